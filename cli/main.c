@@ -1,0 +1,49 @@
+/* main.c — the `optout` command: dispatches to subcommands (one file each, cmd_*.c). */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli.h"
+#include "optout/log.h"
+#include "optout/version.h"
+
+static void usage(FILE *f) {
+    fputs("usage: optout COMMAND [OPTIONS]\n"
+          "\n"
+          "commands:\n"
+          "  robots check   decide URLs against one robots.txt for a list of agents\n"
+          "\n"
+          "optout --version | optout help COMMAND | optout COMMAND --help\n",
+          f);
+}
+
+static int run_command(int argc, char **argv) {
+    if (strcmp(argv[0], "robots") == 0) return cmd_robots(argc, argv);
+    optout_log(LOG_ERR, "unknown command '%s' (see optout --help)", argv[0]);
+    return OPTOUT_EXIT_USAGE;
+}
+
+int main(int argc, char **argv) {
+    optout_log_init("optout");
+    if (argc < 2) {
+        usage(stderr);
+        return OPTOUT_EXIT_USAGE;
+    }
+    const char *cmd = argv[1];
+    if (strcmp(cmd, "--version") == 0 || strcmp(cmd, "version") == 0) {
+        printf("optout %s\n", OPTOUT_VERSION);
+        return OPTOUT_EXIT_OK;
+    }
+    if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0) {
+        usage(stdout);
+        return OPTOUT_EXIT_OK;
+    }
+    if (strcmp(cmd, "help") == 0 && argc == 2) {
+        usage(stdout);
+        return OPTOUT_EXIT_OK;
+    }
+    if (strcmp(cmd, "help") == 0) { /* "optout help robots" == "optout robots --help" */
+        char *args[] = {argv[2], "--help", NULL};
+        return run_command(2, args);
+    }
+    return run_command(argc - 1, argv + 1);
+}

@@ -1,0 +1,64 @@
+/* util.c — whole-file reading (see include/optout/util.h). */
+#include "optout/util.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include "optout/log.h"
+
+void *optout_malloc(size_t size) {
+    void *p = malloc(size ? size : 1);
+    if (!p) {
+        optout_log(LOG_CRIT, "out of memory allocating %zu bytes", size);
+        abort();
+    }
+    return p;
+}
+
+char *optout_read_fd(int fd, size_t max, size_t *len) {
+    size_t cap = max < 65536 ? max + 1 : 65536, n = 0;
+    char *buf = malloc(cap + 1);
+    if (!buf) return NULL;
+    for (;;) {
+        if (n == cap) {
+            if (n > max) { /* cap grows to max + 1, so a file of exactly max bytes fits */
+                free(buf);
+                errno = EFBIG;
+                return NULL;
+            }
+            cap = cap * 2 > max + 1 ? max + 1 : cap * 2;
+            char *nb = realloc(buf, cap + 1);
+            if (!nb) {
+                free(buf);
+                errno = ENOMEM;
+                return NULL;
+            }
+            buf = nb;
+        }
+        ssize_t r = read(fd, buf + n, cap - n);
+        if (r < 0) {
+            if (errno == EINTR) continue;
+            int saved = errno;
+            free(buf);
+            errno = saved;
+            return NULL;
+        }
+        if (r == 0) break;
+        n += (size_t)r;
+    }
+    buf[n] = '\0';
+    *len = n;
+    return buf;
+}
+
+char *optout_read_file(const char *path, size_t max, size_t *len) {
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return NULL;
+    char *buf = optout_read_fd(fd, max, len);
+    int saved = errno;
+    close(fd);
+    errno = saved;
+    return buf;
+}

@@ -1,0 +1,20 @@
+/* log.h — messages on stderr, one convention for every binary.
+ *
+ * Contract: optout_log(LOG_ERR, "...") prints "PROGRAM: message\n" on stderr. Under systemd
+ * (JOURNAL_STREAM set) the line instead starts with the sd-daemon priority prefix ("<3>") so the
+ * journal records the right priority. Priorities are syslog's (LOG_ERR, LOG_WARNING, LOG_INFO,
+ * LOG_DEBUG); LOG_DEBUG lines are printed only when optout_log_verbose(1) was called.
+ */
+#ifndef OPTOUT_LOG_H
+#define OPTOUT_LOG_H
+
+#include <syslog.h>
+
+void optout_log_init(const char *program);
+void optout_log_verbose(int on);
+void optout_log(int priority, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Exit codes shared by every command. */
+enum { OPTOUT_EXIT_OK = 0, OPTOUT_EXIT_FAILURE = 1, OPTOUT_EXIT_USAGE = 2 };
+
+#endif

@@ -1,0 +1,35 @@
+/* util.h — small helpers every module needs: ASCII character classes that ignore the locale,
+ * case-insensitive comparison, and reading a whole file.
+ * Contract: pure functions; optout_read_file returns a malloc'd, NUL-terminated buffer or NULL
+ * with errno set (EFBIG when the file exceeds `max` bytes).
+ */
+#ifndef OPTOUT_UTIL_H
+#define OPTOUT_UTIL_H
+
+#include <stddef.h>
+
+static inline int optout_is_space(char c) {
+    return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f';
+}
+static inline char optout_lower(char c) {
+    return (c >= 'A' && c <= 'Z') ? (char)(c + ('a' - 'A')) : c;
+}
+static inline int optout_equal_nocase(const char *a, const char *b, size_t n) {
+    for (size_t i = 0; i < n; i++)
+        if (optout_lower(a[i]) != optout_lower(b[i])) return 0;
+    return 1;
+}
+/* 1 when s[0..len) starts with the lower-case ASCII `prefix`, ignoring case. */
+static inline int optout_starts_nocase(const char *s, size_t len, const char *prefix, size_t plen) {
+    return len >= plen && optout_equal_nocase(s, prefix, plen);
+}
+
+/* malloc that never returns NULL: out of memory logs and aborts, as Redis's zmalloc does. Used
+ * where a failed allocation has no sensible answer (a decision must not be guessed). */
+void *optout_malloc(size_t size);
+
+char *optout_read_file(const char *path, size_t max, size_t *len);
+/* Reads all of an open descriptor (e.g. stdin). Same contract as optout_read_file. */
+char *optout_read_fd(int fd, size_t max, size_t *len);
+
+#endif
