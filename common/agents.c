@@ -137,3 +137,15 @@ int optout_agents_find_token(const optout_agents *a, const char *token, size_t l
     }
     return -1;
 }
+
+size_t optout_agents_match_token(const optout_agents *a, const char *token, size_t len, optout_agentset *set) {
+    size_t n = 0;
+    for (size_t i = 0; i < a->count; i++) {
+        const struct agent *ag = &a->items[i];
+        if (ag->token_len == len && optout_equal_nocase(ag->token, token, len)) {
+            optout_agentset_add(set, i);
+            n++;
+        }
+    }
+    return n;
+}

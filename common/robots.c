@@ -278,11 +278,8 @@ static int handle_user_agent(struct parser *p, const char *v, size_t n, uint32_t
         p->star_seen = 1;
         return 0;
     }
-    int idx = optout_agents_find_token(p->agents, v, tl);
-    if (idx >= 0) {
-        optout_agentset_add(&p->group, (size_t)idx);
-        optout_agentset_add(&p->has_group, (size_t)idx);
-    }
+    optout_agents_match_token(p->agents, v, tl, &p->group);
+    optout_agents_match_token(p->agents, v, tl, &p->has_group);
     return 0;
 }
 

@@ -61,6 +61,11 @@ int optout_agents_is_star(const optout_agents *agents, size_t i);
  * compared case-insensitively; -1 when none. "*" values are not looked up here. */
 int optout_agents_find_token(const optout_agents *agents, const char *token, size_t len);
 
+/* Adds to *set every agent whose token equals `token` (case-insensitively): "CCBot", "CCBot/2.0"
+ * and "CCBot/1.0" all share the token "ccbot". Returns how many were added. */
+size_t optout_agents_match_token(const optout_agents *agents, const char *token, size_t len,
+                                 optout_agentset *set);
+
 /* Token of a name or User-agent value: its length up to the first '/' or white space. */
 size_t optout_agent_token_len(const char *s, size_t len);
 

@@ -1,0 +1,70 @@
+/* shard.h — streaming JSON Lines shards in and out: plain, gzip and zstd.
+ *
+ * Reader contract
+ * - optout_shard_open() detects the format from the content's magic bytes (gzip 1f 8b, zstd
+ *   28 b5 2f fd; anything else is plain text), not from the name. Multi-member gzip and
+ *   multi-frame zstd (skippable frames included) are read to the end.
+ * - optout_shard_next() yields one line at a time, without its '\n' (a '\r' before it is kept:
+ *   lines pass through byte-identical). A last line without '\n' is still a line; the reader
+ *   remembers whether it had one (optout_shard_line.newline) so output can reproduce it.
+ * - Memory is bounded: a line longer than `max_line` bytes is not buffered whole; it is returned in
+ *   pieces of at most `max_line` bytes, each flagged `oversized`, the last one with `last_piece`.
+ * - Errors (truncated or corrupt compressed data, read errors) are reported with the file name and
+ *   the byte offset in the compressed input (and in the decompressed stream) in `err`; after an
+ *   error the reader yields nothing more. A truncated compressed stream is an error, never a
+ *   silently shorter shard.
+ * - Line data stays valid until the next call to optout_shard_next() or optout_shard_close().
+ *
+ * Writer contract
+ * - optout_shard_create(path, format, level) writes to "PATH.tmp.<pid>" in the same directory;
+ *   optout_shard_commit() flushes, fsyncs the file, renames it to PATH and fsyncs the directory, so
+ *   PATH appears only complete. optout_shard_abort() removes the temporary file. An empty shard
+ *   is a valid (empty, or an empty zstd frame) file.
+ * - optout_shard_write_line() writes bytes plus '\n' when `newline` is set.
+ * - Every function returns 0 or -1 with a message naming the file in `err`.
+ */
+#ifndef OPTOUT_SHARD_H
+#define OPTOUT_SHARD_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define OPTOUT_SHARD_MAX_LINE_DEFAULT ((size_t)64 << 20)
+#define OPTOUT_SHARD_ERR_LEN 512
+
+typedef enum { OPTOUT_FORMAT_PLAIN = 0, OPTOUT_FORMAT_GZIP, OPTOUT_FORMAT_ZSTD } optout_shard_format;
+
+typedef struct optout_shard_reader optout_shard_reader;
+
+typedef struct {
+    const char *data;
+    size_t len;
+    uint64_t offset;     /* byte offset of the line (or piece) in the decompressed stream */
+    int newline;         /* the line ended with '\n' (always 1 except maybe the last line) */
+    int oversized;       /* a piece of a line longer than max_line */
+    int last_piece;      /* with oversized: the final piece of that line */
+} optout_shard_line;
+
+/* Returns NULL with err filled when the file cannot be opened or read. */
+optout_shard_reader *optout_shard_open(const char *path, size_t max_line, char err[OPTOUT_SHARD_ERR_LEN]);
+/* 1: a line in *line; 0: end of input; -1: error in err. */
+int optout_shard_next(optout_shard_reader *r, optout_shard_line *line, char err[OPTOUT_SHARD_ERR_LEN]);
+optout_shard_format optout_shard_reader_format(const optout_shard_reader *r);
+uint64_t optout_shard_bytes_read(const optout_shard_reader *r); /* compressed bytes consumed */
+void optout_shard_close(optout_shard_reader *r);
+
+typedef struct optout_shard_writer optout_shard_writer;
+
+/* level: zstd 1..19 (default 3) or gzip 1..9 (default 6); 0 means the default. */
+optout_shard_writer *optout_shard_create(const char *path, optout_shard_format format, int level,
+                                         char err[OPTOUT_SHARD_ERR_LEN]);
+int optout_shard_write_line(optout_shard_writer *w, const char *data, size_t len, int newline,
+                            char err[OPTOUT_SHARD_ERR_LEN]);
+int optout_shard_commit(optout_shard_writer *w, char err[OPTOUT_SHARD_ERR_LEN]); /* frees w */
+void optout_shard_abort(optout_shard_writer *w);                                  /* frees w */
+uint64_t optout_shard_bytes_written(const optout_shard_writer *w); /* uncompressed bytes so far */
+
+/* Format implied by a file name: ".gz" gzip, ".zst" zstd, else plain. */
+optout_shard_format optout_shard_format_of_name(const char *path);
+
+#endif
