@@ -35,6 +35,8 @@ static void check_usage(FILE *f) {
 static void print_explanation(FILE *out, const optout_robots_explanation *e) {
     switch (e->why) {
     case OPTOUT_WHY_ROBOTS_TXT: fputs("/robots.txt is always allowed", out); return;
+    case OPTOUT_WHY_UNPARSABLE: fputs("Protego cannot parse this robots.txt: everything allowed", out); return;
+    case OPTOUT_WHY_BAD_URL: fputs("Protego cannot parse this URL: allowed", out); return;
     case OPTOUT_WHY_NO_GROUP: fputs("no group for this agent and no User-agent: * group", out); return;
     case OPTOUT_WHY_NO_MATCH:
         fputs(e->via_star ? "no group of its own; no rule of the * group matches" : "no rule matches", out);

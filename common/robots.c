@@ -385,14 +385,15 @@ static int compare_rules(const void *a, const void *b) {
     return x->line < y->line ? -1 : x->line > y->line;
 }
 
-/* 1 when a rule matches every path: "/", "*", "/" followed by stars (after normalisation). */
-static int matches_everything(const struct rule *r, const char *pool) {
+/* 1 when a rule matches every path: "/", "*", "/" followed by stars (after normalisation). In
+ * protego mode a matched URL need not start with '/' ("?q" for "https://h?q"): only stars do. */
+static int matches_everything(const struct rule *r, const char *pool, optout_robots_mode mode) {
     const char *pat = pool + r->pat_off;
     size_t n = r->pat_len;
     if (r->kind == RULE_EXACT) return 0;
     if (n > 0 && pat[n - 1] == '$') return 0;
     for (size_t i = 0; i < n; i++)
-        if (pat[i] != '*' && !(i == 0 && pat[i] == '/')) return 0;
+        if (pat[i] != '*' && !(i == 0 && pat[i] == '/' && mode == OPTOUT_MODE_RFC9309)) return 0;
     return 1;
 }
 
@@ -448,7 +449,7 @@ optout_robots *robots_build(struct raw_rules *raw, size_t agent_count,
                 if (set->rules[i].allow) any_allow = 1;
                 else {
                     set->has_disallow = 1;
-                    if (matches_everything(&set->rules[i], raw->pool)) everything = 1;
+                    if (matches_everything(&set->rules[i], raw->pool, mode)) everything = 1;
                 }
             }
             set->disallow_all = (uint8_t)(everything && !any_allow);
@@ -542,7 +543,25 @@ struct norm_path {
 
 #define PATH_STACK 4096
 
-static void normalize_url(const char *url, size_t len, char *buf, struct norm_path *out) {
+/* Protego mode: the URL as Protego matches it; returns -1 where Python raises. */
+static int normalize_url_protego(const char *url, size_t len, char *buf, struct norm_path *out) {
+    char *dst = buf;
+    out->heap = NULL;
+    out->is_robots_txt = 0;
+    if (9 * len + 8 > PATH_STACK) dst = out->heap = optout_malloc(9 * len + 8);
+    long n = robots_protego_url(url, len, dst);
+    if (n < 0) {
+        free(out->heap);
+        out->heap = NULL;
+        return -1;
+    }
+    out->s = dst;
+    out->len = (size_t)n;
+    return 0;
+}
+
+static int normalize_url(const optout_robots *r, const char *url, size_t len, char *buf, struct norm_path *out) {
+    if (r->mode == OPTOUT_MODE_PROTEGO) return normalize_url_protego(url, len, buf, out);
     const char *start;
     int slash;
     size_t n = optout_url_path_query(url, len, &start, &slash);
@@ -565,6 +584,7 @@ static void normalize_url(const char *url, size_t len, char *buf, struct norm_pa
     const char *q = memchr(out->s, '?', out->len);
     if (q) path_len = (size_t)(q - out->s);
     out->is_robots_txt = path_len == 11 && memcmp(out->s, "/robots.txt", 11) == 0;
+    return 0;
 }
 
 size_t optout_robots_check(const optout_robots *r, const char *url, size_t len, optout_agentset *out) {
@@ -572,7 +592,7 @@ size_t optout_robots_check(const optout_robots *r, const char *url, size_t len, 
     if (!r->has_disallow) return 0;
     char buf[PATH_STACK];
     struct norm_path path;
-    normalize_url(url, len, buf, &path);
+    if (normalize_url(r, url, len, buf, &path) != 0) return 0; /* protego: unparsable URL, allowed */
     if (path.is_robots_txt) return 0;
     size_t count = 0;
     for (size_t s = 0; s < r->set_count; s++) {
@@ -602,13 +622,22 @@ int optout_robots_explain(const optout_robots *r, size_t agent, const char *url,
     memset(out, 0, sizeof *out);
     out->allowed = 1;
     out->via_star = r->agent_via_star[agent];
-    if (r->agent_set[agent] == AGENT_NO_RULES) {
-        out->why = r->agent_has_group[agent] ? OPTOUT_WHY_NO_MATCH : OPTOUT_WHY_NO_GROUP;
+    if (r->unparsable) {
+        out->why = OPTOUT_WHY_UNPARSABLE;
         return 0;
     }
     char buf[PATH_STACK];
     struct norm_path path;
-    normalize_url(url, len, buf, &path);
+    if (normalize_url(r, url, len, buf, &path) != 0) {
+        out->why = OPTOUT_WHY_BAD_URL;
+        return 0;
+    }
+    if (r->agent_set[agent] == AGENT_NO_RULES) {
+        free(path.heap);
+        out->why = path.is_robots_txt ? OPTOUT_WHY_ROBOTS_TXT
+                   : r->agent_has_group[agent] ? OPTOUT_WHY_NO_MATCH : OPTOUT_WHY_NO_GROUP;
+        return 0;
+    }
     if (path.is_robots_txt) {
         free(path.heap);
         out->why = OPTOUT_WHY_ROBOTS_TXT;

@@ -52,6 +52,7 @@ struct optout_robots {
     uint8_t agent_has_group[OPTOUT_AGENTS_MAX]; /* own group, or `*` groups it fell back to */
     uint8_t truncated;
     uint8_t has_disallow; /* any set has a disallow rule */
+    uint8_t unparsable;   /* protego: Python raised while parsing; every URL is allowed */
 };
 
 /* A rule gathered while parsing, with the agents it applies to. */
@@ -90,5 +91,9 @@ enum rule_kind robots_rule_kind(const char *pat, size_t len);
 size_t robots_parse_limit(const char *body, size_t len, int *truncated);
 
 optout_robots *robots_compile_protego(const char *body, size_t len, const optout_agents *agents);
+
+/* The string Protego matches for a URL (docs/protego-mode.md §3.3) into out, which must hold
+ * 9 * len + 8 bytes. Returns its length, or -1 where Python raises (the URL is then allowed). */
+long robots_protego_url(const char *url, size_t len, char *out);
 
 #endif

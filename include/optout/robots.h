@@ -58,7 +58,9 @@ typedef enum {
     OPTOUT_WHY_RULE = 0,         /* a rule matched: rule_* fields say which */
     OPTOUT_WHY_NO_MATCH,         /* the agent's rules exist but none matches the URL */
     OPTOUT_WHY_NO_GROUP,         /* no group for the agent and no `*` group */
-    OPTOUT_WHY_ROBOTS_TXT,       /* /robots.txt itself is always allowed */
+    OPTOUT_WHY_ROBOTS_TXT,       /* /robots.txt itself is always allowed (rfc9309) */
+    OPTOUT_WHY_UNPARSABLE,       /* protego: Python's parser raised on this body; all allowed */
+    OPTOUT_WHY_BAD_URL,          /* protego: Python's urlparse raised on this URL; allowed */
 } optout_robots_why;
 
 typedef struct {
