@@ -1,0 +1,28 @@
+#!/usr/bin/python3
+"""Runs the Protego 0.4 decision cases (tests/protego/cases.jsonl, one JSON object per line:
+robots, agent, url, protego04 = expected "allowed", why) through
+`optout robots check --mode protego`. Each case is a data file entry, like libcurl's tests.
+usage: run_cases.py OPTOUT_BINARY [CASES_FILE]"""
+import json, os, subprocess, sys, tempfile
+
+optout = sys.argv[1]
+cases_file = sys.argv[2] if len(sys.argv) > 2 else os.path.join(os.path.dirname(__file__), "cases.jsonl")
+failures = 0
+total = 0
+with tempfile.TemporaryDirectory() as tmp:
+    for n, line in enumerate(open(cases_file, encoding="utf-8"), 1):
+        case = json.loads(line)
+        total += 1
+        path = os.path.join(tmp, "robots%d.txt" % n)
+        with open(path, "wb") as f:
+            f.write(case["robots"].encode("utf-8"))
+        p = subprocess.run([optout, "robots", "check", "--mode", "protego", "--agent", case["agent"],
+                            "--robots", path, case["url"]], capture_output=True)
+        got = p.stdout.decode().split("\t")[0] if p.returncode == 0 else "exit %d: %s" % (p.returncode, p.stderr.decode().strip())
+        want = "allowed" if case["protego04"] else "disallowed"
+        if got != want:
+            failures += 1
+            print("case %d: robots=%r agent=%r url=%r: want %s, got %s (%s)"
+                  % (n, case["robots"], case["agent"], case["url"], want, got, case["why"]))
+print("protego cases: %d/%d agree" % (total - failures, total))
+sys.exit(1 if failures or total == 0 else 0)
