@@ -1,8 +1,23 @@
-/* cli.h — subcommands of the `optout` command. Each takes argv starting at its own name and
- * returns an exit code (0 ok, 1 runtime failure, 2 usage error). */
+/* cli.h — subcommands of the `optout` command and the option handling they share. Each command
+ * takes argv starting at its own name and returns an exit code (0 ok, 1 runtime failure, 2 usage
+ * error). */
 #ifndef OPTOUT_CLI_H
 #define OPTOUT_CLI_H
 
+#include "optout/agents.h"
+#include "optout/robots.h"
+
 int cmd_robots(int argc, char **argv);
+int cmd_filter(int argc, char **argv);
+
+/* --agent NAME: appends to *agents (created on first use). Returns an exit code (0 on success). */
+int cli_add_agent(optout_agents **agents, const char *name);
+/* --agents-file FILE: appends every agent of the file. Returns an exit code (0 on success). */
+int cli_add_agents_file(optout_agents **agents, const char *path);
+/* The agent list to use: the one built from options, else the built-in Apertus list. NULL (after a
+ * message) when out of memory. Takes ownership of *agents. */
+optout_agents *cli_agents_or_default(optout_agents **agents);
+/* --mode NAME. Returns an exit code. */
+int cli_parse_mode(const char *name, optout_robots_mode *mode);
 
 #endif

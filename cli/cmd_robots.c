@@ -97,42 +97,17 @@ static int robots_check(int argc, char **argv) {
     };
     optout_robots_mode mode = OPTOUT_MODE_RFC9309;
     const char *robots_path = NULL, *urls_path = NULL;
-    int explain = 0, rc = OPTOUT_EXIT_USAGE;
-    optout_agents *agents = optout_agents_new();
+    int explain = 0, rc = OPTOUT_EXIT_OK;
+    optout_agents *agents = NULL;
     optout_robots *robots = NULL;
     char *body = NULL;
-    if (!agents) {
-        optout_log(LOG_ERR, "out of memory");
-        return OPTOUT_EXIT_FAILURE;
-    }
     int opt;
     optind = 1;
     while ((opt = getopt_long(argc, argv, "h", options, NULL)) != -1) {
         switch (opt) {
-        case 'm':
-            if (optout_robots_mode_parse(optarg, &mode) != 0) {
-                optout_log(LOG_ERR, "--mode: unknown mode '%s' (rfc9309 or protego)", optarg);
-                goto out;
-            }
-            break;
-        case 'a':
-            if (optout_agents_add(agents, optarg, strlen(optarg)) != 0) {
-                optout_log(LOG_ERR, "--agent '%s': %s", optarg,
-                           errno == EINVAL ? "empty agent name" : strerror(errno));
-                goto out;
-            }
-            break;
-        case 'f': {
-            size_t bad_line = 0;
-            if (optout_agents_load(agents, optarg, &bad_line) != 0) {
-                int usage_error = bad_line != 0;
-                if (usage_error) optout_log(LOG_ERR, "%s:%zu: bad agent line: %s", optarg, bad_line, strerror(errno));
-                else optout_log(LOG_ERR, "cannot read agents file %s: %s", optarg, strerror(errno));
-                rc = usage_error ? OPTOUT_EXIT_USAGE : OPTOUT_EXIT_FAILURE;
-                goto out;
-            }
-            break;
-        }
+        case 'm': rc = cli_parse_mode(optarg, &mode); break;
+        case 'a': rc = cli_add_agent(&agents, optarg); break;
+        case 'f': rc = cli_add_agents_file(&agents, optarg); break;
         case 'r': robots_path = optarg; break;
         case 'u': urls_path = optarg; break;
         case 'x': explain = 1; break;
@@ -140,9 +115,11 @@ static int robots_check(int argc, char **argv) {
             check_usage(stdout);
             rc = OPTOUT_EXIT_OK;
             goto out;
-        default: check_usage(stderr); goto out;
+        default: check_usage(stderr); rc = OPTOUT_EXIT_USAGE; goto out;
         }
+        if (rc != OPTOUT_EXIT_OK) goto out;
     }
+    rc = OPTOUT_EXIT_USAGE;
     if (!robots_path) {
         optout_log(LOG_ERR, "robots check: --robots FILE is required");
         check_usage(stderr);
@@ -152,14 +129,9 @@ static int robots_check(int argc, char **argv) {
         optout_log(LOG_ERR, "robots check: no URL given (arguments or --urls FILE)");
         goto out;
     }
-    if (optout_agents_count(agents) == 0) {
-        optout_agents_free(agents);
-        agents = optout_agents_new_default();
-        if (!agents) {
-            optout_log(LOG_ERR, "out of memory");
-            rc = OPTOUT_EXIT_FAILURE;
-            goto out;
-        }
+    if (!(agents = cli_agents_or_default(&agents))) {
+        rc = OPTOUT_EXIT_FAILURE;
+        goto out;
     }
     rc = OPTOUT_EXIT_FAILURE;
     size_t len;

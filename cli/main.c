@@ -11,6 +11,7 @@ static void usage(FILE *f) {
           "\n"
           "commands:\n"
           "  robots check   decide URLs against one robots.txt for a list of agents\n"
+          "  filter         filter one shard with a directory of robots.txt files\n"
           "\n"
           "optout --version | optout help COMMAND | optout COMMAND --help\n",
           f);
@@ -18,6 +19,7 @@ static void usage(FILE *f) {
 
 static int run_command(int argc, char **argv) {
     if (strcmp(argv[0], "robots") == 0) return cmd_robots(argc, argv);
+    if (strcmp(argv[0], "filter") == 0) return cmd_filter(argc, argv);
     optout_log(LOG_ERR, "unknown command '%s' (see optout --help)", argv[0]);
     return OPTOUT_EXIT_USAGE;
 }

@@ -69,7 +69,7 @@ int optout_agents_add(optout_agents *a, const char *name, size_t len) {
     while (len > 0 && optout_is_space(name[0])) name++, len--;
     while (len > 0 && optout_is_space(name[len - 1])) len--;
     size_t tlen = optout_agent_token_len(name, len);
-    if (tlen == 0) {
+    if (tlen == 0 || memchr(name, '\0', len)) {
         errno = EINVAL;
         return -1;
     }

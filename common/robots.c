@@ -84,13 +84,29 @@ size_t optout_robots_normalize(const char *in, size_t len, char *out) {
     return o;
 }
 
-/* 1 when normalisation would change nothing: no '%' and no octet >= 0x80. */
-static int is_normal(const char *s, size_t len) {
+/* 1 when URL normalisation would change nothing: no '%', '*', '$' or octet >= 0x80. */
+static int is_normal_url(const char *s, size_t len) {
     for (size_t i = 0; i < len; i++) {
         unsigned char c = (unsigned char)s[i];
-        if (c == '%' || c >= 0x80) return 0;
+        if (c == '%' || c == '*' || c == '$' || c >= 0x80) return 0;
     }
     return 1;
+}
+
+/* A URL's path+query normalised: as a pattern, and a literal '*' or '$' (never special in a URL)
+ * percent-encoded, so that the pattern "%2A" matches the URL "/a*b" (RFC 9309 §2.2.3). */
+static size_t normalize_url_octets(const char *in, size_t len, char *out) {
+    size_t o = 0, start = 0;
+    for (size_t i = 0; i <= len; i++) {
+        if (i < len && in[i] != '*' && in[i] != '$') continue;
+        o += optout_robots_normalize(in + start, i - start, out + o);
+        if (i < len) {
+            memcpy(out + o, in[i] == '*' ? "%2A" : "%24", 3);
+            o += 3;
+        }
+        start = i + 1;
+    }
+    return o;
 }
 
 /* ---- URLs --------------------------------------------------------------------------------- */
@@ -128,6 +144,20 @@ size_t optout_url_path_query(const char *url, size_t len, const char **start, in
 
 /* ---- the raw rule collection (shared with robots_protego.c) ---------------------------- */
 
+/* An RFC 9309 pattern normalised: like a URL's path (optout_robots_normalize), and a '$' that is
+ * not the last octet is a literal, written %24 as literal '$' in URLs are (normalize_url_octets). */
+static size_t normalize_pattern(const char *in, size_t len, char *out) {
+    size_t o = 0, start = 0;
+    for (size_t i = 0; i + 1 < len; i++) {
+        if (in[i] != '$') continue;
+        o += optout_robots_normalize(in + start, i - start, out + o);
+        memcpy(out + o, "%24", 3);
+        o += 3;
+        start = i + 1;
+    }
+    return o + optout_robots_normalize(in + start, len - start, out + o);
+}
+
 int raw_pool_append(struct raw_rules *raw, const char *pat, size_t len, int normalize,
                     uint32_t *off, uint32_t *out_len) {
     size_t need = normalize ? 3 * len : len;
@@ -145,7 +175,7 @@ int raw_pool_append(struct raw_rules *raw, const char *pat, size_t len, int norm
     }
     size_t n;
     if (normalize) {
-        n = optout_robots_normalize(pat, len, raw->pool + raw->pool_len);
+        n = normalize_pattern(pat, len, raw->pool + raw->pool_len);
     } else {
         memcpy(raw->pool + raw->pool_len, pat, len);
         n = len;
@@ -298,7 +328,11 @@ static int handle_rule(struct parser *p, int allow, const char *v, size_t n, uin
     if (raw_pool_append(&p->raw, v, n, 1, &r.rule.pat_off, &r.rule.pat_len) != 0) return -1;
     const char *pat = p->raw.pool + r.rule.pat_off;
     r.rule.kind = (uint8_t)robots_rule_kind(pat, r.rule.pat_len);
-    r.rule.priority = r.rule.pat_len;
+    /* priority is the pattern's length as written (after escaping, as Google counts it): the
+     * literal '$' written %24 counts one octet */
+    size_t literal_dollars = 0;
+    for (size_t i = 0; i + 1 < n; i++) literal_dollars += v[i] == '$';
+    r.rule.priority = r.rule.pat_len - 2 * (uint32_t)literal_dollars;
     r.rule.line = line;
     r.rule.group_line = p->group_line;
     r.rule.allow = (uint8_t)allow;
@@ -365,8 +399,10 @@ static optout_robots *compile_rfc9309(const char *body, size_t len, const optout
     size_t count = optout_agents_count(agents);
     for (size_t i = 0; i < count; i++) {
         if (optout_agents_is_star(agents, i)) {
-            if (p.star_seen) optout_agentset_add(&p.has_group, i);
-            optout_agentset_add(&use_star, i);
+            if (p.star_seen) { /* `*` is decided by the `*` groups: they are its own */
+                optout_agentset_add(&p.has_group, i);
+                optout_agentset_add(&use_star, i);
+            }
         } else if (!optout_agentset_has(&p.has_group, i) && p.star_seen) {
             optout_agentset_add(&use_star, i);
         }
@@ -566,7 +602,7 @@ static int normalize_url(const optout_robots *r, const char *url, size_t len, ch
     int slash;
     size_t n = optout_url_path_query(url, len, &start, &slash);
     out->heap = NULL;
-    if (!slash && is_normal(start, n)) {
+    if (!slash && is_normal_url(start, n)) {
         out->s = start;
         out->len = n;
     } else {
@@ -576,7 +612,7 @@ static int normalize_url(const optout_robots *r, const char *url, size_t len, ch
         }
         size_t o = 0;
         if (slash) dst[o++] = '/';
-        o += optout_robots_normalize(start, n, dst + o);
+        o += normalize_url_octets(start, n, dst + o);
         out->s = dst;
         out->len = o;
     }

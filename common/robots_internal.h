@@ -69,8 +69,8 @@ struct raw_rules {
     size_t pool_len, pool_cap;
 };
 
-/* Appends `len` bytes of pattern to the pool (normalised when `normalize`); returns its offset in
- * *off, or -1 when out of memory. */
+/* Appends `len` bytes of pattern to the pool (normalised as an RFC 9309 pattern when `normalize`);
+ * returns its offset in *off, or -1 when out of memory. */
 int raw_pool_append(struct raw_rules *raw, const char *pat, size_t len, int normalize,
                     uint32_t *off, uint32_t *out_len);
 int raw_rules_push(struct raw_rules *raw, const struct raw_rule *r);

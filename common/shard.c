@@ -493,9 +493,9 @@ static int encode(optout_shard_writer *w, const char *p, size_t n, int end) {
             w->out_len = BLOCK - zs->avail_out;
             if (ret == Z_STREAM_ERROR) return writer_fail(w, "%s: gzip compression failed", w->path);
         } while (flush == Z_FINISH ? ret != Z_STREAM_END : zs->avail_in != 0);
-        p += chunk;
         n -= chunk;
         if (n == 0) return 0;
+        p += chunk;
     }
 }
 

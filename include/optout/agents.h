@@ -43,7 +43,7 @@ optout_agents *optout_agents_new_default(void);  /* the built-in Apertus list */
 void optout_agents_free(optout_agents *agents);
 
 /* Appends one name (trimmed of surrounding white space). Returns 0, or -1 with errno:
- * EINVAL for an empty name or one whose token is empty, E2BIG past OPTOUT_AGENTS_MAX, ENOMEM. */
+ * EINVAL for an empty name, one whose token is empty or one holding a NUL byte, E2BIG past OPTOUT_AGENTS_MAX, ENOMEM. */
 int optout_agents_add(optout_agents *agents, const char *name, size_t len);
 
 /* Adds every agent of an agents-file text / file. Returns 0, or -1 with errno set (from open/read

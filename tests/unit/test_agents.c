@@ -187,6 +187,39 @@ static void test_name_with_empty_token_rejected_with_einval(void **state) {
     optout_agents_free(a);
 }
 
+/* A NUL byte inside a name (an agents file is arbitrary bytes): either refused (EINVAL) or kept
+ * with a token whose length matches its text. Never a read past the stored token. */
+static void test_name_with_nul_byte_is_refused_or_consistent(void **state) {
+    (void)state;
+    optout_agents *a = new_list();
+    errno = 0;
+    int rc = optout_agents_add(a, "GPT\0BotBot", 10);
+    if (rc != 0) {
+        assert_int_equal(errno, EINVAL);
+        assert_int_equal(optout_agents_count(a), 0);
+    } else {
+        assert_int_equal(optout_agents_count(a), 1);
+        assert_int_equal(optout_agents_token_len(a, 0), strlen(optout_agents_token(a, 0)));
+        assert_true(optout_agents_token_len(a, 0) <= strlen(optout_agents_name(a, 0)));
+    }
+    optout_agents_free(a);
+}
+
+static void test_agents_file_with_nul_byte_is_refused_or_consistent(void **state) {
+    (void)state;
+    static const char text[] = "GPTBot\nClaude\0Bot\n";
+    optout_agents *a = new_list();
+    size_t bad = 0;
+    int rc = optout_agents_parse(a, text, sizeof text - 1, &bad);
+    if (rc != 0) {
+        assert_int_equal(bad, 2);
+    } else {
+        for (size_t i = 0; i < optout_agents_count(a); i++)
+            assert_int_equal(optout_agents_token_len(a, i), strlen(optout_agents_token(a, i)));
+    }
+    optout_agents_free(a);
+}
+
 static void test_list_holds_256_agents_then_e2big(void **state) {
     (void)state;
     optout_agents *a = new_list();
@@ -406,6 +439,49 @@ static void test_find_token_empty_is_not_found(void **state) {
     optout_agents_free(a);
 }
 
+static void test_match_token_adds_every_agent_sharing_the_token(void **state) {
+    (void)state;
+    optout_agents *a = new_list();
+    add_ok(a, "CCBot");
+    add_ok(a, "GPTBot");
+    add_ok(a, "CCBot/2.0");
+    add_ok(a, "ccbot/1.0");
+    optout_agentset s;
+    optout_agentset_clear(&s);
+    assert_int_equal(optout_agents_match_token(a, "CCBOT", 5, &s), 3);
+    assert_true(optout_agentset_has(&s, 0));
+    assert_false(optout_agentset_has(&s, 1));
+    assert_true(optout_agentset_has(&s, 2));
+    assert_true(optout_agentset_has(&s, 3));
+    optout_agents_free(a);
+}
+
+static void test_match_token_keeps_existing_members(void **state) {
+    (void)state;
+    optout_agents *a = new_list();
+    add_ok(a, "GPTBot");
+    add_ok(a, "ClaudeBot");
+    optout_agentset s;
+    optout_agentset_clear(&s);
+    optout_agentset_add(&s, 0);
+    assert_int_equal(optout_agents_match_token(a, "claudebot", 9, &s), 1);
+    assert_true(optout_agentset_has(&s, 0));
+    assert_true(optout_agentset_has(&s, 1));
+    optout_agents_free(a);
+}
+
+static void test_match_token_without_match_adds_nothing(void **state) {
+    (void)state;
+    optout_agents *a = new_list();
+    add_ok(a, "AI2Bot");
+    optout_agentset s;
+    optout_agentset_clear(&s);
+    assert_int_equal(optout_agents_match_token(a, "ai", 2, &s), 0);
+    assert_int_equal(optout_agents_match_token(a, "", 0, &s), 0);
+    assert_false(optout_agentset_has(&s, 0));
+    optout_agents_free(a);
+}
+
 /* ---- the default list ------------------------------------------------------------------------ */
 
 static void test_default_list_has_14_entries_in_paper_order(void **state) {
@@ -516,12 +592,18 @@ int main(void) {
         cmocka_unit_test(test_find_token_matches_whole_token_only),
         cmocka_unit_test(test_find_token_of_versioned_name),
         cmocka_unit_test(test_find_token_empty_is_not_found),
+        cmocka_unit_test(test_match_token_adds_every_agent_sharing_the_token),
+        cmocka_unit_test(test_match_token_keeps_existing_members),
+        cmocka_unit_test(test_match_token_without_match_adds_nothing),
         cmocka_unit_test(test_default_list_has_14_entries_in_paper_order),
         cmocka_unit_test(test_default_list_ends_with_star),
         cmocka_unit_test(test_default_list_tokens),
         cmocka_unit_test(test_default_list_equals_data_file),
         cmocka_unit_test(test_default_list_name_constant),
         cmocka_unit_test(test_agentset_add_has_clear),
+        /* last: under AddressSanitizer a failure here aborts the whole program */
+        cmocka_unit_test(test_name_with_nul_byte_is_refused_or_consistent),
+        cmocka_unit_test(test_agents_file_with_nul_byte_is_refused_or_consistent),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1005,6 +1005,12 @@ static void test_empty_disallow_does_not_cancel_other_rules(void **state) {
     assert_false(allowed("User-agent: *\nDisallow:\nDisallow: /x\n", "GPTBot", "/x"));
 }
 
+static void test_empty_disallow_still_ends_the_user_agent_lines(void **state) {
+    (void)state;
+    const char *body = "User-agent: GPTBot\nDisallow:\nUser-agent: ClaudeBot\nDisallow: /\n";
+    assert_string_equal(verdicts(body, "GPTBot|ClaudeBot", "/x"), "AD");
+}
+
 static void test_empty_allow_changes_nothing(void **state) {
     (void)state;
     assert_false(allowed("User-agent: *\nAllow:\nDisallow: /\n", "GPTBot", "/x"));
@@ -1232,6 +1238,52 @@ static void test_very_long_line_does_not_crash(void **state) {
     optout_robots_free(r);
     optout_agents_free(a);
     free(body);
+}
+
+/* "Disallow: /" + n times 'a' + "$": a line of 12 + n bytes. */
+static char *long_anchored_rule(size_t n, size_t *len) {
+    const char *head = "User-agent: *\nDisallow: /";
+    size_t hl = strlen(head);
+    char *body = malloc(hl + n + 2);
+    assert_non_null(body);
+    memcpy(body, head, hl);
+    memset(body + hl, 'a', n);
+    body[hl + n] = '$';
+    body[hl + n + 1] = '\n';
+    *len = hl + n + 2;
+    return body;
+}
+
+/* "/" + n times 'a' */
+static char *a_path(size_t n) {
+    char *url = malloc(n + 2);
+    assert_non_null(url);
+    url[0] = '/';
+    memset(url + 1, 'a', n);
+    url[n + 1] = '\0';
+    return url;
+}
+
+static void test_line_of_16663_bytes_is_kept_whole(void **state) {
+    (void)state;
+    size_t len;
+    char *body = long_anchored_rule(16651, &len); /* the line is 16,663 bytes: '$' is kept */
+    char *exact = a_path(16651), *longer = a_path(16652);
+    assert_false(allowed_n(body, len, "GPTBot", exact));
+    assert_true(allowed_n(body, len, "GPTBot", longer));
+    free(body);
+    free(exact);
+    free(longer);
+}
+
+static void test_line_longer_than_16663_bytes_is_cut(void **state) {
+    (void)state;
+    size_t len;
+    char *body = long_anchored_rule(16652, &len); /* 16,664 bytes: the final '$' is cut off */
+    char *longer = a_path(16653);
+    assert_false(allowed_n(body, len, "GPTBot", longer));
+    free(body);
+    free(longer);
 }
 
 static void test_very_long_url_is_handled(void **state) {
@@ -1904,6 +1956,7 @@ int main(void) {
         cmocka_unit_test(test_empty_disallow_allows_everything),
         cmocka_unit_test(test_empty_disallow_with_comment_allows_everything),
         cmocka_unit_test(test_empty_disallow_does_not_cancel_other_rules),
+        cmocka_unit_test(test_empty_disallow_still_ends_the_user_agent_lines),
         cmocka_unit_test(test_empty_allow_changes_nothing),
         cmocka_unit_test(test_empty_body_allows_everything),
         /* 500 KiB */
@@ -1921,6 +1974,8 @@ int main(void) {
         cmocka_unit_test(test_random_binary_bodies_give_consistent_verdicts),
         cmocka_unit_test(test_random_robots_like_bodies_give_consistent_verdicts),
         cmocka_unit_test(test_very_long_line_does_not_crash),
+        cmocka_unit_test(test_line_of_16663_bytes_is_kept_whole),
+        cmocka_unit_test(test_line_longer_than_16663_bytes_is_cut),
         cmocka_unit_test(test_very_long_url_is_handled),
         cmocka_unit_test(test_compiled_set_keeps_no_pointer_into_body_or_list),
         /* multi-agent verdict */

@@ -1,0 +1,57 @@
+/* cli_common.c — option handling shared by the subcommands (cli.h). */
+#include <errno.h>
+#include <string.h>
+
+#include "cli.h"
+#include "optout/log.h"
+
+static int ensure(optout_agents **agents) {
+    if (!*agents && !(*agents = optout_agents_new())) {
+        optout_log(LOG_ERR, "out of memory");
+        return OPTOUT_EXIT_FAILURE;
+    }
+    return OPTOUT_EXIT_OK;
+}
+
+int cli_add_agent(optout_agents **agents, const char *name) {
+    int rc = ensure(agents);
+    if (rc) return rc;
+    if (optout_agents_add(*agents, name, strlen(name)) != 0) {
+        optout_log(LOG_ERR, "--agent '%s': %s", name, errno == EINVAL ? "empty agent name" : strerror(errno));
+        return errno == ENOMEM ? OPTOUT_EXIT_FAILURE : OPTOUT_EXIT_USAGE;
+    }
+    return OPTOUT_EXIT_OK;
+}
+
+int cli_add_agents_file(optout_agents **agents, const char *path) {
+    int rc = ensure(agents);
+    if (rc) return rc;
+    size_t bad_line = 0;
+    if (optout_agents_load(*agents, path, &bad_line) != 0) {
+        if (bad_line) {
+            optout_log(LOG_ERR, "%s:%zu: bad agent line: %s", path, bad_line, strerror(errno));
+            return OPTOUT_EXIT_USAGE;
+        }
+        optout_log(LOG_ERR, "cannot read agents file %s: %s", path, strerror(errno));
+        return OPTOUT_EXIT_FAILURE;
+    }
+    return OPTOUT_EXIT_OK;
+}
+
+optout_agents *cli_agents_or_default(optout_agents **agents) {
+    optout_agents *a = *agents;
+    *agents = NULL;
+    if (a && optout_agents_count(a) > 0) return a;
+    optout_agents_free(a);
+    a = optout_agents_new_default();
+    if (!a) optout_log(LOG_ERR, "out of memory");
+    return a;
+}
+
+int cli_parse_mode(const char *name, optout_robots_mode *mode) {
+    if (optout_robots_mode_parse(name, mode) != 0) {
+        optout_log(LOG_ERR, "--mode: unknown mode '%s' (rfc9309 or protego)", name);
+        return OPTOUT_EXIT_USAGE;
+    }
+    return OPTOUT_EXIT_OK;
+}

@@ -1,0 +1,191 @@
+/* cmd_filter.c — `optout filter`: one shard through the filter, on one machine.
+ *
+ * optout filter --robots-dir DIR [--mode rfc9309|protego] [--agent NAME]... [--agents-file F]
+ *               --in SHARD --out SHARD [--removed SHARD] [--stats FILE|-] [options]
+ * The output format follows the output's name (.zst, .gz, else plain); the stats use the schema of
+ * report.json (include/optout/stats.h). On any error nothing is published and the exit status is 1.
+ */
+#include <curl/curl.h>
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "optout/filter.h"
+#include "optout/log.h"
+
+static void filter_usage(FILE *f) {
+    fputs("usage: optout filter --robots-dir DIR --in SHARD --out SHARD [--removed SHARD] [--stats FILE|-]\n"
+          "                     [--mode rfc9309|protego] [--agent NAME]... [--agents-file FILE]\n"
+          "                     [--host-key canonical|netloc] [--unreachable keep|disallow] [--level N]\n"
+          "                     [--url-field PATH] [--language-field PATH] [--tokens-field PATH]\n"
+          "                     [--dump-field PATH] [--date-field PATH] [--text-field PATH] [--max-line BYTES]\n"
+          "\n"
+          "Writes the documents of SHARD that no agent is disallowed from to --out (byte-identical\n"
+          "lines; format from the name: .zst, .gz or plain) and, with --removed, the others with\n"
+          "\"disallowed_user_agents\" added. --stats writes the statistics as JSON.\n"
+          "Field paths default to the top level, then \"metadata.\" (datatrove/Dolma).\n",
+          f);
+}
+
+/* Writes the stats to PATH via a temporary name, or to stdout for "-". */
+static int write_stats(const char *path, const optout_stats *stats, const optout_agents *agents) {
+    if (strcmp(path, "-") == 0) return optout_stats_write_json(stdout, stats, agents) == 0 && fflush(stdout) == 0 ? 0 : -1;
+    char tmp[4096];
+    snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid());
+    FILE *f = fopen(tmp, "w");
+    if (!f) return -1;
+    int bad = optout_stats_write_json(f, stats, agents) != 0;
+    bad |= fflush(f) != 0 || fsync(fileno(f)) != 0;
+    bad |= fclose(f) != 0;
+    if (bad || rename(tmp, path) != 0) {
+        int saved = errno;
+        unlink(tmp);
+        errno = saved;
+        return -1;
+    }
+    return 0;
+}
+
+static int parse_size(const char *s, size_t *out) {
+    char *end;
+    errno = 0;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (errno || end == s || *end || v == 0) return -1;
+    *out = (size_t)v;
+    return 0;
+}
+
+int cmd_filter(int argc, char **argv) {
+    enum { O_URL = 256, O_LANG, O_TOKENS, O_DUMP, O_DATE, O_TEXT, O_MAXLINE, O_HOSTKEY, O_UNREACHABLE, O_LEVEL };
+    static const struct option options[] = {
+        {"robots-dir", required_argument, NULL, 'd'}, {"mode", required_argument, NULL, 'm'},
+        {"agent", required_argument, NULL, 'a'},      {"agents-file", required_argument, NULL, 'f'},
+        {"in", required_argument, NULL, 'i'},         {"out", required_argument, NULL, 'o'},
+        {"removed", required_argument, NULL, 'r'},    {"stats", required_argument, NULL, 's'},
+        {"url-field", required_argument, NULL, O_URL}, {"language-field", required_argument, NULL, O_LANG},
+        {"tokens-field", required_argument, NULL, O_TOKENS}, {"dump-field", required_argument, NULL, O_DUMP},
+        {"date-field", required_argument, NULL, O_DATE}, {"text-field", required_argument, NULL, O_TEXT},
+        {"max-line", required_argument, NULL, O_MAXLINE}, {"host-key", required_argument, NULL, O_HOSTKEY},
+        {"unreachable", required_argument, NULL, O_UNREACHABLE}, {"level", required_argument, NULL, O_LEVEL},
+        {"help", no_argument, NULL, 'h'},             {NULL, 0, NULL, 0},
+    };
+    optout_filter_config cfg = {0};
+    optout_robots_mode mode = OPTOUT_MODE_RFC9309;
+    const char *robots_dir = NULL, *in = NULL, *out = NULL, *removed = NULL, *stats_path = NULL;
+    optout_agents *agents = NULL;
+    optout_verdicts *verdicts = NULL;
+    int rc = OPTOUT_EXIT_OK, opt;
+    optind = 1;
+    opterr = 0;
+    while ((opt = getopt_long(argc, argv, ":h", options, NULL)) != -1) {
+        switch (opt) {
+        case 'd': robots_dir = optarg; break;
+        case 'm': rc = cli_parse_mode(optarg, &mode); break;
+        case 'a': rc = cli_add_agent(&agents, optarg); break;
+        case 'f': rc = cli_add_agents_file(&agents, optarg); break;
+        case 'i': in = optarg; break;
+        case 'o': out = optarg; break;
+        case 'r': removed = optarg; break;
+        case 's': stats_path = optarg; break;
+        case O_URL: cfg.url_field = optarg; break;
+        case O_LANG: cfg.language_field = optarg; break;
+        case O_TOKENS: cfg.tokens_field = optarg; break;
+        case O_DUMP: cfg.dump_field = optarg; break;
+        case O_DATE: cfg.date_field = optarg; break;
+        case O_TEXT: cfg.text_field = optarg; break;
+        case O_MAXLINE:
+            if (parse_size(optarg, &cfg.max_line) != 0) {
+                optout_log(LOG_ERR, "--max-line: expected a positive number of bytes, got '%s'", optarg);
+                rc = OPTOUT_EXIT_USAGE;
+            }
+            break;
+        case O_HOSTKEY:
+            if (optout_hostkey_mode_parse(optarg, &cfg.host_key) != 0) {
+                optout_log(LOG_ERR, "--host-key: expected canonical or netloc, got '%s'", optarg);
+                rc = OPTOUT_EXIT_USAGE;
+            }
+            break;
+        case O_UNREACHABLE:
+            if (strcmp(optarg, "keep") == 0) cfg.unreachable_disallows = 0;
+            else if (strcmp(optarg, "disallow") == 0) cfg.unreachable_disallows = 1;
+            else {
+                optout_log(LOG_ERR, "--unreachable: expected keep or disallow, got '%s'", optarg);
+                rc = OPTOUT_EXIT_USAGE;
+            }
+            break;
+        case O_LEVEL: {
+            char *end;
+            long level = strtol(optarg, &end, 10);
+            if (*end || end == optarg || level < 1 || level > 19) {
+                optout_log(LOG_ERR, "--level: expected 1..19, got '%s'", optarg);
+                rc = OPTOUT_EXIT_USAGE;
+            }
+            cfg.level = (int)level;
+            break;
+        }
+        case 'h': filter_usage(stdout); goto done;
+        case ':':
+            optout_log(LOG_ERR, "filter: option '%s' needs a value", argv[optind - 1]);
+            rc = OPTOUT_EXIT_USAGE;
+            break;
+        default:
+            optout_log(LOG_ERR, "filter: unknown option '%s' (see optout filter --help)", argv[optind - 1]);
+            rc = OPTOUT_EXIT_USAGE;
+            break;
+        }
+        if (rc != OPTOUT_EXIT_OK) goto done;
+    }
+    if (optind < argc) {
+        optout_log(LOG_ERR, "filter: unexpected argument '%s'", argv[optind]);
+        rc = OPTOUT_EXIT_USAGE;
+        goto done;
+    }
+    if (!robots_dir || !in || !out) {
+        optout_log(LOG_ERR, "filter: --robots-dir, --in and --out are required");
+        filter_usage(stderr);
+        rc = OPTOUT_EXIT_USAGE;
+        goto done;
+    }
+    if (strcmp(in, out) == 0 || (removed && (strcmp(removed, out) == 0 || strcmp(removed, in) == 0))) {
+        optout_log(LOG_ERR, "filter: --in, --out and --removed must be different files");
+        rc = OPTOUT_EXIT_USAGE;
+        goto done;
+    }
+    if (!(agents = cli_agents_or_default(&agents))) {
+        rc = OPTOUT_EXIT_FAILURE;
+        goto done;
+    }
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+    char err[1024];
+    verdicts = optout_verdicts_open_dir(robots_dir, agents, mode, 0, err, sizeof err);
+    if (!verdicts) {
+        optout_log(LOG_ERR, "%s", err);
+        rc = OPTOUT_EXIT_FAILURE;
+        goto done;
+    }
+    cfg.agents = agents;
+    cfg.verdicts = verdicts;
+    optout_stats *stats = malloc(sizeof *stats);
+    if (!stats) {
+        optout_log(LOG_ERR, "out of memory");
+        rc = OPTOUT_EXIT_FAILURE;
+        goto done;
+    }
+    optout_stats_init(stats);
+    if (optout_filter_shard(&cfg, in, out, optout_shard_format_of_name(out), removed, stats, err, sizeof err) != 0) {
+        optout_log(LOG_ERR, "%s", err);
+        rc = OPTOUT_EXIT_FAILURE;
+    } else if (stats_path && write_stats(stats_path, stats, agents) != 0) {
+        optout_log(LOG_ERR, "writing statistics to %s: %s", stats_path, strerror(errno));
+        rc = OPTOUT_EXIT_FAILURE;
+    }
+    free(stats);
+done:
+    optout_verdicts_free(verdicts);
+    optout_agents_free(agents);
+    return rc;
+}

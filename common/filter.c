@@ -1,0 +1,345 @@
+/* filter.c — one shard in, kept and removed shards out, statistics (include/optout/filter.h).
+ *
+ * Per line: extract the fields (jsonl.c), find the host key (hostkey.c, behind a small cache keyed
+ * by the URL's scheme and authority, since libcurl's parser is the most expensive step and hosts
+ * repeat), ask the verdict source, check the URL against the compiled rules, count, write.
+ */
+#include "optout/filter.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "optout/jsonl.h"
+#include "optout/robots.h"
+#include "optout/strmap.h"
+#include "optout/util.h"
+
+enum field { F_URL, F_META_URL, F_LANG, F_META_LANG, F_TOKENS, F_META_TOKENS, F_DUMP, F_META_DUMP,
+             F_DATE, F_META_DATE, F_TEXT, F_COUNT };
+
+/* ---- document facts ----------------------------------------------------------------------- */
+
+optout_class optout_language_class(const char *v, size_t n, int present) {
+    if (!present || n == 0) return OPTOUT_CLASS_UNKNOWN;
+    if ((n == 2 && memcmp(v, "en", 2) == 0) || (n == 3 && memcmp(v, "eng", 3) == 0) ||
+        (n > 4 && memcmp(v, "eng_", 4) == 0))
+        return OPTOUT_CLASS_EN;
+    return OPTOUT_CLASS_NON_EN;
+}
+
+static int four_digits(const char *s, size_t n) {
+    if (n < 4) return 0;
+    int y = 0;
+    for (int i = 0; i < 4; i++) {
+        if (s[i] < '0' || s[i] > '9') return 0;
+        y = y * 10 + (s[i] - '0');
+    }
+    return y;
+}
+
+int optout_document_year(const char *dump, size_t dump_len, const char *date, size_t date_len) {
+    if (dump && dump_len > 8 && memcmp(dump, "CC-MAIN-", 8) == 0) {
+        int y = four_digits(dump + 8, dump_len - 8);
+        if (y) return y;
+    }
+    if (date) return four_digits(date, date_len);
+    return 0;
+}
+
+/* token_count as a JSON number (or a string holding one); -1 when absent or not a number. */
+static long long parse_tokens(const optout_json_value *v) {
+    if (!v->present || v->len == 0 || v->len > 19) return -1;
+    long long t = 0;
+    for (size_t i = 0; i < v->len; i++) {
+        if (v->s[i] < '0' || v->s[i] > '9') return -1;
+        t = t * 10 + (v->s[i] - '0');
+    }
+    return t;
+}
+
+static const optout_json_value *first_present(const optout_json_value *a, const optout_json_value *b) {
+    return a->present ? a : b;
+}
+
+/* ---- host keys, cached by the URL's scheme and authority ------------------------------------ */
+
+#define HOSTKEY_CACHE 4096
+#define HOSTKEY_PREFIX_MAX 200
+
+struct hostkey_entry {
+    char prefix[HOSTKEY_PREFIX_MAX];
+    size_t prefix_len; /* 0: empty */
+    optout_hostkey_status status;
+    int bad_idna;
+    char key[OPTOUT_HOSTKEY_MAX];
+    size_t key_len;
+};
+
+/* The part of a URL its host key depends on: up to the end of the authority. 0 when the URL has
+ * no "://" or a backslash in the authority (parsers disagree on those: the whole URL decides). */
+static size_t authority_end(const char *url, size_t len) {
+    const char *sep = memmem(url, len, "://", 3);
+    if (!sep) return 0;
+    const char *p = sep + 3, *end = url + len;
+    while (p < end && *p != '/' && *p != '?' && *p != '#' && *p != '\\') p++;
+    if (p < end && *p == '\\') return 0;
+    return (size_t)(p - url);
+}
+
+static const struct hostkey_entry *host_key_of(struct hostkey_entry *cache, optout_hostkey_mode mode,
+                                               const char *url, size_t len, struct hostkey_entry *scratch) {
+    /* Scheme and authority alone decide the key: it is always computed on them, so that a URL's
+     * key does not depend on whether it was cached. */
+    size_t pre = authority_end(url, len);
+    if (pre == 0) pre = len;
+    struct hostkey_entry *e = scratch;
+    if (pre < HOSTKEY_PREFIX_MAX) {
+        e = &cache[optout_hash_bytes(url, pre) % HOSTKEY_CACHE];
+        if (e->prefix_len == pre && memcmp(e->prefix, url, pre) == 0) return e;
+        memcpy(e->prefix, url, pre);
+        e->prefix_len = pre;
+    }
+    e->status = optout_hostkey(url, pre, mode, e->key, &e->key_len, &e->bad_idna);
+    return e;
+}
+
+/* ---- writing ------------------------------------------------------------------------------- */
+
+/* The removed line: the document with "disallowed_user_agents" added before its closing brace. */
+static int write_removed(optout_shard_writer *w, const optout_shard_line *line, const optout_agents *agents,
+                         const optout_agentset *disallowed, char **buf, size_t *cap, char *err) {
+    size_t end = line->len;
+    while (end > 0 && optout_is_space(line->data[end - 1])) end--;
+    /* end - 1 is the object's '}' (the line parsed as one object) */
+    size_t close = end - 1;
+    size_t need = line->len + 64;
+    for (size_t a = 0; a < optout_agents_count(agents); a++)
+        if (optout_agentset_has(disallowed, a)) need += 2 * strlen(optout_agents_name(agents, a)) + 4;
+    if (need > *cap) {
+        free(*buf);
+        *cap = need * 2;
+        *buf = optout_malloc(*cap);
+    }
+    char *o = *buf;
+    memcpy(o, line->data, close);
+    size_t n = close;
+    size_t k = close;
+    while (k > 0 && optout_is_space(line->data[k - 1])) k--;
+    int empty_object = k > 0 && line->data[k - 1] == '{';
+    n += (size_t)sprintf(o + n, "%s\"disallowed_user_agents\": [", empty_object ? "" : ", ");
+    int first = 1;
+    for (size_t a = 0; a < optout_agents_count(agents); a++) {
+        if (!optout_agentset_has(disallowed, a)) continue;
+        if (!first) o[n++] = ',';
+        first = 0;
+        o[n++] = '"';
+        for (const char *s = optout_agents_name(agents, a); *s; s++) {
+            if (*s == '"' || *s == '\\') o[n++] = '\\';
+            o[n++] = *s;
+        }
+        o[n++] = '"';
+    }
+    o[n++] = ']';
+    memcpy(o + n, line->data + close, line->len - close);
+    n += line->len - close;
+    return optout_shard_write_line(w, o, n, line->newline, err);
+}
+
+/* ---- the loop ------------------------------------------------------------------------------ */
+
+struct filter_run {
+    const optout_filter_config *cfg;
+    optout_json_fields *fields;
+    struct hostkey_entry *cache;
+    char *url_buf;
+    size_t url_cap;
+    char *removed_buf;
+    size_t removed_cap;
+};
+
+/* Decides one parsed document; fills facts->disallowed (into *set) and the stats counters. */
+static int decide(struct filter_run *run, const optout_json_value *v, optout_stats *stats, optout_agentset *set,
+                  optout_doc_facts *facts, char *err, size_t errlen) {
+    const optout_filter_config *cfg = run->cfg;
+    const optout_json_value *url = first_present(&v[F_URL], &v[F_META_URL]);
+    if (!url->present || !url->is_string || url->len == 0) {
+        stats->no_url++;
+        return 0;
+    }
+    const char *u = url->s;
+    size_t ulen = url->len;
+    if (url->has_escapes) {
+        if (ulen > run->url_cap) {
+            free(run->url_buf);
+            run->url_cap = ulen * 2;
+            run->url_buf = optout_malloc(run->url_cap);
+        }
+        ulen = optout_json_unescape(u, ulen, run->url_buf);
+        u = run->url_buf;
+    }
+    struct hostkey_entry scratch;
+    const struct hostkey_entry *hk = host_key_of(run->cache, cfg->host_key, u, ulen, &scratch);
+    if (hk->status == OPTOUT_HOSTKEY_BAD_URL) {
+        stats->bad_url++;
+        return 0;
+    }
+    if (hk->status == OPTOUT_HOSTKEY_NO_HOST) {
+        stats->no_host++;
+        return 0;
+    }
+    if (hk->bad_idna) stats->bad_idna++;
+    optout_verdict verdict;
+    int found = optout_verdicts_lookup(cfg->verdicts, hk->key, hk->key_len, &verdict, err, errlen);
+    if (found < 0) return -1;
+    if (found == 0) {
+        snprintf(err, errlen, "no robots.txt record for host %s (a missing verdict is never a keep)", hk->key);
+        return -1;
+    }
+    stats->docs_by_outcome[verdict.outcome]++;
+    size_t n = 0;
+    if (verdict.outcome == OPTOUT_OUTCOME_OK) {
+        n = optout_robots_check(verdict.rules, u, ulen, set);
+    } else if (verdict.outcome == OPTOUT_OUTCOME_UNREACHABLE && cfg->unreachable_disallows) {
+        for (size_t a = 0; a < optout_agents_count(cfg->agents); a++) optout_agentset_add(set, a);
+        n = optout_agents_count(cfg->agents);
+    }
+    if (n > 0) {
+        facts->removed = 1;
+        facts->disallowed = set;
+    }
+    return 0;
+}
+
+static void document_facts(const optout_json_value *v, optout_stats *stats, optout_doc_facts *f) {
+    const optout_json_value *lang = first_present(&v[F_LANG], &v[F_META_LANG]);
+    const optout_json_value *dump = first_present(&v[F_DUMP], &v[F_META_DUMP]);
+    const optout_json_value *date = first_present(&v[F_DATE], &v[F_META_DATE]);
+    const optout_json_value *tokens = first_present(&v[F_TOKENS], &v[F_META_TOKENS]);
+    f->cls = optout_language_class(lang->s, lang->len, lang->present && lang->is_string);
+    f->year = optout_document_year(dump->present && dump->is_string ? dump->s : NULL, dump->len,
+                                   date->present && date->is_string ? date->s : NULL, date->len);
+    if (v[F_TEXT].present && v[F_TEXT].is_string)
+        optout_json_text_size(v[F_TEXT].s, v[F_TEXT].len, &f->bytes, &f->chars);
+    long long t = parse_tokens(tokens);
+    if (t >= 0) {
+        f->tokens = (uint64_t)t;
+    } else {
+        f->tokens = (f->bytes + 3) / 4;
+        stats->tokens_estimated_docs++;
+    }
+}
+
+static optout_json_fields *make_fields(const optout_filter_config *cfg) {
+    /* a configured path replaces both defaults (top level and metadata) */
+    const char *paths[F_COUNT] = {
+        cfg->url_field ? cfg->url_field : "url",          cfg->url_field ? cfg->url_field : "metadata.url",
+        cfg->language_field ? cfg->language_field : "language",
+        cfg->language_field ? cfg->language_field : "metadata.language",
+        cfg->tokens_field ? cfg->tokens_field : "token_count",
+        cfg->tokens_field ? cfg->tokens_field : "metadata.token_count",
+        cfg->dump_field ? cfg->dump_field : "dump",       cfg->dump_field ? cfg->dump_field : "metadata.dump",
+        cfg->date_field ? cfg->date_field : "date",       cfg->date_field ? cfg->date_field : "metadata.date",
+        cfg->text_field ? cfg->text_field : "text",
+    };
+    return optout_json_fields_new(paths, F_COUNT);
+}
+
+int optout_filter_shard(const optout_filter_config *cfg, const char *in, const char *out,
+                        optout_shard_format out_format, const char *removed, optout_stats *stats, char *err,
+                        size_t errlen) {
+    char serr[OPTOUT_SHARD_ERR_LEN];
+    struct filter_run run = {.cfg = cfg};
+    optout_shard_reader *r = NULL;
+    optout_shard_writer *w = NULL, *wr = NULL;
+    int rc = -1;
+    run.fields = make_fields(cfg);
+    run.cache = calloc(HOSTKEY_CACHE, sizeof *run.cache);
+    if (!run.fields || !run.cache) {
+        snprintf(err, errlen, "%s", run.fields ? "out of memory" : "bad field path");
+        goto done;
+    }
+    size_t max_line = cfg->max_line ? cfg->max_line : OPTOUT_SHARD_MAX_LINE_DEFAULT;
+    if (!(r = optout_shard_open(in, max_line, serr)) || !(w = optout_shard_create(out, out_format, cfg->level, serr)) ||
+        (removed && !(wr = optout_shard_create(removed, out_format, cfg->level, serr)))) {
+        snprintf(err, errlen, "%s", serr);
+        goto done;
+    }
+    size_t agent_count = optout_agents_count(cfg->agents);
+    optout_shard_line line;
+    int got;
+    while ((got = optout_shard_next(r, &line, serr)) == 1) {
+        optout_doc_facts facts = {.cls = OPTOUT_CLASS_UNKNOWN};
+        optout_agentset set;
+        optout_agentset_clear(&set);
+        if (line.oversized) {
+            /* too long to decide: kept whole (piece by piece) and counted once */
+            if (optout_shard_write_line(w, line.data, line.len, line.last_piece && line.newline, serr) != 0) {
+                snprintf(err, errlen, "%s", serr);
+                goto done;
+            }
+            if (line.last_piece) {
+                stats->line_too_long++;
+                optout_stats_add_doc(stats, agent_count, &facts);
+            }
+            continue;
+        }
+        if (line.len == 0 || (line.len == 1 && line.data[0] == '\r')) { /* blank line: passed through */
+            if (optout_shard_write_line(w, line.data, line.len, line.newline, serr) != 0) {
+                snprintf(err, errlen, "%s", serr);
+                goto done;
+            }
+            continue;
+        }
+        optout_json_value v[F_COUNT];
+        if (optout_json_extract(run.fields, line.data, line.len, v) != 0) {
+            stats->bad_json++;
+        } else {
+            document_facts(v, stats, &facts);
+            if (decide(&run, v, stats, &set, &facts, err, errlen) != 0) {
+                size_t off = strlen(err);
+                snprintf(err + off, errlen - off, " (%s, line at byte %llu)", in, (unsigned long long)line.offset);
+                goto done;
+            }
+        }
+        optout_stats_add_doc(stats, agent_count, &facts);
+        int wrc = facts.removed ? (wr ? write_removed(wr, &line, cfg->agents, &set, &run.removed_buf,
+                                                      &run.removed_cap, serr)
+                                      : 0)
+                                : optout_shard_write_line(w, line.data, line.len, line.newline, serr);
+        if (wrc != 0) {
+            snprintf(err, errlen, "%s", serr);
+            goto done;
+        }
+    }
+    if (got < 0) {
+        snprintf(err, errlen, "%s", serr);
+        goto done;
+    }
+    /* removed first: the kept shard is the one whose presence says "done" */
+    if (wr) {
+        int crc = optout_shard_commit(wr, serr);
+        wr = NULL;
+        if (crc != 0) {
+            snprintf(err, errlen, "%s", serr);
+            goto done;
+        }
+    }
+    int crc = optout_shard_commit(w, serr);
+    w = NULL;
+    if (crc != 0) {
+        snprintf(err, errlen, "%s", serr);
+        goto done;
+    }
+    rc = 0;
+done:
+    if (w) optout_shard_abort(w);
+    if (wr) optout_shard_abort(wr);
+    optout_shard_close(r);
+    optout_json_fields_free(run.fields);
+    free(run.cache);
+    free(run.url_buf);
+    free(run.removed_buf);
+    return rc;
+}

@@ -1,0 +1,50 @@
+/* filter.h — filter one shard: decide every document, write the kept ones, count everything.
+ *
+ * Contract
+ * - Kept lines are written byte-identical (never re-serialised). Removed documents go, when a
+ *   removed shard is asked for, to that shard with `"disallowed_user_agents": [...]` added.
+ * - A document is removed iff at least one agent of the list is disallowed for its URL by the
+ *   robots.txt of its host key. Hosts whose robots.txt was not `ok` keep their documents, except
+ *   `unreachable` under the RFC-strict policy (unreachable_disallows), which disallows every agent.
+ * - Bad input is kept and counted, never dropped: a line that is not one JSON object (bad_json),
+ *   without URL (no_url), with an unparsable URL (bad_url), a URL without host (no_host), a line
+ *   longer than max_line (line_too_long, passed through in pieces).
+ * - Outputs appear only complete: on any error (corrupt or truncated input, write failure, missing
+ *   verdict) both outputs are abandoned and err names the file and byte offset; *stats then holds
+ *   what was counted before the error and must not be published.
+ * - Stats are added to *stats (which the caller initialises), so one stats can sum many shards.
+ */
+#ifndef OPTOUT_FILTER_H
+#define OPTOUT_FILTER_H
+
+#include <stddef.h>
+
+#include "optout/agents.h"
+#include "optout/hostkey.h"
+#include "optout/shard.h"
+#include "optout/stats.h"
+#include "optout/verdicts.h"
+
+typedef struct {
+    const optout_agents *agents;
+    optout_verdicts *verdicts;
+    optout_hostkey_mode host_key;
+    int unreachable_disallows; /* RFC-strict: unreachable robots.txt means disallow everything */
+    /* Field paths; NULL means the default: top level, then under "metadata" (datatrove/Dolma). */
+    const char *url_field, *language_field, *tokens_field, *dump_field, *date_field, *text_field;
+    size_t max_line;     /* 0: OPTOUT_SHARD_MAX_LINE_DEFAULT */
+    int level;           /* compression level of the outputs; 0: the format's default */
+} optout_filter_config;
+
+/* Filters `in` into `out` (format `out_format`) and, when `removed` is not NULL, the removed
+ * documents into `removed` (same format). Returns 0, or -1 with err filled. */
+int optout_filter_shard(const optout_filter_config *cfg, const char *in, const char *out,
+                        optout_shard_format out_format, const char *removed, optout_stats *stats, char *err,
+                        size_t errlen);
+
+/* The class of a `language` value: "en", "eng" and "eng_*" are English; empty or absent unknown. */
+optout_class optout_language_class(const char *value, size_t len, int present);
+/* The year of a document: from a dump name ("CC-MAIN-2019-35"), else a date ("2019-..."); 0. */
+int optout_document_year(const char *dump, size_t dump_len, const char *date, size_t date_len);
+
+#endif

@@ -1,0 +1,77 @@
+/* stats.h — the statistics of a filter: one schema for `optout filter --stats` and report.json.
+ *
+ * Contract (DESIGN.md "Statistics buckets")
+ * - A bucket counts docs, bytes (UTF-8 bytes of `text`), chars (code points of `text`) and tokens
+ *   (`token_count`, else ceil(bytes / 4)), each "in" and "removed".
+ * - optout_stats holds one bucket at the top level, one per class (en, non_en, unknown: they sum
+ *   to the top level), one per year (from `dump`, else `date`; "unknown" when neither gives one),
+ *   one per agent (keyed by the agent name verbatim) plus "any", the bad-input counters, and the
+ *   documents per host outcome. Buckets only ever grow; two stats of the same agent list merge by
+ *   addition (shards of one run).
+ * - optout_stats_write_json() writes the whole schema as one JSON object; keys are stable.
+ */
+#ifndef OPTOUT_STATS_H
+#define OPTOUT_STATS_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+#include "optout/agents.h"
+
+typedef struct {
+    uint64_t docs_in, docs_removed;
+    uint64_t bytes_in, bytes_removed;
+    uint64_t chars_in, chars_removed;
+    uint64_t tokens_in, tokens_removed;
+} optout_bucket;
+
+typedef enum { OPTOUT_CLASS_EN = 0, OPTOUT_CLASS_NON_EN, OPTOUT_CLASS_UNKNOWN, OPTOUT_CLASS_COUNT } optout_class;
+
+/* Why a document's host had (or had not) rules: the fetch outcome of its robots.txt. */
+typedef enum {
+    OPTOUT_OUTCOME_OK = 0,       /* robots.txt fetched (2xx): its rules decide */
+    OPTOUT_OUTCOME_NO_ROBOTS,    /* robots directory without a file for the host */
+    OPTOUT_OUTCOME_UNAVAILABLE,  /* 4xx or too many redirects: everything allowed */
+    OPTOUT_OUTCOME_UNREACHABLE,  /* 5xx, 429, timeout, refused, TLS: allowed (opt-out policy) */
+    OPTOUT_OUTCOME_NO_SUCH_HOST, /* NXDOMAIN: allowed */
+    OPTOUT_OUTCOME_NOT_RANKED,   /* outside the ranked top N: never fetched, kept */
+    OPTOUT_OUTCOME_COUNT
+} optout_outcome;
+
+const char *optout_outcome_name(optout_outcome outcome);
+int optout_outcome_parse(const char *name, optout_outcome *outcome); /* -1 when unknown */
+
+#define OPTOUT_YEAR_MIN 1990
+#define OPTOUT_YEAR_MAX 2100
+#define OPTOUT_YEARS (OPTOUT_YEAR_MAX - OPTOUT_YEAR_MIN + 2) /* the last slot is "unknown" */
+
+typedef struct {
+    optout_bucket total;
+    optout_bucket by_class[OPTOUT_CLASS_COUNT];
+    optout_bucket by_year[OPTOUT_YEARS];
+    optout_bucket by_agent[OPTOUT_AGENTS_MAX];
+    optout_bucket any_agent;
+    uint64_t docs_by_outcome[OPTOUT_OUTCOME_COUNT];
+    uint64_t bad_json, no_url, bad_url, no_host, bad_idna, line_too_long, tokens_estimated_docs;
+} optout_stats;
+
+/* One document's facts, as the filter found them. */
+typedef struct {
+    optout_class cls;
+    int year; /* 0 when unknown */
+    uint64_t bytes, chars, tokens;
+    int removed;
+    const optout_agentset *disallowed; /* NULL when nothing disallowed */
+} optout_doc_facts;
+
+void optout_stats_init(optout_stats *stats);
+void optout_stats_add_doc(optout_stats *stats, size_t agent_count, const optout_doc_facts *doc);
+void optout_stats_merge(optout_stats *into, const optout_stats *from);
+
+/* Year index for by_year; years outside [OPTOUT_YEAR_MIN, OPTOUT_YEAR_MAX] count as unknown. */
+size_t optout_stats_year_slot(int year);
+
+/* Writes the schema; returns 0, or -1 when writing failed (errno set). */
+int optout_stats_write_json(FILE *out, const optout_stats *stats, const optout_agents *agents);
+
+#endif

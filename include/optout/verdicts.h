@@ -1,0 +1,46 @@
+/* verdicts.h — where the filter gets a host's robots.txt outcome and compiled rules.
+ *
+ * Contract
+ * - A verdict source answers "rules for this host key?" with the fetch outcome and, for `ok`, the
+ *   compiled rule set (for the source's agent list and mode). The rule set stays valid until the
+ *   next lookup on the same source (sources cache a bounded number of compiled sets).
+ * - optout_verdicts_lookup() distinguishes "no robots.txt" (a record whose outcome says so) from
+ *   "no record" (return 0): in the fleet a planned host without a record is an error, never a
+ *   silent keep.
+ * - Implementations: a robots directory (here) and Redis (the fleet).
+ *
+ * Robots directory (DESIGN.md "fetch", ../shared/data/robots-top10k is one): one file per host key
+ * holding the body; a port is written "host_port" ("_80" and "_443" are dropped on load); names are
+ * lower-cased; two files for one key are an error. An optional index.tsv (host, outcome, status,
+ * fetched_at, sha256; '#' lines are comments) gives outcomes; without it a file means `ok` and no
+ * file means `no_robots`. A directory source has a record for every host.
+ */
+#ifndef OPTOUT_VERDICTS_H
+#define OPTOUT_VERDICTS_H
+
+#include <stddef.h>
+
+#include "optout/agents.h"
+#include "optout/robots.h"
+#include "optout/stats.h"
+
+typedef struct {
+    optout_outcome outcome;
+    const optout_robots *rules; /* compiled rules when outcome is OPTOUT_OUTCOME_OK, else NULL */
+} optout_verdict;
+
+typedef struct optout_verdicts optout_verdicts;
+
+/* 1: *out filled; 0: no record for this host; -1: error described in err. */
+int optout_verdicts_lookup(optout_verdicts *v, const char *host, size_t len, optout_verdict *out, char *err,
+                           size_t errlen);
+void optout_verdicts_free(optout_verdicts *v);
+
+/* Opens a robots directory. max_cached bounds the compiled sets kept (0: a default of 65536).
+ * agents must outlive the source. NULL with err filled on error. */
+optout_verdicts *optout_verdicts_open_dir(const char *dir, const optout_agents *agents, optout_robots_mode mode,
+                                          size_t max_cached, char *err, size_t errlen);
+/* Number of host keys with a file in the directory. */
+size_t optout_verdicts_dir_hosts(const optout_verdicts *v);
+
+#endif
