@@ -78,13 +78,15 @@ struct hostkey_entry {
 };
 
 /* The part of a URL its host key depends on: up to the end of the authority. 0 when the URL has
- * no "://" or a backslash in the authority (parsers disagree on those: the whole URL decides). */
+ * no "://", an empty authority, or a backslash in it (parsers disagree on those): the whole URL
+ * decides then. */
 static size_t authority_end(const char *url, size_t len) {
     const char *sep = memmem(url, len, "://", 3);
     if (!sep) return 0;
     const char *p = sep + 3, *end = url + len;
     while (p < end && *p != '/' && *p != '?' && *p != '#' && *p != '\\') p++;
     if (p < end && *p == '\\') return 0;
+    if (p == sep + 3) return 0; /* empty authority ("http:///x"): the whole URL says "no host" */
     return (size_t)(p - url);
 }
 

@@ -20,8 +20,8 @@ typedef enum { OPTOUT_HOSTKEY_CANONICAL = 0, OPTOUT_HOSTKEY_NETLOC } optout_host
 
 typedef enum {
     OPTOUT_HOSTKEY_OK = 0,
-    OPTOUT_HOSTKEY_BAD_URL, /* libcurl cannot parse it (no scheme, bad characters, ...) */
-    OPTOUT_HOSTKEY_NO_HOST, /* parses, but has no host (file:///x, mailto:) or it is too long */
+    OPTOUT_HOSTKEY_BAD_URL, /* libcurl cannot parse it (no "scheme://", bad characters, mailto:...) */
+    OPTOUT_HOSTKEY_NO_HOST, /* an empty authority (file:///x, http:///x) or a host too long */
 } optout_hostkey_status;
 
 /* "canonical" / "netloc" <-> mode; parse returns -1 for an unknown name. */
