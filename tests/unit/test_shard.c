@@ -17,6 +17,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <zlib.h>
@@ -924,6 +926,42 @@ static void test_writer_levels(void **state) {
     b_free(&c);
 }
 
+/* A write error (here EFBIG from RLIMIT_FSIZE, standing in for ENOSPC) surfaces by commit at the
+ * latest, names the file, and leaves neither the file nor the temporary file behind. */
+static void test_writer_write_error(void **state) {
+    (void)state;
+    bytes c = gen_content(4u << 20, 91, 1, 0);
+    for (int f = 0; f < 3; f++) {
+        char err[OPTOUT_SHARD_ERR_LEN] = "";
+        const char *path = tpath("full%s", ext[f]);
+        struct rlimit old, lim;
+        assert_int_equal(getrlimit(RLIMIT_FSIZE, &old), 0);
+        void (*prev)(int) = signal(SIGXFSZ, SIG_IGN);
+        lim = old;
+        lim.rlim_cur = 100000;
+        assert_int_equal(setrlimit(RLIMIT_FSIZE, &lim), 0);
+        optout_shard_writer *w = optout_shard_create(path, all_formats[f], 1, err);
+        assert_non_null(w);
+        int rc = 0;
+        for (size_t i = 0; i < c.len && rc == 0; i += 4096)
+            rc = optout_shard_write_line(w, c.p + i, c.len - i < 4096 ? c.len - i : 4096, 0, err);
+        if (rc == 0) rc = optout_shard_commit(w, err);
+        else {
+            char err2[OPTOUT_SHARD_ERR_LEN];
+            assert_int_equal(optout_shard_write_line(w, "x", 1, 1, err2), -1); /* stays failed */
+            optout_shard_abort(w);
+        }
+        assert_int_equal(setrlimit(RLIMIT_FSIZE, &old), 0);
+        signal(SIGXFSZ, prev);
+        assert_int_equal(rc, -1);
+        assert_non_null(strstr(err, path));
+        assert_non_null(strstr(err, strerror(EFBIG)));
+        assert_false(exists(path));
+        assert_int_equal(dir_entries(), 0);
+    }
+    b_free(&c);
+}
+
 /* Pass-through: reading any format and writing its pieces and lines as given reproduces the text
  * byte for byte, in the input's format (--keep-format) or in zstd. */
 static void test_copy_through(void **state) {
@@ -980,6 +1018,7 @@ int main(void) {
         T(test_writer_replaces_stale_tmp),
         T(test_writer_unwritable),
         T(test_writer_levels),
+        T(test_writer_write_error),
         T(test_copy_through),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
