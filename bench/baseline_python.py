@@ -17,7 +17,8 @@ one thread, median of N passes (default 3; the C bench uses >= 20 — Python is 
           the agent -> group lookup lazily, on first use), then N passes of can_fetch(URL, agent)
           for every URL of the file and every agent; checks/s.
   e2e     per file: decode, parse, check every URL for every agent; seconds per pass.
-Output: "key value" lines (urllib_parse_mb_s 3.1, ...) and '#'-prefixed human text.
+Output: "key value" lines (urllib_parse_mb_s 3.1, ...) and '#'-prefixed human text; py_cpu_share
+(process CPU time / wall time) below ~0.9 means other processes took the CPU away.
 """
 import argparse
 import os
@@ -129,7 +130,8 @@ def bench(lib, agents, files, passes):
     t = statistics.median(times)
     print(f"# {p} end to end: {t:.3f} s per pass median of {passes} ({min(times):.3f} .. {max(times):.3f}), "
           f"{len(files) / t:.0f} files/s")
-    print(f"{p}_e2e_s {t:.4f}\n{p}_e2e_files_s {len(files) / t:.1f}", flush=True)
+    print(f"{p}_e2e_s {t:.4f}\n{p}_e2e_s_min {min(times):.4f}\n{p}_e2e_files_s {len(files) / t:.1f}",
+          flush=True)
 
 
 def main():
@@ -168,8 +170,13 @@ def main():
             print(f"# protego {version} from {protego.__file__}")
             print(f"protego_version {version}", flush=True)
             libs.append(Protego)
+    wall0, cpu0 = time.perf_counter(), time.process_time()
     for lib in libs:
         bench(lib, agents, files, args.passes)
+    share = (time.process_time() - cpu0) / (time.perf_counter() - wall0)
+    busy = ": the machine is busy, the figures are too low" if share < 0.9 else ""
+    print(f"# this process got {share * 100:.0f}% of a CPU during the measurements{busy}")
+    print(f"py_cpu_share {share:.2f}")
     return 0
 
 
