@@ -48,11 +48,24 @@ static size_t utf8_sequence(const unsigned char *s, size_t n, size_t *bad) {
     return 0;
 }
 
-/* Copies `in` to a new buffer where every ill-formed subpart is U+FFFD (EF BF BD). */
+/* Copies `in` to a new buffer where every ill-formed subpart is U+FFFD (EF BF BD). ASCII runs,
+ * the bulk of any robots.txt, are copied eight bytes at a time. */
 static char *utf8_replace(const char *in, size_t len, size_t *out_len) {
     char *out = optout_malloc(3 * len + 1);
     size_t o = 0;
     for (size_t i = 0; i < len;) {
+        size_t run = i;
+        while (run + 8 <= len) {
+            uint64_t w;
+            memcpy(&w, in + run, 8);
+            if (w & 0x8080808080808080ull) break;
+            run += 8;
+        }
+        while (run < len && (unsigned char)in[run] < 0x80) run++;
+        memcpy(out + o, in + i, run - i);
+        o += run - i;
+        i = run;
+        if (i == len) break;
         size_t bad, ok = utf8_sequence((const unsigned char *)in + i, len - i, &bad);
         if (ok) {
             memcpy(out + o, in + i, ok);
@@ -78,6 +91,10 @@ static size_t line_break(const char *s, size_t n) {
         return 3;
     return 0;
 }
+
+/* Bytes that can start a line break: \n \v \f \r, 0x1c-0x1e, and the lead bytes of U+0085, U+2028/9. */
+static const uint8_t BREAK_START[256] = {['\n'] = 1, ['\v'] = 1, ['\f'] = 1, ['\r'] = 1, [0x1c] = 1, [0x1d] = 1,
+                                         [0x1e] = 1, [0xC2] = 1, [0xE2] = 1};
 
 /* Length of a white space character (str.isspace) at s, or 0. */
 static size_t py_space(const char *s, size_t n) {
@@ -290,20 +307,20 @@ static long protego_pattern(const char *v, size_t n, char *out) {
 
 enum pkey { P_UNKNOWN, P_USER_AGENT, P_ALLOW, P_DISALLOW, P_SITEMAP, P_OTHER_KNOWN };
 
-struct name { const char *text; enum pkey key; int salvage; };
+struct name { const char *text; enum pkey key; int salvage; size_t len; };
 static const struct name NAMES[] = {
-    {"user-agent", P_USER_AGENT, 1}, {"useragent", P_USER_AGENT, 1},  {"user agent", P_USER_AGENT, 1},
-    {"allow", P_ALLOW, 1},           {"disallow", P_DISALLOW, 1},     {"dissallow", P_DISALLOW, 1},
-    {"dissalow", P_DISALLOW, 1},     {"disalow", P_DISALLOW, 1},      {"diasllow", P_DISALLOW, 1},
-    {"disallaw", P_DISALLOW, 1},     {"sitemap", P_SITEMAP, 1},       {"sitemaps", P_SITEMAP, 1},
-    {"site-map", P_SITEMAP, 1},      {"crawl-delay", P_OTHER_KNOWN, 1}, {"crawl delay", P_OTHER_KNOWN, 1},
-    {"request-rate", P_OTHER_KNOWN, 1}, {"request rate", P_OTHER_KNOWN, 1}, {"visit-time", P_OTHER_KNOWN, 0},
-    {"visit time", P_OTHER_KNOWN, 0}, {"host", P_OTHER_KNOWN, 1},
+    {"user-agent", P_USER_AGENT, 1, 10}, {"useragent", P_USER_AGENT, 1, 9},  {"user agent", P_USER_AGENT, 1, 10},
+    {"allow", P_ALLOW, 1, 5},           {"disallow", P_DISALLOW, 1, 8},     {"dissallow", P_DISALLOW, 1, 9},
+    {"dissalow", P_DISALLOW, 1, 8},     {"disalow", P_DISALLOW, 1, 7},      {"diasllow", P_DISALLOW, 1, 8},
+    {"disallaw", P_DISALLOW, 1, 8},     {"sitemap", P_SITEMAP, 1, 7},       {"sitemaps", P_SITEMAP, 1, 8},
+    {"site-map", P_SITEMAP, 1, 8},      {"crawl-delay", P_OTHER_KNOWN, 1, 11}, {"crawl delay", P_OTHER_KNOWN, 1, 11},
+    {"request-rate", P_OTHER_KNOWN, 1, 12}, {"request rate", P_OTHER_KNOWN, 1, 12}, {"visit-time", P_OTHER_KNOWN, 0, 10},
+    {"visit time", P_OTHER_KNOWN, 0, 10}, {"host", P_OTHER_KNOWN, 1, 4},
 };
 
 static int find_name(const char *s, size_t n, int salvage_only) {
     for (size_t i = 0; i < sizeof NAMES / sizeof *NAMES; i++)
-        if ((!salvage_only || NAMES[i].salvage) && strlen(NAMES[i].text) == n && memcmp(NAMES[i].text, s, n) == 0)
+        if ((!salvage_only || NAMES[i].salvage) && NAMES[i].len == n && memcmp(NAMES[i].text, s, n) == 0)
             return (int)i;
     return -1;
 }
@@ -313,6 +330,7 @@ struct pset {
     char *name;
     size_t name_len;
     size_t name_cps;
+    int relevant; /* "*", or contained in some configured agent's name: it can be chosen */
     uint32_t first_line;
     size_t *rules; /* indices into the parser's raw rules */
     size_t count, cap;
@@ -328,6 +346,9 @@ struct pparser {
     char prev[64];  /* the previous field (lower-cased), cut: only its class matters */
     size_t prev_len;
     int failed; /* Python raised: the site's URLs are all kept */
+    char **agent_names; /* the configured agents, trimmed and lower-cased (§4) */
+    size_t *agent_lens;
+    size_t agent_count;
 };
 
 static void *grow(void *p, size_t *cap, size_t need, size_t size) {
@@ -367,6 +388,9 @@ static void register_name(struct pparser *p, const char *name, size_t len, uint3
     s->name[len] = '\0';
     s->name_len = len;
     s->name_cps = code_points(name, len);
+    s->relevant = len == 1 && name[0] == '*';
+    for (size_t a = 0; a < p->agent_count && !s->relevant; a++)
+        s->relevant = len <= p->agent_lens[a] && memmem(p->agent_names[a], p->agent_lens[a], name, len) != NULL;
     s->first_line = line;
     current_add(p, p->set_count++);
 }
@@ -387,6 +411,18 @@ static void handle_user_agent(struct pparser *p, const char *v, size_t n, uint32
 
 static void add_rule(struct pparser *p, int allow, const char *raw, size_t n, uint32_t line) {
     if (p->failed) return;
+    int relevant = 0;
+    for (size_t i = 0; i < p->current_count && !relevant; i++) relevant = p->sets[p->current[i]].relevant;
+    if (!relevant) {
+        /* No configured agent can use this rule: skip it, but a value Python would raise on
+         * (brackets in a netloc) still fails the whole parse. */
+        if (memchr(raw, '[', n) || memchr(raw, ']', n)) {
+            char *pat = optout_malloc(9 * n + 16);
+            if (protego_pattern(raw, n, pat) < 0) p->failed = 1;
+            free(pat);
+        }
+        return;
+    }
     if (memchr(raw, '$', n)) { /* the twin that reads every '$' literally */
         char *twin = optout_malloc(3 * n + 1);
         size_t t = 0;
@@ -489,15 +525,21 @@ static void handle_line(struct pparser *p, const char *s, size_t n, uint32_t lin
     set_prev(p, field, flen);
 }
 
-/* The set an agent uses (§4): the longest name contained in its lower-cased name, `*` scoring 1,
- * the first registered winning ties; -1 when none scores. */
-static long choose_set(const struct pparser *p, const char *agent) {
+/* An agent's name as can_fetch compares it (§4): trimmed, lower-cased. */
+static char *agent_key(const char *agent) {
     const char *a = agent;
     size_t n = strlen(agent);
     py_strip(&a, &n);
     char *lower = optout_malloc(n + 1);
     for (size_t i = 0; i < n; i++) lower[i] = optout_lower(a[i]);
     lower[n] = '\0';
+    return lower;
+}
+
+/* The set an agent uses (§4): the longest name contained in its lower-cased name, `*` scoring 1,
+ * the first registered winning ties; -1 when none scores. */
+static long choose_set(const struct pparser *p, const char *lower) {
+    size_t n = strlen(lower);
     long best = -1;
     size_t best_score = 0;
     for (size_t i = 0; i < p->set_count; i++) {
@@ -510,7 +552,6 @@ static long choose_set(const struct pparser *p, const char *agent) {
             best = (long)i;
         }
     }
-    free(lower);
     return best;
 }
 
@@ -521,6 +562,9 @@ static void pparser_free(struct pparser *p) {
     }
     free(p->sets);
     free(p->current);
+    for (size_t a = 0; a < p->agent_count; a++) free(p->agent_names[a]);
+    free(p->agent_names);
+    free(p->agent_lens);
     raw_rules_free(&p->raw);
 }
 
@@ -528,10 +572,17 @@ optout_robots *robots_compile_protego(const char *body, size_t len, const optout
     size_t tlen;
     char *text = utf8_replace(body, len, &tlen); /* no size limit: Apertus parsed whole files */
     struct pparser p = {0};
+    p.agent_count = optout_agents_count(agents);
+    p.agent_names = optout_malloc((p.agent_count ? p.agent_count : 1) * sizeof *p.agent_names);
+    p.agent_lens = optout_malloc((p.agent_count ? p.agent_count : 1) * sizeof *p.agent_lens);
+    for (size_t a = 0; a < p.agent_count; a++) {
+        p.agent_names[a] = agent_key(optout_agents_name(agents, a));
+        p.agent_lens[a] = strlen(p.agent_names[a]);
+    }
     uint32_t line = 0;
     for (size_t i = 0; i < tlen && !p.failed;) {
         size_t j = i, br = 0;
-        while (j < tlen && (br = line_break(text + j, tlen - j)) == 0) j++;
+        while (j < tlen && (!BREAK_START[(unsigned char)text[j]] || (br = line_break(text + j, tlen - j)) == 0)) j++;
         line++;
         handle_line(&p, text + i, j - i, line);
         i = j + br;
@@ -544,7 +595,7 @@ optout_robots *robots_compile_protego(const char *body, size_t len, const optout
     size_t count = optout_agents_count(agents);
     if (!p.failed) {
         for (size_t a = 0; a < count; a++) {
-            long s = choose_set(&p, optout_agents_name(agents, a));
+            long s = choose_set(&p, p.agent_names[a]);
             if (s < 0) continue;
             optout_agentset_add(&has_group, a);
             const struct pset *set = &p.sets[s];
