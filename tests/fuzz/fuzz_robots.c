@@ -85,6 +85,28 @@ static int pattern_matches(const char *pat, size_t pn, const char *path, size_t 
     return pn <= len && memcmp(pat, path, pn) == 0;
 }
 
+/* The deciding rule must match the URL's normalised path+query, where a literal '*' or '$' of the
+ * URL is taken either as itself or as its escape %2A / %24 (RFC 9309 §2.2.3: the pattern "%2A"
+ * matches a literal '*'); both readings are accepted so the check holds across that choice. */
+static int rule_matches_url(const char *pat, size_t pn, const char *path, size_t len) {
+    if (pattern_matches(pat, pn, path, len)) return 1;
+    if (!memchr(path, '*', len) && !memchr(path, '$', len)) return 0;
+    char *esc = malloc(3 * len + 1);
+    if (!esc) abort();
+    size_t o = 0;
+    for (size_t i = 0; i < len; i++) {
+        if (path[i] == '*' || path[i] == '$') {
+            memcpy(esc + o, path[i] == '*' ? "%2A" : "%24", 3);
+            o += 3;
+        } else {
+            esc[o++] = path[i];
+        }
+    }
+    int m = pattern_matches(pat, pn, esc, o);
+    free(esc);
+    return m;
+}
+
 /* The normalised path+query of a URL; checks optout_url_path_query's bounds on the way. */
 static char *normalised_path(const char *url, size_t len, size_t *out_len) {
     const char *start;
@@ -156,7 +178,7 @@ static void check_url(const optout_robots *r, optout_robots_mode mode, const cha
                       e->allowed == e->rule_allow,
                   "agent %zu: RULE lines %u/%u allow %d/%d", a, e->group_line, e->rule_line, e->allowed,
                   e->rule_allow);
-            CHECK(!rfc || pattern_matches(e->rule_pattern, e->rule_pattern_len, path, plen),
+            CHECK(!rfc || rule_matches_url(e->rule_pattern, e->rule_pattern_len, path, plen),
                   "agent %zu: deciding rule '%.*s' (line %u) does not match '%s'", a, (int)e->rule_pattern_len,
                   e->rule_pattern, e->rule_line, path);
             break;

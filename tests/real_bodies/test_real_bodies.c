@@ -84,6 +84,28 @@ static int pattern_matches(const char *pat, size_t pn, const char *path, size_t 
     return pn <= len && memcmp(pat, path, pn) == 0;
 }
 
+/* The deciding rule must match the URL's normalised path+query, where a literal '*' or '$' of the
+ * URL is taken either as itself or as its escape %2A / %24 (RFC 9309 §2.2.3: the pattern "%2A"
+ * matches a literal '*'); both readings are accepted so the check holds across that choice. */
+static int rule_matches_url(const char *pat, size_t pn, const char *path, size_t len) {
+    if (pattern_matches(pat, pn, path, len)) return 1;
+    if (!memchr(path, '*', len) && !memchr(path, '$', len)) return 0;
+    char *esc = malloc(3 * len + 1);
+    if (!esc) abort();
+    size_t o = 0;
+    for (size_t i = 0; i < len; i++) {
+        if (path[i] == '*' || path[i] == '$') {
+            memcpy(esc + o, path[i] == '*' ? "%2A" : "%24", 3);
+            o += 3;
+        } else {
+            esc[o++] = path[i];
+        }
+    }
+    int m = pattern_matches(pat, pn, esc, o);
+    free(esc);
+    return m;
+}
+
 /* The URL's path+params+query, normalised as the engine says it matches it (malloc'd). */
 static char *normalised_path(const char *url, size_t len, size_t *out_len) {
     const char *start;
@@ -154,7 +176,7 @@ static void check_url(const char *file, const optout_robots *r, optout_robots_mo
                 e.allowed != e.rule_allow)
                 FAIL("%s: %.*s: agent %zu: inconsistent RULE explanation (lines %u/%u, allow %d/%d)", file,
                      (int)len, url, a, e.group_line, e.rule_line, e.allowed, e.rule_allow);
-            else if (rfc && !pattern_matches(e.rule_pattern, e.rule_pattern_len, path, plen))
+            else if (rfc && !rule_matches_url(e.rule_pattern, e.rule_pattern_len, path, plen))
                 FAIL("%s: %.*s: agent %zu: deciding rule (line %u) '%.*s' does not match path '%s'", file,
                      (int)len, url, a, e.rule_line, (int)e.rule_pattern_len, e.rule_pattern, path);
             break;
@@ -402,6 +424,8 @@ int main(int argc, char **argv) {
             urls_add(&urls, longp, sizeof longp); /* longer than the matcher's stack buffer */
             for (size_t k = 1; k + 1 < sizeof longp; k += 2) longp[k] = '\xc3', longp[k + 1] = '\xa9';
             urls_add(&urls, longp, sizeof longp - 1); /* same, needing normalisation */
+            memcpy(longp, "/robots.txt?q=", 14);
+            urls_add(&urls, longp, sizeof longp - 1); /* /robots.txt, long query needing normalisation */
         }
         derive_urls(body, len, &urls);
 

@@ -1,0 +1,80 @@
+#!/bin/sh
+# optout filter on bad input and bad usage: every case says what must happen.
+# usage: bad_input.sh OPTOUT_BINARY
+set -u
+optout=$1
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+fails=0
+pass() { echo "PASS: $1"; }
+fail() { echo "FAIL: $1"; fails=$((fails + 1)); }
+# expect_exit CODE NAME CMD...: runs CMD, checks its exit status
+expect_exit() {
+  want=$1; name=$2; shift 2
+  "$@" >"$tmp/stdout" 2>"$tmp/stderr"; got=$?
+  if [ "$got" -eq "$want" ]; then pass "$name (exit $got)"; else fail "$name: exit $got, want $want: $(cat "$tmp/stderr")"; fi
+}
+stat_of() { sed -n "s/.*\"$1\": \([0-9]*\).*/\1/p" "$2" | head -1; }
+
+mkdir "$tmp/robots"
+printf 'User-agent: *\nDisallow: /private\n' > "$tmp/robots/a.example"
+
+# a line longer than --max-line is kept whole and counted once
+long=$(head -c 3000 /dev/zero | tr '\0' 'x')
+printf '{"url":"https://a.example/private/1","text":"%s"}\n{"url":"https://a.example/private/2","text":"y"}\n' "$long" > "$tmp/long.jsonl"
+expect_exit 0 "line longer than --max-line" "$optout" filter --robots-dir "$tmp/robots" --in "$tmp/long.jsonl" \
+  --out "$tmp/long.out.jsonl" --max-line 1000 --stats "$tmp/long.stats"
+cmp -s "$tmp/long.jsonl" "$tmp/long.out.jsonl" && fail "the removed line was kept" || true
+[ "$(head -1 "$tmp/long.out.jsonl")" = "$(head -1 "$tmp/long.jsonl")" ] && pass "oversized line passed through byte-identical"   || fail "oversized line changed"
+[ "$(stat_of line_too_long "$tmp/long.stats")" = 1 ] && pass "line_too_long counted" || fail "line_too_long not 1"
+[ "$(stat_of docs_removed "$tmp/long.stats")" = 1 ] && pass "the next line is still decided" || fail "docs_removed not 1"
+
+# NUL bytes and invalid UTF-8 in text: decided and counted, line kept byte-identical
+printf '{"url":"https://a.example/ok","text":"a\000b\377\376c"}\n' > "$tmp/nul.jsonl"
+expect_exit 0 "NUL and invalid UTF-8 in text" "$optout" filter --robots-dir "$tmp/robots" --in "$tmp/nul.jsonl" \
+  --out "$tmp/nul.out.jsonl" --stats "$tmp/nul.stats"
+cmp -s "$tmp/nul.jsonl" "$tmp/nul.out.jsonl" && pass "NUL line kept byte-identical" || fail "NUL line changed"
+[ "$(stat_of bytes_in "$tmp/nul.stats")" = 6 ] && pass "bytes of text with NUL counted" || fail "bytes_in not 6"
+
+# robots.txt outcomes from index.tsv: unreachable keeps by default, disallows when strict
+mkdir "$tmp/robots2"
+printf 'down.example\tunreachable\t503\t2025-01-01T00:00:00Z\t-\n' > "$tmp/robots2/index.tsv"
+printf '{"url":"https://down.example/x","text":"t"}\n' > "$tmp/down.jsonl"
+expect_exit 0 "unreachable host, opt-out policy" "$optout" filter --robots-dir "$tmp/robots2" --in "$tmp/down.jsonl" \
+  --out "$tmp/down.out.jsonl" --stats "$tmp/down.stats"
+[ "$(stat_of docs_removed "$tmp/down.stats")" = 0 ] && pass "unreachable kept" || fail "unreachable removed"
+expect_exit 0 "unreachable host, --unreachable disallow" "$optout" filter --robots-dir "$tmp/robots2" \
+  --in "$tmp/down.jsonl" --out "$tmp/down2.out.jsonl" --stats "$tmp/down2.stats" --unreachable disallow
+[ "$(stat_of docs_removed "$tmp/down2.stats")" = 1 ] && pass "unreachable removed when strict" || fail "strict kept it"
+printf 'x.example\tok\t200\t-\t-\n' > "$tmp/robots2/index.tsv"
+expect_exit 1 "index.tsv says ok but no file" "$optout" filter --robots-dir "$tmp/robots2" --in "$tmp/down.jsonl" \
+  --out "$tmp/down3.out.jsonl"
+
+# two files for one host key
+mkdir "$tmp/robots3"
+: > "$tmp/robots3/b.example"; : > "$tmp/robots3/b.example_443"
+expect_exit 1 "two robots files for one host" "$optout" filter --robots-dir "$tmp/robots3" --in "$tmp/down.jsonl" \
+  --out "$tmp/x.jsonl"
+grep -q "b.example" "$tmp/stderr" && pass "message names the host" || fail "message does not name the host"
+
+# runtime failures: nothing published
+expect_exit 1 "missing input" "$optout" filter --robots-dir "$tmp/robots" --in "$tmp/nope.jsonl" --out "$tmp/nope.out.zst"
+[ ! -e "$tmp/nope.out.zst" ] && pass "no output for a missing input" || fail "output exists"
+expect_exit 1 "missing robots directory" "$optout" filter --robots-dir "$tmp/none" --in "$tmp/down.jsonl" --out "$tmp/y.jsonl"
+printf '{"url":"https://a.example/1","text":"t"}\n' | zstd -q -c > "$tmp/trunc.jsonl.zst"
+head -c 20 "$tmp/trunc.jsonl.zst" > "$tmp/cut.jsonl.zst"
+expect_exit 1 "truncated zstd input" "$optout" filter --robots-dir "$tmp/robots" --in "$tmp/cut.jsonl.zst" --out "$tmp/cut.out.zst"
+grep -q "cut.jsonl.zst" "$tmp/stderr" && grep -qi "offset\|byte" "$tmp/stderr" && pass "message names file and offset" \
+  || fail "message lacks file/offset: $(cat "$tmp/stderr")"
+[ ! -e "$tmp/cut.out.zst" ] && pass "no output for a truncated input" || fail "partial output published"
+
+# usage errors
+expect_exit 2 "unknown option" "$optout" filter --bogus
+expect_exit 2 "missing --in" "$optout" filter --robots-dir "$tmp/robots" --out "$tmp/z.jsonl"
+expect_exit 2 "--in equals --out" "$optout" filter --robots-dir "$tmp/robots" --in "$tmp/down.jsonl" --out "$tmp/down.jsonl"
+expect_exit 2 "bad --mode" "$optout" filter --mode nope --robots-dir "$tmp/robots" --in "$tmp/down.jsonl" --out "$tmp/z.jsonl"
+expect_exit 2 "bad --max-line" "$optout" filter --max-line 0 --robots-dir "$tmp/robots" --in "$tmp/down.jsonl" --out "$tmp/z.jsonl"
+expect_exit 2 "option without value" "$optout" filter --robots-dir
+
+[ "$fails" -eq 0 ] && echo "bad input: all cases pass" || echo "bad input: $fails failures"
+exit $((fails > 0))
