@@ -17,6 +17,9 @@ int cli_add_agents_file(optout_agents **agents, const char *path);
 /* The agent list to use: the one built from options, else the built-in Apertus list. NULL (after a
  * message) when out of memory. Takes ownership of *agents. */
 optout_agents *cli_agents_or_default(optout_agents **agents);
+/* getopt_long returned ':' (missing value) or '?' (unknown option; opterr must be 0): says so
+ * and returns OPTOUT_EXIT_USAGE. */
+int cli_option_error(const char *command, int opt, char **argv);
 /* --mode NAME. Returns an exit code. */
 int cli_parse_mode(const char *name, optout_robots_mode *mode);
 

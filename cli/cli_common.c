@@ -1,5 +1,6 @@
 /* cli_common.c — option handling shared by the subcommands (cli.h). */
 #include <errno.h>
+#include <getopt.h>
 #include <string.h>
 
 #include "cli.h"
@@ -54,4 +55,10 @@ int cli_parse_mode(const char *name, optout_robots_mode *mode) {
         return OPTOUT_EXIT_USAGE;
     }
     return OPTOUT_EXIT_OK;
+}
+
+int cli_option_error(const char *command, int opt, char **argv) {
+    if (opt == ':') optout_log(LOG_ERR, "%s: option '%s' needs a value", command, argv[optind - 1]);
+    else optout_log(LOG_ERR, "%s: unknown option '%s' (see optout %s --help)", command, argv[optind - 1], command);
+    return OPTOUT_EXIT_USAGE;
 }

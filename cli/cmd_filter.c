@@ -128,14 +128,7 @@ int cmd_filter(int argc, char **argv) {
             break;
         }
         case 'h': filter_usage(stdout); goto done;
-        case ':':
-            optout_log(LOG_ERR, "filter: option '%s' needs a value", argv[optind - 1]);
-            rc = OPTOUT_EXIT_USAGE;
-            break;
-        default:
-            optout_log(LOG_ERR, "filter: unknown option '%s' (see optout filter --help)", argv[optind - 1]);
-            rc = OPTOUT_EXIT_USAGE;
-            break;
+        default: rc = cli_option_error("filter", opt, argv); break;
         }
         if (rc != OPTOUT_EXIT_OK) goto done;
     }

@@ -103,7 +103,8 @@ static int robots_check(int argc, char **argv) {
     char *body = NULL;
     int opt;
     optind = 1;
-    while ((opt = getopt_long(argc, argv, "h", options, NULL)) != -1) {
+    opterr = 0;
+    while ((opt = getopt_long(argc, argv, ":h", options, NULL)) != -1) {
         switch (opt) {
         case 'm': rc = cli_parse_mode(optarg, &mode); break;
         case 'a': rc = cli_add_agent(&agents, optarg); break;
@@ -115,7 +116,7 @@ static int robots_check(int argc, char **argv) {
             check_usage(stdout);
             rc = OPTOUT_EXIT_OK;
             goto out;
-        default: check_usage(stderr); rc = OPTOUT_EXIT_USAGE; goto out;
+        default: rc = cli_option_error("robots check", opt, argv); goto out;
         }
         if (rc != OPTOUT_EXIT_OK) goto out;
     }
