@@ -16,6 +16,7 @@
 #include "cli.h"
 #include "optout/filter.h"
 #include "optout/log.h"
+#include "optout/util.h"
 
 static void filter_usage(FILE *f) {
     fputs("usage: optout filter --robots-dir DIR --in SHARD --out SHARD [--removed SHARD] [--stats FILE|-]\n"
@@ -152,6 +153,13 @@ int cmd_filter(int argc, char **argv) {
         rc = OPTOUT_EXIT_FAILURE;
         goto done;
     }
+    const char *outputs[] = {out, removed, stats_path && strcmp(stats_path, "-") != 0 ? stats_path : NULL};
+    for (size_t i = 0; i < 3; i++)
+        if (outputs[i] && optout_make_parent_dirs(outputs[i]) != 0) {
+            optout_log(LOG_ERR, "cannot create the directory of %s: %s", outputs[i], strerror(errno));
+            rc = OPTOUT_EXIT_FAILURE;
+            goto done;
+        }
     curl_global_init(CURL_GLOBAL_DEFAULT);
     char err[1024];
     verdicts = optout_verdicts_open_dir(robots_dir, agents, mode, 0, err, sizeof err);

@@ -28,6 +28,9 @@ static inline int optout_starts_nocase(const char *s, size_t len, const char *pr
  * where a failed allocation has no sensible answer (a decision must not be guessed). */
 void *optout_malloc(size_t size);
 
+/* mkdir -p of the directory part of `path` (nothing when it has none). 0, or -1 with errno. */
+int optout_make_parent_dirs(const char *path);
+
 char *optout_read_file(const char *path, size_t max, size_t *len);
 /* Reads all of an open descriptor (e.g. stdin). Same contract as optout_read_file. */
 char *optout_read_fd(int fd, size_t max, size_t *len);
