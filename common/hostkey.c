@@ -64,8 +64,8 @@ optout_hostkey_status optout_hostkey(const char *url, size_t url_len, optout_hos
     *bad_idna = 0;
     *out_len = 0;
     out[0] = '\0';
+    if (memchr(url, '\0', url_len)) return OPTOUT_HOSTKEY_BAD_URL; /* a key must be a C string */
     if (mode == OPTOUT_HOSTKEY_NETLOC) return netloc(url, url_len, out, out_len);
-    if (memchr(url, '\0', url_len)) return OPTOUT_HOSTKEY_BAD_URL;
     /* libcurl reads "http:///x" as host "x"; RFC 3986 says the authority is empty. */
     const char *sep = memmem(url, url_len, "://", 3);
     if (sep && (size_t)(sep - url) + 3 < url_len && sep[3] == '/') return OPTOUT_HOSTKEY_NO_HOST;

@@ -629,7 +629,10 @@ size_t optout_robots_check(const optout_robots *r, const char *url, size_t len, 
     char buf[PATH_STACK];
     struct norm_path path;
     if (normalize_url(r, url, len, buf, &path) != 0) return 0; /* protego: unparsable URL, allowed */
-    if (path.is_robots_txt) return 0;
+    if (path.is_robots_txt) {
+        free(path.heap);
+        return 0;
+    }
     size_t count = 0;
     for (size_t s = 0; s < r->set_count; s++) {
         const struct ruleset *set = &r->sets[s];

@@ -4,8 +4,9 @@
  * - optout_robots_compile() parses a robots.txt body for one agent list and one matching mode into
  *   an immutable rule set. Any byte string is a valid input (HTML, binary, invalid UTF-8, empty):
  *   content never makes compilation fail, only lack of memory does (NULL, errno ENOMEM).
- * - Only the first OPTOUT_ROBOTS_MAX_BYTES of a body are parsed, up to the last complete line
- *   within them (RFC 9309 §2.5); optout_robots_truncated() tells whether that happened.
+ * - In rfc9309 mode only the first OPTOUT_ROBOTS_MAX_BYTES of a body are parsed, up to the last
+ *   complete line within them (RFC 9309 §2.5); optout_robots_truncated() tells whether that
+ *   happened. Protego mode parses whole bodies, as the Apertus pipeline did.
  * - optout_robots_check() returns which agents of the list are disallowed for one URL. A compiled
  *   set is never modified after compilation, so any number of threads may check concurrently.
  * - The compiled set keeps no pointer into the body or the agent list: both may be freed.

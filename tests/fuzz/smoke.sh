@@ -1,15 +1,19 @@
 #!/bin/sh
-# Fuzz smoke test: builds the libFuzzer targets with clang and runs each for a bounded time on its
-# seed corpus. Exits nonzero when a target crashes (or the build fails).
+# Fuzz smoke test: builds the libFuzzer targets with clang (cmake target `fuzz`) and runs every
+# fuzz_* program for a bounded time on its seed corpus. Exits nonzero when a target crashes (or the
+# build fails).
 #
 #   tests/fuzz/smoke.sh [SECONDS]      default 30 s per target
 #
 # Environment: BUILD_DIR (default build-fuzz), CC (default clang), FUZZ_JOBS (build jobs).
-# Seeds: tests/fuzz/corpus/ plus, when ../shared is beside the repository, a few real robots.txt
+# Per target NAME:
+#   tests/fuzz/crashes/NAME/   saved crash inputs: replayed first, each must now pass (regressions)
+#   tests/fuzz/corpus/NAME/    committed seeds
+#   tests/fuzz/NAME.dict       a libFuzzer dictionary, if present (fuzz_robots has one built in)
+# fuzz_robots is also seeded, when ../shared is beside the repository, with a few real robots.txt
 # bodies from ../shared/data/robots-top10k, copied into a temporary corpus at run time (nothing is
-# written into the source tree). Crash inputs are kept in BUILD_DIR/fuzz-artifacts/: copy one to
-# tests/fuzz/crashes/ to keep it, and reproduce with  BUILD_DIR/bin/fuzz_robots FILE.
-# Every input in tests/fuzz/crashes/ is replayed first and must pass (regression inputs).
+# written into the source tree). New crash inputs are kept in BUILD_DIR/fuzz-artifacts/: move one
+# to tests/fuzz/crashes/NAME/ to keep it; reproduce with  BUILD_DIR/bin/NAME FILE
 set -eu
 
 secs=${1:-30}
@@ -23,7 +27,7 @@ jobs=${FUZZ_JOBS:-$(nproc 2>/dev/null || echo 2)}
 
 CC=${CC:-clang} cmake -S "$root" -B "$build" -DOPTOUT_FUZZ=ON -DOPTOUT_TESTS=OFF \
   -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
-cmake --build "$build" --target fuzz_robots -j "$jobs"
+cmake --build "$build" --target fuzz -j "$jobs"
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/optout-fuzz.XXXXXX")
 trap 'rm -rf "$work"' EXIT INT TERM
@@ -31,7 +35,7 @@ artifacts=$build/fuzz-artifacts
 mkdir -p "$artifacts"
 
 # robots.txt tokens for the mutator
-cat >"$work/robots.dict" <<'EOF'
+cat >"$work/fuzz_robots.dict" <<'EOF'
 "User-agent:"
 "user-agent"
 "useragent"
@@ -73,9 +77,17 @@ run_target() {
   name=$1
   corpus=$work/corpus-$name
   mkdir -p "$corpus"
-  cp "$root/tests/fuzz/corpus/"* "$corpus/" 2>/dev/null || true
+  if [ -d "$root/tests/fuzz/corpus/$name" ]; then
+    cp "$root/tests/fuzz/corpus/$name/"* "$corpus/" 2>/dev/null || true
+  fi
+  dict=
+  if [ -f "$root/tests/fuzz/$name.dict" ]; then dict=$root/tests/fuzz/$name.dict
+  elif [ -f "$work/$name.dict" ]; then dict=$work/$name.dict
+  fi
   shared=$root/../shared/data/robots-top10k
-  if [ -d "$shared" ]; then
+  if [ "$name" != fuzz_robots ]; then
+    :
+  elif [ -d "$shared" ]; then
     # every 150th body by name that is small enough to mutate quickly, behind a control byte
     # (0x0b: two built-in URLs, per-agent comparison) and an agent-pool byte (0xff: all)
     n=0
@@ -91,14 +103,15 @@ run_target() {
   else
     echo "fuzz $name: $shared absent: committed seeds only"
   fi
-  # Regression first: every saved crash input (tests/fuzz/crashes/) must now pass.
-  if ls "$root/tests/fuzz/crashes/"* >/dev/null 2>&1; then
-    echo "fuzz $name: replaying tests/fuzz/crashes/"
+  # Regression first: every saved crash input must now pass.
+  crashes=$root/tests/fuzz/crashes/$name
+  if ls "$crashes/"* >/dev/null 2>&1; then
+    echo "fuzz $name: replaying tests/fuzz/crashes/$name/"
     if ! ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1} \
          UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1} \
-         "$build/bin/$name" "$root/tests/fuzz/crashes/"* >"$work/$name.replay.log" 2>&1; then
+         "$build/bin/$name" "$crashes/"* >"$work/$name.replay.log" 2>&1; then
       grep -E 'Running:|ERROR|invariant|SUMMARY' "$work/$name.replay.log" | tail -n 20
-      echo "fuzz $name: FAILED: a saved crash input still fails (tests/fuzz/crashes/)" >&2
+      echo "fuzz $name: FAILED: a saved crash input still fails (tests/fuzz/crashes/$name/)" >&2
       return 1
     fi
   fi
@@ -107,7 +120,7 @@ run_target() {
   ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1} \
   UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1} \
     "$build/bin/$name" -max_total_time="$secs" -timeout=20 -rss_limit_mb=2048 -max_len=16384 \
-      -dict="$work/robots.dict" -artifact_prefix="$artifacts/$name-" -print_final_stats=1 \
+      ${dict:+-dict="$dict"} -artifact_prefix="$artifacts/$name-" -print_final_stats=1 \
       "$corpus" >"$work/$name.log" 2>&1 || rc=$?
   grep -E '^(#[0-9]+ +DONE|Done|stat::number_of_executed_units|stat::peak_rss_mb)' "$work/$name.log" || true
   if [ "$rc" -ne 0 ]; then
@@ -120,5 +133,14 @@ run_target() {
 }
 
 status=0
-run_target fuzz_robots || status=1
+found=0
+for bin in "$build"/bin/fuzz_*; do
+  [ -x "$bin" ] || continue
+  found=1
+  run_target "$(basename "$bin")" || status=1
+done
+if [ "$found" = 0 ]; then
+  echo "fuzz: no fuzz_* program in $build/bin" >&2
+  exit 1
+fi
 exit $status
