@@ -34,6 +34,8 @@
 #include "optout/robots.h"
 #include "optout/util.h"
 
+#include "../support/refmatch.h"
+
 #define CHECK(cond, ...)                                                                           \
     do {                                                                                           \
         if (!(cond)) {                                                                             \
@@ -50,62 +52,7 @@ static const char *const BUILTIN_URLS[3] = {"/", "/robots.txt", "http://example.
 #define MAX_URLS 16
 #define MAX_EXTRA_AGENTS 8
 
-/* ---- independent matcher ------------------------------------------------------------------ */
-
-static int wild_full(const char *p, size_t pn, const char *s, size_t sn) {
-    size_t pi = 0, si = 0, star = SIZE_MAX, mark = 0;
-    while (si < sn) {
-        if (pi < pn && p[pi] == '*') {
-            star = pi++;
-            mark = si;
-        } else if (pi < pn && p[pi] == s[si]) {
-            pi++, si++;
-        } else if (star != SIZE_MAX) {
-            pi = star + 1;
-            si = ++mark;
-        } else {
-            return 0;
-        }
-    }
-    while (pi < pn && p[pi] == '*') pi++;
-    return pi == pn;
-}
-
-static int pattern_matches(const char *pat, size_t pn, const char *path, size_t len) {
-    if (pn > 0 && pat[pn - 1] == '$') return wild_full(pat, pn - 1, path, len);
-    if (memchr(pat, '*', pn)) {
-        char *q = malloc(pn + 1);
-        if (!q) abort();
-        memcpy(q, pat, pn);
-        q[pn] = '*';
-        int m = wild_full(q, pn + 1, path, len);
-        free(q);
-        return m;
-    }
-    return pn <= len && memcmp(pat, path, pn) == 0;
-}
-
-/* The deciding rule must match the URL's normalised path+query, where a literal '*' or '$' of the
- * URL is taken either as itself or as its escape %2A / %24 (RFC 9309 §2.2.3: the pattern "%2A"
- * matches a literal '*'); both readings are accepted so the check holds across that choice. */
-static int rule_matches_url(const char *pat, size_t pn, const char *path, size_t len) {
-    if (pattern_matches(pat, pn, path, len)) return 1;
-    if (!memchr(path, '*', len) && !memchr(path, '$', len)) return 0;
-    char *esc = malloc(3 * len + 1);
-    if (!esc) abort();
-    size_t o = 0;
-    for (size_t i = 0; i < len; i++) {
-        if (path[i] == '*' || path[i] == '$') {
-            memcpy(esc + o, path[i] == '*' ? "%2A" : "%24", 3);
-            o += 3;
-        } else {
-            esc[o++] = path[i];
-        }
-    }
-    int m = pattern_matches(pat, pn, esc, o);
-    free(esc);
-    return m;
-}
+/* ---- the path the deciding rule must match (tests/support/refmatch.c checks it) ----------- */
 
 /* The normalised path+query of a URL; checks optout_url_path_query's bounds on the way. */
 static char *normalised_path(const char *url, size_t len, size_t *out_len) {
@@ -178,7 +125,7 @@ static void check_url(const optout_robots *r, optout_robots_mode mode, const cha
                       e->allowed == e->rule_allow,
                   "agent %zu: RULE lines %u/%u allow %d/%d", a, e->group_line, e->rule_line, e->allowed,
                   e->rule_allow);
-            CHECK(!rfc || rule_matches_url(e->rule_pattern, e->rule_pattern_len, path, plen),
+            CHECK(!rfc || refmatch_rule_url(e->rule_pattern, e->rule_pattern_len, path, plen),
                   "agent %zu: deciding rule '%.*s' (line %u) does not match '%s'", a, (int)e->rule_pattern_len,
                   e->rule_pattern, e->rule_line, path);
             break;

@@ -30,6 +30,8 @@
 #include "optout/robots.h"
 #include "optout/util.h"
 
+#include "../support/refmatch.h"
+
 #define MAX_FAILURES_SHOWN 25
 #define MAX_DERIVED 48
 #define BODY_MAX ((size_t)64 << 20)
@@ -45,66 +47,7 @@ static size_t why_count[5]; /* explanations by reason (4: the protego-only ones)
         }                                                                                          \
     } while (0)
 
-/* ---- an independent matcher for the deciding rule --------------------------------------- */
-
-/* Full match of `p` against `s`, '*' matching any run of octets (classic two-pointer backtracking). */
-static int wild_full(const char *p, size_t pn, const char *s, size_t sn) {
-    size_t pi = 0, si = 0, star = SIZE_MAX, mark = 0;
-    while (si < sn) {
-        if (pi < pn && p[pi] == '*') {
-            star = pi++;
-            mark = si;
-        } else if (pi < pn && p[pi] == s[si]) {
-            pi++, si++;
-        } else if (star != SIZE_MAX) {
-            pi = star + 1;
-            si = ++mark;
-        } else {
-            return 0;
-        }
-    }
-    while (pi < pn && p[pi] == '*') pi++;
-    return pi == pn;
-}
-
-/* Does the normalised pattern match the normalised path? A final '$' anchors, otherwise the
- * pattern matches a prefix. */
-static int pattern_matches(const char *pat, size_t pn, const char *path, size_t len) {
-    if (pn > 0 && pat[pn - 1] == '$') return wild_full(pat, pn - 1, path, len);
-    for (size_t i = 0; i < pn; i++)
-        if (pat[i] == '*') { /* prefix match of a glob = full match of glob + '*' */
-            char *q = malloc(pn + 1);
-            if (!q) abort();
-            memcpy(q, pat, pn);
-            q[pn] = '*';
-            int m = wild_full(q, pn + 1, path, len);
-            free(q);
-            return m;
-        }
-    return pn <= len && memcmp(pat, path, pn) == 0;
-}
-
-/* The deciding rule must match the URL's normalised path+query, where a literal '*' or '$' of the
- * URL is taken either as itself or as its escape %2A / %24 (RFC 9309 §2.2.3: the pattern "%2A"
- * matches a literal '*'); both readings are accepted so the check holds across that choice. */
-static int rule_matches_url(const char *pat, size_t pn, const char *path, size_t len) {
-    if (pattern_matches(pat, pn, path, len)) return 1;
-    if (!memchr(path, '*', len) && !memchr(path, '$', len)) return 0;
-    char *esc = malloc(3 * len + 1);
-    if (!esc) abort();
-    size_t o = 0;
-    for (size_t i = 0; i < len; i++) {
-        if (path[i] == '*' || path[i] == '$') {
-            memcpy(esc + o, path[i] == '*' ? "%2A" : "%24", 3);
-            o += 3;
-        } else {
-            esc[o++] = path[i];
-        }
-    }
-    int m = pattern_matches(pat, pn, esc, o);
-    free(esc);
-    return m;
-}
+/* ---- the path the deciding rule must match (tests/support/refmatch.c checks it) ----------- */
 
 /* The URL's path+params+query, normalised as the engine says it matches it (malloc'd). */
 static char *normalised_path(const char *url, size_t len, size_t *out_len) {
@@ -176,7 +119,7 @@ static void check_url(const char *file, const optout_robots *r, optout_robots_mo
                 e.allowed != e.rule_allow)
                 FAIL("%s: %.*s: agent %zu: inconsistent RULE explanation (lines %u/%u, allow %d/%d)", file,
                      (int)len, url, a, e.group_line, e.rule_line, e.allowed, e.rule_allow);
-            else if (rfc && !rule_matches_url(e.rule_pattern, e.rule_pattern_len, path, plen))
+            else if (rfc && !refmatch_rule_url(e.rule_pattern, e.rule_pattern_len, path, plen))
                 FAIL("%s: %.*s: agent %zu: deciding rule (line %u) '%.*s' does not match path '%s'", file,
                      (int)len, url, a, e.rule_line, (int)e.rule_pattern_len, e.rule_pattern, path);
             break;

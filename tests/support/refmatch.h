@@ -1,0 +1,13 @@
+/* refmatch.h — an independent robots.txt pattern matcher for tests (not used by the engine).
+ * refmatch_pattern: does a normalised pattern ('*' any run, final '$' anchors, else a prefix
+ * match) match a normalised path? refmatch_rule_url: the same, where a literal '*' or '$' of the
+ * path may also be read as its escape %2A / %24. */
+#ifndef OPTOUT_TESTS_REFMATCH_H
+#define OPTOUT_TESTS_REFMATCH_H
+
+#include <stddef.h>
+
+int refmatch_pattern(const char *pat, size_t pn, const char *path, size_t len);
+int refmatch_rule_url(const char *pat, size_t pn, const char *path, size_t len);
+
+#endif
