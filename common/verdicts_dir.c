@@ -15,6 +15,7 @@
 #include "optout/strmap.h"
 #include "optout/util.h"
 #include "optout/verdicts.h"
+#include "verdicts_internal.h"
 
 #define ROBOTS_FILE_MAX ((size_t)64 << 20)
 
@@ -25,7 +26,8 @@ struct host {
     uint8_t visited;      /* clock bit */
 };
 
-struct optout_verdicts {
+struct dir_source {
+    struct optout_verdicts base; /* first: a dir_source is an optout_verdicts */
     char *dir;
     const optout_agents *agents;
     optout_robots_mode mode;
@@ -43,10 +45,14 @@ static void host_free(void *p) {
     free(h);
 }
 
-size_t optout_verdicts_dir_hosts(const optout_verdicts *v) { return v->files; }
+static const struct verdicts_ops DIR_OPS;
 
-void optout_verdicts_free(optout_verdicts *v) {
-    if (!v) return;
+size_t optout_verdicts_dir_hosts(const optout_verdicts *base) {
+    return base->ops == &DIR_OPS ? ((const struct dir_source *)base)->files : 0;
+}
+
+static void dir_free(optout_verdicts *base) {
+    struct dir_source *v = (struct dir_source *)base;
     optout_strmap_free(v->hosts, host_free);
     free(v->compiled);
     free(v->dir);
@@ -71,7 +77,7 @@ static size_t key_of_file(const char *name, char *key, size_t cap) {
     return strlen(key);
 }
 
-static int load_index(optout_verdicts *v, char *err, size_t errlen) {
+static int load_index(struct dir_source *v, char *err, size_t errlen) {
     char path[4096];
     snprintf(path, sizeof path, "%s/index.tsv", v->dir);
     FILE *f = fopen(path, "r");
@@ -128,10 +134,15 @@ static int load_index(optout_verdicts *v, char *err, size_t errlen) {
 
 optout_verdicts *optout_verdicts_open_dir(const char *dir, const optout_agents *agents, optout_robots_mode mode,
                                           size_t max_cached, char *err, size_t errlen) {
-    optout_verdicts *v = calloc(1, sizeof *v);
-    if (!v || !(v->dir = strdup(dir)) || !(v->hosts = optout_strmap_new())) {
+    struct dir_source *v = calloc(1, sizeof *v);
+    if (!v) {
         snprintf(err, errlen, "out of memory");
-        optout_verdicts_free(v);
+        return NULL;
+    }
+    v->base.ops = &DIR_OPS;
+    if (!(v->dir = strdup(dir)) || !(v->hosts = optout_strmap_new())) {
+        snprintf(err, errlen, "out of memory");
+        dir_free(&v->base);
         return NULL;
     }
     v->agents = agents;
@@ -142,7 +153,7 @@ optout_verdicts *optout_verdicts_open_dir(const char *dir, const optout_agents *
     if (!v->compiled || !d) {
         snprintf(err, errlen, "robots directory %s: %s", dir, strerror(errno));
         if (d) closedir(d);
-        optout_verdicts_free(v);
+        dir_free(&v->base);
         return NULL;
     }
     struct dirent *e;
@@ -157,7 +168,7 @@ optout_verdicts *optout_verdicts_open_dir(const char *dir, const optout_agents *
             snprintf(err, errlen, "robots directory %s: files '%s' and '%s' are both for host %s", dir, old->file,
                      e->d_name, key);
             closedir(d);
-            optout_verdicts_free(v);
+            dir_free(&v->base);
             return NULL;
         }
         struct host *h = calloc(1, sizeof *h);
@@ -165,7 +176,7 @@ optout_verdicts *optout_verdicts_open_dir(const char *dir, const optout_agents *
             host_free(h);
             snprintf(err, errlen, "out of memory");
             closedir(d);
-            optout_verdicts_free(v);
+            dir_free(&v->base);
             return NULL;
         }
         h->outcome = OPTOUT_OUTCOME_OK;
@@ -173,14 +184,14 @@ optout_verdicts *optout_verdicts_open_dir(const char *dir, const optout_agents *
     }
     closedir(d);
     if (load_index(v, err, errlen) != 0) {
-        optout_verdicts_free(v);
+        dir_free(&v->base);
         return NULL;
     }
-    return v;
+    return &v->base;
 }
 
 /* Makes room for one more compiled set: the clock hand skips recently visited ones. */
-static void evict_one(optout_verdicts *v) {
+static void evict_one(struct dir_source *v) {
     for (;;) {
         struct host *h = v->compiled[v->hand];
         if (h->visited) {
@@ -197,8 +208,9 @@ static void evict_one(optout_verdicts *v) {
     }
 }
 
-int optout_verdicts_lookup(optout_verdicts *v, const char *host, size_t len, optout_verdict *out, char *err,
-                           size_t errlen) {
+static int dir_lookup(optout_verdicts *base, const char *host, size_t len, optout_verdict *out, char *err,
+                      size_t errlen) {
+    struct dir_source *v = (struct dir_source *)base;
     struct host *h = optout_strmap_get(v->hosts, host, len);
     out->rules = NULL;
     if (!h) { /* a directory has a record for every host: no file means no robots.txt */
@@ -229,3 +241,5 @@ int optout_verdicts_lookup(optout_verdicts *v, const char *host, size_t len, opt
     out->rules = h->rules;
     return 1;
 }
+
+static const struct verdicts_ops DIR_OPS = {.lookup = dir_lookup, .prefetch = NULL, .free = dir_free};

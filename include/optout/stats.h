@@ -71,6 +71,12 @@ void optout_stats_merge(optout_stats *into, const optout_stats *from);
 /* Year index for by_year; years outside [OPTOUT_YEAR_MIN, OPTOUT_YEAR_MAX] count as unknown. */
 size_t optout_stats_year_slot(int year);
 
+/* msgpack form, for results on the wire: a map of the nonzero counters and buckets (by_year by
+ * year, by_agent by index). decode adds into *stats (merging); it rejects (-1) anything malformed:
+ * wrong types, an agent index >= agent_count, a year slot out of range, trailing bytes. */
+int optout_stats_encode(const optout_stats *stats, size_t agent_count, void **out, size_t *len);
+int optout_stats_decode_add(const void *buf, size_t len, size_t agent_count, optout_stats *stats);
+
 /* Writes the schema; returns 0, or -1 when writing failed (errno set). */
 int optout_stats_write_json(FILE *out, const optout_stats *stats, const optout_agents *agents);
 

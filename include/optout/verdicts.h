@@ -43,4 +43,33 @@ optout_verdicts *optout_verdicts_open_dir(const char *dir, const optout_agents *
 /* Number of host keys with a file in the directory. */
 size_t optout_verdicts_dir_hosts(const optout_verdicts *v);
 
+/* Redis (the fleet's shared cache; the run directory's robots archive is the durable record).
+ *
+ * Layout under PREFIX ("optout:<run>:<config-hash>:"):
+ *   PREFIX "h:" HOST  -> one string: outcome byte (optout_outcome) followed by the robots.txt body
+ *                        (empty unless ok); workers compile it for their agent list and mode, which
+ *                        the config hash in PREFIX pins
+ *   PREFIX "planned"  -> how many host records the store must hold
+ *   PREFIX "complete" -> how many host records were written (set last, after every record)
+ *   PREFIX "absent"   -> "no_robots" (robots-directory semantics: a host without a record has no
+ *                        robots.txt) or "error" (a planned host list: a host without a record is an
+ *                        error, never a keep)
+ * A lookup first checks complete == planned (once per source, and again after any miss); an
+ * incomplete store is an error (the broker reloads it), never a silent "allowed".
+ * endpoint: "unix:/path/to/socket" or "host:port"; password NULL or the AUTH password (never
+ * taken from a command line). Lookups are pipelined by optout_verdicts_prefetch() in batches and
+ * compiled sets cached (bounded by max_cached, 0 = 65536). */
+optout_verdicts *optout_verdicts_open_redis(const char *endpoint, const char *password, const char *prefix,
+                                            const optout_agents *agents, optout_robots_mode mode,
+                                            size_t max_cached, char *err, size_t errlen);
+/* Asks Redis for many hosts in one round trip (pipelined GETs) and caches the answers, so that the
+ * lookups that follow are local. Hosts already cached are skipped. 0, or -1 with err. */
+int optout_verdicts_prefetch(optout_verdicts *v, const char *const *hosts, const size_t *lens, size_t count,
+                             char *err, size_t errlen);
+/* Loads a robots directory into Redis under PREFIX (absent = "no_robots"): every file's host with
+ * its outcome (index.tsv) and body, index-only hosts with their outcome, then planned and complete.
+ * Idempotent. Returns the number of host records written, or -1 with err. */
+long optout_verdicts_load_redis(const char *endpoint, const char *password, const char *prefix,
+                                const char *robots_dir, char *err, size_t errlen);
+
 #endif

@@ -1,0 +1,45 @@
+/* journal.h — a run's append-only journal: the broker's durable memory of what it accepted and
+ * published (DESIGN.md "publication protocol"). Completeness of a run comes from here, never
+ * from stat() of output files.
+ *
+ * Contract
+ * - A record on disk is [u32 payload length][u32 CRC-32 (zlib) of the payload][payload], both
+ *   integers little-endian; a payload holds 1..OPTOUT_JOURNAL_MAX_RECORD bytes (the broker writes
+ *   msgpack maps; the journal only sees bytes).
+ * - optout_journal_open() opens or creates the file and replays every complete record, in order,
+ *   through `replay` (which may be NULL). It stops at the first record that is torn (runs past the
+ *   end of the file), has a zero or oversized length, or fails its checksum, and truncates the file
+ *   there (a crash in the middle of a write leaves exactly such a tail): the cut is reported in
+ *   *truncated_at (offset) / *truncated_bytes, and later records are not replayed. The file is then
+ *   positioned for appends.
+ * - optout_journal_append() only buffers. Nothing is durable until optout_journal_sync() has
+ *   written everything buffered and fdatasync()ed the file; a record is durable iff sync returned 0
+ *   after its append. The broker groups many appends per sync (at most 5 ms apart: group commit).
+ * - Errors return -1 with a message naming the file (and offset) in err. Not thread-safe.
+ */
+#ifndef OPTOUT_JOURNAL_H
+#define OPTOUT_JOURNAL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define OPTOUT_JOURNAL_MAX_RECORD ((size_t)16 << 20)
+#define OPTOUT_JOURNAL_ERR_LEN 512
+
+typedef struct optout_journal optout_journal;
+
+/* Called once per complete record during open; a nonzero return stops the replay and makes open
+ * fail (with "replay stopped at offset N"). `offset` is where the record starts in the file. */
+typedef int (*optout_journal_replay_fn)(const void *payload, size_t len, uint64_t offset, void *arg);
+
+optout_journal *optout_journal_open(const char *path, optout_journal_replay_fn replay, void *arg,
+                                    uint64_t *truncated_at, uint64_t *truncated_bytes,
+                                    char err[OPTOUT_JOURNAL_ERR_LEN]);
+int optout_journal_append(optout_journal *j, const void *payload, size_t len, char err[OPTOUT_JOURNAL_ERR_LEN]);
+int optout_journal_sync(optout_journal *j, char err[OPTOUT_JOURNAL_ERR_LEN]);
+size_t optout_journal_pending(const optout_journal *j); /* records appended since the last sync */
+uint64_t optout_journal_size(const optout_journal *j);   /* durable bytes */
+/* Closes without syncing what is pending (a crash looks the same). */
+void optout_journal_close(optout_journal *j);
+
+#endif

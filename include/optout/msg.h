@@ -1,0 +1,123 @@
+/* msg.h — the broker <-> worker protocol (version 1): every message is one ZeroMQ frame holding
+ * one msgpack map. docs/fleet.md describes the conversation; this header is the wire contract.
+ *
+ * Contract
+ * - Every map has "v" (OPTOUT_PROTOCOL_VERSION), "t" (the type, a short string: "ready", "credit",
+ *   "hb", "task", "result", "handback", "ack", "bye", "status?", "status") and "e" (the broker's
+ *   epoch; 0 from a worker that has not seen one). Other keys depend on the type (docs/fleet.md).
+ * - Decoding treats every frame as hostile: frames over OPTOUT_MSG_MAX_BYTES, a version other than 1,
+ *   an unknown type, a missing required key, a key of the wrong msgpack type, a string longer than
+ *   its field, a count over its array, or trailing bytes reject the whole frame (-1, err says why);
+ *   unknown keys are skipped. A rejected frame changes nothing.
+ * - Decoded byte fields (config, stats, text) point into the frame: valid while it is.
+ * - Encoding returns a malloc'd buffer the caller frees (zmq_msg_init_data can take it).
+ *
+ * Why msgpack-c: DESIGN.md names it; it gives a compact, typed, self-describing encoding that any
+ * language's tooling can read when debugging a fleet.
+ */
+#ifndef OPTOUT_MSG_H
+#define OPTOUT_MSG_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "optout/agents.h"
+#include "optout/hostkey.h"
+#include "optout/robots.h"
+
+#define OPTOUT_PROTOCOL_VERSION 1
+#define OPTOUT_MSG_MAX_BYTES ((size_t)16 << 20)
+#define OPTOUT_MSG_NAME_MAX 128   /* worker ids, root names (NUL included) */
+#define OPTOUT_MSG_PATH_MAX 4096  /* relative paths (NUL included) */
+#define OPTOUT_MSG_ERROR_MAX 1024 /* error messages (NUL included) */
+#define OPTOUT_MSG_MAX_FILES 8
+#define OPTOUT_MSG_ERR_LEN 256
+
+typedef enum {
+    OPTOUT_MSG_READY = 1, /* worker -> broker: hello ("w" worker id, "c" credit) */
+    OPTOUT_MSG_CREDIT,    /* worker -> broker: "c" more tasks welcome */
+    OPTOUT_MSG_HEARTBEAT, /* both ways */
+    OPTOUT_MSG_TASK,      /* broker -> worker: a leased attempt of a task */
+    OPTOUT_MSG_RESULT,    /* worker -> broker: the attempt finished (ok, or failed with an error) */
+    OPTOUT_MSG_HANDBACK,  /* worker -> broker: not done (SIGTERM); not counted against the task */
+    OPTOUT_MSG_ACK,       /* broker -> worker: the result was published (or discarded as stale) */
+    OPTOUT_MSG_BYE,       /* worker -> broker: leaving; lease nothing more to it */
+    OPTOUT_MSG_STATUS_REQUEST, /* client -> broker */
+    OPTOUT_MSG_STATUS,         /* broker -> client: "x" JSON text */
+} optout_msg_type;
+
+typedef enum { OPTOUT_TASK_FILTER = 1 } optout_task_kind;
+
+/* A path as (root name, relative path): each node maps root names to its own mounts. */
+typedef struct {
+    char root[OPTOUT_MSG_NAME_MAX];
+    char rel[OPTOUT_MSG_PATH_MAX];
+} optout_msg_path;
+
+/* A file a worker staged: name relative to the attempt's staging directory, size, SHA-256. */
+typedef struct {
+    char name[OPTOUT_MSG_PATH_MAX];
+    uint64_t size;
+    char sha256[65];
+} optout_msg_file;
+
+typedef struct {
+    optout_msg_type type;
+    uint64_t epoch;
+    /* READY, CREDIT */
+    char worker[OPTOUT_MSG_NAME_MAX];
+    uint32_t credit;
+    /* TASK, RESULT, HANDBACK, ACK: the attempt (task id, attempt sequence) */
+    uint64_t task;
+    uint64_t attempt;
+    /* TASK */
+    optout_task_kind kind;
+    optout_msg_path input;      /* the shard */
+    uint64_t input_size;        /* as planned: the worker fails the task when it changed */
+    int64_t input_mtime_ns;
+    optout_msg_path staging;    /* the attempt's directory: DIR/.staging/<task>.<epoch>.<attempt> */
+    char output_name[OPTOUT_MSG_PATH_MAX]; /* shards/<name>, and removed/<name> when with_removed */
+    uint8_t with_removed;
+    const void *config;         /* the run's configuration (optout_run_config encoded), into the frame */
+    size_t config_len;
+    /* RESULT */
+    uint8_t ok;
+    char error[OPTOUT_MSG_ERROR_MAX];
+    optout_msg_file files[OPTOUT_MSG_MAX_FILES];
+    size_t file_count;
+    const void *stats; /* optout_stats encoded (stats.h), into the frame */
+    size_t stats_len;
+    /* STATUS */
+    const char *text;
+    size_t text_len;
+} optout_msg;
+
+const char *optout_msg_type_name(optout_msg_type type);
+
+/* 0 with *out (malloc'd) and *len, or -1 (a field too long, out of memory) with err. */
+int optout_msg_encode(const optout_msg *m, void **out, size_t *len, char err[OPTOUT_MSG_ERR_LEN]);
+/* 0, or -1 with err: see the contract above. */
+int optout_msg_decode(const void *frame, size_t len, optout_msg *m, char err[OPTOUT_MSG_ERR_LEN]);
+
+/* The run's configuration as workers need it: everything that changes a filter's result. */
+typedef struct {
+    optout_robots_mode mode;
+    optout_hostkey_mode host_key;
+    uint8_t unreachable_disallows;
+    int32_t level;
+    uint64_t max_line;
+    char agents[OPTOUT_AGENTS_MAX][OPTOUT_MSG_NAME_MAX]; /* names as given, in list order */
+    size_t agent_count;
+    /* Field paths; "" means the default. */
+    char url_field[OPTOUT_MSG_NAME_MAX], language_field[OPTOUT_MSG_NAME_MAX], tokens_field[OPTOUT_MSG_NAME_MAX],
+        dump_field[OPTOUT_MSG_NAME_MAX], date_field[OPTOUT_MSG_NAME_MAX], text_field[OPTOUT_MSG_NAME_MAX];
+    /* Verdict source: a robots directory, or Redis (socket path or host:port, key prefix). */
+    optout_msg_path robots_dir;  /* root "" when unused */
+    char redis[OPTOUT_MSG_PATH_MAX];
+    char redis_prefix[OPTOUT_MSG_PATH_MAX];
+} optout_run_config;
+
+int optout_run_config_encode(const optout_run_config *c, void **out, size_t *len, char err[OPTOUT_MSG_ERR_LEN]);
+int optout_run_config_decode(const void *buf, size_t len, optout_run_config *c, char err[OPTOUT_MSG_ERR_LEN]);
+
+#endif
