@@ -34,12 +34,12 @@ static void filter_usage(FILE *f) {
 
 /* Writes the stats to PATH via a temporary name, or to stdout for "-". */
 static int write_stats(const char *path, const optout_stats *stats, const optout_agents *agents) {
-    if (strcmp(path, "-") == 0) return optout_stats_write_json(stdout, stats, agents) == 0 && fflush(stdout) == 0 ? 0 : -1;
+    if (strcmp(path, "-") == 0) return optout_stats_write_json(stdout, stats, agents, NULL) == 0 && fflush(stdout) == 0 ? 0 : -1;
     char tmp[4096];
     snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid());
     FILE *f = fopen(tmp, "w");
     if (!f) return -1;
-    int bad = optout_stats_write_json(f, stats, agents) != 0;
+    int bad = optout_stats_write_json(f, stats, agents, NULL) != 0;
     bad |= fflush(f) != 0 || fsync(fileno(f)) != 0;
     bad |= fclose(f) != 0;
     if (bad || rename(tmp, path) != 0) {

@@ -12,6 +12,7 @@ static void usage(FILE *f) {
           "commands:\n"
           "  robots check   decide URLs against one robots.txt for a list of agents\n"
           "  filter         filter one shard with a directory of robots.txt files\n"
+          "  run            filter a whole corpus on this machine (a broker and workers)\n"
           "\n"
           "optout --version | optout help COMMAND | optout COMMAND --help\n",
           f);
@@ -20,6 +21,7 @@ static void usage(FILE *f) {
 static int run_command(int argc, char **argv) {
     if (strcmp(argv[0], "robots") == 0) return cmd_robots(argc, argv);
     if (strcmp(argv[0], "filter") == 0) return cmd_filter(argc, argv);
+    if (strcmp(argv[0], "run") == 0) return cmd_run(argc, argv);
     optout_log(LOG_ERR, "unknown command '%s' (see optout --help)", argv[0]);
     return OPTOUT_EXIT_USAGE;
 }

@@ -104,7 +104,7 @@ static void write_bucket(FILE *f, const char *indent, const char *key, const opt
     fprintf(f, "}%s\n", comma ? "," : "");
 }
 
-int optout_stats_write_json(FILE *f, const optout_stats *s, const optout_agents *agents) {
+int optout_stats_write_json(FILE *f, const optout_stats *s, const optout_agents *agents, const char *extra) {
     static const char *const CLASS_NAMES[OPTOUT_CLASS_COUNT] = {"en", "non_en", "unknown"};
     fputs("{\n  ", f);
     write_bucket_fields(f, &s->total);
@@ -140,6 +140,8 @@ int optout_stats_write_json(FILE *f, const optout_stats *s, const optout_agents 
     for (size_t a = 0; a < optout_agents_count(agents); a++)
         write_bucket(f, "    ", optout_agents_name(agents, a), &s->by_agent[a], 1);
     write_bucket(f, "    ", "any", &s->any_agent, 0);
-    fputs("  }\n}\n", f);
+    fputs(extra ? "  },\n  " : "  }\n", f);
+    if (extra) fprintf(f, "%s\n", extra);
+    fputs("}\n", f);
     return ferror(f) ? -1 : 0;
 }

@@ -1,22 +1,171 @@
-/* main.c — optout-worker: runs tasks the broker hands out.
- * The fleet protocol (issue 4) is not built yet: this binary only answers --version/--help so
- * that packaging and units can be written against its final name. */
+/* main.c — optout-worker: runs the tasks a broker leases to it (docs/fleet.md, worker/worker.h).
+ *
+ * optout-worker --connect ENDPOINT [--slots N] [--root NAME=PATH]... [--name ID]
+ *               [--redis-password-file FILE] [--verbose]
+ * Exit status: 0 after SIGTERM/SIGINT once running tasks have finished (queued ones are handed
+ * back), 1 when the worker could not start, 2 on usage errors.
+ */
+#include <curl/curl.h>
+#include <errno.h>
+#include <getopt.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "optout/log.h"
+#include "optout/util.h"
 #include "optout/version.h"
+#include "worker.h"
+
+static void usage(FILE *f) {
+    fputs("usage: optout-worker --connect ENDPOINT [--slots N] [--root NAME=PATH]... [--name ID]\n"
+          "                     [--redis-password-file FILE] [--verbose]\n"
+          "\n"
+          "Connects to an optout-broker (ENDPOINT: tcp://HOST:PORT or ipc:///PATH) and runs the tasks it\n"
+          "hands out, N at a time (default 1). Task paths are (root name, relative path): --root maps a\n"
+          "root name to a local directory (the broker's run directory is the root \"run\"). --name is the\n"
+          "worker id the broker reports (default HOST.PID). The Redis password, when the run's verdicts\n"
+          "are in Redis, is read from FILE (never from the command line).\n"
+          "SIGTERM or SIGINT: queued tasks are handed back, running tasks finish, then the worker exits 0.\n",
+          f);
+}
+
+static int parse_root(const char *arg, worker_root *roots, size_t *count) {
+    const char *eq = strchr(arg, '=');
+    if (!eq || eq == arg || !eq[1]) {
+        optout_log(LOG_ERR, "--root: expected NAME=PATH, got '%s'", arg);
+        return -1;
+    }
+    size_t n = (size_t)(eq - arg);
+    if (n >= OPTOUT_MSG_NAME_MAX || strlen(eq + 1) >= OPTOUT_MSG_PATH_MAX) {
+        optout_log(LOG_ERR, "--root '%s': name or path too long", arg);
+        return -1;
+    }
+    if (*count == WORKER_MAX_ROOTS) {
+        optout_log(LOG_ERR, "--root: at most %d roots", WORKER_MAX_ROOTS);
+        return -1;
+    }
+    for (size_t i = 0; i < *count; i++)
+        if (strlen(roots[i].name) == n && memcmp(roots[i].name, arg, n) == 0) {
+            optout_log(LOG_ERR, "--root: root '%.*s' given twice", (int)n, arg);
+            return -1;
+        }
+    worker_root *r = &roots[(*count)++];
+    memcpy(r->name, arg, n);
+    r->name[n] = '\0';
+    snprintf(r->path, sizeof r->path, "%s", eq + 1);
+    struct stat st;
+    if (stat(r->path, &st) != 0 || !S_ISDIR(st.st_mode))
+        optout_log(LOG_WARNING, "--root %s: %s is not a directory (yet); tasks under it will fail", r->name,
+                   r->path);
+    return 0;
+}
+
+/* The password: the file's first line. NULL (logged) when unreadable or empty. */
+static char *read_password(const char *path) {
+    size_t len;
+    char *text = optout_read_file(path, 4096, &len);
+    if (!text) {
+        optout_log(LOG_ERR, "--redis-password-file %s: %s", path, strerror(errno));
+        return NULL;
+    }
+    text[strcspn(text, "\r\n")] = '\0';
+    if (!text[0]) {
+        optout_log(LOG_ERR, "--redis-password-file %s: empty", path);
+        free(text);
+        return NULL;
+    }
+    return text;
+}
 
 int main(int argc, char **argv) {
     optout_log_init("optout-worker");
-    if (argc == 2 && strcmp(argv[1], "--version") == 0) {
-        printf("optout-worker %s\n", OPTOUT_VERSION);
-        return OPTOUT_EXIT_OK;
+    static const struct option options[] = {
+        {"connect", required_argument, NULL, 'c'},
+        {"slots", required_argument, NULL, 's'},
+        {"root", required_argument, NULL, 'r'},
+        {"name", required_argument, NULL, 'n'},
+        {"redis-password-file", required_argument, NULL, 'p'},
+        {"verbose", no_argument, NULL, 'v'},
+        {"version", no_argument, NULL, 'V'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    static worker_root roots[WORKER_MAX_ROOTS];
+    worker_options o = {.slots = 1};
+    size_t root_count = 0;
+    const char *password_file = NULL;
+    char default_name[OPTOUT_MSG_NAME_MAX];
+    int opt;
+    opterr = 0;
+    while ((opt = getopt_long(argc, argv, ":c:s:r:n:vh", options, NULL)) != -1) {
+        switch (opt) {
+        case 'c': o.endpoint = optarg; break;
+        case 's': {
+            char *end;
+            errno = 0;
+            long n = strtol(optarg, &end, 10);
+            if (errno || end == optarg || *end || n < 1 || n > WORKER_SLOTS_MAX) {
+                optout_log(LOG_ERR, "--slots: expected 1..%d, got '%s'", WORKER_SLOTS_MAX, optarg);
+                return OPTOUT_EXIT_USAGE;
+            }
+            o.slots = (unsigned)n;
+            break;
+        }
+        case 'r':
+            if (parse_root(optarg, roots, &root_count) != 0) return OPTOUT_EXIT_USAGE;
+            break;
+        case 'n':
+            if (!optarg[0] || strlen(optarg) >= OPTOUT_MSG_NAME_MAX) {
+                optout_log(LOG_ERR, "--name: expected 1..%d bytes", OPTOUT_MSG_NAME_MAX - 1);
+                return OPTOUT_EXIT_USAGE;
+            }
+            o.name = optarg;
+            break;
+        case 'p': password_file = optarg; break;
+        case 'v': optout_log_verbose(1); break;
+        case 'V': printf("optout-worker %s\n", OPTOUT_VERSION); return OPTOUT_EXIT_OK;
+        case 'h': usage(stdout); return OPTOUT_EXIT_OK;
+        case ':':
+            optout_log(LOG_ERR, "option '%s' needs a value", argv[optind - 1]);
+            usage(stderr);
+            return OPTOUT_EXIT_USAGE;
+        default:
+            optout_log(LOG_ERR, "unknown option '%s'", argv[optind - 1]);
+            usage(stderr);
+            return OPTOUT_EXIT_USAGE;
+        }
     }
-    if (argc == 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
-        puts("usage: optout-worker --version\n(the worker is not implemented yet: see README)");
-        return OPTOUT_EXIT_OK;
+    if (optind < argc) {
+        optout_log(LOG_ERR, "unexpected argument '%s'", argv[optind]);
+        return OPTOUT_EXIT_USAGE;
     }
-    optout_log(LOG_ERR, "the worker is not implemented yet; only --version and --help work");
-    return OPTOUT_EXIT_USAGE;
+    if (!o.endpoint) {
+        optout_log(LOG_ERR, "--connect ENDPOINT is required");
+        usage(stderr);
+        return OPTOUT_EXIT_USAGE;
+    }
+    if (!o.name) {
+        char host[64] = "worker";
+        if (gethostname(host, sizeof host) != 0) snprintf(host, sizeof host, "worker");
+        host[sizeof host - 1] = '\0';
+        snprintf(default_name, sizeof default_name, "%s.%ld", host, (long)getpid());
+        o.name = default_name;
+    }
+    char *password = NULL;
+    if (password_file && !(password = read_password(password_file))) return OPTOUT_EXIT_FAILURE;
+    o.env.roots = roots;
+    o.env.root_count = root_count;
+    o.env.redis_password = password;
+
+    curl_global_init(CURL_GLOBAL_DEFAULT); /* before any thread: host keys use libcurl's URL API */
+    int rc = worker_run(&o) == 0 ? OPTOUT_EXIT_OK : OPTOUT_EXIT_FAILURE;
+    curl_global_cleanup();
+    if (password) {
+        explicit_bzero(password, strlen(password));
+        free(password);
+    }
+    return rc;
 }

@@ -6,15 +6,23 @@
  * - A record on disk is [u32 payload length][u32 CRC-32 (zlib) of the payload][payload], both
  *   integers little-endian; a payload holds 1..OPTOUT_JOURNAL_MAX_RECORD bytes (the broker writes
  *   msgpack maps; the journal only sees bytes).
- * - optout_journal_open() opens or creates the file and replays every complete record, in order,
- *   through `replay` (which may be NULL). It stops at the first record that is torn (runs past the
- *   end of the file), has a zero or oversized length, or fails its checksum, and truncates the file
- *   there (a crash in the middle of a write leaves exactly such a tail): the cut is reported in
- *   *truncated_at (offset) / *truncated_bytes, and later records are not replayed. The file is then
- *   positioned for appends.
- * - optout_journal_append() only buffers. Nothing is durable until optout_journal_sync() has
- *   written everything buffered and fdatasync()ed the file; a record is durable iff sync returned 0
- *   after its append. The broker groups many appends per sync (at most 5 ms apart: group commit).
+ * - optout_journal_open() opens or creates the file (creating its parent directories, and fsyncing
+ *   the directory of a new file) and replays every complete record, in order, through `replay`
+ *   (which may be NULL). It stops at the first record that is torn (runs past the end of the file),
+ *   has a zero or oversized length, or fails its checksum, and truncates the file there (ftruncate +
+ *   fsync; a crash in the middle of a write leaves exactly such a tail): the cut is reported in
+ *   *truncated_at (offset) / *truncated_bytes (both 0 when nothing was cut; either pointer may be
+ *   NULL), and later records are not replayed, even valid ones. The file is then positioned for
+ *   appends. A read error, or a replay callback's refusal, fails the open and leaves the file as it
+ *   was (nothing is truncated).
+ * - optout_journal_append() only buffers (a payload of 0 or more than OPTOUT_JOURNAL_MAX_RECORD
+ *   bytes is refused; the journal stays usable). Nothing is durable until optout_journal_sync() has
+ *   written everything buffered (retrying EINTR and short writes) and fdatasync()ed the file; a
+ *   record is durable iff sync returned 0 after its append. The broker groups many appends per sync
+ *   (at most 5 ms apart: group commit). Sync with nothing buffered returns 0 at once.
+ * - A failed write or fdatasync leaves the disk in an unknown state: the journal is then poisoned,
+ *   and every later append or sync fails (repeating the first error) until it is closed. Reopening
+ *   replays what checksums prove reached the file, and cuts the rest.
  * - Errors return -1 with a message naming the file (and offset) in err. Not thread-safe.
  */
 #ifndef OPTOUT_JOURNAL_H
@@ -38,7 +46,8 @@ optout_journal *optout_journal_open(const char *path, optout_journal_replay_fn r
 int optout_journal_append(optout_journal *j, const void *payload, size_t len, char err[OPTOUT_JOURNAL_ERR_LEN]);
 int optout_journal_sync(optout_journal *j, char err[OPTOUT_JOURNAL_ERR_LEN]);
 size_t optout_journal_pending(const optout_journal *j); /* records appended since the last sync */
-uint64_t optout_journal_size(const optout_journal *j);   /* durable bytes */
+/* Durable bytes: the file's length after open (its cut, if any) plus what syncs have written. */
+uint64_t optout_journal_size(const optout_journal *j);
 /* Closes without syncing what is pending (a crash looks the same). */
 void optout_journal_close(optout_journal *j);
 

@@ -3,19 +3,39 @@
  * Contract
  * - optout_rundir_lock() creates DIR (and parents) when missing and takes an exclusive, non-blocking
  *   flock() on DIR/broker.lock, writing the holder's pid into it. A second broker on the same
- *   directory gets -1 and a message naming the pid that holds it. The lock dies with the process.
+ *   directory gets -1 and a message naming the pid that holds it. The lock dies with the process;
+ *   *lock_fd (O_CLOEXEC, -1 on failure) must stay open while the run goes on: closing it unlocks.
  * - optout_inputs_expand() turns --corpus arguments (plain paths or glob patterns, "**" matching any
  *   number of directories, "*", "?" and "[...]" as in glob(7), hidden files excluded) into a sorted,
  *   de-duplicated list of regular files. Each input's output name is its path relative to its
  *   pattern's non-wildcard prefix directory (for a plain path: its base name). A pattern that
  *   matches nothing, or two inputs with one output name, is an error (usage: exit 2).
+ *   Details: patterns are matched per '/'-separated component; a backslash quotes the next
+ *   character; "**" is special only as a whole component (as the last one it matches every file
+ *   below, at any depth) and does not descend into symbolic links to directories (other components
+ *   follow links); a name starting with '.' is matched only by a component starting with '.';
+ *   paths keep the pattern's spelling (relative stays relative, "./" stays; a pattern's repeated
+ *   '/' are collapsed, a plain path is kept as given). Also usage errors: a plain path that is a directory, a pattern ending in
+ *   '/', "." or ".." after a wildcard, a file name with a tab or newline, one file matched under two
+ *   output names (by two patterns); a directory that exists but cannot be listed is an error too
+ *   (never a silent hole). No patterns: an empty list.
  * - The plan (DIR/plan) is a text file: a header line "optout-plan 1", one "option NAME VALUE"
  *   line per option that changes results (sorted by name), "config SHA256" (over the option lines),
  *   then one "input SIZE MTIME_NS OUTPUT_NAME PATH" line per input (tab-separated). It is written
  *   atomically (temporary name, fsync, rename, fsync of DIR).
+ *   Exactly: option lines are "option" SP NAME SP VALUE LF (VALUE runs to the end of the line and
+ *   may be empty); the config hash is the lower-case hex SHA-256 of the option lines as they appear,
+ *   LFs included (no options: the hash of nothing); input lines are "input" TAB SIZE TAB MTIME_NS TAB
+ *   OUTPUT_NAME TAB PATH LF, in the order of `inputs`. Nothing is escaped: a NAME with blanks, a
+ *   VALUE with a line break, a name given twice, a PATH or OUTPUT_NAME with a tab or newline is
+ *   refused. Readers check the header, the config hash and every line's shape (a damaged plan is
+ *   an error naming file and line, never half-read).
  * - optout_plan_compare(): when DIR/plan exists, its options must equal the new ones; otherwise the
- *   first option that differs is named in err ("--mode was rfc9309, now protego") and the caller
- *   exits 2. Inputs are checked per task (size and mtime as planned, else the task fails).
+ *   first option that differs is named in err ("--mode was rfc9309, now protego"; one missing on a
+ *   side reads "--level was not given, now 3" / "--level was 3, now not given"; an empty value is
+ *   shown as "") and the caller exits 2. Options are compared by name, in any order given, and the
+ *   first difference in name order is reported. Inputs are checked per task (size and mtime as
+ *   planned, else the task fails).
  * - Errors: -1 with a message naming the path in err.
  */
 #ifndef OPTOUT_RUNDIR_H
@@ -50,7 +70,7 @@ typedef struct {
     const char *value; /* its effective value ("rfc9309"; for a file: "name sha256") */
 } optout_plan_option;
 
-/* SHA-256 (hex) over the option lines. */
+/* SHA-256 (hex) over the option lines, sorted by name (as written in the plan). */
 void optout_plan_config_hash(const optout_plan_option *options, size_t count, char hex[65]);
 int optout_plan_write(const char *dir, const optout_plan_option *options, size_t count,
                       const optout_inputs *inputs, char err[OPTOUT_RUNDIR_ERR_LEN]);
@@ -58,10 +78,11 @@ int optout_plan_write(const char *dir, const optout_plan_option *options, size_t
  * differing option named in err (*differs = 1), or on a read error (*differs = 0). */
 int optout_plan_compare(const char *dir, const optout_plan_option *options, size_t count, int *exists,
                         int *differs, char err[OPTOUT_RUNDIR_ERR_LEN]);
-/* Reads DIR/plan's inputs back (for a resumed run: the planned list is authoritative). */
+/* Reads DIR/plan's inputs back (for a resumed run: the planned list is authoritative). A missing
+ * plan is an error here. */
 int optout_plan_read_inputs(const char *dir, optout_inputs *out, char err[OPTOUT_RUNDIR_ERR_LEN]);
 
-/* SHA-256 of a file, in hex (OpenSSL's libcrypto). 0, or -1 with errno. */
+/* SHA-256 of a file, in lower-case hex (OpenSSL's libcrypto). 0, or -1 with errno. */
 int optout_sha256_file(const char *path, char hex[65]);
 void optout_sha256_hex(const void *data, size_t len, char hex[65]);
 

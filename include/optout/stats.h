@@ -77,7 +77,8 @@ size_t optout_stats_year_slot(int year);
 int optout_stats_encode(const optout_stats *stats, size_t agent_count, void **out, size_t *len);
 int optout_stats_decode_add(const void *buf, size_t len, size_t agent_count, optout_stats *stats);
 
-/* Writes the schema; returns 0, or -1 when writing failed (errno set). */
-int optout_stats_write_json(FILE *out, const optout_stats *stats, const optout_agents *agents);
+/* Writes the schema; `extra` (NULL or JSON object members, e.g. "\"complete\": true") is added at
+ * the top level. Returns 0, or -1 when writing failed (errno set). */
+int optout_stats_write_json(FILE *out, const optout_stats *stats, const optout_agents *agents, const char *extra);
 
 #endif

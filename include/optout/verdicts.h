@@ -3,7 +3,8 @@
  * Contract
  * - A verdict source answers "rules for this host key?" with the fetch outcome and, for `ok`, the
  *   compiled rule set (for the source's agent list and mode). The rule set stays valid until the
- *   next lookup on the same source (sources cache a bounded number of compiled sets).
+ *   next lookup or prefetch on the same source (sources cache a bounded number of compiled sets).
+ *   A source is used by one thread at a time (one source per worker thread).
  * - optout_verdicts_lookup() distinguishes "no robots.txt" (a record whose outcome says so) from
  *   "no record" (return 0): in the fleet a planned host without a record is an error, never a
  *   silent keep.
@@ -55,10 +56,21 @@ size_t optout_verdicts_dir_hosts(const optout_verdicts *v);
  *                        robots.txt) or "error" (a planned host list: a host without a record is an
  *                        error, never a keep)
  * A lookup first checks complete == planned (once per source, and again after any miss); an
- * incomplete store is an error (the broker reloads it), never a silent "allowed".
- * endpoint: "unix:/path/to/socket" or "host:port"; password NULL or the AUTH password (never
- * taken from a command line). Lookups are pipelined by optout_verdicts_prefetch() in batches and
- * compiled sets cached (bounded by max_cached, 0 = 65536). */
+ * incomplete store is an error (the broker reloads it), never a silent "allowed". A record that
+ * exists answers even while the store is incomplete (a reload rewrites the same records); a host
+ * without one is then an error in both "absent" modes (Redis restarted empty must not read as "no
+ * robots.txt"). A record whose outcome byte is unknown, that is empty, or that has a body without
+ * being ok is corrupt: -1.
+ * A dropped connection, a timeout or a LOADING reply is retried on a new connection (at once, then
+ * with backoff, about 3 s in all), so a Redis restart does not fail a worker; past that the lookup
+ * fails with a message naming endpoint and host. Other error replies (NOAUTH, WRONGTYPE) fail at
+ * once. SIGPIPE raised by a write to a closed connection is blocked and discarded.
+ * endpoint: "unix:/path/to/socket" or "host:port" ("[v6addr]:port"); password NULL (or "") or the
+ * AUTH password (never taken from a command line, never put in a message), sent again on every
+ * reconnect. open_redis fails when the store is incomplete ("Redis store under PREFIX is incomplete
+ * (complete X of Y)") or "absent" is neither value. Lookups are pipelined by
+ * optout_verdicts_prefetch() in batches and compiled sets cached (bounded by max_cached,
+ * 0 = 65536; the map of hosts met is bounded too, and dropped whole when full). */
 optout_verdicts *optout_verdicts_open_redis(const char *endpoint, const char *password, const char *prefix,
                                             const optout_agents *agents, optout_robots_mode mode,
                                             size_t max_cached, char *err, size_t errlen);
@@ -68,7 +80,10 @@ int optout_verdicts_prefetch(optout_verdicts *v, const char *const *hosts, const
                              char *err, size_t errlen);
 /* Loads a robots directory into Redis under PREFIX (absent = "no_robots"): every file's host with
  * its outcome (index.tsv) and body, index-only hosts with their outcome, then planned and complete.
- * Idempotent. Returns the number of host records written, or -1 with err. */
+ * Idempotent: "complete" is deleted first, records of hosts the directory no longer has are
+ * deleted, every record is rewritten (pipelined SETs), then "planned" and last "complete" are set,
+ * so a load that dies half-way leaves a store that reads as incomplete. Returns the number of host
+ * records written (= planned), or -1 with err. */
 long optout_verdicts_load_redis(const char *endpoint, const char *password, const char *prefix,
                                 const char *robots_dir, char *err, size_t errlen);
 

@@ -1,0 +1,821 @@
+/* broker.c — optout-broker's run loop: plan, journal replay, dispatch with credit, heartbeats,
+ * liveness, group-committed publication, report (docs/fleet.md).
+ *
+ * One thread, one ROUTER socket, one zmq_poll loop whose timeout is the nearest deadline. Task
+ * states: pending (queued) -> leased (to one worker, one attempt) -> accepted (journaled, waiting
+ * for the group commit) -> done (published); or failed after `retries` failures or lease expiries.
+ * Times come from CLOCK_MONOTONIC only.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+#include <zmq.h>
+
+#include "broker.h"
+#include "optout/journal.h"
+#include "optout/log.h"
+#include "optout/rundir.h"
+#include "optout/stats.h"
+#include "optout/util.h"
+
+#define HEARTBEAT_MS 1000
+#define LIVENESS_MS 5000
+#define GROUP_COMMIT_MS 5
+
+enum task_state { TASK_PENDING, TASK_LEASED, TASK_ACCEPTED, TASK_DONE, TASK_FAILED };
+
+struct task {
+    const optout_input *input;
+    char output_name[OPTOUT_MSG_PATH_MAX];
+    enum task_state state;
+    uint64_t attempt; /* current attempt's sequence number */
+    uint64_t epoch;   /* epoch of the current attempt */
+    unsigned tries;
+    long worker; /* leased to, or -1 */
+    char error[OPTOUT_MSG_ERROR_MAX];
+    /* from the journal: an accepted attempt (its files and stats), to publish or re-merge */
+    struct record accepted;
+    void *accepted_stats;
+    int has_accepted;
+};
+
+struct worker {
+    unsigned char id[256];
+    size_t id_len;
+    char name[OPTOUT_MSG_NAME_MAX];
+    uint32_t credit;
+    int64_t last_seen, last_sent;
+    int alive;
+};
+
+struct broker {
+    const struct broker_config *cfg;
+    optout_agents *agents;
+    optout_inputs inputs;
+    struct task *tasks;
+    size_t task_count, done, failed;
+    size_t *queue; /* ring of pending task indices */
+    size_t queue_head, queue_len;
+    struct worker *workers;
+    size_t worker_count, worker_cap, next_worker;
+    optout_journal *journal;
+    uint64_t epoch, max_epoch, seq;
+    optout_stats *stats;
+    void *config_blob;
+    size_t config_len;
+    size_t *pending; /* accepted, waiting for the group commit */
+    size_t pending_count;
+    int64_t commit_deadline;
+    void *zctx, *router;
+    int accepted_seen;
+};
+
+static volatile sig_atomic_t stop_requested;
+static void on_signal(int sig) {
+    (void)sig;
+    stop_requested = 1;
+}
+
+static int64_t now_ms(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* ---- files -------------------------------------------------------------------------------- */
+
+static int fsync_dir(const char *path) {
+    int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0) return -1;
+    int rc = fsync(fd);
+    close(fd);
+    return rc;
+}
+
+static void remove_tree(const char *path) {
+    DIR *d = opendir(path);
+    if (!d) {
+        unlink(path);
+        return;
+    }
+    struct dirent *e;
+    char child[4096];
+    while ((e = readdir(d)) != NULL) {
+        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0) continue;
+        snprintf(child, sizeof child, "%s/%s", path, e->d_name);
+        struct stat st;
+        if (lstat(child, &st) == 0 && S_ISDIR(st.st_mode)) remove_tree(child);
+        else unlink(child);
+    }
+    closedir(d);
+    rmdir(path);
+}
+
+static void staging_path(const struct broker *b, size_t task, uint64_t epoch, uint64_t attempt, char *out,
+                         size_t cap) {
+    snprintf(out, cap, "%s/.staging/%zu.%llu.%llu", b->cfg->dir, task, (unsigned long long)epoch,
+             (unsigned long long)attempt);
+}
+
+/* A staged file name must stay inside shards/ or removed/: no absolute path, no "..". */
+static int safe_output_name(const char *name) {
+    if ((strncmp(name, "shards/", 7) != 0 && strncmp(name, "removed/", 8) != 0) || strstr(name, "/../") ||
+        strstr(name, "//"))
+        return 0;
+    size_t n = strlen(name);
+    return !(n >= 3 && strcmp(name + n - 3, "/..") == 0);
+}
+
+/* Moves an accepted attempt's files into place. A file already moved (by an earlier broker that
+ * died before journaling `published`) is recognised by its size and SHA-256. */
+static int publish_files(struct broker *b, size_t task, const struct record *r) {
+    char staging[4096], from[8192], to[8192];
+    staging_path(b, task, r->epoch, r->attempt, staging, sizeof staging);
+    for (size_t i = 0; i < r->file_count; i++) {
+        snprintf(from, sizeof from, "%s/%s", staging, r->files[i].name);
+        snprintf(to, sizeof to, "%s/%s", b->cfg->dir, r->files[i].name);
+        if (optout_make_parent_dirs(to) != 0) {
+            optout_log(LOG_ERR, "task %zu: cannot create the directory of %s: %s", task, to, strerror(errno));
+            return -1;
+        }
+        if (rename(from, to) != 0) {
+            char hex[65];
+            struct stat st;
+            if (errno == ENOENT && stat(to, &st) == 0 && (uint64_t)st.st_size == r->files[i].size &&
+                optout_sha256_file(to, hex) == 0 && strcmp(hex, r->files[i].sha256) == 0)
+                continue; /* published before the crash */
+            optout_log(LOG_ERR, "task %zu: publishing %s as %s: %s", task, from, to, strerror(errno));
+            return -1;
+        }
+        char *slash = strrchr(to, '/');
+        *slash = '\0';
+        if (fsync_dir(to) != 0) {
+            optout_log(LOG_ERR, "task %zu: fsync of %s: %s", task, to, strerror(errno));
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* ---- journal ---------------------------------------------------------------------------- */
+
+static int journal_append(struct broker *b, const struct record *r) {
+    msgpack_sbuffer buf;
+    record_encode(r, &buf);
+    char err[OPTOUT_JOURNAL_ERR_LEN];
+    int rc = optout_journal_append(b->journal, buf.data, buf.size, err);
+    msgpack_sbuffer_destroy(&buf);
+    if (rc != 0) optout_log(LOG_ERR, "%s", err);
+    return rc;
+}
+
+static int journal_sync(struct broker *b) {
+    char err[OPTOUT_JOURNAL_ERR_LEN];
+    if (optout_journal_sync(b->journal, err) != 0) {
+        optout_log(LOG_ERR, "%s", err);
+        return -1;
+    }
+    return 0;
+}
+
+static int replay_record(const void *data, size_t len, uint64_t offset, void *arg) {
+    struct broker *b = arg;
+    struct record r;
+    msgpack_unpacked keep;
+    msgpack_unpacked_init(&keep);
+    if (record_decode(data, len, &r, &keep) != 0 ||
+        (r.kind != RECORD_EPOCH && r.task >= b->task_count)) {
+        optout_log(LOG_ERR, "%s/journal: record at offset %llu does not belong to this plan", b->cfg->dir,
+                   (unsigned long long)offset);
+        msgpack_unpacked_destroy(&keep);
+        return -1;
+    }
+    struct task *t = r.kind == RECORD_EPOCH ? NULL : &b->tasks[r.task];
+    switch (r.kind) {
+    case RECORD_EPOCH:
+        if (r.epoch > b->max_epoch) b->max_epoch = r.epoch;
+        break;
+    case RECORD_ACCEPTED: /* the last accepted attempt of a task is the one that counts */
+        free(t->accepted_stats);
+        t->accepted = r;
+        t->accepted_stats = optout_malloc(r.stats_len ? r.stats_len : 1);
+        memcpy(t->accepted_stats, r.stats, r.stats_len);
+        t->accepted.stats = t->accepted_stats;
+        t->has_accepted = 1;
+        if (t->state != TASK_DONE) t->state = TASK_ACCEPTED;
+        break;
+    case RECORD_PUBLISHED: t->state = TASK_DONE; break;
+    case RECORD_FAILED:
+        if (t->state != TASK_DONE) {
+            t->state = TASK_FAILED;
+            snprintf(t->error, sizeof t->error, "%s", r.error);
+        }
+        break;
+    }
+    msgpack_unpacked_destroy(&keep);
+    return 0;
+}
+
+static int merge_stats(struct broker *b, size_t task, const void *stats, size_t len) {
+    if (optout_stats_decode_add(stats, len, optout_agents_count(b->agents), b->stats) != 0) {
+        optout_log(LOG_ERR, "task %zu (%s): malformed statistics", task, b->tasks[task].input->path);
+        return -1;
+    }
+    return 0;
+}
+
+/* ---- workers ------------------------------------------------------------------------------ */
+
+static long find_worker(struct broker *b, const void *id, size_t len) {
+    for (size_t i = 0; i < b->worker_count; i++)
+        if (b->workers[i].alive && b->workers[i].id_len == len && memcmp(b->workers[i].id, id, len) == 0)
+            return (long)i;
+    return -1;
+}
+
+static int send_to(struct broker *b, long w, const optout_msg *m) {
+    void *buf;
+    size_t len;
+    char err[OPTOUT_MSG_ERR_LEN];
+    if (optout_msg_encode(m, &buf, &len, err) != 0) {
+        optout_log(LOG_ERR, "encoding %s: %s", optout_msg_type_name(m->type), err);
+        return -1;
+    }
+    struct worker *wk = &b->workers[w];
+    int rc = zmq_send(b->router, wk->id, wk->id_len, ZMQ_SNDMORE);
+    if (rc >= 0) rc = zmq_send(b->router, buf, len, 0);
+    free(buf);
+    if (rc < 0) {
+        optout_log(LOG_WARNING, "worker %s unreachable: %s", wk->name, zmq_strerror(zmq_errno()));
+        return -1;
+    }
+    wk->last_sent = now_ms();
+    return 0;
+}
+
+static void queue_push(struct broker *b, size_t task) {
+    b->queue[(b->queue_head + b->queue_len) % b->task_count] = task;
+    b->queue_len++;
+    b->tasks[task].state = TASK_PENDING;
+    b->tasks[task].worker = -1;
+}
+
+static void fail_task(struct broker *b, size_t task, const char *why) {
+    struct task *t = &b->tasks[task];
+    t->state = TASK_FAILED;
+    t->worker = -1;
+    snprintf(t->error, sizeof t->error, "%s", why);
+    b->failed++;
+    struct record r = {.kind = RECORD_FAILED, .task = task};
+    snprintf(r.error, sizeof r.error, "%s", why);
+    journal_append(b, &r);
+    optout_log(LOG_ERR, "task %zu (%s) failed permanently: %s", task, t->input->path, why);
+}
+
+/* A failure or a lease expiry: retry, or give up after `retries` attempts. */
+static void attempt_failed(struct broker *b, size_t task, const char *why) {
+    struct task *t = &b->tasks[task];
+    t->tries++;
+    if (t->tries >= b->cfg->retries) {
+        char msg[OPTOUT_MSG_ERROR_MAX + 64];
+        snprintf(msg, sizeof msg, "%s (after %u attempts)", why, t->tries);
+        fail_task(b, task, msg);
+    } else {
+        optout_log(LOG_WARNING, "task %zu (%s): attempt %u failed: %s; retrying", task, t->input->path, t->tries, why);
+        queue_push(b, task);
+    }
+}
+
+static void worker_dead(struct broker *b, long w, const char *why) {
+    struct worker *wk = &b->workers[w];
+    wk->alive = 0;
+    optout_log(LOG_WARNING, "worker %s: %s", wk->name, why);
+    for (size_t i = 0; i < b->task_count; i++)
+        if (b->tasks[i].state == TASK_LEASED && b->tasks[i].worker == w)
+            attempt_failed(b, i, "its worker died (lease expired)");
+}
+
+/* ---- messages ----------------------------------------------------------------------------- */
+
+static void send_ack(struct broker *b, long w, size_t task, uint64_t attempt) {
+    if (w < 0 || !b->workers[w].alive) return;
+    optout_msg ack = {.type = OPTOUT_MSG_ACK, .epoch = b->epoch, .task = task, .attempt = attempt};
+    send_to(b, w, &ack);
+}
+
+static void on_result(struct broker *b, long w, const optout_msg *m) {
+    struct task *t = m->task < b->task_count ? &b->tasks[m->task] : NULL;
+    if (m->epoch != b->epoch || !t || t->state != TASK_LEASED || t->attempt != m->attempt) {
+        char staging[4096];
+        if (t) {
+            staging_path(b, m->task, m->epoch, m->attempt, staging, sizeof staging);
+            remove_tree(staging);
+        }
+        send_ack(b, w, m->task, m->attempt); /* stale: discarded */
+        return;
+    }
+    size_t task = m->task;
+    if (!m->ok) {
+        attempt_failed(b, task, m->error[0] ? m->error : "failed without a message");
+        return;
+    }
+    for (size_t i = 0; i < m->file_count; i++)
+        if (!safe_output_name(m->files[i].name)) {
+            attempt_failed(b, task, "worker staged a file outside shards/ and removed/");
+            return;
+        }
+    struct record r = {.kind = RECORD_ACCEPTED, .task = task, .epoch = m->epoch, .attempt = m->attempt,
+                       .file_count = m->file_count, .stats = m->stats, .stats_len = m->stats_len};
+    memcpy(r.files, m->files, m->file_count * sizeof *m->files);
+    if (journal_append(b, &r) != 0) {
+        stop_requested = 1;
+        return;
+    }
+    free(t->accepted_stats);
+    t->accepted = r;
+    t->accepted_stats = optout_malloc(m->stats_len ? m->stats_len : 1);
+    memcpy(t->accepted_stats, m->stats, m->stats_len);
+    t->accepted.stats = t->accepted_stats;
+    t->has_accepted = 1;
+    t->state = TASK_ACCEPTED;
+    if (b->pending_count == 0) b->commit_deadline = now_ms() + GROUP_COMMIT_MS;
+    b->pending[b->pending_count++] = task;
+}
+
+/* The group commit: one fsync for every accepted record pending, then publication. */
+static int commit_pending(struct broker *b) {
+    if (b->pending_count == 0) return 0;
+    if (journal_sync(b) != 0) return -1;
+    if (b->cfg->crash_after_accept) _exit(99); /* fault injection: accepted, not published */
+    for (size_t i = 0; i < b->pending_count; i++) {
+        size_t task = b->pending[i];
+        struct task *t = &b->tasks[task];
+        if (publish_files(b, task, &t->accepted) != 0) return -1;
+        char staging[4096];
+        staging_path(b, task, t->accepted.epoch, t->accepted.attempt, staging, sizeof staging);
+        remove_tree(staging);
+        struct record r = {.kind = RECORD_PUBLISHED, .task = task};
+        if (journal_append(b, &r) != 0) return -1;
+        merge_stats(b, task, t->accepted.stats, t->accepted.stats_len);
+        t->state = TASK_DONE;
+        b->done++;
+        send_ack(b, t->worker, task, t->attempt);
+        t->worker = -1;
+    }
+    b->pending_count = 0;
+    return 0;
+}
+
+static void status_json(struct broker *b, char *out, size_t cap) {
+    size_t n[5] = {0};
+    for (size_t i = 0; i < b->task_count; i++) n[b->tasks[i].state]++;
+    size_t alive = 0;
+    for (size_t i = 0; i < b->worker_count; i++) alive += b->workers[i].alive;
+    snprintf(out, cap,
+             "{\"epoch\": %llu, \"stage\": \"filter\", \"tasks\": {\"total\": %zu, \"pending\": %zu, \"leased\": %zu, "
+             "\"accepted\": %zu, \"done\": %zu, \"failed\": %zu}, \"workers\": %zu, \"docs_in\": %llu, "
+             "\"docs_removed\": %llu}",
+             (unsigned long long)b->epoch, b->task_count, n[TASK_PENDING], n[TASK_LEASED], n[TASK_ACCEPTED],
+             n[TASK_DONE], n[TASK_FAILED], alive, (unsigned long long)b->stats->total.docs_in,
+             (unsigned long long)b->stats->total.docs_removed);
+}
+
+static void on_message(struct broker *b, const void *id, size_t id_len, const void *frame, size_t len) {
+    optout_msg m;
+    char err[OPTOUT_MSG_ERR_LEN];
+    if (optout_msg_decode(frame, len, &m, err) != 0) {
+        optout_log(LOG_WARNING, "dropped a malformed message (%zu bytes): %s", len, err);
+        return;
+    }
+    long w = find_worker(b, id, id_len);
+    if (m.type == OPTOUT_MSG_STATUS_REQUEST) {
+        /* clients are not workers: answer on the same identity without registering it */
+        char text[1024];
+        status_json(b, text, sizeof text);
+        optout_msg st = {.type = OPTOUT_MSG_STATUS, .epoch = b->epoch, .text = text, .text_len = strlen(text)};
+        void *buf;
+        size_t blen;
+        if (optout_msg_encode(&st, &buf, &blen, err) == 0) {
+            if (zmq_send(b->router, id, id_len, ZMQ_SNDMORE) >= 0) zmq_send(b->router, buf, blen, 0);
+            free(buf);
+        }
+        return;
+    }
+    if (m.type == OPTOUT_MSG_READY) {
+        if (w < 0) {
+            if (b->worker_count == b->worker_cap) {
+                b->worker_cap = b->worker_cap ? 2 * b->worker_cap : 16;
+                b->workers = realloc(b->workers, b->worker_cap * sizeof *b->workers);
+                if (!b->workers) optout_malloc(SIZE_MAX);
+            }
+            w = (long)b->worker_count++;
+            memset(&b->workers[w], 0, sizeof b->workers[w]);
+            if (id_len > sizeof b->workers[w].id) id_len = sizeof b->workers[w].id;
+            memcpy(b->workers[w].id, id, id_len);
+            b->workers[w].id_len = id_len;
+            b->workers[w].alive = 1;
+            optout_log(LOG_INFO, "worker %s joined with %u slots", m.worker, m.credit);
+        }
+        snprintf(b->workers[w].name, sizeof b->workers[w].name, "%s", m.worker);
+        b->workers[w].credit = m.credit;
+        b->workers[w].last_seen = now_ms();
+        return;
+    }
+    if (w < 0) {
+        /* an unknown peer (e.g. a worker of a previous broker): tell it our epoch so it re-registers */
+        struct worker tmp = {0};
+        if (id_len <= sizeof tmp.id) {
+            optout_msg hb = {.type = OPTOUT_MSG_HEARTBEAT, .epoch = b->epoch};
+            void *buf;
+            size_t blen;
+            if (optout_msg_encode(&hb, &buf, &blen, err) == 0) {
+                if (zmq_send(b->router, id, id_len, ZMQ_SNDMORE) >= 0) zmq_send(b->router, buf, blen, 0);
+                free(buf);
+            }
+        }
+        return;
+    }
+    b->workers[w].last_seen = now_ms();
+    switch (m.type) {
+    case OPTOUT_MSG_HEARTBEAT: break;
+    case OPTOUT_MSG_CREDIT:
+        if (m.epoch == b->epoch) b->workers[w].credit += m.credit;
+        break;
+    case OPTOUT_MSG_RESULT: on_result(b, w, &m); break;
+    case OPTOUT_MSG_HANDBACK:
+        if (m.epoch == b->epoch && m.task < b->task_count && b->tasks[m.task].state == TASK_LEASED &&
+            b->tasks[m.task].attempt == m.attempt) {
+            optout_log(LOG_INFO, "task %llu handed back by %s", (unsigned long long)m.task, b->workers[w].name);
+            queue_push(b, m.task); /* not a failure: no retry counted */
+        }
+        break;
+    case OPTOUT_MSG_BYE:
+        b->workers[w].alive = 0;
+        for (size_t i = 0; i < b->task_count; i++)
+            if (b->tasks[i].state == TASK_LEASED && b->tasks[i].worker == w) queue_push(b, i);
+        optout_log(LOG_INFO, "worker %s left", b->workers[w].name);
+        break;
+    default: optout_log(LOG_WARNING, "unexpected %s from %s", optout_msg_type_name(m.type), b->workers[w].name);
+    }
+}
+
+/* ---- dispatch ------------------------------------------------------------------------------- */
+
+static void dispatch(struct broker *b) {
+    while (b->queue_len > 0) {
+        long w = -1;
+        for (size_t k = 0; k < b->worker_count; k++) { /* round robin over workers with credit */
+            size_t i = (b->next_worker + k) % b->worker_count;
+            if (b->workers[i].alive && b->workers[i].credit > 0) {
+                w = (long)i;
+                break;
+            }
+        }
+        if (w < 0) return;
+        b->next_worker = (size_t)w + 1;
+        size_t task = b->queue[b->queue_head];
+        b->queue_head = (b->queue_head + 1) % b->task_count;
+        b->queue_len--;
+        struct task *t = &b->tasks[task];
+        t->attempt = ++b->seq;
+        t->epoch = b->epoch;
+        optout_msg m = {.type = OPTOUT_MSG_TASK, .epoch = b->epoch, .task = task, .attempt = t->attempt,
+                        .kind = OPTOUT_TASK_FILTER, .input_size = t->input->size,
+                        .input_mtime_ns = t->input->mtime_ns, .with_removed = (uint8_t)b->cfg->with_removed,
+                        .config = b->config_blob, .config_len = b->config_len};
+        /* inputs and the run directory are named by absolute path under the root "fs" */
+        snprintf(m.input.root, sizeof m.input.root, "fs");
+        snprintf(m.input.rel, sizeof m.input.rel, "%s", t->input->path + 1);
+        snprintf(m.staging.root, sizeof m.staging.root, "fs");
+        char staging[4096];
+        staging_path(b, task, b->epoch, t->attempt, staging, sizeof staging);
+        snprintf(m.staging.rel, sizeof m.staging.rel, "%s", staging + 1);
+        snprintf(m.output_name, sizeof m.output_name, "%s", t->output_name);
+        if (send_to(b, w, &m) != 0) {
+            queue_push(b, task);
+            worker_dead(b, w, "unreachable");
+            continue;
+        }
+        b->workers[w].credit--;
+        t->state = TASK_LEASED;
+        t->worker = w;
+    }
+}
+
+/* ---- the run ---------------------------------------------------------------------------------- */
+
+/* x.jsonl -> x.jsonl.zst, x.jsonl.gz -> x.jsonl.zst, x.jsonl.zst unchanged (unless keep_format). */
+static void output_name_of(const char *input_name, int keep_format, char *out, size_t cap) {
+    size_t n = strlen(input_name);
+    if (keep_format || (n > 4 && strcmp(input_name + n - 4, ".zst") == 0)) snprintf(out, cap, "%s", input_name);
+    else if (n > 3 && strcmp(input_name + n - 3, ".gz") == 0) snprintf(out, cap, "%.*s.zst", (int)(n - 3), input_name);
+    else snprintf(out, cap, "%s.zst", input_name);
+}
+
+static int write_report(struct broker *b) {
+    char path[4096], tmp[4200];
+    snprintf(path, sizeof path, "%s/report.json", b->cfg->dir);
+    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    FILE *f = fopen(tmp, "w");
+    if (!f) {
+        optout_log(LOG_ERR, "%s: %s", tmp, strerror(errno));
+        return -1;
+    }
+    /* extra members: the run's completeness and its failed tasks */
+    size_t cap = 256 + b->failed * (OPTOUT_MSG_ERROR_MAX + 4096), n = 0;
+    char *extra = optout_malloc(cap);
+    n += (size_t)snprintf(extra + n, cap - n, "\"complete\": %s, \"tasks\": %zu, \"failed_tasks\": [",
+                          b->failed ? "false" : "true", b->task_count);
+    int first = 1;
+    for (size_t i = 0; i < b->task_count; i++) {
+        if (b->tasks[i].state != TASK_FAILED) continue;
+        n += (size_t)snprintf(extra + n, cap - n, "%s{\"input\": \"", first ? "" : ", ");
+        for (const char *s = b->tasks[i].input->path; *s && n + 8 < cap; s++) {
+            if (*s == '"' || *s == '\\') extra[n++] = '\\';
+            extra[n++] = (unsigned char)*s < 0x20 ? '?' : *s;
+        }
+        n += (size_t)snprintf(extra + n, cap - n, "\", \"error\": \"");
+        for (const char *s = b->tasks[i].error; *s && n + 8 < cap; s++) {
+            if (*s == '"' || *s == '\\') extra[n++] = '\\';
+            extra[n++] = (unsigned char)*s < 0x20 ? ' ' : *s;
+        }
+        n += (size_t)snprintf(extra + n, cap - n, "\"}");
+        first = 0;
+    }
+    snprintf(extra + n, cap - n, "]");
+    int bad = optout_stats_write_json(f, b->stats, b->agents, extra) != 0;
+    free(extra);
+    bad |= fflush(f) != 0 || fsync(fileno(f)) != 0;
+    bad |= fclose(f) != 0;
+    if (bad || rename(tmp, path) != 0) {
+        optout_log(LOG_ERR, "writing %s: %s", path, strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
+static int plan(struct broker *b) {
+    const struct broker_config *c = b->cfg;
+    char err[OPTOUT_RUNDIR_ERR_LEN];
+    char corpus[8192] = "", agents[8192] = "", level[16], retries[16];
+    for (size_t i = 0; i < c->corpus_count; i++)
+        snprintf(corpus + strlen(corpus), sizeof corpus - strlen(corpus), "%s%s", i ? " " : "", c->corpus[i]);
+    for (size_t i = 0; i < optout_agents_count(b->agents); i++)
+        snprintf(agents + strlen(agents), sizeof agents - strlen(agents), "%s%s", i ? "," : "",
+                 optout_agents_name(b->agents, i));
+    snprintf(level, sizeof level, "%d", c->level ? c->level : 3);
+    snprintf(retries, sizeof retries, "%u", c->retries);
+    const optout_plan_option options[] = {
+        {"agents", agents},
+        {"corpus", corpus},
+        {"host-key", c->host_key == OPTOUT_HOSTKEY_NETLOC ? "netloc" : "canonical"},
+        {"keep-format", c->keep_format ? "yes" : "no"},
+        {"level", level},
+        {"mode", optout_robots_mode_name(c->mode)},
+        {"removed", c->with_removed ? "yes" : "no"},
+        {"robots-dir", c->robots_dir},
+        {"unreachable", c->unreachable_disallows ? "disallow" : "keep"},
+    };
+    size_t count = sizeof options / sizeof *options;
+    int exists, differs;
+    if (optout_plan_compare(c->dir, options, count, &exists, &differs, err) != 0) {
+        optout_log(LOG_ERR, "%s: %s", c->dir, err);
+        return differs ? OPTOUT_EXIT_USAGE : OPTOUT_EXIT_FAILURE;
+    }
+    if (exists) {
+        if (optout_plan_read_inputs(c->dir, &b->inputs, err) != 0) {
+            optout_log(LOG_ERR, "%s", err);
+            return OPTOUT_EXIT_FAILURE;
+        }
+        return OPTOUT_EXIT_OK;
+    }
+    if (optout_inputs_expand(c->corpus, c->corpus_count, &b->inputs, err) != 0) {
+        optout_log(LOG_ERR, "%s", err);
+        return OPTOUT_EXIT_USAGE;
+    }
+    for (size_t i = 0; i < b->inputs.count; i++) /* workers get absolute paths */
+        if (b->inputs.items[i].path[0] != '/') {
+            char *abs = realpath(b->inputs.items[i].path, NULL);
+            if (!abs) {
+                optout_log(LOG_ERR, "%s: %s", b->inputs.items[i].path, strerror(errno));
+                return OPTOUT_EXIT_FAILURE;
+            }
+            free(b->inputs.items[i].path);
+            b->inputs.items[i].path = abs;
+        }
+    if (optout_plan_write(c->dir, options, count, &b->inputs, err) != 0) {
+        optout_log(LOG_ERR, "%s", err);
+        return OPTOUT_EXIT_FAILURE;
+    }
+    return OPTOUT_EXIT_OK;
+}
+
+static int build_config_blob(struct broker *b) {
+    optout_run_config *rc = calloc(1, sizeof *rc);
+    if (!rc) return -1;
+    rc->mode = b->cfg->mode;
+    rc->host_key = b->cfg->host_key;
+    rc->unreachable_disallows = (uint8_t)b->cfg->unreachable_disallows;
+    rc->level = b->cfg->level;
+    rc->agent_count = optout_agents_count(b->agents);
+    for (size_t i = 0; i < rc->agent_count; i++)
+        snprintf(rc->agents[i], sizeof rc->agents[i], "%s", optout_agents_name(b->agents, i));
+    snprintf(rc->robots_dir.root, sizeof rc->robots_dir.root, "fs");
+    snprintf(rc->robots_dir.rel, sizeof rc->robots_dir.rel, "%s", b->cfg->robots_dir + 1);
+    char err[OPTOUT_MSG_ERR_LEN];
+    int r = optout_run_config_encode(rc, &b->config_blob, &b->config_len, err);
+    if (r != 0) optout_log(LOG_ERR, "run configuration: %s", err);
+    free(rc);
+    return r;
+}
+
+static int recover(struct broker *b) {
+    char path[4096], err[OPTOUT_JOURNAL_ERR_LEN];
+    snprintf(path, sizeof path, "%s/journal", b->cfg->dir);
+    uint64_t cut_at = 0, cut = 0;
+    b->journal = optout_journal_open(path, replay_record, b, &cut_at, &cut, err);
+    if (!b->journal) {
+        optout_log(LOG_ERR, "%s", err);
+        return -1;
+    }
+    if (cut) optout_log(LOG_WARNING, "%s: cut a torn tail of %llu bytes at offset %llu", path,
+                        (unsigned long long)cut, (unsigned long long)cut_at);
+    b->epoch = b->max_epoch + 1;
+    struct record r = {.kind = RECORD_EPOCH, .epoch = b->epoch};
+    if (journal_append(b, &r) != 0 || journal_sync(b) != 0) return -1;
+    /* complete what was accepted but not published; re-merge what was published */
+    for (size_t i = 0; i < b->task_count; i++) {
+        struct task *t = &b->tasks[i];
+        if (t->state == TASK_ACCEPTED) {
+            if (publish_files(b, i, &t->accepted) != 0) return -1;
+            struct record p = {.kind = RECORD_PUBLISHED, .task = i};
+            if (journal_append(b, &p) != 0) return -1;
+            t->state = TASK_DONE;
+            optout_log(LOG_INFO, "task %zu: completed its publication from the journal", i);
+        }
+        if (t->state == TASK_DONE) {
+            b->done++;
+            if (t->has_accepted && merge_stats(b, i, t->accepted.stats, t->accepted.stats_len) != 0) return -1;
+        } else if (t->state == TASK_FAILED) {
+            b->failed++;
+        } else {
+            queue_push(b, i);
+        }
+    }
+    if (journal_sync(b) != 0) return -1;
+    snprintf(path, sizeof path, "%s/.staging", b->cfg->dir);
+    remove_tree(path); /* every attempt of an earlier epoch is void */
+    return 0;
+}
+
+static int loop(struct broker *b) {
+    int64_t last_heartbeat = 0;
+    while (!stop_requested && (b->done + b->failed < b->task_count || b->pending_count)) {
+        dispatch(b);
+        int64_t now = now_ms();
+        long timeout = HEARTBEAT_MS / 4;
+        if (b->pending_count) timeout = b->commit_deadline > now ? (long)(b->commit_deadline - now) : 0;
+        zmq_pollitem_t item = {.socket = b->router, .events = ZMQ_POLLIN};
+        int rc = zmq_poll(&item, 1, timeout);
+        if (rc < 0) {
+            if (zmq_errno() == EINTR) continue;
+            optout_log(LOG_ERR, "zmq_poll: %s", zmq_strerror(zmq_errno()));
+            return -1;
+        }
+        while (item.revents & ZMQ_POLLIN) { /* drain what is there */
+            zmq_msg_t id, body;
+            zmq_msg_init(&id);
+            if (zmq_msg_recv(&id, b->router, ZMQ_DONTWAIT) < 0) {
+                zmq_msg_close(&id);
+                break;
+            }
+            int more = zmq_msg_more(&id);
+            zmq_msg_init(&body);
+            if (more && zmq_msg_recv(&body, b->router, 0) >= 0) {
+                while (zmq_msg_more(&body)) { /* extra frames: drop the message */
+                    zmq_msg_close(&body);
+                    zmq_msg_init(&body);
+                    zmq_msg_recv(&body, b->router, 0);
+                    more = 0;
+                }
+                if (more) on_message(b, zmq_msg_data(&id), zmq_msg_size(&id), zmq_msg_data(&body), zmq_msg_size(&body));
+            }
+            zmq_msg_close(&body);
+            zmq_msg_close(&id);
+        }
+        now = now_ms();
+        if (b->pending_count && now >= b->commit_deadline && commit_pending(b) != 0) return -1;
+        if (now - last_heartbeat >= HEARTBEAT_MS / 4) {
+            last_heartbeat = now;
+            for (size_t w = 0; w < b->worker_count; w++) {
+                struct worker *wk = &b->workers[w];
+                if (!wk->alive) continue;
+                if (now - wk->last_seen > LIVENESS_MS) {
+                    worker_dead(b, (long)w, "silent for more than the liveness window");
+                    continue;
+                }
+                if (now - wk->last_sent >= HEARTBEAT_MS) {
+                    optout_msg hb = {.type = OPTOUT_MSG_HEARTBEAT, .epoch = b->epoch};
+                    if (send_to(b, (long)w, &hb) != 0) worker_dead(b, (long)w, "unreachable");
+                }
+            }
+        }
+    }
+    return journal_sync(b);
+}
+
+int broker_run(const struct broker_config *cfg) {
+    struct broker b = {.cfg = cfg};
+    int rc = OPTOUT_EXIT_FAILURE, lock_fd = -1;
+    char err[OPTOUT_RUNDIR_ERR_LEN];
+    signal(SIGPIPE, SIG_IGN);
+    struct sigaction sa = {.sa_handler = on_signal};
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+    if (optout_rundir_lock(cfg->dir, &lock_fd, err) != 0) {
+        optout_log(LOG_ERR, "%s", err);
+        return OPTOUT_EXIT_FAILURE;
+    }
+    b.agents = optout_agents_new();
+    b.stats = calloc(1, sizeof *b.stats);
+    if (!b.agents || !b.stats) goto out;
+    size_t bad_line = 0;
+    if (cfg->agents_file && optout_agents_load(b.agents, cfg->agents_file, &bad_line) != 0) {
+        optout_log(LOG_ERR, "agents file %s%s: %s", cfg->agents_file, bad_line ? " (bad line)" : "", strerror(errno));
+        rc = bad_line ? OPTOUT_EXIT_USAGE : OPTOUT_EXIT_FAILURE;
+        goto out;
+    }
+    for (size_t i = 0; i < cfg->agent_count; i++)
+        if (optout_agents_add(b.agents, cfg->agents[i], strlen(cfg->agents[i])) != 0) {
+            optout_log(LOG_ERR, "--agent '%s': %s", cfg->agents[i], strerror(errno));
+            rc = OPTOUT_EXIT_USAGE;
+            goto out;
+        }
+    if (optout_agents_count(b.agents) == 0) {
+        optout_agents_free(b.agents);
+        if (!(b.agents = optout_agents_new_default())) goto out;
+    }
+    if ((rc = plan(&b)) != OPTOUT_EXIT_OK) goto out;
+    rc = OPTOUT_EXIT_FAILURE;
+    b.task_count = b.inputs.count;
+    b.tasks = calloc(b.task_count ? b.task_count : 1, sizeof *b.tasks);
+    b.queue = calloc(b.task_count ? b.task_count : 1, sizeof *b.queue);
+    b.pending = calloc(b.task_count ? b.task_count : 1, sizeof *b.pending);
+    if (!b.tasks || !b.queue || !b.pending) goto out;
+    for (size_t i = 0; i < b.task_count; i++) {
+        b.tasks[i].input = &b.inputs.items[i];
+        b.tasks[i].worker = -1;
+        char name[OPTOUT_MSG_PATH_MAX];
+        output_name_of(b.inputs.items[i].output_name, cfg->keep_format, name, sizeof name);
+        snprintf(b.tasks[i].output_name, sizeof b.tasks[i].output_name, "%s", name);
+    }
+    if (build_config_blob(&b) != 0 || recover(&b) != 0) goto out;
+    optout_log(LOG_INFO, "epoch %llu: %zu tasks, %zu done, %zu failed, %zu to run", (unsigned long long)b.epoch,
+               b.task_count, b.done, b.failed, b.queue_len);
+    if (b.queue_len > 0) {
+        char endpoint[4200];
+        if (cfg->bind) snprintf(endpoint, sizeof endpoint, "%s", cfg->bind);
+        else snprintf(endpoint, sizeof endpoint, "ipc://%s/broker.sock", cfg->dir);
+        b.zctx = zmq_ctx_new();
+        b.router = b.zctx ? zmq_socket(b.zctx, ZMQ_ROUTER) : NULL;
+        int one = 1, zero = 0;
+        if (!b.router || zmq_setsockopt(b.router, ZMQ_ROUTER_MANDATORY, &one, sizeof one) != 0 ||
+            zmq_setsockopt(b.router, ZMQ_LINGER, &zero, sizeof zero) != 0 || zmq_bind(b.router, endpoint) != 0) {
+            optout_log(LOG_ERR, "binding %s: %s", endpoint, zmq_strerror(zmq_errno()));
+            goto out;
+        }
+        optout_log(LOG_INFO, "listening on %s", endpoint);
+        if (loop(&b) != 0) goto out;
+        if (stop_requested) {
+            optout_log(LOG_INFO, "stopped before completion: %zu of %zu tasks done; rerun to resume", b.done,
+                       b.task_count);
+            goto out;
+        }
+    }
+    if (write_report(&b) != 0) goto out;
+    rc = b.failed ? OPTOUT_EXIT_FAILURE : OPTOUT_EXIT_OK;
+    optout_log(LOG_INFO, "run complete: %zu tasks done, %zu failed; %llu of %llu documents removed", b.done, b.failed,
+               (unsigned long long)b.stats->total.docs_removed, (unsigned long long)b.stats->total.docs_in);
+out:
+    if (b.journal) optout_journal_close(b.journal);
+    if (b.router) zmq_close(b.router);
+    if (b.zctx) zmq_ctx_term(b.zctx);
+    for (size_t i = 0; i < b.task_count && b.tasks; i++) free(b.tasks[i].accepted_stats);
+    free(b.tasks);
+    free(b.queue);
+    free(b.pending);
+    free(b.workers);
+    free(b.config_blob);
+    free(b.stats);
+    optout_inputs_free(&b.inputs);
+    optout_agents_free(b.agents);
+    if (lock_fd >= 0) close(lock_fd);
+    return rc;
+}

@@ -1,0 +1,307 @@
+/* cmd_run.c — `optout run`: the whole pipeline on one machine, with the fleet's own programs.
+ *
+ * Starts one optout-broker and N optout-worker processes (the programs a fleet runs, found next to
+ * this executable), restarts a worker that dies, shows progress (asking the broker for its status
+ * once a second), and stops everything it started when the broker finishes, dies, or the user
+ * interrupts. Running it again on the same directory resumes; on a complete run it changes nothing
+ * and exits 0. The exit status is the broker's.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+#include <zmq.h>
+
+#include "cli.h"
+#include "optout/log.h"
+#include "optout/msg.h"
+#include "optout/util.h"
+
+#define MAX_WORKERS 256
+
+static volatile sig_atomic_t interrupted;
+static void on_signal(int sig) {
+    (void)sig;
+    interrupted = 1;
+}
+
+static void run_usage(FILE *f) {
+    fputs("usage: optout run --corpus PATH|GLOB... --out DIR --robots-dir DIR [--workers N]\n"
+          "                  [--mode rfc9309|protego] [--agents-file FILE] [--agent NAME]... [--removed]\n"
+          "                  [--host-key canonical|netloc] [--unreachable keep|disallow] [--level N]\n"
+          "                  [--keep-format] [--retries N]\n"
+          "\n"
+          "Filters every input into DIR/shards/ (DIR/removed/ with --removed) with a broker and N\n"
+          "workers (default: one per core) and writes DIR/report.json. Quote glob patterns: optout\n"
+          "expands them itself ('**' included). Rerunning resumes; a complete run is left as it is.\n",
+          f);
+}
+
+static pid_t spawn(char *const argv[]) {
+    pid_t pid = fork();
+    if (pid == 0) {
+        signal(SIGINT, SIG_IGN); /* the run forwards interrupts itself, in order */
+        execv(argv[0], argv);
+        fprintf(stderr, "optout: cannot run %s: %s\n", argv[0], strerror(errno));
+        _exit(127);
+    }
+    return pid;
+}
+
+static int exit_code_of(int status) {
+    if (WIFEXITED(status)) return WEXITSTATUS(status);
+    return OPTOUT_EXIT_FAILURE;
+}
+
+static void sleep_ms(long ms) {
+    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
+}
+
+/* Stops processes: SIGTERM, then SIGKILL after `grace_ms`. */
+static void stop_all(pid_t *pids, size_t n, long grace_ms) {
+    for (size_t i = 0; i < n; i++)
+        if (pids[i] > 0) kill(pids[i], SIGTERM);
+    for (long waited = 0; waited <= grace_ms; waited += 50) {
+        int left = 0;
+        for (size_t i = 0; i < n; i++) {
+            if (pids[i] <= 0) continue;
+            if (waitpid(pids[i], NULL, WNOHANG) == pids[i]) pids[i] = 0;
+            else left = 1;
+        }
+        if (!left) return;
+        sleep_ms(50);
+    }
+    for (size_t i = 0; i < n; i++)
+        if (pids[i] > 0) {
+            kill(pids[i], SIGKILL);
+            waitpid(pids[i], NULL, 0);
+            pids[i] = 0;
+        }
+}
+
+/* Asks the broker for its status (JSON text) into out; 0 on an answer within 300 ms. */
+static int broker_status(void *sock, char *out, size_t cap) {
+    optout_msg req = {.type = OPTOUT_MSG_STATUS_REQUEST};
+    void *buf;
+    size_t len;
+    char err[OPTOUT_MSG_ERR_LEN];
+    if (optout_msg_encode(&req, &buf, &len, err) != 0) return -1;
+    int rc = zmq_send(sock, buf, len, ZMQ_DONTWAIT);
+    free(buf);
+    if (rc < 0) return -1;
+    zmq_pollitem_t item = {.socket = sock, .events = ZMQ_POLLIN};
+    if (zmq_poll(&item, 1, 300) <= 0) return -1;
+    zmq_msg_t msg;
+    zmq_msg_init(&msg);
+    rc = -1;
+    if (zmq_msg_recv(&msg, sock, 0) >= 0) {
+        optout_msg m;
+        if (optout_msg_decode(zmq_msg_data(&msg), zmq_msg_size(&msg), &m, err) == 0 && m.type == OPTOUT_MSG_STATUS) {
+            snprintf(out, cap, "%.*s", (int)m.text_len, m.text);
+            rc = 0;
+        }
+    }
+    zmq_msg_close(&msg);
+    return rc;
+}
+
+static unsigned long long json_number(const char *json, const char *key) {
+    char pattern[64];
+    snprintf(pattern, sizeof pattern, "\"%s\": ", key);
+    const char *p = strstr(json, pattern);
+    return p ? strtoull(p + strlen(pattern), NULL, 10) : 0;
+}
+
+static void show_progress(const char *status, int tty, time_t started) {
+    unsigned long long total = json_number(status, "total"), done = json_number(status, "done"),
+                       failed = json_number(status, "failed"), docs = json_number(status, "docs_in"),
+                       removed = json_number(status, "docs_removed"), workers = json_number(status, "workers");
+    double elapsed = difftime(time(NULL), started);
+    double rate = elapsed > 0 ? (double)(done + failed) / elapsed : 0;
+    double eta = rate > 0 ? (double)(total - done - failed) / rate : 0;
+    int width = 30, filled = total ? (int)((done + failed) * (unsigned long long)width / total) : 0;
+    char bar[64];
+    for (int i = 0; i < width; i++) bar[i] = i < filled ? '#' : '.';
+    bar[width] = '\0';
+    fprintf(stderr, "%sfilter [%s] %llu/%llu shards%s, %llu docs, %.1f%% removed, %llu workers, %.1f shards/s, ETA %.0fs%s",
+            tty ? "\r" : "", bar, done, total, failed ? " (some failed)" : "", docs,
+            docs ? 100.0 * (double)removed / (double)docs : 0.0, workers, rate, eta, tty ? "   " : "\n");
+    fflush(stderr);
+}
+
+int cmd_run(int argc, char **argv) {
+    enum { O_CORPUS = 256, O_OUT, O_ROBOTS, O_WORKERS, O_MODE, O_AGENTS_FILE, O_AGENT, O_REMOVED, O_HOSTKEY,
+           O_UNREACHABLE, O_LEVEL, O_KEEP, O_RETRIES };
+    static const struct option options[] = {
+        {"corpus", required_argument, NULL, O_CORPUS},   {"out", required_argument, NULL, O_OUT},
+        {"robots-dir", required_argument, NULL, O_ROBOTS}, {"workers", required_argument, NULL, O_WORKERS},
+        {"mode", required_argument, NULL, O_MODE},       {"agents-file", required_argument, NULL, O_AGENTS_FILE},
+        {"agent", required_argument, NULL, O_AGENT},     {"removed", no_argument, NULL, O_REMOVED},
+        {"host-key", required_argument, NULL, O_HOSTKEY}, {"unreachable", required_argument, NULL, O_UNREACHABLE},
+        {"level", required_argument, NULL, O_LEVEL},     {"keep-format", no_argument, NULL, O_KEEP},
+        {"retries", required_argument, NULL, O_RETRIES}, {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    /* the broker's arguments are collected as given; the broker validates them */
+    char **bargs = calloc((size_t)argc * 2 + 8, sizeof *bargs);
+    size_t nb = 1;
+    const char *out = NULL, *robots = NULL;
+    long workers = sysconf(_SC_NPROCESSORS_ONLN);
+    int has_corpus = 0, opt;
+    if (!bargs) return OPTOUT_EXIT_FAILURE;
+    optind = 1;
+    opterr = 0;
+    while ((opt = getopt_long(argc, argv, ":h", options, NULL)) != -1) {
+        int idx = -1;
+        for (int i = 0; options[i].name; i++)
+            if (options[i].val == opt) idx = i;
+        switch (opt) {
+        case O_OUT: out = optarg; continue;
+        case O_WORKERS:
+            workers = atol(optarg);
+            if (workers < 1 || workers > MAX_WORKERS) {
+                optout_log(LOG_ERR, "--workers: expected 1..%d, got '%s'", MAX_WORKERS, optarg);
+                free(bargs);
+                return OPTOUT_EXIT_USAGE;
+            }
+            continue;
+        case O_CORPUS: has_corpus = 1; break;
+        case O_ROBOTS: robots = optarg; break;
+        case 'h': run_usage(stdout); free(bargs); return OPTOUT_EXIT_OK;
+        case ':':
+        case '?': free(bargs); return cli_option_error("run", opt, argv);
+        default: break;
+        }
+        char flag[64];
+        snprintf(flag, sizeof flag, "--%s", options[idx].name);
+        bargs[nb++] = strdup(flag);
+        if (options[idx].has_arg) bargs[nb++] = strdup(optarg);
+    }
+    int rc = OPTOUT_EXIT_USAGE;
+    pid_t pids[1 + MAX_WORKERS] = {0}; /* [0] broker */
+    void *zctx = NULL, *status_sock = NULL;
+    if (optind < argc || !out || !has_corpus) {
+        optout_log(LOG_ERR, "run: --corpus and --out are required%s", optind < argc ? " (quote glob patterns)" : "");
+        run_usage(stderr);
+        goto done;
+    }
+    if (!robots) {
+        optout_log(LOG_ERR, "run: --robots-dir is required (fetching robots.txt is not available yet)");
+        goto done;
+    }
+    rc = OPTOUT_EXIT_FAILURE;
+    char self[PATH_MAX], broker_bin[PATH_MAX + 32], worker_bin[PATH_MAX + 32], dir[PATH_MAX], endpoint[PATH_MAX + 32];
+    ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+    if (n <= 0) {
+        optout_log(LOG_ERR, "cannot find my own executable: %s", strerror(errno));
+        goto done;
+    }
+    self[n] = '\0';
+    *strrchr(self, '/') = '\0';
+    snprintf(broker_bin, sizeof broker_bin, "%s/optout-broker", self);
+    snprintf(worker_bin, sizeof worker_bin, "%s/optout-worker", self);
+    if (optout_make_parent_dirs(out) != 0 || (mkdir(out, 0777) != 0 && errno != EEXIST) || !realpath(out, dir)) {
+        optout_log(LOG_ERR, "run directory %s: %s", out, strerror(errno));
+        goto done;
+    }
+    snprintf(endpoint, sizeof endpoint, "ipc://%s/broker.sock", dir);
+    bargs[0] = broker_bin;
+    bargs[nb++] = strdup("--dir");
+    bargs[nb++] = strdup(dir);
+    bargs[nb] = NULL;
+
+    struct sigaction sa = {.sa_handler = on_signal};
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
+    char sock_path[PATH_MAX + 32];
+    snprintf(sock_path, sizeof sock_path, "%s/broker.sock", dir);
+    unlink(sock_path); /* a stale socket of a dead broker would look like a live one */
+    pids[0] = spawn(bargs);
+    if (pids[0] < 0) {
+        optout_log(LOG_ERR, "fork: %s", strerror(errno));
+        goto done;
+    }
+    char name[64];
+    char *wargs[] = {worker_bin, "--connect", endpoint, "--root", "fs=/", "--name", name, NULL};
+    size_t restarts = 0;
+    int tty = isatty(2), workers_started = 0;
+    time_t started = time(NULL), last_status = 0;
+    zctx = zmq_ctx_new();
+    status_sock = zctx ? zmq_socket(zctx, ZMQ_DEALER) : NULL;
+    int zero = 0;
+    if (status_sock) zmq_setsockopt(status_sock, ZMQ_LINGER, &zero, sizeof zero);
+    for (;;) {
+        int status;
+        if (waitpid(pids[0], &status, WNOHANG) == pids[0]) {
+            pids[0] = 0;
+            rc = exit_code_of(status);
+            break;
+        }
+        if (interrupted) {
+            optout_log(LOG_INFO, "interrupted: stopping (rerun the same command to resume)");
+            break;
+        }
+        struct stat st;
+        if (!workers_started && stat(sock_path, &st) == 0) { /* the broker listens: start the workers */
+            for (long w = 1; w <= workers; w++) {
+                snprintf(name, sizeof name, "%s-%ld", "local", w);
+                pids[w] = spawn(wargs);
+            }
+            workers_started = 1;
+            if (status_sock) zmq_connect(status_sock, endpoint);
+        }
+        for (long w = 1; workers_started && w <= workers; w++) {
+            if (pids[w] > 0 && waitpid(pids[w], &status, WNOHANG) == pids[w]) {
+                optout_log(LOG_WARNING, "worker %ld (pid %d) %s %d; restarting it", w, (int)pids[w],
+                           WIFSIGNALED(status) ? "killed by signal" : "exited with", WIFSIGNALED(status) ? WTERMSIG(status)
+                                                                                         : WEXITSTATUS(status));
+                snprintf(name, sizeof name, "%s-%ld", "local", w);
+                pids[w] = spawn(wargs);
+                restarts++;
+            }
+        }
+        if (workers_started && status_sock && time(NULL) != last_status) {
+            last_status = time(NULL);
+            char text[1024];
+            if (broker_status(status_sock, text, sizeof text) == 0) show_progress(text, tty, started);
+        }
+        sleep_ms(100);
+    }
+    if (tty && workers_started) fputc('\n', stderr);
+    stop_all(pids, (size_t)workers + 1, 5000);
+    if (interrupted) rc = OPTOUT_EXIT_FAILURE;
+    if (rc == OPTOUT_EXIT_OK || rc == OPTOUT_EXIT_FAILURE) {
+        char report[PATH_MAX + 32];
+        snprintf(report, sizeof report, "%s/report.json", dir);
+        if (access(report, R_OK) == 0 && !interrupted) {
+            size_t len;
+            char *text = optout_read_file(report, (size_t)64 << 20, &len);
+            if (text) {
+                unsigned long long docs = json_number(text, "docs_in"), removed = json_number(text, "docs_removed"),
+                                   tokens = json_number(text, "tokens_in"), tremoved = json_number(text, "tokens_removed");
+                fprintf(stderr, "optout: %s: %llu of %llu documents removed (%.2f%%), %llu of %llu tokens (%.2f%%); "
+                                "report in %s%s\n",
+                        rc == OPTOUT_EXIT_OK ? "complete" : "finished with failed tasks", removed, docs,
+                        docs ? 100.0 * (double)removed / (double)docs : 0.0, tremoved, tokens,
+                        tokens ? 100.0 * (double)tremoved / (double)tokens : 0.0, report,
+                        restarts ? " (workers were restarted)" : "");
+                free(text);
+            }
+        }
+    }
+done:
+    if (status_sock) zmq_close(status_sock);
+    if (zctx) zmq_ctx_term(zctx);
+    for (size_t i = 1; i < nb; i++) free(bargs[i]);
+    free(bargs);
+    return rc;
+}

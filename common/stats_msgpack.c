@@ -1,0 +1,255 @@
+/* stats_msgpack.c — optout_stats as msgpack, for RESULT messages (include/optout/stats.h;
+ * docs/fleet-protocol.md "Statistics").
+ *
+ * Form: one map holding only what is nonzero:
+ *   "t"   total bucket
+ *   "c"   {class index: bucket}          0 en, 1 non_en, 2 unknown
+ *   "y"   {year slot: bucket}            slot = year - OPTOUT_YEAR_MIN; OPTOUT_YEARS - 1 is "unknown"
+ *   "a"   {agent index: bucket}          index in the run's agent list (< agent_count)
+ *   "any" bucket of any agent
+ *   "o"   [docs per outcome]             exactly OPTOUT_OUTCOME_COUNT uints, in optout_outcome order
+ *   "n"   {counter name: uint}           bad_json no_url bad_url no_host bad_idna line_too_long
+ *                                        tokens_estimated_docs
+ * A bucket is an array of 8 uints: docs_in, docs_removed, bytes_in, bytes_removed, chars_in,
+ * chars_removed, tokens_in, tokens_removed. Empty stats encode as an empty map.
+ *
+ * The schema is closed: an unknown key or counter name, a duplicate key or index, a count that is
+ * not an unsigned integer, an index out of range, a bucket of another length or trailing bytes
+ * reject the whole buffer. (Unlike messages, whose unknown keys are skipped: a statistic a reader
+ * does not know would be silently lost from the run's totals.) decode_add decodes into a zeroed
+ * temporary and merges it only when all of it is valid.
+ */
+#include "optout/stats.h"
+
+#include <errno.h>
+#include <msgpack.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "optout/msg.h"
+
+/* Defined in common/msg.c: bounded, allocation-safe unpacking of exactly one object. */
+int optout_msgpack_unpack(const void *buf, size_t len, size_t max_len, msgpack_unpacked *out, char *err,
+                          size_t err_len);
+
+#define COUNTERS 7
+static const char *const COUNTER_NAMES[COUNTERS] = {
+    "bad_json", "no_url", "bad_url", "no_host", "bad_idna", "line_too_long", "tokens_estimated_docs",
+};
+
+static uint64_t *counter(optout_stats *s, int i) {
+    switch (i) {
+    case 0: return &s->bad_json;
+    case 1: return &s->no_url;
+    case 2: return &s->bad_url;
+    case 3: return &s->no_host;
+    case 4: return &s->bad_idna;
+    case 5: return &s->line_too_long;
+    default: return &s->tokens_estimated_docs;
+    }
+}
+
+/* The bucket's fields in wire order. */
+static uint64_t *bucket_field(optout_bucket *b, int i) {
+    uint64_t *f[8] = {&b->docs_in,  &b->docs_removed,  &b->bytes_in,  &b->bytes_removed,
+                      &b->chars_in, &b->chars_removed, &b->tokens_in, &b->tokens_removed};
+    return f[i];
+}
+
+static int bucket_zero(const optout_bucket *b) {
+    static const optout_bucket zero;
+    return memcmp(b, &zero, sizeof zero) == 0;
+}
+
+/* ---- encoding ---------------------------------------------------------------------------------- */
+
+typedef struct {
+    msgpack_packer pk;
+    int failed;
+} enc;
+
+static void p_key(enc *e, const char *k) {
+    size_t n = strlen(k);
+    e->failed |= msgpack_pack_str(&e->pk, n) != 0;
+    e->failed |= msgpack_pack_str_body(&e->pk, k, n) != 0;
+}
+
+static void p_bucket(enc *e, const optout_bucket *b) {
+    optout_bucket c = *b;
+    e->failed |= msgpack_pack_array(&e->pk, 8) != 0;
+    for (int i = 0; i < 8; i++) e->failed |= msgpack_pack_uint64(&e->pk, *bucket_field(&c, i)) != 0;
+}
+
+/* {index: bucket} of the nonzero buckets of b[0..n); nothing when all are zero. */
+static void p_bucket_map(enc *e, const char *key, const optout_bucket *b, size_t n) {
+    size_t count = 0;
+    for (size_t i = 0; i < n; i++) count += !bucket_zero(&b[i]);
+    if (!count) return;
+    p_key(e, key);
+    e->failed |= msgpack_pack_map(&e->pk, count) != 0;
+    for (size_t i = 0; i < n; i++) {
+        if (bucket_zero(&b[i])) continue;
+        e->failed |= msgpack_pack_uint64(&e->pk, i) != 0;
+        p_bucket(e, &b[i]);
+    }
+}
+
+static size_t nonzero_buckets(const optout_bucket *b, size_t n) {
+    for (size_t i = 0; i < n; i++)
+        if (!bucket_zero(&b[i])) return 1;
+    return 0;
+}
+
+int optout_stats_encode(const optout_stats *s, size_t agent_count, void **out, size_t *len) {
+    if (agent_count > OPTOUT_AGENTS_MAX) {
+        errno = EINVAL;
+        return -1;
+    }
+    optout_stats c = *s; /* counter() takes a non-const pointer */
+    size_t counters = 0, outcomes = 0;
+    for (int i = 0; i < COUNTERS; i++) counters += *counter(&c, i) != 0;
+    for (int i = 0; i < OPTOUT_OUTCOME_COUNT; i++) outcomes |= s->docs_by_outcome[i] != 0;
+    size_t keys = !bucket_zero(&s->total) + nonzero_buckets(s->by_class, OPTOUT_CLASS_COUNT) +
+                  nonzero_buckets(s->by_year, OPTOUT_YEARS) + nonzero_buckets(s->by_agent, agent_count) +
+                  !bucket_zero(&s->any_agent) + outcomes + (counters != 0);
+
+    msgpack_sbuffer sb;
+    msgpack_sbuffer_init(&sb);
+    enc e = {.failed = 0};
+    msgpack_packer_init(&e.pk, &sb, msgpack_sbuffer_write);
+    e.failed |= msgpack_pack_map(&e.pk, keys) != 0;
+    if (!bucket_zero(&s->total)) {
+        p_key(&e, "t");
+        p_bucket(&e, &s->total);
+    }
+    p_bucket_map(&e, "c", s->by_class, OPTOUT_CLASS_COUNT);
+    p_bucket_map(&e, "y", s->by_year, OPTOUT_YEARS);
+    p_bucket_map(&e, "a", s->by_agent, agent_count);
+    if (!bucket_zero(&s->any_agent)) {
+        p_key(&e, "any");
+        p_bucket(&e, &s->any_agent);
+    }
+    if (outcomes) {
+        p_key(&e, "o");
+        e.failed |= msgpack_pack_array(&e.pk, OPTOUT_OUTCOME_COUNT) != 0;
+        for (int i = 0; i < OPTOUT_OUTCOME_COUNT; i++) e.failed |= msgpack_pack_uint64(&e.pk, s->docs_by_outcome[i]) != 0;
+    }
+    if (counters) {
+        p_key(&e, "n");
+        e.failed |= msgpack_pack_map(&e.pk, counters) != 0;
+        for (int i = 0; i < COUNTERS; i++) {
+            if (!*counter(&c, i)) continue;
+            p_key(&e, COUNTER_NAMES[i]);
+            e.failed |= msgpack_pack_uint64(&e.pk, *counter(&c, i)) != 0;
+        }
+    }
+    if (e.failed) {
+        msgpack_sbuffer_destroy(&sb);
+        errno = ENOMEM;
+        return -1;
+    }
+    *len = sb.size;
+    *out = msgpack_sbuffer_release(&sb);
+    return 0;
+}
+
+/* ---- decoding ---------------------------------------------------------------------------------- */
+
+static int key_is(const msgpack_object *k, const char *name) {
+    size_t n = strlen(name);
+    return k->type == MSGPACK_OBJECT_STR && k->via.str.size == n && memcmp(k->via.str.ptr, name, n) == 0;
+}
+
+static int dec_bucket(const msgpack_object *o, optout_bucket *b) {
+    if (o->type != MSGPACK_OBJECT_ARRAY || o->via.array.size != 8) return -1;
+    for (int i = 0; i < 8; i++) {
+        if (o->via.array.ptr[i].type != MSGPACK_OBJECT_POSITIVE_INTEGER) return -1;
+        *bucket_field(b, i) = o->via.array.ptr[i].via.u64;
+    }
+    return 0;
+}
+
+/* {index: bucket} with every index < n and none twice, into b[]. */
+static int dec_bucket_map(const msgpack_object *o, optout_bucket *b, size_t n) {
+    if (o->type != MSGPACK_OBJECT_MAP) return -1;
+    unsigned char seen[OPTOUT_AGENTS_MAX + OPTOUT_YEARS] = {0}; /* n is at most one of them */
+    int rc = 0;
+    for (uint32_t k = 0; k < o->via.map.size && rc == 0; k++) {
+        const msgpack_object *key = &o->via.map.ptr[k].key;
+        if (key->type != MSGPACK_OBJECT_POSITIVE_INTEGER || key->via.u64 >= n || seen[key->via.u64]) {
+            rc = -1;
+            break;
+        }
+        seen[key->via.u64] = 1;
+        rc = dec_bucket(&o->via.map.ptr[k].val, &b[key->via.u64]);
+    }
+    return rc;
+}
+
+static int dec_stats(const msgpack_object *root, size_t agent_count, optout_stats *s) {
+    static const char *const KEYS[] = {"t", "c", "y", "a", "any", "o", "n"};
+    enum { NKEYS = sizeof KEYS / sizeof *KEYS };
+    if (root->type != MSGPACK_OBJECT_MAP) return -1;
+    int seen[NKEYS] = {0};
+    for (uint32_t k = 0; k < root->via.map.size; k++) {
+        const msgpack_object *key = &root->via.map.ptr[k].key, *val = &root->via.map.ptr[k].val;
+        int which = -1;
+        for (int i = 0; i < NKEYS; i++)
+            if (key_is(key, KEYS[i])) which = i;
+        if (which < 0 || seen[which]++) return -1; /* unknown or duplicate key */
+        int rc = 0;
+        switch (which) {
+        case 0: rc = dec_bucket(val, &s->total); break;
+        case 1: rc = dec_bucket_map(val, s->by_class, OPTOUT_CLASS_COUNT); break;
+        case 2: rc = dec_bucket_map(val, s->by_year, OPTOUT_YEARS); break;
+        case 3: rc = dec_bucket_map(val, s->by_agent, agent_count); break;
+        case 4: rc = dec_bucket(val, &s->any_agent); break;
+        case 5:
+            if (val->type != MSGPACK_OBJECT_ARRAY || val->via.array.size != OPTOUT_OUTCOME_COUNT) return -1;
+            for (int i = 0; i < OPTOUT_OUTCOME_COUNT; i++) {
+                if (val->via.array.ptr[i].type != MSGPACK_OBJECT_POSITIVE_INTEGER) return -1;
+                s->docs_by_outcome[i] = val->via.array.ptr[i].via.u64;
+            }
+            break;
+        default: {
+            if (val->type != MSGPACK_OBJECT_MAP) return -1;
+            int got[COUNTERS] = {0};
+            for (uint32_t j = 0; j < val->via.map.size; j++) {
+                const msgpack_object *ck = &val->via.map.ptr[j].key, *cv = &val->via.map.ptr[j].val;
+                int c = -1;
+                for (int i = 0; i < COUNTERS; i++)
+                    if (key_is(ck, COUNTER_NAMES[i])) c = i;
+                if (c < 0 || got[c]++ || cv->type != MSGPACK_OBJECT_POSITIVE_INTEGER) return -1;
+                *counter(s, c) = cv->via.u64;
+            }
+        }
+        }
+        if (rc != 0) return -1;
+    }
+    return 0;
+}
+
+int optout_stats_decode_add(const void *buf, size_t len, size_t agent_count, optout_stats *stats) {
+    if (agent_count > OPTOUT_AGENTS_MAX) {
+        errno = EINVAL;
+        return -1;
+    }
+    msgpack_unpacked u;
+    if (optout_msgpack_unpack(buf, len, OPTOUT_MSG_MAX_BYTES, &u, NULL, 0) != 0) {
+        errno = EINVAL;
+        return -1;
+    }
+    optout_stats *t = calloc(1, sizeof *t);
+    int rc = -1;
+    if (!t) {
+        errno = ENOMEM;
+    } else if (dec_stats(&u.data, agent_count, t) != 0) {
+        errno = EINVAL;
+    } else {
+        optout_stats_merge(stats, t);
+        rc = 0;
+    }
+    free(t);
+    msgpack_unpacked_destroy(&u);
+    return rc;
+}

@@ -1,0 +1,220 @@
+#!/usr/bin/python3
+"""The fleet end to end: `optout run` (a real optout-broker and optout-worker processes) against
+single-process `optout filter` runs over the same shards, undisturbed and under faults.
+
+usage: test_run.py BIN_DIR REPO_ROOT
+
+Each scenario says what it does and what must hold. The corpus is generated from the bundled
+sample robots directory (data/sample/robots), so the test needs nothing from ../shared.
+"""
+import glob, gzip, json, os, shutil, signal, subprocess, sys, tempfile, time
+
+BIN, ROOT = sys.argv[1], sys.argv[2]
+OPTOUT = os.path.join(BIN, "optout")
+ROBOTS = os.path.join(ROOT, "data", "sample", "robots")
+failures = []
+
+
+def check(cond, what):
+    print(("PASS: " if cond else "FAIL: ") + what, flush=True)
+    if not cond:
+        failures.append(what)
+
+
+def decompress(path):
+    if path.endswith(".zst"):
+        return subprocess.run(["zstd", "-qdc", path], check=True, capture_output=True).stdout
+    if path.endswith(".gz"):
+        return gzip.open(path).read()
+    return open(path, "rb").read()
+
+
+def outputs(run_dir):
+    """{relative name: decompressed bytes} of shards/ and removed/."""
+    out = {}
+    for sub in ("shards", "removed"):
+        for p in glob.glob(os.path.join(run_dir, sub, "**", "*"), recursive=True):
+            if os.path.isfile(p):
+                out[os.path.relpath(p, run_dir)] = decompress(p)
+    return out
+
+
+BUCKET = ["docs_in", "docs_removed", "bytes_in", "bytes_removed", "chars_in", "chars_removed", "tokens_in",
+          "tokens_removed"]
+
+
+def summary(stats):
+    """The numbers a report must get right, from a stats/report JSON object."""
+    s = {k: stats[k] for k in BUCKET + ["bad_json", "no_url", "bad_url", "tokens_estimated_docs"]}
+    for group in ("by_class", "by_year", "by_agent"):
+        for key, b in stats[group].items():
+            if b["docs_in"]:
+                s.update({"%s.%s.%s" % (group, key, k): b[k] for k in BUCKET})
+    return s
+
+
+def add(total, part):
+    for k, v in part.items():
+        total[k] = total.get(k, 0) + v
+    return total
+
+
+def run(args, **kw):
+    return subprocess.run([OPTOUT] + args, capture_output=True, text=True, **kw)
+
+
+tmp = tempfile.mkdtemp(prefix="optout-fleet-")
+try:
+    corpus = os.path.join(tmp, "corpus")
+    gen = [os.path.join(ROOT, "tools", "gen-corpus"), "--robots-dir", ROBOTS, "--seed", "11", "--hosts", "8",
+           "--bad-rate", "0.01"]
+    subprocess.run(gen + ["--docs", "1600", "--shards", "4", "--format", "zst", "--out", os.path.join(corpus, "a")],
+                   check=True, capture_output=True)
+    subprocess.run(gen + ["--docs", "400", "--shards", "2", "--format", "gz", "--out", os.path.join(corpus, "b", "c"),
+                          "--style", "dolma", "--seed", "12"], check=True, capture_output=True)
+    subprocess.run(gen + ["--docs", "200", "--shards", "1", "--format", "jsonl", "--out", os.path.join(corpus, "b"),
+                          "--prefix", "plain", "--seed", "13"], check=True, capture_output=True)
+    for meta in glob.glob(os.path.join(corpus, "**", "_meta"), recursive=True):
+        shutil.rmtree(meta)
+    inputs = sorted(p for p in glob.glob(os.path.join(corpus, "**", "*.jsonl*"), recursive=True))
+    check(len(inputs) == 7, "7 generated input shards")
+
+    # reference: one optout filter per shard
+    ref_dir = os.path.join(tmp, "ref")
+    expected, ref_stats = {}, {}
+    for p in inputs:
+        rel = os.path.relpath(p, corpus)
+        name = rel[:-3] + ".zst" if rel.endswith(".gz") else rel if rel.endswith(".zst") else rel + ".zst"
+        out, rem, st = (os.path.join(ref_dir, x, name) for x in ("shards", "removed", "stats"))
+        r = run(["filter", "--robots-dir", ROBOTS, "--in", p, "--out", out, "--removed", rem, "--stats", st + ".json"])
+        check(r.returncode == 0, "reference filter of %s (%s)" % (rel, r.stderr.strip()))
+        expected["shards/" + name] = decompress(out)
+        expected["removed/" + name] = decompress(rem)
+        add(ref_stats, summary(json.load(open(st + ".json"))))
+    check(ref_stats["docs_removed"] > 0 and ref_stats["docs_removed"] < ref_stats["docs_in"],
+          "the corpus has kept and removed documents")
+
+    pattern = os.path.join(corpus, "**", "*.jsonl*")
+    base = ["run", "--corpus", pattern, "--robots-dir", ROBOTS, "--removed", "--workers", "2"]
+
+    def same_result(run_dir, what):
+        rep = os.path.join(run_dir, "report.json")
+        check(os.path.exists(rep), what + ": report.json written")
+        if not os.path.exists(rep):
+            return
+        report = json.load(open(rep))
+        got = outputs(run_dir)
+        check(got == expected, what + ": kept and removed shards identical to single-process filter runs")
+        check(summary(report) == ref_stats, what + ": report statistics equal the sum of the filters' statistics")
+        check(not os.path.exists(os.path.join(run_dir, ".staging")) or not os.listdir(os.path.join(run_dir, ".staging")),
+              what + ": nothing left in .staging")
+
+    # 1. undisturbed
+    d1 = os.path.join(tmp, "run1")
+    r = run(base + ["--out", d1], timeout=300)
+    check(r.returncode == 0, "undisturbed run exits 0 (%s)" % r.stderr.strip()[-400:])
+    same_result(d1, "undisturbed run")
+
+    # 2. rerun of a complete run: exit 0, nothing changes
+    before = {p: os.stat(p).st_mtime_ns for p in glob.glob(os.path.join(d1, "**", "*"), recursive=True)
+              if os.path.isfile(p) and "journal" not in p and "broker" not in p}
+    r = run(base + ["--out", d1], timeout=120)
+    check(r.returncode == 0, "rerun of a complete run exits 0")
+    after = {p: os.stat(p).st_mtime_ns for p in before}
+    check(before == after, "rerun of a complete run changes no output")
+
+    # 3. a different configuration on the same directory: exit 2 naming the option
+    r = run(base + ["--out", d1, "--mode", "protego"], timeout=60)
+    check(r.returncode == 2 and "mode" in r.stderr, "different --mode on the same run directory: exit 2 naming it")
+
+    # 4. kill -9 a worker mid-run, twice: the run completes with the same result
+    d4 = os.path.join(tmp, "run4")
+    p = subprocess.Popen([OPTOUT] + base + ["--out", d4], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    killed = 0
+    deadline = time.time() + 60
+    while killed < 2 and p.poll() is None and time.time() < deadline:
+        time.sleep(0.3)
+        ps = subprocess.run(["pgrep", "-f", "optout-worker --connect ipc://" + d4], capture_output=True, text=True)
+        pids = [int(x) for x in ps.stdout.split()]
+        if pids:
+            os.kill(pids[0], signal.SIGKILL)
+            killed += 1
+    out, err = p.communicate(timeout=300)
+    check(killed >= 1, "killed %d worker(s) mid-run" % killed)
+    check(p.returncode == 0, "run with killed workers exits 0 (%s)" % err.strip()[-400:])
+    same_result(d4, "run with killed workers")
+
+    # 5. kill -9 the broker mid-run, rerun: same result, no shard published twice
+    d5 = os.path.join(tmp, "run5")
+    p = subprocess.Popen([OPTOUT] + base + ["--out", d5], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 60
+    broker_killed = False
+    while p.poll() is None and time.time() < deadline:
+        time.sleep(0.2)
+        ps = subprocess.run(["pgrep", "-f", "optout-broker .*" + d5], capture_output=True, text=True)
+        pids = [int(x) for x in ps.stdout.split()]
+        if pids and os.path.exists(os.path.join(d5, "journal")) and os.path.getsize(os.path.join(d5, "journal")) > 60:
+            os.kill(pids[0], signal.SIGKILL)
+            broker_killed = True
+            break
+    t0 = time.time()
+    p.communicate(timeout=60)
+    check(p.returncode != 0 and time.time() - t0 < 15, "optout run exits nonzero promptly when its broker dies")
+    r = run(base + ["--out", d5], timeout=300)
+    check(r.returncode == 0, "rerun after the broker was killed completes (%s)" % r.stderr.strip()[-400:])
+    same_result(d5, "run resumed after a killed broker" + ("" if broker_killed else " (broker finished first)"))
+
+    # 6. crash between journaling `accepted` and publishing (fault injection), then resume
+    d6 = os.path.join(tmp, "run6")
+    broker = os.path.join(BIN, "optout-broker")
+    bp = subprocess.Popen([broker, "--dir", d6, "--corpus", pattern, "--robots-dir", ROBOTS, "--removed",
+                           "--crash-after-accept"], stderr=subprocess.PIPE, text=True)
+    sock = os.path.join(d6, "broker.sock")
+    deadline = time.time() + 20
+    while not os.path.exists(sock) and time.time() < deadline:
+        time.sleep(0.05)
+    wp = subprocess.Popen([os.path.join(BIN, "optout-worker"), "--connect", "ipc://" + sock, "--root", "fs=/"],
+                          stderr=subprocess.PIPE)
+    bp.wait(timeout=60)
+    wp.kill()
+    wp.wait()
+    check(bp.returncode == 99, "fault injection: the broker died after journaling accepted")
+    r = run(base + ["--out", d6], timeout=300)
+    check(r.returncode == 0, "resume after a crash between accepted and published (%s)" % r.stderr.strip()[-300:])
+    same_result(d6, "run resumed after a crash between accepted and published")
+
+    # 7. a corrupt shard: listed in failed_tasks after the retry cap, everything else completes, exit 1
+    bad_corpus = os.path.join(tmp, "badcorpus")
+    shutil.copytree(corpus, bad_corpus)
+    victim = sorted(glob.glob(os.path.join(bad_corpus, "a", "*.zst")))[0]
+    data = open(victim, "rb").read()
+    open(victim, "wb").write(data[: len(data) // 2])
+    d7 = os.path.join(tmp, "run7")
+    r = run(["run", "--corpus", os.path.join(bad_corpus, "**", "*.jsonl*"), "--robots-dir", ROBOTS, "--workers", "2",
+             "--out", d7], timeout=300)
+    check(r.returncode == 1, "a corrupt shard makes the run exit 1")
+    report = json.load(open(os.path.join(d7, "report.json")))
+    failed = report.get("failed_tasks", [])
+    check(len(failed) == 1 and failed[0]["input"].endswith(os.path.relpath(victim, bad_corpus)),
+          "the corrupt shard is the one listed in failed_tasks")
+    check(len(glob.glob(os.path.join(d7, "shards", "**", "*.zst"), recursive=True)) == 6,
+          "every other shard was published")
+
+    # 8. a second broker on a directory in use: exit 1 with a message
+    d8 = os.path.join(tmp, "run8")
+    bp = subprocess.Popen([broker, "--dir", d8, "--corpus", pattern, "--robots-dir", ROBOTS],
+                          stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 20
+    while not os.path.exists(os.path.join(d8, "broker.sock")) and time.time() < deadline:
+        time.sleep(0.05)
+    r2 = subprocess.run([broker, "--dir", d8, "--corpus", pattern, "--robots-dir", ROBOTS], capture_output=True,
+                        text=True, timeout=30)
+    bp.terminate()
+    bp.wait(timeout=30)
+    check(r2.returncode == 1 and "lock" in r2.stderr.lower(), "a second broker on the same directory exits 1 (%s)"
+          % r2.stderr.strip())
+finally:
+    shutil.rmtree(tmp, ignore_errors=True)
+
+print("fleet: %d failures" % len(failures))
+sys.exit(1 if failures else 0)

@@ -1,0 +1,196 @@
+/* fuzz_msg.c — libFuzzer target for the fleet's wire formats (common/msg.c, common/stats_msgpack.c).
+ *
+ * Every input is decoded three ways: as a message, as a run configuration and as statistics (for
+ * 256 and for 14 agents). Invariants:
+ * - a rejected input leaves the output untouched and says why;
+ * - a message's byte fields (config, stats, text) lie inside the input;
+ * - what decodes re-encodes, the re-encoding decodes to the same struct, and encoding that struct
+ *   again gives the same bytes (the encoding is canonical);
+ * - stats: decode_add into zeroed stats, encode, decode again: the same stats and the same bytes.
+ *
+ * Seeds: with FUZZ_MSG_WRITE_SEEDS=DIR set, the program writes one valid frame per message type,
+ * a run configuration and statistics into DIR and exits (e.g. to fill tests/fuzz/corpus/fuzz_msg/).
+ */
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "optout/msg.h"
+#include "optout/stats.h"
+
+#define POISON 0x5a
+
+static void check(int ok, const char *what) {
+    if (!ok) {
+        fprintf(stderr, "fuzz_msg: invariant violated: %s\n", what);
+        abort();
+    }
+}
+
+/* Both decoded structs are zero-filled outside their strings (the decoder starts from calloc),
+ * so they compare bytewise once the pointers (into different frames) are compared by content. */
+static int msg_equal(const optout_msg *a, const optout_msg *b) {
+    if (a->config_len != b->config_len || a->stats_len != b->stats_len || a->text_len != b->text_len) return 0;
+    if (a->config_len && memcmp(a->config, b->config, a->config_len)) return 0;
+    if (a->stats_len && memcmp(a->stats, b->stats, a->stats_len)) return 0;
+    if (a->text_len && memcmp(a->text, b->text, a->text_len)) return 0;
+    static optout_msg x, y;
+    memcpy(&x, a, sizeof x);
+    memcpy(&y, b, sizeof y);
+    x.config = y.config = NULL, x.stats = y.stats = NULL, x.text = y.text = NULL;
+    return memcmp(&x, &y, sizeof x) == 0;
+}
+
+static int inside(const void *p, size_t n, const uint8_t *data, size_t size) {
+    return n == 0 || ((const uint8_t *)p >= data && (const uint8_t *)p + n <= data + size);
+}
+
+static void fuzz_message(const uint8_t *data, size_t size) {
+    static optout_msg m1, m2, before;
+    char err[OPTOUT_MSG_ERR_LEN] = "";
+    memset(&m1, POISON, sizeof m1);
+    memcpy(&before, &m1, sizeof m1);
+    if (optout_msg_decode(data, size, &m1, err) != 0) {
+        check(memcmp(&m1, &before, sizeof m1) == 0, "a rejected message changed the output");
+        check(err[0] != '\0', "a rejected message without an error");
+        return;
+    }
+    check(inside(m1.config, m1.config_len, data, size) && inside(m1.stats, m1.stats_len, data, size) &&
+              inside(m1.text, m1.text_len, data, size),
+          "a byte field outside the frame");
+    void *f2, *f3;
+    size_t l2, l3;
+    check(optout_msg_encode(&m1, &f2, &l2, err) == 0, "a decoded message does not encode");
+    check(l2 <= size, "re-encoding is larger than the frame");
+    check(optout_msg_decode(f2, l2, &m2, err) == 0, "a re-encoded message does not decode");
+    check(msg_equal(&m1, &m2), "a message changed in a round trip");
+    check(optout_msg_encode(&m2, &f3, &l3, err) == 0, "a message does not encode twice");
+    check(l2 == l3 && memcmp(f2, f3, l2) == 0, "encoding is not canonical");
+    free(f2);
+    free(f3);
+}
+
+static void fuzz_config(const uint8_t *data, size_t size) {
+    static optout_run_config c1, c2, before;
+    char err[OPTOUT_MSG_ERR_LEN] = "";
+    memset(&c1, POISON, sizeof c1);
+    memcpy(&before, &c1, sizeof c1);
+    if (optout_run_config_decode(data, size, &c1, err) != 0) {
+        check(memcmp(&c1, &before, sizeof c1) == 0, "a rejected configuration changed the output");
+        check(err[0] != '\0', "a rejected configuration without an error");
+        return;
+    }
+    void *b2, *b3;
+    size_t l2, l3;
+    check(optout_run_config_encode(&c1, &b2, &l2, err) == 0, "a decoded configuration does not encode");
+    check(optout_run_config_decode(b2, l2, &c2, err) == 0, "a re-encoded configuration does not decode");
+    check(memcmp(&c1, &c2, sizeof c1) == 0, "a configuration changed in a round trip");
+    check(optout_run_config_encode(&c2, &b3, &l3, err) == 0, "a configuration does not encode twice");
+    check(l2 == l3 && memcmp(b2, b3, l2) == 0, "configuration encoding is not canonical");
+    free(b2);
+    free(b3);
+}
+
+static void fuzz_stats(const uint8_t *data, size_t size, size_t agents) {
+    static optout_stats s1, s2, before;
+    memset(&s1, POISON, sizeof s1);
+    memcpy(&before, &s1, sizeof s1);
+    if (optout_stats_decode_add(data, size, agents, &s1) != 0) {
+        check(memcmp(&s1, &before, sizeof s1) == 0, "rejected stats changed the target");
+        return;
+    }
+    optout_stats_init(&s1);
+    check(optout_stats_decode_add(data, size, agents, &s1) == 0, "stats decode is not deterministic");
+    void *b2, *b3;
+    size_t l2, l3;
+    check(optout_stats_encode(&s1, agents, &b2, &l2) == 0, "decoded stats do not encode");
+    optout_stats_init(&s2);
+    check(optout_stats_decode_add(b2, l2, agents, &s2) == 0, "re-encoded stats do not decode");
+    check(memcmp(&s1, &s2, sizeof s1) == 0, "stats changed in a round trip");
+    check(optout_stats_encode(&s2, agents, &b3, &l3) == 0, "stats do not encode twice");
+    check(l2 == l3 && memcmp(b2, b3, l2) == 0, "stats encoding is not canonical");
+    free(b2);
+    free(b3);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
+    fuzz_message(data, size);
+    fuzz_config(data, size);
+    fuzz_stats(data, size, OPTOUT_AGENTS_MAX);
+    fuzz_stats(data, size, 14);
+    return 0;
+}
+
+/* ---- seeds ----------------------------------------------------------------------------------- */
+
+static void write_seed(const char *dir, const char *name, const void *buf, size_t len) {
+    char path[4096];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    FILE *f = fopen(path, "wb");
+    check(f && fwrite(buf, 1, len, f) == len && fclose(f) == 0, "cannot write a seed");
+}
+
+static void write_seeds(const char *dir) {
+    static const char *const NAMES[] = {"", "ready", "credit", "hb", "task", "result", "handback", "ack", "bye",
+                                        "status-request", "status"};
+    static optout_run_config c;
+    static optout_stats s;
+    void *cfg, *st, *out;
+    size_t cfg_len, st_len, len;
+    char err[OPTOUT_MSG_ERR_LEN];
+    c.mode = OPTOUT_MODE_PROTEGO, c.level = 3, c.max_line = 1 << 26, c.agent_count = 2;
+    strcpy(c.agents[0], "GPTBot"), strcpy(c.agents[1], "*");
+    strcpy(c.url_field, "metadata.url"), strcpy(c.robots_dir.root, "run"), strcpy(c.robots_dir.rel, "robots");
+    check(optout_run_config_encode(&c, &cfg, &cfg_len, err) == 0, "seed config");
+    write_seed(dir, "config", cfg, cfg_len);
+    optout_agentset set;
+    optout_agentset_clear(&set);
+    optout_agentset_add(&set, 1);
+    optout_doc_facts d = {.cls = OPTOUT_CLASS_EN, .year = 2024, .bytes = 10, .chars = 9, .tokens = 3, .removed = 1,
+                          .disallowed = &set};
+    optout_stats_add_doc(&s, 2, &d);
+    d.year = 0, d.removed = 0, d.disallowed = NULL, d.cls = OPTOUT_CLASS_UNKNOWN;
+    optout_stats_add_doc(&s, 2, &d);
+    s.docs_by_outcome[OPTOUT_OUTCOME_OK] = 2, s.bad_json = 1, s.tokens_estimated_docs = 1;
+    check(optout_stats_encode(&s, 2, &st, &st_len) == 0, "seed stats");
+    write_seed(dir, "stats", st, st_len);
+    for (int t = OPTOUT_MSG_READY; t <= OPTOUT_MSG_STATUS; t++) {
+        static optout_msg m;
+        memset(&m, 0, sizeof m);
+        m.type = (optout_msg_type)t, m.epoch = 3;
+        strcpy(m.worker, "node1/0"), m.credit = 2, m.task = 41, m.attempt = 2, m.kind = OPTOUT_TASK_FILTER;
+        strcpy(m.input.root, "data"), strcpy(m.input.rel, "CC-MAIN-2024-10/000.jsonl.zst");
+        m.input_size = 1000, m.input_mtime_ns = 1700000000000000000;
+        strcpy(m.staging.root, "run"), strcpy(m.staging.rel, ".staging/41.3.2");
+        strcpy(m.output_name, "CC-MAIN-2024-10/000.jsonl.zst"), m.with_removed = 1;
+        m.config = cfg, m.config_len = cfg_len, m.ok = 1;
+        m.file_count = 2;
+        strcpy(m.files[0].name, "shards/CC-MAIN-2024-10/000.jsonl.zst"), m.files[0].size = 800;
+        strcpy(m.files[1].name, "removed/CC-MAIN-2024-10/000.jsonl.zst"), m.files[1].size = 200;
+        memset(m.files[0].sha256, 'a', 64), memset(m.files[1].sha256, '0', 64);
+        m.stats = st, m.stats_len = st_len, m.text = "{\"done\": 1}", m.text_len = 11;
+        check(optout_msg_encode(&m, &out, &len, err) == 0, "seed message");
+        write_seed(dir, NAMES[t], out, len);
+        free(out);
+        if (t == OPTOUT_MSG_RESULT) { /* a failed result too */
+            m.ok = 0, m.file_count = 0, m.stats_len = 0;
+            strcpy(m.error, "input changed since planning");
+            check(optout_msg_encode(&m, &out, &len, err) == 0, "seed message");
+            write_seed(dir, "result-failed", out, len);
+            free(out);
+        }
+    }
+    free(cfg);
+    free(st);
+}
+
+int LLVMFuzzerInitialize(int *argc, char ***argv) {
+    (void)argc, (void)argv;
+    const char *dir = getenv("FUZZ_MSG_WRITE_SEEDS");
+    if (dir && *dir) {
+        write_seeds(dir);
+        exit(0);
+    }
+    return 0;
+}
