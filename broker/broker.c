@@ -74,7 +74,7 @@ struct broker {
     size_t pending_count;
     int64_t commit_deadline;
     void *zctx, *router;
-    int accepted_seen;
+    int recovered; /* this start completed publications or ran tasks */
 };
 
 static volatile sig_atomic_t stop_requested;
@@ -658,6 +658,7 @@ static int recover(struct broker *b) {
             struct record p = {.kind = RECORD_PUBLISHED, .task = i};
             if (journal_append(b, &p) != 0) return -1;
             t->state = TASK_DONE;
+            b->recovered = 1;
             optout_log(LOG_INFO, "task %zu: completed its publication from the journal", i);
         }
         if (t->state == TASK_DONE) {
@@ -780,6 +781,7 @@ int broker_run(const struct broker_config *cfg) {
     optout_log(LOG_INFO, "epoch %llu: %zu tasks, %zu done, %zu failed, %zu to run", (unsigned long long)b.epoch,
                b.task_count, b.done, b.failed, b.queue_len);
     if (b.queue_len > 0) {
+        b.recovered = 1; /* tasks will run: the report changes */
         char endpoint[4200];
         if (cfg->bind) snprintf(endpoint, sizeof endpoint, "%s", cfg->bind);
         else snprintf(endpoint, sizeof endpoint, "ipc://%s/broker.sock", cfg->dir);
@@ -799,13 +801,22 @@ int broker_run(const struct broker_config *cfg) {
             goto out;
         }
     }
-    if (write_report(&b) != 0) goto out;
+    /* a run found complete is left exactly as it is: the report is written only when this epoch
+     * changed something (or it is missing) */
+    char report[4200];
+    snprintf(report, sizeof report, "%s/report.json", cfg->dir);
+    if ((b.recovered || access(report, F_OK) != 0) && write_report(&b) != 0) goto out;
     rc = b.failed ? OPTOUT_EXIT_FAILURE : OPTOUT_EXIT_OK;
     optout_log(LOG_INFO, "run complete: %zu tasks done, %zu failed; %llu of %llu documents removed", b.done, b.failed,
                (unsigned long long)b.stats->total.docs_removed, (unsigned long long)b.stats->total.docs_in);
 out:
     if (b.journal) optout_journal_close(b.journal);
-    if (b.router) zmq_close(b.router);
+    if (b.router) {
+        char sock[4200];
+        snprintf(sock, sizeof sock, "%s/broker.sock", cfg->dir);
+        if (!cfg->bind) unlink(sock);
+        zmq_close(b.router);
+    }
     if (b.zctx) zmq_ctx_term(b.zctx);
     for (size_t i = 0; i < b.task_count && b.tasks; i++) free(b.tasks[i].accepted_stats);
     free(b.tasks);

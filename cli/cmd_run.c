@@ -218,6 +218,8 @@ int cmd_run(int argc, char **argv) {
     bargs[nb++] = strdup(dir);
     bargs[nb] = NULL;
 
+    /* the children say only what matters; the progress line says the rest */
+    if (!getenv("OPTOUT_LOG_LEVEL")) setenv("OPTOUT_LOG_LEVEL", "warning", 1);
     struct sigaction sa = {.sa_handler = on_signal};
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);

@@ -4,20 +4,28 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 static const char *program = "optout";
 static int journal = -1;
-static int verbose;
+static int max_priority = LOG_INFO;
 
 void optout_log_init(const char *name) {
     program = name;
     journal = getenv("JOURNAL_STREAM") != NULL;
+    /* OPTOUT_LOG_LEVEL=err|warning|info|debug: how much to say (optout run quiets its children) */
+    const char *level = getenv("OPTOUT_LOG_LEVEL");
+    if (!level) return;
+    if (strcmp(level, "err") == 0) max_priority = LOG_ERR;
+    else if (strcmp(level, "warning") == 0) max_priority = LOG_WARNING;
+    else if (strcmp(level, "info") == 0) max_priority = LOG_INFO;
+    else if (strcmp(level, "debug") == 0) max_priority = LOG_DEBUG;
 }
 
-void optout_log_verbose(int on) { verbose = on; }
+void optout_log_verbose(int on) { max_priority = on ? LOG_DEBUG : LOG_INFO; }
 
 void optout_log(int priority, const char *fmt, ...) {
-    if (priority >= LOG_DEBUG && !verbose) return;
+    if (priority > max_priority) return;
     if (journal < 0) journal = getenv("JOURNAL_STREAM") != NULL;
     char msg[4096];
     va_list ap;

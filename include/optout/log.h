@@ -3,7 +3,8 @@
  * Contract: optout_log(LOG_ERR, "...") prints "PROGRAM: message\n" on stderr. Under systemd
  * (JOURNAL_STREAM set) the line instead starts with the sd-daemon priority prefix ("<3>") so the
  * journal records the right priority. Priorities are syslog's (LOG_ERR, LOG_WARNING, LOG_INFO,
- * LOG_DEBUG); LOG_DEBUG lines are printed only when optout_log_verbose(1) was called.
+ * LOG_DEBUG); LOG_DEBUG lines are printed only when optout_log_verbose(1) was called or
+ * OPTOUT_LOG_LEVEL=debug; OPTOUT_LOG_LEVEL=warning (or err) hides the lower priorities.
  */
 #ifndef OPTOUT_LOG_H
 #define OPTOUT_LOG_H

@@ -6,7 +6,10 @@
  * - a message's byte fields (config, stats, text) lie inside the input;
  * - what decodes re-encodes, the re-encoding decodes to the same struct, and encoding that struct
  *   again gives the same bytes (the encoding is canonical);
- * - stats: decode_add into zeroed stats, encode, decode again: the same stats and the same bytes.
+ * - stats: decode_add into zeroed stats, encode, decode again: the same stats and the same bytes;
+ * - the input also builds a message and a configuration field by field (any bytes, any lengths up
+ *   to and past the limits): when the encoder accepts one, the decoder accepts its frame and
+ *   re-encoding gives the same bytes (the encoder refuses exactly what the decoder would).
  *
  * Seeds: with FUZZ_MSG_WRITE_SEEDS=DIR set, the program writes one valid frame per message type,
  * a run configuration and statistics into DIR and exits (e.g. to fill tests/fuzz/corpus/fuzz_msg/).
@@ -114,11 +117,111 @@ static void fuzz_stats(const uint8_t *data, size_t size, size_t agents) {
     free(b3);
 }
 
+/* ---- building from the input: whatever encodes must decode ----------------------------------- */
+
+typedef struct {
+    const uint8_t *p;
+    size_t n;
+} src;
+
+static uint8_t take8(src *s) {
+    if (!s->n) return 0;
+    s->n--;
+    return *s->p++;
+}
+
+static uint64_t take64(src *s) {
+    uint64_t v = 0;
+    for (int i = 0; i < 8; i++) v = v << 8 | take8(s);
+    return v;
+}
+
+/* A string for char[cap]: a length byte (254: cap - 1 bytes, 255: cap bytes and no NUL), then the
+ * bytes from the input (zeros once it runs out). */
+static void take_str(src *s, char *dst, size_t cap) {
+    size_t len = take8(s);
+    if (len == 254) len = cap - 1;
+    else if (len == 255) len = cap;
+    else if (len >= cap) len = cap - 1;
+    size_t k = len < s->n ? len : s->n;
+    memcpy(dst, s->p, k);
+    memset(dst + k, 'x', len - k);
+    s->p += k, s->n -= k;
+    if (len < cap) dst[len] = '\0';
+}
+
+/* Encode what the input builds; when that succeeds, the frame decodes and re-encodes identically. */
+static void fuzz_build(const uint8_t *data, size_t size) {
+    static optout_msg m, d;
+    static optout_run_config c, dc;
+    src s = {data, size};
+    char err[OPTOUT_MSG_ERR_LEN];
+    void *f1, *f2;
+    size_t l1, l2;
+
+    memset(&m, 0, sizeof m);
+    m.type = (optout_msg_type)(take8(&s) % 11); /* 0: invalid */
+    m.epoch = take64(&s), m.credit = (uint32_t)take64(&s), m.task = take64(&s), m.attempt = take64(&s);
+    m.kind = (optout_task_kind)(take8(&s) % 3);
+    take_str(&s, m.worker, sizeof m.worker);
+    take_str(&s, m.input.root, sizeof m.input.root);
+    take_str(&s, m.input.rel, sizeof m.input.rel);
+    take_str(&s, m.staging.root, sizeof m.staging.root);
+    take_str(&s, m.staging.rel, sizeof m.staging.rel);
+    take_str(&s, m.output_name, sizeof m.output_name);
+    take_str(&s, m.error, sizeof m.error);
+    m.input_size = take64(&s), m.input_mtime_ns = (int64_t)take64(&s);
+    m.with_removed = take8(&s), m.ok = take8(&s);
+    m.file_count = take8(&s) % 10;
+    for (size_t i = 0; i < m.file_count; i++) {
+        take_str(&s, m.files[i].name, sizeof m.files[i].name);
+        m.files[i].size = take64(&s);
+        take_str(&s, m.files[i].sha256, sizeof m.files[i].sha256);
+    }
+    m.config = s.p, m.config_len = take8(&s);
+    m.stats = s.p, m.stats_len = take8(&s);
+    m.text = (const char *)s.p, m.text_len = take8(&s);
+    if (m.config_len > s.n) m.config_len = s.n;
+    if (m.stats_len > s.n) m.stats_len = s.n;
+    if (m.text_len > s.n) m.text_len = s.n;
+    if (optout_msg_encode(&m, &f1, &l1, err) == 0) {
+        check(optout_msg_decode(f1, l1, &d, err) == 0, "an encoded message does not decode");
+        check(optout_msg_encode(&d, &f2, &l2, err) == 0, "a decoded message does not encode");
+        check(l1 == l2 && memcmp(f1, f2, l1) == 0, "a built message changed in a round trip");
+        free(f1);
+        free(f2);
+    }
+
+    memset(&c, 0, sizeof c);
+    c.mode = (optout_robots_mode)(take8(&s) % 3);
+    c.host_key = (optout_hostkey_mode)(take8(&s) % 3);
+    c.unreachable_disallows = take8(&s);
+    c.level = (int32_t)take64(&s);
+    c.max_line = take64(&s);
+    c.agent_count = take8(&s) % 6;
+    if (c.agent_count == 5) c.agent_count = OPTOUT_AGENTS_MAX + (take8(&s) & 1);
+    for (size_t i = 0; i < c.agent_count && i < OPTOUT_AGENTS_MAX; i++) take_str(&s, c.agents[i], sizeof c.agents[i]);
+    take_str(&s, c.url_field, sizeof c.url_field);
+    take_str(&s, c.date_field, sizeof c.date_field);
+    take_str(&s, c.robots_dir.root, sizeof c.robots_dir.root);
+    take_str(&s, c.robots_dir.rel, sizeof c.robots_dir.rel);
+    take_str(&s, c.redis, sizeof c.redis);
+    take_str(&s, c.redis_prefix, sizeof c.redis_prefix);
+    if (optout_run_config_encode(&c, &f1, &l1, err) == 0) {
+        check(optout_run_config_decode(f1, l1, &dc, err) == 0, "an encoded configuration does not decode");
+        check(optout_run_config_encode(&dc, &f2, &l2, err) == 0, "a decoded configuration does not encode");
+        check(l1 == l2 && memcmp(f1, f2, l1) == 0, "a built configuration changed in a round trip");
+        free(f1);
+        free(f2);
+    }
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     fuzz_message(data, size);
     fuzz_config(data, size);
     fuzz_stats(data, size, OPTOUT_AGENTS_MAX);
     fuzz_stats(data, size, 14);
+    fuzz_build(data, size);
     return 0;
 }
 
