@@ -22,7 +22,6 @@
  * ignore it. The password is sent with AUTH after every connect, never logged, and wiped on free.
  */
 #include <errno.h>
-#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>

@@ -1,16 +1,26 @@
 /* msg.h — the broker <-> worker protocol (version 1): every message is one ZeroMQ frame holding
- * one msgpack map. docs/fleet.md describes the conversation; this header is the wire contract.
+ * one msgpack map. docs/fleet-protocol.md lists the keys and the conversation (the reference for
+ * other implementations); docs/fleet.md explains the design; this header is the wire contract.
  *
  * Contract
  * - Every map has "v" (OPTOUT_PROTOCOL_VERSION), "t" (the type, a short string: "ready", "credit",
  *   "hb", "task", "result", "handback", "ack", "bye", "status?", "status") and "e" (the broker's
- *   epoch; 0 from a worker that has not seen one). Other keys depend on the type (docs/fleet.md).
+ *   epoch; 0 from a worker that has not seen one). Other keys depend on the type
+ *   (docs/fleet-protocol.md); all are required except RESULT's "err".
  * - Decoding treats every frame as hostile: frames over OPTOUT_MSG_MAX_BYTES, a version other than 1,
- *   an unknown type, a missing required key, a key of the wrong msgpack type, a string longer than
- *   its field, a count over its array, or trailing bytes reject the whole frame (-1, err says why);
- *   unknown keys are skipped. A rejected frame changes nothing.
- * - Decoded byte fields (config, stats, text) point into the frame: valid while it is.
- * - Encoding returns a malloc'd buffer the caller frees (zmq_msg_init_data can take it).
+ *   an unknown type, a missing required key, a key of the wrong msgpack type or out of range, a
+ *   string longer than its field or holding a NUL, an empty worker id or agent name, a count over
+ *   its array, a root name holding '/', a relative path that is absolute or has a ".." component,
+ *   a sha256 that is not 64 lower-case hex digits, a protocol key present twice, nesting deeper
+ *   than 16 containers or more than 65536 msgpack objects, a truncated frame or trailing bytes
+ *   reject the whole frame (-1, err says why);
+ *   unknown keys (and keys of other types) are skipped. A rejected frame changes nothing; an
+ *   accepted one fills all of *m (fields the type does not carry are zero).
+ * - Decoded byte fields (config, stats, text) point into the frame (msgpack-c's str and bin objects
+ *   reference the input buffer): valid while it is. text is not NUL-terminated.
+ * - Encoding applies the same rules (what encodes decodes) and fails when the frame would exceed
+ *   OPTOUT_MSG_MAX_BYTES; it returns a malloc'd buffer the caller frees (zmq_msg_init_data can
+ *   take it). err may be NULL in every function.
  *
  * Why msgpack-c: DESIGN.md names it; it gives a compact, typed, self-describing encoding that any
  * language's tooling can read when debugging a fleet.
@@ -94,12 +104,14 @@ typedef struct {
 
 const char *optout_msg_type_name(optout_msg_type type);
 
-/* 0 with *out (malloc'd) and *len, or -1 (a field too long, out of memory) with err. */
+/* 0 with *out (malloc'd) and *len, or -1 (a field breaking a rule, too large, out of memory) with err. */
 int optout_msg_encode(const optout_msg *m, void **out, size_t *len, char err[OPTOUT_MSG_ERR_LEN]);
 /* 0, or -1 with err: see the contract above. */
 int optout_msg_decode(const void *frame, size_t len, optout_msg *m, char err[OPTOUT_MSG_ERR_LEN]);
 
-/* The run's configuration as workers need it: everything that changes a filter's result. */
+/* The run's configuration as workers need it: everything that changes a filter's result. Encoded as
+ * a msgpack map (docs/fleet-protocol.md "Run configuration"), every key required, with the
+ * message rules; agent names are 1..127 bytes. */
 typedef struct {
     optout_robots_mode mode;
     optout_hostkey_mode host_key;

@@ -74,8 +74,10 @@ size_t optout_verdicts_dir_hosts(const optout_verdicts *v);
 optout_verdicts *optout_verdicts_open_redis(const char *endpoint, const char *password, const char *prefix,
                                             const optout_agents *agents, optout_robots_mode mode,
                                             size_t max_cached, char *err, size_t errlen);
-/* Asks Redis for many hosts in one round trip (pipelined GETs) and caches the answers, so that the
- * lookups that follow are local. Hosts already cached are skipped. 0, or -1 with err. */
+/* Asks Redis for many hosts, one round trip per 1000 (pipelined GETs), and caches the answers, so
+ * that the lookups that follow are local. Hosts already cached are skipped. A host without a record
+ * is no error here (its lookup answers 0 or no_robots), but an incomplete store or a corrupt record
+ * is. 0, or -1 with err. */
 int optout_verdicts_prefetch(optout_verdicts *v, const char *const *hosts, const size_t *lens, size_t count,
                              char *err, size_t errlen);
 /* Loads a robots directory into Redis under PREFIX (absent = "no_robots"): every file's host with

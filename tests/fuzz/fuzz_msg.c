@@ -173,7 +173,7 @@ static void fuzz_build(const uint8_t *data, size_t size) {
     m.input_size = take64(&s), m.input_mtime_ns = (int64_t)take64(&s);
     m.with_removed = take8(&s), m.ok = take8(&s);
     m.file_count = take8(&s) % 10;
-    for (size_t i = 0; i < m.file_count; i++) {
+    for (size_t i = 0; i < m.file_count && i < OPTOUT_MSG_MAX_FILES; i++) {
         take_str(&s, m.files[i].name, sizeof m.files[i].name);
         m.files[i].size = take64(&s);
         take_str(&s, m.files[i].sha256, sizeof m.files[i].sha256);

@@ -1,6 +1,8 @@
 /* test_verdicts.c — verdict sources (include/optout/verdicts.h): the robots directory and Redis.
  *
- * Usage: test_verdicts [dir|redis]   (no argument: both groups)
+ * Usage: test_verdicts [dir|redis [ROBOTS_DIR]]   (no argument: both groups)
+ *   ROBOTS_DIR (or $OPTOUT_TEST_ROBOTS_DIR): a real robots directory loaded into Redis and compared
+ *   host by host with the directory source; skipped when absent.
  *
  * The Redis tests start a private redis-server per test (unix socket in a temporary directory,
  * `--port 0 --save '' --appendonly no --maxmemory-policy noeviction`) and kill it afterwards; the
@@ -18,6 +20,8 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <ctype.h>
+#include <dirent.h>
 #include <errno.h>
 #include <ftw.h>
 #include <signal.h>
@@ -130,6 +134,8 @@ static const char *const URLS[] = {
     "/x",         "/x?q=1",          "/doc.pdf",    "/doc.pdf?x",  "/a%00b",       "/%FF%FE",
     "/g",         "/g/h",            "/p",          "/p/q",        "/robots.txt",  "http://example.com/private/x",
     "/Private/x", "/admin/public",   "/a",          "/%7Eadmin",   "/admin%2Fx",   "/anything?private",
+    "/search?q=x", "/wp-admin/",     "/api/v1/x",   "/cart",       "/login",       "/tag/a/page/2",
+    "/index.html", "/?s=1",          "/cgi-bin/x",  "/en/about",   "/user/1/edit", "/static/a.js",
 };
 #define URL_COUNT (sizeof URLS / sizeof URLS[0])
 
@@ -968,6 +974,64 @@ static void test_redis_big_body(void **state) {
     }
 }
 
+/* A real robots directory (../shared/data/robots-top10k: thousands of hosts), when given as the
+ * second argument or $OPTOUT_TEST_ROBOTS_DIR: every host gives the same answers from Redis (one
+ * prefetch per 1000 hosts) as from the directory, in both modes. */
+static const char *real_dir;
+
+static void test_redis_real_dir(void **state) {
+    (void)state;
+    struct stat st;
+    if (!real_dir || stat(real_dir, &st) != 0) {
+        print_message("no real robots directory given: skipped\n");
+        skip();
+    }
+    long n = load(PREFIX, real_dir);
+    DIR *dh = opendir(real_dir);
+    assert_non_null(dh);
+    size_t count = 0, cap = 1024;
+    char **hosts = malloc(cap * sizeof *hosts);
+    assert_non_null(hosts);
+    for (struct dirent *e; (e = readdir(dh)) != NULL;) {
+        if (e->d_name[0] == '.' || strcmp(e->d_name, "index.tsv") == 0) continue;
+        char key[1024];
+        size_t len = strlen(e->d_name);
+        if (len >= sizeof key) continue;
+        for (size_t i = 0; i <= len; i++) key[i] = (char)tolower((unsigned char)e->d_name[i]);
+        char *us = strrchr(key, '_');
+        if (us && us[1] && strspn(us + 1, "0123456789") == strlen(us + 1) && strlen(us + 1) <= 5) {
+            if (strcmp(us + 1, "80") == 0 || strcmp(us + 1, "443") == 0) *us = '\0';
+            else *us = ':';
+        }
+        if (count + 2 > cap) hosts = realloc(hosts, (cap *= 2) * sizeof *hosts);
+        assert_non_null(hosts);
+        hosts[count++] = strdup(key);
+    }
+    closedir(dh);
+    hosts[count++] = strdup("absent.invalid");
+    CHECK((long)count - 1 <= n, "%zu files, %ld records", count - 1, n);
+    size_t *lens = malloc(count * sizeof *lens);
+    assert_non_null(lens);
+    for (size_t i = 0; i < count; i++) lens[i] = strlen(hosts[i]);
+    for (int mode = OPTOUT_MODE_RFC9309; mode <= OPTOUT_MODE_PROTEGO; mode++) {
+        optout_verdicts *d = open_dir_ok(real_dir, (optout_robots_mode)mode, 0);
+        optout_verdicts *v = open_redis_ok(PREFIX, (optout_robots_mode)mode, 1000);
+        for (size_t i = 0; i < count; i += 1000) {
+            size_t k = count - i < 1000 ? count - i : 1000;
+            char err[1024] = "";
+            CHECK(optout_verdicts_prefetch(v, (const char *const *)hosts + i, lens + i, k, err, sizeof err) == 0, "%s",
+                  err);
+            for (size_t j = i; j < i + k; j++) same_verdicts(d, v, hosts[j]);
+        }
+        optout_verdicts_free(v);
+        optout_verdicts_free(d);
+    }
+    print_message("%zu hosts, %ld records: same answers from Redis as from %s\n", count, n, real_dir);
+    for (size_t i = 0; i < count; i++) free(hosts[i]);
+    free(hosts);
+    free(lens);
+}
+
 /* A TCP endpoint ("host:port") when $OPTOUT_TEST_REDIS_TCP names one (with
  * $OPTOUT_TEST_REDIS_PASSWORD if it needs one): the private servers listen on unix sockets only.
  * Keys go under a prefix of this process's own and are deleted afterwards. */
@@ -1031,10 +1095,11 @@ static int find_redis(void) {
 
 int main(int argc, char **argv) {
     const char *group = argc > 1 ? argv[1] : "all";
+    real_dir = argc > 2 ? argv[2] : getenv("OPTOUT_TEST_ROBOTS_DIR");
     int want_dir = strcmp(group, "all") == 0 || strcmp(group, "dir") == 0;
     int want_redis = strcmp(group, "all") == 0 || strcmp(group, "redis") == 0;
     if (!want_dir && !want_redis) {
-        fprintf(stderr, "usage: %s [dir|redis]\n", argv[0]);
+        fprintf(stderr, "usage: %s [dir|redis [ROBOTS_DIR]]\n", argv[0]);
         return 2;
     }
     strcpy(tmpdir, "/tmp/test_verdicts.XXXXXX");
@@ -1080,6 +1145,7 @@ int main(int argc, char **argv) {
             R(test_redis_reload_drops_stale),
             R(test_redis_load_errors),
             R(test_redis_big_body),
+            R(test_redis_real_dir),
             T(test_redis_tcp),
         };
         failed += cmocka_run_group_tests_name("verdicts_redis", redis_tests, NULL, NULL);
