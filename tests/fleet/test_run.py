@@ -159,7 +159,10 @@ try:
             break
     t0 = time.time()
     p.communicate(timeout=60)
-    check(p.returncode != 0 and time.time() - t0 < 15, "optout run exits nonzero promptly when its broker dies")
+    if broker_killed:
+        check(p.returncode != 0 and time.time() - t0 < 15, "optout run exits nonzero promptly when its broker dies")
+    else:
+        print("NOTE: the run finished before the broker could be killed; resume checked anyway")
     r = run(base + ["--out", d5], timeout=300)
     check(r.returncode == 0, "rerun after the broker was killed completes (%s)" % r.stderr.strip()[-400:])
     same_result(d5, "run resumed after a killed broker" + ("" if broker_killed else " (broker finished first)"))
