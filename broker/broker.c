@@ -16,6 +16,7 @@
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
+#include <hiredis/hiredis.h>
 #include <zmq.h>
 
 #include "broker.h"
@@ -24,6 +25,7 @@
 #include "optout/rundir.h"
 #include "optout/stats.h"
 #include "optout/util.h"
+#include "optout/verdicts.h"
 
 #define HEARTBEAT_MS 1000
 #define LIVENESS_MS 5000
@@ -75,6 +77,7 @@ struct broker {
     int64_t commit_deadline;
     void *zctx, *router;
     int recovered; /* this start completed publications or ran tasks */
+    char redis_prefix[256];
 };
 
 static volatile sig_atomic_t stop_requested;
@@ -279,8 +282,68 @@ static void fail_task(struct broker *b, size_t task, const char *why) {
     optout_log(LOG_ERR, "task %zu (%s) failed permanently: %s", task, t->input->path, why);
 }
 
+/* ---- Redis ---------------------------------------------------------------------------- */
+
+/* Loads the robots directory into Redis (idempotent; completeness is written last). */
+static int redis_load(struct broker *b) {
+    char err[1024];
+    long n = optout_verdicts_load_redis(b->cfg->redis, b->cfg->redis_password, b->redis_prefix, b->cfg->robots_dir,
+                                        err, sizeof err);
+    if (n < 0) {
+        optout_log(LOG_ERR, "loading verdicts into Redis: %s", err);
+        return -1;
+    }
+    optout_log(LOG_INFO, "Redis %s: %ld host records under %s", b->cfg->redis, n, b->redis_prefix);
+    return 0;
+}
+
+/* 1 when the store is complete, 0 when not (restarted, flushed, evicted), -1 when unreachable. */
+static int redis_complete(struct broker *b) {
+    char host[1024];
+    redisContext *c;
+    struct timeval tv = {2, 0};
+    if (strncmp(b->cfg->redis, "unix:", 5) == 0) {
+        c = redisConnectUnixWithTimeout(b->cfg->redis + 5, tv);
+    } else {
+        snprintf(host, sizeof host, "%s", b->cfg->redis);
+        char *colon = strrchr(host, ':');
+        if (!colon) return -1;
+        *colon = '\0';
+        c = redisConnectWithTimeout(host, atoi(colon + 1), tv);
+    }
+    if (!c || c->err) {
+        if (c) redisFree(c);
+        return -1;
+    }
+    int rc = 1;
+    if (b->cfg->redis_password) {
+        redisReply *r = redisCommand(c, "AUTH %s", b->cfg->redis_password);
+        if (!r || r->type == REDIS_REPLY_ERROR) rc = -1;
+        if (r) freeReplyObject(r);
+    }
+    if (rc == 1) {
+        redisReply *r = redisCommand(c, "MGET %s%s %s%s", b->redis_prefix, "planned", b->redis_prefix, "complete");
+        rc = r && r->type == REDIS_REPLY_ARRAY && r->elements == 2 && r->element[0]->type == REDIS_REPLY_STRING &&
+                     r->element[1]->type == REDIS_REPLY_STRING && strcmp(r->element[0]->str, r->element[1]->str) == 0
+                 ? 1
+                 : (r ? 0 : -1);
+        if (r) freeReplyObject(r);
+    }
+    redisFree(c);
+    return rc;
+}
+
 /* A failure or a lease expiry: retry, or give up after `retries` attempts. */
 static void attempt_failed(struct broker *b, size_t task, const char *why) {
+    /* a worker that found the shared store incomplete failed for Redis, not for its task: reload it
+     * (a missing verdict must never read as "no robots.txt") */
+    if (b->cfg->redis && redis_complete(b) == 0) {
+        optout_log(LOG_WARNING, "Redis store %s is incomplete (restarted or flushed?): reloading it", b->redis_prefix);
+        if (redis_load(b) == 0) { /* the store failed, not the task: no retry counted */
+            queue_push(b, task);
+            return;
+        }
+    }
     struct task *t = &b->tasks[task];
     t->tries++;
     if (t->tries >= b->cfg->retries) {
@@ -584,6 +647,11 @@ static int plan(struct broker *b) {
         {"unreachable", c->unreachable_disallows ? "disallow" : "keep"},
     };
     size_t count = sizeof options / sizeof *options;
+    /* Redis keys: optout:<run>:<config-hash>: (the run is named by its directory) */
+    char config_hash[65], run_hash[65];
+    optout_plan_config_hash(options, count, config_hash);
+    optout_sha256_hex(c->dir, strlen(c->dir), run_hash);
+    snprintf(b->redis_prefix, sizeof b->redis_prefix, "optout:%.12s:%.16s:", run_hash, config_hash);
     int exists, differs;
     if (optout_plan_compare(c->dir, options, count, &exists, &differs, err) != 0) {
         optout_log(LOG_ERR, "%s: %s", c->dir, err);
@@ -627,8 +695,13 @@ static int build_config_blob(struct broker *b) {
     rc->agent_count = optout_agents_count(b->agents);
     for (size_t i = 0; i < rc->agent_count; i++)
         snprintf(rc->agents[i], sizeof rc->agents[i], "%s", optout_agents_name(b->agents, i));
-    snprintf(rc->robots_dir.root, sizeof rc->robots_dir.root, "fs");
-    snprintf(rc->robots_dir.rel, sizeof rc->robots_dir.rel, "%s", b->cfg->robots_dir + 1);
+    if (b->cfg->redis) {
+        snprintf(rc->redis, sizeof rc->redis, "%s", b->cfg->redis);
+        snprintf(rc->redis_prefix, sizeof rc->redis_prefix, "%s", b->redis_prefix);
+    } else {
+        snprintf(rc->robots_dir.root, sizeof rc->robots_dir.root, "fs");
+        snprintf(rc->robots_dir.rel, sizeof rc->robots_dir.rel, "%s", b->cfg->robots_dir + 1);
+    }
     char err[OPTOUT_MSG_ERR_LEN];
     int r = optout_run_config_encode(rc, &b->config_blob, &b->config_len, err);
     if (r != 0) optout_log(LOG_ERR, "run configuration: %s", err);
@@ -780,6 +853,7 @@ int broker_run(const struct broker_config *cfg) {
     if (build_config_blob(&b) != 0 || recover(&b) != 0) goto out;
     optout_log(LOG_INFO, "epoch %llu: %zu tasks, %zu done, %zu failed, %zu to run", (unsigned long long)b.epoch,
                b.task_count, b.done, b.failed, b.queue_len);
+    if (b.queue_len > 0 && cfg->redis && redis_load(&b) != 0) goto out;
     if (b.queue_len > 0) {
         b.recovered = 1; /* tasks will run: the report changes */
         char endpoint[4200];

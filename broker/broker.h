@@ -26,6 +26,8 @@ struct broker_config {
     int with_removed;
     int keep_format;
     unsigned retries;                /* attempts per task before it fails permanently (default 3) */
+    const char *redis;               /* verdicts through Redis at this endpoint (NULL: the robots dir) */
+    const char *redis_password;      /* read from a file, never from the command line */
     int crash_after_accept;          /* fault injection (tests): _exit(99) after journaling accepted */
 };
 

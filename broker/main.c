@@ -17,10 +17,12 @@ static void usage(FILE *f) {
     fputs("usage: optout-broker --dir DIR --corpus PATH|GLOB... --robots-dir DIR [--bind ENDPOINT]\n"
           "                     [--mode rfc9309|protego] [--agents-file FILE] [--agent NAME]... [--removed]\n"
           "                     [--host-key canonical|netloc] [--unreachable keep|disallow] [--level N]\n"
-          "                     [--keep-format] [--retries N]\n"
+          "                     [--keep-format] [--retries N] [--redis ENDPOINT [--redis-password-file F]]\n"
           "\n"
           "Runs (or resumes) the filter stage of the run in DIR: one task per input shard, handed to\n"
           "optout-worker processes that connect to ENDPOINT (default ipc://DIR/broker.sock).\n"
+          "With --redis (unix:/path or host:port) the robots directory is loaded into Redis and\n"
+          "workers read verdicts from there.\n"
           "Exit status: 0 complete, 1 some task failed permanently or runtime error, 2 usage error.\n",
           f);
 }
@@ -28,7 +30,7 @@ static void usage(FILE *f) {
 int main(int argc, char **argv) {
     optout_log_init("optout-broker");
     enum { O_DIR = 256, O_BIND, O_CORPUS, O_ROBOTS, O_MODE, O_AGENTS_FILE, O_AGENT, O_REMOVED, O_HOSTKEY,
-           O_UNREACHABLE, O_LEVEL, O_KEEP, O_RETRIES, O_VERSION, O_CRASH };
+           O_UNREACHABLE, O_LEVEL, O_KEEP, O_RETRIES, O_VERSION, O_CRASH, O_REDIS, O_REDIS_PW };
     static const struct option options[] = {
         {"dir", required_argument, NULL, O_DIR},         {"bind", required_argument, NULL, O_BIND},
         {"corpus", required_argument, NULL, O_CORPUS},   {"robots-dir", required_argument, NULL, O_ROBOTS},
@@ -37,6 +39,7 @@ int main(int argc, char **argv) {
         {"host-key", required_argument, NULL, O_HOSTKEY}, {"unreachable", required_argument, NULL, O_UNREACHABLE},
         {"level", required_argument, NULL, O_LEVEL},     {"keep-format", no_argument, NULL, O_KEEP},
         {"retries", required_argument, NULL, O_RETRIES}, {"version", no_argument, NULL, O_VERSION},
+        {"redis", required_argument, NULL, O_REDIS},     {"redis-password-file", required_argument, NULL, O_REDIS_PW},
         {"help", no_argument, NULL, 'h'},
         /* fault injection for the tests: die between journaling `accepted` and publishing */
         {"crash-after-accept", no_argument, NULL, O_CRASH},
@@ -93,6 +96,18 @@ int main(int argc, char **argv) {
             }
             break;
         case O_CRASH: cfg.crash_after_accept = 1; break;
+        case O_REDIS: cfg.redis = optarg; break;
+        case O_REDIS_PW: {
+            size_t len;
+            char *pw = optout_read_file(optarg, 4096, &len);
+            if (!pw) {
+                optout_log(LOG_ERR, "--redis-password-file %s: %s", optarg, strerror(errno));
+                return OPTOUT_EXIT_FAILURE;
+            }
+            pw[strcspn(pw, "\r\n")] = '\0';
+            cfg.redis_password = pw;
+            break;
+        }
         case O_VERSION: printf("optout-broker %s\n", OPTOUT_VERSION); return OPTOUT_EXIT_OK;
         case 'h': usage(stdout); return OPTOUT_EXIT_OK;
         case ':': optout_log(LOG_ERR, "option '%s' needs a value", argv[optind - 1]); return OPTOUT_EXIT_USAGE;

@@ -48,7 +48,7 @@ static pid_t spawn(char *const argv[]) {
     pid_t pid = fork();
     if (pid == 0) {
         signal(SIGINT, SIG_IGN); /* the run forwards interrupts itself, in order */
-        execv(argv[0], argv);
+        execvp(argv[0], argv);
         fprintf(stderr, "optout: cannot run %s: %s\n", argv[0], strerror(errno));
         _exit(127);
     }
@@ -85,6 +85,38 @@ static void stop_all(pid_t *pids, size_t n, long grace_ms) {
             waitpid(pids[i], NULL, 0);
             pids[i] = 0;
         }
+}
+
+/* 1 when `program` is an executable on PATH. */
+static int on_path(const char *program) {
+    const char *path = getenv("PATH");
+    char candidate[PATH_MAX];
+    for (const char *p = path ? path : "/usr/bin:/bin"; *p;) {
+        const char *end = strchr(p, ':');
+        size_t n = end ? (size_t)(end - p) : strlen(p);
+        snprintf(candidate, sizeof candidate, "%.*s/%s", (int)n, p, program);
+        if (access(candidate, X_OK) == 0) return 1;
+        p += n + (end ? 1 : 0);
+    }
+    return 0;
+}
+
+/* Starts the run's private redis-server on DIR/redis.sock and waits until it listens. */
+static pid_t start_redis(const char *dir, const char *sock) {
+    char *argv[] = {"redis-server", "--port", "0", "--unixsocket", (char *)sock, "--unixsocketperm", "700",
+                    "--save", "", "--appendonly", "no", "--maxmemory-policy", "noeviction", "--dir", (char *)dir,
+                    "--logfile", "redis.log", "--daemonize", "no", NULL};
+    unlink(sock);
+    pid_t pid = spawn(argv);
+    struct stat st;
+    for (int i = 0; pid > 0 && i < 100 && stat(sock, &st) != 0; i++) sleep_ms(50);
+    if (pid > 0 && stat(sock, &st) != 0) {
+        optout_log(LOG_ERR, "redis-server did not start (see %s/redis.log)", dir);
+        kill(pid, SIGKILL);
+        waitpid(pid, NULL, 0);
+        return -1;
+    }
+    return pid;
 }
 
 /* Asks the broker for its status (JSON text) into out; 0 on an answer within 300 ms. */
@@ -187,6 +219,7 @@ int cmd_run(int argc, char **argv) {
     }
     int rc = OPTOUT_EXIT_USAGE;
     pid_t pids[1 + MAX_WORKERS] = {0}; /* [0] broker */
+    pid_t redis = 0;
     void *zctx = NULL, *status_sock = NULL;
     if (optind < argc || !out || !has_corpus) {
         optout_log(LOG_ERR, "run: --corpus and --out are required%s", optind < argc ? " (quote glob patterns)" : "");
@@ -216,6 +249,19 @@ int cmd_run(int argc, char **argv) {
     bargs[0] = broker_bin;
     bargs[nb++] = strdup("--dir");
     bargs[nb++] = strdup(dir);
+    /* verdicts go through a private Redis, as in a fleet; without redis-server, straight from the
+     * robots directory */
+    char redis_sock[PATH_MAX + 32], redis_endpoint[PATH_MAX + 40];
+    snprintf(redis_sock, sizeof redis_sock, "%s/redis.sock", dir);
+    snprintf(redis_endpoint, sizeof redis_endpoint, "unix:%s", redis_sock);
+    if (on_path("redis-server")) {
+        if ((redis = start_redis(dir, redis_sock)) < 0) goto done;
+        bargs[nb++] = strdup("--redis");
+        bargs[nb++] = strdup(redis_endpoint);
+    } else {
+        optout_log(LOG_WARNING, "redis-server not found (deploy/deps.sh installs it): workers read the robots "
+                                "directory directly");
+    }
     bargs[nb] = NULL;
 
     /* the children say only what matters; the progress line says the rest */
@@ -261,6 +307,10 @@ int cmd_run(int argc, char **argv) {
             workers_started = 1;
             if (status_sock) zmq_connect(status_sock, endpoint);
         }
+        if (redis > 0 && waitpid(redis, &status, WNOHANG) == redis) {
+            optout_log(LOG_WARNING, "redis-server died; restarting it (the broker reloads it)");
+            if ((redis = start_redis(dir, redis_sock)) < 0) break;
+        }
         for (long w = 1; workers_started && w <= workers; w++) {
             if (pids[w] > 0 && waitpid(pids[w], &status, WNOHANG) == pids[w]) {
                 optout_log(LOG_WARNING, "worker %ld (pid %d) %s %d; restarting it", w, (int)pids[w],
@@ -280,6 +330,7 @@ int cmd_run(int argc, char **argv) {
     }
     if (tty && workers_started) fputc('\n', stderr);
     stop_all(pids, (size_t)workers + 1, 5000);
+    if (redis > 0) stop_all(&redis, 1, 5000);
     if (interrupted) rc = OPTOUT_EXIT_FAILURE;
     if (rc == OPTOUT_EXIT_OK || rc == OPTOUT_EXIT_FAILURE) {
         char report[PATH_MAX + 32];

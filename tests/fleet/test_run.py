@@ -117,7 +117,7 @@ try:
 
     # 2. rerun of a complete run: exit 0, nothing changes
     before = {p: os.stat(p).st_mtime_ns for p in glob.glob(os.path.join(d1, "**", "*"), recursive=True)
-              if os.path.isfile(p) and "journal" not in p and "broker" not in p}
+              if os.path.isfile(p) and "journal" not in p and "broker" not in p and "redis" not in p}
     r = run(base + ["--out", d1], timeout=120)
     check(r.returncode == 0, "rerun of a complete run exits 0")
     after = {p: os.stat(p).st_mtime_ns for p in before}
@@ -202,6 +202,37 @@ try:
           "the corrupt shard is the one listed in failed_tasks")
     check(len(glob.glob(os.path.join(d7, "shards", "**", "*.zst"), recursive=True)) == 6,
           "every other shard was published")
+
+    # 9. Redis flushed, then killed mid-run (optout run restarts it, the broker reloads it): same result
+    many = os.path.join(tmp, "many")
+    subprocess.run(gen + ["--docs", "3000", "--shards", "30", "--format", "zst", "--out", many], check=True,
+                   capture_output=True)
+    shutil.rmtree(os.path.join(many, "_meta"))
+    d9r = os.path.join(tmp, "run9ref")
+    r = run(["run", "--corpus", os.path.join(many, "*.zst"), "--robots-dir", ROBOTS, "--workers", "1", "--out", d9r],
+            timeout=300)
+    check(r.returncode == 0, "reference run over 30 shards")
+    d9 = os.path.join(tmp, "run9")
+    p = subprocess.Popen([OPTOUT, "run", "--corpus", os.path.join(many, "*.zst"), "--robots-dir", ROBOTS,
+                          "--workers", "1", "--out", d9], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    sock = os.path.join(d9, "redis.sock")
+    flushed = killed_redis = False
+    deadline = time.time() + 60
+    while p.poll() is None and time.time() < deadline and not killed_redis:
+        time.sleep(0.05)
+        shards_done = len(glob.glob(os.path.join(d9, "shards", "*")))
+        if not flushed and shards_done >= 3 and os.path.exists(sock):
+            flushed = subprocess.run(["redis-cli", "-s", sock, "flushall"], capture_output=True).returncode == 0
+        elif flushed and shards_done >= 10:
+            ps = subprocess.run(["pgrep", "-f", "redis-server.*" + d9], capture_output=True, text=True)
+            for pid in ps.stdout.split():
+                os.kill(int(pid), signal.SIGKILL)
+                killed_redis = True
+    out, err = p.communicate(timeout=300)
+    check(flushed and killed_redis, "Redis was flushed and killed mid-run")
+    check(p.returncode == 0, "run with Redis flushed and killed exits 0 (%s)" % err.strip()[-300:])
+    check(outputs(d9) == outputs(d9r) and summary(json.load(open(os.path.join(d9, "report.json")))) ==
+          summary(json.load(open(os.path.join(d9r, "report.json")))), "same result with Redis flushed and killed")
 
     # 8. a second broker on a directory in use: exit 1 with a message
     d8 = os.path.join(tmp, "run8")

@@ -179,6 +179,14 @@ static int recv_one(long timeout_ms, int keepalive) {
     }
 }
 
+/* Receives until `ms` have passed, failing on anything but heartbeats. */
+static void only_heartbeats_for(long ms, const char *when) {
+    int64_t deadline = now_ms() + ms;
+    for (long left; (left = (long)(deadline - now_ms())) > 0;)
+        if (recv_one(left, 1))
+            CHECK(rx.m.type == OPTOUT_MSG_HEARTBEAT, "%s the worker sent %s", when, optout_msg_type_name(rx.m.type));
+}
+
 /* Waits for a message of `type`, skipping heartbeats and credits (counted in seen[]). */
 static optout_msg *expect(optout_msg_type type, long timeout_ms, int keepalive) {
     int64_t deadline = now_ms() + timeout_ms;
@@ -382,7 +390,7 @@ static void phase_failures(void) {
 
 static void phase_heartbeats(void) {
     unsigned before = seen[OPTOUT_MSG_HEARTBEAT];
-    while (recv_one(3000, 1)) CHECK(rx.m.type == OPTOUT_MSG_HEARTBEAT, "idle worker sent %s", optout_msg_type_name(rx.m.type));
+    only_heartbeats_for(3000, "idle,");
     unsigned got = seen[OPTOUT_MSG_HEARTBEAT] - before;
     CHECK(got >= 2 && got <= 4, "%u heartbeats in 3 s of idleness (expected about 3)", got);
     printf("ok: %u heartbeats in 3 s while idle\n", got);
@@ -436,7 +444,7 @@ static void phase_shutdown(void) {
           (unsigned long long)m->task);
     printf("ok: SIGTERM: queued task 11 handed back\n");
     unsigned before = seen[OPTOUT_MSG_HEARTBEAT];
-    while (recv_one(1500, 1)) CHECK(rx.m.type == OPTOUT_MSG_HEARTBEAT, "unexpected %s", optout_msg_type_name(rx.m.type));
+    only_heartbeats_for(1500, "while finishing its task,");
     CHECK(seen[OPTOUT_MSG_HEARTBEAT] > before, "no heartbeat while a task runs after SIGTERM");
     const char *doc = "{\"url\":\"https://a.example/private/slow\",\"text\":\"x\"}\n"
                       "{\"url\":\"https://a.example/ok\",\"text\":\"y\"}\n";
@@ -464,6 +472,7 @@ int main(int argc, char **argv) {
         fprintf(stderr, "usage: %s PATH/TO/optout-worker\n", argv[0]);
         return 2;
     }
+    setvbuf(stdout, NULL, _IOLBF, 0);
     signal(SIGPIPE, SIG_IGN);
     snprintf(tmp, sizeof tmp, "/tmp/optout-test-worker-XXXXXX");
     if (!mkdtemp(tmp)) {
