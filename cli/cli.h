@@ -4,12 +4,15 @@
 #ifndef OPTOUT_CLI_H
 #define OPTOUT_CLI_H
 
+#include <stddef.h>
+
 #include "optout/agents.h"
 #include "optout/robots.h"
 
 int cmd_robots(int argc, char **argv);
 int cmd_filter(int argc, char **argv);
 int cmd_run(int argc, char **argv);
+int cmd_status(int argc, char **argv);
 
 /* --agent NAME: appends to *agents (created on first use). Returns an exit code (0 on success). */
 int cli_add_agent(optout_agents **agents, const char *name);
@@ -21,6 +24,9 @@ optout_agents *cli_agents_or_default(optout_agents **agents);
 /* getopt_long returned ':' (missing value) or '?' (unknown option; opterr must be 0): says so
  * and returns OPTOUT_EXIT_USAGE. */
 int cli_option_error(const char *command, int opt, char **argv);
+/* Asks a broker for its status over a connected DEALER socket: the JSON text into out. 0 on an
+ * answer within timeout_ms, else -1. */
+int cli_broker_status(void *sock, long timeout_ms, char *out, size_t cap);
 /* --mode NAME. Returns an exit code. */
 int cli_parse_mode(const char *name, optout_robots_mode *mode);
 

@@ -1,10 +1,14 @@
 /* cli_common.c — option handling shared by the subcommands (cli.h). */
 #include <errno.h>
 #include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <zmq.h>
 
 #include "cli.h"
 #include "optout/log.h"
+#include "optout/msg.h"
 
 static int ensure(optout_agents **agents) {
     if (!*agents && !(*agents = optout_agents_new())) {
@@ -62,3 +66,29 @@ int cli_option_error(const char *command, int opt, char **argv) {
     else optout_log(LOG_ERR, "%s: unknown option '%s' (see optout %s --help)", command, argv[optind - 1], command);
     return OPTOUT_EXIT_USAGE;
 }
+
+int cli_broker_status(void *sock, long timeout_ms, char *out, size_t cap) {
+    optout_msg req = {.type = OPTOUT_MSG_STATUS_REQUEST};
+    void *buf;
+    size_t len;
+    char err[OPTOUT_MSG_ERR_LEN];
+    if (optout_msg_encode(&req, &buf, &len, err) != 0) return -1;
+    int rc = zmq_send(sock, buf, len, ZMQ_DONTWAIT);
+    free(buf);
+    if (rc < 0) return -1;
+    zmq_pollitem_t item = {.socket = sock, .events = ZMQ_POLLIN};
+    if (zmq_poll(&item, 1, timeout_ms) <= 0) return -1;
+    zmq_msg_t msg;
+    zmq_msg_init(&msg);
+    rc = -1;
+    if (zmq_msg_recv(&msg, sock, 0) >= 0) {
+        optout_msg m;
+        if (optout_msg_decode(zmq_msg_data(&msg), zmq_msg_size(&msg), &m, err) == 0 && m.type == OPTOUT_MSG_STATUS) {
+            snprintf(out, cap, "%.*s", (int)m.text_len, m.text);
+            rc = 0;
+        }
+    }
+    zmq_msg_close(&msg);
+    return rc;
+}
+

@@ -119,32 +119,6 @@ static pid_t start_redis(const char *dir, const char *sock) {
     return pid;
 }
 
-/* Asks the broker for its status (JSON text) into out; 0 on an answer within 300 ms. */
-static int broker_status(void *sock, char *out, size_t cap) {
-    optout_msg req = {.type = OPTOUT_MSG_STATUS_REQUEST};
-    void *buf;
-    size_t len;
-    char err[OPTOUT_MSG_ERR_LEN];
-    if (optout_msg_encode(&req, &buf, &len, err) != 0) return -1;
-    int rc = zmq_send(sock, buf, len, ZMQ_DONTWAIT);
-    free(buf);
-    if (rc < 0) return -1;
-    zmq_pollitem_t item = {.socket = sock, .events = ZMQ_POLLIN};
-    if (zmq_poll(&item, 1, 300) <= 0) return -1;
-    zmq_msg_t msg;
-    zmq_msg_init(&msg);
-    rc = -1;
-    if (zmq_msg_recv(&msg, sock, 0) >= 0) {
-        optout_msg m;
-        if (optout_msg_decode(zmq_msg_data(&msg), zmq_msg_size(&msg), &m, err) == 0 && m.type == OPTOUT_MSG_STATUS) {
-            snprintf(out, cap, "%.*s", (int)m.text_len, m.text);
-            rc = 0;
-        }
-    }
-    zmq_msg_close(&msg);
-    return rc;
-}
-
 static unsigned long long json_number(const char *json, const char *key) {
     char pattern[64];
     snprintf(pattern, sizeof pattern, "\"%s\": ", key);
@@ -324,7 +298,7 @@ int cmd_run(int argc, char **argv) {
         if (workers_started && status_sock && time(NULL) != last_status) {
             last_status = time(NULL);
             char text[1024];
-            if (broker_status(status_sock, text, sizeof text) == 0) show_progress(text, tty, started);
+            if (cli_broker_status(status_sock, 300, text, sizeof text) == 0) show_progress(text, tty, started);
         }
         sleep_ms(100);
     }

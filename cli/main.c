@@ -13,6 +13,7 @@ static void usage(FILE *f) {
           "  robots check   decide URLs against one robots.txt for a list of agents\n"
           "  filter         filter one shard with a directory of robots.txt files\n"
           "  run            filter a whole corpus on this machine (a broker and workers)\n"
+          "  status         ask a running broker for its progress\n"
           "\n"
           "optout --version | optout help COMMAND | optout COMMAND --help\n",
           f);
@@ -22,6 +23,7 @@ static int run_command(int argc, char **argv) {
     if (strcmp(argv[0], "robots") == 0) return cmd_robots(argc, argv);
     if (strcmp(argv[0], "filter") == 0) return cmd_filter(argc, argv);
     if (strcmp(argv[0], "run") == 0) return cmd_run(argc, argv);
+    if (strcmp(argv[0], "status") == 0) return cmd_status(argc, argv);
     optout_log(LOG_ERR, "unknown command '%s' (see optout --help)", argv[0]);
     return OPTOUT_EXIT_USAGE;
 }

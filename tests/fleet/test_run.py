@@ -216,10 +216,13 @@ try:
     p = subprocess.Popen([OPTOUT, "run", "--corpus", os.path.join(many, "*.zst"), "--robots-dir", ROBOTS,
                           "--workers", "1", "--out", d9], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     sock = os.path.join(d9, "redis.sock")
-    flushed = killed_redis = False
+    flushed = killed_redis = status_ok = False
     deadline = time.time() + 60
     while p.poll() is None and time.time() < deadline and not killed_redis:
         time.sleep(0.05)
+        if not status_ok and os.path.exists(os.path.join(d9, "broker.sock")):
+            st = run(["status", "--dir", d9], timeout=10)
+            status_ok = st.returncode == 0 and json.loads(st.stdout)["tasks"]["total"] == 30
         shards_done = len(glob.glob(os.path.join(d9, "shards", "*")))
         if not flushed and shards_done >= 3 and os.path.exists(sock):
             flushed = subprocess.run(["redis-cli", "-s", sock, "flushall"], capture_output=True).returncode == 0
@@ -229,6 +232,7 @@ try:
                 os.kill(int(pid), signal.SIGKILL)
                 killed_redis = True
     out, err = p.communicate(timeout=300)
+    check(status_ok, "optout status answers with the broker's tasks while it runs")
     check(flushed and killed_redis, "Redis was flushed and killed mid-run")
     check(p.returncode == 0, "run with Redis flushed and killed exits 0 (%s)" % err.strip()[-300:])
     check(outputs(d9) == outputs(d9r) and summary(json.load(open(os.path.join(d9, "report.json")))) ==
