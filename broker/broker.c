@@ -857,17 +857,24 @@ int broker_run(const struct broker_config *cfg) {
     if (b.queue_len > 0) {
         b.recovered = 1; /* tasks will run: the report changes */
         char endpoint[4200];
-        if (cfg->bind) snprintf(endpoint, sizeof endpoint, "%s", cfg->bind);
-        else snprintf(endpoint, sizeof endpoint, "ipc://%s/broker.sock", cfg->dir);
         b.zctx = zmq_ctx_new();
         b.router = b.zctx ? zmq_socket(b.zctx, ZMQ_ROUTER) : NULL;
         int one = 1, zero = 0;
         if (!b.router || zmq_setsockopt(b.router, ZMQ_ROUTER_MANDATORY, &one, sizeof one) != 0 ||
-            zmq_setsockopt(b.router, ZMQ_LINGER, &zero, sizeof zero) != 0 || zmq_bind(b.router, endpoint) != 0) {
-            optout_log(LOG_ERR, "binding %s: %s", endpoint, zmq_strerror(zmq_errno()));
+            zmq_setsockopt(b.router, ZMQ_LINGER, &zero, sizeof zero) != 0) {
+            optout_log(LOG_ERR, "ZeroMQ socket: %s", zmq_strerror(zmq_errno()));
             goto out;
         }
-        optout_log(LOG_INFO, "listening on %s", endpoint);
+        /* the run directory's socket (local workers, optout status), then every --bind */
+        for (size_t i = 0; i <= cfg->bind_count; i++) {
+            if (i == 0) snprintf(endpoint, sizeof endpoint, "ipc://%s/broker.sock", cfg->dir);
+            else snprintf(endpoint, sizeof endpoint, "%s", cfg->binds[i - 1]);
+            if (zmq_bind(b.router, endpoint) != 0) {
+                optout_log(LOG_ERR, "binding %s: %s", endpoint, zmq_strerror(zmq_errno()));
+                goto out;
+            }
+            optout_log(LOG_INFO, "listening on %s", endpoint);
+        }
         if (loop(&b) != 0) goto out;
         if (stop_requested) {
             optout_log(LOG_INFO, "stopped before completion: %zu of %zu tasks done; rerun to resume", b.done,
@@ -888,7 +895,7 @@ out:
     if (b.router) {
         char sock[4200];
         snprintf(sock, sizeof sock, "%s/broker.sock", cfg->dir);
-        if (!cfg->bind) unlink(sock);
+        unlink(sock);
         zmq_close(b.router);
     }
     if (b.zctx) zmq_ctx_term(b.zctx);

@@ -12,7 +12,8 @@
 /* What a broker is asked to run. */
 struct broker_config {
     const char *dir;                 /* the run directory */
-    const char *bind;                /* ZeroMQ endpoint; default ipc://DIR/broker.sock */
+    const char *const *binds;        /* extra ZeroMQ endpoints (tcp://...); ipc://DIR/broker.sock always */
+    size_t bind_count;
     const char *const *corpus;       /* --corpus paths and patterns */
     size_t corpus_count;
     const char *robots_dir;          /* absolute */

@@ -14,13 +14,14 @@
 #include "optout/version.h"
 
 static void usage(FILE *f) {
-    fputs("usage: optout-broker --dir DIR --corpus PATH|GLOB... --robots-dir DIR [--bind ENDPOINT]\n"
+    fputs("usage: optout-broker --dir DIR --corpus PATH|GLOB... --robots-dir DIR [--bind ENDPOINT]...\n"
           "                     [--mode rfc9309|protego] [--agents-file FILE] [--agent NAME]... [--removed]\n"
           "                     [--host-key canonical|netloc] [--unreachable keep|disallow] [--level N]\n"
           "                     [--keep-format] [--retries N] [--redis ENDPOINT [--redis-password-file F]]\n"
           "\n"
           "Runs (or resumes) the filter stage of the run in DIR: one task per input shard, handed to\n"
-          "optout-worker processes that connect to ENDPOINT (default ipc://DIR/broker.sock).\n"
+          "optout-worker processes that connect to ipc://DIR/broker.sock or to a --bind ENDPOINT\n"
+          "(tcp://ADDRESS:PORT; repeat for several).\n"
           "With --redis (unix:/path or host:port) the robots directory is loaded into Redis and\n"
           "workers read verdicts from there.\n"
           "Exit status: 0 complete, 1 some task failed permanently or runtime error, 2 usage error.\n",
@@ -48,14 +49,15 @@ int main(int argc, char **argv) {
     struct broker_config cfg = {.retries = 3};
     const char **corpus = calloc((size_t)argc, sizeof *corpus);
     const char **agents = calloc((size_t)argc, sizeof *agents);
+    const char **binds = calloc((size_t)argc, sizeof *binds);
     char robots_abs[PATH_MAX], dir_abs[PATH_MAX];
-    if (!corpus || !agents) return OPTOUT_EXIT_FAILURE;
+    if (!corpus || !agents || !binds) return OPTOUT_EXIT_FAILURE;
     int opt;
     opterr = 0;
     while ((opt = getopt_long(argc, argv, ":h", options, NULL)) != -1) {
         switch (opt) {
         case O_DIR: cfg.dir = optarg; break;
-        case O_BIND: cfg.bind = optarg; break;
+        case O_BIND: binds[cfg.bind_count++] = optarg; break;
         case O_CORPUS: corpus[cfg.corpus_count++] = optarg; break;
         case O_ROBOTS: cfg.robots_dir = optarg; break;
         case O_MODE:
@@ -136,8 +138,10 @@ int main(int argc, char **argv) {
     cfg.dir = dir_abs;
     cfg.corpus = corpus;
     cfg.agents = agents;
+    cfg.binds = binds;
     int rc = broker_run(&cfg);
     free(corpus);
     free(agents);
+    free(binds);
     return rc;
 }

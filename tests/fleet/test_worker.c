@@ -11,7 +11,8 @@
  *     root, a truncated gzip input (the error names the file and the byte offset);
  *  4. heartbeats arrive while the worker is idle;
  *  5. a broker silent for more than 5 s makes the worker reconnect (a new READY, new routing id);
- *  6. a message of a newer epoch makes the worker say READY again with that epoch;
+ *  6. a heartbeat of a newer epoch makes the worker say READY again with that epoch; a TASK of a
+ *     newer epoch is simply run (the broker has registered the worker);
  *  7. SIGTERM while one task runs (its input is a FIFO the test holds) and one is queued: HANDBACK
  *     of the queued one, heartbeats continue while the running one finishes, its RESULT, BYE,
  *     exit status 0.
@@ -426,6 +427,16 @@ static void phase_epoch(void) {
     CHECK(m->epoch == EPOCH + 1 && m->credit == 1, "READY after a new epoch: epoch %llu credit %u",
           (unsigned long long)m->epoch, m->credit);
     printf("ok: READY again for the new epoch %llu\n", (unsigned long long)m->epoch);
+    /* A TASK of a newer epoch: the broker has registered the worker, so no READY (it would replace
+     * the credit while more tasks may be on their way); the result carries the task's epoch. */
+    hb_epoch = EPOCH + 2;
+    send_task(5, "data", "shard.jsonl", "again.jsonl", 0, 0);
+    m = expect(OPTOUT_MSG_RESULT, 5000, 1);
+    CHECK(m->task == 5 && m->ok && m->epoch == EPOCH + 2, "RESULT of task 5: ok %d epoch %llu: %s", m->ok,
+          (unsigned long long)m->epoch, m->error);
+    m = expect(OPTOUT_MSG_CREDIT, 3000, 1);
+    CHECK(m->epoch == EPOCH + 2 && m->credit == 1, "CREDIT after task 5: epoch %llu", (unsigned long long)m->epoch);
+    printf("ok: a TASK of epoch %d is run without a new READY\n", EPOCH + 2);
 }
 
 static void phase_shutdown(void) {
@@ -443,7 +454,7 @@ static void phase_shutdown(void) {
     }
     CHECK(kill(child, SIGTERM) == 0, "kill: %s", strerror(errno));
     optout_msg *m = expect(OPTOUT_MSG_HANDBACK, 3000, 1);
-    CHECK(m->task == 11 && m->attempt == 1 && m->epoch == EPOCH + 1, "HANDBACK of task %llu",
+    CHECK(m->task == 11 && m->attempt == 1 && m->epoch == EPOCH + 2, "HANDBACK of task %llu",
           (unsigned long long)m->task);
     printf("ok: SIGTERM: queued task 11 handed back\n");
     unsigned before = seen[OPTOUT_MSG_HEARTBEAT];
