@@ -35,17 +35,17 @@ enum task_state { TASK_PENDING, TASK_LEASED, TASK_ACCEPTED, TASK_DONE, TASK_FAIL
 
 struct task {
     const optout_input *input;
-    char output_name[OPTOUT_MSG_PATH_MAX];
+    char *output_name;
     enum task_state state;
     uint64_t attempt; /* current attempt's sequence number */
     uint64_t epoch;   /* epoch of the current attempt */
     unsigned tries;
     long worker; /* leased to, or -1 */
-    char error[OPTOUT_MSG_ERROR_MAX];
-    /* from the journal: an accepted attempt (its files and stats), to publish or re-merge */
-    struct record accepted;
-    void *accepted_stats;
-    int has_accepted;
+    char *error; /* why it failed permanently */
+    /* the accepted attempt (from a result or the journal), kept as its compact journal record
+     * (files and stats) until it is published and merged: a planned task costs a few dozen bytes */
+    void *accepted;
+    size_t accepted_len;
 };
 
 struct worker {
@@ -169,15 +169,33 @@ static int publish_files(struct broker *b, size_t task, const struct record *r) 
 
 /* ---- journal ---------------------------------------------------------------------------- */
 
-static int journal_append(struct broker *b, const struct record *r) {
+/* Keeps a copy of an accepted record's journal payload with its task. */
+static void keep_accepted(struct task *t, const void *payload, size_t len) {
+    free(t->accepted);
+    t->accepted = optout_malloc(len);
+    memcpy(t->accepted, payload, len);
+    t->accepted_len = len;
+}
+
+static void drop_accepted(struct task *t) {
+    free(t->accepted);
+    t->accepted = NULL;
+    t->accepted_len = 0;
+}
+
+/* Appends a record; with `keep`, the task keeps a copy of the payload (accepted records). */
+static int journal_append_keep(struct broker *b, const struct record *r, struct task *keep) {
     msgpack_sbuffer buf;
     record_encode(r, &buf);
     char err[OPTOUT_JOURNAL_ERR_LEN];
     int rc = optout_journal_append(b->journal, buf.data, buf.size, err);
+    if (rc == 0 && keep) keep_accepted(keep, buf.data, buf.size);
     msgpack_sbuffer_destroy(&buf);
     if (rc != 0) optout_log(LOG_ERR, "%s", err);
     return rc;
 }
+
+static int journal_append(struct broker *b, const struct record *r) { return journal_append_keep(b, r, NULL); }
 
 static int journal_sync(struct broker *b) {
     char err[OPTOUT_JOURNAL_ERR_LEN];
@@ -186,6 +204,11 @@ static int journal_sync(struct broker *b) {
         return -1;
     }
     return 0;
+}
+
+static void set_error(struct task *t, const char *why) {
+    free(t->error);
+    t->error = strdup(why);
 }
 
 static int replay_record(const void *data, size_t len, uint64_t offset, void *arg) {
@@ -206,19 +229,14 @@ static int replay_record(const void *data, size_t len, uint64_t offset, void *ar
         if (r.epoch > b->max_epoch) b->max_epoch = r.epoch;
         break;
     case RECORD_ACCEPTED: /* the last accepted attempt of a task is the one that counts */
-        free(t->accepted_stats);
-        t->accepted = r;
-        t->accepted_stats = optout_malloc(r.stats_len ? r.stats_len : 1);
-        memcpy(t->accepted_stats, r.stats, r.stats_len);
-        t->accepted.stats = t->accepted_stats;
-        t->has_accepted = 1;
+        keep_accepted(t, data, len);
         if (t->state != TASK_DONE) t->state = TASK_ACCEPTED;
         break;
     case RECORD_PUBLISHED: t->state = TASK_DONE; break;
     case RECORD_FAILED:
         if (t->state != TASK_DONE) {
             t->state = TASK_FAILED;
-            snprintf(t->error, sizeof t->error, "%s", r.error);
+            set_error(t, r.error);
         }
         break;
     }
@@ -274,7 +292,7 @@ static void fail_task(struct broker *b, size_t task, const char *why) {
     struct task *t = &b->tasks[task];
     t->state = TASK_FAILED;
     t->worker = -1;
-    snprintf(t->error, sizeof t->error, "%s", why);
+    set_error(t, why);
     b->failed++;
     struct record r = {.kind = RECORD_FAILED, .task = task};
     snprintf(r.error, sizeof r.error, "%s", why);
@@ -397,19 +415,43 @@ static void on_result(struct broker *b, long w, const optout_msg *m) {
     struct record r = {.kind = RECORD_ACCEPTED, .task = task, .epoch = m->epoch, .attempt = m->attempt,
                        .file_count = m->file_count, .stats = m->stats, .stats_len = m->stats_len};
     memcpy(r.files, m->files, m->file_count * sizeof *m->files);
-    if (journal_append(b, &r) != 0) {
+    if (journal_append_keep(b, &r, t) != 0) {
         stop_requested = 1;
         return;
     }
-    free(t->accepted_stats);
-    t->accepted = r;
-    t->accepted_stats = optout_malloc(m->stats_len ? m->stats_len : 1);
-    memcpy(t->accepted_stats, m->stats, m->stats_len);
-    t->accepted.stats = t->accepted_stats;
-    t->has_accepted = 1;
     t->state = TASK_ACCEPTED;
     if (b->pending_count == 0) b->commit_deadline = now_ms() + GROUP_COMMIT_MS;
     b->pending[b->pending_count++] = task;
+}
+
+/* Settles a task's accepted attempt: with `publish`, its files are moved into place and
+ * `published` is journaled; then its statistics are merged into the totals (where they live from
+ * then on) and the kept record is dropped. */
+static int settle_accepted(struct broker *b, size_t task, int publish) {
+    struct task *t = &b->tasks[task];
+    struct record *r = malloc(sizeof *r); /* tens of KiB: not on the stack */
+    msgpack_unpacked keep;
+    msgpack_unpacked_init(&keep);
+    int rc = -1;
+    if (!r || record_decode(t->accepted, t->accepted_len, r, &keep) != 0) {
+        optout_log(LOG_ERR, "task %zu: its accepted record cannot be read back", task);
+        goto out;
+    }
+    if (publish) {
+        if (publish_files(b, task, r) != 0) goto out;
+        char staging[4096];
+        staging_path(b, task, r->epoch, r->attempt, staging, sizeof staging);
+        remove_tree(staging);
+        struct record p = {.kind = RECORD_PUBLISHED, .task = task};
+        if (journal_append(b, &p) != 0) goto out;
+    }
+    if (merge_stats(b, task, r->stats, r->stats_len) != 0) goto out;
+    drop_accepted(t);
+    rc = 0;
+out:
+    msgpack_unpacked_destroy(&keep);
+    free(r);
+    return rc;
 }
 
 /* The group commit: one fsync for every accepted record pending, then publication. */
@@ -420,13 +462,7 @@ static int commit_pending(struct broker *b) {
     for (size_t i = 0; i < b->pending_count; i++) {
         size_t task = b->pending[i];
         struct task *t = &b->tasks[task];
-        if (publish_files(b, task, &t->accepted) != 0) return -1;
-        char staging[4096];
-        staging_path(b, task, t->accepted.epoch, t->accepted.attempt, staging, sizeof staging);
-        remove_tree(staging);
-        struct record r = {.kind = RECORD_PUBLISHED, .task = task};
-        if (journal_append(b, &r) != 0) return -1;
-        merge_stats(b, task, t->accepted.stats, t->accepted.stats_len);
+        if (settle_accepted(b, task, 1) != 0) return -1;
         t->state = TASK_DONE;
         b->done++;
         send_ack(b, t->worker, task, t->attempt);
@@ -605,7 +641,7 @@ static int write_report(struct broker *b) {
             extra[n++] = (unsigned char)*s < 0x20 ? '?' : *s;
         }
         n += (size_t)snprintf(extra + n, cap - n, "\", \"error\": \"");
-        for (const char *s = b->tasks[i].error; *s && n + 8 < cap; s++) {
+        for (const char *s = b->tasks[i].error ? b->tasks[i].error : ""; *s && n + 8 < cap; s++) {
             if (*s == '"' || *s == '\\') extra[n++] = '\\';
             extra[n++] = (unsigned char)*s < 0x20 ? ' ' : *s;
         }
@@ -624,9 +660,27 @@ static int write_report(struct broker *b) {
     return 0;
 }
 
+/* Benchmarks: N inputs that exist only in the plan, for workers that answer without reading them. */
+static int plan_synthetic(struct broker *b) {
+    size_t n = b->cfg->synthetic_tasks;
+    b->inputs.items = calloc(n, sizeof *b->inputs.items);
+    if (!b->inputs.items) return OPTOUT_EXIT_FAILURE;
+    b->inputs.count = n;
+    for (size_t i = 0; i < n; i++) {
+        char name[64];
+        snprintf(name, sizeof name, "/synthetic/%zu.jsonl", i);
+        b->inputs.items[i].path = strdup(name);
+        b->inputs.items[i].output_name = strdup(name + 11);
+        if (!b->inputs.items[i].path || !b->inputs.items[i].output_name) return OPTOUT_EXIT_FAILURE;
+    }
+    snprintf(b->redis_prefix, sizeof b->redis_prefix, "optout:synthetic:");
+    return OPTOUT_EXIT_OK;
+}
+
 static int plan(struct broker *b) {
     const struct broker_config *c = b->cfg;
     char err[OPTOUT_RUNDIR_ERR_LEN];
+    if (c->synthetic_tasks) return plan_synthetic(b);
     char corpus[8192] = "", agents[8192] = "", level[16], retries[16];
     for (size_t i = 0; i < c->corpus_count; i++)
         snprintf(corpus + strlen(corpus), sizeof corpus - strlen(corpus), "%s%s", i ? " " : "", c->corpus[i]);
@@ -727,16 +781,17 @@ static int recover(struct broker *b) {
     for (size_t i = 0; i < b->task_count; i++) {
         struct task *t = &b->tasks[i];
         if (t->state == TASK_ACCEPTED) {
-            if (publish_files(b, i, &t->accepted) != 0) return -1;
-            struct record p = {.kind = RECORD_PUBLISHED, .task = i};
-            if (journal_append(b, &p) != 0) return -1;
+            if (settle_accepted(b, i, 1) != 0) return -1;
             t->state = TASK_DONE;
+            b->done++;
             b->recovered = 1;
             optout_log(LOG_INFO, "task %zu: completed its publication from the journal", i);
+            continue;
         }
         if (t->state == TASK_DONE) {
             b->done++;
-            if (t->has_accepted && merge_stats(b, i, t->accepted.stats, t->accepted.stats_len) != 0) return -1;
+            /* published in an earlier epoch: its statistics count again */
+            if (t->accepted && settle_accepted(b, i, 0) != 0) return -1;
         } else if (t->state == TASK_FAILED) {
             b->failed++;
         } else {
@@ -848,7 +903,7 @@ int broker_run(const struct broker_config *cfg) {
         b.tasks[i].worker = -1;
         char name[OPTOUT_MSG_PATH_MAX];
         output_name_of(b.inputs.items[i].output_name, cfg->keep_format, name, sizeof name);
-        snprintf(b.tasks[i].output_name, sizeof b.tasks[i].output_name, "%s", name);
+        if (!(b.tasks[i].output_name = strdup(name))) goto out;
     }
     if (build_config_blob(&b) != 0 || recover(&b) != 0) goto out;
     optout_log(LOG_INFO, "epoch %llu: %zu tasks, %zu done, %zu failed, %zu to run", (unsigned long long)b.epoch,
@@ -899,7 +954,11 @@ out:
         zmq_close(b.router);
     }
     if (b.zctx) zmq_ctx_term(b.zctx);
-    for (size_t i = 0; i < b.task_count && b.tasks; i++) free(b.tasks[i].accepted_stats);
+    for (size_t i = 0; i < b.task_count && b.tasks; i++) {
+        free(b.tasks[i].accepted);
+        free(b.tasks[i].output_name);
+        free(b.tasks[i].error);
+    }
     free(b.tasks);
     free(b.queue);
     free(b.pending);

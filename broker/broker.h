@@ -30,6 +30,7 @@ struct broker_config {
     const char *redis;               /* verdicts through Redis at this endpoint (NULL: the robots dir) */
     const char *redis_password;      /* read from a file, never from the command line */
     int crash_after_accept;          /* fault injection (tests): _exit(99) after journaling accepted */
+    size_t synthetic_tasks;          /* benchmarks: N tasks over no files (bench/broker.sh) */
 };
 
 /* Runs (or resumes) the run. Returns an exit code: 0 complete, 1 failed tasks or runtime error,

@@ -31,7 +31,7 @@ static void usage(FILE *f) {
 int main(int argc, char **argv) {
     optout_log_init("optout-broker");
     enum { O_DIR = 256, O_BIND, O_CORPUS, O_ROBOTS, O_MODE, O_AGENTS_FILE, O_AGENT, O_REMOVED, O_HOSTKEY,
-           O_UNREACHABLE, O_LEVEL, O_KEEP, O_RETRIES, O_VERSION, O_CRASH, O_REDIS, O_REDIS_PW };
+           O_UNREACHABLE, O_LEVEL, O_KEEP, O_RETRIES, O_VERSION, O_CRASH, O_REDIS, O_REDIS_PW, O_SYNTHETIC };
     static const struct option options[] = {
         {"dir", required_argument, NULL, O_DIR},         {"bind", required_argument, NULL, O_BIND},
         {"corpus", required_argument, NULL, O_CORPUS},   {"robots-dir", required_argument, NULL, O_ROBOTS},
@@ -44,6 +44,8 @@ int main(int argc, char **argv) {
         {"help", no_argument, NULL, 'h'},
         /* fault injection for the tests: die between journaling `accepted` and publishing */
         {"crash-after-accept", no_argument, NULL, O_CRASH},
+        /* benchmarks: N tasks over no files, for simulated workers (bench/broker.sh) */
+        {"synthetic-tasks", required_argument, NULL, O_SYNTHETIC},
         {NULL, 0, NULL, 0},
     };
     struct broker_config cfg = {.retries = 3};
@@ -98,6 +100,7 @@ int main(int argc, char **argv) {
             }
             break;
         case O_CRASH: cfg.crash_after_accept = 1; break;
+        case O_SYNTHETIC: cfg.synthetic_tasks = (size_t)strtoull(optarg, NULL, 10); break;
         case O_REDIS: cfg.redis = optarg; break;
         case O_REDIS_PW: {
             size_t len;
@@ -116,6 +119,8 @@ int main(int argc, char **argv) {
         default: optout_log(LOG_ERR, "unknown option '%s' (see --help)", argv[optind - 1]); return OPTOUT_EXIT_USAGE;
         }
     }
+    if (cfg.synthetic_tasks && cfg.corpus_count == 0) corpus[cfg.corpus_count++] = "synthetic";
+    if (cfg.synthetic_tasks && !cfg.robots_dir) cfg.robots_dir = "/";
     if (optind < argc || !cfg.dir || cfg.corpus_count == 0) {
         optout_log(LOG_ERR, "--dir and --corpus are required");
         usage(stderr);

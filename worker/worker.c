@@ -159,9 +159,12 @@ static unsigned free_slots(const struct worker *w) {
 }
 
 static void update_status(struct worker *w) {
+    pthread_mutex_lock(&w->mu);
+    unsigned running = w->running, queued = (unsigned)w->queued;
+    pthread_mutex_unlock(&w->mu);
     char s[sizeof w->status];
-    snprintf(s, sizeof s, "running %u tasks, %llu done (%llu failed)%s%s", w->in_flight, w->done, w->failed,
-             w->stopping ? "; stopping" : "", w->dealer ? "" : "; reconnecting");
+    snprintf(s, sizeof s, "running %u tasks, %llu done, %llu failed, %u queued%s%s", running, w->done, w->failed,
+             queued, w->stopping ? "; stopping" : "", w->dealer ? "" : "; reconnecting");
     if (strcmp(s, w->status) == 0) return;
     memcpy(w->status, s, sizeof s);
     char line[sizeof s + 8];
@@ -272,8 +275,10 @@ static void close_dealer(struct worker *w) {
     w->dealer = NULL;
 }
 
-/* Drops queued (not started) tasks of epochs before the current one: the broker re-queued them. */
-static void drop_stale_tasks(struct worker *w) {
+/* Drops queued (not started) tasks of epochs before the current one: the broker re-queued them.
+ * Returns how many. */
+static unsigned drop_stale_tasks(struct worker *w) {
+    unsigned dropped = 0;
     struct task_item *stale = NULL;
     pthread_mutex_lock(&w->mu);
     struct task_item **pp = &w->head;
@@ -297,9 +302,11 @@ static void drop_stale_tasks(struct worker *w) {
                    (unsigned long long)stale->msg.task, (unsigned long long)stale->msg.epoch,
                    (unsigned long long)stale->msg.attempt, (unsigned long long)w->epoch);
         w->in_flight--;
+        dropped++;
         free_item(stale);
         stale = next;
     }
+    return dropped;
 }
 
 /* SIGTERM/SIGINT: stop taking work; hand back what has not started. */
@@ -310,18 +317,19 @@ static void begin_stop(struct worker *w, const char *why) {
     }
     w->stopping = 1;
     sd_notify(0, "STOPPING=1");
-    optout_log(LOG_INFO, "%s: stopping; handing back queued tasks, finishing %u running", why,
-               w->in_flight - (unsigned)w->queued);
     /* During a reconnect backoff: connect now (when that fails, the hand-backs below are lost and
      * the broker's lease expiry re-queues those tasks). */
     if (!w->dealer) (void)open_dealer(w);
     pthread_mutex_lock(&w->mu);
     struct task_item *list = w->head;
+    unsigned queued = (unsigned)w->queued;
     w->head = w->tail = NULL;
     w->queued = 0;
     w->closing = 1;
     pthread_cond_broadcast(&w->cv);
     pthread_mutex_unlock(&w->mu);
+    optout_log(LOG_INFO, "%s: stopping; handing back %u queued tasks, finishing %u running", why, queued,
+               w->in_flight - queued);
     while (list) {
         struct task_item *next = list->next;
         send_handback(w, &list->msg);
@@ -331,9 +339,15 @@ static void begin_stop(struct worker *w, const char *why) {
     }
 }
 
+/* A task that cannot be queued goes back at once; its slot is free again. */
+static void refuse_task(struct worker *w, const optout_msg *m) {
+    send_handback(w, m);
+    if (!w->stopping) send_simple(w, OPTOUT_MSG_CREDIT, 1);
+}
+
 static void handle_task(struct worker *w, zmq_msg_t *frame, const optout_msg *m) {
     if (w->stopping) {
-        send_handback(w, m);
+        refuse_task(w, m);
         return;
     }
     struct task_item *it = calloc(1, sizeof *it);
@@ -342,7 +356,7 @@ static void handle_task(struct worker *w, zmq_msg_t *frame, const optout_msg *m)
     if (!it || !(it->frame = malloc(len ? len : 1))) {
         optout_log(LOG_ERR, "out of memory: task %llu handed back", (unsigned long long)m->task);
         free_item(it);
-        send_handback(w, m);
+        refuse_task(w, m);
         return;
     }
     memcpy(it->frame, zmq_msg_data(frame), len);
@@ -350,7 +364,7 @@ static void handle_task(struct worker *w, zmq_msg_t *frame, const optout_msg *m)
     if (optout_msg_decode(it->frame, len, &it->msg, err) != 0) { /* decoded once already: cannot fail */
         optout_log(LOG_ERR, "task %llu: %s", (unsigned long long)m->task, err);
         free_item(it);
-        send_handback(w, m);
+        refuse_task(w, m);
         return;
     }
     optout_log(LOG_DEBUG, "task %llu (attempt %llu.%llu) %s:%s: queued", (unsigned long long)m->task,
@@ -385,15 +399,18 @@ static void handle_broker_frame(struct worker *w, zmq_msg_t *frame) {
     if (m->epoch > w->epoch) {
         uint64_t old = w->epoch;
         w->epoch = m->epoch;
-        if (old == 0) {
-            optout_log(LOG_INFO, "broker epoch %llu", (unsigned long long)w->epoch);
+        unsigned dropped = drop_stale_tasks(w);
+        optout_log(LOG_INFO, "broker epoch %llu (was %llu)%s", (unsigned long long)w->epoch, (unsigned long long)old,
+                   old ? ": the broker restarted" : "");
+        if (m->type == OPTOUT_MSG_TASK) {
+            /* A TASK proves the broker registered this worker in its new epoch (it leases only to
+             * workers whose READY it holds), with the credit that READY gave. Sending READY again
+             * would replace that credit while more tasks may be on their way (over-commit); the
+             * dropped tasks' slots are returned as CREDIT instead. */
+            if (dropped && !w->stopping) send_simple(w, OPTOUT_MSG_CREDIT, dropped);
         } else {
-            optout_log(LOG_INFO, "broker epoch %llu (was %llu): the broker restarted", (unsigned long long)w->epoch,
-                       (unsigned long long)old);
-            drop_stale_tasks(w);
-            if (m->type == OPTOUT_MSG_TASK) handle_task(w, frame, m);
+            /* Possibly the broker's answer to a peer it does not know: register again. */
             send_ready(w);
-            return;
         }
     }
     switch (m->type) {

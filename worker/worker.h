@@ -8,7 +8,11 @@
  * - Heartbeats: a HEARTBEAT every second when nothing else was sent; a broker silent for 5 s is
  *   dead: the socket is closed and reopened after an exponential backoff (0.1 s .. 5 s), then READY
  *   again. A message from a newer epoch is adopted: tasks of older epochs that have not started
- *   are dropped (the broker re-queued them) and READY is sent again.
+ *   are dropped (the broker re-queued them) and READY is sent again, except when that message is
+ *   a TASK: the broker leases only to workers it registered, and a second READY would replace the
+ *   credit while more tasks may be on their way; the dropped tasks' slots go back as CREDIT.
+ *   Running tasks of an older epoch finish; their RESULT carries their own epoch (the broker
+ *   discards it) and the CREDIT after it the current one.
  * - SIGTERM/SIGINT: tasks not started go back as HANDBACK, running tasks finish and their results
  *   are sent, then BYE; worker_run() returns 0.
  * - systemd: READY=1 once serving, STATUS= on every change, WATCHDOG=1 from the network loop,
