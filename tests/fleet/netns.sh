@@ -34,14 +34,15 @@ done
   --out "$tmp/corpus" >/dev/null 2>&1 && rm -rf "$tmp/corpus/_meta"
 "$bin/optout" run --corpus "$tmp/corpus/*.zst" --robots-dir "$root/data/sample/robots" --out "$tmp/ref" \
   --removed --workers 2 2>/dev/null || { echo "FAIL: reference run"; exit 1; }
-# the broker binds only the two veth addresses (and its run directory socket)
-"$bin/optout-broker" --dir "$tmp/run" --corpus "$tmp/corpus/*.zst" --robots-dir "$root/data/sample/robots" \
-  --removed --bind tcp://10.77.1.1:45555 --bind tcp://10.77.2.1:45555 2>"$tmp/broker.log" &
-bpid=$!
+# workers first (ZeroMQ connects before the broker binds and retries), so both are there when
+# the broker starts; the broker binds only the two veth addresses (and its run directory socket)
 for n in 1 2; do
   OPTOUT_LOG_LEVEL=warning ip netns exec "$tag-w$n" "$bin/optout-worker" --connect "tcp://10.77.$n.1:45555" \
     --root fs=/ --name "ns$n" 2>"$tmp/worker$n.log" &
 done
+"$bin/optout-broker" --dir "$tmp/run" --corpus "$tmp/corpus/*.zst" --robots-dir "$root/data/sample/robots" \
+  --removed --bind tcp://10.77.1.1:45555 --bind tcp://10.77.2.1:45555 2>"$tmp/broker.log" &
+bpid=$!
 wait "$bpid"; rc=$?; bpid=
 fails=0
 [ "$rc" -eq 0 ] && echo "PASS: broker completed with workers in two namespaces" \
