@@ -30,7 +30,7 @@ for n in 1 2; do
   ip netns exec "$tag-w$n" ip link set lo up
 done
 # the corpus and the reference (one machine)
-"$root/tools/gen-corpus" --robots-dir "$root/data/sample/robots" --seed 21 --docs 1200 --shards 6 --format zst \
+"$root/tools/gen-corpus" --robots-dir "$root/data/sample/robots" --seed 21 --docs 6000 --shards 30 --format zst \
   --out "$tmp/corpus" >/dev/null 2>&1 && rm -rf "$tmp/corpus/_meta"
 "$bin/optout" run --corpus "$tmp/corpus/*.zst" --robots-dir "$root/data/sample/robots" --out "$tmp/ref" \
   --removed --workers 2 2>/dev/null || { echo "FAIL: reference run"; exit 1; }
