@@ -23,15 +23,15 @@ for k in 1 16 128; do
   wait "$bpid" || true
   end=$(date +%s.%N)
   secs=$(echo "$end - $start" | bc -l)
-  printf '%-10s %10s %10.2f %14.0f %13s KiB\n' "$k" "$acks" "$secs" "$(echo "$acks / $secs" | bc -l)" "$(cat "$tmp/rss")"
+  printf '%-10s %10s %10.2f %14.0f %13s KiB\n' "$k" "$acks" "$secs" "$(echo "$acks / $secs" | bc -l)" "$(tail -1 "$tmp/rss")"
 done
 # memory per planned task: the broker's peak RSS with 10x the tasks, over the difference
 OPTOUT_LOG_LEVEL=warning /usr/bin/time -f %M -o "$tmp/rss_small" "$build/bin/optout-broker" --dir "$tmp/m1" \
   --synthetic-tasks 100000 & p=$!
-while [ ! -S "$tmp/m1/broker.sock" ]; do sleep 0.01; done; kill "$p"; wait "$p" || true
+while [ ! -S "$tmp/m1/broker.sock" ]; do sleep 0.01; done; pkill -TERM -P "$p"; wait "$p" || true
 OPTOUT_LOG_LEVEL=warning /usr/bin/time -f %M -o "$tmp/rss_big" "$build/bin/optout-broker" --dir "$tmp/m2" \
   --synthetic-tasks 1000000 & p=$!
-while [ ! -S "$tmp/m2/broker.sock" ]; do sleep 0.01; done; kill "$p"; wait "$p" || true
-small=$(cat "$tmp/rss_small"); big=$(cat "$tmp/rss_big")
+while [ ! -S "$tmp/m2/broker.sock" ]; do sleep 0.01; done; pkill -TERM -P "$p"; wait "$p" || true
+small=$(tail -1 "$tmp/rss_small"); big=$(tail -1 "$tmp/rss_big")
 echo "broker memory per planned task: $(( (big - small) * 1024 / 900000 )) bytes (peak RSS $small KiB at 100k tasks, $big KiB at 1M)"
 echo "target: >= 20000 tasks/s"

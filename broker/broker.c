@@ -351,8 +351,16 @@ static int redis_complete(struct broker *b) {
     return rc;
 }
 
+/* Deletes what an abandoned attempt staged (a late result of it is stale anyway). */
+static void discard_attempt(struct broker *b, size_t task) {
+    char staging[4096];
+    staging_path(b, task, b->tasks[task].epoch, b->tasks[task].attempt, staging, sizeof staging);
+    remove_tree(staging);
+}
+
 /* A failure or a lease expiry: retry, or give up after `retries` attempts. */
 static void attempt_failed(struct broker *b, size_t task, const char *why) {
+    discard_attempt(b, task);
     /* a worker that found the shared store incomplete failed for Redis, not for its task: reload it
      * (a missing verdict must never read as "no robots.txt") */
     if (b->cfg->redis && redis_complete(b) == 0) {
@@ -552,13 +560,17 @@ static void on_message(struct broker *b, const void *id, size_t id_len, const vo
         if (m.epoch == b->epoch && m.task < b->task_count && b->tasks[m.task].state == TASK_LEASED &&
             b->tasks[m.task].attempt == m.attempt) {
             optout_log(LOG_INFO, "task %llu handed back by %s", (unsigned long long)m.task, b->workers[w].name);
+            discard_attempt(b, m.task);
             queue_push(b, m.task); /* not a failure: no retry counted */
         }
         break;
     case OPTOUT_MSG_BYE:
         b->workers[w].alive = 0;
         for (size_t i = 0; i < b->task_count; i++)
-            if (b->tasks[i].state == TASK_LEASED && b->tasks[i].worker == w) queue_push(b, i);
+            if (b->tasks[i].state == TASK_LEASED && b->tasks[i].worker == w) {
+                discard_attempt(b, i);
+                queue_push(b, i);
+            }
         optout_log(LOG_INFO, "worker %s left", b->workers[w].name);
         break;
     default: optout_log(LOG_WARNING, "unexpected %s from %s", optout_msg_type_name(m.type), b->workers[w].name);
@@ -937,6 +949,9 @@ int broker_run(const struct broker_config *cfg) {
             goto out;
         }
     }
+    char staging_dir[4200];
+    snprintf(staging_dir, sizeof staging_dir, "%s/.staging", cfg->dir);
+    remove_tree(staging_dir); /* every task is settled: what is left there belongs to no attempt */
     /* a run found complete is left exactly as it is: the report is written only when this epoch
      * changed something (or it is missing) */
     char report[4200];
