@@ -195,6 +195,11 @@ static int filter_task(const worker_env *env, task_cache **cachep, const optout_
         goto done;
     }
 
+    /* Fault injection for the fleet tests: a worker that dies on one particular task every time
+     * (the broker must make it a poison task, not retry it forever). */
+    const char *crash_on = getenv("OPTOUT_FAULT_CRASH_ON");
+    if (crash_on && *crash_on && strstr(p->input, crash_on)) abort();
+
     struct stat st;
     if (stat(p->input, &st) != 0) {
         fmt(err, errlen, "%s: cannot stat: %s", p->input, strerror(errno));

@@ -238,6 +238,20 @@ try:
     check(outputs(d9) == outputs(d9r) and summary(json.load(open(os.path.join(d9, "report.json")))) ==
           summary(json.load(open(os.path.join(d9r, "report.json")))), "same result with Redis flushed and killed")
 
+    # 10. a worker that dies on one particular task every time: a poison task, not retried forever
+    d10 = os.path.join(tmp, "run10")
+    poison = sorted(glob.glob(os.path.join(corpus, "a", "*.zst")))[1]
+    env = dict(os.environ, OPTOUT_FAULT_CRASH_ON=os.path.basename(poison))
+    r = subprocess.run([OPTOUT, "run", "--corpus", pattern, "--robots-dir", ROBOTS, "--workers", "2", "--out", d10],
+                       capture_output=True, text=True, timeout=300, env=env)
+    check(r.returncode == 1, "a task that kills its worker every time makes the run exit 1")
+    report = json.load(open(os.path.join(d10, "report.json")))
+    failed = report.get("failed_tasks", [])
+    check(len(failed) == 1 and failed[0]["input"] == poison and "3 attempts" in failed[0]["error"],
+          "the poison task is listed in failed_tasks after 3 attempts (%s)" % failed)
+    check(len(glob.glob(os.path.join(d10, "shards", "**", "*.zst"), recursive=True)) == 6,
+          "every other shard was published despite the poison task")
+
     # 8. a second broker on a directory in use: exit 1 with a message
     d8 = os.path.join(tmp, "run8")
     bp = subprocess.Popen([broker, "--dir", d8, "--corpus", pattern, "--robots-dir", ROBOTS],
