@@ -272,8 +272,7 @@ int cmd_run(int argc, char **argv) {
             optout_log(LOG_INFO, "interrupted: stopping (rerun the same command to resume)");
             break;
         }
-        struct stat st;
-        if (!workers_started && stat(sock_path, &st) == 0) { /* the broker listens: start the workers */
+        if (!workers_started) { /* ZeroMQ connects before the broker binds: no need to wait for it */
             for (long w = 1; w <= workers; w++) {
                 snprintf(name, sizeof name, "%s-%ld", "local", w);
                 pids[w] = spawn(wargs);
@@ -300,7 +299,7 @@ int cmd_run(int argc, char **argv) {
             char text[1024];
             if (cli_broker_status(status_sock, 300, text, sizeof text) == 0) show_progress(text, tty, started);
         }
-        sleep_ms(100);
+        sleep_ms(20);
     }
     if (tty && workers_started) fputc('\n', stderr);
     stop_all(pids, (size_t)workers + 1, 5000);
