@@ -69,7 +69,7 @@ static void sleep_ms(long ms) {
 static void stop_all(pid_t *pids, size_t n, long grace_ms) {
     for (size_t i = 0; i < n; i++)
         if (pids[i] > 0) kill(pids[i], SIGTERM);
-    for (long waited = 0; waited <= grace_ms; waited += 50) {
+    for (long waited = 0; waited <= grace_ms; waited += 10) {
         int left = 0;
         for (size_t i = 0; i < n; i++) {
             if (pids[i] <= 0) continue;
@@ -77,7 +77,7 @@ static void stop_all(pid_t *pids, size_t n, long grace_ms) {
             else left = 1;
         }
         if (!left) return;
-        sleep_ms(50);
+        sleep_ms(10);
     }
     for (size_t i = 0; i < n; i++)
         if (pids[i] > 0) {

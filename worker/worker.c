@@ -36,7 +36,7 @@
 #define BACKOFF_MIN_MS 100
 #define BACKOFF_MAX_MS 5000
 #define WATCHDOG_MS 1000
-#define BYE_LINGER_MS 250 /* enough for a live broker; a dead one would hold the exit */
+#define BYE_LINGER_MS 100 /* enough for a live broker; a dead one would hold the exit */
 #define RESULTS_ENDPOINT "inproc://optout-worker-results"
 
 struct task_item {
