@@ -22,6 +22,7 @@
 #include "broker.h"
 #include "optout/journal.h"
 #include "optout/log.h"
+#include "optout/report.h"
 #include "optout/rundir.h"
 #include "optout/stats.h"
 #include "optout/util.h"
@@ -630,6 +631,36 @@ static void output_name_of(const char *input_name, int keep_format, char *out, s
     else snprintf(out, cap, "%s.zst", input_name);
 }
 
+/* report.md, for people, from the same statistics. */
+static int write_report_md(struct broker *b) {
+    char path[4096], tmp[4200];
+    snprintf(path, sizeof path, "%s/report.md", b->cfg->dir);
+    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    const char **inputs = calloc(b->failed + 1, sizeof *inputs), **errors = calloc(b->failed + 1, sizeof *errors);
+    size_t n = 0;
+    for (size_t i = 0; inputs && errors && i < b->task_count; i++)
+        if (b->tasks[i].state == TASK_FAILED && n < b->failed) {
+            inputs[n] = b->tasks[i].input->path;
+            errors[n++] = b->tasks[i].error ? b->tasks[i].error : "";
+        }
+    optout_report_info info = {.mode = optout_robots_mode_name(b->cfg->mode), .robots_dir = b->cfg->robots_dir,
+                               .tasks = b->task_count, .failed = n, .failed_inputs = inputs, .failed_errors = errors};
+    FILE *f = fopen(tmp, "w");
+    int bad = !f || !inputs || !errors;
+    if (f) {
+        bad |= optout_report_write_md(f, b->stats, b->agents, &info) != 0;
+        bad |= fflush(f) != 0 || fsync(fileno(f)) != 0;
+        bad |= fclose(f) != 0;
+    }
+    free(inputs);
+    free(errors);
+    if (bad || rename(tmp, path) != 0) {
+        optout_log(LOG_ERR, "writing %s: %s", path, strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
 static int write_report(struct broker *b) {
     char path[4096], tmp[4200];
     snprintf(path, sizeof path, "%s/report.json", b->cfg->dir);
@@ -669,7 +700,7 @@ static int write_report(struct broker *b) {
         optout_log(LOG_ERR, "writing %s: %s", path, strerror(errno));
         return -1;
     }
-    return 0;
+    return write_report_md(b);
 }
 
 /* Benchmarks: N inputs that exist only in the plan, for workers that answer without reading them. */

@@ -28,6 +28,11 @@ try:
     if not (en > 0 and non_en > 0):
         bad.append("loss")
         print("FAIL: English and non-English loss must both be nonzero (en %d, non_en %d)" % (en, non_en))
+    md = open(os.path.join(out, "report.md")).read()
+    for needle in ("# optout report", "of tokens removed", "| English |", "| `CCBot/2.0` |", "| **any** |"):
+        if needle not in md:
+            bad.append("report.md")
+            print("FAIL: report.md lacks %r" % needle)
     print("sample report: %s (English tokens removed %d, non-English %d)" % ("FAIL" if bad else "as expected", en, non_en))
     sys.exit(1 if bad else 0)
 finally:
