@@ -95,14 +95,6 @@ static int64_t now_ms(void) {
 
 /* ---- files -------------------------------------------------------------------------------- */
 
-static int fsync_dir(const char *path) {
-    int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd < 0) return -1;
-    int rc = fsync(fd);
-    close(fd);
-    return rc;
-}
-
 static void remove_tree(const char *path) {
     DIR *d = opendir(path);
     if (!d) {
@@ -160,7 +152,7 @@ static int publish_files(struct broker *b, size_t task, const struct record *r) 
         }
         char *slash = strrchr(to, '/');
         *slash = '\0';
-        if (fsync_dir(to) != 0) {
+        if (optout_fsync_dir(to) != 0) {
             optout_log(LOG_ERR, "task %zu: fsync of %s: %s", task, to, strerror(errno));
             return -1;
         }

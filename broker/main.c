@@ -102,17 +102,13 @@ int main(int argc, char **argv) {
         case O_CRASH: cfg.crash_after_accept = 1; break;
         case O_SYNTHETIC: cfg.synthetic_tasks = (size_t)strtoull(optarg, NULL, 10); break;
         case O_REDIS: cfg.redis = optarg; break;
-        case O_REDIS_PW: {
-            size_t len;
-            char *pw = optout_read_file(optarg, 4096, &len);
-            if (!pw) {
-                optout_log(LOG_ERR, "--redis-password-file %s: %s", optarg, strerror(errno));
+        case O_REDIS_PW:
+            if (!(cfg.redis_password = optout_read_secret_file(optarg))) {
+                optout_log(LOG_ERR, "--redis-password-file %s: %s", optarg,
+                           errno == EINVAL ? "empty" : strerror(errno));
                 return OPTOUT_EXIT_FAILURE;
             }
-            pw[strcspn(pw, "\r\n")] = '\0';
-            cfg.redis_password = pw;
             break;
-        }
         case O_VERSION: printf("optout-broker %s\n", OPTOUT_VERSION); return OPTOUT_EXIT_OK;
         case 'h': usage(stdout); return OPTOUT_EXIT_OK;
         case ':': optout_log(LOG_ERR, "option '%s' needs a value", argv[optind - 1]); return OPTOUT_EXIT_USAGE;

@@ -122,29 +122,6 @@ static void reader_skip(reader *r, size_t n) {
     r->pos += n;
 }
 
-static int fsync_parent_dir(const char *path) {
-    char dir[4096];
-    const char *slash = strrchr(path, '/');
-    if (!slash) strcpy(dir, ".");
-    else if (slash == path) strcpy(dir, "/");
-    else {
-        size_t n = (size_t)(slash - path);
-        if (n >= sizeof dir) {
-            errno = ENAMETOOLONG;
-            return -1;
-        }
-        memcpy(dir, path, n);
-        dir[n] = '\0';
-    }
-    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd < 0) return -1;
-    int rc = fsync(fd);
-    int saved = errno;
-    close(fd);
-    errno = saved;
-    return rc;
-}
-
 static int open_file(const char *path, char *err) {
     int fd = open(path, O_RDWR | O_CLOEXEC);
     if (fd >= 0 || errno != ENOENT) {
@@ -161,7 +138,7 @@ static int open_file(const char *path, char *err) {
         return -1;
     }
     /* A new file: its directory entry must be durable before any record in it is. */
-    if (fsync_parent_dir(path) != 0) {
+    if (optout_fsync_parent_dir(path) != 0) {
         set_err(err, "journal %s: cannot fsync its directory: %s", path, strerror(errno));
         close(fd);
         return -1;

@@ -57,16 +57,6 @@ static char *join(const char *dir, const char *name) {
     return p;
 }
 
-static int fsync_dir(const char *dir) {
-    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd < 0) return -1;
-    int rc = fsync(fd);
-    int saved = errno;
-    close(fd);
-    errno = saved;
-    return rc;
-}
-
 /* ---- lock -------------------------------------------------------------------------------------- */
 
 /* The pid written in the lock file, or 0 when there is none (yet). */
@@ -701,7 +691,7 @@ int optout_plan_write(const char *dir, const optout_plan_option *options, size_t
         goto out;
     }
     created = 0; /* renamed: nothing to remove any more */
-    if (fsync_dir(dir) != 0) {
+    if (optout_fsync_dir(dir) != 0) {
         set_err(err, "%s: cannot fsync the directory %s: %s", plan, dir, strerror(errno));
         goto out;
     }

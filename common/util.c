@@ -86,3 +86,41 @@ int optout_make_parent_dirs(const char *path) {
         }
     }
 }
+
+int optout_fsync_dir(const char *dir) {
+    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0) return -1;
+    int rc = fsync(fd);
+    int saved = errno;
+    close(fd);
+    errno = saved;
+    return rc;
+}
+
+int optout_fsync_parent_dir(const char *path) {
+    char dir[4096];
+    const char *slash = strrchr(path, '/');
+    if (!slash) return optout_fsync_dir(".");
+    if (slash == path) return optout_fsync_dir("/");
+    size_t n = (size_t)(slash - path);
+    if (n >= sizeof dir) {
+        errno = ENAMETOOLONG;
+        return -1;
+    }
+    memcpy(dir, path, n);
+    dir[n] = '\0';
+    return optout_fsync_dir(dir);
+}
+
+char *optout_read_secret_file(const char *path) {
+    size_t len;
+    char *text = optout_read_file(path, 4096, &len);
+    if (!text) return NULL;
+    text[strcspn(text, "\r\n")] = '\0';
+    if (!text[0]) {
+        free(text);
+        errno = EINVAL;
+        return NULL;
+    }
+    return text;
+}

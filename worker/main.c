@@ -65,19 +65,9 @@ static int parse_root(const char *arg, worker_root *roots, size_t *count) {
 
 /* The password: the file's first line. NULL (logged) when unreadable or empty. */
 static char *read_password(const char *path) {
-    size_t len;
-    char *text = optout_read_file(path, 4096, &len);
-    if (!text) {
-        optout_log(LOG_ERR, "--redis-password-file %s: %s", path, strerror(errno));
-        return NULL;
-    }
-    text[strcspn(text, "\r\n")] = '\0';
-    if (!text[0]) {
-        optout_log(LOG_ERR, "--redis-password-file %s: empty", path);
-        free(text);
-        return NULL;
-    }
-    return text;
+    char *pw = optout_read_secret_file(path);
+    if (!pw) optout_log(LOG_ERR, "--redis-password-file %s: %s", path, errno == EINVAL ? "empty" : strerror(errno));
+    return pw;
 }
 
 int main(int argc, char **argv) {

@@ -31,6 +31,15 @@ void *optout_malloc(size_t size);
 /* mkdir -p of the directory part of `path` (nothing when it has none). 0, or -1 with errno. */
 int optout_make_parent_dirs(const char *path);
 
+/* fsync of a directory (after a rename or create in it), and of the directory holding `path`.
+ * 0, or -1 with errno (preserved across the close). */
+int optout_fsync_dir(const char *dir);
+int optout_fsync_parent_dir(const char *path);
+
+/* A secret (e.g. a Redis password) from a file: its first line, malloc'd. NULL with errno set when
+ * unreadable, EINVAL when empty. Secrets are never taken from command lines (`ps` shows those). */
+char *optout_read_secret_file(const char *path);
+
 char *optout_read_file(const char *path, size_t max, size_t *len);
 /* Reads all of an open descriptor (e.g. stdin). Same contract as optout_read_file. */
 char *optout_read_fd(int fd, size_t max, size_t *len);
