@@ -151,8 +151,34 @@ static int write_removed(optout_shard_writer *w, const optout_shard_line *line, 
 
 /* ---- the loop ------------------------------------------------------------------------------ */
 
+/* With a verdict source that can prefetch (Redis), lines are gathered in batches so that the hosts
+ * of a batch are asked for in one pipelined round trip instead of one round trip each. The lines
+ * are copied (the reader's buffer moves on); with a local source they are handled as they come. */
+#define BATCH_LINES 256
+#define BATCH_BYTES ((size_t)4 << 20)
+
+struct batch_line {
+    size_t off, len;
+    uint64_t offset;
+    uint8_t newline;
+};
+
+struct batch {
+    char *buf;
+    size_t len, cap;
+    struct batch_line lines[BATCH_LINES];
+    size_t count;
+    char keys[BATCH_LINES][OPTOUT_HOSTKEY_MAX];
+    const char *key_ptrs[BATCH_LINES];
+    size_t key_lens[BATCH_LINES];
+};
+
 struct filter_run {
     const optout_filter_config *cfg;
+    struct batch *batch; /* NULL: lines are handled one by one */
+    const char *in;
+    optout_shard_writer *w, *wr;
+    optout_stats *stats;
     optout_json_fields *fields;
     struct hostkey_entry *cache;
     char *url_buf;
@@ -162,24 +188,32 @@ struct filter_run {
 };
 
 /* Decides one parsed document; fills facts->disallowed (into *set) and the stats counters. */
+/* The document's URL, unescaped (into run->url_buf when it has escapes); 0 when it has none. */
+static int url_of(struct filter_run *run, const optout_json_value *v, const char **u, size_t *ulen) {
+    const optout_json_value *url = first_present(&v[F_URL], &v[F_META_URL]);
+    if (!url->present || !url->is_string || url->len == 0) return 0;
+    *u = url->s;
+    *ulen = url->len;
+    if (url->has_escapes) {
+        if (*ulen > run->url_cap) {
+            free(run->url_buf);
+            run->url_cap = *ulen * 2;
+            run->url_buf = optout_malloc(run->url_cap);
+        }
+        *ulen = optout_json_unescape(*u, *ulen, run->url_buf);
+        *u = run->url_buf;
+    }
+    return 1;
+}
+
 static int decide(struct filter_run *run, const optout_json_value *v, optout_stats *stats, optout_agentset *set,
                   optout_doc_facts *facts, char *err, size_t errlen) {
     const optout_filter_config *cfg = run->cfg;
-    const optout_json_value *url = first_present(&v[F_URL], &v[F_META_URL]);
-    if (!url->present || !url->is_string || url->len == 0) {
+    const char *u;
+    size_t ulen;
+    if (!url_of(run, v, &u, &ulen)) {
         stats->no_url++;
         return 0;
-    }
-    const char *u = url->s;
-    size_t ulen = url->len;
-    if (url->has_escapes) {
-        if (ulen > run->url_cap) {
-            free(run->url_buf);
-            run->url_cap = ulen * 2;
-            run->url_buf = optout_malloc(run->url_cap);
-        }
-        ulen = optout_json_unescape(u, ulen, run->url_buf);
-        u = run->url_buf;
     }
     struct hostkey_entry scratch;
     const struct hostkey_entry *hk = host_key_of(run->cache, cfg->host_key, u, ulen, &scratch);
@@ -248,6 +282,110 @@ static optout_json_fields *make_fields(const optout_filter_config *cfg) {
     return optout_json_fields_new(paths, F_COUNT);
 }
 
+static int write_error(char *err, size_t errlen, const char *serr) {
+    snprintf(err, errlen, "%s", serr);
+    return -1;
+}
+
+/* One line: decided, counted and written (kept or removed). */
+static int process_line(struct filter_run *run, const optout_shard_line *line, char *err, size_t errlen) {
+    char serr[OPTOUT_SHARD_ERR_LEN];
+    const optout_filter_config *cfg = run->cfg;
+    size_t agent_count = optout_agents_count(cfg->agents);
+    optout_doc_facts facts = {.cls = OPTOUT_CLASS_UNKNOWN};
+    optout_agentset set;
+    optout_agentset_clear(&set);
+    if (line->oversized) {
+        /* too long to decide: kept whole (piece by piece) and counted once */
+        if (optout_shard_write_line(run->w, line->data, line->len, line->last_piece && line->newline, serr) != 0)
+            return write_error(err, errlen, serr);
+        if (line->last_piece) {
+            run->stats->line_too_long++;
+            optout_stats_add_doc(run->stats, agent_count, &facts);
+        }
+        return 0;
+    }
+    if (line->len == 0 || (line->len == 1 && line->data[0] == '\r')) { /* blank line: passed through */
+        if (optout_shard_write_line(run->w, line->data, line->len, line->newline, serr) != 0)
+            return write_error(err, errlen, serr);
+        return 0;
+    }
+    optout_json_value v[F_COUNT];
+    if (optout_json_extract(run->fields, line->data, line->len, v) != 0) {
+        run->stats->bad_json++;
+    } else {
+        document_facts(v, run->stats, &facts);
+        if (decide(run, v, run->stats, &set, &facts, err, errlen) != 0) {
+            size_t off = strlen(err);
+            snprintf(err + off, errlen - off, " (%s, line at byte %llu)", run->in, (unsigned long long)line->offset);
+            return -1;
+        }
+    }
+    optout_stats_add_doc(run->stats, agent_count, &facts);
+    int wrc = facts.removed
+                  ? (run->wr ? write_removed(run->wr, line, cfg->agents, &set, &run->removed_buf, &run->removed_cap, serr) : 0)
+                  : optout_shard_write_line(run->w, line->data, line->len, line->newline, serr);
+    return wrc != 0 ? write_error(err, errlen, serr) : 0;
+}
+
+/* Decides the batched lines: their hosts first, in one prefetch, then each line in order. */
+static int flush_batch(struct filter_run *run, char *err, size_t errlen) {
+    struct batch *b = run->batch;
+    if (b->count == 0) return 0;
+    size_t nkeys = 0;
+    for (size_t i = 0; i < b->count; i++) {
+        optout_json_value v[F_COUNT];
+        const char *u;
+        size_t ulen;
+        if (optout_json_extract(run->fields, b->buf + b->lines[i].off, b->lines[i].len, v) != 0 ||
+            !url_of(run, v, &u, &ulen))
+            continue;
+        struct hostkey_entry scratch;
+        const struct hostkey_entry *hk = host_key_of(run->cache, run->cfg->host_key, u, ulen, &scratch);
+        if (hk->status != OPTOUT_HOSTKEY_OK) continue;
+        memcpy(b->keys[nkeys], hk->key, hk->key_len + 1); /* the cache entry may be reused below */
+        b->key_ptrs[nkeys] = b->keys[nkeys];
+        b->key_lens[nkeys] = hk->key_len;
+        nkeys++;
+    }
+    if (nkeys && optout_verdicts_prefetch(run->cfg->verdicts, b->key_ptrs, b->key_lens, nkeys, err, errlen) != 0) {
+        size_t off = strlen(err);
+        snprintf(err + off, errlen - off, " (%s, line at byte %llu)", run->in, (unsigned long long)b->lines[0].offset);
+        return -1;
+    }
+    for (size_t i = 0; i < b->count; i++) {
+        optout_shard_line line = {.data = b->buf + b->lines[i].off, .len = b->lines[i].len,
+                                  .offset = b->lines[i].offset, .newline = b->lines[i].newline};
+        if (process_line(run, &line, err, errlen) != 0) return -1;
+    }
+    b->count = 0;
+    b->len = 0;
+    return 0;
+}
+
+static int batch_add(struct filter_run *run, const optout_shard_line *line, char *err, size_t errlen) {
+    struct batch *b = run->batch;
+    if (b->count == BATCH_LINES || (b->count > 0 && b->len + line->len > BATCH_BYTES)) {
+        if (flush_batch(run, err, errlen) != 0) return -1;
+    }
+    if (b->len + line->len > b->cap) {
+        size_t cap = b->cap ? b->cap : BATCH_BYTES;
+        while (cap < b->len + line->len) cap *= 2;
+        char *nb = realloc(b->buf, cap);
+        if (!nb) {
+            snprintf(err, errlen, "out of memory batching lines of %s", run->in);
+            return -1;
+        }
+        b->buf = nb;
+        b->cap = cap;
+    }
+    memcpy(b->buf + b->len, line->data, line->len);
+    b->lines[b->count++] = (struct batch_line){.off = b->len, .len = line->len, .offset = line->offset,
+                                               .newline = (uint8_t)line->newline};
+    b->len += line->len;
+    return 0;
+}
+
 int optout_filter_shard(const optout_filter_config *cfg, const char *in, const char *out,
                         optout_shard_format out_format, const char *removed, optout_stats *stats, char *err,
                         size_t errlen) {
@@ -268,53 +406,25 @@ int optout_filter_shard(const optout_filter_config *cfg, const char *in, const c
         snprintf(err, errlen, "%s", serr);
         goto done;
     }
-    size_t agent_count = optout_agents_count(cfg->agents);
+    run.in = in;
+    run.w = w;
+    run.wr = wr;
+    run.stats = stats;
+    if (optout_verdicts_can_prefetch(cfg->verdicts) && !(run.batch = calloc(1, sizeof *run.batch))) {
+        snprintf(err, errlen, "out of memory");
+        goto done;
+    }
     optout_shard_line line;
     int got;
     while ((got = optout_shard_next(r, &line, serr)) == 1) {
-        optout_doc_facts facts = {.cls = OPTOUT_CLASS_UNKNOWN};
-        optout_agentset set;
-        optout_agentset_clear(&set);
-        if (line.oversized) {
-            /* too long to decide: kept whole (piece by piece) and counted once */
-            if (optout_shard_write_line(w, line.data, line.len, line.last_piece && line.newline, serr) != 0) {
-                snprintf(err, errlen, "%s", serr);
-                goto done;
-            }
-            if (line.last_piece) {
-                stats->line_too_long++;
-                optout_stats_add_doc(stats, agent_count, &facts);
-            }
+        int plain = line.oversized || line.len == 0 || (line.len == 1 && line.data[0] == '\r');
+        if (run.batch && !plain) {
+            if (batch_add(&run, &line, err, errlen) != 0) goto done;
             continue;
         }
-        if (line.len == 0 || (line.len == 1 && line.data[0] == '\r')) { /* blank line: passed through */
-            if (optout_shard_write_line(w, line.data, line.len, line.newline, serr) != 0) {
-                snprintf(err, errlen, "%s", serr);
-                goto done;
-            }
-            continue;
-        }
-        optout_json_value v[F_COUNT];
-        if (optout_json_extract(run.fields, line.data, line.len, v) != 0) {
-            stats->bad_json++;
-        } else {
-            document_facts(v, stats, &facts);
-            if (decide(&run, v, stats, &set, &facts, err, errlen) != 0) {
-                size_t off = strlen(err);
-                snprintf(err + off, errlen - off, " (%s, line at byte %llu)", in, (unsigned long long)line.offset);
-                goto done;
-            }
-        }
-        optout_stats_add_doc(stats, agent_count, &facts);
-        int wrc = facts.removed ? (wr ? write_removed(wr, &line, cfg->agents, &set, &run.removed_buf,
-                                                      &run.removed_cap, serr)
-                                      : 0)
-                                : optout_shard_write_line(w, line.data, line.len, line.newline, serr);
-        if (wrc != 0) {
-            snprintf(err, errlen, "%s", serr);
-            goto done;
-        }
+        if ((run.batch && flush_batch(&run, err, errlen) != 0) || process_line(&run, &line, err, errlen) != 0) goto done;
     }
+    if (got == 0 && run.batch && flush_batch(&run, err, errlen) != 0) goto done;
     if (got < 0) {
         snprintf(err, errlen, "%s", serr);
         goto done;
@@ -343,5 +453,7 @@ done:
     free(run.cache);
     free(run.url_buf);
     free(run.removed_buf);
+    if (run.batch) free(run.batch->buf);
+    free(run.batch);
     return rc;
 }

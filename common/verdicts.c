@@ -15,3 +15,5 @@ int optout_verdicts_prefetch(optout_verdicts *v, const char *const *hosts, const
 void optout_verdicts_free(optout_verdicts *v) {
     if (v) v->ops->free(v);
 }
+
+int optout_verdicts_can_prefetch(const optout_verdicts *v) { return v->ops->prefetch != NULL; }

@@ -78,6 +78,8 @@ optout_verdicts *optout_verdicts_open_redis(const char *endpoint, const char *pa
  * that the lookups that follow are local. Hosts already cached are skipped. A host without a record
  * is no error here (its lookup answers 0 or no_robots), but an incomplete store or a corrupt record
  * is. 0, or -1 with err. */
+/* 1 when prefetching helps (a remote source): callers then batch their lookups. */
+int optout_verdicts_can_prefetch(const optout_verdicts *v);
 int optout_verdicts_prefetch(optout_verdicts *v, const char *const *hosts, const size_t *lens, size_t count,
                              char *err, size_t errlen);
 /* Loads a robots directory into Redis under PREFIX (absent = "no_robots"): every file's host with
