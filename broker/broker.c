@@ -76,6 +76,9 @@ struct broker {
     size_t *pending; /* accepted, waiting for the group commit */
     size_t pending_count;
     int64_t commit_deadline;
+    int64_t started;          /* monotonic ms when this epoch began serving */
+    size_t done_at_start;     /* tasks already done then (rates count this epoch's work) */
+    uint64_t docs_at_start;
     void *zctx, *router;
     int recovered; /* this start completed publications or ran tasks */
     char redis_prefix[256];
@@ -478,13 +481,16 @@ static void status_json(struct broker *b, char *out, size_t cap) {
     for (size_t i = 0; i < b->task_count; i++) n[b->tasks[i].state]++;
     size_t alive = 0;
     for (size_t i = 0; i < b->worker_count; i++) alive += b->workers[i].alive;
+    double secs = (double)(now_ms() - b->started) / 1000.0;
+    double tasks_rate = secs > 0 ? (double)(b->done - b->done_at_start) / secs : 0;
+    double docs_rate = secs > 0 ? (double)(b->stats->total.docs_in - b->docs_at_start) / secs : 0;
     snprintf(out, cap,
              "{\"epoch\": %llu, \"stage\": \"filter\", \"tasks\": {\"total\": %zu, \"pending\": %zu, \"leased\": %zu, "
              "\"accepted\": %zu, \"done\": %zu, \"failed\": %zu}, \"workers\": %zu, \"docs_in\": %llu, "
-             "\"docs_removed\": %llu}",
+             "\"docs_removed\": %llu, \"seconds\": %.1f, \"tasks_per_second\": %.2f, \"docs_per_second\": %.0f}",
              (unsigned long long)b->epoch, b->task_count, n[TASK_PENDING], n[TASK_LEASED], n[TASK_ACCEPTED],
              n[TASK_DONE], n[TASK_FAILED], alive, (unsigned long long)b->stats->total.docs_in,
-             (unsigned long long)b->stats->total.docs_removed);
+             (unsigned long long)b->stats->total.docs_removed, secs, tasks_rate, docs_rate);
 }
 
 static void on_message(struct broker *b, const void *id, size_t id_len, const void *frame, size_t len) {
@@ -841,6 +847,9 @@ static int recover(struct broker *b) {
 
 static int loop(struct broker *b) {
     int64_t last_heartbeat = 0;
+    b->started = now_ms();
+    b->done_at_start = b->done;
+    b->docs_at_start = b->stats->total.docs_in;
     while (!stop_requested && (b->done + b->failed < b->task_count || b->pending_count)) {
         dispatch(b);
         int64_t now = now_ms();
