@@ -65,17 +65,23 @@ char *optout_read_file(const char *path, size_t max, size_t *len) {
     return buf;
 }
 
-int optout_make_parent_dirs(const char *path) {
-    char dir[4096];
+/* The directory part of `path` into dir ("." when it has none, "/" for "/x"). -1 (ENAMETOOLONG). */
+static int parent_of(const char *path, char dir[4096]) {
     const char *slash = strrchr(path, '/');
-    if (!slash || slash == path) return 0;
-    size_t n = (size_t)(slash - path);
-    if (n >= sizeof dir) {
+    size_t n = !slash ? 0 : slash == path ? 1 : (size_t)(slash - path);
+    if (n >= 4096) {
         errno = ENAMETOOLONG;
         return -1;
     }
-    memcpy(dir, path, n);
-    dir[n] = '\0';
+    if (n == 0) strcpy(dir, ".");
+    else memcpy(dir, path, n), dir[n] = '\0';
+    return 0;
+}
+
+int optout_make_parent_dirs(const char *path) {
+    char dir[4096];
+    if (parent_of(path, dir) != 0) return -1;
+    if (strcmp(dir, ".") == 0 || strcmp(dir, "/") == 0) return 0;
     for (char *p = dir + 1;; p++) {
         if (*p == '/' || *p == '\0') {
             char saved = *p;
@@ -99,17 +105,7 @@ int optout_fsync_dir(const char *dir) {
 
 int optout_fsync_parent_dir(const char *path) {
     char dir[4096];
-    const char *slash = strrchr(path, '/');
-    if (!slash) return optout_fsync_dir(".");
-    if (slash == path) return optout_fsync_dir("/");
-    size_t n = (size_t)(slash - path);
-    if (n >= sizeof dir) {
-        errno = ENAMETOOLONG;
-        return -1;
-    }
-    memcpy(dir, path, n);
-    dir[n] = '\0';
-    return optout_fsync_dir(dir);
+    return parent_of(path, dir) != 0 ? -1 : optout_fsync_dir(dir);
 }
 
 char *optout_read_secret_file(const char *path) {
