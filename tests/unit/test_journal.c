@@ -24,27 +24,22 @@
 
 #include "optout/journal.h"
 
+#include "../support/testdir.h"
+
 /* ---- helpers ------------------------------------------------------------------------------- */
 
-static char tmpdir[64];
 static char jpath[128];
-
-static int rm_entry(const char *path, const struct stat *st, int type, struct FTW *ftw) {
-    (void)st, (void)type, (void)ftw;
-    return remove(path);
-}
 
 static int setup_dir(void **state) {
     (void)state;
-    strcpy(tmpdir, "/tmp/test_journal.XXXXXX");
-    if (!mkdtemp(tmpdir)) return -1;
+    if (testdir_create("test_journal") != 0) return -1;
     snprintf(jpath, sizeof jpath, "%s/journal", tmpdir);
     return 0;
 }
 
 static int remove_dir(void **state) {
     (void)state;
-    return nftw(tmpdir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+    return testdir_remove();
 }
 
 static uint64_t file_size(const char *path) {

@@ -24,43 +24,24 @@
 #include "optout/rundir.h"
 #include "optout/util.h"
 
+#include "../support/testdir.h"
+
 /* ---- helpers ------------------------------------------------------------------------------- */
 
-static char tmpdir[64];
 static char cwd_before[4096];
-
-static int rm_entry(const char *path, const struct stat *st, int type, struct FTW *ftw) {
-    (void)st, (void)type, (void)ftw;
-    return remove(path);
-}
 
 static int setup_dir(void **state) {
     (void)state;
-    strcpy(tmpdir, "/tmp/test_rundir.XXXXXX");
     if (!getcwd(cwd_before, sizeof cwd_before)) return -1;
-    return mkdtemp(tmpdir) ? 0 : -1;
+    return testdir_create("test_rundir");
 }
 
 static int remove_dir(void **state) {
     (void)state;
     if (chdir(cwd_before) != 0) return -1;
-    chmod(tmpdir, 0700);
-    return nftw(tmpdir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+    return testdir_remove();
 }
 
-/* A path in the test directory (static storage: one of 16 rotating buffers). */
-static const char *tpath(const char *fmt, ...) {
-    static char bufs[16][512];
-    static int next;
-    char name[256];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(name, sizeof name, fmt, ap);
-    va_end(ap);
-    char *b = bufs[next++ % 16];
-    snprintf(b, 512, "%s/%s", tmpdir, name);
-    return b;
-}
 
 /* Creates a file (and its directories) under the test directory with `content`. */
 static void mkfile(const char *rel, const char *content) {

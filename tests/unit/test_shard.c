@@ -26,40 +26,21 @@
 
 #include "optout/shard.h"
 
+#include "../support/testdir.h"
+
 /* ---- helpers ------------------------------------------------------------------------------- */
 
-static char tmpdir[64];
-
-static int rm_entry(const char *path, const struct stat *st, int type, struct FTW *ftw) {
-    (void)st, (void)type, (void)ftw;
-    return remove(path);
-}
 
 static int setup_dir(void **state) {
     (void)state;
-    strcpy(tmpdir, "/tmp/test_shard.XXXXXX");
-    return mkdtemp(tmpdir) ? 0 : -1;
+    return testdir_create("test_shard");
 }
 
 static int remove_dir(void **state) {
     (void)state;
-    chmod(tmpdir, 0700);
-    return nftw(tmpdir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+    return testdir_remove();
 }
 
-/* A path in the test directory (static storage: one of 8 rotating buffers). */
-static const char *tpath(const char *fmt, ...) {
-    static char bufs[8][256];
-    static int next;
-    char name[128];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(name, sizeof name, fmt, ap);
-    va_end(ap);
-    char *b = bufs[next++ % 8];
-    snprintf(b, 256, "%s/%s", tmpdir, name);
-    return b;
-}
 
 typedef struct {
     char *p;

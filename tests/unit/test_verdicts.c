@@ -40,6 +40,8 @@
 #include "optout/robots.h"
 #include "optout/verdicts.h"
 
+#include "../support/testdir.h"
+
 /* ---- helpers ------------------------------------------------------------------------------- */
 
 #define CHECK(cond, ...)                                                                                               \
@@ -51,29 +53,10 @@
         }                                                                                                              \
     } while (0)
 
-static char tmpdir[64];
 static char redis_bin[4096];
 static optout_agents *agents;
 static int gptbot, ccbot, star; /* agent indices in the default list */
 
-static int rm_entry(const char *path, const struct stat *st, int type, struct FTW *ftw) {
-    (void)st, (void)type, (void)ftw;
-    return remove(path);
-}
-
-/* A path in the test directory (static storage: one of 16 rotating buffers). */
-static const char *tpath(const char *fmt, ...) {
-    static char bufs[16][512];
-    static int next;
-    char name[256];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(name, sizeof name, fmt, ap);
-    va_end(ap);
-    char *b = bufs[next++ % 16];
-    snprintf(b, 512, "%s/%s", tmpdir, name);
-    return b;
-}
 
 static void put(const char *dir, const char *name, const void *body, size_t len) {
     char path[1024];
@@ -1102,8 +1085,7 @@ int main(int argc, char **argv) {
         fprintf(stderr, "usage: %s [dir|redis [ROBOTS_DIR]]\n", argv[0]);
         return 2;
     }
-    strcpy(tmpdir, "/tmp/test_verdicts.XXXXXX");
-    if (!mkdtemp(tmpdir)) {
+    if (testdir_create("test_verdicts") != 0) {
         perror("mkdtemp");
         return 1;
     }
@@ -1151,7 +1133,7 @@ int main(int argc, char **argv) {
         failed += cmocka_run_group_tests_name("verdicts_redis", redis_tests, NULL, NULL);
     }
     optout_agents_free(agents);
-    nftw(tmpdir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+    testdir_remove();
     if (failed) return 1;
     return skipped && !want_dir ? 77 : 0;
 }
