@@ -17,6 +17,7 @@
 #include <time.h>
 #include <unistd.h>
 #include <hiredis/hiredis.h>
+#include <systemd/sd-daemon.h>
 #include <zmq.h>
 
 #include "broker.h"
@@ -887,6 +888,9 @@ static int loop(struct broker *b) {
         if (b->pending_count && now >= b->commit_deadline && commit_pending(b) != 0) return -1;
         if (now - last_heartbeat >= HEARTBEAT_MS / 4) {
             last_heartbeat = now;
+            /* systemd: the loop is alive, and what it is doing (harmless without NOTIFY_SOCKET) */
+            sd_notifyf(0, "WATCHDOG=1\nSTATUS=filter: %zu of %zu tasks done, %zu failed", b->done, b->task_count,
+                       b->failed);
             for (size_t w = 0; w < b->worker_count; w++) {
                 struct worker *wk = &b->workers[w];
                 if (!wk->alive) continue;
@@ -974,6 +978,7 @@ int broker_run(const struct broker_config *cfg) {
             }
             optout_log(LOG_INFO, "listening on %s", endpoint);
         }
+        sd_notifyf(0, "READY=1\nSTATUS=filter: %zu of %zu tasks done", b.done, b.task_count);
         if (loop(&b) != 0) goto out;
         if (stop_requested) {
             optout_log(LOG_INFO, "stopped before completion: %zu of %zu tasks done; rerun to resume", b.done,
@@ -993,6 +998,7 @@ int broker_run(const struct broker_config *cfg) {
     optout_log(LOG_INFO, "run complete: %zu tasks done, %zu failed; %llu of %llu documents removed", b.done, b.failed,
                (unsigned long long)b.stats->total.docs_removed, (unsigned long long)b.stats->total.docs_in);
 out:
+    sd_notify(0, "STOPPING=1");
     if (b.journal) optout_journal_close(b.journal);
     if (b.router) {
         char sock[4200];
