@@ -247,20 +247,27 @@ static void redis_free(optout_verdicts *base) {
     free(v);
 }
 
+/* PREFIX SUFFIX HOST into a growable buffer: the one place that spells the store's key layout, for
+ * the reader and the loader alike. Its length, or 0 when out of memory. */
+static size_t build_key(char **buf, size_t *cap, const char *prefix, size_t plen, const char *suffix,
+                        const char *host, size_t len) {
+    size_t slen = strlen(suffix), need = plen + slen + len;
+    if (need > *cap) {
+        size_t ncap = need < 256 ? 256 : need * 2;
+        char *k = realloc(*buf, ncap);
+        if (!k) return 0;
+        *buf = k;
+        *cap = ncap;
+    }
+    memcpy(*buf, prefix, plen);
+    memcpy(*buf + plen, suffix, slen);
+    memcpy(*buf + plen + slen, host, len);
+    return need;
+}
+
 /* PREFIX "h:" HOST in v->key; its length, or 0 when out of memory. */
 static size_t host_key(struct redis_source *v, const char *host, size_t len) {
-    size_t need = v->prefix_len + 2 + len;
-    if (need > v->key_cap) {
-        size_t cap = need < 256 ? 256 : need * 2;
-        char *k = realloc(v->key, cap);
-        if (!k) return 0;
-        v->key = k;
-        v->key_cap = cap;
-    }
-    memcpy(v->key, v->prefix, v->prefix_len);
-    memcpy(v->key + v->prefix_len, "h:", 2);
-    memcpy(v->key + v->prefix_len + 2, host, len);
-    return need;
+    return build_key(&v->key, &v->key_cap, v->prefix, v->prefix_len, "h:", host, len);
 }
 
 static int append_meta(struct redis_source *v) {
@@ -658,18 +665,7 @@ static int load_drain(struct loader *l, const char *what) {
 }
 
 static size_t load_key(struct loader *l, const char *suffix, const char *host, size_t len) {
-    size_t plen = strlen(l->prefix), slen = strlen(suffix), need = plen + slen + len;
-    if (need > l->key_cap) {
-        size_t cap = need < 256 ? 256 : need * 2;
-        char *k = realloc(l->key, cap);
-        if (!k) return 0;
-        l->key = k;
-        l->key_cap = cap;
-    }
-    memcpy(l->key, l->prefix, plen);
-    memcpy(l->key + plen, suffix, slen);
-    memcpy(l->key + plen + slen, host, len);
-    return need;
+    return build_key(&l->key, &l->key_cap, l->prefix, strlen(l->prefix), suffix, host, len);
 }
 
 static void dir_host_free(void *p) {
