@@ -1,10 +1,12 @@
 /* testdir.c — temporary directories for tests (tests/support/testdir.h). */
 #include "testdir.h"
 
+#include <dirent.h>
 #include <ftw.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/stat.h>
 
 char tmpdir[64];
@@ -35,4 +37,15 @@ const char *tpath(const char *fmt, ...) {
     char *b = bufs[next++ % 16];
     snprintf(b, 512, "%s/%s", tmpdir, name);
     return b;
+}
+
+int testdir_entries(const char *dir) {
+    DIR *d = opendir(dir);
+    if (!d) return -1;
+    int n = 0;
+    struct dirent *e;
+    while ((e = readdir(d)))
+        if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..")) n++;
+    closedir(d);
+    return n;
 }

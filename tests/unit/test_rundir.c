@@ -61,13 +61,8 @@ static char *slurp(const char *path) {
 }
 
 static int dir_entries(const char *dir) {
-    DIR *d = opendir(dir);
-    assert_non_null(d);
-    int n = 0;
-    struct dirent *e;
-    while ((e = readdir(d)))
-        if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..")) n++;
-    closedir(d);
+    int n = testdir_entries(dir);
+    assert_true(n >= 0);
     return n;
 }
 

@@ -87,13 +87,8 @@ static bytes read_file(const char *path) {
 static int exists(const char *path) { return access(path, F_OK) == 0; }
 
 static int dir_entries(void) {
-    DIR *d = opendir(tmpdir);
-    assert_non_null(d);
-    int n = 0;
-    struct dirent *e;
-    while ((e = readdir(d)))
-        if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..")) n++;
-    closedir(d);
+    int n = testdir_entries(tmpdir);
+    assert_true(n >= 0);
     return n;
 }
 
