@@ -1,0 +1,80 @@
+/* rank.h — which hosts matter: counting documents, bytes and tokens per host key and class, and
+ * keeping the top N per class (DESIGN.md stage 1 "rank"; issue 6).
+ *
+ * Three steps, so that memory stays bounded however many hosts a corpus has:
+ * - map (one per input shard): counts per host key, split by class (en / non_en / unknown, as the
+ *   filter classifies), and writes them hash-partitioned: one file of P zstd frames (frame p holds
+ *   the hosts with optout_rank_partition(host) == p, as text rows sorted bytewise by host) plus an
+ *   index file of P+1 decimal byte offsets, one per line (frame p is [off[p], off[p+1])).
+ *   Row: host \t docs_en \t bytes_en \t tokens_en \t docs_non_en \t bytes_non_en \t tokens_non_en
+ *        \t docs_unknown \t bytes_unknown \t tokens_unknown \n
+ *   Documents are counted exactly as the filter counts them: bytes are UTF-8 bytes of the text
+ *   field, tokens `token_count` or ceil(bytes/4). Lines that are bad JSON, without URL, with a bad
+ *   URL or no host are counted in the map stats and otherwise skipped.
+ * - reduce (one per partition): sums partition p of every map output and writes the top N per
+ *   class to a TSV file: "class \t host \t docs \t bytes \t tokens \n", class "en" then "non_en"
+ *   rows, each in rank order; with all_hosts, also an "unknown" row for every host that has
+ *   neither English nor non-English documents (so the union covers every host). Ranking within a
+ *   class uses that class's counts only; a host with no document of the class is not in its list.
+ *   Order: metric descending, then documents descending, then host key bytewise ascending.
+ * - merge (the broker): reads every reducer's output (at most partitions x N rows per class) and
+ *   writes DIR/en.tsv and DIR/non_en.tsv ("host \t docs \t bytes \t tokens \t rank", a '#' header
+ *   line, rank from 1) keeping the top N overall, and DIR/hosts.txt: the union of both lists (and
+ *   of the unknown rows with all_hosts), each host once, sorted bytewise, one per line: the fetch
+ *   plan. Files appear complete (written to a temporary name, fsync'd, renamed).
+ * Outputs of map and reduce are written to the paths given (the caller's staging directory).
+ * Every error names the file (and byte offset for input shards).
+ */
+#ifndef OPTOUT_RANK_H
+#define OPTOUT_RANK_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "optout/hostkey.h"
+
+#define OPTOUT_RANK_PARTITIONS_MAX 4096
+
+typedef enum { OPTOUT_RANK_TOKENS = 0, OPTOUT_RANK_BYTES, OPTOUT_RANK_DOCS } optout_rank_metric;
+
+/* "tokens" / "bytes" / "docs" -> metric; -1 when unknown. */
+int optout_rank_metric_parse(const char *name, optout_rank_metric *metric);
+const char *optout_rank_metric_name(optout_rank_metric metric);
+
+/* Stable across machines and versions: FNV-1a 64 of the host key bytes, modulo partitions. */
+unsigned optout_rank_partition(const char *host, size_t len, unsigned partitions);
+
+typedef struct {
+    optout_hostkey_mode host_key;
+    /* Field paths; NULL means the filter's defaults (top level, then under "metadata"). */
+    const char *url_field, *language_field, *tokens_field, *text_field;
+    size_t max_line;     /* 0: the shard reader's default */
+    unsigned partitions; /* 1..OPTOUT_RANK_PARTITIONS_MAX */
+} optout_rank_map_config;
+
+typedef struct {
+    uint64_t docs, hosts; /* documents counted, distinct host keys in this shard */
+    uint64_t bad_json, no_url, bad_url, no_host, line_too_long;
+} optout_rank_map_stats;
+
+/* Counts shard `in` into `out` (frames) and `out_index`. Stats are added to *st. 0 or -1 with err. */
+int optout_rank_map(const optout_rank_map_config *c, const char *in, const char *out, const char *out_index,
+                    optout_rank_map_stats *st, char *err, size_t errlen);
+
+typedef struct {
+    optout_rank_metric metric;
+    uint64_t top_en, top_non_en; /* N per class; UINT64_MAX: every host of the class */
+    int all_hosts;               /* also list hosts with only unknown-language documents */
+} optout_rank_reduce_config;
+
+/* Sums partition `partition` of the `count` map outputs (maps[i] with indexes[i]) into `out`.
+ * Returns the number of distinct hosts in the partition, or -1 with err. */
+long optout_rank_reduce(const optout_rank_reduce_config *c, const char *const *maps, const char *const *indexes,
+                        size_t count, unsigned partition, const char *out, char *err, size_t errlen);
+
+/* Merges `count` reducer outputs into dir/en.tsv, dir/non_en.tsv and dir/hosts.txt. Returns the
+ * number of hosts in hosts.txt, or -1 with err. */
+long optout_rank_merge(const optout_rank_reduce_config *c, const char *const *tops, size_t count, const char *dir,
+                       char *err, size_t errlen);
+
+#endif
