@@ -11,13 +11,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "doc_fields.h"
 #include "optout/jsonl.h"
 #include "optout/robots.h"
 #include "optout/strmap.h"
 #include "optout/util.h"
-
-enum field { F_URL, F_META_URL, F_LANG, F_META_LANG, F_TOKENS, F_META_TOKENS, F_DUMP, F_META_DUMP,
-             F_DATE, F_META_DATE, F_TEXT, F_COUNT };
 
 /* ---- document facts ----------------------------------------------------------------------- */
 
@@ -65,18 +63,6 @@ static const optout_json_value *first_present(const optout_json_value *a, const 
 
 /* ---- host keys, cached by the URL's scheme and authority ------------------------------------ */
 
-#define HOSTKEY_CACHE 4096
-#define HOSTKEY_PREFIX_MAX 200
-
-struct hostkey_entry {
-    char prefix[HOSTKEY_PREFIX_MAX];
-    size_t prefix_len; /* 0: empty */
-    optout_hostkey_status status;
-    int bad_idna;
-    char key[OPTOUT_HOSTKEY_MAX];
-    size_t key_len;
-};
-
 /* The part of a URL its host key depends on: up to the end of the authority. 0 when the URL has
  * no "://", an empty authority, or a backslash in it (parsers disagree on those): the whole URL
  * decides then. */
@@ -90,15 +76,16 @@ static size_t authority_end(const char *url, size_t len) {
     return (size_t)(p - url);
 }
 
-static const struct hostkey_entry *host_key_of(struct hostkey_entry *cache, optout_hostkey_mode mode,
-                                               const char *url, size_t len, struct hostkey_entry *scratch) {
+const struct optout_hostkey_entry *optout_hostkey_cached(struct optout_hostkey_entry *cache, optout_hostkey_mode mode,
+                                                         const char *url, size_t len,
+                                                         struct optout_hostkey_entry *scratch) {
     /* Scheme and authority alone decide the key: it is always computed on them, so that a URL's
      * key does not depend on whether it was cached. */
     size_t pre = authority_end(url, len);
     if (pre == 0) pre = len;
-    struct hostkey_entry *e = scratch;
-    if (pre < HOSTKEY_PREFIX_MAX) {
-        e = &cache[optout_hash_bytes(url, pre) % HOSTKEY_CACHE];
+    struct optout_hostkey_entry *e = scratch;
+    if (pre < OPTOUT_HOSTKEY_PREFIX_MAX) {
+        e = &cache[optout_hash_bytes(url, pre) % OPTOUT_HOSTKEY_CACHE];
         if (e->prefix_len == pre && memcmp(e->prefix, url, pre) == 0) return e;
         memcpy(e->prefix, url, pre);
         e->prefix_len = pre;
@@ -180,32 +167,36 @@ struct filter_run {
     optout_shard_writer *w, *wr;
     optout_stats *stats;
     optout_json_fields *fields;
-    struct hostkey_entry *cache;
+    struct optout_hostkey_entry *cache;
     char *url_buf;
     size_t url_cap;
     char *removed_buf;
     size_t removed_cap;
 };
 
-/* Decides one parsed document; fills facts->disallowed (into *set) and the stats counters. */
-/* The document's URL, unescaped (into run->url_buf when it has escapes); 0 when it has none. */
-static int url_of(struct filter_run *run, const optout_json_value *v, const char **u, size_t *ulen) {
+/* The document's URL, unescaped (into *buf when it has escapes); 0 when it has none. */
+int optout_doc_url(const optout_json_value *v, const char **u, size_t *ulen, char **buf, size_t *cap) {
     const optout_json_value *url = first_present(&v[F_URL], &v[F_META_URL]);
     if (!url->present || !url->is_string || url->len == 0) return 0;
     *u = url->s;
     *ulen = url->len;
     if (url->has_escapes) {
-        if (*ulen > run->url_cap) {
-            free(run->url_buf);
-            run->url_cap = *ulen * 2;
-            run->url_buf = optout_malloc(run->url_cap);
+        if (*ulen > *cap) {
+            free(*buf);
+            *cap = *ulen * 2;
+            *buf = optout_malloc(*cap);
         }
-        *ulen = optout_json_unescape(*u, *ulen, run->url_buf);
-        *u = run->url_buf;
+        *ulen = optout_json_unescape(*u, *ulen, *buf);
+        *u = *buf;
     }
     return 1;
 }
 
+static int url_of(struct filter_run *run, const optout_json_value *v, const char **u, size_t *ulen) {
+    return optout_doc_url(v, u, ulen, &run->url_buf, &run->url_cap);
+}
+
+/* Decides one parsed document; fills facts->disallowed (into *set) and the stats counters. */
 static int decide(struct filter_run *run, const optout_json_value *v, optout_stats *stats, optout_agentset *set,
                   optout_doc_facts *facts, char *err, size_t errlen) {
     const optout_filter_config *cfg = run->cfg;
@@ -215,8 +206,8 @@ static int decide(struct filter_run *run, const optout_json_value *v, optout_sta
         stats->no_url++;
         return 0;
     }
-    struct hostkey_entry scratch;
-    const struct hostkey_entry *hk = host_key_of(run->cache, cfg->host_key, u, ulen, &scratch);
+    struct optout_hostkey_entry scratch;
+    const struct optout_hostkey_entry *hk = optout_hostkey_cached(run->cache, cfg->host_key, u, ulen, &scratch);
     if (hk->status == OPTOUT_HOSTKEY_BAD_URL) {
         stats->bad_url++;
         return 0;
@@ -248,7 +239,7 @@ static int decide(struct filter_run *run, const optout_json_value *v, optout_sta
     return 0;
 }
 
-static void document_facts(const optout_json_value *v, optout_stats *stats, optout_doc_facts *f) {
+int optout_doc_facts_of(const optout_json_value *v, optout_doc_facts *f) {
     const optout_json_value *lang = first_present(&v[F_LANG], &v[F_META_LANG]);
     const optout_json_value *dump = first_present(&v[F_DUMP], &v[F_META_DUMP]);
     const optout_json_value *date = first_present(&v[F_DATE], &v[F_META_DATE]);
@@ -261,25 +252,35 @@ static void document_facts(const optout_json_value *v, optout_stats *stats, opto
     long long t = parse_tokens(tokens);
     if (t >= 0) {
         f->tokens = (uint64_t)t;
-    } else {
-        f->tokens = (f->bytes + 3) / 4;
-        stats->tokens_estimated_docs++;
+        return 0;
     }
+    f->tokens = (f->bytes + 3) / 4;
+    return 1;
+}
+
+static void document_facts(const optout_json_value *v, optout_stats *stats, optout_doc_facts *f) {
+    if (optout_doc_facts_of(v, f)) stats->tokens_estimated_docs++;
+}
+
+optout_json_fields *optout_doc_fields_new(const char *url_field, const char *language_field, const char *tokens_field,
+                                          const char *dump_field, const char *date_field, const char *text_field) {
+    /* a configured path replaces both defaults (top level and metadata) */
+    const char *paths[F_COUNT] = {
+        url_field ? url_field : "url",           url_field ? url_field : "metadata.url",
+        language_field ? language_field : "language",
+        language_field ? language_field : "metadata.language",
+        tokens_field ? tokens_field : "token_count",
+        tokens_field ? tokens_field : "metadata.token_count",
+        dump_field ? dump_field : "dump",        dump_field ? dump_field : "metadata.dump",
+        date_field ? date_field : "date",        date_field ? date_field : "metadata.date",
+        text_field ? text_field : "text",
+    };
+    return optout_json_fields_new(paths, F_COUNT);
 }
 
 static optout_json_fields *make_fields(const optout_filter_config *cfg) {
-    /* a configured path replaces both defaults (top level and metadata) */
-    const char *paths[F_COUNT] = {
-        cfg->url_field ? cfg->url_field : "url",          cfg->url_field ? cfg->url_field : "metadata.url",
-        cfg->language_field ? cfg->language_field : "language",
-        cfg->language_field ? cfg->language_field : "metadata.language",
-        cfg->tokens_field ? cfg->tokens_field : "token_count",
-        cfg->tokens_field ? cfg->tokens_field : "metadata.token_count",
-        cfg->dump_field ? cfg->dump_field : "dump",       cfg->dump_field ? cfg->dump_field : "metadata.dump",
-        cfg->date_field ? cfg->date_field : "date",       cfg->date_field ? cfg->date_field : "metadata.date",
-        cfg->text_field ? cfg->text_field : "text",
-    };
-    return optout_json_fields_new(paths, F_COUNT);
+    return optout_doc_fields_new(cfg->url_field, cfg->language_field, cfg->tokens_field, cfg->dump_field,
+                                 cfg->date_field, cfg->text_field);
 }
 
 static int write_error(char *err, size_t errlen, const char *serr) {
@@ -340,8 +341,8 @@ static int flush_batch(struct filter_run *run, char *err, size_t errlen) {
         if (optout_json_extract(run->fields, b->buf + b->lines[i].off, b->lines[i].len, v) != 0 ||
             !url_of(run, v, &u, &ulen))
             continue;
-        struct hostkey_entry scratch;
-        const struct hostkey_entry *hk = host_key_of(run->cache, run->cfg->host_key, u, ulen, &scratch);
+        struct optout_hostkey_entry scratch;
+        const struct optout_hostkey_entry *hk = optout_hostkey_cached(run->cache, run->cfg->host_key, u, ulen, &scratch);
         if (hk->status != OPTOUT_HOSTKEY_OK) continue;
         memcpy(b->keys[nkeys], hk->key, hk->key_len + 1); /* the cache entry may be reused below */
         b->key_ptrs[nkeys] = b->keys[nkeys];
@@ -395,7 +396,7 @@ int optout_filter_shard(const optout_filter_config *cfg, const char *in, const c
     optout_shard_writer *w = NULL, *wr = NULL;
     int rc = -1;
     run.fields = make_fields(cfg);
-    run.cache = calloc(HOSTKEY_CACHE, sizeof *run.cache);
+    run.cache = calloc(OPTOUT_HOSTKEY_CACHE, sizeof *run.cache);
     if (!run.fields || !run.cache) {
         snprintf(err, errlen, "%s", run.fields ? "out of memory" : "bad field path");
         goto done;
