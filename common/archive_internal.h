@@ -11,6 +11,13 @@
  *   "archive/pack.tsv:12").
  * - archive_bodies_path(): DIR/PACK.bodies.zst into buf (0, or -1 when it does not fit).
  * - archive_hex_to_sha(): 64 lower-case hex digits -> 32 bytes; 0, or -1 when not such hex.
+ *
+ * The archive's index in memory (verdicts_archive.c), shared by the archive verdict source and the
+ * Redis loader so that both see the same hosts:
+ * - archive_index_open(): scans every pack (no body is read) into a compact table (host -> outcome,
+ *   pack, frame offset and length, size, SHA-256; about 100 bytes a host). A host recorded twice
+ *   is an error naming both packs. NULL with err.
+ * - archive_index_find(): the record's position, or -1 when the archive has no record for host.
  */
 #ifndef OPTOUT_ARCHIVE_INTERNAL_H
 #define OPTOUT_ARCHIVE_INTERNAL_H
@@ -27,5 +34,11 @@ int archive_read_body(int fd, const char *where, uint64_t offset, uint64_t lengt
                       const unsigned char sha[32], char **body, char *err, size_t errlen);
 int archive_bodies_path(const char *dir, const char *pack, char *buf, size_t cap);
 int archive_hex_to_sha(const char *hex, unsigned char sha[32]);
+
+struct archive_index;
+struct archive_index *archive_index_open(const char *dir, char *err, size_t errlen);
+long archive_index_find(const struct archive_index *ix, const char *host, size_t len);
+size_t archive_index_count(const struct archive_index *ix);
+void archive_index_free(struct archive_index *ix);
 
 #endif

@@ -34,6 +34,7 @@
 #include "optout/strmap.h"
 #include "optout/util.h"
 #include "optout/verdicts.h"
+#include "archive_internal.h"
 #include "robots_dir_scan.h"
 #include "verdicts_internal.h"
 
@@ -212,6 +213,7 @@ struct redis_source {
     const optout_agents *agents;
     optout_robots_mode mode;
     int absent_is_error; /* "absent" = "error": a host without a record is not an answer */
+    optout_outcome absent_outcome; /* else what a host without a record answers */
     optout_strmap *hosts;
     size_t max_entries;
     struct entry **compiled; /* ring of entries holding compiled rules */
@@ -459,7 +461,7 @@ static int absorb(struct redis_source *v, const char *host, size_t len, const re
             return -1;
         }
         if (v->absent_is_error) return 0;
-        outcome = OPTOUT_OUTCOME_NO_ROBOTS;
+        outcome = v->absent_outcome;
     } else if (r->type == REDIS_REPLY_STRING) {
         unsigned char byte = r->len ? (unsigned char)r->str[0] : 0;
         char why[64] = "";
@@ -606,10 +608,12 @@ optout_verdicts *optout_verdicts_open_redis(const char *endpoint, const char *pa
         redis_free(&v->base);
         return NULL;
     }
-    if (strcmp(m.absent, "no_robots") == 0) v->absent_is_error = 0;
+    if (strcmp(m.absent, "no_robots") == 0) v->absent_outcome = OPTOUT_OUTCOME_NO_ROBOTS;
+    else if (strcmp(m.absent, "not_ranked") == 0) v->absent_outcome = OPTOUT_OUTCOME_NOT_RANKED;
     else if (strcmp(m.absent, "error") == 0) v->absent_is_error = 1;
     else {
-        snprintf(err, errlen, "Redis store under %s at %s: 'absent' is %s%s%s (expected no_robots or error)", prefix,
+        snprintf(err, errlen,
+                 "Redis store under %s at %s: 'absent' is %s%s%s (expected no_robots, not_ranked or error)", prefix,
                  endpoint, m.absent[0] ? "'" : "", m.absent[0] ? m.absent : "missing or invalid",
                  m.absent[0] ? "'" : "");
         redis_free(&v->base);
@@ -622,13 +626,24 @@ static const struct verdicts_ops REDIS_OPS = {.lookup = redis_lookup, .prefetch 
 
 /* ---- the loader ------------------------------------------------------------------------------ */
 
+/* What a load writes: the "absent" value, the host set (for deleting stale records) and the
+ * records, handed one by one to load_record() by each(). Both loaders (robots directory, archive)
+ * are one of these around load_store(). */
+struct loader;
+struct load_source {
+    const char *absent;
+    int (*known)(const void *set, const char *host, size_t len); /* 1: the source has a record */
+    const void *set;
+    int (*each)(struct loader *l, void *arg); /* 0, or -1 with the loader's err */
+    void *arg;
+};
+
 struct loader {
-    const char *endpoint, *prefix, *dir;
+    const char *endpoint, *prefix;
+    const struct load_source *src;
     redisContext *c;
-    optout_strmap *hosts;
     size_t pending, pending_bytes;
     long written;
-    int failed;
     char *key;
     size_t key_cap;
     char *err;
@@ -668,61 +683,34 @@ static size_t load_key(struct loader *l, const char *suffix, const char *host, s
     return build_key(&l->key, &l->key_cap, l->prefix, strlen(l->prefix), suffix, host, len);
 }
 
-static void dir_host_free(void *p) {
-    struct robots_dir_host *h = p;
-    if (h) free(h->file);
-    free(h);
-}
-
-/* Appends the SET of one host's record (outcome byte, then the body when ok). */
-static int load_one_host(struct loader *l, const char *host, size_t len, const struct robots_dir_host *h) {
-    char *val = NULL;
-    size_t vlen = 0;
-    if (h->outcome == OPTOUT_OUTCOME_OK && h->file) {
-        char path[4096];
-        snprintf(path, sizeof path, "%s/%s", l->dir, h->file);
-        size_t blen;
-        char *body = optout_read_file(path, ROBOTS_DIR_FILE_MAX, &blen);
-        if (!body) {
-            snprintf(l->err, l->errlen, "robots.txt of %.*s: %s: %s", (int)len, host, path, strerror(errno));
-            return -1;
-        }
-        val = malloc(blen + 1);
-        if (val) memcpy(val + 1, body, blen);
-        free(body);
-        vlen = blen + 1;
-    } else {
-        val = malloc(1);
-        vlen = 1;
-    }
+/* Appends the SET of one host's record (outcome byte, then the body when ok), sending the
+ * pipeline every REDIS_BATCH records or REDIS_LOAD_BATCH_BYTES bytes. 0, or -1 with err. */
+static int load_record(struct loader *l, const char *host, size_t len, optout_outcome outcome, const char *body,
+                       size_t blen) {
+    if (outcome != OPTOUT_OUTCOME_OK) blen = 0;
+    char *val = malloc(blen + 1);
     size_t klen = val ? load_key(l, "h:", host, len) : 0;
     if (!val || klen == 0) {
         free(val);
         snprintf(l->err, l->errlen, "out of memory");
         return -1;
     }
-    val[0] = (char)h->outcome;
-    int rc = redisAppendCommand(l->c, "SET %b %b", l->key, klen, val, vlen);
+    val[0] = (char)outcome;
+    if (blen) memcpy(val + 1, body, blen);
+    int rc = redisAppendCommand(l->c, "SET %b %b", l->key, klen, val, blen + 1);
     free(val);
     if (rc != REDIS_OK) {
         snprintf(l->err, l->errlen, "out of memory");
         return -1;
     }
     l->pending++;
-    l->pending_bytes += vlen;
+    l->pending_bytes += blen + 1;
     l->written++;
     if (l->pending >= REDIS_BATCH || l->pending_bytes >= REDIS_LOAD_BATCH_BYTES) return load_drain(l, "SET");
     return 0;
 }
 
-/* optout_strmap_each() callback: stops at the first failure (l->failed). */
-static int load_one(const char *host, size_t len, void *value, void *arg) {
-    struct loader *l = arg;
-    if (load_one_host(l, host, len, value) != 0) l->failed = 1;
-    return l->failed;
-}
-
-/* Deletes PREFIX "h:" keys of hosts the directory no longer has (a rerun after it changed). */
+/* Deletes PREFIX "h:" keys of hosts the source no longer has (a rerun after it changed). */
 static int load_delete_stale(struct loader *l) {
     size_t plen = strlen(l->prefix);
     char *pattern = malloc(2 * plen + 4);
@@ -757,7 +745,7 @@ static int load_delete_stale(struct loader *l) {
         for (size_t i = 0; i < keys->elements; i++) {
             const redisReply *k = keys->element[i];
             if (k->type != REDIS_REPLY_STRING || k->len < plen + 2) continue;
-            if (optout_strmap_get(l->hosts, k->str + plen + 2, k->len - plen - 2)) continue;
+            if (l->src->known(l->src->set, k->str + plen + 2, k->len - plen - 2)) continue;
             if (redisAppendCommand(l->c, "DEL %b", k->str, (size_t)k->len) != REDIS_OK) {
                 snprintf(l->err, l->errlen, "out of memory");
                 rc = -1;
@@ -773,43 +761,145 @@ static int load_delete_stale(struct loader *l) {
     return rc;
 }
 
-long optout_verdicts_load_redis(const char *endpoint, const char *password, const char *prefix,
-                                const char *robots_dir, char *err, size_t errlen) {
-    struct loader l = {.endpoint = endpoint, .prefix = prefix, .dir = robots_dir, .err = err, .errlen = errlen};
+/* The load protocol (verdicts.h): DEL complete, delete stale records, SET absent, every record
+ * (pipelined), SET planned, SET complete last. The number of records written, or -1 with err. */
+static long load_store(const char *endpoint, const char *password, const char *prefix, const struct load_source *src,
+                       char *err, size_t errlen) {
+    struct loader l = {.endpoint = endpoint, .prefix = prefix, .src = src, .err = err, .errlen = errlen};
     if (strlen(prefix) > 400) {
         snprintf(err, errlen, "Redis key prefix too long (%zu bytes)", strlen(prefix));
         return -1;
     }
-    if (!(l.hosts = optout_strmap_new())) {
-        snprintf(err, errlen, "out of memory");
-        return -1;
-    }
+    if (redis_connect(endpoint, password, &l.c, err, errlen) != ROUND_OK) return -1;
     long rc = -1;
-    if (robots_dir_scan(robots_dir, l.hosts, sizeof(struct robots_dir_host), err, errlen) < 0) goto out;
-    if (redis_connect(endpoint, password, &l.c, err, errlen) != ROUND_OK) goto out;
-
     struct sigpipe_guard g;
     sigpipe_block(&g);
     char meta[512], count[32];
     /* not complete while records change: a crashed load never looks complete */
     snprintf(meta, sizeof meta, "%scomplete", prefix);
-    if (load_command(&l, "DEL complete", redisCommand(l.c, "DEL %s", meta)) != 0) goto out_guard;
-    if (load_delete_stale(&l) != 0) goto out_guard;
+    if (load_command(&l, "DEL complete", redisCommand(l.c, "DEL %s", meta)) != 0) goto out;
+    if (load_delete_stale(&l) != 0) goto out;
     snprintf(meta, sizeof meta, "%sabsent", prefix);
-    if (load_command(&l, "SET absent", redisCommand(l.c, "SET %s no_robots", meta)) != 0) goto out_guard;
-    optout_strmap_each(l.hosts, load_one, &l);
-    if (l.failed || load_drain(&l, "SET") != 0) goto out_guard;
+    if (load_command(&l, "SET absent", redisCommand(l.c, "SET %s %s", meta, src->absent)) != 0) goto out;
+    if (src->each(&l, src->arg) != 0 || load_drain(&l, "SET") != 0) goto out;
     snprintf(count, sizeof count, "%ld", l.written);
     snprintf(meta, sizeof meta, "%splanned", prefix);
-    if (load_command(&l, "SET planned", redisCommand(l.c, "SET %s %s", meta, count)) != 0) goto out_guard;
+    if (load_command(&l, "SET planned", redisCommand(l.c, "SET %s %s", meta, count)) != 0) goto out;
     snprintf(meta, sizeof meta, "%scomplete", prefix); /* last: every record is in */
-    if (load_command(&l, "SET complete", redisCommand(l.c, "SET %s %s", meta, count)) != 0) goto out_guard;
+    if (load_command(&l, "SET complete", redisCommand(l.c, "SET %s %s", meta, count)) != 0) goto out;
     rc = l.written;
-out_guard:
-    sigpipe_restore(&g);
 out:
-    if (l.c) redisFree(l.c);
-    optout_strmap_free(l.hosts, dir_host_free);
+    sigpipe_restore(&g);
+    redisFree(l.c);
     free(l.key);
+    return rc;
+}
+
+/* ---- loading a robots directory ---- */
+
+struct dir_load {
+    const char *dir;
+    optout_strmap *hosts; /* host key -> struct robots_dir_host */
+    struct loader *l;
+    int failed;
+};
+
+static void dir_host_free(void *p) {
+    struct robots_dir_host *h = p;
+    if (h) free(h->file);
+    free(h);
+}
+
+static int dir_known(const void *set, const char *host, size_t len) { return optout_strmap_get(set, host, len) != NULL; }
+
+/* optout_strmap_each() callback: one host's body (read from its file when ok), then its record. */
+static int dir_load_one(const char *host, size_t len, void *value, void *arg) {
+    struct dir_load *d = arg;
+    const struct robots_dir_host *h = value;
+    char *body = NULL;
+    size_t blen = 0;
+    if (h->outcome == OPTOUT_OUTCOME_OK && h->file) {
+        char path[4096];
+        snprintf(path, sizeof path, "%s/%s", d->dir, h->file);
+        if (!(body = optout_read_file(path, ROBOTS_DIR_FILE_MAX, &blen))) {
+            snprintf(d->l->err, d->l->errlen, "robots.txt of %.*s: %s: %s", (int)len, host, path, strerror(errno));
+            d->failed = 1;
+            return 1;
+        }
+    }
+    if (load_record(d->l, host, len, h->outcome, body, blen) != 0) d->failed = 1;
+    free(body);
+    return d->failed;
+}
+
+static int dir_each(struct loader *l, void *arg) {
+    struct dir_load *d = arg;
+    d->l = l;
+    optout_strmap_each(d->hosts, dir_load_one, d);
+    return d->failed ? -1 : 0;
+}
+
+long optout_verdicts_load_redis(const char *endpoint, const char *password, const char *prefix,
+                                const char *robots_dir, char *err, size_t errlen) {
+    struct dir_load d = {.dir = robots_dir};
+    if (!(d.hosts = optout_strmap_new())) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    long rc = -1;
+    if (robots_dir_scan(robots_dir, d.hosts, sizeof(struct robots_dir_host), err, errlen) >= 0) {
+        struct load_source src = {"no_robots", dir_known, d.hosts, dir_each, &d};
+        rc = load_store(endpoint, password, prefix, &src, err, errlen);
+    }
+    optout_strmap_free(d.hosts, dir_host_free);
+    return rc;
+}
+
+/* ---- loading a robots archive ---- */
+
+struct archive_load {
+    const char *dir;
+    struct archive_index *ix;
+    struct loader *l;
+    int failed;
+};
+
+static int archive_known(const void *set, const char *host, size_t len) {
+    return archive_index_find(set, host, len) >= 0;
+}
+
+static int archive_load_one(const optout_archive_record *rec, void *arg) {
+    struct archive_load *a = arg;
+    const optout_fetch_result *r = &rec->r;
+    if (load_record(a->l, r->host, strlen(r->host), r->outcome, r->body, r->body ? r->body_len : 0) != 0)
+        a->failed = 1;
+    return a->failed;
+}
+
+/* Streams the archive (bodies read, checked and sent one at a time). */
+static int archive_each(struct loader *l, void *arg) {
+    struct archive_load *a = arg;
+    a->l = l;
+    char why[1024];
+    long n = optout_archive_scan(a->dir, 1, archive_load_one, a, NULL, why, sizeof why);
+    if (n < 0) {
+        if (!a->failed) snprintf(l->err, l->errlen, "%s", why);
+        return -1;
+    }
+    if ((size_t)n != archive_index_count(a->ix)) {
+        snprintf(l->err, l->errlen, "archive %s changed while it was loaded (%ld records, %zu indexed)", a->dir, n,
+                 archive_index_count(a->ix));
+        return -1;
+    }
+    return 0;
+}
+
+long optout_verdicts_load_redis_archive(const char *endpoint, const char *password, const char *prefix,
+                                        const char *archive_dir, char *err, size_t errlen) {
+    struct archive_load a = {.dir = archive_dir};
+    if (!(a.ix = archive_index_open(archive_dir, err, errlen))) return -1; /* a host twice: error */
+    struct load_source src = {"not_ranked", archive_known, a.ix, archive_each, &a};
+    long rc = load_store(endpoint, password, prefix, &src, err, errlen);
+    archive_index_free(a.ix);
     return rc;
 }

@@ -8,7 +8,7 @@
  * - optout_verdicts_lookup() distinguishes "no robots.txt" (a record whose outcome says so) from
  *   "no record" (return 0): in the fleet a planned host without a record is an error, never a
  *   silent keep.
- * - Implementations: a robots directory (here) and Redis (the fleet).
+ * - Implementations: a robots directory, a robots archive (archive.h) and Redis (the fleet).
  *
  * Robots directory (DESIGN.md "fetch", ../shared/data/robots-top10k is one): one file per host key
  * holding the body; a port is written "host_port" ("_80" and "_443" are dropped on load); names are
@@ -44,6 +44,20 @@ optout_verdicts *optout_verdicts_open_dir(const char *dir, const optout_agents *
 /* Number of host keys with a file in the directory. */
 size_t optout_verdicts_dir_hosts(const optout_verdicts *v);
 
+/* Robots archive (archive.h: a directory of packs, the durable record of a fetch). Opening reads
+ * every pack's index (no body) into a compact table (about 100 bytes a host: 2 million hosts take
+ * a few hundred MB); a host recorded twice (in one pack or two) is an error naming both packs, as
+ * is a malformed index line (torn tails are ignored, as the archive reader does). Every record
+ * answers with its outcome; an `ok` host's body is read by offset on first lookup, checked (size,
+ * SHA-256: a mismatch is a lookup error naming the bodies file and host), compiled and cached
+ * (max_cached compiled sets, 0: 65536, the least recently visited evicted first, as the directory
+ * source). The archive holds every planned host, so a host without a record answers
+ * OPTOUT_OUTCOME_NOT_RANKED (return 1). agents must outlive the source. NULL with err on error. */
+optout_verdicts *optout_verdicts_open_archive(const char *dir, const optout_agents *agents, optout_robots_mode mode,
+                                              size_t max_cached, char *err, size_t errlen);
+/* Number of hosts with a record in an archive source (0 for other sources). */
+size_t optout_verdicts_archive_hosts(const optout_verdicts *v);
+
 /* Redis (the fleet's shared cache; the run directory's robots archive is the durable record).
  *
  * Layout under PREFIX ("optout:<run>:<config-hash>:"):
@@ -53,12 +67,13 @@ size_t optout_verdicts_dir_hosts(const optout_verdicts *v);
  *   PREFIX "planned"  -> how many host records the store must hold
  *   PREFIX "complete" -> how many host records were written (set last, after every record)
  *   PREFIX "absent"   -> "no_robots" (robots-directory semantics: a host without a record has no
- *                        robots.txt) or "error" (a planned host list: a host without a record is an
- *                        error, never a keep)
+ *                        robots.txt), "not_ranked" (archive semantics: every planned host has a
+ *                        record, so a host without one was not ranked) or "error" (a planned host
+ *                        list: a host without a record is an error, never a keep)
  * A lookup first checks complete == planned (once per source, and again after any miss); an
  * incomplete store is an error (the broker reloads it), never a silent "allowed". A record that
  * exists answers even while the store is incomplete (a reload rewrites the same records); a host
- * without one is then an error in both "absent" modes (Redis restarted empty must not read as "no
+ * without one is then an error in every "absent" mode (Redis restarted empty must not read as "no
  * robots.txt"). A record whose outcome byte is unknown, that is empty, or that has a body without
  * being ok is corrupt: -1.
  * A dropped connection, a timeout or a LOADING reply is retried on a new connection (at once, then
@@ -68,7 +83,7 @@ size_t optout_verdicts_dir_hosts(const optout_verdicts *v);
  * endpoint: "unix:/path/to/socket" or "host:port" ("[v6addr]:port"); password NULL (or "") or the
  * AUTH password (never taken from a command line, never put in a message), sent again on every
  * reconnect. open_redis fails when the store is incomplete ("Redis store under PREFIX is incomplete
- * (complete X of Y)") or "absent" is neither value. Lookups are pipelined by
+ * (complete X of Y)") or "absent" is none of the three values. Lookups are pipelined by
  * optout_verdicts_prefetch() in batches and compiled sets cached (bounded by max_cached,
  * 0 = 65536; the map of hosts met is bounded too, and dropped whole when full). */
 optout_verdicts *optout_verdicts_open_redis(const char *endpoint, const char *password, const char *prefix,
@@ -76,7 +91,7 @@ optout_verdicts *optout_verdicts_open_redis(const char *endpoint, const char *pa
                                             size_t max_cached, char *err, size_t errlen);
 /* Asks Redis for many hosts, one round trip per 1000 (pipelined GETs), and caches the answers, so
  * that the lookups that follow are local. Hosts already cached are skipped. A host without a record
- * is no error here (its lookup answers 0 or no_robots), but an incomplete store or a corrupt record
+ * is no error here (its lookup answers 0, no_robots or not_ranked, as "absent" says), but an incomplete store or a corrupt record
  * is. 0, or -1 with err. */
 /* 1 when prefetching helps (a remote source): callers then batch their lookups. */
 int optout_verdicts_can_prefetch(const optout_verdicts *v);
@@ -90,5 +105,14 @@ int optout_verdicts_prefetch(optout_verdicts *v, const char *const *hosts, const
  * records written (= planned), or -1 with err. */
 long optout_verdicts_load_redis(const char *endpoint, const char *password, const char *prefix,
                                 const char *robots_dir, char *err, size_t errlen);
+/* Loads a robots archive into Redis under PREFIX (absent = "not_ranked"), with the same key layout
+ * and the same idempotent protocol as optout_verdicts_load_redis() (the two share one code path):
+ * "complete" deleted, records of hosts the archive no longer has deleted, every archive record
+ * written (outcome byte, then the body for ok), "absent", "planned" and last "complete" set. Bodies
+ * stream: one is read (checked: size and SHA-256) and sent at a time, never all held. A host
+ * recorded twice, a malformed index line or a corrupt body is an error (and leaves the store
+ * incomplete). Returns the number of host records written (= planned), or -1 with err. */
+long optout_verdicts_load_redis_archive(const char *endpoint, const char *password, const char *prefix,
+                                        const char *archive_dir, char *err, size_t errlen);
 
 #endif

@@ -711,7 +711,7 @@ static void test_redis_absent_error(void **state) {
 
     cmd_ok("SET %s 13", PREFIX "complete");
     cmd_ok("SET %s maybe", PREFIX "absent");
-    open_redis_fails(NULL, PREFIX, "'absent' is 'maybe' (expected no_robots or error)");
+    open_redis_fails(NULL, PREFIX, "'absent' is 'maybe' (expected no_robots, not_ranked or error)");
     cmd_ok("DEL %s", PREFIX "absent");
     open_redis_fails(NULL, PREFIX, "'absent' is missing");
 }
