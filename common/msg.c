@@ -184,7 +184,7 @@ typedef enum {
     K_BIN,     /* const void * at off, size_t at off2: bin, into the frame */
     K_TEXT,    /* const char * at off, size_t at off2: str, into the frame */
     K_FILES,   /* optout_msg_file[OPTOUT_MSG_MAX_FILES] at off, size_t count at off2 */
-    K_KIND,    /* optout_task_kind: uint, OPTOUT_TASK_FILTER only */
+    K_KIND,    /* optout_task_kind: uint, OPTOUT_TASK_FILTER .. OPTOUT_TASK_KIND_MAX */
     K_MODE,    /* optout_robots_mode: uint 0 (rfc9309) or 1 (protego) */
     K_HOSTKEY, /* optout_hostkey_mode: uint 0 (canonical) or 1 (netloc) */
     K_AGENTS,  /* char[OPTOUT_AGENTS_MAX][OPTOUT_MSG_NAME_MAX] at off, size_t count at off2 */
@@ -198,7 +198,7 @@ typedef struct {
 } field;
 
 #define M(member) offsetof(optout_msg, member)
-enum { F_V, F_T, F_E, F_W, F_C, F_ID, F_A, F_K, F_IN, F_ISZ, F_IMT, F_ST, F_O, F_RM, F_CFG, F_OK, F_ERR,
+enum { F_V, F_T, F_E, F_W, F_C, F_ID, F_A, F_K, F_IN, F_ISZ, F_IMT, F_ST, F_O, F_RM, F_SS, F_SC, F_CFG, F_OK, F_ERR,
        F_F, F_S, F_X, F_MSG_COUNT };
 static const field MSG_FIELDS[F_MSG_COUNT] = {
     [F_V] = {"v", K_VERSION, 0, 0, 0, 0},
@@ -215,6 +215,8 @@ static const field MSG_FIELDS[F_MSG_COUNT] = {
     [F_ST] = {"st", K_PATH, M(staging), 0, 0, 0},
     [F_O] = {"o", K_REL, M(output_name), 0, OPTOUT_MSG_PATH_MAX, 0},
     [F_RM] = {"rm", K_BOOL, M(with_removed), 0, 0, 0},
+    [F_SS] = {"ss", K_U64, M(span_start), 0, 0, 0},
+    [F_SC] = {"sc", K_U64, M(span_count), 0, 0, 0},
     [F_CFG] = {"cfg", K_BIN, M(config), M(config_len), 0, 0},
     [F_OK] = {"ok", K_BOOL, M(ok), 0, 0, 0},
     [F_ERR] = {"err", K_STR, M(error), 0, OPTOUT_MSG_ERROR_MAX, 1},
@@ -237,7 +239,7 @@ static const struct {
     [OPTOUT_MSG_CREDIT] = {"credit", B(F_C)},
     [OPTOUT_MSG_HEARTBEAT] = {"hb", 0},
     [OPTOUT_MSG_TASK] = {"task", ATTEMPT_KEYS | B(F_K) | B(F_IN) | B(F_ISZ) | B(F_IMT) | B(F_ST) | B(F_O) |
-                                     B(F_RM) | B(F_CFG)},
+                                     B(F_RM) | B(F_SS) | B(F_SC) | B(F_CFG)},
     [OPTOUT_MSG_RESULT] = {"result", ATTEMPT_KEYS | B(F_OK) | B(F_ERR) | B(F_F) | B(F_S)},
     [OPTOUT_MSG_HANDBACK] = {"handback", ATTEMPT_KEYS},
     [OPTOUT_MSG_ACK] = {"ack", ATTEMPT_KEYS},
@@ -252,7 +254,8 @@ const char *optout_msg_type_name(optout_msg_type t) {
 }
 
 #define C(member) offsetof(optout_run_config, member)
-enum { G_M, G_HK, G_U, G_L, G_ML, G_AG, G_FU, G_FL, G_FT, G_FD, G_FDT, G_FX, G_RD, G_R, G_RP, G_CFG_COUNT };
+enum { G_M, G_HK, G_U, G_L, G_ML, G_AG, G_FU, G_FL, G_FT, G_FD, G_FDT, G_FX, G_RD, G_R, G_RP, G_RA, G_NP, G_MT, G_NE, G_NN, G_AH,
+       G_FS, G_FC, G_FCT, G_FTO, G_FR, G_FAP, G_FUA, G_FCN, G_CFG_COUNT };
 static const field CFG_FIELDS[G_CFG_COUNT] = {
     [G_M] = {"m", K_MODE, C(mode), 0, 0, 0},
     [G_HK] = {"hk", K_HOSTKEY, C(host_key), 0, 0, 0},
@@ -269,6 +272,20 @@ static const field CFG_FIELDS[G_CFG_COUNT] = {
     [G_RD] = {"rd", K_PATH, C(robots_dir), 0, 0, 0},
     [G_R] = {"r", K_STR, C(redis), 0, OPTOUT_MSG_PATH_MAX, 0},
     [G_RP] = {"rp", K_STR, C(redis_prefix), 0, OPTOUT_MSG_PATH_MAX, 0},
+    [G_RA] = {"ra", K_BOOL, C(robots_archive), 0, 0, 0},
+    [G_NP] = {"np", K_U32, C(rank_partitions), 0, 0, 0},
+    [G_MT] = {"mt", K_U32, C(rank_metric), 0, 0, 0},
+    [G_NE] = {"ne", K_U64, C(top_en), 0, 0, 0},
+    [G_NN] = {"nn", K_U64, C(top_non_en), 0, 0, 0},
+    [G_AH] = {"ah", K_BOOL, C(all_hosts), 0, 0, 0},
+    [G_FS] = {"fs", K_U32, C(fetch_scheme), 0, 0, 0},
+    [G_FC] = {"fc", K_U32, C(fetch_concurrency), 0, 0, 0},
+    [G_FCT] = {"fct", K_I64, C(fetch_connect_timeout_ms), 0, 0, 0},
+    [G_FTO] = {"fto", K_I64, C(fetch_timeout_ms), 0, 0, 0},
+    [G_FR] = {"fr", K_I32, C(fetch_retries), 0, 0, 0},
+    [G_FAP] = {"fap", K_BOOL, C(fetch_allow_private), 0, 0, 0},
+    [G_FUA] = {"fua", K_STR, C(fetch_user_agent), 0, OPTOUT_MSG_PATH_MAX, 0},
+    [G_FCN] = {"fcn", K_STR, C(fetch_connect_to), 0, OPTOUT_MSG_NAME_MAX, 0},
 };
 #undef C
 #define CFG_KEYS ((uint32_t)((1u << G_CFG_COUNT) - 1))
@@ -422,7 +439,9 @@ static int enc_check(const field *f, const void *base, char *err) {
         return 0;
     }
     case K_KIND:
-        if (*CAT(base, f->off, optout_task_kind) != OPTOUT_TASK_FILTER) return FAIL("%s: unknown task kind", what);
+        if (*CAT(base, f->off, optout_task_kind) < OPTOUT_TASK_FILTER ||
+            *CAT(base, f->off, optout_task_kind) > OPTOUT_TASK_KIND_MAX)
+            return FAIL("%s: unknown task kind", what);
         return 0;
     case K_MODE: {
         optout_robots_mode v = *CAT(base, f->off, optout_robots_mode);
@@ -664,7 +683,7 @@ static int dec_value(const field *f, const msgpack_object *o, void *base, char *
     }
     case K_KIND:
         if (dec_uint(o, UINT64_MAX, &u) != 0) return FAIL("%s: expected an unsigned integer", what);
-        if (u != OPTOUT_TASK_FILTER) return FAIL("%s: unknown task kind %" PRIu64, what, u);
+        if (u < OPTOUT_TASK_FILTER || u > OPTOUT_TASK_KIND_MAX) return FAIL("%s: unknown task kind %" PRIu64, what, u);
         *AT(base, f->off, optout_task_kind) = (optout_task_kind)u;
         return 0;
     case K_MODE:

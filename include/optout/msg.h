@@ -56,7 +56,21 @@ typedef enum {
     OPTOUT_MSG_STATUS,         /* broker -> client: "x" JSON text */
 } optout_msg_type;
 
-typedef enum { OPTOUT_TASK_FILTER = 1 } optout_task_kind;
+/* What a task does (docs/fleet-protocol.md "Tasks"):
+ * - FILTER: filter the shard `input` into STAGING/shards/<output_name> (and removed/).
+ * - RANK_MAP: count the shard `input` per host key into STAGING/<output_name>.bin and .idx (rank.h).
+ * - RANK_REDUCE: `input` is the directory of the map outputs (000000.bin/.idx ... span_count of
+ *   them); partition span_start of each is summed into STAGING/<output_name> (rank.h).
+ * - FETCH: `input` is the host list (one host key per line); the hosts whose rank partition
+ *   (optout_rank_partition) modulo span_count equals span_start are fetched into the archive pack
+ *   STAGING/<output_name>.tsv + .bodies.zst (archive.h). */
+typedef enum {
+    OPTOUT_TASK_FILTER = 1,
+    OPTOUT_TASK_RANK_MAP,
+    OPTOUT_TASK_RANK_REDUCE,
+    OPTOUT_TASK_FETCH,
+} optout_task_kind;
+#define OPTOUT_TASK_KIND_MAX OPTOUT_TASK_FETCH
 
 /* A path as (root name, relative path): each node maps root names to its own mounts. */
 typedef struct {
@@ -88,6 +102,7 @@ typedef struct {
     optout_msg_path staging;    /* the attempt's directory: DIR/.staging/<task>.<epoch>.<attempt> */
     char output_name[OPTOUT_MSG_PATH_MAX]; /* shards/<name>, and removed/<name> when with_removed */
     uint8_t with_removed;
+    uint64_t span_start, span_count; /* RANK_REDUCE and FETCH: which part of the input (see kinds) */
     const void *config;         /* the run's configuration (optout_run_config encoded), into the frame */
     size_t config_len;
     /* RESULT */
@@ -127,6 +142,20 @@ typedef struct {
     optout_msg_path robots_dir;  /* root "" when unused */
     char redis[OPTOUT_MSG_PATH_MAX];
     char redis_prefix[OPTOUT_MSG_PATH_MAX];
+    uint8_t robots_archive; /* robots_dir is a fetch archive (archive.h), not a robots directory */
+    /* Ranking (rank.h): partitions of the map outputs, metric, N per class, every host. */
+    uint32_t rank_partitions;
+    uint32_t rank_metric; /* optout_rank_metric */
+    uint64_t top_en, top_non_en;
+    uint8_t all_hosts;
+    /* Fetching (fetch.h): 0 / "" mean the fetcher's defaults. */
+    uint32_t fetch_scheme; /* optout_fetch_scheme */
+    uint32_t fetch_concurrency;
+    int64_t fetch_connect_timeout_ms, fetch_timeout_ms;
+    int32_t fetch_retries; /* < 0: default */
+    uint8_t fetch_allow_private;
+    char fetch_user_agent[OPTOUT_MSG_PATH_MAX];
+    char fetch_connect_to[OPTOUT_MSG_NAME_MAX];
 } optout_run_config;
 
 int optout_run_config_encode(const optout_run_config *c, void **out, size_t *len, char err[OPTOUT_MSG_ERR_LEN]);

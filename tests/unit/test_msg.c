@@ -49,7 +49,8 @@ static void sample(optout_msg_type t, optout_msg *m) {
         break;
     case OPTOUT_MSG_CREDIT: m->credit = 1; break;
     case OPTOUT_MSG_TASK:
-        m->task = 12, m->attempt = 3, m->kind = OPTOUT_TASK_FILTER;
+        m->task = 12, m->attempt = 3, m->kind = OPTOUT_TASK_FETCH;
+        m->span_start = 5, m->span_count = 64;
         strcpy(m->input.root, "data");
         strcpy(m->input.rel, "CC-MAIN-2024-10/000_00000.jsonl.zst");
         m->input_size = 123456, m->input_mtime_ns = 1700000000123456789;
@@ -133,6 +134,7 @@ static void assert_msg_equal(const optout_msg *a, const optout_msg *b) {
     assert_path_equal(&a->staging, &b->staging);
     assert_string_equal(a->output_name, b->output_name);
     assert_int_equal(a->with_removed, b->with_removed);
+    assert_true(a->span_start == b->span_start && a->span_count == b->span_count);
     assert_int_equal(a->config_len, b->config_len);
     if (a->config_len) assert_memory_equal(a->config, b->config, a->config_len);
     assert_int_equal(a->ok, b->ok);
@@ -588,7 +590,7 @@ static void test_reject_wrong_key_type(void **state) {
     sample(OPTOUT_MSG_TASK, &m);
     g_u = (uint64_t)INT64_MAX + 1;
     edited_fails(&m, (edit){.replace = "imt", .with = with_uint}, "\"imt\"");
-    g_u = 2;
+    g_u = OPTOUT_TASK_KIND_MAX + 1;
     edited_fails(&m, (edit){.replace = "k", .with = with_uint}, "unknown task kind");
     g_u = 0;
     edited_fails(&m, (edit){.replace = "k", .with = with_uint}, "unknown task kind");
@@ -856,7 +858,7 @@ static void test_encode_rejects_bad_pointers(void **state) {
     m.text = NULL;
     enc_fails(&m, "\"x\"");
     sample(OPTOUT_MSG_TASK, &m);
-    m.kind = (optout_task_kind)2;
+    m.kind = (optout_task_kind)(OPTOUT_TASK_KIND_MAX + 1);
     enc_fails(&m, "kind");
     assert_int_equal(optout_msg_encode(&m, &(void *){NULL}, &(size_t){0}, NULL), -1); /* err may be NULL */
 }
@@ -917,7 +919,8 @@ static void cfg_edited_fails(const optout_run_config *c, edit e, const char *nee
 }
 
 static const char *const CFG_KEYS[] = {"m", "hk", "u", "l", "ml", "ag", "fu", "fl", "ft", "fd", "fdt", "fx",
-                                       "rd", "r", "rp", NULL};
+                                       "rd", "r", "rp", "ra", "np", "mt", "ne", "nn", "ah",
+                                       "fs", "fc", "fct", "fto", "fr", "fap", "fua", "fcn", NULL};
 
 static void test_config_round_trip_limits(void **state) {
     (void)state;
@@ -937,6 +940,12 @@ static void test_config_round_trip_limits(void **state) {
     fill(c->robots_dir.rel, OPTOUT_MSG_PATH_MAX - 1, 10);
     fill(c->redis, OPTOUT_MSG_PATH_MAX - 1, 11);
     fill(c->redis_prefix, OPTOUT_MSG_PATH_MAX - 1, 12);
+    c->robots_archive = 1, c->rank_partitions = UINT32_MAX, c->rank_metric = 2;
+    c->top_en = UINT64_MAX, c->top_non_en = 1, c->all_hosts = 1;
+    c->fetch_scheme = 2, c->fetch_concurrency = 2000, c->fetch_connect_timeout_ms = INT64_MAX;
+    c->fetch_timeout_ms = INT64_MIN, c->fetch_retries = -1, c->fetch_allow_private = 1;
+    fill(c->fetch_user_agent, OPTOUT_MSG_PATH_MAX - 1, 13);
+    fill(c->fetch_connect_to, OPTOUT_MSG_NAME_MAX - 1, 14);
     cfg_round_trip(c);
     c->level = INT32_MAX;
     cfg_round_trip(c);
