@@ -1,0 +1,450 @@
+/* cmd_fetch.c — `optout fetch`: robots.txt for a list of hosts, on this machine, into a robots
+ * archive (include/optout/fetch.h, include/optout/archive.h).
+ *
+ * optout fetch --hosts FILE --out DIR [--concurrency N] [--connect-to HOST:PORT]
+ *              [--scheme auto|https|http] [--user-agent S] [--timeout SECONDS]
+ *              [--connect-timeout SECONDS] [--retries N] [--allow-private] [--quiet]
+ *
+ * - FILE: one host key per line (as `optout filter` keys hosts: lower case, punycode, no default
+ *   port); blank lines and '#' lines are skipped, a line that is not a canonical host key is a
+ *   usage error naming FILE:LINE, a key listed twice is fetched once.
+ * - The archive is DIR/robots/; each invocation that has something to fetch writes one new pack
+ *   (fetch-0001, fetch-0002, ...), flushed to the kernel every 1000 records and every second
+ *   (checked as results arrive), fsynced at the end. Resumable: hosts already in any pack of
+ *   DIR/robots are not fetched again, so a rerun after a crash or a kill fetches only the rest, and
+ *   a rerun of a complete fetch fetches nothing.
+ * - SIGINT/SIGTERM: the transfers in flight are abandoned, the pack is closed cleanly, exit 1 with
+ *   "interrupted: N of M hosts fetched; rerun to resume".
+ * - stdout at the end: one line per outcome over every host of FILE ("ok 812", "unavailable 40",
+ *   "unreachable 7", "no_such_host 3"), previous runs included. Progress on stderr (a \r line on a
+ *   terminal, a line every 5 s otherwise; none with --quiet).
+ * Exit status: 0 every host recorded, 1 runtime failure or interrupted, 2 usage error.
+ */
+#include <curl/curl.h>
+#include <dirent.h>
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "optout/archive.h"
+#include "optout/fetch.h"
+#include "optout/hostkey.h"
+#include "optout/log.h"
+#include "optout/strmap.h"
+#include "optout/util.h"
+
+#define FETCH_FLUSH_RECORDS 1000
+#define FETCH_FLUSH_MS 1000
+#define FETCH_PROGRESS_TTY_MS 500
+#define FETCH_PROGRESS_LOG_MS 5000
+
+static volatile sig_atomic_t fetch_stop;
+
+static void fetch_on_signal(int sig) {
+    (void)sig;
+    fetch_stop = 1;
+}
+
+static void fetch_usage(FILE *f) {
+    fputs("usage: optout fetch --hosts FILE --out DIR [--concurrency N] [--connect-to HOST:PORT]\n"
+          "                    [--scheme auto|https|http] [--user-agent S] [--timeout SECONDS]\n"
+          "                    [--connect-timeout SECONDS] [--retries N] [--allow-private] [--quiet]\n"
+          "\n"
+          "Fetches SCHEME://HOST/robots.txt for every host key of FILE (one per line, '#' comments)\n"
+          "into the robots archive DIR/robots/. A rerun fetches only the hosts not yet recorded.\n"
+          "Prints one line per outcome (ok, unavailable, unreachable, no_such_host) at the end.\n"
+          "  --concurrency N      transfers in flight (default 256)\n"
+          "  --connect-to H:P     send every request to H:P, Host header kept (tests; allows loopback)\n"
+          "  --scheme S           auto (https, falling back to http), https or http (default auto)\n"
+          "  --timeout S          whole transfer, seconds (default 30); --connect-timeout S (default 10)\n"
+          "  --retries N          extra attempts for 5xx, 429, timeouts, resets (default 2)\n"
+          "  --allow-private      allow loopback, private and other non-public addresses\n",
+          f);
+}
+
+static int64_t fetch_mono_ms(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+typedef struct {
+    optout_archive_writer *w;
+    size_t total;        /* hosts of the file */
+    size_t done;         /* recorded, previous runs included */
+    size_t this_run;
+    size_t since_flush;
+    int64_t last_flush_ms, last_progress_ms, start_ms;
+    size_t counts[OPTOUT_OUTCOME_COUNT];
+    int quiet, tty, progress_shown;
+} fetch_state;
+
+static void fetch_progress(fetch_state *st, int64_t now, int final) {
+    if (st->quiet) return;
+    if (!final && now - st->last_progress_ms < (st->tty ? FETCH_PROGRESS_TTY_MS : FETCH_PROGRESS_LOG_MS)) return;
+    if (final && !st->progress_shown) return;
+    st->last_progress_ms = now;
+    double secs = (double)(now - st->start_ms) / 1000.0;
+    double rate = secs > 0 ? (double)st->this_run / secs : 0;
+    char line[256];
+    snprintf(line, sizeof line, "fetch: %zu of %zu hosts, %.0f/s (ok %zu, unavailable %zu, unreachable %zu, no_such_host %zu)",
+             st->done, st->total, rate, st->counts[OPTOUT_OUTCOME_OK], st->counts[OPTOUT_OUTCOME_UNAVAILABLE],
+             st->counts[OPTOUT_OUTCOME_UNREACHABLE], st->counts[OPTOUT_OUTCOME_NO_SUCH_HOST]);
+    if (st->tty) fprintf(stderr, "\r%s\033[K%s", line, final ? "\n" : "");
+    else if (!final) optout_log(LOG_INFO, "%s", line + strlen("fetch: "));
+    st->progress_shown = 1;
+}
+
+static int fetch_record(const optout_fetch_result *r, void *arg, char *reason, size_t reason_len) {
+    fetch_state *st = arg;
+    if (optout_archive_append(st->w, r, reason, reason_len) != 0) return 1;
+    st->done++;
+    st->this_run++;
+    st->since_flush++;
+    if ((unsigned)r->outcome < OPTOUT_OUTCOME_COUNT) st->counts[r->outcome]++;
+    int64_t now = fetch_mono_ms();
+    if (st->since_flush >= FETCH_FLUSH_RECORDS || now - st->last_flush_ms >= FETCH_FLUSH_MS) {
+        if (optout_archive_flush(st->w, reason, reason_len) != 0) return 1;
+        st->since_flush = 0;
+        st->last_flush_ms = now;
+    }
+    fetch_progress(st, now, 0);
+    return 0;
+}
+
+/* The archive's hosts: key -> outcome + 1. */
+static int fetch_visit(const optout_archive_record *rec, void *arg) {
+    optout_strmap *done = arg;
+    const char *h = rec->r.host;
+    return optout_strmap_put(done, h, strlen(h), (void *)(uintptr_t)(rec->r.outcome + 1), NULL) != 0;
+}
+
+/* The next pack number in dir: one more than the largest fetch-NNNN.tsv (1 when none). */
+static int fetch_next_pack(const char *dir, unsigned *next) {
+    *next = 1;
+    DIR *d = opendir(dir);
+    if (!d) return errno == ENOENT ? 0 : -1;
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        unsigned n;
+        int used = 0;
+        if (sscanf(e->d_name, "fetch-%u.tsv%n", &n, &used) == 1 && used > 0 && e->d_name[used] == '\0' &&
+            n >= *next)
+            *next = n + 1;
+    }
+    closedir(d);
+    return 0;
+}
+
+static int fetch_parse_seconds(const char *opt, const char *s, long *ms) {
+    char *end;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (errno || end == s || *end || !(v > 0) || !(v <= 86400)) {
+        optout_log(LOG_ERR, "%s: expected a positive number of seconds (at most 86400), got '%s'", opt, s);
+        return OPTOUT_EXIT_USAGE;
+    }
+    *ms = (long)(v * 1000.0 + 0.999); /* rounded up: 0.0001 s is 1 ms, not 0 (the default) */
+    return OPTOUT_EXIT_OK;
+}
+
+static int fetch_parse_count(const char *opt, const char *s, long min, long max, long *out) {
+    char *end;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    if (errno || end == s || *end || v < min || v > max) {
+        optout_log(LOG_ERR, "%s: expected a whole number from %ld to %ld, got '%s'", opt, min, max, s);
+        return OPTOUT_EXIT_USAGE;
+    }
+    *out = v;
+    return OPTOUT_EXIT_OK;
+}
+
+typedef struct {
+    char **hosts;
+    size_t count, cap;
+    optout_strmap *seen;
+} host_list;
+
+static void host_list_free(host_list *l) {
+    for (size_t i = 0; i < l->count; i++) free(l->hosts[i]);
+    free(l->hosts);
+    optout_strmap_free(l->seen, NULL);
+}
+
+/* Reads FILE into l (keys unique, in file order). Returns an exit code. */
+static int fetch_read_hosts(const char *path, host_list *l) {
+    FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "r");
+    if (!f) {
+        optout_log(LOG_ERR, "cannot open the hosts file %s: %s", path, strerror(errno));
+        return OPTOUT_EXIT_FAILURE;
+    }
+    if (!(l->seen = optout_strmap_new())) {
+        optout_log(LOG_ERR, "out of memory");
+        if (f != stdin) fclose(f);
+        return OPTOUT_EXIT_FAILURE;
+    }
+    char *line = NULL;
+    size_t lcap = 0, lineno = 0;
+    ssize_t n;
+    int rc = OPTOUT_EXIT_OK;
+    while ((n = getline(&line, &lcap, f)) >= 0) {
+        lineno++;
+        char *s = line, *e = line + n;
+        while (s < e && optout_is_space(*s)) s++;
+        while (e > s && optout_is_space(e[-1])) e--;
+        *e = '\0';
+        if (s == e || *s == '#') continue;
+        size_t len = (size_t)(e - s);
+        char url[OPTOUT_HOSTKEY_MAX + 16], key[OPTOUT_HOSTKEY_MAX];
+        size_t klen = 0;
+        int bad_idna = 0;
+        int ok = len < OPTOUT_HOSTKEY_MAX && !memchr(s, '/', len) && !memchr(s, '@', len) && !memchr(s, '?', len) &&
+                 !memchr(s, '#', len);
+        if (ok) {
+            snprintf(url, sizeof url, "http://%s/", s);
+            ok = optout_hostkey(url, strlen(url), OPTOUT_HOSTKEY_CANONICAL, key, &klen, &bad_idna) ==
+                 OPTOUT_HOSTKEY_OK;
+        }
+        if (!ok) {
+            optout_log(LOG_ERR, "%s:%zu: '%s' is not a host key", path, lineno, s);
+            rc = OPTOUT_EXIT_USAGE;
+            break;
+        }
+        if (klen != len || !optout_equal_nocase(key, s, len) || bad_idna) {
+            optout_log(LOG_ERR, "%s:%zu: '%s' is not a canonical host key (its key is '%s')", path, lineno, s, key);
+            rc = OPTOUT_EXIT_USAGE;
+            break;
+        }
+        if (optout_strmap_get(l->seen, key, klen)) continue;
+        if (l->count == l->cap) {
+            size_t cap = l->cap ? l->cap * 2 : 1024;
+            char **h = realloc(l->hosts, cap * sizeof *h);
+            if (!h) {
+                optout_log(LOG_ERR, "out of memory reading %s", path);
+                rc = OPTOUT_EXIT_FAILURE;
+                break;
+            }
+            l->hosts = h;
+            l->cap = cap;
+        }
+        char *copy = strdup(key);
+        if (!copy || optout_strmap_put(l->seen, key, klen, (void *)1, NULL) != 0) {
+            free(copy);
+            optout_log(LOG_ERR, "out of memory reading %s", path);
+            rc = OPTOUT_EXIT_FAILURE;
+            break;
+        }
+        l->hosts[l->count++] = copy;
+    }
+    if (rc == OPTOUT_EXIT_OK && ferror(f)) {
+        optout_log(LOG_ERR, "reading the hosts file %s: %s", path, strerror(errno));
+        rc = OPTOUT_EXIT_FAILURE;
+    }
+    free(line);
+    if (f != stdin) fclose(f);
+    return rc;
+}
+
+static void fetch_print_summary(const size_t counts[OPTOUT_OUTCOME_COUNT]) {
+    static const optout_outcome order[] = {OPTOUT_OUTCOME_OK, OPTOUT_OUTCOME_UNAVAILABLE, OPTOUT_OUTCOME_UNREACHABLE,
+                                           OPTOUT_OUTCOME_NO_SUCH_HOST};
+    for (size_t i = 0; i < sizeof order / sizeof order[0]; i++)
+        printf("%s %zu\n", optout_outcome_name(order[i]), counts[order[i]]);
+    fflush(stdout);
+}
+
+int cmd_fetch(int argc, char **argv) {
+    enum { O_CONNECT_TO = 256, O_SCHEME, O_UA, O_TIMEOUT, O_CONNECT_TIMEOUT, O_RETRIES, O_ALLOW_PRIVATE, O_QUIET };
+    static const struct option options[] = {
+        {"hosts", required_argument, NULL, 'H'},
+        {"out", required_argument, NULL, 'o'},
+        {"concurrency", required_argument, NULL, 'c'},
+        {"connect-to", required_argument, NULL, O_CONNECT_TO},
+        {"scheme", required_argument, NULL, O_SCHEME},
+        {"user-agent", required_argument, NULL, O_UA},
+        {"timeout", required_argument, NULL, O_TIMEOUT},
+        {"connect-timeout", required_argument, NULL, O_CONNECT_TIMEOUT},
+        {"retries", required_argument, NULL, O_RETRIES},
+        {"allow-private", no_argument, NULL, O_ALLOW_PRIVATE},
+        {"quiet", no_argument, NULL, O_QUIET},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    optout_fetch_options fo = {0};
+    fo.retries = -1;
+    const char *hosts_path = NULL, *out = NULL;
+    int quiet = 0, rc = OPTOUT_EXIT_OK, opt;
+    long v;
+    host_list list = {0};
+    optout_strmap *done = NULL;
+    const char **todo = NULL;
+    optout_archive_writer *w = NULL;
+    char *robots_dir = NULL;
+    optind = 1;
+    opterr = 0;
+    while ((opt = getopt_long(argc, argv, ":h", options, NULL)) != -1) {
+        switch (opt) {
+        case 'H': hosts_path = optarg; break;
+        case 'o': out = optarg; break;
+        case 'c':
+            if ((rc = fetch_parse_count("--concurrency", optarg, 1, 1000000, &v)) == OPTOUT_EXIT_OK)
+                fo.concurrency = (unsigned)v;
+            break;
+        case O_CONNECT_TO: {
+            const char *colon = strrchr(optarg, ':');
+            long port = 0;
+            char *end = NULL;
+            if (colon) port = strtol(colon + 1, &end, 10);
+            if (!colon || colon == optarg || !end || end == colon + 1 || *end || port < 1 || port > 65535) {
+                optout_log(LOG_ERR, "--connect-to: expected HOST:PORT, got '%s'", optarg);
+                rc = OPTOUT_EXIT_USAGE;
+            }
+            fo.connect_to = optarg;
+            break;
+        }
+        case O_SCHEME:
+            if (optout_fetch_scheme_parse(optarg, &fo.scheme) != 0) {
+                optout_log(LOG_ERR, "--scheme: expected auto, https or http, got '%s'", optarg);
+                rc = OPTOUT_EXIT_USAGE;
+            }
+            break;
+        case O_UA:
+            if (!optarg[0] || strpbrk(optarg, "\r\n")) {
+                optout_log(LOG_ERR, "--user-agent: expected a non-empty single line");
+                rc = OPTOUT_EXIT_USAGE;
+            }
+            fo.user_agent = optarg;
+            break;
+        case O_TIMEOUT: rc = fetch_parse_seconds("--timeout", optarg, &fo.timeout_ms); break;
+        case O_CONNECT_TIMEOUT: rc = fetch_parse_seconds("--connect-timeout", optarg, &fo.connect_timeout_ms); break;
+        case O_RETRIES:
+            if ((rc = fetch_parse_count("--retries", optarg, 0, 100, &v)) == OPTOUT_EXIT_OK) fo.retries = (int)v;
+            break;
+        case O_ALLOW_PRIVATE: fo.allow_private = 1; break;
+        case O_QUIET: quiet = 1; break;
+        case 'h': fetch_usage(stdout); goto done;
+        default: rc = cli_option_error("fetch", opt, argv); break;
+        }
+        if (rc != OPTOUT_EXIT_OK) goto done;
+    }
+    if (optind < argc) {
+        optout_log(LOG_ERR, "fetch: unexpected argument '%s'", argv[optind]);
+        rc = OPTOUT_EXIT_USAGE;
+        goto done;
+    }
+    if (!hosts_path || !out) {
+        optout_log(LOG_ERR, "fetch: --hosts and --out are required");
+        fetch_usage(stderr);
+        rc = OPTOUT_EXIT_USAGE;
+        goto done;
+    }
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+    if ((rc = fetch_read_hosts(hosts_path, &list)) != OPTOUT_EXIT_OK) goto done;
+
+    char err[1024];
+    if (asprintf(&robots_dir, "%s/robots", out) < 0) {
+        robots_dir = NULL;
+        optout_log(LOG_ERR, "out of memory");
+        rc = OPTOUT_EXIT_FAILURE;
+        goto done;
+    }
+    /* what earlier runs recorded */
+    if (!(done = optout_strmap_new())) {
+        optout_log(LOG_ERR, "out of memory");
+        rc = OPTOUT_EXIT_FAILURE;
+        goto done;
+    }
+    size_t torn = 0;
+    if (optout_archive_scan(robots_dir, 0, fetch_visit, done, &torn, err, sizeof err) < 0) {
+        optout_log(LOG_ERR, "reading the robots archive %s: %s", robots_dir, err);
+        rc = OPTOUT_EXIT_FAILURE;
+        goto done;
+    }
+    if (torn) optout_log(LOG_WARNING, "%s: %zu torn record(s) of an interrupted run ignored; those hosts are fetched again", robots_dir, torn);
+
+    fetch_state st = {0};
+    st.total = list.count;
+    st.quiet = quiet;
+    st.tty = isatty(STDERR_FILENO);
+    if (!(todo = malloc((list.count ? list.count : 1) * sizeof *todo))) {
+        optout_log(LOG_ERR, "out of memory");
+        rc = OPTOUT_EXIT_FAILURE;
+        goto done;
+    }
+    size_t ntodo = 0;
+    for (size_t i = 0; i < list.count; i++) {
+        void *prev = optout_strmap_get(done, list.hosts[i], strlen(list.hosts[i]));
+        if (prev) {
+            st.done++;
+            st.counts[(uintptr_t)prev - 1]++;
+        } else {
+            todo[ntodo++] = list.hosts[i];
+        }
+    }
+    if (ntodo == 0) {
+        if (!quiet) optout_log(LOG_INFO, "all %zu hosts are already in %s: nothing to fetch", list.count, robots_dir);
+        fetch_print_summary(st.counts);
+        goto done;
+    }
+    unsigned pack;
+    if (fetch_next_pack(robots_dir, &pack) != 0) {
+        optout_log(LOG_ERR, "cannot list %s: %s", robots_dir, strerror(errno));
+        rc = OPTOUT_EXIT_FAILURE;
+        goto done;
+    }
+    char pack_name[32];
+    snprintf(pack_name, sizeof pack_name, "fetch-%04u", pack);
+    if (!(w = optout_archive_create(robots_dir, pack_name, 0, err, sizeof err))) {
+        optout_log(LOG_ERR, "creating the archive pack %s/%s: %s", robots_dir, pack_name, err);
+        rc = OPTOUT_EXIT_FAILURE;
+        goto done;
+    }
+    st.w = w;
+
+    struct sigaction sa = {0};
+    sa.sa_handler = fetch_on_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
+    fo.stop = &fetch_stop;
+
+    if (!quiet && st.done)
+        optout_log(LOG_INFO, "%zu of %zu hosts already recorded in %s; fetching the other %zu", st.done, st.total,
+                   robots_dir, ntodo);
+    st.start_ms = st.last_flush_ms = fetch_mono_ms();
+    st.last_progress_ms = st.start_ms;
+    int frc = optout_fetch_hosts(&fo, todo, ntodo, fetch_record, &st, err, sizeof err);
+    fetch_progress(&st, fetch_mono_ms(), 1);
+    char cerr[1024];
+    int crc = optout_archive_close(w, 1, cerr, sizeof cerr);
+    w = NULL;
+    if (frc < 0) {
+        optout_log(LOG_ERR, "fetch: %s", err);
+        rc = OPTOUT_EXIT_FAILURE;
+    }
+    if (crc != 0) {
+        optout_log(LOG_ERR, "closing the archive pack %s/%s: %s", robots_dir, pack_name, cerr);
+        rc = OPTOUT_EXIT_FAILURE;
+    }
+    if (rc == OPTOUT_EXIT_OK && frc == 1) {
+        optout_log(LOG_ERR, "interrupted: %zu of %zu hosts fetched; rerun to resume", st.done, st.total);
+        rc = OPTOUT_EXIT_FAILURE;
+    }
+    if (rc == OPTOUT_EXIT_OK) fetch_print_summary(st.counts);
+done:
+    if (w) optout_archive_close(w, 0, err, sizeof err);
+    free(todo);
+    free(robots_dir);
+    optout_strmap_free(done, NULL);
+    host_list_free(&list);
+    return rc;
+}
