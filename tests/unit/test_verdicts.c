@@ -37,6 +37,8 @@
 #include <hiredis/hiredis.h>
 
 #include "optout/agents.h"
+#include "optout/archive.h"
+#include "optout/util.h"
 #include "optout/robots.h"
 #include "optout/verdicts.h"
 
@@ -405,6 +407,181 @@ static void test_dir_file_vanishes(void **state) {
     optout_verdicts_free(v);
 }
 
+static int lookup_rc(optout_verdicts *v, const char *host, char *err, size_t errlen) {
+    optout_verdict out;
+    return optout_verdicts_lookup(v, host, strlen(host), &out, err, errlen);
+}
+
+/* ---- archive source ------------------------------------------------------------------------ */
+
+/* The small directory's records as a fetch would archive them (file: the body's file there). */
+static const struct {
+    const char *host, *file;
+    optout_outcome outcome;
+    long status;
+} ARCH[] = {
+    {"example.com", "example.com", OPTOUT_OUTCOME_OK, 200},
+    {"shop.example:8080", "shop.example_8080", OPTOUT_OUTCOME_OK, 200},
+    {"www.site.org", "www.site.org_443", OPTOUT_OUTCOME_OK, 200},
+    {"mixed.case.net", "Mixed.Case.NET", OPTOUT_OUTCOME_OK, 200},
+    {"bin.example", "bin.example", OPTOUT_OUTCOME_OK, 200},
+    {"flaky.example", NULL, OPTOUT_OUTCOME_UNREACHABLE, 503},
+    {"empty.example", "empty.example", OPTOUT_OUTCOME_OK, 200},
+    {"port.example:99", "port.example_99", OPTOUT_OUTCOME_OK, 200},
+    {"gone.example", NULL, OPTOUT_OUTCOME_UNAVAILABLE, 404},
+    {"nxdomain.example", NULL, OPTOUT_OUTCOME_NO_SUCH_HOST, 0},
+    {"www.upper.example", NULL, OPTOUT_OUTCOME_UNAVAILABLE, 410},
+};
+#define ARCH_COUNT (sizeof ARCH / sizeof ARCH[0])
+#define ARCH_SPLIT 6 /* records [0, 6) in pack "p1", the rest in "p2" */
+
+static int in_archive(const char *host) {
+    for (size_t i = 0; i < ARCH_COUNT; i++)
+        if (strcmp(ARCH[i].host, host) == 0) return 1;
+    return 0;
+}
+
+/* Writes records [from, to) of ARCH into pack NAME of archive directory dir. */
+static void write_pack(const char *dir, const char *name, size_t from, size_t to) {
+    char err[1024] = "";
+    optout_archive_writer *w = optout_archive_create(dir, name, 0, err, sizeof err);
+    CHECK(w != NULL, "archive_create: %s", err);
+    for (size_t i = from; i < to; i++) {
+        optout_fetch_result r;
+        memset(&r, 0, sizeof r);
+        r.host = ARCH[i].host;
+        r.outcome = ARCH[i].outcome;
+        r.status = ARCH[i].status;
+        r.fetched_at = 1735689600;
+        r.attempts = 1;
+        r.final_url = "";
+        r.error = ARCH[i].outcome == OPTOUT_OUTCOME_OK ? "" : "failed";
+        char *body = NULL;
+        if (ARCH[i].file) {
+            body = optout_read_file(tpath("small/%s", ARCH[i].file), 1 << 20, &r.body_len);
+            assert_non_null(body);
+            r.body = body;
+        }
+        CHECK(optout_archive_append(w, &r, err, sizeof err) == 0, "archive_append: %s", err);
+        free(body);
+    }
+    CHECK(optout_archive_close(w, 0, err, sizeof err) == 0, "archive_close: %s", err);
+}
+
+/* The small directory as an archive of two packs, in tmpdir/NAME. */
+static const char *small_archive(const char *name) {
+    small_dir();
+    const char *d = tpath("%s", name);
+    write_pack(d, "p1", 0, ARCH_SPLIT);
+    write_pack(d, "p2", ARCH_SPLIT, ARCH_COUNT);
+    return d;
+}
+
+static optout_verdicts *open_archive_ok(const char *dir, optout_robots_mode mode, size_t max_cached) {
+    char err[1024] = "";
+    optout_verdicts *v = optout_verdicts_open_archive(dir, agents, mode, max_cached, err, sizeof err);
+    CHECK(v != NULL, "open_archive %s: %s", dir, err);
+    return v;
+}
+
+/* Every small host: in the archive, what the directory says; else not ranked. */
+static void archive_like_dir(optout_verdicts *d, optout_verdicts *a) {
+    for (size_t i = 0; i < SMALL_COUNT; i++) {
+        if (in_archive(SMALL[i].host)) {
+            same_verdicts(d, a, SMALL[i].host);
+            continue;
+        }
+        const optout_robots *r = (const optout_robots *)1;
+        optout_outcome o = outcome_of(a, SMALL[i].host, &r);
+        CHECK(o == OPTOUT_OUTCOME_NOT_RANKED, "%s: %s, expected not_ranked", SMALL[i].host, optout_outcome_name(o));
+        assert_null(r);
+    }
+}
+
+static void test_archive_source(void **state) {
+    (void)state;
+    const char *ad = small_archive("arch");
+    for (int mode = OPTOUT_MODE_RFC9309; mode <= OPTOUT_MODE_PROTEGO; mode++) {
+        optout_verdicts *d = open_dir_ok(small_dir(), (optout_robots_mode)mode, 0);
+        for (size_t cached = 0; cached <= 2; cached++) { /* 0: the default; 1, 2: eviction at work */
+            optout_verdicts *a = open_archive_ok(ad, (optout_robots_mode)mode, cached);
+            assert_int_equal(optout_verdicts_archive_hosts(a), ARCH_COUNT);
+            assert_int_equal(optout_verdicts_archive_hosts(d), 0);
+            archive_like_dir(d, a);
+            archive_like_dir(d, a); /* from the cache, or compiled again */
+            small_absolute(a);
+            assert_int_equal(outcome_of(a, "unknown.example", NULL), OPTOUT_OUTCOME_NOT_RANKED);
+            assert_int_equal(outcome_of(a, "gone.example", NULL), OPTOUT_OUTCOME_UNAVAILABLE);
+            assert_int_equal(outcome_of(a, "nxdomain.example", NULL), OPTOUT_OUTCOME_NO_SUCH_HOST);
+            optout_verdicts_free(a);
+        }
+        optout_verdicts_free(d);
+    }
+    /* an empty or missing archive: every host not ranked */
+    optout_verdicts *a = open_archive_ok(tpath("no-archive"), OPTOUT_MODE_RFC9309, 0);
+    assert_int_equal(optout_verdicts_archive_hosts(a), 0);
+    assert_int_equal(outcome_of(a, "example.com", NULL), OPTOUT_OUTCOME_NOT_RANKED);
+    optout_verdicts_free(a);
+}
+
+static void test_archive_errors(void **state) {
+    (void)state;
+    char err[1024] = "";
+    /* a host in two packs */
+    const char *ad = small_archive("arch-dup");
+    write_pack(ad, "p3", ARCH_COUNT - 1, ARCH_COUNT);
+    assert_null(optout_verdicts_open_archive(ad, agents, OPTOUT_MODE_RFC9309, 0, err, sizeof err));
+    CHECK(strstr(err, "www.upper.example") && strstr(err, "pack p2") && strstr(err, "pack p3"), "%s", err);
+    /* twice in one pack */
+    ad = tpath("arch-dup1");
+    write_pack(ad, "only", 0, 2);
+    write_pack(ad, "tmp", 1, 2);
+    {
+        /* append p "tmp"'s line to "only": shop.example:8080 twice in pack "only" */
+        size_t a_len, b_len;
+        char *a = optout_read_file(tpath("arch-dup1/only.tsv"), 1 << 20, &a_len);
+        char *b = optout_read_file(tpath("arch-dup1/tmp.tsv"), 1 << 20, &b_len);
+        assert_non_null(a);
+        assert_non_null(b);
+        const char *line = strchr(b, '\n') + 1;
+        FILE *f = fopen(tpath("arch-dup1/only.tsv"), "ab");
+        assert_non_null(f);
+        fputs(line, f);
+        fclose(f);
+        free(a);
+        free(b);
+        assert_int_equal(unlink(tpath("arch-dup1/tmp.tsv")), 0);
+    }
+    assert_null(optout_verdicts_open_archive(ad, agents, OPTOUT_MODE_RFC9309, 0, err, sizeof err));
+    CHECK(strstr(err, "shop.example:8080") && strstr(err, "pack only and in pack only (line 4)"), "%s", err);
+    /* a malformed line names pack and line */
+    ad = tpath("arch-bad");
+    write_pack(ad, "p", 0, 1);
+    FILE *f = fopen(tpath("arch-bad/p.tsv"), "ab");
+    assert_non_null(f);
+    fputs("x.example\tok\n", f);
+    fputs("y.example\tok\n", f);
+    fclose(f);
+    assert_null(optout_verdicts_open_archive(ad, agents, OPTOUT_MODE_RFC9309, 0, err, sizeof err));
+    CHECK(strstr(err, "p.tsv:3"), "%s", err);
+    /* a corrupt body: the lookup fails naming file and host, other hosts still answer */
+    ad = small_archive("arch-corrupt");
+    size_t len;
+    char *bodies = optout_read_file(tpath("arch-corrupt/p1.bodies.zst"), 1 << 20, &len);
+    assert_non_null(bodies);
+    bodies[len - 2] ^= 0x01; /* inside the last frame of p1: bin.example's */
+    f = fopen(tpath("arch-corrupt/p1.bodies.zst"), "wb");
+    fwrite(bodies, 1, len, f);
+    fclose(f);
+    free(bodies);
+    optout_verdicts *a = open_archive_ok(ad, OPTOUT_MODE_RFC9309, 0);
+    assert_int_equal(lookup_rc(a, "bin.example", err, sizeof err), -1);
+    CHECK(strstr(err, "p1.bodies.zst") && strstr(err, "bin.example"), "%s", err);
+    assert_int_equal(outcome_of(a, "example.com", NULL), OPTOUT_OUTCOME_OK);
+    assert_int_equal(outcome_of(a, "www.upper.example", NULL), OPTOUT_OUTCOME_UNAVAILABLE);
+    optout_verdicts_free(a);
+}
+
 /* ---- a private redis-server ---------------------------------------------------------------- */
 
 struct server {
@@ -562,11 +739,6 @@ static void open_redis_fails(const char *password, const char *prefix, const cha
     CHECK(v == NULL, "open_redis succeeded, expected '%s'", expect);
     CHECK(strstr(err, expect) != NULL, "'%s' lacks '%s'", err, expect);
     if (password) CHECK(strstr(err, password) == NULL, "the password is in the message: %s", err);
-}
-
-static int lookup_rc(optout_verdicts *v, const char *host, char *err, size_t errlen) {
-    optout_verdict out;
-    return optout_verdicts_lookup(v, host, strlen(host), &out, err, errlen);
 }
 
 /* ---- Redis source -------------------------------------------------------------------------- */
@@ -934,6 +1106,103 @@ static void test_redis_load_errors(void **state) {
     }
 }
 
+static long load_archive(const char *prefix, const char *dir) {
+    char err[1024] = "";
+    long n = optout_verdicts_load_redis_archive(srv.endpoint, srv.password, prefix, dir, err, sizeof err);
+    CHECK(n >= 0, "load archive %s: %s", dir, err);
+    return n;
+}
+
+/* Every small host (and one never heard of) answers from Redis as from the archive source. */
+static void redis_like_archive(optout_verdicts *a, optout_verdicts *v) {
+    for (size_t i = 0; i < SMALL_COUNT; i++) same_verdicts(a, v, SMALL[i].host);
+    same_verdicts(a, v, "unknown.example");
+    assert_int_equal(outcome_of(v, "unknown.example", NULL), OPTOUT_OUTCOME_NOT_RANKED);
+    assert_int_equal(outcome_of(v, "norobots.example", NULL), OPTOUT_OUTCOME_NOT_RANKED);
+}
+
+static void test_redis_archive(void **state) {
+    (void)state;
+    const char *ad = small_archive("arch-redis");
+    /* a directory loaded first under the same prefix: the archive load replaces it entirely */
+    assert_int_equal(load(PREFIX, small_dir()), SMALL_RECORDS);
+    assert_int_equal(load_archive(PREFIX, ad), ARCH_COUNT);
+    redisReply *r = cmd("MGET %s %s %s", PREFIX "planned", PREFIX "complete", PREFIX "absent");
+    assert_string_equal(r->element[0]->str, "11");
+    assert_string_equal(r->element[1]->str, "11");
+    assert_string_equal(r->element[2]->str, "not_ranked");
+    freeReplyObject(r);
+    r = cmd("GET %s", PREFIX "h:bin.example"); /* binary-safe, as from a directory */
+    assert_int_equal(r->len, sizeof BIN_BODY);
+    assert_memory_equal(r->str + 1, BIN_BODY, sizeof BIN_BODY - 1);
+    freeReplyObject(r);
+    r = cmd("EXISTS %s", PREFIX "h:norobots.example"); /* the directory's record is gone */
+    assert_int_equal(r->integer, 0);
+    freeReplyObject(r);
+    for (int round = 0; round < 2; round++) { /* the second after a reload: idempotent */
+        for (int mode = OPTOUT_MODE_RFC9309; mode <= OPTOUT_MODE_PROTEGO; mode++) {
+            optout_verdicts *a = open_archive_ok(ad, (optout_robots_mode)mode, 0);
+            optout_verdicts *v = open_redis_ok(PREFIX, (optout_robots_mode)mode, 0);
+            redis_like_archive(a, v);
+            optout_verdicts_free(v);
+            v = open_redis_ok(PREFIX, (optout_robots_mode)mode, 1); /* through a prefetch, one set cached */
+            const char *hosts[SMALL_COUNT];
+            size_t lens[SMALL_COUNT];
+            for (size_t i = 0; i < SMALL_COUNT; i++) hosts[i] = SMALL[i].host, lens[i] = strlen(SMALL[i].host);
+            char err[1024] = "";
+            assert_int_equal(optout_verdicts_prefetch(v, hosts, lens, SMALL_COUNT, err, sizeof err), 0);
+            redis_like_archive(a, v);
+            optout_verdicts_free(v);
+            optout_verdicts_free(a);
+        }
+        assert_int_equal(load_archive(PREFIX, ad), ARCH_COUNT);
+        r = cmd("DBSIZE");
+        assert_int_equal(r->integer, (long long)ARCH_COUNT + 3);
+        freeReplyObject(r);
+    }
+    /* a pack removed: its hosts' records are deleted, they answer not ranked */
+    assert_int_equal(unlink(tpath("arch-redis/p2.tsv")), 0);
+    assert_int_equal(load_archive(PREFIX, ad), ARCH_SPLIT);
+    optout_verdicts *v = open_redis_ok(PREFIX, OPTOUT_MODE_RFC9309, 0);
+    assert_int_equal(outcome_of(v, "gone.example", NULL), OPTOUT_OUTCOME_NOT_RANKED);
+    assert_int_equal(outcome_of(v, "flaky.example", NULL), OPTOUT_OUTCOME_UNREACHABLE);
+    /* "complete" flushed: a host without a record is an error, never not ranked */
+    cmd_ok("DEL %s", PREFIX "complete");
+    char err[1024] = "";
+    assert_int_equal(lookup_rc(v, "other.example", err, sizeof err), -1);
+    assert_non_null(strstr(err, "is incomplete"));
+    optout_verdicts_free(v);
+    open_redis_fails(NULL, PREFIX, "is incomplete (complete none of 6)");
+}
+
+static void test_redis_archive_errors(void **state) {
+    (void)state;
+    char err[1024] = "";
+    /* a host twice: nothing written */
+    const char *ad = small_archive("arch-redis-dup");
+    write_pack(ad, "p0", 0, 1);
+    assert_int_equal(optout_verdicts_load_redis_archive(srv.endpoint, NULL, PREFIX, ad, err, sizeof err), -1);
+    CHECK(strstr(err, "example.com") && strstr(err, "pack p0") && strstr(err, "pack p1"), "%s", err);
+    redisReply *r = cmd("DBSIZE");
+    assert_int_equal(r->integer, 0);
+    freeReplyObject(r);
+    /* a corrupt body: the load fails naming pack and line, and the store stays incomplete */
+    ad = small_archive("arch-redis-corrupt");
+    assert_int_equal(load_archive(PREFIX, ad), ARCH_COUNT);
+    size_t len;
+    char *bodies = optout_read_file(tpath("arch-redis-corrupt/p2.bodies.zst"), 1 << 20, &len);
+    assert_non_null(bodies);
+    bodies[len - 2] ^= 0x01;
+    FILE *f = fopen(tpath("arch-redis-corrupt/p2.bodies.zst"), "wb");
+    assert_non_null(f);
+    fwrite(bodies, 1, len, f);
+    fclose(f);
+    free(bodies);
+    assert_int_equal(optout_verdicts_load_redis_archive(srv.endpoint, NULL, PREFIX, ad, err, sizeof err), -1);
+    CHECK(strstr(err, "p2.tsv:3") && strstr(err, "SHA-256"), "%s", err); /* port.example:99 */
+    open_redis_fails(NULL, PREFIX, "is incomplete");
+}
+
 static void test_redis_big_body(void **state) {
     (void)state;
     /* a body larger than the engine parses and larger than hiredis's read buffer */
@@ -1105,7 +1374,7 @@ int main(int argc, char **argv) {
         const struct CMUnitTest dir_tests[] = {
             T(test_dir_outcomes),          T(test_dir_without_index), T(test_dir_host_keys),
             T(test_dir_two_files_one_key), T(test_dir_index_errors),  T(test_dir_eviction),
-            T(test_dir_file_vanishes),
+            T(test_dir_file_vanishes),     T(test_archive_source),    T(test_archive_errors),
         };
         failed += cmocka_run_group_tests_name("verdicts_dir", dir_tests, NULL, NULL);
     }
@@ -1127,6 +1396,8 @@ int main(int argc, char **argv) {
             R(test_redis_reload_drops_stale),
             R(test_redis_load_errors),
             R(test_redis_big_body),
+            R(test_redis_archive),
+            R(test_redis_archive_errors),
             R(test_redis_real_dir),
             T(test_redis_tcp),
         };
