@@ -29,63 +29,13 @@
 #include "optout/util.h"
 #include "optout/verdicts.h"
 
-#define HEARTBEAT_MS 1000
-#define LIVENESS_MS 5000
-#define GROUP_COMMIT_MS 5
-
-enum task_state { TASK_PENDING, TASK_LEASED, TASK_ACCEPTED, TASK_DONE, TASK_FAILED };
-
-struct task {
-    const optout_input *input;
-    char *output_name;
-    enum task_state state;
-    uint64_t attempt; /* current attempt's sequence number */
-    uint64_t epoch;   /* epoch of the current attempt */
-    unsigned tries;
-    long worker; /* leased to, or -1 */
-    char *error; /* why it failed permanently */
-    /* the accepted attempt (from a result or the journal), kept as its compact journal record
-     * (files and stats) until it is published and merged: a planned task costs a few dozen bytes */
-    void *accepted;
-    size_t accepted_len;
-};
-
-struct worker {
-    unsigned char id[256];
-    size_t id_len;
-    char name[OPTOUT_MSG_NAME_MAX];
-    uint32_t credit;
-    int64_t last_seen, last_sent;
-    int alive;
-};
-
-struct broker {
-    const struct broker_config *cfg;
-    optout_agents *agents;
-    optout_inputs inputs;
-    struct task *tasks;
-    size_t task_count, done, failed;
-    size_t *queue; /* ring of pending task indices */
-    size_t queue_head, queue_len;
-    struct worker *workers;
-    size_t worker_count, worker_cap, next_worker;
-    optout_journal *journal;
-    uint64_t epoch, max_epoch, seq;
-    optout_stats *stats;
-    void *config_blob;
-    size_t config_len;
-    size_t *pending; /* accepted, waiting for the group commit */
-    size_t pending_count;
-    int64_t commit_deadline;
-    int64_t started;          /* monotonic ms when this epoch began serving */
-    size_t done_at_start;     /* tasks already done then (rates count this epoch's work) */
-    uint64_t docs_at_start;
-    void *zctx, *router;
-    int recovered; /* this start completed publications or ran tasks */
-    char redis_prefix[256];
-};
-
 static volatile sig_atomic_t stop_requested;
+
+static enum stage stage_of(const struct broker *b, size_t task) {
+    enum stage s = STAGE_RANK_MAP;
+    while (s + 1 < STAGE_COUNT && task >= b->stage_first[s + 1]) s++;
+    return s;
+}
 static void on_signal(int sig) {
     (void)sig;
     stop_requested = 1;
@@ -122,15 +72,6 @@ static void staging_path(const struct broker *b, size_t task, uint64_t epoch, ui
                          size_t cap) {
     snprintf(out, cap, "%s/.staging/%zu.%llu.%llu", b->cfg->dir, task, (unsigned long long)epoch,
              (unsigned long long)attempt);
-}
-
-/* A staged file name must stay inside shards/ or removed/: no absolute path, no "..". */
-static int safe_output_name(const char *name) {
-    if ((strncmp(name, "shards/", 7) != 0 && strncmp(name, "removed/", 8) != 0) || strstr(name, "/../") ||
-        strstr(name, "//"))
-        return 0;
-    size_t n = strlen(name);
-    return !(n >= 3 && strcmp(name + n - 3, "/..") == 0);
 }
 
 /* Moves an accepted attempt's files into place. A file already moved (by an earlier broker that
@@ -242,11 +183,7 @@ static int replay_record(const void *data, size_t len, uint64_t offset, void *ar
 }
 
 static int merge_stats(struct broker *b, size_t task, const void *stats, size_t len) {
-    if (optout_stats_decode_add(stats, len, optout_agents_count(b->agents), b->stats) != 0) {
-        optout_log(LOG_ERR, "task %zu (%s): malformed statistics", task, b->tasks[task].input->path);
-        return -1;
-    }
-    return 0;
+    return stages_merge_stats(b, task, stats, len);
 }
 
 /* ---- workers ------------------------------------------------------------------------------ */
@@ -291,10 +228,12 @@ static void fail_task(struct broker *b, size_t task, const char *why) {
     t->worker = -1;
     set_error(t, why);
     b->failed++;
+    b->settled[stage_of(b, task)]++;
     struct record r = {.kind = RECORD_FAILED, .task = task};
-    snprintf(r.error, sizeof r.error, "%s", why);
+    snprintf(r.error, sizeof r.error, "%.*s", (int)sizeof r.error - 1, why);
     journal_append(b, &r);
-    optout_log(LOG_ERR, "task %zu (%s) failed permanently: %s", task, t->input->path, why);
+    char label[4200];
+    optout_log(LOG_ERR, "task %zu (%s) failed permanently: %s", task, task_label(b, task, label, sizeof label), why);
 }
 
 /* ---- Redis ---------------------------------------------------------------------------- */
@@ -302,8 +241,16 @@ static void fail_task(struct broker *b, size_t task, const char *why) {
 /* Loads the robots directory into Redis (idempotent; completeness is written last). */
 static int redis_load(struct broker *b) {
     char err[1024];
-    long n = optout_verdicts_load_redis(b->cfg->redis, b->cfg->redis_password, b->redis_prefix, b->cfg->robots_dir,
-                                        err, sizeof err);
+    long n;
+    if (b->cfg->robots_dir) {
+        n = optout_verdicts_load_redis(b->cfg->redis, b->cfg->redis_password, b->redis_prefix, b->cfg->robots_dir, err,
+                                       sizeof err);
+    } else { /* the fetch archive is the durable record; Redis a cache rebuilt from it */
+        char archive[4200];
+        snprintf(archive, sizeof archive, "%s/robots", b->cfg->dir);
+        n = optout_verdicts_load_redis_archive(b->cfg->redis, b->cfg->redis_password, b->redis_prefix, archive, err,
+                                               sizeof err);
+    }
     if (n < 0) {
         optout_log(LOG_ERR, "loading verdicts into Redis: %s", err);
         return -1;
@@ -374,7 +321,9 @@ static void attempt_failed(struct broker *b, size_t task, const char *why) {
         snprintf(msg, sizeof msg, "%s (after %u attempts)", why, t->tries);
         fail_task(b, task, msg);
     } else {
-        optout_log(LOG_WARNING, "task %zu (%s): attempt %u failed: %s; retrying", task, t->input->path, t->tries, why);
+        char label[4200];
+        optout_log(LOG_WARNING, "task %zu (%s): attempt %u failed: %s; retrying", task,
+                   task_label(b, task, label, sizeof label), t->tries, why);
         queue_push(b, task);
     }
 }
@@ -413,8 +362,8 @@ static void on_result(struct broker *b, long w, const optout_msg *m) {
         return;
     }
     for (size_t i = 0; i < m->file_count; i++)
-        if (!safe_output_name(m->files[i].name)) {
-            attempt_failed(b, task, "worker staged a file outside shards/ and removed/");
+        if (!stages_output_allowed(b, task, m->files[i].name)) {
+            attempt_failed(b, task, "worker staged a file outside the directories of its task's kind");
             return;
         }
     struct record r = {.kind = RECORD_ACCEPTED, .task = task, .epoch = m->epoch, .attempt = m->attempt,
@@ -470,6 +419,7 @@ static int commit_pending(struct broker *b) {
         if (settle_accepted(b, task, 1) != 0) return -1;
         t->state = TASK_DONE;
         b->done++;
+        b->settled[stage_of(b, task)]++;
         send_ack(b, t->worker, task, t->attempt);
         t->worker = -1;
     }
@@ -477,21 +427,36 @@ static int commit_pending(struct broker *b) {
     return 0;
 }
 
+/* The status answer: the running stage's tasks by state first (what `optout run` draws), then
+ * every stage's totals, workers and rates. */
 static void status_json(struct broker *b, char *out, size_t cap) {
     size_t n[5] = {0};
-    for (size_t i = 0; i < b->task_count; i++) n[b->tasks[i].state]++;
+    enum stage st = b->stage < STAGE_COUNT ? b->stage : STAGE_FILTER;
+    for (size_t i = b->stage_first[st]; i < b->stage_first[st] + b->stage_count[st]; i++) n[b->tasks[i].state]++;
     size_t alive = 0;
     for (size_t i = 0; i < b->worker_count; i++) alive += b->workers[i].alive;
     double secs = (double)(now_ms() - b->started) / 1000.0;
     double tasks_rate = secs > 0 ? (double)(b->done - b->done_at_start) / secs : 0;
     double docs_rate = secs > 0 ? (double)(b->stats->total.docs_in - b->docs_at_start) / secs : 0;
-    snprintf(out, cap,
-             "{\"epoch\": %llu, \"stage\": \"filter\", \"tasks\": {\"total\": %zu, \"pending\": %zu, \"leased\": %zu, "
-             "\"accepted\": %zu, \"done\": %zu, \"failed\": %zu}, \"workers\": %zu, \"docs_in\": %llu, "
-             "\"docs_removed\": %llu, \"seconds\": %.1f, \"tasks_per_second\": %.2f, \"docs_per_second\": %.0f}",
-             (unsigned long long)b->epoch, b->task_count, n[TASK_PENDING], n[TASK_LEASED], n[TASK_ACCEPTED],
-             n[TASK_DONE], n[TASK_FAILED], alive, (unsigned long long)b->stats->total.docs_in,
-             (unsigned long long)b->stats->total.docs_removed, secs, tasks_rate, docs_rate);
+    uint64_t fetched = 0;
+    for (int i = 0; i < OPTOUT_OUTCOME_COUNT; i++) fetched += b->hosts_by_outcome[i];
+    int len = snprintf(out, cap,
+                       "{\"epoch\": %llu, \"stage\": \"%s\", \"tasks\": {\"total\": %zu, \"pending\": %zu, "
+                       "\"leased\": %zu, \"accepted\": %zu, \"done\": %zu, \"failed\": %zu}, \"stages\": {",
+                       (unsigned long long)b->epoch, stage_name(b->stage), b->stage_count[st], n[TASK_PENDING],
+                       n[TASK_LEASED], n[TASK_ACCEPTED], n[TASK_DONE], n[TASK_FAILED]);
+    for (int s = 0, first = 1; s < STAGE_COUNT && len > 0 && (size_t)len < cap; s++) {
+        if (!b->stage_count[s]) continue;
+        len += snprintf(out + len, cap - (size_t)len, "%s\"%s\": {\"tasks\": %zu, \"settled\": %zu}", first ? "" : ", ",
+                        stage_name((enum stage)s), b->stage_count[s], b->settled[s]);
+        first = 0;
+    }
+    if (len > 0 && (size_t)len < cap)
+        snprintf(out + len, cap - (size_t)len,
+                 "}, \"workers\": %zu, \"hosts_fetched\": %llu, \"docs_in\": %llu, \"docs_removed\": %llu, "
+                 "\"seconds\": %.1f, \"tasks_per_second\": %.2f, \"docs_per_second\": %.0f}",
+                 alive, (unsigned long long)fetched, (unsigned long long)b->stats->total.docs_in,
+                 (unsigned long long)b->stats->total.docs_removed, secs, tasks_rate, docs_rate);
 }
 
 static void on_message(struct broker *b, const void *id, size_t id_len, const void *frame, size_t len) {
@@ -504,7 +469,7 @@ static void on_message(struct broker *b, const void *id, size_t id_len, const vo
     long w = find_worker(b, id, id_len);
     if (m.type == OPTOUT_MSG_STATUS_REQUEST) {
         /* clients are not workers: answer on the same identity without registering it */
-        char text[1024];
+        char text[2048];
         status_json(b, text, sizeof text);
         optout_msg st = {.type = OPTOUT_MSG_STATUS, .epoch = b->epoch, .text = text, .text_len = strlen(text)};
         void *buf;
@@ -531,7 +496,13 @@ static void on_message(struct broker *b, const void *id, size_t id_len, const vo
             optout_log(LOG_INFO, "worker %s joined with %u slots", m.worker, m.credit);
         }
         snprintf(b->workers[w].name, sizeof b->workers[w].name, "%s", m.worker);
-        b->workers[w].credit = m.credit;
+        /* A registered worker says READY again when it learns this broker's epoch (it joined with
+         * epoch 0). Its free slots were counted before the tasks leased to it since then reached
+         * it, so those are taken off: otherwise its credit would stay one task too high for good.
+         * (Tasks it did know of are only ever leased by an earlier epoch, never counted here.) */
+        uint32_t leased = 0;
+        for (size_t i = 0; i < b->task_count; i++) leased += b->tasks[i].state == TASK_LEASED && b->tasks[i].worker == w;
+        b->workers[w].credit = m.credit > leased ? m.credit - leased : 0;
         b->workers[w].last_seen = now_ms();
         return;
     }
@@ -598,17 +569,14 @@ static void dispatch(struct broker *b) {
         t->attempt = ++b->seq;
         t->epoch = b->epoch;
         optout_msg m = {.type = OPTOUT_MSG_TASK, .epoch = b->epoch, .task = task, .attempt = t->attempt,
-                        .kind = OPTOUT_TASK_FILTER, .input_size = t->input->size,
-                        .input_mtime_ns = t->input->mtime_ns, .with_removed = (uint8_t)b->cfg->with_removed,
-                        .config = b->config_blob, .config_len = b->config_len};
+                        .with_removed = (uint8_t)b->cfg->with_removed, .config = b->config_blob,
+                        .config_len = b->config_len};
         /* inputs and the run directory are named by absolute path under the root "fs" */
-        snprintf(m.input.root, sizeof m.input.root, "fs");
-        snprintf(m.input.rel, sizeof m.input.rel, "%s", t->input->path + 1);
+        stages_task_message(b, task, &m);
         snprintf(m.staging.root, sizeof m.staging.root, "fs");
         char staging[4096];
         staging_path(b, task, b->epoch, t->attempt, staging, sizeof staging);
         snprintf(m.staging.rel, sizeof m.staging.rel, "%s", staging + 1);
-        snprintf(m.output_name, sizeof m.output_name, "%s", t->output_name);
         if (send_to(b, w, &m) != 0) {
             queue_push(b, task);
             worker_dead(b, w, "unreachable");
@@ -637,9 +605,10 @@ static int write_report_md(struct broker *b) {
     snprintf(tmp, sizeof tmp, "%s.tmp", path);
     const char **inputs = calloc(b->failed + 1, sizeof *inputs), **errors = calloc(b->failed + 1, sizeof *errors);
     size_t n = 0;
+    char label[4200];
     for (size_t i = 0; inputs && errors && i < b->task_count; i++)
         if (b->tasks[i].state == TASK_FAILED && n < b->failed) {
-            inputs[n] = b->tasks[i].input->path;
+            inputs[n] = strdup(task_label(b, i, label, sizeof label));
             errors[n++] = b->tasks[i].error ? b->tasks[i].error : "";
         }
     optout_report_info info = {.mode = optout_robots_mode_name(b->cfg->mode), .robots_dir = b->cfg->robots_dir,
@@ -651,6 +620,7 @@ static int write_report_md(struct broker *b) {
         bad |= fflush(f) != 0 || fsync(fileno(f)) != 0;
         bad |= fclose(f) != 0;
     }
+    for (size_t i = 0; inputs && i < n; i++) free((char *)inputs[i]);
     free(inputs);
     free(errors);
     if (bad || rename(tmp, path) != 0) {
@@ -678,7 +648,8 @@ static int write_report(struct broker *b) {
     for (size_t i = 0; i < b->task_count; i++) {
         if (b->tasks[i].state != TASK_FAILED) continue;
         n += (size_t)snprintf(extra + n, cap - n, "%s{\"input\": \"", first ? "" : ", ");
-        for (const char *s = b->tasks[i].input->path; *s && n + 8 < cap; s++) {
+        char label[4200];
+        for (const char *s = task_label(b, i, label, sizeof label); *s && n + 8 < cap; s++) {
             if (*s == '"' || *s == '\\') extra[n++] = '\\';
             extra[n++] = (unsigned char)*s < 0x20 ? '?' : *s;
         }
@@ -723,7 +694,8 @@ static int plan(struct broker *b) {
     const struct broker_config *c = b->cfg;
     char err[OPTOUT_RUNDIR_ERR_LEN];
     if (c->synthetic_tasks) return plan_synthetic(b);
-    char corpus[8192] = "", agents[8192] = "", level[16], retries[16];
+    char corpus[8192] = "", agents[8192] = "", level[16], retries[16], top_en[24], top_non_en[24], parts[16],
+         fetch_tasks[16], scheme[8];
     for (size_t i = 0; i < c->corpus_count; i++)
         snprintf(corpus + strlen(corpus), sizeof corpus - strlen(corpus), "%s%s", i ? " " : "", c->corpus[i]);
     for (size_t i = 0; i < optout_agents_count(b->agents); i++)
@@ -731,16 +703,34 @@ static int plan(struct broker *b) {
                  optout_agents_name(b->agents, i));
     snprintf(level, sizeof level, "%d", c->level ? c->level : 3);
     snprintf(retries, sizeof retries, "%u", c->retries);
+    snprintf(top_en, sizeof top_en, "%llu", (unsigned long long)c->top_en);
+    snprintf(top_non_en, sizeof top_non_en, "%llu", (unsigned long long)c->top_non_en);
+    snprintf(parts, sizeof parts, "%u", c->partitions);
+    snprintf(fetch_tasks, sizeof fetch_tasks, "%u", c->fetch_tasks);
+    static const char *const schemes[] = {"auto", "https", "http"};
+    snprintf(scheme, sizeof scheme, "%s", schemes[c->fetch.scheme % 3]);
+    int fetching = !c->robots_dir;
+    /* options that change the result; the fetch's tuning (timeouts, concurrency) does not */
     const optout_plan_option options[] = {
         {"agents", agents},
+        {"allow-private", fetching && c->fetch.allow_private ? "yes" : "no"},
+        {"connect-to", fetching && c->fetch.connect_to ? c->fetch.connect_to : ""},
         {"corpus", corpus},
+        {"fetch-tasks", fetching ? fetch_tasks : ""},
+        {"hosts", c->hosts_file ? c->hosts_file : ""},
         {"host-key", c->host_key == OPTOUT_HOSTKEY_NETLOC ? "netloc" : "canonical"},
         {"keep-format", c->keep_format ? "yes" : "no"},
         {"level", level},
+        {"metric", c->top_en || c->top_non_en ? optout_rank_metric_name(c->metric) : ""},
         {"mode", optout_robots_mode_name(c->mode)},
+        {"partitions", fetching && !c->hosts_file ? parts : ""},
         {"removed", c->with_removed ? "yes" : "no"},
-        {"robots-dir", c->robots_dir},
+        {"robots-dir", c->robots_dir ? c->robots_dir : ""},
+        {"scheme", fetching ? scheme : ""},
+        {"top-en", top_en},
+        {"top-intl", top_non_en},
         {"unreachable", c->unreachable_disallows ? "disallow" : "keep"},
+        {"user-agent", fetching && c->fetch.user_agent ? c->fetch.user_agent : ""},
     };
     size_t count = sizeof options / sizeof *options;
     /* Redis keys: optout:<run>:<config-hash>: (the run is named by its directory) */
@@ -791,13 +781,33 @@ static int build_config_blob(struct broker *b) {
     rc->agent_count = optout_agents_count(b->agents);
     for (size_t i = 0; i < rc->agent_count; i++)
         snprintf(rc->agents[i], sizeof rc->agents[i], "%s", optout_agents_name(b->agents, i));
-    if (b->cfg->redis) {
-        snprintf(rc->redis, sizeof rc->redis, "%s", b->cfg->redis);
+    const struct broker_config *c = b->cfg;
+    if (c->redis) {
+        snprintf(rc->redis, sizeof rc->redis, "%s", c->redis);
         snprintf(rc->redis_prefix, sizeof rc->redis_prefix, "%s", b->redis_prefix);
-    } else {
+    } else if (c->robots_dir) {
         snprintf(rc->robots_dir.root, sizeof rc->robots_dir.root, "fs");
-        snprintf(rc->robots_dir.rel, sizeof rc->robots_dir.rel, "%s", b->cfg->robots_dir + 1);
+        snprintf(rc->robots_dir.rel, sizeof rc->robots_dir.rel, "%s", c->robots_dir + 1);
+    } else { /* workers read the fetch archive itself */
+        snprintf(rc->robots_dir.root, sizeof rc->robots_dir.root, "fs");
+        snprintf(rc->robots_dir.rel, sizeof rc->robots_dir.rel, "%s/robots", c->dir + 1);
+        rc->robots_archive = 1;
     }
+    optout_rank_reduce_config rank;
+    stages_rank_config(c, &rank);
+    rc->rank_partitions = c->partitions;
+    rc->rank_metric = (uint32_t)rank.metric;
+    rc->top_en = rank.top_en;
+    rc->top_non_en = rank.top_non_en;
+    rc->all_hosts = (uint8_t)rank.all_hosts;
+    rc->fetch_scheme = (uint32_t)c->fetch.scheme;
+    rc->fetch_concurrency = c->fetch.concurrency;
+    rc->fetch_connect_timeout_ms = c->fetch.connect_timeout_ms;
+    rc->fetch_timeout_ms = c->fetch.timeout_ms;
+    rc->fetch_retries = c->fetch.retries;
+    rc->fetch_allow_private = (uint8_t)c->fetch.allow_private;
+    snprintf(rc->fetch_user_agent, sizeof rc->fetch_user_agent, "%s", c->fetch.user_agent ? c->fetch.user_agent : "");
+    snprintf(rc->fetch_connect_to, sizeof rc->fetch_connect_to, "%s", c->fetch.connect_to ? c->fetch.connect_to : "");
     char err[OPTOUT_MSG_ERR_LEN];
     int r = optout_run_config_encode(rc, &b->config_blob, &b->config_len, err);
     if (r != 0) optout_log(LOG_ERR, "run configuration: %s", err);
@@ -825,24 +835,50 @@ static int recover(struct broker *b) {
         if (t->state == TASK_ACCEPTED) {
             if (settle_accepted(b, i, 1) != 0) return -1;
             t->state = TASK_DONE;
-            b->done++;
             b->recovered = 1;
             optout_log(LOG_INFO, "task %zu: completed its publication from the journal", i);
-            continue;
+        } else if (t->state == TASK_DONE && t->accepted && settle_accepted(b, i, 0) != 0) {
+            return -1; /* published in an earlier epoch: its statistics count again */
         }
-        if (t->state == TASK_DONE) {
-            b->done++;
-            /* published in an earlier epoch: its statistics count again */
-            if (t->accepted && settle_accepted(b, i, 0) != 0) return -1;
-        } else if (t->state == TASK_FAILED) {
-            b->failed++;
-        } else {
-            queue_push(b, i);
-        }
+        if (t->state == TASK_DONE) b->done++;
+        if (t->state == TASK_FAILED) b->failed++;
+        if (t->state == TASK_DONE || t->state == TASK_FAILED) b->settled[stage_of(b, i)]++;
     }
     if (journal_sync(b) != 0) return -1;
     snprintf(path, sizeof path, "%s/.staging", b->cfg->dir);
     remove_tree(path); /* every attempt of an earlier epoch is void */
+    return 0;
+}
+
+/* Moves to the first stage with unsettled tasks, finishing the stages passed on the way (the
+ * ranking merge), and queues that stage's pending tasks (loading Redis before the filter).
+ * Returns 0 (b->stage == STAGE_COUNT when every stage has finished), 1 when the run cannot go on
+ * because a rank or fetch task failed permanently, -1 on error. */
+static int advance(struct broker *b) {
+    while (b->stage < STAGE_COUNT) {
+        enum stage s = b->stage;
+        size_t first = b->stage_first[s], n = b->stage_count[s];
+        if (b->settled[s] < n) {
+            if (b->stage_queued) return 0;
+            if (s == STAGE_FILTER && b->cfg->redis && redis_load(b) != 0) return -1;
+            for (size_t i = first; i < first + n; i++)
+                if (b->tasks[i].state == TASK_PENDING) queue_push(b, i);
+            b->stage_queued = 1;
+            b->recovered = 1; /* tasks will run: the report changes */
+            optout_log(LOG_INFO, "stage %s: %zu tasks, %zu to run", stage_name(s), n, b->queue_len);
+            return 0;
+        }
+        size_t failed = 0;
+        for (size_t i = first; i < first + n; i++) failed += b->tasks[i].state == TASK_FAILED;
+        if (failed && s != STAGE_FILTER) {
+            optout_log(LOG_ERR, "stage %s: %zu of %zu tasks failed permanently; the later stages cannot run",
+                       stage_name(s), failed, n);
+            return 1;
+        }
+        if (n && stages_finish(b, s) != 0) return -1;
+        b->stage++;
+        b->stage_queued = 0;
+    }
     return 0;
 }
 
@@ -851,7 +887,12 @@ static int loop(struct broker *b) {
     b->started = now_ms();
     b->done_at_start = b->done;
     b->docs_at_start = b->stats->total.docs_in;
-    while (!stop_requested && (b->done + b->failed < b->task_count || b->pending_count)) {
+    while (!stop_requested) {
+        if (b->pending_count == 0 && b->settled[b->stage] == b->stage_count[b->stage]) {
+            int rc = advance(b);
+            if (rc != 0) return rc;
+            if (b->stage == STAGE_COUNT) break;
+        }
         dispatch(b);
         int64_t now = now_ms();
         long timeout = HEARTBEAT_MS / 4;
@@ -889,8 +930,8 @@ static int loop(struct broker *b) {
         if (now - last_heartbeat >= HEARTBEAT_MS / 4) {
             last_heartbeat = now;
             /* systemd: the loop is alive, and what it is doing (harmless without NOTIFY_SOCKET) */
-            sd_notifyf(0, "WATCHDOG=1\nSTATUS=filter: %zu of %zu tasks done, %zu failed", b->done, b->task_count,
-                       b->failed);
+            sd_notifyf(0, "WATCHDOG=1\nSTATUS=%s: %zu of %zu tasks done, %zu failed", stage_name(b->stage),
+                       b->settled[b->stage], b->stage_count[b->stage], b->failed);
             for (size_t w = 0; w < b->worker_count; w++) {
                 struct worker *wk = &b->workers[w];
                 if (!wk->alive) continue;
@@ -941,24 +982,21 @@ int broker_run(const struct broker_config *cfg) {
     }
     if ((rc = plan(&b)) != OPTOUT_EXIT_OK) goto out;
     rc = OPTOUT_EXIT_FAILURE;
-    b.task_count = b.inputs.count;
-    b.tasks = calloc(b.task_count ? b.task_count : 1, sizeof *b.tasks);
+    if (stages_plan(&b) != 0) goto out;
     b.queue = calloc(b.task_count ? b.task_count : 1, sizeof *b.queue);
     b.pending = calloc(b.task_count ? b.task_count : 1, sizeof *b.pending);
-    if (!b.tasks || !b.queue || !b.pending) goto out;
-    for (size_t i = 0; i < b.task_count; i++) {
-        b.tasks[i].input = &b.inputs.items[i];
-        b.tasks[i].worker = -1;
+    if (!b.queue || !b.pending) goto out;
+    for (size_t i = b.stage_first[STAGE_FILTER]; i < b.task_count; i++) {
         char name[OPTOUT_MSG_PATH_MAX];
-        output_name_of(b.inputs.items[i].output_name, cfg->keep_format, name, sizeof name);
+        output_name_of(b.tasks[i].input->output_name, cfg->keep_format, name, sizeof name);
         if (!(b.tasks[i].output_name = strdup(name))) goto out;
     }
     if (build_config_blob(&b) != 0 || recover(&b) != 0) goto out;
-    optout_log(LOG_INFO, "epoch %llu: %zu tasks, %zu done, %zu failed, %zu to run", (unsigned long long)b.epoch,
-               b.task_count, b.done, b.failed, b.queue_len);
-    if (b.queue_len > 0 && cfg->redis && redis_load(&b) != 0) goto out;
-    if (b.queue_len > 0) {
-        b.recovered = 1; /* tasks will run: the report changes */
+    optout_log(LOG_INFO, "epoch %llu: %zu tasks, %zu done, %zu failed", (unsigned long long)b.epoch, b.task_count,
+               b.done, b.failed);
+    int blocked = advance(&b);
+    if (blocked < 0) goto out;
+    if (!blocked && b.stage < STAGE_COUNT) {
         char endpoint[4200];
         b.zctx = zmq_ctx_new();
         b.router = b.zctx ? zmq_socket(b.zctx, ZMQ_ROUTER) : NULL;
@@ -978,8 +1016,9 @@ int broker_run(const struct broker_config *cfg) {
             }
             optout_log(LOG_INFO, "listening on %s", endpoint);
         }
-        sd_notifyf(0, "READY=1\nSTATUS=filter: %zu of %zu tasks done", b.done, b.task_count);
-        if (loop(&b) != 0) goto out;
+        sd_notifyf(0, "READY=1\nSTATUS=%s: %zu of %zu tasks done", stage_name(b.stage), b.settled[b.stage],
+                   b.stage_count[b.stage]);
+        if ((blocked = loop(&b)) < 0) goto out;
         if (stop_requested) {
             optout_log(LOG_INFO, "stopped before completion: %zu of %zu tasks done; rerun to resume", b.done,
                        b.task_count);
@@ -987,6 +1026,7 @@ int broker_run(const struct broker_config *cfg) {
         }
     }
     char staging_dir[4200];
+    if (blocked) b.recovered = 1; /* the report lists what failed */
     snprintf(staging_dir, sizeof staging_dir, "%s/.staging", cfg->dir);
     remove_tree(staging_dir); /* every task is settled: what is left there belongs to no attempt */
     /* a run found complete is left exactly as it is: the report is written only when this epoch

@@ -7,7 +7,13 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "optout/agents.h"
+#include "optout/fetch.h"
+#include "optout/journal.h"
 #include "optout/msg.h"
+#include "optout/rank.h"
+#include "optout/rundir.h"
+#include "optout/stats.h"
 
 /* What a broker is asked to run. */
 struct broker_config {
@@ -29,9 +35,114 @@ struct broker_config {
     unsigned retries;                /* attempts per task before it fails permanently (default 3) */
     const char *redis;               /* verdicts through Redis at this endpoint (NULL: the robots dir) */
     const char *redis_password;      /* read from a file, never from the command line */
+    /* Ranking: runs when top_en or top_non_en is set (0: not given; the other class then gets
+     * OPTOUT_RANK_DEFAULT_TOP), or, without a limit, when hosts must be fetched and no host list is
+     * given. */
+    uint64_t top_en, top_non_en;
+    optout_rank_metric metric;
+    unsigned partitions;             /* reduce tasks (default 64) */
+    /* Fetching: when robots_dir is NULL. */
+    const char *hosts_file;          /* the hosts to fetch (absolute; NULL: the ranking's hosts.txt) */
+    unsigned fetch_tasks;            /* fetch tasks (default 64): hosts split by hash */
+    optout_fetch_options fetch;      /* scheme, user agent, timeouts, retries, concurrency, connect_to */
     int crash_after_accept;          /* fault injection (tests): _exit(99) after journaling accepted */
     size_t synthetic_tasks;          /* benchmarks: N tasks over no files (bench/broker.sh) */
 };
+
+#define OPTOUT_RANK_DEFAULT_TOP 1000000
+#define BROKER_DEFAULT_PARTITIONS 64
+#define BROKER_DEFAULT_FETCH_TASKS 64
+
+#define HEARTBEAT_MS 1000
+#define LIVENESS_MS 5000
+#define GROUP_COMMIT_MS 5
+
+enum task_state { TASK_PENDING, TASK_LEASED, TASK_ACCEPTED, TASK_DONE, TASK_FAILED };
+
+/* The stages of a run, in order; each starts when the previous one has finished (stages.c). */
+enum stage { STAGE_RANK_MAP, STAGE_RANK_REDUCE, STAGE_FETCH, STAGE_FILTER, STAGE_COUNT };
+
+struct task {
+    optout_task_kind kind;
+    const optout_input *input; /* the shard (RANK_MAP, FILTER), else NULL */
+    uint32_t part;             /* RANK_REDUCE: the partition; FETCH: the part of the host list */
+    char *output_name;
+    enum task_state state;
+    uint64_t attempt; /* current attempt's sequence number */
+    uint64_t epoch;   /* epoch of the current attempt */
+    unsigned tries;
+    long worker; /* leased to, or -1 */
+    char *error; /* why it failed permanently */
+    /* the accepted attempt (from a result or the journal), kept as its compact journal record
+     * (files and stats) until it is published and merged: a planned task costs a few dozen bytes */
+    void *accepted;
+    size_t accepted_len;
+};
+
+struct worker {
+    unsigned char id[256];
+    size_t id_len;
+    char name[OPTOUT_MSG_NAME_MAX];
+    uint32_t credit;
+    int64_t last_seen, last_sent;
+    int alive;
+};
+
+struct broker {
+    const struct broker_config *cfg;
+    optout_agents *agents;
+    optout_inputs inputs;
+    struct task *tasks;
+    size_t task_count, done, failed;
+    /* stage s owns tasks [first[s], first[s] + count[s]); `stage` is the one running */
+    size_t stage_first[STAGE_COUNT], stage_count[STAGE_COUNT];
+    enum stage stage;
+    size_t settled[STAGE_COUNT]; /* tasks done or failed, per stage */
+    int stage_queued;            /* the running stage's pending tasks are queued */
+    char hosts_path[4096];                   /* the fetch plan */
+    uint64_t rank_counters[8];               /* summed RANK_MAP statistics (worker/task.h order) */
+    uint64_t ranked_hosts;                   /* distinct hosts over the reduce partitions */
+    uint64_t hosts_by_outcome[OPTOUT_OUTCOME_COUNT];
+    uint64_t fetched_from, fetched_to;       /* Unix times of the first and last fetch */
+    size_t *queue; /* ring of pending task indices */
+    size_t queue_head, queue_len;
+    struct worker *workers;
+    size_t worker_count, worker_cap, next_worker;
+    optout_journal *journal;
+    uint64_t epoch, max_epoch, seq;
+    optout_stats *stats;
+    void *config_blob;
+    size_t config_len;
+    size_t *pending; /* accepted, waiting for the group commit */
+    size_t pending_count;
+    int64_t commit_deadline;
+    int64_t started;          /* monotonic ms when this epoch began serving */
+    size_t done_at_start;     /* tasks already done then (rates count this epoch's work) */
+    uint64_t docs_at_start;
+    void *zctx, *router;
+    int recovered; /* this start completed publications or ran tasks */
+    char redis_prefix[256];
+};
+
+
+/* ---- stages (stages.c) ------------------------------------------------------------------------ */
+
+const char *stage_name(enum stage s);
+/* Lays out every stage's tasks from the plan's inputs and the configuration (deterministic, so
+ * journal records name the same tasks after a restart). 0 or -1. */
+int stages_plan(struct broker *b);
+/* A short name for messages and the report: the shard's path, or "fetch part 3 of 64". */
+const char *task_label(const struct broker *b, size_t task, char *buf, size_t cap);
+/* Fills the kind-specific fields of a TASK message (kind, input, span, output name). */
+void stages_task_message(const struct broker *b, size_t task, optout_msg *m);
+/* 1 when a published file name belongs to the task's kind (shards/, removed/, ranking/, robots/). */
+int stages_output_allowed(const struct broker *b, size_t task, const char *name);
+/* Adds a settled task's statistics to the run's. 0, or -1 when malformed. */
+int stages_merge_stats(struct broker *b, size_t task, const void *stats, size_t len);
+/* The ranking's N per class, metric and all_hosts, as workers and the merge apply them. */
+void stages_rank_config(const struct broker_config *c, optout_rank_reduce_config *rc);
+/* What happens when stage s has finished, before the next one starts (the ranking merge). */
+int stages_finish(struct broker *b, enum stage s);
 
 /* Runs (or resumes) the run. Returns an exit code: 0 complete, 1 failed tasks or runtime error,
  * 2 usage error (e.g. a configuration differing from the plan's). */

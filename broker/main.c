@@ -13,17 +13,37 @@
 #include "optout/util.h"
 #include "optout/version.h"
 
+/* A decimal option value in [min, max]; 0, or -1 after a message. */
+static int parse_number(const char *option, const char *text, unsigned long long min, unsigned long long max,
+                        unsigned long long *out) {
+    char *end;
+    errno = 0;
+    unsigned long long v = strtoull(text, &end, 10);
+    if (errno || end == text || *end || text[0] == '-' || v < min || v > max) {
+        optout_log(LOG_ERR, "%s: expected a number in %llu..%llu, got '%s'", option, min, max, text);
+        return -1;
+    }
+    *out = v;
+    return 0;
+}
+
 static void usage(FILE *f) {
-    fputs("usage: optout-broker --dir DIR --corpus PATH|GLOB... --robots-dir DIR [--bind ENDPOINT]...\n"
-          "                     [--mode rfc9309|protego] [--agents-file FILE] [--agent NAME]... [--removed]\n"
-          "                     [--host-key canonical|netloc] [--unreachable keep|disallow] [--level N]\n"
-          "                     [--keep-format] [--retries N] [--redis ENDPOINT [--redis-password-file F]]\n"
+    fputs("usage: optout-broker --dir DIR --corpus PATH|GLOB... [--robots-dir DIR | fetch options]\n"
+          "                     [--bind ENDPOINT]... [--mode rfc9309|protego] [--agents-file FILE]\n"
+          "                     [--agent NAME]... [--removed] [--host-key canonical|netloc]\n"
+          "                     [--unreachable keep|disallow] [--level N] [--keep-format] [--retries N]\n"
+          "                     [--redis ENDPOINT [--redis-password-file F]]\n"
+          "fetch options: [--top-en N] [--top-intl N] [--metric tokens|bytes|docs] [--partitions P]\n"
+          "               [--hosts FILE] [--fetch-tasks N] [--scheme auto|https|http] [--user-agent S]\n"
+          "               [--concurrency N] [--timeout S] [--connect-timeout S] [--fetch-retries N]\n"
+          "               [--connect-to HOST:PORT] [--allow-private]\n"
           "\n"
-          "Runs (or resumes) the filter stage of the run in DIR: one task per input shard, handed to\n"
-          "optout-worker processes that connect to ipc://DIR/broker.sock or to a --bind ENDPOINT\n"
-          "(tcp://ADDRESS:PORT; repeat for several).\n"
-          "With --redis (unix:/path or host:port) the robots directory is loaded into Redis and\n"
-          "workers read verdicts from there.\n"
+          "Runs (or resumes) the run in DIR, stage by stage: rank (when --top-* is given, or to list\n"
+          "every host when robots.txt must be fetched without --hosts), fetch (without --robots-dir),\n"
+          "filter, report. Tasks go to optout-worker processes that connect to ipc://DIR/broker.sock\n"
+          "or to a --bind ENDPOINT (tcp://ADDRESS:PORT; repeat for several).\n"
+          "With --redis (unix:/path or host:port) verdicts are loaded into Redis (from the robots\n"
+          "directory or the fetch archive DIR/robots) and workers read them from there.\n"
           "Exit status: 0 complete, 1 some task failed permanently or runtime error, 2 usage error.\n",
           f);
 }
@@ -31,7 +51,9 @@ static void usage(FILE *f) {
 int main(int argc, char **argv) {
     optout_log_init("optout-broker");
     enum { O_DIR = 256, O_BIND, O_CORPUS, O_ROBOTS, O_MODE, O_AGENTS_FILE, O_AGENT, O_REMOVED, O_HOSTKEY,
-           O_UNREACHABLE, O_LEVEL, O_KEEP, O_RETRIES, O_VERSION, O_CRASH, O_REDIS, O_REDIS_PW, O_SYNTHETIC };
+           O_UNREACHABLE, O_LEVEL, O_KEEP, O_RETRIES, O_VERSION, O_CRASH, O_REDIS, O_REDIS_PW, O_SYNTHETIC,
+           O_TOP_EN, O_TOP_INTL, O_METRIC, O_PARTITIONS, O_HOSTS, O_FETCH_TASKS, O_SCHEME, O_USER_AGENT, O_CONNECT_TO,
+           O_ALLOW_PRIVATE, O_CONCURRENCY, O_TIMEOUT, O_CONNECT_TIMEOUT, O_FETCH_RETRIES };
     static const struct option options[] = {
         {"dir", required_argument, NULL, O_DIR},         {"bind", required_argument, NULL, O_BIND},
         {"corpus", required_argument, NULL, O_CORPUS},   {"robots-dir", required_argument, NULL, O_ROBOTS},
@@ -41,6 +63,16 @@ int main(int argc, char **argv) {
         {"level", required_argument, NULL, O_LEVEL},     {"keep-format", no_argument, NULL, O_KEEP},
         {"retries", required_argument, NULL, O_RETRIES}, {"version", no_argument, NULL, O_VERSION},
         {"redis", required_argument, NULL, O_REDIS},     {"redis-password-file", required_argument, NULL, O_REDIS_PW},
+        {"top-en", required_argument, NULL, O_TOP_EN},   {"top-intl", required_argument, NULL, O_TOP_INTL},
+        {"metric", required_argument, NULL, O_METRIC},   {"partitions", required_argument, NULL, O_PARTITIONS},
+        {"hosts", required_argument, NULL, O_HOSTS},     {"fetch-tasks", required_argument, NULL, O_FETCH_TASKS},
+        {"scheme", required_argument, NULL, O_SCHEME},   {"user-agent", required_argument, NULL, O_USER_AGENT},
+        {"connect-to", required_argument, NULL, O_CONNECT_TO},
+        {"allow-private", no_argument, NULL, O_ALLOW_PRIVATE},
+        {"concurrency", required_argument, NULL, O_CONCURRENCY},
+        {"timeout", required_argument, NULL, O_TIMEOUT},
+        {"connect-timeout", required_argument, NULL, O_CONNECT_TIMEOUT},
+        {"fetch-retries", required_argument, NULL, O_FETCH_RETRIES},
         {"help", no_argument, NULL, 'h'},
         /* fault injection for the tests: die between journaling `accepted` and publishing */
         {"crash-after-accept", no_argument, NULL, O_CRASH},
@@ -48,11 +80,13 @@ int main(int argc, char **argv) {
         {"synthetic-tasks", required_argument, NULL, O_SYNTHETIC},
         {NULL, 0, NULL, 0},
     };
-    struct broker_config cfg = {.retries = 3};
+    struct broker_config cfg = {.retries = 3, .partitions = BROKER_DEFAULT_PARTITIONS,
+                                .fetch_tasks = BROKER_DEFAULT_FETCH_TASKS, .fetch = {.retries = -1}};
+    unsigned long long number;
     const char **corpus = calloc((size_t)argc, sizeof *corpus);
     const char **agents = calloc((size_t)argc, sizeof *agents);
     const char **binds = calloc((size_t)argc, sizeof *binds);
-    char robots_abs[PATH_MAX], dir_abs[PATH_MAX];
+    char robots_abs[PATH_MAX], dir_abs[PATH_MAX], hosts_abs[PATH_MAX];
     if (!corpus || !agents || !binds) return OPTOUT_EXIT_FAILURE;
     int opt;
     opterr = 0;
@@ -109,6 +143,58 @@ int main(int argc, char **argv) {
                 return OPTOUT_EXIT_FAILURE;
             }
             break;
+        case O_TOP_EN:
+        case O_TOP_INTL:
+            if (parse_number(opt == O_TOP_EN ? "--top-en" : "--top-intl", optarg, 1, UINT64_MAX / 2, &number) != 0)
+                return OPTOUT_EXIT_USAGE;
+            *(opt == O_TOP_EN ? &cfg.top_en : &cfg.top_non_en) = number;
+            break;
+        case O_METRIC:
+            if (optout_rank_metric_parse(optarg, &cfg.metric) != 0) {
+                optout_log(LOG_ERR, "--metric: expected tokens, bytes or docs, got '%s'", optarg);
+                return OPTOUT_EXIT_USAGE;
+            }
+            break;
+        case O_PARTITIONS:
+            if (parse_number("--partitions", optarg, 1, OPTOUT_RANK_PARTITIONS_MAX, &number) != 0)
+                return OPTOUT_EXIT_USAGE;
+            cfg.partitions = (unsigned)number;
+            break;
+        case O_HOSTS: cfg.hosts_file = optarg; break;
+        case O_FETCH_TASKS:
+            if (parse_number("--fetch-tasks", optarg, 1, 100000, &number) != 0) return OPTOUT_EXIT_USAGE;
+            cfg.fetch_tasks = (unsigned)number;
+            break;
+        case O_SCHEME:
+            if (optout_fetch_scheme_parse(optarg, &cfg.fetch.scheme) != 0) {
+                optout_log(LOG_ERR, "--scheme: expected auto, https or http, got '%s'", optarg);
+                return OPTOUT_EXIT_USAGE;
+            }
+            break;
+        case O_USER_AGENT: cfg.fetch.user_agent = optarg; break;
+        case O_CONNECT_TO:
+            if (!strrchr(optarg, ':') || strlen(optarg) >= OPTOUT_MSG_NAME_MAX) {
+                optout_log(LOG_ERR, "--connect-to: expected HOST:PORT, got '%s'", optarg);
+                return OPTOUT_EXIT_USAGE;
+            }
+            cfg.fetch.connect_to = optarg;
+            cfg.fetch.allow_private = 1;
+            break;
+        case O_ALLOW_PRIVATE: cfg.fetch.allow_private = 1; break;
+        case O_CONCURRENCY:
+            if (parse_number("--concurrency", optarg, 1, 100000, &number) != 0) return OPTOUT_EXIT_USAGE;
+            cfg.fetch.concurrency = (unsigned)number;
+            break;
+        case O_TIMEOUT:
+        case O_CONNECT_TIMEOUT:
+            if (parse_number(opt == O_TIMEOUT ? "--timeout" : "--connect-timeout", optarg, 1, 3600, &number) != 0)
+                return OPTOUT_EXIT_USAGE;
+            *(opt == O_TIMEOUT ? &cfg.fetch.timeout_ms : &cfg.fetch.connect_timeout_ms) = (long)number * 1000;
+            break;
+        case O_FETCH_RETRIES:
+            if (parse_number("--fetch-retries", optarg, 0, 20, &number) != 0) return OPTOUT_EXIT_USAGE;
+            cfg.fetch.retries = (int)number;
+            break;
         case O_VERSION: printf("optout-broker %s\n", OPTOUT_VERSION); return OPTOUT_EXIT_OK;
         case 'h': usage(stdout); return OPTOUT_EXIT_OK;
         case ':': optout_log(LOG_ERR, "option '%s' needs a value", argv[optind - 1]); return OPTOUT_EXIT_USAGE;
@@ -122,15 +208,29 @@ int main(int argc, char **argv) {
         usage(stderr);
         return OPTOUT_EXIT_USAGE;
     }
-    if (!cfg.robots_dir) {
-        optout_log(LOG_ERR, "--robots-dir is required (the fetch stage is not available yet)");
+    if (cfg.robots_dir && (cfg.top_en || cfg.top_non_en || cfg.hosts_file)) {
+        optout_log(LOG_ERR, "--top-en, --top-intl and --hosts choose the hosts to fetch; with --robots-dir nothing "
+                            "is fetched");
         return OPTOUT_EXIT_USAGE;
     }
-    if (!realpath(cfg.robots_dir, robots_abs)) {
-        optout_log(LOG_ERR, "--robots-dir %s: %s", cfg.robots_dir, strerror(errno));
-        return OPTOUT_EXIT_FAILURE;
+    if (cfg.hosts_file && (cfg.top_en || cfg.top_non_en)) {
+        optout_log(LOG_ERR, "--hosts gives the hosts to fetch: --top-en and --top-intl rank them instead");
+        return OPTOUT_EXIT_USAGE;
     }
-    cfg.robots_dir = robots_abs;
+    if (cfg.robots_dir) {
+        if (!realpath(cfg.robots_dir, robots_abs)) {
+            optout_log(LOG_ERR, "--robots-dir %s: %s", cfg.robots_dir, strerror(errno));
+            return OPTOUT_EXIT_FAILURE;
+        }
+        cfg.robots_dir = robots_abs;
+    }
+    if (cfg.hosts_file) {
+        if (!realpath(cfg.hosts_file, hosts_abs)) {
+            optout_log(LOG_ERR, "--hosts %s: %s", cfg.hosts_file, strerror(errno));
+            return OPTOUT_EXIT_FAILURE;
+        }
+        cfg.hosts_file = hosts_abs;
+    }
     if (optout_make_parent_dirs(cfg.dir) != 0 || (mkdir(cfg.dir, 0777) != 0 && errno != EEXIST) ||
         !realpath(cfg.dir, dir_abs)) {
         optout_log(LOG_ERR, "run directory %s: %s", cfg.dir, strerror(errno));

@@ -33,14 +33,21 @@ static void on_signal(int sig) {
 }
 
 static void run_usage(FILE *f) {
-    fputs("usage: optout run --corpus PATH|GLOB... --out DIR --robots-dir DIR [--workers N]\n"
-          "                  [--mode rfc9309|protego] [--agents-file FILE] [--agent NAME]... [--removed]\n"
-          "                  [--host-key canonical|netloc] [--unreachable keep|disallow] [--level N]\n"
-          "                  [--keep-format] [--retries N]\n"
+    fputs("usage: optout run --corpus PATH|GLOB... --out DIR [--robots-dir DIR | fetch options]\n"
+          "                  [--workers N] [--mode rfc9309|protego] [--agents-file FILE] [--agent NAME]...\n"
+          "                  [--removed] [--host-key canonical|netloc] [--unreachable keep|disallow]\n"
+          "                  [--level N] [--keep-format] [--retries N]\n"
+          "fetch options: [--top-en N] [--top-intl N] [--metric tokens|bytes|docs] [--partitions P]\n"
+          "               [--hosts FILE] [--fetch-tasks N] [--scheme auto|https|http] [--user-agent S]\n"
+          "               [--concurrency N] [--timeout S] [--connect-timeout S] [--fetch-retries N]\n"
+          "               [--connect-to HOST:PORT] [--allow-private]\n"
           "\n"
-          "Filters every input into DIR/shards/ (DIR/removed/ with --removed) with a broker and N\n"
-          "workers (default: one per core) and writes DIR/report.json. Quote glob patterns: optout\n"
-          "expands them itself ('**' included). Rerunning resumes; a complete run is left as it is.\n",
+          "Runs every stage with a broker and N workers (default: one per core): rank the hosts (with\n"
+          "--top-en/--top-intl; without them and without --hosts every host of the corpus is listed),\n"
+          "fetch their robots.txt into DIR/robots/ (unless --robots-dir gives a snapshot), filter every\n"
+          "input into DIR/shards/ (DIR/removed/ with --removed), and write DIR/report.json and\n"
+          "report.md. Quote glob patterns: optout expands them itself ('**' included). Rerunning\n"
+          "resumes; a complete run is left as it is.\n",
           f);
 }
 
@@ -126,26 +133,43 @@ static unsigned long long json_number(const char *json, const char *key) {
     return p ? strtoull(p + strlen(pattern), NULL, 10) : 0;
 }
 
+/* One progress line for the running stage: its tasks, and documents once the filter runs. */
 static void show_progress(const char *status, int tty, time_t started) {
     unsigned long long total = json_number(status, "total"), done = json_number(status, "done"),
                        failed = json_number(status, "failed"), docs = json_number(status, "docs_in"),
-                       removed = json_number(status, "docs_removed"), workers = json_number(status, "workers");
-    double elapsed = difftime(time(NULL), started);
+                       removed = json_number(status, "docs_removed"), workers = json_number(status, "workers"),
+                       hosts = json_number(status, "hosts_fetched");
+    char stage[32] = "filter";
+    const char *p = strstr(status, "\"stage\": \"");
+    if (p) sscanf(p + 10, "%31[a-z-]", stage);
+    static char last_stage[32];
+    static time_t stage_started;
+    if (strcmp(stage, last_stage) != 0) { /* rates and ETA per stage */
+        if (last_stage[0] && tty) fputc('\n', stderr);
+        snprintf(last_stage, sizeof last_stage, "%s", stage);
+        stage_started = time(NULL);
+    }
+    (void)started;
+    double elapsed = difftime(time(NULL), stage_started);
     double rate = elapsed > 0 ? (double)(done + failed) / elapsed : 0;
     double eta = rate > 0 ? (double)(total - done - failed) / rate : 0;
     int width = 30, filled = total ? (int)((done + failed) * (unsigned long long)width / total) : 0;
-    char bar[64];
+    char bar[64], detail[128] = "";
     for (int i = 0; i < width; i++) bar[i] = i < filled ? '#' : '.';
     bar[width] = '\0';
-    fprintf(stderr, "%sfilter [%s] %llu/%llu shards%s, %llu docs, %.1f%% removed, %llu workers, %.1f shards/s, ETA %.0fs%s",
-            tty ? "\r" : "", bar, done, total, failed ? " (some failed)" : "", docs,
-            docs ? 100.0 * (double)removed / (double)docs : 0.0, workers, rate, eta, tty ? "   " : "\n");
+    if (strcmp(stage, "filter") == 0)
+        snprintf(detail, sizeof detail, ", %llu docs, %.1f%% removed", docs,
+                 docs ? 100.0 * (double)removed / (double)docs : 0.0);
+    else if (strcmp(stage, "fetch") == 0)
+        snprintf(detail, sizeof detail, ", %llu hosts fetched", hosts);
+    fprintf(stderr, "%s%-11s [%s] %llu/%llu tasks%s%s, %llu workers, %.1f tasks/s, ETA %.0fs%s", tty ? "\r" : "",
+            stage, bar, done, total, failed ? " (some failed)" : "", detail, workers, rate, eta, tty ? "   " : "\n");
     fflush(stderr);
 }
 
 int cmd_run(int argc, char **argv) {
     enum { O_CORPUS = 256, O_OUT, O_ROBOTS, O_WORKERS, O_MODE, O_AGENTS_FILE, O_AGENT, O_REMOVED, O_HOSTKEY,
-           O_UNREACHABLE, O_LEVEL, O_KEEP, O_RETRIES };
+           O_UNREACHABLE, O_LEVEL, O_KEEP, O_RETRIES, O_PASS };
     static const struct option options[] = {
         {"corpus", required_argument, NULL, O_CORPUS},   {"out", required_argument, NULL, O_OUT},
         {"robots-dir", required_argument, NULL, O_ROBOTS}, {"workers", required_argument, NULL, O_WORKERS},
@@ -154,12 +178,21 @@ int cmd_run(int argc, char **argv) {
         {"host-key", required_argument, NULL, O_HOSTKEY}, {"unreachable", required_argument, NULL, O_UNREACHABLE},
         {"level", required_argument, NULL, O_LEVEL},     {"keep-format", no_argument, NULL, O_KEEP},
         {"retries", required_argument, NULL, O_RETRIES}, {"help", no_argument, NULL, 'h'},
+        /* ranking and fetching: passed to the broker as given */
+        {"top-en", required_argument, NULL, O_PASS},     {"top-intl", required_argument, NULL, O_PASS + 1},
+        {"metric", required_argument, NULL, O_PASS + 2}, {"partitions", required_argument, NULL, O_PASS + 3},
+        {"hosts", required_argument, NULL, O_PASS + 4},  {"fetch-tasks", required_argument, NULL, O_PASS + 5},
+        {"scheme", required_argument, NULL, O_PASS + 6}, {"user-agent", required_argument, NULL, O_PASS + 7},
+        {"connect-to", required_argument, NULL, O_PASS + 8}, {"allow-private", no_argument, NULL, O_PASS + 9},
+        {"concurrency", required_argument, NULL, O_PASS + 10}, {"timeout", required_argument, NULL, O_PASS + 11},
+        {"connect-timeout", required_argument, NULL, O_PASS + 12},
+        {"fetch-retries", required_argument, NULL, O_PASS + 13},
         {NULL, 0, NULL, 0},
     };
     /* the broker's arguments are collected as given; the broker validates them */
     char **bargs = calloc((size_t)argc * 2 + 8, sizeof *bargs);
     size_t nb = 1;
-    const char *out = NULL, *robots = NULL;
+    const char *out = NULL;
     long workers = sysconf(_SC_NPROCESSORS_ONLN);
     int has_corpus = 0, opt;
     if (!bargs) return OPTOUT_EXIT_FAILURE;
@@ -180,7 +213,6 @@ int cmd_run(int argc, char **argv) {
             }
             continue;
         case O_CORPUS: has_corpus = 1; break;
-        case O_ROBOTS: robots = optarg; break;
         case 'h': run_usage(stdout); free(bargs); return OPTOUT_EXIT_OK;
         case ':':
         case '?': free(bargs); return cli_option_error("run", opt, argv);
@@ -198,10 +230,6 @@ int cmd_run(int argc, char **argv) {
     if (optind < argc || !out || !has_corpus) {
         optout_log(LOG_ERR, "run: --corpus and --out are required%s", optind < argc ? " (quote glob patterns)" : "");
         run_usage(stderr);
-        goto done;
-    }
-    if (!robots) {
-        optout_log(LOG_ERR, "run: --robots-dir is required (fetching robots.txt is not available yet)");
         goto done;
     }
     rc = OPTOUT_EXIT_FAILURE;
@@ -296,7 +324,7 @@ int cmd_run(int argc, char **argv) {
         }
         if (workers_started && status_sock && time(NULL) != last_status) {
             last_status = time(NULL);
-            char text[1024];
+            char text[2048];
             if (cli_broker_status(status_sock, 300, text, sizeof text) == 0) show_progress(text, tty, started);
         }
         sleep_ms(20);

@@ -29,7 +29,7 @@
 #include <zmq.h>
 
 #include "optout/log.h"
-#include "task_filter.h"
+#include "task.h"
 
 #define HEARTBEAT_MS 1000
 #define LIVENESS_MS 5000

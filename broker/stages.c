@@ -1,0 +1,213 @@
+/* stages.c — the stages of a run and their tasks (DESIGN.md "Stages of a run").
+ *
+ *   rank map     one task per input shard: counts per host key, hash-partitioned
+ *   rank reduce  one task per partition: the top N per class of that partition
+ *   (merge)      the broker: ranking/en.tsv, non_en.tsv and hosts.txt, the fetch plan
+ *   fetch        the host list split by the same hash into fetch_tasks parts: robots/ packs
+ *   filter       one task per input shard
+ *
+ * Which stages run: with --robots-dir only filter; with a host list fetch and filter; otherwise
+ * all four (ranking without a limit when no --top-* is given: every host is fetched). Every
+ * stage's task count is known when the run is planned (inputs, partitions, fetch parts), so task
+ * ids never change and journal records name the same tasks after any restart; a stage's tasks are
+ * queued only when the previous stage has finished.
+ */
+#include <errno.h>
+#include <msgpack.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "broker.h"
+#include "optout/log.h"
+#include "optout/rank.h"
+#include "optout/util.h"
+
+const char *stage_name(enum stage s) {
+    static const char *const names[STAGE_COUNT] = {"rank", "rank-reduce", "fetch", "filter"};
+    return s < STAGE_COUNT ? names[s] : "done";
+}
+
+void stages_rank_config(const struct broker_config *c, optout_rank_reduce_config *rc) {
+    int limited = c->top_en || c->top_non_en;
+    rc->metric = c->metric;
+    rc->top_en = !limited ? UINT64_MAX : c->top_en ? c->top_en : OPTOUT_RANK_DEFAULT_TOP;
+    rc->top_non_en = !limited ? UINT64_MAX : c->top_non_en ? c->top_non_en : OPTOUT_RANK_DEFAULT_TOP;
+    rc->all_hosts = !limited; /* without a limit every host is fetched, unknown language too */
+}
+
+static int ranking(const struct broker_config *c) {
+    return !c->robots_dir && !c->hosts_file && !c->synthetic_tasks;
+}
+
+int stages_plan(struct broker *b) {
+    const struct broker_config *c = b->cfg;
+    size_t n = b->inputs.count;
+    size_t counts[STAGE_COUNT] = {
+        [STAGE_RANK_MAP] = ranking(c) ? n : 0,
+        [STAGE_RANK_REDUCE] = ranking(c) ? c->partitions : 0,
+        [STAGE_FETCH] = c->robots_dir ? 0 : c->fetch_tasks,
+        [STAGE_FILTER] = n,
+    };
+    static const optout_task_kind kinds[STAGE_COUNT] = {OPTOUT_TASK_RANK_MAP, OPTOUT_TASK_RANK_REDUCE,
+                                                        OPTOUT_TASK_FETCH, OPTOUT_TASK_FILTER};
+    size_t total = 0;
+    for (int s = 0; s < STAGE_COUNT; s++) {
+        b->stage_first[s] = total;
+        b->stage_count[s] = counts[s];
+        total += counts[s];
+    }
+    b->task_count = total;
+    b->tasks = calloc(total ? total : 1, sizeof *b->tasks);
+    if (!b->tasks) return -1;
+    for (int s = 0; s < STAGE_COUNT; s++)
+        for (size_t i = 0; i < counts[s]; i++) {
+            struct task *t = &b->tasks[b->stage_first[s] + i];
+            t->kind = kinds[s];
+            t->worker = -1;
+            t->part = (uint32_t)i;
+            if (t->kind == OPTOUT_TASK_RANK_MAP || t->kind == OPTOUT_TASK_FILTER) t->input = &b->inputs.items[i];
+        }
+    if (c->hosts_file) snprintf(b->hosts_path, sizeof b->hosts_path, "%s", c->hosts_file);
+    else snprintf(b->hosts_path, sizeof b->hosts_path, "%s/ranking/hosts.txt", c->dir);
+    return 0;
+}
+
+const char *task_label(const struct broker *b, size_t task, char *buf, size_t cap) {
+    const struct task *t = &b->tasks[task];
+    switch (t->kind) {
+    case OPTOUT_TASK_RANK_MAP: snprintf(buf, cap, "rank %s", t->input->path); break;
+    case OPTOUT_TASK_RANK_REDUCE:
+        snprintf(buf, cap, "rank partition %u of %zu", t->part, b->stage_count[STAGE_RANK_REDUCE]);
+        break;
+    case OPTOUT_TASK_FETCH: snprintf(buf, cap, "fetch part %u of %zu", t->part, b->stage_count[STAGE_FETCH]); break;
+    default: snprintf(buf, cap, "%s", t->input->path);
+    }
+    return buf;
+}
+
+/* An absolute path as (root "fs", relative path): the broker names everything from / . */
+static void fs_path(optout_msg_path *p, const char *abs) {
+    snprintf(p->root, sizeof p->root, "fs");
+    if (snprintf(p->rel, sizeof p->rel, "%s", abs[0] == '/' ? abs + 1 : abs) >= (int)sizeof p->rel)
+        p->rel[0] = '\0'; /* cannot happen: plan paths are checked against the message limits */
+}
+
+void stages_task_message(const struct broker *b, size_t task, optout_msg *m) {
+    const struct task *t = &b->tasks[task];
+    char path[4200];
+    m->kind = t->kind;
+    switch (t->kind) {
+    case OPTOUT_TASK_FILTER:
+        fs_path(&m->input, t->input->path);
+        m->input_size = t->input->size;
+        m->input_mtime_ns = t->input->mtime_ns;
+        snprintf(m->output_name, sizeof m->output_name, "%s", t->output_name);
+        break;
+    case OPTOUT_TASK_RANK_MAP:
+        fs_path(&m->input, t->input->path);
+        m->input_size = t->input->size;
+        m->input_mtime_ns = t->input->mtime_ns;
+        snprintf(m->output_name, sizeof m->output_name, "ranking/map/%06zu", task - b->stage_first[STAGE_RANK_MAP]);
+        break;
+    case OPTOUT_TASK_RANK_REDUCE:
+        snprintf(path, sizeof path, "%s/ranking/map", b->cfg->dir);
+        fs_path(&m->input, path);
+        m->span_start = t->part;
+        m->span_count = b->stage_count[STAGE_RANK_MAP];
+        snprintf(m->output_name, sizeof m->output_name, "ranking/top/%04u.tsv", t->part);
+        break;
+    case OPTOUT_TASK_FETCH:
+        fs_path(&m->input, b->hosts_path);
+        m->span_start = t->part;
+        m->span_count = b->stage_count[STAGE_FETCH];
+        snprintf(m->output_name, sizeof m->output_name, "robots/%06u", t->part);
+        break;
+    }
+}
+
+int stages_output_allowed(const struct broker *b, size_t task, const char *name) {
+    static const char *const prefixes[][2] = {
+        [OPTOUT_TASK_FILTER] = {"shards/", "removed/"},
+        [OPTOUT_TASK_RANK_MAP] = {"ranking/map/", NULL},
+        [OPTOUT_TASK_RANK_REDUCE] = {"ranking/top/", NULL},
+        [OPTOUT_TASK_FETCH] = {"robots/", NULL},
+    };
+    optout_task_kind k = b->tasks[task].kind;
+    int ok = 0;
+    for (int i = 0; i < 2; i++)
+        if (prefixes[k][i] && strncmp(name, prefixes[k][i], strlen(prefixes[k][i])) == 0) ok = 1;
+    if (!ok || strstr(name, "/../") || strstr(name, "//")) return 0;
+    size_t n = strlen(name);
+    return !(n >= 3 && strcmp(name + n - 3, "/..") == 0);
+}
+
+/* An array of n unsigned counters (worker/task.h) added into sum (which has room for n). */
+static int add_counters(const void *buf, size_t len, uint64_t *sum, size_t n, uint64_t *values) {
+    msgpack_unpacked u;
+    msgpack_unpacked_init(&u);
+    size_t off = 0;
+    int ok = msgpack_unpack_next(&u, buf, len, &off) == MSGPACK_UNPACK_SUCCESS && off == len &&
+             u.data.type == MSGPACK_OBJECT_ARRAY && u.data.via.array.size == n;
+    for (size_t i = 0; ok && i < n; i++) {
+        const msgpack_object *o = &u.data.via.array.ptr[i];
+        if (o->type != MSGPACK_OBJECT_POSITIVE_INTEGER) ok = 0;
+        else values[i] = o->via.u64;
+    }
+    msgpack_unpacked_destroy(&u);
+    if (!ok) return -1;
+    if (sum)
+        for (size_t i = 0; i < n; i++) sum[i] += values[i];
+    return 0;
+}
+
+int stages_merge_stats(struct broker *b, size_t task, const void *stats, size_t len) {
+    uint64_t v[OPTOUT_OUTCOME_COUNT + 2];
+    int rc = 0;
+    switch (b->tasks[task].kind) {
+    case OPTOUT_TASK_FILTER: rc = optout_stats_decode_add(stats, len, optout_agents_count(b->agents), b->stats); break;
+    case OPTOUT_TASK_RANK_MAP: rc = add_counters(stats, len, b->rank_counters, 7, v); break;
+    case OPTOUT_TASK_RANK_REDUCE: rc = add_counters(stats, len, &b->ranked_hosts, 1, v); break;
+    case OPTOUT_TASK_FETCH:
+        rc = add_counters(stats, len, NULL, OPTOUT_OUTCOME_COUNT + 2, v);
+        if (rc == 0) {
+            for (int i = 0; i < OPTOUT_OUTCOME_COUNT; i++) b->hosts_by_outcome[i] += v[i];
+            uint64_t from = v[OPTOUT_OUTCOME_COUNT], to = v[OPTOUT_OUTCOME_COUNT + 1];
+            if (from && (!b->fetched_from || from < b->fetched_from)) b->fetched_from = from;
+            if (to > b->fetched_to) b->fetched_to = to;
+        }
+        break;
+    }
+    if (rc != 0) {
+        char label[4200];
+        optout_log(LOG_ERR, "task %zu (%s): malformed statistics", task, task_label(b, task, label, sizeof label));
+    }
+    return rc;
+}
+
+/* The ranking merge: every reducer's top rows into ranking/en.tsv, non_en.tsv and hosts.txt. */
+static int merge_ranking(struct broker *b) {
+    const struct broker_config *c = b->cfg;
+    size_t parts = b->stage_count[STAGE_RANK_REDUCE];
+    char **tops = calloc(parts ? parts : 1, sizeof *tops);
+    char dir[4200], err[1024];
+    long hosts = -1;
+    if (!tops) return -1;
+    for (size_t p = 0; p < parts; p++)
+        if (asprintf(&tops[p], "%s/ranking/top/%04zu.tsv", c->dir, p) < 0) goto out;
+    snprintf(dir, sizeof dir, "%s/ranking", c->dir);
+    optout_rank_reduce_config rc;
+    stages_rank_config(c, &rc);
+    hosts = optout_rank_merge(&rc, (const char *const *)tops, parts, dir, err, sizeof err);
+    if (hosts < 0) optout_log(LOG_ERR, "ranking merge: %s", err);
+    else optout_log(LOG_INFO, "ranking: %ld hosts to fetch (%s/hosts.txt)", hosts, dir);
+out:
+    for (size_t p = 0; p < parts; p++) free(tops[p]);
+    free(tops);
+    return hosts < 0 ? -1 : 0;
+}
+
+int stages_finish(struct broker *b, enum stage s) {
+    if (s == STAGE_RANK_REDUCE && b->stage_count[s] > 0) return merge_ranking(b);
+    return 0;
+}

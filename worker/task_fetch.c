@@ -1,0 +1,154 @@
+/* task_fetch.c — a FETCH task on a worker (worker/task.h): the hosts of the plan in this task's
+ * partition fetched (include/optout/fetch.h) into the archive pack STAGING/<name>.tsv +
+ * .bodies.zst (include/optout/archive.h). The pack is published by the broker like any output,
+ * so a host's record exists once, from one attempt. */
+#include <errno.h>
+#include <libgen.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "optout/archive.h"
+#include "optout/fetch.h"
+#include "optout/log.h"
+#include "optout/rank.h"
+#include "task.h"
+
+struct fetch_sink {
+    optout_archive_writer *pack;
+    uint64_t counters[TASK_FETCH_COUNTERS];
+};
+
+static int record(const optout_fetch_result *r, void *arg, char *reason, size_t reason_len) {
+    struct fetch_sink *s = arg;
+    if (optout_archive_append(s->pack, r, reason, reason_len) != 0) return -1;
+    if ((unsigned)r->outcome < OPTOUT_OUTCOME_COUNT) s->counters[r->outcome]++;
+    uint64_t at = r->fetched_at > 0 ? (uint64_t)r->fetched_at : 0;
+    uint64_t *first = &s->counters[OPTOUT_OUTCOME_COUNT], *last = &s->counters[OPTOUT_OUTCOME_COUNT + 1];
+    if (at && (*first == 0 || at < *first)) *first = at;
+    if (at > *last) *last = at;
+    return 0;
+}
+
+/* The hosts of partition `part` of `parts` from the host list (one key per line; blank lines and
+ * '#' comments skipped). *buf holds the text the returned pointers point into. */
+static const char **select_hosts(const char *path, unsigned part, unsigned parts, char **buf, size_t *count,
+                                 char *err, size_t errlen) {
+    FILE *f = fopen(path, "r");
+    if (!f) {
+        task_fmt(err, errlen, "%s: %s", path, strerror(errno));
+        return NULL;
+    }
+    size_t cap = 0, len = 0, n = 0, hcap = 0;
+    const char **hosts = NULL;
+    char *text = NULL, *line = NULL;
+    size_t lcap = 0;
+    ssize_t got;
+    size_t *offsets = NULL;
+    while ((got = getline(&line, &lcap, f)) > 0) {
+        while (got > 0 && (line[got - 1] == '\n' || line[got - 1] == '\r')) line[--got] = '\0';
+        if (got == 0 || line[0] == '#') continue;
+        if (optout_rank_partition(line, (size_t)got, parts) != part) continue;
+        if (len + (size_t)got + 1 > cap) {
+            cap = 2 * cap + (size_t)got + 4096;
+            char *t = realloc(text, cap);
+            if (!t) goto oom;
+            text = t;
+        }
+        if (n == hcap) {
+            hcap = 2 * hcap + 256;
+            size_t *o = realloc(offsets, hcap * sizeof *o);
+            if (!o) goto oom;
+            offsets = o;
+        }
+        memcpy(text + len, line, (size_t)got + 1);
+        offsets[n++] = len;
+        len += (size_t)got + 1;
+    }
+    if (ferror(f)) {
+        task_fmt(err, errlen, "%s: read error: %s", path, strerror(errno));
+        goto fail;
+    }
+    hosts = calloc(n ? n : 1, sizeof *hosts);
+    if (!hosts) goto oom;
+    for (size_t i = 0; i < n; i++) hosts[i] = text + offsets[i];
+    fclose(f);
+    free(line);
+    free(offsets);
+    *buf = text;
+    *count = n;
+    return hosts;
+oom:
+    task_fmt(err, errlen, "%s: out of memory", path);
+fail:
+    fclose(f);
+    free(line);
+    free(offsets);
+    free(text);
+    return NULL;
+}
+
+int task_fetch(const task_job *job, optout_msg *res, void **stats_buf, char *err, size_t errlen) {
+    const optout_run_config *cfg = job->cfg;
+    const optout_msg *t = job->msg;
+    if (t->span_count == 0 || t->span_count > UINT32_MAX || t->span_start >= t->span_count) {
+        task_fmt(err, errlen, "bad fetch task: part %llu of %llu", (unsigned long long)t->span_start,
+                 (unsigned long long)t->span_count);
+        return -1;
+    }
+    char tsv_name[OPTOUT_MSG_PATH_MAX], bodies_name[OPTOUT_MSG_PATH_MAX], tsv[TASK_PATH_MAX];
+    if (task_fmt(tsv_name, sizeof tsv_name, "%s.tsv", t->output_name) != 0 ||
+        task_fmt(bodies_name, sizeof bodies_name, "%s.bodies.zst", t->output_name) != 0) {
+        task_fmt(err, errlen, "output name '%s' is too long", t->output_name);
+        return -1;
+    }
+    if (task_staged_path(job, tsv_name, tsv, sizeof tsv, err, errlen) != 0) return -1;
+    char *buf = NULL;
+    size_t count = 0;
+    const char **hosts = select_hosts(job->input, (unsigned)t->span_start, (unsigned)t->span_count, &buf, &count,
+                                      err, errlen);
+    if (!hosts) return -1;
+    /* the pack: directory and name of STAGING/<output_name> */
+    char dir[TASK_PATH_MAX], name[TASK_PATH_MAX];
+    task_fmt(dir, sizeof dir, "%s", tsv);
+    task_fmt(name, sizeof name, "%s", t->output_name);
+    char *slash = strrchr(dir, '/');
+    *slash = '\0';
+    struct fetch_sink sink = {0};
+    int rc = -1;
+    sink.pack = optout_archive_create(dir, basename(name), 0, err, errlen);
+    if (!sink.pack) goto done;
+    optout_fetch_options fo = {
+        .user_agent = cfg->fetch_user_agent[0] ? cfg->fetch_user_agent : NULL,
+        .concurrency = cfg->fetch_concurrency,
+        .scheme = (optout_fetch_scheme)cfg->fetch_scheme,
+        .connect_timeout_ms = (long)cfg->fetch_connect_timeout_ms,
+        .timeout_ms = (long)cfg->fetch_timeout_ms,
+        .retries = cfg->fetch_retries,
+        .connect_to = cfg->fetch_connect_to[0] ? cfg->fetch_connect_to : NULL,
+        .allow_private = cfg->fetch_allow_private,
+    };
+    int fr = optout_fetch_hosts(&fo, hosts, count, record, &sink, err, errlen);
+    optout_archive_writer *pack = sink.pack;
+    sink.pack = NULL;
+    char cerr[512];
+    if (optout_archive_close(pack, 1, cerr, sizeof cerr) != 0 && fr == 0) {
+        task_fmt(err, errlen, "%s", cerr);
+        goto done;
+    }
+    if (fr != 0) {
+        if (fr > 0) task_fmt(err, errlen, "fetch stopped before the end");
+        goto done;
+    }
+    if (task_add_file(job, res, tsv_name, err, errlen) != 0 || task_add_file(job, res, bodies_name, err, errlen) != 0)
+        goto done;
+    optout_log(LOG_INFO, "%s: %zu hosts fetched (%llu ok)", job->ctx, count,
+               (unsigned long long)sink.counters[OPTOUT_OUTCOME_OK]);
+    rc = task_stats_counters(sink.counters, TASK_FETCH_COUNTERS, res, stats_buf);
+done:
+    if (sink.pack) optout_archive_close(sink.pack, 0, cerr, sizeof cerr);
+    free(hosts);
+    free(buf);
+    return rc;
+}
