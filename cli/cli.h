@@ -13,6 +13,7 @@ int cmd_robots(int argc, char **argv);
 int cmd_filter(int argc, char **argv);
 int cmd_run(int argc, char **argv);
 int cmd_status(int argc, char **argv);
+int cmd_report(int argc, char **argv);
 int cmd_fetch(int argc, char **argv);
 int cmd_rank(int argc, char **argv);
 

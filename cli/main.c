@@ -14,6 +14,7 @@ static void usage(FILE *f) {
           "  filter         filter one shard with a directory of robots.txt files\n"
           "  run            filter a whole corpus on this machine (a broker and workers)\n"
           "  status         ask a running broker for its progress\n"
+          "  report         render a run's report again, or compare two runs (--diff)\n"
           "  fetch          fetch robots.txt for a list of hosts into a robots archive\n"
           "  rank           rank the hosts of a corpus (top N English / non-English)\n"
           "\n"
@@ -26,6 +27,7 @@ static int run_command(int argc, char **argv) {
     if (strcmp(argv[0], "filter") == 0) return cmd_filter(argc, argv);
     if (strcmp(argv[0], "run") == 0) return cmd_run(argc, argv);
     if (strcmp(argv[0], "status") == 0) return cmd_status(argc, argv);
+    if (strcmp(argv[0], "report") == 0) return cmd_report(argc, argv);
     if (strcmp(argv[0], "fetch") == 0) return cmd_fetch(argc, argv);
     if (strcmp(argv[0], "rank") == 0) return cmd_rank(argc, argv);
     optout_log(LOG_ERR, "unknown command '%s' (see optout --help)", argv[0]);

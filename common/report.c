@@ -1,73 +1,814 @@
-/* report.c — report.md from the merged statistics (include/optout/report.h). */
+/* report.c — report.md, report.json and report.msgpack from the merged statistics, written
+ * atomically; report.msgpack read back (include/optout/report.h). The chart is report_svg.c. */
 #include "optout/report.h"
 
-static double pct(uint64_t part, uint64_t whole) { return whole ? 100.0 * (double)part / (double)whole : 0.0; }
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <msgpack.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
 
-static void bucket_row(FILE *f, const char *name, const optout_bucket *b) {
-    fprintf(f, "| %s | %llu | %llu | %.2f%% | %llu | %llu | %.2f%% | %llu | %llu | %.2f%% |\n", name,
-            (unsigned long long)b->docs_in, (unsigned long long)b->docs_removed, pct(b->docs_removed, b->docs_in),
-            (unsigned long long)b->bytes_in, (unsigned long long)b->bytes_removed, pct(b->bytes_removed, b->bytes_in),
-            (unsigned long long)b->tokens_in, (unsigned long long)b->tokens_removed,
-            pct(b->tokens_removed, b->tokens_in));
+#include "optout/util.h"
+
+#define REPORT_FORMAT "optout-report"
+#define REPORT_VERSION 1
+#define REPORT_MAX_BYTES ((size_t)256 << 20)
+
+static const char *const CLASS_LABEL[OPTOUT_CLASS_COUNT] = {"English", "non-English", "unknown language"};
+
+/* ---- Markdown helpers ------------------------------------------------------------------------- */
+
+/* 1234567 -> "1,234,567" */
+static void put_num(FILE *f, uint64_t v) {
+    char digits[24], out[32];
+    int n = snprintf(digits, sizeof digits, "%llu", (unsigned long long)v), k = 0;
+    for (int i = 0; i < n; i++) {
+        if (i && (n - i) % 3 == 0) out[k++] = ',';
+        out[k++] = digits[i];
+    }
+    out[k] = '\0';
+    fputs(out, f);
 }
 
-static void bucket_header(FILE *f, const char *first) {
-    fprintf(f, "| %s | docs in | docs removed | %% | bytes in | bytes removed | %% | tokens in | tokens removed | %% |\n"
-               "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n",
-            first);
+static void put_pct(FILE *f, uint64_t part, uint64_t whole) {
+    if (whole) fprintf(f, "%.2f%%", 100.0 * (double)part / (double)whole);
+    else fputs("–", f);
+}
+
+static void cell_num(FILE *f, uint64_t v) {
+    fputs(" | ", f);
+    put_num(f, v);
+}
+static void cell_pct(FILE *f, uint64_t part, uint64_t whole) {
+    fputs(" | ", f);
+    put_pct(f, part, whole);
+}
+
+/* Text inside a table cell or list item: '|' escaped, line breaks as spaces. */
+static void put_text(FILE *f, const char *s) {
+    for (; *s; s++) {
+        if (*s == '|') fputs("\\|", f);
+        else if (*s == '\n' || *s == '\r') fputc(' ', f);
+        else fputc(*s, f);
+    }
+}
+
+/* `s` as inline code, safe in a table cell. */
+static void put_code(FILE *f, const char *s) {
+    int tick = strchr(s, '`') != NULL;
+    fputs(tick ? "`` " : "`", f);
+    put_text(f, s);
+    fputs(tick ? " ``" : "`", f);
+}
+
+static int year_has_docs(const optout_stats *s, int slot) { return s->by_year[slot].docs_in != 0; }
+
+/* ---- report.md -------------------------------------------------------------------------------- */
+
+static void md_headline(FILE *f, const optout_stats *s, const optout_agents *agents, const optout_report_info *info,
+                        int incomplete) {
+    const optout_bucket *t = &s->total, *en = &s->by_class[OPTOUT_CLASS_EN], *non = &s->by_class[OPTOUT_CLASS_NON_EN];
+    fputs("# optout report\n\n**", f);
+    if (en->docs_in) {
+        put_pct(f, en->tokens_removed, en->tokens_in);
+        fputs(" of English tokens", f);
+    } else {
+        fputs("no English documents", f);
+    }
+    fputs(non->docs_in ? " and " : "; ", f);
+    if (non->docs_in) {
+        put_pct(f, non->tokens_removed, non->tokens_in);
+        fputs(" of non-English tokens removed.**", f);
+    } else {
+        fputs("no non-English documents.**", f);
+    }
+    fputs(" Overall ", f);
+    put_pct(f, t->tokens_removed, t->tokens_in);
+    fputs(" of tokens removed: ", f);
+    put_num(f, t->docs_removed);
+    fputs(" of ", f);
+    put_num(f, t->docs_in);
+    fputs(" documents (", f);
+    put_pct(f, t->docs_removed, t->docs_in);
+    fprintf(f, "), because their site's current robots.txt disallows at least one of the %zu agents below.",
+            optout_agents_count(agents));
+    fputs(" For reference, the Apertus tech report (§3.1.1) found about 8% of English and 4% of multilingual "
+          "tokens.\n\n",
+          f);
+    if (info->failed) {
+        fprintf(f, "**Incomplete: %zu of %zu tasks failed (listed below); the figures cover the rest.**\n\n",
+                info->failed, info->tasks);
+    } else if (incomplete) {
+        fputs("**Incomplete: the run has not finished; the figures cover the tasks done so far.**\n\n", f);
+    }
+}
+
+static void md_totals(FILE *f, const optout_stats *s) {
+    const optout_bucket *t = &s->total;
+    if (!t->docs_in) return;
+    fputs("## Totals\n\n|  | in | removed | % removed |\n|---|---:|---:|---:|\n", f);
+    static const char *const ROW[4] = {"documents", "bytes of text (UTF-8)", "characters (code points)", "tokens"};
+    const uint64_t in[4] = {t->docs_in, t->bytes_in, t->chars_in, t->tokens_in};
+    const uint64_t rm[4] = {t->docs_removed, t->bytes_removed, t->chars_removed, t->tokens_removed};
+    for (int i = 0; i < 4; i++) {
+        fprintf(f, "| %s", ROW[i]);
+        cell_num(f, in[i]);
+        cell_num(f, rm[i]);
+        cell_pct(f, rm[i], in[i]);
+        fputs(" |\n", f);
+    }
+    fputs("\nTokens are each document's `token_count`, else ⌈bytes / 4⌉", f);
+    if (s->tokens_estimated_docs) {
+        fputs(" (estimated for ", f);
+        put_num(f, s->tokens_estimated_docs);
+        fputs(" documents)", f);
+    }
+    fputs(".\n\n", f);
+}
+
+static void md_classes(FILE *f, const optout_stats *s) {
+    if (!s->total.docs_in) return;
+    fputs("## By language\n\n"
+          "| class | documents in | removed | % | characters in | removed | % | tokens in | removed | % |\n"
+          "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n",
+          f);
+    for (int c = 0; c < OPTOUT_CLASS_COUNT; c++) {
+        const optout_bucket *b = &s->by_class[c];
+        if (!b->docs_in) continue;
+        fprintf(f, "| %s", CLASS_LABEL[c]);
+        cell_num(f, b->docs_in);
+        cell_num(f, b->docs_removed);
+        cell_pct(f, b->docs_removed, b->docs_in);
+        cell_num(f, b->chars_in);
+        cell_num(f, b->chars_removed);
+        cell_pct(f, b->chars_removed, b->chars_in);
+        cell_num(f, b->tokens_in);
+        cell_num(f, b->tokens_removed);
+        cell_pct(f, b->tokens_removed, b->tokens_in);
+        fputs(" |\n", f);
+    }
+    fputs("\nEnglish is `language` \"en\", \"eng\" or \"eng_*\"; unknown is a document without `language`.\n\n", f);
+}
+
+static void year_row(FILE *f, const char *name, const optout_bucket *b) {
+    fprintf(f, "| %s", name);
+    cell_num(f, b->docs_in);
+    cell_num(f, b->docs_removed);
+    cell_pct(f, b->docs_removed, b->docs_in);
+    cell_num(f, b->tokens_in);
+    cell_num(f, b->tokens_removed);
+    cell_pct(f, b->tokens_removed, b->tokens_in);
+    fputs(" |\n", f);
+}
+
+static void md_years(FILE *f, const optout_stats *s) {
+    if (!s->total.docs_in) return;
+    int lo = 2013 - OPTOUT_YEAR_MIN, hi = 2024 - OPTOUT_YEAR_MIN;
+    for (int y = 0; y < OPTOUT_YEARS - 1; y++)
+        if (year_has_docs(s, y)) {
+            if (y < lo) lo = y;
+            if (y > hi) hi = y;
+        }
+    fputs("## Loss per year\n\n![Token loss per year](loss-by-year.svg)\n\n"
+          "| year | documents in | removed | % | tokens in | removed | % |\n|---|---:|---:|---:|---:|---:|---:|\n",
+          f);
+    for (int y = lo; y <= hi; y++) {
+        char name[16];
+        snprintf(name, sizeof name, "%d", OPTOUT_YEAR_MIN + y);
+        year_row(f, name, &s->by_year[y]);
+    }
+    if (year_has_docs(s, OPTOUT_YEARS - 1)) year_row(f, "unknown", &s->by_year[OPTOUT_YEARS - 1]);
+    fputs("\nThe year is the crawl's (`dump` CC-MAIN-YYYY-WW), else the document's `date`. One robots.txt "
+          "snapshot applies to every year (retroactive opt-out). The chart's bars are all languages together "
+          "(the statistics do not split years by language); its lines are the overall English and non-English "
+          "loss.\n\n",
+          f);
+}
+
+static void md_agents(FILE *f, const optout_stats *s, const optout_agents *agents) {
+    size_t n = optout_agents_count(agents);
+    if (!n && !s->any_agent.docs_in) return;
+    fputs("## Per agent (as Table A.1 of the Apertus tech report)\n\n"
+          "| agent | documents removed | % of documents | characters removed | % of characters |\n"
+          "|---|---:|---:|---:|---:|\n",
+          f);
+    for (size_t a = 0; a <= n; a++) {
+        const optout_bucket *b = a < n ? &s->by_agent[a] : &s->any_agent;
+        fputs("| ", f);
+        if (a < n) put_code(f, optout_agents_name(agents, a));
+        else fputs("**any**", f);
+        cell_num(f, b->docs_removed);
+        cell_pct(f, b->docs_removed, b->docs_in);
+        cell_num(f, b->chars_removed);
+        cell_pct(f, b->chars_removed, b->chars_in);
+        fputs(" |\n", f);
+    }
+    fputs("\nA document counts for every agent its site disallows; **any** counts each removed document "
+          "once. `*` stands for the robots.txt `User-agent: *` groups.\n\n",
+          f);
+}
+
+static void md_outcomes(FILE *f, const optout_stats *s, const optout_report_info *info) {
+    uint64_t docs = 0, hosts = 0;
+    for (int o = 0; o < OPTOUT_OUTCOME_COUNT; o++) {
+        docs += s->docs_by_outcome[o];
+        hosts += info->hosts_by_outcome ? info->hosts_by_outcome[o] : 0;
+    }
+    if (!docs && !hosts && !info->hosts_planned) return;
+    fputs("## robots.txt outcomes\n\n", f);
+    if (info->hosts_planned) {
+        put_num(f, info->hosts_planned);
+        fputs(" hosts planned.\n\n", f);
+    }
+    fputs(info->hosts_by_outcome ? "| outcome | hosts | documents of those hosts |\n|---|---:|---:|\n"
+                                 : "| outcome | documents of hosts with it |\n|---|---:|\n",
+          f);
+    static const char *const WHAT[OPTOUT_OUTCOME_COUNT] = {
+        "robots.txt fetched: its rules decide",
+        "no file in the robots directory: everything allowed",
+        "4xx or too many redirects: everything allowed",
+        "5xx, 429, timeout, refused, TLS: kept by the opt-out policy, removed with `--unreachable disallow`",
+        "NXDOMAIN: everything allowed",
+        "outside the ranked top N: never fetched, kept",
+    };
+    for (int o = 0; o < OPTOUT_OUTCOME_COUNT; o++) {
+        fprintf(f, "| `%s` (%s)", optout_outcome_name((optout_outcome)o), WHAT[o]);
+        if (info->hosts_by_outcome) cell_num(f, info->hosts_by_outcome[o]);
+        cell_num(f, s->docs_by_outcome[o]);
+        fputs(" |\n", f);
+    }
+    fputs("\n", f);
+}
+
+static void md_bad_input(FILE *f, const optout_stats *s) {
+    const uint64_t v[6] = {s->bad_json, s->no_url, s->bad_url, s->no_host, s->bad_idna, s->line_too_long};
+    static const char *const NAME[6] = {
+        "not one JSON object (`bad_json`)",        "no URL (`no_url`)",
+        "URL libcurl cannot parse (`bad_url`)",    "URL without host (`no_host`)",
+        "IDNA failed, raw host used (`bad_idna`)", "line over --max-line, passed through (`line_too_long`)",
+    };
+    int any = 0;
+    for (int i = 0; i < 6; i++) any |= v[i] != 0;
+    if (!any) return;
+    fputs("## Bad input (kept and counted, never dropped)\n\n| counter | lines |\n|---|---:|\n", f);
+    for (int i = 0; i < 6; i++) {
+        if (!v[i]) continue;
+        fprintf(f, "| %s", NAME[i]);
+        cell_num(f, v[i]);
+        fputs(" |\n", f);
+    }
+    fputs("\n", f);
+}
+
+static void md_failed(FILE *f, const optout_report_info *info) {
+    if (!info->failed) return;
+    fputs("## Failed tasks\n\n", f);
+    for (size_t i = 0; i < info->failed; i++) {
+        fputs("- ", f);
+        put_code(f, info->failed_inputs && info->failed_inputs[i] ? info->failed_inputs[i] : "?");
+        fputs(": ", f);
+        put_text(f, info->failed_errors && info->failed_errors[i] ? info->failed_errors[i] : "");
+        fputs("\n", f);
+    }
+    fputs("\n", f);
+}
+
+static const char *robots_source(const optout_report_info *info) {
+    return info->robots_source ? info->robots_source : info->robots_dir;
+}
+
+static void md_config(FILE *f, const optout_agents *agents, const optout_report_info *info) {
+    fputs("## Configuration\n\n", f);
+    if (info->mode) {
+        fputs("- matching: ", f);
+        put_code(f, info->mode);
+        fputs(strcmp(info->mode, "protego") == 0 ? " (Protego 0.4, as Apertus)\n" : "\n", f);
+    }
+    fputs("- agents: ", f);
+    if (info->agents_name) {
+        put_text(f, info->agents_name);
+        if (info->agents_sha256) {
+            fputs(" (SHA-256 ", f);
+            put_code(f, info->agents_sha256);
+            fputs(")", f);
+        }
+        fputs(", ", f);
+    }
+    fprintf(f, "%zu agents: ", optout_agents_count(agents));
+    for (size_t a = 0; a < optout_agents_count(agents); a++) {
+        if (a) fputs(", ", f);
+        put_code(f, optout_agents_name(agents, a));
+    }
+    fputs("\n", f);
+    if (info->host_key) {
+        fputs("- host key: ", f);
+        put_code(f, info->host_key);
+        fputs("\n", f);
+    }
+    if (info->unreachable) {
+        fputs("- unreachable robots.txt: ", f);
+        put_code(f, info->unreachable);
+        fputs(strcmp(info->unreachable, "keep") == 0 ? " (opt-out policy: the documents are kept)\n"
+                                                     : " (RFC-strict: disallows everything)\n",
+              f);
+    }
+    const char *src = robots_source(info);
+    if (src || info->robots_from || info->robots_to) {
+        fputs("- robots.txt: ", f);
+        if (!src) fputs("snapshot", f);
+        else if (strcmp(src, "fetched") == 0) fputs("fetched by this run", f);
+        else {
+            fputs("directory ", f);
+            put_code(f, src);
+        }
+        if (info->robots_from || info->robots_to) {
+            fputs(", snapshot fetched between ", f);
+            put_text(f, info->robots_from ? info->robots_from : "?");
+            fputs(" and ", f);
+            put_text(f, info->robots_to ? info->robots_to : "?");
+        }
+        fputs("\n", f);
+    }
+    if (info->top_en || info->top_non_en) {
+        fputs("- ranking: top ", f);
+        put_num(f, info->top_en);
+        fputs(" English and top ", f);
+        put_num(f, info->top_non_en);
+        fputs(" non-English hosts", f);
+        if (info->metric) {
+            fputs(" by ", f);
+            put_text(f, info->metric);
+        }
+        fputs("\n", f);
+    } else {
+        fputs("- ranking: none (every host of the corpus was decided)\n", f);
+    }
+    fprintf(f, "- tasks: %zu (%zu failed)\n", info->tasks, info->failed);
+}
+
+static int render_md(FILE *f, const optout_stats *s, const optout_agents *agents, const optout_report_info *info,
+                     int incomplete) {
+    md_headline(f, s, agents, info, incomplete);
+    md_totals(f, s);
+    md_classes(f, s);
+    md_years(f, s);
+    md_agents(f, s, agents);
+    md_outcomes(f, s, info);
+    md_bad_input(f, s);
+    md_failed(f, info);
+    md_config(f, agents, info);
+    return ferror(f) ? -1 : 0;
 }
 
 int optout_report_write_md(FILE *f, const optout_stats *s, const optout_agents *agents, const optout_report_info *info) {
-    const optout_bucket *t = &s->total, *en = &s->by_class[OPTOUT_CLASS_EN], *non = &s->by_class[OPTOUT_CLASS_NON_EN];
-    fprintf(f, "# optout report\n\n");
-    fprintf(f, "**%.2f%% of tokens removed** (%llu of %llu documents, %.2f%%): English %.2f%% of tokens, "
-               "non-English %.2f%%.%s\n\n",
-            pct(t->tokens_removed, t->tokens_in), (unsigned long long)t->docs_removed, (unsigned long long)t->docs_in,
-            pct(t->docs_removed, t->docs_in), pct(en->tokens_removed, en->tokens_in),
-            pct(non->tokens_removed, non->tokens_in),
-            info->failed ? " **Incomplete: some tasks failed (below).**" : "");
-    fprintf(f, "## Totals and classes\n\n");
-    bucket_header(f, "");
-    bucket_row(f, "all", t);
-    static const char *const CLASS[OPTOUT_CLASS_COUNT] = {"English", "non-English", "unknown language"};
-    for (int c = 0; c < OPTOUT_CLASS_COUNT; c++)
-        if (s->by_class[c].docs_in) bucket_row(f, CLASS[c], &s->by_class[c]);
-    fprintf(f, "\nTokens: `token_count` where present, else bytes/4 (%llu documents estimated).\n\n",
-            (unsigned long long)s->tokens_estimated_docs);
-    fprintf(f, "## Loss per year\n\n");
-    bucket_header(f, "year");
-    for (int y = 0; y < OPTOUT_YEARS; y++) {
-        if (!s->by_year[y].docs_in) continue;
-        char name[16];
-        if (y == OPTOUT_YEARS - 1) snprintf(name, sizeof name, "unknown");
-        else snprintf(name, sizeof name, "%d", OPTOUT_YEAR_MIN + y);
-        bucket_row(f, name, &s->by_year[y]);
+    return render_md(f, s, agents, info, info->failed > 0);
+}
+
+/* ---- report.json ------------------------------------------------------------------------------ */
+
+static void json_str(FILE *f, const char *s) {
+    if (!s) {
+        fputs("null", f);
+        return;
     }
-    fprintf(f, "\n## Per agent (as Table A.1 of the Apertus tech report)\n\n"
-               "| agent | documents removed | %% | characters removed | %% |\n|---|---:|---:|---:|---:|\n");
-    for (size_t a = 0; a <= optout_agents_count(agents); a++) {
-        const optout_bucket *b = a < optout_agents_count(agents) ? &s->by_agent[a] : &s->any_agent;
-        fprintf(f, "| %s%s%s | %llu | %.2f%% | %llu | %.2f%% |\n", a < optout_agents_count(agents) ? "`" : "**",
-                a < optout_agents_count(agents) ? optout_agents_name(agents, a) : "any",
-                a < optout_agents_count(agents) ? "`" : "**", (unsigned long long)b->docs_removed,
-                pct(b->docs_removed, b->docs_in), (unsigned long long)b->chars_removed, pct(b->chars_removed, b->chars_in));
+    fputc('"', f);
+    for (; *s; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (c == '"' || c == '\\') fprintf(f, "\\%c", c);
+        else if (c < 0x20) fprintf(f, "\\u%04x", c);
+        else fputc(c, f);
     }
-    fprintf(f, "\n## Documents by robots.txt outcome of their host\n\n| outcome | documents |\n|---|---:|\n");
-    for (int o = 0; o < OPTOUT_OUTCOME_COUNT; o++)
-        fprintf(f, "| %s | %llu |\n", optout_outcome_name((optout_outcome)o), (unsigned long long)s->docs_by_outcome[o]);
-    fprintf(f, "\n## Bad input (kept, counted)\n\n| counter | lines |\n|---|---:|\n"
-               "| not JSON | %llu |\n| no URL | %llu |\n| unparsable URL | %llu |\n| URL without host | %llu |\n"
-               "| IDNA failure (raw host used) | %llu |\n| line too long | %llu |\n",
-            (unsigned long long)s->bad_json, (unsigned long long)s->no_url, (unsigned long long)s->bad_url,
-            (unsigned long long)s->no_host, (unsigned long long)s->bad_idna, (unsigned long long)s->line_too_long);
-    if (info->failed) {
-        fprintf(f, "\n## Failed tasks\n\n");
-        for (size_t i = 0; i < info->failed; i++)
-            fprintf(f, "- `%s`: %s\n", info->failed_inputs[i], info->failed_errors[i]);
+    fputc('"', f);
+}
+
+int optout_report_write_json(FILE *f, const optout_stats *s, const optout_agents *agents,
+                             const optout_report_info *info) {
+    char *extra = NULL;
+    size_t extra_len = 0;
+    FILE *m = open_memstream(&extra, &extra_len);
+    if (!m) return -1;
+    fprintf(m, "\"complete\": %s, \"tasks\": %zu, \"failed_tasks\": [", info->complete ? "true" : "false",
+            info->tasks);
+    for (size_t i = 0; i < info->failed; i++) {
+        fputs(i ? ", {\"input\": " : "{\"input\": ", m);
+        json_str(m, info->failed_inputs && info->failed_inputs[i] ? info->failed_inputs[i] : "");
+        fputs(", \"error\": ", m);
+        json_str(m, info->failed_errors && info->failed_errors[i] ? info->failed_errors[i] : "");
+        fputs("}", m);
     }
-    fprintf(f, "\n## Configuration\n\n- matching: %s\n- agents (%zu): ", info->mode, optout_agents_count(agents));
-    for (size_t a = 0; a < optout_agents_count(agents); a++)
-        fprintf(f, "%s`%s`", a ? ", " : "", optout_agents_name(agents, a));
-    fprintf(f, "\n- robots.txt snapshot: `%s`\n- tasks: %zu (%zu failed)\n", info->robots_dir, info->tasks, info->failed);
-    return ferror(f) ? -1 : 0;
+    fputs("],\n  \"config\": {\"mode\": ", m);
+    json_str(m, info->mode);
+    fputs(", \"agents_name\": ", m);
+    json_str(m, info->agents_name);
+    fputs(", \"agents_sha256\": ", m);
+    json_str(m, info->agents_sha256);
+    fputs(", \"agents\": [", m);
+    for (size_t a = 0; a < optout_agents_count(agents); a++) {
+        if (a) fputs(", ", m);
+        json_str(m, optout_agents_name(agents, a));
+    }
+    fputs("],\n    \"host_key\": ", m);
+    json_str(m, info->host_key);
+    fputs(", \"unreachable\": ", m);
+    json_str(m, info->unreachable);
+    fputs(", \"robots_source\": ", m);
+    json_str(m, robots_source(info));
+    fputs(", \"robots_from\": ", m);
+    json_str(m, info->robots_from);
+    fputs(", \"robots_to\": ", m);
+    json_str(m, info->robots_to);
+    fprintf(m, ",\n    \"top_en\": %llu, \"top_non_en\": %llu, \"metric\": ", (unsigned long long)info->top_en,
+            (unsigned long long)info->top_non_en);
+    json_str(m, info->metric);
+    fprintf(m, "},\n  \"fetch\": {\"hosts_planned\": %llu, \"hosts_by_outcome\": ",
+            (unsigned long long)info->hosts_planned);
+    if (info->hosts_by_outcome) {
+        fputc('{', m);
+        for (int o = 0; o < OPTOUT_OUTCOME_COUNT; o++)
+            fprintf(m, "%s\"%s\": %llu", o ? ", " : "", optout_outcome_name((optout_outcome)o),
+                    (unsigned long long)info->hosts_by_outcome[o]);
+        fputc('}', m);
+    } else {
+        fputs("null", m);
+    }
+    fputs("}", m);
+    int bad = ferror(m) != 0;
+    bad |= fclose(m) != 0;
+    if (!bad) bad = optout_stats_write_json(f, s, agents, extra) != 0;
+    free(extra);
+    return bad || ferror(f) ? -1 : 0;
+}
+
+/* ---- report.msgpack --------------------------------------------------------------------------- */
+
+static int pk_str(msgpack_packer *pk, const char *s) {
+    if (!s) return msgpack_pack_nil(pk);
+    size_t n = strlen(s);
+    return msgpack_pack_str(pk, n) || msgpack_pack_str_body(pk, s, n);
+}
+
+int optout_report_encode(const optout_stats *s, const optout_agents *agents, const optout_report_info *info,
+                         void **buf, size_t *len) {
+    void *st = NULL;
+    size_t st_len = 0;
+    size_t n = optout_agents_count(agents);
+    if (optout_stats_encode(s, n, &st, &st_len) != 0) return -1;
+    msgpack_sbuffer sb;
+    msgpack_sbuffer_init(&sb);
+    msgpack_packer pkr, *pk = &pkr;
+    msgpack_packer_init(pk, &sb, msgpack_sbuffer_write);
+    int bad = msgpack_pack_map(pk, 5);
+    bad |= pk_str(pk, "format") | pk_str(pk, REPORT_FORMAT);
+    bad |= pk_str(pk, "version") | msgpack_pack_uint32(pk, REPORT_VERSION);
+    bad |= pk_str(pk, "stats") | msgpack_pack_bin(pk, st_len) | msgpack_pack_bin_body(pk, st, st_len);
+    free(st);
+    bad |= pk_str(pk, "agents") | msgpack_pack_array(pk, n);
+    for (size_t a = 0; a < n; a++) bad |= pk_str(pk, optout_agents_name(agents, a));
+    bad |= pk_str(pk, "info") | msgpack_pack_map(pk, 16);
+    const struct {
+        const char *key, *val;
+    } strs[] = {
+        {"mode", info->mode},
+        {"agents_name", info->agents_name},
+        {"agents_sha256", info->agents_sha256},
+        {"host_key", info->host_key},
+        {"unreachable", info->unreachable},
+        {"robots_source", robots_source(info)},
+        {"robots_from", info->robots_from},
+        {"robots_to", info->robots_to},
+        {"metric", info->metric},
+    }; /* 9 + 7 below = 16 */
+    for (size_t i = 0; i < sizeof strs / sizeof *strs; i++) bad |= pk_str(pk, strs[i].key) | pk_str(pk, strs[i].val);
+    bad |= pk_str(pk, "tasks") | msgpack_pack_uint64(pk, info->tasks);
+    bad |= pk_str(pk, "failed") | msgpack_pack_array(pk, info->failed);
+    for (size_t i = 0; i < info->failed; i++) {
+        bad |= msgpack_pack_array(pk, 2);
+        bad |= pk_str(pk, info->failed_inputs && info->failed_inputs[i] ? info->failed_inputs[i] : "");
+        bad |= pk_str(pk, info->failed_errors && info->failed_errors[i] ? info->failed_errors[i] : "");
+    }
+    bad |= pk_str(pk, "top_en") | msgpack_pack_uint64(pk, info->top_en);
+    bad |= pk_str(pk, "top_non_en") | msgpack_pack_uint64(pk, info->top_non_en);
+    bad |= pk_str(pk, "hosts_planned") | msgpack_pack_uint64(pk, info->hosts_planned);
+    bad |= pk_str(pk, "hosts_by_outcome");
+    if (info->hosts_by_outcome) {
+        bad |= msgpack_pack_map(pk, OPTOUT_OUTCOME_COUNT);
+        for (int o = 0; o < OPTOUT_OUTCOME_COUNT; o++)
+            bad |= pk_str(pk, optout_outcome_name((optout_outcome)o)) | msgpack_pack_uint64(pk, info->hosts_by_outcome[o]);
+    } else {
+        bad |= msgpack_pack_nil(pk);
+    }
+    bad |= pk_str(pk, "complete") | (info->complete ? msgpack_pack_true(pk) : msgpack_pack_false(pk));
+    if (bad) {
+        msgpack_sbuffer_destroy(&sb);
+        errno = ENOMEM;
+        return -1;
+    }
+    *len = sb.size;
+    *buf = msgpack_sbuffer_release(&sb);
+    return 0;
+}
+
+struct optout_report_keep {
+    char **strs;
+    size_t n, cap;
+    const char **failed_inputs, **failed_errors;
+    uint64_t hosts[OPTOUT_OUTCOME_COUNT];
+};
+
+static int key_is(const msgpack_object *k, const char *name) {
+    size_t n = strlen(name);
+    return k->type == MSGPACK_OBJECT_STR && k->via.str.size == n && memcmp(k->via.str.ptr, name, n) == 0;
+}
+
+/* A str (or nil, when nil_ok) object copied into keep; *out NULL for nil. -1 on a wrong type. */
+static int keep_str(optout_report_keep *k, const msgpack_object *o, int nil_ok, const char **out) {
+    if (o->type == MSGPACK_OBJECT_NIL && nil_ok) {
+        *out = NULL;
+        return 0;
+    }
+    if (o->type != MSGPACK_OBJECT_STR || memchr(o->via.str.ptr, 0, o->via.str.size)) return -1;
+    if (k->n == k->cap) {
+        size_t cap = k->cap ? 2 * k->cap : 32;
+        char **p = realloc(k->strs, cap * sizeof *p);
+        if (!p) return -1;
+        k->strs = p;
+        k->cap = cap;
+    }
+    char *s = strndup(o->via.str.ptr, o->via.str.size);
+    if (!s) return -1;
+    k->strs[k->n++] = s;
+    *out = s;
+    return 0;
+}
+
+static int dec_u64(const msgpack_object *o, uint64_t *v) {
+    if (o->type != MSGPACK_OBJECT_POSITIVE_INTEGER) return -1;
+    *v = o->via.u64;
+    return 0;
+}
+
+static int dec_info(const msgpack_object *m, optout_report_loaded *out, char *err, size_t errlen) {
+    optout_report_keep *k = out->keep;
+    optout_report_info *info = &out->info;
+    if (m->type != MSGPACK_OBJECT_MAP) return -1;
+    static const char *const STR_KEYS[] = {"mode",          "agents_name", "agents_sha256", "host_key", "unreachable",
+                                           "robots_source", "robots_from", "robots_to",     "metric"};
+    const char **str_fields[] = {&info->mode,          &info->agents_name, &info->agents_sha256,
+                                 &info->host_key,      &info->unreachable, &info->robots_source,
+                                 &info->robots_from,   &info->robots_to,   &info->metric};
+    for (uint32_t i = 0; i < m->via.map.size; i++) {
+        const msgpack_object *key = &m->via.map.ptr[i].key, *v = &m->via.map.ptr[i].val;
+        int done = 0, rc = 0;
+        for (size_t j = 0; j < sizeof STR_KEYS / sizeof *STR_KEYS && !done; j++)
+            if (key_is(key, STR_KEYS[j])) {
+                rc = keep_str(k, v, 1, str_fields[j]);
+                done = 1;
+            }
+        if (done) {
+        } else if (key_is(key, "tasks")) {
+            uint64_t t;
+            rc = dec_u64(v, &t);
+            info->tasks = (size_t)t;
+        } else if (key_is(key, "top_en")) {
+            rc = dec_u64(v, &info->top_en);
+        } else if (key_is(key, "top_non_en")) {
+            rc = dec_u64(v, &info->top_non_en);
+        } else if (key_is(key, "hosts_planned")) {
+            rc = dec_u64(v, &info->hosts_planned);
+        } else if (key_is(key, "complete")) {
+            if (v->type != MSGPACK_OBJECT_BOOLEAN) rc = -1;
+            else info->complete = v->via.boolean;
+        } else if (key_is(key, "hosts_by_outcome")) {
+            if (v->type == MSGPACK_OBJECT_NIL) {
+                info->hosts_by_outcome = NULL;
+            } else if (v->type != MSGPACK_OBJECT_MAP) {
+                rc = -1;
+            } else {
+                for (uint32_t j = 0; j < v->via.map.size && rc == 0; j++) {
+                    const msgpack_object *ok = &v->via.map.ptr[j].key;
+                    for (int o = 0; o < OPTOUT_OUTCOME_COUNT; o++)
+                        if (key_is(ok, optout_outcome_name((optout_outcome)o)))
+                            rc = dec_u64(&v->via.map.ptr[j].val, &k->hosts[o]);
+                }
+                info->hosts_by_outcome = k->hosts;
+            }
+        } else if (key_is(key, "failed")) {
+            if (v->type != MSGPACK_OBJECT_ARRAY) {
+                rc = -1;
+            } else {
+                size_t n = v->via.array.size;
+                k->failed_inputs = calloc(n + 1, sizeof *k->failed_inputs);
+                k->failed_errors = calloc(n + 1, sizeof *k->failed_errors);
+                if (!k->failed_inputs || !k->failed_errors) rc = -1;
+                for (size_t j = 0; j < n && rc == 0; j++) {
+                    const msgpack_object *e = &v->via.array.ptr[j];
+                    if (e->type != MSGPACK_OBJECT_ARRAY || e->via.array.size != 2 ||
+                        keep_str(k, &e->via.array.ptr[0], 0, &k->failed_inputs[j]) != 0 ||
+                        keep_str(k, &e->via.array.ptr[1], 0, &k->failed_errors[j]) != 0)
+                        rc = -1;
+                }
+                info->failed = n;
+                info->failed_inputs = k->failed_inputs;
+                info->failed_errors = k->failed_errors;
+            }
+        } /* other keys: written by a later version, ignored */
+        if (rc != 0) {
+            snprintf(err, errlen, "report.msgpack: bad info member %.*s", key->type == MSGPACK_OBJECT_STR ? (int)key->via.str.size : 1,
+                     key->type == MSGPACK_OBJECT_STR ? key->via.str.ptr : "?");
+            return -1;
+        }
+    }
+    info->robots_dir = info->robots_source;
+    return 0;
+}
+
+void optout_report_loaded_free(optout_report_loaded *l) {
+    if (!l) return;
+    free(l->stats);
+    optout_agents_free(l->agents);
+    if (l->keep) {
+        for (size_t i = 0; i < l->keep->n; i++) free(l->keep->strs[i]);
+        free(l->keep->strs);
+        free(l->keep->failed_inputs);
+        free(l->keep->failed_errors);
+        free(l->keep);
+    }
+    memset(l, 0, sizeof *l);
+}
+
+int optout_report_decode(const void *buf, size_t len, optout_report_loaded *out, char *err, size_t errlen) {
+    memset(out, 0, sizeof *out);
+    msgpack_unpacked u;
+    msgpack_unpacked_init(&u);
+    size_t off = 0;
+    int rc = -1;
+    const msgpack_object *format = NULL, *version = NULL, *stats = NULL, *agents = NULL, *info = NULL;
+    if (msgpack_unpack_next(&u, buf, len, &off) != MSGPACK_UNPACK_SUCCESS || off != len ||
+        u.data.type != MSGPACK_OBJECT_MAP) {
+        snprintf(err, errlen, "report.msgpack: not one msgpack map");
+        goto out;
+    }
+    for (uint32_t i = 0; i < u.data.via.map.size; i++) {
+        const msgpack_object *k = &u.data.via.map.ptr[i].key, *v = &u.data.via.map.ptr[i].val;
+        if (key_is(k, "format")) format = v;
+        else if (key_is(k, "version")) version = v;
+        else if (key_is(k, "stats")) stats = v;
+        else if (key_is(k, "agents")) agents = v;
+        else if (key_is(k, "info")) info = v;
+    }
+    if (!format || !key_is(format, REPORT_FORMAT)) {
+        snprintf(err, errlen, "report.msgpack: not an optout report");
+        goto out;
+    }
+    if (!version || version->type != MSGPACK_OBJECT_POSITIVE_INTEGER || version->via.u64 != REPORT_VERSION) {
+        snprintf(err, errlen, "report.msgpack: version %llu not supported (this optout reads %d)",
+                 version && version->type == MSGPACK_OBJECT_POSITIVE_INTEGER ? (unsigned long long)version->via.u64 : 0ULL,
+                 REPORT_VERSION);
+        goto out;
+    }
+    if (!stats || stats->type != MSGPACK_OBJECT_BIN || !agents || agents->type != MSGPACK_OBJECT_ARRAY || !info) {
+        snprintf(err, errlen, "report.msgpack: stats, agents or info missing");
+        goto out;
+    }
+    out->keep = calloc(1, sizeof *out->keep);
+    out->stats = calloc(1, sizeof *out->stats);
+    out->agents = optout_agents_new();
+    if (!out->keep || !out->stats || !out->agents) {
+        snprintf(err, errlen, "out of memory");
+        goto out;
+    }
+    for (uint32_t a = 0; a < agents->via.array.size; a++) {
+        const msgpack_object *n = &agents->via.array.ptr[a];
+        if (n->type != MSGPACK_OBJECT_STR || optout_agents_add(out->agents, n->via.str.ptr, n->via.str.size) != 0) {
+            snprintf(err, errlen, "report.msgpack: bad agent name at %u", a);
+            goto out;
+        }
+    }
+    optout_stats_init(out->stats);
+    if (optout_stats_decode_add(stats->via.bin.ptr, stats->via.bin.size, optout_agents_count(out->agents),
+                                out->stats) != 0) {
+        snprintf(err, errlen, "report.msgpack: malformed statistics");
+        goto out;
+    }
+    if (dec_info(info, out, err, errlen) != 0) {
+        if (!err[0]) snprintf(err, errlen, "report.msgpack: info is not a map");
+        goto out;
+    }
+    rc = 0;
+out:
+    msgpack_unpacked_destroy(&u);
+    if (rc != 0) {
+        optout_report_loaded_free(out);
+        errno = EINVAL;
+    }
+    return rc;
+}
+
+int optout_report_load(const char *dir, optout_report_loaded *out, char *err, size_t errlen) {
+    char path[PATH_MAX];
+    memset(out, 0, sizeof *out);
+    if (errlen) err[0] = '\0';
+    if ((size_t)snprintf(path, sizeof path, "%s/report.msgpack", dir) >= sizeof path) {
+        snprintf(err, errlen, "%s: path too long", dir);
+        errno = ENAMETOOLONG;
+        return -1;
+    }
+    size_t len = 0;
+    char *buf = optout_read_file(path, REPORT_MAX_BYTES, &len);
+    if (!buf) {
+        int e = errno;
+        snprintf(err, errlen, "%s: %s", path, strerror(e));
+        errno = e;
+        return -1;
+    }
+    char sub[256] = "";
+    int rc = optout_report_decode(buf, len, out, sub, sizeof sub);
+    if (rc != 0) snprintf(err, errlen, "%s: %s", path, sub);
+    free(buf);
+    if (rc != 0) errno = EINVAL;
+    return rc;
+}
+
+/* ---- writing the files ------------------------------------------------------------------------ */
+
+typedef struct {
+    const optout_stats *stats;
+    const optout_agents *agents;
+    const optout_report_info *info;
+    const void *buf;
+    size_t len;
+} render_ctx;
+
+enum { R_MSGPACK, R_JSON, R_MD, R_SVG };
+
+static int render(FILE *f, int what, const render_ctx *c) {
+    switch (what) {
+    case R_MSGPACK: return fwrite(c->buf, 1, c->len, f) == c->len ? 0 : -1;
+    case R_JSON: return optout_report_write_json(f, c->stats, c->agents, c->info);
+    case R_MD: return render_md(f, c->stats, c->agents, c->info, !c->info->complete || c->info->failed);
+    default: return optout_report_write_svg(f, c->stats);
+    }
+}
+
+static int write_atomic(const char *dir, const char *name, int what, const render_ctx *c, char *err, size_t errlen) {
+    char path[PATH_MAX], tmp[PATH_MAX];
+    if ((size_t)snprintf(path, sizeof path, "%s/%s", dir, name) >= sizeof path ||
+        (size_t)snprintf(tmp, sizeof tmp, "%s/.%s.tmp.%ld", dir, name, (long)getpid()) >= sizeof tmp) {
+        snprintf(err, errlen, "%s: path too long", dir);
+        return -1;
+    }
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    FILE *f = fd >= 0 ? fdopen(fd, "w") : NULL;
+    if (!f) {
+        int e = errno;
+        if (fd >= 0) close(fd);
+        snprintf(err, errlen, "%s: %s", tmp, strerror(e));
+        return -1;
+    }
+    errno = 0;
+    int bad = render(f, what, c) != 0;
+    bad |= fflush(f) != 0;
+    bad |= fsync(fileno(f)) != 0;
+    int e = errno;
+    bad |= fclose(f) != 0;
+    if (!e) e = errno;
+    if (!bad && rename(tmp, path) != 0) {
+        bad = 1;
+        e = errno;
+    }
+    if (bad) {
+        unlink(tmp);
+        snprintf(err, errlen, "writing %s: %s", path, strerror(e ? e : EIO));
+        return -1;
+    }
+    return 0;
+}
+
+int optout_report_write(const char *dir, const optout_stats *s, const optout_agents *agents,
+                        const optout_report_info *info, char *err, size_t errlen) {
+    char probe[PATH_MAX];
+    if ((size_t)snprintf(probe, sizeof probe, "%s/report.msgpack", dir) >= sizeof probe ||
+        optout_make_parent_dirs(probe) != 0) {
+        snprintf(err, errlen, "%s: %s", dir, strerror(errno));
+        return -1;
+    }
+    render_ctx c = {.stats = s, .agents = agents, .info = info};
+    void *buf = NULL;
+    if (optout_report_encode(s, agents, info, &buf, &c.len) != 0) {
+        snprintf(err, errlen, "%s/report.msgpack: %s", dir, strerror(errno));
+        return -1;
+    }
+    c.buf = buf;
+    int rc = write_atomic(dir, "report.msgpack", R_MSGPACK, &c, err, errlen);
+    free(buf);
+    if (rc == 0) rc = write_atomic(dir, "report.json", R_JSON, &c, err, errlen);
+    if (rc == 0) rc = write_atomic(dir, "report.md", R_MD, &c, err, errlen);
+    if (rc == 0) rc = write_atomic(dir, "loss-by-year.svg", R_SVG, &c, err, errlen);
+    if (rc == 0 && optout_fsync_dir(dir) != 0) {
+        snprintf(err, errlen, "fsync %s: %s", dir, strerror(errno));
+        rc = -1;
+    }
+    return rc;
 }

@@ -1,27 +1,90 @@
-/* report.h — report.md: the run's statistics for people (report.json is the same for programs).
+/* report.h — what a run cost, for people (report.md, loss-by-year.svg) and programs (report.json),
+ * and the run's statistics kept so that all of it can be rendered again (report.msgpack).
  *
- * Contract: optout_report_write_md() writes Markdown: the headline (documents and tokens removed,
- * English and non-English), totals, loss per class, per year, per agent (documents and characters
- * removed, as the Apertus tech report's Table A.1, plus "any"), documents per robots.txt outcome,
- * bad-input counters, failed tasks and the run's configuration. Percentages are of the matching
- * "in" counts; empty sections are left out. Returns 0, or -1 when writing failed.
+ * Contract
+ * - optout_report_write() writes, in DIR, report.msgpack (first: the source of every other file),
+ *   report.json, report.md and loss-by-year.svg, each atomically (DIR/.NAME.tmp.<pid>, fflush,
+ *   fsync, rename, then one fsync of DIR). Output depends only on its arguments (no clock, no
+ *   locale): rendering the same inputs twice gives identical bytes, so `optout report DIR` (load,
+ *   then write) reproduces the files a run wrote.
+ * - report.json is optout_stats_write_json()'s schema plus "complete", "tasks", "failed_tasks"
+ *   [{"input", "error"}], "config" {...} and "fetch" {"hosts_planned", "hosts_by_outcome"}; the
+ *   whole schema is documented in docs/report.md. Strings are JSON-escaped (control characters as
+ *   \u00XX). Unknown values (NULL strings, no host counts) are JSON null.
+ * - report.md: the headline (token loss English / non-English, with the Apertus figures for
+ *   reference), totals (documents, bytes, characters, tokens in and removed), loss per language
+ *   class, per year (2013–2024 and every other year the data has, the chart embedded), per agent
+ *   (documents and characters removed, as the Apertus tech report's Table A.1, plus "any"), fetch
+ *   outcomes (hosts when known, documents), bad input, failed tasks and the configuration.
+ *   Percentages are of the matching "in" counts ("–" when that is 0); empty sections are left out.
+ * - loss-by-year.svg: hand-written SVG 1.1 (no scripts, no external resources): token loss per
+ *   year as bars (one <rect class="bar"> per year that has documents, all languages: the
+ *   statistics do not split years by class), the overall English and non-English loss as
+ *   horizontal reference lines, axes with ticks and labels, a legend and a title.
+ * - report.msgpack: {"format": "optout-report", "version": 1, "stats": BIN (optout_stats_encode),
+ *   "agents": [name...], "info": {...}}. optout_report_load() rejects another format or version,
+ *   malformed statistics and wrong types; it ignores info keys it does not know (added later).
  */
 #ifndef OPTOUT_REPORT_H
 #define OPTOUT_REPORT_H
 
+#include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 
 #include "optout/stats.h"
 
 typedef struct {
     const char *mode;        /* "rfc9309" / "protego" */
-    const char *robots_dir;  /* the robots.txt snapshot used */
+    const char *robots_dir;  /* alias of robots_source, used when robots_source is NULL */
     size_t tasks, failed;
-    const char *const *failed_inputs; /* failed task inputs and their errors */
+    const char *const *failed_inputs; /* failed task inputs and their errors (`failed` of each) */
     const char *const *failed_errors;
+    const char *agents_name;      /* the agent list: file name, or "apertus-paper (built in)" */
+    const char *agents_sha256;    /* SHA-256 hex of the list's text, or NULL */
+    const char *host_key;         /* "canonical" / "netloc", or NULL */
+    const char *unreachable;      /* "keep" / "disallow", or NULL */
+    const char *robots_source;    /* "fetched" or the robots directory path, or NULL */
+    const char *robots_from, *robots_to; /* snapshot time range (UTC ISO 8601) or NULL */
+    uint64_t top_en, top_non_en;  /* ranking N per class; 0 when no ranking ran */
+    const char *metric;           /* ranking metric or NULL */
+    const uint64_t *hosts_by_outcome; /* OPTOUT_OUTCOME_COUNT host counts, or NULL when unknown */
+    uint64_t hosts_planned;
+    int complete;                 /* every task done (report.json "complete") */
 } optout_report_info;
 
+/* Writes DIR/report.msgpack, report.json, report.md and loss-by-year.svg (see above). 0, or -1
+ * with a message naming the file in err (files already renamed stay; none is ever partial). */
+int optout_report_write(const char *dir, const optout_stats *stats, const optout_agents *agents,
+                        const optout_report_info *info, char *err, size_t errlen);
+
+/* The single renderers, for callers that want one stream. Each returns 0, or -1 when writing
+ * failed. write_md() says "Incomplete" when info->failed > 0 (as before `complete` existed);
+ * optout_report_write() also when !info->complete. */
 int optout_report_write_md(FILE *out, const optout_stats *stats, const optout_agents *agents,
                            const optout_report_info *info);
+int optout_report_write_json(FILE *out, const optout_stats *stats, const optout_agents *agents,
+                             const optout_report_info *info);
+int optout_report_write_svg(FILE *out, const optout_stats *stats);
+
+/* report.msgpack in memory (malloc'd into *buf), and back. */
+int optout_report_encode(const optout_stats *stats, const optout_agents *agents, const optout_report_info *info,
+                         void **buf, size_t *len);
+
+/* A report read back: everything optout_report_write() needs. Strings of `info` point into
+ * private storage; free it all with optout_report_loaded_free(). */
+typedef struct optout_report_keep optout_report_keep;
+typedef struct {
+    optout_stats *stats;
+    optout_agents *agents;
+    optout_report_info info;
+    optout_report_keep *keep;
+} optout_report_loaded;
+
+/* Reads DIR/report.msgpack. 0, or -1 with a message in err; errno ENOENT when the file is missing
+ * (e.g. a run directory written before report.msgpack existed), EINVAL when it is malformed. */
+int optout_report_load(const char *dir, optout_report_loaded *out, char *err, size_t errlen);
+int optout_report_decode(const void *buf, size_t len, optout_report_loaded *out, char *err, size_t errlen);
+void optout_report_loaded_free(optout_report_loaded *loaded);
 
 #endif
