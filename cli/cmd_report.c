@@ -130,10 +130,13 @@ static void diff_config(FILE *f, const optout_report_loaded *A, const optout_rep
     for (size_t i = 0; i < sizeof n / sizeof *n; i++) {
         if (n[i].va == n[i].vb) continue;
         if (!rows++) fputs("| setting | A | B |\n|---|---|---|\n", f);
+        int none = strncmp(n[i].name, "top N", 5) == 0; /* 0: no ranking ran */
         fprintf(f, "| %s | ", n[i].name);
-        put_num(f, n[i].va);
+        if (none && !n[i].va) fputs("none", f);
+        else put_num(f, n[i].va);
         fputs(" | ", f);
-        put_num(f, n[i].vb);
+        if (none && !n[i].vb) fputs("none", f);
+        else put_num(f, n[i].vb);
         fputs(" |\n", f);
     }
     if (a->complete != b->complete) {
@@ -393,7 +396,7 @@ static int diff_documents(FILE *f, const char *dir_a, const char *dir_b) {
         fputs(" |\n\n", f);
         fputs("Distinct documents of the `removed/` shards (", f);
         put_num(f, k[0].lines);
-        fputs(" lines in A, ", f);
+        fputs(k[0].lines == 1 ? " line in A, " : " lines in A, ", f);
         put_num(f, k[1].lines);
         fputs(" in B), keyed by `id` (or `metadata.id`), else by URL", f);
         if (k[0].by_url || k[1].by_url) {

@@ -191,7 +191,7 @@ try:
     out = r.stdout
     for needle in ["# optout runs compared", "| matching mode | rfc9309 | protego |",
                    "| agent list | test-agents.txt | apertus-paper (built in) |",
-                   "| agents | 3 | 2 |", "| complete | no | yes |",
+                   "| agents | 3 | 2 |", "| top N English | 1,000,000 | none |", "| complete | no | yes |",
                    "Agents only in A: `CCBot/2.0`, `*`", "Agents only in B: `ClaudeBot`",
                    "| documents removed | 100 | 95 | -5 |", "| tokens removed | 10,000 | 9,500 | -500 |",
                    "| English | 80 | 70 | -10 | 8,000 | 7,000 | -1,000 | 8.00% | 7.00% | -1.00 pp |",
