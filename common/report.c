@@ -568,7 +568,7 @@ static int dec_info(const msgpack_object *m, optout_report_loaded *out, char *er
             }
         if (done) {
         } else if (key_is(key, "tasks")) {
-            uint64_t t;
+            uint64_t t = 0;
             rc = dec_u64(v, &t);
             info->tasks = (size_t)t;
         } else if (key_is(key, "top_en")) {
