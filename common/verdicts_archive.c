@@ -21,9 +21,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "archive_internal.h"
+#include "optout/log.h"
 #include "optout/strmap.h"
 #include "optout/verdicts.h"
 #include "verdicts_internal.h"
@@ -158,6 +160,12 @@ oom:
 }
 
 struct archive_index *archive_index_open(const char *dir, char *err, size_t errlen) {
+    struct stat st; /* a mistyped path must not read as "nothing was ranked" */
+    int bad = stat(dir, &st) != 0 ? errno : S_ISDIR(st.st_mode) ? 0 : ENOTDIR;
+    if (bad) {
+        snprintf(err, errlen, "robots archive %s: %s", dir, strerror(bad));
+        return NULL;
+    }
     struct archive_index *ix = calloc(1, sizeof *ix);
     if (!ix || !(ix->dir = strdup(dir))) {
         free(ix);
@@ -167,12 +175,14 @@ struct archive_index *archive_index_open(const char *dir, char *err, size_t errl
     char why[1024] = "";
     ix->err = why;
     ix->errlen = sizeof why;
-    if (optout_archive_scan(dir, 0, index_visit, ix, NULL, err, errlen) < 0) {
+    size_t torn = 0;
+    if (optout_archive_scan(dir, 0, index_visit, ix, &torn, err, errlen) < 0) {
         if (why[0]) snprintf(err, errlen, "%s", why); /* the visitor's reason, not "stopped" */
         archive_index_free(ix);
         return NULL;
     }
     ix->err = NULL;
+    if (torn) optout_log(LOG_WARNING, "robots archive %s: %zu torn tail record(s) ignored", dir, torn);
     return ix;
 }
 

@@ -52,7 +52,9 @@ size_t optout_verdicts_dir_hosts(const optout_verdicts *v);
  * SHA-256: a mismatch is a lookup error naming the bodies file and host), compiled and cached
  * (max_cached compiled sets, 0: 65536, the least recently visited evicted first, as the directory
  * source). The archive holds every planned host, so a host without a record answers
- * OPTOUT_OUTCOME_NOT_RANKED (return 1). agents must outlive the source. NULL with err on error. */
+ * OPTOUT_OUTCOME_NOT_RANKED (return 1). A missing directory is an error (a mistyped path must not
+ * read as "nothing was ranked"); an empty one has no records. agents must outlive the source. NULL
+ * with err on error. */
 optout_verdicts *optout_verdicts_open_archive(const char *dir, const optout_agents *agents, optout_robots_mode mode,
                                               size_t max_cached, char *err, size_t errlen);
 /* Number of hosts with a record in an archive source (0 for other sources). */
@@ -110,8 +112,8 @@ long optout_verdicts_load_redis(const char *endpoint, const char *password, cons
  * "complete" deleted, records of hosts the archive no longer has deleted, every archive record
  * written (outcome byte, then the body for ok), "absent", "planned" and last "complete" set. Bodies
  * stream: one is read (checked: size and SHA-256) and sent at a time, never all held. A host
- * recorded twice, a malformed index line or a corrupt body is an error (and leaves the store
- * incomplete). Returns the number of host records written (= planned), or -1 with err. */
+ * recorded twice, a missing directory, a malformed index line or a corrupt body is an error (and
+ * leaves the store incomplete). Returns the number of host records written (= planned), or -1 with err. */
 long optout_verdicts_load_redis_archive(const char *endpoint, const char *password, const char *prefix,
                                         const char *archive_dir, char *err, size_t errlen);
 

@@ -29,67 +29,45 @@
 
 static char big_body[300000];
 
-/* Record i of the fixture: every outcome, bodies for ok, odd text. */
+/* The fixture's records: every outcome, bodies for ok (one large and truncated, one empty, one
+ * binary), control characters in final_url and error. A NULL body with a length is big_body. */
+static const struct {
+    const char *host;
+    optout_outcome outcome;
+    long status;
+    int truncated;
+    const char *final_url, *error, *body;
+    size_t body_len;
+} FIX[] = {
+    {"news.example", OPTOUT_OUTCOME_OK, 200, 0, "https://news.example/robots.txt", "",
+     "User-agent: GPTBot\nDisallow: /\n", 0},
+    {"big.example:8080", OPTOUT_OUTCOME_OK, 200, 1, "https://www.big.example/robots.txt", "", NULL, sizeof big_body},
+    {"empty.example", OPTOUT_OUTCOME_OK, 204, 0, "http://empty.example/robots.txt", "", "", 0},
+    {"gone.example", OPTOUT_OUTCOME_UNAVAILABLE, 404, 0, "https://gone.example/robots.txt\tjunk\nmore", "HTTP 404",
+     NULL, 0},
+    {"down.example", OPTOUT_OUTCOME_UNREACHABLE, 0, 0, "", "Connection reset\tby peer\r\n\x01\x7f end", NULL, 0},
+    {"nx.invalid", OPTOUT_OUTCOME_NO_SUCH_HOST, 0, 0, "", "Could not resolve host: nx.invalid", NULL, 0},
+    {"bin.example", OPTOUT_OUTCOME_OK, 200, 0, "", "", "User-agent: *\r\nDisallow: /a\0b\n\xff\xfe", 33},
+};
+
+/* Record i of the fixture as a fetch result. */
 static optout_fetch_result fixture(int i) {
     optout_fetch_result r;
     memset(&r, 0, sizeof r);
-    r.fetched_at = 1700000000 + i * 3601;
+    r.host = FIX[i].host;
+    r.outcome = FIX[i].outcome;
+    r.status = FIX[i].status;
+    r.truncated = FIX[i].truncated;
+    r.final_url = FIX[i].final_url;
+    r.error = FIX[i].error;
+    r.fetched_at = i == 5 ? 0 : 1700000000 + i * 3601;
     r.time_ms = (uint32_t)(10 * i + 1);
     r.attempts = (uint32_t)(1 + i % 3);
-    r.final_url = "";
-    r.error = "";
-    switch (i) {
-    case 0:
-        r.host = "news.example";
-        r.outcome = OPTOUT_OUTCOME_OK;
-        r.status = 200;
-        r.final_url = "https://news.example/robots.txt";
-        r.body = "User-agent: GPTBot\nDisallow: /\n";
-        break;
-    case 1:
-        r.host = "big.example:8080";
-        r.outcome = OPTOUT_OUTCOME_OK;
-        r.status = 200;
-        r.truncated = 1;
-        r.final_url = "https://www.big.example/robots.txt";
-        r.body = big_body;
-        break;
-    case 2:
-        r.host = "empty.example";
-        r.outcome = OPTOUT_OUTCOME_OK;
-        r.status = 204;
-        r.final_url = "http://empty.example/robots.txt";
-        r.body = "";
-        break;
-    case 3:
-        r.host = "gone.example";
-        r.outcome = OPTOUT_OUTCOME_UNAVAILABLE;
-        r.status = 404;
-        r.final_url = "https://gone.example/robots.txt\tjunk\nmore";
-        r.error = "HTTP 404";
-        break;
-    case 4:
-        r.host = "down.example";
-        r.outcome = OPTOUT_OUTCOME_UNREACHABLE;
-        r.status = 0;
-        r.error = "Connection reset\tby peer\r\n\x01\x7f end";
-        break;
-    case 5:
-        r.host = "nx.invalid";
-        r.outcome = OPTOUT_OUTCOME_NO_SUCH_HOST;
-        r.fetched_at = 0;
-        r.error = "Could not resolve host: nx.invalid";
-        break;
-    default:
-        r.host = "bin.example";
-        r.outcome = OPTOUT_OUTCOME_OK;
-        r.status = 200;
-        r.body = "User-agent: *\r\nDisallow: /a\0b\n\xff\xfe";
-        r.body_len = 33;
-        break;
+    if (r.outcome == OPTOUT_OUTCOME_OK) {
+        r.body = FIX[i].body ? FIX[i].body : big_body;
+        r.body_len = FIX[i].body_len ? FIX[i].body_len : strlen(r.body);
+        optout_sha256_hex(r.body, r.body_len, r.sha256);
     }
-    if (r.body && !r.body_len) r.body_len = r.body == big_body ? sizeof big_body : strlen(r.body);
-    if (r.body) optout_sha256_hex(r.body, r.body_len, r.sha256);
     return r;
 }
 #define FIXTURES 7

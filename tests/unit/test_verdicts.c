@@ -517,8 +517,11 @@ static void test_archive_source(void **state) {
         }
         optout_verdicts_free(d);
     }
-    /* an empty or missing archive: every host not ranked */
-    optout_verdicts *a = open_archive_ok(tpath("no-archive"), OPTOUT_MODE_RFC9309, 0);
+    /* a missing archive is an error; an empty one answers not ranked for every host */
+    char err[1024] = "";
+    assert_null(optout_verdicts_open_archive(tpath("no-archive"), agents, OPTOUT_MODE_RFC9309, 0, err, sizeof err));
+    CHECK(strstr(err, "no-archive") && strstr(err, "No such file"), "%s", err);
+    optout_verdicts *a = open_archive_ok(new_dir("empty-archive"), OPTOUT_MODE_RFC9309, 0);
     assert_int_equal(optout_verdicts_archive_hosts(a), 0);
     assert_int_equal(outcome_of(a, "example.com", NULL), OPTOUT_OUTCOME_NOT_RANKED);
     optout_verdicts_free(a);
@@ -741,6 +744,16 @@ static void open_redis_fails(const char *password, const char *prefix, const cha
     if (password) CHECK(strstr(err, password) == NULL, "the password is in the message: %s", err);
 }
 
+/* Every small host in one prefetch. */
+static void prefetch_small(optout_verdicts *v) {
+    const char *hosts[SMALL_COUNT];
+    size_t lens[SMALL_COUNT];
+    for (size_t i = 0; i < SMALL_COUNT; i++) hosts[i] = SMALL[i].host, lens[i] = strlen(SMALL[i].host);
+    char err[1024] = "";
+    int rc = optout_verdicts_prefetch(v, hosts, lens, SMALL_COUNT, err, sizeof err);
+    CHECK(rc == 0, "prefetch: %s", err);
+}
+
 /* ---- Redis source -------------------------------------------------------------------------- */
 
 static void test_redis_same_as_dir(void **state) {
@@ -777,11 +790,7 @@ static void test_redis_same_as_dir(void **state) {
         optout_verdicts_free(v);
         /* the same through one prefetch */
         v = open_redis_ok(PREFIX, (optout_robots_mode)mode, 0);
-        const char *hosts[SMALL_COUNT];
-        size_t lens[SMALL_COUNT];
-        for (size_t i = 0; i < SMALL_COUNT; i++) hosts[i] = SMALL[i].host, lens[i] = strlen(SMALL[i].host);
-        char err[1024] = "";
-        assert_int_equal(optout_verdicts_prefetch(v, hosts, lens, SMALL_COUNT, err, sizeof err), 0);
+        prefetch_small(v);
         all_same(d, v);
         optout_verdicts_free(v);
         optout_verdicts_free(d);
@@ -1146,11 +1155,7 @@ static void test_redis_archive(void **state) {
             redis_like_archive(a, v);
             optout_verdicts_free(v);
             v = open_redis_ok(PREFIX, (optout_robots_mode)mode, 1); /* through a prefetch, one set cached */
-            const char *hosts[SMALL_COUNT];
-            size_t lens[SMALL_COUNT];
-            for (size_t i = 0; i < SMALL_COUNT; i++) hosts[i] = SMALL[i].host, lens[i] = strlen(SMALL[i].host);
-            char err[1024] = "";
-            assert_int_equal(optout_verdicts_prefetch(v, hosts, lens, SMALL_COUNT, err, sizeof err), 0);
+            prefetch_small(v);
             redis_like_archive(a, v);
             optout_verdicts_free(v);
             optout_verdicts_free(a);
@@ -1178,6 +1183,8 @@ static void test_redis_archive(void **state) {
 static void test_redis_archive_errors(void **state) {
     (void)state;
     char err[1024] = "";
+    assert_int_equal(optout_verdicts_load_redis_archive(srv.endpoint, NULL, PREFIX, tpath("nope"), err, sizeof err), -1);
+    CHECK(strstr(err, "nope") && strstr(err, "No such file"), "%s", err);
     /* a host twice: nothing written */
     const char *ad = small_archive("arch-redis-dup");
     write_pack(ad, "p0", 0, 1);
