@@ -598,79 +598,89 @@ static void output_name_of(const char *input_name, int keep_format, char *out, s
     else snprintf(out, cap, "%s.zst", input_name);
 }
 
-/* report.md, for people, from the same statistics. */
-static int write_report_md(struct broker *b) {
-    char path[4096], tmp[4200];
-    snprintf(path, sizeof path, "%s/report.md", b->cfg->dir);
-    snprintf(tmp, sizeof tmp, "%s.tmp", path);
-    const char **inputs = calloc(b->failed + 1, sizeof *inputs), **errors = calloc(b->failed + 1, sizeof *errors);
-    size_t n = 0;
-    char label[4200];
-    for (size_t i = 0; inputs && errors && i < b->task_count; i++)
-        if (b->tasks[i].state == TASK_FAILED && n < b->failed) {
-            inputs[n] = strdup(task_label(b, i, label, sizeof label));
-            errors[n++] = b->tasks[i].error ? b->tasks[i].error : "";
-        }
-    optout_report_info info = {.mode = optout_robots_mode_name(b->cfg->mode), .robots_dir = b->cfg->robots_dir,
-                               .tasks = b->task_count, .failed = n, .failed_inputs = inputs, .failed_errors = errors};
-    FILE *f = fopen(tmp, "w");
-    int bad = !f || !inputs || !errors;
-    if (f) {
-        bad |= optout_report_write_md(f, b->stats, b->agents, &info) != 0;
-        bad |= fflush(f) != 0 || fsync(fileno(f)) != 0;
-        bad |= fclose(f) != 0;
+/* The agent list's name and SHA-256 for the report: the file's, else the names' (one per line). */
+static void agents_identity(const struct broker *b, char *name, size_t cap, char sha[65]) {
+    const struct broker_config *c = b->cfg;
+    size_t len = 0;
+    char *text = NULL;
+    if (c->agents_file && (text = optout_read_file(c->agents_file, (size_t)1 << 20, &len)) != NULL) {
+        const char *slash = strrchr(c->agents_file, '/');
+        snprintf(name, cap, "%s%s", slash ? slash + 1 : c->agents_file, c->agent_count ? " + --agent" : "");
+    } else {
+        snprintf(name, cap, "%s", c->agent_count ? "--agent list" : "apertus-paper (built in)");
     }
-    for (size_t i = 0; inputs && i < n; i++) free((char *)inputs[i]);
-    free(inputs);
-    free(errors);
-    if (bad || rename(tmp, path) != 0) {
-        optout_log(LOG_ERR, "writing %s: %s", path, strerror(errno));
-        return -1;
+    if (!text) {
+        size_t cap2 = 1;
+        for (size_t i = 0; i < optout_agents_count(b->agents); i++) cap2 += strlen(optout_agents_name(b->agents, i)) + 1;
+        text = optout_malloc(cap2);
+        for (size_t i = 0; i < optout_agents_count(b->agents); i++)
+            len += (size_t)sprintf(text + len, "%s\n", optout_agents_name(b->agents, i));
     }
-    return 0;
+    optout_sha256_hex(text, len, sha);
+    free(text);
 }
 
+static void utc_time(uint64_t t, char *out, size_t cap) {
+    time_t tt = (time_t)t;
+    struct tm tm;
+    gmtime_r(&tt, &tm);
+    strftime(out, cap, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+/* report.json, report.md, the chart and report.msgpack (common/report.c), from the merged statistics. */
 static int write_report(struct broker *b) {
-    char path[4096], tmp[4200];
-    snprintf(path, sizeof path, "%s/report.json", b->cfg->dir);
-    snprintf(tmp, sizeof tmp, "%s.tmp", path);
-    FILE *f = fopen(tmp, "w");
-    if (!f) {
-        optout_log(LOG_ERR, "%s: %s", tmp, strerror(errno));
-        return -1;
-    }
-    /* extra members: the run's completeness and its failed tasks */
-    size_t cap = 256 + b->failed * (OPTOUT_MSG_ERROR_MAX + 4096), n = 0;
-    char *extra = optout_malloc(cap);
-    n += (size_t)snprintf(extra + n, cap - n, "\"complete\": %s, \"tasks\": %zu, \"failed_tasks\": [",
-                          b->failed ? "false" : "true", b->task_count);
-    int first = 1;
-    for (size_t i = 0; i < b->task_count; i++) {
-        if (b->tasks[i].state != TASK_FAILED) continue;
-        n += (size_t)snprintf(extra + n, cap - n, "%s{\"input\": \"", first ? "" : ", ");
-        char label[4200];
-        for (const char *s = task_label(b, i, label, sizeof label); *s && n + 8 < cap; s++) {
-            if (*s == '"' || *s == '\\') extra[n++] = '\\';
-            extra[n++] = (unsigned char)*s < 0x20 ? '?' : *s;
+    const struct broker_config *c = b->cfg;
+    const char **inputs = calloc(b->failed + 1, sizeof *inputs), **errors = calloc(b->failed + 1, sizeof *errors);
+    char **labels = calloc(b->failed + 1, sizeof *labels);
+    size_t n = 0;
+    int rc = -1;
+    if (!inputs || !errors || !labels) goto out;
+    char label[4200];
+    for (size_t i = 0; i < b->task_count && n < b->failed; i++)
+        if (b->tasks[i].state == TASK_FAILED) {
+            if (!(labels[n] = strdup(task_label(b, i, label, sizeof label)))) goto out;
+            inputs[n] = labels[n];
+            errors[n++] = b->tasks[i].error ? b->tasks[i].error : "";
         }
-        n += (size_t)snprintf(extra + n, cap - n, "\", \"error\": \"");
-        for (const char *s = b->tasks[i].error ? b->tasks[i].error : ""; *s && n + 8 < cap; s++) {
-            if (*s == '"' || *s == '\\') extra[n++] = '\\';
-            extra[n++] = (unsigned char)*s < 0x20 ? ' ' : *s;
-        }
-        n += (size_t)snprintf(extra + n, cap - n, "\"}");
-        first = 0;
-    }
-    snprintf(extra + n, cap - n, "]");
-    int bad = optout_stats_write_json(f, b->stats, b->agents, extra) != 0;
-    free(extra);
-    bad |= fflush(f) != 0 || fsync(fileno(f)) != 0;
-    bad |= fclose(f) != 0;
-    if (bad || rename(tmp, path) != 0) {
-        optout_log(LOG_ERR, "writing %s: %s", path, strerror(errno));
-        return -1;
-    }
-    return write_report_md(b);
+    char agents_name[512], agents_sha[65], from[32], to[32], err[1024];
+    agents_identity(b, agents_name, sizeof agents_name, agents_sha);
+    optout_rank_reduce_config rank;
+    stages_rank_config(c, &rank);
+    int fetched = b->stage_count[STAGE_FETCH] > 0, ranked = c->top_en || c->top_non_en;
+    uint64_t planned = 0;
+    for (int i = 0; i < OPTOUT_OUTCOME_COUNT; i++) planned += b->hosts_by_outcome[i];
+    if (b->fetched_from) utc_time(b->fetched_from, from, sizeof from);
+    if (b->fetched_to) utc_time(b->fetched_to, to, sizeof to);
+    optout_report_info info = {
+        .mode = optout_robots_mode_name(c->mode),
+        .robots_dir = c->robots_dir,
+        .robots_source = fetched ? "fetched" : c->robots_dir,
+        .tasks = b->task_count,
+        .failed = n,
+        .failed_inputs = inputs,
+        .failed_errors = errors,
+        .agents_name = agents_name,
+        .agents_sha256 = agents_sha,
+        .host_key = c->host_key == OPTOUT_HOSTKEY_NETLOC ? "netloc" : "canonical",
+        .unreachable = c->unreachable_disallows ? "disallow" : "keep",
+        .robots_from = b->fetched_from ? from : NULL,
+        .robots_to = b->fetched_to ? to : NULL,
+        .top_en = ranked ? rank.top_en : 0,
+        .top_non_en = ranked ? rank.top_non_en : 0,
+        .metric = ranked ? optout_rank_metric_name(c->metric) : NULL,
+        .hosts_by_outcome = fetched ? b->hosts_by_outcome : NULL,
+        .hosts_planned = planned,
+        .complete = b->failed == 0 && b->stage == STAGE_COUNT,
+    };
+    if (optout_report_write(c->dir, b->stats, b->agents, &info, err, sizeof err) != 0)
+        optout_log(LOG_ERR, "writing the report: %s", err);
+    else rc = 0;
+out:
+    for (size_t i = 0; labels && i < n; i++) free(labels[i]);
+    free(labels);
+    free(inputs);
+    free(errors);
+    return rc;
 }
 
 /* Benchmarks: N inputs that exist only in the plan, for workers that answer without reading them. */
