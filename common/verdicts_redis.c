@@ -20,6 +20,13 @@
  * LOADING (NOAUTH, WRONGTYPE, ...) fail at once. SIGPIPE from writing to a closed socket (hiredis
  * 0.14 uses write(2)) is blocked and discarded around every exchange, so the caller need not
  * ignore it. The password is sent with AUTH after every connect, never logged, and wiped on free.
+ *
+ * Loaders. One protocol (load_store) for every kind of source: a struct load_source gives the
+ * "absent" value, a membership test (to delete records of hosts the source no longer has) and an
+ * iterator that hands records one at a time to load_record(), which pipelines the SETs. The robots
+ * directory iterates its host map (bodies read from their files one by one); the archive streams
+ * its packs with bodies (optout_archive_scan), after its index (archive_internal.h) has rejected a
+ * host recorded twice and serves as the membership test.
  */
 #include <errno.h>
 #include <signal.h>
