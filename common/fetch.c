@@ -25,8 +25,8 @@
  *   redirects, each address of happy eyeballs) and refuses non-public ones unless allow_private or
  *   connect_to; the refused address is remembered in the slot for the error text.
  * - Scheme AUTO: an https attempt that got no HTTP response and followed no redirect falls back to
- *   http at once (not counted as a retry, but as an attempt), except when the name does not
- *   resolve (http would not either) or when the TLS handshake completed and the response then timed
+ *   http at once (neither a retry nor an attempt: `attempts` is 1 + the retries made; the time
+ *   counts, and the error of a failure names both schemes), except when the name does not resolve (http would not either) or when the TLS handshake completed and the response then timed
  *   out (that is a slow https server: retried on https).
  * - File descriptors: each transfer may hold two sockets (happy eyeballs) and the resolver's
  *   socket pair; RLIMIT_NOFILE's soft limit is raised towards the hard limit when `concurrency`
@@ -571,6 +571,7 @@ static void fetch_done(fetch_loop *L, CURL *easy, CURLcode code) {
             j->fell_back = 1;
             j->https_error = code;
             j->scheme_now = OPTOUT_FETCH_HTTP;
+            j->attempts--; /* the fallback replaces the https try: attempts count 1 + retries */
             fetch_slot_put(L, s);
             if (fetch_start(L, j) != 0) fetch_job_release(L, j);
             return;

@@ -17,11 +17,15 @@
  *   §6.4) are NO_SUCH_HOST without any lookup or connection (tests rely on this).
  *   Transient failures (5xx, 429, timeout, reset) are retried up to `retries` more times after a
  *   backoff (retry_backoff_ms, doubled each time, waited on the event loop, never by sleeping);
- *   the last attempt decides.
+ *   the last attempt decides. In AUTO mode an https try that got no response at all and followed
+ *   no redirect falls back to http immediately, except when the name does not resolve, or when
+ *   the TLS handshake completed and only the response timed out (retried on https); an error
+ *   after a fallback names both ("https: SSL connect error; http: HTTP 404").
  * - Bodies: content encodings gzip/deflate/br accepted (decoded). At most OPTOUT_FETCH_BODY_MAX
  *   (500 KiB) is kept: when more arrives the transfer stops, the body is cut after its last '\n'
- *   within the limit, and `truncated` is set (still OK). Memory stays bounded: one buffer of at
- *   most OPTOUT_FETCH_BODY_MAX + one network read per transfer in flight.
+ *   (or '\r': RFC 9309 ends lines with either) within the limit, kept whole when it has none, and
+ *   `truncated` is set (still OK). A 2xx without a body is OK with an empty body. Memory stays
+ *   bounded: one buffer of at most OPTOUT_FETCH_BODY_MAX per transfer in flight.
  * - Timeouts: connect_timeout_ms, timeout_ms for the whole transfer, and a low-speed limit (below
  *   low_speed_limit bytes/s for low_speed_time s aborts), so a server dripping a byte a second
  *   cannot hold a slot.
@@ -80,8 +84,10 @@ typedef struct {
     long status;              /* last HTTP status, 0 when no response */
     const char *final_url;    /* the last URL requested ("" when none) */
     int64_t fetched_at;       /* Unix time (seconds) when the last attempt started */
-    uint32_t time_ms;         /* time over all attempts, backoffs excluded */
-    uint32_t attempts;
+    uint32_t time_ms;         /* time over all requests (a fallen-back https try included), backoffs
+                                 excluded */
+    uint32_t attempts;        /* 1 + the retries made (an AUTO fallback from https to http is not
+                                 one); 0 when nothing was requested (".invalid") */
     int truncated;
     const char *body;         /* OK: the body kept (decoded, cut when truncated); else NULL */
     size_t body_len;
