@@ -5,12 +5,15 @@
  * - map (one per input shard): counts per host key, split by class (en / non_en / unknown, as the
  *   filter classifies), and writes them hash-partitioned: one file of P zstd frames (frame p holds
  *   the hosts with optout_rank_partition(host) == p, as text rows sorted bytewise by host) plus an
- *   index file of P+1 decimal byte offsets, one per line (frame p is [off[p], off[p+1])).
+ *   index file of P+1 decimal byte offsets, one per line (frame p is [off[p], off[p+1]); an empty
+ *   partition is an empty range, no frame).
  *   Row: host \t docs_en \t bytes_en \t tokens_en \t docs_non_en \t bytes_non_en \t tokens_non_en
  *        \t docs_unknown \t bytes_unknown \t tokens_unknown \n
  *   Documents are counted exactly as the filter counts them: bytes are UTF-8 bytes of the text
  *   field, tokens `token_count` or ceil(bytes/4). Lines that are bad JSON, without URL, with a bad
- *   URL or no host are counted in the map stats and otherwise skipped.
+ *   URL or no host are counted in the map stats and otherwise skipped (a host key holding a control
+ *   character, possible with netloc keys, cannot be a TSV field: it counts as bad_url); blank
+ *   lines are not documents; lines longer than max_line count as line_too_long.
  * - reduce (one per partition): sums partition p of every map output and writes the top N per
  *   class to a TSV file: "class \t host \t docs \t bytes \t tokens \n", class "en" then "non_en"
  *   rows, each in rank order; with all_hosts, also an "unknown" row for every host that has
@@ -24,6 +27,10 @@
  *   plan. Files appear complete (written to a temporary name, fsync'd, renamed).
  * Outputs of map and reduce are written to the paths given (the caller's staging directory).
  * Every error names the file (and byte offset for input shards).
+ * Memory: a map holds the hosts of its shard, a reduce the hosts of its partition (about 120 bytes
+ * each), the merge at most top_en + top_non_en rows (plus the unknown rows with all_hosts).
+ * Thread-safe: map, reduce and merge may run concurrently in one process (outputs must differ);
+ * canonical host keys use libcurl, so call curl_global_init() once before starting threads.
  */
 #ifndef OPTOUT_RANK_H
 #define OPTOUT_RANK_H
