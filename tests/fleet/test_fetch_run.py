@@ -1,0 +1,143 @@
+#!/usr/bin/python3
+"""The whole pipeline with fetching: `optout run` without --robots-dir ranks the corpus's hosts,
+fetches their robots.txt from a local test server (tools/robots-server, every request routed there
+with --connect-to), and filters. Real broker, worker and redis-server processes.
+
+Checks
+1. A fetch run keeps and removes exactly what a run over the same bodies given as --robots-dir
+   does (hosts without a body: 404 -> unavailable vs no file -> no_robots; both keep).
+2. The archive (DIR/robots) holds every host of the plan (DIR/ranking/hosts.txt) exactly once.
+3. kill -9 of the broker during the fetch stage, then the same command again: the same shards, each
+   host in the archive once, no host fetched twice after its pack was published.
+4. --top-en 3 --top-intl 3: only the top hosts are fetched; the others' documents are kept and
+   counted as not_ranked; what is removed is a subset of the full run's removals.
+   (3 also covers --hosts FILE: exactly that list is fetched.)
+usage: test_fetch_run.py BIN_DIR REPO_ROOT"""
+import glob, json, os, shutil, signal, subprocess, sys, tempfile, time
+
+bin_dir, root = sys.argv[1], sys.argv[2]
+optout = os.path.join(bin_dir, "optout")
+robots = os.path.join(root, "data", "sample", "robots")
+failures = []
+
+
+def check(ok, what):
+    print(("ok: " if ok else "FAIL: ") + what)
+    if not ok:
+        failures.append(what)
+
+
+def zcat(path):
+    return subprocess.run(["zstd", "-dcq", path], capture_output=True, check=True).stdout
+
+
+def outputs(run):
+    """{relative path: decompressed bytes} of shards/ and removed/."""
+    got = {}
+    for sub in ("shards", "removed"):
+        for p in glob.glob(os.path.join(run, sub, "**", "*.zst"), recursive=True):
+            got[os.path.relpath(p, run)] = zcat(p)
+    return got
+
+
+def archive_hosts(run):
+    hosts = []
+    for p in sorted(glob.glob(os.path.join(run, "robots", "*.tsv"))):
+        for line in open(p, encoding="utf-8"):
+            if line.startswith("#"):
+                continue
+            hosts.append(line.split("\t")[0])
+    return hosts
+
+
+def run(args, timeout=300):
+    return subprocess.run([optout, "run"] + args, capture_output=True, text=True, timeout=timeout)
+
+
+tmp = tempfile.mkdtemp(prefix="optout-fetch-run-")
+server = None
+try:
+    corpus = os.path.join(tmp, "corpus")
+    subprocess.run([os.path.join(root, "tools", "gen-corpus"), "--robots-dir", robots, "--seed", "7", "--docs", "3000",
+                    "--shards", "4", "--format", "zst", "--out", corpus], check=True, capture_output=True)
+    log = os.path.join(tmp, "server.log")
+    server = subprocess.Popen([os.path.join(root, "tools", "robots-server"), "--port", "0", "--bodies", robots,
+                               "--log", log], stdout=subprocess.PIPE, text=True)
+    port = server.stdout.readline().strip().rsplit(":", 1)[1]
+    fetch = ["--connect-to", "127.0.0.1:" + port, "--timeout", "10", "--connect-timeout", "5"]
+    base = ["--corpus", os.path.join(corpus, "*.jsonl.zst"), "--removed", "--workers", "2"]
+
+    # 1. fetched vs given as a directory
+    r = run(base + ["--robots-dir", robots, "--out", os.path.join(tmp, "dir")])
+    check(r.returncode == 0, "run over --robots-dir exits 0 (%d: %s)" % (r.returncode, r.stderr[-500:]))
+    full = os.path.join(tmp, "fetched")
+    r = run(base + fetch + ["--out", full, "--fetch-tasks", "5", "--partitions", "3"])
+    check(r.returncode == 0, "fetch run exits 0 (%d: %s)" % (r.returncode, r.stderr[-500:]))
+    want = outputs(os.path.join(tmp, "dir"))
+    got = outputs(full)
+    check(want.keys() == got.keys() and all(want[k] == got[k] for k in want),
+          "fetch run writes the same kept and removed documents as the robots-directory run")
+    rep = json.load(open(os.path.join(full, "report.json")))
+    check(rep["docs_removed"] > 0 and rep["docs_by_outcome"]["ok"] > 0, "the fetch run removed documents of ok hosts")
+
+    # 2. the archive holds the plan, each host once
+    plan = [l.strip() for l in open(os.path.join(full, "ranking", "hosts.txt")) if l.strip()]
+    hosts = archive_hosts(full)
+    check(sorted(hosts) == sorted(set(plan)) and len(hosts) == len(set(hosts)),
+          "the archive has every planned host exactly once (%d hosts)" % len(plan))
+
+    # 3. kill -9 the broker during the fetch stage; the slow hosts keep that stage busy
+    hosts_file = os.path.join(tmp, "hosts.txt")
+    slow = ["slowhead2-%d.test" % i for i in range(12)]
+    with open(hosts_file, "w") as f:
+        f.write("\n".join(plan + slow) + "\n")
+    crash = os.path.join(tmp, "crash")
+    args = base + fetch + ["--out", crash, "--hosts", hosts_file, "--fetch-tasks", "12", "--concurrency", "1"]
+    p = subprocess.Popen([optout, "run"] + args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 60
+    while time.time() < deadline and len(glob.glob(os.path.join(crash, "robots", "*.tsv"))) < 2:
+        time.sleep(0.05)
+    broker = subprocess.run(["pgrep", "-f", "optout-broker .*--dir " + crash + "( |$)"], capture_output=True, text=True).stdout.split()
+    check(len(broker) == 1, "found the broker to kill")
+    published_before = set(archive_hosts(crash))
+    for pid in broker:
+        os.kill(int(pid), signal.SIGKILL)
+    rc = p.wait(timeout=60)
+    check(rc == 1, "optout run exits 1 when its broker dies (got %d)" % rc)
+    check(0 < len(published_before) < len(plan) + len(slow), "the broker died mid-fetch (%d hosts archived)"
+          % len(published_before))
+    mark = sum(1 for _ in open(log))
+    r = run(args)
+    check(r.returncode == 0, "the rerun completes (%d: %s)" % (r.returncode, r.stderr[-500:]))
+    hosts = archive_hosts(crash)
+    check(sorted(hosts) == sorted(set(plan + slow)), "after the crash the archive has every host exactly once")
+    again = set(l.split("\t")[0] for l in list(open(log))[mark:])  # host keys, ":port" included
+    twice = again & published_before
+    if twice:
+        print("fetched again:", sorted(twice)[:10])
+    check(not twice,
+          "no host published before the crash was fetched again")
+    crashed = outputs(crash)
+    check(crashed.keys() == got.keys() and all(crashed[k] == got[k] for k in got),
+          "the crashed and resumed run has the same outputs as the undisturbed one")
+
+    # 4. top N: fewer hosts fetched, the rest not_ranked and kept
+    top = os.path.join(tmp, "top")
+    r = run(base + fetch + ["--out", top, "--top-en", "3", "--top-intl", "3", "--fetch-tasks", "3"])
+    check(r.returncode == 0, "top-N run exits 0 (%d: %s)" % (r.returncode, r.stderr[-500:]))
+    tplan = [l.strip() for l in open(os.path.join(top, "ranking", "hosts.txt")) if l.strip()]
+    check(3 <= len(tplan) <= 6 and sorted(archive_hosts(top)) == sorted(tplan), "only the top hosts were fetched")
+    trep = json.load(open(os.path.join(top, "report.json")))
+    check(trep["docs_by_outcome"]["not_ranked"] > 0, "documents of unranked hosts are counted as not_ranked")
+    check(trep["docs_removed"] <= rep["docs_removed"], "the top-N run removes a subset (%d of %d)"
+          % (trep["docs_removed"], rep["docs_removed"]))
+    full_removed = b"".join(v for k, v in got.items() if k.startswith("removed/"))
+    top_removed = [l for k, v in outputs(top).items() if k.startswith("removed/") for l in v.splitlines()]
+    check(all(l in full_removed for l in top_removed), "every document the top-N run removed, the full run removed")
+finally:
+    if server:
+        server.terminate()
+        server.wait()
+    shutil.rmtree(tmp, ignore_errors=True)
+print("fetch run: %s" % ("FAIL (%d)" % len(failures) if failures else "all checks passed"))
+sys.exit(1 if failures else 0)
