@@ -19,7 +19,8 @@
 #include "optout/util.h"
 
 static void filter_usage(FILE *f) {
-    fputs("usage: optout filter --robots-dir DIR --in SHARD --out SHARD [--removed SHARD] [--stats FILE|-]\n"
+    fputs("usage: optout filter (--robots-dir DIR | --archive DIR) --in SHARD --out SHARD [--removed SHARD]\n"
+          "                     [--stats FILE|-]\n"
           "                     [--mode rfc9309|protego] [--agent NAME]... [--agents-file FILE]\n"
           "                     [--host-key canonical|netloc] [--unreachable keep|disallow] [--level N]\n"
           "                     [--url-field PATH] [--language-field PATH] [--tokens-field PATH]\n"
@@ -28,6 +29,8 @@ static void filter_usage(FILE *f) {
           "Writes the documents of SHARD that no agent is disallowed from to --out (byte-identical\n"
           "lines; format from the name: .zst, .gz or plain) and, with --removed, the others with\n"
           "\"disallowed_user_agents\" added. --stats writes the statistics as JSON.\n"
+          "--robots-dir is a snapshot (a file per host); --archive a fetch archive (a run's robots/ or\n"
+          "optout fetch's), where a host without a record is not_ranked.\n"
           "Field paths default to the top level, then \"metadata.\" (datatrove/Dolma).\n",
           f);
 }
@@ -61,9 +64,11 @@ static int parse_size(const char *s, size_t *out) {
 }
 
 int cmd_filter(int argc, char **argv) {
-    enum { O_URL = 256, O_LANG, O_TOKENS, O_DUMP, O_DATE, O_TEXT, O_MAXLINE, O_HOSTKEY, O_UNREACHABLE, O_LEVEL };
+    enum { O_URL = 256, O_LANG, O_TOKENS, O_DUMP, O_DATE, O_TEXT, O_MAXLINE, O_HOSTKEY, O_UNREACHABLE, O_LEVEL,
+           O_ARCHIVE };
     static const struct option options[] = {
         {"robots-dir", required_argument, NULL, 'd'}, {"mode", required_argument, NULL, 'm'},
+        {"archive", required_argument, NULL, O_ARCHIVE},
         {"agent", required_argument, NULL, 'a'},      {"agents-file", required_argument, NULL, 'f'},
         {"in", required_argument, NULL, 'i'},         {"out", required_argument, NULL, 'o'},
         {"removed", required_argument, NULL, 'r'},    {"stats", required_argument, NULL, 's'},
@@ -76,7 +81,7 @@ int cmd_filter(int argc, char **argv) {
     };
     optout_filter_config cfg = {0};
     optout_robots_mode mode = OPTOUT_MODE_RFC9309;
-    const char *robots_dir = NULL, *in = NULL, *out = NULL, *removed = NULL, *stats_path = NULL;
+    const char *robots_dir = NULL, *archive = NULL, *in = NULL, *out = NULL, *removed = NULL, *stats_path = NULL;
     optout_agents *agents = NULL;
     optout_verdicts *verdicts = NULL;
     int rc = OPTOUT_EXIT_OK, opt;
@@ -85,6 +90,7 @@ int cmd_filter(int argc, char **argv) {
     while ((opt = getopt_long(argc, argv, ":h", options, NULL)) != -1) {
         switch (opt) {
         case 'd': robots_dir = optarg; break;
+        case O_ARCHIVE: archive = optarg; break;
         case 'm': rc = cli_parse_mode(optarg, &mode); break;
         case 'a': rc = cli_add_agent(&agents, optarg); break;
         case 'f': rc = cli_add_agents_file(&agents, optarg); break;
@@ -138,8 +144,8 @@ int cmd_filter(int argc, char **argv) {
         rc = OPTOUT_EXIT_USAGE;
         goto done;
     }
-    if (!robots_dir || !in || !out) {
-        optout_log(LOG_ERR, "filter: --robots-dir, --in and --out are required");
+    if (!robots_dir == !archive || !in || !out) {
+        optout_log(LOG_ERR, "filter: --in, --out and one of --robots-dir and --archive are required");
         filter_usage(stderr);
         rc = OPTOUT_EXIT_USAGE;
         goto done;
@@ -162,7 +168,8 @@ int cmd_filter(int argc, char **argv) {
         }
     curl_global_init(CURL_GLOBAL_DEFAULT);
     char err[1024];
-    verdicts = optout_verdicts_open_dir(robots_dir, agents, mode, 0, err, sizeof err);
+    verdicts = robots_dir ? optout_verdicts_open_dir(robots_dir, agents, mode, 0, err, sizeof err)
+                          : optout_verdicts_open_archive(archive, agents, mode, 0, err, sizeof err);
     if (!verdicts) {
         optout_log(LOG_ERR, "%s", err);
         rc = OPTOUT_EXIT_FAILURE;

@@ -11,12 +11,12 @@ static void usage(FILE *f) {
           "\n"
           "commands:\n"
           "  robots check   decide URLs against one robots.txt for a list of agents\n"
-          "  filter         filter one shard with a directory of robots.txt files\n"
-          "  run            filter a whole corpus on this machine (a broker and workers)\n"
+          "  rank           rank the hosts of a corpus (top N English / non-English)\n"
+          "  fetch          fetch robots.txt for a list of hosts into a robots archive\n"
+          "  filter         filter one shard with a robots directory or archive\n"
+          "  run            the whole pipeline on this machine: rank, fetch, filter, report\n"
           "  status         ask a running broker for its progress\n"
           "  report         render a run's report again, or compare two runs (--diff)\n"
-          "  fetch          fetch robots.txt for a list of hosts into a robots archive\n"
-          "  rank           rank the hosts of a corpus (top N English / non-English)\n"
           "\n"
           "optout --version | optout help COMMAND | optout COMMAND --help\n",
           f);
