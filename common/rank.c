@@ -1,13 +1,14 @@
 /* rank.c — counting hosts and keeping the top N per class: map, reduce, merge (optout/rank.h).
  *
  * Design
- * - One host table serves map and reduce: records (nine uint64 counters, the key's hash and
- *   length, the key bytes inline) live in an arena of blocks that never move (block sizes double
- *   from 64 KiB to 8 MiB, so a small shard costs little and a large table does not copy), and an
- *   open-addressing table of record pointers (linear probing, at most half full) finds them.
- *   About 100 bytes of record plus 8 to 16 bytes of table per host. common/strmap.c was not used:
- *   it costs two mallocs per host (key and value) and a 32-byte slot at 50% load, roughly twice
- *   this for the tens of millions of hosts a reducer may see.
+ * - One host table serves map and reduce: records (the key's hash and length, a class mask, three
+ *   uint64 counters per class the host has documents of, the key bytes inline) live in an arena of
+ *   blocks that never move (block sizes double from 64 KiB to 8 MiB, so a small shard costs little
+ *   and a large table does not copy), and an open-addressing table of record pointers (linear
+ *   probing, at most half full) finds them. A typical host (one class, 20-byte key) costs 56 bytes
+ *   of record plus 8 to 16 bytes of table. common/strmap.c was not used: it costs two mallocs per
+ *   host (key and value: nine counters) and a 32-byte slot at 50% load, about three times this for
+ *   the tens of millions of hosts a reducer may see.
  * - map (one shard): reads documents with the filter's own field rules (doc_fields.h, shared with
  *   filter.c, so a document counts here as it counts in report.json), sums per host key and
  *   class, then sorts the hosts by (partition, key) and writes partition p as one zstd frame of
@@ -71,12 +72,26 @@ unsigned optout_rank_partition(const char *host, size_t len, unsigned partitions
 
 /* ---- host table ---------------------------------------------------------------------------- */
 
+/* A host's record: the counters of the classes it has documents of (docs, bytes, tokens per class,
+ * in class order: mask bit k = class k), then the key. Most hosts have one class, so a record is
+ * usually 8 + 24 bytes + key; a host that gains a class is copied into a larger record (the old
+ * one is left in the arena: rare, and the arena is freed as a whole). */
 struct rec {
-    uint64_t c[NCOUNT];
     uint32_t hash;
     uint16_t len;
-    char key[]; /* NUL-terminated */
+    uint8_t mask;
+    uint8_t pad;
+    uint64_t c[];
 };
+
+static int rec_classes(unsigned mask) { return (mask & 1) + ((mask >> 1) & 1) + ((mask >> 2) & 1); }
+static const char *rec_key(const struct rec *r) { return (const char *)(r->c + 3 * rec_classes(r->mask)); }
+
+/* Counter k (0 docs, 1 bytes, 2 tokens) of class cls; 0 when the host has no document of it. */
+static uint64_t rec_get(const struct rec *r, int cls, int k) {
+    if (!(r->mask & (1u << cls))) return 0;
+    return r->c[3 * rec_classes(r->mask & ((1u << cls) - 1)) + k];
+}
 
 struct block {
     struct block *next;
@@ -125,8 +140,8 @@ static int table_grow(struct table *t) {
     return 0;
 }
 
-static struct rec *arena_rec(struct table *t, size_t keylen) {
-    size_t need = (sizeof(struct rec) + keylen + 1 + 7) & ~(size_t)7;
+static struct rec *arena_rec(struct table *t, unsigned mask, size_t keylen) {
+    size_t need = (sizeof(struct rec) + 24 * (size_t)rec_classes(mask) + keylen + 1 + 7) & ~(size_t)7;
     struct block *b = t->blocks;
     if (!b || b->cap - b->used < need) {
         size_t cap = t->next_block;
@@ -144,27 +159,51 @@ static struct rec *arena_rec(struct table *t, size_t keylen) {
     return r;
 }
 
-/* The record of key (created with zero counts when new); NULL when out of memory. */
-static struct rec *table_get(struct table *t, const char *key, size_t len) {
+/* Adds (docs, bytes, tokens) of class cls to the host's record, creating or enlarging it. 0, or
+ * -1 when out of memory. */
+static int table_add(struct table *t, const char *key, size_t len, int cls, uint64_t docs, uint64_t bytes,
+                     uint64_t tokens) {
     uint32_t h = (uint32_t)optout_hash_bytes(key, len);
     size_t i = h & (t->cap - 1);
-    for (struct rec *r; (r = t->slots[i]); i = (i + 1) & (t->cap - 1))
-        if (r->hash == h && r->len == len && memcmp(r->key, key, len) == 0) return r;
-    if ((t->count + 1) * 2 > t->cap) {
-        if (table_grow(t) != 0) return NULL;
+    struct rec *r;
+    for (; (r = t->slots[i]); i = (i + 1) & (t->cap - 1))
+        if (r->hash == h && r->len == len && memcmp(rec_key(r), key, len) == 0) break;
+    if (r && (r->mask & (1u << cls))) {
+        uint64_t *c = r->c + 3 * rec_classes(r->mask & ((1u << cls) - 1));
+        c[0] += docs;
+        c[1] += bytes;
+        c[2] += tokens;
+        return 0;
+    }
+    if (!r && (t->count + 1) * 2 > t->cap) {
+        if (table_grow(t) != 0) return -1;
         i = h & (t->cap - 1);
         while (t->slots[i]) i = (i + 1) & (t->cap - 1);
     }
-    struct rec *r = arena_rec(t, len);
-    if (!r) return NULL;
-    memset(r->c, 0, sizeof r->c);
-    r->hash = h;
-    r->len = (uint16_t)len;
-    memcpy(r->key, key, len);
-    r->key[len] = '\0';
-    t->slots[i] = r;
-    t->count++;
-    return r;
+    unsigned mask = (r ? r->mask : 0) | (1u << cls);
+    struct rec *n = arena_rec(t, mask, len);
+    if (!n) return -1;
+    n->hash = h;
+    n->len = (uint16_t)len;
+    n->mask = (uint8_t)mask;
+    n->pad = 0;
+    size_t j = 0;
+    for (int k = 0; k < OPTOUT_CLASS_COUNT; k++) {
+        if (!(mask & (1u << k))) continue;
+        if (k == cls) {
+            n->c[j] = docs;
+            n->c[j + 1] = bytes;
+            n->c[j + 2] = tokens;
+        } else {
+            for (int m = 0; m < 3; m++) n->c[j + m] = rec_get(r, k, m);
+        }
+        j += 3;
+    }
+    memcpy((char *)(n->c + j), key, len);
+    ((char *)(n->c + j))[len] = '\0';
+    if (!r) t->count++;
+    t->slots[i] = n;
+    return 0;
 }
 
 /* The records, in table order (malloc'd). */
@@ -251,7 +290,7 @@ struct part_rec {
 static int part_rec_cmp(const void *a, const void *b) {
     const struct part_rec *x = a, *y = b;
     if (x->part != y->part) return x->part < y->part ? -1 : 1;
-    return key_cmp(x->r->key, x->r->len, y->r->key, y->r->len);
+    return key_cmp(rec_key(x->r), x->r->len, rec_key(y->r), y->r->len);
 }
 
 /* Counts the shard into t. */
@@ -304,15 +343,10 @@ static int map_count(const optout_rank_map_config *c, const char *in, struct tab
         }
         optout_doc_facts f = {.cls = OPTOUT_CLASS_UNKNOWN};
         optout_doc_facts_of(v, &f);
-        struct rec *h = table_get(t, hk->key, hk->key_len);
-        if (!h) {
+        if (table_add(t, hk->key, hk->key_len, (int)f.cls, 1, f.bytes, f.tokens) != 0) {
             snprintf(err, errlen, "out of memory counting hosts of %s", in);
             goto done;
         }
-        uint64_t *cc = &h->c[3 * (int)f.cls];
-        cc[0]++;
-        cc[1] += f.bytes;
-        cc[2] += f.tokens;
         st->docs++;
     }
     if (got < 0) {
@@ -365,7 +399,7 @@ static int map_write(const optout_rank_map_config *c, struct table *t, const cha
     for (size_t i = 0; i < t->cap; i++)
         if (t->slots[i]) {
             v[n].r = t->slots[i];
-            v[n].part = optout_rank_partition(v[n].r->key, v[n].r->len, P);
+            v[n].part = optout_rank_partition(rec_key(v[n].r), v[n].r->len, P);
             n++;
         }
     qsort(v, n, sizeof *v, part_rec_cmp);
@@ -391,11 +425,11 @@ static int map_write(const optout_rank_map_config *c, struct table *t, const cha
                 if (frame_write(z, f, buf, blen, 0, obuf, ocap, &written) != 0) goto write_error;
                 blen = 0;
             }
-            memcpy(buf + blen, r->key, r->len);
+            memcpy(buf + blen, rec_key(r), r->len);
             blen += r->len;
             for (int k = 0; k < NCOUNT; k++) {
                 buf[blen++] = '\t';
-                blen += put_u64(buf + blen, r->c[k]);
+                blen += put_u64(buf + blen, rec_get(r, k / 3, k % 3));
             }
             buf[blen++] = '\n';
         }
@@ -527,12 +561,16 @@ static int reduce_row(struct row_sink *s, const char *line, size_t len, char *er
         if ((k < NCOUNT - 1) != (e < end)) goto bad;
         q = e + 1;
     }
-    struct rec *r = table_get(s->t, line, (size_t)(p - line));
-    if (!r) {
-        snprintf(err, errlen, "out of memory summing %s", s->path);
-        return -1;
+    for (int cls = 0; cls < OPTOUT_CLASS_COUNT; cls++) {
+        if (c[3 * cls] == 0) { /* no document of the class: nothing else may be counted */
+            if (c[3 * cls + 1] || c[3 * cls + 2]) goto bad;
+            continue;
+        }
+        if (table_add(s->t, line, (size_t)(p - line), cls, c[3 * cls], c[3 * cls + 1], c[3 * cls + 2]) != 0) {
+            snprintf(err, errlen, "out of memory summing %s", s->path);
+            return -1;
+        }
     }
-    for (int k = 0; k < NCOUNT; k++) r->c[k] += c[k];
     return 0;
 bad:
     snprintf(err, errlen, "%s: malformed row %" PRIu64 " in its partition", s->path, s->row);
@@ -625,32 +663,33 @@ static int metric_index(optout_rank_metric m) {
 }
 
 struct class_sort {
-    int base; /* 0 en, 3 non_en, 6 unknown */
-    int mi;   /* metric index within a class */
+    int cls; /* optout_class */
+    int mi;  /* metric: counter index within a class */
 };
 
 static int rec_rank_cmp(const void *a, const void *b, void *arg) {
     const struct class_sort *cs = arg;
     const struct rec *x = *(struct rec *const *)a, *y = *(struct rec *const *)b;
-    struct rank_key kx = {x->c[cs->base + cs->mi], x->c[cs->base], x->key, x->len};
-    struct rank_key ky = {y->c[cs->base + cs->mi], y->c[cs->base], y->key, y->len};
+    struct rank_key kx = {rec_get(x, cs->cls, cs->mi), rec_get(x, cs->cls, 0), rec_key(x), x->len};
+    struct rank_key ky = {rec_get(y, cs->cls, cs->mi), rec_get(y, cs->cls, 0), rec_key(y), y->len};
     return rank_cmp_keys(&kx, &ky);
 }
 
-static int write_class_rows(FILE *f, struct rec **all, size_t n, struct rec **sel, int base, int mi, uint64_t limit,
+static int write_class_rows(FILE *f, struct rec **all, size_t n, struct rec **sel, int cls, int mi, uint64_t limit,
                             int only_unknown, const char *name) {
     size_t m = 0;
     for (size_t i = 0; i < n; i++) {
         const struct rec *r = all[i];
-        if (only_unknown ? (r->c[0] == 0 && r->c[3] == 0) : r->c[base] > 0) sel[m++] = all[i];
+        unsigned known = (1u << OPTOUT_CLASS_EN) | (1u << OPTOUT_CLASS_NON_EN);
+        if (only_unknown ? !(r->mask & known) : (r->mask & (1u << cls)) != 0) sel[m++] = all[i];
     }
-    struct class_sort cs = {base, mi};
+    struct class_sort cs = {cls, mi};
     qsort_r(sel, m, sizeof *sel, rec_rank_cmp, &cs);
     if (m > limit) m = (size_t)limit;
     for (size_t i = 0; i < m; i++) {
         const struct rec *r = sel[i];
-        if (fprintf(f, "%s\t%s\t%" PRIu64 "\t%" PRIu64 "\t%" PRIu64 "\n", name, r->key, r->c[base], r->c[base + 1],
-                    r->c[base + 2]) < 0)
+        if (fprintf(f, "%s\t%s\t%" PRIu64 "\t%" PRIu64 "\t%" PRIu64 "\n", name, rec_key(r), rec_get(r, cls, 0),
+                    rec_get(r, cls, 1), rec_get(r, cls, 2)) < 0)
             return -1;
     }
     return 0;
@@ -705,9 +744,9 @@ long optout_rank_reduce(const optout_rank_reduce_config *c, const char *const *m
         goto done;
     }
     int mi = metric_index(c->metric);
-    if (write_class_rows(f, all, n, sel, 0, mi, c->top_en, 0, "en") != 0 ||
-        write_class_rows(f, all, n, sel, 3, mi, c->top_non_en, 0, "non_en") != 0 ||
-        (c->all_hosts && write_class_rows(f, all, n, sel, 6, mi, UINT64_MAX, 1, "unknown") != 0)) {
+    if (write_class_rows(f, all, n, sel, OPTOUT_CLASS_EN, mi, c->top_en, 0, "en") != 0 ||
+        write_class_rows(f, all, n, sel, OPTOUT_CLASS_NON_EN, mi, c->top_non_en, 0, "non_en") != 0 ||
+        (c->all_hosts && write_class_rows(f, all, n, sel, OPTOUT_CLASS_UNKNOWN, mi, UINT64_MAX, 1, "unknown") != 0)) {
         snprintf(err, errlen, "writing %s: %s", out, strerror(errno));
         goto done;
     }
