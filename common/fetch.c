@@ -336,6 +336,13 @@ static fetch_slot *fetch_slot_new(fetch_loop *L) {
      * is set; Debian's default sets one, and every handshake then parses the whole bundle again
      * (~15 ms of CPU). The bundle file alone holds the same certificates. */
     FETCH_SETOPT(L, e, CURLOPT_CAPATH, (char *)NULL);
+    /* Every host is fetched once: a connection kept for reuse only costs a descriptor, and
+     * libcurl 7.88 prunes its connection cache by scanning every connection (O(in flight) per
+     * transfer). Closed when done instead; redirect hops each connect anew. */
+    FETCH_SETOPT(L, e, CURLOPT_FORBID_REUSE, 1L);
+    /* ... and not looked for either: libcurl 7.88 searches its cache by walking the connections of
+     * the target host, and under connect_to every connection has the same target. */
+    FETCH_SETOPT(L, e, CURLOPT_FRESH_CONNECT, 1L);
     if (L->connect_to) FETCH_SETOPT(L, e, CURLOPT_CONNECT_TO, L->connect_to);
     if (L->check_addresses) {
         FETCH_SETOPT(L, e, CURLOPT_OPENSOCKETFUNCTION, fetch_opensocket_cb);
@@ -735,7 +742,7 @@ int optout_fetch_hosts(const optout_fetch_options *o, const char *const *hosts, 
         fetch_fail(L, "fetch: curl_multi_init failed");
         goto out;
     }
-    /* Hosts differ, so idle connections are rarely reused: a small cache bounds descriptors. */
+    /* connections are not reused (CURLOPT_FORBID_REUSE): a small cache suffices */
     long maxconn = L->concurrency < 64 ? (long)L->concurrency : 64;
     if (curl_multi_setopt(L->multi, CURLMOPT_SOCKETFUNCTION, fetch_socket_cb) != CURLM_OK ||
         curl_multi_setopt(L->multi, CURLMOPT_SOCKETDATA, L) != CURLM_OK ||
