@@ -160,7 +160,7 @@ measure_optout() { # N
     rate=$(echo "$nhosts / ($t1 - $t0)" | bc -l)
     best=$(echo "if ($rate > $best) $rate else $best" | bc -l)
     m=$(sed -n 's/.*Maximum resident set size (kbytes): //p' "$tmp/time.txt")
-    [ "$m" -gt "$rss" ] && rss=$m
+    if [ "$m" -gt "$rss" ]; then rss=$m; fi
   done
 }
 
