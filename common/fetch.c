@@ -26,8 +26,13 @@
  *   connect_to; the refused address is remembered in the slot for the error text.
  * - Scheme AUTO: an https attempt that got no HTTP response and followed no redirect falls back to
  *   http at once (neither a retry nor an attempt: `attempts` is 1 + the retries made; the time
- *   counts, and the error of a failure names both schemes), except when the name does not resolve (http would not either) or when the TLS handshake completed and the response then timed
- *   out (that is a slow https server: retried on https).
+ *   counts, and the error of a failure names both schemes), except when the name does not resolve
+ *   or its address was refused (http would fail alike), or when the TLS handshake completed and
+ *   the response then timed out (a slow https server: retried on https).
+ * - Connections are neither reused nor looked up (FORBID_REUSE, FRESH_CONNECT): every host is
+ *   fetched once, and libcurl 7.88's cache walks cost O(connections) per transfer.
+ * - CA certificates: the bundle file only (no CA directory), so that libcurl keeps the parsed
+ *   store across handshakes.
  * - File descriptors: each transfer may hold two sockets (happy eyeballs) and the resolver's
  *   socket pair; RLIMIT_NOFILE's soft limit is raised towards the hard limit when `concurrency`
  *   needs it, and the concurrency is lowered (with a warning) when even the hard limit is short.
@@ -578,6 +583,7 @@ static void fetch_done(fetch_loop *L, CURL *easy, CURLcode code) {
         /* AUTO: https that got no response at all falls back to http */
         if (j->scheme_now == OPTOUT_FETCH_HTTPS && L->o->scheme == OPTOUT_FETCH_AUTO && !j->fell_back &&
             status == 0 && redirects == 0 && code != CURLE_COULDNT_RESOLVE_HOST &&
+            !(code == CURLE_COULDNT_CONNECT && s->refused[0]) && /* http would be refused too */
             !(code == CURLE_OPERATION_TIMEDOUT && appconnect > 0)) {
             j->fell_back = 1;
             j->https_error = code;

@@ -18,9 +18,10 @@
  *   Transient failures (5xx, 429, timeout, reset) are retried up to `retries` more times after a
  *   backoff (retry_backoff_ms, doubled each time, waited on the event loop, never by sleeping);
  *   the last attempt decides. In AUTO mode an https try that got no response at all and followed
- *   no redirect falls back to http immediately, except when the name does not resolve, or when
- *   the TLS handshake completed and only the response timed out (retried on https); an error
- *   after a fallback names both ("https: SSL connect error; http: HTTP 404").
+ *   no redirect falls back to http immediately, except when the name does not resolve or its
+ *   address was refused (http would fail alike), or when the TLS handshake completed and only
+ *   the response timed out (retried on https); an error after a fallback names both schemes
+ *   ("https: SSL connect error; http: HTTP 404").
  * - Bodies: content encodings gzip/deflate/br accepted (decoded). At most OPTOUT_FETCH_BODY_MAX
  *   (500 KiB) is kept: when more arrives the transfer stops, the body is cut after its last '\n'
  *   (or '\r': RFC 9309 ends lines with either) within the limit, kept whole when it has none, and

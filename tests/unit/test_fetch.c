@@ -481,6 +481,18 @@ static void refused_connection_and_private_address(void **state) {
     assert_int_equal(hits_total, before);
     free_results(res, 1);
 
+    /* AUTO: a refused address is not retried over http (it would be refused alike) */
+    o.scheme = OPTOUT_FETCH_AUTO;
+    rc = run_fetch(&o, hosts, 1, res, err, sizeof err);
+    if (rc != 0) fail_msg("rc %d: %s", rc, err);
+    assert_int_equal(res[0].outcome, OPTOUT_OUTCOME_UNREACHABLE);
+    assert_int_equal(res[0].attempts, 1);
+    if (!strstr(res[0].error, "refused") || strstr(res[0].error, "http:"))
+        fail_msg("AUTO, refused address: error '%s'", res[0].error);
+    assert_int_equal(hits_total, before);
+    free_results(res, 1);
+    o.scheme = OPTOUT_FETCH_HTTP;
+
     /* allowed, it answers (404: no Host the server knows) */
     o.allow_private = 1;
     rc = run_fetch(&o, hosts, 1, res, err, sizeof err);
