@@ -957,7 +957,7 @@ long optout_rank_merge(const optout_rank_reduce_config *c, const char *const *to
         f = NULL;
         continue;
     bad_line:
-        snprintf(err, errlen, "%s: line %" PRIu64 " is not a rank row (class, host, docs, bytes, tokens)", tops[i],
+        snprintf(err, errlen, "%s: line %" PRIu64 " is not a rank row (class, host, docs, bytes, tokens; en, non_en, unknown in order)", tops[i],
                  lineno);
         goto done;
     }
