@@ -571,12 +571,11 @@ static void dispatch(struct broker *b) {
         optout_msg m = {.type = OPTOUT_MSG_TASK, .epoch = b->epoch, .task = task, .attempt = t->attempt,
                         .with_removed = (uint8_t)b->cfg->with_removed, .config = b->config_blob,
                         .config_len = b->config_len};
-        /* inputs and the run directory are named by absolute path under the root "fs" */
+        /* paths go out as (root, relative path) by the --root mounts */
         stages_task_message(b, task, &m);
-        snprintf(m.staging.root, sizeof m.staging.root, "fs");
         char staging[4096];
         staging_path(b, task, b->epoch, t->attempt, staging, sizeof staging);
-        snprintf(m.staging.rel, sizeof m.staging.rel, "%s", staging + 1);
+        broker_path(b, staging, &m.staging);
         if (send_to(b, w, &m) != 0) {
             queue_push(b, task);
             worker_dead(b, w, "unreachable");
@@ -796,11 +795,11 @@ static int build_config_blob(struct broker *b) {
         snprintf(rc->redis, sizeof rc->redis, "%s", c->redis);
         snprintf(rc->redis_prefix, sizeof rc->redis_prefix, "%s", b->redis_prefix);
     } else if (c->robots_dir) {
-        snprintf(rc->robots_dir.root, sizeof rc->robots_dir.root, "fs");
-        snprintf(rc->robots_dir.rel, sizeof rc->robots_dir.rel, "%s", c->robots_dir + 1);
+        broker_path(b, c->robots_dir, &rc->robots_dir);
     } else { /* workers read the fetch archive itself */
-        snprintf(rc->robots_dir.root, sizeof rc->robots_dir.root, "fs");
-        snprintf(rc->robots_dir.rel, sizeof rc->robots_dir.rel, "%s/robots", c->dir + 1);
+        char archive[4200];
+        snprintf(archive, sizeof archive, "%s/robots", c->dir);
+        broker_path(b, archive, &rc->robots_dir);
         rc->robots_archive = 1;
     }
     optout_rank_reduce_config rank;

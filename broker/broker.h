@@ -21,6 +21,10 @@ struct broker_config {
     const char *const *binds;        /* extra ZeroMQ endpoints (tcp://...); ipc://DIR/broker.sock always */
     size_t bind_count;
     const char *const *corpus;       /* --corpus paths and patterns */
+    /* --root NAME=PATH: absolute paths under PATH go to workers as (NAME, relative path); others as
+     * ("fs", path without its leading '/'). Longest PATH wins. */
+    const char *const *root_names, *const *root_paths;
+    size_t root_count;
     size_t corpus_count;
     const char *robots_dir;          /* absolute */
     const char *agents_file;         /* NULL: the built-in Apertus list */
@@ -133,6 +137,8 @@ const char *stage_name(enum stage s);
 int stages_plan(struct broker *b);
 /* A short name for messages and the report: the shard's path, or "fetch part 3 of 64". */
 const char *task_label(const struct broker *b, size_t task, char *buf, size_t cap);
+/* An absolute path as workers see it: (root name, relative path) by the --root mounts. */
+void broker_path(const struct broker *b, const char *abs, optout_msg_path *out);
 /* Fills the kind-specific fields of a TASK message (kind, input, span, output name). */
 void stages_task_message(const struct broker *b, size_t task, optout_msg *m);
 /* 1 when a published file name belongs to the task's kind (shards/, removed/, ranking/, robots/). */

@@ -32,7 +32,7 @@ static void usage(FILE *f) {
           "                     [--bind ENDPOINT]... [--mode rfc9309|protego] [--agents-file FILE]\n"
           "                     [--agent NAME]... [--removed] [--host-key canonical|netloc]\n"
           "                     [--unreachable keep|disallow] [--level N] [--keep-format] [--retries N]\n"
-          "                     [--redis ENDPOINT [--redis-password-file F]]\n"
+          "                     [--redis ENDPOINT [--redis-password-file F]] [--root NAME=PATH]...\n"
           "fetch options: [--top-en N] [--top-intl N] [--metric tokens|bytes|docs] [--partitions P]\n"
           "               [--hosts FILE] [--fetch-tasks N] [--scheme auto|https|http] [--user-agent S]\n"
           "               [--concurrency N] [--timeout S] [--connect-timeout S] [--fetch-retries N]\n"
@@ -41,7 +41,9 @@ static void usage(FILE *f) {
           "Runs (or resumes) the run in DIR, stage by stage: rank (when --top-* is given, or to list\n"
           "every host when robots.txt must be fetched without --hosts), fetch (without --robots-dir),\n"
           "filter, report. Tasks go to optout-worker processes that connect to ipc://DIR/broker.sock\n"
-          "or to a --bind ENDPOINT (tcp://ADDRESS:PORT; repeat for several).\n"
+          "or to a --bind ENDPOINT (tcp://ADDRESS:PORT; repeat for several). Paths under a --root PATH\n"
+          "go to workers as (NAME, relative path): each node maps NAME to its own mount (its\n"
+          "--root NAME=PATH); other paths as (fs, absolute path).\n"
           "With --redis (unix:/path or host:port) verdicts are loaded into Redis (from the robots\n"
           "directory or the fetch archive DIR/robots) and workers read them from there.\n"
           "Exit status: 0 complete, 1 some task failed permanently or runtime error, 2 usage error.\n",
@@ -53,7 +55,7 @@ int main(int argc, char **argv) {
     enum { O_DIR = 256, O_BIND, O_CORPUS, O_ROBOTS, O_MODE, O_AGENTS_FILE, O_AGENT, O_REMOVED, O_HOSTKEY,
            O_UNREACHABLE, O_LEVEL, O_KEEP, O_RETRIES, O_VERSION, O_CRASH, O_REDIS, O_REDIS_PW, O_SYNTHETIC,
            O_TOP_EN, O_TOP_INTL, O_METRIC, O_PARTITIONS, O_HOSTS, O_FETCH_TASKS, O_SCHEME, O_USER_AGENT, O_CONNECT_TO,
-           O_ALLOW_PRIVATE, O_CONCURRENCY, O_TIMEOUT, O_CONNECT_TIMEOUT, O_FETCH_RETRIES };
+           O_ALLOW_PRIVATE, O_CONCURRENCY, O_TIMEOUT, O_CONNECT_TIMEOUT, O_FETCH_RETRIES, O_ROOT };
     static const struct option options[] = {
         {"dir", required_argument, NULL, O_DIR},         {"bind", required_argument, NULL, O_BIND},
         {"corpus", required_argument, NULL, O_CORPUS},   {"robots-dir", required_argument, NULL, O_ROBOTS},
@@ -73,6 +75,7 @@ int main(int argc, char **argv) {
         {"timeout", required_argument, NULL, O_TIMEOUT},
         {"connect-timeout", required_argument, NULL, O_CONNECT_TIMEOUT},
         {"fetch-retries", required_argument, NULL, O_FETCH_RETRIES},
+        {"root", required_argument, NULL, O_ROOT},
         {"help", no_argument, NULL, 'h'},
         /* fault injection for the tests: die between journaling `accepted` and publishing */
         {"crash-after-accept", no_argument, NULL, O_CRASH},
@@ -86,8 +89,10 @@ int main(int argc, char **argv) {
     const char **corpus = calloc((size_t)argc, sizeof *corpus);
     const char **agents = calloc((size_t)argc, sizeof *agents);
     const char **binds = calloc((size_t)argc, sizeof *binds);
+    const char **root_names = calloc((size_t)argc, sizeof *root_names);
+    const char **root_paths = calloc((size_t)argc, sizeof *root_paths);
     char robots_abs[PATH_MAX], dir_abs[PATH_MAX], hosts_abs[PATH_MAX];
-    if (!corpus || !agents || !binds) return OPTOUT_EXIT_FAILURE;
+    if (!corpus || !agents || !binds || !root_names || !root_paths) return OPTOUT_EXIT_FAILURE;
     int opt;
     opterr = 0;
     while ((opt = getopt_long(argc, argv, ":h", options, NULL)) != -1) {
@@ -181,6 +186,18 @@ int main(int argc, char **argv) {
             cfg.fetch.allow_private = 1;
             break;
         case O_ALLOW_PRIVATE: cfg.fetch.allow_private = 1; break;
+        case O_ROOT: {
+            char *eq = strchr(optarg, '=');
+            if (!eq || eq == optarg || eq[1] != '/' || memchr(optarg, '/', (size_t)(eq - optarg)) ||
+                (size_t)(eq - optarg) >= OPTOUT_MSG_NAME_MAX) {
+                optout_log(LOG_ERR, "--root: expected NAME=/ABSOLUTE/PATH (NAME without '/'), got '%s'", optarg);
+                return OPTOUT_EXIT_USAGE;
+            }
+            *eq = '\0';
+            root_names[cfg.root_count] = optarg;
+            root_paths[cfg.root_count++] = eq + 1;
+            break;
+        }
         case O_CONCURRENCY:
             if (parse_number("--concurrency", optarg, 1, 100000, &number) != 0) return OPTOUT_EXIT_USAGE;
             cfg.fetch.concurrency = (unsigned)number;
@@ -240,9 +257,13 @@ int main(int argc, char **argv) {
     cfg.corpus = corpus;
     cfg.agents = agents;
     cfg.binds = binds;
+    cfg.root_names = root_names;
+    cfg.root_paths = root_paths;
     int rc = broker_run(&cfg);
     free(corpus);
     free(agents);
     free(binds);
+    free(root_names);
+    free(root_paths);
     return rc;
 }

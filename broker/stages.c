@@ -86,11 +86,23 @@ const char *task_label(const struct broker *b, size_t task, char *buf, size_t ca
     return buf;
 }
 
-/* An absolute path as (root "fs", relative path): the broker names everything from / . */
-static void fs_path(optout_msg_path *p, const char *abs) {
-    snprintf(p->root, sizeof p->root, "fs");
-    if (snprintf(p->rel, sizeof p->rel, "%s", abs[0] == '/' ? abs + 1 : abs) >= (int)sizeof p->rel)
-        p->rel[0] = '\0'; /* cannot happen: plan paths are checked against the message limits */
+void broker_path(const struct broker *b, const char *abs, optout_msg_path *out) {
+    const struct broker_config *c = b->cfg;
+    size_t best = 0, best_len = 0;
+    int found = 0;
+    for (size_t i = 0; i < c->root_count; i++) {
+        size_t n = strlen(c->root_paths[i]);
+        while (n > 1 && c->root_paths[i][n - 1] == '/') n--;
+        if (strncmp(abs, c->root_paths[i], n) == 0 && (abs[n] == '/' || abs[n] == '\0' || n == 1) &&
+            (!found || n > best_len)) {
+            best = i, best_len = n, found = 1;
+        }
+    }
+    const char *rel = found ? abs + best_len : abs;
+    while (*rel == '/') rel++;
+    snprintf(out->root, sizeof out->root, "%s", found ? c->root_names[best] : "fs");
+    if (snprintf(out->rel, sizeof out->rel, "%s", rel) >= (int)sizeof out->rel)
+        out->rel[0] = '\0'; /* cannot happen: plan paths are checked against the message limits */
 }
 
 void stages_task_message(const struct broker *b, size_t task, optout_msg *m) {
@@ -99,26 +111,26 @@ void stages_task_message(const struct broker *b, size_t task, optout_msg *m) {
     m->kind = t->kind;
     switch (t->kind) {
     case OPTOUT_TASK_FILTER:
-        fs_path(&m->input, t->input->path);
+        broker_path(b, t->input->path, &m->input);
         m->input_size = t->input->size;
         m->input_mtime_ns = t->input->mtime_ns;
         snprintf(m->output_name, sizeof m->output_name, "%s", t->output_name);
         break;
     case OPTOUT_TASK_RANK_MAP:
-        fs_path(&m->input, t->input->path);
+        broker_path(b, t->input->path, &m->input);
         m->input_size = t->input->size;
         m->input_mtime_ns = t->input->mtime_ns;
         snprintf(m->output_name, sizeof m->output_name, "ranking/map/%06zu", task - b->stage_first[STAGE_RANK_MAP]);
         break;
     case OPTOUT_TASK_RANK_REDUCE:
         snprintf(path, sizeof path, "%s/ranking/map", b->cfg->dir);
-        fs_path(&m->input, path);
+        broker_path(b, path, &m->input);
         m->span_start = t->part;
         m->span_count = b->stage_count[STAGE_RANK_MAP];
         snprintf(m->output_name, sizeof m->output_name, "ranking/top/%04u.tsv", t->part);
         break;
     case OPTOUT_TASK_FETCH:
-        fs_path(&m->input, b->hosts_path);
+        broker_path(b, b->hosts_path, &m->input);
         m->span_start = t->part;
         m->span_count = b->stage_count[STAGE_FETCH];
         snprintf(m->output_name, sizeof m->output_name, "robots/%06u", t->part);

@@ -186,6 +186,32 @@ try:
     check(r.returncode == 0, "resume after a crash between accepted and published (%s)" % r.stderr.strip()[-300:])
     same_result(d6, "run resumed after a crash between accepted and published")
 
+    # 6b. roots: the broker names paths by --root mounts, a worker maps them to its own (here
+    # symlinks elsewhere) and has no "fs" root at all, so a path sent any other way would fail
+    d6b = os.path.join(tmp, "run6b")
+    os.makedirs(d6b)
+    node = os.path.join(tmp, "node")
+    os.makedirs(node)
+    for name, target in (("corpus", corpus), ("run", d6b), ("robots", ROBOTS)):
+        os.symlink(os.path.abspath(target), os.path.join(node, name))
+    bp = subprocess.Popen([broker, "--dir", d6b, "--corpus", pattern, "--robots-dir", ROBOTS, "--removed",
+                           "--root", "corpus=" + os.path.abspath(corpus), "--root", "run=" + os.path.abspath(d6b),
+                           "--root", "robots=" + os.path.abspath(ROBOTS)], stderr=subprocess.PIPE, text=True)
+    sock = os.path.join(d6b, "broker.sock")
+    deadline = time.time() + 20
+    while not os.path.exists(sock) and time.time() < deadline:
+        time.sleep(0.05)
+    wp = subprocess.Popen([os.path.join(BIN, "optout-worker"), "--connect", "ipc://" + sock, "--slots", "2"] +
+                          sum((["--root", "%s=%s" % (n, os.path.join(node, n))] for n in ("corpus", "run", "robots")),
+                              []), stderr=subprocess.PIPE)
+    try:
+        bp.wait(timeout=120)
+    finally:
+        wp.terminate()
+        wp.wait()
+    check(bp.returncode == 0, "a worker with its own mounts (--root) runs the whole run")
+    same_result(d6b, "run through --root mounts")
+
     # 7. a corrupt shard: listed in failed_tasks after the retry cap, everything else completes, exit 1
     bad_corpus = os.path.join(tmp, "badcorpus")
     shutil.copytree(corpus, bad_corpus)
