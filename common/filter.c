@@ -172,7 +172,62 @@ struct filter_run {
     size_t url_cap;
     char *removed_buf;
     size_t removed_cap;
+    optout_strmap *losses; /* host key -> struct host_loss, for the shard's top hosts */
 };
+
+struct host_loss {
+    uint64_t docs, tokens;
+};
+
+/* A removed document of `host`: counted for the shard's top hosts by removed tokens. */
+static int note_loss(struct filter_run *run, const char *host, size_t len, uint64_t tokens) {
+    struct host_loss *l = optout_strmap_get(run->losses, host, len);
+    if (!l) {
+        if (len >= OPTOUT_TOP_HOST_MAX || !(l = calloc(1, sizeof *l))) return len >= OPTOUT_TOP_HOST_MAX ? 0 : -1;
+        if (optout_strmap_put(run->losses, host, len, l, NULL) != 0) {
+            free(l);
+            return -1;
+        }
+    }
+    l->docs++;
+    l->tokens += tokens;
+    return 0;
+}
+
+struct loss_list {
+    optout_host_loss *items;
+    size_t count;
+};
+
+static int collect_loss(const char *key, size_t len, void *value, void *arg) {
+    struct loss_list *list = arg;
+    optout_host_loss *h = &list->items[list->count++];
+    const struct host_loss *l = value;
+    memset(h->host, 0, sizeof h->host);
+    memcpy(h->host, key, len);
+    h->docs_removed = l->docs;
+    h->tokens_removed = l->tokens;
+    return 0;
+}
+
+static int most_tokens(const void *a, const void *b) {
+    const optout_host_loss *x = a, *y = b;
+    if (x->tokens_removed != y->tokens_removed) return x->tokens_removed > y->tokens_removed ? -1 : 1;
+    if (x->docs_removed != y->docs_removed) return x->docs_removed > y->docs_removed ? -1 : 1;
+    return strcmp(x->host, y->host);
+}
+
+/* The shard's OPTOUT_TOP_HOSTS_PER_SHARD hosts with the most removed tokens, into the stats. */
+static int add_top_losses(struct filter_run *run) {
+    struct loss_list list = {.items = malloc((optout_strmap_count(run->losses) + 1) * sizeof *list.items)};
+    if (!list.items) return -1;
+    optout_strmap_each(run->losses, collect_loss, &list);
+    qsort(list.items, list.count, sizeof *list.items, most_tokens);
+    size_t n = list.count < OPTOUT_TOP_HOSTS_PER_SHARD ? list.count : OPTOUT_TOP_HOSTS_PER_SHARD;
+    optout_stats_add_host_losses(run->stats, list.items, n);
+    free(list.items);
+    return 0;
+}
 
 /* The document's URL, unescaped (into *buf when it has escapes); 0 when it has none. */
 int optout_doc_url(const optout_json_value *v, const char **u, size_t *ulen, char **buf, size_t *cap) {
@@ -235,6 +290,10 @@ static int decide(struct filter_run *run, const optout_json_value *v, optout_sta
     if (n > 0) {
         facts->removed = 1;
         facts->disallowed = set;
+        if (note_loss(run, hk->key, hk->key_len, facts->tokens) != 0) {
+            snprintf(err, errlen, "out of memory");
+            return -1;
+        }
     }
     return 0;
 }
@@ -247,6 +306,8 @@ int optout_doc_facts_of(const optout_json_value *v, optout_doc_facts *f) {
     f->cls = optout_language_class(lang->s, lang->len, lang->present && lang->is_string);
     f->year = optout_document_year(dump->present && dump->is_string ? dump->s : NULL, dump->len,
                                    date->present && date->is_string ? date->s : NULL, date->len);
+    f->dump = dump->present && dump->is_string ? dump->s : NULL;
+    f->dump_len = f->dump ? dump->len : 0;
     if (v[F_TEXT].present && v[F_TEXT].is_string)
         optout_json_text_size(v[F_TEXT].s, v[F_TEXT].len, &f->bytes, &f->chars);
     long long t = parse_tokens(tokens);
@@ -397,7 +458,8 @@ int optout_filter_shard(const optout_filter_config *cfg, const char *in, const c
     int rc = -1;
     run.fields = make_fields(cfg);
     run.cache = calloc(OPTOUT_HOSTKEY_CACHE, sizeof *run.cache);
-    if (!run.fields || !run.cache) {
+    run.losses = optout_strmap_new();
+    if (!run.fields || !run.cache || !run.losses) {
         snprintf(err, errlen, "%s", run.fields ? "out of memory" : "bad field path");
         goto done;
     }
@@ -430,6 +492,10 @@ int optout_filter_shard(const optout_filter_config *cfg, const char *in, const c
         snprintf(err, errlen, "%s", serr);
         goto done;
     }
+    if (add_top_losses(&run) != 0) {
+        snprintf(err, errlen, "out of memory");
+        goto done;
+    }
     /* removed first: the kept shard is the one whose presence says "done" */
     if (wr) {
         int crc = optout_shard_commit(wr, serr);
@@ -452,6 +518,7 @@ done:
     optout_shard_close(r);
     optout_json_fields_free(run.fields);
     free(run.cache);
+    optout_strmap_free(run.losses, free);
     free(run.url_buf);
     free(run.removed_buf);
     if (run.batch) free(run.batch->buf);

@@ -181,10 +181,66 @@ static void md_years(FILE *f, const optout_stats *s) {
     }
     if (year_has_docs(s, OPTOUT_YEARS - 1)) year_row(f, "unknown", &s->by_year[OPTOUT_YEARS - 1]);
     fputs("\nThe year is the crawl's (`dump` CC-MAIN-YYYY-WW), else the document's `date`. One robots.txt "
-          "snapshot applies to every year (retroactive opt-out). The chart's bars are all languages together "
-          "(the statistics do not split years by language); its lines are the overall English and non-English "
-          "loss.\n\n",
+          "snapshot applies to every year (retroactive opt-out). The chart shows each year's English and "
+          "non-English token loss; its dashed lines are the loss over all years.\n\n",
           f);
+}
+
+/* Per dump: Common Crawl dumps in name order (which is time order for CC-MAIN-YYYY-WW). */
+static int by_name(const void *a, const void *b) {
+    return strcmp(((const optout_dump_bucket *)a)->name, ((const optout_dump_bucket *)b)->name);
+}
+
+static void md_dumps(FILE *f, const optout_stats *s) {
+    if (!s->dump_count) return;
+    optout_dump_bucket *d = malloc(s->dump_count * sizeof *d);
+    if (!d) return;
+    memcpy(d, s->by_dump, s->dump_count * sizeof *d);
+    qsort(d, s->dump_count, sizeof *d, by_name);
+    fputs("## Loss per dump\n\n"
+          "| dump | documents in | removed | % | tokens in | removed | % |\n|---|---:|---:|---:|---:|---:|---:|\n",
+          f);
+    for (size_t i = 0; i < s->dump_count; i++) {
+        char name[OPTOUT_DUMP_NAME_MAX + 2];
+        snprintf(name, sizeof name, "`%s`", d[i].name);
+        year_row(f, name, &d[i].b);
+    }
+    if (s->dump_other.docs_in) year_row(f, "other or none", &s->dump_other);
+    fputs("\n", f);
+    free(d);
+}
+
+static int by_tokens_removed(const void *a, const void *b) {
+    const optout_host_loss *x = a, *y = b;
+    if (x->tokens_removed != y->tokens_removed) return x->tokens_removed > y->tokens_removed ? -1 : 1;
+    if (x->docs_removed != y->docs_removed) return x->docs_removed > y->docs_removed ? -1 : 1;
+    return strcmp(x->host, y->host);
+}
+
+#define REPORT_TOP_HOSTS 20
+
+static void md_top_hosts(FILE *f, const optout_stats *s) {
+    if (!s->top_host_count) return;
+    optout_host_loss *h = malloc(s->top_host_count * sizeof *h);
+    if (!h) return;
+    memcpy(h, s->top_hosts, s->top_host_count * sizeof *h);
+    qsort(h, s->top_host_count, sizeof *h, by_tokens_removed);
+    size_t n = s->top_host_count < REPORT_TOP_HOSTS ? s->top_host_count : REPORT_TOP_HOSTS;
+    fputs("## Hosts that cost the most\n\n| host | documents removed | tokens removed | % of all tokens removed |\n"
+          "|---|---:|---:|---:|\n",
+          f);
+    for (size_t i = 0; i < n; i++) {
+        fputs("| ", f);
+        put_code(f, h[i].host);
+        cell_num(f, h[i].docs_removed);
+        cell_num(f, h[i].tokens_removed);
+        cell_pct(f, h[i].tokens_removed, s->total.tokens_removed);
+        fputs(" |\n", f);
+    }
+    fputs("\nEach shard reports its 100 hosts with the most removed tokens and the run sums them; a host's "
+          "figure is exact when it was among the top of every shard it appears in, else a lower bound.\n\n",
+          f);
+    free(h);
 }
 
 static void md_agents(FILE *f, const optout_stats *s, const optout_agents *agents) {
@@ -354,7 +410,9 @@ static int render_md(FILE *f, const optout_stats *s, const optout_agents *agents
     md_totals(f, s);
     md_classes(f, s);
     md_years(f, s);
+    md_dumps(f, s);
     md_agents(f, s, agents);
+    md_top_hosts(f, s);
     md_outcomes(f, s, info);
     md_bad_input(f, s);
     md_failed(f, info);

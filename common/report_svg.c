@@ -1,6 +1,6 @@
 /* report_svg.c — loss-by-year.svg written by hand (include/optout/report.h): token loss per year as
- * bars (all languages: the statistics have years and classes but not their product), the overall
- * English and non-English loss as horizontal reference lines, axes, ticks, legend, title.
+ * two bars, English and non-English (by_year_class), the loss over all years of each as dashed
+ * reference lines, axes, ticks, legend, title.
  * Output depends only on the statistics (fixed formats, no locale), so re-rendering is byte-exact. */
 #include "optout/report.h"
 
@@ -12,7 +12,6 @@
 #define PY0 80.0
 #define PY1 350.0
 
-#define C_BAR "#4e79a7"
 #define C_EN "#e15759"
 #define C_NON "#59a14f"
 
@@ -61,10 +60,11 @@ int optout_report_write_svg(FILE *f, const optout_stats *s) {
         }
     const optout_bucket *en = &s->by_class[OPTOUT_CLASS_EN], *non = &s->by_class[OPTOUT_CLASS_NON_EN];
     double max = 0;
-    for (int year = lo; year <= hi; year++) {
-        const optout_bucket *b = &s->by_year[year - OPTOUT_YEAR_MIN];
-        if (b->docs_in && loss(b) > max) max = loss(b);
-    }
+    for (int year = lo; year <= hi; year++)
+        for (int c = OPTOUT_CLASS_EN; c <= OPTOUT_CLASS_NON_EN; c++) {
+            const optout_bucket *b = &s->by_year_class[year - OPTOUT_YEAR_MIN][c];
+            if (b->docs_in && loss(b) > max) max = loss(b);
+        }
     if (en->docs_in && loss(en) > max) max = loss(en);
     if (non->docs_in && loss(non) > max) max = loss(non);
     double top, step;
@@ -86,16 +86,18 @@ int optout_report_write_svg(FILE *f, const optout_stats *s) {
     /* legend, one row under the title */
     fprintf(f,
             "<g class=\"legend\">\n"
-            "<rect x=\"%.1f\" y=\"46\" width=\"14\" height=\"10\" fill=\"" C_BAR "\"/>"
-            "<text x=\"%.1f\" y=\"55\">all languages, per year</text>\n",
-            PX0, PX0 + 20);
+            "<rect x=\"%.1f\" y=\"46\" width=\"14\" height=\"10\" fill=\"" C_EN "\"/>"
+            "<text x=\"%.1f\" y=\"55\">English</text>\n"
+            "<rect x=\"%.1f\" y=\"46\" width=\"14\" height=\"10\" fill=\"" C_NON "\"/>"
+            "<text x=\"%.1f\" y=\"55\">non-English</text>\n",
+            PX0 - 50, PX0 - 30, PX0 + 40, PX0 + 60);
     if (en->docs_in) {
         char pct[32];
         snprintf(pct, sizeof pct, "%.2f%%", loss(en));
         fprintf(f,
                 "<line x1=\"%.1f\" y1=\"51\" x2=\"%.1f\" y2=\"51\" stroke=\"" C_EN "\" stroke-width=\"2\" "
                 "stroke-dasharray=\"6 4\"/><text x=\"%.1f\" y=\"55\">English, all years: %s</text>\n",
-                PX0 + 200, PX0 + 230, PX0 + 236, pct);
+                PX0 + 160, PX0 + 190, PX0 + 196, pct);
     }
     if (non->docs_in) {
         char pct[32];
@@ -103,7 +105,7 @@ int optout_report_write_svg(FILE *f, const optout_stats *s) {
         fprintf(f,
                 "<line x1=\"%.1f\" y1=\"51\" x2=\"%.1f\" y2=\"51\" stroke=\"" C_NON "\" stroke-width=\"2\" "
                 "stroke-dasharray=\"2 3\"/><text x=\"%.1f\" y=\"55\">non-English, all years: %s</text>\n",
-                PX0 + 420, PX0 + 450, PX0 + 456, pct);
+                PX0 + 380, PX0 + 410, PX0 + 416, pct);
     }
     fputs("</g>\n", f);
 
@@ -139,21 +141,27 @@ int optout_report_write_svg(FILE *f, const optout_stats *s) {
     fprintf(f, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\">crawl year (dump, else date)</text>\n</g>\n",
             (PX0 + PX1) / 2, PY1 + 45);
 
-    /* bars: one per year that has documents */
+    /* bars: English and non-English side by side, for each year that has documents of the class */
+    static const char *const CLASS_KEY[2] = {"en", "non_en"}, *const CLASS_TEXT[2] = {"English", "non-English"};
+    static const char *const CLASS_COLOR[2] = {C_EN, C_NON};
     fputs("<g class=\"bars\">\n", f);
-    for (int i = 0; i < n; i++) {
-        const optout_bucket *b = &s->by_year[lo + i - OPTOUT_YEAR_MIN];
-        if (!b->docs_in) continue;
-        double v = loss(b), bw = slot * 0.6, x = PX0 + (i + 0.2) * slot, y = YPOS(v);
-        char rm[32], in[32];
-        fprintf(f,
-                "<rect class=\"bar\" data-year=\"%d\" data-loss=\"%.4f\" x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" "
-                "height=\"%.1f\" fill=\"" C_BAR "\"><title>%d: %.2f%% of tokens removed (%s of %s)</title></rect>\n",
-                lo + i, v, x, y, bw, PY1 - y, lo + i, v, num(b->tokens_removed, rm), num(b->tokens_in, in));
-        fprintf(f, "<text class=\"value\" x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\" font-size=\"10\" "
-                   "fill=\"#333333\">%.1f%%</text>\n",
-                x + bw / 2, y - 4, v);
-    }
+    for (int i = 0; i < n; i++)
+        for (int c = 0; c < 2; c++) {
+            const optout_bucket *b = &s->by_year_class[lo + i - OPTOUT_YEAR_MIN][c];
+            if (!b->docs_in) continue;
+            double v = loss(b), bw = slot * 0.36, x = PX0 + (i + 0.14) * slot + c * bw, y = YPOS(v);
+            char rm[32], in[32];
+            fprintf(f,
+                    "<rect class=\"bar\" data-year=\"%d\" data-class=\"%s\" data-loss=\"%.4f\" x=\"%.1f\" "
+                    "y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" fill=\"%s\"><title>%d, %s: %.2f%% of tokens removed "
+                    "(%s of %s)</title></rect>\n",
+                    lo + i, CLASS_KEY[c], v, x, y, bw, PY1 - y, CLASS_COLOR[c], lo + i, CLASS_TEXT[c], v,
+                    num(b->tokens_removed, rm), num(b->tokens_in, in));
+            if (n <= 16)
+                fprintf(f, "<text class=\"value\" x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\" font-size=\"9\" "
+                           "fill=\"#333333\">%.1f</text>\n",
+                        x + bw / 2, y - 3, v);
+        }
     fputs("</g>\n", f);
 
     /* reference lines: the overall English and non-English loss */

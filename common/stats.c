@@ -1,6 +1,7 @@
 /* stats.c — statistics buckets and their JSON form (include/optout/stats.h). */
 #include "optout/stats.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 static const char *const OUTCOME_NAMES[OPTOUT_OUTCOME_COUNT] = {
@@ -51,10 +52,38 @@ static void bucket_merge(optout_bucket *a, const optout_bucket *b) {
     a->tokens_removed += b->tokens_removed;
 }
 
+/* 1 for a dump name worth a bucket: 1..31 bytes of [A-Za-z0-9._-] (CC-MAIN-2019-35), so that it
+ * is a JSON key and a table cell as it is. */
+static int dump_name_ok(const char *name, size_t len) {
+    if (!name || len == 0 || len >= OPTOUT_DUMP_NAME_MAX) return 0;
+    for (size_t i = 0; i < len; i++) {
+        char c = name[i];
+        if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' || c == '_' ||
+              c == '-'))
+            return 0;
+    }
+    return 1;
+}
+
+/* The bucket of a dump name: found, else a new one while there is room, else dump_other. */
+static optout_bucket *dump_bucket(optout_stats *s, const char *name, size_t len) {
+    if (!dump_name_ok(name, len)) return &s->dump_other;
+    for (size_t i = 0; i < s->dump_count; i++)
+        if (memcmp(s->by_dump[i].name, name, len) == 0 && s->by_dump[i].name[len] == '\0') return &s->by_dump[i].b;
+    if (s->dump_count == OPTOUT_DUMPS_MAX) return &s->dump_other;
+    optout_dump_bucket *d = &s->by_dump[s->dump_count++];
+    memset(d->name, 0, sizeof d->name);
+    memcpy(d->name, name, len);
+    return &d->b;
+}
+
 void optout_stats_add_doc(optout_stats *s, size_t agent_count, const optout_doc_facts *d) {
+    size_t year = optout_stats_year_slot(d->year);
     bucket_add(&s->total, d, d->removed);
     bucket_add(&s->by_class[d->cls], d, d->removed);
-    bucket_add(&s->by_year[optout_stats_year_slot(d->year)], d, d->removed);
+    bucket_add(&s->by_year[year], d, d->removed);
+    bucket_add(&s->by_year_class[year][d->cls], d, d->removed);
+    bucket_add(dump_bucket(s, d->dump, d->dump_len), d, d->removed);
     bucket_add(&s->any_agent, d, d->removed);
     for (size_t a = 0; a < agent_count; a++)
         bucket_add(&s->by_agent[a], d, d->disallowed && optout_agentset_has(d->disallowed, a));
@@ -63,7 +92,14 @@ void optout_stats_add_doc(optout_stats *s, size_t agent_count, const optout_doc_
 void optout_stats_merge(optout_stats *into, const optout_stats *from) {
     bucket_merge(&into->total, &from->total);
     for (int i = 0; i < OPTOUT_CLASS_COUNT; i++) bucket_merge(&into->by_class[i], &from->by_class[i]);
-    for (int i = 0; i < OPTOUT_YEARS; i++) bucket_merge(&into->by_year[i], &from->by_year[i]);
+    for (int i = 0; i < OPTOUT_YEARS; i++) {
+        bucket_merge(&into->by_year[i], &from->by_year[i]);
+        for (int c = 0; c < OPTOUT_CLASS_COUNT; c++) bucket_merge(&into->by_year_class[i][c], &from->by_year_class[i][c]);
+    }
+    for (size_t i = 0; i < from->dump_count; i++)
+        bucket_merge(dump_bucket(into, from->by_dump[i].name, strlen(from->by_dump[i].name)), &from->by_dump[i].b);
+    bucket_merge(&into->dump_other, &from->dump_other);
+    optout_stats_add_host_losses(into, from->top_hosts, from->top_host_count);
     for (int i = 0; i < OPTOUT_AGENTS_MAX; i++) bucket_merge(&into->by_agent[i], &from->by_agent[i]);
     bucket_merge(&into->any_agent, &from->any_agent);
     for (int i = 0; i < OPTOUT_OUTCOME_COUNT; i++) into->docs_by_outcome[i] += from->docs_by_outcome[i];
@@ -74,6 +110,52 @@ void optout_stats_merge(optout_stats *into, const optout_stats *from) {
     into->bad_idna += from->bad_idna;
     into->line_too_long += from->line_too_long;
     into->tokens_estimated_docs += from->tokens_estimated_docs;
+}
+
+static int by_host(const void *a, const void *b) {
+    return strcmp(((const optout_host_loss *)a)->host, ((const optout_host_loss *)b)->host);
+}
+
+/* Most removed tokens first; then documents; then host key (a total order: the kept set and the
+ * report do not depend on the order of merges). */
+static int by_loss(const void *a, const void *b) {
+    const optout_host_loss *x = a, *y = b;
+    if (x->tokens_removed != y->tokens_removed) return x->tokens_removed > y->tokens_removed ? -1 : 1;
+    if (x->docs_removed != y->docs_removed) return x->docs_removed > y->docs_removed ? -1 : 1;
+    return strcmp(x->host, y->host);
+}
+
+void optout_stats_add_host_losses(optout_stats *s, const optout_host_loss *losses, size_t count) {
+    if (count == 0) return;
+    /* both sides sorted by host, merged (summing equal hosts), then cut to the largest */
+    optout_host_loss *in = malloc(count * sizeof *in), *all = malloc((s->top_host_count + count) * sizeof *all);
+    if (!in || !all) { /* without memory the list stays as it was (a report detail, never a count) */
+        free(in);
+        free(all);
+        return;
+    }
+    memcpy(in, losses, count * sizeof *in);
+    qsort(in, count, sizeof *in, by_host);
+    size_t i = 0, j = 0, n = 0;
+    while (i < s->top_host_count || j < count) {
+        int c = i == s->top_host_count ? 1 : j == count ? -1 : strcmp(s->top_hosts[i].host, in[j].host);
+        if (c < 0) all[n++] = s->top_hosts[i++];
+        else if (c > 0) all[n++] = in[j++];
+        else {
+            all[n] = s->top_hosts[i++];
+            all[n].docs_removed += in[j].docs_removed;
+            all[n++].tokens_removed += in[j++].tokens_removed;
+        }
+    }
+    if (n > OPTOUT_TOP_HOSTS) {
+        qsort(all, n, sizeof *all, by_loss);
+        n = OPTOUT_TOP_HOSTS;
+        qsort(all, n, sizeof *all, by_host);
+    }
+    memcpy(s->top_hosts, all, n * sizeof *all);
+    s->top_host_count = n;
+    free(in);
+    free(all);
 }
 
 static void write_string(FILE *f, const char *s) {
@@ -136,6 +218,49 @@ int optout_stats_write_json(FILE *f, const optout_stats *s, const optout_agents 
         fputc('}', f);
     }
     fputs(first ? "  },\n" : "\n  },\n", f);
+    fputs("  \"by_year_class\": {", f);
+    first = 1;
+    for (int i = 0; i < OPTOUT_YEARS; i++) {
+        if (s->by_year[i].docs_in == 0) continue;
+        char key[16];
+        if (i == OPTOUT_YEARS - 1) strcpy(key, "unknown");
+        else snprintf(key, sizeof key, "%d", OPTOUT_YEAR_MIN + i);
+        fputs(first ? "\n    " : ",\n    ", f);
+        first = 0;
+        write_string(f, key);
+        fputs(": {", f);
+        for (int c = 0; c < OPTOUT_CLASS_COUNT; c++) {
+            fprintf(f, "%s\"%s\": {", c ? ", " : "", CLASS_NAMES[c]);
+            write_bucket_fields(f, &s->by_year_class[i][c]);
+            fputc('}', f);
+        }
+        fputc('}', f);
+    }
+    fputs(first ? "},\n" : "\n  },\n", f);
+    fputs("  \"by_dump\": {", f);
+    for (size_t i = 0; i <= s->dump_count; i++) {
+        const optout_bucket *b = i < s->dump_count ? &s->by_dump[i].b : &s->dump_other;
+        if (i == s->dump_count && b->docs_in == 0) break;
+        fputs(i ? ",\n    " : "\n    ", f);
+        write_string(f, i < s->dump_count ? s->by_dump[i].name : "other");
+        fputs(": {", f);
+        write_bucket_fields(f, b);
+        fputc('}', f);
+    }
+    fputs(s->dump_count || s->dump_other.docs_in ? "\n  },\n" : "},\n", f);
+    optout_host_loss *top = malloc((s->top_host_count + 1) * sizeof *top);
+    size_t ntop = top ? s->top_host_count : 0;
+    if (top) memcpy(top, s->top_hosts, ntop * sizeof *top);
+    if (top) qsort(top, ntop, sizeof *top, by_loss);
+    fputs("  \"top_hosts\": [", f);
+    for (size_t i = 0; i < ntop; i++) {
+        fputs(i ? ",\n    {\"host\": " : "\n    {\"host\": ", f);
+        write_string(f, top[i].host);
+        fprintf(f, ", \"docs_removed\": %lu, \"tokens_removed\": %lu}", (unsigned long)top[i].docs_removed,
+                (unsigned long)top[i].tokens_removed);
+    }
+    free(top);
+    fputs(ntop ? "\n  ],\n" : "],\n", f);
     fputs("  \"by_agent\": {\n", f);
     for (size_t a = 0; a < optout_agents_count(agents); a++)
         write_bucket(f, "    ", optout_agents_name(agents, a), &s->by_agent[a], 1);

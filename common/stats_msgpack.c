@@ -10,6 +10,12 @@
  *   "o"   [docs per outcome]             exactly OPTOUT_OUTCOME_COUNT uints, in optout_outcome order
  *   "n"   {counter name: uint}           bad_json no_url bad_url no_host bad_idna line_too_long
  *                                        tokens_estimated_docs
+ *   "yc"  {year slot: [3 buckets]}       by year and class (en, non_en, unknown)
+ *   "d"   {dump name: bucket}            names 1..31 bytes of [A-Za-z0-9._-], distinct, at most
+ *                                        OPTOUT_DUMPS_MAX
+ *   "do"  bucket of the other dumps (and documents without one)
+ *   "h"   [[host, docs_removed, tokens_removed], ...]   top hosts, strictly increasing host keys
+ *                                        (1..299 bytes), at most OPTOUT_TOP_HOSTS
  * A bucket is an array of 8 uints: docs_in, docs_removed, bytes_in, bytes_removed, chars_in,
  * chars_removed, tokens_in, tokens_removed. Empty stats encode as an empty map.
  *
@@ -105,13 +111,15 @@ int optout_stats_encode(const optout_stats *s, size_t agent_count, void **out, s
         errno = EINVAL;
         return -1;
     }
-    optout_stats c = *s; /* counter() takes a non-const pointer */
-    size_t counters = 0, outcomes = 0;
-    for (int i = 0; i < COUNTERS; i++) counters += *counter(&c, i) != 0;
+    optout_stats *c = (optout_stats *)s; /* counter() takes a non-const pointer; nothing is written */
+    size_t counters = 0, outcomes = 0, year_class = 0;
+    for (int i = 0; i < COUNTERS; i++) counters += *counter(c, i) != 0;
+    for (int y = 0; y < OPTOUT_YEARS; y++) year_class += nonzero_buckets(s->by_year_class[y], OPTOUT_CLASS_COUNT);
     for (int i = 0; i < OPTOUT_OUTCOME_COUNT; i++) outcomes |= s->docs_by_outcome[i] != 0;
     size_t keys = !bucket_zero(&s->total) + nonzero_buckets(s->by_class, OPTOUT_CLASS_COUNT) +
                   nonzero_buckets(s->by_year, OPTOUT_YEARS) + nonzero_buckets(s->by_agent, agent_count) +
-                  !bucket_zero(&s->any_agent) + outcomes + (counters != 0);
+                  !bucket_zero(&s->any_agent) + outcomes + (counters != 0) + (year_class != 0) +
+                  (s->dump_count != 0) + !bucket_zero(&s->dump_other) + (s->top_host_count != 0);
 
     msgpack_sbuffer sb;
     msgpack_sbuffer_init(&sb);
@@ -138,9 +146,41 @@ int optout_stats_encode(const optout_stats *s, size_t agent_count, void **out, s
         p_key(&e, "n");
         e.failed |= msgpack_pack_map(&e.pk, counters) != 0;
         for (int i = 0; i < COUNTERS; i++) {
-            if (!*counter(&c, i)) continue;
+            if (!*counter(c, i)) continue;
             p_key(&e, COUNTER_NAMES[i]);
-            e.failed |= msgpack_pack_uint64(&e.pk, *counter(&c, i)) != 0;
+            e.failed |= msgpack_pack_uint64(&e.pk, *counter(c, i)) != 0;
+        }
+    }
+    if (year_class) {
+        p_key(&e, "yc");
+        e.failed |= msgpack_pack_map(&e.pk, year_class) != 0;
+        for (int y = 0; y < OPTOUT_YEARS; y++) {
+            if (!nonzero_buckets(s->by_year_class[y], OPTOUT_CLASS_COUNT)) continue;
+            e.failed |= msgpack_pack_uint64(&e.pk, (uint64_t)y) != 0;
+            e.failed |= msgpack_pack_array(&e.pk, OPTOUT_CLASS_COUNT) != 0;
+            for (int k = 0; k < OPTOUT_CLASS_COUNT; k++) p_bucket(&e, &s->by_year_class[y][k]);
+        }
+    }
+    if (s->dump_count) {
+        p_key(&e, "d");
+        e.failed |= msgpack_pack_map(&e.pk, s->dump_count) != 0;
+        for (size_t i = 0; i < s->dump_count; i++) {
+            p_key(&e, s->by_dump[i].name);
+            p_bucket(&e, &s->by_dump[i].b);
+        }
+    }
+    if (!bucket_zero(&s->dump_other)) {
+        p_key(&e, "do");
+        p_bucket(&e, &s->dump_other);
+    }
+    if (s->top_host_count) {
+        p_key(&e, "h");
+        e.failed |= msgpack_pack_array(&e.pk, s->top_host_count) != 0;
+        for (size_t i = 0; i < s->top_host_count; i++) {
+            e.failed |= msgpack_pack_array(&e.pk, 3) != 0;
+            p_key(&e, s->top_hosts[i].host);
+            e.failed |= msgpack_pack_uint64(&e.pk, s->top_hosts[i].docs_removed) != 0;
+            e.failed |= msgpack_pack_uint64(&e.pk, s->top_hosts[i].tokens_removed) != 0;
         }
     }
     if (e.failed) {
@@ -186,8 +226,67 @@ static int dec_bucket_map(const msgpack_object *o, optout_bucket *b, size_t n) {
     return rc;
 }
 
+static int dec_year_class(const msgpack_object *o, optout_stats *s) {
+    if (o->type != MSGPACK_OBJECT_MAP) return -1;
+    unsigned char seen[OPTOUT_YEARS] = {0};
+    for (uint32_t k = 0; k < o->via.map.size; k++) {
+        const msgpack_object *key = &o->via.map.ptr[k].key, *val = &o->via.map.ptr[k].val;
+        if (key->type != MSGPACK_OBJECT_POSITIVE_INTEGER || key->via.u64 >= OPTOUT_YEARS || seen[key->via.u64]++)
+            return -1;
+        if (val->type != MSGPACK_OBJECT_ARRAY || val->via.array.size != OPTOUT_CLASS_COUNT) return -1;
+        for (int c = 0; c < OPTOUT_CLASS_COUNT; c++)
+            if (dec_bucket(&val->via.array.ptr[c], &s->by_year_class[key->via.u64][c]) != 0) return -1;
+    }
+    return 0;
+}
+
+/* A dump name or host key: a string of 1..cap-1 bytes without NUL, copied NUL-padded. */
+static int dec_name(const msgpack_object *o, char *out, size_t cap) {
+    if (o->type != MSGPACK_OBJECT_STR || o->via.str.size == 0 || o->via.str.size >= cap ||
+        memchr(o->via.str.ptr, '\0', o->via.str.size))
+        return -1;
+    memset(out, 0, cap);
+    memcpy(out, o->via.str.ptr, o->via.str.size);
+    return 0;
+}
+
+static int dec_dumps(const msgpack_object *o, optout_stats *s) {
+    if (o->type != MSGPACK_OBJECT_MAP || o->via.map.size > OPTOUT_DUMPS_MAX) return -1;
+    for (uint32_t k = 0; k < o->via.map.size; k++) {
+        optout_dump_bucket *d = &s->by_dump[k];
+        if (dec_name(&o->via.map.ptr[k].key, d->name, sizeof d->name) != 0) return -1;
+        for (const char *c = d->name; *c; c++)
+            if (!((*c >= 'A' && *c <= 'Z') || (*c >= 'a' && *c <= 'z') || (*c >= '0' && *c <= '9') || *c == '.' ||
+                  *c == '_' || *c == '-'))
+                return -1;
+        for (uint32_t j = 0; j < k; j++)
+            if (strcmp(s->by_dump[j].name, d->name) == 0) return -1; /* twice */
+        if (dec_bucket(&o->via.map.ptr[k].val, &d->b) != 0) return -1;
+    }
+    s->dump_count = o->via.map.size;
+    return 0;
+}
+
+static int dec_top_hosts(const msgpack_object *o, optout_stats *s) {
+    if (o->type != MSGPACK_OBJECT_ARRAY || o->via.array.size > OPTOUT_TOP_HOSTS) return -1;
+    for (uint32_t k = 0; k < o->via.array.size; k++) {
+        const msgpack_object *e = &o->via.array.ptr[k];
+        optout_host_loss *h = &s->top_hosts[k];
+        if (e->type != MSGPACK_OBJECT_ARRAY || e->via.array.size != 3 ||
+            dec_name(&e->via.array.ptr[0], h->host, sizeof h->host) != 0 ||
+            e->via.array.ptr[1].type != MSGPACK_OBJECT_POSITIVE_INTEGER ||
+            e->via.array.ptr[2].type != MSGPACK_OBJECT_POSITIVE_INTEGER)
+            return -1;
+        if (k > 0 && strcmp(s->top_hosts[k - 1].host, h->host) >= 0) return -1; /* sorted, distinct */
+        h->docs_removed = e->via.array.ptr[1].via.u64;
+        h->tokens_removed = e->via.array.ptr[2].via.u64;
+    }
+    s->top_host_count = o->via.array.size;
+    return 0;
+}
+
 static int dec_stats(const msgpack_object *root, size_t agent_count, optout_stats *s) {
-    static const char *const KEYS[] = {"t", "c", "y", "a", "any", "o", "n"};
+    static const char *const KEYS[] = {"t", "c", "y", "a", "any", "o", "n", "yc", "d", "do", "h"};
     enum { NKEYS = sizeof KEYS / sizeof *KEYS };
     if (root->type != MSGPACK_OBJECT_MAP) return -1;
     int seen[NKEYS] = {0};
@@ -204,6 +303,10 @@ static int dec_stats(const msgpack_object *root, size_t agent_count, optout_stat
         case 2: rc = dec_bucket_map(val, s->by_year, OPTOUT_YEARS); break;
         case 3: rc = dec_bucket_map(val, s->by_agent, agent_count); break;
         case 4: rc = dec_bucket(val, &s->any_agent); break;
+        case 7: rc = dec_year_class(val, s); break;
+        case 8: rc = dec_dumps(val, s); break;
+        case 9: rc = dec_bucket(val, &s->dump_other); break;
+        case 10: rc = dec_top_hosts(val, s); break;
         case 5:
             if (val->type != MSGPACK_OBJECT_ARRAY || val->via.array.size != OPTOUT_OUTCOME_COUNT) return -1;
             for (int i = 0; i < OPTOUT_OUTCOME_COUNT; i++) {
@@ -211,7 +314,7 @@ static int dec_stats(const msgpack_object *root, size_t agent_count, optout_stat
                 s->docs_by_outcome[i] = val->via.array.ptr[i].via.u64;
             }
             break;
-        default: {
+        case 6: {
             if (val->type != MSGPACK_OBJECT_MAP) return -1;
             int got[COUNTERS] = {0};
             for (uint32_t j = 0; j < val->via.map.size; j++) {

@@ -5,9 +5,16 @@
  *   (`token_count`, else ceil(bytes / 4)), each "in" and "removed".
  * - optout_stats holds one bucket at the top level, one per class (en, non_en, unknown: they sum
  *   to the top level), one per year (from `dump`, else `date`; "unknown" when neither gives one),
- *   one per agent (keyed by the agent name verbatim) plus "any", the bad-input counters, and the
- *   documents per host outcome. Buckets only ever grow; two stats of the same agent list merge by
- *   addition (shards of one run).
+ *   one per year and class (the chart's two series), one per dump name (the first
+ *   OPTOUT_DUMPS_MAX names met, at most OPTOUT_DUMP_NAME_MAX - 1 bytes; the rest, and documents
+ *   without a dump, in `dump_other`), one per agent (keyed by the agent name verbatim) plus "any",
+ *   the bad-input counters, the documents per host outcome, and the hosts that lost the most
+ *   tokens. Buckets only ever grow; two stats of the same agent list merge by addition (shards of
+ *   one run).
+ * - Top hosts: each shard's filter reports its OPTOUT_TOP_HOSTS_PER_SHARD hosts with the most
+ *   removed tokens; merging sums them by host and keeps the OPTOUT_TOP_HOSTS largest (kept sorted by
+ *   host key). A host's figure is exact when it is among the top of every shard it appears in, and
+ *   a lower bound otherwise: report.md says so.
  * - optout_stats_write_json() writes the whole schema as one JSON object; keys are stable.
  */
 #ifndef OPTOUT_STATS_H
@@ -45,10 +52,32 @@ int optout_outcome_parse(const char *name, optout_outcome *outcome); /* -1 when 
 #define OPTOUT_YEAR_MAX 2100
 #define OPTOUT_YEARS (OPTOUT_YEAR_MAX - OPTOUT_YEAR_MIN + 2) /* the last slot is "unknown" */
 
+#define OPTOUT_DUMPS_MAX 256
+#define OPTOUT_DUMP_NAME_MAX 32
+#define OPTOUT_TOP_HOSTS 1000
+#define OPTOUT_TOP_HOSTS_PER_SHARD 100
+#define OPTOUT_TOP_HOST_MAX 300 /* = OPTOUT_HOSTKEY_MAX: a host key and its NUL */
+
+typedef struct {
+    char name[OPTOUT_DUMP_NAME_MAX]; /* NUL-padded */
+    optout_bucket b;
+} optout_dump_bucket;
+
+typedef struct {
+    char host[OPTOUT_TOP_HOST_MAX]; /* NUL-padded */
+    uint64_t docs_removed, tokens_removed;
+} optout_host_loss;
+
 typedef struct {
     optout_bucket total;
     optout_bucket by_class[OPTOUT_CLASS_COUNT];
     optout_bucket by_year[OPTOUT_YEARS];
+    optout_bucket by_year_class[OPTOUT_YEARS][OPTOUT_CLASS_COUNT];
+    optout_dump_bucket by_dump[OPTOUT_DUMPS_MAX];
+    size_t dump_count;
+    optout_bucket dump_other;
+    optout_host_loss top_hosts[OPTOUT_TOP_HOSTS]; /* sorted by host, distinct */
+    size_t top_host_count;
     optout_bucket by_agent[OPTOUT_AGENTS_MAX];
     optout_bucket any_agent;
     uint64_t docs_by_outcome[OPTOUT_OUTCOME_COUNT];
@@ -59,6 +88,8 @@ typedef struct {
 typedef struct {
     optout_class cls;
     int year; /* 0 when unknown */
+    const char *dump; /* the dump name (raw JSON string value), NULL when absent */
+    size_t dump_len;
     uint64_t bytes, chars, tokens;
     int removed;
     const optout_agentset *disallowed; /* NULL when nothing disallowed */
@@ -67,6 +98,9 @@ typedef struct {
 void optout_stats_init(optout_stats *stats);
 void optout_stats_add_doc(optout_stats *stats, size_t agent_count, const optout_doc_facts *doc);
 void optout_stats_merge(optout_stats *into, const optout_stats *from);
+/* Adds hosts' removed documents and tokens (any order, distinct hosts; keys shorter than
+ * OPTOUT_TOP_HOST_MAX) to the top hosts: summed by host, the OPTOUT_TOP_HOSTS largest kept. */
+void optout_stats_add_host_losses(optout_stats *stats, const optout_host_loss *losses, size_t count);
 
 /* Year index for by_year; years outside [OPTOUT_YEAR_MIN, OPTOUT_YEAR_MAX] count as unknown. */
 size_t optout_stats_year_slot(int year);

@@ -153,14 +153,31 @@ def new_stats(agents):
               "docs_by_outcome": {k: 0 for k in ("ok", "no_robots", "unavailable", "unreachable", "no_such_host",
                                                  "not_ranked")},
               "by_class": {k: new_bucket() for k in ("en", "non_en", "unknown")},
-              "by_year": {},
+              "by_year": {}, "by_year_class": {}, "by_dump": {}, "top_hosts": [],
               "by_agent": {a: new_bucket() for a in agents + ["any"]}})
     return s
 
 
+DUMP_CHARS = set("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-")
+
+
+def dump_key(obj):
+    """The by_dump key: a dump name of 1..31 characters of [A-Za-z0-9._-], else "other"."""
+    dump = field(obj, "dump") if obj is not None else None
+    if isinstance(dump, str) and 0 < len(dump) < 32 and set(dump) <= DUMP_CHARS:
+        return dump
+    return "other"
+
+
+def top_hosts(losses):
+    """A shard's 100 hosts with the most removed tokens (ties: documents, then host), in that order."""
+    rows = sorted(losses.items(), key=lambda kv: (-kv[1][1], -kv[1][0], kv[0].encode()))
+    return [{"host": h, "docs_removed": n, "tokens_removed": t} for h, (n, t) in rows[:100]]
+
+
 class Doc:
     """One input line: what the filter should do with it."""
-    __slots__ = ("raw", "blank", "obj", "kind", "file", "url", "agents", "facts")
+    __slots__ = ("raw", "blank", "obj", "kind", "key", "file", "url", "agents", "facts")
 
 
 def analyse_shard(data, rows):
@@ -169,9 +186,9 @@ def analyse_shard(data, rows):
     if len(lines) != len(rows):
         raise ValueError("%d input lines but %d sidecar rows" % (len(lines), len(rows)))
     docs = []
-    for raw, (kind, _key, file) in zip(lines, rows):
+    for raw, (kind, key, file) in zip(lines, rows):
         d = Doc()
-        d.raw, d.kind, d.file, d.url, d.agents, d.obj = raw, kind, file, None, [], None
+        d.raw, d.kind, d.key, d.file, d.url, d.agents, d.obj = raw, kind, key, file, None, [], None
         body = strip_nl(raw)
         d.blank = body in (b"", b"\r")
         if d.blank:
@@ -204,6 +221,7 @@ def analyse_shard(data, rows):
 
 def expected_stats(docs, agents):
     s = new_stats(agents)
+    losses = {}
     for d in docs:
         if d.blank:
             continue
@@ -234,9 +252,16 @@ def expected_stats(docs, agents):
         if yk not in s["by_year"]:
             s["by_year"][yk] = new_bucket()
         bucket_add(s["by_year"][yk], nbytes, chars, tokens, removed)
+        yc = s["by_year_class"].setdefault(yk, {k: new_bucket() for k in ("en", "non_en", "unknown")})
+        bucket_add(yc[cls], nbytes, chars, tokens, removed)
+        bucket_add(s["by_dump"].setdefault(dump_key(d.obj), new_bucket()), nbytes, chars, tokens, removed)
+        if removed:
+            n, t = losses.get(d.key, (0, 0))
+            losses[d.key] = (n + 1, t + tokens)
         bucket_add(s["by_agent"]["any"], nbytes, chars, tokens, removed)
         for a in agents:
             bucket_add(s["by_agent"][a], nbytes, chars, tokens, a in d.agents)
+    s["top_hosts"] = top_hosts(losses)
     return s
 
 
@@ -250,7 +275,8 @@ def diff(expected, got, path=""):
             else:
                 out += diff(expected[k], got[k], path + k + ".")
         for k in got:
-            if k not in expected and not (path == "" and k not in ("by_class", "by_year", "by_agent")
+            if k not in expected and not (path == "" and k not in ("by_class", "by_year", "by_agent", "by_year_class",
+                                                                   "by_dump", "top_hosts")
                                           and isinstance(got[k], int) and got[k] == 0):
                 out.append("%s%s: unexpected (%r)" % (path, k, got[k]))
         return out

@@ -36,6 +36,18 @@ static void variant_a(optout_stats *s, optout_agents *ag, optout_report_info *in
     s->total = sum(s->by_class[0], s->by_class[1]);
     s->by_year[optout_stats_year_slot(2015)] = B(700, 40, 280000, 16000, 250000, 15000, 70000, 3500);
     s->by_year[optout_stats_year_slot(2019)] = B(800, 60, 320000, 24000, 290000, 22000, 80000, 6500);
+    s->by_year_class[optout_stats_year_slot(2015)][OPTOUT_CLASS_EN] = B(500, 30, 200000, 12000, 180000, 11000, 50000, 3000);
+    s->by_year_class[optout_stats_year_slot(2015)][OPTOUT_CLASS_NON_EN] = B(200, 10, 80000, 4000, 70000, 4000, 20000, 500);
+    s->by_year_class[optout_stats_year_slot(2019)][OPTOUT_CLASS_EN] = B(500, 50, 200000, 20000, 210000, 20000, 50000, 5000);
+    s->by_year_class[optout_stats_year_slot(2019)][OPTOUT_CLASS_NON_EN] = B(300, 10, 120000, 4000, 80000, 2000, 30000, 1500);
+    s->dump_count = 2;
+    strcpy(s->by_dump[0].name, "CC-MAIN-2019-35"); /* name order differs from insertion order */
+    s->by_dump[0].b = s->by_year[optout_stats_year_slot(2019)];
+    strcpy(s->by_dump[1].name, "CC-MAIN-2015-14");
+    s->by_dump[1].b = s->by_year[optout_stats_year_slot(2015)];
+    optout_host_loss top[2] = {{.host = "a.example", .docs_removed = 60, .tokens_removed = 4000},
+                               {.host = "b.example", .docs_removed = 30, .tokens_removed = 6000}};
+    optout_stats_add_host_losses(s, top, 2);
     s->by_agent[0] = B(1500, 90, 600000, 36000, 540000, 33000, 150000, 9000);
     s->by_agent[1] = B(1500, 50, 600000, 22000, 540000, 20000, 150000, 5000);
     s->by_agent[2] = B(1500, 10, 600000, 4400, 540000, 4000, 150000, 1000);
@@ -65,6 +77,8 @@ static void variant_b(optout_stats *s, optout_agents *ag, optout_report_info *in
     s->total = sum(sum(s->by_class[0], s->by_class[1]), s->by_class[2]);
     s->by_year[optout_stats_year_slot(2024)] = B(1500, 95, 600000, 38000, 540000, 34500, 150000, 9500);
     s->by_year[OPTOUT_YEARS - 1] = B(10, 0, 1000, 0, 1000, 0, 250, 0);
+    s->by_year_class[optout_stats_year_slot(2024)][OPTOUT_CLASS_EN] = B(1000, 70, 400000, 28000, 390000, 27000, 100000, 7000);
+    s->by_year_class[OPTOUT_YEARS - 1][OPTOUT_CLASS_UNKNOWN] = B(10, 0, 1000, 0, 1000, 0, 250, 0);
     s->by_agent[0] = B(1510, 60, 601000, 24000, 541000, 23000, 150250, 6000);
     s->by_agent[1] = B(1510, 80, 601000, 32000, 541000, 30000, 150250, 8000);
     s->any_agent = B(1510, 95, 601000, 38000, 541000, 34500, 150250, 9500);

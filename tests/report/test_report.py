@@ -39,6 +39,14 @@ EXPECT_A.update({
                  "non_en": bucket(500, 20, 200000, 8000, 150000, 6000, 50000, 2000), "unknown": ZERO},
     "by_year": {"2015": bucket(700, 40, 280000, 16000, 250000, 15000, 70000, 3500),
                 "2019": bucket(800, 60, 320000, 24000, 290000, 22000, 80000, 6500)},
+    "by_year_class": {"2015": {"en": bucket(500, 30, 200000, 12000, 180000, 11000, 50000, 3000),
+                               "non_en": bucket(200, 10, 80000, 4000, 70000, 4000, 20000, 500), "unknown": ZERO},
+                      "2019": {"en": bucket(500, 50, 200000, 20000, 210000, 20000, 50000, 5000),
+                               "non_en": bucket(300, 10, 120000, 4000, 80000, 2000, 30000, 1500), "unknown": ZERO}},
+    "by_dump": {"CC-MAIN-2019-35": bucket(800, 60, 320000, 24000, 290000, 22000, 80000, 6500),
+                "CC-MAIN-2015-14": bucket(700, 40, 280000, 16000, 250000, 15000, 70000, 3500)},
+    "top_hosts": [{"host": "b.example", "docs_removed": 30, "tokens_removed": 6000},
+                  {"host": "a.example", "docs_removed": 60, "tokens_removed": 4000}],
     "by_agent": {"GPTBot": bucket(1500, 90, 600000, 36000, 540000, 33000, 150000, 9000),
                  "CCBot/2.0": bucket(1500, 50, 600000, 22000, 540000, 20000, 150000, 5000),
                  "*": bucket(1500, 10, 600000, 4400, 540000, 4000, 150000, 1000),
@@ -96,6 +104,10 @@ try:
                    "| 2015 | 700 | 40 | 5.71% | 70,000 | 3,500 | 5.00% |",
                    "| 2019 | 800 | 60 | 7.50% | 80,000 | 6,500 | 8.12% |",
                    "| 2024 | 0 |",
+                   "## Loss per dump",
+                   "| `CC-MAIN-2015-14` | 700 | 40 | 5.71% | 70,000 | 3,500 | 5.00% |\n| `CC-MAIN-2019-35` | 800 |",
+                   "## Hosts that cost the most",
+                   "| `b.example` | 30 | 6,000 | 60.00% |\n| `a.example` | 60 | 4,000 | 40.00% |",
                    "| `GPTBot` | 90 | 6.00% | 33,000 | 6.11% |",
                    "| `CCBot/2.0` | 50 | 3.33% | 20,000 | 3.70% |",
                    "| `*` | 10 | 0.67% | 4,000 | 0.74% |",
@@ -121,11 +133,13 @@ try:
     check("| 2012 |" not in md and "| 2025 |" not in md and "| unknown |" not in md, "report.md (a): years outside 2013-2024")
 
     root, ns, bars = svg_bars(os.path.join(a, "loss-by-year.svg"))
-    check(len(bars) == 2, "svg (a): %d bars, want 2" % len(bars))
-    check([b.get("data-year") for b in bars] == ["2015", "2019"], "svg (a): bar years %s" % [b.get("data-year") for b in bars])
-    check([round(float(b.get("data-loss")), 2) for b in bars] == [5.0, 8.12], "svg (a): bar values")
+    check(len(bars) == 4, "svg (a): %d bars, want 4" % len(bars))
+    check([(b.get("data-year"), b.get("data-class")) for b in bars] ==
+          [("2015", "en"), ("2015", "non_en"), ("2019", "en"), ("2019", "non_en")],
+          "svg (a): bar years and classes %s" % [(b.get("data-year"), b.get("data-class")) for b in bars])
+    check([round(float(b.get("data-loss")), 2) for b in bars] == [6.0, 2.5, 10.0, 5.0], "svg (a): bar values")
     heights = [float(b.get("height")) for b in bars]
-    check(heights[1] > heights[0] > 0, "svg (a): bar heights %s" % heights)
+    check(heights[2] > heights[0] > heights[3] > heights[1] > 0, "svg (a): bar heights %s" % heights)
     check(len([e for e in root.iter(ns + "line") if e.get("class") in ("ref-en", "ref-non-en")]) == 2,
           "svg (a): the English and non-English lines")
     texts = ["".join(e.itertext()) for e in root.iter(ns + "text")]

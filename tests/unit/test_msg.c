@@ -1076,8 +1076,17 @@ static void sample_stats(optout_stats *s, size_t agents, int n) {
             .removed = i % 2,
             .disallowed = i % 2 ? &set : NULL,
         };
+        char dump[40];
+        snprintf(dump, sizeof dump, i % 7 == 0 ? "CC-MAIN-%d-%02d-with-a-name-too-long" : "CC-MAIN-%d-%02d",
+                 2013 + i % 12, i % 3);
+        if (i % 11 != 0) d.dump = dump, d.dump_len = strlen(dump); /* also none, and too long: other */
         optout_stats_add_doc(s, agents, &d);
         s->docs_by_outcome[i % OPTOUT_OUTCOME_COUNT]++;
+        if (i % 2) {
+            optout_host_loss h = {.docs_removed = 1, .tokens_removed = d.tokens};
+            snprintf(h.host, sizeof h.host, "host%d.example", i % 13);
+            optout_stats_add_host_losses(s, &h, 1);
+        }
     }
     s->bad_json = 1, s->no_url = 2, s->bad_url = 3, s->no_host = 4, s->bad_idna = 5, s->line_too_long = 6;
     s->tokens_estimated_docs = UINT64_MAX;
@@ -1115,8 +1124,19 @@ static void test_stats_round_trip(void **state) {
         assert_memory_equal(d, s, sizeof *s);
         free(buf);
     }
-    /* every bucket and counter at its maximum */
+    /* every bucket and counter at its maximum, every dump and top host slot used */
     memset(s, 0xff, sizeof *s);
+    s->dump_count = OPTOUT_DUMPS_MAX;
+    for (int i = 0; i < OPTOUT_DUMPS_MAX; i++) {
+        memset(s->by_dump[i].name, 0, sizeof s->by_dump[i].name);
+        snprintf(s->by_dump[i].name, sizeof s->by_dump[i].name, "dump-%04d-%0*d", i, 20, i);
+    }
+    s->top_host_count = OPTOUT_TOP_HOSTS;
+    for (int i = 0; i < OPTOUT_TOP_HOSTS; i++) {
+        memset(&s->top_hosts[i], 0, sizeof s->top_hosts[i]); /* padding too: decoding leaves it zero */
+        snprintf(s->top_hosts[i].host, sizeof s->top_hosts[i].host, "h%05d.%0*d", i, OPTOUT_TOP_HOST_MAX - 9, i);
+        s->top_hosts[i].docs_removed = s->top_hosts[i].tokens_removed = UINT64_MAX;
+    }
     size_t len;
     void *buf = stats_enc_ok(s, OPTOUT_AGENTS_MAX, &len);
     optout_stats_init(d);
@@ -1245,8 +1265,76 @@ static void test_stats_malformed(void **state) {
     msgpack_pack_map(pk, 1), b_key(pk, "bad_json"), msgpack_pack_uint64(pk, 9), b_key(pk, "a");
     msgpack_pack_map(pk, 2), msgpack_pack_uint64(pk, 0), b_bucket(pk, 8), msgpack_pack_uint64(pk, 99), b_bucket(pk, 8);
     stats_fails(&b, 3);
+    /* year x class: not 3 buckets, year out of range, twice */
+    pk = b_init(&b), msgpack_pack_map(pk, 1), b_key(pk, "yc"), msgpack_pack_map(pk, 1), msgpack_pack_uint64(pk, 3);
+    msgpack_pack_array(pk, 2), b_bucket(pk, 8), b_bucket(pk, 8), stats_fails(&b, 3);
+    pk = b_init(&b), msgpack_pack_map(pk, 1), b_key(pk, "yc"), msgpack_pack_map(pk, 1);
+    msgpack_pack_uint64(pk, OPTOUT_YEARS), msgpack_pack_array(pk, 3);
+    for (int i = 0; i < 3; i++) b_bucket(pk, 8);
+    stats_fails(&b, 3);
+    pk = b_init(&b), msgpack_pack_map(pk, 1), b_key(pk, "yc"), msgpack_pack_map(pk, 2);
+    for (int k = 0; k < 2; k++) {
+        msgpack_pack_uint64(pk, 4), msgpack_pack_array(pk, 3);
+        for (int i = 0; i < 3; i++) b_bucket(pk, 8);
+    }
+    stats_fails(&b, 3);
+    /* dumps: empty name, a name with a space or too long, twice */
+    const char *bad_dumps[] = {"", "CC MAIN", "CC-MAIN-2019-35-and-a-name-that-is-too-long"};
+    for (int i = 0; i < 3; i++) {
+        pk = b_init(&b), msgpack_pack_map(pk, 1), b_key(pk, "d"), msgpack_pack_map(pk, 1), b_key(pk, bad_dumps[i]);
+        b_bucket(pk, 8), stats_fails(&b, 3);
+    }
+    pk = b_init(&b), msgpack_pack_map(pk, 1), b_key(pk, "d"), msgpack_pack_map(pk, 2), b_key(pk, "CC-MAIN-2019-35");
+    b_bucket(pk, 8), b_key(pk, "CC-MAIN-2019-35"), b_bucket(pk, 8), stats_fails(&b, 3);
+    /* top hosts: not sorted, twice, an entry of 2, a negative count */
+    pk = b_init(&b), msgpack_pack_map(pk, 1), b_key(pk, "h"), msgpack_pack_array(pk, 2);
+    msgpack_pack_array(pk, 3), b_key(pk, "b.example"), msgpack_pack_uint64(pk, 1), msgpack_pack_uint64(pk, 1);
+    msgpack_pack_array(pk, 3), b_key(pk, "a.example"), msgpack_pack_uint64(pk, 1), msgpack_pack_uint64(pk, 1);
+    stats_fails(&b, 3);
+    pk = b_init(&b), msgpack_pack_map(pk, 1), b_key(pk, "h"), msgpack_pack_array(pk, 2);
+    for (int k = 0; k < 2; k++)
+        msgpack_pack_array(pk, 3), b_key(pk, "a.example"), msgpack_pack_uint64(pk, 1), msgpack_pack_uint64(pk, 1);
+    stats_fails(&b, 3);
+    pk = b_init(&b), msgpack_pack_map(pk, 1), b_key(pk, "h"), msgpack_pack_array(pk, 1);
+    msgpack_pack_array(pk, 2), b_key(pk, "a.example"), msgpack_pack_uint64(pk, 1), stats_fails(&b, 3);
+    pk = b_init(&b), msgpack_pack_map(pk, 1), b_key(pk, "h"), msgpack_pack_array(pk, 1);
+    msgpack_pack_array(pk, 3), b_key(pk, "a.example"), msgpack_pack_int64(pk, -1), msgpack_pack_uint64(pk, 1);
+    stats_fails(&b, 3);
     /* agent_count beyond the maximum */
     pk = b_init(&b), msgpack_pack_map(pk, 0), stats_fails(&b, OPTOUT_AGENTS_MAX + 1);
+}
+
+/* Top hosts: summed by host across merges, the largest kept, the order of merges irrelevant. */
+static void test_stats_top_hosts(void **state) {
+    (void)state;
+    optout_stats *a = calloc(1, sizeof *a), *b = calloc(1, sizeof *b);
+    optout_host_loss *h = calloc(OPTOUT_TOP_HOSTS + 10, sizeof *h);
+    for (int i = 0; i < OPTOUT_TOP_HOSTS + 10; i++) {
+        snprintf(h[i].host, sizeof h[i].host, "host%04d.example", i);
+        h[i].docs_removed = 1;
+        h[i].tokens_removed = (uint64_t)i + 1;
+    }
+    /* in two halves, in both orders */
+    optout_stats_add_host_losses(a, h, 600);
+    optout_stats_add_host_losses(a, h + 600, OPTOUT_TOP_HOSTS + 10 - 600);
+    optout_stats_add_host_losses(b, h + 600, OPTOUT_TOP_HOSTS + 10 - 600);
+    optout_stats_add_host_losses(b, h, 600);
+    assert_int_equal(a->top_host_count, OPTOUT_TOP_HOSTS);
+    assert_memory_equal(a->top_hosts, b->top_hosts, sizeof a->top_hosts);
+    /* the 10 smallest fell out; hosts are sorted */
+    for (size_t i = 0; i < a->top_host_count; i++) {
+        assert_true(a->top_hosts[i].tokens_removed > 10);
+        if (i) assert_true(strcmp(a->top_hosts[i - 1].host, a->top_hosts[i].host) < 0);
+    }
+    /* the same host again: summed */
+    optout_host_loss again = h[OPTOUT_TOP_HOSTS + 9];
+    optout_stats_add_host_losses(a, &again, 1);
+    assert_int_equal(a->top_host_count, OPTOUT_TOP_HOSTS);
+    assert_true(a->top_hosts[OPTOUT_TOP_HOSTS - 1].tokens_removed == 2 * (OPTOUT_TOP_HOSTS + 10));
+    assert_true(a->top_hosts[OPTOUT_TOP_HOSTS - 1].docs_removed == 2);
+    free(a);
+    free(b);
+    free(h);
 }
 
 static void test_stats_truncated_and_trailing(void **state) {
@@ -1307,6 +1395,7 @@ int main(void) {
         cmocka_unit_test(test_stats_empty_and_compact),
         cmocka_unit_test(test_stats_malformed),
         cmocka_unit_test(test_stats_truncated_and_trailing),
+        cmocka_unit_test(test_stats_top_hosts),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
