@@ -251,8 +251,12 @@ static void write_seeds(const char *dir) {
     optout_agentset_clear(&set);
     optout_agentset_add(&set, 1);
     optout_doc_facts d = {.cls = OPTOUT_CLASS_EN, .year = 2024, .bytes = 10, .chars = 9, .tokens = 3, .removed = 1,
-                          .disallowed = &set};
+                          .disallowed = &set, .dump = "CC-MAIN-2024-10", .dump_len = 15};
     optout_stats_add_doc(&s, 2, &d);
+    optout_host_loss loss[2] = {{.host = "a.example", .docs_removed = 1, .tokens_removed = 3},
+                                {.host = "b.example:8080", .docs_removed = 2, .tokens_removed = 1}};
+    optout_stats_add_host_losses(&s, loss, 2); /* seeds for "yc", "d", "do" and "h" too */
+    d.dump = NULL, d.dump_len = 0;
     d.year = 0, d.removed = 0, d.disallowed = NULL, d.cls = OPTOUT_CLASS_UNKNOWN;
     optout_stats_add_doc(&s, 2, &d);
     s.docs_by_outcome[OPTOUT_OUTCOME_OK] = 2, s.bad_json = 1, s.tokens_estimated_docs = 1;
@@ -262,7 +266,8 @@ static void write_seeds(const char *dir) {
         static optout_msg m;
         memset(&m, 0, sizeof m);
         m.type = (optout_msg_type)t, m.epoch = 3;
-        strcpy(m.worker, "node1/0"), m.credit = 2, m.task = 41, m.attempt = 2, m.kind = OPTOUT_TASK_FILTER;
+        strcpy(m.worker, "node1/0"), m.credit = 2, m.task = 41, m.attempt = 2, m.kind = OPTOUT_TASK_FETCH;
+        m.span_start = 3, m.span_count = 64;
         strcpy(m.input.root, "data"), strcpy(m.input.rel, "CC-MAIN-2024-10/000.jsonl.zst");
         m.input_size = 1000, m.input_mtime_ns = 1700000000000000000;
         strcpy(m.staging.root, "run"), strcpy(m.staging.rel, ".staging/41.3.2");
