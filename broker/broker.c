@@ -21,6 +21,7 @@
 #include <zmq.h>
 
 #include "broker.h"
+#include "optout/curve.h"
 #include "optout/journal.h"
 #include "optout/log.h"
 #include "optout/report.h"
@@ -28,6 +29,7 @@
 #include "optout/stats.h"
 #include "optout/util.h"
 #include "optout/verdicts.h"
+#include "zap.h"
 
 static volatile sig_atomic_t stop_requested;
 
@@ -960,6 +962,7 @@ static int loop(struct broker *b) {
 
 int broker_run(const struct broker_config *cfg) {
     struct broker b = {.cfg = cfg};
+    struct broker_zap *zap = NULL; /* with CURVE: the ZAP handler (zap.h) */
     int rc = OPTOUT_EXIT_FAILURE, lock_fd = -1;
     char err[OPTOUT_RUNDIR_ERR_LEN];
     signal(SIGPIPE, SIG_IGN);
@@ -1015,6 +1018,12 @@ int broker_run(const struct broker_config *cfg) {
             optout_log(LOG_ERR, "ZeroMQ socket: %s", zmq_strerror(zmq_errno()));
             goto out;
         }
+        /* CURVE applies to every endpoint, ipc included; the ZAP handler is bound before any */
+        if (cfg->curve_secret && (optout_curve_server_setup(b.router, cfg->curve_secret) != 0 ||
+                                  !(zap = broker_zap_start(b.zctx, b.router, cfg->curve_allow_dir)))) {
+            optout_log(LOG_ERR, "CURVE: cannot secure the broker's socket: %s", zmq_strerror(zmq_errno()));
+            goto out;
+        }
         /* the run directory's socket (local workers, optout status), then every --bind */
         for (size_t i = 0; i <= cfg->bind_count; i++) {
             if (i == 0) snprintf(endpoint, sizeof endpoint, "ipc://%s/broker.sock", cfg->dir);
@@ -1023,7 +1032,7 @@ int broker_run(const struct broker_config *cfg) {
                 optout_log(LOG_ERR, "binding %s: %s", endpoint, zmq_strerror(zmq_errno()));
                 goto out;
             }
-            optout_log(LOG_INFO, "listening on %s", endpoint);
+            optout_log(LOG_INFO, "listening on %s%s", endpoint, cfg->curve_secret ? " (CURVE)" : "");
         }
         sd_notifyf(0, "READY=1\nSTATUS=%s: %zu of %zu tasks done", stage_name(b.stage), b.settled[b.stage],
                    b.stage_count[b.stage]);
@@ -1055,6 +1064,7 @@ out:
         unlink(sock);
         zmq_close(b.router);
     }
+    broker_zap_stop(zap);
     if (b.zctx) zmq_ctx_term(b.zctx);
     for (size_t i = 0; i < b.task_count && b.tasks; i++) {
         free(b.tasks[i].accepted);

@@ -39,6 +39,9 @@ struct broker_config {
     unsigned retries;                /* attempts per task before it fails permanently (default 3) */
     const char *redis;               /* verdicts through Redis at this endpoint (NULL: the robots dir) */
     const char *redis_password;      /* read from a file, never from the command line */
+    /* CURVE (docs/fleet.md "Security"): the broker's Z85 secret key and the allow-list directory
+     * (one public key file per admitted client); NULL: plain text, as without --curve-* */
+    const char *curve_secret, *curve_allow_dir;
     /* Ranking: runs when top_en or top_non_en is set (0: not given; the other class then gets
      * OPTOUT_RANK_DEFAULT_TOP), or, without a limit, when hosts must be fetched and no host list is
      * given. */

@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 
 #include "broker.h"
+#include "optout/curve.h"
 #include "optout/log.h"
 #include "optout/util.h"
 #include "optout/version.h"
@@ -37,6 +38,7 @@ static void usage(FILE *f) {
           "               [--hosts FILE] [--fetch-tasks N] [--scheme auto|https|http] [--user-agent S]\n"
           "               [--concurrency N] [--timeout S] [--connect-timeout S] [--fetch-retries N]\n"
           "               [--connect-to HOST:PORT] [--allow-private]\n"
+          "security: [--curve-secret-file FILE --curve-allow DIR]\n"
           "\n"
           "Runs (or resumes) the run in DIR, stage by stage: rank (when --top-* is given, or to list\n"
           "every host when robots.txt must be fetched without --hosts), fetch (without --robots-dir),\n"
@@ -46,6 +48,9 @@ static void usage(FILE *f) {
           "--root NAME=PATH); other paths as (fs, absolute path).\n"
           "With --redis (unix:/path or host:port) verdicts are loaded into Redis (from the robots\n"
           "directory or the fetch archive DIR/robots) and workers read them from there.\n"
+          "With --curve-secret-file (the broker's Z85 secret key, `optout keygen`) every endpoint, the\n"
+          "run directory's ipc socket included, speaks CURVE only, and admits only clients whose public\n"
+          "key is a file in the --curve-allow directory (read again at each handshake, at most once a s).\n"
           "Exit status: 0 complete, 1 some task failed permanently or runtime error, 2 usage error.\n",
           f);
 }
@@ -55,7 +60,8 @@ int main(int argc, char **argv) {
     enum { O_DIR = 256, O_BIND, O_CORPUS, O_ROBOTS, O_MODE, O_AGENTS_FILE, O_AGENT, O_REMOVED, O_HOSTKEY,
            O_UNREACHABLE, O_LEVEL, O_KEEP, O_RETRIES, O_VERSION, O_CRASH, O_REDIS, O_REDIS_PW, O_SYNTHETIC,
            O_TOP_EN, O_TOP_INTL, O_METRIC, O_PARTITIONS, O_HOSTS, O_FETCH_TASKS, O_SCHEME, O_USER_AGENT, O_CONNECT_TO,
-           O_ALLOW_PRIVATE, O_CONCURRENCY, O_TIMEOUT, O_CONNECT_TIMEOUT, O_FETCH_RETRIES, O_ROOT };
+           O_ALLOW_PRIVATE, O_CONCURRENCY, O_TIMEOUT, O_CONNECT_TIMEOUT, O_FETCH_RETRIES, O_ROOT,
+           O_CURVE_SECRET, O_CURVE_ALLOW };
     static const struct option options[] = {
         {"dir", required_argument, NULL, O_DIR},         {"bind", required_argument, NULL, O_BIND},
         {"corpus", required_argument, NULL, O_CORPUS},   {"robots-dir", required_argument, NULL, O_ROBOTS},
@@ -76,6 +82,8 @@ int main(int argc, char **argv) {
         {"connect-timeout", required_argument, NULL, O_CONNECT_TIMEOUT},
         {"fetch-retries", required_argument, NULL, O_FETCH_RETRIES},
         {"root", required_argument, NULL, O_ROOT},
+        {"curve-secret-file", required_argument, NULL, O_CURVE_SECRET},
+        {"curve-allow", required_argument, NULL, O_CURVE_ALLOW},
         {"help", no_argument, NULL, 'h'},
         /* fault injection for the tests: die between journaling `accepted` and publishing */
         {"crash-after-accept", no_argument, NULL, O_CRASH},
@@ -92,6 +100,7 @@ int main(int argc, char **argv) {
     const char **root_names = calloc((size_t)argc, sizeof *root_names);
     const char **root_paths = calloc((size_t)argc, sizeof *root_paths);
     char robots_abs[PATH_MAX], dir_abs[PATH_MAX], hosts_abs[PATH_MAX];
+    static char curve_secret[OPTOUT_CURVE_KEY_LEN + 1], curve_public[OPTOUT_CURVE_KEY_LEN + 1], curve_err[600];
     if (!corpus || !agents || !binds || !root_names || !root_paths) return OPTOUT_EXIT_FAILURE;
     int opt;
     opterr = 0;
@@ -198,6 +207,14 @@ int main(int argc, char **argv) {
             root_paths[cfg.root_count++] = eq + 1;
             break;
         }
+        case O_CURVE_SECRET:
+            if (optout_curve_read_secret(optarg, curve_secret, curve_public, curve_err, sizeof curve_err) != 0) {
+                optout_log(LOG_ERR, "--curve-secret-file %s", curve_err);
+                return OPTOUT_EXIT_FAILURE;
+            }
+            cfg.curve_secret = curve_secret;
+            break;
+        case O_CURVE_ALLOW: cfg.curve_allow_dir = optarg; break;
         case O_CONCURRENCY:
             if (parse_number("--concurrency", optarg, 1, 100000, &number) != 0) return OPTOUT_EXIT_USAGE;
             cfg.fetch.concurrency = (unsigned)number;
@@ -233,6 +250,25 @@ int main(int argc, char **argv) {
     if (cfg.hosts_file && (cfg.top_en || cfg.top_non_en)) {
         optout_log(LOG_ERR, "--hosts gives the hosts to fetch: --top-en and --top-intl rank them instead");
         return OPTOUT_EXIT_USAGE;
+    }
+    if (!cfg.curve_secret != !cfg.curve_allow_dir) {
+        optout_log(LOG_ERR, "--curve-secret-file and --curve-allow go together (a CURVE broker admits only the "
+                            "allow-list's keys)");
+        return OPTOUT_EXIT_USAGE;
+    }
+    if (cfg.curve_secret) {
+        struct stat st;
+        if (!optout_curve_available()) {
+            optout_log(LOG_ERR, "--curve-secret-file: this libzmq has no CURVE support");
+            return OPTOUT_EXIT_FAILURE;
+        }
+        errno = 0;
+        int is_dir = stat(cfg.curve_allow_dir, &st) == 0 && S_ISDIR(st.st_mode);
+        if (!is_dir) {
+            optout_log(LOG_ERR, "--curve-allow %s: %s", cfg.curve_allow_dir, errno ? strerror(errno) : "not a directory");
+            return OPTOUT_EXIT_FAILURE;
+        }
+        optout_log(LOG_INFO, "CURVE: the broker's public key is %s", curve_public);
     }
     if (cfg.robots_dir) {
         if (!realpath(cfg.robots_dir, robots_abs)) {

@@ -1,7 +1,8 @@
 /* main.c — optout-worker: runs the tasks a broker leases to it (docs/fleet.md, worker/worker.h).
  *
  * optout-worker --connect ENDPOINT [--slots N] [--root NAME=PATH]... [--name ID]
- *               [--redis-password-file FILE] [--verbose]
+ *               [--redis-password-file FILE] [--curve-secret-file FILE --curve-server-key FILE|KEY]
+ *               [--verbose]
  * Exit status: 0 after SIGTERM/SIGINT once running tasks have finished (queued ones are handed
  * back), 1 when the worker could not start, 2 on usage errors.
  */
@@ -22,12 +23,16 @@
 static void usage(FILE *f) {
     fputs("usage: optout-worker --connect ENDPOINT [--slots N] [--root NAME=PATH]... [--name ID]\n"
           "                     [--redis-password-file FILE] [--verbose]\n"
+          "                     [--curve-secret-file FILE --curve-server-key FILE|KEY]\n"
           "\n"
           "Connects to an optout-broker (ENDPOINT: tcp://HOST:PORT or ipc:///PATH) and runs the tasks it\n"
           "hands out, N at a time (default 1). Task paths are (root name, relative path): --root maps a\n"
           "root name to a local directory (the broker's run directory is the root \"run\"). --name is the\n"
           "worker id the broker reports (default HOST.PID). The Redis password, when the run's verdicts\n"
           "are in Redis, is read from FILE (never from the command line).\n"
+          "CURVE (a broker started with --curve-secret-file): --curve-secret-file is this worker's Z85\n"
+          "secret key (`optout keygen`; its public key must be in the broker's --curve-allow directory),\n"
+          "--curve-server-key the broker's public key (a file, or the 40 characters themselves).\n"
           "SIGTERM or SIGINT: queued tasks are handed back, running tasks finish, then the worker exits 0.\n",
           f);
 }
@@ -79,6 +84,8 @@ int main(int argc, char **argv) {
         {"name", required_argument, NULL, 'n'},
         {"redis-password-file", required_argument, NULL, 'p'},
         {"verbose", no_argument, NULL, 'v'},
+        {"curve-secret-file", required_argument, NULL, 'K'},
+        {"curve-server-key", required_argument, NULL, 'S'},
         {"version", no_argument, NULL, 'V'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
@@ -86,7 +93,8 @@ int main(int argc, char **argv) {
     static worker_root roots[WORKER_MAX_ROOTS];
     worker_options o = {.slots = 1};
     size_t root_count = 0;
-    const char *password_file = NULL;
+    const char *password_file = NULL, *curve_secret_file = NULL, *curve_server_key = NULL;
+    static optout_curve_client curve;
     char default_name[OPTOUT_MSG_NAME_MAX];
     int opt;
     opterr = 0;
@@ -115,6 +123,8 @@ int main(int argc, char **argv) {
             o.name = optarg;
             break;
         case 'p': password_file = optarg; break;
+        case 'K': curve_secret_file = optarg; break;
+        case 'S': curve_server_key = optarg; break;
         case 'v': optout_log_verbose(1); break;
         case 'V': printf("optout-worker %s\n", OPTOUT_VERSION); return OPTOUT_EXIT_OK;
         case 'h': usage(stdout); return OPTOUT_EXIT_OK;
@@ -143,6 +153,23 @@ int main(int argc, char **argv) {
         host[sizeof host - 1] = '\0';
         snprintf(default_name, sizeof default_name, "%s.%ld", host, (long)getpid());
         o.name = default_name;
+    }
+    if (curve_secret_file || curve_server_key) {
+        char err[600];
+        if (!optout_curve_available()) {
+            optout_log(LOG_ERR, "CURVE: this libzmq has no CURVE support");
+            return OPTOUT_EXIT_FAILURE;
+        }
+        if (!curve_secret_file || !curve_server_key) {
+            optout_log(LOG_ERR, "--curve-secret-file and --curve-server-key go together");
+            return OPTOUT_EXIT_USAGE;
+        }
+        if (optout_curve_client_load(curve_secret_file, curve_server_key, &curve, err, sizeof err) != 0) {
+            optout_log(LOG_ERR, "CURVE: %s", err);
+            return OPTOUT_EXIT_FAILURE;
+        }
+        o.curve = &curve;
+        optout_log(LOG_INFO, "CURVE: this worker's public key is %s", curve.public_key);
     }
     char *password = NULL;
     if (password_file && !(password = read_password(password_file))) return OPTOUT_EXIT_FAILURE;

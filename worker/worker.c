@@ -65,6 +65,7 @@ struct worker {
     unsigned long long done, failed, handed_back;
     int stopping;
     int64_t last_sent, last_recv, reconnect_at, last_watchdog;
+    int send_failing; /* the last send failed (logged once until one succeeds) */
     long backoff;
     unsigned conn_seq;
     uint32_t nonce;
@@ -179,9 +180,15 @@ static int send_frame(struct worker *w, const void *buf, size_t len, const char 
         return -1;
     }
     if (zmq_send(w->dealer, buf, len, ZMQ_DONTWAIT) < 0) {
-        optout_log(LOG_WARNING, "cannot send %s: %s", what, zmq_strerror(zmq_errno()));
+        /* No connection to send on (e.g. a CURVE handshake the broker refused): say so once, and
+         * count it as sent so that the heartbeat is tried again in a second, not in a busy loop. */
+        optout_log(w->send_failing ? LOG_DEBUG : LOG_WARNING, "cannot send %s: %s%s", what,
+                   zmq_strerror(zmq_errno()), w->opts->curve ? " (is this worker's key in the broker's allow-list?)" : "");
+        w->send_failing = 1;
+        w->last_sent = now_ms();
         return -1;
     }
+    w->send_failing = 0;
     w->last_sent = now_ms();
     return 0;
 }
@@ -258,7 +265,9 @@ static int open_dealer(struct worker *w) {
     if (idlen > 255) idlen = 255;
     if (zmq_setsockopt(s, ZMQ_LINGER, &linger, sizeof linger) != 0 ||
         zmq_setsockopt(s, ZMQ_MAXMSGSIZE, &maxmsg, sizeof maxmsg) != 0 ||
-        zmq_setsockopt(s, ZMQ_ROUTING_ID, id, (size_t)idlen) != 0 || zmq_connect(s, w->opts->endpoint) != 0) {
+        zmq_setsockopt(s, ZMQ_ROUTING_ID, id, (size_t)idlen) != 0 ||
+        (w->opts->curve && optout_curve_client_setup(s, w->opts->curve) != 0) ||
+        zmq_connect(s, w->opts->endpoint) != 0) {
         optout_log(LOG_ERR, "cannot connect to %s: %s", w->opts->endpoint, zmq_strerror(zmq_errno()));
         zmq_close(s);
         return -1;

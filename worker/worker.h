@@ -24,6 +24,7 @@
 
 #include <stddef.h>
 
+#include "optout/curve.h"
 #include "optout/msg.h"
 
 #define WORKER_MAX_ROOTS 64
@@ -46,6 +47,7 @@ typedef struct {
     const char *endpoint;  /* the broker's ROUTER: "tcp://host:port", "ipc:///path" */
     unsigned slots;        /* task threads, 1..WORKER_SLOTS_MAX */
     const char *name;      /* the worker id sent in READY (at most OPTOUT_MSG_NAME_MAX - 1 bytes) */
+    const optout_curve_client *curve; /* CURVE keys (curve.h); NULL: plain text */
     worker_env env;
 } worker_options;
 
