@@ -21,6 +21,7 @@
 #include <zmq.h>
 
 #include "broker.h"
+#include "metrics.h"
 #include "optout/curve.h"
 #include "optout/journal.h"
 #include "optout/log.h"
@@ -143,6 +144,7 @@ static int journal_sync(struct broker *b) {
         optout_log(LOG_ERR, "%s", err);
         return -1;
     }
+    b->journal_fsyncs++;
     return 0;
 }
 
@@ -234,8 +236,8 @@ static void fail_task(struct broker *b, size_t task, const char *why) {
     struct record r = {.kind = RECORD_FAILED, .task = task};
     snprintf(r.error, sizeof r.error, "%.*s", (int)sizeof r.error - 1, why);
     journal_append(b, &r);
-    char label[4200];
-    optout_log(LOG_ERR, "task %zu (%s) failed permanently: %s", task, task_label(b, task, label, sizeof label), why);
+    char fields[4200];
+    optout_log(LOG_ERR, "%s: failed permanently: %s", task_fields(b, task, fields, sizeof fields), why);
 }
 
 /* ---- Redis ---------------------------------------------------------------------------- */
@@ -323,9 +325,9 @@ static void attempt_failed(struct broker *b, size_t task, const char *why) {
         snprintf(msg, sizeof msg, "%s (after %u attempts)", why, t->tries);
         fail_task(b, task, msg);
     } else {
-        char label[4200];
-        optout_log(LOG_WARNING, "task %zu (%s): attempt %u failed: %s; retrying", task,
-                   task_label(b, task, label, sizeof label), t->tries, why);
+        char fields[4200];
+        optout_log(LOG_WARNING, "%s: attempt %u failed: %s; retrying", task_fields(b, task, fields, sizeof fields),
+                   t->tries, why);
         queue_push(b, task);
     }
 }
@@ -333,7 +335,7 @@ static void attempt_failed(struct broker *b, size_t task, const char *why) {
 static void worker_dead(struct broker *b, long w, const char *why) {
     struct worker *wk = &b->workers[w];
     wk->alive = 0;
-    optout_log(LOG_WARNING, "worker %s: %s", wk->name, why);
+    optout_log(LOG_WARNING, "worker=%s: %s", wk->name, why);
     for (size_t i = 0; i < b->task_count; i++)
         if (b->tasks[i].state == TASK_LEASED && b->tasks[i].worker == w)
             attempt_failed(b, i, "its worker died (lease expired)");
@@ -415,6 +417,8 @@ static int commit_pending(struct broker *b) {
     if (b->pending_count == 0) return 0;
     if (journal_sync(b) != 0) return -1;
     if (b->cfg->crash_after_accept) _exit(99); /* fault injection: accepted, not published */
+    b->group_commits++;
+    b->group_commit_tasks += b->pending_count;
     for (size_t i = 0; i < b->pending_count; i++) {
         size_t task = b->pending[i];
         struct task *t = &b->tasks[task];
@@ -422,6 +426,8 @@ static int commit_pending(struct broker *b) {
         t->state = TASK_DONE;
         b->done++;
         b->settled[stage_of(b, task)]++;
+        char fields[4200];
+        optout_log(LOG_INFO, "%s: published", task_fields(b, task, fields, sizeof fields));
         send_ack(b, t->worker, task, t->attempt);
         t->worker = -1;
     }
@@ -429,19 +435,69 @@ static int commit_pending(struct broker *b) {
     return 0;
 }
 
+/* What the status answer and the metrics count: tasks by stage and state, workers alive, hosts
+ * fetched. Only the running stage's tasks change state, so the others are counted once per stage
+ * change and kept; the running stage is counted each time. */
+struct counts {
+    size_t tasks[STAGE_COUNT][5];
+    size_t alive;
+    uint64_t fetched;
+};
+
+static void count(struct broker *b, struct counts *c) {
+    if (b->counts_for != (int)b->stage + 1) {
+        memset(b->settled_counts, 0, sizeof b->settled_counts);
+        for (int s = 0; s < STAGE_COUNT; s++)
+            for (size_t i = b->stage_first[s]; s != (int)b->stage && i < b->stage_first[s] + b->stage_count[s]; i++)
+                b->settled_counts[s][b->tasks[i].state]++;
+        b->counts_for = (int)b->stage + 1;
+    }
+    memcpy(c->tasks, b->settled_counts, sizeof c->tasks);
+    enum stage st = b->stage;
+    for (size_t i = b->stage_first[st]; st < STAGE_COUNT && i < b->stage_first[st] + b->stage_count[st]; i++)
+        c->tasks[st][b->tasks[i].state]++;
+    c->alive = 0;
+    for (size_t i = 0; i < b->worker_count; i++) c->alive += b->workers[i].alive;
+    c->fetched = 0;
+    for (int i = 0; i < OPTOUT_OUTCOME_COUNT; i++) c->fetched += b->hosts_by_outcome[i];
+}
+
+/* The metrics snapshot (metrics.h), published on the loop's tick. Wall-clock times are for
+ * Prometheus only: the run's own timing stays on CLOCK_MONOTONIC. */
+static void publish_metrics(struct broker *b) {
+    if (!b->metrics) return;
+    struct counts c;
+    count(b, &c);
+    struct metrics_snapshot s = {.epoch = b->epoch, .stage = (int)b->stage, .tasks_done = b->done,
+                                 .tasks_failed = b->failed, .workers_alive = c.alive, .queue_depth = b->queue_len,
+                                 .journal_fsyncs = b->journal_fsyncs, .group_commits = b->group_commits,
+                                 .group_commit_tasks = b->group_commit_tasks};
+    snprintf(s.run, sizeof s.run, "%s", b->run_id);
+    for (int st = 0; st < STAGE_COUNT; st++)
+        for (int k = 0; k < METRICS_TASK_STATES; k++) s.tasks[st][k] = c.tasks[st][k];
+    const optout_bucket *t = &b->stats->total;
+    s.docs_in = t->docs_in, s.docs_removed = t->docs_removed, s.bytes_in = t->bytes_in;
+    s.bytes_removed = t->bytes_removed, s.tokens_in = t->tokens_in, s.tokens_removed = t->tokens_removed;
+    memcpy(s.hosts_by_outcome, b->hosts_by_outcome, sizeof s.hosts_by_outcome);
+    struct timespec wall;
+    clock_gettime(CLOCK_REALTIME, &wall);
+    s.time = (double)wall.tv_sec + (double)wall.tv_nsec / 1e9;
+    s.start_time = s.time - (double)(now_ms() - b->started) / 1000.0;
+    metrics_publish(b->metrics, &s);
+}
+
 /* The status answer: the running stage's tasks by state first (what `optout run` draws), then
  * every stage's totals, workers and rates. */
 static void status_json(struct broker *b, char *out, size_t cap) {
-    size_t n[5] = {0};
+    struct counts c;
+    count(b, &c);
     enum stage st = b->stage < STAGE_COUNT ? b->stage : STAGE_FILTER;
-    for (size_t i = b->stage_first[st]; i < b->stage_first[st] + b->stage_count[st]; i++) n[b->tasks[i].state]++;
-    size_t alive = 0;
-    for (size_t i = 0; i < b->worker_count; i++) alive += b->workers[i].alive;
+    const size_t *n = c.tasks[st];
+    size_t alive = c.alive;
     double secs = (double)(now_ms() - b->started) / 1000.0;
     double tasks_rate = secs > 0 ? (double)(b->done - b->done_at_start) / secs : 0;
     double docs_rate = secs > 0 ? (double)(b->stats->total.docs_in - b->docs_at_start) / secs : 0;
-    uint64_t fetched = 0;
-    for (int i = 0; i < OPTOUT_OUTCOME_COUNT; i++) fetched += b->hosts_by_outcome[i];
+    uint64_t fetched = c.fetched;
     int len = snprintf(out, cap,
                        "{\"epoch\": %llu, \"stage\": \"%s\", \"tasks\": {\"total\": %zu, \"pending\": %zu, "
                        "\"leased\": %zu, \"accepted\": %zu, \"done\": %zu, \"failed\": %zu}, \"stages\": {",
@@ -495,7 +551,7 @@ static void on_message(struct broker *b, const void *id, size_t id_len, const vo
             memcpy(b->workers[w].id, id, id_len);
             b->workers[w].id_len = id_len;
             b->workers[w].alive = 1;
-            optout_log(LOG_INFO, "worker %s joined with %u slots", m.worker, m.credit);
+            optout_log(LOG_INFO, "worker=%s: joined with %u slots", m.worker, m.credit);
         }
         snprintf(b->workers[w].name, sizeof b->workers[w].name, "%s", m.worker);
         /* A registered worker says READY again when it learns this broker's epoch (it joined with
@@ -532,7 +588,9 @@ static void on_message(struct broker *b, const void *id, size_t id_len, const vo
     case OPTOUT_MSG_HANDBACK:
         if (m.epoch == b->epoch && m.task < b->task_count && b->tasks[m.task].state == TASK_LEASED &&
             b->tasks[m.task].attempt == m.attempt) {
-            optout_log(LOG_INFO, "task %llu handed back by %s", (unsigned long long)m.task, b->workers[w].name);
+            char fields[4200];
+            optout_log(LOG_INFO, "%s worker=%s: handed back", task_fields(b, m.task, fields, sizeof fields),
+                       b->workers[w].name);
             discard_attempt(b, m.task);
             queue_push(b, m.task); /* not a failure: no retry counted */
         }
@@ -544,7 +602,7 @@ static void on_message(struct broker *b, const void *id, size_t id_len, const vo
                 discard_attempt(b, i);
                 queue_push(b, i);
             }
-        optout_log(LOG_INFO, "worker %s left", b->workers[w].name);
+        optout_log(LOG_INFO, "worker=%s: left", b->workers[w].name);
         break;
     default: optout_log(LOG_WARNING, "unexpected %s from %s", optout_msg_type_name(m.type), b->workers[w].name);
     }
@@ -704,6 +762,12 @@ static int plan_synthetic(struct broker *b) {
 static int plan(struct broker *b) {
     const struct broker_config *c = b->cfg;
     char err[OPTOUT_RUNDIR_ERR_LEN];
+    /* the run id: in every log line from here on, and in the Redis prefix */
+    char run_hash[65], context[32];
+    optout_sha256_hex(c->dir, strlen(c->dir), run_hash);
+    snprintf(b->run_id, sizeof b->run_id, "%.12s", run_hash);
+    snprintf(context, sizeof context, "run=%s", b->run_id);
+    optout_log_set_context(context);
     if (c->synthetic_tasks) return plan_synthetic(b);
     char corpus[8192] = "", agents[8192] = "", level[16], retries[16], top_en[24], top_non_en[24], parts[16],
          fetch_tasks[16], scheme[8];
@@ -745,10 +809,9 @@ static int plan(struct broker *b) {
     };
     size_t count = sizeof options / sizeof *options;
     /* Redis keys: optout:<run>:<config-hash>: (the run is named by its directory) */
-    char config_hash[65], run_hash[65];
+    char config_hash[65];
     optout_plan_config_hash(options, count, config_hash);
-    optout_sha256_hex(c->dir, strlen(c->dir), run_hash);
-    snprintf(b->redis_prefix, sizeof b->redis_prefix, "optout:%.12s:%.16s:", run_hash, config_hash);
+    snprintf(b->redis_prefix, sizeof b->redis_prefix, "optout:%s:%.16s:", b->run_id, config_hash);
     int exists, differs;
     if (optout_plan_compare(c->dir, options, count, &exists, &differs, err) != 0) {
         optout_log(LOG_ERR, "%s: %s", c->dir, err);
@@ -847,7 +910,9 @@ static int recover(struct broker *b) {
             if (settle_accepted(b, i, 1) != 0) return -1;
             t->state = TASK_DONE;
             b->recovered = 1;
-            optout_log(LOG_INFO, "task %zu: completed its publication from the journal", i);
+            char fields[4200];
+            optout_log(LOG_INFO, "%s: completed its publication from the journal",
+                       task_fields(b, i, fields, sizeof fields));
         } else if (t->state == TASK_DONE && t->accepted && settle_accepted(b, i, 0) != 0) {
             return -1; /* published in an earlier epoch: its statistics count again */
         }
@@ -898,6 +963,7 @@ static int loop(struct broker *b) {
     b->started = now_ms();
     b->done_at_start = b->done;
     b->docs_at_start = b->stats->total.docs_in;
+    publish_metrics(b);
     while (!stop_requested) {
         if (b->pending_count == 0 && b->settled[b->stage] == b->stage_count[b->stage]) {
             int rc = advance(b);
@@ -943,6 +1009,7 @@ static int loop(struct broker *b) {
             /* systemd: the loop is alive, and what it is doing (harmless without NOTIFY_SOCKET) */
             sd_notifyf(0, "WATCHDOG=1\nSTATUS=%s: %zu of %zu tasks done, %zu failed", stage_name(b->stage),
                        b->settled[b->stage], b->stage_count[b->stage], b->failed);
+            publish_metrics(b);
             for (size_t w = 0; w < b->worker_count; w++) {
                 struct worker *wk = &b->workers[w];
                 if (!wk->alive) continue;
@@ -958,6 +1025,21 @@ static int loop(struct broker *b) {
         }
     }
     return journal_sync(b);
+}
+
+/* After the run: the final metrics stay up for --metrics-linger seconds (SIGTERM ends that early),
+ * so that a scraper records how the run ended; the watchdog is kept fed meanwhile. */
+static void linger_metrics(struct broker *b) {
+    if (!b->metrics) return;
+    publish_metrics(b);
+    if (!b->cfg->metrics_linger) return;
+    sd_notifyf(0, "STATUS=run complete: %zu tasks done, %zu failed; serving the final metrics for %u s", b->done,
+               b->failed, b->cfg->metrics_linger);
+    for (int64_t until = now_ms() + 1000 * (int64_t)b->cfg->metrics_linger; !stop_requested && now_ms() < until;) {
+        sd_notify(0, "WATCHDOG=1");
+        struct timespec tick = {0, 250 * 1000000L};
+        nanosleep(&tick, NULL);
+    }
 }
 
 int broker_run(const struct broker_config *cfg) {
@@ -1008,6 +1090,14 @@ int broker_run(const struct broker_config *cfg) {
                b.done, b.failed);
     int blocked = advance(&b);
     if (blocked < 0) goto out;
+    if (cfg->metrics_listen) {
+        char merr[512];
+        if (!(b.metrics = metrics_start(cfg->metrics_listen, merr, sizeof merr))) {
+            optout_log(LOG_ERR, "--metrics-listen %s", merr);
+            goto out;
+        }
+        optout_log(LOG_INFO, "metrics at %s", metrics_url(b.metrics));
+    }
     if (!blocked && b.stage < STAGE_COUNT) {
         char endpoint[4200];
         b.zctx = zmq_ctx_new();
@@ -1055,7 +1145,9 @@ int broker_run(const struct broker_config *cfg) {
     rc = b.failed ? OPTOUT_EXIT_FAILURE : OPTOUT_EXIT_OK;
     optout_log(LOG_INFO, "run complete: %zu tasks done, %zu failed; %llu of %llu documents removed", b.done, b.failed,
                (unsigned long long)b.stats->total.docs_removed, (unsigned long long)b.stats->total.docs_in);
+    linger_metrics(&b);
 out:
+    metrics_stop(b.metrics);
     sd_notify(0, "STOPPING=1");
     if (b.journal) optout_journal_close(b.journal);
     if (b.router) {

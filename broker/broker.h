@@ -52,6 +52,8 @@ struct broker_config {
     const char *hosts_file;          /* the hosts to fetch (absolute; NULL: the ranking's hosts.txt) */
     unsigned fetch_tasks;            /* fetch tasks (default 64): hosts split by hash */
     optout_fetch_options fetch;      /* scheme, user agent, timeouts, retries, concurrency, connect_to */
+    const char *metrics_listen;      /* Prometheus endpoint HOST:PORT (metrics.h), NULL: none */
+    unsigned metrics_linger;         /* seconds to keep serving the final metrics after the run */
     int crash_after_accept;          /* fault injection (tests): _exit(99) after journaling accepted */
     size_t synthetic_tasks;          /* benchmarks: N tasks over no files (bench/broker.sh) */
 };
@@ -129,6 +131,12 @@ struct broker {
     void *zctx, *router;
     int recovered; /* this start completed publications or ran tasks */
     char redis_prefix[256];
+    /* observability: the run id in every log line, the metrics endpoint (metrics.h) */
+    char run_id[16];         /* 12 hex digits of the run directory's SHA-256 */
+    struct metrics *metrics; /* NULL without --metrics-listen */
+    uint64_t journal_fsyncs, group_commits, group_commit_tasks;
+    size_t settled_counts[STAGE_COUNT][5]; /* tasks by state of the stages not running (they do not */
+    int counts_for;                        /* change), counted when b->stage was counts_for - 1 */
 };
 
 
@@ -140,6 +148,9 @@ const char *stage_name(enum stage s);
 int stages_plan(struct broker *b);
 /* A short name for messages and the report: the shard's path, or "fetch part 3 of 64". */
 const char *task_label(const struct broker *b, size_t task, char *buf, size_t cap);
+/* The same as log fields (include/optout/log.h): "task=17 shard=/data/x.jsonl.zst",
+ * "task=70 fetch-part=3/64", "task=9 partition=3/64". */
+const char *task_fields(const struct broker *b, size_t task, char *buf, size_t cap);
 /* An absolute path as workers see it: (root name, relative path) by the --root mounts. */
 void broker_path(const struct broker *b, const char *abs, optout_msg_path *out);
 /* Fills the kind-specific fields of a TASK message (kind, input, span, output name). */

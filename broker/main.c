@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 
 #include "broker.h"
+#include "metrics.h"
 #include "optout/curve.h"
 #include "optout/log.h"
 #include "optout/util.h"
@@ -46,11 +47,17 @@ static void usage(FILE *f) {
           "or to a --bind ENDPOINT (tcp://ADDRESS:PORT; repeat for several). Paths under a --root PATH\n"
           "go to workers as (NAME, relative path): each node maps NAME to its own mount (its\n"
           "--root NAME=PATH); other paths as (fs, absolute path).\n"
+          "--metrics-listen HOST:PORT serves Prometheus metrics at http://HOST:PORT/metrics (no TLS, no\n"
+          "authentication: bind loopback or a management network); --metrics-linger S keeps them up S\n"
+          "seconds after the run ends (SIGTERM ends that early), so a scraper sees the final values.\n"
           "With --redis (unix:/path or host:port) verdicts are loaded into Redis (from the robots\n"
           "directory or the fetch archive DIR/robots) and workers read them from there.\n"
           "With --curve-secret-file (the broker's Z85 secret key, `optout keygen`) every endpoint, the\n"
           "run directory's ipc socket included, speaks CURVE only, and admits only clients whose public\n"
           "key is a file in the --curve-allow directory (read again at each handshake, at most once a s).\n"
+          "Every option may also be set in the configuration file (--config FILE, default\n"
+          "/etc/optout/optout.conf, sections [common] and [broker]); flags win. --check-config prints the\n"
+          "effective configuration and exits.\n"
           "Exit status: 0 complete, 1 some task failed permanently or runtime error, 2 usage error.\n",
           f);
 }
@@ -62,6 +69,7 @@ int main(int argc, char **argv) {
            O_TOP_EN, O_TOP_INTL, O_METRIC, O_PARTITIONS, O_HOSTS, O_FETCH_TASKS, O_SCHEME, O_USER_AGENT, O_CONNECT_TO,
            O_ALLOW_PRIVATE, O_CONCURRENCY, O_TIMEOUT, O_CONNECT_TIMEOUT, O_FETCH_RETRIES, O_ROOT,
            O_CURVE_SECRET, O_CURVE_ALLOW };
+    enum { O_METRICS_LISTEN = 512, O_METRICS_LINGER };
     static const struct option options[] = {
         {"dir", required_argument, NULL, O_DIR},         {"bind", required_argument, NULL, O_BIND},
         {"corpus", required_argument, NULL, O_CORPUS},   {"robots-dir", required_argument, NULL, O_ROBOTS},
@@ -89,6 +97,8 @@ int main(int argc, char **argv) {
         {"crash-after-accept", no_argument, NULL, O_CRASH},
         /* benchmarks: N tasks over no files, for simulated workers (bench/broker.sh) */
         {"synthetic-tasks", required_argument, NULL, O_SYNTHETIC},
+        {"metrics-listen", required_argument, NULL, O_METRICS_LISTEN},
+        {"metrics-linger", required_argument, NULL, O_METRICS_LINGER},
         {NULL, 0, NULL, 0},
     };
     struct broker_config cfg = {.retries = 3, .partitions = BROKER_DEFAULT_PARTITIONS,
@@ -195,6 +205,19 @@ int main(int argc, char **argv) {
             cfg.fetch.allow_private = 1;
             break;
         case O_ALLOW_PRIVATE: cfg.fetch.allow_private = 1; break;
+        case O_METRICS_LISTEN: {
+            char host[256], port[16], err[300];
+            if (metrics_parse_listen(optarg, host, sizeof host, port, sizeof port, err, sizeof err) != 0) {
+                optout_log(LOG_ERR, "--metrics-listen: %s", err);
+                return OPTOUT_EXIT_USAGE;
+            }
+            cfg.metrics_listen = optarg;
+            break;
+        }
+        case O_METRICS_LINGER:
+            if (parse_number("--metrics-linger", optarg, 0, 86400, &number) != 0) return OPTOUT_EXIT_USAGE;
+            cfg.metrics_linger = (unsigned)number;
+            break;
         case O_ROOT: {
             char *eq = strchr(optarg, '=');
             if (!eq || eq == optarg || eq[1] != '/' || memchr(optarg, '/', (size_t)(eq - optarg)) ||

@@ -86,6 +86,14 @@ const char *task_label(const struct broker *b, size_t task, char *buf, size_t ca
     return buf;
 }
 
+const char *task_fields(const struct broker *b, size_t task, char *buf, size_t cap) {
+    const struct task *t = &b->tasks[task];
+    if (t->input) snprintf(buf, cap, "task=%zu shard=%s", task, t->input->path);
+    else snprintf(buf, cap, "task=%zu %s=%u/%zu", task, t->kind == OPTOUT_TASK_FETCH ? "fetch-part" : "partition",
+                  t->part, b->stage_count[t->kind == OPTOUT_TASK_FETCH ? STAGE_FETCH : STAGE_RANK_REDUCE]);
+    return buf;
+}
+
 void broker_path(const struct broker *b, const char *abs, optout_msg_path *out) {
     const struct broker_config *c = b->cfg;
     size_t best = 0, best_len = 0;

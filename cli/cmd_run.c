@@ -187,6 +187,7 @@ int cmd_run(int argc, char **argv) {
         {"concurrency", required_argument, NULL, O_PASS + 10}, {"timeout", required_argument, NULL, O_PASS + 11},
         {"connect-timeout", required_argument, NULL, O_PASS + 12},
         {"fetch-retries", required_argument, NULL, O_PASS + 13},
+        {"metrics-listen", required_argument, NULL, O_PASS + 14}, {"metrics-linger", required_argument, NULL, O_PASS + 15},
         {NULL, 0, NULL, 0},
     };
     /* the broker's arguments are collected as given; the broker validates them */

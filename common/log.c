@@ -24,6 +24,12 @@ void optout_log_init(const char *name) {
 
 void optout_log_verbose(int on) { max_priority = on ? LOG_DEBUG : LOG_INFO; }
 
+static char context[128]; /* "KEY=VALUE ... " with its trailing space, or "" */
+
+void optout_log_set_context(const char *c) {
+    snprintf(context, sizeof context, "%s%s", c ? c : "", c && *c ? " " : "");
+}
+
 void optout_log(int priority, const char *fmt, ...) {
     if (priority > max_priority) return;
     if (journal < 0) journal = getenv("JOURNAL_STREAM") != NULL;
@@ -33,6 +39,6 @@ void optout_log(int priority, const char *fmt, ...) {
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
     /* One fprintf per message, so lines from several threads do not interleave. */
-    if (journal) fprintf(stderr, "<%d>%s\n", priority, msg);
-    else fprintf(stderr, "%s: %s\n", program, msg);
+    if (journal) fprintf(stderr, "<%d>%s%s\n", priority, context, msg);
+    else fprintf(stderr, "%s: %s%s\n", program, context, msg);
 }

@@ -202,8 +202,11 @@ void task_run(const worker_env *env, task_cache **cache, const optout_msg *task,
     result->task = task->task;
     result->attempt = task->attempt;
     char ctx[OPTOUT_MSG_NAME_MAX + OPTOUT_MSG_PATH_MAX + 64];
-    task_fmt(ctx, sizeof ctx, "task %llu (attempt %llu.%llu) %s:%s", (unsigned long long)task->task,
-             (unsigned long long)task->epoch, (unsigned long long)task->attempt, task->input.root, task->input.rel);
+    /* log fields (include/optout/log.h); the run is the broker's (its log lines carry run=) */
+    int shard = task->kind == OPTOUT_TASK_FILTER || task->kind == OPTOUT_TASK_RANK_MAP;
+    task_fmt(ctx, sizeof ctx, "task=%llu attempt=%llu.%llu %s=%s:%s", (unsigned long long)task->task,
+             (unsigned long long)task->epoch, (unsigned long long)task->attempt, shard ? "shard" : "input",
+             task->input.root, task->input.rel);
     char err[OPTOUT_MSG_ERROR_MAX];
     optout_log(LOG_INFO, "%s: %s into %s:%s", ctx, kind_verb(task->kind), task->staging.root, task->staging.rel);
     if (run_kind(env, cache, task, result, stats_buf, ctx, err, sizeof err) == 0) {

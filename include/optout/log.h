@@ -14,6 +14,12 @@
 void optout_log_init(const char *program);
 void optout_log_verbose(int on);
 void optout_log(int priority, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* A context prepended to every later message, e.g. "run=3f2a9c0d1e4b" (the broker's run id):
+ * "PROGRAM: run=3f2a9c0d1e4b task=17 shard=/data/x.jsonl.zst: published". Event lines follow one
+ * convention: space-separated key=value fields (run=, task=, shard=, partition=, fetch-part=,
+ * worker=, host=) first, then ": " and the words. Set it before starting threads that log; NULL
+ * or "" clears it. */
+void optout_log_set_context(const char *context);
 
 /* Exit codes shared by every command. */
 enum { OPTOUT_EXIT_OK = 0, OPTOUT_EXIT_FAILURE = 1, OPTOUT_EXIT_USAGE = 2 };

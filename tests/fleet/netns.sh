@@ -48,7 +48,7 @@ fails=0
 [ "$rc" -eq 0 ] && echo "PASS: broker completed with workers in two namespaces" \
   || { echo "FAIL: broker exit $rc: $(tail -3 "$tmp/broker.log")"; fails=1; }
 for n in 1 2; do
-  grep -q "worker ns$n joined" "$tmp/broker.log" && echo "PASS: worker in namespace $n joined over tcp" \
+  grep -q "worker=ns$n: joined" "$tmp/broker.log" && echo "PASS: worker in namespace $n joined over tcp" \
     || { echo "FAIL: worker $n never joined"; fails=1; }
 done
 for f in "$tmp"/ref/shards/*.zst "$tmp"/ref/removed/*.zst; do
