@@ -55,9 +55,6 @@ static void usage(FILE *f) {
           "With --curve-secret-file (the broker's Z85 secret key, `optout keygen`) every endpoint, the\n"
           "run directory's ipc socket included, speaks CURVE only, and admits only clients whose public\n"
           "key is a file in the --curve-allow directory (read again at each handshake, at most once a s).\n"
-          "Every option may also be set in the configuration file (--config FILE, default\n"
-          "/etc/optout/optout.conf, sections [common] and [broker]); flags win. --check-config prints the\n"
-          "effective configuration and exits.\n"
           "Exit status: 0 complete, 1 some task failed permanently or runtime error, 2 usage error.\n",
           f);
 }
