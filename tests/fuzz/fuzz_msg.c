@@ -97,8 +97,17 @@ static void fuzz_config(const uint8_t *data, size_t size) {
 
 static void fuzz_stats(const uint8_t *data, size_t size, size_t agents) {
     static optout_stats s1, s2, before;
-    memset(&s1, POISON, sizeof s1);
-    memcpy(&before, &s1, sizeof s1);
+    static int have_before;
+    if (!have_before) { /* a valid, nonzero target (merging into garbage would index out of bounds) */
+        optout_doc_facts d = {.cls = OPTOUT_CLASS_NON_EN, .year = 2019, .bytes = 7, .chars = 5, .tokens = 2,
+                              .dump = "CC-MAIN-2019-35", .dump_len = 15};
+        optout_stats_add_doc(&before, 0, &d);
+        optout_host_loss h = {.host = "x.example", .docs_removed = 1, .tokens_removed = 2};
+        optout_stats_add_host_losses(&before, &h, 1);
+        before.bad_json = 5;
+        have_before = 1;
+    }
+    memcpy(&s1, &before, sizeof s1);
     if (optout_stats_decode_add(data, size, agents, &s1) != 0) {
         check(memcmp(&s1, &before, sizeof s1) == 0, "rejected stats changed the target");
         return;
