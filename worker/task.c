@@ -3,6 +3,7 @@
 #include "task.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <msgpack.h>
 #include <stdarg.h>
 #include <stdint.h>
@@ -35,6 +36,45 @@ int worker_rel_path_ok(const char *rel) {
     return 1;
 }
 
+/* Symbolic links must not lead out of a root either: the deepest existing part of `path`, resolved,
+ * must be the root's real path or under it (parts that do not exist yet are plain names: no '..',
+ * no links). A dangling link is refused as well. This checks the tree as it is when the task starts;
+ * whoever can write into a root while tasks run can still race it (docs/fleet.md, "Security"). */
+static int confined(const worker_root *root, const optout_msg_path *p, const char *path, char *err, size_t errlen) {
+    char root_real[PATH_MAX], real[PATH_MAX], probe[TASK_PATH_MAX];
+    if (!realpath(root->path, root_real)) {
+        task_fmt(err, errlen, "root %s (%s): %s", root->name, root->path, strerror(errno));
+        return -1;
+    }
+    if (task_fmt(probe, sizeof probe, "%s", path) != 0) {
+        task_fmt(err, errlen, "path %s:%s is too long", p->root, p->rel);
+        return -1;
+    }
+    while (!realpath(probe, real)) {
+        struct stat st;
+        char *slash = strrchr(probe, '/');
+        if (errno != ENOENT && errno != ENOTDIR) {
+            task_fmt(err, errlen, "path %s:%s: %s: %s", p->root, p->rel, probe, strerror(errno));
+            return -1;
+        }
+        if (lstat(probe, &st) == 0 && S_ISLNK(st.st_mode)) {
+            task_fmt(err, errlen, "path %s:%s: %s is a dangling symbolic link", p->root, p->rel, probe);
+            return -1;
+        }
+        if (!slash || slash == probe) {
+            snprintf(real, sizeof real, "/");
+            break;
+        }
+        *slash = '\0';
+    }
+    size_t n = strlen(root_real);
+    if (strcmp(root_real, "/") == 0 || (strncmp(real, root_real, n) == 0 && (real[n] == '\0' || real[n] == '/')))
+        return 0;
+    task_fmt(err, errlen, "path %s:%s resolves to %s, outside its root %s (%s): a symbolic link leaves the root",
+             p->root, p->rel, real, root->name, root_real);
+    return -1;
+}
+
 int worker_map_path(const worker_env *env, const optout_msg_path *path, char *out, size_t outlen, char *err,
                     size_t errlen) {
     const worker_root *root = NULL;
@@ -60,7 +100,7 @@ int worker_map_path(const worker_env *env, const optout_msg_path *path, char *ou
         task_fmt(err, errlen, "path %s:%s is too long", path->root, path->rel);
         return -1;
     }
-    return 0;
+    return confined(root, path, out, err, errlen);
 }
 
 const char *task_field(const char *f) { return f[0] ? f : NULL; }

@@ -4,7 +4,9 @@
  *
  * Contract
  * - Paths are (root name, relative path). A relative path must not be absolute nor hold a ".."
- *   component; an unknown root or such a path fails the task (a path never leaves its root).
+ *   component, and must not lead out of its root through a symbolic link (the existing part of the
+ *   path, resolved, stays under the root's real path); an unknown root or such a path fails the
+ *   task (a path never leaves its root).
  * - FILTER and RANK_MAP inputs (shards) must have the planned size and mtime, else the task fails
  *   with "input changed since planning". RANK_REDUCE and FETCH read files the run itself wrote.
  * - Outputs go under the staging directory only (msg.h says where per kind). Files appear only
@@ -35,7 +37,8 @@ void task_cache_free(task_cache *cache);
 void task_run(const worker_env *env, task_cache **cache, const optout_msg *task, optout_msg *result,
               void **stats_buf);
 
-/* Maps (root, rel) to a local path in out. 0, or -1 with err. */
+/* Maps (root, rel) to a local path in out, confined to the root (symbolic links included). 0, or
+ * -1 with err. */
 int worker_map_path(const worker_env *env, const optout_msg_path *path, char *out, size_t outlen, char *err,
                     size_t errlen);
 

@@ -9,6 +9,9 @@
  *     statistics, followed by CREDIT c=1; then ACK;
  *  3. failures come back as ok=0 with a clear error: an input changed since planning, an unknown
  *     root, a truncated gzip input (the error names the file and the byte offset);
+ *  3b. paths stay in their roots: an input that is a symbolic link (or under a linked directory)
+ *     leading out of its root fails with a message, a link inside the root works, and a TASK whose
+ *     path has a '..' component is rejected as a whole (no RESULT, a warning in the worker's log);
  *  4. heartbeats arrive while the worker is idle;
  *  5. a broker silent for more than 5 s makes the worker reconnect (a new READY, new routing id);
  *  6. a heartbeat of a newer epoch makes the worker say READY again with that epoch; a TASK of a
@@ -392,6 +395,61 @@ static void phase_failures(void) {
     expect_failure(4, "data", "bad.jsonl.gz", "bad.jsonl.gz", 0, "bad.jsonl.gz", "byte 10");
 }
 
+static void phase_confinement(void) {
+    char outside[512], link[512], target[512];
+    snprintf(outside, sizeof outside, "%s/outside/secret.jsonl", tmp);
+    CHECK(optout_make_parent_dirs(outside) == 0, "mkdir for %s", outside);
+    write_file("outside/secret.jsonl", LINES[0], strlen(LINES[0]));
+    snprintf(link, sizeof link, "%s/data/escape.jsonl", tmp);
+    CHECK(symlink(outside, link) == 0, "symlink %s: %s", link, strerror(errno));
+    snprintf(link, sizeof link, "%s/data/linkdir", tmp);
+    snprintf(target, sizeof target, "%s/outside", tmp);
+    CHECK(symlink(target, link) == 0, "symlink %s: %s", link, strerror(errno));
+    snprintf(link, sizeof link, "%s/data/inside.jsonl", tmp);
+    CHECK(symlink("shard.jsonl", link) == 0, "symlink %s: %s", link, strerror(errno));
+    expect_failure(20, "data", "escape.jsonl", "escape.jsonl", 0, "outside its root", "escape.jsonl");
+    expect_failure(21, "data", "linkdir/secret.jsonl", "secret.jsonl", 0, "outside its root", "linkdir/secret.jsonl");
+    send_task(22, "data", "inside.jsonl", "inside.jsonl", 0, 0);
+    optout_msg *m = expect(OPTOUT_MSG_RESULT, 10000, 1);
+    CHECK(m->task == 22 && m->ok, "task 22 (a link inside its root) failed: %s", m->error);
+    expect(OPTOUT_MSG_CREDIT, 3000, 1);
+    printf("ok: a symbolic link inside the root is followed\n");
+
+    /* '..': msg.h's encoder refuses it, so the TASK is patched after encoding */
+    static optout_msg t;
+    memset(&t, 0, sizeof t);
+    t.type = OPTOUT_MSG_TASK;
+    t.epoch = hb_epoch;
+    t.task = 23;
+    t.attempt = 1;
+    t.kind = OPTOUT_TASK_FILTER;
+    snprintf(t.input.root, sizeof t.input.root, "data");
+    snprintf(t.input.rel, sizeof t.input.rel, "zz/outside/secret.jsonl");
+    snprintf(t.staging.root, sizeof t.staging.root, "run");
+    snprintf(t.staging.rel, sizeof t.staging.rel, ".staging/23.%llu.1", (unsigned long long)hb_epoch);
+    snprintf(t.output_name, sizeof t.output_name, "secret.jsonl");
+    t.config = config_buf;
+    t.config_len = config_len;
+    void *buf;
+    size_t len;
+    char err[OPTOUT_MSG_ERR_LEN];
+    CHECK(optout_msg_encode(&t, &buf, &len, err) == 0, "encoding task 23: %s", err);
+    char *at = memmem(buf, len, "zz/outside", 10);
+    CHECK(at, "task 23: the path is not in the frame");
+    memcpy(at, "..", 2);
+    CHECK(zmq_send(router, peer, peer_len, ZMQ_SNDMORE) >= 0 && zmq_send(router, buf, len, 0) >= 0, "sending task 23");
+    free(buf);
+    only_heartbeats_for(1500, "after a TASK with a '..' path,");
+    size_t loglen;
+    char *log = read_text("worker.log", &loglen);
+    CHECK(strstr(log, "'..'"), "the worker's log does not say why the '..' TASK was rejected");
+    free(log);
+    char staged[512];
+    snprintf(staged, sizeof staged, "%s/run/.staging/23.%llu.1", tmp, (unsigned long long)hb_epoch);
+    CHECK(access(staged, F_OK) != 0, "task 23 staged something");
+    printf("ok: inputs linked out of their root fail (%s); a '..' TASK is rejected unrun\n", "outside its root");
+}
+
 static void phase_heartbeats(void) {
     unsigned before = seen[OPTOUT_MSG_HEARTBEAT];
     only_heartbeats_for(3000, "idle,");
@@ -509,6 +567,7 @@ int main(int argc, char **argv) {
     phase_ready();
     phase_filter();
     phase_failures();
+    phase_confinement();
     phase_heartbeats();
     phase_silence();
     phase_epoch();
