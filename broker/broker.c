@@ -247,13 +247,13 @@ static int redis_load(struct broker *b) {
     char err[1024];
     long n;
     if (b->cfg->robots_dir) {
-        n = optout_verdicts_load_redis(b->cfg->redis, b->cfg->redis_password, b->redis_prefix, b->cfg->robots_dir, err,
-                                       sizeof err);
+        n = optout_verdicts_load_redis(b->cfg->redis, b->cfg->redis_user, b->cfg->redis_password, b->redis_prefix,
+                                       b->cfg->robots_dir, err, sizeof err);
     } else { /* the fetch archive is the durable record; Redis a cache rebuilt from it */
         char archive[4200];
         snprintf(archive, sizeof archive, "%s/robots", b->cfg->dir);
-        n = optout_verdicts_load_redis_archive(b->cfg->redis, b->cfg->redis_password, b->redis_prefix, archive, err,
-                                               sizeof err);
+        n = optout_verdicts_load_redis_archive(b->cfg->redis, b->cfg->redis_user, b->cfg->redis_password,
+                                               b->redis_prefix, archive, err, sizeof err);
     }
     if (n < 0) {
         optout_log(LOG_ERR, "loading verdicts into Redis: %s", err);
@@ -282,8 +282,9 @@ static int redis_complete(struct broker *b) {
         return -1;
     }
     int rc = 1;
-    if (b->cfg->redis_password) {
-        redisReply *r = redisCommand(c, "AUTH %s", b->cfg->redis_password);
+    if (b->cfg->redis_user || b->cfg->redis_password) { /* as verdicts.h: an ACL user, or the password alone */
+        const char *user = b->cfg->redis_user, *pw = b->cfg->redis_password ? b->cfg->redis_password : "";
+        redisReply *r = user ? redisCommand(c, "AUTH %s %s", user, pw) : redisCommand(c, "AUTH %s", pw);
         if (!r || r->type == REDIS_REPLY_ERROR) rc = -1;
         if (r) freeReplyObject(r);
     }

@@ -39,6 +39,7 @@ struct broker_config {
     unsigned retries;                /* attempts per task before it fails permanently (default 3) */
     const char *redis;               /* verdicts through Redis at this endpoint (NULL: the robots dir) */
     const char *redis_password;      /* read from a file, never from the command line */
+    const char *redis_user;          /* an ACL user (AUTH user password), NULL: the default user */
     /* CURVE (docs/fleet.md "Security"): the broker's Z85 secret key and the allow-list directory
      * (one public key file per admitted client); NULL: plain text, as without --curve-* */
     const char *curve_secret, *curve_allow_dir;

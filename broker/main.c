@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 
 #include "broker.h"
+#include "optout/config.h"
 #include "metrics.h"
 #include "optout/curve.h"
 #include "optout/log.h"
@@ -34,7 +35,8 @@ static void usage(FILE *f) {
           "                     [--bind ENDPOINT]... [--mode rfc9309|protego] [--agents-file FILE]\n"
           "                     [--agent NAME]... [--removed] [--host-key canonical|netloc]\n"
           "                     [--unreachable keep|disallow] [--level N] [--keep-format] [--retries N]\n"
-          "                     [--redis ENDPOINT [--redis-password-file F]] [--root NAME=PATH]...\n"
+          "                     [--redis ENDPOINT [--redis-user NAME] [--redis-password-file F]]\n"
+          "                     [--root NAME=PATH]... [--config FILE] [--check-config]\n"
           "fetch options: [--top-en N] [--top-intl N] [--metric tokens|bytes|docs] [--partitions P]\n"
           "               [--hosts FILE] [--fetch-tasks N] [--scheme auto|https|http] [--user-agent S]\n"
           "               [--concurrency N] [--timeout S] [--connect-timeout S] [--fetch-retries N]\n"
@@ -55,6 +57,9 @@ static void usage(FILE *f) {
           "With --curve-secret-file (the broker's Z85 secret key, `optout keygen`) every endpoint, the\n"
           "run directory's ipc socket included, speaks CURVE only, and admits only clients whose public\n"
           "key is a file in the --curve-allow directory (read again at each handshake, at most once a s).\n"
+          "Every option may also be set in the configuration file (--config FILE, default\n"
+          "/etc/optout/optout.conf, sections [common] and [broker]); flags win. --check-config prints the\n"
+          "effective configuration and exits.\n"
           "Exit status: 0 complete, 1 some task failed permanently or runtime error, 2 usage error.\n",
           f);
 }
@@ -62,7 +67,8 @@ static void usage(FILE *f) {
 int main(int argc, char **argv) {
     optout_log_init("optout-broker");
     enum { O_DIR = 256, O_BIND, O_CORPUS, O_ROBOTS, O_MODE, O_AGENTS_FILE, O_AGENT, O_REMOVED, O_HOSTKEY,
-           O_UNREACHABLE, O_LEVEL, O_KEEP, O_RETRIES, O_VERSION, O_CRASH, O_REDIS, O_REDIS_PW, O_SYNTHETIC,
+           O_UNREACHABLE, O_LEVEL, O_KEEP, O_RETRIES, O_VERSION, O_CRASH, O_REDIS, O_REDIS_PW, O_REDIS_USER,
+           O_SYNTHETIC,
            O_TOP_EN, O_TOP_INTL, O_METRIC, O_PARTITIONS, O_HOSTS, O_FETCH_TASKS, O_SCHEME, O_USER_AGENT, O_CONNECT_TO,
            O_ALLOW_PRIVATE, O_CONCURRENCY, O_TIMEOUT, O_CONNECT_TIMEOUT, O_FETCH_RETRIES, O_ROOT,
            O_CURVE_SECRET, O_CURVE_ALLOW };
@@ -76,6 +82,7 @@ int main(int argc, char **argv) {
         {"level", required_argument, NULL, O_LEVEL},     {"keep-format", no_argument, NULL, O_KEEP},
         {"retries", required_argument, NULL, O_RETRIES}, {"version", no_argument, NULL, O_VERSION},
         {"redis", required_argument, NULL, O_REDIS},     {"redis-password-file", required_argument, NULL, O_REDIS_PW},
+        {"redis-user", required_argument, NULL, O_REDIS_USER},
         {"top-en", required_argument, NULL, O_TOP_EN},   {"top-intl", required_argument, NULL, O_TOP_INTL},
         {"metric", required_argument, NULL, O_METRIC},   {"partitions", required_argument, NULL, O_PARTITIONS},
         {"hosts", required_argument, NULL, O_HOSTS},     {"fetch-tasks", required_argument, NULL, O_FETCH_TASKS},
@@ -98,6 +105,7 @@ int main(int argc, char **argv) {
         {"metrics-linger", required_argument, NULL, O_METRICS_LINGER},
         {NULL, 0, NULL, 0},
     };
+    if (optout_config_args("broker", options, ":h", &argc, &argv) != 0) return OPTOUT_EXIT_USAGE;
     struct broker_config cfg = {.retries = 3, .partitions = BROKER_DEFAULT_PARTITIONS,
                                 .fetch_tasks = BROKER_DEFAULT_FETCH_TASKS, .fetch = {.retries = -1}};
     unsigned long long number;
@@ -157,6 +165,7 @@ int main(int argc, char **argv) {
         case O_CRASH: cfg.crash_after_accept = 1; break;
         case O_SYNTHETIC: cfg.synthetic_tasks = (size_t)strtoull(optarg, NULL, 10); break;
         case O_REDIS: cfg.redis = optarg; break;
+        case O_REDIS_USER: cfg.redis_user = optarg; break;
         case O_REDIS_PW:
             if (!(cfg.redis_password = optout_read_secret_file(optarg))) {
                 optout_log(LOG_ERR, "--redis-password-file %s: %s", optarg,
@@ -255,6 +264,7 @@ int main(int argc, char **argv) {
         default: optout_log(LOG_ERR, "unknown option '%s' (see --help)", argv[optind - 1]); return OPTOUT_EXIT_USAGE;
         }
     }
+    optout_config_done();
     if (cfg.synthetic_tasks && cfg.corpus_count == 0) corpus[cfg.corpus_count++] = "synthetic";
     if (cfg.synthetic_tasks && !cfg.robots_dir) cfg.robots_dir = "/";
     if (optind < argc || !cfg.dir || cfg.corpus_count == 0) {

@@ -33,6 +33,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "optout/config.h"
 #include "optout/archive.h"
 #include "optout/fetch.h"
 #include "optout/hostkey.h"
@@ -278,6 +279,7 @@ int cmd_fetch(int argc, char **argv) {
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
+    if (optout_config_args("fetch", options, ":h", &argc, &argv) != 0) return OPTOUT_EXIT_USAGE;
     optout_fetch_options fo = {0};
     fo.retries = -1;
     const char *hosts_path = NULL, *out = NULL;
@@ -335,6 +337,7 @@ int cmd_fetch(int argc, char **argv) {
         }
         if (rc != OPTOUT_EXIT_OK) goto done;
     }
+    optout_config_done();
     if (optind < argc) {
         optout_log(LOG_ERR, "fetch: unexpected argument '%s'", argv[optind]);
         rc = OPTOUT_EXIT_USAGE;

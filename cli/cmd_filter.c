@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "optout/config.h"
 #include "optout/filter.h"
 #include "optout/log.h"
 #include "optout/util.h"
@@ -79,6 +80,7 @@ int cmd_filter(int argc, char **argv) {
         {"unreachable", required_argument, NULL, O_UNREACHABLE}, {"level", required_argument, NULL, O_LEVEL},
         {"help", no_argument, NULL, 'h'},             {NULL, 0, NULL, 0},
     };
+    if (optout_config_args("filter", options, ":h", &argc, &argv) != 0) return OPTOUT_EXIT_USAGE;
     optout_filter_config cfg = {0};
     optout_robots_mode mode = OPTOUT_MODE_RFC9309;
     const char *robots_dir = NULL, *archive = NULL, *in = NULL, *out = NULL, *removed = NULL, *stats_path = NULL;
@@ -139,6 +141,7 @@ int cmd_filter(int argc, char **argv) {
         }
         if (rc != OPTOUT_EXIT_OK) goto done;
     }
+    optout_config_done();
     if (optind < argc) {
         optout_log(LOG_ERR, "filter: unexpected argument '%s'", argv[optind]);
         rc = OPTOUT_EXIT_USAGE;

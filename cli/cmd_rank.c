@@ -26,6 +26,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "optout/config.h"
 #include "optout/log.h"
 #include "optout/rank.h"
 #include "optout/rundir.h"
@@ -195,6 +196,7 @@ int cmd_rank(int argc, char **argv) {
         {"mem-report", no_argument, NULL, O_MEM},          {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
+    if (optout_config_args("rank", options, ":h", &argc, &argv) != 0) return OPTOUT_EXIT_USAGE;
     optout_rank_map_config mc = {.partitions = RANK_DEFAULT_PARTITIONS};
     optout_rank_reduce_config rc_cfg = {.metric = OPTOUT_RANK_TOKENS, .top_en = RANK_DEFAULT_TOP,
                                         .top_non_en = RANK_DEFAULT_TOP};
@@ -271,6 +273,7 @@ int cmd_rank(int argc, char **argv) {
         default: rc = cli_option_error("rank", opt, argv); goto done;
         }
     }
+    optout_config_done();
     if (optind < argc || !out || npatterns == 0) {
         optout_log(LOG_ERR, "rank: --corpus and --out are required%s", optind < argc ? " (quote glob patterns)" : "");
         rank_usage(stderr);

@@ -20,6 +20,7 @@
 #include <zmq.h>
 
 #include "cli.h"
+#include "optout/config.h"
 #include "optout/log.h"
 #include "optout/msg.h"
 #include "optout/util.h"
@@ -190,6 +191,7 @@ int cmd_run(int argc, char **argv) {
         {"metrics-listen", required_argument, NULL, O_PASS + 14}, {"metrics-linger", required_argument, NULL, O_PASS + 15},
         {NULL, 0, NULL, 0},
     };
+    if (optout_config_args("run", options, ":h", &argc, &argv) != 0) return OPTOUT_EXIT_USAGE;
     /* the broker's arguments are collected as given; the broker validates them */
     char **bargs = calloc((size_t)argc * 2 + 8, sizeof *bargs);
     size_t nb = 1;
@@ -224,6 +226,7 @@ int cmd_run(int argc, char **argv) {
         bargs[nb++] = strdup(flag);
         if (options[idx].has_arg) bargs[nb++] = strdup(optarg);
     }
+    optout_config_done();
     int rc = OPTOUT_EXIT_USAGE;
     pid_t pids[1 + MAX_WORKERS] = {0}; /* [0] broker */
     pid_t redis = 0;
@@ -269,6 +272,7 @@ int cmd_run(int argc, char **argv) {
 
     /* the children say only what matters; the progress line says the rest */
     if (!getenv("OPTOUT_LOG_LEVEL")) setenv("OPTOUT_LOG_LEVEL", "warning", 1);
+    setenv("OPTOUT_CONFIG", "", 1); /* they read no configuration file: they get everything from here */
     struct sigaction sa = {.sa_handler = on_signal};
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);

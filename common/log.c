@@ -30,13 +30,20 @@ void optout_log_set_context(const char *c) {
     snprintf(context, sizeof context, "%s%s", c ? c : "", c && *c ? " " : "");
 }
 
+static const char *(*where_fn)(void);
+
+void optout_log_set_where(const char *(*where)(void)) { where_fn = where; }
+
 void optout_log(int priority, const char *fmt, ...) {
     if (priority > max_priority) return;
     if (journal < 0) journal = getenv("JOURNAL_STREAM") != NULL;
     char msg[4096];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
+    const char *where = where_fn ? where_fn() : NULL; /* "FILE:LINE" of a configuration entry (config.h) */
+    int at = where ? snprintf(msg, sizeof msg, "%s: ", where) : 0;
+    if (at < 0 || (size_t)at >= sizeof msg) at = 0;
+    vsnprintf(msg + at, sizeof msg - (size_t)at, fmt, ap);
     va_end(ap);
     /* One fprintf per message, so lines from several threads do not interleave. */
     if (journal) fprintf(stderr, "<%d>%s%s\n", priority, context, msg);

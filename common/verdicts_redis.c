@@ -19,7 +19,8 @@
  * not kill a worker), then the lookup fails naming endpoint and host. Error replies other than
  * LOADING (NOAUTH, WRONGTYPE, ...) fail at once. SIGPIPE from writing to a closed socket (hiredis
  * 0.14 uses write(2)) is blocked and discarded around every exchange, so the caller need not
- * ignore it. The password is sent with AUTH after every connect, never logged, and wiped on free.
+ * ignore it. The credentials (an ACL user and/or a password) are sent with AUTH after every connect;
+ * the password is never logged and wiped on free.
  *
  * Loaders. One protocol (load_store) for every kind of source: a struct load_source gives the
  * "absent" value, a membership test (to delete records of hosts the source no longer has) and an
@@ -101,7 +102,8 @@ static int retryable_reply(const redisReply *r) {
 
 /* Connects to "unix:/path" or "host:port" ("[v6]:port"), sets timeouts and authenticates.
  * ROUND_OK with *out, ROUND_RETRY (cannot connect: try later) or ROUND_FATAL, with err. */
-static int redis_connect(const char *endpoint, const char *password, redisContext **out, char *err, size_t errlen) {
+static int redis_connect(const char *endpoint, const char *user, const char *password, redisContext **out, char *err,
+                         size_t errlen) {
     *out = NULL;
     struct timeval ctv = {REDIS_CONNECT_TIMEOUT_MS / 1000, (REDIS_CONNECT_TIMEOUT_MS % 1000) * 1000};
     redisContext *c;
@@ -139,10 +141,12 @@ static int redis_connect(const char *endpoint, const char *password, redisContex
         return ROUND_RETRY;
     }
     if (c->connection_type == REDIS_CONN_TCP) redisEnableKeepAlive(c); /* a vanished peer is noticed */
-    if (password && *password) {
+    if ((password && *password) || (user && *user)) {
         struct sigpipe_guard g;
         sigpipe_block(&g);
-        redisReply *r = redisCommand(c, "AUTH %s", password);
+        /* an ACL user: AUTH user password (Redis 6); else the default user's AUTH password */
+        redisReply *r = user && *user ? redisCommand(c, "AUTH %s %s", user, password ? password : "")
+                                      : redisCommand(c, "AUTH %s", password);
         sigpipe_restore(&g);
         int rc = ROUND_OK;
         if (!r) {
@@ -154,8 +158,12 @@ static int redis_connect(const char *endpoint, const char *password, redisContex
         } else if (r->type == REDIS_REPLY_ERROR) {
             /* the server's text ("WRONGPASS ...", "ERR AUTH <password> called without any password
              * configured ...") may quote what was sent: never repeat it */
-            snprintf(err, errlen, "Redis at %s: authentication failed (wrong password, or none is configured)",
-                     endpoint);
+            if (user && *user)
+                snprintf(err, errlen, "Redis at %s: authentication of user '%s' failed (wrong user or password)",
+                         endpoint, user);
+            else
+                snprintf(err, errlen, "Redis at %s: authentication failed (wrong password, or none is configured)",
+                         endpoint);
             rc = ROUND_FATAL;
         }
         if (r) freeReplyObject(r);
@@ -214,7 +222,7 @@ struct meta {
 
 struct redis_source {
     struct optout_verdicts base; /* first: a redis_source is an optout_verdicts */
-    char *endpoint, *password, *prefix;
+    char *endpoint, *user, *password, *prefix;
     size_t prefix_len;
     redisContext *c;
     const optout_agents *agents;
@@ -250,6 +258,7 @@ static void redis_free(optout_verdicts *base) {
     free(v->compiled);
     wipe(v->password);
     free(v->password);
+    free(v->user);
     free(v->endpoint);
     free(v->prefix);
     free(v->key);
@@ -342,7 +351,7 @@ static int check_complete(struct redis_source *v, const struct meta *m, char *er
 static int round_trip(struct redis_source *v, const char *const *hosts, const size_t *lens, size_t n,
                       redisReply **replies, struct meta *m, char *err, size_t errlen) {
     if (!v->c) {
-        int rc = redis_connect(v->endpoint, v->password, &v->c, err, errlen);
+        int rc = redis_connect(v->endpoint, v->user, v->password, &v->c, err, errlen);
         if (rc != ROUND_OK) return rc;
     }
     for (size_t i = 0; i < n; i++) {
@@ -580,8 +589,8 @@ static int redis_prefetch(optout_verdicts *base, const char *const *hosts, const
     return 0;
 }
 
-optout_verdicts *optout_verdicts_open_redis(const char *endpoint, const char *password, const char *prefix,
-                                            const optout_agents *agents, optout_robots_mode mode,
+optout_verdicts *optout_verdicts_open_redis(const char *endpoint, const char *user, const char *password,
+                                            const char *prefix, const optout_agents *agents, optout_robots_mode mode,
                                             size_t max_cached, char *err, size_t errlen) {
     struct redis_source *v = calloc(1, sizeof *v);
     if (!v) {
@@ -597,7 +606,8 @@ optout_verdicts *optout_verdicts_open_redis(const char *endpoint, const char *pa
                          : v->max_cached * REDIS_ENTRIES_PER_SET + 1024;
     v->prefix_len = strlen(prefix);
     if (!(v->endpoint = strdup(endpoint)) || !(v->prefix = strdup(prefix)) ||
-        (password && !(v->password = strdup(password))) || !(v->hosts = optout_strmap_new()) ||
+        (user && !(v->user = strdup(user))) || (password && !(v->password = strdup(password))) ||
+        !(v->hosts = optout_strmap_new()) ||
         !(v->compiled = calloc(v->max_cached, sizeof *v->compiled))) {
         snprintf(err, errlen, "out of memory");
         redis_free(&v->base);
@@ -770,14 +780,14 @@ static int load_delete_stale(struct loader *l) {
 
 /* The load protocol (verdicts.h): DEL complete, delete stale records, SET absent, every record
  * (pipelined), SET planned, SET complete last. The number of records written, or -1 with err. */
-static long load_store(const char *endpoint, const char *password, const char *prefix, const struct load_source *src,
-                       char *err, size_t errlen) {
+static long load_store(const char *endpoint, const char *user, const char *password, const char *prefix,
+                       const struct load_source *src, char *err, size_t errlen) {
     struct loader l = {.endpoint = endpoint, .prefix = prefix, .src = src, .err = err, .errlen = errlen};
     if (strlen(prefix) > 400) {
         snprintf(err, errlen, "Redis key prefix too long (%zu bytes)", strlen(prefix));
         return -1;
     }
-    if (redis_connect(endpoint, password, &l.c, err, errlen) != ROUND_OK) return -1;
+    if (redis_connect(endpoint, user, password, &l.c, err, errlen) != ROUND_OK) return -1;
     long rc = -1;
     struct sigpipe_guard g;
     sigpipe_block(&g);
@@ -846,7 +856,7 @@ static int dir_each(struct loader *l, void *arg) {
     return d->failed ? -1 : 0;
 }
 
-long optout_verdicts_load_redis(const char *endpoint, const char *password, const char *prefix,
+long optout_verdicts_load_redis(const char *endpoint, const char *user, const char *password, const char *prefix,
                                 const char *robots_dir, char *err, size_t errlen) {
     struct dir_load d = {.dir = robots_dir};
     if (!(d.hosts = optout_strmap_new())) {
@@ -856,7 +866,7 @@ long optout_verdicts_load_redis(const char *endpoint, const char *password, cons
     long rc = -1;
     if (robots_dir_scan(robots_dir, d.hosts, sizeof(struct robots_dir_host), err, errlen) >= 0) {
         struct load_source src = {"no_robots", dir_known, d.hosts, dir_each, &d};
-        rc = load_store(endpoint, password, prefix, &src, err, errlen);
+        rc = load_store(endpoint, user, password, prefix, &src, err, errlen);
     }
     optout_strmap_free(d.hosts, dir_host_free);
     return rc;
@@ -901,12 +911,12 @@ static int archive_each(struct loader *l, void *arg) {
     return 0;
 }
 
-long optout_verdicts_load_redis_archive(const char *endpoint, const char *password, const char *prefix,
-                                        const char *archive_dir, char *err, size_t errlen) {
+long optout_verdicts_load_redis_archive(const char *endpoint, const char *user, const char *password,
+                                        const char *prefix, const char *archive_dir, char *err, size_t errlen) {
     struct archive_load a = {.dir = archive_dir};
     if (!(a.ix = archive_index_open(archive_dir, err, errlen))) return -1; /* a host twice: error */
     struct load_source src = {"not_ranked", archive_known, a.ix, archive_each, &a};
-    long rc = load_store(endpoint, password, prefix, &src, err, errlen);
+    long rc = load_store(endpoint, user, password, prefix, &src, err, errlen);
     archive_index_free(a.ix);
     return rc;
 }

@@ -15,6 +15,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "optout/config.h"
 #include "optout/log.h"
 #include "optout/util.h"
 #include "optout/version.h"
@@ -22,14 +23,17 @@
 
 static void usage(FILE *f) {
     fputs("usage: optout-worker --connect ENDPOINT [--slots N] [--root NAME=PATH]... [--name ID]\n"
-          "                     [--redis-password-file FILE] [--verbose]\n"
+          "                     [--redis-user NAME] [--redis-password-file FILE] [--verbose]\n"
+          "                     [--config FILE] [--check-config]\n"
           "                     [--curve-secret-file FILE --curve-server-key FILE|KEY]\n"
           "\n"
           "Connects to an optout-broker (ENDPOINT: tcp://HOST:PORT or ipc:///PATH) and runs the tasks it\n"
           "hands out, N at a time (default 1). Task paths are (root name, relative path): --root maps a\n"
           "root name to a local directory (the broker's run directory is the root \"run\"). --name is the\n"
           "worker id the broker reports (default HOST.PID). The Redis password, when the run's verdicts\n"
-          "are in Redis, is read from FILE (never from the command line).\n"
+          "are in Redis, is read from FILE (never from the command line); --redis-user NAME logs in as\n"
+          "that Redis ACL user. Every option may also be set in the configuration file (--config FILE,\n"
+          "default /etc/optout/optout.conf, sections [common] and [worker]); flags win.\n"
           "CURVE (a broker started with --curve-secret-file): --curve-secret-file is this worker's Z85\n"
           "secret key (`optout keygen`; its public key must be in the broker's --curve-allow directory),\n"
           "--curve-server-key the broker's public key (a file, or the 40 characters themselves).\n"
@@ -83,6 +87,7 @@ int main(int argc, char **argv) {
         {"root", required_argument, NULL, 'r'},
         {"name", required_argument, NULL, 'n'},
         {"redis-password-file", required_argument, NULL, 'p'},
+        {"redis-user", required_argument, NULL, 'u'},
         {"verbose", no_argument, NULL, 'v'},
         {"curve-secret-file", required_argument, NULL, 'K'},
         {"curve-server-key", required_argument, NULL, 'S'},
@@ -97,6 +102,7 @@ int main(int argc, char **argv) {
     static optout_curve_client curve;
     char default_name[OPTOUT_MSG_NAME_MAX];
     int opt;
+    if (optout_config_args("worker", options, ":c:s:r:n:vh", &argc, &argv) != 0) return OPTOUT_EXIT_USAGE;
     opterr = 0;
     while ((opt = getopt_long(argc, argv, ":c:s:r:n:vh", options, NULL)) != -1) {
         switch (opt) {
@@ -123,6 +129,7 @@ int main(int argc, char **argv) {
             o.name = optarg;
             break;
         case 'p': password_file = optarg; break;
+        case 'u': o.env.redis_user = optarg; break;
         case 'K': curve_secret_file = optarg; break;
         case 'S': curve_server_key = optarg; break;
         case 'v': optout_log_verbose(1); break;
@@ -138,6 +145,7 @@ int main(int argc, char **argv) {
             return OPTOUT_EXIT_USAGE;
         }
     }
+    optout_config_done();
     if (optind < argc) {
         optout_log(LOG_ERR, "unexpected argument '%s'", argv[optind]);
         return OPTOUT_EXIT_USAGE;

@@ -64,8 +64,8 @@ static int prepare(const worker_env *env, task_cache **cachep, const optout_msg 
                           ? optout_verdicts_open_archive(dir, c->agents, cfg->mode, 0, verr, sizeof verr)
                           : optout_verdicts_open_dir(dir, c->agents, cfg->mode, 0, verr, sizeof verr);
     } else if (cfg->redis[0]) {
-        c->verdicts = optout_verdicts_open_redis(cfg->redis, env->redis_password, cfg->redis_prefix, c->agents,
-                                                 cfg->mode, 0, verr, sizeof verr);
+        c->verdicts = optout_verdicts_open_redis(cfg->redis, env->redis_user, env->redis_password, cfg->redis_prefix,
+                                                 c->agents, cfg->mode, 0, verr, sizeof verr);
     } else {
         task_fmt(err, errlen, "the run configuration names no verdict source (robots directory or Redis)");
         goto fail;

@@ -41,6 +41,7 @@ typedef struct {
     const worker_root *roots;
     size_t root_count;
     const char *redis_password; /* NULL: no AUTH */
+    const char *redis_user;     /* an ACL user (AUTH user password), NULL: the default user */
 } worker_env;
 
 typedef struct {

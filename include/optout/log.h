@@ -14,6 +14,9 @@
 void optout_log_init(const char *program);
 void optout_log_verbose(int on);
 void optout_log(int priority, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* A function whose answer, when not NULL, starts the message: "PROGRAM: FILE:LINE: message"
+ * (config.h names the configuration entry whose value is being parsed). NULL: none. */
+void optout_log_set_where(const char *(*where)(void));
 /* A context prepended to every later message, e.g. "run=3f2a9c0d1e4b" (the broker's run id):
  * "PROGRAM: run=3f2a9c0d1e4b task=17 shard=/data/x.jsonl.zst: published". Event lines follow one
  * convention: space-separated key=value fields (run=, task=, shard=, partition=, fetch-part=,

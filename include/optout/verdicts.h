@@ -82,14 +82,17 @@ size_t optout_verdicts_archive_hosts(const optout_verdicts *v);
  * with backoff, about 3 s in all), so a Redis restart does not fail a worker; past that the lookup
  * fails with a message naming endpoint and host. Other error replies (NOAUTH, WRONGTYPE) fail at
  * once. SIGPIPE raised by a write to a closed connection is blocked and discarded.
- * endpoint: "unix:/path/to/socket" or "host:port" ("[v6addr]:port"); password NULL (or "") or the
- * AUTH password (never taken from a command line, never put in a message), sent again on every
- * reconnect. open_redis fails when the store is incomplete ("Redis store under PREFIX is incomplete
- * (complete X of Y)") or "absent" is none of the three values. Lookups are pipelined by
+ * endpoint: "unix:/path/to/socket" or "host:port" ("[v6addr]:port"). Credentials, sent again on
+ * every reconnect: user NULL (or "") and password NULL (or "") send no AUTH; a password alone is
+ * "AUTH password" (the default user, requirepass); a user is an ACL user (Redis 6): "AUTH user
+ * password" (password "" when NULL, for a nopass user). The password is never taken from a command
+ * line and never put in a message; the user name may be. open_redis fails when the store is
+ * incomplete ("Redis store under PREFIX is incomplete (complete X of Y)") or "absent" is none of
+ * the three values. Lookups are pipelined by
  * optout_verdicts_prefetch() in batches and compiled sets cached (bounded by max_cached,
  * 0 = 65536; the map of hosts met is bounded too, and dropped whole when full). */
-optout_verdicts *optout_verdicts_open_redis(const char *endpoint, const char *password, const char *prefix,
-                                            const optout_agents *agents, optout_robots_mode mode,
+optout_verdicts *optout_verdicts_open_redis(const char *endpoint, const char *user, const char *password,
+                                            const char *prefix, const optout_agents *agents, optout_robots_mode mode,
                                             size_t max_cached, char *err, size_t errlen);
 /* Asks Redis for many hosts, one round trip per 1000 (pipelined GETs), and caches the answers, so
  * that the lookups that follow are local. Hosts already cached are skipped. A host without a record
@@ -105,7 +108,7 @@ int optout_verdicts_prefetch(optout_verdicts *v, const char *const *hosts, const
  * deleted, every record is rewritten (pipelined SETs), then "planned" and last "complete" are set,
  * so a load that dies half-way leaves a store that reads as incomplete. Returns the number of host
  * records written (= planned), or -1 with err. */
-long optout_verdicts_load_redis(const char *endpoint, const char *password, const char *prefix,
+long optout_verdicts_load_redis(const char *endpoint, const char *user, const char *password, const char *prefix,
                                 const char *robots_dir, char *err, size_t errlen);
 /* Loads a robots archive into Redis under PREFIX (absent = "not_ranked"), with the same key layout
  * and the same idempotent protocol as optout_verdicts_load_redis() (the two share one code path):
@@ -114,7 +117,7 @@ long optout_verdicts_load_redis(const char *endpoint, const char *password, cons
  * stream: one is read (checked: size and SHA-256) and sent at a time, never all held. A host
  * recorded twice, a missing directory, a malformed index line or a corrupt body is an error (and
  * leaves the store incomplete). Returns the number of host records written (= planned), or -1 with err. */
-long optout_verdicts_load_redis_archive(const char *endpoint, const char *password, const char *prefix,
-                                        const char *archive_dir, char *err, size_t errlen);
+long optout_verdicts_load_redis_archive(const char *endpoint, const char *user, const char *password,
+                                        const char *prefix, const char *archive_dir, char *err, size_t errlen);
 
 #endif

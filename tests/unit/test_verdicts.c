@@ -590,6 +590,7 @@ static void test_archive_errors(void **state) {
 struct server {
     pid_t pid;
     char dir[256], sock[300], endpoint[310];
+    const char *user; /* an ACL user (the default user is then off), or NULL */
     const char *password;
 };
 
@@ -605,7 +606,8 @@ static void server_start(struct server *s, long delay_ms) {
     snprintf(logf, sizeof logf, "%s/redis.log", s->dir);
     FILE *f = fopen(conf, "w"); /* the password in a file, not on a command line */
     assert_non_null(f);
-    if (s->password) fprintf(f, "requirepass \"%s\"\n", s->password);
+    if (s->user) fprintf(f, "user %s on >%s ~optout:* +@all\nuser default off\n", s->user, s->password);
+    else if (s->password) fprintf(f, "requirepass \"%s\"\n", s->password);
     assert_int_equal(fclose(f), 0);
     unlink(s->sock);
     pid_t parent = getpid();
@@ -657,8 +659,9 @@ static void server_stop(struct server *s, int sig) {
     unlink(s->sock);
 }
 
-static int setup_server(struct server *s, const char *password) {
+static int setup_server(struct server *s, const char *user, const char *password) {
     memset(s, 0, sizeof *s);
+    s->user = user;
     s->password = password;
     snprintf(s->dir, sizeof s->dir, "%s/redis%d", tmpdir, ++server_seq);
     snprintf(s->sock, sizeof s->sock, "%s/redis.sock", s->dir);
@@ -670,12 +673,22 @@ static int setup_server(struct server *s, const char *password) {
 
 static int setup_redis(void **state) {
     (void)state;
-    return setup_server(&srv, NULL);
+    return setup_server(&srv, NULL, NULL);
 }
 
 static int setup_redis_auth(void **state) {
     (void)state;
-    return setup_server(&srv, "s3cret pass");
+    return setup_server(&srv, NULL, "s3cret pass");
+}
+
+static int setup_redis_acl(void **state) {
+    (void)state;
+    return setup_server(&srv, "optout-reader", "acl-s3cret");
+}
+
+/* AUTH on a test connection, as the server wants it. */
+static redisReply *test_auth(redisContext *c) {
+    return srv.user ? redisCommand(c, "AUTH %s %s", srv.user, srv.password) : redisCommand(c, "AUTH %s", srv.password);
 }
 
 static int teardown_redis(void **state) {
@@ -690,7 +703,7 @@ static redisReply *cmd(const char *fmt, ...) {
     assert_non_null(c);
     CHECK(!c->err, "connect %s: %s", srv.sock, c->errstr);
     if (srv.password) {
-        redisReply *a = redisCommand(c, "AUTH %s", srv.password);
+        redisReply *a = test_auth(c);
         assert_non_null(a);
         assert_int_not_equal(a->type, REDIS_REPLY_ERROR);
         freeReplyObject(a);
@@ -708,7 +721,7 @@ static void cmd_ok(const char *fmt, ...) {
     redisContext *c = redisConnectUnix(srv.sock);
     assert_non_null(c);
     CHECK(!c->err, "connect %s: %s", srv.sock, c->errstr);
-    if (srv.password) freeReplyObject(redisCommand(c, "AUTH %s", srv.password));
+    if (srv.password) freeReplyObject(test_auth(c));
     va_list ap;
     va_start(ap, fmt);
     redisReply *r = redisvCommand(c, fmt, ap);
@@ -721,7 +734,7 @@ static void cmd_ok(const char *fmt, ...) {
 
 static long load(const char *prefix, const char *dir) {
     char err[1024] = "";
-    long n = optout_verdicts_load_redis(srv.endpoint, srv.password, prefix, dir, err, sizeof err);
+    long n = optout_verdicts_load_redis(srv.endpoint, srv.user, srv.password, prefix, dir, err, sizeof err);
     CHECK(n >= 0, "load %s: %s", dir, err);
     return n;
 }
@@ -729,19 +742,24 @@ static long load(const char *prefix, const char *dir) {
 static optout_verdicts *open_redis_ok(const char *prefix, optout_robots_mode mode, size_t max_cached) {
     char err[1024] = "";
     optout_verdicts *v =
-        optout_verdicts_open_redis(srv.endpoint, srv.password, prefix, agents, mode, max_cached, err, sizeof err);
+        optout_verdicts_open_redis(srv.endpoint, srv.user, srv.password, prefix, agents, mode, max_cached, err,
+                                   sizeof err);
     CHECK(v != NULL, "open_redis: %s", err);
     return v;
 }
 
 /* Opening must fail with a message holding `expect`; returns nothing. */
-static void open_redis_fails(const char *password, const char *prefix, const char *expect) {
+static void open_redis_fails_as(const char *user, const char *password, const char *prefix, const char *expect) {
     char err[1024] = "";
-    optout_verdicts *v =
-        optout_verdicts_open_redis(srv.endpoint, password, prefix, agents, OPTOUT_MODE_RFC9309, 0, err, sizeof err);
+    optout_verdicts *v = optout_verdicts_open_redis(srv.endpoint, user, password, prefix, agents, OPTOUT_MODE_RFC9309,
+                                                    0, err, sizeof err);
     CHECK(v == NULL, "open_redis succeeded, expected '%s'", expect);
     CHECK(strstr(err, expect) != NULL, "'%s' lacks '%s'", err, expect);
     if (password) CHECK(strstr(err, password) == NULL, "the password is in the message: %s", err);
+}
+
+static void open_redis_fails(const char *password, const char *prefix, const char *expect) {
+    open_redis_fails_as(NULL, password, prefix, expect);
 }
 
 /* Every small host in one prefetch. */
@@ -944,12 +962,12 @@ static void test_redis_corrupt(void **state) {
 static void test_redis_auth(void **state) {
     (void)state;
     char err[1024] = "";
-    assert_int_equal(optout_verdicts_load_redis(srv.endpoint, NULL, PREFIX, small_dir(), err, sizeof err), -1);
+    assert_int_equal(optout_verdicts_load_redis(srv.endpoint, NULL, NULL, PREFIX, small_dir(), err, sizeof err), -1);
     assert_non_null(strstr(err, "NOAUTH"));
     assert_non_null(strstr(err, srv.endpoint));
     err[0] = '\0';
-    assert_int_equal(optout_verdicts_load_redis(srv.endpoint, "wrong horse", PREFIX, small_dir(), err, sizeof err),
-                     -1);
+    assert_int_equal(
+        optout_verdicts_load_redis(srv.endpoint, NULL, "wrong horse", PREFIX, small_dir(), err, sizeof err), -1);
     assert_non_null(strstr(err, "authentication failed"));
     assert_null(strstr(err, "wrong horse"));
     assert_int_equal(load(PREFIX, small_dir()), SMALL_RECORDS);
@@ -963,6 +981,39 @@ static void test_redis_auth(void **state) {
     server_stop(&srv, SIGKILL);
     server_start(&srv, 0);
     assert_int_equal(load(PREFIX, small_dir()), SMALL_RECORDS);
+    all_same(d, v);
+    optout_verdicts_free(v);
+    optout_verdicts_free(d);
+}
+
+/* An ACL user (Redis 6): AUTH user password, also after a reconnect; the default user is off, so
+ * the password alone, no AUTH or another user fail, without the password in the message. */
+static void test_redis_acl_user(void **state) {
+    (void)state;
+    char err[1024] = "";
+    assert_int_equal(optout_verdicts_load_redis(srv.endpoint, NULL, srv.password, PREFIX, small_dir(), err, sizeof err),
+                     -1);
+    CHECK(strstr(err, "authentication failed") && !strstr(err, srv.password), "%s", err);
+    assert_int_equal(
+        optout_verdicts_load_redis(srv.endpoint, "nobody", srv.password, PREFIX, small_dir(), err, sizeof err), -1);
+    CHECK(strstr(err, "authentication of user 'nobody' failed") && !strstr(err, srv.password), "%s", err);
+    assert_int_equal(load(PREFIX, small_dir()), SMALL_RECORDS);
+
+    open_redis_fails(NULL, PREFIX, "NOAUTH");
+    open_redis_fails(srv.password, PREFIX, "authentication failed");
+    open_redis_fails_as(srv.user, "wrong horse", PREFIX, "authentication of user 'optout-reader' failed");
+    open_redis_fails_as("nobody", srv.password, PREFIX, "authentication of user 'nobody' failed");
+    optout_verdicts *v = open_redis_ok(PREFIX, OPTOUT_MODE_RFC9309, 0);
+    optout_verdicts *d = open_dir_ok(small_dir(), OPTOUT_MODE_RFC9309, 0);
+    all_same(d, v);
+    /* a restart: the reconnect authenticates as the user again */
+    server_stop(&srv, SIGKILL);
+    server_start(&srv, 0);
+    assert_int_equal(load(PREFIX, small_dir()), SMALL_RECORDS);
+    optout_verdicts_free(v);
+    v = open_redis_ok(PREFIX, OPTOUT_MODE_PROTEGO, 0);
+    optout_verdicts_free(d);
+    d = open_dir_ok(small_dir(), OPTOUT_MODE_PROTEGO, 0);
     all_same(d, v);
     optout_verdicts_free(v);
     optout_verdicts_free(d);
@@ -1020,10 +1071,10 @@ static void test_redis_restart(void **state) {
     same_verdicts(d, v, "example.com"); /* cached answers still come */
     err[0] = '\0';
     assert_null(
-        optout_verdicts_open_redis(srv.endpoint, NULL, PREFIX, agents, OPTOUT_MODE_RFC9309, 0, err, sizeof err));
+        optout_verdicts_open_redis(srv.endpoint, NULL, NULL, PREFIX, agents, OPTOUT_MODE_RFC9309, 0, err, sizeof err));
     CHECK(strstr(err, srv.endpoint) && strstr(err, "cannot connect"), "%s", err);
     err[0] = '\0';
-    assert_int_equal(optout_verdicts_load_redis(srv.endpoint, NULL, PREFIX, small_dir(), err, sizeof err), -1);
+    assert_int_equal(optout_verdicts_load_redis(srv.endpoint, NULL, NULL, PREFIX, small_dir(), err, sizeof err), -1);
     CHECK(strstr(err, srv.endpoint) && strstr(err, "cannot connect"), "%s", err);
 
     /* and back */
@@ -1095,12 +1146,12 @@ static void test_redis_reload_drops_stale(void **state) {
 static void test_redis_load_errors(void **state) {
     (void)state;
     char err[1024] = "";
-    assert_int_equal(optout_verdicts_load_redis(srv.endpoint, NULL, PREFIX, tpath("nope"), err, sizeof err), -1);
+    assert_int_equal(optout_verdicts_load_redis(srv.endpoint, NULL, NULL, PREFIX, tpath("nope"), err, sizeof err), -1);
     assert_non_null(strstr(err, "nope"));
     const char *d = new_dir("dupload");
     puts_(d, "dup.example", "");
     puts_(d, "dup.example_443", "");
-    assert_int_equal(optout_verdicts_load_redis(srv.endpoint, NULL, PREFIX, d, err, sizeof err), -1);
+    assert_int_equal(optout_verdicts_load_redis(srv.endpoint, NULL, NULL, PREFIX, d, err, sizeof err), -1);
     assert_non_null(strstr(err, "are both for host dup.example"));
     redisReply *rep = cmd("DBSIZE");
     assert_int_equal(rep->integer, 0); /* nothing written */
@@ -1108,16 +1159,17 @@ static void test_redis_load_errors(void **state) {
     static const char *const bad[] = {"nonsense", "localhost:99999", "localhost:", ":6379", "[::1]:x", "unix:"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         err[0] = '\0';
-        assert_null(optout_verdicts_open_redis(bad[i], NULL, PREFIX, agents, OPTOUT_MODE_RFC9309, 0, err, sizeof err));
+        assert_null(
+            optout_verdicts_open_redis(bad[i], NULL, NULL, PREFIX, agents, OPTOUT_MODE_RFC9309, 0, err, sizeof err));
         CHECK(strstr(err, "bad Redis endpoint") != NULL, "%s: %s", bad[i], err);
-        assert_int_equal(optout_verdicts_load_redis(bad[i], NULL, PREFIX, small_dir(), err, sizeof err), -1);
+        assert_int_equal(optout_verdicts_load_redis(bad[i], NULL, NULL, PREFIX, small_dir(), err, sizeof err), -1);
         CHECK(strstr(err, "bad Redis endpoint") != NULL, "%s: %s", bad[i], err);
     }
 }
 
 static long load_archive(const char *prefix, const char *dir) {
     char err[1024] = "";
-    long n = optout_verdicts_load_redis_archive(srv.endpoint, srv.password, prefix, dir, err, sizeof err);
+    long n = optout_verdicts_load_redis_archive(srv.endpoint, srv.user, srv.password, prefix, dir, err, sizeof err);
     CHECK(n >= 0, "load archive %s: %s", dir, err);
     return n;
 }
@@ -1183,12 +1235,13 @@ static void test_redis_archive(void **state) {
 static void test_redis_archive_errors(void **state) {
     (void)state;
     char err[1024] = "";
-    assert_int_equal(optout_verdicts_load_redis_archive(srv.endpoint, NULL, PREFIX, tpath("nope"), err, sizeof err), -1);
+    assert_int_equal(
+        optout_verdicts_load_redis_archive(srv.endpoint, NULL, NULL, PREFIX, tpath("nope"), err, sizeof err), -1);
     CHECK(strstr(err, "nope") && strstr(err, "No such file"), "%s", err);
     /* a host twice: nothing written */
     const char *ad = small_archive("arch-redis-dup");
     write_pack(ad, "p0", 0, 1);
-    assert_int_equal(optout_verdicts_load_redis_archive(srv.endpoint, NULL, PREFIX, ad, err, sizeof err), -1);
+    assert_int_equal(optout_verdicts_load_redis_archive(srv.endpoint, NULL, NULL, PREFIX, ad, err, sizeof err), -1);
     CHECK(strstr(err, "example.com") && strstr(err, "pack p0") && strstr(err, "pack p1"), "%s", err);
     redisReply *r = cmd("DBSIZE");
     assert_int_equal(r->integer, 0);
@@ -1205,7 +1258,7 @@ static void test_redis_archive_errors(void **state) {
     fwrite(bodies, 1, len, f);
     fclose(f);
     free(bodies);
-    assert_int_equal(optout_verdicts_load_redis_archive(srv.endpoint, NULL, PREFIX, ad, err, sizeof err), -1);
+    assert_int_equal(optout_verdicts_load_redis_archive(srv.endpoint, NULL, NULL, PREFIX, ad, err, sizeof err), -1);
     CHECK(strstr(err, "p2.tsv:3") && strstr(err, "SHA-256"), "%s", err); /* port.example:99 */
     open_redis_fails(NULL, PREFIX, "is incomplete");
 }
@@ -1292,7 +1345,8 @@ static void test_redis_real_dir(void **state) {
 }
 
 /* A TCP endpoint ("host:port") when $OPTOUT_TEST_REDIS_TCP names one (with
- * $OPTOUT_TEST_REDIS_PASSWORD if it needs one): the private servers listen on unix sockets only.
+ * $OPTOUT_TEST_REDIS_PASSWORD and $OPTOUT_TEST_REDIS_USER if it needs them): the private servers
+ * listen on unix sockets only.
  * Keys go under a prefix of this process's own and are deleted afterwards. */
 static void test_redis_tcp(void **state) {
     (void)state;
@@ -1301,13 +1355,14 @@ static void test_redis_tcp(void **state) {
         print_message("OPTOUT_TEST_REDIS_TCP is not set: the TCP endpoint is not tested\n");
         skip();
     }
-    const char *pw = getenv("OPTOUT_TEST_REDIS_PASSWORD");
+    const char *pw = getenv("OPTOUT_TEST_REDIS_PASSWORD"), *user = getenv("OPTOUT_TEST_REDIS_USER");
     char prefix[64], err[1024] = "";
     snprintf(prefix, sizeof prefix, "optout:test-tcp:%ld:", (long)getpid());
-    long n = optout_verdicts_load_redis(ep, pw, prefix, small_dir(), err, sizeof err);
+    long n = optout_verdicts_load_redis(ep, user, pw, prefix, small_dir(), err, sizeof err);
     CHECK(n == SMALL_RECORDS, "load over TCP %s: %s", ep, err);
     optout_verdicts *d = open_dir_ok(small_dir(), OPTOUT_MODE_RFC9309, 0);
-    optout_verdicts *v = optout_verdicts_open_redis(ep, pw, prefix, agents, OPTOUT_MODE_RFC9309, 0, err, sizeof err);
+    optout_verdicts *v =
+        optout_verdicts_open_redis(ep, user, pw, prefix, agents, OPTOUT_MODE_RFC9309, 0, err, sizeof err);
     CHECK(v != NULL, "open over TCP %s: %s", ep, err);
     all_same(d, v);
     optout_verdicts_free(v);
@@ -1320,7 +1375,8 @@ static void test_redis_tcp(void **state) {
     if (host[0] == '[') memmove(host, host + 1, strlen(host)), host[strlen(host) - 1] = '\0';
     redisContext *c = redisConnect(host, atoi(colon + 1));
     assert_true(c && !c->err);
-    if (pw && *pw) freeReplyObject(redisCommand(c, "AUTH %s", pw));
+    if (user && *user) freeReplyObject(redisCommand(c, "AUTH %s %s", user, pw ? pw : ""));
+    else if (pw && *pw) freeReplyObject(redisCommand(c, "AUTH %s", pw));
     freeReplyObject(redisCommand(c, "DEL %splanned %scomplete %sabsent", prefix, prefix, prefix));
     for (size_t i = 0; i < SMALL_RECORDS; i++) freeReplyObject(redisCommand(c, "DEL %sh:%s", prefix, SMALL[i].host));
     redisReply *r = redisCommand(c, "KEYS %s*", prefix);
@@ -1397,6 +1453,7 @@ int main(int argc, char **argv) {
             R(test_redis_absent_error),
             R(test_redis_corrupt),
             cmocka_unit_test_setup_teardown(test_redis_auth, setup_redis_auth, teardown_redis),
+            cmocka_unit_test_setup_teardown(test_redis_acl_user, setup_redis_acl, teardown_redis),
             R(test_redis_password_without_server_password),
             R(test_redis_restart),
             R(test_redis_eviction),
