@@ -171,13 +171,44 @@ try:
                                text=True).stdout
     has_config = "--config" in help_text
     print("note: optout-broker %s --config" % ("reads" if has_config else "does not read yet; flags stand in for"))
-    with open(os.path.join(etc, "optout.conf"), "w") as f:
-        for section, entries in config.items():
-            f.write("[%s]\n" % section + "".join('%s = "%s"\n' % kv for kv in entries))
-    for section, entries in config.items():
-        flags = "" if has_config else " ".join("--%s" % k if v == "true" else "--%s=%s" % (k, v) for k, v in entries)
-        with open(os.path.join(etc, "%s.env" % section), "w") as f:
-            f.write("OPTOUT_%s_ARGS=%s\n" % (section.upper(), flags))
+    # a production-like configuration: CURVE keys and the metrics endpoint, when the programs have them
+    metrics = None
+    if "--curve-secret-file" in help_text:
+        allow = os.path.join(etc, "workers.allow")
+        os.makedirs(allow)
+        for who in ("broker", "worker"):
+            subprocess.run([os.path.join(prefix, "bin", "optout"), "keygen", "--out", os.path.join(etc, who)],
+                           check=True, capture_output=True)
+        shutil.copy(os.path.join(etc, "worker.pub"), allow)
+        config["broker"] += [("curve-secret-file", os.path.join(etc, "broker.key")), ("curve-allow", allow)]
+        config["worker"] += [("curve-secret-file", os.path.join(etc, "worker.key")),
+                             ("curve-server-key", os.path.join(etc, "broker.pub"))]
+    if "--metrics-listen" in help_text:
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            metrics = "127.0.0.1:%d" % s.getsockname()[1]
+        config["broker"].append(("metrics-listen", metrics))
+    print("note: with %s" % ", ".join(k for k, _ in config["broker"][5:]) if config["broker"][5:] else "note: plain")
+
+    def scrape():
+        """The broker's metrics page, or None."""
+        import urllib.request
+        try:
+            with urllib.request.urlopen("http://%s/metrics" % metrics, timeout=2) as r:
+                return r.read().decode()
+        except OSError:
+            return None
+    def write_config(cfg):
+        """The file the units name, and the EnvironmentFiles (empty, or the same as flags without --config)."""
+        with open(os.path.join(etc, "optout.conf"), "w") as f:
+            for section, entries in cfg.items():
+                f.write("[%s]\n" % section + "".join('%s = "%s"\n' % kv for kv in entries))
+        for section, entries in cfg.items():
+            flags = "" if has_config else " ".join("--%s" % k if v == "true" else "--%s=%s" % (k, v) for k, v in entries)
+            with open(os.path.join(etc, "%s.env" % section), "w") as f:
+                f.write("OPTOUT_%s_ARGS=%s\n" % (section.upper(), flags))
+
+    write_config(config)
 
     def unit_argv(u, inst=""):
         unit = parsed[u]
@@ -301,6 +332,9 @@ try:
     if not check(ok, "optout-broker.service reaches READY=1"):
         print("\n".join(broker.log[-20:]))
     bnotify.wait_for("WATCHDOG=1", count=4, timeout=5)
+    if metrics:
+        page = scrape()
+        check(page is not None and "optout_" in page, "the broker serves its metrics at http://%s/metrics" % metrics)
     rc, took = broker.stop()
     check(bnotify.wait_for("STOPPING=1", start=broker.start_at, timeout=1), "broker sends STOPPING=1 on SIGTERM")
     # exit 1 ("stopped before completion; rerun to resume"): systemd records the stop as a failure
@@ -367,21 +401,30 @@ try:
         traces = {}
         for section in ("broker", "worker"):
             traces[section] = os.path.join(tmp, "%s.strace" % section)
-        with open(os.path.join(etc, "optout.conf"), "w") as f:
-            for section, entries in config.items():
-                f.write("[%s]\n" % section + "".join('%s = "%s"\n' % (k, run2 if v == run_dir else v) for k, v in entries))
-        if not has_config:
-            for section, entries in config.items():
-                with open(os.path.join(etc, "%s.env" % section), "w") as f:
-                    f.write("OPTOUT_%s_ARGS=%s\n" % (section.upper(), " ".join(
-                        "--%s" % k if v == "true" else "--%s=%s" % (k, run2 if v == run_dir else v) for k, v in entries)))
+        config2 = {section: [(k, run2 if v == run_dir else v) for k, v in entries] for section, entries in config.items()}
+        if metrics:
+            config2["broker"].append(("metrics-linger", "2"))  # time to scrape a finished run
+        write_config(config2)
         env = {"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8", "WATCHDOG_USEC": "30000000"}
         w = subprocess.Popen([strace, "-f", "-qq", "-o", traces["worker"]] + unit_argv("optout-worker@.service", "4"),
                              env=dict(env, NOTIFY_SOCKET=wnotify.path), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         procs.append(w)
-        r = subprocess.run([strace, "-f", "-qq", "-o", traces["broker"]] + unit_argv("optout-broker.service"),
-                           env=dict(env, NOTIFY_SOCKET=bnotify.path), capture_output=True, text=True, timeout=120)
-        check(r.returncode == 0, "under strace the run completes (%d: %s)" % (r.returncode, r.stderr.strip()[-300:]))
+        b = subprocess.Popen([strace, "-f", "-qq", "-o", traces["broker"]] + unit_argv("optout-broker.service"),
+                             env=dict(env, NOTIFY_SOCKET=bnotify.path), stdout=subprocess.DEVNULL,
+                             stderr=subprocess.PIPE, text=True)
+        procs.append(b)
+        scraped = False
+        while metrics and b.poll() is None and not scraped:  # the metrics thread's calls too
+            scraped = (scrape() or "").find("optout_") >= 0
+            time.sleep(0.05)
+        try:
+            err = b.communicate(timeout=120)[1]
+        except subprocess.TimeoutExpired:
+            err = "timeout"
+        check(b.returncode == 0, "under strace the run completes (status %s)%s" % (b.returncode, "" if b.returncode == 0
+                                                                                    else ": " + err.strip()[-300:]))
+        if metrics:
+            check(scraped, "under strace the metrics were scraped")
         time.sleep(1.2)
         try:  # SIGTERM to the worker, strace's child
             with open("/proc/%d/task/%d/children" % (w.pid, w.pid)) as f:
@@ -442,6 +485,8 @@ try:
         rep = json.load(open(report)) if os.path.exists(report) else {}
         check(rep.get("complete") is True and rep.get("docs_in") == 80, "the Slurm run's report.json is complete")
         check("Redis" in r.stderr and "host records" in r.stderr, "the broker loaded the verdicts into the job's Redis")
+        if "--curve-secret-file" in help_text:
+            check("(CURVE)" in r.stderr, "the Slurm job's broker listens with CURVE")
         check(not subprocess.run(["pgrep", "-f", "optout-worker .*tcp://127.0.0.1:%d" % ports[0]],
                                  capture_output=True).stdout, "no worker left running after the job")
 finally:
