@@ -92,7 +92,7 @@ static char *parse_value(const char *s, const char *e, const char **why) {
         }
     } else {
         const char *end = s;
-        while (end < e && !((*end == '#' || *end == ';') && end > s && is_blank(end[-1]))) end++;
+        while (end < e && !((*end == '#' || *end == ';') && (end == s || is_blank(end[-1])))) end++;
         trim(&s, &end);
         if (s == end) {
             *why = "empty value (write key = \"\" for an empty string)";
@@ -385,6 +385,10 @@ int optout_config_args(const char *section, const struct option *options, const 
     /* pass 1 over a copy of the command line: what it sets, and where the file is */
     const char *path = NULL, *other_section = NULL;
     int keys = 0, ndrop = 0, opt, li;
+    for (size_t i = 0; i < S.nv; i++) free(S.v[i].arg); /* a second call (tests): the first one's */
+    free(S.v);
+    free(S.argv);
+    optout_config_free(S.cfg);
     S = (typeof(S)){.section = section, .options = options};
     opterr = 0;
     optind = 0;

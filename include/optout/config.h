@@ -81,7 +81,8 @@ int optout_config_settable(const char *key);
  * of `section` that the program has and the command line does not override, then the command line
  * without --config/--check-config. `options` and `shortopts` are the ones the loop uses. While the
  * loop parses an argument that came from the file, optout_log() messages start with "FILE:LINE: ".
- * The new argv lives until the process exits. Returns 0, or OPTOUT_EXIT_USAGE after a message. */
+ * The new argv lives until the process exits (or the next call). Returns 0, or OPTOUT_EXIT_USAGE
+ * after a message. */
 int optout_config_args(const char *section, const struct option *options, const char *shortopts, int *argc,
                        char ***argv);
 /* Right after the program's getopt_long loop: ends the FILE:LINE prefix; with --check-config prints
