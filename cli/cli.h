@@ -18,6 +18,7 @@ int cmd_fetch(int argc, char **argv);
 int cmd_rank(int argc, char **argv);
 int cmd_config(int argc, char **argv);
 int cmd_keygen(int argc, char **argv);
+int cmd_why(int argc, char **argv);
 int cmd_verify(int argc, char **argv);
 
 /* --agent NAME: appends to *agents (created on first use). Returns an exit code (0 on success). */

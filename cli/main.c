@@ -17,6 +17,7 @@ static void usage(FILE *f) {
           "  run            the whole pipeline on this machine: rank, fetch, filter, report\n"
           "  status         ask a running broker for its progress\n"
           "  report         render a run's report again, or compare two runs (--diff)\n"
+          "  why            why a run kept or removed a URL or document (from the run directory)\n"
           "  config check   validate a configuration file and print the effective configuration\n"
           "  keygen         write a CURVE key pair for a broker, worker or status client\n"
           "  verify         check a run directory against its manifest.json (outputs, plan, --inputs)\n"
@@ -35,6 +36,7 @@ static int run_command(int argc, char **argv) {
     if (strcmp(argv[0], "rank") == 0) return cmd_rank(argc, argv);
     if (strcmp(argv[0], "config") == 0) return cmd_config(argc, argv);
     if (strcmp(argv[0], "keygen") == 0) return cmd_keygen(argc, argv);
+    if (strcmp(argv[0], "why") == 0) return cmd_why(argc, argv);
     if (strcmp(argv[0], "verify") == 0) return cmd_verify(argc, argv);
     optout_log(LOG_ERR, "unknown command '%s' (see optout --help)", argv[0]);
     return OPTOUT_EXIT_USAGE;

@@ -1,0 +1,628 @@
+/* cmd_why.c — `optout why --run DIR (URL... | --id DOC_ID | --urls FILE)`: why a run kept or
+ * removed a URL, from the run directory alone (include/optout/why.h does the deciding).
+ *
+ * Output contract (tests/why/test_why.py relies on it)
+ * - Human (default): one block per URL, in input order (command-line URLs, then --urls lines, then
+ *   the documents found by --id), blocks separated by a blank line:
+ *     URL
+ *       document    id "ID": SHARD line N                   (with --id only)
+ *       host key    KEY                                      (or why there is none)
+ *       robots.txt  OUTCOME: details (record WHERE)
+ *       AGENT       allowed|disallowed  EXPLANATION          (one line per agent, list order)
+ *       removed: disallowed for A, B (2 of 14 agents)   or   kept: REASON
+ *   The last line of a block starts with "removed:" or "kept:".
+ * - --json: one JSON object per URL per line (keys in docs/why.md and in usage below).
+ * - Exit: 0 answered; 1 the run directory lacks what is needed (message says what), an unreadable
+ *   --urls file, an --id found nowhere; 2 usage.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <curl/curl.h>
+
+#include "cli.h"
+#include "optout/log.h"
+#include "optout/util.h"
+#include "optout/why.h"
+
+#define URLS_FILE_MAX ((size_t)1 << 34)
+
+static void usage(FILE *f) {
+    fputs("usage: optout why --run DIR [--json] [--first] (URL... | --urls FILE|- | --id DOC_ID...)\n"
+          "\n"
+          "Explains, from the run directory alone (its plan and its robots snapshot: the fetch\n"
+          "archive DIR/robots/ or the robots directory the run used), why each URL was kept or\n"
+          "removed: its host key, the host's robots.txt record (outcome, HTTP status, final URL,\n"
+          "fetch time, size, SHA-256) and, for every agent of the run, the verdict with the deciding\n"
+          "group, line and rule, or why nothing applied. The last line of each answer is\n"
+          "\"removed: ...\" or \"kept: ...\", exactly the filter's decision.\n"
+          "\n"
+          "  --run DIR      the run directory (optout run --out DIR)\n"
+          "  --urls FILE    one URL per line ('-': standard input); URL arguments come first\n"
+          "  --id DOC_ID    finds the document in the run's inputs (top-level id, else metadata.id)\n"
+          "                 and explains its URL; may be repeated; every occurrence is reported\n"
+          "  --first        with --id: stop reading inputs once every id was found\n"
+          "  --json         one JSON object per URL and line: url, host_key, url_status, bad_idna,\n"
+          "                 outcome, robots {source, found, record, file, status, fetched_at, sha256,\n"
+          "                 size, truncated, attempts, time_ms, final_url, error, parsed_truncated},\n"
+          "                 mode, unreachable, agents [{agent, verdict, reason, via_star, group_line,\n"
+          "                 rule_line, rule, pattern, explanation}], removed, disallowed_user_agents;\n"
+          "                 with --id also id, shard, output_name, line, input_changed\n"
+          "\n"
+          "Exit status: 0 answered, 1 the run directory lacks what is needed (or an id was not\n"
+          "found, or --urls cannot be read), 2 usage error.\n",
+          f);
+}
+
+/* ---- items ----------------------------------------------------------------------------------- */
+
+struct item {
+    const char *url; /* NULL: a document without URL */
+    size_t len;
+    int doc;         /* found by --id */
+    const char *id;
+    const char *shard, *output_name;
+    unsigned long long line;
+    int changed;
+};
+
+struct items {
+    struct item *v;
+    size_t n, cap;
+};
+
+static struct item *push(struct items *s) {
+    if (s->n == s->cap) {
+        s->cap = s->cap ? s->cap * 2 : 256;
+        struct item *nv = realloc(s->v, s->cap * sizeof *nv);
+        if (!nv) {
+            optout_log(LOG_CRIT, "out of memory");
+            abort();
+        }
+        s->v = nv;
+    }
+    struct item *it = &s->v[s->n++];
+    memset(it, 0, sizeof *it);
+    return it;
+}
+
+struct found_ctx {
+    struct items *items;
+    const char *const *ids;
+    char **owned; /* URLs copied (the reader's buffer moves on) */
+    size_t owned_n, owned_cap;
+};
+
+static int on_doc(const optout_why_doc *d, void *arg) {
+    struct found_ctx *c = arg;
+    struct item *it = push(c->items);
+    it->doc = 1;
+    it->id = c->ids[d->id_index];
+    it->shard = d->input->path;
+    it->output_name = d->input->output_name;
+    it->line = (unsigned long long)d->line;
+    it->changed = d->changed;
+    if (d->url) {
+        char *copy = optout_malloc(d->url_len + 1);
+        memcpy(copy, d->url, d->url_len);
+        copy[d->url_len] = '\0';
+        if (c->owned_n == c->owned_cap) {
+            c->owned_cap = c->owned_cap ? c->owned_cap * 2 : 16;
+            char **no = realloc(c->owned, c->owned_cap * sizeof *no);
+            if (!no) {
+                optout_log(LOG_CRIT, "out of memory");
+                abort();
+            }
+            c->owned = no;
+        }
+        c->owned[c->owned_n++] = copy;
+        it->url = copy;
+        it->len = d->url_len;
+    }
+    return 0;
+}
+
+/* ---- text ------------------------------------------------------------------------------------ */
+
+/* Length of the valid UTF-8 sequence at s (1..4), or 0 when it is not one. */
+static size_t utf8_len(const unsigned char *s, size_t n) {
+    unsigned char c = s[0];
+    size_t k;
+    unsigned min;
+    unsigned cp;
+    if (c < 0x80) return 1;
+    if (c >= 0xC2 && c <= 0xDF) k = 2, min = 0x80, cp = c & 0x1F;
+    else if (c >= 0xE0 && c <= 0xEF) k = 3, min = 0x800, cp = c & 0x0F;
+    else if (c >= 0xF0 && c <= 0xF4) k = 4, min = 0x10000, cp = c & 0x07;
+    else return 0;
+    if (n < k) return 0;
+    for (size_t i = 1; i < k; i++) {
+        if ((s[i] & 0xC0) != 0x80) return 0;
+        cp = (cp << 6) | (s[i] & 0x3F);
+    }
+    if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return 0;
+    return k;
+}
+
+/* A JSON string: control characters escaped, invalid UTF-8 bytes as U+FFFD. */
+static void json_str(FILE *out, const char *s, size_t n) {
+    fputc('"', out);
+    const unsigned char *p = (const unsigned char *)s;
+    for (size_t i = 0; i < n;) {
+        unsigned char c = p[i];
+        if (c == '"' || c == '\\') {
+            fputc('\\', out);
+            fputc(c, out);
+            i++;
+        } else if (c < 0x20) {
+            switch (c) {
+            case '\n': fputs("\\n", out); break;
+            case '\r': fputs("\\r", out); break;
+            case '\t': fputs("\\t", out); break;
+            default: fprintf(out, "\\u%04x", c);
+            }
+            i++;
+        } else {
+            size_t k = utf8_len(p + i, n - i);
+            if (k == 0) {
+                fputs("\\ufffd", out);
+                i++;
+            } else {
+                fwrite(p + i, 1, k, out);
+                i += k;
+            }
+        }
+    }
+    fputc('"', out);
+}
+
+static void json_cstr(FILE *out, const char *s) {
+    if (s && *s) json_str(out, s, strlen(s));
+    else fputs("null", out);
+}
+
+/* Human text: control characters shown as '?' so that one answer stays one block of lines. */
+static void text_str(FILE *out, const char *s, size_t n) {
+    for (size_t i = 0; i < n; i++) fputc((unsigned char)s[i] < 0x20 || s[i] == 0x7f ? '?' : s[i], out);
+}
+
+/* ---- reasons --------------------------------------------------------------------------------- */
+
+static const char *rule_reason(optout_robots_why why) {
+    switch (why) {
+    case OPTOUT_WHY_RULE: return "rule";
+    case OPTOUT_WHY_NO_MATCH: return "no_match";
+    case OPTOUT_WHY_NO_GROUP: return "no_group";
+    case OPTOUT_WHY_ROBOTS_TXT: return "robots_txt";
+    case OPTOUT_WHY_UNPARSABLE: return "protego_unparsable";
+    case OPTOUT_WHY_BAD_URL: return "protego_bad_url";
+    }
+    return "?";
+}
+
+/* The explanation of a rules verdict, as `optout robots check --explain` prints it. */
+static void rule_text(char *buf, size_t cap, const optout_robots_explanation *e) {
+    switch (e->why) {
+    case OPTOUT_WHY_ROBOTS_TXT: snprintf(buf, cap, "/robots.txt is always allowed"); return;
+    case OPTOUT_WHY_UNPARSABLE: snprintf(buf, cap, "Protego cannot parse this robots.txt: everything allowed"); return;
+    case OPTOUT_WHY_BAD_URL: snprintf(buf, cap, "Protego cannot parse this URL: allowed"); return;
+    case OPTOUT_WHY_NO_GROUP: snprintf(buf, cap, "no group for this agent and no User-agent: * group"); return;
+    case OPTOUT_WHY_NO_MATCH:
+        snprintf(buf, cap, "%s", e->via_star ? "no group of its own; no rule of the * group matches" : "no rule matches");
+        return;
+    case OPTOUT_WHY_RULE:
+        snprintf(buf, cap, "%sgroup at line %u, line %u: %s: %.*s", e->via_star ? "no group of its own; * " : "",
+                 e->group_line, e->rule_line, e->rule_allow ? "Allow" : "Disallow", (int)e->rule_pattern_len,
+                 e->rule_pattern);
+        return;
+    }
+    snprintf(buf, cap, "?");
+}
+
+/* Reason name and text when the outcome (or the lack of a host key) decided for every agent. */
+static void outcome_reason(const optout_why_config *cfg, const optout_why_answer *a, int no_url, const char **name,
+                           char *buf, size_t cap) {
+    if (no_url) {
+        *name = "no_url";
+        snprintf(buf, cap, "the document has no URL: the filter keeps it (no_url)");
+        return;
+    }
+    if (a->key_status == OPTOUT_HOSTKEY_BAD_URL) {
+        *name = "bad_url";
+        snprintf(buf, cap, "libcurl cannot parse the URL: no host key, the filter keeps it (bad_url)");
+        return;
+    }
+    if (a->key_status == OPTOUT_HOSTKEY_NO_HOST) {
+        *name = "no_host";
+        snprintf(buf, cap, "the URL has no host: no host key, the filter keeps it (no_host)");
+        return;
+    }
+    *name = optout_outcome_name(a->outcome);
+    switch (a->outcome) {
+    case OPTOUT_OUTCOME_NOT_RANKED:
+        snprintf(buf, cap, "not ranked: the host was never fetched, its documents are kept");
+        return;
+    case OPTOUT_OUTCOME_NO_ROBOTS: snprintf(buf, cap, "no robots.txt: everything allowed"); return;
+    case OPTOUT_OUTCOME_UNAVAILABLE: snprintf(buf, cap, "robots.txt unavailable (4xx or redirects): everything allowed"); return;
+    case OPTOUT_OUTCOME_UNREACHABLE:
+        if (cfg->unreachable_disallows)
+            snprintf(buf, cap, "robots.txt unreachable: disallowed under the RFC-strict policy (--unreachable disallow)");
+        else
+            snprintf(buf, cap, "robots.txt unreachable: allowed under the opt-out policy (--unreachable keep)");
+        return;
+    case OPTOUT_OUTCOME_NO_SUCH_HOST: snprintf(buf, cap, "no such host (NXDOMAIN): allowed"); return;
+    default: snprintf(buf, cap, "%s", *name); return;
+    }
+}
+
+/* What the robots.txt line says after the outcome. */
+static void record_text(FILE *out, const optout_why_config *cfg, const optout_why_answer *a) {
+    const optout_why_record *r = a->record;
+    fputs(optout_outcome_name(a->outcome), out);
+    if (!r->found) {
+        if (a->outcome == OPTOUT_OUTCOME_NOT_RANKED) {
+            if (cfg->hosts[0])
+                fprintf(out, ": no record in the fetch archive %s (not in the run's host list %s: never fetched)",
+                        cfg->archive, cfg->hosts);
+            else
+                fprintf(out, ": no record in the fetch archive %s (outside the run's top hosts, top-en %s, "
+                             "top-intl %s: never fetched)",
+                        cfg->archive, cfg->top_en[0] ? cfg->top_en : "-", cfg->top_intl[0] ? cfg->top_intl : "-");
+        } else if (a->outcome == OPTOUT_OUTCOME_NO_ROBOTS) {
+            fprintf(out, ": the robots directory %s has no file for this host", cfg->robots_dir);
+        }
+        fputc('\n', out);
+        return;
+    }
+    const char *sep = " (";
+#define SEP() (fputs(sep, out), sep = ", ")
+    if (r->status > 0) SEP(), fprintf(out, "HTTP %ld", r->status);
+    else if (r->status == 0) SEP(), fputs("no HTTP response", out);
+    if (r->fetched_at[0]) SEP(), fprintf(out, "fetched %s", r->fetched_at);
+    if (r->size >= 0 && (a->outcome == OPTOUT_OUTCOME_OK || r->size > 0)) SEP(), fprintf(out, "%lld bytes", r->size);
+    if (r->sha256[0]) SEP(), fprintf(out, "sha256 %s", r->sha256);
+    if (r->truncated == 1) SEP(), fputs("truncated by the fetch at 500 KiB", out);
+    if (a->parsed_truncated) SEP(), fputs("only the first 500 KiB parsed", out);
+    if (r->final_url[0]) SEP(), fputs("final URL ", out), text_str(out, r->final_url, strlen(r->final_url));
+    if (r->attempts > 1) SEP(), fprintf(out, "%ld attempts", r->attempts);
+    if (r->error[0]) SEP(), fputs("error ", out), text_str(out, r->error, strlen(r->error));
+    SEP(), fprintf(out, "record %s", r->where);
+#undef SEP
+    fputs(")\n", out);
+}
+
+/* ---- printing -------------------------------------------------------------------------------- */
+
+struct printer {
+    const optout_why_config *cfg;
+    int json;
+    int first;
+    size_t width; /* agent column */
+    struct item *items;
+    size_t *map; /* explained URL index -> item index */
+    size_t next; /* next item to print */
+};
+
+static void print_answer(struct printer *p, const struct item *it, const optout_why_answer *a, int no_url) {
+    FILE *out = stdout;
+    const optout_why_config *cfg = p->cfg;
+    const optout_agents *agents = cfg->agents;
+    size_t n = optout_agents_count(agents);
+    const char *oname = NULL;
+    char otext[256] = "", rtext[1200];
+    if (a->kind != OPTOUT_WHY_AGENT_RULES) outcome_reason(cfg, a, no_url, &oname, otext, sizeof otext);
+    if (p->json) {
+        fputs("{\"url\": ", out);
+        if (no_url) fputs("null", out);
+        else json_str(out, a->url, a->url_len);
+        if (it->doc) {
+            fputs(", \"id\": ", out);
+            json_str(out, it->id, strlen(it->id));
+            fputs(", \"shard\": ", out);
+            json_cstr(out, it->shard);
+            fputs(", \"output_name\": ", out);
+            json_cstr(out, it->output_name);
+            fprintf(out, ", \"line\": %llu, \"input_changed\": %s", it->line, it->changed ? "true" : "false");
+        }
+        int keyed = !no_url && a->key_status == OPTOUT_HOSTKEY_OK;
+        fputs(", \"host_key\": ", out);
+        if (keyed) json_str(out, a->host, strlen(a->host));
+        else fputs("null", out);
+        fprintf(out, ", \"url_status\": \"%s\", \"bad_idna\": %s, \"outcome\": ",
+                no_url ? "no_url" : a->key_status == OPTOUT_HOSTKEY_OK ? "ok"
+                                  : a->key_status == OPTOUT_HOSTKEY_BAD_URL ? "bad_url" : "no_host",
+                a->bad_idna ? "true" : "false");
+        if (keyed) fprintf(out, "\"%s\"", optout_outcome_name(a->outcome));
+        else fputs("null", out);
+        fputs(", \"robots\": ", out);
+        if (keyed) {
+            const optout_why_record *r = a->record;
+            fprintf(out, "{\"source\": \"%s\", \"found\": %s, \"record\": ", cfg->robots_dir[0] ? "robots-dir" : "archive",
+                    r->found ? "true" : "false");
+            json_cstr(out, r->found ? r->where : NULL);
+            fputs(", \"file\": ", out);
+            json_cstr(out, r->file);
+            if (r->status >= 0) fprintf(out, ", \"status\": %ld", r->status);
+            else fputs(", \"status\": null", out);
+            fputs(", \"fetched_at\": ", out);
+            json_cstr(out, r->fetched_at);
+            fputs(", \"sha256\": ", out);
+            json_cstr(out, r->sha256);
+            if (r->size >= 0) fprintf(out, ", \"size\": %lld", r->size);
+            else fputs(", \"size\": null", out);
+            fprintf(out, ", \"truncated\": %s", r->truncated < 0 ? "null" : r->truncated ? "true" : "false");
+            if (r->attempts >= 0) fprintf(out, ", \"attempts\": %ld, \"time_ms\": %ld", r->attempts, r->time_ms);
+            else fputs(", \"attempts\": null, \"time_ms\": null", out);
+            fputs(", \"final_url\": ", out);
+            json_cstr(out, r->final_url);
+            fputs(", \"error\": ", out);
+            json_cstr(out, r->error);
+            fprintf(out, ", \"parsed_truncated\": %s}", a->parsed_truncated ? "true" : "false");
+        } else {
+            fputs("null", out);
+        }
+        fprintf(out, ", \"mode\": \"%s\", \"unreachable\": \"%s\", \"agents\": [", optout_robots_mode_name(cfg->mode),
+                cfg->unreachable_disallows ? "disallow" : "keep");
+        for (size_t k = 0; k < n; k++) {
+            int dis = optout_agentset_has(&a->disallowed, k);
+            fputs(k ? ", {\"agent\": " : "{\"agent\": ", out);
+            json_cstr(out, optout_agents_name(agents, k));
+            fprintf(out, ", \"verdict\": \"%s\", \"reason\": ", dis ? "disallowed" : "allowed");
+            if (a->kind == OPTOUT_WHY_AGENT_RULES) {
+                const optout_robots_explanation *e = &a->explanation[k];
+                rule_text(rtext, sizeof rtext, e);
+                fprintf(out, "\"%s\", \"via_star\": %s", rule_reason(e->why), e->via_star ? "true" : "false");
+                if (e->why == OPTOUT_WHY_RULE) {
+                    fprintf(out, ", \"group_line\": %u, \"rule_line\": %u, \"rule\": \"%s\", \"pattern\": ", e->group_line,
+                            e->rule_line, e->rule_allow ? "Allow" : "Disallow");
+                    json_str(out, e->rule_pattern, e->rule_pattern_len);
+                } else {
+                    fputs(", \"group_line\": null, \"rule_line\": null, \"rule\": null, \"pattern\": null", out);
+                }
+                fputs(", \"explanation\": ", out);
+                json_cstr(out, rtext);
+            } else {
+                fprintf(out, "\"%s\", \"via_star\": false, \"group_line\": null, \"rule_line\": null, \"rule\": null, "
+                             "\"pattern\": null, \"explanation\": ",
+                        oname);
+                json_cstr(out, otext);
+            }
+            fputc('}', out);
+        }
+        fprintf(out, "], \"removed\": %s, \"disallowed_user_agents\": [", a->removed ? "true" : "false");
+        int first = 1;
+        for (size_t k = 0; k < n; k++)
+            if (optout_agentset_has(&a->disallowed, k)) {
+                if (!first) fputs(", ", out);
+                first = 0;
+                json_cstr(out, optout_agents_name(agents, k));
+            }
+        fputs("]}\n", out);
+        return;
+    }
+
+    if (!p->first) fputc('\n', out);
+    p->first = 0;
+    if (no_url) fputs("(no URL)\n", out);
+    else text_str(out, a->url, a->url_len), fputc('\n', out);
+    int w = (int)p->width;
+    if (it->doc) {
+        fprintf(out, "  %-*s  id \"", w, "document");
+        text_str(out, it->id, strlen(it->id));
+        fprintf(out, "\": %s line %llu (output %s)%s\n", it->shard, it->line, it->output_name,
+                it->changed ? " [the input changed since the run: size or mtime differ from the plan]" : "");
+    }
+    if (no_url) {
+        fprintf(out, "  kept: %s\n", otext);
+        return;
+    }
+    if (a->key_status != OPTOUT_HOSTKEY_OK) {
+        fprintf(out, "  %-*s  none: %s\n", w, "host key", otext);
+        fprintf(out, "  kept: %s\n", a->key_status == OPTOUT_HOSTKEY_BAD_URL ? "bad URL (bad_url)" : "no host (no_host)");
+        return;
+    }
+    fprintf(out, "  %-*s  %s%s%s\n", w, "host key", a->host,
+            cfg->host_key == OPTOUT_HOSTKEY_NETLOC ? " (netloc)" : "",
+            a->bad_idna ? " (IDNA conversion failed: the raw host is used)" : "");
+    fprintf(out, "  %-*s  ", w, "robots.txt");
+    record_text(out, cfg, a);
+    for (size_t k = 0; k < n; k++) {
+        int dis = optout_agentset_has(&a->disallowed, k);
+        const char *text = otext;
+        if (a->kind == OPTOUT_WHY_AGENT_RULES) {
+            rule_text(rtext, sizeof rtext, &a->explanation[k]);
+            text = rtext;
+        }
+        fprintf(out, "  %-*s  %-10s  ", w, optout_agents_name(agents, k), dis ? "disallowed" : "allowed");
+        text_str(out, text, strlen(text));
+        fputc('\n', out);
+    }
+    if (a->removed) {
+        fputs("  removed: disallowed for ", out);
+        int first = 1;
+        for (size_t k = 0; k < n; k++)
+            if (optout_agentset_has(&a->disallowed, k)) {
+                fputs(first ? "" : ", ", out);
+                first = 0;
+                fputs(optout_agents_name(agents, k), out);
+            }
+        fprintf(out, " (%zu of %zu agents)\n", a->disallowed_count, n);
+    } else if (a->kind == OPTOUT_WHY_AGENT_RULES) {
+        fprintf(out, "  kept: no agent of the run's %zu is disallowed\n", n);
+    } else {
+        fprintf(out, "  kept: %s\n", otext);
+    }
+}
+
+static void print_no_url(struct printer *p, const struct item *it) {
+    optout_why_answer a;
+    memset(&a, 0, sizeof a);
+    a.kind = OPTOUT_WHY_AGENT_UNDECIDED;
+    a.host = "";
+    print_answer(p, it, &a, 1);
+}
+
+/* Items without URL are printed in their place, between the explained ones. */
+static void flush_no_url(struct printer *p, size_t upto) {
+    for (; p->next < upto; p->next++) print_no_url(p, &p->items[p->next]);
+}
+
+static int on_answer(const optout_why_answer *a, size_t index, void *arg) {
+    struct printer *p = arg;
+    size_t item = p->map[index];
+    flush_no_url(p, item);
+    print_answer(p, &p->items[item], a, 0);
+    p->next = item + 1;
+    return ferror(stdout) ? -1 : 0;
+}
+
+/* ---- the command ----------------------------------------------------------------------------- */
+
+int cmd_why(int argc, char **argv) {
+    static const struct option options[] = {
+        {"run", required_argument, NULL, 'r'}, {"urls", required_argument, NULL, 'u'},
+        {"id", required_argument, NULL, 'i'},  {"json", no_argument, NULL, 'j'},
+        {"first", no_argument, NULL, 'f'},     {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    const char *run = NULL, *urls_path = NULL;
+    const char **ids = calloc((size_t)argc + 1, sizeof *ids);
+    size_t nids = 0;
+    int json = 0, first_only = 0, opt;
+    if (!ids) return OPTOUT_EXIT_FAILURE;
+    optind = 1;
+    opterr = 0;
+    while ((opt = getopt_long(argc, argv, ":h", options, NULL)) != -1) {
+        switch (opt) {
+        case 'r': run = optarg; break;
+        case 'u': urls_path = optarg; break;
+        case 'i': ids[nids++] = optarg; break;
+        case 'j': json = 1; break;
+        case 'f': first_only = 1; break;
+        case 'h': usage(stdout); free(ids); return OPTOUT_EXIT_OK;
+        default: free(ids); return cli_option_error("why", opt, argv);
+        }
+    }
+    if (!run) {
+        optout_log(LOG_ERR, "why: --run DIR is required");
+        usage(stderr);
+        free(ids);
+        return OPTOUT_EXIT_USAGE;
+    }
+    if (optind == argc && !urls_path && nids == 0) {
+        optout_log(LOG_ERR, "why: no URL to explain (give URLs, --urls FILE or --id DOC_ID)");
+        usage(stderr);
+        free(ids);
+        return OPTOUT_EXIT_USAGE;
+    }
+    for (size_t i = 0; i < nids; i++)
+        if (!ids[i][0]) {
+            optout_log(LOG_ERR, "why: --id needs a non-empty id");
+            free(ids);
+            return OPTOUT_EXIT_USAGE;
+        }
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+    char err[2048];
+    int rc = OPTOUT_EXIT_OK;
+    struct items items = {0};
+    struct found_ctx fc = {.items = &items, .ids = ids};
+    char *urls_text = NULL;
+    size_t *map = NULL, *found = NULL;
+    const char **urls = NULL;
+    size_t *lens = NULL;
+    optout_why *w = optout_why_open(run, err, sizeof err);
+    if (!w) {
+        optout_log(LOG_ERR, "why: %s", err);
+        rc = OPTOUT_EXIT_FAILURE;
+        goto out;
+    }
+    for (int i = optind; i < argc; i++) {
+        struct item *it = push(&items);
+        it->url = argv[i];
+        it->len = strlen(argv[i]);
+    }
+    if (urls_path) {
+        size_t len;
+        int stdin_ = strcmp(urls_path, "-") == 0;
+        urls_text = stdin_ ? optout_read_fd(0, URLS_FILE_MAX, &len) : optout_read_file(urls_path, URLS_FILE_MAX, &len);
+        if (!urls_text) {
+            optout_log(LOG_ERR, "why: cannot read URL list %s: %s", stdin_ ? "(stdin)" : urls_path, strerror(errno));
+            rc = OPTOUT_EXIT_FAILURE;
+            goto out;
+        }
+        for (char *p = urls_text, *end = urls_text + len; p < end;) {
+            char *nl = memchr(p, '\n', (size_t)(end - p));
+            char *eol = nl ? nl : end;
+            size_t n = (size_t)(eol - p);
+            if (n > 0 && p[n - 1] == '\r') n--;
+            if (n > 0) {
+                struct item *it = push(&items);
+                it->url = p;
+                it->len = n;
+            }
+            p = nl ? nl + 1 : end;
+        }
+    }
+    if (nids > 0) {
+        found = calloc(nids, sizeof *found);
+        if (!found || optout_why_find_ids(w, ids, nids, first_only, on_doc, &fc, found, err, sizeof err) != 0) {
+            optout_log(LOG_ERR, "why: %s", found ? err : "out of memory");
+            rc = OPTOUT_EXIT_FAILURE;
+            goto out;
+        }
+        for (size_t i = 0; i < nids; i++)
+            if (found[i] == 0) {
+                optout_log(LOG_ERR, "why: no document with id \"%s\" in the %zu inputs of the run", ids[i],
+                           optout_why_config_of(w)->inputs->count);
+                rc = OPTOUT_EXIT_FAILURE;
+            }
+    }
+    const optout_why_config *cfg = optout_why_config_of(w);
+    struct printer p = {.cfg = cfg, .json = json, .first = 1, .width = 10, .items = items.v};
+    for (size_t k = 0; k < optout_agents_count(cfg->agents); k++) {
+        size_t l = strlen(optout_agents_name(cfg->agents, k));
+        if (l > p.width) p.width = l;
+    }
+    map = malloc((items.n + 1) * sizeof *map);
+    urls = malloc((items.n + 1) * sizeof *urls);
+    lens = malloc((items.n + 1) * sizeof *lens);
+    if (!map || !urls || !lens) {
+        optout_log(LOG_ERR, "why: out of memory");
+        rc = OPTOUT_EXIT_FAILURE;
+        goto out;
+    }
+    size_t nurls = 0;
+    for (size_t i = 0; i < items.n; i++)
+        if (items.v[i].url) {
+            map[nurls] = i;
+            urls[nurls] = items.v[i].url;
+            lens[nurls++] = items.v[i].len;
+        }
+    p.map = map;
+    if (optout_why_explain(w, urls, lens, nurls, on_answer, &p, err, sizeof err) != 0) {
+        optout_log(LOG_ERR, "why: %s", err);
+        rc = OPTOUT_EXIT_FAILURE;
+        goto out;
+    }
+    flush_no_url(&p, items.n);
+    if (fflush(stdout) != 0 || ferror(stdout)) {
+        optout_log(LOG_ERR, "why: writing the answer: %s", strerror(errno));
+        rc = OPTOUT_EXIT_FAILURE;
+    }
+out:
+    optout_why_close(w);
+    for (size_t i = 0; i < fc.owned_n; i++) free(fc.owned[i]);
+    free(fc.owned);
+    free(items.v);
+    free(urls_text);
+    free(map);
+    free(urls);
+    free(lens);
+    free(found);
+    free(ids);
+    curl_global_cleanup();
+    return rc;
+}
