@@ -169,7 +169,9 @@ int main(int argc, char **argv) {
         case O_REDIS_PW:
             if (!(cfg.redis_password = optout_read_secret_file(optarg))) {
                 optout_log(LOG_ERR, "--redis-password-file %s: %s", optarg,
-                           errno == EINVAL ? "empty" : strerror(errno));
+                           errno == EINVAL   ? "empty"
+                           : errno == EPERM ? "readable by every user (chmod o-rwx)"
+                                            : strerror(errno));
                 return OPTOUT_EXIT_FAILURE;
             }
             break;

@@ -22,6 +22,8 @@ static void usage(FILE *f) {
           "  keygen         write a CURVE key pair for a broker, worker or status client\n"
           "  verify         check a run directory against its manifest.json (outputs, plan, --inputs)\n"
           "\n"
+          "Options of run, fetch, filter and rank may also come from a configuration file (--config FILE,\n"
+          "default /etc/optout/optout.conf; see optout config check).\n"
           "optout --version | optout help COMMAND | optout COMMAND --help\n",
           f);
 }

@@ -109,6 +109,11 @@ int optout_fsync_parent_dir(const char *path) {
 }
 
 char *optout_read_secret_file(const char *path) {
+    struct stat st;
+    if (stat(path, &st) == 0 && (st.st_mode & S_IROTH)) { /* a secret every user can read is none */
+        errno = EPERM;
+        return NULL;
+    }
     size_t len;
     char *text = optout_read_file(path, 4096, &len);
     if (!text) return NULL;

@@ -75,7 +75,11 @@ static int parse_root(const char *arg, worker_root *roots, size_t *count) {
 /* The password: the file's first line. NULL (logged) when unreadable or empty. */
 static char *read_password(const char *path) {
     char *pw = optout_read_secret_file(path);
-    if (!pw) optout_log(LOG_ERR, "--redis-password-file %s: %s", path, errno == EINVAL ? "empty" : strerror(errno));
+    if (!pw)
+        optout_log(LOG_ERR, "--redis-password-file %s: %s", path,
+                   errno == EINVAL   ? "empty"
+                   : errno == EPERM ? "readable by every user (chmod o-rwx)"
+                                    : strerror(errno));
     return pw;
 }
 

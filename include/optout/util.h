@@ -37,7 +37,8 @@ int optout_fsync_dir(const char *dir);
 int optout_fsync_parent_dir(const char *path);
 
 /* A secret (e.g. a Redis password) from a file: its first line, malloc'd. NULL with errno set when
- * unreadable, EINVAL when empty. Secrets are never taken from command lines (`ps` shows those). */
+ * unreadable, EINVAL when empty, EPERM when every user may read it (mode o+r: chmod o-rwx).
+ * Secrets are never taken from command lines (`ps` shows those) nor from the configuration file. */
 char *optout_read_secret_file(const char *path);
 
 char *optout_read_file(const char *path, size_t max, size_t *len);

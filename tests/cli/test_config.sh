@@ -157,6 +157,19 @@ has "a bad value at start" "$T/err" "$T/f.conf:2: --level: expected 1..19, got '
 run "$OPTOUT" filter --config "$T/f.conf" --level 5 --check-config
 expect "the flag replaces the bad value" 0
 
+# ---- the Redis password: from a file only the service can read ------------------------------------
+echo "s3cret" >"$T/pw"
+chmod 644 "$T/pw"
+printf '[broker]\nredis-password-file = %s\n' "$T/pw" >"$T/pw.conf"
+run "$BIN/optout-broker" --config "$T/pw.conf" --check-config
+expect "a password file readable by all" 1
+has "a password file readable by all" "$T/err" "$T/pw.conf:2: --redis-password-file $T/pw: readable by every user"
+hasnt "the password is in no message" "$T/err" "s3cret"
+chmod 600 "$T/pw"
+run "$BIN/optout-broker" --config "$T/pw.conf" --check-config
+expect "a private password file" 0
+hasnt "the password is in no output" "$T/out" "s3cret"
+
 # ---- optout run --config F on data/sample -------------------------------------------------------
 cat >"$T/run.conf" <<EOF
 [run]
