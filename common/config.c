@@ -436,13 +436,16 @@ int optout_config_args(const char *section, const struct option *options, const 
     /* the file's entries that apply, in order: [common], then the section */
     char err[4400];
     optout_config *c = NULL;
+    unsigned char *in_section = NULL;
+    size_t *entry_opt = NULL;
+    int rc = OPTOUT_EXIT_USAGE;
     if (path && !(c = optout_config_load(path, err, sizeof err))) {
         optout_log(LOG_ERR, "%s", err);
-        return OPTOUT_EXIT_USAGE;
+        goto out;
     }
     size_t n = c ? optout_config_count(c) : 0, first_file_value = S.nv;
-    unsigned char *in_section = calloc(nopt + 1, 1);
-    size_t *entry_opt = calloc(n + 1, sizeof *entry_opt);
+    in_section = calloc(nopt + 1, 1);
+    entry_opt = calloc(n + 1, sizeof *entry_opt);
     if (!in_section || !entry_opt) exit(OPTOUT_EXIT_FAILURE);
     S.file = path;
     for (size_t i = 0; i < n; i++) {
@@ -462,7 +465,7 @@ int optout_config_args(const char *section, const struct option *options, const 
                 optout_log(LOG_ERR, "%s:%u: unknown key '%s' in [%s] (not an option of %s%s)", path, e->line, e->key,
                            S.section, strcmp(S.section, "broker") == 0 || strcmp(S.section, "worker") == 0
                                           ? "optout-" : "optout ", S.section);
-            return OPTOUT_EXIT_USAGE;
+            goto out;
         }
         entry_opt[i] = j;
         if (mine) in_section[j] = 1;
@@ -476,7 +479,7 @@ int optout_config_args(const char *section, const struct option *options, const 
             int on = 1;
             if (options[j].has_arg == no_argument && parse_bool(e->value, &on) != 0) {
                 optout_log(LOG_ERR, "%s:%u: %s: expected true or false, got '%s'", path, e->line, e->key, e->value);
-                return OPTOUT_EXIT_USAGE;
+                goto out;
             }
             if (add_value(j, e->value, e->line) != 0) exit(OPTOUT_EXIT_FAILURE);
             if (!on) continue;
@@ -487,30 +490,34 @@ int optout_config_args(const char *section, const struct option *options, const 
             else snprintf(v->arg, len, "--%s=%s", e->key, e->value);
             v->arg_len = strlen(v->arg);
         }
+    S.cfg = c; /* the values print as the file gave them: its strings live until exit */
+    c = NULL;
+
+    /* argv[0], the file's arguments, then the command line without the consumed options */
+    char **nargv = calloc((size_t)argc + (S.nv - first_file_value) + 1, sizeof *nargv);
+    if (!nargv) exit(OPTOUT_EXIT_FAILURE);
+    int m = 0;
+    nargv[m++] = argv[0];
+    for (size_t i = first_file_value; i < S.nv; i++)
+        if (S.v[i].arg) nargv[m++] = S.v[i].arg;
+    for (int i = 1; i < argc; i++) {
+        int dropped = 0;
+        for (int k = 0; k < ndrop && !dropped; k++) dropped = argv[i] == drop[k];
+        if (!dropped) nargv[m++] = argv[i];
+    }
+    nargv[m] = NULL;
+    *argcp = m;
+    *argvp = S.argv = nargv;
+    optout_log_set_where(where_now);
+    rc = 0;
+out:
+    optout_config_free(c);
     free(in_section);
     free(entry_opt);
     free(given);
     free(ext);
-    S.cfg = c; /* the values print as the file gave them: its strings live until exit */
-
-    /* argv[0], the file's arguments, then the command line without the consumed options */
-    char **out = calloc((size_t)argc + (S.nv - first_file_value) + 1, sizeof *out);
-    if (!out) exit(OPTOUT_EXIT_FAILURE);
-    int m = 0;
-    out[m++] = argv[0];
-    for (size_t i = first_file_value; i < S.nv; i++)
-        if (S.v[i].arg) out[m++] = S.v[i].arg;
-    for (int i = 1; i < argc; i++) {
-        int dropped = 0;
-        for (int k = 0; k < ndrop && !dropped; k++) dropped = argv[i] == drop[k];
-        if (!dropped) out[m++] = argv[i];
-    }
-    out[m] = NULL;
     free(drop);
-    *argcp = m;
-    *argvp = S.argv = out;
-    optout_log_set_where(where_now);
-    return 0;
+    return rc;
 }
 
 void optout_config_done(void) {
