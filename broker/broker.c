@@ -454,9 +454,10 @@ static void count(struct broker *b, struct counts *c) {
         b->counts_for = (int)b->stage + 1;
     }
     memcpy(c->tasks, b->settled_counts, sizeof c->tasks);
-    enum stage st = b->stage;
-    for (size_t i = b->stage_first[st]; st < STAGE_COUNT && i < b->stage_first[st] + b->stage_count[st]; i++)
-        c->tasks[st][b->tasks[i].state]++;
+    enum stage st = b->stage; /* STAGE_COUNT once every stage has finished */
+    if (st < STAGE_COUNT)
+        for (size_t i = b->stage_first[st]; i < b->stage_first[st] + b->stage_count[st]; i++)
+            c->tasks[st][b->tasks[i].state]++;
     c->alive = 0;
     for (size_t i = 0; i < b->worker_count; i++) c->alive += b->workers[i].alive;
     c->fetched = 0;
