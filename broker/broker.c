@@ -1130,8 +1130,11 @@ int broker_run(const struct broker_config *cfg) {
                    b.stage_count[b.stage]);
         if ((blocked = loop(&b)) < 0) goto out;
         if (stop_requested) {
+            /* a clean stop (systemctl stop, Slurm's time limit): the journal is synced and the run
+             * resumes where it was, so this is no failure: exit 0, as a service stopped on request */
             optout_log(LOG_INFO, "stopped before completion: %zu of %zu tasks done; rerun to resume", b.done,
                        b.task_count);
+            rc = OPTOUT_EXIT_OK;
             goto out;
         }
     }

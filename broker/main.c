@@ -60,7 +60,8 @@ static void usage(FILE *f) {
           "Every option may also be set in the configuration file (--config FILE, default\n"
           "/etc/optout/optout.conf, sections [common] and [broker]); flags win. --check-config prints the\n"
           "effective configuration and exits.\n"
-          "Exit status: 0 complete, 1 some task failed permanently or runtime error, 2 usage error.\n",
+          "Exit status: 0 complete (or stopped by SIGTERM/SIGINT: rerun to resume), 1 some task failed\n"
+          "permanently or runtime error, 2 usage error.\n",
           f);
 }
 
