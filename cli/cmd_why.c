@@ -11,7 +11,7 @@
  *       AGENT       allowed|disallowed  EXPLANATION          (one line per agent, list order)
  *       removed: disallowed for A, B (2 of 14 agents)   or   kept: REASON
  *   The last line of a block starts with "removed:" or "kept:".
- * - --json: one JSON object per URL per line (keys in docs/why.md and in usage below).
+ * - --json: one JSON object per URL per line (keys: docs/why.md, and the usage text below).
  * - Exit: 0 answered; 1 the run directory lacks what is needed (message says what), an unreadable
  *   --urls file, an --id found nowhere; 2 usage.
  */
@@ -288,7 +288,7 @@ static void record_text(FILE *out, const optout_why_config *cfg, const optout_wh
     if (a->parsed_truncated) SEP(), fputs("only the first 500 KiB parsed", out);
     if (r->final_url[0]) SEP(), fputs("final URL ", out), text_str(out, r->final_url, strlen(r->final_url));
     if (r->attempts > 1) SEP(), fprintf(out, "%ld attempts", r->attempts);
-    if (r->error[0]) SEP(), fputs("error ", out), text_str(out, r->error, strlen(r->error));
+    if (r->error[0]) SEP(), fputs("error \"", out), text_str(out, r->error, strlen(r->error)), fputc('"', out);
     SEP(), fprintf(out, "record %s", r->where);
 #undef SEP
     fputs(")\n", out);

@@ -275,6 +275,11 @@ static int visit_archive(const optout_archive_record *rec, void *arg) {
     time_t t = (time_t)r->fetched_at;
     struct tm tm;
     if (gmtime_r(&t, &tm)) strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    free(x->where);
+    free(x->fetched_at);
+    free(x->sha256);
+    free(x->final_url);
+    free(x->error);
     x->where = xstrdup(where);
     x->fetched_at = xstrdup(when);
     x->sha256 = xstrdup(r->sha256);

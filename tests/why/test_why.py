@@ -298,6 +298,23 @@ try:
     check(r.returncode == 0 and ('line %d' % chosen[0][3]) in r.stdout.splitlines()[1] and
           re.match(r'  document\s+id "' + re.escape(chosen[0][0]) + '"', r.stdout.splitlines()[1]),
           "--id human output names the document's shard and line:\n" + r.stdout)
+    nourl = []
+    for name, path, lines_ in inputs_of(corpus):
+        for n, line in lines_:
+            f = doc_fields(line)
+            if f and isinstance(f[0], str) and f[0] and not (isinstance(f[1], str) and f[1]):
+                nourl.append((f[0], name, n))
+    check(len(nourl) > 0, "the corpus has documents without URL (%d)" % len(nourl))
+    if nourl:
+        r = why(["--run", dirrun, "--json", "--id", nourl[0][0]])
+        out = [json.loads(l) for l in r.stdout.splitlines()]
+        check(r.returncode == 0 and any(o["url"] is None and o["url_status"] == "no_url" and not o["removed"] and
+                                        o["line"] == nourl[0][2] for o in out),
+              "--id of a document without URL: no_url, kept (%s)" % r.stdout[:300])
+    r = why(["--run", dirrun, "--json", "https://news.example/robots.txt"])
+    a = json.loads(r.stdout)
+    check(a["outcome"] == "ok" and not a["removed"] and all(x["reason"] == "robots_txt" for x in a["agents"]),
+          "/robots.txt is always allowed, and said so for every agent")
     r = why(["--run", dirrun, "--id", "no-such-document-id"])
     check(r.returncode == 1 and "no-such-document-id" in r.stderr, "an unknown --id exits 1 naming it")
 
