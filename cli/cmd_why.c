@@ -539,6 +539,11 @@ int cmd_why(int argc, char **argv) {
         rc = OPTOUT_EXIT_FAILURE;
         goto out;
     }
+    if (optout_why_config_of(w)->unknown_options[0])
+        optout_log(LOG_WARNING,
+                   "why: the run's plan has options this version of optout why does not model (%s): its answers "
+                   "may differ from what the filter decided",
+                   optout_why_config_of(w)->unknown_options);
     for (int i = optind; i < argc; i++) {
         struct item *it = push(&items);
         it->url = argv[i];

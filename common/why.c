@@ -34,7 +34,7 @@ struct record {
 
 struct optout_why {
     optout_why_config cfg;
-    char *dir, *robots_dir, *archive, *top_en, *top_intl, *hosts;
+    char *dir, *robots_dir, *archive, *top_en, *top_intl, *hosts, *unknown;
     optout_agents *agents;
     optout_inputs inputs;
     optout_verdicts *verdicts;
@@ -84,6 +84,7 @@ void optout_why_close(optout_why *w) {
     free(w->top_en);
     free(w->top_intl);
     free(w->hosts);
+    free(w->unknown);
     free(w);
 }
 
@@ -92,6 +93,19 @@ const optout_why_config *optout_why_config_of(const optout_why *w) {
 }
 
 /* ---- the plan ------------------------------------------------------------------------------ */
+
+/* Options the broker plans that do not change a URL's decision, or whose value is a default that
+ * leaves the per-URL decision as modelled here. */
+static int known_option(const char *name, const char *value) {
+    static const char *const neutral[] = {"allow-private", "connect-to", "corpus", "fetch-tasks", "keep-format",
+                                          "level", "metric", "partitions", "removed", "scheme", "user-agent"};
+    for (size_t i = 0; i < sizeof neutral / sizeof *neutral; i++)
+        if (strcmp(name, neutral[i]) == 0) return 1;
+    static const char *const defaults[] = {"", "no", "0", "url", "keep", "shards"};
+    for (size_t i = 0; i < sizeof defaults / sizeof *defaults; i++)
+        if (strcmp(value, defaults[i]) == 0) return 1;
+    return 0;
+}
 
 /* The option lines of DIR/plan (optout_plan_read_inputs() has checked its shape and hash). */
 static int read_options(optout_why *w, const char *plan, char *agents, size_t agents_cap, char *err, size_t errlen) {
@@ -133,6 +147,12 @@ static int read_options(optout_why *w, const char *plan, char *agents, size_t ag
         } else if (strcmp(name, "hosts") == 0) {
             free(w->hosts);
             w->hosts = xstrdup(value);
+        } else if (!known_option(name, value)) {
+            size_t have = strlen(w->unknown), need = have + strlen(name) + strlen(value) + 6;
+            char *u = optout_malloc(need);
+            snprintf(u, need, "%s%s--%s %s", w->unknown, have ? ", " : "", name, value);
+            free(w->unknown);
+            w->unknown = u;
         }
     }
     free(line);
@@ -187,6 +207,7 @@ optout_why *optout_why_open(const char *dir, char *err, size_t errlen) {
     w->top_en = xstrdup("");
     w->top_intl = xstrdup("");
     w->hosts = xstrdup("");
+    w->unknown = xstrdup("");
     char plan[4200], rerr[OPTOUT_RUNDIR_ERR_LEN];
     char *agents = optout_malloc(16384);
     snprintf(plan, sizeof plan, "%s/plan", dir);
@@ -251,6 +272,7 @@ optout_why *optout_why_open(const char *dir, char *err, size_t errlen) {
     w->cfg.top_intl = w->top_intl;
     w->cfg.hosts = w->hosts;
     w->cfg.inputs = &w->inputs;
+    w->cfg.unknown_options = w->unknown;
     return w;
 fail:
     free(agents);

@@ -50,6 +50,10 @@ typedef struct {
     const char *archive;    /* DIR/robots for a fetching run; "" with a robots directory */
     const char *top_en, *top_intl, *hosts; /* the plan's values */
     const optout_inputs *inputs;
+    /* Options of the plan this module does not model, with a value that may change decisions
+     * (not "", "no", "0", "url", "keep", "shards"): "--granularity host, --keep-hosts F". The
+     * answers may then differ from the filter's; callers say so. "" when none. */
+    const char *unknown_options;
 } optout_why_config;
 
 optout_why *optout_why_open(const char *dir, char *err, size_t errlen);
