@@ -226,14 +226,14 @@ static const field MSG_FIELDS[F_MSG_COUNT] = {
 };
 #undef M
 
-#define B(f) ((uint32_t)1 << (f))
+#define B(f) ((uint64_t)1 << (f))
 #define HEADER_KEYS (B(F_V) | B(F_T) | B(F_E))
 #define ATTEMPT_KEYS (B(F_ID) | B(F_A))
 
 /* Keys per type after the header; every one is required unless the field says omit_empty. */
 static const struct {
     const char *name;
-    uint32_t keys;
+    uint64_t keys;
 } TYPES[] = {
     [OPTOUT_MSG_READY] = {"ready", B(F_W) | B(F_C)},
     [OPTOUT_MSG_CREDIT] = {"credit", B(F_C)},
@@ -255,7 +255,7 @@ const char *optout_msg_type_name(optout_msg_type t) {
 
 #define C(member) offsetof(optout_run_config, member)
 enum { G_M, G_HK, G_U, G_L, G_ML, G_AG, G_FU, G_FL, G_FT, G_FD, G_FDT, G_FX, G_RD, G_R, G_RP, G_RA, G_NP, G_MT, G_NE, G_NN, G_AH,
-       G_FS, G_FC, G_FCT, G_FTO, G_FR, G_FAP, G_FUA, G_FCN, G_CFG_COUNT };
+       G_FS, G_FC, G_FCT, G_FTO, G_FR, G_FAP, G_FUA, G_FCN, G_GR, G_KH, G_RH, G_SP, G_OT, G_CFG_COUNT };
 static const field CFG_FIELDS[G_CFG_COUNT] = {
     [G_M] = {"m", K_MODE, C(mode), 0, 0, 0},
     [G_HK] = {"hk", K_HOSTKEY, C(host_key), 0, 0, 0},
@@ -286,9 +286,15 @@ static const field CFG_FIELDS[G_CFG_COUNT] = {
     [G_FAP] = {"fap", K_BOOL, C(fetch_allow_private), 0, 0, 0},
     [G_FUA] = {"fua", K_STR, C(fetch_user_agent), 0, OPTOUT_MSG_PATH_MAX, 0},
     [G_FCN] = {"fcn", K_STR, C(fetch_connect_to), 0, OPTOUT_MSG_NAME_MAX, 0},
+    [G_GR] = {"gr", K_U32, C(granularity), 0, 0, 0},
+    [G_KH] = {"kh", K_PATH, C(keep_hosts), 0, 0, 0},
+    [G_RH] = {"rh", K_PATH, C(remove_hosts), 0, 0, 0},
+    [G_SP] = {"sp", K_U32, C(sample_ppm), 0, 0, 0},
+    [G_OT] = {"ot", K_BOOL, C(output_tags), 0, 0, 0},
 };
 #undef C
-#define CFG_KEYS ((uint32_t)((1u << G_CFG_COUNT) - 1))
+#define CFG_KEYS ((uint64_t)(((uint64_t)1 << G_CFG_COUNT) - 1))
+_Static_assert(G_CFG_COUNT < 64 && F_MSG_COUNT < 64, "key sets are 64-bit masks");
 
 /* ---- value rules shared by encoder and decoder ------------------------------------------------- */
 
@@ -516,7 +522,7 @@ static void enc_value(enc *e, const field *f, const void *base) {
 }
 
 /* Encodes the fields of `keys` (a bit per table index) as one map. */
-static int encode_map(const field *table, size_t nfields, uint32_t keys, const void *base, void **out,
+static int encode_map(const field *table, size_t nfields, uint64_t keys, const void *base, void **out,
                       size_t *len, char *err) {
     size_t count = 0;
     for (size_t i = 0; i < nfields; i++) {
@@ -734,7 +740,7 @@ static int find_keys(const msgpack_object *root, const field *table, size_t nfie
 
 /* Decodes the fields of `keys` in table order; missing keys are errors unless omit_empty. */
 static int decode_fields(const msgpack_object *root, const field *table, size_t nfields, const long *at,
-                         uint32_t keys, const char *what, void *base, char *err) {
+                         uint64_t keys, const char *what, void *base, char *err) {
     for (size_t i = 0; i < nfields; i++) {
         if (!(keys & B(i))) continue;
         if (at[i] < 0) {

@@ -156,6 +156,13 @@ typedef struct {
     uint8_t fetch_allow_private;
     char fetch_user_agent[OPTOUT_MSG_PATH_MAX];
     char fetch_connect_to[OPTOUT_MSG_NAME_MAX];
+    /* Policy (issue 8): granularity 0 url, 1 host, 2 domain; override host lists (root "" when
+     * unused); a deterministic sample of documents (parts per million, 0: every document); tag
+     * mode (write tags/ instead of rewriting shards). */
+    uint32_t granularity;
+    optout_msg_path keep_hosts, remove_hosts;
+    uint32_t sample_ppm;
+    uint8_t output_tags;
 } optout_run_config;
 
 int optout_run_config_encode(const optout_run_config *c, void **out, size_t *len, char err[OPTOUT_MSG_ERR_LEN]);

@@ -920,7 +920,7 @@ static void cfg_edited_fails(const optout_run_config *c, edit e, const char *nee
 
 static const char *const CFG_KEYS[] = {"m", "hk", "u", "l", "ml", "ag", "fu", "fl", "ft", "fd", "fdt", "fx",
                                        "rd", "r", "rp", "ra", "np", "mt", "ne", "nn", "ah",
-                                       "fs", "fc", "fct", "fto", "fr", "fap", "fua", "fcn", NULL};
+                                       "fs", "fc", "fct", "fto", "fr", "fap", "fua", "fcn", "gr", "kh", "rh", "sp", "ot", NULL};
 
 static void test_config_round_trip_limits(void **state) {
     (void)state;
@@ -946,6 +946,11 @@ static void test_config_round_trip_limits(void **state) {
     c->fetch_timeout_ms = INT64_MIN, c->fetch_retries = -1, c->fetch_allow_private = 1;
     fill(c->fetch_user_agent, OPTOUT_MSG_PATH_MAX - 1, 13);
     fill(c->fetch_connect_to, OPTOUT_MSG_NAME_MAX - 1, 14);
+    c->granularity = 2, c->sample_ppm = 1000000, c->output_tags = 1;
+    fill(c->keep_hosts.root, OPTOUT_MSG_NAME_MAX - 1, 15);
+    fill(c->keep_hosts.rel, OPTOUT_MSG_PATH_MAX - 1, 16);
+    fill(c->remove_hosts.root, OPTOUT_MSG_NAME_MAX - 1, 17);
+    fill(c->remove_hosts.rel, OPTOUT_MSG_PATH_MAX - 1, 18);
     cfg_round_trip(c);
     c->level = INT32_MAX;
     cfg_round_trip(c);
