@@ -25,6 +25,7 @@
 #include "optout/curve.h"
 #include "optout/journal.h"
 #include "optout/log.h"
+#include "optout/manifest.h"
 #include "optout/report.h"
 #include "optout/rundir.h"
 #include "optout/stats.h"
@@ -744,6 +745,23 @@ out:
     return rc;
 }
 
+/* DIR/manifest.json: what a later run must reproduce (common/manifest.c). */
+static int write_manifest(struct broker *b) {
+    char agents_name[512], agents_sha[65], err[1024];
+    agents_identity(b, agents_name, sizeof agents_name, agents_sha);
+    optout_manifest_info info = {.agents_name = agents_name, .agents_sha256 = agents_sha,
+                                 .agents_file = b->cfg->agents_file, .robots_from = (int64_t)b->fetched_from,
+                                 .robots_to = (int64_t)b->fetched_to};
+    optout_manifest_summary sum;
+    if (optout_manifest_write(b->cfg->dir, &info, &sum, err, sizeof err) != 0) {
+        optout_log(LOG_ERR, "manifest: %s", err);
+        return -1;
+    }
+    optout_log(LOG_INFO, "%s/" OPTOUT_MANIFEST_FILE ": %zu inputs, %zu outputs (%llu bytes)", b->cfg->dir, sum.inputs,
+               sum.outputs, (unsigned long long)sum.output_bytes);
+    return 0;
+}
+
 /* Benchmarks: N inputs that exist only in the plan, for workers that answer without reading them. */
 static int plan_synthetic(struct broker *b) {
     size_t n = b->cfg->synthetic_tasks;
@@ -956,6 +974,61 @@ static int advance(struct broker *b) {
         if (n && stages_finish(b, s) != 0) return -1;
         b->stage++;
         b->stage_queued = 0;
+        const char *stop = b->cfg->stop_after;
+        if (stop && ((strcmp(stop, "rank") == 0 && s == STAGE_RANK_REDUCE) || (strcmp(stop, "fetch") == 0 && s == STAGE_FETCH)))
+            return 2; /* a dry run ends here */
+    }
+    return 0;
+}
+
+/* The dry run's answer (--stop-after): DIR/dry-run.json, and the same in the log. */
+static int write_dry_run(struct broker *b) {
+    const struct broker_config *c = b->cfg;
+    char path[4200], tmp[4300], hosts[4200];
+    snprintf(path, sizeof path, "%s/dry-run.json", c->dir);
+    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    uint64_t planned = 0;
+    FILE *h = fopen(b->hosts_path, "r");
+    for (int ch; h && (ch = getc(h)) != EOF;) planned += ch == '\n';
+    if (h) fclose(h);
+    FILE *f = fopen(tmp, "w");
+    if (!f) {
+        optout_log(LOG_ERR, "%s: %s", tmp, strerror(errno));
+        return -1;
+    }
+    int fetched = strcmp(c->stop_after, "fetch") == 0;
+    fprintf(f, "{\n  \"stopped_after\": \"%s\",\n  \"hosts_planned\": %llu", fetched ? "fetch" : "rank",
+            (unsigned long long)planned);
+    snprintf(hosts, sizeof hosts, "%s", b->hosts_path);
+    optout_log(LOG_NOTICE, "dry run: %llu hosts to fetch (%s)", (unsigned long long)planned, hosts);
+    if (fetched && b->blocked) {
+        fputs(",\n  \"hosts_by_outcome\": {", f);
+        for (int i = 0; i < OPTOUT_OUTCOME_COUNT; i++)
+            fprintf(f, "%s\"%s\": %llu", i ? ", " : "", optout_outcome_name((optout_outcome)i),
+                    (unsigned long long)b->hosts_by_outcome[i]);
+        fprintf(f, "},\n  \"hosts_blocking\": %llu,\n  \"hosts_blocking_whole_site\": %llu,\n  \"by_agent\": {",
+                (unsigned long long)b->blocked->hosts_blocking, (unsigned long long)b->blocked->hosts_whole_site);
+        for (size_t a = 0; a < optout_agents_count(b->agents); a++) {
+            fputs(a ? ",\n    " : "\n    ", f);
+            fputc('"', f);
+            for (const char *p = optout_agents_name(b->agents, a); *p; p++) {
+                if (*p == '"' || *p == '\\') fputc('\\', f);
+                fputc((unsigned char)*p < 0x20 ? ' ' : *p, f);
+            }
+            fprintf(f, "\": {\"hosts_blocking\": %llu, \"whole_site\": %llu}",
+                    (unsigned long long)b->blocked->agent_blocking[a], (unsigned long long)b->blocked->agent_whole_site[a]);
+            optout_log(LOG_NOTICE, "dry run: %s is disallowed something by %llu hosts, the whole site by %llu",
+                       optout_agents_name(b->agents, a), (unsigned long long)b->blocked->agent_blocking[a],
+                       (unsigned long long)b->blocked->agent_whole_site[a]);
+        }
+        fputs("\n  }", f);
+    }
+    fputs("\n}\n", f);
+    int bad = fflush(f) != 0 || fsync(fileno(f)) != 0;
+    bad |= fclose(f) != 0;
+    if (bad || rename(tmp, path) != 0) {
+        optout_log(LOG_ERR, "writing %s: %s", path, strerror(errno));
+        return -1;
     }
     return 0;
 }
@@ -1090,8 +1163,8 @@ int broker_run(const struct broker_config *cfg) {
     if (build_config_blob(&b) != 0 || recover(&b) != 0) goto out;
     optout_log(LOG_INFO, "epoch %llu: %zu tasks, %zu done, %zu failed", (unsigned long long)b.epoch, b.task_count,
                b.done, b.failed);
-    int blocked = advance(&b);
-    if (blocked < 0) goto out;
+    int halted = advance(&b); /* 1: a rank or fetch task failed; 2: the dry run's last stage is done */
+    if (halted < 0) goto out;
     if (cfg->metrics_listen) {
         char merr[512];
         if (!(b.metrics = metrics_start(cfg->metrics_listen, merr, sizeof merr))) {
@@ -1100,7 +1173,7 @@ int broker_run(const struct broker_config *cfg) {
         }
         optout_log(LOG_INFO, "metrics at %s", metrics_url(b.metrics));
     }
-    if (!blocked && b.stage < STAGE_COUNT) {
+    if (!halted && b.stage < STAGE_COUNT) {
         char endpoint[4200];
         b.zctx = zmq_ctx_new();
         b.router = b.zctx ? zmq_socket(b.zctx, ZMQ_ROUTER) : NULL;
@@ -1128,7 +1201,7 @@ int broker_run(const struct broker_config *cfg) {
         }
         sd_notifyf(0, "READY=1\nSTATUS=%s: %zu of %zu tasks done", stage_name(b.stage), b.settled[b.stage],
                    b.stage_count[b.stage]);
-        if ((blocked = loop(&b)) < 0) goto out;
+        if ((halted = loop(&b)) < 0) goto out;
         if (stop_requested) {
             /* a clean stop (systemctl stop, Slurm's time limit): the journal is synced and the run
              * resumes where it was, so this is no failure: exit 0, as a service stopped on request */
@@ -1139,14 +1212,25 @@ int broker_run(const struct broker_config *cfg) {
         }
     }
     char staging_dir[4200];
-    if (blocked) b.recovered = 1; /* the report lists what failed */
     snprintf(staging_dir, sizeof staging_dir, "%s/.staging", cfg->dir);
     remove_tree(staging_dir); /* every task is settled: what is left there belongs to no attempt */
-    /* a run found complete is left exactly as it is: the report is written only when this epoch
-     * changed something (or it is missing) */
+    if (halted == 2) { /* --stop-after: the answer, and the run resumes from here when rerun without it */
+        rc = write_dry_run(&b) == 0 ? OPTOUT_EXIT_OK : OPTOUT_EXIT_FAILURE;
+        goto out;
+    }
+    if (halted) b.recovered = 1; /* the report lists what failed */
+    /* a run found complete is left exactly as it is: the report, blocked hosts and manifest are
+     * written only when this epoch changed something (or the report is missing) */
     char report[4200];
     snprintf(report, sizeof report, "%s/report.json", cfg->dir);
-    if ((b.recovered || access(report, F_OK) != 0) && write_report(&b) != 0) goto out;
+    if (b.recovered || access(report, F_OK) != 0) {
+        /* a fetching run wrote blocked_hosts.tsv after its fetch stage; a snapshot's is written now */
+        if (cfg->robots_dir && !cfg->synthetic_tasks && stages_write_blocked(&b) != 0) goto out;
+        char dry[4200];
+        snprintf(dry, sizeof dry, "%s/dry-run.json", cfg->dir);
+        unlink(dry); /* a dry run's answer is superseded by the run's report */
+        if (write_report(&b) != 0 || (!cfg->synthetic_tasks && write_manifest(&b) != 0)) goto out;
+    }
     rc = b.failed ? OPTOUT_EXIT_FAILURE : OPTOUT_EXIT_OK;
     optout_log(LOG_INFO, "run complete: %zu tasks done, %zu failed; %llu of %llu documents removed", b.done, b.failed,
                (unsigned long long)b.stats->total.docs_removed, (unsigned long long)b.stats->total.docs_in);
@@ -1174,6 +1258,7 @@ out:
     free(b.workers);
     free(b.config_blob);
     free(b.stats);
+    free(b.blocked);
     optout_inputs_free(&b.inputs);
     optout_agents_free(b.agents);
     if (lock_fd >= 0) close(lock_fd);

@@ -8,6 +8,7 @@
 #include <stdint.h>
 
 #include "optout/agents.h"
+#include "optout/blocked.h"
 #include "optout/fetch.h"
 #include "optout/journal.h"
 #include "optout/msg.h"
@@ -55,6 +56,7 @@ struct broker_config {
     optout_fetch_options fetch;      /* scheme, user agent, timeouts, retries, concurrency, connect_to */
     const char *metrics_listen;      /* Prometheus endpoint HOST:PORT (metrics.h), NULL: none */
     unsigned metrics_linger;         /* seconds to keep serving the final metrics after the run */
+    const char *stop_after;          /* "rank" or "fetch": a dry run that ends after that stage (NULL) */
     int crash_after_accept;          /* fault injection (tests): _exit(99) after journaling accepted */
     size_t synthetic_tasks;          /* benchmarks: N tasks over no files (bench/broker.sh) */
 };
@@ -114,6 +116,7 @@ struct broker {
     uint64_t ranked_hosts;                   /* distinct hosts over the reduce partitions */
     uint64_t hosts_by_outcome[OPTOUT_OUTCOME_COUNT];
     uint64_t fetched_from, fetched_to;       /* Unix times of the first and last fetch */
+    optout_blocked_counts *blocked;          /* from blocked_hosts.tsv, once written (NULL before) */
     size_t *queue; /* ring of pending task indices */
     size_t queue_head, queue_len;
     struct worker *workers;
@@ -162,7 +165,11 @@ int stages_output_allowed(const struct broker *b, size_t task, const char *name)
 int stages_merge_stats(struct broker *b, size_t task, const void *stats, size_t len);
 /* The ranking's N per class, metric and all_hosts, as workers and the merge apply them. */
 void stages_rank_config(const struct broker_config *c, optout_rank_reduce_config *rc);
-/* What happens when stage s has finished, before the next one starts (the ranking merge). */
+/* DIR/blocked_hosts.tsv from the run's robots snapshot (the fetch archive or the robots
+ * directory); its counts kept in b->blocked. 0 or -1. */
+int stages_write_blocked(struct broker *b);
+/* What happens when stage s has finished, before the next one starts (the ranking merge; after
+ * the fetch, blocked_hosts.tsv). */
 int stages_finish(struct broker *b, enum stage s);
 
 /* Runs (or resumes) the run. Returns an exit code: 0 complete, 1 failed tasks or runtime error,

@@ -40,7 +40,7 @@ static void usage(FILE *f) {
           "fetch options: [--top-en N] [--top-intl N] [--metric tokens|bytes|docs] [--partitions P]\n"
           "               [--hosts FILE] [--fetch-tasks N] [--scheme auto|https|http] [--user-agent S]\n"
           "               [--concurrency N] [--timeout S] [--connect-timeout S] [--fetch-retries N]\n"
-          "               [--connect-to HOST:PORT] [--allow-private]\n"
+          "               [--connect-to HOST:PORT] [--allow-private] [--stop-after rank|fetch]\n"
           "security: [--curve-secret-file FILE --curve-allow DIR]\n"
           "\n"
           "Runs (or resumes) the run in DIR, stage by stage: rank (when --top-* is given, or to list\n"
@@ -71,7 +71,7 @@ int main(int argc, char **argv) {
            O_UNREACHABLE, O_LEVEL, O_KEEP, O_RETRIES, O_VERSION, O_CRASH, O_REDIS, O_REDIS_PW, O_REDIS_USER,
            O_SYNTHETIC,
            O_TOP_EN, O_TOP_INTL, O_METRIC, O_PARTITIONS, O_HOSTS, O_FETCH_TASKS, O_SCHEME, O_USER_AGENT, O_CONNECT_TO,
-           O_ALLOW_PRIVATE, O_CONCURRENCY, O_TIMEOUT, O_CONNECT_TIMEOUT, O_FETCH_RETRIES, O_ROOT,
+           O_ALLOW_PRIVATE, O_CONCURRENCY, O_TIMEOUT, O_CONNECT_TIMEOUT, O_FETCH_RETRIES, O_ROOT, O_STOP_AFTER,
            O_CURVE_SECRET, O_CURVE_ALLOW };
     enum { O_METRICS_LISTEN = 512, O_METRICS_LINGER };
     static const struct option options[] = {
@@ -95,6 +95,7 @@ int main(int argc, char **argv) {
         {"connect-timeout", required_argument, NULL, O_CONNECT_TIMEOUT},
         {"fetch-retries", required_argument, NULL, O_FETCH_RETRIES},
         {"root", required_argument, NULL, O_ROOT},
+        {"stop-after", required_argument, NULL, O_STOP_AFTER},
         {"curve-secret-file", required_argument, NULL, O_CURVE_SECRET},
         {"curve-allow", required_argument, NULL, O_CURVE_ALLOW},
         {"help", no_argument, NULL, 'h'},
@@ -214,6 +215,13 @@ int main(int argc, char **argv) {
             cfg.fetch.allow_private = 1;
             break;
         case O_ALLOW_PRIVATE: cfg.fetch.allow_private = 1; break;
+        case O_STOP_AFTER:
+            if (strcmp(optarg, "rank") != 0 && strcmp(optarg, "fetch") != 0) {
+                optout_log(LOG_ERR, "--stop-after: expected rank or fetch, got '%s'", optarg);
+                return OPTOUT_EXIT_USAGE;
+            }
+            cfg.stop_after = optarg;
+            break;
         case O_METRICS_LISTEN: {
             char host[256], port[16], err[300];
             if (metrics_parse_listen(optarg, host, sizeof host, port, sizeof port, err, sizeof err) != 0) {
@@ -278,6 +286,11 @@ int main(int argc, char **argv) {
     if (cfg.robots_dir && (cfg.top_en || cfg.top_non_en || cfg.hosts_file)) {
         optout_log(LOG_ERR, "--top-en, --top-intl and --hosts choose the hosts to fetch; with --robots-dir nothing "
                             "is fetched");
+        return OPTOUT_EXIT_USAGE;
+    }
+    if (cfg.stop_after && (cfg.robots_dir || (cfg.hosts_file && strcmp(cfg.stop_after, "rank") == 0))) {
+        optout_log(LOG_ERR, "--stop-after %s: this run has no %s stage (%s)", cfg.stop_after, cfg.stop_after,
+                   cfg.robots_dir ? "--robots-dir gives the robots.txt files" : "--hosts gives the hosts");
         return OPTOUT_EXIT_USAGE;
     }
     if (cfg.hosts_file && (cfg.top_en || cfg.top_non_en)) {

@@ -227,7 +227,25 @@ out:
     return hosts < 0 ? -1 : 0;
 }
 
+int stages_write_blocked(struct broker *b) {
+    const struct broker_config *c = b->cfg;
+    char archive[4200], err[1024];
+    snprintf(archive, sizeof archive, "%s/robots", c->dir);
+    if (!b->blocked && !(b->blocked = calloc(1, sizeof *b->blocked))) return -1;
+    if (optout_blocked_write(c->dir, c->robots_dir ? c->robots_dir : archive,
+                             c->robots_dir ? OPTOUT_ROBOTS_SOURCE_DIR : OPTOUT_ROBOTS_SOURCE_ARCHIVE, b->agents, c->mode,
+                             b->blocked, err, sizeof err) != 0) {
+        optout_log(LOG_ERR, "blocked hosts: %s", err);
+        return -1;
+    }
+    optout_log(LOG_INFO, "%s/" OPTOUT_BLOCKED_FILE ": %llu of %llu hosts with a robots.txt block an agent (%llu the "
+               "whole site)", c->dir, (unsigned long long)b->blocked->hosts_blocking,
+               (unsigned long long)b->blocked->hosts_ok, (unsigned long long)b->blocked->hosts_whole_site);
+    return 0;
+}
+
 int stages_finish(struct broker *b, enum stage s) {
     if (s == STAGE_RANK_REDUCE && b->stage_count[s] > 0) return merge_ranking(b);
+    if (s == STAGE_FETCH && b->stage_count[s] > 0) return stages_write_blocked(b);
     return 0;
 }

@@ -41,14 +41,16 @@ static void run_usage(FILE *f) {
           "fetch options: [--top-en N] [--top-intl N] [--metric tokens|bytes|docs] [--partitions P]\n"
           "               [--hosts FILE] [--fetch-tasks N] [--scheme auto|https|http] [--user-agent S]\n"
           "               [--concurrency N] [--timeout S] [--connect-timeout S] [--fetch-retries N]\n"
-          "               [--connect-to HOST:PORT] [--allow-private]\n"
+          "               [--connect-to HOST:PORT] [--allow-private] [--stop-after rank|fetch]\n"
           "\n"
           "Runs every stage with a broker and N workers (default: one per core): rank the hosts (with\n"
           "--top-en/--top-intl; without them and without --hosts every host of the corpus is listed),\n"
           "fetch their robots.txt into DIR/robots/ (unless --robots-dir gives a snapshot), filter every\n"
           "input into DIR/shards/ (DIR/removed/ with --removed), and write DIR/report.json and\n"
           "report.md. Quote glob patterns: optout expands them itself ('**' included). Rerunning\n"
-          "resumes; a complete run is left as it is.\n",
+          "resumes; a complete run is left as it is. --stop-after rank|fetch is a dry run: it prints\n"
+          "how many hosts would be fetched (and, after fetch, which agents they block) and stops before\n"
+          "any shard is written; the same command without it goes on from there.\n",
           f);
 }
 
@@ -189,13 +191,14 @@ int cmd_run(int argc, char **argv) {
         {"connect-timeout", required_argument, NULL, O_PASS + 12},
         {"fetch-retries", required_argument, NULL, O_PASS + 13},
         {"metrics-listen", required_argument, NULL, O_PASS + 14}, {"metrics-linger", required_argument, NULL, O_PASS + 15},
+        {"stop-after", required_argument, NULL, O_PASS + 16},
         {NULL, 0, NULL, 0},
     };
     if (optout_config_args("run", options, ":h", &argc, &argv) != 0) return OPTOUT_EXIT_USAGE;
     /* the broker's arguments are collected as given; the broker validates them */
     char **bargs = calloc((size_t)argc * 2 + 8, sizeof *bargs);
     size_t nb = 1;
-    const char *out = NULL;
+    const char *out = NULL, *stop_after = NULL;
     long workers = sysconf(_SC_NPROCESSORS_ONLN);
     int has_corpus = 0, opt;
     if (!bargs) return OPTOUT_EXIT_FAILURE;
@@ -216,6 +219,7 @@ int cmd_run(int argc, char **argv) {
             }
             continue;
         case O_CORPUS: has_corpus = 1; break;
+        case O_PASS + 16: stop_after = optarg; break;
         case 'h': run_usage(stdout); free(bargs); return OPTOUT_EXIT_OK;
         case ':':
         case '?': free(bargs); return cli_option_error("run", opt, argv);
@@ -338,7 +342,14 @@ int cmd_run(int argc, char **argv) {
     stop_all(pids, (size_t)workers + 1, 5000);
     if (redis > 0) stop_all(&redis, 1, 5000);
     if (interrupted) rc = OPTOUT_EXIT_FAILURE;
-    if (rc == OPTOUT_EXIT_OK || rc == OPTOUT_EXIT_FAILURE) {
+    if (stop_after && rc == OPTOUT_EXIT_OK && !interrupted) { /* a dry run: its answer */
+        char answer[PATH_MAX + 32];
+        snprintf(answer, sizeof answer, "%s/dry-run.json", dir);
+        size_t len;
+        char *text = optout_read_file(answer, (size_t)1 << 20, &len);
+        if (text) fputs(text, stdout);
+        free(text);
+    } else if (rc == OPTOUT_EXIT_OK || rc == OPTOUT_EXIT_FAILURE) {
         char report[PATH_MAX + 32];
         snprintf(report, sizeof report, "%s/report.json", dir);
         if (access(report, R_OK) == 0 && !interrupted) {

@@ -12,6 +12,8 @@ Checks
 4. --top-en 3 --top-intl 3: only the top hosts are fetched; the others' documents are kept and
    counted as not_ranked; what is removed is a subset of the full run's removals.
    (3 also covers --hosts FILE: exactly that list is fetched.)
+5. --stop-after rank, then fetch (dry runs: counts, blocked_hosts.tsv, no shard), then the whole
+   run; its manifest verifies, and a changed output byte does not.
 usage: test_fetch_run.py BIN_DIR REPO_ROOT"""
 import glob, json, os, shutil, signal, subprocess, sys, tempfile, time
 
@@ -120,6 +122,39 @@ try:
     crashed = outputs(crash)
     check(crashed.keys() == got.keys() and all(crashed[k] == got[k] for k in got),
           "the crashed and resumed run has the same outputs as the undisturbed one")
+
+    # 5. dry runs: --stop-after rank, then --stop-after fetch, then the whole run goes on from there
+    dry = os.path.join(tmp, "dry")
+    args = base + fetch + ["--out", dry, "--fetch-tasks", "5", "--partitions", "3"]
+    r = run(args + ["--stop-after", "rank"])
+    answer = json.loads(r.stdout) if r.returncode == 0 and r.stdout.startswith("{") else {}
+    check(r.returncode == 0 and answer.get("stopped_after") == "rank" and answer.get("hosts_planned") == len(plan),
+          "--stop-after rank says how many hosts would be fetched (%s)" % answer.get("hosts_planned"))
+    check(not os.path.exists(os.path.join(dry, "robots")) and not os.path.exists(os.path.join(dry, "shards")),
+          "--stop-after rank fetches nothing and writes no shard")
+    r = run(args + ["--stop-after", "fetch"])
+    answer = json.loads(r.stdout) if r.returncode == 0 and r.stdout.startswith("{") else {}
+    blocked = [l.split("\t") for l in open(os.path.join(dry, "blocked_hosts.tsv")) if not l.startswith("#")] \
+        if os.path.exists(os.path.join(dry, "blocked_hosts.tsv")) else []
+    check(answer.get("stopped_after") == "fetch" and sum(answer.get("hosts_by_outcome", {}).values()) == len(plan)
+          and answer.get("hosts_blocking") == len(blocked) > 0,
+          "--stop-after fetch says how many hosts block agents (%s of %d)" % (answer.get("hosts_blocking"), len(plan)))
+    gpt = [h for h in blocked if "GPTBot" in h[1].split(",")]
+    check(answer.get("by_agent", {}).get("GPTBot", {}).get("hosts_blocking") == len(gpt),
+          "the dry run's per-agent counts are blocked_hosts.tsv's")
+    check(not os.path.exists(os.path.join(dry, "shards")), "--stop-after fetch writes no shard")
+    r = run(args)
+    check(r.returncode == 0 and outputs(dry) == got, "the run after the dry runs has the undisturbed run's outputs")
+    check(not os.path.exists(os.path.join(dry, "dry-run.json")), "the dry run's answer is gone once the run is done")
+    r = subprocess.run([os.path.join(bin_dir, "optout"), "verify", dry], capture_output=True, text=True)
+    check(r.returncode == 0, "optout verify accepts the run's manifest (%s)" % r.stderr.strip()[-200:])
+    victim = sorted(glob.glob(os.path.join(dry, "shards", "*.zst")))[0]
+    data = bytearray(open(victim, "rb").read())
+    data[len(data) // 2] ^= 1
+    open(victim, "wb").write(bytes(data))
+    r = subprocess.run([os.path.join(bin_dir, "optout"), "verify", dry], capture_output=True, text=True)
+    check(r.returncode == 1 and os.path.relpath(victim, dry) in r.stdout + r.stderr,
+          "optout verify names a changed output byte")
 
     # 4. top N: fewer hosts fetched, the rest not_ranked and kept
     top = os.path.join(tmp, "top")
