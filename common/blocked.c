@@ -43,6 +43,15 @@ static int matches_every_path(const struct rule *r, const char *pool) {
     return 1;
 }
 
+/* A pattern that can match the URL of a document at all: a URL path starts with '/', so a pattern
+ * must start with '/' or '*' ("Disallow: uk/file/" never matches anything); in protego mode a URL
+ * without a path is matched as "?query" or "#fragment" (docs/protego-mode.md 3.3). */
+static int can_match(const struct rule *r, const char *pool, optout_robots_mode mode) {
+    if (r->pat_len == 0) return 0;
+    char c = pool[r->pat_off];
+    return c == '/' || c == '*' || (mode == OPTOUT_MODE_PROTEGO && (c == '?' || c == '#'));
+}
+
 int optout_blocked_decide(const optout_robots *r, optout_agentset *something, optout_agentset *whole) {
     optout_agentset_clear(something);
     optout_agentset_clear(whole);
@@ -51,11 +60,15 @@ int optout_blocked_decide(const optout_robots *r, optout_agentset *something, op
     for (size_t s = 0; s < r->set_count; s++) {
         const struct ruleset *set = &r->sets[s];
         if (!set->has_disallow) continue;
-        int all = 0, allow = 0;
+        int some = 0, all = 0, allow = 0;
         for (size_t i = 0; i < set->count; i++) {
             if (set->rules[i].allow) allow = 1;
-            else if (matches_every_path(&set->rules[i], r->pool)) all = 1;
+            else if (can_match(&set->rules[i], r->pool, r->mode)) {
+                some = 1;
+                if (matches_every_path(&set->rules[i], r->pool)) all = 1;
+            }
         }
+        if (!some) continue;
         for (size_t w = 0; w < OPTOUT_AGENTS_MAX / 64; w++) {
             something->words[w] |= set->members.words[w];
             if (all && !allow) whole->words[w] |= set->members.words[w];

@@ -20,10 +20,13 @@
  *     whole_site         "yes" when whole_site_agents is not "-", else "no"
  * - Definitions (per agent, on the rules that agent uses: its own groups, or the `*` groups it
  *   falls back to, exactly as optout_robots_check() decides):
- *     disallowed something  the agent's rules hold at least one Disallow with a non-empty pattern
- *                           (an empty "Disallow:" allows everything and is not a rule). A Disallow
- *                           that an Allow entirely shadows (Disallow: /a + Allow: /a) still
- *                           counts: this is what the file says, decided without enumerating URLs.
+ *     disallowed something  the agent's rules hold at least one Disallow whose pattern can match
+ *                           a URL: non-empty (an empty "Disallow:" is no rule) and starting with
+ *                           '/' or '*' (protego mode: also '?' or '#'; "Disallow: uk/x/" matches
+ *                           nothing). A Disallow that an Allow entirely shadows (Disallow: /a +
+ *                           Allow: /a), or that matches no real URL for other reasons (Protego
+ *                           encodes '=' in paths: "/a=b" never matches there), still counts: this
+ *                           is what the file says, decided without enumerating URLs.
  *     whole site            every URL path is disallowed: the agent's rules hold a Disallow whose
  *                           pattern matches every path ("/", "*", "/" then stars, not `$`-anchored) and
  *                           no Allow rule at all. It implies that optout_robots_check() disallows
