@@ -16,7 +16,9 @@
 #include "cli.h"
 #include "optout/config.h"
 #include "optout/filter.h"
+#include "optout/blocked.h"
 #include "optout/log.h"
+#include "optout/policy.h"
 #include "optout/util.h"
 
 static void filter_usage(FILE *f) {
@@ -26,13 +28,20 @@ static void filter_usage(FILE *f) {
           "                     [--host-key canonical|netloc] [--unreachable keep|disallow] [--level N]\n"
           "                     [--url-field PATH] [--language-field PATH] [--tokens-field PATH]\n"
           "                     [--dump-field PATH] [--date-field PATH] [--text-field PATH] [--max-line BYTES]\n"
+          "                     [--granularity url|host|domain] [--keep-hosts FILE] [--remove-hosts FILE]\n"
+          "                     [--sample P]\n"
           "\n"
           "Writes the documents of SHARD that no agent is disallowed from to --out (byte-identical\n"
           "lines; format from the name: .zst, .gz or plain) and, with --removed, the others with\n"
           "\"disallowed_user_agents\" added. --stats writes the statistics as JSON.\n"
           "--robots-dir is a snapshot (a file per host); --archive a fetch archive (a run's robots/ or\n"
           "optout fetch's), where a host without a record is not_ranked.\n"
-          "Field paths default to the top level, then \"metadata.\" (datatrove/Dolma).\n",
+          "Field paths default to the top level, then \"metadata.\" (datatrove/Dolma).\n"
+          "Policy (docs/policy.md): --granularity host|domain removes every document of a host (of a\n"
+          "registrable domain) whose robots.txt disallows an agent something, for that agent;\n"
+          "--keep-hosts / --remove-hosts FILE (host keys or *.domain, one a line) decide before\n"
+          "robots.txt; --sample P (0 < P <= 1) decides, counts and writes only a deterministic sample\n"
+          "(by a hash of the document id) and the statistics hold the estimated loss and its interval.\n",
           f);
 }
 
@@ -65,11 +74,13 @@ static int parse_size(const char *s, size_t *out) {
 }
 
 int cmd_filter(int argc, char **argv) {
-    enum { O_URL = 256, O_LANG, O_TOKENS, O_DUMP, O_DATE, O_TEXT, O_MAXLINE, O_HOSTKEY, O_UNREACHABLE, O_LEVEL,
+    enum { O_GRANULARITY = 400, O_KEEP_HOSTS, O_REMOVE_HOSTS, O_SAMPLE, O_URL = 256, O_LANG, O_TOKENS, O_DUMP, O_DATE, O_TEXT, O_MAXLINE, O_HOSTKEY, O_UNREACHABLE, O_LEVEL,
            O_ARCHIVE };
     static const struct option options[] = {
         {"robots-dir", required_argument, NULL, 'd'}, {"mode", required_argument, NULL, 'm'},
         {"archive", required_argument, NULL, O_ARCHIVE},
+        {"granularity", required_argument, NULL, O_GRANULARITY}, {"keep-hosts", required_argument, NULL, O_KEEP_HOSTS},
+        {"remove-hosts", required_argument, NULL, O_REMOVE_HOSTS}, {"sample", required_argument, NULL, O_SAMPLE},
         {"agent", required_argument, NULL, 'a'},      {"agents-file", required_argument, NULL, 'f'},
         {"in", required_argument, NULL, 'i'},         {"out", required_argument, NULL, 'o'},
         {"removed", required_argument, NULL, 'r'},    {"stats", required_argument, NULL, 's'},
@@ -86,6 +97,8 @@ int cmd_filter(int argc, char **argv) {
     const char *robots_dir = NULL, *archive = NULL, *in = NULL, *out = NULL, *removed = NULL, *stats_path = NULL;
     optout_agents *agents = NULL;
     optout_verdicts *verdicts = NULL;
+    optout_policy policy = {0};
+    const char *keep_hosts = NULL, *remove_hosts = NULL;
     int rc = OPTOUT_EXIT_OK, opt;
     optind = 1;
     opterr = 0;
@@ -93,6 +106,20 @@ int cmd_filter(int argc, char **argv) {
         switch (opt) {
         case 'd': robots_dir = optarg; break;
         case O_ARCHIVE: archive = optarg; break;
+        case O_GRANULARITY:
+            if (optout_granularity_parse(optarg, &policy.granularity) != 0) {
+                optout_log(LOG_ERR, "--granularity: expected url, host or domain, got '%s'", optarg);
+                rc = OPTOUT_EXIT_USAGE;
+            }
+            break;
+        case O_KEEP_HOSTS: keep_hosts = optarg; break;
+        case O_REMOVE_HOSTS: remove_hosts = optarg; break;
+        case O_SAMPLE:
+            if (optout_sample_parse(optarg, &policy.sample_ppm) != 0) {
+                optout_log(LOG_ERR, "--sample: expected a fraction P with 0 < P <= 1, got '%s'", optarg);
+                rc = OPTOUT_EXIT_USAGE;
+            }
+            break;
         case 'm': rc = cli_parse_mode(optarg, &mode); break;
         case 'a': rc = cli_add_agent(&agents, optarg); break;
         case 'f': rc = cli_add_agents_file(&agents, optarg); break;
@@ -180,6 +207,21 @@ int cmd_filter(int argc, char **argv) {
     }
     cfg.agents = agents;
     cfg.verdicts = verdicts;
+    if ((keep_hosts || remove_hosts) &&
+        !(policy.overrides = optout_overrides_load(keep_hosts, remove_hosts, cfg.host_key, err, sizeof err))) {
+        optout_log(LOG_ERR, "%s", err);
+        rc = OPTOUT_EXIT_USAGE;
+        goto done;
+    }
+    if (policy.granularity == OPTOUT_GRANULARITY_DOMAIN &&
+        !(policy.domains = optout_domains_from_source(robots_dir ? robots_dir : archive,
+                                                      robots_dir ? OPTOUT_ROBOTS_SOURCE_DIR : OPTOUT_ROBOTS_SOURCE_ARCHIVE,
+                                                      agents, mode, err, sizeof err))) {
+        optout_log(LOG_ERR, "domain table: %s", err);
+        rc = OPTOUT_EXIT_FAILURE;
+        goto done;
+    }
+    cfg.policy = &policy;
     optout_stats *stats = malloc(sizeof *stats);
     if (!stats) {
         optout_log(LOG_ERR, "out of memory");
@@ -196,6 +238,8 @@ int cmd_filter(int argc, char **argv) {
     }
     free(stats);
 done:
+    optout_overrides_free((optout_overrides *)policy.overrides);
+    optout_domains_free((optout_domains *)policy.domains);
     optout_verdicts_free(verdicts);
     optout_agents_free(agents);
     return rc;

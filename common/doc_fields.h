@@ -7,6 +7,7 @@
  *   bytes and code points of `text`, tokens from `token_count` (a number or a string of digits)
  *   else ceil(bytes / 4).
  * - URL: the first present of the two url paths, a non-empty string, escapes decoded.
+ * - id (`id`, else `metadata.id`; fixed paths): the sample's key (policy.h).
  * - Host keys behind a small cache keyed by the URL's scheme and authority (libcurl's parser is the
  *   most expensive step per line and hosts repeat); the key is always computed on scheme and
  *   authority alone, so it does not depend on whether the entry was cached.
@@ -23,7 +24,7 @@
 
 /* Index of each path in the compiled field set and in the extracted values. */
 enum field { F_URL, F_META_URL, F_LANG, F_META_LANG, F_TOKENS, F_META_TOKENS, F_DUMP, F_META_DUMP,
-             F_DATE, F_META_DATE, F_TEXT, F_COUNT };
+             F_DATE, F_META_DATE, F_TEXT, F_ID, F_META_ID, F_COUNT };
 
 /* The field set for these paths (NULL: the defaults). NULL when a path is invalid or no memory. */
 optout_json_fields *optout_doc_fields_new(const char *url_field, const char *language_field, const char *tokens_field,

@@ -13,6 +13,7 @@
 
 #include "doc_fields.h"
 #include "optout/jsonl.h"
+#include "optout/policy.h"
 #include "optout/robots.h"
 #include "optout/strmap.h"
 #include "optout/util.h"
@@ -170,6 +171,8 @@ struct filter_run {
     struct optout_hostkey_entry *cache;
     char *url_buf;
     size_t url_cap;
+    char *id_buf; /* the sample's key, unescaped */
+    size_t id_cap;
     char *removed_buf;
     size_t removed_cap;
     optout_strmap *losses; /* host key -> struct host_loss, for the shard's top hosts */
@@ -251,6 +254,32 @@ static int url_of(struct filter_run *run, const optout_json_value *v, const char
     return optout_doc_url(v, u, ulen, &run->url_buf, &run->url_cap);
 }
 
+/* policy.h "Sample": 1 when the document is in the sample. v is NULL for a line that is not JSON. */
+static int in_sample(struct filter_run *run, const optout_json_value *v, const char *line, size_t len) {
+    const char *k = line;
+    size_t kn = len;
+    if (v) {
+        const optout_json_value *id = first_present(&v[F_ID], &v[F_META_ID]);
+        int null = !id->is_string && id->len == 4 && memcmp(id->s, "null", 4) == 0;
+        if (id->present && id->len > 0 && !null) {
+            k = id->s;
+            kn = id->len;
+            if (id->is_string && id->has_escapes) {
+                if (kn > run->id_cap) {
+                    free(run->id_buf);
+                    run->id_cap = kn * 2;
+                    run->id_buf = optout_malloc(run->id_cap);
+                }
+                kn = optout_json_unescape(id->s, id->len, run->id_buf);
+                k = run->id_buf;
+            }
+        } else {
+            optout_doc_url(v, &k, &kn, &run->id_buf, &run->id_cap);
+        }
+    }
+    return optout_sample_in(optout_sample_hash(k, kn), run->cfg->policy->sample_ppm);
+}
+
 /* Decides one parsed document; fills facts->disallowed (into *set) and the stats counters. */
 static int decide(struct filter_run *run, const optout_json_value *v, optout_stats *stats, optout_agentset *set,
                   optout_doc_facts *facts, char *err, size_t errlen) {
@@ -272,6 +301,21 @@ static int decide(struct filter_run *run, const optout_json_value *v, optout_sta
         return 0;
     }
     if (hk->bad_idna) stats->bad_idna++;
+    /* policy.h: overrides first, without a verdict lookup */
+    const optout_policy *pol = cfg->policy;
+    optout_override ov = pol ? optout_overrides_match(pol->overrides, hk->key, hk->key_len, NULL) : OPTOUT_OVERRIDE_NONE;
+    if (ov != OPTOUT_OVERRIDE_NONE) {
+        facts->override = (int)ov;
+        if (ov == OPTOUT_OVERRIDE_REMOVE) { /* removed for no agent: "disallowed_user_agents": [] */
+            facts->removed = 1;
+            facts->disallowed = set;
+            if (note_loss(run, hk->key, hk->key_len, facts->tokens) != 0) {
+                snprintf(err, errlen, "out of memory");
+                return -1;
+            }
+        }
+        return 0;
+    }
     optout_verdict verdict;
     int found = optout_verdicts_lookup(cfg->verdicts, hk->key, hk->key_len, &verdict, err, errlen);
     if (found < 0) return -1;
@@ -287,6 +331,9 @@ static int decide(struct filter_run *run, const optout_json_value *v, optout_sta
         for (size_t a = 0; a < optout_agents_count(cfg->agents); a++) optout_agentset_add(set, a);
         n = optout_agents_count(cfg->agents);
     }
+    if (pol && pol->granularity != OPTOUT_GRANULARITY_URL)
+        n = optout_policy_extend(pol, hk->key, hk->key_len, verdict.outcome == OPTOUT_OUTCOME_OK ? verdict.rules : NULL,
+                                 optout_agents_count(cfg->agents), set, NULL);
     if (n > 0) {
         facts->removed = 1;
         facts->disallowed = set;
@@ -335,6 +382,7 @@ optout_json_fields *optout_doc_fields_new(const char *url_field, const char *lan
         dump_field ? dump_field : "dump",        dump_field ? dump_field : "metadata.dump",
         date_field ? date_field : "date",        date_field ? date_field : "metadata.date",
         text_field ? text_field : "text",
+        "id",                                    "metadata.id",
     };
     return optout_json_fields_new(paths, F_COUNT);
 }
@@ -373,7 +421,12 @@ static int process_line(struct filter_run *run, const optout_shard_line *line, c
         return 0;
     }
     optout_json_value v[F_COUNT];
-    if (optout_json_extract(run->fields, line->data, line->len, v) != 0) {
+    int bad_json = optout_json_extract(run->fields, line->data, line->len, v) != 0;
+    if (cfg->policy && cfg->policy->sample_ppm && !in_sample(run, bad_json ? NULL : v, line->data, line->len)) {
+        run->stats->docs_not_sampled++; /* outside the sample: neither decided, counted nor written */
+        return 0;
+    }
+    if (bad_json) {
         run->stats->bad_json++;
     } else {
         document_facts(v, run->stats, &facts);
@@ -405,6 +458,10 @@ static int flush_batch(struct filter_run *run, char *err, size_t errlen) {
         struct optout_hostkey_entry scratch;
         const struct optout_hostkey_entry *hk = optout_hostkey_cached(run->cache, run->cfg->host_key, u, ulen, &scratch);
         if (hk->status != OPTOUT_HOSTKEY_OK) continue;
+        const optout_policy *pol = run->cfg->policy; /* no lookup outside the sample or for an override */
+        if (pol && ((pol->sample_ppm && !in_sample(run, v, b->buf + b->lines[i].off, b->lines[i].len)) ||
+                    optout_overrides_match(pol->overrides, hk->key, hk->key_len, NULL) != OPTOUT_OVERRIDE_NONE))
+            continue;
         memcpy(b->keys[nkeys], hk->key, hk->key_len + 1); /* the cache entry may be reused below */
         b->key_ptrs[nkeys] = b->keys[nkeys];
         b->key_lens[nkeys] = hk->key_len;
@@ -473,6 +530,11 @@ int optout_filter_shard(const optout_filter_config *cfg, const char *in, const c
     run.w = w;
     run.wr = wr;
     run.stats = stats;
+    if (cfg->policy && cfg->policy->sample_ppm) stats->sample_ppm = cfg->policy->sample_ppm;
+    if (cfg->policy && cfg->policy->granularity == OPTOUT_GRANULARITY_DOMAIN && !cfg->policy->domains) {
+        snprintf(err, errlen, "domain granularity without a domain table");
+        goto done;
+    }
     if (optout_verdicts_can_prefetch(cfg->verdicts) && !(run.batch = calloc(1, sizeof *run.batch))) {
         snprintf(err, errlen, "out of memory");
         goto done;
@@ -520,6 +582,7 @@ done:
     free(run.cache);
     optout_strmap_free(run.losses, free);
     free(run.url_buf);
+    free(run.id_buf);
     free(run.removed_buf);
     if (run.batch) free(run.batch->buf);
     free(run.batch);

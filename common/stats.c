@@ -1,6 +1,7 @@
 /* stats.c — statistics buckets and their JSON form (include/optout/stats.h). */
 #include "optout/stats.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -77,8 +78,36 @@ static optout_bucket *dump_bucket(optout_stats *s, const char *name, size_t len)
     return &d->b;
 }
 
+/* 128-bit (hi, lo) accumulators of squared tokens */
+static void add128(uint64_t acc[2], uint64_t hi, uint64_t lo) {
+    uint64_t l = acc[1] + lo;
+    acc[0] += hi + (l < lo);
+    acc[1] = l;
+}
+
+static void add_square(uint64_t acc[2], uint64_t x) {
+    uint64_t xh = x >> 32, xl = x & 0xffffffffu;
+    /* x^2 = xh^2 2^64 + 2 xh xl 2^32 + xl^2 */
+    uint64_t mid = xh * xl, hi = xh * xh, lo = xl * xl;
+    add128(acc, hi, lo);
+    add128(acc, mid >> 31, mid << 33);
+}
+
+static double as_double(const uint64_t v[2]) { return ldexp((double)v[0], 64) + (double)v[1]; }
+
 void optout_stats_add_doc(optout_stats *s, size_t agent_count, const optout_doc_facts *d) {
     size_t year = optout_stats_year_slot(d->year);
+    if (d->override == 1) {
+        s->docs_kept_by_override++;
+        s->tokens_kept_by_override += d->tokens;
+    } else if (d->override == 2) {
+        s->docs_removed_by_override++;
+        s->tokens_removed_by_override += d->tokens;
+    }
+    if (s->sample_ppm) {
+        add_square(s->sample_sq[d->cls][0], d->tokens);
+        if (d->removed) add_square(s->sample_sq[d->cls][1], d->tokens);
+    }
     bucket_add(&s->total, d, d->removed);
     bucket_add(&s->by_class[d->cls], d, d->removed);
     bucket_add(&s->by_year[year], d, d->removed);
@@ -110,6 +139,53 @@ void optout_stats_merge(optout_stats *into, const optout_stats *from) {
     into->bad_idna += from->bad_idna;
     into->line_too_long += from->line_too_long;
     into->tokens_estimated_docs += from->tokens_estimated_docs;
+    into->docs_kept_by_override += from->docs_kept_by_override;
+    into->tokens_kept_by_override += from->tokens_kept_by_override;
+    into->docs_removed_by_override += from->docs_removed_by_override;
+    into->tokens_removed_by_override += from->tokens_removed_by_override;
+    if (!into->sample_ppm) into->sample_ppm = from->sample_ppm;
+    into->docs_not_sampled += from->docs_not_sampled;
+    for (int c = 0; c < OPTOUT_CLASS_COUNT; c++)
+        for (int k = 0; k < 2; k++) add128(into->sample_sq[c][k], from->sample_sq[c][k][0], from->sample_sq[c][k][1]);
+}
+
+void optout_stats_sample_estimate(const optout_stats *s, int cls, optout_sample_estimate *e) {
+    memset(e, 0, sizeof *e);
+    e->fraction = (double)s->sample_ppm / 1e6;
+    const optout_bucket *b = cls < 0 ? &s->total : &s->by_class[cls];
+    double sq_in = 0, sq_removed = 0;
+    for (int c = 0; c < OPTOUT_CLASS_COUNT; c++) {
+        if (cls >= 0 && c != cls) continue;
+        sq_in += as_double(s->sample_sq[c][0]);
+        sq_removed += as_double(s->sample_sq[c][1]);
+    }
+    e->docs = b->docs_in;
+    e->docs_removed = b->docs_removed;
+    e->tokens_in = b->tokens_in;
+    e->tokens_removed = b->tokens_removed;
+    double n = (double)b->docs_in, X = (double)b->tokens_in;
+    e->tokens_loss = X > 0 ? (double)b->tokens_removed / X : 0;
+    e->tokens_low = 0, e->tokens_high = 1;
+    e->docs_loss = n > 0 ? (double)b->docs_removed / n : 0;
+    e->docs_low = 0, e->docs_high = 1;
+    const double z = 1.959963984540054;
+    if (n >= 2 && X > 0) {
+        double R = e->tokens_loss;
+        double q = (1 - R) * (1 - R) * sq_removed + R * R * (sq_in - sq_removed); /* sum (y - R x)^2 */
+        if (q < 0) q = 0;
+        double fpc = 1 - e->fraction;
+        if (fpc < 0) fpc = 0;
+        double se = sqrt(fpc * n / (n - 1) * q) / X;
+        e->tokens_low = R - z * se < 0 ? 0 : R - z * se;
+        e->tokens_high = R + z * se > 1 ? 1 : R + z * se;
+    }
+    if (n >= 1) {
+        double p = e->docs_loss, z2n = z * z / n;
+        double center = (p + z2n / 2) / (1 + z2n);
+        double half = z / (1 + z2n) * sqrt(p * (1 - p) / n + z * z / (4 * n * n));
+        e->docs_low = center - half < 0 ? 0 : center - half;
+        e->docs_high = center + half > 1 ? 1 : center + half;
+    }
 }
 
 static int by_host(const void *a, const void *b) {
@@ -196,6 +272,29 @@ int optout_stats_write_json(FILE *f, const optout_stats *s, const optout_agents 
             (unsigned long)s->tokens_estimated_docs, (unsigned long)s->bad_json, (unsigned long)s->no_url,
             (unsigned long)s->bad_url, (unsigned long)s->no_host, (unsigned long)s->bad_idna,
             (unsigned long)s->line_too_long);
+    fprintf(f,
+            "  \"docs_kept_by_override\": %lu, \"tokens_kept_by_override\": %lu, \"docs_removed_by_override\": %lu, "
+            "\"tokens_removed_by_override\": %lu,\n",
+            (unsigned long)s->docs_kept_by_override, (unsigned long)s->tokens_kept_by_override,
+            (unsigned long)s->docs_removed_by_override, (unsigned long)s->tokens_removed_by_override);
+    if (s->sample_ppm) {
+        static const char *const NAMES[] = {"all", "en", "non_en", "unknown"};
+        fprintf(f, "  \"sample\": {\"fraction\": %.6f, \"ppm\": %lu, \"docs_sampled\": %lu, \"docs_not_sampled\": %lu, "
+                   "\"interval\": \"95%%: tokens: ratio estimator, normal approximation over documents; docs: Wilson\"",
+                (double)s->sample_ppm / 1e6, (unsigned long)s->sample_ppm, (unsigned long)s->total.docs_in,
+                (unsigned long)s->docs_not_sampled);
+        for (int c = -1; c < OPTOUT_CLASS_COUNT; c++) {
+            optout_sample_estimate e;
+            optout_stats_sample_estimate(s, c, &e);
+            fprintf(f,
+                    ",\n    \"%s\": {\"docs\": %lu, \"docs_removed\": %lu, \"tokens_loss\": %.6f, "
+                    "\"tokens_loss_low\": %.6f, \"tokens_loss_high\": %.6f, \"docs_loss\": %.6f, \"docs_loss_low\": %.6f, "
+                    "\"docs_loss_high\": %.6f}",
+                    NAMES[c + 1], (unsigned long)e.docs, (unsigned long)e.docs_removed, e.tokens_loss, e.tokens_low,
+                    e.tokens_high, e.docs_loss, e.docs_low, e.docs_high);
+        }
+        fputs("},\n", f);
+    }
     fputs("  \"docs_by_outcome\": {", f);
     for (int i = 0; i < OPTOUT_OUTCOME_COUNT; i++)
         fprintf(f, "%s\"%s\": %lu", i ? ", " : "", OUTCOME_NAMES[i], (unsigned long)s->docs_by_outcome[i]);

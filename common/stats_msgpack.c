@@ -9,7 +9,11 @@
  *   "any" bucket of any agent
  *   "o"   [docs per outcome]             exactly OPTOUT_OUTCOME_COUNT uints, in optout_outcome order
  *   "n"   {counter name: uint}           bad_json no_url bad_url no_host bad_idna line_too_long
- *                                        tokens_estimated_docs
+ *                                        tokens_estimated_docs docs_kept_by_override
+ *                                        tokens_kept_by_override docs_removed_by_override
+ *                                        tokens_removed_by_override sample_ppm docs_not_sampled
+ *                                        sq_CLASS_in_hi/_lo, sq_CLASS_removed_hi/_lo (CLASS en,
+ *                                        non_en, unknown: 128-bit sums of squared tokens)
  *   "yc"  {year slot: [3 buckets]}       by year and class (en, non_en, unknown)
  *   "d"   {dump name: bucket}            names 1..31 bytes of [A-Za-z0-9._-], distinct, at most
  *                                        OPTOUT_DUMPS_MAX
@@ -38,21 +42,23 @@
 int optout_msgpack_unpack(const void *buf, size_t len, size_t max_len, msgpack_unpacked *out, char *err,
                           size_t err_len);
 
-#define COUNTERS 7
+#define COUNTERS 25
 static const char *const COUNTER_NAMES[COUNTERS] = {
     "bad_json", "no_url", "bad_url", "no_host", "bad_idna", "line_too_long", "tokens_estimated_docs",
+    "docs_kept_by_override", "tokens_kept_by_override", "docs_removed_by_override", "tokens_removed_by_override",
+    "sample_ppm", "docs_not_sampled",
+    "sq_en_in_hi", "sq_en_in_lo", "sq_en_removed_hi", "sq_en_removed_lo",
+    "sq_non_en_in_hi", "sq_non_en_in_lo", "sq_non_en_removed_hi", "sq_non_en_removed_lo",
+    "sq_unknown_in_hi", "sq_unknown_in_lo", "sq_unknown_removed_hi", "sq_unknown_removed_lo",
 };
 
 static uint64_t *counter(optout_stats *s, int i) {
-    switch (i) {
-    case 0: return &s->bad_json;
-    case 1: return &s->no_url;
-    case 2: return &s->bad_url;
-    case 3: return &s->no_host;
-    case 4: return &s->bad_idna;
-    case 5: return &s->line_too_long;
-    default: return &s->tokens_estimated_docs;
-    }
+    uint64_t *plain[13] = {&s->bad_json, &s->no_url, &s->bad_url, &s->no_host, &s->bad_idna, &s->line_too_long,
+                           &s->tokens_estimated_docs, &s->docs_kept_by_override, &s->tokens_kept_by_override,
+                           &s->docs_removed_by_override, &s->tokens_removed_by_override, &s->sample_ppm,
+                           &s->docs_not_sampled};
+    if (i < 13) return plain[i];
+    return &s->sample_sq[(i - 13) / 4][((i - 13) / 2) % 2][(i - 13) % 2];
 }
 
 /* The bucket's fields in wire order. */

@@ -6,6 +6,12 @@
  * - A document is removed iff at least one agent of the list is disallowed for its URL by the
  *   robots.txt of its host key. Hosts whose robots.txt was not `ok` keep their documents, except
  *   `unreachable` under the RFC-strict policy (unreachable_disallows), which disallows every agent.
+ * - With a policy (policy.h, the order and the definitions are there): only the documents of the
+ *   sample are decided, counted and written (the others only counted in docs_not_sampled: a
+ *   sample run's outputs hold the sample's kept and removed documents, never the whole corpus);
+ *   a host of --keep-hosts keeps, of --remove-hosts loses its documents before any verdict lookup
+ *   (removed lines then carry "disallowed_user_agents": []); host and domain granularity add to a
+ *   document's agents those its host or its registrable domain disallows something.
  * - Bad input is kept and counted, never dropped: a line that is not one JSON object (bad_json),
  *   without URL (no_url), with an unparsable URL (bad_url), a URL without host (no_host), a line
  *   longer than max_line (line_too_long, passed through in pieces).
@@ -21,6 +27,7 @@
 
 #include "optout/agents.h"
 #include "optout/hostkey.h"
+#include "optout/policy.h"
 #include "optout/shard.h"
 #include "optout/stats.h"
 #include "optout/verdicts.h"
@@ -34,6 +41,7 @@ typedef struct {
     const char *url_field, *language_field, *tokens_field, *dump_field, *date_field, *text_field;
     size_t max_line;     /* 0: OPTOUT_SHARD_MAX_LINE_DEFAULT */
     int level;           /* compression level of the outputs; 0: the format's default */
+    const optout_policy *policy; /* granularity, overrides, sample (policy.h); NULL: per URL, every document */
 } optout_filter_config;
 
 /* Filters `in` into `out` (format `out_format`) and, when `removed` is not NULL, the removed

@@ -82,6 +82,15 @@ typedef struct {
     optout_bucket any_agent;
     uint64_t docs_by_outcome[OPTOUT_OUTCOME_COUNT];
     uint64_t bad_json, no_url, bad_url, no_host, bad_idna, line_too_long, tokens_estimated_docs;
+    /* Policy (policy.h): documents (and their tokens) kept or removed by --keep-hosts /
+     * --remove-hosts before robots.txt; the removed ones are also in the removed totals and `any`. */
+    uint64_t docs_kept_by_override, tokens_kept_by_override, docs_removed_by_override, tokens_removed_by_override;
+    /* The sample (--sample): its size in parts per million (0: every document; not summed by a
+     * merge: every shard of a run has the same, the nonzero one is kept), the documents left out
+     * (counted nowhere else), and per class the sums of squared tokens of the sampled documents and
+     * of the removed ones, as 128-bit integers (hi, lo), for the ratio estimator's variance. */
+    uint64_t sample_ppm, docs_not_sampled;
+    uint64_t sample_sq[OPTOUT_CLASS_COUNT][2][2]; /* [class][0 in, 1 removed][0 hi, 1 lo] */
 } optout_stats;
 
 /* One document's facts, as the filter found them. */
@@ -93,6 +102,7 @@ typedef struct {
     uint64_t bytes, chars, tokens;
     int removed;
     const optout_agentset *disallowed; /* NULL when nothing disallowed */
+    int override; /* optout_override (policy.h): 0 none, 1 kept by --keep-hosts, 2 removed by --remove-hosts */
 } optout_doc_facts;
 
 void optout_stats_init(optout_stats *stats);
@@ -104,6 +114,21 @@ void optout_stats_add_host_losses(optout_stats *stats, const optout_host_loss *l
 
 /* Year index for by_year; years outside [OPTOUT_YEAR_MIN, OPTOUT_YEAR_MAX] count as unknown. */
 size_t optout_stats_year_slot(int year);
+
+/* The sample's estimate (stats->sample_ppm != 0) of the token loss over one class (cls < 0: all):
+ * the ratio estimator R = tokens_removed / tokens_in over the sampled documents, with a 95%
+ * interval from its normal approximation (documents as the sampling units, finite-population
+ * correction 1 - P): SE = sqrt((1 - P) n / (n - 1) * sum (y_i - R x_i)^2) / sum x_i, x_i the
+ * document's tokens, y_i = x_i when removed else 0; R +- 1.96 SE, clamped to [0, 1]. And the share
+ * of documents removed with its 95% Wilson score interval. n < 2: the interval is [0, 1]. */
+typedef struct {
+    double fraction;         /* P */
+    uint64_t docs, docs_removed;
+    uint64_t tokens_in, tokens_removed;
+    double tokens_loss, tokens_low, tokens_high;
+    double docs_loss, docs_low, docs_high;
+} optout_sample_estimate;
+void optout_stats_sample_estimate(const optout_stats *stats, int cls, optout_sample_estimate *e);
 
 /* msgpack form, for results on the wire: a map of the nonzero counters and buckets (by_year by
  * year, by_agent by index). decode adds into *stats (merging); it rejects (-1) anything malformed:

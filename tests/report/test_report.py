@@ -34,6 +34,8 @@ EXPECT_A = dict(bucket(1500, 100, 600000, 40000, 540000, 37000, 150000, 10000))
 EXPECT_A.update({
     "tokens_estimated_docs": 5, "bad_json": 3, "no_url": 0, "bad_url": 0, "no_host": 0, "bad_idna": 0,
     "line_too_long": 1,
+    "docs_kept_by_override": 0, "tokens_kept_by_override": 0, "docs_removed_by_override": 0,
+    "tokens_removed_by_override": 0,
     "docs_by_outcome": dict(zip(OUTCOMES, [900, 600, 0, 0, 0, 0])),
     "by_class": {"en": bucket(1000, 80, 400000, 32000, 390000, 31000, 100000, 8000),
                  "non_en": bucket(500, 20, 200000, 8000, 150000, 6000, 50000, 2000), "unknown": ZERO},
