@@ -163,6 +163,10 @@ typedef struct {
     optout_msg_path keep_hosts, remove_hosts;
     uint32_t sample_ppm;
     uint8_t output_tags;
+    /* Domain granularity: the broker's DIR/blocked_domains.tsv (policy.h; registrable domain ->
+     * agents some host of it disallows something), computed once before the filter stage so that
+     * every worker applies the same table; root "" unless granularity is 2. */
+    optout_msg_path blocked_domains;
 } optout_run_config;
 
 int optout_run_config_encode(const optout_run_config *c, void **out, size_t *len, char err[OPTOUT_MSG_ERR_LEN]);

@@ -920,7 +920,7 @@ static void cfg_edited_fails(const optout_run_config *c, edit e, const char *nee
 
 static const char *const CFG_KEYS[] = {"m", "hk", "u", "l", "ml", "ag", "fu", "fl", "ft", "fd", "fdt", "fx",
                                        "rd", "r", "rp", "ra", "np", "mt", "ne", "nn", "ah",
-                                       "fs", "fc", "fct", "fto", "fr", "fap", "fua", "fcn", "gr", "kh", "rh", "sp", "ot", NULL};
+                                       "fs", "fc", "fct", "fto", "fr", "fap", "fua", "fcn", "gr", "kh", "rh", "sp", "ot", "bd", NULL};
 
 static void test_config_round_trip_limits(void **state) {
     (void)state;
@@ -951,6 +951,8 @@ static void test_config_round_trip_limits(void **state) {
     fill(c->keep_hosts.rel, OPTOUT_MSG_PATH_MAX - 1, 16);
     fill(c->remove_hosts.root, OPTOUT_MSG_NAME_MAX - 1, 17);
     fill(c->remove_hosts.rel, OPTOUT_MSG_PATH_MAX - 1, 18);
+    fill(c->blocked_domains.root, OPTOUT_MSG_NAME_MAX - 1, 19);
+    fill(c->blocked_domains.rel, OPTOUT_MSG_PATH_MAX - 1, 20);
     cfg_round_trip(c);
     c->level = INT32_MAX;
     cfg_round_trip(c);
@@ -1067,6 +1069,7 @@ static void test_config_agent_names(void **state) {
 /* Stats of `n` varied documents over `agents` agents, with every counter and outcome set. */
 static void sample_stats(optout_stats *s, size_t agents, int n) {
     optout_stats_init(s);
+    s->sample_ppm = 10000; /* the sums of squared tokens too */
     for (int i = 0; i < n; i++) {
         optout_agentset set;
         optout_agentset_clear(&set);
@@ -1080,6 +1083,7 @@ static void sample_stats(optout_stats *s, size_t agents, int n) {
             .tokens = (uint64_t)i * 250 + 1,
             .removed = i % 2,
             .disallowed = i % 2 ? &set : NULL,
+            .override = i % 4 == 1 ? 2 : i % 8 == 2 ? 1 : 0,
         };
         char dump[40];
         snprintf(dump, sizeof dump, i % 7 == 0 ? "CC-MAIN-%d-%02d-with-a-name-too-long" : "CC-MAIN-%d-%02d",
@@ -1095,6 +1099,8 @@ static void sample_stats(optout_stats *s, size_t agents, int n) {
     }
     s->bad_json = 1, s->no_url = 2, s->bad_url = 3, s->no_host = 4, s->bad_idna = 5, s->line_too_long = 6;
     s->tokens_estimated_docs = UINT64_MAX;
+    s->docs_not_sampled = 77;
+    s->sample_sq[0][0][1] = UINT64_MAX; /* the low word's carry into the high word when merged */
 }
 
 static void *stats_enc_ok(const optout_stats *s, size_t agents, size_t *len) {
