@@ -815,6 +815,7 @@ static int plan(struct broker *b) {
         {"hosts", c->hosts_file ? c->hosts_file : ""},
         {"host-key", c->host_key == OPTOUT_HOSTKEY_NETLOC ? "netloc" : "canonical"},
         {"keep-format", c->keep_format ? "yes" : "no"},
+        {"output", c->output_tags ? "tags" : "shards"},
         {"level", level},
         {"metric", c->top_en || c->top_non_en ? optout_rank_metric_name(c->metric) : ""},
         {"mode", optout_robots_mode_name(c->mode)},
@@ -902,6 +903,7 @@ static int build_config_blob(struct broker *b) {
     rc->fetch_allow_private = (uint8_t)c->fetch.allow_private;
     snprintf(rc->fetch_user_agent, sizeof rc->fetch_user_agent, "%s", c->fetch.user_agent ? c->fetch.user_agent : "");
     snprintf(rc->fetch_connect_to, sizeof rc->fetch_connect_to, "%s", c->fetch.connect_to ? c->fetch.connect_to : "");
+    rc->output_tags = (uint8_t)c->output_tags;
     char err[OPTOUT_MSG_ERR_LEN];
     int r = optout_run_config_encode(rc, &b->config_blob, &b->config_len, err);
     if (r != 0) optout_log(LOG_ERR, "run configuration: %s", err);
@@ -1157,7 +1159,8 @@ int broker_run(const struct broker_config *cfg) {
     if (!b.queue || !b.pending) goto out;
     for (size_t i = b.stage_first[STAGE_FILTER]; i < b.task_count; i++) {
         char name[OPTOUT_MSG_PATH_MAX];
-        output_name_of(b.tasks[i].input->output_name, cfg->keep_format, name, sizeof name);
+        /* tag mode: the task's name is the tags file's, tags/<name> (tags.h: always .zst) */
+        output_name_of(b.tasks[i].input->output_name, cfg->keep_format && !cfg->output_tags, name, sizeof name);
         if (!(b.tasks[i].output_name = strdup(name))) goto out;
     }
     if (build_config_blob(&b) != 0 || recover(&b) != 0) goto out;

@@ -37,6 +37,7 @@ struct broker_config {
     int level;
     int with_removed;
     int keep_format;
+    int output_tags;                 /* --output tags: DIR/tags/<name> instead of shards/ (tags.h) */
     unsigned retries;                /* attempts per task before it fails permanently (default 3) */
     const char *redis;               /* verdicts through Redis at this endpoint (NULL: the robots dir) */
     const char *redis_password;      /* read from a file, never from the command line */

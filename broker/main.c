@@ -35,6 +35,7 @@ static void usage(FILE *f) {
           "                     [--bind ENDPOINT]... [--mode rfc9309|protego] [--agents-file FILE]\n"
           "                     [--agent NAME]... [--removed] [--host-key canonical|netloc]\n"
           "                     [--unreachable keep|disallow] [--level N] [--keep-format] [--retries N]\n"
+          "                     [--output shards|tags]\n"
           "                     [--redis ENDPOINT [--redis-user NAME] [--redis-password-file F]]\n"
           "                     [--root NAME=PATH]... [--config FILE] [--check-config]\n"
           "fetch options: [--top-en N] [--top-intl N] [--metric tokens|bytes|docs] [--partitions P]\n"
@@ -57,6 +58,8 @@ static void usage(FILE *f) {
           "With --curve-secret-file (the broker's Z85 secret key, `optout keygen`) every endpoint, the\n"
           "run directory's ipc socket included, speaks CURVE only, and admits only clients whose public\n"
           "key is a file in the --curve-allow directory (read again at each handshake, at most once a s).\n"
+          "--output tags decides and counts every document but rewrites no shard: DIR/tags/<name> lists\n"
+          "the removed documents (optout apply-tags applies them later); not with --removed.\n"
           "Every option may also be set in the configuration file (--config FILE, default\n"
           "/etc/optout/optout.conf, sections [common] and [broker]); flags win. --check-config prints the\n"
           "effective configuration and exits.\n"
@@ -74,6 +77,7 @@ int main(int argc, char **argv) {
            O_ALLOW_PRIVATE, O_CONCURRENCY, O_TIMEOUT, O_CONNECT_TIMEOUT, O_FETCH_RETRIES, O_ROOT, O_STOP_AFTER,
            O_CURVE_SECRET, O_CURVE_ALLOW };
     enum { O_METRICS_LISTEN = 512, O_METRICS_LINGER };
+    enum { O_OUTPUT = 600 };
     static const struct option options[] = {
         {"dir", required_argument, NULL, O_DIR},         {"bind", required_argument, NULL, O_BIND},
         {"corpus", required_argument, NULL, O_CORPUS},   {"robots-dir", required_argument, NULL, O_ROBOTS},
@@ -105,6 +109,7 @@ int main(int argc, char **argv) {
         {"synthetic-tasks", required_argument, NULL, O_SYNTHETIC},
         {"metrics-listen", required_argument, NULL, O_METRICS_LISTEN},
         {"metrics-linger", required_argument, NULL, O_METRICS_LINGER},
+        {"output", required_argument, NULL, O_OUTPUT},
         {NULL, 0, NULL, 0},
     };
     if (optout_config_args("broker", options, ":h", &argc, &argv) != 0) return OPTOUT_EXIT_USAGE;
@@ -157,6 +162,13 @@ int main(int argc, char **argv) {
             }
             break;
         case O_KEEP: cfg.keep_format = 1; break;
+        case O_OUTPUT:
+            if (strcmp(optarg, "shards") != 0 && strcmp(optarg, "tags") != 0) {
+                optout_log(LOG_ERR, "--output: expected shards or tags, got '%s'", optarg);
+                return OPTOUT_EXIT_USAGE;
+            }
+            cfg.output_tags = optarg[0] == 't';
+            break;
         case O_RETRIES:
             cfg.retries = (unsigned)atoi(optarg);
             if (cfg.retries < 1 || cfg.retries > 100) {
@@ -291,6 +303,10 @@ int main(int argc, char **argv) {
     if (cfg.stop_after && (cfg.robots_dir || (cfg.hosts_file && strcmp(cfg.stop_after, "rank") == 0))) {
         optout_log(LOG_ERR, "--stop-after %s: this run has no %s stage (%s)", cfg.stop_after, cfg.stop_after,
                    cfg.robots_dir ? "--robots-dir gives the robots.txt files" : "--hosts gives the hosts");
+        return OPTOUT_EXIT_USAGE;
+    }
+    if (cfg.output_tags && cfg.with_removed) {
+        optout_log(LOG_ERR, "--output tags writes no shard and no removed shard (the tags say what goes): drop --removed");
         return OPTOUT_EXIT_USAGE;
     }
     if (cfg.hosts_file && (cfg.top_en || cfg.top_non_en)) {

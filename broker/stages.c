@@ -118,7 +118,7 @@ void stages_task_message(const struct broker *b, size_t task, optout_msg *m) {
     char path[4200];
     m->kind = t->kind;
     switch (t->kind) {
-    case OPTOUT_TASK_FILTER:
+    case OPTOUT_TASK_FILTER: /* output_name: the shard's, or in tag mode the tags file's (tags/<name>) */
         broker_path(b, t->input->path, &m->input);
         m->input_size = t->input->size;
         m->input_mtime_ns = t->input->mtime_ns;
@@ -153,10 +153,12 @@ int stages_output_allowed(const struct broker *b, size_t task, const char *name)
         [OPTOUT_TASK_RANK_REDUCE] = {"ranking/top/", NULL},
         [OPTOUT_TASK_FETCH] = {"robots/", NULL},
     };
+    static const char *const tags[2] = {"tags/", NULL}; /* tag mode: the tags file only */
     optout_task_kind k = b->tasks[task].kind;
+    const char *const *allowed = k == OPTOUT_TASK_FILTER && b->cfg->output_tags ? tags : prefixes[k];
     int ok = 0;
     for (int i = 0; i < 2; i++)
-        if (prefixes[k][i] && strncmp(name, prefixes[k][i], strlen(prefixes[k][i])) == 0) ok = 1;
+        if (allowed[i] && strncmp(name, allowed[i], strlen(allowed[i])) == 0) ok = 1;
     if (!ok || strstr(name, "/../") || strstr(name, "//")) return 0;
     size_t n = strlen(name);
     return !(n >= 3 && strcmp(name + n - 3, "/..") == 0);

@@ -30,6 +30,7 @@ static void filter_usage(FILE *f) {
           "                     [--dump-field PATH] [--date-field PATH] [--text-field PATH] [--max-line BYTES]\n"
           "                     [--granularity url|host|domain] [--keep-hosts FILE] [--remove-hosts FILE]\n"
           "                     [--sample P]\n"
+          "                     [--output shards|tags]\n"
           "\n"
           "Writes the documents of SHARD that no agent is disallowed from to --out (byte-identical\n"
           "lines; format from the name: .zst, .gz or plain) and, with --removed, the others with\n"
@@ -41,7 +42,10 @@ static void filter_usage(FILE *f) {
           "registrable domain) whose robots.txt disallows an agent something, for that agent;\n"
           "--keep-hosts / --remove-hosts FILE (host keys or *.domain, one a line) decide before\n"
           "robots.txt; --sample P (0 < P <= 1) decides, counts and writes only a deterministic sample\n"
-          "(by a hash of the document id) and the statistics hold the estimated loss and its interval.\n",
+          "(by a hash of the document id) and the statistics hold the estimated loss and its interval.\n"
+          "--output tags: decide and count as usual but write no shard: --out receives one line\n"
+          "{\"id\": ..., \"disallowed_user_agents\": [...]} per removed document (by \"line\" when it has\n"
+          "no id), for optout apply-tags; --removed is not allowed then.\n",
           f);
 }
 
@@ -75,7 +79,7 @@ static int parse_size(const char *s, size_t *out) {
 
 int cmd_filter(int argc, char **argv) {
     enum { O_GRANULARITY = 400, O_KEEP_HOSTS, O_REMOVE_HOSTS, O_SAMPLE, O_URL = 256, O_LANG, O_TOKENS, O_DUMP, O_DATE, O_TEXT, O_MAXLINE, O_HOSTKEY, O_UNREACHABLE, O_LEVEL,
-           O_ARCHIVE };
+           O_ARCHIVE, O_OUTPUT };
     static const struct option options[] = {
         {"robots-dir", required_argument, NULL, 'd'}, {"mode", required_argument, NULL, 'm'},
         {"archive", required_argument, NULL, O_ARCHIVE},
@@ -89,6 +93,7 @@ int cmd_filter(int argc, char **argv) {
         {"date-field", required_argument, NULL, O_DATE}, {"text-field", required_argument, NULL, O_TEXT},
         {"max-line", required_argument, NULL, O_MAXLINE}, {"host-key", required_argument, NULL, O_HOSTKEY},
         {"unreachable", required_argument, NULL, O_UNREACHABLE}, {"level", required_argument, NULL, O_LEVEL},
+        {"output", required_argument, NULL, O_OUTPUT},
         {"help", no_argument, NULL, 'h'},             {NULL, 0, NULL, 0},
     };
     if (optout_config_args("filter", options, ":h", &argc, &argv) != 0) return OPTOUT_EXIT_USAGE;
@@ -163,6 +168,13 @@ int cmd_filter(int argc, char **argv) {
             cfg.level = (int)level;
             break;
         }
+        case O_OUTPUT:
+            if (strcmp(optarg, "shards") == 0 || strcmp(optarg, "tags") == 0) cfg.output_tags = optarg[0] == 't';
+            else {
+                optout_log(LOG_ERR, "--output: expected shards or tags, got '%s'", optarg);
+                rc = OPTOUT_EXIT_USAGE;
+            }
+            break;
         case 'h': filter_usage(stdout); goto done;
         default: rc = cli_option_error("filter", opt, argv); break;
         }
@@ -182,6 +194,11 @@ int cmd_filter(int argc, char **argv) {
     }
     if (strcmp(in, out) == 0 || (removed && (strcmp(removed, out) == 0 || strcmp(removed, in) == 0))) {
         optout_log(LOG_ERR, "filter: --in, --out and --removed must be different files");
+        rc = OPTOUT_EXIT_USAGE;
+        goto done;
+    }
+    if (cfg.output_tags && removed) {
+        optout_log(LOG_ERR, "filter: --output tags writes no removed shard (the tags say what goes): drop --removed");
         rc = OPTOUT_EXIT_USAGE;
         goto done;
     }

@@ -37,7 +37,7 @@ static void run_usage(FILE *f) {
     fputs("usage: optout run --corpus PATH|GLOB... --out DIR [--robots-dir DIR | fetch options]\n"
           "                  [--workers N] [--mode rfc9309|protego] [--agents-file FILE] [--agent NAME]...\n"
           "                  [--removed] [--host-key canonical|netloc] [--unreachable keep|disallow]\n"
-          "                  [--level N] [--keep-format] [--retries N]\n"
+          "                  [--level N] [--keep-format] [--retries N] [--output shards|tags]\n"
           "fetch options: [--top-en N] [--top-intl N] [--metric tokens|bytes|docs] [--partitions P]\n"
           "               [--hosts FILE] [--fetch-tasks N] [--scheme auto|https|http] [--user-agent S]\n"
           "               [--concurrency N] [--timeout S] [--connect-timeout S] [--fetch-retries N]\n"
@@ -50,7 +50,9 @@ static void run_usage(FILE *f) {
           "report.md. Quote glob patterns: optout expands them itself ('**' included). Rerunning\n"
           "resumes; a complete run is left as it is. --stop-after rank|fetch is a dry run: it prints\n"
           "how many hosts would be fetched (and, after fetch, which agents they block) and stops before\n"
-          "any shard is written; the same command without it goes on from there.\n",
+          "any shard is written; the same command without it goes on from there. --output tags decides\n"
+          "and counts as usual (same report) but rewrites no shard: DIR/tags/<name> lists the removed\n"
+          "documents' ids and agents, for optout apply-tags.\n",
           f);
 }
 
@@ -192,6 +194,7 @@ int cmd_run(int argc, char **argv) {
         {"fetch-retries", required_argument, NULL, O_PASS + 13},
         {"metrics-listen", required_argument, NULL, O_PASS + 14}, {"metrics-linger", required_argument, NULL, O_PASS + 15},
         {"stop-after", required_argument, NULL, O_PASS + 16},
+        {"output", required_argument, NULL, O_PASS + 40}, /* shards|tags, checked by the broker */
         {NULL, 0, NULL, 0},
     };
     if (optout_config_args("run", options, ":h", &argc, &argv) != 0) return OPTOUT_EXIT_USAGE;

@@ -21,6 +21,7 @@ static void usage(FILE *f) {
           "  config check   validate a configuration file and print the effective configuration\n"
           "  keygen         write a CURVE key pair for a broker, worker or status client\n"
           "  verify         check a run directory against its manifest.json (outputs, plan, --inputs)\n"
+          "  apply-tags     apply the tags of a tag-mode run (--output tags) to its shards\n"
           "\n"
           "Options of run, fetch, filter and rank may also come from a configuration file (--config FILE,\n"
           "default /etc/optout/optout.conf; see optout config check).\n"
@@ -40,6 +41,7 @@ static int run_command(int argc, char **argv) {
     if (strcmp(argv[0], "keygen") == 0) return cmd_keygen(argc, argv);
     if (strcmp(argv[0], "why") == 0) return cmd_why(argc, argv);
     if (strcmp(argv[0], "verify") == 0) return cmd_verify(argc, argv);
+    if (strcmp(argv[0], "apply-tags") == 0) return cmd_apply_tags(argc, argv);
     optout_log(LOG_ERR, "unknown command '%s' (see optout --help)", argv[0]);
     return OPTOUT_EXIT_USAGE;
 }

@@ -16,6 +16,7 @@
 #include "optout/policy.h"
 #include "optout/robots.h"
 #include "optout/strmap.h"
+#include "optout/tags.h"
 #include "optout/util.h"
 
 /* ---- document facts ----------------------------------------------------------------------- */
@@ -97,44 +98,25 @@ const struct optout_hostkey_entry *optout_hostkey_cached(struct optout_hostkey_e
 
 /* ---- writing ------------------------------------------------------------------------------- */
 
-/* The removed line: the document with "disallowed_user_agents" added before its closing brace. */
+/* The removed line: the document with "disallowed_user_agents" added before its closing brace
+ * (tags.c builds it, so that optout apply-tags rebuilds the same bytes from a tag). */
 static int write_removed(optout_shard_writer *w, const optout_shard_line *line, const optout_agents *agents,
-                         const optout_agentset *disallowed, char **buf, size_t *cap, char *err) {
-    size_t end = line->len;
-    while (end > 0 && optout_is_space(line->data[end - 1])) end--;
-    /* end - 1 is the object's '}' (the line parsed as one object) */
-    size_t close = end - 1;
-    size_t need = line->len + 64;
-    for (size_t a = 0; a < optout_agents_count(agents); a++)
-        if (optout_agentset_has(disallowed, a)) need += 2 * strlen(optout_agents_name(agents, a)) + 4;
-    if (need > *cap) {
-        free(*buf);
-        *cap = need * 2;
-        *buf = optout_malloc(*cap);
-    }
-    char *o = *buf;
-    memcpy(o, line->data, close);
-    size_t n = close;
-    size_t k = close;
-    while (k > 0 && optout_is_space(line->data[k - 1])) k--;
-    int empty_object = k > 0 && line->data[k - 1] == '{';
-    n += (size_t)sprintf(o + n, "%s\"disallowed_user_agents\": [", empty_object ? "" : ", ");
-    int first = 1;
-    for (size_t a = 0; a < optout_agents_count(agents); a++) {
-        if (!optout_agentset_has(disallowed, a)) continue;
-        if (!first) o[n++] = ',';
-        first = 0;
-        o[n++] = '"';
-        for (const char *s = optout_agents_name(agents, a); *s; s++) {
-            if (*s == '"' || *s == '\\') o[n++] = '\\';
-            o[n++] = *s;
-        }
-        o[n++] = '"';
-    }
-    o[n++] = ']';
-    memcpy(o + n, line->data + close, line->len - close);
-    n += line->len - close;
-    return optout_shard_write_line(w, o, n, line->newline, err);
+                         const optout_agentset *disallowed, char **abuf, size_t *acap, char **buf, size_t *cap,
+                         char *err) {
+    size_t alen = optout_tags_agents_json(agents, disallowed, abuf, acap);
+    size_t n = optout_tags_removed_line(line->data, line->len, *abuf, alen, buf, cap);
+    return optout_shard_write_line(w, *buf, n, line->newline, err);
+}
+
+/* Tag mode: the removed document's tag line (by id, else by line number). */
+static int write_tag(optout_shard_writer *w, const optout_json_fields *id_fields, const optout_shard_line *line,
+                     uint64_t line_no, const optout_agents *agents, const optout_agentset *disallowed, char **abuf,
+                     size_t *acap, char **buf, size_t *cap, char *err) {
+    optout_json_value id[2] = {{0}};
+    optout_json_extract(id_fields, line->data, line->len, id); /* it parsed as an object before */
+    size_t alen = optout_tags_agents_json(agents, disallowed, abuf, acap);
+    size_t n = optout_tags_line(id[0].present ? &id[0] : &id[1], line_no, *abuf, alen, buf, cap);
+    return optout_shard_write_line(w, *buf, n, 1, err);
 }
 
 /* ---- the loop ------------------------------------------------------------------------------ */
@@ -173,8 +155,10 @@ struct filter_run {
     size_t url_cap;
     char *id_buf; /* the sample's key, unescaped */
     size_t id_cap;
-    char *removed_buf;
-    size_t removed_cap;
+    char *removed_buf, *agents_buf;
+    size_t removed_cap, agents_cap;
+    optout_json_fields *id_fields; /* tag mode: "id", "metadata.id"; NULL otherwise */
+    uint64_t line_no;              /* lines read so far (tag mode) */
     optout_strmap *losses; /* host key -> struct host_loss, for the shard's top hosts */
 };
 
@@ -405,9 +389,10 @@ static int process_line(struct filter_run *run, const optout_shard_line *line, c
     optout_doc_facts facts = {.cls = OPTOUT_CLASS_UNKNOWN};
     optout_agentset set;
     optout_agentset_clear(&set);
+    run->line_no += !line->oversized || line->last_piece;
     if (line->oversized) {
         /* too long to decide: kept whole (piece by piece) and counted once */
-        if (optout_shard_write_line(run->w, line->data, line->len, line->last_piece && line->newline, serr) != 0)
+        if (run->w && optout_shard_write_line(run->w, line->data, line->len, line->last_piece && line->newline, serr) != 0)
             return write_error(err, errlen, serr);
         if (line->last_piece) {
             run->stats->line_too_long++;
@@ -416,7 +401,7 @@ static int process_line(struct filter_run *run, const optout_shard_line *line, c
         return 0;
     }
     if (line->len == 0 || (line->len == 1 && line->data[0] == '\r')) { /* blank line: passed through */
-        if (optout_shard_write_line(run->w, line->data, line->len, line->newline, serr) != 0)
+        if (run->w && optout_shard_write_line(run->w, line->data, line->len, line->newline, serr) != 0)
             return write_error(err, errlen, serr);
         return 0;
     }
@@ -437,9 +422,18 @@ static int process_line(struct filter_run *run, const optout_shard_line *line, c
         }
     }
     optout_stats_add_doc(run->stats, agent_count, &facts);
-    int wrc = facts.removed
-                  ? (run->wr ? write_removed(run->wr, line, cfg->agents, &set, &run->removed_buf, &run->removed_cap, serr) : 0)
-                  : optout_shard_write_line(run->w, line->data, line->len, line->newline, serr);
+    int wrc = 0;
+    if (run->id_fields) { /* tag mode: a tag per removed document, nothing else */
+        if (facts.removed)
+            wrc = write_tag(run->wr, run->id_fields, line, run->line_no, cfg->agents, &set, &run->agents_buf,
+                            &run->agents_cap, &run->removed_buf, &run->removed_cap, serr);
+    } else if (facts.removed) {
+        if (run->wr)
+            wrc = write_removed(run->wr, line, cfg->agents, &set, &run->agents_buf, &run->agents_cap, &run->removed_buf,
+                                &run->removed_cap, serr);
+    } else {
+        wrc = optout_shard_write_line(run->w, line->data, line->len, line->newline, serr);
+    }
     return wrc != 0 ? write_error(err, errlen, serr) : 0;
 }
 
@@ -521,7 +515,20 @@ int optout_filter_shard(const optout_filter_config *cfg, const char *in, const c
         goto done;
     }
     size_t max_line = cfg->max_line ? cfg->max_line : OPTOUT_SHARD_MAX_LINE_DEFAULT;
-    if (!(r = optout_shard_open(in, max_line, serr)) || !(w = optout_shard_create(out, out_format, cfg->level, serr)) ||
+    if (cfg->output_tags) { /* the tags file takes the removed writer's place; no kept shard */
+        static const char *const id_paths[] = {"id", "metadata.id"};
+        if (removed) {
+            snprintf(err, errlen, "tag mode writes no removed shard");
+            goto done;
+        }
+        if (!(run.id_fields = optout_json_fields_new(id_paths, 2))) {
+            snprintf(err, errlen, "out of memory");
+            goto done;
+        }
+        removed = out;
+    }
+    if (!(r = optout_shard_open(in, max_line, serr)) ||
+        (!cfg->output_tags && !(w = optout_shard_create(out, out_format, cfg->level, serr))) ||
         (removed && !(wr = optout_shard_create(removed, out_format, cfg->level, serr)))) {
         snprintf(err, errlen, "%s", serr);
         goto done;
@@ -567,7 +574,7 @@ int optout_filter_shard(const optout_filter_config *cfg, const char *in, const c
             goto done;
         }
     }
-    int crc = optout_shard_commit(w, serr);
+    int crc = w ? optout_shard_commit(w, serr) : 0;
     w = NULL;
     if (crc != 0) {
         snprintf(err, errlen, "%s", serr);
@@ -584,6 +591,8 @@ done:
     free(run.url_buf);
     free(run.id_buf);
     free(run.removed_buf);
+    free(run.agents_buf);
+    optout_json_fields_free(run.id_fields);
     if (run.batch) free(run.batch->buf);
     free(run.batch);
     return rc;

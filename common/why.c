@@ -98,7 +98,8 @@ const optout_why_config *optout_why_config_of(const optout_why *w) {
  * leaves the per-URL decision as modelled here. */
 static int known_option(const char *name, const char *value) {
     static const char *const neutral[] = {"allow-private", "connect-to", "corpus", "fetch-tasks", "keep-format",
-                                          "level", "metric", "partitions", "removed", "scheme", "user-agent"};
+                                          "level", "metric", "output", "partitions", "removed", "scheme",
+                                          "user-agent"};
     for (size_t i = 0; i < sizeof neutral / sizeof *neutral; i++)
         if (strcmp(name, neutral[i]) == 0) return 1;
     static const char *const defaults[] = {"", "no", "0", "url", "keep", "shards"};

@@ -1,5 +1,6 @@
 /* task_filter.c — a FILTER task on a worker (worker/task.h): the shard into STAGING/shards/<name>
- * and, when asked, STAGING/removed/<name>, decided by the run's verdict source. */
+ * and, when asked, STAGING/removed/<name>, decided by the run's verdict source; in tag mode only
+ * STAGING/tags/<name>, the removed documents' tags (include/optout/tags.h). */
 #include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -101,7 +102,11 @@ int task_filter(const task_job *job, task_cache **cachep, optout_msg *res, void 
         task_fmt(err, errlen, "out of memory");
         goto done;
     }
-    if (task_fmt(p->out_name, sizeof p->out_name, "shards/%s", t->output_name) != 0 ||
+    if (cfg->output_tags && t->with_removed) {
+        task_fmt(err, errlen, "tag mode writes no removed shard");
+        goto done;
+    }
+    if (task_fmt(p->out_name, sizeof p->out_name, "%s/%s", cfg->output_tags ? "tags" : "shards", t->output_name) != 0 ||
         task_fmt(p->removed_name, sizeof p->removed_name, "removed/%s", t->output_name) != 0) {
         task_fmt(err, errlen, "output name '%s' is too long", t->output_name);
         goto done;
@@ -124,6 +129,7 @@ int task_filter(const task_job *job, task_cache **cachep, optout_msg *res, void 
         .text_field = task_field(cfg->text_field),
         .max_line = (size_t)cfg->max_line,
         .level = (int)cfg->level,
+        .output_tags = cfg->output_tags,
     };
     optout_stats_init(stats);
     double start = now_s();

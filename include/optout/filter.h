@@ -42,10 +42,13 @@ typedef struct {
     size_t max_line;     /* 0: OPTOUT_SHARD_MAX_LINE_DEFAULT */
     int level;           /* compression level of the outputs; 0: the format's default */
     const optout_policy *policy; /* granularity, overrides, sample (policy.h); NULL: per URL, every document */
+    int output_tags;     /* tag mode (tags.h): `out` is the tags file, no shard is written */
 } optout_filter_config;
 
 /* Filters `in` into `out` (format `out_format`) and, when `removed` is not NULL, the removed
- * documents into `removed` (same format). Returns 0, or -1 with err filled. */
+ * documents into `removed` (same format). Returns 0, or -1 with err filled. With cfg->output_tags
+ * `out` receives the tags of the removed documents instead (include/optout/tags.h), kept lines are
+ * written nowhere, `removed` must be NULL; the statistics are those of a full run. */
 int optout_filter_shard(const optout_filter_config *cfg, const char *in, const char *out,
                         optout_shard_format out_format, const char *removed, optout_stats *stats, char *err,
                         size_t errlen);

@@ -1,0 +1,250 @@
+/* cmd_apply_tags.c — `optout apply-tags`: the tags of a tag-mode run (or `optout filter --output
+ * tags`) applied to the shards, giving what a full run would have written (include/optout/tags.h).
+ *
+ * optout apply-tags --tags FILE|DIR --in SHARD --out SHARD [--removed SHARD]
+ * optout apply-tags --run RUN_DIR --out DIR [--removed DIR] [--corpus PATH|GLOB...] [--keep-format]
+ *   common: [--level N] [--max-line BYTES] [--stats FILE|-]
+ * The directory form takes every input of RUN_DIR's plan (or of --corpus), its tags file
+ * RUN_DIR/tags/<name>, and writes DIR/<name> (and DIR_R/<name>) with the run's naming: `--out X/shards
+ * --removed X/removed` lays them out as a full run would. Exit 0, 1 (a shard failed: the others are
+ * still done), 2 usage.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "optout/log.h"
+#include "optout/rundir.h"
+#include "optout/tags.h"
+#include "optout/util.h"
+
+static void apply_usage(FILE *f) {
+    fputs("usage: optout apply-tags --tags FILE|DIR --in SHARD --out SHARD [--removed SHARD]\n"
+          "       optout apply-tags --run RUN_DIR --out DIR [--removed DIR] [--corpus PATH|GLOB...] [--keep-format]\n"
+          "       common options: [--level N] [--max-line BYTES] [--stats FILE|-]\n"
+          "\n"
+          "Removes from a shard exactly the documents its tags name (by id, or by line number for\n"
+          "documents without one) and writes the others byte-identical to --out; with --removed the\n"
+          "removed ones with the tag's \"disallowed_user_agents\" added, as a full run writes them.\n"
+          "--tags DIR takes DIR/<the tags name of the input's file name>. Every tag must match a\n"
+          "document, else the shard fails and nothing is written for it.\n"
+          "--run RUN_DIR applies a tag-mode run (optout run --output tags) to every input of its plan\n"
+          "(or of --corpus, named the same way): RUN_DIR/tags/<name> to the input, kept documents to\n"
+          "DIR/<name>, removed ones to the --removed directory, <name> as in a run's shards/.\n"
+          "The output format follows the name (.zst, .gz, else plain). --stats writes the counts as JSON.\n",
+          f);
+}
+
+static int parse_positive(const char *option, const char *s, unsigned long long max, unsigned long long *out) {
+    char *end;
+    errno = 0;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (errno || end == s || *end || s[0] == '-' || v == 0 || v > max) {
+        optout_log(LOG_ERR, "%s: expected 1..%llu, got '%s'", option, max, s);
+        return -1;
+    }
+    *out = v;
+    return 0;
+}
+
+static int write_stats(const char *path, const optout_apply_stats *s, size_t shards, size_t failed) {
+    FILE *f = strcmp(path, "-") == 0 ? stdout : NULL;
+    char tmp[4200];
+    if (!f) {
+        snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid());
+        if (optout_make_parent_dirs(path) != 0 || !(f = fopen(tmp, "w"))) return -1;
+    }
+    fprintf(f,
+            "{\"shards\": %zu, \"failed_shards\": %zu, \"tags\": %llu, \"lines\": %llu, \"docs_in\": %llu, "
+            "\"docs_removed\": %llu, \"docs_kept\": %llu, \"duplicate_matches\": %llu}\n",
+            shards, failed, (unsigned long long)s->tags, (unsigned long long)s->lines, (unsigned long long)s->docs_in,
+            (unsigned long long)s->docs_removed, (unsigned long long)(s->docs_in - s->docs_removed),
+            (unsigned long long)s->duplicate_matches);
+    if (f == stdout) return fflush(f) == 0 ? 0 : -1;
+    int bad = fflush(f) != 0 || fsync(fileno(f)) != 0;
+    bad |= fclose(f) != 0;
+    if (bad || rename(tmp, path) != 0) {
+        unlink(tmp);
+        return -1;
+    }
+    return 0;
+}
+
+/* The plan's value of option `name` into value (""), 1 when found, 0 when not, -1 unreadable. */
+static int plan_option(const char *run_dir, const char *name, char *value, size_t cap) {
+    char path[4200];
+    snprintf(path, sizeof path, "%s/plan", run_dir);
+    FILE *f = fopen(path, "r");
+    if (!f) return -1;
+    char *line = NULL;
+    size_t lcap = 0, n = strlen(name);
+    ssize_t len;
+    int found = 0;
+    while (!found && (len = getline(&line, &lcap, f)) > 0) {
+        if (strncmp(line, "input\t", 6) == 0) break; /* the options come first */
+        if (strncmp(line, "option ", 7) == 0 && strncmp(line + 7, name, n) == 0 && line[7 + n] == ' ') {
+            if (line[len - 1] == '\n') line[--len] = '\0';
+            snprintf(value, cap, "%s", line + 8 + n);
+            found = 1;
+        }
+    }
+    free(line);
+    fclose(f);
+    return found;
+}
+
+static int one_shard(const optout_apply_config *cfg, const char *tags, const char *in, const char *out,
+                     const char *removed, optout_apply_stats *stats) {
+    char err[2048];
+    const char *outputs[] = {out, removed};
+    for (int i = 0; i < 2; i++)
+        if (outputs[i] && optout_make_parent_dirs(outputs[i]) != 0) {
+            optout_log(LOG_ERR, "cannot create the directory of %s: %s", outputs[i], strerror(errno));
+            return -1;
+        }
+    optout_apply_stats before = *stats;
+    if (optout_apply_tags(cfg, tags, in, out, optout_shard_format_of_name(out), removed, stats, err, sizeof err) != 0) {
+        optout_log(LOG_ERR, "%s", err);
+        return -1;
+    }
+    if (stats->duplicate_matches > before.duplicate_matches)
+        optout_log(LOG_WARNING, "%s: %llu documents removed by an id tagged fewer times (duplicate ids in the shard)",
+                   in, (unsigned long long)(stats->duplicate_matches - before.duplicate_matches));
+    return 0;
+}
+
+int cmd_apply_tags(int argc, char **argv) {
+    enum { O_TAGS = 256, O_IN, O_OUT, O_REMOVED, O_RUN, O_CORPUS, O_KEEP, O_LEVEL, O_MAXLINE, O_STATS };
+    static const struct option options[] = {
+        {"tags", required_argument, NULL, O_TAGS},       {"in", required_argument, NULL, O_IN},
+        {"out", required_argument, NULL, O_OUT},         {"removed", required_argument, NULL, O_REMOVED},
+        {"run", required_argument, NULL, O_RUN},         {"corpus", required_argument, NULL, O_CORPUS},
+        {"keep-format", no_argument, NULL, O_KEEP},      {"level", required_argument, NULL, O_LEVEL},
+        {"max-line", required_argument, NULL, O_MAXLINE}, {"stats", required_argument, NULL, O_STATS},
+        {"help", no_argument, NULL, 'h'},                {NULL, 0, NULL, 0},
+    };
+    const char *tags = NULL, *in = NULL, *out = NULL, *removed = NULL, *run = NULL, *stats_path = NULL;
+    const char **corpus = calloc((size_t)argc + 1, sizeof *corpus);
+    size_t corpus_count = 0;
+    int keep_format = 0, opt, rc = OPTOUT_EXIT_USAGE;
+    unsigned long long number;
+    optout_apply_config cfg = {0};
+    optout_apply_stats stats = {0};
+    optout_inputs inputs = {0};
+    if (!corpus) return OPTOUT_EXIT_FAILURE;
+    optind = 1;
+    opterr = 0;
+    while ((opt = getopt_long(argc, argv, ":h", options, NULL)) != -1) {
+        switch (opt) {
+        case O_TAGS: tags = optarg; break;
+        case O_IN: in = optarg; break;
+        case O_OUT: out = optarg; break;
+        case O_REMOVED: removed = optarg; break;
+        case O_RUN: run = optarg; break;
+        case O_CORPUS: corpus[corpus_count++] = optarg; break;
+        case O_KEEP: keep_format = 1; break;
+        case O_STATS: stats_path = optarg; break;
+        case O_LEVEL:
+            if (parse_positive("--level", optarg, 19, &number) != 0) goto done;
+            cfg.level = (int)number;
+            break;
+        case O_MAXLINE:
+            if (parse_positive("--max-line", optarg, (unsigned long long)SIZE_MAX / 2, &number) != 0) goto done;
+            cfg.max_line = (size_t)number;
+            break;
+        case 'h': apply_usage(stdout); rc = OPTOUT_EXIT_OK; goto done;
+        default: rc = cli_option_error("apply-tags", opt, argv); goto done;
+        }
+    }
+    if (optind < argc) {
+        optout_log(LOG_ERR, "apply-tags: unexpected argument '%s'", argv[optind]);
+        goto done;
+    }
+    if (!out || !run == !tags || (tags && (!in || corpus_count || keep_format)) || (run && in)) {
+        optout_log(LOG_ERR, "apply-tags: either --tags, --in and --out, or --run and --out");
+        apply_usage(stderr);
+        goto done;
+    }
+    if (tags) { /* one shard */
+        char path[4200];
+        struct stat st;
+        if (stat(tags, &st) == 0 && S_ISDIR(st.st_mode)) {
+            const char *base = strrchr(in, '/');
+            char name[4096];
+            optout_tags_name(base ? base + 1 : in, name, sizeof name);
+            snprintf(path, sizeof path, "%s/%s", tags, name);
+            tags = path;
+        }
+        if (strcmp(in, out) == 0 || (removed && (strcmp(removed, out) == 0 || strcmp(removed, in) == 0))) {
+            optout_log(LOG_ERR, "apply-tags: --in, --out and --removed must be different files");
+            goto done;
+        }
+        rc = one_shard(&cfg, tags, in, out, removed, &stats) == 0 ? OPTOUT_EXIT_OK : OPTOUT_EXIT_FAILURE;
+        if (stats_path && write_stats(stats_path, &stats, 1, rc != OPTOUT_EXIT_OK) != 0) {
+            optout_log(LOG_ERR, "writing statistics to %s: %s", stats_path, strerror(errno));
+            rc = OPTOUT_EXIT_FAILURE;
+        }
+        goto done;
+    }
+    /* a run directory: its plan says it was a tag run and lists the inputs */
+    char value[64], err[OPTOUT_RUNDIR_ERR_LEN];
+    int found = plan_option(run, "output", value, sizeof value);
+    if (found < 0) {
+        optout_log(LOG_ERR, "%s/plan: %s", run, strerror(errno));
+        rc = OPTOUT_EXIT_FAILURE;
+        goto done;
+    }
+    if (!found || strcmp(value, "tags") != 0) {
+        optout_log(LOG_ERR, "%s is not a tag-mode run (its plan has no 'option output tags'): nothing to apply", run);
+        goto done;
+    }
+    if (plan_option(run, "keep-format", value, sizeof value) == 1 && strcmp(value, "yes") == 0) keep_format = 1;
+    if (removed && strcmp(removed, out) == 0) {
+        optout_log(LOG_ERR, "apply-tags: --out and --removed must be different directories");
+        goto done;
+    }
+    if (corpus_count ? optout_inputs_expand(corpus, corpus_count, &inputs, err) != 0
+                     : optout_plan_read_inputs(run, &inputs, err) != 0) {
+        optout_log(LOG_ERR, "%s", err);
+        rc = corpus_count ? OPTOUT_EXIT_USAGE : OPTOUT_EXIT_FAILURE;
+        goto done;
+    }
+    size_t failed = 0;
+    for (size_t i = 0; i < inputs.count; i++) {
+        const optout_input *x = &inputs.items[i];
+        char name[4096], tags_path[8400], out_path[8400], removed_path[8400];
+        optout_tags_name(x->output_name, name, sizeof name);
+        snprintf(tags_path, sizeof tags_path, "%s/tags/%s", run, name);
+        if (keep_format) snprintf(name, sizeof name, "%s", x->output_name);
+        snprintf(out_path, sizeof out_path, "%s/%s", out, name);
+        snprintf(removed_path, sizeof removed_path, "%s/%s", removed ? removed : "", name);
+        struct stat st;
+        if (!corpus_count && (stat(x->path, &st) != 0 || (uint64_t)st.st_size != x->size ||
+                              (int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec != x->mtime_ns)) {
+            optout_log(LOG_ERR, "%s: %s since the tag run", x->path, errno == ENOENT ? "gone" : "changed");
+            failed++;
+            continue;
+        }
+        if (access(tags_path, F_OK) != 0) {
+            optout_log(LOG_ERR, "%s: no tags file %s (is the tag run complete?)", x->path, tags_path);
+            failed++;
+            continue;
+        }
+        if (one_shard(&cfg, tags_path, x->path, out_path, removed ? removed_path : NULL, &stats) != 0) failed++;
+    }
+    rc = failed ? OPTOUT_EXIT_FAILURE : OPTOUT_EXIT_OK;
+    if (failed) optout_log(LOG_ERR, "apply-tags: %zu of %zu shards failed", failed, inputs.count);
+    if (stats_path && write_stats(stats_path, &stats, inputs.count, failed) != 0) {
+        optout_log(LOG_ERR, "writing statistics to %s: %s", stats_path, strerror(errno));
+        rc = OPTOUT_EXIT_FAILURE;
+    }
+done:
+    optout_inputs_free(&inputs);
+    free(corpus);
+    return rc;
+}
