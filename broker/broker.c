@@ -25,6 +25,7 @@
 #include "optout/curve.h"
 #include "optout/journal.h"
 #include "optout/log.h"
+#include "optout/policy.h"
 #include "optout/manifest.h"
 #include "optout/report.h"
 #include "optout/rundir.h"
@@ -804,6 +805,8 @@ static int plan(struct broker *b) {
     snprintf(fetch_tasks, sizeof fetch_tasks, "%u", c->fetch_tasks);
     static const char *const schemes[] = {"auto", "https", "http"};
     snprintf(scheme, sizeof scheme, "%s", schemes[c->fetch.scheme % 3]);
+    char sample[32] = ""; /* the fraction, e.g. "0.01"; "" when every document is filtered */
+    if (c->sample_ppm) snprintf(sample, sizeof sample, "%.6g", (double)c->sample_ppm / 1e6);
     int fetching = !c->robots_dir;
     /* options that change the result; the fetch's tuning (timeouts, concurrency) does not */
     const optout_plan_option options[] = {
@@ -812,16 +815,21 @@ static int plan(struct broker *b) {
         {"connect-to", fetching && c->fetch.connect_to ? c->fetch.connect_to : ""},
         {"corpus", corpus},
         {"fetch-tasks", fetching ? fetch_tasks : ""},
+        {"granularity", optout_granularity_name((optout_granularity)c->granularity)},
         {"hosts", c->hosts_file ? c->hosts_file : ""},
         {"host-key", c->host_key == OPTOUT_HOSTKEY_NETLOC ? "netloc" : "canonical"},
         {"keep-format", c->keep_format ? "yes" : "no"},
         {"output", c->output_tags ? "tags" : "shards"},
+        {"keep-hosts", c->keep_hosts ? c->keep_hosts : ""},
         {"level", level},
         {"metric", c->top_en || c->top_non_en ? optout_rank_metric_name(c->metric) : ""},
         {"mode", optout_robots_mode_name(c->mode)},
         {"partitions", fetching && !c->hosts_file ? parts : ""},
+        {"overrides-sha256", c->keep_hosts || c->remove_hosts ? c->overrides_sha256 : ""},
+        {"remove-hosts", c->remove_hosts ? c->remove_hosts : ""},
         {"removed", c->with_removed ? "yes" : "no"},
         {"robots-dir", c->robots_dir ? c->robots_dir : ""},
+        {"sample", sample},
         {"scheme", fetching ? scheme : ""},
         {"top-en", top_en},
         {"top-intl", top_non_en},
@@ -866,6 +874,26 @@ static int plan(struct broker *b) {
     return OPTOUT_EXIT_OK;
 }
 
+/* Domain granularity (policy.h): DIR/blocked_domains.tsv, from DIR/blocked_hosts.tsv (which a
+ * fetching run wrote after its fetch stage; a snapshot's run writes it here first), before any
+ * filter task runs, so that every worker applies the same table. Rewritten identically on resume. */
+static int write_domains(struct broker *b) {
+    const struct broker_config *c = b->cfg;
+    char hosts[4200], path[4200], err[1024];
+    if (c->robots_dir && stages_write_blocked(b) != 0) return -1;
+    snprintf(hosts, sizeof hosts, "%s/" OPTOUT_BLOCKED_FILE, c->dir);
+    snprintf(path, sizeof path, "%s/" OPTOUT_DOMAINS_FILE, c->dir);
+    optout_domains *d = optout_domains_from_blocked(hosts, b->agents, err, sizeof err);
+    if (!d || optout_domains_write(d, path, b->agents, err, sizeof err) != 0) {
+        optout_log(LOG_ERR, "domain granularity: %s", err);
+        optout_domains_free(d);
+        return -1;
+    }
+    optout_log(LOG_INFO, "%s: %zu registrable domains block an agent", path, optout_domains_count(d));
+    optout_domains_free(d);
+    return 0;
+}
+
 static int build_config_blob(struct broker *b) {
     optout_run_config *rc = calloc(1, sizeof *rc);
     if (!rc) return -1;
@@ -903,6 +931,15 @@ static int build_config_blob(struct broker *b) {
     rc->fetch_allow_private = (uint8_t)c->fetch.allow_private;
     snprintf(rc->fetch_user_agent, sizeof rc->fetch_user_agent, "%s", c->fetch.user_agent ? c->fetch.user_agent : "");
     snprintf(rc->fetch_connect_to, sizeof rc->fetch_connect_to, "%s", c->fetch.connect_to ? c->fetch.connect_to : "");
+    rc->granularity = (uint32_t)c->granularity;
+    if (c->keep_hosts) broker_path(b, c->keep_hosts, &rc->keep_hosts);
+    if (c->remove_hosts) broker_path(b, c->remove_hosts, &rc->remove_hosts);
+    rc->sample_ppm = c->sample_ppm;
+    if (c->granularity == OPTOUT_GRANULARITY_DOMAIN) {
+        char domains[4200];
+        snprintf(domains, sizeof domains, "%s/" OPTOUT_DOMAINS_FILE, c->dir);
+        broker_path(b, domains, &rc->blocked_domains);
+    }
     rc->output_tags = (uint8_t)c->output_tags;
     char err[OPTOUT_MSG_ERR_LEN];
     int r = optout_run_config_encode(rc, &b->config_blob, &b->config_len, err);
@@ -959,6 +996,7 @@ static int advance(struct broker *b) {
         if (b->settled[s] < n) {
             if (b->stage_queued) return 0;
             if (s == STAGE_FILTER && b->cfg->redis && redis_load(b) != 0) return -1;
+            if (s == STAGE_FILTER && b->cfg->granularity == OPTOUT_GRANULARITY_DOMAIN && write_domains(b) != 0) return -1;
             for (size_t i = first; i < first + n; i++)
                 if (b->tasks[i].state == TASK_PENDING) queue_push(b, i);
             b->stage_queued = 1;

@@ -37,6 +37,12 @@ struct broker_config {
     int level;
     int with_removed;
     int keep_format;
+    /* Policy (policy.h, docs/policy.md): granularity (0 url, 1 host, 2 domain), override host lists
+     * (absolute paths; NULL: none) and their content's SHA-256 (for the plan), sample (ppm, 0: all) */
+    int granularity;
+    const char *keep_hosts, *remove_hosts;
+    char overrides_sha256[65];
+    uint32_t sample_ppm;
     int output_tags;                 /* --output tags: DIR/tags/<name> instead of shards/ (tags.h) */
     unsigned retries;                /* attempts per task before it fails permanently (default 3) */
     const char *redis;               /* verdicts through Redis at this endpoint (NULL: the robots dir) */

@@ -13,6 +13,8 @@
 #include "metrics.h"
 #include "optout/curve.h"
 #include "optout/log.h"
+#include "optout/policy.h"
+#include "optout/rundir.h"
 #include "optout/util.h"
 #include "optout/version.h"
 
@@ -37,6 +39,8 @@ static void usage(FILE *f) {
           "                     [--unreachable keep|disallow] [--level N] [--keep-format] [--retries N]\n"
           "                     [--output shards|tags]\n"
           "                     [--redis ENDPOINT [--redis-user NAME] [--redis-password-file F]]\n"
+          "                     [--granularity url|host|domain] [--keep-hosts FILE] [--remove-hosts FILE]\n"
+          "                     [--sample P]\n"
           "                     [--root NAME=PATH]... [--config FILE] [--check-config]\n"
           "fetch options: [--top-en N] [--top-intl N] [--metric tokens|bytes|docs] [--partitions P]\n"
           "               [--hosts FILE] [--fetch-tasks N] [--scheme auto|https|http] [--user-agent S]\n"
@@ -77,6 +81,7 @@ int main(int argc, char **argv) {
            O_ALLOW_PRIVATE, O_CONCURRENCY, O_TIMEOUT, O_CONNECT_TIMEOUT, O_FETCH_RETRIES, O_ROOT, O_STOP_AFTER,
            O_CURVE_SECRET, O_CURVE_ALLOW };
     enum { O_METRICS_LISTEN = 512, O_METRICS_LINGER };
+    enum { O_GRANULARITY = 700, O_KEEP_HOSTS, O_REMOVE_HOSTS, O_SAMPLE };
     enum { O_OUTPUT = 600 };
     static const struct option options[] = {
         {"dir", required_argument, NULL, O_DIR},         {"bind", required_argument, NULL, O_BIND},
@@ -109,6 +114,8 @@ int main(int argc, char **argv) {
         {"synthetic-tasks", required_argument, NULL, O_SYNTHETIC},
         {"metrics-listen", required_argument, NULL, O_METRICS_LISTEN},
         {"metrics-linger", required_argument, NULL, O_METRICS_LINGER},
+        {"granularity", required_argument, NULL, O_GRANULARITY}, {"keep-hosts", required_argument, NULL, O_KEEP_HOSTS},
+        {"remove-hosts", required_argument, NULL, O_REMOVE_HOSTS}, {"sample", required_argument, NULL, O_SAMPLE},
         {"output", required_argument, NULL, O_OUTPUT},
         {NULL, 0, NULL, 0},
     };
@@ -162,6 +169,23 @@ int main(int argc, char **argv) {
             }
             break;
         case O_KEEP: cfg.keep_format = 1; break;
+        case O_GRANULARITY: {
+            optout_granularity g;
+            if (optout_granularity_parse(optarg, &g) != 0) {
+                optout_log(LOG_ERR, "--granularity: expected url, host or domain, got '%s'", optarg);
+                return OPTOUT_EXIT_USAGE;
+            }
+            cfg.granularity = (int)g;
+            break;
+        }
+        case O_KEEP_HOSTS: cfg.keep_hosts = optarg; break;
+        case O_REMOVE_HOSTS: cfg.remove_hosts = optarg; break;
+        case O_SAMPLE:
+            if (optout_sample_parse(optarg, &cfg.sample_ppm) != 0) {
+                optout_log(LOG_ERR, "--sample: expected a fraction P with 0 < P <= 1, got '%s'", optarg);
+                return OPTOUT_EXIT_USAGE;
+            }
+            break;
         case O_OUTPUT:
             if (strcmp(optarg, "shards") != 0 && strcmp(optarg, "tags") != 0) {
                 optout_log(LOG_ERR, "--output: expected shards or tags, got '%s'", optarg);
@@ -338,6 +362,39 @@ int main(int argc, char **argv) {
             return OPTOUT_EXIT_FAILURE;
         }
         cfg.robots_dir = robots_abs;
+    }
+    static char keep_abs[PATH_MAX], remove_abs[PATH_MAX];
+    if (cfg.keep_hosts || cfg.remove_hosts) { /* checked here (exit 2), hashed for the plan */
+        char perr[1024];
+        if ((cfg.keep_hosts && !realpath(cfg.keep_hosts, keep_abs)) ||
+            (cfg.remove_hosts && !realpath(cfg.remove_hosts, remove_abs))) {
+            optout_log(LOG_ERR, "--%s %s: %s", cfg.keep_hosts && !keep_abs[0] ? "keep-hosts" : "remove-hosts",
+                       cfg.keep_hosts && !keep_abs[0] ? cfg.keep_hosts : cfg.remove_hosts, strerror(errno));
+            return OPTOUT_EXIT_USAGE;
+        }
+        if (cfg.keep_hosts) cfg.keep_hosts = keep_abs;
+        if (cfg.remove_hosts) cfg.remove_hosts = remove_abs;
+        optout_overrides *ov = optout_overrides_load(cfg.keep_hosts, cfg.remove_hosts, cfg.host_key, perr, sizeof perr);
+        if (!ov) {
+            optout_log(LOG_ERR, "%s", perr);
+            return OPTOUT_EXIT_USAGE;
+        }
+        optout_overrides_free(ov);
+        size_t kl = 0, rl = 0;
+        char *k = cfg.keep_hosts ? optout_read_file(cfg.keep_hosts, (size_t)1 << 30, &kl) : NULL;
+        char *r = cfg.remove_hosts ? optout_read_file(cfg.remove_hosts, (size_t)1 << 30, &rl) : NULL;
+        char *both = malloc(kl + rl + 16);
+        if ((cfg.keep_hosts && !k) || (cfg.remove_hosts && !r) || !both) {
+            optout_log(LOG_ERR, "reading the override lists: %s", strerror(errno));
+            free(k), free(r), free(both);
+            return OPTOUT_EXIT_FAILURE;
+        }
+        size_t n = (size_t)sprintf(both, "keep %zu\n", kl);
+        if (k) memcpy(both + n, k, kl), n += kl;
+        n += (size_t)sprintf(both + n, "remove %zu\n", rl);
+        if (r) memcpy(both + n, r, rl), n += rl;
+        optout_sha256_hex(both, n, cfg.overrides_sha256);
+        free(k), free(r), free(both);
     }
     if (cfg.hosts_file) {
         if (!realpath(cfg.hosts_file, hosts_abs)) {

@@ -42,6 +42,7 @@ static void run_usage(FILE *f) {
           "               [--hosts FILE] [--fetch-tasks N] [--scheme auto|https|http] [--user-agent S]\n"
           "               [--concurrency N] [--timeout S] [--connect-timeout S] [--fetch-retries N]\n"
           "               [--connect-to HOST:PORT] [--allow-private] [--stop-after rank|fetch]\n"
+          "policy: [--granularity url|host|domain] [--keep-hosts FILE] [--remove-hosts FILE] [--sample P]\n"
           "\n"
           "Runs every stage with a broker and N workers (default: one per core): rank the hosts (with\n"
           "--top-en/--top-intl; without them and without --hosts every host of the corpus is listed),\n"
@@ -194,6 +195,9 @@ int cmd_run(int argc, char **argv) {
         {"fetch-retries", required_argument, NULL, O_PASS + 13},
         {"metrics-listen", required_argument, NULL, O_PASS + 14}, {"metrics-linger", required_argument, NULL, O_PASS + 15},
         {"stop-after", required_argument, NULL, O_PASS + 16},
+        /* policy (docs/policy.md): checked by the broker */
+        {"granularity", required_argument, NULL, O_PASS + 20}, {"keep-hosts", required_argument, NULL, O_PASS + 21},
+        {"remove-hosts", required_argument, NULL, O_PASS + 22}, {"sample", required_argument, NULL, O_PASS + 23},
         {"output", required_argument, NULL, O_PASS + 40}, /* shards|tags, checked by the broker */
         {NULL, 0, NULL, 0},
     };

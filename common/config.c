@@ -311,6 +311,11 @@ static const char *default_of(const char *section, const char *key) {
         {"rank", "jobs", "(one per core)"},
         {"rank", "all-hosts", "false"},
         {"fetch", "quiet", "false"},
+        {"broker run filter", "granularity", "url"},
+        {"broker run filter", "keep-hosts", "(none)"},
+        {"broker run filter", "remove-hosts", "(none)"},
+        {"broker run filter", "sample", "(every document)"},
+        {"worker", "max-memory", "(no limit)"},
     };
     size_t sl = strlen(section);
     for (size_t i = 0; i < sizeof defaults / sizeof *defaults; i++) {

@@ -11,6 +11,7 @@
 #include "optout/agents.h"
 #include "optout/filter.h"
 #include "optout/log.h"
+#include "optout/policy.h"
 #include "optout/stats.h"
 #include "optout/verdicts.h"
 #include "task.h"
@@ -20,11 +21,14 @@ struct task_cache {
     size_t config_len;
     optout_agents *agents;
     optout_verdicts *verdicts;
+    optout_policy policy; /* its overrides and domains are owned here */
 };
 
 void task_cache_free(task_cache *c) {
     if (!c) return;
     optout_verdicts_free(c->verdicts);
+    optout_overrides_free((optout_overrides *)c->policy.overrides);
+    optout_domains_free((optout_domains *)c->policy.domains);
     optout_agents_free(c->agents);
     free(c->config);
     free(c);
@@ -74,6 +78,37 @@ static int prepare(const worker_env *env, task_cache **cachep, const optout_msg 
     if (!c->verdicts) {
         task_fmt(err, errlen, "%s", verr);
         goto fail;
+    }
+    /* policy (policy.h): the override lists and the broker's domain table, read once per configuration */
+    c->policy.granularity = (optout_granularity)cfg->granularity;
+    c->policy.sample_ppm = cfg->sample_ppm;
+    if (cfg->granularity > OPTOUT_GRANULARITY_DOMAIN) {
+        task_fmt(err, errlen, "the run configuration has an unknown granularity %u", (unsigned)cfg->granularity);
+        goto fail;
+    }
+    if (cfg->keep_hosts.root[0] || cfg->remove_hosts.root[0]) {
+        char keep[TASK_PATH_MAX], remove[TASK_PATH_MAX];
+        if ((cfg->keep_hosts.root[0] && worker_map_path(env, &cfg->keep_hosts, keep, sizeof keep, err, errlen) != 0) ||
+            (cfg->remove_hosts.root[0] && worker_map_path(env, &cfg->remove_hosts, remove, sizeof remove, err, errlen) != 0))
+            goto fail;
+        if (!(c->policy.overrides = optout_overrides_load(cfg->keep_hosts.root[0] ? keep : NULL,
+                                                          cfg->remove_hosts.root[0] ? remove : NULL, cfg->host_key,
+                                                          verr, sizeof verr))) {
+            task_fmt(err, errlen, "%s", verr);
+            goto fail;
+        }
+    }
+    if (cfg->granularity == OPTOUT_GRANULARITY_DOMAIN) {
+        char domains[TASK_PATH_MAX];
+        if (!cfg->blocked_domains.root[0]) {
+            task_fmt(err, errlen, "domain granularity, but the run configuration names no domain table");
+            goto fail;
+        }
+        if (worker_map_path(env, &cfg->blocked_domains, domains, sizeof domains, err, errlen) != 0) goto fail;
+        if (!(c->policy.domains = optout_domains_load(domains, c->agents, verr, sizeof verr))) {
+            task_fmt(err, errlen, "%s", verr);
+            goto fail;
+        }
     }
     *cachep = c;
     return 0;
@@ -129,6 +164,7 @@ int task_filter(const task_job *job, task_cache **cachep, optout_msg *res, void 
         .text_field = task_field(cfg->text_field),
         .max_line = (size_t)cfg->max_line,
         .level = (int)cfg->level,
+        .policy = &c->policy,
         .output_tags = cfg->output_tags,
     };
     optout_stats_init(stats);
