@@ -57,7 +57,8 @@ typedef enum {
 } optout_msg_type;
 
 /* What a task does (docs/fleet-protocol.md "Tasks"):
- * - FILTER: filter the shard `input` into STAGING/shards/<output_name> (and removed/).
+ * - FILTER: filter the shard `input` into STAGING/shards/<output_name> (and removed/); in tag mode
+ *   (run configuration output_tags) only STAGING/tags/<output_name>, the tags file (tags.h).
  * - RANK_MAP: count the shard `input` per host key into STAGING/<output_name>.bin and .idx (rank.h).
  * - RANK_REDUCE: `input` is the directory of the map outputs (000000.bin/.idx ... span_count of
  *   them); partition span_start of each is summed into STAGING/<output_name> (rank.h).
