@@ -19,6 +19,7 @@
 #include <unistd.h>
 #include <zmq.h>
 
+#include "../worker/memory.h"
 #include "cli.h"
 #include "optout/config.h"
 #include "optout/log.h"
@@ -42,6 +43,7 @@ static void run_usage(FILE *f) {
           "               [--hosts FILE] [--fetch-tasks N] [--scheme auto|https|http] [--user-agent S]\n"
           "               [--concurrency N] [--timeout S] [--connect-timeout S] [--fetch-retries N]\n"
           "               [--connect-to HOST:PORT] [--allow-private] [--stop-after rank|fetch]\n"
+          "workers: [--max-memory BYTES] (each worker's budget, worker/memory.h)\n"
           "policy: [--granularity url|host|domain] [--keep-hosts FILE] [--remove-hosts FILE] [--sample P]\n"
           "\n"
           "Runs every stage with a broker and N workers (default: one per core): rank the hosts (with\n"
@@ -195,6 +197,7 @@ int cmd_run(int argc, char **argv) {
         {"fetch-retries", required_argument, NULL, O_PASS + 13},
         {"metrics-listen", required_argument, NULL, O_PASS + 14}, {"metrics-linger", required_argument, NULL, O_PASS + 15},
         {"stop-after", required_argument, NULL, O_PASS + 16},
+        {"max-memory", required_argument, NULL, O_PASS + 24}, /* each worker's (worker/memory.h) */
         /* policy (docs/policy.md): checked by the broker */
         {"granularity", required_argument, NULL, O_PASS + 20}, {"keep-hosts", required_argument, NULL, O_PASS + 21},
         {"remove-hosts", required_argument, NULL, O_PASS + 22}, {"sample", required_argument, NULL, O_PASS + 23},
@@ -205,7 +208,7 @@ int cmd_run(int argc, char **argv) {
     /* the broker's arguments are collected as given; the broker validates them */
     char **bargs = calloc((size_t)argc * 2 + 8, sizeof *bargs);
     size_t nb = 1;
-    const char *out = NULL, *stop_after = NULL;
+    const char *out = NULL, *stop_after = NULL, *max_memory = NULL;
     long workers = sysconf(_SC_NPROCESSORS_ONLN);
     int has_corpus = 0, opt;
     if (!bargs) return OPTOUT_EXIT_FAILURE;
@@ -227,6 +230,19 @@ int cmd_run(int argc, char **argv) {
             continue;
         case O_CORPUS: has_corpus = 1; break;
         case O_PASS + 16: stop_after = optarg; break;
+        case O_PASS + 24: {
+            uint64_t bytes;
+            size_t cached;
+            uint64_t slot;
+            char merr[512];
+            if (worker_memory_parse(optarg, &bytes) != 0 || worker_memory_plan(bytes, 1, &slot, &cached, merr, sizeof merr) != 0) {
+                optout_log(LOG_ERR, "--max-memory: %s", worker_memory_parse(optarg, &bytes) != 0 ? "expected a number of bytes (K, M, G suffixes)" : merr);
+                free(bargs);
+                return OPTOUT_EXIT_USAGE;
+            }
+            max_memory = optarg;
+            continue;
+        }
         case 'h': run_usage(stdout); free(bargs); return OPTOUT_EXIT_OK;
         case ':':
         case '?': free(bargs); return cli_option_error("run", opt, argv);
@@ -297,7 +313,8 @@ int cmd_run(int argc, char **argv) {
         goto done;
     }
     char name[64];
-    char *wargs[] = {worker_bin, "--connect", endpoint, "--root", "fs=/", "--name", name, NULL};
+    char *wargs[] = {worker_bin, "--connect", endpoint, "--root", "fs=/", "--name", name, NULL, NULL, NULL};
+    if (max_memory) wargs[7] = "--max-memory", wargs[8] = (char *)max_memory;
     size_t restarts = 0;
     int tty = isatty(2), workers_started = 0;
     time_t started = time(NULL), last_status = 0;

@@ -488,8 +488,12 @@ int optout_sample_parse(const char *text, uint32_t *ppm) {
 }
 
 uint64_t optout_sample_hash(const char *key, size_t len) {
-    uint64_t h = optout_hash_bytes(key, len);
-    h ^= h >> 33;
+    uint64_t h = 0xcbf29ce484222325ULL; /* FNV-1a 64 (offset basis 14695981039346656037) */
+    for (size_t i = 0; i < len; i++) {
+        h ^= (unsigned char)key[i];
+        h *= 0x100000001b3ULL;
+    }
+    h ^= h >> 33; /* murmur3's fmix64 */
     h *= 0xff51afd7ed558ccdULL;
     h ^= h >> 33;
     h *= 0xc4ceb9fe1a85ec53ULL;

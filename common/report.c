@@ -404,10 +404,56 @@ static void md_config(FILE *f, const optout_agents *agents, const optout_report_
     fprintf(f, "- tasks: %zu (%zu failed)\n", info->tasks, info->failed);
 }
 
+/* --sample (policy.h): what the sample estimates, with its intervals (optout_stats_sample_estimate). */
+static void md_sample(FILE *f, const optout_stats *s) {
+    if (!s->sample_ppm) return;
+    fprintf(f,
+            "## Sample\n\nThis run decided a deterministic sample of %.4g%% of the documents (by a hash of their "
+            "`id`): ",
+            (double)s->sample_ppm / 1e4);
+    put_num(f, s->total.docs_in);
+    fputs(" documents sampled, ", f);
+    put_num(f, s->docs_not_sampled);
+    fputs(" left out. Every figure of this report is over the sample; the loss of the whole corpus is "
+          "estimated below with 95% intervals (tokens: the ratio estimator's normal approximation over "
+          "documents, with the finite-population correction; documents: Wilson score interval).\n\n"
+          "| class | documents sampled | estimated token loss | 95% interval | estimated document loss | 95% interval |\n"
+          "|---|---:|---:|---:|---:|---:|\n", f);
+    static const char *const NAME[] = {"all", "English", "non-English", "unknown language"};
+    for (int c = -1; c < OPTOUT_CLASS_COUNT; c++) {
+        optout_sample_estimate e;
+        optout_stats_sample_estimate(s, c, &e);
+        if (c >= 0 && e.docs == 0) continue;
+        fprintf(f, "| %s", NAME[c + 1]);
+        cell_num(f, e.docs);
+        fprintf(f, " | %.2f%% | %.2f%% – %.2f%% | %.2f%% | %.2f%% – %.2f%% |\n", 100 * e.tokens_loss,
+                100 * e.tokens_low, 100 * e.tokens_high, 100 * e.docs_loss, 100 * e.docs_low, 100 * e.docs_high);
+    }
+    fputs("\n", f);
+}
+
+/* --keep-hosts / --remove-hosts (policy.h): what the overrides decided before robots.txt. */
+static void md_overrides(FILE *f, const optout_stats *s) {
+    if (!s->docs_kept_by_override && !s->docs_removed_by_override) return;
+    fputs("## Overrides\n\n| decided by | documents | tokens | % of all tokens |\n|---|---:|---:|---:|\n", f);
+    fputs("| `--keep-hosts`: kept whatever robots.txt says", f);
+    cell_num(f, s->docs_kept_by_override);
+    cell_num(f, s->tokens_kept_by_override);
+    cell_pct(f, s->tokens_kept_by_override, s->total.tokens_in);
+    fputs(" |\n| `--remove-hosts`: removed for no agent", f);
+    cell_num(f, s->docs_removed_by_override);
+    cell_num(f, s->tokens_removed_by_override);
+    cell_pct(f, s->tokens_removed_by_override, s->total.tokens_in);
+    fputs(" |\n\nDocuments removed by `--remove-hosts` count in the removed totals and in `any`, in no "
+          "agent's row.\n\n", f);
+}
+
 static int render_md(FILE *f, const optout_stats *s, const optout_agents *agents, const optout_report_info *info,
                      int incomplete) {
     md_headline(f, s, agents, info, incomplete);
+    md_sample(f, s);
     md_totals(f, s);
+    md_overrides(f, s);
     md_classes(f, s);
     md_years(f, s);
     md_dumps(f, s);

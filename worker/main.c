@@ -19,12 +19,13 @@
 #include "optout/log.h"
 #include "optout/util.h"
 #include "optout/version.h"
+#include "memory.h"
 #include "worker.h"
 
 static void usage(FILE *f) {
     fputs("usage: optout-worker --connect ENDPOINT [--slots N] [--root NAME=PATH]... [--name ID]\n"
           "                     [--redis-user NAME] [--redis-password-file FILE] [--verbose]\n"
-          "                     [--config FILE] [--check-config]\n"
+          "                     [--config FILE] [--check-config] [--max-memory BYTES [--check-memory]]\n"
           "                     [--curve-secret-file FILE --curve-server-key FILE|KEY]\n"
           "\n"
           "Connects to an optout-broker (ENDPOINT: tcp://HOST:PORT or ipc:///PATH) and runs the tasks it\n"
@@ -37,6 +38,9 @@ static void usage(FILE *f) {
           "CURVE (a broker started with --curve-secret-file): --curve-secret-file is this worker's Z85\n"
           "secret key (`optout keygen`; its public key must be in the broker's --curve-allow directory),\n"
           "--curve-server-key the broker's public key (a file, or the 40 characters themselves).\n"
+          "--max-memory BYTES (K, M, G suffixes) keeps caches and buffers under BYTES (worker/memory.h,\n"
+          "docs/policy.md), or refuses to start (exit 2) when even the minimum does not fit;\n"
+          "--check-memory prints the plan and exits.\n"
           "SIGTERM or SIGINT: queued tasks are handed back, running tasks finish, then the worker exits 0.\n",
           f);
 }
@@ -96,6 +100,8 @@ int main(int argc, char **argv) {
         {"curve-secret-file", required_argument, NULL, 'K'},
         {"curve-server-key", required_argument, NULL, 'S'},
         {"version", no_argument, NULL, 'V'},
+        {"max-memory", required_argument, NULL, 'M'},
+        {"check-memory", no_argument, NULL, 'C'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -105,7 +111,8 @@ int main(int argc, char **argv) {
     const char *password_file = NULL, *curve_secret_file = NULL, *curve_server_key = NULL;
     static optout_curve_client curve;
     char default_name[OPTOUT_MSG_NAME_MAX];
-    int opt;
+    int opt, check_memory = 0;
+    uint64_t max_memory = 0;
     if (optout_config_args("worker", options, ":c:s:r:n:vh", &argc, &argv) != 0) return OPTOUT_EXIT_USAGE;
     opterr = 0;
     while ((opt = getopt_long(argc, argv, ":c:s:r:n:vh", options, NULL)) != -1) {
@@ -137,6 +144,13 @@ int main(int argc, char **argv) {
         case 'K': curve_secret_file = optarg; break;
         case 'S': curve_server_key = optarg; break;
         case 'v': optout_log_verbose(1); break;
+        case 'M':
+            if (worker_memory_parse(optarg, &max_memory) != 0) {
+                optout_log(LOG_ERR, "--max-memory: expected a number of bytes (K, M, G, T suffixes), got '%s'", optarg);
+                return OPTOUT_EXIT_USAGE;
+            }
+            break;
+        case 'C': check_memory = 1; break;
         case 'V': printf("optout-worker %s\n", OPTOUT_VERSION); return OPTOUT_EXIT_OK;
         case 'h': usage(stdout); return OPTOUT_EXIT_OK;
         case ':':
@@ -153,6 +167,18 @@ int main(int argc, char **argv) {
     if (optind < argc) {
         optout_log(LOG_ERR, "unexpected argument '%s'", argv[optind]);
         return OPTOUT_EXIT_USAGE;
+    }
+    {
+        char merr[512];
+        if (worker_memory_plan(max_memory, o.slots, &o.env.slot_memory, &o.env.max_cached, merr, sizeof merr) != 0) {
+            optout_log(LOG_ERR, "%s", merr);
+            return OPTOUT_EXIT_USAGE;
+        }
+        if (max_memory)
+            optout_log(check_memory ? LOG_NOTICE : LOG_INFO,
+                       "--max-memory %llu: %llu MiB a slot, up to %zu compiled robots.txt sets cached a slot",
+                       (unsigned long long)max_memory, (unsigned long long)(o.env.slot_memory >> 20), o.env.max_cached);
+        if (check_memory) return OPTOUT_EXIT_OK;
     }
     if (!o.endpoint) {
         optout_log(LOG_ERR, "--connect ENDPOINT is required");

@@ -13,6 +13,7 @@
 #include "optout/fetch.h"
 #include "optout/log.h"
 #include "optout/rank.h"
+#include "memory.h"
 #include "task.h"
 
 struct fetch_sink {
@@ -129,6 +130,15 @@ int task_fetch(const task_job *job, optout_msg *res, void **stats_buf, char *err
         .connect_to = cfg->fetch_connect_to[0] ? cfg->fetch_connect_to : NULL,
         .allow_private = cfg->fetch_allow_private,
     };
+    if (job->env->slot_memory) { /* memory.h: WORKER_MEM_TRANSFER a transfer in flight */
+        uint64_t fit = job->env->slot_memory > WORKER_MEM_SLOT_FIXED
+                           ? (job->env->slot_memory - WORKER_MEM_SLOT_FIXED) / WORKER_MEM_TRANSFER : 1;
+        unsigned want = fo.concurrency ? fo.concurrency : 256;
+        if (fit < want) {
+            fo.concurrency = fit ? (unsigned)fit : 1;
+            optout_log(LOG_INFO, "%s: --max-memory: %u transfers in flight instead of %u", job->ctx, fo.concurrency, want);
+        }
+    }
     int fr = optout_fetch_hosts(&fo, hosts, count, record, &sink, err, errlen);
     optout_archive_writer *pack = sink.pack;
     sink.pack = NULL;

@@ -14,6 +14,7 @@
 #include "optout/policy.h"
 #include "optout/stats.h"
 #include "optout/verdicts.h"
+#include "memory.h"
 #include "task.h"
 
 struct task_cache {
@@ -66,11 +67,11 @@ static int prepare(const worker_env *env, task_cache **cachep, const optout_msg 
         char dir[TASK_PATH_MAX];
         if (worker_map_path(env, &cfg->robots_dir, dir, sizeof dir, err, errlen) != 0) goto fail;
         c->verdicts = cfg->robots_archive
-                          ? optout_verdicts_open_archive(dir, c->agents, cfg->mode, 0, verr, sizeof verr)
-                          : optout_verdicts_open_dir(dir, c->agents, cfg->mode, 0, verr, sizeof verr);
+                          ? optout_verdicts_open_archive(dir, c->agents, cfg->mode, env->max_cached, verr, sizeof verr)
+                          : optout_verdicts_open_dir(dir, c->agents, cfg->mode, env->max_cached, verr, sizeof verr);
     } else if (cfg->redis[0]) {
         c->verdicts = optout_verdicts_open_redis(cfg->redis, env->redis_user, env->redis_password, cfg->redis_prefix,
-                                                 c->agents, cfg->mode, 0, verr, sizeof verr);
+                                                 c->agents, cfg->mode, env->max_cached, verr, sizeof verr);
     } else {
         task_fmt(err, errlen, "the run configuration names no verdict source (robots directory or Redis)");
         goto fail;
@@ -107,6 +108,20 @@ static int prepare(const worker_env *env, task_cache **cachep, const optout_msg 
         if (worker_map_path(env, &cfg->blocked_domains, domains, sizeof domains, err, errlen) != 0) goto fail;
         if (!(c->policy.domains = optout_domains_load(domains, c->agents, verr, sizeof verr))) {
             task_fmt(err, errlen, "%s", verr);
+            goto fail;
+        }
+    }
+    if (env->slot_memory) { /* memory.h: what this configuration holds a slot, against its budget */
+        uint64_t line = cfg->max_line ? cfg->max_line : WORKER_MEM_LINE_DEFAULT;
+        uint64_t tables = optout_domains_bytes(c->policy.domains) + optout_overrides_bytes(c->policy.overrides) +
+                          (uint64_t)optout_verdicts_archive_hosts(c->verdicts) * WORKER_MEM_ARCHIVE_HOST;
+        uint64_t need = WORKER_MEM_SLOT_FIXED + line + tables + (uint64_t)env->max_cached * WORKER_MEM_COMPILED;
+        if (need > env->slot_memory) {
+            task_fmt(err, errlen,
+                     "this run needs about %llu MiB a slot (--max-line %llu MiB, tables %llu MiB, %zu compiled sets) "
+                     "but --max-memory leaves %llu MiB a slot",
+                     (unsigned long long)(need >> 20), (unsigned long long)(line >> 20),
+                     (unsigned long long)(tables >> 20), env->max_cached, (unsigned long long)(env->slot_memory >> 20));
             goto fail;
         }
     }
