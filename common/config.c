@@ -315,6 +315,7 @@ static const char *default_of(const char *section, const char *key) {
         {"broker run filter", "keep-hosts", "(none)"},
         {"broker run filter", "remove-hosts", "(none)"},
         {"broker run filter", "sample", "(every document)"},
+        {"broker run filter", "output", "shards"},
         {"worker", "max-memory", "(no limit)"},
     };
     size_t sl = strlen(section);

@@ -121,7 +121,7 @@ static int is_null(const optout_json_value *v) {
     return v->present && !v->is_string && v->len == 4 && memcmp(v->s, "null", 4) == 0;
 }
 
-/* 1 when the token is a non-empty JSON array of strings. */
+/* 1 when the token is a JSON array of strings (empty for a document of --remove-hosts). */
 static int string_array(const char *s, size_t n) {
     size_t i = 0, items = 0;
     if (n < 2 || s[0] != '[') return 0;
@@ -129,7 +129,7 @@ static int string_array(const char *s, size_t n) {
     for (;;) {
         while (i < n && optout_is_space(s[i])) i++;
         if (i >= n) return 0;
-        if (s[i] == ']' && items == 0) return 0; /* empty: a tag says which agents */
+        if (s[i] == ']' && items == 0) return i == n - 1;
         if (s[i] != '"') return 0;
         for (i++; i < n && s[i] != '"'; i++)
             if (s[i] == '\\') i++;
@@ -174,7 +174,7 @@ static int load_tags(const char *path, size_t max_line, struct tagset *set, char
         const char *problem = NULL;
         if (optout_json_extract(fields, line.data, line.len, v) != 0) problem = "not one JSON object";
         else if (!v[2].present || v[2].is_string || !string_array(v[2].s, v[2].len))
-            problem = "\"disallowed_user_agents\" is not a non-empty array of strings";
+            problem = "\"disallowed_user_agents\" is not an array of strings";
         else if ((v[0].present && !is_null(&v[0])) == (v[1].present && !is_null(&v[1])))
             problem = "a tag needs exactly one of \"id\" (not null) and \"line\"";
         size_t klen = 0;

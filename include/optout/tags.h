@@ -13,8 +13,8 @@
  *   decompressed shard (blank ones too):
  *     {"line": 17, "disallowed_user_agents": ["*"]}
  *   The agents are those the filter's removed/ line would carry, in list order, written exactly as
- *   there (no blanks, `"` and `\` escaped), so that a removed line rebuilt from a tag is the byte
- *   string a full run writes to removed/.
+ *   there (no blanks, `"` and `\` escaped; `[]` for a document removed by --remove-hosts), so that
+ *   a removed line rebuilt from a tag is the byte string a full run writes to removed/.
  *
  * Applying (optout_apply_tags)
  * - The tags of one shard are held in a hash set (memory: about 100 bytes plus the id and agents
@@ -26,7 +26,7 @@
  *   shard and nothing is published. A tag that matches more documents than it was written for
  *   (duplicate ids in the shard) removes them all and is counted in duplicate_matches.
  * - Tags files are validated line by line: a line that is not one JSON object, lacks
- *   "disallowed_user_agents" (a non-empty array of strings) or has neither a non-null "id" nor a
+ *   "disallowed_user_agents" (an array of strings) or has neither a non-null "id" nor a
  *   positive integer "line" is an error naming the file and the line number.
  * - Outputs appear only complete (optout_shard_create/commit); errors return -1 with err.
  */

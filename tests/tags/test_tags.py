@@ -189,6 +189,27 @@ try:
     check(r.returncode == 0 and zcat(os.path.join(tmp, "two.jsonl.zst")) == zcat(os.path.join(full, "shards", "hand", "h.jsonl.zst")),
           "apply-tags --tags DIR: DIR/<tags name of the input>")
 
+    # with a policy: --remove-hosts (tags with "disallowed_user_agents": []) and host granularity
+    hosts_file = os.path.join(tmp, "remove-hosts.txt")
+    with open(hosts_file, "w") as f:
+        f.write("wiki.example\n")
+    policy = ["--remove-hosts", hosts_file, "--granularity", "host", "--robots-dir", robots, "--workers", "2"]
+    r1 = cmd(["run"] + pattern + ["--out", os.path.join(tmp, "pfull"), "--removed"] + policy)
+    r2 = cmd(["run"] + pattern + ["--out", os.path.join(tmp, "ptags"), "--output", "tags"] + policy)
+    r3 = cmd(["apply-tags", "--run", os.path.join(tmp, "ptags"), "--out", os.path.join(tmp, "papplied", "shards"),
+              "--removed", os.path.join(tmp, "papplied", "removed")])
+    ok = r1.returncode == 0 and r2.returncode == 0 and r3.returncode == 0
+    ok = ok and json.load(open(os.path.join(tmp, "pfull", "report.json"))) == json.load(open(os.path.join(tmp, "ptags", "report.json")))
+    for name in names:
+        for sub in ("shards", "removed"):
+            if ok and zcat(os.path.join(tmp, "pfull", sub, name)) != zcat(os.path.join(tmp, "papplied", sub, name)):
+                ok = False
+                print("  differs: %s/%s" % (sub, name))
+    empty = ok and any(b'"disallowed_user_agents": []}' in t for n in names
+                       for t in lines_of(os.path.join(tmp, "ptags", "tags", n)))
+    check(ok and empty, "--remove-hosts and --granularity host: same report, apply-tags identical, [] tags (%s)"
+          % (r1.stderr + r2.stderr + r3.stderr).strip()[-300:])
+
     # optout filter: tags vs full, same statistics
     p0 = by_name[names[0]]
     r1 = cmd(["filter", "--robots-dir", robots, "--in", p0, "--out", os.path.join(tmp, "f.jsonl.zst"), "--removed",
@@ -205,7 +226,8 @@ try:
     cases = [
         (good[:2] + [b'{"id": "x", "disallowed_user_agents": ["GPTBot"]'] + good[2:], "line 3: not one JSON object"),
         (good[:1] + [b'{"id": "x"}'], "line 2: \"disallowed_user_agents\" is not"),
-        (good[:1] + [b'{"id": "x", "disallowed_user_agents": []}'], "line 2: \"disallowed_user_agents\" is not"),
+        (good[:1] + [b'{"id": "x", "disallowed_user_agents": {"a": "b"}}'], "line 2: \"disallowed_user_agents\" is not"),
+        (good[:1] + [b'{"id": "x", "disallowed_user_agents": [1]}'], "line 2: \"disallowed_user_agents\" is not"),
         (good[:1] + [b'{"disallowed_user_agents": ["A"]}'], "line 2: a tag needs exactly one of"),
         (good[:1] + [b'{"id": 1, "line": 3, "disallowed_user_agents": ["A"]}'], "line 2: a tag needs exactly one of"),
         (good[:1] + [b'{"line": 0, "disallowed_user_agents": ["A"]}'], "line 2: \"line\" is not a positive integer"),
