@@ -392,6 +392,19 @@ static void print_answer(struct printer *p, const struct item *it, const optout_
             }
             fputc('}', out);
         }
+        fprintf(out, "], \"override\": %s", a->override == OPTOUT_OVERRIDE_KEEP     ? "\"keep\""
+                                            : a->override == OPTOUT_OVERRIDE_REMOVE ? "\"remove\""
+                                                                                    : "null");
+        if (a->override) fputs(", \"override_entry\": ", out), json_cstr(out, a->override_entry);
+        fprintf(out, ", \"granularity\": \"%s\"", optout_granularity_name(cfg->granularity));
+        if (a->domain && a->domain[0]) fputs(", \"domain\": ", out), json_cstr(out, a->domain);
+        fputs(", \"granularity_agents\": [", out);
+        for (size_t k = 0, f1 = 1; k < n; k++)
+            if (optout_agentset_has(&a->coarse, k)) {
+                if (!f1) fputs(", ", out);
+                f1 = 0;
+                json_cstr(out, optout_agents_name(agents, k));
+            }
         fprintf(out, "], \"removed\": %s, \"disallowed_user_agents\": [", a->removed ? "true" : "false");
         int first = 1;
         for (size_t k = 0; k < n; k++)
@@ -429,12 +442,31 @@ static void print_answer(struct printer *p, const struct item *it, const optout_
             a->bad_idna ? " (IDNA conversion failed: the raw host is used)" : "");
     fprintf(out, "  %-*s  ", w, "robots.txt");
     record_text(out, cfg, a);
+    if (a->override) { /* policy.h: decided before robots.txt */
+        fprintf(out, "  %-*s  %s by --%s entry %s: robots.txt is not consulted\n", w, "override",
+                a->override == OPTOUT_OVERRIDE_KEEP ? "kept" : "removed",
+                a->override == OPTOUT_OVERRIDE_KEEP ? "keep-hosts" : "remove-hosts", a->override_entry);
+        if (a->override == OPTOUT_OVERRIDE_KEEP) fprintf(out, "  kept: the host is in --keep-hosts (%s)\n", a->override_entry);
+        else fprintf(out, "  removed: the host is in --remove-hosts (%s), for no agent\n", a->override_entry);
+        return;
+    }
+    if (cfg->granularity != OPTOUT_GRANULARITY_URL)
+        fprintf(out, "  %-*s  %s%s%s\n", w, "granularity", optout_granularity_name(cfg->granularity),
+                cfg->granularity == OPTOUT_GRANULARITY_DOMAIN ? ": registrable domain " : "",
+                cfg->granularity == OPTOUT_GRANULARITY_DOMAIN ? a->domain : "");
     for (size_t k = 0; k < n; k++) {
         int dis = optout_agentset_has(&a->disallowed, k);
         const char *text = otext;
         if (a->kind == OPTOUT_WHY_AGENT_RULES) {
             rule_text(rtext, sizeof rtext, &a->explanation[k]);
             text = rtext;
+        }
+        char ctext[1400];
+        if (optout_agentset_has(&a->coarse, k)) { /* the URL itself is allowed: the granularity removes it */
+            snprintf(ctext, sizeof ctext, "%s; but the %s disallows this agent something (--granularity %s)", text,
+                     cfg->granularity == OPTOUT_GRANULARITY_DOMAIN ? "domain (one of its hosts)" : "host's robots.txt",
+                     optout_granularity_name(cfg->granularity));
+            text = ctext;
         }
         fprintf(out, "  %-*s  %-10s  ", w, optout_agents_name(agents, k), dis ? "disallowed" : "allowed");
         text_str(out, text, strlen(text));

@@ -42,6 +42,9 @@ struct optout_why {
     optout_strmap *records;   /* host key -> struct record, for the hosts met so far */
     struct optout_hostkey_entry *cache;
     optout_robots_explanation explain[OPTOUT_AGENTS_MAX];
+    char *keep_hosts, *remove_hosts;
+    optout_policy policy; /* its overrides and domains are owned here */
+    char domain[OPTOUT_HOSTKEY_MAX];
 };
 
 static char *xstrdup(const char *s) {
@@ -85,6 +88,10 @@ void optout_why_close(optout_why *w) {
     free(w->top_intl);
     free(w->hosts);
     free(w->unknown);
+    free(w->keep_hosts);
+    free(w->remove_hosts);
+    optout_overrides_free((optout_overrides *)w->policy.overrides);
+    optout_domains_free((optout_domains *)w->policy.domains);
     free(w);
 }
 
@@ -148,6 +155,22 @@ static int read_options(optout_why *w, const char *plan, char *agents, size_t ag
         } else if (strcmp(name, "hosts") == 0) {
             free(w->hosts);
             w->hosts = xstrdup(value);
+        } else if (strcmp(name, "granularity") == 0) {
+            optout_granularity g;
+            if (optout_granularity_parse(value, &g) != 0) {
+                snprintf(err, errlen, "%s: unknown granularity \"%s\"", plan, value);
+                rc = -1;
+                break;
+            }
+            w->policy.granularity = g;
+        } else if (strcmp(name, "keep-hosts") == 0) {
+            free(w->keep_hosts);
+            w->keep_hosts = xstrdup(value);
+        } else if (strcmp(name, "remove-hosts") == 0) {
+            free(w->remove_hosts);
+            w->remove_hosts = xstrdup(value);
+        } else if (strcmp(name, "overrides-sha256") == 0) {
+            continue; /* the lists' content, checked by the broker on resume */
         } else if (!known_option(name, value)) {
             size_t have = strlen(w->unknown), need = have + strlen(name) + strlen(value) + 6;
             char *u = optout_malloc(need);
@@ -209,6 +232,8 @@ optout_why *optout_why_open(const char *dir, char *err, size_t errlen) {
     w->top_intl = xstrdup("");
     w->hosts = xstrdup("");
     w->unknown = xstrdup("");
+    w->keep_hosts = xstrdup("");
+    w->remove_hosts = xstrdup("");
     char plan[4200], rerr[OPTOUT_RUNDIR_ERR_LEN];
     char *agents = optout_malloc(16384);
     snprintf(plan, sizeof plan, "%s/plan", dir);
@@ -264,6 +289,19 @@ optout_why *optout_why_open(const char *dir, char *err, size_t errlen) {
         w->verdicts = optout_verdicts_open_archive(w->archive, w->agents, w->cfg.mode, 0, err, errlen);
     }
     if (!w->verdicts) goto fail;
+    if ((w->keep_hosts[0] || w->remove_hosts[0]) &&
+        !(w->policy.overrides = optout_overrides_load(w->keep_hosts[0] ? w->keep_hosts : NULL,
+                                                      w->remove_hosts[0] ? w->remove_hosts : NULL, w->cfg.host_key, err,
+                                                      errlen)))
+        goto fail;
+    if (w->policy.granularity == OPTOUT_GRANULARITY_DOMAIN) {
+        char table[4200];
+        snprintf(table, sizeof table, "%s/" OPTOUT_DOMAINS_FILE, dir);
+        if (!(w->policy.domains = optout_domains_load(table, w->agents, err, errlen))) goto fail;
+    }
+    w->cfg.granularity = w->policy.granularity;
+    w->cfg.keep_hosts = w->keep_hosts;
+    w->cfg.remove_hosts = w->remove_hosts;
     free(agents);
     w->cfg.dir = w->dir;
     w->cfg.agents = w->agents;
@@ -489,6 +527,9 @@ static int explain_chunk(optout_why *w, const char *const *urls, const size_t *l
                                .bad_idna = keys[i].bad_idna, .outcome = OPTOUT_OUTCOME_COUNT, .record = &none,
                                .kind = OPTOUT_WHY_AGENT_UNDECIDED};
         optout_agentset_clear(&a.disallowed);
+        optout_agentset_clear(&a.coarse);
+        a.override_entry = "";
+        a.domain = "";
         if (keys[i].status == OPTOUT_HOSTKEY_OK) {
             a.host = keys[i].key;
             struct record *x = optout_strmap_get(w->records, keys[i].key, keys[i].len);
@@ -515,8 +556,22 @@ static int explain_chunk(optout_why *w, const char *const *urls, const size_t *l
                 for (size_t k = 0; k < nagents; k++) optout_agentset_add(&a.disallowed, k);
                 a.disallowed_count = nagents;
             }
+            /* policy.h, in the filter's order: an override decides before robots.txt; else the
+             * granularity adds what the host or its domain disallows something */
+            a.override = optout_overrides_match(w->policy.overrides, keys[i].key, keys[i].len, &a.override_entry);
+            if (a.override != OPTOUT_OVERRIDE_NONE) {
+                optout_agentset_clear(&a.disallowed);
+                a.disallowed_count = 0;
+            } else if (w->policy.granularity != OPTOUT_GRANULARITY_URL) {
+                optout_agentset url = a.disallowed;
+                a.disallowed_count =
+                    optout_policy_extend(&w->policy, keys[i].key, keys[i].len,
+                                         v.outcome == OPTOUT_OUTCOME_OK ? v.rules : NULL, nagents, &a.disallowed, w->domain);
+                for (size_t k = 0; k < OPTOUT_AGENTS_MAX / 64; k++) a.coarse.words[k] = a.disallowed.words[k] & ~url.words[k];
+                a.domain = w->domain;
+            }
         }
-        a.removed = a.disallowed_count > 0;
+        a.removed = a.disallowed_count > 0 || a.override == OPTOUT_OVERRIDE_REMOVE;
         if (fn(&a, base + i, arg) != 0) {
             snprintf(err, errlen, "stopped");
             return -1;

@@ -7,6 +7,9 @@
  *   the robots directory named by the plan's `robots-dir` option, else the fetch archive DIR/robots/.
  *   What is missing (no DIR, no plan, a plan without agents, a robots directory or an archive that is
  *   not there) fails the open with a message saying so: the caller exits 1.
+ * - Policy: the plan's granularity, keep-hosts and remove-hosts are applied with policy.h's
+ *   functions, in the filter's order (override before robots.txt, granularity after the URL's
+ *   verdict); domain granularity reads the run's DIR/blocked_domains.tsv (what the workers used).
  * - optout_why_explain() decides each URL exactly as the filter does (filter.h): the same host key
  *   (optout_hostkey_cached: computed on scheme and authority, doc_fields.h), the same verdict source
  *   code (verdicts_dir.c / verdicts_archive.c, which the fleet's Redis store is loaded from), the same
@@ -33,6 +36,7 @@
 
 #include "optout/agents.h"
 #include "optout/hostkey.h"
+#include "optout/policy.h"
 #include "optout/robots.h"
 #include "optout/rundir.h"
 #include "optout/stats.h"
@@ -50,6 +54,9 @@ typedef struct {
     const char *archive;    /* DIR/robots for a fetching run; "" with a robots directory */
     const char *top_en, *top_intl, *hosts; /* the plan's values */
     const optout_inputs *inputs;
+    /* Policy (policy.h) as the plan gives it: granularity, override lists ("" when none). */
+    optout_granularity granularity;
+    const char *keep_hosts, *remove_hosts;
     /* Options of the plan this module does not model, with a value that may change decisions
      * (not "", "no", "0", "url", "keep", "shards"): "--granularity host, --keep-hosts F". The
      * answers may then differ from the filter's; callers say so. "" when none. */
@@ -92,6 +99,14 @@ typedef struct {
     int parsed_truncated;             /* ok: only the first 500 KiB of the body were parsed */
     optout_why_agent_kind kind;
     const optout_robots_explanation *explanation; /* kind RULES: one per agent, list order */
+    /* Policy (policy.h), decided with the filter's functions: an override (the host is in
+     * --keep-hosts / --remove-hosts: robots.txt not consulted, `disallowed` empty) and its entry;
+     * the agents the granularity added beyond the URL's own verdict, and the registrable domain
+     * (domain granularity; "" otherwise). */
+    optout_override override;
+    const char *override_entry;
+    optout_agentset coarse;
+    const char *domain;
     optout_agentset disallowed;       /* the filter's decision */
     size_t disallowed_count;
     int removed;                      /* disallowed_count > 0 */

@@ -374,6 +374,8 @@ def main():
                           "%s vs %s" % (lines, want))
                 if label == "sample":
                     sample_checks(rep, md, exp[1], e_url, stats)
+                if label in ("host", "domain", "domain+overrides"):
+                    why_checks(label, rd, docs, exp)
         # usage errors: both lists name one entry; a bad sample; a bad granularity
         both = os.path.join(work, "both.txt")
         with open(both, "w") as f:
@@ -428,6 +430,37 @@ def sample_checks(rep, md, tot, full, filter_stats):
           a["docs_loss_low"] <= true_docs <= a["docs_loss_high"])
     check("sample section in report.md", "## Sample" in md and "95% interval" in md)
     check("filter --stats has the sample too", filter_stats.get("sample", {}).get("ppm") == 250000)
+
+
+def why_checks(label, rd, docs, exp):
+    """optout why answers every document's URL as the run decided it (override, granularity)."""
+    want = {}
+    for s, (kept, removed) in exp[0].items():
+        for line in kept:
+            if line.strip():
+                want[line] = None
+        for line, agents in removed:
+            want[line] = agents
+    urls, expected = [], {}
+    for rows in docs.values():
+        for line, obj, kind, host, rfile in rows:
+            if kind != "doc" or line not in want:
+                continue
+            u = obj["url"] if "url" in obj else obj["metadata"]["url"]
+            if "\n" in u or u in expected:
+                continue
+            urls.append(u)
+            expected[u] = want[line]
+    listing = os.path.join(rd, "why-urls.txt")
+    with open(listing, "w", encoding="utf-8", errors="surrogatepass") as f:
+        f.write("".join(u + "\n" for u in urls))
+    p = run([OPTOUT, "why", "--run", rd, "--json", "--urls", listing])
+    check("why %s exit" % label, p.returncode == 0 and b"may differ" not in p.stderr, p.stderr.decode()[-300:])
+    got = [json.loads(l) for l in p.stdout.decode().splitlines() if l.strip()]
+    bad = [(a["url"], a["removed"], a["disallowed_user_agents"], expected.get(a["url"])) for a in got
+           if (a["removed"], a["disallowed_user_agents"] if a["removed"] else None) !=
+           (expected.get(a["url"]) is not None, expected.get(a["url"]))]
+    check("why %s agrees with the run on %d URLs" % (label, len(got)), len(got) == len(urls) and not bad, str(bad[:3]))
 
 
 def memory_checks(work, corpus, shards, robots):

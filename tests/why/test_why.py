@@ -364,13 +364,13 @@ try:
     odd = os.path.join(tmp, "odd")
     shutil.copytree(dirrun, odd, ignore=shutil.ignore_patterns("*.sock"))
     text = open(os.path.join(odd, "plan")).read().split("\n")
-    opts = sorted([l for l in text if l.startswith("option ")] + ["option granularity host"], key=lambda l: l.split(" ")[1])
+    opts = sorted([l for l in text if l.startswith("option ")] + ["option sample 0.5"], key=lambda l: l.split(" ")[1])
     body = "".join(o + "\n" for o in opts)
     with open(os.path.join(odd, "plan"), "w") as fh:
         fh.write("optout-plan 1\n" + body + "config " + hashlib.sha256(body.encode()).hexdigest() + "\n" +
                  "".join(l + "\n" for l in text if l.startswith("input")))
     r = why(["--run", odd, "https://news.example/"])
-    check(r.returncode == 0 and "--granularity host" in r.stderr and "may differ" in r.stderr,
+    check(r.returncode == 0 and "--sample 0.5" in r.stderr and "may differ" in r.stderr,
           "an option why does not model is warned about (%s)" % r.stderr.strip())
     r = why(["--run", dirrun, "https://news.example/"])
     check(r.returncode == 0 and r.stderr == "", "a plan of known options: no warning (%s)" % r.stderr.strip())
