@@ -712,8 +712,11 @@ static int write_report(struct broker *b) {
     int fetched = b->stage_count[STAGE_FETCH] > 0, ranked = c->top_en || c->top_non_en;
     uint64_t planned = 0;
     for (int i = 0; i < OPTOUT_OUTCOME_COUNT; i++) planned += b->hosts_by_outcome[i];
-    if (b->fetched_from) utc_time(b->fetched_from, from, sizeof from);
-    if (b->fetched_to) utc_time(b->fetched_to, to, sizeof to);
+    uint64_t t0 = b->fetched_from, t1 = b->fetched_to;
+    if (!t0 && b->blocked && b->blocked->fetched_from > 0) /* a robots directory: its index.tsv's times */
+        t0 = (uint64_t)b->blocked->fetched_from, t1 = (uint64_t)b->blocked->fetched_to;
+    if (t0) utc_time(t0, from, sizeof from);
+    if (t1) utc_time(t1, to, sizeof to);
     optout_report_info info = {
         .mode = optout_robots_mode_name(c->mode),
         .robots_dir = c->robots_dir,
@@ -726,8 +729,8 @@ static int write_report(struct broker *b) {
         .agents_sha256 = agents_sha,
         .host_key = c->host_key == OPTOUT_HOSTKEY_NETLOC ? "netloc" : "canonical",
         .unreachable = c->unreachable_disallows ? "disallow" : "keep",
-        .robots_from = b->fetched_from ? from : NULL,
-        .robots_to = b->fetched_to ? to : NULL,
+        .robots_from = t0 ? from : NULL,
+        .robots_to = t1 ? to : NULL,
         .top_en = ranked ? rank.top_en : 0,
         .top_non_en = ranked ? rank.top_non_en : 0,
         .metric = ranked ? optout_rank_metric_name(c->metric) : NULL,
@@ -750,9 +753,11 @@ out:
 static int write_manifest(struct broker *b) {
     char agents_name[512], agents_sha[65], err[1024];
     agents_identity(b, agents_name, sizeof agents_name, agents_sha);
+    int64_t from = (int64_t)b->fetched_from, to = (int64_t)b->fetched_to;
+    if (!from && b->blocked) /* a robots directory's snapshot: its index.tsv's fetch times */
+        from = b->blocked->fetched_from, to = b->blocked->fetched_to;
     optout_manifest_info info = {.agents_name = agents_name, .agents_sha256 = agents_sha,
-                                 .agents_file = b->cfg->agents_file, .robots_from = (int64_t)b->fetched_from,
-                                 .robots_to = (int64_t)b->fetched_to};
+                                 .agents_file = b->cfg->agents_file, .robots_from = from, .robots_to = to};
     optout_manifest_summary sum;
     if (optout_manifest_write(b->cfg->dir, &info, &sum, err, sizeof err) != 0) {
         optout_log(LOG_ERR, "manifest: %s", err);

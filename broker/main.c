@@ -72,6 +72,15 @@ static void usage(FILE *f) {
           f);
 }
 
+/* What main() allocates lives until exit: freed there, so that no usage-error return leaks it. */
+static const char **option_lists;
+static char *redis_password;
+static void free_option_lists(void) {
+    free(option_lists);
+    if (redis_password) explicit_bzero(redis_password, strlen(redis_password));
+    free(redis_password);
+}
+
 int main(int argc, char **argv) {
     optout_log_init("optout-broker");
     enum { O_DIR = 256, O_BIND, O_CORPUS, O_ROBOTS, O_MODE, O_AGENTS_FILE, O_AGENT, O_REMOVED, O_HOSTKEY,
@@ -123,11 +132,12 @@ int main(int argc, char **argv) {
     struct broker_config cfg = {.retries = 3, .partitions = BROKER_DEFAULT_PARTITIONS,
                                 .fetch_tasks = BROKER_DEFAULT_FETCH_TASKS, .fetch = {.retries = -1}};
     unsigned long long number;
-    const char **corpus = calloc((size_t)argc, sizeof *corpus);
-    const char **agents = calloc((size_t)argc, sizeof *agents);
-    const char **binds = calloc((size_t)argc, sizeof *binds);
-    const char **root_names = calloc((size_t)argc, sizeof *root_names);
-    const char **root_paths = calloc((size_t)argc, sizeof *root_paths);
+    /* the list options, in one block freed at exit (the many usage-error returns need not) */
+    option_lists = calloc(5 * (size_t)argc, sizeof *option_lists);
+    atexit(free_option_lists);
+    const char **corpus = option_lists, **agents = corpus ? corpus + argc : NULL;
+    const char **binds = corpus ? agents + argc : NULL, **root_names = corpus ? binds + argc : NULL;
+    const char **root_paths = corpus ? root_names + argc : NULL;
     char robots_abs[PATH_MAX], dir_abs[PATH_MAX], hosts_abs[PATH_MAX];
     static char curve_secret[OPTOUT_CURVE_KEY_LEN + 1], curve_public[OPTOUT_CURVE_KEY_LEN + 1], curve_err[600];
     if (!corpus || !agents || !binds || !root_names || !root_paths) return OPTOUT_EXIT_FAILURE;
@@ -205,7 +215,8 @@ int main(int argc, char **argv) {
         case O_REDIS: cfg.redis = optarg; break;
         case O_REDIS_USER: cfg.redis_user = optarg; break;
         case O_REDIS_PW:
-            if (!(cfg.redis_password = optout_read_secret_file(optarg))) {
+            free(redis_password);
+            if (!(cfg.redis_password = redis_password = optout_read_secret_file(optarg))) {
                 optout_log(LOG_ERR, "--redis-password-file %s: %s", optarg,
                            errno == EINVAL   ? "empty"
                            : errno == EPERM ? "readable by every user (chmod o-rwx)"
@@ -414,11 +425,5 @@ int main(int argc, char **argv) {
     cfg.binds = binds;
     cfg.root_names = root_names;
     cfg.root_paths = root_paths;
-    int rc = broker_run(&cfg);
-    free(corpus);
-    free(agents);
-    free(binds);
-    free(root_names);
-    free(root_paths);
-    return rc;
+    return broker_run(&cfg);
 }

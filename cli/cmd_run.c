@@ -59,6 +59,12 @@ static void run_usage(FILE *f) {
           f);
 }
 
+/* The broker's arguments as collected: [0] is the program's path (not allocated), the rest strdup'd. */
+static void free_args(char **args, size_t n) {
+    for (size_t i = 1; i < n; i++) free(args[i]);
+    free(args);
+}
+
 static pid_t spawn(char *const argv[]) {
     pid_t pid = fork();
     if (pid == 0) {
@@ -224,7 +230,7 @@ int cmd_run(int argc, char **argv) {
             workers = atol(optarg);
             if (workers < 1 || workers > MAX_WORKERS) {
                 optout_log(LOG_ERR, "--workers: expected 1..%d, got '%s'", MAX_WORKERS, optarg);
-                free(bargs);
+                free_args(bargs, nb);
                 return OPTOUT_EXIT_USAGE;
             }
             continue;
@@ -243,9 +249,9 @@ int cmd_run(int argc, char **argv) {
             max_memory = optarg;
             continue;
         }
-        case 'h': run_usage(stdout); free(bargs); return OPTOUT_EXIT_OK;
+        case 'h': run_usage(stdout); free_args(bargs, nb); return OPTOUT_EXIT_OK;
         case ':':
-        case '?': free(bargs); return cli_option_error("run", opt, argv);
+        case '?': free_args(bargs, nb); return cli_option_error("run", opt, argv);
         default: break;
         }
         char flag[64];
@@ -395,7 +401,6 @@ int cmd_run(int argc, char **argv) {
 done:
     if (status_sock) zmq_close(status_sock);
     if (zctx) zmq_ctx_term(zctx);
-    for (size_t i = 1; i < nb; i++) free(bargs[i]);
-    free(bargs);
+    free_args(bargs, nb);
     return rc;
 }

@@ -48,13 +48,6 @@
 static const char HEADER[] = "#host\toutcome\tstatus\tfetched_at\tsha256\tsize\ttruncated\ttime_ms\tattempts\t"
                              "final_url\toffset\tlength\terror\n";
 
-__attribute__((format(printf, 3, 4))) static void set_err(char *err, size_t errlen, const char *fmt, ...) {
-    if (!err || errlen == 0) return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
 
 int archive_bodies_path(const char *dir, const char *pack, char *buf, size_t cap) {
     int n = snprintf(buf, cap, "%s/%s.bodies.zst", dir, pack);
@@ -105,12 +98,12 @@ static void writer_free(optout_archive_writer *w) {
 optout_archive_writer *optout_archive_create(const char *dir, const char *name, int level, char *err,
                                              size_t errlen) {
     if (!name || !*name || strchr(name, '/') || name[0] == '.') {
-        set_err(err, errlen, "archive %s: bad pack name '%s'", dir, name ? name : "");
+        optout_set_err(err, errlen, "archive %s: bad pack name '%s'", dir, name ? name : "");
         return NULL;
     }
     optout_archive_writer *w = calloc(1, sizeof *w);
     if (!w) {
-        set_err(err, errlen, "out of memory");
+        optout_set_err(err, errlen, "out of memory");
         return NULL;
     }
     w->bfd = -1;
@@ -118,29 +111,29 @@ optout_archive_writer *optout_archive_create(const char *dir, const char *name, 
     if (asprintf(&w->tsv_path, "%s/%s.tsv", dir, name) < 0) w->tsv_path = NULL;
     if (asprintf(&w->bodies_path, "%s/%s.bodies.zst", dir, name) < 0) w->bodies_path = NULL;
     if (!w->tsv_path || !w->bodies_path || !(w->dir = strdup(dir)) || !(w->cctx = ZSTD_createCCtx())) {
-        set_err(err, errlen, "out of memory");
+        optout_set_err(err, errlen, "out of memory");
         writer_free(w);
         return NULL;
     }
     if (optout_make_parent_dirs(w->tsv_path) != 0) {
-        set_err(err, errlen, "archive %s: cannot create the directory: %s", dir, strerror(errno));
+        optout_set_err(err, errlen, "archive %s: cannot create the directory: %s", dir, strerror(errno));
         writer_free(w);
         return NULL;
     }
     w->bfd = open(w->bodies_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     if (w->bfd < 0) {
-        set_err(err, errlen, "%s: %s", w->bodies_path, strerror(errno));
+        optout_set_err(err, errlen, "%s: %s", w->bodies_path, strerror(errno));
         writer_free(w);
         return NULL;
     }
     w->idx = fopen(w->tsv_path, "we");
     if (!w->idx) {
-        set_err(err, errlen, "%s: %s", w->tsv_path, strerror(errno));
+        optout_set_err(err, errlen, "%s: %s", w->tsv_path, strerror(errno));
         writer_free(w);
         return NULL;
     }
     if (fputs(HEADER, w->idx) == EOF) {
-        set_err(err, errlen, "%s: %s", w->tsv_path, strerror(errno));
+        optout_set_err(err, errlen, "%s: %s", w->tsv_path, strerror(errno));
         writer_free(w);
         return NULL;
     }
@@ -175,28 +168,28 @@ static int write_all(int fd, const void *buf, size_t len) {
 
 int optout_archive_append(optout_archive_writer *w, const optout_fetch_result *r, char *err, size_t errlen) {
     if (w->failed) {
-        set_err(err, errlen, "%s: an earlier write failed", w->tsv_path);
+        optout_set_err(err, errlen, "%s: an earlier write failed", w->tsv_path);
         return -1;
     }
     const char *host = r->host ? r->host : "";
     if (!*host || host[0] == '#') {
-        set_err(err, errlen, "%s: bad host key '%s'", w->tsv_path, host);
+        optout_set_err(err, errlen, "%s: bad host key '%s'", w->tsv_path, host);
         return -1;
     }
     for (const char *p = host; *p; p++)
         if ((unsigned char)*p <= 0x20 || (unsigned char)*p == 0x7f) {
-            set_err(err, errlen, "%s: host key '%s' holds a space or control character", w->tsv_path, host);
+            optout_set_err(err, errlen, "%s: host key '%s' holds a space or control character", w->tsv_path, host);
             return -1;
         }
     if ((unsigned)r->outcome >= OPTOUT_OUTCOME_COUNT || r->status < 0 || r->status > 999) {
-        set_err(err, errlen, "%s: record of %s: bad outcome %d or status %ld", w->tsv_path, host, (int)r->outcome,
+        optout_set_err(err, errlen, "%s: record of %s: bad outcome %d or status %ld", w->tsv_path, host, (int)r->outcome,
                 r->status);
         return -1;
     }
     struct tm tm;
     time_t t = (time_t)r->fetched_at;
     if (!gmtime_r(&t, &tm) || tm.tm_year + 1900 < 0 || tm.tm_year + 1900 > 9999) {
-        set_err(err, errlen, "%s: record of %s: fetched_at %" PRId64 " out of range", w->tsv_path, host,
+        optout_set_err(err, errlen, "%s: record of %s: fetched_at %" PRId64 " out of range", w->tsv_path, host,
                 r->fetched_at);
         return -1;
     }
@@ -209,14 +202,14 @@ int optout_archive_append(optout_archive_writer *w, const optout_fetch_result *r
     uint64_t offset = 0, length = 0;
     if (ok) {
         if ((uint64_t)blen > ARCHIVE_BODY_MAX || (!r->body && blen)) {
-            set_err(err, errlen, "%s: record of %s: body of %zu bytes %s", w->tsv_path, host, blen,
+            optout_set_err(err, errlen, "%s: record of %s: body of %zu bytes %s", w->tsv_path, host, blen,
                     r->body ? "too large" : "missing");
             return -1;
         }
         const char *body = r->body ? r->body : "";
         optout_sha256_hex(body, blen, sha);
         if (r->sha256[0] && strcmp(r->sha256, sha) != 0) {
-            set_err(err, errlen, "%s: record of %s: its sha256 %.64s is not that of its body (%s)", w->tsv_path, host,
+            optout_set_err(err, errlen, "%s: record of %s: its sha256 %.64s is not that of its body (%s)", w->tsv_path, host,
                     r->sha256, sha);
             return -1;
         }
@@ -224,7 +217,7 @@ int optout_archive_append(optout_archive_writer *w, const optout_fetch_result *r
         if (bound > w->ccap) {
             void *nb = realloc(w->cbuf, bound);
             if (!nb) {
-                set_err(err, errlen, "out of memory");
+                optout_set_err(err, errlen, "out of memory");
                 return -1;
             }
             w->cbuf = nb;
@@ -232,11 +225,11 @@ int optout_archive_append(optout_archive_writer *w, const optout_fetch_result *r
         }
         size_t clen = ZSTD_compressCCtx(w->cctx, w->cbuf, w->ccap, body, blen, w->level);
         if (ZSTD_isError(clen)) {
-            set_err(err, errlen, "%s: compressing the body of %s: %s", w->bodies_path, host, ZSTD_getErrorName(clen));
+            optout_set_err(err, errlen, "%s: compressing the body of %s: %s", w->bodies_path, host, ZSTD_getErrorName(clen));
             return -1;
         }
         if (write_all(w->bfd, w->cbuf, clen) != 0) {
-            set_err(err, errlen, "%s: %s", w->bodies_path, strerror(errno));
+            optout_set_err(err, errlen, "%s: %s", w->bodies_path, strerror(errno));
             w->failed = 1;
             return -1;
         }
@@ -251,7 +244,7 @@ int optout_archive_append(optout_archive_writer *w, const optout_fetch_result *r
     fprintf(w->idx, "\t%" PRIu64 "\t%" PRIu64 "\t", offset, length);
     put_text(w->idx, ok ? NULL : r->error);
     if (fputc('\n', w->idx) == EOF || ferror(w->idx)) {
-        set_err(err, errlen, "%s: %s", w->tsv_path, strerror(errno));
+        optout_set_err(err, errlen, "%s: %s", w->tsv_path, strerror(errno));
         w->failed = 1;
         return -1;
     }
@@ -260,7 +253,7 @@ int optout_archive_append(optout_archive_writer *w, const optout_fetch_result *r
 
 int optout_archive_flush(optout_archive_writer *w, char *err, size_t errlen) {
     if (fflush(w->idx) != 0) {
-        set_err(err, errlen, "%s: %s", w->tsv_path, strerror(errno));
+        optout_set_err(err, errlen, "%s: %s", w->tsv_path, strerror(errno));
         w->failed = 1;
         return -1;
     }
@@ -271,11 +264,11 @@ int optout_archive_close(optout_archive_writer *w, int sync, char *err, size_t e
     if (!w) return 0;
     int rc = 0;
     if (fflush(w->idx) != 0 || (sync && fsync(fileno(w->idx)) != 0)) {
-        set_err(err, errlen, "%s: %s", w->tsv_path, strerror(errno));
+        optout_set_err(err, errlen, "%s: %s", w->tsv_path, strerror(errno));
         rc = -1;
     }
     if (rc == 0 && sync && fsync(w->bfd) != 0) {
-        set_err(err, errlen, "%s: %s", w->bodies_path, strerror(errno));
+        optout_set_err(err, errlen, "%s: %s", w->bodies_path, strerror(errno));
         rc = -1;
     }
     int c1 = fclose(w->idx), e1 = errno;
@@ -283,11 +276,11 @@ int optout_archive_close(optout_archive_writer *w, int sync, char *err, size_t e
     w->idx = NULL;
     w->bfd = -1;
     if (rc == 0 && (c1 != 0 || c2 != 0)) {
-        set_err(err, errlen, "%s: %s", c1 ? w->tsv_path : w->bodies_path, strerror(c1 ? e1 : e2));
+        optout_set_err(err, errlen, "%s: %s", c1 ? w->tsv_path : w->bodies_path, strerror(c1 ? e1 : e2));
         rc = -1;
     }
     if (rc == 0 && sync && optout_fsync_dir(w->dir) != 0) { /* the names of new packs are durable too */
-        set_err(err, errlen, "archive %s: fsync: %s", w->dir, strerror(errno));
+        optout_set_err(err, errlen, "archive %s: fsync: %s", w->dir, strerror(errno));
         rc = -1;
     }
     writer_free(w);
@@ -311,7 +304,7 @@ int archive_read_body(int fd, const char *where, uint64_t offset, uint64_t lengt
                       const unsigned char sha[32], char **body, char *err, size_t errlen) {
     *body = NULL;
     if (size > ARCHIVE_BODY_MAX || length == 0 || length > ZSTD_compressBound((size_t)size)) {
-        set_err(err, errlen, "%s: a %" PRIu64 "-byte frame cannot hold a %" PRIu64 "-byte body", where, length,
+        optout_set_err(err, errlen, "%s: a %" PRIu64 "-byte frame cannot hold a %" PRIu64 "-byte body", where, length,
                 size);
         return -1;
     }
@@ -319,7 +312,7 @@ int archive_read_body(int fd, const char *where, uint64_t offset, uint64_t lengt
     char *out = frame ? malloc((size_t)size + 1) : NULL;
     if (!out) {
         free(frame);
-        set_err(err, errlen, "out of memory");
+        optout_set_err(err, errlen, "out of memory");
         return -1;
     }
     size_t got = 0;
@@ -327,7 +320,7 @@ int archive_read_body(int fd, const char *where, uint64_t offset, uint64_t lengt
         ssize_t n = pread(fd, frame + got, (size_t)length - got, (off_t)(offset + got));
         if (n < 0 && errno == EINTR) continue;
         if (n <= 0) {
-            set_err(err, errlen, "%s: reading the body at offset %" PRIu64 ": %s", where, offset,
+            optout_set_err(err, errlen, "%s: reading the body at offset %" PRIu64 ": %s", where, offset,
                     n < 0 ? strerror(errno) : "end of file");
             goto fail;
         }
@@ -335,14 +328,14 @@ int archive_read_body(int fd, const char *where, uint64_t offset, uint64_t lengt
     }
     size_t fsize = ZSTD_findFrameCompressedSize(frame, (size_t)length);
     if (ZSTD_isError(fsize) || fsize != length) {
-        set_err(err, errlen, "%s: the body at offset %" PRIu64 " is not one zstd frame of %" PRIu64 " bytes%s%s",
+        optout_set_err(err, errlen, "%s: the body at offset %" PRIu64 " is not one zstd frame of %" PRIu64 " bytes%s%s",
                 where, offset, length, ZSTD_isError(fsize) ? ": " : "",
                 ZSTD_isError(fsize) ? ZSTD_getErrorName(fsize) : "");
         goto fail;
     }
     size_t dn = ZSTD_decompress(out, (size_t)size + 1, frame, (size_t)length);
     if (ZSTD_isError(dn) || dn != size) {
-        set_err(err, errlen, "%s: the body at offset %" PRIu64 " does not decompress to %" PRIu64 " bytes%s%s", where,
+        optout_set_err(err, errlen, "%s: the body at offset %" PRIu64 " does not decompress to %" PRIu64 " bytes%s%s", where,
                 offset, size, ZSTD_isError(dn) ? ": " : "", ZSTD_isError(dn) ? ZSTD_getErrorName(dn) : "");
         goto fail;
     }
@@ -350,11 +343,11 @@ int archive_read_body(int fd, const char *where, uint64_t offset, uint64_t lengt
     unsigned char md[EVP_MAX_MD_SIZE];
     unsigned int mdlen = 0;
     if (EVP_Digest(out, (size_t)size, md, &mdlen, EVP_sha256(), NULL) != 1 || mdlen != 32) {
-        set_err(err, errlen, "%s: SHA-256 failed in libcrypto", where);
+        optout_set_err(err, errlen, "%s: SHA-256 failed in libcrypto", where);
         goto fail;
     }
     if (memcmp(md, sha, 32) != 0) {
-        set_err(err, errlen, "%s: the body at offset %" PRIu64 " does not have the recorded SHA-256", where, offset);
+        optout_set_err(err, errlen, "%s: the body at offset %" PRIu64 " does not have the recorded SHA-256", where, offset);
         goto fail;
     }
     free(frame);
@@ -461,17 +454,17 @@ static long scan_pack(const char *dir, char *pack, int with_bodies, optout_archi
     char tsv[4096], bodies[4096];
     if ((size_t)snprintf(tsv, sizeof tsv, "%s/%s.tsv", dir, pack) >= sizeof tsv ||
         archive_bodies_path(dir, pack, bodies, sizeof bodies) != 0) {
-        set_err(err, errlen, "archive %s: path too long", dir);
+        optout_set_err(err, errlen, "archive %s: path too long", dir);
         return -1;
     }
     FILE *f = fopen(tsv, "re");
     if (!f) {
-        set_err(err, errlen, "%s: %s", tsv, strerror(errno));
+        optout_set_err(err, errlen, "%s: %s", tsv, strerror(errno));
         return -1;
     }
     struct stat st;
     if (fstat(fileno(f), &st) != 0) {
-        set_err(err, errlen, "%s: %s", tsv, strerror(errno));
+        optout_set_err(err, errlen, "%s: %s", tsv, strerror(errno));
         fclose(f);
         return -1;
     }
@@ -480,7 +473,7 @@ static long scan_pack(const char *dir, char *pack, int with_bodies, optout_archi
     struct stat bst;
     if (bfd >= 0 && fstat(bfd, &bst) == 0) bsize = (uint64_t)bst.st_size;
     else if (bfd >= 0 || errno != ENOENT) {
-        set_err(err, errlen, "%s: %s", bodies, strerror(errno));
+        optout_set_err(err, errlen, "%s: %s", bodies, strerror(errno));
         if (bfd >= 0) close(bfd);
         fclose(f);
         return -1;
@@ -508,7 +501,7 @@ static long scan_pack(const char *dir, char *pack, int with_bodies, optout_archi
         unsigned char sha[32];
         const char *why = parse_line(line, &x, sha);
         if (why) {
-            set_err(err, errlen, "%s: %s", where, why);
+            optout_set_err(err, errlen, "%s: %s", where, why);
             count = -1;
             break;
         }
@@ -517,7 +510,7 @@ static long scan_pack(const char *dir, char *pack, int with_bodies, optout_archi
                 ++*torn;
                 continue;
             }
-            set_err(err, errlen, "%s: the body at offset %" PRIu64 " (%" PRIu64 " bytes) lies past the end of %s (%" PRIu64 " bytes)",
+            optout_set_err(err, errlen, "%s: the body at offset %" PRIu64 " (%" PRIu64 " bytes) lies past the end of %s (%" PRIu64 " bytes)",
                     where, x.offset, x.length, bodies, bsize);
             count = -1;
             break;
@@ -533,14 +526,14 @@ static long scan_pack(const char *dir, char *pack, int with_bodies, optout_archi
         int stop = visit(&x.pub, arg);
         free(body);
         if (stop) {
-            set_err(err, errlen, "stopped");
+            optout_set_err(err, errlen, "stopped");
             count = -1;
             break;
         }
         count++;
     }
     if (count >= 0 && ferror(f)) {
-        set_err(err, errlen, "%s: read error", tsv);
+        optout_set_err(err, errlen, "%s: read error", tsv);
         count = -1;
     }
     free(line);
@@ -558,7 +551,7 @@ long optout_archive_scan(const char *dir, int with_bodies, optout_archive_visit 
     int n = scandir(dir, &list, pack_filter, pack_compare);
     if (n < 0) {
         if (errno == ENOENT) return 0;
-        set_err(err, errlen, "archive %s: %s", dir, strerror(errno));
+        optout_set_err(err, errlen, "archive %s: %s", dir, strerror(errno));
         return -1;
     }
     long total = 0;

@@ -22,13 +22,6 @@
 #include "robots_dir_scan.h"
 #include "robots_internal.h"
 
-__attribute__((format(printf, 3, 4))) static void set_err(char *err, size_t errlen, const char *fmt, ...) {
-    if (!err || errlen == 0) return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
 
 /* ---- the decision ------------------------------------------------------------------------------ */
 
@@ -108,7 +101,7 @@ static int consider(struct collect *k, const char *host, size_t hlen, const char
     k->c->hosts_ok++;
     optout_robots *r = optout_robots_compile(body, blen, k->agents, k->mode);
     if (!r) {
-        set_err(k->err, k->errlen, "robots.txt of %.*s: %s", (int)hlen, host, strerror(errno));
+        optout_set_err(k->err, k->errlen, "robots.txt of %.*s: %s", (int)hlen, host, strerror(errno));
         return -1;
     }
     optout_agentset some, whole;
@@ -135,7 +128,7 @@ static int consider(struct collect *k, const char *host, size_t hlen, const char
     k->items[k->count++] = e;
     return 0;
 oom:
-    set_err(k->err, k->errlen, "out of memory collecting blocking hosts");
+    optout_set_err(k->err, k->errlen, "out of memory collecting blocking hosts");
     return -1;
 }
 
@@ -180,7 +173,7 @@ static int visit_dir_host(const char *key, size_t len, void *value, void *arg) {
     size_t blen;
     char *body = optout_read_file(path, ROBOTS_DIR_FILE_MAX, &blen);
     if (!body) {
-        set_err(k->err, k->errlen, "robots.txt of %.*s: %s: %s", (int)len, key, path, strerror(errno));
+        optout_set_err(k->err, k->errlen, "robots.txt of %.*s: %s: %s", (int)len, key, path, strerror(errno));
         k->failed = 1;
         return 1;
     }
@@ -251,12 +244,12 @@ static int write_file(const char *dir, struct collect *k, char *err, size_t errl
     snprintf(tmp, sizeof tmp, "%s/.%s.tmp.%ld", dir, OPTOUT_BLOCKED_FILE, (long)getpid());
     int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     if (fd < 0) {
-        set_err(err, errlen, "%s: %s", tmp, strerror(errno));
+        optout_set_err(err, errlen, "%s: %s", tmp, strerror(errno));
         return -1;
     }
     FILE *f = fdopen(fd, "w");
     if (!f) {
-        set_err(err, errlen, "%s: %s", tmp, strerror(errno));
+        optout_set_err(err, errlen, "%s: %s", tmp, strerror(errno));
         close(fd);
         unlink(tmp);
         return -1;
@@ -284,17 +277,17 @@ static int write_file(const char *dir, struct collect *k, char *err, size_t errl
         saved = errno;
     }
     if (bad) {
-        set_err(err, errlen, "%s: write failed: %s", tmp, strerror(saved ? saved : EIO));
+        optout_set_err(err, errlen, "%s: write failed: %s", tmp, strerror(saved ? saved : EIO));
         unlink(tmp);
         return -1;
     }
     if (rename(tmp, path) != 0) {
-        set_err(err, errlen, "%s: rename to %s: %s", tmp, path, strerror(errno));
+        optout_set_err(err, errlen, "%s: rename to %s: %s", tmp, path, strerror(errno));
         unlink(tmp);
         return -1;
     }
     if (optout_fsync_dir(dir) != 0) {
-        set_err(err, errlen, "%s: fsync: %s", dir, strerror(errno));
+        optout_set_err(err, errlen, "%s: fsync: %s", dir, strerror(errno));
         return -1;
     }
     return 0;
@@ -316,13 +309,13 @@ int optout_blocked_write(const char *dir, const char *source, optout_robots_sour
         long n = optout_archive_scan(source, 1, visit_record, &k, NULL, scan_err, sizeof scan_err);
         if (k.failed) goto out;
         if (n < 0) {
-            set_err(err, errlen, "robots archive %s: %s", source, scan_err);
+            optout_set_err(err, errlen, "robots archive %s: %s", source, scan_err);
             goto out;
         }
     } else {
         optout_strmap *hosts = optout_strmap_new();
         if (!hosts) {
-            set_err(err, errlen, "out of memory");
+            optout_set_err(err, errlen, "out of memory");
             goto out;
         }
         long files = robots_dir_scan(source, hosts, sizeof(struct robots_dir_host), err, errlen);
@@ -337,7 +330,7 @@ int optout_blocked_write(const char *dir, const char *source, optout_robots_sour
     qsort(k.items, k.count, sizeof *k.items, cmp_entry);
     for (size_t i = 1; i < k.count; i++)
         if (strcmp(k.items[i - 1]->host, k.items[i]->host) == 0) {
-            set_err(err, errlen, "robots archive %s: host %s has two records", source, k.items[i]->host);
+            optout_set_err(err, errlen, "robots archive %s: host %s has two records", source, k.items[i]->host);
             goto out;
         }
     rc = write_file(dir, &k, err, errlen);

@@ -197,19 +197,12 @@ static int collect_loss(const char *key, size_t len, void *value, void *arg) {
     return 0;
 }
 
-static int most_tokens(const void *a, const void *b) {
-    const optout_host_loss *x = a, *y = b;
-    if (x->tokens_removed != y->tokens_removed) return x->tokens_removed > y->tokens_removed ? -1 : 1;
-    if (x->docs_removed != y->docs_removed) return x->docs_removed > y->docs_removed ? -1 : 1;
-    return strcmp(x->host, y->host);
-}
-
 /* The shard's OPTOUT_TOP_HOSTS_PER_SHARD hosts with the most removed tokens, into the stats. */
 static int add_top_losses(struct filter_run *run) {
     struct loss_list list = {.items = malloc((optout_strmap_count(run->losses) + 1) * sizeof *list.items)};
     if (!list.items) return -1;
     optout_strmap_each(run->losses, collect_loss, &list);
-    qsort(list.items, list.count, sizeof *list.items, most_tokens);
+    qsort(list.items, list.count, sizeof *list.items, optout_host_loss_cmp);
     size_t n = list.count < OPTOUT_TOP_HOSTS_PER_SHARD ? list.count : OPTOUT_TOP_HOSTS_PER_SHARD;
     optout_stats_add_host_losses(run->stats, list.items, n);
     free(list.items);

@@ -27,18 +27,12 @@
 
 #include "optout/blocked.h"
 #include "optout/jsonl.h"
+#include "optout/policy.h"
 #include "optout/rundir.h"
 #include "optout/strmap.h"
 #include "optout/util.h"
 #include "optout/version.h"
 
-__attribute__((format(printf, 3, 4))) static void set_err(char *err, size_t errlen, const char *fmt, ...) {
-    if (!err || errlen == 0) return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
 
 static char *path_join(const char *a, const char *b) {
     size_t n = strlen(a) + strlen(b) + 2;
@@ -188,7 +182,7 @@ static uint64_t hash_files(struct files *const *lists, size_t nlists, unsigned j
 /* ---- what the outputs are ---------------------------------------------------------------------- */
 
 static const char *const TOP_FILES[] = {"report.json", "report.md", "report.msgpack", "loss-by-year.svg",
-                                        OPTOUT_BLOCKED_FILE};
+                                        OPTOUT_BLOCKED_FILE, OPTOUT_DOMAINS_FILE};
 
 static int ranking_name(const char *name) {
     size_t n = strlen(name);
@@ -205,7 +199,7 @@ static int walk(const char *dir, const char *rel, int recursive, int (*accept)(c
         int e = errno;
         free(abs);
         if (e == ENOENT || e == ENOTDIR) return 0;
-        set_err(err, errlen, "%s/%s: %s", dir, rel, strerror(e));
+        optout_set_err(err, errlen, "%s/%s: %s", dir, rel, strerror(e));
         return -1;
     }
     int rc = 0;
@@ -215,14 +209,14 @@ static int walk(const char *dir, const char *rel, int recursive, int (*accept)(c
         char *crel = path_join(rel, e->d_name), *cabs = path_join(abs, e->d_name);
         struct stat st;
         if (stat(cabs, &st) != 0) {
-            set_err(err, errlen, "%s: %s", cabs, strerror(errno));
+            optout_set_err(err, errlen, "%s: %s", cabs, strerror(errno));
             rc = -1;
         } else if (S_ISDIR(st.st_mode)) {
             if (recursive) rc = walk(dir, crel, 1, accept, out, err, errlen);
         } else if (S_ISREG(st.st_mode) && (!accept || accept(e->d_name))) {
             struct file *f = files_add(out, crel, cabs);
             if (!f) {
-                set_err(err, errlen, "out of memory");
+                optout_set_err(err, errlen, "out of memory");
                 closedir(d);
                 free(abs);
                 return -1;
@@ -254,7 +248,7 @@ static int list_outputs(const char *dir, struct files *out, char *err, size_t er
         }
         struct file *f = files_add(out, strdup(TOP_FILES[i]), abs);
         if (!f || !f->rel) {
-            set_err(err, errlen, "out of memory");
+            optout_set_err(err, errlen, "out of memory");
             return -1;
         }
         f->size = (uint64_t)st.st_size;
@@ -296,13 +290,13 @@ static int plan_read(const char *dir, struct plan *p, char *err, size_t errlen) 
     memset(p, 0, sizeof *p);
     char perr[OPTOUT_RUNDIR_ERR_LEN];
     if (optout_plan_read_inputs(dir, &p->inputs, perr) != 0) {
-        set_err(err, errlen, "%s", perr);
+        optout_set_err(err, errlen, "%s", perr);
         return -1;
     }
     char *path = path_join(dir, "plan");
     FILE *f = fopen(path, "re");
     if (!f) {
-        set_err(err, errlen, "%s: %s", path, strerror(errno));
+        optout_set_err(err, errlen, "%s: %s", path, strerror(errno));
         free(path);
         return -1;
     }
@@ -353,7 +347,7 @@ static int dir_digest(const char *path, int64_t hash_limit, unsigned jobs, struc
     struct files l = {0};
     DIR *dh = opendir(path);
     if (!dh) {
-        set_err(err, errlen, "%s: %s", path, strerror(errno));
+        optout_set_err(err, errlen, "%s: %s", path, strerror(errno));
         return -1;
     }
     struct dirent *e;
@@ -369,7 +363,7 @@ static int dir_digest(const char *path, int64_t hash_limit, unsigned jobs, struc
         struct file *f = files_add(&l, strdup(e->d_name), abs);
         if (!f || !f->rel) {
             rc = -1;
-            set_err(err, errlen, "out of memory");
+            optout_set_err(err, errlen, "out of memory");
             break;
         }
         f->size = (uint64_t)st.st_size;
@@ -401,7 +395,7 @@ static int dir_digest(const char *path, int64_t hash_limit, unsigned jobs, struc
         EVP_DigestUpdate(lc, buf, (size_t)n);
         if (do_hash) {
             if (l.v[i].err) {
-                set_err(err, errlen, "%s: %s", l.v[i].abs, strerror(l.v[i].err));
+                optout_set_err(err, errlen, "%s: %s", l.v[i].abs, strerror(l.v[i].err));
                 rc = -1;
                 break;
             }
@@ -446,7 +440,7 @@ static int add_file_input(struct files *l, const char *role, const char *given, 
     const char *p = real ? real : given;
     struct stat st;
     if (stat(p, &st) != 0 || !S_ISREG(st.st_mode)) {
-        set_err(err, errlen, "%s input %s: %s", role, given, errno ? strerror(errno) : "not a regular file");
+        optout_set_err(err, errlen, "%s input %s: %s", role, given, errno ? strerror(errno) : "not a regular file");
         free(real);
         return -1;
     }
@@ -454,7 +448,7 @@ static int add_file_input(struct files *l, const char *role, const char *given, 
     struct file *f = files_add(l, tag, strdup(p));
     free(real);
     if (!f || !f->abs) {
-        set_err(err, errlen, "out of memory");
+        optout_set_err(err, errlen, "out of memory");
         return -1;
     }
     f->size = (uint64_t)st.st_size;
@@ -476,7 +470,7 @@ int optout_manifest_write(const char *dir, const optout_manifest_info *info, opt
     if (plan_read(dir, &plan, err, errlen) != 0) goto out;
     for (size_t i = 0; i < plan.nopts; i++)
         if (!text_ok(plan.values[i]) || !text_ok(plan.names[i])) {
-            set_err(err, errlen, "%s/plan: option %s: not valid UTF-8 text", dir, plan.names[i]);
+            optout_set_err(err, errlen, "%s/plan: option %s: not valid UTF-8 text", dir, plan.names[i]);
             goto out;
         }
     /* inputs: the corpus as planned, then the hosts and agents files */
@@ -484,21 +478,21 @@ int optout_manifest_write(const char *dir, const optout_manifest_info *info, opt
         const optout_input *in = &plan.inputs.items[i];
         struct stat st;
         if (stat(in->path, &st) != 0) {
-            set_err(err, errlen, "input %s: %s", in->path, strerror(errno));
+            optout_set_err(err, errlen, "input %s: %s", in->path, strerror(errno));
             goto out;
         }
         if ((uint64_t)st.st_size != in->size || mtime_ns_of(&st) != in->mtime_ns) {
-            set_err(err, errlen, "input %s changed since the run was planned (size or mtime differs from %s/plan)",
+            optout_set_err(err, errlen, "input %s changed since the run was planned (size or mtime differs from %s/plan)",
                     in->path, dir);
             goto out;
         }
         if (!text_ok(in->path) || !text_ok(in->output_name)) {
-            set_err(err, errlen, "input %s: path is not valid UTF-8 text", in->path);
+            optout_set_err(err, errlen, "input %s: path is not valid UTF-8 text", in->path);
             goto out;
         }
         struct file *fi = files_add(&inputs, strdup(in->output_name), strdup(in->path));
         if (!fi || !fi->rel || !fi->abs) {
-            set_err(err, errlen, "out of memory");
+            optout_set_err(err, errlen, "out of memory");
             goto out;
         }
         fi->size = in->size;
@@ -512,7 +506,7 @@ int optout_manifest_write(const char *dir, const optout_manifest_info *info, opt
     for (size_t i = corpus_count; i < inputs.n; i++) {
         inputs.v[i].hash = limit >= 0 && inputs.v[i].size <= (uint64_t)limit;
         if (!text_ok(inputs.v[i].abs)) {
-            set_err(err, errlen, "input %s: path is not valid UTF-8 text", inputs.v[i].abs);
+            optout_set_err(err, errlen, "input %s: path is not valid UTF-8 text", inputs.v[i].abs);
             goto out;
         }
     }
@@ -534,7 +528,7 @@ int optout_manifest_write(const char *dir, const optout_manifest_info *info, opt
     for (size_t i = 0; i < outputs.n; i++) {
         outputs.v[i].hash = 1;
         if (!text_ok(outputs.v[i].rel)) {
-            set_err(err, errlen, "output %s/%s: name is not valid UTF-8 text", dir, outputs.v[i].rel);
+            optout_set_err(err, errlen, "output %s/%s: name is not valid UTF-8 text", dir, outputs.v[i].rel);
             free(robots_real);
             goto out;
         }
@@ -544,7 +538,7 @@ int optout_manifest_write(const char *dir, const optout_manifest_info *info, opt
     for (size_t k = 0; k < 2; k++)
         for (size_t i = 0; i < lists[k]->n; i++)
             if (lists[k]->v[i].hash && lists[k]->v[i].err) {
-                set_err(err, errlen, "%s: %s", lists[k]->v[i].abs, strerror(lists[k]->v[i].err));
+                optout_set_err(err, errlen, "%s: %s", lists[k]->v[i].abs, strerror(lists[k]->v[i].err));
                 free(robots_real);
                 goto out;
             }
@@ -555,7 +549,7 @@ int optout_manifest_write(const char *dir, const optout_manifest_info *info, opt
     snprintf(tmp, tn, "%s/.%s.tmp.%ld", dir, OPTOUT_MANIFEST_FILE, (long)getpid());
     int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     if (fd < 0 || !(f = fdopen(fd, "w"))) {
-        set_err(err, errlen, "%s: %s", tmp, strerror(errno));
+        optout_set_err(err, errlen, "%s: %s", tmp, strerror(errno));
         if (fd >= 0) close(fd);
         free(robots_real);
         goto out;
@@ -606,7 +600,7 @@ int optout_manifest_write(const char *dir, const optout_manifest_info *info, opt
     if (robots_dir && *robots_dir) {
         const char *rp = robots_real ? robots_real : robots_dir;
         if (!text_ok(rp)) {
-            set_err(err, errlen, "robots directory %s: path is not valid UTF-8 text", rp);
+            optout_set_err(err, errlen, "robots directory %s: path is not valid UTF-8 text", rp);
             free(robots_real);
             goto out;
         }
@@ -638,17 +632,17 @@ int optout_manifest_write(const char *dir, const optout_manifest_info *info, opt
     if (fclose(f) != 0 && !bad) bad = 1, saved = errno;
     f = NULL;
     if (bad) {
-        set_err(err, errlen, "%s: write failed: %s", tmp, strerror(saved ? saved : EIO));
+        optout_set_err(err, errlen, "%s: write failed: %s", tmp, strerror(saved ? saved : EIO));
         unlink(tmp);
         goto out;
     }
     if (rename(tmp, path) != 0) {
-        set_err(err, errlen, "%s: rename to %s: %s", tmp, path, strerror(errno));
+        optout_set_err(err, errlen, "%s: rename to %s: %s", tmp, path, strerror(errno));
         unlink(tmp);
         goto out;
     }
     if (optout_fsync_dir(dir) != 0) {
-        set_err(err, errlen, "%s: fsync: %s", dir, strerror(errno));
+        optout_set_err(err, errlen, "%s: fsync: %s", dir, strerror(errno));
         goto out;
     }
     rc = 0;
@@ -880,7 +874,7 @@ static int verify_inputs(const struct jv *inputs, unsigned jobs, struct verifier
         int64_t size, mtime;
         if (!role || !path || !jint(in, "size", &size) || !jint(in, "mtime_ns", &mtime) ||
             (jget(in, "sha256") && jget(in, "sha256")->t != J_NULL && !is_hex64(sha))) {
-            set_err(err, errlen, "manifest: inputs[%zu] is malformed", i);
+            optout_set_err(err, errlen, "manifest: inputs[%zu] is malformed", i);
             rc = -1;
             break;
         }
@@ -889,7 +883,7 @@ static int verify_inputs(const struct jv *inputs, unsigned jobs, struct verifier
             int64_t nfiles;
             const char *listing = jstr(in, "listing_sha256");
             if (!jint(in, "files", &nfiles) || !is_hex64(listing)) {
-                set_err(err, errlen, "manifest: inputs[%zu] (robots-dir) is malformed", i);
+                optout_set_err(err, errlen, "manifest: inputs[%zu] (robots-dir) is malformed", i);
                 rc = -1;
                 break;
             }
@@ -949,7 +943,7 @@ int optout_manifest_verify(const char *dir, int check_inputs, unsigned jobs, opt
     size_t len;
     char *text = optout_read_file(path, (size_t)1 << 30, &len);
     if (!text) {
-        set_err(err, errlen, "%s: %s", path, strerror(errno));
+        optout_set_err(err, errlen, "%s: %s", path, strerror(errno));
         free(path);
         return -1;
     }
@@ -959,7 +953,7 @@ int optout_manifest_verify(const char *dir, int check_inputs, unsigned jobs, opt
     struct files outputs = {0}, present = {0};
     optout_strmap *listed = NULL;
     if (parse_value(&j, &root) != 0) {
-        set_err(err, errlen, "%s: not JSON: %s at byte %zu", path, j.err ? j.err : "?", (size_t)(j.p - text));
+        optout_set_err(err, errlen, "%s: not JSON: %s at byte %zu", path, j.err ? j.err : "?", (size_t)(j.p - text));
         jv_free(&root);
         goto out_text;
     }
@@ -969,15 +963,15 @@ int optout_manifest_verify(const char *dir, int check_inputs, unsigned jobs, opt
     const struct jv *outs = jget(&root, "outputs"), *ins = jget(&root, "inputs");
     const struct jv *config = jget(&root, "config"), *software = jget(&root, "software");
     if (j.p != j.end || !format || strcmp(format, OPTOUT_MANIFEST_FORMAT) != 0) {
-        set_err(err, errlen, "%s: not an optout manifest", path);
+        optout_set_err(err, errlen, "%s: not an optout manifest", path);
         goto out;
     }
     if (!jint(&root, "version", &version) || version != OPTOUT_MANIFEST_VERSION) {
-        set_err(err, errlen, "%s: unsupported manifest version (this program reads %d)", path, OPTOUT_MANIFEST_VERSION);
+        optout_set_err(err, errlen, "%s: unsupported manifest version (this program reads %d)", path, OPTOUT_MANIFEST_VERSION);
         goto out;
     }
     if (!outs || outs->t != J_ARR || !ins || ins->t != J_ARR || !is_hex64(jstr(config, "sha256"))) {
-        set_err(err, errlen, "%s: malformed (outputs, inputs or config.sha256)", path);
+        optout_set_err(err, errlen, "%s: malformed (outputs, inputs or config.sha256)", path);
         goto out;
     }
     snprintf(summary->version, sizeof summary->version, "%s", jstr(software, "version") ? jstr(software, "version") : "?");
@@ -989,7 +983,7 @@ int optout_manifest_verify(const char *dir, int check_inputs, unsigned jobs, opt
         const char *p = jstr(o, "path"), *sha = jstr(o, "sha256");
         int64_t size;
         if (!p || !*p || !is_hex64(sha) || !jint(o, "size", &size) || size < 0 || p[0] == '/' || strstr(p, "..")) {
-            set_err(err, errlen, "%s: outputs[%zu] is malformed", path, i);
+            optout_set_err(err, errlen, "%s: outputs[%zu] is malformed", path, i);
             goto out;
         }
         optout_strmap_put(listed, p, strlen(p), (void *)1, NULL);

@@ -210,13 +210,6 @@ static void md_dumps(FILE *f, const optout_stats *s) {
     free(d);
 }
 
-static int by_tokens_removed(const void *a, const void *b) {
-    const optout_host_loss *x = a, *y = b;
-    if (x->tokens_removed != y->tokens_removed) return x->tokens_removed > y->tokens_removed ? -1 : 1;
-    if (x->docs_removed != y->docs_removed) return x->docs_removed > y->docs_removed ? -1 : 1;
-    return strcmp(x->host, y->host);
-}
-
 #define REPORT_TOP_HOSTS 20
 
 static void md_top_hosts(FILE *f, const optout_stats *s) {
@@ -224,7 +217,7 @@ static void md_top_hosts(FILE *f, const optout_stats *s) {
     optout_host_loss *h = malloc(s->top_host_count * sizeof *h);
     if (!h) return;
     memcpy(h, s->top_hosts, s->top_host_count * sizeof *h);
-    qsort(h, s->top_host_count, sizeof *h, by_tokens_removed);
+    qsort(h, s->top_host_count, sizeof *h, optout_host_loss_cmp);
     size_t n = s->top_host_count < REPORT_TOP_HOSTS ? s->top_host_count : REPORT_TOP_HOSTS;
     fputs("## Hosts that cost the most\n\n| host | documents removed | tokens removed | % of all tokens removed |\n"
           "|---|---:|---:|---:|\n",

@@ -192,9 +192,7 @@ static int by_host(const void *a, const void *b) {
     return strcmp(((const optout_host_loss *)a)->host, ((const optout_host_loss *)b)->host);
 }
 
-/* Most removed tokens first; then documents; then host key (a total order: the kept set and the
- * report do not depend on the order of merges). */
-static int by_loss(const void *a, const void *b) {
+int optout_host_loss_cmp(const void *a, const void *b) {
     const optout_host_loss *x = a, *y = b;
     if (x->tokens_removed != y->tokens_removed) return x->tokens_removed > y->tokens_removed ? -1 : 1;
     if (x->docs_removed != y->docs_removed) return x->docs_removed > y->docs_removed ? -1 : 1;
@@ -224,7 +222,7 @@ void optout_stats_add_host_losses(optout_stats *s, const optout_host_loss *losse
         }
     }
     if (n > OPTOUT_TOP_HOSTS) {
-        qsort(all, n, sizeof *all, by_loss);
+        qsort(all, n, sizeof *all, optout_host_loss_cmp);
         n = OPTOUT_TOP_HOSTS;
         qsort(all, n, sizeof *all, by_host);
     }
@@ -350,7 +348,7 @@ int optout_stats_write_json(FILE *f, const optout_stats *s, const optout_agents 
     optout_host_loss *top = malloc((s->top_host_count + 1) * sizeof *top);
     size_t ntop = top ? s->top_host_count : 0;
     if (top) memcpy(top, s->top_hosts, ntop * sizeof *top);
-    if (top) qsort(top, ntop, sizeof *top, by_loss);
+    if (top) qsort(top, ntop, sizeof *top, optout_host_loss_cmp);
     fputs("  \"top_hosts\": [", f);
     for (size_t i = 0; i < ntop; i++) {
         fputs(i ? ",\n    {\"host\": " : "\n    {\"host\": ", f);

@@ -17,7 +17,7 @@
  *     outputs    every output file of DIR, path relative to DIR, size, SHA-256, sorted by path
  *                bytewise: everything under shards/, removed/ and tags/, ranking/NAME.tsv and
  *                ranking/hosts.txt, the files of robots/ (the archive packs), report.json, report.md,
- *                report.msgpack, loss-by-year.svg, blocked_hosts.tsv (those that exist). Names
+ *                report.msgpack, loss-by-year.svg, blocked_hosts.tsv, blocked_domains.tsv (those that exist). Names
  *                starting with '.' (staging, temporary files) are never listed; neither are the
  *                ranking's intermediate files (ranking/map/, ranking/top/) nor the journal, plan,
  *                locks and logs (the plan is covered by the config hash).

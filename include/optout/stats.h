@@ -111,6 +111,9 @@ void optout_stats_merge(optout_stats *into, const optout_stats *from);
 /* Adds hosts' removed documents and tokens (any order, distinct hosts; keys shorter than
  * OPTOUT_TOP_HOST_MAX) to the top hosts: summed by host, the OPTOUT_TOP_HOSTS largest kept. */
 void optout_stats_add_host_losses(optout_stats *stats, const optout_host_loss *losses, size_t count);
+/* qsort order of host losses: most removed tokens first, then most documents, then host key
+ * bytewise (a total order: what is kept and shown never depends on the order of merges). */
+int optout_host_loss_cmp(const void *a, const void *b);
 
 /* Year index for by_year; years outside [OPTOUT_YEAR_MIN, OPTOUT_YEAR_MAX] count as unknown. */
 size_t optout_stats_year_slot(int year);

@@ -24,6 +24,9 @@ static inline int optout_starts_nocase(const char *s, size_t len, const char *pr
     return len >= plen && optout_equal_nocase(s, prefix, plen);
 }
 
+/* The project's error convention: a message into err (errlen bytes, may be NULL/0), like snprintf. */
+__attribute__((format(printf, 3, 4))) void optout_set_err(char *err, size_t errlen, const char *fmt, ...);
+
 /* malloc that never returns NULL: out of memory logs and aborts, as Redis's zmalloc does. Used
  * where a failed allocation has no sensible answer (a decision must not be guessed). */
 void *optout_malloc(size_t size);
