@@ -394,7 +394,7 @@ int main(int argc, char **argv) {
         size_t kl = 0, rl = 0;
         char *k = cfg.keep_hosts ? optout_read_file(cfg.keep_hosts, (size_t)1 << 30, &kl) : NULL;
         char *r = cfg.remove_hosts ? optout_read_file(cfg.remove_hosts, (size_t)1 << 30, &rl) : NULL;
-        char *both = malloc(kl + rl + 16);
+        char *both = malloc(kl + rl + 64); /* + "keep N\n" and "remove N\n", N up to 20 digits */
         if ((cfg.keep_hosts && !k) || (cfg.remove_hosts && !r) || !both) {
             optout_log(LOG_ERR, "reading the override lists: %s", strerror(errno));
             free(k), free(r), free(both);

@@ -242,8 +242,10 @@ int cmd_run(int argc, char **argv) {
             uint64_t slot;
             char merr[512];
             if (worker_memory_parse(optarg, &bytes) != 0 || worker_memory_plan(bytes, 1, &slot, &cached, merr, sizeof merr) != 0) {
-                optout_log(LOG_ERR, "--max-memory: %s", worker_memory_parse(optarg, &bytes) != 0 ? "expected a number of bytes (K, M, G suffixes)" : merr);
-                free(bargs);
+                optout_log(LOG_ERR, "--max-memory: %s",
+                           worker_memory_parse(optarg, &bytes) != 0 ? "expected a number of bytes (K, M, G suffixes)"
+                                                                    : merr);
+                free_args(bargs, nb);
                 return OPTOUT_EXIT_USAGE;
             }
             max_memory = optarg;

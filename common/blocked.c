@@ -327,7 +327,7 @@ int optout_blocked_write(const char *dir, const char *source, optout_robots_sour
         optout_strmap_free(hosts, dir_host_free);
         if (files < 0 || k.failed) goto out;
     }
-    qsort(k.items, k.count, sizeof *k.items, cmp_entry);
+    if (k.count) qsort(k.items, k.count, sizeof *k.items, cmp_entry); /* qsort(NULL, 0) is undefined */
     for (size_t i = 1; i < k.count; i++)
         if (strcmp(k.items[i - 1]->host, k.items[i]->host) == 0) {
             optout_set_err(err, errlen, "robots archive %s: host %s has two records", source, k.items[i]->host);
