@@ -11,7 +11,8 @@
  *   every request already set, an error buffer, the body buffer): at most `concurrency` exist,
  *   made on demand and reused, so the handles and their buffers are not rebuilt per host. A job
  *   waiting for a retry holds no slot.
- * - Retries wait on the loop: a binary min-heap of jobs by due time; epoll_wait() sleeps until the
+ * - Retries wait on the loop: a binary min-heap of jobs by due time (the backoff, or a 429/503's
+ *   Retry-After when longer, at most FETCH_RETRY_AFTER_MAX_MS); epoll_wait() sleeps until the
  *   earlier of curl's deadline and the heap's top (and at most 250 ms, so that *stop is seen even
  *   when a signal arrives just before the wait). Due retries start before new hosts.
  * - Bodies: the write callback stores 2xx bodies in a buffer that grows geometrically up to
@@ -64,6 +65,7 @@
 #define FETCH_DEFAULT_LOW_SPEED_TIME 10L
 #define FETCH_DEFAULT_RETRIES 2
 #define FETCH_DEFAULT_BACKOFF_MS 1000L
+#define FETCH_RETRY_AFTER_MAX_MS 60000L /* the longest Retry-After obeyed */
 #define FETCH_MAX_WAIT_MS 250
 #define FETCH_EPOLL_EVENTS 256
 #define FETCH_BODY_FIRST 16384            /* first body allocation */
@@ -534,6 +536,7 @@ static void fetch_done(fetch_loop *L, CURL *easy, CURLcode code) {
     r.final_url = eff ? eff : "";
     char errtext[CURL_ERROR_SIZE + 256], both[sizeof errtext + 128];
     int transient = 0;
+    curl_off_t retry_after = 0; /* seconds a 429 or 503 asked us to wait (Retry-After), 0 when none */
 
     if (code == CURLE_OK || (code == CURLE_WRITE_ERROR && (s->truncated || s->discarded))) {
         if (status >= 200 && status < 300) {
@@ -551,6 +554,7 @@ static void fetch_done(fetch_loop *L, CURL *easy, CURLcode code) {
             r.outcome = OPTOUT_OUTCOME_UNREACHABLE;
             snprintf(errtext, sizeof errtext, "HTTP %ld", status);
             transient = 1;
+            if (curl_easy_getinfo(easy, CURLINFO_RETRY_AFTER, &retry_after) != CURLE_OK) retry_after = 0;
         } else if (status >= 400 && status < 500) {
             r.outcome = OPTOUT_OUTCOME_UNAVAILABLE;
             snprintf(errtext, sizeof errtext, "HTTP %ld", status);
@@ -597,7 +601,14 @@ static void fetch_done(fetch_loop *L, CURL *easy, CURLcode code) {
 
     if (transient && j->retries_left > 0 && !(L->o->stop && *L->o->stop)) {
         j->retries_left--;
-        j->due_ms = fetch_now_ms() + j->backoff_ms;
+        /* a server that says how long to wait (Retry-After, seconds or an HTTP date) is obeyed, up to
+         * FETCH_RETRY_AFTER_MAX_MS: politeness, without letting one host hold a run for hours */
+        long wait = j->backoff_ms;
+        if (retry_after > 0)
+            wait = retry_after * 1000 > FETCH_RETRY_AFTER_MAX_MS ? FETCH_RETRY_AFTER_MAX_MS
+                   : retry_after * 1000 > wait                  ? (long)(retry_after * 1000)
+                                                                : wait;
+        j->due_ms = fetch_now_ms() + wait;
         j->backoff_ms *= 2;
         if (fetch_heap_push(L, j) != 0) fetch_job_release(L, j);
     } else {

@@ -16,8 +16,8 @@
  *   UNREACHABLE; NXDOMAIN -> NO_SUCH_HOST. Names under the reserved TLD ".invalid" (RFC 6761
  *   §6.4) are NO_SUCH_HOST without any lookup or connection (tests rely on this).
  *   Transient failures (5xx, 429, timeout, reset) are retried up to `retries` more times after a
- *   backoff (retry_backoff_ms, doubled each time, waited on the event loop, never by sleeping);
- *   the last attempt decides. In AUTO mode an https try that got no response at all and followed
+ *   backoff (retry_backoff_ms, doubled each time, waited on the event loop, never by sleeping;
+ *   a 429 or 503 with a longer Retry-After waits that long, up to 60 s); the last attempt decides. In AUTO mode an https try that got no response at all and followed
  *   no redirect falls back to http immediately, except when the name does not resolve or its
  *   address was refused (http would fail alike), or when the TLS handshake completed and only
  *   the response timed out (retried on https); an error after a fallback names both schemes

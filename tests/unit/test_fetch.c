@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <sys/socket.h>
 #include <unistd.h>
 #include <zlib.h>
@@ -91,7 +92,7 @@ static int srv_fd = -1, srv_port;
 static pthread_t srv_thread;
 static volatile int srv_stop;
 static pthread_mutex_t srv_lock = PTHREAD_MUTEX_INITIALIZER;
-static int hits_503, hits_tls, hits_total;
+static int hits_503, hits_tls, hits_total, hits_slow;
 static char last_ua[256];
 static char *big_body, *gzip_plain;
 static unsigned char *gzip_body;
@@ -174,6 +175,12 @@ static void srv_handle(int fd) {
         hits_503++;
         pthread_mutex_unlock(&srv_lock);
         srv_reply(fd, "503 Service Unavailable", NULL, "try later", 9);
+    } else if (strcmp(host, "slowdown.test") == 0) { /* 429 with Retry-After: 1 once, then the body */
+        pthread_mutex_lock(&srv_lock);
+        int first = hits_slow++ == 0;
+        pthread_mutex_unlock(&srv_lock);
+        if (first) srv_reply(fd, "429 Too Many Requests", "Retry-After: 1\r\n", "slow down", 9);
+        else srv_reply(fd, "200 OK", NULL, "User-agent: *\nDisallow: /\n", 26);
     } else if (host[0] == 'r' && host[1] >= '1' && host[1] <= '9' && strcmp(host + 2, ".test") == 0) {
         snprintf(hdr, sizeof hdr, "Location: http://r%c.test/robots.txt\r\n", host[1] - 1);
         srv_reply(fd, "301 Moved Permanently", hdr, "moved", 5);
@@ -336,6 +343,32 @@ static int run_fetch(const optout_fetch_options *o, const char *const *hosts, si
 
 static void free_results(got_result *res, size_t n) {
     for (size_t i = 0; i < n; i++) free(res[i].body);
+}
+
+static double now_s(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* A 429 with Retry-After: 1 is retried after a second, not after the 50 ms backoff. (Only a lower
+ * bound on the time is checked: a slow machine cannot make it fail.) */
+static void retry_after_obeyed(void **state) {
+    (void)state;
+    optout_fetch_options o;
+    char ct[64], err[512];
+    test_options(&o, ct, sizeof ct);
+    const char *hosts[] = {"slowdown.test"};
+    got_result res[1];
+    hits_slow = 0;
+    double start = now_s();
+    if (run_fetch(&o, hosts, 1, res, err, sizeof err) != 0) fail_msg("%s", err);
+    double took = now_s() - start;
+    assert_int_equal(res[0].outcome, OPTOUT_OUTCOME_OK);
+    assert_int_equal(res[0].attempts, 2);
+    assert_int_equal(hits_slow, 2);
+    if (took < 0.95) fail_msg("the retry came after %.3f s, before the Retry-After second", took);
+    free_results(res, 1);
 }
 
 static void fetch_outcomes(void **state) {
@@ -566,6 +599,7 @@ int main(void) {
         cmocka_unit_test(address_table),
         cmocka_unit_test(scheme_names),
         cmocka_unit_test(fetch_outcomes),
+        cmocka_unit_test(retry_after_obeyed),
         cmocka_unit_test(auto_falls_back_to_http),
         cmocka_unit_test(refused_connection_and_private_address),
         cmocka_unit_test(callback_abort_and_stop),
