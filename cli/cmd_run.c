@@ -396,6 +396,15 @@ int cmd_run(int argc, char **argv) {
                         docs ? 100.0 * (double)removed / (double)docs : 0.0, tremoved, tokens,
                         tokens ? 100.0 * (double)tremoved / (double)tokens : 0.0, report,
                         restarts ? " (workers were restarted)" : "");
+                /* a fetching run: what its robots.txt fetches gave (report.json's "fetch" member) */
+                const char *fetch = strstr(text, "\"fetch\": {");
+                unsigned long long planned = fetch ? json_number(fetch, "hosts_planned") : 0;
+                const char *by = fetch ? strstr(fetch, "\"hosts_by_outcome\": {") : NULL;
+                if (planned && by)
+                    fprintf(stderr, "optout: robots.txt of %llu hosts: %llu ok, %llu unavailable, %llu unreachable, "
+                                    "%llu no such host\n",
+                            planned, json_number(by, "ok"), json_number(by, "unavailable"), json_number(by, "unreachable"),
+                            json_number(by, "no_such_host"));
                 free(text);
             }
         }
