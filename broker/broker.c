@@ -407,6 +407,20 @@ static int settle_accepted(struct broker *b, size_t task, int publish) {
         if (journal_append(b, &p) != 0) goto out;
     }
     if (merge_stats(b, task, r->stats, r->stats_len) != 0) goto out;
+    for (size_t i = 0; i < r->file_count; i++) { /* for the manifest: these need not be read again */
+        if (b->published_count == b->published_cap) {
+            size_t cap = b->published_cap ? 2 * b->published_cap : 256;
+            struct published_file *p = realloc(b->published, cap * sizeof *p);
+            if (!p) goto out;
+            b->published = p;
+            b->published_cap = cap;
+        }
+        struct published_file *p = &b->published[b->published_count];
+        if (!(p->path = strdup(r->files[i].name))) goto out;
+        p->size = r->files[i].size;
+        memcpy(p->sha256, r->files[i].sha256, sizeof p->sha256);
+        b->published_count++;
+    }
     drop_accepted(t);
     rc = 0;
 out:
@@ -758,8 +772,16 @@ static int write_manifest(struct broker *b) {
         from = b->blocked->fetched_from, to = b->blocked->fetched_to;
     optout_manifest_info info = {.agents_name = agents_name, .agents_sha256 = agents_sha,
                                  .agents_file = b->cfg->agents_file, .robots_from = from, .robots_to = to};
+    optout_manifest_known *known = calloc(b->published_count + 1, sizeof *known);
+    if (!known) return -1;
+    for (size_t i = 0; i < b->published_count; i++)
+        known[i] = (optout_manifest_known){b->published[i].path, b->published[i].size, b->published[i].sha256};
+    info.known = known;
+    info.known_count = b->published_count;
     optout_manifest_summary sum;
-    if (optout_manifest_write(b->cfg->dir, &info, &sum, err, sizeof err) != 0) {
+    int rc = optout_manifest_write(b->cfg->dir, &info, &sum, err, sizeof err);
+    free(known);
+    if (rc != 0) {
         optout_log(LOG_ERR, "manifest: %s", err);
         return -1;
     }
@@ -1305,6 +1327,8 @@ out:
     free(b.config_blob);
     free(b.stats);
     free(b.blocked);
+    for (size_t i = 0; i < b.published_count; i++) free(b.published[i].path);
+    free(b.published);
     optout_inputs_free(&b.inputs);
     optout_agents_free(b.agents);
     if (lock_fd >= 0) close(lock_fd);

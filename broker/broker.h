@@ -78,6 +78,13 @@ struct broker_config {
 
 enum task_state { TASK_PENDING, TASK_LEASED, TASK_ACCEPTED, TASK_DONE, TASK_FAILED };
 
+/* A published output as its task's journal record describes it (path relative to DIR). */
+struct published_file {
+    char *path;
+    uint64_t size;
+    char sha256[65];
+};
+
 /* The stages of a run, in order; each starts when the previous one has finished (stages.c). */
 enum stage { STAGE_RANK_MAP, STAGE_RANK_REDUCE, STAGE_FETCH, STAGE_FILTER, STAGE_COUNT };
 
@@ -124,6 +131,9 @@ struct broker {
     uint64_t hosts_by_outcome[OPTOUT_OUTCOME_COUNT];
     uint64_t fetched_from, fetched_to;       /* Unix times of the first and last fetch */
     optout_blocked_counts *blocked;          /* from blocked_hosts.tsv, once written (NULL before) */
+    struct published_file *published;       /* every file published by a done task, from its journal
+                                                record: the manifest need not read them again */
+    size_t published_count, published_cap;
     size_t *queue; /* ring of pending task indices */
     size_t queue_head, queue_len;
     struct worker *workers;

@@ -525,14 +525,26 @@ int optout_manifest_write(const char *dir, const optout_manifest_info *info, opt
         free(robots_real);
         goto out;
     }
+    optout_strmap *known = optout_strmap_new();
+    for (size_t i = 0; known && i < info->known_count; i++)
+        if (optout_strmap_put(known, info->known[i].path, strlen(info->known[i].path), (void *)&info->known[i], NULL) != 0)
+            break;
     for (size_t i = 0; i < outputs.n; i++) {
-        outputs.v[i].hash = 1;
+        const optout_manifest_known *k = known ? optout_strmap_get(known, outputs.v[i].rel, strlen(outputs.v[i].rel)) : NULL;
+        if (k && k->size == outputs.v[i].size && k->sha256 && strlen(k->sha256) == 64) {
+            memcpy(outputs.v[i].sha, k->sha256, 65); /* recorded when it was published: not read again */
+            outputs.v[i].hash = 0;
+        } else {
+            outputs.v[i].hash = 1;
+        }
         if (!text_ok(outputs.v[i].rel)) {
             optout_set_err(err, errlen, "output %s/%s: name is not valid UTF-8 text", dir, outputs.v[i].rel);
+            optout_strmap_free(known, NULL);
             free(robots_real);
             goto out;
         }
     }
+    optout_strmap_free(known, NULL);
     struct files *lists[] = {&inputs, &outputs};
     summary->hashed_bytes += hash_files(lists, 2, info->jobs);
     for (size_t k = 0; k < 2; k++)

@@ -47,6 +47,14 @@
  * run's I/O) */
 #define OPTOUT_MANIFEST_HASH_LIMIT_DEFAULT ((int64_t)64 << 20)
 
+/* An output whose SHA-256 the caller already knows (the broker: from its journal, where every
+ * published file is recorded with its size and SHA-256). */
+typedef struct {
+    const char *path; /* relative to DIR */
+    uint64_t size;
+    const char *sha256;
+} optout_manifest_known;
+
 typedef struct {
     const char *agents_name;   /* the agent list, as the report names it; NULL: null */
     const char *agents_sha256; /* its SHA-256 (hex); NULL: null */
@@ -55,6 +63,10 @@ typedef struct {
     int64_t input_hash_limit;  /* < 0: hash no input; 0: OPTOUT_MANIFEST_HASH_LIMIT_DEFAULT;
                                   INT64_MAX: every input */
     unsigned jobs;             /* hashing threads; 0: the online CPUs, at most 8 */
+    /* Outputs not read again: a listed output with this path and size takes this SHA-256 (a run's
+     * shards may be tens of TB; their hashes are in the journal already). NULL/0: hash them all. */
+    const optout_manifest_known *known;
+    size_t known_count;
 } optout_manifest_info;
 
 typedef struct {
