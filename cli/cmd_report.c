@@ -30,14 +30,8 @@ static int load(const char *dir, optout_report_loaded *l) {
 /* ---- Markdown bits ---------------------------------------------------------------------------- */
 
 static void put_num(FILE *f, uint64_t v) {
-    char d[24], out[32];
-    int n = snprintf(d, sizeof d, "%llu", (unsigned long long)v), k = 0;
-    for (int i = 0; i < n; i++) {
-        if (i && (n - i) % 3 == 0) out[k++] = ',';
-        out[k++] = d[i];
-    }
-    out[k] = '\0';
-    fputs(out, f);
+    char out[OPTOUT_REPORT_NUM_LEN];
+    fputs(optout_report_num(v, out), f);
 }
 
 static void put_delta(FILE *f, uint64_t a, uint64_t b) {

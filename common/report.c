@@ -20,16 +20,20 @@ static const char *const CLASS_LABEL[OPTOUT_CLASS_COUNT] = {"English", "non-Engl
 
 /* ---- Markdown helpers ------------------------------------------------------------------------- */
 
-/* 1234567 -> "1,234,567" */
-static void put_num(FILE *f, uint64_t v) {
-    char digits[24], out[32];
+const char *optout_report_num(uint64_t v, char *out) {
+    char digits[24];
     int n = snprintf(digits, sizeof digits, "%llu", (unsigned long long)v), k = 0;
     for (int i = 0; i < n; i++) {
         if (i && (n - i) % 3 == 0) out[k++] = ',';
         out[k++] = digits[i];
     }
     out[k] = '\0';
-    fputs(out, f);
+    return out;
+}
+
+static void put_num(FILE *f, uint64_t v) {
+    char out[OPTOUT_REPORT_NUM_LEN];
+    fputs(optout_report_num(v, out), f);
 }
 
 static void put_pct(FILE *f, uint64_t part, uint64_t whole) {
@@ -466,18 +470,8 @@ int optout_report_write_md(FILE *f, const optout_stats *s, const optout_agents *
 /* ---- report.json ------------------------------------------------------------------------------ */
 
 static void json_str(FILE *f, const char *s) {
-    if (!s) {
-        fputs("null", f);
-        return;
-    }
-    fputc('"', f);
-    for (; *s; s++) {
-        unsigned char c = (unsigned char)*s;
-        if (c == '"' || c == '\\') fprintf(f, "\\%c", c);
-        else if (c < 0x20) fprintf(f, "\\u%04x", c);
-        else fputc(c, f);
-    }
-    fputc('"', f);
+    if (!s) fputs("null", f);
+    else optout_json_put_string(f, s);
 }
 
 int optout_report_write_json(FILE *f, const optout_stats *s, const optout_agents *agents,

@@ -19,18 +19,6 @@ static double loss(const optout_bucket *b) {
     return b->tokens_in ? 100.0 * (double)b->tokens_removed / (double)b->tokens_in : 0.0;
 }
 
-/* 1234567 -> "1,234,567" into out (>= 32 bytes). */
-static const char *num(uint64_t v, char *out) {
-    char d[24];
-    int n = snprintf(d, sizeof d, "%llu", (unsigned long long)v), k = 0;
-    for (int i = 0; i < n; i++) {
-        if (i && (n - i) % 3 == 0) out[k++] = ',';
-        out[k++] = d[i];
-    }
-    out[k] = '\0';
-    return out;
-}
-
 /* The y axis: a top value and step from 1, 2, 5 x 10^k with at most 6 steps, at most 100%. */
 static void y_scale(double max, double *top, double *step, int *decimals) {
     static const double STEPS[] = {0.1, 0.2, 0.5, 1, 2, 5, 10, 20, 25};
@@ -150,13 +138,13 @@ int optout_report_write_svg(FILE *f, const optout_stats *s) {
             const optout_bucket *b = &s->by_year_class[lo + i - OPTOUT_YEAR_MIN][c];
             if (!b->docs_in) continue;
             double v = loss(b), bw = slot * 0.36, x = PX0 + (i + 0.14) * slot + c * bw, y = YPOS(v);
-            char rm[32], in[32];
+            char rm[OPTOUT_REPORT_NUM_LEN], in[OPTOUT_REPORT_NUM_LEN];
             fprintf(f,
                     "<rect class=\"bar\" data-year=\"%d\" data-class=\"%s\" data-loss=\"%.4f\" x=\"%.1f\" "
                     "y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" fill=\"%s\"><title>%d, %s: %.2f%% of tokens removed "
                     "(%s of %s)</title></rect>\n",
                     lo + i, CLASS_KEY[c], v, x, y, bw, PY1 - y, CLASS_COLOR[c], lo + i, CLASS_TEXT[c], v,
-                    num(b->tokens_removed, rm), num(b->tokens_in, in));
+                    optout_report_num(b->tokens_removed, rm), optout_report_num(b->tokens_in, in));
             if (n <= 16)
                 fprintf(f, "<text class=\"value\" x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\" font-size=\"9\" "
                            "fill=\"#333333\">%.1f</text>\n",

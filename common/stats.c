@@ -232,7 +232,7 @@ void optout_stats_add_host_losses(optout_stats *s, const optout_host_loss *losse
     free(all);
 }
 
-static void write_string(FILE *f, const char *s) {
+void optout_json_put_string(FILE *f, const char *s) {
     fputc('"', f);
     for (; *s; s++) {
         unsigned char c = (unsigned char)*s;
@@ -254,7 +254,7 @@ static void write_bucket_fields(FILE *f, const optout_bucket *b) {
 
 static void write_bucket(FILE *f, const char *indent, const char *key, const optout_bucket *b, int comma) {
     fputs(indent, f);
-    write_string(f, key);
+    optout_json_put_string(f, key);
     fputs(": {", f);
     write_bucket_fields(f, b);
     fprintf(f, "}%s\n", comma ? "," : "");
@@ -309,7 +309,7 @@ int optout_stats_write_json(FILE *f, const optout_stats *s, const optout_agents 
         if (!first) fputs(",\n", f);
         first = 0;
         fputs("    ", f);
-        write_string(f, key);
+        optout_json_put_string(f, key);
         fputs(": {", f);
         write_bucket_fields(f, &s->by_year[i]);
         fputc('}', f);
@@ -324,7 +324,7 @@ int optout_stats_write_json(FILE *f, const optout_stats *s, const optout_agents 
         else snprintf(key, sizeof key, "%d", OPTOUT_YEAR_MIN + i);
         fputs(first ? "\n    " : ",\n    ", f);
         first = 0;
-        write_string(f, key);
+        optout_json_put_string(f, key);
         fputs(": {", f);
         for (int c = 0; c < OPTOUT_CLASS_COUNT; c++) {
             fprintf(f, "%s\"%s\": {", c ? ", " : "", CLASS_NAMES[c]);
@@ -339,7 +339,7 @@ int optout_stats_write_json(FILE *f, const optout_stats *s, const optout_agents 
         const optout_bucket *b = i < s->dump_count ? &s->by_dump[i].b : &s->dump_other;
         if (i == s->dump_count && b->docs_in == 0) break;
         fputs(i ? ",\n    " : "\n    ", f);
-        write_string(f, i < s->dump_count ? s->by_dump[i].name : "other");
+        optout_json_put_string(f, i < s->dump_count ? s->by_dump[i].name : "other");
         fputs(": {", f);
         write_bucket_fields(f, b);
         fputc('}', f);
@@ -352,7 +352,7 @@ int optout_stats_write_json(FILE *f, const optout_stats *s, const optout_agents 
     fputs("  \"top_hosts\": [", f);
     for (size_t i = 0; i < ntop; i++) {
         fputs(i ? ",\n    {\"host\": " : "\n    {\"host\": ", f);
-        write_string(f, top[i].host);
+        optout_json_put_string(f, top[i].host);
         fprintf(f, ", \"docs_removed\": %lu, \"tokens_removed\": %lu}", (unsigned long)top[i].docs_removed,
                 (unsigned long)top[i].tokens_removed);
     }

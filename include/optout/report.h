@@ -61,6 +61,11 @@ int optout_report_write(const char *dir, const optout_stats *stats, const optout
 /* The single renderers, for callers that want one stream. Each returns 0, or -1 when writing
  * failed. write_md() says "Incomplete" when info->failed > 0 (as before `complete` existed);
  * optout_report_write() also when !info->complete. */
+/* 1234567 -> "1,234,567" into out (at least OPTOUT_REPORT_NUM_LEN bytes); returns out. The one
+ * number format of report.md, the chart and `optout report --diff`. */
+#define OPTOUT_REPORT_NUM_LEN 32
+const char *optout_report_num(uint64_t v, char *out);
+
 int optout_report_write_md(FILE *out, const optout_stats *stats, const optout_agents *agents,
                            const optout_report_info *info);
 int optout_report_write_json(FILE *out, const optout_stats *stats, const optout_agents *agents,
