@@ -257,6 +257,18 @@ static int in_sample(struct filter_run *run, const optout_json_value *v, const c
     return optout_sample_in(optout_sample_hash(k, kn), run->cfg->policy->sample_ppm);
 }
 
+/* The document goes (for the agents in *set, maybe none): facts and the shard's host losses. */
+static int mark_removed(struct filter_run *run, const struct optout_hostkey_entry *hk, optout_doc_facts *facts,
+                        optout_agentset *set, char *err, size_t errlen) {
+    facts->removed = 1;
+    facts->disallowed = set;
+    if (note_loss(run, hk->key, hk->key_len, facts->tokens) != 0) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    return 0;
+}
+
 /* Decides one parsed document; fills facts->disallowed (into *set) and the stats counters. */
 static int decide(struct filter_run *run, const optout_json_value *v, optout_stats *stats, optout_agentset *set,
                   optout_doc_facts *facts, char *err, size_t errlen) {
@@ -283,15 +295,8 @@ static int decide(struct filter_run *run, const optout_json_value *v, optout_sta
     optout_override ov = pol ? optout_overrides_match(pol->overrides, hk->key, hk->key_len, NULL) : OPTOUT_OVERRIDE_NONE;
     if (ov != OPTOUT_OVERRIDE_NONE) {
         facts->override = (int)ov;
-        if (ov == OPTOUT_OVERRIDE_REMOVE) { /* removed for no agent: "disallowed_user_agents": [] */
-            facts->removed = 1;
-            facts->disallowed = set;
-            if (note_loss(run, hk->key, hk->key_len, facts->tokens) != 0) {
-                snprintf(err, errlen, "out of memory");
-                return -1;
-            }
-        }
-        return 0;
+        /* removed for no agent: "disallowed_user_agents": [] */
+        return ov == OPTOUT_OVERRIDE_REMOVE ? mark_removed(run, hk, facts, set, err, errlen) : 0;
     }
     optout_verdict verdict;
     int found = optout_verdicts_lookup(cfg->verdicts, hk->key, hk->key_len, &verdict, err, errlen);
@@ -311,15 +316,7 @@ static int decide(struct filter_run *run, const optout_json_value *v, optout_sta
     if (pol && pol->granularity != OPTOUT_GRANULARITY_URL)
         n = optout_policy_extend(pol, hk->key, hk->key_len, verdict.outcome == OPTOUT_OUTCOME_OK ? verdict.rules : NULL,
                                  optout_agents_count(cfg->agents), set, NULL);
-    if (n > 0) {
-        facts->removed = 1;
-        facts->disallowed = set;
-        if (note_loss(run, hk->key, hk->key_len, facts->tokens) != 0) {
-            snprintf(err, errlen, "out of memory");
-            return -1;
-        }
-    }
-    return 0;
+    return n > 0 ? mark_removed(run, hk, facts, set, err, errlen) : 0;
 }
 
 int optout_doc_facts_of(const optout_json_value *v, optout_doc_facts *f) {
