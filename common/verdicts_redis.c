@@ -37,6 +37,7 @@
 #include <time.h>
 
 #include <hiredis/hiredis.h>
+#include <zstd.h>
 
 #include "optout/log.h"
 #include "optout/strmap.h"
@@ -220,6 +221,12 @@ struct meta {
     char absent[16];
 };
 
+/* Record values: the outcome byte, with this bit set when the body that follows is one zstd
+ * frame (bodies of REDIS_ZSTD_MIN bytes or more, when that is smaller). */
+#define REDIS_ZSTD_FLAG 0x80
+#define REDIS_ZSTD_MIN 64
+#define REDIS_ZSTD_LEVEL 3
+
 struct redis_source {
     struct optout_verdicts base; /* first: a redis_source is an optout_verdicts */
     char *endpoint, *user, *password, *prefix;
@@ -235,6 +242,9 @@ struct redis_source {
     size_t compiled_count, max_cached, hand;
     char *key; /* PREFIX "h:" HOST, grown as needed */
     size_t key_cap;
+    ZSTD_DCtx *dctx; /* compressed bodies (REDIS_ZSTD_FLAG) */
+    char *plain;
+    size_t plain_cap;
 };
 
 static const struct verdicts_ops REDIS_OPS;
@@ -262,6 +272,8 @@ static void redis_free(optout_verdicts *base) {
     free(v->endpoint);
     free(v->prefix);
     free(v->key);
+    ZSTD_freeDCtx(v->dctx);
+    free(v->plain);
     free(v);
 }
 
@@ -464,6 +476,39 @@ static struct entry *cached(struct redis_source *v, const char *host, size_t len
 
 /* Turns one GET reply (with the store's completeness) into a cached entry.
  * 1 with *out, 0 (no record, absent = error), -1 with err. */
+/* A body stored as one zstd frame (REDIS_ZSTD_FLAG): decompressed into v->plain. 0, or -1 with
+ * why (a corrupt frame, or one larger than a robots directory file may be). */
+static int unpack_body(struct redis_source *v, const char *frame, size_t n, const char **body, size_t *blen, char *why,
+                       size_t whylen) {
+    unsigned long long size = ZSTD_getFrameContentSize(frame, n);
+    if (size == ZSTD_CONTENTSIZE_ERROR || size == ZSTD_CONTENTSIZE_UNKNOWN || size > ROBOTS_DIR_FILE_MAX) {
+        snprintf(why, whylen, "a compressed body that is not one zstd frame of a known size");
+        return -1;
+    }
+    if (!v->dctx && !(v->dctx = ZSTD_createDCtx())) {
+        snprintf(why, whylen, "out of memory");
+        return -1;
+    }
+    if (size + 1 > v->plain_cap) {
+        char *p = realloc(v->plain, (size_t)size + 1);
+        if (!p) {
+            snprintf(why, whylen, "out of memory");
+            return -1;
+        }
+        v->plain = p;
+        v->plain_cap = (size_t)size + 1;
+    }
+    size_t got = ZSTD_decompressDCtx(v->dctx, v->plain, v->plain_cap, frame, n);
+    if (ZSTD_isError(got) || got != size) {
+        snprintf(why, whylen, "a compressed body that does not decompress (%s)",
+                 ZSTD_isError(got) ? ZSTD_getErrorName(got) : "wrong size");
+        return -1;
+    }
+    *body = v->plain;
+    *blen = got;
+    return 0;
+}
+
 static int absorb(struct redis_source *v, const char *host, size_t len, const redisReply *r, const struct meta *m,
                   struct entry **out, char *err, size_t errlen) {
     *out = NULL;
@@ -479,21 +524,28 @@ static int absorb(struct redis_source *v, const char *host, size_t len, const re
         if (v->absent_is_error) return 0;
         outcome = v->absent_outcome;
     } else if (r->type == REDIS_REPLY_STRING) {
-        unsigned char byte = r->len ? (unsigned char)r->str[0] : 0;
-        char why[64] = "";
+        unsigned char raw = r->len ? (unsigned char)r->str[0] : 0;
+        int packed = (raw & REDIS_ZSTD_FLAG) != 0;
+        unsigned char byte = raw & (unsigned char)~REDIS_ZSTD_FLAG;
+        char why[96] = "";
         if (r->len == 0) snprintf(why, sizeof why, "empty value");
-        else if (byte >= OPTOUT_OUTCOME_COUNT) snprintf(why, sizeof why, "unknown outcome byte 0x%02x", byte);
-        else if (byte != OPTOUT_OUTCOME_OK && r->len > 1)
+        else if (byte >= OPTOUT_OUTCOME_COUNT) snprintf(why, sizeof why, "unknown outcome byte 0x%02x", raw);
+        else if (byte != OPTOUT_OUTCOME_OK && (r->len > 1 || packed))
             snprintf(why, sizeof why, "outcome %s with a %zu-byte body", optout_outcome_name((optout_outcome)byte),
                      (size_t)r->len - 1);
+        else if (packed && unpack_body(v, r->str + 1, (size_t)r->len - 1, &body, &blen, why, sizeof why) != 0) {
+            /* why says what is wrong with the frame */
+        }
         if (why[0]) {
             snprintf(err, errlen, "corrupt record for %.*s in Redis at %s under %s (%s): reload the store", (int)len,
                      host, v->endpoint, v->prefix, why);
             return -1;
         }
         outcome = (optout_outcome)byte;
-        body = r->str + 1;
-        blen = r->len - 1;
+        if (!packed) {
+            body = r->str + 1;
+            blen = r->len - 1;
+        }
     } else if (r->type == REDIS_REPLY_ERROR) {
         reply_error(v->endpoint, r, "GET", err, errlen);
         snprintf(err + strlen(err), errlen - strlen(err), " (record of %.*s)", (int)len, host);
@@ -663,6 +715,7 @@ struct loader {
     long written;
     char *key;
     size_t key_cap;
+    ZSTD_CCtx *cctx; /* bodies go in compressed (REDIS_ZSTD_FLAG) */
     char *err;
     size_t errlen;
 };
@@ -705,23 +758,37 @@ static size_t load_key(struct loader *l, const char *suffix, const char *host, s
 static int load_record(struct loader *l, const char *host, size_t len, optout_outcome outcome, const char *body,
                        size_t blen) {
     if (outcome != OPTOUT_OUTCOME_OK) blen = 0;
-    char *val = malloc(blen + 1);
+    size_t bound = blen >= REDIS_ZSTD_MIN ? ZSTD_compressBound(blen) : 0;
+    char *val = malloc((bound > blen ? bound : blen) + 1);
     size_t klen = val ? load_key(l, "h:", host, len) : 0;
-    if (!val || klen == 0) {
+    if (!val || klen == 0 || (bound && !l->cctx && !(l->cctx = ZSTD_createCCtx()))) {
         free(val);
         snprintf(l->err, l->errlen, "out of memory");
         return -1;
     }
-    val[0] = (char)outcome;
-    if (blen) memcpy(val + 1, body, blen);
-    int rc = redisAppendCommand(l->c, "SET %b %b", l->key, klen, val, blen + 1);
+    /* a body worth it is stored as one zstd frame: robots.txt files shrink 3-5x, and a store of
+     * millions of hosts must fit in the memory of one Redis */
+    size_t vlen = 0;
+    if (bound) {
+        size_t z = ZSTD_compressCCtx(l->cctx, val + 1, bound, body, blen, REDIS_ZSTD_LEVEL);
+        if (!ZSTD_isError(z) && z < blen) {
+            val[0] = (char)(outcome | REDIS_ZSTD_FLAG);
+            vlen = z + 1;
+        }
+    }
+    if (!vlen) {
+        val[0] = (char)outcome;
+        if (blen) memcpy(val + 1, body, blen);
+        vlen = blen + 1;
+    }
+    int rc = redisAppendCommand(l->c, "SET %b %b", l->key, klen, val, vlen);
     free(val);
     if (rc != REDIS_OK) {
         snprintf(l->err, l->errlen, "out of memory");
         return -1;
     }
     l->pending++;
-    l->pending_bytes += blen + 1;
+    l->pending_bytes += vlen;
     l->written++;
     if (l->pending >= REDIS_BATCH || l->pending_bytes >= REDIS_LOAD_BATCH_BYTES) return load_drain(l, "SET");
     return 0;
@@ -809,6 +876,7 @@ out:
     sigpipe_restore(&g);
     redisFree(l.c);
     free(l.key);
+    ZSTD_freeCCtx(l.cctx);
     return rc;
 }
 

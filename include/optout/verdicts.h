@@ -64,8 +64,10 @@ size_t optout_verdicts_archive_hosts(const optout_verdicts *v);
  *
  * Layout under PREFIX ("optout:<run>:<config-hash>:"):
  *   PREFIX "h:" HOST  -> one string: outcome byte (optout_outcome) followed by the robots.txt body
- *                        (empty unless ok); workers compile it for their agent list and mode, which
- *                        the config hash in PREFIX pins
+ *                        (empty unless ok); bit 0x80 of the outcome byte set: the body is one zstd
+ *                        frame (the loader compresses bodies of 64 bytes or more when that is
+ *                        smaller: a store of millions of hosts shrinks 3-5x). Workers compile it for
+ *                        their agent list and mode, which the config hash in PREFIX pins
  *   PREFIX "planned"  -> how many host records the store must hold
  *   PREFIX "complete" -> how many host records were written (set last, after every record)
  *   PREFIX "absent"   -> "no_robots" (robots-directory semantics: a host without a record has no

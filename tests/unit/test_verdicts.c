@@ -35,6 +35,7 @@
 #include <unistd.h>
 
 #include <hiredis/hiredis.h>
+#include <zstd.h>
 
 #include "optout/agents.h"
 #include "optout/archive.h"
@@ -774,6 +775,20 @@ static void prefetch_small(optout_verdicts *v) {
 
 /* ---- Redis source -------------------------------------------------------------------------- */
 
+/* An ok record holding exactly `body`: stored as one zstd frame (outcome byte | 0x80), since
+ * bodies of 64 bytes or more go in compressed when that is smaller. */
+static void assert_redis_body(const redisReply *r, const char *body, size_t len) {
+    assert_int_equal(r->type, REDIS_REPLY_STRING);
+    assert_int_equal((unsigned char)r->str[0], OPTOUT_OUTCOME_OK | 0x80);
+    assert_true((size_t)r->len - 1 < len);
+    char *plain = malloc(len + 1);
+    size_t got = ZSTD_decompress(plain, len + 1, r->str + 1, (size_t)r->len - 1);
+    assert_false(ZSTD_isError(got));
+    assert_int_equal(got, len);
+    assert_memory_equal(plain, body, len);
+    free(plain);
+}
+
 static void test_redis_same_as_dir(void **state) {
     (void)state;
     assert_int_equal(load(PREFIX, small_dir()), SMALL_RECORDS);
@@ -784,8 +799,7 @@ static void test_redis_same_as_dir(void **state) {
     assert_int_equal(r->str[0], OPTOUT_OUTCOME_OK);
     freeReplyObject(r);
     r = cmd("GET %s", PREFIX "h:bin.example"); /* binary-safe: every byte of the body */
-    assert_int_equal(r->len, sizeof BIN_BODY);
-    assert_memory_equal(r->str + 1, BIN_BODY, sizeof BIN_BODY - 1);
+    assert_redis_body(r, BIN_BODY, sizeof BIN_BODY - 1);
     freeReplyObject(r);
     r = cmd("GET %s", PREFIX "h:flaky.example"); /* not ok: no body */
     assert_int_equal(r->len, 1);
@@ -924,6 +938,10 @@ static void test_redis_corrupt(void **state) {
     cmd_ok("SET %s %b", PREFIX "h:ff.example", "\xff", (size_t)1);
     cmd_ok("HSET %s a b", PREFIX "h:hash.example");
     cmd_ok("SET %s %b", PREFIX "h:fine.example", "\x03", (size_t)1);
+    cmd_ok("SET %s %b", PREFIX "h:notzstd.example", "\x80User-agent: *", (size_t)14);
+    static const char frame[] = "\x80\x28\xb5\x2f\xfd\x20\x05\x29\x00\x00hello"; /* content size 5, cut */
+    cmd_ok("SET %s %b", PREFIX "h:cutzstd.example", frame, (size_t)11);
+    cmd_ok("SET %s %b", PREFIX "h:zbody.example", "\x82\x28\xb5\x2f\xfd", (size_t)5);
     optout_verdicts *v = open_redis_ok(PREFIX, OPTOUT_MODE_RFC9309, 0);
     static const struct {
         const char *host, *msg;
@@ -934,6 +952,9 @@ static void test_redis_corrupt(void **state) {
         {"body.example", "outcome unavailable with a 16-byte body"},
         {"ff.example", "unknown outcome byte 0xff"},
         {"hash.example", "WRONGTYPE"},
+        {"notzstd.example", "not one zstd frame of a known size"},
+        {"cutzstd.example", "does not decompress"},
+        {"zbody.example", "outcome unavailable with a 4-byte body"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         char err[1024] = "";
@@ -1194,8 +1215,7 @@ static void test_redis_archive(void **state) {
     assert_string_equal(r->element[2]->str, "not_ranked");
     freeReplyObject(r);
     r = cmd("GET %s", PREFIX "h:bin.example"); /* binary-safe, as from a directory */
-    assert_int_equal(r->len, sizeof BIN_BODY);
-    assert_memory_equal(r->str + 1, BIN_BODY, sizeof BIN_BODY - 1);
+    assert_redis_body(r, BIN_BODY, sizeof BIN_BODY - 1);
     freeReplyObject(r);
     r = cmd("EXISTS %s", PREFIX "h:norobots.example"); /* the directory's record is gone */
     assert_int_equal(r->integer, 0);
