@@ -11,19 +11,8 @@
 # something fails to run.
 set -eu
 cd "$(dirname "$0")/.."
-build=${1:-build}
-size=${2:-1G}
-robots=../shared/data/robots-top10k
-[ -d "$robots" ] || { echo "bench/filter.sh: $robots not found (../shared absent): nothing to measure"; exit 0; }
-command -v taskset >/dev/null || { echo "bench/filter.sh: taskset (util-linux) is needed" >&2; exit 1; }
-[ -x "$build/bin/optout" ] || { cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Release >/dev/null && cmake --build "$build" -j >/dev/null; }
-dir=${OPTOUT_BENCH_DIR:-/tmp/optout-bench}
-corpus="$dir/corpus-$size"
-in="$corpus/part-00000.jsonl.zst"
-if [ ! -f "$in" ]; then
-  echo "generating a $size shard in $corpus (once)..."
-  ./tools/gen-corpus --seed 7 --bytes "$size" --shards 1 --format zst --hosts 3000 --out "$corpus" >/dev/null 2>&1
-fi
+. bench/shard-setup.sh
+bench_shard_setup filter.sh "${1:-build}" "${2:-1G}"
 out="$dir/out.jsonl.zst"
 
 now() { date +%s.%N; }
