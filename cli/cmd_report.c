@@ -43,25 +43,6 @@ static void put_delta(FILE *f, uint64_t a, uint64_t b) {
     put_num(f, b > a ? b - a : a - b);
 }
 
-static void put_text(FILE *f, const char *s) {
-    if (!s) {
-        fputs("–", f);
-        return;
-    }
-    for (; *s; s++) {
-        if (*s == '|') fputs("\\|", f);
-        else if (*s == '\n' || *s == '\r') fputc(' ', f);
-        else fputc(*s, f);
-    }
-}
-
-static void put_code(FILE *f, const char *s) {
-    int tick = strchr(s, '`') != NULL;
-    fputs(tick ? "`` " : "`", f);
-    put_text(f, s);
-    fputs(tick ? " ``" : "`", f);
-}
-
 static double pct(uint64_t part, uint64_t whole) { return whole ? 100.0 * (double)part / (double)whole : 0.0; }
 
 /* " | a | b | b-a" */
@@ -116,9 +97,9 @@ static void diff_config(FILE *f, const optout_report_loaded *A, const optout_rep
         if (!str_differ(s[i].va, s[i].vb)) continue;
         if (!rows++) fputs("| setting | A | B |\n|---|---|---|\n", f);
         fprintf(f, "| %s | ", s[i].name);
-        put_text(f, s[i].va);
+        optout_report_put_text(f, s[i].va);
         fputs(" | ", f);
-        put_text(f, s[i].vb);
+        optout_report_put_text(f, s[i].vb);
         fputs(" |\n", f);
     }
     for (size_t i = 0; i < sizeof n / sizeof *n; i++) {
@@ -148,7 +129,7 @@ static void diff_config(FILE *f, const optout_report_loaded *A, const optout_rep
                 found = strcmp(optout_agents_name(x, i), optout_agents_name(y, j)) == 0;
             if (found) continue;
             fputs(first ? (side ? "\nAgents only in B: " : "\nAgents only in A: ") : ", ", f);
-            put_code(f, optout_agents_name(x, i));
+            optout_report_put_code(f, optout_agents_name(x, i));
             first = 0;
         }
         if (!first) fputs("\n", f);
@@ -212,7 +193,7 @@ static void diff_removed(FILE *f, const optout_report_loaded *A, const optout_re
         if (k >= na && ia >= 0) continue; /* listed with A's */
         if (k < na && ia != (long)k) continue; /* a name twice in A */
         fputs("| ", f);
-        put_code(f, name);
+        optout_report_put_code(f, name);
         static const optout_bucket none;
         const optout_bucket *x = ia >= 0 ? &a->by_agent[ia] : &none, *y = ib >= 0 ? &b->by_agent[ib] : &none;
         if (ia >= 0 && ib >= 0) {
@@ -424,10 +405,10 @@ static int diff(const char *dir_a, const char *dir_b) {
     }
     FILE *f = stdout;
     fputs("# optout runs compared\n\n- A: ", f);
-    put_code(f, dir_a);
+    optout_report_put_code(f, dir_a);
     fputs(a.info.complete ? "\n" : " (incomplete)\n", f);
     fputs("- B: ", f);
-    put_code(f, dir_b);
+    optout_report_put_code(f, dir_b);
     fputs(b.info.complete ? "\n\n" : " (incomplete)\n\n", f);
     diff_config(f, &a, &b);
     diff_removed(f, &a, &b);

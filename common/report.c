@@ -50,8 +50,11 @@ static void cell_pct(FILE *f, uint64_t part, uint64_t whole) {
     put_pct(f, part, whole);
 }
 
-/* Text inside a table cell or list item: '|' escaped, line breaks as spaces. */
-static void put_text(FILE *f, const char *s) {
+void optout_report_put_text(FILE *f, const char *s) {
+    if (!s) {
+        fputs("–", f);
+        return;
+    }
     for (; *s; s++) {
         if (*s == '|') fputs("\\|", f);
         else if (*s == '\n' || *s == '\r') fputc(' ', f);
@@ -59,11 +62,10 @@ static void put_text(FILE *f, const char *s) {
     }
 }
 
-/* `s` as inline code, safe in a table cell. */
-static void put_code(FILE *f, const char *s) {
+void optout_report_put_code(FILE *f, const char *s) {
     int tick = strchr(s, '`') != NULL;
     fputs(tick ? "`` " : "`", f);
-    put_text(f, s);
+    optout_report_put_text(f, s);
     fputs(tick ? " ``" : "`", f);
 }
 
@@ -228,7 +230,7 @@ static void md_top_hosts(FILE *f, const optout_stats *s) {
           f);
     for (size_t i = 0; i < n; i++) {
         fputs("| ", f);
-        put_code(f, h[i].host);
+        optout_report_put_code(f, h[i].host);
         cell_num(f, h[i].docs_removed);
         cell_num(f, h[i].tokens_removed);
         cell_pct(f, h[i].tokens_removed, s->total.tokens_removed);
@@ -250,7 +252,7 @@ static void md_agents(FILE *f, const optout_stats *s, const optout_agents *agent
     for (size_t a = 0; a <= n; a++) {
         const optout_bucket *b = a < n ? &s->by_agent[a] : &s->any_agent;
         fputs("| ", f);
-        if (a < n) put_code(f, optout_agents_name(agents, a));
+        if (a < n) optout_report_put_code(f, optout_agents_name(agents, a));
         else fputs("**any**", f);
         cell_num(f, b->docs_removed);
         cell_pct(f, b->docs_removed, b->docs_in);
@@ -320,9 +322,9 @@ static void md_failed(FILE *f, const optout_report_info *info) {
     fputs("## Failed tasks\n\n", f);
     for (size_t i = 0; i < info->failed; i++) {
         fputs("- ", f);
-        put_code(f, info->failed_inputs && info->failed_inputs[i] ? info->failed_inputs[i] : "?");
+        optout_report_put_code(f, info->failed_inputs && info->failed_inputs[i] ? info->failed_inputs[i] : "?");
         fputs(": ", f);
-        put_text(f, info->failed_errors && info->failed_errors[i] ? info->failed_errors[i] : "");
+        optout_report_put_text(f, info->failed_errors && info->failed_errors[i] ? info->failed_errors[i] : "");
         fputs("\n", f);
     }
     fputs("\n", f);
@@ -336,15 +338,15 @@ static void md_config(FILE *f, const optout_agents *agents, const optout_report_
     fputs("## Configuration\n\n", f);
     if (info->mode) {
         fputs("- matching: ", f);
-        put_code(f, info->mode);
+        optout_report_put_code(f, info->mode);
         fputs(strcmp(info->mode, "protego") == 0 ? " (Protego 0.4, as Apertus)\n" : "\n", f);
     }
     fputs("- agents: ", f);
     if (info->agents_name) {
-        put_text(f, info->agents_name);
+        optout_report_put_text(f, info->agents_name);
         if (info->agents_sha256) {
             fputs(" (SHA-256 ", f);
-            put_code(f, info->agents_sha256);
+            optout_report_put_code(f, info->agents_sha256);
             fputs(")", f);
         }
         fputs(", ", f);
@@ -352,17 +354,17 @@ static void md_config(FILE *f, const optout_agents *agents, const optout_report_
     fprintf(f, "%zu agents: ", optout_agents_count(agents));
     for (size_t a = 0; a < optout_agents_count(agents); a++) {
         if (a) fputs(", ", f);
-        put_code(f, optout_agents_name(agents, a));
+        optout_report_put_code(f, optout_agents_name(agents, a));
     }
     fputs("\n", f);
     if (info->host_key) {
         fputs("- host key: ", f);
-        put_code(f, info->host_key);
+        optout_report_put_code(f, info->host_key);
         fputs("\n", f);
     }
     if (info->unreachable) {
         fputs("- unreachable robots.txt: ", f);
-        put_code(f, info->unreachable);
+        optout_report_put_code(f, info->unreachable);
         fputs(strcmp(info->unreachable, "keep") == 0 ? " (opt-out policy: the documents are kept)\n"
                                                      : " (RFC-strict: disallows everything)\n",
               f);
@@ -374,13 +376,13 @@ static void md_config(FILE *f, const optout_agents *agents, const optout_report_
         else if (strcmp(src, "fetched") == 0) fputs("fetched by this run", f);
         else {
             fputs("directory ", f);
-            put_code(f, src);
+            optout_report_put_code(f, src);
         }
         if (info->robots_from || info->robots_to) {
             fputs(", snapshot fetched between ", f);
-            put_text(f, info->robots_from ? info->robots_from : "?");
+            optout_report_put_text(f, info->robots_from ? info->robots_from : "?");
             fputs(" and ", f);
-            put_text(f, info->robots_to ? info->robots_to : "?");
+            optout_report_put_text(f, info->robots_to ? info->robots_to : "?");
         }
         fputs("\n", f);
     }
@@ -392,7 +394,7 @@ static void md_config(FILE *f, const optout_agents *agents, const optout_report_
         fputs(" non-English hosts", f);
         if (info->metric) {
             fputs(" by ", f);
-            put_text(f, info->metric);
+            optout_report_put_text(f, info->metric);
         }
         fputs("\n", f);
     } else {

@@ -65,6 +65,10 @@ int optout_report_write(const char *dir, const optout_stats *stats, const optout
  * number format of report.md, the chart and `optout report --diff`. */
 #define OPTOUT_REPORT_NUM_LEN 32
 const char *optout_report_num(uint64_t v, char *out);
+/* Markdown text inside a table cell or list item: '|' escaped, line breaks as spaces; NULL as "–". */
+void optout_report_put_text(FILE *f, const char *s);
+/* s as inline code, safe in a table cell (double backticks when s holds one). */
+void optout_report_put_code(FILE *f, const char *s);
 
 int optout_report_write_md(FILE *out, const optout_stats *stats, const optout_agents *agents,
                            const optout_report_info *info);
