@@ -6,7 +6,6 @@
  * for the group commit) -> done (published); or failed after `retries` failures or lease expiries.
  * Times come from CLOCK_MONOTONIC only.
  */
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -46,32 +45,7 @@ static void on_signal(int sig) {
     stop_requested = 1;
 }
 
-static int64_t now_ms(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* ---- files -------------------------------------------------------------------------------- */
-
-static void remove_tree(const char *path) {
-    DIR *d = opendir(path);
-    if (!d) {
-        unlink(path);
-        return;
-    }
-    struct dirent *e;
-    char child[4096];
-    while ((e = readdir(d)) != NULL) {
-        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0) continue;
-        snprintf(child, sizeof child, "%s/%s", path, e->d_name);
-        struct stat st;
-        if (lstat(child, &st) == 0 && S_ISDIR(st.st_mode)) remove_tree(child);
-        else unlink(child);
-    }
-    closedir(d);
-    rmdir(path);
-}
 
 static void staging_path(const struct broker *b, size_t task, uint64_t epoch, uint64_t attempt, char *out,
                          size_t cap) {
@@ -217,7 +191,7 @@ static int send_to(struct broker *b, long w, const optout_msg *m) {
         optout_log(LOG_WARNING, "worker %s unreachable: %s", wk->name, zmq_strerror(zmq_errno()));
         return -1;
     }
-    wk->last_sent = now_ms();
+    wk->last_sent = optout_now_ms();
     return 0;
 }
 
@@ -306,7 +280,7 @@ static int redis_complete(struct broker *b) {
 static void discard_attempt(struct broker *b, size_t task) {
     char staging[4096];
     staging_path(b, task, b->tasks[task].epoch, b->tasks[task].attempt, staging, sizeof staging);
-    remove_tree(staging);
+    optout_remove_tree(staging);
 }
 
 /* A failure or a lease expiry: retry, or give up after `retries` attempts. */
@@ -358,7 +332,7 @@ static void on_result(struct broker *b, long w, const optout_msg *m) {
         char staging[4096];
         if (t) {
             staging_path(b, m->task, m->epoch, m->attempt, staging, sizeof staging);
-            remove_tree(staging);
+            optout_remove_tree(staging);
         }
         send_ack(b, w, m->task, m->attempt); /* stale: discarded */
         return;
@@ -381,7 +355,7 @@ static void on_result(struct broker *b, long w, const optout_msg *m) {
         return;
     }
     t->state = TASK_ACCEPTED;
-    if (b->pending_count == 0) b->commit_deadline = now_ms() + GROUP_COMMIT_MS;
+    if (b->pending_count == 0) b->commit_deadline = optout_now_ms() + GROUP_COMMIT_MS;
     b->pending[b->pending_count++] = task;
 }
 
@@ -402,7 +376,7 @@ static int settle_accepted(struct broker *b, size_t task, int publish) {
         if (publish_files(b, task, r) != 0) goto out;
         char staging[4096];
         staging_path(b, task, r->epoch, r->attempt, staging, sizeof staging);
-        remove_tree(staging);
+        optout_remove_tree(staging);
         struct record p = {.kind = RECORD_PUBLISHED, .task = task};
         if (journal_append(b, &p) != 0) goto out;
     }
@@ -500,7 +474,7 @@ static void publish_metrics(struct broker *b) {
     struct timespec wall;
     clock_gettime(CLOCK_REALTIME, &wall);
     s.time = (double)wall.tv_sec + (double)wall.tv_nsec / 1e9;
-    s.start_time = s.time - (double)(now_ms() - b->started) / 1000.0;
+    s.start_time = s.time - (double)(optout_now_ms() - b->started) / 1000.0;
     metrics_publish(b->metrics, &s);
 }
 
@@ -512,7 +486,7 @@ static void status_json(struct broker *b, char *out, size_t cap) {
     enum stage st = b->stage < STAGE_COUNT ? b->stage : STAGE_FILTER;
     const size_t *n = c.tasks[st];
     size_t alive = c.alive;
-    double secs = (double)(now_ms() - b->started) / 1000.0;
+    double secs = (double)(optout_now_ms() - b->started) / 1000.0;
     double tasks_rate = secs > 0 ? (double)(b->done - b->done_at_start) / secs : 0;
     double docs_rate = secs > 0 ? (double)(b->stats->total.docs_in - b->docs_at_start) / secs : 0;
     uint64_t fetched = c.fetched;
@@ -579,7 +553,7 @@ static void on_message(struct broker *b, const void *id, size_t id_len, const vo
         uint32_t leased = 0;
         for (size_t i = 0; i < b->task_count; i++) leased += b->tasks[i].state == TASK_LEASED && b->tasks[i].worker == w;
         b->workers[w].credit = m.credit > leased ? m.credit - leased : 0;
-        b->workers[w].last_seen = now_ms();
+        b->workers[w].last_seen = optout_now_ms();
         return;
     }
     if (w < 0) {
@@ -596,7 +570,7 @@ static void on_message(struct broker *b, const void *id, size_t id_len, const vo
         }
         return;
     }
-    b->workers[w].last_seen = now_ms();
+    b->workers[w].last_seen = optout_now_ms();
     switch (m.type) {
     case OPTOUT_MSG_HEARTBEAT: break;
     case OPTOUT_MSG_CREDIT:
@@ -1008,7 +982,7 @@ static int recover(struct broker *b) {
     }
     if (journal_sync(b) != 0) return -1;
     snprintf(path, sizeof path, "%s/.staging", b->cfg->dir);
-    remove_tree(path); /* every attempt of an earlier epoch is void */
+    optout_remove_tree(path); /* every attempt of an earlier epoch is void */
     return 0;
 }
 
@@ -1102,7 +1076,7 @@ static int write_dry_run(struct broker *b) {
 
 static int loop(struct broker *b) {
     int64_t last_heartbeat = 0;
-    b->started = now_ms();
+    b->started = optout_now_ms();
     b->done_at_start = b->done;
     b->docs_at_start = b->stats->total.docs_in;
     publish_metrics(b);
@@ -1113,7 +1087,7 @@ static int loop(struct broker *b) {
             if (b->stage == STAGE_COUNT) break;
         }
         dispatch(b);
-        int64_t now = now_ms();
+        int64_t now = optout_now_ms();
         long timeout = HEARTBEAT_MS / 4;
         if (b->pending_count) timeout = b->commit_deadline > now ? (long)(b->commit_deadline - now) : 0;
         zmq_pollitem_t item = {.socket = b->router, .events = ZMQ_POLLIN};
@@ -1144,7 +1118,7 @@ static int loop(struct broker *b) {
             zmq_msg_close(&body);
             zmq_msg_close(&id);
         }
-        now = now_ms();
+        now = optout_now_ms();
         if (b->pending_count && now >= b->commit_deadline && commit_pending(b) != 0) return -1;
         if (now - last_heartbeat >= HEARTBEAT_MS / 4) {
             last_heartbeat = now;
@@ -1177,7 +1151,7 @@ static void linger_metrics(struct broker *b) {
     if (!b->cfg->metrics_linger) return;
     sd_notifyf(0, "STATUS=run complete: %zu tasks done, %zu failed; serving the final metrics for %u s", b->done,
                b->failed, b->cfg->metrics_linger);
-    for (int64_t until = now_ms() + 1000 * (int64_t)b->cfg->metrics_linger; !stop_requested && now_ms() < until;) {
+    for (int64_t until = optout_now_ms() + 1000 * (int64_t)b->cfg->metrics_linger; !stop_requested && optout_now_ms() < until;) {
         sd_notify(0, "WATCHDOG=1");
         struct timespec tick = {0, 250 * 1000000L};
         nanosleep(&tick, NULL);
@@ -1281,7 +1255,7 @@ int broker_run(const struct broker_config *cfg) {
     }
     char staging_dir[4200];
     snprintf(staging_dir, sizeof staging_dir, "%s/.staging", cfg->dir);
-    remove_tree(staging_dir); /* every task is settled: what is left there belongs to no attempt */
+    optout_remove_tree(staging_dir); /* every task is settled: what is left there belongs to no attempt */
     if (halted == 2) { /* --stop-after: the answer, and the run resumes from here when rerun without it */
         rc = write_dry_run(&b) == 0 ? OPTOUT_EXIT_OK : OPTOUT_EXIT_FAILURE;
         goto out;

@@ -29,6 +29,7 @@
 #include <zmq.h>
 
 #include "optout/log.h"
+#include "optout/util.h"
 #include "task.h"
 
 #define HEARTBEAT_MS 1000
@@ -72,12 +73,6 @@ struct worker {
     char status[256];
     optout_msg in; /* scratch for decoding */
 };
-
-static int64_t now_ms(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static void free_item(struct task_item *it) {
     if (!it) return;
@@ -185,11 +180,11 @@ static int send_frame(struct worker *w, const void *buf, size_t len, const char 
         optout_log(w->send_failing ? LOG_DEBUG : LOG_WARNING, "cannot send %s: %s%s", what,
                    zmq_strerror(zmq_errno()), w->opts->curve ? " (is this worker's key in the broker's allow-list?)" : "");
         w->send_failing = 1;
-        w->last_sent = now_ms();
+        w->last_sent = optout_now_ms();
         return -1;
     }
     w->send_failing = 0;
-    w->last_sent = now_ms();
+    w->last_sent = optout_now_ms();
     return 0;
 }
 
@@ -273,7 +268,7 @@ static int open_dealer(struct worker *w) {
         return -1;
     }
     w->dealer = s;
-    int64_t now = now_ms();
+    int64_t now = optout_now_ms();
     w->last_recv = now; /* the liveness window starts now */
     send_ready(w);
     return 0;
@@ -398,7 +393,7 @@ static void handle_broker_frame(struct worker *w, zmq_msg_t *frame) {
         optout_log(LOG_WARNING, "ignoring a bad message from the broker: %s", err);
         return;
     }
-    w->last_recv = now_ms();
+    w->last_recv = optout_now_ms();
     w->backoff = BACKOFF_MIN_MS;
     if (m->epoch < w->epoch) {
         optout_log(LOG_DEBUG, "ignoring %s of epoch %llu (current %llu)", optout_msg_type_name(m->type),
@@ -513,7 +508,7 @@ static void join_threads(struct worker *w, pthread_t *threads, unsigned n) {
 static uint32_t random_nonce(void) {
     uint32_t n;
     if (getrandom(&n, sizeof n, GRND_NONBLOCK) == (ssize_t)sizeof n) return n;
-    return (uint32_t)getpid() ^ (uint32_t)now_ms();
+    return (uint32_t)getpid() ^ (uint32_t)optout_now_ms();
 }
 
 int worker_run(const worker_options *opts) {
@@ -563,7 +558,7 @@ int worker_run(const worker_options *opts) {
 
     w->last_watchdog = 0;
     for (;;) {
-        int64_t now = now_ms();
+        int64_t now = optout_now_ms();
         if (now - w->last_watchdog >= WATCHDOG_MS) {
             sd_notify(0, "WATCHDOG=1");
             w->last_watchdog = now;
