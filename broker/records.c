@@ -1,4 +1,4 @@
-/* records.c — the broker's journal records as msgpack maps (broker.h).
+/* records.c — the broker's journal records as msgpack maps (records.h).
  *
  *   {"r": "epoch", "e": N}
  *   {"r": "accepted", "id": TASK, "e": EPOCH, "a": ATTEMPT, "f": [[name, size, sha256]...], "s": STATS}
@@ -12,7 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "broker.h"
+#include "records.h"
 
 static void pack_str(msgpack_packer *pk, const char *s) {
     size_t n = strlen(s);

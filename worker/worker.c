@@ -32,8 +32,6 @@
 #include "optout/util.h"
 #include "task.h"
 
-#define HEARTBEAT_MS 1000
-#define LIVENESS_MS 5000
 #define BACKOFF_MIN_MS 100
 #define BACKOFF_MAX_MS 5000
 #define WATCHDOG_MS 1000
@@ -571,10 +569,10 @@ int worker_run(const worker_options *opts) {
             break;
         }
         /* Liveness and reconnection. */
-        if (w->dealer && now - w->last_recv >= LIVENESS_MS) {
+        if (w->dealer && now - w->last_recv >= OPTOUT_LIVENESS_MS) {
             close_dealer(w);
             long wait = w->stopping ? 0 : w->backoff;
-            optout_log(LOG_WARNING, "broker silent for %d s: reconnecting in %.1f s", LIVENESS_MS / 1000,
+            optout_log(LOG_WARNING, "broker silent for %d s: reconnecting in %.1f s", OPTOUT_LIVENESS_MS / 1000,
                        (double)wait / 1000);
             w->reconnect_at = now + wait;
             w->backoff = w->backoff * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : w->backoff * 2;
@@ -587,13 +585,13 @@ int worker_run(const worker_options *opts) {
             }
             continue;
         }
-        if (w->dealer && now - w->last_sent >= HEARTBEAT_MS) send_simple(w, OPTOUT_MSG_HEARTBEAT, 0);
+        if (w->dealer && now - w->last_sent >= OPTOUT_HEARTBEAT_MS) send_simple(w, OPTOUT_MSG_HEARTBEAT, 0);
 
         /* Sleep until something arrives or the nearest deadline. */
         int64_t deadline = w->last_watchdog + WATCHDOG_MS;
         if (w->dealer) {
-            if (w->last_sent + HEARTBEAT_MS < deadline) deadline = w->last_sent + HEARTBEAT_MS;
-            if (w->last_recv + LIVENESS_MS < deadline) deadline = w->last_recv + LIVENESS_MS;
+            if (w->last_sent + OPTOUT_HEARTBEAT_MS < deadline) deadline = w->last_sent + OPTOUT_HEARTBEAT_MS;
+            if (w->last_recv + OPTOUT_LIVENESS_MS < deadline) deadline = w->last_recv + OPTOUT_LIVENESS_MS;
         } else if (w->reconnect_at < deadline) {
             deadline = w->reconnect_at;
         }
