@@ -96,11 +96,35 @@ void broker_send_ack(struct broker *b, long w, size_t task, uint64_t attempt) {
     send_to(b, w, &ack);
 }
 
+void broker_worker_outcome(struct broker *b, long w, size_t task, int ok) {
+    struct worker *wk = &b->workers[w];
+    int64_t now = optout_now_ms();
+    if (ok || now - b->tasks[task].leased_at >= FAST_FAIL_MS) {
+        wk->fast_failures = 0; /* a success, or a failure that took work: the worker is not the cause */
+        return;
+    }
+    for (unsigned i = 0; i < wk->fast_failures; i++)
+        if (wk->fast_failed[i] == task) return; /* one task failing again says nothing of its worker */
+    wk->fast_failed[wk->fast_failures++] = task;
+    if (wk->fast_failures < BENCH_AFTER) return;
+    wk->fast_failures = 0;
+    int64_t ms = BENCH_MS;
+    for (unsigned i = 0; i < wk->benches && ms < BENCH_MAX_MS; i++) ms *= 2;
+    if (ms > BENCH_MAX_MS) ms = BENCH_MAX_MS;
+    wk->benched_until = now + ms;
+    /* the first bench is the news (a misconfigured worker); later ones only say it goes on */
+    optout_log(wk->benches++ ? LOG_INFO : LOG_WARNING,
+               "worker=%s: benched for %lld s: its last %d tasks all failed within %d ms of their lease, so it "
+               "is probably misconfigured (a missing --root? an unreadable mount?); the tasks go to other workers",
+               wk->name, (long long)(ms / 1000), BENCH_AFTER, FAST_FAIL_MS);
+}
+
 /* ---- messages ----------------------------------------------------------------------------- */
 
 /* READY: registers a new worker, or renews a known one's credit. */
 static void on_ready(struct broker *b, long w, const void *id, size_t id_len, const optout_msg *m) {
-    if (w < 0) {
+    int fresh = w < 0;
+    if (fresh) {
         if (b->worker_count == b->worker_cap) {
             b->worker_cap = b->worker_cap ? 2 * b->worker_cap : 16;
             b->workers = realloc(b->workers, b->worker_cap * sizeof *b->workers);
@@ -112,9 +136,10 @@ static void on_ready(struct broker *b, long w, const void *id, size_t id_len, co
         memcpy(b->workers[w].id, id, id_len);
         b->workers[w].id_len = id_len;
         b->workers[w].alive = 1;
-        optout_log(LOG_INFO, "worker=%s: joined with %u slots", m->worker, m->credit);
     }
-    snprintf(b->workers[w].name, sizeof b->workers[w].name, "%s", m->worker);
+    /* the name is the peer's text: escaped once here, so that every log line can quote it */
+    optout_log_escape_str(m->worker, b->workers[w].name, sizeof b->workers[w].name);
+    if (fresh) optout_log(LOG_INFO, "worker=%s: joined with %u slots", b->workers[w].name, m->credit);
     /* A registered worker says READY again when it learns this broker's epoch (it joined with
      * epoch 0). Its free slots were counted before the tasks leased to it since then reached
      * it, so those are taken off: otherwise its credit would stay one task too high for good.
@@ -149,7 +174,13 @@ static void on_message(struct broker *b, const void *id, size_t id_len, const vo
     optout_msg m;
     char err[OPTOUT_MSG_ERR_LEN];
     if (optout_msg_decode(frame, len, &m, err) != 0) {
-        optout_log(LOG_WARNING, "dropped a malformed message (%zu bytes): %s", len, err);
+        /* a peer can send these at will: one line per peer per interval, its identity escaped */
+        char peer[4 * 64];
+        unsigned long suppressed = 0;
+        optout_log_escape(id, id_len < 64 ? id_len : 64, peer, sizeof peer);
+        if (optout_log_allow(&b->malformed_log, peer, &suppressed))
+            optout_log(LOG_WARNING, "peer=%s: dropped a malformed message (%zu bytes): %s%s", peer, len, err,
+                       suppressed ? " (and more from it since the last message)" : "");
         return;
     }
     long w = find_worker(b, id, id_len);
@@ -187,11 +218,12 @@ static void on_message(struct broker *b, const void *id, size_t id_len, const vo
 /* ---- dispatch ------------------------------------------------------------------------------- */
 
 static void dispatch(struct broker *b) {
+    int64_t now = optout_now_ms();
     while (b->queue_len > 0) {
         long w = -1;
         for (size_t k = 0; k < b->worker_count; k++) { /* round robin over workers with credit */
             size_t i = (b->next_worker + k) % b->worker_count;
-            if (b->workers[i].alive && b->workers[i].credit > 0) {
+            if (b->workers[i].alive && b->workers[i].credit > 0 && b->workers[i].benched_until <= now) {
                 w = (long)i;
                 break;
             }
@@ -220,6 +252,7 @@ static void dispatch(struct broker *b) {
         b->workers[w].credit--;
         t->state = TASK_LEASED;
         t->worker = w;
+        t->leased_at = now;
     }
 }
 
@@ -352,8 +385,10 @@ static int open_socket(struct broker *b, struct broker_zap **zap) {
     b->zctx = zmq_ctx_new();
     b->router = b->zctx ? zmq_socket(b->zctx, ZMQ_ROUTER) : NULL;
     int one = 1, zero = 0;
+    int64_t max_frame = (int64_t)OPTOUT_MSG_MAX_BYTES; /* larger frames are refused as they arrive */
     if (!b->router || zmq_setsockopt(b->router, ZMQ_ROUTER_MANDATORY, &one, sizeof one) != 0 ||
-        zmq_setsockopt(b->router, ZMQ_LINGER, &zero, sizeof zero) != 0) {
+        zmq_setsockopt(b->router, ZMQ_LINGER, &zero, sizeof zero) != 0 ||
+        zmq_setsockopt(b->router, ZMQ_MAXMSGSIZE, &max_frame, sizeof max_frame) != 0) {
         optout_log(LOG_ERR, "ZeroMQ socket: %s", zmq_strerror(zmq_errno()));
         return -1;
     }
@@ -406,6 +441,7 @@ static void release(struct broker *b, struct broker_zap *zap) {
         free(b->tasks[i].accepted);
         free(b->tasks[i].output_name);
         free(b->tasks[i].error);
+        free(b->tasks[i].earlier_error);
     }
     free(b->tasks);
     free(b->queue);
@@ -440,7 +476,7 @@ static int serve(struct broker *b, struct broker_zap **zap) {
 }
 
 int broker_run(const struct broker_config *cfg) {
-    struct broker b = {.cfg = cfg};
+    struct broker b = {.cfg = cfg, .malformed_log = {.every_ms = 10000}};
     struct broker_zap *zap = NULL; /* with CURVE: the ZAP handler (zap.h) */
     int rc = OPTOUT_EXIT_FAILURE, lock_fd = -1;
     char err[OPTOUT_RUNDIR_ERR_LEN];

@@ -330,6 +330,19 @@ static void md_failed(FILE *f, const optout_report_info *info) {
     fputs("\n", f);
 }
 
+static void md_retried(FILE *f, const optout_report_info *info) {
+    if (!info->retried) return;
+    fputs("## Tasks retried after failing in an earlier invocation\n\n", f);
+    for (size_t i = 0; i < info->retried; i++) {
+        fputs("- ", f);
+        optout_report_put_code(f, info->retried_inputs && info->retried_inputs[i] ? info->retried_inputs[i] : "?");
+        fputs(": ", f);
+        optout_report_put_text(f, info->retried_errors && info->retried_errors[i] ? info->retried_errors[i] : "");
+        fputs("\n", f);
+    }
+    fputs("\n", f);
+}
+
 static const char *robots_source(const optout_report_info *info) {
     return info->robots_source ? info->robots_source : info->robots_dir;
 }
@@ -461,6 +474,7 @@ static int render_md(FILE *f, const optout_stats *s, const optout_agents *agents
     md_outcomes(f, s, info);
     md_bad_input(f, s);
     md_failed(f, info);
+    md_retried(f, info);
     md_config(f, agents, info);
     return ferror(f) ? -1 : 0;
 }
@@ -490,6 +504,16 @@ int optout_report_write_json(FILE *f, const optout_stats *s, const optout_agents
         fputs(", \"error\": ", m);
         json_str(m, info->failed_errors && info->failed_errors[i] ? info->failed_errors[i] : "");
         fputs("}", m);
+    }
+    if (info->retried) {
+        fputs("], \"retried_tasks\": [", m);
+        for (size_t i = 0; i < info->retried; i++) {
+            fputs(i ? ", {\"input\": " : "{\"input\": ", m);
+            json_str(m, info->retried_inputs && info->retried_inputs[i] ? info->retried_inputs[i] : "");
+            fputs(", \"error\": ", m);
+            json_str(m, info->retried_errors && info->retried_errors[i] ? info->retried_errors[i] : "");
+            fputs("}", m);
+        }
     }
     fputs("],\n  \"config\": {\"mode\": ", m);
     json_str(m, info->mode);
