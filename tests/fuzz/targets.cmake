@@ -24,8 +24,12 @@ optout_fuzz_target(fuzz_shard SOURCES common/shard.c common/log.c common/util.c 
 # The run journal's framing: replay, torn-tail truncation, append after reopen (zlib uninstrumented).
 optout_fuzz_target(fuzz_journal SOURCES common/journal.c common/log.c common/util.c LIBS PkgConfig::DEPS)
 
-# The broker's journal records inside that framing (msgpack linked uninstrumented).
-optout_fuzz_target(fuzz_records SOURCES broker/records.c INCLUDES broker LIBS PkgConfig::DEPS)
+# The broker's journal records inside that framing (their msgpack is unpacked by msg.c's bounded
+# reader; msgpack-c linked uninstrumented).
+optout_fuzz_target(fuzz_records
+  SOURCES broker/records.c common/msg.c common/stats_msgpack.c common/stats.c common/agents.c common/log.c
+          common/util.c
+  INCLUDES broker LIBS PkgConfig::DEPS m)
 
 # Broker <-> worker messages, the run configuration and statistics on the wire.
 optout_fuzz_target(fuzz_msg

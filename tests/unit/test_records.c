@@ -11,6 +11,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <malloc.h>
 #include <msgpack.h>
 #include <stdio.h>
 #include <string.h>
@@ -209,6 +210,29 @@ static void test_decode_rejects_oversized(void **state) {
     msgpack_sbuffer_destroy(&sb);
 }
 
+/* A record read back from disk is as hostile as a frame from the wire: an array header that claims
+ * 16 million elements in 5 bytes must be refused before msgpack-c allocates their storage (400 MB
+ * here; "dd ff ff ff ff" would ask for ~96 GB). Measured with glibc's mallinfo2 while the unpacked
+ * buffer is still held. */
+static void test_decode_hostile_count_allocates_nothing(void **state) {
+    (void)state;
+#if defined(__SANITIZE_ADDRESS__)
+    skip(); /* ASan's allocator does not report to mallinfo2 */
+#else
+    const uint8_t in[] = {0xdd, 0x01, 0x00, 0x00, 0x00};
+    msgpack_unpacked k;
+    msgpack_unpacked_init(&k);
+    struct record r;
+    struct mallinfo2 before = mallinfo2();
+    assert_int_equal(record_decode(in, sizeof in, &r, &k), -1);
+    struct mallinfo2 after = mallinfo2();
+    size_t held = (after.hblkhd + after.uordblks) - (before.hblkhd + before.uordblks);
+    msgpack_unpacked_destroy(&k);
+    if (after.hblkhd + after.uordblks > before.hblkhd + before.uordblks && held > ((size_t)1 << 20))
+        fail_msg("decoding 5 hostile bytes holds %zu bytes", held);
+#endif
+}
+
 /* ---- round trips ---------------------------------------------------------------------------- */
 
 static void test_round_trip_accepted(void **state) {
@@ -308,6 +332,7 @@ int main(void) {
         cmocka_unit_test(test_decode_ignores_unknown_keys),
         cmocka_unit_test(test_decode_rejects),
         cmocka_unit_test(test_decode_rejects_oversized),
+        cmocka_unit_test(test_decode_hostile_count_allocates_nothing),
         cmocka_unit_test(test_round_trip_accepted),
         cmocka_unit_test(test_round_trip_empty_accepted),
         cmocka_unit_test(test_round_trip_failed_and_epoch),
