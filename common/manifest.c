@@ -1,7 +1,7 @@
 /* manifest.c — DIR/manifest.json and its verification (include/optout/manifest.h, docs/manifest.md).
  *
- * Writing: the plan is validated by optout_plan_read_inputs() (header, config hash, input lines)
- * and its option lines are read here; outputs are found by one walker that verify uses too, so
+ * Writing: the plan is read by optout_plan_read() (which checks its header, config hash and
+ * lines); outputs are found by one walker that verify uses too, so
  * that "what is an output" has a single definition; all files are hashed by a small thread pool
  * (an atomic cursor over the jobs). Reading: a small JSON parser (a tree of the whole document —
  * the manifest is one line per file, megabytes at most), strict about structure and types.
@@ -258,77 +258,6 @@ static int list_outputs(const char *dir, struct files *out, char *err, size_t er
     return 0;
 }
 
-/* ---- the plan ---------------------------------------------------------------------------------- */
-
-struct plan {
-    char **names, **values;
-    size_t nopts;
-    char config[65];
-    optout_inputs inputs;
-};
-
-static void plan_free(struct plan *p) {
-    for (size_t i = 0; i < p->nopts; i++) {
-        free(p->names[i]);
-        free(p->values[i]);
-    }
-    free(p->names);
-    free(p->values);
-    optout_inputs_free(&p->inputs);
-    memset(p, 0, sizeof *p);
-}
-
-static const char *plan_option(const struct plan *p, const char *name) {
-    for (size_t i = 0; i < p->nopts; i++)
-        if (strcmp(p->names[i], name) == 0) return p->values[i];
-    return NULL;
-}
-
-/* Reads DIR/plan: optout_plan_read_inputs() validates it whole (header, config hash, lines); the
- * option and config lines are then taken as they are. */
-static int plan_read(const char *dir, struct plan *p, char *err, size_t errlen) {
-    memset(p, 0, sizeof *p);
-    char perr[OPTOUT_RUNDIR_ERR_LEN];
-    if (optout_plan_read_inputs(dir, &p->inputs, perr) != 0) {
-        optout_set_err(err, errlen, "%s", perr);
-        return -1;
-    }
-    char *path = path_join(dir, "plan");
-    FILE *f = fopen(path, "re");
-    if (!f) {
-        optout_set_err(err, errlen, "%s: %s", path, strerror(errno));
-        free(path);
-        return -1;
-    }
-    char *line = NULL;
-    size_t cap = 0, ocap = 0;
-    ssize_t n;
-    while ((n = getline(&line, &cap, f)) > 0) {
-        if (line[n - 1] == '\n') line[--n] = '\0';
-        if (strncmp(line, "config ", 7) == 0) {
-            snprintf(p->config, sizeof p->config, "%s", line + 7);
-            break;
-        }
-        if (strncmp(line, "option ", 7) != 0) continue;
-        char *name = line + 7, *sp = strchr(name, ' ');
-        if (!sp) continue;
-        *sp = '\0';
-        if (p->nopts == ocap) {
-            ocap = ocap ? ocap * 2 : 32;
-            p->names = realloc(p->names, ocap * sizeof *p->names);
-            p->values = realloc(p->values, ocap * sizeof *p->values);
-            if (!p->names || !p->values) abort();
-        }
-        p->names[p->nopts] = strdup(name);
-        p->values[p->nopts] = strdup(sp + 1);
-        if (!p->names[p->nopts] || !p->values[p->nopts]) abort();
-        p->nopts++;
-    }
-    free(line);
-    fclose(f);
-    free(path);
-    return 0;
-}
 
 /* ---- a robots directory as one input ----------------------------------------------------------- */
 
@@ -462,15 +391,15 @@ int optout_manifest_write(const char *dir, const optout_manifest_info *info, opt
     if (!summary) summary = &local;
     memset(summary, 0, sizeof *summary);
     int64_t limit = info->input_hash_limit == 0 ? OPTOUT_MANIFEST_HASH_LIMIT_DEFAULT : info->input_hash_limit;
-    struct plan plan;
+    optout_plan plan;
     struct files outputs = {0}, inputs = {0};
     char *tmp = NULL, *path = NULL;
     FILE *f = NULL;
     int rc = -1;
-    if (plan_read(dir, &plan, err, errlen) != 0) goto out;
-    for (size_t i = 0; i < plan.nopts; i++)
-        if (!text_ok(plan.values[i]) || !text_ok(plan.names[i])) {
-            optout_set_err(err, errlen, "%s/plan: option %s: not valid UTF-8 text", dir, plan.names[i]);
+    if (optout_plan_read(dir, &plan, err, errlen) != 0) goto out;
+    for (size_t i = 0; i < plan.option_count; i++)
+        if (!text_ok(plan.options[i].value) || !text_ok(plan.options[i].name)) {
+            optout_set_err(err, errlen, "%s/plan: option %s: not valid UTF-8 text", dir, plan.options[i].name);
             goto out;
         }
     /* inputs: the corpus as planned, then the hosts and agents files */
@@ -500,7 +429,7 @@ int optout_manifest_write(const char *dir, const optout_manifest_info *info, opt
         fi->hash = limit >= 0 && in->size <= (uint64_t)limit;
     }
     size_t corpus_count = inputs.n;
-    const char *hosts = plan_option(&plan, "hosts");
+    const char *hosts = optout_plan_get(&plan, "hosts");
     if (hosts && *hosts && add_file_input(&inputs, "hosts", hosts, err, errlen) != 0) goto out;
     if (info->agents_file && add_file_input(&inputs, "agents", info->agents_file, err, errlen) != 0) goto out;
     for (size_t i = corpus_count; i < inputs.n; i++) {
@@ -510,7 +439,7 @@ int optout_manifest_write(const char *dir, const optout_manifest_info *info, opt
             goto out;
         }
     }
-    const char *robots_dir = plan_option(&plan, "robots-dir");
+    const char *robots_dir = optout_plan_get(&plan, "robots-dir");
     struct dir_digest dd = {0};
     char *robots_real = NULL;
     if (robots_dir && *robots_dir) {
@@ -572,13 +501,13 @@ int optout_manifest_write(const char *dir, const optout_manifest_info *info, opt
     fprintf(f, "},\n  \"config\": {\n    \"sha256\": ");
     put_str(f, plan.config);
     fprintf(f, ",\n    \"options\": {");
-    for (size_t i = 0; i < plan.nopts; i++) {
+    for (size_t i = 0; i < plan.option_count; i++) {
         fputs(i ? ",\n      " : "\n      ", f);
-        put_str(f, plan.names[i]);
+        put_str(f, plan.options[i].name);
         fputs(": ", f);
-        put_str(f, plan.values[i]);
+        put_str(f, plan.options[i].value);
     }
-    fprintf(f, "%s}\n  },\n  \"agents\": {\"name\": ", plan.nopts ? "\n    " : "");
+    fprintf(f, "%s}\n  },\n  \"agents\": {\"name\": ", plan.option_count ? "\n    " : "");
     put_str(f, info->agents_name && text_ok(info->agents_name) ? info->agents_name : NULL);
     fputs(", \"sha256\": ", f);
     put_str(f, info->agents_sha256);
@@ -667,7 +596,7 @@ out:
     free(path);
     files_free(&outputs);
     files_free(&inputs);
-    plan_free(&plan);
+    optout_plan_free(&plan);
     return rc;
 }
 
@@ -1045,13 +974,13 @@ int optout_manifest_verify(const char *dir, int check_inputs, unsigned jobs, opt
                 problem(&v, "output", present.v[i].rel, "not in the manifest");
     }
     /* the plan */
-    struct plan plan;
+    optout_plan plan;
     char perr[1024];
-    if (plan_read(dir, &plan, perr, sizeof perr) != 0) problem(&v, "plan", "plan", "%s", perr);
+    if (optout_plan_read(dir, &plan, perr, sizeof perr) != 0) problem(&v, "plan", "plan", "%s", perr);
     else if (strcmp(plan.config, summary->config_sha256) != 0)
         problem(&v, "plan", "plan", "config hash %.12s..., manifest says %.12s... (run with other options)", plan.config,
                 summary->config_sha256);
-    plan_free(&plan);
+    optout_plan_free(&plan);
     if (check_inputs && verify_inputs(ins, jobs, &v, err, errlen) != 0) goto out;
     rc = summary->problems ? 1 : 0;
 out:
