@@ -255,7 +255,7 @@ static int keyset_add(keyset *k, uint64_t h) {
 
 static int read_shard(keyset *k, const char *path) {
     char err[OPTOUT_SHARD_ERR_LEN];
-    optout_shard_reader *r = optout_shard_open(path, 0, err);
+    optout_shard_reader *r = optout_shard_open(path, 0, err, sizeof err);
     if (!r) {
         optout_log(LOG_ERR, "%s", err);
         return -1;
@@ -264,7 +264,7 @@ static int read_shard(keyset *k, const char *path) {
     optout_shard_line line;
     optout_json_value v[4];
     int rc;
-    while ((rc = optout_shard_next(r, &line, err)) == 1) {
+    while ((rc = optout_shard_next(r, &line, err, sizeof err)) == 1) {
         if (line.oversized) { /* a line over 64 MiB: no key without buffering it; counted */
             if (line.last_piece) k->lines++, k->unkeyed++;
             continue;

@@ -296,13 +296,13 @@ static int map_count(const optout_rank_map_config *c, const char *in, struct tab
         snprintf(err, errlen, "%s", fields ? "out of memory" : "bad field path");
         goto done;
     }
-    if (!(r = optout_shard_open(in, c->max_line ? c->max_line : OPTOUT_SHARD_MAX_LINE_DEFAULT, serr))) {
+    if (!(r = optout_shard_open(in, c->max_line ? c->max_line : OPTOUT_SHARD_MAX_LINE_DEFAULT, serr, sizeof serr))) {
         snprintf(err, errlen, "%s", serr);
         goto done;
     }
     optout_shard_line line;
     int got;
-    while ((got = optout_shard_next(r, &line, serr)) == 1) {
+    while ((got = optout_shard_next(r, &line, serr, sizeof serr)) == 1) {
         if (line.oversized) {
             if (line.last_piece) st->line_too_long++;
             continue;

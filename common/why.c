@@ -646,7 +646,7 @@ int optout_why_find_ids(optout_why *w, const char *const *ids, size_t count, int
         int changed = stat(in->path, &st) != 0 || (uint64_t)st.st_size != in->size ||
                       (int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec != in->mtime_ns;
         char serr[OPTOUT_SHARD_ERR_LEN];
-        optout_shard_reader *r = optout_shard_open(in->path, 0, serr);
+        optout_shard_reader *r = optout_shard_open(in->path, 0, serr, sizeof serr);
         if (!r) {
             snprintf(err, errlen, "input %s of the run: %s", in->path, serr);
             rc = -1;
@@ -655,7 +655,7 @@ int optout_why_find_ids(optout_why *w, const char *const *ids, size_t count, int
         optout_shard_line line;
         uint64_t lineno = 0;
         int got;
-        while ((got = optout_shard_next(r, &line, serr)) > 0) {
+        while ((got = optout_shard_next(r, &line, serr, sizeof serr)) > 0) {
             if (line.oversized && !line.last_piece) continue;
             lineno++;
             if (line.oversized) continue; /* passed through undecided by the filter */
