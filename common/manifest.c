@@ -26,6 +26,7 @@
 #include <openssl/evp.h>
 
 #include "optout/blocked.h"
+#include "optout/json.h"
 #include "optout/jsonl.h"
 #include "optout/policy.h"
 #include "optout/rundir.h"
@@ -66,19 +67,6 @@ static int text_ok(const char *s) {
         p += n + 1;
     }
     return 1;
-}
-
-static void put_str(FILE *f, const char *s) {
-    if (!s) {
-        fputs("null", f);
-        return;
-    }
-    fputc('"', f);
-    for (; *s; s++) {
-        if (*s == '"' || *s == '\\') fputc('\\', f);
-        fputc(*s, f);
-    }
-    fputc('"', f);
 }
 
 /* ---- files and hashing ------------------------------------------------------------------------- */
@@ -360,7 +348,7 @@ static void put_time(FILE *f, int64_t t) {
     char buf[32];
     gmtime_r(&tt, &tm);
     strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-    put_str(f, buf);
+    optout_json_put_string(f, buf);
 }
 
 /* A file input (hosts, agents): stat now. */
@@ -497,22 +485,22 @@ int optout_manifest_write(const char *dir, const optout_manifest_info *info, opt
     }
     fprintf(f, "{\n  \"format\": \"%s\",\n  \"version\": %d,\n", OPTOUT_MANIFEST_FORMAT, OPTOUT_MANIFEST_VERSION);
     fprintf(f, "  \"software\": {\"name\": \"optout\", \"version\": ");
-    put_str(f, OPTOUT_VERSION);
+    optout_json_put_string(f, OPTOUT_VERSION);
     fprintf(f, "},\n  \"config\": {\n    \"sha256\": ");
-    put_str(f, plan.config);
+    optout_json_put_string(f, plan.config);
     fprintf(f, ",\n    \"options\": {");
     for (size_t i = 0; i < plan.option_count; i++) {
         fputs(i ? ",\n      " : "\n      ", f);
-        put_str(f, plan.options[i].name);
+        optout_json_put_string(f, plan.options[i].name);
         fputs(": ", f);
-        put_str(f, plan.options[i].value);
+        optout_json_put_string(f, plan.options[i].value);
     }
     fprintf(f, "%s}\n  },\n  \"agents\": {\"name\": ", plan.option_count ? "\n    " : "");
-    put_str(f, info->agents_name && text_ok(info->agents_name) ? info->agents_name : NULL);
+    optout_json_put_string(f, info->agents_name && text_ok(info->agents_name) ? info->agents_name : NULL);
     fputs(", \"sha256\": ", f);
-    put_str(f, info->agents_sha256);
+    optout_json_put_string(f, info->agents_sha256);
     fputs("},\n  \"robots\": {\"source\": ", f);
-    put_str(f, robots_dir && *robots_dir ? (robots_real ? robots_real : robots_dir) : "fetched");
+    optout_json_put_string(f, robots_dir && *robots_dir ? (robots_real ? robots_real : robots_dir) : "fetched");
     fputs(", \"from\": ", f);
     put_time(f, info->robots_from);
     fputs(", \"to\": ", f);
@@ -524,18 +512,18 @@ int optout_manifest_write(const char *dir, const optout_manifest_info *info, opt
         fputs(ni ? ",\n    {\"role\": " : "\n    {\"role\": ", f);
         if (i < corpus_count) {
             fputs("\"corpus\", \"path\": ", f);
-            put_str(f, x->abs);
+            optout_json_put_string(f, x->abs);
             fputs(", \"output_name\": ", f);
-            put_str(f, x->rel);
+            optout_json_put_string(f, x->rel);
         } else {
             char role[16];
             snprintf(role, sizeof role, "%.*s", (int)(strchr(x->rel, '/') - x->rel), x->rel);
-            put_str(f, role);
+            optout_json_put_string(f, role);
             fputs(", \"path\": ", f);
-            put_str(f, x->abs);
+            optout_json_put_string(f, x->abs);
         }
         fprintf(f, ", \"size\": %" PRIu64 ", \"mtime_ns\": %" PRId64 ", \"sha256\": ", x->size, x->mtime_ns);
-        put_str(f, x->hash ? x->sha : NULL);
+        optout_json_put_string(f, x->hash ? x->sha : NULL);
         fputc('}', f);
     }
     if (robots_dir && *robots_dir) {
@@ -546,12 +534,12 @@ int optout_manifest_write(const char *dir, const optout_manifest_info *info, opt
             goto out;
         }
         fputs(ni ? ",\n    {\"role\": \"robots-dir\", \"path\": " : "\n    {\"role\": \"robots-dir\", \"path\": ", f);
-        put_str(f, rp);
+        optout_json_put_string(f, rp);
         fprintf(f, ", \"files\": %" PRIu64 ", \"size\": %" PRIu64 ", \"mtime_ns\": %" PRId64 ", \"listing_sha256\": ",
                 dd.files, dd.size, dd.mtime_ns);
-        put_str(f, dd.listing);
+        optout_json_put_string(f, dd.listing);
         fputs(", \"sha256\": ", f);
-        put_str(f, dd.content[0] ? dd.content : NULL);
+        optout_json_put_string(f, dd.content[0] ? dd.content : NULL);
         fputc('}', f);
         ni++;
     }
@@ -560,7 +548,7 @@ int optout_manifest_write(const char *dir, const optout_manifest_info *info, opt
     for (size_t i = 0; i < outputs.n; i++) {
         const struct file *x = &outputs.v[i];
         fputs(i ? ",\n    {\"path\": " : "\n    {\"path\": ", f);
-        put_str(f, x->rel);
+        optout_json_put_string(f, x->rel);
         fprintf(f, ", \"size\": %" PRIu64 ", \"sha256\": \"%s\"}", x->size, x->sha);
         summary->output_bytes += x->size;
     }
