@@ -18,7 +18,7 @@
 #include <string.h>
 
 #include "fuzz_target.h"
-#include "broker.h"
+#include "records.h"
 
 #define CHECK(cond)                                                                                \
     do {                                                                                           \
