@@ -19,10 +19,10 @@
 #include <unistd.h>
 #include <zmq.h>
 
-#include "../worker/memory.h"
 #include "cli.h"
 #include "optout/config.h"
 #include "optout/log.h"
+#include "optout/memory.h"
 #include "optout/msg.h"
 #include "optout/util.h"
 
@@ -43,7 +43,7 @@ static void run_usage(FILE *f) {
           "               [--hosts FILE] [--fetch-tasks N] [--scheme auto|https|http] [--user-agent S]\n"
           "               [--concurrency N] [--timeout S] [--connect-timeout S] [--fetch-retries N]\n"
           "               [--connect-to HOST:PORT] [--allow-private] [--stop-after rank|fetch]\n"
-          "workers: [--max-memory BYTES] (each worker's budget, worker/memory.h)\n"
+          "workers: [--max-memory BYTES] (each worker's budget, docs/policy.md)\n"
           "policy: [--granularity url|host|domain] [--keep-hosts FILE] [--remove-hosts FILE] [--sample P]\n"
           "\n"
           "Runs every stage with a broker and N workers (default: one per core): rank the hosts (with\n"
@@ -203,7 +203,7 @@ int cmd_run(int argc, char **argv) {
         {"fetch-retries", required_argument, NULL, O_PASS + 13},
         {"metrics-listen", required_argument, NULL, O_PASS + 14}, {"metrics-linger", required_argument, NULL, O_PASS + 15},
         {"stop-after", required_argument, NULL, O_PASS + 16},
-        {"max-memory", required_argument, NULL, O_PASS + 24}, /* each worker's (worker/memory.h) */
+        {"max-memory", required_argument, NULL, O_PASS + 24}, /* each worker's (optout/memory.h) */
         /* policy (docs/policy.md): checked by the broker */
         {"granularity", required_argument, NULL, O_PASS + 20}, {"keep-hosts", required_argument, NULL, O_PASS + 21},
         {"remove-hosts", required_argument, NULL, O_PASS + 22}, {"sample", required_argument, NULL, O_PASS + 23},
@@ -237,14 +237,12 @@ int cmd_run(int argc, char **argv) {
         case O_CORPUS: has_corpus = 1; break;
         case O_PASS + 16: stop_after = optarg; break;
         case O_PASS + 24: {
-            uint64_t bytes;
+            uint64_t bytes, slot;
             size_t cached;
-            uint64_t slot;
             char merr[512];
-            if (worker_memory_parse(optarg, &bytes) != 0 || worker_memory_plan(bytes, 1, &slot, &cached, merr, sizeof merr) != 0) {
-                optout_log(LOG_ERR, "--max-memory: %s",
-                           worker_memory_parse(optarg, &bytes) != 0 ? "expected a number of bytes (K, M, G suffixes)"
-                                                                    : merr);
+            if (optout_memory_parse(optarg, &bytes, merr, sizeof merr) != 0 ||
+                optout_memory_plan(bytes, 1, &slot, &cached, merr, sizeof merr) != 0) {
+                optout_log(LOG_ERR, "--max-memory: %s", merr);
                 free_args(bargs, nb);
                 return OPTOUT_EXIT_USAGE;
             }
