@@ -484,7 +484,7 @@ int broker_run(const struct broker_config *cfg) {
     struct sigaction sa = {.sa_handler = on_signal};
     sigaction(SIGTERM, &sa, NULL);
     sigaction(SIGINT, &sa, NULL);
-    if (optout_rundir_lock(cfg->dir, &lock_fd, err) != 0) {
+    if (optout_rundir_lock(cfg->dir, &lock_fd, err, sizeof err) != 0) {
         optout_log(LOG_ERR, "%s", err);
         return OPTOUT_EXIT_FAILURE;
     }

@@ -156,7 +156,7 @@ static int journal_append_keep(struct broker *b, const struct record *r, struct 
     msgpack_sbuffer buf;
     record_encode(r, &buf);
     char err[OPTOUT_JOURNAL_ERR_LEN];
-    int rc = optout_journal_append(b->journal, buf.data, buf.size, err);
+    int rc = optout_journal_append(b->journal, buf.data, buf.size, err, sizeof err);
     if (rc == 0 && keep) keep_accepted(keep, buf.data, buf.size);
     msgpack_sbuffer_destroy(&buf);
     if (rc != 0) optout_log(LOG_ERR, "%s", err);
@@ -167,7 +167,7 @@ static int journal_append(struct broker *b, const struct record *r) { return jou
 
 int commit_sync(struct broker *b) {
     char err[OPTOUT_JOURNAL_ERR_LEN];
-    if (optout_journal_sync(b->journal, err) != 0) {
+    if (optout_journal_sync(b->journal, err, sizeof err) != 0) {
         optout_log(LOG_ERR, "%s", err);
         return -1;
     }
@@ -446,14 +446,16 @@ static int recover_task(struct broker *b, size_t i) {
 int commit_recover(struct broker *b) {
     char path[4096], err[OPTOUT_JOURNAL_ERR_LEN];
     snprintf(path, sizeof path, "%s/journal", b->cfg->dir);
-    uint64_t cut_at = 0, cut = 0;
-    b->journal = optout_journal_open(path, replay_record, b, &cut_at, &cut, err);
+    optout_journal_cut cut;
+    b->journal = optout_journal_open(path, replay_record, b, &cut, err, sizeof err);
     if (!b->journal) {
         optout_log(LOG_ERR, "%s", err);
         return -1;
     }
-    if (cut) optout_log(LOG_WARNING, "%s: cut a torn tail of %llu bytes at offset %llu", path,
-                        (unsigned long long)cut, (unsigned long long)cut_at);
+    if (cut.damage != OPTOUT_JOURNAL_WHOLE) {
+        optout_journal_cut_describe(path, &cut, err, sizeof err);
+        optout_log(LOG_WARNING, "%s", err);
+    }
     b->epoch = b->max_epoch + 1;
     struct record r = {.kind = RECORD_EPOCH, .epoch = b->epoch};
     if (journal_append(b, &r) != 0 || commit_sync(b) != 0) return -1;

@@ -127,18 +127,18 @@ int plan_run(struct broker *b) {
     optout_plan_config_hash(options, count, config_hash);
     snprintf(b->redis_prefix, sizeof b->redis_prefix, "optout:%s:%.16s:", b->run_id, config_hash);
     int exists, differs;
-    if (optout_plan_compare(c->dir, options, count, &exists, &differs, err) != 0) {
+    if (optout_plan_compare(c->dir, options, count, &exists, &differs, err, sizeof err) != 0) {
         optout_log(LOG_ERR, "%s: %s", c->dir, err);
         return differs ? OPTOUT_EXIT_USAGE : OPTOUT_EXIT_FAILURE;
     }
     if (exists) {
-        if (optout_plan_read_inputs(c->dir, &b->inputs, err) != 0) {
+        if (optout_plan_read_inputs(c->dir, &b->inputs, err, sizeof err) != 0) {
             optout_log(LOG_ERR, "%s", err);
             return OPTOUT_EXIT_FAILURE;
         }
         return OPTOUT_EXIT_OK;
     }
-    if (optout_inputs_expand(c->corpus, c->corpus_count, &b->inputs, err) != 0) {
+    if (optout_inputs_expand(c->corpus, c->corpus_count, &b->inputs, err, sizeof err) != 0) {
         optout_log(LOG_ERR, "%s", err);
         return OPTOUT_EXIT_USAGE;
     }
@@ -152,7 +152,7 @@ int plan_run(struct broker *b) {
             free(b->inputs.items[i].path);
             b->inputs.items[i].path = abs;
         }
-    if (optout_plan_write(c->dir, options, count, &b->inputs, err) != 0) {
+    if (optout_plan_write(c->dir, options, count, &b->inputs, err, sizeof err) != 0) {
         optout_log(LOG_ERR, "%s", err);
         return OPTOUT_EXIT_FAILURE;
     }

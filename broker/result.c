@@ -24,9 +24,9 @@
 #include "optout/stats.h"
 #include "optout/util.h"
 
-/* The files each task kind must stage, by output mode: "%s" is the task's output name as its TASK
- * message carried it. docs/fleet-protocol.md "Outputs" is the same table; a new format or mode
- * adds rows here and there. */
+/* The files each task kind must stage, by output mode: the task's output name (as its TASK message
+ * carried it) between a prefix and a suffix. docs/fleet-protocol.md "Outputs" is the same table; a
+ * new format or mode adds rows here and there. */
 enum output_mode {
     OUTPUT_ALWAYS,  /* every mode */
     OUTPUT_SHARDS,  /* rewritten shards (not tag mode) */
@@ -36,16 +36,16 @@ enum output_mode {
 static const struct {
     optout_task_kind kind;
     enum output_mode mode;
-    const char *file;
+    const char *prefix, *suffix;
 } OUTPUTS[] = {
-    {OPTOUT_TASK_FILTER, OUTPUT_SHARDS, "shards/%s"},
-    {OPTOUT_TASK_FILTER, OUTPUT_REMOVED, "removed/%s"},
-    {OPTOUT_TASK_FILTER, OUTPUT_TAGS, "tags/%s"},
-    {OPTOUT_TASK_RANK_MAP, OUTPUT_ALWAYS, "%s.bin"},
-    {OPTOUT_TASK_RANK_MAP, OUTPUT_ALWAYS, "%s.idx"},
-    {OPTOUT_TASK_RANK_REDUCE, OUTPUT_ALWAYS, "%s"},
-    {OPTOUT_TASK_FETCH, OUTPUT_ALWAYS, "%s.tsv"},
-    {OPTOUT_TASK_FETCH, OUTPUT_ALWAYS, "%s.bodies.zst"},
+    {OPTOUT_TASK_FILTER, OUTPUT_SHARDS, "shards/", ""},
+    {OPTOUT_TASK_FILTER, OUTPUT_REMOVED, "removed/", ""},
+    {OPTOUT_TASK_FILTER, OUTPUT_TAGS, "tags/", ""},
+    {OPTOUT_TASK_RANK_MAP, OUTPUT_ALWAYS, "", ".bin"},
+    {OPTOUT_TASK_RANK_MAP, OUTPUT_ALWAYS, "", ".idx"},
+    {OPTOUT_TASK_RANK_REDUCE, OUTPUT_ALWAYS, "", ""},
+    {OPTOUT_TASK_FETCH, OUTPUT_ALWAYS, "", ".tsv"},
+    {OPTOUT_TASK_FETCH, OUTPUT_ALWAYS, "", ".bodies.zst"},
 };
 
 int result_expect_files(optout_task_kind kind, const char *o, int with_removed, int output_tags, int synthetic,
@@ -60,7 +60,7 @@ int result_expect_files(optout_task_kind kind, const char *o, int with_removed, 
                       (m == OUTPUT_REMOVED && !output_tags && with_removed) || (m == OUTPUT_TAGS && output_tags);
         if (OUTPUTS[i].kind != kind || !applies) continue;
         if (x->count == OPTOUT_MSG_MAX_FILES) return -1;
-        int n = snprintf(x->names[x->count], sizeof x->names[x->count], OUTPUTS[i].file, o);
+        int n = snprintf(x->names[x->count], sizeof x->names[x->count], "%s%s%s", OUTPUTS[i].prefix, o, OUTPUTS[i].suffix);
         if (n < 0 || (size_t)n >= sizeof x->names[x->count]) return -1;
         x->count++;
     }

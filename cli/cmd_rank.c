@@ -270,7 +270,7 @@ int cmd_rank(int argc, char **argv) {
     }
     if (rc_cfg.all_hosts) rc_cfg.top_en = rc_cfg.top_non_en = UINT64_MAX;
     char err[1024];
-    if (optout_inputs_expand(patterns, npatterns, &inputs, err) != 0) {
+    if (optout_inputs_expand(patterns, npatterns, &inputs, err, sizeof err) != 0) {
         optout_log(LOG_ERR, "%s", err);
         goto done;
     }

@@ -50,7 +50,7 @@ typedef struct {
 } optout_log_limiter;
 int optout_log_allow(optout_log_limiter *l, const char *what, unsigned long *suppressed);
 
-/* Exit codes shared by every command. */
-enum { OPTOUT_EXIT_OK = 0, OPTOUT_EXIT_FAILURE = 1, OPTOUT_EXIT_USAGE = 2 };
+/* Exit codes shared by every command (130: interrupted by SIGINT, 128 + the signal as shells say). */
+enum { OPTOUT_EXIT_OK = 0, OPTOUT_EXIT_FAILURE = 1, OPTOUT_EXIT_USAGE = 2, OPTOUT_EXIT_INTERRUPTED = 130 };
 
 #endif

@@ -28,9 +28,17 @@ static inline int optout_starts_nocase(const char *s, size_t len, const char *pr
 /* The project's error convention: a message into err (errlen bytes, may be NULL/0), like snprintf. */
 __attribute__((format(printf, 3, 4))) void optout_set_err(char *err, size_t errlen, const char *fmt, ...);
 
-/* malloc that never returns NULL: out of memory logs and aborts, as Redis's zmalloc does. Used
- * where a failed allocation has no sensible answer (a decision must not be guessed). */
+/* The one out-of-memory policy: where a failed allocation has no sensible answer (a decision must
+ * not be guessed), log "out of memory (<what>)" at LOG_CRIT and abort, as Redis's zmalloc does.
+ * optout_malloc() is malloc that never returns NULL; optout_oom() is the same end for code that
+ * allocates by other means (realloc, a library's constructor). */
+_Noreturn void optout_oom(const char *what);
 void *optout_malloc(size_t size);
+
+/* The one strict decimal parser for numbers read from files: s[0..len) must be ASCII digits only
+ * (no sign, blank or base prefix; leading zeros allowed), at least one, with a value <= max.
+ * 0, or -1 (nothing stored). */
+int optout_parse_u64(const char *s, size_t len, uint64_t max, uint64_t *out);
 
 /* mkdir -p of the directory part of `path` (nothing when it has none). 0, or -1 with errno. */
 int optout_make_parent_dirs(const char *path);
