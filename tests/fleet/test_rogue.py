@@ -81,6 +81,13 @@ class Broker:
     def alive(self):
         return self.proc.poll() is None
 
+    def exited(self, timeout=20):
+        """Waits for the broker to exit by itself (its returncode is then set), at most timeout s."""
+        try:
+            self.proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            pass
+
     def stop(self):
         if self.alive():
             self.proc.send_signal(signal.SIGTERM)
@@ -252,6 +259,17 @@ CASES = [
 ]
 
 
+def finish_honestly(broker, run_dir, outside):
+    """An honest client takes every remaining task until the broker exits or leases nothing more."""
+    c = Client(ctx, run_dir, name="honest")
+    while broker.alive():
+        t = c.task(3000)
+        if t is None:
+            break
+        c.result(t, honest(t, outside))
+    c.close()
+
+
 def make_corpus(path, n):
     os.makedirs(path)
     for i in range(n):
@@ -324,13 +342,7 @@ try:
     check(not any(os.path.islink(os.path.join(dp, f)) for dp, dn, fn in os.walk(d1) for f in fn + dn),
           "no symbolic link anywhere in the run directory")
     # finish the run honestly: the broker completes and exits 0
-    c = Client(ctx, d1, name="honest-1")
-    while b.alive():
-        t = c.task(3000)
-        if t is None:
-            break
-        c.result(t, honest(t, outside))
-    c.close()
+    finish_honestly(b, d1, outside)
     rc = b.stop()
     check(rc == 0 and os.path.exists(os.path.join(d1, "report.json")),
           "the run completes after every rogue result (exit %s)" % rc)
@@ -347,10 +359,7 @@ try:
     t = c.task()
     files = honest(t, outside)
     c.result(t, files)
-    try:
-        b.proc.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        pass
+    b.exited()
     check(b.proc.returncode == 99, "fault injection: the broker died after journaling accepted (%s)" % b.proc.returncode)
     shutil.rmtree(staging(t))  # the accepted files vanish before publication
     c.close()
@@ -366,10 +375,7 @@ try:
     if t2:
         c.result(t2, honest(t2, outside))
     c.close()
-    try:
-        b.proc.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        pass
+    b.exited()
     check(b.proc.returncode == 0, "the run then completes (exit %s)" % b.proc.returncode)
 
     # ---- a frame over the limit --------------------------------------------------------------------
@@ -434,10 +440,7 @@ try:
     if second:
         c.result(second, honest(second, outside))
     c.close()
-    try:
-        b.proc.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        pass
+    b.exited()
     check(b.proc.returncode == 1, "a run with a failed task exits 1 (%s)" % b.proc.returncode)
     b = Broker(d5, two, "--retries", "1")
     brokers.append(b)
@@ -449,10 +452,7 @@ try:
     if again:
         c.result(again, honest(again, outside))
     c.close()
-    try:
-        b.proc.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        pass
+    b.exited()
     check(b.proc.returncode == 0, "the rerun completes the run (exit %s)" % b.proc.returncode)
     report = json.load(open(os.path.join(d5, "report.json")))
     retried = report.get("retried_tasks", [])
@@ -477,18 +477,9 @@ try:
     check(leased < len(CASES), "a worker failing every task at once is benched after a few (%d tasks leased)" % leased)
     check(len(re.findall(r"worker=misconfigured[^\n]*bench", text)) == 1, "its bench is logged once")
     check("failed permanently" not in text, "no task burned its retries")
-    good = Client(ctx, d6, name="honest")
-    while b.alive():
-        t = good.task(3000)
-        if t is None:
-            break
-        good.result(t, honest(t, outside))
-    good.close()
+    finish_honestly(b, d6, outside)
     bad.close()
-    try:
-        b.proc.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        pass
+    b.exited()
     check(b.proc.returncode == 0, "an honest worker completes the run (exit %s)" % b.proc.returncode)
 finally:
     for b in brokers:
