@@ -185,8 +185,10 @@ void commit_staging_path(const struct broker *b, size_t task, uint64_t epoch, ui
  * accepted (journaled, waiting for the group commit). */
 void commit_result(struct broker *b, long w, const optout_msg *m);
 /* A failure or a lease expiry of the task's current attempt: retry, or fail it permanently after
- * the retry cap. `worker` names who failed it (NULL: nobody in particular). */
-void commit_attempt_failed(struct broker *b, size_t task, const char *worker, const char *why);
+ * the retry cap. `worker` names who failed it (NULL: nobody in particular). Returns 1 when the
+ * attempt counted against the task, 0 when the shared Redis store was found incomplete (reloaded:
+ * the store failed, not the task nor its worker). */
+int commit_attempt_failed(struct broker *b, size_t task, const char *worker, const char *why);
 /* Deletes what the task's current attempt staged. */
 void commit_discard_attempt(struct broker *b, size_t task);
 /* The group commit: one fsync for every accepted record pending, then publication. 0 or -1. */

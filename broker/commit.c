@@ -237,7 +237,7 @@ void commit_discard_attempt(struct broker *b, size_t task) {
 }
 
 /* A failure or a lease expiry: retry, or give up after `retries` attempts. */
-void commit_attempt_failed(struct broker *b, size_t task, const char *worker, const char *why) {
+int commit_attempt_failed(struct broker *b, size_t task, const char *worker, const char *why) {
     commit_discard_attempt(b, task);
     /* a worker that found the shared store incomplete failed for Redis, not for its task: reload it
      * (a missing verdict must never read as "no robots.txt") */
@@ -247,7 +247,7 @@ void commit_attempt_failed(struct broker *b, size_t task, const char *worker, co
         optout_log(LOG_WARNING, "%s: reloading it", err);
         if (plan_redis_load(b) == 0) { /* the store failed, not the task: no retry counted */
             broker_queue_push(b, task);
-            return;
+            return 0;
         }
     }
     struct task *t = &b->tasks[task];
@@ -256,12 +256,13 @@ void commit_attempt_failed(struct broker *b, size_t task, const char *worker, co
         char msg[OPTOUT_MSG_ERROR_MAX + 64];
         snprintf(msg, sizeof msg, "%s (after %u attempts)", why, t->tries);
         fail_task(b, task, msg);
-    } else {
-        char fields[4200];
-        optout_log(LOG_WARNING, "%s%s%s: attempt %u failed: %s; retrying", task_fields(b, task, fields, sizeof fields),
-                   worker ? " worker=" : "", worker ? worker : "", t->tries, why);
-        broker_queue_push(b, task);
+        return 1;
     }
+    char fields[4200];
+    optout_log(LOG_WARNING, "%s%s%s: attempt %u failed: %s; retrying", task_fields(b, task, fields, sizeof fields),
+               worker ? " worker=" : "", worker ? worker : "", t->tries, why);
+    broker_queue_push(b, task);
+    return 1;
 }
 
 /* 0 when a successful result holds what its task must produce (result.h); -1 with why. */
@@ -297,15 +298,13 @@ void commit_result(struct broker *b, long w, const optout_msg *m) {
     char why[OPTOUT_MSG_ERROR_MAX];
     if (!m->ok) { /* the worker's words go to the log and the journal escaped */
         optout_log_escape_str(m->error[0] ? m->error : "failed without a message", why, sizeof why);
-        broker_worker_outcome(b, w, task, 0);
-        commit_attempt_failed(b, task, b->workers[w].name, why);
+        if (commit_attempt_failed(b, task, b->workers[w].name, why)) broker_worker_outcome(b, w, task, 0);
         return;
     }
     char refused[OPTOUT_MSG_ERROR_MAX - 32];
     if (check_result(b, m, refused, sizeof refused) != 0) {
         snprintf(why, sizeof why, "result refused: %s", refused);
-        broker_worker_outcome(b, w, task, 0);
-        commit_attempt_failed(b, task, b->workers[w].name, why);
+        if (commit_attempt_failed(b, task, b->workers[w].name, why)) broker_worker_outcome(b, w, task, 0);
         return;
     }
     broker_worker_outcome(b, w, task, 1);
@@ -391,8 +390,9 @@ int commit_pending(struct broker *b) {
         if (rc > 0) { /* checked when it arrived, changed since: the worker's attempt failed */
             drop_accepted(t);
             snprintf(msg, sizeof msg, "result cannot be published: %s", why);
-            if (t->worker >= 0) broker_worker_outcome(b, t->worker, task, 0);
-            commit_attempt_failed(b, task, t->worker >= 0 ? b->workers[t->worker].name : NULL, msg);
+            long w = t->worker;
+            if (commit_attempt_failed(b, task, w >= 0 ? b->workers[w].name : NULL, msg) && w >= 0)
+                broker_worker_outcome(b, w, task, 0);
             continue;
         }
         t->state = TASK_DONE;
