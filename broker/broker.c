@@ -128,7 +128,7 @@ static void on_ready(struct broker *b, long w, const void *id, size_t id_len, co
         if (b->worker_count == b->worker_cap) {
             b->worker_cap = b->worker_cap ? 2 * b->worker_cap : 16;
             b->workers = realloc(b->workers, b->worker_cap * sizeof *b->workers);
-            if (!b->workers) optout_malloc(SIZE_MAX);
+            if (!b->workers) optout_oom("the worker table");
         }
         w = (long)b->worker_count++;
         memset(&b->workers[w], 0, sizeof b->workers[w]);
@@ -449,6 +449,7 @@ static void release(struct broker *b, struct broker_zap *zap) {
     free(b->workers);
     free(b->config_blob);
     free(b->stats);
+    free(b->pending_stats);
     free(b->blocked);
     for (size_t i = 0; i < b->published_count; i++) free(b->published[i].path);
     free(b->published);
@@ -490,7 +491,8 @@ int broker_run(const struct broker_config *cfg) {
     }
     b.agents = optout_agents_new();
     b.stats = calloc(1, sizeof *b.stats);
-    if (!b.agents || !b.stats || (rc = prepare(&b)) != OPTOUT_EXIT_OK) goto out;
+    b.pending_stats = calloc(1, sizeof *b.pending_stats);
+    if (!b.agents || !b.stats || !b.pending_stats || (rc = prepare(&b)) != OPTOUT_EXIT_OK) goto out;
     rc = OPTOUT_EXIT_FAILURE;
     int halted = serve(&b, &zap);
     if (halted < 0) goto out;

@@ -113,6 +113,7 @@ struct broker {
     optout_journal *journal;
     uint64_t epoch, max_epoch, seq;
     optout_stats *stats;
+    optout_stats *pending_stats; /* filter statistics of the accepted results of this group commit */
     void *config_blob;
     size_t config_len;
     size_t *pending; /* accepted, waiting for the group commit */

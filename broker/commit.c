@@ -265,7 +265,10 @@ int commit_attempt_failed(struct broker *b, size_t task, const char *worker, con
     return 1;
 }
 
-/* 0 when a successful result holds what its task must produce (result.h); -1 with why. */
+/* 0 when a successful result holds what its task must produce (result.h); -1 with why. A filter
+ * result's statistics are checked by adding them to b->pending_stats (all or nothing): the
+ * statistics of the accepted results waiting for the group commit, merged into the run's once per
+ * group (decoding statistics is what a result costs the broker most; this does it once). */
 static int check_result(struct broker *b, const optout_msg *m, char *why, size_t cap) {
     struct result_expect x;
     if (stages_expect(b, m->task, &x) != 0) {
@@ -276,9 +279,9 @@ static int check_result(struct broker *b, const optout_msg *m, char *why, size_t
     if (staging < 0) {
         optout_set_err(why, cap, "its staging directory cannot be opened without following a link: %s",
                        strerror(errno));
-        return x.count == 0 ? result_check(-1, &x, m, why, cap) : -1; /* nothing staged may be fine */
+        return x.count == 0 ? result_check(-1, &x, m, b->pending_stats, why, cap) : -1; /* nothing staged may be fine */
     }
-    int rc = result_check(staging, &x, m, why, cap);
+    int rc = result_check(staging, &x, m, b->pending_stats, why, cap);
     close(staging);
     return rc;
 }
@@ -320,12 +323,20 @@ void commit_result(struct broker *b, long w, const optout_msg *m) {
     b->pending[b->pending_count++] = task;
 }
 
-/* Settles a task's accepted attempt: with `publish`, its files are moved into place and
- * `published` is journaled; then its statistics are merged into the totals (where they live from
- * then on) and the kept record is dropped. 0; 1 when the record cannot be applied (why filled: a
- * staged file missing or changed, statistics that do not merge), before anything was merged; -1 on
- * an error of the run directory or the journal (logged). */
-static int settle_accepted(struct broker *b, size_t task, int publish, char *why, size_t cap) {
+/* How a task's accepted attempt is settled. */
+enum settle {
+    SETTLE_REPLAYED,   /* published in an earlier epoch: its statistics count again */
+    SETTLE_RECOVERED,  /* accepted in an earlier epoch: publish it, merge its statistics */
+    SETTLE_LIVE,       /* accepted by this epoch: publish it; a filter task's statistics are already in
+                        * b->pending_stats (commit_pending merges them), the record is kept for that */
+};
+
+/* Settles a task's accepted attempt: its files are moved into place and `published` is journaled
+ * (unless replayed); then its statistics are merged into the totals (where they live from then
+ * on) and the kept record is dropped (not for a live filter task). 0; 1 when the record cannot be
+ * applied (why filled: a staged file missing or changed, statistics that do not merge), before
+ * anything was merged; -1 on an error of the run directory or the journal (logged). */
+static int settle_accepted(struct broker *b, size_t task, enum settle how, char *why, size_t cap) {
     struct task *t = &b->tasks[task];
     struct record *r = malloc(sizeof *r); /* tens of KiB: not on the stack */
     msgpack_unpacked keep;
@@ -337,11 +348,13 @@ static int settle_accepted(struct broker *b, size_t task, int publish, char *why
         optout_set_err(why, cap, "its accepted record cannot be read back");
         goto out;
     }
-    if (result_check_stats(t->kind, optout_agents_count(b->agents), r->stats, r->stats_len) != 0) {
+    int deferred = how == SETTLE_LIVE && t->kind == OPTOUT_TASK_FILTER; /* checked when it arrived */
+    if (how != SETTLE_LIVE &&
+        result_check_stats(t->kind, optout_agents_count(b->agents), r->stats, r->stats_len, NULL) != 0) {
         optout_set_err(why, cap, "its statistics cannot be merged");
         goto out;
     }
-    if (publish) {
+    if (how != SETTLE_REPLAYED) {
         if ((rc = publish_files(b, task, r, why, cap)) != 0) goto out;
         rc = -1;
         char staging[4096];
@@ -351,7 +364,7 @@ static int settle_accepted(struct broker *b, size_t task, int publish, char *why
         if (journal_append(b, &p) != 0) goto out;
     }
     rc = -1;
-    if (stages_merge_stats(b, task, r->stats, r->stats_len) != 0) goto out; /* checked above: cannot fail */
+    if (!deferred && stages_merge_stats(b, task, r->stats, r->stats_len) != 0) goto out; /* checked: cannot fail */
     for (size_t i = 0; i < r->file_count; i++) { /* for the manifest: these need not be read again */
         if (b->published_count == b->published_cap) {
             size_t cap2 = b->published_cap ? 2 * b->published_cap : 256;
@@ -366,12 +379,35 @@ static int settle_accepted(struct broker *b, size_t task, int publish, char *why
         memcpy(p->sha256, r->files[i].sha256, sizeof p->sha256);
         b->published_count++;
     }
-    drop_accepted(t);
+    if (!deferred) drop_accepted(t);
     rc = 0;
 out:
     msgpack_unpacked_destroy(&keep);
     free(r);
     return rc;
+}
+
+/* The live filter tasks of this group are settled: their statistics, in b->pending_stats since
+ * they arrived, go into the run's. When one of the group could not be published after all, its
+ * statistics must not count: the others' are then merged again from their records. */
+static void merge_group(struct broker *b, int refused) {
+    for (size_t i = 0; i < b->pending_count; i++) {
+        struct task *t = &b->tasks[b->pending[i]];
+        if (t->state != TASK_DONE || t->kind != OPTOUT_TASK_FILTER || !t->accepted) continue;
+        if (refused) {
+            struct record *r = malloc(sizeof *r);
+            msgpack_unpacked keep;
+            msgpack_unpacked_init(&keep);
+            if (!r || record_decode(t->accepted, t->accepted_len, r, &keep) != 0 ||
+                stages_merge_stats(b, b->pending[i], r->stats, r->stats_len) != 0)
+                optout_oom("merging a group's statistics"); /* its record was read back when it was published */
+            msgpack_unpacked_destroy(&keep);
+            free(r);
+        }
+        drop_accepted(t);
+    }
+    if (!refused) optout_stats_merge(b->stats, b->pending_stats);
+    memset(b->pending_stats, 0, sizeof *b->pending_stats);
 }
 
 /* The group commit: one fsync for every accepted record pending, then publication. */
@@ -381,13 +417,15 @@ int commit_pending(struct broker *b) {
     if (b->cfg->crash_after_accept) _exit(99); /* fault injection: accepted, not published */
     b->group_commits++;
     b->group_commit_tasks += b->pending_count;
+    int refused = 0;
     for (size_t i = 0; i < b->pending_count; i++) {
         size_t task = b->pending[i];
         struct task *t = &b->tasks[task];
         char why[OPTOUT_MSG_ERROR_MAX - 64], msg[OPTOUT_MSG_ERROR_MAX];
-        int rc = settle_accepted(b, task, 1, why, sizeof why);
+        int rc = settle_accepted(b, task, SETTLE_LIVE, why, sizeof why);
         if (rc < 0) return -1;
         if (rc > 0) { /* checked when it arrived, changed since: the worker's attempt failed */
+            refused = 1;
             drop_accepted(t);
             snprintf(msg, sizeof msg, "result cannot be published: %s", why);
             long w = t->worker;
@@ -403,6 +441,7 @@ int commit_pending(struct broker *b) {
         broker_send_ack(b, t->worker, task, t->attempt);
         t->worker = -1;
     }
+    merge_group(b, refused);
     b->pending_count = 0;
     return 0;
 }
@@ -417,14 +456,14 @@ static int recover_task(struct broker *b, size_t i) {
     char fields[4200], why[OPTOUT_MSG_ERROR_MAX];
     int rc = 0;
     if (t->state == TASK_ACCEPTED) {
-        rc = settle_accepted(b, i, 1, why, sizeof why);
+        rc = settle_accepted(b, i, SETTLE_RECOVERED, why, sizeof why);
         if (rc == 0) {
             t->state = TASK_DONE;
             b->recovered = 1;
             optout_log(LOG_INFO, "%s: completed its publication from the journal", task_fields(b, i, fields, sizeof fields));
         }
     } else if (t->state == TASK_DONE && t->accepted) {
-        rc = settle_accepted(b, i, 0, why, sizeof why); /* published in an earlier epoch: its statistics count again */
+        rc = settle_accepted(b, i, SETTLE_REPLAYED, why, sizeof why);
     } else if (t->state == TASK_FAILED) {
         optout_log(LOG_NOTICE, "%s: failed in an earlier invocation (%s); retrying it",
                    task_fields(b, i, fields, sizeof fields), t->error ? t->error : "");

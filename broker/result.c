@@ -143,11 +143,12 @@ int result_read_counters(const void *buf, size_t len, size_t n, uint64_t *values
     return ok ? 0 : -1;
 }
 
-int result_check_stats(optout_task_kind kind, size_t agent_count, const void *stats, size_t len) {
+int result_check_stats(optout_task_kind kind, size_t agent_count, const void *stats, size_t len,
+                       optout_stats *merge_into) {
     uint64_t v[OPTOUT_FETCH_COUNTERS > OPTOUT_RANK_MAP_COUNTERS ? OPTOUT_FETCH_COUNTERS : OPTOUT_RANK_MAP_COUNTERS];
     switch (kind) {
     case OPTOUT_TASK_FILTER: {
-        /* decoding adds into a scratch copy: the same checks as the merge, which then cannot fail */
+        if (merge_into) return optout_stats_decode_add(stats, len, agent_count, merge_into);
         optout_stats *scratch = calloc(1, sizeof *scratch);
         int rc = scratch ? optout_stats_decode_add(stats, len, agent_count, scratch) : -1;
         free(scratch);
@@ -187,7 +188,8 @@ static int check_names(const struct result_expect *x, const optout_msg *m, char 
     return 0;
 }
 
-int result_check(int staging_fd, const struct result_expect *x, const optout_msg *m, char *err, size_t errlen) {
+int result_check(int staging_fd, const struct result_expect *x, const optout_msg *m, optout_stats *merge_into,
+                 char *err, size_t errlen) {
     if (check_names(x, m, err, errlen) != 0) return -1;
     for (size_t i = 0; i < m->file_count; i++) {
         const char *base;
@@ -205,7 +207,7 @@ int result_check(int staging_fd, const struct result_expect *x, const optout_msg
             return -1;
         }
     }
-    if (result_check_stats(x->kind, x->agent_count, m->stats, m->stats_len) != 0) {
+    if (result_check_stats(x->kind, x->agent_count, m->stats, m->stats_len, merge_into) != 0) {
         optout_set_err(err, errlen, "statistics that cannot be merged (%zu bytes)", m->stats_len);
         return -1;
     }

@@ -19,6 +19,7 @@
 #include <stdint.h>
 
 #include "optout/msg.h"
+#include "optout/stats.h"
 
 /* The files one task must stage, relative to its staging directory. */
 struct result_expect {
@@ -35,8 +36,10 @@ int result_expect_files(optout_task_kind kind, const char *o, int with_removed, 
                         size_t agent_count, struct result_expect *x);
 
 /* 0 when the successful result m (its "f" and "s") is what x expects, its files checked under the
- * staging directory staging_fd; -1 with err saying what is wrong. */
-int result_check(int staging_fd, const struct result_expect *x, const optout_msg *m, char *err, size_t errlen);
+ * staging directory staging_fd; -1 with err saying what is wrong. The statistics are checked last,
+ * as result_check_stats() does with merge_into: on 0, a filter result's are added into it. */
+int result_check(int staging_fd, const struct result_expect *x, const optout_msg *m, optout_stats *merge_into,
+                 char *err, size_t errlen);
 
 /* Opens the directory holding the relative path `name` under dir_fd, following no symbolic link on
  * the way (each component O_NOFOLLOW). Returns its descriptor with *base pointing at name's last
@@ -47,8 +50,11 @@ int result_open_parent(int dir_fd, const char *name, const char **base);
  * when absent) and why filled. */
 int result_check_file(int parent_fd, const char *base, uint64_t size, char *why, size_t cap);
 
-/* 0 when `stats` are statistics a task of this kind sends and the broker can merge; -1. */
-int result_check_stats(optout_task_kind kind, size_t agent_count, const void *stats, size_t len);
+/* 0 when `stats` are statistics a task of this kind sends and the broker can merge; -1. Filter
+ * statistics are checked by adding them into merge_into (all at once or not at all: the checks
+ * are the merge's own), or into a scratch copy when it is NULL (a 400 KB allocation). */
+int result_check_stats(optout_task_kind kind, size_t agent_count, const void *stats, size_t len,
+                       optout_stats *merge_into);
 
 /* An array of exactly n unsigned counters (include/optout/msg.h) into values. 0, or -1. */
 int result_read_counters(const void *buf, size_t len, size_t n, uint64_t *values);
