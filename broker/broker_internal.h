@@ -69,7 +69,7 @@ struct task {
  * FAST_FAIL_MS of their lease is failing because of itself (its configuration: a missing --root, an
  * unreadable mount), not because of its tasks: it gets no task for BENCH_MS (doubling at each bench
  * up to BENCH_MAX_MS), so that it cannot burn every task's retries in a second. */
-#define FAST_FAIL_MS 1000
+#define FAST_FAIL_MS 2000
 #define BENCH_AFTER 3
 #define BENCH_MS 60000
 #define BENCH_MAX_MS 3600000
