@@ -1,14 +1,16 @@
 /* commit.c — results, the journal and publication: how an attempt's output becomes part of the
  * run exactly once (docs/fleet.md "Publication"), like Redis's aof.c beside server.c.
  *
- * A RESULT of the current attempt is checked, then journaled as `accepted` (files, sizes,
- * SHA-256, statistics) and waits for the group commit: one fsync for everything accepted within
- * GROUP_COMMIT_MS, then each task's files are renamed into place, the directories synced,
- * `published` journaled, the statistics merged and the worker acknowledged. After a crash the
- * journal is replayed: `accepted` without `published` is completed, every other staging directory
- * is deleted, and statistics are merged again from the records, so nothing is lost or counted
- * twice. A failed attempt (a worker's error, a refused result, a lease expiry) is retried until
- * the task's retry cap; then `failed` is journaled.
+ * A RESULT of the current attempt is checked (result.c: exactly its task's files, regular, not
+ * behind a link, of their sizes; statistics that merge), then journaled as `accepted` (files,
+ * sizes, SHA-256, statistics) and waits for the group commit: one fsync for everything accepted
+ * within GROUP_COMMIT_MS, then each task's files are renamed into place, the directories synced,
+ * `published` journaled, the statistics merged (once per group) and the worker acknowledged.
+ * After a crash the journal is replayed: `accepted` without `published` is completed, every other
+ * staging directory is deleted, and statistics are merged again from the records, so nothing is
+ * lost or counted twice; a record that cannot be applied is reported and its task runs again.
+ * A failed attempt (a worker's error, a refused result, a lease expiry) is retried until the
+ * task's retry cap; then `failed` is journaled, and the next invocation retries it.
  */
 #include <errno.h>
 #include <fcntl.h>
