@@ -13,7 +13,8 @@ test data: what the client stages and sends, and what must follow:
   "accepted"  published: exactly the staged files appear under the run directory.
 Then, each its own broker:
   restart     an `accepted` journaled (broker killed by --crash-after-accept) whose staged file is
-              gone: the restarted broker reports it and leases the task again (never exits 1);
+              gone, or whose statistics cannot be merged: the restarted broker reports it and runs
+              the task again (never exits 1);
   big frame   a 200 MiB frame: refused at the transport (the broker's peak memory does not grow by
               it) and the broker still answers;
   log forgery a worker name with a newline and terminal escapes, and a flood of malformed frames
@@ -23,7 +24,7 @@ Then, each its own broker:
   fast fails  a worker failing every task at once is benched (no more tasks, logged once) before
               it burns the tasks' retries; an honest worker then completes the run.
 """
-import hashlib, json, os, re, shutil, signal, subprocess, sys, tempfile, time
+import hashlib, json, os, re, shutil, signal, struct, subprocess, sys, tempfile, time, zlib
 
 import msgpack
 import zmq
@@ -270,6 +271,25 @@ def finish_honestly(broker, run_dir, outside):
     c.close()
 
 
+def rewrite_stats(journal, stats):
+    """Replaces the statistics of the journal's `accepted` records (framing: u32 length, u32 CRC-32,
+    msgpack payload; include/optout/journal.h), as an older build or a disk error could leave them.
+    True when one was rewritten."""
+    data, out, off, done = open(journal, "rb").read(), b"", 0, False
+    while off + 8 <= len(data):
+        n, crc = struct.unpack_from("<II", data, off)
+        payload = data[off + 8:off + 8 + n]
+        off += 8 + n
+        rec = msgpack.unpackb(payload, raw=False)
+        if rec.get("r") == "accepted":
+            rec["s"] = stats
+            payload = msgpack.packb(rec, use_bin_type=True)
+            done = True
+        out += struct.pack("<II", len(payload), zlib.crc32(payload)) + payload
+    open(journal, "wb").write(out)
+    return done
+
+
 def make_corpus(path, n):
     os.makedirs(path)
     for i in range(n):
@@ -377,6 +397,25 @@ try:
     c.close()
     b.exited()
     check(b.proc.returncode == 0, "the run then completes (exit %s)" % b.proc.returncode)
+
+    # ---- restart: a journaled result whose statistics cannot be merged ------------------------------
+    d2s = os.path.join(tmp, "run2s")
+    b = Broker(d2s, one, "--crash-after-accept")
+    brokers.append(b)
+    c = Client(ctx, d2s, name="rogue-2s")
+    t = c.task()
+    c.result(t, honest(t, outside))
+    b.exited()
+    c.close()
+    check(b.proc.returncode == 99 and rewrite_stats(os.path.join(d2s, "journal"), msgpack.packb({"zz": 1})),
+          "fault injection: an accepted record whose statistics cannot be merged is in the journal")
+    b = Broker(d2s, one)
+    brokers.append(b)
+    m = b.wait_log(r"task=%d[^\n]*cannot be applied" % t["id"])
+    check(m is not None and b.alive(), "a restart reports the journaled statistics it cannot merge and keeps serving")
+    finish_honestly(b, d2s, outside)
+    b.exited()
+    check(b.proc.returncode == 0, "the task runs again and the run completes (exit %s)" % b.proc.returncode)
 
     # ---- a frame over the limit --------------------------------------------------------------------
     d3 = os.path.join(tmp, "run3")
