@@ -170,17 +170,21 @@ static void on_bye(struct broker *b, long w) {
     optout_log(LOG_INFO, "worker=%s: left", b->workers[w].name);
 }
 
+/* A peer can send malformed messages at will: one line per peer per interval, its identity escaped. */
+static void log_malformed(struct broker *b, const void *id, size_t id_len, size_t len, const char *why) {
+    char peer[4 * 64];
+    unsigned long suppressed = 0;
+    optout_log_escape(id, id_len < 64 ? id_len : 64, peer, sizeof peer);
+    if (optout_log_allow(&b->malformed_log, peer, &suppressed))
+        optout_log(LOG_WARNING, "peer=%s: dropped a malformed message (%zu bytes): %s%s", peer, len, why,
+                   suppressed ? " (and more from it since the last message)" : "");
+}
+
 static void on_message(struct broker *b, const void *id, size_t id_len, const void *frame, size_t len) {
     optout_msg m;
     char err[OPTOUT_MSG_ERR_LEN];
     if (optout_msg_decode(frame, len, &m, err) != 0) {
-        /* a peer can send these at will: one line per peer per interval, its identity escaped */
-        char peer[4 * 64];
-        unsigned long suppressed = 0;
-        optout_log_escape(id, id_len < 64 ? id_len : 64, peer, sizeof peer);
-        if (optout_log_allow(&b->malformed_log, peer, &suppressed))
-            optout_log(LOG_WARNING, "peer=%s: dropped a malformed message (%zu bytes): %s%s", peer, len, err,
-                       suppressed ? " (and more from it since the last message)" : "");
+        log_malformed(b, id, id_len, len, err);
         return;
     }
     long w = find_worker(b, id, id_len);
@@ -270,13 +274,15 @@ static void drain(struct broker *b) {
         int more = zmq_msg_more(&id);
         zmq_msg_init(&body);
         if (more && zmq_msg_recv(&body, b->router, 0) >= 0) {
+            size_t frames = 1;
             while (zmq_msg_more(&body)) { /* extra frames: drop the message */
                 zmq_msg_close(&body);
                 zmq_msg_init(&body);
                 zmq_msg_recv(&body, b->router, 0);
-                more = 0;
+                frames++;
             }
-            if (more) on_message(b, zmq_msg_data(&id), zmq_msg_size(&id), zmq_msg_data(&body), zmq_msg_size(&body));
+            if (frames == 1) on_message(b, zmq_msg_data(&id), zmq_msg_size(&id), zmq_msg_data(&body), zmq_msg_size(&body));
+            else log_malformed(b, zmq_msg_data(&id), zmq_msg_size(&id), zmq_msg_size(&body), "more than one frame");
         }
         zmq_msg_close(&body);
         zmq_msg_close(&id);

@@ -451,6 +451,8 @@ try:
     flood.connect("ipc://" + os.path.join(d4, "broker.sock"))
     for i in range(500):
         flood.send(b"\xc1 not msgpack %d" % i)
+        if i % 10 == 0:
+            flood.send_multipart([b"two", b"frames"])
     time.sleep(1.5)
     flood.close()
     c.close()
@@ -461,7 +463,7 @@ try:
           "a worker's name or error cannot start a log line of its own")
     check(any(b"worker=evil" in l for l in lines), "the worker's name is in the log, escaped")
     malformed = [l for l in lines if b"malformed" in l]
-    check(0 < len(malformed) <= 20, "500 malformed frames are logged rate-limited (%d lines)" % len(malformed))
+    check(0 < len(malformed) <= 20, "550 malformed messages are logged rate-limited (%d lines)" % len(malformed))
     check(any(b"flood" in l and b"peer" in l for l in malformed) and not any(l.startswith(b"peer") for l in lines),
           "malformed frames are logged with the peer's identity, escaped")
     check(b.alive(), "the broker goes on after the flood")
