@@ -292,7 +292,9 @@ void commit_result(struct broker *b, long w, const optout_msg *m) {
     struct task *t = m->task < b->task_count ? &b->tasks[m->task] : NULL;
     if (m->epoch != b->epoch || !t || t->state != TASK_LEASED || t->attempt != m->attempt) {
         char staging[4096];
-        if (t) {
+        /* a superseded attempt's files go; the current attempt's stay (a RESULT sent twice must not
+         * delete what its first copy had accepted) */
+        if (t && !(m->epoch == t->epoch && m->attempt == t->attempt)) {
             commit_staging_path(b, m->task, m->epoch, m->attempt, staging, sizeof staging);
             optout_remove_tree(staging);
         }

@@ -257,6 +257,7 @@ CASES = [
     ("a file listed twice", duplicate_entry, "refused"),
     ("a FIFO instead of a file", staged_fifo, "refused"),
     ("an honest result", honest, "accepted"),
+    ("an honest result sent twice", honest, "accepted twice"),
 ]
 
 
@@ -343,6 +344,8 @@ try:
         got = fn(t, outside)
         files, stats = (got if isinstance(got, tuple) else (got, b"\x80"))
         c.result(t, files, stats, credit=False)
+        if expected == "accepted twice":  # a duplicate must not undo the first (e.g. delete its files)
+            c.result(t, files, stats, credit=False)
         if expected == "refused":
             m = b.wait_log(r"task=%d [^\n]*worker=rogue-1[^\n]*attempt \d+ failed" % t["id"], start=mark)
             check(m is not None and b.alive(), "%s: refused as a failed attempt, logged with the worker's name" % name)
