@@ -90,6 +90,13 @@ static void worker_dead(struct broker *b, long w, const char *why) {
             commit_attempt_failed(b, i, wk->name, "its worker died (lease expired)");
 }
 
+int broker_leased_to(const struct broker *b, size_t task, long w) {
+    long owner = b->tasks[task].worker;
+    /* a worker that reconnected has a new identity (a new entry here) and the same name: the
+     * results of tasks it kept running are its own */
+    return owner == w || (owner >= 0 && strcmp(b->workers[owner].name, b->workers[w].name) == 0);
+}
+
 void broker_send_ack(struct broker *b, long w, size_t task, uint64_t attempt) {
     if (w < 0 || !b->workers[w].alive) return;
     optout_msg ack = {.type = OPTOUT_MSG_ACK, .epoch = b->epoch, .task = task, .attempt = attempt};
@@ -152,8 +159,8 @@ static void on_ready(struct broker *b, long w, const void *id, size_t id_len, co
 
 static void on_handback(struct broker *b, long w, const optout_msg *m) {
     if (m->epoch != b->epoch || m->task >= b->task_count || b->tasks[m->task].state != TASK_LEASED ||
-        b->tasks[m->task].attempt != m->attempt)
-        return;
+        b->tasks[m->task].attempt != m->attempt || !broker_leased_to(b, m->task, w))
+        return; /* not an attempt leased to this worker */
     char fields[4200];
     optout_log(LOG_INFO, "%s worker=%s: handed back", task_fields(b, m->task, fields, sizeof fields), b->workers[w].name);
     commit_discard_attempt(b, m->task);

@@ -172,6 +172,9 @@ extern volatile sig_atomic_t broker_stop;
 enum stage broker_stage_of(const struct broker *b, size_t task);
 /* Queues a task (state pending, no worker). */
 void broker_queue_push(struct broker *b, size_t task);
+/* 1 when the task's current lease belongs to worker w: the same entry, or one with the same name
+ * (the worker reconnected, and so has a new ZeroMQ identity). */
+int broker_leased_to(const struct broker *b, size_t task, long w);
 /* ACK of an attempt to worker w (nothing when w is gone). */
 void broker_send_ack(struct broker *b, long w, size_t task, uint64_t attempt);
 /* How worker w's attempt of `task` ended (ok: accepted), for benching a worker that fails fast. */

@@ -290,10 +290,12 @@ static int check_result(struct broker *b, const optout_msg *m, char *why, size_t
 
 void commit_result(struct broker *b, long w, const optout_msg *m) {
     struct task *t = m->task < b->task_count ? &b->tasks[m->task] : NULL;
-    if (m->epoch != b->epoch || !t || t->state != TASK_LEASED || t->attempt != m->attempt) {
+    /* only the current attempt, from the worker it is leased to, can be accepted */
+    if (m->epoch != b->epoch || !t || t->state != TASK_LEASED || t->attempt != m->attempt ||
+        !broker_leased_to(b, m->task, w)) {
         char staging[4096];
-        /* a superseded attempt's files go; the current attempt's stay (a RESULT sent twice must not
-         * delete what its first copy had accepted) */
+        /* a superseded attempt's files go; the current attempt's stay (a RESULT sent twice, or by
+         * another worker, must not delete what its own worker staged or had accepted) */
         if (t && !(m->epoch == t->epoch && m->attempt == t->attempt)) {
             commit_staging_path(b, m->task, m->epoch, m->attempt, staging, sizeof staging);
             optout_remove_tree(staging);
@@ -301,6 +303,7 @@ void commit_result(struct broker *b, long w, const optout_msg *m) {
         broker_send_ack(b, w, m->task, m->attempt); /* stale: discarded */
         return;
     }
+    t->worker = w; /* after a reconnect, the lease (and the ACK) moves to the worker's new entry */
     size_t task = m->task;
     char why[OPTOUT_MSG_ERROR_MAX];
     if (!m->ok) { /* the worker's words go to the log and the journal escaped */

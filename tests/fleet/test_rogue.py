@@ -364,6 +364,26 @@ try:
           "another task's output name was never published")
     check(not any(os.path.islink(os.path.join(dp, f)) for dp, dn, fn in os.walk(d1) for f in fn + dn),
           "no symbolic link anywhere in the run directory")
+    # another worker's attempt: neither its RESULT nor its HANDBACK is taken from a third party
+    owner = Client(ctx, d1, name="owner")
+    t = owner.task()
+    intruder = Client(ctx, d1, name="intruder")
+    time.sleep(0.3)
+    mark = len(b.text())
+    files = honest(t, outside)
+    intruder.result(t, files, credit=False)
+    intruder.send({"t": "handback", "e": t["e"], "id": t["id"], "a": t["a"]})
+    time.sleep(0.5)
+    check(not re.search(r"task=%d [^\n]*(published|handed back)" % t["id"], b.text()[mark:]) and
+          not os.path.exists(os.path.join(d1, "shards", t["o"])),
+          "a RESULT or HANDBACK of another worker's attempt is not taken")
+    check(all(os.path.exists(os.path.join(staging(t), n)) for n in outputs_of(t)),
+          "nor does it delete what the attempt's own worker staged")
+    owner.result(t, files, credit=False)
+    check(b.wait_log(r"task=%d [^\n]*: published" % t["id"], start=mark) is not None,
+          "the attempt's own worker then publishes it")
+    owner.close()
+    intruder.close()
     # finish the run honestly: the broker completes and exits 0
     finish_honestly(b, d1, outside)
     rc = b.stop()
