@@ -7,36 +7,13 @@ usage: test_run.py BIN_DIR REPO_ROOT
 Each scenario says what it does and what must hold. The corpus is generated from the bundled
 sample robots directory (data/sample/robots), so the test needs nothing from ../shared.
 """
-import glob, gzip, json, os, shutil, signal, subprocess, sys, tempfile, time
+import glob, json, os, shutil, signal, subprocess, sys, tempfile, time
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support"))
+from optout_test import check, finish, tree_outputs as outputs, zcat  # noqa: E402
 
 BIN, ROOT = sys.argv[1], sys.argv[2]
 OPTOUT = os.path.join(BIN, "optout")
 ROBOTS = os.path.join(ROOT, "data", "sample", "robots")
-failures = []
-
-
-def check(cond, what):
-    print(("PASS: " if cond else "FAIL: ") + what, flush=True)
-    if not cond:
-        failures.append(what)
-
-
-def decompress(path):
-    if path.endswith(".zst"):
-        return subprocess.run(["zstd", "-qdc", path], check=True, capture_output=True).stdout
-    if path.endswith(".gz"):
-        return gzip.open(path).read()
-    return open(path, "rb").read()
-
-
-def outputs(run_dir):
-    """{relative name: decompressed bytes} of shards/ and removed/."""
-    out = {}
-    for sub in ("shards", "removed"):
-        for p in glob.glob(os.path.join(run_dir, sub, "**", "*"), recursive=True):
-            if os.path.isfile(p):
-                out[os.path.relpath(p, run_dir)] = decompress(p)
-    return out
 
 
 BUCKET = ["docs_in", "docs_removed", "bytes_in", "bytes_removed", "chars_in", "chars_removed", "tokens_in",
@@ -88,8 +65,8 @@ try:
         out, rem, st = (os.path.join(ref_dir, x, name) for x in ("shards", "removed", "stats"))
         r = run(["filter", "--robots-dir", ROBOTS, "--in", p, "--out", out, "--removed", rem, "--stats", st + ".json"])
         check(r.returncode == 0, "reference filter of %s (%s)" % (rel, r.stderr.strip()))
-        expected["shards/" + name] = decompress(out)
-        expected["removed/" + name] = decompress(rem)
+        expected["shards/" + name] = zcat(out)
+        expected["removed/" + name] = zcat(rem)
         add(ref_stats, summary(json.load(open(st + ".json"))))
     check(ref_stats["docs_removed"] > 0 and ref_stats["docs_removed"] < ref_stats["docs_in"],
           "the corpus has kept and removed documents")
@@ -310,5 +287,4 @@ try:
 finally:
     shutil.rmtree(tmp, ignore_errors=True)
 
-print("fleet: %d failures" % len(failures))
-sys.exit(1 if failures else 0)
+finish("fleet")
