@@ -1,4 +1,4 @@
-/* records.c — the broker's journal records as msgpack maps (broker.h).
+/* records.c — the broker's journal records as msgpack maps (records.h).
  *
  *   {"r": "epoch", "e": N}
  *   {"r": "accepted", "id": TASK, "e": EPOCH, "a": ATTEMPT, "f": [[name, size, sha256]...], "s": STATS}
@@ -12,7 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "broker.h"
+#include "records.h"
 
 /* Defined in common/msg.c: bounded, allocation-safe unpacking of exactly one object (a record read
  * back from disk is as hostile as a frame from the wire: a 5-byte "array of 4 billion" header must

@@ -18,7 +18,7 @@
 #include <string.h>
 
 #include "fuzz_target.h"
-#include "broker.h"
+#include "records.h"
 
 static int terminated(const char *s, size_t cap) { return memchr(s, '\0', cap) != NULL; }
 

@@ -27,11 +27,11 @@ optout_fuzz_target(fuzz_journal SOURCES common/journal.c common/log.c common/uti
 # The broker's journal records inside that framing (their msgpack is unpacked by msg.c's bounded
 # reader; msgpack-c linked uninstrumented).
 optout_fuzz_target(fuzz_records
-  SOURCES broker/records.c common/msg.c common/stats_msgpack.c common/stats.c common/agents.c common/log.c
+  SOURCES broker/records.c common/msg.c common/stats_msgpack.c common/stats.c common/json.c common/agents.c common/log.c
           common/util.c
   INCLUDES broker LIBS PkgConfig::DEPS m)
 
 # Broker <-> worker messages, the run configuration and statistics on the wire.
 optout_fuzz_target(fuzz_msg
-  SOURCES common/msg.c common/stats_msgpack.c common/stats.c common/agents.c common/log.c common/util.c
+  SOURCES common/msg.c common/stats_msgpack.c common/stats.c common/json.c common/agents.c common/log.c common/util.c
   LIBS PkgConfig::DEPS m)

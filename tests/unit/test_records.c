@@ -1,4 +1,4 @@
-/* test_records.c — the broker's journal records (broker/records.c, declared in broker/broker.h).
+/* test_records.c — the broker's journal records (broker/records.c, declared in broker/records.h).
  *
  * The records are msgpack maps. Expected bytes are written out by hand here from the msgpack
  * specification (fixmap 0x80|n, fixstr 0xa0|n, fixarray 0x90|n, uint 0xcc/0xcd/0xce/0xcf,
@@ -16,7 +16,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "broker.h"
+#include "records.h"
 
 /* Decodes `len` bytes into *r; keeps the unpacked buffer alive in a static for stats pointers. */
 static msgpack_unpacked keep;
