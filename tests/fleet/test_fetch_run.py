@@ -17,11 +17,12 @@ Checks
 usage: test_fetch_run.py BIN_DIR REPO_ROOT"""
 import glob, json, os, shutil, signal, subprocess, sys, tempfile, time
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support"))
-from optout_test import check, finish, robots_server, stop, tree_outputs as outputs  # noqa: E402
+from optout_test import check, finish, robots_server, runner, stop, tree_outputs as outputs  # noqa: E402
 
 bin_dir, root = sys.argv[1], sys.argv[2]
 optout = os.path.join(bin_dir, "optout")
 robots = os.path.join(root, "data", "sample", "robots")
+run = runner(optout, "run")
 
 
 def archive_hosts(run):
@@ -32,10 +33,6 @@ def archive_hosts(run):
                 continue
             hosts.append(line.split("\t")[0])
     return hosts
-
-
-def run(args, timeout=300):
-    return subprocess.run([optout, "run"] + args, capture_output=True, text=True, timeout=timeout)
 
 
 tmp = tempfile.mkdtemp(prefix="optout-fetch-run-")

@@ -9,10 +9,11 @@ sample robots directory (data/sample/robots), so the test needs nothing from ../
 """
 import glob, json, os, shutil, signal, subprocess, sys, tempfile, time
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support"))
-from optout_test import check, finish, tree_outputs as outputs, zcat  # noqa: E402
+from optout_test import check, finish, runner, tree_outputs as outputs, zcat  # noqa: E402
 
 BIN, ROOT = sys.argv[1], sys.argv[2]
 OPTOUT = os.path.join(BIN, "optout")
+run = runner(OPTOUT, timeout=None)
 ROBOTS = os.path.join(ROOT, "data", "sample", "robots")
 
 
@@ -34,10 +35,6 @@ def add(total, part):
     for k, v in part.items():
         total[k] = total.get(k, 0) + v
     return total
-
-
-def run(args, **kw):
-    return subprocess.run([OPTOUT] + args, capture_output=True, text=True, **kw)
 
 
 tmp = tempfile.mkdtemp(prefix="optout-fleet-")

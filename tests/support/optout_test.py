@@ -114,6 +114,13 @@ def run(cmd, timeout=300, **kw):
     return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, **kw)
 
 
+def runner(*prefix, timeout=300):
+    """A function of an argument list that run()s prefix + that list: runner(optout, "run")."""
+    def run_with(args, timeout=timeout, **kw):
+        return run(list(prefix) + list(args), timeout=timeout, **kw)
+    return run_with
+
+
 def free_port():
     """A TCP port on 127.0.0.1 that was free a moment ago."""
     with socket.socket() as s:

@@ -15,15 +15,12 @@ have no id, a null id, a numeric id, an id with escapes, a metadata.id and dupli
 usage: test_tags.py BIN_DIR REPO_ROOT"""
 import glob, json, os, shutil, subprocess, sys, tempfile
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support"))
-from optout_test import check, finish, lines_of, zcat  # noqa: E402
+from optout_test import check, finish, lines_of, runner, zcat  # noqa: E402
 
 bin_dir, root = sys.argv[1], sys.argv[2]
 optout = os.path.join(bin_dir, "optout")
 robots = os.path.realpath(os.path.join(root, "data", "sample", "robots"))
-
-
-def cmd(args, timeout=300):
-    return subprocess.run([optout] + args, capture_output=True, text=True, timeout=timeout)
+cmd = runner(optout)
 
 
 def doc_id(line):

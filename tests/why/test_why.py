@@ -10,19 +10,12 @@ an unreachable host (both policies), human output, and the error exits.
 usage: test_why.py BIN_DIR REPO_ROOT"""
 import collections, glob, json, os, re, shutil, subprocess, sys, tempfile
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support"))
-from optout_test import check, finish, robots_server, split_lines, stop, zcat  # noqa: E402
+from optout_test import check, finish, robots_server, runner, split_lines, stop, zcat  # noqa: E402
 
 bin_dir, root = sys.argv[1], sys.argv[2]
 optout = os.path.join(bin_dir, "optout")
 robots = os.path.realpath(os.path.join(root, "data", "sample", "robots"))
-
-
-def run(args, timeout=300):
-    return subprocess.run([optout, "run"] + args, capture_output=True, text=True, timeout=timeout)
-
-
-def why(args, stdin=None):
-    return subprocess.run([optout, "why"] + args, capture_output=True, text=True, timeout=300, input=stdin)
+run, why = runner(optout, "run"), runner(optout, "why")
 
 
 def doc_fields(line):
@@ -323,7 +316,7 @@ try:
     check("RFC-strict" in h.stdout and h.stdout.rstrip("\n").splitlines()[-1].startswith("  removed: disallowed for"),
           "human output names the RFC-strict policy")
     sdocs = [doc_fields(l) for l in zcat(os.path.join(root, "data", "sample", "corpus.jsonl.zst")).splitlines()]
-    r = why(["--run", strict, "--json", "--urls", "-"], stdin="".join(f[1] + "\n" for f in sdocs))
+    r = why(["--run", strict, "--json", "--urls", "-"], input="".join(f[1] + "\n" for f in sdocs))
     got = sum(json.loads(l)["removed"] for l in r.stdout.splitlines())
     rep = json.load(open(os.path.join(strict, "report.json")))
     check(r.returncode == 0 and got == rep["docs_removed"],
