@@ -23,7 +23,7 @@ Exit status 77 when systemd-analyze is missing.
 usage: test_units.py BIN_DIR REPO_ROOT BUILD_DIR CMAKE"""
 import json, os, re, shlex, shutil, signal, socket, struct, subprocess, sys, tempfile, threading, time, uuid
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support"))
-from optout_test import check, finish  # noqa: E402
+from optout_test import check, finish, skip  # noqa: E402
 
 MAX_EXPOSURE = 1.2  # measured 1.2 for both units with systemd 252 (Debian 12)
 UNITS = ("optout-broker.service", "optout-worker@.service")
@@ -32,8 +32,7 @@ bin_dir, root, build_dir, cmake = sys.argv[1:5]
 sample = os.path.join(root, "data", "sample")
 analyze = shutil.which("systemd-analyze")
 if not analyze:
-    print("SKIP: systemd-analyze not found")
-    sys.exit(77)
+    skip("systemd-analyze not found")
 
 
 # --- unit files -----------------------------------------------------------------------------------

@@ -1,4 +1,4 @@
-"""optout_test — what the Python tests share: checks, shard readers, processes, temporary directories.
+"""optout_test — what the Python tests share: checks, shard readers, processes.
 
 A test script imports it after putting tests/support on its path:
 
@@ -9,18 +9,14 @@ Conventions (every script under tests/ follows them):
 - check(cond, what) records one check and prints "ok: WHAT" or "FAIL: WHAT"; `failures` lists the
   failed ones; finish(name) prints the summary and exits 1 when any check failed.
 - Exit codes: 0 all checks passed, 1 a check failed, 77 skipped (data or a tool missing: say which).
-- OPTOUT_TEST_KEEP=1 keeps temporary directories (tempdir()) for a look after a failure.
 Runs under Debian's /usr/bin/python3 (python3-zmq, python3-msgpack); zstd data goes through the
 zstd command (Debian's Python has no zstd module).
 """
-import contextlib
 import gzip
 import os
-import shutil
 import socket
 import subprocess
 import sys
-import tempfile
 
 failures = []
 _quiet = False
@@ -152,22 +148,3 @@ def robots_server(root, bodies, *args):
         raise RuntimeError("robots-server did not start: %r" % line)
     return server, line.rsplit(":", 1)[1]
 
-
-def binaries(bin_dir):
-    """(optout, optout-broker, optout-worker) in a build's bin directory."""
-    return tuple(os.path.join(bin_dir, n) for n in ("optout", "optout-broker", "optout-worker"))
-
-
-# ---- temporary directories ----------------------------------------------------------------------
-
-@contextlib.contextmanager
-def tempdir(prefix):
-    """A private temporary directory, removed afterwards unless OPTOUT_TEST_KEEP=1 (then named)."""
-    path = tempfile.mkdtemp(prefix=prefix)
-    try:
-        yield path
-    finally:
-        if os.environ.get("OPTOUT_TEST_KEEP") == "1":
-            print("kept " + path, file=sys.stderr)
-        else:
-            shutil.rmtree(path, ignore_errors=True)
