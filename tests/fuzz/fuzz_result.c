@@ -33,14 +33,6 @@
 #include "optout/util.h"
 #include "result.h"
 
-#define CHECK(cond)                                                                                \
-    do {                                                                                           \
-        if (!(cond)) {                                                                             \
-            fprintf(stderr, "fuzz_result: invariant violated: %s (line %d)\n", #cond, __LINE__);   \
-            abort();                                                                               \
-        }                                                                                          \
-    } while (0)
-
 #define AGENTS 14
 
 static char root[64];        /* the temporary directory */
