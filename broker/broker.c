@@ -162,7 +162,8 @@ static void on_handback(struct broker *b, long w, const optout_msg *m) {
         b->tasks[m->task].attempt != m->attempt || !broker_leased_to(b, m->task, w))
         return; /* not an attempt leased to this worker */
     char fields[4200];
-    optout_log(LOG_INFO, "%s worker=%s: handed back", task_fields(b, m->task, fields, sizeof fields), b->workers[w].name);
+    optout_log(LOG_INFO, "%s worker=%s: handed back", task_fields(b, m->task, fields, sizeof fields),
+               b->workers[w].name);
     commit_discard_attempt(b, m->task);
     broker_queue_push(b, m->task); /* not a failure: no retry counted */
 }
@@ -288,7 +289,8 @@ static void drain(struct broker *b) {
                 zmq_msg_recv(&body, b->router, 0);
                 frames++;
             }
-            if (frames == 1) on_message(b, zmq_msg_data(&id), zmq_msg_size(&id), zmq_msg_data(&body), zmq_msg_size(&body));
+            if (frames == 1)
+                on_message(b, zmq_msg_data(&id), zmq_msg_size(&id), zmq_msg_data(&body), zmq_msg_size(&body));
             else log_malformed(b, zmq_msg_data(&id), zmq_msg_size(&id), zmq_msg_size(&body), "more than one frame");
         }
         zmq_msg_close(&body);

@@ -467,7 +467,8 @@ static int recover_task(struct broker *b, size_t i) {
         if (rc == 0) {
             t->state = TASK_DONE;
             b->recovered = 1;
-            optout_log(LOG_INFO, "%s: completed its publication from the journal", task_fields(b, i, fields, sizeof fields));
+            optout_log(LOG_INFO, "%s: completed its publication from the journal",
+                       task_fields(b, i, fields, sizeof fields));
         }
     } else if (t->state == TASK_DONE && t->accepted) {
         rc = settle_accepted(b, i, SETTLE_REPLAYED, why, sizeof why);

@@ -60,7 +60,8 @@ int result_expect_files(optout_task_kind kind, const char *o, int with_removed, 
                       (m == OUTPUT_REMOVED && !output_tags && with_removed) || (m == OUTPUT_TAGS && output_tags);
         if (OUTPUTS[i].kind != kind || !applies) continue;
         if (x->count == OPTOUT_MSG_MAX_FILES) return -1;
-        int n = snprintf(x->names[x->count], sizeof x->names[x->count], "%s%s%s", OUTPUTS[i].prefix, o, OUTPUTS[i].suffix);
+        int n = snprintf(x->names[x->count], sizeof x->names[x->count], "%s%s%s", OUTPUTS[i].prefix, o,
+                         OUTPUTS[i].suffix);
         if (n < 0 || (size_t)n >= sizeof x->names[x->count]) return -1;
         x->count++;
     }
@@ -115,7 +116,10 @@ int result_check_file(int parent_fd, const char *base, uint64_t size, char *why,
     }
     close(fd);
     if (!S_ISREG(st.st_mode)) {
-        optout_set_err(why, cap, "not a regular file (%s)", S_ISLNK(st.st_mode) ? "a symbolic link" : S_ISDIR(st.st_mode) ? "a directory" : "a special file");
+        const char *what = S_ISLNK(st.st_mode)   ? "a symbolic link"
+                           : S_ISDIR(st.st_mode) ? "a directory"
+                                                 : "a special file";
+        optout_set_err(why, cap, "not a regular file (%s)", what);
         errno = EINVAL;
         return -1;
     }

@@ -246,7 +246,8 @@ static void send_handback(struct worker *w, const optout_msg *task) {
     m->attempt = task->attempt;
     char input[256];
     optout_log(LOG_INFO, "task %llu (attempt %llu.%llu) %s: handed back", (unsigned long long)task->task,
-               (unsigned long long)task->epoch, (unsigned long long)task->attempt, path_text(&task->input, input, sizeof input));
+               (unsigned long long)task->epoch, (unsigned long long)task->attempt,
+               path_text(&task->input, input, sizeof input));
     send_msg(w, m);
     free(m);
     w->handed_back++;
