@@ -29,16 +29,12 @@ import hashlib, json, os, re, shutil, signal, struct, subprocess, sys, tempfile,
 import msgpack
 import zmq
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support"))
+from optout_test import check, failures, finish  # noqa: E402
+
 BIN, ROOT = sys.argv[1], sys.argv[2]
 BROKER = os.path.join(BIN, "optout-broker")
 ROBOTS = os.path.join(ROOT, "data", "sample", "robots")
-failures = []
-
-
-def check(cond, what):
-    print(("PASS: " if cond else "FAIL: ") + what, flush=True)
-    if not cond:
-        failures.append(what)
 
 
 def sha(data):
@@ -556,5 +552,4 @@ finally:
     else:
         shutil.rmtree(tmp, ignore_errors=True)
 
-print("rogue: %d failures" % len(failures))
-sys.exit(1 if failures else 0)
+finish("rogue")
