@@ -18,7 +18,9 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "optout/files.h"
 #include "optout/log.h"
+#include "optout/parse.h"
 #include "optout/rundir.h"
 #include "optout/tags.h"
 #include "optout/util.h"
@@ -41,11 +43,10 @@ static void apply_usage(FILE *f) {
 }
 
 static int parse_positive(const char *option, const char *s, unsigned long long max, unsigned long long *out) {
-    char *end;
-    errno = 0;
-    unsigned long long v = strtoull(s, &end, 10);
-    if (errno || end == s || *end || s[0] == '-' || v == 0 || v > max) {
-        optout_log(LOG_ERR, "%s: expected 1..%llu, got '%s'", option, max, s);
+    char err[300];
+    uint64_t v;
+    if (optout_parse_number(s, 1, max, &v, err, sizeof err) != 0) {
+        optout_log(LOG_ERR, "%s: %s", option, err);
         return -1;
     }
     *out = v;
@@ -180,8 +181,11 @@ int cmd_apply_tags(int argc, char **argv) {
             snprintf(path, sizeof path, "%s/%s", tags, name);
             tags = path;
         }
-        if (strcmp(in, out) == 0 || (removed && (strcmp(removed, out) == 0 || strcmp(removed, in) == 0))) {
-            optout_log(LOG_ERR, "apply-tags: --in, --out and --removed must be different files");
+        const optout_file_arg files[] = {{"--tags", tags, 0},     {"--in", in, 0}, {"--out", out, 1},
+                                         {"--removed", removed, 1}, {"--stats", stats_path, 1}};
+        char ferr[8800];
+        if (optout_files_check(files, sizeof files / sizeof *files, ferr, sizeof ferr) != 0) {
+            optout_log(LOG_ERR, "apply-tags: %s", ferr);
             goto done;
         }
         rc = one_shard(&cfg, tags, in, out, removed, &stats) == 0 ? OPTOUT_EXIT_OK : OPTOUT_EXIT_FAILURE;

@@ -37,7 +37,9 @@
 #include "optout/archive.h"
 #include "optout/fetch.h"
 #include "optout/hostkey.h"
+#include "optout/hostlist.h"
 #include "optout/log.h"
+#include "optout/parse.h"
 #include "optout/strmap.h"
 #include "optout/util.h"
 
@@ -156,104 +158,6 @@ static int fetch_parse_seconds(const char *opt, const char *s, long *ms) {
     return OPTOUT_EXIT_OK;
 }
 
-static int fetch_parse_count(const char *opt, const char *s, long min, long max, long *out) {
-    char *end;
-    errno = 0;
-    long v = strtol(s, &end, 10);
-    if (errno || end == s || *end || v < min || v > max) {
-        optout_log(LOG_ERR, "%s: expected a whole number from %ld to %ld, got '%s'", opt, min, max, s);
-        return OPTOUT_EXIT_USAGE;
-    }
-    *out = v;
-    return OPTOUT_EXIT_OK;
-}
-
-typedef struct {
-    char **hosts;
-    size_t count, cap;
-    optout_strmap *seen;
-} host_list;
-
-static void host_list_free(host_list *l) {
-    for (size_t i = 0; i < l->count; i++) free(l->hosts[i]);
-    free(l->hosts);
-    optout_strmap_free(l->seen, NULL);
-}
-
-/* Reads FILE into l (keys unique, in file order). Returns an exit code. */
-static int fetch_read_hosts(const char *path, host_list *l) {
-    FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "r");
-    if (!f) {
-        optout_log(LOG_ERR, "cannot open the hosts file %s: %s", path, strerror(errno));
-        return OPTOUT_EXIT_FAILURE;
-    }
-    if (!(l->seen = optout_strmap_new())) {
-        optout_log(LOG_ERR, "out of memory");
-        if (f != stdin) fclose(f);
-        return OPTOUT_EXIT_FAILURE;
-    }
-    char *line = NULL;
-    size_t lcap = 0, lineno = 0;
-    ssize_t n;
-    int rc = OPTOUT_EXIT_OK;
-    while ((n = getline(&line, &lcap, f)) >= 0) {
-        lineno++;
-        char *s = line, *e = line + n;
-        while (s < e && optout_is_space(*s)) s++;
-        while (e > s && optout_is_space(e[-1])) e--;
-        *e = '\0';
-        if (s == e || *s == '#') continue;
-        size_t len = (size_t)(e - s);
-        char url[OPTOUT_HOSTKEY_MAX + 16], key[OPTOUT_HOSTKEY_MAX];
-        size_t klen = 0;
-        int bad_idna = 0;
-        int ok = len < OPTOUT_HOSTKEY_MAX && !memchr(s, '/', len) && !memchr(s, '@', len) && !memchr(s, '?', len) &&
-                 !memchr(s, '#', len);
-        if (ok) {
-            snprintf(url, sizeof url, "http://%s/", s);
-            ok = optout_hostkey(url, strlen(url), OPTOUT_HOSTKEY_CANONICAL, key, &klen, &bad_idna) ==
-                 OPTOUT_HOSTKEY_OK;
-        }
-        if (!ok) {
-            optout_log(LOG_ERR, "%s:%zu: '%s' is not a host key", path, lineno, s);
-            rc = OPTOUT_EXIT_USAGE;
-            break;
-        }
-        if (klen != len || !optout_equal_nocase(key, s, len) || bad_idna) {
-            optout_log(LOG_ERR, "%s:%zu: '%s' is not a canonical host key (its key is '%s')", path, lineno, s, key);
-            rc = OPTOUT_EXIT_USAGE;
-            break;
-        }
-        if (optout_strmap_get(l->seen, key, klen)) continue;
-        if (l->count == l->cap) {
-            size_t cap = l->cap ? l->cap * 2 : 1024;
-            char **h = realloc(l->hosts, cap * sizeof *h);
-            if (!h) {
-                optout_log(LOG_ERR, "out of memory reading %s", path);
-                rc = OPTOUT_EXIT_FAILURE;
-                break;
-            }
-            l->hosts = h;
-            l->cap = cap;
-        }
-        char *copy = strdup(key);
-        if (!copy || optout_strmap_put(l->seen, key, klen, (void *)1, NULL) != 0) {
-            free(copy);
-            optout_log(LOG_ERR, "out of memory reading %s", path);
-            rc = OPTOUT_EXIT_FAILURE;
-            break;
-        }
-        l->hosts[l->count++] = copy;
-    }
-    if (rc == OPTOUT_EXIT_OK && ferror(f)) {
-        optout_log(LOG_ERR, "reading the hosts file %s: %s", path, strerror(errno));
-        rc = OPTOUT_EXIT_FAILURE;
-    }
-    free(line);
-    if (f != stdin) fclose(f);
-    return rc;
-}
-
 static void fetch_print_summary(const size_t counts[OPTOUT_OUTCOME_COUNT]) {
     static const optout_outcome order[] = {OPTOUT_OUTCOME_OK, OPTOUT_OUTCOME_UNAVAILABLE, OPTOUT_OUTCOME_UNREACHABLE,
                                            OPTOUT_OUTCOME_NO_SUCH_HOST};
@@ -262,7 +166,15 @@ static void fetch_print_summary(const size_t counts[OPTOUT_OUTCOME_COUNT]) {
     fflush(stdout);
 }
 
-int cmd_fetch(int argc, char **argv) {
+/* What the command line asks. */
+typedef struct {
+    optout_fetch_options fo;
+    const char *hosts_path, *out;
+    int quiet;
+} fetch_args;
+
+/* The options. Returns -1 to go on, else the exit status. */
+static int fetch_parse(int argc, char **argv, fetch_args *a) {
     enum { O_CONNECT_TO = 256, O_SCHEME, O_UA, O_TIMEOUT, O_CONNECT_TIMEOUT, O_RETRIES, O_ALLOW_PRIVATE, O_QUIET };
     static const struct option options[] = {
         {"hosts", required_argument, NULL, 'H'},
@@ -280,79 +192,100 @@ int cmd_fetch(int argc, char **argv) {
         {NULL, 0, NULL, 0},
     };
     if (optout_config_args("fetch", options, ":h", &argc, &argv) != 0) return OPTOUT_EXIT_USAGE;
-    optout_fetch_options fo = {0};
-    fo.retries = -1;
-    const char *hosts_path = NULL, *out = NULL;
-    int quiet = 0, rc = OPTOUT_EXIT_OK, opt;
-    long v;
-    host_list list = {0};
-    optout_strmap *done = NULL;
-    const char **todo = NULL;
-    optout_archive_writer *w = NULL;
-    char *robots_dir = NULL;
+    a->fo.retries = -1;
+    int opt;
+    uint64_t v;
+    char perr[300];
     optind = 1;
     opterr = 0;
     while ((opt = getopt_long(argc, argv, ":h", options, NULL)) != -1) {
         switch (opt) {
-        case 'H': hosts_path = optarg; break;
-        case 'o': out = optarg; break;
+        case 'H': a->hosts_path = optarg; break;
+        case 'o': a->out = optarg; break;
         case 'c':
-            if ((rc = fetch_parse_count("--concurrency", optarg, 1, 1000000, &v)) == OPTOUT_EXIT_OK)
-                fo.concurrency = (unsigned)v;
+            if (optout_parse_number(optarg, 1, 1000000, &v, perr, sizeof perr) != 0) {
+                optout_log(LOG_ERR, "--concurrency: %s", perr);
+                return OPTOUT_EXIT_USAGE;
+            }
+            a->fo.concurrency = (unsigned)v;
             break;
         case O_CONNECT_TO: {
             const char *colon = strrchr(optarg, ':');
-            long port = 0;
-            char *end = NULL;
-            if (colon) port = strtol(colon + 1, &end, 10);
-            if (!colon || colon == optarg || !end || end == colon + 1 || *end || port < 1 || port > 65535) {
+            if (!colon || colon == optarg || optout_parse_number(colon + 1, 1, 65535, &v, perr, sizeof perr) != 0) {
                 optout_log(LOG_ERR, "--connect-to: expected HOST:PORT, got '%s'", optarg);
-                rc = OPTOUT_EXIT_USAGE;
+                return OPTOUT_EXIT_USAGE;
             }
-            fo.connect_to = optarg;
+            a->fo.connect_to = optarg;
             break;
         }
         case O_SCHEME:
-            if (optout_fetch_scheme_parse(optarg, &fo.scheme) != 0) {
+            if (optout_fetch_scheme_parse(optarg, &a->fo.scheme) != 0) {
                 optout_log(LOG_ERR, "--scheme: expected auto, https or http, got '%s'", optarg);
-                rc = OPTOUT_EXIT_USAGE;
+                return OPTOUT_EXIT_USAGE;
             }
             break;
         case O_UA:
             if (!optarg[0] || strpbrk(optarg, "\r\n")) {
                 optout_log(LOG_ERR, "--user-agent: expected a non-empty single line");
-                rc = OPTOUT_EXIT_USAGE;
+                return OPTOUT_EXIT_USAGE;
             }
-            fo.user_agent = optarg;
+            a->fo.user_agent = optarg;
             break;
-        case O_TIMEOUT: rc = fetch_parse_seconds("--timeout", optarg, &fo.timeout_ms); break;
-        case O_CONNECT_TIMEOUT: rc = fetch_parse_seconds("--connect-timeout", optarg, &fo.connect_timeout_ms); break;
+        case O_TIMEOUT:
+        case O_CONNECT_TIMEOUT:
+            if (fetch_parse_seconds(opt == O_TIMEOUT ? "--timeout" : "--connect-timeout", optarg,
+                                    opt == O_TIMEOUT ? &a->fo.timeout_ms : &a->fo.connect_timeout_ms) != 0)
+                return OPTOUT_EXIT_USAGE;
+            break;
         case O_RETRIES:
-            if ((rc = fetch_parse_count("--retries", optarg, 0, 100, &v)) == OPTOUT_EXIT_OK) fo.retries = (int)v;
+            if (optout_parse_number(optarg, 0, 100, &v, perr, sizeof perr) != 0) {
+                optout_log(LOG_ERR, "--retries: %s", perr);
+                return OPTOUT_EXIT_USAGE;
+            }
+            a->fo.retries = (int)v;
             break;
-        case O_ALLOW_PRIVATE: fo.allow_private = 1; break;
-        case O_QUIET: quiet = 1; break;
-        case 'h': fetch_usage(stdout); goto done;
-        default: rc = cli_option_error("fetch", opt, argv); break;
+        case O_ALLOW_PRIVATE: a->fo.allow_private = 1; break;
+        case O_QUIET: a->quiet = 1; break;
+        case 'h': fetch_usage(stdout); return OPTOUT_EXIT_OK;
+        default: return cli_option_error("fetch", opt, argv);
         }
-        if (rc != OPTOUT_EXIT_OK) goto done;
     }
     optout_config_done();
     if (optind < argc) {
         optout_log(LOG_ERR, "fetch: unexpected argument '%s'", argv[optind]);
-        rc = OPTOUT_EXIT_USAGE;
-        goto done;
+        return OPTOUT_EXIT_USAGE;
     }
-    if (!hosts_path || !out) {
+    if (!a->hosts_path || !a->out) {
         optout_log(LOG_ERR, "fetch: --hosts and --out are required");
         fetch_usage(stderr);
-        rc = OPTOUT_EXIT_USAGE;
+        return OPTOUT_EXIT_USAGE;
+    }
+    return -1;
+}
+
+int cmd_fetch(int argc, char **argv) {
+    fetch_args args = {0};
+    optout_fetch_options fo;
+    optout_hostlist *list = NULL;
+    optout_strmap *done = NULL;
+    const char **todo = NULL;
+    optout_archive_writer *w = NULL;
+    char *robots_dir = NULL;
+    int rc = fetch_parse(argc, argv, &args);
+    if (rc >= 0) return rc;
+    rc = OPTOUT_EXIT_OK;
+    fo = args.fo;
+    const char *out = args.out;
+    int quiet = args.quiet;
+    char err[1024];
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+    if (!(list = optout_hostlist_read(args.hosts_path, OPTOUT_HOSTKEY_CANONICAL, NULL, NULL, err, sizeof err))) {
+        rc = errno == EINVAL ? OPTOUT_EXIT_USAGE : OPTOUT_EXIT_FAILURE;
+        optout_log(LOG_ERR, "%s%s", rc == OPTOUT_EXIT_USAGE ? "" : "cannot read the hosts file ", err);
         goto done;
     }
-    curl_global_init(CURL_GLOBAL_DEFAULT);
-    if ((rc = fetch_read_hosts(hosts_path, &list)) != OPTOUT_EXIT_OK) goto done;
-
-    char err[1024];
+    const char *const *hosts = optout_hostlist_hosts(list);
+    size_t count = optout_hostlist_count(list);
     if (asprintf(&robots_dir, "%s/robots", out) < 0) {
         robots_dir = NULL;
         optout_log(LOG_ERR, "out of memory");
@@ -374,26 +307,26 @@ int cmd_fetch(int argc, char **argv) {
     if (torn) optout_log(LOG_WARNING, "%s: %zu torn record(s) of an interrupted run ignored; those hosts are fetched again", robots_dir, torn);
 
     fetch_state st = {0};
-    st.total = list.count;
+    st.total = count;
     st.quiet = quiet;
     st.tty = isatty(STDERR_FILENO);
-    if (!(todo = malloc((list.count ? list.count : 1) * sizeof *todo))) {
+    if (!(todo = malloc((count ? count : 1) * sizeof *todo))) {
         optout_log(LOG_ERR, "out of memory");
         rc = OPTOUT_EXIT_FAILURE;
         goto done;
     }
     size_t ntodo = 0;
-    for (size_t i = 0; i < list.count; i++) {
-        void *prev = optout_strmap_get(done, list.hosts[i], strlen(list.hosts[i]));
+    for (size_t i = 0; i < count; i++) {
+        void *prev = optout_strmap_get(done, hosts[i], strlen(hosts[i]));
         if (prev) {
             st.done++;
             st.counts[(uintptr_t)prev - 1]++;
         } else {
-            todo[ntodo++] = list.hosts[i];
+            todo[ntodo++] = hosts[i];
         }
     }
     if (ntodo == 0) {
-        if (!quiet) optout_log(LOG_INFO, "all %zu hosts are already in %s: nothing to fetch", list.count, robots_dir);
+        if (!quiet) optout_log(LOG_INFO, "all %zu hosts are already in %s: nothing to fetch", count, robots_dir);
         fetch_print_summary(st.counts);
         goto done;
     }
@@ -448,6 +381,6 @@ done:
     free(todo);
     free(robots_dir);
     optout_strmap_free(done, NULL);
-    host_list_free(&list);
+    optout_hostlist_free(list);
     return rc;
 }

@@ -28,6 +28,7 @@
 #include "cli.h"
 #include "optout/config.h"
 #include "optout/log.h"
+#include "optout/parse.h"
 #include "optout/rank.h"
 #include "optout/rundir.h"
 #include "optout/util.h"
@@ -47,16 +48,6 @@ static void rank_usage(FILE *f) {
           "plan). Default N: 1000000 per class; --all-hosts lists every host (also those with only\n"
           "documents of unknown language). --corpus may be repeated; quote glob patterns.\n",
           f);
-}
-
-static int parse_count(const char *s, uint64_t *out) {
-    char *end;
-    errno = 0;
-    if (*s == '-' || *s == '\0') return -1;
-    unsigned long long v = strtoull(s, &end, 10);
-    if (errno || *end) return -1;
-    *out = v;
-    return 0;
 }
 
 struct job {
@@ -182,7 +173,27 @@ static uint64_t data_lines(const char *path) {
     return n;
 }
 
-int cmd_rank(int argc, char **argv) {
+/* What the command line asks. */
+struct rank_args {
+    optout_rank_map_config mc;
+    optout_rank_reduce_config rc_cfg;
+    const char **patterns;
+    size_t npatterns;
+    const char *out;
+    long jobs;
+    int mem_report;
+};
+
+/* --NAME's number in [min, max] into *out; 0, or -1 after a message. */
+static int rank_number(const char *name, const char *text, uint64_t min, uint64_t max, uint64_t *out) {
+    char err[300];
+    if (optout_parse_number(text, min, max, out, err, sizeof err) == 0) return 0;
+    optout_log(LOG_ERR, "--%s: %s", name, err);
+    return -1;
+}
+
+/* The options. Returns -1 to go on, else the exit status. */
+static int rank_parse(int argc, char **argv, struct rank_args *a) {
     enum { O_CORPUS = 256, O_OUT, O_TOP_EN, O_TOP_INTL, O_METRIC, O_PARTS, O_ALL, O_HOSTKEY, O_URL, O_LANG,
            O_TOKENS, O_TEXT, O_MAXLINE, O_JOBS, O_MEM };
     static const struct option options[] = {
@@ -197,93 +208,92 @@ int cmd_rank(int argc, char **argv) {
         {NULL, 0, NULL, 0},
     };
     if (optout_config_args("rank", options, ":h", &argc, &argv) != 0) return OPTOUT_EXIT_USAGE;
-    optout_rank_map_config mc = {.partitions = RANK_DEFAULT_PARTITIONS};
-    optout_rank_reduce_config rc_cfg = {.metric = OPTOUT_RANK_TOKENS, .top_en = RANK_DEFAULT_TOP,
-                                        .top_non_en = RANK_DEFAULT_TOP};
-    const char **patterns = calloc((size_t)argc + 1, sizeof *patterns);
-    size_t npatterns = 0;
-    const char *out = NULL;
-    long jobs = sysconf(_SC_NPROCESSORS_ONLN);
-    int has_top = 0, mem_report = 0, opt, rc = OPTOUT_EXIT_USAGE;
+    a->mc = (optout_rank_map_config){.partitions = RANK_DEFAULT_PARTITIONS};
+    a->rc_cfg = (optout_rank_reduce_config){.metric = OPTOUT_RANK_TOKENS, .top_en = RANK_DEFAULT_TOP,
+                                            .top_non_en = RANK_DEFAULT_TOP};
+    if (!(a->patterns = calloc((size_t)argc + 1, sizeof *a->patterns))) return OPTOUT_EXIT_FAILURE;
+    a->jobs = sysconf(_SC_NPROCESSORS_ONLN);
+    if (a->jobs < 1) a->jobs = 1;
+    int has_top = 0, opt;
     uint64_t v;
-    optout_inputs inputs = {0};
-    struct job j = {.lock = PTHREAD_MUTEX_INITIALIZER};
-    char tmp[PATH_MAX] = "", ranking[PATH_MAX];
-    if (!patterns) return OPTOUT_EXIT_FAILURE;
-    if (jobs < 1) jobs = 1;
     optind = 1;
     opterr = 0;
     while ((opt = getopt_long(argc, argv, ":h", options, NULL)) != -1) {
         switch (opt) {
-        case O_CORPUS: patterns[npatterns++] = optarg; break;
-        case O_OUT: out = optarg; break;
+        case O_CORPUS: a->patterns[a->npatterns++] = optarg; break;
+        case O_OUT: a->out = optarg; break;
         case O_TOP_EN:
         case O_TOP_INTL:
-            if (parse_count(optarg, &v) != 0 || v == 0) {
-                optout_log(LOG_ERR, "--%s: expected a positive number, got '%s'",
-                           opt == O_TOP_EN ? "top-en" : "top-intl", optarg);
-                goto done;
-            }
-            *(opt == O_TOP_EN ? &rc_cfg.top_en : &rc_cfg.top_non_en) = v;
+            if (rank_number(opt == O_TOP_EN ? "top-en" : "top-intl", optarg, 1, UINT64_MAX, &v) != 0)
+                return OPTOUT_EXIT_USAGE;
+            *(opt == O_TOP_EN ? &a->rc_cfg.top_en : &a->rc_cfg.top_non_en) = v;
             has_top = 1;
             break;
         case O_METRIC:
-            if (optout_rank_metric_parse(optarg, &rc_cfg.metric) != 0) {
+            if (optout_rank_metric_parse(optarg, &a->rc_cfg.metric) != 0) {
                 optout_log(LOG_ERR, "--metric: expected tokens, bytes or docs, got '%s'", optarg);
-                goto done;
+                return OPTOUT_EXIT_USAGE;
             }
             break;
         case O_PARTS:
-            if (parse_count(optarg, &v) != 0 || v < 1 || v > OPTOUT_RANK_PARTITIONS_MAX) {
-                optout_log(LOG_ERR, "--partitions: expected 1..%d, got '%s'", OPTOUT_RANK_PARTITIONS_MAX, optarg);
-                goto done;
-            }
-            mc.partitions = (unsigned)v;
+            if (rank_number("partitions", optarg, 1, OPTOUT_RANK_PARTITIONS_MAX, &v) != 0) return OPTOUT_EXIT_USAGE;
+            a->mc.partitions = (unsigned)v;
             break;
-        case O_ALL: rc_cfg.all_hosts = 1; break;
+        case O_ALL: a->rc_cfg.all_hosts = 1; break;
         case O_HOSTKEY:
-            if (optout_hostkey_mode_parse(optarg, &mc.host_key) != 0) {
+            if (optout_hostkey_mode_parse(optarg, &a->mc.host_key) != 0) {
                 optout_log(LOG_ERR, "--host-key: expected canonical or netloc, got '%s'", optarg);
-                goto done;
+                return OPTOUT_EXIT_USAGE;
             }
             break;
-        case O_URL: mc.url_field = optarg; break;
-        case O_LANG: mc.language_field = optarg; break;
-        case O_TOKENS: mc.tokens_field = optarg; break;
-        case O_TEXT: mc.text_field = optarg; break;
+        case O_URL: a->mc.url_field = optarg; break;
+        case O_LANG: a->mc.language_field = optarg; break;
+        case O_TOKENS: a->mc.tokens_field = optarg; break;
+        case O_TEXT: a->mc.text_field = optarg; break;
         case O_MAXLINE:
-            if (parse_count(optarg, &v) != 0 || v == 0) {
-                optout_log(LOG_ERR, "--max-line: expected a positive number of bytes, got '%s'", optarg);
-                goto done;
-            }
-            mc.max_line = (size_t)v;
+            if (rank_number("max-line", optarg, 1, SIZE_MAX, &v) != 0) return OPTOUT_EXIT_USAGE;
+            a->mc.max_line = (size_t)v;
             break;
         case O_JOBS:
-            if (parse_count(optarg, &v) != 0 || v < 1 || v > 1024) {
-                optout_log(LOG_ERR, "--jobs: expected 1..1024, got '%s'", optarg);
-                goto done;
-            }
-            jobs = (long)v;
+            if (rank_number("jobs", optarg, 1, 1024, &v) != 0) return OPTOUT_EXIT_USAGE;
+            a->jobs = (long)v;
             break;
-        case O_MEM: mem_report = 1; break;
-        case 'h':
-            rank_usage(stdout);
-            rc = OPTOUT_EXIT_OK;
-            goto done;
-        default: rc = cli_option_error("rank", opt, argv); goto done;
+        case O_MEM: a->mem_report = 1; break;
+        case 'h': rank_usage(stdout); return OPTOUT_EXIT_OK;
+        default: return cli_option_error("rank", opt, argv);
         }
     }
     optout_config_done();
-    if (optind < argc || !out || npatterns == 0) {
+    if (optind < argc || !a->out || a->npatterns == 0) {
         optout_log(LOG_ERR, "rank: --corpus and --out are required%s", optind < argc ? " (quote glob patterns)" : "");
         rank_usage(stderr);
-        goto done;
+        return OPTOUT_EXIT_USAGE;
     }
-    if (rc_cfg.all_hosts && has_top) {
+    if (a->rc_cfg.all_hosts && has_top) {
         optout_log(LOG_ERR, "rank: --all-hosts lists every host; it does not combine with --top-en/--top-intl");
-        goto done;
+        return OPTOUT_EXIT_USAGE;
     }
-    if (rc_cfg.all_hosts) rc_cfg.top_en = rc_cfg.top_non_en = UINT64_MAX;
+    if (a->rc_cfg.all_hosts) a->rc_cfg.top_en = a->rc_cfg.top_non_en = UINT64_MAX;
+    return -1;
+}
+
+int cmd_rank(int argc, char **argv) {
+    struct rank_args a = {0};
+    int rc = rank_parse(argc, argv, &a);
+    if (rc >= 0) {
+        free(a.patterns);
+        return rc;
+    }
+    rc = OPTOUT_EXIT_USAGE;
+    optout_rank_map_config mc = a.mc;
+    optout_rank_reduce_config rc_cfg = a.rc_cfg;
+    const char **patterns = a.patterns, *out = a.out;
+    size_t npatterns = a.npatterns;
+    long jobs = a.jobs;
+    int mem_report = a.mem_report;
+    optout_inputs inputs = {0};
+    struct job j = {.lock = PTHREAD_MUTEX_INITIALIZER};
+    char tmp[PATH_MAX] = "", ranking[PATH_MAX];
     char err[1024];
     if (optout_inputs_expand(patterns, npatterns, &inputs, err) != 0) {
         optout_log(LOG_ERR, "%s", err);

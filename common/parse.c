@@ -22,8 +22,14 @@ int optout_parse_u64n(const char *s, size_t n, uint64_t *out) {
 int optout_parse_number(const char *text, uint64_t min, uint64_t max, uint64_t *out, char *err, size_t errlen) {
     uint64_t v;
     if (optout_parse_u64n(text, strlen(text), &v) != 0 || v < min || v > max) {
-        optout_set_err(err, errlen, "expected %llu..%llu, got '%.200s'", (unsigned long long)min,
-                       (unsigned long long)max, text);
+        if (max != UINT64_MAX)
+            optout_set_err(err, errlen, "expected %llu..%llu, got '%.200s'", (unsigned long long)min,
+                           (unsigned long long)max, text);
+        else if (min <= 1)
+            optout_set_err(err, errlen, "expected a %snumber, got '%.200s'", min ? "positive " : "", text);
+        else
+            optout_set_err(err, errlen, "expected a number of at least %llu, got '%.200s'", (unsigned long long)min,
+                           text);
         return -1;
     }
     *out = v;

@@ -7,8 +7,9 @@
  * - A byte count may end with a binary unit: K, M, G or T (either case), optionally followed by
  *   "i" and/or "B" ("4G", "4GiB", "512MB", "64k"): 1K = 1024. "B" alone is not a unit.
  * - The range [min, max] is checked after the unit is applied.
- * - Errors fill err (optout_set_err) with "expected MIN..MAX, got 'TEXT'" (a byte count:
- *   "expected a number of bytes ..."), which the caller prefixes with the option or the place.
+ * - Errors fill err (optout_set_err) with "expected MIN..MAX, got 'TEXT'" ("expected a positive
+ *   number" when there is no upper bound; a byte count: "expected a number of bytes ..."), which
+ *   the caller prefixes with the option or the place.
  * Pure functions, thread-safe.
  */
 #ifndef OPTOUT_PARSE_H

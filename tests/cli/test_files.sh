@@ -117,7 +117,7 @@ for v in -1 +1 " 1" 20 0 1x 99999999999999999999; do
 done
 filter --in in.jsonl.zst --out k2.jsonl.zst --max-line -1
 expect "--max-line -1 (was 2^64-1)" 2
-has "--max-line -1" "$T/err" "--max-line: expected 1.."
+has "--max-line -1" "$T/err" "--max-line: expected a positive number, got '-1'"
 run "$BIN/optout-broker" --dir "$T/b" --corpus x --retries 3x
 expect "broker --retries 3x (was atoi)" 2
 run "$BIN/optout-broker" --dir "$T/b" --corpus x --level 5abc
@@ -125,6 +125,15 @@ expect "broker --level 5abc (was atoi)" 2
 has "broker --level 5abc" "$T/err" "--level: expected 1..19, got '5abc'"
 run "$OPTOUT" run --corpus x --out "$T/r" --workers -1
 expect "run --workers -1" 2
+
+# ---- the host list: one reader (include/optout/hostlist.h), checked by the broker at start ----------
+printf 'ok.example\n# a comment\nhttp://bad.example/\n' >"$T/hosts.txt"
+run "$BIN/optout-broker" --dir "$T/h" --corpus "$SAMPLE/corpus.jsonl.zst" --hosts "$T/hosts.txt"
+expect "broker --hosts with a URL line" 2
+has "broker --hosts with a URL line" "$T/err" "hosts.txt:3: 'http://bad.example/' is not a host key"
+run "$OPTOUT" fetch --hosts "$T/hosts.txt" --out "$T/f"
+expect "fetch --hosts with a URL line" 2
+has "fetch --hosts with a URL line" "$T/err" "hosts.txt:3: 'http://bad.example/' is not a host key"
 
 if [ "$failures" -ne 0 ]; then
     echo "$failures check(s) failed" >&2
