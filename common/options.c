@@ -224,7 +224,11 @@ void optout_options_usage(const optout_program_spec *spec, FILE *f) {
         char head[160];
         snprintf(head, sizeof head, "--%s%s%s", o->name, arg[0] ? " " : "", arg);
         fprintf(f, "  %-34s %s", head, o->help);
-        if (o->def && o->type != OPTOUT_OT_FLAG) fprintf(f, " (default %s)", o->def);
+        if (o->def && o->type != OPTOUT_OT_FLAG) { /* "(none)" prints as "(default: none)" */
+            size_t n = strlen(o->def);
+            int paren = o->def[0] == '(' && o->def[n - 1] == ')';
+            fprintf(f, " (default: %.*s)", (int)(paren ? n - 2 : n), o->def + paren);
+        }
         fputc('\n', f);
     }
     fprintf(f, "  %-34s %s\n", "--config FILE", "the configuration file (default " OPTOUT_CONFIG_DEFAULT ")");

@@ -18,29 +18,8 @@ fi
 BIN=$(cd "$BIN" && pwd)
 OPTOUT=$BIN/optout
 SAMPLE=$(cd "$SRC/data/sample" && pwd)
-T=$(mktemp -d "${TMPDIR:-/tmp}/optout-files-test.XXXXXX") || exit 1
-trap 'rm -rf "$T"' EXIT
-trap 'exit 1' HUP INT TERM
-export OPTOUT_CONFIG=
-
-failures=0
-pass() { echo "PASS: $1"; }
-fail() {
-    failures=$((failures + 1))
-    echo "FAIL: $1" >&2
-    echo "--- stderr:" >&2
-    cat "$T/err" >&2
-}
-run() {
-    "$@" >"$T/out" 2>"$T/err"
-    rc=$?
-}
-expect() {
-    if [ "$rc" -eq "$2" ]; then pass "$1: exit $2"; else fail "$1: exit $rc, expected $2"; fi
-}
-has() {
-    if grep -qF -- "$3" "$2"; then pass "$1: '$3'"; else fail "$1: no '$3' in $(basename "$2")"; fi
-}
+NAME=files
+. "$(dirname "$0")/checks.sh"
 # same NAME FILE SUM: FILE's checksum is still SUM
 same() {
     if [ "$(cksum <"$2")" = "$3" ]; then pass "$1: $(basename "$2") unchanged"; else fail "$1: $2 changed"; fi
@@ -135,8 +114,4 @@ run "$OPTOUT" fetch --hosts "$T/hosts.txt" --out "$T/f"
 expect "fetch --hosts with a URL line" 2
 has "fetch --hosts with a URL line" "$T/err" "hosts.txt:3: 'http://bad.example/' is not a host key"
 
-if [ "$failures" -ne 0 ]; then
-    echo "$failures check(s) failed" >&2
-    exit 1
-fi
-echo "all file checks passed"
+finish
