@@ -96,6 +96,43 @@ static int one_shard(const optout_apply_config *cfg, const char *tags, const cha
     return 0;
 }
 
+/* Every input against every shard this run of apply-tags writes, by identity (files.h): an --out
+ * that is the corpus directory with --keep-format would overwrite the inputs. 0, or -1 after a
+ * message (nothing written yet). */
+static int check_outputs(const optout_inputs *list, const char *out, const char *removed, int keep_format) {
+    optout_file_arg *files = calloc(3 * list->count + 1, sizeof *files);
+    char **paths = calloc(2 * list->count + 1, sizeof *paths);
+    int rc = -1;
+    size_t n = 0;
+    if (!files || !paths) {
+        optout_log(LOG_ERR, "out of memory");
+        goto out;
+    }
+    for (size_t i = 0; i < list->count; i++) {
+        const optout_input *x = &list->items[i];
+        char name[4096];
+        if (keep_format) snprintf(name, sizeof name, "%s", x->output_name);
+        else optout_tags_name(x->output_name, name, sizeof name);
+        files[n++] = (optout_file_arg){"input", x->path, 0};
+        if (asprintf(&paths[2 * i], "%s/%s", out, name) < 0 ||
+            (removed && asprintf(&paths[2 * i + 1], "%s/%s", removed, name) < 0)) {
+            paths[2 * i] = paths[2 * i + 1] = NULL;
+            optout_log(LOG_ERR, "out of memory");
+            goto out;
+        }
+        files[n++] = (optout_file_arg){"--out", paths[2 * i], 1};
+        if (removed) files[n++] = (optout_file_arg){"--removed", paths[2 * i + 1], 1};
+    }
+    char err[8800];
+    if (optout_files_check(files, n, err, sizeof err) != 0) optout_log(LOG_ERR, "apply-tags: %s", err);
+    else rc = 0;
+out:
+    for (size_t i = 0; paths && i < 2 * list->count; i++) free(paths[i]);
+    free(paths);
+    free(files);
+    return rc;
+}
+
 int cmd_apply_tags(int argc, char **argv) {
     enum { O_TAGS = 256, O_IN, O_OUT, O_REMOVED, O_RUN, O_CORPUS, O_KEEP, O_LEVEL, O_MAXLINE, O_STATS };
     static const struct option options[] = {
@@ -195,6 +232,7 @@ int cmd_apply_tags(int argc, char **argv) {
         goto done;
     }
     const optout_inputs *list = corpus_count ? &inputs : &plan.inputs;
+    if (check_outputs(list, out, removed, keep_format) != 0) goto done;
     size_t failed = 0;
     for (size_t i = 0; i < list->count; i++) {
         const optout_input *x = &list->items[i];

@@ -89,6 +89,19 @@ filter --in in.jsonl.zst --out kept.jsonl.zst --removed removed.jsonl.zst --stat
 expect "the same filter again (outputs replaced)" 0
 same "a valid filter" "$T/w/in.jsonl.zst" "$SUM"
 
+# ---- optout apply-tags: a run's outputs over its own inputs -------------------------------------
+mkdir -p "$T/c"
+cp "$SAMPLE/corpus.jsonl.zst" "$T/c/corpus.jsonl.zst"
+run "$OPTOUT" run --corpus "$T/c/corpus.jsonl.zst" --out "$T/tagrun" --robots-dir "$SAMPLE/robots" --output tags \
+    --workers 1
+expect "a tag run" 0
+run "$OPTOUT" apply-tags --run "$T/tagrun" --out "$T/c" --keep-format
+expect "apply-tags --out CORPUS-DIR --keep-format" 2
+has "apply-tags --out CORPUS-DIR --keep-format" "$T/err" "are the same file"
+same "apply-tags --out CORPUS-DIR --keep-format" "$T/c/corpus.jsonl.zst" "$SUM"
+run "$OPTOUT" apply-tags --run "$T/tagrun" --out "$T/applied" --keep-format
+expect "apply-tags into a new directory" 0
+
 # ---- strict integers ---------------------------------------------------------------------------
 for v in -1 +1 " 1" 20 0 1x 99999999999999999999; do
     filter --in in.jsonl.zst --out k2.jsonl.zst --level "$v"
@@ -107,7 +120,7 @@ expect "run --workers -1" 2
 
 # ---- the host list: one reader (include/optout/hostlist.h), checked by the broker at start ----------
 printf 'ok.example\n# a comment\nhttp://bad.example/\n' >"$T/hosts.txt"
-run "$BIN/optout-broker" --dir "$T/h" --corpus "$SAMPLE/corpus.jsonl.zst" --hosts "$T/hosts.txt"
+run timeout 30 "$BIN/optout-broker" --dir "$T/h" --corpus "$SAMPLE/corpus.jsonl.zst" --hosts "$T/hosts.txt"
 expect "broker --hosts with a URL line" 2
 has "broker --hosts with a URL line" "$T/err" "hosts.txt:3: 'http://bad.example/' is not a host key"
 run "$OPTOUT" fetch --hosts "$T/hosts.txt" --out "$T/f"
