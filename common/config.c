@@ -350,6 +350,78 @@ static void print_effective(FILE *f) {
     }
 }
 
+/* The file's entries that apply, in order: [common], then the section, each as a value with its
+ * "--KEY=VALUE" argument (a key the command line gives is left out). 0, or OPTOUT_EXIT_USAGE after
+ * a message naming FILE:LINE. */
+static int file_values(const char *path, const struct option *options, size_t nopt, const unsigned char *given,
+                       int other_section) {
+    char err[4400];
+    optout_config *c = NULL;
+    unsigned char *in_section = NULL;
+    size_t *entry_opt = NULL;
+    int rc = OPTOUT_EXIT_USAGE;
+    if (path && !(c = optout_config_load(path, err, sizeof err))) {
+        optout_log(LOG_ERR, "%s", err);
+        goto out;
+    }
+    size_t n = c ? optout_config_count(c) : 0;
+    in_section = calloc(nopt + 1, 1);
+    entry_opt = calloc(n + 1, sizeof *entry_opt);
+    if (!in_section || !entry_opt) exit(OPTOUT_EXIT_FAILURE);
+    S.file = path;
+    for (size_t i = 0; i < n; i++) {
+        const optout_config_entry *e = optout_config_at(c, i);
+        entry_opt[i] = nopt;
+        int mine = strcmp(e->section, S.section) == 0;
+        if (!mine && strcmp(e->section, "common") != 0) continue;
+        size_t j = 0;
+        while (j < nopt && !(optout_config_settable(e->key) && strcmp(options[j].name, e->key) == 0)) j++;
+        if (j == nopt) {
+            if (!mine || other_section) continue;
+            if (strcmp(e->key, "redis-password") == 0)
+                optout_log(LOG_ERR, "%s:%u: redis-password: secrets are never in the configuration: put the "
+                                    "password alone in a file only the service can read, and give "
+                                    "redis-password-file = FILE", path, e->line);
+            else
+                optout_log(LOG_ERR, "%s:%u: unknown key '%s' in [%s] (not an option of %s%s)", path, e->line, e->key,
+                           S.section, strcmp(S.section, "broker") == 0 || strcmp(S.section, "worker") == 0
+                                          ? "optout-" : "optout ", S.section);
+            goto out;
+        }
+        entry_opt[i] = j;
+        if (mine) in_section[j] = 1;
+    }
+    for (int pass = 0; pass < 2; pass++)
+        for (size_t i = 0; i < n; i++) {
+            const optout_config_entry *e = optout_config_at(c, i);
+            size_t j = entry_opt[i];
+            if (j == nopt || given[j] || (strcmp(e->section, "common") == 0) != (pass == 0)) continue;
+            if (pass == 0 && in_section[j]) continue; /* the section's values replace [common]'s */
+            int on = 1;
+            if (options[j].has_arg == no_argument && parse_bool(e->value, &on) != 0) {
+                optout_log(LOG_ERR, "%s:%u: %s: expected true or false, got '%s'", path, e->line, e->key, e->value);
+                goto out;
+            }
+            if (add_value(j, e->value, e->line) != 0) exit(OPTOUT_EXIT_FAILURE);
+            if (!on) continue;
+            struct value *v = &S.v[S.nv - 1];
+            size_t len = strlen(e->key) + strlen(e->value) + 4;
+            if (!(v->arg = malloc(len))) exit(OPTOUT_EXIT_FAILURE);
+            if (options[j].has_arg == no_argument) snprintf(v->arg, len, "--%s", e->key);
+            else snprintf(v->arg, len, "--%s=%s", e->key, e->value);
+            v->arg_len = strlen(v->arg);
+        }
+    S.cfg = c; /* the values print as the file gave them: its strings live until exit */
+    c = NULL;
+    rc = 0;
+out:
+    optout_config_free(c);
+    free(in_section);
+    free(entry_opt);
+    return rc;
+
+}
+
 int optout_config_args(const char *section, const struct option *options, const char *shortopts, int *argcp,
                        char ***argvp) {
     int argc = *argcp;
@@ -423,65 +495,10 @@ int optout_config_args(const char *section, const struct option *options, const 
         else if (stat(OPTOUT_CONFIG_DEFAULT, &st) == 0) path = OPTOUT_CONFIG_DEFAULT;
     }
 
-    /* the file's entries that apply, in order: [common], then the section */
-    char err[4400];
-    optout_config *c = NULL;
-    unsigned char *in_section = NULL;
-    size_t *entry_opt = NULL;
-    int rc = OPTOUT_EXIT_USAGE;
-    if (path && !(c = optout_config_load(path, err, sizeof err))) {
-        optout_log(LOG_ERR, "%s", err);
-        goto out;
-    }
-    size_t n = c ? optout_config_count(c) : 0, first_file_value = S.nv;
-    in_section = calloc(nopt + 1, 1);
-    entry_opt = calloc(n + 1, sizeof *entry_opt);
-    if (!in_section || !entry_opt) exit(OPTOUT_EXIT_FAILURE);
-    S.file = path;
-    for (size_t i = 0; i < n; i++) {
-        const optout_config_entry *e = optout_config_at(c, i);
-        entry_opt[i] = nopt;
-        int mine = strcmp(e->section, S.section) == 0;
-        if (!mine && strcmp(e->section, "common") != 0) continue;
-        size_t j = 0;
-        while (j < nopt && !(optout_config_settable(e->key) && strcmp(options[j].name, e->key) == 0)) j++;
-        if (j == nopt) {
-            if (!mine || other_section) continue;
-            if (strcmp(e->key, "redis-password") == 0)
-                optout_log(LOG_ERR, "%s:%u: redis-password: secrets are never in the configuration: put the "
-                                    "password alone in a file only the service can read, and give "
-                                    "redis-password-file = FILE", path, e->line);
-            else
-                optout_log(LOG_ERR, "%s:%u: unknown key '%s' in [%s] (not an option of %s%s)", path, e->line, e->key,
-                           S.section, strcmp(S.section, "broker") == 0 || strcmp(S.section, "worker") == 0
-                                          ? "optout-" : "optout ", S.section);
-            goto out;
-        }
-        entry_opt[i] = j;
-        if (mine) in_section[j] = 1;
-    }
-    for (int pass = 0; pass < 2; pass++)
-        for (size_t i = 0; i < n; i++) {
-            const optout_config_entry *e = optout_config_at(c, i);
-            size_t j = entry_opt[i];
-            if (j == nopt || given[j] || (strcmp(e->section, "common") == 0) != (pass == 0)) continue;
-            if (pass == 0 && in_section[j]) continue; /* the section's values replace [common]'s */
-            int on = 1;
-            if (options[j].has_arg == no_argument && parse_bool(e->value, &on) != 0) {
-                optout_log(LOG_ERR, "%s:%u: %s: expected true or false, got '%s'", path, e->line, e->key, e->value);
-                goto out;
-            }
-            if (add_value(j, e->value, e->line) != 0) exit(OPTOUT_EXIT_FAILURE);
-            if (!on) continue;
-            struct value *v = &S.v[S.nv - 1];
-            size_t len = strlen(e->key) + strlen(e->value) + 4;
-            if (!(v->arg = malloc(len))) exit(OPTOUT_EXIT_FAILURE);
-            if (options[j].has_arg == no_argument) snprintf(v->arg, len, "--%s", e->key);
-            else snprintf(v->arg, len, "--%s=%s", e->key, e->value);
-            v->arg_len = strlen(v->arg);
-        }
-    S.cfg = c; /* the values print as the file gave them: its strings live until exit */
-    c = NULL;
+    /* the file's entries that apply */
+    size_t first_file_value = S.nv;
+    int rc = file_values(path, options, nopt, given, other_section != NULL);
+    if (rc != 0) goto out;
 
     /* argv[0], the file's arguments, then the command line without the consumed options */
     char **nargv = calloc((size_t)argc + (S.nv - first_file_value) + 1, sizeof *nargv);
@@ -499,11 +516,7 @@ int optout_config_args(const char *section, const struct option *options, const 
     *argcp = m;
     *argvp = S.argv = nargv;
     optout_log_set_where(where_now);
-    rc = 0;
 out:
-    optout_config_free(c);
-    free(in_section);
-    free(entry_opt);
     free(given);
     free(ext);
     free(drop);
