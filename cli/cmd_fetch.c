@@ -23,7 +23,6 @@
 #include <curl/curl.h>
 #include <dirent.h>
 #include <errno.h>
-#include <getopt.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -39,7 +38,7 @@
 #include "optout/hostkey.h"
 #include "optout/hostlist.h"
 #include "optout/log.h"
-#include "optout/parse.h"
+#include "optout/options.h"
 #include "optout/strmap.h"
 #include "optout/util.h"
 
@@ -55,22 +54,18 @@ static void fetch_on_signal(int sig) {
     fetch_stop = 1;
 }
 
-static void fetch_usage(FILE *f) {
-    fputs("usage: optout fetch --hosts FILE --out DIR [--concurrency N] [--connect-to HOST:PORT]\n"
-          "                    [--scheme auto|https|http] [--user-agent S] [--timeout SECONDS]\n"
-          "                    [--connect-timeout SECONDS] [--retries N] [--allow-private] [--quiet]\n"
-          "\n"
-          "Fetches SCHEME://HOST/robots.txt for every host key of FILE (one per line, '#' comments)\n"
-          "into the robots archive DIR/robots/. A rerun fetches only the hosts not yet recorded.\n"
-          "Prints one line per outcome (ok, unavailable, unreachable, no_such_host) at the end.\n"
-          "  --concurrency N      transfers in flight (default 256)\n"
-          "  --connect-to H:P     send every request to H:P, Host header kept (tests; allows loopback)\n"
-          "  --scheme S           auto (https, falling back to http), https or http (default auto)\n"
-          "  --timeout S          whole transfer, seconds (default 30); --connect-timeout S (default 10)\n"
-          "  --retries N          extra attempts for 5xx, 429, timeouts, resets (default 2)\n"
-          "  --allow-private      allow loopback, private and other non-public addresses\n",
-          f);
-}
+static const optout_program_spec FETCH_SPEC = {
+    .program = OPTOUT_PROG_FETCH,
+    .section = "fetch",
+    .usage = "usage: optout fetch --hosts FILE --out DIR [options]\n",
+    .about = "Fetches SCHEME://HOST/robots.txt for every host key of FILE (one per line, '#' comments)\n"
+             "into the robots archive DIR/robots/. A rerun fetches only the hosts not yet recorded.\n"
+             "Prints one line per outcome (ok, unavailable, unreachable, no_such_host) at the end.\n"
+             "--connect-to H:P sends every request to H:P, Host header kept (tests; allows loopback);\n"
+             "--scheme auto tries https, falling back to http; --retries N are extra attempts for 5xx,\n"
+             "429, timeouts and resets; --allow-private allows loopback, private and other non-public\n"
+             "addresses.\n",
+};
 
 static int64_t fetch_mono_ms(void) {
     struct timespec ts;
@@ -146,18 +141,6 @@ static int fetch_next_pack(const char *dir, unsigned *next) {
     return 0;
 }
 
-static int fetch_parse_seconds(const char *opt, const char *s, long *ms) {
-    char *end;
-    errno = 0;
-    double v = strtod(s, &end);
-    if (errno || end == s || *end || !(v > 0) || !(v <= 86400)) {
-        optout_log(LOG_ERR, "%s: expected a positive number of seconds (at most 86400), got '%s'", opt, s);
-        return OPTOUT_EXIT_USAGE;
-    }
-    *ms = (long)(v * 1000.0 + 0.999); /* rounded up: 0.0001 s is 1 ms, not 0 (the default) */
-    return OPTOUT_EXIT_OK;
-}
-
 static void fetch_print_summary(const size_t counts[OPTOUT_OUTCOME_COUNT]) {
     static const optout_outcome order[] = {OPTOUT_OUTCOME_OK, OPTOUT_OUTCOME_UNAVAILABLE, OPTOUT_OUTCOME_UNREACHABLE,
                                            OPTOUT_OUTCOME_NO_SUCH_HOST};
@@ -173,91 +156,30 @@ typedef struct {
     int quiet;
 } fetch_args;
 
-/* The options. Returns -1 to go on, else the exit status. */
-static int fetch_parse(int argc, char **argv, fetch_args *a) {
-    enum { O_CONNECT_TO = 256, O_SCHEME, O_UA, O_TIMEOUT, O_CONNECT_TIMEOUT, O_RETRIES, O_ALLOW_PRIVATE, O_QUIET };
-    static const struct option options[] = {
-        {"hosts", required_argument, NULL, 'H'},
-        {"out", required_argument, NULL, 'o'},
-        {"concurrency", required_argument, NULL, 'c'},
-        {"connect-to", required_argument, NULL, O_CONNECT_TO},
-        {"scheme", required_argument, NULL, O_SCHEME},
-        {"user-agent", required_argument, NULL, O_UA},
-        {"timeout", required_argument, NULL, O_TIMEOUT},
-        {"connect-timeout", required_argument, NULL, O_CONNECT_TIMEOUT},
-        {"retries", required_argument, NULL, O_RETRIES},
-        {"allow-private", no_argument, NULL, O_ALLOW_PRIVATE},
-        {"quiet", no_argument, NULL, O_QUIET},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
-    };
-    if (optout_config_args("fetch", options, ":h", &argc, &argv) != 0) return OPTOUT_EXIT_USAGE;
-    a->fo.retries = -1;
-    int opt;
-    uint64_t v;
-    char perr[300];
-    optind = 1;
-    opterr = 0;
-    while ((opt = getopt_long(argc, argv, ":h", options, NULL)) != -1) {
-        switch (opt) {
-        case 'H': a->hosts_path = optarg; break;
-        case 'o': a->out = optarg; break;
-        case 'c':
-            if (optout_parse_number(optarg, 1, 1000000, &v, perr, sizeof perr) != 0) {
-                optout_log(LOG_ERR, "--concurrency: %s", perr);
-                return OPTOUT_EXIT_USAGE;
-            }
-            a->fo.concurrency = (unsigned)v;
-            break;
-        case O_CONNECT_TO: {
-            const char *colon = strrchr(optarg, ':');
-            if (!colon || colon == optarg || optout_parse_number(colon + 1, 1, 65535, &v, perr, sizeof perr) != 0) {
-                optout_log(LOG_ERR, "--connect-to: expected HOST:PORT, got '%s'", optarg);
-                return OPTOUT_EXIT_USAGE;
-            }
-            a->fo.connect_to = optarg;
-            break;
-        }
-        case O_SCHEME:
-            if (optout_fetch_scheme_parse(optarg, &a->fo.scheme) != 0) {
-                optout_log(LOG_ERR, "--scheme: expected auto, https or http, got '%s'", optarg);
-                return OPTOUT_EXIT_USAGE;
-            }
-            break;
-        case O_UA:
-            if (!optarg[0] || strpbrk(optarg, "\r\n")) {
-                optout_log(LOG_ERR, "--user-agent: expected a non-empty single line");
-                return OPTOUT_EXIT_USAGE;
-            }
-            a->fo.user_agent = optarg;
-            break;
-        case O_TIMEOUT:
-        case O_CONNECT_TIMEOUT:
-            if (fetch_parse_seconds(opt == O_TIMEOUT ? "--timeout" : "--connect-timeout", optarg,
-                                    opt == O_TIMEOUT ? &a->fo.timeout_ms : &a->fo.connect_timeout_ms) != 0)
-                return OPTOUT_EXIT_USAGE;
-            break;
-        case O_RETRIES:
-            if (optout_parse_number(optarg, 0, 100, &v, perr, sizeof perr) != 0) {
-                optout_log(LOG_ERR, "--retries: %s", perr);
-                return OPTOUT_EXIT_USAGE;
-            }
-            a->fo.retries = (int)v;
-            break;
-        case O_ALLOW_PRIVATE: a->fo.allow_private = 1; break;
-        case O_QUIET: a->quiet = 1; break;
-        case 'h': fetch_usage(stdout); return OPTOUT_EXIT_OK;
-        default: return cli_option_error("fetch", opt, argv);
-        }
-    }
-    optout_config_done();
-    if (optind < argc) {
-        optout_log(LOG_ERR, "fetch: unexpected argument '%s'", argv[optind]);
-        return OPTOUT_EXIT_USAGE;
-    }
+/* The options (options.h). Returns -1 to go on, else the exit status. */
+static int fetch_parse(int argc, char **argv, fetch_args *a, optout_option_values *v) {
+    int rc = optout_options_parse(&FETCH_SPEC, argc, argv, v);
+    if (rc >= 0) return rc;
+    a->fo.retries = (int)v->num[OPTOUT_OPT_FETCH_RETRIES_CLI];
+    if (!v->given[OPTOUT_OPT_FETCH_RETRIES_CLI]) a->fo.retries = -1; /* the fetcher's default */
+    if (v->given[OPTOUT_OPT_FETCH_CONCURRENCY]) a->fo.concurrency = (unsigned)v->num[OPTOUT_OPT_FETCH_CONCURRENCY];
+    a->fo.connect_to = v->text[OPTOUT_OPT_CONNECT_TO];
+    if (v->given[OPTOUT_OPT_SCHEME]) (void)optout_fetch_scheme_parse(v->text[OPTOUT_OPT_SCHEME], &a->fo.scheme);
+    a->fo.user_agent = v->text[OPTOUT_OPT_USER_AGENT];
+    char err[300];
+    if ((v->given[OPTOUT_OPT_FETCH_TIMEOUT] &&
+         optout_option_seconds_ms(v->text[OPTOUT_OPT_FETCH_TIMEOUT], &a->fo.timeout_ms, err, sizeof err) != 0) ||
+        (v->given[OPTOUT_OPT_FETCH_CONNECT_TIMEOUT] &&
+         optout_option_seconds_ms(v->text[OPTOUT_OPT_FETCH_CONNECT_TIMEOUT], &a->fo.connect_timeout_ms, err,
+                                  sizeof err) != 0))
+        return OPTOUT_EXIT_USAGE; /* checked by the table already */
+    a->fo.allow_private = v->given[OPTOUT_OPT_ALLOW_PRIVATE];
+    a->quiet = v->given[OPTOUT_OPT_QUIET];
+    a->hosts_path = v->text[OPTOUT_OPT_HOSTS];
+    a->out = v->text[OPTOUT_OPT_RUN_OUT];
     if (!a->hosts_path || !a->out) {
         optout_log(LOG_ERR, "fetch: --hosts and --out are required");
-        fetch_usage(stderr);
+        optout_options_usage(&FETCH_SPEC, stderr);
         return OPTOUT_EXIT_USAGE;
     }
     return -1;
@@ -265,14 +187,18 @@ static int fetch_parse(int argc, char **argv, fetch_args *a) {
 
 int cmd_fetch(int argc, char **argv) {
     fetch_args args = {0};
+    optout_option_values v;
     optout_fetch_options fo;
     optout_hostlist *list = NULL;
     optout_strmap *done = NULL;
     const char **todo = NULL;
     optout_archive_writer *w = NULL;
     char *robots_dir = NULL;
-    int rc = fetch_parse(argc, argv, &args);
-    if (rc >= 0) return rc;
+    int rc = fetch_parse(argc, argv, &args, &v);
+    if (rc >= 0) {
+        optout_options_free(&v);
+        return rc;
+    }
     rc = OPTOUT_EXIT_OK;
     fo = args.fo;
     const char *out = args.out;
@@ -382,5 +308,6 @@ done:
     free(robots_dir);
     optout_strmap_free(done, NULL);
     optout_hostlist_free(list);
+    optout_options_free(&v);
     return rc;
 }

@@ -12,7 +12,6 @@
  */
 #include <curl/curl.h>
 #include <errno.h>
-#include <getopt.h>
 #include <inttypes.h>
 #include <limits.h>
 #include <malloc.h>
@@ -27,27 +26,23 @@
 #include "cli.h"
 #include "optout/config.h"
 #include "optout/log.h"
-#include "optout/parse.h"
+#include "optout/options.h"
 #include "optout/rank.h"
 #include "optout/rundir.h"
 #include "optout/util.h"
 
 #define RANK_DEFAULT_TOP 1000000
-#define RANK_DEFAULT_PARTITIONS 16
 
-static void rank_usage(FILE *f) {
-    fputs("usage: optout rank --corpus PATH|GLOB... --out DIR [--top-en N] [--top-intl N]\n"
-          "                   [--metric tokens|bytes|docs] [--partitions P] [--all-hosts]\n"
-          "                   [--host-key canonical|netloc] [--url-field PATH] [--language-field PATH]\n"
-          "                   [--tokens-field PATH] [--text-field PATH] [--max-line BYTES] [--jobs N]\n"
-          "\n"
-          "Counts documents, bytes and tokens per host key and class (English / non-English / unknown)\n"
-          "and writes DIR/ranking/en.tsv and non_en.tsv (host, docs, bytes, tokens, rank: the top N by\n"
-          "the metric, ties by documents then host bytewise) and hosts.txt (their union: the fetch\n"
-          "plan). Default N: 1000000 per class; --all-hosts lists every host (also those with only\n"
-          "documents of unknown language). --corpus may be repeated; quote glob patterns.\n",
-          f);
-}
+static const optout_program_spec RANK_SPEC = {
+    .program = OPTOUT_PROG_RANK,
+    .section = "rank",
+    .usage = "usage: optout rank --corpus PATH|GLOB... --out DIR [options]\n",
+    .about = "Counts documents, bytes and tokens per host key and class (English / non-English / unknown)\n"
+             "and writes DIR/ranking/en.tsv and non_en.tsv (host, docs, bytes, tokens, rank: the top N by\n"
+             "the metric, ties by documents then host bytewise) and hosts.txt (their union: the fetch\n"
+             "plan). Default N: 1000000 per class; --all-hosts lists every host (also those with only\n"
+             "documents of unknown language). --corpus may be repeated; quote glob patterns.\n",
+};
 
 struct job {
     /* shared, read-only */
@@ -169,92 +164,35 @@ struct rank_args {
     int mem_report;
 };
 
-/* --NAME's number in [min, max] into *out; 0, or -1 after a message. */
-static int rank_number(const char *name, const char *text, uint64_t min, uint64_t max, uint64_t *out) {
-    char err[300];
-    if (optout_parse_number(text, min, max, out, err, sizeof err) == 0) return 0;
-    optout_log(LOG_ERR, "--%s: %s", name, err);
-    return -1;
-}
-
-/* The options. Returns -1 to go on, else the exit status. */
-static int rank_parse(int argc, char **argv, struct rank_args *a) {
-    enum { O_CORPUS = 256, O_OUT, O_TOP_EN, O_TOP_INTL, O_METRIC, O_PARTS, O_ALL, O_HOSTKEY, O_URL, O_LANG,
-           O_TOKENS, O_TEXT, O_MAXLINE, O_JOBS, O_MEM };
-    static const struct option options[] = {
-        {"corpus", required_argument, NULL, O_CORPUS},     {"out", required_argument, NULL, O_OUT},
-        {"top-en", required_argument, NULL, O_TOP_EN},     {"top-intl", required_argument, NULL, O_TOP_INTL},
-        {"metric", required_argument, NULL, O_METRIC},     {"partitions", required_argument, NULL, O_PARTS},
-        {"all-hosts", no_argument, NULL, O_ALL},           {"host-key", required_argument, NULL, O_HOSTKEY},
-        {"url-field", required_argument, NULL, O_URL},     {"language-field", required_argument, NULL, O_LANG},
-        {"tokens-field", required_argument, NULL, O_TOKENS}, {"text-field", required_argument, NULL, O_TEXT},
-        {"max-line", required_argument, NULL, O_MAXLINE},  {"jobs", required_argument, NULL, O_JOBS},
-        {"mem-report", no_argument, NULL, O_MEM},          {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
-    };
-    if (optout_config_args("rank", options, ":h", &argc, &argv) != 0) return OPTOUT_EXIT_USAGE;
-    a->mc = (optout_rank_map_config){.partitions = RANK_DEFAULT_PARTITIONS};
+/* The options (options.h). Returns -1 to go on, else the exit status. */
+static int rank_parse(int argc, char **argv, struct rank_args *a, optout_option_values *v) {
+    int rc = optout_options_parse(&RANK_SPEC, argc, argv, v);
+    if (rc >= 0) return rc;
+    a->mc = (optout_rank_map_config){.partitions = (unsigned)v->num[OPTOUT_OPT_RANK_PARTITIONS]};
     a->rc_cfg = (optout_rank_reduce_config){.metric = OPTOUT_RANK_TOKENS, .top_en = RANK_DEFAULT_TOP,
                                             .top_non_en = RANK_DEFAULT_TOP};
-    if (!(a->patterns = calloc((size_t)argc + 1, sizeof *a->patterns))) return OPTOUT_EXIT_FAILURE;
-    a->jobs = sysconf(_SC_NPROCESSORS_ONLN);
+    if (v->given[OPTOUT_OPT_TOP_EN]) a->rc_cfg.top_en = v->num[OPTOUT_OPT_TOP_EN];
+    if (v->given[OPTOUT_OPT_TOP_INTL]) a->rc_cfg.top_non_en = v->num[OPTOUT_OPT_TOP_INTL];
+    if (v->given[OPTOUT_OPT_METRIC]) (void)optout_rank_metric_parse(v->text[OPTOUT_OPT_METRIC], &a->rc_cfg.metric);
+    if (v->given[OPTOUT_OPT_HOST_KEY]) (void)optout_hostkey_mode_parse(v->text[OPTOUT_OPT_HOST_KEY], &a->mc.host_key);
+    a->rc_cfg.all_hosts = v->given[OPTOUT_OPT_ALL_HOSTS];
+    a->mc.url_field = v->text[OPTOUT_OPT_URL_FIELD];
+    a->mc.language_field = v->text[OPTOUT_OPT_LANGUAGE_FIELD];
+    a->mc.tokens_field = v->text[OPTOUT_OPT_TOKENS_FIELD];
+    a->mc.text_field = v->text[OPTOUT_OPT_TEXT_FIELD];
+    if (v->given[OPTOUT_OPT_MAX_LINE]) a->mc.max_line = (size_t)v->num[OPTOUT_OPT_MAX_LINE];
+    a->jobs = v->given[OPTOUT_OPT_JOBS] ? (long)v->num[OPTOUT_OPT_JOBS] : sysconf(_SC_NPROCESSORS_ONLN);
     if (a->jobs < 1) a->jobs = 1;
-    int has_top = 0, opt;
-    uint64_t v;
-    optind = 1;
-    opterr = 0;
-    while ((opt = getopt_long(argc, argv, ":h", options, NULL)) != -1) {
-        switch (opt) {
-        case O_CORPUS: a->patterns[a->npatterns++] = optarg; break;
-        case O_OUT: a->out = optarg; break;
-        case O_TOP_EN:
-        case O_TOP_INTL:
-            if (rank_number(opt == O_TOP_EN ? "top-en" : "top-intl", optarg, 1, UINT64_MAX, &v) != 0)
-                return OPTOUT_EXIT_USAGE;
-            *(opt == O_TOP_EN ? &a->rc_cfg.top_en : &a->rc_cfg.top_non_en) = v;
-            has_top = 1;
-            break;
-        case O_METRIC:
-            if (optout_rank_metric_parse(optarg, &a->rc_cfg.metric) != 0) {
-                optout_log(LOG_ERR, "--metric: expected tokens, bytes or docs, got '%s'", optarg);
-                return OPTOUT_EXIT_USAGE;
-            }
-            break;
-        case O_PARTS:
-            if (rank_number("partitions", optarg, 1, OPTOUT_RANK_PARTITIONS_MAX, &v) != 0) return OPTOUT_EXIT_USAGE;
-            a->mc.partitions = (unsigned)v;
-            break;
-        case O_ALL: a->rc_cfg.all_hosts = 1; break;
-        case O_HOSTKEY:
-            if (optout_hostkey_mode_parse(optarg, &a->mc.host_key) != 0) {
-                optout_log(LOG_ERR, "--host-key: expected canonical or netloc, got '%s'", optarg);
-                return OPTOUT_EXIT_USAGE;
-            }
-            break;
-        case O_URL: a->mc.url_field = optarg; break;
-        case O_LANG: a->mc.language_field = optarg; break;
-        case O_TOKENS: a->mc.tokens_field = optarg; break;
-        case O_TEXT: a->mc.text_field = optarg; break;
-        case O_MAXLINE:
-            if (rank_number("max-line", optarg, 1, SIZE_MAX, &v) != 0) return OPTOUT_EXIT_USAGE;
-            a->mc.max_line = (size_t)v;
-            break;
-        case O_JOBS:
-            if (rank_number("jobs", optarg, 1, 1024, &v) != 0) return OPTOUT_EXIT_USAGE;
-            a->jobs = (long)v;
-            break;
-        case O_MEM: a->mem_report = 1; break;
-        case 'h': rank_usage(stdout); return OPTOUT_EXIT_OK;
-        default: return cli_option_error("rank", opt, argv);
-        }
-    }
-    optout_config_done();
-    if (optind < argc || !a->out || a->npatterns == 0) {
-        optout_log(LOG_ERR, "rank: --corpus and --out are required%s", optind < argc ? " (quote glob patterns)" : "");
-        rank_usage(stderr);
+    a->mem_report = v->given[OPTOUT_OPT_MEM_REPORT];
+    a->patterns = v->list[OPTOUT_OPT_CORPUS];
+    a->npatterns = v->count[OPTOUT_OPT_CORPUS];
+    a->out = v->text[OPTOUT_OPT_RUN_OUT];
+    if (!a->out || a->npatterns == 0) {
+        optout_log(LOG_ERR, "rank: --corpus and --out are required");
+        optout_options_usage(&RANK_SPEC, stderr);
         return OPTOUT_EXIT_USAGE;
     }
-    if (a->rc_cfg.all_hosts && has_top) {
+    if (a->rc_cfg.all_hosts && (v->given[OPTOUT_OPT_TOP_EN] || v->given[OPTOUT_OPT_TOP_INTL])) {
         optout_log(LOG_ERR, "rank: --all-hosts lists every host; it does not combine with --top-en/--top-intl");
         return OPTOUT_EXIT_USAGE;
     }
@@ -264,9 +202,10 @@ static int rank_parse(int argc, char **argv, struct rank_args *a) {
 
 int cmd_rank(int argc, char **argv) {
     struct rank_args a = {0};
-    int rc = rank_parse(argc, argv, &a);
+    optout_option_values v;
+    int rc = rank_parse(argc, argv, &a, &v);
     if (rc >= 0) {
-        free(a.patterns);
+        optout_options_free(&v);
         return rc;
     }
     rc = OPTOUT_EXIT_USAGE;
@@ -371,6 +310,6 @@ done:
     free(j.indexes);
     free(j.tops);
     optout_inputs_free(&inputs);
-    free(patterns);
+    optout_options_free(&v);
     return rc;
 }

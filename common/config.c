@@ -279,30 +279,15 @@ static int add_value(size_t opt, const char *text, unsigned line) {
 }
 
 /* The default of an option, for --check-config: documentation, not behaviour. The option table
- * (options.h) owns the defaults of optout-broker, optout run and optout filter; the other programs'
- * are listed here until their options move into the table. NULL: none worth printing (unset). */
+ * (options.h) owns the defaults of optout-broker and optout run|filter|rank|fetch; optout-worker's
+ * are listed here until its options move into the table. NULL: none worth printing (unset). */
 static const char *default_of(const char *section, const char *key) {
     static const struct {
         const char *sections, *key, *value;
     } defaults[] = {
-        {"rank", "host-key", "canonical"},
-        {"fetch", "retries", "2"},
-        {"rank", "metric", "tokens"},
-        {"rank", "partitions", "16"},
-        {"rank", "top-en", "1000000 (when ranking)"},
-        {"rank", "top-intl", "1000000 (when ranking)"},
-        {"fetch", "scheme", "auto"},
-        {"fetch", "concurrency", "256"},
-        {"fetch", "timeout", "30"},
-        {"fetch", "connect-timeout", "10"},
-        {"fetch", "allow-private", "false"},
-        {"rank", "max-line", "67108864"},
         {"worker", "slots", "1"},
         {"worker", "name", "(HOST.PID)"},
         {"worker", "verbose", "false"},
-        {"rank", "jobs", "(one per core)"},
-        {"rank", "all-hosts", "false"},
-        {"fetch", "quiet", "false"},
         {"worker", "max-memory", "(no limit)"},
     };
     const char *d = optout_option_default(section, key);
