@@ -9,8 +9,7 @@
  * asks where_now() for a prefix, which names the entry whose value getopt's optarg points into
  * (optarg is NULL between options and after the loop, so nothing else gets a prefix).
  *
- * Internal options for `optout config check` (cli/cmd_config.c), consumed here like --config:
- *   --config-keys           print the program's settable option names, one a line, exit 0
+ * Internal option for `optout config check` (cli/cmd_config.c), consumed here like --config:
  *   --config-section NAME   use [NAME] instead of the program's own section, skip its keys the
  *                           program lacks, and with --check-config print nothing: `optout run`
  *                           hands most of its options to optout-broker, which validates them so.
@@ -219,7 +218,7 @@ optout_config *optout_config_load(const char *path, char *err, size_t errlen) {
 int optout_config_settable(const char *key) {
     /* one-shot actions, and the hooks of tests and benchmarks: never configuration */
     static const char *const not_settable[] = {"help",           "version",     "config", "check-config",
-                                               "config-section", "config-keys", NULL};
+                                               "config-section", NULL};
     for (size_t i = 0; not_settable[i]; i++)
         if (strcmp(key, not_settable[i]) == 0) return 0;
     for (const optout_option *o = optout_option_table; o->name; o++)
@@ -278,24 +277,9 @@ static int add_value(size_t opt, const char *text, unsigned line) {
     return 0;
 }
 
-/* The default of an option, for --check-config: documentation, not behaviour. The option table
- * (options.h) owns the defaults of optout-broker and optout run|filter|rank|fetch; optout-worker's
- * are listed here until its options move into the table. NULL: none worth printing (unset). */
-static const char *default_of(const char *section, const char *key) {
-    static const struct {
-        const char *sections, *key, *value;
-    } defaults[] = {
-        {"worker", "slots", "1"},
-        {"worker", "name", "(HOST.PID)"},
-        {"worker", "verbose", "false"},
-        {"worker", "max-memory", "(no limit)"},
-    };
-    const char *d = optout_option_default(section, key);
-    if (d) return d;
-    for (size_t i = 0; i < sizeof defaults / sizeof *defaults; i++)
-        if (strcmp(defaults[i].key, key) == 0 && strcmp(defaults[i].sections, section) == 0) return defaults[i].value;
-    return NULL;
-}
+/* The default of an option, for --check-config: documentation, not behaviour, from the option
+ * table (options.h). NULL: none worth printing (unset). */
+static const char *default_of(const char *section, const char *key) { return optout_option_default(section, key); }
 
 /* Prints a value so that the output reads back as the same value. */
 static void print_value(FILE *f, const char *v) {
@@ -413,7 +397,7 @@ int optout_config_args(const char *section, const struct option *options, const 
     char **argv = *argvp;
     size_t nopt = 0;
     while (options[nopt].name) nopt++;
-    enum { X_CONFIG, X_CHECK, X_SECTION, X_KEYS, X_COUNT };
+    enum { X_CONFIG, X_CHECK, X_SECTION, X_COUNT };
     struct option *ext = calloc(nopt + X_COUNT + 1, sizeof *ext);
     char **tmp = calloc((size_t)argc + 1, sizeof *tmp);
     char **drop = calloc((size_t)argc + 1, sizeof *drop);
@@ -426,12 +410,11 @@ int optout_config_args(const char *section, const struct option *options, const 
     ext[nopt + X_CONFIG] = (struct option){"config", required_argument, NULL, 0};
     ext[nopt + X_CHECK] = (struct option){"check-config", no_argument, NULL, 0};
     ext[nopt + X_SECTION] = (struct option){"config-section", required_argument, NULL, 0};
-    ext[nopt + X_KEYS] = (struct option){"config-keys", no_argument, NULL, 0};
     memcpy(tmp, argv, (size_t)argc * sizeof *tmp);
 
     /* pass 1 over a copy of the command line: what it sets, and where the file is */
     const char *path = NULL, *other_section = NULL;
-    int keys = 0, ndrop = 0, opt, li;
+    int ndrop = 0, opt, li;
     for (size_t i = 0; i < S.nv; i++) free(S.v[i].arg); /* a second call (tests): the first one's */
     free(S.v);
     free(S.argv);
@@ -458,17 +441,10 @@ int optout_config_args(const char *section, const struct option *options, const 
         case X_CONFIG: path = optarg; break;
         case X_CHECK: S.checking = 1; break;
         case X_SECTION: other_section = optarg; break;
-        case X_KEYS: keys = 1; break;
         }
     }
     optind = 0; /* the program's own pass starts afresh */
     free(tmp);
-    if (keys) {
-        for (size_t j = 0; j < nopt; j++)
-            if (optout_config_settable(options[j].name)) printf("%s\n", options[j].name);
-        fflush(stdout);
-        _exit(OPTOUT_EXIT_OK);
-    }
     if (other_section) {
         S.section = other_section;
         S.quiet = 1;

@@ -27,6 +27,7 @@
 #define F OPTOUT_PROG_FILTER
 #define K OPTOUT_PROG_RANK
 #define FE OPTOUT_PROG_FETCH
+#define W OPTOUT_PROG_WORKER
 
 /* ---- the checks of values that are neither numbers nor choices ----------------------------- */
 
@@ -80,6 +81,21 @@ static int check_root(const char *v, char *err, size_t errlen) {
     return -1;
 }
 
+static int check_worker_root(const char *v, char *err, size_t errlen) {
+    const char *eq = strchr(v, '=');
+    if (eq && eq != v && eq[1] && (size_t)(eq - v) < OPTOUT_MSG_NAME_MAX && strlen(eq + 1) < OPTOUT_MSG_PATH_MAX)
+        return 0;
+    optout_set_err(err, errlen, "expected NAME=PATH (NAME under %d bytes, PATH under %d), got '%.200s'",
+                   OPTOUT_MSG_NAME_MAX, OPTOUT_MSG_PATH_MAX, v);
+    return -1;
+}
+
+static int check_name(const char *v, char *err, size_t errlen) {
+    if (v[0] && strlen(v) < OPTOUT_MSG_NAME_MAX) return 0;
+    optout_set_err(err, errlen, "expected 1..%d bytes", OPTOUT_MSG_NAME_MAX - 1);
+    return -1;
+}
+
 /* A budget that even one worker slot cannot live in is refused here, not by every worker. */
 static int check_max_memory(const char *v, char *err, size_t errlen) {
     uint64_t bytes, slot;
@@ -116,8 +132,9 @@ static const char *const METRICS[] = {"tokens", "bytes", "docs", NULL};
 static const char *const SCHEMES[] = {"auto", "https", "http", NULL};
 static const char *const STAGES[] = {"rank", "fetch", NULL};
 
-#define ROW(n, i, t, p, a, d, lo, hi, ch, ck, h) {n, OPTOUT_OPT_##i, OPTOUT_OT_##t, p, a, d, lo, hi, ch, ck, h, 0}
-#define HIDDEN(n, i, t, p, a, h) {n, OPTOUT_OPT_##i, OPTOUT_OT_##t, p, a, NULL, 0, UINT64_MAX, NULL, NULL, h, 1}
+#define ROW(n, i, t, p, a, d, lo, hi, ch, ck, h) {n, OPTOUT_OPT_##i, OPTOUT_OT_##t, p, a, d, lo, hi, ch, ck, h, 0, 0}
+#define SHORT(c, n, i, t, p, a, d, lo, hi, ck, h) {n, OPTOUT_OPT_##i, OPTOUT_OT_##t, p, a, d, lo, hi, NULL, ck, h, 0, c}
+#define HIDDEN(n, i, t, p, a, h) {n, OPTOUT_OPT_##i, OPTOUT_OT_##t, p, a, NULL, 0, UINT64_MAX, NULL, NULL, h, 1, 0}
 
 /* In --help order. */
 const optout_option optout_option_table[] = {
@@ -136,7 +153,7 @@ const optout_option optout_option_table[] = {
         "a fetch archive (a run's robots/, optout fetch's)"),
     ROW("bind", BIND, LIST, B, "ENDPOINT", NULL, 0, 0, NULL, NULL, "also listen on tcp://ADDRESS:PORT (repeat)"),
     ROW("workers", WORKERS, NUMBER, R, "N", "(one per core)", 1, 256, NULL, NULL, "worker processes"),
-    ROW("max-memory", MAX_MEMORY, BYTES, R, "BYTES", "(no limit)", 1, UINT64_MAX, NULL, check_max_memory,
+    ROW("max-memory", MAX_MEMORY, BYTES, R | W, "BYTES", "(no limit)", 1, UINT64_MAX, NULL, check_max_memory,
         "each worker's memory budget (docs/policy.md)"),
     /* the decision */
     ROW("mode", MODE, CHOICE, B | R | F, NULL, "rfc9309", 0, 0, MODES, NULL, "how robots.txt is read"),
@@ -209,28 +226,40 @@ const optout_option optout_option_table[] = {
     ROW("retries", FETCH_RETRIES_CLI, NUMBER, FE, "N", "2", 0, 100, NULL, NULL,
         "extra attempts for 5xx, 429, timeouts, resets"),
     ROW("quiet", QUIET, FLAG, FE, NULL, "false", 0, 0, NULL, NULL, "no progress on stderr"),
+    /* optout-worker */
+    SHORT('c', "connect", CONNECT, STRING, W, "ENDPOINT", NULL, 0, 0, NULL,
+          "the broker: tcp://HOST:PORT or ipc:///PATH"),
+    SHORT('s', "slots", SLOTS, NUMBER, W, "N", "1", 1, 1024, NULL, "tasks run at a time"),
+    SHORT('r', "root", WORKER_ROOT, LIST, W, "NAME=PATH", NULL, 0, 0, check_worker_root,
+          "task paths under root NAME are under PATH here (repeat)"),
+    SHORT('n', "name", NAME, STRING, W, "ID", "(HOST.PID)", 0, 0, check_name, "the id the broker reports"),
+    SHORT('v', "verbose", VERBOSE, FLAG, W, NULL, "false", 0, 0, NULL, "log every task"),
+    ROW("curve-server-key", CURVE_SERVER_KEY, STRING, W, "FILE|KEY", NULL, 0, 0, NULL, NULL,
+        "the broker's CURVE public key"),
+    ROW("check-memory", CHECK_MEMORY, FLAG, W, NULL, NULL, 0, 0, NULL, NULL,
+        "print the --max-memory plan and exit"),
     /* the fleet */
     ROW("redis", REDIS, STRING, B, "ENDPOINT", NULL, 0, 0, NULL, NULL, "verdicts through Redis (unix:/path, host:port)"),
-    ROW("redis-user", REDIS_USER, STRING, B, "NAME", NULL, 0, 0, NULL, NULL, "the Redis ACL user"),
-    ROW("redis-password-file", REDIS_PASSWORD_FILE, STRING, B, "FILE", NULL, 0, 0, NULL, check_password_file,
+    ROW("redis-user", REDIS_USER, STRING, B | W, "NAME", NULL, 0, 0, NULL, NULL, "the Redis ACL user"),
+    ROW("redis-password-file", REDIS_PASSWORD_FILE, STRING, B | W, "FILE", NULL, 0, 0, NULL, check_password_file,
         "the Redis password, alone in a file"),
     ROW("root", ROOT, LIST, B, "NAME=PATH", NULL, 0, 0, NULL, check_root,
         "paths under PATH go to workers as NAME (repeat)"),
-    ROW("curve-secret-file", CURVE_SECRET_FILE, STRING, B, "FILE", NULL, 0, 0, NULL, NULL,
-        "the broker's CURVE secret key (optout keygen)"),
+    ROW("curve-secret-file", CURVE_SECRET_FILE, STRING, B | W, "FILE", NULL, 0, 0, NULL, NULL,
+        "this program's CURVE secret key (optout keygen)"),
     ROW("curve-allow", CURVE_ALLOW, STRING, B, "DIR", NULL, 0, 0, NULL, NULL, "the admitted public keys"),
     ROW("metrics-listen", METRICS_LISTEN, STRING, B | R, "HOST:PORT", NULL, 0, 0, NULL, NULL,
         "serve Prometheus metrics at http://HOST:PORT/metrics"),
     ROW("metrics-linger", METRICS_LINGER, NUMBER, B | R, "S", NULL, 0, 86400, NULL, NULL,
         "keep serving the metrics S seconds after the run"),
-    ROW("version", VERSION, FLAG, B, NULL, NULL, 0, 0, NULL, NULL, "print the version and exit"),
+    ROW("version", VERSION, FLAG, B | W, NULL, NULL, 0, 0, NULL, NULL, "print the version and exit"),
     /* fault injection for the tests: die between journaling `accepted` and publishing */
     HIDDEN("crash-after-accept", CRASH_AFTER_ACCEPT, FLAG, B, NULL, "tests: exit after journaling accepted"),
     /* bench/rank.sh: the peak RSS of each phase on stderr */
     HIDDEN("mem-report", MEM_REPORT, FLAG, K, NULL, "benchmarks: peak memory of each phase"),
     /* benchmarks: N tasks over no files, for simulated workers (bench/broker.sh) */
     HIDDEN("synthetic-tasks", SYNTHETIC_TASKS, NUMBER, B, "N", "benchmarks: N tasks over no files"),
-    {NULL, OPTOUT_OPT_COUNT, OPTOUT_OT_FLAG, 0, NULL, NULL, 0, 0, NULL, NULL, NULL, 0},
+    {NULL, OPTOUT_OPT_COUNT, OPTOUT_OT_FLAG, 0, NULL, NULL, 0, 0, NULL, NULL, NULL, 0, 0},
 };
 
 const optout_option *optout_option_row(optout_option_id id) {
@@ -249,7 +278,7 @@ static unsigned program_of_section(const char *section) {
     static const struct {
         const char *section;
         unsigned program;
-    } map[] = {{"broker", B}, {"run", R}, {"filter", F}, {"rank", K}, {"fetch", FE}};
+    } map[] = {{"broker", B}, {"run", R}, {"filter", F}, {"rank", K}, {"fetch", FE}, {"worker", W}};
     for (size_t i = 0; i < sizeof map / sizeof *map; i++)
         if (strcmp(section, map[i].section) == 0) return map[i].program;
     return 0;
@@ -274,8 +303,9 @@ void optout_options_usage(const optout_program_spec *spec, FILE *f) {
             for (size_t i = 0; o->choices[i] && n < sizeof arg; i++)
                 n += (size_t)snprintf(arg + n, sizeof arg - n, "%s%s", i ? "|" : "", o->choices[i]);
         } else if (o->arg) snprintf(arg, sizeof arg, "%s", o->arg);
-        char head[160];
-        snprintf(head, sizeof head, "--%s%s%s", o->name, arg[0] ? " " : "", arg);
+        char head[160], alias[8] = "";
+        if (o->short_name) snprintf(alias, sizeof alias, "-%c, ", o->short_name);
+        snprintf(head, sizeof head, "%s--%s%s%s", alias, o->name, arg[0] ? " " : "", arg);
         fprintf(f, "  %-34s %s", head, o->help);
         if (o->def && o->type != OPTOUT_OT_FLAG) { /* "(none)" prints as "(default: none)" */
             size_t n = strlen(o->def);
@@ -378,7 +408,7 @@ static void set_defaults(optout_option_values *v, unsigned program) {
 int optout_options_parse(const optout_program_spec *spec, int argc, char **argv, optout_option_values *v) {
     memset(v, 0, sizeof *v);
     set_defaults(v, spec->program);
-    /* getopt_long's table: the program's rows, then --help; val is the row's index + 256 */
+    /* getopt_long's table: the program's rows, then --help */
     size_t nrows = 0;
     while (optout_option_table[nrows].name) nrows++;
     struct option *longopts = calloc(nrows + 2, sizeof *longopts);
@@ -390,12 +420,24 @@ int optout_options_parse(const optout_program_spec *spec, int argc, char **argv,
     for (size_t i = 0; i < nrows; i++) {
         const optout_option *o = &optout_option_table[i];
         if (!(o->programs & spec->program)) continue;
+        /* val: the short alias when there is one (config.h's first pass matches it so), else the
+         * row's index + 256 */
         longopts[n++] = (struct option){o->name, o->type == OPTOUT_OT_FLAG ? no_argument : required_argument, NULL,
-                                        (int)i + 256};
+                                        o->short_name ? o->short_name : (int)i + 256};
     }
     longopts[n++] = (struct option){"help", no_argument, NULL, 'h'};
+    /* the short aliases: ":h" then "c:" for each row that has one */
+    char shortopts[2 * 64 + 4] = ":h";
+    size_t ns = 2;
+    for (size_t i = 0; i < nrows && ns + 3 < sizeof shortopts; i++) {
+        const optout_option *o = &optout_option_table[i];
+        if (!(o->programs & spec->program) || !o->short_name) continue;
+        shortopts[ns++] = o->short_name;
+        if (o->type != OPTOUT_OT_FLAG) shortopts[ns++] = ':';
+    }
+    shortopts[ns] = '\0';
     int rc = -1;
-    if (optout_config_args(spec->section, longopts, ":h", &argc, &argv) != 0) {
+    if (optout_config_args(spec->section, longopts, shortopts, &argc, &argv) != 0) {
         rc = OPTOUT_EXIT_USAGE;
         goto out;
     }
@@ -407,7 +449,10 @@ int optout_options_parse(const optout_program_spec *spec, int argc, char **argv,
     int opt;
     optind = 1;
     opterr = 0;
-    while (rc < 0 && (opt = getopt_long(argc, argv, ":h", longopts, NULL)) != -1) {
+    while (rc < 0 && (opt = getopt_long(argc, argv, shortopts, longopts, NULL)) != -1) {
+        for (size_t i = 0; opt > 0 && opt < 256 && opt != 'h' && opt != ':' && opt != '?' && i < nrows; i++)
+            if ((optout_option_table[i].programs & spec->program) && optout_option_table[i].short_name == opt)
+                opt = (int)i + 256; /* -c: its row */
         if (opt == 'h') {
             optout_options_usage(spec, stdout);
             rc = OPTOUT_EXIT_OK;

@@ -1,4 +1,4 @@
-/* options.h — the option table of optout-broker and `optout run|filter|rank|fetch`: one row per
+/* options.h — the option table of optout-broker, optout-worker and `optout run|filter|rank|fetch`: one row per
  * option (name, type, range or choices, default, one-line help, the programs that accept it), from
  * which their getopt_long tables, their --help option lists, the defaults `--check-config` prints
  * and the configuration file's keys (config.h) are all made. docs/options.md describes it.
@@ -34,6 +34,7 @@ enum {
     OPTOUT_PROG_FILTER = 1u << 2, /* optout filter */
     OPTOUT_PROG_RANK = 1u << 3,   /* optout rank */
     OPTOUT_PROG_FETCH = 1u << 4,  /* optout fetch */
+    OPTOUT_PROG_WORKER = 1u << 5, /* optout-worker */
 };
 
 typedef enum {
@@ -63,6 +64,8 @@ typedef enum {
     OPTOUT_OPT_RANK_PARTITIONS, OPTOUT_OPT_ALL_HOSTS, OPTOUT_OPT_JOBS, OPTOUT_OPT_MEM_REPORT,
     OPTOUT_OPT_FETCH_CONCURRENCY, OPTOUT_OPT_FETCH_TIMEOUT, OPTOUT_OPT_FETCH_CONNECT_TIMEOUT, OPTOUT_OPT_FETCH_RETRIES_CLI,
     OPTOUT_OPT_QUIET,
+    OPTOUT_OPT_CONNECT, OPTOUT_OPT_SLOTS, OPTOUT_OPT_WORKER_ROOT, OPTOUT_OPT_NAME, OPTOUT_OPT_VERBOSE,
+    OPTOUT_OPT_CURVE_SERVER_KEY, OPTOUT_OPT_CHECK_MEMORY,
     OPTOUT_OPT_VERSION, OPTOUT_OPT_CRASH_AFTER_ACCEPT, OPTOUT_OPT_SYNTHETIC_TASKS,
     OPTOUT_OPT_COUNT
 } optout_option_id;
@@ -81,6 +84,7 @@ typedef struct {
     int (*check)(const char *value, char *err, size_t errlen);
     const char *help;          /* one line */
     int hidden;                /* not in --help, not settable in a file (a test's or benchmark's hook) */
+    char short_name;           /* also -X (0: none) */
 } optout_option;
 
 /* The rows, and the row of an id (never NULL for an id below OPTOUT_OPT_COUNT). */
