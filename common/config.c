@@ -388,7 +388,6 @@ out:
     free(in_section);
     free(entry_opt);
     return rc;
-
 }
 
 int optout_config_args(const char *section, const struct option *options, const char *shortopts, int *argcp,
