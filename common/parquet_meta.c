@@ -331,6 +331,7 @@ static int decode_file_meta(pq_tr *t, pq_file_meta *m) {
         case 2:
             if (pq_tr_list(t, ft, &et, &n) < 0) return -1;
             if (et != PQ_T_STRUCT || n == 0) return pq_tr_fail(t, "schema is not a non-empty list of structs");
+            if (m->schema) return pq_tr_fail(t, "schema given twice");
             m->schema = calloc(n, sizeof *m->schema);
             if (!m->schema) return pq_tr_fail(t, "out of memory");
             for (uint32_t i = 0; i < n; i++) {
@@ -346,6 +347,7 @@ static int decode_file_meta(pq_tr *t, pq_file_meta *m) {
         case 4:
             if (pq_tr_list(t, ft, &et, &n) < 0) return -1;
             if (et != PQ_T_STRUCT) return pq_tr_fail(t, "row_groups is not a list of structs");
+            if (m->rgs) return pq_tr_fail(t, "row_groups given twice");
             m->rgs = calloc(n ? n : 1, sizeof *m->rgs);
             if (!m->rgs) return pq_tr_fail(t, "out of memory");
             for (uint32_t i = 0; i < n; i++) {
@@ -357,6 +359,7 @@ static int decode_file_meta(pq_tr *t, pq_file_meta *m) {
         case 5:
             if (pq_tr_list(t, ft, &et, &n) < 0) return -1;
             if (et != PQ_T_STRUCT) return pq_tr_fail(t, "key_value_metadata is not a list of structs");
+            if (m->kv) return pq_tr_fail(t, "key_value_metadata given twice");
             m->kv = calloc(n ? n : 1, sizeof *m->kv);
             if (!m->kv) return pq_tr_fail(t, "out of memory");
             for (uint32_t i = 0; i < n; i++) {

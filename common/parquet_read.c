@@ -596,6 +596,7 @@ static int decode_data_page(pq_chunk *c, const uint8_t *page, char *err, size_t 
             if (vlen < 1) return chunk_fail(c, err, errlen, "dictionary indices: missing bit width");
             int w = vals[0];
             if (w > 32) return chunk_fail(c, err, errlen, "dictionary indices: bit width above 32");
+            if (c->dict_n == 0) return chunk_fail(c, err, errlen, "dictionary index out of range (empty dictionary)");
             if (pq_rle_decode(vals + 1, vlen - 1, w, nv, c->idx, (int64_t)c->dict_n - 1, e2, sizeof e2) < 0) {
                 char m[400];
                 snprintf(m, sizeof m, "dictionary indices: %s", e2);

@@ -630,6 +630,108 @@ static void test_refused_files(void **state) {
     unlink(path);
 }
 
+/* A hand-made file: one required INT64 column "x", one row group of one row, whose chunk is
+ * a dictionary page of `dict_values` values followed by a data page holding index 0. */
+static void write_dict_file(const char *path, uint32_t dict_values) {
+    pq_buf f = {0}, page = {0};
+    pq_buf_put(&f, "PAR1", 4);
+    int64_t chunk_start = (int64_t)f.len;
+    for (uint32_t i = 0; i < dict_values; i++) {
+        int64_t v = 42 + i;
+        pq_buf_put(&page, &v, 8);
+    }
+    pq_page_header h = {.type = PQ_PAGE_DICT, .uncompressed_size = (int32_t)page.len, .compressed_size = (int32_t)page.len,
+                        .num_values = (int32_t)dict_values, .encoding = PQ_ENC_PLAIN};
+    pq_page_header_encode(&f, &h);
+    pq_buf_put(&f, page.data, page.len);
+    int64_t data_start = (int64_t)f.len;
+    static const uint8_t idx[] = {0x01, 0x02, 0x00}; /* bit width 1, RLE run of 1 zero */
+    pq_page_header d = {.type = PQ_PAGE_DATA, .uncompressed_size = 3, .compressed_size = 3, .num_values = 1,
+                        .encoding = PQ_ENC_RLE_DICT};
+    pq_page_header_encode(&f, &d);
+    pq_buf_put(&f, idx, sizeof idx);
+    int64_t chunk_len = (int64_t)f.len - chunk_start;
+    size_t footer_at = f.len;
+    pq_tw t;
+    pq_tw_init(&t, &f);
+    pq_tw_i32(&t, 1, 1);
+    pq_tw_list_begin(&t, 2, PQ_T_STRUCT, 2);
+    pq_tw_elem_struct_begin(&t);
+    pq_tw_binary(&t, 4, "schema", 6);
+    pq_tw_i32(&t, 5, 1);
+    pq_tw_struct_end(&t);
+    pq_tw_elem_struct_begin(&t);
+    pq_tw_i32(&t, 1, PQ_INT64);
+    pq_tw_i32(&t, 3, PQ_REQUIRED);
+    pq_tw_binary(&t, 4, "x", 1);
+    pq_tw_struct_end(&t);
+    pq_tw_i64(&t, 3, 1);
+    pq_tw_list_begin(&t, 4, PQ_T_STRUCT, 1);
+    pq_tw_elem_struct_begin(&t);
+    pq_tw_list_begin(&t, 1, PQ_T_STRUCT, 1);
+    pq_tw_elem_struct_begin(&t);
+    pq_tw_i64(&t, 2, chunk_start);
+    pq_tw_struct_begin(&t, 3);
+    pq_tw_i32(&t, 1, PQ_INT64);
+    pq_tw_list_begin(&t, 2, PQ_T_I32, 1);
+    pq_tw_elem_i32(&t, PQ_ENC_PLAIN);
+    pq_tw_list_begin(&t, 3, PQ_T_BINARY, 1);
+    pq_tw_elem_binary(&t, "x", 1);
+    pq_tw_i32(&t, 4, PQ_CODEC_NONE);
+    pq_tw_i64(&t, 5, 1);
+    pq_tw_i64(&t, 6, chunk_len);
+    pq_tw_i64(&t, 7, chunk_len);
+    pq_tw_i64(&t, 9, data_start);
+    pq_tw_i64(&t, 11, chunk_start);
+    pq_tw_struct_end(&t);
+    pq_tw_struct_end(&t);
+    pq_tw_i64(&t, 2, chunk_len);
+    pq_tw_i64(&t, 3, 1);
+    pq_tw_struct_end(&t);
+    pq_tw_stop(&t);
+    uint32_t flen = (uint32_t)(f.len - footer_at);
+    pq_buf_put(&f, &flen, 4);
+    pq_buf_put(&f, "PAR1", 4);
+    FILE *fp = fopen(path, "wb");
+    assert_non_null(fp);
+    assert_int_equal(fwrite(f.data, 1, f.len, fp), f.len);
+    fclose(fp);
+    pq_buf_free(&f);
+    pq_buf_free(&page);
+}
+
+static void test_hand_made_files(void **state) {
+    (void)state;
+    char path[512], err[1024];
+    snprintf(path, sizeof path, "%s/dict.parquet", tmpdir);
+    write_dict_file(path, 2);
+    char *j = file_json(path, err, sizeof err);
+    if (!j) fail_msg("%s", err);
+    assert_string_equal(j, "{\"x\":42}\n");
+    free(j);
+    /* an index into an empty dictionary (found by fuzzing: read past the dictionary) */
+    write_dict_file(path, 0);
+    j = file_json(path, err, sizeof err);
+    assert_null(j);
+    assert_non_null(strstr(err, "row group 0, column x, page 1: dictionary index out of range"));
+    unlink(path);
+    /* a footer giving its schema twice (found by fuzzing: counts past the second list) */
+    pq_buf b = {0};
+    pq_tw t;
+    pq_tw_init(&t, &b);
+    for (int k = 0; k < 2; k++) {
+        pq_tw_list_begin(&t, 2, PQ_T_STRUCT, 1);
+        pq_tw_elem_struct_begin(&t);
+        pq_tw_binary(&t, 4, "s", 1);
+        pq_tw_struct_end(&t);
+    }
+    pq_tw_stop(&t);
+    pq_file_meta m;
+    assert_int_equal(pq_meta_decode(&m, b.data, b.len, err, sizeof err), -1);
+    if (!strstr(err, "schema given twice")) fail_msg("%s", err);
+    pq_meta_free(&m);
+}
+
 /* Every readable file through the writer (every 3rd row dropped) reads back as the input's rows
  * minus those; the removed/ form gets the agents column and loses ARROW:schema. */
 static void test_filter_files(void **state) {
@@ -718,6 +820,7 @@ int main(int argc, char **argv) {
         cmocka_unit_test(test_byte_stream_split),   cmocka_unit_test(test_codecs),
         cmocka_unit_test(test_expect_csv),          cmocka_unit_test(test_described_files),
         cmocka_unit_test(test_refused_files),       cmocka_unit_test(test_filter_files),
+        cmocka_unit_test(test_hand_made_files),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     rmdir(tmpdir);
