@@ -630,9 +630,11 @@ static void test_refused_files(void **state) {
     unlink(path);
 }
 
-/* A hand-made file: one required INT64 column "x", one row group of one row, whose chunk is
- * a dictionary page of `dict_values` values followed by a data page holding index 0. */
-static void write_dict_file(const char *path, uint32_t dict_values) {
+/* A hand-made file: one required INT64 column "x", one row group, whose chunk is a dictionary
+ * page of `dict_values` values (42, 43, ...) followed by a data page holding index 0, and with
+ * plain_tail a PLAIN data page holding 7 (the fallback pyarrow writes when a dictionary grows too
+ * large): one or two rows. */
+static void write_dict_file(const char *path, uint32_t dict_values, int plain_tail) {
     pq_buf f = {0}, page = {0};
     pq_buf_put(&f, "PAR1", 4);
     int64_t chunk_start = (int64_t)f.len;
@@ -650,6 +652,14 @@ static void write_dict_file(const char *path, uint32_t dict_values) {
                         .encoding = PQ_ENC_RLE_DICT};
     pq_page_header_encode(&f, &d);
     pq_buf_put(&f, idx, sizeof idx);
+    if (plain_tail) {
+        int64_t seven = 7;
+        pq_page_header p = {.type = PQ_PAGE_DATA, .uncompressed_size = 8, .compressed_size = 8, .num_values = 1,
+                            .encoding = PQ_ENC_PLAIN};
+        pq_page_header_encode(&f, &p);
+        pq_buf_put(&f, &seven, 8);
+    }
+    int64_t rows = plain_tail ? 2 : 1;
     int64_t chunk_len = (int64_t)f.len - chunk_start;
     size_t footer_at = f.len;
     pq_tw t;
@@ -665,7 +675,7 @@ static void write_dict_file(const char *path, uint32_t dict_values) {
     pq_tw_i32(&t, 3, PQ_REQUIRED);
     pq_tw_binary(&t, 4, "x", 1);
     pq_tw_struct_end(&t);
-    pq_tw_i64(&t, 3, 1);
+    pq_tw_i64(&t, 3, rows);
     pq_tw_list_begin(&t, 4, PQ_T_STRUCT, 1);
     pq_tw_elem_struct_begin(&t);
     pq_tw_list_begin(&t, 1, PQ_T_STRUCT, 1);
@@ -678,7 +688,7 @@ static void write_dict_file(const char *path, uint32_t dict_values) {
     pq_tw_list_begin(&t, 3, PQ_T_BINARY, 1);
     pq_tw_elem_binary(&t, "x", 1);
     pq_tw_i32(&t, 4, PQ_CODEC_NONE);
-    pq_tw_i64(&t, 5, 1);
+    pq_tw_i64(&t, 5, rows);
     pq_tw_i64(&t, 6, chunk_len);
     pq_tw_i64(&t, 7, chunk_len);
     pq_tw_i64(&t, 9, data_start);
@@ -686,7 +696,7 @@ static void write_dict_file(const char *path, uint32_t dict_values) {
     pq_tw_struct_end(&t);
     pq_tw_struct_end(&t);
     pq_tw_i64(&t, 2, chunk_len);
-    pq_tw_i64(&t, 3, 1);
+    pq_tw_i64(&t, 3, rows);
     pq_tw_struct_end(&t);
     pq_tw_stop(&t);
     uint32_t flen = (uint32_t)(f.len - footer_at);
@@ -704,13 +714,35 @@ static void test_hand_made_files(void **state) {
     (void)state;
     char path[512], err[1024];
     snprintf(path, sizeof path, "%s/dict.parquet", tmpdir);
-    write_dict_file(path, 2);
+    write_dict_file(path, 2, 0);
     char *j = file_json(path, err, sizeof err);
     if (!j) fail_msg("%s", err);
     assert_string_equal(j, "{\"x\":42}\n");
     free(j);
+    /* dictionary and PLAIN pages in one chunk, read and filtered (each row kept alone) */
+    write_dict_file(path, 2, 1);
+    j = file_json(path, err, sizeof err);
+    if (!j) fail_msg("%s", err);
+    assert_string_equal(j, "{\"x\":42}\n{\"x\":7}\n");
+    free(j);
+    char out[512];
+    snprintf(out, sizeof out, "%s/dict_out.parquet", tmpdir);
+    for (uint8_t keep = 1; keep <= 2; keep++) {
+        optout_pq_file *f = optout_pq_open(path, err, sizeof err);
+        assert_non_null(f);
+        optout_pq_write_opts o = {.codec = OPTOUT_PQ_CODEC_NONE};
+        optout_pq_writer *w = optout_pq_writer_open(out, f, &o, err, sizeof err);
+        assert_int_equal(optout_pq_writer_row_group(w, 0, &keep, NULL, err, sizeof err), 0);
+        assert_int_equal(optout_pq_writer_finish(w, err, sizeof err), 0);
+        optout_pq_close(f);
+        j = file_json(out, err, sizeof err);
+        if (!j) fail_msg("%s", err);
+        assert_string_equal(j, keep == 1 ? "{\"x\":42}\n" : "{\"x\":7}\n");
+        free(j);
+    }
+    unlink(out);
     /* an index into an empty dictionary (found by fuzzing: read past the dictionary) */
-    write_dict_file(path, 0);
+    write_dict_file(path, 0, 0);
     j = file_json(path, err, sizeof err);
     assert_null(j);
     assert_non_null(strstr(err, "row group 0, column x, page 1: dictionary index out of range"));
