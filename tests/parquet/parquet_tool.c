@@ -169,7 +169,7 @@ static int cmd_filter(int argc, char **argv) {
             names[nnames++] = t;
         }
     }
-    qsort(drop, ndrop, sizeof *drop, cmp_u64);
+    if (ndrop) qsort(drop, ndrop, sizeof *drop, cmp_u64);
     int rc = 1;
     optout_pq_writer *w = NULL;
     uint8_t *keep = NULL;
