@@ -12,6 +12,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 /* ---- growable byte buffer ------------------------------------------------------------------ */
 typedef struct {
@@ -311,6 +312,32 @@ int pq_chunk_open(pq_chunk *c, struct optout_pq_file *f, int rg, int col, char *
  * column, page). */
 int pq_chunk_next(pq_chunk *c, char *err, size_t errlen);
 void pq_chunk_close(pq_chunk *c);
+/* Value vi of the current page, the dictionary resolved: a fixed-width value's bytes in *fixed
+ * (leaf width bytes), a BYTE_ARRAY's in *ba (FIXED_LEN_BYTE_ARRAY: both). */
+static inline void pq_chunk_value(const pq_chunk *c, uint32_t vi, const uint8_t **fixed, pq_bytes *ba) {
+    size_t w = (size_t)c->leaf->width;
+    uint32_t k = c->is_dict ? c->idx[vi] : vi;
+    const uint8_t *fx = c->is_dict ? c->dict_fixed : c->fixed;
+    const pq_bytes *b = c->is_dict ? c->dict_ba : c->ba;
+    if (c->leaf->type == PQ_BYTE_ARRAY) {
+        *fixed = NULL;
+        *ba = b[k];
+    } else {
+        *fixed = fx + (size_t)k * w;
+        ba->p = *fixed;
+        ba->len = (uint32_t)w;
+    }
+}
+
+/* An INT96 timestamp (Impala, Spark): nanoseconds of the day, then the Julian day number. Returns
+ * the days since 1970-01-01 and sets *nanos to the nanoseconds into that day. */
+static inline int64_t pq_int96_days(const uint8_t *p, int64_t *nanos) {
+    int32_t jd;
+    memcpy(nanos, p, 8);
+    memcpy(&jd, p + 8, 4);
+    return (int64_t)jd - 2440588;
+}
+
 /* "FILE: row group R, column PATH, page P: " prefix for messages about chunk c. */
 void pq_chunk_where(const pq_chunk *c, char *buf, size_t len);
 

@@ -143,11 +143,8 @@ static void render_value(pq_buf *b, const pq_leaf *l, const uint8_t *fx, pq_byte
         return;
     }
     case PQ_INT96: {
-        int64_t nanos;
-        int32_t jd;
-        memcpy(&nanos, fx, 8);
-        memcpy(&jd, fx + 8, 4);
-        put_i128(b, ((__int128)jd - 2440588) * 86400 * 1000000000 + nanos);
+        int64_t nanos, days = pq_int96_days(fx, &nanos);
+        put_i128(b, (__int128)days * 86400 * 1000000000 + nanos);
         return;
     }
     case PQ_FLOAT: {
@@ -163,8 +160,6 @@ static void render_value(pq_buf *b, const pq_leaf *l, const uint8_t *fx, pq_byte
         return;
     }
     case PQ_FIXED:
-        ba.p = fx;
-        ba.len = (uint32_t)l->width;
         if (e->logical == PQ_LT_FLOAT16 && ba.len == 2) {
             put_double(b, half_to_double((uint16_t)(ba.p[0] | ba.p[1] << 8)));
             return;
@@ -211,16 +206,9 @@ static int load_leaf(optout_pq_file *f, int rg, int li, leaf_data *d, char *err,
             d->def[i] = l->max_def ? c.def[k] : 0;
             d->off[i] = d->text.len;
             if (d->def[i] == (uint32_t)l->max_def) {
-                const uint8_t *fx = NULL;
-                pq_bytes ba = {0};
-                if (c.is_dict) {
-                    uint32_t x = c.idx[vi];
-                    if (c.dict_fixed) fx = c.dict_fixed + (size_t)x * (size_t)l->width;
-                    if (c.dict_ba) ba = c.dict_ba[x];
-                } else {
-                    fx = c.fixed + (size_t)vi * (size_t)l->width;
-                    if (l->type == PQ_BYTE_ARRAY) ba = c.ba[vi];
-                }
+                const uint8_t *fx;
+                pq_bytes ba;
+                pq_chunk_value(&c, vi, &fx, &ba);
                 render_value(&d->text, l, fx, ba);
                 vi++;
             }

@@ -668,15 +668,8 @@ static void to_value(const pq_chunk *c, uint32_t vi, optout_pq_value *v, pq_buf 
     const pq_leaf *l = c->leaf;
     const pq_schema_elem *e = l->e;
     const uint8_t *fx;
-    pq_bytes b = {0};
-    if (c->is_dict) {
-        uint32_t d = c->idx[vi];
-        fx = c->dict_fixed ? c->dict_fixed + (size_t)d * (size_t)l->width : NULL;
-        if (c->dict_ba) b = c->dict_ba[d];
-    } else {
-        fx = c->fixed + (size_t)vi * (size_t)l->width;
-        if (l->type == PQ_BYTE_ARRAY) b = c->ba[vi];
-    }
+    pq_bytes b;
+    pq_chunk_value(c, vi, &fx, &b);
     switch (l->type) {
     case PQ_BOOLEAN:
         v->kind = OPTOUT_PQ_BOOL;
@@ -709,12 +702,9 @@ static void to_value(const pq_chunk *c, uint32_t vi, optout_pq_value *v, pq_buf 
         return;
     }
     case PQ_INT96: {
-        int64_t nanos;
-        int32_t jd;
-        memcpy(&nanos, fx, 8);
-        memcpy(&jd, fx + 8, 4);
+        int64_t nanos, days = pq_int96_days(fx, &nanos);
         v->kind = OPTOUT_PQ_TIME_MS;
-        v->u.i = ((int64_t)jd - 2440588) * 86400000 + nanos / 1000000 - (nanos % 1000000 < 0);
+        v->u.i = days * 86400000 + nanos / 1000000 - (nanos % 1000000 < 0);
         return;
     }
     case PQ_FLOAT: {
@@ -728,10 +718,6 @@ static void to_value(const pq_chunk *c, uint32_t vi, optout_pq_value *v, pq_buf 
         v->kind = OPTOUT_PQ_DOUBLE;
         memcpy(&v->u.d, fx, 8);
         return;
-    case PQ_FIXED:
-        b.p = fx;
-        b.len = (uint32_t)l->width;
-        /* fall through */
     default:
         v->kind = OPTOUT_PQ_BYTES;
         v->len = b.len;
@@ -832,7 +818,9 @@ static int read_map_key(optout_pq_file *f, int rg, int map_node, const char *key
         int khas = ck.def[ki] == (uint32_t)kl->max_def;
         int vhas = vl->max_def == 0 || cv.def[vi] == (uint32_t)vl->max_def;
         if (khas) {
-            pq_bytes b = ck.is_dict ? ck.dict_ba[ck.idx[kvi]] : ck.ba[kvi];
+            const uint8_t *unused;
+            pq_bytes b;
+            pq_chunk_value(&ck, kvi, &unused, &b);
             if (b.len == klen && memcmp(b.p, key, klen) == 0 && out->v[row].kind == OPTOUT_PQ_NULL && vhas)
                 to_value(&cv, vvi, &out->v[row], &arena);
             kvi++;

@@ -412,28 +412,13 @@ static int copy_column(optout_pq_writer *w, int rg, int col, const uint8_t *keep
                 w->def[on] = def;
                 on++;
                 if (has) {
-                    const uint8_t *vp;
-                    size_t vl;
-                    if (c.is_dict) {
-                        uint32_t x = c.idx[vi];
-                        w->idx[ov] = x;
-                        if (l->type == PQ_BYTE_ARRAY) {
-                            vp = c.dict_ba[x].p;
-                            vl = c.dict_ba[x].len;
-                        } else {
-                            vp = c.dict_fixed + (size_t)x * (size_t)width;
-                            vl = (size_t)width;
-                        }
-                    } else if (l->type == PQ_BYTE_ARRAY) {
-                        w->ba[ov] = c.ba[vi];
-                        vp = c.ba[vi].p;
-                        vl = c.ba[vi].len;
-                    } else {
-                        vp = c.fixed + (size_t)vi * (size_t)width;
-                        vl = (size_t)width;
-                        memcpy(w->fixed + (size_t)ov * (size_t)width, vp, vl);
-                    }
-                    stats_value(&co.st, l->type, vp, vl);
+                    const uint8_t *fx;
+                    pq_bytes v;
+                    pq_chunk_value(&c, vi, &fx, &v);
+                    if (c.is_dict) w->idx[ov] = c.idx[vi];
+                    else if (l->type == PQ_BYTE_ARRAY) w->ba[ov] = v;
+                    else memcpy(w->fixed + (size_t)ov * (size_t)width, fx, (size_t)width);
+                    stats_value(&co.st, l->type, v.p, v.len);
                     ov++;
                 } else {
                     co.st.nulls++;
