@@ -307,33 +307,40 @@ static void each_list_elem(asm_ctx *a, int node, uint32_t *s, uint32_t *e, int i
     else field(a, c->first_child, s, e);
 }
 
+/* The value node of a map's key_value group: the key's next sibling (-1 when it has none). */
+static int map_value_node(const asm_ctx *a, int kv) {
+    const pq_node *c = &a->f->nodes[kv];
+    if (c->nchildren < 2) return -1;
+    int v = c->first_child + 1;
+    while (v < (int)a->f->meta.nschema && a->f->nodes[v].parent != kv) v++;
+    return v;
+}
+
+/* A string-keyed map's entry: "key":value. */
 static void each_map_entry(asm_ctx *a, int node, uint32_t *s, uint32_t *e, int i) {
-    const pq_node *c = &a->f->nodes[node];
     if (i) pq_buf_byte(&a->out, ',');
-    int key = c->first_child;
     size_t at = a->out.len;
-    field(a, key, s, e);
-    if (a->out.len == at || a->out.data[at] != '"') { /* a non-string key: quote its rendering */
-        size_t klen = a->out.len - at;
-        char *k = malloc(klen + 1);
-        if (k) {
-            memcpy(k, a->out.data + at, klen);
-            a->out.len = at;
-            put_json_string(&a->out, (const uint8_t *)k, klen);
-            free(k);
-        }
+    field(a, a->f->nodes[node].first_child, s, e);
+    if (a->out.len - at == 4 && memcmp(a->out.data + at, "null", 4) == 0) { /* a null key (malformed) */
+        a->out.len = at;
+        put_str(&a->out, "\"null\"");
     }
     pq_buf_byte(&a->out, ':');
-    int val = -1;
-    /* the value: the key's next sibling */
-    int k2 = key;
-    if (c->nchildren >= 2) {
-        k2 = key + 1;
-        while (k2 < (int)a->f->meta.nschema && a->f->nodes[k2].parent != node) k2++;
-        val = k2;
-    }
+    int val = map_value_node(a, node);
     if (val >= 0) field(a, val, s, e);
     else put_str(&a->out, "null");
+}
+
+/* Another map's entry: {"key":key,"value":value}, keeping the key's type. */
+static void each_map_pair(asm_ctx *a, int node, uint32_t *s, uint32_t *e, int i) {
+    if (i) pq_buf_byte(&a->out, ',');
+    put_str(&a->out, "{\"key\":");
+    field(a, a->f->nodes[node].first_child, s, e);
+    put_str(&a->out, ",\"value\":");
+    int val = map_value_node(a, node);
+    if (val >= 0) field(a, val, s, e);
+    else put_str(&a->out, "null");
+    pq_buf_byte(&a->out, '}');
 }
 
 static void value(asm_ctx *a, int node, uint32_t *s, uint32_t *e) {
@@ -356,10 +363,17 @@ static void value(asm_ctx *a, int node, uint32_t *s, uint32_t *e) {
     int is_list = el->logical == PQ_LT_LIST || el->converted == PQ_CT_LIST;
     int is_map = el->logical == PQ_LT_MAP || el->converted == PQ_CT_MAP || el->converted == PQ_CT_MAP_KEY_VALUE;
     if ((is_list || is_map) && n->nchildren == 1 && c0->e->repetition == PQ_REPEATED) {
-        if (is_map && c0->leaf < 0 && c0->nchildren >= 1) {
+        const pq_node *key = is_map && c0->leaf < 0 && c0->nchildren >= 1 ? &a->f->nodes[c0->first_child] : NULL;
+        int string_key = key && key->leaf >= 0 && key->e->type == PQ_BYTE_ARRAY &&
+                         (key->e->logical == PQ_LT_STRING || key->e->logical == PQ_LT_ENUM);
+        if (key && string_key) {
             pq_buf_byte(&a->out, '{');
             instances(a, n->first_child, s, e, each_map_entry, 0);
             pq_buf_byte(&a->out, '}');
+        } else if (key) {
+            pq_buf_byte(&a->out, '[');
+            instances(a, n->first_child, s, e, each_map_pair, 0);
+            pq_buf_byte(&a->out, ']');
         } else {
             pq_buf_byte(&a->out, '[');
             instances(a, n->first_child, s, e, each_list_elem, 0);

@@ -570,10 +570,13 @@ static void encode_footer(optout_pq_writer *w, pq_buf *b) {
     pq_tw_init(&t, b);
     pq_tw_i32(&t, 1, m->version ? m->version : 1);
     pq_tw_list_begin(&t, 2, PQ_T_STRUCT, m->nschema + (agents ? 3u : 0u));
-    /* the root: its name and child count (one more with the agents column) */
+    /* the root as the input has it, with one more child for the agents column */
+    const pq_schema_elem *root = &m->schema[0];
     pq_tw_elem_struct_begin(&t);
-    pq_tw_binary(&t, 4, m->schema[0].name, strlen(m->schema[0].name));
-    pq_tw_i32(&t, 5, m->schema[0].num_children + (agents ? 1 : 0));
+    if (root->repetition >= 0) pq_tw_i32(&t, 3, root->repetition);
+    pq_tw_binary(&t, 4, root->name, strlen(root->name));
+    pq_tw_i32(&t, 5, root->num_children + (agents ? 1 : 0));
+    if (root->field_id >= 0) pq_tw_i32(&t, 9, root->field_id);
     pq_tw_struct_end(&t);
     for (uint32_t i = 1; i < m->nschema; i++) pq_tw_elem_raw(&t, m->schema[i].raw, m->schema[i].raw_len);
     if (agents) {

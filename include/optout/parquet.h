@@ -92,9 +92,9 @@ void optout_pq_column_free(optout_pq_column *c);
  * (the byte as a Latin-1 character); other BYTE_ARRAY / FIXED_LEN_BYTE_ARRAY as base64 strings;
  * integers as numbers (TIMESTAMP in its unit, DATE in days, DECIMAL unscaled, INT96 as nanoseconds
  * since 1970); FLOAT/DOUBLE with %.17g ("NaN", "Infinity", "-Infinity" as strings); booleans;
- * null; structs as objects; lists and repeated fields as arrays; maps as objects (keys rendered as
- * strings). emit returns 0 to go on, anything else stops with that value. Returns 0, the emit
- * value, or -1 on error (err filled). */
+ * null; structs as objects; lists and repeated fields as arrays; maps with string keys as objects,
+ * other maps as arrays of {"key":K,"value":V} (the key keeps its type). emit returns 0 to go on,
+ * anything else stops with that value. Returns 0, the emit value, or -1 on error (err filled). */
 int optout_pq_row_group_json(optout_pq_file *f, int rg, int (*emit)(void *ctx, const char *json, size_t len),
                              void *ctx, char *err, size_t errlen);
 
