@@ -573,6 +573,14 @@ static void test_described_files(void **state) {
     assert_non_null(j);
     assert_non_null(strstr(j, "{\"a\":[[[\"a\",\"b\"],[\"c\"]],[null,[\"d\"]]],\"b\":1}\n"));
     free(j);
+    /* maps: string keys as an object, other keys as {key, value} pairs keeping their type */
+    j = file_json(data_path("nested_maps.snappy.parquet"), err, sizeof err);
+    assert_non_null(j);
+    assert_non_null(strstr(j, "{\"a\":{\"a\":[{\"key\":1,\"value\":true},{\"key\":2,\"value\":false}]},\"b\":1,\"c\":1}\n"));
+    free(j);
+    j = file_json(data_path("incorrect_map_schema.parquet"), err, sizeof err);
+    assert_string_equal(j, "{\"my_map\":{\"parent\":\"another\",\"name\":\"report\"}}\n");
+    free(j);
     j = file_json(data_path("list_columns.parquet"), err, sizeof err);
     assert_string_equal(j, "{\"int64_list\":[1,2,3],\"utf8_list\":[\"abc\",\"efg\",\"hij\"]}\n"
                            "{\"int64_list\":[null,1],\"utf8_list\":null}\n"
@@ -769,7 +777,7 @@ static void test_hand_made_files(void **state) {
 static void test_filter_files(void **state) {
     (void)state;
     if (!have_data()) skip();
-    static const char *const files[] = {"alltypes_plain.parquet", "alltypes_dictionary.parquet", "nested_lists.snappy.parquet",
+    static const char *const files[] = {"overflow_i16_page_cnt.parquet", "alltypes_plain.parquet", "alltypes_dictionary.parquet", "nested_lists.snappy.parquet",
                                         "nested_maps.snappy.parquet", "datapage_v2.snappy.parquet", "delta_byte_array.parquet",
                                         "byte_stream_split.zstd.parquet", "nulls.snappy.parquet", "repeated_no_annotation.parquet",
                                         "rle_boolean_encoding.parquet", "plain-dict-uncompressed-checksum.parquet",
@@ -806,6 +814,20 @@ static void test_filter_files(void **state) {
             p = nl + 1;
         }
         pq_buf_byte(&want, 0);
+        /* the schema as the input has it: every element byte for byte, the root's fields too */
+        optout_pq_file *in = optout_pq_open(data_path(files[i]), err, sizeof err), *o2 = optout_pq_open(out, err, sizeof err);
+        assert_non_null(in);
+        assert_non_null(o2);
+        assert_int_equal(in->meta.nschema, o2->meta.nschema);
+        assert_int_equal(in->meta.schema[0].repetition, o2->meta.schema[0].repetition);
+        assert_string_equal(in->meta.schema[0].name, o2->meta.schema[0].name);
+        for (uint32_t k = 1; k < in->meta.nschema; k++) {
+            assert_int_equal(in->meta.schema[k].raw_len, o2->meta.schema[k].raw_len);
+            assert_memory_equal(in->meta.schema[k].raw, o2->meta.schema[k].raw, in->meta.schema[k].raw_len);
+        }
+        assert_int_equal(in->meta.nkv, o2->meta.nkv);
+        optout_pq_close(in);
+        optout_pq_close(o2);
         char *got = file_json(out, err, sizeof err);
         if (!got) fail_msg("%s: reading the output: %s", files[i], err);
         if (strcmp(got, (char *)want.data) != 0) fail_msg("%s: filtered rows differ", files[i]);
