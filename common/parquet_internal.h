@@ -120,6 +120,7 @@ typedef struct {
     int32_t num_children;
     int converted;      /* -1 when absent */
     int32_t scale, precision, field_id;
+    int has_field_id; /* field_id present (any value, -1 included) */
     int logical;        /* PQ_LT_* */
     int time_unit;      /* TIME / TIMESTAMP */
     int utc;            /* TIMESTAMP isAdjustedToUTC */

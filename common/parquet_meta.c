@@ -123,7 +123,10 @@ static int decode_schema_elem(pq_tr *t, pq_schema_elem *e) {
         case 6: rc = get_i32(t, ft, &e->converted); break;
         case 7: rc = get_i32(t, ft, &e->scale); break;
         case 8: rc = get_i32(t, ft, &e->precision); break;
-        case 9: rc = get_i32(t, ft, &e->field_id); break;
+        case 9:
+            rc = get_i32(t, ft, &e->field_id);
+            e->has_field_id = 1;
+            break;
         case 10: rc = decode_logical(t, ft, e); break;
         default: rc = pq_tr_skip(t, ft);
         }

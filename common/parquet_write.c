@@ -576,7 +576,7 @@ static void encode_footer(optout_pq_writer *w, pq_buf *b) {
     if (root->repetition >= 0) pq_tw_i32(&t, 3, root->repetition);
     pq_tw_binary(&t, 4, root->name, strlen(root->name));
     pq_tw_i32(&t, 5, root->num_children + (agents ? 1 : 0));
-    if (root->field_id >= 0) pq_tw_i32(&t, 9, root->field_id);
+    if (root->has_field_id) pq_tw_i32(&t, 9, root->field_id);
     pq_tw_struct_end(&t);
     for (uint32_t i = 1; i < m->nschema; i++) pq_tw_elem_raw(&t, m->schema[i].raw, m->schema[i].raw_len);
     if (agents) {

@@ -777,7 +777,7 @@ static void test_hand_made_files(void **state) {
 static void test_filter_files(void **state) {
     (void)state;
     if (!have_data()) skip();
-    static const char *const files[] = {"overflow_i16_page_cnt.parquet", "alltypes_plain.parquet", "alltypes_dictionary.parquet", "nested_lists.snappy.parquet",
+    static const char *const files[] = {"overflow_i16_page_cnt.parquet", "delta_length_byte_array.parquet", "alltypes_plain.parquet", "alltypes_dictionary.parquet", "nested_lists.snappy.parquet",
                                         "nested_maps.snappy.parquet", "datapage_v2.snappy.parquet", "delta_byte_array.parquet",
                                         "byte_stream_split.zstd.parquet", "nulls.snappy.parquet", "repeated_no_annotation.parquet",
                                         "rle_boolean_encoding.parquet", "plain-dict-uncompressed-checksum.parquet",
@@ -820,6 +820,8 @@ static void test_filter_files(void **state) {
         assert_non_null(o2);
         assert_int_equal(in->meta.nschema, o2->meta.nschema);
         assert_int_equal(in->meta.schema[0].repetition, o2->meta.schema[0].repetition);
+        assert_int_equal(in->meta.schema[0].has_field_id, o2->meta.schema[0].has_field_id);
+        assert_int_equal(in->meta.schema[0].field_id, o2->meta.schema[0].field_id);
         assert_string_equal(in->meta.schema[0].name, o2->meta.schema[0].name);
         for (uint32_t k = 1; k < in->meta.nschema; k++) {
             assert_int_equal(in->meta.schema[k].raw_len, o2->meta.schema[k].raw_len);
