@@ -7,6 +7,9 @@
  *   1  a FileMetaData footer given to the Thrift decoder directly
  *   2  a page header
  *   3  value decoders: byte 1 picks the encoding and width, the rest is the page body
+ *   4  an Arrow IPC Schema message (as bytes; base64-encoded here) given to the ARROW:schema
+ *      rewrite, whose output, when it succeeds, must be base64 of a message holding the input's
+ *      FlatBuffer unchanged
  *
  * Invariants (abort on violation): no crash, leak or out-of-bounds access (the sanitizers); a
  * failure always comes with a message naming the file; the writer's output of a readable file is
@@ -111,7 +114,7 @@ static void fuzz_file(const uint8_t *data, size_t size) {
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (size < 1) return 0;
     char err[1024];
-    int mode = data[0] % 4;
+    int mode = data[0] % 5;
     data++;
     size--;
     if (mode == 0) {
@@ -128,6 +131,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         size_t hl;
         int r = pq_page_header_decode(&h, data, size, &hl, err, sizeof err);
         if (r == 0) CHECK(hl <= size);
+    } else if (mode == 4) {
+        pq_buf b64 = {0}, out = {0}, back = {0};
+        pq_base64_encode(&b64, data, size);
+        if (pq_arrow_schema_add_list(b64.data, b64.len, "disallowed_user_agents", &out) == 0) {
+            CHECK(pq_base64_decode(&back, out.data, out.len) == 0);
+            CHECK(back.len >= 8 && memcmp(back.data, "\xff\xff\xff\xff", 4) == 0);
+        }
+        pq_buf_free(&b64);
+        pq_buf_free(&out);
+        pq_buf_free(&back);
     } else if (size >= 1) {
         int enc = data[0] & 7, width = (data[0] >> 3) & 31;
         data++;
