@@ -6,6 +6,7 @@
 #include "parquet_internal.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -225,8 +226,11 @@ optout_pq_writer *optout_pq_writer_open(const char *path, optout_pq_file *in, co
     }
     w->in = in;
     w->o = *opts;
-    w->fp = fopen(path, "wbe");
+    /* never through a link: the caller names a file of its own (its temporary output) */
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644);
+    w->fp = fd >= 0 ? fdopen(fd, "wb") : NULL;
     if (!w->fp) {
+        if (fd >= 0) close(fd);
         wfail(w, err, errlen, "create");
         free(w->path);
         free(w);

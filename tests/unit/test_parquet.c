@@ -919,6 +919,15 @@ static void test_filter_files(void **state) {
     assert_non_null(strstr(got, "\"id\":1,"));
     assert_non_null(strstr(got, ",\"disallowed_user_agents\":[\"GPTBot\",\"CCBot\"]}\n"));
     free(got);
+    /* the writer does not write through a symbolic link */
+    char link_path[600];
+    snprintf(link_path, sizeof link_path, "%s/link.parquet", tmpdir);
+    assert_int_equal(symlink(out, link_path), 0);
+    f = optout_pq_open(data_path("alltypes_dictionary.parquet"), err, sizeof err);
+    assert_null(optout_pq_writer_open(link_path, f, &o, err, sizeof err));
+    assert_non_null(strstr(err, "link.parquet"));
+    optout_pq_close(f);
+    unlink(link_path);
     /* and an input that already has the column is refused */
     f = optout_pq_open(out, err, sizeof err);
     assert_non_null(f);
