@@ -3,7 +3,7 @@
  * Input layout: byte 0 selects what the rest is:
  *   0  a whole file, opened through /proc/self/fd/N of a memfd: every row group rendered as JSON
  *      (every page of every column decoded), then filtered through the writer (every other row
- *      kept) into a second memfd, which must open and render again with the kept rows only
+ *      kept) into a temporary file, which must open and render again with the kept rows only
  *   1  a FileMetaData footer given to the Thrift decoder directly
  *   2  a page header
  *   3  value decoders: byte 1 picks the encoding and width, the rest is the page body
@@ -69,13 +69,24 @@ static int render(const char *path, pq_buf *out, int every_other) {
     return rc ? -1 : 0;
 }
 
+/* The writer's output: a file of this process's own (the writer refuses to write through a link,
+ * which /proc/self/fd/N is), on a tmpfs when there is one; removed at exit. */
+static char opath[64];
+static void remove_output(void) { unlink(opath); }
+
 static void fuzz_file(const uint8_t *data, size_t size) {
-    int fd = memfd_create("in.parquet", 0), ofd = memfd_create("out.parquet", 0);
-    CHECK(fd >= 0 && ofd >= 0);
+    int fd = memfd_create("in.parquet", 0);
+    CHECK(fd >= 0);
     CHECK(write(fd, data, size) == (ssize_t)size);
-    char path[64], opath[64];
+    char path[64];
     snprintf(path, sizeof path, "/proc/self/fd/%d", fd);
-    snprintf(opath, sizeof opath, "/proc/self/fd/%d", ofd);
+    if (!opath[0]) {
+        snprintf(opath, sizeof opath, "%s", access("/dev/shm", W_OK) == 0 ? "/dev/shm/fuzz_parquet.XXXXXX" : "/tmp/fuzz_parquet.XXXXXX");
+        int ofd = mkstemp(opath);
+        CHECK(ofd >= 0);
+        close(ofd);
+        atexit(remove_output);
+    }
     pq_buf all = {0};
     if (render(path, &all, 1) == 0) {
         char err[1024];
@@ -109,7 +120,6 @@ static void fuzz_file(const uint8_t *data, size_t size) {
     }
     pq_buf_free(&all);
     close(fd);
-    close(ofd);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
