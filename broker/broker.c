@@ -25,6 +25,7 @@
 #include "optout/log.h"
 #include "optout/rundir.h"
 #include "optout/util.h"
+#include "optout/verdicts.h"
 #include "zap.h"
 
 volatile sig_atomic_t broker_stop;
@@ -204,6 +205,16 @@ static void on_message(struct broker *b, const void *id, size_t id_len, const vo
         send_to_id(b, id, id_len, &st);
         return;
     }
+    if (b->complete) {
+        /* the run is over: whoever asks (a worker of this run, or one that joins late) hears DONE;
+         * a BYE is the answer of a worker leaving on it */
+        if (m.type == OPTOUT_MSG_BYE && w >= 0) b->workers[w].alive = 0;
+        else if (m.type != OPTOUT_MSG_BYE && id_len <= sizeof b->workers[0].id) {
+            optout_msg done = {.type = OPTOUT_MSG_DONE, .epoch = b->epoch};
+            send_to_id(b, id, id_len, &done);
+        }
+        return;
+    }
     if (m.type == OPTOUT_MSG_READY) {
         on_ready(b, w, id, id_len, &m);
         return;
@@ -353,8 +364,55 @@ static int loop(struct broker *b) {
     return commit_sync(b);
 }
 
+/* Waits up to ms for messages and answers them (after the run: DONE); a plain sleep without a socket. */
+static void answer_for(struct broker *b, long ms) {
+    if (!b->router) {
+        struct timespec t = {ms / 1000, (ms % 1000) * 1000000L};
+        nanosleep(&t, NULL);
+        return;
+    }
+    zmq_pollitem_t item = {.socket = b->router, .events = ZMQ_POLLIN};
+    if (zmq_poll(&item, 1, ms) > 0 && (item.revents & ZMQ_POLLIN)) drain(b);
+}
+
+/* After the run: DONE to every worker (optout-worker --exit-when-done leaves on it, a service
+ * waits for the next run), then answering for up to FAREWELL_MS, until every worker said BYE, so
+ * that the DONEs leave the socket and a worker that was between heartbeats hears it too. */
+#define FAREWELL_MS (2 * OPTOUT_HEARTBEAT_MS)
+static void farewell(struct broker *b) {
+    if (!b->router) return;
+    b->complete = 1;
+    optout_msg done = {.type = OPTOUT_MSG_DONE, .epoch = b->epoch};
+    for (size_t w = 0; w < b->worker_count; w++)
+        if (b->workers[w].alive && send_to(b, (long)w, &done) != 0) b->workers[w].alive = 0;
+    for (int64_t until = optout_now_ms() + FAREWELL_MS; !broker_stop && optout_now_ms() < until;) {
+        size_t alive = 0;
+        for (size_t w = 0; w < b->worker_count; w++) alive += b->workers[w].alive;
+        if (!alive) break;
+        sd_notify(0, "WATCHDOG=1");
+        answer_for(b, 100);
+    }
+}
+
+/* The run's Redis keys (its prefix: run id and configuration hash) are deleted once it is complete,
+ * unless --keep-redis-keys: a rerun reloads them. A failure is logged, not the run's. */
+static void drop_redis_keys(struct broker *b) {
+    if (!b->cfg->redis || !b->redis_prefix[0]) return;
+    if (b->cfg->keep_redis_keys) {
+        optout_log(LOG_INFO, "Redis %s: keeping the keys under %s (--keep-redis-keys)", b->cfg->redis, b->redis_prefix);
+        return;
+    }
+    char err[512];
+    long n = optout_verdicts_redis_drop(b->cfg->redis, b->cfg->redis_user, b->cfg->redis_password, b->redis_prefix,
+                                        err, sizeof err);
+    if (n < 0) optout_log(LOG_WARNING, "cannot delete the run's Redis keys under %s: %s", b->redis_prefix, err);
+    else optout_log(LOG_INFO, "Redis %s: deleted %ld keys under %s (--keep-redis-keys keeps them)", b->cfg->redis, n,
+                    b->redis_prefix);
+}
+
 /* After the run: the final metrics stay up for --metrics-linger seconds (SIGTERM ends that early),
- * so that a scraper records how the run ended; the watchdog is kept fed meanwhile. */
+ * so that a scraper records how the run ended; the watchdog is kept fed meanwhile, and workers
+ * that ask are told the run is over. */
 static void linger_metrics(struct broker *b) {
     if (!b->metrics) return;
     status_publish_metrics(b);
@@ -364,8 +422,7 @@ static void linger_metrics(struct broker *b) {
     for (int64_t until = optout_now_ms() + 1000 * (int64_t)b->cfg->metrics_linger;
          !broker_stop && optout_now_ms() < until;) {
         sd_notify(0, "WATCHDOG=1");
-        struct timespec tick_len = {0, 250 * 1000000L};
-        nanosleep(&tick_len, NULL);
+        answer_for(b, 250);
     }
 }
 
@@ -523,6 +580,7 @@ int broker_run(const struct broker_config *cfg) {
     optout_remove_tree(staging_dir); /* every task is settled: what is left there belongs to no attempt */
     if (halted == 2) { /* --stop-after: the answer, and the run resumes from here when rerun without it */
         rc = artefacts_write_dry_run(&b) == 0 ? OPTOUT_EXIT_OK : OPTOUT_EXIT_FAILURE;
+        farewell(&b); /* nothing more for this broker's workers either */
         goto out;
     }
     if (halted) b.recovered = 1; /* the report lists what failed */
@@ -530,6 +588,8 @@ int broker_run(const struct broker_config *cfg) {
     rc = b.failed ? OPTOUT_EXIT_FAILURE : OPTOUT_EXIT_OK;
     optout_log(LOG_INFO, "run complete: %zu tasks done, %zu failed; %llu of %llu documents removed", b.done, b.failed,
                (unsigned long long)b.stats->total.docs_removed, (unsigned long long)b.stats->total.docs_in);
+    drop_redis_keys(&b);
+    farewell(&b);
     linger_metrics(&b);
 out:
     release(&b, zap);

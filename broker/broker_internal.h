@@ -124,6 +124,7 @@ struct broker {
     uint64_t docs_at_start;
     void *zctx, *router;
     int recovered; /* this start completed publications or ran tasks */
+    int complete;  /* the run is over: every message from a worker is answered with DONE */
     char redis_prefix[256];
     /* observability: the run id in every log line, the metrics endpoint (metrics.h) */
     char run_id[16];         /* 12 hex digits of the run directory's SHA-256 */

@@ -236,6 +236,7 @@ static int configure(const optout_option_values *v, struct broker_config *cfg) {
     cfg->stop_after = v->text[OPTOUT_OPT_STOP_AFTER];
     cfg->metrics_listen = v->text[OPTOUT_OPT_METRICS_LISTEN];
     cfg->metrics_linger = (unsigned)v->num[OPTOUT_OPT_METRICS_LINGER];
+    cfg->keep_redis_keys = v->given[OPTOUT_OPT_KEEP_REDIS_KEYS];
     cfg->curve_allow_dir = v->text[OPTOUT_OPT_CURVE_ALLOW];
     /* --root NAME=PATH (checked by the table): split at the '=' */
     size_t roots = v->count[OPTOUT_OPT_ROOT];

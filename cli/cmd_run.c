@@ -309,8 +309,10 @@ static int run_supervise(struct run *r) {
         return OPTOUT_EXIT_FAILURE;
     }
     char name[64];
-    char *wargs[] = {r->worker_bin, "--connect", r->endpoint, "--root", "fs=/", "--name", name, NULL, NULL, NULL};
-    if (r->max_memory) wargs[7] = "--max-memory", wargs[8] = (char *)r->max_memory;
+    /* --exit-when-done: a worker leaves when the broker says the run is complete */
+    char *wargs[] = {r->worker_bin, "--connect", r->endpoint, "--root", "fs=/", "--name", name, "--exit-when-done",
+                     NULL, NULL, NULL};
+    if (r->max_memory) wargs[8] = "--max-memory", wargs[9] = (char *)r->max_memory;
     int tty = isatty(2), rc = -1, zero = 0;
     time_t started = time(NULL), last_status = 0;
     void *zctx = zmq_ctx_new(), *status_sock = zctx ? zmq_socket(zctx, ZMQ_DEALER) : NULL;
@@ -336,6 +338,10 @@ static int run_supervise(struct run *r) {
         }
         for (long w = 1; w <= r->workers; w++) {
             if (r->pids[w] > 0 && waitpid(r->pids[w], &status, WNOHANG) == r->pids[w]) {
+                if (WIFEXITED(status) && WEXITSTATUS(status) == 0) { /* told the run is complete */
+                    r->pids[w] = 0;
+                    continue;
+                }
                 optout_log(LOG_WARNING, "worker %ld (pid %d) %s %d; restarting it", w, (int)r->pids[w],
                            WIFSIGNALED(status) ? "killed by signal" : "exited with",
                            WIFSIGNALED(status) ? WTERMSIG(status) : WEXITSTATUS(status));

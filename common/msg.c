@@ -246,8 +246,9 @@ static const struct {
     [OPTOUT_MSG_BYE] = {"bye", 0},
     [OPTOUT_MSG_STATUS_REQUEST] = {"status?", 0},
     [OPTOUT_MSG_STATUS] = {"status", B(F_X)},
+    [OPTOUT_MSG_DONE] = {"done", 0},
 };
-#define TYPE_MAX OPTOUT_MSG_STATUS
+#define TYPE_MAX OPTOUT_MSG_DONE
 
 const char *optout_msg_type_name(optout_msg_type t) {
     return (t >= OPTOUT_MSG_READY && t <= TYPE_MAX) ? TYPES[t].name : "invalid";

@@ -814,30 +814,33 @@ static int load_record(struct loader *l, const char *host, size_t len, optout_ou
     return 0;
 }
 
-/* Deletes PREFIX "h:" keys of hosts the source no longer has (a rerun after it changed). */
-static int load_delete_stale(struct loader *l) {
-    size_t plen = strlen(l->prefix);
-    char *pattern = malloc(2 * plen + 4);
+/* SCANs the keys PREFIX SUFFIX* and UNLINKs those keep() does not keep (keep NULL: every one),
+ * one pipelined batch per SCAN page (COUNT 1000), so that neither Redis nor this process blocks on
+ * a large store. Adds the number unlinked to *unlinked. 0, or -1 with err. */
+static int scan_unlink(redisContext *c, const char *endpoint, const char *prefix, const char *suffix,
+                       int (*keep)(const void *set, const char *rest, size_t len), const void *set,
+                       long *unlinked, char *err, size_t errlen) {
+    size_t plen = strlen(prefix), slen = strlen(suffix);
+    char *pattern = malloc(2 * plen + slen + 2);
     if (!pattern) {
-        snprintf(l->err, l->errlen, "out of memory");
+        snprintf(err, errlen, "out of memory");
         return -1;
     }
     size_t n = 0;
-    for (size_t i = 0; i < plen; i++) {
-        if (strchr("*?[]\\", l->prefix[i])) pattern[n++] = '\\';
-        pattern[n++] = l->prefix[i];
+    for (size_t i = 0; i < plen; i++) { /* the prefix matched literally: its glob characters escaped */
+        if (strchr("*?[]\\", prefix[i])) pattern[n++] = '\\';
+        pattern[n++] = prefix[i];
     }
-    memcpy(pattern + n, "h:*", 4);
+    memcpy(pattern + n, suffix, slen);
+    memcpy(pattern + n + slen, "*", 2);
     char cursor[32] = "0";
     int rc = 0;
     do {
-        redisReply *r = redisCommand(l->c, "SCAN %s MATCH %s COUNT 1000", cursor, pattern);
+        redisReply *r = redisCommand(c, "SCAN %s MATCH %s COUNT 1000", cursor, pattern);
         if (!r || r->type != REDIS_REPLY_ARRAY || r->elements != 2 || r->element[0]->type != REDIS_REPLY_STRING ||
             r->element[0]->len >= sizeof cursor || r->element[1]->type != REDIS_REPLY_ARRAY) {
-            if (r && r->type == REDIS_REPLY_ERROR) reply_error(l->endpoint, r, "SCAN", l->err, l->errlen);
-            else
-                snprintf(l->err, l->errlen, "Redis at %s: SCAN: %s", l->endpoint,
-                         r ? "unexpected reply" : l->c->errstr);
+            if (r && r->type == REDIS_REPLY_ERROR) reply_error(endpoint, r, "SCAN", err, errlen);
+            else snprintf(err, errlen, "Redis at %s: SCAN: %s", endpoint, r ? "unexpected reply" : c->errstr);
             if (r) freeReplyObject(r);
             rc = -1;
             break;
@@ -845,24 +848,44 @@ static int load_delete_stale(struct loader *l) {
         memcpy(cursor, r->element[0]->str, r->element[0]->len);
         cursor[r->element[0]->len] = '\0';
         const redisReply *keys = r->element[1];
-        size_t dels = 0;
+        size_t sent = 0;
         for (size_t i = 0; i < keys->elements; i++) {
             const redisReply *k = keys->element[i];
-            if (k->type != REDIS_REPLY_STRING || k->len < plen + 2) continue;
-            if (l->src->known(l->src->set, k->str + plen + 2, k->len - plen - 2)) continue;
-            if (redisAppendCommand(l->c, "DEL %b", k->str, (size_t)k->len) != REDIS_OK) {
-                snprintf(l->err, l->errlen, "out of memory");
+            if (k->type != REDIS_REPLY_STRING || (size_t)k->len < plen + slen) continue;
+            if (keep && keep(set, k->str + plen + slen, k->len - plen - slen)) continue;
+            if (redisAppendCommand(c, "UNLINK %b", k->str, (size_t)k->len) != REDIS_OK) {
+                snprintf(err, errlen, "out of memory");
                 rc = -1;
                 break;
             }
-            dels++;
+            sent++;
         }
         freeReplyObject(r);
-        l->pending = dels;
-        if (load_drain(l, "DEL") != 0) rc = -1;
+        for (; sent > 0; sent--) { /* every reply read, even after an error: the pipeline stays in step */
+            void *reply = NULL;
+            if (redisGetReply(c, &reply) != REDIS_OK || !reply) {
+                snprintf(err, errlen, "Redis at %s: UNLINK: %s", endpoint, c->errstr);
+                rc = -1;
+                break;
+            }
+            redisReply *u = reply;
+            if (u->type == REDIS_REPLY_ERROR) {
+                if (rc == 0) reply_error(endpoint, u, "UNLINK", err, errlen);
+                rc = -1;
+            } else if (u->type == REDIS_REPLY_INTEGER) {
+                *unlinked += (long)u->integer;
+            }
+            freeReplyObject(u);
+        }
     } while (rc == 0 && strcmp(cursor, "0") != 0);
     free(pattern);
     return rc;
+}
+
+/* Deletes PREFIX "h:" keys of hosts the source no longer has (a rerun after it changed). */
+static int load_delete_stale(struct loader *l) {
+    long unlinked = 0;
+    return scan_unlink(l->c, l->endpoint, l->prefix, "h:", l->src->known, l->src->set, &unlinked, l->err, l->errlen);
 }
 
 /* The load protocol (verdicts.h): DEL complete, delete stale records, SET absent, every record
@@ -1007,4 +1030,34 @@ long optout_verdicts_load_redis_archive(const char *endpoint, const char *user, 
     long rc = load_store(endpoint, user, password, prefix, &src, err, errlen);
     archive_index_free(a.ix);
     return rc;
+}
+
+/* ---- dropping a store ---------------------------------------------------------------------- */
+
+long optout_verdicts_redis_drop(const char *endpoint, const char *user, const char *password, const char *prefix,
+                                char *err, size_t errlen) {
+    redisContext *c = NULL;
+    if (!*prefix || strlen(prefix) > 400) { /* an empty prefix would match every key of the server */
+        snprintf(err, errlen, "Redis key prefix %s", *prefix ? "too long" : "empty");
+        return -1;
+    }
+    if (redis_connect(endpoint, user, password, &c, err, errlen) != ROUND_OK) return -1;
+    struct sigpipe_guard g;
+    sigpipe_block(&g);
+    long unlinked = 0;
+    char meta[512];
+    /* "complete" first: a store being dropped never reads as complete to a late reader */
+    snprintf(meta, sizeof meta, "%scomplete", prefix);
+    redisReply *r = redisCommand(c, "UNLINK %s", meta);
+    int rc = -1;
+    if (!r) snprintf(err, errlen, "Redis at %s: UNLINK: %s", endpoint, c->errstr);
+    else if (r->type == REDIS_REPLY_ERROR) reply_error(endpoint, r, "UNLINK", err, errlen);
+    else {
+        if (r->type == REDIS_REPLY_INTEGER) unlinked += (long)r->integer;
+        rc = scan_unlink(c, endpoint, prefix, "", NULL, NULL, &unlinked, err, errlen);
+    }
+    if (r) freeReplyObject(r);
+    sigpipe_restore(&g);
+    redisFree(c);
+    return rc == 0 ? unlinked : -1;
 }

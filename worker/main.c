@@ -84,6 +84,7 @@ static int configure(const optout_option_values *v, worker_options *o, worker_ro
     if (v->given[OPTOUT_OPT_SLOTS]) o->slots = (unsigned)v->num[OPTOUT_OPT_SLOTS];
     o->endpoint = v->text[OPTOUT_OPT_CONNECT];
     o->name = v->text[OPTOUT_OPT_NAME];
+    o->exit_when_done = v->given[OPTOUT_OPT_EXIT_WHEN_DONE];
     o->env.redis_user = v->text[OPTOUT_OPT_REDIS_USER];
     if (v->given[OPTOUT_OPT_VERBOSE]) optout_log_verbose(1);
     for (size_t i = 0; i < v->count[OPTOUT_OPT_WORKER_ROOT]; i++)

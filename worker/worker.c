@@ -63,6 +63,7 @@ struct worker {
     unsigned in_flight;
     unsigned long long done, failed, handed_back;
     int stopping;
+    int run_done; /* DONE received in the current epoch: the broker's silence is expected */
     int64_t last_sent, last_recv, reconnect_at, last_watchdog;
     int send_failing; /* the last send failed (logged once until one succeeds) */
     long backoff;
@@ -165,8 +166,9 @@ static void update_status(struct worker *w) {
     unsigned running = w->running, queued = (unsigned)w->queued;
     pthread_mutex_unlock(&w->mu);
     char s[sizeof w->status];
-    snprintf(s, sizeof s, "running %u tasks, %llu done, %llu failed, %u queued%s%s", running, w->done, w->failed,
-             queued, w->stopping ? "; stopping" : "", w->dealer ? "" : "; reconnecting");
+    snprintf(s, sizeof s, "running %u tasks, %llu done, %llu failed, %u queued%s%s%s", running, w->done, w->failed,
+             queued, w->stopping ? "; stopping" : "", w->run_done ? "; run complete, waiting for the next" : "",
+             w->dealer ? "" : "; reconnecting");
     if (strcmp(s, w->status) == 0) return;
     memcpy(w->status, s, sizeof s);
     char line[sizeof s + 8];
@@ -394,6 +396,21 @@ static void handle_task(struct worker *w, zmq_msg_t *frame, const optout_msg *m)
     pthread_mutex_unlock(&w->mu);
 }
 
+/* DONE: the broker's run is over. With --exit-when-done the worker leaves as on SIGTERM (nothing
+ * is queued: every task was settled) and worker_run() returns 0; otherwise it waits for the next
+ * run (a service), saying so once per epoch, since the lingering broker repeats DONE. */
+static void on_done(struct worker *w) {
+    if (w->opts->exit_when_done) {
+        if (!w->stopping) begin_stop(w, "the broker's run is complete");
+        return;
+    }
+    if (w->run_done) return;
+    w->run_done = 1;
+    optout_log(LOG_NOTICE, "the broker's run is complete (epoch %llu): waiting for the next run at %s",
+               (unsigned long long)w->epoch, w->opts->endpoint);
+    update_status(w);
+}
+
 /* One frame from the broker. */
 static void handle_broker_frame(struct worker *w, zmq_msg_t *frame) {
     optout_msg *m = &w->in;
@@ -413,9 +430,12 @@ static void handle_broker_frame(struct worker *w, zmq_msg_t *frame) {
         uint64_t old = w->epoch;
         w->epoch = m->epoch;
         unsigned dropped = drop_stale_tasks(w);
+        w->run_done = 0; /* a new broker: a new run */
         optout_log(LOG_INFO, "broker epoch %llu (was %llu)%s", (unsigned long long)w->epoch, (unsigned long long)old,
                    old ? ": the broker restarted" : "");
-        if (m->type == OPTOUT_MSG_TASK) {
+        if (m->type == OPTOUT_MSG_DONE) {
+            /* a broker that finished its run before this worker registered: nothing to join */
+        } else if (m->type == OPTOUT_MSG_TASK) {
             /* A TASK proves the broker registered this worker in its new epoch (it leases only to
              * workers whose READY it holds), with the credit that READY gave. Sending READY again
              * would replace that credit while more tasks may be on their way (over-commit); the
@@ -429,6 +449,7 @@ static void handle_broker_frame(struct worker *w, zmq_msg_t *frame) {
     switch (m->type) {
     case OPTOUT_MSG_TASK: handle_task(w, frame, m); break;
     case OPTOUT_MSG_HEARTBEAT: break;
+    case OPTOUT_MSG_DONE: on_done(w); break;
     case OPTOUT_MSG_ACK:
         optout_log(LOG_DEBUG, "task %llu (attempt %llu.%llu): acknowledged", (unsigned long long)m->task,
                    (unsigned long long)m->epoch, (unsigned long long)m->attempt);
@@ -583,8 +604,9 @@ int worker_run(const worker_options *opts) {
         if (w->dealer && now - w->last_recv >= OPTOUT_LIVENESS_MS) {
             close_dealer(w);
             long wait = w->stopping ? 0 : w->backoff;
-            optout_log(LOG_WARNING, "broker silent for %d s: reconnecting in %.1f s", OPTOUT_LIVENESS_MS / 1000,
-                       (double)wait / 1000);
+            /* after DONE the broker is expected to go away: that was said once (on_done) */
+            optout_log(w->run_done ? LOG_DEBUG : LOG_WARNING, "broker silent for %d s: reconnecting in %.1f s",
+                       OPTOUT_LIVENESS_MS / 1000, (double)wait / 1000);
             w->reconnect_at = now + wait;
             w->backoff = w->backoff * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : w->backoff * 2;
             update_status(w);

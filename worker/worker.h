@@ -13,6 +13,9 @@
  *   credit while more tasks may be on their way; the dropped tasks' slots go back as CREDIT.
  *   Running tasks of an older epoch finish; their RESULT carries their own epoch (the broker
  *   discards it) and the CREDIT after it the current one.
+ * - DONE (the broker's run is complete): with exit_when_done, a stop as on SIGTERM (BYE, return 0);
+ *   without, the worker logs once that it waits for the next run and goes on reconnecting (the
+ *   broker's silence after DONE is logged at debug level, not as a warning).
  * - SIGTERM/SIGINT: tasks not started go back as HANDBACK, running tasks finish and their results
  *   are sent, then BYE; worker_run() returns 0.
  * - systemd: READY=1 once serving, STATUS= on every change, WATCHDOG=1 from the network loop,
@@ -53,6 +56,7 @@ typedef struct {
     unsigned slots;        /* task threads, 1..WORKER_SLOTS_MAX */
     const char *name;      /* the worker id sent in READY (at most OPTOUT_MSG_NAME_MAX - 1 bytes) */
     const optout_curve_client *curve; /* CURVE keys (curve.h); NULL: plain text */
+    int exit_when_done;    /* --exit-when-done: return 0 when the broker says its run is complete */
     worker_env env;
 } worker_options;
 

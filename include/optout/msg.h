@@ -4,7 +4,7 @@
  *
  * Contract
  * - Every map has "v" (OPTOUT_PROTOCOL_VERSION), "t" (the type, a short string: "ready", "credit",
- *   "hb", "task", "result", "handback", "ack", "bye", "status?", "status") and "e" (the broker's
+ *   "hb", "task", "result", "handback", "ack", "bye", "status?", "status", "done") and "e" (the broker's
  *   epoch; 0 from a worker that has not seen one). Other keys depend on the type
  *   (docs/fleet-protocol.md); all are required except RESULT's "err".
  * - Decoding treats every frame as hostile: frames over OPTOUT_MSG_MAX_BYTES, a version other than 1,
@@ -78,6 +78,7 @@ typedef enum {
     OPTOUT_MSG_BYE,       /* worker -> broker: leaving; lease nothing more to it */
     OPTOUT_MSG_STATUS_REQUEST, /* client -> broker */
     OPTOUT_MSG_STATUS,         /* broker -> client: "x" JSON text */
+    OPTOUT_MSG_DONE,           /* broker -> worker: the run is over, no task will follow in this epoch */
 } optout_msg_type;
 
 /* What a task does (docs/fleet-protocol.md "Tasks"):

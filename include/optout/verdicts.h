@@ -127,5 +127,11 @@ long optout_verdicts_load_redis(const char *endpoint, const char *user, const ch
  * leaves the store incomplete). Returns the number of host records written (= planned), or -1 with err. */
 long optout_verdicts_load_redis_archive(const char *endpoint, const char *user, const char *password,
                                         const char *prefix, const char *archive_dir, char *err, size_t errlen);
+/* Deletes every key under PREFIX (a run's store, once the run is complete): "complete" first, then
+ * SCAN MATCH PREFIX* with UNLINK in pipelined batches of one SCAN page. An empty prefix is refused.
+ * Returns the number of keys deleted, or -1 with err (what was deleted stays deleted: a rerun
+ * reloads the store, which reads as incomplete). */
+long optout_verdicts_redis_drop(const char *endpoint, const char *user, const char *password, const char *prefix,
+                                char *err, size_t errlen);
 
 #endif

@@ -51,7 +51,7 @@ static char peer[256];
 static size_t peer_len;
 
 /* What the worker sent, counted by type. */
-static unsigned seen[OPTOUT_MSG_STATUS + 1];
+static unsigned seen[OPTOUT_MSG_DONE + 1];
 
 static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw) {
     (void)st, (void)flag, (void)ftw;

@@ -246,7 +246,7 @@ static void write_seed(const char *dir, const char *name, const void *buf, size_
 
 static void write_seeds(const char *dir) {
     static const char *const NAMES[] = {"", "ready", "credit", "hb", "task", "result", "handback", "ack", "bye",
-                                        "status-request", "status"};
+                                        "status-request", "status", "done"};
     static optout_run_config c;
     static optout_stats s;
     void *cfg, *st, *out;
@@ -272,7 +272,7 @@ static void write_seeds(const char *dir) {
     s.docs_by_outcome[OPTOUT_OUTCOME_OK] = 2, s.bad_json = 1, s.tokens_estimated_docs = 1;
     check(optout_stats_encode(&s, 2, &st, &st_len) == 0, "seed stats");
     write_seed(dir, "stats", st, st_len);
-    for (int t = OPTOUT_MSG_READY; t <= OPTOUT_MSG_STATUS; t++) {
+    for (int t = OPTOUT_MSG_READY; t <= OPTOUT_MSG_DONE; t++) {
         static optout_msg m;
         memset(&m, 0, sizeof m);
         m.type = (optout_msg_type)t, m.epoch = 3;

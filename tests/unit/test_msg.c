@@ -320,6 +320,7 @@ static const struct {
     {OPTOUT_MSG_BYE, {"v", "t", "e"}},
     {OPTOUT_MSG_STATUS_REQUEST, {"v", "t", "e"}},
     {OPTOUT_MSG_STATUS, {"v", "t", "e", "x"}},
+    {OPTOUT_MSG_DONE, {"v", "t", "e"}},
 };
 #define NTYPES (sizeof REQUIRED / sizeof *REQUIRED)
 
@@ -328,7 +329,7 @@ static const struct {
 static void test_type_names(void **state) {
     (void)state;
     static const char *const NAMES[] = {"ready", "credit", "hb", "task", "result", "handback", "ack", "bye",
-                                        "status?", "status"};
+                                        "status?", "status", "done"};
     for (size_t i = 0; i < NTYPES; i++) assert_string_equal(optout_msg_type_name(REQUIRED[i].type), NAMES[i]);
     assert_string_equal(optout_msg_type_name((optout_msg_type)0), "invalid");
     assert_string_equal(optout_msg_type_name((optout_msg_type)99), "invalid");
@@ -431,8 +432,8 @@ static void test_round_trip_attempt_messages(void **state) {
         m.epoch = 0, m.task = 0, m.attempt = 0;
         round_trip(&m);
     }
-    optout_msg_type bare[] = {OPTOUT_MSG_HEARTBEAT, OPTOUT_MSG_BYE, OPTOUT_MSG_STATUS_REQUEST};
-    for (int i = 0; i < 3; i++) {
+    optout_msg_type bare[] = {OPTOUT_MSG_HEARTBEAT, OPTOUT_MSG_BYE, OPTOUT_MSG_STATUS_REQUEST, OPTOUT_MSG_DONE};
+    for (int i = 0; i < 4; i++) {
         sample(bare[i], &m);
         m.epoch = UINT64_MAX;
         round_trip(&m);
@@ -527,7 +528,7 @@ static void test_reject_unknown_type(void **state) {
     }
     m.type = (optout_msg_type)0;
     enc_fails(&m, "type");
-    m.type = (optout_msg_type)(OPTOUT_MSG_STATUS + 1);
+    m.type = (optout_msg_type)(OPTOUT_MSG_DONE + 1);
     enc_fails(&m, "type");
 }
 
