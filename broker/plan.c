@@ -93,33 +93,44 @@ int plan_run(struct broker *b) {
     char sample[32] = ""; /* the fraction, e.g. "0.01"; "" when every document is filtered */
     if (c->sample_ppm) snprintf(sample, sizeof sample, "%.6g", (double)c->sample_ppm / 1e6);
     int fetching = !c->robots_dir;
+    /* A mismatch names what the user typed: values that follow from other options say which
+     * (rundir.h's labels); the fetch's options are empty with --robots-dir. */
+    int unused = !fetching;
+    const char *allow_private_label = unused                ? "--allow-private (unused with --robots-dir)"
+                                      : c->fetch.connect_to ? "--allow-private (implied by --connect-to)"
+                                                            : NULL;
     /* options that change the result; the fetch's tuning (timeouts, concurrency) does not */
     const optout_plan_option options[] = {
-        {"agents", agents},
-        {"allow-private", fetching && c->fetch.allow_private ? "yes" : "no"},
-        {"connect-to", fetching && c->fetch.connect_to ? c->fetch.connect_to : ""},
-        {"corpus", corpus},
-        {"fetch-tasks", fetching ? fetch_tasks : ""},
-        {"granularity", optout_granularity_name((optout_granularity)c->granularity)},
-        {"hosts", c->hosts_file ? c->hosts_file : ""},
-        {"host-key", c->host_key == OPTOUT_HOSTKEY_NETLOC ? "netloc" : "canonical"},
-        {"keep-format", c->keep_format ? "yes" : "no"},
-        {"output", c->output_tags ? "tags" : "shards"},
-        {"keep-hosts", c->keep_hosts ? c->keep_hosts : ""},
-        {"level", level},
-        {"metric", c->top_en || c->top_non_en ? optout_rank_metric_name(c->metric) : ""},
-        {"mode", optout_robots_mode_name(c->mode)},
-        {"partitions", fetching && !c->hosts_file ? parts : ""},
-        {"overrides-sha256", c->keep_hosts || c->remove_hosts ? c->overrides_sha256 : ""},
-        {"remove-hosts", c->remove_hosts ? c->remove_hosts : ""},
-        {"removed", c->with_removed ? "yes" : "no"},
-        {"robots-dir", c->robots_dir ? c->robots_dir : ""},
-        {"sample", sample},
-        {"scheme", fetching ? scheme : ""},
-        {"top-en", top_en},
-        {"top-intl", top_non_en},
-        {"unreachable", c->unreachable_disallows ? "disallow" : "keep"},
-        {"user-agent", fetching && c->fetch.user_agent ? c->fetch.user_agent : ""},
+        {"agents", agents, "the agent list (--agents-file, then --agent; the built-in list without either)"},
+        {"allow-private", fetching && c->fetch.allow_private ? "yes" : "no", allow_private_label},
+        {"connect-to", fetching && c->fetch.connect_to ? c->fetch.connect_to : "",
+         unused ? "--connect-to (unused with --robots-dir)" : NULL},
+        {"corpus", corpus, NULL},
+        {"fetch-tasks", fetching ? fetch_tasks : "", unused ? "--fetch-tasks (unused with --robots-dir)" : NULL},
+        {"granularity", optout_granularity_name((optout_granularity)c->granularity), NULL},
+        {"hosts", c->hosts_file ? c->hosts_file : "", NULL},
+        {"host-key", c->host_key == OPTOUT_HOSTKEY_NETLOC ? "netloc" : "canonical", NULL},
+        {"keep-format", c->keep_format ? "yes" : "no", NULL},
+        {"output", c->output_tags ? "tags" : "shards", NULL},
+        {"keep-hosts", c->keep_hosts ? c->keep_hosts : "", NULL},
+        {"level", level, NULL},
+        {"metric", c->top_en || c->top_non_en ? optout_rank_metric_name(c->metric) : "",
+         c->top_en || c->top_non_en ? NULL : "--metric (unused without --top-en / --top-intl)"},
+        {"mode", optout_robots_mode_name(c->mode), NULL},
+        {"partitions", fetching && !c->hosts_file ? parts : "",
+         unused ? "--partitions (unused with --robots-dir)" : c->hosts_file ? "--partitions (unused with --hosts)" : NULL},
+        {"overrides-sha256", c->keep_hosts || c->remove_hosts ? c->overrides_sha256 : "",
+         "the content of the --keep-hosts / --remove-hosts files (SHA-256)"},
+        {"remove-hosts", c->remove_hosts ? c->remove_hosts : "", NULL},
+        {"removed", c->with_removed ? "yes" : "no", NULL},
+        {"robots-dir", c->robots_dir ? c->robots_dir : "", NULL},
+        {"sample", sample, NULL},
+        {"scheme", fetching ? scheme : "", unused ? "--scheme (unused with --robots-dir)" : NULL},
+        {"top-en", top_en, NULL},
+        {"top-intl", top_non_en, NULL},
+        {"unreachable", c->unreachable_disallows ? "disallow" : "keep", NULL},
+        {"user-agent", fetching && c->fetch.user_agent ? c->fetch.user_agent : "",
+         unused ? "--user-agent (unused with --robots-dir)" : NULL},
     };
     size_t count = sizeof options / sizeof *options;
     /* Redis keys: optout:<run>:<config-hash>: (the run is named by its directory) */

@@ -797,7 +797,7 @@ static int reader_open(plan_reader *r, const char *dir, char *err, size_t errlen
                 }
                 r->opts = no;
             }
-            r->opts[r->nopts++] = (optout_plan_option){xstrdup(name), xstrdup(sp + 1)};
+            r->opts[r->nopts++] = (optout_plan_option){xstrdup(name), xstrdup(sp + 1), NULL};
             *sp = ' ';
             size_t n = strlen(r->line);
             r->line[n] = '\n';
@@ -834,6 +834,17 @@ static const char *shown(const char *value) {
     return *value ? value : "\"\"";
 }
 
+/* How a mismatch names an option: its label when the user did not type it, else "--NAME". */
+static void label_of(const optout_plan_option *o, char *buf, size_t cap) {
+    if (o->label) snprintf(buf, cap, "%s", o->label);
+    else snprintf(buf, cap, "--%s", o->name);
+}
+
+/* What to do about a mismatch: the plan is the run's identity, so either the same options again
+ * (the planned value: `planned`, NULL when it was not given) or another directory. */
+#define PLAN_REMEDY_NEW_DIR \
+    "; or keep this run and start the changed one in a new run directory (optout run --out DIR, optout-broker --dir DIR)"
+
 int optout_plan_compare(const char *dir, const optout_plan_option *options, size_t count, int *exists,
                         int *differs, char *err, size_t errlen) {
     *exists = 0;
@@ -852,13 +863,27 @@ int optout_plan_compare(const char *dir, const optout_plan_option *options, size
         const optout_plan_option *o = i < r.nopts ? &r.opts[oi[i]] : NULL;
         const optout_plan_option *n = j < count ? &options[ni[j]] : NULL;
         int c = !o ? 1 : !n ? -1 : strcmp(o->name, n->name);
+        char name[300];
         if (c < 0) {
-            optout_set_err(err, errlen, "--%s was %s, now not given (planned in %s)", o->name, shown(o->value), r.path);
+            optout_set_err(err, errlen,
+                           "--%s was %s, now not given (planned in %s): to resume this run, give --%s %s again" PLAN_REMEDY_NEW_DIR,
+                           o->name, shown(o->value), r.path, o->name, shown(o->value));
         } else if (c > 0) {
-            optout_set_err(err, errlen, "--%s was not given, now %s (planned in %s)", n->name, shown(n->value), r.path);
+            label_of(n, name, sizeof name);
+            optout_set_err(err, errlen, "%s was not given, now %s (planned in %s): to resume this run, %s" PLAN_REMEDY_NEW_DIR,
+                           name, shown(n->value), r.path,
+                           n->label ? "give the options it was planned with" : "leave it out");
         } else if (strcmp(o->value, n->value) != 0) {
-            optout_set_err(err, errlen, "--%s was %s, now %s (planned in %s)", o->name, shown(o->value),
-                    shown(n->value), r.path);
+            label_of(n, name, sizeof name);
+            if (n->label)
+                optout_set_err(err, errlen,
+                               "%s was %s, now %s (planned in %s): to resume this run, give the options it was "
+                               "planned with (%s)" PLAN_REMEDY_NEW_DIR,
+                               name, shown(o->value), shown(n->value), r.path, r.path);
+            else
+                optout_set_err(err, errlen,
+                               "%s was %s, now %s (planned in %s): to resume this run, give %s %s as planned" PLAN_REMEDY_NEW_DIR,
+                               name, shown(o->value), shown(n->value), r.path, name, shown(o->value));
         } else {
             i++, j++;
             continue;

@@ -33,7 +33,9 @@
  * - optout_plan_compare(): when DIR/plan exists, its options must equal the new ones; otherwise the
  *   first option that differs is named in err ("--mode was rfc9309, now protego"; one missing on a
  *   side reads "--level was not given, now 3" / "--level was 3, now not given"; an empty value is
- *   shown as "") and the caller exits 2. Options are compared by name, in any order given, and the
+ *   shown as "", an option the user did not type by its label, e.g. "--allow-private (implied by
+ *   --connect-to) was no, now yes"), then what to do ("resume with the options it was planned
+ *   with ..., or choose a new run directory ..."), and the caller exits 2. Options are compared by name, in any order given, and the
  *   first difference in name order is reported. Inputs are checked per task (size and mtime as
  *   planned, else the task fails).
  * - Errors: -1 with a message naming the path in err (err, errlen: optout_set_err's convention).
@@ -69,6 +71,10 @@ void optout_inputs_free(optout_inputs *inputs);
 typedef struct {
     const char *name;  /* the option as a user types it, without dashes: "mode", "agents-file" */
     const char *value; /* its effective value ("rfc9309"; for a file: "name sha256") */
+    /* how a mismatch names it when the user did not type `--NAME` itself: "the agent list
+     * (--agents-file, --agent)", "--allow-private (implied by --connect-to)"; NULL: "--NAME".
+     * Never written to the plan (nor hashed); NULL in what optout_plan_read() returns. */
+    const char *label;
 } optout_plan_option;
 
 /* SHA-256 (hex) over the option lines, sorted by name (as written in the plan). */
@@ -76,7 +82,9 @@ void optout_plan_config_hash(const optout_plan_option *options, size_t count, ch
 int optout_plan_write(const char *dir, const optout_plan_option *options, size_t count,
                       const optout_inputs *inputs, char *err, size_t errlen);
 /* 0 when DIR/plan is absent (*exists = 0) or has the same options (*exists = 1); -1 with the first
- * differing option named in err (*differs = 1), or on a read error (*differs = 0). */
+ * differing option named in err (*differs = 1: by the new side's label when it has one, followed
+ * by the remedy: the planned value to resume, or a new run directory), or on a read error
+ * (*differs = 0). */
 int optout_plan_compare(const char *dir, const optout_plan_option *options, size_t count, int *exists,
                         int *differs, char *err, size_t errlen);
 /* DIR/plan as read back: the one reader of the format (checked whole: header, config hash, every

@@ -458,10 +458,10 @@ static void test_sha256(void **state) {
 /* ---- plan ---------------------------------------------------------------------------------- */
 
 static const optout_plan_option OPTS[] = {
-    {"mode", "rfc9309"},
-    {"agents-file", "agents.txt 9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"},
-    {"corpus", "/data/**/*.jsonl.gz"},
-    {"empty", ""},
+    {"mode", "rfc9309", NULL},
+    {"agents-file", "agents.txt 9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08", NULL},
+    {"corpus", "/data/**/*.jsonl.gz", NULL},
+    {"empty", "", NULL},
 };
 #define NOPTS (sizeof OPTS / sizeof *OPTS)
 
@@ -547,12 +547,12 @@ static void test_plan_write_rejects(void **state) {
     assert_int_equal(optout_plan_write(dir, OPTS, NOPTS, &inputs, err, sizeof err), -1);
 
     inputs.count = 0;
-    optout_plan_option o1[] = {{"mode", "a\nb"}};
+    optout_plan_option o1[] = {{"mode", "a\nb", NULL}};
     assert_int_equal(optout_plan_write(dir, o1, 1, &inputs, err, sizeof err), -1);
     assert_non_null(strstr(err, "--mode"));
-    optout_plan_option o2[] = {{"my mode", "x"}};
+    optout_plan_option o2[] = {{"my mode", "x", NULL}};
     assert_int_equal(optout_plan_write(dir, o2, 1, &inputs, err, sizeof err), -1);
-    optout_plan_option o3[] = {{"mode", "x"}, {"level", "1"}, {"mode", "y"}};
+    optout_plan_option o3[] = {{"mode", "x", NULL}, {"level", "1", NULL}, {"mode", "y", NULL}};
     assert_int_equal(optout_plan_write(dir, o3, 3, &inputs, err, sizeof err), -1);
     assert_non_null(strstr(err, "--mode given twice"));
     struct stat st;
@@ -595,6 +595,17 @@ static void test_plan_compare(void **state) {
     assert_int_equal(differs, 1);
     assert_non_null(strstr(err, "--mode was rfc9309, now protego"));
     assert_non_null(strstr(err, "run/plan"));
+    /* with the remedy: the planned value to resume, or a new run directory */
+    assert_non_null(strstr(err, "to resume this run, give --mode rfc9309 as planned"));
+    assert_non_null(strstr(err, "new run directory (optout run --out DIR, optout-broker --dir DIR)"));
+
+    /* an option the user did not type is named by its label, never as --NAME alone */
+    o[3].label = "--mode (implied by --other)";
+    assert_int_equal(optout_plan_compare(dir, o, NOPTS, &exists, &differs, err, sizeof err), -1);
+    assert_non_null(strstr(err, "--mode (implied by --other) was rfc9309, now protego"));
+    assert_non_null(strstr(err, "give the options it was planned with"));
+    assert_null(strstr(err, "give --mode"));
+    o[3].label = NULL;
 
     /* the first difference (by name) is the one named */
     o[1].value = "/other/*.jsonl"; /* corpus */
@@ -613,15 +624,17 @@ static void test_plan_compare(void **state) {
     /* an option on one side only */
     optout_plan_option more[NOPTS + 1];
     memcpy(more, OPTS, sizeof OPTS);
-    more[NOPTS] = (optout_plan_option){"level", "3"};
+    more[NOPTS] = (optout_plan_option){"level", "3", NULL};
     assert_int_equal(optout_plan_compare(dir, more, NOPTS + 1, &exists, &differs, err, sizeof err), -1);
     assert_int_equal(differs, 1);
     assert_non_null(strstr(err, "--level was not given, now 3"));
+    assert_non_null(strstr(err, "to resume this run, leave it out"));
     assert_int_equal(optout_plan_compare(dir, OPTS, NOPTS - 1, &exists, &differs, err, sizeof err), -1);
     assert_int_equal(differs, 1);
     assert_non_null(strstr(err, "--empty was \"\", now not given"));
     assert_int_equal(optout_plan_compare(dir, OPTS + 1, NOPTS - 1, &exists, &differs, err, sizeof err), -1);
     assert_non_null(strstr(err, "--mode was rfc9309, now not given"));
+    assert_non_null(strstr(err, "to resume this run, give --mode rfc9309 again"));
 }
 
 /* Damaged or foreign plans are read errors (differs = 0), naming the file. */
