@@ -65,6 +65,24 @@ static int plan_synthetic(struct broker *b) {
     return OPTOUT_EXIT_OK;
 }
 
+/* A rerun: inputs changed since the plan are said at once (a stat each: cheap), since a complete
+ * run has nothing left to check them and would otherwise answer with outputs of older content. */
+static void warn_changed_inputs(const struct broker *b) {
+    size_t changed = 0, first = 0;
+    char why[256] = "", first_why[256] = "";
+    for (size_t i = 0; i < b->inputs.count; i++)
+        if (optout_input_changed(&b->inputs.items[i], why, sizeof why) && changed++ == 0) {
+            first = i;
+            memcpy(first_why, why, sizeof why);
+        }
+    if (!changed) return;
+    optout_log(LOG_WARNING,
+               "%zu of %zu inputs changed since this run was planned (%s: %s): published outputs are of the planned "
+               "content and a task whose input changed fails; to filter the new content, start a new run directory "
+               "(optout run --out DIR, optout-broker --dir DIR)",
+               changed, b->inputs.count, b->inputs.items[first].path, first_why);
+}
+
 int plan_run(struct broker *b) {
     const struct broker_config *c = b->cfg;
     char err[OPTOUT_RUNDIR_ERR_LEN];
@@ -147,6 +165,7 @@ int plan_run(struct broker *b) {
             optout_log(LOG_ERR, "%s", err);
             return OPTOUT_EXIT_FAILURE;
         }
+        warn_changed_inputs(b);
         return OPTOUT_EXIT_OK;
     }
     if (optout_inputs_expand(c->corpus, c->corpus_count, &b->inputs, err, sizeof err) != 0) {

@@ -393,14 +393,10 @@ int optout_manifest_write(const char *dir, const optout_manifest_info *info, opt
     /* inputs: the corpus as planned, then the hosts and agents files */
     for (size_t i = 0; i < plan.inputs.count; i++) {
         const optout_input *in = &plan.inputs.items[i];
-        struct stat st;
-        if (stat(in->path, &st) != 0) {
-            optout_set_err(err, errlen, "input %s: %s", in->path, strerror(errno));
-            goto out;
-        }
-        if ((uint64_t)st.st_size != in->size || mtime_ns_of(&st) != in->mtime_ns) {
-            optout_set_err(err, errlen, "input %s changed since the run was planned (size or mtime differs from %s/plan)",
-                    in->path, dir);
+        char why[256];
+        if (optout_input_changed(in, why, sizeof why)) {
+            optout_set_err(err, errlen, "input %s changed since the run was planned (%s; see %s/plan)", in->path, why,
+                           dir);
             goto out;
         }
         if (!text_ok(in->path) || !text_ok(in->output_name)) {
@@ -824,7 +820,12 @@ static int verify_inputs(const struct jv *inputs, unsigned jobs, struct verifier
             }
             if ((int64_t)d.files != nfiles) problem(v, "input", path, "%" PRIu64 " files, manifest says %" PRId64, d.files, nfiles);
             else if ((int64_t)d.size != size) problem(v, "input", path, "%" PRIu64 " bytes in all, manifest says %" PRId64, d.size, size);
-            else if (d.mtime_ns != mtime) problem(v, "input", path, "latest mtime %" PRId64 " ns, manifest says %" PRId64, d.mtime_ns, mtime);
+            else if (d.mtime_ns != mtime) {
+                char now_text[64], then_text[64];
+                problem(v, "input", path, "latest mtime %s, manifest says %s",
+                        optout_format_time_ns(d.mtime_ns, now_text, sizeof now_text),
+                        optout_format_time_ns(mtime, then_text, sizeof then_text));
+            }
             else if (strcmp(d.listing, listing) != 0) problem(v, "input", path, "listing differs (a file renamed, resized or touched)");
             else if (sha && strcmp(d.content, sha) != 0) problem(v, "input", path, "content SHA-256 differs");
             continue;
@@ -839,8 +840,10 @@ static int verify_inputs(const struct jv *inputs, unsigned jobs, struct verifier
             continue;
         }
         if (mtime_ns_of(&st) != mtime) {
-            problem(v, "input", path, "mtime %" PRId64 " ns, manifest says %" PRId64 " (modified or touched)",
-                    mtime_ns_of(&st), mtime);
+            char now_text[64], then_text[64];
+            problem(v, "input", path, "mtime %s, manifest says %s (modified or touched)",
+                    optout_format_time_ns(mtime_ns_of(&st), now_text, sizeof now_text),
+                    optout_format_time_ns(mtime, then_text, sizeof then_text));
             continue;
         }
         if (sha) {

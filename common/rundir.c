@@ -158,6 +158,25 @@ static int64_t mtime_ns_of(const struct stat *st) {
     return (int64_t)st->st_mtim.tv_sec * 1000000000 + st->st_mtim.tv_nsec;
 }
 
+int optout_input_changed(const optout_input *in, char *why, size_t cap) {
+    struct stat st;
+    char now_text[64], then_text[64];
+    if (stat(in->path, &st) != 0) {
+        snprintf(why, cap, "%s", strerror(errno));
+        return 1;
+    }
+    if ((uint64_t)st.st_size != in->size) {
+        snprintf(why, cap, "size %llu, planned %llu", (unsigned long long)st.st_size, (unsigned long long)in->size);
+        return 1;
+    }
+    if (mtime_ns_of(&st) != in->mtime_ns) {
+        snprintf(why, cap, "mtime %s, planned %s", optout_format_time_ns(mtime_ns_of(&st), now_text, sizeof now_text),
+                 optout_format_time_ns(in->mtime_ns, then_text, sizeof then_text));
+        return 1;
+    }
+    return 0;
+}
+
 /* Takes ownership of path and name. */
 static int add_match(expander *x, char *path, char *name, const struct stat *st) {
     if (strpbrk(path, "\t\n")) {

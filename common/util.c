@@ -162,6 +162,21 @@ int64_t optout_now_ms(void) {
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+const char *optout_format_time_ns(int64_t ns, char *buf, size_t cap) {
+    int64_t frac = ns % 1000000000;
+    if (frac < 0) frac += 1000000000; /* before 1970: floor division */
+    time_t secs = (time_t)((ns - frac) / 1000000000);
+    struct tm tm;
+    char day[32];
+    if (!gmtime_r(&secs, &tm) || !strftime(day, sizeof day, "%Y-%m-%dT%H:%M:%S", &tm)) {
+        snprintf(buf, cap, "%lld ns", (long long)ns);
+        return buf;
+    }
+    if (frac) snprintf(buf, cap, "%s.%09lldZ", day, (long long)frac);
+    else snprintf(buf, cap, "%sZ", day);
+    return buf;
+}
+
 /* Deeper trees than this are left (ELOOP): each level holds a descriptor. */
 #define REMOVE_TREE_DEPTH 128
 

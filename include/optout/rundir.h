@@ -67,6 +67,10 @@ typedef struct {
 int optout_inputs_expand(const char *const *patterns, size_t count, optout_inputs *out,
                          char *err, size_t errlen);
 void optout_inputs_free(optout_inputs *inputs);
+/* 0 when the input is still as planned (size and mtime), 1 when it changed or is gone, with `why`
+ * saying how ("size 120, planned 100", "mtime 2026-12-07T16:42:06Z, planned 2026-12-01T09:00:00Z",
+ * "No such file or directory"). */
+int optout_input_changed(const optout_input *in, char *why, size_t cap);
 
 typedef struct {
     const char *name;  /* the option as a user types it, without dashes: "mode", "agents-file" */

@@ -60,6 +60,10 @@ char *optout_read_fd(int fd, size_t max, size_t *len);
 /* Milliseconds on CLOCK_MONOTONIC (deadlines, liveness, rates: never the wall clock, which jumps). */
 int64_t optout_now_ms(void);
 
+/* A file time (nanoseconds since the epoch, as stat gives it) as UTC ISO 8601 for people:
+ * "2026-12-07T16:42:06.123456789Z" (the fraction left out when zero). Returns buf. */
+const char *optout_format_time_ns(int64_t ns, char *buf, size_t cap);
+
 /* Removes `path` and, when it is a directory, everything under it, like `rm -rf`. It never follows
  * a symbolic link: a link (even one to a directory) is removed, not what it points to, and every
  * step is relative to an open descriptor of the directory being emptied (a directory replaced by a
