@@ -1185,6 +1185,30 @@ static void test_redis_reload_drops_stale(void **state) {
     freeReplyObject(rep);
 }
 
+/* A run's store dropped: every key under its prefix (glob characters matched literally), nothing
+ * of another prefix; again: nothing left to delete; an empty prefix (every key) is refused. */
+static void test_redis_drop(void **state) {
+    (void)state;
+    char err[1024] = "";
+    const char *p1 = "optout:t[1]*:", *p2 = "optout:t1zz:";
+    assert_int_equal(load(p2, small_dir()), SMALL_RECORDS);
+    assert_int_equal(load(p1, small_dir()), SMALL_RECORDS);
+    long n = optout_verdicts_redis_drop(srv.endpoint, srv.user, srv.password, p1, err, sizeof err);
+    assert_int_equal(n, SMALL_RECORDS + 3); /* the host records, absent, planned, complete */
+    redisReply *rep = cmd("DBSIZE");
+    assert_int_equal(rep->integer, SMALL_RECORDS + 3);
+    freeReplyObject(rep);
+    optout_verdicts *v = open_redis_ok(p2, OPTOUT_MODE_RFC9309, 0); /* the other store is untouched */
+    expect_outcomes(v);
+    optout_verdicts_free(v);
+    assert_int_equal(optout_verdicts_redis_drop(srv.endpoint, srv.user, srv.password, p1, err, sizeof err), 0);
+    assert_int_equal(optout_verdicts_redis_drop(srv.endpoint, srv.user, srv.password, "", err, sizeof err), -1);
+    assert_non_null(strstr(err, "empty"));
+    rep = cmd("DBSIZE");
+    assert_int_equal(rep->integer, SMALL_RECORDS + 3);
+    freeReplyObject(rep);
+}
+
 static void test_redis_load_errors(void **state) {
     (void)state;
     char err[1024] = "";
@@ -1499,6 +1523,7 @@ int main(int argc, char **argv) {
             R(test_redis_restart),
             R(test_redis_eviction),
             R(test_redis_reload_drops_stale),
+            R(test_redis_drop),
             R(test_redis_load_errors),
             R(test_redis_big_body),
             R(test_redis_archive),
