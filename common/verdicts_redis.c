@@ -889,12 +889,6 @@ struct dir_load {
     int failed;
 };
 
-static void dir_host_free(void *p) {
-    struct robots_dir_host *h = p;
-    if (h) free(h->file);
-    free(h);
-}
-
 static int dir_known(const void *set, const char *host, size_t len) { return optout_strmap_get(set, host, len) != NULL; }
 
 /* optout_strmap_each() callback: one host's body (read from its file when ok), then its record. */
@@ -936,7 +930,7 @@ long optout_verdicts_load_redis(const char *endpoint, const char *user, const ch
         struct load_source src = {"no_robots", dir_known, d.hosts, dir_each, &d};
         rc = load_store(endpoint, user, password, prefix, &src, err, errlen);
     }
-    optout_strmap_free(d.hosts, dir_host_free);
+    optout_strmap_free(d.hosts, robots_dir_host_free);
     return rc;
 }
 
