@@ -79,10 +79,7 @@ static struct item *push(struct items *s) {
     if (s->n == s->cap) {
         s->cap = s->cap ? s->cap * 2 : 256;
         struct item *nv = realloc(s->v, s->cap * sizeof *nv);
-        if (!nv) {
-            optout_log(LOG_CRIT, "out of memory");
-            abort();
-        }
+        if (!nv) optout_oom("the list of documents asked about");
         s->v = nv;
     }
     struct item *it = &s->v[s->n++];
@@ -113,10 +110,7 @@ static int on_doc(const optout_why_doc *d, void *arg) {
         if (c->owned_n == c->owned_cap) {
             c->owned_cap = c->owned_cap ? c->owned_cap * 2 : 16;
             char **no = realloc(c->owned, c->owned_cap * sizeof *no);
-            if (!no) {
-                optout_log(LOG_CRIT, "out of memory");
-                abort();
-            }
+            if (!no) optout_oom("the URLs asked about");
             c->owned = no;
         }
         c->owned[c->owned_n++] = copy;
