@@ -11,7 +11,6 @@
  * --jobs 1 these are the peaks of a single map and a single reduce.
  */
 #include <curl/curl.h>
-#include <dirent.h>
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
@@ -152,20 +151,6 @@ static long peak_rss_kb_reset(void) {
         fclose(f);
     }
     return kb;
-}
-
-static void remove_tree(const char *dir) {
-    DIR *d = opendir(dir);
-    if (!d) return;
-    struct dirent *e;
-    char path[PATH_MAX];
-    while ((e = readdir(d)))
-        if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..")) {
-            snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
-            unlink(path);
-        }
-    closedir(d);
-    rmdir(dir);
 }
 
 static uint64_t data_lines(const char *path) {
@@ -365,7 +350,7 @@ int cmd_rank(int argc, char **argv) {
     printf("ranking: %s/{en.tsv,non_en.tsv,hosts.txt}\n", ranking);
     rc = fflush(stdout) == 0 ? OPTOUT_EXIT_OK : OPTOUT_EXIT_FAILURE;
 done:
-    if (tmp[0]) remove_tree(tmp);
+    if (tmp[0]) optout_remove_tree(tmp);
     if (j.maps)
         for (size_t i = 0; i < inputs.count; i++) free(j.maps[i]);
     if (j.indexes)

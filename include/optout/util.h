@@ -1,5 +1,5 @@
 /* util.h — small helpers every module needs: ASCII character classes that ignore the locale,
- * case-insensitive comparison, and reading a whole file.
+ * case-insensitive comparison, reading a whole file, the monotonic clock and removing a tree.
  * Contract: pure functions; optout_read_file returns a malloc'd, NUL-terminated buffer or NULL
  * with errno set (EFBIG when the file exceeds `max` bytes).
  */
@@ -57,4 +57,13 @@ char *optout_read_file(const char *path, size_t max, size_t *len);
 /* Reads all of an open descriptor (e.g. stdin). Same contract as optout_read_file. */
 char *optout_read_fd(int fd, size_t max, size_t *len);
 
+/* Milliseconds on CLOCK_MONOTONIC (deadlines, liveness, rates: never the wall clock, which jumps). */
+int64_t optout_now_ms(void);
+
+/* Removes `path` and, when it is a directory, everything under it, like `rm -rf`. It never follows
+ * a symbolic link: a link (even one to a directory) is removed, not what it points to, and every
+ * step is relative to an open descriptor of the directory being emptied (a directory replaced by a
+ * link meanwhile is not followed). A path that does not exist is success. It goes on past errors
+ * and returns 0, or -1 with errno of the first error. */
+int optout_remove_tree(const char *path);
 #endif

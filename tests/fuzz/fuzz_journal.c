@@ -25,6 +25,7 @@
 #include <unistd.h>
 #include <zlib.h>
 
+#include "fuzz_target.h"
 #include "optout/journal.h"
 
 #define CHECK(cond)                                                                                \

@@ -29,6 +29,7 @@
 #include <zlib.h>
 #include <zstd.h>
 
+#include "fuzz_target.h"
 #include "optout/shard.h"
 
 #define CHECK(cond)                                                                                \
