@@ -528,6 +528,18 @@ static long scan_pack(const char *dir, char *pack, int with_bodies, optout_archi
     return count;
 }
 
+long optout_archive_packs(const char *dir, char *err, size_t errlen) {
+    struct dirent **list = NULL;
+    int n = scandir(dir, &list, pack_filter, NULL);
+    if (n < 0) {
+        optout_set_err(err, errlen, "archive %s: %s", dir, strerror(errno));
+        return -1;
+    }
+    for (int i = 0; i < n; i++) free(list[i]);
+    free(list);
+    return n;
+}
+
 long optout_archive_scan(const char *dir, int with_bodies, optout_archive_visit visit, void *arg, size_t *torn,
                          char *err, size_t errlen) {
     size_t torn_local = 0;

@@ -65,4 +65,9 @@ typedef int (*optout_archive_visit)(const optout_archive_record *rec, void *arg)
 long optout_archive_scan(const char *dir, int with_bodies, optout_archive_visit visit, void *arg, size_t *torn,
                          char *err, size_t errlen);
 
+/* The number of packs (NAME.tsv) in dir: what makes a directory a fetch archive (a fetch writes a
+ * pack even when it has no host). 0 when it has none, -1 with err when it cannot be listed
+ * (a missing dir included). */
+long optout_archive_packs(const char *dir, char *err, size_t errlen);
+
 #endif
