@@ -85,6 +85,12 @@ expect_exit 2 "--in equals --out" "$optout" filter --robots-dir "$tmp/robots" --
 expect_exit 2 "bad --mode" "$optout" filter --mode nope --robots-dir "$tmp/robots" --in "$tmp/down.jsonl" --out "$tmp/z.jsonl"
 expect_exit 2 "bad --max-line" "$optout" filter --max-line 0 --robots-dir "$tmp/robots" --in "$tmp/down.jsonl" --out "$tmp/z.jsonl"
 expect_exit 2 "option without value" "$optout" filter --robots-dir
+# an agents file over the limit names the limit (not "Argument list too long")
+i=0; while [ $i -lt 300 ]; do echo "Bot$i"; i=$((i + 1)); done > "$tmp/many-agents.txt"
+expect_exit 2 "agents file over the limit" "$optout" filter --agents-file "$tmp/many-agents.txt" --robots-dir "$tmp/robots" \
+  --in "$tmp/down.jsonl" --out "$tmp/z.jsonl"
+grep -q "many-agents.txt:257" "$tmp/stderr" && grep -q "at most 256 agents" "$tmp/stderr" \
+  && pass "message names the line and the limit" || fail "message: $(cat "$tmp/stderr")"
 
 [ "$fails" -eq 0 ] && echo "bad input: all cases pass" || echo "bad input: $fails failures"
 exit $((fails > 0))
