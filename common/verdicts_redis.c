@@ -925,6 +925,8 @@ static int dir_load_one(const char *host, size_t len, void *value, void *arg) {
             d->failed = 1;
             return 1;
         }
+        if (optout_robots_looks_utf16(body, blen))
+            optout_log(LOG_WARNING, "robots.txt of %.*s (%s) %s", (int)len, host, path, OPTOUT_ROBOTS_UTF16_WARNING);
     }
     if (load_record(d->l, host, len, h->outcome, body, blen) != 0) d->failed = 1;
     free(body);
