@@ -13,7 +13,7 @@
 #include "optout/fetch.h"
 #include "optout/log.h"
 #include "optout/rank.h"
-#include "memory.h"
+#include "optout/memory.h"
 #include "task.h"
 
 struct fetch_sink {
@@ -130,9 +130,9 @@ int task_fetch(const task_job *job, optout_msg *res, void **stats_buf, char *err
         .connect_to = cfg->fetch_connect_to[0] ? cfg->fetch_connect_to : NULL,
         .allow_private = cfg->fetch_allow_private,
     };
-    if (job->env->slot_memory) { /* memory.h: WORKER_MEM_TRANSFER a transfer in flight */
-        uint64_t fit = job->env->slot_memory > WORKER_MEM_SLOT_FIXED
-                           ? (job->env->slot_memory - WORKER_MEM_SLOT_FIXED) / WORKER_MEM_TRANSFER : 1;
+    if (job->env->slot_memory) { /* memory.h: OPTOUT_MEM_TRANSFER a transfer in flight */
+        uint64_t fit = job->env->slot_memory > OPTOUT_MEM_SLOT_FIXED
+                           ? (job->env->slot_memory - OPTOUT_MEM_SLOT_FIXED) / OPTOUT_MEM_TRANSFER : 1;
         unsigned want = fo.concurrency ? fo.concurrency : 256;
         if (fit < want) {
             fo.concurrency = fit ? (unsigned)fit : 1;
