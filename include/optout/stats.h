@@ -24,7 +24,6 @@
 #include <stdio.h>
 
 #include "optout/agents.h"
-#include "optout/json.h" /* the string writer of the schema (optout_json_put_string) */
 
 typedef struct {
     uint64_t docs_in, docs_removed;
