@@ -1,6 +1,6 @@
 /* cmd_robots.c — `optout robots check`: one robots.txt, many URLs, every agent of a list.
  *
- * Output contract (tests and ../shared/tools/robots-conformance rely on it): one line per
+ * Output contract (the CLI tests and the conformance suites rely on it): one line per
  * (URL, agent), URL-major in input order, agents in list order, each printed as given:
  *   allowed<TAB>AGENT<TAB>URL   or   disallowed<TAB>AGENT<TAB>URL
  * --explain appends a fourth column saying which group and rule decided.

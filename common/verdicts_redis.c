@@ -1,5 +1,5 @@
 /* verdicts_redis.c — the Redis verdict source and its loader (include/optout/verdicts.h, layout
- * there; DESIGN.md "The fleet").
+ * there; docs/fleet.md).
  *
  * The source keeps one synchronous hiredis connection (one source per thread). A miss costs one
  * round trip: the GETs of the hosts asked for (one for a lookup, up to REDIS_BATCH for a prefetch)

@@ -1,5 +1,5 @@
-/* archive.h — the robots archive: the durable record of a fetch (DESIGN.md "fetch": Redis is a
- * cache rebuilt from it). A run keeps it in DIR/robots/.
+/* archive.h — the robots archive: the durable record of a fetch (Redis is a cache rebuilt from
+ * it). A run keeps it in DIR/robots/.
  *
  * Layout: a directory of packs. Pack NAME is two files:
  *   NAME.tsv          the index: a '#' header line, then one line per host, '\n'-terminated,
