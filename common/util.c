@@ -136,11 +136,15 @@ char *optout_read_secret_file(const char *path) {
     return text;
 }
 
-void optout_set_err(char *err, size_t errlen, const char *fmt, ...) {
+void optout_set_errv(char *err, size_t errlen, const char *fmt, va_list ap) {
     if (!err || errlen == 0) return;
+    vsnprintf(err, errlen, fmt, ap);
+}
+
+void optout_set_err(char *err, size_t errlen, const char *fmt, ...) {
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
+    optout_set_errv(err, errlen, fmt, ap);
     va_end(ap);
 }
 
