@@ -15,21 +15,10 @@
 
 #include "../support/testdir.h"
 
+/* Writes a small shard (or any file) with the given text. */
 static void put(const char *path, const char *text) {
     FILE *f = fopen(path, "w");
-    assert_non_null(f);
-    fputs(text, f);
-    assert_int_equal(fclose(f), 0);
-}
-
-static int setup(void **state) {
-    (void)state;
-    return testdir_create("test_report_diff");
-}
-
-static int teardown(void **state) {
-    (void)state;
-    return testdir_remove();
+    assert_true(f && fputs(text, f) >= 0 && fclose(f) == 0);
 }
 
 static void test_compare(void **state) {
@@ -79,9 +68,10 @@ static void test_errors(void **state) {
 }
 
 int main(void) {
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_compare, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_errors, setup, teardown),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    const struct CMUnitTest tests[] = {cmocka_unit_test(test_compare), cmocka_unit_test(test_errors)};
+    /* one directory for both tests: they use different names in it */
+    if (testdir_create("test_report_diff") != 0) return 1;
+    int failed = cmocka_run_group_tests(tests, NULL, NULL);
+    testdir_remove();
+    return failed;
 }
