@@ -35,3 +35,11 @@ optout_fuzz_target(fuzz_records
 optout_fuzz_target(fuzz_msg
   SOURCES common/msg.c common/stats_msgpack.c common/stats.c common/json.c common/agents.c common/log.c common/util.c
   LIBS PkgConfig::DEPS m)
+
+# Parquet: footer, page headers, value decoders, the ARROW:schema rewrite, whole files read and
+# filtered (the codec libraries linked uninstrumented).
+optout_fuzz_target(fuzz_parquet
+  SOURCES common/parquet_thrift.c common/parquet_meta.c common/parquet_codec.c common/parquet_encoding.c
+          common/parquet_read.c common/parquet_json.c common/parquet_write.c common/parquet_arrow.c common/log.c
+          common/util.c
+  INCLUDES common LIBS PkgConfig::DEPS PkgConfig::PQCODECS ${SNAPPY_LIBRARY})
