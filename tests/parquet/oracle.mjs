@@ -57,10 +57,13 @@ function leafKind(e) {
   const ct = e.converted_type
   const lt = e.logical_type
   const ltName = typeof lt === 'string' ? lt : lt?.type
-  const ltText = typeof lt === 'string' ? lt : JSON.stringify(lt ?? null)
   if (ct === 'DECIMAL' || /decimal/i.test(ltName ?? '')) return { kind: 'decimal' }
   if (e.type === 'INT96') return { kind: 'int96' }
-  const unit = /NANOS/i.test(ltText) ? 'ns' : /MICROS/i.test(ltText) ? 'us' : /MILLIS/i.test(ltText) ? 'ms' : undefined
+  // hyparquet: {unit: 'MICROS'}; DuckDB: 'TimeUnit(MILLIS=<null>, MICROS=MicroSeconds(), NANOS=<null>)'
+  const unitName = typeof lt === 'string'
+    ? (/NanoSeconds\(/.test(lt) ? 'NANOS' : /MicroSeconds\(/.test(lt) ? 'MICROS' : /MilliSeconds\(/.test(lt) ? 'MILLIS' : undefined)
+    : lt?.unit
+  const unit = { NANOS: 'ns', MICROS: 'us', MILLIS: 'ms' }[unitName]
   if (ct === 'TIMESTAMP_MILLIS' || ct === 'TIMESTAMP_MICROS' || /timestamp/i.test(ltName ?? ''))
     return { kind: 'timestamp', unit: unit ?? (ct === 'TIMESTAMP_MILLIS' ? 'ms' : 'us') }
   if (ct === 'TIME_MILLIS' || ct === 'TIME_MICROS' || /^time/i.test(ltName ?? ''))
@@ -193,6 +196,8 @@ const rawParsers = {
   dateFromDays: (x) => x,
   stringFromBytes: (b) => b && utf8.decode(b),
   jsonFromBytes: (b) => b && utf8.decode(b),
+  geometryFromBytes: (b) => b,
+  geographyFromBytes: (b) => b,
   uuidFromBytes: (b) => b,
 }
 
@@ -205,9 +210,18 @@ function bytesToSigned(b) {
 }
 
 function hypRender(v, n) {
+  // a repeated field has no null state: hyparquet gives null for an empty bare repeated field
+  if ((v === null || v === undefined) && n.e.repetition_type === 'REPEATED' && !n.repeatedHandled) return []
   if (v === null || v === undefined) return null
   if (n.children.length) {
-    if (isMap(n)) return Object.entries(v).map(([key, value]) => ({ key, value: hypRender(value, n.children[0].children[1]) }))
+    if (isMap(n)) {
+      // hyparquet assembles a map into a JS object: keys come back as property names (strings), so
+      // keys of other types are parsed back by their column's type
+      const [keyNode, valueNode] = n.children[0].children
+      const keyOf = (k) => (keyNode.e.type === 'INT32' || keyNode.e.type === 'INT64' ? BigInt(k)
+        : keyNode.e.type === 'BOOLEAN' ? k === 'true' : keyNode.e.type === 'FLOAT' || keyNode.e.type === 'DOUBLE' ? Number(k) : k)
+      return Object.entries(v).map(([key, value]) => ({ key: keyOf(key), value: valueNode ? hypRender(value, valueNode) : null }))
+    }
     if (isList(n)) return Array.from(v, (x) => hypRender(x, listElement(n)))
     if (n.e.repetition_type === 'REPEATED' && !n.repeatedHandled)
       return Array.from(v, (x) => hypRender(x, { ...n, repeatedHandled: true }))
