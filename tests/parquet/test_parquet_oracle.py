@@ -1,0 +1,518 @@
+#!/usr/bin/python3
+"""The project's Parquet reader and writer against two independent implementations.
+
+usage: test_parquet_oracle.py SRC_DIR SHARED_DIR [PARQUET_TOOL]   (or PARQUET_TOOL in the environment)
+
+DuckDB and hyparquet (npm packages, tests/parquet/node_modules, installed by deploy/deps.sh) write the
+fixtures (make_fixtures.mjs) and read every file back (dump.mjs, canonical form in oracle.mjs):
+  0. the oracles agree with each other on every fixture (proves the harness);
+  a. `parquet_tool dump` of every fixture equals DuckDB's and hyparquet's readings;
+  b. `parquet_tool filter` of every fixture, under several drop patterns and codecs, read back by DuckDB and
+     hyparquet: the input's rows minus the dropped ones, same schema, key-value metadata, one row group per
+     input row group; `--removed-col` adds a last list<varchar> column;
+  c. Apache's parquet-testing files: each does what parquet_testing_expect.tsv says (round-trips, or is
+     refused with exit 1 and a message); none crashes.
+Exit 0 all passed, 1 a failure, 77 skipped (no node/npm packages outside CI, or no parquet_tool: then only
+the oracles' self-test ran).
+
+Normalisations, applied to parquet_tool's output only, each one explicit (see docs/testing-parquet.md):
+  - numbers compare by value (JSON "1" equals 1.0; integers exactly, int64 beyond 2^53 included);
+    NaN/Infinity (JSON literals or strings) equal the oracles' "NaN"/"Infinity"/"-Infinity";
+  - INT96 against DuckDB: DuckDB keeps microseconds, so the tool's nanoseconds are truncated to
+    microseconds for that comparison (hyparquet compares them exactly), and values beyond DuckDB's range
+    (2^63 ns) are compared with hyparquet alone;
+  - DECIMAL given as a string ("-12.345") becomes its unscaled integer by the column's scale;
+  - a map given as a JSON object becomes the list of {"key", "value"} entries in order;
+  - FLOAT16 given as base64 bytes becomes its value.
+"""
+import base64, json, math, os, shutil, struct, subprocess, sys, tempfile
+
+SKIP = 77
+SRC, SHARED = sys.argv[1], sys.argv[2]
+TOOL = sys.argv[3] if len(sys.argv) > 3 and sys.argv[3] else os.environ.get("PARQUET_TOOL", "")
+HERE = os.path.join(SRC, "tests", "parquet")
+PT_DIR = os.path.join(SHARED, "data", "parquet-testing", "data")
+IN_CI = bool(os.environ.get("CI"))
+failures = []
+passed = 0
+
+
+def fail(msg):
+    failures.append(msg)
+    print("FAIL:", msg, flush=True)
+
+
+def ok():
+    global passed
+    passed += 1
+
+
+def skip_or_fail(msg):
+    # CI installs the oracles (deploy/deps.sh): there their absence is a failure, not a skip.
+    print(("FAIL: " if IN_CI else "SKIP: ") + msg, flush=True)
+    sys.exit(1 if IN_CI else SKIP)
+
+
+node = shutil.which("node")
+if not node:
+    skip_or_fail("node is not installed: run deploy/deps.sh to install the Parquet test oracles")
+if not os.path.isfile(os.path.join(HERE, "node_modules", ".optout-lock-sha256")):
+    skip_or_fail("the npm packages of the Parquet oracles are missing (tests/parquet/node_modules): run deploy/deps.sh")
+
+work = tempfile.mkdtemp(prefix="pqoracle.")
+FIX = os.path.join(work, "fixtures")
+
+
+def run_node(*args):
+    p = subprocess.run([node, os.path.join(HERE, args[0]), *args[1:]], capture_output=True, text=True, timeout=1800)
+    if p.returncode != 0:
+        print(p.stdout, p.stderr, file=sys.stderr)
+        raise SystemExit(f"FAIL: node {args[0]} exited {p.returncode}")
+    return p.stdout
+
+
+def oracle_batch(paths, tag):
+    """Reads every path with both oracles; returns {path: {'duckdb': (meta|error, rows), 'hyparquet': ...}}."""
+    out = os.path.join(work, "dump-" + tag)
+    lst = os.path.join(work, "list-" + tag)
+    with open(lst, "w") as f:
+        for i, p in enumerate(paths):
+            f.write(f"{i}\t{p}\n")
+    run_node("dump.mjs", "--batch", out, lst)
+    res = {}
+    for i, p in enumerate(paths):
+        res[p] = {}
+        for r in ("duckdb", "hyparquet"):
+            with open(os.path.join(out, f"{i}.{r}.jsonl")) as f:
+                lines = f.read().split("\n")[:-1]  # not splitlines(): U+2028 is inside strings
+            head = json.loads(lines[0])
+            res[p][r] = (head, [json.loads(x) for x in lines[1:]])
+    return res
+
+
+# ---------------------------------------------------------------------------------------------------
+# Schema walking (the flat element list from hyparquet's metadata) and the comparer.
+class Node:
+    def __init__(self, e):
+        self.e, self.children = e, []
+
+
+def tree(elements):
+    it = iter(elements)
+
+    def node():
+        n = Node(next(it))
+        for _ in range(n.e.get("num_children") or 0):
+            n.children.append(node())
+        return n
+    return node()
+
+
+def ann(e):
+    lt = e.get("logical_type") or {}
+    return e.get("converted_type"), (lt.get("type") if isinstance(lt, dict) else None)
+
+
+def is_list(n):
+    return "LIST" in ann(n.e)
+
+
+def is_map(n):
+    ct, lt = ann(n.e)
+    return ct in ("MAP", "MAP_KEY_VALUE") or lt == "MAP"
+
+
+def list_element(n):
+    rep = n.children[0]
+    if len(rep.children) == 1 and rep.e["name"] not in ("array", n.e["name"] + "_tuple"):
+        return rep.children[0]
+    return rep
+
+
+def canon_float(x):
+    if isinstance(x, float):
+        if math.isnan(x):
+            return "NaN"
+        if math.isinf(x):
+            return "Infinity" if x > 0 else "-Infinity"
+    if x in ("nan", "NaN", "inf", "-inf", "Infinity", "-Infinity"):
+        return {"nan": "NaN", "inf": "Infinity", "-inf": "-Infinity"}.get(x, x)
+    return x
+
+
+def normalise_tool(v, n, repeated_done=False):
+    """parquet_tool's JSON value for schema node n, in the oracles' canonical form (documented above)."""
+    if v is None:
+        return None
+    if n.e.get("repetition_type") == "REPEATED" and not repeated_done and isinstance(v, list):
+        return [normalise_tool(x, n, True) for x in v]
+    if n.children:
+        if is_map(n):
+            kv = n.children[0]
+            vnode = kv.children[1] if len(kv.children) > 1 else None
+            entries = v.items() if isinstance(v, dict) else [(x.get("key"), x.get("value")) for x in v]
+            return [{"key": normalise_tool(k, kv.children[0]), "value": normalise_tool(x, vnode) if vnode else None}
+                    for k, x in entries]
+        if is_list(n) and isinstance(v, list):
+            return [normalise_tool(x, list_element(n)) for x in v]
+        if isinstance(v, dict):
+            return {c.e["name"]: normalise_tool(v.get(c.e["name"]), c) for c in n.children} if set(v) <= {c.e["name"] for c in n.children} else v
+        return v
+    ct, lt = ann(n.e)
+    if (ct == "DECIMAL" or lt == "DECIMAL") and isinstance(v, str):
+        scale = n.e.get("scale") or 0
+        neg = v.startswith("-")
+        whole, _, frac = v.lstrip("+-").partition(".")
+        if len(frac) <= scale and (whole + frac).isdigit():
+            u = int(whole + frac.ljust(scale, "0"))
+            return -u if neg else u
+    if lt == "FLOAT16" and isinstance(v, str):
+        try:
+            return canon_float(struct.unpack("<e", base64.b64decode(v, validate=True))[0])
+        except Exception:
+            return v
+    return canon_float(v)
+
+
+def is_int96(n):
+    return not n.children and n.e.get("type") == "INT96"
+
+
+def for_duckdb(v, n):
+    """Tool value as DuckDB can represent it: INT96 truncated to microseconds; None when out of its range."""
+    if v is None or not isinstance(v, int) or isinstance(v, bool):
+        return v
+    if abs(v) >= 2 ** 63:
+        return "beyond DuckDB's range"
+    return v - v % 1000
+
+
+def same(a, b):
+    if isinstance(a, bool) or isinstance(b, bool):
+        return type(a) is type(b) and a == b
+    if isinstance(a, (int, float)) and isinstance(b, (int, float)):
+        return a == b
+    if isinstance(a, list) and isinstance(b, list):
+        return len(a) == len(b) and all(same(x, y) for x, y in zip(a, b))
+    if isinstance(a, dict) and isinstance(b, dict):
+        return list(a) == list(b) and all(same(a[k], b[k]) for k in a)
+    return type(a) is type(b) and a == b
+
+
+def first_difference(rows_a, rows_b, top, name_a, name_b):
+    """None when equal, else a precise description: row, column, both values."""
+    if len(rows_a) != len(rows_b):
+        return f"{len(rows_a)} rows from {name_a}, {len(rows_b)} from {name_b}"
+    for i, (ra, rb) in enumerate(zip(rows_a, rows_b)):
+        if list(ra) != list(rb):
+            return f"row {i}: columns {list(ra)} from {name_a}, {list(rb)} from {name_b}"
+        for k in ra:
+            if not same(ra[k], rb[k]):
+                return f"row {i} column {k!r}: {name_a} {json.dumps(ra[k])[:200]} vs {name_b} {json.dumps(rb[k])[:200]}"
+    return None
+
+
+def compare_oracle_rows(rows, oracle, reader, top):
+    """rows (tool values already normalised) against one oracle's rows, INT96 handled for DuckDB."""
+    if reader == "duckdb":
+        int96_cols = [c.e["name"] for c in top.children if is_int96(c)]
+        if int96_cols:
+            rows = [{k: (for_duckdb(v, None) if k in int96_cols else v) for k, v in r.items()} for r in rows]
+            oracle = [{k: ("beyond DuckDB's range" if k in int96_cols and rows[i][k] == "beyond DuckDB's range" else v)
+                       for k, v in r.items()} for i, r in enumerate(oracle)] if len(oracle) == len(rows) else oracle
+    return first_difference(rows, oracle, top, "parquet_tool", reader)
+
+
+# ---------------------------------------------------------------------------------------------------
+# 0. Fixtures, and the oracles' agreement on them.
+print(run_node("make_fixtures.mjs", FIX).strip(), flush=True)
+with open(os.path.join(FIX, "manifest.json")) as f:
+    manifest = json.load(f)
+fixtures = [os.path.join(FIX, m["file"]) for m in manifest]
+fx = oracle_batch(fixtures, "fixtures")
+
+
+def meta_of(entry, reader):
+    head, _ = entry[reader]
+    return head.get("meta")
+
+
+for p in fixtures:
+    name = os.path.basename(p)
+    d, h = fx[p]["duckdb"], fx[p]["hyparquet"]
+    if "error" in d[0] or "error" in h[0]:
+        fail(f"oracle self-test {name}: DuckDB {d[0].get('error')} / hyparquet {h[0].get('error')}")
+        continue
+    top = tree(h[0]["meta"]["schema"])
+    diff = compare_oracle_rows(h[1], d[1], "duckdb", top)
+    if diff:
+        fail(f"oracle self-test {name}: hyparquet and DuckDB disagree: {diff}")
+    elif d[0]["meta"]["row_groups"] != h[0]["meta"]["row_groups"] or d[0]["meta"]["kv"] != h[0]["meta"]["kv"]:
+        fail(f"oracle self-test {name}: row groups or key-value metadata differ between DuckDB and hyparquet")
+    else:
+        ok()
+# Negative controls: the comparer must see a changed value, a missing row and an int64 off by one past 2^53.
+base = fx[os.path.join(FIX, "fineweb.parquet")]["duckdb"][1]
+changed = [dict(r) for r in base]
+changed[len(changed) // 2]["url"] = (changed[len(changed) // 2]["url"] or "") + "x"
+if (first_difference(changed, base, None, "a", "b") is None or first_difference(base[1:], base, None, "a", "b") is None
+        or same(2 ** 60 + 1, 2 ** 60) or not same(2 ** 60, 2 ** 60) or same(True, 1) or not same(1, 1.0)):
+    fail("the comparer cannot see a difference: the harness is broken")
+else:
+    ok()
+print(f"oracle self-test: {len(fixtures)} fixtures read identically by DuckDB and hyparquet" if not failures else
+      "oracle self-test: FAILED", flush=True)
+
+# The expectations table for parquet-testing is checked against the folder even without a tool.
+EXPECT = {}
+with open(os.path.join(HERE, "parquet_testing_expect.tsv")) as f:
+    for line in f:
+        if line.startswith("#") or not line.strip():
+            continue
+        path, verdict = line.rstrip("\n").split("\t", 1)
+        EXPECT[path] = verdict
+pt_files = []
+if os.path.isdir(PT_DIR):
+    for root, _, files in os.walk(PT_DIR):
+        for fn in files:
+            if ".parquet" in fn:
+                pt_files.append(os.path.relpath(os.path.join(root, fn), PT_DIR))
+    pt_files.sort()
+    for rel in pt_files:
+        if rel not in EXPECT:
+            fail(f"parquet-testing {rel}: not in parquet_testing_expect.tsv (add what it should do)")
+    for rel in EXPECT:
+        if rel not in pt_files:
+            fail(f"parquet_testing_expect.tsv names {rel}, which {PT_DIR} does not have")
+else:
+    print(f"note: {PT_DIR} is absent: the parquet-testing part does not run", flush=True)
+
+if not TOOL:
+    print(f"{passed} passed, {len(failures)} failed")
+    if failures:
+        sys.exit(1)
+    shutil.rmtree(work, ignore_errors=True)
+    print("SKIP: no parquet_tool given (argument or PARQUET_TOOL): only the oracles' self-test ran")
+    sys.exit(SKIP)
+
+
+# ---------------------------------------------------------------------------------------------------
+def tool(*args, timeout=300):
+    p = subprocess.run([TOOL, *args], capture_output=True, timeout=timeout)
+    return p.returncode, p.stdout, p.stderr.decode("utf-8", "replace").strip()
+
+
+def tool_rows(stdout):
+    return [json.loads(x) for x in stdout.decode("utf-8").split("\n") if x]
+
+
+def check_dump(label, path, oracles, readers=("duckdb", "hyparquet")):
+    rc, out, err = tool("dump", path)
+    if rc != 0:
+        fail(f"{label}: parquet_tool dump exited {rc}: {err[:300]}")
+        return None
+    try:
+        raw = tool_rows(out)
+    except ValueError as e:
+        fail(f"{label}: parquet_tool dump printed something that is not JSON Lines: {e}")
+        return None
+    ref = next(oracles[r] for r in ("hyparquet", "duckdb") if "meta" in oracles[r][0])
+    top = tree(ref[0]["meta"]["schema"])
+    rows = [{k: normalise_tool(v, next((c for c in top.children if c.e["name"] == k), Node({}))) for k, v in r.items()} for r in raw]
+    good = True
+    for r in readers:
+        if "meta" not in oracles[r][0]:
+            continue
+        diff = compare_oracle_rows(rows, oracles[r][1], r, top)
+        if diff:
+            fail(f"{label}: parquet_tool dump vs {r}: {diff}")
+            good = False
+    if good:
+        ok()
+    return rows
+
+
+# a. dump of every fixture
+for p in fixtures:
+    check_dump(f"dump {os.path.basename(p)}", p, fx[p])
+
+# b. filter: drop patterns × codecs (codecs rotate over the patterns of every fixture; FineWeb's fixture
+# gets every pair), read back by both oracles.
+CODECS = ["zstd", "snappy", "gzip", "lz4", "none"]
+CODEC_NAME = {"zstd": "ZSTD", "snappy": "SNAPPY", "gzip": "GZIP", "lz4": "LZ4_RAW", "none": "UNCOMPRESSED"}
+
+
+def patterns(n):
+    pats = [("none", [], set()), ("every3", ["--drop-every", "3"], {i for i in range(n) if i % 3 == 2})]
+    if n:
+        pats += [("all", ["--drop", ",".join(map(str, range(n)))], set(range(n))),
+                 ("first_last", ["--drop", f"0,{n - 1}"], {0, n - 1})]
+    return pats
+
+
+jobs = []  # (label, input path, output path, dropped rows, codec, removed_col)
+for k, p in enumerate(fixtures):
+    n = len(fx[p]["hyparquet"][1])
+    pats = patterns(n)
+    name = os.path.basename(p)
+    for j, (pname, args, dropped) in enumerate(pats):
+        codecs = CODECS if name == "fineweb.parquet" else [CODECS[(k + j) % len(CODECS)]]
+        for c in codecs:
+            out = os.path.join(work, "out", f"{name}.{pname}.{c}.parquet")
+            jobs.append((f"filter {name} {pname} --codec {c}", p, out, dropped, c, False, ["--codec", c, *args]))
+    out = os.path.join(work, "out", f"{name}.removed.parquet")
+    jobs.append((f"filter {name} every3 --removed-col", p, out, pats[1][2], "zstd", True,
+                 ["--drop-every", "3", "--removed-col", "GPTBot,CCBot"]))
+os.makedirs(os.path.join(work, "out"), exist_ok=True)
+
+made = []
+for label, src, out, dropped, codec, removed, args in jobs:
+    rc, _, err = tool("filter", src, out, *args)
+    if rc != 0:
+        fail(f"{label}: parquet_tool filter exited {rc}: {err[:300]}")
+        continue
+    made.append((label, src, out, dropped, codec, removed))
+outs = oracle_batch([m[2] for m in made], "outputs")
+
+
+def leaf_rows_meta(m):
+    return [(e.get("name"), e.get("type"), e.get("type_length"), e.get("repetition_type"), e.get("converted_type"),
+             json.dumps(e.get("logical_type"), sort_keys=True), e.get("scale"), e.get("precision"), e.get("num_children"))
+            for e in m["schema"]]
+
+
+for label, src, out, dropped, codec, removed in made:
+    good = True
+    for r in ("duckdb", "hyparquet"):
+        ih, irows = fx[src][r]
+        oh, orows = outs[out][r]
+        if "error" in oh:
+            fail(f"{label}: {r} cannot read the output: {oh['error']}")
+            good = False
+            continue
+        im, om = ih["meta"], oh["meta"]
+        want = [row for i, row in enumerate(irows) if i not in dropped]
+        got = orows
+        isch, osch = (im["schema"], om["schema"])
+        if removed:
+            # the last top-level column is the added one: check it, then compare the rest
+            top_out = [c.e["name"] for c in tree(osch).children]
+            if not top_out or top_out[-1] != "disallowed_user_agents":
+                fail(f"{label}: {r}: the last column is {top_out[-1:]} , not disallowed_user_agents")
+                good = False
+                continue
+            vals = [row.get("disallowed_user_agents") for row in got]
+            if not all(isinstance(v, list) and all(isinstance(x, str) for x in v) for v in vals):
+                fail(f"{label}: {r}: disallowed_user_agents is not a list of strings in every row: {vals[:3]}")
+                good = False
+            got = [{k: v for k, v in row.items() if k != "disallowed_user_agents"} for row in got]
+            n_top = len(tree(osch).children)
+            # drop the added column's elements (a group and its descendants) from the schema compared
+            t = tree(osch)
+            count = 0
+
+            def size(nd):
+                return 1 + sum(size(c) for c in nd.children)
+            count = size(t.children[-1])
+            osch = [dict(osch[0], num_children=n_top - 1)] + osch[1:len(osch) - count]
+        diff = first_difference(got, want, None, "output", "input minus dropped")
+        if diff:
+            fail(f"{label}: read back by {r}: {diff}")
+            good = False
+        if leaf_rows_meta({"schema": osch}) != leaf_rows_meta({"schema": isch}):
+            a, b = leaf_rows_meta({"schema": isch}), leaf_rows_meta({"schema": osch})
+            d = next(((x, y) for x, y in zip(a, b) if x != y), (a[len(b):], b[len(a):]))
+            fail(f"{label}: {r}: schema differs: input {d[0]} output {d[1]}")
+            good = False
+        ikv = [kv for kv in im["kv"] if not (removed and kv[0] == "ARROW:schema")]
+        okv = [kv for kv in om["kv"] if not (removed and kv[0] == "ARROW:schema")]
+        if ikv != okv:
+            fail(f"{label}: {r}: key-value metadata differs: input {ikv} output {okv}")
+            good = False
+        # one output row group per input row group, holding its kept rows (an input group whose rows were all
+        # dropped may leave no group or an empty one)
+        kept, start = [], 0
+        for g in im["row_groups"]:
+            kept.append(sum(1 for i in range(start, start + g) if i not in dropped))
+            start += g
+        if [x for x in om["row_groups"] if x] != [x for x in kept if x]:
+            fail(f"{label}: {r}: output row groups {om['row_groups']}, expected the kept rows of each input group {kept}")
+            good = False
+        codecs = {c["codec"] for c in om["columns"]}
+        if r == "hyparquet" and om["columns"] and codecs != {CODEC_NAME[codec]}:
+            fail(f"{label}: output codecs {sorted(codecs)}, asked for {CODEC_NAME[codec]}")
+            good = False
+    if removed and good:
+        dschema = [e for e in outs[out]["duckdb"][0]["meta"]["schema"]]
+        q = subprocess.run([node, "-e", f"""
+          import('{os.path.join(HERE, 'oracle.mjs')}').then(async (o) => {{
+            const r = await o.duckQuery("SELECT typeof(disallowed_user_agents) t FROM read_parquet('{out}') LIMIT 1");
+            console.log(r.length ? r[0].t : 'no rows') }})"""], capture_output=True, text=True)
+        t = q.stdout.strip()
+        if t not in ("VARCHAR[]", "no rows"):
+            fail(f"{label}: DuckDB reads disallowed_user_agents as {t or q.stderr.strip()[:200]}, not VARCHAR[]")
+            good = False
+    if good:
+        ok()
+
+# c. parquet-testing
+if pt_files:
+    verdicts = {rel: EXPECT.get(rel, "") for rel in pt_files}
+    readable = [os.path.join(PT_DIR, rel) for rel, v in verdicts.items() if v.split(":")[0] in ("roundtrip", "nested")]
+    pt = oracle_batch(readable, "parquet-testing")
+    for rel, v in verdicts.items():
+        kind = v.split(":")[0]
+        path = os.path.join(PT_DIR, rel)
+        label = f"parquet-testing {rel} ({v})"
+        rc, out, err = tool("dump", path)
+        if rc < 0 or rc > 2:
+            fail(f"{label}: parquet_tool dump died (status {rc}): {err[:300]}")
+            continue
+        if kind == "refused":
+            if rc != 1 or not err:
+                fail(f"{label}: parquet_tool dump exited {rc} {'with' if err else 'without'} a message; expected a refusal (exit 1, message)")
+            else:
+                ok()
+            continue
+        if kind == "unverifiable":
+            ok()  # no oracle can read it: only "no crash" (checked above) is asserted
+            continue
+        readers = [r for r in ("duckdb", "hyparquet") if "meta" in pt[path][r][0]]
+        if not readers:
+            fail(f"{label}: neither oracle reads it any more; fix the table")
+            continue
+        rows = check_dump(label, path, pt[path], readers)
+        if rows is None:
+            continue
+        # filter with nothing dropped, read back by the oracles that read the input
+        outp = os.path.join(work, "out", "pt-" + rel.replace("/", "_"))
+        rc, _, err = tool("filter", path, outp)
+        if rc != 0:
+            if kind == "nested" and rc == 1 and err:
+                ok()  # a nested column the writer cannot reproduce: refused with a message
+                continue
+            fail(f"{label}: parquet_tool filter exited {rc}: {err[:300]}")
+            continue
+        back = oracle_batch([outp], "pt-" + str(abs(hash(rel))))[outp]
+        good = True
+        for r in readers:
+            if "error" in back[r][0]:
+                fail(f"{label}: {r} cannot read the filtered copy: {back[r][0]['error']}")
+                good = False
+                continue
+            diff = first_difference(back[r][1], pt[path][r][1], None, "filtered copy", "input")
+            if diff:
+                fail(f"{label}: filtered copy read by {r}: {diff}")
+                good = False
+            if leaf_rows_meta(back[r][0]["meta"]) != leaf_rows_meta(pt[path][r][0]["meta"]):
+                fail(f"{label}: filtered copy's schema differs ({r})")
+                good = False
+        if good:
+            ok()
+
+if failures:
+    print(f"work files kept in {work}")
+else:
+    shutil.rmtree(work, ignore_errors=True)
+print(f"{passed} passed, {len(failures)} failed")
+sys.exit(1 if failures else 0)
