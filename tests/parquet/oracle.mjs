@@ -183,7 +183,8 @@ export async function readDuckDB(file) {
     names.forEach((name, i) => { o[name] = duckRender(r[i], tree.children[i]) })
     return o
   })
-  return { reader: 'duckdb', schema, kv, row_groups: rowGroups, columns, rows }
+  const types = result.columnTypes().map((t) => t.toString())
+  return { reader: 'duckdb', schema, kv, row_groups: rowGroups, columns, types, rows }
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -234,6 +235,12 @@ function hypRender(v, n) {
   const k = leafKind(n.e)
   switch (k.kind) {
     case 'decimal': return v instanceof Uint8Array ? bytesToSigned(v) : BigInt(v)
+    case 'int96': {
+      // nanoseconds of the day (signed int64, little-endian), then the Julian day (signed int32);
+      // exact arithmetic, no wrapping
+      const d = new DataView(v.buffer, v.byteOffset, 12)
+      return (BigInt(d.getInt32(8, true)) - 2440588n) * 86400000000000n + d.getBigInt64(0, true)
+    }
     case 'string': return v instanceof Uint8Array ? utf8.decode(v) : v
     case 'bytes': return v
     case 'time': return BigInt(v)
@@ -258,10 +265,17 @@ export async function readHyparquet(file) {
     row_group: i, path: c.meta_data?.path_in_schema.join('.'), codec: c.meta_data?.codec, encodings: c.meta_data?.encodings,
     encoding_stats: c.meta_data?.encoding_stats,
   })))
-  // read with DECIMAL stripped; remember the original annotation on the tree used for rendering
-  const readMeta = { ...metadata, schema: metadata.schema.map((e) => (
-    e.converted_type === 'DECIMAL' || e.logical_type?.type === 'DECIMAL'
-      ? { ...e, converted_type: undefined, logical_type: undefined, scale: undefined, precision: undefined } : e)) }
+  // read with DECIMAL stripped and INT96 read as its 12 raw bytes (hyparquet mixes a negative
+  // nanosecond-of-day into the day); the original schema drives the rendering
+  const readSchema = metadata.schema.map((e, i) => {
+    if (e.converted_type === 'DECIMAL' || e.logical_type?.type === 'DECIMAL')
+      return { ...e, converted_type: undefined, logical_type: undefined, scale: undefined, precision: undefined }
+    if (e.type === 'INT96') return { ...e, type: 'FIXED_LEN_BYTE_ARRAY', type_length: 12 }
+    return e
+  })
+  const readMeta = { ...metadata, schema: readSchema, row_groups: metadata.row_groups.map((g) => ({ ...g,
+    columns: g.columns.map((c) => (c.meta_data?.type === 'INT96'
+      ? { ...c, meta_data: { ...c.meta_data, type: 'FIXED_LEN_BYTE_ARRAY' } } : c)) })) }
   const tree = schemaTree(metadata.schema)
   const rows = await parquetReadObjects({ file: ab, metadata: readMeta, compressors, parsers: rawParsers, utf8: false })
   const out = rows.map((r) => {
