@@ -79,7 +79,7 @@ function makeRows(n, seed) {
 function jsonLine(o) {
   return JSON.stringify(o, (k, v) => (typeof v === 'bigint' ? v.toString() : v instanceof Uint8Array ? Buffer.from(v).toString('hex') : v))
 }
-const ROWS = makeRows(5000, 7)
+const ROWS = makeRows(4300, 7) // three DuckDB row groups: 2,048 + 2,048 + 204
 const jsonl = join(outdir, 'rows.jsonl')
 writeFileSync(jsonl, ROWS.map(jsonLine).join('\n') + '\n')
 await duckQuery(`CREATE TABLE src AS SELECT row_number() OVER () - 1 AS rn, * FROM read_json(${sql(jsonl)}, format='newline_delimited',
@@ -122,7 +122,7 @@ await duckCopy('duckdb_nodict_v2.parquet', `SELECT ${WIDE} FROM src ORDER BY rn`
 // FineWeb's and FineWeb-2's schemas as published (snappy, one row group per 1,000 rows as datatrove writes
 // them; DuckDB rounds that up to 2,048).
 await duckCopy('fineweb.parquet', `SELECT ${FINEWEB} FROM src ORDER BY rn`, { COMPRESSION: 'snappy', ROW_GROUP_SIZE: 1000 }, ['fineweb'])
-await duckCopy('fineweb2.parquet', `SELECT ${FINEWEB2} FROM src ORDER BY rn`, { COMPRESSION: 'zstd', ROW_GROUP_SIZE: 2048 }, ['fineweb2'])
+await duckCopy('fineweb2.parquet', `SELECT ${FINEWEB2} FROM src ORDER BY rn`, { COMPRESSION: 'zstd', ROW_GROUP_SIZE: 2048, FIELD_IDS: "'auto'" }, ['fineweb2', 'field_ids'])
 // Dolma/datatrove style: the URL inside a struct.
 await duckCopy('datatrove_metadata.parquet', `SELECT text, id, {'url': url, 'date': date, 'dump': dump, 'token_count': token_count, 'language': language} AS metadata FROM src ORDER BY rn`,
   { COMPRESSION: 'zstd' }, ['struct'])

@@ -6,7 +6,7 @@ usage: test_parquet_oracle.py SRC_DIR SHARED_DIR [PARQUET_TOOL]   (or PARQUET_TO
 DuckDB and hyparquet (npm packages, tests/parquet/node_modules, installed by deploy/deps.sh) write the
 fixtures (make_fixtures.mjs) and read every file back (dump.mjs, canonical form in oracle.mjs):
   0. the oracles agree with each other on every fixture (proves the harness);
-  a. `parquet_tool dump` of every fixture equals DuckDB's and hyparquet's readings;
+  a. `parquet_tool dump` of every fixture equals DuckDB's and hyparquet's readings, `parquet_tool schema` their leaves;
   b. `parquet_tool filter` of every fixture, under several drop patterns and codecs, read back by DuckDB and
      hyparquet: the input's rows minus the dropped ones, same schema, key-value metadata, one row group per
      input row group; `--removed-col` adds a last list<varchar> column;
@@ -346,9 +346,39 @@ def check_dump(label, path, oracles, readers=("duckdb", "hyparquet")):
     return rows
 
 
-# a. dump of every fixture
+def leaves(n, prefix=()):
+    for c in n.children:
+        path = prefix + (c.e["name"],)
+        if c.children:
+            yield from leaves(c, path)
+        else:
+            yield ".".join(path), c.e.get("type"), c.e.get("repetition_type")
+
+
+def check_schema(label, path, meta):
+    """`parquet_tool schema`: leaf path, physical type and repetition of every leaf, then the kv keys."""
+    rc, out, err = tool("schema", path)
+    if rc != 0:
+        fail(f"{label}: parquet_tool schema exited {rc}: {err[:300]}")
+        return
+    lines = [x.split("\t") for x in out.decode("utf-8").split("\n") if x]
+    got_leaves = [(x[0], x[1], x[3]) for x in lines if x[0] != "kv" and len(x) >= 4]
+    got_keys = [x[1] for x in lines if x[0] == "kv" and len(x) >= 2]
+    want_leaves = list(leaves(tree(meta["schema"])))
+    want_keys = [k for k, _ in meta["kv"]]
+    if got_leaves != want_leaves:
+        d = next(((a, b) for a, b in zip(got_leaves, want_leaves) if a != b), (got_leaves[len(want_leaves):], want_leaves[len(got_leaves):]))
+        fail(f"{label}: parquet_tool schema says {d[0]}, hyparquet {d[1]}")
+    elif got_keys != want_keys:
+        fail(f"{label}: parquet_tool schema lists key-value keys {got_keys}, hyparquet {want_keys}")
+    else:
+        ok()
+
+
+# a. dump and schema of every fixture
 for p in fixtures:
     check_dump(f"dump {os.path.basename(p)}", p, fx[p])
+    check_schema(f"schema {os.path.basename(p)}", p, fx[p]["hyparquet"][0]["meta"])
 
 phase(f"dump: {len(fixtures)} fixtures compared")
 
@@ -395,11 +425,13 @@ phase("filter: outputs read by the oracles")
 
 
 def leaf_rows_meta(m):
-    # every schema element; the root is not a column: writers name it as they like, and the format says it
-    # has no repetition (DuckDB writes REQUIRED there anyway)
-    return [(e.get("name") if i else "(root)", e.get("type"), e.get("type_length"), e.get("repetition_type") if i else None,
-             e.get("converted_type"), json.dumps(e.get("logical_type"), sort_keys=True), e.get("scale"),
-             e.get("precision"), e.get("num_children"), e.get("field_id")) for i, e in enumerate(m["schema"])]
+    # every schema element; the root is not a column, only its number of children counts (writers name it
+    # as they like, and the format gives it no repetition, though DuckDB writes REQUIRED there)
+    els = m["schema"]
+    return [("(root)", els[0].get("num_children"))] + [
+        (e.get("name"), e.get("type"), e.get("type_length"), e.get("repetition_type"), e.get("converted_type"),
+         json.dumps(e.get("logical_type"), sort_keys=True), e.get("scale"), e.get("precision"), e.get("num_children"),
+         e.get("field_id")) for e in els[1:]]
 
 
 for label, src, out, dropped, codec, removed in made:
