@@ -7,7 +7,7 @@ set -eu
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 
 PACKAGES="build-essential cmake pkg-config git clang libclang-rt-14-dev \
-  libzmq3-dev libhiredis-dev libcurl4-openssl-dev libzstd-dev zstd libmsgpack-dev \
+  libzmq3-dev libhiredis-dev libcurl4-openssl-dev libzstd-dev zstd libmsgpack-dev libsnappy-dev liblz4-dev libbrotli-dev \
   libsystemd-dev libidn2-dev zlib1g-dev libpsl-dev libcmocka-dev libssl-dev \
   redis-server python3 python3-protego libmicrohttpd-dev nginx-light"
 

@@ -1,0 +1,656 @@
+/* parquet_write.c — the filter's writer: each input row group's kept rows become one output row
+ * group, every column chunk streamed page by page (levels and values decoded, removed rows dropped
+ * — a row being every entry from one repetition level 0 to the next —, re-encoded, recompressed).
+ * The schema elements are copied byte for byte from the input footer, so types, repetition and
+ * field ids cannot drift; statistics are recomputed from the kept values. */
+#include "parquet_internal.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "optout/parquet.h"
+#include "optout/util.h"
+#include "optout/version.h"
+
+#define AGENTS_COLUMN "disallowed_user_agents"
+#define AGENTS_PAGE_BYTES (1u << 20)
+#define PQ_MAX_DEPTH_PATH 64
+
+int optout_pq_codec_parse(const char *name, int *codec) {
+    static const struct {
+        const char *name;
+        int codec;
+    } t[] = {{"zstd", PQ_CODEC_ZSTD}, {"snappy", PQ_CODEC_SNAPPY}, {"gzip", PQ_CODEC_GZIP},
+             {"lz4", PQ_CODEC_LZ4_RAW}, {"none", PQ_CODEC_NONE}};
+    for (size_t i = 0; i < sizeof t / sizeof t[0]; i++)
+        if (strcmp(name, t[i].name) == 0) {
+            *codec = t[i].codec;
+            return 0;
+        }
+    return -1;
+}
+
+int optout_pq_codec_level(int codec, const int *requested, int *level, char *err, size_t errlen) {
+    int lo = 0, hi = 0, def = 0;
+    if (codec == PQ_CODEC_ZSTD) lo = 1, hi = 22, def = 3;
+    else if (codec == PQ_CODEC_GZIP) lo = 1, hi = 9, def = 6;
+    if (!requested) {
+        *level = def;
+        return 0;
+    }
+    if (hi == 0) {
+        optout_set_err(err, errlen, "codec %s has no compression level", pq_codec_name(codec));
+        return -1;
+    }
+    if (*requested < lo || *requested > hi) {
+        optout_set_err(err, errlen, "level %d out of range for %s (%d..%d)", *requested, pq_codec_name(codec), lo, hi);
+        return -1;
+    }
+    *level = *requested;
+    return 0;
+}
+
+/* ---- statistics ------------------------------------------------------------------------------ */
+
+enum { ORD_NONE, ORD_SIGNED, ORD_UNSIGNED, ORD_FLOAT, ORD_BYTES, ORD_BOOL };
+
+typedef struct {
+    int order;
+    int want_minmax, want_nulls;
+    int has;
+    int64_t nulls;
+    pq_buf min, max;
+} col_stats;
+
+static int sort_order(const pq_leaf *l) {
+    const pq_schema_elem *e = l->e;
+    switch (l->type) {
+    case PQ_BOOLEAN: return ORD_BOOL;
+    case PQ_INT32:
+    case PQ_INT64: return e->logical == PQ_LT_INTEGER && !e->int_signed ? ORD_UNSIGNED : ORD_SIGNED;
+    case PQ_FLOAT:
+    case PQ_DOUBLE: return ORD_FLOAT;
+    case PQ_BYTE_ARRAY:
+    case PQ_FIXED:
+        /* decimals sort signed, FLOAT16 and INTERVAL numerically: omit rather than guess */
+        if (e->logical == PQ_LT_DECIMAL || e->logical == PQ_LT_FLOAT16 || e->converted == 21) return ORD_NONE;
+        return ORD_BYTES;
+    default: return ORD_NONE; /* INT96 */
+    }
+}
+
+/* <0, 0, >0 as a sorts before b. */
+static int stat_cmp(int order, int type, const uint8_t *a, size_t al, const uint8_t *b, size_t bl) {
+    switch (order) {
+    case ORD_BOOL: return (int)a[0] - (int)b[0];
+    case ORD_SIGNED:
+    case ORD_UNSIGNED:
+        if (type == PQ_INT32) {
+            int32_t x, y;
+            memcpy(&x, a, 4);
+            memcpy(&y, b, 4);
+            if (order == ORD_UNSIGNED) return (uint32_t)x < (uint32_t)y ? -1 : (uint32_t)x > (uint32_t)y;
+            return x < y ? -1 : x > y;
+        } else {
+            int64_t x, y;
+            memcpy(&x, a, 8);
+            memcpy(&y, b, 8);
+            if (order == ORD_UNSIGNED) return (uint64_t)x < (uint64_t)y ? -1 : (uint64_t)x > (uint64_t)y;
+            return x < y ? -1 : x > y;
+        }
+    case ORD_FLOAT: {
+        double x, y;
+        if (type == PQ_FLOAT) {
+            float fx, fy;
+            memcpy(&fx, a, 4);
+            memcpy(&fy, b, 4);
+            x = fx;
+            y = fy;
+        } else {
+            memcpy(&x, a, 8);
+            memcpy(&y, b, 8);
+        }
+        return x < y ? -1 : x > y;
+    }
+    default: {
+        size_t n = al < bl ? al : bl;
+        int c = n ? memcmp(a, b, n) : 0;
+        return c ? c : (al < bl ? -1 : al > bl);
+    }
+    }
+}
+
+static void stats_bound(col_stats *s, int type, const uint8_t *v, size_t len, int is_max) {
+    pq_buf *b = is_max ? &s->max : &s->min;
+    int c = s->has ? stat_cmp(s->order, type, v, len, b->data, b->len) : 0;
+    if (!s->has || (is_max ? c > 0 : c < 0)) {
+        b->len = 0;
+        pq_buf_put(b, v, len);
+    }
+}
+
+static void stats_value(col_stats *s, int type, const uint8_t *v, size_t len) {
+    if (!s->want_minmax || s->order == ORD_NONE) return;
+    if (s->order == ORD_FLOAT) {
+        double d;
+        if (type == PQ_FLOAT) {
+            float f;
+            memcpy(&f, v, 4);
+            d = f;
+        } else {
+            memcpy(&d, v, 8);
+        }
+        if (isnan(d)) return; /* NaN is not ordered: never a bound */
+        if (d == 0) {
+            /* zeros: the format wants -0.0 as a minimum and +0.0 as a maximum */
+            uint8_t neg[8] = {0}, pos[8] = {0};
+            neg[len - 1] = 0x80;
+            if (!s->has) {
+                pq_buf_put(&s->min, neg, len);
+                pq_buf_put(&s->max, pos, len);
+                s->has = 1;
+                return;
+            }
+            stats_bound(s, type, neg, len, 0);
+            stats_bound(s, type, pos, len, 1);
+            return;
+        }
+    }
+    if (!s->has) {
+        pq_buf_put(&s->min, v, len);
+        pq_buf_put(&s->max, v, len);
+        s->has = 1;
+        return;
+    }
+    stats_bound(s, type, v, len, 0);
+    stats_bound(s, type, v, len, 1);
+}
+
+/* ---- the writer ------------------------------------------------------------------------------ */
+
+struct optout_pq_writer {
+    optout_pq_file *in;
+    optout_pq_write_opts o;
+    char *path;
+    FILE *fp;
+    uint64_t pos;
+    pq_buf rgs; /* encoded RowGroup structs */
+    uint32_t nrgs;
+    int64_t rows;
+    /* scratch for one page */
+    pq_buf page, comp, hdr, chunks;
+    uint32_t *rep, *def, *idx;
+    pq_bytes *ba;
+    uint8_t *fixed;
+    size_t lcap, vcap;
+    int fixed_w;
+};
+
+static int wfail(optout_pq_writer *w, char *err, size_t errlen, const char *what) {
+    optout_set_err(err, errlen, "%s: %s: %s", w->path, what, strerror(errno));
+    return -1;
+}
+
+static int put_out(optout_pq_writer *w, const void *p, size_t n, char *err, size_t errlen) {
+    if (n && fwrite(p, 1, n, w->fp) != n) return wfail(w, err, errlen, "write");
+    w->pos += n;
+    return 0;
+}
+
+optout_pq_writer *optout_pq_writer_open(const char *path, optout_pq_file *in, const optout_pq_write_opts *opts,
+                                        char *err, size_t errlen) {
+    if (opts->agents_column) {
+        const pq_node *root = &in->nodes[0];
+        for (uint32_t i = 1; i < in->meta.nschema; i++)
+            if (in->nodes[i].parent == 0 && strcmp(in->nodes[i].e->name, AGENTS_COLUMN) == 0) {
+                optout_set_err(err, errlen, "%s: already has a column %s", in->path, AGENTS_COLUMN);
+                return NULL;
+            }
+        (void)root;
+    }
+    if (opts->codec != PQ_CODEC_NONE && opts->codec != PQ_CODEC_SNAPPY && opts->codec != PQ_CODEC_GZIP &&
+        opts->codec != PQ_CODEC_ZSTD && opts->codec != PQ_CODEC_LZ4_RAW) {
+        optout_set_err(err, errlen, "%s: cannot write codec %s", path, pq_codec_name(opts->codec));
+        return NULL;
+    }
+    optout_pq_writer *w = calloc(1, sizeof *w);
+    if (!w || !(w->path = strdup(path))) {
+        free(w);
+        optout_set_err(err, errlen, "%s: out of memory", path);
+        return NULL;
+    }
+    w->in = in;
+    w->o = *opts;
+    w->fp = fopen(path, "wbe");
+    if (!w->fp) {
+        wfail(w, err, errlen, "create");
+        free(w->path);
+        free(w);
+        return NULL;
+    }
+    setvbuf(w->fp, NULL, _IOFBF, 1 << 20);
+    if (put_out(w, "PAR1", 4, err, errlen) < 0) {
+        optout_pq_writer_abort(w);
+        return NULL;
+    }
+    return w;
+}
+
+void optout_pq_writer_abort(optout_pq_writer *w) {
+    if (!w) return;
+    if (w->fp) fclose(w->fp);
+    pq_buf_free(&w->rgs);
+    pq_buf_free(&w->page);
+    pq_buf_free(&w->comp);
+    pq_buf_free(&w->hdr);
+    pq_buf_free(&w->chunks);
+    free(w->rep);
+    free(w->def);
+    free(w->idx);
+    free(w->ba);
+    free(w->fixed);
+    free(w->path);
+    free(w);
+}
+
+static int ensure(optout_pq_writer *w, size_t nlev, size_t nval, int width) {
+    if (nlev + 1 > w->lcap) {
+        size_t cap = nlev + 1 > w->lcap * 2 ? nlev + 1 : w->lcap * 2;
+        free(w->rep);
+        free(w->def);
+        w->rep = malloc(cap * sizeof *w->rep);
+        w->def = malloc(cap * sizeof *w->def);
+        w->lcap = w->rep && w->def ? cap : 0;
+        if (!w->lcap) return -1;
+    }
+    if (nval + 1 > w->vcap || width > w->fixed_w) {
+        size_t cap = nval + 1 > w->vcap * 2 ? nval + 1 : w->vcap * 2;
+        w->fixed_w = width > 12 ? width : 12;
+        free(w->idx);
+        free(w->ba);
+        free(w->fixed);
+        w->idx = malloc(cap * sizeof *w->idx);
+        w->ba = malloc(cap * sizeof *w->ba);
+        w->fixed = malloc(cap * (size_t)w->fixed_w);
+        w->vcap = w->idx && w->ba && w->fixed ? cap : 0;
+        if (!w->vcap) return -1;
+    }
+    return 0;
+}
+
+typedef struct {
+    int64_t num_values, uncompressed, compressed;
+    int64_t dict_offset, data_offset, start;
+    int enc_seen[10];
+    col_stats st;
+} chunk_out;
+
+/* Compresses w->page and writes header + page. */
+static int write_page(optout_pq_writer *w, chunk_out *co, int type, uint32_t num_values, int encoding, char *err,
+                      size_t errlen) {
+    w->comp.len = 0;
+    if (pq_compress(w->o.codec, w->o.level, w->page.data, w->page.len, &w->comp, err, errlen) < 0) return -1;
+    if (w->page.len > INT32_MAX || w->comp.len > INT32_MAX) {
+        optout_set_err(err, errlen, "%s: page larger than 2 GiB", w->path);
+        return -1;
+    }
+    pq_page_header h = {0};
+    h.type = type;
+    h.uncompressed_size = (int32_t)w->page.len;
+    h.compressed_size = (int32_t)w->comp.len;
+    h.num_values = (int32_t)num_values;
+    h.encoding = encoding;
+    w->hdr.len = 0;
+    pq_page_header_encode(&w->hdr, &h);
+    if (type == PQ_PAGE_DICT) co->dict_offset = (int64_t)w->pos;
+    else if (co->data_offset < 0) co->data_offset = (int64_t)w->pos;
+    if (put_out(w, w->hdr.data, w->hdr.len, err, errlen) < 0 || put_out(w, w->comp.data, w->comp.len, err, errlen) < 0)
+        return -1;
+    co->uncompressed += (int64_t)(w->hdr.len + w->page.len);
+    co->compressed += (int64_t)(w->hdr.len + w->comp.len);
+    if (encoding >= 0 && encoding < 10) co->enc_seen[encoding] = 1;
+    return 0;
+}
+
+/* Levels as the v1 page stores them: RLE hybrid behind a 4-byte length. */
+static void put_levels(pq_buf *b, const uint32_t *v, uint32_t n, int max) {
+    size_t at = b->len;
+    pq_buf_put(b, "\0\0\0\0", 4);
+    pq_rle_encode(b, v, n, pq_bit_width((uint64_t)max));
+    uint32_t len = (uint32_t)(b->len - at - 4);
+    for (int k = 0; k < 4; k++) b->data[at + (size_t)k] = (uint8_t)(len >> (8 * k));
+}
+
+/* Appends the ColumnChunk struct of a written chunk to w->chunks. */
+static void encode_chunk(optout_pq_writer *w, pq_tw *t, const chunk_out *co, int type, const char *const *path,
+                         int depth, int has_stats_in, const pq_stats *in_stats) {
+    pq_tw_elem_struct_begin(t);
+    pq_tw_i64(t, 2, co->start);
+    pq_tw_struct_begin(t, 3);
+    pq_tw_i32(t, 1, type);
+    int nenc = 0;
+    for (int e = 0; e < 10; e++) nenc += co->enc_seen[e] && e != PQ_ENC_RLE;
+    pq_tw_list_begin(t, 2, PQ_T_I32, (uint32_t)nenc + 1);
+    pq_tw_elem_i32(t, PQ_ENC_RLE); /* levels (and dictionary indices) */
+    for (int e = 0; e < 10; e++)
+        if (co->enc_seen[e] && e != PQ_ENC_RLE) pq_tw_elem_i32(t, e);
+    pq_tw_list_begin(t, 3, PQ_T_BINARY, (uint32_t)depth);
+    for (int i = 0; i < depth; i++) pq_tw_elem_binary(t, path[i], strlen(path[i]));
+    pq_tw_i32(t, 4, w->o.codec);
+    pq_tw_i64(t, 5, co->num_values);
+    pq_tw_i64(t, 6, co->uncompressed);
+    pq_tw_i64(t, 7, co->compressed);
+    pq_tw_i64(t, 9, co->data_offset);
+    if (co->dict_offset >= 0) pq_tw_i64(t, 11, co->dict_offset);
+    if (has_stats_in && (in_stats->has_nulls || (in_stats->has_min && in_stats->has_max))) {
+        pq_tw_struct_begin(t, 12);
+        if (in_stats->has_nulls) pq_tw_i64(t, 3, co->st.nulls);
+        if (co->st.has && in_stats->has_min && in_stats->has_max && co->st.order != ORD_NONE) {
+            pq_tw_binary(t, 5, co->st.max.data, co->st.max.len);
+            pq_tw_binary(t, 6, co->st.min.data, co->st.min.len);
+        }
+        pq_tw_struct_end(t);
+    }
+    pq_tw_struct_end(t); /* ColumnMetaData */
+    pq_tw_struct_end(t); /* ColumnChunk */
+}
+
+/* The column path's components from the schema tree (names may contain dots). */
+static int node_path(const optout_pq_file *f, int node, const char **out, int max) {
+    int d = 0;
+    for (int n = node; n > 0; n = f->nodes[n].parent) d++;
+    if (d > max) return -1;
+    int i = d;
+    for (int n = node; n > 0; n = f->nodes[n].parent) out[--i] = f->nodes[n].e->name;
+    return d;
+}
+
+static int copy_column(optout_pq_writer *w, int rg, int col, const uint8_t *keep, pq_tw *t, char *err, size_t errlen) {
+    optout_pq_file *f = w->in;
+    pq_chunk c;
+    pq_chunk_open(&c, f, rg, col, err, errlen);
+    const pq_leaf *l = c.leaf;
+    chunk_out co = {.dict_offset = -1, .data_offset = -1, .start = (int64_t)w->pos};
+    co.st.order = sort_order(l);
+    co.st.want_minmax = c.cm->has_stats && c.cm->stats.has_min && c.cm->stats.has_max;
+    int64_t rows = f->meta.rgs[rg].num_rows, row = -1;
+    int dict_written = 0, r, rc = 0;
+    int width = l->width;
+    while ((r = pq_chunk_next(&c, err, errlen)) > 0) {
+        if (c.has_dict && !dict_written) {
+            w->page.len = 0;
+            pq_buf_put(&w->page, c.dict_data, c.dict_len);
+            if (write_page(w, &co, PQ_PAGE_DICT, c.dict_n, PQ_ENC_PLAIN, err, errlen) < 0) goto fail;
+            dict_written = 1;
+        }
+        if (ensure(w, c.n, c.nvals, width) < 0) {
+            optout_set_err(err, errlen, "%s: out of memory", w->path);
+            goto fail;
+        }
+        uint32_t on = 0, ov = 0, vi = 0;
+        int kept = 0;
+        for (uint32_t k = 0; k < c.n; k++) {
+            uint32_t rep = l->max_rep ? c.rep[k] : 0;
+            uint32_t def = l->max_def ? c.def[k] : 0;
+            if (rep == 0) {
+                row++;
+                if (row >= rows) {
+                    char m[512];
+                    pq_chunk_where(&c, m, sizeof m);
+                    optout_set_err(err, errlen, "%s: more rows than the row group's %lld", m, (long long)rows);
+                    goto fail;
+                }
+                kept = (keep[row / 8] >> (row % 8)) & 1;
+            }
+            int has = def == (uint32_t)l->max_def;
+            if (kept) {
+                w->rep[on] = rep;
+                w->def[on] = def;
+                on++;
+                if (has) {
+                    const uint8_t *fx;
+                    pq_bytes v;
+                    pq_chunk_value(&c, vi, &fx, &v);
+                    if (c.is_dict) w->idx[ov] = c.idx[vi];
+                    else if (l->type == PQ_BYTE_ARRAY) w->ba[ov] = v;
+                    else memcpy(w->fixed + (size_t)ov * (size_t)width, fx, (size_t)width);
+                    stats_value(&co.st, l->type, v.p, v.len);
+                    ov++;
+                } else {
+                    co.st.nulls++;
+                }
+            }
+            if (has) vi++;
+        }
+        if (on == 0) continue;
+        w->page.len = 0;
+        if (l->max_rep) put_levels(&w->page, w->rep, on, l->max_rep);
+        if (l->max_def) put_levels(&w->page, w->def, on, l->max_def);
+        int enc;
+        if (c.is_dict) {
+            int bw = pq_bit_width(c.dict_n ? c.dict_n - 1 : 0);
+            pq_buf_byte(&w->page, (uint8_t)bw);
+            pq_rle_encode(&w->page, w->idx, ov, bw);
+            enc = PQ_ENC_RLE_DICT;
+        } else {
+            if (l->type == PQ_BYTE_ARRAY) pq_encode_plain_ba(&w->page, w->ba, ov);
+            else if (l->type == PQ_BOOLEAN) pq_encode_plain_bool(&w->page, w->fixed, ov);
+            else pq_buf_put(&w->page, w->fixed, (size_t)ov * (size_t)width);
+            enc = PQ_ENC_PLAIN;
+        }
+        if (write_page(w, &co, PQ_PAGE_DATA, on, enc, err, errlen) < 0) goto fail;
+        co.num_values += on;
+    }
+    if (r < 0) goto fail;
+    if (row + 1 != rows) {
+        optout_set_err(err, errlen, "%s: row group %d, column %s: %lld rows, the row group says %lld", f->path, rg,
+                       l->path, (long long)(row + 1), (long long)rows);
+        goto fail;
+    }
+    {
+        const char *path[PQ_MAX_DEPTH_PATH];
+        int depth = node_path(f, l->node, path, PQ_MAX_DEPTH_PATH);
+        encode_chunk(w, t, &co, l->type, path, depth, c.cm->has_stats, &c.cm->stats);
+    }
+    goto done;
+fail:
+    rc = -1;
+done:
+    pq_buf_free(&co.st.min);
+    pq_buf_free(&co.st.max);
+    pq_chunk_close(&c);
+    return rc;
+}
+
+/* The disallowed_user_agents column: a LIST (optional group, repeated group "list", required
+ * string "element"): max definition level 2, max repetition level 1. */
+static int write_agents(optout_pq_writer *w, const optout_pq_agents *ag, size_t nrows, pq_tw *t, char *err,
+                        size_t errlen) {
+    chunk_out co = {.dict_offset = -1, .data_offset = -1, .start = (int64_t)w->pos};
+    co.st.order = ORD_BYTES;
+    co.st.want_minmax = 1;
+    size_t r = 0;
+    int rc = 0;
+    while (r < nrows) {
+        /* one page: rows until about AGENTS_PAGE_BYTES of values */
+        size_t bytes = 0, nlev = 0, nval = 0, r0 = r;
+        while (r < nrows && (bytes < AGENTS_PAGE_BYTES || r == r0)) {
+            nlev += ag[r].n ? ag[r].n : 1;
+            nval += ag[r].n;
+            for (size_t i = 0; i < ag[r].n; i++) bytes += 4 + strlen(ag[r].names[i]);
+            r++;
+        }
+        if (ensure(w, nlev, nval, 1) < 0) {
+            optout_set_err(err, errlen, "%s: out of memory", w->path);
+            rc = -1;
+            break;
+        }
+        uint32_t on = 0, ov = 0;
+        for (size_t k = r0; k < r; k++) {
+            if (ag[k].n == 0) {
+                w->rep[on] = 0;
+                w->def[on++] = 1;
+                continue;
+            }
+            for (size_t i = 0; i < ag[k].n; i++) {
+                w->rep[on] = i ? 1 : 0;
+                w->def[on++] = 2;
+                w->ba[ov].p = (const uint8_t *)ag[k].names[i];
+                w->ba[ov].len = (uint32_t)strlen(ag[k].names[i]);
+                stats_value(&co.st, PQ_BYTE_ARRAY, w->ba[ov].p, w->ba[ov].len);
+                ov++;
+            }
+        }
+        w->page.len = 0;
+        put_levels(&w->page, w->rep, on, 1);
+        put_levels(&w->page, w->def, on, 2);
+        pq_encode_plain_ba(&w->page, w->ba, ov);
+        if (write_page(w, &co, PQ_PAGE_DATA, on, PQ_ENC_PLAIN, err, errlen) < 0) {
+            rc = -1;
+            break;
+        }
+        co.num_values += on;
+    }
+    if (rc == 0) {
+        static const char *const path[] = {AGENTS_COLUMN, "list", "element"};
+        pq_stats in = {.has_min = 1, .has_max = 1, .has_nulls = 1};
+        encode_chunk(w, t, &co, PQ_BYTE_ARRAY, path, 3, 1, &in);
+    }
+    pq_buf_free(&co.st.min);
+    pq_buf_free(&co.st.max);
+    return rc;
+}
+
+int optout_pq_writer_row_group(optout_pq_writer *w, int rg, const uint8_t *keep, const optout_pq_agents *agents,
+                               char *err, size_t errlen) {
+    optout_pq_file *f = w->in;
+    if (rg < 0 || (uint32_t)rg >= f->meta.nrgs) {
+        optout_set_err(err, errlen, "%s: no row group %d", f->path, rg);
+        return -1;
+    }
+    const pq_row_group *g = &f->meta.rgs[rg];
+    size_t nkept = 0;
+    for (int64_t r = 0; r < g->num_rows; r++) nkept += (keep[r / 8] >> (r % 8)) & 1;
+    if (nkept == 0) return 0;
+    int64_t start = (int64_t)w->pos;
+    w->chunks.len = 0;
+    pq_tw t;
+    pq_tw_init(&t, &w->chunks);
+    t.depth = 0;
+    for (int c = 0; c < f->nleaves; c++)
+        if (copy_column(w, rg, c, keep, &t, err, errlen) < 0) return -1;
+    if (w->o.agents_column && write_agents(w, agents, nkept, &t, err, errlen) < 0) return -1;
+    int64_t size = (int64_t)w->pos - start;
+    /* the RowGroup struct, kept until the footer */
+    pq_tw rt;
+    pq_tw_init(&rt, &w->rgs);
+    uint32_t ncols = (uint32_t)f->nleaves + (w->o.agents_column ? 1 : 0);
+    pq_tw_elem_struct_begin(&rt);
+    pq_tw_list_begin(&rt, 1, PQ_T_STRUCT, ncols);
+    pq_tw_elem_raw(&rt, w->chunks.data, w->chunks.len);
+    pq_tw_i64(&rt, 2, size);
+    pq_tw_i64(&rt, 3, (int64_t)nkept);
+    if (g->sorting_raw) pq_tw_raw_field(&rt, 4, PQ_T_LIST, g->sorting_raw, g->sorting_len);
+    pq_tw_i64(&rt, 5, start);
+    pq_tw_i64(&rt, 6, size);
+    pq_tw_stop(&rt);
+    w->nrgs++;
+    w->rows += (int64_t)nkept;
+    return 0;
+}
+
+static void encode_footer(optout_pq_writer *w, pq_buf *b) {
+    const pq_file_meta *m = &w->in->meta;
+    int agents = w->o.agents_column;
+    pq_tw t;
+    pq_tw_init(&t, b);
+    pq_tw_i32(&t, 1, m->version ? m->version : 1);
+    pq_tw_list_begin(&t, 2, PQ_T_STRUCT, m->nschema + (agents ? 3u : 0u));
+    /* the root as the input has it, with one more child for the agents column */
+    const pq_schema_elem *root = &m->schema[0];
+    pq_tw_elem_struct_begin(&t);
+    if (root->repetition >= 0) pq_tw_i32(&t, 3, root->repetition);
+    pq_tw_binary(&t, 4, root->name, strlen(root->name));
+    pq_tw_i32(&t, 5, root->num_children + (agents ? 1 : 0));
+    if (root->has_field_id) pq_tw_i32(&t, 9, root->field_id);
+    pq_tw_struct_end(&t);
+    for (uint32_t i = 1; i < m->nschema; i++) pq_tw_elem_raw(&t, m->schema[i].raw, m->schema[i].raw_len);
+    if (agents) {
+        pq_tw_elem_struct_begin(&t);
+        pq_tw_i32(&t, 3, PQ_OPTIONAL);
+        pq_tw_binary(&t, 4, AGENTS_COLUMN, strlen(AGENTS_COLUMN));
+        pq_tw_i32(&t, 5, 1);
+        pq_tw_i32(&t, 6, PQ_CT_LIST);
+        pq_tw_struct_begin(&t, 10);
+        pq_tw_struct_begin(&t, PQ_LT_LIST);
+        pq_tw_struct_end(&t);
+        pq_tw_struct_end(&t);
+        pq_tw_struct_end(&t);
+        pq_tw_elem_struct_begin(&t);
+        pq_tw_i32(&t, 3, PQ_REPEATED);
+        pq_tw_binary(&t, 4, "list", 4);
+        pq_tw_i32(&t, 5, 1);
+        pq_tw_struct_end(&t);
+        pq_tw_elem_struct_begin(&t);
+        pq_tw_i32(&t, 1, PQ_BYTE_ARRAY);
+        pq_tw_i32(&t, 3, PQ_REQUIRED);
+        pq_tw_binary(&t, 4, "element", 7);
+        pq_tw_i32(&t, 6, PQ_CT_UTF8);
+        pq_tw_struct_begin(&t, 10);
+        pq_tw_struct_begin(&t, PQ_LT_STRING);
+        pq_tw_struct_end(&t);
+        pq_tw_struct_end(&t);
+        pq_tw_struct_end(&t);
+    }
+    pq_tw_i64(&t, 3, w->rows);
+    pq_tw_list_begin(&t, 4, PQ_T_STRUCT, w->nrgs);
+    pq_tw_elem_raw(&t, w->rgs.data, w->rgs.len);
+    uint32_t nkv = 0;
+    for (uint32_t i = 0; i < m->nkv; i++) nkv += !(agents && strcmp(m->kv[i].key, "ARROW:schema") == 0);
+    if (nkv) {
+        pq_tw_list_begin(&t, 5, PQ_T_STRUCT, nkv);
+        for (uint32_t i = 0; i < m->nkv; i++) {
+            const pq_kv *kv = &m->kv[i];
+            /* the Arrow schema would lack the agents column: readers would reject or misread it */
+            if (agents && strcmp(kv->key, "ARROW:schema") == 0) continue;
+            pq_tw_elem_struct_begin(&t);
+            pq_tw_binary(&t, 1, kv->key, strlen(kv->key));
+            if (kv->has_value) pq_tw_binary(&t, 2, kv->value, kv->value_len);
+            pq_tw_struct_end(&t);
+        }
+    }
+    const char *by = "optout version " OPTOUT_VERSION;
+    pq_tw_binary(&t, 6, by, strlen(by));
+    /* every column's statistics use the type-defined sort order */
+    uint32_t ncols = (uint32_t)w->in->nleaves + (agents ? 1u : 0u);
+    pq_tw_list_begin(&t, 7, PQ_T_STRUCT, ncols);
+    for (uint32_t i = 0; i < ncols; i++) {
+        pq_tw_elem_struct_begin(&t);
+        pq_tw_struct_begin(&t, 1);
+        pq_tw_struct_end(&t);
+        pq_tw_struct_end(&t);
+    }
+    pq_tw_stop(&t);
+}
+
+int optout_pq_writer_finish(optout_pq_writer *w, char *err, size_t errlen) {
+    pq_buf footer = {0};
+    encode_footer(w, &footer);
+    uint8_t tail[8];
+    uint32_t fl = (uint32_t)footer.len;
+    for (int k = 0; k < 4; k++) tail[k] = (uint8_t)(fl >> (8 * k));
+    memcpy(tail + 4, "PAR1", 4);
+    int rc = 0;
+    if (put_out(w, footer.data, footer.len, err, errlen) < 0 || put_out(w, tail, 8, err, errlen) < 0) rc = -1;
+    pq_buf_free(&footer);
+    if (rc == 0 && fflush(w->fp) != 0) rc = wfail(w, err, errlen, "write");
+    if (rc == 0 && fsync(fileno(w->fp)) != 0) rc = wfail(w, err, errlen, "fsync");
+    if (fclose(w->fp) != 0 && rc == 0) rc = wfail(w, err, errlen, "close");
+    w->fp = NULL;
+    optout_pq_writer_abort(w);
+    return rc;
+}

@@ -1,0 +1,142 @@
+/* parquet.h — reading and filtering Parquet files (the format FineWeb, FineWeb-2 and FineWeb-Edu
+ * are published in), with the project's own format code over libsnappy, zlib, zstd, liblz4 and
+ * libbrotli.
+ *
+ * Contract:
+ *  - A file is opened once (footer read and checked: magic at both ends, footer length inside the
+ *    file, Thrift well-formed, schema consistent with every row group); encrypted files and
+ *    anything else the code does not support are refused at open or at the first page concerned,
+ *    with a message; nothing here crashes or reads out of bounds on hostile input.
+ *  - Every error message names the file and, where they apply, the row group, the column (dotted
+ *    path) and the page (0-based within its column chunk): "f.parquet: row group 2, column
+ *    metadata.url, page 7: SNAPPY: ...". Errors use the project's (err, errlen) convention.
+ *  - Memory is bounded by pages, not row groups: column chunks are read and written page by page
+ *    (one compressed page, its decompressed copy and its decoded values at a time, plus the
+ *    chunk's dictionary). Only optout_pq_read_column (the projected values of one column of one row
+ *    group) and optout_pq_row_group_json (every column of one row group, for conversion and tests)
+ *    hold a whole row group, of the columns they were asked for.
+ *  - The filter writer (optout_pq_writer_*) reproduces the input's schema exactly (columns, order,
+ *    physical, logical and converted types, repetition, field ids) and its key-value metadata,
+ *    keeps the kept rows' values identical and in order, re-encodes pages (dictionary pages and
+ *    dictionary-encoded pages stay so, other pages become PLAIN; levels RLE; data page v1),
+ *    recompresses with the chosen codec, and recomputes statistics (min/max/null_count) where the
+ *    input had them and the sort order is certain.
+ * Not thread-safe per object; distinct objects may be used from distinct threads.
+ */
+#ifndef OPTOUT_PARQUET_H
+#define OPTOUT_PARQUET_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct optout_pq_file optout_pq_file;
+
+/* Opens and checks a file. NULL with err filled on any failure. */
+optout_pq_file *optout_pq_open(const char *path, char *err, size_t errlen);
+void optout_pq_close(optout_pq_file *f);
+
+const char *optout_pq_path(const optout_pq_file *f);
+int64_t optout_pq_num_rows(const optout_pq_file *f);
+int optout_pq_num_row_groups(const optout_pq_file *f);
+int64_t optout_pq_row_group_rows(const optout_pq_file *f, int rg);
+
+/* Leaf columns, in schema order (the order of the column chunks). */
+int optout_pq_num_columns(const optout_pq_file *f);
+/* The dotted path of leaf i ("metadata.url", "tags.list.element"). */
+const char *optout_pq_column_path(const optout_pq_file *f, int i);
+/* One line describing leaf i: "path<TAB>PHYSICAL<TAB>LOGICAL<TAB>REPETITION" where LOGICAL is the
+ * logical (or converted) type such as STRING, TIMESTAMP(MICROS,UTC), INT(8,signed), DECIMAL(10,2),
+ * or NONE, and REPETITION the leaf's own (REQUIRED, OPTIONAL, REPEATED). */
+void optout_pq_column_describe(const optout_pq_file *f, int i, char *buf, size_t len);
+
+/* File key-value metadata, in file order. *value is NULL for an entry without a value. */
+int optout_pq_num_kv(const optout_pq_file *f);
+void optout_pq_kv(const optout_pq_file *f, int i, const char **key, const uint8_t **value, size_t *value_len);
+
+/* ---- projected columns: the filter's view of a row group ---------------------------------- */
+enum {
+    OPTOUT_PQ_NULL = 0,  /* null, or a missing map key */
+    OPTOUT_PQ_BOOL,      /* i: 0 or 1 */
+    OPTOUT_PQ_INT,       /* i: any integer type (unsigned 64-bit values above INT64_MAX: DOUBLE) */
+    OPTOUT_PQ_DOUBLE,    /* d: FLOAT, DOUBLE */
+    OPTOUT_PQ_BYTES,     /* s, len: BYTE_ARRAY and FIXED_LEN_BYTE_ARRAY (strings are not checked for UTF-8) */
+    OPTOUT_PQ_TIME_MS    /* i: TIMESTAMP (any unit, floored), INT96 or DATE as UTC milliseconds since 1970 */
+};
+
+typedef struct {
+    int kind;
+    uint32_t len;
+    union {
+        int64_t i;
+        double d;
+        const char *s;
+    } u;
+} optout_pq_value;
+
+typedef struct {
+    optout_pq_value *v; /* one per row of the row group */
+    size_t n;
+    char *arena_; /* the bytes values point into */
+} optout_pq_column;
+
+/* The values of the column at `path` for every row of row group rg. The path is a leaf's dotted
+ * path (a top-level column, or a field of a struct at any depth), or "MAP.KEY" where MAP is a map
+ * column with string keys and primitive values: the value under KEY (null when the row lacks it).
+ * A repeated leaf is refused. Returns 0; 1 when no column has that path (out zeroed); -1 on error. */
+int optout_pq_read_column(optout_pq_file *f, int rg, const char *path, optout_pq_column *out, char *err,
+                          size_t errlen);
+void optout_pq_column_free(optout_pq_column *c);
+
+/* Every row of row group rg as one JSON object (no newline), top-level columns in schema order:
+ * strings (STRING/ENUM/JSON/UTF8) as JSON strings, bytes that are not UTF-8 written as \u00XX
+ * (the byte as a Latin-1 character); other BYTE_ARRAY / FIXED_LEN_BYTE_ARRAY as base64 strings;
+ * integers as numbers (TIMESTAMP in its unit, DATE in days, DECIMAL unscaled, INT96 as nanoseconds
+ * since 1970); FLOAT/DOUBLE with %.17g ("NaN", "Infinity", "-Infinity" as strings); booleans;
+ * null; structs as objects; lists and repeated fields as arrays; maps with string keys as objects,
+ * other maps as arrays of {"key":K,"value":V} (the key keeps its type). emit returns 0 to go on,
+ * anything else stops with that value. Returns 0, the emit value, or -1 on error (err filled). */
+int optout_pq_row_group_json(optout_pq_file *f, int rg, int (*emit)(void *ctx, const char *json, size_t len),
+                             void *ctx, char *err, size_t errlen);
+
+/* ---- the filter writer -------------------------------------------------------------------- */
+enum { OPTOUT_PQ_CODEC_NONE = 0, OPTOUT_PQ_CODEC_SNAPPY = 1, OPTOUT_PQ_CODEC_GZIP = 2,
+       OPTOUT_PQ_CODEC_ZSTD = 6, OPTOUT_PQ_CODEC_LZ4_RAW = 7 };
+
+/* "zstd", "snappy", "gzip", "lz4" (LZ4_RAW), "none". 0, or -1 for an unknown name. */
+int optout_pq_codec_parse(const char *name, int *codec);
+/* The level for a codec: *requested checked (zstd 1..22, gzip 1..9; snappy, lz4 and none have no
+ * level: any level given is an error that says so), or the codec's default (zstd 3, gzip 6) when
+ * requested is NULL. 0 ok, -1 with err. */
+int optout_pq_codec_level(int codec, const int *requested, int *level, char *err, size_t errlen);
+
+typedef struct optout_pq_writer optout_pq_writer;
+
+typedef struct {
+    int codec; /* OPTOUT_PQ_CODEC_* */
+    int level; /* from optout_pq_codec_level */
+    /* Appends the last column `disallowed_user_agents` (a standard three-level LIST of non-null
+     * strings); the input must not have a top-level column of that name. The `ARROW:schema`
+     * key-value entry cannot describe the new column, so it is left out of such a file. */
+    int agents_column;
+} optout_pq_write_opts;
+
+/* One kept row's agents (for agents_column). */
+typedef struct {
+    const char *const *names;
+    size_t n;
+} optout_pq_agents;
+
+/* Creates path (truncating) for rows of `in`, which must outlive the writer. */
+optout_pq_writer *optout_pq_writer_open(const char *path, optout_pq_file *in, const optout_pq_write_opts *opts,
+                                        char *err, size_t errlen);
+/* Writes the rows of input row group rg whose bit is set in keep (bit r of byte r/8, LSB first) as
+ * one output row group, streaming every column chunk page by page. With agents_column, agents has
+ * one entry per kept row, in order. A row group with no kept row writes nothing. */
+int optout_pq_writer_row_group(optout_pq_writer *w, int rg, const uint8_t *keep, const optout_pq_agents *agents,
+                               char *err, size_t errlen);
+/* Writes the footer, flushes, fsyncs and closes. 0 or -1; the writer is freed either way. */
+int optout_pq_writer_finish(optout_pq_writer *w, char *err, size_t errlen);
+/* Closes and frees without a footer (the caller removes the partial file). */
+void optout_pq_writer_abort(optout_pq_writer *w);
+
+#endif
