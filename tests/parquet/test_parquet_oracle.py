@@ -559,6 +559,9 @@ if pt_files:
             if diff:
                 fail(f"{label}: filtered copy read by {r}: {diff}")
                 good = False
+            if head["meta"]["kv"] != pt[path][r][0]["meta"]["kv"]:
+                fail(f"{label}: filtered copy's key-value metadata differs ({r}): input {pt[path][r][0]['meta']['kv']} copy {head['meta']['kv']}"[:600])
+                good = False
             a, b = leaf_rows_meta(pt[path][r][0]["meta"]), leaf_rows_meta(head["meta"])
             if a != b:
                 d = next(((x, y) for x, y in zip(a, b) if x != y), (a[len(b):], b[len(a):]))
