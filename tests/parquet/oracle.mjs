@@ -166,14 +166,16 @@ export async function readDuckDB(file) {
   })
   const kv = (await duckQuery(`SELECT key, value FROM parquet_kv_metadata(${f})`)).map((r) => [
     Buffer.from(r.key.bytes).toString('utf8'), r.value ? Buffer.from(r.value.bytes).toString('utf8') : null])
-  const meta = await duckQuery(`SELECT row_group_id, row_group_num_rows, column_id, path_in_schema, compression, encodings
+  const meta = await duckQuery(`SELECT row_group_id, row_group_num_rows, column_id, path_in_schema, compression, encodings,
+                                       stats_null_count, stats_min_value, stats_max_value
                                 FROM parquet_metadata(${f}) ORDER BY row_group_id, column_id`)
   const rowGroups = []
   const columns = []
   for (const m of meta) {
     const g = Number(m.row_group_id)
     if (rowGroups.length <= g) rowGroups.push(Number(m.row_group_num_rows))
-    columns.push({ row_group: g, path: m.path_in_schema, codec: m.compression, encodings: m.encodings })
+    columns.push({ row_group: g, path: m.path_in_schema, codec: m.compression, encodings: m.encodings,
+      null_count: m.stats_null_count, min: m.stats_min_value, max: m.stats_max_value })
   }
   const tree = schemaTree(schema)
   const result = await (await duck()).runAndReadAll(`SELECT * FROM read_parquet(${f})`)

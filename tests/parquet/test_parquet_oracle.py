@@ -9,7 +9,7 @@ fixtures (make_fixtures.mjs) and read every file back (dump.mjs, canonical form 
   a. `parquet_tool dump` of every fixture equals DuckDB's and hyparquet's readings, `parquet_tool schema` their leaves;
   b. `parquet_tool filter` of every fixture, under several drop patterns and codecs, read back by DuckDB and
      hyparquet: the input's rows minus the dropped ones, same schema, key-value metadata, one row group per
-     input row group; `--removed-col` adds a last list<varchar> column;
+     input row group, statistics recomputed; `--removed-col` adds a last list<varchar> column;
   c. Apache's parquet-testing files: each does what parquet_testing_expect.tsv says (round-trips, or is
      refused with exit 1 and a message); none crashes.
 Exit 0 all passed, 1 a failure, 77 skipped (no node/npm packages outside CI, or no parquet_tool: then only
@@ -312,7 +312,10 @@ if not TOOL:
 
 # ---------------------------------------------------------------------------------------------------
 def tool(*args, timeout=300):
-    p = subprocess.run([TOOL, *args], capture_output=True, timeout=timeout)
+    try:
+        p = subprocess.run([TOOL, *args], capture_output=True, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        return -1000, b"", f"no answer within {timeout} s"
     return p.returncode, p.stdout, p.stderr.decode("utf-8", "replace").strip()
 
 
@@ -434,6 +437,59 @@ def leaf_rows_meta(m):
          e.get("field_id")) for e in els[1:]]
 
 
+def f32(x):
+    return struct.unpack("<f", struct.pack("<f", x))[0]
+
+
+def check_stats(label, in_meta, out_meta, out_rows, top):
+    """Statistics of the output's flat integer, floating and string columns, as DuckDB reads them, against
+    the rows: the null count exact; min and max exact for numbers, bounds for strings (a writer may
+    truncate them); present wherever the input had them."""
+    kinds = {}
+    for c in top.children:
+        e = c.e
+        ct, lt = ann(e)
+        if c.children or e.get("repetition_type") == "REPEATED":
+            continue
+        if e.get("type") in ("INT32", "INT64") and (ct is None or ct.startswith(("INT_", "UINT_"))) and lt in (None, "INTEGER"):
+            kinds[e["name"]] = int
+        elif e.get("type") in ("FLOAT", "DOUBLE") and ct is None and lt is None:
+            kinds[e["name"]] = f32 if e["type"] == "FLOAT" else float
+        elif e.get("type") == "BYTE_ARRAY" and (ct == "UTF8" or lt == "STRING"):
+            kinds[e["name"]] = str
+    had = {(c["path"]) for c in in_meta["columns"] if c.get("null_count") is not None}
+    start = 0
+    problems = []
+    for g, n in enumerate(out_meta["row_groups"]):
+        rows = out_rows[start:start + n]
+        start += n
+        for c in out_meta["columns"]:
+            name = c["path"]
+            if c["row_group"] != g or name not in kinds or not n:
+                continue
+            vals = [r[name] for r in rows]
+            nn = [v for v in vals if v is not None and not (isinstance(v, str) and kinds[name] is not str)]
+            if c.get("null_count") is None:
+                if name in had:
+                    problems.append(f"row group {g} column {name!r}: no statistics (the input had them)")
+                continue
+            if int(c["null_count"]) != sum(v is None for v in vals):
+                problems.append(f"row group {g} column {name!r}: null_count {c['null_count']}, the rows hold {vals.count(None)} nulls")
+            if not nn or c.get("min") is None or c.get("max") is None:
+                continue
+            if kinds[name] is str:
+                lo, hi = min(x.encode() for x in nn), max(x.encode() for x in nn)
+                if not (c["min"].encode() <= lo and c["max"].encode() >= hi):
+                    problems.append(f"row group {g} column {name!r}: min/max {c['min']!r}/{c['max']!r} do not bound the rows' {lo!r}/{hi!r}"[:300])
+            else:
+                conv = kinds[name]
+                lo, hi = min(nn), max(nn)
+                smin, smax = conv(c["min"]) if conv is int else conv(float(c["min"])), conv(c["max"]) if conv is int else conv(float(c["max"]))
+                if smin != lo or smax != hi:
+                    problems.append(f"row group {g} column {name!r}: min/max {c['min']}/{c['max']}, the rows' {lo}/{hi}")
+    return problems
+
+
 for label, src, out, dropped, codec, removed in made:
     good = True
     for r in ("duckdb", "hyparquet"):
@@ -491,6 +547,12 @@ for label, src, out, dropped, codec, removed in made:
         if [x for x in om["row_groups"] if x] != [x for x in kept if x]:
             fail(f"{label}: {r}: output row groups {om['row_groups']}, expected the kept rows of each input group {kept}")
             good = False
+        if r == "duckdb":
+            # column kinds from hyparquet's reading of the schema (DuckDB's gives logical types as text)
+            hmeta = outs[out]["hyparquet"][0].get("meta") or om
+            for problem in check_stats(label, im, om, orows, tree(hmeta["schema"])):
+                fail(f"{label}: statistics: {problem}")
+                good = False
         codecs = {c["codec"] for c in om["columns"]}
         if r == "hyparquet" and om["columns"] and codecs != {CODEC_NAME[codec]}:
             fail(f"{label}: output codecs {sorted(codecs)}, asked for {CODEC_NAME[codec]}")
