@@ -8,7 +8,9 @@ set -eu
 cd "$(dirname "$0")/.."
 build=${1:-build}
 tasks=${2:-50000}
-[ -x "$build/bin/fake_workers" ] || cmake --build "$build" -j >/dev/null
+# fake_workers is built only with -DOPTOUT_BENCH=ON: switch it on in this build tree
+[ -x "$build/bin/fake_workers" ] || { cmake -S . -B "$build" -DOPTOUT_BENCH=ON >/dev/null &&
+                                     cmake --build "$build" -j >/dev/null; }
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 printf '%-10s %10s %10s %14s %16s\n' workers tasks seconds "tasks/s" "broker RSS"

@@ -10,12 +10,7 @@
 
 #include "optout/msg.h"
 #include "optout/stats.h"
-
-static long long now_ms(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
+#include "optout/util.h"
 
 static int send_msg(void *sock, const optout_msg *m) {
     void *buf;
@@ -55,8 +50,8 @@ int main(int argc, char **argv) {
         items[i] = (zmq_pollitem_t){.socket = socks[i], .events = ZMQ_POLLIN};
     }
     long acks = 0;
-    long long last_hb = now_ms(), last_msg = now_ms();
-    while (acks < expected && now_ms() - last_msg < 3000) {
+    int64_t last_hb = optout_now_ms(), last_msg = optout_now_ms();
+    while (acks < expected && optout_now_ms() - last_msg < 3000) {
         if (zmq_poll(items, k, 100) < 0) break;
         for (int i = 0; i < k; i++) {
             while (items[i].revents & ZMQ_POLLIN) {
@@ -68,7 +63,7 @@ int main(int argc, char **argv) {
                 }
                 optout_msg m;
                 char err[OPTOUT_MSG_ERR_LEN];
-                last_msg = now_ms();
+                last_msg = optout_now_ms();
                 if (optout_msg_decode(zmq_msg_data(&z), zmq_msg_size(&z), &m, err) == 0) {
                     if (m.type == OPTOUT_MSG_TASK) {
                         optout_msg r = {.type = OPTOUT_MSG_RESULT, .epoch = m.epoch, .task = m.task,
@@ -83,8 +78,8 @@ int main(int argc, char **argv) {
                 zmq_msg_close(&z);
             }
         }
-        if (now_ms() - last_hb >= 1000) {
-            last_hb = now_ms();
+        if (optout_now_ms() - last_hb >= 1000) {
+            last_hb = optout_now_ms();
             for (int i = 0; i < k; i++) {
                 optout_msg hb = {.type = OPTOUT_MSG_HEARTBEAT};
                 send_msg(socks[i], &hb);

@@ -30,7 +30,9 @@ data=$(cd "$data" && pwd)
 
 # --- build (configure a Release tree the first time; the build itself is incremental) ---------
 if [ ! -f "$build/CMakeCache.txt" ]; then
-    cmake -S "$repo" -B "$build" -DCMAKE_BUILD_TYPE=Release >/dev/null
+    cmake -S "$repo" -B "$build" -DCMAKE_BUILD_TYPE=Release -DOPTOUT_BENCH=ON >/dev/null
+elif ! grep -q '^OPTOUT_BENCH:BOOL=ON' "$build/CMakeCache.txt"; then
+    cmake -S "$repo" -B "$build" -DOPTOUT_BENCH=ON >/dev/null
 fi
 build_type=$(sed -n 's/^CMAKE_BUILD_TYPE:[A-Z]*=//p' "$build/CMakeCache.txt")
 if [ "$build_type" != "Release" ]; then

@@ -2,7 +2,7 @@
  *
  * Design: the broker is one thread around zmq_poll and must not take locks in its hot path. So
  * the loop fills a `struct metrics_snapshot` (plain numbers, a few hundred bytes) on its 250 ms
- * tick (broker.c, next to status_json: both count through one function) and hands it over with
+ * tick (status.c, next to status_json: both count through one function) and hands it over with
  * metrics_publish(), which copies it under a mutex held for that copy only. libmicrohttpd serves
  * HTTP from its own internal thread; a scrape copies the latest snapshot under the same mutex and
  * renders the text exposition format (version 0.0.4) from the copy, outside the lock. A scrape
@@ -20,7 +20,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "broker.h"
+#include "broker_internal.h"
 
 enum { METRICS_TASK_STATES = 5 }; /* enum task_state: pending, leased, accepted, done, failed */
 

@@ -1,4 +1,4 @@
-/* records.c — the broker's journal records as msgpack maps (broker.h).
+/* records.c — the broker's journal records as msgpack maps (records.h).
  *
  *   {"r": "epoch", "e": N}
  *   {"r": "accepted", "id": TASK, "e": EPOCH, "a": ATTEMPT, "f": [[name, size, sha256]...], "s": STATS}
@@ -12,7 +12,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "broker.h"
+#include "records.h"
+
+/* Defined in common/msg.c: bounded, allocation-safe unpacking of exactly one object (a record read
+ * back from disk is as hostile as a frame from the wire: a 5-byte "array of 4 billion" header must
+ * not make msgpack-c allocate ~96 GB). */
+int optout_msgpack_unpack(const void *buf, size_t len, size_t max_len, msgpack_unpacked *out, char *err,
+                          size_t err_len);
 
 static void pack_str(msgpack_packer *pk, const char *s) {
     size_t n = strlen(s);
@@ -79,8 +85,9 @@ static int copy_str(const msgpack_object *o, char *dst, size_t cap) {
 
 int record_decode(const void *data, size_t len, struct record *r, msgpack_unpacked *keep) {
     memset(r, 0, sizeof *r);
-    size_t off = 0;
-    if (msgpack_unpack_next(keep, data, len, &off) != MSGPACK_UNPACK_SUCCESS || off != len) return -1;
+    char err[128];
+    msgpack_unpacked_destroy(keep); /* optout_msgpack_unpack initialises it again */
+    if (optout_msgpack_unpack(data, len, OPTOUT_MSG_MAX_BYTES, keep, err, sizeof err) != 0) return -1;
     const msgpack_object *o = &keep->data;
     if (o->type != MSGPACK_OBJECT_MAP) return -1;
     int kind = -1;

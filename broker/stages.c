@@ -1,4 +1,4 @@
-/* stages.c — the stages of a run and their tasks (DESIGN.md "Stages of a run").
+/* stages.c — the stages of a run and their tasks (docs/fleet.md "Stages").
  *
  *   rank map     one task per input shard: counts per host key, hash-partitioned
  *   rank reduce  one task per partition: the top N per class of that partition
@@ -18,7 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "broker.h"
+#include "broker_internal.h"
 #include "optout/log.h"
 #include "optout/rank.h"
 #include "optout/util.h"
@@ -164,8 +164,9 @@ int stages_output_allowed(const struct broker *b, size_t task, const char *name)
     return !(n >= 3 && strcmp(name + n - 3, "/..") == 0);
 }
 
-/* An array of n unsigned counters (worker/task.h) added into sum (which has room for n). */
-static int add_counters(const void *buf, size_t len, uint64_t *sum, size_t n, uint64_t *values) {
+/* An array of exactly n unsigned counters (include/optout/msg.h) into values. 0, or -1 when the
+ * statistics have another shape. */
+static int read_counters(const void *buf, size_t len, size_t n, uint64_t *values) {
     msgpack_unpacked u;
     msgpack_unpacked_init(&u);
     size_t off = 0;
@@ -177,24 +178,23 @@ static int add_counters(const void *buf, size_t len, uint64_t *sum, size_t n, ui
         else values[i] = o->via.u64;
     }
     msgpack_unpacked_destroy(&u);
-    if (!ok) return -1;
-    if (sum)
-        for (size_t i = 0; i < n; i++) sum[i] += values[i];
-    return 0;
+    return ok ? 0 : -1;
 }
 
+/* Rank map and reduce counters are checked, not kept: the ranking's files say what the report
+ * needs. A fetch's hosts per outcome and fetch times go into the report. */
 int stages_merge_stats(struct broker *b, size_t task, const void *stats, size_t len) {
-    uint64_t v[OPTOUT_OUTCOME_COUNT + 2];
+    uint64_t v[OPTOUT_FETCH_COUNTERS > OPTOUT_RANK_MAP_COUNTERS ? OPTOUT_FETCH_COUNTERS : OPTOUT_RANK_MAP_COUNTERS];
     int rc = 0;
     switch (b->tasks[task].kind) {
     case OPTOUT_TASK_FILTER: rc = optout_stats_decode_add(stats, len, optout_agents_count(b->agents), b->stats); break;
-    case OPTOUT_TASK_RANK_MAP: rc = add_counters(stats, len, b->rank_counters, 7, v); break;
-    case OPTOUT_TASK_RANK_REDUCE: rc = add_counters(stats, len, &b->ranked_hosts, 1, v); break;
+    case OPTOUT_TASK_RANK_MAP: rc = read_counters(stats, len, OPTOUT_RANK_MAP_COUNTERS, v); break;
+    case OPTOUT_TASK_RANK_REDUCE: rc = read_counters(stats, len, OPTOUT_RANK_REDUCE_COUNTERS, v); break;
     case OPTOUT_TASK_FETCH:
-        rc = add_counters(stats, len, NULL, OPTOUT_OUTCOME_COUNT + 2, v);
+        rc = read_counters(stats, len, OPTOUT_FETCH_COUNTERS, v);
         if (rc == 0) {
             for (int i = 0; i < OPTOUT_OUTCOME_COUNT; i++) b->hosts_by_outcome[i] += v[i];
-            uint64_t from = v[OPTOUT_OUTCOME_COUNT], to = v[OPTOUT_OUTCOME_COUNT + 1];
+            uint64_t from = v[OPTOUT_FETCH_FIRST_TIME], to = v[OPTOUT_FETCH_LAST_TIME];
             if (from && (!b->fetched_from || from < b->fetched_from)) b->fetched_from = from;
             if (to > b->fetched_to) b->fetched_to = to;
         }

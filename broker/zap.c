@@ -15,6 +15,7 @@
 
 #include "optout/curve.h"
 #include "optout/log.h"
+#include "optout/util.h"
 
 #define ZAP_ENDPOINT "inproc://zeromq.zap.01"
 #define MONITOR_ENDPOINT "inproc://optout-broker-handshakes"
@@ -53,15 +54,9 @@ struct broker_zap {
     struct limit limits[LIMITS];
 };
 
-static int64_t now_ms(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* 1 when a refusal of kind `what` should be logged now; *suppressed gets how many were not. */
 static int should_log(struct broker_zap *z, const char *what, unsigned long *suppressed) {
-    int64_t now = now_ms();
+    int64_t now = optout_now_ms();
     struct limit *slot = NULL, *oldest = &z->limits[0];
     for (size_t i = 0; i < LIMITS; i++) {
         if (strcmp(z->limits[i].what, what) == 0) {
@@ -94,7 +89,7 @@ static void load_keys(struct broker_zap *z) {
         if (should_log(z, "allow-dir", &sup))
             optout_log(LOG_ERR, "--curve-allow %s: %s (every client is refused)", z->allow_dir, strerror(errno));
         z->key_count = 0;
-        z->loaded_at = now_ms();
+        z->loaded_at = optout_now_ms();
         return;
     }
     struct allowed *keys = NULL;
@@ -137,12 +132,12 @@ static void load_keys(struct broker_zap *z) {
     free(z->bad);
     z->bad = bad;
     z->bad_count = nbad;
-    z->loaded_at = now_ms();
+    z->loaded_at = optout_now_ms();
 }
 
 /* The allow-list entry holding `key`, or NULL. */
 static const struct allowed *find_key(struct broker_zap *z, const char *key) {
-    if (!z->loaded_at || now_ms() - z->loaded_at >= RELOAD_MS) load_keys(z);
+    if (!z->loaded_at || optout_now_ms() - z->loaded_at >= RELOAD_MS) load_keys(z);
     for (size_t i = 0; i < z->key_count; i++)
         if (memcmp(z->keys[i].key, key, OPTOUT_CURVE_KEY_LEN) == 0) return &z->keys[i];
     return NULL;

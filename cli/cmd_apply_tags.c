@@ -75,29 +75,6 @@ static int write_stats(const char *path, const optout_apply_stats *s, size_t sha
     return 0;
 }
 
-/* The plan's value of option `name` into value (""), 1 when found, 0 when not, -1 unreadable. */
-static int plan_option(const char *run_dir, const char *name, char *value, size_t cap) {
-    char path[4200];
-    snprintf(path, sizeof path, "%s/plan", run_dir);
-    FILE *f = fopen(path, "r");
-    if (!f) return -1;
-    char *line = NULL;
-    size_t lcap = 0, n = strlen(name);
-    ssize_t len;
-    int found = 0;
-    while (!found && (len = getline(&line, &lcap, f)) > 0) {
-        if (strncmp(line, "input\t", 6) == 0) break; /* the options come first */
-        if (strncmp(line, "option ", 7) == 0 && strncmp(line + 7, name, n) == 0 && line[7 + n] == ' ') {
-            if (line[len - 1] == '\n') line[--len] = '\0';
-            snprintf(value, cap, "%s", line + 8 + n);
-            found = 1;
-        }
-    }
-    free(line);
-    fclose(f);
-    return found;
-}
-
 static int one_shard(const optout_apply_config *cfg, const char *tags, const char *in, const char *out,
                      const char *removed, optout_apply_stats *stats) {
     char err[2048];
@@ -136,6 +113,7 @@ int cmd_apply_tags(int argc, char **argv) {
     optout_apply_config cfg = {0};
     optout_apply_stats stats = {0};
     optout_inputs inputs = {0};
+    optout_plan plan = {0};
     if (!corpus) return OPTOUT_EXIT_FAILURE;
     optind = 1;
     opterr = 0;
@@ -192,31 +170,30 @@ int cmd_apply_tags(int argc, char **argv) {
         goto done;
     }
     /* a run directory: its plan says it was a tag run and lists the inputs */
-    char value[64], err[OPTOUT_RUNDIR_ERR_LEN];
-    int found = plan_option(run, "output", value, sizeof value);
-    if (found < 0) {
-        optout_log(LOG_ERR, "%s/plan: %s", run, strerror(errno));
+    char err[OPTOUT_RUNDIR_ERR_LEN];
+    if (optout_plan_read(run, &plan, err, sizeof err) != 0) {
+        optout_log(LOG_ERR, "%s", err);
         rc = OPTOUT_EXIT_FAILURE;
         goto done;
     }
-    if (!found || strcmp(value, "tags") != 0) {
+    const char *output = optout_plan_get(&plan, "output"), *keep = optout_plan_get(&plan, "keep-format");
+    if (!output || strcmp(output, "tags") != 0) {
         optout_log(LOG_ERR, "%s is not a tag-mode run (its plan has no 'option output tags'): nothing to apply", run);
         goto done;
     }
-    if (plan_option(run, "keep-format", value, sizeof value) == 1 && strcmp(value, "yes") == 0) keep_format = 1;
+    if (keep && strcmp(keep, "yes") == 0) keep_format = 1;
     if (removed && strcmp(removed, out) == 0) {
         optout_log(LOG_ERR, "apply-tags: --out and --removed must be different directories");
         goto done;
     }
-    if (corpus_count ? optout_inputs_expand(corpus, corpus_count, &inputs, err) != 0
-                     : optout_plan_read_inputs(run, &inputs, err) != 0) {
+    if (corpus_count && optout_inputs_expand(corpus, corpus_count, &inputs, err, sizeof err) != 0) {
         optout_log(LOG_ERR, "%s", err);
-        rc = corpus_count ? OPTOUT_EXIT_USAGE : OPTOUT_EXIT_FAILURE;
         goto done;
     }
+    const optout_inputs *list = corpus_count ? &inputs : &plan.inputs;
     size_t failed = 0;
-    for (size_t i = 0; i < inputs.count; i++) {
-        const optout_input *x = &inputs.items[i];
+    for (size_t i = 0; i < list->count; i++) {
+        const optout_input *x = &list->items[i];
         char name[4096], tags_path[8400], out_path[8400], removed_path[8400];
         optout_tags_name(x->output_name, name, sizeof name);
         snprintf(tags_path, sizeof tags_path, "%s/tags/%s", run, name);
@@ -238,13 +215,14 @@ int cmd_apply_tags(int argc, char **argv) {
         if (one_shard(&cfg, tags_path, x->path, out_path, removed ? removed_path : NULL, &stats) != 0) failed++;
     }
     rc = failed ? OPTOUT_EXIT_FAILURE : OPTOUT_EXIT_OK;
-    if (failed) optout_log(LOG_ERR, "apply-tags: %zu of %zu shards failed", failed, inputs.count);
-    if (stats_path && write_stats(stats_path, &stats, inputs.count, failed) != 0) {
+    if (failed) optout_log(LOG_ERR, "apply-tags: %zu of %zu shards failed", failed, list->count);
+    if (stats_path && write_stats(stats_path, &stats, list->count, failed) != 0) {
         optout_log(LOG_ERR, "writing statistics to %s: %s", stats_path, strerror(errno));
         rc = OPTOUT_EXIT_FAILURE;
     }
 done:
     optout_inputs_free(&inputs);
+    optout_plan_free(&plan);
     free(corpus);
     return rc;
 }

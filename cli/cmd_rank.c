@@ -11,7 +11,6 @@
  * --jobs 1 these are the peaks of a single map and a single reduce.
  */
 #include <curl/curl.h>
-#include <dirent.h>
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
@@ -154,20 +153,6 @@ static long peak_rss_kb_reset(void) {
     return kb;
 }
 
-static void remove_tree(const char *dir) {
-    DIR *d = opendir(dir);
-    if (!d) return;
-    struct dirent *e;
-    char path[PATH_MAX];
-    while ((e = readdir(d)))
-        if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..")) {
-            snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
-            unlink(path);
-        }
-    closedir(d);
-    rmdir(dir);
-}
-
 static uint64_t data_lines(const char *path) {
     FILE *f = fopen(path, "r");
     uint64_t n = 0;
@@ -285,7 +270,7 @@ int cmd_rank(int argc, char **argv) {
     }
     if (rc_cfg.all_hosts) rc_cfg.top_en = rc_cfg.top_non_en = UINT64_MAX;
     char err[1024];
-    if (optout_inputs_expand(patterns, npatterns, &inputs, err) != 0) {
+    if (optout_inputs_expand(patterns, npatterns, &inputs, err, sizeof err) != 0) {
         optout_log(LOG_ERR, "%s", err);
         goto done;
     }
@@ -365,7 +350,7 @@ int cmd_rank(int argc, char **argv) {
     printf("ranking: %s/{en.tsv,non_en.tsv,hosts.txt}\n", ranking);
     rc = fflush(stdout) == 0 ? OPTOUT_EXIT_OK : OPTOUT_EXIT_FAILURE;
 done:
-    if (tmp[0]) remove_tree(tmp);
+    if (tmp[0]) optout_remove_tree(tmp);
     if (j.maps)
         for (size_t i = 0; i < inputs.count; i++) free(j.maps[i]);
     if (j.indexes)

@@ -7,57 +7,51 @@
  * and exits 0. The exit status is the broker's.
  */
 #include <errno.h>
-#include <getopt.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 #include <zmq.h>
 
-#include "../worker/memory.h"
 #include "cli.h"
 #include "optout/config.h"
 #include "optout/log.h"
+#include "optout/options.h"
+#include "optout/memory.h"
 #include "optout/msg.h"
 #include "optout/util.h"
 
 #define MAX_WORKERS 256
 
 static volatile sig_atomic_t interrupted;
-static void on_signal(int sig) {
-    (void)sig;
-    interrupted = 1;
-}
+static void on_signal(int sig) { interrupted = sig; }
 
-static void run_usage(FILE *f) {
-    fputs("usage: optout run --corpus PATH|GLOB... --out DIR [--robots-dir DIR | fetch options]\n"
-          "                  [--workers N] [--mode rfc9309|protego] [--agents-file FILE] [--agent NAME]...\n"
-          "                  [--removed] [--host-key canonical|netloc] [--unreachable keep|disallow]\n"
-          "                  [--level N] [--keep-format] [--retries N] [--output shards|tags]\n"
-          "fetch options: [--top-en N] [--top-intl N] [--metric tokens|bytes|docs] [--partitions P]\n"
-          "               [--hosts FILE] [--fetch-tasks N] [--scheme auto|https|http] [--user-agent S]\n"
-          "               [--concurrency N] [--timeout S] [--connect-timeout S] [--fetch-retries N]\n"
-          "               [--connect-to HOST:PORT] [--allow-private] [--stop-after rank|fetch]\n"
-          "workers: [--max-memory BYTES] (each worker's budget, worker/memory.h)\n"
-          "policy: [--granularity url|host|domain] [--keep-hosts FILE] [--remove-hosts FILE] [--sample P]\n"
-          "\n"
-          "Runs every stage with a broker and N workers (default: one per core): rank the hosts (with\n"
-          "--top-en/--top-intl; without them and without --hosts every host of the corpus is listed),\n"
-          "fetch their robots.txt into DIR/robots/ (unless --robots-dir gives a snapshot), filter every\n"
-          "input into DIR/shards/ (DIR/removed/ with --removed), and write DIR/report.json and\n"
-          "report.md. Quote glob patterns: optout expands them itself ('**' included). Rerunning\n"
-          "resumes; a complete run is left as it is. --stop-after rank|fetch is a dry run: it prints\n"
-          "how many hosts would be fetched (and, after fetch, which agents they block) and stops before\n"
-          "any shard is written; the same command without it goes on from there. --output tags decides\n"
-          "and counts as usual (same report) but rewrites no shard: DIR/tags/<name> lists the removed\n"
-          "documents' ids and agents, for optout apply-tags.\n",
-          f);
-}
+static const optout_program_spec RUN_SPEC = {
+    .program = OPTOUT_PROG_RUN,
+    .section = "run",
+    .usage = "usage: optout run --corpus PATH|GLOB... --out DIR [--robots-dir DIR | fetch options] [options]\n",
+    .about =
+        "Runs every stage with a broker and N workers (default: one per core): rank the hosts (with\n"
+        "--top-en/--top-intl; without them and without --hosts every host of the corpus is listed),\n"
+        "fetch their robots.txt into DIR/robots/ (unless --robots-dir gives a snapshot), filter every\n"
+        "input into DIR/shards/ (DIR/removed/ with --removed), and write DIR/report.json and\n"
+        "report.md. Quote glob patterns: optout expands them itself ('**' included). Rerunning\n"
+        "resumes; a complete run is left as it is. --stop-after rank|fetch is a dry run: it prints\n"
+        "how many hosts would be fetched (and, after fetch, which agents they block) and stops before\n"
+        "any shard is written; the same command without it goes on from there. --output tags decides\n"
+        "and counts as usual (same report) but rewrites no shard: DIR/tags/<name> lists the removed\n"
+        "documents' ids and agents, for optout apply-tags.\n"
+        "One run at a time on a directory: a second optout run (or broker) on it is refused before it\n"
+        "changes anything. Exit status: the broker's (0 complete, 1 some task failed or runtime error),\n"
+        "2 usage error, 130 interrupted by SIGINT (rerun the same command to resume).\n",
+};
 
 /* The broker's arguments as collected: [0] is the program's path (not allocated), the rest strdup'd. */
 static void free_args(char **args, size_t n) {
@@ -181,237 +175,255 @@ static void show_progress(const char *status, int tty, time_t started) {
     fflush(stderr);
 }
 
-int cmd_run(int argc, char **argv) {
-    enum { O_CORPUS = 256, O_OUT, O_ROBOTS, O_WORKERS, O_MODE, O_AGENTS_FILE, O_AGENT, O_REMOVED, O_HOSTKEY,
-           O_UNREACHABLE, O_LEVEL, O_KEEP, O_RETRIES, O_PASS };
-    static const struct option options[] = {
-        {"corpus", required_argument, NULL, O_CORPUS},   {"out", required_argument, NULL, O_OUT},
-        {"robots-dir", required_argument, NULL, O_ROBOTS}, {"workers", required_argument, NULL, O_WORKERS},
-        {"mode", required_argument, NULL, O_MODE},       {"agents-file", required_argument, NULL, O_AGENTS_FILE},
-        {"agent", required_argument, NULL, O_AGENT},     {"removed", no_argument, NULL, O_REMOVED},
-        {"host-key", required_argument, NULL, O_HOSTKEY}, {"unreachable", required_argument, NULL, O_UNREACHABLE},
-        {"level", required_argument, NULL, O_LEVEL},     {"keep-format", no_argument, NULL, O_KEEP},
-        {"retries", required_argument, NULL, O_RETRIES}, {"help", no_argument, NULL, 'h'},
-        /* ranking and fetching: passed to the broker as given */
-        {"top-en", required_argument, NULL, O_PASS},     {"top-intl", required_argument, NULL, O_PASS + 1},
-        {"metric", required_argument, NULL, O_PASS + 2}, {"partitions", required_argument, NULL, O_PASS + 3},
-        {"hosts", required_argument, NULL, O_PASS + 4},  {"fetch-tasks", required_argument, NULL, O_PASS + 5},
-        {"scheme", required_argument, NULL, O_PASS + 6}, {"user-agent", required_argument, NULL, O_PASS + 7},
-        {"connect-to", required_argument, NULL, O_PASS + 8}, {"allow-private", no_argument, NULL, O_PASS + 9},
-        {"concurrency", required_argument, NULL, O_PASS + 10}, {"timeout", required_argument, NULL, O_PASS + 11},
-        {"connect-timeout", required_argument, NULL, O_PASS + 12},
-        {"fetch-retries", required_argument, NULL, O_PASS + 13},
-        {"metrics-listen", required_argument, NULL, O_PASS + 14}, {"metrics-linger", required_argument, NULL, O_PASS + 15},
-        {"stop-after", required_argument, NULL, O_PASS + 16},
-        {"max-memory", required_argument, NULL, O_PASS + 24}, /* each worker's (worker/memory.h) */
-        /* policy (docs/policy.md): checked by the broker */
-        {"granularity", required_argument, NULL, O_PASS + 20}, {"keep-hosts", required_argument, NULL, O_PASS + 21},
-        {"remove-hosts", required_argument, NULL, O_PASS + 22}, {"sample", required_argument, NULL, O_PASS + 23},
-        {"output", required_argument, NULL, O_PASS + 40}, /* shards|tags, checked by the broker */
-        {NULL, 0, NULL, 0},
-    };
-    if (optout_config_args("run", options, ":h", &argc, &argv) != 0) return OPTOUT_EXIT_USAGE;
-    /* the broker's arguments are collected as given; the broker validates them */
-    char **bargs = calloc((size_t)argc * 2 + 8, sizeof *bargs);
-    size_t nb = 1;
-    const char *out = NULL, *stop_after = NULL, *max_memory = NULL;
-    long workers = sysconf(_SC_NPROCESSORS_ONLN);
-    int has_corpus = 0, opt;
-    if (!bargs) return OPTOUT_EXIT_FAILURE;
-    optind = 1;
-    opterr = 0;
-    while ((opt = getopt_long(argc, argv, ":h", options, NULL)) != -1) {
-        int idx = -1;
-        for (int i = 0; options[i].name; i++)
-            if (options[i].val == opt) idx = i;
-        switch (opt) {
-        case O_OUT: out = optarg; continue;
-        case O_WORKERS:
-            workers = atol(optarg);
-            if (workers < 1 || workers > MAX_WORKERS) {
-                optout_log(LOG_ERR, "--workers: expected 1..%d, got '%s'", MAX_WORKERS, optarg);
-                free_args(bargs, nb);
-                return OPTOUT_EXIT_USAGE;
-            }
-            continue;
-        case O_CORPUS: has_corpus = 1; break;
-        case O_PASS + 16: stop_after = optarg; break;
-        case O_PASS + 24: {
-            uint64_t bytes;
-            size_t cached;
-            uint64_t slot;
-            char merr[512];
-            if (worker_memory_parse(optarg, &bytes) != 0 || worker_memory_plan(bytes, 1, &slot, &cached, merr, sizeof merr) != 0) {
-                optout_log(LOG_ERR, "--max-memory: %s",
-                           worker_memory_parse(optarg, &bytes) != 0 ? "expected a number of bytes (K, M, G suffixes)"
-                                                                    : merr);
-                free_args(bargs, nb);
-                return OPTOUT_EXIT_USAGE;
-            }
-            max_memory = optarg;
-            continue;
-        }
-        case 'h': run_usage(stdout); free_args(bargs, nb); return OPTOUT_EXIT_OK;
-        case ':':
-        case '?': free_args(bargs, nb); return cli_option_error("run", opt, argv);
-        default: break;
-        }
+/* One invocation: what it was given, what it started. */
+struct run {
+    char self[PATH_MAX], broker_bin[PATH_MAX + 32], worker_bin[PATH_MAX + 32];
+    char dir[PATH_MAX], endpoint[PATH_MAX + 32], redis_sock[PATH_MAX + 32];
+    char **bargs; /* the broker's argv: [0] broker_bin, then strdup'd */
+    size_t nb;
+    long workers;
+    const char *max_memory, *stop_after;
+    pid_t pids[1 + MAX_WORKERS]; /* [0] the broker */
+    pid_t redis;
+    size_t restarts;
+    int workers_started;
+};
+
+/* The options (options.h): the broker's are handed to it as given, in order; --out, --workers and
+ * --max-memory are this command's. Returns -1 to go on, else the exit status. */
+static int run_parse(struct run *r, int argc, char **argv, optout_option_values *v) {
+    int rc = optout_options_parse(&RUN_SPEC, argc, argv, v);
+    if (rc >= 0) return rc;
+    if (!v->text[OPTOUT_OPT_RUN_OUT] || !v->given[OPTOUT_OPT_CORPUS]) {
+        optout_log(LOG_ERR, "run: --corpus and --out are required");
+        optout_options_usage(&RUN_SPEC, stderr);
+        return OPTOUT_EXIT_USAGE;
+    }
+    r->workers = v->given[OPTOUT_OPT_WORKERS] ? (long)v->num[OPTOUT_OPT_WORKERS] : sysconf(_SC_NPROCESSORS_ONLN);
+    if (r->workers < 1) r->workers = 1;
+    if (r->workers > MAX_WORKERS) r->workers = MAX_WORKERS;
+    r->max_memory = v->text[OPTOUT_OPT_MAX_MEMORY];
+    r->stop_after = v->text[OPTOUT_OPT_STOP_AFTER];
+    if (!(r->bargs = calloc(2 * v->order_count + 8, sizeof *r->bargs))) return OPTOUT_EXIT_FAILURE;
+    r->nb = 1;
+    for (size_t i = 0; i < v->order_count; i++) {
+        const optout_option *o = optout_option_row(v->order[i].id);
+        if (!(o->programs & OPTOUT_PROG_BROKER)) continue;
         char flag[64];
-        snprintf(flag, sizeof flag, "--%s", options[idx].name);
-        bargs[nb++] = strdup(flag);
-        if (options[idx].has_arg) bargs[nb++] = strdup(optarg);
+        snprintf(flag, sizeof flag, "--%s", o->name);
+        if (!(r->bargs[r->nb++] = strdup(flag)) || (v->order[i].text && !(r->bargs[r->nb++] = strdup(v->order[i].text))))
+            return OPTOUT_EXIT_FAILURE;
     }
-    optout_config_done();
-    int rc = OPTOUT_EXIT_USAGE;
-    pid_t pids[1 + MAX_WORKERS] = {0}; /* [0] broker */
-    pid_t redis = 0;
-    void *zctx = NULL, *status_sock = NULL;
-    if (optind < argc || !out || !has_corpus) {
-        optout_log(LOG_ERR, "run: --corpus and --out are required%s", optind < argc ? " (quote glob patterns)" : "");
-        run_usage(stderr);
-        goto done;
+    return -1;
+}
+
+/* The run directory's lock for `optout run`, taken before anything in DIR is touched: a second run
+ * on a busy directory (or two started at once) must not remove the first one's sockets. DIR/run.lock
+ * holds the run's pid; a broker started alone holds DIR/broker.lock (rundir.h), which is only tried
+ * here and released just before our own broker takes it. Returns the run.lock descriptor (kept open
+ * until exit), or -1 after a message. */
+static int run_lock(const char *dir) {
+    char path[PATH_MAX + 32], holder[32] = "";
+    snprintf(path, sizeof path, "%s/run.lock", dir);
+    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
+    if (fd < 0) {
+        optout_log(LOG_ERR, "%s: %s", path, strerror(errno));
+        return -1;
     }
-    rc = OPTOUT_EXIT_FAILURE;
-    char self[PATH_MAX], broker_bin[PATH_MAX + 32], worker_bin[PATH_MAX + 32], dir[PATH_MAX], endpoint[PATH_MAX + 32];
-    ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+    if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+        ssize_t n = pread(fd, holder, sizeof holder - 1, 0);
+        holder[n > 0 ? n : 0] = '\0';
+        holder[strcspn(holder, "\n")] = '\0';
+        optout_log(LOG_ERR, "run directory %s is in use by another optout run (pid %s): nothing was changed", dir,
+                   holder[0] ? holder : "unknown");
+        close(fd);
+        return -1;
+    }
+    char pid[32];
+    int len = snprintf(pid, sizeof pid, "%ld\n", (long)getpid());
+    if (ftruncate(fd, 0) != 0 || pwrite(fd, pid, (size_t)len, 0) != len) {
+        optout_log(LOG_ERR, "%s: %s", path, strerror(errno));
+        close(fd);
+        return -1;
+    }
+    snprintf(path, sizeof path, "%s/broker.lock", dir);
+    int bfd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    if (bfd >= 0) {
+        int busy = flock(bfd, LOCK_SH | LOCK_NB) != 0;
+        close(bfd); /* a shared lock, let go at once: our broker takes it exclusively */
+        if (busy) {
+            optout_log(LOG_ERR, "run directory %s is in use by a broker (%s is locked): nothing was changed", dir,
+                       path);
+            close(fd);
+            return -1;
+        }
+    }
+    return fd;
+}
+
+/* Finds the programs, creates and locks the run directory, starts the run's Redis. Returns -1 to
+ * go on, else the exit status. */
+static int run_prepare(struct run *r, const char *out, int *lock_fd) {
+    ssize_t n = readlink("/proc/self/exe", r->self, sizeof r->self - 1);
     if (n <= 0) {
         optout_log(LOG_ERR, "cannot find my own executable: %s", strerror(errno));
-        goto done;
+        return OPTOUT_EXIT_FAILURE;
     }
-    self[n] = '\0';
-    *strrchr(self, '/') = '\0';
-    snprintf(broker_bin, sizeof broker_bin, "%s/optout-broker", self);
-    snprintf(worker_bin, sizeof worker_bin, "%s/optout-worker", self);
-    if (optout_make_parent_dirs(out) != 0 || (mkdir(out, 0777) != 0 && errno != EEXIST) || !realpath(out, dir)) {
+    r->self[n] = '\0';
+    *strrchr(r->self, '/') = '\0';
+    snprintf(r->broker_bin, sizeof r->broker_bin, "%s/optout-broker", r->self);
+    snprintf(r->worker_bin, sizeof r->worker_bin, "%s/optout-worker", r->self);
+    if (optout_make_parent_dirs(out) != 0 || (mkdir(out, 0777) != 0 && errno != EEXIST) || !realpath(out, r->dir)) {
         optout_log(LOG_ERR, "run directory %s: %s", out, strerror(errno));
-        goto done;
+        return OPTOUT_EXIT_FAILURE;
     }
-    snprintf(endpoint, sizeof endpoint, "ipc://%s/broker.sock", dir);
-    bargs[0] = broker_bin;
-    bargs[nb++] = strdup("--dir");
-    bargs[nb++] = strdup(dir);
+    if ((*lock_fd = run_lock(r->dir)) < 0) return OPTOUT_EXIT_FAILURE;
+    snprintf(r->endpoint, sizeof r->endpoint, "ipc://%s/broker.sock", r->dir);
+    r->bargs[0] = r->broker_bin;
+    if (!(r->bargs[r->nb++] = strdup("--dir")) || !(r->bargs[r->nb++] = strdup(r->dir))) return OPTOUT_EXIT_FAILURE;
     /* verdicts go through a private Redis, as in a fleet; without redis-server, straight from the
      * robots directory */
-    char redis_sock[PATH_MAX + 32], redis_endpoint[PATH_MAX + 40];
-    snprintf(redis_sock, sizeof redis_sock, "%s/redis.sock", dir);
-    snprintf(redis_endpoint, sizeof redis_endpoint, "unix:%s", redis_sock);
+    snprintf(r->redis_sock, sizeof r->redis_sock, "%s/redis.sock", r->dir);
     if (on_path("redis-server")) {
-        if ((redis = start_redis(dir, redis_sock)) < 0) goto done;
-        bargs[nb++] = strdup("--redis");
-        bargs[nb++] = strdup(redis_endpoint);
+        char redis_endpoint[PATH_MAX + 40];
+        snprintf(redis_endpoint, sizeof redis_endpoint, "unix:%s", r->redis_sock);
+        if ((r->redis = start_redis(r->dir, r->redis_sock)) < 0) return OPTOUT_EXIT_FAILURE;
+        if (!(r->bargs[r->nb++] = strdup("--redis")) || !(r->bargs[r->nb++] = strdup(redis_endpoint)))
+            return OPTOUT_EXIT_FAILURE;
     } else {
         optout_log(LOG_WARNING, "redis-server not found (deploy/deps.sh installs it): workers read the robots "
                                 "directory directly");
     }
-    bargs[nb] = NULL;
+    r->bargs[r->nb] = NULL;
+    return -1;
+}
 
-    /* the children say only what matters; the progress line says the rest */
-    if (!getenv("OPTOUT_LOG_LEVEL")) setenv("OPTOUT_LOG_LEVEL", "warning", 1);
-    setenv("OPTOUT_CONFIG", "", 1); /* they read no configuration file: they get everything from here */
-    struct sigaction sa = {.sa_handler = on_signal};
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
-    signal(SIGPIPE, SIG_IGN);
+/* Starts the broker and the workers, restarts what dies, shows progress, until the broker ends or
+ * a signal comes. The broker's exit status, or -1 when interrupted. */
+static int run_supervise(struct run *r) {
     char sock_path[PATH_MAX + 32];
-    snprintf(sock_path, sizeof sock_path, "%s/broker.sock", dir);
+    snprintf(sock_path, sizeof sock_path, "%s/broker.sock", r->dir);
     unlink(sock_path); /* a stale socket of a dead broker would look like a live one */
-    pids[0] = spawn(bargs);
-    if (pids[0] < 0) {
+    if ((r->pids[0] = spawn(r->bargs)) < 0) {
         optout_log(LOG_ERR, "fork: %s", strerror(errno));
-        goto done;
+        return OPTOUT_EXIT_FAILURE;
     }
     char name[64];
-    char *wargs[] = {worker_bin, "--connect", endpoint, "--root", "fs=/", "--name", name, NULL, NULL, NULL};
-    if (max_memory) wargs[7] = "--max-memory", wargs[8] = (char *)max_memory;
-    size_t restarts = 0;
-    int tty = isatty(2), workers_started = 0;
+    char *wargs[] = {r->worker_bin, "--connect", r->endpoint, "--root", "fs=/", "--name", name, NULL, NULL, NULL};
+    if (r->max_memory) wargs[7] = "--max-memory", wargs[8] = (char *)r->max_memory;
+    int tty = isatty(2), rc = -1, zero = 0;
     time_t started = time(NULL), last_status = 0;
-    zctx = zmq_ctx_new();
-    status_sock = zctx ? zmq_socket(zctx, ZMQ_DEALER) : NULL;
-    int zero = 0;
+    void *zctx = zmq_ctx_new(), *status_sock = zctx ? zmq_socket(zctx, ZMQ_DEALER) : NULL;
     if (status_sock) zmq_setsockopt(status_sock, ZMQ_LINGER, &zero, sizeof zero);
-    for (;;) {
+    while (!interrupted) {
         int status;
-        if (waitpid(pids[0], &status, WNOHANG) == pids[0]) {
-            pids[0] = 0;
+        if (waitpid(r->pids[0], &status, WNOHANG) == r->pids[0]) {
+            r->pids[0] = 0;
             rc = exit_code_of(status);
             break;
         }
-        if (interrupted) {
-            optout_log(LOG_INFO, "interrupted: stopping (rerun the same command to resume)");
-            break;
-        }
-        if (!workers_started) { /* ZeroMQ connects before the broker binds: no need to wait for it */
-            for (long w = 1; w <= workers; w++) {
+        if (!r->workers_started) { /* ZeroMQ connects before the broker binds: no need to wait for it */
+            for (long w = 1; w <= r->workers; w++) {
                 snprintf(name, sizeof name, "%s-%ld", "local", w);
-                pids[w] = spawn(wargs);
+                r->pids[w] = spawn(wargs);
             }
-            workers_started = 1;
-            if (status_sock) zmq_connect(status_sock, endpoint);
+            r->workers_started = 1;
+            if (status_sock) zmq_connect(status_sock, r->endpoint);
         }
-        if (redis > 0 && waitpid(redis, &status, WNOHANG) == redis) {
+        if (r->redis > 0 && waitpid(r->redis, &status, WNOHANG) == r->redis) {
             optout_log(LOG_WARNING, "redis-server died; restarting it (the broker reloads it)");
-            if ((redis = start_redis(dir, redis_sock)) < 0) break;
+            if ((r->redis = start_redis(r->dir, r->redis_sock)) < 0) break;
         }
-        for (long w = 1; workers_started && w <= workers; w++) {
-            if (pids[w] > 0 && waitpid(pids[w], &status, WNOHANG) == pids[w]) {
-                optout_log(LOG_WARNING, "worker %ld (pid %d) %s %d; restarting it", w, (int)pids[w],
-                           WIFSIGNALED(status) ? "killed by signal" : "exited with", WIFSIGNALED(status) ? WTERMSIG(status)
-                                                                                         : WEXITSTATUS(status));
+        for (long w = 1; w <= r->workers; w++) {
+            if (r->pids[w] > 0 && waitpid(r->pids[w], &status, WNOHANG) == r->pids[w]) {
+                optout_log(LOG_WARNING, "worker %ld (pid %d) %s %d; restarting it", w, (int)r->pids[w],
+                           WIFSIGNALED(status) ? "killed by signal" : "exited with",
+                           WIFSIGNALED(status) ? WTERMSIG(status) : WEXITSTATUS(status));
                 snprintf(name, sizeof name, "%s-%ld", "local", w);
-                pids[w] = spawn(wargs);
-                restarts++;
+                r->pids[w] = spawn(wargs);
+                r->restarts++;
             }
         }
-        if (workers_started && status_sock && time(NULL) != last_status) {
+        if (status_sock && time(NULL) != last_status) {
             last_status = time(NULL);
             char text[2048];
             if (cli_broker_status(status_sock, 300, text, sizeof text) == 0) show_progress(text, tty, started);
         }
         sleep_ms(20);
     }
-    if (tty && workers_started) fputc('\n', stderr);
-    stop_all(pids, (size_t)workers + 1, 5000);
-    if (redis > 0) stop_all(&redis, 1, 5000);
-    if (interrupted) rc = OPTOUT_EXIT_FAILURE;
-    if (stop_after && rc == OPTOUT_EXIT_OK && !interrupted) { /* a dry run: its answer */
+    if (tty && r->workers_started) fputc('\n', stderr);
+    if (status_sock) zmq_close(status_sock);
+    if (zctx) zmq_ctx_term(zctx);
+    return rc;
+}
+
+/* What the run gave: the dry run's answer on stdout, or the report's figures on stderr. */
+static void run_summary(const struct run *r, int rc) {
+    if (r->stop_after && rc == OPTOUT_EXIT_OK) {
         char answer[PATH_MAX + 32];
-        snprintf(answer, sizeof answer, "%s/dry-run.json", dir);
+        snprintf(answer, sizeof answer, "%s/dry-run.json", r->dir);
         size_t len;
         char *text = optout_read_file(answer, (size_t)1 << 20, &len);
         if (text) fputs(text, stdout);
         free(text);
-    } else if (rc == OPTOUT_EXIT_OK || rc == OPTOUT_EXIT_FAILURE) {
-        char report[PATH_MAX + 32];
-        snprintf(report, sizeof report, "%s/report.json", dir);
-        if (access(report, R_OK) == 0 && !interrupted) {
-            size_t len;
-            char *text = optout_read_file(report, (size_t)64 << 20, &len);
-            if (text) {
-                unsigned long long docs = json_number(text, "docs_in"), removed = json_number(text, "docs_removed"),
-                                   tokens = json_number(text, "tokens_in"), tremoved = json_number(text, "tokens_removed");
-                fprintf(stderr, "optout: %s: %llu of %llu documents removed (%.2f%%), %llu of %llu tokens (%.2f%%); "
-                                "report in %s%s\n",
-                        rc == OPTOUT_EXIT_OK ? "complete" : "finished with failed tasks", removed, docs,
-                        docs ? 100.0 * (double)removed / (double)docs : 0.0, tremoved, tokens,
-                        tokens ? 100.0 * (double)tremoved / (double)tokens : 0.0, report,
-                        restarts ? " (workers were restarted)" : "");
-                /* a fetching run: what its robots.txt fetches gave (report.json's "fetch" member) */
-                const char *fetch = strstr(text, "\"fetch\": {");
-                unsigned long long planned = fetch ? json_number(fetch, "hosts_planned") : 0;
-                const char *by = fetch ? strstr(fetch, "\"hosts_by_outcome\": {") : NULL;
-                if (planned && by)
-                    fprintf(stderr, "optout: robots.txt of %llu hosts: %llu ok, %llu unavailable, %llu unreachable, "
-                                    "%llu no such host\n",
-                            planned, json_number(by, "ok"), json_number(by, "unavailable"), json_number(by, "unreachable"),
-                            json_number(by, "no_such_host"));
-                free(text);
-            }
+        return;
+    }
+    if (rc != OPTOUT_EXIT_OK && rc != OPTOUT_EXIT_FAILURE) return;
+    char report[PATH_MAX + 32];
+    snprintf(report, sizeof report, "%s/report.json", r->dir);
+    size_t len;
+    char *text = access(report, R_OK) == 0 ? optout_read_file(report, (size_t)64 << 20, &len) : NULL;
+    if (!text) return;
+    unsigned long long docs = json_number(text, "docs_in"), removed = json_number(text, "docs_removed"),
+                       tokens = json_number(text, "tokens_in"), tremoved = json_number(text, "tokens_removed");
+    fprintf(stderr, "optout: %s: %llu of %llu documents removed (%.2f%%), %llu of %llu tokens (%.2f%%); report in %s%s\n",
+            rc == OPTOUT_EXIT_OK ? "complete" : "finished with failed tasks", removed, docs,
+            docs ? 100.0 * (double)removed / (double)docs : 0.0, tremoved, tokens,
+            tokens ? 100.0 * (double)tremoved / (double)tokens : 0.0, report,
+            r->restarts ? " (workers were restarted)" : "");
+    /* a fetching run: what its robots.txt fetches gave (report.json's "fetch" member) */
+    const char *fetch = strstr(text, "\"fetch\": {");
+    unsigned long long planned = fetch ? json_number(fetch, "hosts_planned") : 0;
+    const char *by = fetch ? strstr(fetch, "\"hosts_by_outcome\": {") : NULL;
+    if (planned && by)
+        fprintf(stderr, "optout: robots.txt of %llu hosts: %llu ok, %llu unavailable, %llu unreachable, %llu no such host\n",
+                planned, json_number(by, "ok"), json_number(by, "unavailable"), json_number(by, "unreachable"),
+                json_number(by, "no_such_host"));
+    free(text);
+}
+
+int cmd_run(int argc, char **argv) {
+    static struct run r; /* large (paths, pids): not on the stack */
+    optout_option_values v;
+    int lock_fd = -1;
+    memset(&r, 0, sizeof r);
+    int rc = run_parse(&r, argc, argv, &v);
+    if (rc < 0) rc = run_prepare(&r, v.text[OPTOUT_OPT_RUN_OUT], &lock_fd);
+    if (rc < 0) {
+        /* the children say only what matters; the progress line says the rest */
+        if (!getenv("OPTOUT_LOG_LEVEL")) setenv("OPTOUT_LOG_LEVEL", "warning", 1);
+        setenv("OPTOUT_CONFIG", "", 1); /* they read no configuration file: they get everything from here */
+        struct sigaction sa = {.sa_handler = on_signal};
+        sigaction(SIGINT, &sa, NULL);
+        sigaction(SIGTERM, &sa, NULL);
+        signal(SIGPIPE, SIG_IGN);
+        rc = run_supervise(&r);
+        stop_all(r.pids, (size_t)r.workers + 1, 5000);
+        if (interrupted == SIGINT) {
+            rc = OPTOUT_EXIT_INTERRUPTED;
+            optout_log(LOG_ERR, "interrupted: rerun the same command to resume (what is done is kept)");
+        } else if (interrupted) {
+            rc = OPTOUT_EXIT_FAILURE;
+            optout_log(LOG_ERR, "stopped by SIGTERM: rerun the same command to resume");
+        } else if (rc < 0) {
+            rc = OPTOUT_EXIT_FAILURE;
+        } else {
+            run_summary(&r, rc);
         }
     }
-done:
-    if (status_sock) zmq_close(status_sock);
-    if (zctx) zmq_ctx_term(zctx);
-    free_args(bargs, nb);
+    if (r.redis > 0) stop_all(&r.redis, 1, 5000);
+    if (lock_fd >= 0) close(lock_fd);
+    if (r.bargs) free_args(r.bargs, r.nb);
+    optout_options_free(&v);
     return rc;
 }

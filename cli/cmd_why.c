@@ -24,6 +24,7 @@
 #include <curl/curl.h>
 
 #include "cli.h"
+#include "optout/json.h"
 #include "optout/log.h"
 #include "optout/util.h"
 #include "optout/why.h"
@@ -127,60 +128,8 @@ static int on_doc(const optout_why_doc *d, void *arg) {
 
 /* ---- text ------------------------------------------------------------------------------------ */
 
-/* Length of the valid UTF-8 sequence at s (1..4), or 0 when it is not one. */
-static size_t utf8_len(const unsigned char *s, size_t n) {
-    unsigned char c = s[0];
-    size_t k;
-    unsigned min;
-    unsigned cp;
-    if (c < 0x80) return 1;
-    if (c >= 0xC2 && c <= 0xDF) k = 2, min = 0x80, cp = c & 0x1F;
-    else if (c >= 0xE0 && c <= 0xEF) k = 3, min = 0x800, cp = c & 0x0F;
-    else if (c >= 0xF0 && c <= 0xF4) k = 4, min = 0x10000, cp = c & 0x07;
-    else return 0;
-    if (n < k) return 0;
-    for (size_t i = 1; i < k; i++) {
-        if ((s[i] & 0xC0) != 0x80) return 0;
-        cp = (cp << 6) | (s[i] & 0x3F);
-    }
-    if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return 0;
-    return k;
-}
-
-/* A JSON string: control characters escaped, invalid UTF-8 bytes as U+FFFD. */
-static void json_str(FILE *out, const char *s, size_t n) {
-    fputc('"', out);
-    const unsigned char *p = (const unsigned char *)s;
-    for (size_t i = 0; i < n;) {
-        unsigned char c = p[i];
-        if (c == '"' || c == '\\') {
-            fputc('\\', out);
-            fputc(c, out);
-            i++;
-        } else if (c < 0x20) {
-            switch (c) {
-            case '\n': fputs("\\n", out); break;
-            case '\r': fputs("\\r", out); break;
-            case '\t': fputs("\\t", out); break;
-            default: fprintf(out, "\\u%04x", c);
-            }
-            i++;
-        } else {
-            size_t k = utf8_len(p + i, n - i);
-            if (k == 0) {
-                fputs("\\ufffd", out);
-                i++;
-            } else {
-                fwrite(p + i, 1, k, out);
-                i += k;
-            }
-        }
-    }
-    fputc('"', out);
-}
-
 static void json_cstr(FILE *out, const char *s) {
-    if (s && *s) json_str(out, s, strlen(s));
+    if (s && *s) optout_json_put_stringn(out, s, strlen(s));
     else fputs("null", out);
 }
 
@@ -317,10 +266,10 @@ static void print_answer(struct printer *p, const struct item *it, const optout_
     if (p->json) {
         fputs("{\"url\": ", out);
         if (no_url) fputs("null", out);
-        else json_str(out, a->url, a->url_len);
+        else optout_json_put_stringn(out, a->url, a->url_len);
         if (it->doc) {
             fputs(", \"id\": ", out);
-            json_str(out, it->id, strlen(it->id));
+            optout_json_put_stringn(out, it->id, strlen(it->id));
             fputs(", \"shard\": ", out);
             json_cstr(out, it->shard);
             fputs(", \"output_name\": ", out);
@@ -329,7 +278,7 @@ static void print_answer(struct printer *p, const struct item *it, const optout_
         }
         int keyed = !no_url && a->key_status == OPTOUT_HOSTKEY_OK;
         fputs(", \"host_key\": ", out);
-        if (keyed) json_str(out, a->host, strlen(a->host));
+        if (keyed) optout_json_put_stringn(out, a->host, strlen(a->host));
         else fputs("null", out);
         fprintf(out, ", \"url_status\": \"%s\", \"bad_idna\": %s, \"outcome\": ",
                 no_url ? "no_url" : a->key_status == OPTOUT_HOSTKEY_OK ? "ok"
@@ -378,7 +327,7 @@ static void print_answer(struct printer *p, const struct item *it, const optout_
                 if (e->why == OPTOUT_WHY_RULE) {
                     fprintf(out, ", \"group_line\": %u, \"rule_line\": %u, \"rule\": \"%s\", \"pattern\": ", e->group_line,
                             e->rule_line, e->rule_allow ? "Allow" : "Disallow");
-                    json_str(out, e->rule_pattern, e->rule_pattern_len);
+                    optout_json_put_stringn(out, e->rule_pattern, e->rule_pattern_len);
                 } else {
                     fputs(", \"group_line\": null, \"rule_line\": null, \"rule\": null, \"pattern\": null", out);
                 }

@@ -25,6 +25,7 @@
 #include <unistd.h>
 
 #include "optout/log.h"
+#include "optout/options.h"
 #include "optout/util.h"
 
 const char *const optout_config_sections[] = {"common", "broker", "worker", "run", "fetch", "filter", "rank", NULL};
@@ -217,11 +218,12 @@ optout_config *optout_config_load(const char *path, char *err, size_t errlen) {
 
 int optout_config_settable(const char *key) {
     /* one-shot actions, and the hooks of tests and benchmarks: never configuration */
-    static const char *const not_settable[] = {"help",           "version",        "config", "check-config",
-                                               "config-section", "config-keys",    "crash-after-accept",
-                                               "synthetic-tasks", NULL};
+    static const char *const not_settable[] = {"help",           "version",     "config", "check-config",
+                                               "config-section", "config-keys", NULL};
     for (size_t i = 0; not_settable[i]; i++)
         if (strcmp(key, not_settable[i]) == 0) return 0;
+    for (const optout_option *o = optout_option_table; o->name; o++)
+        if (o->hidden && strcmp(o->name, key) == 0) return 0;
     return 1;
 }
 
@@ -276,55 +278,37 @@ static int add_value(size_t opt, const char *text, unsigned line) {
     return 0;
 }
 
-/* The default of an option, for --check-config: documentation, not behaviour (the programs own
- * their defaults). NULL: none worth printing (unset). */
+/* The default of an option, for --check-config: documentation, not behaviour. The option table
+ * (options.h) owns the defaults of optout-broker, optout run and optout filter; the other programs'
+ * are listed here until their options move into the table. NULL: none worth printing (unset). */
 static const char *default_of(const char *section, const char *key) {
     static const struct {
         const char *sections, *key, *value;
     } defaults[] = {
-        {"broker run filter", "mode", "rfc9309"},
-        {"broker run filter rank", "host-key", "canonical"},
-        {"broker run filter", "unreachable", "keep"},
-        {"broker run filter", "level", "3"},
-        {"broker run", "retries", "3"},
+        {"rank", "host-key", "canonical"},
         {"fetch", "retries", "2"},
-        {"broker run", "fetch-retries", "2"},
-        {"broker run rank", "metric", "tokens"},
-        {"broker run", "partitions", "64"},
+        {"rank", "metric", "tokens"},
         {"rank", "partitions", "16"},
-        {"broker run rank", "top-en", "1000000 (when ranking)"},
-        {"broker run rank", "top-intl", "1000000 (when ranking)"},
-        {"broker run", "fetch-tasks", "64"},
-        {"broker run fetch", "scheme", "auto"},
-        {"broker run fetch", "concurrency", "256"},
-        {"broker run fetch", "timeout", "30"},
-        {"broker run fetch", "connect-timeout", "10"},
-        {"broker run", "removed", "false"},
-        {"broker run", "keep-format", "false"},
-        {"broker run fetch", "allow-private", "false"},
-        {"broker run filter", "agents-file", "(the built-in Apertus list)"},
-        {"filter rank", "max-line", "67108864"},
+        {"rank", "top-en", "1000000 (when ranking)"},
+        {"rank", "top-intl", "1000000 (when ranking)"},
+        {"fetch", "scheme", "auto"},
+        {"fetch", "concurrency", "256"},
+        {"fetch", "timeout", "30"},
+        {"fetch", "connect-timeout", "10"},
+        {"fetch", "allow-private", "false"},
+        {"rank", "max-line", "67108864"},
         {"worker", "slots", "1"},
         {"worker", "name", "(HOST.PID)"},
         {"worker", "verbose", "false"},
-        {"run", "workers", "(one per core)"},
         {"rank", "jobs", "(one per core)"},
         {"rank", "all-hosts", "false"},
         {"fetch", "quiet", "false"},
-        {"broker run filter", "granularity", "url"},
-        {"broker run filter", "keep-hosts", "(none)"},
-        {"broker run filter", "remove-hosts", "(none)"},
-        {"broker run filter", "sample", "(every document)"},
-        {"broker run filter", "output", "shards"},
         {"worker", "max-memory", "(no limit)"},
     };
-    size_t sl = strlen(section);
-    for (size_t i = 0; i < sizeof defaults / sizeof *defaults; i++) {
-        if (strcmp(defaults[i].key, key) != 0) continue;
-        for (const char *p = defaults[i].sections; (p = strstr(p, section)); p += sl)
-            if ((p == defaults[i].sections || p[-1] == ' ') && (p[sl] == ' ' || p[sl] == '\0'))
-                return defaults[i].value;
-    }
+    const char *d = optout_option_default(section, key);
+    if (d) return d;
+    for (size_t i = 0; i < sizeof defaults / sizeof *defaults; i++)
+        if (strcmp(defaults[i].key, key) == 0 && strcmp(defaults[i].sections, section) == 0) return defaults[i].value;
     return NULL;
 }
 

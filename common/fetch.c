@@ -57,6 +57,7 @@
 
 #include "optout/log.h"
 #include "optout/version.h"
+#include "optout/util.h"
 
 #define FETCH_DEFAULT_UA "optout/" OPTOUT_VERSION " (+https://github.com/optout-project/optout)"
 #define FETCH_DEFAULT_CONNECT_TIMEOUT_MS 10000L
@@ -139,7 +140,6 @@ static int64_t fetch_now_us(void) {
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
-static int64_t fetch_now_ms(void) { return fetch_now_us() / 1000; }
 
 static void fetch_fail(fetch_loop *L, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void fetch_fail(fetch_loop *L, const char *fmt, ...) {
@@ -296,7 +296,7 @@ static int fetch_socket_cb(CURL *easy, curl_socket_t fd, int what, void *userp, 
 static int fetch_timer_cb(CURLM *multi, long timeout_ms, void *userp) {
     fetch_loop *L = userp;
     (void)multi;
-    L->curl_deadline_ms = timeout_ms < 0 ? -1 : fetch_now_ms() + timeout_ms;
+    L->curl_deadline_ms = timeout_ms < 0 ? -1 : optout_now_ms() + timeout_ms;
     return 0;
 }
 
@@ -608,7 +608,7 @@ static void fetch_done(fetch_loop *L, CURL *easy, CURLcode code) {
             wait = retry_after * 1000 > FETCH_RETRY_AFTER_MAX_MS ? FETCH_RETRY_AFTER_MAX_MS
                    : retry_after * 1000 > wait                  ? (long)(retry_after * 1000)
                                                                 : wait;
-        j->due_ms = fetch_now_ms() + wait;
+        j->due_ms = optout_now_ms() + wait;
         j->backoff_ms *= 2;
         if (fetch_heap_push(L, j) != 0) fetch_job_release(L, j);
     } else {
@@ -642,7 +642,7 @@ static void fetch_fill(fetch_loop *L) {
     while (!L->failed && L->in_flight < L->concurrency) {
         fetch_job *j = NULL;
         if (L->heap_len) {
-            if (now < 0) now = fetch_now_ms();
+            if (now < 0) now = optout_now_ms();
             if (L->heap[0]->due_ms <= now) j = fetch_heap_pop(L);
         }
         if (!j) {
@@ -777,7 +777,7 @@ int optout_fetch_hosts(const optout_fetch_options *o, const char *const *hosts, 
         fetch_fill(L);
         if (L->failed) break;
         if (L->in_flight == 0 && L->heap_len == 0 && L->next_host >= count) break;
-        int64_t now = fetch_now_ms();
+        int64_t now = optout_now_ms();
         int64_t wait = FETCH_MAX_WAIT_MS;
         if (L->curl_deadline_ms >= 0 && L->curl_deadline_ms - now < wait) wait = L->curl_deadline_ms - now;
         if (L->heap_len && L->in_flight < L->concurrency && L->heap[0]->due_ms - now < wait)
@@ -801,7 +801,7 @@ int optout_fetch_hosts(const optout_fetch_options *o, const char *const *hosts, 
             }
         }
         if (L->failed) break;
-        if (L->curl_deadline_ms >= 0 && fetch_now_ms() >= L->curl_deadline_ms) {
+        if (L->curl_deadline_ms >= 0 && optout_now_ms() >= L->curl_deadline_ms) {
             L->curl_deadline_ms = -1;
             CURLMcode mc = curl_multi_socket_action(L->multi, CURL_SOCKET_TIMEOUT, 0, &running);
             if (mc != CURLM_OK) {

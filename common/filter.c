@@ -102,21 +102,21 @@ const struct optout_hostkey_entry *optout_hostkey_cached(struct optout_hostkey_e
  * (tags.c builds it, so that optout apply-tags rebuilds the same bytes from a tag). */
 static int write_removed(optout_shard_writer *w, const optout_shard_line *line, const optout_agents *agents,
                          const optout_agentset *disallowed, char **abuf, size_t *acap, char **buf, size_t *cap,
-                         char *err) {
+                         char *err, size_t errlen) {
     size_t alen = optout_tags_agents_json(agents, disallowed, abuf, acap);
     size_t n = optout_tags_removed_line(line->data, line->len, *abuf, alen, buf, cap);
-    return optout_shard_write_line(w, *buf, n, line->newline, err);
+    return optout_shard_write_line(w, *buf, n, line->newline, err, errlen);
 }
 
 /* Tag mode: the removed document's tag line (by id, else by line number). */
 static int write_tag(optout_shard_writer *w, const optout_json_fields *id_fields, const optout_shard_line *line,
                      uint64_t line_no, const optout_agents *agents, const optout_agentset *disallowed, char **abuf,
-                     size_t *acap, char **buf, size_t *cap, char *err) {
+                     size_t *acap, char **buf, size_t *cap, char *err, size_t errlen) {
     optout_json_value id[2] = {{0}};
     optout_json_extract(id_fields, line->data, line->len, id); /* it parsed as an object before */
     size_t alen = optout_tags_agents_json(agents, disallowed, abuf, acap);
     size_t n = optout_tags_line(id[0].present ? &id[0] : &id[1], line_no, *abuf, alen, buf, cap);
-    return optout_shard_write_line(w, *buf, n, 1, err);
+    return optout_shard_write_line(w, *buf, n, 1, err, errlen);
 }
 
 /* ---- the loop ------------------------------------------------------------------------------ */
@@ -382,7 +382,7 @@ static int process_line(struct filter_run *run, const optout_shard_line *line, c
     run->line_no += !line->oversized || line->last_piece;
     if (line->oversized) {
         /* too long to decide: kept whole (piece by piece) and counted once */
-        if (run->w && optout_shard_write_line(run->w, line->data, line->len, line->last_piece && line->newline, serr) != 0)
+        if (run->w && optout_shard_write_line(run->w, line->data, line->len, line->last_piece && line->newline, serr, sizeof serr) != 0)
             return write_error(err, errlen, serr);
         if (line->last_piece) {
             run->stats->line_too_long++;
@@ -391,7 +391,7 @@ static int process_line(struct filter_run *run, const optout_shard_line *line, c
         return 0;
     }
     if (line->len == 0 || (line->len == 1 && line->data[0] == '\r')) { /* blank line: passed through */
-        if (run->w && optout_shard_write_line(run->w, line->data, line->len, line->newline, serr) != 0)
+        if (run->w && optout_shard_write_line(run->w, line->data, line->len, line->newline, serr, sizeof serr) != 0)
             return write_error(err, errlen, serr);
         return 0;
     }
@@ -416,13 +416,13 @@ static int process_line(struct filter_run *run, const optout_shard_line *line, c
     if (run->id_fields) { /* tag mode: a tag per removed document, nothing else */
         if (facts.removed)
             wrc = write_tag(run->wr, run->id_fields, line, run->line_no, cfg->agents, &set, &run->agents_buf,
-                            &run->agents_cap, &run->removed_buf, &run->removed_cap, serr);
+                            &run->agents_cap, &run->removed_buf, &run->removed_cap, serr, sizeof serr);
     } else if (facts.removed) {
         if (run->wr)
             wrc = write_removed(run->wr, line, cfg->agents, &set, &run->agents_buf, &run->agents_cap, &run->removed_buf,
-                                &run->removed_cap, serr);
+                                &run->removed_cap, serr, sizeof serr);
     } else {
-        wrc = optout_shard_write_line(run->w, line->data, line->len, line->newline, serr);
+        wrc = optout_shard_write_line(run->w, line->data, line->len, line->newline, serr, sizeof serr);
     }
     return wrc != 0 ? write_error(err, errlen, serr) : 0;
 }
@@ -517,9 +517,9 @@ int optout_filter_shard(const optout_filter_config *cfg, const char *in, const c
         }
         removed = out;
     }
-    if (!(r = optout_shard_open(in, max_line, serr)) ||
-        (!cfg->output_tags && !(w = optout_shard_create(out, out_format, cfg->level, serr))) ||
-        (removed && !(wr = optout_shard_create(removed, out_format, cfg->level, serr)))) {
+    if (!(r = optout_shard_open(in, max_line, serr, sizeof serr)) ||
+        (!cfg->output_tags && !(w = optout_shard_create(out, out_format, cfg->level, serr, sizeof serr))) ||
+        (removed && !(wr = optout_shard_create(removed, out_format, cfg->level, serr, sizeof serr)))) {
         snprintf(err, errlen, "%s", serr);
         goto done;
     }
@@ -538,7 +538,7 @@ int optout_filter_shard(const optout_filter_config *cfg, const char *in, const c
     }
     optout_shard_line line;
     int got;
-    while ((got = optout_shard_next(r, &line, serr)) == 1) {
+    while ((got = optout_shard_next(r, &line, serr, sizeof serr)) == 1) {
         int plain = line.oversized || line.len == 0 || (line.len == 1 && line.data[0] == '\r');
         if (run.batch && !plain) {
             if (batch_add(&run, &line, err, errlen) != 0) goto done;
@@ -557,14 +557,14 @@ int optout_filter_shard(const optout_filter_config *cfg, const char *in, const c
     }
     /* removed first: the kept shard is the one whose presence says "done" */
     if (wr) {
-        int crc = optout_shard_commit(wr, serr);
+        int crc = optout_shard_commit(wr, serr, sizeof serr);
         wr = NULL;
         if (crc != 0) {
             snprintf(err, errlen, "%s", serr);
             goto done;
         }
     }
-    int crc = w ? optout_shard_commit(w, serr) : 0;
+    int crc = w ? optout_shard_commit(w, serr, sizeof serr) : 0;
     w = NULL;
     if (crc != 0) {
         snprintf(err, errlen, "%s", serr);

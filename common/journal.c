@@ -64,15 +64,6 @@ static uint32_t checksum(const unsigned char *p, size_t len) {
     return (uint32_t)crc;
 }
 
-static void set_err(char *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void set_err(char *err, const char *fmt, ...) {
-    if (!err) return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, OPTOUT_JOURNAL_ERR_LEN, fmt, ap);
-    va_end(ap);
-}
-
 /* ---- reading ----------------------------------------------------------------------------------- */
 
 typedef struct {
@@ -122,45 +113,141 @@ static void reader_skip(reader *r, size_t n) {
     r->pos += n;
 }
 
-static int open_file(const char *path, char *err) {
+static int open_file(const char *path, char *err, size_t errlen) {
     int fd = open(path, O_RDWR | O_CLOEXEC);
     if (fd >= 0 || errno != ENOENT) {
-        if (fd < 0) set_err(err, "journal %s: cannot open: %s", path, strerror(errno));
+        if (fd < 0) optout_set_err(err, errlen, "journal %s: cannot open: %s", path, strerror(errno));
         return fd;
     }
     if (optout_make_parent_dirs(path) != 0) {
-        set_err(err, "journal %s: cannot create its directory: %s", path, strerror(errno));
+        optout_set_err(err, errlen, "journal %s: cannot create its directory: %s", path, strerror(errno));
         return -1;
     }
     fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
     if (fd < 0) {
-        set_err(err, "journal %s: cannot create: %s", path, strerror(errno));
+        optout_set_err(err, errlen, "journal %s: cannot create: %s", path, strerror(errno));
         return -1;
     }
     /* A new file: its directory entry must be durable before any record in it is. */
     if (optout_fsync_parent_dir(path) != 0) {
-        set_err(err, "journal %s: cannot fsync its directory: %s", path, strerror(errno));
+        optout_set_err(err, errlen, "journal %s: cannot fsync its directory: %s", path, strerror(errno));
         close(fd);
         return -1;
     }
     return fd;
 }
 
+/* The next valid record at or after `from` (a plausible length, a payload that fits before
+ * `file_size`, a matching checksum), scanning at most SCAN_WINDOW bytes and checksumming at most
+ * SCAN_BUDGET: its offset, or UINT64_MAX when none is found (or on a read error). */
+#define SCAN_WINDOW ((size_t)1 << 20)
+#define SCAN_BUDGET ((uint64_t)256 << 20)
+static uint64_t find_record(int fd, uint64_t from, uint64_t file_size, uint64_t *budget) {
+    if (from >= file_size || file_size - from < HEADER + 1) return UINT64_MAX;
+    uint64_t left = file_size - from;
+    size_t n = left > SCAN_WINDOW + HEADER ? SCAN_WINDOW + HEADER : (size_t)left;
+    unsigned char *w = optout_malloc(n);
+    size_t got = 0;
+    while (got < n) {
+        ssize_t r = pread(fd, w + got, n - got, (off_t)(from + got));
+        if (r < 0 && errno == EINTR) continue;
+        if (r <= 0) break;
+        got += (size_t)r;
+    }
+    uint64_t found = UINT64_MAX;
+    for (size_t o = 0; o + HEADER <= got && found == UINT64_MAX; o++) {
+        uint32_t len = get_le32(w + o);
+        if (len == 0 || len > OPTOUT_JOURNAL_MAX_RECORD || (uint64_t)len > left - o - HEADER) continue;
+        if (*budget < len) break;
+        *budget -= len;
+        if (o + HEADER + len <= got) {
+            if (checksum(w + o + HEADER, len) == get_le32(w + o + 4)) found = from + o;
+            continue;
+        }
+        unsigned char *payload = malloc(len); /* a record that runs past the window */
+        if (!payload) break;
+        ssize_t r = pread(fd, payload, len, (off_t)(from + o + HEADER));
+        if (r == (ssize_t)len && checksum(payload, len) == get_le32(w + o + 4)) found = from + o;
+        free(payload);
+    }
+    free(w);
+    return found;
+}
+
+/* Valid records in sequence from `at` (which holds one): how many follow each other unbroken. */
+static uint64_t count_records(int fd, uint64_t at, uint64_t file_size, uint64_t *budget) {
+    uint64_t count = 0;
+    while (file_size - at >= HEADER + 1) {
+        unsigned char h[HEADER];
+        if (pread(fd, h, HEADER, (off_t)at) != HEADER) break;
+        uint32_t len = get_le32(h);
+        if (len == 0 || len > OPTOUT_JOURNAL_MAX_RECORD || (uint64_t)len > file_size - at - HEADER || *budget < len)
+            break;
+        *budget -= len;
+        unsigned char *payload = malloc(len);
+        if (!payload) break;
+        int ok = pread(fd, payload, len, (off_t)(at + HEADER)) == (ssize_t)len && checksum(payload, len) == get_le32(h + 4);
+        free(payload);
+        if (!ok) break;
+        count++;
+        at += HEADER + len;
+    }
+    return count;
+}
+
+/* Tells a torn tail from a corrupt record: the bad record at `at` is corrupt when it is complete
+ * (its payload fits in the file) yet fails its checksum, or when a valid record follows it
+ * somewhere (then a length was damaged); otherwise it is the incomplete last write of a crash. */
+static void classify_cut(int fd, uint64_t at, uint64_t file_size, int complete_but_bad, uint32_t len,
+                         optout_journal_cut *cut) {
+    uint64_t budget = SCAN_BUDGET, next = UINT64_MAX;
+    if (complete_but_bad) {
+        /* the usual case, a flipped payload byte: the next record starts where this one ends */
+        uint64_t after = at + HEADER + len;
+        if (count_records(fd, after, file_size, &budget) > 0) next = after;
+    }
+    if (next == UINT64_MAX) next = find_record(fd, at + 1, file_size, &budget);
+    cut->damage = complete_but_bad || next != UINT64_MAX ? OPTOUT_JOURNAL_CORRUPT : OPTOUT_JOURNAL_TORN_TAIL;
+    cut->offset = at;
+    cut->bytes = file_size - at;
+    cut->records_after = next == UINT64_MAX ? 0 : count_records(fd, next, file_size, &budget);
+}
+
+void optout_journal_cut_describe(const char *path, const optout_journal_cut *cut, char *buf, size_t len) {
+    switch (cut->damage) {
+    case OPTOUT_JOURNAL_WHOLE: optout_set_err(buf, len, "%s", ""); break;
+    case OPTOUT_JOURNAL_TORN_TAIL:
+        optout_set_err(buf, len,
+                       "journal %s: cut a torn tail of %" PRIu64 " bytes at offset %" PRIu64
+                       " (an incomplete last record: a write interrupted by a crash; nothing durable was lost)",
+                       path, cut->bytes, cut->offset);
+        break;
+    case OPTOUT_JOURNAL_CORRUPT:
+        optout_set_err(buf, len,
+                       "journal %s: corrupt record at offset %" PRIu64 " (%s); cut the %" PRIu64
+                       " bytes from there on, %" PRIu64 " later record(s) included: the tasks recorded "
+                       "after it will be redone (the outputs are the same)",
+                       path, cut->offset, cut->records_after ? "valid records follow it" : "checksum mismatch",
+                       cut->bytes, cut->records_after);
+        break;
+    }
+}
+
 optout_journal *optout_journal_open(const char *path, optout_journal_replay_fn replay, void *arg,
-                                    uint64_t *truncated_at, uint64_t *truncated_bytes,
-                                    char err[OPTOUT_JOURNAL_ERR_LEN]) {
-    if (truncated_at) *truncated_at = 0;
-    if (truncated_bytes) *truncated_bytes = 0;
-    int fd = open_file(path, err);
+                                    optout_journal_cut *cut, char *err, size_t errlen) {
+    optout_journal_cut local;
+    if (!cut) cut = &local;
+    memset(cut, 0, sizeof *cut);
+    int fd = open_file(path, err, errlen);
     if (fd < 0) return NULL;
     struct stat st;
     if (fstat(fd, &st) != 0) {
-        set_err(err, "journal %s: cannot stat: %s", path, strerror(errno));
+        optout_set_err(err, errlen, "journal %s: cannot stat: %s", path, strerror(errno));
         close(fd);
         return NULL;
     }
     if (!S_ISREG(st.st_mode)) {
-        set_err(err, "journal %s: not a regular file", path);
+        optout_set_err(err, errlen, "journal %s: not a regular file", path);
         close(fd);
         return NULL;
     }
@@ -169,6 +256,8 @@ optout_journal *optout_journal_open(const char *path, optout_journal_replay_fn r
     reader r = {.fd = fd, .cap = READ_CHUNK};
     r.buf = optout_malloc(r.cap);
     const char *why = NULL; /* why the tail is cut; NULL: the whole file is good */
+    int complete_but_bad = 0;
+    uint32_t bad_len = 0;
     for (;;) {
         uint64_t left = file_size - r.pos;
         if (left == 0) break;
@@ -195,10 +284,12 @@ optout_journal *optout_journal_open(const char *path, optout_journal_replay_fn r
         const unsigned char *payload = r.buf + r.start + HEADER;
         if (checksum(payload, len) != crc) {
             why = "checksum mismatch";
+            complete_but_bad = 1;
+            bad_len = len;
             break;
         }
         if (replay && replay(payload, len, r.pos, arg) != 0) {
-            set_err(err, "journal %s: replay stopped at offset %" PRIu64, path, r.pos);
+            optout_set_err(err, errlen, "journal %s: replay stopped at offset %" PRIu64, path, r.pos);
             goto fail;
         }
         reader_skip(&r, HEADER + (size_t)len);
@@ -207,15 +298,14 @@ optout_journal *optout_journal_open(const char *path, optout_journal_replay_fn r
     r.buf = NULL;
 
     if (why) {
+        classify_cut(fd, r.pos, file_size, complete_but_bad, bad_len, cut);
         /* Everything from the first bad record on is dropped: records after a bad one cannot be
          * trusted to follow the last good one. */
         if (ftruncate(fd, (off_t)r.pos) != 0 || fsync(fd) != 0) {
-            set_err(err, "journal %s: cannot truncate at offset %" PRIu64 " (%s): %s", path, r.pos,
+            optout_set_err(err, errlen, "journal %s: cannot truncate at offset %" PRIu64 " (%s): %s", path, r.pos,
                     why, strerror(errno));
             goto fail;
         }
-        if (truncated_at) *truncated_at = r.pos;
-        if (truncated_bytes) *truncated_bytes = file_size - r.pos;
     }
 
     optout_journal *j = optout_malloc(sizeof *j);
@@ -224,7 +314,7 @@ optout_journal *optout_journal_open(const char *path, optout_journal_replay_fn r
     j->path = strdup(path);
     if (!j->path) {
         free(j);
-        set_err(err, "journal %s: out of memory", path);
+        optout_set_err(err, errlen, "journal %s: out of memory", path);
         close(fd);
         return NULL;
     }
@@ -233,9 +323,9 @@ optout_journal *optout_journal_open(const char *path, optout_journal_replay_fn r
 
 read_error:
     if (errno == 0)
-        set_err(err, "journal %s: file shrank while reading it (offset %" PRIu64 ")", path, r.pos);
+        optout_set_err(err, errlen, "journal %s: file shrank while reading it (offset %" PRIu64 ")", path, r.pos);
     else
-        set_err(err, "journal %s: read error at offset %" PRIu64 ": %s", path, r.pos, strerror(errno));
+        optout_set_err(err, errlen, "journal %s: read error at offset %" PRIu64 ": %s", path, r.pos, strerror(errno));
 fail:
     free(r.buf);
     close(fd);
@@ -244,17 +334,17 @@ fail:
 
 /* ---- writing ----------------------------------------------------------------------------------- */
 
-static int check_usable(optout_journal *j, char *err) {
+static int check_usable(optout_journal *j, char *err, size_t errlen) {
     if (!j->poisoned) return 0;
-    set_err(err, "journal %s: unusable after an earlier failure (reopen it): %s", j->path, j->poison);
+    optout_set_err(err, errlen, "journal %s: unusable after an earlier failure (reopen it): %s", j->path, j->poison);
     return -1;
 }
 
 int optout_journal_append(optout_journal *j, const void *payload, size_t len,
-                          char err[OPTOUT_JOURNAL_ERR_LEN]) {
-    if (check_usable(j, err) != 0) return -1;
+                          char *err, size_t errlen) {
+    if (check_usable(j, err, errlen) != 0) return -1;
     if (len == 0 || len > OPTOUT_JOURNAL_MAX_RECORD) {
-        set_err(err, "journal %s: record of %zu bytes refused (1..%zu allowed)", j->path, len,
+        optout_set_err(err, errlen, "journal %s: record of %zu bytes refused (1..%zu allowed)", j->path, len,
                 OPTOUT_JOURNAL_MAX_RECORD);
         return -1;
     }
@@ -264,7 +354,7 @@ int optout_journal_append(optout_journal *j, const void *payload, size_t len,
         while (cap - j->len < need) cap *= 2;
         unsigned char *nb = realloc(j->buf, cap);
         if (!nb) {
-            set_err(err, "journal %s: out of memory buffering %zu bytes", j->path, need);
+            optout_set_err(err, errlen, "journal %s: out of memory buffering %zu bytes", j->path, need);
             return -1;
         }
         j->buf = nb;
@@ -279,38 +369,38 @@ int optout_journal_append(optout_journal *j, const void *payload, size_t len,
     return 0;
 }
 
-static int poison(optout_journal *j, char *err, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static int poison(optout_journal *j, char *err, const char *fmt, ...) {
+static int poison(optout_journal *j, char *err, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+static int poison(optout_journal *j, char *err, size_t errlen, const char *fmt, ...) {
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(j->poison, sizeof j->poison, fmt, ap);
     va_end(ap);
     j->poisoned = 1;
-    set_err(err, "journal %s: %s", j->path, j->poison);
+    optout_set_err(err, errlen, "journal %s: %s", j->path, j->poison);
     return -1;
 }
 
-int optout_journal_sync(optout_journal *j, char err[OPTOUT_JOURNAL_ERR_LEN]) {
-    if (check_usable(j, err) != 0) return -1;
+int optout_journal_sync(optout_journal *j, char *err, size_t errlen) {
+    if (check_usable(j, err, errlen) != 0) return -1;
     if (j->len == 0) return 0;
     size_t done = 0;
     while (done < j->len) {
         ssize_t w = pwrite(j->fd, j->buf + done, j->len - done, (off_t)(j->size + done));
         if (w < 0) {
             if (errno == EINTR) continue;
-            return poison(j, err, "write at offset %" PRIu64 " failed: %s", j->size + done,
+            return poison(j, err, errlen, "write at offset %" PRIu64 " failed: %s", j->size + done,
                           strerror(errno));
         }
         if (w == 0)
-            return poison(j, err, "write at offset %" PRIu64 " wrote nothing", j->size + done);
+            return poison(j, err, errlen, "write at offset %" PRIu64 " wrote nothing", j->size + done);
         done += (size_t)w;
     }
     int rc;
     do rc = fdatasync(j->fd);
     while (rc != 0 && errno == EINTR);
     if (rc != 0)
-        return poison(j, err, "fdatasync after writing up to offset %" PRIu64 " failed: %s",
+        return poison(j, err, errlen, "fdatasync after writing up to offset %" PRIu64 " failed: %s",
                       j->size + j->len, strerror(errno));
     j->size += j->len;
     j->len = 0;

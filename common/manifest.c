@@ -1,7 +1,7 @@
 /* manifest.c — DIR/manifest.json and its verification (include/optout/manifest.h, docs/manifest.md).
  *
- * Writing: the plan is validated by optout_plan_read_inputs() (header, config hash, input lines)
- * and its option lines are read here; outputs are found by one walker that verify uses too, so
+ * Writing: the plan is read by optout_plan_read() (which checks its header, config hash and
+ * lines); outputs are found by one walker that verify uses too, so
  * that "what is an output" has a single definition; all files are hashed by a small thread pool
  * (an atomic cursor over the jobs). Reading: a small JSON parser (a tree of the whole document —
  * the manifest is one line per file, megabytes at most), strict about structure and types.
@@ -26,6 +26,7 @@
 #include <openssl/evp.h>
 
 #include "optout/blocked.h"
+#include "optout/json.h"
 #include "optout/jsonl.h"
 #include "optout/policy.h"
 #include "optout/rundir.h"
@@ -66,19 +67,6 @@ static int text_ok(const char *s) {
         p += n + 1;
     }
     return 1;
-}
-
-static void put_str(FILE *f, const char *s) {
-    if (!s) {
-        fputs("null", f);
-        return;
-    }
-    fputc('"', f);
-    for (; *s; s++) {
-        if (*s == '"' || *s == '\\') fputc('\\', f);
-        fputc(*s, f);
-    }
-    fputc('"', f);
 }
 
 /* ---- files and hashing ------------------------------------------------------------------------- */
@@ -258,77 +246,6 @@ static int list_outputs(const char *dir, struct files *out, char *err, size_t er
     return 0;
 }
 
-/* ---- the plan ---------------------------------------------------------------------------------- */
-
-struct plan {
-    char **names, **values;
-    size_t nopts;
-    char config[65];
-    optout_inputs inputs;
-};
-
-static void plan_free(struct plan *p) {
-    for (size_t i = 0; i < p->nopts; i++) {
-        free(p->names[i]);
-        free(p->values[i]);
-    }
-    free(p->names);
-    free(p->values);
-    optout_inputs_free(&p->inputs);
-    memset(p, 0, sizeof *p);
-}
-
-static const char *plan_option(const struct plan *p, const char *name) {
-    for (size_t i = 0; i < p->nopts; i++)
-        if (strcmp(p->names[i], name) == 0) return p->values[i];
-    return NULL;
-}
-
-/* Reads DIR/plan: optout_plan_read_inputs() validates it whole (header, config hash, lines); the
- * option and config lines are then taken as they are. */
-static int plan_read(const char *dir, struct plan *p, char *err, size_t errlen) {
-    memset(p, 0, sizeof *p);
-    char perr[OPTOUT_RUNDIR_ERR_LEN];
-    if (optout_plan_read_inputs(dir, &p->inputs, perr) != 0) {
-        optout_set_err(err, errlen, "%s", perr);
-        return -1;
-    }
-    char *path = path_join(dir, "plan");
-    FILE *f = fopen(path, "re");
-    if (!f) {
-        optout_set_err(err, errlen, "%s: %s", path, strerror(errno));
-        free(path);
-        return -1;
-    }
-    char *line = NULL;
-    size_t cap = 0, ocap = 0;
-    ssize_t n;
-    while ((n = getline(&line, &cap, f)) > 0) {
-        if (line[n - 1] == '\n') line[--n] = '\0';
-        if (strncmp(line, "config ", 7) == 0) {
-            snprintf(p->config, sizeof p->config, "%s", line + 7);
-            break;
-        }
-        if (strncmp(line, "option ", 7) != 0) continue;
-        char *name = line + 7, *sp = strchr(name, ' ');
-        if (!sp) continue;
-        *sp = '\0';
-        if (p->nopts == ocap) {
-            ocap = ocap ? ocap * 2 : 32;
-            p->names = realloc(p->names, ocap * sizeof *p->names);
-            p->values = realloc(p->values, ocap * sizeof *p->values);
-            if (!p->names || !p->values) abort();
-        }
-        p->names[p->nopts] = strdup(name);
-        p->values[p->nopts] = strdup(sp + 1);
-        if (!p->names[p->nopts] || !p->values[p->nopts]) abort();
-        p->nopts++;
-    }
-    free(line);
-    fclose(f);
-    free(path);
-    return 0;
-}
 
 /* ---- a robots directory as one input ----------------------------------------------------------- */
 
@@ -431,7 +348,7 @@ static void put_time(FILE *f, int64_t t) {
     char buf[32];
     gmtime_r(&tt, &tm);
     strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-    put_str(f, buf);
+    optout_json_put_string(f, buf);
 }
 
 /* A file input (hosts, agents): stat now. */
@@ -462,15 +379,15 @@ int optout_manifest_write(const char *dir, const optout_manifest_info *info, opt
     if (!summary) summary = &local;
     memset(summary, 0, sizeof *summary);
     int64_t limit = info->input_hash_limit == 0 ? OPTOUT_MANIFEST_HASH_LIMIT_DEFAULT : info->input_hash_limit;
-    struct plan plan;
+    optout_plan plan;
     struct files outputs = {0}, inputs = {0};
     char *tmp = NULL, *path = NULL;
     FILE *f = NULL;
     int rc = -1;
-    if (plan_read(dir, &plan, err, errlen) != 0) goto out;
-    for (size_t i = 0; i < plan.nopts; i++)
-        if (!text_ok(plan.values[i]) || !text_ok(plan.names[i])) {
-            optout_set_err(err, errlen, "%s/plan: option %s: not valid UTF-8 text", dir, plan.names[i]);
+    if (optout_plan_read(dir, &plan, err, errlen) != 0) goto out;
+    for (size_t i = 0; i < plan.option_count; i++)
+        if (!text_ok(plan.options[i].value) || !text_ok(plan.options[i].name)) {
+            optout_set_err(err, errlen, "%s/plan: option %s: not valid UTF-8 text", dir, plan.options[i].name);
             goto out;
         }
     /* inputs: the corpus as planned, then the hosts and agents files */
@@ -500,7 +417,7 @@ int optout_manifest_write(const char *dir, const optout_manifest_info *info, opt
         fi->hash = limit >= 0 && in->size <= (uint64_t)limit;
     }
     size_t corpus_count = inputs.n;
-    const char *hosts = plan_option(&plan, "hosts");
+    const char *hosts = optout_plan_get(&plan, "hosts");
     if (hosts && *hosts && add_file_input(&inputs, "hosts", hosts, err, errlen) != 0) goto out;
     if (info->agents_file && add_file_input(&inputs, "agents", info->agents_file, err, errlen) != 0) goto out;
     for (size_t i = corpus_count; i < inputs.n; i++) {
@@ -510,7 +427,7 @@ int optout_manifest_write(const char *dir, const optout_manifest_info *info, opt
             goto out;
         }
     }
-    const char *robots_dir = plan_option(&plan, "robots-dir");
+    const char *robots_dir = optout_plan_get(&plan, "robots-dir");
     struct dir_digest dd = {0};
     char *robots_real = NULL;
     if (robots_dir && *robots_dir) {
@@ -568,22 +485,22 @@ int optout_manifest_write(const char *dir, const optout_manifest_info *info, opt
     }
     fprintf(f, "{\n  \"format\": \"%s\",\n  \"version\": %d,\n", OPTOUT_MANIFEST_FORMAT, OPTOUT_MANIFEST_VERSION);
     fprintf(f, "  \"software\": {\"name\": \"optout\", \"version\": ");
-    put_str(f, OPTOUT_VERSION);
+    optout_json_put_string(f, OPTOUT_VERSION);
     fprintf(f, "},\n  \"config\": {\n    \"sha256\": ");
-    put_str(f, plan.config);
+    optout_json_put_string(f, plan.config);
     fprintf(f, ",\n    \"options\": {");
-    for (size_t i = 0; i < plan.nopts; i++) {
+    for (size_t i = 0; i < plan.option_count; i++) {
         fputs(i ? ",\n      " : "\n      ", f);
-        put_str(f, plan.names[i]);
+        optout_json_put_string(f, plan.options[i].name);
         fputs(": ", f);
-        put_str(f, plan.values[i]);
+        optout_json_put_string(f, plan.options[i].value);
     }
-    fprintf(f, "%s}\n  },\n  \"agents\": {\"name\": ", plan.nopts ? "\n    " : "");
-    put_str(f, info->agents_name && text_ok(info->agents_name) ? info->agents_name : NULL);
+    fprintf(f, "%s}\n  },\n  \"agents\": {\"name\": ", plan.option_count ? "\n    " : "");
+    optout_json_put_string(f, info->agents_name && text_ok(info->agents_name) ? info->agents_name : NULL);
     fputs(", \"sha256\": ", f);
-    put_str(f, info->agents_sha256);
+    optout_json_put_string(f, info->agents_sha256);
     fputs("},\n  \"robots\": {\"source\": ", f);
-    put_str(f, robots_dir && *robots_dir ? (robots_real ? robots_real : robots_dir) : "fetched");
+    optout_json_put_string(f, robots_dir && *robots_dir ? (robots_real ? robots_real : robots_dir) : "fetched");
     fputs(", \"from\": ", f);
     put_time(f, info->robots_from);
     fputs(", \"to\": ", f);
@@ -595,18 +512,18 @@ int optout_manifest_write(const char *dir, const optout_manifest_info *info, opt
         fputs(ni ? ",\n    {\"role\": " : "\n    {\"role\": ", f);
         if (i < corpus_count) {
             fputs("\"corpus\", \"path\": ", f);
-            put_str(f, x->abs);
+            optout_json_put_string(f, x->abs);
             fputs(", \"output_name\": ", f);
-            put_str(f, x->rel);
+            optout_json_put_string(f, x->rel);
         } else {
             char role[16];
             snprintf(role, sizeof role, "%.*s", (int)(strchr(x->rel, '/') - x->rel), x->rel);
-            put_str(f, role);
+            optout_json_put_string(f, role);
             fputs(", \"path\": ", f);
-            put_str(f, x->abs);
+            optout_json_put_string(f, x->abs);
         }
         fprintf(f, ", \"size\": %" PRIu64 ", \"mtime_ns\": %" PRId64 ", \"sha256\": ", x->size, x->mtime_ns);
-        put_str(f, x->hash ? x->sha : NULL);
+        optout_json_put_string(f, x->hash ? x->sha : NULL);
         fputc('}', f);
     }
     if (robots_dir && *robots_dir) {
@@ -617,12 +534,12 @@ int optout_manifest_write(const char *dir, const optout_manifest_info *info, opt
             goto out;
         }
         fputs(ni ? ",\n    {\"role\": \"robots-dir\", \"path\": " : "\n    {\"role\": \"robots-dir\", \"path\": ", f);
-        put_str(f, rp);
+        optout_json_put_string(f, rp);
         fprintf(f, ", \"files\": %" PRIu64 ", \"size\": %" PRIu64 ", \"mtime_ns\": %" PRId64 ", \"listing_sha256\": ",
                 dd.files, dd.size, dd.mtime_ns);
-        put_str(f, dd.listing);
+        optout_json_put_string(f, dd.listing);
         fputs(", \"sha256\": ", f);
-        put_str(f, dd.content[0] ? dd.content : NULL);
+        optout_json_put_string(f, dd.content[0] ? dd.content : NULL);
         fputc('}', f);
         ni++;
     }
@@ -631,7 +548,7 @@ int optout_manifest_write(const char *dir, const optout_manifest_info *info, opt
     for (size_t i = 0; i < outputs.n; i++) {
         const struct file *x = &outputs.v[i];
         fputs(i ? ",\n    {\"path\": " : "\n    {\"path\": ", f);
-        put_str(f, x->rel);
+        optout_json_put_string(f, x->rel);
         fprintf(f, ", \"size\": %" PRIu64 ", \"sha256\": \"%s\"}", x->size, x->sha);
         summary->output_bytes += x->size;
     }
@@ -667,7 +584,7 @@ out:
     free(path);
     files_free(&outputs);
     files_free(&inputs);
-    plan_free(&plan);
+    optout_plan_free(&plan);
     return rc;
 }
 
@@ -1045,13 +962,13 @@ int optout_manifest_verify(const char *dir, int check_inputs, unsigned jobs, opt
                 problem(&v, "output", present.v[i].rel, "not in the manifest");
     }
     /* the plan */
-    struct plan plan;
+    optout_plan plan;
     char perr[1024];
-    if (plan_read(dir, &plan, perr, sizeof perr) != 0) problem(&v, "plan", "plan", "%s", perr);
+    if (optout_plan_read(dir, &plan, perr, sizeof perr) != 0) problem(&v, "plan", "plan", "%s", perr);
     else if (strcmp(plan.config, summary->config_sha256) != 0)
         problem(&v, "plan", "plan", "config hash %.12s..., manifest says %.12s... (run with other options)", plan.config,
                 summary->config_sha256);
-    plan_free(&plan);
+    optout_plan_free(&plan);
     if (check_inputs && verify_inputs(ins, jobs, &v, err, errlen) != 0) goto out;
     rc = summary->problems ? 1 : 0;
 out:

@@ -247,6 +247,13 @@ void pq_encode_plain_ba(pq_buf *b, const pq_bytes *v, uint32_t n);
 void pq_encode_delta_binary(pq_buf *b, const int64_t *v, uint32_t n); /* for tests and fuzzing */
 
 
+/* ---- base64 and the ARROW:schema entry (parquet_arrow.c) -------------------------------------- */
+void pq_base64_encode(pq_buf *b, const uint8_t *p, size_t n);
+int pq_base64_decode(pq_buf *b, const uint8_t *p, size_t n); /* 0, or -1 on a non-base64 byte */
+/* b64: an ARROW:schema value; appends to out that schema with one more last field `name`, a
+ * nullable List of non-null Utf8 (base64 again). 0, or -1 when the value does not parse. */
+int pq_arrow_schema_add_list(const uint8_t *b64, size_t b64_len, const char *name, pq_buf *out);
+
 /* ---- the open file and its column chunks (parquet_read.c) ----------------------------------- */
 typedef struct {
     const pq_schema_elem *e;

@@ -107,15 +107,8 @@ static void put_json_string(pq_buf *b, const uint8_t *p, size_t n) {
 }
 
 static void put_base64(pq_buf *b, const uint8_t *p, size_t n) {
-    static const char tbl[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     pq_buf_byte(b, '"');
-    for (size_t i = 0; i < n; i += 3) {
-        uint32_t v = (uint32_t)p[i] << 16 | (i + 1 < n ? (uint32_t)p[i + 1] << 8 : 0) | (i + 2 < n ? p[i + 2] : 0);
-        pq_buf_byte(b, (uint8_t)tbl[v >> 18]);
-        pq_buf_byte(b, (uint8_t)tbl[(v >> 12) & 63]);
-        pq_buf_byte(b, i + 1 < n ? (uint8_t)tbl[(v >> 6) & 63] : '=');
-        pq_buf_byte(b, i + 2 < n ? (uint8_t)tbl[v & 63] : '=');
-    }
+    pq_base64_encode(b, p, n);
     pq_buf_byte(b, '"');
 }
 

@@ -10,15 +10,16 @@
 
 #include "optout/util.h"
 
-/* Reads one struct-typed value; calls `field` for every field. */
-#define FIELDS(t, body)                                                                            \
+/* Reads the fields of the struct being read, running `body` for each with its id and wire type in
+ * the variables named by `id` and `ft` (nested uses pick other names). */
+#define FIELDS(t, id, ft, body)                                                                    \
     do {                                                                                           \
-        int16_t last_ = 0, id;                                                                     \
-        int ft, r_;                                                                                \
-        while ((r_ = pq_tr_field(t, &last_, &id, &ft)) > 0) {                                      \
+        int16_t last_##id = 0, id;                                                                 \
+        int ft, r_##id;                                                                            \
+        while ((r_##id = pq_tr_field(t, &last_##id, &id, &ft)) > 0) {                              \
             body                                                                                   \
         }                                                                                          \
-        if (r_ < 0) return -1;                                                                     \
+        if (r_##id < 0) return -1;                                                                 \
     } while (0)
 
 static int get_i32(pq_tr *t, int ft, int32_t *out) {
@@ -44,9 +45,9 @@ static int read_str(pq_tr *t, int ft, char **out) {
     return 0;
 }
 
-static int decode_time_unit(pq_tr *t, int ft, int *unit) {
-    if (pq_tr_struct_begin(t, ft) < 0) return -1;
-    FIELDS(t, {
+static int decode_time_unit(pq_tr *t, int type, int *unit) {
+    if (pq_tr_struct_begin(t, type) < 0) return -1;
+    FIELDS(t, id, ft, {
         if (id >= 1 && id <= 3) *unit = id;
         if (pq_tr_skip(t, ft) < 0) return -1;
     });
@@ -54,44 +55,44 @@ static int decode_time_unit(pq_tr *t, int ft, int *unit) {
     return 0;
 }
 
-static int decode_logical(pq_tr *t, int ft, pq_schema_elem *e) {
-    if (pq_tr_struct_begin(t, ft) < 0) return -1;
-    FIELDS(t, {
+static int decode_logical(pq_tr *t, int type, pq_schema_elem *e) {
+    if (pq_tr_struct_begin(t, type) < 0) return -1;
+    FIELDS(t, id, ft, {
         e->logical = id;
         if ((id == PQ_LT_TIME || id == PQ_LT_TIMESTAMP) && ft == PQ_T_STRUCT) {
             pq_tr_struct_begin(t, ft);
-            FIELDS(t, {
-                if (id == 1) {
-                    if (pq_tr_bool(t, ft, &e->utc) < 0) return -1;
-                } else if (id == 2) {
-                    if (decode_time_unit(t, ft, &e->time_unit) < 0) return -1;
-                } else if (pq_tr_skip(t, ft) < 0) {
+            FIELDS(t, id2, ft2, {
+                if (id2 == 1) {
+                    if (pq_tr_bool(t, ft2, &e->utc) < 0) return -1;
+                } else if (id2 == 2) {
+                    if (decode_time_unit(t, ft2, &e->time_unit) < 0) return -1;
+                } else if (pq_tr_skip(t, ft2) < 0) {
                     return -1;
                 }
             });
             pq_tr_struct_end(t);
         } else if (id == PQ_LT_INTEGER && ft == PQ_T_STRUCT) {
             pq_tr_struct_begin(t, ft);
-            FIELDS(t, {
+            FIELDS(t, id2, ft2, {
                 int64_t v;
-                if (id == 1) {
-                    if (pq_tr_int(t, ft, &v) < 0) return -1;
+                if (id2 == 1) {
+                    if (pq_tr_int(t, ft2, &v) < 0) return -1;
                     e->int_bits = (int)v;
-                } else if (id == 2) {
-                    if (pq_tr_bool(t, ft, &e->int_signed) < 0) return -1;
-                } else if (pq_tr_skip(t, ft) < 0) {
+                } else if (id2 == 2) {
+                    if (pq_tr_bool(t, ft2, &e->int_signed) < 0) return -1;
+                } else if (pq_tr_skip(t, ft2) < 0) {
                     return -1;
                 }
             });
             pq_tr_struct_end(t);
         } else if (id == PQ_LT_DECIMAL && ft == PQ_T_STRUCT) {
             pq_tr_struct_begin(t, ft);
-            FIELDS(t, {
-                if (id == 1) {
-                    if (get_i32(t, ft, &e->scale) < 0) return -1;
-                } else if (id == 2) {
-                    if (get_i32(t, ft, &e->precision) < 0) return -1;
-                } else if (pq_tr_skip(t, ft) < 0) {
+            FIELDS(t, id2, ft2, {
+                if (id2 == 1) {
+                    if (get_i32(t, ft2, &e->scale) < 0) return -1;
+                } else if (id2 == 2) {
+                    if (get_i32(t, ft2, &e->precision) < 0) return -1;
+                } else if (pq_tr_skip(t, ft2) < 0) {
                     return -1;
                 }
             });
@@ -112,7 +113,7 @@ static int decode_schema_elem(pq_tr *t, pq_schema_elem *e) {
     e->field_id = -1;
     e->raw = t->p;
     if (pq_tr_struct_begin(t, PQ_T_STRUCT) < 0) return -1;
-    FIELDS(t, {
+    FIELDS(t, id, ft, {
         int rc = 0;
         switch (id) {
         case 1: rc = get_i32(t, ft, &e->type); break;
@@ -169,11 +170,11 @@ static int decode_schema_elem(pq_tr *t, pq_schema_elem *e) {
     return 0;
 }
 
-static int decode_stats(pq_tr *t, int ft, pq_stats *s) {
-    if (pq_tr_struct_begin(t, ft) < 0) return -1;
+static int decode_stats(pq_tr *t, int type, pq_stats *s) {
+    if (pq_tr_struct_begin(t, type) < 0) return -1;
     const uint8_t *lmin = NULL, *lmax = NULL;
     uint32_t lmin_len = 0, lmax_len = 0;
-    FIELDS(t, {
+    FIELDS(t, id, ft, {
         int rc;
         switch (id) {
         case 1: rc = pq_tr_binary(t, ft, &lmax, &lmax_len); break;
@@ -209,9 +210,9 @@ static int decode_stats(pq_tr *t, int ft, pq_stats *s) {
     return 0;
 }
 
-static int decode_col_meta(pq_tr *t, int ft, pq_chunk_meta *c) {
-    if (pq_tr_struct_begin(t, ft) < 0) return -1;
-    FIELDS(t, {
+static int decode_col_meta(pq_tr *t, int type, pq_chunk_meta *c) {
+    if (pq_tr_struct_begin(t, type) < 0) return -1;
+    FIELDS(t, id, ft, {
         int rc;
         int64_t v;
         switch (id) {
@@ -243,7 +244,7 @@ static int decode_chunk(pq_tr *t, pq_chunk_meta *c) {
     c->dictionary_page_offset = -1;
     int has_meta = 0;
     if (pq_tr_struct_begin(t, PQ_T_STRUCT) < 0) return -1;
-    FIELDS(t, {
+    FIELDS(t, id, ft, {
         int rc;
         if (id == 3) {
             rc = decode_col_meta(t, ft, c);
@@ -263,7 +264,7 @@ static int decode_chunk(pq_tr *t, pq_chunk_meta *c) {
 static int decode_row_group(pq_tr *t, pq_row_group *g) {
     memset(g, 0, sizeof *g);
     if (pq_tr_struct_begin(t, PQ_T_STRUCT) < 0) return -1;
-    FIELDS(t, {
+    FIELDS(t, id, ft, {
         int rc;
         if (id == 1) {
             int et;
@@ -299,7 +300,7 @@ static int decode_row_group(pq_tr *t, pq_row_group *g) {
 static int decode_kv(pq_tr *t, pq_kv *kv) {
     memset(kv, 0, sizeof *kv);
     if (pq_tr_struct_begin(t, PQ_T_STRUCT) < 0) return -1;
-    FIELDS(t, {
+    FIELDS(t, id, ft, {
         int rc;
         if (id == 1) {
             rc = read_str(t, ft, &kv->key);
@@ -325,7 +326,7 @@ static int decode_kv(pq_tr *t, pq_kv *kv) {
 
 static int decode_file_meta(pq_tr *t, pq_file_meta *m) {
     int has_schema = 0;
-    FIELDS(t, {
+    FIELDS(t, id, ft, {
         int rc = 0;
         int et;
         uint32_t n;
@@ -416,7 +417,7 @@ void pq_meta_free(pq_file_meta *m) {
 
 static int decode_page_header(pq_tr *t, pq_page_header *h) {
     int has_sub = 0;
-    FIELDS(t, {
+    FIELDS(t, id, ft, {
         int rc = 0;
         switch (id) {
         case 1: rc = get_i32(t, ft, &h->type); break;
@@ -436,32 +437,32 @@ static int decode_page_header(pq_tr *t, pq_page_header *h) {
             has_sub = 1;
             {
                 int16_t sub = id;
-                FIELDS(t, {
+                FIELDS(t, id2, ft2, {
                     int r2 = 0;
-                    if (id == 1) {
-                        r2 = get_i32(t, ft, &h->num_values);
-                    } else if (sub == 5 && id == 2) {
-                        r2 = get_i32(t, ft, &h->encoding);
-                    } else if (sub == 5 && id == 3) {
-                        r2 = get_i32(t, ft, &h->def_encoding);
-                    } else if (sub == 5 && id == 4) {
-                        r2 = get_i32(t, ft, &h->rep_encoding);
-                    } else if (sub == 7 && id == 2) {
-                        r2 = get_i32(t, ft, &h->encoding);
-                    } else if (sub == 8 && id == 2) {
-                        r2 = get_i32(t, ft, &h->num_nulls);
-                    } else if (sub == 8 && id == 3) {
-                        r2 = get_i32(t, ft, &h->num_rows);
-                    } else if (sub == 8 && id == 4) {
-                        r2 = get_i32(t, ft, &h->encoding);
-                    } else if (sub == 8 && id == 5) {
-                        r2 = get_i32(t, ft, &h->def_len);
-                    } else if (sub == 8 && id == 6) {
-                        r2 = get_i32(t, ft, &h->rep_len);
-                    } else if (sub == 8 && id == 7) {
-                        r2 = pq_tr_bool(t, ft, &h->is_compressed);
+                    if (id2 == 1) {
+                        r2 = get_i32(t, ft2, &h->num_values);
+                    } else if (sub == 5 && id2 == 2) {
+                        r2 = get_i32(t, ft2, &h->encoding);
+                    } else if (sub == 5 && id2 == 3) {
+                        r2 = get_i32(t, ft2, &h->def_encoding);
+                    } else if (sub == 5 && id2 == 4) {
+                        r2 = get_i32(t, ft2, &h->rep_encoding);
+                    } else if (sub == 7 && id2 == 2) {
+                        r2 = get_i32(t, ft2, &h->encoding);
+                    } else if (sub == 8 && id2 == 2) {
+                        r2 = get_i32(t, ft2, &h->num_nulls);
+                    } else if (sub == 8 && id2 == 3) {
+                        r2 = get_i32(t, ft2, &h->num_rows);
+                    } else if (sub == 8 && id2 == 4) {
+                        r2 = get_i32(t, ft2, &h->encoding);
+                    } else if (sub == 8 && id2 == 5) {
+                        r2 = get_i32(t, ft2, &h->def_len);
+                    } else if (sub == 8 && id2 == 6) {
+                        r2 = get_i32(t, ft2, &h->rep_len);
+                    } else if (sub == 8 && id2 == 7) {
+                        r2 = pq_tr_bool(t, ft2, &h->is_compressed);
                     } else {
-                        r2 = pq_tr_skip(t, ft);
+                        r2 = pq_tr_skip(t, ft2);
                     }
                     if (r2 < 0) return -1;
                 });

@@ -6,6 +6,7 @@
 #include "parquet_internal.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -225,8 +226,11 @@ optout_pq_writer *optout_pq_writer_open(const char *path, optout_pq_file *in, co
     }
     w->in = in;
     w->o = *opts;
-    w->fp = fopen(path, "wbe");
+    /* never through a link: the caller names a file of its own (its temporary output) */
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644);
+    w->fp = fd >= 0 ? fdopen(fd, "wb") : NULL;
     if (!w->fp) {
+        if (fd >= 0) close(fd);
         wfail(w, err, errlen, "create");
         free(w->path);
         free(w);
@@ -609,20 +613,31 @@ static void encode_footer(optout_pq_writer *w, pq_buf *b) {
     pq_tw_i64(&t, 3, w->rows);
     pq_tw_list_begin(&t, 4, PQ_T_STRUCT, w->nrgs);
     pq_tw_elem_raw(&t, w->rgs.data, w->rgs.len);
+    /* the Arrow schema gets the agents column too; one that does not parse is left out, as it
+     * would describe other columns than the file has */
+    pq_buf arrow = {0};
+    int arrow_ok = 0;
     uint32_t nkv = 0;
-    for (uint32_t i = 0; i < m->nkv; i++) nkv += !(agents && strcmp(m->kv[i].key, "ARROW:schema") == 0);
+    for (uint32_t i = 0; i < m->nkv; i++) {
+        int is_arrow = agents && strcmp(m->kv[i].key, "ARROW:schema") == 0;
+        if (is_arrow && !arrow_ok && m->kv[i].has_value)
+            arrow_ok = pq_arrow_schema_add_list(m->kv[i].value, m->kv[i].value_len, AGENTS_COLUMN, &arrow) == 0;
+        nkv += !is_arrow || arrow_ok;
+    }
     if (nkv) {
         pq_tw_list_begin(&t, 5, PQ_T_STRUCT, nkv);
         for (uint32_t i = 0; i < m->nkv; i++) {
             const pq_kv *kv = &m->kv[i];
-            /* the Arrow schema would lack the agents column: readers would reject or misread it */
-            if (agents && strcmp(kv->key, "ARROW:schema") == 0) continue;
+            int is_arrow = agents && strcmp(kv->key, "ARROW:schema") == 0;
+            if (is_arrow && !arrow_ok) continue;
             pq_tw_elem_struct_begin(&t);
             pq_tw_binary(&t, 1, kv->key, strlen(kv->key));
-            if (kv->has_value) pq_tw_binary(&t, 2, kv->value, kv->value_len);
+            if (is_arrow) pq_tw_binary(&t, 2, arrow.data, arrow.len);
+            else if (kv->has_value) pq_tw_binary(&t, 2, kv->value, kv->value_len);
             pq_tw_struct_end(&t);
         }
     }
+    pq_buf_free(&arrow);
     const char *by = "optout version " OPTOUT_VERSION;
     pq_tw_binary(&t, 6, by, strlen(by));
     /* every column's statistics use the type-defined sort order */

@@ -250,19 +250,6 @@ static int commit_file(FILE *f, const char *tmp, const char *path, char *err, si
     return 0;
 }
 
-static int parse_u64(const char *s, size_t n, uint64_t *out) {
-    if (n == 0 || n > 20) return -1;
-    uint64_t v = 0;
-    for (size_t i = 0; i < n; i++) {
-        if (s[i] < '0' || s[i] > '9') return -1;
-        uint64_t d = (uint64_t)(s[i] - '0');
-        if (v > (UINT64_MAX - d) / 10) return -1;
-        v = v * 10 + d;
-    }
-    *out = v;
-    return 0;
-}
-
 static size_t put_u64(char *o, uint64_t v) {
     char tmp[24];
     size_t n = 0;
@@ -309,13 +296,13 @@ static int map_count(const optout_rank_map_config *c, const char *in, struct tab
         snprintf(err, errlen, "%s", fields ? "out of memory" : "bad field path");
         goto done;
     }
-    if (!(r = optout_shard_open(in, c->max_line ? c->max_line : OPTOUT_SHARD_MAX_LINE_DEFAULT, serr))) {
+    if (!(r = optout_shard_open(in, c->max_line ? c->max_line : OPTOUT_SHARD_MAX_LINE_DEFAULT, serr, sizeof serr))) {
         snprintf(err, errlen, "%s", serr);
         goto done;
     }
     optout_shard_line line;
     int got;
-    while ((got = optout_shard_next(r, &line, serr)) == 1) {
+    while ((got = optout_shard_next(r, &line, serr, sizeof serr)) == 1) {
         if (line.oversized) {
             if (line.last_piece) st->line_too_long++;
             continue;
@@ -521,7 +508,8 @@ static long read_index(const char *path, uint64_t **offs, char *err, size_t errl
     while (i < len) {
         size_t j = i;
         while (j < len && text[j] != '\n') j++;
-        if (j == len || n > OPTOUT_RANK_PARTITIONS_MAX || parse_u64(text + i, j - i, &o[n]) != 0 ||
+        if (j == len || n > OPTOUT_RANK_PARTITIONS_MAX ||
+            optout_parse_u64(text + i, j - i, UINT64_MAX, &o[n]) != 0 ||
             (n > 0 && o[n] < o[n - 1])) {
             snprintf(err, errlen, "%s: not a rank index (line %zu)", path, n + 1);
             free(text);
@@ -557,7 +545,7 @@ static int reduce_row(struct row_sink *s, const char *line, size_t len, char *er
     for (int k = 0; k < NCOUNT; k++) {
         const char *e = q;
         while (e < end && *e != '\t') e++;
-        if (parse_u64(q, (size_t)(e - q), &c[k]) != 0) goto bad;
+        if (optout_parse_u64(q, (size_t)(e - q), UINT64_MAX, &c[k]) != 0) goto bad;
         if ((k < NCOUNT - 1) != (e < end)) goto bad;
         q = e + 1;
     }
@@ -889,8 +877,9 @@ static int parse_top_line(char *line, size_t len, char **cls, struct top_row *ro
     row->host = f[1];
     row->len = strlen(f[1]);
     if (row->len == 0 || row->len >= OPTOUT_HOSTKEY_MAX) return -1;
-    if (parse_u64(f[2], strlen(f[2]), &row->docs) || parse_u64(f[3], strlen(f[3]), &row->bytes) ||
-        parse_u64(f[4], strlen(f[4]), &row->tokens))
+    if (optout_parse_u64(f[2], strlen(f[2]), UINT64_MAX, &row->docs) ||
+        optout_parse_u64(f[3], strlen(f[3]), UINT64_MAX, &row->bytes) ||
+        optout_parse_u64(f[4], strlen(f[4]), UINT64_MAX, &row->tokens))
         return -1;
     return 0;
 }

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "optout/json.h"
 #include "optout/util.h"
 
 #define REPORT_FORMAT "optout-report"
@@ -471,11 +472,6 @@ int optout_report_write_md(FILE *f, const optout_stats *s, const optout_agents *
 
 /* ---- report.json ------------------------------------------------------------------------------ */
 
-static void json_str(FILE *f, const char *s) {
-    if (!s) fputs("null", f);
-    else optout_json_put_string(f, s);
-}
-
 int optout_report_write_json(FILE *f, const optout_stats *s, const optout_agents *agents,
                              const optout_report_info *info) {
     char *extra = NULL;
@@ -486,35 +482,35 @@ int optout_report_write_json(FILE *f, const optout_stats *s, const optout_agents
             info->tasks);
     for (size_t i = 0; i < info->failed; i++) {
         fputs(i ? ", {\"input\": " : "{\"input\": ", m);
-        json_str(m, info->failed_inputs && info->failed_inputs[i] ? info->failed_inputs[i] : "");
+        optout_json_put_string(m, info->failed_inputs && info->failed_inputs[i] ? info->failed_inputs[i] : "");
         fputs(", \"error\": ", m);
-        json_str(m, info->failed_errors && info->failed_errors[i] ? info->failed_errors[i] : "");
+        optout_json_put_string(m, info->failed_errors && info->failed_errors[i] ? info->failed_errors[i] : "");
         fputs("}", m);
     }
     fputs("],\n  \"config\": {\"mode\": ", m);
-    json_str(m, info->mode);
+    optout_json_put_string(m, info->mode);
     fputs(", \"agents_name\": ", m);
-    json_str(m, info->agents_name);
+    optout_json_put_string(m, info->agents_name);
     fputs(", \"agents_sha256\": ", m);
-    json_str(m, info->agents_sha256);
+    optout_json_put_string(m, info->agents_sha256);
     fputs(", \"agents\": [", m);
     for (size_t a = 0; a < optout_agents_count(agents); a++) {
         if (a) fputs(", ", m);
-        json_str(m, optout_agents_name(agents, a));
+        optout_json_put_string(m, optout_agents_name(agents, a));
     }
     fputs("],\n    \"host_key\": ", m);
-    json_str(m, info->host_key);
+    optout_json_put_string(m, info->host_key);
     fputs(", \"unreachable\": ", m);
-    json_str(m, info->unreachable);
+    optout_json_put_string(m, info->unreachable);
     fputs(", \"robots_source\": ", m);
-    json_str(m, robots_source(info));
+    optout_json_put_string(m, robots_source(info));
     fputs(", \"robots_from\": ", m);
-    json_str(m, info->robots_from);
+    optout_json_put_string(m, info->robots_from);
     fputs(", \"robots_to\": ", m);
-    json_str(m, info->robots_to);
+    optout_json_put_string(m, info->robots_to);
     fprintf(m, ",\n    \"top_en\": %llu, \"top_non_en\": %llu, \"metric\": ", (unsigned long long)info->top_en,
             (unsigned long long)info->top_non_en);
-    json_str(m, info->metric);
+    optout_json_put_string(m, info->metric);
     fprintf(m, "},\n  \"fetch\": {\"hosts_planned\": %llu, \"hosts_by_outcome\": ",
             (unsigned long long)info->hosts_planned);
     if (info->hosts_by_outcome) {

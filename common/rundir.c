@@ -31,15 +31,6 @@
 
 #define PLAN_HEADER "optout-plan 1"
 
-static void set_err(char *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void set_err(char *err, const char *fmt, ...) {
-    if (!err) return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, OPTOUT_RUNDIR_ERR_LEN, fmt, ap);
-    va_end(ap);
-}
-
 static char *xstrdup(const char *s) {
     size_t n = strlen(s) + 1;
     char *p = optout_malloc(n);
@@ -77,17 +68,17 @@ static long read_holder(int fd) {
     return 0;
 }
 
-int optout_rundir_lock(const char *dir, int *lock_fd, char err[OPTOUT_RUNDIR_ERR_LEN]) {
+int optout_rundir_lock(const char *dir, int *lock_fd, char *err, size_t errlen) {
     *lock_fd = -1;
     char *path = join(dir, "broker.lock");
     if (optout_make_parent_dirs(path) != 0) {
-        set_err(err, "cannot create run directory %s: %s", dir, strerror(errno));
+        optout_set_err(err, errlen, "cannot create run directory %s: %s", dir, strerror(errno));
         free(path);
         return -1;
     }
     int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
     if (fd < 0) {
-        set_err(err, "cannot open %s: %s", path, strerror(errno));
+        optout_set_err(err, errlen, "cannot open %s: %s", path, strerror(errno));
         free(path);
         return -1;
     }
@@ -98,13 +89,13 @@ int optout_rundir_lock(const char *dir, int *lock_fd, char err[OPTOUT_RUNDIR_ERR
         if (errno == EWOULDBLOCK) {
             long pid = read_holder(fd);
             if (pid > 0)
-                set_err(err, "run directory %s is in use by another broker (pid %ld holds %s)", dir,
+                optout_set_err(err, errlen, "run directory %s is in use by another broker (pid %ld holds %s)", dir,
                         pid, path);
             else
-                set_err(err, "run directory %s is in use by another broker (pid unknown; %s is locked)",
+                optout_set_err(err, errlen, "run directory %s is in use by another broker (pid unknown; %s is locked)",
                         dir, path);
         } else {
-            set_err(err, "cannot lock %s: %s", path, strerror(errno));
+            optout_set_err(err, errlen, "cannot lock %s: %s", path, strerror(errno));
         }
         close(fd);
         free(path);
@@ -113,7 +104,7 @@ int optout_rundir_lock(const char *dir, int *lock_fd, char err[OPTOUT_RUNDIR_ERR
     char pid[32];
     int n = snprintf(pid, sizeof pid, "%ld\n", (long)getpid());
     if (ftruncate(fd, 0) != 0 || pwrite(fd, pid, (size_t)n, 0) != n) {
-        set_err(err, "cannot write the pid into %s: %s", path, strerror(errno ? errno : EIO));
+        optout_set_err(err, errlen, "cannot write the pid into %s: %s", path, strerror(errno ? errno : EIO));
         close(fd);
         free(path);
         return -1;
@@ -138,6 +129,7 @@ typedef struct {
     const char *pattern; /* being expanded */
     size_t pattern_index;
     char *err;
+    size_t errlen;
     int failed;
 } expander;
 
@@ -169,7 +161,7 @@ static int64_t mtime_ns_of(const struct stat *st) {
 /* Takes ownership of path and name. */
 static int add_match(expander *x, char *path, char *name, const struct stat *st) {
     if (strpbrk(path, "\t\n")) {
-        set_err(x->err, "input file name with a tab or newline is not supported: \"%s\" (matched by '%s')",
+        optout_set_err(x->err, x->errlen, "input file name with a tab or newline is not supported: \"%s\" (matched by '%s')",
                 path, x->pattern);
         free(path);
         free(name);
@@ -215,7 +207,7 @@ static int list_dir(expander *x, const char *path, char ***names, size_t *count)
     DIR *d = opendir(*path ? path : ".");
     if (!d) {
         if (errno == ENOENT || errno == ENOTDIR) return 0;
-        set_err(x->err, "cannot list directory %s (for '%s'): %s", *path ? path : ".", x->pattern,
+        optout_set_err(x->err, x->errlen, "cannot list directory %s (for '%s'): %s", *path ? path : ".", x->pattern,
                 strerror(errno));
         x->failed = 1;
         return -1;
@@ -226,7 +218,7 @@ static int list_dir(expander *x, const char *path, char ***names, size_t *count)
         struct dirent *e = readdir(d);
         if (!e) {
             if (errno != 0) {
-                set_err(x->err, "cannot list directory %s (for '%s'): %s", *path ? path : ".",
+                optout_set_err(x->err, x->errlen, "cannot list directory %s (for '%s'): %s", *path ? path : ".",
                         x->pattern, strerror(errno));
                 x->failed = 1;
                 closedir(d);
@@ -343,7 +335,7 @@ static int expand_one(expander *x, const char *pattern) {
     size_t before = x->n;
     x->pattern = pattern;
     if (!*pattern) {
-        set_err(x->err, "empty input pattern");
+        optout_set_err(x->err, x->errlen, "empty input pattern");
         return -1;
     }
     size_t plen = strlen(pattern);
@@ -352,18 +344,18 @@ static int expand_one(expander *x, const char *pattern) {
         unescape(path);
         struct stat st;
         if (stat(path, &st) != 0) {
-            set_err(x->err, "input '%s' matches nothing: %s", pattern, strerror(errno));
+            optout_set_err(x->err, x->errlen, "input '%s' matches nothing: %s", pattern, strerror(errno));
             free(path);
             return -1;
         }
         if (S_ISDIR(st.st_mode)) {
-            set_err(x->err, "input '%s' is a directory (for the files under it, write '%s/**')", pattern,
+            optout_set_err(x->err, x->errlen, "input '%s' is a directory (for the files under it, write '%s/**')", pattern,
                     pattern);
             free(path);
             return -1;
         }
         if (!S_ISREG(st.st_mode)) {
-            set_err(x->err, "input '%s' is not a regular file", pattern);
+            optout_set_err(x->err, x->errlen, "input '%s' is not a regular file", pattern);
             free(path);
             return -1;
         }
@@ -371,7 +363,7 @@ static int expand_one(expander *x, const char *pattern) {
         return add_match(x, path, xstrdup(slash ? slash + 1 : path), &st);
     }
     if (pattern[plen - 1] == '/') {
-        set_err(x->err, "input pattern '%s' ends with '/': it names directories, not files", pattern);
+        optout_set_err(x->err, x->errlen, "input pattern '%s' ends with '/': it names directories, not files", pattern);
         return -1;
     }
 
@@ -384,7 +376,7 @@ static int expand_one(expander *x, const char *pattern) {
     int rc = 0;
     for (size_t k = first + 1; k < c.n; k++) {
         if (!has_magic(c.comps[k]) && (strcmp(c.comps[k], ".") == 0 || strcmp(c.comps[k], "..") == 0)) {
-            set_err(x->err, "input pattern '%s': '%s' after a wildcard is not supported", pattern,
+            optout_set_err(x->err, x->errlen, "input pattern '%s': '%s' after a wildcard is not supported", pattern,
                     c.comps[k]);
             rc = -1;
         }
@@ -402,7 +394,7 @@ static int expand_one(expander *x, const char *pattern) {
         if (rest.n > 0) rc = walk(x, &rest, 0, prefix, "");
         else rc = consider_file(x, prefix, prefix); /* not reached: a wildcard is in a component */
         if (rc == 0 && x->n == before) {
-            set_err(x->err, "input pattern '%s' matches no file", pattern);
+            optout_set_err(x->err, x->errlen, "input pattern '%s' matches no file", pattern);
             rc = -1;
         }
     }
@@ -435,10 +427,10 @@ static void free_matches(match *v, size_t n) {
 }
 
 int optout_inputs_expand(const char *const *patterns, size_t count, optout_inputs *out,
-                         char err[OPTOUT_RUNDIR_ERR_LEN]) {
+                         char *err, size_t errlen) {
     out->items = NULL;
     out->count = 0;
-    expander x = {.err = err};
+    expander x = {.err = err, .errlen = errlen};
     for (size_t p = 0; p < count; p++) {
         x.pattern_index = p;
         if (expand_one(&x, patterns[p]) != 0) goto fail;
@@ -452,7 +444,7 @@ int optout_inputs_expand(const char *const *patterns, size_t count, optout_input
     for (size_t k = 0; k < x.n; k++) {
         if (w > 0 && strcmp(x.v[w - 1].path, x.v[k].path) == 0) {
             if (strcmp(x.v[w - 1].output_name, x.v[k].output_name) != 0) {
-                set_err(err, "input %s is matched by '%s' as output name %s and by '%s' as %s",
+                optout_set_err(err, errlen, "input %s is matched by '%s' as output name %s and by '%s' as %s",
                         x.v[k].path, patterns[x.v[w - 1].pattern], x.v[w - 1].output_name,
                         patterns[x.v[k].pattern], x.v[k].output_name);
                 /* entries w..k-1 were moved down or freed: keep the owned ones contiguous */
@@ -475,7 +467,7 @@ int optout_inputs_expand(const char *const *patterns, size_t count, optout_input
     for (size_t k = 1; k < x.n; k++) {
         const match *a = &x.v[idx[k - 1]], *b = &x.v[idx[k]];
         if (strcmp(a->output_name, b->output_name) == 0) {
-            set_err(err, "inputs %s and %s would both be written as output %s", a->path, b->path,
+            optout_set_err(err, errlen, "inputs %s and %s would both be written as output %s", a->path, b->path,
                     a->output_name);
             free(idx);
             goto fail;
@@ -607,22 +599,23 @@ void optout_plan_config_hash(const optout_plan_option *options, size_t count, ch
 }
 
 /* Options the plan format can hold: names without blanks, values without newlines, no name twice. */
-static int check_options(const char *plan, const optout_plan_option *options, size_t count, char *err) {
+static int check_options(const char *plan, const optout_plan_option *options, size_t count, char *err,
+                         size_t errlen) {
     for (size_t k = 0; k < count; k++) {
         const char *name = options[k].name, *value = options[k].value;
         if (!name || !*name || strpbrk(name, " \t\r\n")) {
-            set_err(err, "%s: option name \"%s\" is empty or contains blanks", plan, name ? name : "");
+            optout_set_err(err, errlen, "%s: option name \"%s\" is empty or contains blanks", plan, name ? name : "");
             return -1;
         }
         if (!value || strpbrk(value, "\r\n")) {
-            set_err(err, "%s: value of option --%s is missing or contains a line break", plan, name);
+            optout_set_err(err, errlen, "%s: value of option --%s is missing or contains a line break", plan, name);
             return -1;
         }
     }
     size_t *idx = sorted_options(options, count);
     for (size_t k = 1; k < count; k++)
         if (strcmp(options[idx[k - 1]].name, options[idx[k]].name) == 0) {
-            set_err(err, "%s: option --%s given twice", plan, options[idx[k]].name);
+            optout_set_err(err, errlen, "%s: option --%s given twice", plan, options[idx[k]].name);
             free(idx);
             return -1;
         }
@@ -631,33 +624,33 @@ static int check_options(const char *plan, const optout_plan_option *options, si
 }
 
 int optout_plan_write(const char *dir, const optout_plan_option *options, size_t count,
-                      const optout_inputs *inputs, char err[OPTOUT_RUNDIR_ERR_LEN]) {
+                      const optout_inputs *inputs, char *err, size_t errlen) {
     char *plan = join(dir, "plan");
     char *tmp = join(dir, ".plan.XXXXXX");
     int rc = -1, fd = -1, created = 0;
     FILE *f = NULL;
-    if (check_options(plan, options, count, err) != 0) goto out;
+    if (check_options(plan, options, count, err, errlen) != 0) goto out;
     for (size_t k = 0; k < inputs->count; k++) {
         const optout_input *in = &inputs->items[k];
         if (strpbrk(in->path, "\t\n") || strpbrk(in->output_name, "\t\n") || !*in->path ||
             !*in->output_name) {
-            set_err(err, "%s: input \"%s\" (output \"%s\"): empty, or a tab or newline in the name", plan,
+            optout_set_err(err, errlen, "%s: input \"%s\" (output \"%s\"): empty, or a tab or newline in the name", plan,
                     in->path, in->output_name);
             goto out;
         }
     }
     if (optout_make_parent_dirs(plan) != 0) {
-        set_err(err, "%s: cannot create its directory: %s", plan, strerror(errno));
+        optout_set_err(err, errlen, "%s: cannot create its directory: %s", plan, strerror(errno));
         goto out;
     }
     fd = mkostemp(tmp, O_CLOEXEC);
     if (fd < 0) {
-        set_err(err, "%s: cannot create a temporary file: %s", plan, strerror(errno));
+        optout_set_err(err, errlen, "%s: cannot create a temporary file: %s", plan, strerror(errno));
         goto out;
     }
     created = 1;
     if (fchmod(fd, 0644) != 0 || !(f = fdopen(fd, "w"))) {
-        set_err(err, "%s: %s", tmp, strerror(errno));
+        optout_set_err(err, errlen, "%s: %s", tmp, strerror(errno));
         goto out;
     }
     fd = -1; /* owned by f */
@@ -677,22 +670,22 @@ int optout_plan_write(const char *dir, const optout_plan_option *options, size_t
     }
     errno = 0;
     if (fflush(f) != 0 || ferror(f) || fsync(fileno(f)) != 0) {
-        set_err(err, "%s: cannot write: %s", tmp, strerror(errno ? errno : EIO));
+        optout_set_err(err, errlen, "%s: cannot write: %s", tmp, strerror(errno ? errno : EIO));
         goto out;
     }
     FILE *done = f;
     f = NULL;
     if (fclose(done) != 0) {
-        set_err(err, "%s: cannot write: %s", tmp, strerror(errno));
+        optout_set_err(err, errlen, "%s: cannot write: %s", tmp, strerror(errno));
         goto out;
     }
     if (rename(tmp, plan) != 0) {
-        set_err(err, "cannot rename %s to %s: %s", tmp, plan, strerror(errno));
+        optout_set_err(err, errlen, "cannot rename %s to %s: %s", tmp, plan, strerror(errno));
         goto out;
     }
     created = 0; /* renamed: nothing to remove any more */
     if (optout_fsync_dir(dir) != 0) {
-        set_err(err, "%s: cannot fsync the directory %s: %s", plan, dir, strerror(errno));
+        optout_set_err(err, errlen, "%s: cannot fsync the directory %s: %s", plan, dir, strerror(errno));
         goto out;
     }
     rc = 0;
@@ -714,6 +707,7 @@ typedef struct {
     size_t lineno;
     optout_plan_option *opts; /* name/value strings malloc'd */
     size_t nopts;
+    char config[65]; /* the config line's hash, once checked */
 } plan_reader;
 
 static void reader_close(plan_reader *r) {
@@ -728,47 +722,47 @@ static void reader_close(plan_reader *r) {
 }
 
 /* Next line without its '\n': 1, 0 at the end, -1 on error (err set). */
-static int next_line(plan_reader *r, char *err) {
+static int next_line(plan_reader *r, char *err, size_t errlen) {
     errno = 0;
     ssize_t n = getline(&r->line, &r->cap, r->f);
     if (n < 0) {
         if (ferror(r->f)) {
-            set_err(err, "%s: read error: %s", r->path, strerror(errno ? errno : EIO));
+            optout_set_err(err, errlen, "%s: read error: %s", r->path, strerror(errno ? errno : EIO));
             return -1;
         }
         return 0;
     }
     r->lineno++;
     if (n == 0 || r->line[n - 1] != '\n') {
-        set_err(err, "%s:%zu: incomplete last line (the plan is damaged)", r->path, r->lineno);
+        optout_set_err(err, errlen, "%s:%zu: incomplete last line (the plan is damaged)", r->path, r->lineno);
         return -1;
     }
     r->line[n - 1] = '\0';
     if (memchr(r->line, '\0', (size_t)n - 1)) {
-        set_err(err, "%s:%zu: NUL byte in the plan", r->path, r->lineno);
+        optout_set_err(err, errlen, "%s:%zu: NUL byte in the plan", r->path, r->lineno);
         return -1;
     }
     return 1;
 }
 
 /* Opens DIR/plan and reads up to its config line. 1 when read, 0 when there is no plan, -1. */
-static int reader_open(plan_reader *r, const char *dir, char *err) {
+static int reader_open(plan_reader *r, const char *dir, char *err, size_t errlen) {
     memset(r, 0, sizeof *r);
     r->path = join(dir, "plan");
     r->f = fopen(r->path, "re");
     if (!r->f) {
         if (errno == ENOENT) return 0;
-        set_err(err, "%s: cannot open: %s", r->path, strerror(errno));
+        optout_set_err(err, errlen, "%s: cannot open: %s", r->path, strerror(errno));
         return -1;
     }
-    int got = next_line(r, err);
+    int got = next_line(r, err, errlen);
     if (got < 0) return -1;
     if (got == 0 || strcmp(r->line, PLAN_HEADER) != 0) {
         if (got > 0 && strncmp(r->line, "optout-plan ", 12) == 0)
-            set_err(err, "%s:1: unsupported plan version \"%s\" (this program reads \"%s\")", r->path,
+            optout_set_err(err, errlen, "%s:1: unsupported plan version \"%s\" (this program reads \"%s\")", r->path,
                     r->line, PLAN_HEADER);
         else
-            set_err(err, "%s:1: not an optout plan (no \"%s\" line)", r->path, PLAN_HEADER);
+            optout_set_err(err, errlen, "%s:1: not an optout plan (no \"%s\" line)", r->path, PLAN_HEADER);
         return -1;
     }
     size_t cap = 0;
@@ -776,21 +770,21 @@ static int reader_open(plan_reader *r, const char *dir, char *err) {
     EVP_MD_CTX *ctx = EVP_MD_CTX_new();
     if (!ctx || EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) != 1) {
         EVP_MD_CTX_free(ctx);
-        set_err(err, "%s: SHA-256 unavailable", r->path);
+        optout_set_err(err, errlen, "%s: SHA-256 unavailable", r->path);
         return -1;
     }
     int rc = -1;
     for (;;) {
-        got = next_line(r, err);
+        got = next_line(r, err, errlen);
         if (got < 0) break;
         if (got == 0) {
-            set_err(err, "%s: ends before its config line (the plan is damaged)", r->path);
+            optout_set_err(err, errlen, "%s: ends before its config line (the plan is damaged)", r->path);
             break;
         }
         if (strncmp(r->line, "option ", 7) == 0) {
             char *name = r->line + 7, *sp = strchr(name, ' ');
             if (!sp || sp == name) {
-                set_err(err, "%s:%zu: malformed option line", r->path, r->lineno);
+                optout_set_err(err, errlen, "%s:%zu: malformed option line", r->path, r->lineno);
                 break;
             }
             *sp = '\0';
@@ -816,19 +810,20 @@ static int reader_open(plan_reader *r, const char *dir, char *err) {
             unsigned int mdlen = 0;
             char hex[65];
             if (EVP_DigestFinal_ex(ctx, md, &mdlen) != 1 || mdlen != 32) {
-                set_err(err, "%s: SHA-256 failed", r->path);
+                optout_set_err(err, errlen, "%s: SHA-256 failed", r->path);
                 break;
             }
             to_hex(md, hex);
             if (strcmp(r->line + 7, hex) != 0) {
-                set_err(err, "%s:%zu: config hash does not match the option lines (the plan was edited or damaged)",
+                optout_set_err(err, errlen, "%s:%zu: config hash does not match the option lines (the plan was edited or damaged)",
                         r->path, r->lineno);
                 break;
             }
+            memcpy(r->config, hex, sizeof r->config);
             rc = 1;
             break;
         }
-        set_err(err, "%s:%zu: unexpected line before the config line", r->path, r->lineno);
+        optout_set_err(err, errlen, "%s:%zu: unexpected line before the config line", r->path, r->lineno);
         break;
     }
     EVP_MD_CTX_free(ctx);
@@ -840,11 +835,11 @@ static const char *shown(const char *value) {
 }
 
 int optout_plan_compare(const char *dir, const optout_plan_option *options, size_t count, int *exists,
-                        int *differs, char err[OPTOUT_RUNDIR_ERR_LEN]) {
+                        int *differs, char *err, size_t errlen) {
     *exists = 0;
     *differs = 0;
     plan_reader r;
-    int got = reader_open(&r, dir, err);
+    int got = reader_open(&r, dir, err, errlen);
     if (got <= 0) {
         reader_close(&r);
         return got;
@@ -858,11 +853,11 @@ int optout_plan_compare(const char *dir, const optout_plan_option *options, size
         const optout_plan_option *n = j < count ? &options[ni[j]] : NULL;
         int c = !o ? 1 : !n ? -1 : strcmp(o->name, n->name);
         if (c < 0) {
-            set_err(err, "--%s was %s, now not given (planned in %s)", o->name, shown(o->value), r.path);
+            optout_set_err(err, errlen, "--%s was %s, now not given (planned in %s)", o->name, shown(o->value), r.path);
         } else if (c > 0) {
-            set_err(err, "--%s was not given, now %s (planned in %s)", n->name, shown(n->value), r.path);
+            optout_set_err(err, errlen, "--%s was not given, now %s (planned in %s)", n->name, shown(n->value), r.path);
         } else if (strcmp(o->value, n->value) != 0) {
-            set_err(err, "--%s was %s, now %s (planned in %s)", o->name, shown(o->value),
+            optout_set_err(err, errlen, "--%s was %s, now %s (planned in %s)", o->name, shown(o->value),
                     shown(n->value), r.path);
         } else {
             i++, j++;
@@ -878,16 +873,6 @@ int optout_plan_compare(const char *dir, const optout_plan_option *options, size
     return rc;
 }
 
-static int parse_u64(const char *s, uint64_t *v) {
-    if (*s < '0' || *s > '9') return -1;
-    errno = 0;
-    char *end;
-    unsigned long long x = strtoull(s, &end, 10);
-    if (errno || *end) return -1;
-    *v = x;
-    return 0;
-}
-
 static int parse_i64(const char *s, int64_t *v) {
     if (!((*s >= '0' && *s <= '9') || (*s == '-' && s[1] >= '0' && s[1] <= '9'))) return -1;
     errno = 0;
@@ -898,19 +883,19 @@ static int parse_i64(const char *s, int64_t *v) {
     return 0;
 }
 
-int optout_plan_read_inputs(const char *dir, optout_inputs *out, char err[OPTOUT_RUNDIR_ERR_LEN]) {
-    out->items = NULL;
-    out->count = 0;
+int optout_plan_read(const char *dir, optout_plan *out, char *err, size_t errlen) {
+    memset(out, 0, sizeof *out);
     plan_reader r;
-    int got = reader_open(&r, dir, err);
-    if (got == 0) set_err(err, "%s: no plan: %s", r.path, strerror(ENOENT));
+    int got = reader_open(&r, dir, err, errlen);
+    if (got == 0) optout_set_err(err, errlen, "%s: no plan: %s", r.path, strerror(ENOENT));
     if (got <= 0) {
         reader_close(&r);
         return -1;
     }
+    optout_inputs *inputs = &out->inputs;
     size_t cap = 0;
     int rc = 0;
-    while ((got = next_line(&r, err)) > 0) {
+    while ((got = next_line(&r, err, errlen)) > 0) {
         char *f[5];
         size_t nf = 0;
         char *p = r.line;
@@ -923,27 +908,62 @@ int optout_plan_read_inputs(const char *dir, optout_inputs *out, char err[OPTOUT
         }
         f[nf++] = p;
         optout_input in = {0};
-        if (nf != 5 || strcmp(f[0], "input") != 0 || parse_u64(f[1], &in.size) != 0 ||
+        if (nf != 5 || strcmp(f[0], "input") != 0 || optout_parse_u64(f[1], strlen(f[1]), UINT64_MAX, &in.size) != 0 ||
             parse_i64(f[2], &in.mtime_ns) != 0 || !*f[3] || !*f[4]) {
-            set_err(err, "%s:%zu: malformed input line", r.path, r.lineno);
+            optout_set_err(err, errlen, "%s:%zu: malformed input line", r.path, r.lineno);
             rc = -1;
             break;
         }
-        if (out->count == cap) {
+        if (inputs->count == cap) {
             cap = cap ? cap * 2 : 64;
-            optout_input *ni = realloc(out->items, cap * sizeof *ni);
-            if (!ni) {
-                optout_log(LOG_CRIT, "out of memory reading %s", r.path);
-                abort();
-            }
-            out->items = ni;
+            optout_input *ni = realloc(inputs->items, cap * sizeof *ni);
+            if (!ni) optout_oom("the plan's input list");
+            inputs->items = ni;
         }
         in.output_name = xstrdup(f[3]);
         in.path = xstrdup(f[4]);
-        out->items[out->count++] = in;
+        inputs->items[inputs->count++] = in;
     }
     if (got < 0) rc = -1;
-    if (rc != 0) optout_inputs_free(out);
+    if (rc == 0) {
+        /* the options move from the reader into the plan */
+        out->options = r.opts;
+        out->option_count = r.nopts;
+        memcpy(out->config, r.config, sizeof out->config);
+        r.opts = NULL;
+        r.nopts = 0;
+    } else {
+        optout_plan_free(out);
+    }
     reader_close(&r);
     return rc;
+}
+
+int optout_plan_read_inputs(const char *dir, optout_inputs *out, char *err, size_t errlen) {
+    optout_plan plan;
+    if (optout_plan_read(dir, &plan, err, errlen) != 0) {
+        out->items = NULL;
+        out->count = 0;
+        return -1;
+    }
+    *out = plan.inputs;
+    plan.inputs = (optout_inputs){0};
+    optout_plan_free(&plan);
+    return 0;
+}
+
+const char *optout_plan_get(const optout_plan *plan, const char *name) {
+    for (size_t k = 0; k < plan->option_count; k++)
+        if (strcmp(plan->options[k].name, name) == 0) return plan->options[k].value;
+    return NULL;
+}
+
+void optout_plan_free(optout_plan *plan) {
+    for (size_t k = 0; k < plan->option_count; k++) {
+        free((char *)plan->options[k].name);
+        free((char *)plan->options[k].value);
+    }
+    free(plan->options);
+    optout_inputs_free(&plan->inputs);
+    memset(plan, 0, sizeof *plan);
 }

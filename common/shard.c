@@ -19,6 +19,7 @@
  * closes, renames the temporary file into place and fsyncs the directory.
  */
 #include "optout/shard.h"
+#include "optout/util.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -34,14 +35,6 @@
 
 #define BLOCK ((size_t)1 << 20)  /* read(2) size, staging and output buffer sizes */
 #define MIN_FREE (BLOCK / 4)     /* the data buffer grows when less than this is free */
-
-__attribute__((format(printf, 2, 3))) static void set_err(char *err, const char *fmt, ...) {
-    if (!err) return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, OPTOUT_SHARD_ERR_LEN, fmt, ap);
-    va_end(ap);
-}
 
 optout_shard_format optout_shard_format_of_name(const char *path) {
     size_t n = strlen(path);
@@ -238,11 +231,11 @@ static int refill(optout_shard_reader *r) {
     }
 }
 
-optout_shard_reader *optout_shard_open(const char *path, size_t max_line, char err[OPTOUT_SHARD_ERR_LEN]) {
+optout_shard_reader *optout_shard_open(const char *path, size_t max_line, char *err, size_t errlen) {
     if (max_line == 0) max_line = OPTOUT_SHARD_MAX_LINE_DEFAULT;
     optout_shard_reader *r = calloc(1, sizeof *r);
     if (!r) {
-        set_err(err, "%s: out of memory", path);
+        optout_set_err(err, errlen, "%s: out of memory", path);
         return NULL;
     }
     r->fd = -1;
@@ -250,7 +243,7 @@ optout_shard_reader *optout_shard_open(const char *path, size_t max_line, char e
     r->path = strdup(path);
     r->buf = malloc(BLOCK);
     if (!r->path || !r->buf) {
-        set_err(err, "%s: out of memory", path);
+        optout_set_err(err, errlen, "%s: out of memory", path);
         goto fail;
     }
     r->cap = BLOCK;
@@ -260,7 +253,7 @@ optout_shard_reader *optout_shard_open(const char *path, size_t max_line, char e
 
     r->fd = open(path, O_RDONLY | O_CLOEXEC);
     if (r->fd < 0) {
-        set_err(err, "%s: cannot open: %s", path, strerror(errno));
+        optout_set_err(err, errlen, "%s: cannot open: %s", path, strerror(errno));
         goto fail;
     }
     (void)posix_fadvise(r->fd, 0, 0, POSIX_FADV_SEQUENTIAL);
@@ -270,7 +263,7 @@ optout_shard_reader *optout_shard_open(const char *path, size_t max_line, char e
     for (;;) {
         ssize_t got = read_some(r->fd, r->buf + n, BLOCK - n);
         if (got < 0) {
-            set_err(err, "%s: read error at byte %zu: %s", path, n, strerror(errno));
+            optout_set_err(err, errlen, "%s: read error at byte %zu: %s", path, n, strerror(errno));
             goto fail;
         }
         n += (size_t)got;
@@ -298,18 +291,18 @@ optout_shard_reader *optout_shard_open(const char *path, size_t max_line, char e
     r->in_end = n;
     r->buf = malloc(BLOCK);
     if (!r->buf) {
-        set_err(err, "%s: out of memory", path);
+        optout_set_err(err, errlen, "%s: out of memory", path);
         goto fail;
     }
     if (r->format == OPTOUT_FORMAT_ZSTD) {
         r->zd = ZSTD_createDCtx();
         if (!r->zd) {
-            set_err(err, "%s: cannot create a zstd decoder", path);
+            optout_set_err(err, errlen, "%s: cannot create a zstd decoder", path);
             goto fail;
         }
     } else {
         if (inflateInit2(&r->zs, 15 + 32) != Z_OK) {
-            set_err(err, "%s: cannot create a gzip decoder", path);
+            optout_set_err(err, errlen, "%s: cannot create a gzip decoder", path);
             goto fail;
         }
         r->zs_init = 1;
@@ -320,9 +313,9 @@ fail:
     return NULL;
 }
 
-int optout_shard_next(optout_shard_reader *r, optout_shard_line *line, char err[OPTOUT_SHARD_ERR_LEN]) {
+int optout_shard_next(optout_shard_reader *r, optout_shard_line *line, char *err, size_t errlen) {
     if (r->failed) {
-        set_err(err, "%s", r->errmsg);
+        optout_set_err(err, errlen, "%s", r->errmsg);
         return -1;
     }
     for (;;) {
@@ -381,7 +374,7 @@ int optout_shard_next(optout_shard_reader *r, optout_shard_line *line, char err[
             return 1;
         }
         if (refill(r) < 0) {
-            set_err(err, "%s", r->errmsg);
+            optout_set_err(err, errlen, "%s", r->errmsg);
             return -1;
         }
     }
@@ -518,22 +511,22 @@ static void writer_free(optout_shard_writer *w) {
 }
 
 optout_shard_writer *optout_shard_create(const char *path, optout_shard_format format, int level,
-                                         char err[OPTOUT_SHARD_ERR_LEN]) {
+                                         char *err, size_t errlen) {
     if (format == OPTOUT_FORMAT_ZSTD && level == 0) level = 3;
     if (format == OPTOUT_FORMAT_GZIP && level == 0) level = 6;
     if ((format == OPTOUT_FORMAT_ZSTD && (level < 1 || level > 19)) ||
         (format == OPTOUT_FORMAT_GZIP && (level < 1 || level > 9))) {
-        set_err(err, "%s: %s compression level %d is out of range (%s)", path, format_name(format), level,
+        optout_set_err(err, errlen, "%s: %s compression level %d is out of range (%s)", path, format_name(format), level,
                 format == OPTOUT_FORMAT_ZSTD ? "1..19" : "1..9");
         return NULL;
     }
     if (format != OPTOUT_FORMAT_PLAIN && format != OPTOUT_FORMAT_GZIP && format != OPTOUT_FORMAT_ZSTD) {
-        set_err(err, "%s: unknown shard format %d", path, (int)format);
+        optout_set_err(err, errlen, "%s: unknown shard format %d", path, (int)format);
         return NULL;
     }
     optout_shard_writer *w = calloc(1, sizeof *w);
     if (!w) {
-        set_err(err, "%s: out of memory", path);
+        optout_set_err(err, errlen, "%s: out of memory", path);
         return NULL;
     }
     w->fd = -1;
@@ -544,7 +537,7 @@ optout_shard_writer *optout_shard_create(const char *path, optout_shard_format f
     if (!w->path || !w->stage || (format != OPTOUT_FORMAT_PLAIN && !w->out) ||
         asprintf(&w->tmp, "%s.tmp.%ld", path, (long)getpid()) < 0) {
         w->tmp = NULL;
-        set_err(err, "%s: out of memory", path);
+        optout_set_err(err, errlen, "%s: out of memory", path);
         writer_free(w);
         return NULL;
     }
@@ -552,13 +545,13 @@ optout_shard_writer *optout_shard_create(const char *path, optout_shard_format f
         w->zc = ZSTD_createCCtx();
         if (!w->zc || ZSTD_isError(ZSTD_CCtx_setParameter(w->zc, ZSTD_c_compressionLevel, level)) ||
             ZSTD_isError(ZSTD_CCtx_setParameter(w->zc, ZSTD_c_checksumFlag, 1))) {
-            set_err(err, "%s: cannot create a zstd encoder at level %d", path, level);
+            optout_set_err(err, errlen, "%s: cannot create a zstd encoder at level %d", path, level);
             writer_free(w);
             return NULL;
         }
     } else if (format == OPTOUT_FORMAT_GZIP) {
         if (deflateInit2(&w->zs, level, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK) {
-            set_err(err, "%s: cannot create a gzip encoder at level %d", path, level);
+            optout_set_err(err, errlen, "%s: cannot create a gzip encoder at level %d", path, level);
             writer_free(w);
             return NULL;
         }
@@ -572,7 +565,7 @@ optout_shard_writer *optout_shard_create(const char *path, optout_shard_format f
         if (unlink(w->tmp) != 0) break;
     }
     if (w->fd < 0) {
-        set_err(err, "%s: cannot create %s: %s", path, w->tmp, strerror(errno));
+        optout_set_err(err, errlen, "%s: cannot create %s: %s", path, w->tmp, strerror(errno));
         writer_free(w);
         return NULL;
     }
@@ -580,9 +573,9 @@ optout_shard_writer *optout_shard_create(const char *path, optout_shard_format f
 }
 
 int optout_shard_write_line(optout_shard_writer *w, const char *data, size_t len, int newline,
-                            char err[OPTOUT_SHARD_ERR_LEN]) {
+                            char *err, size_t errlen) {
     if (w->failed) {
-        set_err(err, "%s", w->errmsg);
+        optout_set_err(err, errlen, "%s", w->errmsg);
         return -1;
     }
     size_t total = len + (newline ? 1 : 0);
@@ -605,7 +598,7 @@ int optout_shard_write_line(optout_shard_writer *w, const char *data, size_t len
     w->bytes += total;
     return 0;
 fail:
-    set_err(err, "%s", w->errmsg);
+    optout_set_err(err, errlen, "%s", w->errmsg);
     return -1;
 }
 
@@ -617,7 +610,7 @@ static char *dir_of(const char *path) {
     return strndup(path, (size_t)(slash - path));
 }
 
-int optout_shard_commit(optout_shard_writer *w, char err[OPTOUT_SHARD_ERR_LEN]) {
+int optout_shard_commit(optout_shard_writer *w, char *err, size_t errlen) {
     int rc = -1;
     if (w->failed) goto out;
     if (flush_stage(w) < 0) goto out;
@@ -648,11 +641,11 @@ int optout_shard_commit(optout_shard_writer *w, char err[OPTOUT_SHARD_ERR_LEN]) 
     }
     if (dfd >= 0) close(dfd);
     free(dir);
-    set_err(err, "%s", rc == 0 ? "" : w->errmsg);
+    optout_set_err(err, errlen, "%s", rc == 0 ? "" : w->errmsg);
     writer_free(w);
     return rc;
 out:
-    set_err(err, "%s", w->errmsg);
+    optout_set_err(err, errlen, "%s", w->errmsg);
     unlink(w->tmp);
     writer_free(w);
     return rc;

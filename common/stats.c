@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "optout/json.h"
+
 static const char *const OUTCOME_NAMES[OPTOUT_OUTCOME_COUNT] = {
     "ok", "no_robots", "unavailable", "unreachable", "no_such_host", "not_ranked",
 };
@@ -230,17 +232,6 @@ void optout_stats_add_host_losses(optout_stats *s, const optout_host_loss *losse
     s->top_host_count = n;
     free(in);
     free(all);
-}
-
-void optout_json_put_string(FILE *f, const char *s) {
-    fputc('"', f);
-    for (; *s; s++) {
-        unsigned char c = (unsigned char)*s;
-        if (c == '"' || c == '\\') fprintf(f, "\\%c", c);
-        else if (c < 0x20) fprintf(f, "\\u%04x", c);
-        else fputc(c, f);
-    }
-    fputc('"', f);
 }
 
 static void write_bucket_fields(FILE *f, const optout_bucket *b) {

@@ -152,7 +152,7 @@ static int load_tags(const char *path, size_t max_line, struct tagset *set, char
     static const char *const paths[] = {"id", "line", "disallowed_user_agents"};
     char serr[OPTOUT_SHARD_ERR_LEN];
     optout_json_fields *fields = optout_json_fields_new(paths, 3);
-    optout_shard_reader *r = optout_shard_open(path, max_line, serr);
+    optout_shard_reader *r = optout_shard_open(path, max_line, serr, sizeof serr);
     char *kbuf = NULL;
     size_t kcap = 0;
     uint64_t line_no = 0;
@@ -162,7 +162,7 @@ static int load_tags(const char *path, size_t max_line, struct tagset *set, char
         snprintf(err, errlen, "%s", r ? "out of memory" : serr);
         goto out;
     }
-    while ((got = optout_shard_next(r, &line, serr)) == 1) {
+    while ((got = optout_shard_next(r, &line, serr, sizeof serr)) == 1) {
         if (line.oversized) {
             snprintf(err, errlen, "%s: line %llu: longer than %zu bytes", path, (unsigned long long)line_no + 1,
                      max_line);
@@ -263,13 +263,13 @@ int optout_apply_tags(const optout_apply_config *cfg, const char *tags, const ch
     }
     if (load_tags(tags, max_line, &set, err, errlen) != 0) goto out;
     st.tags = set.count;
-    if (!(r = optout_shard_open(in, max_line, serr)) || !(w = optout_shard_create(out, format, cfg->level, serr)) ||
-        (removed && !(wr = optout_shard_create(removed, format, cfg->level, serr)))) {
+    if (!(r = optout_shard_open(in, max_line, serr, sizeof serr)) || !(w = optout_shard_create(out, format, cfg->level, serr, sizeof serr)) ||
+        (removed && !(wr = optout_shard_create(removed, format, cfg->level, serr, sizeof serr)))) {
         snprintf(err, errlen, "%s", serr);
         goto out;
     }
     optout_shard_line line;
-    while ((got = optout_shard_next(r, &line, serr)) == 1) {
+    while ((got = optout_shard_next(r, &line, serr, sizeof serr)) == 1) {
         int keep = 1;
         struct tag *t = NULL;
         if (line.oversized) { /* never decided, never removed: passed through as the filter does */
@@ -295,14 +295,14 @@ int optout_apply_tags(const optout_apply_config *cfg, const char *tags, const ch
             st.docs_removed++;
             if (wr) {
                 size_t n = optout_tags_removed_line(line.data, line.len, t->array, t->alen, &obuf, &ocap);
-                if (optout_shard_write_line(wr, obuf, n, line.newline, serr) != 0) {
+                if (optout_shard_write_line(wr, obuf, n, line.newline, serr, sizeof serr) != 0) {
                     snprintf(err, errlen, "%s", serr);
                     goto out;
                 }
             }
         }
         if (keep && optout_shard_write_line(w, line.data, line.len,
-                                            line.oversized ? line.last_piece && line.newline : line.newline, serr) != 0) {
+                                            line.oversized ? line.last_piece && line.newline : line.newline, serr, sizeof serr) != 0) {
             snprintf(err, errlen, "%s", serr);
             goto out;
         }
@@ -320,14 +320,14 @@ int optout_apply_tags(const optout_apply_config *cfg, const char *tags, const ch
         goto out;
     }
     if (wr) {
-        int crc = optout_shard_commit(wr, serr);
+        int crc = optout_shard_commit(wr, serr, sizeof serr);
         wr = NULL;
         if (crc != 0) {
             snprintf(err, errlen, "%s", serr);
             goto out;
         }
     }
-    int crc = optout_shard_commit(w, serr);
+    int crc = optout_shard_commit(w, serr, sizeof serr);
     w = NULL;
     if (crc != 0) {
         snprintf(err, errlen, "%s", serr);

@@ -1,6 +1,7 @@
-/* util.c — whole-file reading (see include/optout/util.h). */
+/* util.c — whole-file reading, the monotonic clock, removing a tree (see include/optout/util.h). */
 #include "optout/util.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
@@ -8,9 +9,15 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "optout/log.h"
+
+_Noreturn void optout_oom(const char *what) {
+    optout_log(LOG_CRIT, "out of memory (%s)", what);
+    abort();
+}
 
 void *optout_malloc(size_t size) {
     void *p = malloc(size ? size : 1);
@@ -19,6 +26,19 @@ void *optout_malloc(size_t size) {
         abort();
     }
     return p;
+}
+
+int optout_parse_u64(const char *s, size_t len, uint64_t max, uint64_t *out) {
+    if (len == 0) return -1;
+    uint64_t v = 0;
+    for (size_t i = 0; i < len; i++) {
+        if (s[i] < '0' || s[i] > '9') return -1;
+        uint64_t d = (uint64_t)(s[i] - '0');
+        if (d > max || v > (max - d) / 10) return -1;
+        v = v * 10 + d;
+    }
+    *out = v;
+    return 0;
 }
 
 char *optout_read_fd(int fd, size_t max, size_t *len) {
@@ -134,4 +154,50 @@ void optout_set_err(char *err, size_t errlen, const char *fmt, ...) {
     va_start(ap, fmt);
     vsnprintf(err, errlen, fmt, ap);
     va_end(ap);
+}
+
+int64_t optout_now_ms(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Deeper trees than this are left (ELOOP): each level holds a descriptor. */
+#define REMOVE_TREE_DEPTH 128
+
+/* Removes `name` in the directory `parent`; *first_errno keeps the first failure. */
+static void remove_at(int parent, const char *name, int depth, int *first_errno) {
+    struct stat st;
+    if (fstatat(parent, name, &st, AT_SYMLINK_NOFOLLOW) != 0) {
+        if (errno != ENOENT && !*first_errno) *first_errno = errno;
+        return;
+    }
+    if (S_ISDIR(st.st_mode)) {
+        if (depth >= REMOVE_TREE_DEPTH) {
+            if (!*first_errno) *first_errno = ELOOP;
+            return;
+        }
+        int fd = openat(parent, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+        if (!d) {
+            if (!*first_errno) *first_errno = errno;
+            if (fd >= 0) close(fd);
+            return;
+        }
+        struct dirent *e;
+        while ((e = readdir(d)) != NULL)
+            if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0)
+                remove_at(dirfd(d), e->d_name, depth + 1, first_errno);
+        closedir(d);
+    }
+    if (unlinkat(parent, name, S_ISDIR(st.st_mode) ? AT_REMOVEDIR : 0) != 0 && errno != ENOENT && !*first_errno)
+        *first_errno = errno;
+}
+
+int optout_remove_tree(const char *path) {
+    int first_errno = 0;
+    remove_at(AT_FDCWD, path, 0, &first_errno);
+    if (!first_errno) return 0;
+    errno = first_errno;
+    return -1;
 }

@@ -325,16 +325,16 @@ static int parse_count(const redisReply *r, int *have, long long *value) {
 }
 
 /* The MGET planned complete absent reply -> m. ROUND_OK or ROUND_FATAL with err. */
-static int parse_meta(struct redis_source *v, const redisReply *r, struct meta *m, char *err, size_t errlen) {
+static int parse_meta(const char *endpoint, const char *prefix, const redisReply *r, struct meta *m, char *err,
+                      size_t errlen) {
     memset(m, 0, sizeof *m);
     if (r->type == REDIS_REPLY_ERROR) {
-        reply_error(v->endpoint, r, "reading the store's completeness", err, errlen);
+        reply_error(endpoint, r, "reading the store's completeness", err, errlen);
         return ROUND_FATAL;
     }
     if (r->type != REDIS_REPLY_ARRAY || r->elements != 3 || parse_count(r->element[0], &m->have_planned, &m->planned) ||
         parse_count(r->element[1], &m->have_complete, &m->complete)) {
-        snprintf(err, errlen, "Redis store under %s at %s: 'planned' / 'complete' are not counts", v->prefix,
-                 v->endpoint);
+        snprintf(err, errlen, "Redis store under %s at %s: 'planned' / 'complete' are not counts", prefix, endpoint);
         return ROUND_FATAL;
     }
     const redisReply *a = r->element[2];
@@ -346,16 +346,36 @@ static int parse_meta(struct redis_source *v, const redisReply *r, struct meta *
 }
 
 /* ROUND_OK when complete == planned, else ROUND_FATAL with the message the header promises. */
-static int check_complete(struct redis_source *v, const struct meta *m, char *err, size_t errlen) {
+static int check_complete(const char *endpoint, const char *prefix, const struct meta *m, char *err, size_t errlen) {
     if (m->have_planned && m->have_complete && m->planned == m->complete) return ROUND_OK;
     char c[32], p[32];
     if (m->have_complete) snprintf(c, sizeof c, "%lld", m->complete);
     else snprintf(c, sizeof c, "none");
     if (m->have_planned) snprintf(p, sizeof p, "%lld", m->planned);
     else snprintf(p, sizeof p, "none");
-    snprintf(err, errlen, "Redis store under %s is incomplete (complete %s of %s)%s at %s", v->prefix, c, p,
-             m->have_planned ? "" : ": never loaded, or Redis was restarted or flushed", v->endpoint);
+    snprintf(err, errlen, "Redis store under %s is incomplete (complete %s of %s)%s at %s", prefix, c, p,
+             m->have_planned ? "" : ": never loaded, or Redis was restarted or flushed", endpoint);
     return ROUND_FATAL;
+}
+
+int optout_verdicts_redis_complete(const char *endpoint, const char *user, const char *password, const char *prefix,
+                                   char *err, size_t errlen) {
+    redisContext *c;
+    if (redis_connect(endpoint, user, password, &c, err, errlen) != ROUND_OK) return -1;
+    struct sigpipe_guard g;
+    sigpipe_block(&g);
+    redisReply *r = redisCommand(c, "MGET %splanned %scomplete %sabsent", prefix, prefix, prefix);
+    sigpipe_restore(&g);
+    int rc = -1;
+    struct meta m;
+    if (!r) snprintf(err, errlen, "Redis at %s: %s", endpoint, c->err ? c->errstr : "no reply");
+    else if (parse_meta(endpoint, prefix, r, &m, err, errlen) == ROUND_OK)
+        rc = check_complete(endpoint, prefix, &m, err, errlen) == ROUND_OK ? 1 : 0;
+    else if (r->type != REDIS_REPLY_ERROR)
+        rc = 0; /* counts that are not counts: a reload rewrites them */
+    if (r) freeReplyObject(r);
+    redisFree(c);
+    return rc;
 }
 
 /* One pipelined round trip: GET PREFIX h:HOST for hosts[0..n), then MGET planned complete absent.
@@ -401,7 +421,7 @@ static int round_trip(struct redis_source *v, const char *const *hosts, const si
             break;
         }
     }
-    if (rc == ROUND_OK) rc = parse_meta(v, meta_reply, m, err, errlen);
+    if (rc == ROUND_OK) rc = parse_meta(v->endpoint, v->prefix, meta_reply, m, err, errlen);
     freeReplyObject(meta_reply);
     if (rc != ROUND_OK) {
         free_replies(replies, n);
@@ -516,7 +536,7 @@ static int absorb(struct redis_source *v, const char *host, size_t len, const re
     const char *body = NULL;
     size_t blen = 0;
     if (r->type == REDIS_REPLY_NIL) {
-        if (check_complete(v, m, err, errlen) != ROUND_OK) {
+        if (check_complete(v->endpoint, v->prefix, m, err, errlen) != ROUND_OK) {
             size_t used = strlen(err);
             snprintf(err + used, errlen - used, " (no record for %.*s)", (int)len, host);
             return -1;
@@ -673,7 +693,7 @@ optout_verdicts *optout_verdicts_open_redis(const char *endpoint, const char *us
     struct meta m;
     char what[64];
     snprintf(what, sizeof what, "the store's completeness");
-    if (fetch(v, NULL, NULL, 0, NULL, &m, what, err, errlen) != 0 || check_complete(v, &m, err, errlen) != ROUND_OK) {
+    if (fetch(v, NULL, NULL, 0, NULL, &m, what, err, errlen) != 0 || check_complete(v->endpoint, v->prefix, &m, err, errlen) != ROUND_OK) {
         redis_free(&v->base);
         return NULL;
     }

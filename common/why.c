@@ -115,25 +115,13 @@ static int known_option(const char *name, const char *value) {
     return 0;
 }
 
-/* The option lines of DIR/plan (optout_plan_read_inputs() has checked its shape and hash). */
-static int read_options(optout_why *w, const char *plan, char *agents, size_t agents_cap, char *err, size_t errlen) {
-    FILE *f = fopen(plan, "re");
-    if (!f) {
-        snprintf(err, errlen, "%s: %s", plan, strerror(errno));
-        return -1;
-    }
-    char *line = NULL;
-    size_t cap = 0;
-    ssize_t n;
+/* The options of DIR/plan (read and checked by optout_plan_read()). */
+static int read_options(optout_why *w, const optout_plan *p, const char *plan, char *agents, size_t agents_cap,
+                        char *err, size_t errlen) {
     int have_agents = 0, rc = 0;
     char mode[32] = "rfc9309", host_key[32] = "canonical", unreachable[32] = "keep";
-    while ((n = getline(&line, &cap, f)) > 0) {
-        if (line[n - 1] == '\n') line[--n] = '\0';
-        if (strncmp(line, "config ", 7) == 0) break;
-        if (strncmp(line, "option ", 7) != 0) continue;
-        char *name = line + 7, *value = strchr(name, ' ');
-        if (!value) continue;
-        *value++ = '\0';
+    for (size_t k = 0; k < p->option_count; k++) {
+        const char *name = p->options[k].name, *value = p->options[k].value;
         if (strcmp(name, "agents") == 0) {
             snprintf(agents, agents_cap, "%s", value);
             have_agents = 1;
@@ -179,8 +167,6 @@ static int read_options(optout_why *w, const char *plan, char *agents, size_t ag
             w->unknown = u;
         }
     }
-    free(line);
-    fclose(f);
     if (!have_agents || !agents[0]) {
         snprintf(err, errlen, "%s records no agent list (option agents): cannot say which agents the run decided for",
                  plan);
@@ -234,7 +220,7 @@ optout_why *optout_why_open(const char *dir, char *err, size_t errlen) {
     w->unknown = xstrdup("");
     w->keep_hosts = xstrdup("");
     w->remove_hosts = xstrdup("");
-    char plan[4200], rerr[OPTOUT_RUNDIR_ERR_LEN];
+    char plan[4200];
     char *agents = optout_malloc(16384);
     snprintf(plan, sizeof plan, "%s/plan", dir);
     struct stat st;
@@ -251,12 +237,13 @@ optout_why *optout_why_open(const char *dir, char *err, size_t errlen) {
                  strerror(errno));
         goto fail;
     }
-    if (optout_plan_read_inputs(dir, &w->inputs, rerr) != 0) {
-        snprintf(err, errlen, "%s", rerr);
-        goto fail;
-    }
-    if (read_options(w, plan, agents, 16384, err, errlen) != 0 || parse_agents(w, plan, agents, err, errlen) != 0)
-        goto fail;
+    optout_plan p;
+    if (optout_plan_read(dir, &p, err, errlen) != 0) goto fail;
+    int orc = read_options(w, &p, plan, agents, 16384, err, errlen);
+    w->inputs = p.inputs; /* the inputs move into w */
+    p.inputs = (optout_inputs){0};
+    optout_plan_free(&p);
+    if (orc != 0 || parse_agents(w, plan, agents, err, errlen) != 0) goto fail;
     if (!(w->records = optout_strmap_new()) ||
         !(w->cache = calloc(OPTOUT_HOSTKEY_CACHE, sizeof *w->cache))) {
         snprintf(err, errlen, "out of memory");
@@ -659,7 +646,7 @@ int optout_why_find_ids(optout_why *w, const char *const *ids, size_t count, int
         int changed = stat(in->path, &st) != 0 || (uint64_t)st.st_size != in->size ||
                       (int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec != in->mtime_ns;
         char serr[OPTOUT_SHARD_ERR_LEN];
-        optout_shard_reader *r = optout_shard_open(in->path, 0, serr);
+        optout_shard_reader *r = optout_shard_open(in->path, 0, serr, sizeof serr);
         if (!r) {
             snprintf(err, errlen, "input %s of the run: %s", in->path, serr);
             rc = -1;
@@ -668,7 +655,7 @@ int optout_why_find_ids(optout_why *w, const char *const *ids, size_t count, int
         optout_shard_line line;
         uint64_t lineno = 0;
         int got;
-        while ((got = optout_shard_next(r, &line, serr)) > 0) {
+        while ((got = optout_shard_next(r, &line, serr, sizeof serr)) > 0) {
             if (line.oversized && !line.last_piece) continue;
             lineno++;
             if (line.oversized) continue; /* passed through undecided by the filter */

@@ -17,9 +17,10 @@
 
 #include "optout/config.h"
 #include "optout/log.h"
+#include "optout/memory.h"
+#include "optout/parse.h"
 #include "optout/util.h"
 #include "optout/version.h"
-#include "memory.h"
 #include "worker.h"
 
 static void usage(FILE *f) {
@@ -38,8 +39,8 @@ static void usage(FILE *f) {
           "CURVE (a broker started with --curve-secret-file): --curve-secret-file is this worker's Z85\n"
           "secret key (`optout keygen`; its public key must be in the broker's --curve-allow directory),\n"
           "--curve-server-key the broker's public key (a file, or the 40 characters themselves).\n"
-          "--max-memory BYTES (K, M, G suffixes) keeps caches and buffers under BYTES (worker/memory.h,\n"
-          "docs/policy.md), or refuses to start (exit 2) when even the minimum does not fit;\n"
+          "--max-memory BYTES (K, M, G suffixes) keeps caches and buffers under BYTES (docs/policy.md\n"
+          "\"Memory\"), or refuses to start (exit 2) when even the minimum does not fit;\n"
           "--check-memory prints the plan and exits.\n"
           "SIGTERM or SIGINT: queued tasks are handed back, running tasks finish, then the worker exits 0.\n",
           f);
@@ -112,6 +113,7 @@ int main(int argc, char **argv) {
     static optout_curve_client curve;
     char default_name[OPTOUT_MSG_NAME_MAX];
     int opt, check_memory = 0;
+    char perr[300];
     uint64_t max_memory = 0;
     if (optout_config_args("worker", options, ":c:s:r:n:vh", &argc, &argv) != 0) return OPTOUT_EXIT_USAGE;
     opterr = 0;
@@ -119,11 +121,9 @@ int main(int argc, char **argv) {
         switch (opt) {
         case 'c': o.endpoint = optarg; break;
         case 's': {
-            char *end;
-            errno = 0;
-            long n = strtol(optarg, &end, 10);
-            if (errno || end == optarg || *end || n < 1 || n > WORKER_SLOTS_MAX) {
-                optout_log(LOG_ERR, "--slots: expected 1..%d, got '%s'", WORKER_SLOTS_MAX, optarg);
+            uint64_t n;
+            if (optout_parse_number(optarg, 1, WORKER_SLOTS_MAX, &n, perr, sizeof perr) != 0) {
+                optout_log(LOG_ERR, "--slots: %s", perr);
                 return OPTOUT_EXIT_USAGE;
             }
             o.slots = (unsigned)n;
@@ -145,8 +145,8 @@ int main(int argc, char **argv) {
         case 'S': curve_server_key = optarg; break;
         case 'v': optout_log_verbose(1); break;
         case 'M':
-            if (worker_memory_parse(optarg, &max_memory) != 0) {
-                optout_log(LOG_ERR, "--max-memory: expected a number of bytes (K, M, G, T suffixes), got '%s'", optarg);
+            if (optout_memory_parse(optarg, &max_memory, perr, sizeof perr) != 0) {
+                optout_log(LOG_ERR, "--max-memory: %s", perr);
                 return OPTOUT_EXIT_USAGE;
             }
             break;
@@ -170,7 +170,7 @@ int main(int argc, char **argv) {
     }
     {
         char merr[512];
-        if (worker_memory_plan(max_memory, o.slots, &o.env.slot_memory, &o.env.max_cached, merr, sizeof merr) != 0) {
+        if (optout_memory_plan(max_memory, o.slots, &o.env.slot_memory, &o.env.max_cached, merr, sizeof merr) != 0) {
             optout_log(LOG_ERR, "%s", merr);
             return OPTOUT_EXIT_USAGE;
         }

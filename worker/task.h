@@ -82,10 +82,5 @@ int task_rank_map(const task_job *job, optout_msg *res, void **stats_buf, char *
 int task_rank_reduce(const task_job *job, optout_msg *res, void **stats_buf, char *err, size_t errlen);
 int task_fetch(const task_job *job, optout_msg *res, void **stats_buf, char *err, size_t errlen);
 
-/* Statistics of the other kinds, as counter arrays (the broker sums them element-wise). */
-enum { TASK_RANK_DOCS, TASK_RANK_HOSTS, TASK_RANK_BAD_JSON, TASK_RANK_NO_URL, TASK_RANK_BAD_URL, TASK_RANK_NO_HOST,
-       TASK_RANK_LINE_TOO_LONG, TASK_RANK_COUNTERS };
-/* FETCH: hosts per optout_outcome (OPTOUT_OUTCOME_COUNT), then the earliest and latest fetched_at. */
-#define TASK_FETCH_COUNTERS (OPTOUT_OUTCOME_COUNT + 2)
 
 #endif

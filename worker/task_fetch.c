@@ -13,12 +13,12 @@
 #include "optout/fetch.h"
 #include "optout/log.h"
 #include "optout/rank.h"
-#include "memory.h"
+#include "optout/memory.h"
 #include "task.h"
 
 struct fetch_sink {
     optout_archive_writer *pack;
-    uint64_t counters[TASK_FETCH_COUNTERS];
+    uint64_t counters[OPTOUT_FETCH_COUNTERS];
 };
 
 static int record(const optout_fetch_result *r, void *arg, char *reason, size_t reason_len) {
@@ -26,7 +26,7 @@ static int record(const optout_fetch_result *r, void *arg, char *reason, size_t 
     if (optout_archive_append(s->pack, r, reason, reason_len) != 0) return -1;
     if ((unsigned)r->outcome < OPTOUT_OUTCOME_COUNT) s->counters[r->outcome]++;
     uint64_t at = r->fetched_at > 0 ? (uint64_t)r->fetched_at : 0;
-    uint64_t *first = &s->counters[OPTOUT_OUTCOME_COUNT], *last = &s->counters[OPTOUT_OUTCOME_COUNT + 1];
+    uint64_t *first = &s->counters[OPTOUT_FETCH_FIRST_TIME], *last = &s->counters[OPTOUT_FETCH_LAST_TIME];
     if (at && (*first == 0 || at < *first)) *first = at;
     if (at > *last) *last = at;
     return 0;
@@ -130,9 +130,9 @@ int task_fetch(const task_job *job, optout_msg *res, void **stats_buf, char *err
         .connect_to = cfg->fetch_connect_to[0] ? cfg->fetch_connect_to : NULL,
         .allow_private = cfg->fetch_allow_private,
     };
-    if (job->env->slot_memory) { /* memory.h: WORKER_MEM_TRANSFER a transfer in flight */
-        uint64_t fit = job->env->slot_memory > WORKER_MEM_SLOT_FIXED
-                           ? (job->env->slot_memory - WORKER_MEM_SLOT_FIXED) / WORKER_MEM_TRANSFER : 1;
+    if (job->env->slot_memory) { /* memory.h: OPTOUT_MEM_TRANSFER a transfer in flight */
+        uint64_t fit = job->env->slot_memory > OPTOUT_MEM_SLOT_FIXED
+                           ? (job->env->slot_memory - OPTOUT_MEM_SLOT_FIXED) / OPTOUT_MEM_TRANSFER : 1;
         unsigned want = fo.concurrency ? fo.concurrency : 256;
         if (fit < want) {
             fo.concurrency = fit ? (unsigned)fit : 1;
@@ -155,7 +155,7 @@ int task_fetch(const task_job *job, optout_msg *res, void **stats_buf, char *err
         goto done;
     optout_log(LOG_INFO, "%s: %zu hosts fetched (%llu ok)", job->ctx, count,
                (unsigned long long)sink.counters[OPTOUT_OUTCOME_OK]);
-    rc = task_stats_counters(sink.counters, TASK_FETCH_COUNTERS, res, stats_buf);
+    rc = task_stats_counters(sink.counters, OPTOUT_FETCH_COUNTERS, res, stats_buf);
 done:
     if (sink.pack) optout_archive_close(sink.pack, 0, cerr, sizeof cerr);
     free(hosts);

@@ -14,7 +14,7 @@
 #include "optout/policy.h"
 #include "optout/stats.h"
 #include "optout/verdicts.h"
-#include "memory.h"
+#include "optout/memory.h"
 #include "task.h"
 
 struct task_cache {
@@ -112,10 +112,10 @@ static int prepare(const worker_env *env, task_cache **cachep, const optout_msg 
         }
     }
     if (env->slot_memory) { /* memory.h: what this configuration holds a slot, against its budget */
-        uint64_t line = cfg->max_line ? cfg->max_line : WORKER_MEM_LINE_DEFAULT;
+        uint64_t line = cfg->max_line ? cfg->max_line : OPTOUT_MEM_LINE_DEFAULT;
         uint64_t tables = optout_domains_bytes(c->policy.domains) + optout_overrides_bytes(c->policy.overrides) +
-                          (uint64_t)optout_verdicts_archive_hosts(c->verdicts) * WORKER_MEM_ARCHIVE_HOST;
-        uint64_t need = WORKER_MEM_SLOT_FIXED + line + tables + (uint64_t)env->max_cached * WORKER_MEM_COMPILED;
+                          (uint64_t)optout_verdicts_archive_hosts(c->verdicts) * OPTOUT_MEM_ARCHIVE_HOST;
+        uint64_t need = OPTOUT_MEM_SLOT_FIXED + line + tables + (uint64_t)env->max_cached * OPTOUT_MEM_COMPILED;
         if (need > env->slot_memory) {
             task_fmt(err, errlen,
                      "this run needs about %llu MiB a slot (--max-line %llu MiB, tables %llu MiB, %zu compiled sets) "

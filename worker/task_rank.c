@@ -38,14 +38,18 @@ int task_rank_map(const task_job *job, optout_msg *res, void **stats_buf, char *
     if (optout_rank_map(&mc, job->input, bin, idx, &st, err, errlen) != 0) return -1;
     if (task_add_file(job, res, bin_name, err, errlen) != 0 || task_add_file(job, res, idx_name, err, errlen) != 0)
         return -1;
-    uint64_t counters[TASK_RANK_COUNTERS] = {
-        [TASK_RANK_DOCS] = st.docs,         [TASK_RANK_HOSTS] = st.hosts,       [TASK_RANK_BAD_JSON] = st.bad_json,
-        [TASK_RANK_NO_URL] = st.no_url,     [TASK_RANK_BAD_URL] = st.bad_url,   [TASK_RANK_NO_HOST] = st.no_host,
-        [TASK_RANK_LINE_TOO_LONG] = st.line_too_long,
+    uint64_t counters[OPTOUT_RANK_MAP_COUNTERS] = {
+        [OPTOUT_RANK_MAP_DOCS] = st.docs,
+        [OPTOUT_RANK_MAP_HOSTS] = st.hosts,
+        [OPTOUT_RANK_MAP_BAD_JSON] = st.bad_json,
+        [OPTOUT_RANK_MAP_NO_URL] = st.no_url,
+        [OPTOUT_RANK_MAP_BAD_URL] = st.bad_url,
+        [OPTOUT_RANK_MAP_NO_HOST] = st.no_host,
+        [OPTOUT_RANK_MAP_LINE_TOO_LONG] = st.line_too_long,
     };
     optout_log(LOG_INFO, "%s: %llu documents, %llu hosts", job->ctx, (unsigned long long)st.docs,
                (unsigned long long)st.hosts);
-    return task_stats_counters(counters, TASK_RANK_COUNTERS, res, stats_buf);
+    return task_stats_counters(counters, OPTOUT_RANK_MAP_COUNTERS, res, stats_buf);
 }
 
 int task_rank_reduce(const task_job *job, optout_msg *res, void **stats_buf, char *err, size_t errlen) {
@@ -85,8 +89,8 @@ int task_rank_reduce(const task_job *job, optout_msg *res, void **stats_buf, cha
         hosts = -1;
         goto done;
     }
-    uint64_t counters[1] = {(uint64_t)hosts};
-    if (task_stats_counters(counters, 1, res, stats_buf) != 0) hosts = -1;
+    uint64_t counters[OPTOUT_RANK_REDUCE_COUNTERS] = {(uint64_t)hosts};
+    if (task_stats_counters(counters, OPTOUT_RANK_REDUCE_COUNTERS, res, stats_buf) != 0) hosts = -1;
 done:
     for (size_t i = 0; i < 2 * count; i++) free(names[i]);
     free(names);

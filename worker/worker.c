@@ -29,10 +29,9 @@
 #include <zmq.h>
 
 #include "optout/log.h"
+#include "optout/util.h"
 #include "task.h"
 
-#define HEARTBEAT_MS 1000
-#define LIVENESS_MS 5000
 #define BACKOFF_MIN_MS 100
 #define BACKOFF_MAX_MS 5000
 #define WATCHDOG_MS 1000
@@ -72,12 +71,6 @@ struct worker {
     char status[256];
     optout_msg in; /* scratch for decoding */
 };
-
-static int64_t now_ms(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static void free_item(struct task_item *it) {
     if (!it) return;
@@ -185,11 +178,11 @@ static int send_frame(struct worker *w, const void *buf, size_t len, const char 
         optout_log(w->send_failing ? LOG_DEBUG : LOG_WARNING, "cannot send %s: %s%s", what,
                    zmq_strerror(zmq_errno()), w->opts->curve ? " (is this worker's key in the broker's allow-list?)" : "");
         w->send_failing = 1;
-        w->last_sent = now_ms();
+        w->last_sent = optout_now_ms();
         return -1;
     }
     w->send_failing = 0;
-    w->last_sent = now_ms();
+    w->last_sent = optout_now_ms();
     return 0;
 }
 
@@ -273,7 +266,7 @@ static int open_dealer(struct worker *w) {
         return -1;
     }
     w->dealer = s;
-    int64_t now = now_ms();
+    int64_t now = optout_now_ms();
     w->last_recv = now; /* the liveness window starts now */
     send_ready(w);
     return 0;
@@ -398,7 +391,7 @@ static void handle_broker_frame(struct worker *w, zmq_msg_t *frame) {
         optout_log(LOG_WARNING, "ignoring a bad message from the broker: %s", err);
         return;
     }
-    w->last_recv = now_ms();
+    w->last_recv = optout_now_ms();
     w->backoff = BACKOFF_MIN_MS;
     if (m->epoch < w->epoch) {
         optout_log(LOG_DEBUG, "ignoring %s of epoch %llu (current %llu)", optout_msg_type_name(m->type),
@@ -513,7 +506,7 @@ static void join_threads(struct worker *w, pthread_t *threads, unsigned n) {
 static uint32_t random_nonce(void) {
     uint32_t n;
     if (getrandom(&n, sizeof n, GRND_NONBLOCK) == (ssize_t)sizeof n) return n;
-    return (uint32_t)getpid() ^ (uint32_t)now_ms();
+    return (uint32_t)getpid() ^ (uint32_t)optout_now_ms();
 }
 
 int worker_run(const worker_options *opts) {
@@ -563,7 +556,7 @@ int worker_run(const worker_options *opts) {
 
     w->last_watchdog = 0;
     for (;;) {
-        int64_t now = now_ms();
+        int64_t now = optout_now_ms();
         if (now - w->last_watchdog >= WATCHDOG_MS) {
             sd_notify(0, "WATCHDOG=1");
             w->last_watchdog = now;
@@ -576,10 +569,10 @@ int worker_run(const worker_options *opts) {
             break;
         }
         /* Liveness and reconnection. */
-        if (w->dealer && now - w->last_recv >= LIVENESS_MS) {
+        if (w->dealer && now - w->last_recv >= OPTOUT_LIVENESS_MS) {
             close_dealer(w);
             long wait = w->stopping ? 0 : w->backoff;
-            optout_log(LOG_WARNING, "broker silent for %d s: reconnecting in %.1f s", LIVENESS_MS / 1000,
+            optout_log(LOG_WARNING, "broker silent for %d s: reconnecting in %.1f s", OPTOUT_LIVENESS_MS / 1000,
                        (double)wait / 1000);
             w->reconnect_at = now + wait;
             w->backoff = w->backoff * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : w->backoff * 2;
@@ -592,13 +585,13 @@ int worker_run(const worker_options *opts) {
             }
             continue;
         }
-        if (w->dealer && now - w->last_sent >= HEARTBEAT_MS) send_simple(w, OPTOUT_MSG_HEARTBEAT, 0);
+        if (w->dealer && now - w->last_sent >= OPTOUT_HEARTBEAT_MS) send_simple(w, OPTOUT_MSG_HEARTBEAT, 0);
 
         /* Sleep until something arrives or the nearest deadline. */
         int64_t deadline = w->last_watchdog + WATCHDOG_MS;
         if (w->dealer) {
-            if (w->last_sent + HEARTBEAT_MS < deadline) deadline = w->last_sent + HEARTBEAT_MS;
-            if (w->last_recv + LIVENESS_MS < deadline) deadline = w->last_recv + LIVENESS_MS;
+            if (w->last_sent + OPTOUT_HEARTBEAT_MS < deadline) deadline = w->last_sent + OPTOUT_HEARTBEAT_MS;
+            if (w->last_recv + OPTOUT_LIVENESS_MS < deadline) deadline = w->last_recv + OPTOUT_LIVENESS_MS;
         } else if (w->reconnect_at < deadline) {
             deadline = w->reconnect_at;
         }

@@ -42,7 +42,7 @@ typedef struct {
     size_t root_count;
     const char *redis_password; /* NULL: no AUTH */
     const char *redis_user;     /* an ACL user (AUTH user password), NULL: the default user */
-    /* --max-memory (memory.h): each slot's budget (0: no limit) and its compiled-set cache (0: the
+    /* --max-memory (optout/memory.h): each slot's budget (0: no limit) and its compiled-set cache (0: the
      * verdict sources' default) */
     uint64_t slot_memory;
     size_t max_cached;

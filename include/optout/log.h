@@ -24,7 +24,7 @@ void optout_log_set_where(const char *(*where)(void));
  * or "" clears it. */
 void optout_log_set_context(const char *context);
 
-/* Exit codes shared by every command. */
-enum { OPTOUT_EXIT_OK = 0, OPTOUT_EXIT_FAILURE = 1, OPTOUT_EXIT_USAGE = 2 };
+/* Exit codes shared by every command (130: interrupted by SIGINT, 128 + the signal as shells say). */
+enum { OPTOUT_EXIT_OK = 0, OPTOUT_EXIT_FAILURE = 1, OPTOUT_EXIT_USAGE = 2, OPTOUT_EXIT_INTERRUPTED = 130 };
 
 #endif

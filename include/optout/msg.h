@@ -34,6 +34,7 @@
 #include "optout/agents.h"
 #include "optout/hostkey.h"
 #include "optout/robots.h"
+#include "optout/stats.h"
 
 #define OPTOUT_PROTOCOL_VERSION 1
 #define OPTOUT_MSG_MAX_BYTES ((size_t)16 << 20)
@@ -42,6 +43,29 @@
 #define OPTOUT_MSG_ERROR_MAX 1024 /* error messages (NUL included) */
 #define OPTOUT_MSG_MAX_FILES 8
 #define OPTOUT_MSG_ERR_LEN 256
+
+/* Liveness (docs/fleet-protocol.md "The conversation"): each side sends a HEARTBEAT when it has
+ * sent nothing else for OPTOUT_HEARTBEAT_MS; a peer silent for OPTOUT_LIVENESS_MS is dead. */
+#define OPTOUT_HEARTBEAT_MS 1000
+#define OPTOUT_LIVENESS_MS 5000
+
+/* The statistics "s" of RANK_MAP, RANK_REDUCE and FETCH results: arrays of uint64 counters, in
+ * this order (docs/fleet-protocol.md "Tasks"); a FILTER result's are optout_stats (stats.h). */
+enum {
+    OPTOUT_RANK_MAP_DOCS,
+    OPTOUT_RANK_MAP_HOSTS,
+    OPTOUT_RANK_MAP_BAD_JSON,
+    OPTOUT_RANK_MAP_NO_URL,
+    OPTOUT_RANK_MAP_BAD_URL,
+    OPTOUT_RANK_MAP_NO_HOST,
+    OPTOUT_RANK_MAP_LINE_TOO_LONG,
+    OPTOUT_RANK_MAP_COUNTERS
+};
+#define OPTOUT_RANK_REDUCE_COUNTERS 1 /* hosts in the partition */
+/* hosts per outcome (optout_outcome order), then the first and last fetch time (Unix seconds) */
+#define OPTOUT_FETCH_FIRST_TIME OPTOUT_OUTCOME_COUNT
+#define OPTOUT_FETCH_LAST_TIME (OPTOUT_OUTCOME_COUNT + 1)
+#define OPTOUT_FETCH_COUNTERS (OPTOUT_OUTCOME_COUNT + 2)
 
 typedef enum {
     OPTOUT_MSG_READY = 1, /* worker -> broker: hello ("w" worker id, "c" credit) */

@@ -116,7 +116,7 @@ typedef struct {
     int level; /* from optout_pq_codec_level */
     /* Appends the last column `disallowed_user_agents` (a standard three-level LIST of non-null
      * strings); the input must not have a top-level column of that name. The `ARROW:schema`
-     * key-value entry cannot describe the new column, so it is left out of such a file. */
+     * key-value entry is rewritten with the new field appended (left out if it does not parse). */
     int agents_column;
 } optout_pq_write_opts;
 

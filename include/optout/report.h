@@ -9,8 +9,8 @@
  *   then write) reproduces the files a run wrote.
  * - report.json is optout_stats_write_json()'s schema plus "complete", "tasks", "failed_tasks"
  *   [{"input", "error"}], "config" {...} and "fetch" {"hosts_planned", "hosts_by_outcome"}; the
- *   whole schema is documented in docs/report.md. Strings are JSON-escaped (control characters as
- *   \u00XX). Unknown values (NULL strings, no host counts) are JSON null.
+ *   whole schema is documented in docs/report.md. Strings are written by json.h's one writer.
+ *   Unknown values (NULL strings, no host counts) are JSON null.
  * - report.md: the headline (token loss English / non-English, with the Apertus figures for
  *   reference), totals (documents, bytes, characters, tokens in and removed), loss per language
  *   class, per year (2013–2024 and every other year the data has, the chart embedded), per agent

@@ -36,7 +36,7 @@
  *   shown as "") and the caller exits 2. Options are compared by name, in any order given, and the
  *   first difference in name order is reported. Inputs are checked per task (size and mtime as
  *   planned, else the task fails).
- * - Errors: -1 with a message naming the path in err.
+ * - Errors: -1 with a message naming the path in err (err, errlen: optout_set_err's convention).
  */
 #ifndef OPTOUT_RUNDIR_H
 #define OPTOUT_RUNDIR_H
@@ -44,9 +44,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* A sufficient size for the err buffers of this module (paths are in its messages). */
 #define OPTOUT_RUNDIR_ERR_LEN 1024
 
-int optout_rundir_lock(const char *dir, int *lock_fd, char err[OPTOUT_RUNDIR_ERR_LEN]);
+int optout_rundir_lock(const char *dir, int *lock_fd, char *err, size_t errlen);
 
 typedef struct {
     char *path;        /* as found on disk (absolute or relative to the working directory) */
@@ -62,7 +63,7 @@ typedef struct {
 
 /* Returns 0, or -1 with err (a usage error: nothing matched, two inputs for one output name). */
 int optout_inputs_expand(const char *const *patterns, size_t count, optout_inputs *out,
-                         char err[OPTOUT_RUNDIR_ERR_LEN]);
+                         char *err, size_t errlen);
 void optout_inputs_free(optout_inputs *inputs);
 
 typedef struct {
@@ -73,14 +74,28 @@ typedef struct {
 /* SHA-256 (hex) over the option lines, sorted by name (as written in the plan). */
 void optout_plan_config_hash(const optout_plan_option *options, size_t count, char hex[65]);
 int optout_plan_write(const char *dir, const optout_plan_option *options, size_t count,
-                      const optout_inputs *inputs, char err[OPTOUT_RUNDIR_ERR_LEN]);
+                      const optout_inputs *inputs, char *err, size_t errlen);
 /* 0 when DIR/plan is absent (*exists = 0) or has the same options (*exists = 1); -1 with the first
  * differing option named in err (*differs = 1), or on a read error (*differs = 0). */
 int optout_plan_compare(const char *dir, const optout_plan_option *options, size_t count, int *exists,
-                        int *differs, char err[OPTOUT_RUNDIR_ERR_LEN]);
-/* Reads DIR/plan's inputs back (for a resumed run: the planned list is authoritative). A missing
- * plan is an error here. */
-int optout_plan_read_inputs(const char *dir, optout_inputs *out, char err[OPTOUT_RUNDIR_ERR_LEN]);
+                        int *differs, char *err, size_t errlen);
+/* DIR/plan as read back: the one reader of the format (checked whole: header, config hash, every
+ * line's shape). Options in file order (sorted by name), strings owned by the plan. */
+typedef struct {
+    optout_plan_option *options;
+    size_t option_count;
+    char config[65]; /* the config line's SHA-256 (hex), equal to the hash of the option lines */
+    optout_inputs inputs;
+} optout_plan;
+
+/* 0 with *plan filled (free with optout_plan_free), or -1 with err naming file and line; a missing
+ * plan is an error here (ENOENT in the message). */
+int optout_plan_read(const char *dir, optout_plan *plan, char *err, size_t errlen);
+/* The value of option `name` (without dashes), or NULL when the plan does not record it. */
+const char *optout_plan_get(const optout_plan *plan, const char *name);
+void optout_plan_free(optout_plan *plan);
+/* Only DIR/plan's inputs (for a resumed run: the planned list is authoritative). */
+int optout_plan_read_inputs(const char *dir, optout_inputs *out, char *err, size_t errlen);
 
 /* SHA-256 of a file, in lower-case hex (OpenSSL's libcrypto). 0, or -1 with errno. */
 int optout_sha256_file(const char *path, char hex[65]);

@@ -63,9 +63,9 @@ typedef struct {
 
 /* Returns NULL with err filled when the file cannot be opened or read. `err` may be NULL in every
  * function of this module. */
-optout_shard_reader *optout_shard_open(const char *path, size_t max_line, char err[OPTOUT_SHARD_ERR_LEN]);
+optout_shard_reader *optout_shard_open(const char *path, size_t max_line, char *err, size_t errlen);
 /* 1: a line in *line; 0: end of input; -1: error in err. */
-int optout_shard_next(optout_shard_reader *r, optout_shard_line *line, char err[OPTOUT_SHARD_ERR_LEN]);
+int optout_shard_next(optout_shard_reader *r, optout_shard_line *line, char *err, size_t errlen);
 optout_shard_format optout_shard_reader_format(const optout_shard_reader *r);
 /* Compressed bytes consumed (plain: bytes read), for progress; the file size once next() has
  * returned 0. */
@@ -76,10 +76,10 @@ typedef struct optout_shard_writer optout_shard_writer;
 
 /* level: zstd 1..19 (default 3) or gzip 1..9 (default 6); 0 means the default. */
 optout_shard_writer *optout_shard_create(const char *path, optout_shard_format format, int level,
-                                         char err[OPTOUT_SHARD_ERR_LEN]);
+                                         char *err, size_t errlen);
 int optout_shard_write_line(optout_shard_writer *w, const char *data, size_t len, int newline,
-                            char err[OPTOUT_SHARD_ERR_LEN]);
-int optout_shard_commit(optout_shard_writer *w, char err[OPTOUT_SHARD_ERR_LEN]); /* frees w */
+                            char *err, size_t errlen);
+int optout_shard_commit(optout_shard_writer *w, char *err, size_t errlen); /* frees w */
 void optout_shard_abort(optout_shard_writer *w);                                  /* frees w */
 uint64_t optout_shard_bytes_written(const optout_shard_writer *w); /* uncompressed bytes so far */
 

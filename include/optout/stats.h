@@ -24,6 +24,7 @@
 #include <stdio.h>
 
 #include "optout/agents.h"
+#include "optout/json.h" /* the string writer of the schema (optout_json_put_string) */
 
 typedef struct {
     uint64_t docs_in, docs_removed;
@@ -142,8 +143,5 @@ int optout_stats_decode_add(const void *buf, size_t len, size_t agent_count, opt
 /* Writes the schema; `extra` (NULL or JSON object members, e.g. "\"complete\": true") is added at
  * the top level. Returns 0, or -1 when writing failed (errno set). */
 int optout_stats_write_json(FILE *out, const optout_stats *stats, const optout_agents *agents, const char *extra);
-/* A JSON string of s: quotes, '"' and '\\' escaped, control characters as \u00XX, other bytes as
- * they are. The one string writer of report.json and the statistics. */
-void optout_json_put_string(FILE *out, const char *s);
 
 #endif

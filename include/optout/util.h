@@ -1,5 +1,5 @@
 /* util.h — small helpers every module needs: ASCII character classes that ignore the locale,
- * case-insensitive comparison, and reading a whole file.
+ * case-insensitive comparison, reading a whole file, the monotonic clock and removing a tree.
  * Contract: pure functions; optout_read_file returns a malloc'd, NUL-terminated buffer or NULL
  * with errno set (EFBIG when the file exceeds `max` bytes).
  */
@@ -7,6 +7,7 @@
 #define OPTOUT_UTIL_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 static inline int optout_is_space(char c) {
     return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f';
@@ -27,9 +28,17 @@ static inline int optout_starts_nocase(const char *s, size_t len, const char *pr
 /* The project's error convention: a message into err (errlen bytes, may be NULL/0), like snprintf. */
 __attribute__((format(printf, 3, 4))) void optout_set_err(char *err, size_t errlen, const char *fmt, ...);
 
-/* malloc that never returns NULL: out of memory logs and aborts, as Redis's zmalloc does. Used
- * where a failed allocation has no sensible answer (a decision must not be guessed). */
+/* The one out-of-memory policy: where a failed allocation has no sensible answer (a decision must
+ * not be guessed), log "out of memory (<what>)" at LOG_CRIT and abort, as Redis's zmalloc does.
+ * optout_malloc() is malloc that never returns NULL; optout_oom() is the same end for code that
+ * allocates by other means (realloc, a library's constructor). */
+_Noreturn void optout_oom(const char *what);
 void *optout_malloc(size_t size);
+
+/* The one strict decimal parser for numbers read from files: s[0..len) must be ASCII digits only
+ * (no sign, blank or base prefix; leading zeros allowed), at least one, with a value <= max.
+ * 0, or -1 (nothing stored). */
+int optout_parse_u64(const char *s, size_t len, uint64_t max, uint64_t *out);
 
 /* mkdir -p of the directory part of `path` (nothing when it has none). 0, or -1 with errno. */
 int optout_make_parent_dirs(const char *path);
@@ -48,4 +57,13 @@ char *optout_read_file(const char *path, size_t max, size_t *len);
 /* Reads all of an open descriptor (e.g. stdin). Same contract as optout_read_file. */
 char *optout_read_fd(int fd, size_t max, size_t *len);
 
+/* Milliseconds on CLOCK_MONOTONIC (deadlines, liveness, rates: never the wall clock, which jumps). */
+int64_t optout_now_ms(void);
+
+/* Removes `path` and, when it is a directory, everything under it, like `rm -rf`. It never follows
+ * a symbolic link: a link (even one to a directory) is removed, not what it points to, and every
+ * step is relative to an open descriptor of the directory being emptied (a directory replaced by a
+ * link meanwhile is not followed). A path that does not exist is success. It goes on past errors
+ * and returns 0, or -1 with errno of the first error. */
+int optout_remove_tree(const char *path);
 #endif

@@ -96,6 +96,12 @@ size_t optout_verdicts_archive_hosts(const optout_verdicts *v);
 optout_verdicts *optout_verdicts_open_redis(const char *endpoint, const char *user, const char *password,
                                             const char *prefix, const optout_agents *agents, optout_robots_mode mode,
                                             size_t max_cached, char *err, size_t errlen);
+/* Whether the store under PREFIX is complete ("complete" equals "planned"), asked on a connection
+ * of its own (the same endpoint and credential rules): 1 complete; 0 incomplete (never loaded,
+ * restarted or flushed: a reload fixes it), with err saying what it holds; -1 when Redis cannot be
+ * asked (unreachable, authentication refused, an error reply), with err. */
+int optout_verdicts_redis_complete(const char *endpoint, const char *user, const char *password, const char *prefix,
+                                   char *err, size_t errlen);
 /* Asks Redis for many hosts, one round trip per 1000 (pipelined GETs), and caches the answers, so
  * that the lookups that follow are local. Hosts already cached are skipped. A host without a record
  * is no error here (its lookup answers 0, no_robots or not_ranked, as "absent" says), but an incomplete store or a corrupt record

@@ -100,9 +100,9 @@ bad() {
 bad "unknown key" "[broker]
 modee = protego" "4: unknown key 'modee' in [broker]"
 bad "bad mode in [broker]" "[broker]
-mode = bogus" "4: --mode: unknown mode 'bogus'"
+mode = bogus" "4: --mode: expected rfc9309 or protego, got 'bogus'"
 bad "bad mode in [run] (the broker checks run's values)" "[run]
-mode = bogus" "4: --mode: unknown mode 'bogus'"
+mode = bogus" "4: --mode: expected rfc9309 or protego, got 'bogus'"
 bad "workers = 0" "[run]
 workers = 0" "4: --workers: expected 1..256, got '0'"
 bad "slots = 0" "[worker]
@@ -182,7 +182,7 @@ mode = bogus
 EOF
 run "$OPTOUT" run --config "$T/run.conf"
 expect "run: the file's bad mode" 2
-has "run: the file's bad mode" "$T/err" "--mode: unknown mode 'bogus'"
+has "run: the file's bad mode" "$T/err" "--mode: expected rfc9309 or protego, got 'bogus'"
 run "$OPTOUT" run --config "$T/run.conf" --mode rfc9309 --out "$T/from-flag" --workers 1
 expect "run --config F with flags" 0
 if [ -f "$T/from-flag/report.json" ] && [ ! -e "$T/from-file/report.json" ]; then

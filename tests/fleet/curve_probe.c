@@ -19,12 +19,7 @@
 
 #include "optout/curve.h"
 #include "optout/msg.h"
-
-static int64_t now_ms(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
+#include "optout/util.h"
 
 static void send_msg(void *s, optout_msg *m) {
     void *buf;
@@ -111,8 +106,8 @@ int main(int argc, char **argv) {
         send_msg(s, &m);
     }
     int handshake_reported = 0;
-    int64_t deadline = now_ms() + wait;
-    for (long left; (left = (long)(deadline - now_ms())) > 0;) {
+    int64_t deadline = optout_now_ms() + wait;
+    for (long left; (left = (long)(deadline - optout_now_ms())) > 0;) {
         zmq_pollitem_t items[2] = {{.socket = s, .events = ZMQ_POLLIN}, {.socket = mon, .events = ZMQ_POLLIN}};
         if (zmq_poll(items, 2, left) <= 0) continue;
         if (items[0].revents & ZMQ_POLLIN) {

@@ -117,7 +117,8 @@ try:
 
     # 2. rerun of a complete run: exit 0, nothing changes
     before = {p: os.stat(p).st_mtime_ns for p in glob.glob(os.path.join(d1, "**", "*"), recursive=True)
-              if os.path.isfile(p) and "journal" not in p and "broker" not in p and "redis" not in p}
+              if os.path.isfile(p) and "journal" not in p and "broker" not in p and "redis" not in p
+              and not p.endswith(".lock")}
     r = run(base + ["--out", d1], timeout=120)
     check(r.returncode == 0, "rerun of a complete run exits 0")
     after = {p: os.stat(p).st_mtime_ns for p in before}

@@ -53,12 +53,6 @@ static size_t peer_len;
 /* What the worker sent, counted by type. */
 static unsigned seen[OPTOUT_MSG_STATUS + 1];
 
-static int64_t now_ms(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw) {
     (void)st, (void)flag, (void)ftw;
     return remove(path);
@@ -129,7 +123,7 @@ static void send_to(const optout_msg *m) {
     CHECK(zmq_send(router, peer, peer_len, ZMQ_SNDMORE) >= 0 && zmq_send(router, buf, len, 0) >= 0,
           "sending %s: %s", optout_msg_type_name(m->type), zmq_strerror(zmq_errno()));
     free(buf);
-    last_sent_any = now_ms();
+    last_sent_any = optout_now_ms();
 }
 
 static void send_simple(optout_msg_type type, uint64_t epoch) {
@@ -155,9 +149,9 @@ static uint64_t hb_epoch = EPOCH;
 /* Receives one message within timeout_ms (1: got it into rx; 0: timeout). With keepalive, sends
  * the worker a heartbeat every second meanwhile. */
 static int recv_one(long timeout_ms, int keepalive) {
-    int64_t deadline = now_ms() + timeout_ms;
+    int64_t deadline = optout_now_ms() + timeout_ms;
     for (;;) {
-        int64_t now = now_ms();
+        int64_t now = optout_now_ms();
         if (keepalive && peer_len && now - last_hb_sent >= 1000) {
             send_simple(OPTOUT_MSG_HEARTBEAT, hb_epoch);
             last_hb_sent = now;
@@ -188,17 +182,17 @@ static int recv_one(long timeout_ms, int keepalive) {
 
 /* Receives until `ms` have passed, failing on anything but heartbeats. */
 static void only_heartbeats_for(long ms, const char *when) {
-    int64_t deadline = now_ms() + ms;
-    for (long left; (left = (long)(deadline - now_ms())) > 0;)
+    int64_t deadline = optout_now_ms() + ms;
+    for (long left; (left = (long)(deadline - optout_now_ms())) > 0;)
         if (recv_one(left, 1))
             CHECK(rx.m.type == OPTOUT_MSG_HEARTBEAT, "%s the worker sent %s", when, optout_msg_type_name(rx.m.type));
 }
 
 /* Waits for a message of `type`, skipping heartbeats and credits (counted in seen[]). */
 static optout_msg *expect(optout_msg_type type, long timeout_ms, int keepalive) {
-    int64_t deadline = now_ms() + timeout_ms;
+    int64_t deadline = optout_now_ms() + timeout_ms;
     for (;;) {
-        long left = (long)(deadline - now_ms());
+        long left = (long)(deadline - optout_now_ms());
         CHECK(left > 0 && recv_one(left, keepalive), "timed out waiting for %s", optout_msg_type_name(type));
         if (rx.m.type == type) return &rx.m;
         CHECK(rx.m.type == OPTOUT_MSG_HEARTBEAT || rx.m.type == OPTOUT_MSG_CREDIT,
@@ -464,11 +458,11 @@ static void phase_silence(void) {
     size_t old_len = peer_len;
     memcpy(old, peer, peer_len);
     for (;;) {
-        CHECK(recv_one(8000 - (long)(now_ms() - start), 0), "no new READY within 8 s of silence");
+        CHECK(recv_one(8000 - (long)(optout_now_ms() - start), 0), "no new READY within 8 s of silence");
         if (rx.m.type == OPTOUT_MSG_READY) break;
         CHECK(rx.m.type == OPTOUT_MSG_HEARTBEAT, "silent broker got %s", optout_msg_type_name(rx.m.type));
     }
-    int64_t took = now_ms() - start;
+    int64_t took = optout_now_ms() - start;
     CHECK(took >= 4900, "the worker reconnected after %lld ms of silence (liveness is 5 s)", (long long)took);
     CHECK(rx.id_len != old_len || memcmp(rx.id, old, old_len) != 0, "the new connection reuses the routing id");
     CHECK(rx.m.credit == 1 && rx.m.epoch == EPOCH, "READY after reconnecting: credit %u epoch %llu", rx.m.credit,
@@ -480,7 +474,7 @@ static void phase_silence(void) {
 static void phase_epoch(void) {
     hb_epoch = EPOCH + 1;
     send_simple(OPTOUT_MSG_HEARTBEAT, hb_epoch);
-    last_hb_sent = now_ms();
+    last_hb_sent = optout_now_ms();
     optout_msg *m = expect(OPTOUT_MSG_READY, 3000, 1);
     CHECK(m->epoch == EPOCH + 1 && m->credit == 1, "READY after a new epoch: epoch %llu credit %u",
           (unsigned long long)m->epoch, m->credit);
@@ -505,9 +499,9 @@ static void phase_shutdown(void) {
     send_task(11, "data", "shard.jsonl", "queued.jsonl", 0, 0);  /* waits for the only slot */
     /* The running task has opened the FIFO once a non-blocking open for writing succeeds. */
     int fd = -1;
-    int64_t deadline = now_ms() + 5000;
+    int64_t deadline = optout_now_ms() + 5000;
     while ((fd = open(fifo, O_WRONLY | O_NONBLOCK)) < 0) {
-        CHECK(errno == ENXIO && now_ms() < deadline, "task 10 never opened its input (%s)", strerror(errno));
+        CHECK(errno == ENXIO && optout_now_ms() < deadline, "task 10 never opened its input (%s)", strerror(errno));
         if (recv_one(50, 1)) CHECK(rx.m.type == OPTOUT_MSG_HEARTBEAT, "unexpected %s", optout_msg_type_name(rx.m.type));
     }
     CHECK(kill(child, SIGTERM) == 0, "kill: %s", strerror(errno));
@@ -530,9 +524,9 @@ static void phase_shutdown(void) {
     expect(OPTOUT_MSG_BYE, 5000, 1);
     CHECK(seen[OPTOUT_MSG_CREDIT] == credits, "a stopping worker returned credit");
     int status = 0;
-    deadline = now_ms() + 5000;
+    deadline = optout_now_ms() + 5000;
     pid_t w;
-    while ((w = waitpid(child, &status, WNOHANG)) == 0 && now_ms() < deadline) usleep(20000);
+    while ((w = waitpid(child, &status, WNOHANG)) == 0 && optout_now_ms() < deadline) usleep(20000);
     CHECK(w == child, "the worker did not exit within 5 s of BYE");
     child = -1;
     CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0, "worker exit status %d", status);
@@ -561,7 +555,7 @@ int main(int argc, char **argv) {
     CHECK(router && zmq_setsockopt(router, ZMQ_ROUTER_MANDATORY, &one, sizeof one) == 0 &&
               zmq_setsockopt(router, ZMQ_LINGER, &zero, sizeof zero) == 0 && zmq_bind(router, endpoint) == 0,
           "binding %s: %s", endpoint, zmq_strerror(zmq_errno()));
-    int64_t t0 = now_ms();
+    int64_t t0 = optout_now_ms();
     start_worker(argv[1], endpoint);
 
     phase_ready();
@@ -577,6 +571,6 @@ int main(int argc, char **argv) {
     zmq_ctx_term(ctx);
     free(config_buf);
     cleanup();
-    printf("PASS (%.1f s)\n", (double)(now_ms() - t0) / 1000);
+    printf("PASS (%.1f s)\n", (double)(optout_now_ms() - t0) / 1000);
     return 0;
 }

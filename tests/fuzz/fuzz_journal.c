@@ -25,6 +25,7 @@
 #include <unistd.h>
 #include <zlib.h>
 
+#include "fuzz_target.h"
 #include "optout/journal.h"
 
 #define CHECK(cond)                                                                                \
@@ -95,8 +96,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     snprintf(path, sizeof path, "/proc/self/fd/%d", fd);
 
     state s = {.data = data, .size = size};
-    uint64_t at = 1, bytes = 1;
-    optout_journal *j = optout_journal_open(path, on_record, &s, &at, &bytes, err);
+    optout_journal_cut cut = {.offset = 1, .bytes = 1};
+    optout_journal *j = optout_journal_open(path, on_record, &s, &cut, err, sizeof err);
     if (!j) fprintf(stderr, "fuzz_journal: %s\n", err);
     CHECK(j != NULL);
     uint64_t good = s.next;
@@ -105,16 +106,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     CHECK(optout_journal_size(j) == good);
     CHECK(optout_journal_pending(j) == 0);
     CHECK(fd_size(fd) == good);
-    if (good == size) CHECK(at == 0 && bytes == 0);
-    else CHECK(at == good && bytes == size - good);
+    if (good == size) CHECK(cut.damage == OPTOUT_JOURNAL_WHOLE && cut.offset == 0 && cut.bytes == 0);
+    else CHECK(cut.damage != OPTOUT_JOURNAL_WHOLE && cut.offset == good && cut.bytes == size - good);
 
     /* One more record (a piece of the input, or one byte), synced: the reopen replays it last. */
     uint8_t one = 0x5a;
     const uint8_t *extra = size ? data : &one;
     size_t extra_len = size ? (size < 300 ? size : 300) : 1;
-    CHECK(optout_journal_append(j, extra, extra_len, err) == 0);
+    CHECK(optout_journal_append(j, extra, extra_len, err, sizeof err) == 0);
     CHECK(optout_journal_pending(j) == 1);
-    CHECK(optout_journal_sync(j, err) == 0);
+    CHECK(optout_journal_sync(j, err, sizeof err) == 0);
     CHECK(optout_journal_pending(j) == 0);
     CHECK(optout_journal_size(j) == good + 8 + extra_len);
     optout_journal_close(j);
@@ -123,11 +124,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     size_t first = s.count;
     state s2 = {.data = data, .size = size, .extra = extra, .extra_len = extra_len,
                 .expect_count = first + 1};
-    j = optout_journal_open(path, on_record, &s2, &at, &bytes, err);
+    j = optout_journal_open(path, on_record, &s2, &cut, err, sizeof err);
     CHECK(j != NULL);
     CHECK(s2.count == first + 1);
     CHECK(s2.next == good + 8 + extra_len);
-    CHECK(at == 0 && bytes == 0);
+    CHECK(cut.damage == OPTOUT_JOURNAL_WHOLE && cut.offset == 0 && cut.bytes == 0);
     CHECK(optout_journal_size(j) == s2.next);
     optout_journal_close(j);
     close(fd);

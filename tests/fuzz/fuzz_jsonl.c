@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fuzz_target.h"
 #include "optout/jsonl.h"
 
 static const char *const PATHS[] = {"url", "metadata.url", "text", "language", "token_count", "a.b.c"};

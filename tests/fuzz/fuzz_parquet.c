@@ -3,10 +3,13 @@
  * Input layout: byte 0 selects what the rest is:
  *   0  a whole file, opened through /proc/self/fd/N of a memfd: every row group rendered as JSON
  *      (every page of every column decoded), then filtered through the writer (every other row
- *      kept) into a second memfd, which must open and render again with the kept rows only
+ *      kept) into a temporary file, which must open and render again with the kept rows only
  *   1  a FileMetaData footer given to the Thrift decoder directly
  *   2  a page header
  *   3  value decoders: byte 1 picks the encoding and width, the rest is the page body
+ *   4  an Arrow IPC Schema message (as bytes; base64-encoded here) given to the ARROW:schema
+ *      rewrite, whose output, when it succeeds, must be base64 of a message holding the input's
+ *      FlatBuffer unchanged
  *
  * Invariants (abort on violation): no crash, leak or out-of-bounds access (the sanitizers); a
  * failure always comes with a message naming the file; the writer's output of a readable file is
@@ -19,6 +22,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "fuzz_target.h"
 #include "optout/parquet.h"
 #include "parquet_internal.h"
 
@@ -65,13 +69,24 @@ static int render(const char *path, pq_buf *out, int every_other) {
     return rc ? -1 : 0;
 }
 
+/* The writer's output: a file of this process's own (the writer refuses to write through a link,
+ * which /proc/self/fd/N is), on a tmpfs when there is one; removed at exit. */
+static char opath[64];
+static void remove_output(void) { unlink(opath); }
+
 static void fuzz_file(const uint8_t *data, size_t size) {
-    int fd = memfd_create("in.parquet", 0), ofd = memfd_create("out.parquet", 0);
-    CHECK(fd >= 0 && ofd >= 0);
+    int fd = memfd_create("in.parquet", 0);
+    CHECK(fd >= 0);
     CHECK(write(fd, data, size) == (ssize_t)size);
-    char path[64], opath[64];
+    char path[64];
     snprintf(path, sizeof path, "/proc/self/fd/%d", fd);
-    snprintf(opath, sizeof opath, "/proc/self/fd/%d", ofd);
+    if (!opath[0]) {
+        snprintf(opath, sizeof opath, "%s", access("/dev/shm", W_OK) == 0 ? "/dev/shm/fuzz_parquet.XXXXXX" : "/tmp/fuzz_parquet.XXXXXX");
+        int ofd = mkstemp(opath);
+        CHECK(ofd >= 0);
+        close(ofd);
+        atexit(remove_output);
+    }
     pq_buf all = {0};
     if (render(path, &all, 1) == 0) {
         char err[1024];
@@ -105,13 +120,12 @@ static void fuzz_file(const uint8_t *data, size_t size) {
     }
     pq_buf_free(&all);
     close(fd);
-    close(ofd);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (size < 1) return 0;
     char err[1024];
-    int mode = data[0] % 4;
+    int mode = data[0] % 5;
     data++;
     size--;
     if (mode == 0) {
@@ -128,6 +142,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         size_t hl;
         int r = pq_page_header_decode(&h, data, size, &hl, err, sizeof err);
         if (r == 0) CHECK(hl <= size);
+    } else if (mode == 4) {
+        pq_buf b64 = {0}, out = {0}, back = {0};
+        pq_base64_encode(&b64, data, size);
+        if (pq_arrow_schema_add_list(b64.data, b64.len, "disallowed_user_agents", &out) == 0) {
+            CHECK(pq_base64_decode(&back, out.data, out.len) == 0);
+            CHECK(back.len >= 8 && memcmp(back.data, "\xff\xff\xff\xff", 4) == 0);
+        }
+        pq_buf_free(&b64);
+        pq_buf_free(&out);
+        pq_buf_free(&back);
     } else if (size >= 1) {
         int enc = data[0] & 7, width = (data[0] >> 3) & 31;
         data++;

@@ -30,6 +30,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fuzz_target.h"
 #include "optout/agents.h"
 #include "optout/robots.h"
 #include "optout/util.h"
@@ -261,8 +262,6 @@ static size_t derive_urls(const char *body, size_t len, char **urls, size_t *url
     }
     return n;
 }
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (size < 2) return 0;

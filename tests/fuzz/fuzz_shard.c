@@ -29,6 +29,7 @@
 #include <zlib.h>
 #include <zstd.h>
 
+#include "fuzz_target.h"
 #include "optout/shard.h"
 
 #define CHECK(cond)                                                                                \
@@ -116,13 +117,13 @@ static char shm_dir[64];
 static size_t read_all(const char *path, size_t max_line, unsigned char *text, size_t cap, int *overflow,
                        uint64_t file_size, int *rc_out) {
     char err[OPTOUT_SHARD_ERR_LEN];
-    optout_shard_reader *r = optout_shard_open(path, max_line, err);
+    optout_shard_reader *r = optout_shard_open(path, max_line, err, sizeof err);
     CHECK(r);
     size_t lim = max_line ? max_line : OPTOUT_SHARD_MAX_LINE_DEFAULT, len = 0;
     optout_shard_line l;
     int rc, in_piece = 0, saw_no_newline = 0;
     *overflow = 0;
-    while ((rc = optout_shard_next(r, &l, err)) == 1) {
+    while ((rc = optout_shard_next(r, &l, err, sizeof err)) == 1) {
         CHECK(!saw_no_newline);
         CHECK(l.offset == len);
         CHECK(l.len <= lim);
@@ -146,7 +147,7 @@ static size_t read_all(const char *path, size_t max_line, unsigned char *text, s
         } else {
             CHECK(rc == -1);
             CHECK(strstr(err, path) != NULL);
-            CHECK(optout_shard_next(r, &l, err) == -1);
+            CHECK(optout_shard_next(r, &l, err, sizeof err) == -1);
         }
     }
     *rc_out = rc;
@@ -159,18 +160,18 @@ static void copy_through(const char *path, size_t max_line, optout_shard_format 
                          size_t want_len) {
     char out[128], err[OPTOUT_SHARD_ERR_LEN];
     snprintf(out, sizeof out, "%s/copy%s", shm_dir, format == OPTOUT_FORMAT_ZSTD ? ".zst" : ".gz");
-    optout_shard_reader *r = optout_shard_open(path, max_line, err);
+    optout_shard_reader *r = optout_shard_open(path, max_line, err, sizeof err);
     CHECK(r);
-    optout_shard_writer *w = optout_shard_create(out, format, 1, err);
+    optout_shard_writer *w = optout_shard_create(out, format, 1, err, sizeof err);
     CHECK(w);
     optout_shard_line l;
     int rc;
-    while ((rc = optout_shard_next(r, &l, err)) == 1)
-        CHECK(optout_shard_write_line(w, l.data, l.len, l.newline, err) == 0);
+    while ((rc = optout_shard_next(r, &l, err, sizeof err)) == 1)
+        CHECK(optout_shard_write_line(w, l.data, l.len, l.newline, err, sizeof err) == 0);
     CHECK(rc == 0);
     optout_shard_close(r);
     CHECK(optout_shard_bytes_written(w) == want_len);
-    CHECK(optout_shard_commit(w, err) == 0);
+    CHECK(optout_shard_commit(w, err, sizeof err) == 0);
 
     struct stat st;
     CHECK(stat(out, &st) == 0);

@@ -12,8 +12,8 @@ fixtures (make_fixtures.mjs) and read every file back (dump.mjs, canonical form 
      input row group, statistics recomputed; `--removed-col` adds a last list<varchar> column;
   c. Apache's parquet-testing files: each does what parquet_testing_expect.tsv says (round-trips, or is
      refused with exit 1 and a message); none crashes.
-Exit 0 all passed, 1 a failure, 77 skipped (no node/npm packages outside CI, or no parquet_tool: then only
-the oracles' self-test ran).
+Exit 0 all passed, 1 a failure (tests/support/optout_test.py conventions), 77 skipped (no node/npm
+packages outside CI, or no parquet_tool: then only the oracles' self-test ran).
 
 Normalisations, applied to parquet_tool's output only, each one explicit (see docs/testing-parquet.md):
   - numbers compare by value (JSON "1" equals 1.0; integers exactly, int64 beyond 2^53 included);
@@ -27,16 +27,15 @@ Normalisations, applied to parquet_tool's output only, each one explicit (see do
 """
 import base64, json, math, os, shutil, struct, subprocess, sys, tempfile, time
 
-SKIP = 77
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support"))
+from optout_test import check, failures, finish, quiet, skip  # noqa: E402
+
 SRC, SHARED = sys.argv[1], sys.argv[2]
 TOOL = sys.argv[3] if len(sys.argv) > 3 and sys.argv[3] else os.environ.get("PARQUET_TOOL", "")
 HERE = os.path.join(SRC, "tests", "parquet")
 PT_DIR = os.path.join(SHARED, "data", "parquet-testing", "data")
 IN_CI = bool(os.environ.get("CI"))
-failures = []
-passed = 0
-
-
+quiet()  # hundreds of checks: only the failed ones are printed
 T0 = time.monotonic()
 
 
@@ -44,20 +43,12 @@ def phase(msg):
     print(f"[{time.monotonic() - T0:6.1f} s] {msg}", flush=True)
 
 
-def fail(msg):
-    failures.append(msg)
-    print("FAIL:", msg, flush=True)
-
-
-def ok():
-    global passed
-    passed += 1
-
-
 def skip_or_fail(msg):
     # CI installs the oracles (deploy/deps.sh): there their absence is a failure, not a skip.
-    print(("FAIL: " if IN_CI else "SKIP: ") + msg, flush=True)
-    sys.exit(1 if IN_CI else SKIP)
+    if IN_CI:
+        check(False, msg)
+        finish("parquet_oracle")
+    skip(msg)
 
 
 node = shutil.which("node")
@@ -255,25 +246,25 @@ for p in fixtures:
     name = os.path.basename(p)
     d, h = fx[p]["duckdb"], fx[p]["hyparquet"]
     if "error" in d[0] or "error" in h[0]:
-        fail(f"oracle self-test {name}: DuckDB {d[0].get('error')} / hyparquet {h[0].get('error')}")
+        check(False, f"oracle self-test {name}: DuckDB {d[0].get('error')} / hyparquet {h[0].get('error')}")
         continue
     top = tree(h[0]["meta"]["schema"])
     diff = compare_oracle_rows(h[1], d[1], "duckdb", top)
     if diff:
-        fail(f"oracle self-test {name}: hyparquet and DuckDB disagree: {diff}")
+        check(False, f"oracle self-test {name}: hyparquet and DuckDB disagree: {diff}")
     elif d[0]["meta"]["row_groups"] != h[0]["meta"]["row_groups"] or d[0]["meta"]["kv"] != h[0]["meta"]["kv"]:
-        fail(f"oracle self-test {name}: row groups or key-value metadata differ between DuckDB and hyparquet")
+        check(False, f"oracle self-test {name}: row groups or key-value metadata differ between DuckDB and hyparquet")
     else:
-        ok()
+        check(True, f"oracle self-test {name}")
 # Negative controls: the comparer must see a changed value, a missing row and an int64 off by one past 2^53.
 base = fx[os.path.join(FIX, "fineweb.parquet")]["duckdb"][1]
 changed = [dict(r) for r in base]
 changed[len(changed) // 2]["url"] = (changed[len(changed) // 2]["url"] or "") + "x"
 if (first_difference(changed, base, None, "a", "b") is None or first_difference(base[1:], base, None, "a", "b") is None
         or same(2 ** 60 + 1, 2 ** 60) or not same(2 ** 60, 2 ** 60) or same(True, 1) or not same(1, 1.0)):
-    fail("the comparer cannot see a difference: the harness is broken")
+    check(False, "the comparer cannot see a difference: the harness is broken")
 else:
-    ok()
+    check(True, "the comparer sees a changed value, a missing row, an int64 off by one")
 phase(f"oracle self-test: {len(fixtures)} fixtures read identically by DuckDB and hyparquet" if not failures else
       "oracle self-test: FAILED")
 
@@ -294,20 +285,18 @@ if os.path.isdir(PT_DIR):
     pt_files.sort()
     for rel in pt_files:
         if rel not in EXPECT:
-            fail(f"parquet-testing {rel}: not in parquet_testing_expect.tsv (add what it should do)")
+            check(False, f"parquet-testing {rel}: not in parquet_testing_expect.tsv (add what it should do)")
     for rel in EXPECT:
         if rel not in pt_files:
-            fail(f"parquet_testing_expect.tsv names {rel}, which {PT_DIR} does not have")
+            check(False, f"parquet_testing_expect.tsv names {rel}, which {PT_DIR} does not have")
 else:
     print(f"note: {PT_DIR} is absent: the parquet-testing part does not run", flush=True)
 
 if not TOOL:
-    print(f"{passed} passed, {len(failures)} failed")
     if failures:
-        sys.exit(1)
+        finish("parquet_oracle")
     shutil.rmtree(work, ignore_errors=True)
-    print("SKIP: no parquet_tool given (argument or PARQUET_TOOL): only the oracles' self-test ran")
-    sys.exit(SKIP)
+    skip("no parquet_tool given (argument or PARQUET_TOOL): only the oracles' self-test ran")
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -326,12 +315,12 @@ def tool_rows(stdout):
 def check_dump(label, path, oracles, readers=("duckdb", "hyparquet")):
     rc, out, err = tool("dump", path)
     if rc != 0:
-        fail(f"{label}: parquet_tool dump exited {rc}: {err[:300]}")
+        check(False, f"{label}: parquet_tool dump exited {rc}: {err[:300]}")
         return None
     try:
         raw = tool_rows(out)
     except ValueError as e:
-        fail(f"{label}: parquet_tool dump printed something that is not JSON Lines: {e}")
+        check(False, f"{label}: parquet_tool dump printed something that is not JSON Lines: {e}")
         return None
     ref = next(oracles[r] for r in ("hyparquet", "duckdb") if "meta" in oracles[r][0])
     top = tree(ref[0]["meta"]["schema"])
@@ -342,10 +331,10 @@ def check_dump(label, path, oracles, readers=("duckdb", "hyparquet")):
             continue
         diff = compare_oracle_rows(rows, oracles[r][1], r, top)
         if diff:
-            fail(f"{label}: parquet_tool dump vs {r}: {diff}")
+            check(False, f"{label}: parquet_tool dump vs {r}: {diff}")
             good = False
     if good:
-        ok()
+        check(True, label)
     return rows
 
 
@@ -362,7 +351,7 @@ def check_schema(label, path, meta):
     """`parquet_tool schema`: leaf path, physical type and repetition of every leaf, then the kv keys."""
     rc, out, err = tool("schema", path)
     if rc != 0:
-        fail(f"{label}: parquet_tool schema exited {rc}: {err[:300]}")
+        check(False, f"{label}: parquet_tool schema exited {rc}: {err[:300]}")
         return
     lines = [x.split("\t") for x in out.decode("utf-8").split("\n") if x]
     got_leaves = [(x[0], x[1], x[3]) for x in lines if x[0] != "kv" and len(x) >= 4]
@@ -371,11 +360,11 @@ def check_schema(label, path, meta):
     want_keys = [k for k, _ in meta["kv"]]
     if got_leaves != want_leaves:
         d = next(((a, b) for a, b in zip(got_leaves, want_leaves) if a != b), (got_leaves[len(want_leaves):], want_leaves[len(got_leaves):]))
-        fail(f"{label}: parquet_tool schema says {d[0]}, hyparquet {d[1]}")
+        check(False, f"{label}: parquet_tool schema says {d[0]}, hyparquet {d[1]}")
     elif got_keys != want_keys:
-        fail(f"{label}: parquet_tool schema lists key-value keys {got_keys}, hyparquet {want_keys}")
+        check(False, f"{label}: parquet_tool schema lists key-value keys {got_keys}, hyparquet {want_keys}")
     else:
-        ok()
+        check(True, label)
 
 
 # a. dump and schema of every fixture
@@ -419,7 +408,7 @@ made = []
 for label, src, out, dropped, codec, removed, args in jobs:
     rc, _, err = tool("filter", src, out, *args)
     if rc != 0:
-        fail(f"{label}: parquet_tool filter exited {rc}: {err[:300]}")
+        check(False, f"{label}: parquet_tool filter exited {rc}: {err[:300]}")
         continue
     made.append((label, src, out, dropped, codec, removed))
 phase(f"filter: {len(made)} of {len(jobs)} runs wrote a file")
@@ -496,7 +485,7 @@ for label, src, out, dropped, codec, removed in made:
         ih, irows = fx[src][r]
         oh, orows = outs[out][r]
         if "error" in oh:
-            fail(f"{label}: {r} cannot read the output: {oh['error']}")
+            check(False, f"{label}: {r} cannot read the output: {oh['error']}")
             good = False
             continue
         im, om = ih["meta"], oh["meta"]
@@ -507,12 +496,12 @@ for label, src, out, dropped, codec, removed in made:
             # the last top-level column is the added one: check it, then compare the rest
             top_out = [c.e["name"] for c in tree(osch).children]
             if not top_out or top_out[-1] != "disallowed_user_agents":
-                fail(f"{label}: {r}: the last column is {top_out[-1:]} , not disallowed_user_agents")
+                check(False, f"{label}: {r}: the last column is {top_out[-1:]} , not disallowed_user_agents")
                 good = False
                 continue
             vals = [row.get("disallowed_user_agents") for row in got]
             if not all(isinstance(v, list) and all(isinstance(x, str) for x in v) for v in vals):
-                fail(f"{label}: {r}: disallowed_user_agents is not a list of strings in every row: {vals[:3]}")
+                check(False, f"{label}: {r}: disallowed_user_agents is not a list of strings in every row: {vals[:3]}")
                 good = False
             got = [{k: v for k, v in row.items() if k != "disallowed_user_agents"} for row in got]
             n_top = len(tree(osch).children)
@@ -526,17 +515,17 @@ for label, src, out, dropped, codec, removed in made:
             osch = [dict(osch[0], num_children=n_top - 1)] + osch[1:len(osch) - count]
         diff = first_difference(got, want, None, "output", "input minus dropped")
         if diff:
-            fail(f"{label}: read back by {r}: {diff}")
+            check(False, f"{label}: read back by {r}: {diff}")
             good = False
         if leaf_rows_meta({"schema": osch}) != leaf_rows_meta({"schema": isch}):
             a, b = leaf_rows_meta({"schema": isch}), leaf_rows_meta({"schema": osch})
             d = next(((x, y) for x, y in zip(a, b) if x != y), (a[len(b):], b[len(a):]))
-            fail(f"{label}: {r}: schema differs: input {d[0]} output {d[1]}")
+            check(False, f"{label}: {r}: schema differs: input {d[0]} output {d[1]}")
             good = False
         ikv = [kv for kv in im["kv"] if not (removed and kv[0] == "ARROW:schema")]
         okv = [kv for kv in om["kv"] if not (removed and kv[0] == "ARROW:schema")]
         if ikv != okv:
-            fail(f"{label}: {r}: key-value metadata differs: input {ikv} output {okv}")
+            check(False, f"{label}: {r}: key-value metadata differs: input {ikv} output {okv}")
             good = False
         # one output row group per input row group, holding its kept rows (an input group whose rows were all
         # dropped may leave no group or an empty one)
@@ -545,25 +534,25 @@ for label, src, out, dropped, codec, removed in made:
             kept.append(sum(1 for i in range(start, start + g) if i not in dropped))
             start += g
         if [x for x in om["row_groups"] if x] != [x for x in kept if x]:
-            fail(f"{label}: {r}: output row groups {om['row_groups']}, expected the kept rows of each input group {kept}")
+            check(False, f"{label}: {r}: output row groups {om['row_groups']}, expected the kept rows of each input group {kept}")
             good = False
         if r == "duckdb":
             # column kinds from hyparquet's reading of the schema (DuckDB's gives logical types as text)
             hmeta = outs[out]["hyparquet"][0].get("meta") or om
             for problem in check_stats(label, im, om, orows, tree(hmeta["schema"])):
-                fail(f"{label}: statistics: {problem}")
+                check(False, f"{label}: statistics: {problem}")
                 good = False
         codecs = {c["codec"] for c in om["columns"]}
         if r == "hyparquet" and om["columns"] and codecs != {CODEC_NAME[codec]}:
-            fail(f"{label}: output codecs {sorted(codecs)}, asked for {CODEC_NAME[codec]}")
+            check(False, f"{label}: output codecs {sorted(codecs)}, asked for {CODEC_NAME[codec]}")
             good = False
     if removed and good:
         t = (outs[out]["duckdb"][0]["meta"].get("types") or ["none"])[-1]
         if t != "VARCHAR[]":
-            fail(f"{label}: DuckDB reads disallowed_user_agents as {t}, not VARCHAR[]")
+            check(False, f"{label}: DuckDB reads disallowed_user_agents as {t}, not VARCHAR[]")
             good = False
     if good:
-        ok()
+        check(True, label)
 
 phase("filter: outputs compared")
 
@@ -579,20 +568,20 @@ if pt_files:
         label = f"parquet-testing {rel} ({v})"
         rc, out, err = tool("dump", path)
         if rc < 0 or rc > 2:
-            fail(f"{label}: parquet_tool dump died (status {rc}): {err[:300]}")
+            check(False, f"{label}: parquet_tool dump died (status {rc}): {err[:300]}")
             continue
         if kind == "refused":
             if rc != 1 or not err:
-                fail(f"{label}: parquet_tool dump exited {rc} {'with' if err else 'without'} a message; expected a refusal (exit 1, message)")
+                check(False, f"{label}: parquet_tool dump exited {rc} {'with' if err else 'without'} a message; expected a refusal (exit 1, message)")
             else:
-                ok()
+                check(True, label)
             continue
         if kind == "unverifiable":
-            ok()  # no oracle can read it: only "no crash" (checked above) is asserted
+            check(True, label)  # no oracle can read it: only "no crash" (checked above) is asserted
             continue
         readers = [r for r in ("duckdb", "hyparquet") if "meta" in pt[path][r][0]]
         if not readers:
-            fail(f"{label}: neither oracle reads it any more; fix the table")
+            check(False, f"{label}: neither oracle reads it any more; fix the table")
             continue
         if check_dump(label, path, pt[path], readers) is None:
             continue
@@ -600,11 +589,11 @@ if pt_files:
         outp = os.path.join(work, "out", "pt-" + rel.replace("/", "_"))
         rc, _, err = tool("filter", path, outp)
         if rc < 0 or rc > 2:
-            fail(f"{label}: parquet_tool filter died (status {rc}): {err[:300]}")
+            check(False, f"{label}: parquet_tool filter died (status {rc}): {err[:300]}")
         elif rc != 0 and not (kind == "nested" and rc == 1 and err):
-            fail(f"{label}: parquet_tool filter exited {rc}: {err[:300]}")
+            check(False, f"{label}: parquet_tool filter exited {rc}: {err[:300]}")
         elif rc != 0:
-            ok()  # a nested column the writer cannot reproduce: refused with a message
+            check(True, label)  # a nested column the writer cannot reproduce: refused with a message
         else:
             copies.append((label, path, outp, readers))
     phase(f"parquet-testing: {len(pt_files)} files dumped, {len(copies)} filtered copies to read back")
@@ -614,28 +603,27 @@ if pt_files:
         for r in readers:
             head, rows = back[outp][r]
             if "error" in head:
-                fail(f"{label}: {r} cannot read the filtered copy: {head['error']}")
+                check(False, f"{label}: {r} cannot read the filtered copy: {head['error']}")
                 good = False
                 continue
             diff = first_difference(rows, pt[path][r][1], None, "filtered copy", "input")
             if diff:
-                fail(f"{label}: filtered copy read by {r}: {diff}")
+                check(False, f"{label}: filtered copy read by {r}: {diff}")
                 good = False
             if head["meta"]["kv"] != pt[path][r][0]["meta"]["kv"]:
-                fail(f"{label}: filtered copy's key-value metadata differs ({r}): input {pt[path][r][0]['meta']['kv']} copy {head['meta']['kv']}"[:600])
+                check(False, f"{label}: filtered copy's key-value metadata differs ({r}): input {pt[path][r][0]['meta']['kv']} copy {head['meta']['kv']}"[:600])
                 good = False
             a, b = leaf_rows_meta(pt[path][r][0]["meta"]), leaf_rows_meta(head["meta"])
             if a != b:
                 d = next(((x, y) for x, y in zip(a, b) if x != y), (a[len(b):], b[len(a):]))
-                fail(f"{label}: filtered copy's schema differs ({r}): input {d[0]} copy {d[1]}")
+                check(False, f"{label}: filtered copy's schema differs ({r}): input {d[0]} copy {d[1]}")
                 good = False
         if good:
-            ok()
+            check(True, label)
 
 phase("parquet-testing: done")
 if failures:
     print(f"work files kept in {work}")
 else:
     shutil.rmtree(work, ignore_errors=True)
-print(f"{passed} passed, {len(failures)} failed")
-sys.exit(1 if failures else 0)
+finish("parquet_oracle")

@@ -250,6 +250,16 @@ try:
           "another shard's tags: exit 1, nothing written")
     r = cmd(["apply-tags", "--run", full, "--out", os.path.join(tmp, "y")])
     check(r.returncode == 2 and "not a tag-mode run" in r.stderr, "apply-tags --run on a full run: exit 2")
+    # a damaged plan (its header gone, its config hash edited away) is refused, never half-read
+    fake = os.path.join(tmp, "fake-run")
+    os.makedirs(fake, exist_ok=True)
+    with open(os.path.join(tags, "plan")) as f:
+        lines = f.read().split("\n")
+    with open(os.path.join(fake, "plan"), "w") as f:
+        f.write("\n".join(lines[1:]))
+    r = cmd(["apply-tags", "--run", fake, "--out", os.path.join(tmp, "w")])
+    check(r.returncode == 1 and "not an optout plan" in r.stderr and not os.path.exists(os.path.join(tmp, "w")),
+          "apply-tags --run on a plan without its header: exit 1 naming the plan (%s)" % r.stderr.strip())
     r = cmd(["run"] + pattern + ["--out", os.path.join(tmp, "z"), "--robots-dir", robots, "--output", "tags", "--removed"])
     check(r.returncode == 2 and "--removed" in r.stderr, "run --output tags --removed: exit 2")
     r = cmd(["run"] + pattern + ["--out", tags, "--robots-dir", robots, "--workers", "1"])

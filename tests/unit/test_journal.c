@@ -112,17 +112,27 @@ static uint64_t records_size(unsigned n) {
     return s;
 }
 
+/* The journal's open, reporting the cut as offset and byte count (what most tests check). */
+static optout_journal *open_at(const char *path, optout_journal_replay_fn fn, void *arg, uint64_t *at,
+                               uint64_t *bytes, char *err) {
+    optout_journal_cut cut;
+    optout_journal *j = optout_journal_open(path, fn, arg, &cut, err, OPTOUT_JOURNAL_ERR_LEN);
+    if (at) *at = cut.offset;
+    if (bytes) *bytes = cut.bytes;
+    return j;
+}
+
 /* Writes records 0..n-1 through the journal and syncs. */
 static void write_records(const char *path, unsigned n) {
     static unsigned char buf[PAYLOAD_CAP];
     char err[OPTOUT_JOURNAL_ERR_LEN];
-    optout_journal *j = optout_journal_open(path, NULL, NULL, NULL, NULL, err);
+    optout_journal *j = open_at(path, NULL, NULL, NULL, NULL, err);
     assert_non_null(j);
     for (unsigned i = 0; i < n; i++) {
         size_t len = payload_of(i, buf, sizeof buf);
-        assert_int_equal(optout_journal_append(j, buf, len, err), 0);
+        assert_int_equal(optout_journal_append(j, buf, len, err, OPTOUT_JOURNAL_ERR_LEN), 0);
     }
-    assert_int_equal(optout_journal_sync(j, err), 0);
+    assert_int_equal(optout_journal_sync(j, err, OPTOUT_JOURNAL_ERR_LEN), 0);
     optout_journal_close(j);
 }
 
@@ -151,7 +161,7 @@ static void append_record_raw(const char *path, uint32_t len, uint32_t crc, cons
 /* Opens, replaying into r; returns the journal (or NULL) and the truncation report. */
 static optout_journal *reopen(replayed *r, uint64_t *at, uint64_t *bytes, char *err) {
     replayed_init(r);
-    return optout_journal_open(jpath, collect, r, at, bytes, err);
+    return open_at(jpath, collect, r, at, bytes, err);
 }
 
 /* ---- tests --------------------------------------------------------------------------------- */
@@ -164,14 +174,14 @@ static void test_create_empty(void **state) {
     replayed r;
     replayed_init(&r);
     uint64_t at = 99, bytes = 99;
-    optout_journal *j = optout_journal_open(path, collect, &r, &at, &bytes, err);
+    optout_journal *j = open_at(path, collect, &r, &at, &bytes, err);
     assert_non_null(j);
     assert_int_equal(r.count, 0);
     assert_int_equal(at, 0);
     assert_int_equal(bytes, 0);
     assert_int_equal(optout_journal_size(j), 0);
     assert_int_equal(optout_journal_pending(j), 0);
-    assert_int_equal(optout_journal_sync(j, err), 0); /* nothing to do */
+    assert_int_equal(optout_journal_sync(j, err, OPTOUT_JOURNAL_ERR_LEN), 0); /* nothing to do */
     optout_journal_close(j);
     assert_int_equal(file_size(path), 0);
     optout_journal_close(NULL);
@@ -231,9 +241,9 @@ static void test_replay_order_across_opens(void **state) {
         for (int k = 0; k < 3 + round; k++) {
             for (int m = 0; m <= k; m++) {
                 size_t len = payload_of(next++, buf, sizeof buf);
-                assert_int_equal(optout_journal_append(j, buf, len, err), 0);
+                assert_int_equal(optout_journal_append(j, buf, len, err, OPTOUT_JOURNAL_ERR_LEN), 0);
             }
-            assert_int_equal(optout_journal_sync(j, err), 0);
+            assert_int_equal(optout_journal_sync(j, err, OPTOUT_JOURNAL_ERR_LEN), 0);
             assert_int_equal(optout_journal_size(j), records_size(next));
             assert_int_equal(file_size(jpath), records_size(next));
         }
@@ -363,12 +373,12 @@ static void test_zero_length(void **state) {
     assert_int_equal(bytes, 8 + records_size(2));
     assert_int_equal(file_size(jpath), good);
 
-    assert_int_equal(optout_journal_append(j, "x", 0, err), -1);
+    assert_int_equal(optout_journal_append(j, "x", 0, err, OPTOUT_JOURNAL_ERR_LEN), -1);
     assert_non_null(strstr(err, jpath));
     assert_int_equal(optout_journal_pending(j), 0);
     /* A refused append does not poison the journal. */
-    assert_int_equal(optout_journal_append(j, "x", 1, err), 0);
-    assert_int_equal(optout_journal_sync(j, err), 0);
+    assert_int_equal(optout_journal_append(j, "x", 1, err, OPTOUT_JOURNAL_ERR_LEN), 0);
+    assert_int_equal(optout_journal_sync(j, err, OPTOUT_JOURNAL_ERR_LEN), 0);
     optout_journal_close(j);
     replayed_free(&r);
 }
@@ -395,10 +405,10 @@ static void test_oversized_length(void **state) {
     size_t max = OPTOUT_JOURNAL_MAX_RECORD;
     unsigned char *big = malloc(max + 1);
     for (size_t k = 0; k < max + 1; k++) big[k] = (unsigned char)(k * 13 + (k >> 12));
-    assert_int_equal(optout_journal_append(j, big, max + 1, err), -1);
+    assert_int_equal(optout_journal_append(j, big, max + 1, err, OPTOUT_JOURNAL_ERR_LEN), -1);
     assert_non_null(strstr(err, jpath));
-    assert_int_equal(optout_journal_append(j, big, max, err), 0);
-    assert_int_equal(optout_journal_sync(j, err), 0);
+    assert_int_equal(optout_journal_append(j, big, max, err, OPTOUT_JOURNAL_ERR_LEN), 0);
+    assert_int_equal(optout_journal_sync(j, err, OPTOUT_JOURNAL_ERR_LEN), 0);
     assert_int_equal(optout_journal_size(j), good + 8 + max);
     optout_journal_close(j);
     replayed_free(&r);
@@ -445,7 +455,7 @@ static void test_replay_stops(void **state) {
     r.stop_at = 4;
     uint64_t at, bytes;
     char err[OPTOUT_JOURNAL_ERR_LEN];
-    optout_journal *j = optout_journal_open(jpath, collect, &r, &at, &bytes, err);
+    optout_journal *j = open_at(jpath, collect, &r, &at, &bytes, err);
     assert_null(j);
     assert_int_equal(r.count, 4);
     char want[64];
@@ -456,7 +466,7 @@ static void test_replay_stops(void **state) {
     replayed_free(&r);
 
     /* Without a callback, the same file opens (and loses its torn tail). */
-    j = optout_journal_open(jpath, NULL, NULL, &at, &bytes, err);
+    j = open_at(jpath, NULL, NULL, &at, &bytes, err);
     assert_non_null(j);
     assert_int_equal(at, records_size(10));
     assert_int_equal(bytes, 2);
@@ -467,22 +477,22 @@ static void test_replay_stops(void **state) {
 static void test_pending_and_size(void **state) {
     (void)state;
     char err[OPTOUT_JOURNAL_ERR_LEN];
-    optout_journal *j = optout_journal_open(jpath, NULL, NULL, NULL, NULL, err);
+    optout_journal *j = open_at(jpath, NULL, NULL, NULL, NULL, err);
     assert_non_null(j);
-    assert_int_equal(optout_journal_append(j, "abc", 3, err), 0);
-    assert_int_equal(optout_journal_append(j, "defgh", 5, err), 0);
+    assert_int_equal(optout_journal_append(j, "abc", 3, err, OPTOUT_JOURNAL_ERR_LEN), 0);
+    assert_int_equal(optout_journal_append(j, "defgh", 5, err, OPTOUT_JOURNAL_ERR_LEN), 0);
     assert_int_equal(optout_journal_pending(j), 2);
     assert_int_equal(optout_journal_size(j), 0);
     assert_int_equal(file_size(jpath), 0); /* only buffered */
-    assert_int_equal(optout_journal_sync(j, err), 0);
+    assert_int_equal(optout_journal_sync(j, err, OPTOUT_JOURNAL_ERR_LEN), 0);
     assert_int_equal(optout_journal_pending(j), 0);
     assert_int_equal(optout_journal_size(j), 8 + 3 + 8 + 5);
     assert_int_equal(file_size(jpath), 24);
-    assert_int_equal(optout_journal_append(j, "i", 1, err), 0);
+    assert_int_equal(optout_journal_append(j, "i", 1, err, OPTOUT_JOURNAL_ERR_LEN), 0);
     assert_int_equal(optout_journal_pending(j), 1);
     assert_int_equal(optout_journal_size(j), 24);
-    assert_int_equal(optout_journal_sync(j, err), 0);
-    assert_int_equal(optout_journal_sync(j, err), 0);
+    assert_int_equal(optout_journal_sync(j, err, OPTOUT_JOURNAL_ERR_LEN), 0);
+    assert_int_equal(optout_journal_sync(j, err, OPTOUT_JOURNAL_ERR_LEN), 0);
     assert_int_equal(optout_journal_pending(j), 0);
     assert_int_equal(optout_journal_size(j), 33);
     optout_journal_close(j);
@@ -493,12 +503,12 @@ static void test_unsynced_lost(void **state) {
     (void)state;
     static unsigned char buf[PAYLOAD_CAP];
     char err[OPTOUT_JOURNAL_ERR_LEN];
-    optout_journal *j = optout_journal_open(jpath, NULL, NULL, NULL, NULL, err);
+    optout_journal *j = open_at(jpath, NULL, NULL, NULL, NULL, err);
     assert_non_null(j);
     for (unsigned i = 0; i < 7; i++) {
         size_t len = payload_of(i, buf, sizeof buf);
-        assert_int_equal(optout_journal_append(j, buf, len, err), 0);
-        if (i == 4) assert_int_equal(optout_journal_sync(j, err), 0);
+        assert_int_equal(optout_journal_append(j, buf, len, err, OPTOUT_JOURNAL_ERR_LEN), 0);
+        if (i == 4) assert_int_equal(optout_journal_sync(j, err, OPTOUT_JOURNAL_ERR_LEN), 0);
     }
     assert_int_equal(optout_journal_pending(j), 2);
     optout_journal_close(j);
@@ -530,9 +540,9 @@ static void test_append_after_reopen(void **state) {
     replayed_free(&r);
     for (unsigned i = 4; i < 9; i++) {
         size_t len = payload_of(i, buf, sizeof buf);
-        assert_int_equal(optout_journal_append(j, buf, len, err), 0);
+        assert_int_equal(optout_journal_append(j, buf, len, err, OPTOUT_JOURNAL_ERR_LEN), 0);
     }
-    assert_int_equal(optout_journal_sync(j, err), 0);
+    assert_int_equal(optout_journal_sync(j, err, OPTOUT_JOURNAL_ERR_LEN), 0);
     optout_journal_close(j);
 
     j = reopen(&r, &at, &bytes, err);
@@ -552,7 +562,7 @@ static void test_write_error_poisons(void **state) {
     char err[OPTOUT_JOURNAL_ERR_LEN];
     write_records(jpath, 3);
     uint64_t good = records_size(3);
-    optout_journal *j = optout_journal_open(jpath, NULL, NULL, NULL, NULL, err);
+    optout_journal *j = open_at(jpath, NULL, NULL, NULL, NULL, err);
     assert_non_null(j);
 
     struct rlimit old, lim;
@@ -562,8 +572,8 @@ static void test_write_error_poisons(void **state) {
     lim.rlim_cur = good + 100;
     assert_int_equal(setrlimit(RLIMIT_FSIZE, &lim), 0);
     memset(buf, 'z', 5000);
-    assert_int_equal(optout_journal_append(j, buf, 5000, err), 0);
-    int rc = optout_journal_sync(j, err);
+    assert_int_equal(optout_journal_append(j, buf, 5000, err, OPTOUT_JOURNAL_ERR_LEN), 0);
+    int rc = optout_journal_sync(j, err, OPTOUT_JOURNAL_ERR_LEN);
     assert_int_equal(setrlimit(RLIMIT_FSIZE, &old), 0);
     signal(SIGXFSZ, prev);
     assert_int_equal(rc, -1);
@@ -572,10 +582,10 @@ static void test_write_error_poisons(void **state) {
 
     /* Poisoned, though the limit is gone. */
     char err2[OPTOUT_JOURNAL_ERR_LEN];
-    assert_int_equal(optout_journal_append(j, "a", 1, err2), -1);
+    assert_int_equal(optout_journal_append(j, "a", 1, err2, OPTOUT_JOURNAL_ERR_LEN), -1);
     assert_non_null(strstr(err2, jpath));
     assert_non_null(strstr(err2, strerror(EFBIG)));
-    assert_int_equal(optout_journal_sync(j, err2), -1);
+    assert_int_equal(optout_journal_sync(j, err2, OPTOUT_JOURNAL_ERR_LEN), -1);
     assert_non_null(strstr(err2, jpath));
     assert_int_equal(optout_journal_size(j), good);
     optout_journal_close(j);
@@ -596,7 +606,7 @@ static void test_write_error_poisons(void **state) {
 static void test_open_errors(void **state) {
     (void)state;
     char err[OPTOUT_JOURNAL_ERR_LEN] = "";
-    assert_null(optout_journal_open(tmpdir, NULL, NULL, NULL, NULL, err));
+    assert_null(open_at(tmpdir, NULL, NULL, NULL, NULL, err));
     assert_non_null(strstr(err, tmpdir));
     char path[192];
     snprintf(path, sizeof path, "%s/file/journal", tmpdir);
@@ -604,8 +614,74 @@ static void test_open_errors(void **state) {
     snprintf(file, sizeof file, "%s/file", tmpdir);
     append_raw(file, "x", 1);
     err[0] = '\0';
-    assert_null(optout_journal_open(path, NULL, NULL, NULL, NULL, err));
+    assert_null(open_at(path, NULL, NULL, NULL, NULL, err));
     assert_non_null(strstr(err, path));
+}
+
+/* Flips one byte of the journal file at `off`. */
+static void flip_byte(uint64_t off, unsigned char mask) {
+    int fd = open(jpath, O_RDWR);
+    assert_true(fd >= 0);
+    unsigned char c;
+    assert_int_equal(pread(fd, &c, 1, (off_t)off), 1);
+    c ^= mask;
+    assert_int_equal(pwrite(fd, &c, 1, (off_t)off), 1);
+    close(fd);
+}
+
+/* Opens jpath and checks the kind of damage reported, its offset and the log line. */
+static void expect_cut(optout_journal_damage damage, uint64_t offset, uint64_t records_after, const char *needle) {
+    optout_journal_cut cut;
+    char err[OPTOUT_JOURNAL_ERR_LEN], line[1024];
+    optout_journal *j = optout_journal_open(jpath, NULL, NULL, &cut, err, sizeof err);
+    assert_non_null(j);
+    optout_journal_cut_describe(jpath, &cut, line, sizeof line);
+    if (cut.damage != damage) fail_msg("damage %d, want %d: %s", (int)cut.damage, (int)damage, line);
+    assert_int_equal(cut.offset, offset);
+    assert_int_equal(cut.records_after, records_after);
+    if (!strstr(line, needle)) fail_msg("\"%s\" lacks \"%s\"", line, needle);
+    if (damage != OPTOUT_JOURNAL_WHOLE) assert_non_null(strstr(line, jpath));
+    else assert_string_equal(line, "");
+    optout_journal_close(j);
+}
+
+/* A torn tail (an incomplete last record) and a corrupt record in the middle are told apart: the
+ * latter names its offset and says that what was recorded after it is redone. */
+static void test_damage_kind(void **state) {
+    (void)state;
+    char want[128];
+    /* nothing cut: an empty line */
+    write_records(jpath, 4);
+    expect_cut(OPTOUT_JOURNAL_WHOLE, 0, 0, "");
+
+    /* an incomplete last record: torn */
+    append_raw(jpath, "\x40\x00\x00\x00\x01\x02", 6);
+    expect_cut(OPTOUT_JOURNAL_TORN_TAIL, records_size(4), 0, "torn tail of 6 bytes");
+    /* a zero-filled tail (a crash after the file grew): torn */
+    unsigned char zeros[300] = {0};
+    append_raw(jpath, zeros, sizeof zeros);
+    expect_cut(OPTOUT_JOURNAL_TORN_TAIL, records_size(4), 0, "torn tail");
+
+    /* one flipped payload byte in record 1 of 4: corrupt, the 2 records after it are dropped */
+    unlink(jpath);
+    write_records(jpath, 4);
+    flip_byte(records_size(1) + 8 + 2, 0x10);
+    snprintf(want, sizeof want, "corrupt record at offset %llu", (unsigned long long)records_size(1));
+    expect_cut(OPTOUT_JOURNAL_CORRUPT, records_size(1), 2, want);
+    assert_int_equal(file_size(jpath), records_size(1));
+
+    /* a flipped length byte making record 1 claim more than the file holds: valid records follow,
+     * so it is corrupt, not torn */
+    unlink(jpath);
+    write_records(jpath, 4);
+    flip_byte(records_size(1) + 2, 0x01); /* +65536 bytes */
+    expect_cut(OPTOUT_JOURNAL_CORRUPT, records_size(1), 2, "will be redone (the outputs are the same)");
+
+    /* a flipped byte in the last complete record: corrupt too, nothing after it */
+    unlink(jpath);
+    write_records(jpath, 4);
+    flip_byte(records_size(3) + 8, 0x80);
+    expect_cut(OPTOUT_JOURNAL_CORRUPT, records_size(3), 0, "corrupt record");
 }
 
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup_dir, remove_dir)
@@ -616,7 +692,7 @@ int main(void) {
         T(test_torn_tail_every_offset), T(test_torn_tail_large_record), T(test_corrupt_middle),  T(test_zero_length),
         T(test_oversized_length),   T(test_length_past_end),     T(test_replay_stops),
         T(test_pending_and_size),   T(test_unsynced_lost),       T(test_append_after_reopen),
-        T(test_write_error_poisons), T(test_open_errors),
+        T(test_write_error_poisons), T(test_open_errors),         T(test_damage_kind),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -8,6 +8,9 @@
 
 #include <cmocka.h>
 
+#include <stdlib.h>
+
+#include "optout/json.h"
 #include "optout/jsonl.h"
 
 static const char *const PATHS[] = {"url", "metadata.url", "language", "token_count", "text"};
@@ -139,6 +142,46 @@ static void rejects_bad_paths(void **state) {
     assert_null(optout_json_fields_new(bad3, 1));
 }
 
+/* The one JSON string writer: always valid JSON, whatever the bytes; and what it writes decodes
+ * back to the text (optout_json_unescape) when the text is valid UTF-8. */
+static void writes_json_strings(void **state) {
+    (void)state;
+    static const struct {
+        const char *in;
+        size_t len;
+        const char *want;
+    } cases[] = {
+        {"", 0, "\"\""},
+        {"a\"b\\c/", 6, "\"a\\\"b\\\\c/\""},
+        {"l1\nl2\r\t", 7, "\"l1\\nl2\\r\\t\""},
+        {"\x01\x1f\x7f", 3, "\"\\u0001\\u001f\x7f\""},
+        {"nul\0x", 5, "\"nul\\u0000x\""},
+        {"caf\xc3\xa9 \xf0\x9f\x98\x80", 10, "\"caf\xc3\xa9 \xf0\x9f\x98\x80\""},
+        {"bad\xff\xc3(", 6, "\"bad\\ufffd\\ufffd(\""},       /* stray byte, truncated sequence */
+        {"\xc0\xaf\xed\xa0\x80", 5, "\"\\ufffd\\ufffd\\ufffd\\ufffd\\ufffd\""}, /* overlong, surrogate */
+        {"\xf4\x90\x80\x80", 4, "\"\\ufffd\\ufffd\\ufffd\\ufffd\""},  /* past U+10FFFF */
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        char *out = NULL;
+        size_t len = 0;
+        FILE *f = open_memstream(&out, &len);
+        assert_non_null(f);
+        optout_json_put_stringn(f, cases[i].in, cases[i].len);
+        assert_int_equal(fclose(f), 0);
+        if (strcmp(out, cases[i].want) != 0) fail_msg("case %zu: got %s, want %s", i, out, cases[i].want);
+        free(out);
+    }
+    char *out = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&out, &len);
+    optout_json_put_string(f, NULL);
+    fputc(' ', f);
+    optout_json_put_string(f, "x\ty");
+    assert_int_equal(fclose(f), 0);
+    assert_string_equal(out, "null \"x\\ty\"");
+    free(out);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(finds_top_level_fields),
@@ -151,6 +194,7 @@ int main(void) {
         cmocka_unit_test(unescapes_strings),
         cmocka_unit_test(counts_bytes_and_code_points),
         cmocka_unit_test(rejects_bad_paths),
+        cmocka_unit_test(writes_json_strings),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -772,8 +772,73 @@ static void test_hand_made_files(void **state) {
     pq_meta_free(&m);
 }
 
+/* ARROW:schema with the agents column appended: the old FlatBuffer is kept verbatim after the new
+ * tables, the new names are there, the framing is the IPC continuation form; a value that does
+ * not parse is refused (the writer then leaves the entry out). Arrow readers' view of the result
+ * is checked by hand (Arrow JS: the old fields, then disallowed_user_agents: List<Utf8>). */
+static void test_arrow_schema(void **state) {
+    (void)state;
+    if (!have_data()) skip();
+    char err[1024];
+    optout_pq_file *f = optout_pq_open(data_path("list_columns.parquet"), err, sizeof err);
+    assert_non_null(f);
+    const pq_kv *kv = NULL;
+    for (uint32_t i = 0; i < f->meta.nkv; i++)
+        if (strcmp(f->meta.kv[i].key, "ARROW:schema") == 0) kv = &f->meta.kv[i];
+    assert_non_null(kv);
+    pq_buf out = {0}, old = {0}, neu = {0};
+    assert_int_equal(pq_arrow_schema_add_list(kv->value, kv->value_len, "disallowed_user_agents", &out), 0);
+    assert_int_equal(pq_base64_decode(&old, kv->value, kv->value_len), 0);
+    assert_int_equal(pq_base64_decode(&neu, out.data, out.len), 0);
+    static const uint8_t cont[] = {0xff, 0xff, 0xff, 0xff};
+    assert_memory_equal(neu.data, cont, 4);
+    uint32_t mlen;
+    memcpy(&mlen, neu.data + 4, 4);
+    assert_int_equal(mlen % 8, 0);
+    assert_true(8 + (size_t)mlen <= neu.len);
+    uint32_t omlen;
+    size_t ostart = memcmp(old.data, cont, 4) == 0 ? 8 : 4;
+    memcpy(&omlen, old.data + ostart - 4, 4);
+    assert_non_null(memmem(neu.data + 8, mlen, old.data + ostart, omlen)); /* the old buffer, unchanged */
+    assert_non_null(memmem(neu.data, neu.len, "disallowed_user_agents", 22));
+    assert_non_null(memmem(neu.data, neu.len, "element", 7));
+    /* the writer puts exactly that value in a removed/ file, other entries unchanged */
+    char path[512];
+    snprintf(path, sizeof path, "%s/arrow.parquet", tmpdir);
+    optout_pq_write_opts o = {.codec = OPTOUT_PQ_CODEC_SNAPPY, .agents_column = 1};
+    optout_pq_writer *w = optout_pq_writer_open(path, f, &o, err, sizeof err);
+    assert_non_null(w);
+    uint8_t keep = 0x01;
+    const char *names[] = {"GPTBot"};
+    optout_pq_agents ag = {names, 1};
+    assert_int_equal(optout_pq_writer_row_group(w, 0, &keep, &ag, err, sizeof err), 0);
+    assert_int_equal(optout_pq_writer_finish(w, err, sizeof err), 0);
+    optout_pq_file *g = optout_pq_open(path, err, sizeof err);
+    assert_non_null(g);
+    assert_int_equal(g->meta.nkv, f->meta.nkv);
+    for (uint32_t i = 0; i < g->meta.nkv; i++) {
+        const pq_kv *a = &f->meta.kv[i], *b = &g->meta.kv[i];
+        assert_string_equal(a->key, b->key);
+        const pq_buf *want = a == kv ? &out : NULL;
+        size_t wl = want ? want->len : a->value_len;
+        assert_int_equal(b->value_len, wl);
+        assert_memory_equal(b->value, want ? want->data : a->value, wl);
+    }
+    optout_pq_close(g);
+    unlink(path);
+    /* truncated or not base64: refused */
+    pq_buf bad = {0};
+    assert_int_equal(pq_arrow_schema_add_list(kv->value, kv->value_len / 2, "x", &bad), -1);
+    assert_int_equal(pq_arrow_schema_add_list((const uint8_t *)"#not base64#", 12, "x", &bad), -1);
+    pq_buf_free(&bad);
+    pq_buf_free(&out);
+    pq_buf_free(&old);
+    pq_buf_free(&neu);
+    optout_pq_close(f);
+}
+
 /* Every readable file through the writer (every 3rd row dropped) reads back as the input's rows
- * minus those; the removed/ form gets the agents column and loses ARROW:schema. */
+ * minus those; the removed/ form gets the agents column. */
 static void test_filter_files(void **state) {
     (void)state;
     if (!have_data()) skip();
@@ -837,7 +902,7 @@ static void test_filter_files(void **state) {
         pq_buf_free(&want);
         free(in_json);
     }
-    /* removed/ form: agents column appended, ARROW:schema dropped, other metadata kept */
+    /* removed/ form: agents column appended, other metadata kept */
     optout_pq_file *f = optout_pq_open(data_path("alltypes_dictionary.parquet"), err, sizeof err);
     assert_non_null(f);
     optout_pq_write_opts o = {.codec = OPTOUT_PQ_CODEC_ZSTD, .level = 3, .agents_column = 1};
@@ -854,6 +919,15 @@ static void test_filter_files(void **state) {
     assert_non_null(strstr(got, "\"id\":1,"));
     assert_non_null(strstr(got, ",\"disallowed_user_agents\":[\"GPTBot\",\"CCBot\"]}\n"));
     free(got);
+    /* the writer does not write through a symbolic link */
+    char link_path[600];
+    snprintf(link_path, sizeof link_path, "%s/link.parquet", tmpdir);
+    assert_int_equal(symlink(out, link_path), 0);
+    f = optout_pq_open(data_path("alltypes_dictionary.parquet"), err, sizeof err);
+    assert_null(optout_pq_writer_open(link_path, f, &o, err, sizeof err));
+    assert_non_null(strstr(err, "link.parquet"));
+    optout_pq_close(f);
+    unlink(link_path);
     /* and an input that already has the column is refused */
     f = optout_pq_open(out, err, sizeof err);
     assert_non_null(f);
@@ -876,7 +950,7 @@ int main(int argc, char **argv) {
         cmocka_unit_test(test_byte_stream_split),   cmocka_unit_test(test_codecs),
         cmocka_unit_test(test_expect_csv),          cmocka_unit_test(test_described_files),
         cmocka_unit_test(test_refused_files),       cmocka_unit_test(test_filter_files),
-        cmocka_unit_test(test_hand_made_files),
+        cmocka_unit_test(test_hand_made_files),     cmocka_unit_test(test_arrow_schema),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     rmdir(tmpdir);

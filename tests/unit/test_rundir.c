@@ -69,7 +69,7 @@ static int dir_entries(const char *dir) {
 /* Expands patterns; on success checks that the result is "path=>name" lines joined by ' '. */
 static int expand(const char *const *patterns, size_t n, const char *want, char *err) {
     optout_inputs in;
-    int rc = optout_inputs_expand(patterns, n, &in, err);
+    int rc = optout_inputs_expand(patterns, n, &in, err, OPTOUT_RUNDIR_ERR_LEN);
     if (rc != 0) {
         assert_null(in.items);
         assert_int_equal(in.count, 0);
@@ -130,7 +130,7 @@ static void test_lock(void **state) {
     if (child == 0) {
         char err[OPTOUT_RUNDIR_ERR_LEN];
         int fd;
-        char ok = optout_rundir_lock(dir, &fd, err) == 0 ? 'y' : 'n';
+        char ok = optout_rundir_lock(dir, &fd, err, sizeof err) == 0 ? 'y' : 'n';
         if (write(c2p[1], &ok, 1) != 1) _exit(2);
         char c;
         if (read(p2c[0], &c, 1) < 0) _exit(2); /* hold the lock until told (or the pipe closes) */
@@ -148,7 +148,7 @@ static void test_lock(void **state) {
 
     char err[OPTOUT_RUNDIR_ERR_LEN] = "";
     int fd = 12345;
-    assert_int_equal(optout_rundir_lock(dir, &fd, err), -1);
+    assert_int_equal(optout_rundir_lock(dir, &fd, err, sizeof err), -1);
     assert_int_equal(fd, -1);
     snprintf(want, sizeof want, "pid %ld", (long)child);
     assert_non_null(strstr(err, want));
@@ -159,7 +159,7 @@ static void test_lock(void **state) {
     assert_int_equal(waitpid(child, &status, 0), child);
     assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
 
-    assert_int_equal(optout_rundir_lock(dir, &fd, err), 0);
+    assert_int_equal(optout_rundir_lock(dir, &fd, err, sizeof err), 0);
     assert_true(fd >= 0);
     content = slurp(tpath("runs/r1/broker.lock"));
     snprintf(want, sizeof want, "%ld\n", (long)getpid());
@@ -167,11 +167,11 @@ static void test_lock(void **state) {
     free(content);
     /* flock() locks belong to the open file: a second open in this process conflicts too. */
     int fd2;
-    assert_int_equal(optout_rundir_lock(dir, &fd2, err), -1);
+    assert_int_equal(optout_rundir_lock(dir, &fd2, err, sizeof err), -1);
     snprintf(want, sizeof want, "pid %ld", (long)getpid());
     assert_non_null(strstr(err, want));
     close(fd);
-    assert_int_equal(optout_rundir_lock(dir, &fd2, err), 0);
+    assert_int_equal(optout_rundir_lock(dir, &fd2, err, sizeof err), 0);
     close(fd2);
     close(p2c[0]), close(p2c[1]), close(c2p[0]), close(c2p[1]);
 }
@@ -183,7 +183,7 @@ static void test_lock_error(void **state) {
     const char *dir = tpath("plainfile/run");
     char err[OPTOUT_RUNDIR_ERR_LEN] = "";
     int fd;
-    assert_int_equal(optout_rundir_lock(dir, &fd, err), -1);
+    assert_int_equal(optout_rundir_lock(dir, &fd, err, sizeof err), -1);
     assert_int_equal(fd, -1);
     assert_non_null(strstr(err, dir));
 }
@@ -274,7 +274,7 @@ static void test_expand_plain_and_stat(void **state) {
     const char *pats[] = {tpath("data/sub/c.jsonl"), tpath("data/B.jsonl")};
     optout_inputs in;
     char err[OPTOUT_RUNDIR_ERR_LEN];
-    assert_int_equal(optout_inputs_expand(pats, 2, &in, err), 0);
+    assert_int_equal(optout_inputs_expand(pats, 2, &in, err, sizeof err), 0);
     assert_int_equal(in.count, 2);
     assert_string_equal(in.items[0].path, tpath("data/B.jsonl"));
     assert_string_equal(in.items[0].output_name, "B.jsonl");
@@ -285,7 +285,7 @@ static void test_expand_plain_and_stat(void **state) {
     assert_int_equal(in.items[1].size, 2);
     optout_inputs_free(&in);
     /* no patterns: an empty list */
-    assert_int_equal(optout_inputs_expand(pats, 0, &in, err), 0);
+    assert_int_equal(optout_inputs_expand(pats, 0, &in, err, sizeof err), 0);
     assert_int_equal(in.count, 0);
     optout_inputs_free(&in);
 }
@@ -318,7 +318,7 @@ static void test_expand_duplicates(void **state) {
 static void expect_error(const char *const *pats, size_t n, const char *const *needles, size_t nn) {
     optout_inputs in;
     char err[OPTOUT_RUNDIR_ERR_LEN] = "";
-    if (optout_inputs_expand(pats, n, &in, err) != -1) fail_msg("'%s' did not fail", pats[n - 1]);
+    if (optout_inputs_expand(pats, n, &in, err, sizeof err) != -1) fail_msg("'%s' did not fail", pats[n - 1]);
     assert_null(in.items);
     assert_int_equal(in.count, 0);
     for (size_t k = 0; k < nn; k++) {
@@ -392,7 +392,7 @@ static void test_expand_unreadable_dir(void **state) {
         const char *pats[] = {tpath("data/**/*.jsonl")};
         optout_inputs in;
         char err[OPTOUT_RUNDIR_ERR_LEN] = "";
-        int rc = optout_inputs_expand(pats, 1, &in, err);
+        int rc = optout_inputs_expand(pats, 1, &in, err, sizeof err);
         if (write(pfd[1], err, strlen(err) + 1) < 0) _exit(4);
         _exit(rc == -1 ? 0 : 1);
     }
@@ -483,7 +483,7 @@ static void test_plan_write_format(void **state) {
     const char *dir = tpath("run");
     optout_inputs inputs = {INPUTS, 2};
     char err[OPTOUT_RUNDIR_ERR_LEN] = "";
-    assert_int_equal(optout_plan_write(dir, OPTS, NOPTS, &inputs, err), 0);
+    assert_int_equal(optout_plan_write(dir, OPTS, NOPTS, &inputs, err, sizeof err), 0);
 
     char hash[65];
     optout_sha256_hex(OPTION_LINES, strlen(OPTION_LINES), hash);
@@ -506,7 +506,7 @@ static void test_plan_write_format(void **state) {
 
     /* rewriting replaces it */
     inputs.count = 1;
-    assert_int_equal(optout_plan_write(dir, OPTS, 1, &inputs, err), 0);
+    assert_int_equal(optout_plan_write(dir, OPTS, 1, &inputs, err, sizeof err), 0);
     got = slurp(tpath("run/plan"));
     assert_non_null(strstr(got, "option mode rfc9309\nconfig "));
     assert_null(strstr(got, "z.jsonl.gz"));
@@ -538,22 +538,22 @@ static void test_plan_write_rejects(void **state) {
     char err[OPTOUT_RUNDIR_ERR_LEN];
     optout_input bad[] = {{"/data/a\tb", "a\tb", 1, 1}};
     optout_inputs inputs = {bad, 1};
-    assert_int_equal(optout_plan_write(dir, OPTS, NOPTS, &inputs, err), -1);
+    assert_int_equal(optout_plan_write(dir, OPTS, NOPTS, &inputs, err, sizeof err), -1);
     assert_non_null(strstr(err, "tab or newline"));
     assert_non_null(strstr(err, "run/plan"));
     bad[0] = (optout_input){"/data/a\nb", "ab", 1, 1};
-    assert_int_equal(optout_plan_write(dir, OPTS, NOPTS, &inputs, err), -1);
+    assert_int_equal(optout_plan_write(dir, OPTS, NOPTS, &inputs, err, sizeof err), -1);
     bad[0] = (optout_input){"/data/ab", "a\nb", 1, 1};
-    assert_int_equal(optout_plan_write(dir, OPTS, NOPTS, &inputs, err), -1);
+    assert_int_equal(optout_plan_write(dir, OPTS, NOPTS, &inputs, err, sizeof err), -1);
 
     inputs.count = 0;
     optout_plan_option o1[] = {{"mode", "a\nb"}};
-    assert_int_equal(optout_plan_write(dir, o1, 1, &inputs, err), -1);
+    assert_int_equal(optout_plan_write(dir, o1, 1, &inputs, err, sizeof err), -1);
     assert_non_null(strstr(err, "--mode"));
     optout_plan_option o2[] = {{"my mode", "x"}};
-    assert_int_equal(optout_plan_write(dir, o2, 1, &inputs, err), -1);
+    assert_int_equal(optout_plan_write(dir, o2, 1, &inputs, err, sizeof err), -1);
     optout_plan_option o3[] = {{"mode", "x"}, {"level", "1"}, {"mode", "y"}};
-    assert_int_equal(optout_plan_write(dir, o3, 3, &inputs, err), -1);
+    assert_int_equal(optout_plan_write(dir, o3, 3, &inputs, err, sizeof err), -1);
     assert_non_null(strstr(err, "--mode given twice"));
     struct stat st;
     assert_int_equal(stat(tpath("run/plan"), &st), -1);
@@ -562,7 +562,7 @@ static void test_plan_write_rejects(void **state) {
     if (geteuid() != 0) {
         assert_int_equal(mkdir(dir, 0755), 0);
         assert_int_equal(chmod(dir, 0555), 0);
-        assert_int_equal(optout_plan_write(dir, OPTS, NOPTS, &inputs, err), -1);
+        assert_int_equal(optout_plan_write(dir, OPTS, NOPTS, &inputs, err, sizeof err), -1);
         assert_non_null(strstr(err, "run/plan"));
         assert_int_equal(chmod(dir, 0755), 0);
         assert_int_equal(dir_entries(dir), 0);
@@ -575,22 +575,22 @@ static void test_plan_compare(void **state) {
     char err[OPTOUT_RUNDIR_ERR_LEN] = "";
     int exists = 7, differs = 7;
     /* no plan yet */
-    assert_int_equal(optout_plan_compare(dir, OPTS, NOPTS, &exists, &differs, err), 0);
+    assert_int_equal(optout_plan_compare(dir, OPTS, NOPTS, &exists, &differs, err, sizeof err), 0);
     assert_int_equal(exists, 0);
     assert_int_equal(differs, 0);
 
     optout_inputs inputs = {INPUTS, 2};
-    assert_int_equal(optout_plan_write(dir, OPTS, NOPTS, &inputs, err), 0);
+    assert_int_equal(optout_plan_write(dir, OPTS, NOPTS, &inputs, err, sizeof err), 0);
     /* the same options, in another order */
     optout_plan_option o[NOPTS];
     for (size_t k = 0; k < NOPTS; k++) o[k] = OPTS[NOPTS - 1 - k];
-    assert_int_equal(optout_plan_compare(dir, o, NOPTS, &exists, &differs, err), 0);
+    assert_int_equal(optout_plan_compare(dir, o, NOPTS, &exists, &differs, err, sizeof err), 0);
     assert_int_equal(exists, 1);
     assert_int_equal(differs, 0);
 
     /* one value differs (o is in reverse order: empty, corpus, agents-file, mode) */
     o[3].value = "protego"; /* mode */
-    assert_int_equal(optout_plan_compare(dir, o, NOPTS, &exists, &differs, err), -1);
+    assert_int_equal(optout_plan_compare(dir, o, NOPTS, &exists, &differs, err, sizeof err), -1);
     assert_int_equal(exists, 1);
     assert_int_equal(differs, 1);
     assert_non_null(strstr(err, "--mode was rfc9309, now protego"));
@@ -598,15 +598,15 @@ static void test_plan_compare(void **state) {
 
     /* the first difference (by name) is the one named */
     o[1].value = "/other/*.jsonl"; /* corpus */
-    assert_int_equal(optout_plan_compare(dir, o, NOPTS, &exists, &differs, err), -1);
+    assert_int_equal(optout_plan_compare(dir, o, NOPTS, &exists, &differs, err, sizeof err), -1);
     assert_non_null(strstr(err, "--corpus was /data/**/*.jsonl.gz, now /other/*.jsonl"));
     o[1].value = OPTS[2].value;
     o[3].value = OPTS[0].value;
-    assert_int_equal(optout_plan_compare(dir, o, NOPTS, &exists, &differs, err), 0);
+    assert_int_equal(optout_plan_compare(dir, o, NOPTS, &exists, &differs, err, sizeof err), 0);
 
     /* an empty value is shown as "" */
     o[0].value = "x";
-    assert_int_equal(optout_plan_compare(dir, o, NOPTS, &exists, &differs, err), -1);
+    assert_int_equal(optout_plan_compare(dir, o, NOPTS, &exists, &differs, err, sizeof err), -1);
     assert_non_null(strstr(err, "--empty was \"\", now x"));
     o[0].value = "";
 
@@ -614,13 +614,13 @@ static void test_plan_compare(void **state) {
     optout_plan_option more[NOPTS + 1];
     memcpy(more, OPTS, sizeof OPTS);
     more[NOPTS] = (optout_plan_option){"level", "3"};
-    assert_int_equal(optout_plan_compare(dir, more, NOPTS + 1, &exists, &differs, err), -1);
+    assert_int_equal(optout_plan_compare(dir, more, NOPTS + 1, &exists, &differs, err, sizeof err), -1);
     assert_int_equal(differs, 1);
     assert_non_null(strstr(err, "--level was not given, now 3"));
-    assert_int_equal(optout_plan_compare(dir, OPTS, NOPTS - 1, &exists, &differs, err), -1);
+    assert_int_equal(optout_plan_compare(dir, OPTS, NOPTS - 1, &exists, &differs, err, sizeof err), -1);
     assert_int_equal(differs, 1);
     assert_non_null(strstr(err, "--empty was \"\", now not given"));
-    assert_int_equal(optout_plan_compare(dir, OPTS + 1, NOPTS - 1, &exists, &differs, err), -1);
+    assert_int_equal(optout_plan_compare(dir, OPTS + 1, NOPTS - 1, &exists, &differs, err, sizeof err), -1);
     assert_non_null(strstr(err, "--mode was rfc9309, now not given"));
 }
 
@@ -632,7 +632,7 @@ static void test_plan_damaged(void **state) {
     char err[OPTOUT_RUNDIR_ERR_LEN];
     int exists, differs;
     optout_inputs inputs = {INPUTS, 2};
-    assert_int_equal(optout_plan_write(dir, OPTS, NOPTS, &inputs, err), 0);
+    assert_int_equal(optout_plan_write(dir, OPTS, NOPTS, &inputs, err, sizeof err), 0);
     char *good = slurp(plan);
 
     struct {
@@ -659,7 +659,7 @@ static void test_plan_damaged(void **state) {
         fputs(text, f);
         fclose(f);
         err[0] = '\0';
-        int rc = optout_plan_compare(dir, OPTS, NOPTS, &exists, &differs, err);
+        int rc = optout_plan_compare(dir, OPTS, NOPTS, &exists, &differs, err, sizeof err);
         assert_int_equal(differs, 0);
         if (cases[k].compare_fails) {
             assert_int_equal(rc, -1);
@@ -670,7 +670,7 @@ static void test_plan_damaged(void **state) {
         }
         optout_inputs in;
         err[0] = '\0';
-        assert_int_equal(optout_plan_read_inputs(dir, &in, err), -1);
+        assert_int_equal(optout_plan_read_inputs(dir, &in, err, sizeof err), -1);
         assert_null(in.items);
         if (!strstr(err, cases[k].needle)) fail_msg("case %zu: %s", k, err);
         assert_non_null(strstr(err, plan));
@@ -681,19 +681,19 @@ static void test_plan_damaged(void **state) {
     fwrite(good, 1, strlen(good) - 1, f);
     fclose(f);
     optout_inputs in;
-    assert_int_equal(optout_plan_read_inputs(dir, &in, err), -1);
+    assert_int_equal(optout_plan_read_inputs(dir, &in, err, sizeof err), -1);
     assert_non_null(strstr(err, "incomplete last line"));
     f = fopen(plan, "w");
     fputs("optout-plan 1\noption mode x\n", f);
     fclose(f);
-    assert_int_equal(optout_plan_compare(dir, OPTS, NOPTS, &exists, &differs, err), -1);
+    assert_int_equal(optout_plan_compare(dir, OPTS, NOPTS, &exists, &differs, err, sizeof err), -1);
     assert_int_equal(differs, 0);
     assert_non_null(strstr(err, "config line"));
     free(good);
 
     /* no plan at all: read_inputs fails naming it */
     unlink(plan);
-    assert_int_equal(optout_plan_read_inputs(dir, &in, err), -1);
+    assert_int_equal(optout_plan_read_inputs(dir, &in, err, sizeof err), -1);
     assert_non_null(strstr(err, plan));
 }
 
@@ -705,9 +705,9 @@ static void test_plan_read_inputs(void **state) {
     const char *pats[] = {tpath("data/**")};
     optout_inputs in, back;
     char err[OPTOUT_RUNDIR_ERR_LEN];
-    assert_int_equal(optout_inputs_expand(pats, 1, &in, err), 0);
-    assert_int_equal(optout_plan_write(dir, OPTS, NOPTS, &in, err), 0);
-    assert_int_equal(optout_plan_read_inputs(dir, &back, err), 0);
+    assert_int_equal(optout_inputs_expand(pats, 1, &in, err, sizeof err), 0);
+    assert_int_equal(optout_plan_write(dir, OPTS, NOPTS, &in, err, sizeof err), 0);
+    assert_int_equal(optout_plan_read_inputs(dir, &back, err, sizeof err), 0);
     assert_int_equal(back.count, in.count);
     for (size_t k = 0; k < in.count; k++) {
         assert_string_equal(back.items[k].path, in.items[k].path);
@@ -718,8 +718,8 @@ static void test_plan_read_inputs(void **state) {
     optout_inputs_free(&back);
 
     optout_inputs fixed = {INPUTS, 2};
-    assert_int_equal(optout_plan_write(dir, OPTS, NOPTS, &fixed, err), 0);
-    assert_int_equal(optout_plan_read_inputs(dir, &back, err), 0);
+    assert_int_equal(optout_plan_write(dir, OPTS, NOPTS, &fixed, err, sizeof err), 0);
+    assert_int_equal(optout_plan_read_inputs(dir, &back, err, sizeof err), 0);
     assert_int_equal(back.count, 2);
     assert_string_equal(back.items[0].path, "/data/x y/a.jsonl.gz");
     assert_string_equal(back.items[0].output_name, "x y/a.jsonl.gz");
@@ -730,11 +730,69 @@ static void test_plan_read_inputs(void **state) {
 
     /* no inputs at all */
     optout_inputs none = {NULL, 0};
-    assert_int_equal(optout_plan_write(dir, OPTS, 0, &none, err), 0);
-    assert_int_equal(optout_plan_read_inputs(dir, &back, err), 0);
+    assert_int_equal(optout_plan_write(dir, OPTS, 0, &none, err, sizeof err), 0);
+    assert_int_equal(optout_plan_read_inputs(dir, &back, err, sizeof err), 0);
     assert_int_equal(back.count, 0);
     optout_inputs_free(&back);
     optout_inputs_free(&in);
+}
+
+/* The whole plan read back: options in file order (sorted by name), the config hash, the inputs;
+ * optout_plan_get() finds an option by name; a damaged header is refused. */
+static void test_plan_read(void **state) {
+    (void)state;
+    const char *dir = tpath("run");
+    char err[OPTOUT_RUNDIR_ERR_LEN] = "";
+    optout_inputs inputs = {INPUTS, 2};
+    assert_int_equal(optout_plan_write(dir, OPTS, NOPTS, &inputs, err, sizeof err), 0);
+    optout_plan p;
+    assert_int_equal(optout_plan_read(dir, &p, err, sizeof err), 0);
+    assert_int_equal(p.option_count, NOPTS);
+    assert_string_equal(p.options[0].name, "agents-file");
+    assert_string_equal(p.options[3].name, "mode");
+    char hash[65];
+    optout_plan_config_hash(OPTS, NOPTS, hash);
+    assert_string_equal(p.config, hash);
+    assert_string_equal(optout_plan_get(&p, "mode"), "rfc9309");
+    assert_string_equal(optout_plan_get(&p, "empty"), "");
+    assert_null(optout_plan_get(&p, "level"));
+    assert_null(optout_plan_get(&p, "mod"));
+    assert_int_equal(p.inputs.count, 2);
+    assert_string_equal(p.inputs.items[1].output_name, "z.jsonl.gz");
+    optout_plan_free(&p);
+    assert_int_equal(p.option_count, 0);
+
+    FILE *f = fopen(tpath("run/plan"), "w");
+    fputs("option output tags\n", f);
+    fclose(f);
+    assert_int_equal(optout_plan_read(dir, &p, err, sizeof err), -1);
+    assert_non_null(strstr(err, "not an optout plan"));
+    assert_int_equal(p.option_count, 0);
+    assert_null(p.inputs.items);
+    optout_plan_free(&p); /* harmless after a failure */
+}
+
+/* The one strict decimal parser: digits only, at least one, no overflow past max. */
+static void test_parse_u64(void **state) {
+    (void)state;
+    uint64_t v = 7;
+    assert_int_equal(optout_parse_u64("18446744073709551615", 20, UINT64_MAX, &v), 0);
+    assert_true(v == UINT64_MAX);
+    assert_int_equal(optout_parse_u64("18446744073709551616", 20, UINT64_MAX, &v), -1);
+    assert_int_equal(optout_parse_u64("0042", 4, 999, &v), 0);
+    assert_int_equal(v, 42);
+    assert_int_equal(optout_parse_u64("1000", 4, 999, &v), -1);
+    assert_int_equal(optout_parse_u64("999", 3, 999, &v), 0);
+    assert_int_equal(optout_parse_u64("12x", 2, 999, &v), 0); /* only len bytes count */
+    assert_int_equal(v, 12);
+    v = 5;
+    const char *bad[] = {"", "-1", "+1", " 1", "1 ", "0x1", "1.0"};
+    for (size_t k = 0; k < sizeof bad / sizeof *bad; k++)
+        assert_int_equal(optout_parse_u64(bad[k], strlen(bad[k]), UINT64_MAX, &v), -1);
+    assert_int_equal(v, 5);
+    assert_int_equal(optout_parse_u64("1", 1, 0, &v), -1);
+    assert_int_equal(optout_parse_u64("0", 1, 0, &v), 0);
+    assert_int_equal(v, 0);
 }
 
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup_dir, remove_dir)
@@ -759,6 +817,8 @@ int main(void) {
         T(test_plan_compare),
         T(test_plan_damaged),
         T(test_plan_read_inputs),
+        T(test_plan_read),
+        T(test_parse_u64),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

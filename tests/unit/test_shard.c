@@ -230,14 +230,14 @@ static bytes gen_content(size_t size, uint64_t seed, int final_newline, int with
  * reader's invariants on the way. Returns next()'s final value (0 or -1). */
 static int read_back(const char *path, size_t max_line, bytes *text, size_t *nlines, char *err,
                      optout_shard_format *fmt) {
-    optout_shard_reader *r = optout_shard_open(path, max_line, err);
+    optout_shard_reader *r = optout_shard_open(path, max_line, err, OPTOUT_SHARD_ERR_LEN);
     assert_non_null(r);
     if (fmt) *fmt = optout_shard_reader_format(r);
     size_t lim = max_line ? max_line : OPTOUT_SHARD_MAX_LINE_DEFAULT;
     optout_shard_line l;
     int rc, in_piece = 0;
     size_t n = 0;
-    while ((rc = optout_shard_next(r, &l, err)) == 1) {
+    while ((rc = optout_shard_next(r, &l, err, OPTOUT_SHARD_ERR_LEN)) == 1) {
         assert_int_equal(l.offset, text->len);
         assert_true(l.len <= lim);
         assert_null(memchr(l.data, '\n', l.len));
@@ -260,7 +260,7 @@ static int read_back(const char *path, size_t max_line, bytes *text, size_t *nli
     if (rc == 0) assert_false(in_piece);
     if (rc == -1) { /* after an error, nothing more */
         char err2[OPTOUT_SHARD_ERR_LEN];
-        assert_int_equal(optout_shard_next(r, &l, err2), -1);
+        assert_int_equal(optout_shard_next(r, &l, err2, sizeof err2), -1);
         assert_string_equal(err, err2);
     }
     if (rc == 0) {
@@ -282,17 +282,17 @@ static size_t count_lines(const bytes *b) {
 /* Writes `content` line by line with the writer (in `format`), commits. */
 static void write_shard(const char *path, optout_shard_format format, int level, const bytes *content) {
     char err[OPTOUT_SHARD_ERR_LEN];
-    optout_shard_writer *w = optout_shard_create(path, format, level, err);
+    optout_shard_writer *w = optout_shard_create(path, format, level, err, sizeof err);
     assert_non_null(w);
     size_t i = 0;
     while (i < content->len) {
         const char *nl = memchr(content->p + i, '\n', content->len - i);
         size_t len = nl ? (size_t)(nl - (content->p + i)) : content->len - i;
-        assert_int_equal(optout_shard_write_line(w, content->p + i, len, nl != NULL, err), 0);
+        assert_int_equal(optout_shard_write_line(w, content->p + i, len, nl != NULL, err, sizeof err), 0);
         i += len + (nl != NULL);
     }
     assert_int_equal(optout_shard_bytes_written(w), content->len);
-    assert_int_equal(optout_shard_commit(w, err), 0);
+    assert_int_equal(optout_shard_commit(w, err, sizeof err), 0);
 }
 
 /* Writer round trip: the file decodes (independently) to `content`, and the reader gives it back. */
@@ -406,19 +406,19 @@ static void test_crlf_kept(void **state) {
 
     write_file(tpath("crlf.jsonl"), text, sizeof text - 1);
     char err[OPTOUT_SHARD_ERR_LEN];
-    optout_shard_reader *r = optout_shard_open(tpath("crlf.jsonl"), 0, err);
+    optout_shard_reader *r = optout_shard_open(tpath("crlf.jsonl"), 0, err, sizeof err);
     assert_non_null(r);
     optout_shard_line l;
     static const char *const want[] = {"{\"a\":1}\r", "\r", "{\"b\":2}\r", "\r{\"c\":3}\r"};
     for (int i = 0; i < 4; i++) {
-        assert_int_equal(optout_shard_next(r, &l, err), 1);
+        assert_int_equal(optout_shard_next(r, &l, err, sizeof err), 1);
         assert_int_equal(l.len, strlen(want[i]));
         assert_memory_equal(l.data, want[i], l.len);
         assert_int_equal(l.newline, i < 3);
         assert_int_equal(l.oversized, 0);
     }
-    assert_int_equal(optout_shard_next(r, &l, err), 0);
-    assert_int_equal(optout_shard_next(r, &l, err), 0);
+    assert_int_equal(optout_shard_next(r, &l, err, sizeof err), 0);
+    assert_int_equal(optout_shard_next(r, &l, err, sizeof err), 0);
     optout_shard_close(r);
     b_free(&c);
 }
@@ -555,7 +555,7 @@ static void check_pieces(optout_shard_reader *r, const char *line, size_t len, i
     char err[OPTOUT_SHARD_ERR_LEN];
     optout_shard_line l;
     if (len <= m) {
-        assert_int_equal(optout_shard_next(r, &l, err), 1);
+        assert_int_equal(optout_shard_next(r, &l, err, sizeof err), 1);
         assert_int_equal(l.len, len);
         assert_memory_equal(l.data, line, len);
         assert_int_equal(l.newline, newline);
@@ -567,7 +567,7 @@ static void check_pieces(optout_shard_reader *r, const char *line, size_t len, i
     while (done < len) {
         size_t piece = len - done > m ? m : len - done;
         int last = done + piece == len;
-        assert_int_equal(optout_shard_next(r, &l, err), 1);
+        assert_int_equal(optout_shard_next(r, &l, err, sizeof err), 1);
         assert_int_equal(l.len, piece);
         assert_memory_equal(l.data, line + done, piece);
         assert_int_equal(l.oversized, 1);
@@ -601,13 +601,13 @@ static void test_oversized_lines(void **state) {
             const char *p = tpath("over%d%s", tail, ext[f]);
             write_shard(p, all_formats[f], 0, &cc);
             char err[OPTOUT_SHARD_ERR_LEN];
-            optout_shard_reader *r = optout_shard_open(p, m, err);
+            optout_shard_reader *r = optout_shard_open(p, m, err, sizeof err);
             assert_non_null(r);
             for (size_t i = 0; i < nl; i++)
                 check_pieces(r, c.p + starts[i], lens[i], i + 1 < nl || tail, m);
             if (tail) check_pieces(r, cc.p + c.len + 1, 3000, 0, m);
             optout_shard_line l;
-            assert_int_equal(optout_shard_next(r, &l, err), 0);
+            assert_int_equal(optout_shard_next(r, &l, err, sizeof err), 0);
             optout_shard_close(r);
 
             /* Pieces concatenate to the original, offsets are consistent. */
@@ -624,11 +624,11 @@ static void test_oversized_lines(void **state) {
     for (int k = 0; k < 2048; k++) b_add(&e, "q", 1);
     write_file(tpath("exact"), e.p, e.len);
     char err[OPTOUT_SHARD_ERR_LEN];
-    optout_shard_reader *r = optout_shard_open(tpath("exact"), m, err);
+    optout_shard_reader *r = optout_shard_open(tpath("exact"), m, err, sizeof err);
     assert_non_null(r);
     check_pieces(r, e.p, 2048, 0, m);
     optout_shard_line l;
-    assert_int_equal(optout_shard_next(r, &l, err), 0);
+    assert_int_equal(optout_shard_next(r, &l, err, sizeof err), 0);
     optout_shard_close(r);
 
     bytes big = gen_content(6u << 20, 21, 0, 0);
@@ -649,13 +649,13 @@ static void test_oversized_beyond_block(void **state) {
     const char *p = tpath("beyond.zst");
     write_shard(p, OPTOUT_FORMAT_ZSTD, 1, &c);
     char err[OPTOUT_SHARD_ERR_LEN];
-    optout_shard_reader *r = optout_shard_open(p, m, err);
+    optout_shard_reader *r = optout_shard_open(p, m, err, sizeof err);
     assert_non_null(r);
     check_pieces(r, c.p, start - 1, 1, m);
     check_pieces(r, c.p + start, len, 1, m);
     check_pieces(r, c.p + start + len + 1, strlen("{\"after\":2}"), 1, m);
     optout_shard_line l;
-    assert_int_equal(optout_shard_next(r, &l, err), 0);
+    assert_int_equal(optout_shard_next(r, &l, err, sizeof err), 0);
     optout_shard_close(r);
     b_free(&c);
 }
@@ -675,13 +675,13 @@ static void test_line_of_64_mib(void **state) {
         const char *p = tpath("huge%s", ext[f]);
         write_shard(p, all_formats[f], 1, &c);
         char err[OPTOUT_SHARD_ERR_LEN];
-        optout_shard_reader *r = optout_shard_open(p, 0, err);
+        optout_shard_reader *r = optout_shard_open(p, 0, err, sizeof err);
         assert_non_null(r);
         check_pieces(r, "{\"a\":1}", 7, 1, len);
         check_pieces(r, line, len, 1, len);
         check_pieces(r, "{\"b\":2}", 7, 0, len);
         optout_shard_line l;
-        assert_int_equal(optout_shard_next(r, &l, err), 0);
+        assert_int_equal(optout_shard_next(r, &l, err, sizeof err), 0);
         optout_shard_close(r);
         unlink(p);
     }
@@ -762,11 +762,11 @@ static void test_open_errors(void **state) {
     (void)state;
     char err[OPTOUT_SHARD_ERR_LEN] = "";
     const char *p = tpath("does-not-exist.jsonl");
-    assert_null(optout_shard_open(p, 0, err));
+    assert_null(optout_shard_open(p, 0, err, sizeof err));
     assert_non_null(strstr(err, p));
     assert_non_null(strstr(err, strerror(ENOENT)));
     err[0] = 0;
-    assert_null(optout_shard_open(tmpdir, 0, err)); /* a directory: read fails */
+    assert_null(optout_shard_open(tmpdir, 0, err, sizeof err)); /* a directory: read fails */
     assert_non_null(strstr(err, tmpdir));
 }
 
@@ -779,16 +779,16 @@ static void test_writer_commit_publishes(void **state) {
     const char *path = tpath("out.jsonl.zst");
     char tmp[300];
     snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid());
-    optout_shard_writer *w = optout_shard_create(path, OPTOUT_FORMAT_ZSTD, 0, err);
+    optout_shard_writer *w = optout_shard_create(path, OPTOUT_FORMAT_ZSTD, 0, err, sizeof err);
     assert_non_null(w);
     assert_true(exists(tmp));
     assert_false(exists(path));
     bytes c = gen_content(3u << 20, 51, 1, 0); /* more than one block: data reaches the file */
-    assert_int_equal(optout_shard_write_line(w, c.p, c.len - 1, 1, err), 0);
+    assert_int_equal(optout_shard_write_line(w, c.p, c.len - 1, 1, err, sizeof err), 0);
     assert_false(exists(path));
     assert_true(exists(tmp));
     assert_int_equal(dir_entries(), 1);
-    assert_int_equal(optout_shard_commit(w, err), 0);
+    assert_int_equal(optout_shard_commit(w, err, sizeof err), 0);
     assert_true(exists(path));
     assert_false(exists(tmp));
     assert_int_equal(dir_entries(), 1);
@@ -812,10 +812,10 @@ static void test_writer_abort_removes_tmp(void **state) {
     for (int f = 0; f < 3; f++) {
         char err[OPTOUT_SHARD_ERR_LEN];
         const char *path = tpath("aborted%s", ext[f]);
-        optout_shard_writer *w = optout_shard_create(path, all_formats[f], 0, err);
+        optout_shard_writer *w = optout_shard_create(path, all_formats[f], 0, err, sizeof err);
         assert_non_null(w);
         bytes c = gen_content(3u << 20, 61, 1, 0);
-        assert_int_equal(optout_shard_write_line(w, c.p, c.len, 0, err), 0);
+        assert_int_equal(optout_shard_write_line(w, c.p, c.len, 0, err, sizeof err), 0);
         assert_int_equal(dir_entries(), 1);
         optout_shard_abort(w);
         assert_false(exists(path));
@@ -833,10 +833,10 @@ static void test_writer_replaces_stale_tmp(void **state) {
     char tmp[300];
     snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid());
     write_file(tmp, "old junk that must not survive\n", 31);
-    optout_shard_writer *w = optout_shard_create(path, OPTOUT_FORMAT_PLAIN, 0, err);
+    optout_shard_writer *w = optout_shard_create(path, OPTOUT_FORMAT_PLAIN, 0, err, sizeof err);
     assert_non_null(w);
-    assert_int_equal(optout_shard_write_line(w, "new", 3, 1, err), 0);
-    assert_int_equal(optout_shard_commit(w, err), 0);
+    assert_int_equal(optout_shard_write_line(w, "new", 3, 1, err, sizeof err), 0);
+    assert_int_equal(optout_shard_commit(w, err, sizeof err), 0);
     bytes b = read_file(path);
     assert_int_equal(b.len, 4);
     assert_memory_equal(b.p, "new\n", 4);
@@ -849,14 +849,14 @@ static void test_writer_unwritable(void **state) {
     (void)state;
     char err[OPTOUT_SHARD_ERR_LEN] = "";
     const char *p = tpath("no/such/dir/x.jsonl.zst");
-    assert_null(optout_shard_create(p, OPTOUT_FORMAT_ZSTD, 0, err));
+    assert_null(optout_shard_create(p, OPTOUT_FORMAT_ZSTD, 0, err, sizeof err));
     assert_non_null(strstr(err, p));
     assert_non_null(strstr(err, strerror(ENOENT)));
 
     write_file(tpath("afile"), "x", 1); /* a parent that is a file */
     p = tpath("afile/x.jsonl");
     err[0] = 0;
-    assert_null(optout_shard_create(p, OPTOUT_FORMAT_PLAIN, 0, err));
+    assert_null(optout_shard_create(p, OPTOUT_FORMAT_PLAIN, 0, err, sizeof err));
     assert_non_null(strstr(err, p));
     unlink(tpath("afile"));
 
@@ -865,7 +865,7 @@ static void test_writer_unwritable(void **state) {
         assert_int_equal(mkdir(d, 0555), 0);
         p = tpath("ro/x.jsonl.gz");
         err[0] = 0;
-        assert_null(optout_shard_create(p, OPTOUT_FORMAT_GZIP, 0, err));
+        assert_null(optout_shard_create(p, OPTOUT_FORMAT_GZIP, 0, err, sizeof err));
         assert_non_null(strstr(err, p));
         assert_non_null(strstr(err, strerror(EACCES)));
         rmdir(d);
@@ -894,7 +894,7 @@ static void test_writer_levels(void **state) {
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
         err[0] = 0;
         const char *p = tpath("badlevel");
-        assert_null(optout_shard_create(p, bad[i].f, bad[i].level, err));
+        assert_null(optout_shard_create(p, bad[i].f, bad[i].level, err, sizeof err));
         assert_non_null(strstr(err, p));
         assert_non_null(strstr(err, "level"));
     }
@@ -916,15 +916,15 @@ static void test_writer_write_error(void **state) {
         lim = old;
         lim.rlim_cur = 100000;
         assert_int_equal(setrlimit(RLIMIT_FSIZE, &lim), 0);
-        optout_shard_writer *w = optout_shard_create(path, all_formats[f], 1, err);
+        optout_shard_writer *w = optout_shard_create(path, all_formats[f], 1, err, sizeof err);
         assert_non_null(w);
         int rc = 0;
         for (size_t i = 0; i < c.len && rc == 0; i += 4096)
-            rc = optout_shard_write_line(w, c.p + i, c.len - i < 4096 ? c.len - i : 4096, 0, err);
-        if (rc == 0) rc = optout_shard_commit(w, err);
+            rc = optout_shard_write_line(w, c.p + i, c.len - i < 4096 ? c.len - i : 4096, 0, err, sizeof err);
+        if (rc == 0) rc = optout_shard_commit(w, err, sizeof err);
         else {
             char err2[OPTOUT_SHARD_ERR_LEN];
-            assert_int_equal(optout_shard_write_line(w, "x", 1, 1, err2), -1); /* stays failed */
+            assert_int_equal(optout_shard_write_line(w, "x", 1, 1, err2, sizeof err2), -1); /* stays failed */
             optout_shard_abort(w);
         }
         assert_int_equal(setrlimit(RLIMIT_FSIZE, &old), 0);
@@ -948,19 +948,19 @@ static void test_copy_through(void **state) {
         write_shard(in, all_formats[f], 1, &c);
         for (int keep = 0; keep < 2; keep++) {
             char err[OPTOUT_SHARD_ERR_LEN];
-            optout_shard_reader *r = optout_shard_open(in, 4096, err);
+            optout_shard_reader *r = optout_shard_open(in, 4096, err, sizeof err);
             assert_non_null(r);
             optout_shard_format of = keep ? optout_shard_reader_format(r) : OPTOUT_FORMAT_ZSTD;
             const char *out = tpath("copy%d%s", keep, ext[of]);
-            optout_shard_writer *w = optout_shard_create(out, of, 0, err);
+            optout_shard_writer *w = optout_shard_create(out, of, 0, err, sizeof err);
             assert_non_null(w);
             optout_shard_line l;
             int rc;
-            while ((rc = optout_shard_next(r, &l, err)) == 1)
-                assert_int_equal(optout_shard_write_line(w, l.data, l.len, l.newline, err), 0);
+            while ((rc = optout_shard_next(r, &l, err, sizeof err)) == 1)
+                assert_int_equal(optout_shard_write_line(w, l.data, l.len, l.newline, err, sizeof err), 0);
             assert_int_equal(rc, 0);
             optout_shard_close(r);
-            assert_int_equal(optout_shard_commit(w, err), 0);
+            assert_int_equal(optout_shard_commit(w, err, sizeof err), 0);
             expect_reads_as(out, &c, of);
             unlink(out);
         }

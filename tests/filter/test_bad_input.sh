@@ -1,6 +1,6 @@
 #!/bin/sh
 # optout filter on bad input and bad usage: every case says what must happen.
-# usage: bad_input.sh OPTOUT_BINARY
+# usage: test_bad_input.sh OPTOUT_BINARY
 set -u
 optout=$1
 tmp=$(mktemp -d)

@@ -2,7 +2,7 @@
 # Workers in two network namespaces of their own, connected over tcp:// to a broker in the host
 # namespace (veth pairs 10.77.1.0/24 and 10.77.2.0/24, nothing else reachable): the run completes
 # with the same shards and report as a one-machine run.
-# usage: netns.sh BIN_DIR REPO_ROOT       (exit 77 when not root or without `ip netns`)
+# usage: test_netns.sh BIN_DIR REPO_ROOT       (exit 77 when not root or without `ip netns`)
 set -u
 bin=$1 root=$2
 [ "$(id -u)" -eq 0 ] || { echo "netns: needs root (network namespaces): skipped"; exit 77; }

@@ -2,7 +2,7 @@
 """Runs the Protego 0.4 decision cases (tests/protego/cases.jsonl, one JSON object per line:
 robots, agent, url, protego04 = expected "allowed", why) through
 `optout robots check --mode protego`. Each case is a data file entry, like libcurl's tests.
-usage: run_cases.py OPTOUT_BINARY [CASES_FILE]"""
+usage: test_cases.py OPTOUT_BINARY [CASES_FILE]"""
 import json, os, subprocess, sys, tempfile
 
 optout = sys.argv[1]

@@ -2,7 +2,7 @@
 """The daemons speak to systemd as the units will run them: with NOTIFY_SOCKET pointing at a test
 socket, optout-broker and optout-worker send READY=1, STATUS= lines and WATCHDOG=1 pings, and
 STOPPING=1 when they stop.
-usage: notify.py BIN_DIR REPO_ROOT"""
+usage: test_notify.py BIN_DIR REPO_ROOT"""
 import os, socket, subprocess, sys, tempfile, time
 
 bin_dir, root = sys.argv[1], sys.argv[2]

@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """End-to-end check of `optout filter` on synthetic corpora, against independent expectations.
 
-usage: check_filter.py OPTOUT_BINARY REPO_ROOT [SHARED_DIR]
+usage: test_filter.py OPTOUT_BINARY REPO_ROOT [SHARED_DIR]
 
 SHARED_DIR defaults to REPO_ROOT/../shared; without SHARED_DIR/data/robots-top10k: exit 77.
 See tests/filter/README.md. Set OPTOUT_CHECK_KEEP=1 to keep the work directory.
@@ -487,12 +487,12 @@ def main():
     shared = os.path.abspath(sys.argv[3] if len(sys.argv) == 4 else os.path.join(repo, "..", "shared"))
     shared_robots = os.path.join(shared, "data", "robots-top10k")
     if not os.path.isdir(shared_robots):
-        print("check_filter: skipped: %s is absent (the shared data folder)" % shared_robots)
+        print("test_filter: skipped: %s is absent (the shared data folder)" % shared_robots)
         return 77
     gen = os.path.join(repo, "tools", "gen-corpus")
     agents_45 = os.path.join(repo, "data", "agents", "ai-robots-txt-2025-01.txt")
     if shutil.which("zstd") is None:
-        print("check_filter: the zstd command is needed", file=sys.stderr)
+        print("test_filter: the zstd command is needed", file=sys.stderr)
         return 1
     work = tempfile.mkdtemp(prefix="optout-check-filter.")
     try:
@@ -622,7 +622,7 @@ def run_checks(optout, gen, shared_robots, agents_45, work):
             f.write(data)
         check_empty("empty input " + name, optout, robots, path, default_agents, os.path.join(work, "out-" + name))
 
-    print("check_filter: %d checks passed, %d failed" % (len(PASSED), len(FAILURES)))
+    print("test_filter: %d checks passed, %d failed" % (len(PASSED), len(FAILURES)))
     return 1 if FAILURES else 0
 
 

@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """Runs the shared robots.txt conformance suites through `optout robots check --mode rfc9309`.
 
-usage: run_conformance.py OPTOUT_BINARY CONFORMANCE_DIR
+usage: test_conformance.py OPTOUT_BINARY CONFORMANCE_DIR
 
 Case selection and interpretation are those of ../shared/tools/robots-conformance: the matching
 cases of google_robotstxt_cases.jsonl, google_spec_test_cases.jsonl and
@@ -304,7 +304,7 @@ def check_aux(runner, path):
 
 def main():
     if len(sys.argv) != 3:
-        print("usage: run_conformance.py OPTOUT_BINARY CONFORMANCE_DIR", file=sys.stderr)
+        print("usage: test_conformance.py OPTOUT_BINARY CONFORMANCE_DIR", file=sys.stderr)
         return 2
     optout, cdir = sys.argv[1], sys.argv[2]
     if not os.path.isdir(cdir) or not all(os.path.exists(os.path.join(cdir, s)) for s in SUITES):

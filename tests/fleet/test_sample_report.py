@@ -2,7 +2,7 @@
 """The README's first Quick-start command, checked: `optout run` on the bundled sample
 (data/sample: 80 documents, a robots directory) gives the expected report, with nonzero English
 and non-English loss (data/sample/expected-summary.json).
-usage: sample_report.py BIN_DIR REPO_ROOT"""
+usage: test_sample_report.py BIN_DIR REPO_ROOT"""
 import json, os, shutil, subprocess, sys, tempfile
 
 bin_dir, root = sys.argv[1], sys.argv[2]

@@ -3,13 +3,13 @@
 a generated corpus, then every bucket of report.json (total, by class, by year, by year and class,
 by dump, by agent, top hosts) is counted again from the kept shards (DIR/shards) and the removed
 shards (DIR/removed, whose lines carry "disallowed_user_agents"), with the document rules written
-in Python (tests/filter/check_filter.py). Nothing is taken from the run's statistics.
-usage: check_counts.py BIN_DIR REPO_ROOT"""
+in Python (tests/filter/test_filter.py). Nothing is taken from the run's statistics.
+usage: test_counts.py BIN_DIR REPO_ROOT"""
 import glob, json, os, shutil, subprocess, sys, tempfile
 
 bin_dir, root = sys.argv[1], sys.argv[2]
 sys.path.insert(0, os.path.join(root, "tests", "filter"))
-import check_filter as ref  # noqa: E402  (field, lang_class, doc_year, year_key, dump_key, buckets)
+import test_filter as ref  # noqa: E402  (field, lang_class, doc_year, year_key, dump_key, buckets)
 
 failures = []
 

@@ -1,0 +1,223 @@
+/* artefacts.c — what a run leaves besides its outputs: report.json / report.md / the chart /
+ * report.msgpack (common/report.c), manifest.json (common/manifest.c), dry-run.json
+ * (--stop-after), blocked_hosts.tsv and blocked_domains.tsv (policy.h).
+ *
+ * They are derived from the merged statistics and the journal's records (the manifest takes the
+ * published files' sizes and SHA-256 from them instead of reading the outputs again). A run found
+ * complete is left exactly as it is: the final artefacts are written only when this start changed
+ * something (or the report is missing).
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "broker_internal.h"
+#include "optout/log.h"
+#include "optout/manifest.h"
+#include "optout/policy.h"
+#include "optout/report.h"
+#include "optout/util.h"
+
+/* The agent list's name and SHA-256 for the report: the file's, else the names' (one per line). */
+static void agents_identity(const struct broker *b, char *name, size_t cap, char sha[65]) {
+    const struct broker_config *c = b->cfg;
+    size_t len = 0;
+    char *text = NULL;
+    if (c->agents_file && (text = optout_read_file(c->agents_file, (size_t)1 << 20, &len)) != NULL) {
+        const char *slash = strrchr(c->agents_file, '/');
+        snprintf(name, cap, "%s%s", slash ? slash + 1 : c->agents_file, c->agent_count ? " + --agent" : "");
+    } else {
+        snprintf(name, cap, "%s", c->agent_count ? "--agent list" : "apertus-paper (built in)");
+    }
+    if (!text) {
+        size_t cap2 = 1;
+        for (size_t i = 0; i < optout_agents_count(b->agents); i++) cap2 += strlen(optout_agents_name(b->agents, i)) + 1;
+        text = optout_malloc(cap2);
+        for (size_t i = 0; i < optout_agents_count(b->agents); i++)
+            len += (size_t)sprintf(text + len, "%s\n", optout_agents_name(b->agents, i));
+    }
+    optout_sha256_hex(text, len, sha);
+    free(text);
+}
+
+static void utc_time(uint64_t t, char *out, size_t cap) {
+    time_t tt = (time_t)t;
+    struct tm tm;
+    gmtime_r(&tt, &tm);
+    strftime(out, cap, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+/* report.json, report.md, the chart and report.msgpack (common/report.c), from the merged statistics. */
+static int write_report(struct broker *b) {
+    const struct broker_config *c = b->cfg;
+    const char **inputs = calloc(b->failed + 1, sizeof *inputs), **errors = calloc(b->failed + 1, sizeof *errors);
+    char **labels = calloc(b->failed + 1, sizeof *labels);
+    size_t n = 0;
+    int rc = -1;
+    if (!inputs || !errors || !labels) goto out;
+    char label[4200];
+    for (size_t i = 0; i < b->task_count && n < b->failed; i++)
+        if (b->tasks[i].state == TASK_FAILED) {
+            if (!(labels[n] = strdup(task_label(b, i, label, sizeof label)))) goto out;
+            inputs[n] = labels[n];
+            errors[n++] = b->tasks[i].error ? b->tasks[i].error : "";
+        }
+    char agents_name[512], agents_sha[65], from[32], to[32], err[1024];
+    agents_identity(b, agents_name, sizeof agents_name, agents_sha);
+    optout_rank_reduce_config rank;
+    stages_rank_config(c, &rank);
+    int fetched = b->stage_count[STAGE_FETCH] > 0, ranked = c->top_en || c->top_non_en;
+    uint64_t planned = 0;
+    for (int i = 0; i < OPTOUT_OUTCOME_COUNT; i++) planned += b->hosts_by_outcome[i];
+    uint64_t t0 = b->fetched_from, t1 = b->fetched_to;
+    if (!t0 && b->blocked && b->blocked->fetched_from > 0) /* a robots directory: its index.tsv's times */
+        t0 = (uint64_t)b->blocked->fetched_from, t1 = (uint64_t)b->blocked->fetched_to;
+    if (t0) utc_time(t0, from, sizeof from);
+    if (t1) utc_time(t1, to, sizeof to);
+    optout_report_info info = {
+        .mode = optout_robots_mode_name(c->mode),
+        .robots_dir = c->robots_dir,
+        .robots_source = fetched ? "fetched" : c->robots_dir,
+        .tasks = b->task_count,
+        .failed = n,
+        .failed_inputs = inputs,
+        .failed_errors = errors,
+        .agents_name = agents_name,
+        .agents_sha256 = agents_sha,
+        .host_key = c->host_key == OPTOUT_HOSTKEY_NETLOC ? "netloc" : "canonical",
+        .unreachable = c->unreachable_disallows ? "disallow" : "keep",
+        .robots_from = t0 ? from : NULL,
+        .robots_to = t1 ? to : NULL,
+        .top_en = ranked ? rank.top_en : 0,
+        .top_non_en = ranked ? rank.top_non_en : 0,
+        .metric = ranked ? optout_rank_metric_name(c->metric) : NULL,
+        .hosts_by_outcome = fetched ? b->hosts_by_outcome : NULL,
+        .hosts_planned = planned,
+        .complete = b->failed == 0 && b->stage == STAGE_COUNT,
+    };
+    if (optout_report_write(c->dir, b->stats, b->agents, &info, err, sizeof err) != 0)
+        optout_log(LOG_ERR, "writing the report: %s", err);
+    else rc = 0;
+out:
+    for (size_t i = 0; labels && i < n; i++) free(labels[i]);
+    free(labels);
+    free(inputs);
+    free(errors);
+    return rc;
+}
+
+/* DIR/manifest.json: what a later run must reproduce (common/manifest.c). */
+static int write_manifest(struct broker *b) {
+    char agents_name[512], agents_sha[65], err[1024];
+    agents_identity(b, agents_name, sizeof agents_name, agents_sha);
+    int64_t from = (int64_t)b->fetched_from, to = (int64_t)b->fetched_to;
+    if (!from && b->blocked) /* a robots directory's snapshot: its index.tsv's fetch times */
+        from = b->blocked->fetched_from, to = b->blocked->fetched_to;
+    optout_manifest_info info = {.agents_name = agents_name, .agents_sha256 = agents_sha,
+                                 .agents_file = b->cfg->agents_file, .robots_from = from, .robots_to = to};
+    optout_manifest_known *known = calloc(b->published_count + 1, sizeof *known);
+    if (!known) return -1;
+    for (size_t i = 0; i < b->published_count; i++)
+        known[i] = (optout_manifest_known){b->published[i].path, b->published[i].size, b->published[i].sha256};
+    info.known = known;
+    info.known_count = b->published_count;
+    optout_manifest_summary sum;
+    int rc = optout_manifest_write(b->cfg->dir, &info, &sum, err, sizeof err);
+    free(known);
+    if (rc != 0) {
+        optout_log(LOG_ERR, "manifest: %s", err);
+        return -1;
+    }
+    optout_log(LOG_INFO, "%s/" OPTOUT_MANIFEST_FILE ": %zu inputs, %zu outputs (%llu bytes)", b->cfg->dir, sum.inputs,
+               sum.outputs, (unsigned long long)sum.output_bytes);
+    return 0;
+}
+
+/* Domain granularity (policy.h): DIR/blocked_domains.tsv, from DIR/blocked_hosts.tsv (which a
+ * fetching run wrote after its fetch stage; a snapshot's run writes it here first), before any
+ * filter task runs, so that every worker applies the same table. Rewritten identically on resume. */
+int artefacts_write_domains(struct broker *b) {
+    const struct broker_config *c = b->cfg;
+    char hosts[4200], path[4200], err[1024];
+    if (c->robots_dir && stages_write_blocked(b) != 0) return -1;
+    snprintf(hosts, sizeof hosts, "%s/" OPTOUT_BLOCKED_FILE, c->dir);
+    snprintf(path, sizeof path, "%s/" OPTOUT_DOMAINS_FILE, c->dir);
+    optout_domains *d = optout_domains_from_blocked(hosts, b->agents, err, sizeof err);
+    if (!d || optout_domains_write(d, path, b->agents, err, sizeof err) != 0) {
+        optout_log(LOG_ERR, "domain granularity: %s", err);
+        optout_domains_free(d);
+        return -1;
+    }
+    optout_log(LOG_INFO, "%s: %zu registrable domains block an agent", path, optout_domains_count(d));
+    optout_domains_free(d);
+    return 0;
+}
+
+/* The dry run's answer (--stop-after): DIR/dry-run.json, and the same in the log. */
+int artefacts_write_dry_run(struct broker *b) {
+    const struct broker_config *c = b->cfg;
+    char path[4200], tmp[4300], hosts[4200];
+    snprintf(path, sizeof path, "%s/dry-run.json", c->dir);
+    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    uint64_t planned = 0;
+    FILE *h = fopen(b->hosts_path, "r");
+    for (int ch; h && (ch = getc(h)) != EOF;) planned += ch == '\n';
+    if (h) fclose(h);
+    FILE *f = fopen(tmp, "w");
+    if (!f) {
+        optout_log(LOG_ERR, "%s: %s", tmp, strerror(errno));
+        return -1;
+    }
+    int fetched = strcmp(c->stop_after, "fetch") == 0;
+    fprintf(f, "{\n  \"stopped_after\": \"%s\",\n  \"hosts_planned\": %llu", fetched ? "fetch" : "rank",
+            (unsigned long long)planned);
+    snprintf(hosts, sizeof hosts, "%s", b->hosts_path);
+    optout_log(LOG_NOTICE, "dry run: %llu hosts to fetch (%s)", (unsigned long long)planned, hosts);
+    if (fetched && b->blocked) {
+        fputs(",\n  \"hosts_by_outcome\": {", f);
+        for (int i = 0; i < OPTOUT_OUTCOME_COUNT; i++)
+            fprintf(f, "%s\"%s\": %llu", i ? ", " : "", optout_outcome_name((optout_outcome)i),
+                    (unsigned long long)b->hosts_by_outcome[i]);
+        fprintf(f, "},\n  \"hosts_blocking\": %llu,\n  \"hosts_blocking_whole_site\": %llu,\n  \"by_agent\": {",
+                (unsigned long long)b->blocked->hosts_blocking, (unsigned long long)b->blocked->hosts_whole_site);
+        for (size_t a = 0; a < optout_agents_count(b->agents); a++) {
+            fputs(a ? ",\n    " : "\n    ", f);
+            fputc('"', f);
+            for (const char *p = optout_agents_name(b->agents, a); *p; p++) {
+                if (*p == '"' || *p == '\\') fputc('\\', f);
+                fputc((unsigned char)*p < 0x20 ? ' ' : *p, f);
+            }
+            fprintf(f, "\": {\"hosts_blocking\": %llu, \"whole_site\": %llu}",
+                    (unsigned long long)b->blocked->agent_blocking[a], (unsigned long long)b->blocked->agent_whole_site[a]);
+            optout_log(LOG_NOTICE, "dry run: %s is disallowed something by %llu hosts, the whole site by %llu",
+                       optout_agents_name(b->agents, a), (unsigned long long)b->blocked->agent_blocking[a],
+                       (unsigned long long)b->blocked->agent_whole_site[a]);
+        }
+        fputs("\n  }", f);
+    }
+    fputs("\n}\n", f);
+    int bad = fflush(f) != 0 || fsync(fileno(f)) != 0;
+    bad |= fclose(f) != 0;
+    if (bad || rename(tmp, path) != 0) {
+        optout_log(LOG_ERR, "writing %s: %s", path, strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
+int artefacts_write_final(struct broker *b) {
+    const struct broker_config *cfg = b->cfg;
+    char report[4200];
+    snprintf(report, sizeof report, "%s/report.json", cfg->dir);
+    if (!b->recovered && access(report, F_OK) == 0) return 0;
+    /* a fetching run wrote blocked_hosts.tsv after its fetch stage; a snapshot's is written now */
+    if (cfg->robots_dir && !cfg->synthetic_tasks && stages_write_blocked(b) != 0) return -1;
+    char dry[4200];
+    snprintf(dry, sizeof dry, "%s/dry-run.json", cfg->dir);
+    unlink(dry); /* a dry run's answer is superseded by the run's report */
+    if (write_report(b) != 0 || (!cfg->synthetic_tasks && write_manifest(b) != 0)) return -1;
+    return 0;
+}

@@ -1,0 +1,210 @@
+/* broker_internal.h — the broker's state and the functions its files share (nothing outside
+ * broker/ includes this; broker/main.c sees only broker.h).
+ *
+ * The files, split the way Redis splits server.c / networking.c / aof.c:
+ *   broker.c     the event loop: the worker table, credit, heartbeats, messages, dispatch
+ *   commit.c     results, the journal and publication: acceptance, group commit, replay, recovery
+ *   plan.c       the plan, the run configuration sent to workers, stage progression, Redis loading
+ *   stages.c     the stages and their tasks: layout, TASK messages, output names, statistics
+ *   artefacts.c  what the run leaves besides outputs: report, manifest, dry run, domains
+ *   status.c     progress: the status answer and the metrics snapshot
+ *   records.c    journal records as msgpack maps
+ * docs/fleet.md is the design; include/optout/msg.h the wire contract.
+ */
+#ifndef OPTOUT_BROKER_INTERNAL_H
+#define OPTOUT_BROKER_INTERNAL_H
+
+#include <signal.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "broker.h"
+#include "optout/agents.h"
+#include "optout/blocked.h"
+#include "optout/journal.h"
+#include "optout/msg.h"
+#include "optout/rank.h"
+#include "optout/rundir.h"
+#include "optout/stats.h"
+#include "records.h"
+
+/* The group commit: accepted records wait at most this long for the fsync they share. */
+#define GROUP_COMMIT_MS 5
+
+enum task_state { TASK_PENDING, TASK_LEASED, TASK_ACCEPTED, TASK_DONE, TASK_FAILED };
+
+/* A published output as its task's journal record describes it (path relative to DIR). */
+struct published_file {
+    char *path;
+    uint64_t size;
+    char sha256[65];
+};
+
+/* The stages of a run, in order; each starts when the previous one has finished (stages.c). */
+enum stage { STAGE_RANK_MAP, STAGE_RANK_REDUCE, STAGE_FETCH, STAGE_FILTER, STAGE_COUNT };
+
+struct task {
+    optout_task_kind kind;
+    const optout_input *input; /* the shard (RANK_MAP, FILTER), else NULL */
+    uint32_t part;             /* RANK_REDUCE: the partition; FETCH: the part of the host list */
+    char *output_name;
+    enum task_state state;
+    uint64_t attempt; /* current attempt's sequence number */
+    uint64_t epoch;   /* epoch of the current attempt */
+    unsigned tries;
+    long worker; /* leased to, or -1 */
+    char *error; /* why it failed permanently */
+    /* the accepted attempt (from a result or the journal), kept as its compact journal record
+     * (files and stats) until it is published and merged: a planned task costs a few dozen bytes */
+    void *accepted;
+    size_t accepted_len;
+};
+
+struct worker {
+    unsigned char id[256];
+    size_t id_len;
+    char name[OPTOUT_MSG_NAME_MAX];
+    uint32_t credit;
+    int64_t last_seen, last_sent;
+    int alive;
+};
+
+struct broker {
+    const struct broker_config *cfg;
+    optout_agents *agents;
+    optout_inputs inputs;
+    struct task *tasks;
+    size_t task_count, done, failed;
+    /* stage s owns tasks [first[s], first[s] + count[s]); `stage` is the one running */
+    size_t stage_first[STAGE_COUNT], stage_count[STAGE_COUNT];
+    enum stage stage;
+    size_t settled[STAGE_COUNT]; /* tasks done or failed, per stage */
+    int stage_queued;            /* the running stage's pending tasks are queued */
+    char hosts_path[4096];                   /* the fetch plan */
+    uint64_t hosts_by_outcome[OPTOUT_OUTCOME_COUNT];
+    uint64_t fetched_from, fetched_to;       /* Unix times of the first and last fetch */
+    optout_blocked_counts *blocked;          /* from blocked_hosts.tsv, once written (NULL before) */
+    struct published_file *published;       /* every file published by a done task, from its journal
+                                                record: the manifest need not read them again */
+    size_t published_count, published_cap;
+    size_t *queue; /* ring of pending task indices */
+    size_t queue_head, queue_len;
+    struct worker *workers;
+    size_t worker_count, worker_cap, next_worker;
+    optout_journal *journal;
+    uint64_t epoch, max_epoch, seq;
+    optout_stats *stats;
+    void *config_blob;
+    size_t config_len;
+    size_t *pending; /* accepted, waiting for the group commit */
+    size_t pending_count;
+    int64_t commit_deadline;
+    int64_t started;          /* monotonic ms when this epoch began serving */
+    size_t done_at_start;     /* tasks already done then (rates count this epoch's work) */
+    uint64_t docs_at_start;
+    void *zctx, *router;
+    int recovered; /* this start completed publications or ran tasks */
+    char redis_prefix[256];
+    /* observability: the run id in every log line, the metrics endpoint (metrics.h) */
+    char run_id[16];         /* 12 hex digits of the run directory's SHA-256 */
+    struct metrics *metrics; /* NULL without --metrics-listen */
+    uint64_t journal_fsyncs, group_commits, group_commit_tasks;
+    size_t settled_counts[STAGE_COUNT][5]; /* tasks by state of the stages not running (they do not */
+    int counts_for;                        /* change), counted when b->stage was counts_for - 1 */
+};
+
+
+/* ---- stages (stages.c) ------------------------------------------------------------------------ */
+
+const char *stage_name(enum stage s);
+/* Lays out every stage's tasks from the plan's inputs and the configuration (deterministic, so
+ * journal records name the same tasks after a restart). 0 or -1. */
+int stages_plan(struct broker *b);
+/* A short name for messages and the report: the shard's path, or "fetch part 3 of 64". */
+const char *task_label(const struct broker *b, size_t task, char *buf, size_t cap);
+/* The same as log fields (include/optout/log.h): "task=17 shard=/data/x.jsonl.zst",
+ * "task=70 fetch-part=3/64", "task=9 partition=3/64". */
+const char *task_fields(const struct broker *b, size_t task, char *buf, size_t cap);
+/* An absolute path as workers see it: (root name, relative path) by the --root mounts. */
+void broker_path(const struct broker *b, const char *abs, optout_msg_path *out);
+/* Fills the kind-specific fields of a TASK message (kind, input, span, output name). */
+void stages_task_message(const struct broker *b, size_t task, optout_msg *m);
+/* 1 when a published file name belongs to the task's kind (shards/, removed/, ranking/, robots/). */
+int stages_output_allowed(const struct broker *b, size_t task, const char *name);
+/* Adds a settled task's statistics to the run's. 0, or -1 when malformed. */
+int stages_merge_stats(struct broker *b, size_t task, const void *stats, size_t len);
+/* The ranking's N per class, metric and all_hosts, as workers and the merge apply them. */
+void stages_rank_config(const struct broker_config *c, optout_rank_reduce_config *rc);
+/* DIR/blocked_hosts.tsv from the run's robots snapshot (the fetch archive or the robots
+ * directory); its counts kept in b->blocked. 0 or -1. */
+int stages_write_blocked(struct broker *b);
+/* What happens when stage s has finished, before the next one starts (the ranking merge; after
+ * the fetch, blocked_hosts.tsv). */
+int stages_finish(struct broker *b, enum stage s);
+
+/* ---- the event loop (broker.c) ----------------------------------------------------------------- */
+
+/* Set by SIGTERM/SIGINT, or when the journal cannot be written: the loop ends after this turn. */
+extern volatile sig_atomic_t broker_stop;
+
+/* The stage a task belongs to. */
+enum stage broker_stage_of(const struct broker *b, size_t task);
+/* Queues a task (state pending, no worker). */
+void broker_queue_push(struct broker *b, size_t task);
+/* ACK of an attempt to worker w (nothing when w is gone). */
+void broker_send_ack(struct broker *b, long w, size_t task, uint64_t attempt);
+
+/* ---- results, journal, publication (commit.c) ------------------------------------------------- */
+
+/* DIR/.staging/<task>.<epoch>.<attempt> */
+void commit_staging_path(const struct broker *b, size_t task, uint64_t epoch, uint64_t attempt, char *out,
+                         size_t cap);
+/* A RESULT from worker w: stale (acknowledged, discarded), failed, refused (a failed attempt) or
+ * accepted (journaled, waiting for the group commit). */
+void commit_result(struct broker *b, long w, const optout_msg *m);
+/* A failure or a lease expiry of the task's current attempt: retry, or fail it permanently after
+ * the retry cap. `worker` names who failed it (NULL: nobody in particular). */
+void commit_attempt_failed(struct broker *b, size_t task, const char *worker, const char *why);
+/* Deletes what the task's current attempt staged. */
+void commit_discard_attempt(struct broker *b, size_t task);
+/* The group commit: one fsync for every accepted record pending, then publication. 0 or -1. */
+int commit_pending(struct broker *b);
+/* Syncs the journal. 0 or -1 (logged). */
+int commit_sync(struct broker *b);
+/* Opens and replays the journal, starts a new epoch, completes accepted-but-unpublished tasks and
+ * clears the staging directory. 0 or -1 (logged). */
+int commit_recover(struct broker *b);
+
+/* ---- planning (plan.c) ------------------------------------------------------------------------ */
+
+/* The run id, then the plan: written on the first start, compared and read on later ones.
+ * Returns an exit code (OPTOUT_EXIT_*). */
+int plan_run(struct broker *b);
+/* The filter tasks' output names (after stages_plan). 0 or -1. */
+int plan_output_names(struct broker *b);
+/* The run configuration every TASK carries (b->config_blob). 0 or -1. */
+int plan_config_blob(struct broker *b);
+/* Moves to the first stage with unsettled tasks, finishing the stages passed on the way, and
+ * queues that stage's pending tasks. 0 (b->stage == STAGE_COUNT once every stage has finished),
+ * 1 when a rank or fetch task failed permanently, 2 when a dry run's last stage is done, -1. */
+int plan_advance(struct broker *b);
+/* Loads the verdict store into Redis (idempotent). 0 or -1 (logged). */
+int plan_redis_load(struct broker *b);
+
+/* ---- artefacts (artefacts.c) ----------------------------------------------------------------- */
+
+/* DIR/dry-run.json (--stop-after). 0 or -1. */
+int artefacts_write_dry_run(struct broker *b);
+/* DIR/blocked_domains.tsv for domain granularity. 0 or -1. */
+int artefacts_write_domains(struct broker *b);
+/* After the run: blocked hosts (snapshot runs), report and manifest. 0 or -1. */
+int artefacts_write_final(struct broker *b);
+
+/* ---- progress (status.c) ---------------------------------------------------------------------- */
+
+/* The status answer (JSON) into out. */
+void status_json(struct broker *b, char *out, size_t cap);
+/* The metrics snapshot, when --metrics-listen is on. */
+void status_publish_metrics(struct broker *b);
+
+#endif

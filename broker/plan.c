@@ -1,0 +1,258 @@
+/* plan.c — the plan of a run and its progression through the stages.
+ *
+ * The first start writes DIR/plan (the options that change the result, and the inputs with their
+ * sizes and mtimes); every later start compares its options with it (a difference is a usage
+ * error: the journal's task ids would name other tasks) and reads the inputs from it, so a run
+ * resumes over exactly the inputs it began with. The run configuration every TASK carries is
+ * built here once. plan_advance() moves from stage to stage when one has settled, preparing what
+ * the next needs (the ranking merge, the Redis store, the domain table) before queueing it.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "broker_internal.h"
+#include "optout/log.h"
+#include "optout/policy.h"
+#include "optout/rundir.h"
+#include "optout/util.h"
+#include "optout/verdicts.h"
+
+/* Loads the robots directory into Redis (idempotent; completeness is written last). */
+int plan_redis_load(struct broker *b) {
+    char err[1024];
+    long n;
+    if (b->cfg->robots_dir) {
+        n = optout_verdicts_load_redis(b->cfg->redis, b->cfg->redis_user, b->cfg->redis_password, b->redis_prefix,
+                                       b->cfg->robots_dir, err, sizeof err);
+    } else { /* the fetch archive is the durable record; Redis a cache rebuilt from it */
+        char archive[4200];
+        snprintf(archive, sizeof archive, "%s/robots", b->cfg->dir);
+        n = optout_verdicts_load_redis_archive(b->cfg->redis, b->cfg->redis_user, b->cfg->redis_password,
+                                               b->redis_prefix, archive, err, sizeof err);
+    }
+    if (n < 0) {
+        optout_log(LOG_ERR, "loading verdicts into Redis: %s", err);
+        return -1;
+    }
+    optout_log(LOG_INFO, "Redis %s: %ld host records under %s", b->cfg->redis, n, b->redis_prefix);
+    return 0;
+}
+
+/* x.jsonl -> x.jsonl.zst, x.jsonl.gz -> x.jsonl.zst, x.jsonl.zst unchanged (unless keep_format). */
+static void output_name_of(const char *input_name, int keep_format, char *out, size_t cap) {
+    size_t n = strlen(input_name);
+    if (keep_format || (n > 4 && strcmp(input_name + n - 4, ".zst") == 0)) snprintf(out, cap, "%s", input_name);
+    else if (n > 3 && strcmp(input_name + n - 3, ".gz") == 0) snprintf(out, cap, "%.*s.zst", (int)(n - 3), input_name);
+    else snprintf(out, cap, "%s.zst", input_name);
+}
+
+/* Benchmarks: N inputs that exist only in the plan, for workers that answer without reading them. */
+static int plan_synthetic(struct broker *b) {
+    size_t n = b->cfg->synthetic_tasks;
+    b->inputs.items = calloc(n, sizeof *b->inputs.items);
+    if (!b->inputs.items) return OPTOUT_EXIT_FAILURE;
+    b->inputs.count = n;
+    for (size_t i = 0; i < n; i++) {
+        char name[64];
+        snprintf(name, sizeof name, "/synthetic/%zu.jsonl", i);
+        b->inputs.items[i].path = strdup(name);
+        b->inputs.items[i].output_name = strdup(name + 11);
+        if (!b->inputs.items[i].path || !b->inputs.items[i].output_name) return OPTOUT_EXIT_FAILURE;
+    }
+    snprintf(b->redis_prefix, sizeof b->redis_prefix, "optout:synthetic:");
+    return OPTOUT_EXIT_OK;
+}
+
+int plan_run(struct broker *b) {
+    const struct broker_config *c = b->cfg;
+    char err[OPTOUT_RUNDIR_ERR_LEN];
+    /* the run id: in every log line from here on, and in the Redis prefix */
+    char run_hash[65], context[32];
+    optout_sha256_hex(c->dir, strlen(c->dir), run_hash);
+    snprintf(b->run_id, sizeof b->run_id, "%.12s", run_hash);
+    snprintf(context, sizeof context, "run=%s", b->run_id);
+    optout_log_set_context(context);
+    if (c->synthetic_tasks) return plan_synthetic(b);
+    char corpus[8192] = "", agents[8192] = "", level[16], retries[16], top_en[24], top_non_en[24], parts[16],
+         fetch_tasks[16], scheme[8];
+    for (size_t i = 0; i < c->corpus_count; i++)
+        snprintf(corpus + strlen(corpus), sizeof corpus - strlen(corpus), "%s%s", i ? " " : "", c->corpus[i]);
+    for (size_t i = 0; i < optout_agents_count(b->agents); i++)
+        snprintf(agents + strlen(agents), sizeof agents - strlen(agents), "%s%s", i ? "," : "",
+                 optout_agents_name(b->agents, i));
+    snprintf(level, sizeof level, "%d", c->level ? c->level : 3);
+    snprintf(retries, sizeof retries, "%u", c->retries);
+    snprintf(top_en, sizeof top_en, "%llu", (unsigned long long)c->top_en);
+    snprintf(top_non_en, sizeof top_non_en, "%llu", (unsigned long long)c->top_non_en);
+    snprintf(parts, sizeof parts, "%u", c->partitions);
+    snprintf(fetch_tasks, sizeof fetch_tasks, "%u", c->fetch_tasks);
+    static const char *const schemes[] = {"auto", "https", "http"};
+    snprintf(scheme, sizeof scheme, "%s", schemes[c->fetch.scheme % 3]);
+    char sample[32] = ""; /* the fraction, e.g. "0.01"; "" when every document is filtered */
+    if (c->sample_ppm) snprintf(sample, sizeof sample, "%.6g", (double)c->sample_ppm / 1e6);
+    int fetching = !c->robots_dir;
+    /* options that change the result; the fetch's tuning (timeouts, concurrency) does not */
+    const optout_plan_option options[] = {
+        {"agents", agents},
+        {"allow-private", fetching && c->fetch.allow_private ? "yes" : "no"},
+        {"connect-to", fetching && c->fetch.connect_to ? c->fetch.connect_to : ""},
+        {"corpus", corpus},
+        {"fetch-tasks", fetching ? fetch_tasks : ""},
+        {"granularity", optout_granularity_name((optout_granularity)c->granularity)},
+        {"hosts", c->hosts_file ? c->hosts_file : ""},
+        {"host-key", c->host_key == OPTOUT_HOSTKEY_NETLOC ? "netloc" : "canonical"},
+        {"keep-format", c->keep_format ? "yes" : "no"},
+        {"output", c->output_tags ? "tags" : "shards"},
+        {"keep-hosts", c->keep_hosts ? c->keep_hosts : ""},
+        {"level", level},
+        {"metric", c->top_en || c->top_non_en ? optout_rank_metric_name(c->metric) : ""},
+        {"mode", optout_robots_mode_name(c->mode)},
+        {"partitions", fetching && !c->hosts_file ? parts : ""},
+        {"overrides-sha256", c->keep_hosts || c->remove_hosts ? c->overrides_sha256 : ""},
+        {"remove-hosts", c->remove_hosts ? c->remove_hosts : ""},
+        {"removed", c->with_removed ? "yes" : "no"},
+        {"robots-dir", c->robots_dir ? c->robots_dir : ""},
+        {"sample", sample},
+        {"scheme", fetching ? scheme : ""},
+        {"top-en", top_en},
+        {"top-intl", top_non_en},
+        {"unreachable", c->unreachable_disallows ? "disallow" : "keep"},
+        {"user-agent", fetching && c->fetch.user_agent ? c->fetch.user_agent : ""},
+    };
+    size_t count = sizeof options / sizeof *options;
+    /* Redis keys: optout:<run>:<config-hash>: (the run is named by its directory) */
+    char config_hash[65];
+    optout_plan_config_hash(options, count, config_hash);
+    snprintf(b->redis_prefix, sizeof b->redis_prefix, "optout:%s:%.16s:", b->run_id, config_hash);
+    int exists, differs;
+    if (optout_plan_compare(c->dir, options, count, &exists, &differs, err, sizeof err) != 0) {
+        optout_log(LOG_ERR, "%s: %s", c->dir, err);
+        return differs ? OPTOUT_EXIT_USAGE : OPTOUT_EXIT_FAILURE;
+    }
+    if (exists) {
+        if (optout_plan_read_inputs(c->dir, &b->inputs, err, sizeof err) != 0) {
+            optout_log(LOG_ERR, "%s", err);
+            return OPTOUT_EXIT_FAILURE;
+        }
+        return OPTOUT_EXIT_OK;
+    }
+    if (optout_inputs_expand(c->corpus, c->corpus_count, &b->inputs, err, sizeof err) != 0) {
+        optout_log(LOG_ERR, "%s", err);
+        return OPTOUT_EXIT_USAGE;
+    }
+    for (size_t i = 0; i < b->inputs.count; i++) /* workers get absolute paths */
+        if (b->inputs.items[i].path[0] != '/') {
+            char *abs = realpath(b->inputs.items[i].path, NULL);
+            if (!abs) {
+                optout_log(LOG_ERR, "%s: %s", b->inputs.items[i].path, strerror(errno));
+                return OPTOUT_EXIT_FAILURE;
+            }
+            free(b->inputs.items[i].path);
+            b->inputs.items[i].path = abs;
+        }
+    if (optout_plan_write(c->dir, options, count, &b->inputs, err, sizeof err) != 0) {
+        optout_log(LOG_ERR, "%s", err);
+        return OPTOUT_EXIT_FAILURE;
+    }
+    return OPTOUT_EXIT_OK;
+}
+
+int plan_config_blob(struct broker *b) {
+    optout_run_config *rc = calloc(1, sizeof *rc);
+    if (!rc) return -1;
+    rc->mode = b->cfg->mode;
+    rc->host_key = b->cfg->host_key;
+    rc->unreachable_disallows = (uint8_t)b->cfg->unreachable_disallows;
+    rc->level = b->cfg->level;
+    rc->agent_count = optout_agents_count(b->agents);
+    for (size_t i = 0; i < rc->agent_count; i++)
+        snprintf(rc->agents[i], sizeof rc->agents[i], "%s", optout_agents_name(b->agents, i));
+    const struct broker_config *c = b->cfg;
+    if (c->redis) {
+        snprintf(rc->redis, sizeof rc->redis, "%s", c->redis);
+        snprintf(rc->redis_prefix, sizeof rc->redis_prefix, "%s", b->redis_prefix);
+    } else if (c->robots_dir) {
+        broker_path(b, c->robots_dir, &rc->robots_dir);
+    } else { /* workers read the fetch archive itself */
+        char archive[4200];
+        snprintf(archive, sizeof archive, "%s/robots", c->dir);
+        broker_path(b, archive, &rc->robots_dir);
+        rc->robots_archive = 1;
+    }
+    optout_rank_reduce_config rank;
+    stages_rank_config(c, &rank);
+    rc->rank_partitions = c->partitions;
+    rc->rank_metric = (uint32_t)rank.metric;
+    rc->top_en = rank.top_en;
+    rc->top_non_en = rank.top_non_en;
+    rc->all_hosts = (uint8_t)rank.all_hosts;
+    rc->fetch_scheme = (uint32_t)c->fetch.scheme;
+    rc->fetch_concurrency = c->fetch.concurrency;
+    rc->fetch_connect_timeout_ms = c->fetch.connect_timeout_ms;
+    rc->fetch_timeout_ms = c->fetch.timeout_ms;
+    rc->fetch_retries = c->fetch.retries;
+    rc->fetch_allow_private = (uint8_t)c->fetch.allow_private;
+    snprintf(rc->fetch_user_agent, sizeof rc->fetch_user_agent, "%s", c->fetch.user_agent ? c->fetch.user_agent : "");
+    snprintf(rc->fetch_connect_to, sizeof rc->fetch_connect_to, "%s", c->fetch.connect_to ? c->fetch.connect_to : "");
+    rc->granularity = (uint32_t)c->granularity;
+    if (c->keep_hosts) broker_path(b, c->keep_hosts, &rc->keep_hosts);
+    if (c->remove_hosts) broker_path(b, c->remove_hosts, &rc->remove_hosts);
+    rc->sample_ppm = c->sample_ppm;
+    if (c->granularity == OPTOUT_GRANULARITY_DOMAIN) {
+        char domains[4200];
+        snprintf(domains, sizeof domains, "%s/" OPTOUT_DOMAINS_FILE, c->dir);
+        broker_path(b, domains, &rc->blocked_domains);
+    }
+    rc->output_tags = (uint8_t)c->output_tags;
+    char err[OPTOUT_MSG_ERR_LEN];
+    int r = optout_run_config_encode(rc, &b->config_blob, &b->config_len, err);
+    if (r != 0) optout_log(LOG_ERR, "run configuration: %s", err);
+    free(rc);
+    return r;
+}
+
+/* Loading Redis and the domain table happen before the filter stage is queued, the ranking merge
+ * and blocked_hosts.tsv when their stage has finished (stages_finish). */
+int plan_advance(struct broker *b) {
+    while (b->stage < STAGE_COUNT) {
+        enum stage s = b->stage;
+        size_t first = b->stage_first[s], n = b->stage_count[s];
+        if (b->settled[s] < n) {
+            if (b->stage_queued) return 0;
+            if (s == STAGE_FILTER && b->cfg->redis && plan_redis_load(b) != 0) return -1;
+            if (s == STAGE_FILTER && b->cfg->granularity == OPTOUT_GRANULARITY_DOMAIN && artefacts_write_domains(b) != 0) return -1;
+            for (size_t i = first; i < first + n; i++)
+                if (b->tasks[i].state == TASK_PENDING) broker_queue_push(b, i);
+            b->stage_queued = 1;
+            b->recovered = 1; /* tasks will run: the report changes */
+            optout_log(LOG_INFO, "stage %s: %zu tasks, %zu to run", stage_name(s), n, b->queue_len);
+            return 0;
+        }
+        size_t failed = 0;
+        for (size_t i = first; i < first + n; i++) failed += b->tasks[i].state == TASK_FAILED;
+        if (failed && s != STAGE_FILTER) {
+            optout_log(LOG_ERR, "stage %s: %zu of %zu tasks failed permanently; the later stages cannot run",
+                       stage_name(s), failed, n);
+            return 1;
+        }
+        if (n && stages_finish(b, s) != 0) return -1;
+        b->stage++;
+        b->stage_queued = 0;
+        const char *stop = b->cfg->stop_after;
+        if (stop && ((strcmp(stop, "rank") == 0 && s == STAGE_RANK_REDUCE) || (strcmp(stop, "fetch") == 0 && s == STAGE_FETCH)))
+            return 2; /* a dry run ends here */
+    }
+    return 0;
+}
+
+int plan_output_names(struct broker *b) {
+    for (size_t i = b->stage_first[STAGE_FILTER]; i < b->task_count; i++) {
+        char name[OPTOUT_MSG_PATH_MAX];
+        /* tag mode: the task's name is the tags file's, tags/<name> (tags.h: always .zst) */
+        output_name_of(b->tasks[i].input->output_name, b->cfg->keep_format && !b->cfg->output_tags, name, sizeof name);
+        if (!(b->tasks[i].output_name = strdup(name))) return -1;
+    }
+    return 0;
+}

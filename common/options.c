@@ -1,0 +1,381 @@
+/* options.c — the option table and its parser (include/optout/options.h).
+ *
+ * The table is the one list of these programs' options: getopt_long's table, --help's option list,
+ * the defaults of --check-config and the keys a configuration file may set are made from it, so
+ * an option added here is parsed, documented and configurable everywhere at once. Modelled on
+ * Redis's config.c (a row per setting: name, type, bounds, default).
+ */
+#include "optout/options.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "optout/config.h"
+#include "optout/log.h"
+#include "optout/memory.h"
+#include "optout/msg.h"
+#include "optout/parse.h"
+#include "optout/policy.h"
+#include "optout/rank.h"
+#include "optout/util.h"
+#include "optout/version.h"
+
+#define B OPTOUT_PROG_BROKER
+#define R OPTOUT_PROG_RUN
+#define F OPTOUT_PROG_FILTER
+
+/* ---- the checks of values that are neither numbers nor choices ----------------------------- */
+
+static int check_sample(const char *v, char *err, size_t errlen) {
+    uint32_t ppm;
+    if (optout_sample_parse(v, &ppm) == 0) return 0;
+    optout_set_err(err, errlen, "expected a fraction P with 0 < P <= 1, got '%.200s'", v);
+    return -1;
+}
+
+static int check_connect_to(const char *v, char *err, size_t errlen) {
+    if (strrchr(v, ':') && strlen(v) < OPTOUT_MSG_NAME_MAX) return 0;
+    optout_set_err(err, errlen, "expected HOST:PORT, got '%.200s'", v);
+    return -1;
+}
+
+static int check_root(const char *v, char *err, size_t errlen) {
+    const char *eq = strchr(v, '=');
+    if (eq && eq != v && eq[1] == '/' && !memchr(v, '/', (size_t)(eq - v)) && (size_t)(eq - v) < OPTOUT_MSG_NAME_MAX)
+        return 0;
+    optout_set_err(err, errlen, "expected NAME=/ABSOLUTE/PATH (NAME without '/'), got '%.200s'", v);
+    return -1;
+}
+
+/* A budget that even one worker slot cannot live in is refused here, not by every worker. */
+static int check_max_memory(const char *v, char *err, size_t errlen) {
+    uint64_t bytes, slot;
+    size_t cached;
+    if (optout_memory_parse(v, &bytes, err, errlen) != 0) return -1;
+    return optout_memory_plan(bytes, 1, &slot, &cached, err, errlen);
+}
+
+/* The password file is read once here, so that --check-config and FILE:LINE catch an unreadable
+ * or world-readable one; the program reads it again when it starts. (The CURVE key needs libzmq to
+ * decode: the broker checks it when it starts.) */
+static int check_password_file(const char *v, char *err, size_t errlen) {
+    char *pw = optout_read_secret_file(v);
+    if (pw) {
+        explicit_bzero(pw, strlen(pw));
+        free(pw);
+        return 0;
+    }
+    optout_set_err(err, errlen, "%s",
+                   errno == EINVAL  ? "empty"
+                   : errno == EPERM ? "readable by every user (chmod o-rwx)"
+                                    : strerror(errno));
+    return -2;
+}
+
+/* ---- the table ----------------------------------------------------------------------------- */
+
+static const char *const MODES[] = {"rfc9309", "protego", NULL};
+static const char *const HOST_KEYS[] = {"canonical", "netloc", NULL};
+static const char *const UNREACHABLE[] = {"keep", "disallow", NULL};
+static const char *const OUTPUTS[] = {"shards", "tags", NULL};
+static const char *const GRANULARITIES[] = {"url", "host", "domain", NULL};
+static const char *const METRICS[] = {"tokens", "bytes", "docs", NULL};
+static const char *const SCHEMES[] = {"auto", "https", "http", NULL};
+static const char *const STAGES[] = {"rank", "fetch", NULL};
+
+#define ROW(n, i, t, p, a, d, lo, hi, ch, ck, h) {n, OPTOUT_OPT_##i, OPTOUT_OT_##t, p, a, d, lo, hi, ch, ck, h, 0}
+#define HIDDEN(n, i, t, p, a, h) {n, OPTOUT_OPT_##i, OPTOUT_OT_##t, p, a, NULL, 0, UINT64_MAX, NULL, NULL, h, 1}
+
+/* In --help order. */
+const optout_option optout_option_table[] = {
+    /* what to run on */
+    ROW("dir", DIR, STRING, B, "DIR", NULL, 0, 0, NULL, NULL, "the run directory (created when missing)"),
+    ROW("out", RUN_OUT, STRING, R, "DIR", NULL, 0, 0, NULL, NULL, "the run directory (created when missing)"),
+    ROW("corpus", CORPUS, LIST, B | R, "PATH|GLOB", NULL, 0, 0, NULL, NULL,
+        "input shards (repeat; quote globs: '**' included)"),
+    ROW("in", IN, STRING, F, "SHARD", NULL, 0, 0, NULL, NULL, "the input shard"),
+    ROW("out", OUT, STRING, F, "SHARD", NULL, 0, 0, NULL, NULL, "the kept documents (.zst, .gz or plain by name)"),
+    ROW("removed", REMOVED_SHARD, STRING, F, "SHARD", NULL, 0, 0, NULL, NULL, "the removed documents"),
+    ROW("stats", STATS, STRING, F, "FILE|-", NULL, 0, 0, NULL, NULL, "the statistics as JSON (report.json's schema)"),
+    ROW("robots-dir", ROBOTS_DIR, STRING, B | R | F, "DIR", NULL, 0, 0, NULL, NULL,
+        "a robots.txt snapshot, a file per host (nothing is fetched)"),
+    ROW("archive", ARCHIVE, STRING, F, "DIR", NULL, 0, 0, NULL, NULL,
+        "a fetch archive (a run's robots/, optout fetch's)"),
+    ROW("bind", BIND, LIST, B, "ENDPOINT", NULL, 0, 0, NULL, NULL, "also listen on tcp://ADDRESS:PORT (repeat)"),
+    ROW("workers", WORKERS, NUMBER, R, "N", "(one per core)", 1, 256, NULL, NULL, "worker processes"),
+    ROW("max-memory", MAX_MEMORY, BYTES, R, "BYTES", "(no limit)", 1, UINT64_MAX, NULL, check_max_memory,
+        "each worker's memory budget (docs/policy.md)"),
+    /* the decision */
+    ROW("mode", MODE, CHOICE, B | R | F, NULL, "rfc9309", 0, 0, MODES, NULL, "how robots.txt is read"),
+    ROW("agents-file", AGENTS_FILE, STRING, B | R | F, "FILE", "(the built-in Apertus list)", 0, 0, NULL, NULL,
+        "the AI-training agents, one a line"),
+    ROW("agent", AGENT, LIST, B | R | F, "NAME", NULL, 0, 0, NULL, NULL, "an agent (repeat; after the file's)"),
+    ROW("host-key", HOST_KEY, CHOICE, B | R | F, NULL, "canonical", 0, 0, HOST_KEYS, NULL,
+        "how a URL's host is keyed"),
+    ROW("unreachable", UNREACHABLE, CHOICE, B | R | F, NULL, "keep", 0, 0, UNREACHABLE, NULL,
+        "a host whose robots.txt could not be fetched"),
+    ROW("granularity", GRANULARITY, CHOICE, B | R | F, NULL, "url", 0, 0, GRANULARITIES, NULL,
+        "what a disallow removes (docs/policy.md)"),
+    ROW("keep-hosts", KEEP_HOSTS, STRING, B | R | F, "FILE", "(none)", 0, 0, NULL, NULL,
+        "hosts always kept (host keys or *.domain)"),
+    ROW("remove-hosts", REMOVE_HOSTS, STRING, B | R | F, "FILE", "(none)", 0, 0, NULL, NULL,
+        "hosts always removed (host keys or *.domain)"),
+    ROW("sample", SAMPLE, STRING, B | R | F, "P", "(every document)", 0, 0, NULL, check_sample,
+        "a deterministic sample, 0 < P <= 1"),
+    /* the outputs */
+    ROW("removed", REMOVED, FLAG, B | R, NULL, "false", 0, 0, NULL, NULL, "also write the removed documents"),
+    ROW("output", OUTPUT, CHOICE, B | R | F, NULL, "shards", 0, 0, OUTPUTS, NULL,
+        "rewrite shards, or only list the removed documents (tags)"),
+    ROW("level", LEVEL, NUMBER, B | R | F, "N", "3", 1, 19, NULL, NULL, "zstd level of the outputs"),
+    ROW("keep-format", KEEP_FORMAT, FLAG, B | R, NULL, "false", 0, 0, NULL, NULL,
+        "each output in its input's format (else .jsonl.zst)"),
+    ROW("retries", RETRIES, NUMBER, B | R, "N", "3", 1, 100, NULL, NULL, "attempts per task"),
+    /* the documents' fields */
+    ROW("url-field", URL_FIELD, STRING, F, "PATH", NULL, 0, 0, NULL, NULL, "the URL's field"),
+    ROW("language-field", LANGUAGE_FIELD, STRING, F, "PATH", NULL, 0, 0, NULL, NULL, "the language's field"),
+    ROW("tokens-field", TOKENS_FIELD, STRING, F, "PATH", NULL, 0, 0, NULL, NULL, "the token count's field"),
+    ROW("dump-field", DUMP_FIELD, STRING, F, "PATH", NULL, 0, 0, NULL, NULL, "the crawl dump's field"),
+    ROW("date-field", DATE_FIELD, STRING, F, "PATH", NULL, 0, 0, NULL, NULL, "the crawl date's field"),
+    ROW("text-field", TEXT_FIELD, STRING, F, "PATH", NULL, 0, 0, NULL, NULL, "the text's field"),
+    ROW("max-line", MAX_LINE, NUMBER, F, "BYTES", "67108864", 1, SIZE_MAX, NULL, NULL, "the longest line"),
+    /* ranking and fetching */
+    ROW("top-en", TOP_EN, NUMBER, B | R, "N", "1000000 (when ranking)", 1, UINT64_MAX / 2, NULL, NULL,
+        "fetch the N largest English hosts"),
+    ROW("top-intl", TOP_INTL, NUMBER, B | R, "N", "1000000 (when ranking)", 1, UINT64_MAX / 2, NULL, NULL,
+        "fetch the N largest other hosts"),
+    ROW("metric", METRIC, CHOICE, B | R, NULL, "tokens", 0, 0, METRICS, NULL, "what ranks a host"),
+    ROW("partitions", PARTITIONS, NUMBER, B | R, "P", "64", 1, OPTOUT_RANK_PARTITIONS_MAX, NULL, NULL,
+        "ranking reduce tasks"),
+    ROW("hosts", HOSTS, STRING, B | R, "FILE", NULL, 0, 0, NULL, NULL, "the hosts to fetch (instead of ranking)"),
+    ROW("fetch-tasks", FETCH_TASKS, NUMBER, B | R, "N", "64", 1, 100000, NULL, NULL, "fetch tasks"),
+    ROW("scheme", SCHEME, CHOICE, B | R, NULL, "auto", 0, 0, SCHEMES, NULL, "robots.txt over https, http or both"),
+    ROW("user-agent", USER_AGENT, STRING, B | R, "S", NULL, 0, 0, NULL, NULL, "the fetcher's User-Agent"),
+    ROW("concurrency", CONCURRENCY, NUMBER, B | R, "N", "256", 1, 100000, NULL, NULL,
+        "transfers in flight per fetch task"),
+    ROW("timeout", TIMEOUT, NUMBER, B | R, "S", "30", 1, 3600, NULL, NULL, "a fetch's time limit, seconds"),
+    ROW("connect-timeout", CONNECT_TIMEOUT, NUMBER, B | R, "S", "10", 1, 3600, NULL, NULL,
+        "a connection's time limit, seconds"),
+    ROW("fetch-retries", FETCH_RETRIES, NUMBER, B | R, "N", "2", 0, 20, NULL, NULL, "retries of a failed fetch"),
+    ROW("connect-to", CONNECT_TO, STRING, B | R, "HOST:PORT", NULL, 0, 0, NULL, check_connect_to,
+        "every fetch to this address (tests; implies --allow-private)"),
+    ROW("allow-private", ALLOW_PRIVATE, FLAG, B | R, NULL, "false", 0, 0, NULL, NULL,
+        "allow fetches to private addresses"),
+    ROW("stop-after", STOP_AFTER, CHOICE, B | R, NULL, NULL, 0, 0, STAGES, NULL,
+        "a dry run: stop after this stage"),
+    /* the fleet */
+    ROW("redis", REDIS, STRING, B, "ENDPOINT", NULL, 0, 0, NULL, NULL, "verdicts through Redis (unix:/path, host:port)"),
+    ROW("redis-user", REDIS_USER, STRING, B, "NAME", NULL, 0, 0, NULL, NULL, "the Redis ACL user"),
+    ROW("redis-password-file", REDIS_PASSWORD_FILE, STRING, B, "FILE", NULL, 0, 0, NULL, check_password_file,
+        "the Redis password, alone in a file"),
+    ROW("root", ROOT, LIST, B, "NAME=PATH", NULL, 0, 0, NULL, check_root,
+        "paths under PATH go to workers as NAME (repeat)"),
+    ROW("curve-secret-file", CURVE_SECRET_FILE, STRING, B, "FILE", NULL, 0, 0, NULL, NULL,
+        "the broker's CURVE secret key (optout keygen)"),
+    ROW("curve-allow", CURVE_ALLOW, STRING, B, "DIR", NULL, 0, 0, NULL, NULL, "the admitted public keys"),
+    ROW("metrics-listen", METRICS_LISTEN, STRING, B | R, "HOST:PORT", NULL, 0, 0, NULL, NULL,
+        "serve Prometheus metrics at http://HOST:PORT/metrics"),
+    ROW("metrics-linger", METRICS_LINGER, NUMBER, B | R, "S", NULL, 0, 86400, NULL, NULL,
+        "keep serving the metrics S seconds after the run"),
+    ROW("version", VERSION, FLAG, B, NULL, NULL, 0, 0, NULL, NULL, "print the version and exit"),
+    /* fault injection for the tests: die between journaling `accepted` and publishing */
+    HIDDEN("crash-after-accept", CRASH_AFTER_ACCEPT, FLAG, B, NULL, "tests: exit after journaling accepted"),
+    /* benchmarks: N tasks over no files, for simulated workers (bench/broker.sh) */
+    HIDDEN("synthetic-tasks", SYNTHETIC_TASKS, NUMBER, B, "N", "benchmarks: N tasks over no files"),
+    {NULL, OPTOUT_OPT_COUNT, OPTOUT_OT_FLAG, 0, NULL, NULL, 0, 0, NULL, NULL, NULL, 0},
+};
+
+const optout_option *optout_option_row(optout_option_id id) {
+    for (const optout_option *o = optout_option_table; o->name; o++)
+        if (o->id == id) return o;
+    return NULL;
+}
+
+const optout_option *optout_option_find(const char *name, unsigned programs) {
+    for (const optout_option *o = optout_option_table; o->name; o++)
+        if ((o->programs & programs) && strcmp(o->name, name) == 0) return o;
+    return NULL;
+}
+
+static unsigned program_of_section(const char *section) {
+    return strcmp(section, "broker") == 0 ? B : strcmp(section, "run") == 0 ? R : strcmp(section, "filter") == 0 ? F : 0;
+}
+
+const char *optout_option_default(const char *section, const char *name) {
+    unsigned p = program_of_section(section);
+    const optout_option *o = p ? optout_option_find(name, p) : NULL;
+    return o ? o->def : NULL;
+}
+
+/* ---- --help -------------------------------------------------------------------------------- */
+
+void optout_options_usage(const optout_program_spec *spec, FILE *f) {
+    fputs(spec->usage, f);
+    fputs("\noptions:\n", f);
+    for (const optout_option *o = optout_option_table; o->name; o++) {
+        if (!(o->programs & spec->program) || o->hidden) continue;
+        char arg[128] = "";
+        if (o->type == OPTOUT_OT_CHOICE) {
+            size_t n = 0;
+            for (size_t i = 0; o->choices[i] && n < sizeof arg; i++)
+                n += (size_t)snprintf(arg + n, sizeof arg - n, "%s%s", i ? "|" : "", o->choices[i]);
+        } else if (o->arg) snprintf(arg, sizeof arg, "%s", o->arg);
+        char head[160];
+        snprintf(head, sizeof head, "--%s%s%s", o->name, arg[0] ? " " : "", arg);
+        fprintf(f, "  %-34s %s", head, o->help);
+        if (o->def && o->type != OPTOUT_OT_FLAG) fprintf(f, " (default %s)", o->def);
+        fputc('\n', f);
+    }
+    fprintf(f, "  %-34s %s\n", "--config FILE", "the configuration file (default " OPTOUT_CONFIG_DEFAULT ")");
+    fprintf(f, "  %-34s %s\n", "--check-config", "print the effective configuration and exit");
+    fprintf(f, "  %-34s %s\n", "-h, --help", "this text");
+    if (spec->about) {
+        fputc('\n', f);
+        fputs(spec->about, f);
+    }
+}
+
+/* ---- parsing ------------------------------------------------------------------------------- */
+
+void optout_options_free(optout_option_values *v) {
+    for (size_t i = 0; i < OPTOUT_OPT_COUNT; i++) free(v->list[i]);
+    free(v->order);
+    memset(v, 0, sizeof *v);
+}
+
+/* Checks and stores one value of row o. 0, or an exit status after a message: a bad value is a
+ * usage error, a file the value names that cannot be used (a check's -2) a runtime failure. */
+static int take(const optout_option *o, const char *text, optout_option_values *v, size_t list_cap) {
+    char err[600] = "";
+    uint64_t n = 1;
+    switch (o->type) {
+    case OPTOUT_OT_FLAG: text = NULL; break;
+    case OPTOUT_OT_NUMBER:
+        if (optout_parse_number(text, o->min, o->max, &n, err, sizeof err) != 0) goto bad;
+        break;
+    case OPTOUT_OT_BYTES:
+        if (optout_parse_bytes(text, o->min, o->max, &n, err, sizeof err) != 0) goto bad;
+        break;
+    case OPTOUT_OT_CHOICE: {
+        size_t i = 0;
+        while (o->choices[i] && strcmp(o->choices[i], text) != 0) i++;
+        if (!o->choices[i]) {
+            size_t len = (size_t)snprintf(err, sizeof err, "expected ");
+            for (size_t k = 0; o->choices[k] && len < sizeof err; k++)
+                len += (size_t)snprintf(err + len, sizeof err - len, "%s%s", o->choices[k],
+                                        !o->choices[k + 1] ? "" : !o->choices[k + 2] ? " or " : ", ");
+            if (len < sizeof err) snprintf(err + len, sizeof err - len, ", got '%.200s'", text);
+            goto bad;
+        }
+        n = i;
+        break;
+    }
+    case OPTOUT_OT_STRING:
+    case OPTOUT_OT_LIST: break;
+    }
+    int checked = o->check && text ? o->check(text, err, sizeof err) : 0;
+    if (checked == -2) {
+        if (strncmp(err, text, strlen(text)) == 0) optout_log(LOG_ERR, "--%s %s", o->name, err);
+        else optout_log(LOG_ERR, "--%s %s: %s", o->name, text, err);
+        return OPTOUT_EXIT_FAILURE;
+    }
+    if (checked != 0) goto bad;
+    v->given[o->id] = 1;
+    v->text[o->id] = text;
+    v->num[o->id] = n;
+    if (o->type == OPTOUT_OT_LIST) {
+        if (!v->list[o->id] && !(v->list[o->id] = calloc(list_cap, sizeof *v->list[o->id]))) goto oom;
+        v->list[o->id][v->count[o->id]++] = text;
+    }
+    v->order[v->order_count++] = (struct optout_option_given){o->id, text};
+    return 0;
+bad:
+    optout_log(LOG_ERR, "--%s: %s", o->name, err);
+    return OPTOUT_EXIT_USAGE;
+oom:
+    optout_log(LOG_ERR, "out of memory");
+    return OPTOUT_EXIT_FAILURE;
+}
+
+/* The defaults: numbers and choices hold theirs in num. */
+static void set_defaults(optout_option_values *v, unsigned program) {
+    for (const optout_option *o = optout_option_table; o->name; o++) {
+        if (!(o->programs & program) || !o->def) continue;
+        if (o->type == OPTOUT_OT_NUMBER || o->type == OPTOUT_OT_BYTES) {
+            char err[8];
+            size_t digits = strspn(o->def, "0123456789");
+            char num[24];
+            if (digits && digits < sizeof num) {
+                memcpy(num, o->def, digits);
+                num[digits] = '\0';
+                (void)optout_parse_number(num, 0, UINT64_MAX, &v->num[o->id], err, sizeof err);
+            }
+        } else if (o->type == OPTOUT_OT_CHOICE) {
+            for (size_t i = 0; o->choices[i]; i++)
+                if (strcmp(o->choices[i], o->def) == 0) v->num[o->id] = i;
+        }
+    }
+}
+
+int optout_options_parse(const optout_program_spec *spec, int argc, char **argv, optout_option_values *v) {
+    memset(v, 0, sizeof *v);
+    set_defaults(v, spec->program);
+    /* getopt_long's table: the program's rows, then --help; val is the row's index + 256 */
+    size_t nrows = 0;
+    while (optout_option_table[nrows].name) nrows++;
+    struct option *longopts = calloc(nrows + 2, sizeof *longopts);
+    if (!longopts) {
+        optout_log(LOG_ERR, "out of memory");
+        return OPTOUT_EXIT_FAILURE;
+    }
+    size_t n = 0;
+    for (size_t i = 0; i < nrows; i++) {
+        const optout_option *o = &optout_option_table[i];
+        if (!(o->programs & spec->program)) continue;
+        longopts[n++] = (struct option){o->name, o->type == OPTOUT_OT_FLAG ? no_argument : required_argument, NULL,
+                                        (int)i + 256};
+    }
+    longopts[n++] = (struct option){"help", no_argument, NULL, 'h'};
+    int rc = -1;
+    if (optout_config_args(spec->section, longopts, ":h", &argc, &argv) != 0) {
+        rc = OPTOUT_EXIT_USAGE;
+        goto out;
+    }
+    if (!(v->order = calloc((size_t)argc + 1, sizeof *v->order))) {
+        optout_log(LOG_ERR, "out of memory");
+        rc = OPTOUT_EXIT_FAILURE;
+        goto out;
+    }
+    int opt;
+    optind = 1;
+    opterr = 0;
+    while (rc < 0 && (opt = getopt_long(argc, argv, ":h", longopts, NULL)) != -1) {
+        if (opt == 'h') {
+            optout_options_usage(spec, stdout);
+            rc = OPTOUT_EXIT_OK;
+        } else if (opt == ':') {
+            optout_log(LOG_ERR, "option '%s' needs a value", argv[optind - 1]);
+            rc = OPTOUT_EXIT_USAGE;
+        } else if (opt < 256 || (size_t)(opt - 256) >= nrows) {
+            optout_log(LOG_ERR, "unknown option '%s' (see --help)", argv[optind - 1]);
+            rc = OPTOUT_EXIT_USAGE;
+        } else if (optout_option_table[opt - 256].id == OPTOUT_OPT_VERSION && spec->version) {
+            printf("%s %s\n", spec->version, OPTOUT_VERSION);
+            rc = OPTOUT_EXIT_OK;
+        } else {
+            int taken = take(&optout_option_table[opt - 256], optarg, v, (size_t)argc);
+            if (taken != 0) rc = taken;
+        }
+    }
+    if (rc >= 0) goto out;
+    optout_config_done();
+    if (optind < argc) {
+        optout_log(LOG_ERR, "unexpected argument '%s' (quote glob patterns: optout expands them itself)",
+                   argv[optind]);
+        rc = OPTOUT_EXIT_USAGE;
+    }
+out:
+    free(longopts);
+    return rc;
+}

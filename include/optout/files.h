@@ -1,0 +1,39 @@
+/* files.h — the files a command reads and writes, checked before anything is written: the
+ * user's files always survive a typo.
+ *
+ * Contract
+ * - Files are compared by identity, never by spelling: an existing file is (st_dev, st_ino) after
+ *   following links (so "in.jsonl", "./in.jsonl", "/abs/in.jsonl", a symbolic link to it and a
+ *   hard link of it are one file); an output that does not exist yet is its directory's identity
+ *   (links followed) plus its last name. No output may be an input or another output.
+ * - An output that exists must be a regular file reached without a link: outputs are published
+ *   by writing a temporary file and renaming it over the name, which would replace a symbolic
+ *   link (not write through it), turn a FIFO or a device (/dev/stdout, /dev/null) into a regular
+ *   file, or fail on a directory. Such a target is refused, with the option and the kind of file
+ *   named; a command that can write to standard output says so by accepting "-".
+ * - "-" (standard input or output) and NULL paths are skipped. A path whose directory does not
+ *   exist yet is accepted (the command creates it) and compared by spelling after removing "./"
+ *   and repeated slashes: nothing else can be the same file.
+ * - optout_files_writable() checks, before a long job publishes a first output, that a later
+ *   output can be created: a probe file "PATH.probe.PID" is created and removed next to it (when
+ *   its directory is still to be created: access W_OK|X_OK on the nearest existing ancestor).
+ * Errors fill err (optout_set_err) naming the options and paths; the callers exit 2.
+ */
+#ifndef OPTOUT_FILES_H
+#define OPTOUT_FILES_H
+
+#include <stddef.h>
+
+typedef struct {
+    const char *option; /* "--out", for messages */
+    const char *path;   /* NULL or "-": not a file */
+    int output;         /* 1: written by the command, 0: read */
+} optout_file_arg;
+
+/* 0, or -1 with err (see the contract). */
+int optout_files_check(const optout_file_arg *files, size_t n, char *err, size_t errlen);
+
+/* 0 when a file can be created where `path` names it, or -1 with err ("--stats PATH: ..."). */
+int optout_files_writable(const char *option, const char *path, char *err, size_t errlen);
+
+#endif

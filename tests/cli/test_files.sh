@@ -1,0 +1,133 @@
+#!/bin/sh
+# test_files.sh — the user's files survive a typo (include/optout/files.h): `optout filter` refuses
+# an output that is its input (however spelled: ./x, /abs/x, a hard link), two outputs that are one
+# file, an output that is a symbolic link, a FIFO or a directory (never replaced), and a --stats it
+# could not write after --out was published; each refusal is exit 2 and leaves every file as it was.
+# Also the strict integer options: -1, +1, " 1" and out-of-range values are usage errors.
+#
+# usage: sh tests/cli/test_files.sh BIN_DIR SOURCE_ROOT
+# Every check prints PASS/FAIL; the script exits 1 on any failure.
+set -u
+
+BIN=${1:-}
+SRC=${2:-}
+if [ -z "$BIN" ] || [ -z "$SRC" ]; then
+    echo "usage: $0 BIN_DIR SOURCE_ROOT" >&2
+    exit 2
+fi
+BIN=$(cd "$BIN" && pwd)
+OPTOUT=$BIN/optout
+SAMPLE=$(cd "$SRC/data/sample" && pwd)
+T=$(mktemp -d "${TMPDIR:-/tmp}/optout-files-test.XXXXXX") || exit 1
+trap 'rm -rf "$T"' EXIT
+trap 'exit 1' HUP INT TERM
+export OPTOUT_CONFIG=
+
+failures=0
+pass() { echo "PASS: $1"; }
+fail() {
+    failures=$((failures + 1))
+    echo "FAIL: $1" >&2
+    echo "--- stderr:" >&2
+    cat "$T/err" >&2
+}
+run() {
+    "$@" >"$T/out" 2>"$T/err"
+    rc=$?
+}
+expect() {
+    if [ "$rc" -eq "$2" ]; then pass "$1: exit $2"; else fail "$1: exit $rc, expected $2"; fi
+}
+has() {
+    if grep -qF -- "$3" "$2"; then pass "$1: '$3'"; else fail "$1: no '$3' in $(basename "$2")"; fi
+}
+# same NAME FILE SUM: FILE's checksum is still SUM
+same() {
+    if [ "$(cksum <"$2")" = "$3" ]; then pass "$1: $(basename "$2") unchanged"; else fail "$1: $2 changed"; fi
+}
+
+mkdir -p "$T/w"
+cp "$SAMPLE/corpus.jsonl.zst" "$T/w/in.jsonl.zst"
+SUM=$(cksum <"$T/w/in.jsonl.zst")
+filter() { run "$OPTOUT" filter --robots-dir "$SAMPLE/robots" "$@"; }
+
+# ---- an output that is the input ----------------------------------------------------------------
+cd "$T/w" || exit 1
+filter --in in.jsonl.zst --out ./in.jsonl.zst
+expect "--out ./IN" 2
+has "--out ./IN" "$T/err" "are the same file"
+same "--out ./IN" "$T/w/in.jsonl.zst" "$SUM"
+filter --in in.jsonl.zst --out "$T/w/in.jsonl.zst"
+expect "--out /ABS/IN" 2
+same "--out /ABS/IN" "$T/w/in.jsonl.zst" "$SUM"
+ln in.jsonl.zst hard.jsonl.zst
+filter --in in.jsonl.zst --out hard.jsonl.zst
+expect "--out HARD-LINK-OF-IN" 2
+same "--out HARD-LINK-OF-IN" "$T/w/in.jsonl.zst" "$SUM"
+filter --in in.jsonl.zst --out kept.jsonl.zst --removed "$T/w/../w/hard.jsonl.zst"
+expect "--removed HARD-LINK-OF-IN" 2
+same "--removed HARD-LINK-OF-IN" "$T/w/in.jsonl.zst" "$SUM"
+if [ ! -e kept.jsonl.zst ]; then pass "nothing published after a refusal"; else fail "kept.jsonl.zst written"; fi
+filter --in in.jsonl.zst --out new.jsonl.zst --removed ./new.jsonl.zst
+expect "--out and --removed one new file" 2
+has "--out and --removed one new file" "$T/err" "--out new.jsonl.zst and --removed ./new.jsonl.zst are the same file"
+filter --in in.jsonl.zst --out kept.jsonl.zst --stats "$T/w/kept.jsonl.zst"
+expect "--stats is --out" 2
+
+# ---- an output that is not a regular file: refused, never replaced --------------------------------
+echo "precious" >target.txt
+ln -s target.txt link.jsonl
+filter --in in.jsonl.zst --out link.jsonl
+expect "--out SYMLINK" 2
+has "--out SYMLINK" "$T/err" "is a symbolic link"
+if [ -L link.jsonl ] && [ "$(cat target.txt)" = "precious" ]; then pass "--out SYMLINK: link and target intact"; else
+    fail "--out SYMLINK: the link or its target changed"; fi
+ln -s in.jsonl.zst link-to-in.jsonl.zst
+filter --in in.jsonl.zst --out link-to-in.jsonl.zst
+expect "--out SYMLINK-TO-IN" 2
+same "--out SYMLINK-TO-IN" "$T/w/in.jsonl.zst" "$SUM"
+mkfifo fifo
+filter --in in.jsonl.zst --out fifo
+expect "--out FIFO" 2
+has "--out FIFO" "$T/err" "is a FIFO"
+if [ -p fifo ]; then pass "--out FIFO: still a FIFO"; else fail "--out FIFO: replaced"; fi
+mkdir adir
+filter --in in.jsonl.zst --out kept.jsonl.zst --removed adir
+expect "--removed DIRECTORY" 2
+has "--removed DIRECTORY" "$T/err" "is a directory"
+
+# ---- --stats that cannot be written: refused before --out is published ----------------------------
+filter --in in.jsonl.zst --out kept.jsonl.zst --stats /proc/optout-test-stats.json
+expect "--stats UNWRITABLE" 2
+has "--stats UNWRITABLE" "$T/err" "--stats /proc/optout-test-stats.json"
+if [ ! -e kept.jsonl.zst ]; then pass "--stats UNWRITABLE: --out not published"; else
+    fail "--stats UNWRITABLE: --out was published"; fi
+
+# ---- the good case still works, and a rerun over its own outputs too ------------------------------
+filter --in in.jsonl.zst --out kept.jsonl.zst --removed removed.jsonl.zst --stats stats.json
+expect "a valid filter" 0
+filter --in in.jsonl.zst --out kept.jsonl.zst --removed removed.jsonl.zst --stats stats.json
+expect "the same filter again (outputs replaced)" 0
+same "a valid filter" "$T/w/in.jsonl.zst" "$SUM"
+
+# ---- strict integers ---------------------------------------------------------------------------
+for v in -1 +1 " 1" 20 0 1x 99999999999999999999; do
+    filter --in in.jsonl.zst --out k2.jsonl.zst --level "$v"
+    expect "--level '$v'" 2
+done
+filter --in in.jsonl.zst --out k2.jsonl.zst --max-line -1
+expect "--max-line -1 (was 2^64-1)" 2
+has "--max-line -1" "$T/err" "--max-line: expected 1.."
+run "$BIN/optout-broker" --dir "$T/b" --corpus x --retries 3x
+expect "broker --retries 3x (was atoi)" 2
+run "$BIN/optout-broker" --dir "$T/b" --corpus x --level 5abc
+expect "broker --level 5abc (was atoi)" 2
+has "broker --level 5abc" "$T/err" "--level: expected 1..19, got '5abc'"
+run "$OPTOUT" run --corpus x --out "$T/r" --workers -1
+expect "run --workers -1" 2
+
+if [ "$failures" -ne 0 ]; then
+    echo "$failures check(s) failed" >&2
+    exit 1
+fi
+echo "all file checks passed"
