@@ -21,6 +21,8 @@ manifest.json (optout_manifest_write through audit_tool) on a robots-dir run and
   (plain verify still passes); an edited plan fails.
 """
 import hashlib, json, os, shutil, signal, subprocess, sys, tempfile, time
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support"))
+from optout_test import check, failures, finish, quiet, run  # noqa: E402
 
 BIN, ROOT, TOOL = sys.argv[1], sys.argv[2], sys.argv[3]
 SHARED = sys.argv[4] if len(sys.argv) > 4 else os.path.join(ROOT, "..", "shared")
@@ -28,17 +30,7 @@ OPTOUT = os.path.join(BIN, "optout")
 SAMPLE_ROBOTS = os.path.join(ROOT, "data", "sample", "robots")
 AGENTS = [l.strip() for l in open(os.path.join(ROOT, "data", "agents", "apertus-paper.txt"))
           if l.strip() and not l.startswith("#")]
-failures = []
-
-
-def check(cond, what):
-    if not cond:
-        failures.append(what)
-        print("FAIL:", what, file=sys.stderr)
-
-
-def run(cmd, **kw):
-    return subprocess.run(cmd, capture_output=True, text=True, **kw)
+quiet()  # host-by-host checks: only the failures are printed
 
 
 def key_of(name):  # robots directory file name -> host key (robots_dir_scan.h)
@@ -396,11 +388,7 @@ def main():
             shutil.rmtree(tmp, ignore_errors=True)
         else:
             print("kept", tmp, file=sys.stderr)
-    if failures:
-        print("%d failure(s)" % len(failures), file=sys.stderr)
-        return 1
-    print("ok")
-    return 0
+    finish("audit")
 
 
 if __name__ == "__main__":

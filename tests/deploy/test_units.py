@@ -22,6 +22,8 @@
 Exit status 77 when systemd-analyze is missing.
 usage: test_units.py BIN_DIR REPO_ROOT BUILD_DIR CMAKE"""
 import json, os, re, shlex, shutil, signal, socket, struct, subprocess, sys, tempfile, threading, time, uuid
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support"))
+from optout_test import check, finish, skip  # noqa: E402
 
 MAX_EXPOSURE = 1.2  # measured 1.2 for both units with systemd 252 (Debian 12)
 UNITS = ("optout-broker.service", "optout-worker@.service")
@@ -30,16 +32,7 @@ bin_dir, root, build_dir, cmake = sys.argv[1:5]
 sample = os.path.join(root, "data", "sample")
 analyze = shutil.which("systemd-analyze")
 if not analyze:
-    print("SKIP: systemd-analyze not found")
-    sys.exit(77)
-failures = []
-
-
-def check(ok, what):
-    print(("ok: " if ok else "FAIL: ") + what)
-    if not ok:
-        failures.append(what)
-    return ok
+    skip("systemd-analyze not found")
 
 
 # --- unit files -----------------------------------------------------------------------------------
@@ -127,9 +120,8 @@ try:
     check(os.path.exists(os.path.join(prefix, "lib", "sysusers.d", "optout.conf")), "installed lib/sysusers.d/optout.conf")
     check(os.access(os.path.join(prefix, "share", "optout", "slurm", "optout.sbatch"), os.X_OK),
           "installed share/optout/slurm/optout.sbatch")
-    if os.path.exists(os.path.join(root, "deploy", "optout.conf.example")):
-        check(os.path.exists(os.path.join(prefix, "share", "optout", "optout.conf.example")),
-              "installed share/optout/optout.conf.example")
+    check(os.path.exists(os.path.join(prefix, "share", "optout", "optout.conf.example")),
+          "installed share/optout/optout.conf.example")
     parsed = {u: read_unit(p) for u, p in units.items()}
     for u, unit in parsed.items():
         argv0 = shlex.split(last(unit, "Service", "ExecStart"))[0]
@@ -501,5 +493,4 @@ finally:
             p.wait()
     shutil.rmtree(tmp, ignore_errors=True)
 
-print("%d failure(s)" % len(failures) if failures else "all deploy checks passed")
-sys.exit(1 if failures else 0)
+finish("deploy")

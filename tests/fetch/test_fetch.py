@@ -5,7 +5,7 @@ host by host.
 
 usage: test_fetch.py BIN_DIR REPO_ROOT [SHARED_DIR]
 
-Scenarios (each check prints PASS/FAIL with the host and what was expected):
+Scenarios (each check prints ok/FAIL with the host and what was expected):
   outcomes   every outcome class in auto mode (https is tried first, fails its handshake against
              the plain-HTTP server, and falls back to http): real bodies (sha256/size of the
              served file), every status class, redirect chains <= 5 / > 5 / loops, a cross-host
@@ -22,6 +22,8 @@ Scenarios (each check prints PASS/FAIL with the host and what was expected):
   top10k     with SHARED_DIR: the 4,231 real bodies of data/robots-top10k, all ok, bodies intact.
 """
 import glob, hashlib, os, re, shutil, signal, subprocess, sys, tempfile, time
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support"))
+from optout_test import check, failures, finish  # noqa: E402
 
 BIN, ROOT = sys.argv[1], sys.argv[2]
 SHARED = sys.argv[3] if len(sys.argv) > 3 else os.path.join(ROOT, "..", "shared")
@@ -30,15 +32,7 @@ SERVER = os.path.join(ROOT, "tools", "robots-server")
 SAMPLE = os.path.join(ROOT, "data", "sample", "robots")
 TOP10K = os.path.join(SHARED, "data", "robots-top10k")
 BODY_MAX = 500 * 1024
-failures = []
 TMP = tempfile.mkdtemp(prefix="optout-fetch-test.")
-
-
-def check(cond, what):
-    print(("PASS: " if cond else "FAIL: ") + what, flush=True)
-    if not cond:
-        failures.append(what)
-    return cond
 
 
 # --- the server ---------------------------------------------------------------------------------
@@ -570,12 +564,8 @@ def main():
         if not failures:
             shutil.rmtree(TMP, ignore_errors=True)
     if failures:
-        print("\n%d check(s) failed (work files kept in %s):" % (len(failures), TMP))
-        for f in failures:
-            print("  " + f)
-        return 1
-    print("\nall fetch checks passed")
-    return 0
+        print("work files kept in " + TMP)
+    finish("fetch")
 
 
 if __name__ == "__main__":

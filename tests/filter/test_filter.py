@@ -15,7 +15,6 @@ Exit: 0 when every check passes, 1 otherwise, 77 when the shared data is absent.
 import concurrent.futures
 import gzip
 import json
-import math
 import os
 import re
 import shutil
@@ -23,9 +22,10 @@ import subprocess
 import sys
 import tempfile
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support"))
+from optout_test import check, finish, skip, zcat  # noqa: E402
+
 TIMEOUT = 300
-FAILURES = []
-PASSED = []
 
 # Extra robots files, added to a symlink copy of the shared directory: an IDN host (punycode file
 # name), a port written host_PORT with an upper-case name, a default port written _80.
@@ -49,32 +49,16 @@ CORPORA = [
 COMMON_GEN = ["--hosts", "400", "--bad-rate", "0.02"]
 
 
-def fail(check, msg):
-    FAILURES.append((check, msg))
-    print("FAIL %s: %s" % (check, msg), flush=True)
+def fail(name, msg):
+    check(False, "%s: %s" % (name, msg))
 
 
-def ok(check, msg=""):
-    PASSED.append(check)
-    print("ok   %s%s" % (check, (": " + msg) if msg else ""), flush=True)
+def ok(name, msg=""):
+    check(True, name + (": " + msg if msg else ""))
 
 
 def run(cmd, **kw):
     return subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=TIMEOUT, **kw)
-
-
-def read_shard(path):
-    with open(path, "rb") as f:
-        data = f.read()
-    if path.endswith(".gz"):
-        return gzip.decompress(data)
-    if path.endswith(".zst"):
-        p = subprocess.run(["zstd", "-q", "-d", "-c"], input=data, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                           timeout=TIMEOUT)
-        if p.returncode != 0:
-            raise ValueError("zstd -d %s: %s" % (path, p.stderr.decode(errors="replace").strip()))
-        return p.stdout
-    return data
 
 
 def split_lines(data):
@@ -382,7 +366,7 @@ def check_run(label, optout, robots_dir, mode, agents_file, agents, shard_path, 
     problems = []
     # (b) kept lines: the input lines of kept documents, byte-identical, in order (blank lines too)
     exp_kept = b"".join(d.raw for d in docs if not d.agents)
-    got_kept = read_shard(out)
+    got_kept = zcat(out)
     if got_kept != exp_kept:
         el, gl = split_lines(exp_kept), split_lines(got_kept)
         i = next((i for i in range(min(len(el), len(gl))) if el[i] != gl[i]), min(len(el), len(gl)))
@@ -392,7 +376,7 @@ def check_run(label, optout, robots_dir, mode, agents_file, agents, shard_path, 
                                                                 gl[i][:160] if i < len(gl) else None))
     # (c) removed lines: the input lines of removed documents plus the agents
     exp_rm = [d for d in docs if d.agents]
-    got_rm = split_lines(read_shard(removed))
+    got_rm = split_lines(zcat(removed))
     if len(got_rm) != len(exp_rm):
         problems.append("(c) %d removed lines expected, %d written" % (len(exp_rm), len(got_rm)))
     bad_rm = 0
@@ -456,7 +440,7 @@ def check_empty(label, optout, robots_dir, empty_input, agents, outdir):
         for name in (out, removed):
             if not os.path.exists(name):
                 problems.append("%s not written" % os.path.basename(name))
-            elif read_shard(name) != b"":
+            elif zcat(name) != b"":
                 problems.append("%s not empty" % os.path.basename(name))
         with open(stats, encoding="utf-8") as f:
             dd = diff(expected_stats([], agents), json.load(f))
@@ -487,8 +471,7 @@ def main():
     shared = os.path.abspath(sys.argv[3] if len(sys.argv) == 4 else os.path.join(repo, "..", "shared"))
     shared_robots = os.path.join(shared, "data", "robots-top10k")
     if not os.path.isdir(shared_robots):
-        print("test_filter: skipped: %s is absent (the shared data folder)" % shared_robots)
-        return 77
+        skip("%s is absent (the shared data folder)" % shared_robots)
     gen = os.path.join(repo, "tools", "gen-corpus")
     agents_45 = os.path.join(repo, "data", "agents", "ai-robots-txt-2025-01.txt")
     if shutil.which("zstd") is None:
@@ -533,7 +516,7 @@ def run_checks(optout, gen, shared_robots, agents_45, work):
             path = os.path.join(out, sh["file"])
             with open(os.path.join(out, "_meta", sh["file"] + ".lines.tsv"), encoding="utf-8") as f:
                 rows = [line.rstrip("\n").split("\t") for line in f]
-            shards.append((name, path, analyse_shard(read_shard(path), rows)))
+            shards.append((name, path, analyse_shard(zcat(path), rows)))
     name, args = CORPORA[0]
     again = os.path.join(work, "corpus-again")
     p = run([sys.executable, gen, "--robots-dir", robots, "--out", again, "--jobs", "2"] + COMMON_GEN + args)
@@ -622,8 +605,7 @@ def run_checks(optout, gen, shared_robots, agents_45, work):
             f.write(data)
         check_empty("empty input " + name, optout, robots, path, default_agents, os.path.join(work, "out-" + name))
 
-    print("test_filter: %d checks passed, %d failed" % (len(PASSED), len(FAILURES)))
-    return 1 if FAILURES else 0
+    finish("filter")
 
 
 if __name__ == "__main__":

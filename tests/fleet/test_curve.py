@@ -18,7 +18,9 @@ usage: test_curve.py BIN_DIR REPO_ROOT PATH/TO/curve_probe
 5. Worker A completes the run alone (the broker's log has only A joining); the report equals the
    sample's expected summary.
 """
-import json, os, re, shutil, socket, stat, subprocess, sys, tempfile, time
+import json, os, re, shutil, stat, subprocess, sys, tempfile, time
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support"))
+from optout_test import check, failures, finish, free_port  # noqa: E402
 
 BIN, ROOT, PROBE = sys.argv[1], sys.argv[2], sys.argv[3]
 OPTOUT = os.path.join(BIN, "optout")
@@ -26,21 +28,6 @@ BROKER = os.path.join(BIN, "optout-broker")
 WORKER = os.path.join(BIN, "optout-worker")
 SAMPLE = os.path.join(ROOT, "data", "sample")
 Z85 = re.compile(r"^[0-9a-zA-Z.\-:+=^!/*?&<>()\[\]{}@%$#]{40}$")
-failures = []
-
-
-def check(cond, what):
-    print(("PASS: " if cond else "FAIL: ") + what, flush=True)
-    if not cond:
-        failures.append(what)
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 tmp = tempfile.mkdtemp(prefix="optout-curve-")
@@ -202,5 +189,4 @@ finally:
                 print("---- %s ----\n%s" % (name, open(os.path.join(tmp, name)).read()[-3000:]))
     shutil.rmtree(tmp, ignore_errors=True)
 
-print("%d failure(s)" % len(failures))
-sys.exit(1 if failures else 0)
+finish("curve")

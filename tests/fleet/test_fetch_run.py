@@ -16,30 +16,13 @@ Checks
    run; its manifest verifies, and a changed output byte does not.
 usage: test_fetch_run.py BIN_DIR REPO_ROOT"""
 import glob, json, os, shutil, signal, subprocess, sys, tempfile, time
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support"))
+from optout_test import check, finish, robots_server, runner, stop, tree_outputs as outputs  # noqa: E402
 
 bin_dir, root = sys.argv[1], sys.argv[2]
 optout = os.path.join(bin_dir, "optout")
 robots = os.path.join(root, "data", "sample", "robots")
-failures = []
-
-
-def check(ok, what):
-    print(("ok: " if ok else "FAIL: ") + what)
-    if not ok:
-        failures.append(what)
-
-
-def zcat(path):
-    return subprocess.run(["zstd", "-dcq", path], capture_output=True, check=True).stdout
-
-
-def outputs(run):
-    """{relative path: decompressed bytes} of shards/ and removed/."""
-    got = {}
-    for sub in ("shards", "removed"):
-        for p in glob.glob(os.path.join(run, sub, "**", "*.zst"), recursive=True):
-            got[os.path.relpath(p, run)] = zcat(p)
-    return got
+run = runner(optout, "run")
 
 
 def archive_hosts(run):
@@ -52,10 +35,6 @@ def archive_hosts(run):
     return hosts
 
 
-def run(args, timeout=300):
-    return subprocess.run([optout, "run"] + args, capture_output=True, text=True, timeout=timeout)
-
-
 tmp = tempfile.mkdtemp(prefix="optout-fetch-run-")
 server = None
 try:
@@ -63,9 +42,7 @@ try:
     subprocess.run([os.path.join(root, "tools", "gen-corpus"), "--robots-dir", robots, "--seed", "7", "--docs", "3000",
                     "--shards", "4", "--format", "zst", "--out", corpus], check=True, capture_output=True)
     log = os.path.join(tmp, "server.log")
-    server = subprocess.Popen([os.path.join(root, "tools", "robots-server"), "--port", "0", "--bodies", robots,
-                               "--log", log], stdout=subprocess.PIPE, text=True)
-    port = server.stdout.readline().strip().rsplit(":", 1)[1]
+    server, port = robots_server(root, robots, "--log", log)
     fetch = ["--connect-to", "127.0.0.1:" + port, "--timeout", "10", "--connect-timeout", "5"]
     base = ["--corpus", os.path.join(corpus, "*.jsonl.zst"), "--removed", "--workers", "2"]
 
@@ -170,9 +147,6 @@ try:
     top_removed = [l for k, v in outputs(top).items() if k.startswith("removed/") for l in v.splitlines()]
     check(all(l in full_removed for l in top_removed), "every document the top-N run removed, the full run removed")
 finally:
-    if server:
-        server.terminate()
-        server.wait()
+    stop(server)
     shutil.rmtree(tmp, ignore_errors=True)
-print("fetch run: %s" % ("FAIL (%d)" % len(failures) if failures else "all checks passed"))
-sys.exit(1 if failures else 0)
+finish("fetch run")

@@ -14,17 +14,12 @@ task's line carries task=N shard=PATH.
 usage: test_metrics.py BIN_DIR REPO_ROOT"""
 import glob, hashlib, json, math, os, re, shutil, signal, socket, subprocess, sys, tempfile, time
 import urllib.error, urllib.request
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support"))
+from optout_test import check, finish  # noqa: E402
 
 BIN, ROOT = sys.argv[1], sys.argv[2]
 SAMPLE = os.path.join(ROOT, "data", "sample")
 ROBOTS = os.path.join(SAMPLE, "robots")
-failures = []
-
-
-def check(cond, what):
-    print(("PASS: " if cond else "FAIL: ") + what, flush=True)
-    if not cond:
-        failures.append(what)
 
 
 # ---- a strict parser of the text exposition format (version 0.0.4) ------------------------------
@@ -318,5 +313,4 @@ finally:
             except subprocess.TimeoutExpired:
                 p.kill()
     shutil.rmtree(tmp, ignore_errors=True)
-print("%d failures" % len(failures))
-sys.exit(1 if failures else 0)
+finish("metrics")

@@ -3,12 +3,13 @@
 socket, optout-broker and optout-worker send READY=1, STATUS= lines and WATCHDOG=1 pings, and
 STOPPING=1 when they stop.
 usage: test_notify.py BIN_DIR REPO_ROOT"""
-import os, socket, subprocess, sys, tempfile, time
+import os, shutil, socket, subprocess, sys, tempfile, time
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support"))
+from optout_test import check, finish  # noqa: E402
 
 bin_dir, root = sys.argv[1], sys.argv[2]
 sample = os.path.join(root, "data", "sample")
 tmp = tempfile.mkdtemp(prefix="optout-notify-")
-fails = []
 
 
 def listen(name):
@@ -51,13 +52,8 @@ drain(wsock, wmsgs)
 for who, msgs in (("broker", bmsgs), ("worker", wmsgs)):
     text = "\n".join(msgs)
     for want in ("READY=1", "STATUS=", "WATCHDOG=1", "STOPPING=1"):
-        ok = want in text
-        print(("PASS" if ok else "FAIL") + ": %s sends %s" % (who, want))
-        if not ok:
-            fails.append((who, want))
-ok = broker.returncode == 0 and worker.returncode == 0
-print(("PASS" if ok else "FAIL") + ": both exit 0 (broker %s, worker %s)" % (broker.returncode, worker.returncode))
-if not ok:
-    fails.append("exit")
-subprocess.run(["rm", "-rf", tmp])
-sys.exit(1 if fails else 0)
+        check(want in text, "%s sends %s" % (who, want))
+check(broker.returncode == 0 and worker.returncode == 0,
+      "both exit 0 (broker %s, worker %s)" % (broker.returncode, worker.returncode))
+shutil.rmtree(tmp, ignore_errors=True)
+finish("notify")

@@ -28,14 +28,6 @@
 #include "fuzz_target.h"
 #include "optout/journal.h"
 
-#define CHECK(cond)                                                                                \
-    do {                                                                                           \
-        if (!(cond)) {                                                                             \
-            fprintf(stderr, "fuzz_journal: invariant violated: %s (line %d)\n", #cond, __LINE__);  \
-            abort();                                                                               \
-        }                                                                                          \
-    } while (0)
-
 static uint32_t le32(const uint8_t *p) {
     return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
 }

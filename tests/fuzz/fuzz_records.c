@@ -20,14 +20,6 @@
 #include "fuzz_target.h"
 #include "records.h"
 
-#define CHECK(cond)                                                                                \
-    do {                                                                                           \
-        if (!(cond)) {                                                                             \
-            fprintf(stderr, "fuzz_records: invariant violated: %s (line %d)\n", #cond, __LINE__);  \
-            abort();                                                                               \
-        }                                                                                          \
-    } while (0)
-
 static int terminated(const char *s, size_t cap) { return memchr(s, '\0', cap) != NULL; }
 
 /* Are a and b the same record, for the fields a record of a's kind carries? */

@@ -37,7 +37,8 @@
 
 #include "../support/refmatch.h"
 
-#define CHECK(cond, ...)                                                                           \
+/* CHECK (fuzz_target.h) with a printf-style account of the values involved. */
+#define CHECKF(cond, ...)                                                                          \
     do {                                                                                           \
         if (!(cond)) {                                                                             \
             fprintf(stderr, "fuzz_robots: invariant violated: %s\n  ", #cond);                     \
@@ -61,8 +62,8 @@ static char *normalised_path(const char *url, size_t len, size_t *out_len) {
     int slash;
     size_t n = optout_url_path_query(url, len, &start, &slash);
     int in_url = start >= url && start + n <= url + len;
-    CHECK(in_url || (n == 1 && start[0] == '/'), "path slice outside the URL (len %zu)", n);
-    CHECK(slash == 0 || slash == 1, "prefix_slash %d", slash);
+    CHECKF(in_url || (n == 1 && start[0] == '/'), "path slice outside the URL (len %zu)", n);
+    CHECKF(slash == 0 || slash == 1, "prefix_slash %d", slash);
     char *out = malloc(3 * n + 2);
     if (!out) abort();
     size_t o = 0;
@@ -71,19 +72,13 @@ static char *normalised_path(const char *url, size_t len, size_t *out_len) {
     char *norm = malloc(3 * n + 1);
     if (!norm) abort();
     size_t m = optout_robots_normalize(start, n, norm);
-    CHECK(m <= 3 * n, "normalize wrote %zu bytes for %zu", m, n);
+    CHECKF(m <= 3 * n, "normalize wrote %zu bytes for %zu", m, n);
     memcpy(out + o, norm, m);
     free(norm);
     o += m;
     out[o] = '\0';
     *out_len = o;
     return out;
-}
-
-static int is_robots_txt_path(const char *p, size_t n) {
-    const char *q = memchr(p, '?', n);
-    size_t path_len = q ? (size_t)(q - p) : n;
-    return path_len == 11 && memcmp(p, "/robots.txt", 11) == 0;
 }
 
 /* ---- checks --------------------------------------------------------------------------------- */
@@ -103,58 +98,58 @@ static void check_url(const optout_robots *r, optout_robots_mode mode, const cha
     v->count = count;
     size_t pop = 0;
     for (size_t w = 0; w < OPTOUT_AGENTS_MAX / 64; w++) pop += (size_t)__builtin_popcountll(v->set.words[w]);
-    CHECK(pop == count, "check returned %zu, set holds %zu", count, pop);
+    CHECKF(pop == count, "check returned %zu, set holds %zu", count, pop);
     for (size_t a = agents; a < OPTOUT_AGENTS_MAX; a++)
-        CHECK(!optout_agentset_has(&v->set, a), "index %zu beyond %zu agents", a, agents);
-    CHECK(!optout_robots_allows_everything(r) || count == 0, "allows_everything but %zu disallowed", count);
+        CHECKF(!optout_agentset_has(&v->set, a), "index %zu beyond %zu agents", a, agents);
+    CHECKF(!optout_robots_allows_everything(r) || count == 0, "allows_everything but %zu disallowed", count);
 
     /* the path as the rfc9309 matcher sees it (protego mode normalises URLs its own way) */
     int rfc = mode == OPTOUT_MODE_RFC9309;
     size_t plen;
     char *path = normalised_path(url, len, &plen);
-    int robots_txt = is_robots_txt_path(path, plen);
-    CHECK(!rfc || !robots_txt || count == 0, "/robots.txt disallowed (%zu)", count);
+    int robots_txt = refmatch_is_robots_txt(path, plen);
+    CHECKF(!rfc || !robots_txt || count == 0, "/robots.txt disallowed (%zu)", count);
     for (size_t a = 0; a < agents; a++) {
         optout_robots_explanation *e = &v->why[a];
         memset(e, 0xA5, sizeof *e);
-        CHECK(optout_robots_explain(r, a, url, len, e) == 0, "explain(%zu) failed", a);
+        CHECKF(optout_robots_explain(r, a, url, len, e) == 0, "explain(%zu) failed", a);
         int disallowed = optout_agentset_has(&v->set, a);
-        CHECK(e->allowed == !disallowed, "agent %zu: check %d, explain allowed %d", a, disallowed, e->allowed);
+        CHECKF(e->allowed == !disallowed, "agent %zu: check %d, explain allowed %d", a, disallowed, e->allowed);
         switch (e->why) {
         case OPTOUT_WHY_RULE:
-            CHECK(e->rule_line > 0 && e->group_line > 0 && e->group_line <= e->rule_line && e->rule_pattern &&
+            CHECKF(e->rule_line > 0 && e->group_line > 0 && e->group_line <= e->rule_line && e->rule_pattern &&
                       e->allowed == e->rule_allow,
                   "agent %zu: RULE lines %u/%u allow %d/%d", a, e->group_line, e->rule_line, e->allowed,
                   e->rule_allow);
-            CHECK(!rfc || refmatch_rule_url(e->rule_pattern, e->rule_pattern_len, path, plen),
+            CHECKF(!rfc || refmatch_rule_url(e->rule_pattern, e->rule_pattern_len, path, plen),
                   "agent %zu: deciding rule '%.*s' (line %u) does not match '%s'", a, (int)e->rule_pattern_len,
                   e->rule_pattern, e->rule_line, path);
             break;
         case OPTOUT_WHY_ROBOTS_TXT:
-            CHECK(rfc && robots_txt && e->allowed, "agent %zu: ROBOTS_TXT for '%s'", a, path);
+            CHECKF(rfc && robots_txt && e->allowed, "agent %zu: ROBOTS_TXT for '%s'", a, path);
             break;
         case OPTOUT_WHY_NO_GROUP:
-            CHECK(!e->via_star, "agent %zu: NO_GROUP via_star", a);
+            CHECKF(!e->via_star, "agent %zu: NO_GROUP via_star", a);
             /* fall through */
         case OPTOUT_WHY_NO_MATCH:
-            CHECK(e->allowed && e->rule_line == 0, "agent %zu: why %d allowed %d line %u", a, (int)e->why,
+            CHECKF(e->allowed && e->rule_line == 0, "agent %zu: why %d allowed %d line %u", a, (int)e->why,
                   e->allowed, e->rule_line);
             break;
         default: /* protego: the body or the URL is one Python's parser raises on: allowed */
-            CHECK(!rfc && e->allowed && e->rule_line == 0, "agent %zu: reason %d allowed %d in %s mode", a,
+            CHECKF(!rfc && e->allowed && e->rule_line == 0, "agent %zu: reason %d allowed %d in %s mode", a,
                   (int)e->why, e->allowed, optout_robots_mode_name(mode));
         }
     }
     optout_robots_explanation bad;
     errno = 0;
-    CHECK(optout_robots_explain(r, agents, url, len, &bad) == -1 && errno == EINVAL, "explain(out of range)");
+    CHECKF(optout_robots_explain(r, agents, url, len, &bad) == -1 && errno == EINVAL, "explain(out of range)");
     free(path);
 }
 
 static void same_verdict(const struct verdict *a, const struct verdict *b, size_t agents, const char *what) {
-    CHECK(a->count == b->count && memcmp(&a->set, &b->set, sizeof a->set) == 0, "%s: verdicts differ", what);
+    CHECKF(a->count == b->count && memcmp(&a->set, &b->set, sizeof a->set) == 0, "%s: verdicts differ", what);
     for (size_t i = 0; i < agents; i++)
-        CHECK(a->why[i].why == b->why[i].why && a->why[i].rule_line == b->why[i].rule_line,
+        CHECKF(a->why[i].why == b->why[i].why && a->why[i].rule_line == b->why[i].rule_line,
               "%s: agent %zu explained differently (%d line %u vs %d line %u)", what, i, (int)a->why[i].why,
               a->why[i].rule_line, (int)b->why[i].why, b->why[i].rule_line);
 }
@@ -163,15 +158,15 @@ static optout_robots *compile(const char *body, size_t len, const optout_agents 
     errno = 0;
     optout_robots *r = optout_robots_compile(body, len, agents, mode);
     if (!r) {
-        CHECK(errno == ENOMEM || (mode == OPTOUT_MODE_PROTEGO && errno == ENOSYS), "compile (%s) NULL, errno %d",
+        CHECKF(errno == ENOMEM || (mode == OPTOUT_MODE_PROTEGO && errno == ENOSYS), "compile (%s) NULL, errno %d",
               optout_robots_mode_name(mode), errno);
         return NULL;
     }
-    CHECK(optout_robots_agent_count(r) == optout_agents_count(agents), "agent count");
+    CHECKF(optout_robots_agent_count(r) == optout_agents_count(agents), "agent count");
     /* rfc9309 parses the first OPTOUT_ROBOTS_MAX_BYTES; protego mode may parse everything, as
      * Apertus did (docs/protego-mode.md), but never claims a cut of a short body */
     int t = optout_robots_truncated(r);
-    CHECK(mode == OPTOUT_MODE_RFC9309 ? t == (len > OPTOUT_ROBOTS_MAX_BYTES) : !t || len > OPTOUT_ROBOTS_MAX_BYTES,
+    CHECKF(mode == OPTOUT_MODE_RFC9309 ? t == (len > OPTOUT_ROBOTS_MAX_BYTES) : !t || len > OPTOUT_ROBOTS_MAX_BYTES,
           "%s: truncated=%d for %zu bytes", optout_robots_mode_name(mode), t, len);
     return r;
 }
@@ -189,7 +184,7 @@ static void run_mode(const char *body, size_t len, const optout_agents *agents, 
         one[a] = optout_agents_new();
         if (!one[a]) abort();
         const char *name = optout_agents_name(agents, a);
-        CHECK(optout_agents_add(one[a], name, strlen(name)) == 0, "re-adding agent '%s'", name);
+        CHECKF(optout_agents_add(one[a], name, strlen(name)) == 0, "re-adding agent '%s'", name);
         single[a] = compile(body, len, one[a], mode);
     }
     char alt[4096 + 64];
@@ -215,7 +210,7 @@ static void run_mode(const char *body, size_t len, const optout_agents *agents, 
             if (!single[a]) continue;
             struct verdict *x = &scratch[2];
             check_url(single[a], mode, url, n, x);
-            CHECK(optout_agentset_has(&x->set, 0) == optout_agentset_has(&v->set, a) &&
+            CHECKF(optout_agentset_has(&x->set, 0) == optout_agentset_has(&v->set, a) &&
                       x->why[0].why == v->why[a].why && x->why[0].rule_line == v->why[a].rule_line,
                   "agent '%s' alone: %s (why %d line %u), in the list: %s (why %d line %u)",
                   optout_agents_name(agents, a), optout_agentset_has(&x->set, 0) ? "disallowed" : "allowed",
@@ -286,7 +281,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (!agents) abort();
     if (!(ctl & 4))
         for (size_t i = 0; i < 8; i++)
-            if (pool_mask & (1u << i)) CHECK(optout_agents_add(agents, POOL[i], strlen(POOL[i])) == 0, "pool agent");
+            if (pool_mask & (1u << i)) CHECKF(optout_agents_add(agents, POOL[i], strlen(POOL[i])) == 0, "pool agent");
     if (nseg == 6) {
         size_t added = 0;
         for (const char *a = seg[5], *ae = seg[5] + seg_len[5]; a < ae && added < MAX_EXTRA_AGENTS;) {

@@ -32,14 +32,6 @@
 #include "fuzz_target.h"
 #include "optout/shard.h"
 
-#define CHECK(cond)                                                                                \
-    do {                                                                                           \
-        if (!(cond)) {                                                                             \
-            fprintf(stderr, "fuzz_shard: invariant violated: %s (line %d)\n", #cond, __LINE__);    \
-            abort();                                                                               \
-        }                                                                                          \
-    } while (0)
-
 #define REF_CAP ((size_t)8 << 20) /* decoded text compared up to this size */
 
 typedef struct {

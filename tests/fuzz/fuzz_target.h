@@ -8,10 +8,22 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
 
 /* One input; aborts (a CHECK) when an invariant of the code under test is violated. Returns 0. */
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 /* Optional, called once before the first input (the harnesses that need set-up define it). */
 int LLVMFuzzerInitialize(int *argc, char ***argv);
+
+/* An invariant of the code under test: a violation names the harness and line, then aborts (what
+ * libFuzzer reports as a crash, and the replay as a failed test). */
+#define CHECK(cond)                                                                                \
+    do {                                                                                           \
+        if (!(cond)) {                                                                             \
+            fprintf(stderr, "%s:%d: invariant violated: %s\n", __FILE__, __LINE__, #cond);          \
+            abort();                                                                               \
+        }                                                                                          \
+    } while (0)
 
 #endif

@@ -16,44 +16,18 @@
 #include <sys/stat.h>
 
 #include "fuzz_target.h"
+#include "../support/testdir.h"
 
 /* Harnesses without set-up do not define it. */
 #pragma weak LLVMFuzzerInitialize
 
-static int read_file(const char *path, uint8_t **data, size_t *size) {
-    FILE *f = fopen(path, "rb");
-    if (!f) {
+static int run_file(const char *path, size_t *count) {
+    size_t size;
+    uint8_t *data = (uint8_t *)tread(path, &size);
+    if (!data) {
         fprintf(stderr, "replay: %s: %s\n", path, strerror(errno));
         return -1;
     }
-    size_t cap = 4096, len = 0;
-    uint8_t *buf = malloc(cap);
-    while (buf) {
-        len += fread(buf + len, 1, cap - len, f);
-        if (len < cap) break;
-        uint8_t *bigger = realloc(buf, cap * 2);
-        if (!bigger) {
-            free(buf);
-            buf = NULL;
-            break;
-        }
-        buf = bigger, cap *= 2;
-    }
-    int bad = ferror(f);
-    fclose(f);
-    if (!buf || bad) {
-        fprintf(stderr, "replay: %s: %s\n", path, buf ? "read error" : "out of memory");
-        free(buf);
-        return -1;
-    }
-    *data = buf, *size = len;
-    return 0;
-}
-
-static int run_file(const char *path, size_t *count) {
-    uint8_t *data;
-    size_t size;
-    if (read_file(path, &data, &size) != 0) return -1;
     fprintf(stderr, "replay: %s (%zu bytes)\n", path, size);
     LLVMFuzzerTestOneInput(data, size);
     free(data);

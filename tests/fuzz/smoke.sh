@@ -9,6 +9,8 @@
 # Per target NAME:
 #   tests/fuzz/crashes/NAME/   saved crash inputs: replayed first, each must now pass (regressions)
 #   tests/fuzz/corpus/NAME/    committed seeds
+# (ctest replays both directories too, without libFuzzer: the NAME_replay tests, tests/fuzz/replay.c;
+# the targets are listed in tests/fuzz/targets.cmake.)
 #   tests/fuzz/NAME.dict       a libFuzzer dictionary, if present (fuzz_robots has one built in)
 # fuzz_robots is also seeded, when ../shared is beside the repository, with a few real robots.txt
 # bodies from ../shared/data/robots-top10k, copied into a temporary corpus at run time (nothing is

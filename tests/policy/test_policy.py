@@ -21,19 +21,18 @@ import shutil
 import subprocess
 import sys
 import tempfile
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support"))
+import optout_test  # noqa: E402
+from optout_test import lines_of  # noqa: E402
 
 BIN, ROOT = sys.argv[1], sys.argv[2]
 OPTOUT = os.path.join(BIN, "optout")
-FAILURES = []
 T = 300
 
 
 def check(name, cond, msg=""):
-    if cond:
-        print("ok   %s" % name, flush=True)
-    else:
-        FAILURES.append(name)
-        print("FAIL %s: %s" % (name, msg), flush=True)
+    """optout_test.check with the check's name first and a message said only on failure."""
+    optout_test.check(cond, name + (": " + msg if msg and not cond else ""))
 
 
 def run(cmd, **kw):
@@ -171,21 +170,6 @@ def host_match(host, keep, remove):
     return None
 
 
-def read_shard(path):
-    with open(path, "rb") as f:
-        data = f.read()
-    if path.endswith(".zst"):
-        data = subprocess.run(["zstd", "-q", "-d", "-c"], input=data, stdout=subprocess.PIPE, check=True).stdout
-    return data
-
-
-def lines_of(data):
-    out = data.split(b"\n")
-    if out and out[-1] == b"":
-        out.pop()
-    return out
-
-
 def doc_tokens(obj):
     def field(name):
         if name in obj:
@@ -223,7 +207,7 @@ def main():
         docs = {}  # shard -> [(line bytes, obj or None, kind, host, robots file)]
         urls_by_file = {}
         for s in shards:
-            raw = lines_of(read_shard(os.path.join(corpus, s)))
+            raw = lines_of(os.path.join(corpus, s))
             side = [l.split("\t") for l in open(os.path.join(corpus, "_meta", s + ".lines.tsv")).read().splitlines()]
             rows = []
             for line, (kind, host, rfile) in zip(raw, side):
@@ -297,10 +281,10 @@ def main():
         def compare(label, got_dir, exp, stats, name_of=lambda s: s):
             per, tot = exp
             for s, (kept, removed) in per.items():
-                gk = lines_of(read_shard(os.path.join(got_dir, "shards", name_of(s))))
+                gk = lines_of(os.path.join(got_dir, "shards", name_of(s)))
                 check("%s %s kept lines" % (label, s), gk == kept,
                       "%d lines, expected %d" % (len(gk), len(kept)))
-                gr = [json.loads(l) for l in lines_of(read_shard(os.path.join(got_dir, "removed", name_of(s))))]
+                gr = [json.loads(l) for l in lines_of(os.path.join(got_dir, "removed", name_of(s)))]
                 check("%s %s removed agents" % (label, s),
                       [d["disallowed_user_agents"] for d in gr] == [a for _, a in removed],
                       "%d removed, expected %d" % (len(gr), len(removed)))
@@ -398,8 +382,7 @@ def main():
             shutil.rmtree(work, ignore_errors=True)
         else:
             print("kept", work)
-    print("policy tests: %s" % ("FAIL (%d)" % len(FAILURES) if FAILURES else "ok"))
-    return 1 if FAILURES else 0
+    optout_test.finish("policy")
 
 
 def sample_checks(rep, md, tot, full, filter_stats):

@@ -3,11 +3,14 @@
 robots, agent, url, protego04 = expected "allowed", why) through
 `optout robots check --mode protego`. Each case is a data file entry, like libcurl's tests.
 usage: test_cases.py OPTOUT_BINARY [CASES_FILE]"""
-import json, os, subprocess, sys, tempfile
+import json, os, sys, tempfile
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support"))
+from optout_test import check, finish, quiet, run  # noqa: E402
 
 optout = sys.argv[1]
 cases_file = sys.argv[2] if len(sys.argv) > 2 else os.path.join(os.path.dirname(__file__), "cases.jsonl")
-failures = 0
+quiet()  # one check per case: only the disagreements are printed
 total = 0
 with tempfile.TemporaryDirectory() as tmp:
     for n, line in enumerate(open(cases_file, encoding="utf-8"), 1):
@@ -16,13 +19,11 @@ with tempfile.TemporaryDirectory() as tmp:
         path = os.path.join(tmp, "robots%d.txt" % n)
         with open(path, "wb") as f:
             f.write(case["robots"].encode("utf-8"))
-        p = subprocess.run([optout, "robots", "check", "--mode", "protego", "--agent", case["agent"],
-                            "--robots", path, case["url"]], capture_output=True)
-        got = p.stdout.decode().split("\t")[0] if p.returncode == 0 else "exit %d: %s" % (p.returncode, p.stderr.decode().strip())
+        p = run([optout, "robots", "check", "--mode", "protego", "--agent", case["agent"], "--robots", path,
+                 case["url"]])
+        got = p.stdout.split("\t")[0] if p.returncode == 0 else "exit %d: %s" % (p.returncode, p.stderr.strip())
         want = "allowed" if case["protego04"] else "disallowed"
-        if got != want:
-            failures += 1
-            print("case %d: robots=%r agent=%r url=%r: want %s, got %s (%s)"
-                  % (n, case["robots"], case["agent"], case["url"], want, got, case["why"]))
-print("protego cases: %d/%d agree" % (total - failures, total))
-sys.exit(1 if failures or total == 0 else 0)
+        check(got == want, "case %d: robots=%r agent=%r url=%r: want %s, got %s (%s)"
+              % (n, case["robots"], case["agent"], case["url"], want, got, case["why"]))
+check(total > 0, "%s holds cases (%d)" % (cases_file, total))
+finish("protego cases (%d)" % total)

@@ -64,12 +64,6 @@ static char *normalised_path(const char *url, size_t len, size_t *out_len) {
     return out;
 }
 
-static int is_robots_txt_path(const char *p, size_t n) {
-    const char *q = memchr(p, '?', n);
-    size_t path_len = q ? (size_t)(q - p) : n;
-    return path_len == 11 && memcmp(p, "/robots.txt", 11) == 0;
-}
-
 /* ---- one URL -------------------------------------------------------------------------------- */
 
 struct verdict {
@@ -97,7 +91,7 @@ static void check_url(const char *file, const optout_robots *r, optout_robots_mo
     int rfc = mode == OPTOUT_MODE_RFC9309;
     size_t plen;
     char *path = normalised_path(url, len, &plen);
-    int robots_txt = is_robots_txt_path(path, plen);
+    int robots_txt = refmatch_is_robots_txt(path, plen);
     if (rfc && robots_txt && count != 0)
         FAIL("%s: %.*s: /robots.txt disallowed for %zu agents", file, (int)len, url, count);
 

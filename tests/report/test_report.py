@@ -4,15 +4,11 @@
 usage: test_report.py OPTOUT REPORT_FIXTURE"""
 import filecmp, gzip, json, os, shutil, subprocess, sys, tempfile
 import xml.etree.ElementTree as ET
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support"))
+from optout_test import check, finish, quiet  # noqa: E402
 
 optout, fixture = sys.argv[1], sys.argv[2]
-failures = []
-
-
-def check(cond, what):
-    if not cond:
-        failures.append(what)
-        print("FAIL:", what)
+quiet()  # cell-by-cell checks: only the failures are printed
 
 
 def run(*args, code=0):
@@ -250,5 +246,4 @@ try:
 finally:
     shutil.rmtree(tmp, ignore_errors=True)
 
-print("report tests: %s" % ("FAIL (%d)" % len(failures) if failures else "ok"))
-sys.exit(1 if failures else 0)
+finish("report")

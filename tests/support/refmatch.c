@@ -66,3 +66,9 @@ int refmatch_rule_url(const char *pat, size_t pn, const char *path, size_t len) 
     return m;
 }
 
+
+int refmatch_is_robots_txt(const char *p, size_t n) {
+    const char *q = memchr(p, '?', n);
+    size_t path_len = q ? (size_t)(q - p) : n;
+    return path_len == 11 && memcmp(p, "/robots.txt", 11) == 0;
+}

@@ -13,39 +13,14 @@ have no id, a null id, a numeric id, an id with escapes, a metadata.id and dupli
   document fails the shard and publishes nothing, usage errors (--removed with tags, a changed
   --output on a run directory, --run on a run that was not a tag run) exit 2.
 usage: test_tags.py BIN_DIR REPO_ROOT"""
-import glob, gzip, json, os, shutil, subprocess, sys, tempfile
+import glob, json, os, shutil, subprocess, sys, tempfile
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support"))
+from optout_test import check, finish, lines_of, runner, zcat  # noqa: E402
 
 bin_dir, root = sys.argv[1], sys.argv[2]
 optout = os.path.join(bin_dir, "optout")
 robots = os.path.realpath(os.path.join(root, "data", "sample", "robots"))
-failures = []
-
-
-def check(ok, what):
-    print(("ok: " if ok else "FAIL: ") + what)
-    if not ok:
-        failures.append(what)
-
-
-def zcat(path):
-    with open(path, "rb") as f:
-        data = f.read()
-    if data[:4] == b"\x28\xb5\x2f\xfd":
-        return subprocess.run(["zstd", "-dcq"], input=data, capture_output=True, check=True).stdout
-    if data[:2] == b"\x1f\x8b":
-        return gzip.decompress(data)
-    return data
-
-
-def lines_of(path):
-    ls = zcat(path).split(b"\n")
-    if ls and ls[-1] == b"":
-        ls.pop()
-    return ls
-
-
-def cmd(args, timeout=300):
-    return subprocess.run([optout] + args, capture_output=True, text=True, timeout=timeout)
+cmd = runner(optout)
 
 
 def doc_id(line):
@@ -271,7 +246,4 @@ try:
 finally:
     shutil.rmtree(tmp, ignore_errors=True)
 
-if failures:
-    print("%d failure(s)" % len(failures))
-    sys.exit(1)
-print("all tag-mode checks passed")
+finish("tag mode")

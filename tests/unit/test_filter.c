@@ -24,33 +24,6 @@
 static optout_agents *agents;
 static optout_verdicts *verdicts;
 
-static const char *write_file(const char *name, const char *text) {
-    const char *path = tpath("%s", name);
-    FILE *f = fopen(path, "w");
-    assert_non_null(f);
-    fputs(text, f);
-    assert_int_equal(fclose(f), 0);
-    return path;
-}
-
-static char *read_file(const char *path) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    char *buf = calloc(1, 1 << 16);
-    assert_non_null(buf);
-    size_t n = fread(buf, 1, (1 << 16) - 1, f);
-    buf[n] = 0;
-    fclose(f);
-    return buf;
-}
-
-static void assert_file(const char *path, const char *want) {
-    char *got = read_file(path);
-    if (!got) fail_msg("%s: cannot be read", path);
-    if (strcmp(got, want) != 0) fail_msg("%s:\n%s\nwant:\n%s", path, got, want);
-    free(got);
-}
-
 /* robots/: a.test disallows GPTBot /private/ and everyone /all-off/; b.test allows everything;
  * c.test has no file (no_robots). Agents: GPTBot, CCBot, *. */
 static int setup(void **state) {
@@ -140,6 +113,13 @@ static void test_document_year(void **state) {
 #define L_BAD "not json at all"
 #define L_NOURL "{\"text\":\"abc\"}"
 
+static optout_stats *new_stats(void) {
+    optout_stats *st = malloc(sizeof *st);
+    assert_non_null(st);
+    optout_stats_init(st);
+    return st;
+}
+
 static optout_filter_config config(void) {
     optout_filter_config c = {.agents = agents, .verdicts = verdicts, .host_key = OPTOUT_HOSTKEY_CANONICAL};
     return c;
@@ -147,25 +127,23 @@ static optout_filter_config config(void) {
 
 static void test_filter_shard(void **state) {
     (void)state;
-    const char *in = write_file("in.jsonl", L_KEEP_A "\n" L_GPT "\n" L_ALL "\n" L_B "\n" L_C "\n" L_BAD "\n"
+    const char *in = twrite("in.jsonl", L_KEEP_A "\n" L_GPT "\n" L_ALL "\n" L_B "\n" L_C "\n" L_BAD "\n"
                                             L_NOURL "\n");
     optout_filter_config c = config();
-    optout_stats *st = calloc(1, sizeof *st);
-    assert_non_null(st);
-    optout_stats_init(st);
+    optout_stats *st = new_stats();
     char err[512] = "";
     int rc = optout_filter_shard(&c, in, tpath("out.jsonl"), OPTOUT_FORMAT_PLAIN, tpath("removed.jsonl"), st, err,
                                  sizeof err);
     if (rc != 0) fail_msg("filter: %s", err);
     /* kept: byte for byte, bad input included */
-    assert_file(tpath("out.jsonl"), L_KEEP_A "\n" L_B "\n" L_C "\n" L_BAD "\n" L_NOURL "\n");
+    assert_true(tfile_is(tpath("out.jsonl"), L_KEEP_A "\n" L_B "\n" L_C "\n" L_BAD "\n" L_NOURL "\n"));
     /* removed: the agents in list order; /all-off/ is the * group's, which CCBot and * follow
      * (GPTBot has its own group, which does not disallow it) */
-    assert_file(tpath("removed.jsonl"),
+    assert_true(tfile_is(tpath("removed.jsonl"),
                 "{\"url\":\"http://a.test/private/x\",\"text\":\"abcdefgh\",\"language\":\"en\",\"dump\":\"CC-MAIN-2020-05\", "
                 "\"disallowed_user_agents\": [\"GPTBot\"]}\n"
                 "{\"url\":\"http://a.test/all-off/\" , \"text\":\"\xc3\xa9t\xc3\xa9\",\"token_count\":7, "
-                "\"disallowed_user_agents\": [\"CCBot\",\"*\"]}\n");
+                "\"disallowed_user_agents\": [\"CCBot\",\"*\"]}\n"));
     /* every line is a document, bad ones too (kept, and counted apart as well) */
     assert_int_equal(st->total.docs_in, 7);
     assert_int_equal(st->total.docs_removed, 2);
@@ -199,60 +177,45 @@ static void test_filter_shard(void **state) {
     free(st);
 }
 
-/* A missing input is an error naming it; no output appears. */
-static void test_filter_missing_input(void **state) {
-    (void)state;
+/* Filtering `in` fails with an error naming it, and neither output appears. */
+static void assert_shard_fails(const char *in, const char *name) {
     optout_filter_config c = config();
-    optout_stats *st = calloc(1, sizeof *st);
-    assert_non_null(st);
-    optout_stats_init(st);
+    optout_stats *st = new_stats();
     char err[512] = "";
-    assert_int_equal(optout_filter_shard(&c, tpath("absent.jsonl"), tpath("o.jsonl"), OPTOUT_FORMAT_PLAIN,
-                                         tpath("r.jsonl"), st, err, sizeof err),
+    assert_int_equal(optout_filter_shard(&c, in, tpath("o.jsonl"), OPTOUT_FORMAT_PLAIN, tpath("r.jsonl"), st, err,
+                                         sizeof err),
                      -1);
-    assert_non_null(strstr(err, "absent.jsonl"));
+    if (!strstr(err, name)) fail_msg("the error does not name %s: %s", name, err);
     assert_int_equal(access(tpath("o.jsonl"), F_OK), -1);
     assert_int_equal(access(tpath("r.jsonl"), F_OK), -1);
     free(st);
 }
 
-/* A truncated gzip input fails the shard after some lines were read: both outputs abandoned. */
-static void test_filter_corrupt_input(void **state) {
+/* A missing input; a truncated gzip input, which fails after some lines were read. */
+static void test_filter_bad_inputs(void **state) {
     (void)state;
+    assert_shard_fails(tpath("absent.jsonl"), "absent.jsonl");
     char cmd[512];
-    write_file("gz.jsonl", L_KEEP_A "\n" L_GPT "\n" L_B "\n");
+    twrite("gz.jsonl", L_KEEP_A "\n" L_GPT "\n" L_B "\n");
     snprintf(cmd, sizeof cmd, "gzip -c '%s' | head -c 40 > '%s'", tpath("gz.jsonl"), tpath("cut.jsonl.gz"));
     assert_int_equal(system(cmd), 0);
-    optout_filter_config c = config();
-    optout_stats *st = calloc(1, sizeof *st);
-    assert_non_null(st);
-    optout_stats_init(st);
-    char err[512] = "";
-    assert_int_equal(optout_filter_shard(&c, tpath("cut.jsonl.gz"), tpath("o2.jsonl"), OPTOUT_FORMAT_PLAIN,
-                                         tpath("r2.jsonl"), st, err, sizeof err),
-                     -1);
-    assert_non_null(strstr(err, "cut.jsonl.gz"));
-    assert_int_equal(access(tpath("o2.jsonl"), F_OK), -1);
-    assert_int_equal(access(tpath("r2.jsonl"), F_OK), -1);
-    free(st);
+    assert_shard_fails(tpath("cut.jsonl.gz"), "cut.jsonl.gz");
 }
 
 /* Tag mode: the removed documents as tags (by id, else by line number), the full statistics. */
 static void test_filter_tags_mode(void **state) {
     (void)state;
-    const char *in = write_file("t.jsonl", "{\"id\":\"k\",\"url\":\"http://a.test/\"}\n"
+    const char *in = twrite("t.jsonl", "{\"id\":\"k\",\"url\":\"http://a.test/\"}\n"
                                            "{\"id\":\"r\",\"url\":\"http://a.test/private/\"}\n"
                                            "{\"url\":\"http://a.test/all-off/\"}\n");
     optout_filter_config c = config();
     c.output_tags = 1;
-    optout_stats *st = calloc(1, sizeof *st);
-    assert_non_null(st);
-    optout_stats_init(st);
+    optout_stats *st = new_stats();
     char err[512] = "";
     if (optout_filter_shard(&c, in, tpath("t.tags"), OPTOUT_FORMAT_PLAIN, NULL, st, err, sizeof err) != 0)
         fail_msg("filter: %s", err);
-    assert_file(tpath("t.tags"), "{\"id\": \"r\", \"disallowed_user_agents\": [\"GPTBot\"]}\n"
-                                 "{\"line\": 3, \"disallowed_user_agents\": [\"CCBot\",\"*\"]}\n");
+    assert_true(tfile_is(tpath("t.tags"), "{\"id\": \"r\", \"disallowed_user_agents\": [\"GPTBot\"]}\n"
+                                 "{\"line\": 3, \"disallowed_user_agents\": [\"CCBot\",\"*\"]}\n"));
     /* the statistics are a full run's */
     assert_int_equal(st->total.docs_in, 3);
     assert_int_equal(st->total.docs_removed, 2);
@@ -262,8 +225,8 @@ static void test_filter_tags_mode(void **state) {
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_language_class),       cmocka_unit_test(test_document_year),
-        cmocka_unit_test(test_filter_shard),         cmocka_unit_test(test_filter_missing_input),
-        cmocka_unit_test(test_filter_corrupt_input), cmocka_unit_test(test_filter_tags_mode),
+        cmocka_unit_test(test_filter_shard),         cmocka_unit_test(test_filter_bad_inputs),
+        cmocka_unit_test(test_filter_tags_mode),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

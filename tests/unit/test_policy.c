@@ -18,25 +18,6 @@
 
 #include "../support/testdir.h"
 
-static int setup(void **state) {
-    (void)state;
-    return testdir_create("test_policy");
-}
-
-static int teardown(void **state) {
-    (void)state;
-    return testdir_remove();
-}
-
-static const char *write_file(const char *name, const char *text) {
-    const char *path = tpath("%s", name);
-    FILE *f = fopen(path, "w");
-    assert_non_null(f);
-    fputs(text, f);
-    assert_int_equal(fclose(f), 0);
-    return path;
-}
-
 /* ---- granularity ---------------------------------------------------------------------------- */
 
 static void test_granularity_names(void **state) {
@@ -155,8 +136,8 @@ static optout_override match(const optout_overrides *o, const char *host, const 
 
 static void test_overrides_most_specific(void **state) {
     (void)state;
-    const char *keep = write_file("keep.txt", "# hosts we keep\n\n   WWW.Example.COM.  \nkept.test # trailing\n");
-    const char *remove = write_file("remove.txt", "*.example.com\n*.sub.example.com\nother.test:8080\n");
+    const char *keep = twrite("keep.txt", "# hosts we keep\n\n   WWW.Example.COM.  \nkept.test # trailing\n");
+    const char *remove = twrite("remove.txt", "*.example.com\n*.sub.example.com\nother.test:8080\n");
     char err[256] = "";
     optout_overrides *o = load(keep, remove, err, sizeof err);
     if (!o) fail_msg("load: %s", err);
@@ -186,13 +167,13 @@ static void test_overrides_most_specific(void **state) {
 static void test_overrides_errors(void **state) {
     (void)state;
     char err[512];
-    const char *a = write_file("a.txt", "one.test\ntwo.test\n");
-    const char *b = write_file("b.txt", "three.test\nTWO.test\n");
+    const char *a = twrite("a.txt", "one.test\ntwo.test\n");
+    const char *b = twrite("b.txt", "three.test\nTWO.test\n");
     err[0] = 0;
     assert_null(load(a, b, err, sizeof err)); /* the same host in both lists */
     assert_non_null(strstr(err, "b.txt:2"));
 
-    const char *bad = write_file("bad.txt", "ok.test\n\nhttp://no/path\n");
+    const char *bad = twrite("bad.txt", "ok.test\n\nhttp://no/path\n");
     err[0] = 0;
     assert_null(load(bad, NULL, err, sizeof err));
     assert_non_null(strstr(err, "bad.txt:3"));
@@ -216,7 +197,7 @@ static optout_agents *three_agents(void) {
 static void test_domains_from_blocked(void **state) {
     (void)state;
     optout_agents *agents = three_agents();
-    const char *tsv = write_file("blocked_hosts.tsv", "#host\tagents\twhole_site_agents\twhole_site\n"
+    const char *tsv = twrite("blocked_hosts.tsv", "#host\tagents\twhole_site_agents\twhole_site\n"
                                                       "a.example.co.uk\tGPTBot\t-\tno\n"
                                                       "b.example.co.uk\tCCBot\tCCBot\tyes\n"
                                                       "www.other.test\t*\t-\tno\n");
@@ -259,7 +240,7 @@ static void test_domains_from_blocked(void **state) {
     optout_domains_free(d);
 
     /* an agent the list does not have */
-    const char *unknown = write_file("unknown.tsv", "#host\tagents\twhole_site_agents\twhole_site\n"
+    const char *unknown = twrite("unknown.tsv", "#host\tagents\twhole_site_agents\twhole_site\n"
                                                     "a.test\tNoSuchBot\t-\tno\n");
     assert_null(optout_domains_from_blocked(unknown, agents, err, sizeof err));
     optout_agents_free(agents);
@@ -296,5 +277,5 @@ int main(void) {
         cmocka_unit_test(test_domains_from_blocked),
         cmocka_unit_test(test_extend_host),
     };
-    return cmocka_run_group_tests(tests, setup, teardown);
+    return cmocka_run_group_tests(tests, testdir_setup, testdir_teardown);
 }

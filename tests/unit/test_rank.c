@@ -32,33 +32,6 @@ static int teardown(void **state) {
     return rc;
 }
 
-static const char *write_file(const char *name, const char *text) {
-    const char *path = tpath("%s", name);
-    FILE *f = fopen(path, "w");
-    assert_non_null(f);
-    fputs(text, f);
-    assert_int_equal(fclose(f), 0);
-    return path;
-}
-
-static char *read_file(const char *path) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    char *buf = calloc(1, 1 << 16);
-    assert_non_null(buf);
-    size_t n = fread(buf, 1, (1 << 16) - 1, f);
-    buf[n] = 0;
-    fclose(f);
-    return buf;
-}
-
-static void assert_file(const char *path, const char *want) {
-    char *got = read_file(path);
-    if (!got) fail_msg("%s: cannot be read", path);
-    if (strcmp(got, want) != 0) fail_msg("%s:\n%s\nwant:\n%s", path, got, want);
-    free(got);
-}
-
 static void test_metric_names(void **state) {
     (void)state;
     const char *names[] = {"tokens", "bytes", "docs"};
@@ -114,7 +87,7 @@ static const char *SHARD =
 
 static void map_reduce_merge(unsigned partitions, optout_rank_metric metric, uint64_t top_en, uint64_t top_non_en,
                              int all_hosts, long want_hosts) {
-    const char *in = write_file("shard.jsonl", SHARD);
+    const char *in = twrite("shard.jsonl", SHARD);
     char err[512] = "";
     optout_rank_map_config mc = {.host_key = OPTOUT_HOSTKEY_CANONICAL, .partitions = partitions};
     optout_rank_map_stats st = {0};
@@ -160,16 +133,16 @@ static void test_rank_tokens(void **state) {
         char path[300];
         snprintf(path, sizeof path, "%s/en.tsv", dir);
         /* tokens: b 100; a and c tie at 3, a has more documents */
-        assert_file(path, "#host\tdocs\tbytes\ttokens\trank\n"
+        assert_true(tfile_is(path, "#host\tdocs\tbytes\ttokens\trank\n"
                           "b.test\t1\t1\t100\t1\n"
                           "a.test\t3\t12\t3\t2\n"
-                          "c.test\t1\t12\t3\t3\n");
+                          "c.test\t1\t12\t3\t3\n"));
         snprintf(path, sizeof path, "%s/non_en.tsv", dir);
-        assert_file(path, "#host\tdocs\tbytes\ttokens\trank\n"
+        assert_true(tfile_is(path, "#host\tdocs\tbytes\ttokens\trank\n"
                           "e.test\t1\t40\t10\t1\n"
-                          "c.test\t2\t10\t4\t2\n");
+                          "c.test\t2\t10\t4\t2\n"));
         snprintf(path, sizeof path, "%s/hosts.txt", dir);
-        assert_file(path, "a.test\nb.test\nc.test\ne.test\n"); /* d.test: unknown only */
+        assert_true(tfile_is(path, "a.test\nb.test\nc.test\ne.test\n")); /* d.test: unknown only */
     }
 }
 
@@ -180,13 +153,13 @@ static void test_rank_bytes_top1_all_hosts(void **state) {
     char path[300];
     snprintf(path, sizeof path, "%s/en.tsv", dir);
     /* bytes: a and c tie at 12; a has more documents; b (1 byte) is last */
-    assert_file(path, "#host\tdocs\tbytes\ttokens\trank\n"
-                      "a.test\t3\t12\t3\t1\n");
+    assert_true(tfile_is(path, "#host\tdocs\tbytes\ttokens\trank\n"
+                      "a.test\t3\t12\t3\t1\n"));
     snprintf(path, sizeof path, "%s/non_en.tsv", dir);
-    assert_file(path, "#host\tdocs\tbytes\ttokens\trank\n"
-                      "e.test\t1\t40\t10\t1\n");
+    assert_true(tfile_is(path, "#host\tdocs\tbytes\ttokens\trank\n"
+                      "e.test\t1\t40\t10\t1\n"));
     snprintf(path, sizeof path, "%s/hosts.txt", dir);
-    assert_file(path, "a.test\nd.test\ne.test\n"); /* with all_hosts: the unknown-only host too */
+    assert_true(tfile_is(path, "a.test\nd.test\ne.test\n")); /* with all_hosts: the unknown-only host too */
 }
 
 static void test_rank_docs_ties_by_host(void **state) {
@@ -195,10 +168,10 @@ static void test_rank_docs_ties_by_host(void **state) {
     char path[300];
     snprintf(path, sizeof path, "%s/en.tsv", tpath("merged-%u", 1u));
     /* docs: a 3; b and c tie at 1 document: by host key */
-    assert_file(path, "#host\tdocs\tbytes\ttokens\trank\n"
+    assert_true(tfile_is(path, "#host\tdocs\tbytes\ttokens\trank\n"
                       "a.test\t3\t12\t3\t1\n"
                       "b.test\t1\t1\t100\t2\n"
-                      "c.test\t1\t12\t3\t3\n");
+                      "c.test\t1\t12\t3\t3\n"));
 }
 
 static void test_errors(void **state) {
@@ -211,9 +184,9 @@ static void test_errors(void **state) {
     assert_non_null(strstr(err, "no-such-shard.jsonl"));
 
     /* an index that does not describe its frames */
-    const char *in = write_file("one.jsonl", "{\"url\":\"http://a.test/\",\"text\":\"x\",\"language\":\"en\"}\n");
+    const char *in = twrite("one.jsonl", "{\"url\":\"http://a.test/\",\"text\":\"x\",\"language\":\"en\"}\n");
     assert_int_equal(optout_rank_map(&mc, in, tpath("m.zst"), tpath("m.idx"), &st, err, sizeof err), 0);
-    const char *bad_idx = write_file("bad.idx", "0\n999999\n1000000\n");
+    const char *bad_idx = twrite("bad.idx", "0\n999999\n1000000\n");
     optout_rank_reduce_config rc = {.metric = OPTOUT_RANK_TOKENS, .top_en = 10, .top_non_en = 10};
     const char *maps[1] = {tpath("m.zst")}, *indexes[1] = {bad_idx};
     err[0] = 0;

@@ -40,38 +40,35 @@ static int teardown(void **state) {
 
 /* ---- encoding: exact bytes ------------------------------------------------------------------ */
 
-static void test_encode_epoch_bytes(void **state) {
+static void test_encode_bytes(void **state) {
     (void)state;
-    struct record r = {.kind = RECORD_EPOCH, .epoch = 300};
+    static struct record failed = {.kind = RECORD_FAILED, .task = 1};
+    strcpy(failed.error, "bad");
+    static const struct {
+        struct record r;
+        size_t len;
+        uint8_t want[32];
+    } cases[] = {
+        /* {"r": "epoch", "e": 300}: 300 needs uint16 (0xcd 01 2c) */
+        {{.kind = RECORD_EPOCH, .epoch = 300},
+         14,
+         {0x82, 0xa1, 'r', 0xa5, 'e', 'p', 'o', 'c', 'h', 0xa1, 'e', 0xcd, 0x01, 0x2c}},
+        /* {"r": "published", "id": 7} */
+        {{.kind = RECORD_PUBLISHED, .task = 7},
+         17,
+         {0x82, 0xa1, 'r', 0xa9, 'p', 'u', 'b', 'l', 'i', 's', 'h', 'e', 'd', 0xa2, 'i', 'd', 0x07}},
+    };
     msgpack_sbuffer buf;
-    assert_int_equal(record_encode(&r, &buf), 0);
-    /* {"r": "epoch", "e": 300}: 300 needs uint16 (0xcd 01 2c) */
-    const uint8_t want[] = {0x82, 0xa1, 'r', 0xa5, 'e', 'p', 'o', 'c', 'h', 0xa1, 'e', 0xcd, 0x01, 0x2c};
-    assert_int_equal(buf.size, sizeof want);
-    assert_memory_equal(buf.data, want, sizeof want);
-    msgpack_sbuffer_destroy(&buf);
-}
-
-static void test_encode_published_bytes(void **state) {
-    (void)state;
-    struct record r = {.kind = RECORD_PUBLISHED, .task = 7};
-    msgpack_sbuffer buf;
-    assert_int_equal(record_encode(&r, &buf), 0);
-    const uint8_t want[] = {0x82, 0xa1, 'r', 0xa9, 'p', 'u', 'b', 'l', 'i', 's', 'h', 'e', 'd',
-                            0xa2, 'i', 'd', 0x07};
-    assert_int_equal(buf.size, sizeof want);
-    assert_memory_equal(buf.data, want, sizeof want);
-    msgpack_sbuffer_destroy(&buf);
-}
-
-static void test_encode_failed_bytes(void **state) {
-    (void)state;
-    struct record r = {.kind = RECORD_FAILED, .task = 1};
-    strcpy(r.error, "bad");
-    msgpack_sbuffer buf;
-    assert_int_equal(record_encode(&r, &buf), 0);
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        assert_int_equal(record_encode(&cases[i].r, &buf), 0);
+        assert_int_equal(buf.size, cases[i].len);
+        assert_memory_equal(buf.data, cases[i].want, cases[i].len);
+        msgpack_sbuffer_destroy(&buf);
+    }
+    /* {"r": "failed", "id": 1, "err": "bad"} */
     const uint8_t want[] = {0x83, 0xa1, 'r', 0xa6, 'f', 'a', 'i', 'l', 'e', 'd', 0xa2, 'i', 'd', 0x01,
                             0xa3, 'e', 'r', 'r', 0xa3, 'b', 'a', 'd'};
+    assert_int_equal(record_encode(&failed, &buf), 0);
     assert_int_equal(buf.size, sizeof want);
     assert_memory_equal(buf.data, want, sizeof want);
     msgpack_sbuffer_destroy(&buf);
@@ -325,9 +322,7 @@ static void test_decode_clears_previous(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_encode_epoch_bytes),
-        cmocka_unit_test(test_encode_published_bytes),
-        cmocka_unit_test(test_encode_failed_bytes),
+        cmocka_unit_test(test_encode_bytes),
         cmocka_unit_test(test_decode_accepted_by_hand),
         cmocka_unit_test(test_decode_ignores_unknown_keys),
         cmocka_unit_test(test_decode_rejects),

@@ -18,43 +18,6 @@
 
 #include "../support/testdir.h"
 
-static int setup(void **state) {
-    (void)state;
-    return testdir_create("test_tags");
-}
-
-static int teardown(void **state) {
-    (void)state;
-    return testdir_remove();
-}
-
-static const char *write_file(const char *name, const char *text) {
-    const char *path = tpath("%s", name);
-    FILE *f = fopen(path, "w");
-    assert_non_null(f);
-    fputs(text, f);
-    assert_int_equal(fclose(f), 0);
-    return path;
-}
-
-static char *read_file(const char *path) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    char *buf = calloc(1, 1 << 16);
-    assert_non_null(buf);
-    size_t n = fread(buf, 1, (1 << 16) - 1, f);
-    buf[n] = 0;
-    fclose(f);
-    return buf;
-}
-
-static void assert_file(const char *path, const char *want) {
-    char *got = read_file(path);
-    assert_non_null(got);
-    assert_string_equal(got, want);
-    free(got);
-}
-
 /* ---- names and lines ------------------------------------------------------------------------ */
 
 static void test_tags_name(void **state) {
@@ -176,19 +139,19 @@ static int apply(const char *tags, const char *in, int with_removed, optout_appl
 
 static void test_apply(void **state) {
     (void)state;
-    const char *in = write_file("in.jsonl", SHARD);
+    const char *in = twrite("in.jsonl", SHARD);
     /* an escaped id matches the decoded one; metadata.id by its text; line 5 by number */
-    const char *tags = write_file("tags.jsonl", "{\"id\": \"a\\u0062\", \"disallowed_user_agents\": [\"GPTBot\"]}\n"
+    const char *tags = twrite("tags.jsonl", "{\"id\": \"a\\u0062\", \"disallowed_user_agents\": [\"GPTBot\"]}\n"
                                                 "{\"id\": 7, \"disallowed_user_agents\": []}\n"
                                                 "{\"line\": 5, \"disallowed_user_agents\": [\"*\",\"CCBot\"]}\n");
     optout_apply_stats st;
     char err[512] = "";
     if (apply(tags, in, 1, &st, err, sizeof err) != 0) fail_msg("apply: %s", err);
-    assert_file(tpath("out.jsonl"), "\nnot json\n{\"id\":\"keep\"}\n");
-    assert_file(tpath("removed.jsonl"),
+    assert_true(tfile_is(tpath("out.jsonl"), "\nnot json\n{\"id\":\"keep\"}\n"));
+    assert_true(tfile_is(tpath("removed.jsonl"),
                 "{\"id\":\"ab\",\"text\":\"one\", \"disallowed_user_agents\": [\"GPTBot\"]}\n"
                 "{\"metadata\":{\"id\":7},\"text\":\"two\", \"disallowed_user_agents\": []}\n"
-                "{\"text\":\"no id\", \"disallowed_user_agents\": [\"*\",\"CCBot\"]}\n");
+                "{\"text\":\"no id\", \"disallowed_user_agents\": [\"*\",\"CCBot\"]}\n"));
     assert_int_equal(st.tags, 3);
     assert_int_equal(st.lines, 6);
     assert_int_equal(st.docs_in, 5);
@@ -198,12 +161,12 @@ static void test_apply(void **state) {
 
 static void test_apply_duplicate_ids(void **state) {
     (void)state;
-    const char *in = write_file("dup.jsonl", "{\"id\":1}\n{\"id\":2}\n{\"id\":1}\n");
-    const char *tags = write_file("dup.tags", "{\"id\": 1, \"disallowed_user_agents\": [\"X\"]}\n");
+    const char *in = twrite("dup.jsonl", "{\"id\":1}\n{\"id\":2}\n{\"id\":1}\n");
+    const char *tags = twrite("dup.tags", "{\"id\": 1, \"disallowed_user_agents\": [\"X\"]}\n");
     optout_apply_stats st;
     char err[512] = "";
     if (apply(tags, in, 0, &st, err, sizeof err) != 0) fail_msg("apply: %s", err);
-    assert_file(tpath("out.jsonl"), "{\"id\":2}\n");
+    assert_true(tfile_is(tpath("out.jsonl"), "{\"id\":2}\n"));
     assert_int_equal(st.docs_removed, 2);
     assert_int_equal(st.duplicate_matches, 1);
 }
@@ -211,8 +174,8 @@ static void test_apply_duplicate_ids(void **state) {
 /* A tag that matches no document fails the shard, and nothing is published. */
 static void test_apply_unmatched_tag(void **state) {
     (void)state;
-    const char *in = write_file("in2.jsonl", SHARD);
-    const char *tags = write_file("stray.tags", "{\"id\": \"ab\", \"disallowed_user_agents\": []}\n"
+    const char *in = twrite("in2.jsonl", SHARD);
+    const char *tags = twrite("stray.tags", "{\"id\": \"ab\", \"disallowed_user_agents\": []}\n"
                                                 "{\"id\": \"nowhere\", \"disallowed_user_agents\": []}\n");
     unlink(tpath("out.jsonl"));
     unlink(tpath("removed.jsonl"));
@@ -227,7 +190,7 @@ static void test_apply_unmatched_tag(void **state) {
 /* Malformed tags files: the error names the file and the line. */
 static void test_apply_bad_tags(void **state) {
     (void)state;
-    const char *in = write_file("in3.jsonl", SHARD);
+    const char *in = twrite("in3.jsonl", SHARD);
     static const char *bad[] = {
         "not json",
         "{\"id\": \"ab\"}",                                      /* no agents */
@@ -241,7 +204,7 @@ static void test_apply_bad_tags(void **state) {
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         char text[256];
         snprintf(text, sizeof text, "{\"id\": \"keep\", \"disallowed_user_agents\": []}\n%s\n", bad[i]);
-        const char *tags = write_file("bad.tags", text);
+        const char *tags = twrite("bad.tags", text);
         optout_apply_stats st;
         char err[512] = "";
         if (apply(tags, in, 0, &st, err, sizeof err) != -1) fail_msg("accepted the tag line %s", bad[i]);
@@ -256,5 +219,5 @@ int main(void) {
         cmocka_unit_test(test_apply),               cmocka_unit_test(test_apply_duplicate_ids),
         cmocka_unit_test(test_apply_unmatched_tag), cmocka_unit_test(test_apply_bad_tags),
     };
-    return cmocka_run_group_tests(tests, setup, teardown);
+    return cmocka_run_group_tests(tests, testdir_setup, testdir_teardown);
 }

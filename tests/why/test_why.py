@@ -9,29 +9,13 @@ generator chose. Then --id (shard and line reported), a not-ranked host, a host 
 an unreachable host (both policies), human output, and the error exits.
 usage: test_why.py BIN_DIR REPO_ROOT"""
 import collections, glob, json, os, re, shutil, subprocess, sys, tempfile
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support"))
+from optout_test import check, finish, robots_server, runner, split_lines, stop, zcat  # noqa: E402
 
 bin_dir, root = sys.argv[1], sys.argv[2]
 optout = os.path.join(bin_dir, "optout")
 robots = os.path.realpath(os.path.join(root, "data", "sample", "robots"))
-failures = []
-
-
-def check(ok, what):
-    print(("ok: " if ok else "FAIL: ") + what)
-    if not ok:
-        failures.append(what)
-
-
-def zcat(path):
-    return subprocess.run(["zstd", "-dcq", path], capture_output=True, check=True).stdout
-
-
-def run(args, timeout=300):
-    return subprocess.run([optout, "run"] + args, capture_output=True, text=True, timeout=timeout)
-
-
-def why(args, stdin=None):
-    return subprocess.run([optout, "why"] + args, capture_output=True, text=True, timeout=300, input=stdin)
+run, why = runner(optout, "run"), runner(optout, "why")
 
 
 def doc_fields(line):
@@ -52,9 +36,7 @@ def inputs_of(corpus):
     """[(output name, path, [(lineno, raw line bytes)])] of the generated shards."""
     out = []
     for p in sorted(glob.glob(os.path.join(corpus, "**", "*.jsonl.zst"), recursive=True)):
-        lines = zcat(p).split(b"\n")
-        if lines and lines[-1] == b"":
-            lines.pop()
+        lines = split_lines(zcat(p))
         out.append((os.path.relpath(p, corpus), p, [(i + 1, l) for i, l in enumerate(lines)]))
     return out
 
@@ -174,9 +156,7 @@ try:
                         "--format", "zst", "--style", style, "--bad-rate", "0.01", "--hosts", "12", "--prefix", style,
                         "--out", os.path.join(corpus, style)], check=True, capture_output=True)
     keys = meta_keys(corpus)
-    server = subprocess.Popen([os.path.join(root, "tools", "robots-server"), "--port", "0", "--bodies", robots],
-                              stdout=subprocess.PIPE, text=True)
-    port = server.stdout.readline().strip().rsplit(":", 1)[1]
+    server, port = robots_server(root, robots)
     fetch = ["--connect-to", "127.0.0.1:" + port, "--timeout", "10", "--connect-timeout", "5"]
     base = ["--corpus", os.path.join(corpus, "**", "*.jsonl.zst"), "--removed", "--workers", "2"]
 
@@ -336,7 +316,7 @@ try:
     check("RFC-strict" in h.stdout and h.stdout.rstrip("\n").splitlines()[-1].startswith("  removed: disallowed for"),
           "human output names the RFC-strict policy")
     sdocs = [doc_fields(l) for l in zcat(os.path.join(root, "data", "sample", "corpus.jsonl.zst")).splitlines()]
-    r = why(["--run", strict, "--json", "--urls", "-"], stdin="".join(f[1] + "\n" for f in sdocs))
+    r = why(["--run", strict, "--json", "--urls", "-"], input="".join(f[1] + "\n" for f in sdocs))
     got = sum(json.loads(l)["removed"] for l in r.stdout.splitlines())
     rep = json.load(open(os.path.join(strict, "report.json")))
     check(r.returncode == 0 and got == rep["docs_removed"],
@@ -377,9 +357,6 @@ try:
     r = why(["--run", dirrun, "--urls", os.path.join(tmp, "missing.txt")])
     check(r.returncode == 1, "an unreadable --urls file: exit 1")
 finally:
-    if server:
-        server.terminate()
-        server.wait()
+    stop(server)
     shutil.rmtree(tmp, ignore_errors=True)
-print("why: %s" % ("FAIL (%d)" % len(failures) if failures else "all checks passed"))
-sys.exit(1 if failures else 0)
+finish("why")
