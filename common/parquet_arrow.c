@@ -129,7 +129,8 @@ static size_t field_table(pq_buf *b, const char *name, int nullable, uint8_t typ
                           size_t *child_slots) {
     align(b, 2);
     size_t vt = b->len;
-    static const uint16_t offs[] = {4, 16, 17, 8, 0, 12, 0}; /* name nullable type_type type dictionary children metadata */
+    static const uint16_t offs[] = {4, 16, 17, 8,
+                                    0, 12, 0}; /* name nullable type_type type dictionary children metadata */
     put16(b, 4 + 2 * 7);
     put16(b, 20);
     for (int i = 0; i < 7; i++) put16(b, offs[i]);
@@ -211,10 +212,10 @@ int pq_arrow_schema_add_list(const uint8_t *b64, size_t b64_len, const char *nam
     size_t mv = n.len;
     put16(&n, 4 + 2 * 5);
     put16(&n, 24);
-    put16(&n, 20);             /* version */
-    put16(&n, 22);             /* header_type */
-    put16(&n, 4);              /* header */
-    put16(&n, 8);              /* bodyLength */
+    put16(&n, 20);               /* version */
+    put16(&n, 22);               /* header_type */
+    put16(&n, 4);                /* header */
+    put16(&n, 8);                /* bodyLength */
     put16(&n, mcm > 0 ? 16 : 0); /* custom_metadata */
     align(&n, 8);
     size_t mtab = n.len;
@@ -230,9 +231,9 @@ int pq_arrow_schema_add_list(const uint8_t *b64, size_t b64_len, const char *nam
     size_t sv = n.len;
     put16(&n, 4 + 2 * 4);
     put16(&n, 20);
-    put16(&n, 16);              /* endianness */
-    put16(&n, 4);               /* fields */
-    put16(&n, scm > 0 ? 8 : 0); /* custom_metadata */
+    put16(&n, 16);                /* endianness */
+    put16(&n, 4);                 /* fields */
+    put16(&n, scm > 0 ? 8 : 0);   /* custom_metadata */
     put16(&n, feat > 0 ? 12 : 0); /* features */
     align(&n, 4);
     size_t stab = n.len;

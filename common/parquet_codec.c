@@ -55,8 +55,10 @@ static int lz4_hadoop(const uint8_t *src, size_t src_len, uint8_t *dst, size_t d
     size_t in = 0, out = 0;
     while (in < src_len) {
         if (src_len - in < 8) return -1;
-        uint32_t dlen = (uint32_t)src[in] << 24 | (uint32_t)src[in + 1] << 16 | (uint32_t)src[in + 2] << 8 | src[in + 3];
-        uint32_t clen = (uint32_t)src[in + 4] << 24 | (uint32_t)src[in + 5] << 16 | (uint32_t)src[in + 6] << 8 | src[in + 7];
+        uint32_t dlen =
+            (uint32_t)src[in] << 24 | (uint32_t)src[in + 1] << 16 | (uint32_t)src[in + 2] << 8 | src[in + 3];
+        uint32_t clen =
+            (uint32_t)src[in + 4] << 24 | (uint32_t)src[in + 5] << 16 | (uint32_t)src[in + 6] << 8 | src[in + 7];
         in += 8;
         if (clen > src_len - in || dlen > dst_len - out || clen > INT32_MAX) return -1;
         int r = LZ4_decompress_safe((const char *)src + in, (char *)dst + out, (int)clen, (int)dlen);
@@ -180,9 +182,7 @@ int pq_compress(int codec, int level, const uint8_t *src, size_t src_len, pq_buf
         out->len += (size_t)r;
         return 0;
     }
-    default:
-        optout_set_err(err, errlen, "cannot write codec %s", pq_codec_name(codec));
-        return -1;
+    default: optout_set_err(err, errlen, "cannot write codec %s", pq_codec_name(codec)); return -1;
     }
     optout_set_err(err, errlen, "%s: compression of %zu bytes failed", pq_codec_name(codec), src_len);
     return -1;

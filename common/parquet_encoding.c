@@ -54,8 +54,8 @@ static int uvarint(const uint8_t **pp, const uint8_t *end, uint64_t *v) {
     return -1;
 }
 
-int pq_rle_decode(const uint8_t *p, size_t len, int width, uint32_t n, uint32_t *out, int64_t max_value,
-                  char *err, size_t errlen) {
+int pq_rle_decode(const uint8_t *p, size_t len, int width, uint32_t n, uint32_t *out, int64_t max_value, char *err,
+                  size_t errlen) {
     const uint8_t *end = p + len;
     if (width < 0 || width > 32) {
         optout_set_err(err, errlen, "RLE: bit width %d out of range", width);
@@ -77,7 +77,8 @@ int pq_rle_decode(const uint8_t *p, size_t len, int width, uint32_t n, uint32_t 
              * missing values are past n: accept that, but never read past the buffer */
             for (uint64_t g = 0; g < groups && i < n; g++) {
                 if ((size_t)(end - p) < (size_t)width) {
-                    optout_set_err(err, errlen, "RLE: bit-packed run of %llu bytes past the end", (unsigned long long)bytes);
+                    optout_set_err(err, errlen, "RLE: bit-packed run of %llu bytes past the end",
+                                   (unsigned long long)bytes);
                     return -1;
                 }
                 pq_unpack_bits(p, 8, width, tmp);
@@ -169,8 +170,8 @@ void pq_rle_encode(pq_buf *b, const uint32_t *v, uint32_t n, int width) {
     }
 }
 
-int pq_bitpacked_msb_decode(const uint8_t *p, size_t len, int width, uint32_t n, uint32_t *out, size_t *used,
-                            char *err, size_t errlen) {
+int pq_bitpacked_msb_decode(const uint8_t *p, size_t len, int width, uint32_t n, uint32_t *out, size_t *used, char *err,
+                            size_t errlen) {
     size_t need = ((size_t)n * (size_t)width + 7) / 8;
     if (width < 0 || width > 32 || need > len) {
         optout_set_err(err, errlen, "BIT_PACKED levels: %zu bytes needed, %zu present", need, len);
@@ -250,8 +251,7 @@ void pq_encode_plain_ba(pq_buf *b, const pq_bytes *v, uint32_t n) {
 
 /* Decodes the first n values into out (int64, wrapping arithmetic as the format specifies);
  * *used = the bytes consumed up to the end of the last miniblock read. */
-static int delta_i64(const uint8_t *p, size_t len, uint32_t n, int64_t *out, size_t *used, char *err,
-                     size_t errlen) {
+static int delta_i64(const uint8_t *p, size_t len, uint32_t n, int64_t *out, size_t *used, char *err, size_t errlen) {
     const uint8_t *start = p, *end = p + len;
     uint64_t block, mbs, total, zz;
     if (uvarint(&p, end, &block) < 0 || uvarint(&p, end, &mbs) < 0 || uvarint(&p, end, &total) < 0 ||
@@ -305,8 +305,8 @@ trunc:
     return -1;
 }
 
-int pq_decode_delta_binary(const uint8_t *p, size_t len, int type, uint32_t n, uint8_t *out, size_t *used,
-                           char *err, size_t errlen) {
+int pq_decode_delta_binary(const uint8_t *p, size_t len, int type, uint32_t n, uint8_t *out, size_t *used, char *err,
+                           size_t errlen) {
     if (type != PQ_INT32 && type != PQ_INT64) {
         optout_set_err(err, errlen, "DELTA_BINARY_PACKED on a non-integer column");
         return -1;
@@ -349,8 +349,7 @@ void pq_encode_delta_binary(pq_buf *b, const int64_t *v, uint32_t n) {
             int64_t d = (int64_t)((uint64_t)v[i + k] - (uint64_t)v[i + k - 1]);
             if (d < mind) mind = d;
         }
-        for (uint32_t k = 0; k < cnt; k++)
-            deltas[k] = (uint64_t)v[i + k] - (uint64_t)v[i + k - 1] - (uint64_t)mind;
+        for (uint32_t k = 0; k < cnt; k++) deltas[k] = (uint64_t)v[i + k] - (uint64_t)v[i + k - 1] - (uint64_t)mind;
         pq_put_uvarint(b, ((uint64_t)mind << 1) ^ (uint64_t)(mind >> 63));
         int widths[4];
         for (int m = 0; m < 4; m++) {
@@ -422,7 +421,8 @@ int pq_decode_delta_byte_array(const uint8_t *p, size_t len, uint32_t n, pq_byte
         return -1;
     }
     size_t u = 0;
-    if (delta_i64(p, len, n, pre, &u, err, errlen) < 0 || delta_length_core(p + u, len - u, n, out, NULL, err, errlen) < 0) {
+    if (delta_i64(p, len, n, pre, &u, err, errlen) < 0 ||
+        delta_length_core(p + u, len - u, n, out, NULL, err, errlen) < 0) {
         free(pre);
         return -1;
     }

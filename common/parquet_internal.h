@@ -30,8 +30,18 @@ void pq_buf_free(pq_buf *b);
 
 /* ---- Thrift compact protocol ----------------------------------------------------------------- */
 enum {
-    PQ_T_STOP = 0, PQ_T_TRUE = 1, PQ_T_FALSE = 2, PQ_T_BYTE = 3, PQ_T_I16 = 4, PQ_T_I32 = 5,
-    PQ_T_I64 = 6, PQ_T_DOUBLE = 7, PQ_T_BINARY = 8, PQ_T_LIST = 9, PQ_T_SET = 10, PQ_T_MAP = 11,
+    PQ_T_STOP = 0,
+    PQ_T_TRUE = 1,
+    PQ_T_FALSE = 2,
+    PQ_T_BYTE = 3,
+    PQ_T_I16 = 4,
+    PQ_T_I32 = 5,
+    PQ_T_I64 = 6,
+    PQ_T_DOUBLE = 7,
+    PQ_T_BINARY = 8,
+    PQ_T_LIST = 9,
+    PQ_T_SET = 10,
+    PQ_T_MAP = 11,
     PQ_T_STRUCT = 12
 };
 
@@ -88,25 +98,80 @@ void pq_tw_raw_field(pq_tw *w, int16_t id, int type, const void *p, size_t n);
 void pq_put_uvarint(pq_buf *b, uint64_t v);
 
 /* ---- Parquet enumerations --------------------------------------------------------------------- */
-enum { PQ_BOOLEAN = 0, PQ_INT32 = 1, PQ_INT64 = 2, PQ_INT96 = 3, PQ_FLOAT = 4, PQ_DOUBLE = 5,
-       PQ_BYTE_ARRAY = 6, PQ_FIXED = 7 };
+enum {
+    PQ_BOOLEAN = 0,
+    PQ_INT32 = 1,
+    PQ_INT64 = 2,
+    PQ_INT96 = 3,
+    PQ_FLOAT = 4,
+    PQ_DOUBLE = 5,
+    PQ_BYTE_ARRAY = 6,
+    PQ_FIXED = 7
+};
 enum { PQ_REQUIRED = 0, PQ_OPTIONAL = 1, PQ_REPEATED = 2 };
-enum { PQ_ENC_PLAIN = 0, PQ_ENC_PLAIN_DICT = 2, PQ_ENC_RLE = 3, PQ_ENC_BIT_PACKED = 4,
-       PQ_ENC_DELTA_BINARY = 5, PQ_ENC_DELTA_LENGTH = 6, PQ_ENC_DELTA_BYTE_ARRAY = 7,
-       PQ_ENC_RLE_DICT = 8, PQ_ENC_BYTE_STREAM_SPLIT = 9 };
-enum { PQ_CODEC_NONE = 0, PQ_CODEC_SNAPPY = 1, PQ_CODEC_GZIP = 2, PQ_CODEC_LZO = 3,
-       PQ_CODEC_BROTLI = 4, PQ_CODEC_LZ4 = 5, PQ_CODEC_ZSTD = 6, PQ_CODEC_LZ4_RAW = 7 };
+enum {
+    PQ_ENC_PLAIN = 0,
+    PQ_ENC_PLAIN_DICT = 2,
+    PQ_ENC_RLE = 3,
+    PQ_ENC_BIT_PACKED = 4,
+    PQ_ENC_DELTA_BINARY = 5,
+    PQ_ENC_DELTA_LENGTH = 6,
+    PQ_ENC_DELTA_BYTE_ARRAY = 7,
+    PQ_ENC_RLE_DICT = 8,
+    PQ_ENC_BYTE_STREAM_SPLIT = 9
+};
+enum {
+    PQ_CODEC_NONE = 0,
+    PQ_CODEC_SNAPPY = 1,
+    PQ_CODEC_GZIP = 2,
+    PQ_CODEC_LZO = 3,
+    PQ_CODEC_BROTLI = 4,
+    PQ_CODEC_LZ4 = 5,
+    PQ_CODEC_ZSTD = 6,
+    PQ_CODEC_LZ4_RAW = 7
+};
 enum { PQ_PAGE_DATA = 0, PQ_PAGE_INDEX = 1, PQ_PAGE_DICT = 2, PQ_PAGE_DATA_V2 = 3 };
 /* ConvertedType values the reader interprets. */
-enum { PQ_CT_UTF8 = 0, PQ_CT_MAP = 1, PQ_CT_MAP_KEY_VALUE = 2, PQ_CT_LIST = 3, PQ_CT_ENUM = 4,
-       PQ_CT_DECIMAL = 5, PQ_CT_DATE = 6, PQ_CT_TIME_MILLIS = 7, PQ_CT_TIME_MICROS = 8,
-       PQ_CT_TIMESTAMP_MILLIS = 9, PQ_CT_TIMESTAMP_MICROS = 10, PQ_CT_UINT_8 = 11,
-       PQ_CT_UINT_64 = 14, PQ_CT_INT_8 = 15, PQ_CT_INT_64 = 18, PQ_CT_JSON = 19, PQ_CT_BSON = 20 };
+enum {
+    PQ_CT_UTF8 = 0,
+    PQ_CT_MAP = 1,
+    PQ_CT_MAP_KEY_VALUE = 2,
+    PQ_CT_LIST = 3,
+    PQ_CT_ENUM = 4,
+    PQ_CT_DECIMAL = 5,
+    PQ_CT_DATE = 6,
+    PQ_CT_TIME_MILLIS = 7,
+    PQ_CT_TIME_MICROS = 8,
+    PQ_CT_TIMESTAMP_MILLIS = 9,
+    PQ_CT_TIMESTAMP_MICROS = 10,
+    PQ_CT_UINT_8 = 11,
+    PQ_CT_UINT_64 = 14,
+    PQ_CT_INT_8 = 15,
+    PQ_CT_INT_64 = 18,
+    PQ_CT_JSON = 19,
+    PQ_CT_BSON = 20
+};
 /* LogicalType union members (field ids of the LogicalType struct). */
-enum { PQ_LT_NONE = 0, PQ_LT_STRING = 1, PQ_LT_MAP = 2, PQ_LT_LIST = 3, PQ_LT_ENUM = 4,
-       PQ_LT_DECIMAL = 5, PQ_LT_DATE = 6, PQ_LT_TIME = 7, PQ_LT_TIMESTAMP = 8, PQ_LT_INTEGER = 10,
-       PQ_LT_UNKNOWN = 11, PQ_LT_JSON = 12, PQ_LT_BSON = 13, PQ_LT_UUID = 14, PQ_LT_FLOAT16 = 15,
-       PQ_LT_VARIANT = 16, PQ_LT_GEOMETRY = 17, PQ_LT_GEOGRAPHY = 18 };
+enum {
+    PQ_LT_NONE = 0,
+    PQ_LT_STRING = 1,
+    PQ_LT_MAP = 2,
+    PQ_LT_LIST = 3,
+    PQ_LT_ENUM = 4,
+    PQ_LT_DECIMAL = 5,
+    PQ_LT_DATE = 6,
+    PQ_LT_TIME = 7,
+    PQ_LT_TIMESTAMP = 8,
+    PQ_LT_INTEGER = 10,
+    PQ_LT_UNKNOWN = 11,
+    PQ_LT_JSON = 12,
+    PQ_LT_BSON = 13,
+    PQ_LT_UUID = 14,
+    PQ_LT_FLOAT16 = 15,
+    PQ_LT_VARIANT = 16,
+    PQ_LT_GEOMETRY = 17,
+    PQ_LT_GEOGRAPHY = 18
+};
 enum { PQ_UNIT_NONE = 0, PQ_UNIT_MILLIS = 1, PQ_UNIT_MICROS = 2, PQ_UNIT_NANOS = 3 };
 
 /* ---- footer structures ------------------------------------------------------------------------ */
@@ -114,16 +179,16 @@ typedef struct {
     const uint8_t *raw; /* the element's encoded bytes inside the footer (copied verbatim on write) */
     size_t raw_len;
     char *name;
-    int type;           /* physical type, -1 for a group */
+    int type; /* physical type, -1 for a group */
     int32_t type_length;
-    int repetition;     /* -1 when absent (the root) */
+    int repetition; /* -1 when absent (the root) */
     int32_t num_children;
-    int converted;      /* -1 when absent */
+    int converted; /* -1 when absent */
     int32_t scale, precision, field_id;
-    int has_field_id; /* field_id present (any value, -1 included) */
-    int logical;        /* PQ_LT_* */
-    int time_unit;      /* TIME / TIMESTAMP */
-    int utc;            /* TIMESTAMP isAdjustedToUTC */
+    int has_field_id;         /* field_id present (any value, -1 included) */
+    int logical;              /* PQ_LT_* */
+    int time_unit;            /* TIME / TIMESTAMP */
+    int utc;                  /* TIMESTAMP isAdjustedToUTC */
     int int_bits, int_signed; /* INTEGER */
 } pq_schema_elem;
 
@@ -193,19 +258,17 @@ typedef struct {
 } pq_page_header;
 
 /* 0 with *hlen = the header's size, 1 when the header is longer than len (read more), -1 corrupt. */
-int pq_page_header_decode(pq_page_header *h, const uint8_t *p, size_t len, size_t *hlen, char *err,
-                          size_t errlen);
+int pq_page_header_decode(pq_page_header *h, const uint8_t *p, size_t len, size_t *hlen, char *err, size_t errlen);
 /* A v1 data page or dictionary page header (no statistics: they are kept per chunk). */
 void pq_page_header_encode(pq_buf *b, const pq_page_header *h);
 
 /* ---- codecs -------------------------------------------------------------------------------- */
 const char *pq_codec_name(int codec);
 /* Decompresses src into exactly dst_len bytes of dst. 0, or -1 with err. */
-int pq_decompress(int codec, const uint8_t *src, size_t src_len, uint8_t *dst, size_t dst_len,
-                  char *err, size_t errlen);
+int pq_decompress(int codec, const uint8_t *src, size_t src_len, uint8_t *dst, size_t dst_len, char *err,
+                  size_t errlen);
 /* Appends the compressed src to out. level: the codec's level (ignored where it has none). */
-int pq_compress(int codec, int level, const uint8_t *src, size_t src_len, pq_buf *out, char *err,
-                size_t errlen);
+int pq_compress(int codec, int level, const uint8_t *src, size_t src_len, pq_buf *out, char *err, size_t errlen);
 
 /* ---- encodings ------------------------------------------------------------------------------ */
 typedef struct {
@@ -219,28 +282,26 @@ int pq_bit_width(uint64_t max);
 void pq_unpack_bits(const uint8_t *p, uint32_t n, int width, uint64_t *out);
 /* RLE / bit-packed hybrid: decodes exactly n values of `width` bits (0..32) from [p, p+len). Values
  * above max_value (when max_value >= 0) are an error ("index out of range"). */
-int pq_rle_decode(const uint8_t *p, size_t len, int width, uint32_t n, uint32_t *out,
-                  int64_t max_value, char *err, size_t errlen);
+int pq_rle_decode(const uint8_t *p, size_t len, int width, uint32_t n, uint32_t *out, int64_t max_value, char *err,
+                  size_t errlen);
 void pq_rle_encode(pq_buf *b, const uint32_t *v, uint32_t n, int width);
 /* Legacy BIT_PACKED levels: MSB first, no length prefix. Consumes ceil(n*width/8) bytes. */
-int pq_bitpacked_msb_decode(const uint8_t *p, size_t len, int width, uint32_t n, uint32_t *out,
-                            size_t *used, char *err, size_t errlen);
+int pq_bitpacked_msb_decode(const uint8_t *p, size_t len, int width, uint32_t n, uint32_t *out, size_t *used, char *err,
+                            size_t errlen);
 
 /* Value decoders. `width` is the fixed value size (BOOLEAN decodes into one byte per value, INT96
  * 12, FIXED type_length). Fixed values land in out_fixed (n*width bytes), byte arrays in out_ba
  * (pointing into p, or into *arena for DELTA_BYTE_ARRAY, which the caller frees). */
-int pq_decode_plain_fixed(const uint8_t *p, size_t len, int type, int width, uint32_t n,
-                          uint8_t *out, char *err, size_t errlen);
-int pq_decode_plain_ba(const uint8_t *p, size_t len, uint32_t n, pq_bytes *out, char *err,
-                       size_t errlen);
-int pq_decode_delta_binary(const uint8_t *p, size_t len, int type, uint32_t n, uint8_t *out,
-                           size_t *used, char *err, size_t errlen);
-int pq_decode_delta_length(const uint8_t *p, size_t len, uint32_t n, pq_bytes *out, char *err,
+int pq_decode_plain_fixed(const uint8_t *p, size_t len, int type, int width, uint32_t n, uint8_t *out, char *err,
+                          size_t errlen);
+int pq_decode_plain_ba(const uint8_t *p, size_t len, uint32_t n, pq_bytes *out, char *err, size_t errlen);
+int pq_decode_delta_binary(const uint8_t *p, size_t len, int type, uint32_t n, uint8_t *out, size_t *used, char *err,
                            size_t errlen);
-int pq_decode_delta_byte_array(const uint8_t *p, size_t len, uint32_t n, pq_bytes *out,
-                               uint8_t **arena, char *err, size_t errlen);
-int pq_decode_byte_stream_split(const uint8_t *p, size_t len, int width, uint32_t n, uint8_t *out,
-                                char *err, size_t errlen);
+int pq_decode_delta_length(const uint8_t *p, size_t len, uint32_t n, pq_bytes *out, char *err, size_t errlen);
+int pq_decode_delta_byte_array(const uint8_t *p, size_t len, uint32_t n, pq_bytes *out, uint8_t **arena, char *err,
+                               size_t errlen);
+int pq_decode_byte_stream_split(const uint8_t *p, size_t len, int width, uint32_t n, uint8_t *out, char *err,
+                                size_t errlen);
 /* Encoders the writer uses. */
 void pq_encode_plain_bool(pq_buf *b, const uint8_t *v, uint32_t n);
 void pq_encode_plain_ba(pq_buf *b, const pq_bytes *v, uint32_t n);

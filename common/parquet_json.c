@@ -447,8 +447,8 @@ int optout_pq_row_group_json(optout_pq_file *f, int rg, int (*emit)(void *ctx, c
             leaf_data *d = &a.leaves[l];
             uint32_t j = s[l] = (r == 0 ? 0 : e[l]);
             if (j >= d->n) {
-                optout_set_err(err, errlen, "%s: row group %d, column %s: fewer rows than the row group's %lld", f->path,
-                               rg, f->leaves[l].path, (long long)rows);
+                optout_set_err(err, errlen, "%s: row group %d, column %s: fewer rows than the row group's %lld",
+                               f->path, rg, f->leaves[l].path, (long long)rows);
                 rc = -1;
                 goto done;
             }

@@ -12,14 +12,14 @@
 
 /* Reads the fields of the struct being read, running `body` for each with its id and wire type in
  * the variables named by `id` and `ft` (nested uses pick other names). */
-#define FIELDS(t, id, ft, body)                                                                    \
-    do {                                                                                           \
-        int16_t last_##id = 0, id;                                                                 \
-        int ft, r_##id;                                                                            \
-        while ((r_##id = pq_tr_field(t, &last_##id, &id, &ft)) > 0) {                              \
-            body                                                                                   \
-        }                                                                                          \
-        if (r_##id < 0) return -1;                                                                 \
+#define FIELDS(t, id, ft, body)                                                                                        \
+    do {                                                                                                               \
+        int16_t last_##id = 0, id;                                                                                     \
+        int ft, r_##id;                                                                                                \
+        while ((r_##id = pq_tr_field(t, &last_##id, &id, &ft)) > 0) {                                                  \
+            body                                                                                                       \
+        }                                                                                                              \
+        if (r_##id < 0) return -1;                                                                                     \
     } while (0)
 
 static int get_i32(pq_tr *t, int ft, int32_t *out) {
@@ -480,8 +480,7 @@ static int decode_page_header(pq_tr *t, pq_page_header *h) {
     return 0;
 }
 
-int pq_page_header_decode(pq_page_header *h, const uint8_t *p, size_t len, size_t *hlen, char *err,
-                          size_t errlen) {
+int pq_page_header_decode(pq_page_header *h, const uint8_t *p, size_t len, size_t *hlen, char *err, size_t errlen) {
     memset(h, 0, sizeof *h);
     h->type = -1;
     h->is_compressed = 1;

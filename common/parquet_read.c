@@ -51,7 +51,8 @@ static int type_width(int type, int32_t type_length) {
 }
 
 static const char *physical_name(int t) {
-    static const char *const n[] = {"BOOLEAN", "INT32", "INT64", "INT96", "FLOAT", "DOUBLE", "BYTE_ARRAY", "FIXED_LEN_BYTE_ARRAY"};
+    static const char *const n[] = {"BOOLEAN", "INT32",  "INT64",      "INT96",
+                                    "FLOAT",   "DOUBLE", "BYTE_ARRAY", "FIXED_LEN_BYTE_ARRAY"};
     return t >= 0 && t < 8 ? n[t] : "GROUP";
 }
 
@@ -164,7 +165,8 @@ optout_pq_file *optout_pq_open(const char *path, char *err, size_t errlen) {
         goto fail;
     }
     if (flen > PQ_MAX_FOOTER) {
-        optout_set_err(err, errlen, "%s: footer of %u bytes is larger than the %u supported", path, flen, PQ_MAX_FOOTER);
+        optout_set_err(err, errlen, "%s: footer of %u bytes is larger than the %u supported", path, flen,
+                       PQ_MAX_FOOTER);
         goto fail;
     }
     uint8_t *fb = malloc(flen ? flen : 1);
@@ -206,7 +208,8 @@ optout_pq_file *optout_pq_open(const char *path, char *err, size_t errlen) {
             const pq_chunk_meta *cm = &rg->cols[c];
             const char *cp = f->leaves[c].path;
             if (cm->encrypted) {
-                optout_set_err(err, errlen, "%s: row group %u, column %s: encrypted column: not supported", path, g, cp);
+                optout_set_err(err, errlen, "%s: row group %u, column %s: encrypted column: not supported", path, g,
+                               cp);
                 goto fail;
             }
             if (cm->has_file_path) {
@@ -220,10 +223,11 @@ optout_pq_file *optout_pq_open(const char *path, char *err, size_t errlen) {
                 goto fail;
             }
             int64_t start = cm->data_page_offset;
-            if (cm->dictionary_page_offset > 0 && cm->dictionary_page_offset < start) start = cm->dictionary_page_offset;
+            if (cm->dictionary_page_offset > 0 && cm->dictionary_page_offset < start)
+                start = cm->dictionary_page_offset;
             /* a chunk without values is never read: some writers leave its offsets at 0 */
             if (cm->num_values > 0 && (start < 4 || cm->total_compressed < 0 || (uint64_t)start > data_end ||
-                (uint64_t)cm->total_compressed > data_end - (uint64_t)start)) {
+                                       (uint64_t)cm->total_compressed > data_end - (uint64_t)start)) {
                 optout_set_err(err, errlen, "%s: row group %u, column %s: column chunk [%lld, +%lld) outside the data",
                                path, g, cp, (long long)start, (long long)cm->total_compressed);
                 goto fail;
@@ -282,7 +286,9 @@ void optout_pq_column_describe(const optout_pq_file *f, int i, char *buf, size_t
     case PQ_LT_DATE: snprintf(lt, sizeof lt, "DATE"); break;
     case PQ_LT_FLOAT16: snprintf(lt, sizeof lt, "FLOAT16"); break;
     case PQ_LT_DECIMAL: snprintf(lt, sizeof lt, "DECIMAL(%d,%d)", e->precision, e->scale); break;
-    case PQ_LT_INTEGER: snprintf(lt, sizeof lt, "INT(%d,%s)", e->int_bits, e->int_signed ? "signed" : "unsigned"); break;
+    case PQ_LT_INTEGER:
+        snprintf(lt, sizeof lt, "INT(%d,%s)", e->int_bits, e->int_signed ? "signed" : "unsigned");
+        break;
     case PQ_LT_TIME:
     case PQ_LT_TIMESTAMP:
         snprintf(lt, sizeof lt, "%s(%s,%s)", e->logical == PQ_LT_TIME ? "TIME" : "TIMESTAMP", units[e->time_unit & 3],
@@ -318,7 +324,8 @@ int pq_chunk_open(pq_chunk *c, optout_pq_file *f, int rg, int col, char *err, si
     c->leaf = &f->leaves[col];
     c->cm = &f->meta.rgs[rg].cols[col];
     int64_t start = c->cm->data_page_offset;
-    if (c->cm->dictionary_page_offset > 0 && c->cm->dictionary_page_offset < start) start = c->cm->dictionary_page_offset;
+    if (c->cm->dictionary_page_offset > 0 && c->cm->dictionary_page_offset < start)
+        start = c->cm->dictionary_page_offset;
     c->pos = (uint64_t)start;
     c->end = (uint64_t)start + (uint64_t)c->cm->total_compressed; /* checked at open */
     c->page_no = -1;
@@ -460,8 +467,8 @@ static int decode_values(pq_chunk *c, const uint8_t *p, size_t len, int enc, uin
             rc = pq_decode_delta_byte_array(p, len, n, tmp, arena, e2, sizeof e2);
             for (uint32_t i = 0; rc == 0 && i < n; i++) {
                 if (tmp[i].len != (uint32_t)l->width) {
-                    snprintf(e2, sizeof e2, "DELTA_BYTE_ARRAY value of %u bytes in a FIXED_LEN_BYTE_ARRAY(%d)", tmp[i].len,
-                             l->width);
+                    snprintf(e2, sizeof e2, "DELTA_BYTE_ARRAY value of %u bytes in a FIXED_LEN_BYTE_ARRAY(%d)",
+                             tmp[i].len, l->width);
                     rc = -1;
                 } else {
                     memcpy(fixed + (size_t)i * (size_t)l->width, tmp[i].p, tmp[i].len);
@@ -478,9 +485,7 @@ static int decode_values(pq_chunk *c, const uint8_t *p, size_t len, int enc, uin
         }
         rc = pq_decode_byte_stream_split(p, len, l->width, n, fixed, e2, sizeof e2);
         break;
-    default:
-        snprintf(e2, sizeof e2, "unsupported encoding %d", enc);
-        rc = -1;
+    default: snprintf(e2, sizeof e2, "unsupported encoding %d", enc); rc = -1;
     }
     if (rc < 0) return chunk_fail(c, err, errlen, e2);
     return 0;
@@ -505,11 +510,13 @@ static int load_dictionary(pq_chunk *c, const uint8_t *page, char *err, size_t e
         c->dict_ba = malloc(((size_t)n + 1) * sizeof *c->dict_ba);
         if (!c->dict_ba) return chunk_fail(c, err, errlen, "out of memory");
     } else {
-        if ((size_t)n * (size_t)c->leaf->width > ulen * 8 + 8) return chunk_fail(c, err, errlen, "dictionary: more values than bytes");
+        if ((size_t)n * (size_t)c->leaf->width > ulen * 8 + 8)
+            return chunk_fail(c, err, errlen, "dictionary: more values than bytes");
         c->dict_fixed = malloc((size_t)n * (size_t)c->leaf->width + 1);
         if (!c->dict_fixed) return chunk_fail(c, err, errlen, "out of memory");
     }
-    if (decode_values(c, c->dict_data, ulen, PQ_ENC_PLAIN, n, c->dict_fixed, c->dict_ba, &c->dict_arena, err, errlen) < 0)
+    if (decode_values(c, c->dict_data, ulen, PQ_ENC_PLAIN, n, c->dict_fixed, c->dict_ba, &c->dict_arena, err, errlen) <
+        0)
         return -1;
     c->dict_n = n;
     c->dict_len = ulen;
@@ -543,10 +550,13 @@ static int decode_data_page(pq_chunk *c, const uint8_t *page, char *err, size_t 
     size_t vlen;
     if (h->type == PQ_PAGE_DATA) {
         if (grow(&c->data, &c->data_cap, ulen + 1) < 0) return chunk_fail(c, err, errlen, "out of memory");
-        if (pq_decompress(c->cm->codec, page, clen, c->data, ulen, e2, sizeof e2) < 0) return chunk_fail(c, err, errlen, e2);
+        if (pq_decompress(c->cm->codec, page, clen, c->data, ulen, e2, sizeof e2) < 0)
+            return chunk_fail(c, err, errlen, e2);
         const uint8_t *p = c->data, *end = c->data + ulen;
-        if (l->max_rep > 0 && decode_levels_v1(c, &p, end, h->rep_encoding, l->max_rep, c->rep, err, errlen) < 0) return -1;
-        if (l->max_def > 0 && decode_levels_v1(c, &p, end, h->def_encoding, l->max_def, c->def, err, errlen) < 0) return -1;
+        if (l->max_rep > 0 && decode_levels_v1(c, &p, end, h->rep_encoding, l->max_rep, c->rep, err, errlen) < 0)
+            return -1;
+        if (l->max_def > 0 && decode_levels_v1(c, &p, end, h->def_encoding, l->max_def, c->def, err, errlen) < 0)
+            return -1;
         vals = p;
         vlen = (size_t)(end - p);
     } else {
@@ -557,13 +567,15 @@ static int decode_data_page(pq_chunk *c, const uint8_t *page, char *err, size_t 
                 return chunk_fail(c, err, errlen, e2);
         }
         if (l->max_def > 0) {
-            if (pq_rle_decode(page + rl, dl, pq_bit_width((uint64_t)l->max_def), n, c->def, l->max_def, e2, sizeof e2) < 0)
+            if (pq_rle_decode(page + rl, dl, pq_bit_width((uint64_t)l->max_def), n, c->def, l->max_def, e2, sizeof e2) <
+                0)
                 return chunk_fail(c, err, errlen, e2);
         }
         size_t vul = ulen - rl - dl, vcl = clen - rl - dl;
         if (grow(&c->data, &c->data_cap, vul + 1) < 0) return chunk_fail(c, err, errlen, "out of memory");
         int codec = h->is_compressed ? c->cm->codec : PQ_CODEC_NONE;
-        if (pq_decompress(codec, page + rl + dl, vcl, c->data, vul, e2, sizeof e2) < 0) return chunk_fail(c, err, errlen, e2);
+        if (pq_decompress(codec, page + rl + dl, vcl, c->data, vul, e2, sizeof e2) < 0)
+            return chunk_fail(c, err, errlen, e2);
         vals = c->data;
         vlen = vul;
     }
@@ -752,8 +764,7 @@ static int read_leaf(optout_pq_file *f, int rg, int li, optout_pq_column *out, c
                 r = chunk_fail(&c, err, errlen, "more values than the row group has rows");
                 goto done;
             }
-            if (c.leaf->max_def == 0 || c.def[k] == (uint32_t)c.leaf->max_def)
-                to_value(&c, vi++, &out->v[row], &arena);
+            if (c.leaf->max_def == 0 || c.def[k] == (uint32_t)c.leaf->max_def) to_value(&c, vi++, &out->v[row], &arena);
             row++;
         }
     }
@@ -830,7 +841,8 @@ static int read_map_key(optout_pq_file *f, int rg, int map_node, const char *key
         vi++;
     }
     if (rk < 0) rc = -1;
-    else if (row + 1 != rows && rows > 0) rc = chunk_fail(&ck, err, errlen, "map column has fewer rows than the row group");
+    else if (row + 1 != rows && rows > 0)
+        rc = chunk_fail(&ck, err, errlen, "map column has fewer rows than the row group");
 out:
     pq_chunk_close(&ck);
     pq_chunk_close(&cv);
@@ -843,7 +855,8 @@ out:
     return 0;
 }
 
-int optout_pq_read_column(optout_pq_file *f, int rg, const char *path, optout_pq_column *out, char *err, size_t errlen) {
+int optout_pq_read_column(optout_pq_file *f, int rg, const char *path, optout_pq_column *out, char *err,
+                          size_t errlen) {
     memset(out, 0, sizeof *out);
     if (rg < 0 || (uint32_t)rg >= f->meta.nrgs) {
         optout_set_err(err, errlen, "%s: no row group %d", f->path, rg);
@@ -852,7 +865,8 @@ int optout_pq_read_column(optout_pq_file *f, int rg, const char *path, optout_pq
     int li = find_leaf(f, path);
     if (li >= 0) {
         if (f->leaves[li].max_rep > 0) {
-            optout_set_err(err, errlen, "%s: column %s is repeated (a list): it cannot be a document field", f->path, path);
+            optout_set_err(err, errlen, "%s: column %s is repeated (a list): it cannot be a document field", f->path,
+                           path);
             return -1;
         }
         return read_leaf(f, rg, li, out, err, errlen);
@@ -862,7 +876,8 @@ int optout_pq_read_column(optout_pq_file *f, int rg, const char *path, optout_pq
         const pq_node *n = &f->nodes[i];
         size_t pl = strlen(n->path);
         if (n->leaf >= 0 || strncmp(path, n->path, pl) != 0 || path[pl] != '.') continue;
-        if (n->e->logical != PQ_LT_MAP && n->e->converted != PQ_CT_MAP && n->e->converted != PQ_CT_MAP_KEY_VALUE) continue;
+        if (n->e->logical != PQ_LT_MAP && n->e->converted != PQ_CT_MAP && n->e->converted != PQ_CT_MAP_KEY_VALUE)
+            continue;
         if (n->rep_level > 0) continue;
         return read_map_key(f, rg, (int)i, path + pl + 1, out, err, errlen);
     }

@@ -49,8 +49,7 @@ void pq_tr_init(pq_tr *t, const void *data, size_t len) {
 }
 
 int pq_tr_fail(pq_tr *t, const char *what) {
-    if (!t->failed)
-        snprintf(t->msg, sizeof t->msg, "corrupt Thrift at byte %zu: %s", (size_t)(t->p - t->base), what);
+    if (!t->failed) snprintf(t->msg, sizeof t->msg, "corrupt Thrift at byte %zu: %s", (size_t)(t->p - t->base), what);
     t->failed = 1;
     return -1;
 }

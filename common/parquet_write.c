@@ -25,8 +25,11 @@ int optout_pq_codec_parse(const char *name, int *codec) {
     static const struct {
         const char *name;
         int codec;
-    } t[] = {{"zstd", PQ_CODEC_ZSTD}, {"snappy", PQ_CODEC_SNAPPY}, {"gzip", PQ_CODEC_GZIP},
-             {"lz4", PQ_CODEC_LZ4_RAW}, {"none", PQ_CODEC_NONE}};
+    } t[] = {{"zstd", PQ_CODEC_ZSTD},
+             {"snappy", PQ_CODEC_SNAPPY},
+             {"gzip", PQ_CODEC_GZIP},
+             {"lz4", PQ_CODEC_LZ4_RAW},
+             {"none", PQ_CODEC_NONE}};
     for (size_t i = 0; i < sizeof t / sizeof t[0]; i++)
         if (strcmp(name, t[i].name) == 0) {
             *codec = t[i].codec;

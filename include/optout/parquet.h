@@ -55,12 +55,12 @@ void optout_pq_kv(const optout_pq_file *f, int i, const char **key, const uint8_
 
 /* ---- projected columns: the filter's view of a row group ---------------------------------- */
 enum {
-    OPTOUT_PQ_NULL = 0,  /* null, or a missing map key */
-    OPTOUT_PQ_BOOL,      /* i: 0 or 1 */
-    OPTOUT_PQ_INT,       /* i: any integer type (unsigned 64-bit values above INT64_MAX: DOUBLE) */
-    OPTOUT_PQ_DOUBLE,    /* d: FLOAT, DOUBLE */
-    OPTOUT_PQ_BYTES,     /* s, len: BYTE_ARRAY and FIXED_LEN_BYTE_ARRAY (strings are not checked for UTF-8) */
-    OPTOUT_PQ_TIME_MS    /* i: TIMESTAMP (any unit, floored), INT96 or DATE as UTC milliseconds since 1970 */
+    OPTOUT_PQ_NULL = 0, /* null, or a missing map key */
+    OPTOUT_PQ_BOOL,     /* i: 0 or 1 */
+    OPTOUT_PQ_INT,      /* i: any integer type (unsigned 64-bit values above INT64_MAX: DOUBLE) */
+    OPTOUT_PQ_DOUBLE,   /* d: FLOAT, DOUBLE */
+    OPTOUT_PQ_BYTES,    /* s, len: BYTE_ARRAY and FIXED_LEN_BYTE_ARRAY (strings are not checked for UTF-8) */
+    OPTOUT_PQ_TIME_MS   /* i: TIMESTAMP (any unit, floored), INT96 or DATE as UTC milliseconds since 1970 */
 };
 
 typedef struct {
@@ -83,8 +83,7 @@ typedef struct {
  * path (a top-level column, or a field of a struct at any depth), or "MAP.KEY" where MAP is a map
  * column with string keys and primitive values: the value under KEY (null when the row lacks it).
  * A repeated leaf is refused. Returns 0; 1 when no column has that path (out zeroed); -1 on error. */
-int optout_pq_read_column(optout_pq_file *f, int rg, const char *path, optout_pq_column *out, char *err,
-                          size_t errlen);
+int optout_pq_read_column(optout_pq_file *f, int rg, const char *path, optout_pq_column *out, char *err, size_t errlen);
 void optout_pq_column_free(optout_pq_column *c);
 
 /* Every row of row group rg as one JSON object (no newline), top-level columns in schema order:
@@ -95,12 +94,17 @@ void optout_pq_column_free(optout_pq_column *c);
  * null; structs as objects; lists and repeated fields as arrays; maps with string keys as objects,
  * other maps as arrays of {"key":K,"value":V} (the key keeps its type). emit returns 0 to go on,
  * anything else stops with that value. Returns 0, the emit value, or -1 on error (err filled). */
-int optout_pq_row_group_json(optout_pq_file *f, int rg, int (*emit)(void *ctx, const char *json, size_t len),
-                             void *ctx, char *err, size_t errlen);
+int optout_pq_row_group_json(optout_pq_file *f, int rg, int (*emit)(void *ctx, const char *json, size_t len), void *ctx,
+                             char *err, size_t errlen);
 
 /* ---- the filter writer -------------------------------------------------------------------- */
-enum { OPTOUT_PQ_CODEC_NONE = 0, OPTOUT_PQ_CODEC_SNAPPY = 1, OPTOUT_PQ_CODEC_GZIP = 2,
-       OPTOUT_PQ_CODEC_ZSTD = 6, OPTOUT_PQ_CODEC_LZ4_RAW = 7 };
+enum {
+    OPTOUT_PQ_CODEC_NONE = 0,
+    OPTOUT_PQ_CODEC_SNAPPY = 1,
+    OPTOUT_PQ_CODEC_GZIP = 2,
+    OPTOUT_PQ_CODEC_ZSTD = 6,
+    OPTOUT_PQ_CODEC_LZ4_RAW = 7
+};
 
 /* "zstd", "snappy", "gzip", "lz4" (LZ4_RAW), "none". 0, or -1 for an unknown name. */
 int optout_pq_codec_parse(const char *name, int *codec);

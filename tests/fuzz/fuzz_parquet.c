@@ -26,14 +26,6 @@
 #include "optout/parquet.h"
 #include "parquet_internal.h"
 
-#define CHECK(cond)                                                                                \
-    do {                                                                                           \
-        if (!(cond)) {                                                                             \
-            fprintf(stderr, "fuzz_parquet: invariant violated: %s (line %d)\n", #cond, __LINE__);  \
-            abort();                                                                               \
-        }                                                                                          \
-    } while (0)
-
 static int collect(void *ctx, const char *json, size_t len) {
     pq_buf *b = ctx;
     pq_buf_put(b, json, len);
@@ -81,7 +73,8 @@ static void fuzz_file(const uint8_t *data, size_t size) {
     char path[64];
     snprintf(path, sizeof path, "/proc/self/fd/%d", fd);
     if (!opath[0]) {
-        snprintf(opath, sizeof opath, "%s", access("/dev/shm", W_OK) == 0 ? "/dev/shm/fuzz_parquet.XXXXXX" : "/tmp/fuzz_parquet.XXXXXX");
+        snprintf(opath, sizeof opath, "%s",
+                 access("/dev/shm", W_OK) == 0 ? "/dev/shm/fuzz_parquet.XXXXXX" : "/tmp/fuzz_parquet.XXXXXX");
         int ofd = mkstemp(opath);
         CHECK(ofd >= 0);
         close(ofd);
@@ -165,7 +158,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         CHECK(u && fx && ba);
         switch (enc) {
         case 0: pq_rle_decode(data, size, width, n, u, width ? (1 << (width - 1)) : -1, err, sizeof err); break;
-        case 1: pq_decode_delta_binary(data, size, width & 1 ? PQ_INT64 : PQ_INT32, n, fx, &used, err, sizeof err); break;
+        case 1:
+            pq_decode_delta_binary(data, size, width & 1 ? PQ_INT64 : PQ_INT32, n, fx, &used, err, sizeof err);
+            break;
         case 2: pq_decode_delta_length(data, size, n / 4, ba, err, sizeof err); break;
         case 3:
             if (pq_decode_delta_byte_array(data, size, n / 4, ba, &arena, err, sizeof err) == 0) free(arena);

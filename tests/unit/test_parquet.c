@@ -65,14 +65,23 @@ static void test_thrift_round_trip(void **state) {
         uint32_t n;
         int bv, et;
         switch (id) {
-        case 1: assert_int_equal(pq_tr_int(&t, ft, &v), 0); assert_int_equal(v, -5); break;
-        case 3: assert_int_equal(pq_tr_int(&t, ft, &v), 0); assert_true(v == INT64_MIN); break;
+        case 1:
+            assert_int_equal(pq_tr_int(&t, ft, &v), 0);
+            assert_int_equal(v, -5);
+            break;
+        case 3:
+            assert_int_equal(pq_tr_int(&t, ft, &v), 0);
+            assert_true(v == INT64_MIN);
+            break;
         case 4:
             assert_int_equal(pq_tr_binary(&t, ft, &p, &n), 0);
             assert_int_equal(n, 5);
             assert_memory_equal(p, "hello", 5);
             break;
-        case 5: assert_int_equal(pq_tr_bool(&t, ft, &bv), 0); assert_int_equal(bv, 1); break;
+        case 5:
+            assert_int_equal(pq_tr_bool(&t, ft, &bv), 0);
+            assert_int_equal(bv, 1);
+            break;
         case 40: assert_int_equal(pq_tr_skip(&t, ft), 0); break; /* skipping a struct */
         case 41:
             assert_int_equal(pq_tr_list(&t, ft, &et, &n), 0);
@@ -117,8 +126,11 @@ static void test_thrift_corrupt(void **state) {
     const struct {
         const uint8_t *p;
         size_t n;
-    } cases[] = {{truncated_varint, sizeof truncated_varint}, {binary_past_end, sizeof binary_past_end},
-                 {bad_type, sizeof bad_type}, {list_lie, sizeof list_lie}, {no_stop, sizeof no_stop}};
+    } cases[] = {{truncated_varint, sizeof truncated_varint},
+                 {binary_past_end, sizeof binary_past_end},
+                 {bad_type, sizeof bad_type},
+                 {list_lie, sizeof list_lie},
+                 {no_stop, sizeof no_stop}};
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         pq_tr t;
         pq_tr_init(&t, cases[i].p, cases[i].n);
@@ -137,8 +149,13 @@ static void test_thrift_corrupt(void **state) {
 
 static void test_page_header_round_trip(void **state) {
     (void)state;
-    pq_page_header h = {.type = PQ_PAGE_DATA, .uncompressed_size = 1000, .compressed_size = 300, .num_values = 77,
-                        .encoding = PQ_ENC_RLE_DICT, .has_crc = 1, .crc = 0xdeadbeef};
+    pq_page_header h = {.type = PQ_PAGE_DATA,
+                        .uncompressed_size = 1000,
+                        .compressed_size = 300,
+                        .num_values = 77,
+                        .encoding = PQ_ENC_RLE_DICT,
+                        .has_crc = 1,
+                        .crc = 0xdeadbeef};
     pq_buf b = {0};
     pq_page_header_encode(&b, &h);
     pq_page_header g;
@@ -266,13 +283,14 @@ static void test_delta_binary_spec(void **state) {
     for (int i = 0; i < 5; i++) assert_int_equal(out32[i], i + 1);
     assert_int_equal(used, sizeof e1);
     /* 7 5 3 1 2 3 4 5: min delta -2, relative deltas 0 0 0 3 3 3 3 at width 2 */
-    static const uint8_t e2[] = {0x80, 0x01, 0x04, 0x08, 0x0e, 0x03, 0x02, 0x00, 0x00, 0x00,
-                                 0xc0, 0x3f, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00};
+    static const uint8_t e2[] = {0x80, 0x01, 0x04, 0x08, 0x0e, 0x03, 0x02, 0x00, 0x00,
+                                 0x00, 0xc0, 0x3f, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00};
     static const int32_t want2[] = {7, 5, 3, 1, 2, 3, 4, 5};
     assert_int_equal(pq_decode_delta_binary(e2, sizeof e2, PQ_INT32, 8, (uint8_t *)out32, &used, err, sizeof err), 0);
     assert_memory_equal(out32, want2, sizeof want2);
     /* truncated miniblock */
-    assert_int_equal(pq_decode_delta_binary(e2, sizeof e2 - 3, PQ_INT32, 8, (uint8_t *)out32, &used, err, sizeof err), -1);
+    assert_int_equal(pq_decode_delta_binary(e2, sizeof e2 - 3, PQ_INT32, 8, (uint8_t *)out32, &used, err, sizeof err),
+                     -1);
     /* our encoder, through the decoder, with wrapping extremes */
     int64_t v[300], back[300];
     for (int i = 0; i < 300; i++) v[i] = i % 5 == 0 ? INT64_MIN + i : i % 7 == 0 ? INT64_MAX - i : (int64_t)i * i;
@@ -288,9 +306,9 @@ static void test_delta_byte_arrays_spec(void **state) {
     char err[200];
     pq_bytes v[4];
     /* DELTA_LENGTH_BYTE_ARRAY: Hello World Foobar ABCDEF (lengths 5 5 6 6) */
-    static const uint8_t dl[] = {0x80, 0x01, 0x04, 0x04, 0x0a, 0x00, 0x01, 0x00, 0x00, 0x00, 0x02, 0x00, 0x00, 0x00,
-                                 'H', 'e', 'l', 'l', 'o', 'W', 'o', 'r', 'l', 'd', 'F', 'o', 'o', 'b', 'a', 'r',
-                                 'A', 'B', 'C', 'D', 'E', 'F'};
+    static const uint8_t dl[] = {0x80, 0x01, 0x04, 0x04, 0x0a, 0x00, 0x01, 0x00, 0x00, 0x00, 0x02, 0x00,
+                                 0x00, 0x00, 'H',  'e',  'l',  'l',  'o',  'W',  'o',  'r',  'l',  'd',
+                                 'F',  'o',  'o',  'b',  'a',  'r',  'A',  'B',  'C',  'D',  'E',  'F'};
     assert_int_equal(pq_decode_delta_length(dl, sizeof dl, 4, v, err, sizeof err), 0);
     const char *w1[] = {"Hello", "World", "Foobar", "ABCDEF"};
     for (int i = 0; i < 4; i++) {
@@ -300,9 +318,9 @@ static void test_delta_byte_arrays_spec(void **state) {
     assert_int_equal(pq_decode_delta_length(dl, sizeof dl - 1, 4, v, err, sizeof err), -1);
     /* DELTA_BYTE_ARRAY: axis axle babble babyhood (prefixes 0 2 0 3, suffixes axis le babble yhood) */
     static const uint8_t db[] = {
-        0x80, 0x01, 0x04, 0x04, 0x00, 0x03, 0x03, 0x00, 0x00, 0x00, 0x44, 0x01, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-        0x80, 0x01, 0x04, 0x04, 0x08, 0x03, 0x03, 0x00, 0x00, 0x00, 0x70, 0x00, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-        'a', 'x', 'i', 's', 'l', 'e', 'b', 'a', 'b', 'b', 'l', 'e', 'y', 'h', 'o', 'o', 'd'};
+        0x80, 0x01, 0x04, 0x04, 0x00, 0x03, 0x03, 0x00, 0x00, 0x00, 0x44, 0x01, 0,    0,   0,   0,   0,   0,   0,  0, 0,
+        0,    0x80, 0x01, 0x04, 0x04, 0x08, 0x03, 0x03, 0x00, 0x00, 0x00, 0x70, 0x00, 0,   0,   0,   0,   0,   0,  0, 0,
+        0,    0,    'a',  'x',  'i',  's',  'l',  'e',  'b',  'a',  'b',  'b',  'l',  'e', 'y', 'h', 'o', 'o', 'd'};
     uint8_t *arena = NULL;
     assert_int_equal(pq_decode_delta_byte_array(db, sizeof db, 4, v, &arena, err, sizeof err), 0);
     const char *w2[] = {"axis", "axle", "babble", "babyhood"};
@@ -340,7 +358,8 @@ static void test_codecs(void **state) {
     const int codecs[] = {PQ_CODEC_NONE, PQ_CODEC_SNAPPY, PQ_CODEC_GZIP, PQ_CODEC_ZSTD, PQ_CODEC_LZ4_RAW};
     for (size_t c = 0; c < sizeof codecs / sizeof codecs[0]; c++) {
         pq_buf b = {0};
-        assert_int_equal(pq_compress(codecs[c], codecs[c] == PQ_CODEC_GZIP ? 6 : 3, src, sizeof src, &b, err, sizeof err), 0);
+        assert_int_equal(
+            pq_compress(codecs[c], codecs[c] == PQ_CODEC_GZIP ? 6 : 3, src, sizeof src, &b, err, sizeof err), 0);
         assert_int_equal(pq_decompress(codecs[c], b.data, b.len, back, sizeof back, err, sizeof err), 0);
         assert_memory_equal(src, back, sizeof src);
         /* a wrong announced size, and damaged data, are errors */
@@ -369,8 +388,14 @@ static void test_codecs(void **state) {
     /* LZ4 (deprecated codec): the Hadoop framing */
     pq_buf raw = {0};
     assert_int_equal(pq_compress(PQ_CODEC_LZ4_RAW, 0, src, sizeof src, &raw, err, sizeof err), 0);
-    uint8_t hd[8] = {0, 0, (uint8_t)(sizeof src >> 8), (uint8_t)(sizeof src & 0xff), (uint8_t)(raw.len >> 24),
-                     (uint8_t)(raw.len >> 16), (uint8_t)(raw.len >> 8), (uint8_t)raw.len};
+    uint8_t hd[8] = {0,
+                     0,
+                     (uint8_t)(sizeof src >> 8),
+                     (uint8_t)(sizeof src & 0xff),
+                     (uint8_t)(raw.len >> 24),
+                     (uint8_t)(raw.len >> 16),
+                     (uint8_t)(raw.len >> 8),
+                     (uint8_t)raw.len};
     pq_buf hadoop = {0};
     pq_buf_put(&hadoop, hd, 8);
     pq_buf_put(&hadoop, raw.data, raw.len);
@@ -576,7 +601,8 @@ static void test_described_files(void **state) {
     /* maps: string keys as an object, other keys as {key, value} pairs keeping their type */
     j = file_json(data_path("nested_maps.snappy.parquet"), err, sizeof err);
     assert_non_null(j);
-    assert_non_null(strstr(j, "{\"a\":{\"a\":[{\"key\":1,\"value\":true},{\"key\":2,\"value\":false}]},\"b\":1,\"c\":1}\n"));
+    assert_non_null(
+        strstr(j, "{\"a\":{\"a\":[{\"key\":1,\"value\":true},{\"key\":2,\"value\":false}]},\"b\":1,\"c\":1}\n"));
     free(j);
     j = file_json(data_path("incorrect_map_schema.parquet"), err, sizeof err);
     assert_string_equal(j, "{\"my_map\":{\"parent\":\"another\",\"name\":\"report\"}}\n");
@@ -614,11 +640,11 @@ static void test_refused_files(void **state) {
     char path[512], err[1024];
     snprintf(path, sizeof path, "%s/damaged.parquet", tmpdir);
     struct {
-        size_t cut;      /* bytes removed from the end before the tail is rewritten */
-        int patch;       /* what to break */
+        size_t cut; /* bytes removed from the end before the tail is rewritten */
+        int patch;  /* what to break */
         const char *what;
-    } cases[] = {{0, 1, "no PAR1 magic at the start"}, {0, 2, "footer length"}, {0, 3, "corrupt Thrift"},
-                 {len / 2, 0, "PAR1"}};
+    } cases[] = {
+        {0, 1, "no PAR1 magic at the start"}, {0, 2, "footer length"}, {0, 3, "corrupt Thrift"}, {len / 2, 0, "PAR1"}};
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         static uint8_t copy[1 << 16];
         memcpy(copy, buf, len);
@@ -650,19 +676,28 @@ static void write_dict_file(const char *path, uint32_t dict_values, int plain_ta
         int64_t v = 42 + i;
         pq_buf_put(&page, &v, 8);
     }
-    pq_page_header h = {.type = PQ_PAGE_DICT, .uncompressed_size = (int32_t)page.len, .compressed_size = (int32_t)page.len,
-                        .num_values = (int32_t)dict_values, .encoding = PQ_ENC_PLAIN};
+    pq_page_header h = {.type = PQ_PAGE_DICT,
+                        .uncompressed_size = (int32_t)page.len,
+                        .compressed_size = (int32_t)page.len,
+                        .num_values = (int32_t)dict_values,
+                        .encoding = PQ_ENC_PLAIN};
     pq_page_header_encode(&f, &h);
     pq_buf_put(&f, page.data, page.len);
     int64_t data_start = (int64_t)f.len;
     static const uint8_t idx[] = {0x01, 0x02, 0x00}; /* bit width 1, RLE run of 1 zero */
-    pq_page_header d = {.type = PQ_PAGE_DATA, .uncompressed_size = 3, .compressed_size = 3, .num_values = 1,
+    pq_page_header d = {.type = PQ_PAGE_DATA,
+                        .uncompressed_size = 3,
+                        .compressed_size = 3,
+                        .num_values = 1,
                         .encoding = PQ_ENC_RLE_DICT};
     pq_page_header_encode(&f, &d);
     pq_buf_put(&f, idx, sizeof idx);
     if (plain_tail) {
         int64_t seven = 7;
-        pq_page_header p = {.type = PQ_PAGE_DATA, .uncompressed_size = 8, .compressed_size = 8, .num_values = 1,
+        pq_page_header p = {.type = PQ_PAGE_DATA,
+                            .uncompressed_size = 8,
+                            .compressed_size = 8,
+                            .num_values = 1,
                             .encoding = PQ_ENC_PLAIN};
         pq_page_header_encode(&f, &p);
         pq_buf_put(&f, &seven, 8);
@@ -842,12 +877,24 @@ static void test_arrow_schema(void **state) {
 static void test_filter_files(void **state) {
     (void)state;
     if (!have_data()) skip();
-    static const char *const files[] = {"overflow_i16_page_cnt.parquet", "delta_length_byte_array.parquet", "alltypes_plain.parquet", "alltypes_dictionary.parquet", "nested_lists.snappy.parquet",
-                                        "nested_maps.snappy.parquet", "datapage_v2.snappy.parquet", "delta_byte_array.parquet",
-                                        "byte_stream_split.zstd.parquet", "nulls.snappy.parquet", "repeated_no_annotation.parquet",
-                                        "rle_boolean_encoding.parquet", "plain-dict-uncompressed-checksum.parquet",
-                                        "int32_with_null_pages.parquet", "fixed_length_decimal.parquet", "lz4_raw_compressed_larger.parquet"};
-    const int codecs[] = {OPTOUT_PQ_CODEC_ZSTD, OPTOUT_PQ_CODEC_SNAPPY, OPTOUT_PQ_CODEC_GZIP, OPTOUT_PQ_CODEC_LZ4_RAW, OPTOUT_PQ_CODEC_NONE};
+    static const char *const files[] = {"overflow_i16_page_cnt.parquet",
+                                        "delta_length_byte_array.parquet",
+                                        "alltypes_plain.parquet",
+                                        "alltypes_dictionary.parquet",
+                                        "nested_lists.snappy.parquet",
+                                        "nested_maps.snappy.parquet",
+                                        "datapage_v2.snappy.parquet",
+                                        "delta_byte_array.parquet",
+                                        "byte_stream_split.zstd.parquet",
+                                        "nulls.snappy.parquet",
+                                        "repeated_no_annotation.parquet",
+                                        "rle_boolean_encoding.parquet",
+                                        "plain-dict-uncompressed-checksum.parquet",
+                                        "int32_with_null_pages.parquet",
+                                        "fixed_length_decimal.parquet",
+                                        "lz4_raw_compressed_larger.parquet"};
+    const int codecs[] = {OPTOUT_PQ_CODEC_ZSTD, OPTOUT_PQ_CODEC_SNAPPY, OPTOUT_PQ_CODEC_GZIP, OPTOUT_PQ_CODEC_LZ4_RAW,
+                          OPTOUT_PQ_CODEC_NONE};
     char err[1024], out[512];
     snprintf(out, sizeof out, "%s/out.parquet", tmpdir);
     for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
@@ -880,7 +927,8 @@ static void test_filter_files(void **state) {
         }
         pq_buf_byte(&want, 0);
         /* the schema as the input has it: every element byte for byte, the root's fields too */
-        optout_pq_file *in = optout_pq_open(data_path(files[i]), err, sizeof err), *o2 = optout_pq_open(out, err, sizeof err);
+        optout_pq_file *in = optout_pq_open(data_path(files[i]), err, sizeof err),
+                       *o2 = optout_pq_open(out, err, sizeof err);
         assert_non_null(in);
         assert_non_null(o2);
         assert_int_equal(in->meta.nschema, o2->meta.nschema);
@@ -942,15 +990,15 @@ int main(int argc, char **argv) {
     snprintf(tmpdir, sizeof tmpdir, "/tmp/test_parquet.XXXXXX");
     if (!mkdtemp(tmpdir)) return 1;
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_thrift_round_trip),   cmocka_unit_test(test_thrift_hand_bytes),
-        cmocka_unit_test(test_thrift_corrupt),      cmocka_unit_test(test_page_header_round_trip),
-        cmocka_unit_test(test_rle_spec_vectors),    cmocka_unit_test(test_rle_encode_round_trip),
-        cmocka_unit_test(test_unpack_every_width),  cmocka_unit_test(test_plain),
-        cmocka_unit_test(test_delta_binary_spec),   cmocka_unit_test(test_delta_byte_arrays_spec),
-        cmocka_unit_test(test_byte_stream_split),   cmocka_unit_test(test_codecs),
-        cmocka_unit_test(test_expect_csv),          cmocka_unit_test(test_described_files),
-        cmocka_unit_test(test_refused_files),       cmocka_unit_test(test_filter_files),
-        cmocka_unit_test(test_hand_made_files),     cmocka_unit_test(test_arrow_schema),
+        cmocka_unit_test(test_thrift_round_trip),  cmocka_unit_test(test_thrift_hand_bytes),
+        cmocka_unit_test(test_thrift_corrupt),     cmocka_unit_test(test_page_header_round_trip),
+        cmocka_unit_test(test_rle_spec_vectors),   cmocka_unit_test(test_rle_encode_round_trip),
+        cmocka_unit_test(test_unpack_every_width), cmocka_unit_test(test_plain),
+        cmocka_unit_test(test_delta_binary_spec),  cmocka_unit_test(test_delta_byte_arrays_spec),
+        cmocka_unit_test(test_byte_stream_split),  cmocka_unit_test(test_codecs),
+        cmocka_unit_test(test_expect_csv),         cmocka_unit_test(test_described_files),
+        cmocka_unit_test(test_refused_files),      cmocka_unit_test(test_filter_files),
+        cmocka_unit_test(test_hand_made_files),    cmocka_unit_test(test_arrow_schema),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     rmdir(tmpdir);
