@@ -123,6 +123,19 @@ await duckCopy('duckdb_nodict_v2.parquet', `SELECT ${WIDE} FROM src ORDER BY rn`
 // them; DuckDB rounds that up to 2,048).
 await duckCopy('fineweb.parquet', `SELECT ${FINEWEB} FROM src ORDER BY rn`, { COMPRESSION: 'snappy', ROW_GROUP_SIZE: 1000 }, ['fineweb'])
 await duckCopy('fineweb2.parquet', `SELECT ${FINEWEB2} FROM src ORDER BY rn`, { COMPRESSION: 'zstd', ROW_GROUP_SIZE: 2048, FIELD_IDS: "'auto'" }, ['fineweb2', 'field_ids'])
+// As pyarrow (datatrove) writes FineWeb: with the Arrow schema in the key-value metadata, made by Apache
+// Arrow's own IPC writer (the Schema message of a stream, base64).
+{
+  const { Schema, Field, Utf8, Float64, Int64, Table, tableToIPC } = await import('apache-arrow')
+  const s = (n) => new Field(n, new Utf8(), true)
+  const schema = new Schema([s('text'), s('id'), s('dump'), s('url'), s('date'), s('file_path'), s('language'),
+    new Field('language_score', new Float64(), true), new Field('token_count', new Int64(), true)])
+  const stream = tableToIPC(new Table(schema), 'stream')
+  const b64 = Buffer.from(stream.subarray(0, stream.length - 8)).toString('base64') // without the end-of-stream marker
+  await duckCopy('fineweb_arrow.parquet', `SELECT ${FINEWEB} FROM src ORDER BY rn`,
+    { COMPRESSION: 'snappy', ROW_GROUP_SIZE: 2048, KV_METADATA: `{'ARROW:schema': '${b64}', 'huggingface': '{"info": {"features": {}}}'}` },
+    ['fineweb', 'arrow_schema'])
+}
 // Dolma/datatrove style: the URL inside a struct.
 await duckCopy('datatrove_metadata.parquet', `SELECT text, id, {'url': url, 'date': date, 'dump': dump, 'token_count': token_count, 'language': language} AS metadata FROM src ORDER BY rn`,
   { COMPRESSION: 'zstd' }, ['struct'])

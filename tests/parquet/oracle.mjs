@@ -255,6 +255,22 @@ function plainMeta(x) {
   return JSON.parse(JSON.stringify(x, (k, v) => (typeof v === 'bigint' ? Number(v) : v)))
 }
 
+// The Arrow schema pyarrow stores in the key-value metadata (ARROW:schema: base64 of an IPC Schema
+// message), decoded by Apache Arrow's own reader: [name, type, nullable, item nullable (lists)] per field.
+async function arrowSchema(kv) {
+  const entry = kv.find(([k]) => k === 'ARROW:schema')
+  if (!entry) return undefined
+  try {
+    const { RecordBatchReader } = await import('apache-arrow')
+    const eos = Buffer.from('ffffffff00000000', 'hex')
+    const reader = RecordBatchReader.from(Buffer.concat([Buffer.from(entry[1] ?? '', 'base64'), eos]))
+    reader.open()
+    return reader.schema.fields.map((f) => [f.name, String(f.type), f.nullable, f.type.children?.[0]?.nullable ?? null])
+  } catch (e) {
+    return { error: String(e?.message ?? e) }
+  }
+}
+
 export async function readHyparquet(file) {
   const buf = readFileSync(file)
   const ab = buf.buffer.slice(buf.byteOffset, buf.byteOffset + buf.byteLength)
@@ -285,7 +301,7 @@ export async function readHyparquet(file) {
     for (const c of tree.children) o[c.e.name] = hypRender(r[c.e.name], c)
     return o
   })
-  return { reader: 'hyparquet', schema, kv, row_groups: rowGroups, columns, rows: out }
+  return { reader: 'hyparquet', schema, kv, arrow_schema: await arrowSchema(kv), row_groups: rowGroups, columns, rows: out }
 }
 
 export async function readWith(reader, file) {

@@ -547,6 +547,20 @@ for label, src, out, dropped, codec, removed in made:
             check(False, f"{label}: output codecs {sorted(codecs)}, asked for {CODEC_NAME[codec]}")
             good = False
     if removed and good:
+        # ARROW:schema rewritten: Apache Arrow decodes the output's to the input's fields plus
+        # disallowed_user_agents, a list of strings, nullable as the Parquet column and its items are
+        hin, hout = fx[src]["hyparquet"][0]["meta"], outs[out]["hyparquet"][0]["meta"]
+        if hin.get("arrow_schema") is not None:
+            a_in, a_out = hin["arrow_schema"], hout.get("arrow_schema")
+            els = hout["schema"]
+            col = next((i for i, e in enumerate(els) if e.get("name") == "disallowed_user_agents"), None)
+            elem = els[-1] if col is not None else {}
+            want_last = ["disallowed_user_agents", "List<Utf8>", els[col].get("repetition_type") != "REQUIRED" if col else None,
+                         elem.get("repetition_type") != "REQUIRED"]
+            if not isinstance(a_out, list) or a_out[:-1] != a_in or a_out[-1:] != [want_last]:
+                check(False, f"{label}: ARROW:schema of the output decodes to {a_out} (input {a_in}); want the input's fields then {want_last}"[:700])
+                good = False
+    if removed and good:
         t = (outs[out]["duckdb"][0]["meta"].get("types") or ["none"])[-1]
         if t != "VARCHAR[]":
             check(False, f"{label}: DuckDB reads disallowed_user_agents as {t}, not VARCHAR[]")
