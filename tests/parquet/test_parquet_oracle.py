@@ -338,6 +338,11 @@ def check_dump(label, path, oracles, readers=("duckdb", "hyparquet")):
     return rows
 
 
+def first_mismatch(a, b):
+    """The first differing pair of two lists, or what one has beyond the other."""
+    return next(((x, y) for x, y in zip(a, b) if x != y), (a[len(b):], b[len(a):]))
+
+
 def leaves(n, prefix=()):
     for c in n.children:
         path = prefix + (c.e["name"],)
@@ -359,7 +364,7 @@ def check_schema(label, path, meta):
     want_leaves = list(leaves(tree(meta["schema"])))
     want_keys = [k for k, _ in meta["kv"]]
     if got_leaves != want_leaves:
-        d = next(((a, b) for a, b in zip(got_leaves, want_leaves) if a != b), (got_leaves[len(want_leaves):], want_leaves[len(got_leaves):]))
+        d = first_mismatch(got_leaves, want_leaves)
         check(False, f"{label}: parquet_tool schema says {d[0]}, hyparquet {d[1]}")
     elif got_keys != want_keys:
         check(False, f"{label}: parquet_tool schema lists key-value keys {got_keys}, hyparquet {want_keys}")
@@ -519,7 +524,7 @@ for label, src, out, dropped, codec, removed in made:
             good = False
         if leaf_rows_meta({"schema": osch}) != leaf_rows_meta({"schema": isch}):
             a, b = leaf_rows_meta({"schema": isch}), leaf_rows_meta({"schema": osch})
-            d = next(((x, y) for x, y in zip(a, b) if x != y), (a[len(b):], b[len(a):]))
+            d = first_mismatch(a, b)
             check(False, f"{label}: {r}: schema differs: input {d[0]} output {d[1]}")
             good = False
         ikv = [kv for kv in im["kv"] if not (removed and kv[0] == "ARROW:schema")]
@@ -629,7 +634,7 @@ if pt_files:
                 good = False
             a, b = leaf_rows_meta(pt[path][r][0]["meta"]), leaf_rows_meta(head["meta"])
             if a != b:
-                d = next(((x, y) for x, y in zip(a, b) if x != y), (a[len(b):], b[len(a):]))
+                d = first_mismatch(a, b)
                 check(False, f"{label}: filtered copy's schema differs ({r}): input {d[0]} copy {d[1]}")
                 good = False
         if good:
