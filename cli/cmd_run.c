@@ -21,11 +21,13 @@
 #include <zmq.h>
 
 #include "cli.h"
+#include "progress.h"
 #include "optout/config.h"
 #include "optout/log.h"
 #include "optout/options.h"
 #include "optout/memory.h"
 #include "optout/msg.h"
+#include "optout/rundir.h"
 #include "optout/util.h"
 
 #define MAX_WORKERS 256
@@ -141,40 +143,6 @@ static unsigned long long json_number(const char *json, const char *key) {
     return p ? strtoull(p + strlen(pattern), NULL, 10) : 0;
 }
 
-/* One progress line for the running stage: its tasks, and documents once the filter runs. */
-static void show_progress(const char *status, int tty, time_t started) {
-    unsigned long long total = json_number(status, "total"), done = json_number(status, "done"),
-                       failed = json_number(status, "failed"), docs = json_number(status, "docs_in"),
-                       removed = json_number(status, "docs_removed"), workers = json_number(status, "workers"),
-                       hosts = json_number(status, "hosts_fetched");
-    char stage[32] = "filter";
-    const char *p = strstr(status, "\"stage\": \"");
-    if (p) sscanf(p + 10, "%31[a-z-]", stage);
-    static char last_stage[32];
-    static time_t stage_started;
-    if (strcmp(stage, last_stage) != 0) { /* rates and ETA per stage */
-        if (last_stage[0] && tty) fputc('\n', stderr);
-        snprintf(last_stage, sizeof last_stage, "%s", stage);
-        stage_started = time(NULL);
-    }
-    (void)started;
-    double elapsed = difftime(time(NULL), stage_started);
-    double rate = elapsed > 0 ? (double)(done + failed) / elapsed : 0;
-    double eta = rate > 0 ? (double)(total - done - failed) / rate : 0;
-    int width = 30, filled = total ? (int)((done + failed) * (unsigned long long)width / total) : 0;
-    char bar[64], detail[128] = "";
-    for (int i = 0; i < width; i++) bar[i] = i < filled ? '#' : '.';
-    bar[width] = '\0';
-    if (strcmp(stage, "filter") == 0)
-        snprintf(detail, sizeof detail, ", %llu docs, %.1f%% removed", docs,
-                 docs ? 100.0 * (double)removed / (double)docs : 0.0);
-    else if (strcmp(stage, "fetch") == 0)
-        snprintf(detail, sizeof detail, ", %llu hosts fetched", hosts);
-    fprintf(stderr, "%s%-11s [%s] %llu/%llu tasks%s%s, %llu workers, %.1f tasks/s, ETA %.0fs%s", tty ? "\r" : "",
-            stage, bar, done, total, failed ? " (some failed)" : "", detail, workers, rate, eta, tty ? "   " : "\n");
-    fflush(stderr);
-}
-
 /* One invocation: what it was given, what it started. */
 struct run {
     char self[PATH_MAX], broker_bin[PATH_MAX + 32], worker_bin[PATH_MAX + 32];
@@ -187,6 +155,8 @@ struct run {
     pid_t redis;
     size_t restarts;
     int workers_started;
+    uint64_t input_bytes; /* the inputs' total size: the progress display's MB/s */
+    progress *progress;
 };
 
 /* The options (options.h): the broker's are handed to it as given, in order; --out, --workers and
@@ -199,6 +169,17 @@ static int run_parse(struct run *r, int argc, char **argv, optout_option_values 
         optout_options_usage(&RUN_SPEC, stderr);
         return OPTOUT_EXIT_USAGE;
     }
+    /* the inputs are expanded here too, in this command's name, so that a pattern that matches
+     * nothing is refused before the run directory or its Redis exist (the broker expands them again:
+     * its plan is the one kept) */
+    optout_inputs inputs;
+    char err[OPTOUT_RUNDIR_ERR_LEN];
+    if (optout_inputs_expand(v->list[OPTOUT_OPT_CORPUS], v->count[OPTOUT_OPT_CORPUS], &inputs, err, sizeof err) != 0) {
+        optout_log(LOG_ERR, "run: --corpus: %s", err);
+        return OPTOUT_EXIT_USAGE;
+    }
+    for (size_t i = 0; i < inputs.count; i++) r->input_bytes += inputs.items[i].size;
+    optout_inputs_free(&inputs);
     r->workers = v->given[OPTOUT_OPT_WORKERS] ? (long)v->num[OPTOUT_OPT_WORKERS] : sysconf(_SC_NPROCESSORS_ONLN);
     if (r->workers < 1) r->workers = 1;
     if (r->workers > MAX_WORKERS) r->workers = MAX_WORKERS;
@@ -311,8 +292,8 @@ static int run_supervise(struct run *r) {
     char name[64];
     char *wargs[] = {r->worker_bin, "--connect", r->endpoint, "--root", "fs=/", "--name", name, NULL, NULL, NULL};
     if (r->max_memory) wargs[7] = "--max-memory", wargs[8] = (char *)r->max_memory;
-    int tty = isatty(2), rc = -1, zero = 0;
-    time_t started = time(NULL), last_status = 0;
+    int rc = -1, zero = 0;
+    time_t last_status = 0;
     void *zctx = zmq_ctx_new(), *status_sock = zctx ? zmq_socket(zctx, ZMQ_DEALER) : NULL;
     if (status_sock) zmq_setsockopt(status_sock, ZMQ_LINGER, &zero, sizeof zero);
     while (!interrupted) {
@@ -347,11 +328,11 @@ static int run_supervise(struct run *r) {
         if (status_sock && time(NULL) != last_status) {
             last_status = time(NULL);
             char text[2048];
-            if (cli_broker_status(status_sock, 300, text, sizeof text) == 0) show_progress(text, tty, started);
+            if (cli_broker_status(status_sock, 300, text, sizeof text) == 0 && r->progress)
+                progress_update(r->progress, text);
         }
         sleep_ms(20);
     }
-    if (tty && r->workers_started) fputc('\n', stderr);
     if (status_sock) zmq_close(status_sock);
     if (zctx) zmq_ctx_term(zctx);
     return rc;
@@ -360,6 +341,7 @@ static int run_supervise(struct run *r) {
 /* What the run gave: the dry run's answer on stdout, or the report's figures on stderr. */
 static void run_summary(const struct run *r, int rc) {
     if (r->stop_after && rc == OPTOUT_EXIT_OK) {
+        if (r->progress) progress_finish(r->progress, 1, 0);
         char answer[PATH_MAX + 32];
         snprintf(answer, sizeof answer, "%s/dry-run.json", r->dir);
         size_t len;
@@ -368,11 +350,13 @@ static void run_summary(const struct run *r, int rc) {
         free(text);
         return;
     }
-    if (rc != OPTOUT_EXIT_OK && rc != OPTOUT_EXIT_FAILURE) return;
     char report[PATH_MAX + 32];
     snprintf(report, sizeof report, "%s/report.json", r->dir);
     size_t len;
-    char *text = access(report, R_OK) == 0 ? optout_read_file(report, (size_t)64 << 20, &len) : NULL;
+    char *text = (rc == OPTOUT_EXIT_OK || rc == OPTOUT_EXIT_FAILURE) && access(report, R_OK) == 0
+                     ? optout_read_file(report, (size_t)64 << 20, &len)
+                     : NULL;
+    if (r->progress) progress_finish(r->progress, rc == OPTOUT_EXIT_OK, text ? json_number(text, "docs_in") : 0);
     if (!text) return;
     unsigned long long docs = json_number(text, "docs_in"), removed = json_number(text, "docs_removed"),
                        tokens = json_number(text, "tokens_in"), tremoved = json_number(text, "tokens_removed");
@@ -404,11 +388,13 @@ int cmd_run(int argc, char **argv) {
         if (!getenv("OPTOUT_LOG_LEVEL")) setenv("OPTOUT_LOG_LEVEL", "warning", 1);
         setenv("OPTOUT_CONFIG", "", 1); /* they read no configuration file: they get everything from here */
         struct sigaction sa = {.sa_handler = on_signal};
+        r.progress = progress_new(stderr, isatty(2), r.input_bytes);
         sigaction(SIGINT, &sa, NULL);
         sigaction(SIGTERM, &sa, NULL);
         signal(SIGPIPE, SIG_IGN);
         rc = run_supervise(&r);
         stop_all(r.pids, (size_t)r.workers + 1, 5000);
+        if (interrupted && r.progress) progress_finish(r.progress, 0, 0);
         if (interrupted == SIGINT) {
             rc = OPTOUT_EXIT_INTERRUPTED;
             optout_log(LOG_ERR, "interrupted: rerun the same command to resume (what is done is kept)");
@@ -421,6 +407,7 @@ int cmd_run(int argc, char **argv) {
             run_summary(&r, rc);
         }
     }
+    progress_free(r.progress);
     if (r.redis > 0) stop_all(&r.redis, 1, 5000);
     if (lock_fd >= 0) close(lock_fd);
     if (r.bargs) free_args(r.bargs, r.nb);

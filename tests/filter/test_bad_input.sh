@@ -60,7 +60,7 @@ grep -q "b.example" "$tmp/stderr" && pass "message names the host" || fail "mess
 # runtime failures: nothing published
 expect_exit 1 "missing input" "$optout" filter --robots-dir "$tmp/robots" --in "$tmp/nope.jsonl" --out "$tmp/nope.out.zst"
 [ ! -e "$tmp/nope.out.zst" ] && pass "no output for a missing input" || fail "output exists"
-expect_exit 1 "missing robots directory" "$optout" filter --robots-dir "$tmp/none" --in "$tmp/down.jsonl" --out "$tmp/y.jsonl"
+expect_exit 2 "missing robots directory (a usage error)" "$optout" filter --robots-dir "$tmp/none" --in "$tmp/down.jsonl" --out "$tmp/y.jsonl"
 printf '{"url":"https://a.example/1","text":"t"}\n' | zstd -q -c > "$tmp/trunc.jsonl.zst"
 head -c 20 "$tmp/trunc.jsonl.zst" > "$tmp/cut.jsonl.zst"
 expect_exit 1 "truncated zstd input" "$optout" filter --robots-dir "$tmp/robots" --in "$tmp/cut.jsonl.zst" --out "$tmp/cut.out.zst"
