@@ -341,7 +341,7 @@ static int run_supervise(struct run *r) {
 /* What the run gave: the dry run's answer on stdout, or the report's figures on stderr. */
 static void run_summary(const struct run *r, int rc) {
     if (r->stop_after && rc == OPTOUT_EXIT_OK) {
-        if (r->progress) progress_finish(r->progress, 1, 0);
+        if (r->progress) progress_finish(r->progress, 1, 0, 0);
         char answer[PATH_MAX + 32];
         snprintf(answer, sizeof answer, "%s/dry-run.json", r->dir);
         size_t len;
@@ -356,7 +356,8 @@ static void run_summary(const struct run *r, int rc) {
     char *text = (rc == OPTOUT_EXIT_OK || rc == OPTOUT_EXIT_FAILURE) && access(report, R_OK) == 0
                      ? optout_read_file(report, (size_t)64 << 20, &len)
                      : NULL;
-    if (r->progress) progress_finish(r->progress, rc == OPTOUT_EXIT_OK, text ? json_number(text, "docs_in") : 0);
+    if (r->progress) progress_finish(r->progress, rc == OPTOUT_EXIT_OK, text ? json_number(text, "docs_in") : 0,
+                                     text ? json_number(text, "docs_removed") : 0);
     if (!text) return;
     unsigned long long docs = json_number(text, "docs_in"), removed = json_number(text, "docs_removed"),
                        tokens = json_number(text, "tokens_in"), tremoved = json_number(text, "tokens_removed");
@@ -394,7 +395,7 @@ int cmd_run(int argc, char **argv) {
         signal(SIGPIPE, SIG_IGN);
         rc = run_supervise(&r);
         stop_all(r.pids, (size_t)r.workers + 1, 5000);
-        if (interrupted && r.progress) progress_finish(r.progress, 0, 0);
+        if (interrupted && r.progress) progress_finish(r.progress, 0, 0, 0);
         if (interrupted == SIGINT) {
             rc = OPTOUT_EXIT_INTERRUPTED;
             optout_log(LOG_ERR, "interrupted: rerun the same command to resume (what is done is kept)");

@@ -174,9 +174,9 @@ void progress_update(progress *p, const char *status) {
     p->live = 1;
 }
 
-void progress_finish(progress *p, int complete, uint64_t docs) {
+void progress_finish(progress *p, int complete, uint64_t docs, uint64_t removed) {
     long long now = now_ms();
-    if (complete && docs) p->docs = docs;
+    if (complete && docs) p->docs = docs, p->removed = removed;
     for (size_t i = 0; i < p->n; i++) {
         struct stage *s = &p->stages[i];
         if (s->final_printed) continue;

@@ -7,8 +7,8 @@
  *   with no task gets "STAGE skipped". On a terminal the running stage is redrawn in place (no
  *   ETA until a task has settled: "ETA -"); off a terminal only the final lines are written.
  * - progress_finish() closes the display when the broker has exited: with `complete` the stages
- *   not seen to end are ended now (their tasks all settled), with `docs` the run's final document
- *   count (report.json) for the filter's line; then "optout: total time T".
+ *   not seen to end are ended now (their tasks all settled), with `docs` and `removed` the run's
+ *   final document counts (report.json) for the filter's line; then "optout: total time T".
  * - Times are measured on CLOCK_MONOTONIC by this process; MB/s is the input shards' bytes (their
  *   compressed size on disk) per second of the stages that read them (rank, filter).
  */
@@ -24,7 +24,7 @@ typedef struct progress progress;
  * memory. */
 progress *progress_new(FILE *out, int tty, uint64_t input_bytes);
 void progress_update(progress *p, const char *status_json);
-void progress_finish(progress *p, int complete, uint64_t docs);
+void progress_finish(progress *p, int complete, uint64_t docs, uint64_t removed);
 void progress_free(progress *p);
 
 #endif
