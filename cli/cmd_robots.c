@@ -28,7 +28,16 @@ static void check_usage(FILE *f) {
           "Prints one line per URL and agent: allowed|disallowed<TAB>AGENT<TAB>URL.\n"
           "A URL is absolute or a path starting with '/'. Without --agent/--agents-file the\n"
           "Apertus list is used (data/agents/apertus-paper.txt). --explain adds the deciding\n"
-          "group and rule.\n",
+          "group and rule.\n"
+          "\n"
+          "options:\n"
+          "  --robots FILE            the robots.txt to read (default: none, required)\n"
+          "  --mode rfc9309|protego   how robots.txt is read (default: rfc9309)\n"
+          "  --agent NAME             an agent (repeat; after the file's) (default: none)\n"
+          "  --agents-file FILE       the agents, one a line (default: the built-in Apertus list)\n"
+          "  --urls FILE|-            one URL per line, after the URL arguments (default: none)\n"
+          "  --explain                add the deciding group and rule (default: off)\n"
+          "  -h, --help               this text\n",
           f);
 }
 

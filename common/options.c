@@ -200,12 +200,12 @@ const optout_option optout_option_table[] = {
         "each output in its input's format (else .jsonl.zst)"),
     ROW("retries", RETRIES, NUMBER, B | R, "N", "3", 1, 100, NULL, NULL, "attempts per task"),
     /* the documents' fields */
-    ROW("url-field", URL_FIELD, STRING, F | K, "PATH", NULL, 0, 0, NULL, NULL, "the URL's field"),
-    ROW("language-field", LANGUAGE_FIELD, STRING, F | K, "PATH", NULL, 0, 0, NULL, NULL, "the language's field"),
-    ROW("tokens-field", TOKENS_FIELD, STRING, F | K, "PATH", NULL, 0, 0, NULL, NULL, "the token count's field"),
-    ROW("dump-field", DUMP_FIELD, STRING, F, "PATH", NULL, 0, 0, NULL, NULL, "the crawl dump's field"),
-    ROW("date-field", DATE_FIELD, STRING, F, "PATH", NULL, 0, 0, NULL, NULL, "the crawl date's field"),
-    ROW("text-field", TEXT_FIELD, STRING, F | K, "PATH", NULL, 0, 0, NULL, NULL, "the text's field"),
+    ROW("url-field", URL_FIELD, STRING, F | K, "PATH", "(url, else metadata.url)", 0, 0, NULL, NULL, "the URL's field"),
+    ROW("language-field", LANGUAGE_FIELD, STRING, F | K, "PATH", "(language, else metadata.language)", 0, 0, NULL, NULL, "the language's field"),
+    ROW("tokens-field", TOKENS_FIELD, STRING, F | K, "PATH", "(token_count, else metadata.token_count)", 0, 0, NULL, NULL, "the token count's field"),
+    ROW("dump-field", DUMP_FIELD, STRING, F, "PATH", "(dump, else metadata.dump)", 0, 0, NULL, NULL, "the crawl dump's field"),
+    ROW("date-field", DATE_FIELD, STRING, F, "PATH", "(date, else metadata.date)", 0, 0, NULL, NULL, "the crawl date's field"),
+    ROW("text-field", TEXT_FIELD, STRING, F | K, "PATH", "(text)", 0, 0, NULL, NULL, "the text's field"),
     ROW("max-line", MAX_LINE, NUMBER, F | K, "BYTES", "67108864", 1, SIZE_MAX, NULL, NULL, "the longest line"),
     /* ranking and fetching */
     ROW("top-en", TOP_EN, NUMBER, B | R | K, "N", "1000000 (when ranking)", 1, UINT64_MAX / 2, NULL, NULL,
@@ -218,7 +218,7 @@ const optout_option optout_option_table[] = {
     ROW("hosts", HOSTS, STRING, B | R | FE, "FILE", NULL, 0, 0, NULL, check_file, "the hosts to fetch: one host key a line, # comments"),
     ROW("fetch-tasks", FETCH_TASKS, NUMBER, B | R, "N", "64", 1, 100000, NULL, NULL, "fetch tasks"),
     ROW("scheme", SCHEME, CHOICE, B | R | FE, NULL, "auto", 0, 0, SCHEMES, NULL, "robots.txt over https, http or both"),
-    ROW("user-agent", USER_AGENT, STRING, B | R | FE, "S", NULL, 0, 0, NULL, check_user_agent, "the fetcher's User-Agent"),
+    ROW("user-agent", USER_AGENT, STRING, B | R | FE, "S", "(optout/VERSION with the project URL)", 0, 0, NULL, check_user_agent, "the fetcher's User-Agent"),
     ROW("concurrency", CONCURRENCY, NUMBER, B | R, "N", "256", 1, 100000, NULL, NULL,
         "transfers in flight per fetch task"),
     ROW("timeout", TIMEOUT, NUMBER, B | R, "S", "30", 1, 3600, NULL, NULL, "a fetch's time limit, seconds"),
@@ -229,7 +229,7 @@ const optout_option optout_option_table[] = {
         "send every fetch to this address, Host kept (tests; loopback allowed)"),
     ROW("allow-private", ALLOW_PRIVATE, FLAG, B | R | FE, NULL, "false", 0, 0, NULL, NULL,
         "allow fetches to private addresses"),
-    ROW("stop-after", STOP_AFTER, CHOICE, B | R, NULL, NULL, 0, 0, STAGES, NULL,
+    ROW("stop-after", STOP_AFTER, CHOICE, B | R, NULL, "(none: every stage)", 0, 0, STAGES, NULL,
         "a dry run: stop after this stage"),
     /* optout rank and optout fetch alone (their own ranges and defaults) */
     ROW("partitions", RANK_PARTITIONS, NUMBER, K, "P", "16", 1, OPTOUT_RANK_PARTITIONS_MAX, NULL, NULL,
@@ -253,23 +253,23 @@ const optout_option optout_option_table[] = {
           "task paths under root NAME are under PATH here (repeat)"),
     SHORT('n', "name", NAME, STRING, W, "ID", "(HOST.PID)", 0, 0, check_name, "the id the broker reports"),
     SHORT('v', "verbose", VERBOSE, FLAG, W, NULL, "false", 0, 0, NULL, "log every task"),
-    ROW("curve-server-key", CURVE_SERVER_KEY, STRING, W, "FILE|KEY", NULL, 0, 0, NULL, NULL,
+    ROW("curve-server-key", CURVE_SERVER_KEY, STRING, W, "FILE|KEY", "(none: no CURVE)", 0, 0, NULL, NULL,
         "the broker's CURVE public key"),
     ROW("check-memory", CHECK_MEMORY, FLAG, W, NULL, NULL, 0, 0, NULL, NULL,
         "print the --max-memory plan and exit"),
     /* the fleet */
-    ROW("redis", REDIS, STRING, B, "ENDPOINT", NULL, 0, 0, NULL, NULL, "verdicts through Redis (unix:/path, host:port)"),
+    ROW("redis", REDIS, STRING, B, "ENDPOINT", "(none: workers read the robots directory)", 0, 0, NULL, NULL, "verdicts through Redis (unix:/path, host:port)"),
     ROW("redis-user", REDIS_USER, STRING, B | W, "NAME", NULL, 0, 0, NULL, NULL, "the Redis ACL user"),
     ROW("redis-password-file", REDIS_PASSWORD_FILE, STRING, B | W, "FILE", NULL, 0, 0, NULL, check_password_file,
         "the Redis password, alone in a file"),
     ROW("root", ROOT, LIST, B, "NAME=PATH", NULL, 0, 0, NULL, check_root,
         "paths under PATH go to workers as NAME (repeat)"),
-    ROW("curve-secret-file", CURVE_SECRET_FILE, STRING, B | W, "FILE", NULL, 0, 0, NULL, NULL,
+    ROW("curve-secret-file", CURVE_SECRET_FILE, STRING, B | W, "FILE", "(none: no CURVE)", 0, 0, NULL, NULL,
         "this program's CURVE secret key (optout keygen)"),
-    ROW("curve-allow", CURVE_ALLOW, STRING, B, "DIR", NULL, 0, 0, NULL, check_dir, "the admitted public keys"),
-    ROW("metrics-listen", METRICS_LISTEN, STRING, B | R, "HOST:PORT", NULL, 0, 0, NULL, NULL,
+    ROW("curve-allow", CURVE_ALLOW, STRING, B, "DIR", "(none)", 0, 0, NULL, check_dir, "the admitted public keys"),
+    ROW("metrics-listen", METRICS_LISTEN, STRING, B | R, "HOST:PORT", "(none: no metrics)", 0, 0, NULL, NULL,
         "serve Prometheus metrics at http://HOST:PORT/metrics"),
-    ROW("metrics-linger", METRICS_LINGER, NUMBER, B | R, "S", NULL, 0, 86400, NULL, NULL,
+    ROW("metrics-linger", METRICS_LINGER, NUMBER, B | R, "S", "0", 0, 86400, NULL, NULL,
         "keep serving the metrics S seconds after the run"),
     ROW("version", VERSION, FLAG, B | W, NULL, NULL, 0, 0, NULL, NULL, "print the version and exit"),
     /* fault injection for the tests: die between journaling `accepted` and publishing */
@@ -326,14 +326,18 @@ void optout_options_usage(const optout_program_spec *spec, FILE *f) {
         if (o->short_name) snprintf(alias, sizeof alias, "-%c, ", o->short_name);
         snprintf(head, sizeof head, "%s--%s%s%s", alias, o->name, arg[0] ? " " : "", arg);
         fprintf(f, "  %-34s %s", head, o->help);
-        if (o->def && o->type != OPTOUT_OT_FLAG) { /* "(none)" prints as "(default: none)" */
+        if (o->type == OPTOUT_OT_FLAG) {
+            fputs(" (default: off)", f);
+        } else if (o->def) { /* "(none)" prints as "(default: none)" */
             size_t n = strlen(o->def);
             int paren = o->def[0] == '(' && o->def[n - 1] == ')';
             fprintf(f, " (default: %.*s)", (int)(paren ? n - 2 : n), o->def + paren);
+        } else {
+            fputs(" (default: none)", f);
         }
         fputc('\n', f);
     }
-    fprintf(f, "  %-34s %s\n", "--config FILE", "the configuration file (default " OPTOUT_CONFIG_DEFAULT ")");
+    fprintf(f, "  %-34s %s\n", "--config FILE", "the configuration file (default: " OPTOUT_CONFIG_DEFAULT ")");
     fprintf(f, "  %-34s %s\n", "--check-config", "print the effective configuration and exit");
     fprintf(f, "  %-34s %s\n", "-h, --help", "this text");
     if (spec->about) {
