@@ -243,8 +243,54 @@ static int run_lock(const char *dir) {
     return fd;
 }
 
-/* Finds the programs, creates and locks the run directory, starts the run's Redis. Returns -1 to
- * go on, else the exit status. */
+/* The broker's own checks of the options together (--stop-after with --robots-dir...), run before
+ * the run directory exists: `optout-broker ... --check-only` says what is wrong, and its lines are
+ * said again in this command's name. -1 to go on, else the exit status. */
+static int run_check(struct run *r, const char *out) {
+    char **argv = calloc(r->nb + 4, sizeof *argv);
+    int fds[2];
+    if (!argv || pipe2(fds, O_CLOEXEC) != 0) {
+        free(argv);
+        optout_log(LOG_ERR, "run: %s", strerror(errno));
+        return OPTOUT_EXIT_FAILURE;
+    }
+    memcpy(argv, r->bargs, r->nb * sizeof *argv);
+    argv[0] = r->broker_bin;
+    argv[r->nb] = "--dir", argv[r->nb + 1] = (char *)out, argv[r->nb + 2] = "--check-only";
+    pid_t pid = fork();
+    if (pid == 0) {
+        dup2(fds[1], 2);
+        setenv("OPTOUT_CONFIG", "", 1); /* everything is on its command line */
+        execv(argv[0], argv);
+        fprintf(stderr, "optout-broker: cannot run %s: %s\n", argv[0], strerror(errno));
+        _exit(OPTOUT_EXIT_FAILURE);
+    }
+    close(fds[1]);
+    free(argv);
+    char said[8192];
+    size_t n = 0;
+    ssize_t got;
+    while (pid > 0 && (got = read(fds[0], said + n, sizeof said - 1 - n)) != 0) {
+        if (got < 0 && errno == EINTR) continue;
+        if (got < 0 || (n += (size_t)got) == sizeof said - 1) break;
+    }
+    close(fds[0]);
+    said[n] = '\0';
+    int status = 0;
+    if (pid < 0 || waitpid(pid, &status, 0) != pid) {
+        optout_log(LOG_ERR, "run: checking the options with %s: %s", r->broker_bin, strerror(errno));
+        return OPTOUT_EXIT_FAILURE;
+    }
+    int rc = exit_code_of(status);
+    if (rc == OPTOUT_EXIT_OK) return -1;
+    static const char prefix[] = "optout-broker: ";
+    for (char *line = strtok(said, "\n"); line; line = strtok(NULL, "\n"))
+        optout_log(LOG_ERR, "run: %s", strncmp(line, prefix, sizeof prefix - 1) == 0 ? line + sizeof prefix - 1 : line);
+    return rc;
+}
+
+/* Finds the programs, checks the options with the broker, creates and locks the run directory,
+ * starts the run's Redis. Returns -1 to go on, else the exit status. */
 static int run_prepare(struct run *r, const char *out, int *lock_fd) {
     ssize_t n = readlink("/proc/self/exe", r->self, sizeof r->self - 1);
     if (n <= 0) {
@@ -255,6 +301,8 @@ static int run_prepare(struct run *r, const char *out, int *lock_fd) {
     *strrchr(r->self, '/') = '\0';
     snprintf(r->broker_bin, sizeof r->broker_bin, "%s/optout-broker", r->self);
     snprintf(r->worker_bin, sizeof r->worker_bin, "%s/optout-worker", r->self);
+    int checked = run_check(r, out);
+    if (checked >= 0) return checked;
     if (optout_make_parent_dirs(out) != 0 || (mkdir(out, 0777) != 0 && errno != EEXIST) || !realpath(out, r->dir)) {
         optout_log(LOG_ERR, "run directory %s: %s", out, strerror(errno));
         return OPTOUT_EXIT_FAILURE;

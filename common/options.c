@@ -278,6 +278,8 @@ const optout_option optout_option_table[] = {
     HIDDEN("mem-report", MEM_REPORT, FLAG, K, NULL, "benchmarks: peak memory of each phase"),
     /* benchmarks: N tasks over no files, for simulated workers (bench/broker.sh) */
     HIDDEN("synthetic-tasks", SYNTHETIC_TASKS, NUMBER, B, "N", "benchmarks: N tasks over no files"),
+    /* optout run: the broker's checks of its options together, before the run directory exists */
+    HIDDEN("check-only", CHECK_ONLY, FLAG, B, NULL, "check the options and exit"),
     {NULL, OPTOUT_OPT_COUNT, OPTOUT_OT_FLAG, 0, NULL, NULL, 0, 0, NULL, NULL, NULL, 0, 0, 0},
 };
 

@@ -3,7 +3,8 @@
 several corpus paths after one --corpus (an unquoted glob the shell expanded).
 
 Checks, for each mistake (a bad --mode, --granularity or --sample, a pattern that matches nothing,
-a missing --robots-dir, --agents-file, --hosts or --keep-hosts): exit 2, the message in optout's own
+a missing --robots-dir, --agents-file, --hosts or --keep-hosts, options that do not go together
+such as --stop-after rank with --robots-dir): exit 2, the message in optout's own
 name (never the broker's), and no run directory (so no Redis was started in it). Then
 `--corpus a b` plans both inputs in run, and a stray word after another option is named with
 "repeat the option"; optout rank and optout-broker take several corpus paths the same way and
@@ -51,10 +52,13 @@ def main():
             "a missing --robots-dir": [optout, "run", "--corpus", "part-0000.jsonl", "--out", "out",
                                        "--robots-dir", "missing"],
             "a missing --hosts": [optout, "run", "--corpus", "part-0000.jsonl", "--out", "out", "--hosts", "missing"],
+            "--stop-after rank with --robots-dir": base + ["--stop-after", "rank"],
+            "--output tags with --removed": base + ["--output", "tags", "--removed"],
         }.items():
             p = run(args, tmp)
             check(p.returncode == 2, "run with %s: exit 2 (got %d: %s)" % (what, p.returncode, p.stderr.strip()))
-            check("optout-broker" not in p.stderr, "run with %s: said by optout itself" % what)
+            check(p.stderr.startswith("optout:") and "optout-broker" not in p.stderr,
+                  "run with %s: said by optout itself: %r" % (what, p.stderr[:300]))
             check(not os.path.exists(os.path.join(tmp, "out")), "run with %s: no run directory created" % what)
 
         # several paths after one --corpus: what the shell makes of --corpus part-000*.jsonl
