@@ -342,7 +342,7 @@ static int run_supervise(struct run *r) {
     char *wargs[] = {r->worker_bin, "--connect", r->endpoint, "--root", "fs=/", "--name", name, NULL, NULL, NULL};
     if (r->max_memory) wargs[7] = "--max-memory", wargs[8] = (char *)r->max_memory;
     int rc = -1, zero = 0;
-    time_t last_status = 0;
+    long long last_status = 0;
     void *zctx = zmq_ctx_new(), *status_sock = zctx ? zmq_socket(zctx, ZMQ_DEALER) : NULL;
     if (status_sock) zmq_setsockopt(status_sock, ZMQ_LINGER, &zero, sizeof zero);
     while (!interrupted) {
@@ -374,8 +374,9 @@ static int run_supervise(struct run *r) {
                 r->restarts++;
             }
         }
-        if (status_sock && time(NULL) != last_status) {
-            last_status = time(NULL);
+        /* four answers a second: a short stage is still seen, and a run of a second shows its lines */
+        if (status_sock && optout_now_ms() - last_status >= 250) {
+            last_status = optout_now_ms();
             char text[2048];
             if (cli_broker_status(status_sock, 300, text, sizeof text) == 0 && r->progress)
                 progress_update(r->progress, text);

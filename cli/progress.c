@@ -17,6 +17,7 @@ struct stage {
     unsigned long long tasks, settled;
     long long start_ms, end_ms; /* -1: not yet */
     int final_printed;
+    int before_first; /* already settled in the first status answer (a resumed run's earlier stage) */
 };
 
 struct progress {
@@ -25,7 +26,7 @@ struct progress {
     uint64_t input_bytes;
     long long start_ms;
     struct stage stages[MAX_STAGES];
-    size_t n;
+    size_t n, answers;
     char running[24];
     unsigned long long done, failed, docs, removed, hosts, workers;
 };
@@ -90,6 +91,10 @@ static void print_final(progress *p, struct stage *s) {
     end_live(p);
     if (s->tasks == 0) {
         fprintf(p->out, "%-11s skipped\n", s->name);
+    } else if (s->before_first) { /* no time of ours to give it: no rates */
+        bar(s->settled, s->tasks, b);
+        fprintf(p->out, "%-11s [%s] %llu/%llu tasks, done before the first status answer\n", s->name, b, s->settled,
+                s->tasks);
     } else {
         double secs = (double)(s->end_ms - s->start_ms) / 1000.0;
         bar(s->settled, s->tasks, b);
@@ -124,6 +129,7 @@ static long long begun(progress *p, size_t i) {
 
 void progress_update(progress *p, const char *status) {
     long long now = now_ms();
+    int first = !p->answers++;
     const char *st = strstr(status, "\"stage\": \"");
     if (st) sscanf(st + 10, "%23[a-z-]", p->running);
     p->done = number_after(status, "done"), p->failed = number_after(status, "failed");
@@ -151,6 +157,7 @@ void progress_update(progress *p, const char *status) {
         if (s->final_printed || s->settled < s->tasks) continue;
         s->start_ms = begun(p, i);
         s->end_ms = s->tasks ? now : s->start_ms;
+        s->before_first = first && s->tasks;
         print_final(p, s);
     }
     struct stage *run = NULL;

@@ -3,8 +3,9 @@
  * Contract
  * - progress_update() takes one status answer (the JSON of `optout status`). A stage whose tasks
  *   have all settled gets its final line once, even when it started and ended between two
- *   answers: "STAGE [####] N/N tasks, TIME, (documents, docs/s, MB/s | hosts, hosts/s)". A stage
- *   with no task gets "STAGE skipped". On a terminal the running stage is redrawn in place (no
+ *   answers: "STAGE [####] N/N tasks, TIME, (documents, docs/s, MB/s | hosts, hosts/s)"; one
+ *   already settled in the first answer (a resumed run's earlier stage) says so, without rates. A
+ *   stage with no task gets "STAGE skipped". On a terminal the running stage is redrawn in place (no
  *   ETA until a task has settled: "ETA -"); off a terminal only the final lines are written.
  * - progress_finish() closes the display when the broker has exited: with `complete` the stages
  *   not seen to end are ended now (their tasks all settled), with `docs` and `removed` the run's

@@ -76,7 +76,7 @@ def main():
         check(re.search(r"optout: total time \d", text) is not None, "terminal: the summary gives the total time")
 
         p = subprocess.run(args + ["--out", "pipe"], cwd=tmp, env=env, capture_output=True, text=True, timeout=120)
-        check(p.returncode == 0, "run off a terminal: exit 0 (got %d)" % p.returncode)
+        check(p.returncode == 0, "run off a terminal: exit 0 (got %d: %s)" % (p.returncode, p.stderr[-800:]))
         check("\r" not in p.stderr, "off a terminal: no carriage return")
         lines = [l for l in p.stderr.splitlines() if l.split()[:1] and l.split()[0] in STAGES]
         check([l.split()[0] for l in lines] == STAGES, "off a terminal: one line per stage, in order: %r" % lines)
