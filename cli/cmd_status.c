@@ -135,8 +135,9 @@ static int status_of_dir(const char *dir) {
                 dir, state, jc.published, jc.failed, removed, docs, docs ? 100.0 * (double)removed / (double)docs : 0.0,
                 failed ? "; rerun the same command to retry the failed tasks" : "");
     else
-        fprintf(stderr, "optout: %s: interrupted (no broker runs, the run is not complete): %zu tasks published, "
-                        "%zu failed so far; rerun the same command to resume\n",
+        fprintf(stderr,
+                "optout: %s: interrupted (no broker runs, the run is not complete): %zu tasks published, "
+                "%zu failed so far; rerun the same command to resume\n",
                 dir, jc.published, jc.failed);
     free(report);
     free(plan);
@@ -145,9 +146,12 @@ static int status_of_dir(const char *dir) {
 
 int cmd_status(int argc, char **argv) {
     static const struct option options[] = {
-        {"broker", required_argument, NULL, 'b'}, {"dir", required_argument, NULL, 'd'},
-        {"curve-secret-file", required_argument, NULL, 'K'}, {"curve-server-key", required_argument, NULL, 'S'},
-        {"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0},
+        {"broker", required_argument, NULL, 'b'},
+        {"dir", required_argument, NULL, 'd'},
+        {"curve-secret-file", required_argument, NULL, 'K'},
+        {"curve-server-key", required_argument, NULL, 'S'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
     };
     char endpoint[4200] = "";
     const char *curve_secret = NULL, *curve_server = NULL, *dir = NULL;
@@ -165,24 +169,27 @@ int cmd_status(int argc, char **argv) {
         case 'K': curve_secret = optarg; break;
         case 'S': curve_server = optarg; break;
         case 'h':
-            puts("usage: optout status --broker ENDPOINT | --dir RUN_DIR\n"
-                 "                     [--curve-secret-file FILE --curve-server-key FILE|KEY]\n"
-                 "\n"
-                 "options:\n"
-                 "  --broker ENDPOINT                  ask the broker at tcp://HOST:PORT or ipc:///PATH (default: none)\n"
-                 "  --dir RUN_DIR                      the run directory: its broker when one runs, else the directory\n"
-                 "                                     itself (default: none)\n"
-                 "  --curve-secret-file FILE           this client's CURVE secret key (default: none, no CURVE)\n"
-                 "  --curve-server-key FILE|KEY        the broker's CURVE public key, a file or the key (default: none)\n"
-                 "  -h, --help                         this text\n"
-                 "\n"
-                 "Prints the run's state as JSON on stdout. A live broker answers: epoch, tasks per state,\n"
-                 "workers, documents. Without one, --dir reads the run directory (journal, report.json,\n"
-                 "plan) and says \"complete\", \"failed\" (some task failed: rerun to retry) or \"interrupted\"\n"
-                 "(rerun to resume), with the tasks published and failed and the documents removed; a line\n"
-                 "for people on stderr. A CURVE broker answers only a client whose key pair is in its\n"
-                 "allow-list. Exit status: 0 answered, 1 the broker did not answer within 2 s, 2 usage\n"
-                 "error (also: RUN_DIR is missing or not a run directory).");
+            puts(
+                "usage: optout status --broker ENDPOINT | --dir RUN_DIR\n"
+                "                     [--curve-secret-file FILE --curve-server-key FILE|KEY]\n"
+                "\n"
+                "options:\n"
+                "  --broker ENDPOINT                  ask the broker at tcp://HOST:PORT or ipc:///PATH (default: "
+                "none)\n"
+                "  --dir RUN_DIR                      the run directory: its broker when one runs, else the directory\n"
+                "                                     itself (default: none)\n"
+                "  --curve-secret-file FILE           this client's CURVE secret key (default: none, no CURVE)\n"
+                "  --curve-server-key FILE|KEY        the broker's CURVE public key, a file or the key (default: "
+                "none)\n"
+                "  -h, --help                         this text\n"
+                "\n"
+                "Prints the run's state as JSON on stdout. A live broker answers: epoch, tasks per state,\n"
+                "workers, documents. Without one, --dir reads the run directory (journal, report.json,\n"
+                "plan) and says \"complete\", \"failed\" (some task failed: rerun to retry) or \"interrupted\"\n"
+                "(rerun to resume), with the tasks published and failed and the documents removed; a line\n"
+                "for people on stderr. A CURVE broker answers only a client whose key pair is in its\n"
+                "allow-list. Exit status: 0 answered, 1 the broker did not answer within 2 s, 2 usage\n"
+                "error (also: RUN_DIR is missing or not a run directory).");
             return OPTOUT_EXIT_OK;
         default: return cli_option_error("status", opt, argv);
         }

@@ -72,12 +72,11 @@ static void rates(const progress *p, const char *stage, double secs, char *buf, 
     size_t n = 0;
     buf[0] = '\0';
     if (strcmp(stage, "filter") == 0)
-        n += (size_t)snprintf(buf + n, cap - n, ", %llu docs, %.0f docs/s, %.1f%% removed", p->docs, (double)p->docs / s,
-                              p->docs ? 100.0 * (double)p->removed / (double)p->docs : 0.0);
+        n += (size_t)snprintf(buf + n, cap - n, ", %llu docs, %.0f docs/s, %.1f%% removed", p->docs,
+                              (double)p->docs / s, p->docs ? 100.0 * (double)p->removed / (double)p->docs : 0.0);
     else if (strcmp(stage, "fetch") == 0)
         n += (size_t)snprintf(buf + n, cap - n, ", %llu hosts, %.0f hosts/s", p->hosts, (double)p->hosts / s);
-    if (reads_inputs(stage) && n < cap)
-        snprintf(buf + n, cap - n, ", %.1f MB/s", (double)p->input_bytes / 1e6 / s);
+    if (reads_inputs(stage) && n < cap) snprintf(buf + n, cap - n, ", %.1f MB/s", (double)p->input_bytes / 1e6 / s);
 }
 
 /* A final line replaces the redrawn one in place (carriage return, erase the line). */

@@ -152,7 +152,8 @@ static const char *const SCHEMES[] = {"auto", "https", "http", NULL};
 static const char *const STAGES[] = {"rank", "fetch", NULL};
 
 #define ROW(n, i, t, p, a, d, lo, hi, ch, ck, h) {n, OPTOUT_OPT_##i, OPTOUT_OT_##t, p, a, d, lo, hi, ch, ck, h, 0, 0, 0}
-#define SHORT(c, n, i, t, p, a, d, lo, hi, ck, h) {n, OPTOUT_OPT_##i, OPTOUT_OT_##t, p, a, d, lo, hi, NULL, ck, h, 0, c, 0}
+#define SHORT(c, n, i, t, p, a, d, lo, hi, ck, h) \
+    {n, OPTOUT_OPT_##i, OPTOUT_OT_##t, p, a, d, lo, hi, NULL, ck, h, 0, c, 0}
 #define HIDDEN(n, i, t, p, a, h) {n, OPTOUT_OPT_##i, OPTOUT_OT_##t, p, a, NULL, 0, UINT64_MAX, NULL, NULL, h, 1, 0, 0}
 
 /* In --help order. */
@@ -201,10 +202,15 @@ const optout_option optout_option_table[] = {
     ROW("retries", RETRIES, NUMBER, B | R, "N", "3", 1, 100, NULL, NULL, "attempts per task"),
     /* the documents' fields */
     ROW("url-field", URL_FIELD, STRING, F | K, "PATH", "(url, else metadata.url)", 0, 0, NULL, NULL, "the URL's field"),
-    ROW("language-field", LANGUAGE_FIELD, STRING, F | K, "PATH", "(language, else metadata.language)", 0, 0, NULL, NULL, "the language's field"),
-    ROW("tokens-field", TOKENS_FIELD, STRING, F | K, "PATH", "(token_count, else metadata.token_count)", 0, 0, NULL, NULL, "the token count's field"),
-    ROW("dump-field", DUMP_FIELD, STRING, F, "PATH", "(dump, else metadata.dump)", 0, 0, NULL, NULL, "the crawl dump's field"),
-    ROW("date-field", DATE_FIELD, STRING, F, "PATH", "(date, else metadata.date)", 0, 0, NULL, NULL, "the crawl date's field"),
+    ROW("language-field", LANGUAGE_FIELD, STRING, F | K, "PATH", "(language, else metadata.language)", 0, 0, NULL, NULL,
+        "the language's field"),
+    ROW("tokens-field", TOKENS_FIELD, STRING, F | K, "PATH", "(token_count, else metadata.token_count)", 0, 0, NULL,
+        NULL,
+        "the token count's field"),
+    ROW("dump-field", DUMP_FIELD, STRING, F, "PATH", "(dump, else metadata.dump)", 0, 0, NULL, NULL,
+        "the crawl dump's field"),
+    ROW("date-field", DATE_FIELD, STRING, F, "PATH", "(date, else metadata.date)", 0, 0, NULL, NULL,
+        "the crawl date's field"),
     ROW("text-field", TEXT_FIELD, STRING, F | K, "PATH", "(text)", 0, 0, NULL, NULL, "the text's field"),
     ROW("max-line", MAX_LINE, NUMBER, F | K, "BYTES", "67108864", 1, SIZE_MAX, NULL, NULL, "the longest line"),
     /* ranking and fetching */
@@ -215,10 +221,13 @@ const optout_option optout_option_table[] = {
     ROW("metric", METRIC, CHOICE, B | R | K, NULL, "tokens", 0, 0, METRICS, NULL, "what ranks a host"),
     ROW("partitions", PARTITIONS, NUMBER, B | R, "P", "64", 1, OPTOUT_RANK_PARTITIONS_MAX, NULL, NULL,
         "ranking reduce tasks"),
-    ROW("hosts", HOSTS, STRING, B | R | FE, "FILE", NULL, 0, 0, NULL, check_file, "the hosts to fetch: one host key a line, # comments"),
+    ROW("hosts", HOSTS, STRING, B | R | FE, "FILE", NULL, 0, 0, NULL, check_file,
+        "the hosts to fetch: one host key a line, # comments"),
     ROW("fetch-tasks", FETCH_TASKS, NUMBER, B | R, "N", "64", 1, 100000, NULL, NULL, "fetch tasks"),
     ROW("scheme", SCHEME, CHOICE, B | R | FE, NULL, "auto", 0, 0, SCHEMES, NULL, "robots.txt over https, http or both"),
-    ROW("user-agent", USER_AGENT, STRING, B | R | FE, "S", "(optout/VERSION with the project URL)", 0, 0, NULL, check_user_agent, "the fetcher's User-Agent"),
+    ROW("user-agent", USER_AGENT, STRING, B | R | FE, "S", "(optout/VERSION with the project URL)", 0, 0, NULL,
+        check_user_agent,
+        "the fetcher's User-Agent"),
     ROW("concurrency", CONCURRENCY, NUMBER, B | R, "N", "256", 1, 100000, NULL, NULL,
         "transfers in flight per fetch task"),
     ROW("timeout", TIMEOUT, NUMBER, B | R, "S", "30", 1, 3600, NULL, NULL, "a fetch's time limit, seconds"),
@@ -258,7 +267,8 @@ const optout_option optout_option_table[] = {
     ROW("check-memory", CHECK_MEMORY, FLAG, W, NULL, NULL, 0, 0, NULL, NULL,
         "print the --max-memory plan and exit"),
     /* the fleet */
-    ROW("redis", REDIS, STRING, B, "ENDPOINT", "(none: workers read the robots directory)", 0, 0, NULL, NULL, "verdicts through Redis (unix:/path, host:port)"),
+    ROW("redis", REDIS, STRING, B, "ENDPOINT", "(none: workers read the robots directory)", 0, 0, NULL, NULL,
+        "verdicts through Redis (unix:/path, host:port)"),
     ROW("redis-user", REDIS_USER, STRING, B | W, "NAME", NULL, 0, 0, NULL, NULL, "the Redis ACL user"),
     ROW("redis-password-file", REDIS_PASSWORD_FILE, STRING, B | W, "FILE", NULL, 0, 0, NULL, check_password_file,
         "the Redis password, alone in a file"),
