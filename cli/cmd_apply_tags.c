@@ -303,6 +303,10 @@ int cmd_apply_tags(int argc, char **argv) {
         apply_usage(stderr);
         goto done;
     }
+    if ((run && cli_require_path("apply-tags", "--run", run, 0)) ||
+        (tags && (cli_require_path("apply-tags", "--tags", tags, 0) ||
+                  cli_require_path("apply-tags", "--in", in, 0))))
+        goto done;
     if (tags) { /* one shard */
         char path[4200];
         struct stat st;

@@ -86,5 +86,9 @@ int cmd_report(int argc, char **argv) {
         optout_log(LOG_ERR, "report: usage: optout report RUN_DIR | optout report --diff RUN_DIR_A RUN_DIR_B");
         return OPTOUT_EXIT_USAGE;
     }
+    for (int i = optind; i < argc; i++) {
+        int missing = cli_require_path("report", "", argv[i], 0);
+        if (missing) return missing;
+    }
     return do_diff ? diff(argv[optind], argv[optind + 1]) : rerender(argv[optind]);
 }

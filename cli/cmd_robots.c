@@ -135,6 +135,9 @@ static int robots_check(int argc, char **argv) {
         check_usage(stderr);
         goto out;
     }
+    if (cli_require_path("robots check", "--robots", robots_path, 0) != OPTOUT_EXIT_OK ||
+        (urls_path && cli_require_path("robots check", "--urls", urls_path, 1) != OPTOUT_EXIT_OK))
+        goto out;
     if (!urls_path && optind == argc) {
         optout_log(LOG_ERR, "robots check: no URL given (arguments or --urls FILE)");
         goto out;

@@ -65,6 +65,8 @@ int cmd_verify(int argc, char **argv) {
         return OPTOUT_EXIT_USAGE;
     }
     const char *dir = argv[optind];
+    int missing = cli_require_path("verify", "", dir, 0);
+    if (missing) return missing;
     optout_verify_summary s;
     char err[4096];
     int rc = optout_manifest_verify(dir, inputs, jobs, print_problem, NULL, &s, err, sizeof err);

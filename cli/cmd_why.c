@@ -497,6 +497,12 @@ int cmd_why(int argc, char **argv) {
         free(ids);
         return OPTOUT_EXIT_USAGE;
     }
+    int missing = cli_require_path("why", "--run", run, 0);
+    if (!missing && urls_path) missing = cli_require_path("why", "--urls", urls_path, 1);
+    if (missing) {
+        free(ids);
+        return missing;
+    }
     if (optind == argc && !urls_path && nids == 0) {
         optout_log(LOG_ERR, "why: no URL to explain (give URLs, --urls FILE or --id DOC_ID)");
         usage(stderr);

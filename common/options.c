@@ -122,6 +122,10 @@ static int check_existing(const char *v, int want_dir, char *err, size_t errlen)
 }
 static int check_file(const char *v, char *err, size_t errlen) { return check_existing(v, 0, err, errlen); }
 static int check_dir(const char *v, char *err, size_t errlen) { return check_existing(v, 1, err, errlen); }
+/* an input file, or "-" (standard input) */
+static int check_input(const char *v, char *err, size_t errlen) {
+    return strcmp(v, "-") == 0 ? 0 : check_existing(v, 0, err, errlen);
+}
 
 /* The password file is read once here, so that --check-config and FILE:LINE catch an unreadable
  * or world-readable one; the program reads it again when it starts. (The CURVE key needs libzmq to
@@ -163,7 +167,7 @@ const optout_option optout_option_table[] = {
     ROW("out", RUN_OUT, STRING, R | K | FE, "DIR", NULL, 0, 0, NULL, NULL, "the run directory (created when missing)"),
     {"corpus", OPTOUT_OPT_CORPUS, OPTOUT_OT_LIST, B | R | K, "PATH|GLOB...", NULL, 0, 0, NULL, NULL,
      "input shards: paths or quoted globs ('**' included); several after one --corpus", 0, 0, 1},
-    ROW("in", IN, STRING, F, "SHARD", NULL, 0, 0, NULL, NULL, "the input shard"),
+    ROW("in", IN, STRING, F, "SHARD", NULL, 0, 0, NULL, check_input, "the input shard"),
     ROW("out", OUT, STRING, F, "SHARD", NULL, 0, 0, NULL, NULL, "the kept documents (.zst, .gz or plain by name)"),
     ROW("removed", REMOVED_SHARD, STRING, F, "SHARD", NULL, 0, 0, NULL, NULL, "the removed documents"),
     ROW("stats", STATS, STRING, F, "FILE|-", NULL, 0, 0, NULL, NULL, "the statistics as JSON (report.json's schema)"),

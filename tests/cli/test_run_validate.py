@@ -8,7 +8,7 @@ such as --stop-after rank with --robots-dir): exit 2, the message in optout's ow
 name (never the broker's), and no run directory (so no Redis was started in it). Then
 `--corpus a b` plans both inputs in run, and a stray word after another option is named with
 "repeat the option"; optout rank and optout-broker take several corpus paths the same way and
-exit 2 on a missing file.
+exit 2 on a missing file; so does every other command given a path that does not exist.
 
 usage: test_run_validate.py BIN_DIR REPO_ROOT
 """
@@ -81,8 +81,22 @@ def main():
         p = run([broker, "--dir", "bdir", "--corpus", "part-0000.jsonl", "--robots-dir", "missing"], tmp)
         check(p.returncode == 2 and not os.path.exists(os.path.join(tmp, "bdir")),
               "optout-broker --robots-dir missing: exit 2, nothing created (got %d)" % p.returncode)
-        p = run([optout, "filter", "--in", "part-0000.jsonl", "--out", "f.jsonl", "--archive", "missing"], tmp)
-        check(p.returncode == 2, "filter --archive missing: exit 2 (got %d)" % p.returncode)
+        # every command: an argument naming a file or directory that does not exist is a usage error
+        for args in (["filter", "--in", "part-0000.jsonl", "--out", "f.jsonl", "--archive", "missing"],
+                     ["filter", "--in", "missing.jsonl", "--out", "f.jsonl", "--robots-dir", "robots"],
+                     ["why", "--run", "missing", "http://a.example/"],
+                     ["why", "--run", "out", "--urls", "missing.txt"],
+                     ["verify", "missing"], ["report", "missing"], ["report", "--diff", "out", "missing"],
+                     ["apply-tags", "--run", "missing", "--out", "applied"],
+                     ["apply-tags", "--tags", "missing", "--in", "part-0000.jsonl", "--out", "a.jsonl"],
+                     ["robots", "check", "--robots", "missing.txt", "/x"],
+                     ["robots", "check", "--agents-file", "missing.txt", "--robots", "part-0000.jsonl", "/x"],
+                     ["fetch", "--hosts", "missing.txt", "--out", "fetched"],
+                     ["rank", "--corpus", "missing.jsonl", "--out", "ranked2"],
+                     ["status", "--dir", "missing"]):
+            p = run([optout] + args, tmp)
+            check(p.returncode == 2 and "missing" in p.stderr,
+                  "optout %s: exit 2 naming the path (got %d: %s)" % (" ".join(args), p.returncode, p.stderr.strip()))
     finish("test_run_validate")
 
 
