@@ -377,12 +377,13 @@ static int load_agents(struct broker *b) {
     const struct broker_config *cfg = b->cfg;
     size_t bad_line = 0;
     if (cfg->agents_file && optout_agents_load(b->agents, cfg->agents_file, &bad_line) != 0) {
-        optout_log(LOG_ERR, "agents file %s%s: %s", cfg->agents_file, bad_line ? " (bad line)" : "", strerror(errno));
+        optout_log(LOG_ERR, "agents file %s%s: %s", cfg->agents_file, bad_line ? " (bad line)" : "",
+                   optout_agents_strerror(errno));
         return bad_line ? OPTOUT_EXIT_USAGE : OPTOUT_EXIT_FAILURE;
     }
     for (size_t i = 0; i < cfg->agent_count; i++)
         if (optout_agents_add(b->agents, cfg->agents[i], strlen(cfg->agents[i])) != 0) {
-            optout_log(LOG_ERR, "--agent '%s': %s", cfg->agents[i], strerror(errno));
+            optout_log(LOG_ERR, "--agent '%s': %s", cfg->agents[i], optout_agents_strerror(errno));
             return OPTOUT_EXIT_USAGE;
         }
     if (optout_agents_count(b->agents) == 0) {

@@ -23,7 +23,7 @@ int cli_add_agent(optout_agents **agents, const char *name) {
     int rc = ensure(agents);
     if (rc) return rc;
     if (optout_agents_add(*agents, name, strlen(name)) != 0) {
-        optout_log(LOG_ERR, "--agent '%s': %s", name, errno == EINVAL ? "empty agent name" : strerror(errno));
+        optout_log(LOG_ERR, "--agent '%s': %s", name, errno == EINVAL ? "empty agent name" : optout_agents_strerror(errno));
         return errno == ENOMEM ? OPTOUT_EXIT_FAILURE : OPTOUT_EXIT_USAGE;
     }
     return OPTOUT_EXIT_OK;
@@ -35,7 +35,7 @@ int cli_add_agents_file(optout_agents **agents, const char *path) {
     size_t bad_line = 0;
     if (optout_agents_load(*agents, path, &bad_line) != 0) {
         if (bad_line) {
-            optout_log(LOG_ERR, "%s:%zu: bad agent line: %s", path, bad_line, strerror(errno));
+            optout_log(LOG_ERR, "%s:%zu: bad agent line: %s", path, bad_line, optout_agents_strerror(errno));
             return OPTOUT_EXIT_USAGE;
         }
         optout_log(LOG_ERR, "cannot read agents file %s: %s", path, strerror(errno));

@@ -1,6 +1,6 @@
 /* cmd_robots.c — `optout robots check`: one robots.txt, many URLs, every agent of a list.
  *
- * Output contract (tests and ../shared/tools/robots-conformance rely on it): one line per
+ * Output contract (the CLI tests and the conformance suites rely on it): one line per
  * (URL, agent), URL-major in input order, agents in list order, each printed as given:
  *   allowed<TAB>AGENT<TAB>URL   or   disallowed<TAB>AGENT<TAB>URL
  * --explain appends a fourth column saying which group and rule decided.
@@ -13,6 +13,7 @@
 
 #include "cli.h"
 #include "optout/agents.h"
+#include "optout/hostkey.h"
 #include "optout/log.h"
 #include "optout/robots.h"
 #include "optout/util.h"
@@ -26,9 +27,10 @@ static void check_usage(FILE *f) {
           "                           [--explain] --robots FILE [--urls FILE|-] [URL...]\n"
           "\n"
           "Prints one line per URL and agent: allowed|disallowed<TAB>AGENT<TAB>URL.\n"
-          "A URL is absolute or a path starting with '/'. Without --agent/--agents-file the\n"
-          "Apertus list is used (data/agents/apertus-paper.txt). --explain adds the deciding\n"
-          "group and rule.\n"
+          "A URL is absolute or a path starting with '/' (a malformed absolute URL is a usage\n"
+          "error; one without a scheme is read as HOST/PATH, with a warning).\n"
+          "Without --agent/--agents-file the Apertus list is used (data/agents/apertus-paper.txt).\n"
+          "--explain adds the deciding group and rule.\n"
           "\n"
           "options:\n"
           "  --robots FILE            the robots.txt to read (default: none, required)\n"
@@ -97,6 +99,32 @@ static int check_url_list(FILE *out, const optout_robots *robots, const optout_a
     return 0;
 }
 
+/* A URL argument is a path starting with '/', or an absolute URL with a host that libcurl's URL
+ * parser accepts (the parser the filter keys hosts with): one it refuses ("http://[::1",
+ * "http:///x") is a usage error. Without a scheme, an argument is read as Google's reference reads
+ * it, HOST[/PATH] ("relative" is host "relative", path "/"; "" is "/"), which the conformance
+ * suites check: accepted, with a warning saying so, since a user may have meant a path. 0, or -1
+ * with a message. */
+static int check_url_argument(const char *url) {
+    if (url[0] == '/') return 0;
+    if (!strstr(url, "://")) {
+        size_t hlen = strcspn(url, "/?#");
+        const char *rest = url + hlen;
+        optout_log(LOG_WARNING, "robots check: URL '%s' has no scheme: read as host '%.*s' and path '%s%.*s' "
+                   "(as Google's reference reads it); a path starts with '/'", url, (int)hlen, url,
+                   *rest == '/' ? "" : "/", (int)strcspn(rest, "#"), rest);
+        return 0;
+    }
+    char key[OPTOUT_HOSTKEY_MAX];
+    size_t klen;
+    int bad_idna;
+    optout_hostkey_status st = optout_hostkey(url, strlen(url), OPTOUT_HOSTKEY_CANONICAL, key, &klen, &bad_idna);
+    if (st == OPTOUT_HOSTKEY_OK) return 0;
+    optout_log(LOG_ERR, "robots check: URL '%s' is malformed: %s", url,
+               st == OPTOUT_HOSTKEY_NO_HOST ? "it has no host" : "libcurl's URL parser refuses it");
+    return -1;
+}
+
 static int robots_check(int argc, char **argv) {
     static const struct option options[] = {
         {"mode", required_argument, NULL, 'm'},   {"agent", required_argument, NULL, 'a'},
@@ -142,6 +170,8 @@ static int robots_check(int argc, char **argv) {
         optout_log(LOG_ERR, "robots check: no URL given (arguments or --urls FILE)");
         goto out;
     }
+    for (int i = optind; i < argc; i++)
+        if (check_url_argument(argv[i]) != 0) goto out;
     if (!(agents = cli_agents_or_default(&agents))) {
         rc = OPTOUT_EXIT_FAILURE;
         goto out;
@@ -158,6 +188,7 @@ static int robots_check(int argc, char **argv) {
         optout_log(LOG_ERR, "%s: %s", robots_path, strerror(errno));
         goto out;
     }
+    if (optout_robots_looks_utf16(body, len)) optout_log(LOG_WARNING, "%s %s", robots_path, OPTOUT_ROBOTS_UTF16_WARNING);
     if (optout_robots_truncated(robots))
         optout_log(LOG_WARNING, "%s: longer than %u bytes; only the first %u bytes were parsed", robots_path,
                    OPTOUT_ROBOTS_MAX_BYTES, OPTOUT_ROBOTS_MAX_BYTES);

@@ -83,10 +83,7 @@ static struct item *push(struct items *s) {
     if (s->n == s->cap) {
         s->cap = s->cap ? s->cap * 2 : 256;
         struct item *nv = realloc(s->v, s->cap * sizeof *nv);
-        if (!nv) {
-            optout_log(LOG_CRIT, "out of memory");
-            abort();
-        }
+        if (!nv) optout_oom("the list of documents asked about");
         s->v = nv;
     }
     struct item *it = &s->v[s->n++];
@@ -117,10 +114,7 @@ static int on_doc(const optout_why_doc *d, void *arg) {
         if (c->owned_n == c->owned_cap) {
             c->owned_cap = c->owned_cap ? c->owned_cap * 2 : 16;
             char **no = realloc(c->owned, c->owned_cap * sizeof *no);
-            if (!no) {
-                optout_log(LOG_CRIT, "out of memory");
-                abort();
-            }
+            if (!no) optout_oom("the URLs asked about");
             c->owned = no;
         }
         c->owned[c->owned_n++] = copy;
@@ -259,116 +253,124 @@ struct printer {
     size_t next; /* next item to print */
 };
 
-static void print_answer(struct printer *p, const struct item *it, const optout_why_answer *a, int no_url) {
+/* The "robots" member of a JSON answer: the record the verdict came from. */
+static void json_record(FILE *out, const optout_why_config *cfg, const optout_why_answer *a) {
+    const optout_why_record *r = a->record;
+    fprintf(out, "{\"source\": \"%s\", \"found\": %s, \"record\": ", cfg->robots_dir[0] ? "robots-dir" : "archive",
+            r->found ? "true" : "false");
+    json_cstr(out, r->found ? r->where : NULL);
+    fputs(", \"file\": ", out);
+    json_cstr(out, r->file);
+    if (r->status >= 0) fprintf(out, ", \"status\": %ld", r->status);
+    else fputs(", \"status\": null", out);
+    fputs(", \"fetched_at\": ", out);
+    json_cstr(out, r->fetched_at);
+    fputs(", \"sha256\": ", out);
+    json_cstr(out, r->sha256);
+    if (r->size >= 0) fprintf(out, ", \"size\": %lld", r->size);
+    else fputs(", \"size\": null", out);
+    fprintf(out, ", \"truncated\": %s", r->truncated < 0 ? "null" : r->truncated ? "true" : "false");
+    if (r->attempts >= 0) fprintf(out, ", \"attempts\": %ld, \"time_ms\": %ld", r->attempts, r->time_ms);
+    else fputs(", \"attempts\": null, \"time_ms\": null", out);
+    fputs(", \"final_url\": ", out);
+    json_cstr(out, r->final_url);
+    fputs(", \"error\": ", out);
+    json_cstr(out, r->error);
+    fprintf(out, ", \"parsed_truncated\": %s}", a->parsed_truncated ? "true" : "false");
+}
+
+/* One answer as one JSON object (docs/why.md). */
+static void print_answer_json(const optout_why_config *cfg, const struct item *it, const optout_why_answer *a,
+                              int no_url, const char *oname, const char *otext) {
+    FILE *out = stdout;
+    const optout_agents *agents = cfg->agents;
+    size_t n = optout_agents_count(agents);
+    char rtext[1200];
+    fputs("{\"url\": ", out);
+    if (no_url) fputs("null", out);
+    else optout_json_put_stringn(out, a->url, a->url_len);
+    if (it->doc) {
+        fputs(", \"id\": ", out);
+        optout_json_put_stringn(out, it->id, strlen(it->id));
+        fputs(", \"shard\": ", out);
+        json_cstr(out, it->shard);
+        fputs(", \"output_name\": ", out);
+        json_cstr(out, it->output_name);
+        fprintf(out, ", \"line\": %llu, \"input_changed\": %s", it->line, it->changed ? "true" : "false");
+    }
+    int keyed = !no_url && a->key_status == OPTOUT_HOSTKEY_OK;
+    fputs(", \"host_key\": ", out);
+    if (keyed) optout_json_put_stringn(out, a->host, strlen(a->host));
+    else fputs("null", out);
+    fprintf(out, ", \"url_status\": \"%s\", \"bad_idna\": %s, \"outcome\": ",
+            no_url ? "no_url" : a->key_status == OPTOUT_HOSTKEY_OK ? "ok"
+                              : a->key_status == OPTOUT_HOSTKEY_BAD_URL ? "bad_url" : "no_host",
+            a->bad_idna ? "true" : "false");
+    if (keyed) fprintf(out, "\"%s\"", optout_outcome_name(a->outcome));
+    else fputs("null", out);
+    fputs(", \"robots\": ", out);
+    if (keyed) json_record(out, cfg, a);
+    else fputs("null", out);
+    fprintf(out, ", \"mode\": \"%s\", \"unreachable\": \"%s\", \"agents\": [", optout_robots_mode_name(cfg->mode),
+            cfg->unreachable_disallows ? "disallow" : "keep");
+    for (size_t k = 0; k < n; k++) {
+        int dis = optout_agentset_has(&a->disallowed, k);
+        fputs(k ? ", {\"agent\": " : "{\"agent\": ", out);
+        json_cstr(out, optout_agents_name(agents, k));
+        fprintf(out, ", \"verdict\": \"%s\", \"reason\": ", dis ? "disallowed" : "allowed");
+        if (a->kind == OPTOUT_WHY_AGENT_RULES) {
+            const optout_robots_explanation *e = &a->explanation[k];
+            rule_text(rtext, sizeof rtext, e);
+            fprintf(out, "\"%s\", \"via_star\": %s", rule_reason(e->why), e->via_star ? "true" : "false");
+            if (e->why == OPTOUT_WHY_RULE) {
+                fprintf(out, ", \"group_line\": %u, \"rule_line\": %u, \"rule\": \"%s\", \"pattern\": ", e->group_line,
+                        e->rule_line, e->rule_allow ? "Allow" : "Disallow");
+                optout_json_put_stringn(out, e->rule_pattern, e->rule_pattern_len);
+            } else {
+                fputs(", \"group_line\": null, \"rule_line\": null, \"rule\": null, \"pattern\": null", out);
+            }
+            fputs(", \"explanation\": ", out);
+            json_cstr(out, rtext);
+        } else {
+            fprintf(out, "\"%s\", \"via_star\": false, \"group_line\": null, \"rule_line\": null, \"rule\": null, "
+                         "\"pattern\": null, \"explanation\": ",
+                    oname);
+            json_cstr(out, otext);
+        }
+        fputc('}', out);
+    }
+    fprintf(out, "], \"override\": %s", a->override == OPTOUT_OVERRIDE_KEEP     ? "\"keep\""
+                                        : a->override == OPTOUT_OVERRIDE_REMOVE ? "\"remove\""
+                                                                                : "null");
+    if (a->override) fputs(", \"override_entry\": ", out), json_cstr(out, a->override_entry);
+    fprintf(out, ", \"granularity\": \"%s\"", optout_granularity_name(cfg->granularity));
+    if (a->domain && a->domain[0]) fputs(", \"domain\": ", out), json_cstr(out, a->domain);
+    fputs(", \"granularity_agents\": [", out);
+    for (size_t k = 0, f1 = 1; k < n; k++)
+        if (optout_agentset_has(&a->coarse, k)) {
+            if (!f1) fputs(", ", out);
+            f1 = 0;
+            json_cstr(out, optout_agents_name(agents, k));
+        }
+    fprintf(out, "], \"removed\": %s, \"disallowed_user_agents\": [", a->removed ? "true" : "false");
+    int first = 1;
+    for (size_t k = 0; k < n; k++)
+        if (optout_agentset_has(&a->disallowed, k)) {
+            if (!first) fputs(", ", out);
+            first = 0;
+            json_cstr(out, optout_agents_name(agents, k));
+        }
+    fputs("]}\n", out);
+}
+
+/* One answer as text: a block of lines for people. */
+static void print_answer_text(struct printer *p, const struct item *it, const optout_why_answer *a, int no_url,
+                              const char *otext) {
     FILE *out = stdout;
     const optout_why_config *cfg = p->cfg;
     const optout_agents *agents = cfg->agents;
     size_t n = optout_agents_count(agents);
-    const char *oname = NULL;
-    char otext[256] = "", rtext[1200];
-    if (a->kind != OPTOUT_WHY_AGENT_RULES) outcome_reason(cfg, a, no_url, &oname, otext, sizeof otext);
-    if (p->json) {
-        fputs("{\"url\": ", out);
-        if (no_url) fputs("null", out);
-        else optout_json_put_stringn(out, a->url, a->url_len);
-        if (it->doc) {
-            fputs(", \"id\": ", out);
-            optout_json_put_stringn(out, it->id, strlen(it->id));
-            fputs(", \"shard\": ", out);
-            json_cstr(out, it->shard);
-            fputs(", \"output_name\": ", out);
-            json_cstr(out, it->output_name);
-            fprintf(out, ", \"line\": %llu, \"input_changed\": %s", it->line, it->changed ? "true" : "false");
-        }
-        int keyed = !no_url && a->key_status == OPTOUT_HOSTKEY_OK;
-        fputs(", \"host_key\": ", out);
-        if (keyed) optout_json_put_stringn(out, a->host, strlen(a->host));
-        else fputs("null", out);
-        fprintf(out, ", \"url_status\": \"%s\", \"bad_idna\": %s, \"outcome\": ",
-                no_url ? "no_url" : a->key_status == OPTOUT_HOSTKEY_OK ? "ok"
-                                  : a->key_status == OPTOUT_HOSTKEY_BAD_URL ? "bad_url" : "no_host",
-                a->bad_idna ? "true" : "false");
-        if (keyed) fprintf(out, "\"%s\"", optout_outcome_name(a->outcome));
-        else fputs("null", out);
-        fputs(", \"robots\": ", out);
-        if (keyed) {
-            const optout_why_record *r = a->record;
-            fprintf(out, "{\"source\": \"%s\", \"found\": %s, \"record\": ", cfg->robots_dir[0] ? "robots-dir" : "archive",
-                    r->found ? "true" : "false");
-            json_cstr(out, r->found ? r->where : NULL);
-            fputs(", \"file\": ", out);
-            json_cstr(out, r->file);
-            if (r->status >= 0) fprintf(out, ", \"status\": %ld", r->status);
-            else fputs(", \"status\": null", out);
-            fputs(", \"fetched_at\": ", out);
-            json_cstr(out, r->fetched_at);
-            fputs(", \"sha256\": ", out);
-            json_cstr(out, r->sha256);
-            if (r->size >= 0) fprintf(out, ", \"size\": %lld", r->size);
-            else fputs(", \"size\": null", out);
-            fprintf(out, ", \"truncated\": %s", r->truncated < 0 ? "null" : r->truncated ? "true" : "false");
-            if (r->attempts >= 0) fprintf(out, ", \"attempts\": %ld, \"time_ms\": %ld", r->attempts, r->time_ms);
-            else fputs(", \"attempts\": null, \"time_ms\": null", out);
-            fputs(", \"final_url\": ", out);
-            json_cstr(out, r->final_url);
-            fputs(", \"error\": ", out);
-            json_cstr(out, r->error);
-            fprintf(out, ", \"parsed_truncated\": %s}", a->parsed_truncated ? "true" : "false");
-        } else {
-            fputs("null", out);
-        }
-        fprintf(out, ", \"mode\": \"%s\", \"unreachable\": \"%s\", \"agents\": [", optout_robots_mode_name(cfg->mode),
-                cfg->unreachable_disallows ? "disallow" : "keep");
-        for (size_t k = 0; k < n; k++) {
-            int dis = optout_agentset_has(&a->disallowed, k);
-            fputs(k ? ", {\"agent\": " : "{\"agent\": ", out);
-            json_cstr(out, optout_agents_name(agents, k));
-            fprintf(out, ", \"verdict\": \"%s\", \"reason\": ", dis ? "disallowed" : "allowed");
-            if (a->kind == OPTOUT_WHY_AGENT_RULES) {
-                const optout_robots_explanation *e = &a->explanation[k];
-                rule_text(rtext, sizeof rtext, e);
-                fprintf(out, "\"%s\", \"via_star\": %s", rule_reason(e->why), e->via_star ? "true" : "false");
-                if (e->why == OPTOUT_WHY_RULE) {
-                    fprintf(out, ", \"group_line\": %u, \"rule_line\": %u, \"rule\": \"%s\", \"pattern\": ", e->group_line,
-                            e->rule_line, e->rule_allow ? "Allow" : "Disallow");
-                    optout_json_put_stringn(out, e->rule_pattern, e->rule_pattern_len);
-                } else {
-                    fputs(", \"group_line\": null, \"rule_line\": null, \"rule\": null, \"pattern\": null", out);
-                }
-                fputs(", \"explanation\": ", out);
-                json_cstr(out, rtext);
-            } else {
-                fprintf(out, "\"%s\", \"via_star\": false, \"group_line\": null, \"rule_line\": null, \"rule\": null, "
-                             "\"pattern\": null, \"explanation\": ",
-                        oname);
-                json_cstr(out, otext);
-            }
-            fputc('}', out);
-        }
-        fprintf(out, "], \"override\": %s", a->override == OPTOUT_OVERRIDE_KEEP     ? "\"keep\""
-                                            : a->override == OPTOUT_OVERRIDE_REMOVE ? "\"remove\""
-                                                                                    : "null");
-        if (a->override) fputs(", \"override_entry\": ", out), json_cstr(out, a->override_entry);
-        fprintf(out, ", \"granularity\": \"%s\"", optout_granularity_name(cfg->granularity));
-        if (a->domain && a->domain[0]) fputs(", \"domain\": ", out), json_cstr(out, a->domain);
-        fputs(", \"granularity_agents\": [", out);
-        for (size_t k = 0, f1 = 1; k < n; k++)
-            if (optout_agentset_has(&a->coarse, k)) {
-                if (!f1) fputs(", ", out);
-                f1 = 0;
-                json_cstr(out, optout_agents_name(agents, k));
-            }
-        fprintf(out, "], \"removed\": %s, \"disallowed_user_agents\": [", a->removed ? "true" : "false");
-        int first = 1;
-        for (size_t k = 0; k < n; k++)
-            if (optout_agentset_has(&a->disallowed, k)) {
-                if (!first) fputs(", ", out);
-                first = 0;
-                json_cstr(out, optout_agents_name(agents, k));
-            }
-        fputs("]}\n", out);
-        return;
-    }
+    char rtext[1200];
 
     if (!p->first) fputc('\n', out);
     p->first = 0;
@@ -440,6 +442,14 @@ static void print_answer(struct printer *p, const struct item *it, const optout_
     } else {
         fprintf(out, "  kept: %s\n", otext);
     }
+}
+
+static void print_answer(struct printer *p, const struct item *it, const optout_why_answer *a, int no_url) {
+    const char *oname = NULL;
+    char otext[256] = "";
+    if (a->kind != OPTOUT_WHY_AGENT_RULES) outcome_reason(p->cfg, a, no_url, &oname, otext, sizeof otext);
+    if (p->json) print_answer_json(p->cfg, it, a, no_url, oname, otext);
+    else print_answer_text(p, it, a, no_url, otext);
 }
 
 static void print_no_url(struct printer *p, const struct item *it) {

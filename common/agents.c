@@ -121,6 +121,19 @@ int optout_agents_load(optout_agents *a, const char *path, size_t *bad_line) {
     return rc;
 }
 
+const char *optout_agents_strerror(int errnum) {
+    /* the limit as text, from the one constant */
+#define STR_(x) #x
+#define STR(x) STR_(x)
+    switch (errnum) {
+    case E2BIG: return "more agents than an agent list holds (at most " STR(OPTOUT_AGENTS_MAX) " agents)";
+    case EINVAL: return "not an agent name (empty, an empty token, or a NUL byte)";
+    default: return strerror(errnum);
+    }
+#undef STR
+#undef STR_
+}
+
 size_t optout_agents_count(const optout_agents *a) { return a->count; }
 const char *optout_agents_name(const optout_agents *a, size_t i) { return a->items[i].name; }
 const char *optout_agents_token(const optout_agents *a, size_t i) { return a->items[i].token; }

@@ -359,6 +359,11 @@ fail:
     return -1;
 }
 
+/* A column's decimal number, at most max. 0 or -1. */
+static int field_u64(const char *s, uint64_t max, uint64_t *out) {
+    return optout_parse_u64(s, strlen(s), max, out);
+}
+
 /* "YYYY-MM-DDTHH:MM:SSZ" -> Unix time. */
 static int parse_time(const char *s, int64_t *out) {
     static const char shape[] = "dddd-dd-ddTdd:dd:ddZ";
@@ -396,7 +401,7 @@ static const char *parse_line(char *line, struct record_ex *x, unsigned char sha
     r->host = col[0];
     if (!*r->host) return "empty host";
     if (optout_outcome_parse(col[1], &r->outcome) != 0) return "unknown outcome";
-    if (optout_parse_u64(col[2], strlen(col[2]), 999, &status) != 0) return "bad status";
+    if (field_u64(col[2], 999, &status) != 0) return "bad status";
     r->status = (long)status;
     if (parse_time(col[3], &r->fetched_at) != 0) return "bad fetched_at (expected YYYY-MM-DDTHH:MM:SSZ)";
     int has_sha = strcmp(col[4], "-") != 0;
@@ -406,17 +411,17 @@ static const char *parse_line(char *line, struct record_ex *x, unsigned char sha
     } else {
         r->sha256[0] = '\0';
     }
-    if (optout_parse_u64(col[5], strlen(col[5]), ARCHIVE_BODY_MAX, &size) != 0) return "bad size";
+    if (field_u64(col[5], ARCHIVE_BODY_MAX, &size) != 0) return "bad size";
     r->body_len = (size_t)size;
-    if (optout_parse_u64(col[6], strlen(col[6]), 1, &truncated) != 0) return "bad truncated flag (0 or 1)";
+    if (field_u64(col[6], 1, &truncated) != 0) return "bad truncated flag (0 or 1)";
     r->truncated = (int)truncated;
-    if (optout_parse_u64(col[7], strlen(col[7]), UINT32_MAX, &time_ms) != 0) return "bad time_ms";
-    if (optout_parse_u64(col[8], strlen(col[8]), UINT32_MAX, &attempts) != 0) return "bad attempts";
+    if (field_u64(col[7], UINT32_MAX, &time_ms) != 0) return "bad time_ms";
+    if (field_u64(col[8], UINT32_MAX, &attempts) != 0) return "bad attempts";
     r->time_ms = (uint32_t)time_ms;
     r->attempts = (uint32_t)attempts;
     r->final_url = strcmp(col[9], "-") == 0 ? "" : col[9];
-    if (optout_parse_u64(col[10], strlen(col[10]), INT64_MAX, &x->offset) != 0) return "bad offset";
-    if (optout_parse_u64(col[11], strlen(col[11]), INT64_MAX, &x->length) != 0) return "bad length";
+    if (field_u64(col[10], INT64_MAX, &x->offset) != 0) return "bad offset";
+    if (field_u64(col[11], INT64_MAX, &x->length) != 0) return "bad length";
     r->error = strcmp(col[12], "-") == 0 ? "" : col[12];
     if (r->outcome == OPTOUT_OUTCOME_OK) {
         if (!has_sha || x->length == 0) return "an ok record without a body (sha256 and length)";
@@ -526,6 +531,18 @@ static long scan_pack(const char *dir, char *pack, int with_bodies, optout_archi
     if (bfd >= 0) close(bfd);
     fclose(f);
     return count;
+}
+
+long optout_archive_packs(const char *dir, char *err, size_t errlen) {
+    struct dirent **list = NULL;
+    int n = scandir(dir, &list, pack_filter, NULL);
+    if (n < 0) {
+        optout_set_err(err, errlen, "archive %s: %s", dir, strerror(errno));
+        return -1;
+    }
+    for (int i = 0; i < n; i++) free(list[i]);
+    free(list);
+    return n;
 }
 
 long optout_archive_scan(const char *dir, int with_bodies, optout_archive_visit visit, void *arg, size_t *torn,

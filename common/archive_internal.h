@@ -16,7 +16,8 @@
  * Redis loader so that both see the same hosts:
  * - archive_index_open(): scans every pack (no body is read) into a compact table (host -> outcome,
  *   pack, frame offset and length, size, SHA-256; about 100 bytes a host). A host recorded twice
- *   is an error naming both packs. NULL with err.
+ *   is an error naming both packs; so is a missing path, and a directory without any pack (not a
+ *   fetch archive: it would answer "not ranked" for every host). NULL with err.
  * - archive_index_find(): the record's position, or -1 when the archive has no record for host.
  */
 #ifndef OPTOUT_ARCHIVE_INTERNAL_H

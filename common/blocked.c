@@ -186,12 +186,6 @@ static int visit_dir_host(const char *key, size_t len, void *value, void *arg) {
     return 0;
 }
 
-static void dir_host_free(void *p) {
-    struct robots_dir_host *h = p;
-    if (h) free(h->file);
-    free(h);
-}
-
 /* A robots directory's index.tsv fetched_at column (4th): earliest and latest, when present and
  * in the archive's format. Best effort: the snapshot range is information, not a decision. */
 static void index_times(const char *dir, optout_blocked_counts *c) {
@@ -324,7 +318,7 @@ int optout_blocked_write(const char *dir, const char *source, optout_robots_sour
             optout_strmap_each(hosts, visit_dir_host, &d);
             index_times(source, counts);
         }
-        optout_strmap_free(hosts, dir_host_free);
+        optout_strmap_free(hosts, robots_dir_host_free);
         if (files < 0 || k.failed) goto out;
     }
     if (k.count) qsort(k.items, k.count, sizeof *k.items, cmp_entry); /* qsort(NULL, 0) is undefined */

@@ -1,5 +1,6 @@
 /* curve.c — CURVE key files and socket options (include/optout/curve.h). */
 #include "optout/curve.h"
+#include "optout/util.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -18,7 +19,7 @@ static int fail(char *err, size_t errlen, const char *fmt, ...) __attribute__((f
 static int fail(char *err, size_t errlen, const char *fmt, ...) {
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
+    optout_set_errv(err, errlen, fmt, ap);
     va_end(ap);
     return -1;
 }

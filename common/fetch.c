@@ -56,6 +56,7 @@
 #include <unistd.h>
 
 #include "optout/log.h"
+#include "optout/robots.h"
 #include "optout/version.h"
 #include "optout/util.h"
 
@@ -550,6 +551,9 @@ static void fetch_done(fetch_loop *L, CURL *easy, CURLcode code) {
             }
             r.body = s->body ? s->body : "";
             r.body_len = len;
+            if (optout_robots_looks_utf16(r.body, r.body_len))
+                optout_log(LOG_WARNING, "robots.txt of %s (%s) %s", L->hosts[j->host_index], r.final_url,
+                           OPTOUT_ROBOTS_UTF16_WARNING);
         } else if (status == 429 || (status >= 500 && status < 600)) {
             r.outcome = OPTOUT_OUTCOME_UNREACHABLE;
             snprintf(errtext, sizeof errtext, "HTTP %ld", status);

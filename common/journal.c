@@ -224,11 +224,10 @@ void optout_journal_cut_describe(const char *path, const optout_journal_cut *cut
         break;
     case OPTOUT_JOURNAL_CORRUPT:
         optout_set_err(buf, len,
-                       "journal %s: corrupt record at offset %" PRIu64 " (%s); cut the %" PRIu64
-                       " bytes from there on, %" PRIu64 " later record(s) included: the tasks recorded "
+                       "journal %s: corrupt record at offset %" PRIu64 "; cut the %" PRIu64
+                       " bytes from there on (%" PRIu64 " valid record(s) after it): the tasks recorded "
                        "after it will be redone (the outputs are the same)",
-                       path, cut->offset, cut->records_after ? "valid records follow it" : "checksum mismatch",
-                       cut->bytes, cut->records_after);
+                       path, cut->offset, cut->bytes, cut->records_after);
         break;
     }
 }

@@ -302,7 +302,7 @@ static int dir_digest(const char *path, int64_t hash_limit, unsigned jobs, struc
         *hashed += hash_files(lists, 1, jobs);
     }
     EVP_MD_CTX *lc = EVP_MD_CTX_new(), *cc = EVP_MD_CTX_new();
-    if (!lc || !cc) abort();
+    if (!lc || !cc) optout_oom("a SHA-256 context");
     EVP_DigestInit_ex(lc, EVP_sha256(), NULL);
     EVP_DigestInit_ex(cc, EVP_sha256(), NULL);
     for (size_t i = 0; i < l.n && rc == 0; i++) {
@@ -654,11 +654,11 @@ static int grow(struct jv *v, size_t *cap, int obj) {
     if (v->n < *cap) return 0;
     *cap = *cap ? *cap * 2 : 8;
     struct jv *ni = realloc(v->items, *cap * sizeof *ni);
-    if (!ni) abort();
+    if (!ni) optout_oom("the manifest's JSON");
     v->items = ni;
     if (obj) {
         char **nk = realloc(v->keys, *cap * sizeof *nk);
-        if (!nk) abort();
+        if (!nk) optout_oom("the manifest's JSON");
         v->keys = nk;
     }
     return 0;
@@ -845,7 +845,7 @@ static int verify_inputs(const struct jv *inputs, unsigned jobs, struct verifier
         }
         if (sha) {
             struct file *f = files_add(&files, strdup(sha), strdup(path));
-            if (!f) abort();
+            if (!f) optout_oom("the manifest's file list");
             f->size = (uint64_t)size;
             f->hash = 1;
         }
@@ -906,7 +906,7 @@ int optout_manifest_verify(const char *dir, int check_inputs, unsigned jobs, opt
     snprintf(summary->version, sizeof summary->version, "%s", jstr(software, "version") ? jstr(software, "version") : "?");
     snprintf(summary->config_sha256, sizeof summary->config_sha256, "%s", jstr(config, "sha256"));
     /* outputs as listed */
-    if (!(listed = optout_strmap_new())) abort();
+    if (!(listed = optout_strmap_new())) optout_oom("the manifest's file list");
     for (size_t i = 0; i < outs->n; i++) {
         const struct jv *o = &outs->items[i];
         const char *p = jstr(o, "path"), *sha = jstr(o, "sha256");
@@ -935,7 +935,7 @@ int optout_manifest_verify(const char *dir, int check_inputs, unsigned jobs, opt
             continue;
         }
         struct file *f = files_add(&outputs, strdup(p), abs);
-        if (!f) abort();
+        if (!f) optout_oom("the manifest's file list");
         snprintf(f->sha, sizeof f->sha, "%s", sha); /* expected, until hashed below */
         f->size = (uint64_t)size;
         f->hash = 1;

@@ -262,13 +262,14 @@ static int collect(const char *key, size_t len, void *value, void *arg) {
     return 0;
 }
 
-static struct sorted *sort_ctx;
-static int by_key(const void *a, const void *b) {
+/* qsort_r comparator: indexes into the `struct sorted` passed as arg, bytewise by key. */
+static int by_key(const void *a, const void *b, void *arg) {
+    const struct sorted *s = arg;
     size_t i = *(const size_t *)a, j = *(const size_t *)b;
-    size_t n = sort_ctx->lens[i] < sort_ctx->lens[j] ? sort_ctx->lens[i] : sort_ctx->lens[j];
-    int c = memcmp(sort_ctx->keys[i], sort_ctx->keys[j], n);
+    size_t n = s->lens[i] < s->lens[j] ? s->lens[i] : s->lens[j];
+    int c = memcmp(s->keys[i], s->keys[j], n);
     if (c) return c;
-    return sort_ctx->lens[i] < sort_ctx->lens[j] ? -1 : sort_ctx->lens[i] > sort_ctx->lens[j];
+    return s->lens[i] < s->lens[j] ? -1 : s->lens[i] > s->lens[j];
 }
 
 int optout_domains_write(const optout_domains *d, const char *path, const optout_agents *agents, char *err,
@@ -286,8 +287,7 @@ int optout_domains_write(const optout_domains *d, const char *path, const optout
     }
     if (d) optout_strmap_each(d->map, collect, &s);
     for (size_t i = 0; i < s.n; i++) order[i] = i;
-    sort_ctx = &s;
-    qsort(order, s.n, sizeof *order, by_key);
+    qsort_r(order, s.n, sizeof *order, by_key, &s);
     snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid());
     if (!(f = fopen(tmp, "w"))) {
         snprintf(err, errlen, "%s: %s", tmp, strerror(errno));

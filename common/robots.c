@@ -520,6 +520,22 @@ void optout_robots_free(optout_robots *r) {
 
 int optout_robots_allows_everything(const optout_robots *r) { return !r->has_disallow; }
 int optout_robots_truncated(const optout_robots *r) { return r->truncated; }
+
+/* NUL-interleaved ASCII: over the first pairs of bytes, one byte of (nearly) every pair is NUL and
+ * the other is not. UTF-8 text has no NUL bytes at all, so a handful of pairs is evidence enough. */
+#define UTF16_PAIRS 256
+int optout_robots_looks_utf16(const void *body, size_t len) {
+    const unsigned char *p = body;
+    if (len >= 2 && ((p[0] == 0xFF && p[1] == 0xFE) || (p[0] == 0xFE && p[1] == 0xFF))) return 1;
+    size_t pairs = len / 2 < UTF16_PAIRS ? len / 2 : UTF16_PAIRS, nul_even = 0, nul_odd = 0;
+    if (pairs < 4) return 0;
+    for (size_t i = 0; i < pairs; i++) {
+        nul_even += p[2 * i] == 0;
+        nul_odd += p[2 * i + 1] == 0;
+    }
+    /* 90% of one side NUL, at most 10% of the other: little- or big-endian UTF-16 of ASCII */
+    return (nul_odd * 10 >= pairs * 9 && nul_even * 10 <= pairs) || (nul_even * 10 >= pairs * 9 && nul_odd * 10 <= pairs);
+}
 size_t optout_robots_agent_count(const optout_robots *r) { return r->agent_count; }
 
 /* ---- matching ------------------------------------------------------------------------------- */

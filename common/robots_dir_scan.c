@@ -121,3 +121,9 @@ long robots_dir_scan(const char *dir, optout_strmap *hosts, size_t entry_size, c
     if (load_index(dir, hosts, entry_size, err, errlen) != 0) return -1;
     return files;
 }
+
+void robots_dir_host_free(void *entry) {
+    struct robots_dir_host *h = entry;
+    if (h) free(h->file);
+    free(h);
+}

@@ -33,4 +33,8 @@ size_t robots_dir_key(const char *name, char *key, size_t cap);
 
 long robots_dir_scan(const char *dir, optout_strmap *hosts, size_t entry_size, char *err, size_t errlen);
 
+/* Frees one entry of a scan's map (its file name, then the entry): the value free function for
+ * optout_strmap_free() when the entry's extra bytes own nothing. */
+void robots_dir_host_free(void *entry);
+
 #endif

@@ -356,7 +356,7 @@ static void *grow(void *p, size_t *cap, size_t need, size_t size) {
     size_t c = *cap ? *cap * 2 : 8;
     while (c < need) c *= 2;
     void *q = realloc(p, c * size);
-    if (!q) optout_malloc(SIZE_MAX); /* aborts with a message */
+    if (!q) optout_oom("a Protego rule table");
     *cap = c;
     return q;
 }
@@ -447,12 +447,12 @@ static void add_rule(struct pparser *p, int allow, const char *raw, size_t n, ui
     if (len > 0) {
         struct raw_rule r = {0};
         if (raw_pool_append(&p->raw, pat, (size_t)len, 0, &r.rule.pat_off, &r.rule.pat_len) != 0)
-            optout_malloc(SIZE_MAX);
+            optout_oom("a Protego rule pattern");
         r.rule.kind = (uint8_t)robots_rule_kind(pat, (size_t)len);
         r.rule.priority = (uint32_t)code_points(pat, (size_t)len);
         r.rule.line = line;
         r.rule.allow = (uint8_t)allow;
-        if (raw_rules_push(&p->raw, &r) != 0) optout_malloc(SIZE_MAX);
+        if (raw_rules_push(&p->raw, &r) != 0) optout_oom("a Protego rule");
         size_t idx = p->raw.count - 1;
         for (size_t i = 0; i < p->current_count; i++) {
             struct pset *s = &p->sets[p->current[i]];

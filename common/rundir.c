@@ -171,10 +171,7 @@ static int add_match(expander *x, char *path, char *name, const struct stat *st)
     if (x->n == x->cap) {
         x->cap = x->cap ? x->cap * 2 : 64;
         match *nv = realloc(x->v, x->cap * sizeof *nv);
-        if (!nv) {
-            optout_log(LOG_CRIT, "out of memory listing inputs");
-            abort();
-        }
+        if (!nv) optout_oom("the input list");
         x->v = nv;
     }
     x->v[x->n++] = (match){path, name, (uint64_t)st->st_size, mtime_ns_of(st), x->pattern_index};
@@ -234,10 +231,7 @@ static int list_dir(expander *x, const char *path, char ***names, size_t *count)
         if (*count == cap) {
             cap = cap ? cap * 2 : 32;
             char **nn = realloc(*names, cap * sizeof *nn);
-            if (!nn) {
-                optout_log(LOG_CRIT, "out of memory listing %s", path);
-                abort();
-            }
+            if (!nn) optout_oom("a directory listing");
             *names = nn;
         }
         (*names)[(*count)++] = xstrdup(e->d_name);
@@ -791,10 +785,7 @@ static int reader_open(plan_reader *r, const char *dir, char *err, size_t errlen
             if (r->nopts == cap) {
                 cap = cap ? cap * 2 : 16;
                 optout_plan_option *no = realloc(r->opts, cap * sizeof *no);
-                if (!no) {
-                    optout_log(LOG_CRIT, "out of memory reading %s", r->path);
-                    abort();
-                }
+                if (!no) optout_oom("the plan\'s options");
                 r->opts = no;
             }
             r->opts[r->nopts++] = (optout_plan_option){xstrdup(name), xstrdup(sp + 1)};

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "optout/json.h"
 #include "optout/strmap.h"
 #include "optout/util.h"
 
@@ -25,7 +26,7 @@ static void reserve(char **buf, size_t *cap, size_t need) {
 size_t optout_tags_agents_json(const optout_agents *agents, const optout_agentset *set, char **buf, size_t *cap) {
     size_t need = 3;
     for (size_t a = 0; a < optout_agents_count(agents); a++)
-        if (optout_agentset_has(set, a)) need += 2 * strlen(optout_agents_name(agents, a)) + 3;
+        if (optout_agentset_has(set, a)) need += OPTOUT_JSON_STRING_MAX(strlen(optout_agents_name(agents, a))) + 1;
     reserve(buf, cap, need);
     char *o = *buf;
     size_t n = 0;
@@ -33,12 +34,8 @@ size_t optout_tags_agents_json(const optout_agents *agents, const optout_agentse
     for (size_t a = 0; a < optout_agents_count(agents); a++) {
         if (!optout_agentset_has(set, a)) continue;
         if (n > 1) o[n++] = ',';
-        o[n++] = '"';
-        for (const char *s = optout_agents_name(agents, a); *s; s++) {
-            if (*s == '"' || *s == '\\') o[n++] = '\\';
-            o[n++] = *s;
-        }
-        o[n++] = '"';
+        const char *name = optout_agents_name(agents, a);
+        n += optout_json_string(o + n, name, strlen(name));
     }
     o[n++] = ']';
     return n;

@@ -28,6 +28,7 @@ void *optout_malloc(size_t size) {
     return p;
 }
 
+
 int optout_parse_u64(const char *s, size_t len, uint64_t max, uint64_t *out) {
     if (len == 0) return -1;
     uint64_t v = 0;
@@ -148,11 +149,15 @@ char *optout_read_secret_file(const char *path) {
     return text;
 }
 
-void optout_set_err(char *err, size_t errlen, const char *fmt, ...) {
+void optout_set_errv(char *err, size_t errlen, const char *fmt, va_list ap) {
     if (!err || errlen == 0) return;
+    vsnprintf(err, errlen, fmt, ap);
+}
+
+void optout_set_err(char *err, size_t errlen, const char *fmt, ...) {
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
+    optout_set_errv(err, errlen, fmt, ap);
     va_end(ap);
 }
 

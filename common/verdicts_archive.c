@@ -166,6 +166,17 @@ struct archive_index *archive_index_open(const char *dir, char *err, size_t errl
         snprintf(err, errlen, "robots archive %s: %s", dir, strerror(bad));
         return NULL;
     }
+    /* nor may a directory that is no archive (a robots directory, an empty one): every host
+     * would silently be "not ranked", every document kept */
+    long packs = optout_archive_packs(dir, err, errlen);
+    if (packs < 0) return NULL;
+    if (packs == 0) {
+        snprintf(err, errlen,
+                 "robots archive %s: not a fetch archive (it holds no pack NAME.tsv, which `optout fetch --out` "
+                 "and a run's fetch stage write; a directory of robots.txt files is read with --robots-dir)",
+                 dir);
+        return NULL;
+    }
     struct archive_index *ix = calloc(1, sizeof *ix);
     if (!ix || !(ix->dir = strdup(dir))) {
         free(ix);

@@ -10,6 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "optout/log.h"
+#include "optout/robots.h"
 #include "optout/strmap.h"
 #include "optout/util.h"
 #include "optout/verdicts.h"
@@ -20,6 +22,7 @@ struct host {
     struct robots_dir_host entry; /* first: file name and outcome, filled by robots_dir_scan() */
     optout_robots *rules; /* compiled lazily, may be evicted */
     uint8_t visited;      /* clock bit */
+    uint8_t warned;       /* its body's encoding was warned about (once, not at every recompilation) */
 };
 
 struct dir_source {
@@ -125,6 +128,10 @@ static int dir_lookup(optout_verdicts *base, const char *host, size_t len, optou
             return -1;
         }
         h->rules = optout_robots_compile(body, blen, v->agents, v->mode);
+        if (!h->warned && optout_robots_looks_utf16(body, blen)) {
+            optout_log(LOG_WARNING, "robots.txt of %.*s (%s) %s", (int)len, host, path, OPTOUT_ROBOTS_UTF16_WARNING);
+            h->warned = 1;
+        }
         free(body);
         if (!h->rules) {
             snprintf(err, errlen, "robots.txt of %.*s: %s", (int)len, host, strerror(errno));

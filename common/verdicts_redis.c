@@ -1,5 +1,5 @@
 /* verdicts_redis.c — the Redis verdict source and its loader (include/optout/verdicts.h, layout
- * there; DESIGN.md "The fleet").
+ * there; docs/fleet.md).
  *
  * The source keeps one synchronous hiredis connection (one source per thread). A miss costs one
  * round trip: the GETs of the hosts asked for (one for a lookup, up to REDIS_BATCH for a prefetch)
@@ -909,12 +909,6 @@ struct dir_load {
     int failed;
 };
 
-static void dir_host_free(void *p) {
-    struct robots_dir_host *h = p;
-    if (h) free(h->file);
-    free(h);
-}
-
 static int dir_known(const void *set, const char *host, size_t len) { return optout_strmap_get(set, host, len) != NULL; }
 
 /* optout_strmap_each() callback: one host's body (read from its file when ok), then its record. */
@@ -931,6 +925,8 @@ static int dir_load_one(const char *host, size_t len, void *value, void *arg) {
             d->failed = 1;
             return 1;
         }
+        if (optout_robots_looks_utf16(body, blen))
+            optout_log(LOG_WARNING, "robots.txt of %.*s (%s) %s", (int)len, host, path, OPTOUT_ROBOTS_UTF16_WARNING);
     }
     if (load_record(d->l, host, len, h->outcome, body, blen) != 0) d->failed = 1;
     free(body);
@@ -956,7 +952,7 @@ long optout_verdicts_load_redis(const char *endpoint, const char *user, const ch
         struct load_source src = {"no_robots", dir_known, d.hosts, dir_each, &d};
         rc = load_store(endpoint, user, password, prefix, &src, err, errlen);
     }
-    optout_strmap_free(d.hosts, dir_host_free);
+    optout_strmap_free(d.hosts, robots_dir_host_free);
     return rc;
 }
 

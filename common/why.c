@@ -66,17 +66,10 @@ static void record_free(void *p) {
     free(r);
 }
 
-static void dir_host_free(void *p) {
-    struct robots_dir_host *h = p;
-    if (!h) return;
-    free(h->file);
-    free(h);
-}
-
 void optout_why_close(optout_why *w) {
     if (!w) return;
     optout_verdicts_free(w->verdicts);
-    if (w->dir_files) optout_strmap_free(w->dir_files, dir_host_free);
+    if (w->dir_files) optout_strmap_free(w->dir_files, robots_dir_host_free);
     if (w->records) optout_strmap_free(w->records, record_free);
     optout_agents_free(w->agents);
     optout_inputs_free(&w->inputs);

@@ -50,6 +50,9 @@ int optout_agents_add(optout_agents *agents, const char *name, size_t len);
  * or optout_agents_add); on a bad line *bad_line (when not NULL) receives its 1-based number. */
 int optout_agents_parse(optout_agents *agents, const char *text, size_t len, size_t *bad_line);
 int optout_agents_load(optout_agents *agents, const char *path, size_t *bad_line);
+/* What an errno of the three functions above means for an agent list, for messages: E2BIG names
+ * the limit ("... at most 256 agents"), EINVAL says what a name lacks; others are strerror(). */
+const char *optout_agents_strerror(int errnum);
 
 size_t optout_agents_count(const optout_agents *agents);
 const char *optout_agents_name(const optout_agents *agents, size_t i);  /* as given */

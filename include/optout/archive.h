@@ -1,5 +1,5 @@
-/* archive.h — the robots archive: the durable record of a fetch (DESIGN.md "fetch": Redis is a
- * cache rebuilt from it). A run keeps it in DIR/robots/.
+/* archive.h — the robots archive: the durable record of a fetch (Redis is a cache rebuilt from
+ * it). A run keeps it in DIR/robots/.
  *
  * Layout: a directory of packs. Pack NAME is two files:
  *   NAME.tsv          the index: a '#' header line, then one line per host, '\n'-terminated,
@@ -64,5 +64,10 @@ typedef int (*optout_archive_visit)(const optout_archive_record *rec, void *arg)
  * A directory without packs (or missing) has 0 records. */
 long optout_archive_scan(const char *dir, int with_bodies, optout_archive_visit visit, void *arg, size_t *torn,
                          char *err, size_t errlen);
+
+/* The number of packs (NAME.tsv) in dir: what makes a directory a fetch archive (a fetch writes a
+ * pack even when it has no host). 0 when it has none, -1 with err when it cannot be listed
+ * (a missing dir included). */
+long optout_archive_packs(const char *dir, char *err, size_t errlen);
 
 #endif

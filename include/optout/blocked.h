@@ -1,5 +1,5 @@
-/* blocked.h — DIR/blocked_hosts.tsv: the host keys whose robots.txt blocks AI agents (issue 8,
- * "Artefacts"; the counterpart of the Apertus lists of blocking domains).
+/* blocked.h — DIR/blocked_hosts.tsv: the host keys whose robots.txt blocks AI agents (a run's
+ * artefact; the counterpart of the Apertus lists of blocking domains; docs/blocked-hosts.md).
  *
  * Contract
  * - optout_blocked_write() reads a robots snapshot — a fetch archive (include/optout/archive.h; a

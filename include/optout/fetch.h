@@ -1,4 +1,4 @@
-/* fetch.h — fetching robots.txt for many hosts at once (DESIGN.md "Fetch outcomes", issue 5).
+/* fetch.h — fetching robots.txt for many hosts at once (outcomes: docs/robots.md).
  *
  * Contract
  * - optout_fetch_hosts() fetches SCHEME://HOST/robots.txt for every host key given (a key may carry
@@ -11,7 +11,7 @@
  * - Redirects: up to 5 hops are followed, across hosts too (the record still belongs to the
  *   original host); more than 5 is `unavailable`. Only http and https, for the first request and
  *   for redirects.
- * - Outcomes (DESIGN.md): 2xx -> OK; 4xx (429 excepted) or too many redirects -> UNAVAILABLE;
+ * - Outcomes: 2xx -> OK; 4xx (429 excepted) or too many redirects -> UNAVAILABLE;
  *   5xx, 429, timeout, connection refused or reset, TLS failure, a refused address ->
  *   UNREACHABLE; NXDOMAIN -> NO_SUCH_HOST. Names under the reserved TLD ".invalid" (RFC 6761
  *   §6.4) are NO_SUCH_HOST without any lookup or connection (tests rely on this).

@@ -1,6 +1,6 @@
 /* hostkey.h — the host key of a document URL: which robots.txt decides it.
  *
- * Contract (DESIGN.md "Host key"): the URL is parsed with libcurl's URL API; userinfo is dropped;
+ * Contract: the URL is parsed with libcurl's URL API; userinfo is dropped;
  * the host is percent-decoded, converted to punycode with libidn2 (IDNA2008, non-transitional;
  * when that fails the lower-cased raw host is used and *bad_idna set), lower-cased, stripped of a
  * trailing dot; IPv6 addresses keep their brackets; ":port" is kept only when it is not the

@@ -1,5 +1,5 @@
 /* journal.h — a run's append-only journal: the broker's durable memory of what it accepted and
- * published (DESIGN.md "publication protocol"). Completeness of a run comes from here, never
+ * published (the publication protocol, docs/fleet.md). Completeness of a run comes from here, never
  * from stat() of output files.
  *
  * Contract

@@ -1,4 +1,4 @@
-/* policy.h — the policy knobs of issue 8 ("Control") on top of the per-URL decision: granularity
+/* policy.h — the policy knobs on top of the per-URL decision (docs/policy.md): granularity
  * (url / host / domain), host override lists (--keep-hosts / --remove-hosts) and a deterministic
  * document sample (--sample). The filter (filter.c) and `optout why` (why.c) call the same
  * functions, so that an explanation is the filter's decision. docs/policy.md is the user's view.

@@ -1,5 +1,5 @@
 /* rank.h — which hosts matter: counting documents, bytes and tokens per host key and class, and
- * keeping the top N per class (DESIGN.md stage 1 "rank"; issue 6).
+ * keeping the top N per class (the run's first stage, docs/fleet.md).
  *
  * Three steps, so that memory stays bounded however many hosts a corpus has:
  * - map (one per input shard): counts per host key, split by class (en / non_en / unknown, as the

@@ -52,6 +52,14 @@ size_t optout_robots_check(const optout_robots *robots, const char *url, size_t 
 int optout_robots_allows_everything(const optout_robots *robots);
 /* 1 when the body was longer than OPTOUT_ROBOTS_MAX_BYTES and parsed only in part. */
 int optout_robots_truncated(const optout_robots *robots);
+
+/* 1 when a body looks like UTF-16 rather than UTF-8: it starts with a UTF-16 byte order mark
+ * (FF FE or FE FF), or its first bytes are ASCII interleaved with NUL bytes. Such a robots.txt
+ * (RFC 9309 requires UTF-8) has no line the parser can read, so it allows everything: the places
+ * a user reads (robots check, the fetch log, a robots directory's first lookup of the host) warn. */
+int optout_robots_looks_utf16(const void *body, size_t len);
+#define OPTOUT_ROBOTS_UTF16_WARNING \
+    "looks like UTF-16, not UTF-8: no rule of it can be read, so it allows every URL for every agent"
 size_t optout_robots_agent_count(const optout_robots *robots);
 
 /* Why one agent got its verdict for one URL (--explain, `optout why`). */

@@ -1,4 +1,4 @@
-/* rundir.h — a run directory: its lock, its inputs and its plan (DESIGN.md "Run directory").
+/* rundir.h — a run directory: its lock, its inputs and its plan (docs/fleet.md).
  *
  * Contract
  * - optout_rundir_lock() creates DIR (and parents) when missing and takes an exclusive, non-blocking

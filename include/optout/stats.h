@@ -1,6 +1,6 @@
 /* stats.h — the statistics of a filter: one schema for `optout filter --stats` and report.json.
  *
- * Contract (DESIGN.md "Statistics buckets")
+ * Contract (docs/report.md describes the schema)
  * - A bucket counts docs, bytes (UTF-8 bytes of `text`), chars (code points of `text`) and tokens
  *   (`token_count`, else ceil(bytes / 4)), each "in" and "removed".
  * - optout_stats holds one bucket at the top level, one per class (en, non_en, unknown: they sum
@@ -24,7 +24,6 @@
 #include <stdio.h>
 
 #include "optout/agents.h"
-#include "optout/json.h" /* the string writer of the schema (optout_json_put_string) */
 
 typedef struct {
     uint64_t docs_in, docs_removed;

@@ -1,4 +1,4 @@
-/* tags.h — tag mode (issue 8): what a filter run would remove, as tags, without rewriting shards;
+/* tags.h — tag mode: what a filter run would remove, as tags, without rewriting shards;
  * and applying such tags to the shards later (`optout apply-tags`). docs/tags.md has the format.
  *
  * Tags file

@@ -6,6 +6,7 @@
 #ifndef OPTOUT_UTIL_H
 #define OPTOUT_UTIL_H
 
+#include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -27,6 +28,8 @@ static inline int optout_starts_nocase(const char *s, size_t len, const char *pr
 
 /* The project's error convention: a message into err (errlen bytes, may be NULL/0), like snprintf. */
 __attribute__((format(printf, 3, 4))) void optout_set_err(char *err, size_t errlen, const char *fmt, ...);
+/* The same from a va_list, for a module's own "set the error and return -1" helper. */
+__attribute__((format(printf, 3, 0))) void optout_set_errv(char *err, size_t errlen, const char *fmt, va_list ap);
 
 /* The one out-of-memory policy: where a failed allocation has no sensible answer (a decision must
  * not be guessed), log "out of memory (<what>)" at LOG_CRIT and abort, as Redis's zmalloc does.
@@ -35,10 +38,11 @@ __attribute__((format(printf, 3, 4))) void optout_set_err(char *err, size_t errl
 _Noreturn void optout_oom(const char *what);
 void *optout_malloc(size_t size);
 
-/* The one strict decimal parser for numbers read from files: s[0..len) must be ASCII digits only
- * (no sign, blank or base prefix; leading zeros allowed), at least one, with a value <= max.
- * 0, or -1 (nothing stored). */
+/* The one strict decimal digit parser (files, and parse.h's option values): s[0..len) must be
+ * ASCII digits only (no sign, blank or base prefix; leading zeros allowed), at least one, with a
+ * value <= max. 0, or -1 (nothing stored). */
 int optout_parse_u64(const char *s, size_t len, uint64_t max, uint64_t *out);
+
 
 /* mkdir -p of the directory part of `path` (nothing when it has none). 0, or -1 with errno. */
 int optout_make_parent_dirs(const char *path);

@@ -10,7 +10,7 @@
  *   silent keep.
  * - Implementations: a robots directory, a robots archive (archive.h) and Redis (the fleet).
  *
- * Robots directory (DESIGN.md "fetch", ../shared/data/robots-top10k is one): one file per host key
+ * Robots directory (`--robots-dir`; the tests' real robots.txt collection is one): one file per host key
  * holding the body; a port is written "host_port" ("_80" and "_443" are dropped on load); names are
  * lower-cased; two files for one key are an error. An optional index.tsv (host, outcome, status,
  * fetched_at, sha256; '#' lines are comments) gives outcomes; without it a file means `ok` and no

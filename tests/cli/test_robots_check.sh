@@ -306,6 +306,41 @@ expect_exit "no URLs: exit 2" 2 robots check --robots "$T/robots.txt" --agent GP
 expect_exit "unknown robots subcommand: exit 2" 2 robots frobnicate
 expect_exit "--robots without its argument: exit 2" 2 robots check --robots
 
+# a malformed absolute URL is a usage error (before any output); one without a scheme is read as
+# HOST/PATH, as Google's reference does (the conformance suites check it), and the user is warned
+expect_exit "unparsable absolute URL: exit 2" 2 robots check --robots "$T/robots.txt" --agent GPTBot /ok 'http://[::1'
+grep -q "http://\[::1" "$T/err" && pass "the message names the URL" || fail "message: $(cat "$T/err")"
+expect_exit "absolute URL without a host: exit 2" 2 robots check --robots "$T/robots.txt" --agent GPTBot 'http:///x'
+run "URL without a scheme" robots check --robots "$T/robots.txt" --agent GPTBot relative
+if [ "$rc" -eq 0 ] && grep -q "'relative' has no scheme: read as host 'relative' and path '/'" "$T/err"; then
+    pass "URL without a scheme: read as host and path, with a warning"
+else
+    fail "URL without a scheme: exit $rc; stderr: $(cat "$T/err")"
+fi
+
+# a UTF-16 robots.txt (a byte order mark, or ASCII interleaved with NUL bytes) allows everything:
+# the user is warned; a UTF-8 one with a UTF-8 byte order mark is not
+printf 'User-agent: *\nDisallow: /\n' >"$T/ascii.txt"
+{ printf '\377\376'; iconv -f UTF-8 -t UTF-16LE "$T/ascii.txt"; } >"$T/utf16le-bom.txt"
+{ printf '\376\377'; iconv -f UTF-8 -t UTF-16BE "$T/ascii.txt"; } >"$T/utf16be-bom.txt"
+iconv -f UTF-8 -t UTF-16LE "$T/ascii.txt" >"$T/utf16le.txt"
+iconv -f UTF-8 -t UTF-16BE "$T/ascii.txt" >"$T/utf16be.txt"
+for f in utf16le-bom utf16be-bom utf16le utf16be; do
+    run "$f robots.txt" robots check --robots "$T/$f.txt" --agent GPTBot /x
+    if [ "$rc" -eq 0 ] && grep -q "UTF-16" "$T/err" && grep -q "$f.txt" "$T/err"; then
+        pass "$f robots.txt: a warning naming the file"
+    else
+        fail "$f robots.txt: exit $rc; stderr: $(cat "$T/err")"
+    fi
+done
+{ printf '\357\273\277'; cat "$T/ascii.txt"; } >"$T/utf8-bom.txt"
+run "UTF-8 robots.txt with a byte order mark" robots check --robots "$T/utf8-bom.txt" --agent GPTBot /x
+if [ "$rc" -eq 0 ] && ! grep -q "UTF-16" "$T/err" && grep -q "^disallowed" "$T/out"; then
+    pass "UTF-8 with a byte order mark: read, no warning"
+else
+    fail "UTF-8 with a byte order mark: exit $rc; stderr: $(cat "$T/err"); out: $(cat "$T/out")"
+fi
+
 # ---- runtime failures: exit 1 ---------------------------------------------------------------------------
 
 expect_exit "missing robots file: exit 2 (usage)" 2 robots check --robots "$T/no-such-robots.txt" /x

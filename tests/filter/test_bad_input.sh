@@ -61,6 +61,16 @@ grep -q "b.example" "$tmp/stderr" && pass "message names the host" || fail "mess
 expect_exit 2 "missing input (a usage error)" "$optout" filter --robots-dir "$tmp/robots" --in "$tmp/nope.jsonl" --out "$tmp/nope.out.zst"
 [ ! -e "$tmp/nope.out.zst" ] && pass "no output for a missing input" || fail "output exists"
 expect_exit 2 "missing robots directory (a usage error)" "$optout" filter --robots-dir "$tmp/none" --in "$tmp/down.jsonl" --out "$tmp/y.jsonl"
+# --archive naming a directory that is no fetch archive (empty, or robots.txt files): refused, not
+# "every host not ranked"
+mkdir "$tmp/empty-archive"
+for a in "$tmp/empty-archive" "$tmp/robots"; do
+  expect_exit 1 "--archive $(basename "$a"): not a fetch archive" "$optout" filter --archive "$a" --in "$tmp/down.jsonl" \
+    --out "$tmp/arch.out.jsonl"
+  grep -q "not a fetch archive" "$tmp/stderr" && grep -q "$a" "$tmp/stderr" && pass "message says so, naming it" \
+    || fail "message: $(cat "$tmp/stderr")"
+  [ ! -e "$tmp/arch.out.jsonl" ] && pass "no output without an archive" || fail "output written"
+done
 printf '{"url":"https://a.example/1","text":"t"}\n' | zstd -q -c > "$tmp/trunc.jsonl.zst"
 head -c 20 "$tmp/trunc.jsonl.zst" > "$tmp/cut.jsonl.zst"
 expect_exit 1 "truncated zstd input" "$optout" filter --robots-dir "$tmp/robots" --in "$tmp/cut.jsonl.zst" --out "$tmp/cut.out.zst"
@@ -75,6 +85,12 @@ expect_exit 2 "--in equals --out" "$optout" filter --robots-dir "$tmp/robots" --
 expect_exit 2 "bad --mode" "$optout" filter --mode nope --robots-dir "$tmp/robots" --in "$tmp/down.jsonl" --out "$tmp/z.jsonl"
 expect_exit 2 "bad --max-line" "$optout" filter --max-line 0 --robots-dir "$tmp/robots" --in "$tmp/down.jsonl" --out "$tmp/z.jsonl"
 expect_exit 2 "option without value" "$optout" filter --robots-dir
+# an agents file over the limit names the limit (not "Argument list too long")
+i=0; while [ $i -lt 300 ]; do echo "Bot$i"; i=$((i + 1)); done > "$tmp/many-agents.txt"
+expect_exit 2 "agents file over the limit" "$optout" filter --agents-file "$tmp/many-agents.txt" --robots-dir "$tmp/robots" \
+  --in "$tmp/down.jsonl" --out "$tmp/z.jsonl"
+grep -q "many-agents.txt:257" "$tmp/stderr" && grep -q "at most 256 agents" "$tmp/stderr" \
+  && pass "message names the line and the limit" || fail "message: $(cat "$tmp/stderr")"
 
 [ "$fails" -eq 0 ] && echo "bad input: all cases pass" || echo "bad input: $fails failures"
 exit $((fails > 0))

@@ -361,6 +361,12 @@ static void test_parse_more_than_256_names_is_e2big(void **state) {
     assert_int_equal(optout_agents_parse(a, text, n, &bad), -1);
     assert_int_equal(errno, E2BIG);
     assert_int_equal(bad, 257);
+    /* the message names the limit, not "Argument list too long" */
+    const char *why = optout_agents_strerror(errno);
+    if (!strstr(why, "at most 256 agents")) fail_msg("%s", why);
+    assert_null(strstr(why, "Argument list"));
+    assert_non_null(strstr(optout_agents_strerror(EINVAL), "agent name"));
+    assert_string_equal(optout_agents_strerror(ENOENT), strerror(ENOENT));
     free(text);
     optout_agents_free(a);
 }

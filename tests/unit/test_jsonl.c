@@ -169,6 +169,12 @@ static void writes_json_strings(void **state) {
         optout_json_put_stringn(f, cases[i].in, cases[i].len);
         assert_int_equal(fclose(f), 0);
         if (strcmp(out, cases[i].want) != 0) fail_msg("case %zu: got %s, want %s", i, out, cases[i].want);
+        /* the buffer writer gives the same bytes, within its stated bound */
+        char buf[OPTOUT_JSON_STRING_MAX(16)];
+        size_t n = optout_json_string(buf, cases[i].in, cases[i].len);
+        assert_true(n <= OPTOUT_JSON_STRING_MAX(cases[i].len));
+        assert_int_equal(n, len);
+        assert_memory_equal(buf, out, n);
         free(out);
     }
     char *out = NULL;

@@ -1,6 +1,6 @@
 /* test_robots_rfc9309.c — the robots.txt engine in RFC 9309 mode (include/optout/robots.h).
  *
- * One small test per rule of the design (../shared/DESIGN.md, "The decision"): group formation,
+ * One small test per rule of the matching contract (docs/robots.md, robots.h): group formation,
  * the `*` fallback, agent tokens, longest match, wildcards, normalisation, the parser's leniency,
  * the 500 KiB limit, hostile bodies, the multi-agent verdict, fast paths, explanations, URL
  * slicing, and concurrent checks.
@@ -1132,6 +1132,38 @@ static void test_small_body_is_not_truncated(void **state) {
     optout_agents_free(a);
 }
 
+/* ---- encoding ---------------------------------------------------------------------------------------- */
+
+/* UTF-16 (with either byte order mark, or ASCII interleaved with NUL bytes, either byte order) is
+ * recognised; UTF-8 (with or without its byte order mark), empty and binary bodies are not. And a
+ * UTF-16 body indeed allows everything: that is why it is warned about. */
+static void test_utf16_bodies_are_recognised(void **state) {
+    (void)state;
+    static const char ascii[] = "User-agent: *\nDisallow: /\n";
+    char le[2 * sizeof ascii], be[2 * sizeof ascii];
+    size_t n = sizeof ascii - 1;
+    for (size_t i = 0; i < n; i++) {
+        le[2 * i] = ascii[i], le[2 * i + 1] = 0;
+        be[2 * i] = 0, be[2 * i + 1] = ascii[i];
+    }
+    assert_true(optout_robots_looks_utf16(le, 2 * n));
+    assert_true(optout_robots_looks_utf16(be, 2 * n));
+    assert_true(optout_robots_looks_utf16("\xff\xfe", 2));
+    assert_true(optout_robots_looks_utf16("\xfe\xffxyz", 5));
+    assert_false(optout_robots_looks_utf16(ascii, n));
+    assert_false(optout_robots_looks_utf16("\xef\xbb\xbfUser-agent: *\n", 17));
+    assert_false(optout_robots_looks_utf16("", 0));
+    assert_false(optout_robots_looks_utf16("a\0b\0", 4)); /* too short to tell */
+    static const char binary[] = "\0\0\0\0\x01\x02\0\0\0\0\0\0\x89PNG";
+    assert_false(optout_robots_looks_utf16(binary, sizeof binary - 1));
+    optout_agents *a = agents_of("GPTBot");
+    optout_robots *r = optout_robots_compile(le, 2 * n, a, OPTOUT_MODE_RFC9309);
+    assert_non_null(r);
+    assert_true(optout_robots_allows_everything(r));
+    optout_robots_free(r);
+    optout_agents_free(a);
+}
+
 /* ---- hostile bodies --------------------------------------------------------------------------------- */
 
 static void test_html_body_allows_everything(void **state) {
@@ -1966,6 +1998,7 @@ int main(void) {
         cmocka_unit_test(test_body_of_exactly_500_kib_is_not_truncated),
         cmocka_unit_test(test_body_one_byte_over_500_kib_is_truncated),
         cmocka_unit_test(test_small_body_is_not_truncated),
+        cmocka_unit_test(test_utf16_bodies_are_recognised),
         /* hostile bodies */
         cmocka_unit_test(test_html_body_allows_everything),
         cmocka_unit_test(test_body_with_nul_bytes_is_parsed_past_them),

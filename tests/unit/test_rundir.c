@@ -772,7 +772,8 @@ static void test_plan_read(void **state) {
     optout_plan_free(&p); /* harmless after a failure */
 }
 
-/* The one strict decimal parser: digits only, at least one, no overflow past max. */
+/* util.h's one strict digit parser (plan sizes, rank and archive fields): digits only, at least
+ * one, no overflow past max. */
 static void test_parse_u64(void **state) {
     (void)state;
     uint64_t v = 7;

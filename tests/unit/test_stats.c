@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "optout/json.h"
 #include "optout/stats.h"
 
 #define UNKNOWN_YEAR (OPTOUT_YEARS - 1)

@@ -518,11 +518,28 @@ static void test_archive_source(void **state) {
         }
         optout_verdicts_free(d);
     }
-    /* a missing archive is an error; an empty one answers not ranked for every host */
+    /* a missing archive is an error; so is a directory that holds no pack (empty, or a robots
+     * directory): it would answer "not ranked" for every host */
     char err[1024] = "";
     assert_null(optout_verdicts_open_archive(tpath("no-archive"), agents, OPTOUT_MODE_RFC9309, 0, err, sizeof err));
     CHECK(strstr(err, "no-archive") && strstr(err, "No such file"), "%s", err);
-    optout_verdicts *a = open_archive_ok(new_dir("empty-archive"), OPTOUT_MODE_RFC9309, 0);
+    const char *empty = new_dir("empty-archive");
+    assert_null(optout_verdicts_open_archive(empty, agents, OPTOUT_MODE_RFC9309, 0, err, sizeof err));
+    CHECK(strstr(err, empty) && strstr(err, "not a fetch archive"), "%s", err);
+    char robots_txt[4200];
+    snprintf(robots_txt, sizeof robots_txt, "%s/example.com", empty);
+    FILE *f = fopen(robots_txt, "w");
+    assert_non_null(f);
+    fputs("User-agent: *\nDisallow: /\n", f);
+    fclose(f);
+    assert_null(optout_verdicts_open_archive(empty, agents, OPTOUT_MODE_RFC9309, 0, err, sizeof err));
+    CHECK(strstr(err, "not a fetch archive"), "%s", err);
+    /* a pack without a host (a fetch part that had none) is an archive: not ranked for every host */
+    char err2[1024];
+    optout_archive_writer *w = optout_archive_create(tpath("hostless"), "part-0", 0, err2, sizeof err2);
+    assert_non_null(w);
+    assert_int_equal(optout_archive_close(w, 1, err2, sizeof err2), 0);
+    optout_verdicts *a = open_archive_ok(tpath("hostless"), OPTOUT_MODE_RFC9309, 0);
     assert_int_equal(optout_verdicts_archive_hosts(a), 0);
     assert_int_equal(outcome_of(a, "example.com", NULL), OPTOUT_OUTCOME_NOT_RANKED);
     optout_verdicts_free(a);
