@@ -86,17 +86,23 @@ int cli_broker_status(void *sock, long timeout_ms, char *out, size_t cap) {
     if (rc < 0) return -1;
     zmq_pollitem_t item = {.socket = sock, .events = ZMQ_POLLIN};
     if (zmq_poll(&item, 1, timeout_ms) <= 0) return -1;
-    zmq_msg_t msg;
-    zmq_msg_init(&msg);
+    /* every answer waiting is read and the newest kept: requests sent before the broker was up
+     * (or that timed out) are answered late, and must not leave each later poll one answer behind */
     rc = -1;
-    if (zmq_msg_recv(&msg, sock, 0) >= 0) {
+    for (int flags = 0;; flags = ZMQ_DONTWAIT) {
+        zmq_msg_t msg;
+        zmq_msg_init(&msg);
+        if (zmq_msg_recv(&msg, sock, flags) < 0) {
+            zmq_msg_close(&msg);
+            break;
+        }
         optout_msg m;
         if (optout_msg_decode(zmq_msg_data(&msg), zmq_msg_size(&msg), &m, err) == 0 && m.type == OPTOUT_MSG_STATUS) {
             snprintf(out, cap, "%.*s", (int)m.text_len, m.text);
             rc = 0;
         }
+        zmq_msg_close(&msg);
     }
-    zmq_msg_close(&msg);
     return rc;
 }
 

@@ -345,6 +345,8 @@ static int run_supervise(struct run *r) {
     long long last_status = 0;
     void *zctx = zmq_ctx_new(), *status_sock = zctx ? zmq_socket(zctx, ZMQ_DEALER) : NULL;
     if (status_sock) zmq_setsockopt(status_sock, ZMQ_LINGER, &zero, sizeof zero);
+    if (status_sock) zmq_connect(status_sock, r->endpoint); /* ZeroMQ connects before the broker binds */
+    long long spawned = optout_now_ms();
     while (!interrupted) {
         int status;
         if (waitpid(r->pids[0], &status, WNOHANG) == r->pids[0]) {
@@ -352,13 +354,19 @@ static int run_supervise(struct run *r) {
             rc = exit_code_of(status);
             break;
         }
-        if (!r->workers_started) { /* ZeroMQ connects before the broker binds: no need to wait for it */
+        if (!r->workers_started) {
+            /* the workers start once the broker has answered a first status (its stages, none
+             * begun): the display then sees every stage, however fast the run (5 s at most) */
+            char first[2048];
+            int answered = status_sock && cli_broker_status(status_sock, 100, first, sizeof first) == 0;
+            if (answered && r->progress) progress_update(r->progress, first);
+            if (!answered && status_sock && optout_now_ms() - spawned < 5000) continue;
             for (long w = 1; w <= r->workers; w++) {
                 snprintf(name, sizeof name, "%s-%ld", "local", w);
                 r->pids[w] = spawn(wargs);
             }
             r->workers_started = 1;
-            if (status_sock) zmq_connect(status_sock, r->endpoint);
+            last_status = optout_now_ms();
         }
         if (r->redis > 0 && waitpid(r->redis, &status, WNOHANG) == r->redis) {
             optout_log(LOG_WARNING, "redis-server died; restarting it (the broker reloads it)");
