@@ -1,5 +1,6 @@
 /* main.c — optout-broker: plans a run's tasks, hands them to workers over ZeroMQ, publishes
  * their results exactly once and writes the report (docs/fleet.md). */
+#include <curl/curl.h>
 #include <errno.h>
 #include <limits.h>
 #include <stdio.h>
@@ -11,6 +12,7 @@
 #include "optout/config.h"
 #include "metrics.h"
 #include "optout/curve.h"
+#include "optout/hostlist.h"
 #include "optout/log.h"
 #include "optout/options.h"
 #include "optout/policy.h"
@@ -170,6 +172,16 @@ static int resolve_paths(struct broker_config *cfg) {
             return OPTOUT_EXIT_FAILURE;
         }
         cfg->hosts_file = hosts_abs;
+        /* read now by the workers' rules (hostlist.h): a bad line is a usage error at start, not a
+         * failure of every fetch task */
+        char herr[1024];
+        optout_hostlist *hosts = optout_hostlist_read(hosts_abs, cfg->host_key, NULL, NULL, herr, sizeof herr);
+        if (!hosts) {
+            int usage = errno == EINVAL;
+            optout_log(LOG_ERR, "--hosts %s", herr);
+            return usage ? OPTOUT_EXIT_USAGE : OPTOUT_EXIT_FAILURE;
+        }
+        optout_hostlist_free(hosts);
     }
     if (optout_make_parent_dirs(cfg->dir) != 0 || (mkdir(cfg->dir, 0777) != 0 && errno != EEXIST) ||
         !realpath(cfg->dir, dir_abs)) {
@@ -260,6 +272,7 @@ static int configure(const optout_option_values *v, struct broker_config *cfg) {
 
 int main(int argc, char **argv) {
     optout_log_init("optout-broker");
+    curl_global_init(CURL_GLOBAL_DEFAULT); /* before any thread: host keys use libcurl's URL API */
     atexit(free_at_exit);
     int rc = optout_options_parse(&BROKER_SPEC, argc, argv, &values);
     if (rc >= 0) return rc;

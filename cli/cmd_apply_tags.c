@@ -18,7 +18,9 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "optout/files.h"
 #include "optout/log.h"
+#include "optout/parse.h"
 #include "optout/rundir.h"
 #include "optout/tags.h"
 #include "optout/util.h"
@@ -41,11 +43,10 @@ static void apply_usage(FILE *f) {
 }
 
 static int parse_positive(const char *option, const char *s, unsigned long long max, unsigned long long *out) {
-    char *end;
-    errno = 0;
-    unsigned long long v = strtoull(s, &end, 10);
-    if (errno || end == s || *end || s[0] == '-' || v == 0 || v > max) {
-        optout_log(LOG_ERR, "%s: expected 1..%llu, got '%s'", option, max, s);
+    char err[300];
+    uint64_t v;
+    if (optout_parse_number(s, 1, max, &v, err, sizeof err) != 0) {
+        optout_log(LOG_ERR, "%s: %s", option, err);
         return -1;
     }
     *out = v;
@@ -93,6 +94,43 @@ static int one_shard(const optout_apply_config *cfg, const char *tags, const cha
         optout_log(LOG_WARNING, "%s: %llu documents removed by an id tagged fewer times (duplicate ids in the shard)",
                    in, (unsigned long long)(stats->duplicate_matches - before.duplicate_matches));
     return 0;
+}
+
+/* Every input against every shard this run of apply-tags writes, by identity (files.h): an --out
+ * that is the corpus directory with --keep-format would overwrite the inputs. 0, or -1 after a
+ * message (nothing written yet). */
+static int check_outputs(const optout_inputs *list, const char *out, const char *removed, int keep_format) {
+    optout_file_arg *files = calloc(3 * list->count + 1, sizeof *files);
+    char **paths = calloc(2 * list->count + 1, sizeof *paths);
+    int rc = -1;
+    size_t n = 0;
+    if (!files || !paths) {
+        optout_log(LOG_ERR, "out of memory");
+        goto out;
+    }
+    for (size_t i = 0; i < list->count; i++) {
+        const optout_input *x = &list->items[i];
+        char name[4096];
+        if (keep_format) snprintf(name, sizeof name, "%s", x->output_name);
+        else optout_tags_name(x->output_name, name, sizeof name);
+        files[n++] = (optout_file_arg){"input", x->path, 0};
+        if (asprintf(&paths[2 * i], "%s/%s", out, name) < 0 ||
+            (removed && asprintf(&paths[2 * i + 1], "%s/%s", removed, name) < 0)) {
+            paths[2 * i] = paths[2 * i + 1] = NULL;
+            optout_log(LOG_ERR, "out of memory");
+            goto out;
+        }
+        files[n++] = (optout_file_arg){"--out", paths[2 * i], 1};
+        if (removed) files[n++] = (optout_file_arg){"--removed", paths[2 * i + 1], 1};
+    }
+    char err[8800];
+    if (optout_files_check(files, n, err, sizeof err) != 0) optout_log(LOG_ERR, "apply-tags: %s", err);
+    else rc = 0;
+out:
+    for (size_t i = 0; paths && i < 2 * list->count; i++) free(paths[i]);
+    free(paths);
+    free(files);
+    return rc;
 }
 
 int cmd_apply_tags(int argc, char **argv) {
@@ -158,8 +196,11 @@ int cmd_apply_tags(int argc, char **argv) {
             snprintf(path, sizeof path, "%s/%s", tags, name);
             tags = path;
         }
-        if (strcmp(in, out) == 0 || (removed && (strcmp(removed, out) == 0 || strcmp(removed, in) == 0))) {
-            optout_log(LOG_ERR, "apply-tags: --in, --out and --removed must be different files");
+        const optout_file_arg files[] = {{"--tags", tags, 0},     {"--in", in, 0}, {"--out", out, 1},
+                                         {"--removed", removed, 1}, {"--stats", stats_path, 1}};
+        char ferr[8800];
+        if (optout_files_check(files, sizeof files / sizeof *files, ferr, sizeof ferr) != 0) {
+            optout_log(LOG_ERR, "apply-tags: %s", ferr);
             goto done;
         }
         rc = one_shard(&cfg, tags, in, out, removed, &stats) == 0 ? OPTOUT_EXIT_OK : OPTOUT_EXIT_FAILURE;
@@ -191,6 +232,7 @@ int cmd_apply_tags(int argc, char **argv) {
         goto done;
     }
     const optout_inputs *list = corpus_count ? &inputs : &plan.inputs;
+    if (check_outputs(list, out, removed, keep_format) != 0) goto done;
     size_t failed = 0;
     for (size_t i = 0; i < list->count; i++) {
         const optout_input *x = &list->items[i];

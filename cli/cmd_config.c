@@ -6,7 +6,7 @@
  * are run with `--config FILE --check-config`, each prints its section (every option with value
  * and origin) or fails with "FILE:LINE: message". [run] hands most of its options to
  * optout-broker, so the broker also checks [run]'s values (--config-section run). Keys of
- * [common] must be an option of at least one program (asked with --config-keys).
+ * [common] must be an option of at least one program (the option table, options.h).
  * Exit status: 0 valid, 2 invalid, 1 when a program could not be run.
  */
 #include <errno.h>
@@ -20,6 +20,7 @@
 #include "cli.h"
 #include "optout/config.h"
 #include "optout/log.h"
+#include "optout/options.h"
 
 static void config_usage(FILE *f) {
     fputs("usage: optout config check [FILE]\n"
@@ -39,61 +40,21 @@ static const struct program {
 };
 #define PROGRAM_COUNT (sizeof PROGRAMS / sizeof *PROGRAMS)
 
-/* Runs argv (stdout into *out when out is not NULL, else ours); its exit status, or -1. */
-static int run_child(char *const argv[], char **out) {
-    int fds[2] = {-1, -1};
-    if (out && pipe(fds) != 0) return -1;
+/* Runs argv; its exit status, or -1. */
+static int run_child(char *const argv[]) {
     fflush(stdout);
     fflush(stderr);
     pid_t pid = fork();
     if (pid < 0) return -1;
     if (pid == 0) {
-        if (out) {
-            dup2(fds[1], 1);
-            close(fds[0]);
-            close(fds[1]);
-        }
         execv(argv[0], argv);
         fprintf(stderr, "optout: cannot run %s: %s\n", argv[0], strerror(errno));
         _exit(127);
-    }
-    if (out) {
-        close(fds[1]);
-        size_t len = 0, cap = 4096;
-        char *buf = malloc(cap);
-        ssize_t n;
-        while (buf && (n = read(fds[0], buf + len, cap - len - 1)) != 0) {
-            if (n < 0) {
-                if (errno == EINTR) continue;
-                break;
-            }
-            len += (size_t)n;
-            if (cap - len < 2) {
-                char *bigger = realloc(buf, cap *= 2);
-                if (!bigger) free(buf);
-                buf = bigger;
-            }
-        }
-        close(fds[0]);
-        if (buf) buf[len] = '\0';
-        *out = buf;
     }
     int status;
     while (waitpid(pid, &status, 0) < 0)
         if (errno != EINTR) return -1;
     return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-}
-
-/* 1 when `key` is a line of the newline-separated list. */
-static int listed(const char *list, const char *key) {
-    size_t n = strlen(key);
-    for (const char *p = list; p && *p;) {
-        const char *e = strchr(p, '\n');
-        size_t len = e ? (size_t)(e - p) : strlen(p);
-        if (len == n && memcmp(p, key, n) == 0) return 1;
-        p += len + (e ? 1 : 0);
-    }
-    return 0;
 }
 
 static int config_check(const char *path) {
@@ -114,32 +75,22 @@ static int config_check(const char *path) {
     *strrchr(dir, '/') = '\0';
     int rc = OPTOUT_EXIT_OK;
 
-    /* [common]: every key must be some program's option */
-    char *keys[PROGRAM_COUNT] = {0};
-    for (size_t i = 0; i < PROGRAM_COUNT; i++) {
-        snprintf(bins[i], sizeof bins[i], "%s/%s", dir, PROGRAMS[i].binary);
-        char *argv[] = {bins[i], (char *)PROGRAMS[i].command, "--config-keys", NULL};
-        if (!PROGRAMS[i].command) argv[1] = "--config-keys", argv[2] = NULL;
-        if (run_child(argv, &keys[i]) != 0 || !keys[i]) {
-            optout_log(LOG_ERR, "cannot ask %s for its options", bins[i]);
-            rc = OPTOUT_EXIT_FAILURE;
-        }
-    }
-    for (size_t e = 0; rc == OPTOUT_EXIT_OK && e < optout_config_count(c); e++) {
+    /* [common]: every key must be some program's option (the option table knows them all) */
+    for (size_t e = 0; e < optout_config_count(c); e++) {
         const optout_config_entry *en = optout_config_at(c, e);
         if (strcmp(en->section, "common") != 0) continue;
-        int known = 0;
-        for (size_t i = 0; i < PROGRAM_COUNT && !known; i++) known = listed(keys[i], en->key);
-        if (!known) {
+        const optout_option *o = optout_option_find(en->key, ~0u);
+        if (!o || o->hidden || !optout_config_settable(en->key)) {
             optout_log(LOG_ERR, "%s:%u: unknown key '%s' in [common] (no program has --%s)%s", path, en->line,
                        en->key, en->key,
                        strcmp(en->key, "redis-password") == 0 ? ": secrets are never in the configuration, give "
                                                                 "redis-password-file = FILE"
                                                               : "");
             rc = OPTOUT_EXIT_USAGE;
+            break;
         }
     }
-    for (size_t i = 0; i < PROGRAM_COUNT; i++) free(keys[i]);
+    for (size_t i = 0; i < PROGRAM_COUNT; i++) snprintf(bins[i], sizeof bins[i], "%s/%s", dir, PROGRAMS[i].binary);
 
     /* every section, by its program */
     for (size_t i = 0; rc != OPTOUT_EXIT_FAILURE && i < PROGRAM_COUNT; i++) {
@@ -152,11 +103,11 @@ static int config_check(const char *path) {
         argv[a++] = "--check-config";
         argv[a] = NULL;
         if (i > 0) putchar('\n');
-        int status = run_child(argv, NULL);
+        int status = run_child(argv);
         if (status == 0 && strcmp(PROGRAMS[i].section, "run") == 0) {
             /* the values optout run hands to the broker, checked by the broker */
             char *bargv[] = {bins[0], "--config", (char *)path, "--config-section", "run", "--check-config", NULL};
-            status = run_child(bargv, NULL);
+            status = run_child(bargv);
         }
         if (status < 0 || status == 127) rc = OPTOUT_EXIT_FAILURE;
         else if (status != 0) rc = OPTOUT_EXIT_USAGE;

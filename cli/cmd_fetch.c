@@ -23,7 +23,6 @@
 #include <curl/curl.h>
 #include <dirent.h>
 #include <errno.h>
-#include <getopt.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -37,7 +36,9 @@
 #include "optout/archive.h"
 #include "optout/fetch.h"
 #include "optout/hostkey.h"
+#include "optout/hostlist.h"
 #include "optout/log.h"
+#include "optout/options.h"
 #include "optout/strmap.h"
 #include "optout/util.h"
 
@@ -53,22 +54,18 @@ static void fetch_on_signal(int sig) {
     fetch_stop = 1;
 }
 
-static void fetch_usage(FILE *f) {
-    fputs("usage: optout fetch --hosts FILE --out DIR [--concurrency N] [--connect-to HOST:PORT]\n"
-          "                    [--scheme auto|https|http] [--user-agent S] [--timeout SECONDS]\n"
-          "                    [--connect-timeout SECONDS] [--retries N] [--allow-private] [--quiet]\n"
-          "\n"
-          "Fetches SCHEME://HOST/robots.txt for every host key of FILE (one per line, '#' comments)\n"
-          "into the robots archive DIR/robots/. A rerun fetches only the hosts not yet recorded.\n"
-          "Prints one line per outcome (ok, unavailable, unreachable, no_such_host) at the end.\n"
-          "  --concurrency N      transfers in flight (default 256)\n"
-          "  --connect-to H:P     send every request to H:P, Host header kept (tests; allows loopback)\n"
-          "  --scheme S           auto (https, falling back to http), https or http (default auto)\n"
-          "  --timeout S          whole transfer, seconds (default 30); --connect-timeout S (default 10)\n"
-          "  --retries N          extra attempts for 5xx, 429, timeouts, resets (default 2)\n"
-          "  --allow-private      allow loopback, private and other non-public addresses\n",
-          f);
-}
+static const optout_program_spec FETCH_SPEC = {
+    .program = OPTOUT_PROG_FETCH,
+    .section = "fetch",
+    .usage = "usage: optout fetch --hosts FILE --out DIR [options]\n",
+    .about = "Fetches SCHEME://HOST/robots.txt for every host key of FILE (one per line, '#' comments)\n"
+             "into the robots archive DIR/robots/. A rerun fetches only the hosts not yet recorded.\n"
+             "Prints one line per outcome (ok, unavailable, unreachable, no_such_host) at the end.\n"
+             "--connect-to H:P sends every request to H:P, Host header kept (tests; allows loopback);\n"
+             "--scheme auto tries https, falling back to http; --retries N are extra attempts for 5xx,\n"
+             "429, timeouts and resets; --allow-private allows loopback, private and other non-public\n"
+             "addresses.\n",
+};
 
 static int64_t fetch_mono_ms(void) {
     struct timespec ts;
@@ -144,116 +141,6 @@ static int fetch_next_pack(const char *dir, unsigned *next) {
     return 0;
 }
 
-static int fetch_parse_seconds(const char *opt, const char *s, long *ms) {
-    char *end;
-    errno = 0;
-    double v = strtod(s, &end);
-    if (errno || end == s || *end || !(v > 0) || !(v <= 86400)) {
-        optout_log(LOG_ERR, "%s: expected a positive number of seconds (at most 86400), got '%s'", opt, s);
-        return OPTOUT_EXIT_USAGE;
-    }
-    *ms = (long)(v * 1000.0 + 0.999); /* rounded up: 0.0001 s is 1 ms, not 0 (the default) */
-    return OPTOUT_EXIT_OK;
-}
-
-static int fetch_parse_count(const char *opt, const char *s, long min, long max, long *out) {
-    char *end;
-    errno = 0;
-    long v = strtol(s, &end, 10);
-    if (errno || end == s || *end || v < min || v > max) {
-        optout_log(LOG_ERR, "%s: expected a whole number from %ld to %ld, got '%s'", opt, min, max, s);
-        return OPTOUT_EXIT_USAGE;
-    }
-    *out = v;
-    return OPTOUT_EXIT_OK;
-}
-
-typedef struct {
-    char **hosts;
-    size_t count, cap;
-    optout_strmap *seen;
-} host_list;
-
-static void host_list_free(host_list *l) {
-    for (size_t i = 0; i < l->count; i++) free(l->hosts[i]);
-    free(l->hosts);
-    optout_strmap_free(l->seen, NULL);
-}
-
-/* Reads FILE into l (keys unique, in file order). Returns an exit code. */
-static int fetch_read_hosts(const char *path, host_list *l) {
-    FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "r");
-    if (!f) {
-        optout_log(LOG_ERR, "cannot open the hosts file %s: %s", path, strerror(errno));
-        return OPTOUT_EXIT_FAILURE;
-    }
-    if (!(l->seen = optout_strmap_new())) {
-        optout_log(LOG_ERR, "out of memory");
-        if (f != stdin) fclose(f);
-        return OPTOUT_EXIT_FAILURE;
-    }
-    char *line = NULL;
-    size_t lcap = 0, lineno = 0;
-    ssize_t n;
-    int rc = OPTOUT_EXIT_OK;
-    while ((n = getline(&line, &lcap, f)) >= 0) {
-        lineno++;
-        char *s = line, *e = line + n;
-        while (s < e && optout_is_space(*s)) s++;
-        while (e > s && optout_is_space(e[-1])) e--;
-        *e = '\0';
-        if (s == e || *s == '#') continue;
-        size_t len = (size_t)(e - s);
-        char url[OPTOUT_HOSTKEY_MAX + 16], key[OPTOUT_HOSTKEY_MAX];
-        size_t klen = 0;
-        int bad_idna = 0;
-        int ok = len < OPTOUT_HOSTKEY_MAX && !memchr(s, '/', len) && !memchr(s, '@', len) && !memchr(s, '?', len) &&
-                 !memchr(s, '#', len);
-        if (ok) {
-            snprintf(url, sizeof url, "http://%s/", s);
-            ok = optout_hostkey(url, strlen(url), OPTOUT_HOSTKEY_CANONICAL, key, &klen, &bad_idna) ==
-                 OPTOUT_HOSTKEY_OK;
-        }
-        if (!ok) {
-            optout_log(LOG_ERR, "%s:%zu: '%s' is not a host key", path, lineno, s);
-            rc = OPTOUT_EXIT_USAGE;
-            break;
-        }
-        if (klen != len || !optout_equal_nocase(key, s, len) || bad_idna) {
-            optout_log(LOG_ERR, "%s:%zu: '%s' is not a canonical host key (its key is '%s')", path, lineno, s, key);
-            rc = OPTOUT_EXIT_USAGE;
-            break;
-        }
-        if (optout_strmap_get(l->seen, key, klen)) continue;
-        if (l->count == l->cap) {
-            size_t cap = l->cap ? l->cap * 2 : 1024;
-            char **h = realloc(l->hosts, cap * sizeof *h);
-            if (!h) {
-                optout_log(LOG_ERR, "out of memory reading %s", path);
-                rc = OPTOUT_EXIT_FAILURE;
-                break;
-            }
-            l->hosts = h;
-            l->cap = cap;
-        }
-        char *copy = strdup(key);
-        if (!copy || optout_strmap_put(l->seen, key, klen, (void *)1, NULL) != 0) {
-            free(copy);
-            optout_log(LOG_ERR, "out of memory reading %s", path);
-            rc = OPTOUT_EXIT_FAILURE;
-            break;
-        }
-        l->hosts[l->count++] = copy;
-    }
-    if (rc == OPTOUT_EXIT_OK && ferror(f)) {
-        optout_log(LOG_ERR, "reading the hosts file %s: %s", path, strerror(errno));
-        rc = OPTOUT_EXIT_FAILURE;
-    }
-    free(line);
-    if (f != stdin) fclose(f);
-    return rc;
-}
-
 static void fetch_print_summary(const size_t counts[OPTOUT_OUTCOME_COUNT]) {
     static const optout_outcome order[] = {OPTOUT_OUTCOME_OK, OPTOUT_OUTCOME_UNAVAILABLE, OPTOUT_OUTCOME_UNREACHABLE,
                                            OPTOUT_OUTCOME_NO_SUCH_HOST};
@@ -262,97 +149,69 @@ static void fetch_print_summary(const size_t counts[OPTOUT_OUTCOME_COUNT]) {
     fflush(stdout);
 }
 
+/* What the command line asks. */
+typedef struct {
+    optout_fetch_options fo;
+    const char *hosts_path, *out;
+    int quiet;
+} fetch_args;
+
+/* The options (options.h). Returns -1 to go on, else the exit status. */
+static int fetch_parse(int argc, char **argv, fetch_args *a, optout_option_values *v) {
+    int rc = optout_options_parse(&FETCH_SPEC, argc, argv, v);
+    if (rc >= 0) return rc;
+    a->fo.retries = (int)v->num[OPTOUT_OPT_FETCH_RETRIES_CLI];
+    if (!v->given[OPTOUT_OPT_FETCH_RETRIES_CLI]) a->fo.retries = -1; /* the fetcher's default */
+    if (v->given[OPTOUT_OPT_FETCH_CONCURRENCY]) a->fo.concurrency = (unsigned)v->num[OPTOUT_OPT_FETCH_CONCURRENCY];
+    a->fo.connect_to = v->text[OPTOUT_OPT_CONNECT_TO];
+    if (v->given[OPTOUT_OPT_SCHEME]) (void)optout_fetch_scheme_parse(v->text[OPTOUT_OPT_SCHEME], &a->fo.scheme);
+    a->fo.user_agent = v->text[OPTOUT_OPT_USER_AGENT];
+    char err[300];
+    if ((v->given[OPTOUT_OPT_FETCH_TIMEOUT] &&
+         optout_option_seconds_ms(v->text[OPTOUT_OPT_FETCH_TIMEOUT], &a->fo.timeout_ms, err, sizeof err) != 0) ||
+        (v->given[OPTOUT_OPT_FETCH_CONNECT_TIMEOUT] &&
+         optout_option_seconds_ms(v->text[OPTOUT_OPT_FETCH_CONNECT_TIMEOUT], &a->fo.connect_timeout_ms, err,
+                                  sizeof err) != 0))
+        return OPTOUT_EXIT_USAGE; /* checked by the table already */
+    a->fo.allow_private = v->given[OPTOUT_OPT_ALLOW_PRIVATE];
+    a->quiet = v->given[OPTOUT_OPT_QUIET];
+    a->hosts_path = v->text[OPTOUT_OPT_HOSTS];
+    a->out = v->text[OPTOUT_OPT_RUN_OUT];
+    if (!a->hosts_path || !a->out) {
+        optout_log(LOG_ERR, "fetch: --hosts and --out are required");
+        optout_options_usage(&FETCH_SPEC, stderr);
+        return OPTOUT_EXIT_USAGE;
+    }
+    return -1;
+}
+
 int cmd_fetch(int argc, char **argv) {
-    enum { O_CONNECT_TO = 256, O_SCHEME, O_UA, O_TIMEOUT, O_CONNECT_TIMEOUT, O_RETRIES, O_ALLOW_PRIVATE, O_QUIET };
-    static const struct option options[] = {
-        {"hosts", required_argument, NULL, 'H'},
-        {"out", required_argument, NULL, 'o'},
-        {"concurrency", required_argument, NULL, 'c'},
-        {"connect-to", required_argument, NULL, O_CONNECT_TO},
-        {"scheme", required_argument, NULL, O_SCHEME},
-        {"user-agent", required_argument, NULL, O_UA},
-        {"timeout", required_argument, NULL, O_TIMEOUT},
-        {"connect-timeout", required_argument, NULL, O_CONNECT_TIMEOUT},
-        {"retries", required_argument, NULL, O_RETRIES},
-        {"allow-private", no_argument, NULL, O_ALLOW_PRIVATE},
-        {"quiet", no_argument, NULL, O_QUIET},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
-    };
-    if (optout_config_args("fetch", options, ":h", &argc, &argv) != 0) return OPTOUT_EXIT_USAGE;
-    optout_fetch_options fo = {0};
-    fo.retries = -1;
-    const char *hosts_path = NULL, *out = NULL;
-    int quiet = 0, rc = OPTOUT_EXIT_OK, opt;
-    long v;
-    host_list list = {0};
+    fetch_args args = {0};
+    optout_option_values v;
+    optout_fetch_options fo;
+    optout_hostlist *list = NULL;
     optout_strmap *done = NULL;
     const char **todo = NULL;
     optout_archive_writer *w = NULL;
     char *robots_dir = NULL;
-    optind = 1;
-    opterr = 0;
-    while ((opt = getopt_long(argc, argv, ":h", options, NULL)) != -1) {
-        switch (opt) {
-        case 'H': hosts_path = optarg; break;
-        case 'o': out = optarg; break;
-        case 'c':
-            if ((rc = fetch_parse_count("--concurrency", optarg, 1, 1000000, &v)) == OPTOUT_EXIT_OK)
-                fo.concurrency = (unsigned)v;
-            break;
-        case O_CONNECT_TO: {
-            const char *colon = strrchr(optarg, ':');
-            long port = 0;
-            char *end = NULL;
-            if (colon) port = strtol(colon + 1, &end, 10);
-            if (!colon || colon == optarg || !end || end == colon + 1 || *end || port < 1 || port > 65535) {
-                optout_log(LOG_ERR, "--connect-to: expected HOST:PORT, got '%s'", optarg);
-                rc = OPTOUT_EXIT_USAGE;
-            }
-            fo.connect_to = optarg;
-            break;
-        }
-        case O_SCHEME:
-            if (optout_fetch_scheme_parse(optarg, &fo.scheme) != 0) {
-                optout_log(LOG_ERR, "--scheme: expected auto, https or http, got '%s'", optarg);
-                rc = OPTOUT_EXIT_USAGE;
-            }
-            break;
-        case O_UA:
-            if (!optarg[0] || strpbrk(optarg, "\r\n")) {
-                optout_log(LOG_ERR, "--user-agent: expected a non-empty single line");
-                rc = OPTOUT_EXIT_USAGE;
-            }
-            fo.user_agent = optarg;
-            break;
-        case O_TIMEOUT: rc = fetch_parse_seconds("--timeout", optarg, &fo.timeout_ms); break;
-        case O_CONNECT_TIMEOUT: rc = fetch_parse_seconds("--connect-timeout", optarg, &fo.connect_timeout_ms); break;
-        case O_RETRIES:
-            if ((rc = fetch_parse_count("--retries", optarg, 0, 100, &v)) == OPTOUT_EXIT_OK) fo.retries = (int)v;
-            break;
-        case O_ALLOW_PRIVATE: fo.allow_private = 1; break;
-        case O_QUIET: quiet = 1; break;
-        case 'h': fetch_usage(stdout); goto done;
-        default: rc = cli_option_error("fetch", opt, argv); break;
-        }
-        if (rc != OPTOUT_EXIT_OK) goto done;
+    int rc = fetch_parse(argc, argv, &args, &v);
+    if (rc >= 0) {
+        optout_options_free(&v);
+        return rc;
     }
-    optout_config_done();
-    if (optind < argc) {
-        optout_log(LOG_ERR, "fetch: unexpected argument '%s'", argv[optind]);
-        rc = OPTOUT_EXIT_USAGE;
-        goto done;
-    }
-    if (!hosts_path || !out) {
-        optout_log(LOG_ERR, "fetch: --hosts and --out are required");
-        fetch_usage(stderr);
-        rc = OPTOUT_EXIT_USAGE;
-        goto done;
-    }
-    curl_global_init(CURL_GLOBAL_DEFAULT);
-    if ((rc = fetch_read_hosts(hosts_path, &list)) != OPTOUT_EXIT_OK) goto done;
-
+    rc = OPTOUT_EXIT_OK;
+    fo = args.fo;
+    const char *out = args.out;
+    int quiet = args.quiet;
     char err[1024];
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+    if (!(list = optout_hostlist_read(args.hosts_path, OPTOUT_HOSTKEY_CANONICAL, NULL, NULL, err, sizeof err))) {
+        rc = errno == EINVAL ? OPTOUT_EXIT_USAGE : OPTOUT_EXIT_FAILURE;
+        optout_log(LOG_ERR, "%s%s", rc == OPTOUT_EXIT_USAGE ? "" : "cannot read the hosts file ", err);
+        goto done;
+    }
+    const char *const *hosts = optout_hostlist_hosts(list);
+    size_t count = optout_hostlist_count(list);
     if (asprintf(&robots_dir, "%s/robots", out) < 0) {
         robots_dir = NULL;
         optout_log(LOG_ERR, "out of memory");
@@ -374,26 +233,26 @@ int cmd_fetch(int argc, char **argv) {
     if (torn) optout_log(LOG_WARNING, "%s: %zu torn record(s) of an interrupted run ignored; those hosts are fetched again", robots_dir, torn);
 
     fetch_state st = {0};
-    st.total = list.count;
+    st.total = count;
     st.quiet = quiet;
     st.tty = isatty(STDERR_FILENO);
-    if (!(todo = malloc((list.count ? list.count : 1) * sizeof *todo))) {
+    if (!(todo = malloc((count ? count : 1) * sizeof *todo))) {
         optout_log(LOG_ERR, "out of memory");
         rc = OPTOUT_EXIT_FAILURE;
         goto done;
     }
     size_t ntodo = 0;
-    for (size_t i = 0; i < list.count; i++) {
-        void *prev = optout_strmap_get(done, list.hosts[i], strlen(list.hosts[i]));
+    for (size_t i = 0; i < count; i++) {
+        void *prev = optout_strmap_get(done, hosts[i], strlen(hosts[i]));
         if (prev) {
             st.done++;
             st.counts[(uintptr_t)prev - 1]++;
         } else {
-            todo[ntodo++] = list.hosts[i];
+            todo[ntodo++] = hosts[i];
         }
     }
     if (ntodo == 0) {
-        if (!quiet) optout_log(LOG_INFO, "all %zu hosts are already in %s: nothing to fetch", list.count, robots_dir);
+        if (!quiet) optout_log(LOG_INFO, "all %zu hosts are already in %s: nothing to fetch", count, robots_dir);
         fetch_print_summary(st.counts);
         goto done;
     }
@@ -448,6 +307,7 @@ done:
     free(todo);
     free(robots_dir);
     optout_strmap_free(done, NULL);
-    host_list_free(&list);
+    optout_hostlist_free(list);
+    optout_options_free(&v);
     return rc;
 }

@@ -12,7 +12,6 @@
  */
 #include <curl/curl.h>
 #include <errno.h>
-#include <getopt.h>
 #include <inttypes.h>
 #include <limits.h>
 #include <malloc.h>
@@ -27,36 +26,23 @@
 #include "cli.h"
 #include "optout/config.h"
 #include "optout/log.h"
+#include "optout/options.h"
 #include "optout/rank.h"
 #include "optout/rundir.h"
 #include "optout/util.h"
 
 #define RANK_DEFAULT_TOP 1000000
-#define RANK_DEFAULT_PARTITIONS 16
 
-static void rank_usage(FILE *f) {
-    fputs("usage: optout rank --corpus PATH|GLOB... --out DIR [--top-en N] [--top-intl N]\n"
-          "                   [--metric tokens|bytes|docs] [--partitions P] [--all-hosts]\n"
-          "                   [--host-key canonical|netloc] [--url-field PATH] [--language-field PATH]\n"
-          "                   [--tokens-field PATH] [--text-field PATH] [--max-line BYTES] [--jobs N]\n"
-          "\n"
-          "Counts documents, bytes and tokens per host key and class (English / non-English / unknown)\n"
-          "and writes DIR/ranking/en.tsv and non_en.tsv (host, docs, bytes, tokens, rank: the top N by\n"
-          "the metric, ties by documents then host bytewise) and hosts.txt (their union: the fetch\n"
-          "plan). Default N: 1000000 per class; --all-hosts lists every host (also those with only\n"
-          "documents of unknown language). --corpus may be repeated; quote glob patterns.\n",
-          f);
-}
-
-static int parse_count(const char *s, uint64_t *out) {
-    char *end;
-    errno = 0;
-    if (*s == '-' || *s == '\0') return -1;
-    unsigned long long v = strtoull(s, &end, 10);
-    if (errno || *end) return -1;
-    *out = v;
-    return 0;
-}
+static const optout_program_spec RANK_SPEC = {
+    .program = OPTOUT_PROG_RANK,
+    .section = "rank",
+    .usage = "usage: optout rank --corpus PATH|GLOB... --out DIR [options]\n",
+    .about = "Counts documents, bytes and tokens per host key and class (English / non-English / unknown)\n"
+             "and writes DIR/ranking/en.tsv and non_en.tsv (host, docs, bytes, tokens, rank: the top N by\n"
+             "the metric, ties by documents then host bytewise) and hosts.txt (their union: the fetch\n"
+             "plan). Default N: 1000000 per class; --all-hosts lists every host (also those with only\n"
+             "documents of unknown language). --corpus may be repeated; quote glob patterns.\n",
+};
 
 struct job {
     /* shared, read-only */
@@ -167,108 +153,71 @@ static uint64_t data_lines(const char *path) {
     return n;
 }
 
+/* What the command line asks. */
+struct rank_args {
+    optout_rank_map_config mc;
+    optout_rank_reduce_config rc_cfg;
+    const char **patterns;
+    size_t npatterns;
+    const char *out;
+    long jobs;
+    int mem_report;
+};
+
+/* The options (options.h). Returns -1 to go on, else the exit status. */
+static int rank_parse(int argc, char **argv, struct rank_args *a, optout_option_values *v) {
+    int rc = optout_options_parse(&RANK_SPEC, argc, argv, v);
+    if (rc >= 0) return rc;
+    a->mc = (optout_rank_map_config){.partitions = (unsigned)v->num[OPTOUT_OPT_RANK_PARTITIONS]};
+    a->rc_cfg = (optout_rank_reduce_config){.metric = OPTOUT_RANK_TOKENS, .top_en = RANK_DEFAULT_TOP,
+                                            .top_non_en = RANK_DEFAULT_TOP};
+    if (v->given[OPTOUT_OPT_TOP_EN]) a->rc_cfg.top_en = v->num[OPTOUT_OPT_TOP_EN];
+    if (v->given[OPTOUT_OPT_TOP_INTL]) a->rc_cfg.top_non_en = v->num[OPTOUT_OPT_TOP_INTL];
+    if (v->given[OPTOUT_OPT_METRIC]) (void)optout_rank_metric_parse(v->text[OPTOUT_OPT_METRIC], &a->rc_cfg.metric);
+    if (v->given[OPTOUT_OPT_HOST_KEY]) (void)optout_hostkey_mode_parse(v->text[OPTOUT_OPT_HOST_KEY], &a->mc.host_key);
+    a->rc_cfg.all_hosts = v->given[OPTOUT_OPT_ALL_HOSTS];
+    a->mc.url_field = v->text[OPTOUT_OPT_URL_FIELD];
+    a->mc.language_field = v->text[OPTOUT_OPT_LANGUAGE_FIELD];
+    a->mc.tokens_field = v->text[OPTOUT_OPT_TOKENS_FIELD];
+    a->mc.text_field = v->text[OPTOUT_OPT_TEXT_FIELD];
+    if (v->given[OPTOUT_OPT_MAX_LINE]) a->mc.max_line = (size_t)v->num[OPTOUT_OPT_MAX_LINE];
+    a->jobs = v->given[OPTOUT_OPT_JOBS] ? (long)v->num[OPTOUT_OPT_JOBS] : sysconf(_SC_NPROCESSORS_ONLN);
+    if (a->jobs < 1) a->jobs = 1;
+    a->mem_report = v->given[OPTOUT_OPT_MEM_REPORT];
+    a->patterns = v->list[OPTOUT_OPT_CORPUS];
+    a->npatterns = v->count[OPTOUT_OPT_CORPUS];
+    a->out = v->text[OPTOUT_OPT_RUN_OUT];
+    if (!a->out || a->npatterns == 0) {
+        optout_log(LOG_ERR, "rank: --corpus and --out are required");
+        optout_options_usage(&RANK_SPEC, stderr);
+        return OPTOUT_EXIT_USAGE;
+    }
+    if (a->rc_cfg.all_hosts && (v->given[OPTOUT_OPT_TOP_EN] || v->given[OPTOUT_OPT_TOP_INTL])) {
+        optout_log(LOG_ERR, "rank: --all-hosts lists every host; it does not combine with --top-en/--top-intl");
+        return OPTOUT_EXIT_USAGE;
+    }
+    if (a->rc_cfg.all_hosts) a->rc_cfg.top_en = a->rc_cfg.top_non_en = UINT64_MAX;
+    return -1;
+}
+
 int cmd_rank(int argc, char **argv) {
-    enum { O_CORPUS = 256, O_OUT, O_TOP_EN, O_TOP_INTL, O_METRIC, O_PARTS, O_ALL, O_HOSTKEY, O_URL, O_LANG,
-           O_TOKENS, O_TEXT, O_MAXLINE, O_JOBS, O_MEM };
-    static const struct option options[] = {
-        {"corpus", required_argument, NULL, O_CORPUS},     {"out", required_argument, NULL, O_OUT},
-        {"top-en", required_argument, NULL, O_TOP_EN},     {"top-intl", required_argument, NULL, O_TOP_INTL},
-        {"metric", required_argument, NULL, O_METRIC},     {"partitions", required_argument, NULL, O_PARTS},
-        {"all-hosts", no_argument, NULL, O_ALL},           {"host-key", required_argument, NULL, O_HOSTKEY},
-        {"url-field", required_argument, NULL, O_URL},     {"language-field", required_argument, NULL, O_LANG},
-        {"tokens-field", required_argument, NULL, O_TOKENS}, {"text-field", required_argument, NULL, O_TEXT},
-        {"max-line", required_argument, NULL, O_MAXLINE},  {"jobs", required_argument, NULL, O_JOBS},
-        {"mem-report", no_argument, NULL, O_MEM},          {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
-    };
-    if (optout_config_args("rank", options, ":h", &argc, &argv) != 0) return OPTOUT_EXIT_USAGE;
-    optout_rank_map_config mc = {.partitions = RANK_DEFAULT_PARTITIONS};
-    optout_rank_reduce_config rc_cfg = {.metric = OPTOUT_RANK_TOKENS, .top_en = RANK_DEFAULT_TOP,
-                                        .top_non_en = RANK_DEFAULT_TOP};
-    const char **patterns = calloc((size_t)argc + 1, sizeof *patterns);
-    size_t npatterns = 0;
-    const char *out = NULL;
-    long jobs = sysconf(_SC_NPROCESSORS_ONLN);
-    int has_top = 0, mem_report = 0, opt, rc = OPTOUT_EXIT_USAGE;
-    uint64_t v;
+    struct rank_args a = {0};
+    optout_option_values v;
+    int rc = rank_parse(argc, argv, &a, &v);
+    if (rc >= 0) {
+        optout_options_free(&v);
+        return rc;
+    }
+    rc = OPTOUT_EXIT_USAGE;
+    optout_rank_map_config mc = a.mc;
+    optout_rank_reduce_config rc_cfg = a.rc_cfg;
+    const char **patterns = a.patterns, *out = a.out;
+    size_t npatterns = a.npatterns;
+    long jobs = a.jobs;
+    int mem_report = a.mem_report;
     optout_inputs inputs = {0};
     struct job j = {.lock = PTHREAD_MUTEX_INITIALIZER};
     char tmp[PATH_MAX] = "", ranking[PATH_MAX];
-    if (!patterns) return OPTOUT_EXIT_FAILURE;
-    if (jobs < 1) jobs = 1;
-    optind = 1;
-    opterr = 0;
-    while ((opt = getopt_long(argc, argv, ":h", options, NULL)) != -1) {
-        switch (opt) {
-        case O_CORPUS: patterns[npatterns++] = optarg; break;
-        case O_OUT: out = optarg; break;
-        case O_TOP_EN:
-        case O_TOP_INTL:
-            if (parse_count(optarg, &v) != 0 || v == 0) {
-                optout_log(LOG_ERR, "--%s: expected a positive number, got '%s'",
-                           opt == O_TOP_EN ? "top-en" : "top-intl", optarg);
-                goto done;
-            }
-            *(opt == O_TOP_EN ? &rc_cfg.top_en : &rc_cfg.top_non_en) = v;
-            has_top = 1;
-            break;
-        case O_METRIC:
-            if (optout_rank_metric_parse(optarg, &rc_cfg.metric) != 0) {
-                optout_log(LOG_ERR, "--metric: expected tokens, bytes or docs, got '%s'", optarg);
-                goto done;
-            }
-            break;
-        case O_PARTS:
-            if (parse_count(optarg, &v) != 0 || v < 1 || v > OPTOUT_RANK_PARTITIONS_MAX) {
-                optout_log(LOG_ERR, "--partitions: expected 1..%d, got '%s'", OPTOUT_RANK_PARTITIONS_MAX, optarg);
-                goto done;
-            }
-            mc.partitions = (unsigned)v;
-            break;
-        case O_ALL: rc_cfg.all_hosts = 1; break;
-        case O_HOSTKEY:
-            if (optout_hostkey_mode_parse(optarg, &mc.host_key) != 0) {
-                optout_log(LOG_ERR, "--host-key: expected canonical or netloc, got '%s'", optarg);
-                goto done;
-            }
-            break;
-        case O_URL: mc.url_field = optarg; break;
-        case O_LANG: mc.language_field = optarg; break;
-        case O_TOKENS: mc.tokens_field = optarg; break;
-        case O_TEXT: mc.text_field = optarg; break;
-        case O_MAXLINE:
-            if (parse_count(optarg, &v) != 0 || v == 0) {
-                optout_log(LOG_ERR, "--max-line: expected a positive number of bytes, got '%s'", optarg);
-                goto done;
-            }
-            mc.max_line = (size_t)v;
-            break;
-        case O_JOBS:
-            if (parse_count(optarg, &v) != 0 || v < 1 || v > 1024) {
-                optout_log(LOG_ERR, "--jobs: expected 1..1024, got '%s'", optarg);
-                goto done;
-            }
-            jobs = (long)v;
-            break;
-        case O_MEM: mem_report = 1; break;
-        case 'h':
-            rank_usage(stdout);
-            rc = OPTOUT_EXIT_OK;
-            goto done;
-        default: rc = cli_option_error("rank", opt, argv); goto done;
-        }
-    }
-    optout_config_done();
-    if (optind < argc || !out || npatterns == 0) {
-        optout_log(LOG_ERR, "rank: --corpus and --out are required%s", optind < argc ? " (quote glob patterns)" : "");
-        rank_usage(stderr);
-        goto done;
-    }
-    if (rc_cfg.all_hosts && has_top) {
-        optout_log(LOG_ERR, "rank: --all-hosts lists every host; it does not combine with --top-en/--top-intl");
-        goto done;
-    }
-    if (rc_cfg.all_hosts) rc_cfg.top_en = rc_cfg.top_non_en = UINT64_MAX;
     char err[1024];
     if (optout_inputs_expand(patterns, npatterns, &inputs, err, sizeof err) != 0) {
         optout_log(LOG_ERR, "%s", err);
@@ -361,6 +310,6 @@ done:
     free(j.indexes);
     free(j.tops);
     optout_inputs_free(&inputs);
-    free(patterns);
+    optout_options_free(&v);
     return rc;
 }

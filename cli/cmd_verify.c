@@ -10,6 +10,7 @@
 
 #include "cli.h"
 #include "optout/log.h"
+#include "optout/parse.h"
 #include "optout/manifest.h"
 #include "optout/version.h"
 
@@ -32,10 +33,10 @@ int cmd_verify(int argc, char **argv) {
         switch (opt) {
         case 'i': inputs = 1; break;
         case 'j': {
-            char *end;
-            long n = strtol(optarg, &end, 10);
-            if (*end || n < 1 || n > 256) {
-                optout_log(LOG_ERR, "verify: --jobs wants a number from 1 to 256");
+            char err[300];
+            uint64_t n;
+            if (optout_parse_number(optarg, 1, 256, &n, err, sizeof err) != 0) {
+                optout_log(LOG_ERR, "verify: --jobs: %s", err);
                 return OPTOUT_EXIT_USAGE;
             }
             jobs = (unsigned)n;

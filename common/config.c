@@ -9,8 +9,7 @@
  * asks where_now() for a prefix, which names the entry whose value getopt's optarg points into
  * (optarg is NULL between options and after the loop, so nothing else gets a prefix).
  *
- * Internal options for `optout config check` (cli/cmd_config.c), consumed here like --config:
- *   --config-keys           print the program's settable option names, one a line, exit 0
+ * Internal option for `optout config check` (cli/cmd_config.c), consumed here like --config:
  *   --config-section NAME   use [NAME] instead of the program's own section, skip its keys the
  *                           program lacks, and with --check-config print nothing: `optout run`
  *                           hands most of its options to optout-broker, which validates them so.
@@ -219,7 +218,7 @@ optout_config *optout_config_load(const char *path, char *err, size_t errlen) {
 int optout_config_settable(const char *key) {
     /* one-shot actions, and the hooks of tests and benchmarks: never configuration */
     static const char *const not_settable[] = {"help",           "version",     "config", "check-config",
-                                               "config-section", "config-keys", NULL};
+                                               "config-section", NULL};
     for (size_t i = 0; not_settable[i]; i++)
         if (strcmp(key, not_settable[i]) == 0) return 0;
     for (const optout_option *o = optout_option_table; o->name; o++)
@@ -278,39 +277,9 @@ static int add_value(size_t opt, const char *text, unsigned line) {
     return 0;
 }
 
-/* The default of an option, for --check-config: documentation, not behaviour. The option table
- * (options.h) owns the defaults of optout-broker, optout run and optout filter; the other programs'
- * are listed here until their options move into the table. NULL: none worth printing (unset). */
-static const char *default_of(const char *section, const char *key) {
-    static const struct {
-        const char *sections, *key, *value;
-    } defaults[] = {
-        {"rank", "host-key", "canonical"},
-        {"fetch", "retries", "2"},
-        {"rank", "metric", "tokens"},
-        {"rank", "partitions", "16"},
-        {"rank", "top-en", "1000000 (when ranking)"},
-        {"rank", "top-intl", "1000000 (when ranking)"},
-        {"fetch", "scheme", "auto"},
-        {"fetch", "concurrency", "256"},
-        {"fetch", "timeout", "30"},
-        {"fetch", "connect-timeout", "10"},
-        {"fetch", "allow-private", "false"},
-        {"rank", "max-line", "67108864"},
-        {"worker", "slots", "1"},
-        {"worker", "name", "(HOST.PID)"},
-        {"worker", "verbose", "false"},
-        {"rank", "jobs", "(one per core)"},
-        {"rank", "all-hosts", "false"},
-        {"fetch", "quiet", "false"},
-        {"worker", "max-memory", "(no limit)"},
-    };
-    const char *d = optout_option_default(section, key);
-    if (d) return d;
-    for (size_t i = 0; i < sizeof defaults / sizeof *defaults; i++)
-        if (strcmp(defaults[i].key, key) == 0 && strcmp(defaults[i].sections, section) == 0) return defaults[i].value;
-    return NULL;
-}
+/* The default of an option, for --check-config: documentation, not behaviour, from the option
+ * table (options.h). NULL: none worth printing (unset). */
+static const char *default_of(const char *section, const char *key) { return optout_option_default(section, key); }
 
 /* Prints a value so that the output reads back as the same value. */
 static void print_value(FILE *f, const char *v) {
@@ -350,80 +319,11 @@ static void print_effective(FILE *f) {
     }
 }
 
-int optout_config_args(const char *section, const struct option *options, const char *shortopts, int *argcp,
-                       char ***argvp) {
-    int argc = *argcp;
-    char **argv = *argvp;
-    size_t nopt = 0;
-    while (options[nopt].name) nopt++;
-    enum { X_CONFIG, X_CHECK, X_SECTION, X_KEYS, X_COUNT };
-    struct option *ext = calloc(nopt + X_COUNT + 1, sizeof *ext);
-    char **tmp = calloc((size_t)argc + 1, sizeof *tmp);
-    char **drop = calloc((size_t)argc + 1, sizeof *drop);
-    unsigned char *given = calloc(nopt + 1, 1);
-    if (!ext || !tmp || !drop || !given) {
-        optout_log(LOG_ERR, "out of memory");
-        exit(OPTOUT_EXIT_FAILURE);
-    }
-    memcpy(ext, options, nopt * sizeof *ext);
-    ext[nopt + X_CONFIG] = (struct option){"config", required_argument, NULL, 0};
-    ext[nopt + X_CHECK] = (struct option){"check-config", no_argument, NULL, 0};
-    ext[nopt + X_SECTION] = (struct option){"config-section", required_argument, NULL, 0};
-    ext[nopt + X_KEYS] = (struct option){"config-keys", no_argument, NULL, 0};
-    memcpy(tmp, argv, (size_t)argc * sizeof *tmp);
-
-    /* pass 1 over a copy of the command line: what it sets, and where the file is */
-    const char *path = NULL, *other_section = NULL;
-    int keys = 0, ndrop = 0, opt, li;
-    for (size_t i = 0; i < S.nv; i++) free(S.v[i].arg); /* a second call (tests): the first one's */
-    free(S.v);
-    free(S.argv);
-    optout_config_free(S.cfg);
-    S = (typeof(S)){.section = section, .options = options};
-    opterr = 0;
-    optind = 0;
-    for (li = -1; (opt = getopt_long(argc, tmp, shortopts, ext, &li)) != -1; li = -1) {
-        if (opt == '?' || opt == ':') continue;
-        size_t j = nopt;
-        if (li >= 0 && (size_t)li < nopt) j = (size_t)li;
-        else if (li < 0)
-            for (size_t k = 0; k < nopt && j == nopt; k++)
-                if (!options[k].flag && options[k].val == opt) j = k;
-        if (j < nopt) {
-            given[j] = 1;
-            if (add_value(j, options[j].has_arg && optarg ? optarg : "true", 0) != 0) exit(OPTOUT_EXIT_FAILURE);
-            continue;
-        }
-        if (li < 0) continue;
-        drop[ndrop++] = tmp[optind - 1];
-        if (optarg && optarg == tmp[optind - 1]) drop[ndrop++] = tmp[optind - 2];
-        switch ((size_t)li - nopt) {
-        case X_CONFIG: path = optarg; break;
-        case X_CHECK: S.checking = 1; break;
-        case X_SECTION: other_section = optarg; break;
-        case X_KEYS: keys = 1; break;
-        }
-    }
-    optind = 0; /* the program's own pass starts afresh */
-    free(tmp);
-    if (keys) {
-        for (size_t j = 0; j < nopt; j++)
-            if (optout_config_settable(options[j].name)) printf("%s\n", options[j].name);
-        fflush(stdout);
-        _exit(OPTOUT_EXIT_OK);
-    }
-    if (other_section) {
-        S.section = other_section;
-        S.quiet = 1;
-    }
-    if (!path) {
-        const char *env = getenv("OPTOUT_CONFIG");
-        struct stat st;
-        if (env) path = *env ? env : NULL;
-        else if (stat(OPTOUT_CONFIG_DEFAULT, &st) == 0) path = OPTOUT_CONFIG_DEFAULT;
-    }
-
-    /* the file's entries that apply, in order: [common], then the section */
+/* The file's entries that apply, in order: [common], then the section, each as a value with its
+ * "--KEY=VALUE" argument (a key the command line gives is left out). 0, or OPTOUT_EXIT_USAGE after
+ * a message naming FILE:LINE. */
+static int file_values(const char *path, const struct option *options, size_t nopt, const unsigned char *given,
+                       int other_section) {
     char err[4400];
     optout_config *c = NULL;
     unsigned char *in_section = NULL;
@@ -433,7 +333,7 @@ int optout_config_args(const char *section, const struct option *options, const 
         optout_log(LOG_ERR, "%s", err);
         goto out;
     }
-    size_t n = c ? optout_config_count(c) : 0, first_file_value = S.nv;
+    size_t n = c ? optout_config_count(c) : 0;
     in_section = calloc(nopt + 1, 1);
     entry_opt = calloc(n + 1, sizeof *entry_opt);
     if (!in_section || !entry_opt) exit(OPTOUT_EXIT_FAILURE);
@@ -482,6 +382,83 @@ int optout_config_args(const char *section, const struct option *options, const 
         }
     S.cfg = c; /* the values print as the file gave them: its strings live until exit */
     c = NULL;
+    rc = 0;
+out:
+    optout_config_free(c);
+    free(in_section);
+    free(entry_opt);
+    return rc;
+}
+
+int optout_config_args(const char *section, const struct option *options, const char *shortopts, int *argcp,
+                       char ***argvp) {
+    int argc = *argcp;
+    char **argv = *argvp;
+    size_t nopt = 0;
+    while (options[nopt].name) nopt++;
+    enum { X_CONFIG, X_CHECK, X_SECTION, X_COUNT };
+    struct option *ext = calloc(nopt + X_COUNT + 1, sizeof *ext);
+    char **tmp = calloc((size_t)argc + 1, sizeof *tmp);
+    char **drop = calloc((size_t)argc + 1, sizeof *drop);
+    unsigned char *given = calloc(nopt + 1, 1);
+    if (!ext || !tmp || !drop || !given) {
+        optout_log(LOG_ERR, "out of memory");
+        exit(OPTOUT_EXIT_FAILURE);
+    }
+    memcpy(ext, options, nopt * sizeof *ext);
+    ext[nopt + X_CONFIG] = (struct option){"config", required_argument, NULL, 0};
+    ext[nopt + X_CHECK] = (struct option){"check-config", no_argument, NULL, 0};
+    ext[nopt + X_SECTION] = (struct option){"config-section", required_argument, NULL, 0};
+    memcpy(tmp, argv, (size_t)argc * sizeof *tmp);
+
+    /* pass 1 over a copy of the command line: what it sets, and where the file is */
+    const char *path = NULL, *other_section = NULL;
+    int ndrop = 0, opt, li;
+    for (size_t i = 0; i < S.nv; i++) free(S.v[i].arg); /* a second call (tests): the first one's */
+    free(S.v);
+    free(S.argv);
+    optout_config_free(S.cfg);
+    S = (typeof(S)){.section = section, .options = options};
+    opterr = 0;
+    optind = 0;
+    for (li = -1; (opt = getopt_long(argc, tmp, shortopts, ext, &li)) != -1; li = -1) {
+        if (opt == '?' || opt == ':') continue;
+        size_t j = nopt;
+        if (li >= 0 && (size_t)li < nopt) j = (size_t)li;
+        else if (li < 0)
+            for (size_t k = 0; k < nopt && j == nopt; k++)
+                if (!options[k].flag && options[k].val == opt) j = k;
+        if (j < nopt) {
+            given[j] = 1;
+            if (add_value(j, options[j].has_arg && optarg ? optarg : "true", 0) != 0) exit(OPTOUT_EXIT_FAILURE);
+            continue;
+        }
+        if (li < 0) continue;
+        drop[ndrop++] = tmp[optind - 1];
+        if (optarg && optarg == tmp[optind - 1]) drop[ndrop++] = tmp[optind - 2];
+        switch ((size_t)li - nopt) {
+        case X_CONFIG: path = optarg; break;
+        case X_CHECK: S.checking = 1; break;
+        case X_SECTION: other_section = optarg; break;
+        }
+    }
+    optind = 0; /* the program's own pass starts afresh */
+    free(tmp);
+    if (other_section) {
+        S.section = other_section;
+        S.quiet = 1;
+    }
+    if (!path) {
+        const char *env = getenv("OPTOUT_CONFIG");
+        struct stat st;
+        if (env) path = *env ? env : NULL;
+        else if (stat(OPTOUT_CONFIG_DEFAULT, &st) == 0) path = OPTOUT_CONFIG_DEFAULT;
+    }
+
+    /* the file's entries that apply */
+    size_t first_file_value = S.nv;
+    int rc = file_values(path, options, nopt, given, other_section != NULL);
+    if (rc != 0) goto out;
 
     /* argv[0], the file's arguments, then the command line without the consumed options */
     char **nargv = calloc((size_t)argc + (S.nv - first_file_value) + 1, sizeof *nargv);
@@ -499,11 +476,7 @@ int optout_config_args(const char *section, const struct option *options, const 
     *argcp = m;
     *argvp = S.argv = nargv;
     optout_log_set_where(where_now);
-    rc = 0;
 out:
-    optout_config_free(c);
-    free(in_section);
-    free(entry_opt);
     free(given);
     free(ext);
     free(drop);

@@ -80,6 +80,17 @@ static int identify(const optout_file_arg *f, identity *id, char *err, size_t er
     return 0;
 }
 
+/* Orders identities so that equal ones are neighbours (qsort_r: no global sort context). */
+static int compare(const void *pa, const void *pb, void *arg) {
+    const identity *ids = arg, *a = &ids[*(const size_t *)pa], *b = &ids[*(const size_t *)pb];
+    if (a->kind != b->kind) return a->kind < b->kind ? -1 : 1;
+    if (a->kind != 3 && a->dev != b->dev) return a->dev < b->dev ? -1 : 1;
+    if (a->kind != 3 && a->ino != b->ino) return a->ino < b->ino ? -1 : 1;
+    if (a->kind == 1) return 0;
+    int c = strcmp(a->name, b->name);
+    return c ? c : (*(const size_t *)pa < *(const size_t *)pb ? -1 : 1);
+}
+
 static int same(const identity *a, const identity *b) {
     if (a->kind != b->kind) return 0;
     if (a->kind == 3) return strcmp(a->name, b->name) == 0;
@@ -88,7 +99,10 @@ static int same(const identity *a, const identity *b) {
 
 int optout_files_check(const optout_file_arg *files, size_t n, char *err, size_t errlen) {
     identity *ids = calloc(n ? n : 1, sizeof *ids);
-    if (!ids) {
+    size_t *order = calloc(n ? n : 1, sizeof *order), m = 0;
+    if (!ids || !order) {
+        free(ids);
+        free(order);
         optout_set_err(err, errlen, "out of memory");
         return -1;
     }
@@ -96,16 +110,30 @@ int optout_files_check(const optout_file_arg *files, size_t n, char *err, size_t
     for (size_t i = 0; i < n && rc == 0; i++) {
         if (!files[i].path || strcmp(files[i].path, "-") == 0) continue;
         if (identify(&files[i], &ids[i], err, errlen) != 0) rc = -1;
+        else order[m++] = i;
     }
-    for (size_t i = 0; i < n && rc == 0; i++)
-        for (size_t j = 0; j < i && rc == 0; j++) {
-            if (!ids[i].kind || !ids[j].kind || (!files[i].output && !files[j].output)) continue;
-            if (!same(&ids[i], &ids[j])) continue;
-            optout_set_err(err, errlen, "%s %s and %s %s are the same file: %s would be overwritten",
-                           files[j].option, files[j].path, files[i].option, files[i].path,
-                           files[j].output ? "an output" : "the input");
+    /* sorted, a file named twice is a run of equal neighbours: n log n for a corpus of shards */
+    if (rc == 0) qsort_r(order, m, sizeof *order, compare, ids);
+    for (size_t k = 0; k < m && rc == 0;) {
+        size_t end = k + 1, out = m;
+        while (end < m && same(&ids[order[k]], &ids[order[end]])) end++;
+        for (size_t q = k; q < end && out == m; q++)
+            if (files[order[q]].output) out = q;
+        if (end - k > 1 && out < m) {
+            size_t a = order[out], b = order[out == k ? k + 1 : k];
+            if (b < a) { /* name them in the caller's order */
+                size_t t = a;
+                a = b, b = t;
+            }
+            optout_set_err(err, errlen, "%s %s and %s %s are the same file: %s would be overwritten", files[a].option,
+                           files[a].path, files[b].option, files[b].path, files[a].output && files[b].output
+                                                                              ? "an output"
+                                                                              : "the input");
             rc = -1;
         }
+        k = end;
+    }
+    free(order);
     free(ids);
     return rc;
 }

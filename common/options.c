@@ -25,6 +25,9 @@
 #define B OPTOUT_PROG_BROKER
 #define R OPTOUT_PROG_RUN
 #define F OPTOUT_PROG_FILTER
+#define K OPTOUT_PROG_RANK
+#define FE OPTOUT_PROG_FETCH
+#define W OPTOUT_PROG_WORKER
 
 /* ---- the checks of values that are neither numbers nor choices ----------------------------- */
 
@@ -36,9 +39,38 @@ static int check_sample(const char *v, char *err, size_t errlen) {
 }
 
 static int check_connect_to(const char *v, char *err, size_t errlen) {
-    if (strrchr(v, ':') && strlen(v) < OPTOUT_MSG_NAME_MAX) return 0;
+    const char *colon = strrchr(v, ':');
+    uint64_t port;
+    char perr[8];
+    if (colon && colon != v && strlen(v) < OPTOUT_MSG_NAME_MAX &&
+        optout_parse_number(colon + 1, 1, 65535, &port, perr, sizeof perr) == 0)
+        return 0;
     optout_set_err(err, errlen, "expected HOST:PORT, got '%.200s'", v);
     return -1;
+}
+
+/* A header value: one line, not empty. */
+static int check_user_agent(const char *v, char *err, size_t errlen) {
+    if (v[0] && !strpbrk(v, "\r\n")) return 0;
+    optout_set_err(err, errlen, "expected a non-empty single line");
+    return -1;
+}
+
+int optout_option_seconds_ms(const char *text, long *ms, char *err, size_t errlen) {
+    char *end;
+    errno = 0;
+    double v = strtod(text, &end);
+    if (errno || end == text || *end || !(v > 0) || !(v <= 86400) || optout_is_space(text[0])) {
+        optout_set_err(err, errlen, "expected a positive number of seconds (at most 86400), got '%.200s'", text);
+        return -1;
+    }
+    *ms = (long)(v * 1000.0 + 0.999); /* rounded up: 0.0001 s is 1 ms, not 0 (the default) */
+    return 0;
+}
+
+static int check_seconds(const char *v, char *err, size_t errlen) {
+    long ms;
+    return optout_option_seconds_ms(v, &ms, err, errlen);
 }
 
 static int check_root(const char *v, char *err, size_t errlen) {
@@ -46,6 +78,21 @@ static int check_root(const char *v, char *err, size_t errlen) {
     if (eq && eq != v && eq[1] == '/' && !memchr(v, '/', (size_t)(eq - v)) && (size_t)(eq - v) < OPTOUT_MSG_NAME_MAX)
         return 0;
     optout_set_err(err, errlen, "expected NAME=/ABSOLUTE/PATH (NAME without '/'), got '%.200s'", v);
+    return -1;
+}
+
+static int check_worker_root(const char *v, char *err, size_t errlen) {
+    const char *eq = strchr(v, '=');
+    if (eq && eq != v && eq[1] && (size_t)(eq - v) < OPTOUT_MSG_NAME_MAX && strlen(eq + 1) < OPTOUT_MSG_PATH_MAX)
+        return 0;
+    optout_set_err(err, errlen, "expected NAME=PATH (NAME under %d bytes, PATH under %d), got '%.200s'",
+                   OPTOUT_MSG_NAME_MAX, OPTOUT_MSG_PATH_MAX, v);
+    return -1;
+}
+
+static int check_name(const char *v, char *err, size_t errlen) {
+    if (v[0] && strlen(v) < OPTOUT_MSG_NAME_MAX) return 0;
+    optout_set_err(err, errlen, "expected 1..%d bytes", OPTOUT_MSG_NAME_MAX - 1);
     return -1;
 }
 
@@ -85,15 +132,16 @@ static const char *const METRICS[] = {"tokens", "bytes", "docs", NULL};
 static const char *const SCHEMES[] = {"auto", "https", "http", NULL};
 static const char *const STAGES[] = {"rank", "fetch", NULL};
 
-#define ROW(n, i, t, p, a, d, lo, hi, ch, ck, h) {n, OPTOUT_OPT_##i, OPTOUT_OT_##t, p, a, d, lo, hi, ch, ck, h, 0}
-#define HIDDEN(n, i, t, p, a, h) {n, OPTOUT_OPT_##i, OPTOUT_OT_##t, p, a, NULL, 0, UINT64_MAX, NULL, NULL, h, 1}
+#define ROW(n, i, t, p, a, d, lo, hi, ch, ck, h) {n, OPTOUT_OPT_##i, OPTOUT_OT_##t, p, a, d, lo, hi, ch, ck, h, 0, 0}
+#define SHORT(c, n, i, t, p, a, d, lo, hi, ck, h) {n, OPTOUT_OPT_##i, OPTOUT_OT_##t, p, a, d, lo, hi, NULL, ck, h, 0, c}
+#define HIDDEN(n, i, t, p, a, h) {n, OPTOUT_OPT_##i, OPTOUT_OT_##t, p, a, NULL, 0, UINT64_MAX, NULL, NULL, h, 1, 0}
 
 /* In --help order. */
 const optout_option optout_option_table[] = {
     /* what to run on */
     ROW("dir", DIR, STRING, B, "DIR", NULL, 0, 0, NULL, NULL, "the run directory (created when missing)"),
-    ROW("out", RUN_OUT, STRING, R, "DIR", NULL, 0, 0, NULL, NULL, "the run directory (created when missing)"),
-    ROW("corpus", CORPUS, LIST, B | R, "PATH|GLOB", NULL, 0, 0, NULL, NULL,
+    ROW("out", RUN_OUT, STRING, R | K | FE, "DIR", NULL, 0, 0, NULL, NULL, "the run directory (created when missing)"),
+    ROW("corpus", CORPUS, LIST, B | R | K, "PATH|GLOB", NULL, 0, 0, NULL, NULL,
         "input shards (repeat; quote globs: '**' included)"),
     ROW("in", IN, STRING, F, "SHARD", NULL, 0, 0, NULL, NULL, "the input shard"),
     ROW("out", OUT, STRING, F, "SHARD", NULL, 0, 0, NULL, NULL, "the kept documents (.zst, .gz or plain by name)"),
@@ -105,14 +153,14 @@ const optout_option optout_option_table[] = {
         "a fetch archive (a run's robots/, optout fetch's)"),
     ROW("bind", BIND, LIST, B, "ENDPOINT", NULL, 0, 0, NULL, NULL, "also listen on tcp://ADDRESS:PORT (repeat)"),
     ROW("workers", WORKERS, NUMBER, R, "N", "(one per core)", 1, 256, NULL, NULL, "worker processes"),
-    ROW("max-memory", MAX_MEMORY, BYTES, R, "BYTES", "(no limit)", 1, UINT64_MAX, NULL, check_max_memory,
+    ROW("max-memory", MAX_MEMORY, BYTES, R | W, "BYTES", "(no limit)", 1, UINT64_MAX, NULL, check_max_memory,
         "each worker's memory budget (docs/policy.md)"),
     /* the decision */
     ROW("mode", MODE, CHOICE, B | R | F, NULL, "rfc9309", 0, 0, MODES, NULL, "how robots.txt is read"),
     ROW("agents-file", AGENTS_FILE, STRING, B | R | F, "FILE", "(the built-in Apertus list)", 0, 0, NULL, NULL,
         "the AI-training agents, one a line"),
     ROW("agent", AGENT, LIST, B | R | F, "NAME", NULL, 0, 0, NULL, NULL, "an agent (repeat; after the file's)"),
-    ROW("host-key", HOST_KEY, CHOICE, B | R | F, NULL, "canonical", 0, 0, HOST_KEYS, NULL,
+    ROW("host-key", HOST_KEY, CHOICE, B | R | F | K, NULL, "canonical", 0, 0, HOST_KEYS, NULL,
         "how a URL's host is keyed"),
     ROW("unreachable", UNREACHABLE, CHOICE, B | R | F, NULL, "keep", 0, 0, UNREACHABLE, NULL,
         "a host whose robots.txt could not be fetched"),
@@ -133,57 +181,85 @@ const optout_option optout_option_table[] = {
         "each output in its input's format (else .jsonl.zst)"),
     ROW("retries", RETRIES, NUMBER, B | R, "N", "3", 1, 100, NULL, NULL, "attempts per task"),
     /* the documents' fields */
-    ROW("url-field", URL_FIELD, STRING, F, "PATH", NULL, 0, 0, NULL, NULL, "the URL's field"),
-    ROW("language-field", LANGUAGE_FIELD, STRING, F, "PATH", NULL, 0, 0, NULL, NULL, "the language's field"),
-    ROW("tokens-field", TOKENS_FIELD, STRING, F, "PATH", NULL, 0, 0, NULL, NULL, "the token count's field"),
+    ROW("url-field", URL_FIELD, STRING, F | K, "PATH", NULL, 0, 0, NULL, NULL, "the URL's field"),
+    ROW("language-field", LANGUAGE_FIELD, STRING, F | K, "PATH", NULL, 0, 0, NULL, NULL, "the language's field"),
+    ROW("tokens-field", TOKENS_FIELD, STRING, F | K, "PATH", NULL, 0, 0, NULL, NULL, "the token count's field"),
     ROW("dump-field", DUMP_FIELD, STRING, F, "PATH", NULL, 0, 0, NULL, NULL, "the crawl dump's field"),
     ROW("date-field", DATE_FIELD, STRING, F, "PATH", NULL, 0, 0, NULL, NULL, "the crawl date's field"),
-    ROW("text-field", TEXT_FIELD, STRING, F, "PATH", NULL, 0, 0, NULL, NULL, "the text's field"),
-    ROW("max-line", MAX_LINE, NUMBER, F, "BYTES", "67108864", 1, SIZE_MAX, NULL, NULL, "the longest line"),
+    ROW("text-field", TEXT_FIELD, STRING, F | K, "PATH", NULL, 0, 0, NULL, NULL, "the text's field"),
+    ROW("max-line", MAX_LINE, NUMBER, F | K, "BYTES", "67108864", 1, SIZE_MAX, NULL, NULL, "the longest line"),
     /* ranking and fetching */
-    ROW("top-en", TOP_EN, NUMBER, B | R, "N", "1000000 (when ranking)", 1, UINT64_MAX / 2, NULL, NULL,
+    ROW("top-en", TOP_EN, NUMBER, B | R | K, "N", "1000000 (when ranking)", 1, UINT64_MAX / 2, NULL, NULL,
         "fetch the N largest English hosts"),
-    ROW("top-intl", TOP_INTL, NUMBER, B | R, "N", "1000000 (when ranking)", 1, UINT64_MAX / 2, NULL, NULL,
+    ROW("top-intl", TOP_INTL, NUMBER, B | R | K, "N", "1000000 (when ranking)", 1, UINT64_MAX / 2, NULL, NULL,
         "fetch the N largest other hosts"),
-    ROW("metric", METRIC, CHOICE, B | R, NULL, "tokens", 0, 0, METRICS, NULL, "what ranks a host"),
+    ROW("metric", METRIC, CHOICE, B | R | K, NULL, "tokens", 0, 0, METRICS, NULL, "what ranks a host"),
     ROW("partitions", PARTITIONS, NUMBER, B | R, "P", "64", 1, OPTOUT_RANK_PARTITIONS_MAX, NULL, NULL,
         "ranking reduce tasks"),
-    ROW("hosts", HOSTS, STRING, B | R, "FILE", NULL, 0, 0, NULL, NULL, "the hosts to fetch (instead of ranking)"),
+    ROW("hosts", HOSTS, STRING, B | R | FE, "FILE", NULL, 0, 0, NULL, NULL, "the hosts to fetch: one host key a line, # comments"),
     ROW("fetch-tasks", FETCH_TASKS, NUMBER, B | R, "N", "64", 1, 100000, NULL, NULL, "fetch tasks"),
-    ROW("scheme", SCHEME, CHOICE, B | R, NULL, "auto", 0, 0, SCHEMES, NULL, "robots.txt over https, http or both"),
-    ROW("user-agent", USER_AGENT, STRING, B | R, "S", NULL, 0, 0, NULL, NULL, "the fetcher's User-Agent"),
+    ROW("scheme", SCHEME, CHOICE, B | R | FE, NULL, "auto", 0, 0, SCHEMES, NULL, "robots.txt over https, http or both"),
+    ROW("user-agent", USER_AGENT, STRING, B | R | FE, "S", NULL, 0, 0, NULL, check_user_agent, "the fetcher's User-Agent"),
     ROW("concurrency", CONCURRENCY, NUMBER, B | R, "N", "256", 1, 100000, NULL, NULL,
         "transfers in flight per fetch task"),
     ROW("timeout", TIMEOUT, NUMBER, B | R, "S", "30", 1, 3600, NULL, NULL, "a fetch's time limit, seconds"),
     ROW("connect-timeout", CONNECT_TIMEOUT, NUMBER, B | R, "S", "10", 1, 3600, NULL, NULL,
         "a connection's time limit, seconds"),
     ROW("fetch-retries", FETCH_RETRIES, NUMBER, B | R, "N", "2", 0, 20, NULL, NULL, "retries of a failed fetch"),
-    ROW("connect-to", CONNECT_TO, STRING, B | R, "HOST:PORT", NULL, 0, 0, NULL, check_connect_to,
-        "every fetch to this address (tests; implies --allow-private)"),
-    ROW("allow-private", ALLOW_PRIVATE, FLAG, B | R, NULL, "false", 0, 0, NULL, NULL,
+    ROW("connect-to", CONNECT_TO, STRING, B | R | FE, "HOST:PORT", NULL, 0, 0, NULL, check_connect_to,
+        "send every fetch to this address, Host kept (tests; loopback allowed)"),
+    ROW("allow-private", ALLOW_PRIVATE, FLAG, B | R | FE, NULL, "false", 0, 0, NULL, NULL,
         "allow fetches to private addresses"),
     ROW("stop-after", STOP_AFTER, CHOICE, B | R, NULL, NULL, 0, 0, STAGES, NULL,
         "a dry run: stop after this stage"),
+    /* optout rank and optout fetch alone (their own ranges and defaults) */
+    ROW("partitions", RANK_PARTITIONS, NUMBER, K, "P", "16", 1, OPTOUT_RANK_PARTITIONS_MAX, NULL, NULL,
+        "reduce partitions"),
+    ROW("all-hosts", ALL_HOSTS, FLAG, K, NULL, "false", 0, 0, NULL, NULL,
+        "list every host (not with --top-en/--top-intl)"),
+    ROW("jobs", JOBS, NUMBER, K, "N", "(one per core)", 1, 1024, NULL, NULL, "threads"),
+    ROW("concurrency", FETCH_CONCURRENCY, NUMBER, FE, "N", "256", 1, 1000000, NULL, NULL, "transfers in flight"),
+    ROW("timeout", FETCH_TIMEOUT, STRING, FE, "S", "30", 0, 0, NULL, check_seconds,
+        "a whole transfer's time limit, seconds (a fraction allowed)"),
+    ROW("connect-timeout", FETCH_CONNECT_TIMEOUT, STRING, FE, "S", "10", 0, 0, NULL, check_seconds,
+        "a connection's time limit, seconds (a fraction allowed)"),
+    ROW("retries", FETCH_RETRIES_CLI, NUMBER, FE, "N", "2", 0, 100, NULL, NULL,
+        "extra attempts for 5xx, 429, timeouts, resets"),
+    ROW("quiet", QUIET, FLAG, FE, NULL, "false", 0, 0, NULL, NULL, "no progress on stderr"),
+    /* optout-worker */
+    SHORT('c', "connect", CONNECT, STRING, W, "ENDPOINT", NULL, 0, 0, NULL,
+          "the broker: tcp://HOST:PORT or ipc:///PATH"),
+    SHORT('s', "slots", SLOTS, NUMBER, W, "N", "1", 1, 1024, NULL, "tasks run at a time"),
+    SHORT('r', "root", WORKER_ROOT, LIST, W, "NAME=PATH", NULL, 0, 0, check_worker_root,
+          "task paths under root NAME are under PATH here (repeat)"),
+    SHORT('n', "name", NAME, STRING, W, "ID", "(HOST.PID)", 0, 0, check_name, "the id the broker reports"),
+    SHORT('v', "verbose", VERBOSE, FLAG, W, NULL, "false", 0, 0, NULL, "log every task"),
+    ROW("curve-server-key", CURVE_SERVER_KEY, STRING, W, "FILE|KEY", NULL, 0, 0, NULL, NULL,
+        "the broker's CURVE public key"),
+    ROW("check-memory", CHECK_MEMORY, FLAG, W, NULL, NULL, 0, 0, NULL, NULL,
+        "print the --max-memory plan and exit"),
     /* the fleet */
     ROW("redis", REDIS, STRING, B, "ENDPOINT", NULL, 0, 0, NULL, NULL, "verdicts through Redis (unix:/path, host:port)"),
-    ROW("redis-user", REDIS_USER, STRING, B, "NAME", NULL, 0, 0, NULL, NULL, "the Redis ACL user"),
-    ROW("redis-password-file", REDIS_PASSWORD_FILE, STRING, B, "FILE", NULL, 0, 0, NULL, check_password_file,
+    ROW("redis-user", REDIS_USER, STRING, B | W, "NAME", NULL, 0, 0, NULL, NULL, "the Redis ACL user"),
+    ROW("redis-password-file", REDIS_PASSWORD_FILE, STRING, B | W, "FILE", NULL, 0, 0, NULL, check_password_file,
         "the Redis password, alone in a file"),
     ROW("root", ROOT, LIST, B, "NAME=PATH", NULL, 0, 0, NULL, check_root,
         "paths under PATH go to workers as NAME (repeat)"),
-    ROW("curve-secret-file", CURVE_SECRET_FILE, STRING, B, "FILE", NULL, 0, 0, NULL, NULL,
-        "the broker's CURVE secret key (optout keygen)"),
+    ROW("curve-secret-file", CURVE_SECRET_FILE, STRING, B | W, "FILE", NULL, 0, 0, NULL, NULL,
+        "this program's CURVE secret key (optout keygen)"),
     ROW("curve-allow", CURVE_ALLOW, STRING, B, "DIR", NULL, 0, 0, NULL, NULL, "the admitted public keys"),
     ROW("metrics-listen", METRICS_LISTEN, STRING, B | R, "HOST:PORT", NULL, 0, 0, NULL, NULL,
         "serve Prometheus metrics at http://HOST:PORT/metrics"),
     ROW("metrics-linger", METRICS_LINGER, NUMBER, B | R, "S", NULL, 0, 86400, NULL, NULL,
         "keep serving the metrics S seconds after the run"),
-    ROW("version", VERSION, FLAG, B, NULL, NULL, 0, 0, NULL, NULL, "print the version and exit"),
+    ROW("version", VERSION, FLAG, B | W, NULL, NULL, 0, 0, NULL, NULL, "print the version and exit"),
     /* fault injection for the tests: die between journaling `accepted` and publishing */
     HIDDEN("crash-after-accept", CRASH_AFTER_ACCEPT, FLAG, B, NULL, "tests: exit after journaling accepted"),
+    /* bench/rank.sh: the peak RSS of each phase on stderr */
+    HIDDEN("mem-report", MEM_REPORT, FLAG, K, NULL, "benchmarks: peak memory of each phase"),
     /* benchmarks: N tasks over no files, for simulated workers (bench/broker.sh) */
     HIDDEN("synthetic-tasks", SYNTHETIC_TASKS, NUMBER, B, "N", "benchmarks: N tasks over no files"),
-    {NULL, OPTOUT_OPT_COUNT, OPTOUT_OT_FLAG, 0, NULL, NULL, 0, 0, NULL, NULL, NULL, 0},
+    {NULL, OPTOUT_OPT_COUNT, OPTOUT_OT_FLAG, 0, NULL, NULL, 0, 0, NULL, NULL, NULL, 0, 0},
 };
 
 const optout_option *optout_option_row(optout_option_id id) {
@@ -199,7 +275,13 @@ const optout_option *optout_option_find(const char *name, unsigned programs) {
 }
 
 static unsigned program_of_section(const char *section) {
-    return strcmp(section, "broker") == 0 ? B : strcmp(section, "run") == 0 ? R : strcmp(section, "filter") == 0 ? F : 0;
+    static const struct {
+        const char *section;
+        unsigned program;
+    } map[] = {{"broker", B}, {"run", R}, {"filter", F}, {"rank", K}, {"fetch", FE}, {"worker", W}};
+    for (size_t i = 0; i < sizeof map / sizeof *map; i++)
+        if (strcmp(section, map[i].section) == 0) return map[i].program;
+    return 0;
 }
 
 const char *optout_option_default(const char *section, const char *name) {
@@ -221,10 +303,15 @@ void optout_options_usage(const optout_program_spec *spec, FILE *f) {
             for (size_t i = 0; o->choices[i] && n < sizeof arg; i++)
                 n += (size_t)snprintf(arg + n, sizeof arg - n, "%s%s", i ? "|" : "", o->choices[i]);
         } else if (o->arg) snprintf(arg, sizeof arg, "%s", o->arg);
-        char head[160];
-        snprintf(head, sizeof head, "--%s%s%s", o->name, arg[0] ? " " : "", arg);
+        char head[160], alias[8] = "";
+        if (o->short_name) snprintf(alias, sizeof alias, "-%c, ", o->short_name);
+        snprintf(head, sizeof head, "%s--%s%s%s", alias, o->name, arg[0] ? " " : "", arg);
         fprintf(f, "  %-34s %s", head, o->help);
-        if (o->def && o->type != OPTOUT_OT_FLAG) fprintf(f, " (default %s)", o->def);
+        if (o->def && o->type != OPTOUT_OT_FLAG) { /* "(none)" prints as "(default: none)" */
+            size_t n = strlen(o->def);
+            int paren = o->def[0] == '(' && o->def[n - 1] == ')';
+            fprintf(f, " (default: %.*s)", (int)(paren ? n - 2 : n), o->def + paren);
+        }
         fputc('\n', f);
     }
     fprintf(f, "  %-34s %s\n", "--config FILE", "the configuration file (default " OPTOUT_CONFIG_DEFAULT ")");
@@ -321,7 +408,7 @@ static void set_defaults(optout_option_values *v, unsigned program) {
 int optout_options_parse(const optout_program_spec *spec, int argc, char **argv, optout_option_values *v) {
     memset(v, 0, sizeof *v);
     set_defaults(v, spec->program);
-    /* getopt_long's table: the program's rows, then --help; val is the row's index + 256 */
+    /* getopt_long's table: the program's rows, then --help */
     size_t nrows = 0;
     while (optout_option_table[nrows].name) nrows++;
     struct option *longopts = calloc(nrows + 2, sizeof *longopts);
@@ -333,12 +420,24 @@ int optout_options_parse(const optout_program_spec *spec, int argc, char **argv,
     for (size_t i = 0; i < nrows; i++) {
         const optout_option *o = &optout_option_table[i];
         if (!(o->programs & spec->program)) continue;
+        /* val: the short alias when there is one (config.h's first pass matches it so), else the
+         * row's index + 256 */
         longopts[n++] = (struct option){o->name, o->type == OPTOUT_OT_FLAG ? no_argument : required_argument, NULL,
-                                        (int)i + 256};
+                                        o->short_name ? o->short_name : (int)i + 256};
     }
     longopts[n++] = (struct option){"help", no_argument, NULL, 'h'};
+    /* the short aliases: ":h" then "c:" for each row that has one */
+    char shortopts[2 * 64 + 4] = ":h";
+    size_t ns = 2;
+    for (size_t i = 0; i < nrows && ns + 3 < sizeof shortopts; i++) {
+        const optout_option *o = &optout_option_table[i];
+        if (!(o->programs & spec->program) || !o->short_name) continue;
+        shortopts[ns++] = o->short_name;
+        if (o->type != OPTOUT_OT_FLAG) shortopts[ns++] = ':';
+    }
+    shortopts[ns] = '\0';
     int rc = -1;
-    if (optout_config_args(spec->section, longopts, ":h", &argc, &argv) != 0) {
+    if (optout_config_args(spec->section, longopts, shortopts, &argc, &argv) != 0) {
         rc = OPTOUT_EXIT_USAGE;
         goto out;
     }
@@ -350,7 +449,10 @@ int optout_options_parse(const optout_program_spec *spec, int argc, char **argv,
     int opt;
     optind = 1;
     opterr = 0;
-    while (rc < 0 && (opt = getopt_long(argc, argv, ":h", longopts, NULL)) != -1) {
+    while (rc < 0 && (opt = getopt_long(argc, argv, shortopts, longopts, NULL)) != -1) {
+        for (size_t i = 0; opt > 0 && opt < 256 && opt != 'h' && opt != ':' && opt != '?' && i < nrows; i++)
+            if ((optout_option_table[i].programs & spec->program) && optout_option_table[i].short_name == opt)
+                opt = (int)i + 256; /* -c: its row */
         if (opt == 'h') {
             optout_options_usage(spec, stdout);
             rc = OPTOUT_EXIT_OK;

@@ -8,7 +8,6 @@
  */
 #include <curl/curl.h>
 #include <errno.h>
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,45 +17,36 @@
 #include "optout/config.h"
 #include "optout/log.h"
 #include "optout/memory.h"
-#include "optout/parse.h"
+#include "optout/options.h"
 #include "optout/util.h"
-#include "optout/version.h"
 #include "worker.h"
 
-static void usage(FILE *f) {
-    fputs("usage: optout-worker --connect ENDPOINT [--slots N] [--root NAME=PATH]... [--name ID]\n"
-          "                     [--redis-user NAME] [--redis-password-file FILE] [--verbose]\n"
-          "                     [--config FILE] [--check-config] [--max-memory BYTES [--check-memory]]\n"
-          "                     [--curve-secret-file FILE --curve-server-key FILE|KEY]\n"
-          "\n"
-          "Connects to an optout-broker (ENDPOINT: tcp://HOST:PORT or ipc:///PATH) and runs the tasks it\n"
-          "hands out, N at a time (default 1). Task paths are (root name, relative path): --root maps a\n"
-          "root name to a local directory (the broker's run directory is the root \"run\"). --name is the\n"
-          "worker id the broker reports (default HOST.PID). The Redis password, when the run's verdicts\n"
-          "are in Redis, is read from FILE (never from the command line); --redis-user NAME logs in as\n"
-          "that Redis ACL user. Every option may also be set in the configuration file (--config FILE,\n"
-          "default /etc/optout/optout.conf, sections [common] and [worker]); flags win.\n"
-          "CURVE (a broker started with --curve-secret-file): --curve-secret-file is this worker's Z85\n"
-          "secret key (`optout keygen`; its public key must be in the broker's --curve-allow directory),\n"
-          "--curve-server-key the broker's public key (a file, or the 40 characters themselves).\n"
-          "--max-memory BYTES (K, M, G suffixes) keeps caches and buffers under BYTES (docs/policy.md\n"
-          "\"Memory\"), or refuses to start (exit 2) when even the minimum does not fit;\n"
-          "--check-memory prints the plan and exits.\n"
-          "SIGTERM or SIGINT: queued tasks are handed back, running tasks finish, then the worker exits 0.\n",
-          f);
-}
+static const optout_program_spec WORKER_SPEC = {
+    .program = OPTOUT_PROG_WORKER,
+    .section = "worker",
+    .version = "optout-worker",
+    .usage = "usage: optout-worker --connect ENDPOINT [options]\n",
+    .about =
+        "Connects to an optout-broker (ENDPOINT: tcp://HOST:PORT or ipc:///PATH) and runs the tasks it\n"
+        "hands out, N at a time (default 1). Task paths are (root name, relative path): --root maps a\n"
+        "root name to a local directory (the broker's run directory is the root \"run\"). --name is the\n"
+        "worker id the broker reports (default HOST.PID). The Redis password, when the run's verdicts\n"
+        "are in Redis, is read from FILE (never from the command line); --redis-user NAME logs in as\n"
+        "that Redis ACL user. Every option may also be set in the configuration file (--config FILE,\n"
+        "default /etc/optout/optout.conf, sections [common] and [worker]); flags win.\n"
+        "CURVE (a broker started with --curve-secret-file): --curve-secret-file is this worker's Z85\n"
+        "secret key (`optout keygen`; its public key must be in the broker's --curve-allow directory),\n"
+        "--curve-server-key the broker's public key (a file, or the 40 characters themselves).\n"
+        "--max-memory BYTES (K, M, G suffixes) keeps caches and buffers under BYTES (docs/policy.md\n"
+        "\"Memory\"), or refuses to start (exit 2) when even the minimum does not fit;\n"
+        "--check-memory prints the plan and exits.\n"
+        "SIGTERM or SIGINT: queued tasks are handed back, running tasks finish, then the worker exits 0.\n",
+};
 
+/* One --root NAME=PATH (its form checked by the option table) into roots. 0, or -1 after a message. */
 static int parse_root(const char *arg, worker_root *roots, size_t *count) {
     const char *eq = strchr(arg, '=');
-    if (!eq || eq == arg || !eq[1]) {
-        optout_log(LOG_ERR, "--root: expected NAME=PATH, got '%s'", arg);
-        return -1;
-    }
     size_t n = (size_t)(eq - arg);
-    if (n >= OPTOUT_MSG_NAME_MAX || strlen(eq + 1) >= OPTOUT_MSG_PATH_MAX) {
-        optout_log(LOG_ERR, "--root '%s': name or path too long", arg);
-        return -1;
-    }
     if (*count == WORKER_MAX_ROOTS) {
         optout_log(LOG_ERR, "--root: at most %d roots", WORKER_MAX_ROOTS);
         return -1;
@@ -88,86 +78,38 @@ static char *read_password(const char *path) {
     return pw;
 }
 
+/* The worker's options from the checked values (options.h). Returns -1 to go on, else the exit
+ * status. */
+static int configure(const optout_option_values *v, worker_options *o, worker_root *roots, size_t *root_count) {
+    if (v->given[OPTOUT_OPT_SLOTS]) o->slots = (unsigned)v->num[OPTOUT_OPT_SLOTS];
+    o->endpoint = v->text[OPTOUT_OPT_CONNECT];
+    o->name = v->text[OPTOUT_OPT_NAME];
+    o->env.redis_user = v->text[OPTOUT_OPT_REDIS_USER];
+    if (v->given[OPTOUT_OPT_VERBOSE]) optout_log_verbose(1);
+    for (size_t i = 0; i < v->count[OPTOUT_OPT_WORKER_ROOT]; i++)
+        if (parse_root(v->list[OPTOUT_OPT_WORKER_ROOT][i], roots, root_count) != 0) return OPTOUT_EXIT_USAGE;
+    return -1;
+}
+
 int main(int argc, char **argv) {
     optout_log_init("optout-worker");
-    static const struct option options[] = {
-        {"connect", required_argument, NULL, 'c'},
-        {"slots", required_argument, NULL, 's'},
-        {"root", required_argument, NULL, 'r'},
-        {"name", required_argument, NULL, 'n'},
-        {"redis-password-file", required_argument, NULL, 'p'},
-        {"redis-user", required_argument, NULL, 'u'},
-        {"verbose", no_argument, NULL, 'v'},
-        {"curve-secret-file", required_argument, NULL, 'K'},
-        {"curve-server-key", required_argument, NULL, 'S'},
-        {"version", no_argument, NULL, 'V'},
-        {"max-memory", required_argument, NULL, 'M'},
-        {"check-memory", no_argument, NULL, 'C'},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
-    };
     static worker_root roots[WORKER_MAX_ROOTS];
+    static optout_option_values values;
     worker_options o = {.slots = 1};
     size_t root_count = 0;
-    const char *password_file = NULL, *curve_secret_file = NULL, *curve_server_key = NULL;
     static optout_curve_client curve;
     char default_name[OPTOUT_MSG_NAME_MAX];
-    int opt, check_memory = 0;
-    char perr[300];
-    uint64_t max_memory = 0;
-    if (optout_config_args("worker", options, ":c:s:r:n:vh", &argc, &argv) != 0) return OPTOUT_EXIT_USAGE;
-    opterr = 0;
-    while ((opt = getopt_long(argc, argv, ":c:s:r:n:vh", options, NULL)) != -1) {
-        switch (opt) {
-        case 'c': o.endpoint = optarg; break;
-        case 's': {
-            uint64_t n;
-            if (optout_parse_number(optarg, 1, WORKER_SLOTS_MAX, &n, perr, sizeof perr) != 0) {
-                optout_log(LOG_ERR, "--slots: %s", perr);
-                return OPTOUT_EXIT_USAGE;
-            }
-            o.slots = (unsigned)n;
-            break;
-        }
-        case 'r':
-            if (parse_root(optarg, roots, &root_count) != 0) return OPTOUT_EXIT_USAGE;
-            break;
-        case 'n':
-            if (!optarg[0] || strlen(optarg) >= OPTOUT_MSG_NAME_MAX) {
-                optout_log(LOG_ERR, "--name: expected 1..%d bytes", OPTOUT_MSG_NAME_MAX - 1);
-                return OPTOUT_EXIT_USAGE;
-            }
-            o.name = optarg;
-            break;
-        case 'p': password_file = optarg; break;
-        case 'u': o.env.redis_user = optarg; break;
-        case 'K': curve_secret_file = optarg; break;
-        case 'S': curve_server_key = optarg; break;
-        case 'v': optout_log_verbose(1); break;
-        case 'M':
-            if (optout_memory_parse(optarg, &max_memory, perr, sizeof perr) != 0) {
-                optout_log(LOG_ERR, "--max-memory: %s", perr);
-                return OPTOUT_EXIT_USAGE;
-            }
-            break;
-        case 'C': check_memory = 1; break;
-        case 'V': printf("optout-worker %s\n", OPTOUT_VERSION); return OPTOUT_EXIT_OK;
-        case 'h': usage(stdout); return OPTOUT_EXIT_OK;
-        case ':':
-            optout_log(LOG_ERR, "option '%s' needs a value", argv[optind - 1]);
-            usage(stderr);
-            return OPTOUT_EXIT_USAGE;
-        default:
-            optout_log(LOG_ERR, "unknown option '%s'", argv[optind - 1]);
-            usage(stderr);
-            return OPTOUT_EXIT_USAGE;
-        }
+    int rc = optout_options_parse(&WORKER_SPEC, argc, argv, &values);
+    if (rc < 0) rc = configure(&values, &o, roots, &root_count);
+    if (rc >= 0) {
+        optout_options_free(&values);
+        return rc;
     }
-    optout_config_done();
-    if (optind < argc) {
-        optout_log(LOG_ERR, "unexpected argument '%s'", argv[optind]);
-        return OPTOUT_EXIT_USAGE;
-    }
+    const char *password_file = values.text[OPTOUT_OPT_REDIS_PASSWORD_FILE];
+    const char *curve_secret_file = values.text[OPTOUT_OPT_CURVE_SECRET_FILE];
+    const char *curve_server_key = values.text[OPTOUT_OPT_CURVE_SERVER_KEY];
+    int check_memory = values.given[OPTOUT_OPT_CHECK_MEMORY];
+    uint64_t max_memory = values.given[OPTOUT_OPT_MAX_MEMORY] ? values.num[OPTOUT_OPT_MAX_MEMORY] : 0;
     {
         char merr[512];
         if (optout_memory_plan(max_memory, o.slots, &o.env.slot_memory, &o.env.max_cached, merr, sizeof merr) != 0) {
@@ -182,7 +124,7 @@ int main(int argc, char **argv) {
     }
     if (!o.endpoint) {
         optout_log(LOG_ERR, "--connect ENDPOINT is required");
-        usage(stderr);
+        optout_options_usage(&WORKER_SPEC, stderr);
         return OPTOUT_EXIT_USAGE;
     }
     if (!o.name) {
@@ -216,11 +158,12 @@ int main(int argc, char **argv) {
     o.env.redis_password = password;
 
     curl_global_init(CURL_GLOBAL_DEFAULT); /* before any thread: host keys use libcurl's URL API */
-    int rc = worker_run(&o) == 0 ? OPTOUT_EXIT_OK : OPTOUT_EXIT_FAILURE;
+    rc = worker_run(&o) == 0 ? OPTOUT_EXIT_OK : OPTOUT_EXIT_FAILURE;
     curl_global_cleanup();
     if (password) {
         explicit_bzero(password, strlen(password));
         free(password);
     }
+    optout_options_free(&values);
     return rc;
 }

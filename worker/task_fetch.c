@@ -11,6 +11,7 @@
 
 #include "optout/archive.h"
 #include "optout/fetch.h"
+#include "optout/hostlist.h"
 #include "optout/log.h"
 #include "optout/rank.h"
 #include "optout/memory.h"
@@ -32,62 +33,14 @@ static int record(const optout_fetch_result *r, void *arg, char *reason, size_t 
     return 0;
 }
 
-/* The hosts of partition `part` of `parts` from the host list (one key per line; blank lines and
- * '#' comments skipped). *buf holds the text the returned pointers point into. */
-static const char **select_hosts(const char *path, unsigned part, unsigned parts, char **buf, size_t *count,
-                                 char *err, size_t errlen) {
-    FILE *f = fopen(path, "r");
-    if (!f) {
-        task_fmt(err, errlen, "%s: %s", path, strerror(errno));
-        return NULL;
-    }
-    size_t cap = 0, len = 0, n = 0, hcap = 0;
-    const char **hosts = NULL;
-    char *text = NULL, *line = NULL;
-    size_t lcap = 0;
-    ssize_t got;
-    size_t *offsets = NULL;
-    while ((got = getline(&line, &lcap, f)) > 0) {
-        while (got > 0 && (line[got - 1] == '\n' || line[got - 1] == '\r')) line[--got] = '\0';
-        if (got == 0 || line[0] == '#') continue;
-        if (optout_rank_partition(line, (size_t)got, parts) != part) continue;
-        if (len + (size_t)got + 1 > cap) {
-            cap = 2 * cap + (size_t)got + 4096;
-            char *t = realloc(text, cap);
-            if (!t) goto oom;
-            text = t;
-        }
-        if (n == hcap) {
-            hcap = 2 * hcap + 256;
-            size_t *o = realloc(offsets, hcap * sizeof *o);
-            if (!o) goto oom;
-            offsets = o;
-        }
-        memcpy(text + len, line, (size_t)got + 1);
-        offsets[n++] = len;
-        len += (size_t)got + 1;
-    }
-    if (ferror(f)) {
-        task_fmt(err, errlen, "%s: read error: %s", path, strerror(errno));
-        goto fail;
-    }
-    hosts = calloc(n ? n : 1, sizeof *hosts);
-    if (!hosts) goto oom;
-    for (size_t i = 0; i < n; i++) hosts[i] = text + offsets[i];
-    fclose(f);
-    free(line);
-    free(offsets);
-    *buf = text;
-    *count = n;
-    return hosts;
-oom:
-    task_fmt(err, errlen, "%s: out of memory", path);
-fail:
-    fclose(f);
-    free(line);
-    free(offsets);
-    free(text);
-    return NULL;
+/* A fetch task fetches the hosts of its partition of the plan's host list (hostlist.h). */
+struct partition {
+    unsigned part, parts;
+};
+
+static int in_partition(const char *key, size_t len, void *arg) {
+    const struct partition *p = arg;
+    return optout_rank_partition(key, len, p->parts) == p->part;
 }
 
 int task_fetch(const task_job *job, optout_msg *res, void **stats_buf, char *err, size_t errlen) {
@@ -105,11 +58,11 @@ int task_fetch(const task_job *job, optout_msg *res, void **stats_buf, char *err
         return -1;
     }
     if (task_staged_path(job, tsv_name, tsv, sizeof tsv, err, errlen) != 0) return -1;
-    char *buf = NULL;
-    size_t count = 0;
-    const char **hosts = select_hosts(job->input, (unsigned)t->span_start, (unsigned)t->span_count, &buf, &count,
-                                      err, errlen);
-    if (!hosts) return -1;
+    struct partition part = {(unsigned)t->span_start, (unsigned)t->span_count};
+    optout_hostlist *list = optout_hostlist_read(job->input, cfg->host_key, in_partition, &part, err, errlen);
+    if (!list) return -1;
+    const char *const *hosts = optout_hostlist_hosts(list);
+    size_t count = optout_hostlist_count(list);
     /* the pack: directory and name of STAGING/<output_name> */
     char dir[TASK_PATH_MAX], name[TASK_PATH_MAX];
     task_fmt(dir, sizeof dir, "%s", tsv);
@@ -158,7 +111,6 @@ int task_fetch(const task_job *job, optout_msg *res, void **stats_buf, char *err
     rc = task_stats_counters(sink.counters, OPTOUT_FETCH_COUNTERS, res, stats_buf);
 done:
     if (sink.pack) optout_archive_close(sink.pack, 0, cerr, sizeof cerr);
-    free(hosts);
-    free(buf);
+    optout_hostlist_free(list);
     return rc;
 }

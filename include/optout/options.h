@@ -1,4 +1,4 @@
-/* options.h — the option table of optout-broker, `optout run` and `optout filter`: one row per
+/* options.h — the option table of optout-broker, optout-worker and `optout run|filter|rank|fetch`: one row per
  * option (name, type, range or choices, default, one-line help, the programs that accept it), from
  * which their getopt_long tables, their --help option lists, the defaults `--check-config` prints
  * and the configuration file's keys (config.h) are all made. docs/options.md describes it.
@@ -32,6 +32,9 @@ enum {
     OPTOUT_PROG_BROKER = 1u << 0, /* optout-broker */
     OPTOUT_PROG_RUN = 1u << 1,    /* optout run */
     OPTOUT_PROG_FILTER = 1u << 2, /* optout filter */
+    OPTOUT_PROG_RANK = 1u << 3,   /* optout rank */
+    OPTOUT_PROG_FETCH = 1u << 4,  /* optout fetch */
+    OPTOUT_PROG_WORKER = 1u << 5, /* optout-worker */
 };
 
 typedef enum {
@@ -58,6 +61,11 @@ typedef enum {
     OPTOUT_OPT_STOP_AFTER,
     OPTOUT_OPT_REDIS, OPTOUT_OPT_REDIS_USER, OPTOUT_OPT_REDIS_PASSWORD_FILE, OPTOUT_OPT_ROOT,
     OPTOUT_OPT_CURVE_SECRET_FILE, OPTOUT_OPT_CURVE_ALLOW, OPTOUT_OPT_METRICS_LISTEN, OPTOUT_OPT_METRICS_LINGER,
+    OPTOUT_OPT_RANK_PARTITIONS, OPTOUT_OPT_ALL_HOSTS, OPTOUT_OPT_JOBS, OPTOUT_OPT_MEM_REPORT,
+    OPTOUT_OPT_FETCH_CONCURRENCY, OPTOUT_OPT_FETCH_TIMEOUT, OPTOUT_OPT_FETCH_CONNECT_TIMEOUT, OPTOUT_OPT_FETCH_RETRIES_CLI,
+    OPTOUT_OPT_QUIET,
+    OPTOUT_OPT_CONNECT, OPTOUT_OPT_SLOTS, OPTOUT_OPT_WORKER_ROOT, OPTOUT_OPT_NAME, OPTOUT_OPT_VERBOSE,
+    OPTOUT_OPT_CURVE_SERVER_KEY, OPTOUT_OPT_CHECK_MEMORY,
     OPTOUT_OPT_VERSION, OPTOUT_OPT_CRASH_AFTER_ACCEPT, OPTOUT_OPT_SYNTHETIC_TASKS,
     OPTOUT_OPT_COUNT
 } optout_option_id;
@@ -76,6 +84,7 @@ typedef struct {
     int (*check)(const char *value, char *err, size_t errlen);
     const char *help;          /* one line */
     int hidden;                /* not in --help, not settable in a file (a test's or benchmark's hook) */
+    char short_name;           /* also -X (0: none) */
 } optout_option;
 
 /* The rows, and the row of an id (never NULL for an id below OPTOUT_OPT_COUNT). */
@@ -110,6 +119,10 @@ typedef struct {
     } *order;
     size_t order_count;
 } optout_option_values;
+
+/* A number of seconds with a fraction ("0.5", "30"), 0 < S <= 86400, rounded up to milliseconds:
+ * 0, or -1 with err. */
+int optout_option_seconds_ms(const char *text, long *ms, char *err, size_t errlen);
 
 /* Parses argc/argv (argv[0] the program or command name) for `spec`; see the contract. Returns -1
  * when the program goes on with *v, else the exit status to return now (0 after --help or

@@ -16,38 +16,8 @@ if [ -z "$BIN" ] || [ -z "$SRC" ]; then
 fi
 BIN=$(cd "$BIN" && pwd)
 OPTOUT=$BIN/optout
-T=$(mktemp -d "${TMPDIR:-/tmp}/optout-config-test.XXXXXX") || exit 1
-trap 'rm -rf "$T"' EXIT
-trap 'exit 1' HUP INT TERM
-export OPTOUT_CONFIG= # no /etc/optout/optout.conf unless a test names a file
-
-failures=0
-pass() { echo "PASS: $1"; }
-fail() {
-    failures=$((failures + 1))
-    echo "FAIL: $1" >&2
-    echo "--- stdout:" >&2
-    cat "$T/out" >&2
-    echo "--- stderr:" >&2
-    cat "$T/err" >&2
-}
-
-# run ARGS...: stdout in $T/out, stderr in $T/err, status in $rc
-run() {
-    "$@" >"$T/out" 2>"$T/err"
-    rc=$?
-}
-# expect NAME STATUS: the last run exited with STATUS
-expect() {
-    if [ "$rc" -eq "$2" ]; then pass "$1: exit $2"; else fail "$1: exit $rc, expected $2"; fi
-}
-# has NAME FILE TEXT: FILE ($T/out or $T/err) holds the line fragment TEXT
-has() {
-    if grep -qF -- "$3" "$2"; then pass "$1: '$3'"; else fail "$1: no '$3' in $(basename "$2")"; fi
-}
-hasnt() {
-    if grep -qF -- "$3" "$2"; then fail "$1: '$3' in $(basename "$2")"; else pass "$1: no '$3'"; fi
-}
+NAME=config
+. "$(dirname "$0")/checks.sh"
 
 # ---- a valid file: the effective configuration, with origins -------------------------------------
 C=$T/good.conf
@@ -198,8 +168,4 @@ else
     fail "run: report.json: $(head -c 300 "$T/from-flag/report.json")"
 fi
 
-if [ "$failures" -ne 0 ]; then
-    echo "$failures check(s) failed" >&2
-    exit 1
-fi
-echo "all configuration checks passed"
+finish

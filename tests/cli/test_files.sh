@@ -18,29 +18,8 @@ fi
 BIN=$(cd "$BIN" && pwd)
 OPTOUT=$BIN/optout
 SAMPLE=$(cd "$SRC/data/sample" && pwd)
-T=$(mktemp -d "${TMPDIR:-/tmp}/optout-files-test.XXXXXX") || exit 1
-trap 'rm -rf "$T"' EXIT
-trap 'exit 1' HUP INT TERM
-export OPTOUT_CONFIG=
-
-failures=0
-pass() { echo "PASS: $1"; }
-fail() {
-    failures=$((failures + 1))
-    echo "FAIL: $1" >&2
-    echo "--- stderr:" >&2
-    cat "$T/err" >&2
-}
-run() {
-    "$@" >"$T/out" 2>"$T/err"
-    rc=$?
-}
-expect() {
-    if [ "$rc" -eq "$2" ]; then pass "$1: exit $2"; else fail "$1: exit $rc, expected $2"; fi
-}
-has() {
-    if grep -qF -- "$3" "$2"; then pass "$1: '$3'"; else fail "$1: no '$3' in $(basename "$2")"; fi
-}
+NAME=files
+. "$(dirname "$0")/checks.sh"
 # same NAME FILE SUM: FILE's checksum is still SUM
 same() {
     if [ "$(cksum <"$2")" = "$3" ]; then pass "$1: $(basename "$2") unchanged"; else fail "$1: $2 changed"; fi
@@ -110,6 +89,19 @@ filter --in in.jsonl.zst --out kept.jsonl.zst --removed removed.jsonl.zst --stat
 expect "the same filter again (outputs replaced)" 0
 same "a valid filter" "$T/w/in.jsonl.zst" "$SUM"
 
+# ---- optout apply-tags: a run's outputs over its own inputs -------------------------------------
+mkdir -p "$T/c"
+cp "$SAMPLE/corpus.jsonl.zst" "$T/c/corpus.jsonl.zst"
+run "$OPTOUT" run --corpus "$T/c/corpus.jsonl.zst" --out "$T/tagrun" --robots-dir "$SAMPLE/robots" --output tags \
+    --workers 1
+expect "a tag run" 0
+run "$OPTOUT" apply-tags --run "$T/tagrun" --out "$T/c" --keep-format
+expect "apply-tags --out CORPUS-DIR --keep-format" 2
+has "apply-tags --out CORPUS-DIR --keep-format" "$T/err" "are the same file"
+same "apply-tags --out CORPUS-DIR --keep-format" "$T/c/corpus.jsonl.zst" "$SUM"
+run "$OPTOUT" apply-tags --run "$T/tagrun" --out "$T/applied" --keep-format
+expect "apply-tags into a new directory" 0
+
 # ---- strict integers ---------------------------------------------------------------------------
 for v in -1 +1 " 1" 20 0 1x 99999999999999999999; do
     filter --in in.jsonl.zst --out k2.jsonl.zst --level "$v"
@@ -117,7 +109,7 @@ for v in -1 +1 " 1" 20 0 1x 99999999999999999999; do
 done
 filter --in in.jsonl.zst --out k2.jsonl.zst --max-line -1
 expect "--max-line -1 (was 2^64-1)" 2
-has "--max-line -1" "$T/err" "--max-line: expected 1.."
+has "--max-line -1" "$T/err" "--max-line: expected a positive number, got '-1'"
 run "$BIN/optout-broker" --dir "$T/b" --corpus x --retries 3x
 expect "broker --retries 3x (was atoi)" 2
 run "$BIN/optout-broker" --dir "$T/b" --corpus x --level 5abc
@@ -126,8 +118,13 @@ has "broker --level 5abc" "$T/err" "--level: expected 1..19, got '5abc'"
 run "$OPTOUT" run --corpus x --out "$T/r" --workers -1
 expect "run --workers -1" 2
 
-if [ "$failures" -ne 0 ]; then
-    echo "$failures check(s) failed" >&2
-    exit 1
-fi
-echo "all file checks passed"
+# ---- the host list: one reader (include/optout/hostlist.h), checked by the broker at start ----------
+printf 'ok.example\n# a comment\nhttp://bad.example/\n' >"$T/hosts.txt"
+run timeout 30 "$BIN/optout-broker" --dir "$T/h" --corpus "$SAMPLE/corpus.jsonl.zst" --hosts "$T/hosts.txt"
+expect "broker --hosts with a URL line" 2
+has "broker --hosts with a URL line" "$T/err" "hosts.txt:3: 'http://bad.example/' is not a host key"
+run "$OPTOUT" fetch --hosts "$T/hosts.txt" --out "$T/f"
+expect "fetch --hosts with a URL line" 2
+has "fetch --hosts with a URL line" "$T/err" "hosts.txt:3: 'http://bad.example/' is not a host key"
+
+finish

@@ -13,14 +13,13 @@ usage: test_run_lock.py BIN_DIR REPO_ROOT
 """
 import os, signal, socket, subprocess, sys, tempfile, threading, time
 
-failures = 0
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support"))
+from optout_test import check as check_, finish  # noqa: E402
 
 
 def check(ok, what, detail=""):
-    global failures
-    print("%s: %s" % ("PASS" if ok else "FAIL", what) + ("" if ok else " -- " + detail))
-    if not ok:
-        failures += 1
+    """optout_test's check, with what was seen instead when it fails."""
+    return check_(ok, what if ok else "%s -- %s" % (what, detail))
 
 
 def silent_server():
@@ -61,7 +60,7 @@ def identity(path):
 def main():
     if len(sys.argv) != 3:
         print(__doc__, file=sys.stderr)
-        return 2
+        sys.exit(2)
     bindir, root = sys.argv[1], sys.argv[2]
     optout = os.path.join(bindir, "optout")
     sample = os.path.join(root, "data", "sample")
@@ -139,12 +138,8 @@ def main():
         for p in pair:
             stop(p)
     srv.close()
-    if failures:
-        print("%d check(s) failed" % failures, file=sys.stderr)
-        return 1
-    print("all run-lock checks passed")
-    return 0
+    finish("run lock")
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()

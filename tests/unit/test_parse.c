@@ -1,4 +1,4 @@
-/* test_parse.c — strict number parsing (include/optout/parse.h): what is a number, what is a
+/* test_parse.c — strict option-value parsing (include/optout/parse.h): what is a number, what is a
  * byte count, and every way a text is refused (sign, space, overflow, range, unit).
  */
 #include <stdarg.h>
@@ -11,23 +11,6 @@
 #include <string.h>
 
 #include "optout/parse.h"
-
-static void test_u64n(void **state) {
-    (void)state;
-    uint64_t v = 7;
-    assert_int_equal(optout_parse_u64n("0", 1, &v), 0);
-    assert_true(v == 0);
-    assert_int_equal(optout_parse_u64n("18446744073709551615", 20, &v), 0);
-    assert_true(v == UINT64_MAX);
-    assert_int_equal(optout_parse_u64n("18446744073709551616", 20, &v), -1);
-    assert_int_equal(optout_parse_u64n("99999999999999999999", 20, &v), -1);
-    assert_int_equal(optout_parse_u64n("123x", 4, &v), -1);
-    assert_int_equal(optout_parse_u64n("123x", 3, &v), 0); /* only the n bytes count */
-    assert_true(v == 123);
-    assert_int_equal(optout_parse_u64n("", 0, &v), -1);
-    assert_int_equal(optout_parse_u64n("000000000000000000000000042", 27, &v), 0); /* leading zeros */
-    assert_true(v == 42);
-}
 
 static void test_number(void **state) {
     (void)state;
@@ -78,7 +61,6 @@ static void test_bytes(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_u64n),
         cmocka_unit_test(test_number),
         cmocka_unit_test(test_bytes),
     };
