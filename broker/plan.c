@@ -40,10 +40,13 @@ int plan_redis_load(struct broker *b) {
     return 0;
 }
 
-/* x.jsonl -> x.jsonl.zst, x.jsonl.gz -> x.jsonl.zst, x.jsonl.zst unchanged (unless keep_format). */
+/* x.jsonl -> x.jsonl.zst, x.jsonl.gz -> x.jsonl.zst, x.jsonl.zst unchanged (unless keep_format);
+ * x.parquet unchanged (a Parquet shard's outputs are Parquet). */
 static void output_name_of(const char *input_name, int keep_format, char *out, size_t cap) {
     size_t n = strlen(input_name);
-    if (keep_format || (n > 4 && strcmp(input_name + n - 4, ".zst") == 0)) snprintf(out, cap, "%s", input_name);
+    if (keep_format || (n > 4 && strcmp(input_name + n - 4, ".zst") == 0) ||
+        (n > 8 && strcmp(input_name + n - 8, ".parquet") == 0))
+        snprintf(out, cap, "%s", input_name);
     else if (n > 3 && strcmp(input_name + n - 3, ".gz") == 0) snprintf(out, cap, "%.*s.zst", (int)(n - 3), input_name);
     else snprintf(out, cap, "%s.zst", input_name);
 }
@@ -108,7 +111,9 @@ int plan_run(struct broker *b) {
         {"keep-hosts", c->keep_hosts ? c->keep_hosts : ""},
         {"level", level},
         {"metric", c->top_en || c->top_non_en ? optout_rank_metric_name(c->metric) : ""},
+        {"missing-url", c->missing_url_keep ? "keep" : "fail"},
         {"mode", optout_robots_mode_name(c->mode)},
+        {"parquet-compression", c->parquet_compression ? c->parquet_compression : "zstd"},
         {"partitions", fetching && !c->hosts_file ? parts : ""},
         {"overrides-sha256", c->keep_hosts || c->remove_hosts ? c->overrides_sha256 : ""},
         {"remove-hosts", c->remove_hosts ? c->remove_hosts : ""},
@@ -166,6 +171,9 @@ int plan_config_blob(struct broker *b) {
     rc->host_key = b->cfg->host_key;
     rc->unreachable_disallows = (uint8_t)b->cfg->unreachable_disallows;
     rc->level = b->cfg->level;
+    rc->missing_url_keep = (uint8_t)b->cfg->missing_url_keep;
+    snprintf(rc->parquet_compression, sizeof rc->parquet_compression, "%s",
+             b->cfg->parquet_compression ? b->cfg->parquet_compression : "zstd");
     rc->agent_count = optout_agents_count(b->agents);
     for (size_t i = 0; i < rc->agent_count; i++)
         snprintf(rc->agents[i], sizeof rc->agents[i], "%s", optout_agents_name(b->agents, i));

@@ -26,6 +26,11 @@
 enum field { F_URL, F_META_URL, F_LANG, F_META_LANG, F_TOKENS, F_META_TOKENS, F_DUMP, F_META_DUMP,
              F_DATE, F_META_DATE, F_TEXT, F_ID, F_META_ID, F_COUNT };
 
+/* The F_COUNT paths for these configured fields (NULL: the defaults) into paths. */
+void optout_doc_field_paths(const char *url_field, const char *language_field, const char *tokens_field,
+                            const char *dump_field, const char *date_field, const char *text_field,
+                            const char **paths);
+
 /* The field set for these paths (NULL: the defaults). NULL when a path is invalid or no memory. */
 optout_json_fields *optout_doc_fields_new(const char *url_field, const char *language_field, const char *tokens_field,
                                           const char *dump_field, const char *date_field, const char *text_field);
