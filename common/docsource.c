@@ -157,6 +157,17 @@ static int jsonl_doc(optout_docsource *s, const optout_shard_line *line, optout_
         d->kind = OPTOUT_DOC_BLANK;
         return 0;
     }
+    if (s->opts.prefilter_count) {
+        int hit = 0;
+        for (size_t i = 0; i < s->opts.prefilter_count && !hit; i++)
+            hit = s->opts.prefilter[i] &&
+                  memmem(line->data, line->len, s->opts.prefilter[i], s->opts.prefilter_lens[i]) != NULL;
+        if (!hit) {
+            d->kind = OPTOUT_DOC_SKIPPED;
+            s->seen_record = 1; /* unparsed: the first-record check is for whole reads */
+            return 0;
+        }
+    }
     d->kind = optout_json_extract(s->fields, line->data, line->len, d->v) == 0 ? OPTOUT_DOC_OK : OPTOUT_DOC_BAD;
     if (d->kind == OPTOUT_DOC_BAD && !s->seen_record) {
         optout_set_err(err, errlen, "%s: byte %" PRIu64 ": the first record is not a JSON object: not a JSON Lines shard",

@@ -52,7 +52,8 @@ enum {
     OPTOUT_DOC_OK = 0, /* a document: fields in v */
     OPTOUT_DOC_BAD,    /* a line that is not one JSON object (kept, counted bad_json) */
     OPTOUT_DOC_BLANK,  /* an empty line (passed through, not a document) */
-    OPTOUT_DOC_PIECE   /* a piece of a line longer than max_line (passed through) */
+    OPTOUT_DOC_PIECE,  /* a piece of a line longer than max_line (passed through) */
+    OPTOUT_DOC_SKIPPED /* JSON Lines with opts.prefilter: a line holding none of its strings (no fields) */
 };
 
 typedef struct {
@@ -76,6 +77,11 @@ typedef struct {
     size_t max_line;    /* JSON Lines; 0: OPTOUT_SHARD_MAX_LINE_DEFAULT */
     size_t batch_docs;  /* JSON Lines lines per batch; 0 or 1: one line, not copied */
     uint32_t need;      /* bit F_* of doc_fields.h: the fields read (0: all); Parquet reads only those */
+    /* A fast path for lookups (optout why --id): JSON Lines lines that contain none of these byte
+     * strings are yielded as OPTOUT_DOC_SKIPPED without being parsed. Parquet ignores it. */
+    const char *const *prefilter;
+    const size_t *prefilter_lens;
+    size_t prefilter_count;
 } optout_docsource_opts;
 
 typedef struct optout_docsource optout_docsource;

@@ -158,6 +158,11 @@ with tempfile.TemporaryDirectory() as work:
         check(ids == kept_ids, "the run's Parquet shard holds the kept documents")
         check(types(os.path.join(rundir, "removed/a.parquet"))[-1] == ("disallowed_user_agents", "VARCHAR[]"),
               "the run's removed Parquet shard ends with disallowed_user_agents")
+        first = removed[0]
+        w = run("why", "--run", rundir, "--first", "--json", "--id", first["id"])
+        ans = json.loads(w.stdout.splitlines()[0]) if w.returncode == 0 and w.stdout.strip() else {}
+        check(ans.get("url") == first["url"] and str(ans.get("shard", "")).endswith("a.parquet"),
+              "optout why --id finds a removed document of the Parquet shard (%s)" % (w.stdout + w.stderr)[:300])
         v = run("verify", rundir)
         check(v.returncode == 0, "optout verify on the run (%s)" % (v.stdout + v.stderr).strip()[-300:])
 
