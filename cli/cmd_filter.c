@@ -80,6 +80,7 @@ static int filter_configure(const optout_option_values *v, optout_filter_config 
     cfg->missing_url_keep = v->num[OPTOUT_OPT_MISSING_URL] == 1;
     cfg->parquet_compression = v->text[OPTOUT_OPT_PARQUET_COMPRESSION];
     cfg->parquet_level = cfg->level;
+    cfg->output_format = (int)v->num[OPTOUT_OPT_OUTPUT_FORMAT];
     if (v->given[OPTOUT_OPT_MAX_LINE]) cfg->max_line = (size_t)v->num[OPTOUT_OPT_MAX_LINE];
     cfg->url_field = v->text[OPTOUT_OPT_URL_FIELD];
     cfg->language_field = v->text[OPTOUT_OPT_LANGUAGE_FIELD];

@@ -355,6 +355,7 @@ struct optout_docsink {
     optout_shard_writer *w, *wr;
     char *line_buf, *agents_buf;
     size_t line_cap, agents_cap;
+    int convert; /* Parquet source, JSON Lines outputs */
     /* Parquet */
     optout_pq_writer *pw, *pwr;
     char *out_path, *removed_path;
@@ -374,7 +375,8 @@ optout_docsink *optout_docsink_open(optout_docsource *src, const char *out, cons
     }
     k->src = src;
     k->opts = *opts;
-    if (src->format == OPTOUT_DOC_JSONL) {
+    if (src->format == OPTOUT_DOC_JSONL || opts->jsonl) {
+        k->convert = src->format == OPTOUT_DOC_PARQUET;
         if (!(k->w = optout_shard_create(out, opts->jsonl_format, opts->level, err, errlen)) ||
             (removed && !(k->wr = optout_shard_create(removed, opts->jsonl_format, opts->level, err, errlen)))) {
             optout_docsink_abort(k);
@@ -400,6 +402,50 @@ optout_docsink *optout_docsink_open(optout_docsource *src, const char *out, cons
     return k;
 }
 
+/* A removed document's line into k->wr: the object with "disallowed_user_agents" added (tags.h). */
+static int write_removed(optout_docsink *k, const char *obj, size_t len, int newline, const optout_agentset *agents,
+                         char *err, size_t errlen) {
+    optout_agentset none;
+    optout_agentset_clear(&none);
+    size_t alen = optout_tags_agents_json(k->opts.agents, agents ? agents : &none, &k->agents_buf, &k->agents_cap);
+    size_t n = optout_tags_removed_line(obj, len, k->agents_buf, alen, &k->line_buf, &k->line_cap);
+    return optout_shard_write_line(k->wr, k->line_buf, n, newline, err, errlen);
+}
+
+struct convert_ctx {
+    optout_docsink *k;
+    const optout_doc_decision *dec;
+    size_t row, rows;
+    char *err;
+    size_t errlen;
+};
+
+static int convert_row(void *arg, const char *json, size_t len) {
+    struct convert_ctx *c = arg;
+    if (c->row >= c->rows) {
+        optout_set_err(c->err, c->errlen, "%s: more rows than the row group holds", c->k->src->path);
+        return -1;
+    }
+    const optout_doc_decision *d = &c->dec[c->row++];
+    if (!d->written) return 0;
+    if (d->removed) return c->k->wr ? write_removed(c->k, json, len, 1, d->agents, c->err, c->errlen) : 0;
+    return optout_shard_write_line(c->k->w, json, len, 1, c->err, c->errlen);
+}
+
+/* A Parquet row group as JSON Lines. */
+static int convert_put(optout_docsink *k, const optout_doc_batch *b, const optout_doc_decision *dec, char *err,
+                       size_t errlen) {
+    struct convert_ctx c = {.k = k, .dec = dec, .rows = b->count, .err = err, .errlen = errlen};
+    err[0] = 0;
+    int rc = optout_pq_row_group_json(k->src->pq, b->row_group, convert_row, &c, err, errlen);
+    if (rc == 0 && c.row != c.rows) {
+        optout_set_err(err, errlen, "%s: row group %d: %zu rows rendered of %zu", k->src->path, b->row_group, c.row,
+                       c.rows);
+        return -1;
+    }
+    return rc == 0 ? 0 : -1;
+}
+
 static int jsonl_put(optout_docsink *k, const optout_doc_batch *b, const optout_doc_decision *dec, char *err,
                      size_t errlen) {
     for (size_t i = 0; i < b->count; i++) {
@@ -413,12 +459,7 @@ static int jsonl_put(optout_docsink *k, const optout_doc_batch *b, const optout_
             continue;
         } else if (dec[i].removed) {
             if (!k->wr) continue;
-            optout_agentset none;
-            optout_agentset_clear(&none);
-            size_t alen = optout_tags_agents_json(k->opts.agents, dec[i].agents ? dec[i].agents : &none, &k->agents_buf,
-                                                  &k->agents_cap);
-            size_t n = optout_tags_removed_line(d->raw, d->raw_len, k->agents_buf, alen, &k->line_buf, &k->line_cap);
-            rc = optout_shard_write_line(k->wr, k->line_buf, n, d->newline, err, errlen);
+            rc = write_removed(k, d->raw, d->raw_len, d->newline, dec[i].agents, err, errlen);
         } else {
             rc = optout_shard_write_line(k->w, d->raw, d->raw_len, d->newline, err, errlen);
         }
@@ -480,6 +521,7 @@ static int pq_put(optout_docsink *k, const optout_doc_batch *b, const optout_doc
 
 int optout_docsink_put(optout_docsink *k, const optout_doc_batch *b, const optout_doc_decision *d, char *err,
                        size_t errlen) {
+    if (k->convert) return convert_put(k, b, d, err, errlen);
     return k->src->format == OPTOUT_DOC_PARQUET ? pq_put(k, b, d, err, errlen) : jsonl_put(k, b, d, err, errlen);
 }
 
@@ -530,7 +572,7 @@ void optout_docsink_abort(optout_docsink *k) {
     if (k->pwr) optout_pq_writer_abort(k->pwr);
     /* a Parquet writer writes its path directly: what it left is partial (or, after a failed
      * commit of the kept file, a removed file whose kept twin is missing) */
-    if (k->src->format == OPTOUT_DOC_PARQUET) {
+    if (k->src->format == OPTOUT_DOC_PARQUET && !k->convert) {
         if (k->out_path) unlink(k->out_path);
         if (k->removed_path) unlink(k->removed_path);
     }

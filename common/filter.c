@@ -510,8 +510,13 @@ int optout_filter_shard(const optout_filter_config *cfg, const char *in, const c
             goto done;
         }
     } else {
-        optout_docsink_opts ko = {.agents = cfg->agents, .jsonl_format = out_format, .level = cfg->level};
-        if (run.parquet && optout_filter_parquet_codec(cfg, &ko.pq_codec, &ko.pq_level, err, errlen) != 0) goto done;
+        optout_docsink_opts ko = {.agents = cfg->agents, .jsonl_format = out_format, .level = cfg->level,
+                                  .jsonl = cfg->output_format == 1};
+        if (cfg->output_format == 2 && !run.parquet) {
+            snprintf(err, errlen, "%s: --output-format parquet: converting JSON Lines to Parquet is not supported yet", in);
+            goto done;
+        }
+        if (run.parquet && !ko.jsonl && optout_filter_parquet_codec(cfg, &ko.pq_codec, &ko.pq_level, err, errlen) != 0) goto done;
         if (!(sink = optout_docsink_open(src, out, removed, &ko, err, errlen))) goto done;
     }
     optout_doc_batch b;

@@ -132,6 +132,7 @@ static const char *const METRICS[] = {"tokens", "bytes", "docs", NULL};
 static const char *const SCHEMES[] = {"auto", "https", "http", NULL};
 static const char *const STAGES[] = {"rank", "fetch", NULL};
 static const char *const MISSING_URL[] = {"fail", "keep", NULL};
+static const char *const OUTPUT_FORMATS[] = {"same", "jsonl", "parquet", NULL};
 static const char *const PARQUET_CODECS[] = {"zstd", "snappy", "gzip", "lz4", "none", NULL};
 
 #define ROW(n, i, t, p, a, d, lo, hi, ch, ck, h) {n, OPTOUT_OPT_##i, OPTOUT_OT_##t, p, a, d, lo, hi, ch, ck, h, 0, 0}
@@ -179,6 +180,8 @@ const optout_option optout_option_table[] = {
     ROW("output", OUTPUT, CHOICE, B | R | F, NULL, "shards", 0, 0, OUTPUTS, NULL,
         "rewrite shards, or only list the removed documents (tags)"),
     ROW("level", LEVEL, NUMBER, B | R | F, "N", "3", 1, 19, NULL, NULL, "zstd level of the outputs"),
+    ROW("output-format", OUTPUT_FORMAT, CHOICE, B | R | F, NULL, "same", 0, 0, OUTPUT_FORMATS, NULL,
+        "the outputs' format: the input's, JSON Lines (Parquet converted), or Parquet"),
     ROW("parquet-compression", PARQUET_COMPRESSION, CHOICE, B | R | F, NULL, "zstd", 0, 0, PARQUET_CODECS, NULL,
         "the codec of Parquet outputs (--level is checked against it)"),
     ROW("keep-format", KEEP_FORMAT, FLAG, B | R, NULL, "false", 0, 0, NULL, NULL,

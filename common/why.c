@@ -99,7 +99,7 @@ const optout_why_config *optout_why_config_of(const optout_why *w) {
  * leaves the per-URL decision as modelled here. */
 static int known_option(const char *name, const char *value) {
     static const char *const neutral[] = {"allow-private", "connect-to", "corpus", "fetch-tasks", "keep-format",
-                                          "level", "metric", "missing-url", "output", "parquet-compression",
+                                          "level", "metric", "missing-url", "output", "output-format", "parquet-compression",
                                           "partitions", "removed", "scheme", "user-agent"};
     for (size_t i = 0; i < sizeof neutral / sizeof *neutral; i++)
         if (strcmp(name, neutral[i]) == 0) return 1;

@@ -25,7 +25,9 @@
  *   removed ones to `removed`, in the source's format: JSON Lines lines byte-identical (removed ones
  *   with "disallowed_user_agents" added, tags.h builds them; compressed by the output's name); Parquet
  *   through the format library's streaming writer, one output row group per input row group built
- *   from a keep bitmap, removed/ with the disallowed_user_agents list column.
+ *   from a keep bitmap, removed/ with the disallowed_user_agents list column. With opts.jsonl a
+ *   Parquet source is written as JSON Lines instead (row by row, parquet.h's JSON rendering; a
+ *   removed row's object gets "disallowed_user_agents" as a JSON Lines line does).
  * - optout_docsink_put() takes one batch as the source yielded it with one decision per document:
  *   written or not (a document outside a sample is written nowhere), removed or kept, the
  *   disallowing agents of a removed one. JSON Lines pieces of an over-long line are written kept.
@@ -108,6 +110,8 @@ typedef struct {
     optout_shard_format jsonl_format; /* JSON Lines outputs */
     int level;                        /* JSON Lines: 0 the format's default */
     int pq_codec, pq_level;           /* Parquet: parquet.h's codec and checked level */
+    int jsonl;                        /* JSON Lines outputs whatever the source's format: a Parquet row
+                                       * becomes one object, columns in order (parquet.h's rendering) */
 } optout_docsink_opts;
 
 typedef struct optout_docsink optout_docsink;

@@ -52,6 +52,7 @@ typedef struct {
      * (0: the codec's default), both checked by parquet.h. */
     const char *parquet_compression;
     int parquet_level;
+    int output_format; /* 0: the input's format; 1: JSON Lines (a Parquet input converted); 2: Parquet */
 } optout_filter_config;
 
 /* Filters `in` into `out` (format `out_format`) and, when `removed` is not NULL, the removed

@@ -115,6 +115,20 @@ with tempfile.TemporaryDirectory() as work:
         codecs = {r["compression"] for r in duck("SELECT compression FROM parquet_metadata(%s)" % q(p_out))}
         check(codecs == {"ZSTD"}, "zstd by default (%s)" % codecs)
 
+    # --output-format jsonl: the Parquet rows as JSON Lines, one object per row, columns in order
+    c_out, c_rm = os.path.join(work, "c.jsonl.zst"), os.path.join(work, "c.rm.jsonl.zst")
+    r = run("filter", "--robots-dir", robots, "--in", pq, "--out", c_out, "--removed", c_rm, "--output-format", "jsonl")
+    if check(r.returncode == 0, "--output-format jsonl from Parquet exits 0 (%s)" % r.stderr.strip()):
+        conv, conv_rm = jsonl(c_out), jsonl(c_rm)
+        check([d["id"] for d in conv] == kept_ids, "converted: the kept documents, in order")
+        check([list(d) for d in conv[:1]] == [[c for c, _ in types(pq)]], "converted: the columns in order")
+        check([d["text"] for d in conv] == [d["text"] for d in jsonl(j_out)], "converted: the same texts")
+        check([d["disallowed_user_agents"] for d in conv_rm] == [d["disallowed_user_agents"] for d in removed],
+              "converted removed documents carry their agents")
+    r = run("filter", "--robots-dir", robots, "--in", corpus, "--out", os.path.join(work, "x.parquet"),
+            "--output-format", "parquet")
+    check(r.returncode == 1 and "not supported" in r.stderr, "JSON Lines to Parquet is refused, saying so")
+
     # codec and level
     g_out = os.path.join(work, "g.parquet")
     r = run("filter", "--robots-dir", robots, "--in", pq, "--out", g_out, "--parquet-compression", "gzip", "--level", "9")
@@ -165,6 +179,13 @@ with tempfile.TemporaryDirectory() as work:
               "optout why --id finds a removed document of the Parquet shard (%s)" % (w.stdout + w.stderr)[:300])
         v = run("verify", rundir)
         check(v.returncode == 0, "optout verify on the run (%s)" % (v.stdout + v.stderr).strip()[-300:])
+
+    conv_dir = os.path.join(work, "run-jsonl")
+    r = run("run", "--corpus", os.path.join(mix, "a.parquet"), "--out", conv_dir, "--robots-dir", robots,
+            "--workers", "1", "--output-format", "jsonl")
+    if check(r.returncode == 0, "optout run --output-format jsonl exits 0 (%s)" % r.stderr.strip()[-300:]):
+        got = jsonl(os.path.join(conv_dir, "shards", "a.jsonl.zst"))
+        check([d["id"] for d in got] == kept_ids, "the run converts shards/a.parquet to shards/a.jsonl.zst")
 
     # ranking reads both copies alike
     pqdir, jdir = os.path.join(work, "pq"), os.path.join(work, "jl")
