@@ -47,6 +47,9 @@ struct optout_docsource {
     int col_of[F_COUNT]; /* index into cols of the field's values (fields sharing a path share one); -1 */
     char *render;        /* numbers and dates rendered as text */
     size_t render_cap;
+    optout_pq_size *sizes; /* the text column's sizes */
+    size_t sizes_cap;
+    int have_sizes;
     /* both */
     optout_doc *docs;
     size_t docs_cap;
@@ -124,6 +127,7 @@ void optout_docsource_close(optout_docsource *s) {
     for (int i = 0; i < F_COUNT; i++) optout_pq_column_free(&s->cols[i]);
     optout_pq_close(s->pq);
     free(s->render);
+    free(s->sizes);
     free(s->docs);
     free(s->path);
     free(s);
@@ -284,10 +288,25 @@ static int pq_next(optout_docsource *s, optout_doc_batch *b, char *err, size_t e
     }
     size_t rows = (size_t)rows64;
     size_t rendered = 0;
+    s->have_sizes = 0;
+    if ((!s->opts.need || (s->opts.need & (1u << F_TEXT))) && rows > 0) { /* the text: its size, page by page */
+        if (rows > s->sizes_cap) {
+            free(s->sizes);
+            s->sizes_cap = (s->sizes = malloc(rows * sizeof *s->sizes)) ? rows : 0;
+            if (!s->sizes) {
+                optout_set_err(err, errlen, "%s: row group %d: out of memory", s->path, rg);
+                return -1;
+            }
+        }
+        int rc = optout_pq_read_sizes(s->pq, rg, s->paths[F_TEXT], s->sizes, err, errlen);
+        if (rc < 0) return -1;
+        s->have_sizes = rc == 0;
+    }
     for (int f = 0; f < F_COUNT; f++) {
         optout_pq_column_free(&s->cols[f]);
         s->col_of[f] = -1;
         if (s->opts.need && !(s->opts.need & (1u << f))) continue;
+        if (f == F_TEXT && s->have_sizes) continue;
         int same = -1; /* a configured path serves both of its fields: read once */
         for (int g = 0; g < f; g++)
             if (s->col_of[g] >= 0 && strcmp(s->paths[g], s->paths[f]) == 0) same = s->col_of[g];
@@ -323,6 +342,10 @@ static int pq_next(optout_docsource *s, optout_doc_batch *b, char *err, size_t e
         memset(d, 0, sizeof *d);
         d->kind = OPTOUT_DOC_OK;
         d->offset = first_row + r;
+        if (s->have_sizes)
+            *d = (optout_doc){.kind = OPTOUT_DOC_OK, .offset = first_row + r, .text_sized = 1,
+                              .text_present = s->sizes[r].present, .text_bytes = s->sizes[r].bytes,
+                              .text_chars = s->sizes[r].chars};
         for (int f = 0; f < F_COUNT; f++) {
             if (s->col_of[f] < 0) continue;
             const optout_pq_value *pv = &s->cols[s->col_of[f]].v[r];

@@ -290,7 +290,9 @@ static int decide(struct filter_run *run, const optout_json_value *v, optout_sta
     return n > 0 ? mark_removed(run, hk, facts, set, err, errlen) : 0;
 }
 
-int optout_doc_facts_of(const optout_json_value *v, optout_doc_facts *f) {
+/* The facts of the values v, the text's size given (sized) or from v[F_TEXT]. */
+static int facts(const optout_json_value *v, int sized, int text_present, uint64_t bytes, uint64_t chars,
+                 optout_doc_facts *f) {
     const optout_json_value *lang = first_present(&v[F_LANG], &v[F_META_LANG]);
     const optout_json_value *dump = first_present(&v[F_DUMP], &v[F_META_DUMP]);
     const optout_json_value *date = first_present(&v[F_DATE], &v[F_META_DATE]);
@@ -300,7 +302,12 @@ int optout_doc_facts_of(const optout_json_value *v, optout_doc_facts *f) {
                                    date->present && date->is_string ? date->s : NULL, date->len);
     f->dump = dump->present && dump->is_string ? dump->s : NULL;
     f->dump_len = f->dump ? dump->len : 0;
-    if (v[F_TEXT].present && v[F_TEXT].is_string) {
+    if (sized) {
+        if (text_present) {
+            f->bytes = bytes;
+            f->chars = chars;
+        }
+    } else if (v[F_TEXT].present && v[F_TEXT].is_string) {
         if (v[F_TEXT].has_escapes) {
             optout_json_text_size(v[F_TEXT].s, v[F_TEXT].len, &f->bytes, &f->chars);
         } else { /* the bytes as they are (a Parquet string may hold a backslash) */
@@ -319,8 +326,14 @@ int optout_doc_facts_of(const optout_json_value *v, optout_doc_facts *f) {
     return 1;
 }
 
-static void document_facts(const optout_json_value *v, optout_stats *stats, optout_doc_facts *f) {
-    if (optout_doc_facts_of(v, f)) stats->tokens_estimated_docs++;
+int optout_doc_facts_of(const optout_json_value *v, optout_doc_facts *f) { return facts(v, 0, 0, 0, 0, f); }
+
+int optout_doc_facts_of_doc(const optout_doc *d, optout_doc_facts *f) {
+    return facts(d->v, d->text_sized, d->text_present, d->text_bytes, d->text_chars, f);
+}
+
+static void document_facts(const optout_doc *d, optout_stats *stats, optout_doc_facts *f) {
+    if (optout_doc_facts_of_doc(d, f)) stats->tokens_estimated_docs++;
 }
 
 void optout_doc_field_paths(const char *url_field, const char *language_field, const char *tokens_field,
@@ -403,7 +416,7 @@ static int process_doc(struct filter_run *run, const optout_doc *d, optout_doc_d
     if (bad_json) {
         run->stats->bad_json++;
     } else {
-        document_facts(d->v, run->stats, &facts);
+        document_facts(d, run->stats, &facts);
         if (decide(run, d->v, run->stats, set, &facts, err, errlen) != 0) {
             where(run, d, err, errlen);
             return -1;

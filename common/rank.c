@@ -333,7 +333,7 @@ static int map_count(const optout_rank_map_config *c, const char *in, struct tab
                 continue;
             }
             optout_doc_facts f = {.cls = OPTOUT_CLASS_UNKNOWN};
-            optout_doc_facts_of(d->v, &f);
+            optout_doc_facts_of_doc(d, &f);
             if (table_add(t, hk->key, hk->key_len, (int)f.cls, 1, f.bytes, f.tokens) != 0) {
                 snprintf(err, errlen, "out of memory counting hosts of %s", in);
                 goto done;

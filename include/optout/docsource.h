@@ -9,7 +9,8 @@
  *   block of at most opts.batch_docs lines (1: the line is not copied and stays valid only until the
  *   next call); a Parquet batch is one row group (its projected columns only: the columns of the
  *   fields asked for in opts.need, page by page through the format library).
- * - Per document, the fields of doc_fields.h's field set (the paths configured in opts) as raw
+ * - Per document, the fields of doc_fields.h's field set (Parquet: the text only as its size,
+ *   read page by page; optout_doc_facts_of_doc() in doc_fields.h reads either) (the paths configured in opts) as raw
  *   values in jsonl.h's convention: a string's bytes (escaped only for JSON Lines, has_escapes says),
  *   a number's or literal's text. A Parquet value is rendered the same way: strings as their bytes,
  *   integers in decimal, a floating token count in decimal only when integral and non-negative (else
@@ -65,6 +66,10 @@ typedef struct {
     uint64_t offset; /* JSON Lines: byte offset in the decompressed stream; Parquet: row in the file */
     uint8_t kind;    /* OPTOUT_DOC_* */
     uint8_t newline, last_piece;
+    /* Parquet: the text's size instead of its value (v[F_TEXT] absent), so that a row group's text
+     * is never held: text_sized set, text_present, UTF-8 bytes and code points. */
+    uint8_t text_sized, text_present;
+    uint64_t text_bytes, text_chars;
 } optout_doc;
 
 typedef struct {
