@@ -50,6 +50,9 @@ struct optout_docsource {
     optout_pq_size *sizes; /* the text column's sizes */
     size_t sizes_cap;
     int have_sizes;
+    int loaded;                    /* row group rg's columns are loaded */
+    size_t group_rows, group_pos;  /* its rows, and the next row to yield */
+    uint64_t first_row;            /* its first row in the file */
     /* both */
     optout_doc *docs;
     size_t docs_cap;
@@ -275,19 +278,17 @@ static size_t render_value(int field, const optout_pq_value *pv, char *out, size
 
 #define RENDER_MAX 32
 
-static int pq_next(optout_docsource *s, optout_doc_batch *b, char *err, size_t errlen) {
-    b->count = 0;
-    b->docs = s->docs;
-    if (s->rg >= optout_pq_num_row_groups(s->pq)) return 0;
-    int rg = s->rg++;
-    b->row_group = rg;
+/* Loads row group s->rg's projected columns (and the text's sizes). */
+static int pq_load(optout_docsource *s, char *err, size_t errlen) {
+    int rg = s->rg;
     int64_t rows64 = optout_pq_row_group_rows(s->pq, rg);
-    if (rows64 < 0 || (uint64_t)rows64 > SIZE_MAX / sizeof(optout_doc)) {
+    if (rows64 < 0 || (uint64_t)rows64 > SIZE_MAX / sizeof(optout_pq_size)) {
         optout_set_err(err, errlen, "%s: row group %d: %" PRId64 " rows", s->path, rg, rows64);
         return -1;
     }
     size_t rows = (size_t)rows64;
-    size_t rendered = 0;
+    s->group_rows = rows;
+    s->group_pos = 0;
     s->have_sizes = 0;
     if ((!s->opts.need || (s->opts.need & (1u << F_TEXT))) && rows > 0) { /* the text: its size, page by page */
         if (rows > s->sizes_cap) {
@@ -323,29 +324,58 @@ static int pq_next(optout_docsource *s, optout_doc_batch *b, char *err, size_t e
             return -1;
         }
         s->col_of[f] = f;
-        for (size_t r = 0; r < rows; r++) rendered += s->cols[f].v[r].kind != OPTOUT_PQ_NULL && s->cols[f].v[r].kind != OPTOUT_PQ_BYTES;
     }
+    return 0;
+}
+
+/* A row group is decided in chunks of PQ_CHUNK rows, so that the per-document state stays small
+ * whatever the row group's size (pyarrow writes up to a million rows per group). */
+#define PQ_CHUNK 16384
+
+static int pq_next(optout_docsource *s, optout_doc_batch *b, char *err, size_t errlen) {
+    b->count = 0;
+    b->docs = s->docs;
+    while (!s->loaded || s->group_pos == s->group_rows) {
+        if (s->loaded) s->first_row += s->group_rows, s->rg++;
+        s->loaded = 0;
+        if (s->rg >= optout_pq_num_row_groups(s->pq)) return 0;
+        if (pq_load(s, err, errlen) != 0) return -1;
+        s->loaded = 1;
+        if (s->group_rows == 0) { /* nothing to decide, nothing to write */
+            b->row_group = s->rg;
+            b->first = 0;
+            b->group_rows = 0;
+            return 1;
+        }
+    }
+    size_t from = s->group_pos, to = from + PQ_CHUNK < s->group_rows ? from + PQ_CHUNK : s->group_rows;
+    size_t rendered = 0;
+    for (int f = 0; f < F_COUNT; f++)
+        if (s->col_of[f] == f)
+            for (size_t r = from; r < to; r++)
+                rendered += s->cols[f].v[r].kind != OPTOUT_PQ_NULL && s->cols[f].v[r].kind != OPTOUT_PQ_BYTES;
     if (rendered * RENDER_MAX > s->render_cap) {
         free(s->render);
         s->render_cap = (s->render = malloc(rendered * RENDER_MAX)) ? rendered * RENDER_MAX : 0;
     }
-    if (reserve_docs(s, rows ? rows : 1) != 0 || s->render_cap < rendered * RENDER_MAX) {
-        optout_set_err(err, errlen, "%s: row group %d: out of memory", s->path, rg);
+    if (reserve_docs(s, to - from) != 0 || s->render_cap < rendered * RENDER_MAX) {
+        optout_set_err(err, errlen, "%s: row group %d: out of memory", s->path, s->rg);
         return -1;
     }
     b->docs = s->docs;
-    uint64_t first_row = 0;
-    for (int g = 0; g < rg; g++) first_row += (uint64_t)optout_pq_row_group_rows(s->pq, g);
+    b->row_group = s->rg;
+    b->first = from;
+    b->group_rows = s->group_rows;
     char *out = s->render;
-    for (size_t r = 0; r < rows; r++) {
-        optout_doc *d = &s->docs[r];
-        memset(d, 0, sizeof *d);
-        d->kind = OPTOUT_DOC_OK;
-        d->offset = first_row + r;
-        if (s->have_sizes)
-            *d = (optout_doc){.kind = OPTOUT_DOC_OK, .offset = first_row + r, .text_sized = 1,
-                              .text_present = s->sizes[r].present, .text_bytes = s->sizes[r].bytes,
-                              .text_chars = s->sizes[r].chars};
+    for (size_t r = from; r < to; r++) {
+        optout_doc *d = &s->docs[r - from];
+        *d = (optout_doc){.kind = OPTOUT_DOC_OK, .offset = s->first_row + r};
+        if (s->have_sizes) {
+            d->text_sized = 1;
+            d->text_present = s->sizes[r].present;
+            d->text_bytes = s->sizes[r].bytes;
+            d->text_chars = s->sizes[r].chars;
+        }
         for (int f = 0; f < F_COUNT; f++) {
             if (s->col_of[f] < 0) continue;
             const optout_pq_value *pv = &s->cols[s->col_of[f]].v[r];
@@ -361,7 +391,8 @@ static int pq_next(optout_docsource *s, optout_doc_batch *b, char *err, size_t e
             out += RENDER_MAX;
         }
     }
-    b->count = rows;
+    b->count = to - from;
+    s->group_pos = to;
     return 1;
 }
 
@@ -384,6 +415,8 @@ struct optout_docsink {
     char *out_path, *removed_path;
     uint8_t *keep, *gone;
     size_t bits_cap;
+    optout_agentset *gone_sets; /* the removed rows' agents, in row order */
+    size_t ngone, gone_cap;
     optout_pq_agents *row_agents;
     const char **names;
     size_t agents_rows_cap, names_cap;
@@ -437,33 +470,32 @@ static int write_removed(optout_docsink *k, const char *obj, size_t len, int new
 
 struct convert_ctx {
     optout_docsink *k;
-    const optout_doc_decision *dec;
-    size_t row, rows;
+    size_t row, rows, gone;
     char *err;
     size_t errlen;
 };
 
 static int convert_row(void *arg, const char *json, size_t len) {
     struct convert_ctx *c = arg;
+    optout_docsink *k = c->k;
     if (c->row >= c->rows) {
-        optout_set_err(c->err, c->errlen, "%s: more rows than the row group holds", c->k->src->path);
+        optout_set_err(c->err, c->errlen, "%s: more rows than the row group holds", k->src->path);
         return -1;
     }
-    const optout_doc_decision *d = &c->dec[c->row++];
-    if (!d->written) return 0;
-    if (d->removed) return c->k->wr ? write_removed(c->k, json, len, 1, d->agents, c->err, c->errlen) : 0;
-    return optout_shard_write_line(c->k->w, json, len, 1, c->err, c->errlen);
+    size_t r = c->row++;
+    if (k->keep[r / 8] >> (r % 8) & 1) return optout_shard_write_line(k->w, json, len, 1, c->err, c->errlen);
+    if (!(k->gone[r / 8] >> (r % 8) & 1)) return 0;
+    const optout_agentset *set = &k->gone_sets[c->gone++];
+    return k->wr ? write_removed(k, json, len, 1, set, c->err, c->errlen) : 0;
 }
 
 /* A Parquet row group as JSON Lines. */
-static int convert_put(optout_docsink *k, const optout_doc_batch *b, const optout_doc_decision *dec, char *err,
-                       size_t errlen) {
-    struct convert_ctx c = {.k = k, .dec = dec, .rows = b->count, .err = err, .errlen = errlen};
+static int convert_group(optout_docsink *k, int rg, size_t rows, char *err, size_t errlen) {
+    struct convert_ctx c = {.k = k, .rows = rows, .err = err, .errlen = errlen};
     err[0] = 0;
-    int rc = optout_pq_row_group_json(k->src->pq, b->row_group, convert_row, &c, err, errlen);
+    int rc = optout_pq_row_group_json(k->src->pq, rg, convert_row, &c, err, errlen);
     if (rc == 0 && c.row != c.rows) {
-        optout_set_err(err, errlen, "%s: row group %d: %zu rows rendered of %zu", k->src->path, b->row_group, c.row,
-                       c.rows);
+        optout_set_err(err, errlen, "%s: row group %d: %zu rows rendered of %zu", k->src->path, rg, c.row, c.rows);
         return -1;
     }
     return rc == 0 ? 0 : -1;
@@ -491,61 +523,90 @@ static int jsonl_put(optout_docsink *k, const optout_doc_batch *b, const optout_
     return 0;
 }
 
-static int pq_put(optout_docsink *k, const optout_doc_batch *b, const optout_doc_decision *dec, char *err,
-                  size_t errlen) {
-    size_t bytes = b->count / 8 + 1, nagents = optout_agents_count(k->opts.agents), removed = 0, names = 0;
-    for (size_t i = 0; i < b->count; i++) {
-        if (!dec[i].written || !dec[i].removed) continue;
-        removed++;
-        for (size_t a = 0; dec[i].agents && a < nagents; a++) names += optout_agentset_has(dec[i].agents, a);
-    }
-    if (bytes > k->bits_cap) {
-        free(k->keep);
-        free(k->gone);
-        k->keep = malloc(bytes);
-        k->gone = malloc(bytes);
-        k->bits_cap = k->keep && k->gone ? bytes : 0;
-    }
-    if (removed > k->agents_rows_cap) {
+/* A Parquet row group through the filter writer: kept rows into out, removed ones with their
+ * agents into removed. */
+static int pq_group(optout_docsink *k, int rg, char *err, size_t errlen) {
+    size_t nagents = optout_agents_count(k->opts.agents), names = 0;
+    for (size_t g = 0; g < k->ngone; g++)
+        for (size_t a = 0; a < nagents; a++) names += optout_agentset_has(&k->gone_sets[g], a);
+    if (k->ngone > k->agents_rows_cap) {
         free(k->row_agents);
-        k->agents_rows_cap = (k->row_agents = malloc(removed * sizeof *k->row_agents)) ? removed : 0;
+        k->agents_rows_cap = (k->row_agents = malloc(k->ngone * sizeof *k->row_agents)) ? k->ngone : 0;
     }
     if (names > k->names_cap) {
         free(k->names);
         k->names_cap = (k->names = malloc(names * sizeof *k->names)) ? names : 0;
     }
-    if (k->bits_cap < bytes || k->agents_rows_cap < removed || k->names_cap < names) {
-        optout_set_err(err, errlen, "%s: row group %d: out of memory", k->src->path, b->row_group);
+    if (k->agents_rows_cap < k->ngone || k->names_cap < names) {
+        optout_set_err(err, errlen, "%s: row group %d: out of memory", k->src->path, rg);
         return -1;
     }
-    memset(k->keep, 0, bytes);
-    memset(k->gone, 0, bytes);
-    size_t r = 0, nm = 0;
+    size_t nm = 0;
+    for (size_t g = 0; g < k->ngone; g++) {
+        k->row_agents[g].names = k->names + nm;
+        k->row_agents[g].n = 0;
+        for (size_t a = 0; a < nagents; a++)
+            if (optout_agentset_has(&k->gone_sets[g], a)) {
+                k->names[nm++] = optout_agents_name(k->opts.agents, a);
+                k->row_agents[g].n++;
+            }
+    }
+    if (optout_pq_writer_row_group(k->pw, rg, k->keep, NULL, err, errlen) != 0) return -1;
+    if (k->pwr && optout_pq_writer_row_group(k->pwr, rg, k->gone, k->row_agents, err, errlen) != 0) return -1;
+    return 0;
+}
+
+/* A Parquet source's batch: its decisions gathered into the row group's bitmaps; the row group is
+ * written (as Parquet, or converted) when its last batch has come. */
+static int group_put(optout_docsink *k, const optout_doc_batch *b, const optout_doc_decision *dec, char *err,
+                     size_t errlen) {
+    if (b->first == 0) {
+        size_t bytes = b->group_rows / 8 + 1;
+        if (bytes > k->bits_cap) {
+            free(k->keep);
+            free(k->gone);
+            k->keep = malloc(bytes);
+            k->gone = malloc(bytes);
+            k->bits_cap = k->keep && k->gone ? bytes : 0;
+            if (!k->bits_cap) {
+                optout_set_err(err, errlen, "%s: row group %d: out of memory", k->src->path, b->row_group);
+                return -1;
+            }
+        }
+        memset(k->keep, 0, bytes);
+        memset(k->gone, 0, bytes);
+        k->ngone = 0;
+    }
     for (size_t i = 0; i < b->count; i++) {
+        size_t r = b->first + i;
         if (!dec[i].written) continue;
         if (!dec[i].removed) {
-            k->keep[i / 8] |= (uint8_t)(1u << (i % 8));
+            k->keep[r / 8] |= (uint8_t)(1u << (r % 8));
             continue;
         }
-        k->gone[i / 8] |= (uint8_t)(1u << (i % 8));
-        k->row_agents[r].names = k->names + nm;
-        k->row_agents[r].n = 0;
-        for (size_t a = 0; dec[i].agents && a < nagents; a++)
-            if (optout_agentset_has(dec[i].agents, a)) {
-                k->names[nm++] = optout_agents_name(k->opts.agents, a);
-                k->row_agents[r].n++;
+        k->gone[r / 8] |= (uint8_t)(1u << (r % 8));
+        if (k->ngone == k->gone_cap) {
+            size_t cap = k->gone_cap ? k->gone_cap * 2 : 1024;
+            optout_agentset *g = realloc(k->gone_sets, cap * sizeof *g);
+            if (!g) {
+                optout_set_err(err, errlen, "%s: row group %d: out of memory", k->src->path, b->row_group);
+                return -1;
             }
-        r++;
+            k->gone_sets = g;
+            k->gone_cap = cap;
+        }
+        if (dec[i].agents) k->gone_sets[k->ngone] = *dec[i].agents;
+        else optout_agentset_clear(&k->gone_sets[k->ngone]);
+        k->ngone++;
     }
-    if (optout_pq_writer_row_group(k->pw, b->row_group, k->keep, NULL, err, errlen) != 0) return -1;
-    if (k->pwr && optout_pq_writer_row_group(k->pwr, b->row_group, k->gone, k->row_agents, err, errlen) != 0) return -1;
-    return 0;
+    if (b->group_rows == 0 || b->first + b->count < b->group_rows) return 0;
+    return k->convert ? convert_group(k, b->row_group, b->group_rows, err, errlen)
+                      : pq_group(k, b->row_group, err, errlen);
 }
 
 int optout_docsink_put(optout_docsink *k, const optout_doc_batch *b, const optout_doc_decision *d, char *err,
                        size_t errlen) {
-    if (k->convert) return convert_put(k, b, d, err, errlen);
-    return k->src->format == OPTOUT_DOC_PARQUET ? pq_put(k, b, d, err, errlen) : jsonl_put(k, b, d, err, errlen);
+    return k->src->format == OPTOUT_DOC_PARQUET ? group_put(k, b, d, err, errlen) : jsonl_put(k, b, d, err, errlen);
 }
 
 static void sink_free(optout_docsink *k) {
@@ -557,6 +618,7 @@ static void sink_free(optout_docsink *k) {
     free(k->gone);
     free(k->row_agents);
     free(k->names);
+    free(k->gone_sets);
     free(k);
 }
 

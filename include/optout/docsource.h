@@ -7,8 +7,9 @@
  *   ends, else JSON Lines: plain, gzip or zstd, shard.h), never from the name.
  * - optout_docsource_next() yields a batch of documents in input order. A JSON Lines batch is a
  *   block of at most opts.batch_docs lines (1: the line is not copied and stays valid only until the
- *   next call); a Parquet batch is one row group (its projected columns only: the columns of the
- *   fields asked for in opts.need, page by page through the format library).
+ *   next call); a Parquet batch is a block of rows of one row group, in order (the row group's
+ *   projected columns are read once: the columns of the fields asked for in opts.need); a row
+ *   group without rows is one empty batch.
  * - Per document, the fields of doc_fields.h's field set (Parquet: the text only as its size,
  *   read page by page; optout_doc_facts_of_doc() in doc_fields.h reads either) (the paths configured in opts) as raw
  *   values in jsonl.h's convention: a string's bytes (escaped only for JSON Lines, has_escapes says),
@@ -29,7 +30,8 @@
  *   from a keep bitmap, removed/ with the disallowed_user_agents list column. With opts.jsonl a
  *   Parquet source is written as JSON Lines instead (row by row, parquet.h's JSON rendering; a
  *   removed row's object gets "disallowed_user_agents" as a JSON Lines line does).
- * - optout_docsink_put() takes one batch as the source yielded it with one decision per document:
+ * - optout_docsink_put() takes every batch as the source yielded it, in order, with one decision
+ *   per document (a Parquet row group is written when its last batch arrives):
  *   written or not (a document outside a sample is written nowhere), removed or kept, the
  *   disallowing agents of a removed one. JSON Lines pieces of an over-long line are written kept.
  * - Outputs appear only complete: commit publishes both (removed first), abort removes both.
@@ -75,7 +77,9 @@ typedef struct {
 typedef struct {
     optout_doc *docs;
     size_t count;
-    int row_group; /* Parquet: the row group; -1 for JSON Lines */
+    int row_group;     /* Parquet: the row group; -1 for JSON Lines */
+    size_t first;      /* Parquet: the row of docs[0] within its row group */
+    size_t group_rows; /* Parquet: the row group's rows (it is complete when first + count reaches it) */
 } optout_doc_batch;
 
 typedef struct {

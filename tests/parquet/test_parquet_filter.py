@@ -2,7 +2,7 @@
 the same documents as JSON Lines, with DuckDB (an independent implementation) writing the fixtures
 and reading every output back (never our own reader).
 
-The fixture is the bundled sample (data/sample/corpus.jsonl.zst), 30 times over, copied to Parquet
+The fixture is the bundled sample (data/sample/corpus.jsonl.zst), 240 times over, copied to Parquet
 by DuckDB (2 row groups, a TIMESTAMP date, key-value metadata). Checks: the same statistics; the same kept and
 removed documents (by id, in order), the kept rows identical to the input's; the same column types
 and key-value metadata; removed/ ends with disallowed_user_agents (a list of strings) equal to the
@@ -66,10 +66,11 @@ def kv(path):
     return sorted((r["key"], r["value"]) for r in duck("SELECT * FROM parquet_kv_metadata(%s)" % q(path)))
 
 
-COPIES = 30
+COPIES = 240
 
 with tempfile.TemporaryDirectory() as work:
-    # DuckDB rounds row groups up to 2048 rows: the sample 30 times over (2,400 rows) makes two
+    # the sample 240 times over (19,200 rows) in two row groups (DuckDB rounds their size to 2,048
+    # rows): 18,432 and 768, the first larger than the filter's chunk of 16,384 rows
     sample_corpus = os.path.join(sample, "corpus.jsonl.zst")
     corpus = os.path.join(work, "corpus.jsonl.zst")
     with open(sample_corpus, "rb") as f:
@@ -80,7 +81,7 @@ with tempfile.TemporaryDirectory() as work:
     duck("COPY (SELECT * FROM read_json(%s, format='newline_delimited')) TO %s (FORMAT parquet)"
          % (q(sample_corpus), q(one)),
          "COPY (SELECT p.* EXCLUDE (file_row_number) FROM range(%d) r, read_parquet(%s, file_row_number=true) p "
-         "ORDER BY r.range, p.file_row_number) TO %s (FORMAT parquet, ROW_GROUP_SIZE 1000, "
+         "ORDER BY r.range, p.file_row_number) TO %s (FORMAT parquet, ROW_GROUP_SIZE 18432, "
          "KV_METADATA {origin: 'optout-test'})" % (COPIES, q(one), q(pq)))
     groups = int(duck("SELECT count(DISTINCT row_group_id) AS n FROM parquet_metadata(%s)" % q(pq))[0]["n"])
     check(groups == 2, "the fixture has 2 row groups (%s)" % groups)
