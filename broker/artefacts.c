@@ -50,21 +50,44 @@ static void utc_time(uint64_t t, char *out, size_t cap) {
     strftime(out, cap, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
 
+/* Tasks listed in the report, by label, with an error each. */
+struct task_list {
+    char **labels;
+    const char **errors;
+    size_t n;
+};
+
+/* The tasks that failed (retried = 0: their error), or that failed in an earlier invocation and
+ * did not fail again (retried = 1: that invocation's error). 0 or -1 (out of memory). */
+static int list_tasks(const struct broker *b, int retried, struct task_list *l) {
+    char label[4200];
+    l->n = 0;
+    l->labels = calloc(b->task_count + 1, sizeof *l->labels);
+    l->errors = calloc(b->task_count + 1, sizeof *l->errors);
+    if (!l->labels || !l->errors) return -1;
+    for (size_t i = 0; i < b->task_count; i++) {
+        const struct task *t = &b->tasks[i];
+        const char *error = !retried ? (t->state == TASK_FAILED ? (t->error ? t->error : "") : NULL)
+                                     : (t->state != TASK_FAILED ? t->earlier_error : NULL);
+        if (!error) continue;
+        if (!(l->labels[l->n] = strdup(task_label(b, i, label, sizeof label)))) return -1;
+        l->errors[l->n++] = error;
+    }
+    return 0;
+}
+
+static void free_task_list(struct task_list *l) {
+    for (size_t i = 0; l->labels && i < l->n; i++) free(l->labels[i]);
+    free(l->labels);
+    free(l->errors);
+}
+
 /* report.json, report.md, the chart and report.msgpack (common/report.c), from the merged statistics. */
 static int write_report(struct broker *b) {
     const struct broker_config *c = b->cfg;
-    const char **inputs = calloc(b->failed + 1, sizeof *inputs), **errors = calloc(b->failed + 1, sizeof *errors);
-    char **labels = calloc(b->failed + 1, sizeof *labels);
-    size_t n = 0;
+    struct task_list failed = {0}, retried = {0};
     int rc = -1;
-    if (!inputs || !errors || !labels) goto out;
-    char label[4200];
-    for (size_t i = 0; i < b->task_count && n < b->failed; i++)
-        if (b->tasks[i].state == TASK_FAILED) {
-            if (!(labels[n] = strdup(task_label(b, i, label, sizeof label)))) goto out;
-            inputs[n] = labels[n];
-            errors[n++] = b->tasks[i].error ? b->tasks[i].error : "";
-        }
+    if (list_tasks(b, 0, &failed) != 0 || list_tasks(b, 1, &retried) != 0) goto out;
     char agents_name[512], agents_sha[65], from[32], to[32], err[1024];
     agents_identity(b, agents_name, sizeof agents_name, agents_sha);
     optout_rank_reduce_config rank;
@@ -82,9 +105,12 @@ static int write_report(struct broker *b) {
         .robots_dir = c->robots_dir,
         .robots_source = fetched ? "fetched" : c->robots_dir,
         .tasks = b->task_count,
-        .failed = n,
-        .failed_inputs = inputs,
-        .failed_errors = errors,
+        .failed = failed.n,
+        .failed_inputs = (const char *const *)failed.labels,
+        .failed_errors = failed.errors,
+        .retried = retried.n,
+        .retried_inputs = (const char *const *)retried.labels,
+        .retried_errors = retried.errors,
         .agents_name = agents_name,
         .agents_sha256 = agents_sha,
         .host_key = c->host_key == OPTOUT_HOSTKEY_NETLOC ? "netloc" : "canonical",
@@ -102,10 +128,8 @@ static int write_report(struct broker *b) {
         optout_log(LOG_ERR, "writing the report: %s", err);
     else rc = 0;
 out:
-    for (size_t i = 0; labels && i < n; i++) free(labels[i]);
-    free(labels);
-    free(inputs);
-    free(errors);
+    free_task_list(&failed);
+    free_task_list(&retried);
     return rc;
 }
 

@@ -90,21 +90,52 @@ static void worker_dead(struct broker *b, long w, const char *why) {
             commit_attempt_failed(b, i, wk->name, "its worker died (lease expired)");
 }
 
+int broker_leased_to(const struct broker *b, size_t task, long w) {
+    long owner = b->tasks[task].worker;
+    /* a worker that reconnected has a new identity (a new entry here) and the same name: the
+     * results of tasks it kept running are its own */
+    return owner == w || (owner >= 0 && strcmp(b->workers[owner].name, b->workers[w].name) == 0);
+}
+
 void broker_send_ack(struct broker *b, long w, size_t task, uint64_t attempt) {
     if (w < 0 || !b->workers[w].alive) return;
     optout_msg ack = {.type = OPTOUT_MSG_ACK, .epoch = b->epoch, .task = task, .attempt = attempt};
     send_to(b, w, &ack);
 }
 
+void broker_worker_outcome(struct broker *b, long w, size_t task, int ok) {
+    struct worker *wk = &b->workers[w];
+    int64_t now = optout_now_ms();
+    if (ok || now - b->tasks[task].leased_at >= FAST_FAIL_MS) {
+        wk->fast_failures = 0; /* a success, or a failure that took work: the worker is not the cause */
+        return;
+    }
+    for (unsigned i = 0; i < wk->fast_failures; i++)
+        if (wk->fast_failed[i] == task) return; /* one task failing again says nothing of its worker */
+    wk->fast_failed[wk->fast_failures++] = task;
+    if (wk->fast_failures < BENCH_AFTER) return;
+    wk->fast_failures = 0;
+    int64_t ms = BENCH_MS;
+    for (unsigned i = 0; i < wk->benches && ms < BENCH_MAX_MS; i++) ms *= 2;
+    if (ms > BENCH_MAX_MS) ms = BENCH_MAX_MS;
+    wk->benched_until = now + ms;
+    /* the first bench is the news (a misconfigured worker); later ones only say it goes on */
+    optout_log(wk->benches++ ? LOG_INFO : LOG_WARNING,
+               "worker=%s: benched for %lld s: its last %d tasks all failed within %d ms of their lease, so it "
+               "is probably misconfigured (a missing --root? an unreadable mount?); the tasks go to other workers",
+               wk->name, (long long)(ms / 1000), BENCH_AFTER, FAST_FAIL_MS);
+}
+
 /* ---- messages ----------------------------------------------------------------------------- */
 
 /* READY: registers a new worker, or renews a known one's credit. */
 static void on_ready(struct broker *b, long w, const void *id, size_t id_len, const optout_msg *m) {
-    if (w < 0) {
+    int fresh = w < 0;
+    if (fresh) {
         if (b->worker_count == b->worker_cap) {
             b->worker_cap = b->worker_cap ? 2 * b->worker_cap : 16;
             b->workers = realloc(b->workers, b->worker_cap * sizeof *b->workers);
-            if (!b->workers) optout_malloc(SIZE_MAX);
+            if (!b->workers) optout_oom("the worker table");
         }
         w = (long)b->worker_count++;
         memset(&b->workers[w], 0, sizeof b->workers[w]);
@@ -112,9 +143,10 @@ static void on_ready(struct broker *b, long w, const void *id, size_t id_len, co
         memcpy(b->workers[w].id, id, id_len);
         b->workers[w].id_len = id_len;
         b->workers[w].alive = 1;
-        optout_log(LOG_INFO, "worker=%s: joined with %u slots", m->worker, m->credit);
     }
-    snprintf(b->workers[w].name, sizeof b->workers[w].name, "%s", m->worker);
+    /* the name is the peer's text: escaped once here, so that every log line can quote it */
+    optout_log_escape_str(m->worker, b->workers[w].name, sizeof b->workers[w].name);
+    if (fresh) optout_log(LOG_INFO, "worker=%s: joined with %u slots", b->workers[w].name, m->credit);
     /* A registered worker says READY again when it learns this broker's epoch (it joined with
      * epoch 0). Its free slots were counted before the tasks leased to it since then reached
      * it, so those are taken off: otherwise its credit would stay one task too high for good.
@@ -127,10 +159,11 @@ static void on_ready(struct broker *b, long w, const void *id, size_t id_len, co
 
 static void on_handback(struct broker *b, long w, const optout_msg *m) {
     if (m->epoch != b->epoch || m->task >= b->task_count || b->tasks[m->task].state != TASK_LEASED ||
-        b->tasks[m->task].attempt != m->attempt)
-        return;
+        b->tasks[m->task].attempt != m->attempt || !broker_leased_to(b, m->task, w))
+        return; /* not an attempt leased to this worker */
     char fields[4200];
-    optout_log(LOG_INFO, "%s worker=%s: handed back", task_fields(b, m->task, fields, sizeof fields), b->workers[w].name);
+    optout_log(LOG_INFO, "%s worker=%s: handed back", task_fields(b, m->task, fields, sizeof fields),
+               b->workers[w].name);
     commit_discard_attempt(b, m->task);
     broker_queue_push(b, m->task); /* not a failure: no retry counted */
 }
@@ -145,11 +178,21 @@ static void on_bye(struct broker *b, long w) {
     optout_log(LOG_INFO, "worker=%s: left", b->workers[w].name);
 }
 
+/* A peer can send malformed messages at will: one line per peer per interval, its identity escaped. */
+static void log_malformed(struct broker *b, const void *id, size_t id_len, size_t len, const char *why) {
+    char peer[4 * 64];
+    unsigned long suppressed = 0;
+    optout_log_escape(id, id_len < 64 ? id_len : 64, peer, sizeof peer);
+    if (optout_log_allow(&b->malformed_log, peer, &suppressed))
+        optout_log(LOG_WARNING, "peer=%s: dropped a malformed message (%zu bytes): %s%s", peer, len, why,
+                   suppressed ? " (and more from it since the last message)" : "");
+}
+
 static void on_message(struct broker *b, const void *id, size_t id_len, const void *frame, size_t len) {
     optout_msg m;
     char err[OPTOUT_MSG_ERR_LEN];
     if (optout_msg_decode(frame, len, &m, err) != 0) {
-        optout_log(LOG_WARNING, "dropped a malformed message (%zu bytes): %s", len, err);
+        log_malformed(b, id, id_len, len, err);
         return;
     }
     long w = find_worker(b, id, id_len);
@@ -187,11 +230,12 @@ static void on_message(struct broker *b, const void *id, size_t id_len, const vo
 /* ---- dispatch ------------------------------------------------------------------------------- */
 
 static void dispatch(struct broker *b) {
+    int64_t now = optout_now_ms();
     while (b->queue_len > 0) {
         long w = -1;
         for (size_t k = 0; k < b->worker_count; k++) { /* round robin over workers with credit */
             size_t i = (b->next_worker + k) % b->worker_count;
-            if (b->workers[i].alive && b->workers[i].credit > 0) {
+            if (b->workers[i].alive && b->workers[i].credit > 0 && b->workers[i].benched_until <= now) {
                 w = (long)i;
                 break;
             }
@@ -220,6 +264,7 @@ static void dispatch(struct broker *b) {
         b->workers[w].credit--;
         t->state = TASK_LEASED;
         t->worker = w;
+        t->leased_at = now;
     }
 }
 
@@ -237,13 +282,16 @@ static void drain(struct broker *b) {
         int more = zmq_msg_more(&id);
         zmq_msg_init(&body);
         if (more && zmq_msg_recv(&body, b->router, 0) >= 0) {
+            size_t frames = 1;
             while (zmq_msg_more(&body)) { /* extra frames: drop the message */
                 zmq_msg_close(&body);
                 zmq_msg_init(&body);
                 zmq_msg_recv(&body, b->router, 0);
-                more = 0;
+                frames++;
             }
-            if (more) on_message(b, zmq_msg_data(&id), zmq_msg_size(&id), zmq_msg_data(&body), zmq_msg_size(&body));
+            if (frames == 1)
+                on_message(b, zmq_msg_data(&id), zmq_msg_size(&id), zmq_msg_data(&body), zmq_msg_size(&body));
+            else log_malformed(b, zmq_msg_data(&id), zmq_msg_size(&id), zmq_msg_size(&body), "more than one frame");
         }
         zmq_msg_close(&body);
         zmq_msg_close(&id);
@@ -353,8 +401,10 @@ static int open_socket(struct broker *b, struct broker_zap **zap) {
     b->zctx = zmq_ctx_new();
     b->router = b->zctx ? zmq_socket(b->zctx, ZMQ_ROUTER) : NULL;
     int one = 1, zero = 0;
+    int64_t max_frame = (int64_t)OPTOUT_MSG_MAX_BYTES; /* larger frames are refused as they arrive */
     if (!b->router || zmq_setsockopt(b->router, ZMQ_ROUTER_MANDATORY, &one, sizeof one) != 0 ||
-        zmq_setsockopt(b->router, ZMQ_LINGER, &zero, sizeof zero) != 0) {
+        zmq_setsockopt(b->router, ZMQ_LINGER, &zero, sizeof zero) != 0 ||
+        zmq_setsockopt(b->router, ZMQ_MAXMSGSIZE, &max_frame, sizeof max_frame) != 0) {
         optout_log(LOG_ERR, "ZeroMQ socket: %s", zmq_strerror(zmq_errno()));
         return -1;
     }
@@ -407,6 +457,7 @@ static void release(struct broker *b, struct broker_zap *zap) {
         free(b->tasks[i].accepted);
         free(b->tasks[i].output_name);
         free(b->tasks[i].error);
+        free(b->tasks[i].earlier_error);
     }
     free(b->tasks);
     free(b->queue);
@@ -414,6 +465,7 @@ static void release(struct broker *b, struct broker_zap *zap) {
     free(b->workers);
     free(b->config_blob);
     free(b->stats);
+    free(b->pending_stats);
     free(b->blocked);
     for (size_t i = 0; i < b->published_count; i++) free(b->published[i].path);
     free(b->published);
@@ -441,7 +493,7 @@ static int serve(struct broker *b, struct broker_zap **zap) {
 }
 
 int broker_run(const struct broker_config *cfg) {
-    struct broker b = {.cfg = cfg};
+    struct broker b = {.cfg = cfg, .malformed_log = {.every_ms = 10000}};
     struct broker_zap *zap = NULL; /* with CURVE: the ZAP handler (zap.h) */
     int rc = OPTOUT_EXIT_FAILURE, lock_fd = -1;
     char err[OPTOUT_RUNDIR_ERR_LEN];
@@ -455,7 +507,8 @@ int broker_run(const struct broker_config *cfg) {
     }
     b.agents = optout_agents_new();
     b.stats = calloc(1, sizeof *b.stats);
-    if (!b.agents || !b.stats || (rc = prepare(&b)) != OPTOUT_EXIT_OK) goto out;
+    b.pending_stats = calloc(1, sizeof *b.pending_stats);
+    if (!b.agents || !b.stats || !b.pending_stats || (rc = prepare(&b)) != OPTOUT_EXIT_OK) goto out;
     rc = OPTOUT_EXIT_FAILURE;
     int halted = serve(&b, &zap);
     if (halted < 0) goto out;

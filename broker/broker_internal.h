@@ -4,6 +4,7 @@
  * The files, split the way Redis splits server.c / networking.c / aof.c:
  *   broker.c     the event loop: the worker table, credit, heartbeats, messages, dispatch
  *   commit.c     results, the journal and publication: acceptance, group commit, replay, recovery
+ *   result.c     what a result must hold before it is accepted (the table of outputs, checked on disk)
  *   plan.c       the plan, the run configuration sent to workers, stage progression, Redis loading
  *   stages.c     the stages and their tasks: layout, TASK messages, output names, statistics
  *   artefacts.c  what the run leaves besides outputs: report, manifest, dry run, domains
@@ -22,11 +23,13 @@
 #include "optout/agents.h"
 #include "optout/blocked.h"
 #include "optout/journal.h"
+#include "optout/log.h"
 #include "optout/msg.h"
 #include "optout/rank.h"
 #include "optout/rundir.h"
 #include "optout/stats.h"
 #include "records.h"
+#include "result.h"
 
 /* The group commit: accepted records wait at most this long for the fsync they share. */
 #define GROUP_COMMIT_MS 5
@@ -53,20 +56,35 @@ struct task {
     uint64_t epoch;   /* epoch of the current attempt */
     unsigned tries;
     long worker; /* leased to, or -1 */
+    int64_t leased_at; /* monotonic ms of the current attempt's lease */
     char *error; /* why it failed permanently */
+    char *earlier_error; /* why it failed in an earlier invocation (the journal's `failed`), or NULL */
     /* the accepted attempt (from a result or the journal), kept as its compact journal record
      * (files and stats) until it is published and merged: a planned task costs a few dozen bytes */
     void *accepted;
     size_t accepted_len;
 };
 
+/* A worker whose last BENCH_AFTER results, for as many different tasks, all failed within
+ * FAST_FAIL_MS of their lease is failing because of itself (its configuration: a missing --root, an
+ * unreadable mount), not because of its tasks: it gets no task for BENCH_MS (doubling at each bench
+ * up to BENCH_MAX_MS), so that it cannot burn every task's retries in a second. */
+#define FAST_FAIL_MS 2000
+#define BENCH_AFTER 3
+#define BENCH_MS 60000
+#define BENCH_MAX_MS 3600000
+
 struct worker {
     unsigned char id[256];
     size_t id_len;
-    char name[OPTOUT_MSG_NAME_MAX];
+    char name[4 * OPTOUT_MSG_NAME_MAX]; /* as the worker said it, escaped for logs (optout_log_escape) */
     uint32_t credit;
     int64_t last_seen, last_sent;
     int alive;
+    size_t fast_failed[BENCH_AFTER]; /* the distinct tasks of the current streak of fast failures */
+    unsigned fast_failures;
+    unsigned benches;
+    int64_t benched_until; /* monotonic ms; 0: not benched */
 };
 
 struct broker {
@@ -75,6 +93,7 @@ struct broker {
     optout_inputs inputs;
     struct task *tasks;
     size_t task_count, done, failed;
+    size_t failed_before; /* tasks that failed in an earlier invocation (retried by this one) */
     /* stage s owns tasks [first[s], first[s] + count[s]); `stage` is the one running */
     size_t stage_first[STAGE_COUNT], stage_count[STAGE_COUNT];
     enum stage stage;
@@ -94,6 +113,7 @@ struct broker {
     optout_journal *journal;
     uint64_t epoch, max_epoch, seq;
     optout_stats *stats;
+    optout_stats *pending_stats; /* filter statistics of the accepted results of this group commit */
     void *config_blob;
     size_t config_len;
     size_t *pending; /* accepted, waiting for the group commit */
@@ -111,6 +131,7 @@ struct broker {
     uint64_t journal_fsyncs, group_commits, group_commit_tasks;
     size_t settled_counts[STAGE_COUNT][5]; /* tasks by state of the stages not running (they do not */
     int counts_for;                        /* change), counted when b->stage was counts_for - 1 */
+    optout_log_limiter malformed_log;      /* malformed frames: one line per peer per interval */
 };
 
 
@@ -129,8 +150,8 @@ const char *task_fields(const struct broker *b, size_t task, char *buf, size_t c
 void broker_path(const struct broker *b, const char *abs, optout_msg_path *out);
 /* Fills the kind-specific fields of a TASK message (kind, input, span, output name). */
 void stages_task_message(const struct broker *b, size_t task, optout_msg *m);
-/* 1 when a published file name belongs to the task's kind (shards/, removed/, ranking/, robots/). */
-int stages_output_allowed(const struct broker *b, size_t task, const char *name);
+/* The files the task must stage (result.h's table, for the task's output name and the run's mode). 0 or -1. */
+int stages_expect(const struct broker *b, size_t task, struct result_expect *x);
 /* Adds a settled task's statistics to the run's. 0, or -1 when malformed. */
 int stages_merge_stats(struct broker *b, size_t task, const void *stats, size_t len);
 /* The ranking's N per class, metric and all_hosts, as workers and the merge apply them. */
@@ -151,8 +172,13 @@ extern volatile sig_atomic_t broker_stop;
 enum stage broker_stage_of(const struct broker *b, size_t task);
 /* Queues a task (state pending, no worker). */
 void broker_queue_push(struct broker *b, size_t task);
+/* 1 when the task's current lease belongs to worker w: the same entry, or one with the same name
+ * (the worker reconnected, and so has a new ZeroMQ identity). */
+int broker_leased_to(const struct broker *b, size_t task, long w);
 /* ACK of an attempt to worker w (nothing when w is gone). */
 void broker_send_ack(struct broker *b, long w, size_t task, uint64_t attempt);
+/* How worker w's attempt of `task` ended (ok: accepted), for benching a worker that fails fast. */
+void broker_worker_outcome(struct broker *b, long w, size_t task, int ok);
 
 /* ---- results, journal, publication (commit.c) ------------------------------------------------- */
 
@@ -163,8 +189,10 @@ void commit_staging_path(const struct broker *b, size_t task, uint64_t epoch, ui
  * accepted (journaled, waiting for the group commit). */
 void commit_result(struct broker *b, long w, const optout_msg *m);
 /* A failure or a lease expiry of the task's current attempt: retry, or fail it permanently after
- * the retry cap. `worker` names who failed it (NULL: nobody in particular). */
-void commit_attempt_failed(struct broker *b, size_t task, const char *worker, const char *why);
+ * the retry cap. `worker` names who failed it (NULL: nobody in particular). Returns 1 when the
+ * attempt counted against the task, 0 when the shared Redis store was found incomplete (reloaded:
+ * the store failed, not the task nor its worker). */
+int commit_attempt_failed(struct broker *b, size_t task, const char *worker, const char *why);
 /* Deletes what the task's current attempt staged. */
 void commit_discard_attempt(struct broker *b, size_t task);
 /* The group commit: one fsync for every accepted record pending, then publication. 0 or -1. */

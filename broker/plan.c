@@ -234,7 +234,8 @@ int plan_advance(struct broker *b) {
         if (b->settled[s] < n) {
             if (b->stage_queued) return 0;
             if (s == STAGE_FILTER && b->cfg->redis && plan_redis_load(b) != 0) return -1;
-            if (s == STAGE_FILTER && b->cfg->granularity == OPTOUT_GRANULARITY_DOMAIN && artefacts_write_domains(b) != 0) return -1;
+            if (s == STAGE_FILTER && b->cfg->granularity == OPTOUT_GRANULARITY_DOMAIN && artefacts_write_domains(b) != 0)
+                return -1;
             for (size_t i = first; i < first + n; i++)
                 if (b->tasks[i].state == TASK_PENDING) broker_queue_push(b, i);
             b->stage_queued = 1;

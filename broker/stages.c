@@ -113,72 +113,50 @@ void broker_path(const struct broker *b, const char *abs, optout_msg_path *out) 
         out->rel[0] = '\0'; /* cannot happen: plan paths are checked against the message limits */
 }
 
+/* The task's output name, as its TASK message carries it. */
+static void output_name(const struct broker *b, size_t task, char *out, size_t cap) {
+    const struct task *t = &b->tasks[task];
+    switch (t->kind) {
+    case OPTOUT_TASK_FILTER: /* the shard's, or in tag mode the tags file's (tags/<name>) */
+        snprintf(out, cap, "%s", t->output_name);
+        break;
+    case OPTOUT_TASK_RANK_MAP: snprintf(out, cap, "ranking/map/%06zu", task - b->stage_first[STAGE_RANK_MAP]); break;
+    case OPTOUT_TASK_RANK_REDUCE: snprintf(out, cap, "ranking/top/%04u.tsv", t->part); break;
+    case OPTOUT_TASK_FETCH: snprintf(out, cap, "robots/%06u", t->part); break;
+    }
+}
+
 void stages_task_message(const struct broker *b, size_t task, optout_msg *m) {
     const struct task *t = &b->tasks[task];
     char path[4200];
     m->kind = t->kind;
+    output_name(b, task, m->output_name, sizeof m->output_name);
     switch (t->kind) {
-    case OPTOUT_TASK_FILTER: /* output_name: the shard's, or in tag mode the tags file's (tags/<name>) */
-        broker_path(b, t->input->path, &m->input);
-        m->input_size = t->input->size;
-        m->input_mtime_ns = t->input->mtime_ns;
-        snprintf(m->output_name, sizeof m->output_name, "%s", t->output_name);
-        break;
+    case OPTOUT_TASK_FILTER:
     case OPTOUT_TASK_RANK_MAP:
         broker_path(b, t->input->path, &m->input);
         m->input_size = t->input->size;
         m->input_mtime_ns = t->input->mtime_ns;
-        snprintf(m->output_name, sizeof m->output_name, "ranking/map/%06zu", task - b->stage_first[STAGE_RANK_MAP]);
         break;
     case OPTOUT_TASK_RANK_REDUCE:
         snprintf(path, sizeof path, "%s/ranking/map", b->cfg->dir);
         broker_path(b, path, &m->input);
         m->span_start = t->part;
         m->span_count = b->stage_count[STAGE_RANK_MAP];
-        snprintf(m->output_name, sizeof m->output_name, "ranking/top/%04u.tsv", t->part);
         break;
     case OPTOUT_TASK_FETCH:
         broker_path(b, b->hosts_path, &m->input);
         m->span_start = t->part;
         m->span_count = b->stage_count[STAGE_FETCH];
-        snprintf(m->output_name, sizeof m->output_name, "robots/%06u", t->part);
         break;
     }
 }
 
-int stages_output_allowed(const struct broker *b, size_t task, const char *name) {
-    static const char *const prefixes[][2] = {
-        [OPTOUT_TASK_FILTER] = {"shards/", "removed/"},
-        [OPTOUT_TASK_RANK_MAP] = {"ranking/map/", NULL},
-        [OPTOUT_TASK_RANK_REDUCE] = {"ranking/top/", NULL},
-        [OPTOUT_TASK_FETCH] = {"robots/", NULL},
-    };
-    static const char *const tags[2] = {"tags/", NULL}; /* tag mode: the tags file only */
-    optout_task_kind k = b->tasks[task].kind;
-    const char *const *allowed = k == OPTOUT_TASK_FILTER && b->cfg->output_tags ? tags : prefixes[k];
-    int ok = 0;
-    for (int i = 0; i < 2; i++)
-        if (allowed[i] && strncmp(name, allowed[i], strlen(allowed[i])) == 0) ok = 1;
-    if (!ok || strstr(name, "/../") || strstr(name, "//")) return 0;
-    size_t n = strlen(name);
-    return !(n >= 3 && strcmp(name + n - 3, "/..") == 0);
-}
-
-/* An array of exactly n unsigned counters (include/optout/msg.h) into values. 0, or -1 when the
- * statistics have another shape. */
-static int read_counters(const void *buf, size_t len, size_t n, uint64_t *values) {
-    msgpack_unpacked u;
-    msgpack_unpacked_init(&u);
-    size_t off = 0;
-    int ok = msgpack_unpack_next(&u, buf, len, &off) == MSGPACK_UNPACK_SUCCESS && off == len &&
-             u.data.type == MSGPACK_OBJECT_ARRAY && u.data.via.array.size == n;
-    for (size_t i = 0; ok && i < n; i++) {
-        const msgpack_object *o = &u.data.via.array.ptr[i];
-        if (o->type != MSGPACK_OBJECT_POSITIVE_INTEGER) ok = 0;
-        else values[i] = o->via.u64;
-    }
-    msgpack_unpacked_destroy(&u);
-    return ok ? 0 : -1;
+int stages_expect(const struct broker *b, size_t task, struct result_expect *x) {
+    char o[OPTOUT_MSG_PATH_MAX];
+    output_name(b, task, o, sizeof o);
+    return result_expect_files(b->tasks[task].kind, o, b->cfg->with_removed, b->cfg->output_tags,
+                               b->cfg->synthetic_tasks > 0, optout_agents_count(b->agents), x);
 }
 
 /* Rank map and reduce counters are checked, not kept: the ranking's files say what the report
@@ -188,10 +166,10 @@ int stages_merge_stats(struct broker *b, size_t task, const void *stats, size_t 
     int rc = 0;
     switch (b->tasks[task].kind) {
     case OPTOUT_TASK_FILTER: rc = optout_stats_decode_add(stats, len, optout_agents_count(b->agents), b->stats); break;
-    case OPTOUT_TASK_RANK_MAP: rc = read_counters(stats, len, OPTOUT_RANK_MAP_COUNTERS, v); break;
-    case OPTOUT_TASK_RANK_REDUCE: rc = read_counters(stats, len, OPTOUT_RANK_REDUCE_COUNTERS, v); break;
+    case OPTOUT_TASK_RANK_MAP: rc = result_read_counters(stats, len, OPTOUT_RANK_MAP_COUNTERS, v); break;
+    case OPTOUT_TASK_RANK_REDUCE: rc = result_read_counters(stats, len, OPTOUT_RANK_REDUCE_COUNTERS, v); break;
     case OPTOUT_TASK_FETCH:
-        rc = read_counters(stats, len, OPTOUT_FETCH_COUNTERS, v);
+        rc = result_read_counters(stats, len, OPTOUT_FETCH_COUNTERS, v);
         if (rc == 0) {
             for (int i = 0; i < OPTOUT_OUTCOME_COUNT; i++) b->hosts_by_outcome[i] += v[i];
             uint64_t from = v[OPTOUT_FETCH_FIRST_TIME], to = v[OPTOUT_FETCH_LAST_TIME];

@@ -21,7 +21,6 @@
 #define MONITOR_ENDPOINT "inproc://optout-broker-handshakes"
 #define RELOAD_MS 1000
 #define LOG_EVERY_MS 60000
-#define LIMITS 64
 #define MAX_FRAMES 8
 
 struct allowed {
@@ -32,12 +31,6 @@ struct allowed {
 struct bad_file { /* a file of the allow-list that is not a key file, as last warned about */
     char name[256];
     int64_t mtime_ns;
-};
-
-struct limit { /* one refusal reason, logged at most once per LOG_EVERY_MS */
-    char what[96];
-    int64_t last;
-    unsigned long suppressed;
 };
 
 struct broker_zap {
@@ -51,34 +44,8 @@ struct broker_zap {
     int64_t loaded_at; /* monotonic ms; 0: never */
     struct bad_file *bad;
     size_t bad_count;
-    struct limit limits[LIMITS];
+    optout_log_limiter limits; /* each refusal reason logged at most once per LOG_EVERY_MS */
 };
-
-/* 1 when a refusal of kind `what` should be logged now; *suppressed gets how many were not. */
-static int should_log(struct broker_zap *z, const char *what, unsigned long *suppressed) {
-    int64_t now = optout_now_ms();
-    struct limit *slot = NULL, *oldest = &z->limits[0];
-    for (size_t i = 0; i < LIMITS; i++) {
-        if (strcmp(z->limits[i].what, what) == 0) {
-            slot = &z->limits[i];
-            break;
-        }
-        if (z->limits[i].last < oldest->last) oldest = &z->limits[i];
-    }
-    if (slot && slot->last && now - slot->last < LOG_EVERY_MS) {
-        slot->suppressed++;
-        return 0;
-    }
-    if (!slot) {
-        slot = oldest;
-        snprintf(slot->what, sizeof slot->what, "%s", what);
-        slot->suppressed = 0;
-    }
-    *suppressed = slot->suppressed;
-    slot->suppressed = 0;
-    slot->last = now ? now : 1;
-    return 1;
-}
 
 /* Reads the allow-list directory into z->keys. Files that are not key files are skipped (and
  * warned about once per version of the file). */
@@ -86,7 +53,7 @@ static void load_keys(struct broker_zap *z) {
     DIR *d = opendir(z->allow_dir);
     if (!d) {
         unsigned long sup;
-        if (should_log(z, "allow-dir", &sup))
+        if (optout_log_allow(&z->limits, "allow-dir", &sup))
             optout_log(LOG_ERR, "--curve-allow %s: %s (every client is refused)", z->allow_dir, strerror(errno));
         z->key_count = 0;
         z->loaded_at = optout_now_ms();
@@ -182,7 +149,7 @@ static void serve_request(struct broker_zap *z) {
     } else if (strcmp(mechanism, "CURVE") != 0 || count < 7 || zmq_msg_size(&frames[6]) != 32) {
         char what[64];
         snprintf(what, sizeof what, "mechanism %s", mechanism);
-        if (should_log(z, what, &sup))
+        if (optout_log_allow(&z->limits, what, &sup))
             optout_log(LOG_WARNING, "refused a %s client%s%s: only CURVE clients are admitted%s", mechanism,
                        address[0] ? " from " : "", address, sup ? " (and more since the last message)" : "");
         text = "CURVE only";
@@ -197,7 +164,7 @@ static void serve_request(struct broker_zap *z) {
         } else {
             char what[64];
             snprintf(what, sizeof what, "key %s", key);
-            if (should_log(z, what, &sup))
+            if (optout_log_allow(&z->limits, what, &sup))
                 optout_log(LOG_WARNING, "refused CURVE key %s%s%s: not in the allow-list %s%s", key,
                            address[0] ? " from " : "", address, z->allow_dir,
                            sup ? " (and more since the last message)" : "");
@@ -236,7 +203,7 @@ static void serve_event(struct broker_zap *z) {
     snprintf(what, sizeof what, "event %u %u %.40s", (unsigned)event, (unsigned)value,
              (const char *)zmq_msg_data(&addr));
     unsigned long sup = 0;
-    if (should_log(z, what, &sup))
+    if (optout_log_allow(&z->limits, what, &sup))
         optout_log(LOG_WARNING, "refused %s on %.*s (handshake error 0x%x)%s", why, (int)zmq_msg_size(&addr),
                    (const char *)zmq_msg_data(&addr), value,
                    sup ? " (and more since the last message)" : "");
@@ -269,6 +236,7 @@ struct broker_zap *broker_zap_start(void *ctx, void *router, const char *allow_d
         broker_zap_stop(z);
         return NULL;
     }
+    z->limits.every_ms = LOG_EVERY_MS;
     int zero = 0;
     int events = ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL | ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL;
     if (!(z->zap = zmq_socket(ctx, ZMQ_REP)) || zmq_setsockopt(z->zap, ZMQ_LINGER, &zero, sizeof zero) != 0 ||

@@ -318,14 +318,15 @@ static void md_bad_input(FILE *f, const optout_stats *s) {
     fputs("\n", f);
 }
 
-static void md_failed(FILE *f, const optout_report_info *info) {
-    if (!info->failed) return;
-    fputs("## Failed tasks\n\n", f);
-    for (size_t i = 0; i < info->failed; i++) {
+/* A report.md section listing tasks with an error each (nothing when there are none). */
+static void md_tasks(FILE *f, const char *title, size_t n, const char *const *inputs, const char *const *errors) {
+    if (!n) return;
+    fprintf(f, "## %s\n\n", title);
+    for (size_t i = 0; i < n; i++) {
         fputs("- ", f);
-        optout_report_put_code(f, info->failed_inputs && info->failed_inputs[i] ? info->failed_inputs[i] : "?");
+        optout_report_put_code(f, inputs && inputs[i] ? inputs[i] : "?");
         fputs(": ", f);
-        optout_report_put_text(f, info->failed_errors && info->failed_errors[i] ? info->failed_errors[i] : "");
+        optout_report_put_text(f, errors && errors[i] ? errors[i] : "");
         fputs("\n", f);
     }
     fputs("\n", f);
@@ -461,7 +462,9 @@ static int render_md(FILE *f, const optout_stats *s, const optout_agents *agents
     md_top_hosts(f, s);
     md_outcomes(f, s, info);
     md_bad_input(f, s);
-    md_failed(f, info);
+    md_tasks(f, "Failed tasks", info->failed, info->failed_inputs, info->failed_errors);
+    md_tasks(f, "Tasks retried after failing in an earlier invocation", info->retried, info->retried_inputs,
+             info->retried_errors);
     md_config(f, agents, info);
     return ferror(f) ? -1 : 0;
 }
@@ -472,6 +475,17 @@ int optout_report_write_md(FILE *f, const optout_stats *s, const optout_agents *
 
 /* ---- report.json ------------------------------------------------------------------------------ */
 
+/* n tasks as {"input": ..., "error": ...} objects, comma-separated. */
+static void json_tasks(FILE *m, size_t n, const char *const *inputs, const char *const *errors) {
+    for (size_t i = 0; i < n; i++) {
+        fputs(i ? ", {\"input\": " : "{\"input\": ", m);
+        optout_json_put_string(m, inputs && inputs[i] ? inputs[i] : "");
+        fputs(", \"error\": ", m);
+        optout_json_put_string(m, errors && errors[i] ? errors[i] : "");
+        fputs("}", m);
+    }
+}
+
 int optout_report_write_json(FILE *f, const optout_stats *s, const optout_agents *agents,
                              const optout_report_info *info) {
     char *extra = NULL;
@@ -480,12 +494,10 @@ int optout_report_write_json(FILE *f, const optout_stats *s, const optout_agents
     if (!m) return -1;
     fprintf(m, "\"complete\": %s, \"tasks\": %zu, \"failed_tasks\": [", info->complete ? "true" : "false",
             info->tasks);
-    for (size_t i = 0; i < info->failed; i++) {
-        fputs(i ? ", {\"input\": " : "{\"input\": ", m);
-        optout_json_put_string(m, info->failed_inputs && info->failed_inputs[i] ? info->failed_inputs[i] : "");
-        fputs(", \"error\": ", m);
-        optout_json_put_string(m, info->failed_errors && info->failed_errors[i] ? info->failed_errors[i] : "");
-        fputs("}", m);
+    json_tasks(m, info->failed, info->failed_inputs, info->failed_errors);
+    if (info->retried) {
+        fputs("], \"retried_tasks\": [", m);
+        json_tasks(m, info->retried, info->retried_inputs, info->retried_errors);
     }
     fputs("],\n  \"config\": {\"mode\": ", m);
     optout_json_put_string(m, info->mode);

@@ -72,6 +72,14 @@ struct worker {
     optout_msg in; /* scratch for decoding */
 };
 
+/* A task path the broker sent, as "root:relative path" escaped for a log line (the broker is a
+ * peer: its text goes into logs escaped, as the broker does with the workers'). */
+static const char *path_text(const optout_msg_path *p, char *out, size_t cap) {
+    char joined[OPTOUT_MSG_NAME_MAX + OPTOUT_MSG_PATH_MAX + 1];
+    int n = snprintf(joined, sizeof joined, "%s:%s", p->root, p->rel);
+    return optout_log_escape(joined, n < 0 ? 0 : (size_t)n < sizeof joined ? (size_t)n : sizeof joined - 1, out, cap);
+}
+
 static void free_item(struct task_item *it) {
     if (!it) return;
     free(it->frame);
@@ -236,8 +244,10 @@ static void send_handback(struct worker *w, const optout_msg *task) {
     m->epoch = task->epoch;
     m->task = task->task;
     m->attempt = task->attempt;
-    optout_log(LOG_INFO, "task %llu (attempt %llu.%llu) %s:%s: handed back", (unsigned long long)task->task,
-               (unsigned long long)task->epoch, (unsigned long long)task->attempt, task->input.root, task->input.rel);
+    char input[256];
+    optout_log(LOG_INFO, "task %llu (attempt %llu.%llu) %s: handed back", (unsigned long long)task->task,
+               (unsigned long long)task->epoch, (unsigned long long)task->attempt,
+               path_text(&task->input, input, sizeof input));
     send_msg(w, m);
     free(m);
     w->handed_back++;
@@ -369,8 +379,9 @@ static void handle_task(struct worker *w, zmq_msg_t *frame, const optout_msg *m)
         refuse_task(w, m);
         return;
     }
-    optout_log(LOG_DEBUG, "task %llu (attempt %llu.%llu) %s:%s: queued", (unsigned long long)m->task,
-               (unsigned long long)m->epoch, (unsigned long long)m->attempt, m->input.root, m->input.rel);
+    char input[256];
+    optout_log(LOG_DEBUG, "task %llu (attempt %llu.%llu) %s: queued", (unsigned long long)m->task,
+               (unsigned long long)m->epoch, (unsigned long long)m->attempt, path_text(&m->input, input, sizeof input));
     w->in_flight++;
     if (w->in_flight > w->opts->slots)
         optout_log(LOG_WARNING, "the broker leased %u tasks for %u slots", w->in_flight, w->opts->slots);

@@ -22,7 +22,7 @@
  *   OPTOUT_MSG_MAX_BYTES; it returns a malloc'd buffer the caller frees (zmq_msg_init_data can
  *   take it). err may be NULL in every function.
  *
- * Why msgpack-c: DESIGN.md names it; it gives a compact, typed, self-describing encoding that any
+ * Why msgpack-c: it gives a compact, typed, self-describing encoding that any
  * language's tooling can read when debugging a fleet.
  */
 #ifndef OPTOUT_MSG_H
@@ -181,7 +181,7 @@ typedef struct {
     uint8_t fetch_allow_private;
     char fetch_user_agent[OPTOUT_MSG_PATH_MAX];
     char fetch_connect_to[OPTOUT_MSG_NAME_MAX];
-    /* Policy (issue 8): granularity 0 url, 1 host, 2 domain; override host lists (root "" when
+    /* Policy (docs/policy.md): granularity 0 url, 1 host, 2 domain; override host lists (root "" when
      * unused); a deterministic sample of documents (parts per million, 0: every document); tag
      * mode (write tags/ instead of rewriting shards). */
     uint32_t granularity;

@@ -40,6 +40,12 @@ typedef struct {
     size_t tasks, failed;
     const char *const *failed_inputs; /* failed task inputs and their errors (`failed` of each) */
     const char *const *failed_errors;
+    /* tasks that failed in an earlier invocation on the run directory and were retried by a later
+     * one (with their earlier error): report.json "retried_tasks" and a report.md section, both
+     * only when there are any */
+    size_t retried;
+    const char *const *retried_inputs;
+    const char *const *retried_errors;
     const char *agents_name;      /* the agent list: file name, or "apertus-paper (built in)" */
     const char *agents_sha256;    /* SHA-256 hex of the list's text, or NULL */
     const char *host_key;         /* "canonical" / "netloc", or NULL */

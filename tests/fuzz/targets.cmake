@@ -36,6 +36,13 @@ optout_fuzz_target(fuzz_msg
   SOURCES common/msg.c common/stats_msgpack.c common/stats.c common/json.c common/agents.c common/log.c common/util.c
   LIBS PkgConfig::DEPS m)
 
+# The broker's result checking (broker/result.c) against a real staging directory of regular
+# files, links, a FIFO and a directory in a file's place.
+optout_fuzz_target(fuzz_result
+  SOURCES broker/result.c common/msg.c common/stats_msgpack.c common/stats.c common/json.c common/agents.c
+          common/log.c common/util.c
+  INCLUDES broker LIBS PkgConfig::DEPS m)
+
 # Parquet: footer, page headers, value decoders, the ARROW:schema rewrite, whole files read and
 # filtered (the codec libraries linked uninstrumented).
 optout_fuzz_target(fuzz_parquet

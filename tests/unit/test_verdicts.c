@@ -879,15 +879,32 @@ static void test_redis_prefetch_1000(void **state) {
     optout_verdicts_free(v);
 }
 
+/* optout_verdicts_redis_complete's answer, with its message containing `want` (NULL: none checked). */
+static void complete_is(int expected, const char *want) {
+    char err[1024] = "";
+    assert_int_equal(optout_verdicts_redis_complete(srv.endpoint, srv.user, srv.password, PREFIX, err, sizeof err),
+                     expected);
+    if (want) assert_non_null(strstr(err, want));
+}
+
 static void test_redis_incomplete(void **state) {
     (void)state;
     open_redis_fails(NULL, PREFIX, "Redis store under " PREFIX " is incomplete (complete none of none)");
+    complete_is(0, "is incomplete (complete none of none)");
     assert_int_equal(load(PREFIX, small_dir()), SMALL_RECORDS);
+    complete_is(1, NULL);
     cmd_ok("DEL %s", PREFIX "complete");
     open_redis_fails(NULL, PREFIX, "Redis store under " PREFIX " is incomplete (complete none of 13)");
+    complete_is(0, "is incomplete (complete none of 13)");
     cmd_ok("SET %s 12", PREFIX "complete");
     open_redis_fails(NULL, PREFIX, "is incomplete (complete 12 of 13)");
+    complete_is(0, "(complete 12 of 13)");
     cmd_ok("SET %s 13", PREFIX "complete");
+    complete_is(1, NULL);
+    char unreachable[256] = "";
+    assert_int_equal(optout_verdicts_redis_complete("unix:/nonexistent/redis.sock", NULL, NULL, PREFIX, unreachable,
+                                                    sizeof unreachable), -1); /* Redis cannot be asked */
+    assert_non_null(strstr(unreachable, "cannot connect"));
     open_redis_fails(NULL, "optout:other:", "Redis store under optout:other: is incomplete (complete none of none)");
 
     /* A store that becomes incomplete under an open source: records still answer, a miss does not. */
@@ -1012,6 +1029,10 @@ static void test_redis_auth(void **state) {
 
     open_redis_fails(NULL, PREFIX, "NOAUTH");
     open_redis_fails("wrong horse", PREFIX, "authentication failed");
+    assert_int_equal(optout_verdicts_redis_complete(srv.endpoint, NULL, NULL, PREFIX, err, sizeof err), -1);
+    assert_int_equal(optout_verdicts_redis_complete(srv.endpoint, NULL, "wrong horse", PREFIX, err, sizeof err), -1);
+    assert_null(strstr(err, "wrong horse"));
+    assert_int_equal(optout_verdicts_redis_complete(srv.endpoint, NULL, srv.password, PREFIX, err, sizeof err), 1);
     optout_verdicts *v = open_redis_ok(PREFIX, OPTOUT_MODE_RFC9309, 0);
     optout_verdicts *d = open_dir_ok(small_dir(), OPTOUT_MODE_RFC9309, 0);
     same_verdicts(d, v, "example.com");
