@@ -350,10 +350,12 @@ static int pq_next(optout_docsource *s, optout_doc_batch *b, char *err, size_t e
     }
     size_t from = s->group_pos, to = from + PQ_CHUNK < s->group_rows ? from + PQ_CHUNK : s->group_rows;
     size_t rendered = 0;
-    for (int f = 0; f < F_COUNT; f++)
-        if (s->col_of[f] == f)
-            for (size_t r = from; r < to; r++)
-                rendered += s->cols[f].v[r].kind != OPTOUT_PQ_NULL && s->cols[f].v[r].kind != OPTOUT_PQ_BYTES;
+    for (int f = 0; f < F_COUNT; f++) /* every field renders its own copy, shared columns too */
+        if (s->col_of[f] >= 0)
+            for (size_t r = from; r < to; r++) {
+                int kind = s->cols[s->col_of[f]].v[r].kind;
+                rendered += kind != OPTOUT_PQ_NULL && kind != OPTOUT_PQ_BYTES;
+            }
     if (rendered * RENDER_MAX > s->render_cap) {
         free(s->render);
         s->render_cap = (s->render = malloc(rendered * RENDER_MAX)) ? rendered * RENDER_MAX : 0;

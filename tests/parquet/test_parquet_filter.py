@@ -116,6 +116,29 @@ with tempfile.TemporaryDirectory() as work:
         codecs = {r["compression"] for r in duck("SELECT compression FROM parquet_metadata(%s)" % q(p_out))}
         check(codecs == {"ZSTD"}, "zstd by default (%s)" % codecs)
 
+    # other types for the same fields give the same statistics: a floating token count, a
+    # nanosecond TIMESTAMP, a DATE; fields inside a struct (datatrove's `metadata`), reached by the
+    # default paths and by --url-field etc.
+    variants = {
+        "double_tokens": "SELECT * REPLACE (token_count::DOUBLE AS token_count, date::TIMESTAMP_NS AS date)",
+        "date_only": "SELECT * REPLACE (date::DATE AS date)",
+        "struct": "SELECT text, {'url': url, 'id': id, 'dump': dump, 'date': date, 'language': language, "
+                  "'token_count': token_count} AS metadata",
+    }
+    for name, select in variants.items():
+        vp, vs = os.path.join(work, name + ".parquet"), os.path.join(work, name + ".stats")
+        duck("COPY (%s FROM read_parquet(%s)) TO %s (FORMAT parquet)" % (select, q(pq), q(vp)))
+        r = run("filter", "--robots-dir", robots, "--in", vp, "--out", os.path.join(work, name + ".out.parquet"),
+                "--stats", vs)
+        if check(r.returncode == 0, "%s: filter exits 0 (%s)" % (name, r.stderr.strip())):
+            check(json.load(open(vs)) == sj, "%s: the same statistics as the JSON Lines copy" % name)
+    r = run("filter", "--robots-dir", robots, "--in", os.path.join(work, "struct.parquet"), "--out",
+            os.path.join(work, "struct2.parquet"), "--stats", os.path.join(work, "struct2.stats"),
+            "--url-field", "metadata.url", "--tokens-field", "metadata.token_count", "--dump-field", "metadata.dump",
+            "--date-field", "metadata.date", "--language-field", "metadata.language")
+    check(r.returncode == 0 and json.load(open(os.path.join(work, "struct2.stats"))) == sj,
+          "dotted field options into a struct: the same statistics (%s)" % r.stderr.strip())
+
     # --output-format jsonl: the Parquet rows as JSON Lines, one object per row, columns in order
     c_out, c_rm = os.path.join(work, "c.jsonl.zst"), os.path.join(work, "c.rm.jsonl.zst")
     r = run("filter", "--robots-dir", robots, "--in", pq, "--out", c_out, "--removed", c_rm, "--output-format", "jsonl")
