@@ -21,7 +21,7 @@
 # Figures: fetches/s (hosts / wall seconds, best of BENCH_REPEAT), optout/curl at 64 and 256,
 # optout's peak RSS per N, and RSS per in-flight transfer = (peak RSS at 2000 - peak RSS at 64) /
 # 1936. nginx, curl and optout share the machine's cores, as they would not in production.
-# Targets (issue 5): >= 1.0x curl at N = 64 and 256; no loss of throughput up to 2,000 in flight.
+# Targets: >= 1.0x curl at N = 64 and 256; no loss of throughput up to 2,000 in flight.
 set -eu
 cd "$(dirname "$0")/.."
 root=$(pwd)

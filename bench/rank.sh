@@ -1,6 +1,6 @@
 #!/bin/sh
 # bench/rank.sh [BUILD_DIR] [WORK_DIR] — memory and time of `optout rank` on a corpus with
-# 10 million distinct hosts (issue 6: "memory stays bounded with tens of millions of hosts").
+# 10 million distinct hosts (memory must stay bounded with tens of millions of hosts).
 #
 # The corpus is generated here (tools/gen-corpus draws from a few thousand hosts): SHARDS zstd
 # shards of FineWeb-style lines with tiny texts; host h<N>.example for N in [0, HOSTS) appears in

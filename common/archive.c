@@ -41,7 +41,6 @@
 
 #include "archive_internal.h"
 #include "optout/rundir.h"
-#include "optout/parse.h"
 #include "optout/util.h"
 
 #define ARCHIVE_COLUMNS 13
@@ -362,7 +361,7 @@ fail:
 
 /* A column's decimal number, at most max. 0 or -1. */
 static int field_u64(const char *s, uint64_t max, uint64_t *out) {
-    return optout_parse_u64n(s, strlen(s), out) == 0 && *out <= max ? 0 : -1;
+    return optout_parse_u64(s, strlen(s), max, out);
 }
 
 /* "YYYY-MM-DDTHH:MM:SSZ" -> Unix time. */

@@ -43,7 +43,6 @@
 #include "optout/jsonl.h"
 #include "optout/shard.h"
 #include "optout/strmap.h"
-#include "optout/parse.h"
 #include "optout/util.h"
 
 #define NCOUNT 9 /* docs, bytes, tokens for en, non_en, unknown */
@@ -509,7 +508,7 @@ static long read_index(const char *path, uint64_t **offs, char *err, size_t errl
         size_t j = i;
         while (j < len && text[j] != '\n') j++;
         if (j == len || n > OPTOUT_RANK_PARTITIONS_MAX ||
-            optout_parse_u64n(text + i, j - i, &o[n]) != 0 ||
+            optout_parse_u64(text + i, j - i, UINT64_MAX, &o[n]) != 0 ||
             (n > 0 && o[n] < o[n - 1])) {
             snprintf(err, errlen, "%s: not a rank index (line %zu)", path, n + 1);
             free(text);
@@ -545,7 +544,7 @@ static int reduce_row(struct row_sink *s, const char *line, size_t len, char *er
     for (int k = 0; k < NCOUNT; k++) {
         const char *e = q;
         while (e < end && *e != '\t') e++;
-        if (optout_parse_u64n(q, (size_t)(e - q), &c[k]) != 0) goto bad;
+        if (optout_parse_u64(q, (size_t)(e - q), UINT64_MAX, &c[k]) != 0) goto bad;
         if ((k < NCOUNT - 1) != (e < end)) goto bad;
         q = e + 1;
     }
@@ -877,9 +876,9 @@ static int parse_top_line(char *line, size_t len, char **cls, struct top_row *ro
     row->host = f[1];
     row->len = strlen(f[1]);
     if (row->len == 0 || row->len >= OPTOUT_HOSTKEY_MAX) return -1;
-    if (optout_parse_u64n(f[2], strlen(f[2]), &row->docs) ||
-        optout_parse_u64n(f[3], strlen(f[3]), &row->bytes) ||
-        optout_parse_u64n(f[4], strlen(f[4]), &row->tokens))
+    if (optout_parse_u64(f[2], strlen(f[2]), UINT64_MAX, &row->docs) ||
+        optout_parse_u64(f[3], strlen(f[3]), UINT64_MAX, &row->bytes) ||
+        optout_parse_u64(f[4], strlen(f[4]), UINT64_MAX, &row->tokens))
         return -1;
     return 0;
 }

@@ -27,7 +27,6 @@
 #include <openssl/evp.h>
 
 #include "optout/log.h"
-#include "optout/parse.h"
 #include "optout/util.h"
 
 #define PLAN_HEADER "optout-plan 1"
@@ -900,7 +899,7 @@ int optout_plan_read(const char *dir, optout_plan *out, char *err, size_t errlen
         }
         f[nf++] = p;
         optout_input in = {0};
-        if (nf != 5 || strcmp(f[0], "input") != 0 || optout_parse_u64n(f[1], strlen(f[1]), &in.size) != 0 ||
+        if (nf != 5 || strcmp(f[0], "input") != 0 || optout_parse_u64(f[1], strlen(f[1]), UINT64_MAX, &in.size) != 0 ||
             parse_i64(f[2], &in.mtime_ns) != 0 || !*f[3] || !*f[4]) {
             optout_set_err(err, errlen, "%s:%zu: malformed input line", r.path, r.lineno);
             rc = -1;

@@ -29,6 +29,19 @@ void *optout_malloc(size_t size) {
 }
 
 
+int optout_parse_u64(const char *s, size_t len, uint64_t max, uint64_t *out) {
+    if (len == 0) return -1;
+    uint64_t v = 0;
+    for (size_t i = 0; i < len; i++) {
+        if (s[i] < '0' || s[i] > '9') return -1;
+        uint64_t d = (uint64_t)(s[i] - '0');
+        if (d > max || v > (max - d) / 10) return -1;
+        v = v * 10 + d;
+    }
+    *out = v;
+    return 0;
+}
+
 char *optout_read_fd(int fd, size_t max, size_t *len) {
     size_t cap = max < 65536 ? max + 1 : 65536, n = 0;
     char *buf = malloc(cap + 1);

@@ -38,6 +38,11 @@ __attribute__((format(printf, 3, 0))) void optout_set_errv(char *err, size_t err
 _Noreturn void optout_oom(const char *what);
 void *optout_malloc(size_t size);
 
+/* The one strict decimal digit parser (files, and parse.h's option values): s[0..len) must be
+ * ASCII digits only (no sign, blank or base prefix; leading zeros allowed), at least one, with a
+ * value <= max. 0, or -1 (nothing stored). */
+int optout_parse_u64(const char *s, size_t len, uint64_t max, uint64_t *out);
+
 
 /* mkdir -p of the directory part of `path` (nothing when it has none). 0, or -1 with errno. */
 int optout_make_parent_dirs(const char *path);

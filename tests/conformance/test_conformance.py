@@ -183,7 +183,7 @@ def run_matching(runner, cases):
 #   mean the User-agent line was recognised, so its Allow decides; 1 valid + 1 unknown means one of
 #   them was not, and so on. The sitemap value itself is not observable (reported as such).
 # valid_user_agent: Google's IsValidUserAgentToObey accepts only [A-Za-z_-]+; optout deliberately
-#   reads an agent name as its token up to the first '/' or white space (agents.h, DESIGN.md), so
+#   reads an agent name as its token up to the first '/' or white space (agents.h), so
 #   these expectations are Google's, not ours. What is checked is our contract: a name whose token
 #   is empty is refused by --agent (exit 2); any other is accepted and obeys a
 #   "User-agent: TOKEN" group. Where Google would refuse a name we accept, it is printed as a

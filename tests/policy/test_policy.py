@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""Policy options (issue 8, docs/policy.md) against an independent Python computation.
+"""Policy options (docs/policy.md) against an independent Python computation.
 
 usage: test_policy.py BIN_DIR REPO_ROOT
 

@@ -57,7 +57,7 @@ def language_class(present, v):
 
 
 def facts(d):
-    """(class, bytes, tokens) of a parsed document, as DESIGN.md defines them."""
+    """(class, bytes, tokens) of a parsed document, as docs/report.md defines them."""
     present, lang = pick(d, "language")
     cls = language_class(present, lang)
     text = d.get("text")
@@ -159,7 +159,7 @@ def compare(name, corpus_args, hosts, tmp, metric, top_en, top_intl, all_hosts, 
 
 def idna2008_fix(key, url):
     """The generator writes some IDN hosts with "ß" and records their IDNA2003 key (ß -> ss, as
-    Python's idna codec does); DESIGN.md's key is IDNA2008 non-transitional, where ß stays and the
+    Python's idna codec does); the host key (hostkey.h) is IDNA2008 non-transitional, where ß stays and the
     label becomes punycode. For those hosts only, the key is recomputed here (the generator's names
     are lower-case NFC, so plain punycode per label is IDNA2008)."""
     host = re.split(r"[/?#]", url.split("://", 1)[1], 1)[0].rsplit("@", 1)[-1]

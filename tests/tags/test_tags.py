@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""Tag mode (issue 8) against a full run, on a generated corpus (FineWeb-style zstd shards, a
+"""Tag mode (docs/tags.md) against a full run, on a generated corpus (FineWeb-style zstd shards, a
 Dolma-style gzip shard in a subdirectory, bad lines) plus a hand-made plain shard whose documents
 have no id, a null id, a numeric id, an id with escapes, a metadata.id and duplicate ids:
 

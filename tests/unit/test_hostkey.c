@@ -1,4 +1,4 @@
-/* test_hostkey.c — URL to host key (include/optout/hostkey.h), one case per rule of DESIGN.md. */
+/* test_hostkey.c — URL to host key (include/optout/hostkey.h), one case per rule of docs/robots.md and the host-key contract in hostkey.h. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>

@@ -1,6 +1,6 @@
 /* test_robots_rfc9309.c — the robots.txt engine in RFC 9309 mode (include/optout/robots.h).
  *
- * One small test per rule of the design (../shared/DESIGN.md, "The decision"): group formation,
+ * One small test per rule of the matching contract (docs/robots.md, robots.h): group formation,
  * the `*` fallback, agent tokens, longest match, wildcards, normalisation, the parser's leniency,
  * the 500 KiB limit, hostile bodies, the multi-agent verdict, fast paths, explanations, URL
  * slicing, and concurrent checks.

@@ -772,6 +772,30 @@ static void test_plan_read(void **state) {
     optout_plan_free(&p); /* harmless after a failure */
 }
 
+/* util.h's one strict digit parser (plan sizes, rank and archive fields): digits only, at least
+ * one, no overflow past max. */
+static void test_parse_u64(void **state) {
+    (void)state;
+    uint64_t v = 7;
+    assert_int_equal(optout_parse_u64("18446744073709551615", 20, UINT64_MAX, &v), 0);
+    assert_true(v == UINT64_MAX);
+    assert_int_equal(optout_parse_u64("18446744073709551616", 20, UINT64_MAX, &v), -1);
+    assert_int_equal(optout_parse_u64("0042", 4, 999, &v), 0);
+    assert_int_equal(v, 42);
+    assert_int_equal(optout_parse_u64("1000", 4, 999, &v), -1);
+    assert_int_equal(optout_parse_u64("999", 3, 999, &v), 0);
+    assert_int_equal(optout_parse_u64("12x", 2, 999, &v), 0); /* only len bytes count */
+    assert_int_equal(v, 12);
+    v = 5;
+    const char *bad[] = {"", "-1", "+1", " 1", "1 ", "0x1", "1.0"};
+    for (size_t k = 0; k < sizeof bad / sizeof *bad; k++)
+        assert_int_equal(optout_parse_u64(bad[k], strlen(bad[k]), UINT64_MAX, &v), -1);
+    assert_int_equal(v, 5);
+    assert_int_equal(optout_parse_u64("1", 1, 0, &v), -1);
+    assert_int_equal(optout_parse_u64("0", 1, 0, &v), 0);
+    assert_int_equal(v, 0);
+}
+
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup_dir, remove_dir)
 
 int main(void) {
@@ -795,6 +819,7 @@ int main(void) {
         T(test_plan_damaged),
         T(test_plan_read_inputs),
         T(test_plan_read),
+        T(test_parse_u64),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
