@@ -50,9 +50,9 @@ struct optout_docsource {
     optout_pq_size *sizes; /* the text column's sizes */
     size_t sizes_cap;
     int have_sizes;
-    int loaded;                    /* row group rg's columns are loaded */
-    size_t group_rows, group_pos;  /* its rows, and the next row to yield */
-    uint64_t first_row;            /* its first row in the file */
+    int loaded;                   /* row group rg's columns are loaded */
+    size_t group_rows, group_pos; /* its rows, and the next row to yield */
+    uint64_t first_row;           /* its first row in the file */
     /* both */
     optout_doc *docs;
     size_t docs_cap;
@@ -177,8 +177,9 @@ static int jsonl_doc(optout_docsource *s, const optout_shard_line *line, optout_
     }
     d->kind = optout_json_extract(s->fields, line->data, line->len, d->v) == 0 ? OPTOUT_DOC_OK : OPTOUT_DOC_BAD;
     if (d->kind == OPTOUT_DOC_BAD && !s->seen_record) {
-        optout_set_err(err, errlen, "%s: byte %" PRIu64 ": the first record is not a JSON object: not a JSON Lines shard",
-                       s->path, line->offset);
+        optout_set_err(err, errlen,
+                       "%s: byte %" PRIu64 ": the first record is not a JSON object: not a JSON Lines shard", s->path,
+                       line->offset);
         return -1;
     }
     s->seen_record = 1;
@@ -261,7 +262,7 @@ static size_t render_value(int field, const optout_pq_value *pv, char *out, size
         double d = pv->u.d;
         if (is_token_field(field)) /* a token count only when integral and not negative */
             return d >= 0 && d < 1e18 && d == (double)(int64_t)d ? (size_t)snprintf(out, cap, "%" PRId64, (int64_t)d)
-                                                                  : 0;
+                                                                 : 0;
         if (d != d || d > 1.7976931348623157e308 || d < -1.7976931348623157e308) return 0;
         return (size_t)snprintf(out, cap, "%.17g", d);
     }
@@ -319,8 +320,8 @@ static int pq_load(optout_docsource *s, char *err, size_t errlen) {
         if (rc < 0) return -1;
         if (rc == 1) continue;
         if (s->cols[f].n != rows) {
-            optout_set_err(err, errlen, "%s: row group %d, column %s: %zu values for %zu rows", s->path, rg, s->paths[f],
-                           s->cols[f].n, rows);
+            optout_set_err(err, errlen, "%s: row group %d, column %s: %zu values for %zu rows", s->path, rg,
+                           s->paths[f], s->cols[f].n, rows);
             return -1;
         }
         s->col_of[f] = f;

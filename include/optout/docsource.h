@@ -85,9 +85,9 @@ typedef struct {
 typedef struct {
     /* Field paths; NULL: the defaults (top level, then under "metadata"). */
     const char *url_field, *language_field, *tokens_field, *dump_field, *date_field, *text_field;
-    size_t max_line;    /* JSON Lines; 0: OPTOUT_SHARD_MAX_LINE_DEFAULT */
-    size_t batch_docs;  /* JSON Lines lines per batch; 0 or 1: one line, not copied */
-    uint32_t need;      /* bit F_* of doc_fields.h: the fields read (0: all); Parquet reads only those */
+    size_t max_line;   /* JSON Lines; 0: OPTOUT_SHARD_MAX_LINE_DEFAULT */
+    size_t batch_docs; /* JSON Lines lines per batch; 0 or 1: one line, not copied */
+    uint32_t need;     /* bit F_* of doc_fields.h: the fields read (0: all); Parquet reads only those */
     /* A fast path for lookups (optout why --id): JSON Lines lines that contain none of these byte
      * strings are yielded as OPTOUT_DOC_SKIPPED without being parsed. Parquet ignores it. */
     const char *const *prefilter;
@@ -131,6 +131,6 @@ optout_docsink *optout_docsink_open(optout_docsource *src, const char *out, cons
 int optout_docsink_put(optout_docsink *k, const optout_doc_batch *b, const optout_doc_decision *d, char *err,
                        size_t errlen);
 int optout_docsink_commit(optout_docsink *k, char *err, size_t errlen); /* frees k */
-void optout_docsink_abort(optout_docsink *k);                          /* frees k */
+void optout_docsink_abort(optout_docsink *k);                           /* frees k */
 
 #endif
