@@ -1,27 +1,14 @@
-/* parse.c — strict number parsing of option values (include/optout/parse.h), on optout_parse_u64n,
- * the one digit parser. strtoull is not used: it accepts leading space and a sign, and wraps "-1" to 2^64-1. */
+/* parse.c — strict number parsing of option values (include/optout/parse.h), on util.h's digit
+ * parser. strtoull is not used: it accepts leading space and a sign, and wraps "-1" to 2^64-1. */
 #include "optout/parse.h"
 
 #include <string.h>
 
 #include "optout/util.h"
 
-int optout_parse_u64n(const char *s, size_t n, uint64_t *out) {
-    if (n == 0) return -1;
-    uint64_t v = 0;
-    for (size_t i = 0; i < n; i++) {
-        if (s[i] < '0' || s[i] > '9') return -1;
-        uint64_t d = (uint64_t)(s[i] - '0');
-        if (v > (UINT64_MAX - d) / 10) return -1;
-        v = v * 10 + d;
-    }
-    *out = v;
-    return 0;
-}
-
 int optout_parse_number(const char *text, uint64_t min, uint64_t max, uint64_t *out, char *err, size_t errlen) {
     uint64_t v;
-    if (optout_parse_u64n(text, strlen(text), &v) != 0 || v < min || v > max) {
+    if (optout_parse_u64(text, strlen(text), UINT64_MAX, &v) != 0 || v < min || v > max) {
         if (max != UINT64_MAX)
             optout_set_err(err, errlen, "expected %llu..%llu, got '%.200s'", (unsigned long long)min,
                            (unsigned long long)max, text);
@@ -53,7 +40,7 @@ int optout_parse_bytes(const char *text, uint64_t min, uint64_t max, uint64_t *o
         if (*u == 'B') u++;
     }
     uint64_t v;
-    if (*u || optout_parse_u64n(text, digits, &v) != 0 || v > (UINT64_MAX >> shift) || (v << shift) < min ||
+    if (*u || optout_parse_u64(text, digits, UINT64_MAX, &v) != 0 || v > (UINT64_MAX >> shift) || (v << shift) < min ||
         (v << shift) > max) {
         if (max == UINT64_MAX && min <= 1)
             optout_set_err(err, errlen, "expected a %snumber of bytes (K, M, G, T suffixes), got '%.200s'",

@@ -1,5 +1,5 @@
 /* parse.h — strict parsing of the numbers a user gives: option values (--level 3, --max-memory
- * 4G), with a range and a message. Digits inside a file's record: optout_parse_u64n.
+ * 4G), with a range and a message. (Digits inside a file's record: optout_parse_u64, util.h.)
  *
  * Contract
  * - A number is decimal digits only: no sign (so "-1" is refused, never wrapped to 2^64-1), no
@@ -17,9 +17,6 @@
 
 #include <stddef.h>
 #include <stdint.h>
-
-/* The digits s[0..n) as a number. 0, or -1 when empty, not all digits, or over UINT64_MAX. */
-int optout_parse_u64n(const char *s, size_t n, uint64_t *out);
 
 /* A NUL-terminated decimal number in [min, max]. 0, or -1 with err. */
 int optout_parse_number(const char *text, uint64_t min, uint64_t max, uint64_t *out, char *err, size_t errlen);
