@@ -295,8 +295,10 @@ int main(int argc, char **argv) {
     int rc = optout_options_parse(&BROKER_SPEC, argc, argv, &values);
     if (rc >= 0) return rc;
     struct broker_config cfg = {0};
-    if ((rc = configure(&values, &cfg)) >= 0 || (rc = check_combinations(&cfg, values.given[OPTOUT_OPT_CURVE_SECRET_FILE])) >= 0 ||
-        (rc = read_secrets(&values, &cfg)) >= 0 || (rc = resolve_paths(&cfg)) >= 0)
+    if ((rc = configure(&values, &cfg)) >= 0 ||
+        (rc = check_combinations(&cfg, values.given[OPTOUT_OPT_CURVE_SECRET_FILE])) >= 0)
         return rc;
+    if (values.given[OPTOUT_OPT_CHECK_ONLY]) return OPTOUT_EXIT_OK; /* optout run, before it creates anything */
+    if ((rc = read_secrets(&values, &cfg)) >= 0 || (rc = resolve_paths(&cfg)) >= 0) return rc;
     return broker_run(&cfg);
 }

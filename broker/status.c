@@ -63,7 +63,8 @@ void status_publish_metrics(struct broker *b) {
 }
 
 /* The status answer: the running stage's tasks by state first (what `optout run` draws), then
- * every stage's totals, workers and rates. */
+ * every stage's totals (a skipped stage with 0 tasks: `optout run` says it was skipped), workers
+ * and rates. */
 void status_json(struct broker *b, char *out, size_t cap) {
     struct counts c;
     count(b, &c);
@@ -80,7 +81,6 @@ void status_json(struct broker *b, char *out, size_t cap) {
                        (unsigned long long)b->epoch, stage_name(b->stage), b->stage_count[st], n[TASK_PENDING],
                        n[TASK_LEASED], n[TASK_ACCEPTED], n[TASK_DONE], n[TASK_FAILED]);
     for (int s = 0, first = 1; s < STAGE_COUNT && len > 0 && (size_t)len < cap; s++) {
-        if (!b->stage_count[s]) continue;
         len += snprintf(out + len, cap - (size_t)len, "%s\"%s\": {\"tasks\": %zu, \"settled\": %zu}", first ? "" : ", ",
                         stage_name((enum stage)s), b->stage_count[s], b->settled[s]);
         first = 0;

@@ -32,9 +32,15 @@ optout_agents *cli_agents_or_default(optout_agents **agents);
 /* getopt_long returned ':' (missing value) or '?' (unknown option; opterr must be 0): says so
  * and returns OPTOUT_EXIT_USAGE. */
 int cli_option_error(const char *command, int opt, char **argv);
-/* Asks a broker for its status over a connected DEALER socket: the JSON text into out. 0 on an
- * answer within timeout_ms, else -1. */
+/* Asks a broker for its status over a connected DEALER socket: the JSON text into out (the newest
+ * answer waiting, when earlier requests are answered too). 0 on an answer within timeout_ms, else
+ * -1. */
 int cli_broker_status(void *sock, long timeout_ms, char *out, size_t cap);
+/* An argument naming a file or directory that must exist (a usage error when it does not: exit
+ * 2, as for every command; one of the wrong kind is left to the command, a runtime failure). "-"
+ * (standard input) passes when allow_stdin. OPTOUT_EXIT_OK, or OPTOUT_EXIT_USAGE after
+ * "COMMAND: WHAT PATH: ...". */
+int cli_require_path(const char *command, const char *what, const char *path, int allow_stdin);
 /* --mode NAME. Returns an exit code. */
 int cli_parse_mode(const char *name, optout_robots_mode *mode);
 

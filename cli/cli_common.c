@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <zmq.h>
 
 #include "cli.h"
@@ -38,7 +39,7 @@ int cli_add_agents_file(optout_agents **agents, const char *path) {
             return OPTOUT_EXIT_USAGE;
         }
         optout_log(LOG_ERR, "cannot read agents file %s: %s", path, strerror(errno));
-        return OPTOUT_EXIT_FAILURE;
+        return errno == ENOENT ? OPTOUT_EXIT_USAGE : OPTOUT_EXIT_FAILURE; /* a path that does not exist: usage */
     }
     return OPTOUT_EXIT_OK;
 }
@@ -51,6 +52,13 @@ optout_agents *cli_agents_or_default(optout_agents **agents) {
     a = optout_agents_new_default();
     if (!a) optout_log(LOG_ERR, "out of memory");
     return a;
+}
+
+int cli_require_path(const char *command, const char *what, const char *path, int allow_stdin) {
+    struct stat st;
+    if ((allow_stdin && strcmp(path, "-") == 0) || stat(path, &st) == 0) return OPTOUT_EXIT_OK;
+    optout_log(LOG_ERR, "%s: %s%s%s: %s", command, what, what[0] ? " " : "", path, strerror(errno));
+    return OPTOUT_EXIT_USAGE;
 }
 
 int cli_parse_mode(const char *name, optout_robots_mode *mode) {
@@ -78,17 +86,23 @@ int cli_broker_status(void *sock, long timeout_ms, char *out, size_t cap) {
     if (rc < 0) return -1;
     zmq_pollitem_t item = {.socket = sock, .events = ZMQ_POLLIN};
     if (zmq_poll(&item, 1, timeout_ms) <= 0) return -1;
-    zmq_msg_t msg;
-    zmq_msg_init(&msg);
+    /* every answer waiting is read and the newest kept: requests sent before the broker was up
+     * (or that timed out) are answered late, and must not leave each later poll one answer behind */
     rc = -1;
-    if (zmq_msg_recv(&msg, sock, 0) >= 0) {
+    for (int flags = 0;; flags = ZMQ_DONTWAIT) {
+        zmq_msg_t msg;
+        zmq_msg_init(&msg);
+        if (zmq_msg_recv(&msg, sock, flags) < 0) {
+            zmq_msg_close(&msg);
+            break;
+        }
         optout_msg m;
         if (optout_msg_decode(zmq_msg_data(&msg), zmq_msg_size(&msg), &m, err) == 0 && m.type == OPTOUT_MSG_STATUS) {
             snprintf(out, cap, "%.*s", (int)m.text_len, m.text);
             rc = 0;
         }
+        zmq_msg_close(&msg);
     }
-    zmq_msg_close(&msg);
     return rc;
 }
 

@@ -11,10 +11,12 @@
  */
 #include <errno.h>
 #include <getopt.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "cli.h"
@@ -28,7 +30,21 @@
 static void apply_usage(FILE *f) {
     fputs("usage: optout apply-tags --tags FILE|DIR --in SHARD --out SHARD [--removed SHARD]\n"
           "       optout apply-tags --run RUN_DIR --out DIR [--removed DIR] [--corpus PATH|GLOB...] [--keep-format]\n"
-          "       common options: [--level N] [--max-line BYTES] [--stats FILE|-]\n"
+          "       common options: [--level N] [--max-line BYTES] [--stats FILE|-] [--jobs N]\n"
+          "\n"
+          "options:\n"
+          "  --tags FILE|DIR       the tags of one shard, or a directory of tags files (default: none)\n"
+          "  --in SHARD            the shard the tags were made from (default: none)\n"
+          "  --run RUN_DIR         a tag-mode run: every input of its plan (default: none)\n"
+          "  --out SHARD|DIR       the kept documents: a shard, or with --run a directory (default: none)\n"
+          "  --removed SHARD|DIR   also write the removed documents there (default: not written)\n"
+          "  --corpus PATH|GLOB... with --run: these inputs instead of the plan's (default: the plan's)\n"
+          "  --keep-format         with --run: each output in its input's format (default: the run's choice)\n"
+          "  --level N             zstd level of the outputs, 1..19 (default: 3)\n"
+          "  --max-line BYTES      the longest line (default: 67108864)\n"
+          "  --stats FILE|-        the counts as JSON (default: not written)\n"
+          "  --jobs N              shards applied at a time with --run (default: one per core)\n"
+          "  -h, --help            this text\n"
           "\n"
           "Removes from a shard exactly the documents its tags name (by id, or by line number for\n"
           "documents without one) and writes the others byte-identical to --out; with --removed the\n"
@@ -38,7 +54,8 @@ static void apply_usage(FILE *f) {
           "--run RUN_DIR applies a tag-mode run (optout run --output tags) to every input of its plan\n"
           "(or of --corpus, named the same way): RUN_DIR/tags/<name> to the input, kept documents to\n"
           "DIR/<name>, removed ones to the --removed directory, <name> as in a run's shards/.\n"
-          "The output format follows the name (.zst, .gz, else plain). --stats writes the counts as JSON.\n",
+          "The output format follows the name (.zst, .gz, else plain). --stats writes the counts as JSON.\n"
+          "With --run, progress goes to stderr (redrawn on a terminal) and a summary ends it.\n",
           f);
 }
 
@@ -74,6 +91,11 @@ static int write_stats(const char *path, const optout_apply_stats *s, size_t sha
         return -1;
     }
     return 0;
+}
+
+static void add_stats(optout_apply_stats *to, const optout_apply_stats *s) {
+    to->tags += s->tags, to->lines += s->lines, to->docs_in += s->docs_in, to->docs_removed += s->docs_removed;
+    to->duplicate_matches += s->duplicate_matches;
 }
 
 static int one_shard(const optout_apply_config *cfg, const char *tags, const char *in, const char *out,
@@ -133,14 +155,103 @@ out:
     return rc;
 }
 
+/* `--run`: every input of the list, `jobs` at a time, with progress and a summary on stderr. */
+struct apply_job {
+    const optout_apply_config *cfg;
+    const optout_inputs *list;
+    const char *run, *out, *removed;
+    int keep_format, from_corpus, tty;
+    pthread_mutex_t lock;
+    size_t next, done, failed;
+    optout_apply_stats stats;
+    struct timespec started;
+};
+
+static double seconds_since(const struct timespec *t0) {
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    return (double)(now.tv_sec - t0->tv_sec) + (double)(now.tv_nsec - t0->tv_nsec) / 1e9;
+}
+
+/* One input: 0, or -1 after a message. */
+static int apply_input(const struct apply_job *j, const optout_input *x, optout_apply_stats *stats) {
+    char name[4096], tags_path[8400], out_path[8400], removed_path[8400];
+    optout_tags_name(x->output_name, name, sizeof name);
+    snprintf(tags_path, sizeof tags_path, "%s/tags/%s", j->run, name);
+    if (j->keep_format) snprintf(name, sizeof name, "%s", x->output_name);
+    snprintf(out_path, sizeof out_path, "%s/%s", j->out, name);
+    snprintf(removed_path, sizeof removed_path, "%s/%s", j->removed ? j->removed : "", name);
+    struct stat st;
+    if (!j->from_corpus && (stat(x->path, &st) != 0 || (uint64_t)st.st_size != x->size ||
+                            (int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec != x->mtime_ns)) {
+        optout_log(LOG_ERR, "%s: %s since the tag run", x->path, errno == ENOENT ? "gone" : "changed");
+        return -1;
+    }
+    if (access(tags_path, F_OK) != 0) {
+        optout_log(LOG_ERR, "%s: no tags file %s (is the tag run complete?)", x->path, tags_path);
+        return -1;
+    }
+    return one_shard(j->cfg, tags_path, x->path, j->out ? out_path : NULL, j->removed ? removed_path : NULL, stats);
+}
+
+static void show_apply_progress(struct apply_job *j) {
+    if (!j->tty) return;
+    const optout_apply_stats *s = &j->stats;
+    fprintf(stderr, "\r\033[Kapply-tags %zu/%zu shards%s, %llu docs, %llu removed, %.1fs", j->done, j->list->count,
+            j->failed ? " (some failed)" : "", (unsigned long long)s->docs_in, (unsigned long long)s->docs_removed,
+            seconds_since(&j->started));
+    fflush(stderr);
+}
+
+static void *apply_thread(void *arg) {
+    struct apply_job *j = arg;
+    for (;;) {
+        pthread_mutex_lock(&j->lock);
+        size_t i = j->next++;
+        pthread_mutex_unlock(&j->lock);
+        if (i >= j->list->count) return NULL;
+        optout_apply_stats mine = {0};
+        int bad = apply_input(j, &j->list->items[i], &mine) != 0;
+        pthread_mutex_lock(&j->lock);
+        add_stats(&j->stats, &mine);
+        j->done++;
+        j->failed += (size_t)bad;
+        show_apply_progress(j);
+        pthread_mutex_unlock(&j->lock);
+    }
+}
+
+/* The number of inputs that failed; the counts into *stats. */
+static size_t apply_all(struct apply_job *j, unsigned jobs, optout_apply_stats *stats) {
+    pthread_t threads[256];
+    unsigned n = 0;
+    if (jobs > j->list->count) jobs = j->list->count ? (unsigned)j->list->count : 1;
+    pthread_mutex_init(&j->lock, NULL);
+    clock_gettime(CLOCK_MONOTONIC, &j->started);
+    for (unsigned t = 1; t < jobs && t < 256; t++)
+        if (pthread_create(&threads[n], NULL, apply_thread, j) == 0) n++;
+    apply_thread(j); /* this thread too: with one job, or when no thread could start, all alone */
+    for (unsigned t = 0; t < n; t++) pthread_join(threads[t], NULL);
+    pthread_mutex_destroy(&j->lock);
+    if (j->tty) fputs("\r\033[K", stderr);
+    const optout_apply_stats *s = &j->stats;
+    fprintf(stderr, "optout: apply-tags: %zu of %zu shards applied%s, %llu of %llu documents removed (%.2f%%), %.1fs\n",
+            j->done - j->failed, j->list->count, j->failed ? " (see the errors above)" : "",
+            (unsigned long long)s->docs_removed, (unsigned long long)s->docs_in,
+            s->docs_in ? 100.0 * (double)s->docs_removed / (double)s->docs_in : 0.0, seconds_since(&j->started));
+    add_stats(stats, s);
+    return j->failed;
+}
+
 int cmd_apply_tags(int argc, char **argv) {
-    enum { O_TAGS = 256, O_IN, O_OUT, O_REMOVED, O_RUN, O_CORPUS, O_KEEP, O_LEVEL, O_MAXLINE, O_STATS };
+    enum { O_TAGS = 256, O_IN, O_OUT, O_REMOVED, O_RUN, O_CORPUS, O_KEEP, O_LEVEL, O_MAXLINE, O_STATS, O_JOBS };
     static const struct option options[] = {
         {"tags", required_argument, NULL, O_TAGS},       {"in", required_argument, NULL, O_IN},
         {"out", required_argument, NULL, O_OUT},         {"removed", required_argument, NULL, O_REMOVED},
         {"run", required_argument, NULL, O_RUN},         {"corpus", required_argument, NULL, O_CORPUS},
         {"keep-format", no_argument, NULL, O_KEEP},      {"level", required_argument, NULL, O_LEVEL},
         {"max-line", required_argument, NULL, O_MAXLINE}, {"stats", required_argument, NULL, O_STATS},
+        {"jobs", required_argument, NULL, O_JOBS},
         {"help", no_argument, NULL, 'h'},                {NULL, 0, NULL, 0},
     };
     const char *tags = NULL, *in = NULL, *out = NULL, *removed = NULL, *run = NULL, *stats_path = NULL;
@@ -148,6 +259,8 @@ int cmd_apply_tags(int argc, char **argv) {
     size_t corpus_count = 0;
     int keep_format = 0, opt, rc = OPTOUT_EXIT_USAGE;
     unsigned long long number;
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    unsigned jobs = cores < 1 ? 1 : cores > 256 ? 256 : (unsigned)cores;
     optout_apply_config cfg = {0};
     optout_apply_stats stats = {0};
     optout_inputs inputs = {0};
@@ -173,6 +286,10 @@ int cmd_apply_tags(int argc, char **argv) {
             if (parse_positive("--max-line", optarg, (unsigned long long)SIZE_MAX / 2, &number) != 0) goto done;
             cfg.max_line = (size_t)number;
             break;
+        case O_JOBS:
+            if (parse_positive("--jobs", optarg, 256, &number) != 0) goto done;
+            jobs = (unsigned)number;
+            break;
         case 'h': apply_usage(stdout); rc = OPTOUT_EXIT_OK; goto done;
         default: rc = cli_option_error("apply-tags", opt, argv); goto done;
         }
@@ -186,6 +303,10 @@ int cmd_apply_tags(int argc, char **argv) {
         apply_usage(stderr);
         goto done;
     }
+    if ((run && cli_require_path("apply-tags", "--run", run, 0)) ||
+        (tags && (cli_require_path("apply-tags", "--tags", tags, 0) ||
+                  cli_require_path("apply-tags", "--in", in, 0))))
+        goto done;
     if (tags) { /* one shard */
         char path[4200];
         struct stat st;
@@ -233,29 +354,9 @@ int cmd_apply_tags(int argc, char **argv) {
     }
     const optout_inputs *list = corpus_count ? &inputs : &plan.inputs;
     if (check_outputs(list, out, removed, keep_format) != 0) goto done;
-    size_t failed = 0;
-    for (size_t i = 0; i < list->count; i++) {
-        const optout_input *x = &list->items[i];
-        char name[4096], tags_path[8400], out_path[8400], removed_path[8400];
-        optout_tags_name(x->output_name, name, sizeof name);
-        snprintf(tags_path, sizeof tags_path, "%s/tags/%s", run, name);
-        if (keep_format) snprintf(name, sizeof name, "%s", x->output_name);
-        snprintf(out_path, sizeof out_path, "%s/%s", out, name);
-        snprintf(removed_path, sizeof removed_path, "%s/%s", removed ? removed : "", name);
-        struct stat st;
-        if (!corpus_count && (stat(x->path, &st) != 0 || (uint64_t)st.st_size != x->size ||
-                              (int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec != x->mtime_ns)) {
-            optout_log(LOG_ERR, "%s: %s since the tag run", x->path, errno == ENOENT ? "gone" : "changed");
-            failed++;
-            continue;
-        }
-        if (access(tags_path, F_OK) != 0) {
-            optout_log(LOG_ERR, "%s: no tags file %s (is the tag run complete?)", x->path, tags_path);
-            failed++;
-            continue;
-        }
-        if (one_shard(&cfg, tags_path, x->path, out_path, removed ? removed_path : NULL, &stats) != 0) failed++;
-    }
+    struct apply_job job = {.cfg = &cfg, .list = list, .run = run, .out = out, .removed = removed,
+                            .keep_format = keep_format, .from_corpus = corpus_count > 0, .tty = isatty(2)};
+    size_t failed = apply_all(&job, jobs, &stats);
     rc = failed ? OPTOUT_EXIT_FAILURE : OPTOUT_EXIT_OK;
     if (failed) optout_log(LOG_ERR, "apply-tags: %zu of %zu shards failed", failed, list->count);
     if (stats_path && write_stats(stats_path, &stats, list->count, failed) != 0) {

@@ -28,7 +28,11 @@ static void config_usage(FILE *f) {
           "Validates FILE (default " OPTOUT_CONFIG_DEFAULT ") against the options of every program and\n"
           "prints the effective configuration, section by section: each option with its value and where\n"
           "it comes from (FILE:LINE, or the default). Exit status: 0 valid, 2 invalid (the messages\n"
-          "name FILE:LINE), 1 when a program could not be run. The format: deploy/optout.conf.example.\n",
+          "name FILE:LINE), 1 when a program could not be run. The format: deploy/optout.conf.example.\n"
+          "\n"
+          "arguments:\n"
+          "  FILE         the configuration file (default: $OPTOUT_CONFIG, else " OPTOUT_CONFIG_DEFAULT ")\n"
+          "  -h, --help   this text\n",
           f);
 }
 

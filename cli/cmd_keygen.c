@@ -24,7 +24,11 @@ int cmd_keygen(int argc, char **argv) {
                  "one line of Z85 (40 characters); PREFIX defaults to ./optout. Prints the public key.\n"
                  "The broker takes its PREFIX.key with --curve-secret-file and gives PREFIX.pub to workers\n"
                  "(--curve-server-key); a worker's PREFIX.pub goes into the broker's --curve-allow\n"
-                 "directory. Exits 1 when either file exists.");
+                 "directory. Exits 1 when either file exists.\n"
+                 "\n"
+                 "options:\n"
+                 "  --out PREFIX   where the pair goes: PREFIX.key and PREFIX.pub (default: ./optout)\n"
+                 "  -h, --help     this text");
             return OPTOUT_EXIT_OK;
         default: return cli_option_error("keygen", opt, argv);
         }

@@ -70,7 +70,13 @@ int cmd_report(int argc, char **argv) {
                  "The first renders RUN_DIR/report.md, report.json and loss-by-year.svg again from\n"
                  "RUN_DIR/report.msgpack. The second prints a Markdown comparison of two runs: configuration,\n"
                  "documents and tokens removed per class and per agent, and, when both runs kept removed/\n"
-                 "shards, the documents removed by one run and not the other.");
+                 "shards, the documents removed by one run and not the other.\n"
+                 "\n"
+                 "options:\n"
+                 "  --diff       compare two run directories (default: off, render one)\n"
+                 "  -h, --help   this text\n"
+                 "\n"
+                 "Exit status: 0 done, 1 a run directory lacks what is needed, 2 usage error.");
             return OPTOUT_EXIT_OK;
         default: return cli_option_error("report", opt, argv);
         }
@@ -79,6 +85,10 @@ int cmd_report(int argc, char **argv) {
     if (do_diff ? rest != 2 : rest != 1) {
         optout_log(LOG_ERR, "report: usage: optout report RUN_DIR | optout report --diff RUN_DIR_A RUN_DIR_B");
         return OPTOUT_EXIT_USAGE;
+    }
+    for (int i = optind; i < argc; i++) {
+        int missing = cli_require_path("report", "", argv[i], 0);
+        if (missing) return missing;
     }
     return do_diff ? diff(argv[optind], argv[optind + 1]) : rerender(argv[optind]);
 }

@@ -30,7 +30,16 @@ static void check_usage(FILE *f) {
           "A URL is absolute or a path starting with '/' (a malformed absolute URL is a usage\n"
           "error; one without a scheme is read as HOST/PATH, with a warning).\n"
           "Without --agent/--agents-file the Apertus list is used (data/agents/apertus-paper.txt).\n"
-          "--explain adds the deciding group and rule.\n",
+          "--explain adds the deciding group and rule.\n"
+          "\n"
+          "options:\n"
+          "  --robots FILE            the robots.txt to read (default: none, required)\n"
+          "  --mode rfc9309|protego   how robots.txt is read (default: rfc9309)\n"
+          "  --agent NAME             an agent (repeat; after the file's) (default: none)\n"
+          "  --agents-file FILE       the agents, one a line (default: the built-in Apertus list)\n"
+          "  --urls FILE|-            one URL per line, after the URL arguments (default: none)\n"
+          "  --explain                add the deciding group and rule (default: off)\n"
+          "  -h, --help               this text\n",
           f);
 }
 
@@ -154,6 +163,9 @@ static int robots_check(int argc, char **argv) {
         check_usage(stderr);
         goto out;
     }
+    if (cli_require_path("robots check", "--robots", robots_path, 0) != OPTOUT_EXIT_OK ||
+        (urls_path && cli_require_path("robots check", "--urls", urls_path, 1) != OPTOUT_EXIT_OK))
+        goto out;
     if (!urls_path && optind == argc) {
         optout_log(LOG_ERR, "robots check: no URL given (arguments or --urls FILE)");
         goto out;

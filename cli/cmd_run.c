@@ -21,11 +21,13 @@
 #include <zmq.h>
 
 #include "cli.h"
+#include "progress.h"
 #include "optout/config.h"
 #include "optout/log.h"
 #include "optout/options.h"
 #include "optout/memory.h"
 #include "optout/msg.h"
+#include "optout/rundir.h"
 #include "optout/util.h"
 
 #define MAX_WORKERS 256
@@ -42,7 +44,8 @@ static const optout_program_spec RUN_SPEC = {
         "--top-en/--top-intl; without them and without --hosts every host of the corpus is listed),\n"
         "fetch their robots.txt into DIR/robots/ (unless --robots-dir gives a snapshot), filter every\n"
         "input into DIR/shards/ (DIR/removed/ with --removed), and write DIR/report.json and\n"
-        "report.md. Quote glob patterns: optout expands them itself ('**' included). Rerunning\n"
+        "report.md. A glob the shell expanded is several paths after one --corpus; quoted, optout\n"
+        "expands it itself ('**' included, and no limit on the command line's length). Rerunning\n"
         "resumes; a complete run is left as it is. --stop-after rank|fetch is a dry run: it prints\n"
         "how many hosts would be fetched (and, after fetch, which agents they block) and stops before\n"
         "any shard is written; the same command without it goes on from there. --output tags decides\n"
@@ -141,40 +144,6 @@ static unsigned long long json_number(const char *json, const char *key) {
     return p ? strtoull(p + strlen(pattern), NULL, 10) : 0;
 }
 
-/* One progress line for the running stage: its tasks, and documents once the filter runs. */
-static void show_progress(const char *status, int tty, time_t started) {
-    unsigned long long total = json_number(status, "total"), done = json_number(status, "done"),
-                       failed = json_number(status, "failed"), docs = json_number(status, "docs_in"),
-                       removed = json_number(status, "docs_removed"), workers = json_number(status, "workers"),
-                       hosts = json_number(status, "hosts_fetched");
-    char stage[32] = "filter";
-    const char *p = strstr(status, "\"stage\": \"");
-    if (p) sscanf(p + 10, "%31[a-z-]", stage);
-    static char last_stage[32];
-    static time_t stage_started;
-    if (strcmp(stage, last_stage) != 0) { /* rates and ETA per stage */
-        if (last_stage[0] && tty) fputc('\n', stderr);
-        snprintf(last_stage, sizeof last_stage, "%s", stage);
-        stage_started = time(NULL);
-    }
-    (void)started;
-    double elapsed = difftime(time(NULL), stage_started);
-    double rate = elapsed > 0 ? (double)(done + failed) / elapsed : 0;
-    double eta = rate > 0 ? (double)(total - done - failed) / rate : 0;
-    int width = 30, filled = total ? (int)((done + failed) * (unsigned long long)width / total) : 0;
-    char bar[64], detail[128] = "";
-    for (int i = 0; i < width; i++) bar[i] = i < filled ? '#' : '.';
-    bar[width] = '\0';
-    if (strcmp(stage, "filter") == 0)
-        snprintf(detail, sizeof detail, ", %llu docs, %.1f%% removed", docs,
-                 docs ? 100.0 * (double)removed / (double)docs : 0.0);
-    else if (strcmp(stage, "fetch") == 0)
-        snprintf(detail, sizeof detail, ", %llu hosts fetched", hosts);
-    fprintf(stderr, "%s%-11s [%s] %llu/%llu tasks%s%s, %llu workers, %.1f tasks/s, ETA %.0fs%s", tty ? "\r" : "",
-            stage, bar, done, total, failed ? " (some failed)" : "", detail, workers, rate, eta, tty ? "   " : "\n");
-    fflush(stderr);
-}
-
 /* One invocation: what it was given, what it started. */
 struct run {
     char self[PATH_MAX], broker_bin[PATH_MAX + 32], worker_bin[PATH_MAX + 32];
@@ -187,6 +156,8 @@ struct run {
     pid_t redis;
     size_t restarts;
     int workers_started;
+    uint64_t input_bytes; /* the inputs' total size: the progress display's MB/s */
+    progress *progress;
 };
 
 /* The options (options.h): the broker's are handed to it as given, in order; --out, --workers and
@@ -199,6 +170,17 @@ static int run_parse(struct run *r, int argc, char **argv, optout_option_values 
         optout_options_usage(&RUN_SPEC, stderr);
         return OPTOUT_EXIT_USAGE;
     }
+    /* the inputs are expanded here too, in this command's name, so that a pattern that matches
+     * nothing is refused before the run directory or its Redis exist (the broker expands them again:
+     * its plan is the one kept) */
+    optout_inputs inputs;
+    char err[OPTOUT_RUNDIR_ERR_LEN];
+    if (optout_inputs_expand(v->list[OPTOUT_OPT_CORPUS], v->count[OPTOUT_OPT_CORPUS], &inputs, err, sizeof err) != 0) {
+        optout_log(LOG_ERR, "run: --corpus: %s", err);
+        return OPTOUT_EXIT_USAGE;
+    }
+    for (size_t i = 0; i < inputs.count; i++) r->input_bytes += inputs.items[i].size;
+    optout_inputs_free(&inputs);
     r->workers = v->given[OPTOUT_OPT_WORKERS] ? (long)v->num[OPTOUT_OPT_WORKERS] : sysconf(_SC_NPROCESSORS_ONLN);
     if (r->workers < 1) r->workers = 1;
     if (r->workers > MAX_WORKERS) r->workers = MAX_WORKERS;
@@ -261,8 +243,54 @@ static int run_lock(const char *dir) {
     return fd;
 }
 
-/* Finds the programs, creates and locks the run directory, starts the run's Redis. Returns -1 to
- * go on, else the exit status. */
+/* The broker's own checks of the options together (--stop-after with --robots-dir...), run before
+ * the run directory exists: `optout-broker ... --check-only` says what is wrong, and its lines are
+ * said again in this command's name. -1 to go on, else the exit status. */
+static int run_check(struct run *r, const char *out) {
+    char **argv = calloc(r->nb + 4, sizeof *argv);
+    int fds[2];
+    if (!argv || pipe2(fds, O_CLOEXEC) != 0) {
+        free(argv);
+        optout_log(LOG_ERR, "run: %s", strerror(errno));
+        return OPTOUT_EXIT_FAILURE;
+    }
+    memcpy(argv, r->bargs, r->nb * sizeof *argv);
+    argv[0] = r->broker_bin;
+    argv[r->nb] = "--dir", argv[r->nb + 1] = (char *)out, argv[r->nb + 2] = "--check-only";
+    pid_t pid = fork();
+    if (pid == 0) {
+        dup2(fds[1], 2);
+        setenv("OPTOUT_CONFIG", "", 1); /* everything is on its command line */
+        execv(argv[0], argv);
+        fprintf(stderr, "optout-broker: cannot run %s: %s\n", argv[0], strerror(errno));
+        _exit(OPTOUT_EXIT_FAILURE);
+    }
+    close(fds[1]);
+    free(argv);
+    char said[8192];
+    size_t n = 0;
+    ssize_t got;
+    while (pid > 0 && (got = read(fds[0], said + n, sizeof said - 1 - n)) != 0) {
+        if (got < 0 && errno == EINTR) continue;
+        if (got < 0 || (n += (size_t)got) == sizeof said - 1) break;
+    }
+    close(fds[0]);
+    said[n] = '\0';
+    int status = 0;
+    if (pid < 0 || waitpid(pid, &status, 0) != pid) {
+        optout_log(LOG_ERR, "run: checking the options with %s: %s", r->broker_bin, strerror(errno));
+        return OPTOUT_EXIT_FAILURE;
+    }
+    int rc = exit_code_of(status);
+    if (rc == OPTOUT_EXIT_OK) return -1;
+    static const char prefix[] = "optout-broker: ";
+    for (char *line = strtok(said, "\n"); line; line = strtok(NULL, "\n"))
+        optout_log(LOG_ERR, "run: %s", strncmp(line, prefix, sizeof prefix - 1) == 0 ? line + sizeof prefix - 1 : line);
+    return rc;
+}
+
+/* Finds the programs, checks the options with the broker, creates and locks the run directory,
+ * starts the run's Redis. Returns -1 to go on, else the exit status. */
 static int run_prepare(struct run *r, const char *out, int *lock_fd) {
     ssize_t n = readlink("/proc/self/exe", r->self, sizeof r->self - 1);
     if (n <= 0) {
@@ -273,6 +301,8 @@ static int run_prepare(struct run *r, const char *out, int *lock_fd) {
     *strrchr(r->self, '/') = '\0';
     snprintf(r->broker_bin, sizeof r->broker_bin, "%s/optout-broker", r->self);
     snprintf(r->worker_bin, sizeof r->worker_bin, "%s/optout-worker", r->self);
+    int checked = run_check(r, out);
+    if (checked >= 0) return checked;
     if (optout_make_parent_dirs(out) != 0 || (mkdir(out, 0777) != 0 && errno != EEXIST) || !realpath(out, r->dir)) {
         optout_log(LOG_ERR, "run directory %s: %s", out, strerror(errno));
         return OPTOUT_EXIT_FAILURE;
@@ -311,10 +341,12 @@ static int run_supervise(struct run *r) {
     char name[64];
     char *wargs[] = {r->worker_bin, "--connect", r->endpoint, "--root", "fs=/", "--name", name, NULL, NULL, NULL};
     if (r->max_memory) wargs[7] = "--max-memory", wargs[8] = (char *)r->max_memory;
-    int tty = isatty(2), rc = -1, zero = 0;
-    time_t started = time(NULL), last_status = 0;
+    int rc = -1, zero = 0;
+    long long last_status = 0;
     void *zctx = zmq_ctx_new(), *status_sock = zctx ? zmq_socket(zctx, ZMQ_DEALER) : NULL;
     if (status_sock) zmq_setsockopt(status_sock, ZMQ_LINGER, &zero, sizeof zero);
+    if (status_sock) zmq_connect(status_sock, r->endpoint); /* ZeroMQ connects before the broker binds */
+    long long spawned = optout_now_ms();
     while (!interrupted) {
         int status;
         if (waitpid(r->pids[0], &status, WNOHANG) == r->pids[0]) {
@@ -322,13 +354,19 @@ static int run_supervise(struct run *r) {
             rc = exit_code_of(status);
             break;
         }
-        if (!r->workers_started) { /* ZeroMQ connects before the broker binds: no need to wait for it */
+        if (!r->workers_started) {
+            /* the workers start once the broker has answered a first status (its stages, none
+             * begun): the display then sees every stage, however fast the run (5 s at most) */
+            char first[2048];
+            int answered = status_sock && cli_broker_status(status_sock, 100, first, sizeof first) == 0;
+            if (answered && r->progress) progress_update(r->progress, first);
+            if (!answered && status_sock && optout_now_ms() - spawned < 5000) continue;
             for (long w = 1; w <= r->workers; w++) {
                 snprintf(name, sizeof name, "%s-%ld", "local", w);
                 r->pids[w] = spawn(wargs);
             }
             r->workers_started = 1;
-            if (status_sock) zmq_connect(status_sock, r->endpoint);
+            last_status = optout_now_ms();
         }
         if (r->redis > 0 && waitpid(r->redis, &status, WNOHANG) == r->redis) {
             optout_log(LOG_WARNING, "redis-server died; restarting it (the broker reloads it)");
@@ -344,14 +382,15 @@ static int run_supervise(struct run *r) {
                 r->restarts++;
             }
         }
-        if (status_sock && time(NULL) != last_status) {
-            last_status = time(NULL);
+        /* four answers a second: a short stage is still seen, and a run of a second shows its lines */
+        if (status_sock && optout_now_ms() - last_status >= 250) {
+            last_status = optout_now_ms();
             char text[2048];
-            if (cli_broker_status(status_sock, 300, text, sizeof text) == 0) show_progress(text, tty, started);
+            if (cli_broker_status(status_sock, 300, text, sizeof text) == 0 && r->progress)
+                progress_update(r->progress, text);
         }
         sleep_ms(20);
     }
-    if (tty && r->workers_started) fputc('\n', stderr);
     if (status_sock) zmq_close(status_sock);
     if (zctx) zmq_ctx_term(zctx);
     return rc;
@@ -360,6 +399,7 @@ static int run_supervise(struct run *r) {
 /* What the run gave: the dry run's answer on stdout, or the report's figures on stderr. */
 static void run_summary(const struct run *r, int rc) {
     if (r->stop_after && rc == OPTOUT_EXIT_OK) {
+        if (r->progress) progress_finish(r->progress, 1, 0, 0);
         char answer[PATH_MAX + 32];
         snprintf(answer, sizeof answer, "%s/dry-run.json", r->dir);
         size_t len;
@@ -368,11 +408,14 @@ static void run_summary(const struct run *r, int rc) {
         free(text);
         return;
     }
-    if (rc != OPTOUT_EXIT_OK && rc != OPTOUT_EXIT_FAILURE) return;
     char report[PATH_MAX + 32];
     snprintf(report, sizeof report, "%s/report.json", r->dir);
     size_t len;
-    char *text = access(report, R_OK) == 0 ? optout_read_file(report, (size_t)64 << 20, &len) : NULL;
+    char *text = (rc == OPTOUT_EXIT_OK || rc == OPTOUT_EXIT_FAILURE) && access(report, R_OK) == 0
+                     ? optout_read_file(report, (size_t)64 << 20, &len)
+                     : NULL;
+    if (r->progress) progress_finish(r->progress, rc == OPTOUT_EXIT_OK, text ? json_number(text, "docs_in") : 0,
+                                     text ? json_number(text, "docs_removed") : 0);
     if (!text) return;
     unsigned long long docs = json_number(text, "docs_in"), removed = json_number(text, "docs_removed"),
                        tokens = json_number(text, "tokens_in"), tremoved = json_number(text, "tokens_removed");
@@ -404,11 +447,13 @@ int cmd_run(int argc, char **argv) {
         if (!getenv("OPTOUT_LOG_LEVEL")) setenv("OPTOUT_LOG_LEVEL", "warning", 1);
         setenv("OPTOUT_CONFIG", "", 1); /* they read no configuration file: they get everything from here */
         struct sigaction sa = {.sa_handler = on_signal};
+        r.progress = progress_new(stderr, isatty(2), r.input_bytes);
         sigaction(SIGINT, &sa, NULL);
         sigaction(SIGTERM, &sa, NULL);
         signal(SIGPIPE, SIG_IGN);
         rc = run_supervise(&r);
         stop_all(r.pids, (size_t)r.workers + 1, 5000);
+        if (interrupted && r.progress) progress_finish(r.progress, 0, 0, 0);
         if (interrupted == SIGINT) {
             rc = OPTOUT_EXIT_INTERRUPTED;
             optout_log(LOG_ERR, "interrupted: rerun the same command to resume (what is done is kept)");
@@ -421,6 +466,7 @@ int cmd_run(int argc, char **argv) {
             run_summary(&r, rc);
         }
     }
+    progress_free(r.progress);
     if (r.redis > 0) stop_all(&r.redis, 1, 5000);
     if (lock_fd >= 0) close(lock_fd);
     if (r.bargs) free_args(r.bargs, r.nb);

@@ -1,22 +1,160 @@
-/* cmd_status.c — `optout status --broker ENDPOINT | --dir DIR`: a running broker's tasks per state,
- * workers and counts, as JSON on stdout. Exit 1 when the broker does not answer within 2 s. */
+/* cmd_status.c — `optout status --broker ENDPOINT | --dir DIR`: a run's state as JSON on stdout.
+ *
+ * A live broker (its DIR/broker.lock held, or --broker) is asked: tasks per state, workers,
+ * counts; exit 1 when it does not answer within 2 s. A run directory without a live broker is
+ * read instead: its journal (what was published or failed, read from a copy: status never
+ * changes a run directory, not even to cut a torn tail), its report.json and its plan, and the
+ * answer says complete, failed or interrupted, with the figures; exit 0.
+ */
+#include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <zmq.h>
 
 #include "cli.h"
 #include "optout/curve.h"
+#include "optout/journal.h"
 #include "optout/log.h"
+#include "optout/util.h"
+#include "records.h" /* the broker's journal records, read with its own decoder */
+
+/* 1 when a broker holds DIR/broker.lock (it lives), 0 when nobody does. */
+static int broker_alive(const char *dir) {
+    char path[4200];
+    snprintf(path, sizeof path, "%s/broker.lock", dir);
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    if (fd < 0) return 0;
+    int busy = flock(fd, LOCK_SH | LOCK_NB) != 0;
+    close(fd);
+    return busy;
+}
+
+struct journal_counts {
+    size_t published, failed;
+};
+
+static int count_record(const void *payload, size_t len, uint64_t offset, void *arg) {
+    (void)offset;
+    struct journal_counts *c = arg;
+    struct record r;
+    msgpack_unpacked keep;
+    msgpack_unpacked_init(&keep);
+    if (record_decode(payload, len, &r, &keep) == 0) {
+        if (r.kind == RECORD_PUBLISHED) c->published++;
+        else if (r.kind == RECORD_FAILED) c->failed++;
+    }
+    msgpack_unpacked_destroy(&keep);
+    return 0;
+}
+
+/* Counts DIR/journal's records, replayed from a private copy (optout_journal_open cuts a torn
+ * tail: that is the broker's job on its next start, not ours). 0, or -1 after a message. */
+static int journal_counts(const char *dir, struct journal_counts *c) {
+    char path[4200], copy[] = "/tmp/optout-status-journal.XXXXXX", err[OPTOUT_JOURNAL_ERR_LEN];
+    snprintf(path, sizeof path, "%s/journal", dir);
+    size_t len;
+    char *data = optout_read_file(path, (size_t)1 << 34, &len);
+    if (!data) {
+        if (errno == ENOENT) return 0; /* planned, nothing journaled yet */
+        optout_log(LOG_ERR, "status: %s: %s", path, strerror(errno));
+        return -1;
+    }
+    int fd = mkstemp(copy), rc = -1;
+    if (fd < 0 || write(fd, data, len) != (ssize_t)len) {
+        optout_log(LOG_ERR, "status: a copy of %s: %s", path, strerror(errno));
+    } else {
+        optout_journal *j = optout_journal_open(copy, count_record, c, NULL, err, sizeof err);
+        if (!j) optout_log(LOG_ERR, "status: %s: %s", path, err);
+        else rc = 0;
+        if (j) optout_journal_close(j);
+    }
+    if (fd >= 0) {
+        close(fd);
+        unlink(copy);
+    }
+    free(data);
+    return rc;
+}
+
+static unsigned long long json_number(const char *json, const char *key) {
+    char pattern[64];
+    snprintf(pattern, sizeof pattern, "\"%s\": ", key);
+    const char *p = json ? strstr(json, pattern) : NULL;
+    return p ? strtoull(p + strlen(pattern), NULL, 10) : 0;
+}
+
+/* The plan's input lines: how many filter tasks the run has. */
+static size_t plan_inputs(const char *plan) {
+    size_t n = 0;
+    for (const char *p = plan; p && (p = strstr(p, "\ninput\t")); p++) n++;
+    return n;
+}
+
+/* A run directory without a live broker. */
+static int status_of_dir(const char *dir) {
+    char path[4200];
+    size_t len;
+    snprintf(path, sizeof path, "%s/plan", dir);
+    char *plan = optout_read_file(path, (size_t)1 << 30, &len);
+    if (!plan) {
+        optout_log(LOG_ERR, "status: %s is not a run directory (%s: %s), and no broker runs there", dir, path,
+                   strerror(errno));
+        return OPTOUT_EXIT_USAGE;
+    }
+    struct journal_counts jc = {0, 0};
+    if (journal_counts(dir, &jc) != 0) {
+        free(plan);
+        return OPTOUT_EXIT_FAILURE;
+    }
+    snprintf(path, sizeof path, "%s/report.json", dir);
+    char *report = optout_read_file(path, (size_t)64 << 20, &len);
+    int complete = report && strstr(report, "\"complete\": true") != NULL;
+    const char *failed_list = report ? strstr(report, "\"failed_tasks\": [") : NULL;
+    int failed = report && !complete && failed_list && failed_list[17] != ']';
+    const char *state = complete ? "complete" : failed ? "failed" : "interrupted";
+    unsigned long long docs = json_number(report, "docs_in"), removed = json_number(report, "docs_removed"),
+                       tokens = json_number(report, "tokens_in"), tremoved = json_number(report, "tokens_removed"),
+                       tasks = json_number(report, "tasks");
+    printf("{\"state\": \"%s\", \"broker\": null, \"inputs\": %zu, \"tasks\": %llu, \"published\": %zu, "
+           "\"failed\": %zu, \"report\": %s",
+           state, plan_inputs(plan), tasks, jc.published, jc.failed, report ? "true" : "false");
+    if (report)
+        printf(", \"docs_in\": %llu, \"docs_removed\": %llu, \"docs_removed_share\": %.6f, \"tokens_in\": %llu, "
+               "\"tokens_removed\": %llu, \"tokens_removed_share\": %.6f",
+               docs, removed, docs ? (double)removed / (double)docs : 0.0, tokens, tremoved,
+               tokens ? (double)tremoved / (double)tokens : 0.0);
+    puts("}");
+    if (report && (complete || failed))
+        fprintf(stderr, "optout: %s: %s: %zu tasks published, %zu failed; %llu of %llu documents removed (%.2f%%)%s\n",
+                dir, state, jc.published, jc.failed, removed, docs, docs ? 100.0 * (double)removed / (double)docs : 0.0,
+                failed ? "; rerun the same command to retry the failed tasks" : "");
+    else
+        fprintf(stderr,
+                "optout: %s: interrupted (no broker runs, the run is not complete): %zu tasks published, "
+                "%zu failed so far; rerun the same command to resume\n",
+                dir, jc.published, jc.failed);
+    free(report);
+    free(plan);
+    return OPTOUT_EXIT_OK;
+}
 
 int cmd_status(int argc, char **argv) {
     static const struct option options[] = {
-        {"broker", required_argument, NULL, 'b'}, {"dir", required_argument, NULL, 'd'},
-        {"curve-secret-file", required_argument, NULL, 'K'}, {"curve-server-key", required_argument, NULL, 'S'},
-        {"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0},
+        {"broker", required_argument, NULL, 'b'},
+        {"dir", required_argument, NULL, 'd'},
+        {"curve-secret-file", required_argument, NULL, 'K'},
+        {"curve-server-key", required_argument, NULL, 'S'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
     };
     char endpoint[4200] = "";
-    const char *curve_secret = NULL, *curve_server = NULL;
+    const char *curve_secret = NULL, *curve_server = NULL, *dir = NULL;
     optout_curve_client curve;
     int opt;
     optind = 1;
@@ -24,15 +162,34 @@ int cmd_status(int argc, char **argv) {
     while ((opt = getopt_long(argc, argv, ":h", options, NULL)) != -1) {
         switch (opt) {
         case 'b': snprintf(endpoint, sizeof endpoint, "%s", optarg); break;
-        case 'd': snprintf(endpoint, sizeof endpoint, "ipc://%s/broker.sock", optarg); break;
+        case 'd':
+            dir = optarg;
+            snprintf(endpoint, sizeof endpoint, "ipc://%s/broker.sock", optarg);
+            break;
         case 'K': curve_secret = optarg; break;
         case 'S': curve_server = optarg; break;
         case 'h':
-            puts("usage: optout status --broker ENDPOINT | --dir RUN_DIR\n"
-                 "                     [--curve-secret-file FILE --curve-server-key FILE|KEY]\n"
-                 "Prints the broker's status as JSON: epoch, tasks per state, workers, documents.\n"
-                 "A CURVE broker answers only a client whose key pair (--curve-secret-file) is in its\n"
-                 "allow-list; --curve-server-key is the broker's public key (a file or the key).");
+            puts(
+                "usage: optout status --broker ENDPOINT | --dir RUN_DIR\n"
+                "                     [--curve-secret-file FILE --curve-server-key FILE|KEY]\n"
+                "\n"
+                "options:\n"
+                "  --broker ENDPOINT                  ask the broker at tcp://HOST:PORT or ipc:///PATH (default: "
+                "none)\n"
+                "  --dir RUN_DIR                      the run directory: its broker when one runs, else the directory\n"
+                "                                     itself (default: none)\n"
+                "  --curve-secret-file FILE           this client's CURVE secret key (default: none, no CURVE)\n"
+                "  --curve-server-key FILE|KEY        the broker's CURVE public key, a file or the key (default: "
+                "none)\n"
+                "  -h, --help                         this text\n"
+                "\n"
+                "Prints the run's state as JSON on stdout. A live broker answers: epoch, tasks per state,\n"
+                "workers, documents. Without one, --dir reads the run directory (journal, report.json,\n"
+                "plan) and says \"complete\", \"failed\" (some task failed: rerun to retry) or \"interrupted\"\n"
+                "(rerun to resume), with the tasks published and failed and the documents removed; a line\n"
+                "for people on stderr. A CURVE broker answers only a client whose key pair is in its\n"
+                "allow-list. Exit status: 0 answered, 1 the broker did not answer within 2 s, 2 usage\n"
+                "error (also: RUN_DIR is missing or not a run directory).");
             return OPTOUT_EXIT_OK;
         default: return cli_option_error("status", opt, argv);
         }
@@ -40,6 +197,15 @@ int cmd_status(int argc, char **argv) {
     if (!endpoint[0] || optind < argc) {
         optout_log(LOG_ERR, "status: --broker ENDPOINT or --dir RUN_DIR is required");
         return OPTOUT_EXIT_USAGE;
+    }
+    if (dir) {
+        struct stat st;
+        int found = stat(dir, &st) == 0;
+        if (!found || !S_ISDIR(st.st_mode)) {
+            optout_log(LOG_ERR, "status: --dir %s: %s", dir, found ? "not a directory" : strerror(errno));
+            return OPTOUT_EXIT_USAGE;
+        }
+        if (!broker_alive(dir)) return status_of_dir(dir);
     }
     if (curve_secret || curve_server) {
         char err[600];

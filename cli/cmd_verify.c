@@ -50,7 +50,12 @@ int cmd_verify(int argc, char **argv) {
                  "and mtime, and the content SHA-256 where the manifest recorded one. --jobs N: hashing\n"
                  "threads (default: the CPUs, at most 8). One line per problem on stdout:\n"
                  "MISMATCH<TAB>output|input|plan<TAB>PATH<TAB>PROBLEM. Exit 0 when everything matches,\n"
-                 "1 when anything differs or the manifest cannot be read, 2 on usage errors.");
+                 "1 when anything differs or the manifest cannot be read, 2 on usage errors.\n"
+                 "\n"
+                 "options:\n"
+                 "  --inputs     also check every input (default: off)\n"
+                 "  --jobs N     hashing threads, 1..256 (default: the CPUs, at most 8)\n"
+                 "  -h, --help   this text");
             return OPTOUT_EXIT_OK;
         default: return cli_option_error("verify", opt, argv);
         }
@@ -60,6 +65,8 @@ int cmd_verify(int argc, char **argv) {
         return OPTOUT_EXIT_USAGE;
     }
     const char *dir = argv[optind];
+    int missing = cli_require_path("verify", "", dir, 0);
+    if (missing) return missing;
     optout_verify_summary s;
     char err[4096];
     int rc = optout_manifest_verify(dir, inputs, jobs, print_problem, NULL, &s, err, sizeof err);

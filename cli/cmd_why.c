@@ -41,17 +41,21 @@ static void usage(FILE *f) {
           "group, line and rule, or why nothing applied. The last line of each answer is\n"
           "\"removed: ...\" or \"kept: ...\", exactly the filter's decision.\n"
           "\n"
-          "  --run DIR      the run directory (optout run --out DIR)\n"
+          "options:\n"
+          "  --run DIR      the run directory (optout run --out DIR) (default: none, required)\n"
           "  --urls FILE    one URL per line ('-': standard input); URL arguments come first\n"
+          "                 (default: none)\n"
           "  --id DOC_ID    finds the document in the run's inputs (top-level id, else metadata.id)\n"
           "                 and explains its URL; may be repeated; every occurrence is reported\n"
-          "  --first        with --id: stop reading inputs once every id was found\n"
+          "                 (default: none)\n"
+          "  --first        with --id: stop reading inputs once every id was found (default: off)\n"
           "  --json         one JSON object per URL and line: url, host_key, url_status, bad_idna,\n"
           "                 outcome, robots {source, found, record, file, status, fetched_at, sha256,\n"
           "                 size, truncated, attempts, time_ms, final_url, error, parsed_truncated},\n"
           "                 mode, unreachable, agents [{agent, verdict, reason, via_star, group_line,\n"
           "                 rule_line, rule, pattern, explanation}], removed, disallowed_user_agents;\n"
-          "                 with --id also id, shard, output_name, line, input_changed\n"
+          "                 with --id also id, shard, output_name, line, input_changed (default: off, text)\n"
+          "  -h, --help     this text\n"
           "\n"
           "Exit status: 0 answered, 1 the run directory lacks what is needed (or an id was not\n"
           "found, or --urls cannot be read), 2 usage error.\n",
@@ -502,6 +506,12 @@ int cmd_why(int argc, char **argv) {
         usage(stderr);
         free(ids);
         return OPTOUT_EXIT_USAGE;
+    }
+    int missing = cli_require_path("why", "--run", run, 0);
+    if (!missing && urls_path) missing = cli_require_path("why", "--urls", urls_path, 1);
+    if (missing) {
+        free(ids);
+        return missing;
     }
     if (optind == argc && !urls_path && nids == 0) {
         optout_log(LOG_ERR, "why: no URL to explain (give URLs, --urls FILE or --id DOC_ID)");

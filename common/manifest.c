@@ -294,7 +294,7 @@ static int dir_digest(const char *path, int64_t hash_limit, unsigned jobs, struc
         files_free(&l);
         return -1;
     }
-    qsort(l.v, l.n, sizeof *l.v, cmp_file_rel);
+    if (l.n) qsort(l.v, l.n, sizeof *l.v, cmp_file_rel); /* none: v may be NULL, which qsort must not get */
     int do_hash = hash_limit >= 0 && d->size <= (uint64_t)hash_limit;
     if (do_hash) {
         for (size_t i = 0; i < l.n; i++) l.v[i].hash = 1;

@@ -11,6 +11,7 @@
 #include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "optout/config.h"
 #include "optout/log.h"
@@ -104,6 +105,28 @@ static int check_max_memory(const char *v, char *err, size_t errlen) {
     return optout_memory_plan(bytes, 1, &slot, &cached, err, errlen);
 }
 
+/* A file or directory the option names must exist: a typo in a path is a usage error, caught
+ * before a run creates anything (a file that exists but cannot be read is the program's runtime
+ * failure, reported when it opens it). */
+static int check_existing(const char *v, int want_dir, char *err, size_t errlen) {
+    struct stat st;
+    if (stat(v, &st) != 0) {
+        optout_set_err(err, errlen, "%.200s: %s", v, strerror(errno));
+        return -1;
+    }
+    if (want_dir != !!S_ISDIR(st.st_mode)) {
+        optout_set_err(err, errlen, "%.200s: %s", v, want_dir ? "not a directory" : "a directory, expected a file");
+        return -1;
+    }
+    return 0;
+}
+static int check_file(const char *v, char *err, size_t errlen) { return check_existing(v, 0, err, errlen); }
+static int check_dir(const char *v, char *err, size_t errlen) { return check_existing(v, 1, err, errlen); }
+/* an input file, or "-" (standard input) */
+static int check_input(const char *v, char *err, size_t errlen) {
+    return strcmp(v, "-") == 0 ? 0 : check_existing(v, 0, err, errlen);
+}
+
 /* The password file is read once here, so that --check-config and FILE:LINE catch an unreadable
  * or world-readable one; the program reads it again when it starts. (The CURVE key needs libzmq to
  * decode: the broker checks it when it starts.) */
@@ -135,24 +158,25 @@ static const char *const MISSING_URL[] = {"fail", "keep", NULL};
 static const char *const OUTPUT_FORMATS[] = {"same", "jsonl", "parquet", NULL};
 static const char *const PARQUET_CODECS[] = {"zstd", "snappy", "gzip", "lz4", "none", NULL};
 
-#define ROW(n, i, t, p, a, d, lo, hi, ch, ck, h) {n, OPTOUT_OPT_##i, OPTOUT_OT_##t, p, a, d, lo, hi, ch, ck, h, 0, 0}
-#define SHORT(c, n, i, t, p, a, d, lo, hi, ck, h) {n, OPTOUT_OPT_##i, OPTOUT_OT_##t, p, a, d, lo, hi, NULL, ck, h, 0, c}
-#define HIDDEN(n, i, t, p, a, h) {n, OPTOUT_OPT_##i, OPTOUT_OT_##t, p, a, NULL, 0, UINT64_MAX, NULL, NULL, h, 1, 0}
+#define ROW(n, i, t, p, a, d, lo, hi, ch, ck, h) {n, OPTOUT_OPT_##i, OPTOUT_OT_##t, p, a, d, lo, hi, ch, ck, h, 0, 0, 0}
+#define SHORT(c, n, i, t, p, a, d, lo, hi, ck, h) \
+    {n, OPTOUT_OPT_##i, OPTOUT_OT_##t, p, a, d, lo, hi, NULL, ck, h, 0, c, 0}
+#define HIDDEN(n, i, t, p, a, h) {n, OPTOUT_OPT_##i, OPTOUT_OT_##t, p, a, NULL, 0, UINT64_MAX, NULL, NULL, h, 1, 0, 0}
 
 /* In --help order. */
 const optout_option optout_option_table[] = {
     /* what to run on */
     ROW("dir", DIR, STRING, B, "DIR", NULL, 0, 0, NULL, NULL, "the run directory (created when missing)"),
     ROW("out", RUN_OUT, STRING, R | K | FE, "DIR", NULL, 0, 0, NULL, NULL, "the run directory (created when missing)"),
-    ROW("corpus", CORPUS, LIST, B | R | K, "PATH|GLOB", NULL, 0, 0, NULL, NULL,
-        "input shards (repeat; quote globs: '**' included)"),
-    ROW("in", IN, STRING, F, "SHARD", NULL, 0, 0, NULL, NULL, "the input shard"),
+    {"corpus", OPTOUT_OPT_CORPUS, OPTOUT_OT_LIST, B | R | K, "PATH|GLOB...", NULL, 0, 0, NULL, NULL,
+     "input shards: paths or quoted globs ('**' included); several after one --corpus", 0, 0, 1},
+    ROW("in", IN, STRING, F, "SHARD", NULL, 0, 0, NULL, check_input, "the input shard"),
     ROW("out", OUT, STRING, F, "SHARD", NULL, 0, 0, NULL, NULL, "the kept documents (.zst, .gz or plain by name)"),
     ROW("removed", REMOVED_SHARD, STRING, F, "SHARD", NULL, 0, 0, NULL, NULL, "the removed documents"),
     ROW("stats", STATS, STRING, F, "FILE|-", NULL, 0, 0, NULL, NULL, "the statistics as JSON (report.json's schema)"),
-    ROW("robots-dir", ROBOTS_DIR, STRING, B | R | F, "DIR", NULL, 0, 0, NULL, NULL,
+    ROW("robots-dir", ROBOTS_DIR, STRING, B | R | F, "DIR", NULL, 0, 0, NULL, check_dir,
         "a robots.txt snapshot, a file per host (nothing is fetched)"),
-    ROW("archive", ARCHIVE, STRING, F, "DIR", NULL, 0, 0, NULL, NULL,
+    ROW("archive", ARCHIVE, STRING, F, "DIR", NULL, 0, 0, NULL, check_dir,
         "a fetch archive (a run's robots/, optout fetch's)"),
     ROW("bind", BIND, LIST, B, "ENDPOINT", NULL, 0, 0, NULL, NULL, "also listen on tcp://ADDRESS:PORT (repeat)"),
     ROW("workers", WORKERS, NUMBER, R, "N", "(one per core)", 1, 256, NULL, NULL, "worker processes"),
@@ -160,7 +184,7 @@ const optout_option optout_option_table[] = {
         "each worker's memory budget (docs/policy.md)"),
     /* the decision */
     ROW("mode", MODE, CHOICE, B | R | F, NULL, "rfc9309", 0, 0, MODES, NULL, "how robots.txt is read"),
-    ROW("agents-file", AGENTS_FILE, STRING, B | R | F, "FILE", "(the built-in Apertus list)", 0, 0, NULL, NULL,
+    ROW("agents-file", AGENTS_FILE, STRING, B | R | F, "FILE", "(the built-in Apertus list)", 0, 0, NULL, check_file,
         "the AI-training agents, one a line"),
     ROW("agent", AGENT, LIST, B | R | F, "NAME", NULL, 0, 0, NULL, NULL, "an agent (repeat; after the file's)"),
     ROW("host-key", HOST_KEY, CHOICE, B | R | F | K, NULL, "canonical", 0, 0, HOST_KEYS, NULL,
@@ -169,9 +193,9 @@ const optout_option optout_option_table[] = {
         "a host whose robots.txt could not be fetched"),
     ROW("granularity", GRANULARITY, CHOICE, B | R | F, NULL, "url", 0, 0, GRANULARITIES, NULL,
         "what a disallow removes (docs/policy.md)"),
-    ROW("keep-hosts", KEEP_HOSTS, STRING, B | R | F, "FILE", "(none)", 0, 0, NULL, NULL,
+    ROW("keep-hosts", KEEP_HOSTS, STRING, B | R | F, "FILE", "(none)", 0, 0, NULL, check_file,
         "hosts always kept (host keys or *.domain)"),
-    ROW("remove-hosts", REMOVE_HOSTS, STRING, B | R | F, "FILE", "(none)", 0, 0, NULL, NULL,
+    ROW("remove-hosts", REMOVE_HOSTS, STRING, B | R | F, "FILE", "(none)", 0, 0, NULL, check_file,
         "hosts always removed (host keys or *.domain)"),
     ROW("sample", SAMPLE, STRING, B | R | F, "P", "(every document)", 0, 0, NULL, check_sample,
         "a deterministic sample, 0 < P <= 1"),
@@ -188,12 +212,17 @@ const optout_option optout_option_table[] = {
         "each output in its input's format (else .jsonl.zst)"),
     ROW("retries", RETRIES, NUMBER, B | R, "N", "3", 1, 100, NULL, NULL, "attempts per task"),
     /* the documents' fields */
-    ROW("url-field", URL_FIELD, STRING, F | K, "PATH", NULL, 0, 0, NULL, NULL, "the URL's field"),
-    ROW("language-field", LANGUAGE_FIELD, STRING, F | K, "PATH", NULL, 0, 0, NULL, NULL, "the language's field"),
-    ROW("tokens-field", TOKENS_FIELD, STRING, F | K, "PATH", NULL, 0, 0, NULL, NULL, "the token count's field"),
-    ROW("dump-field", DUMP_FIELD, STRING, F, "PATH", NULL, 0, 0, NULL, NULL, "the crawl dump's field"),
-    ROW("date-field", DATE_FIELD, STRING, F, "PATH", NULL, 0, 0, NULL, NULL, "the crawl date's field"),
-    ROW("text-field", TEXT_FIELD, STRING, F | K, "PATH", NULL, 0, 0, NULL, NULL, "the text's field"),
+    ROW("url-field", URL_FIELD, STRING, F | K, "PATH", "(url, else metadata.url)", 0, 0, NULL, NULL, "the URL's field"),
+    ROW("language-field", LANGUAGE_FIELD, STRING, F | K, "PATH", "(language, else metadata.language)", 0, 0, NULL, NULL,
+        "the language's field"),
+    ROW("tokens-field", TOKENS_FIELD, STRING, F | K, "PATH", "(token_count, else metadata.token_count)", 0, 0, NULL,
+        NULL,
+        "the token count's field"),
+    ROW("dump-field", DUMP_FIELD, STRING, F, "PATH", "(dump, else metadata.dump)", 0, 0, NULL, NULL,
+        "the crawl dump's field"),
+    ROW("date-field", DATE_FIELD, STRING, F, "PATH", "(date, else metadata.date)", 0, 0, NULL, NULL,
+        "the crawl date's field"),
+    ROW("text-field", TEXT_FIELD, STRING, F | K, "PATH", "(text)", 0, 0, NULL, NULL, "the text's field"),
     ROW("missing-url", MISSING_URL, CHOICE, B | R | F, NULL, "fail", 0, 0, MISSING_URL, NULL,
         "a shard in which no document has a URL: fail it, or keep it whole"),
     ROW("max-line", MAX_LINE, NUMBER, F | K, "BYTES", "67108864", 1, SIZE_MAX, NULL, NULL, "the longest line"),
@@ -205,10 +234,13 @@ const optout_option optout_option_table[] = {
     ROW("metric", METRIC, CHOICE, B | R | K, NULL, "tokens", 0, 0, METRICS, NULL, "what ranks a host"),
     ROW("partitions", PARTITIONS, NUMBER, B | R, "P", "64", 1, OPTOUT_RANK_PARTITIONS_MAX, NULL, NULL,
         "ranking reduce tasks"),
-    ROW("hosts", HOSTS, STRING, B | R | FE, "FILE", NULL, 0, 0, NULL, NULL, "the hosts to fetch: one host key a line, # comments"),
+    ROW("hosts", HOSTS, STRING, B | R | FE, "FILE", NULL, 0, 0, NULL, check_file,
+        "the hosts to fetch: one host key a line, # comments"),
     ROW("fetch-tasks", FETCH_TASKS, NUMBER, B | R, "N", "64", 1, 100000, NULL, NULL, "fetch tasks"),
     ROW("scheme", SCHEME, CHOICE, B | R | FE, NULL, "auto", 0, 0, SCHEMES, NULL, "robots.txt over https, http or both"),
-    ROW("user-agent", USER_AGENT, STRING, B | R | FE, "S", NULL, 0, 0, NULL, check_user_agent, "the fetcher's User-Agent"),
+    ROW("user-agent", USER_AGENT, STRING, B | R | FE, "S", "(optout/VERSION with the project URL)", 0, 0, NULL,
+        check_user_agent,
+        "the fetcher's User-Agent"),
     ROW("concurrency", CONCURRENCY, NUMBER, B | R, "N", "256", 1, 100000, NULL, NULL,
         "transfers in flight per fetch task"),
     ROW("timeout", TIMEOUT, NUMBER, B | R, "S", "30", 1, 3600, NULL, NULL, "a fetch's time limit, seconds"),
@@ -219,7 +251,7 @@ const optout_option optout_option_table[] = {
         "send every fetch to this address, Host kept (tests; loopback allowed)"),
     ROW("allow-private", ALLOW_PRIVATE, FLAG, B | R | FE, NULL, "false", 0, 0, NULL, NULL,
         "allow fetches to private addresses"),
-    ROW("stop-after", STOP_AFTER, CHOICE, B | R, NULL, NULL, 0, 0, STAGES, NULL,
+    ROW("stop-after", STOP_AFTER, CHOICE, B | R, NULL, "(none: every stage)", 0, 0, STAGES, NULL,
         "a dry run: stop after this stage"),
     /* optout rank and optout fetch alone (their own ranges and defaults) */
     ROW("partitions", RANK_PARTITIONS, NUMBER, K, "P", "16", 1, OPTOUT_RANK_PARTITIONS_MAX, NULL, NULL,
@@ -243,23 +275,24 @@ const optout_option optout_option_table[] = {
           "task paths under root NAME are under PATH here (repeat)"),
     SHORT('n', "name", NAME, STRING, W, "ID", "(HOST.PID)", 0, 0, check_name, "the id the broker reports"),
     SHORT('v', "verbose", VERBOSE, FLAG, W, NULL, "false", 0, 0, NULL, "log every task"),
-    ROW("curve-server-key", CURVE_SERVER_KEY, STRING, W, "FILE|KEY", NULL, 0, 0, NULL, NULL,
+    ROW("curve-server-key", CURVE_SERVER_KEY, STRING, W, "FILE|KEY", "(none: no CURVE)", 0, 0, NULL, NULL,
         "the broker's CURVE public key"),
     ROW("check-memory", CHECK_MEMORY, FLAG, W, NULL, NULL, 0, 0, NULL, NULL,
         "print the --max-memory plan and exit"),
     /* the fleet */
-    ROW("redis", REDIS, STRING, B, "ENDPOINT", NULL, 0, 0, NULL, NULL, "verdicts through Redis (unix:/path, host:port)"),
+    ROW("redis", REDIS, STRING, B, "ENDPOINT", "(none: workers read the robots directory)", 0, 0, NULL, NULL,
+        "verdicts through Redis (unix:/path, host:port)"),
     ROW("redis-user", REDIS_USER, STRING, B | W, "NAME", NULL, 0, 0, NULL, NULL, "the Redis ACL user"),
     ROW("redis-password-file", REDIS_PASSWORD_FILE, STRING, B | W, "FILE", NULL, 0, 0, NULL, check_password_file,
         "the Redis password, alone in a file"),
     ROW("root", ROOT, LIST, B, "NAME=PATH", NULL, 0, 0, NULL, check_root,
         "paths under PATH go to workers as NAME (repeat)"),
-    ROW("curve-secret-file", CURVE_SECRET_FILE, STRING, B | W, "FILE", NULL, 0, 0, NULL, NULL,
+    ROW("curve-secret-file", CURVE_SECRET_FILE, STRING, B | W, "FILE", "(none: no CURVE)", 0, 0, NULL, NULL,
         "this program's CURVE secret key (optout keygen)"),
-    ROW("curve-allow", CURVE_ALLOW, STRING, B, "DIR", NULL, 0, 0, NULL, NULL, "the admitted public keys"),
-    ROW("metrics-listen", METRICS_LISTEN, STRING, B | R, "HOST:PORT", NULL, 0, 0, NULL, NULL,
+    ROW("curve-allow", CURVE_ALLOW, STRING, B, "DIR", "(none)", 0, 0, NULL, check_dir, "the admitted public keys"),
+    ROW("metrics-listen", METRICS_LISTEN, STRING, B | R, "HOST:PORT", "(none: no metrics)", 0, 0, NULL, NULL,
         "serve Prometheus metrics at http://HOST:PORT/metrics"),
-    ROW("metrics-linger", METRICS_LINGER, NUMBER, B | R, "S", NULL, 0, 86400, NULL, NULL,
+    ROW("metrics-linger", METRICS_LINGER, NUMBER, B | R, "S", "0", 0, 86400, NULL, NULL,
         "keep serving the metrics S seconds after the run"),
     ROW("version", VERSION, FLAG, B | W, NULL, NULL, 0, 0, NULL, NULL, "print the version and exit"),
     /* fault injection for the tests: die between journaling `accepted` and publishing */
@@ -268,7 +301,9 @@ const optout_option optout_option_table[] = {
     HIDDEN("mem-report", MEM_REPORT, FLAG, K, NULL, "benchmarks: peak memory of each phase"),
     /* benchmarks: N tasks over no files, for simulated workers (bench/broker.sh) */
     HIDDEN("synthetic-tasks", SYNTHETIC_TASKS, NUMBER, B, "N", "benchmarks: N tasks over no files"),
-    {NULL, OPTOUT_OPT_COUNT, OPTOUT_OT_FLAG, 0, NULL, NULL, 0, 0, NULL, NULL, NULL, 0, 0},
+    /* optout run: the broker's checks of its options together, before the run directory exists */
+    HIDDEN("check-only", CHECK_ONLY, FLAG, B, NULL, "check the options and exit"),
+    {NULL, OPTOUT_OPT_COUNT, OPTOUT_OT_FLAG, 0, NULL, NULL, 0, 0, NULL, NULL, NULL, 0, 0, 0},
 };
 
 const optout_option *optout_option_row(optout_option_id id) {
@@ -316,14 +351,18 @@ void optout_options_usage(const optout_program_spec *spec, FILE *f) {
         if (o->short_name) snprintf(alias, sizeof alias, "-%c, ", o->short_name);
         snprintf(head, sizeof head, "%s--%s%s%s", alias, o->name, arg[0] ? " " : "", arg);
         fprintf(f, "  %-34s %s", head, o->help);
-        if (o->def && o->type != OPTOUT_OT_FLAG) { /* "(none)" prints as "(default: none)" */
+        if (o->type == OPTOUT_OT_FLAG) {
+            fputs(" (default: off)", f);
+        } else if (o->def) { /* "(none)" prints as "(default: none)" */
             size_t n = strlen(o->def);
             int paren = o->def[0] == '(' && o->def[n - 1] == ')';
             fprintf(f, " (default: %.*s)", (int)(paren ? n - 2 : n), o->def + paren);
+        } else {
+            fputs(" (default: none)", f);
         }
         fputc('\n', f);
     }
-    fprintf(f, "  %-34s %s\n", "--config FILE", "the configuration file (default " OPTOUT_CONFIG_DEFAULT ")");
+    fprintf(f, "  %-34s %s\n", "--config FILE", "the configuration file (default: " OPTOUT_CONFIG_DEFAULT ")");
     fprintf(f, "  %-34s %s\n", "--check-config", "print the effective configuration and exit");
     fprintf(f, "  %-34s %s\n", "-h, --help", "this text");
     if (spec->about) {
@@ -435,9 +474,10 @@ int optout_options_parse(const optout_program_spec *spec, int argc, char **argv,
                                         o->short_name ? o->short_name : (int)i + 256};
     }
     longopts[n++] = (struct option){"help", no_argument, NULL, 'h'};
-    /* the short aliases: ":h" then "c:" for each row that has one */
-    char shortopts[2 * 64 + 4] = ":h";
-    size_t ns = 2;
+    /* "-" (every word that is not an option comes back in place, as opt 1: a value of a `several`
+     * row, else an unexpected argument), ":h", then "c:" for each row that has a short alias */
+    char shortopts[2 * 64 + 4] = "-:h";
+    size_t ns = 3;
     for (size_t i = 0; i < nrows && ns + 3 < sizeof shortopts; i++) {
         const optout_option *o = &optout_option_table[i];
         if (!(o->programs & spec->program) || !o->short_name) continue;
@@ -458,7 +498,20 @@ int optout_options_parse(const optout_program_spec *spec, int argc, char **argv,
     int opt;
     optind = 1;
     opterr = 0;
+    const optout_option *several = NULL; /* the last option taken, when it takes several words */
     while (rc < 0 && (opt = getopt_long(argc, argv, shortopts, longopts, NULL)) != -1) {
+        if (opt == 1) {
+            if (several) {
+                int taken = take(several, optarg, v, (size_t)argc);
+                if (taken != 0) rc = taken;
+            } else {
+                optout_log(LOG_ERR, "unexpected argument '%s' (an option's value follows it; to give several, "
+                                    "repeat the option)", optarg);
+                rc = OPTOUT_EXIT_USAGE;
+            }
+            continue;
+        }
+        several = NULL;
         for (size_t i = 0; opt > 0 && opt < 256 && opt != 'h' && opt != ':' && opt != '?' && i < nrows; i++)
             if ((optout_option_table[i].programs & spec->program) && optout_option_table[i].short_name == opt)
                 opt = (int)i + 256; /* -c: its row */
@@ -475,15 +528,16 @@ int optout_options_parse(const optout_program_spec *spec, int argc, char **argv,
             printf("%s %s\n", spec->version, OPTOUT_VERSION);
             rc = OPTOUT_EXIT_OK;
         } else {
-            int taken = take(&optout_option_table[opt - 256], optarg, v, (size_t)argc);
+            const optout_option *o = &optout_option_table[opt - 256];
+            int taken = take(o, optarg, v, (size_t)argc);
             if (taken != 0) rc = taken;
+            if (o->several) several = o;
         }
     }
     if (rc >= 0) goto out;
     optout_config_done();
-    if (optind < argc) {
-        optout_log(LOG_ERR, "unexpected argument '%s' (quote glob patterns: optout expands them itself)",
-                   argv[optind]);
+    if (optind < argc) { /* after "--" */
+        optout_log(LOG_ERR, "unexpected argument '%s'", argv[optind]);
         rc = OPTOUT_EXIT_USAGE;
     }
 out:

@@ -840,7 +840,7 @@ static int write_tsv(const char *dir, const char *name, struct top *h, char *err
         snprintf(err, errlen, "cannot create %s: %s", tmp, strerror(errno));
         return -1;
     }
-    qsort(h->v, h->n, sizeof *h->v, top_row_sort); /* heap -> rank order (the heap is not used after) */
+    if (h->n) qsort(h->v, h->n, sizeof *h->v, top_row_sort); /* heap -> rank order (the heap is not used after) */
     int bad = fputs("#host\tdocs\tbytes\ttokens\trank\n", f) < 0;
     for (size_t i = 0; i < h->n && !bad; i++)
         bad = fprintf(f, "%s\t%" PRIu64 "\t%" PRIu64 "\t%" PRIu64 "\t%zu\n", h->v[i].host, h->v[i].docs, h->v[i].bytes,

@@ -11,7 +11,8 @@
  *   every value by its row (numbers and byte counts by parse.h, choices, the row's own check) and
  *   stores it in an optout_option_values by id. Errors name the option and the bad value
  *   ("--level: expected 1..19, got '30'", with FILE:LINE in front when the file gave it); usage
- *   errors (an unknown option, a missing value, a bad value, an unexpected argument) return
+ *   errors (an unknown option, a missing value, a bad value, an unexpected argument, a file or
+ *   directory named by an input option that does not exist) return
  *   OPTOUT_EXIT_USAGE, a secret file that cannot be read OPTOUT_EXIT_FAILURE; --help prints the usage, the generated option list and the program's text
  *   on stdout and returns OPTOUT_EXIT_OK; --check-config exits in config.h's way.
  * - A value not given keeps the row's default: `num` holds a numeric default (NUMBER, BYTES, the
@@ -67,7 +68,7 @@ typedef enum {
     OPTOUT_OPT_QUIET,
     OPTOUT_OPT_CONNECT, OPTOUT_OPT_SLOTS, OPTOUT_OPT_WORKER_ROOT, OPTOUT_OPT_NAME, OPTOUT_OPT_VERBOSE,
     OPTOUT_OPT_CURVE_SERVER_KEY, OPTOUT_OPT_CHECK_MEMORY,
-    OPTOUT_OPT_VERSION, OPTOUT_OPT_CRASH_AFTER_ACCEPT, OPTOUT_OPT_SYNTHETIC_TASKS,
+    OPTOUT_OPT_VERSION, OPTOUT_OPT_CRASH_AFTER_ACCEPT, OPTOUT_OPT_SYNTHETIC_TASKS, OPTOUT_OPT_CHECK_ONLY,
     OPTOUT_OPT_COUNT
 } optout_option_id;
 
@@ -86,6 +87,8 @@ typedef struct {
     const char *help;          /* one line */
     int hidden;                /* not in --help, not settable in a file (a test's or benchmark's hook) */
     char short_name;           /* also -X (0: none) */
+    int several;               /* LIST: the words after one flag are values too, up to the next option
+                                * (`--corpus /x/part-*.jsonl` left unquoted: the shell's expansion) */
 } optout_option;
 
 /* The rows, and the row of an id (never NULL for an id below OPTOUT_OPT_COUNT). */

@@ -205,7 +205,7 @@ expected \
 expect_ok "--agents-file then --agent append in order" "$T/exp" \
     robots check --robots "$T/robots.txt" --agents-file "$T/agents.txt" --agent CCBot /cc
 
-expect_exit "missing --agents-file: exit 1" 1 \
+expect_exit "missing --agents-file: exit 2 (usage)" 2 \
     robots check --robots "$T/robots.txt" --agents-file "$T/no-such-agents.txt" /x
 
 printf 'GPTBot\n/2.0\n' >"$T/bad-agents.txt"
@@ -243,7 +243,7 @@ fi
 expect_ok "--urls of an empty file prints nothing" "$T/exp" \
     robots check --robots "$T/robots.txt" --agent GPTBot --urls "$T/empty-urls.txt"
 
-expect_exit "unreadable --urls file: exit 1" 1 \
+expect_exit "missing --urls file: exit 2 (usage)" 2 \
     robots check --robots "$T/robots.txt" --agent GPTBot --urls "$T/no-such-urls.txt"
 
 expect_exit "--urls pointing at a directory: exit 1" 1 \
@@ -343,7 +343,7 @@ fi
 
 # ---- runtime failures: exit 1 ---------------------------------------------------------------------------
 
-expect_exit "unreadable robots file: exit 1" 1 robots check --robots "$T/no-such-robots.txt" /x
+expect_exit "missing robots file: exit 2 (usage)" 2 robots check --robots "$T/no-such-robots.txt" /x
 expect_exit "robots file is a directory: exit 1" 1 robots check --robots "$T" /x
 
 # ---- help -------------------------------------------------------------------------------------------------

@@ -6,6 +6,8 @@ A run is kept busy for as long as the test needs by a robots.txt fetch that neve
 - a second `optout run` on the busy directory exits 1 naming the other run, changes nothing (the
   first run's broker.sock and redis.sock are the same files afterwards), prints no figures, and
   the first run goes on;
+- `optout status --dir` asks the busy run's broker, and after SIGINT reads the directory
+  ("interrupted", exit 0);
 - SIGINT stops a run with exit status 130 and says how to resume;
 - two runs started at the same instant on a fresh directory: exactly one proceeds.
 
@@ -102,6 +104,9 @@ def main():
         check("documents removed" not in second.stderr and second.stdout == "",
               "the second run prints no figures", second.stderr[-500:])
         check(first.poll() is None, "the first run goes on", "exit %s" % first.poll())
+        live = subprocess.run([optout, "status", "--dir", busy], capture_output=True, text=True, env=env, timeout=30)
+        check(live.returncode == 0 and '"epoch"' in live.stdout and '"stage": "fetch"' in live.stdout,
+              "status --dir asks the live broker", live.stdout + live.stderr)
 
         # ---- SIGINT: 130, and how to resume ----
         os.kill(first.pid, signal.SIGINT)
@@ -112,6 +117,10 @@ def main():
             err = b""
         check(first.returncode == 130, "optout run interrupted by SIGINT exits 130", "exit %s" % first.returncode)
         check(b"rerun" in err, "the interrupted run says how to resume", err.decode()[-500:])
+        after = subprocess.run([optout, "status", "--dir", busy], capture_output=True, text=True, env=env, timeout=30)
+        check(after.returncode == 0 and '"state": "interrupted"' in after.stdout and "resume" in after.stderr,
+              "status --dir of the interrupted run reads the directory: interrupted, exit 0",
+              "exit %d: %s" % (after.returncode, after.stdout + after.stderr))
 
         # ---- two runs at the same instant ----
         fresh = os.path.join(work, "fresh")

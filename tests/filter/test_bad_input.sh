@@ -97,9 +97,9 @@ expect_exit 1 "two robots files for one host" "$optout" filter --robots-dir "$tm
 grep -q "b.example" "$tmp/stderr" && pass "message names the host" || fail "message does not name the host"
 
 # runtime failures: nothing published
-expect_exit 1 "missing input" "$optout" filter --robots-dir "$tmp/robots" --in "$tmp/nope.jsonl" --out "$tmp/nope.out.zst"
+expect_exit 2 "missing input (a usage error)" "$optout" filter --robots-dir "$tmp/robots" --in "$tmp/nope.jsonl" --out "$tmp/nope.out.zst"
 [ ! -e "$tmp/nope.out.zst" ] && pass "no output for a missing input" || fail "output exists"
-expect_exit 1 "missing robots directory" "$optout" filter --robots-dir "$tmp/none" --in "$tmp/down.jsonl" --out "$tmp/y.jsonl"
+expect_exit 2 "missing robots directory (a usage error)" "$optout" filter --robots-dir "$tmp/none" --in "$tmp/down.jsonl" --out "$tmp/y.jsonl"
 # --archive naming a directory that is no fetch archive (empty, or robots.txt files): refused, not
 # "every host not ranked"
 mkdir "$tmp/empty-archive"

@@ -13,7 +13,7 @@ have no id, a null id, a numeric id, an id with escapes, a metadata.id and dupli
   document fails the shard and publishes nothing, usage errors (--removed with tags, a changed
   --output on a run directory, --run on a run that was not a tag run) exit 2.
 usage: test_tags.py BIN_DIR REPO_ROOT"""
-import glob, json, os, shutil, subprocess, sys, tempfile
+import glob, json, os, re, shutil, subprocess, sys, tempfile
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support"))
 from optout_test import check, finish, lines_of, runner, zcat  # noqa: E402
 
@@ -152,6 +152,17 @@ try:
                 same = False
                 print("  differs: %s/%s" % (sub, name))
     check(same, "apply-tags --run: shards/ and removed/ byte-identical to the full run's (decompressed)")
+    check(re.search(r"optout: apply-tags: %d of %d shards applied, %d of \d+ documents removed" %
+                    (len(names), len(names), rep_full["docs_removed"]), r.stderr) is not None,
+          "apply-tags --run: a summary on stderr (%s)" % r.stderr.strip()[-300:])
+    out1 = os.path.join(tmp, "applied-j1")
+    r = cmd(["apply-tags", "--run", tags, "--out", os.path.join(out1, "shards"), "--jobs", "1", "--stats", "-"])
+    st1 = json.loads(r.stdout) if r.returncode == 0 else {}
+    check(r.returncode == 0 and st1.get("docs_removed") == st.get("docs_removed") and st1.get("tags") == st.get("tags")
+          and all(zcat(os.path.join(out, "shards", n)) == zcat(os.path.join(out1, "shards", n)) for n in names),
+          "apply-tags --run --jobs 1: the same outputs and counts as the default jobs (%s)" % r.stderr.strip()[-300:])
+    r = cmd(["apply-tags", "--run", tags, "--out", os.path.join(tmp, "applied-j0"), "--jobs", "0"])
+    check(r.returncode == 2 and "--jobs" in r.stderr, "apply-tags --jobs 0: a usage error (%s)" % r.stderr.strip())
 
     # one shard: --tags FILE, --tags DIR (the tags name of the input's base name)
     hin = by_name["hand/h.jsonl.zst"]

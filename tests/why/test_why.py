@@ -324,7 +324,7 @@ try:
 
     # 8. errors
     r = why(["--run", os.path.join(tmp, "no-such-run"), "https://news.example/"])
-    check(r.returncode == 1 and "no-such-run" in r.stderr, "no such run directory: exit 1 (%s)" % r.stderr.strip())
+    check(r.returncode == 2 and "no-such-run" in r.stderr, "no such run directory: exit 2, a usage error (%s)" % r.stderr.strip())
     os.makedirs(os.path.join(tmp, "empty"))
     r = why(["--run", os.path.join(tmp, "empty"), "https://news.example/"])
     check(r.returncode == 1 and "no plan" in r.stderr, "a directory without a plan: exit 1 (%s)" % r.stderr.strip())
@@ -355,7 +355,7 @@ try:
     r = why(["--run", dirrun, "https://news.example/"])
     check(r.returncode == 0 and r.stderr == "", "a plan of known options: no warning (%s)" % r.stderr.strip())
     r = why(["--run", dirrun, "--urls", os.path.join(tmp, "missing.txt")])
-    check(r.returncode == 1, "an unreadable --urls file: exit 1")
+    check(r.returncode == 2, "a missing --urls file: exit 2, a usage error")
 finally:
     stop(server)
     shutil.rmtree(tmp, ignore_errors=True)
