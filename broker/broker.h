@@ -32,6 +32,9 @@ struct broker_config {
     optout_hostkey_mode host_key;
     int unreachable_disallows;
     int level;
+    int missing_url_keep;            /* --missing-url keep: a shard without any URL is kept whole */
+    const char *parquet_compression; /* Parquet outputs' codec name (NULL: zstd) */
+    int output_format;               /* 0 the input's, 1 JSON Lines (Parquet converted) */
     int with_removed;
     int keep_format;
     /* Policy (policy.h, docs/policy.md): granularity (0 url, 1 host, 2 domain), override host lists

@@ -15,6 +15,7 @@
 #include "optout/hostlist.h"
 #include "optout/log.h"
 #include "optout/options.h"
+#include "optout/parquet.h"
 #include "optout/policy.h"
 #include "optout/rundir.h"
 #include "optout/util.h"
@@ -207,6 +208,14 @@ static int configure(const optout_option_values *v, struct broker_config *cfg) {
     cfg->crash_after_accept = v->given[OPTOUT_OPT_CRASH_AFTER_ACCEPT];
     cfg->unreachable_disallows = v->num[OPTOUT_OPT_UNREACHABLE] == 1;
     cfg->output_tags = v->num[OPTOUT_OPT_OUTPUT] == 1;
+    cfg->missing_url_keep = v->num[OPTOUT_OPT_MISSING_URL] == 1;
+    cfg->parquet_compression = v->text[OPTOUT_OPT_PARQUET_COMPRESSION];
+    cfg->output_format = (int)v->num[OPTOUT_OPT_OUTPUT_FORMAT];
+    if (cfg->output_format == 2) {
+        optout_log(LOG_ERR, "--output-format parquet: converting JSON Lines to Parquet is not supported yet "
+                            "(Parquet inputs give Parquet outputs with the default, same)");
+        return OPTOUT_EXIT_USAGE;
+    }
     cfg->granularity = (int)v->num[OPTOUT_OPT_GRANULARITY];
     if (v->given[OPTOUT_OPT_MODE]) (void)optout_robots_mode_parse(v->text[OPTOUT_OPT_MODE], &cfg->mode);
     if (v->given[OPTOUT_OPT_HOST_KEY]) (void)optout_hostkey_mode_parse(v->text[OPTOUT_OPT_HOST_KEY], &cfg->host_key);
@@ -214,6 +223,15 @@ static int configure(const optout_option_values *v, struct broker_config *cfg) {
     if (v->given[OPTOUT_OPT_SCHEME]) (void)optout_fetch_scheme_parse(v->text[OPTOUT_OPT_SCHEME], &cfg->fetch.scheme);
     if (v->given[OPTOUT_OPT_SAMPLE]) (void)optout_sample_parse(v->text[OPTOUT_OPT_SAMPLE], &cfg->sample_ppm);
     if (v->given[OPTOUT_OPT_LEVEL]) cfg->level = (int)v->num[OPTOUT_OPT_LEVEL];
+    if (cfg->parquet_compression) { /* --level checked against the Parquet codec */
+        int codec, level;
+        char perr[200] = "not a codec";
+        if (optout_pq_codec_parse(cfg->parquet_compression, &codec) != 0 ||
+            optout_pq_codec_level(codec, cfg->level ? &cfg->level : NULL, &level, perr, sizeof perr) != 0) {
+            optout_log(LOG_ERR, "--parquet-compression %s: %s", cfg->parquet_compression, perr);
+            return OPTOUT_EXIT_USAGE;
+        }
+    }
     cfg->retries = (unsigned)v->num[OPTOUT_OPT_RETRIES];
     cfg->keep_hosts = v->text[OPTOUT_OPT_KEEP_HOSTS];
     cfg->remove_hosts = v->text[OPTOUT_OPT_REMOVE_HOSTS];

@@ -40,10 +40,15 @@ int plan_redis_load(struct broker *b) {
     return 0;
 }
 
-/* x.jsonl -> x.jsonl.zst, x.jsonl.gz -> x.jsonl.zst, x.jsonl.zst unchanged (unless keep_format). */
-static void output_name_of(const char *input_name, int keep_format, char *out, size_t cap) {
+/* x.jsonl -> x.jsonl.zst, x.jsonl.gz -> x.jsonl.zst, x.jsonl.zst unchanged (unless keep_format);
+ * x.parquet unchanged (a Parquet shard's outputs are Parquet), or x.jsonl.zst with to_jsonl. */
+static void output_name_of(const char *input_name, int keep_format, int to_jsonl, char *out, size_t cap) {
     size_t n = strlen(input_name);
-    if (keep_format || (n > 4 && strcmp(input_name + n - 4, ".zst") == 0)) snprintf(out, cap, "%s", input_name);
+    if (to_jsonl && n > 8 && strcmp(input_name + n - 8, ".parquet") == 0)
+        snprintf(out, cap, "%.*s.jsonl.zst", (int)(n - 8), input_name);
+    else if (keep_format || (n > 4 && strcmp(input_name + n - 4, ".zst") == 0) ||
+        (n > 8 && strcmp(input_name + n - 8, ".parquet") == 0))
+        snprintf(out, cap, "%s", input_name);
     else if (n > 3 && strcmp(input_name + n - 3, ".gz") == 0) snprintf(out, cap, "%.*s.zst", (int)(n - 3), input_name);
     else snprintf(out, cap, "%s.zst", input_name);
 }
@@ -134,7 +139,10 @@ int plan_run(struct broker *b) {
         {"level", level, NULL},
         {"metric", c->top_en || c->top_non_en ? optout_rank_metric_name(c->metric) : "",
          c->top_en || c->top_non_en ? NULL : "--metric (unused without --top-en / --top-intl)"},
+        {"missing-url", c->missing_url_keep ? "keep" : "fail", NULL},
         {"mode", optout_robots_mode_name(c->mode), NULL},
+        {"output-format", c->output_format == 1 ? "jsonl" : "same", NULL},
+        {"parquet-compression", c->parquet_compression ? c->parquet_compression : "zstd", NULL},
         {"partitions", fetching && !c->hosts_file ? parts : "",
          unused ? "--partitions (unused with --robots-dir)" : c->hosts_file ? "--partitions (unused with --hosts)" : NULL},
         {"overrides-sha256", c->keep_hosts || c->remove_hosts ? c->overrides_sha256 : "",
@@ -196,6 +204,10 @@ int plan_config_blob(struct broker *b) {
     rc->host_key = b->cfg->host_key;
     rc->unreachable_disallows = (uint8_t)b->cfg->unreachable_disallows;
     rc->level = b->cfg->level;
+    rc->missing_url_keep = (uint8_t)b->cfg->missing_url_keep;
+    rc->output_format = (uint32_t)b->cfg->output_format;
+    snprintf(rc->parquet_compression, sizeof rc->parquet_compression, "%s",
+             b->cfg->parquet_compression ? b->cfg->parquet_compression : "zstd");
     rc->agent_count = optout_agents_count(b->agents);
     for (size_t i = 0; i < rc->agent_count; i++)
         snprintf(rc->agents[i], sizeof rc->agents[i], "%s", optout_agents_name(b->agents, i));
@@ -282,7 +294,8 @@ int plan_output_names(struct broker *b) {
     for (size_t i = b->stage_first[STAGE_FILTER]; i < b->task_count; i++) {
         char name[OPTOUT_MSG_PATH_MAX];
         /* tag mode: the task's name is the tags file's, tags/<name> (tags.h: always .zst) */
-        output_name_of(b->tasks[i].input->output_name, b->cfg->keep_format && !b->cfg->output_tags, name, sizeof name);
+        output_name_of(b->tasks[i].input->output_name, b->cfg->keep_format && !b->cfg->output_tags,
+                       b->cfg->output_format == 1, name, sizeof name);
         if (!(b->tasks[i].output_name = strdup(name))) return -1;
     }
     return 0;

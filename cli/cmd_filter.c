@@ -77,6 +77,10 @@ static int filter_configure(const optout_option_values *v, optout_filter_config 
     cfg->unreachable_disallows = v->num[OPTOUT_OPT_UNREACHABLE] == 1;
     cfg->output_tags = v->num[OPTOUT_OPT_OUTPUT] == 1;
     if (v->given[OPTOUT_OPT_LEVEL]) cfg->level = (int)v->num[OPTOUT_OPT_LEVEL];
+    cfg->missing_url_keep = v->num[OPTOUT_OPT_MISSING_URL] == 1;
+    cfg->parquet_compression = v->text[OPTOUT_OPT_PARQUET_COMPRESSION];
+    cfg->parquet_level = cfg->level;
+    cfg->output_format = (int)v->num[OPTOUT_OPT_OUTPUT_FORMAT];
     if (v->given[OPTOUT_OPT_MAX_LINE]) cfg->max_line = (size_t)v->num[OPTOUT_OPT_MAX_LINE];
     cfg->url_field = v->text[OPTOUT_OPT_URL_FIELD];
     cfg->language_field = v->text[OPTOUT_OPT_LANGUAGE_FIELD];
@@ -101,6 +105,12 @@ static int filter_configure(const optout_option_values *v, optout_filter_config 
     }
     if (cfg->output_tags && removed) {
         optout_log(LOG_ERR, "filter: --output tags writes no removed shard (the tags say what goes): drop --removed");
+        return OPTOUT_EXIT_USAGE;
+    }
+    int codec, level;
+    char cerr[200];
+    if (v->given[OPTOUT_OPT_PARQUET_COMPRESSION] && optout_filter_parquet_codec(cfg, &codec, &level, cerr, sizeof cerr) != 0) {
+        optout_log(LOG_ERR, "filter: --level: %s", cerr);
         return OPTOUT_EXIT_USAGE;
     }
     /* every file read against every file written, by identity; and --stats, written last, must

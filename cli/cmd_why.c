@@ -476,6 +476,32 @@ static int on_answer(const optout_why_answer *a, size_t index, void *arg) {
 
 /* ---- the command ----------------------------------------------------------------------------- */
 
+/* Reads --urls FILE (or - for stdin), one URL a line (CRLF accepted, blank lines skipped), appending an
+ * item per URL that points into the returned buffer (the caller frees it after the items). NULL, logged,
+ * when the file cannot be read. */
+static char *read_url_list(const char *path, struct items *items) {
+    size_t len;
+    int stdin_ = strcmp(path, "-") == 0;
+    char *text = stdin_ ? optout_read_fd(0, URLS_FILE_MAX, &len) : optout_read_file(path, URLS_FILE_MAX, &len);
+    if (!text) {
+        optout_log(LOG_ERR, "why: cannot read URL list %s: %s", stdin_ ? "(stdin)" : path, strerror(errno));
+        return NULL;
+    }
+    for (char *p = text, *end = text + len; p < end;) {
+        char *nl = memchr(p, '\n', (size_t)(end - p));
+        char *eol = nl ? nl : end;
+        size_t n = (size_t)(eol - p);
+        if (n > 0 && p[n - 1] == '\r') n--;
+        if (n > 0) {
+            struct item *it = push(items);
+            it->url = p;
+            it->len = n;
+        }
+        p = nl ? nl + 1 : end;
+    }
+    return text;
+}
+
 int cmd_why(int argc, char **argv) {
     static const struct option options[] = {
         {"run", required_argument, NULL, 'r'}, {"urls", required_argument, NULL, 'u'},
@@ -550,27 +576,9 @@ int cmd_why(int argc, char **argv) {
         it->url = argv[i];
         it->len = strlen(argv[i]);
     }
-    if (urls_path) {
-        size_t len;
-        int stdin_ = strcmp(urls_path, "-") == 0;
-        urls_text = stdin_ ? optout_read_fd(0, URLS_FILE_MAX, &len) : optout_read_file(urls_path, URLS_FILE_MAX, &len);
-        if (!urls_text) {
-            optout_log(LOG_ERR, "why: cannot read URL list %s: %s", stdin_ ? "(stdin)" : urls_path, strerror(errno));
-            rc = OPTOUT_EXIT_FAILURE;
-            goto out;
-        }
-        for (char *p = urls_text, *end = urls_text + len; p < end;) {
-            char *nl = memchr(p, '\n', (size_t)(end - p));
-            char *eol = nl ? nl : end;
-            size_t n = (size_t)(eol - p);
-            if (n > 0 && p[n - 1] == '\r') n--;
-            if (n > 0) {
-                struct item *it = push(&items);
-                it->url = p;
-                it->len = n;
-            }
-            p = nl ? nl + 1 : end;
-        }
+    if (urls_path && !(urls_text = read_url_list(urls_path, &items))) {
+        rc = OPTOUT_EXIT_FAILURE;
+        goto out;
     }
     if (nids > 0) {
         found = calloc(nids, sizeof *found);

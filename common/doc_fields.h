@@ -18,6 +18,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "optout/docsource.h"
 #include "optout/hostkey.h"
 #include "optout/jsonl.h"
 #include "optout/stats.h"
@@ -26,6 +27,11 @@
 enum field { F_URL, F_META_URL, F_LANG, F_META_LANG, F_TOKENS, F_META_TOKENS, F_DUMP, F_META_DUMP,
              F_DATE, F_META_DATE, F_TEXT, F_ID, F_META_ID, F_COUNT };
 
+/* The F_COUNT paths for these configured fields (NULL: the defaults) into paths. */
+void optout_doc_field_paths(const char *url_field, const char *language_field, const char *tokens_field,
+                            const char *dump_field, const char *date_field, const char *text_field,
+                            const char **paths);
+
 /* The field set for these paths (NULL: the defaults). NULL when a path is invalid or no memory. */
 optout_json_fields *optout_doc_fields_new(const char *url_field, const char *language_field, const char *tokens_field,
                                           const char *dump_field, const char *date_field, const char *text_field);
@@ -33,6 +39,8 @@ optout_json_fields *optout_doc_fields_new(const char *url_field, const char *lan
 /* Fills f->cls, year, bytes, chars, tokens from the extracted values v[F_COUNT]. Returns 1 when
  * the tokens are the ceil(bytes / 4) estimate, else 0. */
 int optout_doc_facts_of(const optout_json_value *v, optout_doc_facts *f);
+/* The same for a document of docsource.h (its text given as a value or as a size). */
+int optout_doc_facts_of_doc(const optout_doc *d, optout_doc_facts *f);
 
 /* The document's URL into *u, *ulen, unescaped into *buf (grown as needed, caller frees) when it
  * has escapes. 0 when it has none (absent, not a string, empty). */

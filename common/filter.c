@@ -12,7 +12,9 @@
 #include <string.h>
 
 #include "doc_fields.h"
+#include "optout/docsource.h"
 #include "optout/jsonl.h"
+#include "optout/parquet.h"
 #include "optout/policy.h"
 #include "optout/robots.h"
 #include "optout/strmap.h"
@@ -96,69 +98,38 @@ const struct optout_hostkey_entry *optout_hostkey_cached(struct optout_hostkey_e
     return e;
 }
 
-/* ---- writing ------------------------------------------------------------------------------- */
-
-/* The removed line: the document with "disallowed_user_agents" added before its closing brace
- * (tags.c builds it, so that optout apply-tags rebuilds the same bytes from a tag). */
-static int write_removed(optout_shard_writer *w, const optout_shard_line *line, const optout_agents *agents,
-                         const optout_agentset *disallowed, char **abuf, size_t *acap, char **buf, size_t *cap,
-                         char *err, size_t errlen) {
-    size_t alen = optout_tags_agents_json(agents, disallowed, abuf, acap);
-    size_t n = optout_tags_removed_line(line->data, line->len, *abuf, alen, buf, cap);
-    return optout_shard_write_line(w, *buf, n, line->newline, err, errlen);
-}
-
-/* Tag mode: the removed document's tag line (by id, else by line number). */
-static int write_tag(optout_shard_writer *w, const optout_json_fields *id_fields, const optout_shard_line *line,
-                     uint64_t line_no, const optout_agents *agents, const optout_agentset *disallowed, char **abuf,
-                     size_t *acap, char **buf, size_t *cap, char *err, size_t errlen) {
-    optout_json_value id[2] = {{0}};
-    optout_json_extract(id_fields, line->data, line->len, id); /* it parsed as an object before */
-    size_t alen = optout_tags_agents_json(agents, disallowed, abuf, acap);
-    size_t n = optout_tags_line(id[0].present ? &id[0] : &id[1], line_no, *abuf, alen, buf, cap);
-    return optout_shard_write_line(w, *buf, n, 1, err, errlen);
-}
-
 /* ---- the loop ------------------------------------------------------------------------------ */
 
-/* With a verdict source that can prefetch (Redis), lines are gathered in batches so that the hosts
- * of a batch are asked for in one pipelined round trip instead of one round trip each. The lines
- * are copied (the reader's buffer moves on); with a local source they are handled as they come. */
-#define BATCH_LINES 256
-#define BATCH_BYTES ((size_t)4 << 20)
+/* With a verdict source that can prefetch (Redis), documents are decided in chunks whose hosts are
+ * asked for in one pipelined round trip instead of one round trip each; JSON Lines lines are then
+ * read in blocks of PREFETCH_DOCS (the source copies them), else one at a time. */
+#define PREFETCH_DOCS 256
 
-struct batch_line {
-    size_t off, len;
-    uint64_t offset;
-    uint8_t newline;
-};
-
-struct batch {
-    char *buf;
-    size_t len, cap;
-    struct batch_line lines[BATCH_LINES];
-    size_t count;
-    char keys[BATCH_LINES][OPTOUT_HOSTKEY_MAX];
-    const char *key_ptrs[BATCH_LINES];
-    size_t key_lens[BATCH_LINES];
+struct prefetch {
+    char keys[PREFETCH_DOCS][OPTOUT_HOSTKEY_MAX];
+    const char *key_ptrs[PREFETCH_DOCS];
+    size_t key_lens[PREFETCH_DOCS];
 };
 
 struct filter_run {
     const optout_filter_config *cfg;
-    struct batch *batch; /* NULL: lines are handled one by one */
+    struct prefetch *prefetch; /* NULL: the verdict source cannot prefetch */
     const char *in;
-    optout_shard_writer *w, *wr;
+    int parquet;
+    optout_shard_writer *tags; /* tag mode: the tags file */
     optout_stats *stats;
-    optout_json_fields *fields;
     struct optout_hostkey_entry *cache;
     char *url_buf;
     size_t url_cap;
     char *id_buf; /* the sample's key, unescaped */
     size_t id_cap;
-    char *removed_buf, *agents_buf;
-    size_t removed_cap, agents_cap;
-    optout_json_fields *id_fields; /* tag mode: "id", "metadata.id"; NULL otherwise */
-    uint64_t line_no;              /* lines read so far (tag mode) */
+    char *tag_buf, *agents_buf;
+    size_t tag_cap, agents_cap;
+    uint64_t line_no; /* lines read so far (tag mode) */
+    uint64_t docs, docs_with_url; /* for a shard in which no document has a URL */
+    optout_doc_decision *decisions;
+    optout_agentset *sets;
+    size_t decisions_cap;
     optout_strmap *losses; /* host key -> struct host_loss, for the shard's top hosts */
 };
 
@@ -319,7 +290,9 @@ static int decide(struct filter_run *run, const optout_json_value *v, optout_sta
     return n > 0 ? mark_removed(run, hk, facts, set, err, errlen) : 0;
 }
 
-int optout_doc_facts_of(const optout_json_value *v, optout_doc_facts *f) {
+/* The facts of the values v, the text's size given (sized) or from v[F_TEXT]. */
+static int facts(const optout_json_value *v, int sized, int text_present, uint64_t bytes, uint64_t chars,
+                 optout_doc_facts *f) {
     const optout_json_value *lang = first_present(&v[F_LANG], &v[F_META_LANG]);
     const optout_json_value *dump = first_present(&v[F_DUMP], &v[F_META_DUMP]);
     const optout_json_value *date = first_present(&v[F_DATE], &v[F_META_DATE]);
@@ -329,8 +302,21 @@ int optout_doc_facts_of(const optout_json_value *v, optout_doc_facts *f) {
                                    date->present && date->is_string ? date->s : NULL, date->len);
     f->dump = dump->present && dump->is_string ? dump->s : NULL;
     f->dump_len = f->dump ? dump->len : 0;
-    if (v[F_TEXT].present && v[F_TEXT].is_string)
-        optout_json_text_size(v[F_TEXT].s, v[F_TEXT].len, &f->bytes, &f->chars);
+    if (sized) {
+        if (text_present) {
+            f->bytes = bytes;
+            f->chars = chars;
+        }
+    } else if (v[F_TEXT].present && v[F_TEXT].is_string) {
+        if (v[F_TEXT].has_escapes) {
+            optout_json_text_size(v[F_TEXT].s, v[F_TEXT].len, &f->bytes, &f->chars);
+        } else { /* the bytes as they are (a Parquet string may hold a backslash) */
+            uint64_t c = 0;
+            for (size_t i = 0; i < v[F_TEXT].len; i++) c += ((unsigned char)v[F_TEXT].s[i] & 0xC0) != 0x80;
+            f->bytes = v[F_TEXT].len;
+            f->chars = c;
+        }
+    }
     long long t = parse_tokens(tokens);
     if (t >= 0) {
         f->tokens = (uint64_t)t;
@@ -340,14 +326,21 @@ int optout_doc_facts_of(const optout_json_value *v, optout_doc_facts *f) {
     return 1;
 }
 
-static void document_facts(const optout_json_value *v, optout_stats *stats, optout_doc_facts *f) {
-    if (optout_doc_facts_of(v, f)) stats->tokens_estimated_docs++;
+int optout_doc_facts_of(const optout_json_value *v, optout_doc_facts *f) { return facts(v, 0, 0, 0, 0, f); }
+
+int optout_doc_facts_of_doc(const optout_doc *d, optout_doc_facts *f) {
+    return facts(d->v, d->text_sized, d->text_present, d->text_bytes, d->text_chars, f);
 }
 
-optout_json_fields *optout_doc_fields_new(const char *url_field, const char *language_field, const char *tokens_field,
-                                          const char *dump_field, const char *date_field, const char *text_field) {
+static void document_facts(const optout_doc *d, optout_stats *stats, optout_doc_facts *f) {
+    if (optout_doc_facts_of_doc(d, f)) stats->tokens_estimated_docs++;
+}
+
+void optout_doc_field_paths(const char *url_field, const char *language_field, const char *tokens_field,
+                            const char *dump_field, const char *date_field, const char *text_field,
+                            const char **paths) {
     /* a configured path replaces both defaults (top level and metadata) */
-    const char *paths[F_COUNT] = {
+    const char *p[F_COUNT] = {
         url_field ? url_field : "url",           url_field ? url_field : "metadata.url",
         language_field ? language_field : "language",
         language_field ? language_field : "metadata.language",
@@ -358,232 +351,228 @@ optout_json_fields *optout_doc_fields_new(const char *url_field, const char *lan
         text_field ? text_field : "text",
         "id",                                    "metadata.id",
     };
+    memcpy(paths, p, sizeof p);
+}
+
+optout_json_fields *optout_doc_fields_new(const char *url_field, const char *language_field, const char *tokens_field,
+                                          const char *dump_field, const char *date_field, const char *text_field) {
+    const char *paths[F_COUNT];
+    optout_doc_field_paths(url_field, language_field, tokens_field, dump_field, date_field, text_field, paths);
     return optout_json_fields_new(paths, F_COUNT);
 }
 
-static optout_json_fields *make_fields(const optout_filter_config *cfg) {
-    return optout_doc_fields_new(cfg->url_field, cfg->language_field, cfg->tokens_field, cfg->dump_field,
-                                 cfg->date_field, cfg->text_field);
+int optout_filter_parquet_codec(const optout_filter_config *cfg, int *codec, int *level, char *err, size_t errlen) {
+    const char *name = cfg->parquet_compression ? cfg->parquet_compression : "zstd";
+    if (optout_pq_codec_parse(name, codec) != 0) {
+        snprintf(err, errlen, "--parquet-compression %s: not one of zstd, snappy, gzip, lz4, none", name);
+        return -1;
+    }
+    return optout_pq_codec_level(*codec, cfg->parquet_level ? &cfg->parquet_level : NULL, level, err, errlen);
 }
 
-static int write_error(char *err, size_t errlen, const char *serr) {
-    snprintf(err, errlen, "%s", serr);
-    return -1;
+/* Tag mode: the removed document's tag line (by id, else by line number). */
+static int write_tag(struct filter_run *run, const optout_doc *d, const optout_agentset *disallowed, char *err,
+                     size_t errlen) {
+    size_t alen = optout_tags_agents_json(run->cfg->agents, disallowed, &run->agents_buf, &run->agents_cap);
+    const optout_json_value *id = d->v[F_ID].present ? &d->v[F_ID] : &d->v[F_META_ID];
+    size_t n = optout_tags_line(id, run->line_no, run->agents_buf, alen, &run->tag_buf, &run->tag_cap);
+    return optout_shard_write_line(run->tags, run->tag_buf, n, 1, err, errlen);
 }
 
-/* One line: decided, counted and written (kept or removed). */
-static int process_line(struct filter_run *run, const optout_shard_line *line, char *err, size_t errlen) {
-    char serr[OPTOUT_SHARD_ERR_LEN];
+static void where(struct filter_run *run, const optout_doc *d, char *err, size_t errlen) {
+    size_t off = strlen(err);
+    snprintf(err + off, errlen - off, " (%s, %s %llu)", run->in, run->parquet ? "row" : "line at byte",
+             (unsigned long long)d->offset);
+}
+
+/* One document: decided and counted; *dec says where it goes (set holds its agents). */
+static int process_doc(struct filter_run *run, const optout_doc *d, optout_doc_decision *dec, optout_agentset *set,
+                       char *err, size_t errlen) {
     const optout_filter_config *cfg = run->cfg;
     size_t agent_count = optout_agents_count(cfg->agents);
     optout_doc_facts facts = {.cls = OPTOUT_CLASS_UNKNOWN};
-    optout_agentset set;
-    optout_agentset_clear(&set);
-    run->line_no += !line->oversized || line->last_piece;
-    if (line->oversized) {
-        /* too long to decide: kept whole (piece by piece) and counted once */
-        if (run->w && optout_shard_write_line(run->w, line->data, line->len, line->last_piece && line->newline, serr, sizeof serr) != 0)
-            return write_error(err, errlen, serr);
-        if (line->last_piece) {
+    optout_agentset_clear(set);
+    *dec = (optout_doc_decision){.written = 1, .agents = set};
+    run->line_no += d->kind != OPTOUT_DOC_PIECE || d->last_piece;
+    if (d->kind == OPTOUT_DOC_PIECE) { /* too long to decide: kept whole (piece by piece) and counted once */
+        if (d->last_piece) {
             run->stats->line_too_long++;
             optout_stats_add_doc(run->stats, agent_count, &facts);
         }
         return 0;
     }
-    if (line->len == 0 || (line->len == 1 && line->data[0] == '\r')) { /* blank line: passed through */
-        if (run->w && optout_shard_write_line(run->w, line->data, line->len, line->newline, serr, sizeof serr) != 0)
-            return write_error(err, errlen, serr);
-        return 0;
+    if (d->kind == OPTOUT_DOC_BLANK) return 0; /* passed through */
+    int bad_json = d->kind == OPTOUT_DOC_BAD;
+    if (!bad_json) {
+        const optout_json_value *url = first_present(&d->v[F_URL], &d->v[F_META_URL]);
+        run->docs++;
+        run->docs_with_url += url->present && url->is_string && url->len > 0;
     }
-    optout_json_value v[F_COUNT];
-    int bad_json = optout_json_extract(run->fields, line->data, line->len, v) != 0;
-    if (cfg->policy && cfg->policy->sample_ppm && !in_sample(run, bad_json ? NULL : v, line->data, line->len)) {
+    if (cfg->policy && cfg->policy->sample_ppm && !in_sample(run, bad_json ? NULL : d->v, d->raw, d->raw_len)) {
         run->stats->docs_not_sampled++; /* outside the sample: neither decided, counted nor written */
+        dec->written = 0;
         return 0;
     }
     if (bad_json) {
         run->stats->bad_json++;
     } else {
-        document_facts(v, run->stats, &facts);
-        if (decide(run, v, run->stats, &set, &facts, err, errlen) != 0) {
-            size_t off = strlen(err);
-            snprintf(err + off, errlen - off, " (%s, line at byte %llu)", run->in, (unsigned long long)line->offset);
+        document_facts(d, run->stats, &facts);
+        if (decide(run, d->v, run->stats, set, &facts, err, errlen) != 0) {
+            where(run, d, err, errlen);
             return -1;
         }
     }
     optout_stats_add_doc(run->stats, agent_count, &facts);
-    int wrc = 0;
-    if (run->id_fields) { /* tag mode: a tag per removed document, nothing else */
-        if (facts.removed)
-            wrc = write_tag(run->wr, run->id_fields, line, run->line_no, cfg->agents, &set, &run->agents_buf,
-                            &run->agents_cap, &run->removed_buf, &run->removed_cap, serr, sizeof serr);
-    } else if (facts.removed) {
-        if (run->wr)
-            wrc = write_removed(run->wr, line, cfg->agents, &set, &run->agents_buf, &run->agents_cap, &run->removed_buf,
-                                &run->removed_cap, serr, sizeof serr);
-    } else {
-        wrc = optout_shard_write_line(run->w, line->data, line->len, line->newline, serr, sizeof serr);
-    }
-    return wrc != 0 ? write_error(err, errlen, serr) : 0;
+    dec->removed = (uint8_t)facts.removed;
+    if (run->tags && facts.removed && write_tag(run, d, set, err, errlen) != 0) return -1;
+    return 0;
 }
 
-/* Decides the batched lines: their hosts first, in one prefetch, then each line in order. */
-static int flush_batch(struct filter_run *run, char *err, size_t errlen) {
-    struct batch *b = run->batch;
-    if (b->count == 0) return 0;
+/* The hosts of docs[from, to) that will need a verdict, asked for in one round trip. */
+static int prefetch_docs(struct filter_run *run, const optout_doc *docs, size_t from, size_t to, char *err,
+                         size_t errlen) {
+    struct prefetch *p = run->prefetch;
     size_t nkeys = 0;
-    for (size_t i = 0; i < b->count; i++) {
-        optout_json_value v[F_COUNT];
+    for (size_t i = from; i < to; i++) {
+        const optout_doc *d = &docs[i];
         const char *u;
         size_t ulen;
-        if (optout_json_extract(run->fields, b->buf + b->lines[i].off, b->lines[i].len, v) != 0 ||
-            !url_of(run, v, &u, &ulen))
-            continue;
+        if (d->kind != OPTOUT_DOC_OK || !url_of(run, d->v, &u, &ulen)) continue;
         struct optout_hostkey_entry scratch;
         const struct optout_hostkey_entry *hk = optout_hostkey_cached(run->cache, run->cfg->host_key, u, ulen, &scratch);
         if (hk->status != OPTOUT_HOSTKEY_OK) continue;
         const optout_policy *pol = run->cfg->policy; /* no lookup outside the sample or for an override */
-        if (pol && ((pol->sample_ppm && !in_sample(run, v, b->buf + b->lines[i].off, b->lines[i].len)) ||
+        if (pol && ((pol->sample_ppm && !in_sample(run, d->v, d->raw, d->raw_len)) ||
                     optout_overrides_match(pol->overrides, hk->key, hk->key_len, NULL) != OPTOUT_OVERRIDE_NONE))
             continue;
-        memcpy(b->keys[nkeys], hk->key, hk->key_len + 1); /* the cache entry may be reused below */
-        b->key_ptrs[nkeys] = b->keys[nkeys];
-        b->key_lens[nkeys] = hk->key_len;
+        memcpy(p->keys[nkeys], hk->key, hk->key_len + 1); /* the cache entry may be reused below */
+        p->key_ptrs[nkeys] = p->keys[nkeys];
+        p->key_lens[nkeys] = hk->key_len;
         nkeys++;
     }
-    if (nkeys && optout_verdicts_prefetch(run->cfg->verdicts, b->key_ptrs, b->key_lens, nkeys, err, errlen) != 0) {
-        size_t off = strlen(err);
-        snprintf(err + off, errlen - off, " (%s, line at byte %llu)", run->in, (unsigned long long)b->lines[0].offset);
+    if (nkeys && optout_verdicts_prefetch(run->cfg->verdicts, p->key_ptrs, p->key_lens, nkeys, err, errlen) != 0) {
+        where(run, &docs[from], err, errlen);
         return -1;
     }
-    for (size_t i = 0; i < b->count; i++) {
-        optout_shard_line line = {.data = b->buf + b->lines[i].off, .len = b->lines[i].len,
-                                  .offset = b->lines[i].offset, .newline = b->lines[i].newline};
-        if (process_line(run, &line, err, errlen) != 0) return -1;
-    }
-    b->count = 0;
-    b->len = 0;
     return 0;
 }
 
-static int batch_add(struct filter_run *run, const optout_shard_line *line, char *err, size_t errlen) {
-    struct batch *b = run->batch;
-    if (b->count == BATCH_LINES || (b->count > 0 && b->len + line->len > BATCH_BYTES)) {
-        if (flush_batch(run, err, errlen) != 0) return -1;
-    }
-    if (b->len + line->len > b->cap) {
-        size_t cap = b->cap ? b->cap : BATCH_BYTES;
-        while (cap < b->len + line->len) cap *= 2;
-        char *nb = realloc(b->buf, cap);
-        if (!nb) {
-            snprintf(err, errlen, "out of memory batching lines of %s", run->in);
+/* Decides a batch (in prefetch chunks when the verdict source can), then hands it to the sink. */
+static int process_batch(struct filter_run *run, const optout_doc_batch *b, optout_docsink *sink, char *err,
+                         size_t errlen) {
+    if (b->count > run->decisions_cap) {
+        free(run->decisions);
+        free(run->sets);
+        run->decisions = malloc(b->count * sizeof *run->decisions);
+        run->sets = malloc(b->count * sizeof *run->sets);
+        run->decisions_cap = run->decisions && run->sets ? b->count : 0;
+        if (!run->decisions_cap) {
+            snprintf(err, errlen, "out of memory deciding a batch of %zu documents of %s", b->count, run->in);
             return -1;
         }
-        b->buf = nb;
-        b->cap = cap;
     }
-    memcpy(b->buf + b->len, line->data, line->len);
-    b->lines[b->count++] = (struct batch_line){.off = b->len, .len = line->len, .offset = line->offset,
-                                               .newline = (uint8_t)line->newline};
-    b->len += line->len;
-    return 0;
+    for (size_t from = 0; from < b->count; from += PREFETCH_DOCS) {
+        size_t to = from + PREFETCH_DOCS < b->count ? from + PREFETCH_DOCS : b->count;
+        if (run->prefetch && prefetch_docs(run, b->docs, from, to, err, errlen) != 0) return -1;
+        for (size_t i = from; i < to; i++)
+            if (process_doc(run, &b->docs[i], &run->decisions[i], &run->sets[i], err, errlen) != 0) return -1;
+    }
+    return sink ? optout_docsink_put(sink, b, run->decisions, err, errlen) : 0;
 }
 
 int optout_filter_shard(const optout_filter_config *cfg, const char *in, const char *out,
                         optout_shard_format out_format, const char *removed, optout_stats *stats, char *err,
                         size_t errlen) {
     char serr[OPTOUT_SHARD_ERR_LEN];
-    struct filter_run run = {.cfg = cfg};
-    optout_shard_reader *r = NULL;
-    optout_shard_writer *w = NULL, *wr = NULL;
+    struct filter_run run = {.cfg = cfg, .in = in, .stats = stats};
+    optout_docsource *src = NULL;
+    optout_docsink *sink = NULL;
     int rc = -1;
-    run.fields = make_fields(cfg);
     run.cache = calloc(OPTOUT_HOSTKEY_CACHE, sizeof *run.cache);
     run.losses = optout_strmap_new();
-    if (!run.fields || !run.cache || !run.losses) {
-        snprintf(err, errlen, "%s", run.fields ? "out of memory" : "bad field path");
+    if (!run.cache || !run.losses) {
+        snprintf(err, errlen, "out of memory");
         goto done;
     }
-    size_t max_line = cfg->max_line ? cfg->max_line : OPTOUT_SHARD_MAX_LINE_DEFAULT;
-    if (cfg->output_tags) { /* the tags file takes the removed writer's place; no kept shard */
-        static const char *const id_paths[] = {"id", "metadata.id"};
-        if (removed) {
-            snprintf(err, errlen, "tag mode writes no removed shard");
-            goto done;
-        }
-        if (!(run.id_fields = optout_json_fields_new(id_paths, 2))) {
-            snprintf(err, errlen, "out of memory");
-            goto done;
-        }
-        removed = out;
-    }
-    if (!(r = optout_shard_open(in, max_line, serr, sizeof serr)) ||
-        (!cfg->output_tags && !(w = optout_shard_create(out, out_format, cfg->level, serr, sizeof serr))) ||
-        (removed && !(wr = optout_shard_create(removed, out_format, cfg->level, serr, sizeof serr)))) {
-        snprintf(err, errlen, "%s", serr);
+    if (cfg->output_tags && removed) { /* the tags file takes the outputs' place */
+        snprintf(err, errlen, "tag mode writes no removed shard");
         goto done;
     }
-    run.in = in;
-    run.w = w;
-    run.wr = wr;
-    run.stats = stats;
     if (cfg->policy && cfg->policy->sample_ppm) stats->sample_ppm = cfg->policy->sample_ppm;
     if (cfg->policy && cfg->policy->granularity == OPTOUT_GRANULARITY_DOMAIN && !cfg->policy->domains) {
         snprintf(err, errlen, "domain granularity without a domain table");
         goto done;
     }
-    if (optout_verdicts_can_prefetch(cfg->verdicts) && !(run.batch = calloc(1, sizeof *run.batch))) {
+    if (optout_verdicts_can_prefetch(cfg->verdicts) && !(run.prefetch = malloc(sizeof *run.prefetch))) {
         snprintf(err, errlen, "out of memory");
         goto done;
     }
-    optout_shard_line line;
-    int got;
-    while ((got = optout_shard_next(r, &line, serr, sizeof serr)) == 1) {
-        int plain = line.oversized || line.len == 0 || (line.len == 1 && line.data[0] == '\r');
-        if (run.batch && !plain) {
-            if (batch_add(&run, &line, err, errlen) != 0) goto done;
-            continue;
+    optout_docsource_opts so = {.url_field = cfg->url_field, .language_field = cfg->language_field,
+                                .tokens_field = cfg->tokens_field, .dump_field = cfg->dump_field,
+                                .date_field = cfg->date_field, .text_field = cfg->text_field,
+                                .max_line = cfg->max_line, .batch_docs = run.prefetch ? PREFETCH_DOCS : 1};
+    if (!(src = optout_docsource_open(in, &so, err, errlen))) goto done;
+    run.parquet = optout_docsource_format(src) == OPTOUT_DOC_PARQUET;
+    if (cfg->output_tags) {
+        if (run.parquet) {
+            snprintf(err, errlen, "%s: tag mode does not read Parquet shards yet", in);
+            goto done;
         }
-        if ((run.batch && flush_batch(&run, err, errlen) != 0) || process_line(&run, &line, err, errlen) != 0) goto done;
+        if (!(run.tags = optout_shard_create(out, out_format, cfg->level, serr, sizeof serr))) {
+            snprintf(err, errlen, "%s", serr);
+            goto done;
+        }
+    } else {
+        optout_docsink_opts ko = {.agents = cfg->agents, .jsonl_format = out_format, .level = cfg->level,
+                                  .jsonl = cfg->output_format == 1};
+        if (cfg->output_format == 2 && !run.parquet) {
+            snprintf(err, errlen, "%s: --output-format parquet: converting JSON Lines to Parquet is not supported yet", in);
+            goto done;
+        }
+        if (run.parquet && !ko.jsonl && optout_filter_parquet_codec(cfg, &ko.pq_codec, &ko.pq_level, err, errlen) != 0) goto done;
+        if (!(sink = optout_docsink_open(src, out, removed, &ko, err, errlen))) goto done;
     }
-    if (got == 0 && run.batch && flush_batch(&run, err, errlen) != 0) goto done;
-    if (got < 0) {
-        snprintf(err, errlen, "%s", serr);
+    optout_doc_batch b;
+    int got;
+    while ((got = optout_docsource_next(src, &b, err, errlen)) == 1)
+        if (process_batch(&run, &b, sink, err, errlen) != 0) goto done;
+    if (got < 0) goto done;
+    if (run.docs > 0 && run.docs_with_url == 0 && !cfg->missing_url_keep) {
+        snprintf(err, errlen,
+                 "%s: no document has a URL at %s (--url-field); --missing-url keep keeps such shards whole", in,
+                 cfg->url_field ? cfg->url_field : "url or metadata.url");
         goto done;
     }
     if (add_top_losses(&run) != 0) {
         snprintf(err, errlen, "out of memory");
         goto done;
     }
-    /* removed first: the kept shard is the one whose presence says "done" */
-    if (wr) {
-        int crc = optout_shard_commit(wr, serr, sizeof serr);
-        wr = NULL;
+    if (sink) {
+        int crc = optout_docsink_commit(sink, err, errlen);
+        sink = NULL;
+        if (crc != 0) goto done;
+    }
+    if (run.tags) {
+        int crc = optout_shard_commit(run.tags, serr, sizeof serr);
+        run.tags = NULL;
         if (crc != 0) {
             snprintf(err, errlen, "%s", serr);
             goto done;
         }
     }
-    int crc = w ? optout_shard_commit(w, serr, sizeof serr) : 0;
-    w = NULL;
-    if (crc != 0) {
-        snprintf(err, errlen, "%s", serr);
-        goto done;
-    }
     rc = 0;
 done:
-    if (w) optout_shard_abort(w);
-    if (wr) optout_shard_abort(wr);
-    optout_shard_close(r);
-    optout_json_fields_free(run.fields);
+    if (sink) optout_docsink_abort(sink);
+    if (run.tags) optout_shard_abort(run.tags);
+    optout_docsource_close(src);
     free(run.cache);
     optout_strmap_free(run.losses, free);
     free(run.url_buf);
     free(run.id_buf);
-    free(run.removed_buf);
+    free(run.tag_buf);
     free(run.agents_buf);
-    optout_json_fields_free(run.id_fields);
-    if (run.batch) free(run.batch->buf);
-    free(run.batch);
+    free(run.decisions);
+    free(run.sets);
+    free(run.prefetch);
     return rc;
 }

@@ -154,6 +154,9 @@ static const char *const GRANULARITIES[] = {"url", "host", "domain", NULL};
 static const char *const METRICS[] = {"tokens", "bytes", "docs", NULL};
 static const char *const SCHEMES[] = {"auto", "https", "http", NULL};
 static const char *const STAGES[] = {"rank", "fetch", NULL};
+static const char *const MISSING_URL[] = {"fail", "keep", NULL};
+static const char *const OUTPUT_FORMATS[] = {"same", "jsonl", "parquet", NULL};
+static const char *const PARQUET_CODECS[] = {"zstd", "snappy", "gzip", "lz4", "none", NULL};
 
 #define ROW(n, i, t, p, a, d, lo, hi, ch, ck, h) {n, OPTOUT_OPT_##i, OPTOUT_OT_##t, p, a, d, lo, hi, ch, ck, h, 0, 0, 0}
 #define SHORT(c, n, i, t, p, a, d, lo, hi, ck, h) \
@@ -201,6 +204,10 @@ const optout_option optout_option_table[] = {
     ROW("output", OUTPUT, CHOICE, B | R | F, NULL, "shards", 0, 0, OUTPUTS, NULL,
         "rewrite shards, or only list the removed documents (tags)"),
     ROW("level", LEVEL, NUMBER, B | R | F, "N", "3", 1, 19, NULL, NULL, "zstd level of the outputs"),
+    ROW("output-format", OUTPUT_FORMAT, CHOICE, B | R | F, NULL, "same", 0, 0, OUTPUT_FORMATS, NULL,
+        "the outputs' format: the input's, JSON Lines (Parquet converted), or Parquet"),
+    ROW("parquet-compression", PARQUET_COMPRESSION, CHOICE, B | R | F, NULL, "zstd", 0, 0, PARQUET_CODECS, NULL,
+        "the codec of Parquet outputs (--level is checked against it)"),
     ROW("keep-format", KEEP_FORMAT, FLAG, B | R, NULL, "false", 0, 0, NULL, NULL,
         "each output in its input's format (else .jsonl.zst)"),
     ROW("retries", RETRIES, NUMBER, B | R, "N", "3", 1, 100, NULL, NULL, "attempts per task"),
@@ -216,6 +223,8 @@ const optout_option optout_option_table[] = {
     ROW("date-field", DATE_FIELD, STRING, F, "PATH", "(date, else metadata.date)", 0, 0, NULL, NULL,
         "the crawl date's field"),
     ROW("text-field", TEXT_FIELD, STRING, F | K, "PATH", "(text)", 0, 0, NULL, NULL, "the text's field"),
+    ROW("missing-url", MISSING_URL, CHOICE, B | R | F, NULL, "fail", 0, 0, MISSING_URL, NULL,
+        "a shard in which no document has a URL: fail it, or keep it whole"),
     ROW("max-line", MAX_LINE, NUMBER, F | K, "BYTES", "67108864", 1, SIZE_MAX, NULL, NULL, "the longest line"),
     /* ranking and fetching */
     ROW("top-en", TOP_EN, NUMBER, B | R | K, "N", "1000000 (when ranking)", 1, UINT64_MAX / 2, NULL, NULL,

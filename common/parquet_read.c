@@ -780,6 +780,48 @@ done:
     return 0;
 }
 
+int optout_pq_read_sizes(optout_pq_file *f, int rg, const char *path, optout_pq_size *out, char *err,
+                         size_t errlen) {
+    if (rg < 0 || (uint32_t)rg >= f->meta.nrgs) {
+        optout_set_err(err, errlen, "%s: no row group %d", f->path, rg);
+        return -1;
+    }
+    int li = find_leaf(f, path);
+    if (li < 0) return 1;
+    if (f->leaves[li].max_rep > 0) {
+        optout_set_err(err, errlen, "%s: column %s is repeated (a list): it cannot be a document field", f->path, path);
+        return -1;
+    }
+    int64_t rows = f->meta.rgs[rg].num_rows;
+    memset(out, 0, (size_t)rows * sizeof *out);
+    int bytes = f->leaves[li].type == PQ_BYTE_ARRAY || f->leaves[li].type == PQ_FIXED;
+    pq_chunk c;
+    pq_chunk_open(&c, f, rg, li, err, errlen);
+    int64_t row = 0;
+    int r;
+    while ((r = pq_chunk_next(&c, err, errlen)) > 0) {
+        uint32_t vi = 0;
+        for (uint32_t k = 0; k < c.n; k++, row++) {
+            if (row >= rows) {
+                r = chunk_fail(&c, err, errlen, "more values than the row group has rows");
+                goto done;
+            }
+            if (c.leaf->max_def != 0 && c.def[k] != (uint32_t)c.leaf->max_def) continue;
+            const uint8_t *fx;
+            pq_bytes b;
+            pq_chunk_value(&c, vi++, &fx, &b);
+            if (!bytes) continue;
+            uint64_t chars = 0;
+            for (uint32_t i = 0; i < b.len; i++) chars += (b.p[i] & 0xC0) != 0x80;
+            out[row] = (optout_pq_size){.bytes = b.len, .chars = chars, .present = 1};
+        }
+    }
+    if (r == 0 && row != rows) r = chunk_fail(&c, err, errlen, "fewer values than the row group has rows");
+done:
+    pq_chunk_close(&c);
+    return r < 0 ? -1 : 0;
+}
+
 /* "MAP.KEY": a string-keyed map column's value under KEY, per row. */
 static int read_map_key(optout_pq_file *f, int rg, int map_node, const char *key, optout_pq_column *out, char *err,
                         size_t errlen) {

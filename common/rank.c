@@ -39,6 +39,7 @@
 #include <zstd.h>
 
 #include "doc_fields.h"
+#include "optout/docsource.h"
 #include "optout/jsonl.h"
 #include "optout/shard.h"
 #include "optout/strmap.h"
@@ -280,77 +281,75 @@ static int part_rec_cmp(const void *a, const void *b) {
     return key_cmp(rec_key(x->r), x->r->len, rec_key(y->r), y->r->len);
 }
 
-/* Counts the shard into t. */
+/* Counts the shard into t. It is read through docsource.h: only the fields ranking needs (a Parquet
+ * shard's other columns are never read). */
 static int map_count(const optout_rank_map_config *c, const char *in, struct table *t, optout_rank_map_stats *st,
                      char *err, size_t errlen) {
-    char serr[OPTOUT_SHARD_ERR_LEN];
     int rc = -1;
-    optout_shard_reader *r = NULL;
+    optout_docsource *src = NULL;
     char *url_buf = NULL;
     size_t url_cap = 0;
-    optout_json_fields *fields = optout_doc_fields_new(c->url_field, c->language_field, c->tokens_field, NULL, NULL,
-                                                       c->text_field);
     struct optout_hostkey_entry *cache = calloc(OPTOUT_HOSTKEY_CACHE, sizeof *cache);
     struct optout_hostkey_entry *scratch = malloc(sizeof *scratch);
-    if (!fields || !cache || !scratch) {
-        snprintf(err, errlen, "%s", fields ? "out of memory" : "bad field path");
+    if (!cache || !scratch) {
+        snprintf(err, errlen, "out of memory");
         goto done;
     }
-    if (!(r = optout_shard_open(in, c->max_line ? c->max_line : OPTOUT_SHARD_MAX_LINE_DEFAULT, serr, sizeof serr))) {
-        snprintf(err, errlen, "%s", serr);
-        goto done;
-    }
-    optout_shard_line line;
+    optout_docsource_opts so = {.url_field = c->url_field, .language_field = c->language_field,
+                                .tokens_field = c->tokens_field, .text_field = c->text_field,
+                                .max_line = c->max_line,
+                                .need = 1u << F_URL | 1u << F_META_URL | 1u << F_LANG | 1u << F_META_LANG |
+                                        1u << F_TOKENS | 1u << F_META_TOKENS | 1u << F_TEXT};
+    if (!(src = optout_docsource_open(in, &so, err, errlen))) goto done;
+    optout_doc_batch b;
     int got;
-    while ((got = optout_shard_next(r, &line, serr, sizeof serr)) == 1) {
-        if (line.oversized) {
-            if (line.last_piece) st->line_too_long++;
-            continue;
+    while ((got = optout_docsource_next(src, &b, err, errlen)) == 1) {
+        for (size_t i = 0; i < b.count; i++) {
+            const optout_doc *d = &b.docs[i];
+            if (d->kind == OPTOUT_DOC_PIECE) {
+                if (d->last_piece) st->line_too_long++;
+                continue;
+            }
+            if (d->kind == OPTOUT_DOC_BLANK) continue; /* blank: not a document */
+            if (d->kind == OPTOUT_DOC_BAD) {
+                st->bad_json++;
+                continue;
+            }
+            const char *u;
+            size_t ulen;
+            if (!optout_doc_url(d->v, &u, &ulen, &url_buf, &url_cap)) {
+                st->no_url++;
+                continue;
+            }
+            const struct optout_hostkey_entry *hk = optout_hostkey_cached(cache, c->host_key, u, ulen, scratch);
+            if (hk->status == OPTOUT_HOSTKEY_BAD_URL ||
+                (hk->status == OPTOUT_HOSTKEY_OK && has_control(hk->key, hk->key_len))) {
+                st->bad_url++;
+                continue;
+            }
+            if (hk->status == OPTOUT_HOSTKEY_NO_HOST) {
+                st->no_host++;
+                continue;
+            }
+            optout_doc_facts f = {.cls = OPTOUT_CLASS_UNKNOWN};
+            optout_doc_facts_of_doc(d, &f);
+            if (table_add(t, hk->key, hk->key_len, (int)f.cls, 1, f.bytes, f.tokens) != 0) {
+                snprintf(err, errlen, "out of memory counting hosts of %s", in);
+                goto done;
+            }
+            st->docs++;
         }
-        if (line.len == 0 || (line.len == 1 && line.data[0] == '\r')) continue; /* blank: not a document */
-        optout_json_value v[F_COUNT];
-        if (optout_json_extract(fields, line.data, line.len, v) != 0) {
-            st->bad_json++;
-            continue;
-        }
-        const char *u;
-        size_t ulen;
-        if (!optout_doc_url(v, &u, &ulen, &url_buf, &url_cap)) {
-            st->no_url++;
-            continue;
-        }
-        const struct optout_hostkey_entry *hk = optout_hostkey_cached(cache, c->host_key, u, ulen, scratch);
-        if (hk->status == OPTOUT_HOSTKEY_BAD_URL || (hk->status == OPTOUT_HOSTKEY_OK && has_control(hk->key, hk->key_len))) {
-            st->bad_url++;
-            continue;
-        }
-        if (hk->status == OPTOUT_HOSTKEY_NO_HOST) {
-            st->no_host++;
-            continue;
-        }
-        optout_doc_facts f = {.cls = OPTOUT_CLASS_UNKNOWN};
-        optout_doc_facts_of(v, &f);
-        if (table_add(t, hk->key, hk->key_len, (int)f.cls, 1, f.bytes, f.tokens) != 0) {
-            snprintf(err, errlen, "out of memory counting hosts of %s", in);
-            goto done;
-        }
-        st->docs++;
     }
-    if (got < 0) {
-        snprintf(err, errlen, "%s", serr);
-        goto done;
-    }
+    if (got < 0) goto done;
     rc = 0;
 done:
-    optout_shard_close(r);
-    optout_json_fields_free(fields);
+    optout_docsource_close(src);
     free(cache);
     free(scratch);
     free(url_buf);
     return rc;
 }
 
-/* Compresses `len` bytes into the frame being written (end: finish the frame). */
 static int frame_write(ZSTD_CCtx *z, FILE *f, const char *data, size_t len, int end, char *obuf, size_t ocap,
                        uint64_t *written) {
     ZSTD_inBuffer ib = {data, len, 0};

@@ -17,6 +17,7 @@
 
 #include "doc_fields.h"
 #include "optout/archive.h"
+#include "optout/docsource.h"
 #include "optout/jsonl.h"
 #include "optout/shard.h"
 #include "optout/strmap.h"
@@ -98,8 +99,8 @@ const optout_why_config *optout_why_config_of(const optout_why *w) {
  * leaves the per-URL decision as modelled here. */
 static int known_option(const char *name, const char *value) {
     static const char *const neutral[] = {"allow-private", "connect-to", "corpus", "fetch-tasks", "keep-format",
-                                          "level", "metric", "output", "partitions", "removed", "scheme",
-                                          "user-agent"};
+                                          "level", "metric", "missing-url", "output", "output-format", "parquet-compression",
+                                          "partitions", "removed", "scheme", "user-agent"};
     for (size_t i = 0; i < sizeof neutral / sizeof *neutral; i++)
         if (strcmp(name, neutral[i]) == 0) return 1;
     static const char *const defaults[] = {"", "no", "0", "url", "keep", "shards"};
@@ -608,8 +609,6 @@ int optout_why_find_ids(optout_why *w, const char *const *ids, size_t count, int
     if (found)
         for (size_t i = 0; i < count; i++) found[i] = 0;
     if (count == 0) return 0;
-    static const char *const paths[] = {"url", "metadata.url", "id", "metadata.id"};
-    optout_json_fields *fields = optout_json_fields_new(paths, 4);
     optout_strmap *want = optout_strmap_new();
     size_t *seen = calloc(count, sizeof *seen);
     const char **needles = calloc(count, sizeof *needles);
@@ -617,7 +616,7 @@ int optout_why_find_ids(optout_why *w, const char *const *ids, size_t count, int
     char *url_buf = NULL, *id_buf = NULL;
     size_t url_cap = 0, id_cap = 0, remaining = 0;
     int rc = -1, prefilter = count <= PREFILTER_MAX_IDS;
-    if (!fields || !want || !seen || !needles || !nlens) {
+    if (!want || !seen || !needles || !nlens) {
         snprintf(err, errlen, "out of memory");
         goto out;
     }
@@ -639,62 +638,61 @@ int optout_why_find_ids(optout_why *w, const char *const *ids, size_t count, int
         int changed = stat(in->path, &st) != 0 || (uint64_t)st.st_size != in->size ||
                       (int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec != in->mtime_ns;
         char serr[OPTOUT_SHARD_ERR_LEN];
-        optout_shard_reader *r = optout_shard_open(in->path, 0, serr, sizeof serr);
-        if (!r) {
+        optout_docsource_opts so = {.need = 1u << F_URL | 1u << F_META_URL | 1u << F_ID | 1u << F_META_ID,
+                                    .prefilter = prefilter ? needles : NULL, .prefilter_lens = nlens,
+                                    .prefilter_count = prefilter ? count : 0};
+        optout_docsource *src = optout_docsource_open(in->path, &so, serr, sizeof serr);
+        if (!src) {
             snprintf(err, errlen, "input %s of the run: %s", in->path, serr);
             rc = -1;
             break;
         }
-        optout_shard_line line;
+        optout_doc_batch b;
         uint64_t lineno = 0;
-        int got;
-        while ((got = optout_shard_next(r, &line, serr, sizeof serr)) > 0) {
-            if (line.oversized && !line.last_piece) continue;
-            lineno++;
-            if (line.oversized) continue; /* passed through undecided by the filter */
-            if (prefilter) {
-                int hit = 0;
-                for (size_t i = 0; i < count && !hit; i++)
-                    hit = needles[i] && memmem(line.data, line.len, needles[i], nlens[i]) != NULL;
-                if (!hit) continue;
-            }
-            optout_json_value v[4];
-            if (optout_json_extract(fields, line.data, line.len, v) != 0) continue;
-            const optout_json_value *idv = v[2].present ? &v[2] : &v[3];
-            if (!idv->present) continue;
-            const char *idtext = idv->s;
-            size_t idlen = idv->len;
-            if (idv->is_string && idv->has_escapes) {
-                if (idlen + 1 > id_cap) {
-                    free(id_buf);
-                    id_cap = idlen * 2 + 1;
-                    id_buf = optout_malloc(id_cap);
+        int got = 0, stop = 0;
+        while (!stop && (got = optout_docsource_next(src, &b, serr, sizeof serr)) > 0) {
+            for (size_t j = 0; j < b.count && !stop; j++) {
+                const optout_doc *doc = &b.docs[j];
+                if (doc->kind == OPTOUT_DOC_PIECE && !doc->last_piece) continue;
+                lineno++; /* a JSON Lines line, or a Parquet row */
+                if (doc->kind != OPTOUT_DOC_OK) continue; /* over-long lines pass undecided */
+                const optout_json_value *v = doc->v;
+                const optout_json_value *idv = v[F_ID].present ? &v[F_ID] : &v[F_META_ID];
+                if (!idv->present) continue;
+                const char *idtext = idv->s;
+                size_t idlen = idv->len;
+                if (idv->is_string && idv->has_escapes) {
+                    if (idlen + 1 > id_cap) {
+                        free(id_buf);
+                        id_cap = idlen * 2 + 1;
+                        id_buf = optout_malloc(id_cap);
+                    }
+                    idlen = optout_json_unescape(idv->s, idv->len, id_buf);
+                    idtext = id_buf;
                 }
-                idlen = optout_json_unescape(idv->s, idv->len, id_buf);
-                idtext = id_buf;
+                void *hit = optout_strmap_get(want, idtext, idlen);
+                if (!hit) continue;
+                size_t i = (size_t)(uintptr_t)hit - 1;
+                if (first_only && seen[i]) continue;
+                optout_why_doc d = {.id_index = i, .input = in, .changed = changed, .line = lineno, .offset = doc->offset};
+                if (!optout_doc_url(v, &d.url, &d.url_len, &url_buf, &url_cap)) {
+                    d.url = NULL;
+                    d.url_len = 0;
+                }
+                if (seen[i]++ == 0) remaining--;
+                if (fn(&d, arg) != 0) {
+                    snprintf(err, errlen, "stopped");
+                    rc = -1;
+                    stop = 1;
+                }
+                if (first_only && remaining == 0) stop = 1;
             }
-            void *hit = optout_strmap_get(want, idtext, idlen);
-            if (!hit) continue;
-            size_t i = (size_t)(uintptr_t)hit - 1;
-            if (first_only && seen[i]) continue;
-            optout_why_doc d = {.id_index = i, .input = in, .changed = changed, .line = lineno, .offset = line.offset};
-            if (!optout_doc_url(v, &d.url, &d.url_len, &url_buf, &url_cap)) {
-                d.url = NULL;
-                d.url_len = 0;
-            }
-            if (seen[i]++ == 0) remaining--;
-            if (fn(&d, arg) != 0) {
-                snprintf(err, errlen, "stopped");
-                rc = -1;
-                break;
-            }
-            if (first_only && remaining == 0) break;
         }
-        if (got < 0 && rc == 0) {
+        if (!stop && got < 0 && rc == 0) {
             snprintf(err, errlen, "input %s of the run: %s", in->path, serr);
             rc = -1;
         }
-        optout_shard_close(r);
+        optout_docsource_close(src);
     }
     if (found)
         for (size_t i = 0; i < count; i++) {
@@ -708,6 +706,5 @@ out:
     free(needles);
     free(seen);
     if (want) optout_strmap_free(want, NULL);
-    optout_json_fields_free(fields);
     return rc;
 }

@@ -181,6 +181,10 @@ int task_filter(const task_job *job, task_cache **cachep, optout_msg *res, void 
         .level = (int)cfg->level,
         .policy = &c->policy,
         .output_tags = cfg->output_tags,
+        .missing_url_keep = cfg->missing_url_keep,
+        .parquet_compression = cfg->parquet_compression[0] ? cfg->parquet_compression : NULL,
+        .parquet_level = (int)cfg->level,
+        .output_format = (int)cfg->output_format,
     };
     optout_stats_init(stats);
     double start = now_s();

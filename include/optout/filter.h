@@ -18,6 +18,10 @@
  * - Outputs appear only complete: on any error (corrupt or truncated input, write failure, missing
  *   verdict) both outputs are abandoned and err names the file and byte offset; *stats then holds
  *   what was counted before the error and must not be published.
+ * - The shard is read through docsource.h: JSON Lines or Parquet (by content); a Parquet shard's
+ *   outputs are Parquet (out, removed), whatever their names. Input that is not JSON Lines (NUL
+ *   bytes, a first record that is not JSON) fails; so does a shard in which no document has a URL
+ *   unless missing_url_keep (a wrong --url-field must not pass as "nothing to remove").
  * - Stats are added to *stats (which the caller initialises), so one stats can sum many shards.
  */
 #ifndef OPTOUT_FILTER_H
@@ -43,6 +47,12 @@ typedef struct {
     int level;           /* compression level of the outputs; 0: the format's default */
     const optout_policy *policy; /* granularity, overrides, sample (policy.h); NULL: per URL, every document */
     int output_tags;     /* tag mode (tags.h): `out` is the tags file, no shard is written */
+    int missing_url_keep; /* a shard in which no document has a URL is kept whole instead of failing */
+    /* Parquet outputs: the codec's name for optout_pq_codec_parse (NULL: "zstd") and its level
+     * (0: the codec's default), both checked by parquet.h. */
+    const char *parquet_compression;
+    int parquet_level;
+    int output_format; /* 0: the input's format; 1: JSON Lines (a Parquet input converted); 2: Parquet */
 } optout_filter_config;
 
 /* Filters `in` into `out` (format `out_format`) and, when `removed` is not NULL, the removed
@@ -52,6 +62,9 @@ typedef struct {
 int optout_filter_shard(const optout_filter_config *cfg, const char *in, const char *out,
                         optout_shard_format out_format, const char *removed, optout_stats *stats, char *err,
                         size_t errlen);
+
+/* The Parquet outputs' codec and level of cfg, checked (the level against the codec). 0 or -1. */
+int optout_filter_parquet_codec(const optout_filter_config *cfg, int *codec, int *level, char *err, size_t errlen);
 
 /* The class of a `language` value: "en", "eng" and "eng_*" are English; empty or absent unknown. */
 optout_class optout_language_class(const char *value, size_t len, int present);

@@ -189,6 +189,12 @@ typedef struct {
     optout_msg_path keep_hosts, remove_hosts;
     uint32_t sample_ppm;
     uint8_t output_tags;
+    /* A shard in which no document has a URL: 0 fails it, 1 keeps it whole. */
+    uint8_t missing_url_keep;
+    /* Parquet outputs: the codec's name (parquet.h's optout_pq_codec_parse), checked with `l`. */
+    char parquet_compression[OPTOUT_MSG_NAME_MAX];
+    /* Outputs: 0 in the input's format, 1 JSON Lines (a Parquet input converted). */
+    uint32_t output_format;
     /* Domain granularity: the broker's DIR/blocked_domains.tsv (policy.h; registrable domain ->
      * agents some host of it disallows something), computed once before the filter stage so that
      * every worker applies the same table; root "" unless granularity is 2. */

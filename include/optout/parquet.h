@@ -86,6 +86,20 @@ typedef struct {
 int optout_pq_read_column(optout_pq_file *f, int rg, const char *path, optout_pq_column *out, char *err, size_t errlen);
 void optout_pq_column_free(optout_pq_column *c);
 
+/* The size of a byte-array value: UTF-8 bytes and code points (a byte that is not a continuation
+ * byte counts as one). present is 0 for null and for values that are not byte arrays. */
+typedef struct {
+    uint64_t bytes, chars;
+    uint8_t present;
+} optout_pq_size;
+
+/* The sizes of the values of the leaf column at `path` for every row of row group rg, into out
+ * (rows entries), reading its chunk page by page: what the statistics need of the text column
+ * without holding a row group's text. Returns 0; 1 when no leaf has that path (map keys are not
+ * handled here: read them with optout_pq_read_column); -1 on error. */
+int optout_pq_read_sizes(optout_pq_file *f, int rg, const char *path, optout_pq_size *out, char *err,
+                         size_t errlen);
+
 /* Every row of row group rg as one JSON object (no newline), top-level columns in schema order:
  * strings (STRING/ENUM/JSON/UTF8) as JSON strings, bytes that are not UTF-8 written as \u00XX
  * (the byte as a Latin-1 character); other BYTE_ARRAY / FIXED_LEN_BYTE_ARRAY as base64 strings;

@@ -29,12 +29,51 @@ cmp -s "$tmp/long.jsonl" "$tmp/long.out.jsonl" && fail "the removed line was kep
 [ "$(stat_of line_too_long "$tmp/long.stats")" = 1 ] && pass "line_too_long counted" || fail "line_too_long not 1"
 [ "$(stat_of docs_removed "$tmp/long.stats")" = 1 ] && pass "the next line is still decided" || fail "docs_removed not 1"
 
-# NUL bytes and invalid UTF-8 in text: decided and counted, line kept byte-identical
-printf '{"url":"https://a.example/ok","text":"a\000b\377\376c"}\n' > "$tmp/nul.jsonl"
-expect_exit 0 "NUL and invalid UTF-8 in text" "$optout" filter --robots-dir "$tmp/robots" --in "$tmp/nul.jsonl" \
+# invalid UTF-8 in text: decided and counted, line kept byte-identical
+printf '{"url":"https://a.example/ok","text":"ab\377\376c"}\n' > "$tmp/utf.jsonl"
+expect_exit 0 "invalid UTF-8 in text" "$optout" filter --robots-dir "$tmp/robots" --in "$tmp/utf.jsonl" \
+  --out "$tmp/utf.out.jsonl" --stats "$tmp/utf.stats"
+cmp -s "$tmp/utf.jsonl" "$tmp/utf.out.jsonl" && pass "invalid UTF-8 line kept byte-identical" || fail "invalid UTF-8 line changed"
+[ "$(stat_of bytes_in "$tmp/utf.stats")" = 5 ] && pass "bytes of invalid UTF-8 text counted" || fail "bytes_in not 5"
+
+# input that is not JSON Lines fails its shard (file and offset named), never "nothing to remove"
+printf '{"url":"https://a.example/ok","text":"y"}\n{"url":"https://a.example/ok","text":"a\000b"}\n' > "$tmp/nul.jsonl"
+expect_exit 1 "a NUL byte in a shard" "$optout" filter --robots-dir "$tmp/robots" --in "$tmp/nul.jsonl" \
   --out "$tmp/nul.out.jsonl" --stats "$tmp/nul.stats"
-cmp -s "$tmp/nul.jsonl" "$tmp/nul.out.jsonl" && pass "NUL line kept byte-identical" || fail "NUL line changed"
-[ "$(stat_of bytes_in "$tmp/nul.stats")" = 6 ] && pass "bytes of text with NUL counted" || fail "bytes_in not 6"
+grep -q "nul.jsonl: byte 81: a NUL byte" "$tmp/stderr" && pass "message names file, offset and the NUL byte" \
+  || fail "NUL message: $(cat "$tmp/stderr")"
+[ ! -e "$tmp/nul.out.jsonl" ] && pass "no output for a shard with a NUL byte" || fail "output published for a NUL shard"
+printf 'PAR1 not json\n{"url":"https://a.example/ok","text":"y"}\n' > "$tmp/notjson.jsonl"
+expect_exit 1 "a first record that is not JSON" "$optout" filter --robots-dir "$tmp/robots" --in "$tmp/notjson.jsonl" \
+  --out "$tmp/notjson.out.jsonl"
+grep -q "notjson.jsonl: byte 0: the first record is not a JSON object" "$tmp/stderr" && pass "message names file and offset" \
+  || fail "first-record message: $(cat "$tmp/stderr")"
+[ ! -e "$tmp/notjson.out.jsonl" ] && pass "no output for a shard that is not JSON Lines" || fail "output published"
+printf '\n{"url":"https://a.example/private/1","text":"y"}\nnot json\n' > "$tmp/later.jsonl"
+expect_exit 0 "a later line that is not JSON is kept and counted" "$optout" filter --robots-dir "$tmp/robots" \
+  --in "$tmp/later.jsonl" --out "$tmp/later.out.jsonl" --stats "$tmp/later.stats"
+[ "$(stat_of bad_json "$tmp/later.stats")" = 1 ] && pass "bad_json 1" || fail "bad_json not 1"
+
+# a shard in which no document has a URL: a wrong --url-field fails, naming the field
+printf '{"link":"https://a.example/private/1","text":"y"}\n{"link":"https://a.example/x","text":"z"}\n' > "$tmp/nourl.jsonl"
+expect_exit 1 "no document has a URL" "$optout" filter --robots-dir "$tmp/robots" --in "$tmp/nourl.jsonl" \
+  --out "$tmp/nourl.out.jsonl"
+grep -q "nourl.jsonl: no document has a URL at url or metadata.url (--url-field)" "$tmp/stderr" \
+  && pass "message names the shard and the field" || fail "no-URL message: $(cat "$tmp/stderr")"
+[ ! -e "$tmp/nourl.out.jsonl" ] && pass "no output for a shard without URLs" || fail "output published"
+expect_exit 1 "no document has a URL at --url-field" "$optout" filter --robots-dir "$tmp/robots" --in "$tmp/nourl.jsonl" \
+  --out "$tmp/nourl.out.jsonl" --url-field meta.link
+grep -q "no document has a URL at meta.link (--url-field)" "$tmp/stderr" && pass "message names the configured field" \
+  || fail "no-URL message: $(cat "$tmp/stderr")"
+expect_exit 0 "--missing-url keep" "$optout" filter --robots-dir "$tmp/robots" --in "$tmp/nourl.jsonl" \
+  --out "$tmp/nourl.out.jsonl" --missing-url keep --stats "$tmp/nourl.stats"
+cmp -s "$tmp/nourl.jsonl" "$tmp/nourl.out.jsonl" && pass "kept whole with --missing-url keep" || fail "not kept whole"
+[ "$(stat_of no_url "$tmp/nourl.stats")" = 2 ] && pass "no_url 2" || fail "no_url not 2"
+expect_exit 0 "--url-field link" "$optout" filter --robots-dir "$tmp/robots" --in "$tmp/nourl.jsonl" \
+  --out "$tmp/nourl.out.jsonl" --url-field link --stats "$tmp/link.stats"
+[ "$(stat_of docs_removed "$tmp/link.stats")" = 1 ] && pass "the right field decides" || fail "docs_removed not 1"
+expect_exit 2 "bad --missing-url" "$optout" filter --robots-dir "$tmp/robots" --in "$tmp/nourl.jsonl" \
+  --out "$tmp/nourl.out.jsonl" --missing-url drop
 
 # robots.txt outcomes from index.tsv: unreachable keeps by default, disallows when strict
 mkdir "$tmp/robots2"

@@ -1,0 +1,668 @@
+/* docsource.c — the JSON Lines and Parquet readers and writers behind docsource.h.
+ *
+ * JSON Lines: shard.c reads lines, jsonl.c extracts the fields; lines are copied into a batch only
+ * when the caller asks for more than one per batch (prefetching verdict sources). Parquet: the
+ * format library (parquet.h) reads the projected columns of one row group; values are rendered in
+ * jsonl.h's raw convention so that every consumer reads both formats with the same code.
+ */
+#include "optout/docsource.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "doc_fields.h"
+#include "optout/parquet.h"
+#include "optout/tags.h"
+#include "optout/util.h"
+
+_Static_assert(F_COUNT == OPTOUT_DOC_FIELDS, "docsource.h's field count is doc_fields.h's");
+
+#define JSONL_BATCH_BYTES ((size_t)4 << 20)
+
+struct optout_docsource {
+    optout_doc_format format;
+    char *path;
+    optout_docsource_opts opts;
+    /* JSON Lines */
+    optout_shard_reader *r;
+    optout_json_fields *fields;
+    char *buf; /* copied lines of a batch */
+    size_t buf_cap;
+    int pending; /* a line read but not yet yielded (its data still in the reader) */
+    optout_shard_line pending_line;
+    int seen_record; /* a non-blank record has been read: the first-record check is done */
+    int done;
+    /* Parquet */
+    optout_pq_file *pq;
+    int rg;
+    const char *paths[F_COUNT];
+    optout_pq_column cols[F_COUNT];
+    int col_of[F_COUNT]; /* index into cols of the field's values (fields sharing a path share one); -1 */
+    char *render;        /* numbers and dates rendered as text */
+    size_t render_cap;
+    optout_pq_size *sizes; /* the text column's sizes */
+    size_t sizes_cap;
+    int have_sizes;
+    int loaded;                   /* row group rg's columns are loaded */
+    size_t group_rows, group_pos; /* its rows, and the next row to yield */
+    uint64_t first_row;           /* its first row in the file */
+    /* both */
+    optout_doc *docs;
+    size_t docs_cap;
+};
+
+int optout_docsource_is_parquet(const char *path, char *err, size_t errlen) {
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        optout_set_err(err, errlen, "%s: %s", path, strerror(errno));
+        return -1;
+    }
+    struct stat st;
+    unsigned char head[4], tail[4];
+    int rc = 0;
+    if (fstat(fd, &st) != 0) {
+        optout_set_err(err, errlen, "%s: %s", path, strerror(errno));
+        rc = -1;
+    } else if (S_ISREG(st.st_mode) && st.st_size >= 12 && pread(fd, head, 4, 0) == 4 &&
+               pread(fd, tail, 4, st.st_size - 4) == 4) {
+        rc = memcmp(head, "PAR1", 4) == 0 && memcmp(tail, "PAR1", 4) == 0;
+    }
+    close(fd);
+    return rc;
+}
+
+static int reserve_docs(optout_docsource *s, size_t n) {
+    if (n <= s->docs_cap) return 0;
+    optout_doc *d = realloc(s->docs, n * sizeof *d);
+    if (!d) return -1;
+    s->docs = d;
+    s->docs_cap = n;
+    return 0;
+}
+
+optout_docsource *optout_docsource_open(const char *path, const optout_docsource_opts *opts, char *err, size_t errlen) {
+    int pq = optout_docsource_is_parquet(path, err, errlen);
+    if (pq < 0) return NULL;
+    optout_docsource *s = calloc(1, sizeof *s);
+    if (!s || !(s->path = strdup(path))) {
+        free(s);
+        optout_set_err(err, errlen, "out of memory");
+        return NULL;
+    }
+    s->opts = *opts;
+    s->rg = 0;
+    optout_doc_field_paths(opts->url_field, opts->language_field, opts->tokens_field, opts->dump_field,
+                           opts->date_field, opts->text_field, s->paths);
+    if (pq) {
+        s->format = OPTOUT_DOC_PARQUET;
+        if (!(s->pq = optout_pq_open(path, err, errlen))) goto fail;
+        return s;
+    }
+    s->format = OPTOUT_DOC_JSONL;
+    if (!(s->fields = optout_json_fields_new(s->paths, F_COUNT))) {
+        optout_set_err(err, errlen, "bad field path");
+        goto fail;
+    }
+    size_t max_line = opts->max_line ? opts->max_line : OPTOUT_SHARD_MAX_LINE_DEFAULT;
+    if (!(s->r = optout_shard_open(path, max_line, err, errlen))) goto fail;
+    if (reserve_docs(s, opts->batch_docs > 1 ? opts->batch_docs : 1) != 0) {
+        optout_set_err(err, errlen, "out of memory");
+        goto fail;
+    }
+    return s;
+fail:
+    optout_docsource_close(s);
+    return NULL;
+}
+
+void optout_docsource_close(optout_docsource *s) {
+    if (!s) return;
+    optout_shard_close(s->r);
+    optout_json_fields_free(s->fields);
+    free(s->buf);
+    for (int i = 0; i < F_COUNT; i++) optout_pq_column_free(&s->cols[i]);
+    optout_pq_close(s->pq);
+    free(s->render);
+    free(s->sizes);
+    free(s->docs);
+    free(s->path);
+    free(s);
+}
+
+optout_doc_format optout_docsource_format(const optout_docsource *s) { return s->format; }
+const char *optout_docsource_path(const optout_docsource *s) { return s->path; }
+
+/* ---- JSON Lines ---------------------------------------------------------------------------- */
+
+/* Classifies and extracts one line into d (data not copied). -1 when the shard is not JSON Lines. */
+static int jsonl_doc(optout_docsource *s, const optout_shard_line *line, optout_doc *d, char *err, size_t errlen) {
+    memset(d, 0, sizeof *d);
+    d->raw = line->data;
+    d->raw_len = line->len;
+    d->offset = line->offset;
+    d->newline = (uint8_t)line->newline;
+    d->last_piece = (uint8_t)line->last_piece;
+    const char *nul = memchr(line->data, 0, line->len);
+    if (nul) {
+        optout_set_err(err, errlen, "%s: byte %" PRIu64 ": a NUL byte: not a JSON Lines shard", s->path,
+                       line->offset + (uint64_t)(nul - line->data));
+        return -1;
+    }
+    if (line->oversized) {
+        d->kind = OPTOUT_DOC_PIECE;
+        s->seen_record = 1;
+        return 0;
+    }
+    if (line->len == 0 || (line->len == 1 && line->data[0] == '\r')) {
+        d->kind = OPTOUT_DOC_BLANK;
+        return 0;
+    }
+    if (s->opts.prefilter_count) {
+        int hit = 0;
+        for (size_t i = 0; i < s->opts.prefilter_count && !hit; i++)
+            hit = s->opts.prefilter[i] &&
+                  memmem(line->data, line->len, s->opts.prefilter[i], s->opts.prefilter_lens[i]) != NULL;
+        if (!hit) {
+            d->kind = OPTOUT_DOC_SKIPPED;
+            s->seen_record = 1; /* unparsed: the first-record check is for whole reads */
+            return 0;
+        }
+    }
+    d->kind = optout_json_extract(s->fields, line->data, line->len, d->v) == 0 ? OPTOUT_DOC_OK : OPTOUT_DOC_BAD;
+    if (d->kind == OPTOUT_DOC_BAD && !s->seen_record) {
+        optout_set_err(err, errlen,
+                       "%s: byte %" PRIu64 ": the first record is not a JSON object: not a JSON Lines shard", s->path,
+                       line->offset);
+        return -1;
+    }
+    s->seen_record = 1;
+    return 0;
+}
+
+static int jsonl_next(optout_docsource *s, optout_doc_batch *b, char *err, size_t errlen) {
+    b->docs = s->docs;
+    b->count = 0;
+    b->row_group = -1;
+    size_t max = s->opts.batch_docs > 1 ? s->opts.batch_docs : 1;
+    if (s->pending) { /* a piece held back by the previous batch: alone, uncopied */
+        s->pending = 0;
+        if (jsonl_doc(s, &s->pending_line, &s->docs[0], err, errlen) != 0) return -1;
+        b->count = 1;
+        return 1;
+    }
+    if (s->done) return 0;
+    size_t used = 0;
+    optout_shard_line line;
+    int got = 0;
+    while (b->count < max && (got = optout_shard_next(s->r, &line, err, errlen)) == 1) {
+        if (max == 1) {
+            if (jsonl_doc(s, &line, &s->docs[0], err, errlen) != 0) return -1;
+            b->count = 1;
+            return 1;
+        }
+        if (line.oversized) { /* never copied: yielded alone */
+            if (b->count == 0) {
+                if (jsonl_doc(s, &line, &s->docs[0], err, errlen) != 0) return -1;
+                b->count = 1;
+                return 1;
+            }
+            s->pending = 1;
+            s->pending_line = line;
+            break;
+        }
+        if (used + line.len > s->buf_cap) {
+            size_t cap = s->buf_cap ? s->buf_cap : JSONL_BATCH_BYTES;
+            while (cap < used + line.len) cap *= 2;
+            char *nb = realloc(s->buf, cap);
+            if (!nb) {
+                optout_set_err(err, errlen, "out of memory batching lines of %s", s->path);
+                return -1;
+            }
+            /* earlier documents of this batch point into the old buffer */
+            for (size_t i = 0; i < b->count; i++) {
+                optout_doc *d = &s->docs[i];
+                ptrdiff_t delta = nb - s->buf;
+                if (d->raw) d->raw += delta;
+                for (int f = 0; f < F_COUNT; f++)
+                    if (d->v[f].present && d->v[f].s) d->v[f].s += delta;
+            }
+            s->buf = nb;
+            s->buf_cap = cap;
+        }
+        memcpy(s->buf + used, line.data, line.len);
+        line.data = s->buf + used;
+        used += line.len;
+        if (jsonl_doc(s, &line, &s->docs[b->count], err, errlen) != 0) return -1;
+        b->count++;
+        if (used >= JSONL_BATCH_BYTES) break;
+    }
+    if (b->count > 0) return 1;
+    if (got < 0) return -1;
+    s->done = 1;
+    return 0;
+}
+
+/* ---- Parquet ------------------------------------------------------------------------------- */
+
+static int is_token_field(int f) { return f == F_TOKENS || f == F_META_TOKENS; }
+
+/* The value's raw text for a jsonl.h value (numbers, booleans, dates); its length, 0 for none. */
+static size_t render_value(int field, const optout_pq_value *pv, char *out, size_t cap) {
+    switch (pv->kind) {
+    case OPTOUT_PQ_BOOL: return (size_t)snprintf(out, cap, "%s", pv->u.i ? "true" : "false");
+    case OPTOUT_PQ_INT: return (size_t)snprintf(out, cap, "%" PRId64, pv->u.i);
+    case OPTOUT_PQ_DOUBLE: {
+        double d = pv->u.d;
+        if (is_token_field(field)) /* a token count only when integral and not negative */
+            return d >= 0 && d < 1e18 && d == (double)(int64_t)d ? (size_t)snprintf(out, cap, "%" PRId64, (int64_t)d)
+                                                                 : 0;
+        if (d != d || d > 1.7976931348623157e308 || d < -1.7976931348623157e308) return 0;
+        return (size_t)snprintf(out, cap, "%.17g", d);
+    }
+    case OPTOUT_PQ_TIME_MS: {
+        int64_t ms = pv->u.i;
+        time_t secs = (time_t)(ms >= 0 ? ms / 1000 : -((-ms + 999) / 1000));
+        struct tm tm;
+        if (!gmtime_r(&secs, &tm)) return 0;
+        return strftime(out, cap, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    }
+    default: return 0;
+    }
+}
+
+#define RENDER_MAX 32
+
+/* Loads row group s->rg's projected columns (and the text's sizes). */
+static int pq_load(optout_docsource *s, char *err, size_t errlen) {
+    int rg = s->rg;
+    int64_t rows64 = optout_pq_row_group_rows(s->pq, rg);
+    if (rows64 < 0 || (uint64_t)rows64 > SIZE_MAX / sizeof(optout_pq_size)) {
+        optout_set_err(err, errlen, "%s: row group %d: %" PRId64 " rows", s->path, rg, rows64);
+        return -1;
+    }
+    size_t rows = (size_t)rows64;
+    s->group_rows = rows;
+    s->group_pos = 0;
+    s->have_sizes = 0;
+    if ((!s->opts.need || (s->opts.need & (1u << F_TEXT))) && rows > 0) { /* the text: its size, page by page */
+        if (rows > s->sizes_cap) {
+            free(s->sizes);
+            s->sizes_cap = (s->sizes = malloc(rows * sizeof *s->sizes)) ? rows : 0;
+            if (!s->sizes) {
+                optout_set_err(err, errlen, "%s: row group %d: out of memory", s->path, rg);
+                return -1;
+            }
+        }
+        int rc = optout_pq_read_sizes(s->pq, rg, s->paths[F_TEXT], s->sizes, err, errlen);
+        if (rc < 0) return -1;
+        s->have_sizes = rc == 0;
+    }
+    for (int f = 0; f < F_COUNT; f++) {
+        optout_pq_column_free(&s->cols[f]);
+        s->col_of[f] = -1;
+        if (s->opts.need && !(s->opts.need & (1u << f))) continue;
+        if (f == F_TEXT && s->have_sizes) continue;
+        int same = -1; /* a configured path serves both of its fields: read once */
+        for (int g = 0; g < f; g++)
+            if (s->col_of[g] >= 0 && strcmp(s->paths[g], s->paths[f]) == 0) same = s->col_of[g];
+        if (same >= 0) {
+            s->col_of[f] = same;
+            continue;
+        }
+        int rc = optout_pq_read_column(s->pq, rg, s->paths[f], &s->cols[f], err, errlen);
+        if (rc < 0) return -1;
+        if (rc == 1) continue;
+        if (s->cols[f].n != rows) {
+            optout_set_err(err, errlen, "%s: row group %d, column %s: %zu values for %zu rows", s->path, rg,
+                           s->paths[f], s->cols[f].n, rows);
+            return -1;
+        }
+        s->col_of[f] = f;
+    }
+    return 0;
+}
+
+/* A row group is decided in chunks of PQ_CHUNK rows, so that the per-document state stays small
+ * whatever the row group's size (pyarrow writes up to a million rows per group). */
+#define PQ_CHUNK 16384
+
+static int pq_next(optout_docsource *s, optout_doc_batch *b, char *err, size_t errlen) {
+    b->count = 0;
+    b->docs = s->docs;
+    while (!s->loaded || s->group_pos == s->group_rows) {
+        if (s->loaded) s->first_row += s->group_rows, s->rg++;
+        s->loaded = 0;
+        if (s->rg >= optout_pq_num_row_groups(s->pq)) return 0;
+        if (pq_load(s, err, errlen) != 0) return -1;
+        s->loaded = 1;
+        if (s->group_rows == 0) { /* nothing to decide, nothing to write */
+            b->row_group = s->rg;
+            b->first = 0;
+            b->group_rows = 0;
+            return 1;
+        }
+    }
+    size_t from = s->group_pos, to = from + PQ_CHUNK < s->group_rows ? from + PQ_CHUNK : s->group_rows;
+    size_t rendered = 0;
+    for (int f = 0; f < F_COUNT; f++) /* every field renders its own copy, shared columns too */
+        if (s->col_of[f] >= 0)
+            for (size_t r = from; r < to; r++) {
+                int kind = s->cols[s->col_of[f]].v[r].kind;
+                rendered += kind != OPTOUT_PQ_NULL && kind != OPTOUT_PQ_BYTES;
+            }
+    if (rendered * RENDER_MAX > s->render_cap) {
+        free(s->render);
+        s->render_cap = (s->render = malloc(rendered * RENDER_MAX)) ? rendered * RENDER_MAX : 0;
+    }
+    if (reserve_docs(s, to - from) != 0 || s->render_cap < rendered * RENDER_MAX) {
+        optout_set_err(err, errlen, "%s: row group %d: out of memory", s->path, s->rg);
+        return -1;
+    }
+    b->docs = s->docs;
+    b->row_group = s->rg;
+    b->first = from;
+    b->group_rows = s->group_rows;
+    char *out = s->render;
+    for (size_t r = from; r < to; r++) {
+        optout_doc *d = &s->docs[r - from];
+        *d = (optout_doc){.kind = OPTOUT_DOC_OK, .offset = s->first_row + r};
+        if (s->have_sizes) {
+            d->text_sized = 1;
+            d->text_present = s->sizes[r].present;
+            d->text_bytes = s->sizes[r].bytes;
+            d->text_chars = s->sizes[r].chars;
+        }
+        for (int f = 0; f < F_COUNT; f++) {
+            if (s->col_of[f] < 0) continue;
+            const optout_pq_value *pv = &s->cols[s->col_of[f]].v[r];
+            optout_json_value *v = &d->v[f];
+            if (pv->kind == OPTOUT_PQ_NULL) continue;
+            if (pv->kind == OPTOUT_PQ_BYTES) {
+                *v = (optout_json_value){.s = pv->u.s, .len = pv->len, .present = 1, .is_string = 1};
+                continue;
+            }
+            size_t n = render_value(f, pv, out, RENDER_MAX);
+            if (n == 0 || n >= RENDER_MAX) continue;
+            *v = (optout_json_value){.s = out, .len = n, .present = 1, .is_string = pv->kind == OPTOUT_PQ_TIME_MS};
+            out += RENDER_MAX;
+        }
+    }
+    b->count = to - from;
+    s->group_pos = to;
+    return 1;
+}
+
+int optout_docsource_next(optout_docsource *s, optout_doc_batch *b, char *err, size_t errlen) {
+    return s->format == OPTOUT_DOC_PARQUET ? pq_next(s, b, err, errlen) : jsonl_next(s, b, err, errlen);
+}
+
+/* ---- sinks ------------------------------------------------------------------------------- */
+
+struct optout_docsink {
+    optout_docsource *src;
+    optout_docsink_opts opts;
+    /* JSON Lines */
+    optout_shard_writer *w, *wr;
+    char *line_buf, *agents_buf;
+    size_t line_cap, agents_cap;
+    int convert; /* Parquet source, JSON Lines outputs */
+    /* Parquet */
+    optout_pq_writer *pw, *pwr;
+    char *out_path, *removed_path;
+    uint8_t *keep, *gone;
+    size_t bits_cap;
+    optout_agentset *gone_sets; /* the removed rows' agents, in row order */
+    size_t ngone, gone_cap;
+    optout_pq_agents *row_agents;
+    const char **names;
+    size_t agents_rows_cap, names_cap;
+};
+
+optout_docsink *optout_docsink_open(optout_docsource *src, const char *out, const char *removed,
+                                    const optout_docsink_opts *opts, char *err, size_t errlen) {
+    optout_docsink *k = calloc(1, sizeof *k);
+    if (!k) {
+        optout_set_err(err, errlen, "out of memory");
+        return NULL;
+    }
+    k->src = src;
+    k->opts = *opts;
+    if (src->format == OPTOUT_DOC_JSONL || opts->jsonl) {
+        k->convert = src->format == OPTOUT_DOC_PARQUET;
+        if (!(k->w = optout_shard_create(out, opts->jsonl_format, opts->level, err, errlen)) ||
+            (removed && !(k->wr = optout_shard_create(removed, opts->jsonl_format, opts->level, err, errlen)))) {
+            optout_docsink_abort(k);
+            return NULL;
+        }
+        return k;
+    }
+    optout_pq_write_opts po = {.codec = opts->pq_codec, .level = opts->pq_level};
+    if (!(k->out_path = strdup(out)) || (removed && !(k->removed_path = strdup(removed)))) {
+        optout_set_err(err, errlen, "out of memory");
+        optout_docsink_abort(k);
+        return NULL;
+    }
+    if (!(k->pw = optout_pq_writer_open(out, src->pq, &po, err, errlen))) {
+        optout_docsink_abort(k);
+        return NULL;
+    }
+    po.agents_column = 1;
+    if (removed && !(k->pwr = optout_pq_writer_open(removed, src->pq, &po, err, errlen))) {
+        optout_docsink_abort(k);
+        return NULL;
+    }
+    return k;
+}
+
+/* A removed document's line into k->wr: the object with "disallowed_user_agents" added (tags.h). */
+static int write_removed(optout_docsink *k, const char *obj, size_t len, int newline, const optout_agentset *agents,
+                         char *err, size_t errlen) {
+    optout_agentset none;
+    optout_agentset_clear(&none);
+    size_t alen = optout_tags_agents_json(k->opts.agents, agents ? agents : &none, &k->agents_buf, &k->agents_cap);
+    size_t n = optout_tags_removed_line(obj, len, k->agents_buf, alen, &k->line_buf, &k->line_cap);
+    return optout_shard_write_line(k->wr, k->line_buf, n, newline, err, errlen);
+}
+
+struct convert_ctx {
+    optout_docsink *k;
+    size_t row, rows, gone;
+    char *err;
+    size_t errlen;
+};
+
+static int convert_row(void *arg, const char *json, size_t len) {
+    struct convert_ctx *c = arg;
+    optout_docsink *k = c->k;
+    if (c->row >= c->rows) {
+        optout_set_err(c->err, c->errlen, "%s: more rows than the row group holds", k->src->path);
+        return -1;
+    }
+    size_t r = c->row++;
+    if (k->keep[r / 8] >> (r % 8) & 1) return optout_shard_write_line(k->w, json, len, 1, c->err, c->errlen);
+    if (!(k->gone[r / 8] >> (r % 8) & 1)) return 0;
+    const optout_agentset *set = &k->gone_sets[c->gone++];
+    return k->wr ? write_removed(k, json, len, 1, set, c->err, c->errlen) : 0;
+}
+
+/* A Parquet row group as JSON Lines. */
+static int convert_group(optout_docsink *k, int rg, size_t rows, char *err, size_t errlen) {
+    struct convert_ctx c = {.k = k, .rows = rows, .err = err, .errlen = errlen};
+    err[0] = 0;
+    int rc = optout_pq_row_group_json(k->src->pq, rg, convert_row, &c, err, errlen);
+    if (rc == 0 && c.row != c.rows) {
+        optout_set_err(err, errlen, "%s: row group %d: %zu rows rendered of %zu", k->src->path, rg, c.row, c.rows);
+        return -1;
+    }
+    return rc == 0 ? 0 : -1;
+}
+
+static int jsonl_put(optout_docsink *k, const optout_doc_batch *b, const optout_doc_decision *dec, char *err,
+                     size_t errlen) {
+    for (size_t i = 0; i < b->count; i++) {
+        const optout_doc *d = &b->docs[i];
+        int rc = 0;
+        if (d->kind == OPTOUT_DOC_PIECE) {
+            rc = optout_shard_write_line(k->w, d->raw, d->raw_len, d->last_piece && d->newline, err, errlen);
+        } else if (d->kind == OPTOUT_DOC_BLANK) {
+            rc = optout_shard_write_line(k->w, d->raw, d->raw_len, d->newline, err, errlen);
+        } else if (!dec[i].written) {
+            continue;
+        } else if (dec[i].removed) {
+            if (!k->wr) continue;
+            rc = write_removed(k, d->raw, d->raw_len, d->newline, dec[i].agents, err, errlen);
+        } else {
+            rc = optout_shard_write_line(k->w, d->raw, d->raw_len, d->newline, err, errlen);
+        }
+        if (rc != 0) return -1;
+    }
+    return 0;
+}
+
+/* A Parquet row group through the filter writer: kept rows into out, removed ones with their
+ * agents into removed. */
+static int pq_group(optout_docsink *k, int rg, char *err, size_t errlen) {
+    size_t nagents = optout_agents_count(k->opts.agents), names = 0;
+    for (size_t g = 0; g < k->ngone; g++)
+        for (size_t a = 0; a < nagents; a++) names += optout_agentset_has(&k->gone_sets[g], a);
+    if (k->ngone > k->agents_rows_cap) {
+        free(k->row_agents);
+        k->agents_rows_cap = (k->row_agents = malloc(k->ngone * sizeof *k->row_agents)) ? k->ngone : 0;
+    }
+    if (names > k->names_cap) {
+        free(k->names);
+        k->names_cap = (k->names = malloc(names * sizeof *k->names)) ? names : 0;
+    }
+    if (k->agents_rows_cap < k->ngone || k->names_cap < names) {
+        optout_set_err(err, errlen, "%s: row group %d: out of memory", k->src->path, rg);
+        return -1;
+    }
+    size_t nm = 0;
+    for (size_t g = 0; g < k->ngone; g++) {
+        k->row_agents[g].names = k->names + nm;
+        k->row_agents[g].n = 0;
+        for (size_t a = 0; a < nagents; a++)
+            if (optout_agentset_has(&k->gone_sets[g], a)) {
+                k->names[nm++] = optout_agents_name(k->opts.agents, a);
+                k->row_agents[g].n++;
+            }
+    }
+    if (optout_pq_writer_row_group(k->pw, rg, k->keep, NULL, err, errlen) != 0) return -1;
+    if (k->pwr && optout_pq_writer_row_group(k->pwr, rg, k->gone, k->row_agents, err, errlen) != 0) return -1;
+    return 0;
+}
+
+/* A Parquet source's batch: its decisions gathered into the row group's bitmaps; the row group is
+ * written (as Parquet, or converted) when its last batch has come. */
+static int group_put(optout_docsink *k, const optout_doc_batch *b, const optout_doc_decision *dec, char *err,
+                     size_t errlen) {
+    if (b->first == 0) {
+        size_t bytes = b->group_rows / 8 + 1;
+        if (bytes > k->bits_cap) {
+            free(k->keep);
+            free(k->gone);
+            k->keep = malloc(bytes);
+            k->gone = malloc(bytes);
+            k->bits_cap = k->keep && k->gone ? bytes : 0;
+            if (!k->bits_cap) {
+                optout_set_err(err, errlen, "%s: row group %d: out of memory", k->src->path, b->row_group);
+                return -1;
+            }
+        }
+        memset(k->keep, 0, bytes);
+        memset(k->gone, 0, bytes);
+        k->ngone = 0;
+    }
+    for (size_t i = 0; i < b->count; i++) {
+        size_t r = b->first + i;
+        if (!dec[i].written) continue;
+        if (!dec[i].removed) {
+            k->keep[r / 8] |= (uint8_t)(1u << (r % 8));
+            continue;
+        }
+        k->gone[r / 8] |= (uint8_t)(1u << (r % 8));
+        if (k->ngone == k->gone_cap) {
+            size_t cap = k->gone_cap ? k->gone_cap * 2 : 1024;
+            optout_agentset *g = realloc(k->gone_sets, cap * sizeof *g);
+            if (!g) {
+                optout_set_err(err, errlen, "%s: row group %d: out of memory", k->src->path, b->row_group);
+                return -1;
+            }
+            k->gone_sets = g;
+            k->gone_cap = cap;
+        }
+        if (dec[i].agents) k->gone_sets[k->ngone] = *dec[i].agents;
+        else optout_agentset_clear(&k->gone_sets[k->ngone]);
+        k->ngone++;
+    }
+    if (b->group_rows == 0 || b->first + b->count < b->group_rows) return 0;
+    return k->convert ? convert_group(k, b->row_group, b->group_rows, err, errlen)
+                      : pq_group(k, b->row_group, err, errlen);
+}
+
+int optout_docsink_put(optout_docsink *k, const optout_doc_batch *b, const optout_doc_decision *d, char *err,
+                       size_t errlen) {
+    return k->src->format == OPTOUT_DOC_PARQUET ? group_put(k, b, d, err, errlen) : jsonl_put(k, b, d, err, errlen);
+}
+
+static void sink_free(optout_docsink *k) {
+    free(k->line_buf);
+    free(k->agents_buf);
+    free(k->out_path);
+    free(k->removed_path);
+    free(k->keep);
+    free(k->gone);
+    free(k->row_agents);
+    free(k->names);
+    free(k->gone_sets);
+    free(k);
+}
+
+int optout_docsink_commit(optout_docsink *k, char *err, size_t errlen) {
+    int rc = 0;
+    /* removed first: the kept output is the one whose presence says "done" */
+    if (k->wr) {
+        rc = optout_shard_commit(k->wr, err, errlen);
+        k->wr = NULL;
+    }
+    if (k->pwr) {
+        rc = optout_pq_writer_finish(k->pwr, err, errlen);
+        k->pwr = NULL;
+    }
+    if (rc == 0 && k->w) {
+        rc = optout_shard_commit(k->w, err, errlen);
+        k->w = NULL;
+    }
+    if (rc == 0 && k->pw) {
+        rc = optout_pq_writer_finish(k->pw, err, errlen);
+        k->pw = NULL;
+    }
+    if (rc != 0) {
+        optout_docsink_abort(k);
+        return -1;
+    }
+    sink_free(k);
+    return 0;
+}
+
+void optout_docsink_abort(optout_docsink *k) {
+    if (!k) return;
+    if (k->w) optout_shard_abort(k->w);
+    if (k->wr) optout_shard_abort(k->wr);
+    if (k->pw) optout_pq_writer_abort(k->pw);
+    if (k->pwr) optout_pq_writer_abort(k->pwr);
+    /* a Parquet writer writes its path directly: what it left is partial (or, after a failed
+     * commit of the kept file, a removed file whose kept twin is missing) */
+    if (k->src->format == OPTOUT_DOC_PARQUET && !k->convert) {
+        if (k->out_path) unlink(k->out_path);
+        if (k->removed_path) unlink(k->removed_path);
+    }
+    sink_free(k);
+}
