@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "broker_internal.h"
+#include "optout/json.h"
 #include "optout/log.h"
 #include "optout/manifest.h"
 #include "optout/policy.h"
@@ -209,12 +210,8 @@ int artefacts_write_dry_run(struct broker *b) {
                 (unsigned long long)b->blocked->hosts_blocking, (unsigned long long)b->blocked->hosts_whole_site);
         for (size_t a = 0; a < optout_agents_count(b->agents); a++) {
             fputs(a ? ",\n    " : "\n    ", f);
-            fputc('"', f);
-            for (const char *p = optout_agents_name(b->agents, a); *p; p++) {
-                if (*p == '"' || *p == '\\') fputc('\\', f);
-                fputc((unsigned char)*p < 0x20 ? ' ' : *p, f);
-            }
-            fprintf(f, "\": {\"hosts_blocking\": %llu, \"whole_site\": %llu}",
+            optout_json_put_string(f, optout_agents_name(b->agents, a));
+            fprintf(f, ": {\"hosts_blocking\": %llu, \"whole_site\": %llu}",
                     (unsigned long long)b->blocked->agent_blocking[a], (unsigned long long)b->blocked->agent_whole_site[a]);
             optout_log(LOG_NOTICE, "dry run: %s is disallowed something by %llu hosts, the whole site by %llu",
                        optout_agents_name(b->agents, a), (unsigned long long)b->blocked->agent_blocking[a],
