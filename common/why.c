@@ -634,9 +634,8 @@ int optout_why_find_ids(optout_why *w, const char *const *ids, size_t count, int
     rc = 0;
     for (size_t k = 0; k < w->inputs.count && rc == 0 && !(first_only && remaining == 0); k++) {
         const optout_input *in = &w->inputs.items[k];
-        struct stat st;
-        int changed = stat(in->path, &st) != 0 || (uint64_t)st.st_size != in->size ||
-                      (int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec != in->mtime_ns;
+        char how[256];
+        int changed = optout_input_changed(in, how, sizeof how);
         char serr[OPTOUT_SHARD_ERR_LEN];
         optout_docsource_opts so = {.need = 1u << F_URL | 1u << F_META_URL | 1u << F_ID | 1u << F_META_ID,
                                     .prefilter = prefilter ? needles : NULL, .prefilter_lens = nlens,
