@@ -4,7 +4,16 @@
 #   expect NAME STATUS      the last run exited with STATUS
 #   has NAME FILE TEXT      FILE ($T/out or $T/err) holds the fragment TEXT; hasnt: it does not
 #   finish                  prints the summary and exits 1 on any failure, else 0
-# The caller sets NAME (the test's name, for the temporary directory) before sourcing.
+# The caller sets NAME (the test's name, for the temporary directory) before sourcing; its own
+# arguments BIN_DIR SOURCE_ROOT become $BIN (absolute), $SRC and $OPTOUT (exit 2 without them).
+BIN=${1:-}
+SRC=${2:-}
+if [ -z "$BIN" ] || [ -z "$SRC" ]; then
+    echo "usage: $0 BIN_DIR SOURCE_ROOT" >&2
+    exit 2
+fi
+BIN=$(cd "$BIN" && pwd)
+OPTOUT=$BIN/optout
 T=$(mktemp -d "${TMPDIR:-/tmp}/optout-${NAME:-cli}-test.XXXXXX") || exit 1
 trap 'rm -rf "$T"' EXIT
 trap 'exit 1' HUP INT TERM

@@ -8,14 +8,6 @@
 # Every check prints PASS/FAIL; the script exits 1 on any failure.
 set -u
 
-BIN=${1:-}
-SRC=${2:-}
-if [ -z "$BIN" ] || [ -z "$SRC" ]; then
-    echo "usage: $0 BIN_DIR SOURCE_ROOT" >&2
-    exit 2
-fi
-BIN=$(cd "$BIN" && pwd)
-OPTOUT=$BIN/optout
 NAME=config
 . "$(dirname "$0")/checks.sh"
 

@@ -9,17 +9,9 @@
 # Every check prints PASS/FAIL; the script exits 1 on any failure.
 set -u
 
-BIN=${1:-}
-SRC=${2:-}
-if [ -z "$BIN" ] || [ -z "$SRC" ]; then
-    echo "usage: $0 BIN_DIR SOURCE_ROOT" >&2
-    exit 2
-fi
-BIN=$(cd "$BIN" && pwd)
-OPTOUT=$BIN/optout
-SAMPLE=$(cd "$SRC/data/sample" && pwd)
 NAME=files
 . "$(dirname "$0")/checks.sh"
+SAMPLE=$(cd "$SRC/data/sample" && pwd)
 # same NAME FILE SUM: FILE's checksum is still SUM
 same() {
     if [ "$(cksum <"$2")" = "$3" ]; then pass "$1: $(basename "$2") unchanged"; else fail "$1: $2 changed"; fi
