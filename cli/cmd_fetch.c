@@ -67,12 +67,6 @@ static const optout_program_spec FETCH_SPEC = {
              "addresses.\n",
 };
 
-static int64_t fetch_mono_ms(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 typedef struct {
     optout_archive_writer *w;
     size_t total;        /* hosts of the file */
@@ -107,7 +101,7 @@ static int fetch_record(const optout_fetch_result *r, void *arg, char *reason, s
     st->this_run++;
     st->since_flush++;
     if ((unsigned)r->outcome < OPTOUT_OUTCOME_COUNT) st->counts[r->outcome]++;
-    int64_t now = fetch_mono_ms();
+    int64_t now = optout_now_ms();
     if (st->since_flush >= FETCH_FLUSH_RECORDS || now - st->last_flush_ms >= FETCH_FLUSH_MS) {
         if (optout_archive_flush(st->w, reason, reason_len) != 0) return 1;
         st->since_flush = 0;
@@ -282,10 +276,10 @@ int cmd_fetch(int argc, char **argv) {
     if (!quiet && st.done)
         optout_log(LOG_INFO, "%zu of %zu hosts already recorded in %s; fetching the other %zu", st.done, st.total,
                    robots_dir, ntodo);
-    st.start_ms = st.last_flush_ms = fetch_mono_ms();
+    st.start_ms = st.last_flush_ms = optout_now_ms();
     st.last_progress_ms = st.start_ms;
     int frc = optout_fetch_hosts(&fo, todo, ntodo, fetch_record, &st, err, sizeof err);
-    fetch_progress(&st, fetch_mono_ms(), 1);
+    fetch_progress(&st, optout_now_ms(), 1);
     char cerr[1024];
     int crc = optout_archive_close(w, 1, cerr, sizeof cerr);
     w = NULL;

@@ -8,7 +8,8 @@
 
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
+
+#include "optout/util.h"
 
 #define MAX_STAGES 8
 
@@ -31,12 +32,6 @@ struct progress {
     unsigned long long done, failed, docs, removed, hosts, workers;
 };
 
-static long long now_ms(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static unsigned long long number_after(const char *json, const char *key) {
     char pattern[48];
     snprintf(pattern, sizeof pattern, "\"%s\": ", key);
@@ -47,7 +42,7 @@ static unsigned long long number_after(const char *json, const char *key) {
 progress *progress_new(FILE *out, int tty, uint64_t input_bytes) {
     progress *p = calloc(1, sizeof *p);
     if (!p) return NULL;
-    p->out = out, p->tty = tty, p->input_bytes = input_bytes, p->start_ms = now_ms();
+    p->out = out, p->tty = tty, p->input_bytes = input_bytes, p->start_ms = optout_now_ms();
     return p;
 }
 
@@ -127,7 +122,7 @@ static long long begun(progress *p, size_t i) {
 }
 
 void progress_update(progress *p, const char *status) {
-    long long now = now_ms();
+    long long now = optout_now_ms();
     int first = !p->answers++;
     const char *st = strstr(status, "\"stage\": \"");
     if (st) sscanf(st + 10, "%23[a-z-]", p->running);
@@ -181,7 +176,7 @@ void progress_update(progress *p, const char *status) {
 }
 
 void progress_finish(progress *p, int complete, uint64_t docs, uint64_t removed) {
-    long long now = now_ms();
+    long long now = optout_now_ms();
     if (complete && docs) p->docs = docs, p->removed = removed;
     for (size_t i = 0; i < p->n; i++) {
         struct stage *s = &p->stages[i];
