@@ -69,7 +69,6 @@ struct broker_config {
     size_t synthetic_tasks;          /* benchmarks: N tasks over no files (bench/broker.sh) */
 };
 
-#define OPTOUT_RANK_DEFAULT_TOP 1000000
 #define BROKER_DEFAULT_PARTITIONS 64
 #define BROKER_DEFAULT_FETCH_TASKS 64
 

@@ -31,7 +31,6 @@
 #include "optout/rundir.h"
 #include "optout/util.h"
 
-#define RANK_DEFAULT_TOP 1000000
 
 static const optout_program_spec RANK_SPEC = {
     .program = OPTOUT_PROG_RANK,
@@ -169,8 +168,8 @@ static int rank_parse(int argc, char **argv, struct rank_args *a, optout_option_
     int rc = optout_options_parse(&RANK_SPEC, argc, argv, v);
     if (rc >= 0) return rc;
     a->mc = (optout_rank_map_config){.partitions = (unsigned)v->num[OPTOUT_OPT_RANK_PARTITIONS]};
-    a->rc_cfg = (optout_rank_reduce_config){.metric = OPTOUT_RANK_TOKENS, .top_en = RANK_DEFAULT_TOP,
-                                            .top_non_en = RANK_DEFAULT_TOP};
+    a->rc_cfg = (optout_rank_reduce_config){.metric = OPTOUT_RANK_TOKENS, .top_en = OPTOUT_RANK_DEFAULT_TOP,
+                                            .top_non_en = OPTOUT_RANK_DEFAULT_TOP};
     if (v->given[OPTOUT_OPT_TOP_EN]) a->rc_cfg.top_en = v->num[OPTOUT_OPT_TOP_EN];
     if (v->given[OPTOUT_OPT_TOP_INTL]) a->rc_cfg.top_non_en = v->num[OPTOUT_OPT_TOP_INTL];
     if (v->given[OPTOUT_OPT_METRIC]) (void)optout_rank_metric_parse(v->text[OPTOUT_OPT_METRIC], &a->rc_cfg.metric);

@@ -41,6 +41,8 @@
 #include "optout/hostkey.h"
 
 #define OPTOUT_RANK_PARTITIONS_MAX 4096
+/* N of the top N hosts per class when a plan is ranked without --top-en/--top-intl for that class. */
+#define OPTOUT_RANK_DEFAULT_TOP 1000000
 
 typedef enum { OPTOUT_RANK_TOKENS = 0, OPTOUT_RANK_BYTES, OPTOUT_RANK_DOCS } optout_rank_metric;
 
