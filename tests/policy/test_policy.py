@@ -14,7 +14,7 @@ sample from FNV-1a + fmix64 written here, the interval from the formulas of docs
 Also: the sample's interval covers the full run's loss; optout-worker --max-memory refuses a
 budget too small (exit 2) and accepts a sufficient one. Exit 0 when every check passes, else 1.
 """
-import json
+import hashlib, json
 import math
 import os
 import shutil
@@ -360,6 +360,7 @@ def main():
                     sample_checks(rep, md, exp[1], e_url, stats)
                 if label in ("host", "domain", "domain+overrides"):
                     why_checks(label, rd, docs, exp)
+        report_policy_checks(work, keepf, removef, e_url, e_dom)
         # usage errors: both lists name one entry; a bad sample; a bad granularity
         both = os.path.join(work, "both.txt")
         with open(both, "w") as f:
@@ -383,6 +384,38 @@ def main():
         else:
             print("kept", work)
     optout_test.finish("policy")
+
+
+def report_policy_checks(work, keepf, removef, e_url, e_dom):
+    """report.json / report.md name the policy applied; `report --diff` compares it; `--diff --json`
+    lists the documents one run removed only."""
+    def cfg(label):
+        return json.load(open(os.path.join(work, "run-" + label, "report.json")))["config"]
+    sha = lambda path: hashlib.sha256(open(path, "rb").read()).hexdigest()
+    c = cfg("url")
+    check("report config (url)", c["granularity"] == "url" and c["robots_time"] == "current"
+          and c["keep_hosts"] == "none" and c["keep_hosts_sha256"] is None and c["sample"] == "none"
+          and c["output"] == "shards" and c["removed"] == "yes" and c["output_format"] == "same"
+          and c["missing_url"] == "fail", str(c))
+    c = cfg("domain+overrides")
+    check("report config (domain+overrides)", c["granularity"] == "domain"
+          and c["keep_hosts"] == os.path.realpath(keepf) and c["keep_hosts_sha256"] == sha(keepf)
+          and c["remove_hosts"] == os.path.realpath(removef) and c["remove_hosts_sha256"] == sha(removef), str(c))
+    check("report config (sample)", cfg("sample")["sample"] == "0.25", str(cfg("sample")))
+    md = open(os.path.join(work, "run-domain", "report.md")).read()
+    check("report.md headline names the domain granularity", "their registrable domain's current robots.txt" in md)
+    a, b = os.path.join(work, "run-url"), os.path.join(work, "run-domain")
+    p = run([OPTOUT, "report", "--diff", a, b])
+    out = p.stdout.decode()
+    check("report --diff url domain", p.returncode == 0 and "| granularity | url | domain |" in out
+          and "Same configuration" not in out, out[:600])
+    p = run([OPTOUT, "report", "--diff", "--json", a, b])
+    lines = [json.loads(x) for x in p.stdout.decode().splitlines()]
+    check("report --diff --json url domain: B removed more, A nothing alone", p.returncode == 0
+          and not [x for x in lines if x["run"] == "A"]
+          and len(lines) == e_dom["docs_removed"] - e_url["docs_removed"]
+          and all(x["host"] and x["shard"].startswith("removed/") for x in lines),
+          "%d lines, want %d" % (len(lines), e_dom["docs_removed"] - e_url["docs_removed"]))
 
 
 def sample_checks(rep, md, tot, full, filter_stats):
