@@ -159,6 +159,10 @@ static int write_report(struct broker *b) {
     };
     char sample[32], keep_sha[65], remove_sha[65];
     report_settings(c, &info, sample, keep_sha, remove_sha);
+    if (b->blocked) { /* the snapshot was read for blocked_hosts.tsv: which agents it names */
+        info.agent_named = b->blocked->agent_named;
+        info.robots_parsed = b->blocked->hosts_ok;
+    }
     if (optout_report_write(c->dir, b->stats, b->agents, &info, err, sizeof err) != 0)
         optout_log(LOG_ERR, "writing the report: %s", err);
     else rc = 0;

@@ -438,6 +438,16 @@ static void run_summary(const struct run *r, int rc) {
         fprintf(stderr, "optout: robots.txt of %llu hosts: %llu ok, %llu unavailable, %llu unreachable, %llu no such host\n",
                 planned, json_number(by, "ok"), json_number(by, "unavailable"), json_number(by, "unreachable"),
                 json_number(by, "no_such_host"));
+    /* agents no robots.txt of the snapshot names: likely typos (report.json config "agents_unnamed") */
+    const char *unnamed = strstr(text, "\"agents_unnamed\": [");
+    if (unnamed) {
+        unnamed += strlen("\"agents_unnamed\": ");
+        const char *end = strchr(unnamed, ']');
+        if (end && end > unnamed + 1)
+            fprintf(stderr, "optout: no robots.txt of the snapshot names the agents %.*s: misspelt? (such an agent is "
+                            "decided by the * groups alone; report.md lists them)\n",
+                    (int)(end - unnamed + 1), unnamed);
+    }
     free(text);
 }
 

@@ -317,6 +317,26 @@ static void md_top_hosts(FILE *f, const optout_stats *s) {
     free(h);
 }
 
+int optout_report_agent_unnamed(const optout_agents *agents, const optout_report_info *info, size_t i) {
+    return info->agent_named && info->robots_parsed && i < optout_agents_count(agents) && !info->agent_named[i] &&
+           !optout_agents_is_star(agents, i);
+}
+
+/* The agents no robots.txt names, after the agent table (nothing when there are none). */
+static void md_unnamed(FILE *f, const optout_agents *agents, const optout_report_info *info) {
+    int first = 1;
+    for (size_t a = 0; a < optout_agents_count(agents); a++) {
+        if (!optout_report_agent_unnamed(agents, info, a)) continue;
+        fputs(first ? "**No robots.txt of the snapshot names " : ", ", f);
+        optout_report_put_code(f, optout_agents_name(agents, a));
+        first = 0;
+    }
+    if (first) return;
+    fputs("** (", f);
+    put_num(f, info->robots_parsed);
+    fputs(" robots.txt files read): a misspelt name? Such an agent is decided by the `*` groups alone.\n\n", f);
+}
+
 static void md_agents(FILE *f, const optout_stats *s, const optout_agents *agents) {
     size_t n = optout_agents_count(agents);
     if (!n && !s->any_agent.docs_in) return;
@@ -539,6 +559,7 @@ static int render_md(FILE *f, const optout_stats *s, const optout_agents *agents
     md_years(f, s);
     md_dumps(f, s);
     md_agents(f, s, agents);
+    md_unnamed(f, agents, info);
     md_top_hosts(f, s);
     md_outcomes(f, s, info);
     md_bad_input(f, s);
@@ -609,6 +630,18 @@ int optout_report_write_json(FILE *f, const optout_stats *s, const optout_agents
         fputs(": ", m);
         optout_json_put_string(m, info->settings[i]);
     }
+    fputs(",\n    \"agents_unnamed\": ", m);
+    if (info->agent_named && info->robots_parsed) {
+        fputc('[', m);
+        for (size_t a = 0, n = 0; a < optout_agents_count(agents); a++)
+            if (optout_report_agent_unnamed(agents, info, a)) {
+                if (n++) fputs(", ", m);
+                optout_json_put_string(m, optout_agents_name(agents, a));
+            }
+        fputc(']', m);
+    } else {
+        fputs("null", m);
+    }
     fprintf(m, "},\n  \"fetch\": {\"hosts_planned\": %llu, \"hosts_by_outcome\": ",
             (unsigned long long)info->hosts_planned);
     if (info->hosts_by_outcome) {
@@ -653,7 +686,7 @@ int optout_report_encode(const optout_stats *s, const optout_agents *agents, con
     free(st);
     bad |= pk_str(pk, "agents") | msgpack_pack_array(pk, n);
     for (size_t a = 0; a < n; a++) bad |= pk_str(pk, optout_agents_name(agents, a));
-    bad |= pk_str(pk, "info") | msgpack_pack_map(pk, 16 + OPTOUT_SET_COUNT);
+    bad |= pk_str(pk, "info") | msgpack_pack_map(pk, 18 + OPTOUT_SET_COUNT);
     const struct {
         const char *key, *val;
     } strs[] = {
@@ -688,6 +721,14 @@ int optout_report_encode(const optout_stats *s, const optout_agents *agents, con
         bad |= msgpack_pack_nil(pk);
     }
     bad |= pk_str(pk, "complete") | (info->complete ? msgpack_pack_true(pk) : msgpack_pack_false(pk));
+    bad |= pk_str(pk, "robots_parsed") | msgpack_pack_uint64(pk, info->robots_parsed);
+    bad |= pk_str(pk, "agent_named");
+    if (info->agent_named) {
+        bad |= msgpack_pack_array(pk, n);
+        for (size_t a = 0; a < n; a++) bad |= msgpack_pack_uint64(pk, info->agent_named[a]);
+    } else {
+        bad |= msgpack_pack_nil(pk);
+    }
     if (bad) {
         msgpack_sbuffer_destroy(&sb);
         errno = ENOMEM;
@@ -703,6 +744,7 @@ struct optout_report_keep {
     size_t n, cap;
     const char **failed_inputs, **failed_errors;
     uint64_t hosts[OPTOUT_OUTCOME_COUNT];
+    uint64_t named[OPTOUT_AGENTS_MAX];
 };
 
 static int key_is(const msgpack_object *k, const char *name) {
@@ -768,6 +810,17 @@ static int dec_info(const msgpack_object *m, optout_report_loaded *out, char *er
             rc = dec_u64(v, &info->top_en);
         } else if (key_is(key, "top_non_en")) {
             rc = dec_u64(v, &info->top_non_en);
+        } else if (key_is(key, "robots_parsed")) {
+            rc = dec_u64(v, &info->robots_parsed);
+        } else if (key_is(key, "agent_named")) {
+            if (v->type == MSGPACK_OBJECT_NIL) {
+                info->agent_named = NULL;
+            } else if (v->type != MSGPACK_OBJECT_ARRAY || v->via.array.size != optout_agents_count(out->agents)) {
+                rc = -1;
+            } else {
+                for (uint32_t j = 0; j < v->via.array.size && rc == 0; j++) rc = dec_u64(&v->via.array.ptr[j], &k->named[j]);
+                info->agent_named = k->named;
+            }
         } else if (key_is(key, "hosts_planned")) {
             rc = dec_u64(v, &info->hosts_planned);
         } else if (key_is(key, "complete")) {

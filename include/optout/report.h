@@ -84,7 +84,15 @@ typedef struct {
     uint64_t hosts_planned;
     int complete;                 /* every task done (report.json "complete") */
     const char *settings[OPTOUT_SET_COUNT]; /* optout_report_setting, above */
+    /* Per agent, the robots.txt files of the snapshot that name it in a group of its own
+     * (blocked.h agent_named), over robots_parsed files; NULL when not counted. An agent no file
+     * names (not `*`) is listed as a likely typo: report.json config "agents_unnamed", report.md. */
+    const uint64_t *agent_named;
+    uint64_t robots_parsed;
 } optout_report_info;
+
+/* Agent i is named by no robots.txt of a snapshot that was counted (a likely typo; never `*`). */
+int optout_report_agent_unnamed(const optout_agents *agents, const optout_report_info *info, size_t i);
 
 /* Writes DIR/report.msgpack, report.json, report.md and loss-by-year.svg (see above). 0, or -1
  * with a message naming the file in err (files already renamed stay; none is ever partial). */

@@ -25,6 +25,7 @@ static optout_bucket sum(optout_bucket a, optout_bucket b) {
 static const char *const FAILED_IN[] = {"shards/x.jsonl.gz"};
 static const char *const FAILED_ERR[] = {"corrupt \"gzip\" data at byte 12\n| next"};
 static const uint64_t HOSTS[OPTOUT_OUTCOME_COUNT] = {5, 3, 1, 0, 2, 0};
+static const uint64_t NAMED[3] = {4, 0, 0}; /* GPTBot named by 4 files, CCBot/2.0 by none, `*` by none */
 
 /* Variant a: English, non-English, two years, three agents, a failed task, a ranking, fetch counts. */
 static void variant_a(optout_stats *s, optout_agents *ag, optout_report_info *info) {
@@ -68,6 +69,7 @@ static void variant_a(optout_stats *s, optout_agents *ag, optout_report_info *in
                      [OPTOUT_SET_KEEP_HOSTS] = "/lists/keep.txt", [OPTOUT_SET_KEEP_HOSTS_SHA256] = "ab12",
                      [OPTOUT_SET_REMOVE_HOSTS] = "none", [OPTOUT_SET_SAMPLE] = "none", [OPTOUT_SET_OUTPUT] = "shards",
                      [OPTOUT_SET_REMOVED] = "yes", [OPTOUT_SET_OUTPUT_FORMAT] = "same", [OPTOUT_SET_MISSING_URL] = "fail"},
+        .agent_named = NAMED, .robots_parsed = 5,
     };
 }
 
@@ -116,7 +118,8 @@ static int roundtrip(void) {
     if (memcmp(l.stats, s, sizeof *s) != 0) return fail("decoded stats differ");
     if (strcmp(l.info.failed_errors[0], FAILED_ERR[0]) != 0 || l.info.hosts_by_outcome[4] != 2 ||
         strcmp(l.info.robots_dir, "fetched") != 0 || l.info.complete != 0 || l.info.top_en != 1000000 ||
-        strcmp(l.info.settings[OPTOUT_SET_KEEP_HOSTS_SHA256], "ab12") != 0 || l.info.settings[OPTOUT_SET_REMOVE_HOSTS_SHA256])
+        strcmp(l.info.settings[OPTOUT_SET_KEEP_HOSTS_SHA256], "ab12") != 0 || l.info.settings[OPTOUT_SET_REMOVE_HOSTS_SHA256] ||
+        l.info.robots_parsed != 5 || !l.info.agent_named || l.info.agent_named[0] != 4)
         return fail("decoded info differs");
     if (optout_report_encode(l.stats, l.agents, &l.info, &b2, &l2) != 0) return fail("re-encode");
     if (l1 != l2 || memcmp(b1, b2, l1) != 0) return fail("re-encoded bytes differ");

@@ -57,7 +57,8 @@ EXPECT_A.update({
                "top_en": 1000000, "top_non_en": 1000000, "metric": "tokens",
                "granularity": "url", "robots_time": "current", "keep_hosts": "/lists/keep.txt",
                "keep_hosts_sha256": "ab12", "remove_hosts": "none", "remove_hosts_sha256": None, "sample": "none",
-               "output": "shards", "removed": "yes", "output_format": "same", "missing_url": "fail"},
+               "output": "shards", "removed": "yes", "output_format": "same", "missing_url": "fail",
+               "agents_unnamed": ["CCBot/2.0"]},
     "fetch": {"hosts_planned": 11, "hosts_by_outcome": dict(zip(OUTCOMES, [5, 3, 1, 0, 2, 0]))},
 })
 
@@ -132,6 +133,7 @@ try:
                    "- granularity: `url`\n- robots.txt time: `current`\n- --keep-hosts: `/lists/keep.txt`\n"
                    "- --keep-hosts SHA-256: `ab12`\n- --remove-hosts: `none`\n- sample: `none`\n- output: `shards`\n"
                    "- removed documents written: `yes`\n- output format: `same`\n",
+                   "**No robots.txt of the snapshot names `CCBot/2.0`** (5 robots.txt files read)",
                    "- tasks: 4 (1 failed)"]:
         check(needle in md, "report.md (a) lacks %r" % needle)
     check("unknown language" not in md, "report.md (a) shows an empty unknown-language row")
@@ -161,7 +163,8 @@ try:
     check(jb["complete"] is True and jb["failed_tasks"] == [] and jb["fetch"] == {"hosts_planned": 0, "hosts_by_outcome": None},
           "report.json (b): complete / fetch")
     check(jb["config"]["robots_source"] == "/data/robots" and jb["config"]["agents_sha256"] is None
-          and jb["config"]["metric"] is None, "report.json (b): config %s" % jb["config"])
+          and jb["config"]["metric"] is None and jb["config"]["agents_unnamed"] is None,
+          "report.json (b): config %s" % jb["config"])
     mdb = open(os.path.join(b, "report.md")).read()
     for needle in ["| unknown language | 10 |", "| unknown | 10 | 0 | 0.00% | 250 | 0 | 0.00% |",
                    "| 2024 | 1,500 |", "| outcome | documents of hosts with it |",
@@ -172,7 +175,7 @@ try:
                    "- granularity: `domain`", "- sample: `0.1`", "- output: `tags`"]:
         check(needle in mdb, "report.md (b) lacks %r" % needle)
     for absent in ["Incomplete", "## Bad input", "## Failed tasks", "hosts planned", "SHA-256", "estimated for",
-                   "Before robots.txt", "their site's"]:
+                   "Before robots.txt", "their site's", "No robots.txt of the snapshot names"]:
         check(absent not in mdb, "report.md (b) has %r" % absent)
     _, _, bars = svg_bars(os.path.join(b, "loss-by-year.svg"))
     check(len(bars) == 1, "svg (b): %d bars, want 1" % len(bars))
