@@ -77,6 +77,7 @@ static void report_settings(const struct broker_config *c, optout_report_info *i
     override_identity(c->remove_hosts, &v[OPTOUT_SET_REMOVE_HOSTS], &v[OPTOUT_SET_REMOVE_HOSTS_SHA256], remove_sha);
     snprintf(sample, 32, "%.6g", (double)c->sample_ppm / 1e6);
     v[OPTOUT_SET_SAMPLE] = c->sample_ppm ? sample : "none";
+    v[OPTOUT_SET_SAMPLE_SHARDS] = c->sample_shards ? "yes" : "no";
     v[OPTOUT_SET_OUTPUT] = optout_option_row(OPTOUT_OPT_OUTPUT)->choices[c->output_tags ? 1 : 0];
     v[OPTOUT_SET_REMOVED] = c->with_removed ? "yes" : "no";
     v[OPTOUT_SET_OUTPUT_FORMAT] = optout_option_row(OPTOUT_OPT_OUTPUT_FORMAT)->choices[c->output_format];
@@ -159,7 +160,9 @@ static int write_report(struct broker *b) {
     };
     char sample[32], keep_sha[65], remove_sha[65];
     report_settings(c, &info, sample, keep_sha, remove_sha);
-    if (b->blocked) { /* the snapshot was read for blocked_hosts.tsv: which agents it names */
+    /* which agents the snapshot names (read for blocked_hosts.tsv): a typo is possible only in a
+     * list the user wrote, never in the built-in one */
+    if (b->blocked && (c->agents_file || c->agent_count)) {
         info.agent_named = b->blocked->agent_named;
         info.robots_parsed = b->blocked->hosts_ok;
     }

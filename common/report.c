@@ -84,6 +84,7 @@ static const struct {
     [OPTOUT_SET_REMOVE_HOSTS] = {"remove_hosts", "--remove-hosts"},
     [OPTOUT_SET_REMOVE_HOSTS_SHA256] = {"remove_hosts_sha256", "--remove-hosts SHA-256"},
     [OPTOUT_SET_SAMPLE] = {"sample", "sample"},
+    [OPTOUT_SET_SAMPLE_SHARDS] = {"sample_shards", "sampled documents written (sample/)"},
     [OPTOUT_SET_OUTPUT] = {"output", "output"},
     [OPTOUT_SET_REMOVED] = {"removed", "removed documents written"},
     [OPTOUT_SET_OUTPUT_FORMAT] = {"output_format", "output format"},

@@ -49,6 +49,7 @@ typedef enum {
     OPTOUT_SET_REMOVE_HOSTS,         /* --remove-hosts: the file's path, or "none" */
     OPTOUT_SET_REMOVE_HOSTS_SHA256,
     OPTOUT_SET_SAMPLE,               /* --sample: the fraction ("0.1"), or "none" */
+    OPTOUT_SET_SAMPLE_SHARDS,        /* --sample-shards: "yes" / "no" (a sample's outputs in sample/) */
     OPTOUT_SET_OUTPUT,               /* "shards" / "tags" */
     OPTOUT_SET_REMOVED,              /* removed documents written: "yes" / "no" */
     OPTOUT_SET_OUTPUT_FORMAT,        /* "same" / "jsonl" / "parquet" */

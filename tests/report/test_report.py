@@ -57,6 +57,7 @@ EXPECT_A.update({
                "top_en": 1000000, "top_non_en": 1000000, "metric": "tokens",
                "granularity": "url", "robots_time": "current", "keep_hosts": "/lists/keep.txt",
                "keep_hosts_sha256": "ab12", "remove_hosts": "none", "remove_hosts_sha256": None, "sample": "none",
+               "sample_shards": None,
                "output": "shards", "removed": "yes", "output_format": "same", "missing_url": "fail",
                "agents_unnamed": ["CCBot/2.0"]},
     "fetch": {"hosts_planned": 11, "hosts_by_outcome": dict(zip(OUTCOMES, [5, 3, 1, 0, 2, 0]))},
