@@ -2,13 +2,17 @@
  * display of `optout run`) and the Prometheus snapshot (metrics.h). Both count through count(),
  * so they always agree.
  */
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "broker_internal.h"
 #include "metrics.h"
+#include "optout/log.h"
 #include "optout/util.h"
+#include "records.h"
 
 /* What the status answer and the metrics count: tasks by stage and state, workers alive, hosts
  * fetched. Only the running stage's tasks change state, so the others are counted once per stage
@@ -93,3 +97,27 @@ void status_json(struct broker *b, char *out, size_t cap) {
                  (unsigned long long)b->stats->total.docs_removed, secs, tasks_rate, docs_rate);
 }
 
+
+int status_write_stages(const struct broker *b) {
+    char path[4200], tmp[4300];
+    snprintf(path, sizeof path, "%s/" RECORD_STAGES_FILE, b->cfg->dir);
+    snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid());
+    FILE *f = fopen(tmp, "w");
+    if (!f) {
+        optout_log(LOG_ERR, "%s: %s", tmp, strerror(errno));
+        return -1;
+    }
+    fprintf(f, "{\"tasks\": %zu, \"stages\": [", b->task_count);
+    for (int s = 0; s < STAGE_COUNT; s++)
+        fprintf(f, "%s{\"name\": \"%s\", \"first\": %zu, \"tasks\": %zu}", s ? ", " : "", stage_name((enum stage)s),
+                b->stage_first[s], b->stage_count[s]);
+    fputs("]}\n", f);
+    int bad = fflush(f) != 0 || fsync(fileno(f)) != 0;
+    bad |= fclose(f) != 0;
+    if (bad || rename(tmp, path) != 0) {
+        optout_log(LOG_ERR, "writing %s: %s", path, strerror(errno));
+        unlink(tmp);
+        return -1;
+    }
+    return 0;
+}
