@@ -447,9 +447,7 @@ static int load_agents(struct broker *b) {
         optout_agents_free(b->agents);
         if (!(b->agents = optout_agents_new_default())) return OPTOUT_EXIT_FAILURE;
     }
-    char warning[600];
-    for (size_t i = 0; i < optout_agents_count(b->agents); i++)
-        if (optout_agents_name_warning(b->agents, i, warning, sizeof warning)) optout_log(LOG_WARNING, "%s", warning);
+    optout_agents_log_warnings(b->agents, 0);
     return OPTOUT_EXIT_OK;
 }
 

@@ -14,6 +14,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "optout/log.h"
 #include "optout/util.h"
 
 struct agent {
@@ -165,6 +166,12 @@ const char *optout_agents_name_warning(const optout_agents *a, size_t i, char *o
         return out;
     }
     return NULL;
+}
+
+void optout_agents_log_warnings(const optout_agents *a, size_t from) {
+    char warning[600];
+    for (size_t i = from; i < a->count; i++)
+        if (optout_agents_name_warning(a, i, warning, sizeof warning)) optout_log(LOG_WARNING, "%s", warning);
 }
 
 int optout_agents_find_token(const optout_agents *a, const char *token, size_t len) {

@@ -6,7 +6,7 @@ An agent name with white space ("Google Extended": only "Google" is matched) or 
 robots.txt of the snapshot names in a group of their own (ClaudBot, and the two above) are listed in
 the run summary, report.md and report.json's config "agents_unnamed"; correctly written agents
 (GPTBot, named by one file; `*`, never a typo) are not. `optout report DIR` renders the same list
-from report.msgpack.
+from report.msgpack. `optout filter` warns about the names as well.
 
 usage: test_agent_typos.py BIN_DIR REPO_ROOT
 """
@@ -57,6 +57,11 @@ def main():
         check(p.returncode == 0 and line in open(os.path.join(tmp, "r", "report.md")).read(),
               "optout report renders the list again from report.msgpack")
 
+        # optout filter warns too, for --agent and --agents-file alike
+        p = run("filter", "--robots-dir", "robots", "--in", "part-0.jsonl", "--out", "f.jsonl", "--agent",
+                "Google Extended", "--agents-file", "agents.txt")
+        check(p.returncode == 0 and p.stderr.count('"Google Extended" has white space') == 2
+              and '"User-agent: CCBot" has a colon' in p.stderr, "optout filter warns: %r" % p.stderr[-600:])
         # a list without typos: nothing said
         with open(os.path.join(tmp, "good.txt"), "w") as f:
             f.write("GPTBot\nGoogle-Extended\n*\n")
