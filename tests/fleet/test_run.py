@@ -240,7 +240,8 @@ try:
     check(r.returncode == 0, "reference run over 30 shards")
     d9 = os.path.join(tmp, "run9")
     p = subprocess.Popen([OPTOUT, "run", "--corpus", os.path.join(many, "*.zst"), "--robots-dir", ROBOTS,
-                          "--workers", "1", "--out", d9], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                          "--workers", "1", "--out", d9], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                         env=dict(os.environ, OPTOUT_FAULT_TASK_DELAY_MS="100"))  # 30 tasks: 3 s at least
     sock = os.path.join(d9, "redis.sock")
     flushed = killed_redis = status_ok = False
     deadline = time.time() + 60
