@@ -50,3 +50,10 @@ optout_fuzz_target(fuzz_parquet
           common/parquet_read.c common/parquet_json.c common/parquet_write.c common/parquet_arrow.c common/log.c
           common/util.c
   INCLUDES common LIBS PkgConfig::DEPS PkgConfig::PQCODECS ${SNAPPY_LIBRARY})
+
+# Common Crawl robotstxt WARC files: gzip members, records, HTTP responses, damage (zlib linked
+# uninstrumented; fetch.c only for its body cut, hence libcurl).
+optout_fuzz_target(fuzz_warc
+  SOURCES common/warc.c common/fetch.c common/robots.c common/robots_protego.c common/agents.c common/log.c
+          common/util.c
+  LIBS PkgConfig::DEPS)
