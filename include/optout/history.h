@@ -154,6 +154,24 @@ int optout_history_select(const optout_history_source *src, const char *host, si
 /* "https" (any case) -> HTTPS, anything else HTTP: the scheme of a URL (its text before "://"). */
 optout_history_scheme optout_history_url_scheme(const char *url, size_t len);
 
+/* A judge: the capture's verdict for a document. It selects (as above), reads the deciding
+ * version's body through the source, compiles it for agents and mode and caches the compiled set by
+ * SHA-256 (max_cached sets, 0: 4096; when full the cache is emptied). A capture whose outcome is ok
+ * is checked against the URL; unreachable disallows every agent when unreachable_disallows (RFC-strict,
+ * as for today's robots.txt); any other outcome allows everything. src and agents must outlive it. */
+typedef struct optout_history_judge optout_history_judge;
+optout_history_judge *optout_history_judge_new(const optout_history_source *src, const optout_agents *agents,
+                                               optout_robots_mode mode, int unreachable_disallows, int64_t max_age,
+                                               size_t max_cached);
+/* 1: a capture judged, *set holds the agents it disallows for url; 0: no capture (pick->coverage says
+ * why, *set empty); -1 with err (the source failed, a body could not be read). */
+int optout_history_judge_doc(optout_history_judge *j, const char *host, size_t len, const char *url, size_t url_len,
+                             const optout_doc_time *t, optout_history_pick *pick, optout_agentset *set, char *err,
+                             size_t errlen);
+/* The compiled rules of the last judged capture with outcome ok (valid until the next call), else NULL. */
+const optout_robots *optout_history_judge_rules(const optout_history_judge *j);
+void optout_history_judge_free(optout_history_judge *j);
+
 /* ---- policies ------------------------------------------------------------------------------ */
 
 typedef enum {
