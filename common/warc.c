@@ -52,7 +52,7 @@ struct optout_warc_reader {
     void *arg;
     optout_warc_counts counts;
     int stopped, failed, finished;
-    char crawl[OPTOUT_WARC_CRAWL_MAX];
+    char crawl[OPTOUT_HISTORY_CRAWL_MAX];
 
     enum mode mode;
     /* gzip layer */
@@ -95,56 +95,10 @@ const char *optout_warc_bad_name(optout_warc_bad_kind kind) {
 
 static int is_digit(char c) { return c >= '0' && c <= '9'; }
 
-int optout_warc_crawl_id(const char *s, size_t len, char out[OPTOUT_WARC_CRAWL_MAX]) {
-    static const char shape[] = "CC-MAIN-dddd-dd";
-    const size_t n = sizeof shape - 1;
-    for (size_t i = 0; i + n <= len; i++) {
-        if (s[i] != 'C') continue;
-        size_t k = 0;
-        while (k < n && (shape[k] == 'd' ? is_digit(s[i + k]) : s[i + k] == shape[k])) k++;
-        if (k == n && (i + n == len || !is_digit(s[i + n]))) {
-            memcpy(out, s + i, n);
-            out[n] = '\0';
-            return 0;
-        }
-    }
-    return -1;
-}
-
 static int num(const char *s, int w) {
     int v = 0;
     for (int i = 0; i < w; i++) v = v * 10 + (s[i] - '0');
     return v;
-}
-
-int optout_warc_parse_date(const char *s, size_t len, int64_t *out) {
-    static const char shape[] = "dddd-dd-ddTdd:dd:dd";
-    const size_t n = sizeof shape - 1;
-    if (len < n + 1) return -1;
-    for (size_t i = 0; i < n; i++)
-        if (shape[i] == 'd' ? !is_digit(s[i]) : s[i] != shape[i]) return -1;
-    size_t i = n;
-    if (s[i] == '.') { /* WARC 1.1: a fraction of a second */
-        i++;
-        size_t digits = 0;
-        while (i < len && is_digit(s[i])) i++, digits++;
-        if (digits == 0 || digits > 9) return -1;
-    }
-    if (i + 1 != len || s[i] != 'Z') return -1;
-    int y = num(s, 4), mo = num(s + 5, 2), d = num(s + 8, 2), hh = num(s + 11, 2), mi = num(s + 14, 2),
-        ss = num(s + 17, 2);
-    static const int mdays[12] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-    if (mo < 1 || mo > 12 || d < 1 || d > mdays[mo - 1] || hh > 23 || mi > 59 || ss > 60) return -1;
-    if (mo == 2 && d == 29 && !(y % 4 == 0 && (y % 100 != 0 || y % 400 == 0))) return -1;
-    /* days from the civil date (proleptic Gregorian), so that no libc time zone is involved */
-    int64_t yy = y - (mo <= 2);
-    int64_t era = (yy >= 0 ? yy : yy - 399) / 400;
-    int64_t yoe = yy - era * 400;
-    int64_t doy = (153 * (mo + (mo > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-    int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    int64_t days = era * 146097 + doe - 719468;
-    *out = days * 86400 + hh * 3600 + mi * 60 + ss;
-    return 0;
 }
 
 /* ---- reporting ------------------------------------------------------------------------------- */
@@ -371,7 +325,7 @@ static int rec_dispatch(optout_warc_reader *r) {
     rec.location = "";
     rec.body = "";
     char location[2048];
-    if (r->h.date && optout_warc_parse_date(r->h.date, strlen(r->h.date), &rec.date) != 0) {
+    if (r->h.date && optout_history_parse_time(r->h.date, strlen(r->h.date), &rec.date) != 0) {
         if (rec.type == OPTOUT_WARC_RESPONSE) {
             bad(r, OPTOUT_WARC_BAD_HEADER, "bad WARC-Date '%.40s'", r->h.date);
             return 0;
@@ -384,8 +338,8 @@ static int rec_dispatch(optout_warc_reader *r) {
         for (char *p = r->blk; p < r->blk + r->blk_len;) {
             char *nl = memchr(p, '\n', (size_t)(r->blk + r->blk_len - p));
             size_t len = nl ? (size_t)(nl - p) : (size_t)(r->blk + r->blk_len - p);
-            char id[OPTOUT_WARC_CRAWL_MAX];
-            if (len > 9 && !strncasecmp(p, "isPartOf:", 9) && optout_warc_crawl_id(p + 9, len - 9, id) == 0)
+            char id[OPTOUT_HISTORY_CRAWL_MAX];
+            if (len > 9 && !strncasecmp(p, "isPartOf:", 9) && optout_history_find_crawl(p + 9, len - 9, id))
                 memcpy(r->crawl, id, sizeof id);
             p += len + 1;
         }
@@ -616,7 +570,7 @@ optout_warc_reader *optout_warc_new(const char *name, optout_warc_on_record on_r
     r->on_bad = on_bad;
     r->arg = arg;
     r->sync_bol = 1;
-    if (optout_warc_crawl_id(r->name, strlen(r->name), r->crawl) != 0) r->crawl[0] = '\0';
+    (void)optout_history_find_crawl(r->name, strlen(r->name), r->crawl);
     return r;
 }
 

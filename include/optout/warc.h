@@ -13,7 +13,7 @@
  *   two CRLFs after it, which may be missing at the end of a member or of the file). A `warcinfo`
  *   record's `isPartOf` sets the crawl id of the records after it; before any, the crawl id is the
  *   first CC-MAIN-YYYY-WW in the name given to optout_warc_new() (usually the file's path or
- *   URL), else empty.
+ *   URL), else empty (both found by optout_history_find_crawl).
  * - A `response` record whose Content-Type is `application/http; msgtype=response` is parsed as an
  *   HTTP response: status line, header block, `Location`, body. Common Crawl has removed transfer
  *   and content encodings (renaming those headers X-Crawler-*), so the body is the payload as is.
@@ -39,10 +39,10 @@
 #include <stdint.h>
 
 #include "optout/fetch.h"
+#include "optout/history.h"
 
 #define OPTOUT_WARC_HEADER_MAX ((size_t)64 * 1024) /* a WARC header block, an HTTP header block */
 #define OPTOUT_WARC_BLOCK_MAX (OPTOUT_WARC_HEADER_MAX + OPTOUT_FETCH_BODY_MAX + 1)
-#define OPTOUT_WARC_CRAWL_MAX 32 /* bytes of a crawl id, NUL included */
 #define OPTOUT_WARC_NO_DATE INT64_MIN
 
 typedef enum {
@@ -57,7 +57,8 @@ typedef struct {
     optout_warc_type type;
     const char *type_name;   /* WARC-Type as written ("" when absent) */
     const char *target_uri;  /* WARC-Target-URI ("" when absent); "<uri>" brackets removed */
-    int64_t date;            /* WARC-Date in Unix seconds UTC, OPTOUT_WARC_NO_DATE when absent */
+    int64_t date;            /* WARC-Date (ISO 8601, as optout_history_parse_time reads it) in Unix
+                                seconds UTC, OPTOUT_WARC_NO_DATE when absent */
     int warc_truncated;      /* WARC-Truncated present (its value: truncated_reason) */
     const char *truncated_reason;
     const char *crawl;       /* the crawl id in force ("" when unknown) */
@@ -124,13 +125,5 @@ void optout_warc_free(optout_warc_reader *r);
  * cannot be read. */
 int optout_warc_read_file(const char *path, optout_warc_on_record on_record, optout_warc_on_bad on_bad, void *arg,
                           optout_warc_counts *counts, char *err, size_t errlen);
-
-/* The first Common Crawl crawl id "CC-MAIN-YYYY-WW" in s[0..len) into out (NUL-terminated): 0, or
- * -1 when there is none. */
-int optout_warc_crawl_id(const char *s, size_t len, char out[OPTOUT_WARC_CRAWL_MAX]);
-
-/* "YYYY-MM-DDThh:mm:ss[.fraction]Z" (WARC 1.0 and 1.1 dates; also without seconds' fraction)
- * -> Unix seconds UTC. 0, or -1 when malformed. */
-int optout_warc_parse_date(const char *s, size_t len, int64_t *out);
 
 #endif

@@ -53,7 +53,7 @@ static int on_record(const optout_warc_record *r, void *arg) {
     t->last_no = r->number;
     t->last_off = r->offset;
     CHECK(r->type_name && r->target_uri && r->crawl && r->location && r->body);
-    CHECK(strlen(r->crawl) < OPTOUT_WARC_CRAWL_MAX);
+    CHECK(strlen(r->crawl) < OPTOUT_HISTORY_CRAWL_MAX);
     if (r->http) {
         t->responses++;
         CHECK(r->type == OPTOUT_WARC_RESPONSE);
