@@ -211,7 +211,11 @@ static int stream_url(const char *location, const optout_cc_stream_options *o, o
         curl_easy_setopt(easy, CURLOPT_NOPROGRESS, 0L);
         curl_easy_setopt(easy, CURLOPT_XFERINFOFUNCTION, stream_progress);
         curl_easy_setopt(easy, CURLOPT_XFERINFODATA, &s);
-        if (s.delivered) curl_easy_setopt(easy, CURLOPT_RESUME_FROM_LARGE, (curl_off_t)s.delivered);
+        /* CURLOPT_RANGE, not RESUME_FROM: libcurl fails a resumed transfer that a server answers
+         * whole (200), which stream_write handles by skipping what was delivered */
+        char range[32];
+        snprintf(range, sizeof range, "%llu-", (unsigned long long)s.delivered);
+        curl_easy_setopt(easy, CURLOPT_RANGE, s.delivered ? range : NULL);
         CURLcode code = curl_easy_perform(easy);
         long status = 0;
         curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &status);

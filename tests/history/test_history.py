@@ -211,6 +211,26 @@ class Handler(http.server.BaseHTTPRequestHandler):
             self.send_header("Content-Length", "0")
             self.end_headers()
             return
+        cut = re.match(r"/(cut|cutrange)(/.*)", path)
+        if cut:  # the first answer stops half-way; the next honours Range (cutrange) or not (cut)
+            data = open(os.path.join(CC, cut.group(2).lstrip("/")), "rb").read()
+            rng = re.match(r"bytes=(\d+)-$", self.headers.get("Range", ""))
+            if n == 0:
+                self.send_response(200)
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data[:len(data) // 2])
+                self.wfile.flush()
+                self.close_connection = True
+                return
+            start = int(rng.group(1)) if rng and cut.group(1) == "cutrange" else 0
+            self.send_response(206 if start else 200)
+            if start:
+                self.send_header("Content-Range", "bytes %d-%d/%d" % (start, len(data) - 1, len(data)))
+            self.send_header("Content-Length", str(len(data) - start))
+            self.end_headers()
+            self.wfile.write(data[start:])
+            return
         if self.flaky and path.endswith(".warc.gz") and n == 0:
             self.send_response(503)
             self.send_header("Retry-After", "0")
@@ -259,6 +279,17 @@ try:
     check(all(Handler.seen.get("/" + f["path"], 0) >= 2 for f in truth["files"]),
           "flaky: every file was asked again after its 503")
     Handler.flaky = False
+
+    # transfers cut half-way: resumed with Range (206), or read again whole and skipped (200)
+    for kind in ("cut", "cutrange"):
+        Handler.seen.clear()
+        files = [BASE + "/" + kind + "/" + f["path"] for f in truth["files"]]
+        out = os.path.join(TMP, kind)
+        r = run([OPTOUT, "history", "--cc-robots"] + files + ["--hosts", HOSTS, "--out", out, "--retries", "1"],
+                timeout=600)
+        check(r.returncode == 0 and os.path.isfile(os.path.join(out, "history", "index.tsv")) and
+              open(os.path.join(out, "history", "index.tsv"), "rb").read() == LOCAL,
+              "%s: a transfer cut half-way is resumed, the same index (%s)" % (kind, r.stderr[-300:]))
 
     # failures keep the earlier archive
     before = open(os.path.join(OUT1, "history", "index.tsv"), "rb").read()
