@@ -227,6 +227,8 @@ const optout_option optout_option_table[] = {
         "a document without a capture or a time: today's robots.txt, keep or remove"),
     ROW("report-cutoff", REPORT_CUTOFF, STRING, B | R | F, "YYYY-MM-DD", OPTOUT_HISTORY_REPORT_CUTOFF_DEFAULT, 0, 0,
         NULL, check_day, "the report's cutoff column (unless --robots-time is cutoff:)"),
+    ROW("policy-report", POLICY_REPORT, STRING, F, "FILE", "(none)", 0, 0, NULL, NULL,
+        "with --history: the policies side by side (Markdown)"),
     /* the outputs */
     ROW("removed", REMOVED, FLAG, B | R, NULL, "false", 0, 0, NULL, NULL, "also write the removed documents"),
     ROW("output", OUTPUT, CHOICE, B | R | F, NULL, "shards", 0, 0, OUTPUTS, NULL,

@@ -4,6 +4,8 @@
  *
  * usage: filter_mem CAPTURES.tsv ROBOTS_DIR IN OUT REMOVED STATS POLICY MISSING MAX_AGE_DAYS REPORT_CUTOFF
  *                   [AGENTS_FILE|-] [keep|disallow]
+ *        filter_mem --archive CAPTURES.tsv DIR   (the same captures written as a history archive,
+ *                                                  DIR/history/, for `optout filter --history DIR`)
  * CAPTURES.tsv, one version a line (no header): host, origin (cc|wayback), scheme (http|https),
  * crawl ("-": none), first, last (Unix seconds), status, outcome (stats.h names), redirect target
  * host ("-": none), its scheme, body file ("-": none; relative to the TSV's directory).
@@ -17,6 +19,7 @@
 
 #include "optout/filter.h"
 #include "optout/history.h"
+#include "optout/history_archive.h"
 #include "optout/stats_policy.h"
 #include "optout/util.h"
 
@@ -35,7 +38,17 @@ static char *slurp(const char *path, size_t *len) {
     return buf;
 }
 
-static int load_captures(const char *path, optout_history_mem *m) {
+/* Where the captures go: the in-memory source, or an archive writer. */
+static int add_capture(optout_history_mem *m, optout_history_writer *w, const char *host, const optout_history_version *v,
+                       const char *body, size_t len) {
+    if (m) return optout_history_mem_add(m, host, v, body, len);
+    char err[512];
+    if (optout_history_writer_add(w, host, v, 1, body, len, err, sizeof err) == 0) return 0;
+    fprintf(stderr, "filter_mem: %s\n", err);
+    return -1;
+}
+
+static int load_captures(const char *path, optout_history_mem *m, optout_history_writer *w) {
     FILE *f = fopen(path, "r");
     if (!f) return -1;
     char *dcopy = strdup(path), *dir = dirname(dcopy);
@@ -76,7 +89,7 @@ static int load_captures(const char *path, optout_history_mem *m) {
                 break;
             }
         }
-        if (optout_history_mem_add(m, col[0], &v, body, blen) != 0) rc = -1;
+        if (add_capture(m, w, col[0], &v, body, blen) != 0) rc = -1;
         free(body);
     }
     free(dcopy);
@@ -85,6 +98,23 @@ static int load_captures(const char *path, optout_history_mem *m) {
 }
 
 int main(int argc, char **argv) {
+    if (argc == 4 && strcmp(argv[1], "--archive") == 0) {
+        char err[1024];
+        optout_history_writer *w = optout_history_writer_new(argv[3], 0, err, sizeof err);
+        if (!w) {
+            fprintf(stderr, "filter_mem: %s\n", err);
+            return 1;
+        }
+        if (load_captures(argv[2], NULL, w) != 0) {
+            optout_history_writer_abort(w);
+            return 1;
+        }
+        if (optout_history_writer_commit(w, NULL, NULL, err, sizeof err) != 0) {
+            fprintf(stderr, "filter_mem: %s\n", err);
+            return 1;
+        }
+        return 0;
+    }
     if (argc < 11) {
         fprintf(stderr, "usage: filter_mem CAPTURES ROBOTS_DIR IN OUT REMOVED STATS POLICY MISSING MAX_AGE_DAYS "
                         "REPORT_CUTOFF [AGENTS_FILE|-] [keep|disallow]\n");
@@ -111,7 +141,7 @@ int main(int argc, char **argv) {
     }
     int strict = argc > 12 && strcmp(argv[12], "disallow") == 0;
     optout_history_mem *m = optout_history_mem_new();
-    if (load_captures(argv[1], m) != 0) return 1;
+    if (load_captures(argv[1], m, NULL) != 0) return 1;
     optout_history_source src = optout_history_mem_source(m);
     char err[1024];
     optout_verdicts *verdicts = optout_verdicts_open_dir(argv[2], agents, OPTOUT_MODE_RFC9309, 0, err, sizeof err);

@@ -90,6 +90,22 @@ def doc_time(dump, date):
     return "", None, False
 
 
+def versions(captures):
+    """The captures as an archive keeps them: consecutive captures (by first) of one host, scheme,
+    origin and crawl with the same answer (status, outcome, redirect and its scheme, body,
+    truncated) are one version from the first's first to the last's last."""
+    key = lambda c: (c["host"], c["scheme"], c["origin"], c["crawl"])
+    answer = lambda c: (c.get("status"), c["outcome"], c["redirect"], c["redirect_scheme"] if c["redirect"] else None,
+                        c["sha"], c.get("truncated", False))
+    out = []
+    for c in sorted(captures, key=lambda c: key(c) + (c["first"], c["last"])):
+        if out and key(out[-1]) == key(c) and answer(out[-1]) == answer(c):
+            out[-1]["last"] = max(out[-1]["last"], c["last"])
+        else:
+            out.append(dict(c))
+    return out
+
+
 def _pref(c):
     """Among equal times: the later last, Common Crawl, the greater crawl id, the greater sha."""
     return (c["last"], c["origin"] == "cc", c["crawl"], c["sha"] or "")

@@ -215,97 +215,139 @@ def run_all(optout, filter_mem, work):
     scratch = os.path.join(work, "urls.txt")
     by_body = {i: robots_verdicts(optout, agents_file, os.path.join(work, "bodies", "B%d.txt" % i), urls, scratch)
                for i in range(len(BODIES))}
-    caps = pc.Captures(sc.captures)
-
-    def host_of(url):
-        return url.split("://", 1)[1].split("/", 1)[0]
-
+    archive = os.path.join(work, "archive")
+    p = subprocess.run([filter_mem, "--archive", os.path.join(work, "captures.tsv"), archive], capture_output=True)
+    check(p.returncode == 0, "the captures written as a history archive %s" % p.stderr.decode(errors="replace"))
+    in_memory = pc.Captures(sc.captures)           # filter_mem holds the captures one by one
+    merged = pc.Captures(pc.versions(sc.captures))  # the archive merges consecutive equal ones
+    check(len(pc.versions(sc.captures)) < len(sc.captures), "some captures merge into versions")
+    ctx = {"docs": docs, "today": {h: by_body[b] for h, b in sc.today.items()}, "by_body": by_body,
+           "work": work, "seen": set()}
     cases = [(p, m, 365, "keep") for p in ["current", "crawl", "cutoff:" + RUN_CUTOFF, "strictest"]
              for m in ["current", "keep", "remove"]]
     cases += [("crawl", "current", 30, "keep"), ("strictest", "keep", 365, "disallow")]
-    seen_cov = set()
     for policy, missing, max_age, unreachable in cases:
         name = "%s missing=%s max-age=%d unreachable=%s" % (policy, missing, max_age, unreachable)
         out, rem, stats_path = (os.path.join(work, x) for x in ("out.jsonl", "removed.jsonl", "stats.json"))
         p = subprocess.run([filter_mem, os.path.join(work, "captures.tsv"), robots, shard, out, rem, stats_path,
                             policy, missing, str(max_age), REPORT_CUTOFF, agents_file, unreachable],
                            capture_output=True, timeout=300)
-        if not check(p.returncode == 0, "%s: exit %d %s" % (name, p.returncode, p.stderr.decode(errors="replace"))):
-            continue
-        chosen = policy.split(":")[0]
-        cutoff = pc.parse_time(RUN_CUTOFF if chosen == "cutoff" else REPORT_CUTOFF)
-        want_removed = {}
-        want = {q: [0, 0] for q in pc.POLICIES}
-        cov = {c: 0 for c in pc.COVERAGES}
-        crawl_tokens = {}
-        ccbot = 0
-        for d in docs:
-            host = host_of(d["url"])
-            today = by_body[sc.today[host]][d["url"]] if host in sc.today else set()
-            crawl, t, _ = pc.doc_time(d.get("dump"), d.get("date"))
-            scheme = "https" if d["url"].startswith("https") else "http"
-            coverage, capture, final, outcome, hops = caps.select(host, scheme, crawl, t, max_age * DAY)
-            cov[coverage] += 1
-            seen_cov.add(coverage)
-            then = None
-            if capture is not None:
-                if outcome == "ok":
-                    then = by_body[final["body"]][d["url"]] if final["body"] is not None else set()
-                elif outcome == "unreachable" and unreachable == "disallow":
-                    then = set(AGENTS)
-                else:
-                    then = set()
-            v = pc.policies(today, then, t is not None, t if t is not None else 0, cutoff, missing)
-            for q in pc.POLICIES:
-                if v[q][0]:
-                    want[q][0] += 1
-                    want[q][1] += d["token_count"]
-            if v[chosen][0]:
-                want_removed[d["id"]] = [a for a in AGENTS if a in v[chosen][1]]
-            if crawl:
-                row = crawl_tokens.setdefault(crawl, [0, 0])
-                row[0] += d["token_count"]
-                if coverage == "same_crawl":
-                    row[1] += d["token_count"]
-                    ccbot += "CCBot" in then
-        got_removed = {}
-        with open(rem) as f:
-            for line in f:
-                j = json.loads(line)
-                got_removed[j["id"]] = j["disallowed_user_agents"]
-        check(got_removed == want_removed, "%s: removed documents and their agents (%d)" % (name, len(want_removed)))
-        if got_removed != want_removed:
-            diff = sorted(k for k in set(got_removed) | set(want_removed) if got_removed.get(k) != want_removed.get(k))
-            for k in diff[:5]:
-                d = next(x for x in docs if x["id"] == k)
-                print("  %s: got %s want %s doc %s" % (k, got_removed.get(k), want_removed.get(k), d))
-        with open(out) as f:
-            kept = [json.loads(line)["id"] for line in f]
-        check(sorted(kept + list(got_removed)) == sorted(d["id"] for d in docs), "%s: kept + removed = input" % name)
-        with open(stats_path) as f:
-            st = json.load(f)
-        bp = st["by_policy"]
-        check(bp["chosen"] == chosen and bp["history_missing"] == missing and bp["history_max_age_days"] == max_age,
-              "%s: by_policy names its configuration" % name)
-        check(bp["cutoff"] == (RUN_CUTOFF if chosen == "cutoff" else REPORT_CUTOFF), "%s: the cutoff column" % name)
+        if check(p.returncode == 0, "in memory, %s: exit %d %s" % (name, p.returncode, p.stderr.decode(errors="replace"))):
+            compare(ctx, "in memory, " + name, in_memory, policy, missing, max_age, unreachable, out, rem, stats_path,
+                    stats_path + ".md")
+        md = os.path.join(work, "policies.md")
+        cmd = [optout, "filter", "--history", archive, "--robots-dir", robots, "--in", shard, "--out", out,
+               "--removed", rem, "--stats", stats_path, "--policy-report", md, "--robots-time", policy,
+               "--history-missing", missing, "--history-max-age", str(max_age), "--report-cutoff", REPORT_CUTOFF,
+               "--agents-file", agents_file, "--unreachable", unreachable]
+        p = subprocess.run(cmd, capture_output=True, timeout=300)
+        if check(p.returncode == 0, "optout filter --history, %s: exit %d %s" % (name, p.returncode,
+                                                                                 p.stderr.decode(errors="replace"))):
+            compare(ctx, "optout filter --history, " + name, merged, policy, missing, max_age, unreachable, out, rem,
+                    stats_path, md)
+    check(ctx["seen"] == set(pc.COVERAGES), "every coverage case occurs (%s)" % sorted(ctx["seen"]))
+    usage_errors(optout, work, robots, shard, archive)
+
+
+def usage_errors(optout, work, robots, shard, archive):
+    """What the options refuse (exit 2), and the fleet's refusal while it cannot judge by captures."""
+    base = [optout, "filter", "--robots-dir", robots, "--in", shard, "--out", os.path.join(work, "u.jsonl")]
+    for extra, what in [(["--robots-time", "crawl"], "a historical policy without --history"),
+                        (["--history-missing", "keep"], "--history-missing without --history"),
+                        (["--policy-report", os.path.join(work, "u.md")], "--policy-report without --history"),
+                        (["--history", archive, "--robots-time", "yesterday"], "an unknown policy"),
+                        (["--history", archive, "--robots-time", "cutoff:2023-02-30"], "a cutoff that is no day"),
+                        (["--history", archive, "--report-cutoff", "2023"], "a report cutoff that is no day"),
+                        (["--history", archive, "--history-missing", "drop"], "an unknown --history-missing"),
+                        (["--history", archive, "--granularity", "host"], "host granularity with --history"),
+                        (["--history", os.path.join(work, "nowhere")], "a --history directory that does not exist")]:
+        p = subprocess.run(base + extra, capture_output=True, timeout=60)
+        check(p.returncode == 2, "usage error (exit %d): %s" % (p.returncode, what))
+    p = subprocess.run(base + ["--history", robots], capture_output=True, timeout=60)
+    check(p.returncode == 1 and b"no history archive" in p.stderr, "a directory without an archive: exit 1, said")
+    p = subprocess.run([optout, "run", "--out", os.path.join(work, "run"), "--corpus", shard, "--robots-dir", robots,
+                        "--robots-time", "strictest"], capture_output=True, timeout=120)
+    check(p.returncode == 2 and b"not yet in the fleet" in p.stderr, "optout run refuses a historical policy (exit 2)")
+
+
+def host_of(url):
+    return url.split("://", 1)[1].split("/", 1)[0]
+
+
+def compare(ctx, name, caps, policy, missing, max_age, unreachable, out, rem, stats_path, md_path):
+    """The filter's outputs against the reckoning of every document under every policy."""
+    docs, by_body = ctx["docs"], ctx["by_body"]
+    chosen = policy.split(":")[0]
+    cutoff = pc.parse_time(RUN_CUTOFF if chosen == "cutoff" else REPORT_CUTOFF)
+    want_removed = {}
+    want = {q: [0, 0] for q in pc.POLICIES}
+    cov = {c: 0 for c in pc.COVERAGES}
+    crawl_tokens = {}
+    ccbot = 0
+    for d in docs:
+        today = ctx["today"].get(host_of(d["url"]), {}).get(d["url"], set())
+        crawl, t, _ = pc.doc_time(d.get("dump"), d.get("date"))
+        scheme = "https" if d["url"].startswith("https") else "http"
+        coverage, capture, final, outcome, hops = caps.select(host_of(d["url"]), scheme, crawl, t, max_age * DAY)
+        cov[coverage] += 1
+        ctx["seen"].add(coverage)
+        then = None
+        if capture is not None:
+            if outcome == "ok":
+                then = by_body[final["body"]][d["url"]] if final["body"] is not None else set()
+            elif outcome == "unreachable" and unreachable == "disallow":
+                then = set(AGENTS)
+            else:
+                then = set()
+        v = pc.policies(today, then, t is not None, t if t is not None else 0, cutoff, missing)
         for q in pc.POLICIES:
-            got = [bp["policies"][q]["docs_removed"], bp["policies"][q]["tokens_removed"]]
-            check(got == want[q], "%s: by_policy.%s removes %s documents/tokens (got %s)" % (name, q, want[q], got))
-            check(bp["policies"][q]["docs_in"] == len(docs), "%s: by_policy.%s counts every document" % (name, q))
-            check(bp["tokens_recovered"][q] == want["current"][1] - want[q][1], "%s: tokens recovered by %s" % (name, q))
-        mine = dict(bp["policies"][chosen])
-        top = {k: v for k, v in st.items() if k != "by_policy"}
-        check(mine == top, "%s: the chosen policy's statistics are the run's own%s" % (
-            name, "" if mine == top else " (differ: %s)" % sorted(k for k in top if mine.get(k) != top[k])))
-        check({c: bp["coverage"][c]["docs_in"] for c in pc.COVERAGES} == cov,
-              "%s: coverage %s (got %s)" % (name, cov, {c: bp["coverage"][c]["docs_in"] for c in pc.COVERAGES}))
-        got_crawls = {k: [v["tokens"], v["tokens_same_crawl"]] for k, v in bp["by_crawl"].items()}
-        check(got_crawls == crawl_tokens, "%s: tokens per crawl, and with a same-crawl capture" % name)
-        check(bp["ccbot_same_crawl"]["docs"] == ccbot, "%s: same-crawl captures disallowing CCBot: %d" % (name, ccbot))
-        with open(stats_path + ".md") as f:
-            md = f.read()
-        check("## Robots.txt as it was" in md and ("| %s (chosen) |" % chosen) in md, "%s: the Markdown section" % name)
-    check(seen_cov == set(pc.COVERAGES), "every coverage case occurs (%s)" % sorted(seen_cov))
+            if v[q][0]:
+                want[q][0] += 1
+                want[q][1] += d["token_count"]
+        if v[chosen][0]:
+            want_removed[d["id"]] = [a for a in AGENTS if a in v[chosen][1]]
+        if crawl:
+            row = crawl_tokens.setdefault(crawl, [0, 0])
+            row[0] += d["token_count"]
+            if coverage == "same_crawl":
+                row[1] += d["token_count"]
+                ccbot += "CCBot" in then
+    got_removed = {}
+    with open(rem) as f:
+        for line in f:
+            j = json.loads(line)
+            got_removed[j["id"]] = j["disallowed_user_agents"]
+    if not check(got_removed == want_removed, "%s: removed documents and their agents (%d)" % (name, len(want_removed))):
+        diff = sorted(k for k in set(got_removed) | set(want_removed) if got_removed.get(k) != want_removed.get(k))
+        for k in diff[:5]:
+            d = next(x for x in docs if x["id"] == k)
+            print("  %s: got %s want %s doc %s" % (k, got_removed.get(k), want_removed.get(k), d))
+    with open(out) as f:
+        kept = [json.loads(line)["id"] for line in f]
+    check(sorted(kept + list(got_removed)) == sorted(d["id"] for d in docs), "%s: kept + removed = input" % name)
+    with open(stats_path) as f:
+        st = json.load(f)
+    bp = st["by_policy"]
+    check(bp["chosen"] == chosen and bp["history_missing"] == missing and bp["history_max_age_days"] == max_age,
+          "%s: by_policy names its configuration" % name)
+    check(bp["cutoff"] == (RUN_CUTOFF if chosen == "cutoff" else REPORT_CUTOFF), "%s: the cutoff column" % name)
+    for q in pc.POLICIES:
+        got = [bp["policies"][q]["docs_removed"], bp["policies"][q]["tokens_removed"]]
+        check(got == want[q], "%s: by_policy.%s removes %s documents/tokens (got %s)" % (name, q, want[q], got))
+        check(bp["policies"][q]["docs_in"] == len(docs), "%s: by_policy.%s counts every document" % (name, q))
+        check(bp["tokens_recovered"][q] == want["current"][1] - want[q][1], "%s: tokens recovered by %s" % (name, q))
+    mine = dict(bp["policies"][chosen])
+    top = {k: v for k, v in st.items() if k != "by_policy"}
+    check(mine == top, "%s: the chosen policy's statistics are the run's own%s" % (
+        name, "" if mine == top else " (differ: %s)" % sorted(k for k in top if mine.get(k) != top[k])))
+    got_cov = {c: bp["coverage"][c]["docs_in"] for c in pc.COVERAGES}
+    check(got_cov == cov, "%s: coverage %s (got %s)" % (name, cov, got_cov))
+    got_crawls = {k: [v["tokens"], v["tokens_same_crawl"]] for k, v in bp["by_crawl"].items()}
+    check(got_crawls == crawl_tokens, "%s: tokens per crawl, and with a same-crawl capture" % name)
+    check(bp["ccbot_same_crawl"]["docs"] == ccbot, "%s: same-crawl captures disallowing CCBot: %d" % (name, ccbot))
+    with open(md_path) as f:
+        md = f.read()
+    check("## Robots.txt as it was" in md and ("| %s (chosen) |" % chosen) in md, "%s: the Markdown section" % name)
 
 
 if __name__ == "__main__":
