@@ -14,6 +14,7 @@
 #include <sys/stat.h>
 
 #include "optout/config.h"
+#include "optout/history.h"
 #include "optout/log.h"
 #include "optout/memory.h"
 #include "optout/msg.h"
@@ -38,6 +39,21 @@ static int check_sample(const char *v, char *err, size_t errlen) {
     uint32_t ppm;
     if (optout_sample_parse(v, &ppm) == 0) return 0;
     optout_set_err(err, errlen, "expected a fraction P with 0 < P <= 1, got '%.200s'", v);
+    return -1;
+}
+
+/* robots.txt as it was (history.h): a policy, a day */
+static int check_robots_time(const char *v, char *err, size_t errlen) {
+    optout_robots_time_spec spec;
+    if (optout_robots_time_parse(v, &spec) == 0) return 0;
+    optout_set_err(err, errlen, "expected current, crawl, cutoff:YYYY-MM-DD or strictest, got '%.200s'", v);
+    return -1;
+}
+
+static int check_day(const char *v, char *err, size_t errlen) {
+    int64_t t;
+    if (strlen(v) == 10 && optout_history_parse_time(v, 10, &t) == 0) return 0;
+    optout_set_err(err, errlen, "expected a day YYYY-MM-DD, got '%.200s'", v);
     return -1;
 }
 
@@ -171,6 +187,7 @@ static const char *const STAGES[] = {"rank", "fetch", NULL};
 static const char *const MISSING_URL[] = {"fail", "keep", NULL};
 static const char *const OUTPUT_FORMATS[] = {"same", "jsonl", "parquet", NULL};
 static const char *const PARQUET_CODECS[] = {"zstd", "snappy", "gzip", "lz4", "none", NULL};
+static const char *const HISTORY_MISSING[] = {"current", "keep", "remove", NULL}; /* optout_history_missing */
 
 #define ROW(n, i, t, p, a, d, lo, hi, ch, ck, h) {n, OPTOUT_OPT_##i, OPTOUT_OT_##t, p, a, d, lo, hi, ch, ck, h, 0, 0, 0}
 #define SHORT(c, n, i, t, p, a, d, lo, hi, ck, h) \
@@ -213,6 +230,19 @@ const optout_option optout_option_table[] = {
         "hosts always removed (host keys or *.domain)"),
     ROW("sample", SAMPLE, STRING, B | R | F, "P", "(every document)", 0, 0, NULL, check_sample,
         "a deterministic sample, 0 < P <= 1"),
+    /* robots.txt as it was (docs/history.md); the fleet does not judge by captures yet */
+    ROW("robots-time", ROBOTS_TIME, STRING, B | R | F, "POLICY", "current", 0, 0, NULL, check_robots_time,
+        "current, crawl, cutoff:YYYY-MM-DD or strictest (docs/history.md)"),
+    ROW("history", HISTORY, STRING, B | R | F, "DIR", "(none)", 0, 0, NULL, check_dir,
+        "a history archive (optout history --out DIR): robots.txt as it was"),
+    ROW("history-max-age", HISTORY_MAX_AGE, NUMBER, B | R | F, "DAYS", "365", 0, 36500, NULL, NULL,
+        "how old an earlier capture may be"),
+    ROW("history-missing", HISTORY_MISSING, CHOICE, B | R | F, NULL, "current", 0, 0, HISTORY_MISSING, NULL,
+        "a document without a capture or a time: today's robots.txt, keep or remove"),
+    ROW("report-cutoff", REPORT_CUTOFF, STRING, B | R | F, "YYYY-MM-DD", OPTOUT_HISTORY_REPORT_CUTOFF_DEFAULT, 0, 0,
+        NULL, check_day, "the report's cutoff column (unless --robots-time is cutoff:)"),
+    ROW("policy-report", POLICY_REPORT, STRING, F, "FILE", "(none)", 0, 0, NULL, NULL,
+        "with --history: the policies side by side (Markdown)"),
     /* the outputs */
     ROW("removed", REMOVED, FLAG, B | R, NULL, "false", 0, 0, NULL, NULL, "also write the removed documents"),
     ROW("output", OUTPUT, CHOICE, B | R | F, NULL, "shards", 0, 0, OUTPUTS, NULL,
