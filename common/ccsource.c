@@ -90,6 +90,9 @@ typedef struct {
     int decided;        /* this response's status looked at */
     int body;           /* this response is the file */
     int sink_stopped;
+    int range_bad;      /* a 206 that does not start where the last attempt stopped */
+    int have_range;     /* this response's Content-Range start, when it has one */
+    uint64_t range_start;
     char snippet[160];  /* the start of a response that is not the file */
     size_t snippet_len;
     volatile sig_atomic_t *stop;
@@ -104,6 +107,10 @@ static size_t stream_write(char *data, size_t size, size_t nmemb, void *userp) {
         s->decided = 1;
         s->body = code == 200 || code == 206;
         s->skip = code == 200 ? s->delivered : 0; /* 200: the whole file again */
+        if (code == 206 && (!s->have_range || s->range_start != s->delivered)) {
+            s->range_bad = 1; /* another part than asked: the reader would see bytes twice or never */
+            return 0;
+        }
     }
     if (!s->body) {
         size_t room = sizeof s->snippet - 1 - s->snippet_len;
@@ -126,6 +133,24 @@ static size_t stream_write(char *data, size_t size, size_t nmemb, void *userp) {
             return 0;
         }
         s->delivered += left;
+    }
+    return n;
+}
+
+/* Content-Range: bytes START-END/SIZE (of a 206) */
+static size_t stream_header(char *data, size_t size, size_t nmemb, void *userp) {
+    stream_state *s = userp;
+    size_t n = size * nmemb;
+    static const char name[] = "content-range:";
+    if (n > sizeof name - 1 && optout_equal_nocase(data, name, sizeof name - 1)) {
+        const char *p = data + sizeof name - 1, *end = data + n;
+        while (p < end && (*p == ' ' || *p == '\t')) p++;
+        if (end - p > 6 && optout_equal_nocase(p, "bytes ", 6)) {
+            p += 6;
+            const char *d = p;
+            while (d < end && *d >= '0' && *d <= '9') d++;
+            s->have_range = optout_parse_u64(p, (size_t)(d - p), UINT64_MAX, &s->range_start) == 0;
+        }
     }
     return n;
 }
@@ -195,7 +220,7 @@ static int stream_url(const char *location, const optout_cc_stream_options *o, o
     for (;;) {
         curl_easy_reset(easy);
         cerr[0] = '\0';
-        s.decided = s.body = 0;
+        s.decided = s.body = s.have_range = 0;
         s.snippet_len = 0;
         curl_easy_setopt(easy, CURLOPT_URL, url);
         curl_easy_setopt(easy, CURLOPT_PROTOCOLS_STR, "http,https");
@@ -208,6 +233,8 @@ static int stream_url(const char *location, const optout_cc_stream_options *o, o
         curl_easy_setopt(easy, CURLOPT_LOW_SPEED_TIME, o && o->low_speed_time ? o->low_speed_time : 60L);
         curl_easy_setopt(easy, CURLOPT_WRITEFUNCTION, stream_write);
         curl_easy_setopt(easy, CURLOPT_WRITEDATA, &s);
+        curl_easy_setopt(easy, CURLOPT_HEADERFUNCTION, stream_header);
+        curl_easy_setopt(easy, CURLOPT_HEADERDATA, &s);
         curl_easy_setopt(easy, CURLOPT_NOPROGRESS, 0L);
         curl_easy_setopt(easy, CURLOPT_XFERINFOFUNCTION, stream_progress);
         curl_easy_setopt(easy, CURLOPT_XFERINFODATA, &s);
@@ -225,6 +252,12 @@ static int stream_url(const char *location, const optout_cc_stream_options *o, o
         }
         int transient = 0;
         char why[400];
+        if (s.range_bad) {
+            optout_set_err(err, errlen, "%s: HTTP 206 for another part than bytes %llu- (Content-Range %s%llu)", url,
+                           (unsigned long long)s.delivered, s.have_range ? "" : "missing, ",
+                           (unsigned long long)s.range_start);
+            break;
+        }
         if (code != CURLE_OK) {
             transient = 1;
             snprintf(why, sizeof why, "%s", cerr[0] ? cerr : curl_easy_strerror(code));
@@ -419,8 +452,9 @@ int optout_cc_paths(const char *base, const char *crawl, const optout_cc_stream_
     if (asprintf(&where, "%.*s/crawl-data/%s/robotstxt.paths.gz", (int)blen, base, crawl) < 0) optout_oom("path");
     membuf raw = {0}, text = {0};
     int rc = optout_cc_stream(where, o, to_mem, &raw, err, errlen);
-    if (rc == 1 && raw.over) {
-        optout_set_err(err, errlen, "%s: larger than %zu bytes", where, CC_PATHS_MAX);
+    if (rc == 1) {
+        if (raw.over) optout_set_err(err, errlen, "%s: larger than %zu bytes", where, CC_PATHS_MAX);
+        else optout_set_err(err, errlen, "%s: interrupted", where);
         rc = -1;
     }
     if (rc == 0 && raw.len >= 2 && raw.p[0] == 0x1f && raw.p[1] == 0x8b) {

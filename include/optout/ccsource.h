@@ -13,7 +13,8 @@
  *   URL; 429, 5xx and transport failures are retried up to `retries` more times after a backoff
  *   (backoff_ms, doubled each time; a longer Retry-After is waited, up to 60 s); a retry after
  *   bytes were delivered asks for the rest (Range) and skips what was already delivered when the
- *   server sends the whole file again, so the sink never sees a byte twice. 4xx other than 429 is
+ *   server sends the whole file again, so the sink never sees a byte twice (a 206 whose
+ *   Content-Range does not start there fails the file). 4xx other than 429 is
  *   final. The address guard of robots.txt fetching does not apply: the server is the user's
  *   explicit choice. *stop (optional) abandons the transfer: return 1.
  *   Returns 0, 1 stopped (by *stop or the sink returning nonzero), -1 with err naming the location.

@@ -16,10 +16,13 @@ answers per host, scheme and crawl. Scenarios:
             paths lists' absolute and ".." entries are refused, counted and never requested.
   flaky     every file answers 503 once (Retry-After: 0) and some 301 within the server: the same
             index; the server saw each file twice.
-  failures  a redirect to another origin, a file missing (404), a missing local file: exit 1 or 2
-            and the archive of the earlier build untouched; usage errors exit 2.
+  cut       transfers cut half-way: resumed by Range (206), or read again whole (200) and the
+            delivered part skipped: the same index.
+  failures  a redirect to another origin, a file missing (404), a 206 of another part than asked:
+            exit 1; SIGINT mid-transfer: exit 130; the archive of the earlier build untouched, no
+            staging left; usage errors exit 2.
 """
-import glob, hashlib, http.server, json, os, re, shutil, subprocess, sys, tempfile, threading
+import glob, hashlib, http.server, json, os, re, shutil, signal, subprocess, sys, tempfile, threading, time
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support"))
 from optout_test import check, finish, run, skip  # noqa: E402
 
@@ -211,7 +214,15 @@ class Handler(http.server.BaseHTTPRequestHandler):
             self.send_header("Content-Length", "0")
             self.end_headers()
             return
-        cut = re.match(r"/(cut|cutrange)(/.*)", path)
+        if path.startswith("/stall/"):  # a few bytes, then nothing for a long time
+            self.send_response(200)
+            self.send_header("Content-Length", "100000")
+            self.end_headers()
+            self.wfile.write(b"\x1f\x8b\x08")
+            self.wfile.flush()
+            time.sleep(20)
+            return
+        cut = re.match(r"/(cut|cutrange|badrange)(/.*)", path)
         if cut:  # the first answer stops half-way; the next honours Range (cutrange) or not (cut)
             data = open(os.path.join(CC, cut.group(2).lstrip("/")), "rb").read()
             rng = re.match(r"bytes=(\d+)-$", self.headers.get("Range", ""))
@@ -224,8 +235,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 self.close_connection = True
                 return
             start = int(rng.group(1)) if rng and cut.group(1) == "cutrange" else 0
-            self.send_response(206 if start else 200)
-            if start:
+            self.send_response(206 if start or cut.group(1) == "badrange" else 200)
+            if start or cut.group(1) == "badrange":  # badrange: 206 of the whole file, not of the rest
                 self.send_header("Content-Range", "bytes %d-%d/%d" % (start, len(data) - 1, len(data)))
             self.send_header("Content-Length", str(len(data) - start))
             self.end_headers()
@@ -293,6 +304,21 @@ try:
 
     # failures keep the earlier archive
     before = open(os.path.join(OUT1, "history", "index.tsv"), "rb").read()
+    Handler.seen.clear()
+    r = run([OPTOUT, "history", "--cc-robots", BASE + "/badrange/" + truth["files"][0]["path"], "--hosts", HOSTS,
+             "--out", OUT1, "--retries", "1"], timeout=120)
+    check(r.returncode == 1 and "HTTP 206 for another part" in r.stderr,
+          "failures: a 206 of another part than asked fails the file (%d: %s)" % (r.returncode, r.stderr[-200:]))
+    p = subprocess.Popen([OPTOUT, "history", "--cc-robots", BASE + "/stall/x.warc.gz", "--hosts", HOSTS, "--out", OUT1],
+                         stderr=subprocess.PIPE, text=True)
+    time.sleep(1.5)
+    p.send_signal(signal.SIGINT)
+    try:
+        _, err = p.communicate(timeout=15)
+        check(p.returncode == 130 and "interrupted" in err, "failures: SIGINT mid-transfer exits 130 (%d)" % p.returncode)
+    except subprocess.TimeoutExpired:
+        p.kill()
+        check(False, "failures: SIGINT mid-transfer ends the build")
     away = [BASE + "/away/" + truth["files"][0]["path"]]
     r = run([OPTOUT, "history", "--cc-robots"] + away + ["--hosts", HOSTS, "--out", OUT1], timeout=120)
     check(r.returncode == 1 and "redirects are followed only within" in r.stderr,
