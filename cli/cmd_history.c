@@ -26,6 +26,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "cli.h"
 #include "optout/ccsource.h"
@@ -38,6 +39,7 @@
 #include "optout/strmap.h"
 #include "optout/util.h"
 #include "optout/warc.h"
+#include "optout/wayback.h"
 
 #define HISTORY_BAD_SHOWN 10 /* bad records named per file; the rest are counted */
 
@@ -218,6 +220,7 @@ typedef struct {
     const char **cc_robots;
     size_t n_cc_robots;
     int quiet, retries;
+    int wayback; /* --wayback: the Wayback Machine's captures too (wayback.h) */
 } history_args;
 
 static int history_parse(int argc, char **argv, history_args *a, optout_option_values *v) {
@@ -232,9 +235,20 @@ static int history_parse(int argc, char **argv, history_args *a, optout_option_v
     a->quiet = v->given[OPTOUT_OPT_QUIET];
     a->retries = v->given[OPTOUT_OPT_FETCH_RETRIES_CLI] ? (int)v->num[OPTOUT_OPT_FETCH_RETRIES_CLI] : -1;
     const char *missing = !a->hosts_path ? "--hosts" : !a->out ? "--out" : NULL;
-    if (missing || (!a->n_cc_robots && !a->cc_crawls)) {
-        optout_log(LOG_ERR, "history: %s is required", missing ? missing : "--cc-robots or --cc-crawls");
+    a->wayback = v->given[OPTOUT_OPT_WAYBACK];
+    if (missing || (!a->n_cc_robots && !a->cc_crawls && !a->wayback)) {
+        optout_log(LOG_ERR, "history: %s is required", missing ? missing : "--cc-robots, --cc-crawls or --wayback");
         optout_options_usage(&HISTORY_SPEC, stderr);
+        return OPTOUT_EXIT_USAGE;
+    }
+    if (!a->wayback && (v->given[OPTOUT_OPT_WAYBACK_HOSTS_FILE] || v->given[OPTOUT_OPT_WAYBACK_HOSTS] ||
+                        v->given[OPTOUT_OPT_WAYBACK_FROM] || v->given[OPTOUT_OPT_WAYBACK_TO] ||
+                        v->given[OPTOUT_OPT_WAYBACK_BASE] || v->given[OPTOUT_OPT_WAYBACK_RATE])) {
+        optout_log(LOG_ERR, "history: the --wayback-* options are read with --wayback only");
+        return OPTOUT_EXIT_USAGE;
+    }
+    if (a->wayback && v->num[OPTOUT_OPT_WAYBACK_FROM] > v->num[OPTOUT_OPT_WAYBACK_TO]) {
+        optout_log(LOG_ERR, "history: --wayback-from is after --wayback-to");
         return OPTOUT_EXIT_USAGE;
     }
     if (v->given[OPTOUT_OPT_CC_BASE] && !a->cc_crawls) {
@@ -300,6 +314,74 @@ static int history_locations(const history_args *a, const optout_cc_stream_optio
     }
 #undef ADD
     return rc;
+}
+
+/* --wayback: the captures of the Wayback Machine join the build (wayback.h); the state of a
+ * killed run stays in DIR/.wayback for the next one. */
+static int history_wayback(const history_args *a, const optout_option_values *v, optout_hostlist *list,
+                           optout_history_writer *w) {
+    char err[2048];
+    optout_hostlist *own = NULL;
+    const char *file = v->text[OPTOUT_OPT_WAYBACK_HOSTS_FILE];
+    if (file && !(own = optout_hostlist_read(file, OPTOUT_HOSTKEY_CANONICAL, NULL, NULL, err, sizeof err))) {
+        optout_log(LOG_ERR, "cannot read the Wayback hosts file %s", err);
+        return errno == EINVAL ? OPTOUT_EXIT_USAGE : OPTOUT_EXIT_FAILURE;
+    }
+    optout_hostlist *hl = own ? own : list;
+    size_t n = optout_hostlist_count(hl);
+    if (n > v->num[OPTOUT_OPT_WAYBACK_HOSTS]) n = (size_t)v->num[OPTOUT_OPT_WAYBACK_HOSTS];
+    char state[4200];
+    snprintf(state, sizeof state, "%s/%s", a->out, OPTOUT_WAYBACK_STATE_DIR);
+    optout_wayback_options o = {
+        .base = v->text[OPTOUT_OPT_WAYBACK_BASE] ? v->text[OPTOUT_OPT_WAYBACK_BASE] : OPTOUT_WAYBACK_BASE_DEFAULT,
+        .from_year = (int)v->num[OPTOUT_OPT_WAYBACK_FROM],
+        .to_year = (int)v->num[OPTOUT_OPT_WAYBACK_TO],
+        .rate = 1,
+        .state_dir = state,
+        .retries = a->retries,
+        .quiet = a->quiet,
+        .stop = &history_stop,
+    };
+    if (v->text[OPTOUT_OPT_WAYBACK_RATE]) optout_wayback_rate_parse(v->text[OPTOUT_OPT_WAYBACK_RATE], &o.rate);
+    const char *env = getenv("OPTOUT_WAYBACK_TEST_TIMING"); /* tests: "BLOCK_HOSTS,BACKOFF_MS,PAUSE_MS" */
+    if (env) {
+        unsigned long bh = 0;
+        long bo = 0, pa = 0;
+        if (sscanf(env, "%lu,%ld,%ld", &bh, &bo, &pa) == 3) {
+            o.block_hosts = bh;
+            o.backoff_ms = bo;
+            o.pause_ms = pa;
+        }
+    }
+    optout_wayback_stats ws;
+    int r = optout_wayback_collect(optout_hostlist_hosts(hl), n, &o, w, &ws, err, sizeof err);
+    optout_hostlist_free(own);
+    if (r != 0) {
+        if (r == 1)
+            optout_log(LOG_ERR, "history: interrupted during the Wayback queries: nothing published (the finished "
+                       "blocks are kept for the next run)");
+        else
+            optout_log(LOG_ERR, "history: wayback: %s: nothing published (the finished blocks are kept for the next "
+                       "run)", err);
+        return r == 1 ? OPTOUT_EXIT_INTERRUPTED : OPTOUT_EXIT_FAILURE;
+    }
+    char t1[32] = "-", t2[32] = "-";
+    struct tm tm;
+    time_t t = (time_t)ws.query_first;
+    if (ws.query_first && gmtime_r(&t, &tm)) strftime(t1, sizeof t1, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    t = (time_t)ws.query_last;
+    if (ws.query_last && gmtime_r(&t, &tm)) strftime(t2, sizeof t2, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    fprintf(stderr,
+            "history: wayback: %" PRIu64 " hosts in %" PRIu64 " blocks (%" PRIu64 " resumed), %" PRIu64
+            " requests (%" PRIu64 " CDX pages) in this run; rows %" PRIu64 ", kept %" PRIu64 ", other hosts %" PRIu64
+            ", bad %" PRIu64 "; hosts failed %" PRIu64 "\n"
+            "history: wayback: %" PRIu64 " captures kept, %" PRIu64 " redirects skipped, %" PRIu64
+            " dropped without a body; bodies fetched %" PRIu64 ", reused %" PRIu64 ", dropped %" PRIu64 "\n"
+            "history: wayback: queries from %s to %s, answers sha256 %s\n",
+            ws.hosts, ws.blocks, ws.blocks_resumed, ws.requests, ws.queries, ws.rows, ws.rows_kept, ws.rows_other_host,
+            ws.rows_bad, ws.hosts_failed, ws.captures, ws.redirects_skipped, ws.captures_dropped, ws.bodies_fetched,
+            ws.bodies_reused, ws.bodies_dropped, t1, t2, ws.answers_sha256);
+    return OPTOUT_EXIT_OK;
 }
 
 int cmd_history(int argc, char **argv) {
@@ -377,6 +459,7 @@ int cmd_history(int argc, char **argv) {
                        n == 1 ? "" : "s");
     }
     if (rc != OPTOUT_EXIT_OK) goto done;
+    if (args.wayback && (rc = history_wayback(&args, &v, list, st.w)) != OPTOUT_EXIT_OK) goto done;
     {
         uint64_t added, bodies, body_bytes, versions = 0, nhosts = 0;
         optout_history_writer_counts(st.w, &added, &bodies, &body_bytes);

@@ -217,7 +217,13 @@ static int stream_url(const char *location, const optout_cc_stream_options *o, o
     char cerr[CURL_ERROR_SIZE];
     stream_state s = {.easy = easy, .sink = sink, .arg = arg, .stop = o ? o->stop : NULL};
     int rc = -1, attempt = 0, hops = 0;
+    long prev_status = 0;
+    if (o && o->last_status) *o->last_status = 0;
     for (;;) {
+        if (o && o->before_request && o->before_request(o->pace_arg, prev_status) != 0) {
+            rc = 1;
+            break;
+        }
         curl_easy_reset(easy);
         cerr[0] = '\0';
         s.decided = s.body = s.have_range = 0;
@@ -246,6 +252,8 @@ static int stream_url(const char *location, const optout_cc_stream_options *o, o
         CURLcode code = curl_easy_perform(easy);
         long status = 0;
         curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &status);
+        prev_status = code == CURLE_OK ? status : -1;
+        if (o && o->last_status) *o->last_status = status;
         if (s.sink_stopped || code == CURLE_ABORTED_BY_CALLBACK) {
             rc = 1;
             break;

@@ -24,6 +24,7 @@
 #include "optout/rank.h"
 #include "optout/util.h"
 #include "optout/version.h"
+#include "optout/wayback.h"
 
 #define B OPTOUT_PROG_BROKER
 #define R OPTOUT_PROG_RUN
@@ -150,6 +151,18 @@ static int check_cc_base(const char *v, char *err, size_t errlen) {
     const char *host = strstr(v, "://") + 3;
     if (*host && *host != '/') return 0;
     optout_set_err(err, errlen, "expected http(s)://HOST[/PATH] or a directory, got '%.200s'", v);
+    return -1;
+}
+/* --wayback-base: an http(s) URL with a host; --wayback-rate: requests per second (wayback.h). */
+static int check_wayback_base(const char *v, char *err, size_t errlen) {
+    if (optout_cc_is_url(v) && strstr(v, "://")[3] && strstr(v, "://")[3] != '/') return 0;
+    optout_set_err(err, errlen, "expected http(s)://HOST[:PORT][/PATH], got '%.200s'", v);
+    return -1;
+}
+static int check_wayback_rate(const char *v, char *err, size_t errlen) {
+    double r;
+    if (optout_wayback_rate_parse(v, &r) == 0) return 0;
+    optout_set_err(err, errlen, "expected requests per second, 0 < R <= 1000, got '%.200s'", v);
     return -1;
 }
 /* an input file, or "-" (standard input) */
@@ -320,6 +333,20 @@ const optout_option optout_option_table[] = {
         "crawls whose crawl-data/CRAWL/robotstxt.paths.gz (under --cc-base) lists the files"),
     ROW("cc-base", CC_BASE, STRING, H, "URL|DIR", OPTOUT_HISTORY_CC_BASE_DEFAULT, 0, 0, NULL, check_cc_base,
         "where crawl-data/ is: an http(s) URL or a local directory"),
+    /* optout history: the Wayback Machine's robots.txt captures (wayback.h) */
+    ROW("wayback", WAYBACK, FLAG, H, NULL, "false", 0, 0, NULL, NULL,
+        "add the Wayback Machine's captures of the hosts (one CDX query per host, then bodies)"),
+    ROW("wayback-hosts-file", WAYBACK_HOSTS_FILE, STRING, H, "FILE", "(--hosts FILE)", 0, 0, NULL, check_file,
+        "the hosts asked of the Wayback Machine"),
+    ROW("wayback-hosts", WAYBACK_HOSTS, NUMBER, H, "N", "10000", 1, 100000000, NULL, NULL,
+        "ask for the first N hosts of that file only"),
+    ROW("wayback-from", WAYBACK_FROM, NUMBER, H, "YEAR", "1996", 1996, 2100, NULL, NULL, "first year of captures"),
+    ROW("wayback-to", WAYBACK_TO, NUMBER, H, "YEAR", "2016", 1996, 2100, NULL, NULL,
+        "last year of captures (Common Crawl's start from CC-MAIN-2016-36)"),
+    ROW("wayback-base", WAYBACK_BASE, STRING, H, "URL", OPTOUT_WAYBACK_BASE_DEFAULT, 0, 0, NULL, check_wayback_base,
+        "the Wayback Machine's address"),
+    ROW("wayback-rate", WAYBACK_RATE, STRING, H, "R", "1", 0, 0, NULL, check_wayback_rate,
+        "requests per second, at most (retries and pages included)"),
     /* optout-worker */
     SHORT('c', "connect", CONNECT, STRING, W, "ENDPOINT", NULL, 0, 0, NULL,
           "the broker: tcp://HOST:PORT or ipc:///PATH"),

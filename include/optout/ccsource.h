@@ -54,6 +54,13 @@ typedef struct {
     long low_speed_time;     /* seconds under 1 KiB/s that abort a transfer (0: 60) */
     const char *user_agent;  /* NULL: optout/<version> */
     volatile sig_atomic_t *stop;
+    /* Pacing (optional): called before every HTTP request, retries and redirect hops included, with
+     * the status of the attempt before it in this transfer (0 for the first, -1 after a transport
+     * failure); nonzero stops the transfer (returns 1). last_status (optional) receives the status
+     * of the transfer's last answer (0 when none). */
+    int (*before_request)(void *pace_arg, long prev_status);
+    void *pace_arg;
+    long *last_status;
 } optout_cc_stream_options;
 
 /* Returns 0 to go on, nonzero to stop. */

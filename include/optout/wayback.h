@@ -1,0 +1,75 @@
+/* wayback.h — robots.txt captures from the Internet Archive's Wayback Machine (CDX API and raw
+ * replay) into a history archive build (rules for users: docs/history.md, "Wayback").
+ *
+ * Contract
+ * - Hosts are grouped by their key without a leading "www.": one CDX query per group
+ *   (BASE/cdx/search/cdx?url=GROUP/robots.txt&output=json&fl=timestamp,original,statuscode,digest,
+ *   length&from=FROM&to=TO&showResumeKey=true&limit=..., then again with resumeKey while the answer
+ *   names one), since the CDX matches both schemes and "www.". A row is kept for the listed host
+ *   whose key is the host key of its `original` (other rows are counted, not kept); every capture
+ *   keeps its own time (no collapse).
+ * - Rows: timestamp 14 digits (UTC), original an http(s) URL of printable ASCII, statuscode 3
+ *   digits, digest [A-Z0-9] (at most 64). A row that is not so is counted bad and skipped; an
+ *   answer that is not a JSON array of arrays of strings fails its host (counted, warned, no
+ *   captures: the archive would not know what it missed) and the run goes on.
+ * - Which captures get a body: those with a 2xx status, once per digest over the whole run
+ *   (BASE/web/<timestamp>id_/<original>): any 2xx capture can be the latest before some document's
+ *   time, and a robots.txt changes rarely, so digests bound the cost. 3xx captures are skipped (the
+ *   CDX gives no Location: an unresolved redirect counts as no capture anyway); 4xx, 429 and 5xx
+ *   captures join without a body (unavailable / unreachable).
+ * - A body whose replay answers 4xx, or that arrives cut after every retry, drops the captures of
+ *   its digest (counted, warned). 429 and 5xx after every retry, or a transport failure, fail the
+ *   run: what was done is kept for the next run.
+ * - Politeness: one transfer at a time; requests paced to at most `rate` per second (a token bucket
+ *   of one token: never two requests closer than 1/rate s, retries and pages included); 429 and
+ *   5xx retried with exponential backoff and Retry-After (ccsource.h); after
+ *   OPTOUT_WAYBACK_PAUSE_AFTER_429 answers 429 in a row, every request waits pause_ms more once.
+ * - Resumption: hosts are done in blocks; a finished block is STATE/block-NNNNNN.tsv (written to a
+ *   temporary name, fsynced, renamed) with its queries (group, time, SHA-256 of the answers, rows)
+ *   and captures; bodies are STATE/bodies/<digest>. A block file whose header names another base,
+ *   years or host list is done again. A killed run asks again only for the unfinished block.
+ * - optout_wayback_collect() adds every capture to w (origin wayback, crawl "") and fills st,
+ *   answers_sha256 being the SHA-256 of the per-query lines "group\tsha256\n" in order.
+ *   Returns 0, 1 stopped (*o->stop), -1 with err.
+ */
+#ifndef OPTOUT_WAYBACK_H
+#define OPTOUT_WAYBACK_H
+
+#include <signal.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "optout/history_archive.h"
+
+#define OPTOUT_WAYBACK_BASE_DEFAULT "https://web.archive.org"
+#define OPTOUT_WAYBACK_STATE_DIR ".wayback" /* under the output directory */
+#define OPTOUT_WAYBACK_PAUSE_AFTER_429 3
+
+typedef struct {
+    const char *base;            /* e.g. https://web.archive.org */
+    int from_year, to_year;      /* inclusive */
+    double rate;                 /* requests per second, > 0 */
+    const char *state_dir;       /* created when missing */
+    size_t block_hosts;          /* host groups per block (0: 100) */
+    int retries;                 /* < 0: 4 */
+    long backoff_ms;             /* first backoff (0: 2000) */
+    long pause_ms;               /* the pause after repeated 429s (0: 300000) */
+    int quiet;                   /* no estimate, no progress */
+    volatile sig_atomic_t *stop;
+} optout_wayback_options;
+
+typedef struct {
+    uint64_t hosts, queries, requests, rows, rows_kept, rows_other_host, rows_bad, hosts_failed;
+    uint64_t captures, redirects_skipped, bodies_fetched, bodies_reused, bodies_dropped, captures_dropped;
+    uint64_t blocks, blocks_resumed;
+    int64_t query_first, query_last; /* Unix seconds of the earliest and latest query (0: none) */
+    char answers_sha256[65];
+} optout_wayback_stats;
+
+/* "R" a positive decimal number of requests per second (at most 1000): 0, or -1. */
+int optout_wayback_rate_parse(const char *text, double *rate);
+
+int optout_wayback_collect(const char *const *hosts, size_t n, const optout_wayback_options *o,
+                           optout_history_writer *w, optout_wayback_stats *st, char *err, size_t errlen);
+
+#endif

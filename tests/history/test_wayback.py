@@ -1,0 +1,284 @@
+#!/usr/bin/python3
+"""`optout history --wayback` against a local CDX and replay server (wayback_server.py).
+
+usage: test_wayback.py BIN_DIR REPO_ROOT [SHARED_DIR]
+
+The scenario is built from real robots.txt bodies (SHARED_DIR/data/robots-top10k; skipped
+without it): hosts with several captures over both schemes and www., bodies that change and come
+back, CDX pages (three rows each) joined with resumeKey, an empty answer, a malformed one, 404,
+503 and 301 captures, a row with status "-", rows of an unlisted www. host, captures outside the
+years asked, CDX answers 429 (three in a row: the global pause) and 503 with Retry-After, a body
+the archive does not have (404), one cut once (retried) and one always cut (dropped). The
+expected index is computed here from the scenario alone by the documented rules (the checker does
+not read the program's block files). Scenarios:
+  full     index.tsv equals the expected versions line for line; each distinct body fetched once;
+           the summary's counts; the answers' hash changes when the archive's answers do.
+  rate     the server's request times: never two requests closer than 1/rate (retries and pages
+           included), the Retry-After waited, the pause after three 429s, the User-Agent.
+  resume   a run killed (SIGKILL) after its first blocks, then run again: the finished blocks'
+           hosts are not asked again, and the index equals the full run's.
+  usage    --wayback-* without --wayback, a bad rate, from after to: exit 2.
+"""
+import datetime, hashlib, os, shutil, signal, subprocess, sys, tempfile, time
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "support"))
+sys.path.insert(0, HERE)
+from optout_test import check, finish, run, skip  # noqa: E402
+from wayback_server import WaybackServer, digest_of, group_of  # noqa: E402
+
+BIN, ROOT = sys.argv[1], sys.argv[2]
+SHARED = sys.argv[3] if len(sys.argv) > 3 else os.path.join(ROOT, "..", "shared")
+OPTOUT = os.path.join(BIN, "optout")
+TOP10K = os.path.join(SHARED, "data", "robots-top10k")
+if not os.path.isdir(TOP10K):
+    skip("no %s (the real robots.txt bodies)" % TOP10K)
+
+NAMES = ["4chan.org", "10times.com", "caniuse.com", "cdnjs.com", "ckeditor.com", "clark.com", "case.edu",
+         "casper.com", "ccli.com", "collider.com", "colorlib.com", "cooltext.com"]
+REAL = {}
+for n in NAMES:
+    REAL[n] = open(os.path.join(TOP10K, n), "rb").read()
+
+CAPS = []
+
+
+def cap(ts, original, status, body=None, status_text=None):
+    c = {"timestamp": ts, "original": original, "status": status, "body": body}
+    if status_text:
+        c["status_text"] = status_text
+    CAPS.append(c)
+
+
+a, b, c_, d, e, f, g, h, i, j, k, l = NAMES
+# a: both schemes and www. (both listed), a body that changes and comes back, 404 and 503 captures,
+#    paged (more than three rows), one capture outside the years
+A1, A2 = REAL[a], REAL[a] + b"\n# changed\nDisallow: /private/\n"
+cap("20100105120000", "http://%s/robots.txt" % a, 200, A1)
+cap("20100301000000", "http://%s/robots.txt" % a, 200, A1)
+cap("20110301000000", "http://%s:80/robots.txt" % a, 200, A2)
+cap("20120301000000", "http://%s/robots.txt" % a, 404)
+cap("20120401000000", "http://%s/robots.txt" % a, 404)
+cap("20130301000000", "http://%s/robots.txt" % a, 200, A1)
+cap("20110601000000", "https://%s/robots.txt" % a, 200, A2)
+cap("20140601000000", "https://%s/robots.txt" % a, 503)
+cap("20120101000000", "http://www.%s/robots.txt" % a, 200, A1)
+cap("20130101000000", "https://www.%s/robots.txt" % a, 301)
+cap("20180101000000", "http://%s/robots.txt" % a, 200, b"User-agent: *\nDisallow: /\n")  # after --wayback-to
+cap("20050101000000", "http://%s/robots.txt" % a, 200, b"# before --wayback-from\n")
+# b: www. rows while only the bare host is listed (other host), a "-" status row
+cap("20110101000000", "http://%s/robots.txt" % b, 200, REAL[b])
+cap("20110201000000", "http://www.%s/robots.txt" % b, 200, REAL[b] + b"#www\n")
+cap("20110301000000", "http://%s/robots.txt" % b, 200, REAL[b], status_text="-")
+# c: nothing in the archive (empty answer); d: a malformed answer
+cap("20110101000000", "http://%s/robots.txt" % d, 200, REAL[d])
+# e: CDX answers 429 three times (Retry-After: 1) first; f: 503 once
+cap("20120101000000", "https://%s/robots.txt" % e, 200, REAL[e])
+cap("20120101000000", "https://%s/robots.txt" % f, 200, REAL[f])
+# g: a body the archive lost (replay 404); h: cut once; i: always cut; j: same body as h (fetched once)
+cap("20100101000000", "http://%s/robots.txt" % g, 200, REAL[g])
+cap("20110101000000", "http://%s/robots.txt" % g, 200, REAL[g] + b"# 2\n")
+cap("20100101000000", "http://%s/robots.txt" % h, 200, REAL[h])
+cap("20100101000000", "http://%s/robots.txt" % i, 200, REAL[i])
+cap("20100201000000", "http://%s/robots.txt" % j, 200, REAL[h])
+# k, l: plain (blocks for the resume test)
+cap("20140101000000", "https://%s/robots.txt" % k, 200, REAL[k])
+cap("20150101000000", "https://%s/robots.txt" % l, 200, REAL[l])
+cap("20150101000000", "https://%s/robots.txt" % l, 200, REAL[l])  # the same second twice
+
+LISTED = [a, "www." + a, b, c_, d, e, f, g, h, i, j, k, l]
+FAULTS = {"malformed": {d}, "cdx_status": {e: [429, 429, 429], f: [503]},
+          "body_404": {digest_of(REAL[g])}, "cut_once": {digest_of(REAL[h])}, "cut_always": {digest_of(REAL[i])}}
+FROM, TO = 2008, 2016
+TIMING = "2,100,1500"  # blocks of 2 hosts, backoff 100 ms, the pause after three 429s 1.5 s
+
+
+def outcome(status):
+    if 200 <= status < 300:
+        return "ok"
+    if 300 <= status < 500 and status != 429:
+        return "unavailable"
+    return "unreachable"
+
+
+def stamp(ts):
+    t = datetime.datetime.strptime(ts, "%Y%m%d%H%M%S")
+    return t.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def hostkey(original):
+    hp = original.split("://", 1)[1].split("/", 1)[0].lower()
+    return hp[:-3] if hp.endswith(":80") else hp
+
+
+def expected():
+    """The versions by the documented rules, from the scenario alone."""
+    dropped = FAULTS["body_404"] | FAULTS["cut_always"]
+    series = {}
+    for cp in sorted(CAPS, key=lambda x: x["timestamp"]):
+        host, scheme = hostkey(cp["original"]), cp["original"].split(":", 1)[0]
+        if host not in LISTED or not (FROM <= int(cp["timestamp"][:4]) <= TO):
+            continue
+        if group_of(host) in FAULTS["malformed"] or cp.get("status_text") == "-":
+            continue
+        st = cp["status"]
+        if 300 <= st < 400:
+            continue
+        body = cp["body"] if 200 <= st < 300 else None
+        if body is not None and digest_of(body) in dropped:
+            continue
+        series.setdefault((host, scheme), []).append((cp["timestamp"], st, body))
+    out = []
+    for (host, scheme) in sorted(series):
+        cur = None
+        for ts, st, body in series[(host, scheme)]:
+            ans = (st, outcome(st), hashlib.sha256(body).hexdigest() if body is not None else "-",
+                   len(body) if body is not None else 0)
+            if cur and cur[0] == ans:
+                cur[2] = ts
+                cur[3] += 1
+            else:
+                cur = [ans, ts, ts, 1]
+                out.append((host, scheme, cur))
+    lines = []
+    for host, scheme, (ans, first, last, n) in out:
+        lines.append("\t".join(map(str, [host, scheme, "wayback", "-", stamp(first), stamp(last), n, ans[0], ans[1],
+                                         "-", "-", ans[2], ans[3], 0])))
+    return lines
+
+
+def index_lines(out):
+    p = os.path.join(out, "history", "index.tsv")
+    if not os.path.isfile(p):
+        return None
+    return ["\t".join(x.split("\t")[:14]) for x in open(p).read().split("\n")[2:] if x]
+
+
+TMP = tempfile.mkdtemp(prefix="optout-wayback-test.")
+HOSTS = os.path.join(TMP, "hosts.txt")
+open(HOSTS, "w").write("".join(x + "\n" for x in LISTED))
+EXPECTED = expected()
+RATE = 10.0
+
+
+def history(out, srv, extra=(), env_timing=TIMING, **kw):
+    env = dict(os.environ, OPTOUT_WAYBACK_TEST_TIMING=env_timing)
+    return run([OPTOUT, "history", "--wayback", "--hosts", HOSTS, "--out", out, "--wayback-base", srv.base,
+                "--wayback-from", str(FROM), "--wayback-to", str(TO), "--wayback-rate", str(RATE)] + list(extra),
+               env=env, timeout=300, **kw)
+
+
+# ---- full --------------------------------------------------------------------------------------
+srv = WaybackServer([dict(x) for x in CAPS], FAULTS)
+OUT1 = os.path.join(TMP, "out1")
+r = history(OUT1, srv)
+check(r.returncode == 0, "full: exit 0 (%d: %s)" % (r.returncode, r.stderr.strip()[-800:]))
+got = index_lines(OUT1)
+check(got == EXPECTED, "full: index.tsv is the expected versions (%d lines)" % len(EXPECTED))
+if got != EXPECTED:
+    print("expected:\n  " + "\n  ".join(EXPECTED) + "\ngot:\n  " + "\n  ".join(got or []))
+log = srv.requests()
+bodies = [p for (_, p, s, _) in log if p.startswith("/web/") and s == 200]
+fetched = {}
+for p in bodies:
+    fetched[p] = fetched.get(p, 0) + 1
+digests_2xx = {digest_of(x["body"]) for x in CAPS if x["body"] is not None and 200 <= x["status"] < 300
+               and FROM <= int(x["timestamp"][:4]) <= TO and hostkey(x["original"]) in LISTED
+               and x.get("status_text") != "-" and group_of(x["original"]) not in FAULTS["malformed"]}
+replays = [p for (_, p, _, _) in log if p.startswith("/web/")]
+check(len({p for p in replays}) == len(digests_2xx),
+      "full: one replay URL per distinct 2xx digest (%d URLs, %d digests)" % (len(set(replays)), len(digests_2xx)))
+check(not any(p.startswith("/web/2005") or p.startswith("/web/2018") for p in replays),
+      "full: no body of a capture outside the years asked")
+cdx = [p for (_, p, _, _) in log if p.startswith("/cdx/")]
+check(all("from=%d" % FROM in p and "to=%d" % TO in p and "output=json" in p and "collapse" not in p for p in cdx),
+      "full: every CDX query names the years, JSON, no collapse")
+check(sum(1 for p in cdx if "url=www." in p) == 0 and sum(1 for p in cdx if "url=%s%%2F" % a in p or
+                                                           "url=%s/" % a in p) >= 4,
+      "full: one query (paged) for %s and www.%s together" % (a, a))
+check(any("resumeKey=" in p for p in cdx), "full: pages joined with resumeKey")
+err = r.stderr
+check("hosts failed 1" in err and "bad 1" in err, "full: the malformed answer fails its host, the '-' row is bad")
+check("1 redirects skipped" in err, "full: the 301 capture skipped")
+check("bodies fetched" in err and "dropped 2" in err, "full: two digests dropped (404, always cut)")
+check("answers sha256 " in err and "queries from " in err, "full: the queries' time and answers' hash")
+check("at least" in err and "ETA" in err, "full: an estimate first, progress with an ETA")
+hash1 = err.split("answers sha256 ")[1].split()[0] if "answers sha256 " in err else ""
+
+# a run again: nothing asked (every block done), the same index
+n_before = len(srv.requests())
+r = history(OUT1, srv)
+check(r.returncode == 0 and index_lines(OUT1) == EXPECTED and len(srv.requests()) == n_before,
+      "full: a second run asks nothing and publishes the same index")
+check(("answers sha256 %s" % hash1) in r.stderr, "full: the same answers' hash from the blocks")
+srv.close()
+
+# ---- rate --------------------------------------------------------------------------------------
+gaps = [t2[0] - t1[0] for t1, t2 in zip(log, log[1:])]
+check(min(gaps) >= 0.9 / RATE, "rate: never two requests closer than 1/rate (min gap %.3f s, %d requests)"
+      % (min(gaps), len(log)))
+for idx, (t, p, s, _) in enumerate(log[:-1]):
+    if s in (429, 503) and p.startswith("/cdx/"):
+        check(log[idx + 1][0] - t >= 0.95, "rate: Retry-After waited after %d (%.2f s)" % (s, log[idx + 1][0] - t))
+e_reqs = [x for x in log if "url=%s" % e in x[1]]
+check(len(e_reqs) >= 4 and e_reqs[3][0] - e_reqs[2][0] >= 1.45 and "in a row: pausing" in err,
+      "rate: three 429s in a row pause every request (gap %.2f s)" %
+      ((e_reqs[3][0] - e_reqs[2][0]) if len(e_reqs) >= 4 else -1))
+check(all(ua.startswith("optout/") for (_, _, _, ua) in log), "rate: every request names the tool (User-Agent)")
+
+# ---- resume ------------------------------------------------------------------------------------
+srv = WaybackServer([dict(x) for x in CAPS], FAULTS)
+OUT2 = os.path.join(TMP, "out2")
+env = dict(os.environ, OPTOUT_WAYBACK_TEST_TIMING=TIMING)
+p = subprocess.Popen([OPTOUT, "history", "--wayback", "--hosts", HOSTS, "--out", OUT2, "--wayback-base", srv.base,
+                      "--wayback-from", str(FROM), "--wayback-to", str(TO), "--wayback-rate", str(RATE)],
+                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
+state = os.path.join(OUT2, ".wayback")
+deadline = time.time() + 60
+while time.time() < deadline and p.poll() is None:
+    if os.path.isdir(state) and len([x for x in os.listdir(state) if x.endswith(".tsv")]) >= 3:
+        break
+    time.sleep(0.02)
+p.send_signal(signal.SIGKILL)
+p.wait()
+done_blocks = sorted(x for x in os.listdir(state) if x.startswith("block-") and x.endswith(".tsv"))
+check(3 <= len(done_blocks) < 6, "resume: killed after %d of 6 blocks" % len(done_blocks))
+asked_before = set()
+for name in done_blocks:
+    for line in open(os.path.join(state, name)):
+        if line.startswith("Q\t"):
+            asked_before.add(line.split("\t")[1])
+n_first = len(srv.requests())
+r = history(OUT2, srv)
+check(r.returncode == 0, "resume: the second run exits 0 (%s)" % r.stderr.strip()[-300:])
+again = {group_of(x[1].split("url=")[1].split("%2F")[0].split("/")[0]) for x in srv.requests()[n_first:]
+         if x[1].startswith("/cdx/")}
+check(again and not (again & asked_before),
+      "resume: the finished blocks' hosts are not asked again (%s before, %s after)" %
+      (sorted(asked_before), sorted(again)))
+check(index_lines(OUT2) == EXPECTED, "resume: the same index as the full run")
+check("resumed" in r.stderr and ("(%d resumed)" % len(done_blocks)) in r.stderr, "resume: the summary says so")
+srv.close()
+
+# the archive answers otherwise: the answers' hash changes
+srv = WaybackServer([dict(x) for x in CAPS] + [{"timestamp": "20150601000000", "original": "https://%s/robots.txt" % k,
+                                               "status": 404, "body": None}], FAULTS)
+OUT3 = os.path.join(TMP, "out3")
+r = history(OUT3, srv)
+check(r.returncode == 0 and "answers sha256 " in r.stderr and hash1 and ("answers sha256 %s" % hash1) not in r.stderr,
+      "full: another answer gives another hash")
+srv.close()
+
+# ---- usage -------------------------------------------------------------------------------------
+r = run([OPTOUT, "history", "--hosts", HOSTS, "--out", OUT3, "--wayback-rate", "2", "--cc-robots", HOSTS])
+check(r.returncode == 2, "usage: --wayback-rate without --wayback exits 2")
+r = run([OPTOUT, "history", "--wayback", "--hosts", HOSTS, "--out", OUT3, "--wayback-rate", "0"])
+check(r.returncode == 2, "usage: --wayback-rate 0 exits 2")
+r = run([OPTOUT, "history", "--wayback", "--hosts", HOSTS, "--out", OUT3, "--wayback-from", "2015",
+         "--wayback-to", "2010"])
+check(r.returncode == 2, "usage: --wayback-from after --wayback-to exits 2")
+r = run([OPTOUT, "history", "--wayback", "--hosts", HOSTS, "--out", OUT3, "--wayback-base", "ftp://x"])
+check(r.returncode == 2, "usage: a --wayback-base that is no http(s) URL exits 2")
+
+if not os.environ.get("OPTOUT_KEEP_TMP"):
+    shutil.rmtree(TMP, ignore_errors=True)
+finish("test_wayback")
