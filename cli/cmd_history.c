@@ -87,14 +87,6 @@ static int add_seen(const char *key, size_t len, void *value, void *arg) {
     return put_host(arg, key, len);
 }
 
-/* 2xx ok; 4xx (but 429) and 3xx unavailable; 429, 5xx and anything that is no HTTP answer
- * (1xx, 600 and over) unreachable: the fetch outcomes (fetch.h). */
-static optout_outcome outcome_of(int status) {
-    if (status >= 200 && status < 300) return OPTOUT_OUTCOME_OK;
-    if (status >= 300 && status < 500 && status != 429) return OPTOUT_OUTCOME_UNAVAILABLE;
-    return OPTOUT_OUTCOME_UNREACHABLE;
-}
-
 /* The redirect target of a 3xx: Location resolved against the captured URL; its host key and
  * scheme. 0, or -1 when it is no http(s) URL with a host. */
 static int redirect_target(const char *base, const char *location, char key[OPTOUT_HOSTKEY_MAX], size_t *key_len,
@@ -144,7 +136,7 @@ static int history_record(const optout_warc_record *rec, void *arg) {
     snprintf(v.crawl, sizeof v.crawl, "%s", rec->crawl);
     v.first = v.last = rec->date;
     v.status = rec->status;
-    v.outcome = outcome_of(rec->status);
+    v.outcome = optout_history_status_outcome(rec->status);
     char target[OPTOUT_HOSTKEY_MAX];
     size_t tlen;
     if (rec->status >= 300 && rec->status < 400 &&

@@ -9,6 +9,12 @@
 #include "optout/strmap.h"
 #include "optout/util.h"
 
+optout_outcome optout_history_status_outcome(int status) {
+    if (status >= 200 && status < 300) return OPTOUT_OUTCOME_OK;
+    if (status >= 300 && status < 500 && status != 429) return OPTOUT_OUTCOME_UNAVAILABLE;
+    return OPTOUT_OUTCOME_UNREACHABLE;
+}
+
 optout_history_scheme optout_history_url_scheme(const char *url, size_t len) {
     return len > 8 && optout_lower(url[0]) == 'h' && optout_lower(url[1]) == 't' && optout_lower(url[2]) == 't' &&
                    optout_lower(url[3]) == 'p' && optout_lower(url[4]) == 's' && url[5] == ':'

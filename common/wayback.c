@@ -170,6 +170,13 @@ static int json_str(const char **p, const char *end, char *out, size_t cap) {
     return 0;
 }
 
+/* After a list item: 1 and past a ',', 0 and past the closing ']', -1 for anything else. */
+static int list_next(const char **p, const char *end) {
+    skip_ws(p, end);
+    if (*p < end && (**p == ',' || **p == ']')) return *(*p)++ == ',';
+    return -1;
+}
+
 #define WB_FIELD_MAX 4096
 #define WB_FIELDS 5
 
@@ -273,16 +280,9 @@ static int cdx_parse(const char *text, size_t len, cdx_sink *k, char *resume, si
                 char tmp[WB_FIELD_MAX];
                 if (json_str(&p, end, nf < WB_FIELDS ? f[nf] : tmp, WB_FIELD_MAX) != 0) goto bad;
                 nf++;
-                skip_ws(&p, end);
-                if (p < end && *p == ',') {
-                    p++;
-                    continue;
-                }
-                if (p < end && *p == ']') {
-                    p++;
-                    break;
-                }
-                goto bad;
+                int more = list_next(&p, end);
+                if (more < 0) goto bad;
+                if (!more) break;
             }
         }
         if (row_no == 0) {
@@ -298,16 +298,9 @@ static int cdx_parse(const char *text, size_t len, cdx_sink *k, char *resume, si
             cdx_row(k, f, nf);
         }
         row_no++;
-        skip_ws(&p, end);
-        if (p < end && *p == ',') {
-            p++;
-            continue;
-        }
-        if (p < end && *p == ']') {
-            p++;
-            break;
-        }
-        goto bad;
+        int more = list_next(&p, end);
+        if (more < 0) goto bad;
+        if (!more) break;
     }
     skip_ws(&p, end);
     if (p != end) goto bad;
@@ -612,9 +605,7 @@ static int load_block(wb_run *r, const char *path, const char *key, optout_histo
             r->st->redirects_skipped++;
             continue;
         }
-        v.outcome = u >= 200 && u < 300 ? OPTOUT_OUTCOME_OK
-                    : u >= 400 && u < 500 && u != 429 ? OPTOUT_OUTCOME_UNAVAILABLE
-                                                      : OPTOUT_OUTCOME_UNREACHABLE;
+        v.outcome = optout_history_status_outcome(v.status);
         char *body = NULL;
         size_t blen = 0;
         if (v.outcome == OPTOUT_OUTCOME_OK) {

@@ -151,6 +151,9 @@ typedef struct {
 int optout_history_select(const optout_history_source *src, const char *host, size_t len,
                           optout_history_scheme scheme, const optout_doc_time *t, int64_t max_age,
                           optout_history_pick *out, char *err, size_t errlen);
+/* A capture's outcome from its HTTP status (the fetch outcomes): 2xx ok; 3xx and 4xx but 429
+ * unavailable; 429, 5xx and anything that is no HTTP status (1xx, 600 and over) unreachable. */
+optout_outcome optout_history_status_outcome(int status);
 /* "https" (any case) -> HTTPS, anything else HTTP: the scheme of a URL (its text before "://"). */
 optout_history_scheme optout_history_url_scheme(const char *url, size_t len);
 

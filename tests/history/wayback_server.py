@@ -13,7 +13,7 @@ GET /cdx/search/cdx?url=HOST/robots.txt&output=json&fl=...&from=Y&to=Y&showResum
   matches the captures whose host, without "www.", is HOST's without "www." (both schemes), in the
   years asked, sorted by time; pages of at most min(N, page_rows) rows, each but the last ending
   with [] and [resumeKey]. GET /web/<timestamp>id_/<original> replays the capture's body.
-Every request is logged: (monotonic time, path, status, User-Agent) in server.log.
+Every request is logged: (monotonic time of its arrival, path, status, User-Agent) in server.log.
 """
 import base64
 import hashlib
@@ -57,7 +57,7 @@ class WaybackServer:
 
             def send(self, status, body, ctype="application/json", extra=None, cut=False):
                 with server.lock:
-                    server.log.append((time.monotonic(), self.path, status, self.headers.get("User-Agent", "")))
+                    server.log.append((self.received, self.path, status, self.headers.get("User-Agent", "")))
                 self.send_response(status)
                 self.send_header("Content-Type", ctype)
                 self.send_header("Content-Length", str(len(body)))
@@ -72,6 +72,7 @@ class WaybackServer:
                     self.close_connection = True
 
             def do_GET(self):
+                self.received = time.monotonic()  # when the request arrived: what the rate is about
                 u = urllib.parse.urlsplit(self.path)
                 if u.path == "/cdx/search/cdx":
                     return self.cdx(urllib.parse.parse_qs(u.query))
