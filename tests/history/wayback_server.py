@@ -97,7 +97,7 @@ class WaybackServer:
                 n = min(int(q.get("limit", ["100000"])[0]), server.page_rows)
                 page = rows[start:start + n]
                 out = [["timestamp", "original", "statuscode", "digest", "length"]]
-                out += [[c["timestamp"], c["original"], c.get("status_text", str(c["status"])), c["digest"],
+                out += [[c["timestamp"], c["original"], c.get("status_text", str(c["status"])), c.get("digest_text", c["digest"]),
                          str(len(c["body"] or b""))] for c in page]
                 if start + n < len(rows):
                     out += [[], ["%s:%d" % (g, start + n)]]
