@@ -173,7 +173,7 @@ typedef enum {
     K_VERSION, /* "v": positive int, must be OPTOUT_PROTOCOL_VERSION (not stored) */
     K_TYPE,    /* "t": one of the type names -> optout_msg_type */
     K_U64,     /* uint64_t */
-    K_U32,     /* uint32_t */
+    K_U32,     /* uint32_t, at most cap when cap is not 0 */
     K_I64,     /* int64_t */
     K_I32,     /* int32_t */
     K_BOOL,    /* uint8_t, msgpack bool */
@@ -205,7 +205,7 @@ static const field MSG_FIELDS[F_MSG_COUNT] = {
     [F_T] = {"t", K_TYPE, M(type), 0, 0, 0},
     [F_E] = {"e", K_U64, M(epoch), 0, 0, 0},
     [F_W] = {"w", K_NAME, M(worker), 0, OPTOUT_MSG_NAME_MAX, 0},
-    [F_C] = {"c", K_U32, M(credit), 0, 0, 0},
+    [F_C] = {"c", K_U32, M(credit), 0, OPTOUT_MSG_MAX_CREDIT, 0},
     [F_ID] = {"id", K_U64, M(task), 0, 0, 0},
     [F_A] = {"a", K_U64, M(attempt), 0, 0, 0},
     [F_K] = {"k", K_KIND, M(kind), 0, 0, 0},
@@ -256,7 +256,7 @@ const char *optout_msg_type_name(optout_msg_type t) {
 
 #define C(member) offsetof(optout_run_config, member)
 enum { G_M, G_HK, G_U, G_L, G_ML, G_AG, G_FU, G_FL, G_FT, G_FD, G_FDT, G_FX, G_RD, G_R, G_RP, G_RA, G_NP, G_MT, G_NE, G_NN, G_AH,
-       G_FS, G_FC, G_FCT, G_FTO, G_FR, G_FAP, G_FUA, G_FCN, G_GR, G_KH, G_RH, G_SP, G_OT, G_BD, G_MU, G_PC, G_OF, G_CFG_COUNT };
+       G_FS, G_FC, G_FCT, G_FTO, G_FR, G_FAP, G_FUA, G_FCN, G_GR, G_KH, G_RH, G_SP, G_SS, G_OT, G_BD, G_MU, G_PC, G_OF, G_CFG_COUNT };
 static const field CFG_FIELDS[G_CFG_COUNT] = {
     [G_M] = {"m", K_MODE, C(mode), 0, 0, 0},
     [G_HK] = {"hk", K_HOSTKEY, C(host_key), 0, 0, 0},
@@ -291,6 +291,7 @@ static const field CFG_FIELDS[G_CFG_COUNT] = {
     [G_KH] = {"kh", K_PATH, C(keep_hosts), 0, 0, 0},
     [G_RH] = {"rh", K_PATH, C(remove_hosts), 0, 0, 0},
     [G_SP] = {"sp", K_U32, C(sample_ppm), 0, 0, 0},
+    [G_SS] = {"sps", K_BOOL, C(sample_shards), 0, 0, 0},
     [G_OT] = {"ot", K_BOOL, C(output_tags), 0, 0, 0},
     [G_BD] = {"bd", K_PATH, C(blocked_domains), 0, 0, 0},
     [G_MU] = {"mu", K_BOOL, C(missing_url_keep), 0, 0, 0},
@@ -449,6 +450,10 @@ static int enc_check(const field *f, const void *base, char *err) {
         }
         return 0;
     }
+    case K_U32:
+        if (f->cap && *CAT(base, f->off, uint32_t) > f->cap)
+            return FAIL("%s: %u is over the maximum %zu", what, *CAT(base, f->off, uint32_t), f->cap);
+        return 0;
     case K_KIND:
         if (*CAT(base, f->off, optout_task_kind) < OPTOUT_TASK_FILTER ||
             *CAT(base, f->off, optout_task_kind) > OPTOUT_TASK_KIND_MAX)
@@ -632,7 +637,8 @@ static int dec_value(const field *f, const msgpack_object *o, void *base, char *
         *AT(base, f->off, uint64_t) = u;
         return 0;
     case K_U32:
-        if (dec_uint(o, UINT32_MAX, &u) != 0) return FAIL("%s: expected an unsigned 32-bit integer", what);
+        if (dec_uint(o, f->cap ? f->cap : UINT32_MAX, &u) != 0)
+            return FAIL("%s: expected an unsigned integer up to %zu", what, f->cap ? f->cap : (size_t)UINT32_MAX);
         *AT(base, f->off, uint32_t) = (uint32_t)u;
         return 0;
     case K_I64:
