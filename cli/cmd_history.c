@@ -244,6 +244,17 @@ static int history_parse(int argc, char **argv, history_args *a, optout_option_v
     return -1;
 }
 
+static void list_add(optout_cc_list *l, size_t *cap, const char *s) {
+    if (l->count == *cap) {
+        *cap = *cap ? *cap * 2 : 64;
+        void *q = realloc(l->items, *cap * sizeof *l->items);
+        if (!q) optout_oom("file list");
+        l->items = q;
+    }
+    if (!(l->items[l->count] = strdup(s))) optout_oom("file list");
+    l->count++;
+}
+
 /* The files to read: --cc-robots (URLs as given, local patterns expanded), then each crawl's list. */
 static int history_locations(const history_args *a, const optout_cc_stream_options *so, optout_cc_list *out,
                              size_t *refused, char *err, size_t errlen) {
@@ -252,20 +263,9 @@ static int history_locations(const history_args *a, const optout_cc_stream_optio
     const char **patterns = calloc(a->n_cc_robots + 1, sizeof *patterns);
     size_t np = 0;
     int rc = 0;
-#define ADD(s)                                                                                                         \
-    do {                                                                                                               \
-        if (out->count == cap) {                                                                                       \
-            cap = cap ? cap * 2 : 64;                                                                                  \
-            void *q_ = realloc(out->items, cap * sizeof *out->items);                                                  \
-            if (!q_) optout_oom("file list");                                                                          \
-            out->items = q_;                                                                                           \
-        }                                                                                                              \
-        if (!(out->items[out->count] = strdup(s))) optout_oom("file list");                                            \
-        out->count++;                                                                                                  \
-    } while (0)
     if (!patterns) optout_oom("file list");
     for (size_t i = 0; i < a->n_cc_robots; i++) {
-        if (optout_cc_is_url(a->cc_robots[i])) ADD(a->cc_robots[i]);
+        if (optout_cc_is_url(a->cc_robots[i])) list_add(out, &cap, a->cc_robots[i]);
         else patterns[np++] = a->cc_robots[i];
     }
     if (np) {
@@ -274,7 +274,7 @@ static int history_locations(const history_args *a, const optout_cc_stream_optio
             free(patterns);
             return OPTOUT_EXIT_USAGE;
         }
-        for (size_t i = 0; i < in.count; i++) ADD(in.items[i].path);
+        for (size_t i = 0; i < in.count; i++) list_add(out, &cap, in.items[i].path);
         optout_inputs_free(&in);
     }
     free(patterns);
@@ -293,12 +293,11 @@ static int history_locations(const history_args *a, const optout_cc_stream_optio
                 optout_log(LOG_WARNING, "%s/crawl-data/%s/robotstxt.paths.gz: %zu entr%s not followed (only relative "
                            "paths are), e.g. '%s'", a->cc_base, crawls.ids[c], bad, bad == 1 ? "y" : "ies", example);
             *refused += bad;
-            for (size_t i = 0; i < l.count; i++) ADD(l.items[i]);
+            for (size_t i = 0; i < l.count; i++) list_add(out, &cap, l.items[i]);
             optout_cc_list_free(&l);
         }
         optout_cc_crawls_free(&crawls);
     }
-#undef ADD
     return rc;
 }
 
