@@ -11,6 +11,8 @@
  * - Redirect targets outside FILE are kept too: when captures of FILE's hosts redirect to such
  *   hosts, the files are read again for those hosts alone (a second pass, and more for chains, at
  *   most OPTOUT_HISTORY_MAX_HOPS passes in all after the first).
+ * - DIR/history/sources.tsv lists the files read, each with its crawl, bytes, records, responses
+ *   and bad records by kind.
  * - The archive DIR/history/ is published once at the end (replacing an earlier one whole); a
  *   file that cannot be read (after retries), or SIGINT/SIGTERM, publishes nothing.
  * - stderr: bad records as met (the first ten of each file, with file, byte offset and record
@@ -67,6 +69,7 @@ typedef struct {
     optout_strmap *seen;     /* every host kept or asked for so far (listed ones too) */
     optout_strmap *next;     /* redirect targets for the next pass */
     const char *location;    /* the file being read */
+    char file_crawl[OPTOUT_HISTORY_CRAWL_MAX]; /* the crawl id its records carried */
     int first_pass;
     size_t shown;            /* bad records named for this file */
     /* counts (first pass only, but for captures) */
@@ -124,6 +127,7 @@ static int history_record(const optout_warc_record *rec, void *arg) {
     if (st->first_pass) {
         st->records++;
         st->responses += rec->http != 0;
+        if (rec->crawl[0]) snprintf(st->file_crawl, sizeof st->file_crawl, "%s", rec->crawl);
     }
     if (!rec->http) return 0;
     char host[OPTOUT_HOSTKEY_MAX];
@@ -192,6 +196,7 @@ static int history_read(history_state *st, const char *location, const optout_cc
                         size_t errlen) {
     st->location = location;
     st->shown = 0;
+    st->file_crawl[0] = '\0';
     optout_warc_reader *r = optout_warc_new(location, history_record, history_bad, st);
     if (!r) {
         optout_set_err(err, errlen, "out of memory");
@@ -206,8 +211,12 @@ static int history_read(history_state *st, const char *location, const optout_cc
         rc = -1;
     }
     if (st->first_pass && rc == 0) {
+        const optout_warc_counts *c = optout_warc_counts_of(r);
         st->files++;
-        st->bytes += optout_warc_counts_of(r)->bytes_in;
+        st->bytes += c->bytes_in;
+        if (optout_history_writer_source(st->w, location, st->file_crawl, c->bytes_in, c->records, c->responses, c->bad,
+                                         OPTOUT_WARC_BAD_COUNT, err, errlen) != 0)
+            rc = -1;
     }
     optout_warc_free(r);
     return rc;
