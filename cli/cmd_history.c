@@ -11,6 +11,8 @@
  * - Redirect targets outside FILE are kept too: when captures of FILE's hosts redirect to such
  *   hosts, the files are read again for those hosts alone (a second pass, and more for chains, at
  *   most OPTOUT_HISTORY_MAX_HOPS passes in all after the first).
+ * - --wayback adds the Wayback Machine's captures of the hosts (wayback.h), with one sources.tsv
+ *   line for its queries (time, hash of the answers).
  * - DIR/history/sources.tsv lists the files read, each with its crawl, bytes, records, responses
  *   and bad records by kind.
  * - The archive DIR/history/ is published once at the end (replacing an earlier one whole); a
@@ -371,6 +373,16 @@ static int history_wayback(const history_args *a, const optout_option_values *v,
     if (ws.query_first && gmtime_r(&t, &tm)) strftime(t1, sizeof t1, "%Y-%m-%dT%H:%M:%SZ", &tm);
     t = (time_t)ws.query_last;
     if (ws.query_last && gmtime_r(&t, &tm)) strftime(t2, sizeof t2, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    /* the provenance of the captures in sources.tsv: the archive changes, so when and what it said */
+    char where[8192];
+    snprintf(where, sizeof where, "wayback %s/cdx/search/cdx years %d-%d queried %s..%s answers sha256 %s", o.base,
+             o.from_year, o.to_year, t1, t2, ws.answers_sha256);
+    uint64_t nobad[OPTOUT_WARC_BAD_COUNT] = {0};
+    if (optout_history_writer_source(w, where, "", 0, ws.rows_recorded, ws.captures, nobad, OPTOUT_WARC_BAD_COUNT, err,
+                                     sizeof err) != 0) {
+        optout_log(LOG_ERR, "history: %s", err);
+        return OPTOUT_EXIT_FAILURE;
+    }
     fprintf(stderr,
             "history: wayback: %" PRIu64 " hosts in %" PRIu64 " blocks (%" PRIu64 " resumed), %" PRIu64
             " requests (%" PRIu64 " CDX pages) in this run; rows %" PRIu64 ", kept %" PRIu64 ", other hosts %" PRIu64

@@ -583,6 +583,7 @@ static int load_block(wb_run *r, const char *path, const char *key, optout_histo
             if (!r->st->query_first || t < r->st->query_first) r->st->query_first = t;
             if (t > r->st->query_last) r->st->query_last = t;
             r->st->hosts_failed += f[5][0] == '1';
+            r->st->rows_recorded += strtoull(f[4], NULL, 10);
             to_wbuf(f[1], strlen(f[1]), answers);
             to_wbuf("\t", 1, answers);
             to_wbuf(f[3], strlen(f[3]), answers);

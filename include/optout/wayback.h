@@ -62,6 +62,7 @@ typedef struct {
     uint64_t hosts, queries, requests, rows, rows_kept, rows_other_host, rows_bad, hosts_failed;
     uint64_t captures, redirects_skipped, bodies_fetched, bodies_reused, bodies_dropped, captures_dropped;
     uint64_t blocks, blocks_resumed;
+    uint64_t rows_recorded; /* rows of every query of the blocks (resumed ones too) */
     int64_t query_first, query_last; /* Unix seconds of the earliest and latest query (0: none) */
     char answers_sha256[65];
 } optout_wayback_stats;

@@ -208,6 +208,10 @@ check("bodies fetched" in err and "dropped 2" in err, "full: two digests dropped
 check("answers sha256 " in err and "queries from " in err, "full: the queries' time and answers' hash")
 check("at least" in err and "ETA" in err, "full: an estimate first, progress with an ETA")
 hash1 = err.split("answers sha256 ")[1].split()[0] if "answers sha256 " in err else ""
+src = open(os.path.join(OUT1, "history", "sources.tsv")).read().split("\n")
+check(len(src) == 3 and src[1].startswith("wayback %s/cdx/search/cdx years %d-%d queried " % (srv.base, FROM, TO))
+      and ("answers sha256 %s\t-\t0\t25\t%d\t" % (hash1, sum(int(x.split("\t")[6]) for x in EXPECTED))) in src[1],
+      "full: sources.tsv records the queries (base, years, time, answers' hash, rows, captures): %s" % src[1:])
 
 # a run again: nothing asked (every block done), the same index
 n_before = len(srv.requests())
