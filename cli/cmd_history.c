@@ -1,8 +1,8 @@
 /* cmd_history.c — `optout history`: Common Crawl's robots.txt captures of a list of hosts into a
  * history archive (include/optout/history_archive.h; rules: docs/history.md).
  *
- * optout history (--cc-robots PATH|GLOB|URL... | --cc-crawls CC-MAIN-YYYY-WW,... [--cc-base URL|DIR])
- *                --hosts FILE --out DIR [--retries N] [--quiet]
+ * optout history (--cc-robots PATH|GLOB|URL... | --cc-crawls CC-MAIN-YYYY-WW,... [--cc-base URL|DIR] |
+ *                 --wayback [--wayback-* options])... --hosts FILE --out DIR [--retries N] [--quiet]
  *
  * - Every WARC file named (local paths and globs, http(s) URLs; or listed by each crawl's
  *   robotstxt.paths.gz under --cc-base, relative entries only) is streamed once through the WARC
@@ -57,13 +57,14 @@ static void history_on_signal(int sig) {
 static const optout_program_spec HISTORY_SPEC = {
     .program = OPTOUT_PROG_HISTORY,
     .section = "history",
-    .usage = "usage: optout history (--cc-robots PATH|GLOB|URL... | --cc-crawls CC-MAIN-YYYY-WW,...) --hosts FILE "
+    .usage = "usage: optout history (--cc-robots PATH|GLOB|URL... | --cc-crawls CC-MAIN-YYYY-WW,... | --wayback) --hosts FILE "
              "--out DIR [options]\n",
     .about = "Reads Common Crawl's robots.txt captures (robotstxt WARC files) and keeps those of the hosts of\n"
              "FILE, and of the hosts they redirect to, in the history archive DIR/history/ (replaced whole).\n"
              "--cc-crawls reads each crawl's crawl-data/CRAWL/robotstxt.paths.gz under --cc-base and the files\n"
-             "it lists. Prints a summary on stderr: records, responses, captures kept, versions, hosts, bad\n"
-             "records by kind.\n",
+             "it lists. --wayback adds the Wayback Machine's captures of the hosts (one request at a time,\n"
+             "--wayback-rate a second; resumable from DIR/.wayback/). Prints a summary on stderr: records,\n"
+             "responses, captures kept, versions, hosts, bad records by kind.\n",
 };
 
 typedef struct {
