@@ -93,6 +93,8 @@ class WaybackServer:
                 y0, y1 = int(q.get("from", ["0"])[0]), int(q.get("to", ["9999"])[0])
                 rows = [c for c in server.captures
                         if group_of(c["original"]) == g and y0 <= int(c["timestamp"][:4]) <= y1]
+                if not rows:
+                    return self.send(200, b"[]")  # what the CDX answers when it has nothing
                 start = int(q.get("resumeKey", ["0"])[0].split(":")[-1] or 0)
                 n = min(int(q.get("limit", ["100000"])[0]), server.page_rows)
                 page = rows[start:start + n]
