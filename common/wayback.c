@@ -254,7 +254,7 @@ static void cdx_row(cdx_sink *k, char f[WB_FIELDS][WB_FIELD_MAX], size_t nf) {
 /* Parses one page: [["timestamp",...header], [row], ..., [] , ["resumeKey"]]. The resume key (when
  * the page ends with one) goes into resume (cap bytes). 0, or -1 with err. */
 static int cdx_parse(const char *text, size_t len, cdx_sink *k, char *resume, size_t cap, char *err, size_t errlen) {
-    static char f[WB_FIELDS][WB_FIELD_MAX];
+    char f[WB_FIELDS][WB_FIELD_MAX]; /* 20 KiB: one row's fields */
     const char *p = text, *end = text + len;
     resume[0] = '\0';
     skip_ws(&p, end);

@@ -17,6 +17,7 @@ not read the program's block files). Scenarios:
            included), the Retry-After waited, the pause after three 429s, the User-Agent.
   resume   a run killed (SIGKILL) after its first blocks, then run again: the finished blocks'
            hosts are not asked again, and the index equals the full run's.
+  interrupt SIGINT mid-run: exit 130, nothing published, the finished blocks kept.
   usage    --wayback-* without --wayback, a bad rate, from after to: exit 2.
 """
 import datetime, hashlib, os, shutil, signal, subprocess, sys, tempfile, time
@@ -273,6 +274,22 @@ check(again and not (again & asked_before),
       (sorted(asked_before), sorted(again)))
 check(index_lines(OUT2) == EXPECTED, "resume: the same index as the full run")
 check("resumed" in r.stderr and ("(%d resumed)" % len(done_blocks)) in r.stderr, "resume: the summary says so")
+
+# SIGINT while asking: exit 130, nothing published, the finished blocks kept
+OUT4 = os.path.join(TMP, "out4")
+p = subprocess.Popen([OPTOUT, "history", "--wayback", "--hosts", HOSTS, "--out", OUT4, "--wayback-base", srv.base,
+                      "--wayback-from", str(FROM), "--wayback-to", str(TO), "--wayback-rate", "2"],
+                     stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=env)
+state4 = os.path.join(OUT4, ".wayback")
+deadline = time.time() + 60
+while time.time() < deadline and p.poll() is None and not (
+        os.path.isdir(state4) and any(x.endswith(".tsv") for x in os.listdir(state4))):
+    time.sleep(0.02)
+p.send_signal(signal.SIGINT)
+_, perr = p.communicate(timeout=30)
+check(p.returncode == 130 and not os.path.exists(os.path.join(OUT4, "history"))
+      and any(x.endswith(".tsv") for x in os.listdir(state4)) and "interrupted" in perr,
+      "interrupt: SIGINT exits 130, publishes nothing, keeps the finished blocks (%d)" % p.returncode)
 srv.close()
 
 # the archive answers otherwise: the answers' hash changes
