@@ -659,8 +659,8 @@ int optout_wayback_collect(const char *const *hosts, size_t n, const optout_wayb
     /* hosts in group order; a block is bh groups (a group never spans two blocks) */
     wb_order *ord = calloc(n ? n : 1, sizeof *ord);
     const char **sorted = calloc(n ? n : 1, sizeof *sorted);
-    size_t *bstart = calloc(n + 2, sizeof *bstart);
-    if (!ord || !sorted || !bstart) optout_oom("blocks");
+    size_t *bstart = calloc(n + 2, sizeof *bstart), *bgroups = calloc(n + 2, sizeof *bgroups);
+    if (!ord || !sorted || !bstart || !bgroups) optout_oom("blocks");
     for (size_t i = 0; i < n; i++) ord[i] = (wb_order){hosts[i], i};
     qsort(ord, n, sizeof *ord, by_group);
     size_t blocks = 0, groups_in = 0;
@@ -672,6 +672,7 @@ int optout_wayback_collect(const char *const *hosts, size_t n, const optout_wayb
                 groups_in = 0;
             }
             groups_in++;
+            bgroups[blocks - 1]++;
         }
     }
     bstart[blocks] = n;
@@ -682,7 +683,7 @@ int optout_wayback_collect(const char *const *hosts, size_t n, const optout_wayb
     char (*keys)[65] = calloc(blocks ? blocks : 1, sizeof *keys);
     unsigned char *done = calloc(blocks ? blocks : 1, 1);
     if (!keys || !done) optout_oom("blocks");
-    size_t todo_hosts = 0;
+    size_t todo_hosts = 0, todo_groups = 0;
     for (size_t b = 0; b < blocks; b++) {
         size_t cnt = bstart[b + 1] - bstart[b];
         block_key(&r, hosts + bstart[b], cnt, keys[b]);
@@ -690,14 +691,18 @@ int optout_wayback_collect(const char *const *hosts, size_t n, const optout_wayb
         snprintf(path, sizeof path, "%s/block-%06zu.tsv", o->state_dir, b);
         done[b] = block_is(path, keys[b]);
         if (done[b]) st->blocks_resumed++;
-        else todo_hosts += cnt;
+        else {
+            todo_hosts += cnt;
+            todo_groups += bgroups[b];
+        }
     }
     if (!o->quiet) {
-        double s = (double)todo_hosts / o->rate;
+        double s = (double)todo_groups / o->rate;
         optout_log(LOG_INFO,
-                   "wayback: %zu hosts in %zu blocks (%" PRIu64 " done already); %zu hosts to ask at %.3g request/s: "
-                   "at least %.0f s (%.1f h) for the queries, plus one request per distinct 2xx body",
-                   n, blocks, st->blocks_resumed, todo_hosts, o->rate, s, s / 3600);
+                   "wayback: %zu hosts in %zu blocks (%" PRIu64 " done already); %zu hosts to ask in %zu queries at "
+                   "%.3g request/s: at least %.0f s (%.1f h) for the queries, plus one request per distinct 2xx body "
+                   "and per page of more than %d rows",
+                   n, blocks, st->blocks_resumed, todo_hosts, todo_groups, o->rate, s, s / 3600, WB_PAGE_ROWS);
     }
     int rc = 0;
     int64_t started = optout_now_ms(), shown = started;
@@ -735,6 +740,7 @@ int optout_wayback_collect(const char *const *hosts, size_t n, const optout_wayb
     free(done);
     free(sorted);
     free(bstart);
+    free(bgroups);
     optout_strmap_free(r.tried, NULL);
     return rc;
 }
