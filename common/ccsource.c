@@ -232,6 +232,7 @@ static int stream_url(const char *location, const optout_cc_stream_options *o, o
         curl_easy_setopt(easy, CURLOPT_PROTOCOLS_STR, "http,https");
         curl_easy_setopt(easy, CURLOPT_FOLLOWLOCATION, 0L);
         curl_easy_setopt(easy, CURLOPT_NOSIGNAL, 1L);
+        if (o && o->share) curl_easy_setopt(easy, CURLOPT_SHARE, (CURLSH *)o->share);
         curl_easy_setopt(easy, CURLOPT_ERRORBUFFER, cerr);
         curl_easy_setopt(easy, CURLOPT_USERAGENT, o && o->user_agent ? o->user_agent : ua);
         curl_easy_setopt(easy, CURLOPT_CONNECTTIMEOUT_MS, o && o->connect_timeout_ms ? o->connect_timeout_ms : 30000L);

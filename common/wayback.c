@@ -655,6 +655,12 @@ int optout_wayback_collect(const char *const *hosts, size_t n, const optout_wayb
     snprintf(r.bodies_dir, sizeof r.bodies_dir, "%s/bodies", o->state_dir);
     if (make_dir(o->state_dir, err, errlen) != 0 || make_dir(r.bodies_dir, err, errlen) != 0) return -1;
     if (!(r.tried = optout_strmap_new())) optout_oom("digests");
+    /* one connection for the whole run: the transfers share libcurl's connection cache */
+    CURLSH *share = curl_share_init();
+    if (!share || curl_share_setopt(share, CURLSHOPT_SHARE, CURL_LOCK_DATA_CONNECT) != CURLSHE_OK ||
+        curl_share_setopt(share, CURLSHOPT_SHARE, CURL_LOCK_DATA_DNS) != CURLSHE_OK)
+        optout_oom("curl share");
+    r.so.share = share;
     size_t bh = o->block_hosts ? o->block_hosts : WB_BLOCK_HOSTS_DEFAULT;
     /* hosts in group order; a block is bh groups (a group never spans two blocks) */
     wb_order *ord = calloc(n ? n : 1, sizeof *ord);
@@ -741,6 +747,7 @@ int optout_wayback_collect(const char *const *hosts, size_t n, const optout_wayb
     free(sorted);
     free(bstart);
     free(bgroups);
+    curl_share_cleanup(share);
     optout_strmap_free(r.tried, NULL);
     return rc;
 }

@@ -61,6 +61,7 @@ typedef struct {
     int (*before_request)(void *pace_arg, long prev_status);
     void *pace_arg;
     long *last_status;
+    void *share; /* a CURLSH * sharing connections between transfers (optional: one connection for many) */
 } optout_cc_stream_options;
 
 /* Returns 0 to go on, nonzero to stop. */

@@ -20,7 +20,8 @@
  * - A body whose replay answers 4xx, or that arrives cut after every retry, drops the captures of
  *   its digest (counted, warned). 429 and 5xx after every retry, or a transport failure, fail the
  *   run: what was done is kept for the next run.
- * - Politeness: one transfer at a time; requests paced to at most `rate` per second (a token bucket
+ * - Politeness: one transfer at a time, on one connection kept open (a libcurl share of the
+ *   connection cache across transfers); requests paced to at most `rate` per second (a token bucket
  *   of one token: never two requests closer than 1/rate s, retries and pages included); 429 and
  *   5xx retried with exponential backoff and Retry-After (ccsource.h); after
  *   OPTOUT_WAYBACK_PAUSE_AFTER_429 answers 429 in a row, every request waits pause_ms more once.

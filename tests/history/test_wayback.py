@@ -241,6 +241,10 @@ check(len(e_reqs) >= 4 and e_reqs[3][0] - e_reqs[2][0] >= 1.45 and "in a row: pa
       "rate: three 429s in a row pause every request (gap %.2f s)" %
       ((e_reqs[3][0] - e_reqs[2][0]) if len(e_reqs) >= 4 else -1))
 check(all(ua.startswith("optout/") for (_, _, _, ua) in log), "rate: every request names the tool (User-Agent)")
+# one connection, but the server closes it after each cut body (once, and every attempt of the
+# always-cut one: --retries' default 4, so 5)
+conns = len(set(srv.ports))
+check(conns <= 1 + 1 + 5, "rate: one connection at a time, reused (%d connections for %d requests)" % (conns, len(log)))
 
 # ---- resume ------------------------------------------------------------------------------------
 srv = WaybackServer([dict(x) for x in CAPS], FAULTS)

@@ -44,6 +44,7 @@ class WaybackServer:
         self.faults = faults or {}
         self.page_rows = page_rows
         self.log = []
+        self.ports = []  # the client's port of each request: its connections
         self.lock = threading.Lock()
         self.pending = {g: list(s) for g, s in self.faults.get("cdx_status", {}).items()}
         self.cut_done = set()
@@ -58,6 +59,7 @@ class WaybackServer:
             def send(self, status, body, ctype="application/json", extra=None, cut=False):
                 with server.lock:
                     server.log.append((self.received, self.path, status, self.headers.get("User-Agent", "")))
+                    server.ports.append(self.client_address[1])
                 self.send_response(status)
                 self.send_header("Content-Type", ctype)
                 self.send_header("Content-Length", str(len(body)))
