@@ -247,6 +247,68 @@ def run_all(optout, filter_mem, work):
                     stats_path, md)
     check(ctx["seen"] == set(pc.COVERAGES), "every coverage case occurs (%s)" % sorted(ctx["seen"]))
     usage_errors(optout, work, robots, shard, archive)
+    why_check(optout, work, ctx, merged, shard, robots, agents_file, archive)
+
+
+def agents_of(v):
+    return [a for a in AGENTS if a in v[1]]
+
+
+def why_check(optout, work, ctx, caps, shard, robots, agents_file, archive):
+    """optout why --history: the capture and every policy's verdict, per document, as reckoned."""
+    run = os.path.join(work, "run")
+    p = subprocess.run([optout, "run", "--out", run, "--corpus", shard, "--robots-dir", robots, "--agents-file",
+                        agents_file, "--workers", "1"], capture_output=True, timeout=300)
+    if not check(p.returncode == 0, "optout run (for optout why): exit %d%s" % (
+            p.returncode, "" if p.returncode == 0 else " " + p.stderr.decode(errors="replace")[-400:])):
+        return
+    docs = ctx["docs"]
+    cutoff = pc.parse_time(REPORT_CUTOFF)
+    p = subprocess.run([optout, "why", "--run", run, "--history", archive, "--robots-time", "strictest",
+                        "--history-missing", "keep", "--report-cutoff", REPORT_CUTOFF, "--json"] + sum((["--id", d["id"]] for d in docs), []),
+                       capture_output=True, timeout=300)
+    if not check(p.returncode == 0, "optout why --history --json: exit %d%s" % (
+            p.returncode, "" if p.returncode == 0 else " " + p.stderr.decode(errors="replace")[-400:])):
+        return
+    answers = {}
+    for line in p.stdout.decode().splitlines():
+        j = json.loads(line)
+        answers[j["id"]] = j
+    check(len(answers) == len(docs), "optout why answers every document (%d)" % len(answers))
+    bad = []
+    for d in docs:
+        crawl, coverage, capture, then, v = reckon(ctx, caps, d, 365, "keep", "keep", cutoff)
+        h = answers.get(d["id"], {}).get("history")
+        want = {"coverage": coverage, "crawl": crawl or None,
+                "capture": None if capture is None else [capture["crawl"] or None, capture["scheme"],
+                                                         iso(capture["first"]).strftime("%Y-%m-%dT%H:%M:%SZ")],
+                "capture_disallows": None if then is None else [a for a in AGENTS if a in then],
+                "policies": {q: [v[q][0], agents_of(v[q])] for q in pc.POLICIES}, "removed": v["strictest"][0]}
+        got = None if h is None else {
+            "coverage": h["coverage"], "crawl": h["crawl"],
+            "capture": None if h["capture"] is None else [h["capture"]["crawl"], h["capture"]["scheme"],
+                                                          h["capture"]["first"]],
+            "capture_disallows": h["capture_disallows"],
+            "policies": {q: [h["policies"][q]["removed"], h["policies"][q]["disallowed_user_agents"]]
+                         for q in pc.POLICIES}, "removed": h["removed"]}
+        if got != want:
+            bad.append((d, got, want))
+    check(not bad, "optout why --history: capture and policies of every document as reckoned (%d differ)" % len(bad))
+    for d, got, want in bad[:3]:
+        print("  %s\n    got  %s\n    want %s" % (d, got, want))
+    # URL arguments take --crawl and --time; text output names the capture and the decision
+    d = next(x for x in docs if x.get("dump") in CRAWLS and x.get("date") and "T" in x["date"]
+             and reckon(ctx, caps, x, 365, "keep", "current", cutoff)[2] is not None)
+    crawl, coverage, capture, then, v = reckon(ctx, caps, d, 365, "keep", "current", cutoff)
+    p = subprocess.run([optout, "why", "--run", run, "--history", archive, "--robots-time", "crawl", "--report-cutoff", REPORT_CUTOFF, "--crawl",
+                        d["dump"], "--time", d["date"], d["url"]], capture_output=True, timeout=120)
+    out = p.stdout.decode()
+    first = iso(capture["first"]).strftime("%Y-%m-%dT%H:%M:%SZ")
+    check(p.returncode == 0 and ("captured " + first) in out and (coverage + ": cc") in out
+          and ("by crawl: %s" % ("removed" if v["crawl"][0] else "kept")) in out,
+          "optout why URL --crawl --time (text): the capture of %s and the decision by crawl" % first)
+    p = subprocess.run([optout, "why", "--run", run, "--crawl", crawl, d["url"]], capture_output=True, timeout=60)
+    check(p.returncode == 2, "optout why --crawl without --history: usage error")
 
 
 def usage_errors(optout, work, robots, shard, archive):
@@ -274,6 +336,24 @@ def host_of(url):
     return url.split("://", 1)[1].split("/", 1)[0]
 
 
+def reckon(ctx, caps, d, max_age, unreachable, missing, cutoff):
+    """One document: (crawl, coverage, capture, the capture's agents or None, {policy: verdict})."""
+    today = ctx["today"].get(host_of(d["url"]), {}).get(d["url"], set())
+    crawl, t, _ = pc.doc_time(d.get("dump"), d.get("date"))
+    scheme = "https" if d["url"].startswith("https") else "http"
+    coverage, capture, final, outcome, hops = caps.select(host_of(d["url"]), scheme, crawl, t, max_age * DAY)
+    then = None
+    if capture is not None:
+        if outcome == "ok":
+            then = ctx["by_body"][final["body"]][d["url"]] if final["body"] is not None else set()
+        elif outcome == "unreachable" and unreachable == "disallow":
+            then = set(AGENTS)
+        else:
+            then = set()
+    return crawl, coverage, capture, then, pc.policies(today, then, t is not None, t if t is not None else 0, cutoff,
+                                                       missing)
+
+
 def compare(ctx, name, caps, policy, missing, max_age, unreachable, out, rem, stats_path, md_path):
     """The filter's outputs against the reckoning of every document under every policy."""
     docs, by_body = ctx["docs"], ctx["by_body"]
@@ -285,21 +365,9 @@ def compare(ctx, name, caps, policy, missing, max_age, unreachable, out, rem, st
     crawl_tokens = {}
     ccbot = 0
     for d in docs:
-        today = ctx["today"].get(host_of(d["url"]), {}).get(d["url"], set())
-        crawl, t, _ = pc.doc_time(d.get("dump"), d.get("date"))
-        scheme = "https" if d["url"].startswith("https") else "http"
-        coverage, capture, final, outcome, hops = caps.select(host_of(d["url"]), scheme, crawl, t, max_age * DAY)
+        crawl, coverage, capture, then, v = reckon(ctx, caps, d, max_age, unreachable, missing, cutoff)
         cov[coverage] += 1
         ctx["seen"].add(coverage)
-        then = None
-        if capture is not None:
-            if outcome == "ok":
-                then = by_body[final["body"]][d["url"]] if final["body"] is not None else set()
-            elif outcome == "unreachable" and unreachable == "disallow":
-                then = set(AGENTS)
-            else:
-                then = set()
-        v = pc.policies(today, then, t is not None, t if t is not None else 0, cutoff, missing)
         for q in pc.POLICIES:
             if v[q][0]:
                 want[q][0] += 1
