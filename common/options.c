@@ -18,6 +18,7 @@
 #include "optout/log.h"
 #include "optout/memory.h"
 #include "optout/msg.h"
+#include "optout/ccsource.h"
 #include "optout/parse.h"
 #include "optout/policy.h"
 #include "optout/rank.h"
@@ -30,6 +31,7 @@
 #define K OPTOUT_PROG_RANK
 #define FE OPTOUT_PROG_FETCH
 #define W OPTOUT_PROG_WORKER
+#define H OPTOUT_PROG_HISTORY
 
 /* ---- the checks of values that are neither numbers nor choices ----------------------------- */
 
@@ -138,6 +140,18 @@ static int check_existing(const char *v, int want_dir, char *err, size_t errlen)
 }
 static int check_file(const char *v, char *err, size_t errlen) { return check_existing(v, 0, err, errlen); }
 static int check_dir(const char *v, char *err, size_t errlen) { return check_existing(v, 1, err, errlen); }
+
+/* --cc-crawls: crawl ids, comma-separated (ccsource.h reads them). */
+static int check_cc_crawls(const char *v, char *err, size_t errlen) { return optout_cc_crawls_parse(v, NULL, err, errlen); }
+
+/* --cc-base: an http(s) URL with a host, or a directory that exists. */
+static int check_cc_base(const char *v, char *err, size_t errlen) {
+    if (!optout_cc_is_url(v)) return check_existing(v, 1, err, errlen);
+    const char *host = strstr(v, "://") + 3;
+    if (*host && *host != '/') return 0;
+    optout_set_err(err, errlen, "expected http(s)://HOST[/PATH] or a directory, got '%.200s'", v);
+    return -1;
+}
 /* an input file, or "-" (standard input) */
 static int check_input(const char *v, char *err, size_t errlen) {
     return strcmp(v, "-") == 0 ? 0 : check_existing(v, 0, err, errlen);
@@ -184,7 +198,7 @@ static const char *const HISTORY_MISSING[] = {"current", "keep", "remove", NULL}
 const optout_option optout_option_table[] = {
     /* what to run on */
     ROW("dir", DIR, STRING, B, "DIR", NULL, 0, 0, NULL, NULL, "the run directory (created when missing)"),
-    ROW("out", RUN_OUT, STRING, R | K | FE, "DIR", NULL, 0, 0, NULL, NULL, "the run directory (created when missing)"),
+    ROW("out", RUN_OUT, STRING, R | K | FE | H, "DIR", NULL, 0, 0, NULL, NULL, "the run directory (created when missing)"),
     {"corpus", OPTOUT_OPT_CORPUS, OPTOUT_OT_LIST, B | R | K, "PATH|GLOB...", NULL, 0, 0, NULL, NULL,
      "input shards: paths or quoted globs ('**' included); several after one --corpus", 0, 0, 1},
     ROW("in", IN, STRING, F, "SHARD", NULL, 0, 0, NULL, check_input, "the input shard"),
@@ -264,7 +278,7 @@ const optout_option optout_option_table[] = {
     ROW("metric", METRIC, CHOICE, B | R | K, NULL, "tokens", 0, 0, METRICS, NULL, "what ranks a host"),
     ROW("partitions", PARTITIONS, NUMBER, B | R, "P", "64", 1, OPTOUT_RANK_PARTITIONS_MAX, NULL, NULL,
         "ranking reduce tasks"),
-    ROW("hosts", HOSTS, STRING, B | R | FE, "FILE", NULL, 0, 0, NULL, check_file,
+    ROW("hosts", HOSTS, STRING, B | R | FE | H, "FILE", NULL, 0, 0, NULL, check_file,
         "the hosts to fetch: one host key a line, # comments"),
     ROW("fetch-tasks", FETCH_TASKS, NUMBER, B | R, "N", "64", 1, 100000, NULL, NULL, "fetch tasks"),
     ROW("scheme", SCHEME, CHOICE, B | R | FE, NULL, "auto", 0, 0, SCHEMES, NULL, "robots.txt over https, http or both"),
@@ -294,9 +308,16 @@ const optout_option optout_option_table[] = {
         "a whole transfer's time limit, seconds (a fraction allowed)"),
     ROW("connect-timeout", FETCH_CONNECT_TIMEOUT, STRING, FE, "S", "10", 0, 0, NULL, check_seconds,
         "a connection's time limit, seconds (a fraction allowed)"),
-    ROW("retries", FETCH_RETRIES_CLI, NUMBER, FE, "N", "2", 0, 100, NULL, NULL,
+    ROW("retries", FETCH_RETRIES_CLI, NUMBER, FE | H, "N", "2", 0, 100, NULL, NULL,
         "extra attempts for 5xx, 429, timeouts, resets"),
-    ROW("quiet", QUIET, FLAG, FE, NULL, "false", 0, 0, NULL, NULL, "no progress on stderr"),
+    ROW("quiet", QUIET, FLAG, FE | H, NULL, "false", 0, 0, NULL, NULL, "no progress on stderr"),
+    /* optout history: Common Crawl's robots.txt captures */
+    {"cc-robots", OPTOUT_OPT_CC_ROBOTS, OPTOUT_OT_LIST, H, "PATH|GLOB|URL...", NULL, 0, 0, NULL, NULL,
+     "robotstxt WARC files: paths, quoted globs, http(s) URLs; several after one --cc-robots", 0, 0, 1},
+    ROW("cc-crawls", CC_CRAWLS, STRING, H, "CC-MAIN-YYYY-WW,...", NULL, 0, 0, NULL, check_cc_crawls,
+        "crawls whose crawl-data/CRAWL/robotstxt.paths.gz (under --cc-base) lists the files"),
+    ROW("cc-base", CC_BASE, STRING, H, "URL|DIR", OPTOUT_HISTORY_CC_BASE_DEFAULT, 0, 0, NULL, check_cc_base,
+        "where crawl-data/ is: an http(s) URL or a local directory"),
     /* optout-worker */
     SHORT('c', "connect", CONNECT, STRING, W, "ENDPOINT", NULL, 0, 0, NULL,
           "the broker: tcp://HOST:PORT or ipc:///PATH"),
@@ -356,7 +377,7 @@ static unsigned program_of_section(const char *section) {
     static const struct {
         const char *section;
         unsigned program;
-    } map[] = {{"broker", B}, {"run", R}, {"filter", F}, {"rank", K}, {"fetch", FE}, {"worker", W}};
+    } map[] = {{"broker", B}, {"run", R}, {"filter", F}, {"rank", K}, {"fetch", FE}, {"worker", W}, {"history", H}};
     for (size_t i = 0; i < sizeof map / sizeof *map; i++)
         if (strcmp(section, map[i].section) == 0) return map[i].program;
     return 0;
