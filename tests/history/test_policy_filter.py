@@ -2,6 +2,7 @@
 """The four robots.txt policies end to end through the filter, against an independent reckoning.
 
 usage: test_policy_filter.py OPTOUT FILTER_MEM
+       test_policy_filter.py --ccrobots OPTOUT REPO_ROOT SHARED_DIR
 
 A seeded scenario: hosts with today's robots.txt (a robots directory), captures of their past
 robots.txt over five crawls and the Wayback Machine (both schemes, several versions per crawl,
@@ -13,13 +14,22 @@ document's verdict under every policy is recomputed by policy_check.py from the 
 verdicts by `optout robots check`. Checked: the removed documents and their agents (the chosen
 policy), the statistics of each policy in by_policy, the coverage, the chart's tokens per crawl,
 the CCBot count, and that the chosen policy's statistics are the run's own.
+
+--ccrobots: the same reckoning on the archive's whole path: tools/gen-ccrobots writes Common
+Crawl-style WARC files from the real bodies of SHARED_DIR/data/robots-top10k (skipped, 77, without
+them), `optout history` builds the archive, documents of the listed hosts are judged by `optout
+filter --history` under every policy with the built-in agent list and today's robots.txt from
+the same real bodies; the checker reads the captures from the generator's truth.json and their
+bodies from the WARC files themselves (every SHA-256 checked).
 Set OPTOUT_CHECK_KEEP=1 to keep the work directory. Exit 0 or 1.
 """
 import datetime
+import gzip
 import hashlib
 import json
 import os
 import random
+import re
 import shutil
 import subprocess
 import sys
@@ -155,11 +165,13 @@ class Scenario:
 
 
 def robots_verdicts(optout, agents_file, body_path, urls, scratch):
-    """{url: set of disallowed agents} from one `optout robots check`."""
+    """{url: set of disallowed agents} from one `optout robots check` (agents_file None: the
+    built-in list)."""
     with open(scratch, "w") as f:
         f.write("".join(u + "\n" for u in urls))
-    p = subprocess.run([optout, "robots", "check", "--agents-file", agents_file, "--robots", body_path,
-                        "--urls", scratch], capture_output=True, timeout=120)
+    agents = ["--agents-file", agents_file] if agents_file else []
+    p = subprocess.run([optout, "robots", "check"] + agents + ["--robots", body_path, "--urls", scratch],
+                       capture_output=True, timeout=120)
     if p.returncode != 0:
         raise RuntimeError("robots check %s: %s" % (body_path, p.stderr.decode(errors="replace")))
     res = {u: set() for u in urls}
@@ -171,10 +183,12 @@ def robots_verdicts(optout, agents_file, body_path, urls, scratch):
 
 
 def main():
-    optout, filter_mem = sys.argv[1], sys.argv[2]
     work = tempfile.mkdtemp(prefix="optout-hpolicy-")
     try:
-        run_all(optout, filter_mem, work)
+        if sys.argv[1] == "--ccrobots":
+            run_ccrobots(sys.argv[2], sys.argv[3], sys.argv[4], work)
+        else:
+            run_all(sys.argv[1], sys.argv[2], work)
     finally:
         if os.environ.get("OPTOUT_CHECK_KEEP"):
             print("kept " + work)
@@ -222,7 +236,7 @@ def run_all(optout, filter_mem, work):
     merged = pc.Captures(pc.versions(sc.captures))  # the archive merges consecutive equal ones
     check(len(pc.versions(sc.captures)) < len(sc.captures), "some captures merge into versions")
     ctx = {"docs": docs, "today": {h: by_body[b] for h, b in sc.today.items()}, "by_body": by_body,
-           "work": work, "seen": set()}
+           "work": work, "seen": set(), "agents": AGENTS}
     cases = [(p, m, 365, "keep") for p in ["current", "crawl", "cutoff:" + RUN_CUTOFF, "strictest"]
              for m in ["current", "keep", "remove"]]
     cases += [("crawl", "current", 30, "keep"), ("strictest", "keep", 365, "disallow")]
@@ -347,7 +361,7 @@ def reckon(ctx, caps, d, max_age, unreachable, missing, cutoff):
         if outcome == "ok":
             then = ctx["by_body"][final["body"]][d["url"]] if final["body"] is not None else set()
         elif outcome == "unreachable" and unreachable == "disallow":
-            then = set(AGENTS)
+            then = set(ctx["agents"])
         else:
             then = set()
     return crawl, coverage, capture, then, pc.policies(today, then, t is not None, t if t is not None else 0, cutoff,
@@ -373,13 +387,13 @@ def compare(ctx, name, caps, policy, missing, max_age, unreachable, out, rem, st
                 want[q][0] += 1
                 want[q][1] += d["token_count"]
         if v[chosen][0]:
-            want_removed[d["id"]] = [a for a in AGENTS if a in v[chosen][1]]
+            want_removed[d["id"]] = [a for a in ctx["agents"] if a in v[chosen][1]]
         if crawl:
             row = crawl_tokens.setdefault(crawl, [0, 0])
             row[0] += d["token_count"]
             if coverage == "same_crawl":
                 row[1] += d["token_count"]
-                ccbot += "CCBot" in then
+                ccbot += any(a.lower() == "ccbot" for a in then)
     got_removed = {}
     with open(rem) as f:
         for line in f:
@@ -416,6 +430,120 @@ def compare(ctx, name, caps, policy, missing, max_age, unreachable, out, rem, st
     with open(md_path) as f:
         md = f.read()
     check("## Robots.txt as it was" in md and ("| %s (chosen) |" % chosen) in md, "%s: the Markdown section" % name)
+
+
+def warc_bodies(root):
+    """{sha256: body} of every HTTP 2xx response in the WARC files under root, read here (gzip
+    members, WARC headers, Content-Length, the HTTP head) without optout."""
+    bodies = {}
+    for dirpath, _, files in os.walk(root):
+        for name in files:
+            if not name.endswith(".warc.gz"):
+                continue
+            with open(os.path.join(dirpath, name), "rb") as f:
+                data = gzip.decompress(f.read())  # every member, in order
+            pos = 0
+            while pos < len(data):
+                end = data.index(b"\r\n\r\n", pos)
+                head = data[pos:end].decode("utf-8", "replace")
+                length = int(re.search(r"(?im)^Content-Length:\s*(\d+)", head).group(1))
+                block = data[end + 4:end + 4 + length]
+                pos = end + 4 + length + 4  # the block, then CRLF CRLF
+                if re.search(r"(?im)^WARC-Type:\s*response", head) and b"\r\n\r\n" in block:
+                    http_head, body = block.split(b"\r\n\r\n", 1)
+                    if re.match(rb"HTTP/1\.[01] 2\d\d", http_head):
+                        bodies[hashlib.sha256(body).hexdigest()] = body
+    return bodies
+
+
+def outcome_of(status):
+    return "ok" if 200 <= status < 300 else "unavailable" if 300 <= status < 500 and status != 429 else "unreachable"
+
+
+def run_ccrobots(optout, root, shared, work):
+    top10k = os.path.join(shared, "data", "robots-top10k")
+    if not os.path.isdir(top10k):
+        print("skipped: no %s (the real robots.txt bodies)" % top10k, flush=True)
+        sys.exit(77)
+    cc = os.path.join(work, "cc")
+    p = subprocess.run([os.path.join(root, "tools", "gen-ccrobots"), "--out", cc, "--seed", "5", "--robots-dir",
+                        top10k, "--hosts", "40", "--extra-hosts", "10"], capture_output=True, timeout=300)
+    if not check(p.returncode == 0, "gen-ccrobots %s" % p.stderr.decode(errors="replace").strip()):
+        return
+    with open(os.path.join(cc, "truth.json")) as f:
+        truth = json.load(f)
+    archive = os.path.join(work, "archive")
+    p = subprocess.run([optout, "history", "--cc-robots", os.path.join(cc, "crawl-data", "*", "segments", "*",
+                                                                       "robotstxt", "*.warc.gz"),
+                        "--hosts", os.path.join(cc, "hosts.txt"), "--out", archive], capture_output=True, timeout=300)
+    if not check(p.returncode == 0, "optout history built the archive %s" % p.stderr.decode(errors="replace")[-300:]):
+        return
+    bodies = warc_bodies(os.path.join(cc, "crawl-data"))
+    caps = []
+    for c in truth["captures"]:
+        o = outcome_of(c["status"])
+        if c["redirect"]:
+            o = "unavailable"  # never used: the target decides
+        caps.append({"host": c["host"], "origin": "cc", "scheme": c["scheme"], "crawl": c["crawl"],
+                     "first": c["time"], "last": c["time"], "outcome": o, "status": c["status"],
+                     "redirect": c["redirect"], "redirect_scheme": c["redirect_scheme"] or "https",
+                     "body": c["sha256"] if o == "ok" else None, "sha": c["sha256"] if o == "ok" else "",
+                     "truncated": c["truncated"]})
+    missing_bodies = {c["body"] for c in caps if c["body"]} - set(bodies)
+    check(not missing_bodies, "every captured body read from the WARC files (%d bodies)" % len(bodies))
+    # documents of the listed hosts, around their captures
+    r = random.Random(5)
+    paths = ["/", "/search?q=x", "/admin/", "/private/a", "/api/v1/x", "/wp-admin/", "/news/today", "/about"]
+    docs = []
+    crawls = truth["crawls"] + ["CC-MAIN-2018-22"]
+    for i in range(1200):
+        h = r.choice(truth["listed"])
+        d = {"id": "r%05d" % i, "url": "%s://%s%s" % (r.choice(["http", "https"]), h, r.choice(paths)),
+             "text": "z" * r.randrange(1, 300), "token_count": r.randrange(1, 2000)}
+        kind = r.randrange(5)
+        crawl = r.choice(crawls)
+        near = pc.crawl_monday(crawl) + r.randrange(-2 * DAY, 15 * DAY)
+        if kind in (0, 1):
+            d["dump"], d["date"] = crawl, iso(near).strftime("%Y-%m-%dT%H:%M:%SZ")
+        elif kind == 2:
+            d["dump"] = crawl
+        elif kind == 3:
+            d["date"] = iso(pc.parse_time("2018-06-01") + r.randrange(6 * 365 * DAY)).strftime("%Y-%m-%d")
+        docs.append(d)
+    shard = os.path.join(work, "real.jsonl")
+    with open(shard, "w") as f:
+        f.write("".join(json.dumps(d) + "\n" for d in docs))
+    p = subprocess.run([optout, "robots", "check", "--robots", os.devnull, "/"], capture_output=True, timeout=60)
+    agents = [line.split("\t")[1] for line in p.stdout.decode().splitlines()]
+    check(len(agents) > 5, "the built-in agent list (%d agents)" % len(agents))
+    urls = sorted({d["url"] for d in docs})
+    scratch = os.path.join(work, "urls.txt")
+    body_dir = os.path.join(work, "bodies")
+    os.makedirs(body_dir)
+    by_body = {}
+    for sha in {c["body"] for c in caps if c["body"]}:
+        with open(os.path.join(body_dir, sha), "wb") as f:
+            f.write(bodies.get(sha, b""))
+        by_body[sha] = robots_verdicts(optout, None, os.path.join(body_dir, sha), urls, scratch)
+    today = {}
+    for h in truth["listed"]:
+        if os.path.exists(os.path.join(top10k, h)):
+            today[h] = robots_verdicts(optout, None, os.path.join(top10k, h), [u for u in urls if host_of(u) == h],
+                                       scratch)
+    ctx = {"docs": docs, "today": today, "by_body": by_body, "work": work, "seen": set(), "agents": agents}
+    merged = pc.Captures(pc.versions(caps))
+    for policy, missing in [("current", "current"), ("crawl", "current"), ("cutoff:2021-01-01", "keep"),
+                            ("strictest", "remove"), ("crawl", "keep")]:
+        name = "real captures, %s missing=%s" % (policy, missing)
+        out, rem, stats, md = (os.path.join(work, x) for x in ("out.jsonl", "rem.jsonl", "stats.json", "p.md"))
+        p = subprocess.run([optout, "filter", "--history", archive, "--robots-dir", top10k, "--in", shard, "--out",
+                            out, "--removed", rem, "--stats", stats, "--policy-report", md, "--robots-time", policy,
+                            "--history-missing", missing, "--report-cutoff", REPORT_CUTOFF],
+                           capture_output=True, timeout=300)
+        if check(p.returncode == 0, "%s: exit %d %s" % (name, p.returncode, p.stderr.decode(errors="replace")[-300:])):
+            compare(ctx, name, merged, policy, missing, 365, "keep", out, rem, stats, md)
+    check({"same_crawl", "earlier", "none", "no_time"} <= ctx["seen"], "every coverage case occurs (%s)"
+          % sorted(ctx["seen"]))
 
 
 if __name__ == "__main__":
