@@ -152,6 +152,15 @@ static void signed_num(FILE *f, int64_t v) {
     fprintf(f, " | %s%s", v < 0 ? "−" : "", optout_report_num(v < 0 ? (uint64_t)(-(v + 1)) + 1 : (uint64_t)v, out));
 }
 
+/* A table's head: the first column, then one per policy. */
+static void policy_columns(FILE *f, const char *first) {
+    fprintf(f, "| %s", first);
+    for (int p = 0; p < OPTOUT_ROBOTS_TIME_COUNT; p++) fprintf(f, " | %s", optout_robots_time_name(p));
+    fputs(" |\n|---", f);
+    for (int p = 0; p < OPTOUT_ROBOTS_TIME_COUNT; p++) fputs("|---:", f);
+    fputs("|\n", f);
+}
+
 static const char *const COVERAGE_LABEL[OPTOUT_COVERAGE_COUNT] = {
     "a capture of the document's crawl", "only an earlier capture (within the maximum age)", "no capture",
     "no time (neither crawl nor date)"};
@@ -185,9 +194,8 @@ int optout_stats_policy_write_md(FILE *f, const optout_stats_policy *s, const op
         signed_num(f, recovered(s, p));
         fputs(" |\n", f);
     }
-    fputs("\nToken loss per language class:\n\n| class", f);
-    for (int p = 0; p < OPTOUT_ROBOTS_TIME_COUNT; p++) fprintf(f, " | %s", optout_robots_time_name(p));
-    fputs(" |\n|---|---:|---:|---:|---:|\n", f);
+    fputs("\nToken loss per language class:\n\n", f);
+    policy_columns(f, "class");
     for (int c = 0; c < OPTOUT_CLASS_COUNT; c++) {
         if (s->policy[0].by_class[c].docs_in == 0) continue;
         fprintf(f, "| %s", CLASS_LABEL[c]);
@@ -195,9 +203,8 @@ int optout_stats_policy_write_md(FILE *f, const optout_stats_policy *s, const op
             pct(f, s->policy[p].by_class[c].tokens_removed, s->policy[p].by_class[c].tokens_in);
         fputs(" |\n", f);
     }
-    fputs("\nToken loss per year:\n\n| year", f);
-    for (int p = 0; p < OPTOUT_ROBOTS_TIME_COUNT; p++) fprintf(f, " | %s", optout_robots_time_name(p));
-    fputs(" |\n|---|---:|---:|---:|---:|\n", f);
+    fputs("\nToken loss per year:\n\n", f);
+    policy_columns(f, "year");
     for (int y = 0; y < OPTOUT_YEARS; y++) {
         if (s->policy[0].by_year[y].docs_in == 0) continue;
         if (y == OPTOUT_YEARS - 1) fputs("| unknown", f);

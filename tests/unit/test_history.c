@@ -17,6 +17,7 @@
 
 #include "optout/history.h"
 #include "optout/rundir.h"
+#include "optout/stats_policy.h"
 
 #define DAY 86400
 
@@ -540,6 +541,97 @@ static void test_url_scheme(void **state) {
     assert_int_equal(optout_history_url_scheme("httpsx://a/", 11), HTTP);
 }
 
+/* ---- by_policy statistics ------------------------------------------------------------------- */
+
+/* Adds document i (facts and history facts made up from i) under every policy, as the filter does. */
+static void add_doc(optout_stats_policy *s, int i) {
+    optout_agentset sets[OPTOUT_ROBOTS_TIME_COUNT];
+    optout_doc_facts f = {.cls = (optout_class)(i % 3), .year = 2015 + i % 4, .bytes = 10u * i, .chars = 9u * i,
+                          .tokens = 100u + i};
+    static const char *const CRAWLS[] = {"CC-MAIN-2019-35", "CC-MAIN-2020-05", ""};
+    for (int p = 0; p < OPTOUT_ROBOTS_TIME_COUNT; p++) {
+        sets[p] = set_of((unsigned)(i + p) % 4);
+        optout_doc_facts pf = f;
+        pf.removed = (i + p) % 4 != 0;
+        pf.disallowed = pf.removed ? &sets[p] : NULL;
+        optout_stats_add_doc(&s->policy[p], 2, &pf);
+    }
+    optout_doc_time t = {.has_time = i % 5 != 0, .time_from_crawl = i % 7 == 0};
+    snprintf(t.crawl, sizeof t.crawl, "%s", CRAWLS[i % 3]);
+    optout_agentset same = set_of((unsigned)i % 3);
+    optout_policy_doc d = {.coverage = (optout_history_coverage)(i % OPTOUT_COVERAGE_COUNT),
+                           .removed_crawl = (i + 1) % 4 != 0, .time = &t,
+                           .same_crawl = i % OPTOUT_COVERAGE_COUNT == 0 ? &same : NULL, .ccbot = i % 6 == 0};
+    optout_stats_policy_add_judged(s, 2, &f, &d);
+}
+
+static char *json_of(const optout_stats_policy *s, const optout_agents *agents) {
+    char *j = optout_stats_policy_json(s, agents);
+    assert_non_null(j);
+    return j;
+}
+
+static void test_stats_policy(void **state) {
+    (void)state;
+    optout_agents *agents = optout_agents_new();
+    assert_int_equal(optout_agents_add(agents, "GPTBot", 6), 0);
+    assert_int_equal(optout_agents_add(agents, "CCBot", 5), 0);
+    optout_stats_policy *all = malloc(sizeof *all), *a = malloc(sizeof *a), *b = malloc(sizeof *b);
+    assert_true(all && a && b);
+    int64_t cutoff = T("2023-08-07");
+    optout_stats_policy_init(all, OPTOUT_ROBOTS_TIME_CRAWL, cutoff, OPTOUT_MISSING_KEEP, 30 * DAY);
+    optout_stats_policy_init(a, OPTOUT_ROBOTS_TIME_CRAWL, cutoff, OPTOUT_MISSING_KEEP, 30 * DAY);
+    optout_stats_policy_init(b, OPTOUT_ROBOTS_TIME_CRAWL, cutoff, OPTOUT_MISSING_KEEP, 30 * DAY);
+    for (int i = 1; i <= 40; i++) {
+        add_doc(all, i);
+        add_doc(i % 2 ? a : b, i);
+    }
+    optout_stats_policy_merge(a, b, 2); /* two shards sum to one */
+    char *ja = json_of(a, agents), *jall = json_of(all, agents);
+    assert_string_equal(ja, jall);
+    /* counted by hand: coverage of i = 1..40 by i % 4; tokens per crawl; CCBot (i % 6 == 0) */
+    uint64_t cov_docs[4] = {0}, crawl_tokens = 0, same_tokens = 0, cc_docs = 0, cc_tokens = 0;
+    for (int i = 1; i <= 40; i++) {
+        cov_docs[i % 4]++;
+        if (i % 3 == 0) crawl_tokens += 100u + i; /* CC-MAIN-2019-35 */
+        if (i % 3 == 0 && i % 4 == 0) same_tokens += 100u + i;
+        if (i % 6 == 0) cc_docs++, cc_tokens += 100u + i;
+    }
+    for (int c = 0; c < 4; c++) assert_true(all->coverage[c].docs_in == cov_docs[c]);
+    assert_true(all->crawl_count == 2);
+    assert_string_equal(all->crawls[0].name, "CC-MAIN-2020-05"); /* i = 1 comes first */
+    assert_string_equal(all->crawls[1].name, "CC-MAIN-2019-35");
+    assert_true(all->crawls[1].tokens == crawl_tokens && all->crawls[1].tokens_same_crawl == same_tokens);
+    assert_true(all->ccbot_docs == cc_docs && all->ccbot_tokens == cc_tokens);
+    assert_non_null(strstr(jall, "\"chosen\": \"crawl\", \"cutoff\": \"2023-08-07\", \"history_missing\": \"keep\", "
+                                 "\"history_max_age_days\": 30"));
+    /* tokens recovered: current's removed tokens minus each policy's, signed */
+    int64_t rec = (int64_t)all->policy[0].total.tokens_removed - (int64_t)all->policy[2].total.tokens_removed;
+    char want[128];
+    snprintf(want, sizeof want, "\"cutoff\": %lld,", (long long)rec);
+    assert_non_null(strstr(jall, want));
+    /* the Markdown: the chosen policy marked, a negative recovery with a minus sign */
+    optout_stats_policy_init(b, OPTOUT_ROBOTS_TIME_STRICTEST, cutoff, OPTOUT_MISSING_REMOVE, 365 * DAY);
+    optout_doc_facts f = {.cls = OPTOUT_CLASS_EN, .year = 2020, .tokens = 1234};
+    optout_stats_add_doc(&b->policy[OPTOUT_ROBOTS_TIME_CURRENT], 2, &f);
+    f.removed = 1;
+    optout_stats_add_doc(&b->policy[OPTOUT_ROBOTS_TIME_STRICTEST], 2, &f);
+    char *md = NULL;
+    size_t mdlen = 0;
+    FILE *m = open_memstream(&md, &mdlen);
+    assert_int_equal(optout_stats_policy_write_md(m, b, agents), 0);
+    fclose(m);
+    assert_non_null(strstr(md, "| strictest (chosen) | 1 | 0 | 1,234 | 100.00% | −1,234 |"));
+    assert_non_null(strstr(md, "| current | 0 | 0 | 0 | 0.00% | 0 |"));
+    free(md);
+    free(ja);
+    free(jall);
+    free(all);
+    free(a);
+    free(b);
+    optout_agents_free(agents);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_parse_time),         cmocka_unit_test(test_crawl_monday),
@@ -549,6 +641,7 @@ int main(void) {
         cmocka_unit_test(test_select_earlier),     cmocka_unit_test(test_select_no_time),
         cmocka_unit_test(test_select_redirects),   cmocka_unit_test(test_select_redirect_hops),
         cmocka_unit_test(test_judge),              cmocka_unit_test(test_url_scheme),
+        cmocka_unit_test(test_stats_policy),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
