@@ -120,6 +120,11 @@ static int filter_configure(const optout_option_values *v, optout_filter_config 
                             "--out DIR)");
         return OPTOUT_EXIT_USAGE;
     }
+    if (history && cfg->host_key == OPTOUT_HOSTKEY_NETLOC) {
+        optout_log(LOG_ERR, "filter: --host-key netloc with --history: a history archive is keyed by canonical host "
+                            "keys");
+        return OPTOUT_EXIT_USAGE;
+    }
     if (history && policy->granularity != OPTOUT_GRANULARITY_URL) {
         optout_log(LOG_ERR, "filter: --granularity %s combines only with today's robots.txt for now: drop --history "
                             "(robots.txt as it was is judged per URL)",

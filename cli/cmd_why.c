@@ -562,6 +562,10 @@ static int history_setup(const struct history_opts *o, const optout_why_config *
         optout_log(LOG_ERR, "why: %s: not a valid value (docs/history.md)", bad);
         return OPTOUT_EXIT_USAGE;
     }
+    if (cfg->host_key == OPTOUT_HOSTKEY_NETLOC) {
+        optout_log(LOG_ERR, "why: the run used --host-key netloc; a history archive is keyed by canonical host keys");
+        return OPTOUT_EXIT_USAGE;
+    }
     if (cfg->granularity != OPTOUT_GRANULARITY_URL) {
         optout_log(LOG_ERR, "why: the run used --granularity %s; robots.txt as it was is judged per URL only",
                    optout_granularity_name(cfg->granularity));

@@ -156,7 +156,10 @@ optout_history_scheme optout_history_url_scheme(const char *url, size_t len);
 
 /* A judge: the capture's verdict for a document. It selects (as above), reads the deciding
  * version's body through the source, compiles it for agents and mode and caches the compiled set by
- * SHA-256 (max_cached sets, 0: 4096; when full the cache is emptied). A capture whose outcome is ok
+ * SHA-256 (max_cached sets, 0: 4096; when full the cache is emptied). A host's versions are looked up
+ * and their redirects resolved once (step 0 does not depend on the document), then kept for the
+ * documents that follow (65536 hosts; emptied when full): the selection per document is a scan of
+ * the host's versions, without allocation. A capture whose outcome is ok
  * is checked against the URL; unreachable disallows every agent when unreachable_disallows (RFC-strict,
  * as for today's robots.txt); any other outcome allows everything. src and agents must outlive it. */
 typedef struct optout_history_judge optout_history_judge;

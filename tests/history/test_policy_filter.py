@@ -336,6 +336,7 @@ def usage_errors(optout, work, robots, shard, archive):
                         (["--history", archive, "--report-cutoff", "2023"], "a report cutoff that is no day"),
                         (["--history", archive, "--history-missing", "drop"], "an unknown --history-missing"),
                         (["--history", archive, "--granularity", "host"], "host granularity with --history"),
+                        (["--history", archive, "--host-key", "netloc"], "netloc host keys with --history"),
                         (["--history", os.path.join(work, "nowhere")], "a --history directory that does not exist")]:
         p = subprocess.run(base + extra, capture_output=True, timeout=60)
         check(p.returncode == 2, "usage error (exit %d): %s" % (p.returncode, what))
