@@ -161,6 +161,55 @@ static void policy_columns(FILE *f, const char *first) {
     fputs("|\n", f);
 }
 
+#define CHANGED_HOSTS_SHOWN 20
+
+struct host_change {
+    const char *host;
+    uint64_t now, then; /* tokens removed under current, under crawl */
+};
+
+static int by_change(const void *a, const void *b) {
+    const struct host_change *x = a, *y = b;
+    uint64_t dx = x->now > x->then ? x->now - x->then : x->then - x->now;
+    uint64_t dy = y->now > y->then ? y->now - y->then : y->then - y->now;
+    if (dx != dy) return dx > dy ? -1 : 1;
+    return strcmp(x->host, y->host);
+}
+
+/* The hosts whose tokens removed differ most between current and crawl, from each policy's top
+ * hosts (sorted by host: merged in one pass). */
+static void md_changed_hosts(FILE *f, const optout_stats_policy *s) {
+    const optout_stats *a = &s->policy[OPTOUT_ROBOTS_TIME_CURRENT], *b = &s->policy[OPTOUT_ROBOTS_TIME_CRAWL];
+    struct host_change *c = malloc((a->top_host_count + b->top_host_count + 1) * sizeof *c);
+    if (!c) return;
+    size_t n = 0, i = 0, k = 0;
+    while (i < a->top_host_count || k < b->top_host_count) {
+        int cmp = i == a->top_host_count   ? 1
+                  : k == b->top_host_count ? -1
+                                           : strcmp(a->top_hosts[i].host, b->top_hosts[k].host);
+        c[n].host = cmp <= 0 ? a->top_hosts[i].host : b->top_hosts[k].host;
+        c[n].now = cmp <= 0 ? a->top_hosts[i++].tokens_removed : 0;
+        c[n].then = cmp >= 0 ? b->top_hosts[k++].tokens_removed : 0;
+        if (c[n].now != c[n].then) n++;
+    }
+    qsort(c, n, sizeof *c, by_change);
+    if (n) {
+        fputs("\nHosts whose robots.txt at crawl time changed the most tokens (from each policy's top hosts: a "
+              "host missing from one list counts 0 there, so a figure may be a lower bound):\n\n| host | tokens "
+              "removed by current | by crawl | crawl − current |\n|---|---:|---:|---:|\n",
+              f);
+        for (size_t j = 0; j < n && j < CHANGED_HOSTS_SHOWN; j++) {
+            fputs("| ", f);
+            optout_report_put_text(f, c[j].host);
+            num(f, c[j].now);
+            num(f, c[j].then);
+            signed_num(f, (int64_t)c[j].then - (int64_t)c[j].now);
+            fputs(" |\n", f);
+        }
+    }
+    free(c);
+}
+
 static const char *const COVERAGE_LABEL[OPTOUT_COVERAGE_COUNT] = {
     "a capture of the document's crawl", "only an earlier capture (within the maximum age)", "no capture",
     "no time (neither crawl nor date)"};
@@ -265,6 +314,7 @@ int optout_stats_policy_write_md(FILE *f, const optout_stats_policy *s, const op
             fputs(" |\n", f);
         }
     }
+    md_changed_hosts(f, s);
     char n2[OPTOUT_REPORT_NUM_LEN];
     fprintf(f, "\n%s documents (%s tokens) have a capture of their own crawl that disallows CCBot, although "
                "Common Crawl crawled them: a sign of a capture attributed to the wrong host, or fetched after "

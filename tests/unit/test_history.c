@@ -616,6 +616,15 @@ static void test_stats_policy(void **state) {
     optout_stats_add_doc(&b->policy[OPTOUT_ROBOTS_TIME_CURRENT], 2, &f);
     f.removed = 1;
     optout_stats_add_doc(&b->policy[OPTOUT_ROBOTS_TIME_STRICTEST], 2, &f);
+    optout_host_loss now[2] = {{.host = "a.example", .docs_removed = 1, .tokens_removed = 100},
+                               {.host = "b.example", .docs_removed = 1, .tokens_removed = 50}};
+    optout_host_loss then[3] = {{.host = "b.example", .docs_removed = 2, .tokens_removed = 80},
+                                {.host = "c.example", .docs_removed = 1, .tokens_removed = 10},
+                                {.host = "d.example", .docs_removed = 1, .tokens_removed = 7}};
+    optout_stats_add_host_losses(&b->policy[OPTOUT_ROBOTS_TIME_CURRENT], now, 2);
+    optout_stats_add_host_losses(&b->policy[OPTOUT_ROBOTS_TIME_CRAWL], then, 3);
+    optout_host_loss same = {.host = "d.example", .docs_removed = 1, .tokens_removed = 7};
+    optout_stats_add_host_losses(&b->policy[OPTOUT_ROBOTS_TIME_CURRENT], &same, 1);
     char *md = NULL;
     size_t mdlen = 0;
     FILE *m = open_memstream(&md, &mdlen);
@@ -623,6 +632,10 @@ static void test_stats_policy(void **state) {
     fclose(m);
     assert_non_null(strstr(md, "| strictest (chosen) | 1 | 0 | 1,234 | 100.00% | −1,234 |"));
     assert_non_null(strstr(md, "| current | 0 | 0 | 0 | 0.00% | 0 |"));
+    /* the hosts that changed most, largest change first; an unchanged one (d) is not listed */
+    const char *rows = "| a.example | 100 | 0 | −100 |\n| b.example | 50 | 80 | 30 |\n| c.example | 0 | 10 | 10 |\n\n";
+    assert_non_null(strstr(md, rows));
+    assert_null(strstr(md, "d.example"));
     free(md);
     free(ja);
     free(jall);
