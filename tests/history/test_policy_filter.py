@@ -260,6 +260,7 @@ def run_all(optout, filter_mem, work):
             compare(ctx, "optout filter --history, " + name, merged, policy, missing, max_age, unreachable, out, rem,
                     stats_path, md)
     check(ctx["seen"] == set(pc.COVERAGES), "every coverage case occurs (%s)" % sorted(ctx["seen"]))
+    dolma(optout, work, ctx, merged, robots, agents_file, archive)
     usage_errors(optout, work, robots, shard, archive)
     why_check(optout, work, ctx, merged, shard, robots, agents_file, archive)
 
@@ -323,6 +324,34 @@ def why_check(optout, work, ctx, caps, shard, robots, agents_file, archive):
           "optout why URL --crawl --time (text): the capture of %s and the decision by crawl" % first)
     p = subprocess.run([optout, "why", "--run", run, "--crawl", crawl, d["url"]], capture_output=True, timeout=60)
     check(p.returncode == 2, "optout why --crawl without --history: usage error")
+
+
+def dolma(optout, work, ctx, caps, robots, agents_file, archive):
+    """Dolma-shaped documents: the crawl inside a Common Crawl path (--dump-field metadata.cc_segment),
+    URL, date and tokens under metadata."""
+    flat, lines = [], []
+    for d in ctx["docs"]:
+        meta = {"url": d["url"], "token_count": d["token_count"]}
+        f = dict(d)
+        f.pop("dump", None)
+        if "dump" in d:
+            meta["cc_segment"] = f["dump"] = "crawl-data/%s/segments/1.2/warc/x.warc.gz" % d["dump"]
+        if "date" in d:
+            meta["date"] = d["date"]
+        flat.append(f)
+        lines.append(json.dumps({"id": d["id"], "text": d["text"], "metadata": meta}))
+    shard = os.path.join(work, "dolma.jsonl")
+    with open(shard, "w") as fh:
+        fh.write("".join(line + "\n" for line in lines))
+    out, rem, stats, md = (os.path.join(work, x) for x in ("d-out.jsonl", "d-rem.jsonl", "d-stats.json", "d.md"))
+    p = subprocess.run([optout, "filter", "--history", archive, "--robots-dir", robots, "--in", shard, "--out", out,
+                        "--removed", rem, "--stats", stats, "--policy-report", md, "--robots-time", "crawl",
+                        "--report-cutoff", REPORT_CUTOFF, "--agents-file", agents_file,
+                        "--dump-field", "metadata.cc_segment"], capture_output=True, timeout=300)
+    if check(p.returncode == 0, "Dolma documents, --dump-field metadata.cc_segment: exit %d %s"
+             % (p.returncode, p.stderr.decode(errors="replace")[-300:])):
+        compare(dict(ctx, docs=flat), "Dolma documents, crawl", caps, "crawl", "current", 365, "keep", out, rem, stats,
+                md)
 
 
 def usage_errors(optout, work, robots, shard, archive):
