@@ -211,6 +211,11 @@ def run_all(optout, filter_mem, work):
     os.makedirs(robots)
     for h, b in sc.today.items():
         shutil.copy(os.path.join(work, "bodies", "B%d.txt" % b), os.path.join(robots, h))
+    # two hosts outside the plan: kept under every policy, their captures never consulted
+    not_ranked = sorted(h for h in sc.hosts if h not in sc.today and h.startswith("h"))[:2]
+    with open(os.path.join(robots, "index.tsv"), "w") as f:
+        f.write("".join("%s\tnot_ranked\n" % h for h in not_ranked))
+    check(len(not_ranked) == 2, "hosts outside the plan: %s" % not_ranked)
     with open(os.path.join(work, "captures.tsv"), "w") as f:
         for c in sc.captures:
             f.write("\t".join([c["host"], c["origin"], c["scheme"], c["crawl"] or "-", str(c["first"]),
@@ -236,7 +241,7 @@ def run_all(optout, filter_mem, work):
     merged = pc.Captures(pc.versions(sc.captures))  # the archive merges consecutive equal ones
     check(len(pc.versions(sc.captures)) < len(sc.captures), "some captures merge into versions")
     ctx = {"docs": docs, "today": {h: by_body[b] for h, b in sc.today.items()}, "by_body": by_body,
-           "work": work, "seen": set(), "agents": AGENTS}
+           "work": work, "seen": set(), "agents": AGENTS, "not_ranked": set(not_ranked)}
     cases = [(p, m, 365, "keep") for p in ["current", "crawl", "cutoff:" + RUN_CUTOFF, "strictest"]
              for m in ["current", "keep", "remove"]]
     cases += [("crawl", "current", 30, "keep"), ("strictest", "keep", 365, "disallow")]
@@ -259,7 +264,8 @@ def run_all(optout, filter_mem, work):
                                                                                  p.stderr.decode(errors="replace"))):
             compare(ctx, "optout filter --history, " + name, merged, policy, missing, max_age, unreachable, out, rem,
                     stats_path, md)
-    check(ctx["seen"] == set(pc.COVERAGES), "every coverage case occurs (%s)" % sorted(ctx["seen"]))
+    check(ctx["seen"] == set(pc.COVERAGES) | {"not_ranked"}, "every coverage case occurs, and hosts outside the "
+          "plan (%s)" % sorted(ctx["seen"]))
     dolma(optout, work, ctx, merged, robots, agents_file, archive)
     usage_errors(optout, work, robots, shard, archive)
     why_check(optout, work, ctx, merged, shard, robots, agents_file, archive)
@@ -381,9 +387,12 @@ def host_of(url):
 
 
 def reckon(ctx, caps, d, max_age, unreachable, missing, cutoff):
-    """One document: (crawl, coverage, capture, the capture's agents or None, {policy: verdict})."""
+    """One document: (crawl, coverage, capture, the capture's agents or None, {policy: verdict});
+    coverage None for a host outside the plan (kept under every policy, not judged)."""
     today = ctx["today"].get(host_of(d["url"]), {}).get(d["url"], set())
     crawl, t, _ = pc.doc_time(d.get("dump"), d.get("date"))
+    if host_of(d["url"]) in ctx.get("not_ranked", ()):
+        return crawl, None, None, None, {q: (False, frozenset()) for q in pc.POLICIES}
     scheme = "https" if d["url"].startswith("https") else "http"
     coverage, capture, final, outcome, hops = caps.select(host_of(d["url"]), scheme, crawl, t, max_age * DAY)
     then = None
@@ -410,15 +419,18 @@ def compare(ctx, name, caps, policy, missing, max_age, unreachable, out, rem, st
     ccbot = 0
     for d in docs:
         crawl, coverage, capture, then, v = reckon(ctx, caps, d, max_age, unreachable, missing, cutoff)
-        cov[coverage] += 1
-        ctx["seen"].add(coverage)
+        if coverage is None:
+            ctx["seen"].add("not_ranked")
+        else:
+            cov[coverage] += 1
+            ctx["seen"].add(coverage)
         for q in pc.POLICIES:
             if v[q][0]:
                 want[q][0] += 1
                 want[q][1] += d["token_count"]
         if v[chosen][0]:
             want_removed[d["id"]] = [a for a in ctx["agents"] if a in v[chosen][1]]
-        if crawl:
+        if crawl and coverage is not None:
             row = crawl_tokens.setdefault(crawl, [0, 0])
             row[0] += d["token_count"]
             if coverage == "same_crawl":
