@@ -1,12 +1,12 @@
 /* history_archive.c — the history archive (include/optout/history_archive.h: layout and contract).
  *
- * Writer. Bodies go to the staging bodies.zst as they arrive, one ZSTD_compressCCtx() frame per new
- * SHA-256 (a map from the hex digest to the frame's place), so memory holds only the versions: one
- * fixed record each (the version, its frame, its capture count) with host and redirect strings
- * interned once. Merging needs every capture of a host, and captures of one host come from many
- * WARC files in any order, so the index is written only at commit: sorted, merged, then published
- * by one rename of the staging directory (renameat2 RENAME_EXCHANGE when an archive exists, so that
- * the name never points at nothing).
+ * Writer. Bodies go to the staging bodies.zst as they arrive, one frame per new SHA-256 (written by
+ * archive_append_frame, the robots archive's frame writer; a map from the hex digest to the frame's
+ * place), so memory holds only the versions: one fixed record each (the version, its frame, its
+ * capture count) with host and redirect strings interned once. Merging needs every capture of a
+ * host, and captures of one host come from many WARC files in any order, so the index is written
+ * only at commit: sorted, merged, then published by one rename of the staging directory (renameat2
+ * RENAME_EXCHANGE when an archive exists, so that the name never points at nothing).
  *
  * Reader. index.tsv is read whole into one buffer, split in place (strings stay in it), checked
  * line by line into one array of versions in file order — which is host order, so a host's versions
@@ -27,8 +27,6 @@
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
-
-#include <zstd.h>
 
 #include "archive_internal.h"
 #include "optout/rundir.h"
@@ -63,10 +61,7 @@ struct optout_history_writer {
     char *dir, *staging, *final;
     int bfd;
     uint64_t boff;
-    ZSTD_CCtx *cctx;
-    int level;
-    void *cbuf;
-    size_t ccap;
+    archive_compressor comp;
     optout_strmap *strings; /* host keys and redirect targets: key -> malloc'd copy */
     optout_strmap *frames;  /* sha256 hex -> struct frame */
     struct wver *v;
@@ -79,8 +74,7 @@ static void free_value(void *p) { free(p); }
 static void writer_free(optout_history_writer *w) {
     if (!w) return;
     if (w->bfd >= 0) close(w->bfd);
-    ZSTD_freeCCtx(w->cctx);
-    free(w->cbuf);
+    archive_compressor_free(&w->comp);
     optout_strmap_free(w->strings, free_value);
     optout_strmap_free(w->frames, free_value);
     free(w->v);
@@ -117,9 +111,9 @@ optout_history_writer *optout_history_writer_new(const char *dir, int level, cha
         return NULL;
     }
     w->bfd = -1;
-    w->level = level ? level : 3;
+    w->comp.level = level;
     if (!(w->dir = strdup(dir)) || asprintf(&w->staging, "%s/%s%ld", dir, HA_STAGING, (long)getpid()) < 0 ||
-        asprintf(&w->final, "%s/%s", dir, OPTOUT_HISTORY_DIR) < 0 || !(w->cctx = ZSTD_createCCtx()) ||
+        asprintf(&w->final, "%s/%s", dir, OPTOUT_HISTORY_DIR) < 0 ||
         !(w->strings = optout_strmap_new()) || !(w->frames = optout_strmap_new())) {
         optout_set_err(err, errlen, "out of memory");
         writer_free(w);
@@ -151,20 +145,6 @@ optout_history_writer *optout_history_writer_new(const char *dir, int level, cha
         return NULL;
     }
     return w;
-}
-
-static int write_all(int fd, const void *buf, size_t len) {
-    const char *p = buf;
-    while (len > 0) {
-        ssize_t n = write(fd, p, len);
-        if (n < 0) {
-            if (errno == EINTR) continue;
-            return -1;
-        }
-        p += n;
-        len -= (size_t)n;
-    }
-    return 0;
 }
 
 /* The interned copy of s (NULL on out of memory). */
@@ -228,32 +208,17 @@ int optout_history_writer_add(optout_history_writer *w, const char *host, const 
         x.v.size = len;
         struct frame *f = optout_strmap_get(w->frames, x.v.sha256, 64);
         if (!f) {
-            size_t bound = ZSTD_compressBound(len);
-            if (bound > w->ccap) {
-                void *p = realloc(w->cbuf, bound);
-                if (!p) {
-                    optout_set_err(err, errlen, "out of memory (%zu bytes)", bound);
-                    return -1;
-                }
-                w->cbuf = p;
-                w->ccap = bound;
-            }
-            size_t n = ZSTD_compressCCtx(w->cctx, w->cbuf, w->ccap, body ? body : "", len, w->level);
-            if (ZSTD_isError(n)) {
-                optout_set_err(err, errlen, "history archive: zstd: %s", ZSTD_getErrorName(n));
-                return -1;
-            }
-            if (write_all(w->bfd, w->cbuf, n) != 0) {
-                optout_set_err(err, errlen, "%s/%s: %s", w->staging, HA_BODIES, strerror(errno));
-                return -1;
-            }
+            char where[4200];
+            uint64_t length;
+            snprintf(where, sizeof where, "%s/%s", w->staging, HA_BODIES);
+            if (archive_append_frame(&w->comp, w->bfd, body, len, &length, where, err, errlen) != 0) return -1;
             if (!(f = malloc(sizeof *f))) {
                 optout_set_err(err, errlen, "out of memory");
                 return -1;
             }
             f->offset = w->boff;
-            f->length = n;
-            w->boff += n;
+            f->length = length;
+            w->boff += length;
             w->body_bytes += len;
             if (optout_strmap_put(w->frames, x.v.sha256, 64, f, NULL) != 0) {
                 free(f);

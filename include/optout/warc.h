@@ -27,8 +27,8 @@
  *   HTTP header block over OPTOUT_WARC_HEADER_MAX, a malformed WARC header (no WARC/1.x line, no
  *   or bad Content-Length, a bad WARC-Date on a response). A plain file resynchronises at the next
  *   line starting "WARC/1.".
- * - Memory: at most about OPTOUT_WARC_HEADER_MAX + OPTOUT_WARC_BLOCK_MAX per reader, whatever the
- *   input.
+ * - Memory: OPTOUT_WARC_HEADER_MAX + OPTOUT_WARC_BLOCK_MAX + a 256 KiB inflate buffer (about
+ *   0.9 MiB) per reader, whatever the input.
  * - The record's pointers are valid during the callback only. A callback returning nonzero stops
  *   the reader: feed/finish return 1 and every later call does nothing.
  */
