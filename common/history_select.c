@@ -112,6 +112,11 @@ static size_t pick_in_crawl(const optout_history_version *v, const struct resolv
     return before != n ? before : after;
 }
 
+/* Ages beyond this are "any age" (about 31,700 years): keeps t - max_age within range. */
+#define MAX_AGE_LIMIT ((int64_t)1000000000000)
+
+static int64_t clamp_age(int64_t max_age) { return max_age < 0 ? 0 : max_age > MAX_AGE_LIMIT ? MAX_AGE_LIMIT : max_age; }
+
 /* Step 2 for one scheme: the latest capture at or before t not older than max_age. */
 static size_t pick_earlier(const optout_history_version *v, const struct resolved *res, size_t n,
                            optout_history_scheme scheme, int64_t t, int64_t max_age) {
@@ -157,6 +162,7 @@ static void choose(const struct resolved_host *rh, optout_history_scheme scheme,
         if (chosen == n) chosen = pick_in_crawl(v, res, n, t->crawl, reachable, other, t->time);
         if (chosen != n) out->coverage = OPTOUT_COVERAGE_SAME_CRAWL;
     }
+    max_age = clamp_age(max_age);
     if (chosen == n) { /* step 2: an earlier capture within max_age */
         chosen = pick_earlier(v, res, n, scheme, t->time, max_age);
         if (chosen == n) chosen = pick_earlier(v, res, n, other, t->time, max_age);

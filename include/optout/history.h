@@ -146,8 +146,8 @@ typedef struct {
     optout_outcome outcome;                /* final's outcome; UNAVAILABLE past the hop limit */
 } optout_history_pick;
 
-/* Picks the capture that judges a document of host (scheme: the URL's). 0, or -1 with err (the
- * source failed). *out->coverage says which step decided. */
+/* Picks the capture that judges a document of host (scheme: the URL's). max_age in seconds (clamped
+ * to 0 .. 10^12). 0, or -1 with err (the source failed). *out->coverage says which step decided. */
 int optout_history_select(const optout_history_source *src, const char *host, size_t len,
                           optout_history_scheme scheme, const optout_doc_time *t, int64_t max_age,
                           optout_history_pick *out, char *err, size_t errlen);

@@ -385,6 +385,11 @@ static void test_select_earlier(void **state) {
     expect(s, N(s), "h", HTTPS, NULL, d + 5 * DAY, YEAR, OPTOUT_COVERAGE_EARLIER, "d", "d", OK, 0);
     /* the document's own crawl wins over an earlier, nearer capture */
     expect(s, N(s), "h", HTTPS, C20, d, YEAR, OPTOUT_COVERAGE_SAME_CRAWL, "d", "d", OK, 0);
+    /* an age past any range is "any age", a negative one 0 (a version spanning the time only) */
+    expect(s, N(s), "h", HTTPS, NULL, d, INT64_MAX, OPTOUT_COVERAGE_EARLIER, "c", "c", OK, 0);
+    expect(s, N(s), "h", HTTPS, NULL, d + 5 * DAY, -5, OPTOUT_COVERAGE_EARLIER, "d", "d", OK, 0);
+    expect(s, N(s), "h", HTTPS, NULL, d + 600 * DAY, YEAR, OPTOUT_COVERAGE_NONE, NULL, NULL, OK, 0);
+    expect(s, N(s), "h", HTTPS, NULL, d + 600 * DAY, INT64_MAX, OPTOUT_COVERAGE_EARLIER, "d", "d", OK, 0);
     /* before everything */
     expect(s, N(s), "h", HTTPS, NULL, d - 500 * DAY, YEAR, OPTOUT_COVERAGE_NONE, NULL, NULL, OK, 0);
     /* unknown host */
