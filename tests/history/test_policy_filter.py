@@ -267,6 +267,18 @@ def run_all(optout, filter_mem, work):
     check(ctx["seen"] == set(pc.COVERAGES) | {"not_ranked"}, "every coverage case occurs, and hosts outside the "
           "plan (%s)" % sorted(ctx["seen"]))
     dolma(optout, work, ctx, merged, robots, agents_file, archive)
+    # a sample: the chosen policy's statistics, the estimate and its intervals included, are the run's own
+    stats = os.path.join(work, "sample-stats.json")
+    p = subprocess.run([optout, "filter", "--history", archive, "--robots-dir", robots, "--in", shard, "--out",
+                        os.path.join(work, "sample.jsonl"), "--stats", stats, "--robots-time", "strictest",
+                        "--agents-file", agents_file, "--sample", "0.5"], capture_output=True, timeout=300)
+    if check(p.returncode == 0, "--sample 0.5 with --history: exit %d" % p.returncode):
+        with open(stats) as f:
+            st = json.load(f)
+        top = {k: v for k, v in st.items() if k != "by_policy"}
+        mine = st["by_policy"]["policies"]["strictest"]
+        check("sample" in top and mine == top, "--sample: the chosen policy's statistics are the run's own%s" % (
+            "" if mine == top else " (differ: %s)" % sorted(k for k in top if mine.get(k) != top[k])))
     usage_errors(optout, work, robots, shard, archive)
     why_check(optout, work, ctx, merged, shard, robots, agents_file, archive)
 
