@@ -267,6 +267,20 @@ def run_all(optout, filter_mem, work):
     check(ctx["seen"] == set(pc.COVERAGES) | {"not_ranked"}, "every coverage case occurs, and hosts outside the "
           "plan (%s)" % sorted(ctx["seen"]))
     dolma(optout, work, ctx, merged, robots, agents_file, archive)
+    # overrides decide before robots.txt, under every policy
+    keep, remove = os.path.join(work, "keep.txt"), os.path.join(work, "remove.txt")
+    with open(keep, "w") as f:
+        f.write("h1.example\n")
+    with open(remove, "w") as f:
+        f.write("h2.example\n")
+    out, rem, stats, md = (os.path.join(work, x) for x in ("v-out.jsonl", "v-rem.jsonl", "v-stats.json", "v.md"))
+    p = subprocess.run([optout, "filter", "--history", archive, "--robots-dir", robots, "--in", shard, "--out", out,
+                        "--removed", rem, "--stats", stats, "--policy-report", md, "--robots-time", "cutoff:" + RUN_CUTOFF,
+                        "--report-cutoff", REPORT_CUTOFF, "--agents-file", agents_file, "--keep-hosts", keep,
+                        "--remove-hosts", remove], capture_output=True, timeout=300)
+    if check(p.returncode == 0, "--keep-hosts / --remove-hosts with --history: exit %d" % p.returncode):
+        compare(dict(ctx, overrides={"h1.example": "keep", "h2.example": "remove"}), "overrides, cutoff", merged,
+                "cutoff:" + RUN_CUTOFF, "current", 365, "keep", out, rem, stats, md)
     # a sample: the chosen policy's statistics, the estimate and its intervals included, are the run's own
     stats = os.path.join(work, "sample-stats.json")
     p = subprocess.run([optout, "filter", "--history", archive, "--robots-dir", robots, "--in", shard, "--out",
@@ -405,6 +419,9 @@ def reckon(ctx, caps, d, max_age, unreachable, missing, cutoff):
     crawl, t, _ = pc.doc_time(d.get("dump"), d.get("date"))
     if host_of(d["url"]) in ctx.get("not_ranked", ()):
         return crawl, None, None, None, {q: (False, frozenset()) for q in pc.POLICIES}
+    override = ctx.get("overrides", {}).get(host_of(d["url"]))
+    if override:  # decided before robots.txt, alike under every policy (removed for no agent)
+        return crawl, None, None, None, {q: (override == "remove", frozenset()) for q in pc.POLICIES}
     scheme = "https" if d["url"].startswith("https") else "http"
     coverage, capture, final, outcome, hops = caps.select(host_of(d["url"]), scheme, crawl, t, max_age * DAY)
     then = None
