@@ -322,3 +322,106 @@ int optout_stats_policy_write_md(FILE *f, const optout_stats_policy *s, const op
             optout_report_num(s->ccbot_docs, n1), optout_report_num(s->ccbot_tokens, n2));
     return ferror(f) ? -1 : 0;
 }
+
+/* ---- the chart ------------------------------------------------------------------------------ */
+
+static void xml_text(FILE *f, const char *s) {
+    for (; *s; s++) {
+        switch (*s) {
+        case '&': fputs("&amp;", f); break;
+        case '<': fputs("&lt;", f); break;
+        case '>': fputs("&gt;", f); break;
+        case '"': fputs("&quot;", f); break;
+        default: fputc((unsigned char)*s < 0x20 ? '?' : *s, f);
+        }
+    }
+}
+
+static int by_crawl_name(const void *a, const void *b) {
+    return strcmp((*(const optout_policy_crawl *const *)a)->name, (*(const optout_policy_crawl *const *)b)->name);
+}
+
+int optout_stats_policy_write_svg(FILE *f, const optout_stats_policy *s, const optout_agents *agents) {
+    static const char *const COLORS[] = {"#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e",
+                                         "#8c564b", "#e377c2", "#17becf", "#bcbd22", "#7f7f7f"};
+    const double W = 760, H = 380, L = 60, R = 190, T = 50, B = 70;
+    const optout_policy_crawl *rows[OPTOUT_POLICY_CRAWLS_MAX];
+    size_t n = 0, na = optout_agents_count(agents);
+    for (size_t i = 0; i < s->crawl_count; i++)
+        if (s->crawls[i].tokens_same_crawl) rows[n++] = &s->crawls[i];
+    qsort(rows, n, sizeof *rows, by_crawl_name); /* crawl ids sort by time */
+    double top = 0; /* the largest share, in percent */
+    for (size_t i = 0; i < n; i++) {
+        double any = 100.0 * (double)rows[i]->tokens_disallowed_any / (double)rows[i]->tokens_same_crawl;
+        if (any > top) top = any;
+    }
+    static const double SCALES[] = {5, 10, 25, 50, 75, 100}; /* ticks of 1, 2, 5, 10, 15, 20% */
+    double ymax = 100;
+    for (size_t k = 0; k < sizeof SCALES / sizeof *SCALES; k++)
+        if (top <= SCALES[k]) {
+            ymax = SCALES[k];
+            break;
+        }
+    fprintf(f, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<svg xmlns=\"http://www.w3.org/2000/svg\" version=\"1.1\" "
+               "width=\"%.0f\" height=\"%.0f\" viewBox=\"0 0 %.0f %.0f\" font-family=\"sans-serif\" font-size=\"11\">\n"
+               "<title>Share of each crawl's tokens whose robots.txt at crawl time disallowed an agent</title>\n"
+               "<rect width=\"100%%\" height=\"100%%\" fill=\"white\"/>\n"
+               "<text x=\"%.0f\" y=\"24\" font-size=\"14\">Tokens whose robots.txt at crawl time disallowed each "
+               "agent, per crawl</text>\n",
+            W, H, W, H, L);
+    double pw = W - L - R, ph = H - T - B;
+    for (int k = 0; k <= 5; k++) { /* the y axis: six ticks */
+        double v = ymax * k / 5, y = T + ph - ph * k / 5;
+        fprintf(f, "<line class=\"grid\" x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#ddd\"/>"
+                   "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"end\">%.0f%%</text>\n",
+                L, y, L + pw, y, L - 6, y + 4, v);
+    }
+    fprintf(f, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"black\"/>\n", L, T + ph, L + pw, T + ph);
+    double step = n > 1 ? pw / (double)(n - 1) : 0;
+    for (size_t i = 0; i < n; i++) {
+        double x = n > 1 ? L + step * (double)i : L + pw / 2;
+        fprintf(f, "<text class=\"crawl\" x=\"%.1f\" y=\"%.1f\" text-anchor=\"end\" transform=\"rotate(-40 %.1f %.1f)\">",
+                x, T + ph + 14, x, T + ph + 14);
+        xml_text(f, rows[i]->name);
+        fputs("</text>\n", f);
+    }
+    if (n == 0)
+        fprintf(f, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\">no document has a capture of its own "
+                   "crawl</text>\n",
+                L + pw / 2, T + ph / 2);
+    size_t series = 0;
+    for (size_t a = 0; a <= na && n; a++) { /* each agent some crawl disallowed, then any */
+        uint64_t total = 0;
+        for (size_t i = 0; i < n; i++) total += a < na ? rows[i]->tokens_disallowed[a] : rows[i]->tokens_disallowed_any;
+        if (a < na && total == 0) continue;
+        const char *name = a < na ? optout_agents_name(agents, a) : "any agent";
+        const char *color = a < na ? COLORS[series % (sizeof COLORS / sizeof *COLORS)] : "black";
+        fputs("<g class=\"series\" data-agent=\"", f);
+        xml_text(f, name);
+        fprintf(f, "\"><polyline fill=\"none\" stroke=\"%s\" stroke-width=\"%s\" points=\"", color, a < na ? "1.5" : "2.5");
+        for (size_t i = 0; i < n; i++) {
+            uint64_t t = a < na ? rows[i]->tokens_disallowed[a] : rows[i]->tokens_disallowed_any;
+            double share = 100.0 * (double)t / (double)rows[i]->tokens_same_crawl;
+            fprintf(f, "%s%.1f,%.1f", i ? " " : "", n > 1 ? L + step * (double)i : L + pw / 2, T + ph - ph * share / ymax);
+        }
+        fputs("\"/>", f);
+        for (size_t i = 0; i < n; i++) {
+            uint64_t t = a < na ? rows[i]->tokens_disallowed[a] : rows[i]->tokens_disallowed_any;
+            double share = 100.0 * (double)t / (double)rows[i]->tokens_same_crawl;
+            fprintf(f, "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"2.5\" fill=\"%s\" data-share=\"%.4f\"><title>",
+                    n > 1 ? L + step * (double)i : L + pw / 2, T + ph - ph * share / ymax, color, share);
+            xml_text(f, name);
+            fprintf(f, ", %s: %.2f%%</title></circle>", rows[i]->name, share);
+        }
+        double ly = T + 14.0 * (double)series;
+        fprintf(f, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"%s\" stroke-width=\"2\"/>"
+                   "<text x=\"%.1f\" y=\"%.1f\">",
+                L + pw + 12, ly, L + pw + 30, ly, color, L + pw + 36, ly + 4);
+        xml_text(f, name);
+        fputs("</text></g>\n", f);
+        series++;
+    }
+    fputs("</svg>\n", f);
+    return ferror(f) ? -1 : 0;
+}
+

@@ -77,4 +77,11 @@ char *optout_stats_policy_json(const optout_stats_policy *s, const optout_agents
  * the crawl chart as a table, the CCBot count. 0, or -1 when writing failed. */
 int optout_stats_policy_write_md(FILE *f, const optout_stats_policy *s, const optout_agents *agents);
 
+/* The crawl chart as hand-written SVG 1.1 (no script, no external resource): per crawl with
+ * same-crawl captures (x, in crawl order), the share of its tokens whose robots.txt at crawl time
+ * disallowed each agent (one <g class="series" data-agent="NAME"> with a polyline and a circle per
+ * crawl carrying data-share="PERCENT", for every agent some crawl disallowed), and "any agent".
+ * 0, or -1 when writing failed. */
+int optout_stats_policy_write_svg(FILE *f, const optout_stats_policy *s, const optout_agents *agents);
+
 #endif

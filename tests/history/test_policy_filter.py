@@ -34,6 +34,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import xml.etree.ElementTree as ET
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "support"))
@@ -254,16 +255,17 @@ def run_all(optout, filter_mem, work):
         if check(p.returncode == 0, "in memory, %s: exit %d %s" % (name, p.returncode, p.stderr.decode(errors="replace"))):
             compare(ctx, "in memory, " + name, in_memory, policy, missing, max_age, unreachable, out, rem, stats_path,
                     stats_path + ".md")
-        md = os.path.join(work, "policies.md")
+        md, svg = os.path.join(work, "policies.md"), os.path.join(work, "chart.svg")
         cmd = [optout, "filter", "--history", archive, "--robots-dir", robots, "--in", shard, "--out", out,
-               "--removed", rem, "--stats", stats_path, "--policy-report", md, "--robots-time", policy,
+               "--removed", rem, "--stats", stats_path, "--policy-report", md, "--policy-chart", svg,
+               "--robots-time", policy,
                "--history-missing", missing, "--history-max-age", str(max_age), "--report-cutoff", REPORT_CUTOFF,
                "--agents-file", agents_file, "--unreachable", unreachable]
         p = subprocess.run(cmd, capture_output=True, timeout=300)
         if check(p.returncode == 0, "optout filter --history, %s: exit %d %s" % (name, p.returncode,
                                                                                  p.stderr.decode(errors="replace"))):
             compare(ctx, "optout filter --history, " + name, merged, policy, missing, max_age, unreachable, out, rem,
-                    stats_path, md)
+                    stats_path, md, svg)
     check(ctx["seen"] == set(pc.COVERAGES) | {"not_ranked"}, "every coverage case occurs, and hosts outside the "
           "plan (%s)" % sorted(ctx["seen"]))
     dolma(optout, work, ctx, merged, robots, agents_file, archive)
@@ -436,7 +438,7 @@ def reckon(ctx, caps, d, max_age, unreachable, missing, cutoff):
                                                        missing)
 
 
-def compare(ctx, name, caps, policy, missing, max_age, unreachable, out, rem, stats_path, md_path):
+def compare(ctx, name, caps, policy, missing, max_age, unreachable, out, rem, stats_path, md_path, svg_path=None):
     """The filter's outputs against the reckoning of every document under every policy."""
     docs, by_body = ctx["docs"], ctx["by_body"]
     chosen = policy.split(":")[0]
@@ -460,10 +462,11 @@ def compare(ctx, name, caps, policy, missing, max_age, unreachable, out, rem, st
         if v[chosen][0]:
             want_removed[d["id"]] = [a for a in ctx["agents"] if a in v[chosen][1]]
         if crawl and coverage is not None:
-            row = crawl_tokens.setdefault(crawl, [0, 0])
+            row = crawl_tokens.setdefault(crawl, [0, 0, 0])
             row[0] += d["token_count"]
             if coverage == "same_crawl":
                 row[1] += d["token_count"]
+                row[2] += d["token_count"] if then else 0
                 ccbot += any(a.lower() == "ccbot" for a in then)
     got_removed = {}
     with open(rem) as f:
@@ -495,8 +498,16 @@ def compare(ctx, name, caps, policy, missing, max_age, unreachable, out, rem, st
         name, "" if mine == top else " (differ: %s)" % sorted(k for k in top if mine.get(k) != top[k])))
     got_cov = {c: bp["coverage"][c]["docs_in"] for c in pc.COVERAGES}
     check(got_cov == cov, "%s: coverage %s (got %s)" % (name, cov, got_cov))
-    got_crawls = {k: [v["tokens"], v["tokens_same_crawl"]] for k, v in bp["by_crawl"].items()}
-    check(got_crawls == crawl_tokens, "%s: tokens per crawl, and with a same-crawl capture" % name)
+    got_crawls = {k: [v["tokens"], v["tokens_same_crawl"], v["tokens_disallowed"]["any"]]
+                  for k, v in bp["by_crawl"].items()}
+    check(got_crawls == crawl_tokens, "%s: tokens per crawl, with a same-crawl capture, disallowed then" % name)
+    if svg_path:
+        root = ET.parse(svg_path).getroot()
+        series = {g.get("data-agent"): [float(c.get("data-share")) for c in g.iter("{http://www.w3.org/2000/svg}circle")]
+                  for g in root.iter("{http://www.w3.org/2000/svg}g")}
+        want_any = [round(100.0 * r[2] / r[1], 4) for k, r in sorted(crawl_tokens.items()) if r[1]]
+        check(series.get("any agent") == want_any, "%s: the chart's share per crawl, any agent %s (got %s)"
+              % (name, want_any, series.get("any agent")))
     check(bp["ccbot_same_crawl"]["docs"] == ccbot, "%s: same-crawl captures disallowing CCBot: %d" % (name, ccbot))
     with open(md_path) as f:
         md = f.read()

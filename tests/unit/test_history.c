@@ -650,6 +650,41 @@ static void test_stats_policy(void **state) {
     optout_agents_free(agents);
 }
 
+static void test_policy_chart(void **state) {
+    (void)state;
+    optout_agents *agents = optout_agents_new();
+    assert_int_equal(optout_agents_add(agents, "A&B", 3), 0);
+    assert_int_equal(optout_agents_add(agents, "<C>", 3), 0);
+    optout_stats_policy *s = calloc(1, sizeof *s);
+    assert_non_null(s);
+    /* two crawls out of order, one without a same-crawl capture (not charted) */
+    s->crawl_count = 3;
+    snprintf(s->crawls[0].name, sizeof s->crawls[0].name, "CC-MAIN-2021-04");
+    s->crawls[0].tokens_same_crawl = 200, s->crawls[0].tokens_disallowed[0] = 50, s->crawls[0].tokens_disallowed_any = 50;
+    snprintf(s->crawls[1].name, sizeof s->crawls[1].name, "CC-MAIN-2019-35");
+    s->crawls[1].tokens_same_crawl = 400, s->crawls[1].tokens_disallowed[0] = 4, s->crawls[1].tokens_disallowed_any = 8;
+    snprintf(s->crawls[2].name, sizeof s->crawls[2].name, "CC-MAIN-2020-05");
+    s->crawls[2].tokens = 99;
+    char *svg = NULL;
+    size_t len = 0;
+    FILE *m = open_memstream(&svg, &len);
+    assert_int_equal(optout_stats_policy_write_svg(m, s, agents), 0);
+    fclose(m);
+    assert_non_null(strstr(svg, "<g class=\"series\" data-agent=\"A&amp;B\">"));
+    assert_null(strstr(svg, "<C>"));            /* escaped everywhere, and no series: it disallowed nothing */
+    assert_null(strstr(svg, "&lt;C&gt;"));
+    assert_null(strstr(svg, "CC-MAIN-2020-05")); /* no same-crawl capture: not a point */
+    /* crawl order, then the shares: 1% and 25% for A&B, 2% and 25% for any agent; the scale is 0-25% */
+    const char *a1 = strstr(svg, "data-share=\"1.0000\"><title>A&amp;B, CC-MAIN-2019-35: 1.00%</title>");
+    const char *a2 = strstr(svg, "data-share=\"25.0000\"><title>A&amp;B, CC-MAIN-2021-04: 25.00%</title>");
+    assert_true(a1 && a2 && a1 < a2);
+    assert_non_null(strstr(svg, "data-share=\"2.0000\"><title>any agent, CC-MAIN-2019-35: 2.00%</title>"));
+    assert_non_null(strstr(svg, ">25%</text>"));
+    free(svg);
+    free(s);
+    optout_agents_free(agents);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_parse_time),         cmocka_unit_test(test_crawl_monday),
@@ -659,7 +694,7 @@ int main(void) {
         cmocka_unit_test(test_select_earlier),     cmocka_unit_test(test_select_no_time),
         cmocka_unit_test(test_select_redirects),   cmocka_unit_test(test_select_redirect_hops),
         cmocka_unit_test(test_judge),              cmocka_unit_test(test_url_scheme),
-        cmocka_unit_test(test_stats_policy),
+        cmocka_unit_test(test_stats_policy),       cmocka_unit_test(test_policy_chart),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
