@@ -11,6 +11,8 @@
  * - Redirect targets outside FILE are kept too: when captures of FILE's hosts redirect to such
  *   hosts, the files are read again for those hosts alone (a second pass, and more for chains, at
  *   most OPTOUT_HISTORY_MAX_HOPS passes in all after the first).
+ * - DIR/history/sources.tsv lists the files read, each with its crawl, bytes, records, responses
+ *   and bad records by kind.
  * - The archive DIR/history/ is published once at the end (replacing an earlier one whole); a
  *   file that cannot be read (after retries), or SIGINT/SIGTERM, publishes nothing.
  * - stderr: bad records as met (the first ten of each file, with file, byte offset and record
@@ -67,6 +69,7 @@ typedef struct {
     optout_strmap *seen;     /* every host kept or asked for so far (listed ones too) */
     optout_strmap *next;     /* redirect targets for the next pass */
     const char *location;    /* the file being read */
+    char file_crawl[OPTOUT_HISTORY_CRAWL_MAX]; /* the crawl id its records carried */
     int first_pass;
     size_t shown;            /* bad records named for this file */
     /* counts (first pass only, but for captures) */
@@ -124,6 +127,7 @@ static int history_record(const optout_warc_record *rec, void *arg) {
     if (st->first_pass) {
         st->records++;
         st->responses += rec->http != 0;
+        if (rec->crawl[0]) snprintf(st->file_crawl, sizeof st->file_crawl, "%s", rec->crawl);
     }
     if (!rec->http) return 0;
     char host[OPTOUT_HOSTKEY_MAX];
@@ -192,6 +196,7 @@ static int history_read(history_state *st, const char *location, const optout_cc
                         size_t errlen) {
     st->location = location;
     st->shown = 0;
+    st->file_crawl[0] = '\0';
     optout_warc_reader *r = optout_warc_new(location, history_record, history_bad, st);
     if (!r) {
         optout_set_err(err, errlen, "out of memory");
@@ -206,8 +211,12 @@ static int history_read(history_state *st, const char *location, const optout_cc
         rc = -1;
     }
     if (st->first_pass && rc == 0) {
+        const optout_warc_counts *c = optout_warc_counts_of(r);
         st->files++;
-        st->bytes += optout_warc_counts_of(r)->bytes_in;
+        st->bytes += c->bytes_in;
+        if (optout_history_writer_source(st->w, location, st->file_crawl, c->bytes_in, c->records, c->responses, c->bad,
+                                         OPTOUT_WARC_BAD_COUNT, err, errlen) != 0)
+            rc = -1;
     }
     optout_warc_free(r);
     return rc;
@@ -244,6 +253,17 @@ static int history_parse(int argc, char **argv, history_args *a, optout_option_v
     return -1;
 }
 
+static void list_add(optout_cc_list *l, size_t *cap, const char *s) {
+    if (l->count == *cap) {
+        *cap = *cap ? *cap * 2 : 64;
+        void *q = realloc(l->items, *cap * sizeof *l->items);
+        if (!q) optout_oom("file list");
+        l->items = q;
+    }
+    if (!(l->items[l->count] = strdup(s))) optout_oom("file list");
+    l->count++;
+}
+
 /* The files to read: --cc-robots (URLs as given, local patterns expanded), then each crawl's list. */
 static int history_locations(const history_args *a, const optout_cc_stream_options *so, optout_cc_list *out,
                              size_t *refused, char *err, size_t errlen) {
@@ -252,20 +272,9 @@ static int history_locations(const history_args *a, const optout_cc_stream_optio
     const char **patterns = calloc(a->n_cc_robots + 1, sizeof *patterns);
     size_t np = 0;
     int rc = 0;
-#define ADD(s)                                                                                                         \
-    do {                                                                                                               \
-        if (out->count == cap) {                                                                                       \
-            cap = cap ? cap * 2 : 64;                                                                                  \
-            void *q_ = realloc(out->items, cap * sizeof *out->items);                                                  \
-            if (!q_) optout_oom("file list");                                                                          \
-            out->items = q_;                                                                                           \
-        }                                                                                                              \
-        if (!(out->items[out->count] = strdup(s))) optout_oom("file list");                                            \
-        out->count++;                                                                                                  \
-    } while (0)
     if (!patterns) optout_oom("file list");
     for (size_t i = 0; i < a->n_cc_robots; i++) {
-        if (optout_cc_is_url(a->cc_robots[i])) ADD(a->cc_robots[i]);
+        if (optout_cc_is_url(a->cc_robots[i])) list_add(out, &cap, a->cc_robots[i]);
         else patterns[np++] = a->cc_robots[i];
     }
     if (np) {
@@ -274,7 +283,7 @@ static int history_locations(const history_args *a, const optout_cc_stream_optio
             free(patterns);
             return OPTOUT_EXIT_USAGE;
         }
-        for (size_t i = 0; i < in.count; i++) ADD(in.items[i].path);
+        for (size_t i = 0; i < in.count; i++) list_add(out, &cap, in.items[i].path);
         optout_inputs_free(&in);
     }
     free(patterns);
@@ -293,12 +302,11 @@ static int history_locations(const history_args *a, const optout_cc_stream_optio
                 optout_log(LOG_WARNING, "%s/crawl-data/%s/robotstxt.paths.gz: %zu entr%s not followed (only relative "
                            "paths are), e.g. '%s'", a->cc_base, crawls.ids[c], bad, bad == 1 ? "y" : "ies", example);
             *refused += bad;
-            for (size_t i = 0; i < l.count; i++) ADD(l.items[i]);
+            for (size_t i = 0; i < l.count; i++) list_add(out, &cap, l.items[i]);
             optout_cc_list_free(&l);
         }
         optout_cc_crawls_free(&crawls);
     }
-#undef ADD
     return rc;
 }
 

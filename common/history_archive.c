@@ -32,9 +32,11 @@
 #include "optout/rundir.h"
 #include "optout/strmap.h"
 #include "optout/util.h"
+#include "optout/warc.h"
 
 #define HA_INDEX "index.tsv"
 #define HA_BODIES "bodies.zst"
+#define HA_SOURCES "sources.tsv"
 #define HA_STAGING ".history.staging."
 #define HA_COLUMNS 16
 #define HA_MAGIC "#optout-history 1"
@@ -67,6 +69,8 @@ struct optout_history_writer {
     struct wver *v;
     size_t n, cap;
     uint64_t body_bytes;
+    char *sources; /* sources.tsv's lines, built as files are read */
+    size_t sources_len, sources_cap;
 };
 
 static void free_value(void *p) { free(p); }
@@ -78,6 +82,7 @@ static void writer_free(optout_history_writer *w) {
     optout_strmap_free(w->strings, free_value);
     optout_strmap_free(w->frames, free_value);
     free(w->v);
+    free(w->sources);
     free(w->dir);
     free(w->staging);
     free(w->final);
@@ -233,6 +238,36 @@ int optout_history_writer_add(optout_history_writer *w, const char *host, const 
     return 0;
 }
 
+int optout_history_writer_source(optout_history_writer *w, const char *location, const char *crawl, uint64_t bytes,
+                                 uint64_t records, uint64_t responses, const uint64_t *bad, size_t nbad, char *err,
+                                 size_t errlen) {
+    char nums[512];
+    int n = snprintf(nums, sizeof nums, "\t%s\t%" PRIu64 "\t%" PRIu64 "\t%" PRIu64, crawl && *crawl ? crawl : "-", bytes,
+                     records, responses);
+    for (size_t k = 0; k < nbad && n > 0 && (size_t)n < sizeof nums; k++)
+        n += snprintf(nums + n, sizeof nums - (size_t)n, "\t%" PRIu64, bad[k]);
+    size_t loc = strlen(location), need = loc + (size_t)n + 2;
+    if (w->sources_len + need > w->sources_cap) {
+        size_t cap = w->sources_cap ? w->sources_cap : 4096;
+        while (cap < w->sources_len + need) cap *= 2;
+        char *p = realloc(w->sources, cap);
+        if (!p) {
+            optout_set_err(err, errlen, "out of memory");
+            return -1;
+        }
+        w->sources = p;
+        w->sources_cap = cap;
+    }
+    for (size_t i = 0; i < loc; i++) {
+        unsigned char ch = (unsigned char)location[i];
+        w->sources[w->sources_len++] = ch < 0x20 || ch == 0x7f ? ' ' : (char)ch;
+    }
+    memcpy(w->sources + w->sources_len, nums, (size_t)n);
+    w->sources_len += (size_t)n;
+    w->sources[w->sources_len++] = '\n';
+    return 0;
+}
+
 void optout_history_writer_counts(const optout_history_writer *w, uint64_t *added, uint64_t *bodies,
                                   uint64_t *body_bytes) {
     if (added) *added = w->n;
@@ -352,6 +387,25 @@ int optout_history_writer_commit(optout_history_writer *w, uint64_t *versions, u
     if (fflush(f) != 0 || ferror(f) || fsync(fileno(f)) != 0) {
         optout_set_err(err, errlen, "%s: %s", path, strerror(errno));
         goto done;
+    }
+    /* sources.tsv */
+    {
+        char spath[4096];
+        snprintf(spath, sizeof spath, "%s/%s", w->staging, HA_SOURCES);
+        int sfd = open(spath, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0644);
+        char head[256];
+        int hn = snprintf(head, sizeof head, "#location\tcrawl\tbytes\trecords\tresponses");
+        for (int k = 0; k < OPTOUT_WARC_BAD_COUNT; k++)
+            hn += snprintf(head + hn, sizeof head - (size_t)hn, "\t%s", optout_warc_bad_name((optout_warc_bad_kind)k));
+        head[hn++] = '\n';
+        int bad = sfd < 0 || write(sfd, head, (size_t)hn) != hn ||
+                  (w->sources_len && write(sfd, w->sources, w->sources_len) != (ssize_t)w->sources_len) || fsync(sfd) != 0;
+        int e = errno;
+        if (sfd >= 0 && close(sfd) != 0 && !bad) bad = 1, e = errno;
+        if (bad) {
+            optout_set_err(err, errlen, "%s: %s", spath, strerror(e));
+            goto done;
+        }
     }
     if (fsync(w->bfd) != 0) {
         optout_set_err(err, errlen, "%s/%s: %s", w->staging, HA_BODIES, strerror(errno));

@@ -15,6 +15,10 @@
  *                 (bytewise), scheme, origin, crawl, first.
  *   bodies.zst    the distinct bodies of `ok` versions (an empty body too), one zstd frame each,
  *                 concatenated: one frame per SHA-256, shared by every version with that body.
+ *   sources.tsv   what the build read (provenance): a '#' line of column names, then one line per
+ *                 file in the order read: location crawl bytes records responses and the bad
+ *                 records by kind (optout_warc_bad_name() order); crawl "-" when unknown;
+ *                 control characters and tabs in the location written as spaces.
  *
  * Contract
  * - Writer: versions are added in any order, one capture at a time or already merged; a body is
@@ -57,6 +61,12 @@ optout_history_writer *optout_history_writer_new(const char *dir, int level, cha
  * filled in by the writer (any value given must be "" or the body's). 0, or -1 with err. */
 int optout_history_writer_add(optout_history_writer *w, const char *host, const optout_history_version *v,
                               uint64_t captures, const void *body, size_t len, char *err, size_t errlen);
+/* Records a file read (sources.tsv): its location, the crawl id its records carried ("" when
+ * none), its bytes, records, responses and bad records by kind (OPTOUT_WARC_BAD_COUNT values).
+ * 0, or -1 with err (out of memory). */
+int optout_history_writer_source(optout_history_writer *w, const char *location, const char *crawl, uint64_t bytes,
+                                 uint64_t records, uint64_t responses, const uint64_t *bad, size_t nbad, char *err,
+                                 size_t errlen);
 /* What the build holds so far (before merging: versions added; bodies written). */
 void optout_history_writer_counts(const optout_history_writer *w, uint64_t *added, uint64_t *bodies,
                                   uint64_t *body_bytes);

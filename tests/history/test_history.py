@@ -149,6 +149,19 @@ def check_archive(out, what):
         bad_frames += p.returncode != 0 or hashlib.sha256(body).hexdigest() != c[11] or len(body) != int(c[12])
     check(bad_frames == 0, "%s: %d distinct bodies, each one frame with its SHA-256 and size" % (what, len(frames)))
     check(sum(f[1] for f in frames.values()) == len(bodies), "%s: bodies.zst holds only those frames" % what)
+    # sources.tsv: every file read, with its own counts
+    src = open(os.path.join(out, "history", "sources.tsv")).read().split("\n")
+    kinds = src[0].split("\t")[5:]
+    rows = [l.split("\t") for l in src[1:] if l]
+    good = len(rows) == len(truth["files"])
+    for f in truth["files"]:
+        row = [r for r in rows if r[0].endswith("/" + f["path"])]
+        want = [f["crawl"], str(f["bytes"]), str(f["records"] - sum(f["damage"].values())), str(f["responses"])] + \
+            [str(f["damage"].get(k, 0)) for k in kinds]
+        good = good and len(row) == 1 and row[0][1:] == want
+    check(good and kinds == ["gzip", "length", "no_uri", "not_http", "oversize", "header"],
+          "%s: sources.tsv lists the %d files with their crawl, bytes, records, responses, bad records" %
+          (what, len(truth["files"])))
     return data
 
 

@@ -69,6 +69,9 @@ static void build(const char *dir) {
     optout_history_version bad = ver(OPTOUT_HISTORY_HTTPS, C1, 1, 200, OPTOUT_OUTCOME_OK, NULL);
     strcpy(bad.sha256, "0000000000000000000000000000000000000000000000000000000000000000");
     assert_int_equal(optout_history_writer_add(w, "d.example", &bad, 1, A1, strlen(A1), err, sizeof err), -1);
+    uint64_t nbad[6] = {1, 0, 2, 0, 0, 3};
+    assert_int_equal(optout_history_writer_source(w, "crawl-data/x\ty.warc.gz", C1, 1234, 50, 20, nbad, 6, err, sizeof err), 0);
+    assert_int_equal(optout_history_writer_source(w, "b.warc", "", 5, 1, 0, nbad, 6, err, sizeof err), 0);
     uint64_t added, bodies, bytes;
     optout_history_writer_counts(w, &added, &bodies, &bytes);
     assert_int_equal(added, 11);
@@ -97,6 +100,10 @@ static void test_round_trip(void **state) {
     if (!a) fail_msg("%s", err);
     assert_int_equal(optout_history_archive_hosts(a), 3);
     assert_int_equal(optout_history_archive_versions(a), 8);
+    assert_true(tfile_is(tpath("rt/history/sources.tsv"),
+                         "#location\tcrawl\tbytes\trecords\tresponses\tgzip\tlength\tno_uri\tnot_http\toversize\theader\n"
+                         "crawl-data/x y.warc.gz\tCC-MAIN-2019-35\t1234\t50\t20\t1\t0\t2\t0\t0\t3\n"
+                         "b.warc\t-\t5\t1\t0\t1\t0\t2\t0\t0\t3\n"));
     optout_history_source s = optout_history_archive_source(a);
     optout_history_host h;
     assert_int_equal(s.lookup(s.arg, "a.example", 9, &h, err, sizeof err), 1);
