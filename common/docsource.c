@@ -423,7 +423,49 @@ struct optout_docsink {
     optout_pq_agents *row_agents;
     const char **names;
     size_t agents_rows_cap, names_cap;
+    /* JSON Lines source written as Parquet */
+    optout_pq_jschema *schema;
+    optout_pq_jwriter *jw, *jwr;
+    uint64_t line_no; /* the source's lines so far */
+    int direct;       /* the writers write their paths directly: abort removes them */
 };
+
+/* The schema of a JSON Lines source from its first lines, read with a reader of its own. */
+static optout_pq_jschema *infer_schema(const char *path, size_t max_line, char *err, size_t errlen) {
+    char serr[OPTOUT_SHARD_ERR_LEN], perr[1024];
+    optout_pq_jschema *s = optout_pq_jschema_new();
+    optout_shard_reader *r = optout_shard_open(path, max_line ? max_line : OPTOUT_SHARD_MAX_LINE_DEFAULT, serr,
+                                               sizeof serr);
+    if (!s || !r) {
+        optout_set_err(err, errlen, "%s", r ? "out of memory" : serr);
+        goto fail;
+    }
+    optout_shard_line line;
+    uint64_t line_no = 0;
+    int got;
+    while (line_no < OPTOUT_PQ_INFER_LINES && (got = optout_shard_next(r, &line, serr, sizeof serr)) == 1) {
+        if (line.oversized) { /* reported with its number by the writer; not a row either way */
+            if (line.last_piece) line_no++;
+            continue;
+        }
+        line_no++;
+        if (line.len == 0 || (line.len == 1 && line.data[0] == '\r')) continue;
+        if (optout_pq_jschema_add(s, line.data, line.len, line_no, perr, sizeof perr) != 0) {
+            optout_set_err(err, errlen, "%s: --output-format parquet: %s", path, perr);
+            goto fail;
+        }
+    }
+    if (line_no < OPTOUT_PQ_INFER_LINES && got < 0) {
+        optout_set_err(err, errlen, "%s", serr);
+        goto fail;
+    }
+    optout_shard_close(r);
+    return s;
+fail:
+    optout_shard_close(r);
+    optout_pq_jschema_free(s);
+    return NULL;
+}
 
 optout_docsink *optout_docsink_open(optout_docsource *src, const char *out, const char *removed,
                                     const optout_docsink_opts *opts, char *err, size_t errlen) {
@@ -434,6 +476,32 @@ optout_docsink *optout_docsink_open(optout_docsource *src, const char *out, cons
     }
     k->src = src;
     k->opts = *opts;
+    if (src->format == OPTOUT_DOC_JSONL && opts->parquet) {
+        optout_pq_write_opts po = {.codec = opts->pq_codec, .level = opts->pq_level};
+        char perr[1024];
+        k->direct = 1;
+        if (!(k->out_path = strdup(out)) || (removed && !(k->removed_path = strdup(removed)))) {
+            optout_set_err(err, errlen, "out of memory");
+            optout_docsink_abort(k);
+            return NULL;
+        }
+        if (!(k->schema = infer_schema(src->path, opts->max_line, err, errlen))) {
+            optout_docsink_abort(k);
+            return NULL;
+        }
+        if (!(k->jw = optout_pq_jwriter_open(out, k->schema, &po, perr, sizeof perr))) {
+            optout_set_err(err, errlen, "%s: --output-format parquet: %s", src->path, perr);
+            optout_docsink_abort(k);
+            return NULL;
+        }
+        po.agents_column = 1;
+        if (removed && !(k->jwr = optout_pq_jwriter_open(removed, k->schema, &po, perr, sizeof perr))) {
+            optout_set_err(err, errlen, "%s: --output-format parquet: %s", src->path, perr);
+            optout_docsink_abort(k);
+            return NULL;
+        }
+        return k;
+    }
     if (src->format == OPTOUT_DOC_JSONL || opts->jsonl) {
         k->convert = src->format == OPTOUT_DOC_PARQUET;
         if (!(k->w = optout_shard_create(out, opts->jsonl_format, opts->level, err, errlen)) ||
@@ -444,6 +512,7 @@ optout_docsink *optout_docsink_open(optout_docsource *src, const char *out, cons
         return k;
     }
     optout_pq_write_opts po = {.codec = opts->pq_codec, .level = opts->pq_level};
+    k->direct = 1;
     if (!(k->out_path = strdup(out)) || (removed && !(k->removed_path = strdup(removed)))) {
         optout_set_err(err, errlen, "out of memory");
         optout_docsink_abort(k);
@@ -522,6 +591,56 @@ static int jsonl_put(optout_docsink *k, const optout_doc_batch *b, const optout_
             rc = optout_shard_write_line(k->w, d->raw, d->raw_len, d->newline, err, errlen);
         }
         if (rc != 0) return -1;
+    }
+    return 0;
+}
+
+/* The names of the agents of set (NULL: none) into k->names: a removed row's list column. */
+static int agent_names(optout_docsink *k, const optout_agentset *set, optout_pq_agents *out) {
+    size_t nagents = optout_agents_count(k->opts.agents);
+    if (nagents > k->names_cap) {
+        free(k->names);
+        k->names_cap = (k->names = malloc(nagents * sizeof *k->names)) ? nagents : 0;
+        if (!k->names) return -1;
+    }
+    out->names = k->names;
+    out->n = 0;
+    for (size_t a = 0; set && a < nagents; a++)
+        if (optout_agentset_has(set, a)) k->names[out->n++] = optout_agents_name(k->opts.agents, a);
+    return 0;
+}
+
+/* A JSON Lines source's documents as Parquet rows. */
+static int jsonl_parquet_put(optout_docsink *k, const optout_doc_batch *b, const optout_doc_decision *dec, char *err,
+                             size_t errlen) {
+    char perr[1024];
+    for (size_t i = 0; i < b->count; i++) {
+        const optout_doc *d = &b->docs[i];
+        if (d->kind == OPTOUT_DOC_PIECE) {
+            if (!d->last_piece) continue;
+            k->line_no++;
+            optout_set_err(err, errlen,
+                           "%s: line %llu: longer than --max-line: --output-format parquet cannot make it a row",
+                           k->src->path, (unsigned long long)k->line_no);
+            return -1;
+        }
+        k->line_no++;
+        if (d->kind == OPTOUT_DOC_BLANK || !dec[i].written || (dec[i].removed && !k->jwr)) continue;
+        int rc;
+        if (dec[i].removed) {
+            optout_pq_agents ag;
+            if (agent_names(k, dec[i].agents, &ag) != 0) {
+                optout_set_err(err, errlen, "out of memory");
+                return -1;
+            }
+            rc = optout_pq_jwriter_row(k->jwr, d->raw, d->raw_len, k->line_no, &ag, perr, sizeof perr);
+        } else {
+            rc = optout_pq_jwriter_row(k->jw, d->raw, d->raw_len, k->line_no, NULL, perr, sizeof perr);
+        }
+        if (rc != 0) {
+            optout_set_err(err, errlen, "%s: --output-format parquet: %s", k->src->path, perr);
+            return -1;
+        }
     }
     return 0;
 }
@@ -609,7 +728,8 @@ static int group_put(optout_docsink *k, const optout_doc_batch *b, const optout_
 
 int optout_docsink_put(optout_docsink *k, const optout_doc_batch *b, const optout_doc_decision *d, char *err,
                        size_t errlen) {
-    return k->src->format == OPTOUT_DOC_PARQUET ? group_put(k, b, d, err, errlen) : jsonl_put(k, b, d, err, errlen);
+    if (k->src->format == OPTOUT_DOC_PARQUET) return group_put(k, b, d, err, errlen);
+    return k->jw ? jsonl_parquet_put(k, b, d, err, errlen) : jsonl_put(k, b, d, err, errlen);
 }
 
 static void sink_free(optout_docsink *k) {
@@ -622,6 +742,7 @@ static void sink_free(optout_docsink *k) {
     free(k->row_agents);
     free(k->names);
     free(k->gone_sets);
+    optout_pq_jschema_free(k->schema);
     free(k);
 }
 
@@ -644,6 +765,14 @@ int optout_docsink_commit(optout_docsink *k, char *err, size_t errlen) {
         rc = optout_pq_writer_finish(k->pw, err, errlen);
         k->pw = NULL;
     }
+    if (rc == 0 && k->jwr) {
+        rc = optout_pq_jwriter_finish(k->jwr, err, errlen);
+        k->jwr = NULL;
+    }
+    if (rc == 0 && k->jw) {
+        rc = optout_pq_jwriter_finish(k->jw, err, errlen);
+        k->jw = NULL;
+    }
     if (rc != 0) {
         optout_docsink_abort(k);
         return -1;
@@ -658,9 +787,11 @@ void optout_docsink_abort(optout_docsink *k) {
     if (k->wr) optout_shard_abort(k->wr);
     if (k->pw) optout_pq_writer_abort(k->pw);
     if (k->pwr) optout_pq_writer_abort(k->pwr);
+    if (k->jw) optout_pq_jwriter_abort(k->jw);
+    if (k->jwr) optout_pq_jwriter_abort(k->jwr);
     /* a Parquet writer writes its path directly: what it left is partial (or, after a failed
      * commit of the kept file, a removed file whose kept twin is missing) */
-    if (k->src->format == OPTOUT_DOC_PARQUET && !k->convert) {
+    if (k->direct) {
         if (k->out_path) unlink(k->out_path);
         if (k->removed_path) unlink(k->removed_path);
     }

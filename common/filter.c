@@ -524,12 +524,11 @@ int optout_filter_shard(const optout_filter_config *cfg, const char *in, const c
         }
     } else {
         optout_docsink_opts ko = {.agents = cfg->agents, .jsonl_format = out_format, .level = cfg->level,
-                                  .jsonl = cfg->output_format == 1};
-        if (cfg->output_format == 2 && !run.parquet) {
-            snprintf(err, errlen, "%s: --output-format parquet: converting JSON Lines to Parquet is not supported yet", in);
+                                  .jsonl = cfg->output_format == 1, .parquet = cfg->output_format == 2,
+                                  .max_line = cfg->max_line};
+        if ((run.parquet ? !ko.jsonl : ko.parquet) &&
+            optout_filter_parquet_codec(cfg, &ko.pq_codec, &ko.pq_level, err, errlen) != 0)
             goto done;
-        }
-        if (run.parquet && !ko.jsonl && optout_filter_parquet_codec(cfg, &ko.pq_codec, &ko.pq_level, err, errlen) != 0) goto done;
         if (!(sink = optout_docsink_open(src, out, removed, &ko, err, errlen))) goto done;
     }
     optout_doc_batch b;

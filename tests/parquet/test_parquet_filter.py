@@ -159,9 +159,7 @@ with tempfile.TemporaryDirectory() as work:
         check([d["text"] for d in conv] == [d["text"] for d in jsonl(j_out)], "converted: the same texts")
         check([d["disallowed_user_agents"] for d in conv_rm] == [d["disallowed_user_agents"] for d in removed],
               "converted removed documents carry their agents")
-    r = run("filter", "--robots-dir", robots, "--in", corpus, "--out", os.path.join(work, "x.parquet"),
-            "--output-format", "parquet")
-    check(r.returncode == 1 and "not supported" in r.stderr, "JSON Lines to Parquet is refused, saying so")
+    # JSON Lines to Parquet (--output-format parquet): test_parquet_jsonl_out.py
 
     # codec and level
     g_out = os.path.join(work, "g.parquet")
