@@ -221,8 +221,21 @@ static int in_sample(struct filter_run *run, const optout_json_value *v, const c
                 kn = optout_json_unescape(id->s, id->len, run->id_buf);
                 k = run->id_buf;
             }
-        } else {
-            optout_doc_url(v, &k, &kn, &run->id_buf, &run->id_cap);
+        } else if (!optout_doc_url(v, &k, &kn, &run->id_buf, &run->id_cap)) {
+            /* neither id nor URL: the shard's name up to its first '.' and the line (Parquet: row)
+             * number, which the JSON Lines and the Parquet copy of a shard share (the raw line is
+             * JSON Lines' alone) */
+            const char *base = strrchr(run->in, '/');
+            base = base ? base + 1 : run->in;
+            size_t stem = strcspn(base, ".");
+            if (run->id_cap < stem + 32) {
+                free(run->id_buf);
+                run->id_cap = stem + 32;
+                run->id_buf = optout_malloc(run->id_cap);
+            }
+            kn = (size_t)snprintf(run->id_buf, run->id_cap, "%.*s\n%llu", (int)stem, base,
+                                  (unsigned long long)run->line_no);
+            k = run->id_buf;
         }
     }
     return optout_sample_in(optout_sample_hash(k, kn), run->cfg->policy->sample_ppm);

@@ -66,16 +66,22 @@ size_t optout_tags_removed_line(const char *line, size_t len, const char *array,
 size_t optout_tags_line(const optout_json_value *id, uint64_t line_no, const char *array, size_t alen, char **buf,
                         size_t *cap) {
     int by_id = id->present && !(id->len == 4 && !id->is_string && memcmp(id->s, "null", 4) == 0);
-    reserve(buf, cap, (by_id ? id->len : 20) + alen + 64);
+    reserve(buf, cap, (by_id ? OPTOUT_JSON_STRING_MAX(id->len) : 20) + alen + 64);
     char *o = *buf;
     size_t n;
     if (by_id) {
         memcpy(o, "{\"id\": ", 7);
         n = 7;
-        if (id->is_string) o[n++] = '"';
-        memcpy(o + n, id->s, id->len);
-        n += id->len;
-        if (id->is_string) o[n++] = '"';
+        if (!id->is_string) {
+            memcpy(o + n, id->s, id->len);
+            n += id->len;
+        } else if (!id->has_escapes) { /* Parquet's bytes, or JSON Lines' without escapes */
+            n += optout_json_string(o + n, id->s, id->len);
+        } else { /* decoded first: one rendering whatever the input's escapes */
+            char *d = optout_malloc(id->len);
+            n += optout_json_string(o + n, d, optout_json_unescape(id->s, id->len, d));
+            free(d);
+        }
     } else {
         n = (size_t)sprintf(o, "{\"line\": %llu", (unsigned long long)line_no);
     }
@@ -96,18 +102,34 @@ struct tag {
     char array[];
 };
 
-/* The set key of an id value: 's' + the decoded string, or 'r' + the token's text; of a line
- * number: 'l' + its decimal digits. */
+/* The set key of an id value: 's' + the decoded string with every byte that is not part of valid
+ * UTF-8 as U+FFFD (a tag's id was written by json.h, which writes such a byte as \ufffd), or 'r' +
+ * the token's text; of a line number: 'l' + its decimal digits. */
 static size_t id_key(const optout_json_value *v, char **buf, size_t *cap) {
-    reserve(buf, cap, v->len + 2);
-    char *k = *buf;
-    if (v->is_string) {
-        k[0] = 's';
-        return 1 + (v->has_escapes ? optout_json_unescape(v->s, v->len, k + 1) : (memcpy(k + 1, v->s, v->len), v->len));
+    if (!v->is_string) {
+        reserve(buf, cap, v->len + 2);
+        (*buf)[0] = 'r';
+        memcpy(*buf + 1, v->s, v->len);
+        return 1 + v->len;
     }
-    k[0] = 'r';
-    memcpy(k + 1, v->s, v->len);
-    return 1 + v->len;
+    reserve(buf, cap, 4 * v->len + 2);
+    char *k = *buf;
+    /* decoded behind the room its key may need (an invalid byte grows to 3), then moved forward */
+    char *d = k + 3 * v->len + 1;
+    size_t n = v->has_escapes ? optout_json_unescape(v->s, v->len, d) : (memcpy(d, v->s, v->len), v->len);
+    size_t o = 1;
+    k[0] = 's';
+    for (size_t i = 0; i < n;) {
+        size_t l = optout_utf8_sequence_len((const unsigned char *)d + i, n - i);
+        if (l) {
+            memmove(k + o, d + i, l);
+            o += l, i += l;
+        } else {
+            memcpy(k + o, "\xef\xbf\xbd", 3);
+            o += 3, i++;
+        }
+    }
+    return o;
 }
 
 static size_t line_key(uint64_t line_no, char *k) {

@@ -101,8 +101,8 @@ int optout_pq_read_sizes(optout_pq_file *f, int rg, const char *path, optout_pq_
                          size_t errlen);
 
 /* Every row of row group rg as one JSON object (no newline), top-level columns in schema order:
- * strings (STRING/ENUM/JSON/UTF8) as JSON strings, bytes that are not UTF-8 written as \u00XX
- * (the byte as a Latin-1 character); other BYTE_ARRAY / FIXED_LEN_BYTE_ARRAY as base64 strings;
+ * strings (STRING/ENUM/JSON/UTF8) as JSON strings written by json.h (a byte that is not part of
+ * valid UTF-8 becomes \ufffd, as everywhere optout writes JSON); other BYTE_ARRAY / FIXED_LEN_BYTE_ARRAY as base64 strings;
  * integers as numbers (TIMESTAMP in its unit, DATE in days, DECIMAL unscaled, INT96 as nanoseconds
  * since 1970); FLOAT/DOUBLE with %.17g ("NaN", "Infinity", "-Infinity" as strings); booleans;
  * null; structs as objects; lists and repeated fields as arrays; maps with string keys as objects,

@@ -7,8 +7,9 @@
  *   become `x.jsonl.zst`, `x.jsonl.zst` stays). zstd JSON Lines, written atomically like a shard.
  * - One line per removed document, in input order, nothing for kept ones:
  *     {"id": ID, "disallowed_user_agents": ["GPTBot","CCBot"]}
- *   ID is the document's `id` (top level, else `metadata.id`), its JSON text copied verbatim (a
- *   string with its quotes and escapes as in the input, a number as written). A document without
+ *   ID is the document's `id` (top level, else `metadata.id`) as JSON: a string decoded and written
+ *   by json.h (the one string writer: the JSON Lines and the Parquet copy of a corpus give the same
+ *   bytes), a number as written. A document without
  *   an id (absent or null) is tagged by its line number instead, 1-based, counting every line of the
  *   decompressed shard (blank ones too):
  *     {"line": 17, "disallowed_user_agents": ["*"]}
@@ -22,6 +23,7 @@
  *   are one id; non-strings by their text) or whose line number is tagged is removed, written to
  *   `removed` (when given) with the tag's "disallowed_user_agents" array added before its closing
  *   brace; every other line (bad JSON, blank, longer than max_line included) is written unchanged.
+ *   Ids are compared decoded, a byte that is not valid UTF-8 as U+FFFD (json.h wrote it so).
  * - Every tag must match a document: a tag that matches none (wrong shard, changed input) fails the
  *   shard and nothing is published. A tag that matches more documents than it was written for
  *   (duplicate ids in the shard) removes them all and is counted in duplicate_matches.
