@@ -527,10 +527,6 @@ int optout_filter_shard(const optout_filter_config *cfg, const char *in, const c
     if (!(src = optout_docsource_open(in, &so, err, errlen))) goto done;
     run.parquet = optout_docsource_format(src) == OPTOUT_DOC_PARQUET;
     if (cfg->output_tags) {
-        if (run.parquet) {
-            snprintf(err, errlen, "%s: tag mode does not read Parquet shards yet", in);
-            goto done;
-        }
         if (!(run.tags = optout_shard_create(out, out_format, cfg->level, serr, sizeof serr))) {
             snprintf(err, errlen, "%s", serr);
             goto done;

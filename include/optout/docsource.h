@@ -116,6 +116,10 @@ typedef struct {
     uint8_t written; /* 0: neither output (outside the sample) */
     uint8_t removed;
     const optout_agentset *agents; /* removed: the disallowing agents (NULL: none) */
+    /* removed, instead of agents when not NULL: the agents as a JSON array of strings, in order
+     * (apply-tags: a tag's array, written as it is to JSON Lines, decoded for Parquet) */
+    const char *agents_json;
+    size_t agents_json_len;
 } optout_doc_decision;
 
 typedef struct {

@@ -70,10 +70,18 @@ typedef struct {
 typedef struct {
     size_t max_line; /* 0: OPTOUT_SHARD_MAX_LINE_DEFAULT */
     int level;       /* compression level of the outputs; 0: the format's default */
+    /* As the filter's (filter.h): 0 the input's format, 1 JSON Lines, 2 Parquet; Parquet outputs'
+     * codec name (NULL: zstd), its level being `level`. */
+    int output_format;
+    const char *parquet_compression;
 } optout_apply_config;
 
 /* Applies the tags file `tags` to shard `in`: kept lines to `out` (format `format`), removed ones to
- * `removed` (same format) when not NULL. Counts are added to *stats. 0, or -1 with err. */
+ * `removed` (same format) when not NULL. Counts are added to *stats. 0, or -1 with err.
+ * A Parquet input (or output_format 2, or 1 with a Parquet input) goes through docsource.h's
+ * source and sink, the filter's own writers: its outputs are what a filter run writes (Parquet:
+ * the same rows, schema, metadata and codec; removed/ with disallowed_user_agents from the tags);
+ * a Parquet document's line number is its row, from 1. */
 int optout_apply_tags(const optout_apply_config *cfg, const char *tags, const char *in, const char *out,
                       optout_shard_format format, const char *removed, optout_apply_stats *stats, char *err,
                       size_t errlen);
