@@ -267,7 +267,11 @@ static size_t render_value(int field, const optout_pq_value *pv, char *out, size
         return (size_t)snprintf(out, cap, "%.17g", d);
     }
     case OPTOUT_PQ_TIME_MS: {
+        /* Years 0001..9999 only, the range of the YYYY-MM-DD form (and of RFC 3339): a time outside
+         * it (an INT96 or TIMESTAMP of year 20000 or -5000; INT96 reaches millions of years) is no
+         * date, as a null is, rather than a year misread from its first four digits. */
         int64_t ms = pv->u.i;
+        if (ms < -62135596800000LL || ms >= 253402300800000LL) return 0;
         time_t secs = (time_t)(ms >= 0 ? ms / 1000 : -((-ms + 999) / 1000));
         struct tm tm;
         if (!gmtime_r(&secs, &tm)) return 0;
