@@ -427,6 +427,15 @@ typedef struct {
     pq_buf vals;
 } pq_colbuf;
 
+/* SchemaElements as list elements of the footer's schema (the caller's writer at that list):
+ * the STRING annotation (converted UTF8, logical STRING) of the element being written; the two
+ * groups of a standard LIST named `name` (optional group (LIST), repeated group "list"; the caller
+ * writes the element after them); the whole `disallowed_user_agents` column (a LIST of required
+ * strings). */
+void pq_schema_string(pq_tw *t);
+void pq_schema_list(pq_tw *t, const char *name);
+void pq_schema_agents(pq_tw *t);
+
 /* A writer for a schema of the caller's: `schema` holds the nschema SchemaElement structs, root
  * first, already encoded; nleaves is the number of leaf columns. */
 optout_pq_writer *pq_writer_open_generated(const char *path, const pq_buf *schema, uint32_t nschema, int nleaves,

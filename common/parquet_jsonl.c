@@ -440,14 +440,6 @@ int optout_pq_jschema_add(optout_pq_jschema *s, const char *line, size_t len, ui
 
 /* ---- the schema's elements and leaves ---------------------------------------------------------- */
 
-static void put_string_annotation(pq_tw *t) {
-    pq_tw_i32(t, 6, PQ_CT_UTF8);
-    pq_tw_struct_begin(t, 10);
-    pq_tw_struct_begin(t, PQ_LT_STRING);
-    pq_tw_struct_end(t);
-    pq_tw_struct_end(t);
-}
-
 static int physical(int kind) {
     return kind == K_BOOL ? PQ_BOOLEAN : kind == K_INT ? PQ_INT64 : kind == K_DOUBLE ? PQ_DOUBLE : PQ_BYTE_ARRAY;
 }
@@ -489,46 +481,34 @@ static int build_field(struct build *b, jfield *f, int def, char *err, size_t er
         optout_set_err(err, errlen, "field %s is an empty object on every line: Parquet has no empty struct", f->path);
         return -1;
     }
-    pq_tw_elem_struct_begin(&t);
-    if (f->kind != K_STRUCT && f->kind != K_LIST) pq_tw_i32(&t, 1, physical(f->kind));
-    pq_tw_i32(&t, 3, PQ_OPTIONAL);
-    pq_tw_binary(&t, 4, f->name, strlen(f->name));
-    if (f->kind == K_STRUCT) pq_tw_i32(&t, 5, (int32_t)f->nkids);
-    if (f->kind == K_LIST) {
-        pq_tw_i32(&t, 5, 1);
-        pq_tw_i32(&t, 6, PQ_CT_LIST);
-        pq_tw_struct_begin(&t, 10);
-        pq_tw_struct_begin(&t, PQ_LT_LIST);
-        pq_tw_struct_end(&t);
-        pq_tw_struct_end(&t);
-    }
-    if (f->kind == K_STRING) put_string_annotation(&t);
-    pq_tw_struct_end(&t);
-    b->s->nelems++;
     int rc = 0;
-    if (f->kind == K_STRUCT) {
-        for (size_t i = 0; i < f->nkids && rc == 0; i++) rc = build_field(b, f->kids[i], def + 1, err, errlen);
-    } else if (f->kind == K_LIST) { /* repeated group list { optional T element; } */
+    if (f->kind == K_LIST) { /* optional group f (LIST) { repeated group list { optional T element; } } */
         jfield *e = f->kids[0];
         if (e->kind == K_NULL) e->kind = K_STRING;
-        pq_tw_elem_struct_begin(&t);
-        pq_tw_i32(&t, 3, PQ_REPEATED);
-        pq_tw_binary(&t, 4, "list", 4);
-        pq_tw_i32(&t, 5, 1);
-        pq_tw_struct_end(&t);
+        pq_schema_list(&t, f->name);
         pq_tw_elem_struct_begin(&t);
         pq_tw_i32(&t, 1, physical(e->kind));
         pq_tw_i32(&t, 3, PQ_OPTIONAL);
         pq_tw_binary(&t, 4, "element", 7);
-        if (e->kind == K_STRING) put_string_annotation(&t);
+        if (e->kind == K_STRING) pq_schema_string(&t);
         pq_tw_struct_end(&t);
-        b->s->nelems += 2;
+        b->s->nelems += 3;
         b->path[b->depth++] = "list";
         b->path[b->depth++] = "element";
         rc = add_leaf(b, physical(e->kind), def + 3, 1);
         b->depth -= 2;
     } else {
-        rc = add_leaf(b, physical(f->kind), def + 1, 0);
+        pq_tw_elem_struct_begin(&t);
+        if (f->kind != K_STRUCT) pq_tw_i32(&t, 1, physical(f->kind));
+        pq_tw_i32(&t, 3, PQ_OPTIONAL);
+        pq_tw_binary(&t, 4, f->name, strlen(f->name));
+        if (f->kind == K_STRUCT) pq_tw_i32(&t, 5, (int32_t)f->nkids);
+        if (f->kind == K_STRING) pq_schema_string(&t);
+        pq_tw_struct_end(&t);
+        b->s->nelems++;
+        if (f->kind != K_STRUCT) rc = add_leaf(b, physical(f->kind), def + 1, 0);
+        for (size_t i = 0; f->kind == K_STRUCT && i < f->nkids && rc == 0; i++)
+            rc = build_field(b, f->kids[i], def + 1, err, errlen);
     }
     if (rc > 0 || (rc < 0 && !err[0])) optout_set_err(err, errlen, "out of memory");
     b->depth--;
@@ -597,29 +577,9 @@ optout_pq_jwriter *optout_pq_jwriter_open(const char *path, optout_pq_jschema *s
     pq_tw_struct_end(&t);
     pq_buf_put(&schema, s->elems.data, s->elems.len);
     uint32_t nschema = 1 + s->nelems;
-    if (j->agents) { /* a standard LIST of non-null strings, as the Parquet filter writes it */
+    if (j->agents) { /* as the Parquet filter writes it */
         pq_tw_init(&t, &schema);
-        pq_tw_elem_struct_begin(&t);
-        pq_tw_i32(&t, 3, PQ_OPTIONAL);
-        pq_tw_binary(&t, 4, AGENTS_COLUMN, strlen(AGENTS_COLUMN));
-        pq_tw_i32(&t, 5, 1);
-        pq_tw_i32(&t, 6, PQ_CT_LIST);
-        pq_tw_struct_begin(&t, 10);
-        pq_tw_struct_begin(&t, PQ_LT_LIST);
-        pq_tw_struct_end(&t);
-        pq_tw_struct_end(&t);
-        pq_tw_struct_end(&t);
-        pq_tw_elem_struct_begin(&t);
-        pq_tw_i32(&t, 3, PQ_REPEATED);
-        pq_tw_binary(&t, 4, "list", 4);
-        pq_tw_i32(&t, 5, 1);
-        pq_tw_struct_end(&t);
-        pq_tw_elem_struct_begin(&t);
-        pq_tw_i32(&t, 1, PQ_BYTE_ARRAY);
-        pq_tw_i32(&t, 3, PQ_REQUIRED);
-        pq_tw_binary(&t, 4, "element", 7);
-        put_string_annotation(&t);
-        pq_tw_struct_end(&t);
+        pq_schema_agents(&t);
         nschema += 3;
         pq_colbuf *a = &j->cols[ncols - 1];
         *a = (pq_colbuf){.depth = 3, .type = PQ_BYTE_ARRAY, .max_def = 2, .max_rep = 1};

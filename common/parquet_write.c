@@ -664,6 +664,42 @@ int pq_writer_generated_group(optout_pq_writer *w, const pq_colbuf *cols, int nc
     return 0;
 }
 
+void pq_schema_string(pq_tw *t) {
+    pq_tw_i32(t, 6, PQ_CT_UTF8);
+    pq_tw_struct_begin(t, 10);
+    pq_tw_struct_begin(t, PQ_LT_STRING);
+    pq_tw_struct_end(t);
+    pq_tw_struct_end(t);
+}
+
+void pq_schema_list(pq_tw *t, const char *name) {
+    pq_tw_elem_struct_begin(t);
+    pq_tw_i32(t, 3, PQ_OPTIONAL);
+    pq_tw_binary(t, 4, name, strlen(name));
+    pq_tw_i32(t, 5, 1);
+    pq_tw_i32(t, 6, PQ_CT_LIST);
+    pq_tw_struct_begin(t, 10);
+    pq_tw_struct_begin(t, PQ_LT_LIST);
+    pq_tw_struct_end(t);
+    pq_tw_struct_end(t);
+    pq_tw_struct_end(t);
+    pq_tw_elem_struct_begin(t);
+    pq_tw_i32(t, 3, PQ_REPEATED);
+    pq_tw_binary(t, 4, "list", 4);
+    pq_tw_i32(t, 5, 1);
+    pq_tw_struct_end(t);
+}
+
+void pq_schema_agents(pq_tw *t) {
+    pq_schema_list(t, AGENTS_COLUMN);
+    pq_tw_elem_struct_begin(t);
+    pq_tw_i32(t, 1, PQ_BYTE_ARRAY);
+    pq_tw_i32(t, 3, PQ_REQUIRED);
+    pq_tw_binary(t, 4, "element", 7);
+    pq_schema_string(t);
+    pq_tw_struct_end(t);
+}
+
 /* The footer of a file with a generated schema: no key-value metadata of an input to carry. */
 static void encode_generated_footer(optout_pq_writer *w, pq_buf *b) {
     pq_tw t;
@@ -706,33 +742,7 @@ static void encode_footer(optout_pq_writer *w, pq_buf *b) {
     if (root->has_field_id) pq_tw_i32(&t, 9, root->field_id);
     pq_tw_struct_end(&t);
     for (uint32_t i = 1; i < m->nschema; i++) pq_tw_elem_raw(&t, m->schema[i].raw, m->schema[i].raw_len);
-    if (agents) {
-        pq_tw_elem_struct_begin(&t);
-        pq_tw_i32(&t, 3, PQ_OPTIONAL);
-        pq_tw_binary(&t, 4, AGENTS_COLUMN, strlen(AGENTS_COLUMN));
-        pq_tw_i32(&t, 5, 1);
-        pq_tw_i32(&t, 6, PQ_CT_LIST);
-        pq_tw_struct_begin(&t, 10);
-        pq_tw_struct_begin(&t, PQ_LT_LIST);
-        pq_tw_struct_end(&t);
-        pq_tw_struct_end(&t);
-        pq_tw_struct_end(&t);
-        pq_tw_elem_struct_begin(&t);
-        pq_tw_i32(&t, 3, PQ_REPEATED);
-        pq_tw_binary(&t, 4, "list", 4);
-        pq_tw_i32(&t, 5, 1);
-        pq_tw_struct_end(&t);
-        pq_tw_elem_struct_begin(&t);
-        pq_tw_i32(&t, 1, PQ_BYTE_ARRAY);
-        pq_tw_i32(&t, 3, PQ_REQUIRED);
-        pq_tw_binary(&t, 4, "element", 7);
-        pq_tw_i32(&t, 6, PQ_CT_UTF8);
-        pq_tw_struct_begin(&t, 10);
-        pq_tw_struct_begin(&t, PQ_LT_STRING);
-        pq_tw_struct_end(&t);
-        pq_tw_struct_end(&t);
-        pq_tw_struct_end(&t);
-    }
+    if (agents) pq_schema_agents(&t);
     pq_tw_i64(&t, 3, w->rows);
     pq_tw_list_begin(&t, 4, PQ_T_STRUCT, w->nrgs);
     pq_tw_elem_raw(&t, w->rgs.data, w->rgs.len);

@@ -11,24 +11,16 @@ usage: test_parquet_int96.py OPTOUT_BINARY SOURCE_ROOT
 """
 import json
 import os
-import shutil
 import subprocess
 import sys
 import tempfile
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support"))
-from optout_test import check, finish, skip  # noqa: E402
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from pq_support import ENV, HERE, check, finish, require  # noqa: E402
 
 optout, root = sys.argv[1], sys.argv[2]
-here = os.path.dirname(os.path.abspath(__file__))
 robots = os.path.join(root, "data", "sample", "robots")
-modules = os.environ.get("OPTOUT_NODE_MODULES", os.path.join(here, "node_modules"))
-
-if not shutil.which("node") or not os.path.isdir(os.path.join(modules, "hyparquet-writer")):
-    if os.environ.get("CI"):
-        check(False, "hyparquet-writer is not in %s (deploy/deps.sh installs it)" % modules)
-        finish("parquet_int96")
-    skip("node or hyparquet-writer missing (deploy/deps.sh installs them)")
+require("parquet_int96", ("hyparquet-writer",))
 
 
 def days_from_civil(y, m, d):
@@ -55,9 +47,8 @@ rows = [("https://forum.example/a", ns(2021, 6, 1, 3600)),   # 2021
 
 with tempfile.TemporaryDirectory() as work:
     pq = os.path.join(work, "d.parquet")
-    env = dict(os.environ, OPTOUT_NODE_MODULES=modules)
-    subprocess.run(["node", os.path.join(here, "int96.mjs"), pq] +
-                   ["%s=%s" % (u, "null" if n is None else n) for u, n in rows], check=True, env=env)
+    subprocess.run(["node", os.path.join(HERE, "int96.mjs"), pq] +
+                   ["%s=%s" % (u, "null" if n is None else n) for u, n in rows], check=True, env=ENV)
     st = os.path.join(work, "st.json")
     r = subprocess.run([optout, "filter", "--robots-dir", robots, "--in", pq, "--out", os.path.join(work, "o.parquet"),
                         "--stats", st], capture_output=True, text=True)

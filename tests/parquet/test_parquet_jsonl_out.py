@@ -16,67 +16,18 @@ usage: test_parquet_jsonl_out.py OPTOUT_BINARY SOURCE_ROOT
 """
 import json
 import os
-import shutil
 import subprocess
 import sys
 import tempfile
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support"))
-from optout_test import check, finish, skip  # noqa: E402
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from pq_support import check, duck, finish, jsonl, q, read, require, runner  # noqa: E402
 
 optout, root = sys.argv[1], sys.argv[2]
-here = os.path.dirname(os.path.abspath(__file__))
 sample = os.path.join(root, "data", "sample")
 robots = os.path.join(sample, "robots")
-modules = os.environ.get("OPTOUT_NODE_MODULES", os.path.join(here, "node_modules"))
-
-
-def skip_or_fail(why):
-    """CI installs the oracles (deploy/deps.sh): there their absence is a failure, not a skip."""
-    if os.environ.get("CI"):
-        check(False, why)
-        finish("parquet_jsonl_out")
-    skip(why)
-
-
-if not shutil.which("node"):
-    skip_or_fail("node is not installed (deploy/deps.sh installs it)")
-for pkg in (os.path.join("@duckdb", "node-api"), "hyparquet"):
-    if not os.path.isdir(os.path.join(modules, pkg)):
-        skip_or_fail("%s is not in %s (deploy/deps.sh installs it)" % (pkg, modules))
-
-ENV = dict(os.environ, OPTOUT_NODE_MODULES=modules)
-
-
-def read(reader, path):
-    """Rows of a Parquet file as one of the oracles renders them (oracle.mjs's canonical form)."""
-    p = subprocess.run(["node", os.path.join(here, "dump.mjs"), "--reader", reader, path], capture_output=True,
-                       text=True, env=ENV)
-    if p.returncode != 0:
-        raise RuntimeError("%s: %s" % (reader, p.stderr.strip()[-2000:]))
-    return [json.loads(line) for line in p.stdout.split("\n") if line]
-
-
-def duck(*sql):
-    p = subprocess.run(["node", os.path.join(here, "duckdb_sql.mjs"), "SET threads=1"] + list(sql),
-                       capture_output=True, text=True, env=ENV)
-    if p.returncode != 0:
-        raise RuntimeError("duckdb: %s" % p.stderr.strip()[-2000:])
-    return [json.loads(line) for line in p.stdout.split("\n") if line]
-
-
-def q(path):
-    return "'" + path.replace("'", "''") + "'"
-
-
-def run(*args):
-    env = dict(os.environ, PATH=os.path.dirname(os.path.abspath(optout)) + os.pathsep + os.environ.get("PATH", ""))
-    return subprocess.run([optout] + list(args), capture_output=True, text=True, env=env)
-
-
-def jsonl(path):
-    data = subprocess.run(["zstd", "-dcf", path], capture_output=True, check=True).stdout
-    return [json.loads(line) for line in data.decode().split("\n") if line.strip()]
+require("parquet_jsonl_out", (os.path.join("@duckdb", "node-api"), "hyparquet"))
+run = runner(optout)
 
 
 # ---- the schema, inferred here as the documentation says ------------------------------------------

@@ -23,39 +23,14 @@ import subprocess
 import sys
 import tempfile
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support"))
-from optout_test import check, finish, skip  # noqa: E402
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from pq_support import check, duck, finish, q, require, runner  # noqa: E402
 
 optout, root = sys.argv[1], sys.argv[2]
-here = os.path.dirname(os.path.abspath(__file__))
 sample = os.path.join(root, "data", "sample")
 robots = os.path.join(sample, "robots")
-modules = os.environ.get("OPTOUT_NODE_MODULES", os.path.join(here, "node_modules"))
-
-if not shutil.which("node") or not os.path.isdir(os.path.join(modules, "@duckdb", "node-api")):
-    if os.environ.get("CI"):
-        check(False, "DuckDB's npm package is not in %s (deploy/deps.sh installs it)" % modules)
-        finish("parquet_tags")
-    skip("node or DuckDB's npm package missing (deploy/deps.sh installs them)")
-
-ENV = dict(os.environ, OPTOUT_NODE_MODULES=modules)
-
-
-def duck(*sql):
-    p = subprocess.run(["node", os.path.join(here, "duckdb_sql.mjs"), "SET threads=1"] + list(sql),
-                       capture_output=True, text=True, env=ENV)
-    if p.returncode != 0:
-        raise RuntimeError("duckdb: %s" % p.stderr.strip()[-2000:])
-    return [json.loads(line) for line in p.stdout.split("\n") if line]
-
-
-def q(path):
-    return "'" + path.replace("'", "''") + "'"
-
-
-def run(*args):
-    env = dict(os.environ, PATH=os.path.dirname(os.path.abspath(optout)) + os.pathsep + os.environ.get("PATH", ""))
-    return subprocess.run([optout] + list(args), capture_output=True, text=True, env=env)
+require("parquet_tags")
+run = runner(optout)
 
 
 def unzstd(path):
