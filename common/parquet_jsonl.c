@@ -692,13 +692,19 @@ static int shred_struct(optout_pq_jwriter *j, const jfield *f, uint32_t v, uint3
 static int shred(optout_pq_jwriter *j, const jfield *f, uint32_t v, int present, uint32_t rep, uint32_t def,
                  uint64_t line_no, char *err, size_t errlen) {
     const jnode *n = present ? &j->p.n[v] : NULL;
-    if (!n || n->type == JV_NULL) return put_nulls(j, f, rep, def) == 0 ? 0 : (optout_set_err(err, errlen, oom), -1);
+    if (!n || n->type == JV_NULL) {
+        if (put_nulls(j, f, rep, def) != 0) goto oom_fail;
+        return 0;
+    }
     if (kind_of_value(n->type) != f->kind && !(f->kind == K_DOUBLE && n->type == JV_INT))
         return mismatch(f, n, line_no, err, errlen);
     if (f->kind == K_STRUCT) return shred_struct(j, f, v, rep, def + 1, line_no, err, errlen);
     pq_colbuf *c = &j->cols[f->leaf_first];
     if (f->kind == K_LIST) {
-        if (n->count == 0) return put_level(j, c, rep, def + 1) == 0 ? 0 : (optout_set_err(err, errlen, oom), -1);
+        if (n->count == 0) {
+            if (put_level(j, c, rep, def + 1) != 0) goto oom_fail;
+            return 0;
+        }
         const jfield *e = f->kids[0];
         uint32_t r = rep;
         for (uint32_t x = n->first, i = 0; i < n->count; x = j->p.n[x].next, i++, r = 1) {
