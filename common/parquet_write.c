@@ -633,8 +633,8 @@ static int gen_column(optout_pq_writer *w, const pq_colbuf *cb, pq_tw *t, char *
         uint32_t n = (uint32_t)(k - k0);
         if (cb->max_rep) put_levels(&w->page, cb->rep + k0, n, cb->max_rep);
         if (cb->max_def) put_levels(&w->page, cb->def + k0, n, cb->max_def);
-        if (cb->type == PQ_BOOLEAN) pq_encode_plain_bool(&w->page, cb->vals.data + v0, nv);
-        else pq_buf_put(&w->page, cb->vals.data + v0, voff - v0);
+        if (nv && cb->type == PQ_BOOLEAN) pq_encode_plain_bool(&w->page, cb->vals.data + v0, nv);
+        else if (nv) pq_buf_put(&w->page, cb->vals.data + v0, voff - v0); /* (a null column has no buffer) */
         if (write_page(w, &co, PQ_PAGE_DATA, n, PQ_ENC_PLAIN, err, errlen) < 0) {
             rc = -1;
             break;
