@@ -302,7 +302,7 @@ int cmd_apply_tags(int argc, char **argv) {
         case O_KEEP: keep_format = 1; break;
         case O_STATS: stats_path = optarg; break;
         case O_LEVEL:
-            if (parse_positive("--level", optarg, 22, &number) != 0) goto done;
+            if (parse_positive("--level", optarg, 19, &number) != 0) goto done;
             cfg.level = (int)number;
             level_given = 1;
             break;
@@ -378,7 +378,7 @@ int cmd_apply_tags(int argc, char **argv) {
     const char *level = optout_plan_get(&plan, "level");
     if (!format_given && format && output_format_parse(format, &cfg.output_format) != 0) goto done;
     if (!cfg.parquet_compression && codec && codec[0]) cfg.parquet_compression = codec;
-    if (!level_given && level && level[0] && parse_positive("the run's level", level, 22, &number) == 0)
+    if (!level_given && level && level[0] && parse_positive("the run's level", level, 19, &number) == 0)
         cfg.level = (int)number;
     if (removed && strcmp(removed, out) == 0) {
         optout_log(LOG_ERR, "apply-tags: --out and --removed must be different directories");

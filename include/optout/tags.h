@@ -3,8 +3,9 @@
  *
  * Tags file
  * - One per input shard: a run's `tags/<name>` where <name> is optout_tags_name() of the input's
- *   output name (the name shards/ would get without --keep-format: `x.jsonl.gz` and `x.jsonl`
- *   become `x.jsonl.zst`, `x.jsonl.zst` stays). zstd JSON Lines, written atomically like a shard.
+ *   output name (`x.jsonl.gz` and `x.jsonl` become `x.jsonl.zst`, `x.jsonl.zst` stays, any other
+ *   name gets `.zst`: `x.parquet.zst`), whatever the run's output format. zstd JSON Lines, written
+ *   atomically like a shard. A Parquet document's line number is its row, from 1.
  * - One line per removed document, in input order, nothing for kept ones:
  *     {"id": ID, "disallowed_user_agents": ["GPTBot","CCBot"]}
  *   ID is the document's `id` (top level, else `metadata.id`) as JSON: a string decoded and written
