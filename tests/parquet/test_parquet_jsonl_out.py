@@ -7,7 +7,7 @@ The schema the outputs must have is inferred here independently of optout, as do
 (and as pyarrow / DuckDB infer one): columns in order of first appearance, strings, BIGINT, DOUBLE
 (integers and fractions mixed: DOUBLE), BOOLEAN, structs, lists of primitives, a field only ever null:
 a string. Also checked: removed/ ends with disallowed_user_agents equal to the JSON Lines run's;
-row groups of 100,000 rows; refusals name the line, the field and both kinds (a conflict within the
+row groups of 100,000 rows or 128 MiB; refusals name the line, the field and both kinds (a conflict within the
 first 100,000 lines and one after them, a field the first lines did not have, an array of objects,
 a line that is not JSON), and leave no output; `optout run --output-format parquet` names
 shards/x.parquet for x.jsonl.zst and the plan records the option.
@@ -189,6 +189,23 @@ with tempfile.TemporaryDirectory() as work:
         check(int(agg["c"]) == n and int(agg["s"]) == n * (n - 1) // 2 and
               int(agg["nv"]) == n - (n + 2) // 3 and int(agg["sv"]) == sum(2 * i for i in range(n) if i % 3),
               "every row read back (%s)" % agg)
+
+    # ... or of 128 MiB of values, whichever comes first: 140 documents of 1 MiB of text
+    wide = os.path.join(work, "wide.jsonl")
+    text = "x" * (1 << 20)
+    with open(wide, "w") as f:
+        for i in range(140):
+            f.write('{"id": %d, "text": "%s"}\n' % (i, text))
+    w_out = os.path.join(work, "wide.parquet")
+    r = run("filter", "--robots-dir", robots, "--in", wide, "--out", w_out, "--output-format", "parquet",
+            "--missing-url", "keep")
+    os.unlink(wide)
+    if check(r.returncode == 0, "140 documents of 1 MiB (%s)" % r.stderr.strip()):
+        groups = duck("SELECT row_group_id, any_value(row_group_num_rows) AS n FROM parquet_metadata(%s) "
+                      "GROUP BY row_group_id ORDER BY row_group_id" % q(w_out))
+        check([int(g["n"]) for g in groups] == [128, 12], "row groups of 128 MiB of values (%s)" % groups)
+        agg = duck("SELECT count(*) AS c, sum(length(text)) AS t FROM read_parquet(%s)" % q(w_out))[0]
+        check(int(agg["c"]) == 140 and int(agg["t"]) == 140 << 20, "every text read back (%s)" % agg)
 
     def refused(lines, what, *needles):
         path = os.path.join(work, "bad.jsonl")
