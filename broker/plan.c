@@ -41,8 +41,6 @@ int plan_redis_load(struct broker *b) {
     return 0;
 }
 
-/* x.jsonl -> x.jsonl.zst, x.jsonl.gz -> x.jsonl.zst, x.jsonl.zst unchanged (unless keep_format);
- * x.parquet unchanged (a Parquet shard's outputs are Parquet), or x.jsonl.zst with to_jsonl. */
 /* Benchmarks: N inputs that exist only in the plan, for workers that answer without reading them. */
 static int plan_synthetic(struct broker *b) {
     size_t n = b->cfg->synthetic_tasks;
