@@ -11,7 +11,7 @@ documents with neither id nor URL, as JSON Lines and as DuckDB's Parquet copy of
 - `optout apply-tags` on the Parquet copy writes byte for byte what `optout filter` writes (kept
   and removed/), and so does `apply-tags --run` after `optout run --output tags` (tags/c.parquet.zst)
   compared with a full run's shards/ and removed/; the same after `--output-format parquet` on
-  the JSON Lines copy.
+  the JSON Lines copy; `--output-format jsonl` from Parquet: the filter's lines.
 
 usage: test_parquet_tags.py OPTOUT_BINARY SOURCE_ROOT
 """
@@ -117,6 +117,15 @@ with tempfile.TemporaryDirectory() as work:
         check(st["docs_in"] == len(lines) and st["docs_removed"] == st["tags"] > 0, "apply-tags counts (%s)" % st)
         rows = duck("SELECT count(*) AS n FROM read_parquet(%s)" % q(ao))
         check(int(rows[0]["n"]) == len(lines) - st["docs_removed"], "DuckDB reads the kept rows")
+    # ... and converted to JSON Lines, what the filter converts
+    fo, fr = os.path.join(work, "f.jsonl.zst"), os.path.join(work, "fr.jsonl.zst")
+    ao, ar = os.path.join(work, "a.jsonl.zst"), os.path.join(work, "ar.jsonl.zst")
+    r1 = run("filter", "--robots-dir", robots, "--in", pq, "--out", fo, "--removed", fr, "--output-format", "jsonl")
+    r2 = run("apply-tags", "--tags", tp, "--in", pq, "--out", ao, "--removed", ar, "--output-format", "jsonl")
+    if check(r1.returncode == 0 and r2.returncode == 0, "--output-format jsonl: filter and apply-tags (%s%s)"
+             % (r1.stderr.strip(), r2.stderr.strip())):
+        check(unzstd(fo) == unzstd(ao) and unzstd(fr) == unzstd(ar) and unzstd(ar),
+              "--output-format jsonl: apply-tags writes the filter's lines, removed ones with their agents")
     bad = os.path.join(work, "bad.tags")
     with open(bad, "w") as f:
         f.write('{"id": "nowhere", "disallowed_user_agents": []}\n')
