@@ -511,6 +511,10 @@ int optout_filter_shard(const optout_filter_config *cfg, const char *in, const c
         snprintf(err, errlen, "tag mode writes no removed shard");
         goto done;
     }
+    if (!out && removed) {
+        snprintf(err, errlen, "a removed shard without an output");
+        goto done;
+    }
     if (cfg->policy && cfg->policy->sample_ppm) stats->sample_ppm = cfg->policy->sample_ppm;
     if (cfg->policy && cfg->policy->granularity == OPTOUT_GRANULARITY_DOMAIN && !cfg->policy->domains) {
         snprintf(err, errlen, "domain granularity without a domain table");
@@ -526,7 +530,9 @@ int optout_filter_shard(const optout_filter_config *cfg, const char *in, const c
                                 .max_line = cfg->max_line, .batch_docs = run.prefetch ? PREFETCH_DOCS : 1};
     if (!(src = optout_docsource_open(in, &so, err, errlen))) goto done;
     run.parquet = optout_docsource_format(src) == OPTOUT_DOC_PARQUET;
-    if (cfg->output_tags) {
+    if (!out) {
+        /* statistics only: no sink, nothing written */
+    } else if (cfg->output_tags) {
         if (!(run.tags = optout_shard_create(out, out_format, cfg->level, serr, sizeof serr))) {
             snprintf(err, errlen, "%s", serr);
             goto done;
