@@ -50,6 +50,7 @@ struct optout_docsource {
     optout_pq_size *sizes; /* the text column's sizes */
     size_t sizes_cap;
     int have_sizes;
+    int text_unread; /* opts.text_if_no_tokens: this row group's text is not read */
     int loaded;                   /* row group rg's columns are loaded */
     size_t group_rows, group_pos; /* its rows, and the next row to yield */
     uint64_t first_row;           /* its first row in the file */
@@ -138,6 +139,10 @@ void optout_docsource_close(optout_docsource *s) {
 
 optout_doc_format optout_docsource_format(const optout_docsource *s) { return s->format; }
 const char *optout_docsource_path(const optout_docsource *s) { return s->path; }
+
+uint64_t optout_docsource_bytes_read(const optout_docsource *s) {
+    return s->format == OPTOUT_DOC_PARQUET ? optout_pq_bytes_read(s->pq) : optout_shard_bytes_read(s->r);
+}
 
 /* ---- JSON Lines ---------------------------------------------------------------------------- */
 
@@ -279,7 +284,43 @@ static size_t render_value(int field, const optout_pq_value *pv, char *out, size
 
 #define RENDER_MAX 32
 
-/* Loads row group s->rg's projected columns (and the text's sizes). */
+/* Reads field f's column of row group rg into s->cols (a path already read for another field is
+ * shared). 0, or -1 with err. */
+static int load_field(optout_docsource *s, int rg, int f, size_t rows, char *err, size_t errlen) {
+    for (int g = 0; g < F_COUNT; g++) /* a configured path serves both of its fields: read once */
+        if (g != f && s->col_of[g] >= 0 && strcmp(s->paths[g], s->paths[f]) == 0) {
+            s->col_of[f] = s->col_of[g];
+            return 0;
+        }
+    int rc = optout_pq_read_column(s->pq, rg, s->paths[f], &s->cols[f], err, errlen);
+    if (rc < 0) return -1;
+    if (rc == 1) return 0;
+    if (s->cols[f].n != rows) {
+        optout_set_err(err, errlen, "%s: row group %d, column %s: %zu values for %zu rows", s->path, rg, s->paths[f],
+                       s->cols[f].n, rows);
+        return -1;
+    }
+    s->col_of[f] = f;
+    return 0;
+}
+
+/* Does every row of the loaded row group have a token count that facts() takes as it is (the first
+ * non-null token field a non-negative integer)? Conservative: anything else means the estimate
+ * may be needed, so the text must be read. */
+static int all_rows_have_tokens(const optout_docsource *s, size_t rows) {
+    for (size_t r = 0; r < rows; r++) {
+        const optout_pq_value *v = NULL;
+        for (int f = F_TOKENS; f <= F_META_TOKENS && !v; f++)
+            if (s->col_of[f] >= 0 && s->cols[s->col_of[f]].v[r].kind != OPTOUT_PQ_NULL) v = &s->cols[s->col_of[f]].v[r];
+        if (!v) return 0;
+        if (v->kind == OPTOUT_PQ_INT && v->u.i >= 0) continue;
+        if (v->kind == OPTOUT_PQ_DOUBLE && v->u.d >= 0 && v->u.d < 1e18 && v->u.d == (double)(int64_t)v->u.d) continue;
+        return 0;
+    }
+    return 1;
+}
+
+/* Loads row group s->rg's projected columns, then the text's sizes (page by page) when needed. */
 static int pq_load(optout_docsource *s, char *err, size_t errlen) {
     int rg = s->rg;
     int64_t rows64 = optout_pq_row_group_rows(s->pq, rg);
@@ -291,42 +332,32 @@ static int pq_load(optout_docsource *s, char *err, size_t errlen) {
     s->group_rows = rows;
     s->group_pos = 0;
     s->have_sizes = 0;
-    if ((!s->opts.need || (s->opts.need & (1u << F_TEXT))) && rows > 0) { /* the text: its size, page by page */
-        if (rows > s->sizes_cap) {
-            free(s->sizes);
-            s->sizes_cap = (s->sizes = malloc(rows * sizeof *s->sizes)) ? rows : 0;
-            if (!s->sizes) {
-                optout_set_err(err, errlen, "%s: row group %d: out of memory", s->path, rg);
-                return -1;
-            }
-        }
-        int rc = optout_pq_read_sizes(s->pq, rg, s->paths[F_TEXT], s->sizes, err, errlen);
-        if (rc < 0) return -1;
-        s->have_sizes = rc == 0;
-    }
+    s->text_unread = 0;
     for (int f = 0; f < F_COUNT; f++) {
         optout_pq_column_free(&s->cols[f]);
         s->col_of[f] = -1;
-        if (s->opts.need && !(s->opts.need & (1u << f))) continue;
-        if (f == F_TEXT && s->have_sizes) continue;
-        int same = -1; /* a configured path serves both of its fields: read once */
-        for (int g = 0; g < f; g++)
-            if (s->col_of[g] >= 0 && strcmp(s->paths[g], s->paths[f]) == 0) same = s->col_of[g];
-        if (same >= 0) {
-            s->col_of[f] = same;
-            continue;
-        }
-        int rc = optout_pq_read_column(s->pq, rg, s->paths[f], &s->cols[f], err, errlen);
-        if (rc < 0) return -1;
-        if (rc == 1) continue;
-        if (s->cols[f].n != rows) {
-            optout_set_err(err, errlen, "%s: row group %d, column %s: %zu values for %zu rows", s->path, rg,
-                           s->paths[f], s->cols[f].n, rows);
+    }
+    for (int f = 0; f < F_COUNT; f++) {
+        if (f == F_TEXT || (s->opts.need && !(s->opts.need & (1u << f)))) continue;
+        if (load_field(s, rg, f, rows, err, errlen) != 0) return -1;
+    }
+    if ((s->opts.need && !(s->opts.need & (1u << F_TEXT))) || rows == 0) return 0;
+    if (s->opts.text_if_no_tokens && all_rows_have_tokens(s, rows)) {
+        s->text_unread = 1;
+        return 0;
+    }
+    if (rows > s->sizes_cap) { /* the text: its size, page by page */
+        free(s->sizes);
+        s->sizes_cap = (s->sizes = malloc(rows * sizeof *s->sizes)) ? rows : 0;
+        if (!s->sizes) {
+            optout_set_err(err, errlen, "%s: row group %d: out of memory", s->path, rg);
             return -1;
         }
-        s->col_of[f] = f;
     }
-    return 0;
+    int rc = optout_pq_read_sizes(s->pq, rg, s->paths[F_TEXT], s->sizes, err, errlen);
+    if (rc < 0) return -1;
+    s->have_sizes = rc == 0;
+    return s->have_sizes ? 0 : load_field(s, rg, F_TEXT, rows, err, errlen); /* a map key: its values */
 }
 
 /* A row group is decided in chunks of PQ_CHUNK rows, so that the per-document state stays small
@@ -373,7 +404,10 @@ static int pq_next(optout_docsource *s, optout_doc_batch *b, char *err, size_t e
     for (size_t r = from; r < to; r++) {
         optout_doc *d = &s->docs[r - from];
         *d = (optout_doc){.kind = OPTOUT_DOC_OK, .offset = s->first_row + r};
-        if (s->have_sizes) {
+        if (s->text_unread) {
+            d->text_sized = 1;
+            d->text_unread = 1;
+        } else if (s->have_sizes) {
             d->text_sized = 1;
             d->text_present = s->sizes[r].present;
             d->text_bytes = s->sizes[r].bytes;

@@ -336,6 +336,7 @@ struct optout_pq_file {
     char *path;
     int fd;
     uint64_t size;
+    uint64_t bytes_read; /* footer, page headers and pages read so far */
     pq_file_meta meta;
     pq_node *nodes;
     pq_leaf *leaves;

@@ -37,6 +37,13 @@ static int read_at(int fd, uint64_t off, void *buf, size_t len) {
     return 0;
 }
 
+/* read_at on the file, counted (optout_pq_bytes_read: what a projection costs). */
+static int file_read(optout_pq_file *f, uint64_t off, void *buf, size_t len) {
+    if (read_at(f->fd, off, buf, len) < 0) return -1;
+    f->bytes_read += len;
+    return 0;
+}
+
 static int type_width(int type, int32_t type_length) {
     switch (type) {
     case PQ_BOOLEAN: return 1;
@@ -144,7 +151,7 @@ optout_pq_file *optout_pq_open(const char *path, char *err, size_t errlen) {
     }
     f->size = (uint64_t)st.st_size;
     uint8_t head[4], tail[8];
-    if (f->size < 12 || read_at(f->fd, 0, head, 4) < 0 || read_at(f->fd, f->size - 8, tail, 8) < 0) {
+    if (f->size < 12 || file_read(f, 0, head, 4) < 0 || file_read(f, f->size - 8, tail, 8) < 0) {
         optout_set_err(err, errlen, "%s: not a Parquet file (%llu bytes: too short for magic and footer)", path,
                        (unsigned long long)f->size);
         goto fail;
@@ -170,7 +177,7 @@ optout_pq_file *optout_pq_open(const char *path, char *err, size_t errlen) {
         goto fail;
     }
     uint8_t *fb = malloc(flen ? flen : 1);
-    if (!fb || read_at(f->fd, f->size - 8 - flen, fb, flen) < 0) {
+    if (!fb || file_read(f, f->size - 8 - flen, fb, flen) < 0) {
         free(fb);
         optout_set_err(err, errlen, "%s: reading the footer: %s", path, strerror(errno));
         goto fail;
@@ -263,6 +270,7 @@ int64_t optout_pq_row_group_rows(const optout_pq_file *f, int rg) { return f->me
 int optout_pq_num_columns(const optout_pq_file *f) { return f->nleaves; }
 const char *optout_pq_column_path(const optout_pq_file *f, int i) { return f->leaves[i].path; }
 int optout_pq_num_kv(const optout_pq_file *f) { return (int)f->meta.nkv; }
+uint64_t optout_pq_bytes_read(const optout_pq_file *f) { return f->bytes_read; }
 
 void optout_pq_kv(const optout_pq_file *f, int i, const char **key, const uint8_t **value, size_t *value_len) {
     const pq_kv *kv = &f->meta.kv[i];
@@ -367,7 +375,7 @@ static int read_header(pq_chunk *c, size_t *hlen, char *err, size_t errlen) {
     for (;;) {
         c->hbuf.len = 0;
         pq_buf_reserve(&c->hbuf, win);
-        if (read_at(c->f->fd, c->pos, c->hbuf.data, win) < 0) return chunk_fail(c, err, errlen, strerror(errno));
+        if (file_read(c->f, c->pos, c->hbuf.data, win) < 0) return chunk_fail(c, err, errlen, strerror(errno));
         char e2[300];
         int r = pq_page_header_decode(&c->hdr, c->hbuf.data, win, hlen, e2, sizeof e2);
         if (r == 0) return 0;
@@ -642,7 +650,7 @@ int pq_chunk_next(pq_chunk *c, char *err, size_t errlen) {
             return chunk_fail(c, err, errlen, "page larger than 1 GiB");
         c->raw.len = 0;
         pq_buf_reserve(&c->raw, (size_t)h->compressed_size + 1);
-        if (read_at(c->f->fd, c->pos, c->raw.data, (size_t)h->compressed_size) < 0)
+        if (file_read(c->f, c->pos, c->raw.data, (size_t)h->compressed_size) < 0)
             return chunk_fail(c, err, errlen, strerror(errno));
         c->pos += (uint64_t)h->compressed_size;
         if (h->has_crc && (h->type == PQ_PAGE_DATA || h->type == PQ_PAGE_DATA_V2 || h->type == PQ_PAGE_DICT)) {

@@ -33,6 +33,7 @@ int task_rank_map(const task_job *job, optout_msg *res, void **stats_buf, char *
         .text_field = task_field(cfg->text_field),
         .max_line = (size_t)cfg->max_line,
         .partitions = cfg->rank_partitions,
+        .count_bytes = cfg->rank_metric == OPTOUT_RANK_BYTES,
     };
     optout_rank_map_stats st = {0};
     if (optout_rank_map(&mc, job->input, bin, idx, &st, err, errlen) != 0) return -1;

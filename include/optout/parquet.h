@@ -40,6 +40,10 @@ int64_t optout_pq_num_rows(const optout_pq_file *f);
 int optout_pq_num_row_groups(const optout_pq_file *f);
 int64_t optout_pq_row_group_rows(const optout_pq_file *f, int rg);
 
+/* Bytes read from the file so far (magic, footer, page headers and pages): what a projection
+ * costs, for tests and the benchmark. */
+uint64_t optout_pq_bytes_read(const optout_pq_file *f);
+
 /* Leaf columns, in schema order (the order of the column chunks). */
 int optout_pq_num_columns(const optout_pq_file *f);
 /* The dotted path of leaf i ("metadata.url", "tags.list.element"). */
