@@ -477,6 +477,7 @@ optout_docsink *optout_docsink_open(optout_docsource *src, const char *out, cons
         }
         return k;
     }
+    optout_pq_keep_pages(src->pq, OPTOUT_PQ_KEEP_PAGES_MAX); /* the text is decompressed once, not twice */
     optout_pq_write_opts po = {.codec = opts->pq_codec, .level = opts->pq_level};
     if (!(k->out_path = strdup(out)) || (removed && !(k->removed_path = strdup(removed)))) {
         optout_set_err(err, errlen, "out of memory");

@@ -44,6 +44,10 @@ static int file_read(optout_pq_file *f, uint64_t off, void *buf, size_t len) {
     return 0;
 }
 
+static int chunk_fail(pq_chunk *c, char *err, size_t errlen, const char *what);
+static int grow(uint8_t **p, size_t *cap, size_t need);
+static void kept_free(pq_page_cache *k);
+
 static int type_width(int type, int32_t type_length) {
     switch (type) {
     case PQ_BOOLEAN: return 1;
@@ -258,6 +262,7 @@ void optout_pq_close(optout_pq_file *f) {
         for (uint32_t i = 0; i < f->meta.nschema; i++) free(f->nodes[i].path);
     free(f->nodes);
     free(f->leaves);
+    kept_free(&f->kept);
     pq_meta_free(&f->meta);
     free(f->path);
     free(f);
@@ -271,6 +276,84 @@ int optout_pq_num_columns(const optout_pq_file *f) { return f->nleaves; }
 const char *optout_pq_column_path(const optout_pq_file *f, int i) { return f->leaves[i].path; }
 int optout_pq_num_kv(const optout_pq_file *f) { return (int)f->meta.nkv; }
 uint64_t optout_pq_bytes_read(const optout_pq_file *f) { return f->bytes_read; }
+uint64_t optout_pq_pages_decompressed(const optout_pq_file *f) { return f->pages_decompressed; }
+
+static void kept_clear(pq_page_cache *k) {
+    for (size_t i = 0; i < k->n; i++) free(k->pages[i].data);
+    k->n = k->bytes = 0;
+}
+
+static void kept_free(pq_page_cache *k) {
+    kept_clear(k);
+    for (size_t i = 0; i < k->nspare; i++) free(k->spare[i].data);
+    k->nspare = 0;
+    free(k->pages);
+}
+
+void optout_pq_keep_pages(optout_pq_file *f, size_t bytes) {
+    kept_clear(&f->kept);
+    if (bytes == 0) kept_free(&f->kept), memset(&f->kept, 0, sizeof f->kept);
+    f->kept.limit = bytes < OPTOUT_PQ_KEEP_PAGES_MAX ? bytes : OPTOUT_PQ_KEEP_PAGES_MAX;
+}
+
+/* Hands the chunk's decompressed page (data, len bytes) to the cache when it fits. */
+static void kept_put(pq_chunk *c, size_t len) {
+    pq_page_cache *k = &c->f->kept;
+    if (k->rg != c->rg || k->col != c->col) {
+        kept_clear(k);
+        k->rg = c->rg;
+        k->col = c->col;
+    }
+    if (k->bytes + c->data_cap > k->limit) return;
+    if (k->n == k->cap) {
+        size_t cap = k->cap ? k->cap * 2 : 16;
+        pq_kept_page *p = realloc(k->pages, cap * sizeof *p);
+        if (!p) return; /* not kept: decompressed again */
+        k->pages = p;
+        k->cap = cap;
+    }
+    k->pages[k->n++] = (pq_kept_page){.off = c->page_off, .data = c->data, .len = len, .cap = c->data_cap};
+    k->bytes += c->data_cap;
+    c->data = NULL;
+    c->data_cap = 0;
+    if (k->nspare) { /* a buffer the writer gave back: no new allocation (and page faults) per page */
+        pq_kept_page *sp = &k->spare[--k->nspare];
+        c->data = sp->data;
+        c->data_cap = sp->cap;
+    }
+}
+
+/* Takes the kept page of the chunk's current page into c->data when there is one (len bytes). */
+static int kept_take(pq_chunk *c, size_t len) {
+    pq_page_cache *k = &c->f->kept;
+    if (k->n == 0 || k->rg != c->rg || k->col != c->col) return 0;
+    for (size_t i = 0; i < k->n; i++) {
+        pq_kept_page *p = &k->pages[i];
+        if (p->off != c->page_off || !p->data) continue;
+        if (p->len != len) return 0;
+        if (c->data && k->nspare < sizeof k->spare / sizeof k->spare[0])
+            k->spare[k->nspare++] = (pq_kept_page){.data = c->data, .cap = c->data_cap};
+        else
+            free(c->data);
+        c->data = p->data;
+        c->data_cap = p->cap;
+        k->bytes -= p->cap;
+        p->data = NULL;
+        return 1;
+    }
+    return 0;
+}
+
+/* Decompresses a data page's (values) bytes into c->data (len bytes), or takes them kept. */
+static int page_data(pq_chunk *c, int codec, const uint8_t *src, size_t src_len, size_t len, char *err,
+                     size_t errlen) {
+    if (kept_take(c, len)) return 0;
+    if (grow(&c->data, &c->data_cap, len + 1) < 0) return chunk_fail(c, err, errlen, "out of memory");
+    char e2[300];
+    if (pq_decompress(codec, src, src_len, c->data, len, e2, sizeof e2) < 0) return chunk_fail(c, err, errlen, e2);
+    c->f->pages_decompressed++;
+    return 0;
+}
 
 void optout_pq_kv(const optout_pq_file *f, int i, const char **key, const uint8_t **value, size_t *value_len) {
     const pq_kv *kv = &f->meta.kv[i];
@@ -557,9 +640,7 @@ static int decode_data_page(pq_chunk *c, const uint8_t *page, char *err, size_t 
     const uint8_t *vals;
     size_t vlen;
     if (h->type == PQ_PAGE_DATA) {
-        if (grow(&c->data, &c->data_cap, ulen + 1) < 0) return chunk_fail(c, err, errlen, "out of memory");
-        if (pq_decompress(c->cm->codec, page, clen, c->data, ulen, e2, sizeof e2) < 0)
-            return chunk_fail(c, err, errlen, e2);
+        if (page_data(c, c->cm->codec, page, clen, ulen, err, errlen) < 0) return -1;
         const uint8_t *p = c->data, *end = c->data + ulen;
         if (l->max_rep > 0 && decode_levels_v1(c, &p, end, h->rep_encoding, l->max_rep, c->rep, err, errlen) < 0)
             return -1;
@@ -580,10 +661,8 @@ static int decode_data_page(pq_chunk *c, const uint8_t *page, char *err, size_t 
                 return chunk_fail(c, err, errlen, e2);
         }
         size_t vul = ulen - rl - dl, vcl = clen - rl - dl;
-        if (grow(&c->data, &c->data_cap, vul + 1) < 0) return chunk_fail(c, err, errlen, "out of memory");
         int codec = h->is_compressed ? c->cm->codec : PQ_CODEC_NONE;
-        if (pq_decompress(codec, page + rl + dl, vcl, c->data, vul, e2, sizeof e2) < 0)
-            return chunk_fail(c, err, errlen, e2);
+        if (page_data(c, codec, page + rl + dl, vcl, vul, err, errlen) < 0) return -1;
         vals = c->data;
         vlen = vul;
     }
@@ -631,6 +710,11 @@ static int decode_data_page(pq_chunk *c, const uint8_t *page, char *err, size_t 
 }
 
 int pq_chunk_next(pq_chunk *c, char *err, size_t errlen) {
+    if (c->keep_pages && c->page_ready && c->data) /* the previous page's values are no longer used */
+        kept_put(c, c->hdr.type == PQ_PAGE_DATA
+                        ? (size_t)c->hdr.uncompressed_size
+                        : (size_t)c->hdr.uncompressed_size - (size_t)c->hdr.rep_len - (size_t)c->hdr.def_len);
+    c->page_ready = 0;
     for (;;) {
         if (c->values_seen >= c->cm->num_values || c->pos >= c->end) {
             if (c->values_seen < c->cm->num_values) {
@@ -640,6 +724,7 @@ int pq_chunk_next(pq_chunk *c, char *err, size_t errlen) {
             return 0;
         }
         c->page_no++;
+        c->page_off = c->pos;
         size_t hlen;
         if (read_header(c, &hlen, err, errlen) < 0) return -1;
         c->pos += hlen;
@@ -668,6 +753,7 @@ int pq_chunk_next(pq_chunk *c, char *err, size_t errlen) {
         case PQ_PAGE_DATA:
         case PQ_PAGE_DATA_V2:
             if (decode_data_page(c, c->raw.data, err, errlen) < 0) return -1;
+            c->page_ready = 1;
             return 1;
         default: continue; /* index pages and unknown page types carry nothing the rows need */
         }
@@ -805,6 +891,7 @@ int optout_pq_read_sizes(optout_pq_file *f, int rg, const char *path, optout_pq_
     int bytes = f->leaves[li].type == PQ_BYTE_ARRAY || f->leaves[li].type == PQ_FIXED;
     pq_chunk c;
     pq_chunk_open(&c, f, rg, li, err, errlen);
+    c.keep_pages = f->kept.limit > 0;
     int64_t row = 0;
     int r;
     while ((r = pq_chunk_next(&c, err, errlen)) > 0) {

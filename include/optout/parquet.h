@@ -40,9 +40,17 @@ int64_t optout_pq_num_rows(const optout_pq_file *f);
 int optout_pq_num_row_groups(const optout_pq_file *f);
 int64_t optout_pq_row_group_rows(const optout_pq_file *f, int rg);
 
-/* Bytes read from the file so far (magic, footer, page headers and pages): what a projection
- * costs, for tests and the benchmark. */
+/* Bytes read from the file so far (magic, footer, page headers and pages), and data pages
+ * decompressed: what a projection costs, for tests and the benchmark. */
 uint64_t optout_pq_bytes_read(const optout_pq_file *f);
+uint64_t optout_pq_pages_decompressed(const optout_pq_file *f);
+
+/* The most optout_pq_keep_pages keeps. */
+#define OPTOUT_PQ_KEEP_PAGES_MAX ((size_t)32 << 20)
+/* Keep the decompressed pages optout_pq_read_sizes reads, up to `bytes` (at most
+ * OPTOUT_PQ_KEEP_PAGES_MAX; 0: off), until the writer reads the same column chunk: the filter
+ * decompresses the text column once, not twice. Pages past the limit are decompressed again. */
+void optout_pq_keep_pages(optout_pq_file *f, size_t bytes);
 
 /* Leaf columns, in schema order (the order of the column chunks). */
 int optout_pq_num_columns(const optout_pq_file *f);

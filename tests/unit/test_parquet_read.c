@@ -1,5 +1,6 @@
 /* Unit tests of what reading a Parquet shard costs: the ranking reads the text column only where a
- * token count is missing (counted in bytes read from the file). argv[1] is the bundled sample's
+ * token count is missing (counted in bytes read from the file); the filter decompresses the text's
+ * pages once, for its sizes, and the writer reuses them (counted in pages decompressed). argv[1] is the bundled sample's
  * Parquet twin (data/sample/corpus.parquet, written by DuckDB: one row group, a few rows without
  * token_count). */
 #include <setjmp.h>
@@ -119,6 +120,68 @@ static void test_rank_reads_text_for_the_estimate(void **state) {
     assert_true(st.bytes_read >= text_bytes(sample));
 }
 
+static char *slurp(const char *path, size_t *len) {
+    FILE *fp = fopen(path, "rb");
+    if (!fp) fail_msg("%s", path);
+    fseek(fp, 0, SEEK_END);
+    *len = (size_t)ftell(fp);
+    rewind(fp);
+    char *b = malloc(*len + 1);
+    assert_int_equal(fread(b, 1, *len, fp), *len);
+    fclose(fp);
+    return b;
+}
+
+/* Reads the text's sizes then filters every row group (every third row dropped) to out, keeping
+ * `keep` bytes of decompressed pages; returns the data pages decompressed. */
+static uint64_t sizes_then_filter(const char *out, size_t keep) {
+    char err[512];
+    optout_pq_file *f = optout_pq_open(sample, err, sizeof err);
+    if (!f) fail_msg("%s", err);
+    optout_pq_keep_pages(f, keep);
+    optout_pq_write_opts o = {.codec = OPTOUT_PQ_CODEC_ZSTD, .level = 3};
+    optout_pq_writer *w = optout_pq_writer_open(out, f, &o, err, sizeof err);
+    if (!w) fail_msg("%s", err);
+    for (int g = 0; g < optout_pq_num_row_groups(f); g++) {
+        size_t rows = (size_t)optout_pq_row_group_rows(f, g);
+        optout_pq_size *sz = calloc(rows + 1, sizeof *sz);
+        assert_int_equal(optout_pq_read_sizes(f, g, "text", sz, err, sizeof err), 0);
+        uint8_t *bits = calloc(rows / 8 + 1, 1);
+        for (size_t r = 0; r < rows; r++)
+            if (r % 3) bits[r / 8] |= (uint8_t)(1u << (r % 8));
+        if (optout_pq_writer_row_group(w, g, bits, NULL, err, sizeof err) != 0) fail_msg("%s", err);
+        free(bits);
+        free(sz);
+    }
+    if (optout_pq_writer_finish(w, err, sizeof err) != 0) fail_msg("%s", err);
+    uint64_t n = optout_pq_pages_decompressed(f);
+    optout_pq_close(f);
+    return n;
+}
+
+static void test_text_decompressed_once(void **state) {
+    (void)state;
+    char a[512], b[512], c[512];
+    snprintf(a, sizeof a, "%s", tpath("kept.parquet"));
+    snprintf(b, sizeof b, "%s", tpath("again.parquet"));
+    snprintf(c, sizeof c, "%s", tpath("tiny.parquet"));
+    uint64_t kept = sizes_then_filter(a, OPTOUT_PQ_KEEP_PAGES_MAX);
+    uint64_t again = sizes_then_filter(b, 0);
+    uint64_t tiny = sizes_then_filter(c, 1); /* no page fits: decompressed twice */
+    assert_true(kept < again);
+    assert_int_equal(tiny, again);
+    size_t la, lb, lc;
+    char *da = slurp(a, &la), *db = slurp(b, &lb), *dc = slurp(c, &lc);
+    assert_true(la == lb && memcmp(da, db, la) == 0);
+    assert_true(lc == lb && memcmp(dc, db, lc) == 0);
+    free(da);
+    free(db);
+    free(dc);
+    unlink(a);
+    unlink(b);
+    unlink(c);
+}
+
 int main(int argc, char **argv) {
     sample = argc > 1 ? argv[1] : "data/sample/corpus.parquet";
     snprintf(tmpdir, sizeof tmpdir, "/tmp/test_parquet_read.XXXXXX");
@@ -126,6 +189,7 @@ int main(int argc, char **argv) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_rank_skips_text_with_tokens),
         cmocka_unit_test(test_rank_reads_text_for_the_estimate),
+        cmocka_unit_test(test_text_decompressed_once),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     rmdir(tmpdir);
