@@ -3,6 +3,7 @@
 # against the same corpus as .jsonl.zst, everything on one core (taskset -c 0).
 #   bench/parquet.sh [BUILD_DIR] [SIZE]      (defaults: build, 1G; e.g. 64M for a quick look)
 # Environment: BENCH_RSS_SIZE (default 2G; 0 skips the peak-RSS file), BENCH_REPEAT (3),
+# BENCH_GENERATE_ONLY=1 (make the corpora, time nothing),
 # OPTOUT_BENCH_DIR (/tmp/optout-bench), OPTOUT_SHARED_DIR (../shared), OPTOUT_NODE_MODULES.
 #
 # Generates once (cached in OPTOUT_BENCH_DIR) a seeded FineWeb-shaped corpus of SIZE bytes of JSON
@@ -75,6 +76,10 @@ timed() {
 }
 
 make_corpus "$size"
+if [ "${BENCH_GENERATE_ONLY:-0}" = 1 ]; then
+  [ "$rss_size" = 0 ] || make_corpus "$rss_size"
+  exit 0
+fi
 out="$dir/pq-out.parquet"
 duck_out="$dir/pq-duck.parquet"
 rows=$(node tests/parquet/duckdb_sql.mjs "SELECT count(*) AS n, sum(strlen(text)) AS t FROM read_parquet('$pq')")

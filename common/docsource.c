@@ -51,6 +51,7 @@ struct optout_docsource {
     size_t sizes_cap;
     int have_sizes;
     int text_unread; /* opts.text_if_no_tokens: this row group's text is not read */
+    int keep_pages;  /* a sink writes this source: keep the text's pages for its writer */
     int loaded;                   /* row group rg's columns are loaded */
     size_t group_rows, group_pos; /* its rows, and the next row to yield */
     uint64_t first_row;           /* its first row in the file */
@@ -320,6 +321,65 @@ static int all_rows_have_tokens(const optout_docsource *s, size_t rows) {
     return 1;
 }
 
+/* A row group is decided in chunks of PQ_CHUNK rows, so that the per-document state stays small
+ * whatever the row group's size (pyarrow writes up to a million rows per group). */
+#define PQ_CHUNK 16384
+
+/* What a row group's rows cost besides the projected columns: the text's sizes, the sink's two
+ * row bitmaps, and the batch of documents. */
+static uint64_t row_bytes(size_t rows) {
+    return (uint64_t)rows * sizeof(optout_pq_size) + (uint64_t)rows / 4 + 2 +
+           (uint64_t)(rows < PQ_CHUNK ? rows : PQ_CHUNK) * sizeof(optout_doc);
+}
+
+/* "12 MiB" from 16 MiB up, else "345 KiB" (rounded up). */
+static const char *size_text(uint64_t bytes, char *buf, size_t len) {
+    if (bytes >= ((uint64_t)16 << 20)) snprintf(buf, len, "%llu MiB", (unsigned long long)((bytes + (1u << 20) - 1) >> 20));
+    else snprintf(buf, len, "%llu KiB", (unsigned long long)((bytes + 1023) >> 10));
+    return buf;
+}
+
+static int over_budget(optout_docsource *s, size_t rows, const char *how, uint64_t bytes, char *err, size_t errlen) {
+    char a[32], b[32];
+    optout_set_err(err, errlen,
+                   "%s: row group %d (%zu rows) %s %s to be decided (its projected columns, the text's sizes), more "
+                   "than the %s the memory budget leaves a Parquet shard (--max-memory; --max-line sets this share): "
+                   "write smaller row groups, or give more memory",
+                   s->path, s->rg, rows, how, size_text(bytes, a, sizeof a),
+                   size_text(s->opts.max_memory, b, sizeof b));
+    return -1;
+}
+
+/* The budget's checks before and after reading the projected columns; then what is left goes to
+ * kept pages and to pages. */
+static int pq_budget(optout_docsource *s, size_t rows, int before, char *err, size_t errlen) {
+    uint64_t max = s->opts.max_memory;
+    if (before) {
+        if (!max) return 0;
+        const char *proj[F_COUNT];
+        size_t n = 0;
+        for (int f = 0; f < F_COUNT; f++)
+            if (f != F_TEXT && (!s->opts.need || (s->opts.need & (1u << f)))) {
+                int dup = 0;
+                for (size_t i = 0; i < n; i++) dup |= strcmp(proj[i], s->paths[f]) == 0;
+                if (!dup) proj[n++] = s->paths[f];
+            }
+        uint64_t need = optout_pq_projection_bytes(s->pq, s->rg, proj, n) + row_bytes(rows);
+        return need > max ? over_budget(s, rows, "needs about", need, err, errlen) : 0;
+    }
+    uint64_t held = row_bytes(rows);
+    for (int f = 0; f < F_COUNT; f++)
+        if (s->col_of[f] == f) held += s->cols[f].bytes;
+    if (max && held > max) return over_budget(s, rows, "holds", held, err, errlen);
+    uint64_t room = max ? max - held : 0;
+    size_t keep = OPTOUT_PQ_KEEP_PAGES_MAX;
+    if (max && room / 2 < keep) keep = (size_t)(room / 2);
+    if (s->keep_pages) optout_pq_keep_pages(s->pq, keep);
+    /* a page read and one written at a time, each as stored and decoded */
+    optout_pq_page_limit(s->pq, max ? (room - (s->keep_pages ? keep : 0)) / 2 + 1 : 0);
+    return 0;
+}
+
 /* Loads row group s->rg's projected columns, then the text's sizes (page by page) when needed. */
 static int pq_load(optout_docsource *s, char *err, size_t errlen) {
     int rg = s->rg;
@@ -337,10 +397,12 @@ static int pq_load(optout_docsource *s, char *err, size_t errlen) {
         optout_pq_column_free(&s->cols[f]);
         s->col_of[f] = -1;
     }
+    if (pq_budget(s, rows, 1, err, errlen) != 0) return -1;
     for (int f = 0; f < F_COUNT; f++) {
         if (f == F_TEXT || (s->opts.need && !(s->opts.need & (1u << f)))) continue;
         if (load_field(s, rg, f, rows, err, errlen) != 0) return -1;
     }
+    if (pq_budget(s, rows, 0, err, errlen) != 0) return -1;
     if ((s->opts.need && !(s->opts.need & (1u << F_TEXT))) || rows == 0) return 0;
     if (s->opts.text_if_no_tokens && all_rows_have_tokens(s, rows)) {
         s->text_unread = 1;
@@ -360,9 +422,6 @@ static int pq_load(optout_docsource *s, char *err, size_t errlen) {
     return s->have_sizes ? 0 : load_field(s, rg, F_TEXT, rows, err, errlen); /* a map key: its values */
 }
 
-/* A row group is decided in chunks of PQ_CHUNK rows, so that the per-document state stays small
- * whatever the row group's size (pyarrow writes up to a million rows per group). */
-#define PQ_CHUNK 16384
 
 static int pq_next(optout_docsource *s, optout_doc_batch *b, char *err, size_t errlen) {
     b->count = 0;
@@ -477,7 +536,7 @@ optout_docsink *optout_docsink_open(optout_docsource *src, const char *out, cons
         }
         return k;
     }
-    optout_pq_keep_pages(src->pq, OPTOUT_PQ_KEEP_PAGES_MAX); /* the text is decompressed once, not twice */
+    src->keep_pages = 1; /* the text is decompressed once, not twice */
     optout_pq_write_opts po = {.codec = opts->pq_codec, .level = opts->pq_level};
     if (!(k->out_path = strdup(out)) || (removed && !(k->removed_path = strdup(removed)))) {
         optout_set_err(err, errlen, "out of memory");

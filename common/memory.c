@@ -28,6 +28,10 @@ int optout_memory_plan(uint64_t max, unsigned slots, uint64_t *slot_bytes, size_
     return 0;
 }
 
+uint64_t optout_memory_parquet_share(uint64_t slot_bytes, uint64_t max_line) {
+    return slot_bytes ? (max_line ? max_line : OPTOUT_MEM_LINE_DEFAULT) : 0;
+}
+
 int optout_memory_parse(const char *text, uint64_t *bytes, char *err, size_t errlen) {
     return optout_parse_bytes(text, 1, UINT64_MAX, bytes, err, errlen);
 }

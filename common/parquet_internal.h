@@ -357,6 +357,7 @@ struct optout_pq_file {
     uint64_t size;
     uint64_t bytes_read; /* footer, page headers and pages read so far */
     uint64_t pages_decompressed;
+    uint64_t page_limit; /* optout_pq_page_limit (0: none) */
     pq_page_cache kept;
     pq_file_meta meta;
     pq_node *nodes;

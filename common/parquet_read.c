@@ -277,6 +277,7 @@ const char *optout_pq_column_path(const optout_pq_file *f, int i) { return f->le
 int optout_pq_num_kv(const optout_pq_file *f) { return (int)f->meta.nkv; }
 uint64_t optout_pq_bytes_read(const optout_pq_file *f) { return f->bytes_read; }
 uint64_t optout_pq_pages_decompressed(const optout_pq_file *f) { return f->pages_decompressed; }
+void optout_pq_page_limit(optout_pq_file *f, uint64_t bytes) { f->page_limit = bytes; }
 
 static void kept_clear(pq_page_cache *k) {
     for (size_t i = 0; i < k->n; i++) free(k->pages[i].data);
@@ -733,6 +734,13 @@ int pq_chunk_next(pq_chunk *c, char *err, size_t errlen) {
             return chunk_fail(c, err, errlen, "page runs past the end of the column chunk");
         if ((uint32_t)h->uncompressed_size > PQ_MAX_PAGE || (uint32_t)h->compressed_size > PQ_MAX_PAGE)
             return chunk_fail(c, err, errlen, "page larger than 1 GiB");
+        if (c->f->page_limit &&
+            (uint64_t)(uint32_t)h->uncompressed_size + (uint32_t)h->compressed_size > c->f->page_limit) {
+            char m[200];
+            snprintf(m, sizeof m, "a page of %d bytes (%d compressed) does not fit the %llu bytes the memory budget "
+                     "leaves a page", h->uncompressed_size, h->compressed_size, (unsigned long long)c->f->page_limit);
+            return chunk_fail(c, err, errlen, m);
+        }
         c->raw.len = 0;
         pq_buf_reserve(&c->raw, (size_t)h->compressed_size + 1);
         if (file_read(c->f, c->pos, c->raw.data, (size_t)h->compressed_size) < 0)
@@ -835,6 +843,7 @@ static void to_value(const pq_chunk *c, uint32_t vi, optout_pq_value *v, pq_buf 
 
 static void finish_column(optout_pq_column *out, pq_buf *arena) {
     out->arena_ = (char *)arena->data;
+    out->bytes = (out->n + 1) * sizeof *out->v + arena->cap;
     for (size_t i = 0; i < out->n; i++)
         if (out->v[i].kind == OPTOUT_PQ_BYTES) out->v[i].u.s = out->arena_ + out->v[i].u.i;
 }
@@ -1019,6 +1028,32 @@ int optout_pq_read_column(optout_pq_file *f, int rg, const char *path, optout_pq
         return read_map_key(f, rg, (int)i, path + pl + 1, out, err, errlen);
     }
     return 1;
+}
+
+uint64_t optout_pq_projection_bytes(const optout_pq_file *f, int rg, const char *const *paths, size_t n) {
+    if (rg < 0 || (uint32_t)rg >= f->meta.nrgs) return 0;
+    const pq_row_group *g = &f->meta.rgs[rg];
+    uint64_t per_col = ((uint64_t)g->num_rows + 1) * sizeof(optout_pq_value), total = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (!paths[i]) continue;
+        int li = find_leaf(f, paths[i]);
+        if (li >= 0) {
+            total += per_col;
+            if (f->leaves[li].type == PQ_BYTE_ARRAY || f->leaves[li].type == PQ_FIXED)
+                total += (uint64_t)g->cols[li].total_uncompressed + (uint64_t)g->num_rows; /* + a NUL each */
+            continue;
+        }
+        const char *dot = strrchr(paths[i], '.'); /* a map key: the map's chunks bound it */
+        size_t pl = dot ? (size_t)(dot - paths[i]) : 0;
+        int found = 0;
+        for (int c = 0; dot && c < f->nleaves; c++)
+            if (strncmp(f->leaves[c].path, paths[i], pl) == 0 && f->leaves[c].path[pl] == '.') {
+                total += (uint64_t)g->cols[c].total_uncompressed;
+                found = 1;
+            }
+        if (found) total += per_col;
+    }
+    return total;
 }
 
 void optout_pq_column_free(optout_pq_column *c) {

@@ -185,6 +185,7 @@ int task_filter(const task_job *job, task_cache **cachep, optout_msg *res, void 
         .parquet_compression = cfg->parquet_compression[0] ? cfg->parquet_compression : NULL,
         .parquet_level = (int)cfg->level,
         .output_format = (int)cfg->output_format,
+        .max_memory = optout_memory_parquet_share(job->env->slot_memory, cfg->max_line),
     };
     optout_stats_init(stats);
     double start = now_s();

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "optout/log.h"
+#include "optout/memory.h"
 #include "optout/rank.h"
 #include "task.h"
 
@@ -34,6 +35,7 @@ int task_rank_map(const task_job *job, optout_msg *res, void **stats_buf, char *
         .max_line = (size_t)cfg->max_line,
         .partitions = cfg->rank_partitions,
         .count_bytes = cfg->rank_metric == OPTOUT_RANK_BYTES,
+        .max_memory = optout_memory_parquet_share(job->env->slot_memory, cfg->max_line),
     };
     optout_rank_map_stats st = {0};
     if (optout_rank_map(&mc, job->input, bin, idx, &st, err, errlen) != 0) return -1;

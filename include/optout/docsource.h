@@ -95,6 +95,11 @@ typedef struct {
      * only for row groups holding a document whose token count is null or not a non-negative
      * integer (the estimate needs the text's size); the ranking, which needs nothing else of it. */
     int text_if_no_tokens;
+    /* Parquet: what one row group may hold (0: no limit; memory.h): its projected columns, the
+     * text's sizes and the row bitmaps (checked from the footer before reading, then as read),
+     * then pages kept for the writer and one page per column read or written within what is left.
+     * A row group or page that does not fit fails the shard with the figures. */
+    uint64_t max_memory;
     /* A fast path for lookups (optout why --id): JSON Lines lines that contain none of these byte
      * strings are yielded as OPTOUT_DOC_SKIPPED without being parsed. Parquet ignores it. */
     const char *const *prefilter;

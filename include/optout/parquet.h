@@ -45,6 +45,10 @@ int64_t optout_pq_row_group_rows(const optout_pq_file *f, int rg);
 uint64_t optout_pq_bytes_read(const optout_pq_file *f);
 uint64_t optout_pq_pages_decompressed(const optout_pq_file *f);
 
+/* A memory budget for one page: a page whose compressed plus uncompressed size exceed `bytes` (0:
+ * no limit) fails, naming it, before anything is allocated for it. */
+void optout_pq_page_limit(optout_pq_file *f, uint64_t bytes);
+
 /* The most optout_pq_keep_pages keeps. */
 #define OPTOUT_PQ_KEEP_PAGES_MAX ((size_t)32 << 20)
 /* Keep the decompressed pages optout_pq_read_sizes reads, up to `bytes` (at most
@@ -88,8 +92,15 @@ typedef struct {
 typedef struct {
     optout_pq_value *v; /* one per row of the row group */
     size_t n;
+    size_t bytes; /* what the column holds: its values and the bytes they point into */
     char *arena_; /* the bytes values point into */
 } optout_pq_column;
+
+/* What reading the columns at paths[0..n) of row group rg with optout_pq_read_column would hold,
+ * estimated from the footer before reading: a value per row of each column found, and for byte
+ * arrays the chunk's uncompressed size (a dictionary-encoded chunk's values may expand past it:
+ * check optout_pq_column.bytes after reading). */
+uint64_t optout_pq_projection_bytes(const optout_pq_file *f, int rg, const char *const *paths, size_t n);
 
 /* The values of the column at `path` for every row of row group rg. The path is a leaf's dotted
  * path (a top-level column, or a field of a struct at any depth), or "MAP.KEY" where MAP is a map

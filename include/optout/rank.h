@@ -64,6 +64,7 @@ typedef struct {
      * is read only for row groups holding a document without a usable token count (the estimate
      * needs it); the documents of the other row groups add tokens but no bytes (bytes_unread). */
     int count_bytes;
+    uint64_t max_memory; /* Parquet: what one row group may hold (docsource.h; 0: no limit) */
 } optout_rank_map_config;
 
 typedef struct {

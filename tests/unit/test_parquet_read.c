@@ -1,6 +1,7 @@
 /* Unit tests of what reading a Parquet shard costs: the ranking reads the text column only where a
  * token count is missing (counted in bytes read from the file); the filter decompresses the text's
- * pages once, for its sizes, and the writer reuses them (counted in pages decompressed). argv[1] is the bundled sample's
+ * pages once, for its sizes, and the writer reuses them (counted in pages decompressed); a memory
+ * budget too small for a row group or a page is refused with the figures. argv[1] is the bundled sample's
  * Parquet twin (data/sample/corpus.parquet, written by DuckDB: one row group, a few rows without
  * token_count). */
 #include <setjmp.h>
@@ -15,6 +16,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "optout/docsource.h"
 #include "optout/parquet.h"
 #include "optout/rank.h"
 #include "parquet_internal.h"
@@ -182,6 +184,44 @@ static void test_text_decompressed_once(void **state) {
     unlink(c);
 }
 
+/* Reads the sample through docsource.h with a memory budget: 0, or -1 with err. */
+static int read_with_budget(uint64_t budget, char *err, size_t errlen) {
+    optout_docsource_opts o = {.max_memory = budget};
+    optout_docsource *src = optout_docsource_open(sample, &o, err, errlen);
+    if (!src) fail_msg("%s", err);
+    optout_doc_batch b;
+    int r;
+    size_t docs = 0;
+    while ((r = optout_docsource_next(src, &b, err, errlen)) == 1) docs += b.count;
+    optout_docsource_close(src);
+    if (r == 0) assert_int_equal(docs, 80);
+    return r;
+}
+
+static void test_memory_budget(void **state) {
+    (void)state;
+    char err[1024];
+    int refused_group = 0, refused_page = 0, ok = 0;
+    for (uint64_t budget = 1024; budget <= ((uint64_t)64 << 20); budget *= 2) {
+        if (read_with_budget(budget, err, sizeof err) == 0) {
+            ok = 1;
+            break;
+        }
+        assert_non_null(strstr(err, "corpus.parquet: row group 0"));
+        if (getenv("SHOW")) print_message("%llu: %s\n", (unsigned long long)budget, err);
+        if (strstr(err, "the memory budget leaves a Parquet shard"))
+            refused_group = 1;
+        else if (strstr(err, ", page ") && strstr(err, "the memory budget leaves a page"))
+            refused_page = 1;
+        else
+            fail_msg("budget %llu: %s", (unsigned long long)budget, err);
+    }
+    assert_true(refused_group); /* too small for the row group's projected columns */
+    assert_true(refused_page);  /* enough for them, not for the text's pages */
+    assert_true(ok);
+    assert_int_equal(read_with_budget(0, err, sizeof err), 0);
+}
+
 int main(int argc, char **argv) {
     sample = argc > 1 ? argv[1] : "data/sample/corpus.parquet";
     snprintf(tmpdir, sizeof tmpdir, "/tmp/test_parquet_read.XXXXXX");
@@ -190,6 +230,7 @@ int main(int argc, char **argv) {
         cmocka_unit_test(test_rank_skips_text_with_tokens),
         cmocka_unit_test(test_rank_reads_text_for_the_estimate),
         cmocka_unit_test(test_text_decompressed_once),
+        cmocka_unit_test(test_memory_budget),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     rmdir(tmpdir);
