@@ -67,13 +67,18 @@ for line in sys.stdin:
 now() { date +%s.%N; }
 median() { sort -g | awk '{v[NR]=$1} END {print v[int((NR+1)/2)]}'; }
 duck="taskset -c 0 node tests/parquet/duckdb_sql.mjs"
-# seconds of one run of "$@"; its peak RSS (KiB) into $dir/rss, its output into $dir/cmd.out
+# "WALL CPU" seconds of one run of "$@" (CPU: user + system); its peak RSS (KiB) into $dir/rss, its
+# output into $dir/cmd.out
 timed() {
   t0=$(now)
-  /usr/bin/time -f %M -o "$dir/rss" "$@" >"$dir/cmd.out" 2>&1 || { cat "$dir/cmd.out" >&2; exit 1; }
+  /usr/bin/time -f '%M %U %S' -o "$dir/time" "$@" >"$dir/cmd.out" 2>&1 || { cat "$dir/cmd.out" >&2; exit 1; }
   t1=$(now)
-  echo "$t1 - $t0" | bc -l
+  read -r kb user sys <"$dir/time"
+  echo "$kb" >"$dir/rss"
+  echo "$(echo "$t1 - $t0" | bc -l) $(echo "$user + $sys" | bc -l)"
 }
+# the median of column $1 of a file of "WALL CPU" lines
+med() { cut -d' ' -f"$1" "$2" | median; }
 
 make_corpus "$size"
 if [ "${BENCH_GENERATE_ONLY:-0}" = 1 ]; then
@@ -90,6 +95,7 @@ jl_bytes=$(stat -c %s "$jl")
 raw=$(zstd -lv "$jl" 2>/dev/null | sed -n 's/.*Decompressed Size: .*(\([0-9]*\) B).*/\1/p' | head -1)
 [ -n "$raw" ] || raw=$(zstd -dc "$jl" | wc -c)
 
+load0=$(cut -d' ' -f1-3 /proc/loadavg)
 : >"$dir/t-start"; : >"$dir/t-duck"; : >"$dir/t-opt"; : >"$dir/t-rpq"; : >"$dir/t-rjl"
 i=0
 while [ $i -lt "$repeat" ]; do
@@ -107,12 +113,12 @@ while [ $i -lt "$repeat" ]; do
   timed taskset -c 0 "$optout" rank --jobs 1 --mem-report --corpus "$jl" --out "$dir/rank-jl" >>"$dir/t-rjl"
   cp "$dir/cmd.out" "$dir/rank-jl.out"
 done
-start=$(median <"$dir/t-start")
-duck_t=$(median <"$dir/t-duck")
-duck_net=$(echo "$duck_t - $start" | bc -l)
-opt_t=$(median <"$dir/t-opt")
-rpq=$(median <"$dir/t-rpq")
-rjl=$(median <"$dir/t-rjl")
+start=$(med 1 "$dir/t-start"); start_cpu=$(med 2 "$dir/t-start")
+duck_net=$(echo "$(med 1 "$dir/t-duck") - $start" | bc -l)
+duck_cpu=$(echo "$(med 2 "$dir/t-duck") - $start_cpu" | bc -l)
+opt_t=$(med 1 "$dir/t-opt"); opt_cpu=$(med 2 "$dir/t-opt")
+rpq=$(med 1 "$dir/t-rpq"); rpq_cpu=$(med 2 "$dir/t-rpq")
+rjl=$(med 1 "$dir/t-rjl"); rjl_cpu=$(med 2 "$dir/t-rjl")
 read_pq=$(sed -n 's/^read from the shards: \([0-9]*\) bytes.*/\1/p' "$dir/rank-pq.out")
 read_jl=$(sed -n 's/^read from the shards: \([0-9]*\) bytes.*/\1/p' "$dir/rank-jl.out")
 removed=$(sed -n 's/.*"docs_removed": \([0-9]*\),.*/\1/p' "$dir/pq-stats.json" | head -1)
@@ -122,26 +128,30 @@ mb() { echo "$1 / $2 / 1000000" | bc -l; }
 verdict() { [ "$(echo "$1" | bc -l)" = 1 ] && echo met || echo "NOT met"; }
 echo
 echo "input: $pq ($pq_bytes bytes, $nrows rows, text $text bytes; as .jsonl.zst $jl_bytes bytes, $raw uncompressed)"
-echo "one core (taskset -c 0), median of $repeat; MB/s over the JSON Lines size ($raw bytes)"
-printf '%-58s %8s %8s %10s\n' "" seconds MB/s "peak RSS"
-printf '%-58s %8.2f %8.1f %7d MiB\n' "DuckDB COPY to zstd Parquet (threads=1, start excluded)" "$duck_net" \
+echo "one core (taskset -c 0), median of $repeat; MB/s over the JSON Lines size ($raw bytes); CPU = user + system"
+echo "load average before: $load0; after: $(cut -d' ' -f1-3 /proc/loadavg) (2 cores shared: wall times vary, CPU times less)"
+printf '%-58s %8s %8s %8s %10s\n' "" "wall s" "CPU s" "MB/s" "peak RSS"
+printf '%-58s %8.2f %8.2f %8.1f %7d MiB\n' "DuckDB COPY to zstd Parquet (threads=1, start excluded)" "$duck_net" "$duck_cpu" \
   "$(mb "$raw" "$duck_net")" $((duck_rss / 1024))
-printf '%-58s %8.2f\n' "  (DuckDB start: node + instance + SELECT 1)" "$start"
-printf '%-58s %8.2f %8.1f %7d MiB\n' "optout filter to zstd Parquet ($removed rows removed)" "$opt_t" "$(mb "$raw" "$opt_t")" \
-  $((opt_rss / 1024))
+printf '%-58s %8.2f %8.2f\n' "  (DuckDB start: node + instance + SELECT 1)" "$start" "$start_cpu"
+printf '%-58s %8.2f %8.2f %8.1f %7d MiB\n' "optout filter to zstd Parquet ($removed rows removed)" "$opt_t" "$opt_cpu" \
+  "$(mb "$raw" "$opt_t")" $((opt_rss / 1024))
 ratio=$(echo "$duck_net / $opt_t" | bc -l)
-printf 'filter throughput optout/DuckDB: %.2fx (target >= 1.0x: %s)\n' "$ratio" "$(verdict "$ratio >= 1.0")"
-printf '%-58s %8.2f   read %s bytes\n' "optout rank, .parquet" "$rpq" "$read_pq"
-printf '%-58s %8.2f   read %s bytes\n' "optout rank, .jsonl.zst" "$rjl" "$read_jl"
+ratio_cpu=$(echo "$duck_cpu / $opt_cpu" | bc -l)
+printf 'filter throughput optout/DuckDB: %.2fx wall, %.2fx CPU (target >= 1.0x: %s)\n' "$ratio" "$ratio_cpu" \
+  "$(verdict "$ratio >= 1.0")"
+printf '%-58s %8.2f %8.2f   read %s bytes\n' "optout rank, .parquet" "$rpq" "$rpq_cpu" "$read_pq"
+printf '%-58s %8.2f %8.2f   read %s bytes\n' "optout rank, .jsonl.zst" "$rjl" "$rjl_cpu" "$read_jl"
 rr=$(echo "$rjl / $rpq" | bc -l)
-printf 'rank on Parquet %.1fx faster, reading %.1fx fewer bytes (target >= 5x: %s); rankings %s\n' "$rr" \
-  "$(echo "$read_jl / $read_pq" | bc -l)" "$(verdict "$rr >= 5")" "$same"
+printf 'rank on Parquet %.1fx faster (%.1fx CPU), reading %.1fx fewer bytes (target >= 5x: %s); rankings %s\n' "$rr" \
+  "$(echo "$rjl_cpu / $rpq_cpu" | bc -l)" "$(echo "$read_jl / $read_pq" | bc -l)" "$(verdict "$rr >= 5")" "$same"
 
 if [ "$rss_size" != 0 ]; then
   make_corpus "$rss_size"
   timed taskset -c 0 "$optout" filter --robots-dir "$robots" --in "$pq" --out "$out" >"$dir/t-rss"
   rss=$(cat "$dir/rss")
-  printf 'optout filter on %s (%s bytes): %.2f s, peak RSS %d MiB (target <= 512 MiB: %s)\n' "$pq" \
-    "$(stat -c %s "$pq")" "$(cat "$dir/t-rss")" $((rss / 1024)) "$([ "$rss" -le 524288 ] && echo met || echo "NOT met")"
+  printf 'optout filter on %s (%s bytes): %.2f s wall, %.2f s CPU, peak RSS %d MiB (target <= 512 MiB: %s)\n' "$pq" \
+    "$(stat -c %s "$pq")" "$(cut -d' ' -f1 "$dir/t-rss")" "$(cut -d' ' -f2 "$dir/t-rss")" $((rss / 1024)) \
+    "$([ "$rss" -le 524288 ] && echo met || echo "NOT met")"
 fi
 rm -f "$out" "$duck_out"
