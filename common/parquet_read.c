@@ -883,6 +883,19 @@ done:
     return 0;
 }
 
+/* Bytes that are not UTF-8 continuation bytes (10xxxxxx), eight at a time. */
+static uint64_t utf8_chars(const uint8_t *p, uint32_t len) {
+    uint64_t cont = 0;
+    uint32_t i = 0;
+    for (; i + 8 <= len; i += 8) {
+        uint64_t w;
+        memcpy(&w, p + i, 8);
+        cont += (uint64_t)__builtin_popcountll(w & ~(w << 1) & 0x8080808080808080ull);
+    }
+    for (; i < len; i++) cont += (p[i] & 0xC0) == 0x80;
+    return len - cont;
+}
+
 int optout_pq_read_sizes(optout_pq_file *f, int rg, const char *path, optout_pq_size *out, char *err,
                          size_t errlen) {
     if (rg < 0 || (uint32_t)rg >= f->meta.nrgs) {
@@ -915,8 +928,7 @@ int optout_pq_read_sizes(optout_pq_file *f, int rg, const char *path, optout_pq_
             pq_bytes b;
             pq_chunk_value(&c, vi++, &fx, &b);
             if (!bytes) continue;
-            uint64_t chars = 0;
-            for (uint32_t i = 0; i < b.len; i++) chars += (b.p[i] & 0xC0) != 0x80;
+            uint64_t chars = utf8_chars(b.p, b.len);
             out[row] = (optout_pq_size){.bytes = b.len, .chars = chars, .present = 1};
         }
     }
