@@ -129,16 +129,34 @@ void broker_worker_outcome(struct broker *b, long w, size_t task, int ok) {
 
 /* ---- messages ----------------------------------------------------------------------------- */
 
+/* A dead worker's entry that no task still names (a task leased to it was failed or requeued when
+ * it died; an accepted one names it until published, for its ACK), for a worker that joins: a fleet whose workers come and go for days keeps a table the
+ * size of the fleet, not of every connection it ever saw. -1 when there is none. */
+static long reusable_worker_slot(const struct broker *b) {
+    for (size_t w = 0; w < b->worker_count; w++) {
+        if (b->workers[w].alive) continue;
+        int named = 0;
+        for (size_t i = 0; i < b->task_count && !named; i++)
+            named = (b->tasks[i].state == TASK_LEASED || b->tasks[i].state == TASK_ACCEPTED) &&
+                    b->tasks[i].worker == (long)w;
+        if (!named) return (long)w;
+    }
+    return -1;
+}
+
 /* READY: registers a new worker, or renews a known one's credit. */
 static void on_ready(struct broker *b, long w, const void *id, size_t id_len, const optout_msg *m) {
     int fresh = w < 0;
     if (fresh) {
-        if (b->worker_count == b->worker_cap) {
-            b->worker_cap = b->worker_cap ? 2 * b->worker_cap : 16;
-            b->workers = realloc(b->workers, b->worker_cap * sizeof *b->workers);
-            if (!b->workers) optout_oom("the worker table");
+        w = reusable_worker_slot(b);
+        if (w < 0) {
+            if (b->worker_count == b->worker_cap) {
+                b->worker_cap = b->worker_cap ? 2 * b->worker_cap : 16;
+                b->workers = realloc(b->workers, b->worker_cap * sizeof *b->workers);
+                if (!b->workers) optout_oom("the worker table");
+            }
+            w = (long)b->worker_count++;
         }
-        w = (long)b->worker_count++;
         memset(&b->workers[w], 0, sizeof b->workers[w]);
         if (id_len > sizeof b->workers[w].id) id_len = sizeof b->workers[w].id;
         memcpy(b->workers[w].id, id, id_len);
@@ -229,7 +247,12 @@ static void on_message(struct broker *b, const void *id, size_t id_len, const vo
     switch (m.type) {
     case OPTOUT_MSG_HEARTBEAT: break;
     case OPTOUT_MSG_CREDIT:
-        if (m.epoch == b->epoch) b->workers[w].credit += m.credit;
+        /* both are at most OPTOUT_MSG_MAX_CREDIT (the decoder checks): the sum cannot wrap; a buggy
+         * worker returning more credit than it has slots is held to the protocol's maximum */
+        if (m.epoch == b->epoch) {
+            b->workers[w].credit += m.credit;
+            if (b->workers[w].credit > OPTOUT_MSG_MAX_CREDIT) b->workers[w].credit = OPTOUT_MSG_MAX_CREDIT;
+        }
         break;
     case OPTOUT_MSG_RESULT: commit_result(b, w, &m); break;
     case OPTOUT_MSG_HANDBACK: on_handback(b, w, &m); break;

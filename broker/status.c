@@ -87,9 +87,10 @@ void status_json(struct broker *b, char *out, size_t cap) {
     }
     if (len > 0 && (size_t)len < cap)
         snprintf(out + len, cap - (size_t)len,
-                 "}, \"failed_before\": %zu, \"workers\": %zu, \"hosts_fetched\": %llu, \"docs_in\": %llu, "
+                 "}, \"failed_before\": %zu, \"workers\": %zu, \"worker_entries\": %zu, \"hosts_fetched\": %llu, "
+                 "\"docs_in\": %llu, "
                  "\"docs_removed\": %llu, \"seconds\": %.1f, \"tasks_per_second\": %.2f, \"docs_per_second\": %.0f}",
-                 b->failed_before, alive, (unsigned long long)fetched, (unsigned long long)b->stats->total.docs_in,
+                 b->failed_before, alive, b->worker_count, (unsigned long long)fetched, (unsigned long long)b->stats->total.docs_in,
                  (unsigned long long)b->stats->total.docs_removed, secs, tasks_rate, docs_rate);
 }
 

@@ -173,7 +173,7 @@ typedef enum {
     K_VERSION, /* "v": positive int, must be OPTOUT_PROTOCOL_VERSION (not stored) */
     K_TYPE,    /* "t": one of the type names -> optout_msg_type */
     K_U64,     /* uint64_t */
-    K_U32,     /* uint32_t */
+    K_U32,     /* uint32_t, at most cap when cap is not 0 */
     K_I64,     /* int64_t */
     K_I32,     /* int32_t */
     K_BOOL,    /* uint8_t, msgpack bool */
@@ -205,7 +205,7 @@ static const field MSG_FIELDS[F_MSG_COUNT] = {
     [F_T] = {"t", K_TYPE, M(type), 0, 0, 0},
     [F_E] = {"e", K_U64, M(epoch), 0, 0, 0},
     [F_W] = {"w", K_NAME, M(worker), 0, OPTOUT_MSG_NAME_MAX, 0},
-    [F_C] = {"c", K_U32, M(credit), 0, 0, 0},
+    [F_C] = {"c", K_U32, M(credit), 0, OPTOUT_MSG_MAX_CREDIT, 0},
     [F_ID] = {"id", K_U64, M(task), 0, 0, 0},
     [F_A] = {"a", K_U64, M(attempt), 0, 0, 0},
     [F_K] = {"k", K_KIND, M(kind), 0, 0, 0},
@@ -449,6 +449,10 @@ static int enc_check(const field *f, const void *base, char *err) {
         }
         return 0;
     }
+    case K_U32:
+        if (f->cap && *CAT(base, f->off, uint32_t) > f->cap)
+            return FAIL("%s: %u is over the maximum %zu", what, *CAT(base, f->off, uint32_t), f->cap);
+        return 0;
     case K_KIND:
         if (*CAT(base, f->off, optout_task_kind) < OPTOUT_TASK_FILTER ||
             *CAT(base, f->off, optout_task_kind) > OPTOUT_TASK_KIND_MAX)
@@ -632,7 +636,8 @@ static int dec_value(const field *f, const msgpack_object *o, void *base, char *
         *AT(base, f->off, uint64_t) = u;
         return 0;
     case K_U32:
-        if (dec_uint(o, UINT32_MAX, &u) != 0) return FAIL("%s: expected an unsigned 32-bit integer", what);
+        if (dec_uint(o, f->cap ? f->cap : UINT32_MAX, &u) != 0)
+            return FAIL("%s: expected an unsigned integer up to %zu", what, f->cap ? f->cap : (size_t)UINT32_MAX);
         *AT(base, f->off, uint32_t) = (uint32_t)u;
         return 0;
     case K_I64:

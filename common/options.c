@@ -270,7 +270,7 @@ const optout_option optout_option_table[] = {
     /* optout-worker */
     SHORT('c', "connect", CONNECT, STRING, W, "ENDPOINT", NULL, 0, 0, NULL,
           "the broker: tcp://HOST:PORT or ipc:///PATH"),
-    SHORT('s', "slots", SLOTS, NUMBER, W, "N", "1", 1, 1024, NULL, "tasks run at a time"),
+    SHORT('s', "slots", SLOTS, NUMBER, W, "N", "1", 1, OPTOUT_MSG_MAX_CREDIT, NULL, "tasks run at a time"),
     SHORT('r', "root", WORKER_ROOT, LIST, W, "NAME=PATH", NULL, 0, 0, check_worker_root,
           "task paths under root NAME are under PATH here (repeat)"),
     SHORT('n', "name", NAME, STRING, W, "ID", "(HOST.PID)", 0, 0, check_name, "the id the broker reports"),

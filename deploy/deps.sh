@@ -9,7 +9,7 @@ ROOT=$(cd "$(dirname "$0")/.." && pwd)
 PACKAGES="build-essential cmake pkg-config git clang libclang-rt-14-dev \
   libzmq3-dev libhiredis-dev libcurl4-openssl-dev libzstd-dev zstd libmsgpack-dev libsnappy-dev liblz4-dev libbrotli-dev \
   libsystemd-dev libidn2-dev zlib1g-dev libpsl-dev libcmocka-dev libssl-dev \
-  redis-server python3 python3-protego libmicrohttpd-dev nginx-light"
+  redis-server python3 python3-protego python3-zmq python3-msgpack libmicrohttpd-dev nginx-light"
 
 # Node.js and npm run the Parquet test oracles; a node from elsewhere (say NodeSource, whose
 # package bundles npm and conflicts with Debian's npm) is used as it is.

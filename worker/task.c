@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 
 #include "optout/log.h"
 #include "optout/rundir.h"
@@ -211,6 +212,15 @@ static int run_kind(const worker_env *env, task_cache **cache, const optout_msg 
      * (the broker must make it a poison task, not retry it forever). */
     const char *crash_on = getenv("OPTOUT_FAULT_CRASH_ON");
     if (crash_on && *crash_on && strstr(p->input, crash_on)) abort();
+    /* ... and a worker slow on every task, so that a test that kills workers mid-run always finds
+     * one at work, however fast the machine (a small corpus otherwise ends before the first kill). */
+    const char *delay = getenv("OPTOUT_FAULT_TASK_DELAY_MS");
+    uint64_t delay_ms = 0;
+    if (delay && *delay && optout_parse_u64(delay, strlen(delay), 60000, &delay_ms) == 0 && delay_ms > 0) {
+        struct timespec ts = {.tv_sec = (time_t)(delay_ms / 1000), .tv_nsec = (long)(delay_ms % 1000) * 1000000L};
+        while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
+        }
+    }
     if ((t->kind == OPTOUT_TASK_FILTER || t->kind == OPTOUT_TASK_RANK_MAP) &&
         check_input(p->input, t, err, errlen) != 0)
         goto done;

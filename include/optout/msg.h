@@ -42,6 +42,7 @@
 #define OPTOUT_MSG_PATH_MAX 4096  /* relative paths (NUL included) */
 #define OPTOUT_MSG_ERROR_MAX 1024 /* error messages (NUL included) */
 #define OPTOUT_MSG_MAX_FILES 8
+#define OPTOUT_MSG_MAX_CREDIT 1024 /* a worker's free slots at most (optout-worker --slots); larger is malformed */
 #define OPTOUT_MSG_ERR_LEN 256
 
 /* Liveness (docs/fleet-protocol.md "The conversation"): each side sends a HEARTBEAT when it has

@@ -455,6 +455,23 @@ try:
           % (before, after))
     b.stop()
 
+    # ---- workers that come and go: the broker's worker table stays the size of the fleet -------------
+    d3b = os.path.join(tmp, "run3b")
+    b = Broker(d3b, corpus)
+    brokers.append(b)
+    for i in range(60):
+        c = Client(ctx, d3b, name="passing-%d" % i, identity=b"passing-%d" % i, credit=0)
+        time.sleep(0.01)
+        c.send({"t": "bye"})
+        time.sleep(0.01)
+        c.sock.close()
+    time.sleep(0.3)
+    st = status(ctx, d3b)
+    check(st is not None and st.get("worker_entries", 99) <= 2,
+          "60 workers that joined and left one after another reuse one entry of the worker table (%s)"
+          % (st and st.get("worker_entries")))
+    b.stop()
+
     # ---- log forgery and malformed floods ------------------------------------------------------------
     d4 = os.path.join(tmp, "run4")
     b = Broker(d4, corpus)

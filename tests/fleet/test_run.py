@@ -104,18 +104,27 @@ try:
 
     # 4. kill -9 a worker mid-run, twice: the run completes with the same result
     d4 = os.path.join(tmp, "run4")
-    p = subprocess.Popen([OPTOUT] + base + ["--out", d4], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    # Every task takes at least 400 ms (a test-only worker delay), so that the 7 tasks keep the two
+    # workers busy for over a second and the kills below land mid-task on any machine.
+    slow = dict(os.environ, OPTOUT_FAULT_TASK_DELAY_MS="400")
+    p = subprocess.Popen([OPTOUT] + base + ["--out", d4], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                         env=slow)
     killed = 0
     deadline = time.time() + 60
     while killed < 2 and p.poll() is None and time.time() < deadline:
-        time.sleep(0.3)
+        time.sleep(0.05)
         ps = subprocess.run(["pgrep", "-f", "optout-worker --connect ipc://" + d4], capture_output=True, text=True)
         pids = [int(x) for x in ps.stdout.split()]
         if pids:
-            os.kill(pids[0], signal.SIGKILL)
-            killed += 1
+            time.sleep(0.3)  # the worker takes a task meanwhile (which lasts at least 400 ms)
+            try:
+                os.kill(pids[0], signal.SIGKILL)
+                killed += 1
+            except ProcessLookupError:
+                pass
     out, err = p.communicate(timeout=300)
     check(killed >= 1, "killed %d worker(s) mid-run" % killed)
+    check("its worker died" in err, "a killed worker's task was retried (the broker said its worker died)")
     check(p.returncode == 0, "run with killed workers exits 0 (%s)" % err.strip()[-400:])
     same_result(d4, "run with killed workers")
 
@@ -231,7 +240,8 @@ try:
     check(r.returncode == 0, "reference run over 30 shards")
     d9 = os.path.join(tmp, "run9")
     p = subprocess.Popen([OPTOUT, "run", "--corpus", os.path.join(many, "*.zst"), "--robots-dir", ROBOTS,
-                          "--workers", "1", "--out", d9], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                          "--workers", "1", "--out", d9], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                         env=dict(os.environ, OPTOUT_FAULT_TASK_DELAY_MS="100"))  # 30 tasks: 3 s at least
     sock = os.path.join(d9, "redis.sock")
     flushed = killed_redis = status_ok = False
     deadline = time.time() + 60

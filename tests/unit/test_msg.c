@@ -352,13 +352,13 @@ static void test_round_trip_ready_credit_limits(void **state) {
     sample(OPTOUT_MSG_READY, &m);
     m.epoch = UINT64_MAX;
     fill(m.worker, OPTOUT_MSG_NAME_MAX - 1, 3);
-    m.credit = UINT32_MAX;
+    m.credit = OPTOUT_MSG_MAX_CREDIT;
     round_trip(&m);
     m.credit = 0;
     strcpy(m.worker, "w");
     round_trip(&m);
     sample(OPTOUT_MSG_CREDIT, &m);
-    m.epoch = UINT64_MAX, m.credit = UINT32_MAX;
+    m.epoch = UINT64_MAX, m.credit = OPTOUT_MSG_MAX_CREDIT;
     round_trip(&m);
 }
 
@@ -584,9 +584,13 @@ static void test_reject_wrong_key_type(void **state) {
     /* bool: 1 is not true */
     g_u = 1;
     edited_fails(&m, (edit){.replace = "rm", .with = with_uint}, "\"rm\"");
-    /* range: credit is 32 bits, imt 64 signed, k only 1 */
+    /* range: credit at most a worker's slots (a sum of credits cannot wrap), imt 64 signed, k only 1 */
     sample(OPTOUT_MSG_CREDIT, &m);
     g_u = (uint64_t)UINT32_MAX + 1;
+    edited_fails(&m, (edit){.replace = "c", .with = with_uint}, "\"c\"");
+    g_u = OPTOUT_MSG_MAX_CREDIT + 1;
+    edited_fails(&m, (edit){.replace = "c", .with = with_uint}, "\"c\"");
+    sample(OPTOUT_MSG_READY, &m);
     edited_fails(&m, (edit){.replace = "c", .with = with_uint}, "\"c\"");
     sample(OPTOUT_MSG_TASK, &m);
     g_u = (uint64_t)INT64_MAX + 1;
