@@ -13,9 +13,9 @@
  *  - Memory is bounded by pages, not row groups: column chunks are read and written page by page
  *    (one compressed page, its decompressed copy and its decoded values at a time, plus the
  *    chunk's dictionary; plus the pages optout_pq_keep_pages keeps, up to its limit; a page above
- *    optout_pq_page_limit fails). Only optout_pq_read_column (the projected values of one column of one row
- *    group) and optout_pq_row_group_json (every column of one row group, for conversion and tests)
- *    hold a whole row group, of the columns they were asked for.
+ *    optout_pq_page_limit fails). Only optout_pq_read_column (the projected values of one column
+ *    of one row group) and optout_pq_row_group_json (every column of one row group, for
+ *    conversion and tests) hold a whole row group, of the columns they were asked for.
  *  - The filter writer (optout_pq_writer_*) reproduces the input's schema exactly (columns, order,
  *    physical, logical and converted types, repetition, field ids) and its key-value metadata,
  *    keeps the kept rows' values identical and in order, re-encodes pages (dictionary pages and
