@@ -50,8 +50,8 @@ struct optout_docsource {
     optout_pq_size *sizes; /* the text column's sizes */
     size_t sizes_cap;
     int have_sizes;
-    int text_unread; /* opts.text_if_no_tokens: this row group's text is not read */
-    int keep_pages;  /* a sink writes this source: keep the text's pages for its writer */
+    int text_unread;              /* opts.text_if_no_tokens: this row group's text is not read */
+    int keep_pages;               /* a sink writes this source: keep the text's pages for its writer */
     int loaded;                   /* row group rg's columns are loaded */
     size_t group_rows, group_pos; /* its rows, and the next row to yield */
     uint64_t first_row;           /* its first row in the file */
@@ -334,7 +334,8 @@ static uint64_t row_bytes(size_t rows) {
 
 /* "12 MiB" from 16 MiB up, else "345 KiB" (rounded up). */
 static const char *size_text(uint64_t bytes, char *buf, size_t len) {
-    if (bytes >= ((uint64_t)16 << 20)) snprintf(buf, len, "%llu MiB", (unsigned long long)((bytes + (1u << 20) - 1) >> 20));
+    if (bytes >= ((uint64_t)16 << 20))
+        snprintf(buf, len, "%llu MiB", (unsigned long long)((bytes + (1u << 20) - 1) >> 20));
     else snprintf(buf, len, "%llu KiB", (unsigned long long)((bytes + 1023) >> 10));
     return buf;
 }

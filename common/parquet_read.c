@@ -334,8 +334,7 @@ static int kept_take(pq_chunk *c, size_t len) {
         if (p->len != len) return 0;
         if (c->data && k->nspare < sizeof k->spare / sizeof k->spare[0])
             k->spare[k->nspare++] = (pq_kept_page){.data = c->data, .cap = c->data_cap};
-        else
-            free(c->data);
+        else free(c->data);
         c->data = p->data;
         c->data_cap = p->cap;
         k->bytes -= p->cap;
@@ -346,8 +345,7 @@ static int kept_take(pq_chunk *c, size_t len) {
 }
 
 /* Decompresses a data page's (values) bytes into c->data (len bytes), or takes them kept. */
-static int page_data(pq_chunk *c, int codec, const uint8_t *src, size_t src_len, size_t len, char *err,
-                     size_t errlen) {
+static int page_data(pq_chunk *c, int codec, const uint8_t *src, size_t src_len, size_t len, char *err, size_t errlen) {
     if (kept_take(c, len)) return 0;
     if (grow(&c->data, &c->data_cap, len + 1) < 0) return chunk_fail(c, err, errlen, "out of memory");
     char e2[300];
@@ -737,8 +735,10 @@ int pq_chunk_next(pq_chunk *c, char *err, size_t errlen) {
         if (c->f->page_limit &&
             (uint64_t)(uint32_t)h->uncompressed_size + (uint32_t)h->compressed_size > c->f->page_limit) {
             char m[200];
-            snprintf(m, sizeof m, "a page of %d bytes (%d compressed) does not fit the %llu bytes the memory budget "
-                     "leaves a page", h->uncompressed_size, h->compressed_size, (unsigned long long)c->f->page_limit);
+            snprintf(m, sizeof m,
+                     "a page of %d bytes (%d compressed) does not fit the %llu bytes the memory budget "
+                     "leaves a page",
+                     h->uncompressed_size, h->compressed_size, (unsigned long long)c->f->page_limit);
             return chunk_fail(c, err, errlen, m);
         }
         c->raw.len = 0;

@@ -296,12 +296,15 @@ static int map_count(const optout_rank_map_config *c, const char *in, struct tab
         snprintf(err, errlen, "out of memory");
         goto done;
     }
-    optout_docsource_opts so = {.url_field = c->url_field, .language_field = c->language_field,
-                                .tokens_field = c->tokens_field, .text_field = c->text_field,
+    optout_docsource_opts so = {.url_field = c->url_field,
+                                .language_field = c->language_field,
+                                .tokens_field = c->tokens_field,
+                                .text_field = c->text_field,
                                 .max_line = c->max_line,
                                 .need = 1u << F_URL | 1u << F_META_URL | 1u << F_LANG | 1u << F_META_LANG |
                                         1u << F_TOKENS | 1u << F_META_TOKENS | 1u << F_TEXT,
-                                .text_if_no_tokens = !c->count_bytes, .max_memory = c->max_memory};
+                                .text_if_no_tokens = !c->count_bytes,
+                                .max_memory = c->max_memory};
     if (!(src = optout_docsource_open(in, &so, err, errlen))) goto done;
     optout_doc_batch b;
     int got;

@@ -209,12 +209,9 @@ static void test_memory_budget(void **state) {
         }
         assert_non_null(strstr(err, "corpus.parquet: row group 0"));
         if (getenv("SHOW")) print_message("%llu: %s\n", (unsigned long long)budget, err);
-        if (strstr(err, "the memory budget leaves a Parquet shard"))
-            refused_group = 1;
-        else if (strstr(err, ", page ") && strstr(err, "the memory budget leaves a page"))
-            refused_page = 1;
-        else
-            fail_msg("budget %llu: %s", (unsigned long long)budget, err);
+        if (strstr(err, "the memory budget leaves a Parquet shard")) refused_group = 1;
+        else if (strstr(err, ", page ") && strstr(err, "the memory budget leaves a page")) refused_page = 1;
+        else fail_msg("budget %llu: %s", (unsigned long long)budget, err);
     }
     assert_true(refused_group); /* too small for the row group's projected columns */
     assert_true(refused_page);  /* enough for them, not for the text's pages */
