@@ -18,6 +18,7 @@
 #include "optout/json.h"
 #include "optout/log.h"
 #include "optout/manifest.h"
+#include "optout/options.h"
 #include "optout/policy.h"
 #include "optout/report.h"
 #include "optout/util.h"
@@ -49,6 +50,38 @@ static void utc_time(uint64_t t, char *out, size_t cap) {
     struct tm tm;
     gmtime_r(&tt, &tm);
     strftime(out, cap, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+/* An override list for the report: its path and its content's SHA-256, or "none". */
+static void override_identity(const char *path, const char **name, const char **sha, char hex[65]) {
+    *name = path ? path : "none";
+    *sha = NULL;
+    size_t len = 0;
+    char *text = path ? optout_read_file(path, (size_t)1 << 30, &len) : NULL;
+    if (text) {
+        optout_sha256_hex(text, len, hex);
+        *sha = hex;
+    } else if (path) {
+        optout_log(LOG_WARNING, "%s: %s (the report gives no SHA-256 for it)", path, strerror(errno));
+    }
+    free(text);
+}
+
+/* The report's settings (report.h optout_report_setting), the choices named by their option rows. */
+static void report_settings(const struct broker_config *c, optout_report_info *info, char sample[32],
+                            char keep_sha[65], char remove_sha[65]) {
+    const char **v = info->settings;
+    v[OPTOUT_SET_GRANULARITY] = optout_granularity_name((optout_granularity)c->granularity);
+    v[OPTOUT_SET_ROBOTS_TIME] = "current";
+    override_identity(c->keep_hosts, &v[OPTOUT_SET_KEEP_HOSTS], &v[OPTOUT_SET_KEEP_HOSTS_SHA256], keep_sha);
+    override_identity(c->remove_hosts, &v[OPTOUT_SET_REMOVE_HOSTS], &v[OPTOUT_SET_REMOVE_HOSTS_SHA256], remove_sha);
+    snprintf(sample, 32, "%.6g", (double)c->sample_ppm / 1e6);
+    v[OPTOUT_SET_SAMPLE] = c->sample_ppm ? sample : "none";
+    v[OPTOUT_SET_SAMPLE_SHARDS] = c->sample_shards ? "yes" : "no";
+    v[OPTOUT_SET_OUTPUT] = optout_option_row(OPTOUT_OPT_OUTPUT)->choices[c->output_tags ? 1 : 0];
+    v[OPTOUT_SET_REMOVED] = c->with_removed ? "yes" : "no";
+    v[OPTOUT_SET_OUTPUT_FORMAT] = optout_option_row(OPTOUT_OPT_OUTPUT_FORMAT)->choices[c->output_format];
+    v[OPTOUT_SET_MISSING_URL] = optout_option_row(OPTOUT_OPT_MISSING_URL)->choices[c->missing_url_keep ? 1 : 0];
 }
 
 /* Tasks listed in the report, by label, with an error each. */
@@ -125,6 +158,14 @@ static int write_report(struct broker *b) {
         .hosts_planned = planned,
         .complete = b->failed == 0 && b->stage == STAGE_COUNT,
     };
+    char sample[32], keep_sha[65], remove_sha[65];
+    report_settings(c, &info, sample, keep_sha, remove_sha);
+    /* which agents the snapshot names (read for blocked_hosts.tsv): a typo is possible only in a
+     * list the user wrote, never in the built-in one */
+    if (b->blocked && (c->agents_file || c->agent_count)) {
+        info.agent_named = b->blocked->agent_named;
+        info.robots_parsed = b->blocked->hosts_ok;
+    }
     if (optout_report_write(c->dir, b->stats, b->agents, &info, err, sizeof err) != 0)
         optout_log(LOG_ERR, "writing the report: %s", err);
     else rc = 0;

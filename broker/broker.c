@@ -470,6 +470,7 @@ static int load_agents(struct broker *b) {
         optout_agents_free(b->agents);
         if (!(b->agents = optout_agents_new_default())) return OPTOUT_EXIT_FAILURE;
     }
+    optout_agents_log_warnings(b->agents, 0);
     return OPTOUT_EXIT_OK;
 }
 
@@ -511,7 +512,7 @@ static int open_socket(struct broker *b, struct broker_zap **zap) {
 static int prepare(struct broker *b) {
     int rc = load_agents(b);
     if (rc != OPTOUT_EXIT_OK || (rc = plan_run(b)) != OPTOUT_EXIT_OK) return rc;
-    if (stages_plan(b) != 0) return OPTOUT_EXIT_FAILURE;
+    if (stages_plan(b) != 0 || status_write_stages(b) != 0) return OPTOUT_EXIT_FAILURE;
     b->queue = calloc(b->task_count ? b->task_count : 1, sizeof *b->queue);
     b->pending = calloc(b->task_count ? b->task_count : 1, sizeof *b->pending);
     if (!b->queue || !b->pending || plan_output_names(b) != 0 || plan_config_blob(b) != 0 || commit_recover(b) != 0)

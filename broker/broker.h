@@ -43,6 +43,7 @@ struct broker_config {
     const char *keep_hosts, *remove_hosts;
     char overrides_sha256[65];
     uint32_t sample_ppm;
+    int sample_shards;               /* --sample-shards: a sample's outputs under DIR/sample/ (else none) */
     int output_tags;                 /* --output tags: DIR/tags/<name> instead of shards/ (tags.h) */
     unsigned retries;                /* attempts per task before it fails permanently (default 3) */
     const char *redis;               /* verdicts through Redis at this endpoint (NULL: the robots dir) */

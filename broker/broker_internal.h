@@ -235,5 +235,7 @@ int artefacts_write_final(struct broker *b);
 void status_json(struct broker *b, char *out, size_t cap);
 /* The metrics snapshot, when --metrics-listen is on. */
 void status_publish_metrics(struct broker *b);
+/* DIR/stages.json: which journal task ids belong to which stage (records.h). 0 or -1. */
+int status_write_stages(const struct broker *b);
 
 #endif

@@ -74,6 +74,15 @@ static int check_combinations(const struct broker_config *cfg, int curve_secret_
                    cfg->robots_dir ? "--robots-dir gives the robots.txt files" : "--hosts gives the hosts");
         return OPTOUT_EXIT_USAGE;
     }
+    if (cfg->sample_shards && !cfg->sample_ppm) {
+        optout_log(LOG_ERR, "--sample-shards writes a sample's documents: it goes with --sample P");
+        return OPTOUT_EXIT_USAGE;
+    }
+    if (cfg->sample_ppm && cfg->with_removed && !cfg->sample_shards) {
+        optout_log(LOG_ERR, "--sample writes estimates only, no shard: add --sample-shards to write the sampled "
+                            "documents (and with --removed the removed ones) into DIR/sample/");
+        return OPTOUT_EXIT_USAGE;
+    }
     if (cfg->output_tags && cfg->with_removed) {
         optout_log(LOG_ERR, "--output tags writes no shard and no removed shard (the tags say what goes): drop --removed");
         return OPTOUT_EXIT_USAGE;
@@ -208,6 +217,7 @@ static int configure(const optout_option_values *v, struct broker_config *cfg) {
     cfg->crash_after_accept = v->given[OPTOUT_OPT_CRASH_AFTER_ACCEPT];
     cfg->unreachable_disallows = v->num[OPTOUT_OPT_UNREACHABLE] == 1;
     cfg->output_tags = v->num[OPTOUT_OPT_OUTPUT] == 1;
+    cfg->sample_shards = v->given[OPTOUT_OPT_SAMPLE_SHARDS];
     cfg->missing_url_keep = v->num[OPTOUT_OPT_MISSING_URL] == 1;
     cfg->parquet_compression = v->text[OPTOUT_OPT_PARQUET_COMPRESSION];
     cfg->output_format = (int)v->num[OPTOUT_OPT_OUTPUT_FORMAT];

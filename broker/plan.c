@@ -151,6 +151,7 @@ int plan_run(struct broker *b) {
         {"removed", c->with_removed ? "yes" : "no", NULL},
         {"robots-dir", c->robots_dir ? c->robots_dir : "", NULL},
         {"sample", sample, NULL},
+        {"sample-shards", c->sample_shards ? "yes" : "no", NULL},
         {"scheme", fetching ? scheme : "", unused ? "--scheme (unused with --robots-dir)" : NULL},
         {"top-en", top_en, NULL},
         {"top-intl", top_non_en, NULL},
@@ -242,6 +243,7 @@ int plan_config_blob(struct broker *b) {
     if (c->keep_hosts) broker_path(b, c->keep_hosts, &rc->keep_hosts);
     if (c->remove_hosts) broker_path(b, c->remove_hosts, &rc->remove_hosts);
     rc->sample_ppm = c->sample_ppm;
+    rc->sample_shards = (uint8_t)c->sample_shards;
     if (c->granularity == OPTOUT_GRANULARITY_DOMAIN) {
         char domains[4200];
         snprintf(domains, sizeof domains, "%s/" OPTOUT_DOMAINS_FILE, c->dir);

@@ -13,6 +13,12 @@
 
 enum record_kind { RECORD_EPOCH, RECORD_ACCEPTED, RECORD_PUBLISHED, RECORD_FAILED };
 
+/* What a record's task id means: DIR/stages.json, written by the broker at each start (its stage
+ * layout is deterministic, so every start writes the same), read by `optout status --dir`:
+ *   {"tasks": N, "stages": [{"name": "rank", "first": 0, "tasks": 3}, ...]}
+ * one object per stage in run order; task ids first .. first + tasks - 1 belong to that stage. */
+#define RECORD_STAGES_FILE "stages.json"
+
 struct record {
     enum record_kind kind;
     uint64_t epoch, task, attempt;

@@ -25,8 +25,10 @@
 #include "optout/util.h"
 
 /* The files each task kind must stage, by output mode: the task's output name (as its TASK message
- * carried it) between a prefix and a suffix. docs/fleet-protocol.md "Outputs" is the same table; a
- * new format or mode adds rows here and there. */
+ * carried it) between a prefix and a suffix. A --sample run's filter task stages none of them
+ * (estimates only), or, with --sample-shards, each under OPTOUT_MSG_SAMPLE_PREFIX (msg.h): a sample's partial corpus
+ * never lands where a full run's outputs go. docs/fleet-protocol.md "Outputs" is the same table;
+ * a new format or mode adds rows here and there. */
 enum output_mode {
     OUTPUT_ALWAYS,  /* every mode */
     OUTPUT_SHARDS,  /* rewritten shards (not tag mode) */
@@ -48,19 +50,22 @@ static const struct {
     {OPTOUT_TASK_FETCH, OUTPUT_ALWAYS, "", ".bodies.zst"},
 };
 
-int result_expect_files(optout_task_kind kind, const char *o, int with_removed, int output_tags, int synthetic,
-                        size_t agent_count, struct result_expect *x) {
+
+int result_expect_files(optout_task_kind kind, const char *o, int with_removed, int output_tags, int sample,
+                        int synthetic, size_t agent_count, struct result_expect *x) {
     x->kind = kind;
     x->agent_count = agent_count;
     x->count = 0;
     if (synthetic) return 0; /* benchmark tasks read and write nothing */
+    if (kind == OPTOUT_TASK_FILTER && sample == RESULT_SAMPLE_ESTIMATES) return 0; /* statistics only */
+    const char *in = kind == OPTOUT_TASK_FILTER && sample == RESULT_SAMPLE_SHARDS ? OPTOUT_MSG_SAMPLE_PREFIX : "";
     for (size_t i = 0; i < sizeof OUTPUTS / sizeof *OUTPUTS; i++) {
         enum output_mode m = OUTPUTS[i].mode;
         int applies = m == OUTPUT_ALWAYS || (m == OUTPUT_SHARDS && !output_tags) ||
                       (m == OUTPUT_REMOVED && !output_tags && with_removed) || (m == OUTPUT_TAGS && output_tags);
         if (OUTPUTS[i].kind != kind || !applies) continue;
         if (x->count == OPTOUT_MSG_MAX_FILES) return -1;
-        int n = snprintf(x->names[x->count], sizeof x->names[x->count], "%s%s%s", OUTPUTS[i].prefix, o,
+        int n = snprintf(x->names[x->count], sizeof x->names[x->count], "%s%s%s%s", in, OUTPUTS[i].prefix, o,
                          OUTPUTS[i].suffix);
         if (n < 0 || (size_t)n >= sizeof x->names[x->count]) return -1;
         x->count++;

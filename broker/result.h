@@ -29,10 +29,16 @@ struct result_expect {
     char names[OPTOUT_MSG_MAX_FILES][OPTOUT_MSG_PATH_MAX];
 };
 
+/* How a --sample run writes its filter outputs: none (estimates only, the default), or under
+ * sample/ (--sample-shards). */
+enum result_sample { RESULT_SAMPLE_NONE = 0, RESULT_SAMPLE_ESTIMATES = 1, RESULT_SAMPLE_SHARDS = 2 };
+
 /* Fills x from the table for a task of `kind` whose TASK message carried output_name `o`, in the
- * run's output mode (with_removed: --removed; output_tags: --output tags); synthetic: benchmark
- * tasks, which stage nothing. 0, or -1 when a name would not fit. */
-int result_expect_files(optout_task_kind kind, const char *o, int with_removed, int output_tags, int synthetic,
+ * run's output mode (with_removed: --removed; output_tags: --output tags; sample: enum
+ * result_sample); synthetic: benchmark tasks, which stage nothing. 0, or -1 when a name would not
+ * fit. */
+int result_expect_files(optout_task_kind kind, const char *o, int with_removed, int output_tags, int sample,
+                        int synthetic,
                         size_t agent_count, struct result_expect *x);
 
 /* 0 when the successful result m (its "f" and "s") is what x expects, its files checked under the

@@ -155,7 +155,10 @@ void stages_task_message(const struct broker *b, size_t task, optout_msg *m) {
 int stages_expect(const struct broker *b, size_t task, struct result_expect *x) {
     char o[OPTOUT_MSG_PATH_MAX];
     output_name(b, task, o, sizeof o);
-    return result_expect_files(b->tasks[task].kind, o, b->cfg->with_removed, b->cfg->output_tags,
+    int sample = !b->cfg->sample_ppm ? RESULT_SAMPLE_NONE
+                 : b->cfg->sample_shards ? RESULT_SAMPLE_SHARDS
+                                         : RESULT_SAMPLE_ESTIMATES;
+    return result_expect_files(b->tasks[task].kind, o, b->cfg->with_removed, b->cfg->output_tags, sample,
                                b->cfg->synthetic_tasks > 0, optout_agents_count(b->agents), x);
 }
 

@@ -2,13 +2,18 @@
  * display of `optout run`) and the Prometheus snapshot (metrics.h). Both count through count(),
  * so they always agree.
  */
+#include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "broker_internal.h"
 #include "metrics.h"
+#include "optout/log.h"
 #include "optout/util.h"
+#include "records.h"
 
 /* What the status answer and the metrics count: tasks by stage and state, workers alive, hosts
  * fetched. Only the running stage's tasks change state, so the others are counted once per stage
@@ -94,3 +99,36 @@ void status_json(struct broker *b, char *out, size_t cap) {
                  (unsigned long long)b->stats->total.docs_removed, secs, tasks_rate, docs_rate);
 }
 
+
+int status_write_stages(const struct broker *b) {
+    char path[4200], tmp[4300], text[1024];
+    snprintf(path, sizeof path, "%s/" RECORD_STAGES_FILE, b->cfg->dir);
+    snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid());
+    size_t n = (size_t)snprintf(text, sizeof text, "{\"tasks\": %zu, \"stages\": [", b->task_count);
+    for (int s = 0; s < STAGE_COUNT && n < sizeof text; s++)
+        n += (size_t)snprintf(text + n, sizeof text - n, "%s{\"name\": \"%s\", \"first\": %zu, \"tasks\": %zu}",
+                              s ? ", " : "", stage_name((enum stage)s), b->stage_first[s], b->stage_count[s]);
+    if (n < sizeof text) n += (size_t)snprintf(text + n, sizeof text - n, "]}\n");
+    if (n >= sizeof text) return -1; /* four stages of numbers: cannot happen */
+    /* a restart of the same run lays out the same stages: the file stays untouched (a complete
+     * run's directory does not change when it is started again) */
+    size_t len = 0;
+    char *old = optout_read_file(path, sizeof text, &len);
+    int same = old && len == n && memcmp(old, text, n) == 0;
+    free(old);
+    if (same) return 0;
+    FILE *f = fopen(tmp, "w");
+    if (!f) {
+        optout_log(LOG_ERR, "%s: %s", tmp, strerror(errno));
+        return -1;
+    }
+    fwrite(text, 1, n, f);
+    int bad = ferror(f) || fflush(f) != 0 || fsync(fileno(f)) != 0;
+    bad |= fclose(f) != 0;
+    if (bad || rename(tmp, path) != 0) {
+        optout_log(LOG_ERR, "writing %s: %s", path, strerror(errno));
+        unlink(tmp);
+        return -1;
+    }
+    return 0;
+}

@@ -22,17 +22,19 @@ static int ensure(optout_agents **agents) {
 int cli_add_agent(optout_agents **agents, const char *name) {
     int rc = ensure(agents);
     if (rc) return rc;
+    size_t from = optout_agents_count(*agents);
     if (optout_agents_add(*agents, name, strlen(name)) != 0) {
         optout_log(LOG_ERR, "--agent '%s': %s", name, errno == EINVAL ? "empty agent name" : optout_agents_strerror(errno));
         return errno == ENOMEM ? OPTOUT_EXIT_FAILURE : OPTOUT_EXIT_USAGE;
     }
+    optout_agents_log_warnings(*agents, from);
     return OPTOUT_EXIT_OK;
 }
 
 int cli_add_agents_file(optout_agents **agents, const char *path) {
     int rc = ensure(agents);
     if (rc) return rc;
-    size_t bad_line = 0;
+    size_t bad_line = 0, from = optout_agents_count(*agents);
     if (optout_agents_load(*agents, path, &bad_line) != 0) {
         if (bad_line) {
             optout_log(LOG_ERR, "%s:%zu: bad agent line: %s", path, bad_line, optout_agents_strerror(errno));
@@ -41,6 +43,7 @@ int cli_add_agents_file(optout_agents **agents, const char *path) {
         optout_log(LOG_ERR, "cannot read agents file %s: %s", path, strerror(errno));
         return errno == ENOENT ? OPTOUT_EXIT_USAGE : OPTOUT_EXIT_FAILURE; /* a path that does not exist: usage */
     }
+    optout_agents_log_warnings(*agents, from);
     return OPTOUT_EXIT_OK;
 }
 

@@ -144,6 +144,13 @@ static unsigned long long json_number(const char *json, const char *key) {
     return p ? strtoull(p + strlen(pattern), NULL, 10) : 0;
 }
 
+static double json_double(const char *json, const char *key) {
+    char pattern[64];
+    snprintf(pattern, sizeof pattern, "\"%s\": ", key);
+    const char *p = strstr(json, pattern);
+    return p ? strtod(p + strlen(pattern), NULL) : 0.0;
+}
+
 /* One invocation: what it was given, what it started. */
 struct run {
     char self[PATH_MAX], broker_bin[PATH_MAX + 32], worker_bin[PATH_MAX + 32];
@@ -425,11 +432,30 @@ static void run_summary(const struct run *r, int rc) {
     if (!text) return;
     unsigned long long docs = json_number(text, "docs_in"), removed = json_number(text, "docs_removed"),
                        tokens = json_number(text, "tokens_in"), tremoved = json_number(text, "tokens_removed");
-    fprintf(stderr, "optout: %s: %llu of %llu documents removed (%.2f%%), %llu of %llu tokens (%.2f%%); report in %s%s\n",
-            rc == OPTOUT_EXIT_OK ? "complete" : "finished with failed tasks", removed, docs,
-            docs ? 100.0 * (double)removed / (double)docs : 0.0, tremoved, tokens,
-            tokens ? 100.0 * (double)tremoved / (double)tokens : 0.0, report,
-            r->restarts ? " (workers were restarted)" : "");
+    const char *sample = strstr(text, "\"sample\": {");
+    const char *all = sample ? strstr(sample, "\"all\": {") : NULL;
+    if (all) { /* a sample: its estimates, not a corpus's figures */
+        char where[PATH_MAX + 32];
+        snprintf(where, sizeof where, "%s/sample", r->dir);
+        int shards = access(where, F_OK) == 0;
+        fprintf(stderr,
+                "optout: %s: a %.4g%% sample (%llu of %llu documents; %s): estimated token loss %.2f%% "
+                "(95%% interval %.2f%%-%.2f%%), documents removed %.2f%% (%.2f%%-%.2f%%); report in %s%s\n",
+                rc == OPTOUT_EXIT_OK ? "complete" : "finished with failed tasks", 100 * json_double(sample, "fraction"),
+                docs, docs + json_number(sample, "docs_not_sampled"),
+                shards ? "the sampled documents in sample/" : "estimates only, no shard written (--sample-shards writes them)",
+                100 * json_double(all, "tokens_loss"), 100 * json_double(all, "tokens_loss_low"),
+                100 * json_double(all, "tokens_loss_high"), 100 * json_double(all, "docs_loss"),
+                100 * json_double(all, "docs_loss_low"), 100 * json_double(all, "docs_loss_high"), report,
+                r->restarts ? " (workers were restarted)" : "");
+    } else {
+        fprintf(stderr,
+                "optout: %s: %llu of %llu documents removed (%.2f%%), %llu of %llu tokens (%.2f%%); report in %s%s\n",
+                rc == OPTOUT_EXIT_OK ? "complete" : "finished with failed tasks", removed, docs,
+                docs ? 100.0 * (double)removed / (double)docs : 0.0, tremoved, tokens,
+                tokens ? 100.0 * (double)tremoved / (double)tokens : 0.0, report,
+                r->restarts ? " (workers were restarted)" : "");
+    }
     /* a fetching run: what its robots.txt fetches gave (report.json's "fetch" member) */
     const char *fetch = strstr(text, "\"fetch\": {");
     unsigned long long planned = fetch ? json_number(fetch, "hosts_planned") : 0;
@@ -438,6 +464,16 @@ static void run_summary(const struct run *r, int rc) {
         fprintf(stderr, "optout: robots.txt of %llu hosts: %llu ok, %llu unavailable, %llu unreachable, %llu no such host\n",
                 planned, json_number(by, "ok"), json_number(by, "unavailable"), json_number(by, "unreachable"),
                 json_number(by, "no_such_host"));
+    /* agents no robots.txt of the snapshot names: likely typos (report.json config "agents_unnamed") */
+    const char *unnamed = strstr(text, "\"agents_unnamed\": [");
+    if (unnamed) {
+        unnamed += strlen("\"agents_unnamed\": ");
+        const char *end = strchr(unnamed, ']');
+        if (end && end > unnamed + 1)
+            fprintf(stderr, "optout: no robots.txt of the snapshot names the agents %.*s: misspelt? (such an agent is "
+                            "decided by the * groups alone; report.md lists them)\n",
+                    (int)(end - unnamed + 1), unnamed);
+    }
     free(text);
 }
 

@@ -4,7 +4,9 @@
  * counts; exit 1 when it does not answer within 2 s. A run directory without a live broker is
  * read instead: its journal (what was published or failed, read from a copy: status never
  * changes a run directory, not even to cut a torn tail), its report.json and its plan, and the
- * answer says complete, failed or interrupted, with the figures; exit 0.
+ * answer says complete, failed or interrupted, with the figures, overall and per stage (the
+ * broker's DIR/stages.json maps the journal's task ids to stages; the filter stage's documents are
+ * the published tasks' statistics, summed from the journal); exit 0.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -21,6 +23,7 @@
 #include "optout/curve.h"
 #include "optout/journal.h"
 #include "optout/log.h"
+#include "optout/stats.h"
 #include "optout/util.h"
 #include "records.h" /* the broker's journal records, read with its own decoder */
 
@@ -35,9 +38,73 @@ static int broker_alive(const char *dir) {
     return busy;
 }
 
-struct journal_counts {
+/* The broker's stage layout (records.h RECORD_STAGES_FILE): which task ids each stage has. */
+#define STATUS_STAGES_MAX 8
+struct stage_counts {
+    char name[32];
+    uint64_t first, tasks;
     size_t published, failed;
 };
+
+struct journal_counts {
+    size_t published, failed;
+    struct stage_counts stages[STATUS_STAGES_MAX];
+    size_t stage_count;  /* 0: no stages.json (a run directory of an earlier optout) */
+    size_t filter_stage; /* the stage whose statistics are documents ("filter") */
+    void **accepted;     /* per task id: the last accepted attempt's statistics, until published */
+    size_t *accepted_len;
+    uint64_t task_count;
+    optout_stats *docs;  /* the published filter tasks' statistics, summed */
+};
+
+/* DIR/stages.json into c (nothing when it is missing or malformed: no per-stage figures). */
+static void read_stages(const char *dir, struct journal_counts *c) {
+    char path[4200];
+    size_t len;
+    snprintf(path, sizeof path, "%s/" RECORD_STAGES_FILE, dir);
+    char *text = optout_read_file(path, (size_t)1 << 20, &len);
+    unsigned long long total = 0;
+    const char *p = text ? strstr(text, "\"stages\": [") : NULL;
+    if (!p || sscanf(text, "{\"tasks\": %llu", &total) != 1 || total > ((uint64_t)1 << 32)) {
+        free(text);
+        return;
+    }
+    while (c->stage_count < STATUS_STAGES_MAX && (p = strstr(p, "{\"name\": \"")) != NULL) {
+        struct stage_counts *st = &c->stages[c->stage_count];
+        unsigned long long first, tasks;
+        if (sscanf(p, "{\"name\": \"%31[a-z-]\", \"first\": %llu, \"tasks\": %llu}", st->name, &first, &tasks) != 3 ||
+            first + tasks > total) {
+            c->stage_count = 0; /* not the broker's file: no per-stage figures rather than wrong ones */
+            break;
+        }
+        st->first = first, st->tasks = tasks;
+        if (strcmp(st->name, "filter") == 0) c->filter_stage = c->stage_count;
+        c->stage_count++;
+        p++;
+    }
+    free(text);
+    c->task_count = c->stage_count ? total : 0;
+    if (c->task_count) {
+        c->accepted = calloc(c->task_count, sizeof *c->accepted);
+        c->accepted_len = calloc(c->task_count, sizeof *c->accepted_len);
+        c->docs = malloc(sizeof *c->docs);
+        if (!c->accepted || !c->accepted_len || !c->docs) optout_oom("status: the journal's tasks");
+        optout_stats_init(c->docs);
+    }
+}
+
+static void free_counts(struct journal_counts *c) {
+    for (uint64_t i = 0; c->accepted && i < c->task_count; i++) free(c->accepted[i]);
+    free(c->accepted);
+    free(c->accepted_len);
+    free(c->docs);
+}
+
+static struct stage_counts *stage_of(struct journal_counts *c, uint64_t task) {
+    for (size_t s = 0; s < c->stage_count; s++)
+        if (task >= c->stages[s].first && task < c->stages[s].first + c->stages[s].tasks) return &c->stages[s];
+    return NULL;
+}
 
 static int count_record(const void *payload, size_t len, uint64_t offset, void *arg) {
     (void)offset;
@@ -46,8 +113,24 @@ static int count_record(const void *payload, size_t len, uint64_t offset, void *
     msgpack_unpacked keep;
     msgpack_unpacked_init(&keep);
     if (record_decode(payload, len, &r, &keep) == 0) {
+        struct stage_counts *st = r.kind == RECORD_EPOCH ? NULL : stage_of(c, r.task);
+        int filter = st && st == &c->stages[c->filter_stage];
         if (r.kind == RECORD_PUBLISHED) c->published++;
         else if (r.kind == RECORD_FAILED) c->failed++;
+        if (st && r.kind == RECORD_PUBLISHED) st->published++;
+        if (st && r.kind == RECORD_FAILED) st->failed++;
+        if (filter && r.kind == RECORD_ACCEPTED) { /* the last accepted attempt is the one published */
+            free(c->accepted[r.task]);
+            c->accepted[r.task] = r.stats_len ? malloc(r.stats_len) : NULL;
+            c->accepted_len[r.task] = c->accepted[r.task] ? r.stats_len : 0;
+            if (c->accepted[r.task]) memcpy(c->accepted[r.task], r.stats, r.stats_len);
+        }
+        if (filter && r.kind == RECORD_PUBLISHED && c->accepted[r.task]) {
+            /* agent indices are not checked against a list here: only the totals are read */
+            (void)optout_stats_decode_add(c->accepted[r.task], c->accepted_len[r.task], OPTOUT_AGENTS_MAX, c->docs);
+            free(c->accepted[r.task]);
+            c->accepted[r.task] = NULL;
+        }
     }
     msgpack_unpacked_destroy(&keep);
     return 0;
@@ -96,6 +179,41 @@ static size_t plan_inputs(const char *plan) {
     return n;
 }
 
+/* "stages": per stage the tasks, those published and failed (the journal's), and for the filter
+ * stage the documents of its published tasks (text 0: the JSON member on stdout; text 1: a line
+ * per stage on stderr). */
+static void print_stages(const struct journal_counts *c, int text) {
+    if (!c->stage_count) return;
+    if (!text) fputs(", \"stages\": {", stdout);
+    for (size_t s = 0; s < c->stage_count; s++) {
+        const struct stage_counts *st = &c->stages[s];
+        int filter = s == c->filter_stage && c->docs;
+        const optout_bucket *t = filter ? &c->docs->total : NULL;
+        if (!text) {
+            printf("%s\"%s\": {\"tasks\": %llu, \"published\": %zu, \"failed\": %zu", s ? ", " : "", st->name,
+                   (unsigned long long)st->tasks, st->published, st->failed);
+            if (t)
+                printf(", \"docs_in\": %llu, \"docs_removed\": %llu, \"docs_removed_share\": %.6f",
+                       (unsigned long long)t->docs_in, (unsigned long long)t->docs_removed,
+                       t->docs_in ? (double)t->docs_removed / (double)t->docs_in : 0.0);
+            fputs("}", stdout);
+            continue;
+        }
+        if (!st->tasks) {
+            fprintf(stderr, "  %-12s skipped\n", st->name);
+            continue;
+        }
+        fprintf(stderr, "  %-12s %zu/%llu tasks done, %zu failed", st->name, st->published,
+                (unsigned long long)st->tasks, st->failed);
+        if (t)
+            fprintf(stderr, "; %llu documents, %llu removed (%.2f%%)", (unsigned long long)t->docs_in,
+                    (unsigned long long)t->docs_removed,
+                    t->docs_in ? 100.0 * (double)t->docs_removed / (double)t->docs_in : 0.0);
+        fputc('\n', stderr);
+    }
+    if (!text) fputs("}", stdout);
+}
+
 /* A run directory without a live broker. */
 static int status_of_dir(const char *dir) {
     char path[4200];
@@ -107,8 +225,10 @@ static int status_of_dir(const char *dir) {
                    strerror(errno));
         return OPTOUT_EXIT_USAGE;
     }
-    struct journal_counts jc = {0, 0};
+    struct journal_counts jc = {0};
+    read_stages(dir, &jc);
     if (journal_counts(dir, &jc) != 0) {
+        free_counts(&jc);
         free(plan);
         return OPTOUT_EXIT_FAILURE;
     }
@@ -129,6 +249,7 @@ static int status_of_dir(const char *dir) {
                "\"tokens_removed\": %llu, \"tokens_removed_share\": %.6f",
                docs, removed, docs ? (double)removed / (double)docs : 0.0, tokens, tremoved,
                tokens ? (double)tremoved / (double)tokens : 0.0);
+    print_stages(&jc, 0);
     puts("}");
     if (report && (complete || failed))
         fprintf(stderr, "optout: %s: %s: %zu tasks published, %zu failed; %llu of %llu documents removed (%.2f%%)%s\n",
@@ -139,6 +260,8 @@ static int status_of_dir(const char *dir) {
                 "optout: %s: interrupted (no broker runs, the run is not complete): %zu tasks published, "
                 "%zu failed so far; rerun the same command to resume\n",
                 dir, jc.published, jc.failed);
+    print_stages(&jc, 1);
+    free_counts(&jc);
     free(report);
     free(plan);
     return OPTOUT_EXIT_OK;
@@ -186,8 +309,9 @@ int cmd_status(int argc, char **argv) {
                 "Prints the run's state as JSON on stdout. A live broker answers: epoch, tasks per state,\n"
                 "workers, documents. Without one, --dir reads the run directory (journal, report.json,\n"
                 "plan) and says \"complete\", \"failed\" (some task failed: rerun to retry) or \"interrupted\"\n"
-                "(rerun to resume), with the tasks published and failed and the documents removed; a line\n"
-                "for people on stderr. A CURVE broker answers only a client whose key pair is in its\n"
+                "(rerun to resume), with the tasks published and failed and the documents removed, and per\n"
+                "stage its tasks done and failed (the filter's documents from the journal); lines for\n"
+                "people on stderr. A CURVE broker answers only a client whose key pair is in its\n"
                 "allow-list. Exit status: 0 answered, 1 the broker did not answer within 2 s, 2 usage\n"
                 "error (also: RUN_DIR is missing or not a run directory).");
             return OPTOUT_EXIT_OK;

@@ -9,10 +9,12 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "optout/log.h"
 #include "optout/util.h"
 
 struct agent {
@@ -141,6 +143,35 @@ size_t optout_agents_token_len(const optout_agents *a, size_t i) { return a->ite
 
 int optout_agents_is_star(const optout_agents *a, size_t i) {
     return a->items[i].token_len == 1 && a->items[i].token[0] == '*';
+}
+
+const char *optout_agents_name_warning(const optout_agents *a, size_t i, char *out, size_t cap) {
+    const struct agent *ag = &a->items[i];
+    const char *colon = strchr(ag->name, ':');
+    size_t n = strlen(ag->name), space = 0;
+    while (space < n && !optout_is_space(ag->name[space])) space++;
+    if (colon) {
+        /* "User-agent: GPTBot" pasted from a robots.txt: the name is what follows the colon */
+        const char *rest = colon + 1;
+        while (*rest && optout_is_space(*rest)) rest++;
+        snprintf(out, cap, "agent \"%s\" has a colon: it looks like a robots.txt line, and robots.txt "
+                           "groups are matched against \"%s\" only; write the name alone (\"%s\"?)",
+                 ag->name, ag->token, *rest ? rest : "...");
+        return out;
+    }
+    if (space < n) {
+        snprintf(out, cap, "agent \"%s\" has white space: robots.txt groups are matched against its first "
+                           "word \"%.*s\" only (a product token has no blanks: \"%.*s-%s\"?)",
+                 ag->name, (int)space, ag->name, (int)space, ag->name, ag->name + space + 1);
+        return out;
+    }
+    return NULL;
+}
+
+void optout_agents_log_warnings(const optout_agents *a, size_t from) {
+    char warning[600];
+    for (size_t i = from; i < a->count; i++)
+        if (optout_agents_name_warning(a, i, warning, sizeof warning)) optout_log(LOG_WARNING, "%s", warning);
 }
 
 int optout_agents_find_token(const optout_agents *a, const char *token, size_t len) {

@@ -104,6 +104,7 @@ static int consider(struct collect *k, const char *host, size_t hlen, const char
         optout_set_err(k->err, k->errlen, "robots.txt of %.*s: %s", (int)hlen, host, strerror(errno));
         return -1;
     }
+    for (size_t a = 0; a < k->nagents; a++) k->c->agent_named[a] += (uint64_t)optout_robots_names_agent(r, a);
     optout_agentset some, whole;
     int blocks = optout_blocked_decide(r, &some, &whole);
     optout_robots_free(r);

@@ -498,6 +498,10 @@ int optout_filter_shard(const optout_filter_config *cfg, const char *in, const c
         snprintf(err, errlen, "tag mode writes no removed shard");
         goto done;
     }
+    if (!out && removed) {
+        snprintf(err, errlen, "a removed shard without an output");
+        goto done;
+    }
     if (cfg->policy && cfg->policy->sample_ppm) stats->sample_ppm = cfg->policy->sample_ppm;
     if (cfg->policy && cfg->policy->granularity == OPTOUT_GRANULARITY_DOMAIN && !cfg->policy->domains) {
         snprintf(err, errlen, "domain granularity without a domain table");
@@ -514,7 +518,9 @@ int optout_filter_shard(const optout_filter_config *cfg, const char *in, const c
                                 .max_memory = cfg->max_memory};
     if (!(src = optout_docsource_open(in, &so, err, errlen))) goto done;
     run.parquet = optout_docsource_format(src) == OPTOUT_DOC_PARQUET;
-    if (cfg->output_tags) {
+    if (!out) {
+        /* statistics only: no sink, nothing written */
+    } else if (cfg->output_tags) {
         if (run.parquet) {
             snprintf(err, errlen, "%s: tag mode does not read Parquet shards yet", in);
             goto done;

@@ -224,6 +224,7 @@ static int walk(const char *dir, const char *rel, int recursive, int (*accept)(c
 /* Every output file of DIR (manifest.h), sorted by relative path. */
 static int list_outputs(const char *dir, struct files *out, char *err, size_t errlen) {
     if (walk(dir, "shards", 1, NULL, out, err, errlen) != 0 || walk(dir, "removed", 1, NULL, out, err, errlen) != 0 ||
+        walk(dir, "sample", 1, NULL, out, err, errlen) != 0 ||
         walk(dir, "tags", 1, NULL, out, err, errlen) != 0 || walk(dir, "robots", 0, NULL, out, err, errlen) != 0 ||
         walk(dir, "ranking", 0, ranking_name, out, err, errlen) != 0)
         return -1;

@@ -256,7 +256,7 @@ const char *optout_msg_type_name(optout_msg_type t) {
 
 #define C(member) offsetof(optout_run_config, member)
 enum { G_M, G_HK, G_U, G_L, G_ML, G_AG, G_FU, G_FL, G_FT, G_FD, G_FDT, G_FX, G_RD, G_R, G_RP, G_RA, G_NP, G_MT, G_NE, G_NN, G_AH,
-       G_FS, G_FC, G_FCT, G_FTO, G_FR, G_FAP, G_FUA, G_FCN, G_GR, G_KH, G_RH, G_SP, G_OT, G_BD, G_MU, G_PC, G_OF, G_CFG_COUNT };
+       G_FS, G_FC, G_FCT, G_FTO, G_FR, G_FAP, G_FUA, G_FCN, G_GR, G_KH, G_RH, G_SP, G_SS, G_OT, G_BD, G_MU, G_PC, G_OF, G_CFG_COUNT };
 static const field CFG_FIELDS[G_CFG_COUNT] = {
     [G_M] = {"m", K_MODE, C(mode), 0, 0, 0},
     [G_HK] = {"hk", K_HOSTKEY, C(host_key), 0, 0, 0},
@@ -291,6 +291,7 @@ static const field CFG_FIELDS[G_CFG_COUNT] = {
     [G_KH] = {"kh", K_PATH, C(keep_hosts), 0, 0, 0},
     [G_RH] = {"rh", K_PATH, C(remove_hosts), 0, 0, 0},
     [G_SP] = {"sp", K_U32, C(sample_ppm), 0, 0, 0},
+    [G_SS] = {"sps", K_BOOL, C(sample_shards), 0, 0, 0},
     [G_OT] = {"ot", K_BOOL, C(output_tags), 0, 0, 0},
     [G_BD] = {"bd", K_PATH, C(blocked_domains), 0, 0, 0},
     [G_MU] = {"mu", K_BOOL, C(missing_url_keep), 0, 0, 0},

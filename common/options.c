@@ -198,7 +198,9 @@ const optout_option optout_option_table[] = {
     ROW("remove-hosts", REMOVE_HOSTS, STRING, B | R | F, "FILE", "(none)", 0, 0, NULL, check_file,
         "hosts always removed (host keys or *.domain)"),
     ROW("sample", SAMPLE, STRING, B | R | F, "P", "(every document)", 0, 0, NULL, check_sample,
-        "a deterministic sample, 0 < P <= 1"),
+        "a deterministic sample, 0 < P <= 1: estimates only, no shard"),
+    ROW("sample-shards", SAMPLE_SHARDS, FLAG, B | R, NULL, "false", 0, 0, NULL, NULL,
+        "with --sample: also write the sampled documents, into DIR/sample/"),
     /* the outputs */
     ROW("removed", REMOVED, FLAG, B | R, NULL, "false", 0, 0, NULL, NULL, "also write the removed documents"),
     ROW("output", OUTPUT, CHOICE, B | R | F, NULL, "shards", 0, 0, OUTPUTS, NULL,

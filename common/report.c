@@ -72,6 +72,56 @@ void optout_report_put_code(FILE *f, const char *s) {
 
 static int year_has_docs(const optout_stats *s, int slot) { return s->by_year[slot].docs_in != 0; }
 
+/* ---- the settings (report.h optout_report_setting) -------------------------------------------- */
+
+static const struct {
+    const char *key, *label;
+} SETTINGS[OPTOUT_SET_COUNT] = {
+    [OPTOUT_SET_GRANULARITY] = {"granularity", "granularity"},
+    [OPTOUT_SET_ROBOTS_TIME] = {"robots_time", "robots.txt time"},
+    [OPTOUT_SET_KEEP_HOSTS] = {"keep_hosts", "--keep-hosts"},
+    [OPTOUT_SET_KEEP_HOSTS_SHA256] = {"keep_hosts_sha256", "--keep-hosts SHA-256"},
+    [OPTOUT_SET_REMOVE_HOSTS] = {"remove_hosts", "--remove-hosts"},
+    [OPTOUT_SET_REMOVE_HOSTS_SHA256] = {"remove_hosts_sha256", "--remove-hosts SHA-256"},
+    [OPTOUT_SET_SAMPLE] = {"sample", "sample"},
+    [OPTOUT_SET_SAMPLE_SHARDS] = {"sample_shards", "sampled documents written (sample/)"},
+    [OPTOUT_SET_OUTPUT] = {"output", "output"},
+    [OPTOUT_SET_REMOVED] = {"removed", "removed documents written"},
+    [OPTOUT_SET_OUTPUT_FORMAT] = {"output_format", "output format"},
+    [OPTOUT_SET_MISSING_URL] = {"missing_url", "shard without URLs (--missing-url)"},
+};
+
+const char *optout_report_setting_key(optout_report_setting id) { return SETTINGS[id].key; }
+const char *optout_report_setting_label(optout_report_setting id) { return SETTINGS[id].label; }
+
+/* Which robots.txt decided, in the headline's words, per robots_time value. A value without a row
+ * is named as it is. */
+static const struct {
+    const char *value, *words;
+} ROBOTS_TIMES[] = {
+    {"current", "current robots.txt"},
+};
+
+static void put_robots_time(FILE *f, const char *value) {
+    if (!value) value = "current";
+    for (size_t i = 0; i < sizeof ROBOTS_TIMES / sizeof *ROBOTS_TIMES; i++)
+        if (strcmp(value, ROBOTS_TIMES[i].value) == 0) {
+            fputs(ROBOTS_TIMES[i].words, f);
+            return;
+        }
+    fputs("robots.txt (robots time ", f);
+    optout_report_put_code(f, value);
+    fputs(")", f);
+}
+
+static int setting_is(const optout_report_info *info, optout_report_setting id, const char *value) {
+    return info->settings[id] && strcmp(info->settings[id], value) == 0;
+}
+
+static int setting_given(const optout_report_info *info, optout_report_setting id) {
+    return info->settings[id] && strcmp(info->settings[id], "none") != 0;
+}
+
 /* ---- report.md -------------------------------------------------------------------------------- */
 
 static void md_headline(FILE *f, const optout_stats *s, const optout_agents *agents, const optout_report_info *info,
@@ -99,8 +149,33 @@ static void md_headline(FILE *f, const optout_stats *s, const optout_agents *age
     put_num(f, t->docs_in);
     fputs(" documents (", f);
     put_pct(f, t->docs_removed, t->docs_in);
-    fprintf(f, "), because their site's current robots.txt disallows at least one of the %zu agents below.",
-            optout_agents_count(agents));
+    fputs("), because ", f);
+    const char *rt = info->settings[OPTOUT_SET_ROBOTS_TIME];
+    if (setting_is(info, OPTOUT_SET_GRANULARITY, "domain")) {
+        fputs("their registrable domain's ", f);
+        put_robots_time(f, rt);
+        fprintf(f, " (on any host of the domain) disallows something to at least one of the %zu agents below "
+                   "(`--granularity domain`).",
+                optout_agents_count(agents));
+    } else if (setting_is(info, OPTOUT_SET_GRANULARITY, "host")) {
+        fputs("their host's ", f);
+        put_robots_time(f, rt);
+        fprintf(f, " disallows something to at least one of the %zu agents below (`--granularity host`).",
+                optout_agents_count(agents));
+    } else {
+        fputs("their site's ", f);
+        put_robots_time(f, rt);
+        fprintf(f, " disallows at least one of the %zu agents below.", optout_agents_count(agents));
+    }
+    if (setting_given(info, OPTOUT_SET_KEEP_HOSTS) || setting_given(info, OPTOUT_SET_REMOVE_HOSTS))
+        fprintf(f, " Before robots.txt, %s decided their hosts' documents (Overrides below).",
+                !setting_given(info, OPTOUT_SET_REMOVE_HOSTS) ? "`--keep-hosts`"
+                : !setting_given(info, OPTOUT_SET_KEEP_HOSTS) ? "`--remove-hosts`"
+                                                              : "`--keep-hosts` and `--remove-hosts`");
+    if (s->sample_ppm)
+        fprintf(f, " These figures are over a sample of %.4g%% of the documents; the whole corpus's loss is "
+                   "estimated in Sample below.",
+                (double)s->sample_ppm / 1e4);
     fputs(" For reference, the Apertus tech report (§3.1.1) found about 8% of English and 4% of multilingual "
           "tokens.\n\n",
           f);
@@ -241,6 +316,26 @@ static void md_top_hosts(FILE *f, const optout_stats *s) {
           "figure is exact when it was among the top of every shard it appears in, else a lower bound.\n\n",
           f);
     free(h);
+}
+
+int optout_report_agent_unnamed(const optout_agents *agents, const optout_report_info *info, size_t i) {
+    return info->agent_named && info->robots_parsed && i < optout_agents_count(agents) && !info->agent_named[i] &&
+           !optout_agents_is_star(agents, i);
+}
+
+/* The agents no robots.txt names, after the agent table (nothing when there are none). */
+static void md_unnamed(FILE *f, const optout_agents *agents, const optout_report_info *info) {
+    int first = 1;
+    for (size_t a = 0; a < optout_agents_count(agents); a++) {
+        if (!optout_report_agent_unnamed(agents, info, a)) continue;
+        fputs(first ? "**No robots.txt of the snapshot names " : ", ", f);
+        optout_report_put_code(f, optout_agents_name(agents, a));
+        first = 0;
+    }
+    if (first) return;
+    fputs("** (", f);
+    put_num(f, info->robots_parsed);
+    fputs(" robots.txt files read): a misspelt name? Such an agent is decided by the `*` groups alone.\n\n", f);
 }
 
 static void md_agents(FILE *f, const optout_stats *s, const optout_agents *agents) {
@@ -402,6 +497,12 @@ static void md_config(FILE *f, const optout_agents *agents, const optout_report_
     } else {
         fputs("- ranking: none (every host of the corpus was decided)\n", f);
     }
+    for (int i = 0; i < OPTOUT_SET_COUNT; i++) {
+        if (!info->settings[i]) continue;
+        fprintf(f, "- %s: ", SETTINGS[i].label);
+        optout_report_put_code(f, info->settings[i]);
+        fputs("\n", f);
+    }
     fprintf(f, "- tasks: %zu (%zu failed)\n", info->tasks, info->failed);
 }
 
@@ -459,6 +560,7 @@ static int render_md(FILE *f, const optout_stats *s, const optout_agents *agents
     md_years(f, s);
     md_dumps(f, s);
     md_agents(f, s, agents);
+    md_unnamed(f, agents, info);
     md_top_hosts(f, s);
     md_outcomes(f, s, info);
     md_bad_input(f, s);
@@ -523,6 +625,24 @@ int optout_report_write_json(FILE *f, const optout_stats *s, const optout_agents
     fprintf(m, ",\n    \"top_en\": %llu, \"top_non_en\": %llu, \"metric\": ", (unsigned long long)info->top_en,
             (unsigned long long)info->top_non_en);
     optout_json_put_string(m, info->metric);
+    for (int i = 0; i < OPTOUT_SET_COUNT; i++) {
+        fputs(i % 4 ? ", " : ",\n    ", m);
+        optout_json_put_string(m, SETTINGS[i].key);
+        fputs(": ", m);
+        optout_json_put_string(m, info->settings[i]);
+    }
+    fputs(",\n    \"agents_unnamed\": ", m);
+    if (info->agent_named && info->robots_parsed) {
+        fputc('[', m);
+        for (size_t a = 0, n = 0; a < optout_agents_count(agents); a++)
+            if (optout_report_agent_unnamed(agents, info, a)) {
+                if (n++) fputs(", ", m);
+                optout_json_put_string(m, optout_agents_name(agents, a));
+            }
+        fputc(']', m);
+    } else {
+        fputs("null", m);
+    }
     fprintf(m, "},\n  \"fetch\": {\"hosts_planned\": %llu, \"hosts_by_outcome\": ",
             (unsigned long long)info->hosts_planned);
     if (info->hosts_by_outcome) {
@@ -567,7 +687,7 @@ int optout_report_encode(const optout_stats *s, const optout_agents *agents, con
     free(st);
     bad |= pk_str(pk, "agents") | msgpack_pack_array(pk, n);
     for (size_t a = 0; a < n; a++) bad |= pk_str(pk, optout_agents_name(agents, a));
-    bad |= pk_str(pk, "info") | msgpack_pack_map(pk, 16);
+    bad |= pk_str(pk, "info") | msgpack_pack_map(pk, 18 + OPTOUT_SET_COUNT);
     const struct {
         const char *key, *val;
     } strs[] = {
@@ -580,8 +700,9 @@ int optout_report_encode(const optout_stats *s, const optout_agents *agents, con
         {"robots_from", info->robots_from},
         {"robots_to", info->robots_to},
         {"metric", info->metric},
-    }; /* 9 + 7 below = 16 */
+    }; /* 9 + 7 below = 16, then the settings */
     for (size_t i = 0; i < sizeof strs / sizeof *strs; i++) bad |= pk_str(pk, strs[i].key) | pk_str(pk, strs[i].val);
+    for (int i = 0; i < OPTOUT_SET_COUNT; i++) bad |= pk_str(pk, SETTINGS[i].key) | pk_str(pk, info->settings[i]);
     bad |= pk_str(pk, "tasks") | msgpack_pack_uint64(pk, info->tasks);
     bad |= pk_str(pk, "failed") | msgpack_pack_array(pk, info->failed);
     for (size_t i = 0; i < info->failed; i++) {
@@ -601,6 +722,14 @@ int optout_report_encode(const optout_stats *s, const optout_agents *agents, con
         bad |= msgpack_pack_nil(pk);
     }
     bad |= pk_str(pk, "complete") | (info->complete ? msgpack_pack_true(pk) : msgpack_pack_false(pk));
+    bad |= pk_str(pk, "robots_parsed") | msgpack_pack_uint64(pk, info->robots_parsed);
+    bad |= pk_str(pk, "agent_named");
+    if (info->agent_named) {
+        bad |= msgpack_pack_array(pk, n);
+        for (size_t a = 0; a < n; a++) bad |= msgpack_pack_uint64(pk, info->agent_named[a]);
+    } else {
+        bad |= msgpack_pack_nil(pk);
+    }
     if (bad) {
         msgpack_sbuffer_destroy(&sb);
         errno = ENOMEM;
@@ -616,6 +745,7 @@ struct optout_report_keep {
     size_t n, cap;
     const char **failed_inputs, **failed_errors;
     uint64_t hosts[OPTOUT_OUTCOME_COUNT];
+    uint64_t named[OPTOUT_AGENTS_MAX];
 };
 
 static int key_is(const msgpack_object *k, const char *name) {
@@ -667,6 +797,11 @@ static int dec_info(const msgpack_object *m, optout_report_loaded *out, char *er
                 rc = keep_str(k, v, 1, str_fields[j]);
                 done = 1;
             }
+        for (int j = 0; j < OPTOUT_SET_COUNT && !done; j++)
+            if (key_is(key, SETTINGS[j].key)) {
+                rc = keep_str(k, v, 1, &info->settings[j]);
+                done = 1;
+            }
         if (done) {
         } else if (key_is(key, "tasks")) {
             uint64_t t = 0;
@@ -676,6 +811,17 @@ static int dec_info(const msgpack_object *m, optout_report_loaded *out, char *er
             rc = dec_u64(v, &info->top_en);
         } else if (key_is(key, "top_non_en")) {
             rc = dec_u64(v, &info->top_non_en);
+        } else if (key_is(key, "robots_parsed")) {
+            rc = dec_u64(v, &info->robots_parsed);
+        } else if (key_is(key, "agent_named")) {
+            if (v->type == MSGPACK_OBJECT_NIL) {
+                info->agent_named = NULL;
+            } else if (v->type != MSGPACK_OBJECT_ARRAY || v->via.array.size != optout_agents_count(out->agents)) {
+                rc = -1;
+            } else {
+                for (uint32_t j = 0; j < v->via.array.size && rc == 0; j++) rc = dec_u64(&v->via.array.ptr[j], &k->named[j]);
+                info->agent_named = k->named;
+            }
         } else if (key_is(key, "hosts_planned")) {
             rc = dec_u64(v, &info->hosts_planned);
         } else if (key_is(key, "complete")) {

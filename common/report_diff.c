@@ -11,6 +11,8 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "optout/hostkey.h"
+#include "optout/json.h"
 #include "optout/jsonl.h"
 #include "optout/shard.h"
 #include "optout/util.h"
@@ -53,6 +55,11 @@ static void cells_pct(FILE *f, const optout_bucket *a, const optout_bucket *b) {
 
 static int str_differ(const char *a, const char *b) { return (a == NULL) != (b == NULL) || (a && strcmp(a, b)); }
 
+/* Starts a row of the settings table (its header before the first). */
+static void table_row(FILE *f, int *rows) {
+    if (!(*rows)++) fputs("| setting | A | B |\n|---|---|---|\n", f);
+}
+
 static void diff_config(FILE *f, const optout_report_loaded *A, const optout_report_loaded *B) {
     const optout_report_info *a = &A->info, *b = &B->info;
     struct {
@@ -83,16 +90,25 @@ static void diff_config(FILE *f, const optout_report_loaded *A, const optout_rep
     int rows = 0;
     for (size_t i = 0; i < sizeof s / sizeof *s; i++) {
         if (!str_differ(s[i].va, s[i].vb)) continue;
-        if (!rows++) fputs("| setting | A | B |\n|---|---|---|\n", f);
+        table_row(f, &rows);
         fprintf(f, "| %s | ", s[i].name);
         optout_report_put_text(f, s[i].va);
         fputs(" | ", f);
         optout_report_put_text(f, s[i].vb);
         fputs(" |\n", f);
     }
+    for (int i = 0; i < OPTOUT_SET_COUNT; i++) { /* granularity, overrides, sample, outputs... */
+        if (!str_differ(a->settings[i], b->settings[i])) continue;
+        table_row(f, &rows);
+        fprintf(f, "| %s | ", optout_report_setting_label((optout_report_setting)i));
+        optout_report_put_text(f, a->settings[i]);
+        fputs(" | ", f);
+        optout_report_put_text(f, b->settings[i]);
+        fputs(" |\n", f);
+    }
     for (size_t i = 0; i < sizeof n / sizeof *n; i++) {
         if (n[i].va == n[i].vb) continue;
-        if (!rows++) fputs("| setting | A | B |\n|---|---|---|\n", f);
+        table_row(f, &rows);
         int none = strncmp(n[i].name, "top N", 5) == 0; /* 0: no ranking ran */
         fprintf(f, "| %s | ", n[i].name);
         if (none && !n[i].va) fputs("none", f);
@@ -103,7 +119,7 @@ static void diff_config(FILE *f, const optout_report_loaded *A, const optout_rep
         fputs(" |\n", f);
     }
     if (a->complete != b->complete) {
-        if (!rows++) fputs("| setting | A | B |\n|---|---|---|\n", f);
+        table_row(f, &rows);
         fprintf(f, "| complete | %s | %s |\n", a->complete ? "yes" : "no", b->complete ? "yes" : "no");
     }
     if (!rows) fputs("Same configuration.\n", f);
@@ -214,7 +230,6 @@ typedef struct {
     uint64_t *h;
     size_t n, cap;
     uint64_t lines, unkeyed, by_url;
-    optout_json_fields *fields;
 } keyset;
 
 static uint64_t hash64(const char *s, size_t len, unsigned char kind) {
@@ -240,11 +255,90 @@ static void keyset_add(keyset *k, uint64_t h) {
     k->h[k->n++] = h;
 }
 
-static int read_shard(keyset *k, const char *path, char *err, size_t errlen) {
+/* The key fields, in order of preference: ids, then URLs, then (tags files only) the line number
+ * of a document without id. */
+static const char *const KEY_PATHS[5] = {"id", "metadata.id", "url", "metadata.url", "line"};
+enum { KEY_ID = 0, KEY_URL = 2, KEY_LINE = 4 };
+
+/* Reading one side's shards: pass 1 collects the keys into `k`; pass 2 (`other` set) writes each
+ * document whose key `other` lacks to `out` as a JSON line. */
+typedef struct {
+    keyset *k;
+    optout_json_fields *fields;
+    int tags;                 /* the shards are tags files (tags.h), not removed documents */
+    const char *root;         /* the walked directory, for shard names relative to it */
+    const keyset *other, *self; /* pass 2: the other side's keys; this side's (pass 1) */
+    uint8_t *done;              /* pass 2: per key of self, already written (a key written once) */
+    FILE *out;
+    const char *side, *prefix; /* "A"/"B"; "removed/" or "tags/" */
+    optout_hostkey_mode host_key;
+} walk_ctx;
+
+static int key_present(const optout_json_value *v) {
+    return v->present && !(!v->is_string && v->len == 4 && memcmp(v->s, "null", 4) == 0);
+}
+
+/* h's index in the sorted set, or k->n when absent. */
+static size_t keyset_find(const keyset *k, uint64_t h) {
+    size_t lo = 0, hi = k->n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (k->h[mid] < h) lo = mid + 1;
+        else hi = mid;
+    }
+    return lo < k->n && k->h[lo] == h ? lo : k->n;
+}
+
+/* A JSON value as found in the line: a string's raw text between quotes, else its text. */
+static void put_raw(FILE *f, const optout_json_value *v) {
+    if (v->is_string) fputc('"', f);
+    fwrite(v->s, 1, v->len, f);
+    if (v->is_string) fputc('"', f);
+}
+
+/* One document of one run only: {"run", "shard", "id" | "line", "url", "host"} (docs/report.md). */
+static void emit(walk_ctx *c, const char *rel, const optout_json_value *v, int which) {
+    FILE *f = c->out;
+    fprintf(f, "{\"run\": \"%s\", \"shard\": ", c->side);
+    char name[PATH_MAX];
+    snprintf(name, sizeof name, "%s%s", c->prefix, rel);
+    optout_json_put_string(f, name);
+    if (which == KEY_LINE) {
+        fputs(", \"line\": ", f);
+        put_raw(f, &v[KEY_LINE]);
+    } else {
+        fputs(", \"id\": ", f);
+        if (which < KEY_URL) put_raw(f, &v[which]);
+        else fputs("null", f);
+    }
+    const optout_json_value *url = key_present(&v[KEY_URL]) ? &v[KEY_URL] : key_present(&v[KEY_URL + 1]) ? &v[KEY_URL + 1] : NULL;
+    fputs(", \"url\": ", f);
+    if (url && url->is_string) put_raw(f, url);
+    else fputs("null", f);
+    fputs(", \"host\": ", f);
+    char host[OPTOUT_HOSTKEY_MAX];
+    size_t hlen = 0;
+    int bad_idna = 0;
+    char *plain = url && url->is_string ? malloc(url->len + 1) : NULL;
+    if (plain) {
+        size_t n = optout_json_unescape(url->s, url->len, plain);
+        plain[n] = '\0';
+        if (optout_hostkey(plain, n, c->host_key, host, &hlen, &bad_idna) == OPTOUT_HOSTKEY_OK) optout_json_put_string(f, host);
+        else fputs("null", f);
+        free(plain);
+    } else {
+        fputs("null", f);
+    }
+    fputs("}\n", f);
+}
+
+static int read_shard(walk_ctx *c, const char *path, char *err, size_t errlen) {
     optout_shard_reader *r = optout_shard_open(path, 0, err, errlen);
     if (!r) return -1;
+    const char *rel = path + strlen(c->root) + 1;
+    keyset *k = c->k;
     optout_shard_line line;
-    optout_json_value v[4];
+    optout_json_value v[5];
     int rc;
     while ((rc = optout_shard_next(r, &line, err, errlen)) == 1) {
         if (line.oversized) { /* a line over 64 MiB: no key without buffering it; counted */
@@ -253,17 +347,32 @@ static int read_shard(keyset *k, const char *path, char *err, size_t errlen) {
         }
         if (line.len == 0) continue;
         k->lines++;
-        if (optout_json_extract(k->fields, line.data, line.len, v) != 0) {
+        if (optout_json_extract(c->fields, line.data, line.len, v) != 0) {
             k->unkeyed++;
             continue;
         }
-        int which = v[0].present ? 0 : v[1].present ? 1 : v[2].present ? 2 : v[3].present ? 3 : -1;
+        int which = -1;
+        for (int i = 0; i < (c->tags ? 5 : 4) && which < 0; i++)
+            if (key_present(&v[i])) which = i;
         if (which < 0) {
             k->unkeyed++;
             continue;
         }
-        k->by_url += which >= 2;
-        keyset_add(k, hash64(v[which].s, v[which].len, which >= 2 ? 'u' : 'i'));
+        uint64_t h;
+        if (which == KEY_LINE) { /* a line number is a key within its shard only */
+            char buf[PATH_MAX + 32];
+            int n = snprintf(buf, sizeof buf, "%s\n%.*s", rel, (int)v[which].len, v[which].s);
+            h = hash64(buf, n > 0 && (size_t)n < sizeof buf ? (size_t)n : sizeof buf - 1, 'l');
+        } else {
+            k->by_url += which >= KEY_URL;
+            h = hash64(v[which].s, v[which].len, which >= KEY_URL ? 'u' : 'i');
+        }
+        if (!c->other) keyset_add(k, h);
+        else if (keyset_find(c->other, h) == c->other->n) {
+            size_t at = keyset_find(c->self, h);
+            if (at < c->self->n && !c->done[at]) emit(c, rel, v, which);
+            if (at < c->self->n) c->done[at] = 1;
+        }
     }
     optout_shard_close(r);
     return rc < 0 ? -1 : 0;
@@ -271,26 +380,34 @@ static int read_shard(keyset *k, const char *path, char *err, size_t errlen) {
 
 static int skip_name(const char *name) { return name[0] == '.' || strstr(name, ".tmp.") != NULL; }
 
-/* Every shard below dir (temporary files skipped). */
-static int walk(keyset *k, const char *dir, char *err, size_t errlen) {
-    DIR *d = opendir(dir);
-    if (!d) {
+/* Every shard below dir (temporary files skipped), in name order (the JSON list is reproducible). */
+static int walk(walk_ctx *c, const char *dir, char *err, size_t errlen) {
+    struct dirent **names = NULL;
+    int n = scandir(dir, &names, NULL, alphasort);
+    if (n < 0) {
         optout_set_err(err, errlen, "%s: %s", dir, strerror(errno));
         return -1;
     }
-    struct dirent *e;
     int rc = 0;
-    while (rc == 0 && (e = readdir(d)) != NULL) {
-        if (skip_name(e->d_name)) continue;
+    for (int i = 0; i < n; i++) {
+        const char *name = names[i]->d_name;
         char path[PATH_MAX];
-        if ((size_t)snprintf(path, sizeof path, "%s/%s", dir, e->d_name) >= sizeof path) continue;
         struct stat st;
-        if (stat(path, &st) != 0) continue;
-        if (S_ISDIR(st.st_mode)) rc = walk(k, path, err, errlen);
-        else if (S_ISREG(st.st_mode)) rc = read_shard(k, path, err, errlen);
+        if (rc == 0 && !skip_name(name) && (size_t)snprintf(path, sizeof path, "%s/%s", dir, name) < sizeof path &&
+            stat(path, &st) == 0) {
+            if (S_ISDIR(st.st_mode)) rc = walk(c, path, err, errlen);
+            else if (S_ISREG(st.st_mode)) rc = read_shard(c, path, err, errlen);
+        }
+        free(names[i]);
     }
-    closedir(d);
+    free(names);
     return rc;
+}
+
+static void walk_init(walk_ctx *c, keyset *k, const char *root, int tags) {
+    *c = (walk_ctx){.k = k, .root = root, .tags = tags, .prefix = tags ? "tags/" : "removed/"};
+    c->fields = optout_json_fields_new(KEY_PATHS, 5);
+    if (!c->fields) optout_oom("the key fields");
 }
 
 static int cmp_u64(const void *x, const void *y) {
@@ -306,35 +423,35 @@ static void keyset_sort_unique(keyset *k) {
     k->n = m;
 }
 
+/* Distinct keys of A only, B only and both (two sorted, de-duplicated sets), and the line counts. */
+static void merge_counts(const keyset k[2], optout_removed_diff *out) {
+    size_t i = 0, j = 0;
+    while (i < k[0].n || j < k[1].n) {
+        if (j == k[1].n || (i < k[0].n && k[0].h[i] < k[1].h[j])) out->only_a++, i++;
+        else if (i == k[0].n || k[1].h[j] < k[0].h[i]) out->only_b++, j++;
+        else out->both++, i++, j++;
+    }
+    for (int s = 0; s < 2; s++) {
+        out->lines[s] = k[s].lines;
+        out->by_url[s] = k[s].by_url;
+        out->unkeyed[s] = k[s].unkeyed;
+    }
+}
+
 int optout_removed_compare(const char *removed_a, const char *removed_b, optout_removed_diff *out, char *err,
                            size_t errlen) {
-    static const char *const PATHS[4] = {"id", "metadata.id", "url", "metadata.url"};
     memset(out, 0, sizeof *out);
     keyset k[2] = {{0}, {0}};
     int rc = 0;
     for (int i = 0; i < 2 && rc == 0; i++) {
-        k[i].fields = optout_json_fields_new(PATHS, 4);
-        if (!k[i].fields) optout_oom("the key fields");
-        rc = walk(&k[i], i ? removed_b : removed_a, err, errlen);
+        walk_ctx c;
+        walk_init(&c, &k[i], i ? removed_b : removed_a, 0);
+        rc = walk(&c, c.root, err, errlen);
+        optout_json_fields_free(c.fields);
         if (rc == 0) keyset_sort_unique(&k[i]);
     }
-    if (rc == 0) {
-        size_t i = 0, j = 0;
-        while (i < k[0].n || j < k[1].n) {
-            if (j == k[1].n || (i < k[0].n && k[0].h[i] < k[1].h[j])) out->only_a++, i++;
-            else if (i == k[0].n || k[1].h[j] < k[0].h[i]) out->only_b++, j++;
-            else out->both++, i++, j++;
-        }
-        for (int s = 0; s < 2; s++) {
-            out->lines[s] = k[s].lines;
-            out->by_url[s] = k[s].by_url;
-            out->unkeyed[s] = k[s].unkeyed;
-        }
-    }
-    for (int s = 0; s < 2; s++) {
-        free(k[s].h);
-        optout_json_fields_free(k[s].fields);
-    }
+    if (rc == 0) merge_counts(k, out);
+    for (int s = 0; s < 2; s++) free(k[s].h);
     return rc;
 }
 
@@ -398,4 +515,57 @@ int optout_report_diff_write(FILE *f, const char *dir_a, const optout_report_loa
     /* what is known is out before the long read of the removed shards */
     fflush(f);
     return diff_documents(f, dir_a, dir_b, err, errlen);
+}
+
+/* What a run kept of its removed documents: DIR/removed/ (0), DIR/tags/ (1), or neither (-1). */
+static int removed_source(const char *dir, char *path, size_t cap) {
+    struct stat st;
+    if (has_removed_dir(dir, path, cap)) return 0;
+    if ((size_t)snprintf(path, cap, "%s/tags", dir) < cap && stat(path, &st) == 0 && S_ISDIR(st.st_mode)) return 1;
+    return -1;
+}
+
+int optout_report_diff_json(FILE *f, const char *dir_a, const optout_report_loaded *a, const char *dir_b,
+                            const optout_report_loaded *b, optout_removed_diff *sum, char *err, size_t errlen) {
+    char root[2][PATH_MAX];
+    const char *dirs[2] = {dir_a, dir_b};
+    const optout_report_loaded *l[2] = {a, b};
+    int tags[2];
+    memset(sum, 0, sizeof *sum);
+    for (int i = 0; i < 2; i++)
+        if ((tags[i] = removed_source(dirs[i], root[i], sizeof root[i])) < 0) {
+            optout_set_err(err, errlen, "%s has neither removed/ shards nor tags/ (run it with --removed or --output "
+                                        "tags): the documents cannot be compared", dirs[i]);
+            errno = ENOENT;
+            return -1;
+        }
+    keyset k[2] = {{0}, {0}};
+    walk_ctx c[2];
+    int rc = 0;
+    for (int i = 0; i < 2; i++) walk_init(&c[i], &k[i], root[i], tags[i]);
+    for (int i = 0; i < 2 && rc == 0; i++) {
+        rc = walk(&c[i], root[i], err, errlen);
+        if (rc == 0) keyset_sort_unique(&k[i]);
+    }
+    for (int i = 0; i < 2 && rc == 0; i++) { /* pass 2: each side's documents the other lacks */
+        keyset counts = {0}; /* pass 2 counts lines again: keep pass 1's */
+        c[i].k = &counts;
+        c[i].other = &k[1 - i];
+        c[i].self = &k[i];
+        c[i].done = calloc(k[i].n + 1, 1);
+        if (!c[i].done) optout_oom("the removed documents' keys");
+        c[i].out = f;
+        c[i].side = i ? "B" : "A";
+        optout_hostkey_mode_parse(l[i]->info.host_key ? l[i]->info.host_key : "canonical", &c[i].host_key);
+        rc = walk(&c[i], root[i], err, errlen);
+        free(c[i].done);
+    }
+    if (rc == 0) {
+        merge_counts(k, sum);
+    }
+    for (int s = 0; s < 2; s++) {
+        free(k[s].h);
+        optout_json_fields_free(c[s].fields);
+    }
+    return rc;
 }

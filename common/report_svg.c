@@ -68,8 +68,11 @@ int optout_report_write_svg(FILE *f, const optout_stats *s) {
             "<title id=\"title\">Token loss per year: share of tokens removed by the robots.txt opt-out</title>\n"
             "<rect x=\"0\" y=\"0\" width=\"%.0f\" height=\"%.0f\" fill=\"#ffffff\"/>\n"
             "<text x=\"%.1f\" y=\"28\" text-anchor=\"middle\" font-size=\"16\" font-weight=\"bold\">"
-            "Token loss per crawl year (robots.txt opt-out)</text>\n",
+            "Token loss per crawl year (robots.txt opt-out)",
             W, H, W, H, W, H, W / 2);
+    /* a sample's chart says so in its title: its bars are the sample's, not the corpus's */
+    if (s->sample_ppm) fprintf(f, ", a %.4g%% sample", (double)s->sample_ppm / 1e4);
+    fputs("</text>\n", f);
 
     /* legend, one row under the title */
     fprintf(f,

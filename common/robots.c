@@ -668,6 +668,10 @@ size_t optout_robots_check(const optout_robots *r, const char *url, size_t len, 
     return count;
 }
 
+int optout_robots_names_agent(const optout_robots *r, size_t agent) {
+    return agent < r->agent_count && r->agent_has_group[agent] && !r->agent_via_star[agent];
+}
+
 int optout_robots_explain(const optout_robots *r, size_t agent, const char *url, size_t len,
                           optout_robots_explanation *out) {
     if (agent >= r->agent_count) {

@@ -156,15 +156,19 @@ int task_filter(const task_job *job, task_cache **cachep, optout_msg *res, void 
         task_fmt(err, errlen, "tag mode writes no removed shard");
         goto done;
     }
-    if (task_fmt(p->out_name, sizeof p->out_name, "%s/%s", cfg->output_tags ? "tags" : "shards", t->output_name) != 0 ||
-        task_fmt(p->removed_name, sizeof p->removed_name, "removed/%s", t->output_name) != 0) {
+    /* a sample writes statistics only, or with sample_shards its outputs under sample/ (msg.h) */
+    int outputs = !cfg->sample_ppm || cfg->sample_shards;
+    const char *in = cfg->sample_ppm ? OPTOUT_MSG_SAMPLE_PREFIX : "";
+    if (task_fmt(p->out_name, sizeof p->out_name, "%s%s/%s", in, cfg->output_tags ? "tags" : "shards", t->output_name) != 0 ||
+        task_fmt(p->removed_name, sizeof p->removed_name, "%sremoved/%s", in, t->output_name) != 0) {
         task_fmt(err, errlen, "output name '%s' is too long", t->output_name);
         goto done;
     }
     if (prepare(job->env, cachep, t, cfg, err, errlen) != 0) goto done;
     task_cache *c = *cachep;
-    if (task_staged_path(job, p->out_name, p->out, sizeof p->out, err, errlen) != 0 ||
-        (t->with_removed && task_staged_path(job, p->removed_name, p->removed, sizeof p->removed, err, errlen) != 0))
+    int with_removed = outputs && t->with_removed;
+    if ((outputs && task_staged_path(job, p->out_name, p->out, sizeof p->out, err, errlen) != 0) ||
+        (with_removed && task_staged_path(job, p->removed_name, p->removed, sizeof p->removed, err, errlen) != 0))
         goto done;
     optout_filter_config fc = {
         .agents = c->agents,
@@ -189,11 +193,11 @@ int task_filter(const task_job *job, task_cache **cachep, optout_msg *res, void 
     };
     optout_stats_init(stats);
     double start = now_s();
-    if (optout_filter_shard(&fc, job->input, p->out, optout_shard_format_of_name(t->output_name),
-                            t->with_removed ? p->removed : NULL, stats, err, errlen) != 0)
+    if (optout_filter_shard(&fc, job->input, outputs ? p->out : NULL, optout_shard_format_of_name(t->output_name),
+                            with_removed ? p->removed : NULL, stats, err, errlen) != 0)
         goto done;
-    if (task_add_file(job, res, p->out_name, err, errlen) != 0) goto done;
-    if (t->with_removed && task_add_file(job, res, p->removed_name, err, errlen) != 0) goto done;
+    if (outputs && task_add_file(job, res, p->out_name, err, errlen) != 0) goto done;
+    if (with_removed && task_add_file(job, res, p->removed_name, err, errlen) != 0) goto done;
     size_t agent_count = optout_agents_count(c->agents);
     if (optout_stats_encode(stats, agent_count, stats_buf, &res->stats_len) != 0) {
         task_fmt(err, errlen, "cannot encode the statistics of %s", job->input);

@@ -69,6 +69,14 @@ int optout_agents_find_token(const optout_agents *agents, const char *token, siz
 size_t optout_agents_match_token(const optout_agents *agents, const char *token, size_t len,
                                  optout_agentset *set);
 
+/* Agent `i` written in a way that is likely a mistake, for a warning (the agent is still used, by
+ * its token): white space inside the name ("Google Extended": only "google" is matched) or a
+ * colon ("User-agent: GPTBot": a robots.txt line, not a name). The sentence goes into out (cap
+ * bytes) and out is returned; NULL when the name looks right. */
+const char *optout_agents_name_warning(const optout_agents *agents, size_t i, char *out, size_t cap);
+/* Logs (LOG_WARNING) the warning of every agent from index `from` on that has one. */
+void optout_agents_log_warnings(const optout_agents *agents, size_t from);
+
 /* Token of a name or User-agent value: its length up to the first '/' or white space. */
 size_t optout_agent_token_len(const char *s, size_t len);
 

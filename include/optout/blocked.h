@@ -66,6 +66,9 @@ typedef struct {
     uint64_t bad_hosts;        /* skipped: host key with a control character */
     uint64_t agent_blocking[OPTOUT_AGENTS_MAX];   /* per agent (list index): hosts disallowing it something */
     uint64_t agent_whole_site[OPTOUT_AGENTS_MAX]; /* per agent: hosts disallowing it the whole site */
+    uint64_t agent_named[OPTOUT_AGENTS_MAX];      /* per agent: ok hosts whose robots.txt has a group of
+                                                   * its own (optout_robots_names_agent): 0 for a
+                                                   * name no robots.txt uses, likely a typo */
     int64_t fetched_from, fetched_to; /* earliest / latest fetched_at (Unix seconds) over all
                                          records of an archive, or the fetched_at column of a robots
                                          directory's index.tsv; 0 when unknown */

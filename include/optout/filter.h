@@ -57,7 +57,8 @@ typedef struct {
 } optout_filter_config;
 
 /* Filters `in` into `out` (format `out_format`) and, when `removed` is not NULL, the removed
- * documents into `removed` (same format). Returns 0, or -1 with err filled. With cfg->output_tags
+ * documents into `removed` (same format); `out` NULL writes nothing (statistics only: a sample's
+ * estimates), `removed` must then be NULL too. Returns 0, or -1 with err filled. With cfg->output_tags
  * `out` receives the tags of the removed documents instead (include/optout/tags.h), kept lines are
  * written nowhere, `removed` must be NULL; the statistics are those of a full run. */
 int optout_filter_shard(const optout_filter_config *cfg, const char *in, const char *out,

@@ -82,9 +82,16 @@ typedef enum {
     OPTOUT_MSG_DONE,           /* broker -> worker: the run is over, no task will follow in this epoch */
 } optout_msg_type;
 
+/* Where a --sample run's filter outputs go when it writes any (run configuration sample_shards):
+ * under this directory of the run (sample/shards/, sample/removed/, sample/tags/), never where a
+ * full run's outputs go. */
+#define OPTOUT_MSG_SAMPLE_PREFIX "sample/"
+
 /* What a task does (docs/fleet-protocol.md "Tasks"):
  * - FILTER: filter the shard `input` into STAGING/shards/<output_name> (and removed/); in tag mode
- *   (run configuration output_tags) only STAGING/tags/<output_name>, the tags file (tags.h).
+ *   (run configuration output_tags) only STAGING/tags/<output_name>, the tags file (tags.h). With
+ *   a sample (sample_ppm) nothing but the statistics, or with sample_shards the same files under
+ *   OPTOUT_MSG_SAMPLE_PREFIX.
  * - RANK_MAP: count the shard `input` per host key into STAGING/<output_name>.bin and .idx (rank.h).
  * - RANK_REDUCE: `input` is the directory of the map outputs (000000.bin/.idx ... span_count of
  *   them); partition span_start of each is summed into STAGING/<output_name> (rank.h).
@@ -189,6 +196,9 @@ typedef struct {
     uint32_t granularity;
     optout_msg_path keep_hosts, remove_hosts;
     uint32_t sample_ppm;
+    /* With a sample: 0 writes no output (estimates only), 1 writes the outputs under sample/
+     * (sample/shards/, sample/removed/, sample/tags/). */
+    uint8_t sample_shards;
     uint8_t output_tags;
     /* A shard in which no document has a URL: 0 fails it, 1 keeps it whole. */
     uint8_t missing_url_keep;

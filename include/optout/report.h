@@ -8,11 +8,12 @@
  *   locale): rendering the same inputs twice gives identical bytes, so `optout report DIR` (load,
  *   then write) reproduces the files a run wrote.
  * - report.json is optout_stats_write_json()'s schema plus "complete", "tasks", "failed_tasks"
- *   [{"input", "error"}], "config" {...} and "fetch" {"hosts_planned", "hosts_by_outcome"}; the
+ *   [{"input", "error"}], "config" {... and every optout_report_setting} and "fetch"
+ *   {"hosts_planned", "hosts_by_outcome"}; the
  *   whole schema is documented in docs/report.md. Strings are written by json.h's one writer.
  *   Unknown values (NULL strings, no host counts) are JSON null.
- * - report.md: the headline (token loss English / non-English, with the Apertus figures for
- *   reference), totals (documents, bytes, characters, tokens in and removed), loss per language
+ * - report.md: the headline (token loss English / non-English, what decided it: granularity,
+ *   robots.txt time, overrides, sample; the Apertus figures for reference), totals (documents, bytes, characters, tokens in and removed), loss per language
  *   class, per year (2013–2024 and every other year the data has, the chart embedded), per agent
  *   (documents and characters removed, as the Apertus tech report's Table A.1, plus "any"), fetch
  *   outcomes (hosts when known, documents), bad input, failed tasks and the configuration.
@@ -33,6 +34,32 @@
 #include <stdio.h>
 
 #include "optout/stats.h"
+
+/* The settings that change which documents a run removes or what it writes, besides the mode,
+ * agent list, host key and unreachable policy below: one text each, NULL when the report does not
+ * know it (written by an earlier optout). Each has one row of report.c's table (its key in
+ * report.json "config" and report.msgpack "info", its label in report.md and `report --diff`,
+ * and for robots_time the headline's wording of each value): a new setting is an id here and a
+ * row there; a new value of one (e.g. another robots_time) is at most a row of wording. */
+typedef enum {
+    OPTOUT_SET_GRANULARITY,          /* "url" / "host" / "domain" */
+    OPTOUT_SET_ROBOTS_TIME,          /* which robots.txt decides: "current" (the snapshot's) */
+    OPTOUT_SET_KEEP_HOSTS,           /* --keep-hosts: the file's path, or "none" */
+    OPTOUT_SET_KEEP_HOSTS_SHA256,    /* its content's SHA-256 (hex), NULL when none */
+    OPTOUT_SET_REMOVE_HOSTS,         /* --remove-hosts: the file's path, or "none" */
+    OPTOUT_SET_REMOVE_HOSTS_SHA256,
+    OPTOUT_SET_SAMPLE,               /* --sample: the fraction ("0.1"), or "none" */
+    OPTOUT_SET_SAMPLE_SHARDS,        /* --sample-shards: "yes" / "no" (a sample's outputs in sample/) */
+    OPTOUT_SET_OUTPUT,               /* "shards" / "tags" */
+    OPTOUT_SET_REMOVED,              /* removed documents written: "yes" / "no" */
+    OPTOUT_SET_OUTPUT_FORMAT,        /* "same" / "jsonl" / "parquet" */
+    OPTOUT_SET_MISSING_URL,          /* "fail" / "keep" */
+    OPTOUT_SET_COUNT
+} optout_report_setting;
+
+/* The setting's key (report.json, report.msgpack) and label (report.md, --diff). */
+const char *optout_report_setting_key(optout_report_setting id);
+const char *optout_report_setting_label(optout_report_setting id);
 
 typedef struct {
     const char *mode;        /* "rfc9309" / "protego" */
@@ -57,7 +84,16 @@ typedef struct {
     const uint64_t *hosts_by_outcome; /* OPTOUT_OUTCOME_COUNT host counts, or NULL when unknown */
     uint64_t hosts_planned;
     int complete;                 /* every task done (report.json "complete") */
+    const char *settings[OPTOUT_SET_COUNT]; /* optout_report_setting, above */
+    /* Per agent, the robots.txt files of the snapshot that name it in a group of its own
+     * (blocked.h agent_named), over robots_parsed files; NULL when not counted. An agent no file
+     * names (not `*`) is listed as a likely typo: report.json config "agents_unnamed", report.md. */
+    const uint64_t *agent_named;
+    uint64_t robots_parsed;
 } optout_report_info;
+
+/* Agent i is named by no robots.txt of a snapshot that was counted (a likely typo; never `*`). */
+int optout_report_agent_unnamed(const optout_agents *agents, const optout_report_info *info, size_t i);
 
 /* Writes DIR/report.msgpack, report.json, report.md and loss-by-year.svg (see above). 0, or -1
  * with a message naming the file in err (files already renamed stay; none is ever partial). */

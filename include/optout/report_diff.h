@@ -36,4 +36,15 @@ int optout_removed_compare(const char *removed_a, const char *removed_b, optout_
 int optout_report_diff_write(FILE *f, const char *dir_a, const optout_report_loaded *a, const char *dir_b,
                              const optout_report_loaded *b, char *err, size_t errlen);
 
+/* `optout report --diff --json`: the documents removed by one run only, one JSON object a line
+ * (docs/report.md): {"run": "A"|"B", "shard": "removed/NAME" | "tags/NAME", "id": ID or null (or
+ * "line": N for a tag without id), "url": URL or null, "host": its host key (the run's host key
+ * mode) or null}; A's first, each side in shard name order. A run's documents come from
+ * DIR/removed/, else DIR/tags/ (tags carry ids only: no url, no host); keys as
+ * optout_removed_compare()'s, plus a tag's line number within its shard. *sum receives the counts.
+ * 0; -1 with err, errno ENOENT when a run has neither removed/ nor tags/ (nothing written), else
+ * a shard that could not be read. */
+int optout_report_diff_json(FILE *f, const char *dir_a, const optout_report_loaded *a, const char *dir_b,
+                            const optout_report_loaded *b, optout_removed_diff *sum, char *err, size_t errlen);
+
 #endif

@@ -61,6 +61,9 @@ int optout_robots_looks_utf16(const void *body, size_t len);
 #define OPTOUT_ROBOTS_UTF16_WARNING \
     "looks like UTF-16, not UTF-8: no rule of it can be read, so it allows every URL for every agent"
 size_t optout_robots_agent_count(const optout_robots *robots);
+/* 1 when the body has a group of agent `agent`'s own (a User-agent line naming its token; for
+ * `*`, a `*` group), not only the `*` groups the agent falls back to. */
+int optout_robots_names_agent(const optout_robots *robots, size_t agent);
 
 /* Why one agent got its verdict for one URL (--explain, `optout why`). */
 typedef enum {

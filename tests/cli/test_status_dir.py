@@ -45,6 +45,21 @@ def main():
         check(s.get("docs_in") == 300 and s.get("docs_removed") == 75 and abs(s.get("docs_removed_share", 0) - 0.25) < 1e-9,
               "status of a complete run: documents and removed share: %r" % s)
         check("complete" in err, "status of a complete run: a line on stderr: %r" % err)
+        st = s.get("stages", {})
+        check(list(st) == ["rank", "rank-reduce", "fetch", "filter"] and st["rank"]["tasks"] == 0
+              and st["fetch"]["tasks"] == 0, "status of a complete run: every stage, the skipped ones with 0 tasks: %r" % st)
+        check(st.get("filter", {}) == {"tasks": 3, "published": 3, "failed": 0, "docs_in": 300, "docs_removed": 75,
+                                       "docs_removed_share": 0.25},
+              "status of a complete run: the filter stage's tasks and documents: %r" % st.get("filter"))
+        check("filter       3/3 tasks done, 0 failed; 300 documents, 75 removed (25.00%)" in err
+              and "fetch        skipped" in err, "status of a complete run: a line per stage: %r" % err)
+        # without its report (a run stopped before the end writes none), the figures come from the journal
+        os.rename(os.path.join(tmp, "ok", "report.json"), os.path.join(tmp, "ok-report.json"))
+        rc, s, err = status("ok")
+        check(rc == 0 and s.get("state") == "interrupted" and s.get("stages", {}).get("filter", {}).get("docs_in") == 300
+              and s["stages"]["filter"]["docs_removed"] == 75 and "300 documents, 75 removed" in err,
+              "status without report.json: the documents from the journal: %r %r" % (s, err))
+        os.rename(os.path.join(tmp, "ok-report.json"), os.path.join(tmp, "ok", "report.json"))
 
         with open(os.path.join(tmp, "part-9.jsonl.zst"), "wb") as f:
             f.write(b"\x28\xb5\x2f\xfd" + b"\x00garbage" * 10)
@@ -55,6 +70,9 @@ def main():
         check(rc == 0 and s.get("state") == "failed" and s.get("failed") == 1 and s.get("published") == 3,
               "status of a failed run: failed, 1 task failed, 3 published: %r" % s)
         check("rerun" in err, "status of a failed run says what to do: %r" % err)
+        f = s.get("stages", {}).get("filter", {})
+        check(f.get("tasks") == 4 and f.get("published") == 3 and f.get("failed") == 1 and f.get("docs_in") == 300,
+              "status of a failed run: the filter stage: %r" % f)
 
         rc, s, err = status("robots")
         check(rc == 2, "status --dir of a directory that is no run: exit 2 (got %d)" % rc)

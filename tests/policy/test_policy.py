@@ -14,7 +14,7 @@ sample from FNV-1a + fmix64 written here, the interval from the formulas of docs
 Also: the sample's interval covers the full run's loss; optout-worker --max-memory refuses a
 budget too small (exit 2) and accepts a sufficient one. Exit 0 when every check passes, else 1.
 """
-import json
+import hashlib, json
 import math
 import os
 import shutil
@@ -278,13 +278,13 @@ def main():
                 out[s] = (kept, removed)
             return out, tot
 
-        def compare(label, got_dir, exp, stats, name_of=lambda s: s):
+        def compare(label, got_dir, exp, stats, name_of=lambda s: s, sub=""):
             per, tot = exp
             for s, (kept, removed) in per.items():
-                gk = lines_of(os.path.join(got_dir, "shards", name_of(s)))
+                gk = lines_of(os.path.join(got_dir, sub, "shards", name_of(s)))
                 check("%s %s kept lines" % (label, s), gk == kept,
                       "%d lines, expected %d" % (len(gk), len(kept)))
-                gr = [json.loads(l) for l in lines_of(os.path.join(got_dir, "removed", name_of(s)))]
+                gr = [json.loads(l) for l in lines_of(os.path.join(got_dir, sub, "removed", name_of(s)))]
                 check("%s %s removed agents" % (label, s),
                       [d["disallowed_user_agents"] for d in gr] == [a for _, a in removed],
                       "%d removed, expected %d" % (len(gr), len(removed)))
@@ -342,12 +342,18 @@ def main():
             stats = merged([os.path.join(d, s + ".json") for s in shards])
             compare("filter " + label, d, exp, stats)
             rd = os.path.join(work, "run-" + label)
+            # a sample run writes its shards only when asked, and then under sample/
+            extra = ["--sample-shards"] if label == "sample" else []
             p = run([OPTOUT, "run", "--corpus", os.path.join(corpus, "*.zst"), "--robots-dir", robots, "--out", rd,
-                     "--removed", "--workers", "2"] + opts)
+                     "--removed", "--workers", "2"] + opts + extra)
             check("run %s exit" % label, p.returncode == 0, p.stderr.decode()[-800:])
             if p.returncode == 0:
                 rep = json.load(open(os.path.join(rd, "report.json")))
-                compare("run " + label, rd, exp, rep)
+                compare("run " + label, rd, exp, rep, sub="sample" if label == "sample" else "")
+                if label == "sample":
+                    check("run sample: nothing in shards/ or removed/",
+                          not os.path.exists(os.path.join(rd, "shards")) and not os.path.exists(os.path.join(rd, "removed")))
+                    sample_only_checks(work, corpus, robots, rep)
                 md = open(os.path.join(rd, "report.md")).read()
                 if label.endswith("overrides"):
                     check("run %s report.md overrides" % label, "## Overrides" in md)
@@ -360,6 +366,7 @@ def main():
                     sample_checks(rep, md, exp[1], e_url, stats)
                 if label in ("host", "domain", "domain+overrides"):
                     why_checks(label, rd, docs, exp)
+        report_policy_checks(work, keepf, removef, e_url, e_dom)
         # usage errors: both lists name one entry; a bad sample; a bad granularity
         both = os.path.join(work, "both.txt")
         with open(both, "w") as f:
@@ -383,6 +390,68 @@ def main():
         else:
             print("kept", work)
     optout_test.finish("policy")
+
+
+def report_policy_checks(work, keepf, removef, e_url, e_dom):
+    """report.json / report.md name the policy applied; `report --diff` compares it; `--diff --json`
+    lists the documents one run removed only."""
+    def cfg(label):
+        return json.load(open(os.path.join(work, "run-" + label, "report.json")))["config"]
+    sha = lambda path: hashlib.sha256(open(path, "rb").read()).hexdigest()
+    c = cfg("url")
+    check("report config (url)", c["granularity"] == "url" and c["robots_time"] == "current"
+          and c["keep_hosts"] == "none" and c["keep_hosts_sha256"] is None and c["sample"] == "none"
+          and c["output"] == "shards" and c["removed"] == "yes" and c["output_format"] == "same"
+          and c["missing_url"] == "fail", str(c))
+    c = cfg("domain+overrides")
+    check("report config (domain+overrides)", c["granularity"] == "domain"
+          and c["keep_hosts"] == os.path.realpath(keepf) and c["keep_hosts_sha256"] == sha(keepf)
+          and c["remove_hosts"] == os.path.realpath(removef) and c["remove_hosts_sha256"] == sha(removef), str(c))
+    check("report config (sample)", cfg("sample")["sample"] == "0.25", str(cfg("sample")))
+    md = open(os.path.join(work, "run-domain", "report.md")).read()
+    check("report.md headline names the domain granularity", "their registrable domain's current robots.txt" in md)
+    a, b = os.path.join(work, "run-url"), os.path.join(work, "run-domain")
+    p = run([OPTOUT, "report", "--diff", a, b])
+    out = p.stdout.decode()
+    check("report --diff url domain", p.returncode == 0 and "| granularity | url | domain |" in out
+          and "Same configuration" not in out, out[:600])
+    p = run([OPTOUT, "report", "--diff", "--json", a, b])
+    lines = [json.loads(x) for x in p.stdout.decode().splitlines()]
+    check("report --diff --json url domain: B removed more, A nothing alone", p.returncode == 0
+          and not [x for x in lines if x["run"] == "A"]
+          and len(lines) == e_dom["docs_removed"] - e_url["docs_removed"]
+          and all(x["host"] and x["shard"].startswith("removed/") for x in lines),
+          "%d lines, want %d" % (len(lines), e_dom["docs_removed"] - e_url["docs_removed"]))
+
+
+def sample_only_checks(work, corpus, robots, full_sample):
+    """--sample alone writes estimates only: the report (same figures as with --sample-shards), no
+    shard anywhere; the summary and the chart say it is a sample; --removed needs --sample-shards,
+    --sample-shards needs --sample."""
+    rd = os.path.join(work, "run-sample-estimates")
+    base = [OPTOUT, "run", "--corpus", os.path.join(corpus, "*.zst"), "--robots-dir", robots, "--workers", "2"]
+    p = run(base + ["--out", rd, "--sample", "0.25"])
+    err = p.stderr.decode()
+    check("sample estimates: exit 0", p.returncode == 0, err[-800:])
+    if p.returncode != 0:
+        return
+    for d in ("shards", "removed", "sample", "tags"):
+        check("sample estimates: no %s/" % d, not os.path.exists(os.path.join(rd, d)))
+    rep = json.load(open(os.path.join(rd, "report.json")))
+    check("sample estimates: the same figures as the run with --sample-shards",
+          (rep["docs_in"], rep["docs_removed"], rep["sample"]) ==
+          (full_sample["docs_in"], full_sample["docs_removed"], full_sample["sample"]))
+    check("sample estimates: the summary says it is a sample", "a 25% sample" in err and "estimates only" in err
+          and "estimated token loss" in err, err[-600:])
+    svg = open(os.path.join(rd, "loss-by-year.svg")).read()
+    check("sample estimates: the chart's title says it is a sample", ", a 25% sample</text>" in svg)
+    check("sample estimates: report setting", rep["config"]["sample"] == "0.25" and rep["config"]["sample_shards"] == "no")
+    p = run(base + ["--out", os.path.join(work, "run-sample-removed"), "--sample", "0.25", "--removed"])
+    check("--sample --removed without --sample-shards: exit 2", p.returncode == 2 and b"--sample-shards" in p.stderr,
+          p.stderr.decode()[-300:])
+    p = run(base + ["--out", os.path.join(work, "run-sample-shards-alone"), "--sample-shards"])
+    check("--sample-shards without --sample: exit 2", p.returncode == 2, p.stderr.decode()[-300:])
+    check("refused runs create nothing", not os.path.exists(os.path.join(work, "run-sample-removed")))
 
 
 def sample_checks(rep, md, tot, full, filter_stats):

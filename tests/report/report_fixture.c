@@ -25,6 +25,7 @@ static optout_bucket sum(optout_bucket a, optout_bucket b) {
 static const char *const FAILED_IN[] = {"shards/x.jsonl.gz"};
 static const char *const FAILED_ERR[] = {"corrupt \"gzip\" data at byte 12\n| next"};
 static const uint64_t HOSTS[OPTOUT_OUTCOME_COUNT] = {5, 3, 1, 0, 2, 0};
+static const uint64_t NAMED[3] = {4, 0, 0}; /* GPTBot named by 4 files, CCBot/2.0 by none, `*` by none */
 
 /* Variant a: English, non-English, two years, three agents, a failed task, a ranking, fetch counts. */
 static void variant_a(optout_stats *s, optout_agents *ag, optout_report_info *info) {
@@ -64,6 +65,11 @@ static void variant_a(optout_stats *s, optout_agents *ag, optout_report_info *in
         .host_key = "canonical", .unreachable = "keep", .robots_source = "fetched",
         .robots_from = "2025-01-01T00:00:00Z", .robots_to = "2025-01-02T12:00:00Z", .top_en = 1000000,
         .top_non_en = 1000000, .metric = "tokens", .hosts_by_outcome = HOSTS, .hosts_planned = 11, .complete = 0,
+        .settings = {[OPTOUT_SET_GRANULARITY] = "url", [OPTOUT_SET_ROBOTS_TIME] = "current",
+                     [OPTOUT_SET_KEEP_HOSTS] = "/lists/keep.txt", [OPTOUT_SET_KEEP_HOSTS_SHA256] = "ab12",
+                     [OPTOUT_SET_REMOVE_HOSTS] = "none", [OPTOUT_SET_SAMPLE] = "none", [OPTOUT_SET_OUTPUT] = "shards",
+                     [OPTOUT_SET_REMOVED] = "yes", [OPTOUT_SET_OUTPUT_FORMAT] = "same", [OPTOUT_SET_MISSING_URL] = "fail"},
+        .agent_named = NAMED, .robots_parsed = 5,
     };
 }
 
@@ -85,7 +91,12 @@ static void variant_b(optout_stats *s, optout_agents *ag, optout_report_info *in
     s->docs_by_outcome[OPTOUT_OUTCOME_OK] = 1510;
     *info = (optout_report_info){.mode = "protego", .tasks = 4, .agents_name = "apertus-paper (built in)",
                                  .host_key = "netloc", .unreachable = "disallow", .robots_dir = "/data/robots",
-                                 .complete = 1};
+                                 .complete = 1,
+                                 .settings = {[OPTOUT_SET_GRANULARITY] = "domain", [OPTOUT_SET_ROBOTS_TIME] = "current",
+                                              [OPTOUT_SET_KEEP_HOSTS] = "none", [OPTOUT_SET_REMOVE_HOSTS] = "none",
+                                              [OPTOUT_SET_SAMPLE] = "0.1", [OPTOUT_SET_OUTPUT] = "tags",
+                                              [OPTOUT_SET_REMOVED] = "no", [OPTOUT_SET_OUTPUT_FORMAT] = "same",
+                                              [OPTOUT_SET_MISSING_URL] = "fail"}};
 }
 
 static int fail(const char *what) {
@@ -106,7 +117,9 @@ static int roundtrip(void) {
     if (optout_report_decode(b1, l1, &l, err, sizeof err) != 0) return fail(err);
     if (memcmp(l.stats, s, sizeof *s) != 0) return fail("decoded stats differ");
     if (strcmp(l.info.failed_errors[0], FAILED_ERR[0]) != 0 || l.info.hosts_by_outcome[4] != 2 ||
-        strcmp(l.info.robots_dir, "fetched") != 0 || l.info.complete != 0 || l.info.top_en != 1000000)
+        strcmp(l.info.robots_dir, "fetched") != 0 || l.info.complete != 0 || l.info.top_en != 1000000 ||
+        strcmp(l.info.settings[OPTOUT_SET_KEEP_HOSTS_SHA256], "ab12") != 0 || l.info.settings[OPTOUT_SET_REMOVE_HOSTS_SHA256] ||
+        l.info.robots_parsed != 5 || !l.info.agent_named || l.info.agent_named[0] != 4)
         return fail("decoded info differs");
     if (optout_report_encode(l.stats, l.agents, &l.info, &b2, &l2) != 0) return fail("re-encode");
     if (l1 != l2 || memcmp(b1, b2, l1) != 0) return fail("re-encoded bytes differ");

@@ -54,7 +54,12 @@ EXPECT_A.update({
     "config": {"mode": "rfc9309", "agents_name": "test-agents.txt", "agents_sha256": "0123456789abcdef" * 4,
                "agents": ["GPTBot", "CCBot/2.0", "*"], "host_key": "canonical", "unreachable": "keep",
                "robots_source": "fetched", "robots_from": "2025-01-01T00:00:00Z", "robots_to": "2025-01-02T12:00:00Z",
-               "top_en": 1000000, "top_non_en": 1000000, "metric": "tokens"},
+               "top_en": 1000000, "top_non_en": 1000000, "metric": "tokens",
+               "granularity": "url", "robots_time": "current", "keep_hosts": "/lists/keep.txt",
+               "keep_hosts_sha256": "ab12", "remove_hosts": "none", "remove_hosts_sha256": None, "sample": "none",
+               "sample_shards": None,
+               "output": "shards", "removed": "yes", "output_format": "same", "missing_url": "fail",
+               "agents_unnamed": ["CCBot/2.0"]},
     "fetch": {"hosts_planned": 11, "hosts_by_outcome": dict(zip(OUTCOMES, [5, 3, 1, 0, 2, 0]))},
 })
 
@@ -124,6 +129,12 @@ try:
                    "- unreachable robots.txt: `keep` (opt-out policy",
                    "- robots.txt: fetched by this run, snapshot fetched between 2025-01-01T00:00:00Z and 2025-01-02T12:00:00Z",
                    "- ranking: top 1,000,000 English and top 1,000,000 non-English hosts by tokens",
+                   "because their site's current robots.txt disallows at least one of the 3 agents below.",
+                   "Before robots.txt, `--keep-hosts` decided their hosts' documents",
+                   "- granularity: `url`\n- robots.txt time: `current`\n- --keep-hosts: `/lists/keep.txt`\n"
+                   "- --keep-hosts SHA-256: `ab12`\n- --remove-hosts: `none`\n- sample: `none`\n- output: `shards`\n"
+                   "- removed documents written: `yes`\n- output format: `same`\n",
+                   "**No robots.txt of the snapshot names `CCBot/2.0`** (5 robots.txt files read)",
                    "- tasks: 4 (1 failed)"]:
         check(needle in md, "report.md (a) lacks %r" % needle)
     check("unknown language" not in md, "report.md (a) shows an empty unknown-language row")
@@ -153,14 +164,19 @@ try:
     check(jb["complete"] is True and jb["failed_tasks"] == [] and jb["fetch"] == {"hosts_planned": 0, "hosts_by_outcome": None},
           "report.json (b): complete / fetch")
     check(jb["config"]["robots_source"] == "/data/robots" and jb["config"]["agents_sha256"] is None
-          and jb["config"]["metric"] is None, "report.json (b): config %s" % jb["config"])
+          and jb["config"]["metric"] is None and jb["config"]["agents_unnamed"] is None,
+          "report.json (b): config %s" % jb["config"])
     mdb = open(os.path.join(b, "report.md")).read()
     for needle in ["| unknown language | 10 |", "| unknown | 10 | 0 | 0.00% | 250 | 0 | 0.00% |",
                    "| 2024 | 1,500 |", "| outcome | documents of hosts with it |",
                    "- robots.txt: directory `/data/robots`", "- ranking: none",
-                   "- matching: `protego` (Protego 0.4, as Apertus)", "(RFC-strict: disallows everything)"]:
+                   "- matching: `protego` (Protego 0.4, as Apertus)", "(RFC-strict: disallows everything)",
+                   "because their registrable domain's current robots.txt (on any host of the domain) disallows "
+                   "something to at least one of the 2 agents below (`--granularity domain`).",
+                   "- granularity: `domain`", "- sample: `0.1`", "- output: `tags`"]:
         check(needle in mdb, "report.md (b) lacks %r" % needle)
-    for absent in ["Incomplete", "## Bad input", "## Failed tasks", "hosts planned", "SHA-256", "estimated for"]:
+    for absent in ["Incomplete", "## Bad input", "## Failed tasks", "hosts planned", "SHA-256", "estimated for",
+                   "Before robots.txt", "their site's", "No robots.txt of the snapshot names"]:
         check(absent not in mdb, "report.md (b) has %r" % absent)
     _, _, bars = svg_bars(os.path.join(b, "loss-by-year.svg"))
     check(len(bars) == 1, "svg (b): %d bars, want 1" % len(bars))
@@ -212,10 +228,14 @@ try:
                    "| `CCBot/2.0` | 50 | – | – | 20,000 | – | – |",
                    "| `ClaudeBot` | – | 80 | – | – | 30,000 | – |",
                    "| **any** | 100 | 95 | -5 | 37,000 | 34,500 | -2,500 |",
-                   "Not compared: neither run has `removed/` shards"]:
+                   "Not compared: neither run has `removed/` shards",
+                   "| granularity | url | domain |", "| --keep-hosts | /lists/keep.txt | none |",
+                   "| --keep-hosts SHA-256 | ab12 | – |", "| sample | none | 0.1 |", "| output | shards | tags |",
+                   "| removed documents written | yes | no |"]:
         check(needle in out, "--diff lacks %r" % needle)
     r = run(optout, "report", "--diff", a, a)
     check("Same configuration." in r.stdout and "| documents removed | 100 | 100 | 0 |" in r.stdout, "--diff A A")
+    check("| missing" not in out and "| robots.txt time" not in out, "--diff lists a setting both runs share")
 
     # removed/ shards: ids d1..d10 (+ a duplicate, a URL-only document, an unkeyed line, a temp file) in A,
     # d5..d14 (+ the URL-only document) in B, gzip and plain, nested directories
@@ -235,6 +255,35 @@ try:
     for needle in ["| removed by A only | 4 |", "| removed by B only | 4 |", "| removed by both | 7 |",
                    "(13 lines in A, 11 in B)", "(URL for 2 lines)", "not compared: 1 in A, 0 in B."]:
         check(needle in r.stdout, "--diff with removed/ lacks %r" % needle)
+    # --diff --json: one line per document removed by one run only, with its id, URL and host
+    r = run(optout, "report", "--diff", "--json", a, b)
+    lines = [json.loads(x) for x in r.stdout.splitlines()]
+    check(sorted((x["run"], x["id"]) for x in lines) == sorted([("A", "d%d" % i) for i in range(1, 5)] +
+                                                             [("B", "d%d" % i) for i in range(11, 15)]),
+          "--diff --json: documents %s" % [(x["run"], x["id"]) for x in lines])
+    one = [x for x in lines if x["id"] == "d3"]
+    check(one and one[0] == {"run": "A", "shard": "removed/p1.jsonl", "id": "d3", "url": "https://h/3", "host": "h"},
+          "--diff --json: a line %s" % one)
+    check("A only: 4, by B only: 4, by both: 7" in r.stderr, "--diff --json: counts %r" % r.stderr)
+    run(optout, "report", "--json", a, b, code=2)
+    # tags on one side: compared by id, a tag without id by its line
+    saved = os.path.join(tmp, "b-removed")
+    shutil.move(os.path.join(b, "removed"), saved)
+    os.makedirs(os.path.join(b, "tags"))
+    with open(os.path.join(b, "tags", "x.jsonl"), "w") as f:
+        f.write('{"id": "d1", "disallowed_user_agents": ["GPTBot"]}\n{"id": "d2", "disallowed_user_agents": []}\n'
+                '{"line": 7, "disallowed_user_agents": ["*"]}\n')
+    r = run(optout, "report", "--diff", "--json", a, b)
+    lines = [json.loads(x) for x in r.stdout.splitlines()]
+    only_b = [x for x in lines if x["run"] == "B"]
+    check(only_b == [{"run": "B", "shard": "tags/x.jsonl", "line": 7, "url": None, "host": None}],
+          "--diff --json with tags: B only %s" % only_b)
+    check(sorted(x["id"] or x["url"] for x in lines if x["run"] == "A") ==
+          sorted(["d%d" % i for i in range(3, 11)] + ["https://u/1"]), "--diff --json with tags: A only %s" % lines)
+    shutil.rmtree(os.path.join(b, "tags"))
+    r = run(optout, "report", "--diff", "--json", a, b, code=2)
+    check("neither removed/ shards nor tags/" in r.stderr and r.stdout == "", "--diff --json without B's removed/: %r" % r.stderr)
+    shutil.move(saved, os.path.join(b, "removed"))
     shutil.rmtree(os.path.join(b, "removed"))
     r = run(optout, "report", "--diff", a, b)
     check("Not compared: B has no `removed/` shards" in r.stdout, "--diff without B's removed/")

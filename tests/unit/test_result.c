@@ -32,13 +32,18 @@ static int teardown(void **state) {
     return testdir_remove();
 }
 
-static void expect(optout_task_kind kind, const char *o, int removed, int tags, const char *const *names) {
+static void expect_sample(optout_task_kind kind, const char *o, int removed, int tags, int sample,
+                          const char *const *names) {
     struct result_expect x;
-    assert_int_equal(result_expect_files(kind, o, removed, tags, 0, 3, &x), 0);
+    assert_int_equal(result_expect_files(kind, o, removed, tags, sample, 0, 3, &x), 0);
     size_t n = 0;
     while (names[n]) n++;
     assert_int_equal(x.count, n);
     for (size_t i = 0; i < n; i++) assert_string_equal(x.names[i], names[i]);
+}
+
+static void expect(optout_task_kind kind, const char *o, int removed, int tags, const char *const *names) {
+    expect_sample(kind, o, removed, tags, RESULT_SAMPLE_NONE, names);
 }
 
 static void test_table(void **state) {
@@ -52,8 +57,17 @@ static void test_table(void **state) {
     expect(OPTOUT_TASK_RANK_REDUCE, "ranking/top/0003.tsv", 1, 0, (const char *const[]){"ranking/top/0003.tsv", NULL});
     expect(OPTOUT_TASK_FETCH, "robots/000002", 0, 0,
            (const char *const[]){"robots/000002.tsv", "robots/000002.bodies.zst", NULL});
+    /* --sample: estimates only (no file); --sample-shards: the same files under sample/; other
+     * kinds as without a sample */
+    expect_sample(OPTOUT_TASK_FILTER, "x.jsonl.zst", 0, 0, RESULT_SAMPLE_ESTIMATES, (const char *const[]){NULL});
+    expect_sample(OPTOUT_TASK_FILTER, "x.jsonl.zst", 1, 0, RESULT_SAMPLE_SHARDS,
+                  (const char *const[]){"sample/shards/x.jsonl.zst", "sample/removed/x.jsonl.zst", NULL});
+    expect_sample(OPTOUT_TASK_FILTER, "x.jsonl.zst", 0, 1, RESULT_SAMPLE_SHARDS,
+                  (const char *const[]){"sample/tags/x.jsonl.zst", NULL});
+    expect_sample(OPTOUT_TASK_RANK_REDUCE, "ranking/top/0003.tsv", 0, 0, RESULT_SAMPLE_ESTIMATES,
+                  (const char *const[]){"ranking/top/0003.tsv", NULL});
     struct result_expect x;
-    assert_int_equal(result_expect_files(OPTOUT_TASK_FILTER, "x", 1, 0, 1, 3, &x), 0); /* benchmark tasks */
+    assert_int_equal(result_expect_files(OPTOUT_TASK_FILTER, "x", 1, 0, 0, 1, 3, &x), 0); /* benchmark tasks */
     assert_int_equal(x.count, 0);
 }
 
