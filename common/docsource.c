@@ -344,7 +344,7 @@ static int over_budget(optout_docsource *s, size_t rows, const char *how, uint64
     char a[32], b[32];
     optout_set_err(err, errlen,
                    "%s: row group %d (%zu rows) %s %s to be decided (its projected columns, the text's sizes), more "
-                   "than the %s the memory budget leaves a Parquet shard (--max-memory; --max-line sets this share): "
+                   "than the %s the memory budget leaves a Parquet shard (what a worker's --max-memory leaves a slot): "
                    "write smaller row groups, or give more memory",
                    s->path, s->rg, rows, how, size_text(bytes, a, sizeof a),
                    size_text(s->opts.max_memory, b, sizeof b));
