@@ -232,6 +232,13 @@ static int configure(const optout_option_values *v, struct broker_config *cfg) {
     if (v->given[OPTOUT_OPT_METRIC]) (void)optout_rank_metric_parse(v->text[OPTOUT_OPT_METRIC], &cfg->metric);
     if (v->given[OPTOUT_OPT_SCHEME]) (void)optout_fetch_scheme_parse(v->text[OPTOUT_OPT_SCHEME], &cfg->fetch.scheme);
     if (v->given[OPTOUT_OPT_SAMPLE]) (void)optout_sample_parse(v->text[OPTOUT_OPT_SAMPLE], &cfg->sample_ppm);
+    if ((v->given[OPTOUT_OPT_ROBOTS_TIME] && strcmp(v->text[OPTOUT_OPT_ROBOTS_TIME], "current") != 0) ||
+        v->given[OPTOUT_OPT_HISTORY] || v->given[OPTOUT_OPT_HISTORY_MAX_AGE] || v->given[OPTOUT_OPT_HISTORY_MISSING] ||
+        v->given[OPTOUT_OPT_REPORT_CUTOFF]) {
+        optout_log(LOG_ERR, "robots.txt as it was (--robots-time other than current, --history...) is not yet in the "
+                            "fleet: judge shards with optout filter --history DIR (docs/history.md)");
+        return OPTOUT_EXIT_USAGE;
+    }
     if (v->given[OPTOUT_OPT_LEVEL]) cfg->level = (int)v->num[OPTOUT_OPT_LEVEL];
     if (cfg->parquet_compression) { /* --level checked against the Parquet codec */
         int codec, level;

@@ -21,6 +21,7 @@ int cmd_keygen(int argc, char **argv);
 int cmd_why(int argc, char **argv);
 int cmd_verify(int argc, char **argv);
 int cmd_apply_tags(int argc, char **argv);
+int cmd_history(int argc, char **argv);
 
 /* --agent NAME: appends to *agents (created on first use). Returns an exit code (0 on success). */
 int cli_add_agent(optout_agents **agents, const char *name);

@@ -41,6 +41,7 @@ static const struct program {
 } PROGRAMS[] = {
     {"broker", "optout-broker", NULL}, {"worker", "optout-worker", NULL}, {"run", "optout", "run"},
     {"fetch", "optout", "fetch"},      {"filter", "optout", "filter"},    {"rank", "optout", "rank"},
+    {"history", "optout", "history"},
 };
 #define PROGRAM_COUNT (sizeof PROGRAMS / sizeof *PROGRAMS)
 

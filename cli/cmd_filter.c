@@ -18,6 +18,8 @@
 #include "optout/files.h"
 #include "optout/filter.h"
 #include "optout/blocked.h"
+#include "optout/history.h"
+#include "optout/history_archive.h"
 #include "optout/log.h"
 #include "optout/options.h"
 #include "optout/policy.h"
@@ -43,19 +45,23 @@ static const optout_program_spec FILTER_SPEC = {
         "--output tags: decide and count as usual but write no shard: --out receives one line\n"
         "{\"id\": ..., \"disallowed_user_agents\": [...]} per removed document (by \"line\" when it has\n"
         "no id), for optout apply-tags; --removed is not allowed then.\n"
+        "Robots.txt as it was (docs/history.md): --history DIR (optout history --out DIR) judges every\n"
+        "document under current, crawl, cutoff:YYYY-MM-DD and strictest in one pass; --robots-time\n"
+        "chooses the one that decides (default current), --stats gains by_policy and --policy-report\n"
+        "FILE receives the policies side by side in Markdown.\n"
         "Outputs must be regular files (or new names), none of them an input: files are compared by\n"
         "identity, so ./in.jsonl, its absolute path or a link to it are the input. --stats - writes\n"
         "to standard output.\n",
 };
 
-/* Writes the stats to PATH via a temporary name, or to stdout for "-". */
-static int write_stats(const char *path, const optout_stats *stats, const optout_agents *agents) {
-    if (strcmp(path, "-") == 0) return optout_stats_write_json(stdout, stats, agents, NULL) == 0 && fflush(stdout) == 0 ? 0 : -1;
+/* Writes the stats (with `extra` members, may be NULL) to PATH via a temporary name, or to stdout for "-". */
+static int write_stats(const char *path, const optout_stats *stats, const optout_agents *agents, const char *extra) {
+    if (strcmp(path, "-") == 0) return optout_stats_write_json(stdout, stats, agents, extra) == 0 && fflush(stdout) == 0 ? 0 : -1;
     char tmp[4096];
     snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid());
     FILE *f = fopen(tmp, "w");
     if (!f) return -1;
-    int bad = optout_stats_write_json(f, stats, agents, NULL) != 0;
+    int bad = optout_stats_write_json(f, stats, agents, extra) != 0;
     bad |= fflush(f) != 0 || fsync(fileno(f)) != 0;
     bad |= fclose(f) != 0;
     if (bad || rename(tmp, path) != 0) {
@@ -103,6 +109,23 @@ static int filter_configure(const optout_option_values *v, optout_filter_config 
         optout_options_usage(&FILTER_SPEC, stderr);
         return OPTOUT_EXIT_USAGE;
     }
+    const char *history = v->text[OPTOUT_OPT_HISTORY];
+    optout_robots_time_spec spec = {0};
+    if (v->given[OPTOUT_OPT_ROBOTS_TIME]) (void)optout_robots_time_parse(v->text[OPTOUT_OPT_ROBOTS_TIME], &spec);
+    if (!history && (spec.policy != OPTOUT_ROBOTS_TIME_CURRENT || v->given[OPTOUT_OPT_HISTORY_MAX_AGE] ||
+                     v->given[OPTOUT_OPT_HISTORY_MISSING] || v->given[OPTOUT_OPT_REPORT_CUTOFF] ||
+                     v->given[OPTOUT_OPT_POLICY_REPORT])) {
+        optout_log(LOG_ERR, "filter: --robots-time other than current, --history-max-age, --history-missing, "
+                            "--report-cutoff and --policy-report need the captures: --history DIR (optout history "
+                            "--out DIR)");
+        return OPTOUT_EXIT_USAGE;
+    }
+    if (history && policy->granularity != OPTOUT_GRANULARITY_URL) {
+        optout_log(LOG_ERR, "filter: --granularity %s combines only with today's robots.txt for now: drop --history "
+                            "(robots.txt as it was is judged per URL)",
+                   optout_granularity_name(policy->granularity));
+        return OPTOUT_EXIT_USAGE;
+    }
     if (cfg->output_tags && removed) {
         optout_log(LOG_ERR, "filter: --output tags writes no removed shard (the tags say what goes): drop --removed");
         return OPTOUT_EXIT_USAGE;
@@ -123,6 +146,7 @@ static int filter_configure(const optout_option_values *v, optout_filter_config 
         {"--out", out, 1},
         {"--removed", removed, 1},
         {"--stats", stats, 1},
+        {"--policy-report", v->text[OPTOUT_OPT_POLICY_REPORT], 1},
     };
     char err[PATH_MAX * 2 + 400];
     if (optout_files_check(files, sizeof files / sizeof *files, err, sizeof err) != 0 ||
@@ -133,6 +157,66 @@ static int filter_configure(const optout_option_values *v, optout_filter_config 
     return -1;
 }
 
+/* --history DIR: the archive, its judge and the per-policy statistics. 0, or -1 (logged). */
+static int open_history(const optout_option_values *v, const optout_agents *agents, optout_robots_mode mode,
+                        int unreachable_disallows, optout_history_archive **archive, optout_filter_history *h) {
+    char err[1024];
+    const char *dir = v->text[OPTOUT_OPT_HISTORY];
+    if (v->given[OPTOUT_OPT_ROBOTS_TIME]) (void)optout_robots_time_parse(v->text[OPTOUT_OPT_ROBOTS_TIME], &h->time);
+    h->missing = (optout_history_missing)v->num[OPTOUT_OPT_HISTORY_MISSING];
+    const char *day = v->text[OPTOUT_OPT_REPORT_CUTOFF] ? v->text[OPTOUT_OPT_REPORT_CUTOFF]
+                                                          : OPTOUT_HISTORY_REPORT_CUTOFF_DEFAULT;
+    (void)optout_history_parse_time(day, strlen(day), &h->report_cutoff);
+    int64_t max_age = (int64_t)v->num[OPTOUT_OPT_HISTORY_MAX_AGE] * 86400;
+    if (!(*archive = optout_history_archive_open(dir, err, sizeof err))) {
+        optout_log(LOG_ERR, "--history %s: %s", dir, err);
+        return -1;
+    }
+    optout_history_source src = optout_history_archive_source(*archive);
+    h->judge = optout_history_judge_new(&src, agents, mode, unreachable_disallows, max_age, 0);
+    h->stats = malloc(sizeof *h->stats);
+    if (!h->judge || !h->stats) {
+        optout_log(LOG_ERR, "out of memory");
+        return -1;
+    }
+    optout_stats_policy_init(h->stats, h->time.policy,
+                             h->time.policy == OPTOUT_ROBOTS_TIME_CUTOFF ? h->time.cutoff : h->report_cutoff,
+                             h->missing, max_age);
+    optout_log(LOG_INFO, "history %s: %zu hosts, %zu versions; deciding by %s", dir,
+               optout_history_archive_hosts(*archive), optout_history_archive_versions(*archive),
+               optout_robots_time_name(h->time.policy));
+    return 0;
+}
+
+/* --stats (with by_policy in historical mode) and --policy-report. 0, or -1 (logged). */
+static int write_outputs(const char *stats_path, const char *md_path, const optout_stats *stats,
+                         const optout_filter_history *h, const optout_agents *agents) {
+    char *extra = h ? optout_stats_policy_json(h->stats, agents) : NULL;
+    if (h && !extra) {
+        optout_log(LOG_ERR, "out of memory");
+        return -1;
+    }
+    int rc = 0;
+    if (stats_path && write_stats(stats_path, stats, agents, extra) != 0) {
+        optout_log(LOG_ERR, "writing statistics to %s: %s", stats_path, strerror(errno));
+        rc = -1;
+    }
+    free(extra);
+    if (rc == 0 && md_path && h) {
+        char tmp[4096];
+        snprintf(tmp, sizeof tmp, "%s.tmp.%ld", md_path, (long)getpid());
+        FILE *f = fopen(tmp, "w");
+        int bad = !f || optout_stats_policy_write_md(f, h->stats, agents) != 0;
+        bad |= f && fclose(f) != 0;
+        if (bad || rename(tmp, md_path) != 0) {
+            optout_log(LOG_ERR, "writing %s: %s", md_path, strerror(errno));
+            unlink(tmp);
+            rc = -1;
+        }
+    }
+    return rc;
+}
+
 int cmd_filter(int argc, char **argv) {
     optout_option_values v;
     optout_filter_config cfg = {0};
@@ -140,6 +224,8 @@ int cmd_filter(int argc, char **argv) {
     optout_agents *agents = NULL;
     optout_verdicts *verdicts = NULL;
     optout_policy policy = {0};
+    optout_history_archive *archive_h = NULL;
+    optout_filter_history hist = {0};
     int rc = optout_options_parse(&FILTER_SPEC, argc, argv, &v);
     if (rc < 0) rc = filter_configure(&v, &cfg, &policy, &mode, &agents);
     if (rc >= 0) goto done;
@@ -185,6 +271,11 @@ int cmd_filter(int argc, char **argv) {
         goto done;
     }
     cfg.policy = &policy;
+    if (v.text[OPTOUT_OPT_HISTORY] && open_history(&v, agents, mode, cfg.unreachable_disallows, &archive_h, &hist) != 0) {
+        rc = OPTOUT_EXIT_FAILURE;
+        goto done;
+    }
+    if (hist.judge) cfg.history = &hist;
     optout_stats *stats = malloc(sizeof *stats);
     if (!stats) {
         optout_log(LOG_ERR, "out of memory");
@@ -195,12 +286,14 @@ int cmd_filter(int argc, char **argv) {
     if (optout_filter_shard(&cfg, in, out, optout_shard_format_of_name(out), removed, stats, err, sizeof err) != 0) {
         optout_log(LOG_ERR, "%s", err);
         rc = OPTOUT_EXIT_FAILURE;
-    } else if (stats_path && write_stats(stats_path, stats, agents) != 0) {
-        optout_log(LOG_ERR, "writing statistics to %s: %s", stats_path, strerror(errno));
+    } else if (write_outputs(stats_path, v.text[OPTOUT_OPT_POLICY_REPORT], stats, cfg.history, agents) != 0) {
         rc = OPTOUT_EXIT_FAILURE;
     }
     free(stats);
 done:
+    optout_history_judge_free(hist.judge);
+    free(hist.stats);
+    optout_history_archive_close(archive_h);
     optout_overrides_free((optout_overrides *)policy.overrides);
     optout_domains_free((optout_domains *)policy.domains);
     optout_verdicts_free(verdicts);

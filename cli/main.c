@@ -22,6 +22,7 @@ static void usage(FILE *f) {
           "  keygen         write a CURVE key pair for a broker, worker or status client\n"
           "  verify         check a run directory against its manifest.json (outputs, plan, --inputs)\n"
           "  apply-tags     apply the tags of a tag-mode run (--output tags) to its shards\n"
+          "  history        build a history archive from Common Crawl's robots.txt captures\n"
           "\n"
           "Options of run, fetch, filter and rank may also come from a configuration file (--config FILE,\n"
           "default /etc/optout/optout.conf; see optout config check).\n"
@@ -42,6 +43,7 @@ static int run_command(int argc, char **argv) {
     if (strcmp(argv[0], "why") == 0) return cmd_why(argc, argv);
     if (strcmp(argv[0], "verify") == 0) return cmd_verify(argc, argv);
     if (strcmp(argv[0], "apply-tags") == 0) return cmd_apply_tags(argc, argv);
+    if (strcmp(argv[0], "history") == 0) return cmd_history(argc, argv);
     optout_log(LOG_ERR, "unknown command '%s' (see optout --help)", argv[0]);
     return OPTOUT_EXIT_USAGE;
 }

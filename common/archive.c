@@ -76,10 +76,7 @@ struct optout_archive_writer {
     FILE *idx;
     int bfd;
     uint64_t boff; /* size of the bodies file */
-    ZSTD_CCtx *cctx;
-    int level;
-    void *cbuf;
-    size_t ccap;
+    archive_compressor comp;
     int failed;
 };
 
@@ -87,8 +84,7 @@ static void writer_free(optout_archive_writer *w) {
     if (!w) return;
     if (w->idx) fclose(w->idx);
     if (w->bfd >= 0) close(w->bfd);
-    ZSTD_freeCCtx(w->cctx);
-    free(w->cbuf);
+    archive_compressor_free(&w->comp);
     free(w->tsv_path);
     free(w->bodies_path);
     free(w->dir);
@@ -107,10 +103,10 @@ optout_archive_writer *optout_archive_create(const char *dir, const char *name, 
         return NULL;
     }
     w->bfd = -1;
-    w->level = level ? level : 3;
+    w->comp.level = level;
     if (asprintf(&w->tsv_path, "%s/%s.tsv", dir, name) < 0) w->tsv_path = NULL;
     if (asprintf(&w->bodies_path, "%s/%s.bodies.zst", dir, name) < 0) w->bodies_path = NULL;
-    if (!w->tsv_path || !w->bodies_path || !(w->dir = strdup(dir)) || !(w->cctx = ZSTD_createCCtx())) {
+    if (!w->tsv_path || !w->bodies_path || !(w->dir = strdup(dir))) {
         optout_set_err(err, errlen, "out of memory");
         writer_free(w);
         return NULL;
@@ -166,6 +162,43 @@ static int write_all(int fd, const void *buf, size_t len) {
     return 0;
 }
 
+int archive_append_frame(archive_compressor *c, int fd, const void *body, size_t len, uint64_t *length,
+                         const char *where, char *err, size_t errlen) {
+    if (!c->cctx && !(c->cctx = ZSTD_createCCtx())) {
+        optout_set_err(err, errlen, "%s: out of memory", where);
+        return -1;
+    }
+    size_t bound = ZSTD_compressBound(len);
+    if (bound > c->cap) {
+        void *nb = realloc(c->buf, bound);
+        if (!nb) {
+            optout_set_err(err, errlen, "%s: out of memory (%zu bytes)", where, bound);
+            return -1;
+        }
+        c->buf = nb;
+        c->cap = bound;
+    }
+    size_t clen = ZSTD_compressCCtx(c->cctx, c->buf, c->cap, body ? body : "", len, c->level ? c->level : 3);
+    if (ZSTD_isError(clen)) {
+        optout_set_err(err, errlen, "%s: compressing a body: %s", where, ZSTD_getErrorName(clen));
+        return -1;
+    }
+    if (write_all(fd, c->buf, clen) != 0) {
+        optout_set_err(err, errlen, "%s: %s", where, strerror(errno));
+        return -1;
+    }
+    *length = clen;
+    return 0;
+}
+
+void archive_compressor_free(archive_compressor *c) {
+    ZSTD_freeCCtx(c->cctx);
+    free(c->buf);
+    c->cctx = NULL;
+    c->buf = NULL;
+    c->cap = 0;
+}
+
 int optout_archive_append(optout_archive_writer *w, const optout_fetch_result *r, char *err, size_t errlen) {
     if (w->failed) {
         optout_set_err(err, errlen, "%s: an earlier write failed", w->tsv_path);
@@ -213,29 +246,12 @@ int optout_archive_append(optout_archive_writer *w, const optout_fetch_result *r
                     r->sha256, sha);
             return -1;
         }
-        size_t bound = ZSTD_compressBound(blen);
-        if (bound > w->ccap) {
-            void *nb = realloc(w->cbuf, bound);
-            if (!nb) {
-                optout_set_err(err, errlen, "out of memory");
-                return -1;
-            }
-            w->cbuf = nb;
-            w->ccap = bound;
-        }
-        size_t clen = ZSTD_compressCCtx(w->cctx, w->cbuf, w->ccap, body, blen, w->level);
-        if (ZSTD_isError(clen)) {
-            optout_set_err(err, errlen, "%s: compressing the body of %s: %s", w->bodies_path, host, ZSTD_getErrorName(clen));
-            return -1;
-        }
-        if (write_all(w->bfd, w->cbuf, clen) != 0) {
-            optout_set_err(err, errlen, "%s: %s", w->bodies_path, strerror(errno));
+        if (archive_append_frame(&w->comp, w->bfd, body, blen, &length, w->bodies_path, err, errlen) != 0) {
             w->failed = 1;
             return -1;
         }
         offset = w->boff;
-        length = clen;
-        w->boff += clen;
+        w->boff += length;
     }
     fprintf(w->idx, "%s\t%s\t%ld\t%s\t%s\t%zu\t%d\t%" PRIu32 "\t%" PRIu32 "\t", host,
             optout_outcome_name(r->outcome), r->status, when, sha, blen, r->truncated ? 1 : 0, r->time_ms,

@@ -11,6 +11,12 @@
  *   "archive/pack.tsv:12").
  * - archive_bodies_path(): DIR/PACK.bodies.zst into buf (0, or -1 when it does not fit).
  * - archive_hex_to_sha(): 64 lower-case hex digits -> 32 bytes; 0, or -1 when not such hex.
+ * - archive_append_frame(): compresses a body into exactly one zstd frame (content size recorded)
+ *   with c's context and buffer (made on first use, reused; level 0 means 3) and appends it to fd
+ *   with write(2), unbuffered, so that a frame reaches the kernel before whatever index line
+ *   points at it; *length receives the frame's size. 0, or -1 with err starting with `where`.
+ *   The one writer of the frames that archive_read_body() reads (the robots archive, the history
+ *   archive).
  *
  * The archive's index in memory (verdicts_archive.c), shared by the archive verdict source and the
  * Redis loader so that both see the same hosts:
@@ -28,8 +34,18 @@
 
 #include "optout/archive.h"
 
+struct ZSTD_CCtx_s;
+typedef struct {
+    struct ZSTD_CCtx_s *cctx;
+    void *buf;
+    size_t cap;
+    int level;
+} archive_compressor;
 #define ARCHIVE_BODY_MAX ((uint64_t)64 << 20) /* largest body size an index line may claim */
 
+int archive_append_frame(archive_compressor *c, int fd, const void *body, size_t len, uint64_t *length,
+                         const char *where, char *err, size_t errlen);
+void archive_compressor_free(archive_compressor *c);
 void archive_record_location(const optout_archive_record *rec, uint64_t *offset, uint64_t *length);
 int archive_read_body(int fd, const char *where, uint64_t offset, uint64_t length, uint64_t size,
                       const unsigned char sha[32], char **body, char *err, size_t errlen);

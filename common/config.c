@@ -27,7 +27,7 @@
 #include "optout/options.h"
 #include "optout/util.h"
 
-const char *const optout_config_sections[] = {"common", "broker", "worker", "run", "fetch", "filter", "rank", NULL};
+const char *const optout_config_sections[] = {"common", "broker", "worker", "run", "fetch", "filter", "rank", "history", NULL};
 
 struct optout_config {
     char *name;
@@ -153,7 +153,7 @@ optout_config *optout_config_parse(const char *name, const char *text, size_t le
             if (!section) {
                 snprintf(whybuf, sizeof whybuf,
                          "unknown section [%.*s] (sections: [common], [broker], [worker], [run], [fetch], [filter], "
-                         "[rank])",
+                         "[rank], [history])",
                          (int)(ne - ns > 64 ? 64 : ne - ns), ns);
                 why = whybuf;
                 goto fail;

@@ -152,6 +152,12 @@ static void fetch_fail(fetch_loop *L, const char *fmt, ...) {
     va_end(ap);
 }
 
+size_t optout_fetch_body_cut(const char *body, size_t len) {
+    size_t cut = len;
+    while (cut > 0 && body[cut - 1] != '\n' && body[cut - 1] != '\r') cut--;
+    return cut > 0 ? cut : len;
+}
+
 int optout_fetch_scheme_parse(const char *name, optout_fetch_scheme *scheme) {
     if (!name) return -1;
     if (strcmp(name, "auto") == 0) *scheme = OPTOUT_FETCH_AUTO;
@@ -544,11 +550,7 @@ static void fetch_done(fetch_loop *L, CURL *easy, CURLcode code) {
             r.outcome = OPTOUT_OUTCOME_OK;
             r.truncated = s->truncated;
             size_t len = s->len;
-            if (s->truncated) { /* cut after the last line end within the limit */
-                size_t cut = len;
-                while (cut > 0 && s->body[cut - 1] != '\n' && s->body[cut - 1] != '\r') cut--;
-                if (cut > 0) len = cut;
-            }
+            if (s->truncated) len = optout_fetch_body_cut(s->body, len); /* after the last line end */
             r.body = s->body ? s->body : "";
             r.body_len = len;
             if (optout_robots_looks_utf16(r.body, r.body_len))

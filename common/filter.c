@@ -7,7 +7,9 @@
 #include "optout/filter.h"
 
 #include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
+#include <strings.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -131,6 +133,13 @@ struct filter_run {
     optout_agentset *sets;
     size_t decisions_cap;
     optout_strmap *losses; /* host key -> struct host_loss, for the shard's top hosts */
+    /* historical mode: each policy's top hosts, and the document's verdict under each policy */
+    optout_strmap *policy_losses[OPTOUT_ROBOTS_TIME_COUNT];
+    size_t ccbot;  /* CCBot's index in the agent list, or SIZE_MAX */
+    int judged;    /* the document was judged under each policy (else all four decided alike) */
+    optout_policy_verdict verdicts[OPTOUT_ROBOTS_TIME_COUNT];
+    char host[OPTOUT_HOSTKEY_MAX]; /* the document's host key, for the policies' top hosts */
+    size_t host_len;
 };
 
 struct host_loss {
@@ -138,11 +147,11 @@ struct host_loss {
 };
 
 /* A removed document of `host`: counted for the shard's top hosts by removed tokens. */
-static int note_loss(struct filter_run *run, const char *host, size_t len, uint64_t tokens) {
-    struct host_loss *l = optout_strmap_get(run->losses, host, len);
+static int note_loss(optout_strmap *losses, const char *host, size_t len, uint64_t tokens) {
+    struct host_loss *l = optout_strmap_get(losses, host, len);
     if (!l) {
         if (len >= OPTOUT_TOP_HOST_MAX || !(l = calloc(1, sizeof *l))) return len >= OPTOUT_TOP_HOST_MAX ? 0 : -1;
-        if (optout_strmap_put(run->losses, host, len, l, NULL) != 0) {
+        if (optout_strmap_put(losses, host, len, l, NULL) != 0) {
             free(l);
             return -1;
         }
@@ -169,13 +178,13 @@ static int collect_loss(const char *key, size_t len, void *value, void *arg) {
 }
 
 /* The shard's OPTOUT_TOP_HOSTS_PER_SHARD hosts with the most removed tokens, into the stats. */
-static int add_top_losses(struct filter_run *run) {
-    struct loss_list list = {.items = malloc((optout_strmap_count(run->losses) + 1) * sizeof *list.items)};
+static int add_top_losses(optout_strmap *losses, optout_stats *stats) {
+    struct loss_list list = {.items = malloc((optout_strmap_count(losses) + 1) * sizeof *list.items)};
     if (!list.items) return -1;
-    optout_strmap_each(run->losses, collect_loss, &list);
+    optout_strmap_each(losses, collect_loss, &list);
     qsort(list.items, list.count, sizeof *list.items, optout_host_loss_cmp);
     size_t n = list.count < OPTOUT_TOP_HOSTS_PER_SHARD ? list.count : OPTOUT_TOP_HOSTS_PER_SHARD;
-    optout_stats_add_host_losses(run->stats, list.items, n);
+    optout_stats_add_host_losses(stats, list.items, n);
     free(list.items);
     return 0;
 }
@@ -233,11 +242,80 @@ static int mark_removed(struct filter_run *run, const struct optout_hostkey_entr
                         optout_agentset *set, char *err, size_t errlen) {
     facts->removed = 1;
     facts->disallowed = set;
-    if (note_loss(run, hk->key, hk->key_len, facts->tokens) != 0) {
+    memcpy(run->host, hk->key, hk->key_len + 1);
+    run->host_len = hk->key_len;
+    if (note_loss(run->losses, hk->key, hk->key_len, facts->tokens) != 0) {
         snprintf(err, errlen, "out of memory");
         return -1;
     }
     return 0;
+}
+
+/* Historical mode (filter.h): the document under every policy, from today's disallowed agents in
+ * *set; *set and *removed receive the chosen policy's verdict. */
+static int judge_history(struct filter_run *run, const optout_json_value *v, const struct optout_hostkey_entry *hk,
+                         const char *u, size_t ulen, optout_agentset *set, const optout_doc_facts *facts, int *removed,
+                         char *err, size_t errlen) {
+    const optout_filter_history *h = run->cfg->history;
+    const optout_json_value *dump = first_present(&v[F_DUMP], &v[F_META_DUMP]);
+    const optout_json_value *date = first_present(&v[F_DATE], &v[F_META_DATE]);
+    optout_doc_time t;
+    optout_history_doc_time(dump->present && dump->is_string ? dump->s : NULL, dump->len,
+                            date->present && date->is_string ? date->s : NULL, date->len, &t);
+    optout_history_pick pick;
+    optout_agentset then;
+    int judged = optout_history_judge_doc(h->judge, hk->key, hk->key_len, u, ulen, &t, &pick, &then, err, errlen);
+    if (judged < 0) return -1;
+    size_t agent_count = optout_agents_count(run->cfg->agents);
+    int64_t cutoff = h->time.policy == OPTOUT_ROBOTS_TIME_CUTOFF ? h->time.cutoff : h->report_cutoff;
+    optout_history_combine(set, judged ? &then : NULL, &t, cutoff, h->missing, agent_count, run->verdicts);
+    const optout_policy_verdict *chosen = &run->verdicts[h->time.policy];
+    *set = chosen->agents;
+    *removed = chosen->removed;
+    run->judged = 1;
+    memcpy(run->host, hk->key, hk->key_len + 1);
+    run->host_len = hk->key_len;
+    int same = pick.coverage == OPTOUT_COVERAGE_SAME_CRAWL;
+    optout_policy_doc d = {.coverage = pick.coverage, .removed_crawl = run->verdicts[OPTOUT_ROBOTS_TIME_CRAWL].removed,
+                           .time = &t, .same_crawl = same ? &then : NULL,
+                           .ccbot = same && run->ccbot != SIZE_MAX && optout_agentset_has(&then, run->ccbot)};
+    optout_stats_policy_add_judged(h->stats, agent_count, facts, &d);
+    return 0;
+}
+
+/* Historical mode: the document into every policy's statistics and top hosts (decided alike under
+ * every policy unless it was judged). */
+static int count_policies(struct filter_run *run, const optout_doc_facts *facts, const char *host, size_t host_len) {
+    size_t agent_count = optout_agents_count(run->cfg->agents);
+    for (int p = 0; p < OPTOUT_ROBOTS_TIME_COUNT; p++) {
+        optout_doc_facts f = *facts;
+        if (run->judged) {
+            f.removed = run->verdicts[p].removed;
+            f.disallowed = f.removed ? &run->verdicts[p].agents : NULL;
+        }
+        optout_stats_add_doc(&run->cfg->history->stats->policy[p], agent_count, &f);
+        if (f.removed && host && note_loss(run->policy_losses[p], host, host_len, f.tokens) != 0) return -1;
+    }
+    return 0;
+}
+
+/* Historical mode: the counters the filter keeps outside the buckets (today's outcomes, bad input,
+ * estimates, the sample) are the same under every policy: what the shard added to the run's
+ * statistics since `before` is added to each policy's. */
+static void copy_counters(optout_stats_policy *bp, const optout_stats *now, const optout_stats *before) {
+    for (int p = 0; p < OPTOUT_ROBOTS_TIME_COUNT; p++) {
+        optout_stats *s = &bp->policy[p];
+        for (int o = 0; o < OPTOUT_OUTCOME_COUNT; o++) s->docs_by_outcome[o] += now->docs_by_outcome[o] - before->docs_by_outcome[o];
+        s->bad_json += now->bad_json - before->bad_json;
+        s->no_url += now->no_url - before->no_url;
+        s->bad_url += now->bad_url - before->bad_url;
+        s->no_host += now->no_host - before->no_host;
+        s->bad_idna += now->bad_idna - before->bad_idna;
+        s->line_too_long += now->line_too_long - before->line_too_long;
+        s->tokens_estimated_docs += now->tokens_estimated_docs - before->tokens_estimated_docs;
+        s->docs_not_sampled += now->docs_not_sampled - before->docs_not_sampled;
+        s->sample_ppm = now->sample_ppm;
+    }
 }
 
 /* Decides one parsed document; fills facts->disallowed (into *set) and the stats counters. */
@@ -287,6 +365,11 @@ static int decide(struct filter_run *run, const optout_json_value *v, optout_sta
     if (pol && pol->granularity != OPTOUT_GRANULARITY_URL)
         n = optout_policy_extend(pol, hk->key, hk->key_len, verdict.outcome == OPTOUT_OUTCOME_OK ? verdict.rules : NULL,
                                  optout_agents_count(cfg->agents), set, NULL);
+    if (cfg->history && verdict.outcome != OPTOUT_OUTCOME_NOT_RANKED) { /* the chosen policy decides */
+        int removed;
+        if (judge_history(run, v, hk, u, ulen, set, facts, &removed, err, errlen) != 0) return -1;
+        return removed ? mark_removed(run, hk, facts, set, err, errlen) : 0;
+    }
     return n > 0 ? mark_removed(run, hk, facts, set, err, errlen) : 0;
 }
 
@@ -393,11 +476,14 @@ static int process_doc(struct filter_run *run, const optout_doc *d, optout_doc_d
     optout_doc_facts facts = {.cls = OPTOUT_CLASS_UNKNOWN};
     optout_agentset_clear(set);
     *dec = (optout_doc_decision){.written = 1, .agents = set};
+    run->judged = 0;
+    run->host_len = 0;
     run->line_no += d->kind != OPTOUT_DOC_PIECE || d->last_piece;
     if (d->kind == OPTOUT_DOC_PIECE) { /* too long to decide: kept whole (piece by piece) and counted once */
         if (d->last_piece) {
             run->stats->line_too_long++;
             optout_stats_add_doc(run->stats, agent_count, &facts);
+            if (cfg->history && count_policies(run, &facts, NULL, 0) != 0) goto oom;
         }
         return 0;
     }
@@ -423,9 +509,13 @@ static int process_doc(struct filter_run *run, const optout_doc *d, optout_doc_d
         }
     }
     optout_stats_add_doc(run->stats, agent_count, &facts);
+    if (cfg->history && count_policies(run, &facts, run->host_len ? run->host : NULL, run->host_len) != 0) goto oom;
     dec->removed = (uint8_t)facts.removed;
     if (run->tags && facts.removed && write_tag(run, d, set, err, errlen) != 0) return -1;
     return 0;
+oom:
+    snprintf(err, errlen, "out of memory");
+    return -1;
 }
 
 /* The hosts of docs[from, to) that will need a verdict, asked for in one round trip. */
@@ -485,13 +575,26 @@ int optout_filter_shard(const optout_filter_config *cfg, const char *in, const c
                         size_t errlen) {
     char serr[OPTOUT_SHARD_ERR_LEN];
     struct filter_run run = {.cfg = cfg, .in = in, .stats = stats};
+    optout_stats *before = NULL; /* historical mode: the counters before this shard (copy_counters) */
     optout_docsource *src = NULL;
     optout_docsink *sink = NULL;
     int rc = -1;
     run.cache = calloc(OPTOUT_HOSTKEY_CACHE, sizeof *run.cache);
     run.losses = optout_strmap_new();
-    if (!run.cache || !run.losses) {
+    int no_memory = !run.cache || !run.losses;
+    for (int p = 0; cfg->history && p < OPTOUT_ROBOTS_TIME_COUNT; p++)
+        no_memory |= !(run.policy_losses[p] = optout_strmap_new());
+    if (cfg->history && !no_memory && (before = malloc(sizeof *before))) *before = *stats;
+    if (no_memory || (cfg->history && !before)) {
         snprintf(err, errlen, "out of memory");
+        goto done;
+    }
+    run.ccbot = SIZE_MAX;
+    for (size_t a = 0; a < optout_agents_count(cfg->agents); a++)
+        if (strcasecmp(optout_agents_name(cfg->agents, a), "CCBot") == 0) run.ccbot = a;
+    if (cfg->history && cfg->policy && cfg->policy->granularity != OPTOUT_GRANULARITY_URL) {
+        snprintf(err, errlen, "robots.txt as it was is judged per URL: %s granularity is only for today's robots.txt",
+                 optout_granularity_name(cfg->policy->granularity));
         goto done;
     }
     if (cfg->output_tags && removed) { /* the tags file takes the outputs' place */
@@ -550,7 +653,11 @@ int optout_filter_shard(const optout_filter_config *cfg, const char *in, const c
                  cfg->url_field ? cfg->url_field : "url or metadata.url");
         goto done;
     }
-    if (add_top_losses(&run) != 0) {
+    if (cfg->history) copy_counters(cfg->history->stats, stats, before);
+    int lost = add_top_losses(run.losses, run.stats) != 0;
+    for (int p = 0; cfg->history && p < OPTOUT_ROBOTS_TIME_COUNT; p++)
+        lost |= add_top_losses(run.policy_losses[p], &cfg->history->stats->policy[p]) != 0;
+    if (lost) {
         snprintf(err, errlen, "out of memory");
         goto done;
     }
@@ -574,6 +681,8 @@ done:
     optout_docsource_close(src);
     free(run.cache);
     optout_strmap_free(run.losses, free);
+    free(before);
+    for (int p = 0; p < OPTOUT_ROBOTS_TIME_COUNT; p++) optout_strmap_free(run.policy_losses[p], free);
     free(run.url_buf);
     free(run.id_buf);
     free(run.tag_buf);

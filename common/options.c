@@ -14,9 +14,11 @@
 #include <sys/stat.h>
 
 #include "optout/config.h"
+#include "optout/history.h"
 #include "optout/log.h"
 #include "optout/memory.h"
 #include "optout/msg.h"
+#include "optout/ccsource.h"
 #include "optout/parse.h"
 #include "optout/policy.h"
 #include "optout/rank.h"
@@ -29,6 +31,7 @@
 #define K OPTOUT_PROG_RANK
 #define FE OPTOUT_PROG_FETCH
 #define W OPTOUT_PROG_WORKER
+#define H OPTOUT_PROG_HISTORY
 
 /* ---- the checks of values that are neither numbers nor choices ----------------------------- */
 
@@ -36,6 +39,21 @@ static int check_sample(const char *v, char *err, size_t errlen) {
     uint32_t ppm;
     if (optout_sample_parse(v, &ppm) == 0) return 0;
     optout_set_err(err, errlen, "expected a fraction P with 0 < P <= 1, got '%.200s'", v);
+    return -1;
+}
+
+/* robots.txt as it was (history.h): a policy, a day */
+static int check_robots_time(const char *v, char *err, size_t errlen) {
+    optout_robots_time_spec spec;
+    if (optout_robots_time_parse(v, &spec) == 0) return 0;
+    optout_set_err(err, errlen, "expected current, crawl, cutoff:YYYY-MM-DD or strictest, got '%.200s'", v);
+    return -1;
+}
+
+static int check_day(const char *v, char *err, size_t errlen) {
+    int64_t t;
+    if (strlen(v) == 10 && optout_history_parse_time(v, 10, &t) == 0) return 0;
+    optout_set_err(err, errlen, "expected a day YYYY-MM-DD, got '%.200s'", v);
     return -1;
 }
 
@@ -122,6 +140,18 @@ static int check_existing(const char *v, int want_dir, char *err, size_t errlen)
 }
 static int check_file(const char *v, char *err, size_t errlen) { return check_existing(v, 0, err, errlen); }
 static int check_dir(const char *v, char *err, size_t errlen) { return check_existing(v, 1, err, errlen); }
+
+/* --cc-crawls: crawl ids, comma-separated (ccsource.h reads them). */
+static int check_cc_crawls(const char *v, char *err, size_t errlen) { return optout_cc_crawls_parse(v, NULL, err, errlen); }
+
+/* --cc-base: an http(s) URL with a host, or a directory that exists. */
+static int check_cc_base(const char *v, char *err, size_t errlen) {
+    if (!optout_cc_is_url(v)) return check_existing(v, 1, err, errlen);
+    const char *host = strstr(v, "://") + 3;
+    if (*host && *host != '/') return 0;
+    optout_set_err(err, errlen, "expected http(s)://HOST[/PATH] or a directory, got '%.200s'", v);
+    return -1;
+}
 /* an input file, or "-" (standard input) */
 static int check_input(const char *v, char *err, size_t errlen) {
     return strcmp(v, "-") == 0 ? 0 : check_existing(v, 0, err, errlen);
@@ -157,6 +187,7 @@ static const char *const STAGES[] = {"rank", "fetch", NULL};
 static const char *const MISSING_URL[] = {"fail", "keep", NULL};
 static const char *const OUTPUT_FORMATS[] = {"same", "jsonl", "parquet", NULL};
 static const char *const PARQUET_CODECS[] = {"zstd", "snappy", "gzip", "lz4", "none", NULL};
+static const char *const HISTORY_MISSING[] = {"current", "keep", "remove", NULL}; /* optout_history_missing */
 
 #define ROW(n, i, t, p, a, d, lo, hi, ch, ck, h) {n, OPTOUT_OPT_##i, OPTOUT_OT_##t, p, a, d, lo, hi, ch, ck, h, 0, 0, 0}
 #define SHORT(c, n, i, t, p, a, d, lo, hi, ck, h) \
@@ -167,7 +198,7 @@ static const char *const PARQUET_CODECS[] = {"zstd", "snappy", "gzip", "lz4", "n
 const optout_option optout_option_table[] = {
     /* what to run on */
     ROW("dir", DIR, STRING, B, "DIR", NULL, 0, 0, NULL, NULL, "the run directory (created when missing)"),
-    ROW("out", RUN_OUT, STRING, R | K | FE, "DIR", NULL, 0, 0, NULL, NULL, "the run directory (created when missing)"),
+    ROW("out", RUN_OUT, STRING, R | K | FE | H, "DIR", NULL, 0, 0, NULL, NULL, "the run directory (created when missing)"),
     {"corpus", OPTOUT_OPT_CORPUS, OPTOUT_OT_LIST, B | R | K, "PATH|GLOB...", NULL, 0, 0, NULL, NULL,
      "input shards: paths or quoted globs ('**' included); several after one --corpus", 0, 0, 1},
     ROW("in", IN, STRING, F, "SHARD", NULL, 0, 0, NULL, check_input, "the input shard"),
@@ -201,6 +232,19 @@ const optout_option optout_option_table[] = {
         "a deterministic sample, 0 < P <= 1: estimates only, no shard"),
     ROW("sample-shards", SAMPLE_SHARDS, FLAG, B | R, NULL, "false", 0, 0, NULL, NULL,
         "with --sample: also write the sampled documents, into DIR/sample/"),
+    /* robots.txt as it was (docs/history.md); the fleet does not judge by captures yet */
+    ROW("robots-time", ROBOTS_TIME, STRING, B | R | F, "POLICY", "current", 0, 0, NULL, check_robots_time,
+        "current, crawl, cutoff:YYYY-MM-DD or strictest (docs/history.md)"),
+    ROW("history", HISTORY, STRING, B | R | F, "DIR", "(none)", 0, 0, NULL, check_dir,
+        "a history archive (optout history --out DIR): robots.txt as it was"),
+    ROW("history-max-age", HISTORY_MAX_AGE, NUMBER, B | R | F, "DAYS", "365", 0, 36500, NULL, NULL,
+        "how old an earlier capture may be"),
+    ROW("history-missing", HISTORY_MISSING, CHOICE, B | R | F, NULL, "current", 0, 0, HISTORY_MISSING, NULL,
+        "a document without a capture or a time: today's robots.txt, keep or remove"),
+    ROW("report-cutoff", REPORT_CUTOFF, STRING, B | R | F, "YYYY-MM-DD", OPTOUT_HISTORY_REPORT_CUTOFF_DEFAULT, 0, 0,
+        NULL, check_day, "the report's cutoff column (unless --robots-time is cutoff:)"),
+    ROW("policy-report", POLICY_REPORT, STRING, F, "FILE", "(none)", 0, 0, NULL, NULL,
+        "with --history: the policies side by side (Markdown)"),
     /* the outputs */
     ROW("removed", REMOVED, FLAG, B | R, NULL, "false", 0, 0, NULL, NULL, "also write the removed documents"),
     ROW("output", OUTPUT, CHOICE, B | R | F, NULL, "shards", 0, 0, OUTPUTS, NULL,
@@ -236,7 +280,7 @@ const optout_option optout_option_table[] = {
     ROW("metric", METRIC, CHOICE, B | R | K, NULL, "tokens", 0, 0, METRICS, NULL, "what ranks a host"),
     ROW("partitions", PARTITIONS, NUMBER, B | R, "P", "64", 1, OPTOUT_RANK_PARTITIONS_MAX, NULL, NULL,
         "ranking reduce tasks"),
-    ROW("hosts", HOSTS, STRING, B | R | FE, "FILE", NULL, 0, 0, NULL, check_file,
+    ROW("hosts", HOSTS, STRING, B | R | FE | H, "FILE", NULL, 0, 0, NULL, check_file,
         "the hosts to fetch: one host key a line, # comments"),
     ROW("fetch-tasks", FETCH_TASKS, NUMBER, B | R, "N", "64", 1, 100000, NULL, NULL, "fetch tasks"),
     ROW("scheme", SCHEME, CHOICE, B | R | FE, NULL, "auto", 0, 0, SCHEMES, NULL, "robots.txt over https, http or both"),
@@ -266,9 +310,16 @@ const optout_option optout_option_table[] = {
         "a whole transfer's time limit, seconds (a fraction allowed)"),
     ROW("connect-timeout", FETCH_CONNECT_TIMEOUT, STRING, FE, "S", "10", 0, 0, NULL, check_seconds,
         "a connection's time limit, seconds (a fraction allowed)"),
-    ROW("retries", FETCH_RETRIES_CLI, NUMBER, FE, "N", "2", 0, 100, NULL, NULL,
+    ROW("retries", FETCH_RETRIES_CLI, NUMBER, FE | H, "N", "2", 0, 100, NULL, NULL,
         "extra attempts for 5xx, 429, timeouts, resets"),
-    ROW("quiet", QUIET, FLAG, FE, NULL, "false", 0, 0, NULL, NULL, "no progress on stderr"),
+    ROW("quiet", QUIET, FLAG, FE | H, NULL, "false", 0, 0, NULL, NULL, "no progress on stderr"),
+    /* optout history: Common Crawl's robots.txt captures */
+    {"cc-robots", OPTOUT_OPT_CC_ROBOTS, OPTOUT_OT_LIST, H, "PATH|GLOB|URL...", NULL, 0, 0, NULL, NULL,
+     "robotstxt WARC files: paths, quoted globs, http(s) URLs; several after one --cc-robots", 0, 0, 1},
+    ROW("cc-crawls", CC_CRAWLS, STRING, H, "CC-MAIN-YYYY-WW,...", NULL, 0, 0, NULL, check_cc_crawls,
+        "crawls whose crawl-data/CRAWL/robotstxt.paths.gz (under --cc-base) lists the files"),
+    ROW("cc-base", CC_BASE, STRING, H, "URL|DIR", OPTOUT_HISTORY_CC_BASE_DEFAULT, 0, 0, NULL, check_cc_base,
+        "where crawl-data/ is: an http(s) URL or a local directory"),
     /* optout-worker */
     SHORT('c', "connect", CONNECT, STRING, W, "ENDPOINT", NULL, 0, 0, NULL,
           "the broker: tcp://HOST:PORT or ipc:///PATH"),
@@ -328,7 +379,7 @@ static unsigned program_of_section(const char *section) {
     static const struct {
         const char *section;
         unsigned program;
-    } map[] = {{"broker", B}, {"run", R}, {"filter", F}, {"rank", K}, {"fetch", FE}, {"worker", W}};
+    } map[] = {{"broker", B}, {"run", R}, {"filter", F}, {"rank", K}, {"fetch", FE}, {"worker", W}, {"history", H}};
     for (size_t i = 0; i < sizeof map / sizeof *map; i++)
         if (strcmp(section, map[i].section) == 0) return map[i].program;
     return 0;

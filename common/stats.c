@@ -358,3 +358,7 @@ int optout_stats_write_json(FILE *f, const optout_stats *s, const optout_agents 
     fputs("}\n", f);
     return ferror(f) ? -1 : 0;
 }
+
+void optout_bucket_add(optout_bucket *b, const optout_doc_facts *doc, int removed) { bucket_add(b, doc, removed); }
+void optout_bucket_merge(optout_bucket *into, const optout_bucket *from) { bucket_merge(into, from); }
+void optout_bucket_write_json(FILE *f, const optout_bucket *b) { write_bucket_fields(f, b); }

@@ -105,6 +105,11 @@ typedef int (*optout_fetch_callback)(const optout_fetch_result *r, void *arg, ch
 int optout_fetch_hosts(const optout_fetch_options *o, const char *const *hosts, size_t count,
                        optout_fetch_callback cb, void *arg, char *err, size_t errlen);
 
+/* Where a robots.txt body longer than OPTOUT_FETCH_BODY_MAX is cut: the length of body[0..len)
+ * up to and including its last line end ('\n' or '\r'), len when it has none. A half line kept
+ * could read as a different rule ("Disallow: /private" cut to "Disallow: /"). */
+size_t optout_fetch_body_cut(const char *body, size_t len);
+
 /* "auto" / "https" / "http" -> scheme; -1 when unknown. */
 int optout_fetch_scheme_parse(const char *name, optout_fetch_scheme *scheme);
 

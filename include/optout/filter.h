@@ -23,6 +23,14 @@
  *   bytes, a first record that is not JSON) fails; so does a shard in which no document has a URL
  *   unless missing_url_keep (a wrong --url-field must not pass as "nothing to remove").
  * - Stats are added to *stats (which the caller initialises), so one stats can sum many shards.
+ * - Historical mode (cfg->history, history.h): every document whose host today's verdict source
+ *   judges (an override or a host outside the plan is decided alike under every policy) is judged
+ *   under the four policies in one pass: today's verdict, the capture the judge picks for its
+ *   (crawl, time), their combination. The chosen policy decides what is written, removed and
+ *   tagged and what *stats counts; history->stats counts every policy and the captures' coverage.
+ *   The document's crawl is the first CC-MAIN-YYYY-WW in the dump field's raw text (a path such
+ *   as Dolma's metadata.cc_segment works), its time the date field, else the crawl week's Monday.
+ *   Only per-URL granularity combines with it (host and domain are an error).
  */
 #ifndef OPTOUT_FILTER_H
 #define OPTOUT_FILTER_H
@@ -34,7 +42,17 @@
 #include "optout/policy.h"
 #include "optout/shard.h"
 #include "optout/stats.h"
+#include "optout/stats_policy.h"
 #include "optout/verdicts.h"
+
+/* Historical mode: what judges a document's past robots.txt and how the policies combine. */
+typedef struct {
+    optout_history_judge *judge;    /* the captures (history.h); one per thread */
+    optout_robots_time_spec time;   /* the chosen policy */
+    int64_t report_cutoff;          /* the cutoff column's day when the chosen policy is not cutoff */
+    optout_history_missing missing; /* no capture, or no time */
+    optout_stats_policy *stats;     /* every policy's statistics, added to (the caller initialises) */
+} optout_filter_history;
 
 typedef struct {
     const optout_agents *agents;
@@ -54,6 +72,7 @@ typedef struct {
     int parquet_level;
     int output_format; /* 0: the input's format; 1: JSON Lines (a Parquet input converted); 2: Parquet */
     uint64_t max_memory; /* Parquet input: what one row group may hold (docsource.h; 0: no limit) */
+    const optout_filter_history *history; /* NULL: today's robots.txt alone */
 } optout_filter_config;
 
 /* Filters `in` into `out` (format `out_format`) and, when `removed` is not NULL, the removed

@@ -115,6 +115,12 @@ void optout_stats_add_host_losses(optout_stats *stats, const optout_host_loss *l
  * bytewise (a total order: what is kept and shown never depends on the order of merges). */
 int optout_host_loss_cmp(const void *a, const void *b);
 
+/* A bucket of one's own (stats_policy.h keeps some): one document in (removed or not), a bucket
+ * added to another, and its eight members as JSON ("docs_in": N, ...; no braces). */
+void optout_bucket_add(optout_bucket *b, const optout_doc_facts *doc, int removed);
+void optout_bucket_merge(optout_bucket *into, const optout_bucket *from);
+void optout_bucket_write_json(FILE *f, const optout_bucket *b);
+
 /* Year index for by_year; years outside [OPTOUT_YEAR_MIN, OPTOUT_YEAR_MAX] count as unknown. */
 size_t optout_stats_year_slot(int year);
 

@@ -50,3 +50,11 @@ optout_fuzz_target(fuzz_parquet
           common/parquet_read.c common/parquet_json.c common/parquet_write.c common/parquet_arrow.c common/log.c
           common/util.c
   INCLUDES common LIBS PkgConfig::DEPS PkgConfig::PQCODECS ${SNAPPY_LIBRARY})
+
+# Common Crawl robotstxt WARC files: gzip members, records, HTTP responses, damage (zlib linked
+# uninstrumented; fetch.c for its body cut, history.c for dates and crawl ids).
+optout_fuzz_target(fuzz_warc
+  SOURCES common/warc.c common/history.c common/history_select.c common/fetch.c common/robots.c
+          common/robots_protego.c common/agents.c common/strmap.c common/rundir.c common/log.c
+          common/util.c
+  LIBS PkgConfig::DEPS)

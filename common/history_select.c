@@ -1,0 +1,264 @@
+/* history_select.c — which capture judges a document, and the judge that turns it into a verdict
+ * (include/optout/history.h has the rules, step by step; docs/history.md the user's view). */
+#include "optout/history.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "optout/strmap.h"
+#include "optout/util.h"
+
+optout_history_scheme optout_history_url_scheme(const char *url, size_t len) {
+    return len > 8 && optout_lower(url[0]) == 'h' && optout_lower(url[1]) == 't' && optout_lower(url[2]) == 't' &&
+                   optout_lower(url[3]) == 'p' && optout_lower(url[4]) == 's' && url[5] == ':'
+               ? OPTOUT_HISTORY_HTTPS
+               : OPTOUT_HISTORY_HTTP;
+}
+
+static int cmp_str(const char *a, const char *b) {
+    if (!a || !b) return (a != NULL) - (b != NULL);
+    return strcmp(a, b);
+}
+
+/* > 0 when a is preferred to b among versions whose deciding times are equal: the later last, Common
+ * Crawl, the greater crawl id, the greater SHA-256, then status, outcome and redirect target, so that
+ * the choice never depends on the order of the list. */
+static int tiebreak(const optout_history_version *a, const optout_history_version *b) {
+    int c;
+    if (a->last != b->last) return a->last > b->last ? 1 : -1;
+    if (a->origin != b->origin) return a->origin == OPTOUT_HISTORY_CC ? 1 : -1;
+    if ((c = strcmp(a->crawl, b->crawl)) != 0) return c;
+    if ((c = strcmp(a->sha256, b->sha256)) != 0) return c;
+    if (a->status != b->status) return a->status > b->status ? 1 : -1;
+    if (a->outcome != b->outcome) return a->outcome > b->outcome ? 1 : -1;
+    return cmp_str(a->redirect, b->redirect);
+}
+
+struct resolved {
+    int ok; /* 0: an unresolved redirect (no capture) */
+    const optout_history_version *final;
+    const char *host;
+    size_t host_len;
+    unsigned hops;
+    optout_outcome outcome;
+};
+
+/* Follows v's redirects (step 0): into the target's version of the same origin and crawl, of the
+ * target's scheme, holding its first capture at or after the redirect's time. 0 (r->ok says
+ * whether it resolved), or -1 when the source failed. */
+static int resolve(const optout_history_source *src, const char *host, size_t len, const optout_history_version *v,
+                   struct resolved *r, char *err, size_t errlen) {
+    const optout_history_version *cur = v;
+    int64_t at = v->first;
+    *r = (struct resolved){.ok = 1, .final = v, .host = host, .host_len = len, .outcome = v->outcome};
+    while (cur->redirect) {
+        if (r->hops == OPTOUT_HISTORY_MAX_HOPS) { /* a longer chain or a loop: as a fetch's */
+            r->outcome = OPTOUT_OUTCOME_UNAVAILABLE;
+            return 0;
+        }
+        optout_history_host th;
+        int rc = src->lookup(src->arg, cur->redirect, strlen(cur->redirect), &th, err, errlen);
+        if (rc < 0) return -1;
+        const optout_history_version *best = NULL;
+        int64_t best_at = 0;
+        for (size_t i = 0; rc == 1 && i < th.count; i++) {
+            const optout_history_version *tv = &th.versions[i];
+            if (tv->origin != cur->origin || tv->scheme != cur->redirect_scheme || tv->last < at ||
+                strcmp(tv->crawl, cur->crawl) != 0)
+                continue;
+            int64_t tat = tv->first > at ? tv->first : at;
+            if (!best || tat < best_at || (tat == best_at && tiebreak(tv, best) > 0)) {
+                best = tv;
+                best_at = tat;
+            }
+        }
+        if (!best) {
+            r->ok = 0;
+            return 0;
+        }
+        cur = best;
+        at = best_at;
+        r->final = cur;
+        r->host = th.host;
+        r->host_len = th.host_len;
+        r->outcome = cur->outcome;
+        r->hops++;
+    }
+    return 0;
+}
+
+/* Step 1 for one scheme: the latest capture at or before t, else the first in the crawl. */
+static size_t pick_in_crawl(const optout_history_version *v, const unsigned char *cand, size_t n,
+                            optout_history_scheme scheme, int64_t t) {
+    size_t before = n, after = n;
+    for (size_t i = 0; i < n; i++) {
+        if (!cand[i] || v[i].scheme != scheme) continue;
+        if (v[i].first <= t) {
+            if (before == n || v[i].first > v[before].first ||
+                (v[i].first == v[before].first && tiebreak(&v[i], &v[before]) > 0))
+                before = i;
+        } else if (after == n || v[i].first < v[after].first ||
+                   (v[i].first == v[after].first && tiebreak(&v[i], &v[after]) > 0)) {
+            after = i;
+        }
+    }
+    return before != n ? before : after;
+}
+
+/* Step 2 for one scheme: the latest capture at or before t not older than max_age. */
+static size_t pick_earlier(const optout_history_version *v, const struct resolved *res, size_t n,
+                           optout_history_scheme scheme, int64_t t, int64_t max_age) {
+    size_t best = n;
+    int64_t best_at = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (!res[i].ok || v[i].scheme != scheme || v[i].first > t || v[i].last < t - max_age) continue;
+        int64_t at = v[i].last < t ? v[i].last : t;
+        if (best == n || at > best_at || (at == best_at && tiebreak(&v[i], &v[best]) > 0)) {
+            best = i;
+            best_at = at;
+        }
+    }
+    return best;
+}
+
+int optout_history_select(const optout_history_source *src, const char *host, size_t len,
+                          optout_history_scheme scheme, const optout_doc_time *t, int64_t max_age,
+                          optout_history_pick *out, char *err, size_t errlen) {
+    memset(out, 0, sizeof *out);
+    out->coverage = OPTOUT_COVERAGE_NO_TIME;
+    if (!t->has_time) return 0; /* a crawl always gives a time: this document has neither */
+    out->coverage = OPTOUT_COVERAGE_NONE;
+    optout_history_host h;
+    int rc = src->lookup(src->arg, host, len, &h, err, errlen);
+    if (rc <= 0) return rc;
+    const optout_history_version *v = h.versions;
+    size_t n = h.count;
+    if (n == 0) return 0;
+    struct resolved *res = malloc(n * sizeof *res);
+    unsigned char *cand = calloc(n, 1);
+    if (!res || !cand) optout_oom("choosing a capture");
+    size_t chosen = n;
+    optout_history_scheme other = scheme == OPTOUT_HISTORY_HTTPS ? OPTOUT_HISTORY_HTTP : OPTOUT_HISTORY_HTTPS;
+    for (size_t i = 0; i < n; i++)
+        if (resolve(src, h.host, h.host_len, &v[i], &res[i], err, errlen) != 0) goto fail;
+    if (t->crawl[0]) { /* step 1: the document's crawl */
+        int reachable = 0;
+        for (size_t i = 0; i < n; i++) {
+            cand[i] = res[i].ok && strcmp(v[i].crawl, t->crawl) == 0;
+            reachable |= cand[i] && res[i].outcome != OPTOUT_OUTCOME_UNREACHABLE;
+        }
+        for (size_t i = 0; reachable && i < n; i++)
+            if (res[i].outcome == OPTOUT_OUTCOME_UNREACHABLE) cand[i] = 0;
+        chosen = pick_in_crawl(v, cand, n, scheme, t->time);
+        if (chosen == n) chosen = pick_in_crawl(v, cand, n, other, t->time);
+        if (chosen != n) out->coverage = OPTOUT_COVERAGE_SAME_CRAWL;
+    }
+    if (chosen == n) { /* step 2: an earlier capture within max_age */
+        chosen = pick_earlier(v, res, n, scheme, t->time, max_age);
+        if (chosen == n) chosen = pick_earlier(v, res, n, other, t->time, max_age);
+        if (chosen != n) out->coverage = OPTOUT_COVERAGE_EARLIER;
+    }
+    if (chosen != n) {
+        out->capture = &v[chosen];
+        out->final = res[chosen].final;
+        out->final_host = res[chosen].host;
+        out->final_host_len = res[chosen].host_len;
+        out->hops = res[chosen].hops;
+        out->outcome = res[chosen].outcome;
+    }
+    free(res);
+    free(cand);
+    return 0;
+fail:
+    free(res);
+    free(cand);
+    return -1;
+}
+
+/* ---- the judge ----------------------------------------------------------------------------- */
+
+#define JUDGE_CACHE_DEFAULT 4096
+
+struct optout_history_judge {
+    optout_history_source src;
+    const optout_agents *agents;
+    optout_robots_mode mode;
+    int unreachable_disallows;
+    int64_t max_age;
+    size_t max_cached;
+    optout_strmap *rules; /* sha256 -> optout_robots */
+    optout_robots *empty; /* an ok capture without a body */
+    const optout_robots *last;
+};
+
+static void free_rules(void *p) { optout_robots_free(p); }
+
+optout_history_judge *optout_history_judge_new(const optout_history_source *src, const optout_agents *agents,
+                                               optout_robots_mode mode, int unreachable_disallows, int64_t max_age,
+                                               size_t max_cached) {
+    optout_history_judge *j = calloc(1, sizeof *j);
+    if (!j) return NULL;
+    *j = (optout_history_judge){.src = *src, .agents = agents, .mode = mode,
+                                .unreachable_disallows = unreachable_disallows, .max_age = max_age,
+                                .max_cached = max_cached ? max_cached : JUDGE_CACHE_DEFAULT};
+    if (!(j->rules = optout_strmap_new())) {
+        free(j);
+        return NULL;
+    }
+    return j;
+}
+
+void optout_history_judge_free(optout_history_judge *j) {
+    if (!j) return;
+    optout_strmap_free(j->rules, free_rules);
+    optout_robots_free(j->empty);
+    free(j);
+}
+
+const optout_robots *optout_history_judge_rules(const optout_history_judge *j) { return j->last; }
+
+/* The compiled rules of an ok version, from the cache or its body. */
+static const optout_robots *rules_of(optout_history_judge *j, const optout_history_version *v, char *err,
+                                     size_t errlen) {
+    size_t klen = strlen(v->sha256);
+    if (klen == 0) {
+        if (!j->empty && !(j->empty = optout_robots_compile("", 0, j->agents, j->mode)))
+            optout_oom("compiling an empty robots.txt");
+        return j->empty;
+    }
+    optout_robots *r = optout_strmap_get(j->rules, v->sha256, klen);
+    if (r) return r;
+    char *body = NULL;
+    size_t blen = 0;
+    if (j->src.body(j->src.arg, v, &body, &blen, err, errlen) != 0) return NULL;
+    r = optout_robots_compile(body, blen, j->agents, j->mode);
+    free(body);
+    if (!r) optout_oom("compiling a captured robots.txt");
+    if (optout_strmap_count(j->rules) >= j->max_cached) { /* full: start again */
+        optout_strmap_free(j->rules, free_rules);
+        if (!(j->rules = optout_strmap_new())) optout_oom("the captured robots.txt cache");
+    }
+    if (optout_strmap_put(j->rules, v->sha256, klen, r, NULL) != 0) optout_oom("the captured robots.txt cache");
+    return r;
+}
+
+int optout_history_judge_doc(optout_history_judge *j, const char *host, size_t len, const char *url, size_t url_len,
+                             const optout_doc_time *t, optout_history_pick *pick, optout_agentset *set, char *err,
+                             size_t errlen) {
+    optout_agentset_clear(set);
+    j->last = NULL;
+    if (optout_history_select(&j->src, host, len, optout_history_url_scheme(url, url_len), t, j->max_age, pick, err,
+                              errlen) != 0)
+        return -1;
+    if (!pick->capture) return 0;
+    if (pick->outcome == OPTOUT_OUTCOME_OK) {
+        const optout_robots *r = rules_of(j, pick->final, err, errlen);
+        if (!r) return -1;
+        j->last = r;
+        optout_robots_check(r, url, url_len, set);
+    } else if (pick->outcome == OPTOUT_OUTCOME_UNREACHABLE && j->unreachable_disallows) {
+        for (size_t a = 0; a < optout_agents_count(j->agents); a++) optout_agentset_add(set, a);
+    }
+    return 1;
+}

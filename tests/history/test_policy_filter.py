@@ -1,0 +1,354 @@
+#!/usr/bin/python3
+"""The four robots.txt policies end to end through the filter, against an independent reckoning.
+
+usage: test_policy_filter.py OPTOUT FILTER_MEM
+
+A seeded scenario: hosts with today's robots.txt (a robots directory), captures of their past
+robots.txt over five crawls and the Wayback Machine (both schemes, several versions per crawl,
+unavailable and unreachable answers, redirects across hosts and schemes, unresolved ones, a chain
+of six hops and a loop), and documents with every kind of time (dump and date, dump alone, a bad
+date, a date alone, a Common Crawl path as dump, neither). FILTER_MEM (tests/history/filter_mem.c)
+runs the filter over captures held in memory under each policy and each --history-missing; every
+document's verdict under every policy is recomputed by policy_check.py from the rules, robots.txt
+verdicts by `optout robots check`. Checked: the removed documents and their agents (the chosen
+policy), the statistics of each policy in by_policy, the coverage, the chart's tokens per crawl,
+the CCBot count, and that the chosen policy's statistics are the run's own.
+Set OPTOUT_CHECK_KEEP=1 to keep the work directory. Exit 0 or 1.
+"""
+import datetime
+import hashlib
+import json
+import os
+import random
+import shutil
+import subprocess
+import sys
+import tempfile
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "support"))
+sys.path.insert(0, HERE)
+from optout_test import check, finish  # noqa: E402
+import policy_check as pc  # noqa: E402
+
+AGENTS = ["GPTBot", "CCBot", "ClaudeBot", "Google-Extended"]
+BODIES = [
+    "User-agent: GPTBot\nDisallow: /\n",
+    "User-agent: *\nDisallow: /private\n",
+    "User-agent: CCBot\nDisallow: /\n\nUser-agent: GPTBot\nDisallow: /news\n",
+    "User-agent: *\nAllow: /\n",
+    "User-agent: ClaudeBot\nUser-agent: Google-Extended\nDisallow: /\n",
+    "",
+    "User-agent: *\nDisallow: /\n",
+    "User-agent: *\nDisallow: /news/\nAllow: /news/ok\n",
+]
+CRAWLS = ["CC-MAIN-2019-35", "CC-MAIN-2020-05", "CC-MAIN-2021-04", "CC-MAIN-2022-21", "CC-MAIN-2023-40"]
+PATHS = ["/", "/private/a", "/news/b", "/news/ok", "/public/c"]
+DAY = 86400
+REPORT_CUTOFF = "2020-06-01"
+RUN_CUTOFF = "2021-01-01"
+
+
+def iso(t):
+    return datetime.datetime.fromtimestamp(t, datetime.timezone.utc)
+
+
+class Scenario:
+    def __init__(self, seed):
+        self.r = random.Random(seed)
+        self.used = set()
+        self.captures = []
+        self.hosts = ["h%d.example" % i for i in range(28)]
+        self.today = {h: self.r.randrange(len(BODIES)) for h in self.hosts if self.r.random() < 0.8}
+        for h in self.hosts:
+            self.host_history(h)
+        self.specials()
+
+    def unique(self, t):
+        while t in self.used:
+            t += 1
+        self.used.add(t)
+        return t
+
+    def cap(self, host, origin, scheme, crawl, first, span, outcome, body=None, redirect=None, rscheme="https"):
+        first = self.unique(first)
+        last = self.unique(first + span) if span else first
+        self.captures.append({"host": host, "origin": origin, "scheme": scheme, "crawl": crawl, "first": first,
+                              "last": last, "outcome": outcome, "redirect": redirect, "redirect_scheme": rscheme,
+                              "body": body, "sha": hashlib.sha256(BODIES[body].encode()).hexdigest()
+                              if body is not None else ""})
+        return first, last
+
+    def host_history(self, h):
+        r = self.r
+        for crawl in CRAWLS:
+            if r.random() < 0.35:
+                continue
+            t = pc.crawl_monday(crawl) + r.randrange(DAY)
+            for scheme in r.sample(["http", "https"], r.choice([1, 2])):
+                for _ in range(r.choice([1, 1, 2, 3])):
+                    t += r.randrange(3600, 2 * DAY)
+                    kind = r.random()
+                    if kind < 0.12:  # a redirect: to www.HOST, or to the other scheme
+                        if r.random() < 0.5:
+                            target, rs = "www." + h, r.choice(["http", "https"])
+                        else:
+                            target, rs = h, "https" if scheme == "http" else "http"
+                        f, _ = self.cap(h, "cc", scheme, crawl, t, 0, "ok", redirect=target, rscheme=rs)
+                        if target != h:  # the target's capture: after (resolves), or only before (does not)
+                            after = r.random() < 0.7
+                            self.cap(target, "cc", rs, crawl, f + (r.randrange(1, 600) if after else -DAY), 0, "ok",
+                                     body=r.randrange(len(BODIES)))
+                        continue
+                    outcome = "ok" if kind < 0.75 else "unavailable" if kind < 0.87 else "unreachable"
+                    span = r.choice([0, 0, r.randrange(60, DAY)])
+                    _, t = self.cap(h, "cc", scheme, crawl, t, span, outcome,
+                                    body=r.randrange(len(BODIES)) if outcome == "ok" else None)
+        if r.random() < 0.4:  # the Wayback Machine, any time
+            for _ in range(r.choice([1, 2, 3])):
+                t = pc.parse_time("2018-06-01") + r.randrange(6 * 365 * DAY)
+                self.cap(h, "wayback", r.choice(["http", "https"]), "", t, r.choice([0, 30 * DAY]), "ok",
+                         body=r.randrange(len(BODIES)))
+
+    def specials(self):
+        crawl = CRAWLS[2]
+        t = pc.crawl_monday(crawl) + 3 * DAY
+        # a chain: c0 -> c1 -> ... -> c6: six hops from c0 (unavailable), five from c1 (c6's body)
+        for i in range(6):
+            self.cap("c%d.example" % i, "cc", "https", crawl, t + i, 0, "ok", redirect="c%d.example" % (i + 1))
+        self.cap("c6.example", "cc", "https", crawl, t + 6, 0, "ok", body=6)
+        # a loop
+        self.cap("l0.example", "cc", "https", crawl, t, DAY, "ok", redirect="l1.example")
+        self.cap("l1.example", "cc", "https", crawl, t, DAY, "ok", redirect="l0.example")
+        self.hosts += ["c0.example", "c1.example", "l0.example"]
+
+    def docs(self, n):
+        r = self.r
+        out = []
+        for i in range(n):
+            h = r.choice(self.hosts + ["www." + x for x in self.hosts[:6]])
+            url = "%s://%s%s" % (r.choice(["http", "https"]), h, r.choice(PATHS))
+            d = {"id": "d%04d" % i, "url": url, "text": "x" * r.randrange(1, 400),
+                 "token_count": r.randrange(1, 1000)}
+            kind = r.randrange(7)
+            crawl = r.choice(CRAWLS + ["CC-MAIN-2018-22"])
+            near = pc.crawl_monday(crawl) + r.randrange(-3 * DAY, 12 * DAY)
+            if kind == 0:
+                d["dump"], d["date"] = crawl, iso(near).strftime("%Y-%m-%dT%H:%M:%SZ")
+            elif kind == 1:
+                d["dump"] = crawl
+            elif kind == 2:
+                d["dump"], d["date"] = crawl, "not a date"
+            elif kind == 3:
+                d["date"] = iso(pc.parse_time("2018-01-01") + r.randrange(7 * 365 * DAY)).strftime("%Y-%m-%d")
+            elif kind == 4:
+                d["dump"] = "s3://commoncrawl/crawl-data/%s/segments/1566027313259.30/warc/x.warc.gz" % crawl
+                d["date"] = (iso(near) + datetime.timedelta(hours=2)).strftime("%Y-%m-%dT%H:%M:%S+02:00")
+            elif kind == 5:
+                d["dump"] = "news-2019"
+            out.append(d)
+        for h in self.hosts:  # on the cutoff day's first second: today's robots.txt decides
+            for k, date in enumerate([RUN_CUTOFF, "2020-12-31T23:59:59Z"]):
+                out.append({"id": "cut-%s-%d" % (h, k), "url": "https://%s/news/b" % h, "text": "y",
+                            "date": date, "token_count": 7})
+        return out
+
+
+def robots_verdicts(optout, agents_file, body_path, urls, scratch):
+    """{url: set of disallowed agents} from one `optout robots check`."""
+    with open(scratch, "w") as f:
+        f.write("".join(u + "\n" for u in urls))
+    p = subprocess.run([optout, "robots", "check", "--agents-file", agents_file, "--robots", body_path,
+                        "--urls", scratch], capture_output=True, timeout=120)
+    if p.returncode != 0:
+        raise RuntimeError("robots check %s: %s" % (body_path, p.stderr.decode(errors="replace")))
+    res = {u: set() for u in urls}
+    for line in p.stdout.decode().splitlines():
+        verdict, agent, url = line.split("\t", 2)
+        if verdict == "disallowed":
+            res[url].add(agent)
+    return res
+
+
+def main():
+    optout, filter_mem = sys.argv[1], sys.argv[2]
+    work = tempfile.mkdtemp(prefix="optout-hpolicy-")
+    try:
+        run_all(optout, filter_mem, work)
+    finally:
+        if os.environ.get("OPTOUT_CHECK_KEEP"):
+            print("kept " + work)
+        else:
+            shutil.rmtree(work, ignore_errors=True)
+    finish("test_policy_filter")
+
+
+def run_all(optout, filter_mem, work):
+    sc = Scenario(16)
+    docs = sc.docs(900)
+    agents_file = os.path.join(work, "agents.txt")
+    with open(agents_file, "w") as f:
+        f.write("".join(a + "\n" for a in AGENTS))
+    os.makedirs(os.path.join(work, "bodies"))
+    for i, b in enumerate(BODIES):
+        with open(os.path.join(work, "bodies", "B%d.txt" % i), "w") as f:
+            f.write(b)
+    robots = os.path.join(work, "robots")
+    os.makedirs(robots)
+    for h, b in sc.today.items():
+        shutil.copy(os.path.join(work, "bodies", "B%d.txt" % b), os.path.join(robots, h))
+    with open(os.path.join(work, "captures.tsv"), "w") as f:
+        for c in sc.captures:
+            f.write("\t".join([c["host"], c["origin"], c["scheme"], c["crawl"] or "-", str(c["first"]),
+                               str(c["last"]), "301" if c["redirect"] else {"ok": "200", "unavailable": "404",
+                                                                             "unreachable": "503"}[c["outcome"]],
+                               c["outcome"], c["redirect"] or "-", c["redirect_scheme"],
+                               "bodies/B%d.txt" % c["body"] if c["body"] is not None else "-"]) + "\n")
+    shard = os.path.join(work, "in.jsonl")
+    with open(shard, "w") as f:
+        for d in docs:
+            f.write(json.dumps(d) + "\n")
+    check(len(sc.captures) > 150, "scenario: %d captures, %d documents" % (len(sc.captures), len(docs)))
+
+    # robots.txt verdicts, body by body (today's files are bodies too)
+    urls = sorted({d["url"] for d in docs})
+    scratch = os.path.join(work, "urls.txt")
+    by_body = {i: robots_verdicts(optout, agents_file, os.path.join(work, "bodies", "B%d.txt" % i), urls, scratch)
+               for i in range(len(BODIES))}
+    archive = os.path.join(work, "archive")
+    p = subprocess.run([filter_mem, "--archive", os.path.join(work, "captures.tsv"), archive], capture_output=True)
+    check(p.returncode == 0, "the captures written as a history archive %s" % p.stderr.decode(errors="replace"))
+    in_memory = pc.Captures(sc.captures)           # filter_mem holds the captures one by one
+    merged = pc.Captures(pc.versions(sc.captures))  # the archive merges consecutive equal ones
+    check(len(pc.versions(sc.captures)) < len(sc.captures), "some captures merge into versions")
+    ctx = {"docs": docs, "today": {h: by_body[b] for h, b in sc.today.items()}, "by_body": by_body,
+           "work": work, "seen": set()}
+    cases = [(p, m, 365, "keep") for p in ["current", "crawl", "cutoff:" + RUN_CUTOFF, "strictest"]
+             for m in ["current", "keep", "remove"]]
+    cases += [("crawl", "current", 30, "keep"), ("strictest", "keep", 365, "disallow")]
+    for policy, missing, max_age, unreachable in cases:
+        name = "%s missing=%s max-age=%d unreachable=%s" % (policy, missing, max_age, unreachable)
+        out, rem, stats_path = (os.path.join(work, x) for x in ("out.jsonl", "removed.jsonl", "stats.json"))
+        p = subprocess.run([filter_mem, os.path.join(work, "captures.tsv"), robots, shard, out, rem, stats_path,
+                            policy, missing, str(max_age), REPORT_CUTOFF, agents_file, unreachable],
+                           capture_output=True, timeout=300)
+        if check(p.returncode == 0, "in memory, %s: exit %d %s" % (name, p.returncode, p.stderr.decode(errors="replace"))):
+            compare(ctx, "in memory, " + name, in_memory, policy, missing, max_age, unreachable, out, rem, stats_path,
+                    stats_path + ".md")
+        md = os.path.join(work, "policies.md")
+        cmd = [optout, "filter", "--history", archive, "--robots-dir", robots, "--in", shard, "--out", out,
+               "--removed", rem, "--stats", stats_path, "--policy-report", md, "--robots-time", policy,
+               "--history-missing", missing, "--history-max-age", str(max_age), "--report-cutoff", REPORT_CUTOFF,
+               "--agents-file", agents_file, "--unreachable", unreachable]
+        p = subprocess.run(cmd, capture_output=True, timeout=300)
+        if check(p.returncode == 0, "optout filter --history, %s: exit %d %s" % (name, p.returncode,
+                                                                                 p.stderr.decode(errors="replace"))):
+            compare(ctx, "optout filter --history, " + name, merged, policy, missing, max_age, unreachable, out, rem,
+                    stats_path, md)
+    check(ctx["seen"] == set(pc.COVERAGES), "every coverage case occurs (%s)" % sorted(ctx["seen"]))
+    usage_errors(optout, work, robots, shard, archive)
+
+
+def usage_errors(optout, work, robots, shard, archive):
+    """What the options refuse (exit 2), and the fleet's refusal while it cannot judge by captures."""
+    base = [optout, "filter", "--robots-dir", robots, "--in", shard, "--out", os.path.join(work, "u.jsonl")]
+    for extra, what in [(["--robots-time", "crawl"], "a historical policy without --history"),
+                        (["--history-missing", "keep"], "--history-missing without --history"),
+                        (["--policy-report", os.path.join(work, "u.md")], "--policy-report without --history"),
+                        (["--history", archive, "--robots-time", "yesterday"], "an unknown policy"),
+                        (["--history", archive, "--robots-time", "cutoff:2023-02-30"], "a cutoff that is no day"),
+                        (["--history", archive, "--report-cutoff", "2023"], "a report cutoff that is no day"),
+                        (["--history", archive, "--history-missing", "drop"], "an unknown --history-missing"),
+                        (["--history", archive, "--granularity", "host"], "host granularity with --history"),
+                        (["--history", os.path.join(work, "nowhere")], "a --history directory that does not exist")]:
+        p = subprocess.run(base + extra, capture_output=True, timeout=60)
+        check(p.returncode == 2, "usage error (exit %d): %s" % (p.returncode, what))
+    p = subprocess.run(base + ["--history", robots], capture_output=True, timeout=60)
+    check(p.returncode == 1 and b"no history archive" in p.stderr, "a directory without an archive: exit 1, said")
+    p = subprocess.run([optout, "run", "--out", os.path.join(work, "run"), "--corpus", shard, "--robots-dir", robots,
+                        "--robots-time", "strictest"], capture_output=True, timeout=120)
+    check(p.returncode == 2 and b"not yet in the fleet" in p.stderr, "optout run refuses a historical policy (exit 2)")
+
+
+def host_of(url):
+    return url.split("://", 1)[1].split("/", 1)[0]
+
+
+def compare(ctx, name, caps, policy, missing, max_age, unreachable, out, rem, stats_path, md_path):
+    """The filter's outputs against the reckoning of every document under every policy."""
+    docs, by_body = ctx["docs"], ctx["by_body"]
+    chosen = policy.split(":")[0]
+    cutoff = pc.parse_time(RUN_CUTOFF if chosen == "cutoff" else REPORT_CUTOFF)
+    want_removed = {}
+    want = {q: [0, 0] for q in pc.POLICIES}
+    cov = {c: 0 for c in pc.COVERAGES}
+    crawl_tokens = {}
+    ccbot = 0
+    for d in docs:
+        today = ctx["today"].get(host_of(d["url"]), {}).get(d["url"], set())
+        crawl, t, _ = pc.doc_time(d.get("dump"), d.get("date"))
+        scheme = "https" if d["url"].startswith("https") else "http"
+        coverage, capture, final, outcome, hops = caps.select(host_of(d["url"]), scheme, crawl, t, max_age * DAY)
+        cov[coverage] += 1
+        ctx["seen"].add(coverage)
+        then = None
+        if capture is not None:
+            if outcome == "ok":
+                then = by_body[final["body"]][d["url"]] if final["body"] is not None else set()
+            elif outcome == "unreachable" and unreachable == "disallow":
+                then = set(AGENTS)
+            else:
+                then = set()
+        v = pc.policies(today, then, t is not None, t if t is not None else 0, cutoff, missing)
+        for q in pc.POLICIES:
+            if v[q][0]:
+                want[q][0] += 1
+                want[q][1] += d["token_count"]
+        if v[chosen][0]:
+            want_removed[d["id"]] = [a for a in AGENTS if a in v[chosen][1]]
+        if crawl:
+            row = crawl_tokens.setdefault(crawl, [0, 0])
+            row[0] += d["token_count"]
+            if coverage == "same_crawl":
+                row[1] += d["token_count"]
+                ccbot += "CCBot" in then
+    got_removed = {}
+    with open(rem) as f:
+        for line in f:
+            j = json.loads(line)
+            got_removed[j["id"]] = j["disallowed_user_agents"]
+    if not check(got_removed == want_removed, "%s: removed documents and their agents (%d)" % (name, len(want_removed))):
+        diff = sorted(k for k in set(got_removed) | set(want_removed) if got_removed.get(k) != want_removed.get(k))
+        for k in diff[:5]:
+            d = next(x for x in docs if x["id"] == k)
+            print("  %s: got %s want %s doc %s" % (k, got_removed.get(k), want_removed.get(k), d))
+    with open(out) as f:
+        kept = [json.loads(line)["id"] for line in f]
+    check(sorted(kept + list(got_removed)) == sorted(d["id"] for d in docs), "%s: kept + removed = input" % name)
+    with open(stats_path) as f:
+        st = json.load(f)
+    bp = st["by_policy"]
+    check(bp["chosen"] == chosen and bp["history_missing"] == missing and bp["history_max_age_days"] == max_age,
+          "%s: by_policy names its configuration" % name)
+    check(bp["cutoff"] == (RUN_CUTOFF if chosen == "cutoff" else REPORT_CUTOFF), "%s: the cutoff column" % name)
+    for q in pc.POLICIES:
+        got = [bp["policies"][q]["docs_removed"], bp["policies"][q]["tokens_removed"]]
+        check(got == want[q], "%s: by_policy.%s removes %s documents/tokens (got %s)" % (name, q, want[q], got))
+        check(bp["policies"][q]["docs_in"] == len(docs), "%s: by_policy.%s counts every document" % (name, q))
+        check(bp["tokens_recovered"][q] == want["current"][1] - want[q][1], "%s: tokens recovered by %s" % (name, q))
+    mine = dict(bp["policies"][chosen])
+    top = {k: v for k, v in st.items() if k != "by_policy"}
+    check(mine == top, "%s: the chosen policy's statistics are the run's own%s" % (
+        name, "" if mine == top else " (differ: %s)" % sorted(k for k in top if mine.get(k) != top[k])))
+    got_cov = {c: bp["coverage"][c]["docs_in"] for c in pc.COVERAGES}
+    check(got_cov == cov, "%s: coverage %s (got %s)" % (name, cov, got_cov))
+    got_crawls = {k: [v["tokens"], v["tokens_same_crawl"]] for k, v in bp["by_crawl"].items()}
+    check(got_crawls == crawl_tokens, "%s: tokens per crawl, and with a same-crawl capture" % name)
+    check(bp["ccbot_same_crawl"]["docs"] == ccbot, "%s: same-crawl captures disallowing CCBot: %d" % (name, ccbot))
+    with open(md_path) as f:
+        md = f.read()
+    check("## Robots.txt as it was" in md and ("| %s (chosen) |" % chosen) in md, "%s: the Markdown section" % name)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,297 @@
+/* test_history_archive.c — the history archive (include/optout/history_archive.h).
+ *
+ * Captures are added out of order (several hosts, schemes, crawls; repeated answers that must merge,
+ * a changed answer between two equal ones that must not, equal bodies that must share one frame),
+ * committed, and read back through the history source: versions field by field, bodies checked.
+ * Then the publication rules: a second build replaces the first whole; a failed or abandoned build
+ * leaves the old archive; a link in place of DIR/history is refused by writer and reader. Then
+ * damage: a bodies file of another build, a malformed line, lines out of order, a corrupt frame.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "optout/history_archive.h"
+#include "optout/rundir.h"
+
+#include "../support/testdir.h"
+
+static optout_history_version ver(optout_history_scheme scheme, const char *crawl, int64_t t, int status,
+                                  optout_outcome outcome, const char *redirect) {
+    optout_history_version v = {0};
+    v.origin = OPTOUT_HISTORY_CC;
+    v.scheme = scheme;
+    snprintf(v.crawl, sizeof v.crawl, "%s", crawl);
+    v.first = v.last = t;
+    v.status = status;
+    v.outcome = outcome;
+    v.redirect = redirect;
+    v.redirect_scheme = OPTOUT_HISTORY_HTTPS;
+    return v;
+}
+
+static const char A1[] = "User-agent: *\nDisallow: /a\n";
+static const char A2[] = "User-agent: GPTBot\nDisallow: /\n";
+
+static void add(optout_history_writer *w, const char *host, optout_history_version v, const char *body) {
+    char err[256];
+    assert_int_equal(optout_history_writer_add(w, host, &v, 1, body, body ? strlen(body) : 0, err, sizeof err), 0);
+}
+
+/* The fixture: a.example https in one crawl A1, A1, 404, A1, A1 (three versions), http once A2;
+ * a.example in another crawl A1 (a separate version: versions never span crawls); b.example a
+ * redirect twice (one version) and a 503; c.example an empty body. */
+static void build(const char *dir) {
+    char err[256];
+    optout_history_writer *w = optout_history_writer_new(dir, 0, err, sizeof err);
+    assert_non_null(w);
+    const char *C1 = "CC-MAIN-2019-35", *C2 = "CC-MAIN-2021-04";
+    add(w, "b.example", ver(OPTOUT_HISTORY_HTTP, C1, 1500, 301, OPTOUT_OUTCOME_UNAVAILABLE, "www.b.example"), NULL);
+    add(w, "a.example", ver(OPTOUT_HISTORY_HTTPS, C1, 1400, 200, OPTOUT_OUTCOME_OK, NULL), A1);
+    add(w, "a.example", ver(OPTOUT_HISTORY_HTTPS, C1, 1000, 200, OPTOUT_OUTCOME_OK, NULL), A1);
+    add(w, "a.example", ver(OPTOUT_HISTORY_HTTPS, C1, 1200, 404, OPTOUT_OUTCOME_UNAVAILABLE, NULL), NULL);
+    add(w, "a.example", ver(OPTOUT_HISTORY_HTTP, C1, 1100, 200, OPTOUT_OUTCOME_OK, NULL), A2);
+    add(w, "a.example", ver(OPTOUT_HISTORY_HTTPS, C1, 1100, 200, OPTOUT_OUTCOME_OK, NULL), A1);
+    add(w, "a.example", ver(OPTOUT_HISTORY_HTTPS, C1, 1300, 200, OPTOUT_OUTCOME_OK, NULL), A1);
+    add(w, "a.example", ver(OPTOUT_HISTORY_HTTPS, C2, 90000, 200, OPTOUT_OUTCOME_OK, NULL), A1);
+    add(w, "b.example", ver(OPTOUT_HISTORY_HTTP, C1, 1600, 301, OPTOUT_OUTCOME_UNAVAILABLE, "www.b.example"), NULL);
+    add(w, "b.example", ver(OPTOUT_HISTORY_HTTP, C1, 1700, 503, OPTOUT_OUTCOME_UNREACHABLE, NULL), NULL);
+    add(w, "c.example", ver(OPTOUT_HISTORY_HTTPS, C1, 1000, 200, OPTOUT_OUTCOME_OK, NULL), "");
+    /* a version claiming a body it does not have is refused */
+    optout_history_version bad = ver(OPTOUT_HISTORY_HTTPS, C1, 1, 200, OPTOUT_OUTCOME_OK, NULL);
+    strcpy(bad.sha256, "0000000000000000000000000000000000000000000000000000000000000000");
+    assert_int_equal(optout_history_writer_add(w, "d.example", &bad, 1, A1, strlen(A1), err, sizeof err), -1);
+    uint64_t nbad[6] = {1, 0, 2, 0, 0, 3};
+    assert_int_equal(optout_history_writer_source(w, "crawl-data/x\ty.warc.gz", C1, 1234, 50, 20, nbad, 6, err, sizeof err), 0);
+    assert_int_equal(optout_history_writer_source(w, "b.warc", "", 5, 1, 0, nbad, 6, err, sizeof err), 0);
+    uint64_t added, bodies, bytes;
+    optout_history_writer_counts(w, &added, &bodies, &bytes);
+    assert_int_equal(added, 11);
+    assert_int_equal(bodies, 3); /* A1, A2 and the empty body, each once */
+    assert_int_equal(bytes, strlen(A1) + strlen(A2));
+    uint64_t versions, hosts;
+    assert_int_equal(optout_history_writer_commit(w, &versions, &hosts, err, sizeof err), 0);
+    assert_int_equal(versions, 8);
+    assert_int_equal(hosts, 3);
+}
+
+static char *body_of(optout_history_source *s, const optout_history_version *v) {
+    char *b = NULL, err[256];
+    size_t len;
+    assert_int_equal(s->body(s->arg, v, &b, &len, err, sizeof err), 0);
+    assert_int_equal(len, v->size);
+    return b;
+}
+
+static void test_round_trip(void **state) {
+    (void)state;
+    const char *dir = tpath("rt");
+    build(dir);
+    char err[512];
+    optout_history_archive *a = optout_history_archive_open(dir, err, sizeof err);
+    if (!a) fail_msg("%s", err);
+    assert_int_equal(optout_history_archive_hosts(a), 3);
+    assert_int_equal(optout_history_archive_versions(a), 8);
+    assert_true(tfile_is(tpath("rt/history/sources.tsv"),
+                         "#location\tcrawl\tbytes\trecords\tresponses\tgzip\tlength\tno_uri\tnot_http\toversize\theader\n"
+                         "crawl-data/x y.warc.gz\tCC-MAIN-2019-35\t1234\t50\t20\t1\t0\t2\t0\t0\t3\n"
+                         "b.warc\t-\t5\t1\t0\t1\t0\t2\t0\t0\t3\n"));
+    optout_history_source s = optout_history_archive_source(a);
+    optout_history_host h;
+    assert_int_equal(s.lookup(s.arg, "a.example", 9, &h, err, sizeof err), 1);
+    assert_int_equal(h.count, 5);
+    /* http first, then https: crawl 1 [1000,1100] A1, [1200] 404, [1300,1400] A1, crawl 2 */
+    assert_int_equal(h.versions[0].scheme, OPTOUT_HISTORY_HTTP);
+    const optout_history_version *v = &h.versions[1];
+    assert_int_equal(v->scheme, OPTOUT_HISTORY_HTTPS);
+    assert_string_equal(v->crawl, "CC-MAIN-2019-35");
+    assert_int_equal(v->first, 1000);
+    assert_int_equal(v->last, 1100);
+    assert_int_equal(optout_history_archive_captures(a, v), 2);
+    char sha[65];
+    optout_sha256_hex(A1, strlen(A1), sha);
+    assert_string_equal(v->sha256, sha);
+    char *b = body_of(&s, v);
+    assert_string_equal(b, A1);
+    free(b);
+    assert_int_equal(h.versions[2].status, 404);
+    assert_string_equal(h.versions[2].sha256, "");
+    assert_int_equal(h.versions[3].first, 1300);
+    assert_int_equal(h.versions[3].last, 1400);
+    assert_string_equal(h.versions[4].crawl, "CC-MAIN-2021-04");
+    b = body_of(&s, &h.versions[0]);
+    assert_string_equal(b, A2);
+    free(b);
+    assert_int_equal(s.lookup(s.arg, "b.example", 9, &h, err, sizeof err), 1);
+    assert_int_equal(h.count, 2);
+    assert_string_equal(h.versions[0].redirect, "www.b.example");
+    assert_int_equal(h.versions[0].redirect_scheme, OPTOUT_HISTORY_HTTPS);
+    assert_int_equal(h.versions[0].first, 1500);
+    assert_int_equal(h.versions[0].last, 1600);
+    assert_int_equal(h.versions[1].outcome, OPTOUT_OUTCOME_UNREACHABLE);
+    assert_null(h.versions[1].redirect);
+    char *tmp;
+    size_t len;
+    assert_int_equal(s.body(s.arg, &h.versions[1], &tmp, &len, err, sizeof err), -1); /* no body */
+    assert_int_equal(s.lookup(s.arg, "c.example", 9, &h, err, sizeof err), 1);
+    b = body_of(&s, &h.versions[0]);
+    assert_string_equal(b, "");
+    free(b);
+    assert_int_equal(s.lookup(s.arg, "d.example", 9, &h, err, sizeof err), 0);
+    assert_int_equal(s.lookup(s.arg, "a.exampl", 8, &h, err, sizeof err), 0);
+    optout_history_archive_close(a);
+}
+
+/* A second build replaces the first whole; an abandoned or failed one leaves it. */
+static void test_publication(void **state) {
+    (void)state;
+    const char *dir = tpath("pub");
+    char err[512];
+    build(dir);
+    optout_history_writer *w = optout_history_writer_new(dir, 0, err, sizeof err);
+    add(w, "z.example", ver(OPTOUT_HISTORY_HTTPS, "CC-MAIN-2019-35", 5, 200, OPTOUT_OUTCOME_OK, NULL), A2);
+    optout_history_writer_abort(w);
+    optout_history_archive *a = optout_history_archive_open(dir, err, sizeof err);
+    assert_non_null(a);
+    assert_int_equal(optout_history_archive_hosts(a), 3);
+    optout_history_archive_close(a);
+    assert_int_equal(testdir_entries(dir), 1); /* no staging left */
+    w = optout_history_writer_new(dir, 0, err, sizeof err);
+    add(w, "z.example", ver(OPTOUT_HISTORY_HTTPS, "CC-MAIN-2019-35", 5, 200, OPTOUT_OUTCOME_OK, NULL), A2);
+    assert_int_equal(optout_history_writer_commit(w, NULL, NULL, err, sizeof err), 0);
+    a = optout_history_archive_open(dir, err, sizeof err);
+    assert_non_null(a);
+    assert_int_equal(optout_history_archive_hosts(a), 1);
+    assert_string_equal(optout_history_archive_host(a, 0).host, "z.example");
+    optout_history_archive_close(a);
+    assert_int_equal(testdir_entries(dir), 1);
+    /* a staging directory of a dead writer is removed by the next one */
+    assert_int_equal(mkdir(tpath("pub/.history.staging.999999999"), 0755), 0);
+    w = optout_history_writer_new(dir, 0, err, sizeof err);
+    optout_history_writer_abort(w);
+    assert_int_equal(testdir_entries(dir), 1);
+}
+
+static void test_links_refused(void **state) {
+    (void)state;
+    const char *dir = tpath("ln");
+    char err[512];
+    build(tpath("real"));
+    assert_int_equal(mkdir(dir, 0755), 0);
+    assert_int_equal(symlink(tpath("real/history"), tpath("ln/history")), 0);
+    assert_null(optout_history_archive_open(dir, err, sizeof err));
+    assert_non_null(strstr(err, "symbolic link"));
+    assert_null(optout_history_writer_new(dir, 0, err, sizeof err));
+    assert_non_null(strstr(err, "symbolic link"));
+    /* a link in place of one of the files */
+    build(tpath("ln2"));
+    assert_int_equal(unlink(tpath("ln2/history/index.tsv")), 0);
+    assert_int_equal(symlink(tpath("real/history/index.tsv"), tpath("ln2/history/index.tsv")), 0);
+    assert_null(optout_history_archive_open(tpath("ln2"), err, sizeof err));
+    assert_non_null(strstr(err, "index.tsv"));
+    assert_null(optout_history_archive_open(tpath("missing"), err, sizeof err));
+    assert_non_null(strstr(err, "no history archive"));
+}
+
+/* Rewrites DIR/history/index.tsv with line `no` (1-based) replaced by `text` (NULL: removed). */
+static void edit_line(const char *dir, int no, const char *text) {
+    char path[512];
+    snprintf(path, sizeof path, "%s/history/index.tsv", dir);
+    size_t len;
+    char *s = tread(path, &len);
+    assert_non_null(s);
+    FILE *f = fopen(path, "w");
+    int line = 1;
+    for (char *p = s; *p; line++) {
+        char *nl = strchr(p, '\n');
+        size_t n = nl ? (size_t)(nl - p + 1) : strlen(p);
+        if (line == no) {
+            if (text) fputs(text, f);
+        } else {
+            fwrite(p, 1, n, f);
+        }
+        p += n;
+    }
+    fclose(f);
+    free(s);
+}
+
+static void test_damage(void **state) {
+    (void)state;
+    char err[512];
+    /* a bodies file of another build */
+    build(tpath("d1"));
+    FILE *f = fopen(tpath("d1/history/bodies.zst"), "a");
+    fputs("x", f);
+    fclose(f);
+    assert_null(optout_history_archive_open(tpath("d1"), err, sizeof err));
+    assert_non_null(strstr(err, "bodies.zst"));
+    /* malformed lines, named by number */
+    static const char *const bad[] = {
+        "a.example\thttps\tcc\tCC-MAIN-2019-35\t1970-01-01T00:16:40Z\t1970-01-01T00:18:20Z\t2\t200\tok\t-\t-\tzz\t27\t0\t0\t9\n",
+        "a.example\tgopher\tcc\tCC-MAIN-2019-35\t1970-01-01T00:16:40Z\t1970-01-01T00:18:20Z\t2\t200\tok\t-\t-\t-\t0\t0\t0\t0\n",
+        "a.example\thttps\tcc\tCC-MAIN-2019-35\t1970-01-01T00:18:20Z\t1970-01-01T00:16:40Z\t1\t404\tunavailable\t-\t-\t-\t0\t0\t0\t0\n",
+        "a.example\thttps\tcc\tCC-MAIN-2019-35\t1970-01-01T00:16:40Z\t1970-01-01T00:18:20Z\t1\t404\tunavailable\t-\t-\t-\t0\t0\t0\t5\n",
+        "a.example\thttps\tcc\tCC-MAIN-2019-35\t1970-01-01T00:16:40Z\t1970-01-01T00:18:20Z\t1\t404\tno_robots\t-\t-\t-\t0\t0\t0\t0\n",
+        "a.example\thttps\tcc\n",
+        "zzz.example\thttps\tcc\tCC-MAIN-2019-35\t1970-01-01T00:16:40Z\t1970-01-01T00:18:20Z\t1\t404\tunavailable\t-\t-\t-\t0\t0\t0\t0\n",
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        char d[32];
+        snprintf(d, sizeof d, "m%zu", i);
+        build(tpath("%s", d));
+        edit_line(tpath("%s", d), 5, bad[i]);
+        assert_null(optout_history_archive_open(tpath("%s", d), err, sizeof err));
+        /* the host out of place is noticed on the line after it */
+        const char *want = i == 6 ? "index.tsv:6: out of order" : "index.tsv:5: ";
+        if (!strstr(err, want)) fail_msg("%zu: %s", i, err);
+    }
+    /* a version removed: the header's count no longer matches */
+    build(tpath("cnt"));
+    edit_line(tpath("cnt"), 5, NULL);
+    assert_null(optout_history_archive_open(tpath("cnt"), err, sizeof err));
+    /* a corrupt frame: the archive opens, the body read fails naming the file */
+    build(tpath("fr"));
+    f = fopen(tpath("fr/history/bodies.zst"), "r+");
+    fseek(f, 12, SEEK_SET);
+    fputc(0x55, f);
+    fclose(f);
+    optout_history_archive *a = optout_history_archive_open(tpath("fr"), err, sizeof err);
+    assert_non_null(a);
+    optout_history_source s = optout_history_archive_source(a);
+    int failures = 0;
+    for (size_t i = 0; i < optout_history_archive_hosts(a); i++) {
+        optout_history_host h = optout_history_archive_host(a, i);
+        for (size_t k = 0; k < h.count; k++) {
+            if (h.versions[k].outcome != OPTOUT_OUTCOME_OK) continue;
+            char *b;
+            size_t len;
+            if (s.body(s.arg, &h.versions[k], &b, &len, err, sizeof err) != 0) {
+                failures++;
+                assert_non_null(strstr(err, "bodies.zst"));
+            } else {
+                free(b);
+            }
+        }
+    }
+    assert_true(failures >= 1);
+    optout_history_archive_close(a);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_round_trip),
+        cmocka_unit_test(test_publication),
+        cmocka_unit_test(test_links_refused),
+        cmocka_unit_test(test_damage),
+    };
+    return cmocka_run_group_tests(tests, testdir_setup, testdir_teardown);
+}
