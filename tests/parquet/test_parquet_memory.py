@@ -8,51 +8,18 @@ same run completes and DuckDB reads every row back.
 
 usage: test_parquet_memory.py BIN_DIR SOURCE_ROOT
 """
-import json
 import os
 import shutil
-import subprocess
 import sys
 import tempfile
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support"))
-from optout_test import check, finish, skip  # noqa: E402
+from pq_support import check, duck, finish, require, runner  # noqa: E402
 
 bindir, root = sys.argv[1], sys.argv[2]
-optout = os.path.join(bindir, "optout")
-here = os.path.dirname(os.path.abspath(__file__))
 robots = os.path.join(root, "data", "sample", "robots")
-modules = os.environ.get("OPTOUT_NODE_MODULES", os.path.join(here, "node_modules"))
 ROWS = 700000
-
-
-def skip_or_fail(why):
-    """CI installs the oracles (deploy/deps.sh): there their absence is a failure, not a skip."""
-    if os.environ.get("CI"):
-        check(False, why)
-        finish("parquet_memory")
-    skip(why)
-
-
-if not shutil.which("node"):
-    skip_or_fail("node is not installed (deploy/deps.sh installs it)")
-if not os.path.isdir(os.path.join(modules, "@duckdb", "node-api")):
-    skip_or_fail("DuckDB's npm package is not in %s (deploy/deps.sh installs it)" % modules)
-
-
-def duck(*sql):
-    env = dict(os.environ, OPTOUT_NODE_MODULES=modules)
-    p = subprocess.run(["node", os.path.join(here, "duckdb_sql.mjs"), "SET threads=1"] + list(sql),
-                       capture_output=True, text=True, env=env)
-    if p.returncode != 0:
-        raise RuntimeError("duckdb: %s" % p.stderr.strip()[-2000:])
-    return [json.loads(line) for line in p.stdout.splitlines() if line]
-
-
-def run(*args):
-    """optout ARGS; `optout run` finds optout-broker and optout-worker beside it."""
-    env = dict(os.environ, PATH=bindir + os.pathsep + os.environ.get("PATH", ""))
-    return subprocess.run([optout] + list(args), capture_output=True, text=True, env=env, timeout=600)
+require("parquet_memory")
+run = runner(os.path.join(bindir, "optout"))
 
 
 work = tempfile.mkdtemp(prefix="optout-pqmem-")
