@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 
 #include "broker.h"
+#include "optout/ccsource.h"
 #include "optout/config.h"
 #include "metrics.h"
 #include "optout/curve.h"
@@ -72,6 +73,21 @@ static int check_combinations(const struct broker_config *cfg, int curve_secret_
     if (cfg->stop_after && (cfg->robots_dir || (cfg->hosts_file && strcmp(cfg->stop_after, "rank") == 0))) {
         optout_log(LOG_ERR, "--stop-after %s: this run has no %s stage (%s)", cfg->stop_after, cfg->stop_after,
                    cfg->robots_dir ? "--robots-dir gives the robots.txt files" : "--hosts gives the hosts");
+        return OPTOUT_EXIT_USAGE;
+    }
+    if (cfg->cc_robots_count && cfg->robots_dir) {
+        optout_log(LOG_ERR, "--cc-robots reads the captures of the run's planned hosts: with --robots-dir there is no "
+                            "host list yet (build the archive with optout history --hosts FILE)");
+        return OPTOUT_EXIT_USAGE;
+    }
+    for (size_t i = 0; i < cfg->cc_robots_count; i++)
+        if (optout_cc_is_url(cfg->cc_robots[i])) {
+            optout_log(LOG_ERR, "--cc-robots %s: the fleet reads local files only for now (optout history reads URLs)",
+                       cfg->cc_robots[i]);
+            return OPTOUT_EXIT_USAGE;
+        }
+    if (cfg->stop_after && strcmp(cfg->stop_after, "history") == 0 && !cfg->cc_robots_count) {
+        optout_log(LOG_ERR, "--stop-after history: this run has no history stage (give --cc-robots)");
         return OPTOUT_EXIT_USAGE;
     }
     if (cfg->sample_shards && !cfg->sample_ppm) {
@@ -209,6 +225,7 @@ static int configure(const optout_option_values *v, struct broker_config *cfg) {
     cfg->dir = v->text[OPTOUT_OPT_DIR];
     cfg->binds = v->list[OPTOUT_OPT_BIND], cfg->bind_count = v->count[OPTOUT_OPT_BIND];
     cfg->corpus = v->list[OPTOUT_OPT_CORPUS], cfg->corpus_count = v->count[OPTOUT_OPT_CORPUS];
+    cfg->cc_robots = v->list[OPTOUT_OPT_CC_ROBOTS], cfg->cc_robots_count = v->count[OPTOUT_OPT_CC_ROBOTS];
     cfg->robots_dir = v->text[OPTOUT_OPT_ROBOTS_DIR];
     cfg->agents_file = v->text[OPTOUT_OPT_AGENTS_FILE];
     cfg->agents = v->list[OPTOUT_OPT_AGENT], cfg->agent_count = v->count[OPTOUT_OPT_AGENT];

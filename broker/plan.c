@@ -88,6 +88,53 @@ static void warn_changed_inputs(const struct broker *b) {
                changed, b->inputs.count, b->inputs.items[first].path, first_why);
 }
 
+/* --cc-robots expanded into b->history_files (absolute paths, in the order optout history reads
+ * them), and what the plan records of them: the patterns, and a SHA-256 of every file's path,
+ * size and mtime, so that a rerun over other files is refused like one over other options. */
+static int plan_history_files(struct broker *b, char *patterns, size_t pcap, char files_hash[65]) {
+    const struct broker_config *c = b->cfg;
+    char err[OPTOUT_RUNDIR_ERR_LEN];
+    patterns[0] = files_hash[0] = '\0';
+    if (!c->cc_robots_count) return OPTOUT_EXIT_OK;
+    for (size_t i = 0; i < c->cc_robots_count; i++)
+        snprintf(patterns + strlen(patterns), pcap - strlen(patterns), "%s%s", i ? " " : "", c->cc_robots[i]);
+    if (optout_inputs_expand(c->cc_robots, c->cc_robots_count, &b->history_files, err, sizeof err) != 0) {
+        optout_log(LOG_ERR, "--cc-robots: %s", err);
+        return OPTOUT_EXIT_USAGE;
+    }
+    size_t cap = 256, len = 0;
+    char *list = malloc(cap);
+    if (!list) return OPTOUT_EXIT_FAILURE;
+    for (size_t i = 0; i < b->history_files.count; i++) {
+        optout_input *in = &b->history_files.items[i];
+        if (in->path[0] != '/') { /* workers get absolute paths */
+            char *abs = realpath(in->path, NULL);
+            if (!abs) {
+                optout_log(LOG_ERR, "--cc-robots %s: %s", in->path, strerror(errno));
+                free(list);
+                return OPTOUT_EXIT_FAILURE;
+            }
+            free(in->path);
+            in->path = abs;
+        }
+        size_t need = strlen(in->path) + 64;
+        if (len + need > cap) {
+            while (len + need > cap) cap *= 2;
+            char *q = realloc(list, cap);
+            if (!q) {
+                free(list);
+                return OPTOUT_EXIT_FAILURE;
+            }
+            list = q;
+        }
+        len += (size_t)snprintf(list + len, cap - len, "%s\t%llu\t%lld\n", in->path, (unsigned long long)in->size,
+                                (long long)in->mtime_ns);
+    }
+    optout_sha256_hex(list, len, files_hash);
+    free(list);
+    return OPTOUT_EXIT_OK;
+}
+
 int plan_run(struct broker *b) {
     const struct broker_config *c = b->cfg;
     char err[OPTOUT_RUNDIR_ERR_LEN];
@@ -116,6 +163,9 @@ int plan_run(struct broker *b) {
     char sample[32] = ""; /* the fraction, e.g. "0.01"; "" when every document is filtered */
     if (c->sample_ppm) snprintf(sample, sizeof sample, "%.6g", (double)c->sample_ppm / 1e6);
     int fetching = !c->robots_dir;
+    char cc_robots[8192], cc_files[65];
+    int hr = plan_history_files(b, cc_robots, sizeof cc_robots, cc_files);
+    if (hr != OPTOUT_EXIT_OK) return hr;
     /* A mismatch names what the user typed: values that follow from other options say which
      * (rundir.h's labels); the fetch's options are empty with --robots-dir. */
     int unused = !fetching;
@@ -128,6 +178,8 @@ int plan_run(struct broker *b) {
         {"allow-private", fetching && c->fetch.allow_private ? "yes" : "no", allow_private_label},
         {"connect-to", fetching && c->fetch.connect_to ? c->fetch.connect_to : "",
          unused ? "--connect-to (unused with --robots-dir)" : NULL},
+        {"cc-robots", cc_robots, NULL},
+        {"cc-robots-files", cc_files, "the files --cc-robots names (their paths, sizes and mtimes, SHA-256)"},
         {"corpus", corpus, NULL},
         {"fetch-tasks", fetching ? fetch_tasks : "", unused ? "--fetch-tasks (unused with --robots-dir)" : NULL},
         {"granularity", optout_granularity_name((optout_granularity)c->granularity), NULL},
@@ -250,6 +302,7 @@ int plan_config_blob(struct broker *b) {
         broker_path(b, domains, &rc->blocked_domains);
     }
     rc->output_tags = (uint8_t)c->output_tags;
+    if (b->stage_count[STAGE_HISTORY]) broker_path(b, b->hosts_path, &rc->history_hosts);
     char err[OPTOUT_MSG_ERR_LEN];
     int r = optout_run_config_encode(rc, &b->config_blob, &b->config_len, err);
     if (r != 0) optout_log(LOG_ERR, "run configuration: %s", err);
@@ -286,7 +339,8 @@ int plan_advance(struct broker *b) {
         b->stage++;
         b->stage_queued = 0;
         const char *stop = b->cfg->stop_after;
-        if (stop && ((strcmp(stop, "rank") == 0 && s == STAGE_RANK_REDUCE) || (strcmp(stop, "fetch") == 0 && s == STAGE_FETCH)))
+        if (stop && ((strcmp(stop, "rank") == 0 && s == STAGE_RANK_REDUCE) || (strcmp(stop, "fetch") == 0 && s == STAGE_FETCH) ||
+                     (strcmp(stop, "history") == 0 && s == STAGE_HISTORY)))
             return 2; /* a dry run ends here */
     }
     return 0;

@@ -185,6 +185,7 @@ static const char *kind_verb(optout_task_kind kind) {
     case OPTOUT_TASK_RANK_MAP: return "counting hosts";
     case OPTOUT_TASK_RANK_REDUCE: return "ranking a partition";
     case OPTOUT_TASK_FETCH: return "fetching robots.txt";
+    case OPTOUT_TASK_HISTORY: return "reading robots.txt captures";
     }
     return "?";
 }
@@ -221,7 +222,7 @@ static int run_kind(const worker_env *env, task_cache **cache, const optout_msg 
         while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
         }
     }
-    if ((t->kind == OPTOUT_TASK_FILTER || t->kind == OPTOUT_TASK_RANK_MAP) &&
+    if ((t->kind == OPTOUT_TASK_FILTER || t->kind == OPTOUT_TASK_RANK_MAP || t->kind == OPTOUT_TASK_HISTORY) &&
         check_input(p->input, t, err, errlen) != 0)
         goto done;
     char derr[OPTOUT_MSG_ERR_LEN];
@@ -236,6 +237,7 @@ static int run_kind(const worker_env *env, task_cache **cache, const optout_msg 
     case OPTOUT_TASK_RANK_MAP: rc = task_rank_map(&job, res, stats_buf, err, errlen); break;
     case OPTOUT_TASK_RANK_REDUCE: rc = task_rank_reduce(&job, res, stats_buf, err, errlen); break;
     case OPTOUT_TASK_FETCH: rc = task_fetch(&job, res, stats_buf, err, errlen); break;
+    case OPTOUT_TASK_HISTORY: rc = task_history(&job, res, stats_buf, err, errlen); break;
     default: task_fmt(err, errlen, "unknown task kind %d", (int)t->kind);
     }
 done:
