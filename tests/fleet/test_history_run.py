@@ -9,7 +9,7 @@ Checks
    bytes, crawls) and nothing is read.
 2. A run's DIR/history holds the same versions (every column but the body's offset) and the same
    bodies as `optout history` over the same files and host list; sources.tsv lists every file in
-   the same order with the same counts.
+   the same order with the same counts; the manifest lists the archive and verifies.
 3. A worker killed (SIGKILL) and then the broker killed mid-history; the same command again
    completes, and its archive is again the same as `optout history`'s.
 4. A changed WARC file (another size) after planning: the rerun is refused (exit 2, plan differs).
@@ -103,6 +103,12 @@ try:
     check(rows == want_rows, "the run's DIR/history has optout history's versions (%d of %d)" % (len(rows), len(want_rows)))
     check(bodies == want_bodies, "and its bodies (%d)" % len(bodies))
     check(sources(full) == sources(ref), "sources.tsv lists the files read as optout history does, with their counts")
+    manifest = json.load(open(os.path.join(full, "manifest.json")))
+    listed = set(o["path"] for o in manifest.get("outputs", []))
+    check({"history/index.tsv", "history/bodies.zst", "history/sources.tsv"} <= listed,
+          "the manifest lists the history archive, whose sources.tsv names the crawls and files read")
+    r = subprocess.run([optout, "verify", full], capture_output=True, text=True)
+    check(r.returncode == 0, "optout verify accepts the run (%s)" % r.stderr.strip()[-200:])
 
     # 3. kill a worker, then the broker, mid-history; the rerun completes with the same archive
     crash = os.path.join(tmp, "crash")
