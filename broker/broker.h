@@ -69,6 +69,8 @@ struct broker_config {
     /* History: robotstxt WARC files (local paths and patterns) read for the planned hosts. */
     const char *const *cc_robots;
     size_t cc_robots_count;
+    const char *cc_crawls;           /* --cc-crawls: crawls whose robotstxt.paths.gz lists more files (NULL) */
+    const char *cc_base;             /* --cc-base: where crawl-data/ is (a local directory in the fleet) */
     int crash_after_accept;          /* fault injection (tests): _exit(99) after journaling accepted */
     size_t synthetic_tasks;          /* benchmarks: N tasks over no files (bench/broker.sh) */
 };

@@ -75,7 +75,7 @@ static int check_combinations(const struct broker_config *cfg, int curve_secret_
                    cfg->robots_dir ? "--robots-dir gives the robots.txt files" : "--hosts gives the hosts");
         return OPTOUT_EXIT_USAGE;
     }
-    if (cfg->cc_robots_count && cfg->robots_dir) {
+    if ((cfg->cc_robots_count || cfg->cc_crawls) && cfg->robots_dir) {
         optout_log(LOG_ERR, "--cc-robots reads the captures of the run's planned hosts: with --robots-dir there is no "
                             "host list yet (build the archive with optout history --hosts FILE)");
         return OPTOUT_EXIT_USAGE;
@@ -86,8 +86,8 @@ static int check_combinations(const struct broker_config *cfg, int curve_secret_
                        cfg->cc_robots[i]);
             return OPTOUT_EXIT_USAGE;
         }
-    if (cfg->stop_after && strcmp(cfg->stop_after, "history") == 0 && !cfg->cc_robots_count) {
-        optout_log(LOG_ERR, "--stop-after history: this run has no history stage (give --cc-robots)");
+    if (cfg->stop_after && strcmp(cfg->stop_after, "history") == 0 && !cfg->cc_robots_count && !cfg->cc_crawls) {
+        optout_log(LOG_ERR, "--stop-after history: this run has no history stage (give --cc-robots or --cc-crawls)");
         return OPTOUT_EXIT_USAGE;
     }
     if (cfg->sample_shards && !cfg->sample_ppm) {
@@ -226,6 +226,17 @@ static int configure(const optout_option_values *v, struct broker_config *cfg) {
     cfg->binds = v->list[OPTOUT_OPT_BIND], cfg->bind_count = v->count[OPTOUT_OPT_BIND];
     cfg->corpus = v->list[OPTOUT_OPT_CORPUS], cfg->corpus_count = v->count[OPTOUT_OPT_CORPUS];
     cfg->cc_robots = v->list[OPTOUT_OPT_CC_ROBOTS], cfg->cc_robots_count = v->count[OPTOUT_OPT_CC_ROBOTS];
+    cfg->cc_crawls = v->text[OPTOUT_OPT_CC_CRAWLS];
+    cfg->cc_base = v->given[OPTOUT_OPT_CC_BASE] ? v->text[OPTOUT_OPT_CC_BASE] : OPTOUT_HISTORY_CC_BASE_DEFAULT;
+    if (v->given[OPTOUT_OPT_CC_BASE] && !cfg->cc_crawls) {
+        optout_log(LOG_ERR, "--cc-base is read with --cc-crawls only");
+        return OPTOUT_EXIT_USAGE;
+    }
+    if (cfg->cc_crawls && optout_cc_is_url(cfg->cc_base)) {
+        optout_log(LOG_ERR, "--cc-crawls with --cc-base %s: the fleet reads local files only for now (give --cc-base a "
+                   "local copy of crawl-data/'s parent, or build the archive with optout history)", cfg->cc_base);
+        return OPTOUT_EXIT_USAGE;
+    }
     cfg->robots_dir = v->text[OPTOUT_OPT_ROBOTS_DIR];
     cfg->agents_file = v->text[OPTOUT_OPT_AGENTS_FILE];
     cfg->agents = v->list[OPTOUT_OPT_AGENT], cfg->agent_count = v->count[OPTOUT_OPT_AGENT];

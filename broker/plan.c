@@ -11,8 +11,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "broker_internal.h"
+#include "optout/ccsource.h"
 #include "optout/log.h"
 #include "optout/policy.h"
 #include "optout/rundir.h"
@@ -88,6 +90,62 @@ static void warn_changed_inputs(const struct broker *b) {
                changed, b->inputs.count, b->inputs.items[first].path, first_why);
 }
 
+/* Appends the files each --cc-crawls crawl's robotstxt.paths.gz lists under --cc-base (a local
+ * directory: checked by main.c), in list order after --cc-robots' files, as optout history reads
+ * them; entries that are not plain relative paths are refused and counted (ccsource.h). */
+static int plan_history_crawls(struct broker *b) {
+    const struct broker_config *c = b->cfg;
+    char err[OPTOUT_RUNDIR_ERR_LEN];
+    optout_cc_crawls crawls;
+    if (optout_cc_crawls_parse(c->cc_crawls, &crawls, err, sizeof err) != 0) {
+        optout_log(LOG_ERR, "--cc-crawls: %s", err);
+        return OPTOUT_EXIT_USAGE;
+    }
+    optout_cc_stream_options so = {0};
+    int rc = OPTOUT_EXIT_OK;
+    for (size_t k = 0; k < crawls.count && rc == OPTOUT_EXIT_OK; k++) {
+        optout_cc_list l;
+        size_t refused = 0;
+        char example[256];
+        if (optout_cc_paths(c->cc_base, crawls.ids[k], &so, &l, &refused, example, sizeof example, err, sizeof err) != 0) {
+            optout_log(LOG_ERR, "--cc-crawls: %s", err);
+            rc = OPTOUT_EXIT_FAILURE;
+            break;
+        }
+        if (refused)
+            optout_log(LOG_WARNING, "%s/crawl-data/%s/robotstxt.paths.gz: %zu entr%s not followed (only relative paths "
+                       "are), e.g. '%s'", c->cc_base, crawls.ids[k], refused, refused == 1 ? "y" : "ies", example);
+        optout_input *items = realloc(b->history_files.items, (b->history_files.count + l.count + 1) * sizeof *items);
+        if (!items) rc = OPTOUT_EXIT_FAILURE;
+        else b->history_files.items = items;
+        for (size_t i = 0; i < l.count && rc == OPTOUT_EXIT_OK; i++) {
+            struct stat st;
+            int missing = stat(l.items[i], &st) != 0;
+            if (missing || !S_ISREG(st.st_mode)) {
+                optout_log(LOG_ERR, "--cc-crawls %s: %s: %s", crawls.ids[k], l.items[i],
+                           missing ? strerror(errno) : "not a regular file");
+                rc = OPTOUT_EXIT_FAILURE;
+                break;
+            }
+            optout_input *in = &b->history_files.items[b->history_files.count];
+            memset(in, 0, sizeof *in);
+            in->path = strdup(l.items[i]);
+            in->output_name = strdup(l.items[i]);
+            in->size = (uint64_t)st.st_size;
+            in->mtime_ns = (int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec;
+            if (!in->path || !in->output_name) {
+                free(in->path), free(in->output_name);
+                rc = OPTOUT_EXIT_FAILURE;
+                break;
+            }
+            b->history_files.count++;
+        }
+        optout_cc_list_free(&l);
+    }
+    optout_cc_crawls_free(&crawls);
+    return rc;
+}
+
 /* --cc-robots expanded into b->history_files (absolute paths, in the order optout history reads
  * them), and what the plan records of them: the patterns, and a SHA-256 of every file's path,
  * size and mtime, so that a rerun over other files is refused like one over other options. */
@@ -95,12 +153,17 @@ static int plan_history_files(struct broker *b, char *patterns, size_t pcap, cha
     const struct broker_config *c = b->cfg;
     char err[OPTOUT_RUNDIR_ERR_LEN];
     patterns[0] = files_hash[0] = '\0';
-    if (!c->cc_robots_count) return OPTOUT_EXIT_OK;
+    if (!c->cc_robots_count && !c->cc_crawls) return OPTOUT_EXIT_OK;
     for (size_t i = 0; i < c->cc_robots_count; i++)
         snprintf(patterns + strlen(patterns), pcap - strlen(patterns), "%s%s", i ? " " : "", c->cc_robots[i]);
-    if (optout_inputs_expand(c->cc_robots, c->cc_robots_count, &b->history_files, err, sizeof err) != 0) {
+    if (c->cc_robots_count &&
+        optout_inputs_expand(c->cc_robots, c->cc_robots_count, &b->history_files, err, sizeof err) != 0) {
         optout_log(LOG_ERR, "--cc-robots: %s", err);
         return OPTOUT_EXIT_USAGE;
+    }
+    if (c->cc_crawls) {
+        int rc = plan_history_crawls(b);
+        if (rc != OPTOUT_EXIT_OK) return rc;
     }
     size_t cap = 256, len = 0;
     char *list = malloc(cap);
@@ -178,8 +241,11 @@ int plan_run(struct broker *b) {
         {"allow-private", fetching && c->fetch.allow_private ? "yes" : "no", allow_private_label},
         {"connect-to", fetching && c->fetch.connect_to ? c->fetch.connect_to : "",
          unused ? "--connect-to (unused with --robots-dir)" : NULL},
+        {"cc-base", c->cc_crawls ? c->cc_base : "", c->cc_crawls ? NULL : "--cc-base (unused without --cc-crawls)"},
+        {"cc-crawls", c->cc_crawls ? c->cc_crawls : "", NULL},
         {"cc-robots", cc_robots, NULL},
-        {"cc-robots-files", cc_files, "the files --cc-robots names (their paths, sizes and mtimes, SHA-256)"},
+        {"cc-robots-files", cc_files,
+         "the files --cc-robots and --cc-crawls name (their paths, sizes and mtimes, SHA-256)"},
         {"corpus", corpus, NULL},
         {"fetch-tasks", fetching ? fetch_tasks : "", unused ? "--fetch-tasks (unused with --robots-dir)" : NULL},
         {"granularity", optout_granularity_name((optout_granularity)c->granularity), NULL},

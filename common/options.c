@@ -316,9 +316,9 @@ const optout_option optout_option_table[] = {
     /* optout history: Common Crawl's robots.txt captures */
     {"cc-robots", OPTOUT_OPT_CC_ROBOTS, OPTOUT_OT_LIST, H | B | R, "PATH|GLOB|URL...", NULL, 0, 0, NULL, NULL,
      "robotstxt WARC files: paths, quoted globs, http(s) URLs; several after one --cc-robots", 0, 0, 1},
-    ROW("cc-crawls", CC_CRAWLS, STRING, H, "CC-MAIN-YYYY-WW,...", NULL, 0, 0, NULL, check_cc_crawls,
+    ROW("cc-crawls", CC_CRAWLS, STRING, H | B | R, "CC-MAIN-YYYY-WW,...", NULL, 0, 0, NULL, check_cc_crawls,
         "crawls whose crawl-data/CRAWL/robotstxt.paths.gz (under --cc-base) lists the files"),
-    ROW("cc-base", CC_BASE, STRING, H, "URL|DIR", OPTOUT_HISTORY_CC_BASE_DEFAULT, 0, 0, NULL, check_cc_base,
+    ROW("cc-base", CC_BASE, STRING, H | B | R, "URL|DIR", OPTOUT_HISTORY_CC_BASE_DEFAULT, 0, 0, NULL, check_cc_base,
         "where crawl-data/ is: an http(s) URL or a local directory"),
     /* optout-worker */
     SHORT('c', "connect", CONNECT, STRING, W, "ENDPOINT", NULL, 0, 0, NULL,

@@ -12,6 +12,8 @@ Checks
    the same order with the same counts; the manifest lists the archive and verifies.
 3. A worker killed (SIGKILL) and then the broker killed mid-history; the same command again
    completes, and its archive is again the same as `optout history`'s.
+   --cc-crawls with a local --cc-base reads the files the crawls' robotstxt.paths.gz list: the
+   same archive again (a URL base is a usage error in the fleet for now).
 4. A changed WARC file (another size) after planning: the rerun is refused (exit 2, plan differs).
 usage: test_history_run.py BIN_DIR REPO_ROOT [SHARED_DIR]"""
 import glob, hashlib, json, os, shutil, signal, subprocess, sys, tempfile, time
@@ -109,6 +111,20 @@ try:
           "the manifest lists the history archive, whose sources.tsv names the crawls and files read")
     r = subprocess.run([optout, "verify", full], capture_output=True, text=True)
     check(r.returncode == 0, "optout verify accepts the run (%s)" % r.stderr.strip()[-200:])
+
+    # 2b. the same files named by --cc-crawls under a local --cc-base (their robotstxt.paths.gz)
+    crawled = os.path.join(tmp, "crawled")
+    args = [a for a in base if a not in ("--cc-robots", warcs)]
+    r = run(args + ["--workers", "2", "--out", crawled, "--cc-crawls", ",".join(truth["crawls"]), "--cc-base", cc])
+    check(r.returncode == 0, "the run with --cc-crawls and a local --cc-base exits 0 (%d: %s)"
+          % (r.returncode, r.stderr[-500:]))
+    if r.returncode == 0:
+        rows, bodies = archive(crawled)
+        check(rows == want_rows and bodies == want_bodies, "its archive is optout history's")
+        check(len(sources(crawled)) == nfiles + 1, "its sources.tsv lists every file of the crawls' lists")
+    r = run(args + ["--workers", "1", "--out", os.path.join(tmp, "url"), "--cc-crawls", truth["crawls"][0],
+                    "--cc-base", "http://127.0.0.1:1"])
+    check(r.returncode == 2, "--cc-crawls with a URL --cc-base is a usage error in the fleet for now (%d)" % r.returncode)
 
     # 3. kill a worker, then the broker, mid-history; the rerun completes with the same archive
     crash = os.path.join(tmp, "crash")
