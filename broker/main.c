@@ -80,12 +80,6 @@ static int check_combinations(const struct broker_config *cfg, int curve_secret_
                             "host list yet (build the archive with optout history --hosts FILE)");
         return OPTOUT_EXIT_USAGE;
     }
-    for (size_t i = 0; i < cfg->cc_robots_count; i++)
-        if (optout_cc_is_url(cfg->cc_robots[i])) {
-            optout_log(LOG_ERR, "--cc-robots %s: the fleet reads local files only for now (optout history reads URLs)",
-                       cfg->cc_robots[i]);
-            return OPTOUT_EXIT_USAGE;
-        }
     if (cfg->stop_after && strcmp(cfg->stop_after, "history") == 0 && !cfg->cc_robots_count && !cfg->cc_crawls) {
         optout_log(LOG_ERR, "--stop-after history: this run has no history stage (give --cc-robots or --cc-crawls)");
         return OPTOUT_EXIT_USAGE;
@@ -230,11 +224,6 @@ static int configure(const optout_option_values *v, struct broker_config *cfg) {
     cfg->cc_base = v->given[OPTOUT_OPT_CC_BASE] ? v->text[OPTOUT_OPT_CC_BASE] : OPTOUT_HISTORY_CC_BASE_DEFAULT;
     if (v->given[OPTOUT_OPT_CC_BASE] && !cfg->cc_crawls) {
         optout_log(LOG_ERR, "--cc-base is read with --cc-crawls only");
-        return OPTOUT_EXIT_USAGE;
-    }
-    if (cfg->cc_crawls && optout_cc_is_url(cfg->cc_base)) {
-        optout_log(LOG_ERR, "--cc-crawls with --cc-base %s: the fleet reads local files only for now (give --cc-base a "
-                   "local copy of crawl-data/'s parent, or build the archive with optout history)", cfg->cc_base);
         return OPTOUT_EXIT_USAGE;
     }
     cfg->robots_dir = v->text[OPTOUT_OPT_ROBOTS_DIR];

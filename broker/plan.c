@@ -119,9 +119,9 @@ static int plan_history_crawls(struct broker *b) {
         if (!items) rc = OPTOUT_EXIT_FAILURE;
         else b->history_files.items = items;
         for (size_t i = 0; i < l.count && rc == OPTOUT_EXIT_OK; i++) {
-            struct stat st;
-            int missing = stat(l.items[i], &st) != 0;
-            if (missing || !S_ISREG(st.st_mode)) {
+            struct stat st = {0};
+            int url = optout_cc_is_url(l.items[i]), missing = !url && stat(l.items[i], &st) != 0;
+            if (missing || (!url && !S_ISREG(st.st_mode))) {
                 optout_log(LOG_ERR, "--cc-crawls %s: %s: %s", crawls.ids[k], l.items[i],
                            missing ? strerror(errno) : "not a regular file");
                 rc = OPTOUT_EXIT_FAILURE;
@@ -156,11 +156,38 @@ static int plan_history_files(struct broker *b, char *patterns, size_t pcap, cha
     if (!c->cc_robots_count && !c->cc_crawls) return OPTOUT_EXIT_OK;
     for (size_t i = 0; i < c->cc_robots_count; i++)
         snprintf(patterns + strlen(patterns), pcap - strlen(patterns), "%s%s", i ? " " : "", c->cc_robots[i]);
-    if (c->cc_robots_count &&
-        optout_inputs_expand(c->cc_robots, c->cc_robots_count, &b->history_files, err, sizeof err) != 0) {
+    /* URLs as given (read by the workers over HTTP(S)), then the local patterns expanded */
+    const char **local = calloc(c->cc_robots_count + 1, sizeof *local);
+    size_t nlocal = 0, nurl = 0;
+    if (!local) return OPTOUT_EXIT_FAILURE;
+    for (size_t i = 0; i < c->cc_robots_count; i++)
+        if (!optout_cc_is_url(c->cc_robots[i])) local[nlocal++] = c->cc_robots[i];
+    optout_inputs expanded = {0};
+    if (nlocal && optout_inputs_expand(local, nlocal, &expanded, err, sizeof err) != 0) {
         optout_log(LOG_ERR, "--cc-robots: %s", err);
+        free(local);
         return OPTOUT_EXIT_USAGE;
     }
+    free(local);
+    for (size_t i = 0; i < c->cc_robots_count; i++) nurl += optout_cc_is_url(c->cc_robots[i]);
+    b->history_files.items = calloc(nurl + expanded.count + 1, sizeof *b->history_files.items);
+    if (!b->history_files.items) {
+        optout_inputs_free(&expanded);
+        return OPTOUT_EXIT_FAILURE;
+    }
+    for (size_t i = 0; i < c->cc_robots_count; i++)
+        if (optout_cc_is_url(c->cc_robots[i])) {
+            optout_input *in = &b->history_files.items[b->history_files.count++];
+            in->path = strdup(c->cc_robots[i]);
+            in->output_name = strdup(c->cc_robots[i]);
+            if (!in->path || !in->output_name) {
+                optout_inputs_free(&expanded);
+                return OPTOUT_EXIT_FAILURE;
+            }
+        }
+    memcpy(b->history_files.items + b->history_files.count, expanded.items, expanded.count * sizeof *expanded.items);
+    b->history_files.count += expanded.count;
+    free(expanded.items); /* the items' strings now belong to history_files */
     if (c->cc_crawls) {
         int rc = plan_history_crawls(b);
         if (rc != OPTOUT_EXIT_OK) return rc;
@@ -170,7 +197,15 @@ static int plan_history_files(struct broker *b, char *patterns, size_t pcap, cha
     if (!list) return OPTOUT_EXIT_FAILURE;
     for (size_t i = 0; i < b->history_files.count; i++) {
         optout_input *in = &b->history_files.items[i];
-        if (in->path[0] != '/') { /* workers get absolute paths */
+        if (optout_cc_is_url(in->path)) { /* a worker reads it as given: within the TASK's limits (msg.h) */
+            size_t n = strlen(in->path);
+            if (n >= OPTOUT_MSG_PATH_MAX || strstr(in->path, "/../") || (n >= 3 && !strcmp(in->path + n - 3, "/.."))) {
+                optout_log(LOG_ERR, "--cc-robots %.200s: a URL longer than %d bytes or with a '..' segment",
+                           in->path, OPTOUT_MSG_PATH_MAX - 1);
+                free(list);
+                return OPTOUT_EXIT_USAGE;
+            }
+        } else if (in->path[0] != '/') { /* workers get absolute paths */
             char *abs = realpath(in->path, NULL);
             if (!abs) {
                 optout_log(LOG_ERR, "--cc-robots %s: %s", in->path, strerror(errno));

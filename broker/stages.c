@@ -22,6 +22,7 @@
 #include <string.h>
 
 #include "broker_internal.h"
+#include "optout/ccsource.h"
 #include "optout/history_archive.h"
 #include "optout/log.h"
 #include "optout/rank.h"
@@ -141,9 +142,15 @@ void stages_task_message(const struct broker *b, size_t task, optout_msg *m) {
     m->kind = t->kind;
     output_name(b, task, m->output_name, sizeof m->output_name);
     switch (t->kind) {
+    case OPTOUT_TASK_HISTORY:
+        if (optout_cc_is_url(t->input->path)) { /* a URL: no root (msg.h); checked against the limits when planned */
+            m->input.root[0] = '\0';
+            snprintf(m->input.rel, sizeof m->input.rel, "%s", t->input->path);
+            break;
+        }
+        /* fall through */
     case OPTOUT_TASK_FILTER:
     case OPTOUT_TASK_RANK_MAP:
-    case OPTOUT_TASK_HISTORY:
         broker_path(b, t->input->path, &m->input);
         m->input_size = t->input->size;
         m->input_mtime_ns = t->input->mtime_ns;

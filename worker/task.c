@@ -13,6 +13,7 @@
 #include <sys/stat.h>
 #include <time.h>
 
+#include "optout/ccsource.h"
 #include "optout/log.h"
 #include "optout/rundir.h"
 #include "optout/util.h"
@@ -201,7 +202,14 @@ static int run_kind(const worker_env *env, task_cache **cache, const optout_msg 
         task_fmt(err, errlen, "out of memory");
         return -1;
     }
-    if (worker_map_path(env, &t->input, p->input, sizeof p->input, err, errlen) != 0 ||
+    /* a HISTORY task's input without a root is an http(s) URL (msg.h), read over the network */
+    int url_input = t->kind == OPTOUT_TASK_HISTORY && !t->input.root[0];
+    if (url_input && !optout_cc_is_url(t->input.rel)) {
+        task_fmt(err, errlen, "a history input without a root must be an http(s) URL, not '%s'", t->input.rel);
+        goto done;
+    }
+    if ((url_input ? task_fmt(p->input, sizeof p->input, "%s", t->input.rel)
+                   : worker_map_path(env, &t->input, p->input, sizeof p->input, err, errlen)) != 0 ||
         worker_map_path(env, &t->staging, p->staging, sizeof p->staging, err, errlen) != 0)
         goto done;
     if (!t->output_name[0] || !worker_rel_path_ok(t->output_name) ||
@@ -222,7 +230,7 @@ static int run_kind(const worker_env *env, task_cache **cache, const optout_msg 
         while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
         }
     }
-    if ((t->kind == OPTOUT_TASK_FILTER || t->kind == OPTOUT_TASK_RANK_MAP || t->kind == OPTOUT_TASK_HISTORY) &&
+    if ((t->kind == OPTOUT_TASK_FILTER || t->kind == OPTOUT_TASK_RANK_MAP || (t->kind == OPTOUT_TASK_HISTORY && !url_input)) &&
         check_input(p->input, t, err, errlen) != 0)
         goto done;
     char derr[OPTOUT_MSG_ERR_LEN];

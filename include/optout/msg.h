@@ -100,7 +100,8 @@ typedef enum {
  * - FETCH: `input` is the host list (one host key per line); the hosts whose rank partition
  *   (optout_rank_partition) modulo span_count equals span_start are fetched into the archive pack
  *   STAGING/<output_name>.tsv + .bodies.zst (archive.h).
- * - HISTORY: `input` is one robotstxt WARC file; the captures of the hosts of the run
+ * - HISTORY: `input` is one robotstxt WARC file (a local path; or, with an empty root, `rel` is an
+ *   http(s) URL the worker reads over the network, input_size 0 and unchecked); the captures of the hosts of the run
  *   configuration's history_hosts list are kept, unmerged (history_archive.h's parts), in the
  *   history archive STAGING/<output_name>/history/ (index.tsv, bodies.zst, sources.tsv). */
 typedef enum {

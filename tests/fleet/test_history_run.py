@@ -13,10 +13,11 @@ Checks
 3. A worker killed (SIGKILL) and then the broker killed mid-history; the same command again
    completes, and its archive is again the same as `optout history`'s.
    --cc-crawls with a local --cc-base reads the files the crawls' robotstxt.paths.gz list: the
-   same archive again (a URL base is a usage error in the fleet for now).
+   same archive again; so do --cc-crawls under a URL --cc-base (a local HTTP server) and
+   --cc-robots URLs, downloaded by the workers.
 4. A changed WARC file (another size) after planning: the rerun is refused (exit 2, plan differs).
 usage: test_history_run.py BIN_DIR REPO_ROOT [SHARED_DIR]"""
-import glob, hashlib, json, os, shutil, signal, subprocess, sys, tempfile, time
+import functools, glob, hashlib, http.server, json, os, shutil, signal, subprocess, sys, tempfile, threading, time
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support"))
 from optout_test import check, finish, runner, skip  # noqa: E402
 
@@ -122,9 +123,30 @@ try:
         rows, bodies = archive(crawled)
         check(rows == want_rows and bodies == want_bodies, "its archive is optout history's")
         check(len(sources(crawled)) == nfiles + 1, "its sources.tsv lists every file of the crawls' lists")
-    r = run(args + ["--workers", "1", "--out", os.path.join(tmp, "url"), "--cc-crawls", truth["crawls"][0],
-                    "--cc-base", "http://127.0.0.1:1"])
-    check(r.returncode == 2, "--cc-crawls with a URL --cc-base is a usage error in the fleet for now (%d)" % r.returncode)
+
+    # 2c. over HTTP: --cc-crawls under a URL --cc-base, and --cc-robots URLs; the workers download
+    class Quiet(http.server.SimpleHTTPRequestHandler):
+        def log_message(self, *a):
+            pass
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(Quiet, directory=cc))
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    url = "http://127.0.0.1:%d" % httpd.server_address[1]
+    try:
+        over = os.path.join(tmp, "http")
+        r = run(args + ["--workers", "2", "--out", over, "--cc-crawls", ",".join(truth["crawls"]), "--cc-base", url])
+        check(r.returncode == 0, "the run with --cc-crawls over HTTP exits 0 (%d: %s)" % (r.returncode, r.stderr[-500:]))
+        if r.returncode == 0:
+            rows, bodies = archive(over)
+            check(rows == want_rows and bodies == want_bodies, "its archive is optout history's")
+            check([l[0] for l in sources(over)[1:]] == [url + "/" + f["path"] for f in truth["files"]],
+                  "its sources.tsv names the URLs read, in the lists' order")
+        urls = [url + "/" + f["path"] for f in truth["files"]]
+        over2 = os.path.join(tmp, "http2")
+        r = run(args + ["--workers", "2", "--out", over2, "--cc-robots"] + urls)
+        check(r.returncode == 0 and archive(over2) == (want_rows, want_bodies),
+              "--cc-robots URLs: the same archive (%d: %s)" % (r.returncode, r.stderr[-300:]))
+    finally:
+        httpd.shutdown()
 
     # 3. kill a worker, then the broker, mid-history; the rerun completes with the same archive
     crash = os.path.join(tmp, "crash")
