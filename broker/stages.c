@@ -24,6 +24,8 @@
 #include "broker_internal.h"
 #include "optout/ccsource.h"
 #include "optout/history_archive.h"
+#include "optout/history_scan.h"
+#include "optout/hostlist.h"
 #include "optout/log.h"
 #include "optout/rank.h"
 #include "optout/util.h"
@@ -249,6 +251,42 @@ int stages_write_blocked(struct broker *b) {
     return 0;
 }
 
+/* Redirect targets outside the plan: the fleet reads each file once, for the planned hosts, so
+ * their captures are not in the archive (optout history reads the files again for them). Said,
+ * with a count and an example, so that a user can add them to --hosts or build with optout history.
+ * 0, or -1 (the archive or the host list cannot be read: the merge just wrote them). */
+static int warn_unplanned_targets(const struct broker *b) {
+    char err[1024], example[OPTOUT_HOSTKEY_MAX] = "";
+    optout_hostlist *list = optout_hostlist_read(b->hosts_path, OPTOUT_HOSTKEY_CANONICAL, NULL, NULL, err, sizeof err);
+    optout_history_archive *a = list ? optout_history_archive_open(b->cfg->dir, err, sizeof err) : NULL;
+    optout_strmap *planned = optout_strmap_new(), *missed = optout_strmap_new();
+    int rc = list && a && planned && missed ? 0 : -1;
+    if (rc != 0) optout_log(LOG_ERR, "history: checking redirect targets: %s", list && a ? "out of memory" : err);
+    const char *const *hosts = list ? optout_hostlist_hosts(list) : NULL;
+    for (size_t i = 0; rc == 0 && i < optout_hostlist_count(list); i++)
+        rc = optout_history_scan_put(planned, hosts[i], strlen(hosts[i]));
+    for (size_t h = 0; rc == 0 && h < optout_history_archive_hosts(a); h++) {
+        optout_history_host host = optout_history_archive_host(a, h);
+        for (size_t v = 0; rc == 0 && v < host.count; v++) {
+            const char *t = host.versions[v].redirect;
+            if (!t || optout_strmap_get(planned, t, strlen(t))) continue;
+            if (!example[0]) snprintf(example, sizeof example, "%s", t);
+            rc = optout_history_scan_put(missed, t, strlen(t));
+        }
+    }
+    size_t n = missed ? optout_strmap_count(missed) : 0;
+    if (rc == 0 && n)
+        optout_log(LOG_WARNING, "history: captures redirect to %zu host%s outside the plan (e.g. %s) whose captures the "
+                   "fleet does not read: those redirects count as no capture; add them to --hosts, or build the "
+                   "archive with optout history (which reads the files again for them) and give --history",
+                   n, n == 1 ? "" : "s", example);
+    optout_strmap_free(planned, NULL);
+    optout_strmap_free(missed, NULL);
+    optout_history_archive_close(a);
+    optout_hostlist_free(list);
+    return rc;
+}
+
 /* The history merge: every task's part (history-parts/NNNNNN/history/) into DIR/history/, published
  * atomically as optout history publishes (history_archive.h); sources.tsv names each file as the
  * run planned it. Idempotent: a restart after the stage merges again into the same archive. */
@@ -279,7 +317,7 @@ static int merge_history(struct broker *b) {
                (unsigned long long)b->history_counts[OPTOUT_HISTORY_CAPTURES],
                (unsigned long long)b->history_counts[OPTOUT_HISTORY_BAD], (unsigned long long)versions,
                (unsigned long long)hosts, c->dir);
-    return 0;
+    return warn_unplanned_targets(b);
 }
 
 int stages_finish(struct broker *b, enum stage s) {

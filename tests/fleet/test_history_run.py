@@ -64,8 +64,9 @@ try:
     if not check(g.returncode == 0, "gen-ccrobots ran (%s)" % g.stderr.strip()):
         finish("test_history_run")
     truth = json.load(open(os.path.join(cc, "truth.json")))
-    # every host with a capture: redirect targets are in the list, so one pass reads everything
-    hosts = sorted(set(c["host"] for c in truth["captures"]))
+    # every host with a capture and every redirect target: one pass reads everything
+    hosts = sorted(set(c["host"] for c in truth["captures"]) | set(c["redirect"] for c in truth["captures"]
+                                                                    if c.get("redirect")))
     hosts_file = os.path.join(tmp, "hosts.txt")
     with open(hosts_file, "w") as f:
         f.write("\n".join(hosts) + "\n")
@@ -102,6 +103,7 @@ try:
     full = os.path.join(tmp, "full")
     r = run(base + ["--workers", "2", "--out", full])
     check(r.returncode == 0, "the run with --cc-robots exits 0 (%d: %s)" % (r.returncode, r.stderr[-500:]))
+    check("outside the plan" not in r.stderr, "a plan holding every redirect target gives no warning about them")
     rows, bodies = archive(full)
     check(rows == want_rows, "the run's DIR/history has optout history's versions (%d of %d)" % (len(rows), len(want_rows)))
     check(bodies == want_bodies, "and its bodies (%d)" % len(bodies))
@@ -112,6 +114,13 @@ try:
           "the manifest lists the history archive, whose sources.tsv names the crawls and files read")
     r = subprocess.run([optout, "verify", full], capture_output=True, text=True)
     check(r.returncode == 0, "optout verify accepts the run (%s)" % r.stderr.strip()[-200:])
+
+    # 2a. a plan without the redirect targets: the run says which targets it did not read
+    part = os.path.join(tmp, "partial")
+    args = [os.path.join(cc, "hosts.txt") if a == hosts_file else a for a in base]
+    r = run(args + ["--workers", "2", "--out", part])
+    check(r.returncode == 0 and "outside the plan" in r.stderr,
+          "a run whose plan lacks redirect targets warns about them (%d: %s)" % (r.returncode, r.stderr[-300:]))
 
     # 2b. the same files named by --cc-crawls under a local --cc-base (their robotstxt.paths.gz)
     crawled = os.path.join(tmp, "crawled")
