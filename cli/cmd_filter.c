@@ -47,8 +47,9 @@ static const optout_program_spec FILTER_SPEC = {
         "no id), for optout apply-tags; --removed is not allowed then.\n"
         "Robots.txt as it was (docs/history.md): --history DIR (optout history --out DIR) judges every\n"
         "document under current, crawl, cutoff:YYYY-MM-DD and strictest in one pass; --robots-time\n"
-        "chooses the one that decides (default current), --stats gains by_policy and --policy-report\n"
-        "FILE receives the policies side by side in Markdown.\n"
+        "chooses the one that decides (default current), --stats gains by_policy, --policy-report\n"
+        "FILE receives the policies side by side in Markdown and --policy-chart FILE the share of each\n"
+        "crawl's tokens whose robots.txt then disallowed each agent (SVG).\n"
         "Outputs must be regular files (or new names), none of them an input: files are compared by\n"
         "identity, so ./in.jsonl, its absolute path or a link to it are the input. --stats - writes\n"
         "to standard output.\n",
@@ -114,10 +115,15 @@ static int filter_configure(const optout_option_values *v, optout_filter_config 
     if (v->given[OPTOUT_OPT_ROBOTS_TIME]) (void)optout_robots_time_parse(v->text[OPTOUT_OPT_ROBOTS_TIME], &spec);
     if (!history && (spec.policy != OPTOUT_ROBOTS_TIME_CURRENT || v->given[OPTOUT_OPT_HISTORY_MAX_AGE] ||
                      v->given[OPTOUT_OPT_HISTORY_MISSING] || v->given[OPTOUT_OPT_REPORT_CUTOFF] ||
-                     v->given[OPTOUT_OPT_POLICY_REPORT])) {
+                     v->given[OPTOUT_OPT_POLICY_REPORT] || v->given[OPTOUT_OPT_POLICY_CHART])) {
         optout_log(LOG_ERR, "filter: --robots-time other than current, --history-max-age, --history-missing, "
-                            "--report-cutoff and --policy-report need the captures: --history DIR (optout history "
+                            "--report-cutoff, --policy-report and --policy-chart need the captures: --history DIR (optout history "
                             "--out DIR)");
+        return OPTOUT_EXIT_USAGE;
+    }
+    if (history && cfg->host_key == OPTOUT_HOSTKEY_NETLOC) {
+        optout_log(LOG_ERR, "filter: --host-key netloc with --history: a history archive is keyed by canonical host "
+                            "keys");
         return OPTOUT_EXIT_USAGE;
     }
     if (history && policy->granularity != OPTOUT_GRANULARITY_URL) {
@@ -147,6 +153,7 @@ static int filter_configure(const optout_option_values *v, optout_filter_config 
         {"--removed", removed, 1},
         {"--stats", stats, 1},
         {"--policy-report", v->text[OPTOUT_OPT_POLICY_REPORT], 1},
+        {"--policy-chart", v->text[OPTOUT_OPT_POLICY_CHART], 1},
     };
     char err[PATH_MAX * 2 + 400];
     if (optout_files_check(files, sizeof files / sizeof *files, err, sizeof err) != 0 ||
@@ -188,8 +195,25 @@ static int open_history(const optout_option_values *v, const optout_agents *agen
     return 0;
 }
 
-/* --stats (with by_policy in historical mode) and --policy-report. 0, or -1 (logged). */
-static int write_outputs(const char *stats_path, const char *md_path, const optout_stats *stats,
+/* Writes PATH through a temporary name with fn (the Markdown report or the chart). 0, or -1 (logged). */
+static int write_rendered(const char *path, int (*fn)(FILE *, const optout_stats_policy *, const optout_agents *),
+                          const optout_stats_policy *s, const optout_agents *agents) {
+    char tmp[4096];
+    snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid());
+    FILE *f = fopen(tmp, "w");
+    int bad = !f || fn(f, s, agents) != 0;
+    bad |= f && (fflush(f) != 0 || fsync(fileno(f)) != 0);
+    bad |= f && fclose(f) != 0;
+    if (bad || rename(tmp, path) != 0) {
+        optout_log(LOG_ERR, "writing %s: %s", path, strerror(errno));
+        unlink(tmp);
+        return -1;
+    }
+    return 0;
+}
+
+/* --stats (with by_policy in historical mode), --policy-report and --policy-chart. 0, or -1 (logged). */
+static int write_outputs(const char *stats_path, const char *md_path, const char *svg_path, const optout_stats *stats,
                          const optout_filter_history *h, const optout_agents *agents) {
     char *extra = h ? optout_stats_policy_json(h->stats, agents) : NULL;
     if (h && !extra) {
@@ -202,18 +226,8 @@ static int write_outputs(const char *stats_path, const char *md_path, const opto
         rc = -1;
     }
     free(extra);
-    if (rc == 0 && md_path && h) {
-        char tmp[4096];
-        snprintf(tmp, sizeof tmp, "%s.tmp.%ld", md_path, (long)getpid());
-        FILE *f = fopen(tmp, "w");
-        int bad = !f || optout_stats_policy_write_md(f, h->stats, agents) != 0;
-        bad |= f && fclose(f) != 0;
-        if (bad || rename(tmp, md_path) != 0) {
-            optout_log(LOG_ERR, "writing %s: %s", md_path, strerror(errno));
-            unlink(tmp);
-            rc = -1;
-        }
-    }
+    if (rc == 0 && md_path && h) rc = write_rendered(md_path, optout_stats_policy_write_md, h->stats, agents);
+    if (rc == 0 && svg_path && h) rc = write_rendered(svg_path, optout_stats_policy_write_svg, h->stats, agents);
     return rc;
 }
 
@@ -286,7 +300,8 @@ int cmd_filter(int argc, char **argv) {
     if (optout_filter_shard(&cfg, in, out, optout_shard_format_of_name(out), removed, stats, err, sizeof err) != 0) {
         optout_log(LOG_ERR, "%s", err);
         rc = OPTOUT_EXIT_FAILURE;
-    } else if (write_outputs(stats_path, v.text[OPTOUT_OPT_POLICY_REPORT], stats, cfg.history, agents) != 0) {
+    } else if (write_outputs(stats_path, v.text[OPTOUT_OPT_POLICY_REPORT], v.text[OPTOUT_OPT_POLICY_CHART], stats,
+                             cfg.history, agents) != 0) {
         rc = OPTOUT_EXIT_FAILURE;
     }
     free(stats);

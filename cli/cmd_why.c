@@ -26,13 +26,18 @@
 #include "cli.h"
 #include "optout/json.h"
 #include "optout/log.h"
+#include "optout/parse.h"
 #include "optout/util.h"
 #include "optout/why.h"
+#include "why_history.h"
 
 #define URLS_FILE_MAX ((size_t)1 << 34)
 
 static void usage(FILE *f) {
     fputs("usage: optout why --run DIR [--json] [--first] (URL... | --urls FILE|- | --id DOC_ID...)\n"
+          "                  [--history DIR [--robots-time POLICY] [--history-max-age DAYS]\n"
+          "                   [--history-missing current|keep|remove] [--report-cutoff YYYY-MM-DD]\n"
+          "                   [--crawl CC-MAIN-YYYY-WW] [--time YYYY-MM-DD[THH:MM:SSZ]]]\n"
           "\n"
           "Explains, from the run directory alone (its plan and its robots snapshot: the fetch\n"
           "archive DIR/robots/ or the robots directory the run used), why each URL was kept or\n"
@@ -55,6 +60,16 @@ static void usage(FILE *f) {
           "                 mode, unreachable, agents [{agent, verdict, reason, via_star, group_line,\n"
           "                 rule_line, rule, pattern, explanation}], removed, disallowed_user_agents;\n"
           "                 with --id also id, shard, output_name, line, input_changed (default: off, text)\n"
+          "  --history DIR  robots.txt as it was (docs/history.md): also the capture that judges the\n"
+          "                 document at its time (an --id document's dump and date, else --crawl and\n"
+          "                 --time) and its verdict under current, crawl, cutoff and strictest\n"
+          "                 (default: none)\n"
+          "  --robots-time, --history-max-age, --history-missing, --report-cutoff: as for\n"
+          "                 optout filter (defaults: current, 365, current, 2023-08-07)\n"
+          "  --crawl ID     the document's crawl, for URL arguments (or any text holding the id)\n"
+          "                 (default: none)\n"
+          "  --time DATE    the document's time (ISO 8601, UTC without a zone), for URL arguments\n"
+          "                 (default: none)\n"
           "  -h, --help     this text\n"
           "\n"
           "Exit status: 0 answered, 1 the run directory lacks what is needed (or an id was not\n"
@@ -72,6 +87,7 @@ struct item {
     const char *shard, *output_name;
     unsigned long long line;
     int changed;
+    optout_doc_time time; /* --history: the document's time */
 };
 
 struct items {
@@ -93,6 +109,7 @@ static struct item *push(struct items *s) {
 
 struct found_ctx {
     struct items *items;
+    const optout_doc_time *given; /* --crawl / --time, which replace a document's own (NULL: none) */
     const char *const *ids;
     char **owned; /* URLs copied (the reader's buffer moves on) */
     size_t owned_n, owned_cap;
@@ -107,6 +124,8 @@ static int on_doc(const optout_why_doc *d, void *arg) {
     it->output_name = d->input->output_name;
     it->line = (unsigned long long)d->line;
     it->changed = d->changed;
+    if (c->given) it->time = *c->given;
+    else optout_history_doc_time(d->dump, d->dump_len, d->date, d->date_len, &it->time);
     if (d->url) {
         char *copy = optout_malloc(d->url_len + 1);
         memcpy(copy, d->url, d->url_len);
@@ -251,6 +270,8 @@ struct printer {
     struct item *items;
     size_t *map; /* explained URL index -> item index */
     size_t next; /* next item to print */
+    why_history *hist; /* --history, else NULL */
+    int failed;        /* the history archive could not be read */
 };
 
 /* The "robots" member of a JSON answer: the record the verdict came from. */
@@ -360,7 +381,7 @@ static void print_answer_json(const optout_why_config *cfg, const struct item *i
             first = 0;
             json_cstr(out, optout_agents_name(agents, k));
         }
-    fputs("]}\n", out);
+    fputs("]", out); /* the caller closes the object (after the history member) */
 }
 
 /* One answer as text: a block of lines for people. */
@@ -450,6 +471,13 @@ static void print_answer(struct printer *p, const struct item *it, const optout_
     if (a->kind != OPTOUT_WHY_AGENT_RULES) outcome_reason(p->cfg, a, no_url, &oname, otext, sizeof otext);
     if (p->json) print_answer_json(p->cfg, it, a, no_url, oname, otext);
     else print_answer_text(p, it, a, no_url, otext);
+    char err[1024];
+    if (p->hist && !no_url && a->key_status == OPTOUT_HOSTKEY_OK &&
+        why_history_explain(p->hist, a, &it->time, stdout, p->json, (int)p->width, err, sizeof err) != 0) {
+        optout_log(LOG_ERR, "why: %s", err);
+        p->failed = 1;
+    }
+    if (p->json) fputs("}\n", stdout);
 }
 
 static void print_no_url(struct printer *p, const struct item *it) {
@@ -471,7 +499,7 @@ static int on_answer(const optout_why_answer *a, size_t index, void *arg) {
     flush_no_url(p, item);
     print_answer(p, &p->items[item], a, 0);
     p->next = item + 1;
-    return ferror(stdout) ? -1 : 0;
+    return ferror(stdout) || p->failed ? -1 : 0;
 }
 
 /* ---- the command ----------------------------------------------------------------------------- */
@@ -502,13 +530,69 @@ static char *read_url_list(const char *path, struct items *items) {
     return text;
 }
 
+/* The --history options as given (NULL: not given). */
+struct history_opts {
+    const char *dir, *policy, *max_age, *missing, *cutoff, *crawl, *time;
+};
+
+/* Checks the --history options; with --history, opens the archive into *out and puts the time
+ * given by --crawl / --time in *given (*has_given). -1 to go on, else the exit status (logged). */
+static int history_setup(const struct history_opts *o, const optout_why_config *cfg, why_history **out,
+                         optout_doc_time *given, int *has_given) {
+    optout_robots_time_spec spec = {0};
+    optout_history_missing missing = OPTOUT_MISSING_CURRENT;
+    uint64_t max_age = OPTOUT_HISTORY_MAX_AGE_DEFAULT_DAYS;
+    int64_t cutoff, t;
+    const char *day = o->cutoff ? o->cutoff : OPTOUT_HISTORY_REPORT_CUTOFF_DEFAULT;
+    char perr[200];
+    if (!o->dir) {
+        if (!o->policy && !o->max_age && !o->missing && !o->cutoff && !o->crawl && !o->time) return -1;
+        optout_log(LOG_ERR, "why: --robots-time, --history-max-age, --history-missing, --report-cutoff, --crawl and "
+                            "--time need --history DIR");
+        return OPTOUT_EXIT_USAGE;
+    }
+    const char *bad = o->policy && optout_robots_time_parse(o->policy, &spec) != 0 ? "--robots-time"
+                      : o->missing && optout_history_missing_parse(o->missing, &missing) != 0 ? "--history-missing"
+                      : o->max_age && optout_parse_number(o->max_age, 0, 36500, &max_age, perr, sizeof perr) != 0
+                          ? "--history-max-age"
+                      : strlen(day) != 10 || optout_history_parse_time(day, 10, &cutoff) != 0 ? "--report-cutoff"
+                      : o->time && optout_history_parse_time(o->time, strlen(o->time), &t) != 0 ? "--time"
+                                                                                              : NULL;
+    if (bad) {
+        optout_log(LOG_ERR, "why: %s: not a valid value (docs/history.md)", bad);
+        return OPTOUT_EXIT_USAGE;
+    }
+    if (cfg->host_key == OPTOUT_HOSTKEY_NETLOC) {
+        optout_log(LOG_ERR, "why: the run used --host-key netloc; a history archive is keyed by canonical host keys");
+        return OPTOUT_EXIT_USAGE;
+    }
+    if (cfg->granularity != OPTOUT_GRANULARITY_URL) {
+        optout_log(LOG_ERR, "why: the run used --granularity %s; robots.txt as it was is judged per URL only",
+                   optout_granularity_name(cfg->granularity));
+        return OPTOUT_EXIT_USAGE;
+    }
+    *has_given = o->crawl || o->time;
+    optout_history_doc_time(o->crawl, o->crawl ? strlen(o->crawl) : 0, o->time, o->time ? strlen(o->time) : 0, given);
+    if (o->crawl && !given->crawl[0]) {
+        optout_log(LOG_ERR, "why: --crawl %s names no crawl (CC-MAIN-YYYY-WW)", o->crawl);
+        return OPTOUT_EXIT_USAGE;
+    }
+    if (!(*out = why_history_open(o->dir, &spec, (int64_t)max_age, missing, cutoff, cfg))) return OPTOUT_EXIT_FAILURE;
+    return -1;
+}
+
 int cmd_why(int argc, char **argv) {
     static const struct option options[] = {
         {"run", required_argument, NULL, 'r'}, {"urls", required_argument, NULL, 'u'},
         {"id", required_argument, NULL, 'i'},  {"json", no_argument, NULL, 'j'},
         {"first", no_argument, NULL, 'f'},     {"help", no_argument, NULL, 'h'},
+        {"history", required_argument, NULL, 'H'}, {"robots-time", required_argument, NULL, 'T'},
+        {"history-max-age", required_argument, NULL, 'A'}, {"history-missing", required_argument, NULL, 'M'},
+        {"report-cutoff", required_argument, NULL, 'C'}, {"crawl", required_argument, NULL, 'c'},
+        {"time", required_argument, NULL, 't'},
         {NULL, 0, NULL, 0},
     };
+    struct history_opts ho = {0};
     const char *run = NULL, *urls_path = NULL;
     const char **ids = calloc((size_t)argc + 1, sizeof *ids);
     size_t nids = 0;
@@ -523,6 +607,13 @@ int cmd_why(int argc, char **argv) {
         case 'i': ids[nids++] = optarg; break;
         case 'j': json = 1; break;
         case 'f': first_only = 1; break;
+        case 'H': ho.dir = optarg; break;
+        case 'T': ho.policy = optarg; break;
+        case 'A': ho.max_age = optarg; break;
+        case 'M': ho.missing = optarg; break;
+        case 'C': ho.cutoff = optarg; break;
+        case 'c': ho.crawl = optarg; break;
+        case 't': ho.time = optarg; break;
         case 'h': usage(stdout); free(ids); return OPTOUT_EXIT_OK;
         default: free(ids); return cli_option_error("why", opt, argv);
         }
@@ -535,6 +626,7 @@ int cmd_why(int argc, char **argv) {
     }
     int missing = cli_require_path("why", "--run", run, 0);
     if (!missing && urls_path) missing = cli_require_path("why", "--urls", urls_path, 1);
+    if (!missing && ho.dir) missing = cli_require_path("why", "--history", ho.dir, 0);
     if (missing) {
         free(ids);
         return missing;
@@ -560,6 +652,9 @@ int cmd_why(int argc, char **argv) {
     size_t *map = NULL, *found = NULL;
     const char **urls = NULL;
     size_t *lens = NULL;
+    optout_doc_time given;
+    int has_given = 0;
+    why_history *hist = NULL;
     optout_why *w = optout_why_open(run, err, sizeof err);
     if (!w) {
         optout_log(LOG_ERR, "why: %s", err);
@@ -571,10 +666,14 @@ int cmd_why(int argc, char **argv) {
                    "why: the run's plan has options this version of optout why does not model (%s): its answers "
                    "may differ from what the filter decided",
                    optout_why_config_of(w)->unknown_options);
+    if ((rc = history_setup(&ho, optout_why_config_of(w), &hist, &given, &has_given)) >= 0) goto out;
+    rc = OPTOUT_EXIT_OK;
+    fc.given = has_given ? &given : NULL;
     for (int i = optind; i < argc; i++) {
         struct item *it = push(&items);
         it->url = argv[i];
         it->len = strlen(argv[i]);
+        it->time = given;
     }
     if (urls_path && !(urls_text = read_url_list(urls_path, &items))) {
         rc = OPTOUT_EXIT_FAILURE;
@@ -595,7 +694,7 @@ int cmd_why(int argc, char **argv) {
             }
     }
     const optout_why_config *cfg = optout_why_config_of(w);
-    struct printer p = {.cfg = cfg, .json = json, .first = 1, .width = 10, .items = items.v};
+    struct printer p = {.cfg = cfg, .json = json, .first = 1, .width = 10, .items = items.v, .hist = hist};
     for (size_t k = 0; k < optout_agents_count(cfg->agents); k++) {
         size_t l = strlen(optout_agents_name(cfg->agents, k));
         if (l > p.width) p.width = l;
@@ -627,6 +726,7 @@ int cmd_why(int argc, char **argv) {
         rc = OPTOUT_EXIT_FAILURE;
     }
 out:
+    why_history_close(hist);
     optout_why_close(w);
     for (size_t i = 0; i < fc.owned_n; i++) free(fc.owned[i]);
     free(fc.owned);

@@ -605,7 +605,11 @@ int optout_filter_shard(const optout_filter_config *cfg, const char *in, const c
         snprintf(err, errlen, "a removed shard without an output");
         goto done;
     }
-    if (cfg->policy && cfg->policy->sample_ppm) stats->sample_ppm = cfg->policy->sample_ppm;
+    if (cfg->policy && cfg->policy->sample_ppm) {
+        stats->sample_ppm = cfg->policy->sample_ppm;
+        for (int p = 0; cfg->history && p < OPTOUT_ROBOTS_TIME_COUNT; p++) /* each policy's estimate too */
+            cfg->history->stats->policy[p].sample_ppm = cfg->policy->sample_ppm;
+    }
     if (cfg->policy && cfg->policy->granularity == OPTOUT_GRANULARITY_DOMAIN && !cfg->policy->domains) {
         snprintf(err, errlen, "domain granularity without a domain table");
         goto done;

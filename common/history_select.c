@@ -88,12 +88,18 @@ static int resolve(const optout_history_source *src, const char *host, size_t le
     return 0;
 }
 
+/* Step 1's candidates: resolved captures of the crawl, the unreachable ones set aside when the
+ * crawl has another (reachable: it has). */
+static int in_crawl(const optout_history_version *v, const struct resolved *r, const char *crawl, int reachable) {
+    return r->ok && strcmp(v->crawl, crawl) == 0 && !(reachable && r->outcome == OPTOUT_OUTCOME_UNREACHABLE);
+}
+
 /* Step 1 for one scheme: the latest capture at or before t, else the first in the crawl. */
-static size_t pick_in_crawl(const optout_history_version *v, const unsigned char *cand, size_t n,
-                            optout_history_scheme scheme, int64_t t) {
+static size_t pick_in_crawl(const optout_history_version *v, const struct resolved *res, size_t n, const char *crawl,
+                            int reachable, optout_history_scheme scheme, int64_t t) {
     size_t before = n, after = n;
     for (size_t i = 0; i < n; i++) {
-        if (!cand[i] || v[i].scheme != scheme) continue;
+        if (v[i].scheme != scheme || !in_crawl(&v[i], &res[i], crawl, reachable)) continue;
         if (v[i].first <= t) {
             if (before == n || v[i].first > v[before].first ||
                 (v[i].first == v[before].first && tiebreak(&v[i], &v[before]) > 0))
@@ -105,6 +111,11 @@ static size_t pick_in_crawl(const optout_history_version *v, const unsigned char
     }
     return before != n ? before : after;
 }
+
+/* Ages beyond this are "any age" (about 31,700 years): keeps t - max_age within range. */
+#define MAX_AGE_LIMIT ((int64_t)1000000000000)
+
+static int64_t clamp_age(int64_t max_age) { return max_age < 0 ? 0 : max_age > MAX_AGE_LIMIT ? MAX_AGE_LIMIT : max_age; }
 
 /* Step 2 for one scheme: the latest capture at or before t not older than max_age. */
 static size_t pick_earlier(const optout_history_version *v, const struct resolved *res, size_t n,
@@ -122,38 +133,36 @@ static size_t pick_earlier(const optout_history_version *v, const struct resolve
     return best;
 }
 
-int optout_history_select(const optout_history_source *src, const char *host, size_t len,
-                          optout_history_scheme scheme, const optout_doc_time *t, int64_t max_age,
-                          optout_history_pick *out, char *err, size_t errlen) {
-    memset(out, 0, sizeof *out);
-    out->coverage = OPTOUT_COVERAGE_NO_TIME;
-    if (!t->has_time) return 0; /* a crawl always gives a time: this document has neither */
-    out->coverage = OPTOUT_COVERAGE_NONE;
+/* A host's versions with their redirects resolved (step 0: independent of any document). */
+struct resolved_host {
     optout_history_host h;
-    int rc = src->lookup(src->arg, host, len, &h, err, errlen);
-    if (rc <= 0) return rc;
-    const optout_history_version *v = h.versions;
-    size_t n = h.count;
-    if (n == 0) return 0;
-    struct resolved *res = malloc(n * sizeof *res);
-    unsigned char *cand = calloc(n, 1);
-    if (!res || !cand) optout_oom("choosing a capture");
-    size_t chosen = n;
+    struct resolved *res; /* h.count entries */
+};
+
+/* Resolves every version of h (res: h->count entries). 0, or -1 when the source failed. */
+static int resolve_host(const optout_history_source *src, const optout_history_host *h, struct resolved *res,
+                        char *err, size_t errlen) {
+    for (size_t i = 0; i < h->count; i++)
+        if (resolve(src, h->host, h->host_len, &h->versions[i], &res[i], err, errlen) != 0) return -1;
+    return 0;
+}
+
+/* Steps 1 to 3 for one document over a resolved host. */
+static void choose(const struct resolved_host *rh, optout_history_scheme scheme, const optout_doc_time *t,
+                   int64_t max_age, optout_history_pick *out) {
+    const optout_history_version *v = rh->h.versions;
+    const struct resolved *res = rh->res;
+    size_t n = rh->h.count, chosen = n;
     optout_history_scheme other = scheme == OPTOUT_HISTORY_HTTPS ? OPTOUT_HISTORY_HTTP : OPTOUT_HISTORY_HTTPS;
-    for (size_t i = 0; i < n; i++)
-        if (resolve(src, h.host, h.host_len, &v[i], &res[i], err, errlen) != 0) goto fail;
     if (t->crawl[0]) { /* step 1: the document's crawl */
         int reachable = 0;
-        for (size_t i = 0; i < n; i++) {
-            cand[i] = res[i].ok && strcmp(v[i].crawl, t->crawl) == 0;
-            reachable |= cand[i] && res[i].outcome != OPTOUT_OUTCOME_UNREACHABLE;
-        }
-        for (size_t i = 0; reachable && i < n; i++)
-            if (res[i].outcome == OPTOUT_OUTCOME_UNREACHABLE) cand[i] = 0;
-        chosen = pick_in_crawl(v, cand, n, scheme, t->time);
-        if (chosen == n) chosen = pick_in_crawl(v, cand, n, other, t->time);
+        for (size_t i = 0; i < n && !reachable; i++)
+            reachable = in_crawl(&v[i], &res[i], t->crawl, 0) && res[i].outcome != OPTOUT_OUTCOME_UNREACHABLE;
+        chosen = pick_in_crawl(v, res, n, t->crawl, reachable, scheme, t->time);
+        if (chosen == n) chosen = pick_in_crawl(v, res, n, t->crawl, reachable, other, t->time);
         if (chosen != n) out->coverage = OPTOUT_COVERAGE_SAME_CRAWL;
     }
+    max_age = clamp_age(max_age);
     if (chosen == n) { /* step 2: an earlier capture within max_age */
         chosen = pick_earlier(v, res, n, scheme, t->time, max_age);
         if (chosen == n) chosen = pick_earlier(v, res, n, other, t->time, max_age);
@@ -167,18 +176,29 @@ int optout_history_select(const optout_history_source *src, const char *host, si
         out->hops = res[chosen].hops;
         out->outcome = res[chosen].outcome;
     }
-    free(res);
-    free(cand);
-    return 0;
-fail:
-    free(res);
-    free(cand);
-    return -1;
+}
+
+int optout_history_select(const optout_history_source *src, const char *host, size_t len,
+                          optout_history_scheme scheme, const optout_doc_time *t, int64_t max_age,
+                          optout_history_pick *out, char *err, size_t errlen) {
+    memset(out, 0, sizeof *out);
+    out->coverage = OPTOUT_COVERAGE_NO_TIME;
+    if (!t->has_time) return 0; /* a crawl always gives a time: this document has neither */
+    out->coverage = OPTOUT_COVERAGE_NONE;
+    struct resolved_host rh;
+    int rc = src->lookup(src->arg, host, len, &rh.h, err, errlen);
+    if (rc <= 0 || rh.h.count == 0) return rc < 0 ? -1 : 0;
+    if (!(rh.res = malloc(rh.h.count * sizeof *rh.res))) optout_oom("choosing a capture");
+    rc = resolve_host(src, &rh.h, rh.res, err, errlen);
+    if (rc == 0) choose(&rh, scheme, t, max_age, out);
+    free(rh.res);
+    return rc;
 }
 
 /* ---- the judge ----------------------------------------------------------------------------- */
 
 #define JUDGE_CACHE_DEFAULT 4096
+#define JUDGE_HOSTS_MAX 65536 /* resolved hosts kept (the cache is emptied when full) */
 
 struct optout_history_judge {
     optout_history_source src;
@@ -189,10 +209,43 @@ struct optout_history_judge {
     size_t max_cached;
     optout_strmap *rules; /* sha256 -> optout_robots */
     optout_robots *empty; /* an ok capture without a body */
+    optout_strmap *hosts; /* host key -> struct resolved_host (count 0: no versions) */
     const optout_robots *last;
 };
 
 static void free_rules(void *p) { optout_robots_free(p); }
+
+static void free_resolved(void *p) {
+    struct resolved_host *rh = p;
+    free(rh->res);
+    free(rh);
+}
+
+/* The host's resolved versions, from the cache or the source (cached then). NULL with err when
+ * the source failed. */
+static const struct resolved_host *judge_host(optout_history_judge *j, const char *host, size_t len, char *err,
+                                              size_t errlen) {
+    struct resolved_host *rh = optout_strmap_get(j->hosts, host, len);
+    if (rh) return rh;
+    if (!(rh = calloc(1, sizeof *rh))) optout_oom("the resolved captures cache");
+    int rc = j->src.lookup(j->src.arg, host, len, &rh->h, err, errlen);
+    if (rc == 1 && rh->h.count) {
+        if (!(rh->res = malloc(rh->h.count * sizeof *rh->res))) optout_oom("the resolved captures cache");
+        if (resolve_host(&j->src, &rh->h, rh->res, err, errlen) != 0) rc = -1;
+    } else if (rc == 0) {
+        rh->h = (optout_history_host){0};
+    }
+    if (rc < 0) {
+        free_resolved(rh);
+        return NULL;
+    }
+    if (optout_strmap_count(j->hosts) >= JUDGE_HOSTS_MAX) { /* full: start again */
+        optout_strmap_free(j->hosts, free_resolved);
+        if (!(j->hosts = optout_strmap_new())) optout_oom("the resolved captures cache");
+    }
+    if (optout_strmap_put(j->hosts, host, len, rh, NULL) != 0) optout_oom("the resolved captures cache");
+    return rh;
+}
 
 optout_history_judge *optout_history_judge_new(const optout_history_source *src, const optout_agents *agents,
                                                optout_robots_mode mode, int unreachable_disallows, int64_t max_age,
@@ -202,7 +255,8 @@ optout_history_judge *optout_history_judge_new(const optout_history_source *src,
     *j = (optout_history_judge){.src = *src, .agents = agents, .mode = mode,
                                 .unreachable_disallows = unreachable_disallows, .max_age = max_age,
                                 .max_cached = max_cached ? max_cached : JUDGE_CACHE_DEFAULT};
-    if (!(j->rules = optout_strmap_new())) {
+    if (!(j->rules = optout_strmap_new()) || !(j->hosts = optout_strmap_new())) {
+        optout_strmap_free(j->rules, NULL);
         free(j);
         return NULL;
     }
@@ -212,6 +266,7 @@ optout_history_judge *optout_history_judge_new(const optout_history_source *src,
 void optout_history_judge_free(optout_history_judge *j) {
     if (!j) return;
     optout_strmap_free(j->rules, free_rules);
+    optout_strmap_free(j->hosts, free_resolved);
     optout_robots_free(j->empty);
     free(j);
 }
@@ -248,9 +303,13 @@ int optout_history_judge_doc(optout_history_judge *j, const char *host, size_t l
                              size_t errlen) {
     optout_agentset_clear(set);
     j->last = NULL;
-    if (optout_history_select(&j->src, host, len, optout_history_url_scheme(url, url_len), t, j->max_age, pick, err,
-                              errlen) != 0)
-        return -1;
+    memset(pick, 0, sizeof *pick);
+    pick->coverage = OPTOUT_COVERAGE_NO_TIME;
+    if (!t->has_time) return 0; /* a crawl always gives a time: this document has neither */
+    pick->coverage = OPTOUT_COVERAGE_NONE;
+    const struct resolved_host *rh = judge_host(j, host, len, err, errlen);
+    if (!rh) return -1;
+    if (rh->h.count) choose(rh, optout_history_url_scheme(url, url_len), t, j->max_age, pick);
     if (!pick->capture) return 0;
     if (pick->outcome == OPTOUT_OUTCOME_OK) {
         const optout_robots *r = rules_of(j, pick->final, err, errlen);

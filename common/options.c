@@ -245,6 +245,8 @@ const optout_option optout_option_table[] = {
         NULL, check_day, "the report's cutoff column (unless --robots-time is cutoff:)"),
     ROW("policy-report", POLICY_REPORT, STRING, F, "FILE", "(none)", 0, 0, NULL, NULL,
         "with --history: the policies side by side (Markdown)"),
+    ROW("policy-chart", POLICY_CHART, STRING, F, "FILE", "(none)", 0, 0, NULL, NULL,
+        "with --history: per crawl, the share of tokens whose robots.txt then disallowed each agent (SVG)"),
     /* the outputs */
     ROW("removed", REMOVED, FLAG, B | R, NULL, "false", 0, 0, NULL, NULL, "also write the removed documents"),
     ROW("output", OUTPUT, CHOICE, B | R | F, NULL, "shards", 0, 0, OUTPUTS, NULL,

@@ -637,7 +637,8 @@ int optout_why_find_ids(optout_why *w, const char *const *ids, size_t count, int
         char how[256];
         int changed = optout_input_changed(in, how, sizeof how);
         char serr[OPTOUT_SHARD_ERR_LEN];
-        optout_docsource_opts so = {.need = 1u << F_URL | 1u << F_META_URL | 1u << F_ID | 1u << F_META_ID,
+        optout_docsource_opts so = {.need = 1u << F_URL | 1u << F_META_URL | 1u << F_ID | 1u << F_META_ID |
+                                            1u << F_DUMP | 1u << F_META_DUMP | 1u << F_DATE | 1u << F_META_DATE,
                                     .prefilter = prefilter ? needles : NULL, .prefilter_lens = nlens,
                                     .prefilter_count = prefilter ? count : 0};
         optout_docsource *src = optout_docsource_open(in->path, &so, serr, sizeof serr);
@@ -678,6 +679,10 @@ int optout_why_find_ids(optout_why *w, const char *const *ids, size_t count, int
                     d.url = NULL;
                     d.url_len = 0;
                 }
+                const optout_json_value *dump = v[F_DUMP].present ? &v[F_DUMP] : &v[F_META_DUMP];
+                const optout_json_value *date = v[F_DATE].present ? &v[F_DATE] : &v[F_META_DATE];
+                if (dump->present && dump->is_string) d.dump = dump->s, d.dump_len = dump->len;
+                if (date->present && date->is_string) d.date = date->s, d.date_len = date->len;
                 if (seen[i]++ == 0) remaining--;
                 if (fn(&d, arg) != 0) {
                     snprintf(err, errlen, "stopped");

@@ -146,8 +146,8 @@ typedef struct {
     optout_outcome outcome;                /* final's outcome; UNAVAILABLE past the hop limit */
 } optout_history_pick;
 
-/* Picks the capture that judges a document of host (scheme: the URL's). 0, or -1 with err (the
- * source failed). *out->coverage says which step decided. */
+/* Picks the capture that judges a document of host (scheme: the URL's). max_age in seconds (clamped
+ * to 0 .. 10^12). 0, or -1 with err (the source failed). *out->coverage says which step decided. */
 int optout_history_select(const optout_history_source *src, const char *host, size_t len,
                           optout_history_scheme scheme, const optout_doc_time *t, int64_t max_age,
                           optout_history_pick *out, char *err, size_t errlen);
@@ -156,7 +156,10 @@ optout_history_scheme optout_history_url_scheme(const char *url, size_t len);
 
 /* A judge: the capture's verdict for a document. It selects (as above), reads the deciding
  * version's body through the source, compiles it for agents and mode and caches the compiled set by
- * SHA-256 (max_cached sets, 0: 4096; when full the cache is emptied). A capture whose outcome is ok
+ * SHA-256 (max_cached sets, 0: 4096; when full the cache is emptied). A host's versions are looked up
+ * and their redirects resolved once (step 0 does not depend on the document), then kept for the
+ * documents that follow (65536 hosts; emptied when full): the selection per document is a scan of
+ * the host's versions, without allocation. A capture whose outcome is ok
  * is checked against the URL; unreachable disallows every agent when unreachable_disallows (RFC-strict,
  * as for today's robots.txt); any other outcome allows everything. src and agents must outlive it. */
 typedef struct optout_history_judge optout_history_judge;

@@ -72,8 +72,16 @@ int optout_stats_policy_write_json(FILE *f, const optout_stats_policy *s, const 
  * `extra`, so that by_policy joins the statistics' own object. */
 char *optout_stats_policy_json(const optout_stats_policy *s, const optout_agents *agents);
 /* The Markdown section "Robots.txt as it was": the policies side by side (documents, characters,
- * tokens removed, per class and per year), tokens recovered against current, coverage, the crawl
- * chart as a table, the CCBot count. 0, or -1 when writing failed. */
+ * tokens removed, per class and per year), tokens recovered against current, coverage, the hosts
+ * whose tokens removed differ most between current and crawl (from the two policies' top hosts),
+ * the crawl chart as a table, the CCBot count. 0, or -1 when writing failed. */
 int optout_stats_policy_write_md(FILE *f, const optout_stats_policy *s, const optout_agents *agents);
+
+/* The crawl chart as hand-written SVG 1.1 (no script, no external resource): per crawl with
+ * same-crawl captures (x, in crawl order), the share of its tokens whose robots.txt at crawl time
+ * disallowed each agent (one <g class="series" data-agent="NAME"> with a polyline and a circle per
+ * crawl carrying data-share="PERCENT", for every agent some crawl disallowed), and "any agent".
+ * 0, or -1 when writing failed. */
+int optout_stats_policy_write_svg(FILE *f, const optout_stats_policy *s, const optout_agents *agents);
 
 #endif

@@ -126,6 +126,10 @@ typedef struct {
     uint64_t offset;              /* byte offset of the line in the decompressed shard */
     const char *url;              /* NULL: no URL (absent, not a string, empty) */
     size_t url_len;
+    /* `dump` and `date` (top level, else metadata.), raw JSON string text; NULL when absent or not
+     * strings: the document's time for robots.txt as it was (history.h) */
+    const char *dump, *date;
+    size_t dump_len, date_len;
 } optout_why_doc;
 
 typedef int (*optout_why_doc_fn)(const optout_why_doc *d, void *arg);

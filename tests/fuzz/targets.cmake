@@ -58,3 +58,7 @@ optout_fuzz_target(fuzz_warc
           common/robots_protego.c common/agents.c common/strmap.c common/rundir.c common/log.c
           common/util.c
   LIBS PkgConfig::DEPS)
+
+# A document's time: crawl ids in any text, ISO 8601 dates, the crawl week's Monday, --robots-time.
+optout_fuzz_target(fuzz_doctime SOURCES common/history.c common/strmap.c common/rundir.c common/log.c common/util.c
+  LIBS PkgConfig::DEPS)

@@ -2,6 +2,7 @@
 """The four robots.txt policies end to end through the filter, against an independent reckoning.
 
 usage: test_policy_filter.py OPTOUT FILTER_MEM
+       test_policy_filter.py --ccrobots OPTOUT REPO_ROOT SHARED_DIR
 
 A seeded scenario: hosts with today's robots.txt (a robots directory), captures of their past
 robots.txt over five crawls and the Wayback Machine (both schemes, several versions per crawl,
@@ -13,17 +14,27 @@ document's verdict under every policy is recomputed by policy_check.py from the 
 verdicts by `optout robots check`. Checked: the removed documents and their agents (the chosen
 policy), the statistics of each policy in by_policy, the coverage, the chart's tokens per crawl,
 the CCBot count, and that the chosen policy's statistics are the run's own.
+
+--ccrobots: the same reckoning on the archive's whole path: tools/gen-ccrobots writes Common
+Crawl-style WARC files from the real bodies of SHARED_DIR/data/robots-top10k (skipped, 77, without
+them), `optout history` builds the archive, documents of the listed hosts are judged by `optout
+filter --history` under every policy with the built-in agent list and today's robots.txt from
+the same real bodies; the checker reads the captures from the generator's truth.json and their
+bodies from the WARC files themselves (every SHA-256 checked).
 Set OPTOUT_CHECK_KEEP=1 to keep the work directory. Exit 0 or 1.
 """
 import datetime
+import gzip
 import hashlib
 import json
 import os
 import random
+import re
 import shutil
 import subprocess
 import sys
 import tempfile
+import xml.etree.ElementTree as ET
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "support"))
@@ -155,11 +166,13 @@ class Scenario:
 
 
 def robots_verdicts(optout, agents_file, body_path, urls, scratch):
-    """{url: set of disallowed agents} from one `optout robots check`."""
+    """{url: set of disallowed agents} from one `optout robots check` (agents_file None: the
+    built-in list)."""
     with open(scratch, "w") as f:
         f.write("".join(u + "\n" for u in urls))
-    p = subprocess.run([optout, "robots", "check", "--agents-file", agents_file, "--robots", body_path,
-                        "--urls", scratch], capture_output=True, timeout=120)
+    agents = ["--agents-file", agents_file] if agents_file else []
+    p = subprocess.run([optout, "robots", "check"] + agents + ["--robots", body_path, "--urls", scratch],
+                       capture_output=True, timeout=120)
     if p.returncode != 0:
         raise RuntimeError("robots check %s: %s" % (body_path, p.stderr.decode(errors="replace")))
     res = {u: set() for u in urls}
@@ -171,10 +184,12 @@ def robots_verdicts(optout, agents_file, body_path, urls, scratch):
 
 
 def main():
-    optout, filter_mem = sys.argv[1], sys.argv[2]
     work = tempfile.mkdtemp(prefix="optout-hpolicy-")
     try:
-        run_all(optout, filter_mem, work)
+        if sys.argv[1] == "--ccrobots":
+            run_ccrobots(sys.argv[2], sys.argv[3], sys.argv[4], work)
+        else:
+            run_all(sys.argv[1], sys.argv[2], work)
     finally:
         if os.environ.get("OPTOUT_CHECK_KEEP"):
             print("kept " + work)
@@ -197,6 +212,11 @@ def run_all(optout, filter_mem, work):
     os.makedirs(robots)
     for h, b in sc.today.items():
         shutil.copy(os.path.join(work, "bodies", "B%d.txt" % b), os.path.join(robots, h))
+    # two hosts outside the plan: kept under every policy, their captures never consulted
+    not_ranked = sorted(h for h in sc.hosts if h not in sc.today and h.startswith("h"))[:2]
+    with open(os.path.join(robots, "index.tsv"), "w") as f:
+        f.write("".join("%s\tnot_ranked\n" % h for h in not_ranked))
+    check(len(not_ranked) == 2, "hosts outside the plan: %s" % not_ranked)
     with open(os.path.join(work, "captures.tsv"), "w") as f:
         for c in sc.captures:
             f.write("\t".join([c["host"], c["origin"], c["scheme"], c["crawl"] or "-", str(c["first"]),
@@ -222,7 +242,7 @@ def run_all(optout, filter_mem, work):
     merged = pc.Captures(pc.versions(sc.captures))  # the archive merges consecutive equal ones
     check(len(pc.versions(sc.captures)) < len(sc.captures), "some captures merge into versions")
     ctx = {"docs": docs, "today": {h: by_body[b] for h, b in sc.today.items()}, "by_body": by_body,
-           "work": work, "seen": set()}
+           "work": work, "seen": set(), "agents": AGENTS, "not_ranked": set(not_ranked)}
     cases = [(p, m, 365, "keep") for p in ["current", "crawl", "cutoff:" + RUN_CUTOFF, "strictest"]
              for m in ["current", "keep", "remove"]]
     cases += [("crawl", "current", 30, "keep"), ("strictest", "keep", 365, "disallow")]
@@ -235,18 +255,137 @@ def run_all(optout, filter_mem, work):
         if check(p.returncode == 0, "in memory, %s: exit %d %s" % (name, p.returncode, p.stderr.decode(errors="replace"))):
             compare(ctx, "in memory, " + name, in_memory, policy, missing, max_age, unreachable, out, rem, stats_path,
                     stats_path + ".md")
-        md = os.path.join(work, "policies.md")
+        md, svg = os.path.join(work, "policies.md"), os.path.join(work, "chart.svg")
         cmd = [optout, "filter", "--history", archive, "--robots-dir", robots, "--in", shard, "--out", out,
-               "--removed", rem, "--stats", stats_path, "--policy-report", md, "--robots-time", policy,
+               "--removed", rem, "--stats", stats_path, "--policy-report", md, "--policy-chart", svg,
+               "--robots-time", policy,
                "--history-missing", missing, "--history-max-age", str(max_age), "--report-cutoff", REPORT_CUTOFF,
                "--agents-file", agents_file, "--unreachable", unreachable]
         p = subprocess.run(cmd, capture_output=True, timeout=300)
         if check(p.returncode == 0, "optout filter --history, %s: exit %d %s" % (name, p.returncode,
                                                                                  p.stderr.decode(errors="replace"))):
             compare(ctx, "optout filter --history, " + name, merged, policy, missing, max_age, unreachable, out, rem,
-                    stats_path, md)
-    check(ctx["seen"] == set(pc.COVERAGES), "every coverage case occurs (%s)" % sorted(ctx["seen"]))
+                    stats_path, md, svg)
+    check(ctx["seen"] == set(pc.COVERAGES) | {"not_ranked"}, "every coverage case occurs, and hosts outside the "
+          "plan (%s)" % sorted(ctx["seen"]))
+    dolma(optout, work, ctx, merged, robots, agents_file, archive)
+    # overrides decide before robots.txt, under every policy
+    keep, remove = os.path.join(work, "keep.txt"), os.path.join(work, "remove.txt")
+    with open(keep, "w") as f:
+        f.write("h1.example\n")
+    with open(remove, "w") as f:
+        f.write("h2.example\n")
+    out, rem, stats, md = (os.path.join(work, x) for x in ("v-out.jsonl", "v-rem.jsonl", "v-stats.json", "v.md"))
+    p = subprocess.run([optout, "filter", "--history", archive, "--robots-dir", robots, "--in", shard, "--out", out,
+                        "--removed", rem, "--stats", stats, "--policy-report", md, "--robots-time", "cutoff:" + RUN_CUTOFF,
+                        "--report-cutoff", REPORT_CUTOFF, "--agents-file", agents_file, "--keep-hosts", keep,
+                        "--remove-hosts", remove], capture_output=True, timeout=300)
+    if check(p.returncode == 0, "--keep-hosts / --remove-hosts with --history: exit %d" % p.returncode):
+        compare(dict(ctx, overrides={"h1.example": "keep", "h2.example": "remove"}), "overrides, cutoff", merged,
+                "cutoff:" + RUN_CUTOFF, "current", 365, "keep", out, rem, stats, md)
+    # a sample: the chosen policy's statistics, the estimate and its intervals included, are the run's own
+    stats = os.path.join(work, "sample-stats.json")
+    p = subprocess.run([optout, "filter", "--history", archive, "--robots-dir", robots, "--in", shard, "--out",
+                        os.path.join(work, "sample.jsonl"), "--stats", stats, "--robots-time", "strictest",
+                        "--agents-file", agents_file, "--sample", "0.5"], capture_output=True, timeout=300)
+    if check(p.returncode == 0, "--sample 0.5 with --history: exit %d" % p.returncode):
+        with open(stats) as f:
+            st = json.load(f)
+        top = {k: v for k, v in st.items() if k != "by_policy"}
+        mine = st["by_policy"]["policies"]["strictest"]
+        check("sample" in top and mine == top, "--sample: the chosen policy's statistics are the run's own%s" % (
+            "" if mine == top else " (differ: %s)" % sorted(k for k in top if mine.get(k) != top[k])))
     usage_errors(optout, work, robots, shard, archive)
+    why_check(optout, work, ctx, merged, shard, robots, agents_file, archive)
+
+
+def agents_of(v):
+    return [a for a in AGENTS if a in v[1]]
+
+
+def why_check(optout, work, ctx, caps, shard, robots, agents_file, archive):
+    """optout why --history: the capture and every policy's verdict, per document, as reckoned."""
+    run = os.path.join(work, "run")
+    p = subprocess.run([optout, "run", "--out", run, "--corpus", shard, "--robots-dir", robots, "--agents-file",
+                        agents_file, "--workers", "1"], capture_output=True, timeout=300)
+    if not check(p.returncode == 0, "optout run (for optout why): exit %d%s" % (
+            p.returncode, "" if p.returncode == 0 else " " + p.stderr.decode(errors="replace")[-400:])):
+        return
+    docs = ctx["docs"]
+    cutoff = pc.parse_time(REPORT_CUTOFF)
+    p = subprocess.run([optout, "why", "--run", run, "--history", archive, "--robots-time", "strictest",
+                        "--history-missing", "keep", "--report-cutoff", REPORT_CUTOFF, "--json"] + sum((["--id", d["id"]] for d in docs), []),
+                       capture_output=True, timeout=300)
+    if not check(p.returncode == 0, "optout why --history --json: exit %d%s" % (
+            p.returncode, "" if p.returncode == 0 else " " + p.stderr.decode(errors="replace")[-400:])):
+        return
+    answers = {}
+    for line in p.stdout.decode().splitlines():
+        j = json.loads(line)
+        answers[j["id"]] = j
+    check(len(answers) == len(docs), "optout why answers every document (%d)" % len(answers))
+    bad = []
+    for d in docs:
+        crawl, coverage, capture, then, v = reckon(ctx, caps, d, 365, "keep", "keep", cutoff)
+        h = answers.get(d["id"], {}).get("history")
+        want = {"coverage": coverage, "crawl": crawl or None,
+                "capture": None if capture is None else [capture["crawl"] or None, capture["scheme"],
+                                                         iso(capture["first"]).strftime("%Y-%m-%dT%H:%M:%SZ")],
+                "capture_disallows": None if then is None else [a for a in AGENTS if a in then],
+                "policies": {q: [v[q][0], agents_of(v[q])] for q in pc.POLICIES}, "removed": v["strictest"][0]}
+        got = None if h is None else {
+            "coverage": h["coverage"], "crawl": h["crawl"],
+            "capture": None if h["capture"] is None else [h["capture"]["crawl"], h["capture"]["scheme"],
+                                                          h["capture"]["first"]],
+            "capture_disallows": h["capture_disallows"],
+            "policies": {q: [h["policies"][q]["removed"], h["policies"][q]["disallowed_user_agents"]]
+                         for q in pc.POLICIES}, "removed": h["removed"]}
+        if got != want:
+            bad.append((d, got, want))
+    check(not bad, "optout why --history: capture and policies of every document as reckoned (%d differ)" % len(bad))
+    for d, got, want in bad[:3]:
+        print("  %s\n    got  %s\n    want %s" % (d, got, want))
+    # URL arguments take --crawl and --time; text output names the capture and the decision
+    d = next(x for x in docs if x.get("dump") in CRAWLS and x.get("date") and "T" in x["date"]
+             and reckon(ctx, caps, x, 365, "keep", "current", cutoff)[2] is not None)
+    crawl, coverage, capture, then, v = reckon(ctx, caps, d, 365, "keep", "current", cutoff)
+    p = subprocess.run([optout, "why", "--run", run, "--history", archive, "--robots-time", "crawl", "--report-cutoff", REPORT_CUTOFF, "--crawl",
+                        d["dump"], "--time", d["date"], d["url"]], capture_output=True, timeout=120)
+    out = p.stdout.decode()
+    first = iso(capture["first"]).strftime("%Y-%m-%dT%H:%M:%SZ")
+    check(p.returncode == 0 and ("captured " + first) in out and (coverage + ": cc") in out
+          and ("by crawl: %s" % ("removed" if v["crawl"][0] else "kept")) in out,
+          "optout why URL --crawl --time (text): the capture of %s and the decision by crawl" % first)
+    p = subprocess.run([optout, "why", "--run", run, "--crawl", crawl, d["url"]], capture_output=True, timeout=60)
+    check(p.returncode == 2, "optout why --crawl without --history: usage error")
+
+
+def dolma(optout, work, ctx, caps, robots, agents_file, archive):
+    """Dolma-shaped documents: the crawl inside a Common Crawl path (--dump-field metadata.cc_segment),
+    URL, date and tokens under metadata."""
+    flat, lines = [], []
+    for d in ctx["docs"]:
+        meta = {"url": d["url"], "token_count": d["token_count"]}
+        f = dict(d)
+        f.pop("dump", None)
+        if "dump" in d:
+            meta["cc_segment"] = f["dump"] = "crawl-data/%s/segments/1.2/warc/x.warc.gz" % d["dump"]
+        if "date" in d:
+            meta["date"] = d["date"]
+        flat.append(f)
+        lines.append(json.dumps({"id": d["id"], "text": d["text"], "metadata": meta}))
+    shard = os.path.join(work, "dolma.jsonl")
+    with open(shard, "w") as fh:
+        fh.write("".join(line + "\n" for line in lines))
+    out, rem, stats, md = (os.path.join(work, x) for x in ("d-out.jsonl", "d-rem.jsonl", "d-stats.json", "d.md"))
+    p = subprocess.run([optout, "filter", "--history", archive, "--robots-dir", robots, "--in", shard, "--out", out,
+                        "--removed", rem, "--stats", stats, "--policy-report", md, "--robots-time", "crawl",
+                        "--report-cutoff", REPORT_CUTOFF, "--agents-file", agents_file,
+                        "--dump-field", "metadata.cc_segment"], capture_output=True, timeout=300)
+    if check(p.returncode == 0, "Dolma documents, --dump-field metadata.cc_segment: exit %d %s"
+             % (p.returncode, p.stderr.decode(errors="replace")[-300:])):
+        compare(dict(ctx, docs=flat), "Dolma documents, crawl", caps, "crawl", "current", 365, "keep", out, rem, stats,
+                md)
 
 
 def usage_errors(optout, work, robots, shard, archive):
@@ -260,6 +399,7 @@ def usage_errors(optout, work, robots, shard, archive):
                         (["--history", archive, "--report-cutoff", "2023"], "a report cutoff that is no day"),
                         (["--history", archive, "--history-missing", "drop"], "an unknown --history-missing"),
                         (["--history", archive, "--granularity", "host"], "host granularity with --history"),
+                        (["--history", archive, "--host-key", "netloc"], "netloc host keys with --history"),
                         (["--history", os.path.join(work, "nowhere")], "a --history directory that does not exist")]:
         p = subprocess.run(base + extra, capture_output=True, timeout=60)
         check(p.returncode == 2, "usage error (exit %d): %s" % (p.returncode, what))
@@ -274,7 +414,31 @@ def host_of(url):
     return url.split("://", 1)[1].split("/", 1)[0]
 
 
-def compare(ctx, name, caps, policy, missing, max_age, unreachable, out, rem, stats_path, md_path):
+def reckon(ctx, caps, d, max_age, unreachable, missing, cutoff):
+    """One document: (crawl, coverage, capture, the capture's agents or None, {policy: verdict});
+    coverage None for a host outside the plan (kept under every policy, not judged)."""
+    today = ctx["today"].get(host_of(d["url"]), {}).get(d["url"], set())
+    crawl, t, _ = pc.doc_time(d.get("dump"), d.get("date"))
+    if host_of(d["url"]) in ctx.get("not_ranked", ()):
+        return crawl, None, None, None, {q: (False, frozenset()) for q in pc.POLICIES}
+    override = ctx.get("overrides", {}).get(host_of(d["url"]))
+    if override:  # decided before robots.txt, alike under every policy (removed for no agent)
+        return crawl, None, None, None, {q: (override == "remove", frozenset()) for q in pc.POLICIES}
+    scheme = "https" if d["url"].startswith("https") else "http"
+    coverage, capture, final, outcome, hops = caps.select(host_of(d["url"]), scheme, crawl, t, max_age * DAY)
+    then = None
+    if capture is not None:
+        if outcome == "ok":
+            then = ctx["by_body"][final["body"]][d["url"]] if final["body"] is not None else set()
+        elif outcome == "unreachable" and unreachable == "disallow":
+            then = set(ctx["agents"])
+        else:
+            then = set()
+    return crawl, coverage, capture, then, pc.policies(today, then, t is not None, t if t is not None else 0, cutoff,
+                                                       missing)
+
+
+def compare(ctx, name, caps, policy, missing, max_age, unreachable, out, rem, stats_path, md_path, svg_path=None):
     """The filter's outputs against the reckoning of every document under every policy."""
     docs, by_body = ctx["docs"], ctx["by_body"]
     chosen = policy.split(":")[0]
@@ -285,33 +449,25 @@ def compare(ctx, name, caps, policy, missing, max_age, unreachable, out, rem, st
     crawl_tokens = {}
     ccbot = 0
     for d in docs:
-        today = ctx["today"].get(host_of(d["url"]), {}).get(d["url"], set())
-        crawl, t, _ = pc.doc_time(d.get("dump"), d.get("date"))
-        scheme = "https" if d["url"].startswith("https") else "http"
-        coverage, capture, final, outcome, hops = caps.select(host_of(d["url"]), scheme, crawl, t, max_age * DAY)
-        cov[coverage] += 1
-        ctx["seen"].add(coverage)
-        then = None
-        if capture is not None:
-            if outcome == "ok":
-                then = by_body[final["body"]][d["url"]] if final["body"] is not None else set()
-            elif outcome == "unreachable" and unreachable == "disallow":
-                then = set(AGENTS)
-            else:
-                then = set()
-        v = pc.policies(today, then, t is not None, t if t is not None else 0, cutoff, missing)
+        crawl, coverage, capture, then, v = reckon(ctx, caps, d, max_age, unreachable, missing, cutoff)
+        if coverage is None:
+            ctx["seen"].add("not_ranked")
+        else:
+            cov[coverage] += 1
+            ctx["seen"].add(coverage)
         for q in pc.POLICIES:
             if v[q][0]:
                 want[q][0] += 1
                 want[q][1] += d["token_count"]
         if v[chosen][0]:
-            want_removed[d["id"]] = [a for a in AGENTS if a in v[chosen][1]]
-        if crawl:
-            row = crawl_tokens.setdefault(crawl, [0, 0])
+            want_removed[d["id"]] = [a for a in ctx["agents"] if a in v[chosen][1]]
+        if crawl and coverage is not None:
+            row = crawl_tokens.setdefault(crawl, [0, 0, 0])
             row[0] += d["token_count"]
             if coverage == "same_crawl":
                 row[1] += d["token_count"]
-                ccbot += "CCBot" in then
+                row[2] += d["token_count"] if then else 0
+                ccbot += any(a.lower() == "ccbot" for a in then)
     got_removed = {}
     with open(rem) as f:
         for line in f:
@@ -342,12 +498,134 @@ def compare(ctx, name, caps, policy, missing, max_age, unreachable, out, rem, st
         name, "" if mine == top else " (differ: %s)" % sorted(k for k in top if mine.get(k) != top[k])))
     got_cov = {c: bp["coverage"][c]["docs_in"] for c in pc.COVERAGES}
     check(got_cov == cov, "%s: coverage %s (got %s)" % (name, cov, got_cov))
-    got_crawls = {k: [v["tokens"], v["tokens_same_crawl"]] for k, v in bp["by_crawl"].items()}
-    check(got_crawls == crawl_tokens, "%s: tokens per crawl, and with a same-crawl capture" % name)
+    got_crawls = {k: [v["tokens"], v["tokens_same_crawl"], v["tokens_disallowed"]["any"]]
+                  for k, v in bp["by_crawl"].items()}
+    check(got_crawls == crawl_tokens, "%s: tokens per crawl, with a same-crawl capture, disallowed then" % name)
+    if svg_path:
+        root = ET.parse(svg_path).getroot()
+        series = {g.get("data-agent"): [float(c.get("data-share")) for c in g.iter("{http://www.w3.org/2000/svg}circle")]
+                  for g in root.iter("{http://www.w3.org/2000/svg}g")}
+        want_any = [round(100.0 * r[2] / r[1], 4) for k, r in sorted(crawl_tokens.items()) if r[1]]
+        check(series.get("any agent") == want_any, "%s: the chart's share per crawl, any agent %s (got %s)"
+              % (name, want_any, series.get("any agent")))
     check(bp["ccbot_same_crawl"]["docs"] == ccbot, "%s: same-crawl captures disallowing CCBot: %d" % (name, ccbot))
     with open(md_path) as f:
         md = f.read()
     check("## Robots.txt as it was" in md and ("| %s (chosen) |" % chosen) in md, "%s: the Markdown section" % name)
+
+
+def warc_bodies(root):
+    """{sha256: body} of every HTTP 2xx response in the WARC files under root, read here (gzip
+    members, WARC headers, Content-Length, the HTTP head) without optout."""
+    bodies = {}
+    for dirpath, _, files in os.walk(root):
+        for name in files:
+            if not name.endswith(".warc.gz"):
+                continue
+            with open(os.path.join(dirpath, name), "rb") as f:
+                data = gzip.decompress(f.read())  # every member, in order
+            pos = 0
+            while pos < len(data):
+                end = data.index(b"\r\n\r\n", pos)
+                head = data[pos:end].decode("utf-8", "replace")
+                length = int(re.search(r"(?im)^Content-Length:\s*(\d+)", head).group(1))
+                block = data[end + 4:end + 4 + length]
+                pos = end + 4 + length + 4  # the block, then CRLF CRLF
+                if re.search(r"(?im)^WARC-Type:\s*response", head) and b"\r\n\r\n" in block:
+                    http_head, body = block.split(b"\r\n\r\n", 1)
+                    if re.match(rb"HTTP/1\.[01] 2\d\d", http_head):
+                        bodies[hashlib.sha256(body).hexdigest()] = body
+    return bodies
+
+
+def outcome_of(status):
+    return "ok" if 200 <= status < 300 else "unavailable" if 300 <= status < 500 and status != 429 else "unreachable"
+
+
+def run_ccrobots(optout, root, shared, work):
+    top10k = os.path.join(shared, "data", "robots-top10k")
+    if not os.path.isdir(top10k):
+        print("skipped: no %s (the real robots.txt bodies)" % top10k, flush=True)
+        sys.exit(77)
+    cc = os.path.join(work, "cc")
+    p = subprocess.run([os.path.join(root, "tools", "gen-ccrobots"), "--out", cc, "--seed", "5", "--robots-dir",
+                        top10k, "--hosts", "40", "--extra-hosts", "10"], capture_output=True, timeout=300)
+    if not check(p.returncode == 0, "gen-ccrobots %s" % p.stderr.decode(errors="replace").strip()):
+        return
+    with open(os.path.join(cc, "truth.json")) as f:
+        truth = json.load(f)
+    archive = os.path.join(work, "archive")
+    p = subprocess.run([optout, "history", "--cc-robots", os.path.join(cc, "crawl-data", "*", "segments", "*",
+                                                                       "robotstxt", "*.warc.gz"),
+                        "--hosts", os.path.join(cc, "hosts.txt"), "--out", archive], capture_output=True, timeout=300)
+    if not check(p.returncode == 0, "optout history built the archive %s" % p.stderr.decode(errors="replace")[-300:]):
+        return
+    bodies = warc_bodies(os.path.join(cc, "crawl-data"))
+    caps = []
+    for c in truth["captures"]:
+        o = outcome_of(c["status"])
+        if c["redirect"]:
+            o = "unavailable"  # never used: the target decides
+        caps.append({"host": c["host"], "origin": "cc", "scheme": c["scheme"], "crawl": c["crawl"],
+                     "first": c["time"], "last": c["time"], "outcome": o, "status": c["status"],
+                     "redirect": c["redirect"], "redirect_scheme": c["redirect_scheme"] or "https",
+                     "body": c["sha256"] if o == "ok" else None, "sha": c["sha256"] if o == "ok" else "",
+                     "truncated": c["truncated"]})
+    missing_bodies = {c["body"] for c in caps if c["body"]} - set(bodies)
+    check(not missing_bodies, "every captured body read from the WARC files (%d bodies)" % len(bodies))
+    # documents of the listed hosts, around their captures
+    r = random.Random(5)
+    paths = ["/", "/search?q=x", "/admin/", "/private/a", "/api/v1/x", "/wp-admin/", "/news/today", "/about"]
+    docs = []
+    crawls = truth["crawls"] + ["CC-MAIN-2018-22"]
+    for i in range(1200):
+        h = r.choice(truth["listed"])
+        d = {"id": "r%05d" % i, "url": "%s://%s%s" % (r.choice(["http", "https"]), h, r.choice(paths)),
+             "text": "z" * r.randrange(1, 300), "token_count": r.randrange(1, 2000)}
+        kind = r.randrange(5)
+        crawl = r.choice(crawls)
+        near = pc.crawl_monday(crawl) + r.randrange(-2 * DAY, 15 * DAY)
+        if kind in (0, 1):
+            d["dump"], d["date"] = crawl, iso(near).strftime("%Y-%m-%dT%H:%M:%SZ")
+        elif kind == 2:
+            d["dump"] = crawl
+        elif kind == 3:
+            d["date"] = iso(pc.parse_time("2018-06-01") + r.randrange(6 * 365 * DAY)).strftime("%Y-%m-%d")
+        docs.append(d)
+    shard = os.path.join(work, "real.jsonl")
+    with open(shard, "w") as f:
+        f.write("".join(json.dumps(d) + "\n" for d in docs))
+    p = subprocess.run([optout, "robots", "check", "--robots", os.devnull, "/"], capture_output=True, timeout=60)
+    agents = [line.split("\t")[1] for line in p.stdout.decode().splitlines()]
+    check(len(agents) > 5, "the built-in agent list (%d agents)" % len(agents))
+    urls = sorted({d["url"] for d in docs})
+    scratch = os.path.join(work, "urls.txt")
+    body_dir = os.path.join(work, "bodies")
+    os.makedirs(body_dir)
+    by_body = {}
+    for sha in {c["body"] for c in caps if c["body"]}:
+        with open(os.path.join(body_dir, sha), "wb") as f:
+            f.write(bodies.get(sha, b""))
+        by_body[sha] = robots_verdicts(optout, None, os.path.join(body_dir, sha), urls, scratch)
+    today = {}
+    for h in truth["listed"]:
+        if os.path.exists(os.path.join(top10k, h)):
+            today[h] = robots_verdicts(optout, None, os.path.join(top10k, h), [u for u in urls if host_of(u) == h],
+                                       scratch)
+    ctx = {"docs": docs, "today": today, "by_body": by_body, "work": work, "seen": set(), "agents": agents}
+    merged = pc.Captures(pc.versions(caps))
+    for policy, missing in [("current", "current"), ("crawl", "current"), ("cutoff:2021-01-01", "keep"),
+                            ("strictest", "remove"), ("crawl", "keep")]:
+        name = "real captures, %s missing=%s" % (policy, missing)
+        out, rem, stats, md = (os.path.join(work, x) for x in ("out.jsonl", "rem.jsonl", "stats.json", "p.md"))
+        p = subprocess.run([optout, "filter", "--history", archive, "--robots-dir", top10k, "--in", shard, "--out",
+                            out, "--removed", rem, "--stats", stats, "--policy-report", md, "--robots-time", policy,
+                            "--history-missing", missing, "--report-cutoff", REPORT_CUTOFF],
+                           capture_output=True, timeout=300)
+        if check(p.returncode == 0, "%s: exit %d %s" % (name, p.returncode, p.stderr.decode(errors="replace")[-300:])):
+            compare(ctx, name, merged, policy, missing, 365, "keep", out, rem, stats, md)
+    check({"same_crawl", "earlier", "none", "no_time"} <= ctx["seen"], "every coverage case occurs (%s)"
+          % sorted(ctx["seen"]))
 
 
 if __name__ == "__main__":

@@ -17,6 +17,7 @@
 
 #include "optout/history.h"
 #include "optout/rundir.h"
+#include "optout/stats_policy.h"
 
 #define DAY 86400
 
@@ -384,6 +385,11 @@ static void test_select_earlier(void **state) {
     expect(s, N(s), "h", HTTPS, NULL, d + 5 * DAY, YEAR, OPTOUT_COVERAGE_EARLIER, "d", "d", OK, 0);
     /* the document's own crawl wins over an earlier, nearer capture */
     expect(s, N(s), "h", HTTPS, C20, d, YEAR, OPTOUT_COVERAGE_SAME_CRAWL, "d", "d", OK, 0);
+    /* an age past any range is "any age", a negative one 0 (a version spanning the time only) */
+    expect(s, N(s), "h", HTTPS, NULL, d, INT64_MAX, OPTOUT_COVERAGE_EARLIER, "c", "c", OK, 0);
+    expect(s, N(s), "h", HTTPS, NULL, d + 5 * DAY, -5, OPTOUT_COVERAGE_EARLIER, "d", "d", OK, 0);
+    expect(s, N(s), "h", HTTPS, NULL, d + 600 * DAY, YEAR, OPTOUT_COVERAGE_NONE, NULL, NULL, OK, 0);
+    expect(s, N(s), "h", HTTPS, NULL, d + 600 * DAY, INT64_MAX, OPTOUT_COVERAGE_EARLIER, "d", "d", OK, 0);
     /* before everything */
     expect(s, N(s), "h", HTTPS, NULL, d - 500 * DAY, YEAR, OPTOUT_COVERAGE_NONE, NULL, NULL, OK, 0);
     /* unknown host */
@@ -540,6 +546,145 @@ static void test_url_scheme(void **state) {
     assert_int_equal(optout_history_url_scheme("httpsx://a/", 11), HTTP);
 }
 
+/* ---- by_policy statistics ------------------------------------------------------------------- */
+
+/* Adds document i (facts and history facts made up from i) under every policy, as the filter does. */
+static void add_doc(optout_stats_policy *s, int i) {
+    optout_agentset sets[OPTOUT_ROBOTS_TIME_COUNT];
+    optout_doc_facts f = {.cls = (optout_class)(i % 3), .year = 2015 + i % 4, .bytes = 10u * i, .chars = 9u * i,
+                          .tokens = 100u + i};
+    static const char *const CRAWLS[] = {"CC-MAIN-2019-35", "CC-MAIN-2020-05", ""};
+    for (int p = 0; p < OPTOUT_ROBOTS_TIME_COUNT; p++) {
+        sets[p] = set_of((unsigned)(i + p) % 4);
+        optout_doc_facts pf = f;
+        pf.removed = (i + p) % 4 != 0;
+        pf.disallowed = pf.removed ? &sets[p] : NULL;
+        optout_stats_add_doc(&s->policy[p], 2, &pf);
+    }
+    optout_doc_time t = {.has_time = i % 5 != 0, .time_from_crawl = i % 7 == 0};
+    snprintf(t.crawl, sizeof t.crawl, "%s", CRAWLS[i % 3]);
+    optout_agentset same = set_of((unsigned)i % 3);
+    optout_policy_doc d = {.coverage = (optout_history_coverage)(i % OPTOUT_COVERAGE_COUNT),
+                           .removed_crawl = (i + 1) % 4 != 0, .time = &t,
+                           .same_crawl = i % OPTOUT_COVERAGE_COUNT == 0 ? &same : NULL, .ccbot = i % 6 == 0};
+    optout_stats_policy_add_judged(s, 2, &f, &d);
+}
+
+static char *json_of(const optout_stats_policy *s, const optout_agents *agents) {
+    char *j = optout_stats_policy_json(s, agents);
+    assert_non_null(j);
+    return j;
+}
+
+static void test_stats_policy(void **state) {
+    (void)state;
+    optout_agents *agents = optout_agents_new();
+    assert_int_equal(optout_agents_add(agents, "GPTBot", 6), 0);
+    assert_int_equal(optout_agents_add(agents, "CCBot", 5), 0);
+    optout_stats_policy *all = malloc(sizeof *all), *a = malloc(sizeof *a), *b = malloc(sizeof *b);
+    assert_true(all && a && b);
+    int64_t cutoff = T("2023-08-07");
+    optout_stats_policy_init(all, OPTOUT_ROBOTS_TIME_CRAWL, cutoff, OPTOUT_MISSING_KEEP, 30 * DAY);
+    optout_stats_policy_init(a, OPTOUT_ROBOTS_TIME_CRAWL, cutoff, OPTOUT_MISSING_KEEP, 30 * DAY);
+    optout_stats_policy_init(b, OPTOUT_ROBOTS_TIME_CRAWL, cutoff, OPTOUT_MISSING_KEEP, 30 * DAY);
+    for (int i = 1; i <= 40; i++) {
+        add_doc(all, i);
+        add_doc(i % 2 ? a : b, i);
+    }
+    optout_stats_policy_merge(a, b, 2); /* two shards sum to one */
+    char *ja = json_of(a, agents), *jall = json_of(all, agents);
+    assert_string_equal(ja, jall);
+    /* counted by hand: coverage of i = 1..40 by i % 4; tokens per crawl; CCBot (i % 6 == 0) */
+    uint64_t cov_docs[4] = {0}, crawl_tokens = 0, same_tokens = 0, cc_docs = 0, cc_tokens = 0;
+    for (int i = 1; i <= 40; i++) {
+        cov_docs[i % 4]++;
+        if (i % 3 == 0) crawl_tokens += 100u + i; /* CC-MAIN-2019-35 */
+        if (i % 3 == 0 && i % 4 == 0) same_tokens += 100u + i;
+        if (i % 6 == 0) cc_docs++, cc_tokens += 100u + i;
+    }
+    for (int c = 0; c < 4; c++) assert_true(all->coverage[c].docs_in == cov_docs[c]);
+    assert_true(all->crawl_count == 2);
+    assert_string_equal(all->crawls[0].name, "CC-MAIN-2020-05"); /* i = 1 comes first */
+    assert_string_equal(all->crawls[1].name, "CC-MAIN-2019-35");
+    assert_true(all->crawls[1].tokens == crawl_tokens && all->crawls[1].tokens_same_crawl == same_tokens);
+    assert_true(all->ccbot_docs == cc_docs && all->ccbot_tokens == cc_tokens);
+    assert_non_null(strstr(jall, "\"chosen\": \"crawl\", \"cutoff\": \"2023-08-07\", \"history_missing\": \"keep\", "
+                                 "\"history_max_age_days\": 30"));
+    /* tokens recovered: current's removed tokens minus each policy's, signed */
+    int64_t rec = (int64_t)all->policy[0].total.tokens_removed - (int64_t)all->policy[2].total.tokens_removed;
+    char want[128];
+    snprintf(want, sizeof want, "\"cutoff\": %lld,", (long long)rec);
+    assert_non_null(strstr(jall, want));
+    /* the Markdown: the chosen policy marked, a negative recovery with a minus sign */
+    optout_stats_policy_init(b, OPTOUT_ROBOTS_TIME_STRICTEST, cutoff, OPTOUT_MISSING_REMOVE, 365 * DAY);
+    optout_doc_facts f = {.cls = OPTOUT_CLASS_EN, .year = 2020, .tokens = 1234};
+    optout_stats_add_doc(&b->policy[OPTOUT_ROBOTS_TIME_CURRENT], 2, &f);
+    f.removed = 1;
+    optout_stats_add_doc(&b->policy[OPTOUT_ROBOTS_TIME_STRICTEST], 2, &f);
+    optout_host_loss now[2] = {{.host = "a.example", .docs_removed = 1, .tokens_removed = 100},
+                               {.host = "b.example", .docs_removed = 1, .tokens_removed = 50}};
+    optout_host_loss then[3] = {{.host = "b.example", .docs_removed = 2, .tokens_removed = 80},
+                                {.host = "c.example", .docs_removed = 1, .tokens_removed = 10},
+                                {.host = "d.example", .docs_removed = 1, .tokens_removed = 7}};
+    optout_stats_add_host_losses(&b->policy[OPTOUT_ROBOTS_TIME_CURRENT], now, 2);
+    optout_stats_add_host_losses(&b->policy[OPTOUT_ROBOTS_TIME_CRAWL], then, 3);
+    optout_host_loss same = {.host = "d.example", .docs_removed = 1, .tokens_removed = 7};
+    optout_stats_add_host_losses(&b->policy[OPTOUT_ROBOTS_TIME_CURRENT], &same, 1);
+    char *md = NULL;
+    size_t mdlen = 0;
+    FILE *m = open_memstream(&md, &mdlen);
+    assert_int_equal(optout_stats_policy_write_md(m, b, agents), 0);
+    fclose(m);
+    assert_non_null(strstr(md, "| strictest (chosen) | 1 | 0 | 1,234 | 100.00% | −1,234 |"));
+    assert_non_null(strstr(md, "| current | 0 | 0 | 0 | 0.00% | 0 |"));
+    /* the hosts that changed most, largest change first; an unchanged one (d) is not listed */
+    const char *rows = "| a.example | 100 | 0 | −100 |\n| b.example | 50 | 80 | 30 |\n| c.example | 0 | 10 | 10 |\n\n";
+    assert_non_null(strstr(md, rows));
+    assert_null(strstr(md, "d.example"));
+    free(md);
+    free(ja);
+    free(jall);
+    free(all);
+    free(a);
+    free(b);
+    optout_agents_free(agents);
+}
+
+static void test_policy_chart(void **state) {
+    (void)state;
+    optout_agents *agents = optout_agents_new();
+    assert_int_equal(optout_agents_add(agents, "A&B", 3), 0);
+    assert_int_equal(optout_agents_add(agents, "<C>", 3), 0);
+    optout_stats_policy *s = calloc(1, sizeof *s);
+    assert_non_null(s);
+    /* two crawls out of order, one without a same-crawl capture (not charted) */
+    s->crawl_count = 3;
+    snprintf(s->crawls[0].name, sizeof s->crawls[0].name, "CC-MAIN-2021-04");
+    s->crawls[0].tokens_same_crawl = 200, s->crawls[0].tokens_disallowed[0] = 50, s->crawls[0].tokens_disallowed_any = 50;
+    snprintf(s->crawls[1].name, sizeof s->crawls[1].name, "CC-MAIN-2019-35");
+    s->crawls[1].tokens_same_crawl = 400, s->crawls[1].tokens_disallowed[0] = 4, s->crawls[1].tokens_disallowed_any = 8;
+    snprintf(s->crawls[2].name, sizeof s->crawls[2].name, "CC-MAIN-2020-05");
+    s->crawls[2].tokens = 99;
+    char *svg = NULL;
+    size_t len = 0;
+    FILE *m = open_memstream(&svg, &len);
+    assert_int_equal(optout_stats_policy_write_svg(m, s, agents), 0);
+    fclose(m);
+    assert_non_null(strstr(svg, "<g class=\"series\" data-agent=\"A&amp;B\">"));
+    assert_null(strstr(svg, "<C>"));            /* escaped everywhere, and no series: it disallowed nothing */
+    assert_null(strstr(svg, "&lt;C&gt;"));
+    assert_null(strstr(svg, "CC-MAIN-2020-05")); /* no same-crawl capture: not a point */
+    /* crawl order, then the shares: 1% and 25% for A&B, 2% and 25% for any agent; the scale is 0-25% */
+    const char *a1 = strstr(svg, "data-share=\"1.0000\"><title>A&amp;B, CC-MAIN-2019-35: 1.00%</title>");
+    const char *a2 = strstr(svg, "data-share=\"25.0000\"><title>A&amp;B, CC-MAIN-2021-04: 25.00%</title>");
+    assert_true(a1 && a2 && a1 < a2);
+    assert_non_null(strstr(svg, "data-share=\"2.0000\"><title>any agent, CC-MAIN-2019-35: 2.00%</title>"));
+    assert_non_null(strstr(svg, ">25%</text>"));
+    free(svg);
+    free(s);
+    optout_agents_free(agents);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_parse_time),         cmocka_unit_test(test_crawl_monday),
@@ -549,6 +694,7 @@ int main(void) {
         cmocka_unit_test(test_select_earlier),     cmocka_unit_test(test_select_no_time),
         cmocka_unit_test(test_select_redirects),   cmocka_unit_test(test_select_redirect_hops),
         cmocka_unit_test(test_judge),              cmocka_unit_test(test_url_scheme),
+        cmocka_unit_test(test_stats_policy),       cmocka_unit_test(test_policy_chart),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
