@@ -185,7 +185,8 @@ static int plan_history_files(struct broker *b, char *patterns, size_t pcap, cha
                 return OPTOUT_EXIT_FAILURE;
             }
         }
-    memcpy(b->history_files.items + b->history_files.count, expanded.items, expanded.count * sizeof *expanded.items);
+    if (expanded.count) /* memcpy from NULL is undefined even for 0 bytes */
+        memcpy(b->history_files.items + b->history_files.count, expanded.items, expanded.count * sizeof *expanded.items);
     b->history_files.count += expanded.count;
     free(expanded.items); /* the items' strings now belong to history_files */
     if (c->cc_crawls) {
