@@ -238,11 +238,6 @@ static int configure(const optout_option_values *v, struct broker_config *cfg) {
     cfg->missing_url_keep = v->num[OPTOUT_OPT_MISSING_URL] == 1;
     cfg->parquet_compression = v->text[OPTOUT_OPT_PARQUET_COMPRESSION];
     cfg->output_format = (int)v->num[OPTOUT_OPT_OUTPUT_FORMAT];
-    if (cfg->output_format == 2) {
-        optout_log(LOG_ERR, "--output-format parquet: converting JSON Lines to Parquet is not supported yet "
-                            "(Parquet inputs give Parquet outputs with the default, same)");
-        return OPTOUT_EXIT_USAGE;
-    }
     cfg->granularity = (int)v->num[OPTOUT_OPT_GRANULARITY];
     if (v->given[OPTOUT_OPT_MODE]) (void)optout_robots_mode_parse(v->text[OPTOUT_OPT_MODE], &cfg->mode);
     if (v->given[OPTOUT_OPT_HOST_KEY]) (void)optout_hostkey_mode_parse(v->text[OPTOUT_OPT_HOST_KEY], &cfg->host_key);

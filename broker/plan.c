@@ -18,6 +18,7 @@
 #include "optout/log.h"
 #include "optout/policy.h"
 #include "optout/rundir.h"
+#include "optout/tags.h"
 #include "optout/util.h"
 #include "optout/verdicts.h"
 
@@ -40,19 +41,6 @@ int plan_redis_load(struct broker *b) {
     }
     optout_log(LOG_INFO, "Redis %s: %ld host records under %s", b->cfg->redis, n, b->redis_prefix);
     return 0;
-}
-
-/* x.jsonl -> x.jsonl.zst, x.jsonl.gz -> x.jsonl.zst, x.jsonl.zst unchanged (unless keep_format);
- * x.parquet unchanged (a Parquet shard's outputs are Parquet), or x.jsonl.zst with to_jsonl. */
-static void output_name_of(const char *input_name, int keep_format, int to_jsonl, char *out, size_t cap) {
-    size_t n = strlen(input_name);
-    if (to_jsonl && n > 8 && strcmp(input_name + n - 8, ".parquet") == 0)
-        snprintf(out, cap, "%.*s.jsonl.zst", (int)(n - 8), input_name);
-    else if (keep_format || (n > 4 && strcmp(input_name + n - 4, ".zst") == 0) ||
-        (n > 8 && strcmp(input_name + n - 8, ".parquet") == 0))
-        snprintf(out, cap, "%s", input_name);
-    else if (n > 3 && strcmp(input_name + n - 3, ".gz") == 0) snprintf(out, cap, "%.*s.zst", (int)(n - 3), input_name);
-    else snprintf(out, cap, "%s.zst", input_name);
 }
 
 /* Benchmarks: N inputs that exist only in the plan, for workers that answer without reading them. */
@@ -295,7 +283,7 @@ int plan_run(struct broker *b) {
          c->top_en || c->top_non_en ? NULL : "--metric (unused without --top-en / --top-intl)"},
         {"missing-url", c->missing_url_keep ? "keep" : "fail", NULL},
         {"mode", optout_robots_mode_name(c->mode), NULL},
-        {"output-format", c->output_format == 1 ? "jsonl" : "same", NULL},
+        {"output-format", c->output_format == 1 ? "jsonl" : c->output_format == 2 ? "parquet" : "same", NULL},
         {"parquet-compression", c->parquet_compression ? c->parquet_compression : "zstd", NULL},
         {"partitions", fetching && !c->hosts_file ? parts : "",
          unused ? "--partitions (unused with --robots-dir)" : c->hosts_file ? "--partitions (unused with --hosts)" : NULL},
@@ -452,8 +440,9 @@ int plan_output_names(struct broker *b) {
     for (size_t i = b->stage_first[STAGE_FILTER]; i < b->task_count; i++) {
         char name[OPTOUT_MSG_PATH_MAX];
         /* tag mode: the task's name is the tags file's, tags/<name> (tags.h: always .zst) */
-        output_name_of(b->tasks[i].input->output_name, b->cfg->keep_format && !b->cfg->output_tags,
-                       b->cfg->output_format == 1, name, sizeof name);
+        if (b->cfg->output_tags) optout_tags_name(b->tasks[i].input->output_name, name, sizeof name);
+        else optout_shards_name(b->tasks[i].input->output_name, b->cfg->keep_format, b->cfg->output_format, name,
+                                sizeof name);
         if (!(b->tasks[i].output_name = strdup(name))) return -1;
     }
     return 0;

@@ -22,6 +22,7 @@
 #include "cli.h"
 #include "optout/files.h"
 #include "optout/log.h"
+#include "optout/options.h"
 #include "optout/parse.h"
 #include "optout/rundir.h"
 #include "optout/tags.h"
@@ -31,6 +32,7 @@ static void apply_usage(FILE *f) {
     fputs("usage: optout apply-tags --tags FILE|DIR --in SHARD --out SHARD [--removed SHARD]\n"
           "       optout apply-tags --run RUN_DIR --out DIR [--removed DIR] [--corpus PATH|GLOB...] [--keep-format]\n"
           "       common options: [--level N] [--max-line BYTES] [--stats FILE|-] [--jobs N]\n"
+          "                       [--output-format same|jsonl|parquet] [--parquet-compression CODEC]\n"
           "\n"
           "options:\n"
           "  --tags FILE|DIR       the tags of one shard, or a directory of tags files (default: none)\n"
@@ -40,7 +42,12 @@ static void apply_usage(FILE *f) {
           "  --removed SHARD|DIR   also write the removed documents there (default: not written)\n"
           "  --corpus PATH|GLOB... with --run: these inputs instead of the plan's (default: the plan's)\n"
           "  --keep-format         with --run: each output in its input's format (default: the run's choice)\n"
-          "  --level N             zstd level of the outputs, 1..19 (default: 3)\n"
+          "  --output-format FORMAT same, jsonl or parquet: the outputs' format (default: same; with --run:\n"
+          "                        the run's)\n"
+          "  --parquet-compression CODEC  zstd, snappy, gzip, lz4 or none: Parquet outputs' codec (default:\n"
+          "                        zstd; with --run: the run's)\n"
+          "  --level N             compression level of the outputs, checked per codec (default: the codec's;\n"
+          "                        with --run: the run's)\n"
           "  --max-line BYTES      the longest line (default: 67108864)\n"
           "  --stats FILE|-        the counts as JSON (default: not written)\n"
           "  --jobs N              shards applied at a time with --run (default: one per core)\n"
@@ -54,7 +61,9 @@ static void apply_usage(FILE *f) {
           "--run RUN_DIR applies a tag-mode run (optout run --output tags) to every input of its plan\n"
           "(or of --corpus, named the same way): RUN_DIR/tags/<name> to the input, kept documents to\n"
           "DIR/<name>, removed ones to the --removed directory, <name> as in a run's shards/.\n"
-          "The output format follows the name (.zst, .gz, else plain). --stats writes the counts as JSON.\n"
+          "JSON Lines outputs are compressed by their name (.zst, .gz, else plain); a Parquet input (or\n"
+          "--output-format parquet) gives Parquet outputs exactly as the filter writes them.\n"
+          "--stats writes the counts as JSON.\n"
           "With --run, progress goes to stderr (redrawn on a terminal) and a summary ends it.\n",
           f);
 }
@@ -68,6 +77,18 @@ static int parse_positive(const char *option, const char *s, unsigned long long 
     }
     *out = v;
     return 0;
+}
+
+/* --output-format's value (the options table's choices, in their order: same, jsonl, parquet). */
+static int output_format_parse(const char *s, int *format) {
+    const char *const *names = optout_option_row(OPTOUT_OPT_OUTPUT_FORMAT)->choices;
+    for (int i = 0; names[i]; i++)
+        if (strcmp(s, names[i]) == 0) {
+            *format = i;
+            return 0;
+        }
+    optout_log(LOG_ERR, "--output-format %s: not one of same, jsonl, parquet", s);
+    return -1;
 }
 
 static int write_stats(const char *path, const optout_apply_stats *s, size_t shards, size_t failed) {
@@ -121,7 +142,8 @@ static int one_shard(const optout_apply_config *cfg, const char *tags, const cha
 /* Every input against every shard this run of apply-tags writes, by identity (files.h): an --out
  * that is the corpus directory with --keep-format would overwrite the inputs. 0, or -1 after a
  * message (nothing written yet). */
-static int check_outputs(const optout_inputs *list, const char *out, const char *removed, int keep_format) {
+static int check_outputs(const optout_inputs *list, const char *out, const char *removed, int keep_format,
+                         int output_format) {
     optout_file_arg *files = calloc(3 * list->count + 1, sizeof *files);
     char **paths = calloc(2 * list->count + 1, sizeof *paths);
     int rc = -1;
@@ -133,8 +155,7 @@ static int check_outputs(const optout_inputs *list, const char *out, const char 
     for (size_t i = 0; i < list->count; i++) {
         const optout_input *x = &list->items[i];
         char name[4096];
-        if (keep_format) snprintf(name, sizeof name, "%s", x->output_name);
-        else optout_tags_name(x->output_name, name, sizeof name);
+        optout_shards_name(x->output_name, keep_format, output_format, name, sizeof name);
         files[n++] = (optout_file_arg){"input", x->path, 0};
         if (asprintf(&paths[2 * i], "%s/%s", out, name) < 0 ||
             (removed && asprintf(&paths[2 * i + 1], "%s/%s", removed, name) < 0)) {
@@ -178,7 +199,7 @@ static int apply_input(const struct apply_job *j, const optout_input *x, optout_
     char name[4096], tags_path[8400], out_path[8400], removed_path[8400];
     optout_tags_name(x->output_name, name, sizeof name);
     snprintf(tags_path, sizeof tags_path, "%s/tags/%s", j->run, name);
-    if (j->keep_format) snprintf(name, sizeof name, "%s", x->output_name);
+    optout_shards_name(x->output_name, j->keep_format, j->cfg->output_format, name, sizeof name);
     snprintf(out_path, sizeof out_path, "%s/%s", j->out, name);
     snprintf(removed_path, sizeof removed_path, "%s/%s", j->removed ? j->removed : "", name);
     struct stat st;
@@ -244,7 +265,8 @@ static size_t apply_all(struct apply_job *j, unsigned jobs, optout_apply_stats *
 }
 
 int cmd_apply_tags(int argc, char **argv) {
-    enum { O_TAGS = 256, O_IN, O_OUT, O_REMOVED, O_RUN, O_CORPUS, O_KEEP, O_LEVEL, O_MAXLINE, O_STATS, O_JOBS };
+    enum { O_TAGS = 256, O_IN, O_OUT, O_REMOVED, O_RUN, O_CORPUS, O_KEEP, O_LEVEL, O_MAXLINE, O_STATS, O_JOBS,
+           O_FORMAT, O_CODEC };
     static const struct option options[] = {
         {"tags", required_argument, NULL, O_TAGS},       {"in", required_argument, NULL, O_IN},
         {"out", required_argument, NULL, O_OUT},         {"removed", required_argument, NULL, O_REMOVED},
@@ -252,12 +274,13 @@ int cmd_apply_tags(int argc, char **argv) {
         {"keep-format", no_argument, NULL, O_KEEP},      {"level", required_argument, NULL, O_LEVEL},
         {"max-line", required_argument, NULL, O_MAXLINE}, {"stats", required_argument, NULL, O_STATS},
         {"jobs", required_argument, NULL, O_JOBS},
+        {"output-format", required_argument, NULL, O_FORMAT}, {"parquet-compression", required_argument, NULL, O_CODEC},
         {"help", no_argument, NULL, 'h'},                {NULL, 0, NULL, 0},
     };
     const char *tags = NULL, *in = NULL, *out = NULL, *removed = NULL, *run = NULL, *stats_path = NULL;
     const char **corpus = calloc((size_t)argc + 1, sizeof *corpus);
     size_t corpus_count = 0;
-    int keep_format = 0, opt, rc = OPTOUT_EXIT_USAGE;
+    int keep_format = 0, opt, rc = OPTOUT_EXIT_USAGE, format_given = 0, level_given = 0;
     unsigned long long number;
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
     unsigned jobs = cores < 1 ? 1 : cores > 256 ? 256 : (unsigned)cores;
@@ -281,7 +304,13 @@ int cmd_apply_tags(int argc, char **argv) {
         case O_LEVEL:
             if (parse_positive("--level", optarg, 19, &number) != 0) goto done;
             cfg.level = (int)number;
+            level_given = 1;
             break;
+        case O_FORMAT:
+            if (output_format_parse(optarg, &cfg.output_format) != 0) goto done;
+            format_given = 1;
+            break;
+        case O_CODEC: cfg.parquet_compression = optarg; break;
         case O_MAXLINE:
             if (parse_positive("--max-line", optarg, (unsigned long long)SIZE_MAX / 2, &number) != 0) goto done;
             cfg.max_line = (size_t)number;
@@ -344,6 +373,13 @@ int cmd_apply_tags(int argc, char **argv) {
         goto done;
     }
     if (keep && strcmp(keep, "yes") == 0) keep_format = 1;
+    /* the run's output format, codec and level: the outputs are what its full run would write */
+    const char *format = optout_plan_get(&plan, "output-format"), *codec = optout_plan_get(&plan, "parquet-compression");
+    const char *level = optout_plan_get(&plan, "level");
+    if (!format_given && format && output_format_parse(format, &cfg.output_format) != 0) goto done;
+    if (!cfg.parquet_compression && codec && codec[0]) cfg.parquet_compression = codec;
+    if (!level_given && level && level[0] && parse_positive("the run's level", level, 19, &number) == 0)
+        cfg.level = (int)number;
     if (removed && strcmp(removed, out) == 0) {
         optout_log(LOG_ERR, "apply-tags: --out and --removed must be different directories");
         goto done;
@@ -353,7 +389,7 @@ int cmd_apply_tags(int argc, char **argv) {
         goto done;
     }
     const optout_inputs *list = corpus_count ? &inputs : &plan.inputs;
-    if (check_outputs(list, out, removed, keep_format) != 0) goto done;
+    if (check_outputs(list, out, removed, keep_format, cfg.output_format) != 0) goto done;
     struct apply_job job = {.cfg = &cfg, .list = list, .run = run, .out = out, .removed = removed,
                             .keep_format = keep_format, .from_corpus = corpus_count > 0, .tty = isatty(2)};
     size_t failed = apply_all(&job, jobs, &stats);

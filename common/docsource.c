@@ -267,7 +267,11 @@ static size_t render_value(int field, const optout_pq_value *pv, char *out, size
         return (size_t)snprintf(out, cap, "%.17g", d);
     }
     case OPTOUT_PQ_TIME_MS: {
+        /* Years 0001..9999 only, the range of the YYYY-MM-DD form (and of RFC 3339): a time outside
+         * it (an INT96 or TIMESTAMP of year 20000 or -5000; INT96 reaches millions of years) is no
+         * date, as a null is, rather than a year misread from its first four digits. */
         int64_t ms = pv->u.i;
+        if (ms < -62135596800000LL || ms >= 253402300800000LL) return 0;
         time_t secs = (time_t)(ms >= 0 ? ms / 1000 : -((-ms + 999) / 1000));
         struct tm tm;
         if (!gmtime_r(&secs, &tm)) return 0;
@@ -405,6 +409,13 @@ int optout_docsource_next(optout_docsource *s, optout_doc_batch *b, char *err, s
 
 /* ---- sinks ------------------------------------------------------------------------------- */
 
+/* A removed row's agents: a set of the sink's agent list, or a JSON array (a tag's). */
+struct gone {
+    optout_agentset set;
+    const char *json;
+    size_t json_len;
+};
+
 struct optout_docsink {
     optout_docsource *src;
     optout_docsink_opts opts;
@@ -418,12 +429,58 @@ struct optout_docsink {
     char *out_path, *removed_path;
     uint8_t *keep, *gone;
     size_t bits_cap;
-    optout_agentset *gone_sets; /* the removed rows' agents, in row order */
+    struct gone *gone_rows; /* the removed rows' agents, in row order */
     size_t ngone, gone_cap;
     optout_pq_agents *row_agents;
     const char **names;
     size_t agents_rows_cap, names_cap;
+    char *arena; /* the names' bytes (decoded, NUL-terminated) */
+    size_t arena_len, arena_cap;
+    size_t *name_off; /* offsets into arena until the names are placed */
+    size_t nnames, off_cap;
+    /* JSON Lines source written as Parquet */
+    optout_pq_jschema *schema;
+    optout_pq_jwriter *jw, *jwr;
+    uint64_t line_no; /* the source's lines so far */
+    int direct;       /* the writers write their paths directly: abort removes them */
 };
+
+/* The schema of a JSON Lines source from its first lines, read with a reader of its own. */
+static optout_pq_jschema *infer_schema(const char *path, size_t max_line, char *err, size_t errlen) {
+    char serr[OPTOUT_SHARD_ERR_LEN], perr[1024];
+    optout_pq_jschema *s = optout_pq_jschema_new();
+    optout_shard_reader *r = optout_shard_open(path, max_line ? max_line : OPTOUT_SHARD_MAX_LINE_DEFAULT, serr,
+                                               sizeof serr);
+    if (!s || !r) {
+        optout_set_err(err, errlen, "%s", r ? "out of memory" : serr);
+        goto fail;
+    }
+    optout_shard_line line;
+    uint64_t line_no = 0;
+    int got;
+    while (line_no < OPTOUT_PQ_INFER_LINES && (got = optout_shard_next(r, &line, serr, sizeof serr)) == 1) {
+        if (line.oversized) { /* reported with its number by the writer; not a row either way */
+            if (line.last_piece) line_no++;
+            continue;
+        }
+        line_no++;
+        if (line.len == 0 || (line.len == 1 && line.data[0] == '\r')) continue;
+        if (optout_pq_jschema_add(s, line.data, line.len, line_no, perr, sizeof perr) != 0) {
+            optout_set_err(err, errlen, "%s: --output-format parquet: %s", path, perr);
+            goto fail;
+        }
+    }
+    if (line_no < OPTOUT_PQ_INFER_LINES && got < 0) {
+        optout_set_err(err, errlen, "%s", serr);
+        goto fail;
+    }
+    optout_shard_close(r);
+    return s;
+fail:
+    optout_shard_close(r);
+    optout_pq_jschema_free(s);
+    return NULL;
+}
 
 optout_docsink *optout_docsink_open(optout_docsource *src, const char *out, const char *removed,
                                     const optout_docsink_opts *opts, char *err, size_t errlen) {
@@ -434,6 +491,32 @@ optout_docsink *optout_docsink_open(optout_docsource *src, const char *out, cons
     }
     k->src = src;
     k->opts = *opts;
+    if (src->format == OPTOUT_DOC_JSONL && opts->parquet) {
+        optout_pq_write_opts po = {.codec = opts->pq_codec, .level = opts->pq_level};
+        char perr[1024];
+        k->direct = 1;
+        if (!(k->out_path = strdup(out)) || (removed && !(k->removed_path = strdup(removed)))) {
+            optout_set_err(err, errlen, "out of memory");
+            optout_docsink_abort(k);
+            return NULL;
+        }
+        if (!(k->schema = infer_schema(src->path, opts->max_line, err, errlen))) {
+            optout_docsink_abort(k);
+            return NULL;
+        }
+        if (!(k->jw = optout_pq_jwriter_open(out, k->schema, &po, perr, sizeof perr))) {
+            optout_set_err(err, errlen, "%s: --output-format parquet: %s", src->path, perr);
+            optout_docsink_abort(k);
+            return NULL;
+        }
+        po.agents_column = 1;
+        if (removed && !(k->jwr = optout_pq_jwriter_open(removed, k->schema, &po, perr, sizeof perr))) {
+            optout_set_err(err, errlen, "%s: --output-format parquet: %s", src->path, perr);
+            optout_docsink_abort(k);
+            return NULL;
+        }
+        return k;
+    }
     if (src->format == OPTOUT_DOC_JSONL || opts->jsonl) {
         k->convert = src->format == OPTOUT_DOC_PARQUET;
         if (!(k->w = optout_shard_create(out, opts->jsonl_format, opts->level, err, errlen)) ||
@@ -444,6 +527,7 @@ optout_docsink *optout_docsink_open(optout_docsource *src, const char *out, cons
         return k;
     }
     optout_pq_write_opts po = {.codec = opts->pq_codec, .level = opts->pq_level};
+    k->direct = 1;
     if (!(k->out_path = strdup(out)) || (removed && !(k->removed_path = strdup(removed)))) {
         optout_set_err(err, errlen, "out of memory");
         optout_docsink_abort(k);
@@ -463,11 +547,16 @@ optout_docsink *optout_docsink_open(optout_docsource *src, const char *out, cons
 
 /* A removed document's line into k->wr: the object with "disallowed_user_agents" added (tags.h). */
 static int write_removed(optout_docsink *k, const char *obj, size_t len, int newline, const optout_agentset *agents,
-                         char *err, size_t errlen) {
+                         const char *json, size_t json_len, char *err, size_t errlen) {
     optout_agentset none;
     optout_agentset_clear(&none);
-    size_t alen = optout_tags_agents_json(k->opts.agents, agents ? agents : &none, &k->agents_buf, &k->agents_cap);
-    size_t n = optout_tags_removed_line(obj, len, k->agents_buf, alen, &k->line_buf, &k->line_cap);
+    const char *array = json;
+    size_t alen = json_len;
+    if (!array) {
+        alen = optout_tags_agents_json(k->opts.agents, agents ? agents : &none, &k->agents_buf, &k->agents_cap);
+        array = k->agents_buf;
+    }
+    size_t n = optout_tags_removed_line(obj, len, array, alen, &k->line_buf, &k->line_cap);
     return optout_shard_write_line(k->wr, k->line_buf, n, newline, err, errlen);
 }
 
@@ -488,8 +577,8 @@ static int convert_row(void *arg, const char *json, size_t len) {
     size_t r = c->row++;
     if (k->keep[r / 8] >> (r % 8) & 1) return optout_shard_write_line(k->w, json, len, 1, c->err, c->errlen);
     if (!(k->gone[r / 8] >> (r % 8) & 1)) return 0;
-    const optout_agentset *set = &k->gone_sets[c->gone++];
-    return k->wr ? write_removed(k, json, len, 1, set, c->err, c->errlen) : 0;
+    const struct gone *g = &k->gone_rows[c->gone++];
+    return k->wr ? write_removed(k, json, len, 1, &g->set, g->json, g->json_len, c->err, c->errlen) : 0;
 }
 
 /* A Parquet row group as JSON Lines. */
@@ -517,7 +606,8 @@ static int jsonl_put(optout_docsink *k, const optout_doc_batch *b, const optout_
             continue;
         } else if (dec[i].removed) {
             if (!k->wr) continue;
-            rc = write_removed(k, d->raw, d->raw_len, d->newline, dec[i].agents, err, errlen);
+            rc = write_removed(k, d->raw, d->raw_len, d->newline, dec[i].agents, dec[i].agents_json,
+                               dec[i].agents_json_len, err, errlen);
         } else {
             rc = optout_shard_write_line(k->w, d->raw, d->raw_len, d->newline, err, errlen);
         }
@@ -526,34 +616,123 @@ static int jsonl_put(optout_docsink *k, const optout_doc_batch *b, const optout_
     return 0;
 }
 
+/* One name into the arena (decoded when escaped), its offset recorded. */
+static int add_name(optout_docsink *k, const char *s, size_t len, int escaped) {
+    if (k->arena_len + len + 1 > k->arena_cap) {
+        size_t cap = (k->arena_len + len + 1) * 2;
+        char *a = realloc(k->arena, cap);
+        if (!a) return -1;
+        k->arena = a;
+        k->arena_cap = cap;
+    }
+    if (k->nnames == k->off_cap) {
+        size_t cap = k->off_cap ? k->off_cap * 2 : 64;
+        size_t *o = realloc(k->name_off, cap * sizeof *o);
+        if (!o) return -1;
+        k->name_off = o;
+        k->off_cap = cap;
+    }
+    char *o = k->arena + k->arena_len;
+    size_t n = escaped ? optout_json_unescape(s, len, o) : (memcpy(o, s, len), len);
+    o[n] = 0;
+    k->name_off[k->nnames++] = k->arena_len;
+    k->arena_len += n + 1;
+    return 0;
+}
+
+/* A removed row's agent names appended (set: in the agent list's order; a JSON array, already
+ * validated as an array of strings: in its order). */
+static int row_names(optout_docsink *k, const optout_agentset *set, const char *json, size_t len) {
+    if (!json) {
+        for (size_t a = 0; set && a < optout_agents_count(k->opts.agents); a++)
+            if (optout_agentset_has(set, a)) {
+                const char *name = optout_agents_name(k->opts.agents, a);
+                if (add_name(k, name, strlen(name), 0) != 0) return -1;
+            }
+        return 0;
+    }
+    for (size_t i = 0; i < len; i++) {
+        if (json[i] != '"') continue;
+        size_t j = ++i;
+        int escaped = 0;
+        while (j < len && json[j] != '"') {
+            if (json[j] == '\\') escaped = 1, j++;
+            j++;
+        }
+        if (j > len) j = len;
+        if (add_name(k, json + i, j - i, escaped) != 0) return -1;
+        i = j;
+    }
+    return 0;
+}
+
+/* The collected names as pointers (k->names[0..nnames)). */
+static int place_names(optout_docsink *k) {
+    if (k->nnames > k->names_cap) {
+        free(k->names);
+        k->names_cap = (k->names = malloc(k->nnames * sizeof *k->names)) ? k->nnames : 0;
+        if (!k->names) return -1;
+    }
+    for (size_t i = 0; i < k->nnames; i++) k->names[i] = k->arena + k->name_off[i];
+    return 0;
+}
+
+/* A JSON Lines source's documents as Parquet rows. */
+static int jsonl_parquet_put(optout_docsink *k, const optout_doc_batch *b, const optout_doc_decision *dec, char *err,
+                             size_t errlen) {
+    char perr[1024];
+    for (size_t i = 0; i < b->count; i++) {
+        const optout_doc *d = &b->docs[i];
+        if (d->kind == OPTOUT_DOC_PIECE) {
+            if (!d->last_piece) continue;
+            k->line_no++;
+            optout_set_err(err, errlen,
+                           "%s: line %llu: longer than --max-line: --output-format parquet cannot make it a row",
+                           k->src->path, (unsigned long long)k->line_no);
+            return -1;
+        }
+        k->line_no++;
+        if (d->kind == OPTOUT_DOC_BLANK || !dec[i].written || (dec[i].removed && !k->jwr)) continue;
+        int rc;
+        if (dec[i].removed) {
+            k->nnames = k->arena_len = 0;
+            if (row_names(k, dec[i].agents, dec[i].agents_json, dec[i].agents_json_len) != 0 || place_names(k) != 0) {
+                optout_set_err(err, errlen, "out of memory");
+                return -1;
+            }
+            optout_pq_agents ag = {.names = k->names, .n = k->nnames};
+            rc = optout_pq_jwriter_row(k->jwr, d->raw, d->raw_len, k->line_no, &ag, perr, sizeof perr);
+        } else {
+            rc = optout_pq_jwriter_row(k->jw, d->raw, d->raw_len, k->line_no, NULL, perr, sizeof perr);
+        }
+        if (rc != 0) {
+            optout_set_err(err, errlen, "%s: --output-format parquet: %s", k->src->path, perr);
+            return -1;
+        }
+    }
+    return 0;
+}
+
 /* A Parquet row group through the filter writer: kept rows into out, removed ones with their
  * agents into removed. */
 static int pq_group(optout_docsink *k, int rg, char *err, size_t errlen) {
-    size_t nagents = optout_agents_count(k->opts.agents), names = 0;
-    for (size_t g = 0; g < k->ngone; g++)
-        for (size_t a = 0; a < nagents; a++) names += optout_agentset_has(&k->gone_sets[g], a);
     if (k->ngone > k->agents_rows_cap) {
         free(k->row_agents);
         k->agents_rows_cap = (k->row_agents = malloc(k->ngone * sizeof *k->row_agents)) ? k->ngone : 0;
     }
-    if (names > k->names_cap) {
-        free(k->names);
-        k->names_cap = (k->names = malloc(names * sizeof *k->names)) ? names : 0;
+    int oom = k->agents_rows_cap < k->ngone;
+    k->nnames = k->arena_len = 0;
+    for (size_t g = 0; g < k->ngone && !oom; g++) {
+        size_t first = k->nnames;
+        oom = row_names(k, &k->gone_rows[g].set, k->gone_rows[g].json, k->gone_rows[g].json_len) != 0;
+        k->row_agents[g].n = k->nnames - first;
     }
-    if (k->agents_rows_cap < k->ngone || k->names_cap < names) {
+    if (oom || place_names(k) != 0) {
         optout_set_err(err, errlen, "%s: row group %d: out of memory", k->src->path, rg);
         return -1;
     }
-    size_t nm = 0;
-    for (size_t g = 0; g < k->ngone; g++) {
-        k->row_agents[g].names = k->names + nm;
-        k->row_agents[g].n = 0;
-        for (size_t a = 0; a < nagents; a++)
-            if (optout_agentset_has(&k->gone_sets[g], a)) {
-                k->names[nm++] = optout_agents_name(k->opts.agents, a);
-                k->row_agents[g].n++;
-            }
-    }
+    for (size_t g = 0, first = 0; g < k->ngone; first += k->row_agents[g++].n) /* rows' names, in order */
+        k->row_agents[g].names = k->names + first;
     if (optout_pq_writer_row_group(k->pw, rg, k->keep, NULL, err, errlen) != 0) return -1;
     if (k->pwr && optout_pq_writer_row_group(k->pwr, rg, k->gone, k->row_agents, err, errlen) != 0) return -1;
     return 0;
@@ -590,17 +769,19 @@ static int group_put(optout_docsink *k, const optout_doc_batch *b, const optout_
         k->gone[r / 8] |= (uint8_t)(1u << (r % 8));
         if (k->ngone == k->gone_cap) {
             size_t cap = k->gone_cap ? k->gone_cap * 2 : 1024;
-            optout_agentset *g = realloc(k->gone_sets, cap * sizeof *g);
+            struct gone *g = realloc(k->gone_rows, cap * sizeof *g);
             if (!g) {
                 optout_set_err(err, errlen, "%s: row group %d: out of memory", k->src->path, b->row_group);
                 return -1;
             }
-            k->gone_sets = g;
+            k->gone_rows = g;
             k->gone_cap = cap;
         }
-        if (dec[i].agents) k->gone_sets[k->ngone] = *dec[i].agents;
-        else optout_agentset_clear(&k->gone_sets[k->ngone]);
-        k->ngone++;
+        struct gone *g = &k->gone_rows[k->ngone++];
+        if (dec[i].agents) g->set = *dec[i].agents;
+        else optout_agentset_clear(&g->set);
+        g->json = dec[i].agents_json;
+        g->json_len = dec[i].agents_json_len;
     }
     if (b->group_rows == 0 || b->first + b->count < b->group_rows) return 0;
     return k->convert ? convert_group(k, b->row_group, b->group_rows, err, errlen)
@@ -609,7 +790,8 @@ static int group_put(optout_docsink *k, const optout_doc_batch *b, const optout_
 
 int optout_docsink_put(optout_docsink *k, const optout_doc_batch *b, const optout_doc_decision *d, char *err,
                        size_t errlen) {
-    return k->src->format == OPTOUT_DOC_PARQUET ? group_put(k, b, d, err, errlen) : jsonl_put(k, b, d, err, errlen);
+    if (k->src->format == OPTOUT_DOC_PARQUET) return group_put(k, b, d, err, errlen);
+    return k->jw ? jsonl_parquet_put(k, b, d, err, errlen) : jsonl_put(k, b, d, err, errlen);
 }
 
 static void sink_free(optout_docsink *k) {
@@ -621,7 +803,10 @@ static void sink_free(optout_docsink *k) {
     free(k->gone);
     free(k->row_agents);
     free(k->names);
-    free(k->gone_sets);
+    free(k->gone_rows);
+    free(k->arena);
+    free(k->name_off);
+    optout_pq_jschema_free(k->schema);
     free(k);
 }
 
@@ -644,6 +829,14 @@ int optout_docsink_commit(optout_docsink *k, char *err, size_t errlen) {
         rc = optout_pq_writer_finish(k->pw, err, errlen);
         k->pw = NULL;
     }
+    if (rc == 0 && k->jwr) {
+        rc = optout_pq_jwriter_finish(k->jwr, err, errlen);
+        k->jwr = NULL;
+    }
+    if (rc == 0 && k->jw) {
+        rc = optout_pq_jwriter_finish(k->jw, err, errlen);
+        k->jw = NULL;
+    }
     if (rc != 0) {
         optout_docsink_abort(k);
         return -1;
@@ -658,9 +851,11 @@ void optout_docsink_abort(optout_docsink *k) {
     if (k->wr) optout_shard_abort(k->wr);
     if (k->pw) optout_pq_writer_abort(k->pw);
     if (k->pwr) optout_pq_writer_abort(k->pwr);
+    if (k->jw) optout_pq_jwriter_abort(k->jw);
+    if (k->jwr) optout_pq_jwriter_abort(k->jwr);
     /* a Parquet writer writes its path directly: what it left is partial (or, after a failed
      * commit of the kept file, a removed file whose kept twin is missing) */
-    if (k->src->format == OPTOUT_DOC_PARQUET && !k->convert) {
+    if (k->direct) {
         if (k->out_path) unlink(k->out_path);
         if (k->removed_path) unlink(k->removed_path);
     }

@@ -230,8 +230,21 @@ static int in_sample(struct filter_run *run, const optout_json_value *v, const c
                 kn = optout_json_unescape(id->s, id->len, run->id_buf);
                 k = run->id_buf;
             }
-        } else {
-            optout_doc_url(v, &k, &kn, &run->id_buf, &run->id_cap);
+        } else if (!optout_doc_url(v, &k, &kn, &run->id_buf, &run->id_cap)) {
+            /* neither id nor URL: the shard's name up to its first '.' and the line (Parquet: row)
+             * number, which the JSON Lines and the Parquet copy of a shard share (the raw line is
+             * JSON Lines' alone) */
+            const char *base = strrchr(run->in, '/');
+            base = base ? base + 1 : run->in;
+            size_t stem = strcspn(base, ".");
+            if (run->id_cap < stem + 32) {
+                free(run->id_buf);
+                run->id_cap = stem + 32;
+                run->id_buf = optout_malloc(run->id_cap);
+            }
+            kn = (size_t)snprintf(run->id_buf, run->id_cap, "%.*s\n%llu", (int)stem, base,
+                                  (unsigned long long)run->line_no);
+            k = run->id_buf;
         }
     }
     return optout_sample_in(optout_sample_hash(k, kn), run->cfg->policy->sample_ppm);
@@ -627,22 +640,17 @@ int optout_filter_shard(const optout_filter_config *cfg, const char *in, const c
     if (!out) {
         /* statistics only: no sink, nothing written */
     } else if (cfg->output_tags) {
-        if (run.parquet) {
-            snprintf(err, errlen, "%s: tag mode does not read Parquet shards yet", in);
-            goto done;
-        }
         if (!(run.tags = optout_shard_create(out, out_format, cfg->level, serr, sizeof serr))) {
             snprintf(err, errlen, "%s", serr);
             goto done;
         }
     } else {
         optout_docsink_opts ko = {.agents = cfg->agents, .jsonl_format = out_format, .level = cfg->level,
-                                  .jsonl = cfg->output_format == 1};
-        if (cfg->output_format == 2 && !run.parquet) {
-            snprintf(err, errlen, "%s: --output-format parquet: converting JSON Lines to Parquet is not supported yet", in);
+                                  .jsonl = cfg->output_format == 1, .parquet = cfg->output_format == 2,
+                                  .max_line = cfg->max_line};
+        if ((run.parquet ? !ko.jsonl : ko.parquet) &&
+            optout_filter_parquet_codec(cfg, &ko.pq_codec, &ko.pq_level, err, errlen) != 0)
             goto done;
-        }
-        if (run.parquet && !ko.jsonl && optout_filter_parquet_codec(cfg, &ko.pq_codec, &ko.pq_level, err, errlen) != 0) goto done;
         if (!(sink = optout_docsink_open(src, out, removed, &ko, err, errlen))) goto done;
     }
     optout_doc_batch b;

@@ -410,4 +410,38 @@ static inline int64_t pq_int96_days(const uint8_t *p, int64_t *nanos) {
 /* "FILE: row group R, column PATH, page P: " prefix for messages about chunk c. */
 void pq_chunk_where(const pq_chunk *c, char *buf, size_t len);
 
+/* ---- generated files (parquet_write.c): rows that did not come from a Parquet input ------------ */
+#include "optout/parquet.h"
+
+#define PQ_COLBUF_DEPTH 64
+
+/* One leaf column of the rows buffered for a row group: its levels, and its non-null values PLAIN
+ * encoded (BYTE_ARRAY: 4-byte length and bytes; INT64 and DOUBLE: 8 bytes; BOOLEAN: one byte each,
+ * bit-packed when the page is written). */
+typedef struct {
+    const char *path[PQ_COLBUF_DEPTH]; /* the path's components (the schema owns the names) */
+    int depth;
+    int type, max_def, max_rep;
+    uint32_t *rep, *def;
+    size_t nlev, lcap;
+    pq_buf vals;
+} pq_colbuf;
+
+/* SchemaElements as list elements of the footer's schema (the caller's writer at that list):
+ * the STRING annotation (converted UTF8, logical STRING) of the element being written; the two
+ * groups of a standard LIST named `name` (optional group (LIST), repeated group "list"; the caller
+ * writes the element after them); the whole `disallowed_user_agents` column (a LIST of required
+ * strings). */
+void pq_schema_string(pq_tw *t);
+void pq_schema_list(pq_tw *t, const char *name);
+void pq_schema_agents(pq_tw *t);
+
+/* A writer for a schema of the caller's: `schema` holds the nschema SchemaElement structs, root
+ * first, already encoded; nleaves is the number of leaf columns. */
+optout_pq_writer *pq_writer_open_generated(const char *path, const pq_buf *schema, uint32_t nschema, int nleaves,
+                                           const optout_pq_write_opts *opts, char *err, size_t errlen);
+/* The buffered columns (every leaf, in schema order) as one row group of nrows rows. */
+int pq_writer_generated_group(optout_pq_writer *w, const pq_colbuf *cols, int ncols, int64_t nrows, char *err,
+                              size_t errlen);
+
 #endif

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "optout/json.h"
 #include "optout/parquet.h"
 #include "optout/util.h"
 
@@ -46,64 +47,11 @@ static void put_double(pq_buf *b, double d) {
     }
 }
 
-static int utf8_len(const uint8_t *p, size_t left) {
-    uint8_t c = p[0];
-    int n;
-    uint32_t cp;
-    if (c < 0x80) return 1;
-    if (c >= 0xc2 && c <= 0xdf) n = 2, cp = c & 0x1f;
-    else if (c >= 0xe0 && c <= 0xef) n = 3, cp = c & 0x0f;
-    else if (c >= 0xf0 && c <= 0xf4) n = 4, cp = c & 0x07;
-    else return 0;
-    if ((size_t)n > left) return 0;
-    for (int i = 1; i < n; i++) {
-        if ((p[i] & 0xc0) != 0x80) return 0;
-        cp = cp << 6 | (p[i] & 0x3f);
-    }
-    if ((n == 3 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) || (n == 4 && (cp < 0x10000 || cp > 0x10ffff)))
-        return 0;
-    return n;
-}
-
-/* A JSON string; bytes that are not UTF-8 become \u00XX (the byte read as Latin-1). */
+/* A JSON string through json.h, the one string writer: bytes that are not UTF-8 become \ufffd, as
+ * in every other JSON optout writes, so that a value renders the same from either copy of a corpus. */
 static void put_json_string(pq_buf *b, const uint8_t *p, size_t n) {
-    static const char hex[] = "0123456789abcdef";
-    pq_buf_reserve(b, n + 2);
-    pq_buf_byte(b, '"');
-    size_t i = 0;
-    while (i < n) {
-        uint8_t c = p[i];
-        if (c >= 0x20 && c < 0x80 && c != '"' && c != '\\') {
-            size_t j = i;
-            while (j < n && p[j] >= 0x20 && p[j] < 0x80 && p[j] != '"' && p[j] != '\\') j++;
-            pq_buf_put(b, p + i, j - i);
-            i = j;
-            continue;
-        }
-        if (c == '"' || c == '\\') {
-            pq_buf_byte(b, '\\');
-            pq_buf_byte(b, c);
-            i++;
-            continue;
-        }
-        if (c >= 0x80) {
-            int l = utf8_len(p + i, n - i);
-            if (l > 0) {
-                pq_buf_put(b, p + i, (size_t)l);
-                i += (size_t)l;
-                continue;
-            }
-        }
-        const char *esc = c == '\n' ? "\\n" : c == '\t' ? "\\t" : c == '\r' ? "\\r" : NULL;
-        if (esc) {
-            put_str(b, esc);
-        } else {
-            char u[6] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 15]};
-            pq_buf_put(b, u, 6);
-        }
-        i++;
-    }
-    pq_buf_byte(b, '"');
+    pq_buf_reserve(b, OPTOUT_JSON_STRING_MAX(n));
+    b->len += optout_json_string((char *)b->data + b->len, (const char *)p, n);
 }
 
 static void put_base64(pq_buf *b, const uint8_t *p, size_t n) {

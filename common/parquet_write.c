@@ -192,6 +192,10 @@ struct optout_pq_writer {
     uint8_t *fixed;
     size_t lcap, vcap;
     int fixed_w;
+    /* a generated schema (in == NULL): its elements, root first, encoded; its leaf count */
+    pq_buf gen_schema;
+    uint32_t gen_nschema;
+    int gen_nleaves;
 };
 
 static int wfail(optout_pq_writer *w, char *err, size_t errlen, const char *what) {
@@ -205,17 +209,9 @@ static int put_out(optout_pq_writer *w, const void *p, size_t n, char *err, size
     return 0;
 }
 
-optout_pq_writer *optout_pq_writer_open(const char *path, optout_pq_file *in, const optout_pq_write_opts *opts,
-                                        char *err, size_t errlen) {
-    if (opts->agents_column) {
-        const pq_node *root = &in->nodes[0];
-        for (uint32_t i = 1; i < in->meta.nschema; i++)
-            if (in->nodes[i].parent == 0 && strcmp(in->nodes[i].e->name, AGENTS_COLUMN) == 0) {
-                optout_set_err(err, errlen, "%s: already has a column %s", in->path, AGENTS_COLUMN);
-                return NULL;
-            }
-        (void)root;
-    }
+/* The writer and its file (PAR1 written); in is NULL for a generated schema. */
+static optout_pq_writer *writer_create(const char *path, optout_pq_file *in, const optout_pq_write_opts *opts,
+                                       char *err, size_t errlen) {
     if (opts->codec != PQ_CODEC_NONE && opts->codec != PQ_CODEC_SNAPPY && opts->codec != PQ_CODEC_GZIP &&
         opts->codec != PQ_CODEC_ZSTD && opts->codec != PQ_CODEC_LZ4_RAW) {
         optout_set_err(err, errlen, "%s: cannot write codec %s", path, pq_codec_name(opts->codec));
@@ -247,6 +243,27 @@ optout_pq_writer *optout_pq_writer_open(const char *path, optout_pq_file *in, co
     return w;
 }
 
+optout_pq_writer *optout_pq_writer_open(const char *path, optout_pq_file *in, const optout_pq_write_opts *opts,
+                                        char *err, size_t errlen) {
+    if (opts->agents_column)
+        for (uint32_t i = 1; i < in->meta.nschema; i++)
+            if (in->nodes[i].parent == 0 && strcmp(in->nodes[i].e->name, AGENTS_COLUMN) == 0) {
+                optout_set_err(err, errlen, "%s: already has a column %s", in->path, AGENTS_COLUMN);
+                return NULL;
+            }
+    return writer_create(path, in, opts, err, errlen);
+}
+
+optout_pq_writer *pq_writer_open_generated(const char *path, const pq_buf *schema, uint32_t nschema, int nleaves,
+                                           const optout_pq_write_opts *opts, char *err, size_t errlen) {
+    optout_pq_writer *w = writer_create(path, NULL, opts, err, errlen);
+    if (!w) return NULL;
+    pq_buf_put(&w->gen_schema, schema->data, schema->len);
+    w->gen_nschema = nschema;
+    w->gen_nleaves = nleaves;
+    return w;
+}
+
 void optout_pq_writer_abort(optout_pq_writer *w) {
     if (!w) return;
     if (w->fp) fclose(w->fp);
@@ -255,6 +272,7 @@ void optout_pq_writer_abort(optout_pq_writer *w) {
     pq_buf_free(&w->comp);
     pq_buf_free(&w->hdr);
     pq_buf_free(&w->chunks);
+    pq_buf_free(&w->gen_schema);
     free(w->rep);
     free(w->def);
     free(w->idx);
@@ -532,6 +550,25 @@ static int write_agents(optout_pq_writer *w, const optout_pq_agents *ag, size_t 
     return rc;
 }
 
+/* The RowGroup struct of the chunks in w->chunks, kept until the footer. */
+static void add_row_group(optout_pq_writer *w, int64_t start, uint32_t ncols, int64_t nrows, const uint8_t *sorting,
+                          size_t sorting_len) {
+    int64_t size = (int64_t)w->pos - start;
+    pq_tw rt;
+    pq_tw_init(&rt, &w->rgs);
+    pq_tw_elem_struct_begin(&rt);
+    pq_tw_list_begin(&rt, 1, PQ_T_STRUCT, ncols);
+    pq_tw_elem_raw(&rt, w->chunks.data, w->chunks.len);
+    pq_tw_i64(&rt, 2, size);
+    pq_tw_i64(&rt, 3, nrows);
+    if (sorting) pq_tw_raw_field(&rt, 4, PQ_T_LIST, sorting, sorting_len);
+    pq_tw_i64(&rt, 5, start);
+    pq_tw_i64(&rt, 6, size);
+    pq_tw_stop(&rt);
+    w->nrgs++;
+    w->rows += nrows;
+}
+
 int optout_pq_writer_row_group(optout_pq_writer *w, int rg, const uint8_t *keep, const optout_pq_agents *agents,
                                char *err, size_t errlen) {
     optout_pq_file *f = w->in;
@@ -551,26 +588,145 @@ int optout_pq_writer_row_group(optout_pq_writer *w, int rg, const uint8_t *keep,
     for (int c = 0; c < f->nleaves; c++)
         if (copy_column(w, rg, c, keep, &t, err, errlen) < 0) return -1;
     if (w->o.agents_column && write_agents(w, agents, nkept, &t, err, errlen) < 0) return -1;
-    int64_t size = (int64_t)w->pos - start;
-    /* the RowGroup struct, kept until the footer */
-    pq_tw rt;
-    pq_tw_init(&rt, &w->rgs);
     uint32_t ncols = (uint32_t)f->nleaves + (w->o.agents_column ? 1 : 0);
-    pq_tw_elem_struct_begin(&rt);
-    pq_tw_list_begin(&rt, 1, PQ_T_STRUCT, ncols);
-    pq_tw_elem_raw(&rt, w->chunks.data, w->chunks.len);
-    pq_tw_i64(&rt, 2, size);
-    pq_tw_i64(&rt, 3, (int64_t)nkept);
-    if (g->sorting_raw) pq_tw_raw_field(&rt, 4, PQ_T_LIST, g->sorting_raw, g->sorting_len);
-    pq_tw_i64(&rt, 5, start);
-    pq_tw_i64(&rt, 6, size);
-    pq_tw_stop(&rt);
-    w->nrgs++;
-    w->rows += (int64_t)nkept;
+    add_row_group(w, start, ncols, (int64_t)nkept, g->sorting_raw, g->sorting_len);
     return 0;
 }
 
+/* Bounds of byte arrays longer than this are left out of a generated file's statistics (a whole
+ * document's text would otherwise sit in the footer; parquet-cpp's limit is the same 4 KiB). */
+#define GEN_STATS_MAX 4096
+#define GEN_PAGE_BYTES (1u << 20)
+
+/* One buffered column as a column chunk: pages of about GEN_PAGE_BYTES of values, cut between rows. */
+static int gen_column(optout_pq_writer *w, const pq_colbuf *cb, pq_tw *t, char *err, size_t errlen) {
+    chunk_out co = {.dict_offset = -1, .data_offset = -1, .start = (int64_t)w->pos};
+    co.st.order = cb->type == PQ_BOOLEAN ? ORD_BOOL
+                  : cb->type == PQ_DOUBLE ? ORD_FLOAT
+                  : cb->type == PQ_BYTE_ARRAY ? ORD_BYTES
+                                              : ORD_SIGNED;
+    co.st.want_minmax = 1;
+    int width = cb->type == PQ_BOOLEAN ? 1 : 8;
+    size_t k = 0, voff = 0;
+    int rc = 0;
+    while (k < cb->nlev) {
+        size_t k0 = k, v0 = voff;
+        uint32_t nv = 0;
+        while (k < cb->nlev && (k == k0 || cb->rep[k] != 0 || voff - v0 < GEN_PAGE_BYTES)) {
+            if (cb->def[k] == (uint32_t)cb->max_def) {
+                const uint8_t *v = cb->vals.data + voff;
+                size_t len = (size_t)width, size = (size_t)width;
+                if (cb->type == PQ_BYTE_ARRAY) {
+                    len = (size_t)v[0] | (size_t)v[1] << 8 | (size_t)v[2] << 16 | (size_t)v[3] << 24;
+                    size = 4 + len;
+                    v += 4;
+                }
+                stats_value(&co.st, cb->type, v, len);
+                voff += size;
+                nv++;
+            } else {
+                co.st.nulls++;
+            }
+            k++;
+        }
+        w->page.len = 0;
+        uint32_t n = (uint32_t)(k - k0);
+        if (cb->max_rep) put_levels(&w->page, cb->rep + k0, n, cb->max_rep);
+        if (cb->max_def) put_levels(&w->page, cb->def + k0, n, cb->max_def);
+        if (nv && cb->type == PQ_BOOLEAN) pq_encode_plain_bool(&w->page, cb->vals.data + v0, nv);
+        else if (nv) pq_buf_put(&w->page, cb->vals.data + v0, voff - v0); /* (a null column has no buffer) */
+        if (write_page(w, &co, PQ_PAGE_DATA, n, PQ_ENC_PLAIN, err, errlen) < 0) {
+            rc = -1;
+            break;
+        }
+        co.num_values += n;
+    }
+    if (rc == 0) {
+        int bounds = co.st.min.len <= GEN_STATS_MAX && co.st.max.len <= GEN_STATS_MAX;
+        pq_stats in = {.has_min = bounds, .has_max = bounds, .has_nulls = 1};
+        encode_chunk(w, t, &co, cb->type, cb->path, cb->depth, 1, &in);
+    }
+    pq_buf_free(&co.st.min);
+    pq_buf_free(&co.st.max);
+    return rc;
+}
+
+int pq_writer_generated_group(optout_pq_writer *w, const pq_colbuf *cols, int ncols, int64_t nrows, char *err,
+                              size_t errlen) {
+    if (nrows == 0) return 0;
+    int64_t start = (int64_t)w->pos;
+    w->chunks.len = 0;
+    pq_tw t;
+    pq_tw_init(&t, &w->chunks);
+    for (int c = 0; c < ncols; c++)
+        if (gen_column(w, &cols[c], &t, err, errlen) < 0) return -1;
+    add_row_group(w, start, (uint32_t)ncols, nrows, NULL, 0);
+    return 0;
+}
+
+void pq_schema_string(pq_tw *t) {
+    pq_tw_i32(t, 6, PQ_CT_UTF8);
+    pq_tw_struct_begin(t, 10);
+    pq_tw_struct_begin(t, PQ_LT_STRING);
+    pq_tw_struct_end(t);
+    pq_tw_struct_end(t);
+}
+
+void pq_schema_list(pq_tw *t, const char *name) {
+    pq_tw_elem_struct_begin(t);
+    pq_tw_i32(t, 3, PQ_OPTIONAL);
+    pq_tw_binary(t, 4, name, strlen(name));
+    pq_tw_i32(t, 5, 1);
+    pq_tw_i32(t, 6, PQ_CT_LIST);
+    pq_tw_struct_begin(t, 10);
+    pq_tw_struct_begin(t, PQ_LT_LIST);
+    pq_tw_struct_end(t);
+    pq_tw_struct_end(t);
+    pq_tw_struct_end(t);
+    pq_tw_elem_struct_begin(t);
+    pq_tw_i32(t, 3, PQ_REPEATED);
+    pq_tw_binary(t, 4, "list", 4);
+    pq_tw_i32(t, 5, 1);
+    pq_tw_struct_end(t);
+}
+
+void pq_schema_agents(pq_tw *t) {
+    pq_schema_list(t, AGENTS_COLUMN);
+    pq_tw_elem_struct_begin(t);
+    pq_tw_i32(t, 1, PQ_BYTE_ARRAY);
+    pq_tw_i32(t, 3, PQ_REQUIRED);
+    pq_tw_binary(t, 4, "element", 7);
+    pq_schema_string(t);
+    pq_tw_struct_end(t);
+}
+
+/* The footer of a file with a generated schema: no key-value metadata of an input to carry. */
+static void encode_generated_footer(optout_pq_writer *w, pq_buf *b) {
+    pq_tw t;
+    pq_tw_init(&t, b);
+    pq_tw_i32(&t, 1, 1);
+    pq_tw_list_begin(&t, 2, PQ_T_STRUCT, w->gen_nschema);
+    pq_tw_elem_raw(&t, w->gen_schema.data, w->gen_schema.len);
+    pq_tw_i64(&t, 3, w->rows);
+    pq_tw_list_begin(&t, 4, PQ_T_STRUCT, w->nrgs);
+    pq_tw_elem_raw(&t, w->rgs.data, w->rgs.len);
+    const char *by = "optout version " OPTOUT_VERSION;
+    pq_tw_binary(&t, 6, by, strlen(by));
+    pq_tw_list_begin(&t, 7, PQ_T_STRUCT, (uint32_t)w->gen_nleaves);
+    for (int i = 0; i < w->gen_nleaves; i++) {
+        pq_tw_elem_struct_begin(&t);
+        pq_tw_struct_begin(&t, 1);
+        pq_tw_struct_end(&t);
+        pq_tw_struct_end(&t);
+    }
+    pq_tw_stop(&t);
+}
+
 static void encode_footer(optout_pq_writer *w, pq_buf *b) {
+    if (!w->in) {
+        encode_generated_footer(w, b);
+        return;
+    }
     const pq_file_meta *m = &w->in->meta;
     int agents = w->o.agents_column;
     pq_tw t;
@@ -586,33 +742,7 @@ static void encode_footer(optout_pq_writer *w, pq_buf *b) {
     if (root->has_field_id) pq_tw_i32(&t, 9, root->field_id);
     pq_tw_struct_end(&t);
     for (uint32_t i = 1; i < m->nschema; i++) pq_tw_elem_raw(&t, m->schema[i].raw, m->schema[i].raw_len);
-    if (agents) {
-        pq_tw_elem_struct_begin(&t);
-        pq_tw_i32(&t, 3, PQ_OPTIONAL);
-        pq_tw_binary(&t, 4, AGENTS_COLUMN, strlen(AGENTS_COLUMN));
-        pq_tw_i32(&t, 5, 1);
-        pq_tw_i32(&t, 6, PQ_CT_LIST);
-        pq_tw_struct_begin(&t, 10);
-        pq_tw_struct_begin(&t, PQ_LT_LIST);
-        pq_tw_struct_end(&t);
-        pq_tw_struct_end(&t);
-        pq_tw_struct_end(&t);
-        pq_tw_elem_struct_begin(&t);
-        pq_tw_i32(&t, 3, PQ_REPEATED);
-        pq_tw_binary(&t, 4, "list", 4);
-        pq_tw_i32(&t, 5, 1);
-        pq_tw_struct_end(&t);
-        pq_tw_elem_struct_begin(&t);
-        pq_tw_i32(&t, 1, PQ_BYTE_ARRAY);
-        pq_tw_i32(&t, 3, PQ_REQUIRED);
-        pq_tw_binary(&t, 4, "element", 7);
-        pq_tw_i32(&t, 6, PQ_CT_UTF8);
-        pq_tw_struct_begin(&t, 10);
-        pq_tw_struct_begin(&t, PQ_LT_STRING);
-        pq_tw_struct_end(&t);
-        pq_tw_struct_end(&t);
-        pq_tw_struct_end(&t);
-    }
+    if (agents) pq_schema_agents(&t);
     pq_tw_i64(&t, 3, w->rows);
     pq_tw_list_begin(&t, 4, PQ_T_STRUCT, w->nrgs);
     pq_tw_elem_raw(&t, w->rgs.data, w->rgs.len);

@@ -439,6 +439,31 @@ static void free_matches(match *v, size_t n) {
     free(v);
 }
 
+static int has_suffix(const char *s, size_t n, const char *suffix) {
+    size_t k = strlen(suffix);
+    return n > k && memcmp(s + n - k, suffix, k) == 0;
+}
+
+void optout_shards_name(const char *output_name, int keep_format, int output_format, char *out, size_t cap) {
+    size_t n = strlen(output_name);
+    int parquet = has_suffix(output_name, n, ".parquet");
+    if (output_format == 1 && parquet) {
+        snprintf(out, cap, "%.*s.jsonl.zst", (int)(n - 8), output_name);
+    } else if (output_format == 2 && !parquet) {
+        if (has_suffix(output_name, n, ".zst")) n -= 4;
+        else if (has_suffix(output_name, n, ".gz")) n -= 3;
+        if (has_suffix(output_name, n, ".jsonl")) n -= 6;
+        else if (has_suffix(output_name, n, ".json")) n -= 5;
+        snprintf(out, cap, "%.*s.parquet", (int)n, output_name);
+    } else if (keep_format || parquet || has_suffix(output_name, n, ".zst")) {
+        snprintf(out, cap, "%s", output_name);
+    } else if (has_suffix(output_name, n, ".gz")) {
+        snprintf(out, cap, "%.*s.zst", (int)(n - 3), output_name);
+    } else {
+        snprintf(out, cap, "%s.zst", output_name);
+    }
+}
+
 int optout_inputs_expand(const char *const *patterns, size_t count, optout_inputs *out,
                          char *err, size_t errlen) {
     out->items = NULL;

@@ -5,6 +5,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "doc_fields.h"
+#include "optout/docsource.h"
+#include "optout/filter.h"
 #include "optout/json.h"
 #include "optout/strmap.h"
 #include "optout/util.h"
@@ -66,16 +69,22 @@ size_t optout_tags_removed_line(const char *line, size_t len, const char *array,
 size_t optout_tags_line(const optout_json_value *id, uint64_t line_no, const char *array, size_t alen, char **buf,
                         size_t *cap) {
     int by_id = id->present && !(id->len == 4 && !id->is_string && memcmp(id->s, "null", 4) == 0);
-    reserve(buf, cap, (by_id ? id->len : 20) + alen + 64);
+    reserve(buf, cap, (by_id ? OPTOUT_JSON_STRING_MAX(id->len) : 20) + alen + 64);
     char *o = *buf;
     size_t n;
     if (by_id) {
         memcpy(o, "{\"id\": ", 7);
         n = 7;
-        if (id->is_string) o[n++] = '"';
-        memcpy(o + n, id->s, id->len);
-        n += id->len;
-        if (id->is_string) o[n++] = '"';
+        if (!id->is_string) {
+            memcpy(o + n, id->s, id->len);
+            n += id->len;
+        } else if (!id->has_escapes) { /* Parquet's bytes, or JSON Lines' without escapes */
+            n += optout_json_string(o + n, id->s, id->len);
+        } else { /* decoded first: one rendering whatever the input's escapes */
+            char *d = optout_malloc(id->len);
+            n += optout_json_string(o + n, d, optout_json_unescape(id->s, id->len, d));
+            free(d);
+        }
     } else {
         n = (size_t)sprintf(o, "{\"line\": %llu", (unsigned long long)line_no);
     }
@@ -96,18 +105,34 @@ struct tag {
     char array[];
 };
 
-/* The set key of an id value: 's' + the decoded string, or 'r' + the token's text; of a line
- * number: 'l' + its decimal digits. */
+/* The set key of an id value: 's' + the decoded string with every byte that is not part of valid
+ * UTF-8 as U+FFFD (a tag's id was written by json.h, which writes such a byte as \ufffd), or 'r' +
+ * the token's text; of a line number: 'l' + its decimal digits. */
 static size_t id_key(const optout_json_value *v, char **buf, size_t *cap) {
-    reserve(buf, cap, v->len + 2);
-    char *k = *buf;
-    if (v->is_string) {
-        k[0] = 's';
-        return 1 + (v->has_escapes ? optout_json_unescape(v->s, v->len, k + 1) : (memcpy(k + 1, v->s, v->len), v->len));
+    if (!v->is_string) {
+        reserve(buf, cap, v->len + 2);
+        (*buf)[0] = 'r';
+        memcpy(*buf + 1, v->s, v->len);
+        return 1 + v->len;
     }
-    k[0] = 'r';
-    memcpy(k + 1, v->s, v->len);
-    return 1 + v->len;
+    reserve(buf, cap, 4 * v->len + 2);
+    char *k = *buf;
+    /* decoded behind the room its key may need (an invalid byte grows to 3), then moved forward */
+    char *d = k + 3 * v->len + 1;
+    size_t n = v->has_escapes ? optout_json_unescape(v->s, v->len, d) : (memcpy(d, v->s, v->len), v->len);
+    size_t o = 1;
+    k[0] = 's';
+    for (size_t i = 0; i < n;) {
+        size_t l = optout_utf8_sequence_len((const unsigned char *)d + i, n - i);
+        if (l) {
+            memmove(k + o, d + i, l);
+            o += l, i += l;
+        } else {
+            memcpy(k + o, "\xef\xbf\xbd", 3);
+            o += 3, i++;
+        }
+    }
+    return o;
 }
 
 static size_t line_key(uint64_t line_no, char *k) {
@@ -239,6 +264,90 @@ static int find_unmatched(const char *key, size_t len, void *value, void *arg) {
     return 0;
 }
 
+/* The tag of document d (line_no: its line or row), or NULL. */
+static struct tag *tag_of(struct tagset *set, const optout_json_value *v, uint64_t line_no, char **kbuf,
+                          size_t *kcap) {
+    struct tag *t = NULL;
+    const optout_json_value *id = v[0].present ? &v[0] : &v[1];
+    if (id->present && !is_null(id)) t = optout_strmap_get(set->map, *kbuf, id_key(id, kbuf, kcap));
+    if (!t && set->line_tags) {
+        reserve(kbuf, kcap, 24);
+        t = optout_strmap_get(set->map, *kbuf, line_key(line_no, *kbuf));
+    }
+    return t;
+}
+
+static int check_unmatched(struct tagset *set, const char *tags, const char *in, char *err, size_t errlen);
+
+/* Applying through docsource.h: the filter's reader and writers (Parquet, or a conversion). */
+static int apply_docs(const optout_apply_config *cfg, struct tagset *set, const char *tags, const char *in,
+                      const char *out, optout_shard_format format, const char *removed, optout_apply_stats *st,
+                      char *err, size_t errlen) {
+    optout_docsource_opts so = {.max_line = cfg->max_line, .need = 1u << F_ID | 1u << F_META_ID};
+    optout_docsink_opts ko = {.jsonl_format = format, .level = cfg->level, .jsonl = cfg->output_format == 1,
+                              .parquet = cfg->output_format == 2, .max_line = cfg->max_line};
+    optout_filter_config fc = {.parquet_compression = cfg->parquet_compression, .parquet_level = cfg->level};
+    optout_docsource *src = NULL;
+    optout_docsink *sink = NULL;
+    optout_doc_decision *dec = NULL;
+    size_t dec_cap = 0;
+    char *kbuf = NULL;
+    size_t kcap = 0;
+    int rc = -1, got;
+    if (!(src = optout_docsource_open(in, &so, err, errlen))) goto out;
+    int pq_out = optout_docsource_format(src) == OPTOUT_DOC_PARQUET ? !ko.jsonl : ko.parquet;
+    if (pq_out && optout_filter_parquet_codec(&fc, &ko.pq_codec, &ko.pq_level, err, errlen) != 0) goto out;
+    if (!(sink = optout_docsink_open(src, out, removed, &ko, err, errlen))) goto out;
+    optout_doc_batch b;
+    while ((got = optout_docsource_next(src, &b, err, errlen)) == 1) {
+        if (b.count > dec_cap) {
+            free(dec);
+            dec_cap = (dec = malloc(b.count * sizeof *dec)) ? b.count : 0;
+            if (!dec) {
+                snprintf(err, errlen, "out of memory applying tags to %s", in);
+                goto out;
+            }
+        }
+        for (size_t i = 0; i < b.count; i++) {
+            const optout_doc *d = &b.docs[i];
+            dec[i] = (optout_doc_decision){.written = 1};
+            if (d->kind == OPTOUT_DOC_PIECE && !d->last_piece) continue;
+            st->lines++;
+            if (d->kind == OPTOUT_DOC_BLANK) continue;
+            st->docs_in++;
+            if (d->kind != OPTOUT_DOC_OK || !set->count) continue;
+            const optout_json_value v[2] = {d->v[F_ID], d->v[F_META_ID]};
+            struct tag *t = tag_of(set, v, st->lines, &kbuf, &kcap);
+            if (!t) continue;
+            if (++t->matched > t->expected) st->duplicate_matches++;
+            st->docs_removed++;
+            dec[i].removed = 1;
+            dec[i].agents_json = t->array;
+            dec[i].agents_json_len = t->alen;
+        }
+        if (optout_docsink_put(sink, &b, dec, err, errlen) != 0) goto out;
+    }
+    if (got < 0 || check_unmatched(set, tags, in, err, errlen) != 0) goto out;
+    rc = optout_docsink_commit(sink, err, errlen);
+    sink = NULL;
+out:
+    if (sink) optout_docsink_abort(sink);
+    optout_docsource_close(src);
+    free(dec);
+    free(kbuf);
+    return rc;
+}
+
+static int check_unmatched(struct tagset *set, const char *tags, const char *in, char *err, size_t errlen) {
+    struct unmatched u = {0};
+    optout_strmap_each(set->map, find_unmatched, &u);
+    if (!u.count) return 0;
+    snprintf(err, errlen, "%s: %llu tag%s match%s no document of %s (the first at line %llu): not this shard's "
+             "tags, or the shard changed since", tags, (unsigned long long)u.count, u.count == 1 ? "" : "s",
+             u.count == 1 ? "es" : "", in, (unsigned long long)u.first_line);
+    return -1;
+}
+
 int optout_apply_tags(const optout_apply_config *cfg, const char *tags, const char *in, const char *out,
                       optout_shard_format format, const char *removed, optout_apply_stats *stats, char *err,
                       size_t errlen) {
@@ -260,6 +369,12 @@ int optout_apply_tags(const optout_apply_config *cfg, const char *tags, const ch
     }
     if (load_tags(tags, max_line, &set, err, errlen) != 0) goto out;
     st.tags = set.count;
+    int pq = optout_docsource_is_parquet(in, err, errlen);
+    if (pq < 0) goto out;
+    if (pq || cfg->output_format == 2) {
+        if (apply_docs(cfg, &set, tags, in, out, format, removed, &st, err, errlen) != 0) goto out;
+        goto counted;
+    }
     if (!(r = optout_shard_open(in, max_line, serr, sizeof serr)) || !(w = optout_shard_create(out, format, cfg->level, serr, sizeof serr)) ||
         (removed && !(wr = optout_shard_create(removed, format, cfg->level, serr, sizeof serr)))) {
         snprintf(err, errlen, "%s", serr);
@@ -276,14 +391,8 @@ int optout_apply_tags(const optout_apply_config *cfg, const char *tags, const ch
             if (!(line.len == 0 || (line.len == 1 && line.data[0] == '\r'))) {
                 st.docs_in++;
                 optout_json_value v[2];
-                if (set.count && optout_json_extract(fields, line.data, line.len, v) == 0) {
-                    const optout_json_value *id = v[0].present ? &v[0] : &v[1];
-                    if (id->present && !is_null(id)) t = optout_strmap_get(set.map, kbuf, id_key(id, &kbuf, &kcap));
-                    if (!t && set.line_tags) {
-                        reserve(&kbuf, &kcap, 24);
-                        t = optout_strmap_get(set.map, kbuf, line_key(line_no, kbuf));
-                    }
-                }
+                if (set.count && optout_json_extract(fields, line.data, line.len, v) == 0)
+                    t = tag_of(&set, v, line_no, &kbuf, &kcap);
             }
         }
         if (t) {
@@ -308,14 +417,7 @@ int optout_apply_tags(const optout_apply_config *cfg, const char *tags, const ch
         snprintf(err, errlen, "%s", serr);
         goto out;
     }
-    struct unmatched u = {0};
-    optout_strmap_each(set.map, find_unmatched, &u);
-    if (u.count) {
-        snprintf(err, errlen, "%s: %llu tag%s match%s no document of %s (the first at line %llu): not this shard's "
-                 "tags, or the shard changed since", tags, (unsigned long long)u.count, u.count == 1 ? "" : "s",
-                 u.count == 1 ? "es" : "", in, (unsigned long long)u.first_line);
-        goto out;
-    }
+    if (check_unmatched(&set, tags, in, err, errlen) != 0) goto out;
     if (wr) {
         int crc = optout_shard_commit(wr, serr, sizeof serr);
         wr = NULL;
@@ -331,6 +433,7 @@ int optout_apply_tags(const optout_apply_config *cfg, const char *tags, const ch
         goto out;
     }
     st.lines = line_no;
+counted:
     stats->tags += st.tags;
     stats->lines += st.lines;
     stats->docs_in += st.docs_in;

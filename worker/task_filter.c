@@ -15,6 +15,7 @@
 #include "optout/stats.h"
 #include "optout/verdicts.h"
 #include "optout/memory.h"
+#include "optout/parquet.h"
 #include "task.h"
 
 struct task_cache {
@@ -115,13 +116,17 @@ static int prepare(const worker_env *env, task_cache **cachep, const optout_msg 
         uint64_t line = cfg->max_line ? cfg->max_line : OPTOUT_MEM_LINE_DEFAULT;
         uint64_t tables = optout_domains_bytes(c->policy.domains) + optout_overrides_bytes(c->policy.overrides) +
                           (uint64_t)optout_verdicts_archive_hosts(c->verdicts) * OPTOUT_MEM_ARCHIVE_HOST;
-        uint64_t need = OPTOUT_MEM_SLOT_FIXED + line + tables + (uint64_t)env->max_cached * OPTOUT_MEM_COMPILED;
+        /* JSON Lines written as Parquet: the kept and the removed writer each buffer a row group */
+        uint64_t convert = cfg->output_format == 2 ? 2 * (uint64_t)OPTOUT_PQ_GROUP_BYTES : 0;
+        uint64_t need =
+            OPTOUT_MEM_SLOT_FIXED + line + tables + convert + (uint64_t)env->max_cached * OPTOUT_MEM_COMPILED;
         if (need > env->slot_memory) {
             task_fmt(err, errlen,
-                     "this run needs about %llu MiB a slot (--max-line %llu MiB, tables %llu MiB, %zu compiled sets) "
-                     "but --max-memory leaves %llu MiB a slot",
+                     "this run needs about %llu MiB a slot (--max-line %llu MiB, tables %llu MiB, Parquet row groups "
+                     "%llu MiB, %zu compiled sets) but --max-memory leaves %llu MiB a slot",
                      (unsigned long long)(need >> 20), (unsigned long long)(line >> 20),
-                     (unsigned long long)(tables >> 20), env->max_cached, (unsigned long long)(env->slot_memory >> 20));
+                     (unsigned long long)(tables >> 20), (unsigned long long)(convert >> 20), env->max_cached,
+                     (unsigned long long)(env->slot_memory >> 20));
             goto fail;
         }
     }

@@ -29,7 +29,11 @@
  *   through the format library's streaming writer, one output row group per input row group built
  *   from a keep bitmap, removed/ with the disallowed_user_agents list column. With opts.jsonl a
  *   Parquet source is written as JSON Lines instead (row by row, parquet.h's JSON rendering; a
- *   removed row's object gets "disallowed_user_agents" as a JSON Lines line does).
+ *   removed row's object gets "disallowed_user_agents" as a JSON Lines line does). With opts.parquet
+ *   a JSON Lines source is written as Parquet: the schema inferred from its first
+ *   OPTOUT_PQ_INFER_LINES lines (read again at open), one row per written document, removed/ with
+ *   the disallowed_user_agents list column; a line that cannot be a row (not a JSON object, longer
+ *   than max_line, not of the schema) fails naming the file and its line number.
  * - optout_docsink_put() takes every batch as the source yielded it, in order, with one decision
  *   per document (a Parquet row group is written when its last batch arrives):
  *   written or not (a document outside a sample is written nowhere), removed or kept, the
@@ -112,6 +116,10 @@ typedef struct {
     uint8_t written; /* 0: neither output (outside the sample) */
     uint8_t removed;
     const optout_agentset *agents; /* removed: the disallowing agents (NULL: none) */
+    /* removed, instead of agents when not NULL: the agents as a JSON array of strings, in order
+     * (apply-tags: a tag's array, written as it is to JSON Lines, decoded for Parquet) */
+    const char *agents_json;
+    size_t agents_json_len;
 } optout_doc_decision;
 
 typedef struct {
@@ -121,6 +129,9 @@ typedef struct {
     int pq_codec, pq_level;           /* Parquet: parquet.h's codec and checked level */
     int jsonl;                        /* JSON Lines outputs whatever the source's format: a Parquet row
                                        * becomes one object, columns in order (parquet.h's rendering) */
+    int parquet;                      /* Parquet outputs whatever the source's format: a JSON Lines
+                                       * source's schema is inferred from its first lines (parquet.h) */
+    size_t max_line;                  /* JSON Lines source read for that inference; 0: the default */
 } optout_docsink_opts;
 
 typedef struct optout_docsink optout_docsink;

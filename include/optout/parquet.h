@@ -101,8 +101,8 @@ int optout_pq_read_sizes(optout_pq_file *f, int rg, const char *path, optout_pq_
                          size_t errlen);
 
 /* Every row of row group rg as one JSON object (no newline), top-level columns in schema order:
- * strings (STRING/ENUM/JSON/UTF8) as JSON strings, bytes that are not UTF-8 written as \u00XX
- * (the byte as a Latin-1 character); other BYTE_ARRAY / FIXED_LEN_BYTE_ARRAY as base64 strings;
+ * strings (STRING/ENUM/JSON/UTF8) as JSON strings written by json.h (a byte that is not part of
+ * valid UTF-8 becomes \ufffd, as everywhere optout writes JSON); other BYTE_ARRAY / FIXED_LEN_BYTE_ARRAY as base64 strings;
  * integers as numbers (TIMESTAMP in its unit, DATE in days, DECIMAL unscaled, INT96 as nanoseconds
  * since 1970); FLOAT/DOUBLE with %.17g ("NaN", "Infinity", "-Infinity" as strings); booleans;
  * null; structs as objects; lists and repeated fields as arrays; maps with string keys as objects,
@@ -156,5 +156,48 @@ int optout_pq_writer_row_group(optout_pq_writer *w, int rg, const uint8_t *keep,
 int optout_pq_writer_finish(optout_pq_writer *w, char *err, size_t errlen);
 /* Closes and frees without a footer (the caller removes the partial file). */
 void optout_pq_writer_abort(optout_pq_writer *w);
+
+/* ---- JSON Lines to Parquet (`--output-format parquet` of a JSON Lines shard) ------------------- */
+/* The schema is inferred from the first OPTOUT_PQ_INFER_LINES lines of the input (kept and removed
+ * documents alike), as pyarrow's and DuckDB's JSON readers infer one: columns in order of first
+ * appearance, every column optional; a JSON string is a STRING, an integer an INT64, a number with
+ * a fraction or an exponent (or beyond 64 bits) a DOUBLE (integers and doubles in one field:
+ * DOUBLE), true/false a BOOLEAN, an object a struct of its fields (the union over the lines), an
+ * array of strings, numbers or booleans a standard three-level LIST of optional elements; a field
+ * (or list element) seen only as null is a STRING. Refused, naming the line and the field: a line
+ * that is not one JSON object, one field with two kinds of value (a string and a number, say), an
+ * array of objects or of arrays, an object empty on every line. Later rows must fit the schema: a
+ * value of another kind, or a field the first lines did not have, fails with line, field and both
+ * kinds. Row groups hold OPTOUT_PQ_GROUP_ROWS rows or OPTOUT_PQ_GROUP_BYTES of buffered values,
+ * whichever comes first; pages are PLAIN (levels RLE, data page v1) with statistics (byte-array
+ * bounds longer than 4 KiB left out). Line numbers in messages are the caller's. */
+#define OPTOUT_PQ_INFER_LINES 100000
+#define OPTOUT_PQ_GROUP_ROWS 100000
+#define OPTOUT_PQ_GROUP_BYTES ((size_t)128 << 20)
+
+typedef struct optout_pq_jschema optout_pq_jschema;
+
+optout_pq_jschema *optout_pq_jschema_new(void); /* NULL when out of memory */
+/* Merges one line's fields: 0, or -1 with err ("line N: ..."). */
+int optout_pq_jschema_add(optout_pq_jschema *s, const char *line, size_t len, uint64_t line_no, char *err,
+                          size_t errlen);
+/* Fixes the schema (no more lines): 0, or -1 with err (no field at all, an always empty object). */
+int optout_pq_jschema_finish(optout_pq_jschema *s, char *err, size_t errlen);
+void optout_pq_jschema_free(optout_pq_jschema *s);
+
+typedef struct optout_pq_jwriter optout_pq_jwriter;
+
+/* Creates path (truncating, never through a link) for rows of schema s (finished here if it was
+ * not; it must outlive the writer; two writers may share it). With opts->agents_column the file
+ * gets `disallowed_user_agents` last, as the Parquet filter's removed/ files (a field of that name
+ * in the schema is refused). */
+optout_pq_jwriter *optout_pq_jwriter_open(const char *path, optout_pq_jschema *s, const optout_pq_write_opts *opts,
+                                          char *err, size_t errlen);
+/* One row from one JSON object line (agents: the row's, with agents_column). 0 or -1 with err. */
+int optout_pq_jwriter_row(optout_pq_jwriter *w, const char *line, size_t len, uint64_t line_no,
+                          const optout_pq_agents *agents, char *err, size_t errlen);
+/* The last row group, the footer; flushed, fsynced, closed; freed either way. 0 or -1. */
+int optout_pq_jwriter_finish(optout_pq_jwriter *w, char *err, size_t errlen);
+void optout_pq_jwriter_abort(optout_pq_jwriter *w); /* the caller removes the partial file */
 
 #endif

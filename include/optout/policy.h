@@ -34,7 +34,9 @@
  *   counts in docs_by_outcome (no robots.txt record is looked up for it).
  * - Sample: sample_ppm parts per million (1..1000000; 0 = every document). The key is the
  *   document's `id` (top level, else metadata.id): a JSON string's unescaped bytes, another value's
- *   JSON text; without one, the URL (unescaped); without either, the raw line. h = FNV-1a 64 of the
+ *   JSON text; without one, the URL (unescaped); without either, the shard's file name up to its
+ *   first '.', '\n' and the line (Parquet: row) number from 1; a line that is not JSON: its raw
+ *   bytes. h = FNV-1a 64 of the
  *   key, then the murmur3 fmix64 finaliser; sampled iff h % 1000000 < sample_ppm. The same document
  *   is in the sample of every run with the same P, and the sample of P is within that of any P' > P.
  * - Everything here is read-only after construction and may be shared by threads.

@@ -67,6 +67,13 @@ typedef struct {
 int optout_inputs_expand(const char *const *patterns, size_t count, optout_inputs *out,
                          char *err, size_t errlen);
 void optout_inputs_free(optout_inputs *inputs);
+/* The name an input's output gets under DIR/shards/ (and removed/) from its output name: with
+ * output_format 1 (jsonl) a `.parquet` input becomes `.jsonl.zst`; with 2 (parquet) a JSON Lines
+ * input becomes `.parquet` (`x.jsonl`, `x.jsonl.gz`, `x.jsonl.zst` and `x.json*` alike: `x.parquet`,
+ * any other name gets `.parquet` appended); otherwise a `.zst` or `.parquet` name, or any name with
+ * keep_format, stays; `.gz` becomes `.zst`; anything else gets `.zst` appended. The broker's plan
+ * and `optout apply-tags --run` both name outputs through it. */
+void optout_shards_name(const char *output_name, int keep_format, int output_format, char *out, size_t cap);
 /* 0 when the input is still as planned (size and mtime), 1 when it changed or is gone, with `why`
  * saying how ("size 120, planned 100", "mtime 2026-12-07T16:42:06Z, planned 2026-12-01T09:00:00Z",
  * "No such file or directory"). */

@@ -3,12 +3,14 @@
  *
  * Tags file
  * - One per input shard: a run's `tags/<name>` where <name> is optout_tags_name() of the input's
- *   output name (the name shards/ would get without --keep-format: `x.jsonl.gz` and `x.jsonl`
- *   become `x.jsonl.zst`, `x.jsonl.zst` stays). zstd JSON Lines, written atomically like a shard.
+ *   output name (`x.jsonl.gz` and `x.jsonl` become `x.jsonl.zst`, `x.jsonl.zst` stays, any other
+ *   name gets `.zst`: `x.parquet.zst`), whatever the run's output format. zstd JSON Lines, written
+ *   atomically like a shard. A Parquet document's line number is its row, from 1.
  * - One line per removed document, in input order, nothing for kept ones:
  *     {"id": ID, "disallowed_user_agents": ["GPTBot","CCBot"]}
- *   ID is the document's `id` (top level, else `metadata.id`), its JSON text copied verbatim (a
- *   string with its quotes and escapes as in the input, a number as written). A document without
+ *   ID is the document's `id` (top level, else `metadata.id`) as JSON: a string decoded and written
+ *   by json.h (the one string writer: the JSON Lines and the Parquet copy of a corpus give the same
+ *   bytes), a number as written. A document without
  *   an id (absent or null) is tagged by its line number instead, 1-based, counting every line of the
  *   decompressed shard (blank ones too):
  *     {"line": 17, "disallowed_user_agents": ["*"]}
@@ -22,6 +24,7 @@
  *   are one id; non-strings by their text) or whose line number is tagged is removed, written to
  *   `removed` (when given) with the tag's "disallowed_user_agents" array added before its closing
  *   brace; every other line (bad JSON, blank, longer than max_line included) is written unchanged.
+ *   Ids are compared decoded, a byte that is not valid UTF-8 as U+FFFD (json.h wrote it so).
  * - Every tag must match a document: a tag that matches none (wrong shard, changed input) fails the
  *   shard and nothing is published. A tag that matches more documents than it was written for
  *   (duplicate ids in the shard) removes them all and is counted in duplicate_matches.
@@ -68,10 +71,18 @@ typedef struct {
 typedef struct {
     size_t max_line; /* 0: OPTOUT_SHARD_MAX_LINE_DEFAULT */
     int level;       /* compression level of the outputs; 0: the format's default */
+    /* As the filter's (filter.h): 0 the input's format, 1 JSON Lines, 2 Parquet; Parquet outputs'
+     * codec name (NULL: zstd), its level being `level`. */
+    int output_format;
+    const char *parquet_compression;
 } optout_apply_config;
 
 /* Applies the tags file `tags` to shard `in`: kept lines to `out` (format `format`), removed ones to
- * `removed` (same format) when not NULL. Counts are added to *stats. 0, or -1 with err. */
+ * `removed` (same format) when not NULL. Counts are added to *stats. 0, or -1 with err.
+ * A Parquet input (or output_format 2, or 1 with a Parquet input) goes through docsource.h's
+ * source and sink, the filter's own writers: its outputs are what a filter run writes (Parquet:
+ * the same rows, schema, metadata and codec; removed/ with disallowed_user_agents from the tags);
+ * a Parquet document's line number is its row, from 1. */
 int optout_apply_tags(const optout_apply_config *cfg, const char *tags, const char *in, const char *out,
                       optout_shard_format format, const char *removed, optout_apply_stats *stats, char *err,
                       size_t errlen);

@@ -6,16 +6,15 @@ import { mkdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { brotliCompressSync, constants as zc, gzipSync } from 'node:zlib'
 import { ByteWriter, ParquetWriter, parquetWriteBuffer } from 'hyparquet-writer'
-import { parquetMetadata } from 'hyparquet'
 import { duckQuery } from './oracle.mjs'
+import { writeInt96File } from './int96.mjs'
 
-// hyparquet-writer's own column and footer writers, for the two files its public API cannot make:
-// a dictionary that falls back to PLAIN within one column chunk, and an INT96 column.
+// hyparquet-writer's own column and footer writers, for the file its public API cannot make:
+// a dictionary that falls back to PLAIN within one column chunk (INT96 files: int96.mjs).
 const hw = (f) => import(new URL(`./node_modules/hyparquet-writer/src/${f}`, import.meta.url))
 const { writeColumn } = await hw('column.js')
 const { encodeNestedValues } = await hw('dremel.js')
 const { schemaPathResolver } = await hw('schema.js')
-const { writeMetadata } = await hw('metadata.js')
 
 const outdir = process.argv[2]
 if (!outdir) { process.stderr.write('usage: node make_fixtures.mjs OUTDIR\n'); process.exit(2) }
@@ -280,46 +279,15 @@ function writeFallback(name, codec) {
 writeFallback('hyparquet_dict_fallback_snappy.parquet', 'SNAPPY')
 writeFallback('hyparquet_dict_fallback_none.parquet', 'UNCOMPRESSED')
 
-// INT96 (neither writer makes it): hyparquet-writer writes a FIXED_LEN_BYTE_ARRAY(12) column, whose
-// PLAIN and dictionary encodings are byte for byte those of INT96, then its footer writer rewrites the
-// footer with the type INT96 (statistics dropped, as they would order differently).
+// INT96 (neither writer makes it): int96.mjs's FIXED_LEN_BYTE_ARRAY(12) pages, footer retyped.
 {
   const r = rng(5)
   const n = 900
-  const int96 = (nanos) => {
-    const days = nanos / 86400000000000n + 2440588n
-    const rem = nanos % 86400000000000n
-    const b = new Uint8Array(12)
-    const v = new DataView(b.buffer)
-    v.setBigUint64(0, BigInt.asUintN(64, rem), true)
-    v.setUint32(8, Number(days), true)
-    return b
-  }
   const nanos = Array.from({ length: n }, (_, i) => (i % 10 === 3 ? null : BigInt(Math.floor(r() * 1.7e9)) * 1000000000n + BigInt(Math.floor(r() * 1e9))))
   const url = Array.from({ length: n }, (_, i) => `https://${HOSTS[i % HOSTS.length]}/${i}`)
   for (const [name, enc] of [['hyparquet_int96_plain.parquet', 'PLAIN'], ['hyparquet_int96_dict.parquet', 'RLE_DICTIONARY']]) {
-    const buf = new Uint8Array(parquetWriteBuffer({
-      columnData: [
-        { name: 'url', data: url },
-        { name: 'date', data: nanos.map((x, i) => (x === null ? null : int96(enc === 'RLE_DICTIONARY' ? nanos[i % 50] ?? 0n : x))), encoding: enc },
-      ],
-      schema: [
-        { name: 'root', num_children: 2 },
-        { name: 'url', type: 'BYTE_ARRAY', converted_type: 'UTF8', repetition_type: 'OPTIONAL' },
-        { name: 'date', type: 'FIXED_LEN_BYTE_ARRAY', type_length: 12, repetition_type: 'OPTIONAL' },
-      ],
-      codec: 'SNAPPY', rowGroupSize: 300, pageSize: 2048, statistics: false,
-    }))
-    const footerLen = new DataView(buf.buffer).getUint32(buf.length - 8, true)
-    const metadata = parquetMetadata(buf.buffer)
-    metadata.schema[2] = { name: 'date', type: 'INT96', repetition_type: 'OPTIONAL' }
-    for (const g of metadata.row_groups) for (const c of g.columns) if (c.meta_data.path_in_schema[0] === 'date') c.meta_data.type = 'INT96'
-    delete metadata.metadata_length
-    const w = new ByteWriter()
-    w.appendBytes(buf.subarray(0, buf.length - 8 - footerLen))
-    writeMetadata(w, metadata)
-    w.appendUint32(0x31524150)
-    writeFileSync(join(outdir, name), new Uint8Array(w.getBuffer()))
+    writeInt96File(join(outdir, name), url, enc === 'RLE_DICTIONARY' ? nanos.map((x, i) => (x === null ? null : nanos[i % 50] ?? 0n)) : nanos,
+      { encoding: enc, codec: 'SNAPPY', rowGroupSize: 300 })
     manifest.push({ file: name, writer: 'hyparquet-writer (FIXED_LEN_BYTE_ARRAY(12) pages, footer retyped INT96)', options: { encoding: enc, codec: 'SNAPPY', rowGroupSize: 300 }, covers: ['int96', 'row_groups', 'nulls'] })
   }
 }

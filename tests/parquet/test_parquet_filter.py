@@ -15,57 +15,17 @@ usage: test_parquet_filter.py OPTOUT_BINARY SOURCE_ROOT
 import json
 import os
 import shutil
-import subprocess
 import sys
 import tempfile
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support"))
-from optout_test import check, finish, skip  # noqa: E402
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from pq_support import check, duck, finish, jsonl, q, require, runner  # noqa: E402
 
 optout, root = sys.argv[1], sys.argv[2]
-here = os.path.dirname(os.path.abspath(__file__))
 sample = os.path.join(root, "data", "sample")
 robots = os.path.join(sample, "robots")
-modules = os.environ.get("OPTOUT_NODE_MODULES", os.path.join(here, "node_modules"))
-
-
-def skip_or_fail(why):
-    """CI installs the oracles (deploy/deps.sh): there their absence is a failure, not a skip."""
-    if os.environ.get("CI"):
-        check(False, why)
-        finish("parquet_filter")
-    skip(why)
-
-
-if not shutil.which("node"):
-    skip_or_fail("node is not installed (deploy/deps.sh installs it)")
-if not os.path.isdir(os.path.join(modules, "@duckdb", "node-api")):
-    skip_or_fail("DuckDB's npm package is not in %s (deploy/deps.sh installs it)" % modules)
-
-
-def duck(*sql):
-    """The last statement's rows (DuckDB's JSON rendering); one thread, so that rows come in file order."""
-    env = dict(os.environ, OPTOUT_NODE_MODULES=modules)
-    p = subprocess.run(["node", os.path.join(here, "duckdb_sql.mjs"), "SET threads=1"] + list(sql), capture_output=True, text=True,
-                       env=env)
-    if p.returncode != 0:
-        raise RuntimeError("duckdb: %s" % p.stderr.strip()[-2000:])
-    return [json.loads(line) for line in p.stdout.splitlines() if line]
-
-
-def q(path):
-    return "'" + path.replace("'", "''") + "'"
-
-
-def run(*args):
-    """optout ARGS; `optout run` finds optout-broker and optout-worker beside it."""
-    env = dict(os.environ, PATH=os.path.dirname(os.path.abspath(optout)) + os.pathsep + os.environ.get("PATH", ""))
-    return subprocess.run([optout] + list(args), capture_output=True, text=True, env=env)
-
-
-def jsonl(path):
-    data = subprocess.run(["zstd", "-dc", path], capture_output=True, check=True).stdout
-    return [json.loads(line) for line in data.decode().splitlines() if line]
+require("parquet_filter")
+run = runner(optout)
 
 
 def types(path):
@@ -159,9 +119,7 @@ with tempfile.TemporaryDirectory() as work:
         check([d["text"] for d in conv] == [d["text"] for d in jsonl(j_out)], "converted: the same texts")
         check([d["disallowed_user_agents"] for d in conv_rm] == [d["disallowed_user_agents"] for d in removed],
               "converted removed documents carry their agents")
-    r = run("filter", "--robots-dir", robots, "--in", corpus, "--out", os.path.join(work, "x.parquet"),
-            "--output-format", "parquet")
-    check(r.returncode == 1 and "not supported" in r.stderr, "JSON Lines to Parquet is refused, saying so")
+    # JSON Lines to Parquet (--output-format parquet): test_parquet_jsonl_out.py
 
     # codec and level
     g_out = os.path.join(work, "g.parquet")

@@ -74,7 +74,7 @@ try:
         {},
     ]
     raw = [json.dumps(d, ensure_ascii=True).encode() for d in hand]
-    raw[4] = raw[4].replace(b"\\u00e9", b"\\u00E9")  # escapes as written, copied verbatim
+    raw[4] = raw[4].replace(b"\\u00e9", b"\\u00E9")  # an escape, rendered decoded in the tag
     raw.insert(3, b"")  # a blank line counts as a line
     raw.insert(5, b"{not json")
     os.makedirs(os.path.join(corpus, "hand"))
@@ -139,7 +139,8 @@ try:
         ntags += len(got)
     check(all_ok and ntags == rep_full["docs_removed"], "tags: exactly the removed documents (%d, %d by line)" % (ntags, by_line))
     hand_tags = lines_of(os.path.join(tags, "tags", "hand", "h.jsonl.zst"))
-    check(b'{"id": "caf\\u00E9 \\"q\\"", ' in b"".join(hand_tags), "tags: a string id copied verbatim (escapes as written)")
+    check('{"id": "caf\u00e9 \\"q\\"", '.encode() in b"".join(hand_tags),
+          "tags: a string id decoded and written by the one JSON writer (\\u00E9 as UTF-8)")
     check(any(t.startswith(b'{"id": 42, ') for t in hand_tags) and any(t.startswith(b'{"line": 1, ') for t in hand_tags)
           and any(t.startswith(b'{"line": 2, ') for t in hand_tags) and any(t.startswith(b'{"id": "m-1", ') for t in hand_tags),
           "tags: numeric id, metadata.id, and line numbers for no / null id")

@@ -809,11 +809,36 @@ static void test_parse_u64(void **state) {
     assert_int_equal(v, 0);
 }
 
+/* docs/parquet.md's naming table: input name, keep-format, output format -> the shards/ name. */
+static void test_shards_name(void **state) {
+    (void)state;
+    static const struct {
+        const char *in;
+        int keep, format;
+        const char *out;
+    } cases[] = {
+        {"a/x.jsonl", 0, 0, "a/x.jsonl.zst"},       {"x.jsonl.gz", 0, 0, "x.jsonl.zst"},
+        {"x.jsonl.zst", 0, 0, "x.jsonl.zst"},       {"x.jsonl.gz", 1, 0, "x.jsonl.gz"},
+        {"x.parquet", 0, 0, "x.parquet"},           {"x.parquet", 0, 1, "x.jsonl.zst"},
+        {"x.jsonl", 0, 1, "x.jsonl.zst"},           {"x.jsonl.gz", 0, 2, "x.parquet"},
+        {"d/x.jsonl.zst", 1, 2, "d/x.parquet"},     {"x.json", 0, 2, "x.parquet"},
+        {"x.txt", 0, 2, "x.txt.parquet"},           {"x.parquet", 0, 2, "x.parquet"},
+        {"x.gz", 0, 2, "x.parquet"},                {"data", 0, 0, "data.zst"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        char out[64];
+        optout_shards_name(cases[i].in, cases[i].keep, cases[i].format, out, sizeof out);
+        if (strcmp(out, cases[i].out) != 0) fail_msg("%s (%d, %d): %s, not %s", cases[i].in, cases[i].keep,
+                                                    cases[i].format, out, cases[i].out);
+    }
+}
+
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup_dir, remove_dir)
 
 int main(void) {
     const struct CMUnitTest tests[] = {
         T(test_lock),
+        cmocka_unit_test(test_shards_name),
         T(test_lock_error),
         T(test_expand_star),
         T(test_expand_globstar),

@@ -95,10 +95,16 @@ static void test_tag_line(void **state) {
     char *buf = NULL;
     size_t cap = 0;
     const char *arr = "[\"*\"]";
-    /* a string value is its text between the quotes, escapes as written */
-    optout_json_value str = {.s = "a\\u0062", .len = 7, .present = 1, .is_string = 1, .has_escapes = 1};
+    /* a string value is decoded and written by json.h: one rendering for every spelling */
+    optout_json_value str = {.s = "a\\u0062\\/", .len = 9, .present = 1, .is_string = 1, .has_escapes = 1};
     size_t n = optout_tags_line(&str, 5, arr, strlen(arr), &buf, &cap);
-    const char *want = "{\"id\": \"a\\u0062\", \"disallowed_user_agents\": [\"*\"]}";
+    const char *want = "{\"id\": \"ab/\", \"disallowed_user_agents\": [\"*\"]}";
+    assert_int_equal(n, strlen(want));
+    assert_memory_equal(buf, want, n);
+    /* a Parquet id: the string's bytes, quotes, control characters and invalid UTF-8 included */
+    optout_json_value bytes = {.s = "q\"\t\xff\xc3\xa9", .len = 6, .present = 1, .is_string = 1};
+    n = optout_tags_line(&bytes, 5, arr, strlen(arr), &buf, &cap);
+    want = "{\"id\": \"q\\\"\\t\\ufffd\xc3\xa9\", \"disallowed_user_agents\": [\"*\"]}";
     assert_int_equal(n, strlen(want));
     assert_memory_equal(buf, want, n);
     optout_json_value num = {.s = "42", .len = 2, .present = 1};
@@ -171,6 +177,26 @@ static void test_apply_duplicate_ids(void **state) {
     assert_int_equal(st.duplicate_matches, 1);
 }
 
+/* A tag written by optout_tags_line for an id with a byte that is not UTF-8 (written \ufffd)
+ * matches its document: ids are compared as json.h renders them. */
+static void test_apply_invalid_utf8_id(void **state) {
+    (void)state;
+    const char *in = twrite("bad8.jsonl", "{\"id\":\"x\xff\"}\n{\"id\":\"y\"}\n");
+    optout_json_value id = {.s = "x\xff", .len = 2, .present = 1, .is_string = 1};
+    char *buf = NULL;
+    size_t cap = 0;
+    size_t n = optout_tags_line(&id, 1, "[]", 2, &buf, &cap);
+    char line[128];
+    snprintf(line, sizeof line, "%.*s\n", (int)n, buf);
+    free(buf);
+    const char *tags = twrite("bad8.tags", line);
+    optout_apply_stats st;
+    char err[512] = "";
+    if (apply(tags, in, 0, &st, err, sizeof err) != 0) fail_msg("apply: %s", err);
+    assert_true(tfile_is(tpath("out.jsonl"), "{\"id\":\"y\"}\n"));
+    assert_int_equal(st.docs_removed, 1);
+}
+
 /* A tag that matches no document fails the shard, and nothing is published. */
 static void test_apply_unmatched_tag(void **state) {
     (void)state;
@@ -216,7 +242,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_tags_name),           cmocka_unit_test(test_agents_json),
         cmocka_unit_test(test_removed_line),        cmocka_unit_test(test_tag_line),
-        cmocka_unit_test(test_apply),               cmocka_unit_test(test_apply_duplicate_ids),
+        cmocka_unit_test(test_apply),               cmocka_unit_test(test_apply_duplicate_ids), cmocka_unit_test(test_apply_invalid_utf8_id),
         cmocka_unit_test(test_apply_unmatched_tag), cmocka_unit_test(test_apply_bad_tags),
     };
     return cmocka_run_group_tests(tests, testdir_setup, testdir_teardown);
