@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "broker_internal.h"
+#include "optout/history.h"
 #include "optout/json.h"
 #include "optout/log.h"
 #include "optout/manifest.h"
@@ -237,9 +238,34 @@ int artefacts_write_dry_run(struct broker *b) {
         optout_log(LOG_ERR, "%s: %s", tmp, strerror(errno));
         return -1;
     }
-    int fetched = strcmp(c->stop_after, "fetch") == 0;
-    fprintf(f, "{\n  \"stopped_after\": \"%s\",\n  \"hosts_planned\": %llu", fetched ? "fetch" : "rank",
+    int fetched = strcmp(c->stop_after, "rank") != 0;
+    fprintf(f, "{\n  \"stopped_after\": \"%s\",\n  \"hosts_planned\": %llu", c->stop_after,
             (unsigned long long)planned);
+    if (b->history_files.count) { /* what the history stage reads (or read, after --stop-after history) */
+        uint64_t bytes = 0;
+        char crawls[4096] = "";
+        size_t ncrawls = 0;
+        for (size_t i = 0; i < b->history_files.count; i++) {
+            bytes += b->history_files.items[i].size;
+            char crawl[OPTOUT_HISTORY_CRAWL_MAX], quoted[OPTOUT_HISTORY_CRAWL_MAX + 4];
+            const char *p = b->history_files.items[i].path;
+            if (!optout_history_find_crawl(p, strlen(p), crawl)) continue;
+            snprintf(quoted, sizeof quoted, "\"%s\"", crawl); /* crawl ids need no JSON escape */
+            if (!strstr(crawls, quoted) && strlen(crawls) + sizeof quoted + 2 < sizeof crawls) {
+                snprintf(crawls + strlen(crawls), sizeof crawls - strlen(crawls), "%s%s", ncrawls ? ", " : "", quoted);
+                ncrawls++;
+            }
+        }
+        fprintf(f, ",\n  \"history_files\": %zu,\n  \"history_bytes\": %llu,\n  \"history_crawls\": [%s]",
+                b->history_files.count, (unsigned long long)bytes, crawls);
+        optout_log(LOG_NOTICE, "dry run: history reads %zu files (%llu bytes) of %zu crawls", b->history_files.count,
+                   (unsigned long long)bytes, ncrawls);
+        if (strcmp(c->stop_after, "history") == 0)
+            fprintf(f, ",\n  \"history_records\": %llu,\n  \"history_captures\": %llu,\n  \"history_bad_records\": %llu",
+                    (unsigned long long)b->history_counts[OPTOUT_HISTORY_RECORDS],
+                    (unsigned long long)b->history_counts[OPTOUT_HISTORY_CAPTURES],
+                    (unsigned long long)b->history_counts[OPTOUT_HISTORY_BAD]);
+    }
     snprintf(hosts, sizeof hosts, "%s", b->hosts_path);
     optout_log(LOG_NOTICE, "dry run: %llu hosts to fetch (%s)", (unsigned long long)planned, hosts);
     if (fetched && b->blocked) {

@@ -551,6 +551,7 @@ static void release(struct broker *b, struct broker_zap *zap) {
     for (size_t i = 0; i < b->published_count; i++) free(b->published[i].path);
     free(b->published);
     optout_inputs_free(&b->inputs);
+    optout_inputs_free(&b->history_files);
     optout_agents_free(b->agents);
 }
 

@@ -65,7 +65,12 @@ struct broker_config {
     const char *metrics_listen;      /* Prometheus endpoint HOST:PORT (metrics.h), NULL: none */
     unsigned metrics_linger;         /* seconds to keep serving the final metrics after the run */
     int keep_redis_keys;             /* keep the run's Redis keys after it completes (else deleted) */
-    const char *stop_after;          /* "rank" or "fetch": a dry run that ends after that stage (NULL) */
+    const char *stop_after;          /* "rank", "fetch" or "history": a dry run that ends after that stage (NULL) */
+    /* History: robotstxt WARC files (local paths and patterns) read for the planned hosts. */
+    const char *const *cc_robots;
+    size_t cc_robots_count;
+    const char *cc_crawls;           /* --cc-crawls: crawls whose robotstxt.paths.gz lists more files (NULL) */
+    const char *cc_base;             /* --cc-base: where crawl-data/ is (a local directory in the fleet) */
     int crash_after_accept;          /* fault injection (tests): _exit(99) after journaling accepted */
     size_t synthetic_tasks;          /* benchmarks: N tasks over no files (bench/broker.sh) */
 };

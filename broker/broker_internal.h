@@ -43,12 +43,15 @@ struct published_file {
     char sha256[65];
 };
 
+/* Where the history tasks' archive parts are published (DIR/history-parts/NNNNNN/history/). */
+#define STAGES_HISTORY_PARTS "history-parts"
+
 /* The stages of a run, in order; each starts when the previous one has finished (stages.c). */
-enum stage { STAGE_RANK_MAP, STAGE_RANK_REDUCE, STAGE_FETCH, STAGE_FILTER, STAGE_COUNT };
+enum stage { STAGE_RANK_MAP, STAGE_RANK_REDUCE, STAGE_FETCH, STAGE_HISTORY, STAGE_FILTER, STAGE_COUNT };
 
 struct task {
     optout_task_kind kind;
-    const optout_input *input; /* the shard (RANK_MAP, FILTER), else NULL */
+    const optout_input *input; /* the shard (RANK_MAP, FILTER), the WARC file (HISTORY), else NULL */
     uint32_t part;             /* RANK_REDUCE: the partition; FETCH: the part of the host list */
     char *output_name;
     enum task_state state;
@@ -91,6 +94,7 @@ struct broker {
     const struct broker_config *cfg;
     optout_agents *agents;
     optout_inputs inputs;
+    optout_inputs history_files; /* --cc-robots expanded (absolute), in order: one HISTORY task each */
     struct task *tasks;
     size_t task_count, done, failed;
     size_t failed_before; /* tasks that failed in an earlier invocation (retried by this one) */
@@ -102,6 +106,7 @@ struct broker {
     char hosts_path[4096];                   /* the fetch plan */
     uint64_t hosts_by_outcome[OPTOUT_OUTCOME_COUNT];
     uint64_t fetched_from, fetched_to;       /* Unix times of the first and last fetch */
+    uint64_t history_counts[OPTOUT_HISTORY_COUNTERS]; /* the history tasks' counters (msg.h), summed */
     optout_blocked_counts *blocked;          /* from blocked_hosts.tsv, once written (NULL before) */
     struct published_file *published;       /* every file published by a done task, from its journal
                                                 record: the manifest need not read them again */

@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 
 #include "broker.h"
+#include "optout/ccsource.h"
 #include "optout/config.h"
 #include "metrics.h"
 #include "optout/curve.h"
@@ -72,6 +73,15 @@ static int check_combinations(const struct broker_config *cfg, int curve_secret_
     if (cfg->stop_after && (cfg->robots_dir || (cfg->hosts_file && strcmp(cfg->stop_after, "rank") == 0))) {
         optout_log(LOG_ERR, "--stop-after %s: this run has no %s stage (%s)", cfg->stop_after, cfg->stop_after,
                    cfg->robots_dir ? "--robots-dir gives the robots.txt files" : "--hosts gives the hosts");
+        return OPTOUT_EXIT_USAGE;
+    }
+    if ((cfg->cc_robots_count || cfg->cc_crawls) && cfg->robots_dir) {
+        optout_log(LOG_ERR, "--cc-robots reads the captures of the run's planned hosts: with --robots-dir there is no "
+                            "host list yet (build the archive with optout history --hosts FILE)");
+        return OPTOUT_EXIT_USAGE;
+    }
+    if (cfg->stop_after && strcmp(cfg->stop_after, "history") == 0 && !cfg->cc_robots_count && !cfg->cc_crawls) {
+        optout_log(LOG_ERR, "--stop-after history: this run has no history stage (give --cc-robots or --cc-crawls)");
         return OPTOUT_EXIT_USAGE;
     }
     if (cfg->sample_shards && !cfg->sample_ppm) {
@@ -209,6 +219,13 @@ static int configure(const optout_option_values *v, struct broker_config *cfg) {
     cfg->dir = v->text[OPTOUT_OPT_DIR];
     cfg->binds = v->list[OPTOUT_OPT_BIND], cfg->bind_count = v->count[OPTOUT_OPT_BIND];
     cfg->corpus = v->list[OPTOUT_OPT_CORPUS], cfg->corpus_count = v->count[OPTOUT_OPT_CORPUS];
+    cfg->cc_robots = v->list[OPTOUT_OPT_CC_ROBOTS], cfg->cc_robots_count = v->count[OPTOUT_OPT_CC_ROBOTS];
+    cfg->cc_crawls = v->text[OPTOUT_OPT_CC_CRAWLS];
+    cfg->cc_base = v->given[OPTOUT_OPT_CC_BASE] ? v->text[OPTOUT_OPT_CC_BASE] : OPTOUT_HISTORY_CC_BASE_DEFAULT;
+    if (v->given[OPTOUT_OPT_CC_BASE] && !cfg->cc_crawls) {
+        optout_log(LOG_ERR, "--cc-base is read with --cc-crawls only");
+        return OPTOUT_EXIT_USAGE;
+    }
     cfg->robots_dir = v->text[OPTOUT_OPT_ROBOTS_DIR];
     cfg->agents_file = v->text[OPTOUT_OPT_AGENTS_FILE];
     cfg->agents = v->list[OPTOUT_OPT_AGENT], cfg->agent_count = v->count[OPTOUT_OPT_AGENT];

@@ -11,8 +11,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "broker_internal.h"
+#include "optout/ccsource.h"
 #include "optout/log.h"
 #include "optout/policy.h"
 #include "optout/rundir.h"
@@ -76,6 +78,150 @@ static void warn_changed_inputs(const struct broker *b) {
                changed, b->inputs.count, b->inputs.items[first].path, first_why);
 }
 
+/* Appends the files each --cc-crawls crawl's robotstxt.paths.gz lists under --cc-base (a local
+ * directory: checked by main.c), in list order after --cc-robots' files, as optout history reads
+ * them; entries that are not plain relative paths are refused and counted (ccsource.h). */
+static int plan_history_crawls(struct broker *b) {
+    const struct broker_config *c = b->cfg;
+    char err[OPTOUT_RUNDIR_ERR_LEN];
+    optout_cc_crawls crawls;
+    if (optout_cc_crawls_parse(c->cc_crawls, &crawls, err, sizeof err) != 0) {
+        optout_log(LOG_ERR, "--cc-crawls: %s", err);
+        return OPTOUT_EXIT_USAGE;
+    }
+    optout_cc_stream_options so = {0};
+    int rc = OPTOUT_EXIT_OK;
+    for (size_t k = 0; k < crawls.count && rc == OPTOUT_EXIT_OK; k++) {
+        optout_cc_list l;
+        size_t refused = 0;
+        char example[256];
+        if (optout_cc_paths(c->cc_base, crawls.ids[k], &so, &l, &refused, example, sizeof example, err, sizeof err) != 0) {
+            optout_log(LOG_ERR, "--cc-crawls: %s", err);
+            rc = OPTOUT_EXIT_FAILURE;
+            break;
+        }
+        if (refused)
+            optout_log(LOG_WARNING, "%s/crawl-data/%s/robotstxt.paths.gz: %zu entr%s not followed (only relative paths "
+                       "are), e.g. '%s'", c->cc_base, crawls.ids[k], refused, refused == 1 ? "y" : "ies", example);
+        optout_input *items = realloc(b->history_files.items, (b->history_files.count + l.count + 1) * sizeof *items);
+        if (!items) rc = OPTOUT_EXIT_FAILURE;
+        else b->history_files.items = items;
+        for (size_t i = 0; i < l.count && rc == OPTOUT_EXIT_OK; i++) {
+            struct stat st = {0};
+            int url = optout_cc_is_url(l.items[i]), missing = !url && stat(l.items[i], &st) != 0;
+            if (missing || (!url && !S_ISREG(st.st_mode))) {
+                optout_log(LOG_ERR, "--cc-crawls %s: %s: %s", crawls.ids[k], l.items[i],
+                           missing ? strerror(errno) : "not a regular file");
+                rc = OPTOUT_EXIT_FAILURE;
+                break;
+            }
+            optout_input *in = &b->history_files.items[b->history_files.count];
+            memset(in, 0, sizeof *in);
+            in->path = strdup(l.items[i]);
+            in->output_name = strdup(l.items[i]);
+            in->size = (uint64_t)st.st_size;
+            in->mtime_ns = (int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec;
+            if (!in->path || !in->output_name) {
+                free(in->path), free(in->output_name);
+                rc = OPTOUT_EXIT_FAILURE;
+                break;
+            }
+            b->history_files.count++;
+        }
+        optout_cc_list_free(&l);
+    }
+    optout_cc_crawls_free(&crawls);
+    return rc;
+}
+
+/* --cc-robots expanded into b->history_files (absolute paths, in the order optout history reads
+ * them), and what the plan records of them: the patterns, and a SHA-256 of every file's path,
+ * size and mtime, so that a rerun over other files is refused like one over other options. */
+static int plan_history_files(struct broker *b, char *patterns, size_t pcap, char files_hash[65]) {
+    const struct broker_config *c = b->cfg;
+    char err[OPTOUT_RUNDIR_ERR_LEN];
+    patterns[0] = files_hash[0] = '\0';
+    if (!c->cc_robots_count && !c->cc_crawls) return OPTOUT_EXIT_OK;
+    for (size_t i = 0; i < c->cc_robots_count; i++)
+        snprintf(patterns + strlen(patterns), pcap - strlen(patterns), "%s%s", i ? " " : "", c->cc_robots[i]);
+    /* URLs as given (read by the workers over HTTP(S)), then the local patterns expanded */
+    const char **local = calloc(c->cc_robots_count + 1, sizeof *local);
+    size_t nlocal = 0, nurl = 0;
+    if (!local) return OPTOUT_EXIT_FAILURE;
+    for (size_t i = 0; i < c->cc_robots_count; i++)
+        if (!optout_cc_is_url(c->cc_robots[i])) local[nlocal++] = c->cc_robots[i];
+    optout_inputs expanded = {0};
+    if (nlocal && optout_inputs_expand(local, nlocal, &expanded, err, sizeof err) != 0) {
+        optout_log(LOG_ERR, "--cc-robots: %s", err);
+        free(local);
+        return OPTOUT_EXIT_USAGE;
+    }
+    free(local);
+    for (size_t i = 0; i < c->cc_robots_count; i++) nurl += optout_cc_is_url(c->cc_robots[i]);
+    b->history_files.items = calloc(nurl + expanded.count + 1, sizeof *b->history_files.items);
+    if (!b->history_files.items) {
+        optout_inputs_free(&expanded);
+        return OPTOUT_EXIT_FAILURE;
+    }
+    for (size_t i = 0; i < c->cc_robots_count; i++)
+        if (optout_cc_is_url(c->cc_robots[i])) {
+            optout_input *in = &b->history_files.items[b->history_files.count++];
+            in->path = strdup(c->cc_robots[i]);
+            in->output_name = strdup(c->cc_robots[i]);
+            if (!in->path || !in->output_name) {
+                optout_inputs_free(&expanded);
+                return OPTOUT_EXIT_FAILURE;
+            }
+        }
+    if (expanded.count) /* memcpy from NULL is undefined even for 0 bytes */
+        memcpy(b->history_files.items + b->history_files.count, expanded.items, expanded.count * sizeof *expanded.items);
+    b->history_files.count += expanded.count;
+    free(expanded.items); /* the items' strings now belong to history_files */
+    if (c->cc_crawls) {
+        int rc = plan_history_crawls(b);
+        if (rc != OPTOUT_EXIT_OK) return rc;
+    }
+    size_t cap = 256, len = 0;
+    char *list = malloc(cap);
+    if (!list) return OPTOUT_EXIT_FAILURE;
+    for (size_t i = 0; i < b->history_files.count; i++) {
+        optout_input *in = &b->history_files.items[i];
+        if (optout_cc_is_url(in->path)) { /* a worker reads it as given: within the TASK's limits (msg.h) */
+            size_t n = strlen(in->path);
+            if (n >= OPTOUT_MSG_PATH_MAX || strstr(in->path, "/../") || (n >= 3 && !strcmp(in->path + n - 3, "/.."))) {
+                optout_log(LOG_ERR, "--cc-robots %.200s: a URL longer than %d bytes or with a '..' segment",
+                           in->path, OPTOUT_MSG_PATH_MAX - 1);
+                free(list);
+                return OPTOUT_EXIT_USAGE;
+            }
+        } else if (in->path[0] != '/') { /* workers get absolute paths */
+            char *abs = realpath(in->path, NULL);
+            if (!abs) {
+                optout_log(LOG_ERR, "--cc-robots %s: %s", in->path, strerror(errno));
+                free(list);
+                return OPTOUT_EXIT_FAILURE;
+            }
+            free(in->path);
+            in->path = abs;
+        }
+        size_t need = strlen(in->path) + 64;
+        if (len + need > cap) {
+            while (len + need > cap) cap *= 2;
+            char *q = realloc(list, cap);
+            if (!q) {
+                free(list);
+                return OPTOUT_EXIT_FAILURE;
+            }
+            list = q;
+        }
+        len += (size_t)snprintf(list + len, cap - len, "%s\t%llu\t%lld\n", in->path, (unsigned long long)in->size,
+                                (long long)in->mtime_ns);
+    }
+    optout_sha256_hex(list, len, files_hash);
+    free(list);
+    return OPTOUT_EXIT_OK;
+}
+
 int plan_run(struct broker *b) {
     const struct broker_config *c = b->cfg;
     char err[OPTOUT_RUNDIR_ERR_LEN];
@@ -104,6 +250,9 @@ int plan_run(struct broker *b) {
     char sample[32] = ""; /* the fraction, e.g. "0.01"; "" when every document is filtered */
     if (c->sample_ppm) snprintf(sample, sizeof sample, "%.6g", (double)c->sample_ppm / 1e6);
     int fetching = !c->robots_dir;
+    char cc_robots[8192], cc_files[65];
+    int hr = plan_history_files(b, cc_robots, sizeof cc_robots, cc_files);
+    if (hr != OPTOUT_EXIT_OK) return hr;
     /* A mismatch names what the user typed: values that follow from other options say which
      * (rundir.h's labels); the fetch's options are empty with --robots-dir. */
     int unused = !fetching;
@@ -116,6 +265,11 @@ int plan_run(struct broker *b) {
         {"allow-private", fetching && c->fetch.allow_private ? "yes" : "no", allow_private_label},
         {"connect-to", fetching && c->fetch.connect_to ? c->fetch.connect_to : "",
          unused ? "--connect-to (unused with --robots-dir)" : NULL},
+        {"cc-base", c->cc_crawls ? c->cc_base : "", c->cc_crawls ? NULL : "--cc-base (unused without --cc-crawls)"},
+        {"cc-crawls", c->cc_crawls ? c->cc_crawls : "", NULL},
+        {"cc-robots", cc_robots, NULL},
+        {"cc-robots-files", cc_files,
+         "the files --cc-robots and --cc-crawls name (their paths, sizes and mtimes, SHA-256)"},
         {"corpus", corpus, NULL},
         {"fetch-tasks", fetching ? fetch_tasks : "", unused ? "--fetch-tasks (unused with --robots-dir)" : NULL},
         {"granularity", optout_granularity_name((optout_granularity)c->granularity), NULL},
@@ -238,6 +392,7 @@ int plan_config_blob(struct broker *b) {
         broker_path(b, domains, &rc->blocked_domains);
     }
     rc->output_tags = (uint8_t)c->output_tags;
+    if (b->stage_count[STAGE_HISTORY]) broker_path(b, b->hosts_path, &rc->history_hosts);
     char err[OPTOUT_MSG_ERR_LEN];
     int r = optout_run_config_encode(rc, &b->config_blob, &b->config_len, err);
     if (r != 0) optout_log(LOG_ERR, "run configuration: %s", err);
@@ -274,7 +429,8 @@ int plan_advance(struct broker *b) {
         b->stage++;
         b->stage_queued = 0;
         const char *stop = b->cfg->stop_after;
-        if (stop && ((strcmp(stop, "rank") == 0 && s == STAGE_RANK_REDUCE) || (strcmp(stop, "fetch") == 0 && s == STAGE_FETCH)))
+        if (stop && ((strcmp(stop, "rank") == 0 && s == STAGE_RANK_REDUCE) || (strcmp(stop, "fetch") == 0 && s == STAGE_FETCH) ||
+                     (strcmp(stop, "history") == 0 && s == STAGE_HISTORY)))
             return 2; /* a dry run ends here */
     }
     return 0;

@@ -48,6 +48,9 @@ static const struct {
     {OPTOUT_TASK_RANK_REDUCE, OUTPUT_ALWAYS, "", ""},
     {OPTOUT_TASK_FETCH, OUTPUT_ALWAYS, "", ".tsv"},
     {OPTOUT_TASK_FETCH, OUTPUT_ALWAYS, "", ".bodies.zst"},
+    {OPTOUT_TASK_HISTORY, OUTPUT_ALWAYS, "", "/history/index.tsv"},
+    {OPTOUT_TASK_HISTORY, OUTPUT_ALWAYS, "", "/history/bodies.zst"},
+    {OPTOUT_TASK_HISTORY, OUTPUT_ALWAYS, "", "/history/sources.tsv"},
 };
 
 
@@ -154,7 +157,7 @@ int result_read_counters(const void *buf, size_t len, size_t n, uint64_t *values
 
 int result_check_stats(optout_task_kind kind, size_t agent_count, const void *stats, size_t len,
                        optout_stats *merge_into) {
-    uint64_t v[OPTOUT_FETCH_COUNTERS > OPTOUT_RANK_MAP_COUNTERS ? OPTOUT_FETCH_COUNTERS : OPTOUT_RANK_MAP_COUNTERS];
+    uint64_t v[OPTOUT_FETCH_COUNTERS + OPTOUT_RANK_MAP_COUNTERS + OPTOUT_HISTORY_COUNTERS];
     switch (kind) {
     case OPTOUT_TASK_FILTER: {
         if (merge_into) return optout_stats_decode_add(stats, len, agent_count, merge_into);
@@ -166,6 +169,7 @@ int result_check_stats(optout_task_kind kind, size_t agent_count, const void *st
     case OPTOUT_TASK_RANK_MAP: return result_read_counters(stats, len, OPTOUT_RANK_MAP_COUNTERS, v);
     case OPTOUT_TASK_RANK_REDUCE: return result_read_counters(stats, len, OPTOUT_RANK_REDUCE_COUNTERS, v);
     case OPTOUT_TASK_FETCH: return result_read_counters(stats, len, OPTOUT_FETCH_COUNTERS, v);
+    case OPTOUT_TASK_HISTORY: return result_read_counters(stats, len, OPTOUT_HISTORY_COUNTERS, v);
     }
     return -1;
 }

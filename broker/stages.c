@@ -4,10 +4,13 @@
  *   rank reduce  one task per partition: the top N per class of that partition
  *   (merge)      the broker: ranking/en.tsv, non_en.tsv and hosts.txt, the fetch plan
  *   fetch        the host list split by the same hash into fetch_tasks parts: robots/ packs
+ *   history      one task per --cc-robots WARC file: the captures of the planned hosts, a history
+ *                archive part each (history-parts/), merged by the broker into DIR/history/
  *   filter       one task per input shard
  *
  * Which stages run: with --robots-dir only filter; with a host list fetch and filter; otherwise
- * all four (ranking without a limit when no --top-* is given: every host is fetched). Every
+ * all four (ranking without a limit when no --top-* is given: every host is fetched); history runs
+ * when --cc-robots names files, after fetch. Every
  * stage's task count is known when the run is planned (inputs, partitions, fetch parts), so task
  * ids never change and journal records name the same tasks after any restart; a stage's tasks are
  * queued only when the previous stage has finished.
@@ -19,12 +22,16 @@
 #include <string.h>
 
 #include "broker_internal.h"
+#include "optout/ccsource.h"
+#include "optout/history_archive.h"
+#include "optout/history_scan.h"
+#include "optout/hostlist.h"
 #include "optout/log.h"
 #include "optout/rank.h"
 #include "optout/util.h"
 
 const char *stage_name(enum stage s) {
-    static const char *const names[STAGE_COUNT] = {"rank", "rank-reduce", "fetch", "filter"};
+    static const char *const names[STAGE_COUNT] = {"rank", "rank-reduce", "fetch", "history", "filter"};
     return s < STAGE_COUNT ? names[s] : "done";
 }
 
@@ -47,10 +54,11 @@ int stages_plan(struct broker *b) {
         [STAGE_RANK_MAP] = ranking(c) ? n : 0,
         [STAGE_RANK_REDUCE] = ranking(c) ? c->partitions : 0,
         [STAGE_FETCH] = c->robots_dir ? 0 : c->fetch_tasks,
+        [STAGE_HISTORY] = b->history_files.count,
         [STAGE_FILTER] = n,
     };
     static const optout_task_kind kinds[STAGE_COUNT] = {OPTOUT_TASK_RANK_MAP, OPTOUT_TASK_RANK_REDUCE,
-                                                        OPTOUT_TASK_FETCH, OPTOUT_TASK_FILTER};
+                                                        OPTOUT_TASK_FETCH, OPTOUT_TASK_HISTORY, OPTOUT_TASK_FILTER};
     size_t total = 0;
     for (int s = 0; s < STAGE_COUNT; s++) {
         b->stage_first[s] = total;
@@ -67,6 +75,7 @@ int stages_plan(struct broker *b) {
             t->worker = -1;
             t->part = (uint32_t)i;
             if (t->kind == OPTOUT_TASK_RANK_MAP || t->kind == OPTOUT_TASK_FILTER) t->input = &b->inputs.items[i];
+            if (t->kind == OPTOUT_TASK_HISTORY) t->input = &b->history_files.items[i];
         }
     if (c->hosts_file) snprintf(b->hosts_path, sizeof b->hosts_path, "%s", c->hosts_file);
     else snprintf(b->hosts_path, sizeof b->hosts_path, "%s/ranking/hosts.txt", c->dir);
@@ -81,6 +90,7 @@ const char *task_label(const struct broker *b, size_t task, char *buf, size_t ca
         snprintf(buf, cap, "rank partition %u of %zu", t->part, b->stage_count[STAGE_RANK_REDUCE]);
         break;
     case OPTOUT_TASK_FETCH: snprintf(buf, cap, "fetch part %u of %zu", t->part, b->stage_count[STAGE_FETCH]); break;
+    case OPTOUT_TASK_HISTORY: snprintf(buf, cap, "history %s", t->input->path); break;
     default: snprintf(buf, cap, "%s", t->input->path);
     }
     return buf;
@@ -88,7 +98,8 @@ const char *task_label(const struct broker *b, size_t task, char *buf, size_t ca
 
 const char *task_fields(const struct broker *b, size_t task, char *buf, size_t cap) {
     const struct task *t = &b->tasks[task];
-    if (t->input) snprintf(buf, cap, "task=%zu shard=%s", task, t->input->path);
+    if (t->kind == OPTOUT_TASK_HISTORY) snprintf(buf, cap, "task=%zu warc=%s", task, t->input->path);
+    else if (t->input) snprintf(buf, cap, "task=%zu shard=%s", task, t->input->path);
     else snprintf(buf, cap, "task=%zu %s=%u/%zu", task, t->kind == OPTOUT_TASK_FETCH ? "fetch-part" : "partition",
                   t->part, b->stage_count[t->kind == OPTOUT_TASK_FETCH ? STAGE_FETCH : STAGE_RANK_REDUCE]);
     return buf;
@@ -123,6 +134,7 @@ static void output_name(const struct broker *b, size_t task, char *out, size_t c
     case OPTOUT_TASK_RANK_MAP: snprintf(out, cap, "ranking/map/%06zu", task - b->stage_first[STAGE_RANK_MAP]); break;
     case OPTOUT_TASK_RANK_REDUCE: snprintf(out, cap, "ranking/top/%04u.tsv", t->part); break;
     case OPTOUT_TASK_FETCH: snprintf(out, cap, "robots/%06u", t->part); break;
+    case OPTOUT_TASK_HISTORY: snprintf(out, cap, STAGES_HISTORY_PARTS "/%06u", t->part); break;
     }
 }
 
@@ -132,6 +144,13 @@ void stages_task_message(const struct broker *b, size_t task, optout_msg *m) {
     m->kind = t->kind;
     output_name(b, task, m->output_name, sizeof m->output_name);
     switch (t->kind) {
+    case OPTOUT_TASK_HISTORY:
+        if (optout_cc_is_url(t->input->path)) { /* a URL: no root (msg.h); checked against the limits when planned */
+            m->input.root[0] = '\0';
+            snprintf(m->input.rel, sizeof m->input.rel, "%s", t->input->path);
+            break;
+        }
+        /* fall through */
     case OPTOUT_TASK_FILTER:
     case OPTOUT_TASK_RANK_MAP:
         broker_path(b, t->input->path, &m->input);
@@ -165,7 +184,7 @@ int stages_expect(const struct broker *b, size_t task, struct result_expect *x) 
 /* Rank map and reduce counters are checked, not kept: the ranking's files say what the report
  * needs. A fetch's hosts per outcome and fetch times go into the report. */
 int stages_merge_stats(struct broker *b, size_t task, const void *stats, size_t len) {
-    uint64_t v[OPTOUT_FETCH_COUNTERS > OPTOUT_RANK_MAP_COUNTERS ? OPTOUT_FETCH_COUNTERS : OPTOUT_RANK_MAP_COUNTERS];
+    uint64_t v[OPTOUT_FETCH_COUNTERS + OPTOUT_RANK_MAP_COUNTERS + OPTOUT_HISTORY_COUNTERS];
     int rc = 0;
     switch (b->tasks[task].kind) {
     case OPTOUT_TASK_FILTER: rc = optout_stats_decode_add(stats, len, optout_agents_count(b->agents), b->stats); break;
@@ -179,6 +198,11 @@ int stages_merge_stats(struct broker *b, size_t task, const void *stats, size_t 
             if (from && (!b->fetched_from || from < b->fetched_from)) b->fetched_from = from;
             if (to > b->fetched_to) b->fetched_to = to;
         }
+        break;
+    case OPTOUT_TASK_HISTORY:
+        rc = result_read_counters(stats, len, OPTOUT_HISTORY_COUNTERS, v);
+        if (rc == 0)
+            for (int i = 0; i < OPTOUT_HISTORY_COUNTERS; i++) b->history_counts[i] += v[i];
         break;
     }
     if (rc != 0) {
@@ -227,8 +251,78 @@ int stages_write_blocked(struct broker *b) {
     return 0;
 }
 
+/* Redirect targets outside the plan: the fleet reads each file once, for the planned hosts, so
+ * their captures are not in the archive (optout history reads the files again for them). Said,
+ * with a count and an example, so that a user can add them to --hosts or build with optout history.
+ * 0, or -1 (the archive or the host list cannot be read: the merge just wrote them). */
+static int warn_unplanned_targets(const struct broker *b) {
+    char err[1024], example[OPTOUT_HOSTKEY_MAX] = "";
+    optout_hostlist *list = optout_hostlist_read(b->hosts_path, OPTOUT_HOSTKEY_CANONICAL, NULL, NULL, err, sizeof err);
+    optout_history_archive *a = list ? optout_history_archive_open(b->cfg->dir, err, sizeof err) : NULL;
+    optout_strmap *planned = optout_strmap_new(), *missed = optout_strmap_new();
+    int rc = list && a && planned && missed ? 0 : -1;
+    if (rc != 0) optout_log(LOG_ERR, "history: checking redirect targets: %s", list && a ? "out of memory" : err);
+    const char *const *hosts = list ? optout_hostlist_hosts(list) : NULL;
+    for (size_t i = 0; rc == 0 && i < optout_hostlist_count(list); i++)
+        rc = optout_history_scan_put(planned, hosts[i], strlen(hosts[i]));
+    for (size_t h = 0; rc == 0 && h < optout_history_archive_hosts(a); h++) {
+        optout_history_host host = optout_history_archive_host(a, h);
+        for (size_t v = 0; rc == 0 && v < host.count; v++) {
+            const char *t = host.versions[v].redirect;
+            if (!t || optout_strmap_get(planned, t, strlen(t))) continue;
+            if (!example[0]) snprintf(example, sizeof example, "%s", t);
+            rc = optout_history_scan_put(missed, t, strlen(t));
+        }
+    }
+    size_t n = missed ? optout_strmap_count(missed) : 0;
+    if (rc == 0 && n)
+        optout_log(LOG_WARNING, "history: captures redirect to %zu host%s outside the plan (e.g. %s) whose captures the "
+                   "fleet does not read: those redirects count as no capture; add them to --hosts, or build the "
+                   "archive with optout history (which reads the files again for them) and give --history",
+                   n, n == 1 ? "" : "s", example);
+    optout_strmap_free(planned, NULL);
+    optout_strmap_free(missed, NULL);
+    optout_history_archive_close(a);
+    optout_hostlist_free(list);
+    return rc;
+}
+
+/* The history merge: every task's part (history-parts/NNNNNN/history/) into DIR/history/, published
+ * atomically as optout history publishes (history_archive.h); sources.tsv names each file as the
+ * run planned it. Idempotent: a restart after the stage merges again into the same archive. */
+static int merge_history(struct broker *b) {
+    const struct broker_config *c = b->cfg;
+    char err[1024], part[4200];
+    optout_history_writer *w = optout_history_writer_new(c->dir, 0, err, sizeof err);
+    if (!w) {
+        optout_log(LOG_ERR, "history merge: %s", err);
+        return -1;
+    }
+    size_t first = b->stage_first[STAGE_HISTORY], n = b->stage_count[STAGE_HISTORY];
+    for (size_t i = 0; i < n; i++) {
+        snprintf(part, sizeof part, "%s/" STAGES_HISTORY_PARTS "/%06zu", c->dir, i);
+        if (optout_history_writer_merge(w, part, b->tasks[first + i].input->path, err, sizeof err) != 0) {
+            optout_log(LOG_ERR, "history merge: %s", err);
+            optout_history_writer_abort(w);
+            return -1;
+        }
+    }
+    uint64_t versions = 0, hosts = 0;
+    if (optout_history_writer_commit(w, &versions, &hosts, err, sizeof err) != 0) {
+        optout_log(LOG_ERR, "history merge: %s", err);
+        return -1;
+    }
+    optout_log(LOG_INFO, "history: %zu files, %llu records, %llu captures kept, %llu bad records: %llu versions of %llu "
+               "hosts in %s/" OPTOUT_HISTORY_DIR, n, (unsigned long long)b->history_counts[OPTOUT_HISTORY_RECORDS],
+               (unsigned long long)b->history_counts[OPTOUT_HISTORY_CAPTURES],
+               (unsigned long long)b->history_counts[OPTOUT_HISTORY_BAD], (unsigned long long)versions,
+               (unsigned long long)hosts, c->dir);
+    return warn_unplanned_targets(b);
+}
+
 int stages_finish(struct broker *b, enum stage s) {
     if (s == STAGE_RANK_REDUCE && b->stage_count[s] > 0) return merge_ranking(b);
     if (s == STAGE_FETCH && b->stage_count[s] > 0) return stages_write_blocked(b);
+    if (s == STAGE_HISTORY && b->stage_count[s] > 0) return merge_history(b);
     return 0;
 }

@@ -35,7 +35,7 @@
 #include "cli.h"
 #include "optout/ccsource.h"
 #include "optout/history_archive.h"
-#include "optout/hostkey.h"
+#include "optout/history_scan.h"
 #include "optout/hostlist.h"
 #include "optout/log.h"
 #include "optout/options.h"
@@ -44,8 +44,6 @@
 #include "optout/util.h"
 #include "optout/warc.h"
 #include "optout/wayback.h"
-
-#define HISTORY_BAD_SHOWN 10 /* bad records named per file; the rest are counted */
 
 static volatile sig_atomic_t history_stop;
 
@@ -68,155 +66,13 @@ static const optout_program_spec HISTORY_SPEC = {
 };
 
 typedef struct {
-    optout_history_writer *w;
-    optout_strmap *listed;   /* FILE's hosts */
-    optout_strmap *wanted;   /* this pass keeps these hosts' captures */
-    optout_strmap *seen;     /* every host kept or asked for so far (listed ones too) */
-    optout_strmap *next;     /* redirect targets for the next pass */
-    const char *location;    /* the file being read */
-    char file_crawl[OPTOUT_HISTORY_CRAWL_MAX]; /* the crawl id its records carried */
-    int first_pass;
-    size_t shown;            /* bad records named for this file */
-    /* counts (first pass only, but for captures) */
-    uint64_t files, bytes, records, responses, captures, no_host, no_crawl;
-    uint64_t bad[OPTOUT_WARC_BAD_COUNT];
-    char err[1024];
-    int failed;
+    optout_history_scan scan;
+    optout_strmap *listed; /* FILE's hosts */
 } history_state;
-
-static int put_host(optout_strmap *m, const char *h, size_t len) {
-    return optout_strmap_get(m, h, len) ? 0 : optout_strmap_put(m, h, len, (void *)1, NULL);
-}
 
 static int add_seen(const char *key, size_t len, void *value, void *arg) {
     (void)value;
-    return put_host(arg, key, len);
-}
-
-/* The redirect target of a 3xx: Location resolved against the captured URL; its host key and
- * scheme. 0, or -1 when it is no http(s) URL with a host. */
-static int redirect_target(const char *base, const char *location, char key[OPTOUT_HOSTKEY_MAX], size_t *key_len,
-                           optout_history_scheme *scheme) {
-    if (!*location) return -1;
-    CURLU *u = curl_url();
-    char *full = NULL, *sch = NULL;
-    int rc = -1;
-    if (u && curl_url_set(u, CURLUPART_URL, base, 0) == CURLUE_OK &&
-        curl_url_set(u, CURLUPART_URL, location, 0) == CURLUE_OK &&
-        curl_url_get(u, CURLUPART_URL, &full, 0) == CURLUE_OK &&
-        curl_url_get(u, CURLUPART_SCHEME, &sch, 0) == CURLUE_OK &&
-        (!strcmp(sch, "http") || !strcmp(sch, "https"))) {
-        int bad_idna = 0;
-        if (optout_hostkey(full, strlen(full), OPTOUT_HOSTKEY_CANONICAL, key, key_len, &bad_idna) == OPTOUT_HOSTKEY_OK &&
-            !bad_idna) {
-            *scheme = !strcmp(sch, "https") ? OPTOUT_HISTORY_HTTPS : OPTOUT_HISTORY_HTTP;
-            rc = 0;
-        }
-    }
-    curl_free(full);
-    curl_free(sch);
-    curl_url_cleanup(u);
-    return rc;
-}
-
-static int history_record(const optout_warc_record *rec, void *arg) {
-    history_state *st = arg;
-    if (st->first_pass) {
-        st->records++;
-        st->responses += rec->http != 0;
-        if (rec->crawl[0]) snprintf(st->file_crawl, sizeof st->file_crawl, "%s", rec->crawl);
-    }
-    if (!rec->http) return 0;
-    char host[OPTOUT_HOSTKEY_MAX];
-    size_t hlen;
-    int bad_idna = 0;
-    if (optout_hostkey(rec->target_uri, strlen(rec->target_uri), OPTOUT_HOSTKEY_CANONICAL, host, &hlen, &bad_idna) !=
-        OPTOUT_HOSTKEY_OK) {
-        if (st->first_pass) st->no_host++;
-        return 0;
-    }
-    if (!optout_strmap_get(st->wanted, host, hlen)) return 0;
-    optout_history_version v = {0};
-    v.origin = OPTOUT_HISTORY_CC;
-    v.scheme = optout_history_url_scheme(rec->target_uri, strlen(rec->target_uri));
-    if (!rec->crawl[0]) st->no_crawl++;
-    snprintf(v.crawl, sizeof v.crawl, "%s", rec->crawl);
-    v.first = v.last = rec->date;
-    v.status = rec->status;
-    v.outcome = optout_history_status_outcome(rec->status);
-    char target[OPTOUT_HOSTKEY_MAX];
-    size_t tlen;
-    if (rec->status >= 300 && rec->status < 400 &&
-        redirect_target(rec->target_uri, rec->location, target, &tlen, &v.redirect_scheme) == 0) {
-        v.redirect = target;
-        if (!optout_strmap_get(st->seen, target, tlen) && put_host(st->next, target, tlen) != 0) goto oom;
-    }
-    v.truncated = rec->warc_truncated || rec->body_cut;
-    if (optout_history_writer_add(st->w, host, &v, 1, rec->body, rec->body_len, st->err, sizeof st->err) != 0) {
-        st->failed = 1;
-        return 1;
-    }
-    st->captures++;
-    return 0;
-oom:
-    snprintf(st->err, sizeof st->err, "out of memory");
-    st->failed = 1;
-    return 1;
-}
-
-static void history_bad(const optout_warc_bad *b, void *arg) {
-    history_state *st = arg;
-    if (!st->first_pass) return;
-    st->bad[b->kind]++;
-    if (st->shown++ < HISTORY_BAD_SHOWN)
-        optout_log(LOG_WARNING, "%s: offset %" PRIu64 ", record %" PRIu64 ": %s: %s", st->location, b->offset,
-                   b->number, optout_warc_bad_name(b->kind), b->message);
-    else if (st->shown == HISTORY_BAD_SHOWN + 1)
-        optout_log(LOG_WARNING, "%s: more bad records (counted, not named)", st->location);
-}
-
-typedef struct {
-    optout_warc_reader *r;
-    char *err;
-    size_t errlen;
-    int rc;
-} feed_state;
-
-static int history_feed(const void *data, size_t len, void *arg) {
-    feed_state *f = arg;
-    f->rc = optout_warc_feed(f->r, data, len, f->err, f->errlen);
-    return f->rc != 0;
-}
-
-/* One file through the reader. 0, 1 stopped, -1 with err. */
-static int history_read(history_state *st, const char *location, const optout_cc_stream_options *so, char *err,
-                        size_t errlen) {
-    st->location = location;
-    st->shown = 0;
-    st->file_crawl[0] = '\0';
-    optout_warc_reader *r = optout_warc_new(location, history_record, history_bad, st);
-    if (!r) {
-        optout_set_err(err, errlen, "out of memory");
-        return -1;
-    }
-    feed_state f = {r, err, errlen, 0};
-    int rc = optout_cc_stream(location, so, history_feed, &f, err, errlen);
-    if (rc == 1 && f.rc != 0) rc = f.rc; /* the reader stopped the stream */
-    if (rc == 0) rc = optout_warc_finish(r, err, errlen);
-    if (rc == 1 && st->failed) {
-        optout_set_err(err, errlen, "%s: %s", location, st->err);
-        rc = -1;
-    }
-    if (st->first_pass && rc == 0) {
-        const optout_warc_counts *c = optout_warc_counts_of(r);
-        st->files++;
-        st->bytes += c->bytes_in;
-        if (optout_history_writer_source(st->w, location, st->file_crawl, c->bytes_in, c->records, c->responses, c->bad,
-                                         OPTOUT_WARC_BAD_COUNT, err, errlen) != 0)
-            rc = -1;
-    }
-    optout_warc_free(r);
-    return rc;
+    return optout_history_scan_put(arg, key, len);
 }
 
 typedef struct {
@@ -424,30 +280,30 @@ int cmd_history(int argc, char **argv) {
         optout_log(LOG_ERR, "%s%s", rc == OPTOUT_EXIT_USAGE ? "" : "cannot read the hosts file ", err);
         goto done;
     }
-    if (!(st.listed = optout_strmap_new()) || !(st.seen = optout_strmap_new()) || !(st.next = optout_strmap_new()))
+    if (!(st.listed = optout_strmap_new()) || !(st.scan.seen = optout_strmap_new()) || !(st.scan.next = optout_strmap_new()))
         optout_oom("host sets");
     const char *const *hosts = optout_hostlist_hosts(list);
     for (size_t i = 0; i < optout_hostlist_count(list); i++)
-        if (put_host(st.listed, hosts[i], strlen(hosts[i])) != 0 || put_host(st.seen, hosts[i], strlen(hosts[i])) != 0)
+        if (optout_history_scan_put(st.listed, hosts[i], strlen(hosts[i])) != 0 || optout_history_scan_put(st.scan.seen, hosts[i], strlen(hosts[i])) != 0)
             optout_oom("host sets");
     size_t refused = 0;
     if ((rc = history_locations(&args, &so, &files, &refused, err, sizeof err)) != 0) {
         optout_log(LOG_ERR, "history: %s", err);
         goto done;
     }
-    if (!(st.w = optout_history_writer_new(args.out, 0, err, sizeof err))) {
+    if (!(st.scan.w = optout_history_writer_new(args.out, 0, err, sizeof err))) {
         optout_log(LOG_ERR, "history: %s", err);
         rc = OPTOUT_EXIT_FAILURE;
         goto done;
     }
-    st.wanted = st.listed;
-    st.first_pass = 1;
+    st.scan.wanted = st.listed;
+    st.scan.first_pass = 1;
     uint64_t targets = 0;
     int passes = 0;
     for (;;) {
         passes++;
         for (size_t i = 0; i < files.count && rc == OPTOUT_EXIT_OK; i++) {
-            int r = history_read(&st, files.items[i], &so, err, sizeof err);
+            int r = optout_history_scan_file(&st.scan, files.items[i], &so, err, sizeof err);
             if (r == 1 || history_stop) {
                 optout_log(LOG_ERR, "interrupted while reading %s: nothing published", files.items[i]);
                 rc = OPTOUT_EXIT_INTERRUPTED;
@@ -457,27 +313,27 @@ int cmd_history(int argc, char **argv) {
             }
         }
         if (rc != OPTOUT_EXIT_OK) break;
-        size_t n = optout_strmap_count(st.next);
+        size_t n = optout_strmap_count(st.scan.next);
         if (n == 0 || passes > OPTOUT_HISTORY_MAX_HOPS) break;
         /* the redirect targets met in this pass are what the next one keeps; once asked for, a
          * target starts no later pass */
-        if (st.wanted != st.listed) optout_strmap_free(st.wanted, NULL);
-        st.wanted = st.next;
-        if (!(st.next = optout_strmap_new())) optout_oom("host sets");
-        optout_strmap_each(st.wanted, add_seen, st.seen);
+        if (st.scan.wanted != st.listed) optout_strmap_free(st.scan.wanted, NULL);
+        st.scan.wanted = st.scan.next;
+        if (!(st.scan.next = optout_strmap_new())) optout_oom("host sets");
+        optout_strmap_each(st.scan.wanted, add_seen, st.scan.seen);
         targets += n;
-        st.first_pass = 0;
+        st.scan.first_pass = 0;
         if (!args.quiet)
             optout_log(LOG_INFO, "pass %d: reading the files again for %zu redirect target host%s", passes + 1, n,
                        n == 1 ? "" : "s");
     }
     if (rc != OPTOUT_EXIT_OK) goto done;
-    if (args.wayback && (rc = history_wayback(&args, &v, list, st.w)) != OPTOUT_EXIT_OK) goto done;
+    if (args.wayback && (rc = history_wayback(&args, &v, list, st.scan.w)) != OPTOUT_EXIT_OK) goto done;
     {
         uint64_t added, bodies, body_bytes, versions = 0, nhosts = 0;
-        optout_history_writer_counts(st.w, &added, &bodies, &body_bytes);
-        int crc = optout_history_writer_commit(st.w, &versions, &nhosts, err, sizeof err);
-        st.w = NULL;
+        optout_history_writer_counts(st.scan.w, &added, &bodies, &body_bytes);
+        int crc = optout_history_writer_commit(st.scan.w, &versions, &nhosts, err, sizeof err);
+        st.scan.w = NULL;
         if (crc != 0) {
             optout_log(LOG_ERR, "history: %s", err);
             rc = OPTOUT_EXIT_FAILURE;
@@ -487,9 +343,9 @@ int cmd_history(int argc, char **argv) {
         int n = 0;
         uint64_t nbad = 0;
         for (int k = 0; k < OPTOUT_WARC_BAD_COUNT; k++) {
-            nbad += st.bad[k];
+            nbad += st.scan.bad[k];
             n += snprintf(bad + n, sizeof bad - (size_t)n, "%s %s %" PRIu64, k ? "," : "",
-                          optout_warc_bad_name((optout_warc_bad_kind)k), st.bad[k]);
+                          optout_warc_bad_name((optout_warc_bad_kind)k), st.scan.bad[k]);
         }
         fprintf(stderr,
                 "history: %" PRIu64 " files (%" PRIu64 " bytes), %" PRIu64 " records, %" PRIu64 " responses, %" PRIu64
@@ -498,15 +354,15 @@ int cmd_history(int argc, char **argv) {
                 "history: bad records %" PRIu64 ":%s; refused paths-list entries %zu; responses without a host %" PRIu64
                 "; captures without a crawl id %" PRIu64 "\n"
                 "history: published %s/%s\n",
-                st.files, st.bytes, st.records, st.responses, st.captures, versions, nhosts, bodies, body_bytes, passes,
-                passes == 1 ? "" : "es", targets, nbad, bad, refused, st.no_host, st.no_crawl, args.out, OPTOUT_HISTORY_DIR);
+                st.scan.files, st.scan.bytes, st.scan.records, st.scan.responses, st.scan.captures, versions, nhosts, bodies, body_bytes, passes,
+                passes == 1 ? "" : "es", targets, nbad, bad, refused, st.scan.no_host, st.scan.no_crawl, args.out, OPTOUT_HISTORY_DIR);
     }
 done:
-    if (st.w) optout_history_writer_abort(st.w);
-    if (st.wanted && st.wanted != st.listed) optout_strmap_free(st.wanted, NULL);
+    if (st.scan.w) optout_history_writer_abort(st.scan.w);
+    if (st.scan.wanted && st.scan.wanted != st.listed) optout_strmap_free(st.scan.wanted, NULL);
     optout_strmap_free(st.listed, NULL);
-    optout_strmap_free(st.seen, NULL);
-    optout_strmap_free(st.next, NULL);
+    optout_strmap_free(st.scan.seen, NULL);
+    optout_strmap_free(st.scan.next, NULL);
     optout_cc_list_free(&files);
     optout_hostlist_free(list);
     optout_options_free(&v);

@@ -83,6 +83,8 @@ static void *worker(void *arg) {
                 j->stats.bad_url += st.bad_url;
                 j->stats.no_host += st.no_host;
                 j->stats.line_too_long += st.line_too_long;
+                j->stats.bytes_unread += st.bytes_unread;
+                j->stats.bytes_read += st.bytes_read;
                 pthread_mutex_unlock(&j->lock);
             }
         } else {
@@ -175,6 +177,7 @@ static int rank_parse(int argc, char **argv, struct rank_args *a, optout_option_
     if (v->given[OPTOUT_OPT_METRIC]) (void)optout_rank_metric_parse(v->text[OPTOUT_OPT_METRIC], &a->rc_cfg.metric);
     if (v->given[OPTOUT_OPT_HOST_KEY]) (void)optout_hostkey_mode_parse(v->text[OPTOUT_OPT_HOST_KEY], &a->mc.host_key);
     a->rc_cfg.all_hosts = v->given[OPTOUT_OPT_ALL_HOSTS];
+    a->mc.count_bytes = a->rc_cfg.metric == OPTOUT_RANK_BYTES;
     a->mc.url_field = v->text[OPTOUT_OPT_URL_FIELD];
     a->mc.language_field = v->text[OPTOUT_OPT_LANGUAGE_FIELD];
     a->mc.tokens_field = v->text[OPTOUT_OPT_TOKENS_FIELD];
@@ -283,6 +286,7 @@ int cmd_rank(int argc, char **argv) {
         long merge_kb = peak_rss_kb_reset();
         fprintf(stderr, "peak RSS (KiB): map phase %ld, reduce phase %ld, merge %ld (jobs %ld)\n", map_kb, reduce_kb,
                 merge_kb, jobs);
+        fprintf(stderr, "read from the shards: %" PRIu64 " bytes\n", j.stats.bytes_read);
     }
     char path[PATH_MAX + 16];
     snprintf(path, sizeof path, "%s/en.tsv", ranking);
@@ -295,6 +299,10 @@ int cmd_rank(int argc, char **argv) {
     printf("bad input: bad_json %" PRIu64 ", no_url %" PRIu64 ", bad_url %" PRIu64 ", no_host %" PRIu64
            ", line_too_long %" PRIu64 "\n",
            j.stats.bad_json, j.stats.no_url, j.stats.bad_url, j.stats.no_host, j.stats.line_too_long);
+    if (j.stats.bytes_unread)
+        printf("bytes: not counted for %" PRIu64 " documents (Parquet row groups in which every document has a "
+               "token count: their text column is not read; --metric bytes reads it)\n",
+               j.stats.bytes_unread);
     printf("ranking: %s/{en.tsv,non_en.tsv,hosts.txt}\n", ranking);
     rc = fflush(stdout) == 0 ? OPTOUT_EXIT_OK : OPTOUT_EXIT_FAILURE;
 done:

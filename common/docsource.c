@@ -50,6 +50,8 @@ struct optout_docsource {
     optout_pq_size *sizes; /* the text column's sizes */
     size_t sizes_cap;
     int have_sizes;
+    int text_unread;              /* opts.text_if_no_tokens: this row group's text is not read */
+    int keep_pages;               /* a sink writes this source: keep the text's pages for its writer */
     int loaded;                   /* row group rg's columns are loaded */
     size_t group_rows, group_pos; /* its rows, and the next row to yield */
     uint64_t first_row;           /* its first row in the file */
@@ -138,6 +140,10 @@ void optout_docsource_close(optout_docsource *s) {
 
 optout_doc_format optout_docsource_format(const optout_docsource *s) { return s->format; }
 const char *optout_docsource_path(const optout_docsource *s) { return s->path; }
+
+uint64_t optout_docsource_bytes_read(const optout_docsource *s) {
+    return s->format == OPTOUT_DOC_PARQUET ? optout_pq_bytes_read(s->pq) : optout_shard_bytes_read(s->r);
+}
 
 /* ---- JSON Lines ---------------------------------------------------------------------------- */
 
@@ -283,7 +289,103 @@ static size_t render_value(int field, const optout_pq_value *pv, char *out, size
 
 #define RENDER_MAX 32
 
-/* Loads row group s->rg's projected columns (and the text's sizes). */
+/* Reads field f's column of row group rg into s->cols (a path already read for another field is
+ * shared). 0, or -1 with err. */
+static int load_field(optout_docsource *s, int rg, int f, size_t rows, char *err, size_t errlen) {
+    for (int g = 0; g < F_COUNT; g++) /* a configured path serves both of its fields: read once */
+        if (g != f && s->col_of[g] >= 0 && strcmp(s->paths[g], s->paths[f]) == 0) {
+            s->col_of[f] = s->col_of[g];
+            return 0;
+        }
+    int rc = optout_pq_read_column(s->pq, rg, s->paths[f], &s->cols[f], err, errlen);
+    if (rc < 0) return -1;
+    if (rc == 1) return 0;
+    if (s->cols[f].n != rows) {
+        optout_set_err(err, errlen, "%s: row group %d, column %s: %zu values for %zu rows", s->path, rg, s->paths[f],
+                       s->cols[f].n, rows);
+        return -1;
+    }
+    s->col_of[f] = f;
+    return 0;
+}
+
+/* Does every row of the loaded row group have a token count that facts() takes as it is (the first
+ * non-null token field a non-negative integer)? Conservative: anything else means the estimate
+ * may be needed, so the text must be read. */
+static int all_rows_have_tokens(const optout_docsource *s, size_t rows) {
+    for (size_t r = 0; r < rows; r++) {
+        const optout_pq_value *v = NULL;
+        for (int f = F_TOKENS; f <= F_META_TOKENS && !v; f++)
+            if (s->col_of[f] >= 0 && s->cols[s->col_of[f]].v[r].kind != OPTOUT_PQ_NULL) v = &s->cols[s->col_of[f]].v[r];
+        if (!v) return 0;
+        if (v->kind == OPTOUT_PQ_INT && v->u.i >= 0) continue;
+        if (v->kind == OPTOUT_PQ_DOUBLE && v->u.d >= 0 && v->u.d < 1e18 && v->u.d == (double)(int64_t)v->u.d) continue;
+        return 0;
+    }
+    return 1;
+}
+
+/* A row group is decided in chunks of PQ_CHUNK rows, so that the per-document state stays small
+ * whatever the row group's size (pyarrow writes up to a million rows per group). */
+#define PQ_CHUNK 16384
+
+/* What a row group's rows cost besides the projected columns: the text's sizes, the sink's two
+ * row bitmaps, and the batch of documents. */
+static uint64_t row_bytes(size_t rows) {
+    return (uint64_t)rows * sizeof(optout_pq_size) + (uint64_t)rows / 4 + 2 +
+           (uint64_t)(rows < PQ_CHUNK ? rows : PQ_CHUNK) * sizeof(optout_doc);
+}
+
+/* "12 MiB" from 16 MiB up, else "345 KiB" (rounded up). */
+static const char *size_text(uint64_t bytes, char *buf, size_t len) {
+    if (bytes >= ((uint64_t)16 << 20))
+        snprintf(buf, len, "%llu MiB", (unsigned long long)((bytes + (1u << 20) - 1) >> 20));
+    else snprintf(buf, len, "%llu KiB", (unsigned long long)((bytes + 1023) >> 10));
+    return buf;
+}
+
+static int over_budget(optout_docsource *s, size_t rows, const char *how, uint64_t bytes, char *err, size_t errlen) {
+    char a[32], b[32];
+    optout_set_err(err, errlen,
+                   "%s: row group %d (%zu rows) %s %s to be decided (its projected columns, the text's sizes), more "
+                   "than the %s the memory budget leaves a Parquet shard (what a worker's --max-memory leaves a slot): "
+                   "write smaller row groups, or give more memory",
+                   s->path, s->rg, rows, how, size_text(bytes, a, sizeof a),
+                   size_text(s->opts.max_memory, b, sizeof b));
+    return -1;
+}
+
+/* The budget's checks before and after reading the projected columns; then what is left goes to
+ * kept pages and to pages. */
+static int pq_budget(optout_docsource *s, size_t rows, int before, char *err, size_t errlen) {
+    uint64_t max = s->opts.max_memory;
+    if (before) {
+        if (!max) return 0;
+        const char *proj[F_COUNT];
+        size_t n = 0;
+        for (int f = 0; f < F_COUNT; f++)
+            if (f != F_TEXT && (!s->opts.need || (s->opts.need & (1u << f)))) {
+                int dup = 0;
+                for (size_t i = 0; i < n; i++) dup |= strcmp(proj[i], s->paths[f]) == 0;
+                if (!dup) proj[n++] = s->paths[f];
+            }
+        uint64_t need = optout_pq_projection_bytes(s->pq, s->rg, proj, n) + row_bytes(rows);
+        return need > max ? over_budget(s, rows, "needs about", need, err, errlen) : 0;
+    }
+    uint64_t held = row_bytes(rows);
+    for (int f = 0; f < F_COUNT; f++)
+        if (s->col_of[f] == f) held += s->cols[f].bytes;
+    if (max && held > max) return over_budget(s, rows, "holds", held, err, errlen);
+    uint64_t room = max ? max - held : 0;
+    size_t keep = OPTOUT_PQ_KEEP_PAGES_MAX;
+    if (max && room / 2 < keep) keep = (size_t)(room / 2);
+    if (s->keep_pages) optout_pq_keep_pages(s->pq, keep);
+    /* a page read and one written at a time, each as stored and decoded */
+    optout_pq_page_limit(s->pq, max ? (room - (s->keep_pages ? keep : 0)) / 2 + 1 : 0);
+    return 0;
+}
+
+/* Loads row group s->rg's projected columns, then the text's sizes (page by page) when needed. */
 static int pq_load(optout_docsource *s, char *err, size_t errlen) {
     int rg = s->rg;
     int64_t rows64 = optout_pq_row_group_rows(s->pq, rg);
@@ -295,47 +397,36 @@ static int pq_load(optout_docsource *s, char *err, size_t errlen) {
     s->group_rows = rows;
     s->group_pos = 0;
     s->have_sizes = 0;
-    if ((!s->opts.need || (s->opts.need & (1u << F_TEXT))) && rows > 0) { /* the text: its size, page by page */
-        if (rows > s->sizes_cap) {
-            free(s->sizes);
-            s->sizes_cap = (s->sizes = malloc(rows * sizeof *s->sizes)) ? rows : 0;
-            if (!s->sizes) {
-                optout_set_err(err, errlen, "%s: row group %d: out of memory", s->path, rg);
-                return -1;
-            }
-        }
-        int rc = optout_pq_read_sizes(s->pq, rg, s->paths[F_TEXT], s->sizes, err, errlen);
-        if (rc < 0) return -1;
-        s->have_sizes = rc == 0;
-    }
+    s->text_unread = 0;
     for (int f = 0; f < F_COUNT; f++) {
         optout_pq_column_free(&s->cols[f]);
         s->col_of[f] = -1;
-        if (s->opts.need && !(s->opts.need & (1u << f))) continue;
-        if (f == F_TEXT && s->have_sizes) continue;
-        int same = -1; /* a configured path serves both of its fields: read once */
-        for (int g = 0; g < f; g++)
-            if (s->col_of[g] >= 0 && strcmp(s->paths[g], s->paths[f]) == 0) same = s->col_of[g];
-        if (same >= 0) {
-            s->col_of[f] = same;
-            continue;
-        }
-        int rc = optout_pq_read_column(s->pq, rg, s->paths[f], &s->cols[f], err, errlen);
-        if (rc < 0) return -1;
-        if (rc == 1) continue;
-        if (s->cols[f].n != rows) {
-            optout_set_err(err, errlen, "%s: row group %d, column %s: %zu values for %zu rows", s->path, rg,
-                           s->paths[f], s->cols[f].n, rows);
+    }
+    if (pq_budget(s, rows, 1, err, errlen) != 0) return -1;
+    for (int f = 0; f < F_COUNT; f++) {
+        if (f == F_TEXT || (s->opts.need && !(s->opts.need & (1u << f)))) continue;
+        if (load_field(s, rg, f, rows, err, errlen) != 0) return -1;
+    }
+    if (pq_budget(s, rows, 0, err, errlen) != 0) return -1;
+    if ((s->opts.need && !(s->opts.need & (1u << F_TEXT))) || rows == 0) return 0;
+    if (s->opts.text_if_no_tokens && all_rows_have_tokens(s, rows)) {
+        s->text_unread = 1;
+        return 0;
+    }
+    if (rows > s->sizes_cap) { /* the text: its size, page by page */
+        free(s->sizes);
+        s->sizes_cap = (s->sizes = malloc(rows * sizeof *s->sizes)) ? rows : 0;
+        if (!s->sizes) {
+            optout_set_err(err, errlen, "%s: row group %d: out of memory", s->path, rg);
             return -1;
         }
-        s->col_of[f] = f;
     }
-    return 0;
+    int rc = optout_pq_read_sizes(s->pq, rg, s->paths[F_TEXT], s->sizes, err, errlen);
+    if (rc < 0) return -1;
+    s->have_sizes = rc == 0;
+    return s->have_sizes ? 0 : load_field(s, rg, F_TEXT, rows, err, errlen); /* a map key: its values */
 }
 
-/* A row group is decided in chunks of PQ_CHUNK rows, so that the per-document state stays small
- * whatever the row group's size (pyarrow writes up to a million rows per group). */
-#define PQ_CHUNK 16384
 
 static int pq_next(optout_docsource *s, optout_doc_batch *b, char *err, size_t errlen) {
     b->count = 0;
@@ -377,7 +468,10 @@ static int pq_next(optout_docsource *s, optout_doc_batch *b, char *err, size_t e
     for (size_t r = from; r < to; r++) {
         optout_doc *d = &s->docs[r - from];
         *d = (optout_doc){.kind = OPTOUT_DOC_OK, .offset = s->first_row + r};
-        if (s->have_sizes) {
+        if (s->text_unread) {
+            d->text_sized = 1;
+            d->text_unread = 1;
+        } else if (s->have_sizes) {
             d->text_sized = 1;
             d->text_present = s->sizes[r].present;
             d->text_bytes = s->sizes[r].bytes;
@@ -526,6 +620,7 @@ optout_docsink *optout_docsink_open(optout_docsource *src, const char *out, cons
         }
         return k;
     }
+    src->keep_pages = 1; /* the text is decompressed once, not twice */
     optout_pq_write_opts po = {.codec = opts->pq_codec, .level = opts->pq_level};
     k->direct = 1;
     if (!(k->out_path = strdup(out)) || (removed && !(k->removed_path = strdup(removed)))) {

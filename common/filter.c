@@ -634,7 +634,8 @@ int optout_filter_shard(const optout_filter_config *cfg, const char *in, const c
     optout_docsource_opts so = {.url_field = cfg->url_field, .language_field = cfg->language_field,
                                 .tokens_field = cfg->tokens_field, .dump_field = cfg->dump_field,
                                 .date_field = cfg->date_field, .text_field = cfg->text_field,
-                                .max_line = cfg->max_line, .batch_docs = run.prefetch ? PREFETCH_DOCS : 1};
+                                .max_line = cfg->max_line, .batch_docs = run.prefetch ? PREFETCH_DOCS : 1,
+                                .max_memory = cfg->max_memory};
     if (!(src = optout_docsource_open(in, &so, err, errlen))) goto done;
     run.parquet = optout_docsource_format(src) == OPTOUT_DOC_PARQUET;
     if (!out) {

@@ -71,6 +71,7 @@ struct optout_history_writer {
     uint64_t body_bytes;
     char *sources; /* sources.tsv's lines, built as files are read */
     size_t sources_len, sources_cap;
+    int apart; /* captures kept apart: a part of a build, merged later (optout_history_writer_merge) */
 };
 
 static void free_value(void *p) { free(p); }
@@ -352,7 +353,7 @@ int optout_history_writer_commit(optout_history_writer *w, uint64_t *versions, u
         struct wver *x = &w->v[i];
         if (out > 0) {
             struct wver *prev = &w->v[out - 1];
-            if (cmp_series(prev->host, &prev->v, x->host, &x->v) == 0 && same_answer(&prev->v, &x->v)) {
+            if (!w->apart && cmp_series(prev->host, &prev->v, x->host, &x->v) == 0 && same_answer(&prev->v, &x->v)) {
                 if (x->v.last > prev->v.last) prev->v.last = x->v.last;
                 prev->captures += x->captures;
                 continue;
@@ -741,4 +742,84 @@ optout_history_host optout_history_archive_host(const optout_history_archive *a,
 uint64_t optout_history_archive_captures(const optout_history_archive *a, const optout_history_version *v) {
     long i = version_index(a, v);
     return i < 0 ? 0 : a->loc[i].captures;
+}
+
+/* ---- merging parts ------------------------------------------------------------------------- */
+
+void optout_history_writer_apart(optout_history_writer *w) { w->apart = 1; }
+
+/* PART/history/sources.tsv's lines into w (location replaced when given). */
+static int merge_sources(optout_history_writer *w, const char *path, const char *location, char *err, size_t errlen) {
+    int dfd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    uint64_t size;
+    int fd = dfd < 0 ? -1 : open_regular(dfd, HA_SOURCES, path, &size, err, errlen);
+    if (dfd < 0) optout_set_err(err, errlen, "%s: %s", path, strerror(errno));
+    if (dfd >= 0) close(dfd);
+    if (fd < 0) return -1;
+    size_t len;
+    char *buf = optout_read_fd(fd, (size_t)64 << 20, &len);
+    close(fd);
+    if (!buf) {
+        optout_set_err(err, errlen, "%s/%s: %s", path, HA_SOURCES, strerror(errno));
+        return -1;
+    }
+    int rc = 0;
+    size_t line = 0;
+    for (char *p = buf, *nl; rc == 0 && *p; p = nl + 1) {
+        line++;
+        if (!(nl = strchr(p, '\n'))) {
+            optout_set_err(err, errlen, "%s/%s:%zu: no line end", path, HA_SOURCES, line);
+            rc = -1;
+            break;
+        }
+        *nl = '\0';
+        if (*p == '#') continue;
+        enum { NCOL = 5 + OPTOUT_WARC_BAD_COUNT };
+        char *col[NCOL];
+        size_t n = 0;
+        for (char *q = p; q && n <= NCOL; n++) { /* n > NCOL: too many columns */
+            if (n < NCOL) col[n] = q;
+            char *tab = strchr(q, '\t');
+            if (tab) *tab = '\0';
+            q = tab ? tab + 1 : NULL;
+        }
+        uint64_t num[3 + OPTOUT_WARC_BAD_COUNT];
+        for (size_t k = 0; n == NCOL && k < 3 + OPTOUT_WARC_BAD_COUNT; k++)
+            if (optout_parse_u64(col[2 + k], strlen(col[2 + k]), UINT64_MAX, &num[k]) != 0) n = 0;
+        if (n != NCOL) {
+            optout_set_err(err, errlen, "%s/%s:%zu: not a sources line", path, HA_SOURCES, line);
+            rc = -1;
+            break;
+        }
+        rc = optout_history_writer_source(w, location ? location : col[0], strcmp(col[1], "-") ? col[1] : "", num[0],
+                                          num[1], num[2], num + 3, OPTOUT_WARC_BAD_COUNT, err, errlen);
+    }
+    free(buf);
+    return rc;
+}
+
+int optout_history_writer_merge(optout_history_writer *w, const char *part, const char *location, char *err,
+                                size_t errlen) {
+    optout_history_archive *a = optout_history_archive_open(part, err, errlen);
+    if (!a) return -1;
+    optout_history_source src = optout_history_archive_source(a);
+    int rc = 0;
+    for (size_t h = 0; h < a->nhosts && rc == 0; h++) {
+        const optout_history_host *host = &a->hosts[h];
+        for (size_t i = 0; i < host->count && rc == 0; i++) {
+            const optout_history_version *v = &host->versions[i];
+            char *body = NULL;
+            size_t len = 0;
+            if (v->outcome == OPTOUT_OUTCOME_OK && src.body(src.arg, v, &body, &len, err, errlen) != 0) {
+                rc = -1;
+                break;
+            }
+            rc = optout_history_writer_add(w, host->host, v, optout_history_archive_captures(a, v), body, len, err,
+                                           errlen);
+            free(body);
+        }
+    }
+    if (rc == 0) rc = merge_sources(w, a->path, location, err, errlen);
+    optout_history_archive_close(a);
+    return rc;
 }

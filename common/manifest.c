@@ -26,6 +26,7 @@
 #include <openssl/evp.h>
 
 #include "optout/blocked.h"
+#include "optout/history_archive.h"
 #include "optout/json.h"
 #include "optout/jsonl.h"
 #include "optout/policy.h"
@@ -226,7 +227,8 @@ static int list_outputs(const char *dir, struct files *out, char *err, size_t er
     if (walk(dir, "shards", 1, NULL, out, err, errlen) != 0 || walk(dir, "removed", 1, NULL, out, err, errlen) != 0 ||
         walk(dir, "sample", 1, NULL, out, err, errlen) != 0 ||
         walk(dir, "tags", 1, NULL, out, err, errlen) != 0 || walk(dir, "robots", 0, NULL, out, err, errlen) != 0 ||
-        walk(dir, "ranking", 0, ranking_name, out, err, errlen) != 0)
+        walk(dir, "ranking", 0, ranking_name, out, err, errlen) != 0 ||
+        walk(dir, OPTOUT_HISTORY_DIR, 0, NULL, out, err, errlen) != 0) /* sources.tsv: the crawls and files read */
         return -1;
     for (size_t i = 0; i < sizeof TOP_FILES / sizeof *TOP_FILES; i++) {
         char *abs = path_join(dir, TOP_FILES[i]);

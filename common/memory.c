@@ -28,6 +28,12 @@ int optout_memory_plan(uint64_t max, unsigned slots, uint64_t *slot_bytes, size_
     return 0;
 }
 
+uint64_t optout_memory_parquet_share(uint64_t slot_bytes, uint64_t held) {
+    if (!slot_bytes) return 0;
+    uint64_t share = slot_bytes > held ? slot_bytes - held : 0;
+    return share > 0 ? share : 1; /* 0 would mean no budget */
+}
+
 int optout_memory_parse(const char *text, uint64_t *bytes, char *err, size_t errlen) {
     return optout_parse_bytes(text, 1, UINT64_MAX, bytes, err, errlen);
 }

@@ -196,7 +196,7 @@ static const char *const OUTPUTS[] = {"shards", "tags", NULL};
 static const char *const GRANULARITIES[] = {"url", "host", "domain", NULL};
 static const char *const METRICS[] = {"tokens", "bytes", "docs", NULL};
 static const char *const SCHEMES[] = {"auto", "https", "http", NULL};
-static const char *const STAGES[] = {"rank", "fetch", NULL};
+static const char *const STAGES[] = {"rank", "fetch", "history", NULL};
 static const char *const MISSING_URL[] = {"fail", "keep", NULL};
 static const char *const OUTPUT_FORMATS[] = {"same", "jsonl", "parquet", NULL};
 static const char *const PARQUET_CODECS[] = {"zstd", "snappy", "gzip", "lz4", "none", NULL};
@@ -329,11 +329,11 @@ const optout_option optout_option_table[] = {
         "extra attempts for 5xx, 429, timeouts, resets"),
     ROW("quiet", QUIET, FLAG, FE | H, NULL, "false", 0, 0, NULL, NULL, "no progress on stderr"),
     /* optout history: Common Crawl's robots.txt captures */
-    {"cc-robots", OPTOUT_OPT_CC_ROBOTS, OPTOUT_OT_LIST, H, "PATH|GLOB|URL...", NULL, 0, 0, NULL, NULL,
+    {"cc-robots", OPTOUT_OPT_CC_ROBOTS, OPTOUT_OT_LIST, H | B | R, "PATH|GLOB|URL...", NULL, 0, 0, NULL, NULL,
      "robotstxt WARC files: paths, quoted globs, http(s) URLs; several after one --cc-robots", 0, 0, 1},
-    ROW("cc-crawls", CC_CRAWLS, STRING, H, "CC-MAIN-YYYY-WW,...", NULL, 0, 0, NULL, check_cc_crawls,
+    ROW("cc-crawls", CC_CRAWLS, STRING, H | B | R, "CC-MAIN-YYYY-WW,...", NULL, 0, 0, NULL, check_cc_crawls,
         "crawls whose crawl-data/CRAWL/robotstxt.paths.gz (under --cc-base) lists the files"),
-    ROW("cc-base", CC_BASE, STRING, H, "URL|DIR", OPTOUT_HISTORY_CC_BASE_DEFAULT, 0, 0, NULL, check_cc_base,
+    ROW("cc-base", CC_BASE, STRING, H | B | R, "URL|DIR", OPTOUT_HISTORY_CC_BASE_DEFAULT, 0, 0, NULL, check_cc_base,
         "where crawl-data/ is: an http(s) URL or a local directory"),
     /* optout history: the Wayback Machine's robots.txt captures (wayback.h) */
     ROW("wayback", WAYBACK, FLAG, H, NULL, "false", 0, 0, NULL, NULL,

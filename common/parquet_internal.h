@@ -332,10 +332,33 @@ typedef struct {
     const char *path;
 } pq_leaf;
 
+/* Decompressed pages of one column chunk kept for a second reader of the same chunk (the text's
+ * sizes are read to decide a row group, then the writer reads the same pages): each page is
+ * decompressed once. A page is kept while the kept bytes stay under `limit`; the second reader
+ * takes each page it finds (ownership moves). */
+typedef struct {
+    uint64_t off;  /* the page header's offset in the file */
+    uint8_t *data; /* the chunk's decompressed data buffer for that page (NULL: taken) */
+    size_t len, cap;
+} pq_kept_page;
+
+typedef struct {
+    size_t limit; /* 0: off */
+    int rg, col;  /* the chunk the pages belong to */
+    pq_kept_page *pages;
+    size_t n, cap, bytes;
+    pq_kept_page spare[4]; /* buffers the second reader gave back, for the first to reuse */
+    size_t nspare;
+} pq_page_cache;
+
 struct optout_pq_file {
     char *path;
     int fd;
     uint64_t size;
+    uint64_t bytes_read; /* footer, page headers and pages read so far */
+    uint64_t pages_decompressed;
+    uint64_t page_limit; /* optout_pq_page_limit (0: none) */
+    pq_page_cache kept;
     pq_file_meta meta;
     pq_node *nodes;
     pq_leaf *leaves;
@@ -352,6 +375,9 @@ typedef struct {
     const pq_leaf *leaf;
     const pq_chunk_meta *cm;
     uint64_t pos, end;
+    uint64_t page_off; /* the current page header's offset */
+    int keep_pages;    /* hand decompressed pages to f->kept (optout_pq_read_sizes) */
+    int page_ready;    /* the last call decoded a data page */
     int64_t values_seen;
     pq_page_header hdr;
     pq_buf hbuf, raw;

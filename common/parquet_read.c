@@ -37,6 +37,17 @@ static int read_at(int fd, uint64_t off, void *buf, size_t len) {
     return 0;
 }
 
+/* read_at on the file, counted (optout_pq_bytes_read: what a projection costs). */
+static int file_read(optout_pq_file *f, uint64_t off, void *buf, size_t len) {
+    if (read_at(f->fd, off, buf, len) < 0) return -1;
+    f->bytes_read += len;
+    return 0;
+}
+
+static int chunk_fail(pq_chunk *c, char *err, size_t errlen, const char *what);
+static int grow(uint8_t **p, size_t *cap, size_t need);
+static void kept_free(pq_page_cache *k);
+
 static int type_width(int type, int32_t type_length) {
     switch (type) {
     case PQ_BOOLEAN: return 1;
@@ -144,7 +155,7 @@ optout_pq_file *optout_pq_open(const char *path, char *err, size_t errlen) {
     }
     f->size = (uint64_t)st.st_size;
     uint8_t head[4], tail[8];
-    if (f->size < 12 || read_at(f->fd, 0, head, 4) < 0 || read_at(f->fd, f->size - 8, tail, 8) < 0) {
+    if (f->size < 12 || file_read(f, 0, head, 4) < 0 || file_read(f, f->size - 8, tail, 8) < 0) {
         optout_set_err(err, errlen, "%s: not a Parquet file (%llu bytes: too short for magic and footer)", path,
                        (unsigned long long)f->size);
         goto fail;
@@ -170,7 +181,7 @@ optout_pq_file *optout_pq_open(const char *path, char *err, size_t errlen) {
         goto fail;
     }
     uint8_t *fb = malloc(flen ? flen : 1);
-    if (!fb || read_at(f->fd, f->size - 8 - flen, fb, flen) < 0) {
+    if (!fb || file_read(f, f->size - 8 - flen, fb, flen) < 0) {
         free(fb);
         optout_set_err(err, errlen, "%s: reading the footer: %s", path, strerror(errno));
         goto fail;
@@ -251,6 +262,7 @@ void optout_pq_close(optout_pq_file *f) {
         for (uint32_t i = 0; i < f->meta.nschema; i++) free(f->nodes[i].path);
     free(f->nodes);
     free(f->leaves);
+    kept_free(&f->kept);
     pq_meta_free(&f->meta);
     free(f->path);
     free(f);
@@ -263,6 +275,84 @@ int64_t optout_pq_row_group_rows(const optout_pq_file *f, int rg) { return f->me
 int optout_pq_num_columns(const optout_pq_file *f) { return f->nleaves; }
 const char *optout_pq_column_path(const optout_pq_file *f, int i) { return f->leaves[i].path; }
 int optout_pq_num_kv(const optout_pq_file *f) { return (int)f->meta.nkv; }
+uint64_t optout_pq_bytes_read(const optout_pq_file *f) { return f->bytes_read; }
+uint64_t optout_pq_pages_decompressed(const optout_pq_file *f) { return f->pages_decompressed; }
+void optout_pq_page_limit(optout_pq_file *f, uint64_t bytes) { f->page_limit = bytes; }
+
+static void kept_clear(pq_page_cache *k) {
+    for (size_t i = 0; i < k->n; i++) free(k->pages[i].data);
+    k->n = k->bytes = 0;
+}
+
+static void kept_free(pq_page_cache *k) {
+    kept_clear(k);
+    for (size_t i = 0; i < k->nspare; i++) free(k->spare[i].data);
+    k->nspare = 0;
+    free(k->pages);
+}
+
+void optout_pq_keep_pages(optout_pq_file *f, size_t bytes) {
+    kept_clear(&f->kept);
+    if (bytes == 0) kept_free(&f->kept), memset(&f->kept, 0, sizeof f->kept);
+    f->kept.limit = bytes < OPTOUT_PQ_KEEP_PAGES_MAX ? bytes : OPTOUT_PQ_KEEP_PAGES_MAX;
+}
+
+/* Hands the chunk's decompressed page (data, len bytes) to the cache when it fits. */
+static void kept_put(pq_chunk *c, size_t len) {
+    pq_page_cache *k = &c->f->kept;
+    if (k->rg != c->rg || k->col != c->col) {
+        kept_clear(k);
+        k->rg = c->rg;
+        k->col = c->col;
+    }
+    if (k->bytes + c->data_cap > k->limit) return;
+    if (k->n == k->cap) {
+        size_t cap = k->cap ? k->cap * 2 : 16;
+        pq_kept_page *p = realloc(k->pages, cap * sizeof *p);
+        if (!p) return; /* not kept: decompressed again */
+        k->pages = p;
+        k->cap = cap;
+    }
+    k->pages[k->n++] = (pq_kept_page){.off = c->page_off, .data = c->data, .len = len, .cap = c->data_cap};
+    k->bytes += c->data_cap;
+    c->data = NULL;
+    c->data_cap = 0;
+    if (k->nspare) { /* a buffer the writer gave back: no new allocation (and page faults) per page */
+        pq_kept_page *sp = &k->spare[--k->nspare];
+        c->data = sp->data;
+        c->data_cap = sp->cap;
+    }
+}
+
+/* Takes the kept page of the chunk's current page into c->data when there is one (len bytes). */
+static int kept_take(pq_chunk *c, size_t len) {
+    pq_page_cache *k = &c->f->kept;
+    if (k->n == 0 || k->rg != c->rg || k->col != c->col) return 0;
+    for (size_t i = 0; i < k->n; i++) {
+        pq_kept_page *p = &k->pages[i];
+        if (p->off != c->page_off || !p->data) continue;
+        if (p->len != len) return 0;
+        if (c->data && k->nspare < sizeof k->spare / sizeof k->spare[0])
+            k->spare[k->nspare++] = (pq_kept_page){.data = c->data, .cap = c->data_cap};
+        else free(c->data);
+        c->data = p->data;
+        c->data_cap = p->cap;
+        k->bytes -= p->cap;
+        p->data = NULL;
+        return 1;
+    }
+    return 0;
+}
+
+/* Decompresses a data page's (values) bytes into c->data (len bytes), or takes them kept. */
+static int page_data(pq_chunk *c, int codec, const uint8_t *src, size_t src_len, size_t len, char *err, size_t errlen) {
+    if (kept_take(c, len)) return 0;
+    if (grow(&c->data, &c->data_cap, len + 1) < 0) return chunk_fail(c, err, errlen, "out of memory");
+    char e2[300];
+    if (pq_decompress(codec, src, src_len, c->data, len, e2, sizeof e2) < 0) return chunk_fail(c, err, errlen, e2);
+    c->f->pages_decompressed++;
+    return 0;
+}
 
 void optout_pq_kv(const optout_pq_file *f, int i, const char **key, const uint8_t **value, size_t *value_len) {
     const pq_kv *kv = &f->meta.kv[i];
@@ -367,7 +457,7 @@ static int read_header(pq_chunk *c, size_t *hlen, char *err, size_t errlen) {
     for (;;) {
         c->hbuf.len = 0;
         pq_buf_reserve(&c->hbuf, win);
-        if (read_at(c->f->fd, c->pos, c->hbuf.data, win) < 0) return chunk_fail(c, err, errlen, strerror(errno));
+        if (file_read(c->f, c->pos, c->hbuf.data, win) < 0) return chunk_fail(c, err, errlen, strerror(errno));
         char e2[300];
         int r = pq_page_header_decode(&c->hdr, c->hbuf.data, win, hlen, e2, sizeof e2);
         if (r == 0) return 0;
@@ -549,9 +639,7 @@ static int decode_data_page(pq_chunk *c, const uint8_t *page, char *err, size_t 
     const uint8_t *vals;
     size_t vlen;
     if (h->type == PQ_PAGE_DATA) {
-        if (grow(&c->data, &c->data_cap, ulen + 1) < 0) return chunk_fail(c, err, errlen, "out of memory");
-        if (pq_decompress(c->cm->codec, page, clen, c->data, ulen, e2, sizeof e2) < 0)
-            return chunk_fail(c, err, errlen, e2);
+        if (page_data(c, c->cm->codec, page, clen, ulen, err, errlen) < 0) return -1;
         const uint8_t *p = c->data, *end = c->data + ulen;
         if (l->max_rep > 0 && decode_levels_v1(c, &p, end, h->rep_encoding, l->max_rep, c->rep, err, errlen) < 0)
             return -1;
@@ -572,10 +660,8 @@ static int decode_data_page(pq_chunk *c, const uint8_t *page, char *err, size_t 
                 return chunk_fail(c, err, errlen, e2);
         }
         size_t vul = ulen - rl - dl, vcl = clen - rl - dl;
-        if (grow(&c->data, &c->data_cap, vul + 1) < 0) return chunk_fail(c, err, errlen, "out of memory");
         int codec = h->is_compressed ? c->cm->codec : PQ_CODEC_NONE;
-        if (pq_decompress(codec, page + rl + dl, vcl, c->data, vul, e2, sizeof e2) < 0)
-            return chunk_fail(c, err, errlen, e2);
+        if (page_data(c, codec, page + rl + dl, vcl, vul, err, errlen) < 0) return -1;
         vals = c->data;
         vlen = vul;
     }
@@ -623,6 +709,11 @@ static int decode_data_page(pq_chunk *c, const uint8_t *page, char *err, size_t 
 }
 
 int pq_chunk_next(pq_chunk *c, char *err, size_t errlen) {
+    if (c->keep_pages && c->page_ready && c->data) /* the previous page's values are no longer used */
+        kept_put(c, c->hdr.type == PQ_PAGE_DATA
+                        ? (size_t)c->hdr.uncompressed_size
+                        : (size_t)c->hdr.uncompressed_size - (size_t)c->hdr.rep_len - (size_t)c->hdr.def_len);
+    c->page_ready = 0;
     for (;;) {
         if (c->values_seen >= c->cm->num_values || c->pos >= c->end) {
             if (c->values_seen < c->cm->num_values) {
@@ -632,6 +723,7 @@ int pq_chunk_next(pq_chunk *c, char *err, size_t errlen) {
             return 0;
         }
         c->page_no++;
+        c->page_off = c->pos;
         size_t hlen;
         if (read_header(c, &hlen, err, errlen) < 0) return -1;
         c->pos += hlen;
@@ -640,9 +732,18 @@ int pq_chunk_next(pq_chunk *c, char *err, size_t errlen) {
             return chunk_fail(c, err, errlen, "page runs past the end of the column chunk");
         if ((uint32_t)h->uncompressed_size > PQ_MAX_PAGE || (uint32_t)h->compressed_size > PQ_MAX_PAGE)
             return chunk_fail(c, err, errlen, "page larger than 1 GiB");
+        if (c->f->page_limit &&
+            (uint64_t)(uint32_t)h->uncompressed_size + (uint32_t)h->compressed_size > c->f->page_limit) {
+            char m[200];
+            snprintf(m, sizeof m,
+                     "a page of %d bytes (%d compressed) does not fit the %llu bytes the memory budget "
+                     "leaves a page",
+                     h->uncompressed_size, h->compressed_size, (unsigned long long)c->f->page_limit);
+            return chunk_fail(c, err, errlen, m);
+        }
         c->raw.len = 0;
         pq_buf_reserve(&c->raw, (size_t)h->compressed_size + 1);
-        if (read_at(c->f->fd, c->pos, c->raw.data, (size_t)h->compressed_size) < 0)
+        if (file_read(c->f, c->pos, c->raw.data, (size_t)h->compressed_size) < 0)
             return chunk_fail(c, err, errlen, strerror(errno));
         c->pos += (uint64_t)h->compressed_size;
         if (h->has_crc && (h->type == PQ_PAGE_DATA || h->type == PQ_PAGE_DATA_V2 || h->type == PQ_PAGE_DICT)) {
@@ -660,6 +761,7 @@ int pq_chunk_next(pq_chunk *c, char *err, size_t errlen) {
         case PQ_PAGE_DATA:
         case PQ_PAGE_DATA_V2:
             if (decode_data_page(c, c->raw.data, err, errlen) < 0) return -1;
+            c->page_ready = 1;
             return 1;
         default: continue; /* index pages and unknown page types carry nothing the rows need */
         }
@@ -741,6 +843,7 @@ static void to_value(const pq_chunk *c, uint32_t vi, optout_pq_value *v, pq_buf 
 
 static void finish_column(optout_pq_column *out, pq_buf *arena) {
     out->arena_ = (char *)arena->data;
+    out->bytes = (out->n + 1) * sizeof *out->v + arena->cap;
     for (size_t i = 0; i < out->n; i++)
         if (out->v[i].kind == OPTOUT_PQ_BYTES) out->v[i].u.s = out->arena_ + out->v[i].u.i;
 }
@@ -780,6 +883,19 @@ done:
     return 0;
 }
 
+/* Bytes that are not UTF-8 continuation bytes (10xxxxxx), eight at a time. */
+static uint64_t utf8_chars(const uint8_t *p, uint32_t len) {
+    uint64_t cont = 0;
+    uint32_t i = 0;
+    for (; i + 8 <= len; i += 8) {
+        uint64_t w;
+        memcpy(&w, p + i, 8);
+        cont += (uint64_t)__builtin_popcountll(w & ~(w << 1) & 0x8080808080808080ull);
+    }
+    for (; i < len; i++) cont += (p[i] & 0xC0) == 0x80;
+    return len - cont;
+}
+
 int optout_pq_read_sizes(optout_pq_file *f, int rg, const char *path, optout_pq_size *out, char *err,
                          size_t errlen) {
     if (rg < 0 || (uint32_t)rg >= f->meta.nrgs) {
@@ -797,6 +913,7 @@ int optout_pq_read_sizes(optout_pq_file *f, int rg, const char *path, optout_pq_
     int bytes = f->leaves[li].type == PQ_BYTE_ARRAY || f->leaves[li].type == PQ_FIXED;
     pq_chunk c;
     pq_chunk_open(&c, f, rg, li, err, errlen);
+    c.keep_pages = f->kept.limit > 0;
     int64_t row = 0;
     int r;
     while ((r = pq_chunk_next(&c, err, errlen)) > 0) {
@@ -811,8 +928,7 @@ int optout_pq_read_sizes(optout_pq_file *f, int rg, const char *path, optout_pq_
             pq_bytes b;
             pq_chunk_value(&c, vi++, &fx, &b);
             if (!bytes) continue;
-            uint64_t chars = 0;
-            for (uint32_t i = 0; i < b.len; i++) chars += (b.p[i] & 0xC0) != 0x80;
+            uint64_t chars = utf8_chars(b.p, b.len);
             out[row] = (optout_pq_size){.bytes = b.len, .chars = chars, .present = 1};
         }
     }
@@ -924,6 +1040,32 @@ int optout_pq_read_column(optout_pq_file *f, int rg, const char *path, optout_pq
         return read_map_key(f, rg, (int)i, path + pl + 1, out, err, errlen);
     }
     return 1;
+}
+
+uint64_t optout_pq_projection_bytes(const optout_pq_file *f, int rg, const char *const *paths, size_t n) {
+    if (rg < 0 || (uint32_t)rg >= f->meta.nrgs) return 0;
+    const pq_row_group *g = &f->meta.rgs[rg];
+    uint64_t per_col = ((uint64_t)g->num_rows + 1) * sizeof(optout_pq_value), total = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (!paths[i]) continue;
+        int li = find_leaf(f, paths[i]);
+        if (li >= 0) {
+            total += per_col;
+            if (f->leaves[li].type == PQ_BYTE_ARRAY || f->leaves[li].type == PQ_FIXED)
+                total += (uint64_t)g->cols[li].total_uncompressed + (uint64_t)g->num_rows; /* + a NUL each */
+            continue;
+        }
+        const char *dot = strrchr(paths[i], '.'); /* a map key: the map's chunks bound it */
+        size_t pl = dot ? (size_t)(dot - paths[i]) : 0;
+        int found = 0;
+        for (int c = 0; dot && c < f->nleaves; c++)
+            if (strncmp(f->leaves[c].path, paths[i], pl) == 0 && f->leaves[c].path[pl] == '.') {
+                total += (uint64_t)g->cols[c].total_uncompressed;
+                found = 1;
+            }
+        if (found) total += per_col;
+    }
+    return total;
 }
 
 void optout_pq_column_free(optout_pq_column *c) {

@@ -282,7 +282,8 @@ static int part_rec_cmp(const void *a, const void *b) {
 }
 
 /* Counts the shard into t. It is read through docsource.h: only the fields ranking needs (a Parquet
- * shard's other columns are never read). */
+ * shard's other columns are never read, its text only where a token count is missing unless the
+ * metric is bytes). */
 static int map_count(const optout_rank_map_config *c, const char *in, struct table *t, optout_rank_map_stats *st,
                      char *err, size_t errlen) {
     int rc = -1;
@@ -295,11 +296,15 @@ static int map_count(const optout_rank_map_config *c, const char *in, struct tab
         snprintf(err, errlen, "out of memory");
         goto done;
     }
-    optout_docsource_opts so = {.url_field = c->url_field, .language_field = c->language_field,
-                                .tokens_field = c->tokens_field, .text_field = c->text_field,
+    optout_docsource_opts so = {.url_field = c->url_field,
+                                .language_field = c->language_field,
+                                .tokens_field = c->tokens_field,
+                                .text_field = c->text_field,
                                 .max_line = c->max_line,
                                 .need = 1u << F_URL | 1u << F_META_URL | 1u << F_LANG | 1u << F_META_LANG |
-                                        1u << F_TOKENS | 1u << F_META_TOKENS | 1u << F_TEXT};
+                                        1u << F_TOKENS | 1u << F_META_TOKENS | 1u << F_TEXT,
+                                .text_if_no_tokens = !c->count_bytes,
+                                .max_memory = c->max_memory};
     if (!(src = optout_docsource_open(in, &so, err, errlen))) goto done;
     optout_doc_batch b;
     int got;
@@ -333,6 +338,7 @@ static int map_count(const optout_rank_map_config *c, const char *in, struct tab
             }
             optout_doc_facts f = {.cls = OPTOUT_CLASS_UNKNOWN};
             optout_doc_facts_of_doc(d, &f);
+            st->bytes_unread += d->text_unread;
             if (table_add(t, hk->key, hk->key_len, (int)f.cls, 1, f.bytes, f.tokens) != 0) {
                 snprintf(err, errlen, "out of memory counting hosts of %s", in);
                 goto done;
@@ -341,6 +347,7 @@ static int map_count(const optout_rank_map_config *c, const char *in, struct tab
         }
     }
     if (got < 0) goto done;
+    st->bytes_read += optout_docsource_bytes_read(src);
     rc = 0;
 done:
     optout_docsource_close(src);
@@ -482,6 +489,8 @@ int optout_rank_map(const optout_rank_map_config *c, const char *in, const char 
         st->bad_url += local.bad_url;
         st->no_host += local.no_host;
         st->line_too_long += local.line_too_long;
+        st->bytes_unread += local.bytes_unread;
+        st->bytes_read += local.bytes_read;
     }
     table_free(&t);
     return rc;

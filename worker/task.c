@@ -13,6 +13,7 @@
 #include <sys/stat.h>
 #include <time.h>
 
+#include "optout/ccsource.h"
 #include "optout/log.h"
 #include "optout/rundir.h"
 #include "optout/util.h"
@@ -185,6 +186,7 @@ static const char *kind_verb(optout_task_kind kind) {
     case OPTOUT_TASK_RANK_MAP: return "counting hosts";
     case OPTOUT_TASK_RANK_REDUCE: return "ranking a partition";
     case OPTOUT_TASK_FETCH: return "fetching robots.txt";
+    case OPTOUT_TASK_HISTORY: return "reading robots.txt captures";
     }
     return "?";
 }
@@ -200,7 +202,14 @@ static int run_kind(const worker_env *env, task_cache **cache, const optout_msg 
         task_fmt(err, errlen, "out of memory");
         return -1;
     }
-    if (worker_map_path(env, &t->input, p->input, sizeof p->input, err, errlen) != 0 ||
+    /* a HISTORY task's input without a root is an http(s) URL (msg.h), read over the network */
+    int url_input = t->kind == OPTOUT_TASK_HISTORY && !t->input.root[0];
+    if (url_input && !optout_cc_is_url(t->input.rel)) {
+        task_fmt(err, errlen, "a history input without a root must be an http(s) URL, not '%s'", t->input.rel);
+        goto done;
+    }
+    if ((url_input ? task_fmt(p->input, sizeof p->input, "%s", t->input.rel)
+                   : worker_map_path(env, &t->input, p->input, sizeof p->input, err, errlen)) != 0 ||
         worker_map_path(env, &t->staging, p->staging, sizeof p->staging, err, errlen) != 0)
         goto done;
     if (!t->output_name[0] || !worker_rel_path_ok(t->output_name) ||
@@ -221,7 +230,7 @@ static int run_kind(const worker_env *env, task_cache **cache, const optout_msg 
         while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
         }
     }
-    if ((t->kind == OPTOUT_TASK_FILTER || t->kind == OPTOUT_TASK_RANK_MAP) &&
+    if ((t->kind == OPTOUT_TASK_FILTER || t->kind == OPTOUT_TASK_RANK_MAP || (t->kind == OPTOUT_TASK_HISTORY && !url_input)) &&
         check_input(p->input, t, err, errlen) != 0)
         goto done;
     char derr[OPTOUT_MSG_ERR_LEN];
@@ -236,6 +245,7 @@ static int run_kind(const worker_env *env, task_cache **cache, const optout_msg 
     case OPTOUT_TASK_RANK_MAP: rc = task_rank_map(&job, res, stats_buf, err, errlen); break;
     case OPTOUT_TASK_RANK_REDUCE: rc = task_rank_reduce(&job, res, stats_buf, err, errlen); break;
     case OPTOUT_TASK_FETCH: rc = task_fetch(&job, res, stats_buf, err, errlen); break;
+    case OPTOUT_TASK_HISTORY: rc = task_history(&job, res, stats_buf, err, errlen); break;
     default: task_fmt(err, errlen, "unknown task kind %d", (int)t->kind);
     }
 done:

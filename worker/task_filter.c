@@ -24,6 +24,7 @@ struct task_cache {
     optout_agents *agents;
     optout_verdicts *verdicts;
     optout_policy policy; /* its overrides and domains are owned here */
+    uint64_t parquet_share; /* memory.h: what a Parquet shard's reading may hold (0: no budget) */
 };
 
 void task_cache_free(task_cache *c) {
@@ -129,6 +130,7 @@ static int prepare(const worker_env *env, task_cache **cachep, const optout_msg 
                      (unsigned long long)(env->slot_memory >> 20));
             goto fail;
         }
+        c->parquet_share = optout_memory_parquet_share(env->slot_memory, need - line);
     }
     *cachep = c;
     return 0;
@@ -194,6 +196,7 @@ int task_filter(const task_job *job, task_cache **cachep, optout_msg *res, void 
         .parquet_compression = cfg->parquet_compression[0] ? cfg->parquet_compression : NULL,
         .parquet_level = (int)cfg->level,
         .output_format = (int)cfg->output_format,
+        .max_memory = c->parquet_share,
     };
     optout_stats_init(stats);
     double start = now_s();

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "optout/log.h"
+#include "optout/memory.h"
 #include "optout/rank.h"
 #include "task.h"
 
@@ -33,6 +34,10 @@ int task_rank_map(const task_job *job, optout_msg *res, void **stats_buf, char *
         .text_field = task_field(cfg->text_field),
         .max_line = (size_t)cfg->max_line,
         .partitions = cfg->rank_partitions,
+        .count_bytes = cfg->rank_metric == OPTOUT_RANK_BYTES,
+        /* the slot may still hold compiled sets of filter tasks: what they leave (memory.h) */
+        .max_memory = optout_memory_parquet_share(job->env->slot_memory,
+                                                  OPTOUT_MEM_SLOT_FIXED + job->env->max_cached * OPTOUT_MEM_COMPILED),
     };
     optout_rank_map_stats st = {0};
     if (optout_rank_map(&mc, job->input, bin, idx, &st, err, errlen) != 0) return -1;

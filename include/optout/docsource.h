@@ -75,6 +75,9 @@ typedef struct {
     /* Parquet: the text's size instead of its value (v[F_TEXT] absent), so that a row group's text
      * is never held: text_sized set, text_present, UTF-8 bytes and code points. */
     uint8_t text_sized, text_present;
+    /* Parquet with opts.text_if_no_tokens: the text was not read (its row group's documents all
+     * have a token count): bytes and code points unknown, counted as 0. */
+    uint8_t text_unread;
     uint64_t text_bytes, text_chars;
 } optout_doc;
 
@@ -92,6 +95,15 @@ typedef struct {
     size_t max_line;   /* JSON Lines; 0: OPTOUT_SHARD_MAX_LINE_DEFAULT */
     size_t batch_docs; /* JSON Lines lines per batch; 0 or 1: one line, not copied */
     uint32_t need;     /* bit F_* of doc_fields.h: the fields read (0: all); Parquet reads only those */
+    /* Parquet: the text (F_TEXT in need) only where a token count is missing: its column is read
+     * only for row groups holding a document whose token count is null or not a non-negative
+     * integer (the estimate needs the text's size); the ranking, which needs nothing else of it. */
+    int text_if_no_tokens;
+    /* Parquet: what one row group may hold (0: no limit; memory.h): its projected columns, the
+     * text's sizes and the row bitmaps (checked from the footer before reading, then as read),
+     * then pages kept for the writer and one page per column read or written within what is left.
+     * A row group or page that does not fit fails the shard with the figures. */
+    uint64_t max_memory;
     /* A fast path for lookups (optout why --id): JSON Lines lines that contain none of these byte
      * strings are yielded as OPTOUT_DOC_SKIPPED without being parsed. Parquet ignores it. */
     const char *const *prefilter;
@@ -107,6 +119,9 @@ int optout_docsource_next(optout_docsource *s, optout_doc_batch *b, char *err, s
 optout_doc_format optout_docsource_format(const optout_docsource *s);
 int optout_docsource_has_url(const optout_docsource *s);
 const char *optout_docsource_path(const optout_docsource *s);
+/* Bytes read from the file so far: Parquet, the footer and the pages read (a projection reads only
+ * its columns' pages); JSON Lines, the compressed bytes consumed. */
+uint64_t optout_docsource_bytes_read(const optout_docsource *s);
 void optout_docsource_close(optout_docsource *s);
 
 /* Is this file Parquet (magic at both ends)? 1, 0, or -1 when it cannot be read (err filled). */

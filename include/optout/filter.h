@@ -71,6 +71,7 @@ typedef struct {
     const char *parquet_compression;
     int parquet_level;
     int output_format; /* 0: the input's format; 1: JSON Lines (a Parquet input converted); 2: Parquet */
+    uint64_t max_memory; /* Parquet input: what one row group may hold (docsource.h; 0: no limit) */
     const optout_filter_history *history; /* NULL: today's robots.txt alone */
 } optout_filter_config;
 

@@ -56,6 +56,15 @@ typedef struct optout_history_writer optout_history_writer;
  * pattern left by dead writers, creates DIR/.history.staging.<pid>. level: zstd level (0: 3).
  * NULL with err. */
 optout_history_writer *optout_history_writer_new(const char *dir, int level, char *err, size_t errlen);
+/* A part of a build (one file of many, read by a fleet's task): commit sorts but does not merge,
+ * so that merging the parts later (optout_history_writer_merge) gives what one build of every
+ * file would, whatever the order of the captures across files. */
+void optout_history_writer_apart(optout_history_writer *w);
+/* Adds every version of the archive PART/history (a part, or any archive) with its captures and
+ * body, and its sources.tsv lines; location, when not NULL, replaces each line's location (the
+ * file as the builder named it). 0, or -1 with err naming the part. */
+int optout_history_writer_merge(optout_history_writer *w, const char *part, const char *location, char *err,
+                                size_t errlen);
 /* Adds a version of host (v->first..v->last; `captures` 1 for one capture). body: the version's
  * body when v->outcome is OK (NULL with len 0 for an empty one), else ignored. v->sha256 is
  * filled in by the writer (any value given must be "" or the body's). 0, or -1 with err. */

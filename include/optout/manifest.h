@@ -16,7 +16,8 @@
  *                bytes, else null;
  *     outputs    every output file of DIR, path relative to DIR, size, SHA-256, sorted by path
  *                bytewise: everything under shards/, removed/ and tags/, ranking/NAME.tsv and
- *                ranking/hosts.txt, the files of robots/ (the archive packs), report.json, report.md,
+ *                ranking/hosts.txt, the files of robots/ (the archive packs), of history/ (the history
+ *                archive, whose sources.tsv lists the crawls and files read), report.json, report.md,
  *                report.msgpack, loss-by-year.svg, blocked_hosts.tsv, blocked_domains.tsv (those that exist). Names
  *                starting with '.' (staging, temporary files) are never listed; neither are the
  *                ranking's intermediate files (ranking/map/, ranking/top/) nor the journal, plan,

@@ -21,6 +21,13 @@
  * - Per task (the run's configuration is known only then): a --max-line or tables that do not fit
  *   the slot fail the task with a message naming the figures; a fetch task's concurrency is lowered
  *   to what the slot holds.
+ * - A Parquet shard holds no line: what the slot has left besides its fixed part, tables and
+ *   compiled sets (at least the line's share, --max-line or 64 MiB, since that is checked) is what
+ *   reading it may hold (optout_memory_parquet_share, docsource.h's max_memory): one row group's
+ *   projected columns, the text's sizes and row bitmaps, then decompressed pages kept for the
+ *   writer (parquet.h, at most OPTOUT_PQ_KEEP_PAGES_MAX) and one page read and one written at a
+ *   time. A row group or a page that does not fit fails its shard with the figures; the
+ *   compression contexts are in OPTOUT_MEM_SLOT_FIXED.
  */
 #ifndef OPTOUT_MEMORY_H
 #define OPTOUT_MEMORY_H
@@ -43,6 +50,10 @@
 /* The slot's budget (0: no limit) and its compiled-set cache. 0, or -1 with err. */
 int optout_memory_plan(uint64_t max, unsigned slots, uint64_t *slot_bytes, size_t *max_cached, char *err,
                        size_t errlen);
+
+/* The bytes a Parquet shard's reading may hold in a slot of slot_bytes whose other holdings are
+ * `held` bytes: what is left, at least 1 (0: no budget when slot_bytes is 0). */
+uint64_t optout_memory_parquet_share(uint64_t slot_bytes, uint64_t held);
 
 /* --max-memory's value: "4G", "512M", "64K", "1000000" -> bytes (binary units, parse.h's byte
  * counts); 0 is refused (no budget is the option's absence). 0, or -1 with err naming the value. */

@@ -67,6 +67,8 @@ enum {
 #define OPTOUT_FETCH_FIRST_TIME OPTOUT_OUTCOME_COUNT
 #define OPTOUT_FETCH_LAST_TIME (OPTOUT_OUTCOME_COUNT + 1)
 #define OPTOUT_FETCH_COUNTERS (OPTOUT_OUTCOME_COUNT + 2)
+/* HISTORY: records, responses, captures kept, bad records (all kinds) of its WARC file */
+enum { OPTOUT_HISTORY_RECORDS, OPTOUT_HISTORY_RESPONSES, OPTOUT_HISTORY_CAPTURES, OPTOUT_HISTORY_BAD, OPTOUT_HISTORY_COUNTERS };
 
 typedef enum {
     OPTOUT_MSG_READY = 1, /* worker -> broker: hello ("w" worker id, "c" credit) */
@@ -97,14 +99,19 @@ typedef enum {
  *   them); partition span_start of each is summed into STAGING/<output_name> (rank.h).
  * - FETCH: `input` is the host list (one host key per line); the hosts whose rank partition
  *   (optout_rank_partition) modulo span_count equals span_start are fetched into the archive pack
- *   STAGING/<output_name>.tsv + .bodies.zst (archive.h). */
+ *   STAGING/<output_name>.tsv + .bodies.zst (archive.h).
+ * - HISTORY: `input` is one robotstxt WARC file (a local path; or, with an empty root, `rel` is an
+ *   http(s) URL the worker reads over the network, input_size 0 and unchecked); the captures of the hosts of the run
+ *   configuration's history_hosts list are kept, unmerged (history_archive.h's parts), in the
+ *   history archive STAGING/<output_name>/history/ (index.tsv, bodies.zst, sources.tsv). */
 typedef enum {
     OPTOUT_TASK_FILTER = 1,
     OPTOUT_TASK_RANK_MAP,
     OPTOUT_TASK_RANK_REDUCE,
     OPTOUT_TASK_FETCH,
+    OPTOUT_TASK_HISTORY,
 } optout_task_kind;
-#define OPTOUT_TASK_KIND_MAX OPTOUT_TASK_FETCH
+#define OPTOUT_TASK_KIND_MAX OPTOUT_TASK_HISTORY
 
 /* A path as (root name, relative path): each node maps root names to its own mounts. */
 typedef struct {
@@ -210,6 +217,9 @@ typedef struct {
      * agents some host of it disallows something), computed once before the filter stage so that
      * every worker applies the same table; root "" unless granularity is 2. */
     optout_msg_path blocked_domains;
+    /* History tasks: the host list whose captures they keep (the fetch stage's; root "" when the
+     * run reads no captures). */
+    optout_msg_path history_hosts;
 } optout_run_config;
 
 int optout_run_config_encode(const optout_run_config *c, void **out, size_t *len, char err[OPTOUT_MSG_ERR_LEN]);

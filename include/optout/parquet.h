@@ -12,9 +12,10 @@
  *    metadata.url, page 7: SNAPPY: ...". Errors use the project's (err, errlen) convention.
  *  - Memory is bounded by pages, not row groups: column chunks are read and written page by page
  *    (one compressed page, its decompressed copy and its decoded values at a time, plus the
- *    chunk's dictionary). Only optout_pq_read_column (the projected values of one column of one row
- *    group) and optout_pq_row_group_json (every column of one row group, for conversion and tests)
- *    hold a whole row group, of the columns they were asked for.
+ *    chunk's dictionary; plus the pages optout_pq_keep_pages keeps, up to its limit; a page above
+ *    optout_pq_page_limit fails). Only optout_pq_read_column (the projected values of one column
+ *    of one row group) and optout_pq_row_group_json (every column of one row group, for
+ *    conversion and tests) hold a whole row group, of the columns they were asked for.
  *  - The filter writer (optout_pq_writer_*) reproduces the input's schema exactly (columns, order,
  *    physical, logical and converted types, repetition, field ids) and its key-value metadata,
  *    keeps the kept rows' values identical and in order, re-encodes pages (dictionary pages and
@@ -39,6 +40,22 @@ const char *optout_pq_path(const optout_pq_file *f);
 int64_t optout_pq_num_rows(const optout_pq_file *f);
 int optout_pq_num_row_groups(const optout_pq_file *f);
 int64_t optout_pq_row_group_rows(const optout_pq_file *f, int rg);
+
+/* Bytes read from the file so far (magic, footer, page headers and pages), and data pages
+ * decompressed: what a projection costs, for tests and the benchmark. */
+uint64_t optout_pq_bytes_read(const optout_pq_file *f);
+uint64_t optout_pq_pages_decompressed(const optout_pq_file *f);
+
+/* A memory budget for one page: a page whose compressed plus uncompressed size exceed `bytes` (0:
+ * no limit) fails, naming it, before anything is allocated for it. */
+void optout_pq_page_limit(optout_pq_file *f, uint64_t bytes);
+
+/* The most optout_pq_keep_pages keeps. */
+#define OPTOUT_PQ_KEEP_PAGES_MAX ((size_t)32 << 20)
+/* Keep the decompressed pages optout_pq_read_sizes reads, up to `bytes` (at most
+ * OPTOUT_PQ_KEEP_PAGES_MAX; 0: off), until the writer reads the same column chunk: the filter
+ * decompresses the text column once, not twice. Pages past the limit are decompressed again. */
+void optout_pq_keep_pages(optout_pq_file *f, size_t bytes);
 
 /* Leaf columns, in schema order (the order of the column chunks). */
 int optout_pq_num_columns(const optout_pq_file *f);
@@ -76,8 +93,15 @@ typedef struct {
 typedef struct {
     optout_pq_value *v; /* one per row of the row group */
     size_t n;
+    size_t bytes; /* what the column holds: its values and the bytes they point into */
     char *arena_; /* the bytes values point into */
 } optout_pq_column;
+
+/* What reading the columns at paths[0..n) of row group rg with optout_pq_read_column would hold,
+ * estimated from the footer before reading: a value per row of each column found, and for byte
+ * arrays the chunk's uncompressed size (a dictionary-encoded chunk's values may expand past it:
+ * check optout_pq_column.bytes after reading). */
+uint64_t optout_pq_projection_bytes(const optout_pq_file *f, int rg, const char *const *paths, size_t n);
 
 /* The values of the column at `path` for every row of row group rg. The path is a leaf's dotted
  * path (a top-level column, or a field of a struct at any depth), or "MAP.KEY" where MAP is a map

@@ -10,7 +10,8 @@
  *   Row: host \t docs_en \t bytes_en \t tokens_en \t docs_non_en \t bytes_non_en \t tokens_non_en
  *        \t docs_unknown \t bytes_unknown \t tokens_unknown \n
  *   Documents are counted exactly as the filter counts them: bytes are UTF-8 bytes of the text
- *   field, tokens `token_count` or ceil(bytes/4). Lines that are bad JSON, without URL, with a bad
+ *   field, tokens `token_count` or ceil(bytes/4) (a Parquet shard's text is read only where the
+ *   estimate needs it, unless count_bytes: see optout_rank_map_config). Lines that are bad JSON, without URL, with a bad
  *   URL or no host are counted in the map stats and otherwise skipped (a host key holding a control
  *   character, possible with netloc keys, cannot be a TSV field: it counts as bad_url); blank
  *   lines are not documents; lines longer than max_line count as line_too_long.
@@ -59,11 +60,18 @@ typedef struct {
     const char *url_field, *language_field, *tokens_field, *text_field;
     size_t max_line;     /* 0: the shard reader's default */
     unsigned partitions; /* 1..OPTOUT_RANK_PARTITIONS_MAX */
+    /* 1 (the metric is bytes): every document's text is measured. 0: a Parquet shard's text column
+     * is read only for row groups holding a document without a usable token count (the estimate
+     * needs it); the documents of the other row groups add tokens but no bytes (bytes_unread). */
+    int count_bytes;
+    uint64_t max_memory; /* Parquet: what one row group may hold (docsource.h; 0: no limit) */
 } optout_rank_map_config;
 
 typedef struct {
     uint64_t docs, hosts; /* documents counted, distinct host keys in this shard */
     uint64_t bad_json, no_url, bad_url, no_host, line_too_long;
+    uint64_t bytes_unread; /* documents counted whose text was not read (count_bytes 0, Parquet) */
+    uint64_t bytes_read;   /* bytes read from the shard's file (docsource.h) */
 } optout_rank_map_stats;
 
 /* Counts shard `in` into `out` (frames) and `out_index`. Stats are added to *st. 0 or -1 with err. */

@@ -65,21 +65,24 @@ try:
     check(os.path.exists(sock), "redis-server listens on %s" % sock)
     env = dict(os.environ, OPTOUT_LOG_LEVEL="info")
 
-    def start(argv, log):
-        p = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=open(os.path.join(tmp, log), "w"), env=env)
+    def start(argv, log, extra_env=None):
+        p = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=open(os.path.join(tmp, log), "w"),
+                             env=dict(env, **(extra_env or {})))
         procs.append(p)
         return p
 
     def log_of(name):
         return open(os.path.join(tmp, name), errors="replace").read()
 
-    def worker(run_dir, name, *extra):
+    def worker(run_dir, name, *extra, extra_env=None):
         return start([WORKER, "--connect", "ipc://%s/broker.sock" % run_dir, "--root", "fs=/", "--name", name]
-                     + list(extra), name + ".log")
+                     + list(extra), name + ".log", extra_env)
 
-    # 1. a run by hand: A leaves when told, B waits for the next run
+    # 1. a run by hand: A leaves when told, B waits for the next run. A spends 3 s on each task (a
+    # test-only delay), so that the run cannot be over before B, started at the same time, has joined
+    # it, however loaded the machine.
     run1 = os.path.join(tmp, "run1")
-    a = worker(run1, "a", "--exit-when-done")
+    a = worker(run1, "a", "--exit-when-done", extra_env={"OPTOUT_FAULT_TASK_DELAY_MS": "3000"})
     b = worker(run1, "b")
     broker = start([BROKER, "--dir", run1, "--corpus", CORPUS, "--robots-dir", ROBOTS, "--redis", "unix:" + sock],
                    "broker1.log")

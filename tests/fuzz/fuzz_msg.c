@@ -255,6 +255,7 @@ static void write_seeds(const char *dir) {
     c.mode = OPTOUT_MODE_PROTEGO, c.level = 3, c.max_line = 1 << 26, c.agent_count = 2;
     strcpy(c.agents[0], "GPTBot"), strcpy(c.agents[1], "*");
     strcpy(c.url_field, "metadata.url"), strcpy(c.robots_dir.root, "run"), strcpy(c.robots_dir.rel, "robots");
+    strcpy(c.history_hosts.root, "run"), strcpy(c.history_hosts.rel, "ranking/hosts.txt");
     check(optout_run_config_encode(&c, &cfg, &cfg_len, err) == 0, "seed config");
     write_seed(dir, "config", cfg, cfg_len);
     optout_agentset set;

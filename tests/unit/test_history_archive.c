@@ -21,6 +21,7 @@
 
 #include "optout/history_archive.h"
 #include "optout/rundir.h"
+#include "optout/util.h"
 
 #include "../support/testdir.h"
 
@@ -286,12 +287,95 @@ static void test_damage(void **state) {
     optout_history_archive_close(a);
 }
 
+/* Parts merged (optout_history_writer_merge) give what one build of every capture gives: a part
+ * keeps its captures apart (optout_history_writer_apart), so that captures of one host split
+ * across parts (A1 at 1000 and 1300 in one, A2 at 1100 in the other) still make three versions;
+ * sources.tsv lines follow, with the location given. */
+static void index_of(const char *dir, char *out, size_t cap) {
+    char path[4200];
+    snprintf(path, sizeof path, "%s/history/index.tsv", dir);
+    FILE *f = fopen(path, "r");
+    assert_non_null(f);
+    size_t n = fread(out, 1, cap - 1, f);
+    out[n] = '\0';
+    fclose(f);
+}
+
+static void test_merge_parts(void **state) {
+    (void)state;
+    char err[512];
+    const char *C1 = "CC-MAIN-2019-35";
+    uint64_t nbad[6] = {0, 1, 0, 0, 0, 0};
+    /* one build of all three */
+    optout_history_writer *w = optout_history_writer_new(tpath("one"), 0, err, sizeof err);
+    add(w, "a.example", ver(OPTOUT_HISTORY_HTTPS, C1, 1000, 200, OPTOUT_OUTCOME_OK, NULL), A1);
+    add(w, "a.example", ver(OPTOUT_HISTORY_HTTPS, C1, 1100, 200, OPTOUT_OUTCOME_OK, NULL), A2);
+    add(w, "a.example", ver(OPTOUT_HISTORY_HTTPS, C1, 1300, 200, OPTOUT_OUTCOME_OK, NULL), A1);
+    assert_int_equal(optout_history_writer_commit(w, NULL, NULL, err, sizeof err), 0);
+    /* two parts */
+    w = optout_history_writer_new(tpath("p1"), 0, err, sizeof err);
+    optout_history_writer_apart(w);
+    add(w, "a.example", ver(OPTOUT_HISTORY_HTTPS, C1, 1300, 200, OPTOUT_OUTCOME_OK, NULL), A1);
+    add(w, "a.example", ver(OPTOUT_HISTORY_HTTPS, C1, 1000, 200, OPTOUT_OUTCOME_OK, NULL), A1);
+    assert_int_equal(optout_history_writer_source(w, "/w/p1.warc.gz", C1, 10, 3, 2, nbad, 6, err, sizeof err), 0);
+    assert_int_equal(optout_history_writer_commit(w, NULL, NULL, err, sizeof err), 0);
+    w = optout_history_writer_new(tpath("p2"), 0, err, sizeof err);
+    optout_history_writer_apart(w);
+    add(w, "a.example", ver(OPTOUT_HISTORY_HTTPS, C1, 1100, 200, OPTOUT_OUTCOME_OK, NULL), A2);
+    assert_int_equal(optout_history_writer_source(w, "/w/p2.warc.gz", "", 20, 1, 1, nbad, 6, err, sizeof err), 0);
+    assert_int_equal(optout_history_writer_commit(w, NULL, NULL, err, sizeof err), 0);
+    w = optout_history_writer_new(tpath("merged"), 0, err, sizeof err);
+    if (optout_history_writer_merge(w, tpath("p1"), "crawl-data/p1.warc.gz", err, sizeof err) != 0 ||
+        optout_history_writer_merge(w, tpath("p2"), NULL, err, sizeof err) != 0)
+        fail_msg("%s", err);
+    uint64_t versions;
+    assert_int_equal(optout_history_writer_commit(w, &versions, NULL, err, sizeof err), 0);
+    assert_int_equal(versions, 3);
+    /* same versions; the bodies' offsets may differ (bodies are written as met) */
+    optout_history_archive *a = optout_history_archive_open(tpath("one"), err, sizeof err);
+    optout_history_archive *m = optout_history_archive_open(tpath("merged"), err, sizeof err);
+    assert_non_null(a);
+    assert_non_null(m);
+    optout_history_host ha = optout_history_archive_host(a, 0), hm = optout_history_archive_host(m, 0);
+    assert_int_equal(ha.count, 3);
+    assert_int_equal(hm.count, 3);
+    for (size_t i = 0; i < 3; i++) {
+        assert_int_equal(ha.versions[i].first, hm.versions[i].first);
+        assert_int_equal(ha.versions[i].last, hm.versions[i].last);
+        assert_string_equal(ha.versions[i].sha256, hm.versions[i].sha256);
+        assert_int_equal(optout_history_archive_captures(m, &hm.versions[i]), 1);
+    }
+    optout_history_source src = optout_history_archive_source(m);
+    char *b = body_of(&src, &hm.versions[1]);
+    assert_memory_equal(b, A2, strlen(A2));
+    free(b);
+    optout_history_archive_close(a);
+    optout_history_archive_close(m);
+    char text[4096];
+    index_of(tpath("merged"), text, sizeof text);
+    assert_non_null(strstr(text, "versions=3\thosts=1"));
+    char path[4200];
+    snprintf(path, sizeof path, "%s/history/sources.tsv", tpath("merged"));
+    size_t len;
+    char *srcs = optout_read_file(path, 1 << 20, &len);
+    assert_non_null(srcs);
+    assert_non_null(strstr(srcs, "\ncrawl-data/p1.warc.gz\tCC-MAIN-2019-35\t10\t3\t2\t0\t1\t0\t0\t0\t0\n"
+                                 "/w/p2.warc.gz\t-\t20\t1\t1\t0\t1\t0\t0\t0\t0\n"));
+    free(srcs);
+    /* a part that is not an archive is an error naming it */
+    w = optout_history_writer_new(tpath("merged2"), 0, err, sizeof err);
+    assert_int_equal(optout_history_writer_merge(w, tpath("nothing"), NULL, err, sizeof err), -1);
+    assert_non_null(strstr(err, "nothing"));
+    optout_history_writer_abort(w);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_round_trip),
         cmocka_unit_test(test_publication),
         cmocka_unit_test(test_links_refused),
         cmocka_unit_test(test_damage),
+        cmocka_unit_test(test_merge_parts),
     };
     return cmocka_run_group_tests(tests, testdir_setup, testdir_teardown);
 }

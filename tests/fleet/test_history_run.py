@@ -1,0 +1,202 @@
+#!/usr/bin/python3
+"""The history stage in the fleet: `optout run --cc-robots ...` reads Common Crawl-style robotstxt
+WARC files (tools/gen-ccrobots) with one task per file, any worker, and the broker merges the parts
+into DIR/history/. Real broker, worker and redis-server processes; robots.txt fetched from a closed
+port (every host unreachable: the fetch stage is not what is tested here).
+
+Checks
+1. --stop-after fetch with --cc-robots: the dry run's answer says what history would read (files,
+   bytes, crawls) and nothing is read.
+2. A run's DIR/history holds the same versions (every column but the body's offset) and the same
+   bodies as `optout history` over the same files and host list; sources.tsv lists every file in
+   the same order with the same counts; the manifest lists the archive and verifies.
+3. A worker killed (SIGKILL) and then the broker killed mid-history; the same command again
+   completes, and its archive is again the same as `optout history`'s.
+   --cc-crawls with a local --cc-base reads the files the crawls' robotstxt.paths.gz list: the
+   same archive again; so do --cc-crawls under a URL --cc-base (a local HTTP server) and
+   --cc-robots URLs, downloaded by the workers.
+4. A changed WARC file (another size) after planning: the rerun is refused (exit 2, plan differs).
+usage: test_history_run.py BIN_DIR REPO_ROOT [SHARED_DIR]"""
+import functools, glob, hashlib, http.server, json, os, shutil, signal, subprocess, sys, tempfile, threading, time
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support"))
+from optout_test import check, finish, runner, skip  # noqa: E402
+
+bin_dir, root = sys.argv[1], sys.argv[2]
+shared = sys.argv[3] if len(sys.argv) > 3 else os.path.join(root, "..", "shared")
+optout = os.path.join(bin_dir, "optout")
+top10k = os.path.join(shared, "data", "robots-top10k")
+if not os.path.isdir(top10k):
+    skip("no %s (the real robots.txt bodies)" % top10k)
+if not shutil.which("zstd"):
+    skip("no zstd command to check the bodies file")
+run = runner(optout, "run")
+
+
+def archive(d):
+    """index rows without the body's offset, and every body by SHA-256 (checked), of DIR/history."""
+    h = os.path.join(d, "history")
+    rows, bodies, bad = [], {}, []
+    data = open(os.path.join(h, "bodies.zst"), "rb").read()
+    for line in open(os.path.join(h, "index.tsv"), encoding="utf-8"):
+        if line.startswith("#"):
+            continue
+        col = line.rstrip("\n").split("\t")
+        rows.append(tuple(col[:14] + col[15:]))
+        if col[11] != "-" and col[11] not in bodies:
+            off, ln = int(col[14]), int(col[15])
+            body = subprocess.run(["zstd", "-dc"], input=data[off:off + ln], capture_output=True, check=True).stdout
+            if hashlib.sha256(body).hexdigest() != col[11]:
+                bad.append(col[11][:12])
+            bodies[col[11]] = body
+    check(not bad, "%s: every body matches its SHA-256 (%d bodies; wrong: %s)" % (d, len(bodies), bad[:5]))
+    return rows, bodies
+
+
+def sources(d):
+    return [l.rstrip("\n").split("\t") for l in open(os.path.join(d, "history", "sources.tsv"), encoding="utf-8")]
+
+
+tmp = tempfile.mkdtemp(prefix="optout-history-run-")
+try:
+    cc = os.path.join(tmp, "cc")
+    g = subprocess.run([os.path.join(root, "tools", "gen-ccrobots"), "--out", cc, "--seed", "11", "--robots-dir", top10k,
+                        "--files", "3", "--damage"], capture_output=True, text=True)
+    if not check(g.returncode == 0, "gen-ccrobots ran (%s)" % g.stderr.strip()):
+        finish("test_history_run")
+    truth = json.load(open(os.path.join(cc, "truth.json")))
+    # every host with a capture and every redirect target: one pass reads everything
+    hosts = sorted(set(c["host"] for c in truth["captures"]) | set(c["redirect"] for c in truth["captures"]
+                                                                    if c.get("redirect")))
+    hosts_file = os.path.join(tmp, "hosts.txt")
+    with open(hosts_file, "w") as f:
+        f.write("\n".join(hosts) + "\n")
+    warcs = os.path.join(cc, "crawl-data", "**", "*.warc.gz")
+    nfiles = len(glob.glob(warcs, recursive=True))
+    check(nfiles == len(truth["files"]) and nfiles >= 6, "the generator wrote %d WARC files" % nfiles)
+
+    ref = os.path.join(tmp, "ref")
+    r = subprocess.run([optout, "history", "--cc-robots", warcs, "--hosts", hosts_file, "--out", ref],
+                       capture_output=True, text=True)
+    check(r.returncode == 0, "optout history builds the reference (%s)" % r.stderr[-300:])
+    want_rows, want_bodies = archive(ref)
+    check(len(want_rows) > 50, "the reference has %d versions" % len(want_rows))
+
+    corpus = os.path.join(tmp, "corpus")
+    subprocess.run([os.path.join(root, "tools", "gen-corpus"), "--robots-dir", os.path.join(root, "data", "sample", "robots"),
+                    "--seed", "5", "--docs", "300", "--shards", "2", "--format", "zst", "--out", corpus],
+                   check=True, capture_output=True)
+    base = ["--corpus", os.path.join(corpus, "*.jsonl.zst"), "--hosts", hosts_file, "--connect-to", "127.0.0.1:1",
+            "--timeout", "2", "--connect-timeout", "1", "--fetch-tasks", "2", "--cc-robots", warcs]
+
+    # 1. the dry run says what history would read
+    dry = os.path.join(tmp, "dry")
+    r = run(base + ["--workers", "1", "--out", dry, "--stop-after", "fetch"])
+    answer = json.loads(r.stdout) if r.returncode == 0 and r.stdout.startswith("{") else {}
+    size = sum(os.path.getsize(p) for p in glob.glob(warcs, recursive=True))
+    check(answer.get("history_files") == nfiles and answer.get("history_bytes") == size and
+          answer.get("history_crawls") == truth["crawls"],
+          "--stop-after fetch says what history would read (%s)" % {k: v for k, v in answer.items() if "hist" in k})
+    check(not os.path.exists(os.path.join(dry, "history")) and not os.path.exists(os.path.join(dry, "history-parts")),
+          "the dry run read no WARC file")
+
+    # 2. the fleet's archive is optout history's
+    full = os.path.join(tmp, "full")
+    r = run(base + ["--workers", "2", "--out", full])
+    check(r.returncode == 0, "the run with --cc-robots exits 0 (%d: %s)" % (r.returncode, r.stderr[-500:]))
+    check("outside the plan" not in r.stderr, "a plan holding every redirect target gives no warning about them")
+    rows, bodies = archive(full)
+    check(rows == want_rows, "the run's DIR/history has optout history's versions (%d of %d)" % (len(rows), len(want_rows)))
+    check(bodies == want_bodies, "and its bodies (%d)" % len(bodies))
+    check(sources(full) == sources(ref), "sources.tsv lists the files read as optout history does, with their counts")
+    manifest = json.load(open(os.path.join(full, "manifest.json")))
+    listed = set(o["path"] for o in manifest.get("outputs", []))
+    check({"history/index.tsv", "history/bodies.zst", "history/sources.tsv"} <= listed,
+          "the manifest lists the history archive, whose sources.tsv names the crawls and files read")
+    r = subprocess.run([optout, "verify", full], capture_output=True, text=True)
+    check(r.returncode == 0, "optout verify accepts the run (%s)" % r.stderr.strip()[-200:])
+
+    # 2a. a plan without the redirect targets: the run says which targets it did not read
+    part = os.path.join(tmp, "partial")
+    args = [os.path.join(cc, "hosts.txt") if a == hosts_file else a for a in base]
+    r = run(args + ["--workers", "2", "--out", part])
+    check(r.returncode == 0 and "outside the plan" in r.stderr,
+          "a run whose plan lacks redirect targets warns about them (%d: %s)" % (r.returncode, r.stderr[-300:]))
+
+    # 2b. the same files named by --cc-crawls under a local --cc-base (their robotstxt.paths.gz)
+    crawled = os.path.join(tmp, "crawled")
+    args = [a for a in base if a not in ("--cc-robots", warcs)]
+    r = run(args + ["--workers", "2", "--out", crawled, "--cc-crawls", ",".join(truth["crawls"]), "--cc-base", cc])
+    check(r.returncode == 0, "the run with --cc-crawls and a local --cc-base exits 0 (%d: %s)"
+          % (r.returncode, r.stderr[-500:]))
+    if r.returncode == 0:
+        rows, bodies = archive(crawled)
+        check(rows == want_rows and bodies == want_bodies, "its archive is optout history's")
+        check(len(sources(crawled)) == nfiles + 1, "its sources.tsv lists every file of the crawls' lists")
+
+    # 2c. over HTTP: --cc-crawls under a URL --cc-base, and --cc-robots URLs; the workers download
+    class Quiet(http.server.SimpleHTTPRequestHandler):
+        def log_message(self, *a):
+            pass
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(Quiet, directory=cc))
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    url = "http://127.0.0.1:%d" % httpd.server_address[1]
+    try:
+        over = os.path.join(tmp, "http")
+        r = run(args + ["--workers", "2", "--out", over, "--cc-crawls", ",".join(truth["crawls"]), "--cc-base", url])
+        check(r.returncode == 0, "the run with --cc-crawls over HTTP exits 0 (%d: %s)" % (r.returncode, r.stderr[-500:]))
+        if r.returncode == 0:
+            rows, bodies = archive(over)
+            check(rows == want_rows and bodies == want_bodies, "its archive is optout history's")
+            check([l[0] for l in sources(over)[1:]] == [url + "/" + f["path"] for f in truth["files"]],
+                  "its sources.tsv names the URLs read, in the lists' order")
+        urls = [url + "/" + f["path"] for f in truth["files"]]
+        over2 = os.path.join(tmp, "http2")
+        r = run(args + ["--workers", "2", "--out", over2, "--cc-robots"] + urls)
+        check(r.returncode == 0 and archive(over2) == (want_rows, want_bodies),
+              "--cc-robots URLs: the same archive (%d: %s)" % (r.returncode, r.stderr[-300:]))
+    finally:
+        httpd.shutdown()
+
+    # 3. kill a worker, then the broker, mid-history; the rerun completes with the same archive
+    crash = os.path.join(tmp, "crash")
+    args = base + ["--workers", "2", "--out", crash]
+    env = dict(os.environ, OPTOUT_FAULT_TASK_DELAY_MS="400")  # every task slow: the kills land mid-stage
+    p = subprocess.Popen([optout, "run"] + args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=env)
+    parts = os.path.join(crash, "history-parts", "*", "history", "index.tsv")
+    deadline = time.time() + 120
+    while time.time() < deadline and len(glob.glob(parts)) < 1:
+        time.sleep(0.02)
+    workers = subprocess.run(["pgrep", "-P", str(p.pid), "-f", "optout-worker"], capture_output=True,
+                             text=True).stdout.split()
+    check(len(workers) >= 1, "found a worker to kill")
+    if workers:
+        os.kill(int(workers[0]), signal.SIGKILL)
+    while time.time() < deadline and len(glob.glob(parts)) < 2:
+        time.sleep(0.02)
+    broker = subprocess.run(["pgrep", "-P", str(p.pid), "-f", "optout-broker"], capture_output=True, text=True).stdout.split()
+    check(len(broker) == 1, "found the broker to kill")
+    before = len(glob.glob(parts))
+    for pid in broker:
+        os.kill(int(pid), signal.SIGKILL)
+    rc = p.wait(timeout=60)
+    check(rc == 1, "optout run exits 1 when its broker dies (got %d)" % rc)
+    check(0 < before < nfiles and not os.path.exists(os.path.join(crash, "history", "index.tsv")),
+          "the broker died mid-history (%d of %d parts published, no archive yet)" % (before, nfiles))
+    r = run(args)
+    check(r.returncode == 0, "the rerun completes (%d: %s)" % (r.returncode, r.stderr[-500:]))
+    rows, bodies = archive(crash)
+    check(rows == want_rows and bodies == want_bodies, "after the kills the archive is optout history's")
+    check(sources(crash) == sources(ref), "and its sources.tsv")
+    check(not glob.glob(os.path.join(crash, ".history.staging.*")), "no history staging directory is left")
+
+    # 4. a WARC file changed after planning: the plan refuses the rerun
+    victim = sorted(glob.glob(warcs, recursive=True))[0]
+    with open(victim, "ab") as f:
+        f.write(b"\n")
+    r = run(base + ["--workers", "1", "--out", full])
+    check(r.returncode == 2 and "cc-robots" in r.stderr,
+          "a WARC file changed since planning is a usage error naming --cc-robots (%d: %s)"
+          % (r.returncode, r.stderr.strip()[-300:]))
+finally:
+    shutil.rmtree(tmp, ignore_errors=True)
+finish("test_history_run")
