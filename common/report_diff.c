@@ -11,6 +11,8 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "doc_fields.h"
+#include "optout/docsource.h"
 #include "optout/hostkey.h"
 #include "optout/json.h"
 #include "optout/jsonl.h"
@@ -289,15 +291,21 @@ static size_t keyset_find(const keyset *k, uint64_t h) {
     return lo < k->n && k->h[lo] == h ? lo : k->n;
 }
 
-/* A JSON value as found in the line: a string's raw text between quotes, else its text. */
-static void put_raw(FILE *f, const optout_json_value *v) {
+/* A key value as found: a JSON Lines string's raw text between quotes; a Parquet string's bytes
+ * (raw_strings: never escaped) through json.h's writer; else its text. */
+static void put_raw(FILE *f, const optout_json_value *v, int raw_strings) {
+    if (v->is_string && raw_strings) {
+        optout_json_put_stringn(f, v->s, v->len);
+        return;
+    }
     if (v->is_string) fputc('"', f);
     fwrite(v->s, 1, v->len, f);
     if (v->is_string) fputc('"', f);
 }
 
-/* One document of one run only: {"run", "shard", "id" | "line", "url", "host"} (docs/report.md). */
-static void emit(walk_ctx *c, const char *rel, const optout_json_value *v, int which) {
+/* One document of one run only: {"run", "shard", "id" | "line", "url", "host"} (docs/report.md).
+ * raw_strings: the values are a Parquet row's (bytes, never escaped). */
+static void emit(walk_ctx *c, const char *rel, const optout_json_value *v, int which, int raw_strings) {
     FILE *f = c->out;
     fprintf(f, "{\"run\": \"%s\", \"shard\": ", c->side);
     char name[PATH_MAX];
@@ -305,15 +313,15 @@ static void emit(walk_ctx *c, const char *rel, const optout_json_value *v, int w
     optout_json_put_string(f, name);
     if (which == KEY_LINE) {
         fputs(", \"line\": ", f);
-        put_raw(f, &v[KEY_LINE]);
+        put_raw(f, &v[KEY_LINE], raw_strings);
     } else {
         fputs(", \"id\": ", f);
-        if (which < KEY_URL) put_raw(f, &v[which]);
+        if (which < KEY_URL) put_raw(f, &v[which], raw_strings);
         else fputs("null", f);
     }
     const optout_json_value *url = key_present(&v[KEY_URL]) ? &v[KEY_URL] : key_present(&v[KEY_URL + 1]) ? &v[KEY_URL + 1] : NULL;
     fputs(", \"url\": ", f);
-    if (url && url->is_string) put_raw(f, url);
+    if (url && url->is_string) put_raw(f, url, raw_strings);
     else fputs("null", f);
     fputs(", \"host\": ", f);
     char host[OPTOUT_HOSTKEY_MAX];
@@ -321,7 +329,8 @@ static void emit(walk_ctx *c, const char *rel, const optout_json_value *v, int w
     int bad_idna = 0;
     char *plain = url && url->is_string ? malloc(url->len + 1) : NULL;
     if (plain) {
-        size_t n = optout_json_unescape(url->s, url->len, plain);
+        size_t n = raw_strings ? url->len : optout_json_unescape(url->s, url->len, plain);
+        if (raw_strings) memcpy(plain, url->s, n);
         plain[n] = '\0';
         if (optout_hostkey(plain, n, c->host_key, host, &hlen, &bad_idna) == OPTOUT_HOSTKEY_OK) optout_json_put_string(f, host);
         else fputs("null", f);
@@ -332,10 +341,70 @@ static void emit(walk_ctx *c, const char *rel, const optout_json_value *v, int w
     fputs("}\n", f);
 }
 
+/* The hash of a key value: a string by its decoded bytes (a JSON Lines escape and a Parquet byte
+ * give one key, so that the two copies of a corpus compare), else by its text. */
+static uint64_t key_hash(const optout_json_value *v, int raw_strings, int tag) {
+    if (!v->is_string || raw_strings || !v->has_escapes) return hash64(v->s, v->len, tag);
+    char *plain = malloc(v->len + 1);
+    if (!plain) optout_oom("a key");
+    uint64_t h = hash64(plain, optout_json_unescape(v->s, v->len, plain), tag);
+    free(plain);
+    return h;
+}
+
+/* One document's keys (v: KEY_PATHS' values): pass 1 adds its key, pass 2 writes it when the other
+ * side lacks it. */
+static void key_doc(walk_ctx *c, const char *rel, const optout_json_value *v, int raw_strings) {
+    keyset *k = c->k;
+    int which = -1;
+    for (int i = 0; i < (c->tags ? 5 : 4) && which < 0; i++)
+        if (key_present(&v[i])) which = i;
+    if (which < 0) {
+        k->unkeyed++;
+        return;
+    }
+    uint64_t h;
+    if (which == KEY_LINE) { /* a line number is a key within its shard only */
+        char buf[PATH_MAX + 32];
+        int n = snprintf(buf, sizeof buf, "%s\n%.*s", rel, (int)v[which].len, v[which].s);
+        h = hash64(buf, n > 0 && (size_t)n < sizeof buf ? (size_t)n : sizeof buf - 1, 'l');
+    } else {
+        k->by_url += which >= KEY_URL;
+        h = key_hash(&v[which], raw_strings, which >= KEY_URL ? 'u' : 'i');
+    }
+    if (!c->other) keyset_add(k, h);
+    else if (keyset_find(c->other, h) == c->other->n) {
+        size_t at = keyset_find(c->self, h);
+        if (at < c->self->n && !c->done[at]) emit(c, rel, v, which, raw_strings);
+        if (at < c->self->n) c->done[at] = 1;
+    }
+}
+
+/* A Parquet removed/ shard, through the document source (only its id and URL columns are read). */
+static int read_parquet_shard(walk_ctx *c, const char *path, const char *rel, char *err, size_t errlen) {
+    optout_docsource_opts o = {.need = 1u << F_URL | 1u << F_META_URL | 1u << F_ID | 1u << F_META_ID};
+    optout_docsource *src = optout_docsource_open(path, &o, err, errlen);
+    if (!src) return -1;
+    optout_doc_batch b;
+    int rc;
+    while ((rc = optout_docsource_next(src, &b, err, errlen)) == 1)
+        for (size_t i = 0; i < b.count; i++) {
+            const optout_doc *d = &b.docs[i];
+            optout_json_value v[5] = {d->v[F_ID], d->v[F_META_ID], d->v[F_URL], d->v[F_META_URL], {0}};
+            c->k->lines++;
+            key_doc(c, rel, v, 1);
+        }
+    optout_docsource_close(src);
+    return rc < 0 ? -1 : 0;
+}
+
 static int read_shard(walk_ctx *c, const char *path, char *err, size_t errlen) {
+    const char *rel = path + strlen(c->root) + 1;
+    int pq = optout_docsource_is_parquet(path, err, errlen);
+    if (pq < 0) return -1;
+    if (pq) return read_parquet_shard(c, path, rel, err, errlen);
     optout_shard_reader *r = optout_shard_open(path, 0, err, errlen);
     if (!r) return -1;
-    const char *rel = path + strlen(c->root) + 1;
     keyset *k = c->k;
     optout_shard_line line;
     optout_json_value v[5];
@@ -351,28 +420,7 @@ static int read_shard(walk_ctx *c, const char *path, char *err, size_t errlen) {
             k->unkeyed++;
             continue;
         }
-        int which = -1;
-        for (int i = 0; i < (c->tags ? 5 : 4) && which < 0; i++)
-            if (key_present(&v[i])) which = i;
-        if (which < 0) {
-            k->unkeyed++;
-            continue;
-        }
-        uint64_t h;
-        if (which == KEY_LINE) { /* a line number is a key within its shard only */
-            char buf[PATH_MAX + 32];
-            int n = snprintf(buf, sizeof buf, "%s\n%.*s", rel, (int)v[which].len, v[which].s);
-            h = hash64(buf, n > 0 && (size_t)n < sizeof buf ? (size_t)n : sizeof buf - 1, 'l');
-        } else {
-            k->by_url += which >= KEY_URL;
-            h = hash64(v[which].s, v[which].len, which >= KEY_URL ? 'u' : 'i');
-        }
-        if (!c->other) keyset_add(k, h);
-        else if (keyset_find(c->other, h) == c->other->n) {
-            size_t at = keyset_find(c->self, h);
-            if (at < c->self->n && !c->done[at]) emit(c, rel, v, which);
-            if (at < c->self->n) c->done[at] = 1;
-        }
+        key_doc(c, rel, v, 0);
     }
     optout_shard_close(r);
     return rc < 0 ? -1 : 0;
