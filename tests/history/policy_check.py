@@ -23,6 +23,16 @@ import datetime
 import re
 
 MAX_HOPS = 5
+
+
+def status_outcome(status):
+    """A capture's outcome from its HTTP status, as a fetch's: 2xx ok, other 3xx and 4xx
+    unavailable, 429, 5xx and anything else unreachable (redirects are resolved before this)."""
+    if 200 <= status < 300:
+        return "ok"
+    if 300 <= status < 500 and status != 429:
+        return "unavailable"
+    return "unreachable"
 POLICIES = ["current", "crawl", "cutoff", "strictest"]
 COVERAGES = ["same_crawl", "earlier", "none", "no_time"]
 

@@ -26,6 +26,9 @@ import glob, hashlib, http.server, json, os, re, shutil, signal, subprocess, sys
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support"))
 from optout_test import check, finish, run, skip  # noqa: E402
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from policy_check import status_outcome as outcome  # noqa: E402
+
 BIN, ROOT = sys.argv[1], sys.argv[2]
 SHARED = sys.argv[3] if len(sys.argv) > 3 else os.path.join(ROOT, "..", "shared")
 OPTOUT = os.path.join(BIN, "optout")
@@ -49,14 +52,6 @@ CRAWLS = truth["crawls"]
 
 
 # ---- the expected archive ----------------------------------------------------------------------
-
-def outcome(status):
-    if 200 <= status < 300:
-        return "ok"
-    if 300 <= status < 500 and status != 429:
-        return "unavailable"
-    return "unreachable"
-
 
 def stamp(t):
     import datetime

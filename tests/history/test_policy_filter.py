@@ -538,10 +538,6 @@ def warc_bodies(root):
     return bodies
 
 
-def outcome_of(status):
-    return "ok" if 200 <= status < 300 else "unavailable" if 300 <= status < 500 and status != 429 else "unreachable"
-
-
 def run_ccrobots(optout, root, shared, work):
     top10k = os.path.join(shared, "data", "robots-top10k")
     if not os.path.isdir(top10k):
@@ -563,7 +559,7 @@ def run_ccrobots(optout, root, shared, work):
     bodies = warc_bodies(os.path.join(cc, "crawl-data"))
     caps = []
     for c in truth["captures"]:
-        o = outcome_of(c["status"])
+        o = pc.status_outcome(c["status"])
         if c["redirect"]:
             o = "unavailable"  # never used: the target decides
         caps.append({"host": c["host"], "origin": "cc", "scheme": c["scheme"], "crawl": c["crawl"],

@@ -25,6 +25,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "support"))
 sys.path.insert(0, HERE)
 from optout_test import check, finish, run, skip  # noqa: E402
+from policy_check import status_outcome as outcome  # noqa: E402
 from wayback_server import WaybackServer, digest_of, group_of  # noqa: E402
 
 BIN, ROOT = sys.argv[1], sys.argv[2]
@@ -95,14 +96,6 @@ FAULTS = {"malformed": {d}, "cdx_status": {e: [429, 429, 429], f: [503]},
           "body_404": {digest_of(REAL[g])}, "cut_once": {digest_of(REAL[h])}, "cut_always": {digest_of(REAL[i])}}
 FROM, TO = 2008, 2016
 TIMING = "2,100,1500"  # blocks of 2 hosts, backoff 100 ms, the pause after three 429s 1.5 s
-
-
-def outcome(status):
-    if 200 <= status < 300:
-        return "ok"
-    if 300 <= status < 500 and status != 429:
-        return "unavailable"
-    return "unreachable"
 
 
 def stamp(ts):
