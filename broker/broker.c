@@ -130,8 +130,9 @@ void broker_worker_outcome(struct broker *b, long w, size_t task, int ok) {
 /* ---- messages ----------------------------------------------------------------------------- */
 
 /* A dead worker's entry that no task still names (a task leased to it was failed or requeued when
- * it died; an accepted one names it until published, for its ACK), for a worker that joins: a fleet whose workers come and go for days keeps a table the
- * size of the fleet, not of every connection it ever saw. -1 when there is none. */
+ * it died; an accepted one names it until published, for its ACK), for a worker that joins: a
+ * fleet whose workers come and go for days keeps a table the size of the fleet, not of every
+ * connection it ever saw. -1 when there is none. */
 static long reusable_worker_slot(const struct broker *b) {
     for (size_t w = 0; w < b->worker_count; w++) {
         if (b->workers[w].alive) continue;
