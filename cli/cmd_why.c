@@ -96,12 +96,7 @@ struct items {
 };
 
 static struct item *push(struct items *s) {
-    if (s->n == s->cap) {
-        s->cap = s->cap ? s->cap * 2 : 256;
-        struct item *nv = realloc(s->v, s->cap * sizeof *nv);
-        if (!nv) optout_oom("the list of documents asked about");
-        s->v = nv;
-    }
+    s->v = optout_grow(s->v, s->n, &s->cap, sizeof *s->v, 256, "the list of documents asked about");
     struct item *it = &s->v[s->n++];
     memset(it, 0, sizeof *it);
     return it;
@@ -130,12 +125,7 @@ static int on_doc(const optout_why_doc *d, void *arg) {
         char *copy = optout_malloc(d->url_len + 1);
         memcpy(copy, d->url, d->url_len);
         copy[d->url_len] = '\0';
-        if (c->owned_n == c->owned_cap) {
-            c->owned_cap = c->owned_cap ? c->owned_cap * 2 : 16;
-            char **no = realloc(c->owned, c->owned_cap * sizeof *no);
-            if (!no) optout_oom("the URLs asked about");
-            c->owned = no;
-        }
+        c->owned = optout_grow(c->owned, c->owned_n, &c->owned_cap, sizeof *c->owned, 16, "the URLs asked about");
         c->owned[c->owned_n++] = copy;
         it->url = copy;
         it->len = d->url_len;

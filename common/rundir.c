@@ -187,12 +187,7 @@ static int add_match(expander *x, char *path, char *name, const struct stat *st)
         x->failed = 1;
         return -1;
     }
-    if (x->n == x->cap) {
-        x->cap = x->cap ? x->cap * 2 : 64;
-        match *nv = realloc(x->v, x->cap * sizeof *nv);
-        if (!nv) optout_oom("the input list");
-        x->v = nv;
-    }
+    x->v = optout_grow(x->v, x->n, &x->cap, sizeof *x->v, 64, "the input list");
     x->v[x->n++] = (match){path, name, (uint64_t)st->st_size, mtime_ns_of(st), x->pattern_index};
     return 0;
 }
@@ -247,12 +242,7 @@ static int list_dir(expander *x, const char *path, char ***names, size_t *count)
             break;
         }
         if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0) continue;
-        if (*count == cap) {
-            cap = cap ? cap * 2 : 32;
-            char **nn = realloc(*names, cap * sizeof *nn);
-            if (!nn) optout_oom("a directory listing");
-            *names = nn;
-        }
+        *names = optout_grow(*names, *count, &cap, sizeof **names, 32, "a directory listing");
         (*names)[(*count)++] = xstrdup(e->d_name);
     }
     closedir(d);
@@ -826,12 +816,7 @@ static int reader_open(plan_reader *r, const char *dir, char *err, size_t errlen
                 break;
             }
             *sp = '\0';
-            if (r->nopts == cap) {
-                cap = cap ? cap * 2 : 16;
-                optout_plan_option *no = realloc(r->opts, cap * sizeof *no);
-                if (!no) optout_oom("the plan\'s options");
-                r->opts = no;
-            }
+            r->opts = optout_grow(r->opts, r->nopts, &cap, sizeof *r->opts, 16, "the plan's options");
             r->opts[r->nopts++] = (optout_plan_option){xstrdup(name), xstrdup(sp + 1), NULL};
             *sp = ' ';
             size_t n = strlen(r->line);
@@ -974,12 +959,8 @@ int optout_plan_read(const char *dir, optout_plan *out, char *err, size_t errlen
             rc = -1;
             break;
         }
-        if (inputs->count == cap) {
-            cap = cap ? cap * 2 : 64;
-            optout_input *ni = realloc(inputs->items, cap * sizeof *ni);
-            if (!ni) optout_oom("the plan's input list");
-            inputs->items = ni;
-        }
+        inputs->items = optout_grow(inputs->items, inputs->count, &cap, sizeof *inputs->items, 64,
+                                    "the plan's input list");
         in.output_name = xstrdup(f[3]);
         in.path = xstrdup(f[4]);
         inputs->items[inputs->count++] = in;

@@ -28,6 +28,15 @@ void *optout_malloc(size_t size) {
     return p;
 }
 
+void *optout_grow(void *v, size_t n, size_t *cap, size_t elem, size_t first, const char *what) {
+    if (n < *cap) return v;
+    size_t c = *cap ? *cap * 2 : first;
+    if (c <= n || c > SIZE_MAX / elem) optout_oom(what);
+    void *nv = realloc(v, c * elem);
+    if (!nv) optout_oom(what);
+    *cap = c;
+    return nv;
+}
 
 int optout_parse_u64(const char *s, size_t len, uint64_t max, uint64_t *out) {
     if (len == 0) return -1;

@@ -37,6 +37,10 @@ __attribute__((format(printf, 3, 0))) void optout_set_errv(char *err, size_t err
  * allocates by other means (realloc, a library's constructor). */
 _Noreturn void optout_oom(const char *what);
 void *optout_malloc(size_t size);
+/* The growth of an array that must not fail: room for one more element after the n in v. When n
+ * reaches *cap, *cap doubles (from `first`) and v is reallocated; out of memory (or a size that
+ * overflows) ends in optout_oom(what). Returns v, moved or not: `v = optout_grow(v, n, &cap, ...)`. */
+void *optout_grow(void *v, size_t n, size_t *cap, size_t elem, size_t first, const char *what);
 
 /* The one strict decimal digit parser (files, and parse.h's option values): s[0..len) must be
  * ASCII digits only (no sign, blank or base prefix; leading zeros allowed), at least one, with a
