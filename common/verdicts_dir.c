@@ -62,12 +62,12 @@ optout_verdicts *optout_verdicts_open_dir(const char *dir, const optout_agents *
                                           size_t max_cached, char *err, size_t errlen) {
     struct dir_source *v = calloc(1, sizeof *v);
     if (!v) {
-        snprintf(err, errlen, "out of memory");
+        optout_set_err(err, errlen, "out of memory");
         return NULL;
     }
     v->base.ops = &DIR_OPS;
     if (!(v->dir = strdup(dir)) || !(v->hosts = optout_strmap_new())) {
-        snprintf(err, errlen, "out of memory");
+        optout_set_err(err, errlen, "out of memory");
         dir_free(&v->base);
         return NULL;
     }
@@ -76,7 +76,7 @@ optout_verdicts *optout_verdicts_open_dir(const char *dir, const optout_agents *
     v->max_cached = max_cached ? max_cached : 65536;
     v->compiled = calloc(v->max_cached, sizeof *v->compiled);
     if (!v->compiled) {
-        snprintf(err, errlen, "out of memory");
+        optout_set_err(err, errlen, "out of memory");
         dir_free(&v->base);
         return NULL;
     }
@@ -124,7 +124,7 @@ static int dir_lookup(optout_verdicts *base, const char *host, size_t len, optou
         size_t blen;
         char *body = optout_read_file(path, ROBOTS_DIR_FILE_MAX, &blen);
         if (!body) {
-            snprintf(err, errlen, "robots.txt of %.*s: %s: %s", (int)len, host, path, strerror(errno));
+            optout_set_err(err, errlen, "robots.txt of %.*s: %s: %s", (int)len, host, path, strerror(errno));
             return -1;
         }
         h->rules = optout_robots_compile(body, blen, v->agents, v->mode);
@@ -134,7 +134,7 @@ static int dir_lookup(optout_verdicts *base, const char *host, size_t len, optou
         }
         free(body);
         if (!h->rules) {
-            snprintf(err, errlen, "robots.txt of %.*s: %s", (int)len, host, strerror(errno));
+            optout_set_err(err, errlen, "robots.txt of %.*s: %s", (int)len, host, strerror(errno));
             return -1;
         }
         if (v->compiled_count == v->max_cached) evict_one(v);

@@ -140,7 +140,7 @@ static int read_options(optout_why *w, const optout_plan *p, const char *plan, c
         } else if (strcmp(name, "granularity") == 0) {
             optout_granularity g;
             if (optout_granularity_parse(value, &g) != 0) {
-                snprintf(err, errlen, "%s: unknown granularity \"%s\"", plan, value);
+                optout_set_err(err, errlen, "%s: unknown granularity \"%s\"", plan, value);
                 rc = -1;
                 break;
             }
@@ -162,18 +162,18 @@ static int read_options(optout_why *w, const optout_plan *p, const char *plan, c
         }
     }
     if (!have_agents || !agents[0]) {
-        snprintf(err, errlen, "%s records no agent list (option agents): cannot say which agents the run decided for",
-                 plan);
+        optout_set_err(err, errlen,
+                       "%s records no agent list (option agents): cannot say which agents the run decided for", plan);
         return -1;
     }
     if (optout_robots_mode_parse(mode, &w->cfg.mode) != 0) {
-        snprintf(err, errlen, "%s: unknown mode \"%s\"", plan, mode);
+        optout_set_err(err, errlen, "%s: unknown mode \"%s\"", plan, mode);
         rc = -1;
     } else if (optout_hostkey_mode_parse(host_key, &w->cfg.host_key) != 0) {
-        snprintf(err, errlen, "%s: unknown host-key \"%s\"", plan, host_key);
+        optout_set_err(err, errlen, "%s: unknown host-key \"%s\"", plan, host_key);
         rc = -1;
     } else if (strcmp(unreachable, "keep") != 0 && strcmp(unreachable, "disallow") != 0) {
-        snprintf(err, errlen, "%s: unknown unreachable policy \"%s\"", plan, unreachable);
+        optout_set_err(err, errlen, "%s: unknown unreachable policy \"%s\"", plan, unreachable);
         rc = -1;
     }
     w->cfg.unreachable_disallows = strcmp(unreachable, "disallow") == 0;
@@ -183,14 +183,15 @@ static int read_options(optout_why *w, const optout_plan *p, const char *plan, c
 /* The plan writes the agents joined by ','. */
 static int parse_agents(optout_why *w, const char *plan, const char *list, char *err, size_t errlen) {
     if (!(w->agents = optout_agents_new())) {
-        snprintf(err, errlen, "out of memory");
+        optout_set_err(err, errlen, "out of memory");
         return -1;
     }
     for (const char *p = list;;) {
         const char *comma = strchr(p, ',');
         size_t n = comma ? (size_t)(comma - p) : strlen(p);
         if (optout_agents_add(w->agents, p, n) != 0) {
-            snprintf(err, errlen, "%s: agent \"%.*s\" of the plan's agent list: %s", plan, (int)n, p, strerror(errno));
+            optout_set_err(err, errlen, "%s: agent \"%.*s\" of the plan's agent list: %s", plan, (int)n, p,
+                           strerror(errno));
             return -1;
         }
         if (!comma) break;
@@ -202,7 +203,7 @@ static int parse_agents(optout_why *w, const char *plan, const char *list, char 
 optout_why *optout_why_open(const char *dir, char *err, size_t errlen) {
     optout_why *w = calloc(1, sizeof *w);
     if (!w) {
-        snprintf(err, errlen, "out of memory");
+        optout_set_err(err, errlen, "out of memory");
         return NULL;
     }
     w->dir = xstrdup(dir);
@@ -219,16 +220,16 @@ optout_why *optout_why_open(const char *dir, char *err, size_t errlen) {
     snprintf(plan, sizeof plan, "%s/plan", dir);
     struct stat st;
     if (stat(dir, &st) != 0) {
-        snprintf(err, errlen, "run directory %s: %s", dir, strerror(errno));
+        optout_set_err(err, errlen, "run directory %s: %s", dir, strerror(errno));
         goto fail;
     }
     if (!S_ISDIR(st.st_mode)) {
-        snprintf(err, errlen, "run directory %s: not a directory", dir);
+        optout_set_err(err, errlen, "run directory %s: not a directory", dir);
         goto fail;
     }
     if (stat(plan, &st) != 0) {
-        snprintf(err, errlen, "%s has no plan (%s: %s): not a run directory, or a run that never started", dir, plan,
-                 strerror(errno));
+        optout_set_err(err, errlen, "%s has no plan (%s: %s): not a run directory, or a run that never started", dir,
+                       plan, strerror(errno));
         goto fail;
     }
     optout_plan p;
@@ -240,18 +241,19 @@ optout_why *optout_why_open(const char *dir, char *err, size_t errlen) {
     if (orc != 0 || parse_agents(w, plan, agents, err, errlen) != 0) goto fail;
     if (!(w->records = optout_strmap_new()) ||
         !(w->cache = calloc(OPTOUT_HOSTKEY_CACHE, sizeof *w->cache))) {
-        snprintf(err, errlen, "out of memory");
+        optout_set_err(err, errlen, "out of memory");
         goto fail;
     }
     if (w->robots_dir[0]) {
         int missing = stat(w->robots_dir, &st) != 0;
         if (missing || !S_ISDIR(st.st_mode)) {
-            snprintf(err, errlen, "the robots directory the run used (%s, option robots-dir of %s) is missing: %s",
-                     w->robots_dir, plan, missing ? strerror(errno) : "not a directory");
+            optout_set_err(err, errlen,
+                           "the robots directory the run used (%s, option robots-dir of %s) is missing: %s",
+                           w->robots_dir, plan, missing ? strerror(errno) : "not a directory");
             goto fail;
         }
         if (!(w->dir_files = optout_strmap_new())) {
-            snprintf(err, errlen, "out of memory");
+            optout_set_err(err, errlen, "out of memory");
             goto fail;
         }
         if (robots_dir_scan(w->robots_dir, w->dir_files, sizeof(struct robots_dir_host), err, errlen) < 0) goto fail;
@@ -261,10 +263,10 @@ optout_why *optout_why_open(const char *dir, char *err, size_t errlen) {
         w->archive = optout_malloc(strlen(dir) + 8);
         sprintf(w->archive, "%s/robots", dir);
         if (stat(w->archive, &st) != 0 || !S_ISDIR(st.st_mode)) {
-            snprintf(err, errlen,
-                     "%s: no fetch archive (the plan has no robots-dir, so the run fetched robots.txt into it; "
-                     "has its fetch stage run?)",
-                     w->archive);
+            optout_set_err(err, errlen,
+                           "%s: no fetch archive (the plan has no robots-dir, so the run fetched robots.txt into it; "
+                           "has its fetch stage run?)",
+                           w->archive);
             goto fail;
         }
         w->verdicts = optout_verdicts_open_archive(w->archive, w->agents, w->cfg.mode, 0, err, errlen);
@@ -343,7 +345,7 @@ static int load_dir_index(optout_why *w, char *err, size_t errlen) {
     FILE *f = fopen(path, "re");
     if (!f) {
         if (errno == ENOENT) return 0;
-        snprintf(err, errlen, "%s: %s", path, strerror(errno));
+        optout_set_err(err, errlen, "%s: %s", path, strerror(errno));
         return -1;
     }
     char *line = NULL;
@@ -393,7 +395,7 @@ static int load_dir_index(optout_why *w, char *err, size_t errlen) {
     free(line);
     fclose(f);
     if (bad) {
-        snprintf(err, errlen, "%s: read error", path);
+        optout_set_err(err, errlen, "%s: read error", path);
         return -1;
     }
     return 0;
@@ -408,7 +410,7 @@ static int load_records(optout_why *w, const char *const *hosts, const size_t *l
         struct record *x = calloc(1, sizeof *x);
         if (!x || optout_strmap_put(w->records, hosts[i], lens[i], x, NULL) != 0) {
             free(x);
-            snprintf(err, errlen, "out of memory");
+            optout_set_err(err, errlen, "out of memory");
             return -1;
         }
         x->pub.status = -1;
@@ -429,7 +431,8 @@ static int load_records(optout_why *w, const char *const *hosts, const size_t *l
                 snprintf(path, sizeof path, "%s/%s", w->robots_dir, h->file);
                 struct stat st;
                 if (stat(path, &st) != 0 || optout_sha256_file(path, hex) != 0) {
-                    snprintf(err, errlen, "robots.txt of %.*s: %s: %s", (int)lens[i], hosts[i], path, strerror(errno));
+                    optout_set_err(err, errlen, "robots.txt of %.*s: %s: %s", (int)lens[i], hosts[i], path,
+                                   strerror(errno));
                     return -1;
                 }
                 free(x->file);
@@ -453,7 +456,7 @@ static int load_records(optout_why *w, const char *const *hosts, const size_t *l
         char aerr[1024];
         long got = optout_archive_scan(w->archive, 0, visit_archive, &l, NULL, aerr, sizeof aerr);
         if (got < 0 && l.pending != 0) {
-            snprintf(err, errlen, "%s", aerr);
+            optout_set_err(err, errlen, "%s", aerr);
             return -1;
         }
     }
@@ -522,7 +525,7 @@ static int explain_chunk(optout_why *w, const char *const *urls, const size_t *l
             int found = optout_verdicts_lookup(w->verdicts, keys[i].key, keys[i].len, &v, err, errlen);
             if (found < 0) return -1;
             if (found == 0) { /* directory and archive sources answer every host */
-                snprintf(err, errlen, "no robots.txt record for host %s", keys[i].key);
+                optout_set_err(err, errlen, "no robots.txt record for host %s", keys[i].key);
                 return -1;
             }
             a.outcome = v.outcome;
@@ -554,7 +557,7 @@ static int explain_chunk(optout_why *w, const char *const *urls, const size_t *l
         }
         a.removed = a.disallowed_count > 0 || a.override == OPTOUT_OVERRIDE_REMOVE;
         if (fn(&a, base + i, arg) != 0) {
-            snprintf(err, errlen, "stopped");
+            optout_set_err(err, errlen, "stopped");
             return -1;
         }
     }
@@ -570,7 +573,7 @@ int optout_why_explain(optout_why *w, const char *const *urls, const size_t *len
     size_t *hlens = malloc(chunk * sizeof *hlens);
     int rc = 0;
     if (!keys || !hosts || !hlens) {
-        snprintf(err, errlen, "out of memory");
+        optout_set_err(err, errlen, "out of memory");
         rc = -1;
     }
     for (size_t at = 0; rc == 0 && at < count; at += chunk) {
@@ -617,14 +620,14 @@ int optout_why_find_ids(optout_why *w, const char *const *ids, size_t count, int
     size_t url_cap = 0, id_cap = 0, remaining = 0;
     int rc = -1, prefilter = count <= PREFILTER_MAX_IDS;
     if (!want || !seen || !needles || !nlens) {
-        snprintf(err, errlen, "out of memory");
+        optout_set_err(err, errlen, "out of memory");
         goto out;
     }
     for (size_t i = 0; i < count; i++) {
         size_t n = strlen(ids[i]);
         if (optout_strmap_get(want, ids[i], n)) continue; /* asked twice: answered once */
         if (optout_strmap_put(want, ids[i], n, (void *)(uintptr_t)(i + 1), NULL) != 0) {
-            snprintf(err, errlen, "out of memory");
+            optout_set_err(err, errlen, "out of memory");
             goto out;
         }
         remaining++;
@@ -643,7 +646,7 @@ int optout_why_find_ids(optout_why *w, const char *const *ids, size_t count, int
                                     .prefilter_count = prefilter ? count : 0};
         optout_docsource *src = optout_docsource_open(in->path, &so, serr, sizeof serr);
         if (!src) {
-            snprintf(err, errlen, "input %s of the run: %s", in->path, serr);
+            optout_set_err(err, errlen, "input %s of the run: %s", in->path, serr);
             rc = -1;
             break;
         }
@@ -685,7 +688,7 @@ int optout_why_find_ids(optout_why *w, const char *const *ids, size_t count, int
                 if (date->present && date->is_string) d.date = date->s, d.date_len = date->len;
                 if (seen[i]++ == 0) remaining--;
                 if (fn(&d, arg) != 0) {
-                    snprintf(err, errlen, "stopped");
+                    optout_set_err(err, errlen, "stopped");
                     rc = -1;
                     stop = 1;
                 }
@@ -693,7 +696,7 @@ int optout_why_find_ids(optout_why *w, const char *const *ids, size_t count, int
             }
         }
         if (!stop && got < 0 && rc == 0) {
-            snprintf(err, errlen, "input %s of the run: %s", in->path, serr);
+            optout_set_err(err, errlen, "input %s of the run: %s", in->path, serr);
             rc = -1;
         }
         optout_docsource_close(src);
