@@ -210,9 +210,8 @@ static void free_replies(redisReply **replies, size_t n) {
 /* ---- the source ------------------------------------------------------------------------------ */
 
 struct entry {
-    optout_robots *rules; /* ok: compiled set, NULL once evicted (fetched again when asked for) */
-    uint8_t outcome;      /* optout_outcome */
-    uint8_t visited;      /* clock bit */
+    struct verdicts_compiled cs; /* ok: compiled set, NULL once evicted (fetched again when asked for) */
+    uint8_t outcome;             /* optout_outcome */
 };
 
 struct meta {
@@ -238,8 +237,7 @@ struct redis_source {
     optout_outcome absent_outcome; /* else what a host without a record answers */
     optout_strmap *hosts;
     size_t max_entries;
-    struct entry **compiled; /* ring of entries holding compiled rules */
-    size_t compiled_count, max_cached, hand;
+    struct verdicts_clock clock; /* the entries holding compiled rules */
     char *key; /* PREFIX "h:" HOST, grown as needed */
     size_t key_cap;
     ZSTD_DCtx *dctx; /* compressed bodies (REDIS_ZSTD_FLAG) */
@@ -252,7 +250,7 @@ static const struct verdicts_ops REDIS_OPS;
 static void entry_free(void *p) {
     struct entry *e = p;
     if (!e) return;
-    optout_robots_free(e->rules);
+    optout_robots_free(e->cs.rules);
     free(e);
 }
 
@@ -265,7 +263,7 @@ static void redis_free(optout_verdicts *base) {
     struct redis_source *v = (struct redis_source *)base;
     drop_connection(v);
     optout_strmap_free(v->hosts, entry_free);
-    free(v->compiled);
+    verdicts_clock_free(&v->clock);
     wipe(v->password);
     free(v->password);
     free(v->user);
@@ -454,39 +452,20 @@ static int fetch(struct redis_source *v, const char *const *hosts, const size_t 
     }
 }
 
-static void evict_one(struct redis_source *v) {
-    for (;;) {
-        struct entry *e = v->compiled[v->hand];
-        if (e->visited) {
-            e->visited = 0;
-            v->hand = (v->hand + 1) % v->max_cached;
-            continue;
-        }
-        optout_robots_free(e->rules);
-        e->rules = NULL;
-        v->compiled[v->hand] = v->compiled[--v->compiled_count];
-        v->compiled[v->compiled_count] = NULL;
-        if (v->hand >= v->compiled_count) v->hand = 0;
-        return;
-    }
-}
-
 /* Drops every entry (the map is full of hosts met once). -1 when out of memory. */
 static int reset_cache(struct redis_source *v) {
     optout_strmap *fresh = optout_strmap_new();
     if (!fresh) return -1;
     optout_strmap_free(v->hosts, entry_free);
     v->hosts = fresh;
-    memset(v->compiled, 0, v->max_cached * sizeof *v->compiled);
-    v->compiled_count = 0;
-    v->hand = 0;
+    verdicts_clock_forget(&v->clock);
     return 0;
 }
 
 /* The cached answer for host: the entry when it can answer without Redis, else NULL. */
 static struct entry *cached(struct redis_source *v, const char *host, size_t len) {
     struct entry *e = optout_strmap_get(v->hosts, host, len);
-    return e && (e->outcome != OPTOUT_OUTCOME_OK || e->rules) ? e : NULL;
+    return e && (e->outcome != OPTOUT_OUTCOME_OK || e->cs.rules) ? e : NULL;
 }
 
 /* Turns one GET reply (with the store's completeness) into a cached entry.
@@ -572,7 +551,7 @@ static int absorb(struct redis_source *v, const char *host, size_t len, const re
     }
 
     struct entry *e = optout_strmap_get(v->hosts, host, len);
-    if (e && (e->outcome != OPTOUT_OUTCOME_OK || e->rules)) { /* a duplicate within one prefetch */
+    if (e && (e->outcome != OPTOUT_OUTCOME_OK || e->cs.rules)) { /* a duplicate within one prefetch */
         *out = e;
         return 1;
     }
@@ -595,11 +574,10 @@ static int absorb(struct redis_source *v, const char *host, size_t len, const re
             optout_set_err(err, errlen, "robots.txt of %.*s: %s", (int)len, host, strerror(errno));
             return -1;
         }
-        if (v->compiled_count == v->max_cached) evict_one(v);
-        e->rules = rules;
-        v->compiled[v->compiled_count++] = e;
+        e->cs.rules = rules;
+        verdicts_clock_add(&v->clock, &e->cs);
     }
-    e->visited = 1;
+    e->cs.visited = 1;
     *out = e;
     return 1;
 }
@@ -620,9 +598,9 @@ static int redis_lookup(optout_verdicts *base, const char *host, size_t len, opt
         freeReplyObject(r);
         if (rc <= 0) return rc;
     }
-    e->visited = 1;
+    e->cs.visited = 1;
     out->outcome = (optout_outcome)e->outcome;
-    out->rules = e->rules;
+    out->rules = e->cs.rules;
     return 1;
 }
 
@@ -667,15 +645,14 @@ optout_verdicts *optout_verdicts_open_redis(const char *endpoint, const char *us
     v->base.ops = &REDIS_OPS;
     v->agents = agents;
     v->mode = mode;
-    v->max_cached = max_cached ? max_cached : 65536;
-    v->max_entries = v->max_cached > (SIZE_MAX - 1024) / REDIS_ENTRIES_PER_SET
-                         ? SIZE_MAX
-                         : v->max_cached * REDIS_ENTRIES_PER_SET + 1024;
+    size_t max_sets = max_cached ? max_cached : 65536;
+    v->max_entries = max_sets > (SIZE_MAX - 1024) / REDIS_ENTRIES_PER_SET ? SIZE_MAX
+                                                                           : max_sets * REDIS_ENTRIES_PER_SET + 1024;
     v->prefix_len = strlen(prefix);
     if (!(v->endpoint = strdup(endpoint)) || !(v->prefix = strdup(prefix)) ||
         (user && !(v->user = strdup(user))) || (password && !(v->password = strdup(password))) ||
         !(v->hosts = optout_strmap_new()) ||
-        !(v->compiled = calloc(v->max_cached, sizeof *v->compiled))) {
+        verdicts_clock_init(&v->clock, max_sets) != 0) {
         optout_set_err(err, errlen, "out of memory");
         redis_free(&v->base);
         return NULL;
