@@ -204,7 +204,7 @@ static int apply_input(const struct apply_job *j, const optout_input *x, optout_
     snprintf(removed_path, sizeof removed_path, "%s/%s", j->removed ? j->removed : "", name);
     struct stat st;
     if (!j->from_corpus && (stat(x->path, &st) != 0 || (uint64_t)st.st_size != x->size ||
-                            (int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec != x->mtime_ns)) {
+                            optout_mtime_ns(&st) != x->mtime_ns)) {
         optout_log(LOG_ERR, "%s: %s since the tag run", x->path, errno == ENOENT ? "gone" : "changed");
         return -1;
     }

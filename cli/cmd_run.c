@@ -78,11 +78,6 @@ static int exit_code_of(int status) {
     return OPTOUT_EXIT_FAILURE;
 }
 
-static void sleep_ms(long ms) {
-    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-    nanosleep(&ts, NULL);
-}
-
 /* Stops processes: SIGTERM, then SIGKILL after `grace_ms`. */
 static void stop_all(pid_t *pids, size_t n, long grace_ms) {
     for (size_t i = 0; i < n; i++)
@@ -95,7 +90,7 @@ static void stop_all(pid_t *pids, size_t n, long grace_ms) {
             else left = 1;
         }
         if (!left) return;
-        sleep_ms(10);
+        optout_sleep_ms(10);
     }
     for (size_t i = 0; i < n; i++)
         if (pids[i] > 0) {
@@ -127,7 +122,7 @@ static pid_t start_redis(const char *dir, const char *sock) {
     unlink(sock);
     pid_t pid = spawn(argv);
     struct stat st;
-    for (int i = 0; pid > 0 && i < 100 && stat(sock, &st) != 0; i++) sleep_ms(50);
+    for (int i = 0; pid > 0 && i < 100 && stat(sock, &st) != 0; i++) optout_sleep_ms(50);
     if (pid > 0 && stat(sock, &st) != 0) {
         optout_log(LOG_ERR, "redis-server did not start (see %s/redis.log)", dir);
         kill(pid, SIGKILL);
@@ -388,7 +383,7 @@ static int run_supervise(struct run *r) {
             if (cli_broker_status(status_sock, 300, text, sizeof text) == 0 && r->progress)
                 progress_update(r->progress, text);
         }
-        sleep_ms(20);
+        optout_sleep_ms(20);
     }
     if (status_sock) zmq_close(status_sock);
     if (zctx) zmq_ctx_term(zctx);

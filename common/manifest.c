@@ -43,10 +43,6 @@ static char *path_join(const char *a, const char *b) {
     return p;
 }
 
-static int64_t mtime_ns_of(const struct stat *st) {
-    return (int64_t)st->st_mtim.tv_sec * 1000000000 + st->st_mtim.tv_nsec;
-}
-
 /* Valid UTF-8 without control characters: what a path or value must be to go into the JSON. */
 static int text_ok(const char *s) {
     const unsigned char *p = (const unsigned char *)s;
@@ -211,7 +207,7 @@ static int walk(const char *dir, const char *rel, int recursive, int (*accept)(c
                 return -1;
             }
             f->size = (uint64_t)st.st_size;
-            f->mtime_ns = mtime_ns_of(&st);
+            f->mtime_ns = optout_mtime_ns(&st);
             continue; /* crel, cabs owned by the list */
         }
         free(crel);
@@ -243,7 +239,7 @@ static int list_outputs(const char *dir, struct files *out, char *err, size_t er
             return -1;
         }
         f->size = (uint64_t)st.st_size;
-        f->mtime_ns = mtime_ns_of(&st);
+        f->mtime_ns = optout_mtime_ns(&st);
     }
     qsort(out->v, out->n, sizeof *out->v, cmp_file_rel);
     return 0;
@@ -287,7 +283,7 @@ static int dir_digest(const char *path, int64_t hash_limit, unsigned jobs, struc
             break;
         }
         f->size = (uint64_t)st.st_size;
-        f->mtime_ns = mtime_ns_of(&st);
+        f->mtime_ns = optout_mtime_ns(&st);
         d->files++;
         d->size += f->size;
         if (f->mtime_ns > d->mtime_ns) d->mtime_ns = f->mtime_ns;
@@ -372,7 +368,7 @@ static int add_file_input(struct files *l, const char *role, const char *given, 
         return -1;
     }
     f->size = (uint64_t)st.st_size;
-    f->mtime_ns = mtime_ns_of(&st);
+    f->mtime_ns = optout_mtime_ns(&st);
     return 0;
 }
 
@@ -869,10 +865,10 @@ static int verify_inputs(const struct jv *inputs, unsigned jobs, struct verifier
             problem(v, "input", path, "size %lld, manifest says %" PRId64, (long long)st.st_size, size);
             continue;
         }
-        if (mtime_ns_of(&st) != mtime) {
+        if (optout_mtime_ns(&st) != mtime) {
             char now_text[64], then_text[64];
             problem(v, "input", path, "mtime %s, manifest says %s (modified or touched)",
-                    optout_format_time_ns(mtime_ns_of(&st), now_text, sizeof now_text),
+                    optout_format_time_ns(optout_mtime_ns(&st), now_text, sizeof now_text),
                     optout_format_time_ns(mtime, then_text, sizeof then_text));
             continue;
         }

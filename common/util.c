@@ -170,6 +170,23 @@ void optout_set_err(char *err, size_t errlen, const char *fmt, ...) {
     va_end(ap);
 }
 
+void optout_sleep_ms(long ms) {
+    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+    while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
+    }
+}
+
+int64_t optout_mtime_ns(const struct stat *st) {
+    return (int64_t)st->st_mtim.tv_sec * 1000000000 + st->st_mtim.tv_nsec;
+}
+
+char *optout_strdup(const char *s) {
+    size_t n = strlen(s ? s : "") + 1;
+    char *p = optout_malloc(n);
+    memcpy(p, s ? s : "", n);
+    return p;
+}
+
 int64_t optout_now_ms(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);

@@ -423,12 +423,6 @@ static int round_trip(struct redis_source *v, const char *const *hosts, const si
     return rc;
 }
 
-static void sleep_ms(long ms) {
-    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-    while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
-    }
-}
-
 /* round_trip() with reconnects and backoff. 0, or -1 with err (what: the host(s), for messages). */
 static int fetch(struct redis_source *v, const char *const *hosts, const size_t *lens, size_t n, redisReply **replies,
                  struct meta *m, const char *what, char *err, size_t errlen) {
@@ -448,7 +442,7 @@ static int fetch(struct redis_source *v, const char *const *hosts, const size_t 
         /* a dropped idle connection is routine: only a reconnect that fails too is worth a warning */
         optout_log(attempt == 1 ? LOG_DEBUG : LOG_WARNING, "%s; reconnecting in %ld ms (attempt %d of %d)", last,
                    delay, attempt + 1, REDIS_ATTEMPTS);
-        if (delay) sleep_ms(delay);
+        if (delay) optout_sleep_ms(delay);
     }
 }
 

@@ -48,13 +48,6 @@ struct optout_why {
     char domain[OPTOUT_HOSTKEY_MAX];
 };
 
-static char *xstrdup(const char *s) {
-    size_t n = strlen(s ? s : "") + 1;
-    char *p = optout_malloc(n);
-    memcpy(p, s ? s : "", n);
-    return p;
-}
-
 static void record_free(void *p) {
     struct record *r = p;
     if (!r) return;
@@ -127,16 +120,16 @@ static int read_options(optout_why *w, const optout_plan *p, const char *plan, c
             snprintf(unreachable, sizeof unreachable, "%s", value);
         } else if (strcmp(name, "robots-dir") == 0) {
             free(w->robots_dir);
-            w->robots_dir = xstrdup(value);
+            w->robots_dir = optout_strdup(value);
         } else if (strcmp(name, "top-en") == 0) {
             free(w->top_en);
-            w->top_en = xstrdup(value);
+            w->top_en = optout_strdup(value);
         } else if (strcmp(name, "top-intl") == 0) {
             free(w->top_intl);
-            w->top_intl = xstrdup(value);
+            w->top_intl = optout_strdup(value);
         } else if (strcmp(name, "hosts") == 0) {
             free(w->hosts);
-            w->hosts = xstrdup(value);
+            w->hosts = optout_strdup(value);
         } else if (strcmp(name, "granularity") == 0) {
             optout_granularity g;
             if (optout_granularity_parse(value, &g) != 0) {
@@ -147,10 +140,10 @@ static int read_options(optout_why *w, const optout_plan *p, const char *plan, c
             w->policy.granularity = g;
         } else if (strcmp(name, "keep-hosts") == 0) {
             free(w->keep_hosts);
-            w->keep_hosts = xstrdup(value);
+            w->keep_hosts = optout_strdup(value);
         } else if (strcmp(name, "remove-hosts") == 0) {
             free(w->remove_hosts);
-            w->remove_hosts = xstrdup(value);
+            w->remove_hosts = optout_strdup(value);
         } else if (strcmp(name, "overrides-sha256") == 0) {
             continue; /* the lists' content, checked by the broker on resume */
         } else if (!known_option(name, value)) {
@@ -206,15 +199,15 @@ optout_why *optout_why_open(const char *dir, char *err, size_t errlen) {
         optout_set_err(err, errlen, "out of memory");
         return NULL;
     }
-    w->dir = xstrdup(dir);
-    w->robots_dir = xstrdup("");
-    w->archive = xstrdup("");
-    w->top_en = xstrdup("");
-    w->top_intl = xstrdup("");
-    w->hosts = xstrdup("");
-    w->unknown = xstrdup("");
-    w->keep_hosts = xstrdup("");
-    w->remove_hosts = xstrdup("");
+    w->dir = optout_strdup(dir);
+    w->robots_dir = optout_strdup("");
+    w->archive = optout_strdup("");
+    w->top_en = optout_strdup("");
+    w->top_intl = optout_strdup("");
+    w->hosts = optout_strdup("");
+    w->unknown = optout_strdup("");
+    w->keep_hosts = optout_strdup("");
+    w->remove_hosts = optout_strdup("");
     char plan[4200];
     char *agents = optout_malloc(16384);
     snprintf(plan, sizeof plan, "%s/plan", dir);
@@ -324,11 +317,11 @@ static int visit_archive(const optout_archive_record *rec, void *arg) {
     free(x->sha256);
     free(x->final_url);
     free(x->error);
-    x->where = xstrdup(where);
-    x->fetched_at = xstrdup(when);
-    x->sha256 = xstrdup(r->sha256);
-    x->final_url = xstrdup(r->final_url);
-    x->error = xstrdup(r->error);
+    x->where = optout_strdup(where);
+    x->fetched_at = optout_strdup(when);
+    x->sha256 = optout_strdup(r->sha256);
+    x->final_url = optout_strdup(r->final_url);
+    x->error = optout_strdup(r->error);
     x->pub.found = 1;
     x->pub.status = r->status;
     x->pub.size = (long long)r->body_len;
@@ -372,22 +365,22 @@ static int load_dir_index(optout_why *w, char *err, size_t errlen) {
         snprintf(where, sizeof where, "%s:%zu", path, lineno);
         if (!x->where || !x->where[0]) {
             free(x->where);
-            x->where = xstrdup(where);
+            x->where = optout_strdup(where);
         } else { /* a file too: both places */
             char both[8700];
             snprintf(both, sizeof both, "%s (outcome from %s)", x->where, where);
             free(x->where);
-            x->where = xstrdup(both);
+            x->where = optout_strdup(both);
         }
         x->pub.found = 1;
         if (nc > 2 && col[2][0] && strcmp(col[2], "-") != 0) x->pub.status = strtol(col[2], NULL, 10);
         if (nc > 3 && strcmp(col[3], "-") != 0) {
             free(x->fetched_at);
-            x->fetched_at = xstrdup(col[3]);
+            x->fetched_at = optout_strdup(col[3]);
         }
         if (nc > 4 && strcmp(col[4], "-") != 0 && !x->sha256[0]) {
             free(x->sha256);
-            x->sha256 = xstrdup(col[4]);
+            x->sha256 = optout_strdup(col[4]);
         }
         x->loaded = 2; /* index line read */
     }
@@ -418,12 +411,12 @@ static int load_records(optout_why *w, const char *const *hosts, const size_t *l
         x->pub.truncated = -1;
         x->pub.attempts = -1;
         x->pub.time_ms = -1;
-        x->fetched_at = xstrdup("");
-        x->sha256 = xstrdup("");
-        x->final_url = xstrdup("");
-        x->error = xstrdup("");
-        x->file = xstrdup("");
-        x->where = xstrdup("");
+        x->fetched_at = optout_strdup("");
+        x->sha256 = optout_strdup("");
+        x->final_url = optout_strdup("");
+        x->error = optout_strdup("");
+        x->file = optout_strdup("");
+        x->where = optout_strdup("");
         if (w->dir_files) { /* the body's file: size and SHA-256 of what the run read */
             struct robots_dir_host *h = optout_strmap_get(w->dir_files, hosts[i], lens[i]);
             if (h && h->file) {
@@ -438,9 +431,9 @@ static int load_records(optout_why *w, const char *const *hosts, const size_t *l
                 free(x->file);
                 free(x->where);
                 free(x->sha256);
-                x->file = xstrdup(path);
-                x->where = xstrdup(path);
-                x->sha256 = xstrdup(hex);
+                x->file = optout_strdup(path);
+                x->where = optout_strdup(path);
+                x->sha256 = optout_strdup(hex);
                 x->pub.size = (long long)st.st_size;
                 x->pub.truncated = 0; /* a file is what it is: no fetch cap applied here */
                 x->pub.found = 1;

@@ -9,6 +9,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/stat.h>
 
 static inline int optout_is_space(char c) {
     return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f';
@@ -67,6 +68,15 @@ char *optout_read_fd(int fd, size_t max, size_t *len);
 
 /* Milliseconds on CLOCK_MONOTONIC (deadlines, liveness, rates: never the wall clock, which jumps). */
 int64_t optout_now_ms(void);
+/* Sleeps ms milliseconds, the whole of them (a signal's interruption is resumed). */
+void optout_sleep_ms(long ms);
+
+/* A file's modification time in nanoseconds since the epoch, from its stat: the one measure the
+ * plan records for an input and every later check compares. */
+int64_t optout_mtime_ns(const struct stat *st);
+
+/* strdup that never returns NULL (out of memory: optout_oom); NULL gives "". */
+char *optout_strdup(const char *s);
 
 /* A file time (nanoseconds since the epoch, as stat gives it) as UTC ISO 8601 for people:
  * "2026-12-07T16:42:06.123456789Z" (the fraction left out when zero). Returns buf. */

@@ -1,6 +1,6 @@
 /* test_util.c — util.h's array growth and error setter: the growth keeps the elements, doubles from
  * the first capacity and reallocates only when full; the setter writes like snprintf and accepts no
- * buffer at all.
+ * buffer at all; optout_strdup never gives NULL; optout_mtime_ns is stat's time in nanoseconds.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -44,10 +44,28 @@ static void test_set_err(void **state) {
     assert_int_equal(err[0], 'x');
 }
 
+static void test_strdup_mtime(void **state) {
+    (void)state;
+    char *a = optout_strdup("abc"), *b = optout_strdup(NULL);
+    assert_string_equal(a, "abc");
+    assert_string_equal(b, ""); /* NULL gives an empty string, never NULL */
+    free(a);
+    free(b);
+    struct stat st;
+    memset(&st, 0, sizeof st);
+    st.st_mtim.tv_sec = 1700000000;
+    st.st_mtim.tv_nsec = 123456789;
+    assert_true(optout_mtime_ns(&st) == INT64_C(1700000000123456789));
+    st.st_mtim.tv_sec = -1; /* before the epoch */
+    st.st_mtim.tv_nsec = 500000000;
+    assert_true(optout_mtime_ns(&st) == INT64_C(-500000000));
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_grow),
         cmocka_unit_test(test_set_err),
+        cmocka_unit_test(test_strdup_mtime),
     };
     return cmocka_run_group_tests_name("util", tests, NULL, NULL) ? 1 : 0;
 }
