@@ -99,6 +99,32 @@ has "--out INSIDE --robots-dir (through a link)" "$T/err" "is inside --robots-di
 if [ ! -e "$T/robots/new.jsonl.zst" ]; then pass "nothing written in the robots directory"; else
     fail "new.jsonl.zst written in the robots directory"; fi
 
+# ---- optout history --out DIR: DIR/history/ and DIR/.wayback/ that are no directories are never
+# replaced nor written through (the Wayback base is a closed local port: nothing leaves the machine)
+mkdir -p "$T/hl/elsewhere" "$T/hl/run" "$T/hf/run"
+echo "precious" >"$T/hl/elsewhere/index.tsv"
+ln -s ../elsewhere "$T/hl/run/history"
+run "$OPTOUT" history --cc-robots "$T/empty.warc.gz" --hosts "$T/history-hosts.txt" --out "$T/hl/run" --quiet
+expect "history --out DIR with DIR/history a symbolic link" 1
+has "history --out DIR with DIR/history a symbolic link" "$T/err" "is a symbolic link"
+if [ -L "$T/hl/run/history" ] && [ "$(ls "$T/hl/elsewhere")" = "index.tsv" ] &&
+    [ "$(cat "$T/hl/elsewhere/index.tsv")" = "precious" ]; then pass "DIR/history link and its target intact"; else
+    fail "DIR/history link or its target changed"; fi
+mkfifo "$T/hf/run/history"
+run "$OPTOUT" history --cc-robots "$T/empty.warc.gz" --hosts "$T/history-hosts.txt" --out "$T/hf/run" --quiet
+expect "history --out DIR with DIR/history a FIFO" 1
+if [ -p "$T/hf/run/history" ]; then pass "DIR/history: still a FIFO"; else fail "DIR/history FIFO replaced"; fi
+mkdir -p "$T/wl/run"
+ln -s ../elsewhere "$T/wl/run/.wayback"
+mkdir -p "$T/wl/elsewhere"
+run "$OPTOUT" history --wayback --wayback-base http://127.0.0.1:9 --hosts "$T/history-hosts.txt" --out "$T/wl/run" \
+    --quiet
+expect "history --wayback with DIR/.wayback a symbolic link" 1
+has "history --wayback with DIR/.wayback a symbolic link" "$T/err" "a link is refused"
+if [ -L "$T/wl/run/.wayback" ] && [ -z "$(ls "$T/wl/elsewhere")" ] && [ ! -e "$T/wl/run/history" ]; then
+    pass "DIR/.wayback link intact, nothing written through it, nothing published"; else
+    fail "DIR/.wayback: written through or published"; fi
+
 # ---- --policy-report and --policy-chart, written after --out: checked before it is published ------
 filter --history "$T/hist" --in in.jsonl.zst --out kept-h.jsonl.zst --policy-chart /proc/optout-test-chart.svg
 expect "--policy-chart UNWRITABLE" 2
