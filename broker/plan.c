@@ -14,6 +14,7 @@
 #include <sys/stat.h>
 
 #include "broker_internal.h"
+#include "result.h"
 #include "optout/ccsource.h"
 #include "optout/log.h"
 #include "optout/policy.h"
@@ -333,6 +334,10 @@ int plan_run(struct broker *b) {
             free(b->inputs.items[i].path);
             b->inputs.items[i].path = abs;
         }
+    if (result_inputs_outside_outputs(c->dir, &b->inputs, err, sizeof err) != 0) {
+        optout_log(LOG_ERR, "%s", err);
+        return OPTOUT_EXIT_USAGE;
+    }
     if (optout_plan_write(c->dir, options, count, &b->inputs, err, sizeof err) != 0) {
         optout_log(LOG_ERR, "%s", err);
         return OPTOUT_EXIT_FAILURE;
