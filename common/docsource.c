@@ -52,6 +52,8 @@ struct optout_docsource {
     int have_sizes;
     int text_unread;              /* opts.text_if_no_tokens: this row group's text is not read */
     int keep_pages;               /* a sink writes this source: keep the text's pages for its writer */
+    int json_rows;                /* a sink writes this source's rows as JSON Lines (optout_pq_rows) */
+    uint64_t json_limit;          /* what those rows may hold (0: no limit), set with the row group */
     int loaded;                   /* row group rg's columns are loaded */
     size_t group_rows, group_pos; /* its rows, and the next row to yield */
     uint64_t first_row;           /* its first row in the file */
@@ -382,6 +384,8 @@ static int pq_budget(optout_docsource *s, size_t rows, int before, char *err, si
     if (s->keep_pages) optout_pq_keep_pages(s->pq, keep);
     /* a page read and one written at a time, each as stored and decoded */
     optout_pq_page_limit(s->pq, max ? (room - (s->keep_pages ? keep : 0)) / 2 + 1 : 0);
+    /* rows as JSON Lines: a page of every column and one row, after the text's sizes are read */
+    s->json_limit = max ? room + 1 : 0;
     return 0;
 }
 
@@ -518,6 +522,7 @@ struct optout_docsink {
     char *line_buf, *agents_buf;
     size_t line_cap, agents_cap;
     int convert; /* Parquet source, JSON Lines outputs */
+    optout_pq_rows *rows; /* convert: the current row group's rows, taken as their batches come */
     /* Parquet */
     optout_pq_writer *pw, *pwr;
     char *out_path, *removed_path;
@@ -613,6 +618,7 @@ optout_docsink *optout_docsink_open(optout_docsource *src, const char *out, cons
     }
     if (src->format == OPTOUT_DOC_JSONL || opts->jsonl) {
         k->convert = src->format == OPTOUT_DOC_PARQUET;
+        src->json_rows = k->convert;
         if (!(k->w = optout_shard_create(out, opts->jsonl_format, opts->level, err, errlen)) ||
             (removed && !(k->wr = optout_shard_create(removed, opts->jsonl_format, opts->level, err, errlen)))) {
             optout_docsink_abort(k);
@@ -655,36 +661,45 @@ static int write_removed(optout_docsink *k, const char *obj, size_t len, int new
     return optout_shard_write_line(k->wr, k->line_buf, n, newline, err, errlen);
 }
 
-struct convert_ctx {
-    optout_docsink *k;
-    size_t row, rows, gone;
-    char *err;
-    size_t errlen;
-};
-
-static int convert_row(void *arg, const char *json, size_t len) {
-    struct convert_ctx *c = arg;
-    optout_docsink *k = c->k;
-    if (c->row >= c->rows) {
-        optout_set_err(c->err, c->errlen, "%s: more rows than the row group holds", k->src->path);
+/* A Parquet source's batch as JSON Lines, row by row as the batch comes (optout_pq_rows: a page of
+ * every column and one row held, never the row group): kept rows into out, removed ones with their
+ * agents into removed, rows written nowhere passed over unrendered. */
+static int convert_put(optout_docsink *k, const optout_doc_batch *b, const optout_doc_decision *dec, char *err,
+                       size_t errlen) {
+    optout_docsource *src = k->src;
+    if (b->first == 0) {
+        optout_pq_rows_close(k->rows);
+        if (!(k->rows = optout_pq_rows_open(src->pq, b->row_group, src->json_limit, err, errlen))) return -1;
+    }
+    if (!k->rows) {
+        optout_set_err(err, errlen, "%s: row group %d: a batch from row %zu without its first", src->path, b->row_group,
+                       b->first);
         return -1;
     }
-    size_t r = c->row++;
-    if (k->keep[r / 8] >> (r % 8) & 1) return optout_shard_write_line(k->w, json, len, 1, c->err, c->errlen);
-    if (!(k->gone[r / 8] >> (r % 8) & 1)) return 0;
-    const struct gone *g = &k->gone_rows[c->gone++];
-    return k->wr ? write_removed(k, json, len, 1, &g->set, g->json, g->json_len, c->err, c->errlen) : 0;
-}
-
-/* A Parquet row group as JSON Lines. */
-static int convert_group(optout_docsink *k, int rg, size_t rows, char *err, size_t errlen) {
-    struct convert_ctx c = {.k = k, .rows = rows, .err = err, .errlen = errlen};
-    err[0] = 0;
-    int rc = optout_pq_row_group_json(k->src->pq, rg, convert_row, &c, err, errlen);
-    if (rc == 0 && c.row != c.rows) {
-        optout_set_err(err, errlen, "%s: row group %d: %zu rows rendered of %zu", k->src->path, rg, c.row, c.rows);
-        return -1;
+    for (size_t i = 0; i < b->count; i++) {
+        const char *json;
+        size_t len;
+        int write = dec[i].written && (!dec[i].removed || k->wr);
+        if (optout_pq_rows_next(k->rows, write, &json, &len, err, errlen) != 1) {
+            if (!err[0])
+                optout_set_err(err, errlen, "%s: row group %d: fewer rows than its %zu", src->path, b->row_group,
+                               b->group_rows);
+            return -1;
+        }
+        int rc = !write             ? 0
+                 : dec[i].removed ? write_removed(k, json, len, 1, dec[i].agents, dec[i].agents_json,
+                                                  dec[i].agents_json_len, err, errlen)
+                                  : optout_shard_write_line(k->w, json, len, 1, err, errlen);
+        if (rc != 0) return -1;
     }
+    if (b->first + b->count < b->group_rows) return 0;
+    const char *json;
+    size_t len;
+    int rc = optout_pq_rows_next(k->rows, 0, &json, &len, err, errlen); /* every column ends here */
+    optout_pq_rows_close(k->rows);
+    k->rows = NULL;
+    if (rc == 1)
+        optout_set_err(err, errlen, "%s: row group %d: more rows than its %zu", src->path, b->row_group, b->group_rows);
     return rc == 0 ? 0 : -1;
 }
 
@@ -833,10 +848,11 @@ static int pq_group(optout_docsink *k, int rg, char *err, size_t errlen) {
     return 0;
 }
 
-/* A Parquet source's batch: its decisions gathered into the row group's bitmaps; the row group is
- * written (as Parquet, or converted) when its last batch has come. */
+/* A Parquet source's batch: converted to JSON Lines as it comes, or its decisions gathered into the
+ * row group's bitmaps, the row group written as Parquet when its last batch has come. */
 static int group_put(optout_docsink *k, const optout_doc_batch *b, const optout_doc_decision *dec, char *err,
                      size_t errlen) {
+    if (k->convert) return convert_put(k, b, dec, err, errlen);
     if (b->first == 0) {
         size_t bytes = b->group_rows / 8 + 1;
         if (bytes > k->bits_cap) {
@@ -879,8 +895,7 @@ static int group_put(optout_docsink *k, const optout_doc_batch *b, const optout_
         g->json_len = dec[i].agents_json_len;
     }
     if (b->group_rows == 0 || b->first + b->count < b->group_rows) return 0;
-    return k->convert ? convert_group(k, b->row_group, b->group_rows, err, errlen)
-                      : pq_group(k, b->row_group, err, errlen);
+    return pq_group(k, b->row_group, err, errlen);
 }
 
 int optout_docsink_put(optout_docsink *k, const optout_doc_batch *b, const optout_doc_decision *d, char *err,
@@ -890,6 +905,7 @@ int optout_docsink_put(optout_docsink *k, const optout_doc_batch *b, const optou
 }
 
 static void sink_free(optout_docsink *k) {
+    optout_pq_rows_close(k->rows);
     free(k->line_buf);
     free(k->agents_buf);
     free(k->out_path);
