@@ -19,7 +19,7 @@ Checks
 usage: test_history_run.py BIN_DIR REPO_ROOT [SHARED_DIR]"""
 import functools, glob, hashlib, http.server, json, os, shutil, signal, subprocess, sys, tempfile, threading, time
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support"))
-from optout_test import check, finish, real_bodies, require_tool, runner, shared_dir  # noqa: E402
+from optout_test import check, decompress, finish, real_bodies, require_tool, runner, shared_dir  # noqa: E402
 
 bin_dir, root = sys.argv[1], sys.argv[2]
 optout = os.path.join(bin_dir, "optout")
@@ -40,7 +40,7 @@ def archive(d):
         rows.append(tuple(col[:14] + col[15:]))
         if col[11] != "-" and col[11] not in bodies:
             off, ln = int(col[14]), int(col[15])
-            body = subprocess.run(["zstd", "-dc"], input=data[off:off + ln], capture_output=True, check=True).stdout
+            body = decompress(data[off:off + ln], "frame of %s" % col[11])
             if hashlib.sha256(body).hexdigest() != col[11]:
                 bad.append(col[11][:12])
             bodies[col[11]] = body
