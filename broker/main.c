@@ -30,6 +30,7 @@ static const optout_program_spec BROKER_SPEC = {
     .about =
         "Runs (or resumes) the run in DIR, stage by stage: rank (when --top-* is given, or to list\n"
         "every host when robots.txt must be fetched without --hosts), fetch (without --robots-dir),\n"
+        "history (with --cc-robots or --cc-crawls: past robots.txt captures into DIR/history/),\n"
         "filter, report. Tasks go to optout-worker processes that connect to ipc://DIR/broker.sock\n"
         "or to a --bind ENDPOINT (tcp://ADDRESS:PORT; repeat for several). Paths under a --root PATH\n"
         "go to workers as (NAME, relative path): each node maps NAME to its own mount (its\n"
