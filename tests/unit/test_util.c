@@ -1,7 +1,7 @@
-/* test_util.c — util.h's array growth and error setter: the growth keeps the elements, doubles from
- * the first capacity and reallocates only when full; the setter writes like snprintf and accepts no
- * buffer at all; optout_strdup never gives NULL; optout_mtime_ns is stat's time in nanoseconds; optout_nap_ms sleeps, and
- * stops at once when asked.
+/* test_util.c — util.h's small helpers: the array growth keeps the elements, doubles from the first
+ * capacity and reallocates only when full; the error setter writes like snprintf and accepts no
+ * buffer at all; optout_strdup never gives NULL; optout_mtime_ns is stat's time in nanoseconds;
+ * optout_nap_ms sleeps, and stops at once when asked.
  */
 #include <stdarg.h>
 #include <stddef.h>
