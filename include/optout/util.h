@@ -1,7 +1,9 @@
 /* util.h — small helpers every module needs: ASCII character classes that ignore the locale,
- * case-insensitive comparison, reading a whole file, the monotonic clock and removing a tree.
- * Contract: pure functions; optout_read_file returns a malloc'd, NUL-terminated buffer or NULL
- * with errno set (EFBIG when the file exceeds `max` bytes).
+ * case-insensitive comparison, the error setter and the out-of-memory policy (with the array
+ * growth and strdup that follow it), the strict digit parser, reading a whole file, the monotonic
+ * clock, sleeps, a file's mtime in nanoseconds and removing a tree.
+ * Contract: each function says its own below; optout_read_file returns a malloc'd, NUL-terminated
+ * buffer or NULL with errno set (EFBIG when the file exceeds `max` bytes).
  */
 #ifndef OPTOUT_UTIL_H
 #define OPTOUT_UTIL_H
