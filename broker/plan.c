@@ -121,7 +121,7 @@ static int plan_history_crawls(struct broker *b) {
             in->path = strdup(l.items[i]);
             in->output_name = strdup(l.items[i]);
             in->size = (uint64_t)st.st_size;
-            in->mtime_ns = (int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec;
+            in->mtime_ns = optout_mtime_ns(&st);
             if (!in->path || !in->output_name) {
                 free(in->path), free(in->output_name);
                 rc = OPTOUT_EXIT_FAILURE;
