@@ -208,7 +208,9 @@ void optout_pq_writer_abort(optout_pq_writer *w);
  * value of another kind, or a field the first lines did not have, fails with line, field and both
  * kinds. Row groups hold OPTOUT_PQ_GROUP_ROWS rows or OPTOUT_PQ_GROUP_BYTES of buffered values,
  * whichever comes first; pages are PLAIN (levels RLE, data page v1) with statistics (byte-array
- * bounds longer than 4 KiB left out). Line numbers in messages are the caller's. */
+ * bounds longer than 4 KiB left out), string columns dictionary-encoded (RLE_DICTIONARY) while
+ * their dictionary pays and stays within 1 MiB, PLAIN from there on. Line numbers in messages are
+ * the caller's. */
 #define OPTOUT_PQ_INFER_LINES 100000
 #define OPTOUT_PQ_GROUP_ROWS 100000
 #define OPTOUT_PQ_GROUP_BYTES ((size_t)128 << 20)
