@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "optout/parquet.h"
+#include "optout/strmap.h"
 #include "optout/util.h"
 #include "optout/version.h"
 
@@ -631,12 +632,6 @@ static uint32_t ba_len(const uint8_t *v) {
     return (uint32_t)v[0] | (uint32_t)v[1] << 8 | (uint32_t)v[2] << 16 | (uint32_t)v[3] << 24;
 }
 
-static uint64_t ba_hash(const uint8_t *p, uint32_t n) {
-    uint64_t h = 1469598103934665603ull; /* FNV-1a */
-    for (uint32_t i = 0; i < n; i++) h = (h ^ p[i]) * 1099511628211ull;
-    return h;
-}
-
 /* The entry of the value at offset off of vals, added when new. -1 when out of memory. */
 static int64_t gen_dict_add(gen_dict *d, const pq_buf *vals, size_t off) {
     if ((size_t)d->n * 2 + 2 > d->nslots) { /* at most half full */
@@ -645,7 +640,7 @@ static int64_t gen_dict_add(gen_dict *d, const pq_buf *vals, size_t off) {
         if (!sl) return -1;
         for (uint32_t e = 0; e < d->n; e++) {
             const uint8_t *v = vals->data + d->entry[e];
-            size_t h = (size_t)ba_hash(v + 4, ba_len(v)) & (ns - 1);
+            size_t h = (size_t)optout_hash_bytes((const char *)v + 4, ba_len(v)) & (ns - 1);
             while (sl[h]) h = (h + 1) & (ns - 1);
             sl[h] = e + 1;
         }
@@ -655,7 +650,7 @@ static int64_t gen_dict_add(gen_dict *d, const pq_buf *vals, size_t off) {
     }
     const uint8_t *v = vals->data + off;
     uint32_t len = ba_len(v);
-    size_t h = (size_t)ba_hash(v + 4, len) & (d->nslots - 1);
+    size_t h = (size_t)optout_hash_bytes((const char *)v + 4, len) & (d->nslots - 1);
     for (; d->slot[h]; h = (h + 1) & (d->nslots - 1)) {
         const uint8_t *u = vals->data + d->entry[d->slot[h] - 1];
         if (ba_len(u) == len && memcmp(u + 4, v + 4, len) == 0) return d->slot[h] - 1;

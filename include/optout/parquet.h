@@ -149,6 +149,9 @@ optout_pq_rows *optout_pq_rows_open(optout_pq_file *f, int rg, uint64_t max_memo
 int optout_pq_rows_next(optout_pq_rows *r, int render, const char **json, size_t *len, char *err, size_t errlen);
 void optout_pq_rows_close(optout_pq_rows *r);
 
+/* A figure of a memory message: "12 MiB" from 16 MiB up, else "345 KiB" (rounded up); buf. */
+const char *optout_pq_size_text(uint64_t bytes, char *buf, size_t len);
+
 /* ---- the filter writer -------------------------------------------------------------------- */
 enum {
     OPTOUT_PQ_CODEC_NONE = 0,
