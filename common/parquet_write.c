@@ -729,7 +729,8 @@ static int gen_column(optout_pq_writer *w, const pq_colbuf *cb, pq_tw *t, char *
         }
         /* after the first page, a dictionary that does not make it smaller than PLAIN is dropped
          * (parquet-mr's rule: unique values, ids or URLs, gain nothing from one) */
-        if (use_dict && npages == 0 && d.bytes + ((uint64_t)pg.nv * (uint64_t)pq_bit_width(d.n) + 7) / 8 >= voff - pg.v0) {
+        uint64_t indices = ((uint64_t)pg.nv * (uint64_t)pq_bit_width(d.n) + 7) / 8;
+        if (use_dict && npages == 0 && d.bytes + indices >= voff - pg.v0) {
             d.n = 0;
             use_dict = 0;
         }
