@@ -48,14 +48,14 @@ optout_fuzz_target(fuzz_result
 optout_fuzz_target(fuzz_parquet
   SOURCES common/parquet_thrift.c common/parquet_meta.c common/parquet_codec.c common/parquet_encoding.c
           common/parquet_read.c common/parquet_json.c common/parquet_write.c common/parquet_arrow.c common/json.c common/log.c
-          common/util.c
+          common/strmap.c common/util.c
   INCLUDES common LIBS PkgConfig::DEPS PkgConfig::PQCODECS ${SNAPPY_LIBRARY})
 
 # JSON Lines to Parquet: schema inference, shredding, the generated file read back by the reader.
 optout_fuzz_target(fuzz_parquet_jsonl
   SOURCES common/parquet_jsonl.c common/parquet_thrift.c common/parquet_meta.c common/parquet_codec.c
           common/parquet_encoding.c common/parquet_read.c common/parquet_json.c common/parquet_write.c
-          common/parquet_arrow.c common/jsonl.c common/json.c common/log.c common/util.c
+          common/parquet_arrow.c common/jsonl.c common/json.c common/log.c common/strmap.c common/util.c
   INCLUDES common LIBS PkgConfig::DEPS PkgConfig::PQCODECS ${SNAPPY_LIBRARY})
 
 # Common Crawl robotstxt WARC files: gzip members, records, HTTP responses, damage (zlib linked
