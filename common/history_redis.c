@@ -1,0 +1,920 @@
+/* history_redis.c — the history archive in Redis (include/optout/history_redis.h: layout, record
+ * format, load protocol, source contract).
+ *
+ * Records. A host's versions are one value, not one key each: a robots.txt history is read whole
+ * (the judge resolves redirects and picks among all of a host's versions), so one GET answers a
+ * host, and a key costs Redis about 70 bytes of its own. Varints keep a version at about 20 bytes
+ * plus its SHA-256; bodies live once per SHA-256 under their own keys, as in the archive.
+ *
+ * Load. The archive is opened with its own reader (every line checked), hashed before and after
+ * (the identity of what the keys hold, "source"), and written host by host in index order, bodies
+ * before the record that names them and "done" after each round trip, all on one pipelined
+ * connection: Redis runs one connection's commands in order, so "done" = N means that the first N
+ * hosts and their bodies are in. A rerun of the same archive starts at "done".
+ *
+ * Source. One connection; a miss costs one round trip (the GETs asked for, then MGET planned
+ * complete), retried on a new connection as the verdict store does (redis_internal.h). Decoded
+ * hosts stay cached for the life of the source (history.h's lifetime rule), in one block each.
+ */
+#include "optout/history_redis.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "archive_internal.h"
+#include "optout/history_archive.h"
+#include "optout/rundir.h"
+#include "optout/strmap.h"
+#include "optout/util.h"
+#include "optout/verdicts.h"
+#include "redis_internal.h"
+
+#define HR_MAGIC 'V'
+#define HR_FORMAT 1
+#define HR_BODY_LEAD 'B'
+#define HR_CRAWL_LEN 15 /* "CC-MAIN-YYYY-WW" */
+#define HR_VERSION_MIN 7 /* bytes of the smallest version: flags outcome status crawl first last captures */
+
+enum {
+    F_HTTPS = 0x01,
+    F_WAYBACK = 0x02,
+    F_REDIRECT = 0x04,
+    F_REDIRECT_HTTPS = 0x08,
+    F_TRUNCATED = 0x10,
+    F_BODY = 0x20,
+    F_ALL = 0x3f
+};
+
+/* ---- the record format ----------------------------------------------------------------------- */
+
+struct wbuf {
+    char *p;
+    size_t n, cap;
+    int oom;
+};
+
+static void put(struct wbuf *b, const void *data, size_t len) {
+    if (b->oom) return;
+    if (b->n + len > b->cap) {
+        size_t cap = b->cap ? b->cap * 2 : 256;
+        while (cap < b->n + len) cap *= 2;
+        char *p = realloc(b->p, cap);
+        if (!p) {
+            b->oom = 1;
+            return;
+        }
+        b->p = p;
+        b->cap = cap;
+    }
+    memcpy(b->p + b->n, data, len);
+    b->n += len;
+}
+
+static void put_byte(struct wbuf *b, unsigned v) {
+    unsigned char c = (unsigned char)v;
+    put(b, &c, 1);
+}
+
+static void put_varint(struct wbuf *b, uint64_t v) {
+    unsigned char tmp[10];
+    size_t n = 0;
+    do {
+        tmp[n] = (unsigned char)(v & 0x7f);
+        v >>= 7;
+        if (v) tmp[n] |= 0x80;
+        n++;
+    } while (v);
+    put(b, tmp, n);
+}
+
+static uint64_t zigzag(int64_t v) { return ((uint64_t)v << 1) ^ (uint64_t)(v >> 63); }
+static int64_t unzigzag(uint64_t v) { return (int64_t)(v >> 1) ^ -(int64_t)(v & 1); }
+
+/* A redirect target the format holds: 1..255 bytes of 0x21..0x7e. */
+static int redirect_ok(const char *s, size_t *len) {
+    size_t n = strlen(s);
+    if (n == 0 || n > 255) return 0;
+    for (size_t i = 0; i < n; i++)
+        if ((unsigned char)s[i] < 0x21 || (unsigned char)s[i] > 0x7e) return 0;
+    *len = n;
+    return 1;
+}
+
+struct order {
+    const optout_history_version *v;
+    size_t i;
+};
+
+/* By first capture time; ties keep the order given (the archive's). */
+static int cmp_order(const void *pa, const void *pb) {
+    const struct order *a = pa, *b = pb;
+    if (a->v->first != b->v->first) return a->v->first < b->v->first ? -1 : 1;
+    return a->i < b->i ? -1 : a->i > b->i;
+}
+
+static int encode_one(struct wbuf *b, const optout_history_version *v, uint64_t captures, char *why, size_t whylen) {
+    size_t rlen = 0, clen = strnlen(v->crawl, sizeof v->crawl);
+    unsigned char sha[32];
+    int ok = v->outcome == OPTOUT_OUTCOME_OK;
+    if (v->first > v->last || captures == 0 || v->status < 0 || v->status > 999 ||
+        (v->outcome != OPTOUT_OUTCOME_OK && v->outcome != OPTOUT_OUTCOME_UNAVAILABLE &&
+         v->outcome != OPTOUT_OUTCOME_UNREACHABLE) ||
+        (clen != 0 && clen != HR_CRAWL_LEN) || (v->redirect && !redirect_ok(v->redirect, &rlen)) ||
+        (ok && archive_hex_to_sha(v->sha256, sha) != 0) || (!ok && (v->sha256[0] || v->size))) {
+        optout_set_err(why, whylen, "a version the record format cannot hold (times, captures, status, outcome, "
+                                    "crawl, redirect or body)");
+        return -1;
+    }
+    unsigned flags = (v->scheme == OPTOUT_HISTORY_HTTPS ? F_HTTPS : 0) |
+                     (v->origin == OPTOUT_HISTORY_WAYBACK ? F_WAYBACK : 0) | (v->redirect ? F_REDIRECT : 0) |
+                     (v->redirect && v->redirect_scheme == OPTOUT_HISTORY_HTTPS ? F_REDIRECT_HTTPS : 0) |
+                     (v->truncated ? F_TRUNCATED : 0) | (ok ? F_BODY : 0);
+    put_byte(b, flags);
+    put_byte(b, (unsigned)v->outcome);
+    put_varint(b, (uint64_t)v->status);
+    put_byte(b, (unsigned)clen);
+    put(b, v->crawl, clen);
+    put_varint(b, zigzag(v->first));
+    put_varint(b, (uint64_t)v->last - (uint64_t)v->first);
+    put_varint(b, captures);
+    if (ok) {
+        put(b, sha, sizeof sha);
+        put_varint(b, v->size);
+    }
+    if (v->redirect) {
+        put_byte(b, (unsigned)rlen);
+        put(b, v->redirect, rlen);
+    }
+    return 0;
+}
+
+int optout_history_redis_encode(const optout_history_version *v, const uint64_t *captures, size_t count, char **rec,
+                                size_t *len, char *why, size_t whylen) {
+    *rec = NULL;
+    *len = 0;
+    if (count == 0) {
+        optout_set_err(why, whylen, "a record without versions");
+        return -1;
+    }
+    struct order *o = malloc(count * sizeof *o);
+    if (!o) {
+        optout_set_err(why, whylen, "out of memory");
+        return -1;
+    }
+    for (size_t i = 0; i < count; i++) o[i] = (struct order){&v[i], i};
+    qsort(o, count, sizeof *o, cmp_order);
+    struct wbuf b = {0};
+    put_byte(&b, HR_MAGIC);
+    put_byte(&b, HR_FORMAT);
+    put_varint(&b, count);
+    int rc = 0;
+    for (size_t k = 0; k < count && rc == 0; k++)
+        rc = encode_one(&b, o[k].v, captures ? captures[o[k].i] : 1, why, whylen);
+    free(o);
+    if (rc == 0 && b.oom) {
+        optout_set_err(why, whylen, "out of memory");
+        rc = -1;
+    }
+    if (rc != 0) {
+        free(b.p);
+        return -1;
+    }
+    *rec = b.p;
+    *len = b.n;
+    return 0;
+}
+
+struct rbuf {
+    const unsigned char *p;
+    size_t n, at;
+};
+
+static int get_byte(struct rbuf *r, unsigned *v) {
+    if (r->at >= r->n) return -1;
+    *v = r->p[r->at++];
+    return 0;
+}
+
+/* An unsigned LEB128 of at most 10 bytes that fits in 64 bits, in its shortest form. */
+static int get_varint(struct rbuf *r, uint64_t *v) {
+    uint64_t x = 0;
+    for (unsigned shift = 0; shift < 64; shift += 7) {
+        unsigned c;
+        if (get_byte(r, &c) != 0) return -1;
+        if (shift == 63 && c > 1) return -1;
+        x |= (uint64_t)(c & 0x7f) << shift;
+        if (!(c & 0x80)) {
+            if (c == 0 && shift > 0) return -1; /* not the shortest form: one value, one spelling */
+            *v = x;
+            return 0;
+        }
+    }
+    return -1;
+}
+
+static int decode_fail(char *why, size_t whylen, const struct rbuf *r, const char *what) {
+    optout_set_err(why, whylen, "%s (byte %zu of %zu)", what, r->at, r->n);
+    return -1;
+}
+
+/* One version at r into v (its redirect copied to *strings, advanced). 0, or -1 with why. */
+static int decode_one(struct rbuf *r, optout_history_version *v, uint64_t *captures, char **strings, char *why,
+                      size_t whylen) {
+    unsigned flags, outcome, clen;
+    uint64_t status, first, span;
+    memset(v, 0, sizeof *v);
+    if (get_byte(r, &flags) != 0 || get_byte(r, &outcome) != 0) return decode_fail(why, whylen, r, "cut short");
+    if (flags & ~(unsigned)F_ALL) return decode_fail(why, whylen, r, "unknown flags");
+    if (outcome != OPTOUT_OUTCOME_OK && outcome != OPTOUT_OUTCOME_UNAVAILABLE && outcome != OPTOUT_OUTCOME_UNREACHABLE)
+        return decode_fail(why, whylen, r, "bad outcome");
+    if (((flags & F_BODY) != 0) != (outcome == OPTOUT_OUTCOME_OK))
+        return decode_fail(why, whylen, r, "a body without outcome ok, or ok without a body");
+    if ((flags & F_REDIRECT_HTTPS) && !(flags & F_REDIRECT))
+        return decode_fail(why, whylen, r, "a redirect scheme without a redirect");
+    if (get_varint(r, &status) != 0 || status > 999) return decode_fail(why, whylen, r, "bad status");
+    if (get_byte(r, &clen) != 0 || (clen != 0 && clen != HR_CRAWL_LEN) || r->n - r->at < clen)
+        return decode_fail(why, whylen, r, "bad crawl length");
+    if (clen) {
+        char crawl[OPTOUT_HISTORY_CRAWL_MAX];
+        if (!optout_history_find_crawl((const char *)r->p + r->at, clen, crawl) ||
+            memcmp(crawl, r->p + r->at, clen) != 0)
+            return decode_fail(why, whylen, r, "bad crawl id");
+        memcpy(v->crawl, crawl, sizeof crawl);
+        r->at += clen;
+    }
+    if (get_varint(r, &first) != 0 || get_varint(r, &span) != 0) return decode_fail(why, whylen, r, "bad times");
+    v->first = unzigzag(first);
+    /* last = first + span without overflow: times stay within what a version can hold */
+    if (span > (uint64_t)INT64_MAX || v->first > INT64_MAX - (int64_t)span)
+        return decode_fail(why, whylen, r, "bad times");
+    v->last = v->first + (int64_t)span;
+    if (get_varint(r, captures) != 0 || *captures == 0 || *captures > UINT32_MAX)
+        return decode_fail(why, whylen, r, "bad capture count");
+    v->status = (int)status;
+    v->outcome = (optout_outcome)outcome;
+    v->scheme = flags & F_HTTPS ? OPTOUT_HISTORY_HTTPS : OPTOUT_HISTORY_HTTP;
+    v->origin = flags & F_WAYBACK ? OPTOUT_HISTORY_WAYBACK : OPTOUT_HISTORY_CC;
+    v->truncated = (flags & F_TRUNCATED) != 0;
+    if (flags & F_BODY) {
+        static const char hex[] = "0123456789abcdef";
+        if (r->n - r->at < 32) return decode_fail(why, whylen, r, "cut short in a SHA-256");
+        for (int i = 0; i < 32; i++) {
+            v->sha256[2 * i] = hex[r->p[r->at + (size_t)i] >> 4];
+            v->sha256[2 * i + 1] = hex[r->p[r->at + (size_t)i] & 15];
+        }
+        v->sha256[64] = '\0';
+        r->at += 32;
+        if (get_varint(r, &v->size) != 0 || v->size > ARCHIVE_BODY_MAX)
+            return decode_fail(why, whylen, r, "bad body size");
+    }
+    if (flags & F_REDIRECT) {
+        unsigned rlen;
+        if (get_byte(r, &rlen) != 0 || rlen == 0 || r->n - r->at < rlen)
+            return decode_fail(why, whylen, r, "bad redirect length");
+        for (unsigned i = 0; i < rlen; i++)
+            if (r->p[r->at + i] < 0x21 || r->p[r->at + i] > 0x7e)
+                return decode_fail(why, whylen, r, "a redirect target with a byte that no host key has");
+        memcpy(*strings, r->p + r->at, rlen);
+        (*strings)[rlen] = '\0';
+        v->redirect = *strings;
+        v->redirect_scheme = flags & F_REDIRECT_HTTPS ? OPTOUT_HISTORY_HTTPS : OPTOUT_HISTORY_HTTP;
+        *strings += rlen + 1;
+        r->at += rlen;
+    }
+    return 0;
+}
+
+int optout_history_redis_decode(const void *rec, size_t len, optout_history_version **versions, size_t *count,
+                                uint64_t **captures, char *why, size_t whylen) {
+    *versions = NULL;
+    *count = 0;
+    if (captures) *captures = NULL;
+    struct rbuf r = {rec, len, 0};
+    unsigned magic, format;
+    uint64_t n;
+    if (get_byte(&r, &magic) != 0 || get_byte(&r, &format) != 0 || magic != HR_MAGIC)
+        return decode_fail(why, whylen, &r, "not a history record");
+    if (format != HR_FORMAT) return decode_fail(why, whylen, &r, "a record format this build does not read");
+    if (get_varint(&r, &n) != 0 || n == 0 || n > (len - r.at) / HR_VERSION_MIN)
+        return decode_fail(why, whylen, &r, "a version count the record cannot hold");
+    /* one block: the versions, the capture counts, then the redirect strings (fewer bytes than
+     * the record, NULs included: each takes at least two bytes of it) */
+    size_t vbytes = (size_t)n * sizeof(optout_history_version), cbytes = (size_t)n * sizeof(uint64_t);
+    char *block = malloc(vbytes + cbytes + len + 1);
+    if (!block) return decode_fail(why, whylen, &r, "out of memory");
+    optout_history_version *v = (optout_history_version *)(void *)block;
+    uint64_t *caps = (uint64_t *)(void *)(block + vbytes);
+    char *strings = block + vbytes + cbytes;
+    for (size_t i = 0; i < n; i++) {
+        if (decode_one(&r, &v[i], &caps[i], &strings, why, whylen) != 0 ||
+            (i > 0 && v[i].first < v[i - 1].first && decode_fail(why, whylen, &r, "versions out of time order"))) {
+            free(block);
+            return -1;
+        }
+    }
+    if (r.at != r.n) {
+        free(block);
+        return decode_fail(why, whylen, &r, "bytes after the last version");
+    }
+    *versions = v;
+    *count = (size_t)n;
+    if (captures) *captures = caps;
+    return 0;
+}
+
+/* ---- keys -------------------------------------------------------------------------------------- */
+
+/* PREFIX "history:" into a fresh string (NULL when out of memory or too long, with err). */
+static char *ns_prefix(const char *prefix, char *err, size_t errlen) {
+    if (!*prefix || strlen(prefix) > REDIS_PREFIX_MAX) {
+        optout_set_err(err, errlen, "Redis key prefix %s", *prefix ? "too long" : "empty");
+        return NULL;
+    }
+    char *p;
+    if (asprintf(&p, "%s%s", prefix, OPTOUT_HISTORY_REDIS_NS) < 0) {
+        optout_set_err(err, errlen, "out of memory");
+        return NULL;
+    }
+    return p;
+}
+
+int optout_history_redis_complete(const char *endpoint, const char *user, const char *password, const char *prefix,
+                                  char *err, size_t errlen) {
+    char *ns = ns_prefix(prefix, err, errlen);
+    if (!ns) return -1;
+    /* the verdict store's check: the same "planned"/"complete" pair, under the history namespace */
+    int rc = optout_verdicts_redis_complete(endpoint, user, password, ns, err, errlen);
+    free(ns);
+    return rc;
+}
+
+/* ---- the loader -------------------------------------------------------------------------------- */
+
+struct hload {
+    const char *endpoint, *ns, *dir;
+    redisContext *c;
+    optout_history_archive *a;
+    optout_history_source src;
+    char id[65];               /* SHA-256 of index.tsv */
+    optout_strmap *referenced; /* sha256 hex of every ok version (value unused) */
+    optout_strmap *sent;       /* bodies in Redis by this load, or under its "done" */
+    size_t pending, pending_bytes;
+    char *key;
+    size_t key_cap;
+    ZSTD_CCtx *cctx;
+    optout_history_redis_load_stats *st;
+    char *err;
+    size_t errlen;
+};
+
+static int hl_fail(struct hload *l, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int hl_fail(struct hload *l, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    optout_set_errv(l->err, l->errlen, fmt, ap);
+    va_end(ap);
+    return -1;
+}
+
+static int hl_known_host(const void *set, const char *host, size_t len) {
+    const struct hload *l = set;
+    optout_history_host h;
+    return l->src.lookup(l->src.arg, host, len, &h, NULL, 0) == 1;
+}
+
+static int hl_known_body(const void *set, const char *sha, size_t len) {
+    return optout_strmap_get(set, sha, len) != NULL;
+}
+
+static int hl_append(struct hload *l, const char *suffix, const char *name, size_t nlen, const char *val,
+                     size_t vlen) {
+    size_t klen = redis_build_key(&l->key, &l->key_cap, l->ns, strlen(l->ns), suffix, name, nlen);
+    if (klen == 0 || redisAppendCommand(l->c, "SET %b %b", l->key, klen, val, vlen) != REDIS_OK)
+        return hl_fail(l, "out of memory");
+    l->pending++;
+    l->pending_bytes += vlen;
+    return 0;
+}
+
+/* The SET of body v->sha256 (read from the archive and checked there), unless sent already. */
+static int hl_body(struct hload *l, const optout_history_version *v) {
+    if (optout_strmap_get(l->sent, v->sha256, 64)) return 0;
+    char *body = NULL, *val = NULL;
+    size_t blen = 0, vlen = 0;
+    if (l->src.body(l->src.arg, v, &body, &blen, l->err, l->errlen) != 0) return -1;
+    int rc = redis_pack_value(&l->cctx, HR_BODY_LEAD, body, blen, &val, &vlen);
+    free(body);
+    if (rc != 0) return hl_fail(l, "out of memory");
+    rc = hl_append(l, "b:", v->sha256, 64, val, vlen);
+    free(val);
+    if (rc == 0 && optout_strmap_put(l->sent, v->sha256, 64, l, NULL) != 0) rc = hl_fail(l, "out of memory");
+    if (rc == 0) l->st->bodies_written++;
+    return rc;
+}
+
+/* The bodies and the record of host h. */
+static int hl_host(struct hload *l, const optout_history_host *h) {
+    uint64_t *caps = malloc(h->count * sizeof *caps);
+    if (!caps) return hl_fail(l, "out of memory");
+    for (size_t i = 0; i < h->count; i++) caps[i] = optout_history_archive_captures(l->a, &h->versions[i]);
+    int rc = 0;
+    for (size_t i = 0; i < h->count && rc == 0; i++)
+        if (h->versions[i].outcome == OPTOUT_OUTCOME_OK) rc = hl_body(l, &h->versions[i]);
+    char *rec = NULL, why[256];
+    size_t rlen = 0;
+    if (rc == 0 && optout_history_redis_encode(h->versions, caps, h->count, &rec, &rlen, why, sizeof why) != 0)
+        rc = hl_fail(l, "%s/%s: host %s: %s", l->dir, OPTOUT_HISTORY_DIR, h->host, why);
+    if (rc == 0) rc = hl_append(l, "h:", h->host, h->host_len, rec, rlen);
+    free(rec);
+    free(caps);
+    if (rc == 0) l->st->hosts_written++;
+    return rc;
+}
+
+/* "done" = n after the commands pending, then every reply read. */
+static int hl_flush(struct hload *l, size_t n) {
+    char count[32];
+    int clen = snprintf(count, sizeof count, "%zu", n);
+    if (hl_append(l, "", "done", 4, count, (size_t)clen) != 0) return -1;
+    l->pending_bytes = 0;
+    return redis_drain(l->c, l->endpoint, "loading the history", &l->pending, l->err, l->errlen);
+}
+
+/* The state the store is in: source, done, planned, complete. */
+struct hstate {
+    char source[65];
+    long long done;
+    int have_done;
+    struct redis_counts n;
+};
+
+static int hl_state(struct hload *l, struct hstate *s) {
+    memset(s, 0, sizeof *s);
+    redisReply *r = redisCommand(l->c, "MGET %ssource %sdone %splanned %scomplete", l->ns, l->ns, l->ns, l->ns);
+    if (!r) return hl_fail(l, "Redis at %s: MGET: %s", l->endpoint, l->c->errstr);
+    int rc = 0;
+    if (r->type == REDIS_REPLY_ERROR) {
+        redis_reply_error(l->endpoint, r, "reading the history store's state", l->err, l->errlen);
+        rc = -1;
+    } else if (r->type != REDIS_REPLY_ARRAY || r->elements != 4) {
+        rc = hl_fail(l, "Redis at %s: unexpected reply to MGET", l->endpoint);
+    } else {
+        const redisReply *src = r->element[0];
+        if (src->type == REDIS_REPLY_STRING && src->len == 64) {
+            memcpy(s->source, src->str, 64);
+            s->source[64] = '\0';
+        }
+        /* counts that are not counts read as none: the load rewrites them */
+        if (redis_parse_count(r->element[1], &s->have_done, &s->done) != 0) s->have_done = 0;
+        if (redis_parse_count(r->element[2], &s->n.have_planned, &s->n.planned) != 0) s->n.have_planned = 0;
+        if (redis_parse_count(r->element[3], &s->n.have_complete, &s->n.complete) != 0) s->n.have_complete = 0;
+    }
+    freeReplyObject(r);
+    return rc;
+}
+
+static int hl_command(struct hload *l, const char *what, redisReply *r) {
+    return redis_reply_ok(l->c, l->endpoint, what, r, l->err, l->errlen);
+}
+
+/* The load protocol (history_redis.h) once the archive is open and connected. */
+static int hl_run(struct hload *l, size_t batch_hosts, optout_history_redis_progress progress, void *arg) {
+    size_t nhosts = optout_history_archive_hosts(l->a);
+    struct hstate s;
+    if (hl_state(l, &s) != 0) return -1;
+    if (strcmp(s.source, l->id) == 0 && s.n.have_planned && s.n.have_complete && s.n.planned == s.n.complete &&
+        s.n.planned == (long long)nhosts) {
+        l->st->already_loaded = 1;
+        return 0;
+    }
+    /* not complete while records change: a load that dies never looks complete */
+    if (hl_command(l, "DEL complete", redisCommand(l->c, "DEL %scomplete", l->ns)) != 0) return -1;
+    size_t start = 0;
+    if (strcmp(s.source, l->id) != 0) {
+        /* "done" first: it must never count hosts of another archive than "source" names */
+        if (hl_command(l, "DEL done", redisCommand(l->c, "DEL %sdone", l->ns)) != 0 ||
+            hl_command(l, "SET source", redisCommand(l->c, "SET %ssource %s", l->ns, l->id)) != 0)
+            return -1;
+    } else if (s.have_done && s.done > 0 && (unsigned long long)s.done <= nhosts) {
+        start = (size_t)s.done;
+    }
+    l->st->resumed_at = start;
+    if (redis_scan_unlink(l->c, l->endpoint, l->ns, "h:", hl_known_host, l, &l->st->stale_deleted, l->err,
+                          l->errlen) != 0 ||
+        redis_scan_unlink(l->c, l->endpoint, l->ns, "b:", hl_known_body, l->referenced, &l->st->stale_deleted,
+                          l->err, l->errlen) != 0)
+        return -1;
+    /* the bodies of the hosts before "done" are in: not sent again */
+    for (size_t i = 0; i < start; i++) {
+        optout_history_host h = optout_history_archive_host(l->a, i);
+        for (size_t k = 0; k < h.count; k++)
+            if (h.versions[k].outcome == OPTOUT_OUTCOME_OK &&
+                optout_strmap_put(l->sent, h.versions[k].sha256, 64, l, NULL) != 0)
+                return hl_fail(l, "out of memory");
+    }
+    size_t in_batch = 0;
+    for (size_t i = start; i < nhosts; i++) {
+        optout_history_host h = optout_history_archive_host(l->a, i);
+        if (hl_host(l, &h) != 0) return -1;
+        in_batch++;
+        if (l->pending >= REDIS_BATCH || l->pending_bytes >= REDIS_LOAD_BATCH_BYTES ||
+            (batch_hosts && in_batch >= batch_hosts) || i + 1 == nhosts) {
+            if (hl_flush(l, i + 1) != 0) return -1;
+            in_batch = 0;
+            if (progress && progress(arg, i + 1, nhosts) != 0)
+                return hl_fail(l, "loading %s/%s into Redis at %s: interrupted after %zu of %zu hosts", l->dir,
+                               OPTOUT_HISTORY_DIR, l->endpoint, i + 1, nhosts);
+        }
+    }
+    if (start == nhosts && hl_flush(l, nhosts) != 0) return -1;
+    char count[32];
+    snprintf(count, sizeof count, "%zu", nhosts);
+    if (hl_command(l, "SET planned", redisCommand(l->c, "SET %splanned %s", l->ns, count)) != 0) return -1;
+    return hl_command(l, "SET complete", redisCommand(l->c, "SET %scomplete %s", l->ns, count)); /* last */
+}
+
+/* The archive's identity: the SHA-256 of DIR/history/index.tsv. 0, or -1 with err. */
+static int archive_id(const char *dir, char id[65], char *err, size_t errlen) {
+    char path[4200];
+    snprintf(path, sizeof path, "%s/%s/index.tsv", dir, OPTOUT_HISTORY_DIR);
+    if (optout_sha256_file(path, id) == 0) return 0;
+    optout_set_err(err, errlen, "%s: %s", path, strerror(errno));
+    return -1;
+}
+
+static int add_referenced(struct hload *l) {
+    for (size_t i = 0; i < optout_history_archive_hosts(l->a); i++) {
+        optout_history_host h = optout_history_archive_host(l->a, i);
+        for (size_t k = 0; k < h.count; k++)
+            if (h.versions[k].outcome == OPTOUT_OUTCOME_OK &&
+                optout_strmap_put(l->referenced, h.versions[k].sha256, 64, l, NULL) != 0)
+                return hl_fail(l, "out of memory");
+    }
+    return 0;
+}
+
+long optout_history_redis_load(const char *endpoint, const char *user, const char *password, const char *prefix,
+                               const char *dir, size_t batch_hosts, optout_history_redis_progress progress,
+                               void *progress_arg, optout_history_redis_load_stats *stats, char *err, size_t errlen) {
+    optout_history_redis_load_stats local;
+    if (!stats) stats = &local;
+    memset(stats, 0, sizeof *stats);
+    struct hload l = {.endpoint = endpoint, .dir = dir, .st = stats, .err = err, .errlen = errlen};
+    long rc = -1;
+    char again[65];
+    struct redis_sigpipe_guard g;
+    int guarded = 0;
+    if (!(l.ns = ns_prefix(prefix, err, errlen))) return -1;
+    if (archive_id(dir, l.id, err, errlen) != 0 || !(l.a = optout_history_archive_open(dir, err, errlen)) ||
+        archive_id(dir, again, err, errlen) != 0)
+        goto out;
+    if (strcmp(l.id, again) != 0) {
+        optout_set_err(err, errlen, "%s/%s changed while it was opened (a build published meanwhile): load again",
+                       dir, OPTOUT_HISTORY_DIR);
+        goto out;
+    }
+    l.src = optout_history_archive_source(l.a);
+    stats->hosts = optout_history_archive_hosts(l.a);
+    stats->versions = optout_history_archive_versions(l.a);
+    if (!(l.referenced = optout_strmap_new()) || !(l.sent = optout_strmap_new())) {
+        optout_set_err(err, errlen, "out of memory");
+        goto out;
+    }
+    if (add_referenced(&l) != 0) goto out;
+    stats->bodies = optout_strmap_count(l.referenced);
+    if (redis_connect(endpoint, user, password, &l.c, err, errlen) != ROUND_OK) goto out;
+    redis_sigpipe_block(&g);
+    guarded = 1;
+    if (hl_run(&l, batch_hosts, progress, progress_arg) == 0) rc = (long)stats->hosts;
+out:
+    if (guarded) redis_sigpipe_restore(&g);
+    if (l.c) redisFree(l.c);
+    optout_history_archive_close(l.a);
+    optout_strmap_free(l.referenced, NULL);
+    optout_strmap_free(l.sent, NULL);
+    ZSTD_freeCCtx(l.cctx);
+    free(l.key);
+    free((char *)l.ns);
+    return rc;
+}
+
+/* ---- the source -------------------------------------------------------------------------------- */
+
+struct cached_host {
+    optout_history_host h; /* versions: the decoded block (NULL when none); host: a copy */
+    size_t bytes;
+};
+
+struct optout_history_redis {
+    char *endpoint, *user, *password, *ns;
+    redisContext *c;
+    optout_strmap *hosts; /* host key -> struct cached_host */
+    size_t bytes;
+    char *key;
+    size_t key_cap;
+    ZSTD_DCtx *dctx;
+    char *plain;
+    size_t plain_cap;
+};
+
+static void cached_free(void *p) {
+    struct cached_host *e = p;
+    if (!e) return;
+    free((void *)e->h.versions);
+    free((void *)e->h.host);
+    free(e);
+}
+
+static void drop_conn(optout_history_redis *r) {
+    if (r->c) redisFree(r->c);
+    r->c = NULL;
+}
+
+void optout_history_redis_close(optout_history_redis *r) {
+    if (!r) return;
+    drop_conn(r);
+    optout_strmap_free(r->hosts, cached_free);
+    redis_wipe(r->password);
+    free(r->password);
+    free(r->user);
+    free(r->endpoint);
+    free(r->ns);
+    free(r->key);
+    ZSTD_freeDCtx(r->dctx);
+    free(r->plain);
+    free(r);
+}
+
+/* One round trip: GET SUFFIX NAME for names[0..n) under the namespace, then MGET planned complete.
+ * The replies (the caller frees them) in replies[0..n), the counts in *m. */
+struct round {
+    optout_history_redis *r;
+    const char *suffix;
+    const char *const *names;
+    const size_t *lens;
+    size_t n;
+    redisReply **replies;
+    struct redis_counts *m;
+};
+
+static int round_run(void *arg, char *err, size_t errlen) {
+    struct round *a = arg;
+    optout_history_redis *r = a->r;
+    if (!r->c) {
+        int rc = redis_connect(r->endpoint, r->user, r->password, &r->c, err, errlen);
+        if (rc != ROUND_OK) return rc;
+    }
+    size_t nslen = strlen(r->ns);
+    for (size_t i = 0; i < a->n; i++) {
+        size_t klen = redis_build_key(&r->key, &r->key_cap, r->ns, nslen, a->suffix, a->names[i], a->lens[i]);
+        if (klen == 0 || redisAppendCommand(r->c, "GET %b", r->key, klen) != REDIS_OK) {
+            optout_set_err(err, errlen, "out of memory");
+            drop_conn(r); /* commands half appended */
+            return ROUND_FATAL;
+        }
+    }
+    if (redisAppendCommand(r->c, "MGET %splanned %scomplete", r->ns, r->ns) != REDIS_OK) {
+        optout_set_err(err, errlen, "out of memory");
+        drop_conn(r);
+        return ROUND_FATAL;
+    }
+    redisReply *meta = NULL;
+    struct redis_sigpipe_guard g;
+    redis_sigpipe_block(&g);
+    int rc = redis_read_replies(r->c, r->endpoint, a->replies, a->n, err, errlen);
+    if (rc == ROUND_OK && (rc = redis_read_replies(r->c, r->endpoint, &meta, 1, err, errlen)) != ROUND_OK)
+        redis_free_replies(a->replies, a->n);
+    redis_sigpipe_restore(&g);
+    if (rc != ROUND_OK) {
+        drop_conn(r);
+        return rc;
+    }
+    for (size_t i = 0; i <= a->n && rc == ROUND_OK; i++) { /* every reply read: the connection is in step */
+        const redisReply *x = i < a->n ? a->replies[i] : meta;
+        if (redis_retryable_reply(x)) {
+            optout_set_err(err, errlen, "Redis at %s: %s", r->endpoint, x->str);
+            rc = ROUND_RETRY;
+        } else if (x->type == REDIS_REPLY_ERROR) {
+            redis_reply_error(r->endpoint, x, i < a->n ? "GET" : "MGET planned complete", err, errlen);
+            rc = ROUND_FATAL;
+        }
+    }
+    memset(a->m, 0, sizeof *a->m);
+    if (rc == ROUND_OK &&
+        (meta->type != REDIS_REPLY_ARRAY || meta->elements != 2 ||
+         redis_parse_count(meta->element[0], &a->m->have_planned, &a->m->planned) != 0 ||
+         redis_parse_count(meta->element[1], &a->m->have_complete, &a->m->complete) != 0)) {
+        optout_set_err(err, errlen, "Redis history store under %s at %s: 'planned' / 'complete' are not counts",
+                       r->ns, r->endpoint);
+        rc = ROUND_FATAL;
+    }
+    freeReplyObject(meta);
+    if (rc != ROUND_OK) {
+        redis_free_replies(a->replies, a->n);
+        if (rc == ROUND_RETRY) drop_conn(r);
+    }
+    return rc;
+}
+
+static int fetch_keys(optout_history_redis *r, const char *suffix, const char *const *names, const size_t *lens,
+                      size_t n, redisReply **replies, struct redis_counts *m, const char *what, char *err,
+                      size_t errlen) {
+    struct round a = {r, suffix, names, lens, n, replies, m};
+    return redis_retry(round_run, &a, what, err, errlen);
+}
+
+/* One GET reply of a host record into the cache. 1 (versions), 0 (none), -1 with err. */
+static int absorb(optout_history_redis *r, const char *host, size_t len, const redisReply *x,
+                  const struct redis_counts *m, struct cached_host **out, char *err, size_t errlen) {
+    *out = optout_strmap_get(r->hosts, host, len);
+    if (*out) return (*out)->h.count ? 1 : 0; /* a host twice in one prefetch */
+    optout_history_version *v = NULL;
+    size_t count = 0;
+    if (x->type == REDIS_REPLY_NIL) {
+        if (redis_check_complete(r->endpoint, r->ns, m, err, errlen) != ROUND_OK) {
+            size_t used = strlen(err);
+            snprintf(err + used, errlen - used, " (no history record for %.*s)", (int)len, host);
+            return -1;
+        }
+    } else if (x->type == REDIS_REPLY_STRING) {
+        char why[160];
+        if (optout_history_redis_decode(x->str, x->len, &v, &count, NULL, why, sizeof why) != 0) {
+            optout_set_err(err, errlen, "corrupt history record %sh:%.*s in Redis at %s: %s: reload the store", r->ns,
+                           (int)len, host, r->endpoint, why);
+            return -1;
+        }
+    } else {
+        optout_set_err(err, errlen, "Redis at %s: unexpected reply type %d for the history record of %.*s",
+                       r->endpoint, x->type, (int)len, host);
+        return -1;
+    }
+    struct cached_host *e = calloc(1, sizeof *e);
+    char *copy = malloc(len + 1);
+    if (!e || !copy || optout_strmap_put(r->hosts, host, len, e, NULL) != 0) {
+        free(e);
+        free(copy);
+        free(v);
+        optout_set_err(err, errlen, "out of memory");
+        return -1;
+    }
+    memcpy(copy, host, len);
+    copy[len] = '\0';
+    e->h = (optout_history_host){.host = copy, .host_len = len, .versions = v, .count = count};
+    e->bytes = sizeof *e + len + 1 + 48 /* the map's entry */ + (v ? (size_t)x->len + count * (sizeof *v + 8) : 0);
+    r->bytes += e->bytes;
+    *out = e;
+    return count ? 1 : 0;
+}
+
+static int src_lookup(void *arg, const char *host, size_t len, optout_history_host *out, char *err, size_t errlen) {
+    optout_history_redis *r = arg;
+    struct cached_host *e = optout_strmap_get(r->hosts, host, len);
+    if (!e) {
+        char what[300];
+        snprintf(what, sizeof what, "the history of %.*s", len > 256 ? 256 : (int)len, host);
+        redisReply *x = NULL;
+        struct redis_counts m;
+        if (fetch_keys(r, "h:", &host, &len, 1, &x, &m, what, err, errlen) != 0) return -1;
+        int rc = absorb(r, host, len, x, &m, &e, err, errlen);
+        freeReplyObject(x);
+        if (rc < 0) return -1;
+    }
+    *out = e->h;
+    return e->h.count ? 1 : 0;
+}
+
+static int src_body(void *arg, const optout_history_version *v, char **body, size_t *len, char *err,
+                    size_t errlen) {
+    optout_history_redis *r = arg;
+    *body = NULL;
+    *len = 0;
+    unsigned char sha[32];
+    if (v->outcome != OPTOUT_OUTCOME_OK || archive_hex_to_sha(v->sha256, sha) != 0) {
+        optout_set_err(err, errlen, "Redis history store under %s: no body for this version", r->ns);
+        return -1;
+    }
+    char what[100];
+    snprintf(what, sizeof what, "body %.64s", v->sha256);
+    const char *name = v->sha256;
+    size_t nlen = 64;
+    redisReply *x = NULL;
+    struct redis_counts m;
+    if (fetch_keys(r, "b:", &name, &nlen, 1, &x, &m, what, err, errlen) != 0) return -1;
+    char why[160] = "";
+    const char *data = NULL;
+    size_t dlen = 0;
+    if (x->type == REDIS_REPLY_NIL) {
+        snprintf(why, sizeof why, "missing%s", redis_check_complete(r->endpoint, r->ns, &m, NULL, 0) == ROUND_OK
+                                                   ? ""
+                                                   : " (the store is incomplete)");
+    } else if (x->type != REDIS_REPLY_STRING || x->len == 0 ||
+               ((unsigned char)x->str[0] & (unsigned char)~REDIS_ZSTD_FLAG) != HR_BODY_LEAD) {
+        snprintf(why, sizeof why, "not a body value");
+    } else if ((unsigned char)x->str[0] & REDIS_ZSTD_FLAG) {
+        if (redis_unpack_frame(&r->dctx, x->str + 1, x->len - 1, ARCHIVE_BODY_MAX, &r->plain, &r->plain_cap, &dlen,
+                               why, sizeof why) == 0)
+            data = r->plain;
+    } else {
+        data = x->str + 1;
+        dlen = x->len - 1;
+    }
+    char got[65];
+    if (data && dlen != v->size) {
+        snprintf(why, sizeof why, "%zu bytes where the version says %" PRIu64, dlen, v->size);
+        data = NULL;
+    } else if (data) {
+        optout_sha256_hex(data, dlen, got);
+        if (strcmp(got, v->sha256) != 0) {
+            snprintf(why, sizeof why, "its SHA-256 is %s", got);
+            data = NULL;
+        }
+    }
+    int rc = -1;
+    if (!data) {
+        optout_set_err(err, errlen, "corrupt history body %sb:%.64s in Redis at %s: %s: reload the store", r->ns,
+                       v->sha256, r->endpoint, why);
+    } else if (!(*body = malloc(dlen + 1))) {
+        optout_set_err(err, errlen, "out of memory");
+    } else {
+        memcpy(*body, data, dlen);
+        (*body)[dlen] = '\0';
+        *len = dlen;
+        rc = 0;
+    }
+    freeReplyObject(x);
+    return rc;
+}
+
+optout_history_redis *optout_history_redis_open(const char *endpoint, const char *user, const char *password,
+                                                const char *prefix, char *err, size_t errlen) {
+    optout_history_redis *r = calloc(1, sizeof *r);
+    if (!r) {
+        optout_set_err(err, errlen, "out of memory");
+        return NULL;
+    }
+    if (!(r->ns = ns_prefix(prefix, err, errlen))) {
+        optout_history_redis_close(r);
+        return NULL;
+    }
+    if (!(r->endpoint = strdup(endpoint)) || (user && !(r->user = strdup(user))) ||
+        (password && !(r->password = strdup(password))) || !(r->hosts = optout_strmap_new())) {
+        optout_set_err(err, errlen, "out of memory");
+        optout_history_redis_close(r);
+        return NULL;
+    }
+    struct redis_counts m;
+    if (fetch_keys(r, "h:", NULL, NULL, 0, NULL, &m, "the history store's completeness", err, errlen) != 0 ||
+        redis_check_complete(r->endpoint, r->ns, &m, err, errlen) != ROUND_OK) {
+        optout_history_redis_close(r);
+        return NULL;
+    }
+    return r;
+}
+
+optout_history_source optout_history_redis_source(optout_history_redis *r) {
+    return (optout_history_source){.arg = r, .lookup = src_lookup, .body = src_body};
+}
+
+int optout_history_redis_prefetch(optout_history_redis *r, const char *const *hosts, const size_t *lens,
+                                  size_t count, char *err, size_t errlen) {
+    const char *sel[REDIS_BATCH];
+    size_t sel_len[REDIS_BATCH];
+    redisReply *replies[REDIS_BATCH];
+    size_t i = 0;
+    while (i < count) {
+        size_t n = 0;
+        for (; i < count && n < REDIS_BATCH; i++) {
+            if (optout_strmap_get(r->hosts, hosts[i], lens[i])) continue;
+            sel[n] = hosts[i];
+            sel_len[n++] = lens[i];
+        }
+        if (n == 0) break;
+        char what[300];
+        snprintf(what, sizeof what, "the history of %zu hosts from %.*s", n, sel_len[0] > 200 ? 200 : (int)sel_len[0],
+                 sel[0]);
+        struct redis_counts m;
+        if (fetch_keys(r, "h:", sel, sel_len, n, replies, &m, what, err, errlen) != 0) return -1;
+        int rc = 0;
+        for (size_t j = 0; j < n && rc >= 0; j++) {
+            struct cached_host *e;
+            rc = absorb(r, sel[j], sel_len[j], replies[j], &m, &e, err, errlen);
+        }
+        redis_free_replies(replies, n);
+        if (rc < 0) return -1;
+    }
+    return 0;
+}
+
+size_t optout_history_redis_cached_bytes(const optout_history_redis *r) { return r->bytes; }
+
+void optout_history_redis_forget(optout_history_redis *r) {
+    optout_strmap *fresh = optout_strmap_new();
+    if (!fresh) return; /* keep the old cache: still valid */
+    optout_strmap_free(r->hosts, cached_free);
+    r->hosts = fresh;
+    r->bytes = 0;
+}
