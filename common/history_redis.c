@@ -481,6 +481,70 @@ static int hl_command(struct hload *l, const char *what, redisReply *r) {
     return redis_reply_ok(l->c, l->endpoint, what, r, l->err, l->errlen);
 }
 
+/* Reads the EXISTS replies of a verification batch; *first becomes the smallest host index whose
+ * key is missing. */
+static int hl_verify_drain(struct hload *l, const size_t *host_of, size_t n, size_t *first) {
+    for (size_t i = 0; i < n; i++) {
+        void *reply = NULL;
+        if (redisGetReply(l->c, &reply) != REDIS_OK || !reply)
+            return hl_fail(l, "Redis at %s: EXISTS: %s", l->endpoint, l->c->errstr);
+        redisReply *r = reply;
+        int missing = r->type == REDIS_REPLY_INTEGER && r->integer == 0;
+        int bad = r->type != REDIS_REPLY_INTEGER;
+        if (bad) redis_reply_error(l->endpoint, r, "EXISTS", l->err, l->errlen);
+        freeReplyObject(r);
+        if (bad) { /* the other replies still read: the connection stays in step */
+            for (i++; i < n; i++)
+                if (redisGetReply(l->c, &reply) == REDIS_OK && reply) freeReplyObject(reply);
+            return -1;
+        }
+        if (missing && host_of[i] < *first) *first = host_of[i];
+    }
+    return 0;
+}
+
+/* A resumed load trusts the hosts under "done" only when their records and bodies are all still
+ * there (Redis may have lost keys since: a failover, an eviction): *start becomes the first host
+ * with a key missing. One pipelined EXISTS per key, REDIS_BATCH a round trip. */
+static int hl_verify(struct hload *l, size_t *start) {
+    size_t *host_of = malloc(REDIS_BATCH * sizeof *host_of), n = 0, first = *start, nslen = strlen(l->ns);
+    optout_strmap *seen = optout_strmap_new();
+    int rc = host_of && seen ? 0 : hl_fail(l, "out of memory");
+    for (size_t i = 0; i < *start && rc == 0 && first == *start; i++) {
+        optout_history_host h = optout_history_archive_host(l->a, i);
+        for (size_t k = 0; k <= h.count && rc == 0; k++) { /* the record, then the bodies not asked yet */
+            const char *suffix = k == 0 ? "h:" : "b:", *name = h.host;
+            size_t nlen = h.host_len;
+            if (k > 0) {
+                const optout_history_version *v = &h.versions[k - 1];
+                if (v->outcome != OPTOUT_OUTCOME_OK || optout_strmap_get(seen, v->sha256, 64)) continue;
+                if (optout_strmap_put(seen, v->sha256, 64, l, NULL) != 0) {
+                    rc = hl_fail(l, "out of memory");
+                    break;
+                }
+                name = v->sha256;
+                nlen = 64;
+            }
+            size_t klen = redis_build_key(&l->key, &l->key_cap, l->ns, nslen, suffix, name, nlen);
+            if (klen == 0 || redisAppendCommand(l->c, "EXISTS %b", l->key, klen) != REDIS_OK) {
+                rc = hl_fail(l, "out of memory");
+                break;
+            }
+            host_of[n++] = i;
+            if (n == REDIS_BATCH) {
+                rc = hl_verify_drain(l, host_of, n, &first);
+                n = 0;
+            }
+        }
+    }
+    if (rc == 0 && n) rc = hl_verify_drain(l, host_of, n, &first);
+    free(host_of);
+    optout_strmap_free(seen, NULL);
+    if (rc == 0) *start = first;
+    return rc;
+}
+
+
 /* The load protocol (history_redis.h) once the archive is open and connected. */
 static int hl_run(struct hload *l, size_t batch_hosts, optout_history_redis_progress progress, void *arg) {
     size_t nhosts = optout_history_archive_hosts(l->a);
@@ -502,6 +566,7 @@ static int hl_run(struct hload *l, size_t batch_hosts, optout_history_redis_prog
     } else if (s.have_done && s.done > 0 && (unsigned long long)s.done <= nhosts) {
         start = (size_t)s.done;
     }
+    if (start > 0 && hl_verify(l, &start) != 0) return -1;
     l->st->resumed_at = start;
     if (redis_scan_unlink(l->c, l->endpoint, l->ns, "h:", hl_known_host, l, &l->st->stale_deleted, l->err,
                           l->errlen) != 0 ||
@@ -603,6 +668,10 @@ out:
 }
 
 /* ---- the source -------------------------------------------------------------------------------- */
+
+/* What to do about a corrupt key: a load of the same archive rewrites only what is missing, so
+ * forgetting which archive the keys hold makes it rewrite every key. */
+#define REPAIR "delete %ssource and load the archive again"
 
 struct cached_host {
     optout_history_host h; /* versions: the decoded block (NULL when none); host: a copy */
@@ -743,8 +812,8 @@ static int absorb(optout_history_redis *r, const char *host, size_t len, const r
     } else if (x->type == REDIS_REPLY_STRING) {
         char why[160];
         if (optout_history_redis_decode(x->str, x->len, &v, &count, NULL, why, sizeof why) != 0) {
-            optout_set_err(err, errlen, "corrupt history record %sh:%.*s in Redis at %s: %s: reload the store", r->ns,
-                           (int)len, host, r->endpoint, why);
+            optout_set_err(err, errlen, "corrupt history record %sh:%.*s in Redis at %s: %s: " REPAIR, r->ns, (int)len,
+                           host, r->endpoint, why, r->ns);
             return -1;
         }
     } else {
@@ -835,8 +904,8 @@ static int src_body(void *arg, const optout_history_version *v, char **body, siz
     }
     int rc = -1;
     if (!data) {
-        optout_set_err(err, errlen, "corrupt history body %sb:%.64s in Redis at %s: %s: reload the store", r->ns,
-                       v->sha256, r->endpoint, why);
+        optout_set_err(err, errlen, "corrupt history body %sb:%.64s in Redis at %s: %s: " REPAIR, r->ns, v->sha256,
+                       r->endpoint, why, r->ns);
     } else if (!(*body = malloc(dlen + 1))) {
         optout_set_err(err, errlen, "out of memory");
     } else {
