@@ -17,16 +17,7 @@
  *   PREFIX "history:planned"   -> how many host records the store must hold
  *   PREFIX "history:complete"  -> the same count, set last, once every record and body is in
  *
- * A host record (format 1), integers as unsigned LEB128 varints unless said otherwise:
- *   'V' 0x01, count (>= 1), then count versions in order of first capture time (ties in the
- *   archive's order), each:
- *     flags (one byte: 0x01 https, 0x02 wayback, 0x04 redirect, 0x08 redirect to https,
- *            0x10 truncated, 0x20 body; no other bit), outcome (one byte: ok, unavailable or
- *            unreachable as optout_outcome), status (<= 999), crawl length (one byte: 0, or 15 and
- *            then "CC-MAIN-YYYY-WW"), first (zigzag varint, Unix seconds), last - first, captures
- *            (>= 1); with 0x20: the body's SHA-256 (32 bytes) and size (bytes); with 0x04: the
- *            redirect target's length (1..255) and host key (bytes 0x21..0x7e).
- *   A body (0x20) exactly when the outcome is ok; nothing after the last version.
+ * A host record is history_record.h's (its versions by first capture time, their capture counts).
  *
  * Contract
  * - Load (optout_history_redis_load): opens and checks the archive (history_archive.h's reader),
@@ -63,6 +54,7 @@
 #include <stdint.h>
 
 #include "optout/history.h"
+#include "optout/history_record.h"
 
 #define OPTOUT_HISTORY_REDIS_NS "history:" /* the namespace under the run's prefix */
 
@@ -110,18 +102,5 @@ size_t optout_history_redis_cached_bytes(const optout_history_redis *r);
 /* Drops the cache (every array an earlier lookup gave becomes invalid). */
 void optout_history_redis_forget(optout_history_redis *r);
 void optout_history_redis_close(optout_history_redis *r);
-
-/* ---- the record format (the loader's writer and the source's reader; tests and fuzzing) ------ */
-
-/* Encodes a host's versions (any order; captures[i] for v[i], NULL: 1 each) into a record
- * (malloc'd into *rec, *len bytes). 0, or -1 with why (a version the format cannot hold: bad
- * counts, status, crawl, redirect, or a body on a version that is not ok). */
-int optout_history_redis_encode(const optout_history_version *v, const uint64_t *captures, size_t count, char **rec,
-                                size_t *len, char *why, size_t whylen);
-/* Decodes a record (hostile input) into one malloc'd block: *versions (count of them, sorted by
- * first) followed by their redirect strings and, when captures is not NULL, *captures (count).
- * free(*versions) frees it all. 0, or -1 with why (what is wrong, and at which byte). */
-int optout_history_redis_decode(const void *rec, size_t len, optout_history_version **versions, size_t *count,
-                                uint64_t **captures, char *why, size_t whylen);
 
 #endif

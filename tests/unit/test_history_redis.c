@@ -35,6 +35,7 @@
 #include "optout/agents.h"
 #include "optout/history.h"
 #include "optout/history_archive.h"
+#include "optout/history_record.h"
 #include "optout/history_redis.h"
 #include "optout/rundir.h"
 #include "optout/util.h"
@@ -324,11 +325,11 @@ static void test_codec_round_trip(void **state) {
     uint64_t caps[3] = {7, 1, 300};
     char *rec, why[256];
     size_t len;
-    assert_int_equal(optout_history_redis_encode(v, caps, 3, &rec, &len, why, sizeof why), 0);
+    assert_int_equal(optout_history_record_encode(v, caps, 3, &rec, &len, why, sizeof why), 0);
     optout_history_version *d;
     uint64_t *dc;
     size_t n;
-    CHECK(optout_history_redis_decode(rec, len, &d, &n, &dc, why, sizeof why) == 0, "%s", why);
+    CHECK(optout_history_record_decode(rec, len, &d, &n, &dc, why, sizeof why) == 0, "%s", why);
     assert_int_equal(n, 3);
     /* by first time: the Wayback capture of 1969, the 2019 redirect, then 2021 */
     assert_version_eq("0", &d[0], &v[1]);
@@ -340,7 +341,7 @@ static void test_codec_round_trip(void **state) {
     free(d);
     /* every cut is refused, with where */
     for (size_t cut = 0; cut < len; cut++) {
-        CHECK(optout_history_redis_decode(rec, cut, &d, &n, NULL, why, sizeof why) == -1, "cut at %zu accepted", cut);
+        CHECK(optout_history_record_decode(rec, cut, &d, &n, NULL, why, sizeof why) == -1, "cut at %zu accepted", cut);
         assert_null(d);
         CHECK(strstr(why, "byte"), "no place in '%s'", why);
     }
@@ -348,7 +349,7 @@ static void test_codec_round_trip(void **state) {
     char *longer = malloc(len + 1);
     memcpy(longer, rec, len);
     longer[len] = 0;
-    assert_int_equal(optout_history_redis_decode(longer, len + 1, &d, &n, NULL, why, sizeof why), -1);
+    assert_int_equal(optout_history_record_decode(longer, len + 1, &d, &n, NULL, why, sizeof why), -1);
     CHECK(strstr(why, "after the last version"), "%s", why);
     free(longer);
     /* damage: each single-byte change is refused or decodes to a valid record that encodes back the same */
@@ -356,12 +357,12 @@ static void test_codec_round_trip(void **state) {
     for (size_t i = 0; i < len; i++)
         for (unsigned x = 1; x < 256; x <<= 1) {
             rec[i] ^= (char)x;
-            if (optout_history_redis_decode(rec, len, &d, &n, &dc, why, sizeof why) != 0) {
+            if (optout_history_record_decode(rec, len, &d, &n, &dc, why, sizeof why) != 0) {
                 refused++;
             } else {
                 char *again;
                 size_t alen;
-                CHECK(optout_history_redis_encode(d, dc, n, &again, &alen, why, sizeof why) == 0,
+                CHECK(optout_history_record_encode(d, dc, n, &again, &alen, why, sizeof why) == 0,
                       "byte %zu ^ %u decodes to what cannot be encoded: %s", i, x, why);
                 CHECK(alen == len && memcmp(again, rec, len) == 0, "byte %zu ^ %u: two spellings of one record", i, x);
                 free(again);
@@ -403,12 +404,12 @@ static void test_codec_refuses(void **state) {
     };
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
         why[0] = '\0';
-        CHECK(optout_history_redis_decode(bad[i].rec, bad[i].len, &d, &n, NULL, why, sizeof why) == -1,
+        CHECK(optout_history_record_decode(bad[i].rec, bad[i].len, &d, &n, NULL, why, sizeof why) == -1,
               "case %zu accepted", i);
         CHECK(strstr(why, bad[i].want), "case %zu: '%s' does not say '%s'", i, why, bad[i].want);
     }
     /* the smallest good record, so that the cases above fail for their own reason */
-    CHECK(optout_history_redis_decode("V\x01\x01\x00\x02\x00\x00\x00\x00\x01", 10, &d, &n, NULL, why, sizeof why) == 0,
+    CHECK(optout_history_record_decode("V\x01\x01\x00\x02\x00\x00\x00\x00\x01", 10, &d, &n, NULL, why, sizeof why) == 0,
           "%s", why);
     assert_int_equal(n, 1);
     assert_int_equal(d[0].outcome, OPTOUT_OUTCOME_UNAVAILABLE);
@@ -419,11 +420,11 @@ static void test_codec_refuses(void **state) {
     char *rec;
     size_t len;
     v[0].sha256[0] = '\0';
-    assert_int_equal(optout_history_redis_encode(v, NULL, 1, &rec, &len, why, sizeof why), -1);
+    assert_int_equal(optout_history_record_encode(v, NULL, 1, &rec, &len, why, sizeof why), -1);
     sample_versions(v);
     v[2].redirect = "bad host";
-    assert_int_equal(optout_history_redis_encode(v, NULL, 3, &rec, &len, why, sizeof why), -1);
-    assert_int_equal(optout_history_redis_encode(v, NULL, 0, &rec, &len, why, sizeof why), -1);
+    assert_int_equal(optout_history_record_encode(v, NULL, 3, &rec, &len, why, sizeof why), -1);
+    assert_int_equal(optout_history_record_encode(v, NULL, 0, &rec, &len, why, sizeof why), -1);
 }
 
 /* ---- Redis --------------------------------------------------------------------------------- */
