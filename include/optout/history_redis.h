@@ -41,7 +41,7 @@
  *   the key, the endpoint and what is wrong ("reload the store"). Dropped connections, timeouts and
  *   LOADING are retried on a new connection with backoff (redis_internal.h), as the verdict store.
  * - Cache: the decoded versions of every host looked up stay in the source (history.h: a lookup's
- *   arrays stay valid while the source is open, and the judge keeps them); about 100 bytes a
+ *   arrays stay valid while the source is open, and the judge keeps them); about 200 bytes a
  *   version. A worker that keeps one source across tasks calls optout_history_redis_forget()
  *   between tasks (no pointer from an earlier lookup may be in use then) when
  *   optout_history_redis_cached_bytes() is over its budget. Bodies are not cached here: the judge

@@ -681,10 +681,12 @@ static int measure(const char *dir) {
     freeReplyObject(m0);
     optout_history_redis_load_stats st;
     char err[1024] = "";
+    int64_t t0 = optout_now_ms();
     if (optout_history_redis_load(srv.endpoint, NULL, NULL, PREFIX, dir, 0, NULL, NULL, &st, err, sizeof err) < 0) {
         fprintf(stderr, "%s\n", err);
         return 1;
     }
+    int64_t ms = optout_now_ms() - t0;
     redisReply *m1 = test_server_command(&srv, "INFO memory");
     p = strstr(m1->str, "used_memory:");
     if (p) after = atoll(p + 12);
@@ -704,6 +706,8 @@ static int measure(const char *dir) {
     freeReplyObject(keys);
     printf("archive %s: %" PRIu64 " hosts, %" PRIu64 " versions, %" PRIu64 " bodies\n", dir, st.hosts, st.versions,
            st.bodies);
+    printf("loaded in %" PRId64 " ms (%.0f versions a second, unix socket)\n", ms,
+           ms ? (double)st.versions * 1000.0 / (double)ms : 0.0);
     printf("used_memory grew by %lld bytes (%.1f per version)\n", after - before,
            st.versions ? (double)(after - before) / (double)st.versions : 0.0);
     printf("host records: %llu bytes in Redis (MEMORY USAGE), values %llu: %.1f per version, %.1f per host\n",
