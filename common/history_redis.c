@@ -390,12 +390,10 @@ struct cached_host {
 };
 
 struct optout_history_redis {
-    char *endpoint, *user, *password, *ns;
-    redisContext *c;
+    struct redis_link link; /* endpoint, credentials, connection, key buffer */
+    char *ns;
     optout_strmap *hosts; /* host key -> struct cached_host */
     size_t bytes;
-    char *key;
-    size_t key_cap;
     ZSTD_DCtx *dctx;
     char *plain;
     size_t plain_cap;
@@ -409,102 +407,42 @@ static void cached_free(void *p) {
     free(e);
 }
 
-static void drop_conn(optout_history_redis *r) {
-    if (r->c) redisFree(r->c);
-    r->c = NULL;
-}
-
 void optout_history_redis_close(optout_history_redis *r) {
     if (!r) return;
-    drop_conn(r);
+    redis_link_free(&r->link);
     optout_strmap_free(r->hosts, cached_free);
-    redis_wipe(r->password);
-    free(r->password);
-    free(r->user);
-    free(r->endpoint);
     free(r->ns);
-    free(r->key);
     ZSTD_freeDCtx(r->dctx);
     free(r->plain);
     free(r);
 }
 
-/* One round trip: GET SUFFIX NAME for names[0..n) under the namespace, then MGET planned complete.
- * The replies (the caller frees them) in replies[0..n), the counts in *m. */
-struct round {
-    optout_history_redis *r;
-    const char *suffix;
-    const char *const *names;
-    const size_t *lens;
-    size_t n;
-    redisReply **replies;
-    struct redis_counts *m;
-};
+static const char *const META[] = {"planned", "complete"};
 
-static int round_run(void *arg, char *err, size_t errlen) {
-    struct round *a = arg;
-    optout_history_redis *r = a->r;
-    if (!r->c) {
-        int rc = redis_connect(r->endpoint, r->user, r->password, &r->c, err, errlen);
-        if (rc != ROUND_OK) return rc;
-    }
-    size_t nslen = strlen(r->ns);
-    for (size_t i = 0; i < a->n; i++) {
-        size_t klen = redis_build_key(&r->key, &r->key_cap, r->ns, nslen, a->suffix, a->names[i], a->lens[i]);
-        if (klen == 0 || redisAppendCommand(r->c, "GET %b", r->key, klen) != REDIS_OK) {
-            optout_set_err(err, errlen, "out of memory");
-            drop_conn(r); /* commands half appended */
-            return ROUND_FATAL;
-        }
-    }
-    if (redisAppendCommand(r->c, "MGET %splanned %scomplete", r->ns, r->ns) != REDIS_OK) {
-        optout_set_err(err, errlen, "out of memory");
-        drop_conn(r);
-        return ROUND_FATAL;
-    }
-    redisReply *meta = NULL;
-    struct redis_sigpipe_guard g;
-    redis_sigpipe_block(&g);
-    int rc = redis_read_replies(r->c, r->endpoint, a->replies, a->n, err, errlen);
-    if (rc == ROUND_OK && (rc = redis_read_replies(r->c, r->endpoint, &meta, 1, err, errlen)) != ROUND_OK)
-        redis_free_replies(a->replies, a->n);
-    redis_sigpipe_restore(&g);
-    if (rc != ROUND_OK) {
-        drop_conn(r);
-        return rc;
-    }
-    for (size_t i = 0; i <= a->n && rc == ROUND_OK; i++) { /* every reply read: the connection is in step */
-        const redisReply *x = i < a->n ? a->replies[i] : meta;
-        if (redis_retryable_reply(x)) {
-            optout_set_err(err, errlen, "Redis at %s: %s", r->endpoint, x->str);
-            rc = ROUND_RETRY;
-        } else if (x->type == REDIS_REPLY_ERROR) {
-            redis_reply_error(r->endpoint, x, i < a->n ? "GET" : "MGET planned complete", err, errlen);
-            rc = ROUND_FATAL;
-        }
-    }
-    memset(a->m, 0, sizeof *a->m);
-    if (rc == ROUND_OK &&
-        (meta->type != REDIS_REPLY_ARRAY || meta->elements != 2 ||
-         redis_parse_count(meta->element[0], &a->m->have_planned, &a->m->planned) != 0 ||
-         redis_parse_count(meta->element[1], &a->m->have_complete, &a->m->complete) != 0)) {
-        optout_set_err(err, errlen, "Redis history store under %s at %s: 'planned' / 'complete' are not counts",
-                       r->ns, r->endpoint);
-        rc = ROUND_FATAL;
-    }
-    freeReplyObject(meta);
-    if (rc != ROUND_OK) {
-        redis_free_replies(a->replies, a->n);
-        if (rc == ROUND_RETRY) drop_conn(r);
-    }
-    return rc;
-}
-
+/* One round trip (retried on a new connection, with backoff): GET SUFFIX NAME for names[0..n) under
+ * the namespace, then MGET planned complete. The replies (the caller frees them) in replies[0..n),
+ * the counts in *m. 0, or -1 with err. */
 static int fetch_keys(optout_history_redis *r, const char *suffix, const char *const *names, const size_t *lens,
                       size_t n, redisReply **replies, struct redis_counts *m, const char *what, char *err,
                       size_t errlen) {
-    struct round a = {r, suffix, names, lens, n, replies, m};
-    return redis_retry(round_run, &a, what, err, errlen);
+    redisReply *meta = NULL;
+    if (redis_link_fetch(&r->link, r->ns, suffix, names, lens, n, META, 2, replies, &meta, what, err, errlen) != 0)
+        return -1;
+    memset(m, 0, sizeof *m);
+    int rc = 0;
+    if (meta->type == REDIS_REPLY_ERROR) {
+        redis_reply_error(r->link.endpoint, meta, "reading the history store's completeness", err, errlen);
+        rc = -1;
+    } else if (meta->type != REDIS_REPLY_ARRAY || meta->elements != 2 ||
+               redis_parse_count(meta->element[0], &m->have_planned, &m->planned) != 0 ||
+               redis_parse_count(meta->element[1], &m->have_complete, &m->complete) != 0) {
+        optout_set_err(err, errlen, "Redis history store under %s at %s: 'planned' / 'complete' are not counts",
+                       r->ns, r->link.endpoint);
+        rc = -1;
+    }
+    freeReplyObject(meta);
+    if (rc != 0) redis_free_replies(replies, n);
+    return rc;
 }
 
 /* One GET reply of a host record into the cache. 1 (versions), 0 (none), -1 with err. */
@@ -515,7 +453,7 @@ static int absorb(optout_history_redis *r, const char *host, size_t len, const r
     optout_history_version *v = NULL;
     size_t count = 0;
     if (x->type == REDIS_REPLY_NIL) {
-        if (redis_check_complete(r->endpoint, r->ns, m, err, errlen) != ROUND_OK) {
+        if (redis_check_complete(r->link.endpoint, r->ns, m, err, errlen) != ROUND_OK) {
             size_t used = strlen(err);
             snprintf(err + used, errlen - used, " (no history record for %.*s)", (int)len, host);
             return -1;
@@ -524,12 +462,17 @@ static int absorb(optout_history_redis *r, const char *host, size_t len, const r
         char why[160];
         if (optout_history_record_decode(x->str, x->len, &v, &count, NULL, why, sizeof why) != 0) {
             optout_set_err(err, errlen, "corrupt history record %sh:%.*s in Redis at %s: %s: " REPAIR, r->ns, (int)len,
-                           host, r->endpoint, why, r->ns);
+                           host, r->link.endpoint, why, r->ns);
             return -1;
         }
+    } else if (x->type == REDIS_REPLY_ERROR) {
+        redis_reply_error(r->link.endpoint, x, "GET", err, errlen);
+        size_t used = strlen(err);
+        snprintf(err + used, errlen - used, " (history record of %.*s)", (int)len, host);
+        return -1;
     } else {
         optout_set_err(err, errlen, "Redis at %s: unexpected reply type %d for the history record of %.*s",
-                       r->endpoint, x->type, (int)len, host);
+                       r->link.endpoint, x->type, (int)len, host);
         return -1;
     }
     struct cached_host *e = calloc(1, sizeof *e);
@@ -588,9 +531,11 @@ static int src_body(void *arg, const optout_history_version *v, char **body, siz
     const char *data = NULL;
     size_t dlen = 0;
     if (x->type == REDIS_REPLY_NIL) {
-        snprintf(why, sizeof why, "missing%s", redis_check_complete(r->endpoint, r->ns, &m, NULL, 0) == ROUND_OK
+        snprintf(why, sizeof why, "missing%s", redis_check_complete(r->link.endpoint, r->ns, &m, NULL, 0) == ROUND_OK
                                                    ? ""
                                                    : " (the store is incomplete)");
+    } else if (x->type == REDIS_REPLY_ERROR) {
+        snprintf(why, sizeof why, "%s", x->str ? x->str : "an error reply");
     } else if (x->type != REDIS_REPLY_STRING || x->len == 0 ||
                ((unsigned char)x->str[0] & (unsigned char)~REDIS_ZSTD_FLAG) != HR_BODY_LEAD) {
         snprintf(why, sizeof why, "not a body value");
@@ -616,7 +561,7 @@ static int src_body(void *arg, const optout_history_version *v, char **body, siz
     int rc = -1;
     if (!data) {
         optout_set_err(err, errlen, "corrupt history body %sb:%.64s in Redis at %s: %s: " REPAIR, r->ns, v->sha256,
-                       r->endpoint, why, r->ns);
+                       r->link.endpoint, why, r->ns);
     } else if (!(*body = malloc(dlen + 1))) {
         optout_set_err(err, errlen, "out of memory");
     } else {
@@ -640,15 +585,14 @@ optout_history_redis *optout_history_redis_open(const char *endpoint, const char
         optout_history_redis_close(r);
         return NULL;
     }
-    if (!(r->endpoint = strdup(endpoint)) || (user && !(r->user = strdup(user))) ||
-        (password && !(r->password = strdup(password))) || !(r->hosts = optout_strmap_new())) {
+    if (redis_link_init(&r->link, endpoint, user, password) != 0 || !(r->hosts = optout_strmap_new())) {
         optout_set_err(err, errlen, "out of memory");
         optout_history_redis_close(r);
         return NULL;
     }
     struct redis_counts m;
     if (fetch_keys(r, "h:", NULL, NULL, 0, NULL, &m, "the history store's completeness", err, errlen) != 0 ||
-        redis_check_complete(r->endpoint, r->ns, &m, err, errlen) != ROUND_OK) {
+        redis_check_complete(r->link.endpoint, r->ns, &m, err, errlen) != ROUND_OK) {
         optout_history_redis_close(r);
         return NULL;
     }

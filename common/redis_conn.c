@@ -381,3 +381,109 @@ int redis_unpack_frame(ZSTD_DCtx **dctx, const char *frame, size_t n, size_t max
     *got = n_out;
     return 0;
 }
+
+int redis_link_init(struct redis_link *l, const char *endpoint, const char *user, const char *password) {
+    memset(l, 0, sizeof *l);
+    if (!(l->endpoint = strdup(endpoint)) || (user && !(l->user = strdup(user))) ||
+        (password && !(l->password = strdup(password))))
+        return -1;
+    return 0;
+}
+
+void redis_link_drop(struct redis_link *l) {
+    if (l->c) redisFree(l->c);
+    l->c = NULL;
+}
+
+void redis_link_free(struct redis_link *l) {
+    redis_link_drop(l);
+    redis_wipe(l->password);
+    free(l->password);
+    free(l->user);
+    free(l->endpoint);
+    free(l->key);
+    memset(l, 0, sizeof *l);
+}
+
+int redis_link_gets(struct redis_link *l, const char *prefix, const char *suffix, const char *const *names,
+                    const size_t *lens, size_t n, const char *const *meta, size_t nmeta, redisReply **replies,
+                    redisReply **meta_reply, char *err, size_t errlen) {
+    if (!l->c) {
+        int rc = redis_connect(l->endpoint, l->user, l->password, &l->c, err, errlen);
+        if (rc != ROUND_OK) return rc;
+    }
+    size_t plen = strlen(prefix);
+    for (size_t i = 0; i < n; i++) {
+        size_t klen = redis_build_key(&l->key, &l->key_cap, prefix, plen, suffix, names[i], lens[i]);
+        if (klen == 0 || redisAppendCommand(l->c, "GET %b", l->key, klen) != REDIS_OK) {
+            snprintf(err, errlen, "out of memory");
+            redis_link_drop(l); /* commands half appended */
+            return ROUND_FATAL;
+        }
+    }
+    /* MGET PREFIX meta[0] PREFIX meta[1] ... */
+    const char *argv[8];
+    size_t argl[8];
+    char keys[7][REDIS_PREFIX_MAX + 32];
+    if (nmeta > 7) nmeta = 7;
+    argv[0] = "MGET";
+    argl[0] = 4;
+    for (size_t i = 0; i < nmeta; i++) {
+        int k = snprintf(keys[i], sizeof keys[i], "%s%s", prefix, meta[i]);
+        argv[i + 1] = keys[i];
+        argl[i + 1] = k > 0 && (size_t)k < sizeof keys[i] ? (size_t)k : 0;
+    }
+    if (redisAppendCommandArgv(l->c, (int)nmeta + 1, argv, argl) != REDIS_OK) {
+        snprintf(err, errlen, "out of memory");
+        redis_link_drop(l);
+        return ROUND_FATAL;
+    }
+    struct redis_sigpipe_guard g;
+    redis_sigpipe_block(&g);
+    int rc = redis_read_replies(l->c, l->endpoint, replies, n, err, errlen);
+    if (rc == ROUND_OK) {
+        rc = redis_read_replies(l->c, l->endpoint, meta_reply, 1, err, errlen);
+        if (rc != ROUND_OK) redis_free_replies(replies, n);
+    }
+    redis_sigpipe_restore(&g);
+    if (rc != ROUND_OK) {
+        redis_link_drop(l);
+        return rc;
+    }
+    /* every reply read: the connection stays in step whatever follows */
+    for (size_t i = 0; i <= n; i++) {
+        const redisReply *r = i < n ? replies[i] : *meta_reply;
+        if (redis_retryable_reply(r)) {
+            snprintf(err, errlen, "Redis at %s: %s", l->endpoint, r->str);
+            redis_free_replies(replies, n);
+            freeReplyObject(*meta_reply);
+            redis_link_drop(l);
+            return ROUND_RETRY;
+        }
+    }
+    return ROUND_OK;
+}
+
+struct gets_args {
+    struct redis_link *l;
+    const char *prefix, *suffix;
+    const char *const *names;
+    const size_t *lens;
+    size_t n;
+    const char *const *meta;
+    size_t nmeta;
+    redisReply **replies, **meta_reply;
+};
+
+static int gets_round(void *arg, char *err, size_t errlen) {
+    struct gets_args *a = arg;
+    return redis_link_gets(a->l, a->prefix, a->suffix, a->names, a->lens, a->n, a->meta, a->nmeta, a->replies,
+                           a->meta_reply, err, errlen);
+}
+
+int redis_link_fetch(struct redis_link *l, const char *prefix, const char *suffix, const char *const *names,
+                     const size_t *lens, size_t n, const char *const *meta, size_t nmeta, redisReply **replies,
+                     redisReply **meta_reply, const char *what, char *err, size_t errlen) {
+    struct gets_args a = {l, prefix, suffix, names, lens, n, meta, nmeta, replies, meta_reply};
+    return redis_retry(gets_round, &a, what, err, errlen);
+}

@@ -98,6 +98,30 @@ int redis_scan_unlink(redisContext *c, const char *endpoint, const char *prefix,
                       int (*keep)(const void *set, const char *rest, size_t len), const void *set, long *unlinked,
                       char *err, size_t errlen);
 
+/* A connection made on demand and dropped on failure, with its endpoint, credentials (copies; the
+ * password wiped when freed) and a key buffer: what a Redis source holds. */
+struct redis_link {
+    char *endpoint, *user, *password;
+    redisContext *c; /* NULL: not connected */
+    char *key;
+    size_t key_cap;
+};
+/* Copies the endpoint and credentials (user, password may be NULL). 0, or -1 when out of memory. */
+int redis_link_init(struct redis_link *l, const char *endpoint, const char *user, const char *password);
+void redis_link_drop(struct redis_link *l);
+void redis_link_free(struct redis_link *l);
+/* One pipelined round trip, connecting first when needed: GET PREFIX SUFFIX NAME for names[0..n),
+ * then MGET PREFIX meta[0..nmeta). ROUND_OK with replies[0..n) and *meta_reply (the caller frees
+ * them; any may be an error reply, but none that asks for a retry), else ROUND_RETRY (the
+ * connection dropped) or ROUND_FATAL, with err and nothing kept. */
+int redis_link_gets(struct redis_link *l, const char *prefix, const char *suffix, const char *const *names,
+                    const size_t *lens, size_t n, const char *const *meta, size_t nmeta, redisReply **replies,
+                    redisReply **meta_reply, char *err, size_t errlen);
+/* redis_link_gets() retried as redis_retry() says. 0 with the replies, or -1 with err. */
+int redis_link_fetch(struct redis_link *l, const char *prefix, const char *suffix, const char *const *names,
+                     const size_t *lens, size_t n, const char *const *meta, size_t nmeta, redisReply **replies,
+                     redisReply **meta_reply, const char *what, char *err, size_t errlen);
+
 /* lead then body, packed (above) into *val (malloc'd, *vlen bytes; *cctx created when needed and
  * kept for the next call). 0, or -1 when out of memory. */
 int redis_pack_value(ZSTD_CCtx **cctx, unsigned char lead, const char *body, size_t blen, char **val, size_t *vlen);

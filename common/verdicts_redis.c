@@ -68,9 +68,9 @@ struct meta {
 
 struct redis_source {
     struct optout_verdicts base; /* first: a redis_source is an optout_verdicts */
-    char *endpoint, *user, *password, *prefix;
+    struct redis_link link; /* endpoint, credentials, connection, key buffer */
+    char *prefix;
     size_t prefix_len;
-    redisContext *c;
     const optout_agents *agents;
     optout_robots_mode mode;
     int absent_is_error; /* "absent" = "error": a host without a record is not an answer */
@@ -79,8 +79,6 @@ struct redis_source {
     size_t max_entries;
     struct entry **compiled; /* ring of entries holding compiled rules */
     size_t compiled_count, max_cached, hand;
-    char *key; /* PREFIX "h:" HOST, grown as needed */
-    size_t key_cap;
     ZSTD_DCtx *dctx; /* compressed bodies (REDIS_ZSTD_FLAG) */
     char *plain;
     size_t plain_cap;
@@ -95,39 +93,18 @@ static void entry_free(void *p) {
     free(e);
 }
 
-static void drop_connection(struct redis_source *v) {
-    if (v->c) redisFree(v->c);
-    v->c = NULL;
-}
-
 static void redis_free(optout_verdicts *base) {
     struct redis_source *v = (struct redis_source *)base;
-    drop_connection(v);
+    redis_link_free(&v->link);
     optout_strmap_free(v->hosts, entry_free);
     free(v->compiled);
-    redis_wipe(v->password);
-    free(v->password);
-    free(v->user);
-    free(v->endpoint);
     free(v->prefix);
-    free(v->key);
     ZSTD_freeDCtx(v->dctx);
     free(v->plain);
     free(v);
 }
 
-/* PREFIX "h:" HOST in v->key; its length, or 0 when out of memory. */
-static size_t host_key(struct redis_source *v, const char *host, size_t len) {
-    return redis_build_key(&v->key, &v->key_cap, v->prefix, v->prefix_len, "h:", host, len);
-}
-
-static int append_meta(struct redis_source *v) {
-    char k1[512], k2[512], k3[512];
-    int n1 = snprintf(k1, sizeof k1, "%splanned", v->prefix);
-    int n2 = snprintf(k2, sizeof k2, "%scomplete", v->prefix);
-    int n3 = snprintf(k3, sizeof k3, "%sabsent", v->prefix);
-    return redisAppendCommand(v->c, "MGET %b %b %b", k1, (size_t)n1, k2, (size_t)n2, k3, (size_t)n3);
-}
+static const char *const META[] = {"planned", "complete", "absent"};
 
 static int parse_meta(const char *endpoint, const char *prefix, const redisReply *r, struct meta *m, char *err,
                       size_t errlen) {
@@ -169,77 +146,22 @@ int optout_verdicts_redis_complete(const char *endpoint, const char *user, const
     return rc;
 }
 
-/* One pipelined round trip: GET PREFIX h:HOST for hosts[0..n), then MGET planned complete absent.
- * replies[0..n) receive the GET replies (the caller frees them), *m the completeness. */
-static int round_trip(struct redis_source *v, const char *const *hosts, const size_t *lens, size_t n,
-                      redisReply **replies, struct meta *m, char *err, size_t errlen) {
-    if (!v->c) {
-        int rc = redis_connect(v->endpoint, v->user, v->password, &v->c, err, errlen);
-        if (rc != ROUND_OK) return rc;
-    }
-    for (size_t i = 0; i < n; i++) {
-        size_t klen = host_key(v, hosts[i], lens[i]);
-        if (klen == 0 || redisAppendCommand(v->c, "GET %b", v->key, klen) != REDIS_OK) {
-            snprintf(err, errlen, "out of memory");
-            drop_connection(v); /* commands half appended */
-            return ROUND_FATAL;
-        }
-    }
-    if (append_meta(v) != REDIS_OK) {
-        snprintf(err, errlen, "out of memory");
-        drop_connection(v);
-        return ROUND_FATAL;
-    }
-    redisReply *meta_reply = NULL;
-    struct redis_sigpipe_guard g;
-    redis_sigpipe_block(&g);
-    int rc = redis_read_replies(v->c, v->endpoint, replies, n, err, errlen);
-    if (rc == ROUND_OK) {
-        rc = redis_read_replies(v->c, v->endpoint, &meta_reply, 1, err, errlen);
-        if (rc != ROUND_OK) redis_free_replies(replies, n);
-    }
-    redis_sigpipe_restore(&g);
-    if (rc != ROUND_OK) {
-        drop_connection(v);
-        return rc;
-    }
-    /* every reply read: the connection stays in step whatever follows */
-    for (size_t i = 0; i <= n; i++) {
-        const redisReply *r = i < n ? replies[i] : meta_reply;
-        if (redis_retryable_reply(r)) {
-            snprintf(err, errlen, "Redis at %s: %s", v->endpoint, r->str);
-            rc = ROUND_RETRY;
-            break;
-        }
-    }
-    if (rc == ROUND_OK) rc = parse_meta(v->endpoint, v->prefix, meta_reply, m, err, errlen);
-    freeReplyObject(meta_reply);
-    if (rc != ROUND_OK) {
-        redis_free_replies(replies, n);
-        if (rc == ROUND_RETRY) drop_connection(v);
-    }
-    return rc;
-}
-
-struct fetch_args {
-    struct redis_source *v;
-    const char *const *hosts;
-    const size_t *lens;
-    size_t n;
-    redisReply **replies;
-    struct meta *m;
-};
-
-static int fetch_round(void *arg, char *err, size_t errlen) {
-    struct fetch_args *a = arg;
-    return round_trip(a->v, a->hosts, a->lens, a->n, a->replies, a->m, err, errlen);
-}
-
-/* round_trip() with reconnects and backoff. 0, or -1 with err (what: the host(s), for messages). */
+/* One pipelined round trip (retried on a new connection, with backoff): GET PREFIX h:HOST for
+ * hosts[0..n), then MGET planned complete absent. replies[0..n) receive the GET replies (the caller
+ * frees them), *m the completeness. 0, or -1 with err (what: the host(s), for messages). */
 static int fetch(struct redis_source *v, const char *const *hosts, const size_t *lens, size_t n, redisReply **replies,
                  struct meta *m, const char *what, char *err, size_t errlen) {
-    struct fetch_args a = {v, hosts, lens, n, replies, m};
-    return redis_retry(fetch_round, &a, what, err, errlen);
+    redisReply *meta_reply = NULL;
+    if (redis_link_fetch(&v->link, v->prefix, "h:", hosts, lens, n, META, 3, replies, &meta_reply, what, err,
+                         errlen) != 0)
+        return -1;
+    int rc = parse_meta(v->link.endpoint, v->prefix, meta_reply, m, err, errlen);
+    freeReplyObject(meta_reply);
+    if (rc == ROUND_OK) return 0;
+    redis_free_replies(replies, n);
+    size_t used = strlen(err);
+    snprintf(err + used, errlen - used, " (looking up %s)", what);
+    return -1;
 }
 
 static void evict_one(struct redis_source *v) {
@@ -287,7 +209,7 @@ static int absorb(struct redis_source *v, const char *host, size_t len, const re
     const char *body = NULL;
     size_t blen = 0;
     if (r->type == REDIS_REPLY_NIL) {
-        if (redis_check_complete(v->endpoint, v->prefix, &m->n, err, errlen) != ROUND_OK) {
+        if (redis_check_complete(v->link.endpoint, v->prefix, &m->n, err, errlen) != ROUND_OK) {
             size_t used = strlen(err);
             snprintf(err + used, errlen - used, " (no record for %.*s)", (int)len, host);
             return -1;
@@ -309,7 +231,7 @@ static int absorb(struct redis_source *v, const char *host, size_t len, const re
             body = v->plain;
         if (why[0]) {
             snprintf(err, errlen, "corrupt record for %.*s in Redis at %s under %s (%s): reload the store", (int)len,
-                     host, v->endpoint, v->prefix, why);
+                     host, v->link.endpoint, v->prefix, why);
             return -1;
         }
         outcome = (optout_outcome)byte;
@@ -318,11 +240,11 @@ static int absorb(struct redis_source *v, const char *host, size_t len, const re
             blen = r->len - 1;
         }
     } else if (r->type == REDIS_REPLY_ERROR) {
-        redis_reply_error(v->endpoint, r, "GET", err, errlen);
+        redis_reply_error(v->link.endpoint, r, "GET", err, errlen);
         snprintf(err + strlen(err), errlen - strlen(err), " (record of %.*s)", (int)len, host);
         return -1;
     } else {
-        snprintf(err, errlen, "Redis at %s: unexpected reply type %d for the record of %.*s", v->endpoint, r->type,
+        snprintf(err, errlen, "Redis at %s: unexpected reply type %d for the record of %.*s", v->link.endpoint, r->type,
                  (int)len, host);
         return -1;
     }
@@ -428,8 +350,7 @@ optout_verdicts *optout_verdicts_open_redis(const char *endpoint, const char *us
                          ? SIZE_MAX
                          : v->max_cached * REDIS_ENTRIES_PER_SET + 1024;
     v->prefix_len = strlen(prefix);
-    if (!(v->endpoint = strdup(endpoint)) || !(v->prefix = strdup(prefix)) ||
-        (user && !(v->user = strdup(user))) || (password && !(v->password = strdup(password))) ||
+    if (redis_link_init(&v->link, endpoint, user, password) != 0 || !(v->prefix = strdup(prefix)) ||
         !(v->hosts = optout_strmap_new()) ||
         !(v->compiled = calloc(v->max_cached, sizeof *v->compiled))) {
         snprintf(err, errlen, "out of memory");
@@ -444,7 +365,7 @@ optout_verdicts *optout_verdicts_open_redis(const char *endpoint, const char *us
     struct meta m;
     char what[64];
     snprintf(what, sizeof what, "the store's completeness");
-    if (fetch(v, NULL, NULL, 0, NULL, &m, what, err, errlen) != 0 || redis_check_complete(v->endpoint, v->prefix, &m.n, err, errlen) != ROUND_OK) {
+    if (fetch(v, NULL, NULL, 0, NULL, &m, what, err, errlen) != 0 || redis_check_complete(v->link.endpoint, v->prefix, &m.n, err, errlen) != ROUND_OK) {
         redis_free(&v->base);
         return NULL;
     }
