@@ -71,8 +71,7 @@ struct hload {
     optout_history_archive *a;
     optout_history_source src;
     char id[65];               /* SHA-256 of index.tsv */
-    optout_strmap *referenced; /* sha256 hex of every ok version (value unused) */
-    optout_strmap *sent;       /* bodies in Redis by this load, or under its "done" */
+    optout_strmap *bodies; /* sha256 hex of every ok version -> BODY_TO_SEND or BODY_IN */
     size_t pending, pending_bytes;
     char *key;
     size_t key_cap;
@@ -81,6 +80,11 @@ struct hload {
     char *err;
     size_t errlen;
 };
+
+/* The states of a body in hload.bodies (values of the map: any two distinct non-NULL pointers). */
+static const char body_states[2];
+#define BODY_TO_SEND ((void *)&body_states[0])
+#define BODY_IN ((void *)&body_states[1]) /* sent by this load, or under "done" */
 
 static int hl_fail(struct hload *l, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static int hl_fail(struct hload *l, const char *fmt, ...) {
@@ -113,7 +117,7 @@ static int hl_append(struct hload *l, const char *suffix, const char *name, size
 
 /* The SET of body v->sha256 (read from the archive and checked there), unless sent already. */
 static int hl_body(struct hload *l, const optout_history_version *v) {
-    if (optout_strmap_get(l->sent, v->sha256, 64)) return 0;
+    if (optout_strmap_get(l->bodies, v->sha256, 64) == BODY_IN) return 0;
     char *body = NULL, *val = NULL;
     size_t blen = 0, vlen = 0;
     if (l->src.body(l->src.arg, v, &body, &blen, l->err, l->errlen) != 0) return -1;
@@ -122,7 +126,7 @@ static int hl_body(struct hload *l, const optout_history_version *v) {
     if (rc != 0) return hl_fail(l, "out of memory");
     rc = hl_append(l, "b:", v->sha256, 64, val, vlen);
     free(val);
-    if (rc == 0 && optout_strmap_put(l->sent, v->sha256, 64, l, NULL) != 0) rc = hl_fail(l, "out of memory");
+    if (rc == 0 && optout_strmap_put(l->bodies, v->sha256, 64, BODY_IN, NULL) != 0) rc = hl_fail(l, "out of memory");
     if (rc == 0) l->st->bodies_written++;
     return rc;
 }
@@ -281,7 +285,7 @@ static int hl_run(struct hload *l, size_t batch_hosts, optout_history_redis_prog
     l->st->resumed_at = start;
     if (redis_scan_unlink(l->c, l->endpoint, l->ns, "h:", hl_known_host, l, &l->st->stale_deleted, l->err,
                           l->errlen) != 0 ||
-        redis_scan_unlink(l->c, l->endpoint, l->ns, "b:", hl_known_body, l->referenced, &l->st->stale_deleted,
+        redis_scan_unlink(l->c, l->endpoint, l->ns, "b:", hl_known_body, l->bodies, &l->st->stale_deleted,
                           l->err, l->errlen) != 0)
         return -1;
     /* the bodies of the hosts before "done" are in: not sent again */
@@ -289,7 +293,7 @@ static int hl_run(struct hload *l, size_t batch_hosts, optout_history_redis_prog
         optout_history_host h = optout_history_archive_host(l->a, i);
         for (size_t k = 0; k < h.count; k++)
             if (h.versions[k].outcome == OPTOUT_OUTCOME_OK &&
-                optout_strmap_put(l->sent, h.versions[k].sha256, 64, l, NULL) != 0)
+                optout_strmap_put(l->bodies, h.versions[k].sha256, 64, BODY_IN, NULL) != 0)
                 return hl_fail(l, "out of memory");
     }
     size_t in_batch = 0;
@@ -327,7 +331,7 @@ static int add_referenced(struct hload *l) {
         optout_history_host h = optout_history_archive_host(l->a, i);
         for (size_t k = 0; k < h.count; k++)
             if (h.versions[k].outcome == OPTOUT_OUTCOME_OK &&
-                optout_strmap_put(l->referenced, h.versions[k].sha256, 64, l, NULL) != 0)
+                optout_strmap_put(l->bodies, h.versions[k].sha256, 64, BODY_TO_SEND, NULL) != 0)
                 return hl_fail(l, "out of memory");
     }
     return 0;
@@ -356,12 +360,12 @@ long optout_history_redis_load(const char *endpoint, const char *user, const cha
     l.src = optout_history_archive_source(l.a);
     stats->hosts = optout_history_archive_hosts(l.a);
     stats->versions = optout_history_archive_versions(l.a);
-    if (!(l.referenced = optout_strmap_new()) || !(l.sent = optout_strmap_new())) {
+    if (!(l.bodies = optout_strmap_new())) {
         optout_set_err(err, errlen, "out of memory");
         goto out;
     }
     if (add_referenced(&l) != 0) goto out;
-    stats->bodies = optout_strmap_count(l.referenced);
+    stats->bodies = optout_strmap_count(l.bodies);
     if (redis_connect(endpoint, user, password, &l.c, err, errlen) != ROUND_OK) goto out;
     redis_sigpipe_block(&g);
     guarded = 1;
@@ -370,8 +374,7 @@ out:
     if (guarded) redis_sigpipe_restore(&g);
     if (l.c) redisFree(l.c);
     optout_history_archive_close(l.a);
-    optout_strmap_free(l.referenced, NULL);
-    optout_strmap_free(l.sent, NULL);
+    optout_strmap_free(l.bodies, NULL);
     ZSTD_freeCCtx(l.cctx);
     free(l.key);
     free((char *)l.ns);
