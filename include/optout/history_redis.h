@@ -28,9 +28,11 @@
  *   archive's reader does) and the host's record, pipelined (REDIS_BATCH commands or 16 MiB a
  *   round trip), "done" advanced after each round trip; then planned and, last, complete. A load
  *   killed at any point leaves a store that reads as incomplete; the next load of the same archive
- *   resumes at "done", and any load ends with the same keys and values as one load into an empty
- *   Redis. The archive changing while it is loaded is an error (its index.tsv hashed before and
- *   after).
+ *   resumes at "done" (after checking with EXISTS that the records and bodies under it are still
+ *   there: it restarts at the first host missing one), and any load ends with the same keys and
+ *   values as one load into an empty Redis. The archive changing while it is opened is an error
+ *   (its index.tsv hashed before and after). A load trusts the values under "done": a corrupt
+ *   value is repaired by deleting PREFIX "history:source", which makes the next load write all.
  * - Source (optout_history_redis_open): one connection, used by one thread. Opening fails when the
  *   store is incomplete (never loaded, half loaded, Redis restarted or flushed). A lookup that finds
  *   no record asks the completeness again: a host without a record on a complete store has no
@@ -38,7 +40,7 @@
  *   hostile: a record is decoded strictly (magic, format, counts against the bytes left, flags,
  *   outcome, status, crawl id, times, lengths, characters, body iff ok, sort order, no trailing
  *   byte) and a body is checked against the version's size and SHA-256; a defect is an error naming
- *   the key, the endpoint and what is wrong ("reload the store"). Dropped connections, timeouts and
+ *   the key, the endpoint, what is wrong and the repair (above). Dropped connections, timeouts and
  *   LOADING are retried on a new connection with backoff (redis_internal.h), as the verdict store.
  * - Cache: the decoded versions of every host looked up stay in the source (history.h: a lookup's
  *   arrays stay valid while the source is open, and the judge keeps them); about 200 bytes a
