@@ -11,6 +11,7 @@
 #include <time.h>
 
 #include "optout/log.h"
+#include "optout/util.h"
 
 void redis_sigpipe_block(struct redis_sigpipe_guard *g) {
     sigset_t pipe_set, pending;
@@ -65,7 +66,7 @@ int redis_connect(const char *endpoint, const char *user, const char *password, 
         char *end = NULL;
         long port = colon ? strtol(colon + 1, &end, 10) : 0;
         if (!colon || hl == 0 || hl >= sizeof hostbuf || !end || end == colon + 1 || *end || port < 1 || port > 65535) {
-            snprintf(err, errlen, "bad Redis endpoint '%s' (expected unix:/path/to/socket or host:port)", endpoint);
+            optout_set_err(err, errlen, "bad Redis endpoint '%s' (expected unix:/path/to/socket or host:port)", endpoint);
             return ROUND_FATAL;
         }
         memcpy(hostbuf, h, hl);
@@ -73,17 +74,17 @@ int redis_connect(const char *endpoint, const char *user, const char *password, 
         c = redisConnectWithTimeout(hostbuf, (int)port, ctv);
     }
     if (!c) {
-        snprintf(err, errlen, "Redis at %s: out of memory", endpoint);
+        optout_set_err(err, errlen, "Redis at %s: out of memory", endpoint);
         return ROUND_FATAL;
     }
     if (c->err) {
-        snprintf(err, errlen, "Redis at %s: cannot connect: %s", endpoint, c->errstr);
+        optout_set_err(err, errlen, "Redis at %s: cannot connect: %s", endpoint, c->errstr);
         redisFree(c);
         return ROUND_RETRY;
     }
     struct timeval iotv = {REDIS_IO_TIMEOUT_MS / 1000, (REDIS_IO_TIMEOUT_MS % 1000) * 1000};
     if (redisSetTimeout(c, iotv) != REDIS_OK) {
-        snprintf(err, errlen, "Redis at %s: cannot set timeouts: %s", endpoint, c->errstr);
+        optout_set_err(err, errlen, "Redis at %s: cannot set timeouts: %s", endpoint, c->errstr);
         redisFree(c);
         return ROUND_RETRY;
     }
@@ -97,19 +98,19 @@ int redis_connect(const char *endpoint, const char *user, const char *password, 
         redis_sigpipe_restore(&g);
         int rc = ROUND_OK;
         if (!r) {
-            snprintf(err, errlen, "Redis at %s: AUTH: %s", endpoint, c->errstr);
+            optout_set_err(err, errlen, "Redis at %s: AUTH: %s", endpoint, c->errstr);
             rc = ROUND_RETRY;
         } else if (redis_retryable_reply(r)) {
-            snprintf(err, errlen, "Redis at %s: AUTH: %s", endpoint, r->str);
+            optout_set_err(err, errlen, "Redis at %s: AUTH: %s", endpoint, r->str);
             rc = ROUND_RETRY;
         } else if (r->type == REDIS_REPLY_ERROR) {
             /* the server's text ("WRONGPASS ...", "ERR AUTH <password> called without any password
              * configured ...") may quote what was sent: never repeat it */
             if (user && *user)
-                snprintf(err, errlen, "Redis at %s: authentication of user '%s' failed (wrong user or password)",
+                optout_set_err(err, errlen, "Redis at %s: authentication of user '%s' failed (wrong user or password)",
                          endpoint, user);
             else
-                snprintf(err, errlen, "Redis at %s: authentication failed (wrong password, or none is configured)",
+                optout_set_err(err, errlen, "Redis at %s: authentication failed (wrong password, or none is configured)",
                          endpoint);
             rc = ROUND_FATAL;
         }
@@ -126,9 +127,9 @@ int redis_connect(const char *endpoint, const char *user, const char *password, 
 /* Describes an error reply; NOAUTH gets a hint. */
 void redis_reply_error(const char *endpoint, const redisReply *r, const char *what, char *err, size_t errlen) {
     if (r->str && strncmp(r->str, "NOAUTH", 6) == 0)
-        snprintf(err, errlen, "Redis at %s: %s: %s (give the Redis password)", endpoint, what, r->str);
+        optout_set_err(err, errlen, "Redis at %s: %s: %s (give the Redis password)", endpoint, what, r->str);
     else
-        snprintf(err, errlen, "Redis at %s: %s: %s", endpoint, what, r->str ? r->str : "error reply");
+        optout_set_err(err, errlen, "Redis at %s: %s: %s", endpoint, what, r->str ? r->str : "error reply");
 }
 
 /* Reads n replies of commands already appended. ROUND_OK with replies[0..n), or ROUND_RETRY (the
@@ -139,7 +140,7 @@ int redis_read_replies(redisContext *c, const char *endpoint, redisReply **repli
         void *r = NULL;
         if (redisGetReply(c, &r) != REDIS_OK || !r) {
             int oom = c->err == REDIS_ERR_OOM;
-            snprintf(err, errlen, "Redis at %s: %s", endpoint, c->err ? c->errstr : "no reply");
+            optout_set_err(err, errlen, "Redis at %s: %s", endpoint, c->err ? c->errstr : "no reply");
             for (size_t j = 0; j < i; j++) freeReplyObject(replies[j]);
             return oom ? ROUND_FATAL : ROUND_RETRY;
         }
@@ -175,16 +176,10 @@ size_t redis_build_key(char **buf, size_t *cap, const char *prefix, size_t plen,
 int redis_parse_count(const redisReply *r, int *have, long long *value) {
     *have = 0;
     if (r->type == REDIS_REPLY_NIL) return 0;
-    if (r->type != REDIS_REPLY_STRING || r->len == 0 || r->len > 20) return -1;
-    char buf[24];
-    memcpy(buf, r->str, r->len);
-    buf[r->len] = '\0';
-    char *end;
-    errno = 0;
-    long long x = strtoll(buf, &end, 10);
-    if (errno || *end || x < 0) return -1;
+    uint64_t x;
+    if (r->type != REDIS_REPLY_STRING || optout_parse_u64(r->str, r->len, INT64_MAX, &x) != 0) return -1;
     *have = 1;
-    *value = x;
+    *value = (long long)x;
     return 0;
 }
 
@@ -197,15 +192,9 @@ int redis_check_complete(const char *endpoint, const char *prefix, const struct 
     else snprintf(c, sizeof c, "none");
     if (m->have_planned) snprintf(p, sizeof p, "%lld", m->planned);
     else snprintf(p, sizeof p, "none");
-    snprintf(err, errlen, "Redis store under %s is incomplete (complete %s of %s)%s at %s", prefix, c, p,
+    optout_set_err(err, errlen, "Redis store under %s is incomplete (complete %s of %s)%s at %s", prefix, c, p,
              m->have_planned ? "" : ": never loaded, or Redis was restarted or flushed", endpoint);
     return ROUND_FATAL;
-}
-
-void redis_sleep_ms(long ms) {
-    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-    while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
-    }
 }
 
 /* SCANs the keys PREFIX SUFFIX* and UNLINKs those keep() does not keep (keep NULL: every one),
@@ -217,7 +206,7 @@ int redis_scan_unlink(redisContext *c, const char *endpoint, const char *prefix,
     size_t plen = strlen(prefix), slen = strlen(suffix);
     char *pattern = malloc(2 * plen + slen + 2);
     if (!pattern) {
-        snprintf(err, errlen, "out of memory");
+        optout_set_err(err, errlen, "out of memory");
         return -1;
     }
     size_t n = 0;
@@ -234,7 +223,7 @@ int redis_scan_unlink(redisContext *c, const char *endpoint, const char *prefix,
         if (!r || r->type != REDIS_REPLY_ARRAY || r->elements != 2 || r->element[0]->type != REDIS_REPLY_STRING ||
             r->element[0]->len >= sizeof cursor || r->element[1]->type != REDIS_REPLY_ARRAY) {
             if (r && r->type == REDIS_REPLY_ERROR) redis_reply_error(endpoint, r, "SCAN", err, errlen);
-            else snprintf(err, errlen, "Redis at %s: SCAN: %s", endpoint, r ? "unexpected reply" : c->errstr);
+            else optout_set_err(err, errlen, "Redis at %s: SCAN: %s", endpoint, r ? "unexpected reply" : c->errstr);
             if (r) freeReplyObject(r);
             rc = -1;
             break;
@@ -248,7 +237,7 @@ int redis_scan_unlink(redisContext *c, const char *endpoint, const char *prefix,
             if (k->type != REDIS_REPLY_STRING || (size_t)k->len < plen + slen) continue;
             if (keep && keep(set, k->str + plen + slen, k->len - plen - slen)) continue;
             if (redisAppendCommand(c, "UNLINK %b", k->str, (size_t)k->len) != REDIS_OK) {
-                snprintf(err, errlen, "out of memory");
+                optout_set_err(err, errlen, "out of memory");
                 rc = -1;
                 break;
             }
@@ -258,7 +247,7 @@ int redis_scan_unlink(redisContext *c, const char *endpoint, const char *prefix,
         for (; sent > 0; sent--) { /* every reply read, even after an error: the pipeline stays in step */
             void *reply = NULL;
             if (redisGetReply(c, &reply) != REDIS_OK || !reply) {
-                snprintf(err, errlen, "Redis at %s: UNLINK: %s", endpoint, c->errstr);
+                optout_set_err(err, errlen, "Redis at %s: UNLINK: %s", endpoint, c->errstr);
                 rc = -1;
                 break;
             }
@@ -279,7 +268,7 @@ int redis_scan_unlink(redisContext *c, const char *endpoint, const char *prefix,
 
 int redis_reply_ok(redisContext *c, const char *endpoint, const char *what, redisReply *r, char *err, size_t errlen) {
     if (!r) {
-        snprintf(err, errlen, "Redis at %s: %s: %s", endpoint, what, c->errstr);
+        optout_set_err(err, errlen, "Redis at %s: %s: %s", endpoint, what, c->errstr);
         return -1;
     }
     int rc = 0;
@@ -295,7 +284,7 @@ int redis_drain(redisContext *c, const char *endpoint, const char *what, size_t 
     for (; *pending > 0; (*pending)--) {
         void *r = NULL;
         if (redisGetReply(c, &r) != REDIS_OK || !r) {
-            snprintf(err, errlen, "Redis at %s: %s: %s", endpoint, what, c->errstr);
+            optout_set_err(err, errlen, "Redis at %s: %s: %s", endpoint, what, c->errstr);
             return -1;
         }
         if (redis_reply_ok(c, endpoint, what, r, err, errlen) != 0) return -1;
@@ -310,18 +299,18 @@ int redis_retry(int (*round)(void *arg, char *err, size_t errlen), void *arg, co
         int rc = round(arg, last, sizeof last);
         if (rc == ROUND_OK) return 0;
         if (rc == ROUND_FATAL) {
-            snprintf(err, errlen, "%s (looking up %s)", last, what);
+            optout_set_err(err, errlen, "%s (looking up %s)", last, what);
             return -1;
         }
         if (attempt == REDIS_ATTEMPTS) {
-            snprintf(err, errlen, "%s (looking up %s; gave up after %d attempts)", last, what, attempt);
+            optout_set_err(err, errlen, "%s (looking up %s; gave up after %d attempts)", last, what, attempt);
             return -1;
         }
         long delay = attempt == 1 ? 0 : REDIS_BACKOFF_MS << (attempt - 2);
         /* a dropped idle connection is routine: only a reconnect that fails too is worth a warning */
         optout_log(attempt == 1 ? LOG_DEBUG : LOG_WARNING, "%s; reconnecting in %ld ms (attempt %d of %d)", last,
                    delay, attempt + 1, REDIS_ATTEMPTS);
-        if (delay) redis_sleep_ms(delay);
+        if (delay) optout_sleep_ms(delay);
     }
 }
 
@@ -356,17 +345,17 @@ int redis_unpack_frame(ZSTD_DCtx **dctx, const char *frame, size_t n, size_t max
                        size_t *got, char *why, size_t whylen) {
     unsigned long long size = ZSTD_getFrameContentSize(frame, n);
     if (size == ZSTD_CONTENTSIZE_ERROR || size == ZSTD_CONTENTSIZE_UNKNOWN || size > max) {
-        snprintf(why, whylen, "a compressed body that is not one zstd frame of a known size");
+        optout_set_err(why, whylen, "a compressed body that is not one zstd frame of a known size");
         return -1;
     }
     if (!*dctx && !(*dctx = ZSTD_createDCtx())) {
-        snprintf(why, whylen, "out of memory");
+        optout_set_err(why, whylen, "out of memory");
         return -1;
     }
     if (size + 1 > *cap) {
         char *p = realloc(*plain, (size_t)size + 1);
         if (!p) {
-            snprintf(why, whylen, "out of memory");
+            optout_set_err(why, whylen, "out of memory");
             return -1;
         }
         *plain = p;
@@ -374,7 +363,7 @@ int redis_unpack_frame(ZSTD_DCtx **dctx, const char *frame, size_t n, size_t max
     }
     size_t n_out = ZSTD_decompressDCtx(*dctx, *plain, *cap, frame, n);
     if (ZSTD_isError(n_out) || n_out != size) {
-        snprintf(why, whylen, "a compressed body that does not decompress (%s)",
+        optout_set_err(why, whylen, "a compressed body that does not decompress (%s)",
                  ZSTD_isError(n_out) ? ZSTD_getErrorName(n_out) : "wrong size");
         return -1;
     }
@@ -416,7 +405,7 @@ int redis_link_gets(struct redis_link *l, const char *prefix, const char *suffix
     for (size_t i = 0; i < n; i++) {
         size_t klen = redis_build_key(&l->key, &l->key_cap, prefix, plen, suffix, names[i], lens[i]);
         if (klen == 0 || redisAppendCommand(l->c, "GET %b", l->key, klen) != REDIS_OK) {
-            snprintf(err, errlen, "out of memory");
+            optout_set_err(err, errlen, "out of memory");
             redis_link_drop(l); /* commands half appended */
             return ROUND_FATAL;
         }
@@ -434,7 +423,7 @@ int redis_link_gets(struct redis_link *l, const char *prefix, const char *suffix
         argl[i + 1] = k > 0 && (size_t)k < sizeof keys[i] ? (size_t)k : 0;
     }
     if (redisAppendCommandArgv(l->c, (int)nmeta + 1, argv, argl) != REDIS_OK) {
-        snprintf(err, errlen, "out of memory");
+        optout_set_err(err, errlen, "out of memory");
         redis_link_drop(l);
         return ROUND_FATAL;
     }
@@ -454,7 +443,7 @@ int redis_link_gets(struct redis_link *l, const char *prefix, const char *suffix
     for (size_t i = 0; i <= n; i++) {
         const redisReply *r = i < n ? replies[i] : *meta_reply;
         if (redis_retryable_reply(r)) {
-            snprintf(err, errlen, "Redis at %s: %s", l->endpoint, r->str);
+            optout_set_err(err, errlen, "Redis at %s: %s", l->endpoint, r->str);
             redis_free_replies(replies, n);
             freeReplyObject(*meta_reply);
             redis_link_drop(l);

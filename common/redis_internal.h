@@ -84,7 +84,6 @@ int redis_parse_count(const redisReply *r, int *have, long long *value);
 int redis_check_complete(const char *endpoint, const char *prefix, const struct redis_counts *m, char *err,
                          size_t errlen);
 
-void redis_sleep_ms(long ms);
 /* Runs round(arg) until it answers ROUND_OK, at once again after a ROUND_RETRY, then with backoff
  * (0.1, 0.2, ... 1.6 s; REDIS_ATTEMPTS tries in all): a Redis restart does not fail the caller. round
  * must drop its connection when it answers ROUND_RETRY. 0, or -1 with err ending "(looking up

@@ -50,12 +50,11 @@
 
 #define REDIS_ENTRIES_PER_SET 4 /* cached hosts per compiled set (the bound of the host map) */
 
-
+/* ---- the source ------------------------------------------------------------------------------ */
 
 struct entry {
-    optout_robots *rules; /* ok: compiled set, NULL once evicted (fetched again when asked for) */
-    uint8_t outcome;      /* optout_outcome */
-    uint8_t visited;      /* clock bit */
+    struct verdicts_compiled cs; /* ok: compiled set, NULL once evicted (fetched again when asked for) */
+    uint8_t outcome;             /* optout_outcome */
 };
 
 struct meta {
@@ -77,8 +76,7 @@ struct redis_source {
     optout_outcome absent_outcome; /* else what a host without a record answers */
     optout_strmap *hosts;
     size_t max_entries;
-    struct entry **compiled; /* ring of entries holding compiled rules */
-    size_t compiled_count, max_cached, hand;
+    struct verdicts_clock clock; /* the entries holding compiled rules */
     ZSTD_DCtx *dctx; /* compressed bodies (REDIS_ZSTD_FLAG) */
     char *plain;
     size_t plain_cap;
@@ -89,7 +87,7 @@ static const struct verdicts_ops REDIS_OPS;
 static void entry_free(void *p) {
     struct entry *e = p;
     if (!e) return;
-    optout_robots_free(e->rules);
+    optout_robots_free(e->cs.rules);
     free(e);
 }
 
@@ -97,13 +95,14 @@ static void redis_free(optout_verdicts *base) {
     struct redis_source *v = (struct redis_source *)base;
     redis_link_free(&v->link);
     optout_strmap_free(v->hosts, entry_free);
-    free(v->compiled);
+    verdicts_clock_free(&v->clock);
     free(v->prefix);
     ZSTD_freeDCtx(v->dctx);
     free(v->plain);
     free(v);
 }
 
+/* The MGET planned complete absent reply -> m. ROUND_OK or ROUND_FATAL with err. */
 static const char *const META[] = {"planned", "complete", "absent"};
 
 static int parse_meta(const char *endpoint, const char *prefix, const redisReply *r, struct meta *m, char *err,
@@ -115,7 +114,8 @@ static int parse_meta(const char *endpoint, const char *prefix, const redisReply
     }
     if (r->type != REDIS_REPLY_ARRAY || r->elements != 3 || redis_parse_count(r->element[0], &m->n.have_planned, &m->n.planned) ||
         redis_parse_count(r->element[1], &m->n.have_complete, &m->n.complete)) {
-        snprintf(err, errlen, "Redis store under %s at %s: 'planned' / 'complete' are not counts", prefix, endpoint);
+        optout_set_err(err, errlen, "Redis store under %s at %s: 'planned' / 'complete' are not counts", prefix,
+                       endpoint);
         return ROUND_FATAL;
     }
     const redisReply *a = r->element[2];
@@ -136,7 +136,7 @@ int optout_verdicts_redis_complete(const char *endpoint, const char *user, const
     redis_sigpipe_restore(&g);
     int rc = -1;
     struct meta m;
-    if (!r) snprintf(err, errlen, "Redis at %s: %s", endpoint, c->err ? c->errstr : "no reply");
+    if (!r) optout_set_err(err, errlen, "Redis at %s: %s", endpoint, c->err ? c->errstr : "no reply");
     else if (parse_meta(endpoint, prefix, r, &m, err, errlen) == ROUND_OK)
         rc = redis_check_complete(endpoint, prefix, &m.n, err, errlen) == ROUND_OK ? 1 : 0;
     else if (r->type != REDIS_REPLY_ERROR)
@@ -164,44 +164,24 @@ static int fetch(struct redis_source *v, const char *const *hosts, const size_t 
     return -1;
 }
 
-static void evict_one(struct redis_source *v) {
-    for (;;) {
-        struct entry *e = v->compiled[v->hand];
-        if (e->visited) {
-            e->visited = 0;
-            v->hand = (v->hand + 1) % v->max_cached;
-            continue;
-        }
-        optout_robots_free(e->rules);
-        e->rules = NULL;
-        v->compiled[v->hand] = v->compiled[--v->compiled_count];
-        v->compiled[v->compiled_count] = NULL;
-        if (v->hand >= v->compiled_count) v->hand = 0;
-        return;
-    }
-}
-
 /* Drops every entry (the map is full of hosts met once). -1 when out of memory. */
 static int reset_cache(struct redis_source *v) {
     optout_strmap *fresh = optout_strmap_new();
     if (!fresh) return -1;
     optout_strmap_free(v->hosts, entry_free);
     v->hosts = fresh;
-    memset(v->compiled, 0, v->max_cached * sizeof *v->compiled);
-    v->compiled_count = 0;
-    v->hand = 0;
+    verdicts_clock_forget(&v->clock);
     return 0;
 }
 
 /* The cached answer for host: the entry when it can answer without Redis, else NULL. */
 static struct entry *cached(struct redis_source *v, const char *host, size_t len) {
     struct entry *e = optout_strmap_get(v->hosts, host, len);
-    return e && (e->outcome != OPTOUT_OUTCOME_OK || e->rules) ? e : NULL;
+    return e && (e->outcome != OPTOUT_OUTCOME_OK || e->cs.rules) ? e : NULL;
 }
 
 /* Turns one GET reply (with the store's completeness) into a cached entry.
  * 1 with *out, 0 (no record, absent = error), -1 with err. */
-
 static int absorb(struct redis_source *v, const char *host, size_t len, const redisReply *r, const struct meta *m,
                   struct entry **out, char *err, size_t errlen) {
     *out = NULL;
@@ -230,8 +210,8 @@ static int absorb(struct redis_source *v, const char *host, size_t len, const re
                                               &v->plain, &v->plain_cap, &blen, why, sizeof why) == 0)
             body = v->plain;
         if (why[0]) {
-            snprintf(err, errlen, "corrupt record for %.*s in Redis at %s under %s (%s): reload the store", (int)len,
-                     host, v->link.endpoint, v->prefix, why);
+            optout_set_err(err, errlen, "corrupt record for %.*s in Redis at %s under %s (%s): reload the store",
+                           (int)len, host, v->link.endpoint, v->prefix, why);
             return -1;
         }
         outcome = (optout_outcome)byte;
@@ -244,25 +224,25 @@ static int absorb(struct redis_source *v, const char *host, size_t len, const re
         snprintf(err + strlen(err), errlen - strlen(err), " (record of %.*s)", (int)len, host);
         return -1;
     } else {
-        snprintf(err, errlen, "Redis at %s: unexpected reply type %d for the record of %.*s", v->link.endpoint, r->type,
-                 (int)len, host);
+        optout_set_err(err, errlen, "Redis at %s: unexpected reply type %d for the record of %.*s", v->link.endpoint,
+                       r->type, (int)len, host);
         return -1;
     }
 
     struct entry *e = optout_strmap_get(v->hosts, host, len);
-    if (e && (e->outcome != OPTOUT_OUTCOME_OK || e->rules)) { /* a duplicate within one prefetch */
+    if (e && (e->outcome != OPTOUT_OUTCOME_OK || e->cs.rules)) { /* a duplicate within one prefetch */
         *out = e;
         return 1;
     }
     if (!e) {
         if (optout_strmap_count(v->hosts) >= v->max_entries && reset_cache(v) != 0) {
-            snprintf(err, errlen, "out of memory");
+            optout_set_err(err, errlen, "out of memory");
             return -1;
         }
         e = calloc(1, sizeof *e);
         if (!e || optout_strmap_put(v->hosts, host, len, e, NULL) != 0) {
             free(e);
-            snprintf(err, errlen, "out of memory");
+            optout_set_err(err, errlen, "out of memory");
             return -1;
         }
     }
@@ -270,14 +250,13 @@ static int absorb(struct redis_source *v, const char *host, size_t len, const re
     if (outcome == OPTOUT_OUTCOME_OK) {
         optout_robots *rules = optout_robots_compile(body, blen, v->agents, v->mode);
         if (!rules) {
-            snprintf(err, errlen, "robots.txt of %.*s: %s", (int)len, host, strerror(errno));
+            optout_set_err(err, errlen, "robots.txt of %.*s: %s", (int)len, host, strerror(errno));
             return -1;
         }
-        if (v->compiled_count == v->max_cached) evict_one(v);
-        e->rules = rules;
-        v->compiled[v->compiled_count++] = e;
+        e->cs.rules = rules;
+        verdicts_clock_add(&v->clock, &e->cs);
     }
-    e->visited = 1;
+    e->cs.visited = 1;
     *out = e;
     return 1;
 }
@@ -298,9 +277,9 @@ static int redis_lookup(optout_verdicts *base, const char *host, size_t len, opt
         freeReplyObject(r);
         if (rc <= 0) return rc;
     }
-    e->visited = 1;
+    e->cs.visited = 1;
     out->outcome = (optout_outcome)e->outcome;
-    out->rules = e->rules;
+    out->rules = e->cs.rules;
     return 1;
 }
 
@@ -339,26 +318,25 @@ optout_verdicts *optout_verdicts_open_redis(const char *endpoint, const char *us
                                             size_t max_cached, char *err, size_t errlen) {
     struct redis_source *v = calloc(1, sizeof *v);
     if (!v) {
-        snprintf(err, errlen, "out of memory");
+        optout_set_err(err, errlen, "out of memory");
         return NULL;
     }
     v->base.ops = &REDIS_OPS;
     v->agents = agents;
     v->mode = mode;
-    v->max_cached = max_cached ? max_cached : 65536;
-    v->max_entries = v->max_cached > (SIZE_MAX - 1024) / REDIS_ENTRIES_PER_SET
-                         ? SIZE_MAX
-                         : v->max_cached * REDIS_ENTRIES_PER_SET + 1024;
+    size_t max_sets = max_cached ? max_cached : 65536;
+    v->max_entries = max_sets > (SIZE_MAX - 1024) / REDIS_ENTRIES_PER_SET ? SIZE_MAX
+                                                                           : max_sets * REDIS_ENTRIES_PER_SET + 1024;
     v->prefix_len = strlen(prefix);
     if (redis_link_init(&v->link, endpoint, user, password) != 0 || !(v->prefix = strdup(prefix)) ||
         !(v->hosts = optout_strmap_new()) ||
-        !(v->compiled = calloc(v->max_cached, sizeof *v->compiled))) {
-        snprintf(err, errlen, "out of memory");
+        verdicts_clock_init(&v->clock, max_sets) != 0) {
+        optout_set_err(err, errlen, "out of memory");
         redis_free(&v->base);
         return NULL;
     }
     if (v->prefix_len > REDIS_PREFIX_MAX) {
-        snprintf(err, errlen, "Redis key prefix too long (%zu bytes)", v->prefix_len);
+        optout_set_err(err, errlen, "Redis key prefix too long (%zu bytes)", v->prefix_len);
         redis_free(&v->base);
         return NULL;
     }
@@ -373,10 +351,10 @@ optout_verdicts *optout_verdicts_open_redis(const char *endpoint, const char *us
     else if (strcmp(m.absent, "not_ranked") == 0) v->absent_outcome = OPTOUT_OUTCOME_NOT_RANKED;
     else if (strcmp(m.absent, "error") == 0) v->absent_is_error = 1;
     else {
-        snprintf(err, errlen,
-                 "Redis store under %s at %s: 'absent' is %s%s%s (expected no_robots, not_ranked or error)", prefix,
-                 endpoint, m.absent[0] ? "'" : "", m.absent[0] ? m.absent : "missing or invalid",
-                 m.absent[0] ? "'" : "");
+        optout_set_err(err, errlen,
+                       "Redis store under %s at %s: 'absent' is %s%s%s (expected no_robots, not_ranked or error)",
+                       prefix, endpoint, m.absent[0] ? "'" : "", m.absent[0] ? m.absent : "missing or invalid",
+                       m.absent[0] ? "'" : "");
         redis_free(&v->base);
         return NULL;
     }
@@ -435,13 +413,13 @@ static int load_record(struct loader *l, const char *host, size_t len, optout_ou
     size_t vlen = 0;
     size_t klen = load_key(l, "h:", host, len);
     if (klen == 0 || redis_pack_value(&l->cctx, (unsigned char)outcome, body, blen, &val, &vlen) != 0) {
-        snprintf(l->err, l->errlen, "out of memory");
+        optout_set_err(l->err, l->errlen, "out of memory");
         return -1;
     }
     int rc = redisAppendCommand(l->c, "SET %b %b", l->key, klen, val, vlen);
     free(val);
     if (rc != REDIS_OK) {
-        snprintf(l->err, l->errlen, "out of memory");
+        optout_set_err(l->err, l->errlen, "out of memory");
         return -1;
     }
     l->pending++;
@@ -463,7 +441,7 @@ static long load_store(const char *endpoint, const char *user, const char *passw
                        const struct load_source *src, char *err, size_t errlen) {
     struct loader l = {.endpoint = endpoint, .prefix = prefix, .src = src, .err = err, .errlen = errlen};
     if (strlen(prefix) > REDIS_PREFIX_MAX) {
-        snprintf(err, errlen, "Redis key prefix too long (%zu bytes)", strlen(prefix));
+        optout_set_err(err, errlen, "Redis key prefix too long (%zu bytes)", strlen(prefix));
         return -1;
     }
     if (redis_connect(endpoint, user, password, &l.c, err, errlen) != ROUND_OK) return -1;
@@ -513,7 +491,8 @@ static int dir_load_one(const char *host, size_t len, void *value, void *arg) {
         char path[4096];
         snprintf(path, sizeof path, "%s/%s", d->dir, h->file);
         if (!(body = optout_read_file(path, ROBOTS_DIR_FILE_MAX, &blen))) {
-            snprintf(d->l->err, d->l->errlen, "robots.txt of %.*s: %s: %s", (int)len, host, path, strerror(errno));
+            optout_set_err(d->l->err, d->l->errlen, "robots.txt of %.*s: %s: %s", (int)len, host, path,
+                           strerror(errno));
             d->failed = 1;
             return 1;
         }
@@ -536,7 +515,7 @@ long optout_verdicts_load_redis(const char *endpoint, const char *user, const ch
                                 const char *robots_dir, char *err, size_t errlen) {
     struct dir_load d = {.dir = robots_dir};
     if (!(d.hosts = optout_strmap_new())) {
-        snprintf(err, errlen, "out of memory");
+        optout_set_err(err, errlen, "out of memory");
         return -1;
     }
     long rc = -1;
@@ -576,12 +555,12 @@ static int archive_each(struct loader *l, void *arg) {
     char why[1024];
     long n = optout_archive_scan(a->dir, 1, archive_load_one, a, NULL, why, sizeof why);
     if (n < 0) {
-        if (!a->failed) snprintf(l->err, l->errlen, "%s", why);
+        if (!a->failed) optout_set_err(l->err, l->errlen, "%s", why);
         return -1;
     }
     if ((size_t)n != archive_index_count(a->ix)) {
-        snprintf(l->err, l->errlen, "archive %s changed while it was loaded (%ld records, %zu indexed)", a->dir, n,
-                 archive_index_count(a->ix));
+        optout_set_err(l->err, l->errlen, "archive %s changed while it was loaded (%ld records, %zu indexed)", a->dir,
+                       n, archive_index_count(a->ix));
         return -1;
     }
     return 0;
@@ -603,7 +582,7 @@ long optout_verdicts_redis_drop(const char *endpoint, const char *user, const ch
                                 char *err, size_t errlen) {
     redisContext *c = NULL;
     if (!*prefix || strlen(prefix) > REDIS_PREFIX_MAX) { /* an empty prefix would match every key of the server */
-        snprintf(err, errlen, "Redis key prefix %s", *prefix ? "too long" : "empty");
+        optout_set_err(err, errlen, "Redis key prefix %s", *prefix ? "too long" : "empty");
         return -1;
     }
     if (redis_connect(endpoint, user, password, &c, err, errlen) != ROUND_OK) return -1;
@@ -615,7 +594,7 @@ long optout_verdicts_redis_drop(const char *endpoint, const char *user, const ch
     snprintf(meta, sizeof meta, "%scomplete", prefix);
     redisReply *r = redisCommand(c, "UNLINK %s", meta);
     int rc = -1;
-    if (!r) snprintf(err, errlen, "Redis at %s: UNLINK: %s", endpoint, c->errstr);
+    if (!r) optout_set_err(err, errlen, "Redis at %s: UNLINK: %s", endpoint, c->errstr);
     else if (r->type == REDIS_REPLY_ERROR) redis_reply_error(endpoint, r, "UNLINK", err, errlen);
     else {
         if (r->type == REDIS_REPLY_INTEGER) unlinked += (long)r->integer;
