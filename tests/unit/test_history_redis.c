@@ -671,6 +671,26 @@ static void test_prefetch(void **state) {
     test_server_start(&srv, 0);
 }
 
+/* A connection dropped by the server between lookups: the next one reconnects and answers. */
+static void test_dropped_connection(void **state) {
+    (void)state;
+    const char *dir = tpath("d1");
+    build_archive(dir, 7, 10);
+    load(PREFIX, dir, NULL);
+    char err[1024] = "";
+    optout_history_redis *r = optout_history_redis_open(srv.endpoint, NULL, NULL, PREFIX, err, sizeof err);
+    CHECK(r, "%s", err);
+    optout_history_source s = optout_history_redis_source(r);
+    optout_history_host h;
+    CHECK(s.lookup(s.arg, "h1.example", 10, &h, err, sizeof err) == 1, "%s", err);
+    redisReply *k = test_server_command(&srv, "CLIENT KILL TYPE normal SKIPME yes");
+    CHECK(k->type == REDIS_REPLY_INTEGER && k->integer >= 1, "no connection killed");
+    freeReplyObject(k);
+    CHECK(s.lookup(s.arg, "h2.example", 10, &h, err, sizeof err) == 1, "%s", err);
+    CHECK(h.count > 0 && strcmp(h.host, "h2.example") == 0, "h2.example: %zu versions", h.count);
+    optout_history_redis_close(r);
+}
+
 /* Prints what the archive takes in Redis: bytes per host record, version and body. */
 static int measure(const char *dir) {
     if (testdir_create("test_history_redis") != 0 || test_server_setup(&srv, NULL, NULL) != 0) return 1;
@@ -742,6 +762,7 @@ int main(int argc, char **argv) {
         const struct CMUnitTest redis[] = {
             R(test_same_as_archive), R(test_given_archive), R(test_reload_other_archive),
             R(test_kill_and_resume), R(test_corrupt),       R(test_prefetch),
+            R(test_dropped_connection),
         };
         failed += cmocka_run_group_tests_name("history_redis", redis, NULL, NULL);
     }
