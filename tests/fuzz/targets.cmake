@@ -69,3 +69,10 @@ optout_fuzz_target(fuzz_warc
 # A document's time: crawl ids in any text, ISO 8601 dates, the crawl week's Monday, --robots-time.
 optout_fuzz_target(fuzz_doctime SOURCES common/history.c common/strmap.c common/rundir.c common/log.c common/util.c
   LIBS PkgConfig::DEPS)
+
+# The history store's record decoder: a host's versions as Redis hands them to a worker (archive.c
+# for its SHA-256 hex, history.c for crawl ids, stats.c for outcome names).
+optout_fuzz_target(fuzz_history_redis
+  SOURCES common/history_record.c common/archive.c common/history.c common/stats.c common/json.c common/agents.c
+          common/strmap.c common/rundir.c common/log.c common/util.c
+  LIBS PkgConfig::DEPS m)
