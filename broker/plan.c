@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 
 #include "broker_internal.h"
 #include "optout/ccsource.h"
@@ -134,6 +135,26 @@ static int plan_history_crawls(struct broker *b) {
     return rc;
 }
 
+/* YYYY-MM-DD of a Unix time (UTC). */
+static void plan_day(int64_t t, char *out, size_t cap) {
+    time_t tt = (time_t)t;
+    struct tm tm;
+    if (!gmtime_r(&tt, &tm) || !strftime(out, cap, "%Y-%m-%d", &tm)) snprintf(out, cap, "?");
+}
+
+/* The run's filter judges by captures: the history stage builds DIR/history/, or --history gives one. */
+int plan_judges_history(const struct broker *b) {
+    return b->cfg->history_dir != NULL || b->history_files.count > 0;
+}
+
+/* "current", "crawl", "strictest" or "cutoff:YYYY-MM-DD": the --robots-time text of a policy. */
+void plan_robots_time_text(const optout_robots_time_spec *t, char *out, size_t cap) {
+    char day[16];
+    plan_day(t->cutoff, day, sizeof day);
+    if (t->policy == OPTOUT_ROBOTS_TIME_CUTOFF) snprintf(out, cap, "cutoff:%s", day);
+    else snprintf(out, cap, "%s", optout_robots_time_name(t->policy));
+}
+
 /* --cc-robots expanded into b->history_files (absolute paths, in the order optout history reads
  * them), and what the plan records of them: the patterns, and a SHA-256 of every file's path,
  * size and mtime, so that a rerun over other files is refused like one over other options. */
@@ -253,6 +274,17 @@ int plan_run(struct broker *b) {
     char cc_robots[8192], cc_files[65];
     int hr = plan_history_files(b, cc_robots, sizeof cc_robots, cc_files);
     if (hr != OPTOUT_EXIT_OK) return hr;
+    /* robots.txt as it was: the policy, and what judges by captures (unused without an archive) */
+    int judged = plan_judges_history(b);
+    char robots_time[48], max_age[24], report_cutoff[16];
+    plan_robots_time_text(&c->robots_time, robots_time, sizeof robots_time);
+    snprintf(max_age, sizeof max_age, "%lld", (long long)(c->history_max_age / 86400));
+    plan_day(c->report_cutoff, report_cutoff, sizeof report_cutoff);
+    const char *no_captures = "(unused without --cc-robots, --cc-crawls or --history)";
+    char l_age[96], l_missing[96], l_cutoff[96];
+    snprintf(l_age, sizeof l_age, "--history-max-age %s", no_captures);
+    snprintf(l_missing, sizeof l_missing, "--history-missing %s", no_captures);
+    snprintf(l_cutoff, sizeof l_cutoff, "--report-cutoff %s", no_captures);
     /* A mismatch names what the user typed: values that follow from other options say which
      * (rundir.h's labels); the fetch's options are empty with --robots-dir. */
     int unused = !fetching;
@@ -272,7 +304,13 @@ int plan_run(struct broker *b) {
          "the files --cc-robots and --cc-crawls name (their paths, sizes and mtimes, SHA-256)"},
         {"corpus", corpus, NULL},
         {"fetch-tasks", fetching ? fetch_tasks : "", unused ? "--fetch-tasks (unused with --robots-dir)" : NULL},
+        {"date-field", c->date_field ? c->date_field : "", NULL},
+        {"dump-field", c->dump_field ? c->dump_field : "", NULL},
         {"granularity", optout_granularity_name((optout_granularity)c->granularity), NULL},
+        {"history", c->history_dir ? c->history_dir : "", NULL},
+        {"history-max-age", judged ? max_age : "", judged ? NULL : l_age},
+        {"history-missing", judged ? optout_history_missing_name(c->history_missing) : "", judged ? NULL : l_missing},
+        {"report-cutoff", judged ? report_cutoff : "", judged ? NULL : l_cutoff},
         {"hosts", c->hosts_file ? c->hosts_file : "", NULL},
         {"host-key", c->host_key == OPTOUT_HOSTKEY_NETLOC ? "netloc" : "canonical", NULL},
         {"keep-format", c->keep_format ? "yes" : "no", NULL},
@@ -292,6 +330,7 @@ int plan_run(struct broker *b) {
         {"remove-hosts", c->remove_hosts ? c->remove_hosts : "", NULL},
         {"removed", c->with_removed ? "yes" : "no", NULL},
         {"robots-dir", c->robots_dir ? c->robots_dir : "", NULL},
+        {"robots-time", robots_time, NULL},
         {"sample", sample, NULL},
         {"sample-shards", c->sample_shards ? "yes" : "no", NULL},
         {"scheme", fetching ? scheme : "", unused ? "--scheme (unused with --robots-dir)" : NULL},
@@ -338,6 +377,18 @@ int plan_run(struct broker *b) {
         return OPTOUT_EXIT_FAILURE;
     }
     return OPTOUT_EXIT_OK;
+}
+
+int plan_policy_stats(struct broker *b) {
+    const struct broker_config *c = b->cfg;
+    if (!plan_judges_history(b)) return 0;
+    if (!(b->by_policy = malloc(sizeof *b->by_policy)) || !(b->pending_policy = malloc(sizeof *b->pending_policy)))
+        return -1;
+    optout_stats_policy_init_run(b->by_policy, &c->robots_time, c->report_cutoff, c->history_missing,
+                                 c->history_max_age);
+    optout_stats_policy_init_run(b->pending_policy, &c->robots_time, c->report_cutoff, c->history_missing,
+                                 c->history_max_age);
+    return 0;
 }
 
 int plan_config_blob(struct broker *b) {
@@ -393,6 +444,15 @@ int plan_config_blob(struct broker *b) {
     }
     rc->output_tags = (uint8_t)c->output_tags;
     if (b->stage_count[STAGE_HISTORY]) broker_path(b, b->hosts_path, &rc->history_hosts);
+    snprintf(rc->dump_field, sizeof rc->dump_field, "%s", c->dump_field ? c->dump_field : "");
+    snprintf(rc->date_field, sizeof rc->date_field, "%s", c->date_field ? c->date_field : "");
+    rc->robots_time = (uint32_t)c->robots_time.policy;
+    rc->robots_cutoff = c->robots_time.policy == OPTOUT_ROBOTS_TIME_CUTOFF ? c->robots_time.cutoff : 0;
+    rc->report_cutoff = c->report_cutoff;
+    rc->history_max_age = c->history_max_age;
+    rc->history_missing = (uint32_t)c->history_missing;
+    if (plan_judges_history(b)) /* the directory holding history/: --history's, else the run's own */
+        broker_path(b, c->history_dir ? c->history_dir : c->dir, &rc->history);
     char err[OPTOUT_MSG_ERR_LEN];
     int r = optout_run_config_encode(rc, &b->config_blob, &b->config_len, err);
     if (r != 0) optout_log(LOG_ERR, "run configuration: %s", err);

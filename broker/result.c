@@ -58,6 +58,7 @@ int result_expect_files(optout_task_kind kind, const char *o, int with_removed, 
                         int synthetic, size_t agent_count, struct result_expect *x) {
     x->kind = kind;
     x->agent_count = agent_count;
+    x->policy = NULL;
     x->count = 0;
     if (synthetic) return 0; /* benchmark tasks read and write nothing */
     if (kind == OPTOUT_TASK_FILTER && sample == RESULT_SAMPLE_ESTIMATES) return 0; /* statistics only */
@@ -156,13 +157,16 @@ int result_read_counters(const void *buf, size_t len, size_t n, uint64_t *values
 }
 
 int result_check_stats(optout_task_kind kind, size_t agent_count, const void *stats, size_t len,
-                       optout_stats *merge_into) {
+                       optout_stats *merge_into, optout_stats_policy *policy) {
     uint64_t v[OPTOUT_FETCH_COUNTERS + OPTOUT_RANK_MAP_COUNTERS + OPTOUT_HISTORY_COUNTERS];
     switch (kind) {
     case OPTOUT_TASK_FILTER: {
-        if (merge_into) return optout_stats_decode_add(stats, len, agent_count, merge_into);
+        if (merge_into) return optout_stats_decode_add_policy(stats, len, agent_count, merge_into, policy);
         optout_stats *scratch = calloc(1, sizeof *scratch);
-        int rc = scratch ? optout_stats_decode_add(stats, len, agent_count, scratch) : -1;
+        optout_stats_policy *ps = policy ? malloc(sizeof *ps) : NULL;
+        if (ps) optout_stats_policy_init(ps, policy->chosen, policy->cutoff, policy->missing, policy->max_age);
+        int rc = scratch && (!policy || ps) ? optout_stats_decode_add_policy(stats, len, agent_count, scratch, ps) : -1;
+        free(ps);
         free(scratch);
         return rc;
     }
@@ -220,7 +224,7 @@ int result_check(int staging_fd, const struct result_expect *x, const optout_msg
             return -1;
         }
     }
-    if (result_check_stats(x->kind, x->agent_count, m->stats, m->stats_len, merge_into) != 0) {
+    if (result_check_stats(x->kind, x->agent_count, m->stats, m->stats_len, merge_into, x->policy) != 0) {
         optout_set_err(err, errlen, "statistics that cannot be merged (%zu bytes)", m->stats_len);
         return -1;
     }

@@ -177,8 +177,10 @@ int stages_expect(const struct broker *b, size_t task, struct result_expect *x) 
     int sample = !b->cfg->sample_ppm ? RESULT_SAMPLE_NONE
                  : b->cfg->sample_shards ? RESULT_SAMPLE_SHARDS
                                          : RESULT_SAMPLE_ESTIMATES;
-    return result_expect_files(b->tasks[task].kind, o, b->cfg->with_removed, b->cfg->output_tags, sample,
-                               b->cfg->synthetic_tasks > 0, optout_agents_count(b->agents), x);
+    int rc = result_expect_files(b->tasks[task].kind, o, b->cfg->with_removed, b->cfg->output_tags, sample,
+                                 b->cfg->synthetic_tasks > 0, optout_agents_count(b->agents), x);
+    x->policy = b->pending_policy; /* a filter result's policies go with this group commit's statistics */
+    return rc;
 }
 
 /* Rank map and reduce counters are checked, not kept: the ranking's files say what the report
@@ -187,7 +189,9 @@ int stages_merge_stats(struct broker *b, size_t task, const void *stats, size_t 
     uint64_t v[OPTOUT_FETCH_COUNTERS + OPTOUT_RANK_MAP_COUNTERS + OPTOUT_HISTORY_COUNTERS];
     int rc = 0;
     switch (b->tasks[task].kind) {
-    case OPTOUT_TASK_FILTER: rc = optout_stats_decode_add(stats, len, optout_agents_count(b->agents), b->stats); break;
+    case OPTOUT_TASK_FILTER:
+        rc = optout_stats_decode_add_policy(stats, len, optout_agents_count(b->agents), b->stats, b->by_policy);
+        break;
     case OPTOUT_TASK_RANK_MAP: rc = result_read_counters(stats, len, OPTOUT_RANK_MAP_COUNTERS, v); break;
     case OPTOUT_TASK_RANK_REDUCE: rc = result_read_counters(stats, len, OPTOUT_RANK_REDUCE_COUNTERS, v); break;
     case OPTOUT_TASK_FETCH:

@@ -245,7 +245,7 @@ const optout_option optout_option_table[] = {
         "a deterministic sample, 0 < P <= 1: estimates only, no shard"),
     ROW("sample-shards", SAMPLE_SHARDS, FLAG, B | R, NULL, "false", 0, 0, NULL, NULL,
         "with --sample: also write the sampled documents, into DIR/sample/"),
-    /* robots.txt as it was (docs/history.md); the fleet does not judge by captures yet */
+    /* robots.txt as it was (docs/history.md) */
     ROW("robots-time", ROBOTS_TIME, STRING, B | R | F, "POLICY", "current", 0, 0, NULL, check_robots_time,
         "current, crawl, cutoff:YYYY-MM-DD or strictest (docs/history.md)"),
     ROW("history", HISTORY, STRING, B | R | F, "DIR", "(none)", 0, 0, NULL, check_dir,
@@ -279,9 +279,9 @@ const optout_option optout_option_table[] = {
     ROW("tokens-field", TOKENS_FIELD, STRING, F | K, "PATH", "(token_count, else metadata.token_count)", 0, 0, NULL,
         NULL,
         "the token count's field"),
-    ROW("dump-field", DUMP_FIELD, STRING, F, "PATH", "(dump, else metadata.dump)", 0, 0, NULL, NULL,
+    ROW("dump-field", DUMP_FIELD, STRING, B | R | F, "PATH", "(dump, else metadata.dump)", 0, 0, NULL, NULL,
         "the crawl dump's field"),
-    ROW("date-field", DATE_FIELD, STRING, F, "PATH", "(date, else metadata.date)", 0, 0, NULL, NULL,
+    ROW("date-field", DATE_FIELD, STRING, B | R | F, "PATH", "(date, else metadata.date)", 0, 0, NULL, NULL,
         "the crawl date's field"),
     ROW("text-field", TEXT_FIELD, STRING, F | K, "PATH", "(text)", 0, 0, NULL, NULL, "the text's field"),
     ROW("missing-url", MISSING_URL, CHOICE, B | R | F, NULL, "fail", 0, 0, MISSING_URL, NULL,

@@ -103,6 +103,7 @@ static int known_option(const char *name, const char *value) {
                                           "partitions", "removed", "scheme", "user-agent"};
     for (size_t i = 0; i < sizeof neutral / sizeof *neutral; i++)
         if (strcmp(name, neutral[i]) == 0) return 1;
+    if (strcmp(name, "robots-time") == 0 && strcmp(value, "current") == 0) return 1; /* today's robots.txt */
     static const char *const defaults[] = {"", "no", "0", "url", "keep", "shards"};
     for (size_t i = 0; i < sizeof defaults / sizeof *defaults; i++)
         if (strcmp(value, defaults[i]) == 0) return 1;
