@@ -10,8 +10,11 @@ Checks
 2. A run's DIR/history holds the same versions (every column but the body's offset) and the same
    bodies as `optout history` over the same files and host list; sources.tsv lists every file in
    the same order with the same counts; the manifest lists the archive and verifies.
-3. A worker killed (SIGKILL) and then the broker killed mid-history; the same command again
-   completes, and its archive is again the same as `optout history`'s.
+   The filter stage judges by the archive: report.json by_policy equals `optout filter --history`
+   over the same documents (DIR/robots and DIR/history).
+3. A worker killed (SIGKILL) and then the broker killed mid-history of a run deciding by
+   --robots-time crawl; the same command again completes, its archive is again the same as
+   `optout history`'s, and its by_policy (chosen: crawl) is `optout filter --history`'s.
    --cc-crawls with a local --cc-base reads the files the crawls' robotstxt.paths.gz list: the
    same archive again; so do --cc-crawls under a URL --cc-base (a local HTTP server) and
    --cc-robots URLs, downloaded by the workers.
@@ -50,6 +53,20 @@ def archive(d):
             bodies[col[11]] = body
     check(not bad, "%s: every body matches its SHA-256 (%d bodies; wrong: %s)" % (d, len(bodies), bad[:5]))
     return rows, bodies
+
+
+def single_by_policy(d, policy):
+    """by_policy of one `optout filter --history` over the whole corpus, judged by d's robots/ and history/."""
+    whole = os.path.join(tmp, "whole.jsonl")
+    with open(whole, "wb") as f:
+        for p in sorted(glob.glob(os.path.join(corpus, "*.jsonl.zst"))):
+            f.write(subprocess.run(["zstd", "-dc", p], capture_output=True, check=True).stdout)
+    stats = os.path.join(tmp, "single.json")
+    r = subprocess.run([optout, "filter", "--archive", os.path.join(d, "robots"), "--history", d, "--robots-time", policy,
+                        "--in", whole, "--out", os.path.join(tmp, "single.out.jsonl"), "--stats", stats],
+                       capture_output=True, text=True)
+    check(r.returncode == 0, "optout filter --history over %s (%s)" % (d, r.stderr[-200:]))
+    return json.load(open(stats)).get("by_policy") if r.returncode == 0 else None
 
 
 def sources(d):
@@ -114,6 +131,10 @@ try:
           "the manifest lists the history archive, whose sources.tsv names the crawls and files read")
     r = subprocess.run([optout, "verify", full], capture_output=True, text=True)
     check(r.returncode == 0, "optout verify accepts the run (%s)" % r.stderr.strip()[-200:])
+    got = json.load(open(os.path.join(full, "report.json"))).get("by_policy")
+    want = single_by_policy(full, "current")
+    check(got is not None and got == want,
+          "the filter stage judged by the run's captures: by_policy is optout filter --history's")
 
     # 2a. a plan without the redirect targets: the run says which targets it did not read
     part = os.path.join(tmp, "partial")
@@ -159,7 +180,7 @@ try:
 
     # 3. kill a worker, then the broker, mid-history; the rerun completes with the same archive
     crash = os.path.join(tmp, "crash")
-    args = base + ["--workers", "2", "--out", crash]
+    args = base + ["--workers", "2", "--out", crash, "--robots-time", "crawl"]
     env = dict(os.environ, OPTOUT_FAULT_TASK_DELAY_MS="400")  # every task slow: the kills land mid-stage
     p = subprocess.Popen([optout, "run"] + args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=env)
     parts = os.path.join(crash, "history-parts", "*", "history", "index.tsv")
@@ -188,6 +209,10 @@ try:
     check(rows == want_rows and bodies == want_bodies, "after the kills the archive is optout history's")
     check(sources(crash) == sources(ref), "and its sources.tsv")
     check(not glob.glob(os.path.join(crash, ".history.staging.*")), "no history staging directory is left")
+    rep = json.load(open(os.path.join(crash, "report.json")))
+    check(rep["config"]["robots_time"] == "crawl" and rep.get("by_policy", {}).get("chosen") == "crawl" and
+          rep["by_policy"] == single_by_policy(crash, "crawl"),
+          "the resumed run decided by crawl: its by_policy is optout filter --history's")
 
     # 4. a WARC file changed after planning: the plan refuses the rerun
     victim = sorted(glob.glob(warcs, recursive=True))[0]
