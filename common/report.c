@@ -101,8 +101,8 @@ static const struct {
 } ROBOTS_TIMES[] = {
     {"current", "current robots.txt"},
     {"crawl", "robots.txt as it was at crawl time"},
-    {"cutoff:", "current robots.txt from the cutoff day, before it robots.txt as it was"}, /* cutoff:DAY */
-    {"strictest", "the stricter of current and crawl-time robots.txt"},
+    {"cutoff:", "robots.txt as it was before the cutoff day, current from it"}, /* cutoff:DAY */
+    {"strictest", "current or crawl-time robots.txt (the stricter)"},
 };
 
 static void put_robots_time(FILE *f, const char *value) {

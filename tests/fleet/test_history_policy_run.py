@@ -89,6 +89,13 @@ try:
         rem = gather(os.path.join(d, "removed", "*"), os.path.join(tmp, "rem.jsonl"))
         tpf.compare(ctx, name, merged, policy, missing, 365, "keep", out, rem, stats, os.path.join(d, "report.md"),
                     os.path.join(d, "policy-by-crawl.svg"))
+        files = ("report.json", "report.md", "report.msgpack", "policy-by-crawl.svg")
+        before = [open(os.path.join(d, f), "rb").read() for f in files]
+        for f in files[:2] + files[3:]:  # report.msgpack is what they are rendered from
+            os.unlink(os.path.join(d, f))
+        r = subprocess.run([optout, "report", d], capture_output=True, timeout=60)
+        check(r.returncode == 0 and [open(os.path.join(d, f), "rb").read() for f in files] == before,
+              "%s: optout report DIR renders the same files again from report.msgpack" % name)
     check({"same_crawl", "earlier", "none", "no_time"} <= ctx["seen"], "every coverage case occurs (%s)"
           % sorted(ctx["seen"]))
 
