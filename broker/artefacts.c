@@ -240,9 +240,24 @@ int artefacts_write_dry_run(struct broker *b) {
         optout_log(LOG_ERR, "%s: %s", tmp, strerror(errno));
         return -1;
     }
-    int fetched = strcmp(c->stop_after, "rank") != 0;
+    int fetched = strcmp(c->stop_after, "rank") != 0 && strcmp(c->stop_after, "survey") != 0;
     fprintf(f, "{\n  \"stopped_after\": \"%s\",\n  \"hosts_planned\": %llu", c->stop_after,
             (unsigned long long)planned);
+    if (b->surveyed) { /* the survey: the crawls the documents name (DIR/survey.tsv per host) */
+        const optout_survey_summary *s = &b->survey;
+        fprintf(f, ",\n  \"survey\": {\"docs\": %llu, \"tokens\": %llu, \"hosts\": %llu, \"crawls\": {",
+                (unsigned long long)s->docs, (unsigned long long)s->tokens, (unsigned long long)s->hosts);
+        for (size_t i = 0; i < s->crawl_count; i++) {
+            const optout_survey_crawl *k = &s->crawls[i];
+            fprintf(f, "%s\n    \"%s\": {\"docs\": %llu, \"tokens\": %llu, \"hosts\": %llu}", i ? "," : "",
+                    k->crawl, (unsigned long long)k->docs, (unsigned long long)k->tokens, (unsigned long long)k->hosts);
+            if (strcmp(k->crawl, "-") != 0)
+                optout_log(LOG_NOTICE, "dry run: survey: %s named by %llu documents (%llu tokens) of %llu hosts",
+                           k->crawl, (unsigned long long)k->docs, (unsigned long long)k->tokens,
+                           (unsigned long long)k->hosts);
+        }
+        fprintf(f, "%s}}", s->crawl_count ? "\n  " : "");
+    }
     if (b->history_files.count) { /* what the history stage reads (or read, after --stop-after history) */
         uint64_t bytes = 0;
         char crawls[4096] = "";

@@ -551,6 +551,7 @@ static void release(struct broker *b, struct broker_zap *zap) {
     free(b->pending_stats);
     free(b->by_policy);
     free(b->pending_policy);
+    optout_survey_summary_free(&b->survey);
     free(b->blocked);
     for (size_t i = 0; i < b->published_count; i++) free(b->published[i].path);
     free(b->published);

@@ -29,6 +29,7 @@
 #include "optout/rundir.h"
 #include "optout/stats.h"
 #include "optout/stats_policy.h"
+#include "optout/survey.h"
 #include "records.h"
 #include "result.h"
 
@@ -123,6 +124,9 @@ struct broker {
     /* robots.txt as it was (plan_judges_history): every policy's statistics, the run's and this
      * group commit's; NULL otherwise */
     optout_stats_policy *by_policy, *pending_policy;
+    /* a historical run's survey (survey.h), once its rank maps are merged into DIR/survey.tsv */
+    optout_survey_summary survey;
+    int surveyed;
     void *config_blob;
     size_t config_len;
     size_t *pending; /* accepted, waiting for the group commit */
@@ -220,6 +224,8 @@ int commit_recover(struct broker *b);
 int plan_run(struct broker *b);
 /* The filter tasks' output names (after stages_plan). 0 or -1. */
 int plan_output_names(struct broker *b);
+/* The run decides by robots.txt as it was: its rank maps survey the crawls per host first. */
+int stages_surveying(const struct broker_config *c);
 /* The run's filter judges by captures (the history stage or --history): 1, else 0. */
 int plan_judges_history(const struct broker *b);
 /* The --robots-time text of a policy: "crawl", "cutoff:YYYY-MM-DD"... */

@@ -71,7 +71,13 @@ static int check_combinations(const struct broker_config *cfg, int curve_secret_
                             "is fetched");
         return OPTOUT_EXIT_USAGE;
     }
-    if (cfg->stop_after && (cfg->robots_dir || (cfg->hosts_file && strcmp(cfg->stop_after, "rank") == 0))) {
+    int survey = cfg->stop_after && strcmp(cfg->stop_after, "survey") == 0;
+    if (survey && cfg->robots_time.policy == OPTOUT_ROBOTS_TIME_CURRENT) {
+        optout_log(LOG_ERR, "--stop-after survey: only a run deciding by robots.txt as it was (--robots-time crawl, "
+                            "cutoff:DAY or strictest) surveys its corpus first");
+        return OPTOUT_EXIT_USAGE;
+    }
+    if (cfg->stop_after && !survey && (cfg->robots_dir || (cfg->hosts_file && strcmp(cfg->stop_after, "rank") == 0))) {
         optout_log(LOG_ERR, "--stop-after %s: this run has no %s stage (%s)", cfg->stop_after, cfg->stop_after,
                    cfg->robots_dir ? "--robots-dir gives the robots.txt files" : "--hosts gives the hosts");
         return OPTOUT_EXIT_USAGE;

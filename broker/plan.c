@@ -490,7 +490,7 @@ int plan_advance(struct broker *b) {
         b->stage_queued = 0;
         const char *stop = b->cfg->stop_after;
         if (stop && ((strcmp(stop, "rank") == 0 && s == STAGE_RANK_REDUCE) || (strcmp(stop, "fetch") == 0 && s == STAGE_FETCH) ||
-                     (strcmp(stop, "history") == 0 && s == STAGE_HISTORY)))
+                     (strcmp(stop, "history") == 0 && s == STAGE_HISTORY) || (strcmp(stop, "survey") == 0 && s == STAGE_RANK_MAP)))
             return 2; /* a dry run ends here */
     }
     return 0;

@@ -34,6 +34,7 @@ enum output_mode {
     OUTPUT_SHARDS,  /* rewritten shards (not tag mode) */
     OUTPUT_REMOVED, /* rewritten shards with --removed */
     OUTPUT_TAGS,    /* --output tags */
+    OUTPUT_SURVEY,  /* a historical run's rank map: the survey's part (survey.h) */
 };
 static const struct {
     optout_task_kind kind;
@@ -45,6 +46,7 @@ static const struct {
     {OPTOUT_TASK_FILTER, OUTPUT_TAGS, "tags/", ""},
     {OPTOUT_TASK_RANK_MAP, OUTPUT_ALWAYS, "", ".bin"},
     {OPTOUT_TASK_RANK_MAP, OUTPUT_ALWAYS, "", ".idx"},
+    {OPTOUT_TASK_RANK_MAP, OUTPUT_SURVEY, "", ".survey.tsv"},
     {OPTOUT_TASK_RANK_REDUCE, OUTPUT_ALWAYS, "", ""},
     {OPTOUT_TASK_FETCH, OUTPUT_ALWAYS, "", ".tsv"},
     {OPTOUT_TASK_FETCH, OUTPUT_ALWAYS, "", ".bodies.zst"},
@@ -55,7 +57,7 @@ static const struct {
 
 
 int result_expect_files(optout_task_kind kind, const char *o, int with_removed, int output_tags, int sample,
-                        int synthetic, size_t agent_count, struct result_expect *x) {
+                        int survey, int synthetic, size_t agent_count, struct result_expect *x) {
     x->kind = kind;
     x->agent_count = agent_count;
     x->policy = NULL;
@@ -66,7 +68,8 @@ int result_expect_files(optout_task_kind kind, const char *o, int with_removed, 
     for (size_t i = 0; i < sizeof OUTPUTS / sizeof *OUTPUTS; i++) {
         enum output_mode m = OUTPUTS[i].mode;
         int applies = m == OUTPUT_ALWAYS || (m == OUTPUT_SHARDS && !output_tags) ||
-                      (m == OUTPUT_REMOVED && !output_tags && with_removed) || (m == OUTPUT_TAGS && output_tags);
+                      (m == OUTPUT_REMOVED && !output_tags && with_removed) || (m == OUTPUT_TAGS && output_tags) ||
+                      (m == OUTPUT_SURVEY && survey);
         if (OUTPUTS[i].kind != kind || !applies) continue;
         if (x->count == OPTOUT_MSG_MAX_FILES) return -1;
         int n = snprintf(x->names[x->count], sizeof x->names[x->count], "%s%s%s%s", in, OUTPUTS[i].prefix, o,

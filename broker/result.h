@@ -40,11 +40,10 @@ enum result_sample { RESULT_SAMPLE_NONE = 0, RESULT_SAMPLE_ESTIMATES = 1, RESULT
 
 /* Fills x from the table for a task of `kind` whose TASK message carried output_name `o`, in the
  * run's output mode (with_removed: --removed; output_tags: --output tags; sample: enum
- * result_sample); synthetic: benchmark tasks, which stage nothing. 0, or -1 when a name would not
- * fit. */
+ * result_sample; survey: a historical run's rank maps also stage the survey's part); synthetic:
+ * benchmark tasks, which stage nothing. 0, or -1 when a name would not fit. */
 int result_expect_files(optout_task_kind kind, const char *o, int with_removed, int output_tags, int sample,
-                        int synthetic,
-                        size_t agent_count, struct result_expect *x);
+                        int survey, int synthetic, size_t agent_count, struct result_expect *x);
 
 /* 0 when the successful result m (its "f" and "s") is what x expects, its files checked under the
  * staging directory staging_fd; -1 with err saying what is wrong. The statistics are checked last,

@@ -7,6 +7,10 @@ built from the real bodies of SHARED_DIR/data/robots-top10k (skipped, 77, withou
 robots.txt the same real bodies (--robots-dir).
 
 Checks
+0. --stop-after survey: the rank maps survey the corpus (a historical run always does, even with
+   --robots-dir): DIR/survey.tsv holds per host and crawl the documents and tokens the checker
+   counts, dry-run.json the per-crawl totals, and nothing is filtered; without a historical
+   policy --stop-after survey is a usage error.
 1. For every policy (and --history-missing keep / remove): report.json by_policy equals the single
    filter's by_policy; the run's removed documents and their agents, every policy's counts, the
    coverage, the tokens per crawl, the chart (policy-by-crawl.svg) and the CCBot count are the
@@ -23,6 +27,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "support"))
 sys.path.insert(0, os.path.join(HERE, "..", "history"))
 from optout_test import check, finish, runner  # noqa: E402
+import policy_check as pc  # noqa: E402
 import test_policy_filter as tpf  # noqa: E402
 
 bin_dir, root = sys.argv[1], sys.argv[2]
@@ -30,6 +35,11 @@ shared = sys.argv[3] if len(sys.argv) > 3 else os.path.join(root, "..", "shared"
 optout = os.path.join(bin_dir, "optout")
 run = runner(optout, "run")
 REPORT_ONLY = ("complete", "tasks", "failed_tasks", "retried_tasks", "config", "fetch", "by_policy")
+
+
+def said(r, n):
+    """A failed process's last n characters of stderr, for a check's message."""
+    return ": " + r.stderr[-n:] if r.returncode else ""
 
 
 def zstd_lines(path):
@@ -70,13 +80,44 @@ try:
         check(p.returncode == 0, "optout filter --history %s: exit %d" % (policy, p.returncode))
         return out, json.load(open(stats))
 
+    # 0. the survey
+    want_rows = {}
+    for line in lines:
+        doc = json.loads(line)
+        crawl = pc.doc_time(doc.get("dump"), doc.get("date"))[0] or "-"
+        row = want_rows.setdefault((tpf.host_of(doc["url"]).lower(), crawl), [0, 0])
+        row[0] += 1
+        row[1] += doc["token_count"]
+    d = os.path.join(tmp, "survey")
+    r = run(base + ["--out", d, "--robots-time", "crawl", "--stop-after", "survey"])
+    answer = json.loads(r.stdout) if r.returncode == 0 and r.stdout.startswith("{") else {}
+    if check(r.returncode == 0 and "survey" in answer, "--stop-after survey answers (%d%s)"
+             % (r.returncode, said(r, 300))):
+        got_rows = {}
+        for l in open(os.path.join(d, "survey.tsv")):
+            if not l.startswith("#"):
+                host, crawl, docs, tokens = l.rstrip("\n").split("\t")
+                got_rows[(host, crawl)] = [int(docs), int(tokens)]
+        check(got_rows == want_rows, "DIR/survey.tsv: documents and tokens per host and crawl (%d rows)" % len(want_rows))
+        per_crawl = {}
+        for (host, crawl), (docs, tokens) in want_rows.items():
+            c = per_crawl.setdefault(crawl, {"docs": 0, "tokens": 0, "hosts": 0})
+            c["docs"] += docs
+            c["tokens"] += tokens
+            c["hosts"] += 1
+        check(answer["survey"]["crawls"] == per_crawl and answer["survey"]["docs"] == len(lines),
+              "the dry run's survey: documents, tokens and hosts per crawl")
+        check(not glob.glob(os.path.join(d, "shards", "*")), "the dry run filtered nothing")
+    r = run(base + ["--out", os.path.join(tmp, "u0"), "--stop-after", "survey"])
+    check(r.returncode == 2 and "survey" in r.stderr, "--stop-after survey without a historical policy: exit 2")
+
     # 1. every policy
     for policy, missing in [("current", "current"), ("crawl", "current"), ("cutoff:2021-01-01", "keep"),
                             ("strictest", "remove"), ("crawl", "keep")]:
         name = "fleet, %s missing=%s" % (policy, missing)
         d = os.path.join(tmp, "run-" + policy.replace(":", "-") + "-" + missing)
         r = run(base + ["--out", d, "--removed", "--robots-time", policy, "--history-missing", missing])
-        if not check(r.returncode == 0, "%s: optout run exits 0 (%d%s)" % (name, r.returncode, r.returncode and ": " + r.stderr[-400:])):
+        if not check(r.returncode == 0, "%s: optout run exits 0 (%d%s)" % (name, r.returncode, said(r, 400))):
             continue
         rep = json.load(open(os.path.join(d, "report.json")))
         _, want = single(policy, missing)
@@ -102,7 +143,7 @@ try:
     # 2. tags record the chosen policy's decisions
     d = os.path.join(tmp, "tags")
     r = run(base + ["--out", d, "--output", "tags", "--robots-time", "strictest"])
-    if check(r.returncode == 0, "tag mode: optout run exits 0 (%d%s)" % (r.returncode, r.returncode and ": " + r.stderr[-300:])):
+    if check(r.returncode == 0, "tag mode: optout run exits 0 (%d%s)" % (r.returncode, said(r, 300))):
         got = sorted(json.loads(l)["id"] + " " + ",".join(json.loads(l)["disallowed_user_agents"])
                      for p in glob.glob(os.path.join(d, "tags", "*")) for l in zstd_lines(p))
         out, _ = single("strictest", "current", ["--output", "tags"])
@@ -118,7 +159,7 @@ try:
     asked = same[:40]
     r = subprocess.run([optout, "why", "--run", d, "--json"] + sum([["--id", i] for i in asked], []),
                        capture_output=True, text=True, timeout=300)
-    if check(r.returncode == 0, "why on the run directory exits 0 (%d%s)" % (r.returncode, r.returncode and ": " + r.stderr[-300:])):
+    if check(r.returncode == 0, "why on the run directory exits 0 (%d%s)" % (r.returncode, said(r, 300))):
         answers = [json.loads(l) for l in r.stdout.splitlines()]
         decided = [a for a in answers if (a.get("history") or {}).get("capture")]
         check(len(answers) >= len(asked) and len(decided) > 0 and
@@ -144,7 +185,7 @@ try:
     check(0 < published < 4 and not os.path.exists(os.path.join(d, "report.json")),
           "the broker died mid-filter (%d of 4 shards published)" % published)
     r = run(args)
-    check(r.returncode == 0, "the rerun completes (%d%s)" % (r.returncode, r.returncode and ": " + r.stderr[-300:]))
+    check(r.returncode == 0, "the rerun completes (%d%s)" % (r.returncode, said(r, 300)))
     if r.returncode == 0:
         _, want = single("cutoff:2021-01-01", "keep")
         rep = json.load(open(os.path.join(d, "report.json")))

@@ -135,7 +135,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     static const char *const names[] = {"a.jsonl.zst", "ranking/map/000001", "ranking/top/0003.tsv", "robots/000002"};
     optout_task_kind kind = (optout_task_kind)((data[0] & 3) + 1);
     struct result_expect x;
-    CHECK(result_expect_files(kind, names[kind - 1], (data[0] & 4) != 0, (data[0] & 8) != 0, 0, 0, AGENTS, &x) == 0);
+    CHECK(result_expect_files(kind, names[kind - 1], (data[0] & 4) != 0, (data[0] & 8) != 0, 0, 0, 0, AGENTS, &x) == 0);
     CHECK(x.count >= 1 && x.count <= OPTOUT_MSG_MAX_FILES);
     static optout_msg m; /* about 47 KB: not on the stack */
     char err[OPTOUT_MSG_ERR_LEN];
