@@ -127,6 +127,7 @@ struct broker {
     /* a historical run's survey (survey.h), once its rank maps are merged into DIR/survey.tsv */
     optout_survey_summary survey;
     int surveyed;
+    int history_deferred; /* --cc-crawls auto before its survey: the history files are not known yet */
     void *config_blob;
     size_t config_len;
     size_t *pending; /* accepted, waiting for the group commit */
@@ -226,6 +227,14 @@ int plan_run(struct broker *b);
 int plan_output_names(struct broker *b);
 /* The run decides by robots.txt as it was: its rank maps survey the crawls per host first. */
 int stages_surveying(const struct broker_config *c);
+/* --cc-crawls auto: the history stage reads the crawls the survey finds. */
+int plan_cc_auto(const struct broker_config *c);
+/* --cc-crawls auto after the survey: the files of the crawls it found appended to history_files
+ * and recorded in the run directory (every later start plans them). An exit code. */
+int plan_history_auto_resolve(struct broker *b, const optout_survey_summary *survey);
+/* The history tasks again after history_files grew (--cc-crawls auto): the filter tasks' ids move
+ * up (none has run: the filter stage comes after history), the run configuration is rebuilt. 0 or -1. */
+int stages_replan_history(struct broker *b);
 /* The run's filter judges by captures (the history stage or --history): 1, else 0. */
 int plan_judges_history(const struct broker *b);
 /* The --robots-time text of a policy: "crawl", "cutoff:YYYY-MM-DD"... */

@@ -284,6 +284,11 @@ static int configure(const optout_option_values *v, struct broker_config *cfg) {
                             "(optout history --out DIR)");
         return OPTOUT_EXIT_USAGE;
     }
+    if (cfg->cc_crawls && strcmp(cfg->cc_crawls, "auto") == 0 && cfg->robots_time.policy == OPTOUT_ROBOTS_TIME_CURRENT) {
+        optout_log(LOG_ERR, "--cc-crawls auto reads the crawls the survey finds in the documents: the survey runs for "
+                            "--robots-time crawl, cutoff:YYYY-MM-DD or strictest (or name the crawls)");
+        return OPTOUT_EXIT_USAGE;
+    }
     if (cfg->history_dir && (v->given[OPTOUT_OPT_CC_ROBOTS] || cfg->cc_crawls)) {
         optout_log(LOG_ERR, "--history DIR gives the captures: --cc-robots and --cc-crawls would read them again");
         return OPTOUT_EXIT_USAGE;

@@ -13,6 +13,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "broker_internal.h"
 #include "optout/ccsource.h"
@@ -79,14 +80,16 @@ static void warn_changed_inputs(const struct broker *b) {
                changed, b->inputs.count, b->inputs.items[first].path, first_why);
 }
 
-/* Appends the files each --cc-crawls crawl's robotstxt.paths.gz lists under --cc-base (a local
- * directory: checked by main.c), in list order after --cc-robots' files, as optout history reads
- * them; entries that are not plain relative paths are refused and counted (ccsource.h). */
-static int plan_history_crawls(struct broker *b) {
+/* Appends the files each crawl of `list` (comma-separated ids) has in its robotstxt.paths.gz under
+ * --cc-base, in list order after --cc-robots' files, as optout history reads them; entries that
+ * are not plain relative paths are refused and counted (ccsource.h). tolerant (--cc-crawls auto,
+ * whose crawls come from the documents): a crawl whose list cannot be read is said and skipped
+ * (Common Crawl publishes robots.txt captures since CC-MAIN-2016-36 only). */
+static int plan_history_crawls(struct broker *b, const char *list, int tolerant) {
     const struct broker_config *c = b->cfg;
     char err[OPTOUT_RUNDIR_ERR_LEN];
     optout_cc_crawls crawls;
-    if (optout_cc_crawls_parse(c->cc_crawls, &crawls, err, sizeof err) != 0) {
+    if (optout_cc_crawls_parse(list, &crawls, err, sizeof err) != 0) {
         optout_log(LOG_ERR, "--cc-crawls: %s", err);
         return OPTOUT_EXIT_USAGE;
     }
@@ -97,6 +100,11 @@ static int plan_history_crawls(struct broker *b) {
         size_t refused = 0;
         char example[256];
         if (optout_cc_paths(c->cc_base, crawls.ids[k], &so, &l, &refused, example, sizeof example, err, sizeof err) != 0) {
+            if (tolerant) {
+                optout_log(LOG_WARNING, "--cc-crawls auto: %s has no readable capture list, skipped: %s", crawls.ids[k],
+                           err);
+                continue;
+            }
             optout_log(LOG_ERR, "--cc-crawls: %s", err);
             rc = OPTOUT_EXIT_FAILURE;
             break;
@@ -142,9 +150,11 @@ static void plan_day(int64_t t, char *out, size_t cap) {
     if (!gmtime_r(&tt, &tm) || !strftime(out, cap, "%Y-%m-%d", &tm)) snprintf(out, cap, "?");
 }
 
-/* The run's filter judges by captures: the history stage builds DIR/history/, or --history gives one. */
+/* The run's filter judges by captures: the history stage builds DIR/history/ (from --cc-robots or
+ * --cc-crawls, even when they name no file: the archive is then empty), or --history gives one. */
 int plan_judges_history(const struct broker *b) {
-    return b->cfg->history_dir != NULL || b->history_files.count > 0;
+    const struct broker_config *c = b->cfg;
+    return c->history_dir != NULL || c->cc_robots_count > 0 || c->cc_crawls != NULL;
 }
 
 /* "current", "crawl", "strictest" or "cutoff:YYYY-MM-DD": the --robots-time text of a policy. */
@@ -153,6 +163,129 @@ void plan_robots_time_text(const optout_robots_time_spec *t, char *out, size_t c
     plan_day(t->cutoff, day, sizeof day);
     if (t->policy == OPTOUT_ROBOTS_TIME_CUTOFF) snprintf(out, cap, "cutoff:%s", day);
     else snprintf(out, cap, "%s", optout_robots_time_name(t->policy));
+}
+
+/* URLs within the TASK's limits (msg.h) and local paths absolute (workers get absolute paths), for
+ * history_files[from..). An exit code. */
+static int normalize_history_files(struct broker *b, size_t from) {
+    for (size_t i = from; i < b->history_files.count; i++) {
+        optout_input *in = &b->history_files.items[i];
+        if (optout_cc_is_url(in->path)) { /* a worker reads it as given */
+            size_t n = strlen(in->path);
+            if (n >= OPTOUT_MSG_PATH_MAX || strstr(in->path, "/../") || (n >= 3 && !strcmp(in->path + n - 3, "/.."))) {
+                optout_log(LOG_ERR, "--cc-robots %.200s: a URL longer than %d bytes or with a '..' segment",
+                           in->path, OPTOUT_MSG_PATH_MAX - 1);
+                return OPTOUT_EXIT_USAGE;
+            }
+        } else if (in->path[0] != '/') {
+            char *abs = realpath(in->path, NULL);
+            if (!abs) {
+                optout_log(LOG_ERR, "--cc-robots %s: %s", in->path, strerror(errno));
+                return OPTOUT_EXIT_FAILURE;
+            }
+            free(in->path);
+            in->path = abs;
+        }
+    }
+    return OPTOUT_EXIT_OK;
+}
+
+int plan_cc_auto(const struct broker_config *c) { return c->cc_crawls && strcmp(c->cc_crawls, "auto") == 0; }
+
+/* DIR/PLAN_HISTORY_FILES: the files --cc-crawls auto resolved after the survey ("path \t size \t
+ * mtime_ns" a line), so that every later start plans the same history tasks. */
+#define PLAN_HISTORY_FILES "history-files.tsv"
+
+/* --cc-crawls auto on a start: the recorded files appended to history_files, or none yet
+ * (b->history_deferred: resolved when the survey ends). An exit code. */
+static int plan_history_auto_read(struct broker *b) {
+    char path[4200], err[256];
+    snprintf(path, sizeof path, "%s/" PLAN_HISTORY_FILES, b->cfg->dir);
+    size_t len = 0;
+    char *text = optout_read_file(path, (size_t)1 << 30, &len);
+    if (!text) {
+        if (errno != ENOENT) {
+            optout_log(LOG_ERR, "%s: %s", path, strerror(errno));
+            return OPTOUT_EXIT_FAILURE;
+        }
+        b->history_deferred = 1;
+        return OPTOUT_EXIT_OK;
+    }
+    size_t lines = 0, lineno = 0;
+    for (size_t i = 0; i < len; i++) lines += text[i] == '\n';
+    optout_input *items = realloc(b->history_files.items, (b->history_files.count + lines + 1) * sizeof *items);
+    int rc = items ? OPTOUT_EXIT_OK : OPTOUT_EXIT_FAILURE;
+    if (items) b->history_files.items = items;
+    for (char *line = text, *nl; rc == OPTOUT_EXIT_OK && (nl = memchr(line, '\n', len - (size_t)(line - text)));
+         line = nl + 1) {
+        *nl = '\0';
+        lineno++;
+        char *t1 = strchr(line, '\t'), *t2 = t1 ? strchr(t1 + 1, '\t') : NULL, *end1, *end2;
+        if (!t2) goto bad;
+        *t1 = *t2 = '\0';
+        errno = 0;
+        unsigned long long size = strtoull(t1 + 1, &end1, 10);
+        long long mtime = strtoll(t2 + 1, &end2, 10);
+        if (!line[0] || *end1 || *end2 || errno) goto bad;
+        optout_input *in = &b->history_files.items[b->history_files.count];
+        memset(in, 0, sizeof *in);
+        if (!(in->path = strdup(line)) || !(in->output_name = strdup(line))) {
+            free(in->path);
+            rc = OPTOUT_EXIT_FAILURE;
+            break;
+        }
+        in->size = size, in->mtime_ns = mtime;
+        b->history_files.count++;
+        continue;
+    bad:
+        snprintf(err, sizeof err, "line %zu is not \"path \\t size \\t mtime\"", lineno);
+        optout_log(LOG_ERR, "%s: %s (written by this run after its survey; remove the run directory to start again)",
+                   path, err);
+        rc = OPTOUT_EXIT_FAILURE;
+    }
+    free(text);
+    return rc;
+}
+
+int plan_history_auto_resolve(struct broker *b, const optout_survey_summary *survey) {
+    const struct broker_config *c = b->cfg;
+    size_t cap = 1, from = b->history_files.count;
+    for (size_t i = 0; i < survey->crawl_count; i++) cap += strlen(survey->crawls[i].crawl) + 1;
+    char *list = calloc(1, cap);
+    if (!list) return OPTOUT_EXIT_FAILURE;
+    for (size_t i = 0; i < survey->crawl_count; i++)
+        if (strcmp(survey->crawls[i].crawl, "-") != 0)
+            snprintf(list + strlen(list), cap - strlen(list), "%s%s", list[0] ? "," : "", survey->crawls[i].crawl);
+    int rc = list[0] ? plan_history_crawls(b, list, 1) : OPTOUT_EXIT_OK;
+    if (!list[0]) optout_log(LOG_WARNING, "--cc-crawls auto: the survey found no crawl id in the documents");
+    free(list);
+    if (rc == OPTOUT_EXIT_OK) rc = normalize_history_files(b, from);
+    if (rc != OPTOUT_EXIT_OK) return rc;
+    char path[4200], tmp[4300];
+    snprintf(path, sizeof path, "%s/" PLAN_HISTORY_FILES, c->dir);
+    snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid());
+    FILE *f = fopen(tmp, "we");
+    int bad = !f;
+    for (size_t i = from; f && i < b->history_files.count; i++) {
+        const optout_input *in = &b->history_files.items[i];
+        if (strpbrk(in->path, "\t\n")) { /* a list's entry cannot be a line of the record */
+            optout_log(LOG_ERR, "--cc-crawls auto: %.200s: a path with a tab or a line break", in->path);
+            bad = 1;
+            break;
+        }
+        fprintf(f, "%s\t%llu\t%lld\n", in->path, (unsigned long long)in->size, (long long)in->mtime_ns);
+    }
+    bad |= f && (fflush(f) != 0 || fsync(fileno(f)) != 0);
+    bad |= f && fclose(f) != 0;
+    if (bad || rename(tmp, path) != 0 || optout_fsync_dir(c->dir) != 0) {
+        optout_log(LOG_ERR, "writing %s: %s", path, strerror(errno));
+        unlink(tmp);
+        return OPTOUT_EXIT_FAILURE;
+    }
+    b->history_deferred = 0;
+    optout_log(LOG_INFO, "--cc-crawls auto: %zu files of the crawls the survey found (%s)",
+               b->history_files.count - from, path);
+    return OPTOUT_EXIT_OK;
 }
 
 /* --cc-robots expanded into b->history_files (absolute paths, in the order optout history reads
@@ -198,33 +331,17 @@ static int plan_history_files(struct broker *b, char *patterns, size_t pcap, cha
         memcpy(b->history_files.items + b->history_files.count, expanded.items, expanded.count * sizeof *expanded.items);
     b->history_files.count += expanded.count;
     free(expanded.items); /* the items' strings now belong to history_files */
-    if (c->cc_crawls) {
-        int rc = plan_history_crawls(b);
+    if (c->cc_crawls && !plan_cc_auto(c)) {
+        int rc = plan_history_crawls(b, c->cc_crawls, 0);
         if (rc != OPTOUT_EXIT_OK) return rc;
     }
+    int rc = normalize_history_files(b, 0);
+    if (rc != OPTOUT_EXIT_OK) return rc;
     size_t cap = 256, len = 0;
     char *list = malloc(cap);
     if (!list) return OPTOUT_EXIT_FAILURE;
     for (size_t i = 0; i < b->history_files.count; i++) {
         optout_input *in = &b->history_files.items[i];
-        if (optout_cc_is_url(in->path)) { /* a worker reads it as given: within the TASK's limits (msg.h) */
-            size_t n = strlen(in->path);
-            if (n >= OPTOUT_MSG_PATH_MAX || strstr(in->path, "/../") || (n >= 3 && !strcmp(in->path + n - 3, "/.."))) {
-                optout_log(LOG_ERR, "--cc-robots %.200s: a URL longer than %d bytes or with a '..' segment",
-                           in->path, OPTOUT_MSG_PATH_MAX - 1);
-                free(list);
-                return OPTOUT_EXIT_USAGE;
-            }
-        } else if (in->path[0] != '/') { /* workers get absolute paths */
-            char *abs = realpath(in->path, NULL);
-            if (!abs) {
-                optout_log(LOG_ERR, "--cc-robots %s: %s", in->path, strerror(errno));
-                free(list);
-                return OPTOUT_EXIT_FAILURE;
-            }
-            free(in->path);
-            in->path = abs;
-        }
         size_t need = strlen(in->path) + 64;
         if (len + need > cap) {
             while (len + need > cap) cap *= 2;
@@ -240,7 +357,8 @@ static int plan_history_files(struct broker *b, char *patterns, size_t pcap, cha
     }
     optout_sha256_hex(list, len, files_hash);
     free(list);
-    return OPTOUT_EXIT_OK;
+    /* --cc-crawls auto: the files its survey resolved (recorded then), else none until it has run */
+    return plan_cc_auto(c) ? plan_history_auto_read(b) : OPTOUT_EXIT_OK;
 }
 
 int plan_run(struct broker *b) {
@@ -485,7 +603,7 @@ int plan_advance(struct broker *b) {
                        stage_name(s), failed, n);
             return 1;
         }
-        if (n && stages_finish(b, s) != 0) return -1;
+        if ((n || s == STAGE_HISTORY) && stages_finish(b, s) != 0) return -1;
         b->stage++;
         b->stage_queued = 0;
         const char *stop = b->cfg->stop_after;

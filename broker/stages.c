@@ -352,13 +352,58 @@ static int merge_survey(struct broker *b) {
     }
     for (size_t i = 0; parts && i < n; i++) free(parts[i]);
     free(parts);
+    if (rc == 0 && b->history_deferred && (plan_history_auto_resolve(b, &b->survey) != OPTOUT_EXIT_OK ||
+                                           stages_replan_history(b) != 0))
+        rc = -1;
     return rc;
+}
+
+int stages_replan_history(struct broker *b) {
+    size_t hist = b->history_files.count, old = b->stage_count[STAGE_HISTORY];
+    size_t first = b->stage_first[STAGE_HISTORY], add = hist - old, total = b->task_count + add;
+    struct task *tasks = calloc(total ? total : 1, sizeof *tasks);
+    size_t *queue = calloc(total ? total : 1, sizeof *queue), *pending = calloc(total ? total : 1, sizeof *pending);
+    if (!tasks || !queue || !pending) {
+        free(tasks), free(queue), free(pending);
+        return -1;
+    }
+    memcpy(tasks, b->tasks, (first + old) * sizeof *tasks);
+    memcpy(tasks + first + hist, b->tasks + first + old, (b->task_count - first - old) * sizeof *tasks);
+    for (size_t i = 0; i < hist; i++) { /* every history task's input: history_files may have moved */
+        struct task *t = &tasks[first + i];
+        if (i >= old) {
+            t->kind = OPTOUT_TASK_HISTORY;
+            t->worker = -1;
+            t->part = (uint32_t)i;
+        }
+        t->input = &b->history_files.items[i];
+    }
+    for (size_t i = 0; i < b->queue_len; i++) { /* queued and pending tasks come before the history stage */
+        size_t q = b->queue[(b->queue_head + i) % b->task_count];
+        queue[i] = q < first + old ? q : q + add;
+    }
+    for (size_t i = 0; i < b->pending_count; i++)
+        pending[i] = b->pending[i] < first + old ? b->pending[i] : b->pending[i] + add;
+    free(b->tasks), free(b->queue), free(b->pending);
+    b->tasks = tasks, b->queue = queue, b->pending = pending;
+    b->queue_head = 0;
+    b->task_count = total;
+    b->stage_count[STAGE_HISTORY] = hist;
+    b->stage_first[STAGE_FILTER] += add;
+    b->counts_for = 0; /* status.c counts the stages again */
+    free(b->config_blob);
+    b->config_blob = NULL;
+    if (status_write_stages(b) != 0 || plan_config_blob(b) != 0) return -1;
+    optout_log(LOG_INFO, "history: %zu tasks planned after the survey (%zu tasks in all)", hist, total);
+    return 0;
 }
 
 int stages_finish(struct broker *b, enum stage s) {
     if (s == STAGE_RANK_MAP && b->stage_count[s] > 0 && stages_surveying(b->cfg) && merge_survey(b) != 0) return -1;
     if (s == STAGE_RANK_REDUCE && b->stage_count[s] > 0) return merge_ranking(b);
     if (s == STAGE_FETCH && b->stage_count[s] > 0) return stages_write_blocked(b);
-    if (s == STAGE_HISTORY && b->stage_count[s] > 0) return merge_history(b);
+    /* a run reading captures of crawls none of which has a capture list still gets its (empty) archive */
+    if (s == STAGE_HISTORY && (b->stage_count[s] > 0 || (plan_judges_history(b) && !b->cfg->history_dir)))
+        return merge_history(b);
     return 0;
 }

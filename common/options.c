@@ -142,8 +142,11 @@ static int check_existing(const char *v, int want_dir, char *err, size_t errlen)
 static int check_file(const char *v, char *err, size_t errlen) { return check_existing(v, 0, err, errlen); }
 static int check_dir(const char *v, char *err, size_t errlen) { return check_existing(v, 1, err, errlen); }
 
-/* --cc-crawls: crawl ids, comma-separated (ccsource.h reads them). */
-static int check_cc_crawls(const char *v, char *err, size_t errlen) { return optout_cc_crawls_parse(v, NULL, err, errlen); }
+/* --cc-crawls: crawl ids, comma-separated (ccsource.h reads them), or "auto": the crawls a run's
+ * survey finds (optout run and optout-broker check that they survey; optout history refuses it). */
+static int check_cc_crawls(const char *v, char *err, size_t errlen) {
+    return strcmp(v, "auto") == 0 ? 0 : optout_cc_crawls_parse(v, NULL, err, errlen);
+}
 
 /* --cc-base: an http(s) URL with a host, or a directory that exists. */
 static int check_cc_base(const char *v, char *err, size_t errlen) {

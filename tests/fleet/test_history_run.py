@@ -19,6 +19,12 @@ Checks
    same archive again; so do --cc-crawls under a URL --cc-base (a local HTTP server) and
    --cc-robots URLs, downloaded by the workers.
 4. A changed WARC file (another size) after planning: the rerun is refused (exit 2, plan differs).
+5. --cc-crawls auto (with --robots-time crawl): --stop-after survey says which crawls the
+   documents name and which files of them history would read (a crawl without a capture list is
+   skipped); the same command without --stop-after resumes that run and builds the archive
+   `optout history --cc-crawls` builds for those crawls, judged by as optout filter --history
+   judges; a rerun of the complete run changes nothing; auto without a historical policy is a usage
+   error.
 usage: test_history_run.py BIN_DIR REPO_ROOT [SHARED_DIR]"""
 import functools, glob, hashlib, http.server, json, os, shutil, signal, subprocess, sys, tempfile, threading, time
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support"))
@@ -222,6 +228,62 @@ try:
     check(r.returncode == 2 and "cc-robots" in r.stderr,
           "a WARC file changed since planning is a usage error naming --cc-robots (%d: %s)"
           % (r.returncode, r.stderr.strip()[-300:]))
+
+    # 5. --cc-crawls auto: the crawls the survey finds
+    import random
+    rnd = random.Random(3)
+    named = truth["crawls"][:2] + ["CC-MAIN-2016-50"]  # the last has no capture list under --cc-base
+    auto_corpus = os.path.join(tmp, "auto-corpus")
+    os.makedirs(auto_corpus)
+    for k in range(2):
+        with open(os.path.join(auto_corpus, "part%d.jsonl" % k), "w") as f:
+            for i in range(100):
+                d = {"id": "a%d-%d" % (k, i), "url": "https://%s/p%d" % (rnd.choice(truth["listed"]), i),
+                     "text": "t" * rnd.randrange(1, 200)}
+                if i % 5:
+                    d["dump"] = rnd.choice(named)
+                f.write(json.dumps(d) + "\n")
+    auto = os.path.join(tmp, "auto")
+    args = [a for a in base if a not in ("--cc-robots", warcs)]
+    args = [os.path.join(auto_corpus, "*.jsonl") if a == base[1] else a for a in args]
+    args += ["--workers", "2", "--out", auto, "--cc-crawls", "auto", "--cc-base", cc, "--robots-time", "crawl"]
+    r = run(args + ["--stop-after", "survey"])
+    answer = json.loads(r.stdout) if r.returncode == 0 and r.stdout.startswith("{") else {}
+    files = [f for f in truth["files"] if f["crawl"] in named]
+    check(answer.get("history_crawls") == truth["crawls"][:2] and answer.get("history_files") == len(files) and
+          answer.get("history_bytes") == sum(os.path.getsize(os.path.join(cc, f["path"])) for f in files) and
+          set(answer.get("survey", {}).get("crawls", {})) == set(named + ["-"]),
+          "--cc-crawls auto, --stop-after survey: the crawls found and the files history would read (%s; want %d files, %d bytes; survey %s)"
+          % ({k: v for k, v in answer.items() if k.startswith("history")}, len(files), sum(os.path.getsize(os.path.join(cc, f["path"])) for f in files),
+             sorted(answer.get("survey", {}).get("crawls", {}))))
+    check("CC-MAIN-2016-50 has no readable capture list" in r.stderr, "a crawl without a capture list is said and skipped")
+    r = run(args)
+    check(r.returncode == 0, "the same run without --stop-after completes (%d: %s)" % (r.returncode, r.stderr[-400:]))
+    ref_auto = os.path.join(tmp, "ref-auto")
+    subprocess.run([optout, "history", "--cc-crawls", ",".join(truth["crawls"][:2]), "--cc-base", cc, "--hosts",
+                    hosts_file, "--out", ref_auto], capture_output=True, check=True)
+    if r.returncode == 0:
+        check(archive(auto) == archive(ref_auto), "its archive is optout history's over the crawls found")
+        rep = json.load(open(os.path.join(auto, "report.json")))
+        whole = os.path.join(tmp, "auto-whole.jsonl")
+        with open(whole, "w") as f:
+            for k in range(2):
+                f.write(open(os.path.join(auto_corpus, "part%d.jsonl" % k)).read())
+        stats = os.path.join(tmp, "auto-single.json")
+        q = subprocess.run([optout, "filter", "--archive", os.path.join(auto, "robots"), "--history", auto,
+                            "--robots-time", "crawl", "--in", whole, "--out", os.path.join(tmp, "auto.out"),
+                            "--stats", stats], capture_output=True, text=True)
+        check(q.returncode == 0 and rep.get("by_policy") == json.load(open(stats))["by_policy"] and
+              rep["by_policy"]["coverage"]["same_crawl"]["docs_in"] > 0,
+              "its by_policy is optout filter --history's, with same-crawl captures")
+        before = open(os.path.join(auto, "report.json")).read()
+        r = run(args)
+        check(r.returncode == 0 and open(os.path.join(auto, "report.json")).read() == before,
+              "a rerun of the complete run changes nothing (%d)" % r.returncode)
+    usage = [os.path.join(tmp, "auto-usage") if a == auto else a for a in args[:-2]]  # without --robots-time crawl
+    r = run(usage)
+    check(r.returncode == 2 and "auto" in r.stderr and "survey" in r.stderr,
+          "--cc-crawls auto without a historical policy: exit 2 (%s)" % r.stderr.strip()[-200:])
 finally:
     shutil.rmtree(tmp, ignore_errors=True)
 finish("test_history_run")
