@@ -265,6 +265,13 @@ static int key_is(const msgpack_object *k, const char *name) {
     return k->type == MSGPACK_OBJECT_STR && k->via.str.size == n && memcmp(k->via.str.ptr, name, n) == 0;
 }
 
+/* The index of key in keys[0..n), or -1 (a key the schema does not have). */
+static int key_index(const msgpack_object *key, const char *const *keys, int n) {
+    for (int i = 0; i < n; i++)
+        if (key_is(key, keys[i])) return i;
+    return -1;
+}
+
 static int dec_bucket(const msgpack_object *o, optout_bucket *b) {
     if (o->type != MSGPACK_OBJECT_ARRAY || o->via.array.size != 8) return -1;
     for (int i = 0; i < 8; i++) {
@@ -367,10 +374,8 @@ static int dec_stats(const msgpack_object *root, size_t agent_count, optout_stat
     if (root->type != MSGPACK_OBJECT_MAP) return -1;
     int seen[NKEYS] = {0};
     for (uint32_t k = 0; k < root->via.map.size; k++) {
-        const msgpack_object *key = &root->via.map.ptr[k].key, *val = &root->via.map.ptr[k].val;
-        int which = -1;
-        for (int i = 0; i < NKEYS; i++)
-            if (key_is(key, KEYS[i])) which = i;
+        const msgpack_object *val = &root->via.map.ptr[k].val;
+        int which = key_index(&root->via.map.ptr[k].key, KEYS, NKEYS);
         if (which < 0 || seen[which]++) return -1; /* unknown or duplicate key */
         int rc = 0;
         switch (which) {
@@ -460,11 +465,9 @@ static int dec_policy(const msgpack_object *o, size_t agent_count, optout_stats_
     if (o->type != MSGPACK_OBJECT_MAP || o->via.map.size != NKEYS) return -1;
     int seen[NKEYS] = {0};
     for (uint32_t k = 0; k < o->via.map.size; k++) {
-        const msgpack_object *key = &o->via.map.ptr[k].key, *val = &o->via.map.ptr[k].val;
-        int which = -1;
-        for (int i = 0; i < NKEYS; i++)
-            if (key_is(key, KEYS[i])) which = i;
-        if (which < 0 || seen[which]++) return -1;
+        const msgpack_object *val = &o->via.map.ptr[k].val;
+        int which = key_index(&o->via.map.ptr[k].key, KEYS, NKEYS);
+        if (which < 0 || seen[which]++) return -1; /* unknown or duplicate key */
         uint64_t u[4];
         int64_t cutoff, max_age;
         switch (which) {
