@@ -165,14 +165,15 @@ static int prepare(const worker_env *env, task_cache **cachep, const optout_msg 
                            (c->archive ? optout_history_archive_versions(c->archive) : 0)) * OPTOUT_MEM_ARCHIVE_HOST;
         /* JSON Lines written as Parquet: the kept and the removed writer each buffer a row group */
         uint64_t convert = cfg->output_format == 2 ? 2 * (uint64_t)OPTOUT_PQ_GROUP_BYTES : 0;
-        uint64_t need =
-            OPTOUT_MEM_SLOT_FIXED + line + tables + convert + (uint64_t)env->max_cached * OPTOUT_MEM_COMPILED;
+        /* the history judge keeps compiled sets of its own (the captures'), as many as the verdicts */
+        size_t compiled = env->max_cached * (c->archive ? 2 : 1);
+        uint64_t need = OPTOUT_MEM_SLOT_FIXED + line + tables + convert + (uint64_t)compiled * OPTOUT_MEM_COMPILED;
         if (need > env->slot_memory) {
             task_fmt(err, errlen,
                      "this run needs about %llu MiB a slot (--max-line %llu MiB, tables %llu MiB, Parquet row groups "
                      "%llu MiB, %zu compiled sets) but --max-memory leaves %llu MiB a slot",
                      (unsigned long long)(need >> 20), (unsigned long long)(line >> 20),
-                     (unsigned long long)(tables >> 20), (unsigned long long)(convert >> 20), env->max_cached,
+                     (unsigned long long)(tables >> 20), (unsigned long long)(convert >> 20), compiled,
                      (unsigned long long)(env->slot_memory >> 20));
             goto fail;
         }
