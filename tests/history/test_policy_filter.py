@@ -39,7 +39,7 @@ import xml.etree.ElementTree as ET
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "support"))
 sys.path.insert(0, HERE)
-from optout_test import check, finish  # noqa: E402
+from optout_test import check, finish, real_bodies  # noqa: E402
 import policy_check as pc  # noqa: E402
 
 AGENTS = ["GPTBot", "CCBot", "ClaudeBot", "Google-Extended"]
@@ -544,10 +544,7 @@ def ccrobots_scenario(optout, root, shared, work):
     shard of documents of the listed hosts (work/real.jsonl) and the reckoning's context: (ctx, the
     captures for policy_check, archive, shard, top10k), or None after a failed check. Exits 77
     without the real bodies. Also used by tests/fleet/test_history_policy_run.py."""
-    top10k = os.path.join(shared, "data", "robots-top10k")
-    if not os.path.isdir(top10k):
-        print("skipped: no %s (the real robots.txt bodies)" % top10k, flush=True)
-        sys.exit(77)
+    top10k = real_bodies(shared)
     cc = os.path.join(work, "cc")
     p = subprocess.run([os.path.join(root, "tools", "gen-ccrobots"), "--out", cc, "--seed", "5", "--robots-dir",
                         top10k, "--hosts", "40", "--extra-hosts", "10"], capture_output=True, timeout=300)
