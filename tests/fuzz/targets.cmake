@@ -27,19 +27,20 @@ optout_fuzz_target(fuzz_journal SOURCES common/journal.c common/log.c common/uti
 # The broker's journal records inside that framing (their msgpack is unpacked by msg.c's bounded
 # reader; msgpack-c linked uninstrumented).
 optout_fuzz_target(fuzz_records
-  SOURCES broker/records.c common/msg.c common/stats_msgpack.c common/stats.c common/json.c common/agents.c common/log.c
+  SOURCES broker/records.c common/msg.c common/stats_msgpack.c common/stats.c common/stats_policy.c common/history.c common/strmap.c common/rundir.c common/json.c common/agents.c common/log.c
           common/util.c
   INCLUDES broker LIBS PkgConfig::DEPS m)
 
 # Broker <-> worker messages, the run configuration and statistics on the wire.
 optout_fuzz_target(fuzz_msg
-  SOURCES common/msg.c common/stats_msgpack.c common/stats.c common/json.c common/agents.c common/log.c common/util.c
+  SOURCES common/msg.c common/stats_msgpack.c common/stats.c common/stats_policy.c common/history.c common/strmap.c common/rundir.c common/json.c common/agents.c common/log.c common/util.c
   LIBS PkgConfig::DEPS m)
 
 # The broker's result checking (broker/result.c) against a real staging directory of regular
 # files, links, a FIFO and a directory in a file's place.
 optout_fuzz_target(fuzz_result
-  SOURCES broker/result.c common/msg.c common/stats_msgpack.c common/stats.c common/json.c common/agents.c
+  SOURCES broker/result.c common/msg.c common/stats_msgpack.c common/stats.c common/stats_policy.c common/history.c common/strmap.c common/rundir.c
+          common/json.c common/agents.c
           common/files.c common/log.c common/util.c
   INCLUDES broker LIBS PkgConfig::DEPS m)
 
