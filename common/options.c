@@ -349,6 +349,8 @@ const optout_option optout_option_table[] = {
         "the Wayback Machine's address"),
     ROW("wayback-rate", WAYBACK_RATE, STRING, H, "R", "1", 0, 0, NULL, check_wayback_rate,
         "requests per second, at most (retries and pages included)"),
+    ROW("wayback-block-hosts", WAYBACK_BLOCK_HOSTS, NUMBER, H, "N", "100", 1, 100000, NULL, NULL,
+        "host groups (a host and its www. form) per block: what a killed run may ask again"),
     /* optout-worker */
     SHORT('c', "connect", CONNECT, STRING, W, "ENDPOINT", NULL, 0, 0, NULL,
           "the broker: tcp://HOST:PORT or ipc:///PATH"),

@@ -28,7 +28,13 @@
  * - Resumption: hosts are done in blocks; a finished block is STATE/block-NNNNNN.tsv (written to a
  *   temporary name, fsynced, renamed) with its queries (group, time, SHA-256 of the answers, rows)
  *   and captures; bodies are STATE/bodies/<digest>. A block file whose header names another base,
- *   years or host list is done again. A killed run asks again only for the unfinished block.
+ *   years or host list is done again. A killed run asks again only for the unfinished block, and
+ *   for the groups of finished blocks whose answer was not CDX JSON (their Q line says failed): the
+ *   block file is rewritten with their new lines, the others kept as they were.
+ * - Test hook (tests only, documented with the other test-only variables in docs/cli.md): the
+ *   environment's OPTOUT_WAYBACK_TEST_TIMING="BACKOFF_MS,PAUSE_MS" replaces the defaults of
+ *   backoff_ms and pause_ms (minutes of waiting otherwise); a malformed value is refused (-1).
+ *   It is read here only, so `optout history` and the fleet's workers see the same.
  * - optout_wayback_collect() adds every capture to w (origin wayback, crawl "") and fills st,
  *   answers_sha256 being the SHA-256 of the per-query lines "group\tsha256\n" in order.
  *   Returns 0, 1 stopped (*o->stop), -1 with err.
@@ -45,6 +51,7 @@
 #define OPTOUT_WAYBACK_BASE_DEFAULT "https://web.archive.org"
 #define OPTOUT_WAYBACK_STATE_DIR ".wayback" /* under the output directory */
 #define OPTOUT_WAYBACK_PAUSE_AFTER_429 3
+#define OPTOUT_WAYBACK_TEST_TIMING_ENV "OPTOUT_WAYBACK_TEST_TIMING"
 
 typedef struct {
     const char *base;            /* e.g. https://web.archive.org */
@@ -53,8 +60,8 @@ typedef struct {
     const char *state_dir;       /* created when missing */
     size_t block_hosts;          /* host groups per block (0: 100) */
     int retries;                 /* < 0: 4 */
-    long backoff_ms;             /* first backoff (0: 2000) */
-    long pause_ms;               /* the pause after repeated 429s (0: 300000) */
+    long backoff_ms;             /* first backoff (0: 2000, or the test hook's) */
+    long pause_ms;               /* the pause after repeated 429s (0: 300000, or the test hook's) */
     int quiet;                   /* no estimate, no progress */
     volatile sig_atomic_t *stop;
 } optout_wayback_options;
@@ -63,6 +70,7 @@ typedef struct {
     uint64_t hosts, queries, requests, rows, rows_kept, rows_other_host, rows_bad, hosts_failed;
     uint64_t captures, redirects_skipped, bodies_fetched, bodies_reused, bodies_dropped, captures_dropped;
     uint64_t blocks, blocks_resumed;
+    uint64_t hosts_retried; /* host groups of finished blocks asked again: their query had failed */
     uint64_t rows_recorded; /* rows of every query of the blocks (resumed ones too) */
     int64_t query_first, query_last; /* Unix seconds of the earliest and latest query (0: none) */
     char answers_sha256[65];
