@@ -216,19 +216,9 @@ static int history_wayback(const history_args *a, const optout_option_values *v,
                        "run)", err);
         return r == 1 ? OPTOUT_EXIT_INTERRUPTED : OPTOUT_EXIT_FAILURE;
     }
-    char t1[32] = "-", t2[32] = "-";
-    struct tm tm;
-    time_t t = (time_t)ws.query_first;
-    if (ws.query_first && gmtime_r(&t, &tm)) strftime(t1, sizeof t1, "%Y-%m-%dT%H:%M:%SZ", &tm);
-    t = (time_t)ws.query_last;
-    if (ws.query_last && gmtime_r(&t, &tm)) strftime(t2, sizeof t2, "%Y-%m-%dT%H:%M:%SZ", &tm);
-    /* the provenance of the captures in sources.tsv: the archive changes, so when and what it said */
-    char where[8192];
-    snprintf(where, sizeof where, "wayback %s/cdx/search/cdx years %d-%d queried %s..%s answers sha256 %s", o.base,
-             o.from_year, o.to_year, t1, t2, ws.answers_sha256);
-    uint64_t nobad[OPTOUT_WARC_BAD_COUNT] = {0};
-    if (optout_history_writer_source(w, where, "", 0, ws.rows_recorded, ws.captures, nobad, OPTOUT_WARC_BAD_COUNT, err,
-                                     sizeof err) != 0) {
+    char t1[32], t2[32];
+    optout_wayback_times(&ws, t1, t2);
+    if (optout_wayback_record(w, &o, &ws, err, sizeof err) != 0) {
         optout_log(LOG_ERR, "history: %s", err);
         return OPTOUT_EXIT_FAILURE;
     }

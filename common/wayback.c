@@ -30,6 +30,7 @@
 #include "optout/strmap.h"
 #include "optout/util.h"
 #include "optout/version.h"
+#include "optout/warc.h"
 
 #define WB_PAGE_ROWS 5000                      /* CDX rows asked per page */
 #define WB_PAGES_MAX 1000                      /* a host with more pages is cut (warned) */
@@ -691,6 +692,57 @@ static int by_group(const void *x, const void *y) {
     return c ? c : (a->at > b->at) - (a->at < b->at);
 }
 
+/* Hosts in group order, and blocks of bh groups (0: the default; a group never spans two blocks):
+ * block b is sorted[bstart[b] .. bstart[b + 1]) and holds bgroups[b] groups. Returns the number of
+ * blocks; the three arrays are malloc'd. */
+static size_t plan_blocks(const char *const *hosts, size_t n, size_t bh, const char ***sorted_out, size_t **bstart_out,
+                          size_t **bgroups_out) {
+    if (!bh) bh = WB_BLOCK_HOSTS_DEFAULT;
+    wb_order *ord = calloc(n ? n : 1, sizeof *ord);
+    const char **sorted = calloc(n ? n : 1, sizeof *sorted);
+    size_t *bstart = calloc(n + 2, sizeof *bstart), *bgroups = calloc(n + 2, sizeof *bgroups);
+    if (!ord || !sorted || !bstart || !bgroups) optout_oom("blocks");
+    for (size_t i = 0; i < n; i++) ord[i] = (wb_order){hosts[i], i};
+    qsort(ord, n, sizeof *ord, by_group);
+    size_t blocks = 0, groups_in = 0;
+    for (size_t i = 0; i < n; i++) {
+        sorted[i] = ord[i].host;
+        if (i == 0 || strcmp(base_of(ord[i].host), base_of(ord[i - 1].host)) != 0) {
+            if (groups_in == 0 || groups_in == bh) {
+                bstart[blocks++] = i;
+                groups_in = 0;
+            }
+            groups_in++;
+            bgroups[blocks - 1]++;
+        }
+    }
+    bstart[blocks] = n;
+    free(ord);
+    *sorted_out = sorted, *bstart_out = bstart, *bgroups_out = bgroups;
+    return blocks;
+}
+
+size_t optout_wayback_plan(const char *const *hosts, size_t n, size_t block_groups, size_t **groups) {
+    size_t *bstart;
+    const char **sorted;
+    size_t blocks = plan_blocks(hosts, n, block_groups, &sorted, &bstart, groups);
+    free(bstart);
+    free(sorted);
+    return blocks;
+}
+
+size_t optout_wayback_block(const char *const *hosts, size_t n, size_t block_groups, size_t index,
+                            const char ***sorted, size_t *first, size_t *count, size_t *groups) {
+    size_t *bstart, *bgroups;
+    size_t blocks = plan_blocks(hosts, n, block_groups, sorted, &bstart, &bgroups);
+    *first = index < blocks ? bstart[index] : 0;
+    *count = index < blocks ? bstart[index + 1] - bstart[index] : 0;
+    if (groups) *groups = index < blocks ? bgroups[index] : 0;
+    free(bstart);
+    free(bgroups);
+    return blocks;
+}
+
 /* The test hook (wayback.h): "BACKOFF_MS,PAUSE_MS" into the defaults. 0, or -1 with err. */
 static int test_timing(long *backoff_ms, long *pause_ms, char *err, size_t errlen) {
     const char *env = getenv(OPTOUT_WAYBACK_TEST_TIMING_ENV);
@@ -717,6 +769,9 @@ int optout_wayback_collect(const char *const *hosts, size_t n, const optout_wayb
     wb_run r = {.o = o, .st = st};
     r.pace = (pacer){.interval_ms = (int64_t)ceil(1000.0 / o->rate), .pause_ms = o->pause_ms > 0 ? o->pause_ms : pause_ms,
                      .requests = &st->requests, .stop = o->stop};
+    /* the first request waits an interval too: the run before this one (a fleet's previous block,
+     * a restarted command) may have asked a moment ago */
+    r.pace.next_ms = optout_now_ms() + r.pace.interval_ms;
     snprintf(r.ua, sizeof r.ua, "optout/%s (robots.txt history; one request at a time)", OPTOUT_VERSION);
     r.so = (optout_cc_stream_options){.retries = o->retries >= 0 ? o->retries : 4,
                                       .backoff_ms = o->backoff_ms > 0 ? o->backoff_ms : backoff_ms,
@@ -734,28 +789,9 @@ int optout_wayback_collect(const char *const *hosts, size_t n, const optout_wayb
         curl_share_setopt(share, CURLSHOPT_SHARE, CURL_LOCK_DATA_DNS) != CURLSHE_OK)
         optout_oom("curl share");
     r.so.share = share;
-    size_t bh = o->block_hosts ? o->block_hosts : WB_BLOCK_HOSTS_DEFAULT;
-    /* hosts in group order; a block is bh groups (a group never spans two blocks) */
-    wb_order *ord = calloc(n ? n : 1, sizeof *ord);
-    const char **sorted = calloc(n ? n : 1, sizeof *sorted);
-    size_t *bstart = calloc(n + 2, sizeof *bstart), *bgroups = calloc(n + 2, sizeof *bgroups);
-    if (!ord || !sorted || !bstart || !bgroups) optout_oom("blocks");
-    for (size_t i = 0; i < n; i++) ord[i] = (wb_order){hosts[i], i};
-    qsort(ord, n, sizeof *ord, by_group);
-    size_t blocks = 0, groups_in = 0;
-    for (size_t i = 0; i < n; i++) {
-        sorted[i] = ord[i].host;
-        if (i == 0 || strcmp(base_of(ord[i].host), base_of(ord[i - 1].host)) != 0) {
-            if (groups_in == 0 || groups_in == bh) {
-                bstart[blocks++] = i;
-                groups_in = 0;
-            }
-            groups_in++;
-            bgroups[blocks - 1]++;
-        }
-    }
-    bstart[blocks] = n;
-    free(ord);
+    size_t *bstart, *bgroups;
+    const char **sorted;
+    size_t blocks = plan_blocks(hosts, n, o->block_hosts, &sorted, &bstart, &bgroups);
     hosts = sorted;
     st->blocks = blocks;
     /* which blocks are done already */
@@ -834,5 +870,41 @@ int optout_wayback_collect(const char *const *hosts, size_t n, const optout_wayb
     free(bgroups);
     curl_share_cleanup(share);
     optout_strmap_free(r.tried, NULL);
+    return rc;
+}
+
+void optout_wayback_times(const optout_wayback_stats *st, char first[32], char last[32]) {
+    const int64_t t[2] = {st->query_first, st->query_last};
+    char *out[2] = {first, last};
+    for (int i = 0; i < 2; i++) {
+        struct tm tm;
+        time_t x = (time_t)t[i];
+        snprintf(out[i], 32, "-");
+        if (t[i] && gmtime_r(&x, &tm)) strftime(out[i], 32, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    }
+}
+
+int optout_wayback_record(optout_history_writer *w, const optout_wayback_options *o, const optout_wayback_stats *st,
+                          char *err, size_t errlen) {
+    char t1[32], t2[32], *where;
+    optout_wayback_times(st, t1, t2);
+    if (asprintf(&where, "wayback %s/cdx/search/cdx years %d-%d queried %s..%s answers sha256 %s", o->base, o->from_year,
+                 o->to_year, t1, t2, st->answers_sha256) < 0)
+        optout_oom("wayback source");
+    uint64_t nobad[OPTOUT_WARC_BAD_COUNT] = {0};
+    int rc = optout_history_writer_source(w, where, "", 0, st->rows_recorded, st->captures, nobad, OPTOUT_WARC_BAD_COUNT,
+                                          err, errlen);
+    free(where);
+    return rc;
+}
+
+int optout_wayback_write_list(const char *path, const char *const *hosts, size_t n, char *err, size_t errlen) {
+    wbuf b = {.max = SIZE_MAX};
+    for (size_t i = 0; i < n; i++) {
+        to_wbuf(hosts[i], strlen(hosts[i]), &b);
+        to_wbuf("\n", 1, &b);
+    }
+    int rc = write_atomic(path, b.p ? b.p : "", b.len, err, errlen);
+    free(b.p);
     return rc;
 }

@@ -187,6 +187,7 @@ static const char *kind_verb(optout_task_kind kind) {
     case OPTOUT_TASK_RANK_REDUCE: return "ranking a partition";
     case OPTOUT_TASK_FETCH: return "fetching robots.txt";
     case OPTOUT_TASK_HISTORY: return "reading robots.txt captures";
+    case OPTOUT_TASK_WAYBACK: return "asking the Wayback Machine";
     }
     return "?";
 }
@@ -246,6 +247,7 @@ static int run_kind(const worker_env *env, task_cache **cache, const optout_msg 
     case OPTOUT_TASK_RANK_REDUCE: rc = task_rank_reduce(&job, res, stats_buf, err, errlen); break;
     case OPTOUT_TASK_FETCH: rc = task_fetch(&job, res, stats_buf, err, errlen); break;
     case OPTOUT_TASK_HISTORY: rc = task_history(&job, res, stats_buf, err, errlen); break;
+    case OPTOUT_TASK_WAYBACK: rc = task_wayback(&job, res, stats_buf, err, errlen); break;
     default: task_fmt(err, errlen, "unknown task kind %d", (int)t->kind);
     }
 done:

@@ -79,7 +79,34 @@ typedef struct {
 /* "R" a positive decimal number of requests per second (at most 1000): 0, or -1. */
 int optout_wayback_rate_parse(const char *text, double *rate);
 
+/* The hosts of block `index` as optout_wayback_collect splits them (group order, block_groups
+ * groups a block, 0: the default 100): the block is (*sorted)[*first .. *first + *count), *count 0
+ * past the last block; *groups (when not NULL) its host groups, i.e. its CDX queries; *sorted is
+ * a malloc'd array of pointers into hosts (free it). Returns the number of blocks. The fleet's
+ * Wayback tasks are these blocks, one each. */
+size_t optout_wayback_block(const char *const *hosts, size_t n, size_t block_groups, size_t index,
+                            const char ***sorted, size_t *first, size_t *count, size_t *groups);
+
+/* How optout_wayback_collect splits hosts into blocks of block_groups groups (0: the default):
+ * the number of blocks, and in *groups (malloc'd, one per block) each block's host groups, i.e.
+ * its CDX queries. */
+size_t optout_wayback_plan(const char *const *hosts, size_t n, size_t block_groups, size_t **groups);
+
+/* A host list (one host key a line) written whole to path (a temporary name, fsynced, renamed),
+ * so that a reader sees the old list or the new one. 0, or -1 with err. */
+int optout_wayback_write_list(const char *path, const char *const *hosts, size_t n, char *err, size_t errlen);
+
 int optout_wayback_collect(const char *const *hosts, size_t n, const optout_wayback_options *o,
                            optout_history_writer *w, optout_wayback_stats *st, char *err, size_t errlen);
+
+/* The UTC times of st's first and last query as YYYY-MM-DDTHH:MM:SSZ ("-" when none). */
+void optout_wayback_times(const optout_wayback_stats *st, char first[32], char last[32]);
+
+/* The provenance of the captures collected as w's sources.tsv line (the archive changes, so when
+ * it was asked and what it said): location "wayback BASE/cdx/search/cdx years FROM-TO queried
+ * FIRST..LAST answers sha256 HASH", crawl "", bytes 0, records the CDX rows, responses the
+ * captures kept. 0, or -1 with err. */
+int optout_wayback_record(optout_history_writer *w, const optout_wayback_options *o, const optout_wayback_stats *st,
+                          char *err, size_t errlen);
 
 #endif
