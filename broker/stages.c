@@ -386,6 +386,45 @@ size_t stages_wayback_tasks(const struct broker_config *c) {
     return (size_t)((n + bh - 1) / bh);
 }
 
+/* A ranked host and its tokens (every class), for the Wayback's order. */
+struct wb_ranked {
+    const char *host;
+    uint64_t tokens;
+};
+
+static int wb_add_tokens(const char *host, uint64_t tokens, void *arg) {
+    struct wb_ranked *r = optout_strmap_get(arg, host, strlen(host));
+    if (r) r->tokens += tokens;
+    return 0;
+}
+
+static int wb_by_tokens(const void *x, const void *y) {
+    const struct wb_ranked *a = x, *b = y;
+    if (a->tokens != b->tokens) return a->tokens < b->tokens ? 1 : -1;
+    return strcmp(a->host, b->host);
+}
+
+/* The ranking's hosts, most tokens first (then by host key: the same order on every start).
+ * hosts[] is reordered in place. 0, or -1 (logged). */
+static int wb_order_by_tokens(const struct broker *b, const char **hosts, size_t n) {
+    char dir[4200], err[1024];
+    struct wb_ranked *r = calloc(n ? n : 1, sizeof *r);
+    optout_strmap *m = optout_strmap_new();
+    if (!r || !m) optout_oom("wayback order");
+    for (size_t i = 0; i < n; i++) {
+        r[i] = (struct wb_ranked){hosts[i], 0};
+        if (optout_strmap_put(m, hosts[i], strlen(hosts[i]), &r[i], NULL) != 0) optout_oom("wayback order");
+    }
+    snprintf(dir, sizeof dir, "%s/ranking", b->cfg->dir);
+    int rc = optout_rank_read_tokens(dir, wb_add_tokens, m, err, sizeof err);
+    if (rc != 0) optout_log(LOG_ERR, "wayback: ordering the hosts by tokens: %s", err);
+    qsort(r, n, sizeof *r, wb_by_tokens);
+    for (size_t i = 0; i < n; i++) hosts[i] = r[i].host;
+    optout_strmap_free(m, NULL);
+    free(r);
+    return rc ? -1 : 0;
+}
+
 int stages_wayback_prepare(struct broker *b) {
     const struct broker_config *c = b->cfg;
     char err[1024], path[4200];
@@ -396,11 +435,23 @@ int stages_wayback_prepare(struct broker *b) {
         return -1;
     }
     size_t n = optout_hostlist_count(list);
+    const char **hosts = malloc((n ? n : 1) * sizeof *hosts);
+    if (!hosts) optout_oom("wayback hosts");
+    memcpy(hosts, optout_hostlist_hosts(list), n * sizeof *hosts);
+    /* A list given is asked in its order. The ranking's (sorted by host key) is ordered by the
+     * hosts' tokens, most first: the hosts whose documents weigh most. An approximation of "most
+     * tokens in documents that Common Crawl's captures do not cover": the ranking counts tokens
+     * per host, not per crawl, so the covered ones are not subtracted. */
+    if (!c->wayback_hosts_file && !c->hosts_file && wb_order_by_tokens(b, hosts, n) != 0) {
+        free(hosts);
+        optout_hostlist_free(list);
+        return -1;
+    }
     if (n > c->wayback_hosts) n = (size_t)c->wayback_hosts;
-    const char *const *hosts = optout_hostlist_hosts(list);
     snprintf(path, sizeof path, "%s/" STAGES_WAYBACK_HOSTS, c->dir);
     if (optout_wayback_write_list(path, hosts, n, err, sizeof err) != 0) {
         optout_log(LOG_ERR, "wayback: %s", err);
+        free(hosts);
         optout_hostlist_free(list);
         return -1;
     }
@@ -414,6 +465,7 @@ int stages_wayback_prepare(struct broker *b) {
         else left += groups[i];
     }
     free(groups);
+    free(hosts);
     optout_hostlist_free(list);
     double secs = (double)left / c->wayback_rate;
     optout_log(LOG_WARNING, "wayback: %zu hosts (%zu queries) in %zu blocks, %zu done already; one task at a time at "

@@ -15,6 +15,7 @@ Checks
 3. Kill and resume: the broker killed (SIGKILL) after some blocks are published; the same command
    again completes without asking again for the hosts of the published blocks (the blocks are
    recomputed here from DIR/wayback-hosts.txt by the documented rule), with the same archive.
+5. A ranked run asks for the --wayback-hosts hosts with the most tokens (the ranking's files).
 4. Usage: --wayback-rate without --wayback, --wayback with --robots-dir and no
    --wayback-hosts-file: exit 2.
 usage: test_wayback_run.py BIN_DIR REPO_ROOT [SHARED_DIR]"""
@@ -177,6 +178,26 @@ try:
           % (sorted(done_groups), sorted(again)))
     rows, _ = index(crash) if r.returncode == 0 else ([], 0)
     check(rows == want_rows, "after the kill the archive is optout history's (%d of %d)" % (len(rows), len(want_rows)))
+
+    # 5. a ranked run: the Wayback asks for the --wayback-hosts hosts with the most tokens (every
+    # class; ties by host key), computed here from the ranking's files
+    ranked = os.path.join(tmp, "ranked")
+    args = [a for a in base if a not in ("--hosts", hosts_file)]
+    args = [a if a != str(BLOCK) else "2" for a in args] + ["--wayback-hosts", "3", "--workers", "2", "--out", ranked]
+    r = run(args, env=env)
+    check(r.returncode == 0, "a ranked run with --wayback exits 0 (%d: %s)" % (r.returncode, r.stderr[-500:]))
+    tokens = {}
+    for name in ("en.tsv", "non_en.tsv"):
+        p_ = os.path.join(ranked, "ranking", name)
+        for line in (open(p_) if os.path.exists(p_) else []):
+            if not line.startswith("#") and line.strip():
+                col = line.rstrip("\n").split("\t")
+                tokens[col[0]] = tokens.get(col[0], 0) + int(col[3])
+    every = open(os.path.join(ranked, "ranking", "hosts.txt")).read().split() if r.returncode == 0 else []
+    want = sorted(every, key=lambda h: (-tokens.get(h, 0), h.encode()))[:3]
+    got = open(os.path.join(ranked, "wayback-hosts.txt")).read().split() if r.returncode == 0 else None
+    check(len(every) > 3 and got == want, "the ranked run asks for the 3 hosts with the most tokens (%s; want %s)"
+          % (got, want))
 
     # 4. usage
     r = run(base[:-len(wb)] + ["--wayback-rate", "2", "--out", os.path.join(tmp, "u1")])
