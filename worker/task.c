@@ -14,6 +14,7 @@
 #include <time.h>
 
 #include "optout/ccsource.h"
+#include "optout/history_archive.h"
 #include "optout/log.h"
 #include "optout/rundir.h"
 #include "optout/util.h"
@@ -138,6 +139,19 @@ int task_add_file(const task_job *job, optout_msg *res, const char *name, char *
     task_fmt(f->name, sizeof f->name, "%s", name);
     f->size = (uint64_t)st.st_size;
     res->file_count++;
+    return 0;
+}
+
+int task_add_history_part(const task_job *job, optout_msg *res, char *err, size_t errlen) {
+    static const char *const files[] = {"index.tsv", "bodies.zst", "sources.tsv"};
+    char name[OPTOUT_MSG_PATH_MAX + 32];
+    for (size_t i = 0; i < sizeof files / sizeof *files; i++) {
+        if (task_fmt(name, sizeof name, "%s/" OPTOUT_HISTORY_DIR "/%s", job->msg->output_name, files[i]) != 0) {
+            task_fmt(err, errlen, "output name '%s' is too long", job->msg->output_name);
+            return -1;
+        }
+        if (task_add_file(job, res, name, err, errlen) != 0) return -1;
+    }
     return 0;
 }
 

@@ -70,6 +70,10 @@ int task_add_file(const task_job *job, optout_msg *res, const char *name, char *
 /* STAGING/name into out, parent directories created. 0 or -1 with err. */
 int task_staged_path(const task_job *job, const char *name, char *out, size_t cap, char *err, size_t errlen);
 
+/* Stages the history archive part STAGING/<output_name>/history/ (index.tsv, bodies.zst,
+ * sources.tsv: the files of HISTORY and WAYBACK tasks) as the result's files. 0 or -1 with err. */
+int task_add_history_part(const task_job *job, optout_msg *res, char *err, size_t errlen);
+
 /* A run configuration's field path, NULL when "" (the default). */
 const char *task_field(const char *f);
 

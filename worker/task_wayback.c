@@ -28,7 +28,7 @@ int task_wayback(const task_job *job, optout_msg *res, void **stats_buf, char *e
         task_fmt(err, errlen, "a Wayback task in a run without the Wayback's settings");
         return -1;
     }
-    char part[TASK_PATH_MAX], state[TASK_PATH_MAX + 32], name[OPTOUT_MSG_PATH_MAX + 32];
+    char part[TASK_PATH_MAX], state[TASK_PATH_MAX + 32];
     if (task_staged_path(job, t->output_name, part, sizeof part, err, errlen) != 0) return -1;
     if (task_fmt(state, sizeof state, "%s/" WAYBACK_STATE, job->staging) != 0) {
         task_fmt(err, errlen, "staging path too long");
@@ -66,14 +66,7 @@ int task_wayback(const task_job *job, optout_msg *res, void **stats_buf, char *e
     w = NULL;
     if (cr != 0) goto done;
     optout_remove_tree(state); /* the block is in the part now */
-    static const char *const files[] = {"index.tsv", "bodies.zst", "sources.tsv"};
-    for (size_t i = 0; i < sizeof files / sizeof *files; i++) {
-        if (task_fmt(name, sizeof name, "%s/" OPTOUT_HISTORY_DIR "/%s", t->output_name, files[i]) != 0) {
-            task_fmt(err, errlen, "output name '%s' is too long", t->output_name);
-            goto done;
-        }
-        if (task_add_file(job, res, name, err, errlen) != 0) goto done;
-    }
+    if (task_add_history_part(job, res, err, errlen) != 0) goto done;
     uint64_t c[OPTOUT_WAYBACK_COUNTERS];
     c[OPTOUT_WAYBACK_HOSTS] = count;
     c[OPTOUT_WAYBACK_PAGES] = ws.queries;

@@ -19,19 +19,15 @@ Checks
 4. Usage: --wayback-rate without --wayback, --wayback with --robots-dir and no
    --wayback-hosts-file: exit 2.
 usage: test_wayback_run.py BIN_DIR REPO_ROOT [SHARED_DIR]"""
-import glob, hashlib, os, shutil, signal, subprocess, sys, tempfile, time
+import glob, json, os, shutil, signal, subprocess, sys, tempfile, time
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "support"))
 sys.path.insert(0, os.path.join(HERE, "..", "history"))
-from optout_test import check, finish, runner, skip  # noqa: E402
+from optout_test import check, finish, real_bodies_args, runner  # noqa: E402
 from wayback_server import WaybackServer, group_of  # noqa: E402
 
-bin_dir, root = sys.argv[1], sys.argv[2]
-shared = sys.argv[3] if len(sys.argv) > 3 else os.path.join(root, "..", "shared")
+bin_dir, root, top10k = real_bodies_args(sys.argv)
 optout = os.path.join(bin_dir, "optout")
-top10k = os.path.join(shared, "data", "robots-top10k")
-if not os.path.isdir(top10k):
-    skip("no %s (the real robots.txt bodies)" % top10k)
 run = runner(optout, "run")
 
 NAMES = sorted(n for n in os.listdir(top10k) if not n[0].isdigit())[:14]
@@ -131,7 +127,6 @@ try:
           "the blocks' rows and captures add up to the reference's")
     check("wayback:" in r.stderr and "at least" in r.stderr, "an estimate of the time is printed first")
     if r.returncode == 0:
-        import json
         listed = set(o["path"] for o in json.load(open(os.path.join(full, "manifest.json"))).get("outputs", []))
         check({"history/index.tsv", "history/bodies.zst", "history/sources.tsv"} <= listed,
               "the manifest lists the archive (its sources.tsv holds the queries' time and answers' hash)")

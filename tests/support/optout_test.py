@@ -58,6 +58,17 @@ def skip(why):
     sys.exit(77)
 
 
+def real_bodies_args(argv):
+    """The arguments of a test of real robots.txt bodies, `BIN_DIR REPO_ROOT [SHARED_DIR]`: (BIN_DIR,
+    REPO_ROOT, SHARED_DIR/data/robots-top10k); skips the test without that directory."""
+    bin_dir, root = argv[1], argv[2]
+    shared = argv[3] if len(argv) > 3 else os.path.join(root, "..", "shared")
+    top10k = os.path.join(shared, "data", "robots-top10k")
+    if not os.path.isdir(top10k):
+        skip("no %s (the real robots.txt bodies)" % top10k)
+    return bin_dir, root, top10k
+
+
 # ---- shards -------------------------------------------------------------------------------------
 
 def decompress(data, what="data"):
