@@ -33,6 +33,7 @@ static optout_policy_crawl *crawl_row(optout_stats_policy *s, const char *name) 
 void optout_stats_policy_add_judged(optout_stats_policy *s, size_t agent_count, const optout_doc_facts *facts,
                                     const optout_policy_doc *d) {
     optout_bucket_add(&s->coverage[d->coverage], facts, d->removed_crawl);
+    if (d->wayback) optout_bucket_add(&s->coverage_wayback[d->coverage], facts, d->removed_crawl);
     s->docs_time_from_crawl += d->time->time_from_crawl;
     if (d->ccbot) {
         s->ccbot_docs++;
@@ -55,7 +56,10 @@ void optout_stats_policy_add_judged(optout_stats_policy *s, size_t agent_count, 
 
 void optout_stats_policy_merge(optout_stats_policy *into, const optout_stats_policy *from, size_t agent_count) {
     for (int p = 0; p < OPTOUT_ROBOTS_TIME_COUNT; p++) optout_stats_merge(&into->policy[p], &from->policy[p]);
-    for (int c = 0; c < OPTOUT_COVERAGE_COUNT; c++) optout_bucket_merge(&into->coverage[c], &from->coverage[c]);
+    for (int c = 0; c < OPTOUT_COVERAGE_COUNT; c++) {
+        optout_bucket_merge(&into->coverage[c], &from->coverage[c]);
+        optout_bucket_merge(&into->coverage_wayback[c], &from->coverage_wayback[c]);
+    }
     into->docs_time_from_crawl += from->docs_time_from_crawl;
     into->ccbot_docs += from->ccbot_docs;
     into->ccbot_tokens += from->ccbot_tokens;
@@ -100,7 +104,9 @@ int optout_stats_policy_write_json(FILE *f, const optout_stats_policy *s, const 
     for (int c = 0; c < OPTOUT_COVERAGE_COUNT; c++) {
         fprintf(f, "%s\n    \"%s\": {", c ? "," : "", optout_history_coverage_name(c));
         optout_bucket_write_json(f, &s->coverage[c]);
-        fputc('}', f);
+        fputs(", \"wayback\": {", f); /* the part decided by a Wayback capture */
+        optout_bucket_write_json(f, &s->coverage_wayback[c]);
+        fputs("}}", f);
     }
     fprintf(f, "\n  },\n  \"docs_time_from_crawl\": %" PRIu64 ",\n  \"by_crawl\": {", s->docs_time_from_crawl);
     size_t na = optout_agents_count(agents);
@@ -262,15 +268,21 @@ int optout_stats_policy_write_md(FILE *f, const optout_stats_policy *s, const op
             pct(f, s->policy[p].by_year[y].tokens_removed, s->policy[p].by_year[y].tokens_in);
         fputs(" |\n", f);
     }
-    fputs("\nCoverage of the captures (documents judged by robots.txt):\n\n| capture | documents | tokens | "
-          "tokens removed under crawl |\n|---|---:|---:|---:|\n",
+    fputs("\nCoverage of the captures (documents judged by robots.txt), by the source of the deciding capture:\n\n"
+          "| capture | source | documents | tokens | tokens removed under crawl |\n|---|---|---:|---:|---:|\n",
           f);
     for (int c = 0; c < OPTOUT_COVERAGE_COUNT; c++) {
-        fprintf(f, "| %s", COVERAGE_LABEL[c]);
-        num(f, s->coverage[c].docs_in);
-        num(f, s->coverage[c].tokens_in);
-        num(f, s->coverage[c].tokens_removed);
-        fputs(" |\n", f);
+        const optout_bucket *all = &s->coverage[c], *wb = &s->coverage_wayback[c];
+        int captured = c == OPTOUT_COVERAGE_SAME_CRAWL || c == OPTOUT_COVERAGE_EARLIER;
+        /* a row per source that decided some document (Common Crawl's row always, for the total) */
+        for (int src = 0; src < (captured ? 2 : 1); src++) {
+            if (src == 1 && !wb->docs_in) continue;
+            fprintf(f, "| %s | %s", COVERAGE_LABEL[c], !captured ? "-" : src ? "Wayback Machine" : "Common Crawl");
+            num(f, src ? wb->docs_in : all->docs_in - wb->docs_in);
+            num(f, src ? wb->tokens_in : all->tokens_in - wb->tokens_in);
+            num(f, src ? wb->tokens_removed : all->tokens_removed - wb->tokens_removed);
+            fputs(" |\n", f);
+        }
     }
     char n1[OPTOUT_REPORT_NUM_LEN];
     fprintf(f, "\n%s documents had no usable date and took their crawl week's Monday as their time.\n",

@@ -18,6 +18,8 @@ not read the program's block files). Scenarios:
   resume   a run killed (SIGKILL) after its first blocks, then run again: the finished blocks'
            hosts are not asked again, and the index equals the full run's.
   interrupt SIGINT mid-run: exit 130, nothing published, the finished blocks kept.
+  report   optout filter --history over the archive: the coverage counts the documents a Wayback
+           capture decided (report.json's by_policy coverage, the Markdown table's source column).
   usage    --wayback-* without --wayback, a bad rate, from after to: exit 2.
 """
 import datetime, hashlib, os, shutil, signal, subprocess, sys, tempfile, time
@@ -308,6 +310,35 @@ r = history(OUT3, srv)
 check(r.returncode == 0 and "answers sha256 " in r.stderr and hash1 and ("answers sha256 %s" % hash1) not in r.stderr,
       "full: another answer gives another hash")
 srv.close()
+
+# ---- report ------------------------------------------------------------------------------------
+# optout filter --history over the Wayback archive: the coverage says which documents a Wayback
+# capture decided (at or before the document's time, within 365 days), by the rules alone
+import json  # noqa: E402
+DOCS = [("4chan.org", "http", "2011-06-01", "wayback"),   # the http capture of 2011-03-01
+        ("colorlib.com", "https", "2014-06-01", "wayback"),  # its capture of 2014-01-01
+        ("caniuse.com", "http", "2011-06-01", "none"),     # nothing in the archive
+        ("colorlib.com", "https", "2013-06-01", "none"),   # before its only capture
+        ("cooltext.com", "https", "2019-01-01", "none")]   # its 2015 capture is older than 365 days
+shard = os.path.join(TMP, "docs.jsonl")
+with open(shard, "w") as fh:
+    for n, (host, scheme, day, _) in enumerate(DOCS):
+        fh.write(json.dumps({"id": str(n), "url": "%s://%s/page%d" % (scheme, host, n), "date": day,
+                             "text": "word " * (10 + n)}) + "\n")
+stats, md = os.path.join(TMP, "stats.json"), os.path.join(TMP, "policies.md")
+r = run([OPTOUT, "filter", "--history", OUT1, "--robots-dir", TOP10K, "--robots-time", "crawl", "--in", shard,
+         "--out", os.path.join(TMP, "kept.jsonl"), "--stats", stats, "--policy-report", md])
+cov = json.load(open(stats)).get("by_policy", {}).get("coverage", {}) if r.returncode == 0 else {}
+want_wb = sum(1 for d_ in DOCS if d_[3] == "wayback")
+check(r.returncode == 0 and cov.get("earlier", {}).get("docs_in") == want_wb
+      and cov.get("earlier", {}).get("wayback", {}).get("docs_in") == want_wb
+      and cov.get("none", {}).get("docs_in") == len(DOCS) - want_wb
+      and cov.get("same_crawl", {}).get("wayback", {}).get("docs_in") == 0,
+      "report: the coverage counts the documents a Wayback capture decided (%d: %s)" % (r.returncode, cov.get("earlier")))
+text = open(md).read() if os.path.exists(md) else ""
+check("| only an earlier capture (within the maximum age) | Wayback Machine | %d |" % want_wb in text
+      and "| only an earlier capture (within the maximum age) | Common Crawl | 0 |" in text,
+      "report: the Markdown coverage table has a row per source of the deciding capture")
 
 # ---- usage -------------------------------------------------------------------------------------
 r = run([OPTOUT, "history", "--hosts", HOSTS, "--out", OUT3, "--wayback-rate", "2", "--cc-robots", HOSTS])
