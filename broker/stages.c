@@ -362,6 +362,11 @@ static int merge_history(struct broker *b, int with_wayback) {
                (unsigned long long)wc[OPTOUT_WAYBACK_HOSTS], (unsigned long long)wc[OPTOUT_WAYBACK_CAPTURES],
                (unsigned long long)wc[OPTOUT_WAYBACK_FAILED], (unsigned long long)versions, (unsigned long long)hosts,
                c->dir);
+    if (wc[OPTOUT_WAYBACK_FAILED])
+        optout_log(LOG_WARNING, "wayback: %llu host group%s answered what is not CDX JSON: no captures of %s in the "
+                   "archive (optout history --wayback asks again for such hosts on its next run)",
+                   (unsigned long long)wc[OPTOUT_WAYBACK_FAILED], wc[OPTOUT_WAYBACK_FAILED] == 1 ? "" : "s",
+                   wc[OPTOUT_WAYBACK_FAILED] == 1 ? "it" : "them");
     return n ? warn_unplanned_targets(b) : 0;
 }
 

@@ -46,7 +46,8 @@ for k, n in enumerate(NAMES):
                      "status": 404, "body": None})
 LISTED = NAMES + ["www." + n for k, n in enumerate(NAMES) if k % 3 == 0]
 RATE, BLOCK = 20.0, 2
-FAULTS = {"cdx_status": {group_of(NAMES[1]): [503]}}  # one Retry-After: 1 on the way
+FAULTS = {"cdx_status": {group_of(NAMES[1]): [503]},  # one Retry-After: 1 on the way
+          "malformed": {group_of(NAMES[2])}}  # a host whose answer is not CDX JSON: counted, warned
 
 
 def index(d):
@@ -126,6 +127,7 @@ try:
     check(sum(int(s[3]) for s in src) == int(want_src[0][3]) and sum(int(s[5]) for s in src) == int(want_src[0][5]),
           "the blocks' rows and captures add up to the reference's")
     check("wayback:" in r.stderr and "at least" in r.stderr, "an estimate of the time is printed first")
+    check("1 host group answered what is not CDX JSON" in r.stderr, "the host whose answer was not CDX JSON is warned of")
     if r.returncode == 0:
         listed = set(o["path"] for o in json.load(open(os.path.join(full, "manifest.json"))).get("outputs", []))
         check({"history/index.tsv", "history/bodies.zst", "history/sources.tsv"} <= listed,
