@@ -563,8 +563,7 @@ static int run_block(wb_run *r, const char *path, const char *key, const char *c
         int q = query_group(r, group, listed, &c, sha, &rows, err, errlen);
         optout_strmap_free(listed, NULL);
         if (q == 2) {
-            optout_log(LOG_WARNING, "wayback: %s: %s: no captures kept for this host in this run",
-                       group, err);
+            optout_log(LOG_WARNING, "wayback: %s: %s: no captures kept for this host in this run", group, err);
             for (size_t k = before; k < c.count; k++) free(c.items[k].original);
             c.count = before;
         } else if (q != 0) {
