@@ -16,8 +16,12 @@
 #   optout:  optout filter --robots-dir ROBOTS --in IN --out OUT.parquet  (zstd level 3, DuckDB's too)
 #   rank:    optout rank --jobs 1 on IN.parquet and on IN.jsonl.zst (the same rows), with the bytes
 #            each reads from its shard (the hidden --mem-report option prints them)
+#   to JSON: DuckDB COPY (SELECT * FROM read_parquet(IN)) TO OUT.json (FORMAT json) against
+#            optout filter --output-format jsonl --out OUT.jsonl (both plain JSON Lines)
 # and prints the ratios against the targets (filter >= 1.0x DuckDB, rank >= 5x faster on Parquet,
-# peak RSS <= 512 MiB filtering the BENCH_RSS_SIZE corpus's Parquet file). A benchmark, not a
+# peak RSS <= 512 MiB filtering the BENCH_RSS_SIZE corpus's Parquet file). Then once, the SIZE corpus
+# with all its rows in one row group (as pyarrow writes up to a million; hyparquet-writer, 1 MiB
+# pages) converted to JSON Lines by both, peak RSS and time. A benchmark, not a
 # test: it exits 0 whether or not the targets are met, nonzero only when something fails to run.
 set -eu
 cd "$(dirname "$0")/.."
@@ -97,7 +101,7 @@ raw=$(zstd -lv "$jl" 2>/dev/null | sed -n 's/.*Decompressed Size: .*(\([0-9]*\) 
 [ -n "$raw" ] || raw=$(zstd -dc "$jl" | wc -c)
 
 load0=$(cut -d' ' -f1-3 /proc/loadavg)
-: >"$dir/t-start"; : >"$dir/t-duck"; : >"$dir/t-opt"; : >"$dir/t-rpq"; : >"$dir/t-rjl"
+: >"$dir/t-start"; : >"$dir/t-duck"; : >"$dir/t-opt"; : >"$dir/t-rpq"; : >"$dir/t-rjl"; : >"$dir/t-djs"; : >"$dir/t-ojs"
 i=0
 while [ $i -lt "$repeat" ]; do
   i=$((i + 1))
@@ -113,6 +117,15 @@ while [ $i -lt "$repeat" ]; do
   cp "$dir/cmd.out" "$dir/rank-pq.out"
   timed taskset -c 0 "$optout" rank --jobs 1 --mem-report --corpus "$jl" --out "$dir/rank-jl" >>"$dir/t-rjl"
   cp "$dir/cmd.out" "$dir/rank-jl.out"
+  rm -f "$dir/pq-duck.json"
+  timed $duck "SET threads=1" "COPY (SELECT * FROM read_parquet('$pq')) TO '$dir/pq-duck.json' (FORMAT json)" \
+    >>"$dir/t-djs"
+  djs_rss=$(cat "$dir/rss")
+  rm -f "$dir/pq-duck.json"
+  timed taskset -c 0 "$optout" filter --robots-dir "$robots" --in "$pq" --out "$dir/pq-out.jsonl" \
+    --output-format jsonl >>"$dir/t-ojs"
+  ojs_rss=$(cat "$dir/rss")
+  rm -f "$dir/pq-out.jsonl"
 done
 start=$(med 1 "$dir/t-start"); start_cpu=$(med 2 "$dir/t-start")
 duck_net=$(echo "$(med 1 "$dir/t-duck") - $start" | bc -l)
@@ -120,6 +133,8 @@ duck_cpu=$(echo "$(med 2 "$dir/t-duck") - $start_cpu" | bc -l)
 opt_t=$(med 1 "$dir/t-opt"); opt_cpu=$(med 2 "$dir/t-opt")
 rpq=$(med 1 "$dir/t-rpq"); rpq_cpu=$(med 2 "$dir/t-rpq")
 rjl=$(med 1 "$dir/t-rjl"); rjl_cpu=$(med 2 "$dir/t-rjl")
+djs=$(echo "$(med 1 "$dir/t-djs") - $start" | bc -l); djs_cpu=$(echo "$(med 2 "$dir/t-djs") - $start_cpu" | bc -l)
+ojs=$(med 1 "$dir/t-ojs"); ojs_cpu=$(med 2 "$dir/t-ojs")
 read_pq=$(sed -n 's/^read from the shards: \([0-9]*\) bytes.*/\1/p' "$dir/rank-pq.out")
 read_jl=$(sed -n 's/^read from the shards: \([0-9]*\) bytes.*/\1/p' "$dir/rank-jl.out")
 removed=$(sed -n 's/.*"docs_removed": \([0-9]*\),.*/\1/p' "$dir/pq-stats.json" | head -1)
@@ -153,6 +168,31 @@ printf '%-58s %8.2f %8.2f   read %s bytes\n' "optout rank, .jsonl.zst" "$rjl" "$
 rr=$(echo "$rjl / $rpq" | bc -l)
 printf 'rank on Parquet %.1fx faster (%.1fx CPU), reading %.1fx fewer bytes (target >= 5x: %s); rankings (hosts, docs, tokens, ranks) %s\n' "$rr" \
   "$(echo "$rjl_cpu / $rpq_cpu" | bc -l)" "$(echo "$read_jl / $read_pq" | bc -l)" "$(verdict "$rr >= 5")" "$same"
+printf '%-58s %8.2f %8.2f %8.1f %7d MiB\n' "DuckDB COPY to JSON (threads=1, start excluded)" "$djs" "$djs_cpu" \
+  "$(mb "$raw" "$djs")" $((djs_rss / 1024))
+printf '%-58s %8.2f %8.2f %8.1f %7d MiB\n' "optout filter --output-format jsonl (plain)" "$ojs" "$ojs_cpu" \
+  "$(mb "$raw" "$ojs")" $((ojs_rss / 1024))
+
+# the same rows in one row group: what converting a pyarrow-sized row group costs
+big="$dir/pq-corpus-$size/one-group.parquet"
+if [ ! -f "$big" ]; then
+  echo "writing the $size corpus as one row group (hyparquet-writer, 1 MiB pages; once)..."
+  zstd -qdc "$jl" | node --max-old-space-size=8192 bench/parquet_gen.mjs "$big.tmp" 100000000
+  mv "$big.tmp" "$big"
+fi
+timed $duck "SET threads=1" "COPY (SELECT * FROM read_parquet('$big')) TO '$dir/pq-duck.json' (FORMAT json)" \
+  >"$dir/t-djs1"
+djs_rss=$(cat "$dir/rss")
+rm -f "$dir/pq-duck.json"
+timed taskset -c 0 "$optout" filter --robots-dir "$robots" --in "$big" --out "$dir/pq-out.jsonl" \
+  --output-format jsonl >"$dir/t-ojs1"
+ojs_rss=$(cat "$dir/rss")
+rm -f "$dir/pq-out.jsonl"
+printf 'one row group of %s rows (%s bytes), to JSON, once:\n' "$nrows" "$(stat -c %s "$big")"
+printf '%-58s %8.2f %8.2f %8s %7d MiB\n' "  DuckDB COPY to JSON (threads=1, start included)" \
+  "$(cut -d' ' -f1 "$dir/t-djs1")" "$(cut -d' ' -f2 "$dir/t-djs1")" "" $((djs_rss / 1024))
+printf '%-58s %8.2f %8.2f %8s %7d MiB\n' "  optout filter --output-format jsonl" \
+  "$(cut -d' ' -f1 "$dir/t-ojs1")" "$(cut -d' ' -f2 "$dir/t-ojs1")" "" $((ojs_rss / 1024))
 
 if [ "$rss_size" != 0 ]; then
   make_corpus "$rss_size"

@@ -14,6 +14,7 @@
 #include <sys/stat.h>
 
 #include "broker_internal.h"
+#include "result.h"
 #include "optout/ccsource.h"
 #include "optout/log.h"
 #include "optout/policy.h"
@@ -120,7 +121,7 @@ static int plan_history_crawls(struct broker *b) {
             in->path = strdup(l.items[i]);
             in->output_name = strdup(l.items[i]);
             in->size = (uint64_t)st.st_size;
-            in->mtime_ns = (int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec;
+            in->mtime_ns = optout_mtime_ns(&st);
             if (!in->path || !in->output_name) {
                 free(in->path), free(in->output_name);
                 rc = OPTOUT_EXIT_FAILURE;
@@ -348,6 +349,10 @@ int plan_run(struct broker *b) {
             free(b->inputs.items[i].path);
             b->inputs.items[i].path = abs;
         }
+    if (result_inputs_outside_outputs(c->dir, &b->inputs, err, sizeof err) != 0) {
+        optout_log(LOG_ERR, "%s", err);
+        return OPTOUT_EXIT_USAGE;
+    }
     if (optout_plan_write(c->dir, options, count, &b->inputs, err, sizeof err) != 0) {
         optout_log(LOG_ERR, "%s", err);
         return OPTOUT_EXIT_FAILURE;

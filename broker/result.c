@@ -20,6 +20,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "optout/files.h"
 #include "optout/log.h"
 #include "optout/stats.h"
 #include "optout/util.h"
@@ -232,4 +233,33 @@ int result_check(int staging_fd, const struct result_expect *x, const optout_msg
         return -1;
     }
     return 0;
+}
+
+int result_inputs_outside_outputs(const char *dir, const optout_inputs *inputs, char *err, size_t errlen) {
+    /* the directories the filter's outputs are published in: the table's first path components,
+     * and the sample's (under which the table's rows are repeated) */
+    enum { MAX_DIRS = sizeof OUTPUTS / sizeof *OUTPUTS + 1 };
+    char dirs[MAX_DIRS][OPTOUT_MSG_PATH_MAX];
+    size_t nd = 0;
+    for (size_t i = 0; i <= sizeof OUTPUTS / sizeof *OUTPUTS; i++) {
+        const char *prefix = i < sizeof OUTPUTS / sizeof *OUTPUTS ? OUTPUTS[i].prefix : OPTOUT_MSG_SAMPLE_PREFIX;
+        if (i < sizeof OUTPUTS / sizeof *OUTPUTS && OUTPUTS[i].kind != OPTOUT_TASK_FILTER) continue;
+        size_t len = strcspn(prefix, "/");
+        if (!len || prefix[len] != '/') continue;
+        snprintf(dirs[nd], sizeof dirs[nd], "%s/%.*s", dir, (int)len, prefix);
+        size_t k = 0;
+        while (k < nd && strcmp(dirs[k], dirs[nd]) != 0) k++;
+        if (k == nd) nd++;
+    }
+    optout_file_arg *files = calloc(nd + inputs->count, sizeof *files);
+    if (!files) {
+        optout_set_err(err, errlen, "out of memory");
+        return -1;
+    }
+    for (size_t i = 0; i < nd; i++) files[i] = (optout_file_arg){"the run's outputs", dirs[i], OPTOUT_FILE_OUTPUT_DIR};
+    for (size_t i = 0; i < inputs->count; i++)
+        files[nd + i] = (optout_file_arg){"--corpus input", inputs->items[i].path, OPTOUT_FILE_INPUT};
+    int rc = optout_files_check(files, nd + inputs->count, err, errlen);
+    free(files);
+    return rc;
 }

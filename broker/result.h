@@ -19,6 +19,7 @@
 #include <stdint.h>
 
 #include "optout/msg.h"
+#include "optout/rundir.h"
 #include "optout/stats.h"
 
 /* The files one task must stage, relative to its staging directory. */
@@ -64,5 +65,10 @@ int result_check_stats(optout_task_kind kind, size_t agent_count, const void *st
 
 /* An array of exactly n unsigned counters (include/optout/msg.h) into values. 0, or -1. */
 int result_read_counters(const void *buf, size_t len, size_t n, uint64_t *values);
+
+/* 0 when no input is inside a directory of the run directory `dir` that the filter publishes in
+ * (shards/, removed/, tags/, sample/: the table's), compared by identity (files.h); -1 with err
+ * naming the input: its own output would replace it. */
+int result_inputs_outside_outputs(const char *dir, const optout_inputs *inputs, char *err, size_t errlen);
 
 #endif

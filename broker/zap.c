@@ -70,7 +70,7 @@ static void load_keys(struct broker_zap *z) {
         struct stat st;
         if (stat(path, &st) != 0 || !S_ISREG(st.st_mode)) continue;
         if (optout_curve_read_key(path, 0, key, err, sizeof err) != 0) {
-            int64_t mt = (int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec;
+            int64_t mt = optout_mtime_ns(&st);
             int known = 0;
             for (size_t i = 0; i < z->bad_count && !known; i++)
                 known = strcmp(z->bad[i].name, e->d_name) == 0 && z->bad[i].mtime_ns == mt;

@@ -37,6 +37,11 @@ int cli_option_error(const char *command, int opt, char **argv);
  * answer waiting, when earlier requests are answered too). 0 on an answer within timeout_ms, else
  * -1. */
 int cli_broker_status(void *sock, long timeout_ms, char *out, size_t cap);
+/* The number after "KEY": in JSON text that optout wrote itself (a status answer, report.json):
+ * its first occurrence, 0 when absent or when json is NULL. Not a JSON reader: the keys asked for
+ * are unique in those texts. */
+unsigned long long cli_json_u64(const char *json, const char *key);
+double cli_json_double(const char *json, const char *key);
 /* An argument naming a file or directory that must exist (a usage error when it does not: exit
  * 2, as for every command; one of the wrong kind is left to the command, a runtime failure). "-"
  * (standard input) passes when allow_stdin. OPTOUT_EXIT_OK, or OPTOUT_EXIT_USAGE after

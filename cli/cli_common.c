@@ -78,6 +78,25 @@ int cli_option_error(const char *command, int opt, char **argv) {
     return OPTOUT_EXIT_USAGE;
 }
 
+/* The text after "KEY": (NULL: absent). */
+static const char *json_value(const char *json, const char *key) {
+    char pattern[64];
+    int n = snprintf(pattern, sizeof pattern, "\"%s\": ", key);
+    if (!json || n < 0 || (size_t)n >= sizeof pattern) return NULL;
+    const char *p = strstr(json, pattern);
+    return p ? p + n : NULL;
+}
+
+unsigned long long cli_json_u64(const char *json, const char *key) {
+    const char *v = json_value(json, key);
+    return v ? strtoull(v, NULL, 10) : 0;
+}
+
+double cli_json_double(const char *json, const char *key) {
+    const char *v = json_value(json, key);
+    return v ? strtod(v, NULL) : 0.0;
+}
+
 int cli_broker_status(void *sock, long timeout_ms, char *out, size_t cap) {
     optout_msg req = {.type = OPTOUT_MSG_STATUS_REQUEST};
     void *buf;

@@ -204,7 +204,7 @@ static int apply_input(const struct apply_job *j, const optout_input *x, optout_
     snprintf(removed_path, sizeof removed_path, "%s/%s", j->removed ? j->removed : "", name);
     struct stat st;
     if (!j->from_corpus && (stat(x->path, &st) != 0 || (uint64_t)st.st_size != x->size ||
-                            (int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec != x->mtime_ns)) {
+                            optout_mtime_ns(&st) != x->mtime_ns)) {
         optout_log(LOG_ERR, "%s: %s since the tag run", x->path, errno == ENOENT ? "gone" : "changed");
         return -1;
     }
@@ -264,7 +264,18 @@ static size_t apply_all(struct apply_job *j, unsigned jobs, optout_apply_stats *
     return j->failed;
 }
 
-int cmd_apply_tags(int argc, char **argv) {
+/* The command line, parsed and checked. */
+struct apply_args {
+    const char *tags, *in, *out, *removed, *run, *stats_path;
+    const char **corpus; /* --corpus values (argc slots; freed by the caller) */
+    size_t corpus_count;
+    int keep_format, format_given, level_given;
+    unsigned jobs;
+    optout_apply_config cfg;
+};
+
+/* Parses and checks the command line into *a. -1 to go on, else the exit status (logged). */
+static int parse_args(int argc, char **argv, struct apply_args *a) {
     enum { O_TAGS = 256, O_IN, O_OUT, O_REMOVED, O_RUN, O_CORPUS, O_KEEP, O_LEVEL, O_MAXLINE, O_STATS, O_JOBS,
            O_FORMAT, O_CODEC };
     static const struct option options[] = {
@@ -277,131 +288,146 @@ int cmd_apply_tags(int argc, char **argv) {
         {"output-format", required_argument, NULL, O_FORMAT}, {"parquet-compression", required_argument, NULL, O_CODEC},
         {"help", no_argument, NULL, 'h'},                {NULL, 0, NULL, 0},
     };
-    const char *tags = NULL, *in = NULL, *out = NULL, *removed = NULL, *run = NULL, *stats_path = NULL;
-    const char **corpus = calloc((size_t)argc + 1, sizeof *corpus);
-    size_t corpus_count = 0;
-    int keep_format = 0, opt, rc = OPTOUT_EXIT_USAGE, format_given = 0, level_given = 0;
+    int opt;
     unsigned long long number;
-    long cores = sysconf(_SC_NPROCESSORS_ONLN);
-    unsigned jobs = cores < 1 ? 1 : cores > 256 ? 256 : (unsigned)cores;
-    optout_apply_config cfg = {0};
-    optout_apply_stats stats = {0};
-    optout_inputs inputs = {0};
-    optout_plan plan = {0};
-    if (!corpus) return OPTOUT_EXIT_FAILURE;
     optind = 1;
     opterr = 0;
     while ((opt = getopt_long(argc, argv, ":h", options, NULL)) != -1) {
         switch (opt) {
-        case O_TAGS: tags = optarg; break;
-        case O_IN: in = optarg; break;
-        case O_OUT: out = optarg; break;
-        case O_REMOVED: removed = optarg; break;
-        case O_RUN: run = optarg; break;
-        case O_CORPUS: corpus[corpus_count++] = optarg; break;
-        case O_KEEP: keep_format = 1; break;
-        case O_STATS: stats_path = optarg; break;
+        case O_TAGS: a->tags = optarg; break;
+        case O_IN: a->in = optarg; break;
+        case O_OUT: a->out = optarg; break;
+        case O_REMOVED: a->removed = optarg; break;
+        case O_RUN: a->run = optarg; break;
+        case O_CORPUS: a->corpus[a->corpus_count++] = optarg; break;
+        case O_KEEP: a->keep_format = 1; break;
+        case O_STATS: a->stats_path = optarg; break;
         case O_LEVEL:
-            if (parse_positive("--level", optarg, 19, &number) != 0) goto done;
-            cfg.level = (int)number;
-            level_given = 1;
+            if (parse_positive("--level", optarg, 19, &number) != 0) return OPTOUT_EXIT_USAGE;
+            a->cfg.level = (int)number;
+            a->level_given = 1;
             break;
         case O_FORMAT:
-            if (output_format_parse(optarg, &cfg.output_format) != 0) goto done;
-            format_given = 1;
+            if (output_format_parse(optarg, &a->cfg.output_format) != 0) return OPTOUT_EXIT_USAGE;
+            a->format_given = 1;
             break;
-        case O_CODEC: cfg.parquet_compression = optarg; break;
+        case O_CODEC: a->cfg.parquet_compression = optarg; break;
         case O_MAXLINE:
-            if (parse_positive("--max-line", optarg, (unsigned long long)SIZE_MAX / 2, &number) != 0) goto done;
-            cfg.max_line = (size_t)number;
+            if (parse_positive("--max-line", optarg, (unsigned long long)SIZE_MAX / 2, &number) != 0)
+                return OPTOUT_EXIT_USAGE;
+            a->cfg.max_line = (size_t)number;
             break;
         case O_JOBS:
-            if (parse_positive("--jobs", optarg, 256, &number) != 0) goto done;
-            jobs = (unsigned)number;
+            if (parse_positive("--jobs", optarg, 256, &number) != 0) return OPTOUT_EXIT_USAGE;
+            a->jobs = (unsigned)number;
             break;
-        case 'h': apply_usage(stdout); rc = OPTOUT_EXIT_OK; goto done;
-        default: rc = cli_option_error("apply-tags", opt, argv); goto done;
+        case 'h': apply_usage(stdout); return OPTOUT_EXIT_OK;
+        default: return cli_option_error("apply-tags", opt, argv);
         }
     }
     if (optind < argc) {
         optout_log(LOG_ERR, "apply-tags: unexpected argument '%s'", argv[optind]);
-        goto done;
+        return OPTOUT_EXIT_USAGE;
     }
-    if (!out || !run == !tags || (tags && (!in || corpus_count || keep_format)) || (run && in)) {
+    if (!a->out || !a->run == !a->tags || (a->tags && (!a->in || a->corpus_count || a->keep_format)) ||
+        (a->run && a->in)) {
         optout_log(LOG_ERR, "apply-tags: either --tags, --in and --out, or --run and --out");
         apply_usage(stderr);
-        goto done;
+        return OPTOUT_EXIT_USAGE;
     }
-    if ((run && cli_require_path("apply-tags", "--run", run, 0)) ||
-        (tags && (cli_require_path("apply-tags", "--tags", tags, 0) ||
-                  cli_require_path("apply-tags", "--in", in, 0))))
-        goto done;
-    if (tags) { /* one shard */
-        char path[4200];
-        struct stat st;
-        if (stat(tags, &st) == 0 && S_ISDIR(st.st_mode)) {
-            const char *base = strrchr(in, '/');
-            char name[4096];
-            optout_tags_name(base ? base + 1 : in, name, sizeof name);
-            snprintf(path, sizeof path, "%s/%s", tags, name);
-            tags = path;
-        }
-        const optout_file_arg files[] = {{"--tags", tags, 0},     {"--in", in, 0}, {"--out", out, 1},
-                                         {"--removed", removed, 1}, {"--stats", stats_path, 1}};
-        char ferr[8800];
-        if (optout_files_check(files, sizeof files / sizeof *files, ferr, sizeof ferr) != 0) {
-            optout_log(LOG_ERR, "apply-tags: %s", ferr);
-            goto done;
-        }
-        rc = one_shard(&cfg, tags, in, out, removed, &stats) == 0 ? OPTOUT_EXIT_OK : OPTOUT_EXIT_FAILURE;
-        if (stats_path && write_stats(stats_path, &stats, 1, rc != OPTOUT_EXIT_OK) != 0) {
-            optout_log(LOG_ERR, "writing statistics to %s: %s", stats_path, strerror(errno));
-            rc = OPTOUT_EXIT_FAILURE;
-        }
-        goto done;
+    if ((a->run && cli_require_path("apply-tags", "--run", a->run, 0)) ||
+        (a->tags && (cli_require_path("apply-tags", "--tags", a->tags, 0) ||
+                     cli_require_path("apply-tags", "--in", a->in, 0))))
+        return OPTOUT_EXIT_USAGE;
+    return -1;
+}
+
+/* --tags FILE|DIR --in SHARD: one shard. An exit status. */
+static int apply_shard(struct apply_args *a) {
+    optout_apply_stats stats = {0};
+    const char *tags = a->tags;
+    char path[4200];
+    struct stat st;
+    if (stat(tags, &st) == 0 && S_ISDIR(st.st_mode)) {
+        const char *base = strrchr(a->in, '/');
+        char name[4096];
+        optout_tags_name(base ? base + 1 : a->in, name, sizeof name);
+        snprintf(path, sizeof path, "%s/%s", tags, name);
+        tags = path;
     }
-    /* a run directory: its plan says it was a tag run and lists the inputs */
-    char err[OPTOUT_RUNDIR_ERR_LEN];
-    if (optout_plan_read(run, &plan, err, sizeof err) != 0) {
-        optout_log(LOG_ERR, "%s", err);
+    const optout_file_arg files[] = {{"--tags", tags, 0},         {"--in", a->in, 0}, {"--out", a->out, 1},
+                                     {"--removed", a->removed, 1}, {"--stats", a->stats_path, 1}};
+    char ferr[8800];
+    if (optout_files_check(files, sizeof files / sizeof *files, ferr, sizeof ferr) != 0) {
+        optout_log(LOG_ERR, "apply-tags: %s", ferr);
+        return OPTOUT_EXIT_USAGE;
+    }
+    int rc = one_shard(&a->cfg, tags, a->in, a->out, a->removed, &stats) == 0 ? OPTOUT_EXIT_OK : OPTOUT_EXIT_FAILURE;
+    if (a->stats_path && write_stats(a->stats_path, &stats, 1, rc != OPTOUT_EXIT_OK) != 0) {
+        optout_log(LOG_ERR, "writing statistics to %s: %s", a->stats_path, strerror(errno));
         rc = OPTOUT_EXIT_FAILURE;
-        goto done;
+    }
+    return rc;
+}
+
+/* --run DIR: every shard of a tag-mode run (its plan says it was one and lists the inputs, unless
+ * --corpus names them). An exit status. */
+static int apply_run(struct apply_args *a) {
+    optout_apply_stats stats = {0};
+    optout_inputs inputs = {0};
+    optout_plan plan = {0};
+    unsigned long long number;
+    int rc = OPTOUT_EXIT_USAGE;
+    char err[OPTOUT_RUNDIR_ERR_LEN];
+    if (optout_plan_read(a->run, &plan, err, sizeof err) != 0) {
+        optout_log(LOG_ERR, "%s", err);
+        return OPTOUT_EXIT_FAILURE;
     }
     const char *output = optout_plan_get(&plan, "output"), *keep = optout_plan_get(&plan, "keep-format");
     if (!output || strcmp(output, "tags") != 0) {
-        optout_log(LOG_ERR, "%s is not a tag-mode run (its plan has no 'option output tags'): nothing to apply", run);
+        optout_log(LOG_ERR, "%s is not a tag-mode run (its plan has no 'option output tags'): nothing to apply", a->run);
         goto done;
     }
-    if (keep && strcmp(keep, "yes") == 0) keep_format = 1;
+    if (keep && strcmp(keep, "yes") == 0) a->keep_format = 1;
     /* the run's output format, codec and level: the outputs are what its full run would write */
     const char *format = optout_plan_get(&plan, "output-format"), *codec = optout_plan_get(&plan, "parquet-compression");
     const char *level = optout_plan_get(&plan, "level");
-    if (!format_given && format && output_format_parse(format, &cfg.output_format) != 0) goto done;
-    if (!cfg.parquet_compression && codec && codec[0]) cfg.parquet_compression = codec;
-    if (!level_given && level && level[0] && parse_positive("the run's level", level, 19, &number) == 0)
-        cfg.level = (int)number;
-    if (removed && strcmp(removed, out) == 0) {
+    if (!a->format_given && format && output_format_parse(format, &a->cfg.output_format) != 0) goto done;
+    if (!a->cfg.parquet_compression && codec && codec[0]) a->cfg.parquet_compression = codec;
+    if (!a->level_given && level && level[0] && parse_positive("the run's level", level, 19, &number) == 0)
+        a->cfg.level = (int)number;
+    if (a->removed && strcmp(a->removed, a->out) == 0) {
         optout_log(LOG_ERR, "apply-tags: --out and --removed must be different directories");
         goto done;
     }
-    if (corpus_count && optout_inputs_expand(corpus, corpus_count, &inputs, err, sizeof err) != 0) {
+    if (a->corpus_count && optout_inputs_expand(a->corpus, a->corpus_count, &inputs, err, sizeof err) != 0) {
         optout_log(LOG_ERR, "%s", err);
         goto done;
     }
-    const optout_inputs *list = corpus_count ? &inputs : &plan.inputs;
-    if (check_outputs(list, out, removed, keep_format, cfg.output_format) != 0) goto done;
-    struct apply_job job = {.cfg = &cfg, .list = list, .run = run, .out = out, .removed = removed,
-                            .keep_format = keep_format, .from_corpus = corpus_count > 0, .tty = isatty(2)};
-    size_t failed = apply_all(&job, jobs, &stats);
+    const optout_inputs *list = a->corpus_count ? &inputs : &plan.inputs;
+    if (check_outputs(list, a->out, a->removed, a->keep_format, a->cfg.output_format) != 0) goto done;
+    struct apply_job job = {.cfg = &a->cfg, .list = list, .run = a->run, .out = a->out, .removed = a->removed,
+                            .keep_format = a->keep_format, .from_corpus = a->corpus_count > 0, .tty = isatty(2)};
+    size_t failed = apply_all(&job, a->jobs, &stats);
     rc = failed ? OPTOUT_EXIT_FAILURE : OPTOUT_EXIT_OK;
     if (failed) optout_log(LOG_ERR, "apply-tags: %zu of %zu shards failed", failed, list->count);
-    if (stats_path && write_stats(stats_path, &stats, list->count, failed) != 0) {
-        optout_log(LOG_ERR, "writing statistics to %s: %s", stats_path, strerror(errno));
+    if (a->stats_path && write_stats(a->stats_path, &stats, list->count, failed) != 0) {
+        optout_log(LOG_ERR, "writing statistics to %s: %s", a->stats_path, strerror(errno));
         rc = OPTOUT_EXIT_FAILURE;
     }
 done:
     optout_inputs_free(&inputs);
     optout_plan_free(&plan);
-    free(corpus);
+    return rc;
+}
+
+int cmd_apply_tags(int argc, char **argv) {
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    struct apply_args a = {.jobs = cores < 1 ? 1 : cores > 256 ? 256 : (unsigned)cores};
+    a.corpus = calloc((size_t)argc + 1, sizeof *a.corpus);
+    if (!a.corpus) return OPTOUT_EXIT_FAILURE;
+    int rc = parse_args(argc, argv, &a);
+    if (rc < 0) rc = a.tags ? apply_shard(&a) : apply_run(&a);
+    free(a.corpus);
     return rc;
 }

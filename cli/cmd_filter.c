@@ -142,9 +142,15 @@ static int filter_configure(const optout_option_values *v, optout_filter_config 
         optout_log(LOG_ERR, "filter: --level: %s", cerr);
         return OPTOUT_EXIT_USAGE;
     }
-    /* every file read against every file written, by identity; and --stats, written last, must
-     * be writable before --out is published */
+    /* every file read against every file written, by identity (the directories read whole
+     * included); and --stats, --policy-report and --policy-chart, written last, must be writable
+     * before --out is published */
+    char history_dir[PATH_MAX + 16] = "";
+    if (history) snprintf(history_dir, sizeof history_dir, "%s/%s", history, OPTOUT_HISTORY_DIR);
     const optout_file_arg files[] = {
+        {"--robots-dir", robots_dir, OPTOUT_FILE_INPUT_DIR},
+        {"--archive", archive, OPTOUT_FILE_INPUT_DIR},
+        {"--history", history ? history_dir : NULL, OPTOUT_FILE_INPUT_DIR},
         {"--in", in, 0},
         {"--agents-file", v->text[OPTOUT_OPT_AGENTS_FILE], 0},
         {"--keep-hosts", v->text[OPTOUT_OPT_KEEP_HOSTS], 0},
@@ -156,8 +162,11 @@ static int filter_configure(const optout_option_values *v, optout_filter_config 
         {"--policy-chart", v->text[OPTOUT_OPT_POLICY_CHART], 1},
     };
     char err[PATH_MAX * 2 + 400];
-    if (optout_files_check(files, sizeof files / sizeof *files, err, sizeof err) != 0 ||
-        (stats && strcmp(stats, "-") != 0 && optout_files_writable("--stats", stats, err, sizeof err) != 0)) {
+    int bad = optout_files_check(files, sizeof files / sizeof *files, err, sizeof err) != 0;
+    for (size_t i = 0; i < sizeof files / sizeof *files && !bad; i++) /* the last three: written after --out */
+        if (i + 3 >= sizeof files / sizeof *files && files[i].path && strcmp(files[i].path, "-") != 0)
+            bad = optout_files_writable(files[i].option, files[i].path, err, sizeof err) != 0;
+    if (bad) {
         optout_log(LOG_ERR, "filter: %s", err);
         return OPTOUT_EXIT_USAGE;
     }
@@ -252,8 +261,9 @@ int cmd_filter(int argc, char **argv) {
         rc = OPTOUT_EXIT_FAILURE;
         goto done;
     }
-    const char *outputs[] = {out, removed, stats_path && strcmp(stats_path, "-") != 0 ? stats_path : NULL};
-    for (size_t i = 0; i < 3; i++)
+    const char *outputs[] = {out, removed, stats_path && strcmp(stats_path, "-") != 0 ? stats_path : NULL,
+                             v.text[OPTOUT_OPT_POLICY_REPORT], v.text[OPTOUT_OPT_POLICY_CHART]};
+    for (size_t i = 0; i < sizeof outputs / sizeof *outputs; i++)
         if (outputs[i] && optout_make_parent_dirs(outputs[i]) != 0) {
             optout_log(LOG_ERR, "cannot create the directory of %s: %s", outputs[i], strerror(errno));
             rc = OPTOUT_EXIT_FAILURE;

@@ -128,7 +128,7 @@ static long peak_rss_kb_reset(void) {
     if (f) {
         char line[256];
         while (fgets(line, sizeof line, f))
-            if (strncmp(line, "VmHWM:", 6) == 0) kb = atol(line + 6);
+            if (strncmp(line, "VmHWM:", 6) == 0) kb = strtol(line + 6, NULL, 10); /* the kernel's "VmHWM:  N kB" */
         fclose(f);
     }
     malloc_trim(0);

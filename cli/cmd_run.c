@@ -78,11 +78,6 @@ static int exit_code_of(int status) {
     return OPTOUT_EXIT_FAILURE;
 }
 
-static void sleep_ms(long ms) {
-    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-    nanosleep(&ts, NULL);
-}
-
 /* Stops processes: SIGTERM, then SIGKILL after `grace_ms`. */
 static void stop_all(pid_t *pids, size_t n, long grace_ms) {
     for (size_t i = 0; i < n; i++)
@@ -95,7 +90,7 @@ static void stop_all(pid_t *pids, size_t n, long grace_ms) {
             else left = 1;
         }
         if (!left) return;
-        sleep_ms(10);
+        optout_sleep_ms(10);
     }
     for (size_t i = 0; i < n; i++)
         if (pids[i] > 0) {
@@ -127,7 +122,7 @@ static pid_t start_redis(const char *dir, const char *sock) {
     unlink(sock);
     pid_t pid = spawn(argv);
     struct stat st;
-    for (int i = 0; pid > 0 && i < 100 && stat(sock, &st) != 0; i++) sleep_ms(50);
+    for (int i = 0; pid > 0 && i < 100 && stat(sock, &st) != 0; i++) optout_sleep_ms(50);
     if (pid > 0 && stat(sock, &st) != 0) {
         optout_log(LOG_ERR, "redis-server did not start (see %s/redis.log)", dir);
         kill(pid, SIGKILL);
@@ -135,20 +130,6 @@ static pid_t start_redis(const char *dir, const char *sock) {
         return -1;
     }
     return pid;
-}
-
-static unsigned long long json_number(const char *json, const char *key) {
-    char pattern[64];
-    snprintf(pattern, sizeof pattern, "\"%s\": ", key);
-    const char *p = strstr(json, pattern);
-    return p ? strtoull(p + strlen(pattern), NULL, 10) : 0;
-}
-
-static double json_double(const char *json, const char *key) {
-    char pattern[64];
-    snprintf(pattern, sizeof pattern, "\"%s\": ", key);
-    const char *p = strstr(json, pattern);
-    return p ? strtod(p + strlen(pattern), NULL) : 0.0;
 }
 
 /* One invocation: what it was given, what it started. */
@@ -402,7 +383,7 @@ static int run_supervise(struct run *r) {
             if (cli_broker_status(status_sock, 300, text, sizeof text) == 0 && r->progress)
                 progress_update(r->progress, text);
         }
-        sleep_ms(20);
+        optout_sleep_ms(20);
     }
     if (status_sock) zmq_close(status_sock);
     if (zctx) zmq_ctx_term(zctx);
@@ -427,11 +408,12 @@ static void run_summary(const struct run *r, int rc) {
     char *text = (rc == OPTOUT_EXIT_OK || rc == OPTOUT_EXIT_FAILURE) && access(report, R_OK) == 0
                      ? optout_read_file(report, (size_t)64 << 20, &len)
                      : NULL;
-    if (r->progress) progress_finish(r->progress, rc == OPTOUT_EXIT_OK, text ? json_number(text, "docs_in") : 0,
-                                     text ? json_number(text, "docs_removed") : 0);
+    if (r->progress)
+        progress_finish(r->progress, rc == OPTOUT_EXIT_OK, text ? cli_json_u64(text, "docs_in") : 0,
+                        text ? cli_json_u64(text, "docs_removed") : 0);
     if (!text) return;
-    unsigned long long docs = json_number(text, "docs_in"), removed = json_number(text, "docs_removed"),
-                       tokens = json_number(text, "tokens_in"), tremoved = json_number(text, "tokens_removed");
+    unsigned long long docs = cli_json_u64(text, "docs_in"), removed = cli_json_u64(text, "docs_removed"),
+                       tokens = cli_json_u64(text, "tokens_in"), tremoved = cli_json_u64(text, "tokens_removed");
     const char *sample = strstr(text, "\"sample\": {");
     const char *all = sample ? strstr(sample, "\"all\": {") : NULL;
     if (all) { /* a sample: its estimates, not a corpus's figures */
@@ -441,12 +423,13 @@ static void run_summary(const struct run *r, int rc) {
         fprintf(stderr,
                 "optout: %s: a %.4g%% sample (%llu of %llu documents; %s): estimated token loss %.2f%% "
                 "(95%% interval %.2f%%-%.2f%%), documents removed %.2f%% (%.2f%%-%.2f%%); report in %s%s\n",
-                rc == OPTOUT_EXIT_OK ? "complete" : "finished with failed tasks", 100 * json_double(sample, "fraction"),
-                docs, docs + json_number(sample, "docs_not_sampled"),
-                shards ? "the sampled documents in sample/" : "estimates only, no shard written (--sample-shards writes them)",
-                100 * json_double(all, "tokens_loss"), 100 * json_double(all, "tokens_loss_low"),
-                100 * json_double(all, "tokens_loss_high"), 100 * json_double(all, "docs_loss"),
-                100 * json_double(all, "docs_loss_low"), 100 * json_double(all, "docs_loss_high"), report,
+                rc == OPTOUT_EXIT_OK ? "complete" : "finished with failed tasks",
+                100 * cli_json_double(sample, "fraction"), docs, docs + cli_json_u64(sample, "docs_not_sampled"),
+                shards ? "the sampled documents in sample/"
+                       : "estimates only, no shard written (--sample-shards writes them)",
+                100 * cli_json_double(all, "tokens_loss"), 100 * cli_json_double(all, "tokens_loss_low"),
+                100 * cli_json_double(all, "tokens_loss_high"), 100 * cli_json_double(all, "docs_loss"),
+                100 * cli_json_double(all, "docs_loss_low"), 100 * cli_json_double(all, "docs_loss_high"), report,
                 r->restarts ? " (workers were restarted)" : "");
     } else {
         fprintf(stderr,
@@ -458,12 +441,13 @@ static void run_summary(const struct run *r, int rc) {
     }
     /* a fetching run: what its robots.txt fetches gave (report.json's "fetch" member) */
     const char *fetch = strstr(text, "\"fetch\": {");
-    unsigned long long planned = fetch ? json_number(fetch, "hosts_planned") : 0;
+    unsigned long long planned = fetch ? cli_json_u64(fetch, "hosts_planned") : 0;
     const char *by = fetch ? strstr(fetch, "\"hosts_by_outcome\": {") : NULL;
     if (planned && by)
-        fprintf(stderr, "optout: robots.txt of %llu hosts: %llu ok, %llu unavailable, %llu unreachable, %llu no such host\n",
-                planned, json_number(by, "ok"), json_number(by, "unavailable"), json_number(by, "unreachable"),
-                json_number(by, "no_such_host"));
+        fprintf(stderr,
+                "optout: robots.txt of %llu hosts: %llu ok, %llu unavailable, %llu unreachable, %llu no such host\n",
+                planned, cli_json_u64(by, "ok"), cli_json_u64(by, "unavailable"), cli_json_u64(by, "unreachable"),
+                cli_json_u64(by, "no_such_host"));
     /* agents no robots.txt of the snapshot names: likely typos (report.json config "agents_unnamed") */
     const char *unnamed = strstr(text, "\"agents_unnamed\": [");
     if (unnamed) {

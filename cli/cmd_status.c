@@ -23,6 +23,7 @@
 #include "optout/curve.h"
 #include "optout/journal.h"
 #include "optout/log.h"
+#include "optout/rundir.h"
 #include "optout/stats.h"
 #include "optout/util.h"
 #include "records.h" /* the broker's journal records, read with its own decoder */
@@ -165,20 +166,6 @@ static int journal_counts(const char *dir, struct journal_counts *c) {
     return rc;
 }
 
-static unsigned long long json_number(const char *json, const char *key) {
-    char pattern[64];
-    snprintf(pattern, sizeof pattern, "\"%s\": ", key);
-    const char *p = json ? strstr(json, pattern) : NULL;
-    return p ? strtoull(p + strlen(pattern), NULL, 10) : 0;
-}
-
-/* The plan's input lines: how many filter tasks the run has. */
-static size_t plan_inputs(const char *plan) {
-    size_t n = 0;
-    for (const char *p = plan; p && (p = strstr(p, "\ninput\t")); p++) n++;
-    return n;
-}
-
 /* "stages": per stage the tasks, those published and failed (the journal's), and for the filter
  * stage the documents of its published tasks (text 0: the JSON member on stdout; text 1: a line
  * per stage on stderr). */
@@ -216,20 +203,19 @@ static void print_stages(const struct journal_counts *c, int text) {
 
 /* A run directory without a live broker. */
 static int status_of_dir(const char *dir) {
-    char path[4200];
+    char path[4200], err[1024];
     size_t len;
-    snprintf(path, sizeof path, "%s/plan", dir);
-    char *plan = optout_read_file(path, (size_t)1 << 30, &len);
-    if (!plan) {
-        optout_log(LOG_ERR, "status: %s is not a run directory (%s: %s), and no broker runs there", dir, path,
-                   strerror(errno));
+    optout_inputs inputs; /* the plan's inputs: how many filter tasks the run has */
+    if (optout_plan_read_inputs(dir, &inputs, err, sizeof err) != 0) {
+        optout_log(LOG_ERR, "status: %s is not a run directory (%s), and no broker runs there", dir, err);
         return OPTOUT_EXIT_USAGE;
     }
+    size_t ninputs = inputs.count;
+    optout_inputs_free(&inputs);
     struct journal_counts jc = {0};
     read_stages(dir, &jc);
     if (journal_counts(dir, &jc) != 0) {
         free_counts(&jc);
-        free(plan);
         return OPTOUT_EXIT_FAILURE;
     }
     snprintf(path, sizeof path, "%s/report.json", dir);
@@ -238,12 +224,12 @@ static int status_of_dir(const char *dir) {
     const char *failed_list = report ? strstr(report, "\"failed_tasks\": [") : NULL;
     int failed = report && !complete && failed_list && failed_list[17] != ']';
     const char *state = complete ? "complete" : failed ? "failed" : "interrupted";
-    unsigned long long docs = json_number(report, "docs_in"), removed = json_number(report, "docs_removed"),
-                       tokens = json_number(report, "tokens_in"), tremoved = json_number(report, "tokens_removed"),
-                       tasks = json_number(report, "tasks");
+    unsigned long long docs = cli_json_u64(report, "docs_in"), removed = cli_json_u64(report, "docs_removed"),
+                       tokens = cli_json_u64(report, "tokens_in"), tremoved = cli_json_u64(report, "tokens_removed"),
+                       tasks = cli_json_u64(report, "tasks");
     printf("{\"state\": \"%s\", \"broker\": null, \"inputs\": %zu, \"tasks\": %llu, \"published\": %zu, "
            "\"failed\": %zu, \"report\": %s",
-           state, plan_inputs(plan), tasks, jc.published, jc.failed, report ? "true" : "false");
+           state, ninputs, tasks, jc.published, jc.failed, report ? "true" : "false");
     if (report)
         printf(", \"docs_in\": %llu, \"docs_removed\": %llu, \"docs_removed_share\": %.6f, \"tokens_in\": %llu, "
                "\"tokens_removed\": %llu, \"tokens_removed_share\": %.6f",
@@ -263,7 +249,6 @@ static int status_of_dir(const char *dir) {
     print_stages(&jc, 1);
     free_counts(&jc);
     free(report);
-    free(plan);
     return OPTOUT_EXIT_OK;
 }
 

@@ -96,12 +96,7 @@ struct items {
 };
 
 static struct item *push(struct items *s) {
-    if (s->n == s->cap) {
-        s->cap = s->cap ? s->cap * 2 : 256;
-        struct item *nv = realloc(s->v, s->cap * sizeof *nv);
-        if (!nv) optout_oom("the list of documents asked about");
-        s->v = nv;
-    }
+    s->v = optout_grow(s->v, s->n, &s->cap, sizeof *s->v, 256, "the list of documents asked about");
     struct item *it = &s->v[s->n++];
     memset(it, 0, sizeof *it);
     return it;
@@ -130,12 +125,7 @@ static int on_doc(const optout_why_doc *d, void *arg) {
         char *copy = optout_malloc(d->url_len + 1);
         memcpy(copy, d->url, d->url_len);
         copy[d->url_len] = '\0';
-        if (c->owned_n == c->owned_cap) {
-            c->owned_cap = c->owned_cap ? c->owned_cap * 2 : 16;
-            char **no = realloc(c->owned, c->owned_cap * sizeof *no);
-            if (!no) optout_oom("the URLs asked about");
-            c->owned = no;
-        }
+        c->owned = optout_grow(c->owned, c->owned_n, &c->owned_cap, sizeof *c->owned, 16, "the URLs asked about");
         c->owned[c->owned_n++] = copy;
         it->url = copy;
         it->len = d->url_len;
@@ -581,7 +571,17 @@ static int history_setup(const struct history_opts *o, const optout_why_config *
     return -1;
 }
 
-int cmd_why(int argc, char **argv) {
+/* The command line, parsed and checked. */
+struct why_args {
+    const char *run, *urls_path;
+    const char **ids; /* --id values (argc slots; freed by the caller) */
+    size_t nids;
+    int json, first_only;
+    struct history_opts ho;
+};
+
+/* Parses and checks the command line into *a. -1 to go on, else the exit status (logged). */
+static int parse_args(int argc, char **argv, struct why_args *a) {
     static const struct option options[] = {
         {"run", required_argument, NULL, 'r'}, {"urls", required_argument, NULL, 'u'},
         {"id", required_argument, NULL, 'i'},  {"json", no_argument, NULL, 'j'},
@@ -592,81 +592,111 @@ int cmd_why(int argc, char **argv) {
         {"time", required_argument, NULL, 't'},
         {NULL, 0, NULL, 0},
     };
-    struct history_opts ho = {0};
-    const char *run = NULL, *urls_path = NULL;
-    const char **ids = calloc((size_t)argc + 1, sizeof *ids);
-    size_t nids = 0;
-    int json = 0, first_only = 0, opt;
-    if (!ids) return OPTOUT_EXIT_FAILURE;
+    int opt;
     optind = 1;
     opterr = 0;
     while ((opt = getopt_long(argc, argv, ":h", options, NULL)) != -1) {
         switch (opt) {
-        case 'r': run = optarg; break;
-        case 'u': urls_path = optarg; break;
-        case 'i': ids[nids++] = optarg; break;
-        case 'j': json = 1; break;
-        case 'f': first_only = 1; break;
-        case 'H': ho.dir = optarg; break;
-        case 'T': ho.policy = optarg; break;
-        case 'A': ho.max_age = optarg; break;
-        case 'M': ho.missing = optarg; break;
-        case 'C': ho.cutoff = optarg; break;
-        case 'c': ho.crawl = optarg; break;
-        case 't': ho.time = optarg; break;
-        case 'h': usage(stdout); free(ids); return OPTOUT_EXIT_OK;
-        default: free(ids); return cli_option_error("why", opt, argv);
+        case 'r': a->run = optarg; break;
+        case 'u': a->urls_path = optarg; break;
+        case 'i': a->ids[a->nids++] = optarg; break;
+        case 'j': a->json = 1; break;
+        case 'f': a->first_only = 1; break;
+        case 'H': a->ho.dir = optarg; break;
+        case 'T': a->ho.policy = optarg; break;
+        case 'A': a->ho.max_age = optarg; break;
+        case 'M': a->ho.missing = optarg; break;
+        case 'C': a->ho.cutoff = optarg; break;
+        case 'c': a->ho.crawl = optarg; break;
+        case 't': a->ho.time = optarg; break;
+        case 'h': usage(stdout); return OPTOUT_EXIT_OK;
+        default: return cli_option_error("why", opt, argv);
         }
     }
-    if (!run) {
+    if (!a->run) {
         optout_log(LOG_ERR, "why: --run DIR is required");
         usage(stderr);
-        free(ids);
         return OPTOUT_EXIT_USAGE;
     }
-    int missing = cli_require_path("why", "--run", run, 0);
-    if (!missing && urls_path) missing = cli_require_path("why", "--urls", urls_path, 1);
-    if (!missing && ho.dir) missing = cli_require_path("why", "--history", ho.dir, 0);
-    if (missing) {
-        free(ids);
-        return missing;
-    }
-    if (optind == argc && !urls_path && nids == 0) {
+    int missing = cli_require_path("why", "--run", a->run, 0);
+    if (!missing && a->urls_path) missing = cli_require_path("why", "--urls", a->urls_path, 1);
+    if (!missing && a->ho.dir) missing = cli_require_path("why", "--history", a->ho.dir, 0);
+    if (missing) return missing;
+    if (optind == argc && !a->urls_path && a->nids == 0) {
         optout_log(LOG_ERR, "why: no URL to explain (give URLs, --urls FILE or --id DOC_ID)");
         usage(stderr);
-        free(ids);
         return OPTOUT_EXIT_USAGE;
     }
-    for (size_t i = 0; i < nids; i++)
-        if (!ids[i][0]) {
+    for (size_t i = 0; i < a->nids; i++)
+        if (!a->ids[i][0]) {
             optout_log(LOG_ERR, "why: --id needs a non-empty id");
-            free(ids);
             return OPTOUT_EXIT_USAGE;
         }
-    curl_global_init(CURL_GLOBAL_DEFAULT);
+    return -1;
+}
+
+/* Explains every item that has a URL and prints every item, in order, through *p. An exit status. */
+static int explain_items(optout_why *w, struct printer *p, const struct items *items) {
+    char err[2048];
+    int rc = OPTOUT_EXIT_OK;
+    size_t *map = malloc((items->n + 1) * sizeof *map);
+    const char **urls = malloc((items->n + 1) * sizeof *urls);
+    size_t *lens = malloc((items->n + 1) * sizeof *lens);
+    if (!map || !urls || !lens) {
+        optout_log(LOG_ERR, "why: out of memory");
+        rc = OPTOUT_EXIT_FAILURE;
+        goto out;
+    }
+    size_t nurls = 0;
+    for (size_t i = 0; i < items->n; i++)
+        if (items->v[i].url) {
+            map[nurls] = i;
+            urls[nurls] = items->v[i].url;
+            lens[nurls++] = items->v[i].len;
+        }
+    p->map = map;
+    if (optout_why_explain(w, urls, lens, nurls, on_answer, p, err, sizeof err) != 0) {
+        optout_log(LOG_ERR, "why: %s", err);
+        rc = OPTOUT_EXIT_FAILURE;
+        goto out;
+    }
+    flush_no_url(p, items->n);
+    if (fflush(stdout) != 0 || ferror(stdout)) {
+        optout_log(LOG_ERR, "why: writing the answer: %s", strerror(errno));
+        rc = OPTOUT_EXIT_FAILURE;
+    }
+out:
+    p->map = NULL;
+    free(map);
+    free(urls);
+    free(lens);
+    return rc;
+}
+
+/* Opens the run, collects the items (URL arguments, --urls, --id documents) and explains them. */
+static int run_why(int argc, char **argv, const struct why_args *a) {
     char err[2048];
     int rc = OPTOUT_EXIT_OK;
     struct items items = {0};
-    struct found_ctx fc = {.items = &items, .ids = ids};
+    struct found_ctx fc = {.items = &items, .ids = a->ids};
     char *urls_text = NULL;
-    size_t *map = NULL, *found = NULL;
-    const char **urls = NULL;
-    size_t *lens = NULL;
+    size_t *found = NULL;
     optout_doc_time given;
     int has_given = 0;
     why_history *hist = NULL;
-    optout_why *w = optout_why_open(run, err, sizeof err);
+    optout_why *w = optout_why_open(a->run, err, sizeof err);
     if (!w) {
         optout_log(LOG_ERR, "why: %s", err);
         rc = OPTOUT_EXIT_FAILURE;
         goto out;
     }
-    if (optout_why_config_of(w)->unknown_options[0])
+    const optout_why_config *cfg = optout_why_config_of(w);
+    if (cfg->unknown_options[0])
         optout_log(LOG_WARNING,
                    "why: the run's plan has options this version of optout why does not model (%s): its answers "
                    "may differ from what the filter decided",
-                   optout_why_config_of(w)->unknown_options);
-    if ((rc = history_setup(&ho, optout_why_config_of(w), &hist, &given, &has_given)) >= 0) goto out;
+                   cfg->unknown_options);
+    if ((rc = history_setup(&a->ho, cfg, &hist, &given, &has_given)) >= 0) goto out;
     rc = OPTOUT_EXIT_OK;
     fc.given = has_given ? &given : NULL;
     for (int i = optind; i < argc; i++) {
@@ -675,56 +705,31 @@ int cmd_why(int argc, char **argv) {
         it->len = strlen(argv[i]);
         it->time = given;
     }
-    if (urls_path && !(urls_text = read_url_list(urls_path, &items))) {
+    if (a->urls_path && !(urls_text = read_url_list(a->urls_path, &items))) {
         rc = OPTOUT_EXIT_FAILURE;
         goto out;
     }
-    if (nids > 0) {
-        found = calloc(nids, sizeof *found);
-        if (!found || optout_why_find_ids(w, ids, nids, first_only, on_doc, &fc, found, err, sizeof err) != 0) {
+    if (a->nids > 0) {
+        found = calloc(a->nids, sizeof *found);
+        if (!found || optout_why_find_ids(w, a->ids, a->nids, a->first_only, on_doc, &fc, found, err, sizeof err) != 0) {
             optout_log(LOG_ERR, "why: %s", found ? err : "out of memory");
             rc = OPTOUT_EXIT_FAILURE;
             goto out;
         }
-        for (size_t i = 0; i < nids; i++)
+        for (size_t i = 0; i < a->nids; i++)
             if (found[i] == 0) {
-                optout_log(LOG_ERR, "why: no document with id \"%s\" in the %zu inputs of the run", ids[i],
-                           optout_why_config_of(w)->inputs->count);
+                optout_log(LOG_ERR, "why: no document with id \"%s\" in the %zu inputs of the run", a->ids[i],
+                           cfg->inputs->count);
                 rc = OPTOUT_EXIT_FAILURE;
             }
     }
-    const optout_why_config *cfg = optout_why_config_of(w);
-    struct printer p = {.cfg = cfg, .json = json, .first = 1, .width = 10, .items = items.v, .hist = hist};
+    struct printer p = {.cfg = cfg, .json = a->json, .first = 1, .width = 10, .items = items.v, .hist = hist};
     for (size_t k = 0; k < optout_agents_count(cfg->agents); k++) {
         size_t l = strlen(optout_agents_name(cfg->agents, k));
         if (l > p.width) p.width = l;
     }
-    map = malloc((items.n + 1) * sizeof *map);
-    urls = malloc((items.n + 1) * sizeof *urls);
-    lens = malloc((items.n + 1) * sizeof *lens);
-    if (!map || !urls || !lens) {
-        optout_log(LOG_ERR, "why: out of memory");
-        rc = OPTOUT_EXIT_FAILURE;
-        goto out;
-    }
-    size_t nurls = 0;
-    for (size_t i = 0; i < items.n; i++)
-        if (items.v[i].url) {
-            map[nurls] = i;
-            urls[nurls] = items.v[i].url;
-            lens[nurls++] = items.v[i].len;
-        }
-    p.map = map;
-    if (optout_why_explain(w, urls, lens, nurls, on_answer, &p, err, sizeof err) != 0) {
-        optout_log(LOG_ERR, "why: %s", err);
-        rc = OPTOUT_EXIT_FAILURE;
-        goto out;
-    }
-    flush_no_url(&p, items.n);
-    if (fflush(stdout) != 0 || ferror(stdout)) {
-        optout_log(LOG_ERR, "why: writing the answer: %s", strerror(errno));
-        rc = OPTOUT_EXIT_FAILURE;
-    }
+    int erc = explain_items(w, &p, &items);
+    if (erc != OPTOUT_EXIT_OK) rc = erc;
 out:
     why_history_close(hist);
     optout_why_close(w);
@@ -732,11 +737,20 @@ out:
     free(fc.owned);
     free(items.v);
     free(urls_text);
-    free(map);
-    free(urls);
-    free(lens);
     free(found);
-    free(ids);
-    curl_global_cleanup();
+    return rc;
+}
+
+int cmd_why(int argc, char **argv) {
+    struct why_args a = {0};
+    a.ids = calloc((size_t)argc + 1, sizeof *a.ids);
+    if (!a.ids) return OPTOUT_EXIT_FAILURE;
+    int rc = parse_args(argc, argv, &a);
+    if (rc < 0) {
+        curl_global_init(CURL_GLOBAL_DEFAULT);
+        rc = run_why(argc, argv, &a);
+        curl_global_cleanup();
+    }
+    free(a.ids);
     return rc;
 }

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cli.h"
 #include "optout/util.h"
 
 #define MAX_STAGES 8
@@ -31,13 +32,6 @@ struct progress {
     char running[24];
     unsigned long long done, failed, docs, removed, hosts, workers;
 };
-
-static unsigned long long number_after(const char *json, const char *key) {
-    char pattern[48];
-    snprintf(pattern, sizeof pattern, "\"%s\": ", key);
-    const char *p = strstr(json, pattern);
-    return p ? strtoull(p + strlen(pattern), NULL, 10) : 0;
-}
 
 progress *progress_new(FILE *out, int tty, uint64_t input_bytes) {
     progress *p = calloc(1, sizeof *p);
@@ -126,9 +120,9 @@ void progress_update(progress *p, const char *status) {
     int first = !p->answers++;
     const char *st = strstr(status, "\"stage\": \"");
     if (st) sscanf(st + 10, "%23[a-z-]", p->running);
-    p->done = number_after(status, "done"), p->failed = number_after(status, "failed");
-    p->docs = number_after(status, "docs_in"), p->removed = number_after(status, "docs_removed");
-    p->hosts = number_after(status, "hosts_fetched"), p->workers = number_after(status, "workers");
+    p->done = cli_json_u64(status, "done"), p->failed = cli_json_u64(status, "failed");
+    p->docs = cli_json_u64(status, "docs_in"), p->removed = cli_json_u64(status, "docs_removed");
+    p->hosts = cli_json_u64(status, "hosts_fetched"), p->workers = cli_json_u64(status, "workers");
     /* "stages": {"NAME": {"tasks": N, "settled": M}, ...}: every stage, in order */
     const char *q = strstr(status, "\"stages\": {");
     for (q = q ? q + 11 : NULL; q && *q == '"';) {

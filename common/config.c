@@ -111,7 +111,7 @@ static int key_char(char ch) { return (ch >= 'a' && ch <= 'z') || (ch >= '0' && 
 optout_config *optout_config_parse(const char *name, const char *text, size_t len, char *err, size_t errlen) {
     optout_config *c = calloc(1, sizeof *c);
     if (!c || !(c->name = strdup(name))) {
-        snprintf(err, errlen, "%s: out of memory", name);
+        optout_set_err(err, errlen, "%s: out of memory", name);
         optout_config_free(c);
         return NULL;
     }
@@ -196,7 +196,7 @@ optout_config *optout_config_parse(const char *name, const char *text, size_t le
         c->e[c->n++] = (optout_config_entry){.section = section, .key = key, .value = value, .line = line};
         continue;
     fail:
-        snprintf(err, errlen, "%s:%u: %s", name, line, why);
+        optout_set_err(err, errlen, "%s:%u: %s", name, line, why);
         optout_config_free(c);
         return NULL;
     }
@@ -207,7 +207,7 @@ optout_config *optout_config_load(const char *path, char *err, size_t errlen) {
     size_t len;
     char *text = optout_read_file(path, (size_t)16 << 20, &len);
     if (!text) {
-        snprintf(err, errlen, "%s: %s", path, strerror(errno));
+        optout_set_err(err, errlen, "%s: %s", path, strerror(errno));
         return NULL;
     }
     optout_config *c = optout_config_parse(path, text, len, err, errlen);

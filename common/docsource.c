@@ -1,4 +1,5 @@
-/* docsource.c — the JSON Lines and Parquet readers and writers behind docsource.h.
+/* docsource.c — the JSON Lines and Parquet readers behind docsource.h's source (the writers are
+ * docsource_sink.c's).
  *
  * JSON Lines: shard.c reads lines, jsonl.c extracts the fields; lines are copied into a batch only
  * when the caller asks for more than one per batch (prefetching verdict sources). Parquet: the
@@ -6,6 +7,8 @@
  * jsonl.h's raw convention so that every consumer reads both formats with the same code.
  */
 #include "optout/docsource.h"
+
+#include "docsource_internal.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -19,7 +22,6 @@
 
 #include "doc_fields.h"
 #include "optout/parquet.h"
-#include "optout/tags.h"
 #include "optout/util.h"
 
 _Static_assert(F_COUNT == OPTOUT_DOC_FIELDS, "docsource.h's field count is doc_fields.h's");
@@ -52,6 +54,8 @@ struct optout_docsource {
     int have_sizes;
     int text_unread;              /* opts.text_if_no_tokens: this row group's text is not read */
     int keep_pages;               /* a sink writes this source: keep the text's pages for its writer */
+    int json_rows;                /* a sink writes this source's rows as JSON Lines (optout_pq_rows) */
+    uint64_t json_limit;          /* what those rows may hold (0: no limit), set with the row group */
     int loaded;                   /* row group rg's columns are loaded */
     size_t group_rows, group_pos; /* its rows, and the next row to yield */
     uint64_t first_row;           /* its first row in the file */
@@ -140,6 +144,10 @@ void optout_docsource_close(optout_docsource *s) {
 
 optout_doc_format optout_docsource_format(const optout_docsource *s) { return s->format; }
 const char *optout_docsource_path(const optout_docsource *s) { return s->path; }
+optout_pq_file *optout_docsource_pq(const optout_docsource *s) { return s->pq; }
+void optout_docsource_keep_pages(optout_docsource *s) { s->keep_pages = 1; }
+void optout_docsource_json_rows(optout_docsource *s) { s->json_rows = 1; }
+uint64_t optout_docsource_json_limit(const optout_docsource *s) { return s->json_limit; }
 
 uint64_t optout_docsource_bytes_read(const optout_docsource *s) {
     return s->format == OPTOUT_DOC_PARQUET ? optout_pq_bytes_read(s->pq) : optout_shard_bytes_read(s->r);
@@ -382,6 +390,8 @@ static int pq_budget(optout_docsource *s, size_t rows, int before, char *err, si
     if (s->keep_pages) optout_pq_keep_pages(s->pq, keep);
     /* a page read and one written at a time, each as stored and decoded */
     optout_pq_page_limit(s->pq, max ? (room - (s->keep_pages ? keep : 0)) / 2 + 1 : 0);
+    /* rows as JSON Lines: a page of every column and one row, after the text's sizes are read */
+    s->json_limit = max ? room + 1 : 0;
     return 0;
 }
 
@@ -499,460 +509,4 @@ static int pq_next(optout_docsource *s, optout_doc_batch *b, char *err, size_t e
 
 int optout_docsource_next(optout_docsource *s, optout_doc_batch *b, char *err, size_t errlen) {
     return s->format == OPTOUT_DOC_PARQUET ? pq_next(s, b, err, errlen) : jsonl_next(s, b, err, errlen);
-}
-
-/* ---- sinks ------------------------------------------------------------------------------- */
-
-/* A removed row's agents: a set of the sink's agent list, or a JSON array (a tag's). */
-struct gone {
-    optout_agentset set;
-    const char *json;
-    size_t json_len;
-};
-
-struct optout_docsink {
-    optout_docsource *src;
-    optout_docsink_opts opts;
-    /* JSON Lines */
-    optout_shard_writer *w, *wr;
-    char *line_buf, *agents_buf;
-    size_t line_cap, agents_cap;
-    int convert; /* Parquet source, JSON Lines outputs */
-    /* Parquet */
-    optout_pq_writer *pw, *pwr;
-    char *out_path, *removed_path;
-    uint8_t *keep, *gone;
-    size_t bits_cap;
-    struct gone *gone_rows; /* the removed rows' agents, in row order */
-    size_t ngone, gone_cap;
-    optout_pq_agents *row_agents;
-    const char **names;
-    size_t agents_rows_cap, names_cap;
-    char *arena; /* the names' bytes (decoded, NUL-terminated) */
-    size_t arena_len, arena_cap;
-    size_t *name_off; /* offsets into arena until the names are placed */
-    size_t nnames, off_cap;
-    /* JSON Lines source written as Parquet */
-    optout_pq_jschema *schema;
-    optout_pq_jwriter *jw, *jwr;
-    uint64_t line_no; /* the source's lines so far */
-    int direct;       /* the writers write their paths directly: abort removes them */
-};
-
-/* The schema of a JSON Lines source from its first lines, read with a reader of its own. */
-static optout_pq_jschema *infer_schema(const char *path, size_t max_line, char *err, size_t errlen) {
-    char serr[OPTOUT_SHARD_ERR_LEN], perr[1024];
-    optout_pq_jschema *s = optout_pq_jschema_new();
-    optout_shard_reader *r = optout_shard_open(path, max_line ? max_line : OPTOUT_SHARD_MAX_LINE_DEFAULT, serr,
-                                               sizeof serr);
-    if (!s || !r) {
-        optout_set_err(err, errlen, "%s", r ? "out of memory" : serr);
-        goto fail;
-    }
-    optout_shard_line line;
-    uint64_t line_no = 0;
-    int got;
-    while (line_no < OPTOUT_PQ_INFER_LINES && (got = optout_shard_next(r, &line, serr, sizeof serr)) == 1) {
-        if (line.oversized) { /* reported with its number by the writer; not a row either way */
-            if (line.last_piece) line_no++;
-            continue;
-        }
-        line_no++;
-        if (line.len == 0 || (line.len == 1 && line.data[0] == '\r')) continue;
-        if (optout_pq_jschema_add(s, line.data, line.len, line_no, perr, sizeof perr) != 0) {
-            optout_set_err(err, errlen, "%s: --output-format parquet: %s", path, perr);
-            goto fail;
-        }
-    }
-    if (line_no < OPTOUT_PQ_INFER_LINES && got < 0) {
-        optout_set_err(err, errlen, "%s", serr);
-        goto fail;
-    }
-    optout_shard_close(r);
-    return s;
-fail:
-    optout_shard_close(r);
-    optout_pq_jschema_free(s);
-    return NULL;
-}
-
-optout_docsink *optout_docsink_open(optout_docsource *src, const char *out, const char *removed,
-                                    const optout_docsink_opts *opts, char *err, size_t errlen) {
-    optout_docsink *k = calloc(1, sizeof *k);
-    if (!k) {
-        optout_set_err(err, errlen, "out of memory");
-        return NULL;
-    }
-    k->src = src;
-    k->opts = *opts;
-    if (src->format == OPTOUT_DOC_JSONL && opts->parquet) {
-        optout_pq_write_opts po = {.codec = opts->pq_codec, .level = opts->pq_level};
-        char perr[1024];
-        k->direct = 1;
-        if (!(k->out_path = strdup(out)) || (removed && !(k->removed_path = strdup(removed)))) {
-            optout_set_err(err, errlen, "out of memory");
-            optout_docsink_abort(k);
-            return NULL;
-        }
-        if (!(k->schema = infer_schema(src->path, opts->max_line, err, errlen))) {
-            optout_docsink_abort(k);
-            return NULL;
-        }
-        if (!(k->jw = optout_pq_jwriter_open(out, k->schema, &po, perr, sizeof perr))) {
-            optout_set_err(err, errlen, "%s: --output-format parquet: %s", src->path, perr);
-            optout_docsink_abort(k);
-            return NULL;
-        }
-        po.agents_column = 1;
-        if (removed && !(k->jwr = optout_pq_jwriter_open(removed, k->schema, &po, perr, sizeof perr))) {
-            optout_set_err(err, errlen, "%s: --output-format parquet: %s", src->path, perr);
-            optout_docsink_abort(k);
-            return NULL;
-        }
-        return k;
-    }
-    if (src->format == OPTOUT_DOC_JSONL || opts->jsonl) {
-        k->convert = src->format == OPTOUT_DOC_PARQUET;
-        if (!(k->w = optout_shard_create(out, opts->jsonl_format, opts->level, err, errlen)) ||
-            (removed && !(k->wr = optout_shard_create(removed, opts->jsonl_format, opts->level, err, errlen)))) {
-            optout_docsink_abort(k);
-            return NULL;
-        }
-        return k;
-    }
-    src->keep_pages = 1; /* the text is decompressed once, not twice */
-    optout_pq_write_opts po = {.codec = opts->pq_codec, .level = opts->pq_level};
-    k->direct = 1;
-    if (!(k->out_path = strdup(out)) || (removed && !(k->removed_path = strdup(removed)))) {
-        optout_set_err(err, errlen, "out of memory");
-        optout_docsink_abort(k);
-        return NULL;
-    }
-    if (!(k->pw = optout_pq_writer_open(out, src->pq, &po, err, errlen))) {
-        optout_docsink_abort(k);
-        return NULL;
-    }
-    po.agents_column = 1;
-    if (removed && !(k->pwr = optout_pq_writer_open(removed, src->pq, &po, err, errlen))) {
-        optout_docsink_abort(k);
-        return NULL;
-    }
-    return k;
-}
-
-/* A removed document's line into k->wr: the object with "disallowed_user_agents" added (tags.h). */
-static int write_removed(optout_docsink *k, const char *obj, size_t len, int newline, const optout_agentset *agents,
-                         const char *json, size_t json_len, char *err, size_t errlen) {
-    optout_agentset none;
-    optout_agentset_clear(&none);
-    const char *array = json;
-    size_t alen = json_len;
-    if (!array) {
-        alen = optout_tags_agents_json(k->opts.agents, agents ? agents : &none, &k->agents_buf, &k->agents_cap);
-        array = k->agents_buf;
-    }
-    size_t n = optout_tags_removed_line(obj, len, array, alen, &k->line_buf, &k->line_cap);
-    return optout_shard_write_line(k->wr, k->line_buf, n, newline, err, errlen);
-}
-
-struct convert_ctx {
-    optout_docsink *k;
-    size_t row, rows, gone;
-    char *err;
-    size_t errlen;
-};
-
-static int convert_row(void *arg, const char *json, size_t len) {
-    struct convert_ctx *c = arg;
-    optout_docsink *k = c->k;
-    if (c->row >= c->rows) {
-        optout_set_err(c->err, c->errlen, "%s: more rows than the row group holds", k->src->path);
-        return -1;
-    }
-    size_t r = c->row++;
-    if (k->keep[r / 8] >> (r % 8) & 1) return optout_shard_write_line(k->w, json, len, 1, c->err, c->errlen);
-    if (!(k->gone[r / 8] >> (r % 8) & 1)) return 0;
-    const struct gone *g = &k->gone_rows[c->gone++];
-    return k->wr ? write_removed(k, json, len, 1, &g->set, g->json, g->json_len, c->err, c->errlen) : 0;
-}
-
-/* A Parquet row group as JSON Lines. */
-static int convert_group(optout_docsink *k, int rg, size_t rows, char *err, size_t errlen) {
-    struct convert_ctx c = {.k = k, .rows = rows, .err = err, .errlen = errlen};
-    err[0] = 0;
-    int rc = optout_pq_row_group_json(k->src->pq, rg, convert_row, &c, err, errlen);
-    if (rc == 0 && c.row != c.rows) {
-        optout_set_err(err, errlen, "%s: row group %d: %zu rows rendered of %zu", k->src->path, rg, c.row, c.rows);
-        return -1;
-    }
-    return rc == 0 ? 0 : -1;
-}
-
-static int jsonl_put(optout_docsink *k, const optout_doc_batch *b, const optout_doc_decision *dec, char *err,
-                     size_t errlen) {
-    for (size_t i = 0; i < b->count; i++) {
-        const optout_doc *d = &b->docs[i];
-        int rc = 0;
-        if (d->kind == OPTOUT_DOC_PIECE) {
-            rc = optout_shard_write_line(k->w, d->raw, d->raw_len, d->last_piece && d->newline, err, errlen);
-        } else if (d->kind == OPTOUT_DOC_BLANK) {
-            rc = optout_shard_write_line(k->w, d->raw, d->raw_len, d->newline, err, errlen);
-        } else if (!dec[i].written) {
-            continue;
-        } else if (dec[i].removed) {
-            if (!k->wr) continue;
-            rc = write_removed(k, d->raw, d->raw_len, d->newline, dec[i].agents, dec[i].agents_json,
-                               dec[i].agents_json_len, err, errlen);
-        } else {
-            rc = optout_shard_write_line(k->w, d->raw, d->raw_len, d->newline, err, errlen);
-        }
-        if (rc != 0) return -1;
-    }
-    return 0;
-}
-
-/* One name into the arena (decoded when escaped), its offset recorded. */
-static int add_name(optout_docsink *k, const char *s, size_t len, int escaped) {
-    if (k->arena_len + len + 1 > k->arena_cap) {
-        size_t cap = (k->arena_len + len + 1) * 2;
-        char *a = realloc(k->arena, cap);
-        if (!a) return -1;
-        k->arena = a;
-        k->arena_cap = cap;
-    }
-    if (k->nnames == k->off_cap) {
-        size_t cap = k->off_cap ? k->off_cap * 2 : 64;
-        size_t *o = realloc(k->name_off, cap * sizeof *o);
-        if (!o) return -1;
-        k->name_off = o;
-        k->off_cap = cap;
-    }
-    char *o = k->arena + k->arena_len;
-    size_t n = escaped ? optout_json_unescape(s, len, o) : (memcpy(o, s, len), len);
-    o[n] = 0;
-    k->name_off[k->nnames++] = k->arena_len;
-    k->arena_len += n + 1;
-    return 0;
-}
-
-/* A removed row's agent names appended (set: in the agent list's order; a JSON array, already
- * validated as an array of strings: in its order). */
-static int row_names(optout_docsink *k, const optout_agentset *set, const char *json, size_t len) {
-    if (!json) {
-        for (size_t a = 0; set && a < optout_agents_count(k->opts.agents); a++)
-            if (optout_agentset_has(set, a)) {
-                const char *name = optout_agents_name(k->opts.agents, a);
-                if (add_name(k, name, strlen(name), 0) != 0) return -1;
-            }
-        return 0;
-    }
-    for (size_t i = 0; i < len; i++) {
-        if (json[i] != '"') continue;
-        size_t j = ++i;
-        int escaped = 0;
-        while (j < len && json[j] != '"') {
-            if (json[j] == '\\') escaped = 1, j++;
-            j++;
-        }
-        if (j > len) j = len;
-        if (add_name(k, json + i, j - i, escaped) != 0) return -1;
-        i = j;
-    }
-    return 0;
-}
-
-/* The collected names as pointers (k->names[0..nnames)). */
-static int place_names(optout_docsink *k) {
-    if (k->nnames > k->names_cap) {
-        free(k->names);
-        k->names_cap = (k->names = malloc(k->nnames * sizeof *k->names)) ? k->nnames : 0;
-        if (!k->names) return -1;
-    }
-    for (size_t i = 0; i < k->nnames; i++) k->names[i] = k->arena + k->name_off[i];
-    return 0;
-}
-
-/* A JSON Lines source's documents as Parquet rows. */
-static int jsonl_parquet_put(optout_docsink *k, const optout_doc_batch *b, const optout_doc_decision *dec, char *err,
-                             size_t errlen) {
-    char perr[1024];
-    for (size_t i = 0; i < b->count; i++) {
-        const optout_doc *d = &b->docs[i];
-        if (d->kind == OPTOUT_DOC_PIECE) {
-            if (!d->last_piece) continue;
-            k->line_no++;
-            optout_set_err(err, errlen,
-                           "%s: line %llu: longer than --max-line: --output-format parquet cannot make it a row",
-                           k->src->path, (unsigned long long)k->line_no);
-            return -1;
-        }
-        k->line_no++;
-        if (d->kind == OPTOUT_DOC_BLANK || !dec[i].written || (dec[i].removed && !k->jwr)) continue;
-        int rc;
-        if (dec[i].removed) {
-            k->nnames = k->arena_len = 0;
-            if (row_names(k, dec[i].agents, dec[i].agents_json, dec[i].agents_json_len) != 0 || place_names(k) != 0) {
-                optout_set_err(err, errlen, "out of memory");
-                return -1;
-            }
-            optout_pq_agents ag = {.names = k->names, .n = k->nnames};
-            rc = optout_pq_jwriter_row(k->jwr, d->raw, d->raw_len, k->line_no, &ag, perr, sizeof perr);
-        } else {
-            rc = optout_pq_jwriter_row(k->jw, d->raw, d->raw_len, k->line_no, NULL, perr, sizeof perr);
-        }
-        if (rc != 0) {
-            optout_set_err(err, errlen, "%s: --output-format parquet: %s", k->src->path, perr);
-            return -1;
-        }
-    }
-    return 0;
-}
-
-/* A Parquet row group through the filter writer: kept rows into out, removed ones with their
- * agents into removed. */
-static int pq_group(optout_docsink *k, int rg, char *err, size_t errlen) {
-    if (k->ngone > k->agents_rows_cap) {
-        free(k->row_agents);
-        k->agents_rows_cap = (k->row_agents = malloc(k->ngone * sizeof *k->row_agents)) ? k->ngone : 0;
-    }
-    int oom = k->agents_rows_cap < k->ngone;
-    k->nnames = k->arena_len = 0;
-    for (size_t g = 0; g < k->ngone && !oom; g++) {
-        size_t first = k->nnames;
-        oom = row_names(k, &k->gone_rows[g].set, k->gone_rows[g].json, k->gone_rows[g].json_len) != 0;
-        k->row_agents[g].n = k->nnames - first;
-    }
-    if (oom || place_names(k) != 0) {
-        optout_set_err(err, errlen, "%s: row group %d: out of memory", k->src->path, rg);
-        return -1;
-    }
-    for (size_t g = 0, first = 0; g < k->ngone; first += k->row_agents[g++].n) /* rows' names, in order */
-        k->row_agents[g].names = k->names + first;
-    if (optout_pq_writer_row_group(k->pw, rg, k->keep, NULL, err, errlen) != 0) return -1;
-    if (k->pwr && optout_pq_writer_row_group(k->pwr, rg, k->gone, k->row_agents, err, errlen) != 0) return -1;
-    return 0;
-}
-
-/* A Parquet source's batch: its decisions gathered into the row group's bitmaps; the row group is
- * written (as Parquet, or converted) when its last batch has come. */
-static int group_put(optout_docsink *k, const optout_doc_batch *b, const optout_doc_decision *dec, char *err,
-                     size_t errlen) {
-    if (b->first == 0) {
-        size_t bytes = b->group_rows / 8 + 1;
-        if (bytes > k->bits_cap) {
-            free(k->keep);
-            free(k->gone);
-            k->keep = malloc(bytes);
-            k->gone = malloc(bytes);
-            k->bits_cap = k->keep && k->gone ? bytes : 0;
-            if (!k->bits_cap) {
-                optout_set_err(err, errlen, "%s: row group %d: out of memory", k->src->path, b->row_group);
-                return -1;
-            }
-        }
-        memset(k->keep, 0, bytes);
-        memset(k->gone, 0, bytes);
-        k->ngone = 0;
-    }
-    for (size_t i = 0; i < b->count; i++) {
-        size_t r = b->first + i;
-        if (!dec[i].written) continue;
-        if (!dec[i].removed) {
-            k->keep[r / 8] |= (uint8_t)(1u << (r % 8));
-            continue;
-        }
-        k->gone[r / 8] |= (uint8_t)(1u << (r % 8));
-        if (k->ngone == k->gone_cap) {
-            size_t cap = k->gone_cap ? k->gone_cap * 2 : 1024;
-            struct gone *g = realloc(k->gone_rows, cap * sizeof *g);
-            if (!g) {
-                optout_set_err(err, errlen, "%s: row group %d: out of memory", k->src->path, b->row_group);
-                return -1;
-            }
-            k->gone_rows = g;
-            k->gone_cap = cap;
-        }
-        struct gone *g = &k->gone_rows[k->ngone++];
-        if (dec[i].agents) g->set = *dec[i].agents;
-        else optout_agentset_clear(&g->set);
-        g->json = dec[i].agents_json;
-        g->json_len = dec[i].agents_json_len;
-    }
-    if (b->group_rows == 0 || b->first + b->count < b->group_rows) return 0;
-    return k->convert ? convert_group(k, b->row_group, b->group_rows, err, errlen)
-                      : pq_group(k, b->row_group, err, errlen);
-}
-
-int optout_docsink_put(optout_docsink *k, const optout_doc_batch *b, const optout_doc_decision *d, char *err,
-                       size_t errlen) {
-    if (k->src->format == OPTOUT_DOC_PARQUET) return group_put(k, b, d, err, errlen);
-    return k->jw ? jsonl_parquet_put(k, b, d, err, errlen) : jsonl_put(k, b, d, err, errlen);
-}
-
-static void sink_free(optout_docsink *k) {
-    free(k->line_buf);
-    free(k->agents_buf);
-    free(k->out_path);
-    free(k->removed_path);
-    free(k->keep);
-    free(k->gone);
-    free(k->row_agents);
-    free(k->names);
-    free(k->gone_rows);
-    free(k->arena);
-    free(k->name_off);
-    optout_pq_jschema_free(k->schema);
-    free(k);
-}
-
-int optout_docsink_commit(optout_docsink *k, char *err, size_t errlen) {
-    int rc = 0;
-    /* removed first: the kept output is the one whose presence says "done" */
-    if (k->wr) {
-        rc = optout_shard_commit(k->wr, err, errlen);
-        k->wr = NULL;
-    }
-    if (k->pwr) {
-        rc = optout_pq_writer_finish(k->pwr, err, errlen);
-        k->pwr = NULL;
-    }
-    if (rc == 0 && k->w) {
-        rc = optout_shard_commit(k->w, err, errlen);
-        k->w = NULL;
-    }
-    if (rc == 0 && k->pw) {
-        rc = optout_pq_writer_finish(k->pw, err, errlen);
-        k->pw = NULL;
-    }
-    if (rc == 0 && k->jwr) {
-        rc = optout_pq_jwriter_finish(k->jwr, err, errlen);
-        k->jwr = NULL;
-    }
-    if (rc == 0 && k->jw) {
-        rc = optout_pq_jwriter_finish(k->jw, err, errlen);
-        k->jw = NULL;
-    }
-    if (rc != 0) {
-        optout_docsink_abort(k);
-        return -1;
-    }
-    sink_free(k);
-    return 0;
-}
-
-void optout_docsink_abort(optout_docsink *k) {
-    if (!k) return;
-    if (k->w) optout_shard_abort(k->w);
-    if (k->wr) optout_shard_abort(k->wr);
-    if (k->pw) optout_pq_writer_abort(k->pw);
-    if (k->pwr) optout_pq_writer_abort(k->pwr);
-    if (k->jw) optout_pq_jwriter_abort(k->jw);
-    if (k->jwr) optout_pq_jwriter_abort(k->jwr);
-    /* a Parquet writer writes its path directly: what it left is partial (or, after a failed
-     * commit of the kept file, a removed file whose kept twin is missing) */
-    if (k->direct) {
-        if (k->out_path) unlink(k->out_path);
-        if (k->removed_path) unlink(k->removed_path);
-    }
-    sink_free(k);
 }

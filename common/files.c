@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -97,6 +98,94 @@ static int same(const identity *a, const identity *b) {
     return a->dev == b->dev && a->ino == b->ino && (a->kind == 1 || strcmp(a->name, b->name) == 0);
 }
 
+/* ---- directories given whole ------------------------------------------------------------------- */
+
+static int is_dir_arg(const optout_file_arg *f) {
+    return f->output == OPTOUT_FILE_INPUT_DIR || f->output == OPTOUT_FILE_OUTPUT_DIR;
+}
+
+/* The directory a file is in, or would be created in: the real path's directory when the file
+ * exists (so that a link to a file inside a directory is inside it), else the nearest existing
+ * directory on the way. 0, or -1 when there is none (a file in the way: nothing can be created). */
+static int home_dir(const char *path, char *out, size_t cap) {
+    char *real = realpath(path, NULL);
+    snprintf(out, cap, "%s", real ? real : path);
+    free(real);
+    for (;;) {
+        char *slash = strrchr(out, '/');
+        if (slash == out) out[1] = '\0';
+        else if (slash) *slash = '\0';
+        else snprintf(out, cap, ".");
+        struct stat st;
+        if (stat(out, &st) == 0) return S_ISDIR(st.st_mode) ? 0 : -1;
+        if (errno != ENOENT || !slash || strcmp(out, "/") == 0) return -1;
+    }
+}
+
+/* For the directory `dir` and each of its parents (walked by "..", which no spelling can fool),
+ * the first directory argument of kind OPTOUT_FILE_INPUT_DIR (hit[0]) and OPTOUT_FILE_OUTPUT_DIR
+ * (hit[1]) it is, by identity; SIZE_MAX when none. */
+static void containers(const char *dir, const optout_file_arg *files, const struct stat *ids, size_t n,
+                       size_t hit[2]) {
+    hit[0] = hit[1] = SIZE_MAX;
+    int fd = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+    struct stat st, prev = {0};
+    for (int depth = 0; fd >= 0 && depth < PATH_MAX / 2 && fstat(fd, &st) == 0; depth++) {
+        if (depth > 0 && st.st_dev == prev.st_dev && st.st_ino == prev.st_ino) break; /* "/": its own parent */
+        for (size_t i = 0; i < n; i++) {
+            size_t k = files[i].output == OPTOUT_FILE_INPUT_DIR ? 0 : 1;
+            if (is_dir_arg(&files[i]) && ids[i].st_ino && hit[k] == SIZE_MAX && ids[i].st_dev == st.st_dev &&
+                ids[i].st_ino == st.st_ino)
+                hit[k] = i;
+        }
+        prev = st;
+        int up = openat(fd, "..", O_PATH | O_DIRECTORY | O_CLOEXEC);
+        close(fd);
+        fd = up;
+    }
+    if (fd >= 0) close(fd);
+}
+
+/* No output inside an input directory, no input inside an output directory (files.h). */
+static int check_dirs(const optout_file_arg *files, size_t n, char *err, size_t errlen) {
+    struct stat *ids = calloc(n ? n : 1, sizeof *ids);
+    if (!ids) {
+        optout_set_err(err, errlen, "out of memory");
+        return -1;
+    }
+    size_t dirs = 0;
+    for (size_t i = 0; i < n; i++)
+        if (is_dir_arg(&files[i]) && files[i].path && strcmp(files[i].path, "-") != 0 &&
+            stat(files[i].path, &ids[i]) == 0 && S_ISDIR(ids[i].st_mode))
+            dirs++;
+        else
+            memset(&ids[i], 0, sizeof ids[i]); /* st_ino 0: holds nothing */
+    int rc = 0;
+    char last[PATH_MAX] = "", dir[PATH_MAX];
+    size_t hit[2] = {SIZE_MAX, SIZE_MAX};
+    for (size_t i = 0; i < n && dirs && rc == 0; i++) {
+        const optout_file_arg *f = &files[i];
+        if (is_dir_arg(f) || !f->path || strcmp(f->path, "-") == 0 || home_dir(f->path, dir, sizeof dir) != 0)
+            continue;
+        if (strcmp(dir, last) != 0) { /* a corpus's files share a few directories: walk each once */
+            containers(dir, files, ids, n, hit);
+            snprintf(last, sizeof last, "%s", dir);
+        }
+        size_t d = hit[f->output == OPTOUT_FILE_OUTPUT ? 0 : 1];
+        if (d == SIZE_MAX) continue;
+        if (f->output == OPTOUT_FILE_OUTPUT)
+            optout_set_err(err, errlen, "%s %s is inside %s %s, which is read: writing there could replace what is "
+                           "read; give a path outside it", f->option, f->path, files[d].option, files[d].path);
+        else
+            optout_set_err(err, errlen, "%s %s is inside %s %s, where outputs are published: an output could "
+                           "replace it; move it, or give another directory", f->option, f->path, files[d].option,
+                           files[d].path);
+        rc = -1;
+    }
+    free(ids);
+    return rc;
+}
+
 int optout_files_check(const optout_file_arg *files, size_t n, char *err, size_t errlen) {
     identity *ids = calloc(n ? n : 1, sizeof *ids);
     size_t *order = calloc(n ? n : 1, sizeof *order), m = 0;
@@ -108,7 +197,7 @@ int optout_files_check(const optout_file_arg *files, size_t n, char *err, size_t
     }
     int rc = 0;
     for (size_t i = 0; i < n && rc == 0; i++) {
-        if (!files[i].path || strcmp(files[i].path, "-") == 0) continue;
+        if (!files[i].path || strcmp(files[i].path, "-") == 0 || is_dir_arg(&files[i])) continue;
         if (identify(&files[i], &ids[i], err, errlen) != 0) rc = -1;
         else order[m++] = i;
     }
@@ -135,7 +224,7 @@ int optout_files_check(const optout_file_arg *files, size_t n, char *err, size_t
     }
     free(order);
     free(ids);
-    return rc;
+    return rc == 0 ? check_dirs(files, n, err, errlen) : rc;
 }
 
 int optout_files_writable(const char *option, const char *path, char *err, size_t errlen) {

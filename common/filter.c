@@ -258,7 +258,7 @@ static int mark_removed(struct filter_run *run, const struct optout_hostkey_entr
     memcpy(run->host, hk->key, hk->key_len + 1);
     run->host_len = hk->key_len;
     if (note_loss(run->losses, hk->key, hk->key_len, facts->tokens) != 0) {
-        snprintf(err, errlen, "out of memory");
+        optout_set_err(err, errlen, "out of memory");
         return -1;
     }
     return 0;
@@ -365,7 +365,7 @@ static int decide(struct filter_run *run, const optout_json_value *v, optout_sta
     int found = optout_verdicts_lookup(cfg->verdicts, hk->key, hk->key_len, &verdict, err, errlen);
     if (found < 0) return -1;
     if (found == 0) {
-        snprintf(err, errlen, "no robots.txt record for host %s (a missing verdict is never a keep)", hk->key);
+        optout_set_err(err, errlen, "no robots.txt record for host %s (a missing verdict is never a keep)", hk->key);
         return -1;
     }
     stats->docs_by_outcome[verdict.outcome]++;
@@ -461,7 +461,7 @@ optout_json_fields *optout_doc_fields_new(const char *url_field, const char *lan
 int optout_filter_parquet_codec(const optout_filter_config *cfg, int *codec, int *level, char *err, size_t errlen) {
     const char *name = cfg->parquet_compression ? cfg->parquet_compression : "zstd";
     if (optout_pq_codec_parse(name, codec) != 0) {
-        snprintf(err, errlen, "--parquet-compression %s: not one of zstd, snappy, gzip, lz4, none", name);
+        optout_set_err(err, errlen, "--parquet-compression %s: not one of zstd, snappy, gzip, lz4, none", name);
         return -1;
     }
     return optout_pq_codec_level(*codec, cfg->parquet_level ? &cfg->parquet_level : NULL, level, err, errlen);
@@ -528,7 +528,7 @@ static int process_doc(struct filter_run *run, const optout_doc *d, optout_doc_d
     if (run->tags && facts.removed && write_tag(run, d, set, err, errlen) != 0) return -1;
     return 0;
 oom:
-    snprintf(err, errlen, "out of memory");
+    optout_set_err(err, errlen, "out of memory");
     return -1;
 }
 
@@ -571,7 +571,7 @@ static int process_batch(struct filter_run *run, const optout_doc_batch *b, opto
         run->sets = malloc(b->count * sizeof *run->sets);
         run->decisions_cap = run->decisions && run->sets ? b->count : 0;
         if (!run->decisions_cap) {
-            snprintf(err, errlen, "out of memory deciding a batch of %zu documents of %s", b->count, run->in);
+            optout_set_err(err, errlen, "out of memory deciding a batch of %zu documents of %s", b->count, run->in);
             return -1;
         }
     }
@@ -600,23 +600,24 @@ int optout_filter_shard(const optout_filter_config *cfg, const char *in, const c
         no_memory |= !(run.policy_losses[p] = optout_strmap_new());
     if (cfg->history && !no_memory && (before = malloc(sizeof *before))) *before = *stats;
     if (no_memory || (cfg->history && !before)) {
-        snprintf(err, errlen, "out of memory");
+        optout_set_err(err, errlen, "out of memory");
         goto done;
     }
     run.ccbot = SIZE_MAX;
     for (size_t a = 0; a < optout_agents_count(cfg->agents); a++)
         if (strcasecmp(optout_agents_name(cfg->agents, a), "CCBot") == 0) run.ccbot = a;
     if (cfg->history && cfg->policy && cfg->policy->granularity != OPTOUT_GRANULARITY_URL) {
-        snprintf(err, errlen, "robots.txt as it was is judged per URL: %s granularity is only for today's robots.txt",
-                 optout_granularity_name(cfg->policy->granularity));
+        optout_set_err(err, errlen,
+                       "robots.txt as it was is judged per URL: %s granularity is only for today's robots.txt",
+                       optout_granularity_name(cfg->policy->granularity));
         goto done;
     }
     if (cfg->output_tags && removed) { /* the tags file takes the outputs' place */
-        snprintf(err, errlen, "tag mode writes no removed shard");
+        optout_set_err(err, errlen, "tag mode writes no removed shard");
         goto done;
     }
     if (!out && removed) {
-        snprintf(err, errlen, "a removed shard without an output");
+        optout_set_err(err, errlen, "a removed shard without an output");
         goto done;
     }
     if (cfg->policy && cfg->policy->sample_ppm) {
@@ -625,11 +626,11 @@ int optout_filter_shard(const optout_filter_config *cfg, const char *in, const c
             cfg->history->stats->policy[p].sample_ppm = cfg->policy->sample_ppm;
     }
     if (cfg->policy && cfg->policy->granularity == OPTOUT_GRANULARITY_DOMAIN && !cfg->policy->domains) {
-        snprintf(err, errlen, "domain granularity without a domain table");
+        optout_set_err(err, errlen, "domain granularity without a domain table");
         goto done;
     }
     if (optout_verdicts_can_prefetch(cfg->verdicts) && !(run.prefetch = malloc(sizeof *run.prefetch))) {
-        snprintf(err, errlen, "out of memory");
+        optout_set_err(err, errlen, "out of memory");
         goto done;
     }
     optout_docsource_opts so = {.url_field = cfg->url_field, .language_field = cfg->language_field,
@@ -643,7 +644,7 @@ int optout_filter_shard(const optout_filter_config *cfg, const char *in, const c
         /* statistics only: no sink, nothing written */
     } else if (cfg->output_tags) {
         if (!(run.tags = optout_shard_create(out, out_format, cfg->level, serr, sizeof serr))) {
-            snprintf(err, errlen, "%s", serr);
+            optout_set_err(err, errlen, "%s", serr);
             goto done;
         }
     } else {
@@ -661,9 +662,9 @@ int optout_filter_shard(const optout_filter_config *cfg, const char *in, const c
         if (process_batch(&run, &b, sink, err, errlen) != 0) goto done;
     if (got < 0) goto done;
     if (run.docs > 0 && run.docs_with_url == 0 && !cfg->missing_url_keep) {
-        snprintf(err, errlen,
-                 "%s: no document has a URL at %s (--url-field); --missing-url keep keeps such shards whole", in,
-                 cfg->url_field ? cfg->url_field : "url or metadata.url");
+        optout_set_err(err, errlen,
+                       "%s: no document has a URL at %s (--url-field); --missing-url keep keeps such shards whole", in,
+                       cfg->url_field ? cfg->url_field : "url or metadata.url");
         goto done;
     }
     if (cfg->history) copy_counters(cfg->history->stats, stats, before);
@@ -671,7 +672,7 @@ int optout_filter_shard(const optout_filter_config *cfg, const char *in, const c
     for (int p = 0; cfg->history && p < OPTOUT_ROBOTS_TIME_COUNT; p++)
         lost |= add_top_losses(run.policy_losses[p], &cfg->history->stats->policy[p]) != 0;
     if (lost) {
-        snprintf(err, errlen, "out of memory");
+        optout_set_err(err, errlen, "out of memory");
         goto done;
     }
     if (sink) {
@@ -683,7 +684,7 @@ int optout_filter_shard(const optout_filter_config *cfg, const char *in, const c
         int crc = optout_shard_commit(run.tags, serr, sizeof serr);
         run.tags = NULL;
         if (crc != 0) {
-            snprintf(err, errlen, "%s", serr);
+            optout_set_err(err, errlen, "%s", serr);
             goto done;
         }
     }

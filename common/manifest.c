@@ -43,10 +43,6 @@ static char *path_join(const char *a, const char *b) {
     return p;
 }
 
-static int64_t mtime_ns_of(const struct stat *st) {
-    return (int64_t)st->st_mtim.tv_sec * 1000000000 + st->st_mtim.tv_nsec;
-}
-
 /* Valid UTF-8 without control characters: what a path or value must be to go into the JSON. */
 static int text_ok(const char *s) {
     const unsigned char *p = (const unsigned char *)s;
@@ -211,7 +207,7 @@ static int walk(const char *dir, const char *rel, int recursive, int (*accept)(c
                 return -1;
             }
             f->size = (uint64_t)st.st_size;
-            f->mtime_ns = mtime_ns_of(&st);
+            f->mtime_ns = optout_mtime_ns(&st);
             continue; /* crel, cabs owned by the list */
         }
         free(crel);
@@ -243,7 +239,7 @@ static int list_outputs(const char *dir, struct files *out, char *err, size_t er
             return -1;
         }
         f->size = (uint64_t)st.st_size;
-        f->mtime_ns = mtime_ns_of(&st);
+        f->mtime_ns = optout_mtime_ns(&st);
     }
     qsort(out->v, out->n, sizeof *out->v, cmp_file_rel);
     return 0;
@@ -287,7 +283,7 @@ static int dir_digest(const char *path, int64_t hash_limit, unsigned jobs, struc
             break;
         }
         f->size = (uint64_t)st.st_size;
-        f->mtime_ns = mtime_ns_of(&st);
+        f->mtime_ns = optout_mtime_ns(&st);
         d->files++;
         d->size += f->size;
         if (f->mtime_ns > d->mtime_ns) d->mtime_ns = f->mtime_ns;
@@ -372,144 +368,121 @@ static int add_file_input(struct files *l, const char *role, const char *given, 
         return -1;
     }
     f->size = (uint64_t)st.st_size;
-    f->mtime_ns = mtime_ns_of(&st);
+    f->mtime_ns = optout_mtime_ns(&st);
     return 0;
 }
 
-int optout_manifest_write(const char *dir, const optout_manifest_info *info, optout_manifest_summary *summary,
-                          char *err, size_t errlen) {
-    optout_manifest_summary local;
-    if (!summary) summary = &local;
-    memset(summary, 0, sizeof *summary);
-    int64_t limit = info->input_hash_limit == 0 ? OPTOUT_MANIFEST_HASH_LIMIT_DEFAULT : info->input_hash_limit;
-    optout_plan plan;
-    struct files outputs = {0}, inputs = {0};
-    char *tmp = NULL, *path = NULL;
-    FILE *f = NULL;
-    int rc = -1;
-    if (optout_plan_read(dir, &plan, err, errlen) != 0) goto out;
-    for (size_t i = 0; i < plan.option_count; i++)
-        if (!text_ok(plan.options[i].value) || !text_ok(plan.options[i].name)) {
-            optout_set_err(err, errlen, "%s/plan: option %s: not valid UTF-8 text", dir, plan.options[i].name);
-            goto out;
+/* The run's inputs from its plan (refused when one changed since): the corpus as planned (the
+ * first *corpus_count), then the hosts and agents files; each marked for hashing within limit. */
+static int gather_inputs(const char *dir, const optout_plan *plan, const optout_manifest_info *info, int64_t limit,
+                         struct files *inputs, size_t *corpus_count, char *err, size_t errlen) {
+    for (size_t i = 0; i < plan->option_count; i++)
+        if (!text_ok(plan->options[i].value) || !text_ok(plan->options[i].name)) {
+            optout_set_err(err, errlen, "%s/plan: option %s: not valid UTF-8 text", dir, plan->options[i].name);
+            return -1;
         }
-    /* inputs: the corpus as planned, then the hosts and agents files */
-    for (size_t i = 0; i < plan.inputs.count; i++) {
-        const optout_input *in = &plan.inputs.items[i];
+    for (size_t i = 0; i < plan->inputs.count; i++) {
+        const optout_input *in = &plan->inputs.items[i];
         char why[256];
         if (optout_input_changed(in, why, sizeof why)) {
             optout_set_err(err, errlen, "input %s changed since the run was planned (%s; see %s/plan)", in->path, why,
                            dir);
-            goto out;
+            return -1;
         }
         if (!text_ok(in->path) || !text_ok(in->output_name)) {
             optout_set_err(err, errlen, "input %s: path is not valid UTF-8 text", in->path);
-            goto out;
+            return -1;
         }
-        struct file *fi = files_add(&inputs, strdup(in->output_name), strdup(in->path));
+        struct file *fi = files_add(inputs, strdup(in->output_name), strdup(in->path));
         if (!fi || !fi->rel || !fi->abs) {
             optout_set_err(err, errlen, "out of memory");
-            goto out;
+            return -1;
         }
         fi->size = in->size;
         fi->mtime_ns = in->mtime_ns;
         fi->hash = limit >= 0 && in->size <= (uint64_t)limit;
     }
-    size_t corpus_count = inputs.n;
-    const char *hosts = optout_plan_get(&plan, "hosts");
-    if (hosts && *hosts && add_file_input(&inputs, "hosts", hosts, err, errlen) != 0) goto out;
-    if (info->agents_file && add_file_input(&inputs, "agents", info->agents_file, err, errlen) != 0) goto out;
-    for (size_t i = corpus_count; i < inputs.n; i++) {
-        inputs.v[i].hash = limit >= 0 && inputs.v[i].size <= (uint64_t)limit;
-        if (!text_ok(inputs.v[i].abs)) {
-            optout_set_err(err, errlen, "input %s: path is not valid UTF-8 text", inputs.v[i].abs);
-            goto out;
+    *corpus_count = inputs->n;
+    const char *hosts = optout_plan_get(plan, "hosts");
+    if (hosts && *hosts && add_file_input(inputs, "hosts", hosts, err, errlen) != 0) return -1;
+    if (info->agents_file && add_file_input(inputs, "agents", info->agents_file, err, errlen) != 0) return -1;
+    for (size_t i = *corpus_count; i < inputs->n; i++) {
+        inputs->v[i].hash = limit >= 0 && inputs->v[i].size <= (uint64_t)limit;
+        if (!text_ok(inputs->v[i].abs)) {
+            optout_set_err(err, errlen, "input %s: path is not valid UTF-8 text", inputs->v[i].abs);
+            return -1;
         }
     }
-    const char *robots_dir = optout_plan_get(&plan, "robots-dir");
-    struct dir_digest dd = {0};
-    char *robots_real = NULL;
-    if (robots_dir && *robots_dir) {
-        robots_real = realpath(robots_dir, NULL);
-        if (dir_digest(robots_real ? robots_real : robots_dir, limit, info->jobs, &dd, &summary->hashed_bytes, err,
-                       errlen) != 0) {
-            free(robots_real);
-            goto out;
-        }
-    }
-    if (list_outputs(dir, &outputs, err, errlen) != 0) {
-        free(robots_real);
-        goto out;
-    }
+    return 0;
+}
+
+/* Marks the outputs to hash: all but those the caller recorded when it published them (same size). */
+static int mark_outputs(const char *dir, const optout_manifest_info *info, struct files *outputs, char *err,
+                        size_t errlen) {
     optout_strmap *known = optout_strmap_new();
     for (size_t i = 0; known && i < info->known_count; i++)
         if (optout_strmap_put(known, info->known[i].path, strlen(info->known[i].path), (void *)&info->known[i], NULL) != 0)
             break;
-    for (size_t i = 0; i < outputs.n; i++) {
-        const optout_manifest_known *k = known ? optout_strmap_get(known, outputs.v[i].rel, strlen(outputs.v[i].rel)) : NULL;
-        if (k && k->size == outputs.v[i].size && k->sha256 && strlen(k->sha256) == 64) {
-            memcpy(outputs.v[i].sha, k->sha256, 65); /* recorded when it was published: not read again */
-            outputs.v[i].hash = 0;
+    int rc = 0;
+    for (size_t i = 0; i < outputs->n; i++) {
+        const optout_manifest_known *k = known ? optout_strmap_get(known, outputs->v[i].rel, strlen(outputs->v[i].rel)) : NULL;
+        if (k && k->size == outputs->v[i].size && k->sha256 && strlen(k->sha256) == 64) {
+            memcpy(outputs->v[i].sha, k->sha256, 65); /* recorded when it was published: not read again */
+            outputs->v[i].hash = 0;
         } else {
-            outputs.v[i].hash = 1;
+            outputs->v[i].hash = 1;
         }
-        if (!text_ok(outputs.v[i].rel)) {
-            optout_set_err(err, errlen, "output %s/%s: name is not valid UTF-8 text", dir, outputs.v[i].rel);
-            optout_strmap_free(known, NULL);
-            free(robots_real);
-            goto out;
+        if (!text_ok(outputs->v[i].rel)) {
+            optout_set_err(err, errlen, "output %s/%s: name is not valid UTF-8 text", dir, outputs->v[i].rel);
+            rc = -1;
+            break;
         }
     }
     optout_strmap_free(known, NULL);
-    struct files *lists[] = {&inputs, &outputs};
-    summary->hashed_bytes += hash_files(lists, 2, info->jobs);
-    for (size_t k = 0; k < 2; k++)
-        for (size_t i = 0; i < lists[k]->n; i++)
-            if (lists[k]->v[i].hash && lists[k]->v[i].err) {
-                optout_set_err(err, errlen, "%s: %s", lists[k]->v[i].abs, strerror(lists[k]->v[i].err));
-                free(robots_real);
-                goto out;
-            }
+    return rc;
+}
 
-    path = path_join(dir, OPTOUT_MANIFEST_FILE);
-    size_t tn = strlen(dir) + 64;
-    tmp = optout_malloc(tn);
-    snprintf(tmp, tn, "%s/.%s.tmp.%ld", dir, OPTOUT_MANIFEST_FILE, (long)getpid());
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (fd < 0 || !(f = fdopen(fd, "w"))) {
-        optout_set_err(err, errlen, "%s: %s", tmp, strerror(errno));
-        if (fd >= 0) close(fd);
-        free(robots_real);
-        goto out;
-    }
+/* What the manifest says, gathered. */
+struct manifest_parts {
+    const optout_plan *plan;
+    const optout_manifest_info *info;
+    const struct files *inputs, *outputs;
+    size_t corpus_count;
+    const char *robots_path; /* the robots directory the run used (NULL: fetched) */
+    const struct dir_digest *dd;
+};
+
+/* Writes the manifest's JSON to f; fills the summary's counts. */
+static void put_manifest(FILE *f, const struct manifest_parts *m, optout_manifest_summary *summary) {
+    const optout_plan *plan = m->plan;
     fprintf(f, "{\n  \"format\": \"%s\",\n  \"version\": %d,\n", OPTOUT_MANIFEST_FORMAT, OPTOUT_MANIFEST_VERSION);
     fprintf(f, "  \"software\": {\"name\": \"optout\", \"version\": ");
     optout_json_put_string(f, OPTOUT_VERSION);
     fprintf(f, "},\n  \"config\": {\n    \"sha256\": ");
-    optout_json_put_string(f, plan.config);
+    optout_json_put_string(f, plan->config);
     fprintf(f, ",\n    \"options\": {");
-    for (size_t i = 0; i < plan.option_count; i++) {
+    for (size_t i = 0; i < plan->option_count; i++) {
         fputs(i ? ",\n      " : "\n      ", f);
-        optout_json_put_string(f, plan.options[i].name);
+        optout_json_put_string(f, plan->options[i].name);
         fputs(": ", f);
-        optout_json_put_string(f, plan.options[i].value);
+        optout_json_put_string(f, plan->options[i].value);
     }
-    fprintf(f, "%s}\n  },\n  \"agents\": {\"name\": ", plan.option_count ? "\n    " : "");
-    optout_json_put_string(f, info->agents_name && text_ok(info->agents_name) ? info->agents_name : NULL);
+    fprintf(f, "%s}\n  },\n  \"agents\": {\"name\": ", plan->option_count ? "\n    " : "");
+    optout_json_put_string(f, m->info->agents_name && text_ok(m->info->agents_name) ? m->info->agents_name : NULL);
     fputs(", \"sha256\": ", f);
-    optout_json_put_string(f, info->agents_sha256);
+    optout_json_put_string(f, m->info->agents_sha256);
     fputs("},\n  \"robots\": {\"source\": ", f);
-    optout_json_put_string(f, robots_dir && *robots_dir ? (robots_real ? robots_real : robots_dir) : "fetched");
+    optout_json_put_string(f, m->robots_path ? m->robots_path : "fetched");
     fputs(", \"from\": ", f);
-    put_time(f, info->robots_from);
+    put_time(f, m->info->robots_from);
     fputs(", \"to\": ", f);
-    put_time(f, info->robots_to);
+    put_time(f, m->info->robots_to);
     fputs("},\n  \"inputs\": [", f);
     size_t ni = 0;
-    for (size_t i = 0; i < inputs.n; i++, ni++) {
-        const struct file *x = &inputs.v[i];
+    for (size_t i = 0; i < m->inputs->n; i++, ni++) {
+        const struct file *x = &m->inputs->v[i];
         fputs(ni ? ",\n    {\"role\": " : "\n    {\"role\": ", f);
-        if (i < corpus_count) {
+        if (i < m->corpus_count) {
             fputs("\"corpus\", \"path\": ", f);
             optout_json_put_string(f, x->abs);
             fputs(", \"output_name\": ", f);
@@ -525,40 +498,51 @@ int optout_manifest_write(const char *dir, const optout_manifest_info *info, opt
         optout_json_put_string(f, x->hash ? x->sha : NULL);
         fputc('}', f);
     }
-    if (robots_dir && *robots_dir) {
-        const char *rp = robots_real ? robots_real : robots_dir;
-        if (!text_ok(rp)) {
-            optout_set_err(err, errlen, "robots directory %s: path is not valid UTF-8 text", rp);
-            free(robots_real);
-            goto out;
-        }
+    if (m->robots_path) {
+        const struct dir_digest *dd = m->dd;
         fputs(ni ? ",\n    {\"role\": \"robots-dir\", \"path\": " : "\n    {\"role\": \"robots-dir\", \"path\": ", f);
-        optout_json_put_string(f, rp);
+        optout_json_put_string(f, m->robots_path);
         fprintf(f, ", \"files\": %" PRIu64 ", \"size\": %" PRIu64 ", \"mtime_ns\": %" PRId64 ", \"listing_sha256\": ",
-                dd.files, dd.size, dd.mtime_ns);
-        optout_json_put_string(f, dd.listing);
+                dd->files, dd->size, dd->mtime_ns);
+        optout_json_put_string(f, dd->listing);
         fputs(", \"sha256\": ", f);
-        optout_json_put_string(f, dd.content[0] ? dd.content : NULL);
+        optout_json_put_string(f, dd->content[0] ? dd->content : NULL);
         fputc('}', f);
         ni++;
     }
-    free(robots_real);
     fputs(ni ? "\n  ],\n  \"outputs\": [" : "],\n  \"outputs\": [", f);
-    for (size_t i = 0; i < outputs.n; i++) {
-        const struct file *x = &outputs.v[i];
+    for (size_t i = 0; i < m->outputs->n; i++) {
+        const struct file *x = &m->outputs->v[i];
         fputs(i ? ",\n    {\"path\": " : "\n    {\"path\": ", f);
         optout_json_put_string(f, x->rel);
         fprintf(f, ", \"size\": %" PRIu64 ", \"sha256\": \"%s\"}", x->size, x->sha);
         summary->output_bytes += x->size;
     }
     fprintf(f, "%s],\n  \"totals\": {\"inputs\": %zu, \"outputs\": %zu, \"output_bytes\": %" PRIu64 "}\n}\n",
-            outputs.n ? "\n  " : "", ni, outputs.n, summary->output_bytes);
+            m->outputs->n ? "\n  " : "", ni, m->outputs->n, summary->output_bytes);
     summary->inputs = ni;
-    summary->outputs = outputs.n;
+    summary->outputs = m->outputs->n;
+}
+
+/* Writes the manifest through a temporary file, fsynced and renamed into place. */
+static int publish_manifest(const char *dir, const struct manifest_parts *m, optout_manifest_summary *summary,
+                            char *err, size_t errlen) {
+    char *path = path_join(dir, OPTOUT_MANIFEST_FILE);
+    size_t tn = strlen(dir) + 64;
+    char *tmp = optout_malloc(tn);
+    int rc = -1;
+    snprintf(tmp, tn, "%s/.%s.tmp.%ld", dir, OPTOUT_MANIFEST_FILE, (long)getpid());
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    FILE *f = fd >= 0 ? fdopen(fd, "w") : NULL;
+    if (!f) {
+        optout_set_err(err, errlen, "%s: %s", tmp, strerror(errno));
+        if (fd >= 0) close(fd);
+        goto out;
+    }
+    put_manifest(f, m, summary);
     int bad = fflush(f) != 0 || ferror(f) || fsync(fileno(f)) != 0;
     int saved = errno;
     if (fclose(f) != 0 && !bad) bad = 1, saved = errno;
-    f = NULL;
     if (bad) {
         optout_set_err(err, errlen, "%s: write failed: %s", tmp, strerror(saved ? saved : EIO));
         unlink(tmp);
@@ -575,12 +559,51 @@ int optout_manifest_write(const char *dir, const optout_manifest_info *info, opt
     }
     rc = 0;
 out:
-    if (f) {
-        fclose(f);
-        unlink(tmp);
-    }
     free(tmp);
     free(path);
+    return rc;
+}
+
+int optout_manifest_write(const char *dir, const optout_manifest_info *info, optout_manifest_summary *summary,
+                          char *err, size_t errlen) {
+    optout_manifest_summary local;
+    if (!summary) summary = &local;
+    memset(summary, 0, sizeof *summary);
+    int64_t limit = info->input_hash_limit == 0 ? OPTOUT_MANIFEST_HASH_LIMIT_DEFAULT : info->input_hash_limit;
+    optout_plan plan;
+    struct files outputs = {0}, inputs = {0};
+    struct dir_digest dd = {0};
+    char *robots_real = NULL;
+    size_t corpus_count = 0;
+    int rc = -1;
+    if (optout_plan_read(dir, &plan, err, errlen) != 0) return -1;
+    if (gather_inputs(dir, &plan, info, limit, &inputs, &corpus_count, err, errlen) != 0) goto out;
+    const char *robots_dir = optout_plan_get(&plan, "robots-dir");
+    if (robots_dir && *robots_dir) {
+        robots_real = realpath(robots_dir, NULL);
+        if (dir_digest(robots_real ? robots_real : robots_dir, limit, info->jobs, &dd, &summary->hashed_bytes, err,
+                       errlen) != 0)
+            goto out;
+    }
+    if (list_outputs(dir, &outputs, err, errlen) != 0 || mark_outputs(dir, info, &outputs, err, errlen) != 0) goto out;
+    struct files *lists[] = {&inputs, &outputs};
+    summary->hashed_bytes += hash_files(lists, 2, info->jobs);
+    for (size_t k = 0; k < 2; k++)
+        for (size_t i = 0; i < lists[k]->n; i++)
+            if (lists[k]->v[i].hash && lists[k]->v[i].err) {
+                optout_set_err(err, errlen, "%s: %s", lists[k]->v[i].abs, strerror(lists[k]->v[i].err));
+                goto out;
+            }
+    const char *robots_path = robots_dir && *robots_dir ? (robots_real ? robots_real : robots_dir) : NULL;
+    if (robots_path && !text_ok(robots_path)) {
+        optout_set_err(err, errlen, "robots directory %s: path is not valid UTF-8 text", robots_path);
+        goto out;
+    }
+    struct manifest_parts m = {.plan = &plan, .info = info, .inputs = &inputs, .outputs = &outputs,
+                               .corpus_count = corpus_count, .robots_path = robots_path, .dd = &dd};
+    rc = publish_manifest(dir, &m, summary, err, errlen);
+out:
+    free(robots_real);
     files_free(&outputs);
     files_free(&inputs);
     optout_plan_free(&plan);
@@ -842,10 +865,10 @@ static int verify_inputs(const struct jv *inputs, unsigned jobs, struct verifier
             problem(v, "input", path, "size %lld, manifest says %" PRId64, (long long)st.st_size, size);
             continue;
         }
-        if (mtime_ns_of(&st) != mtime) {
+        if (optout_mtime_ns(&st) != mtime) {
             char now_text[64], then_text[64];
             problem(v, "input", path, "mtime %s, manifest says %s (modified or touched)",
-                    optout_format_time_ns(mtime_ns_of(&st), now_text, sizeof now_text),
+                    optout_format_time_ns(optout_mtime_ns(&st), now_text, sizeof now_text),
                     optout_format_time_ns(mtime, then_text, sizeof then_text));
             continue;
         }

@@ -424,6 +424,28 @@ const char *optout_option_default(const char *section, const char *name) {
 
 /* ---- --help -------------------------------------------------------------------------------- */
 
+/* A row several programs share whose meaning differs in one of them: that program's --help line
+ * (the row's own text serves the others). */
+static const struct {
+    optout_option_id id;
+    unsigned programs;
+    const char *help;
+} HELP_FOR[] = {
+    {OPTOUT_OPT_RUN_OUT, H, "the archive goes to DIR/history/, replaced whole (DIR created when missing)"},
+    {OPTOUT_OPT_HOSTS, H,
+     "the hosts whose captures are kept (and those they redirect to): one host key a line, # comments"},
+    {OPTOUT_OPT_FETCH_RETRIES_CLI, H,
+     "extra attempts for 5xx, 429, timeouts, resets (Wayback requests: 4 unless given)"},
+    {OPTOUT_OPT_RUN_OUT, K, "the run directory: the ranking goes to DIR/ranking/ (created when missing)"},
+    {OPTOUT_OPT_RUN_OUT, FE, "the run directory: the robots archive goes to DIR/robots/ (created when missing)"},
+};
+
+static const char *help_of(const optout_option *o, unsigned program) {
+    for (size_t i = 0; i < sizeof HELP_FOR / sizeof HELP_FOR[0]; i++)
+        if (HELP_FOR[i].id == o->id && (HELP_FOR[i].programs & program)) return HELP_FOR[i].help;
+    return o->help;
+}
+
 void optout_options_usage(const optout_program_spec *spec, FILE *f) {
     fputs(spec->usage, f);
     fputs("\noptions:\n", f);
@@ -438,7 +460,7 @@ void optout_options_usage(const optout_program_spec *spec, FILE *f) {
         char head[160], alias[8] = "";
         if (o->short_name) snprintf(alias, sizeof alias, "-%c, ", o->short_name);
         snprintf(head, sizeof head, "%s--%s%s%s", alias, o->name, arg[0] ? " " : "", arg);
-        fprintf(f, "  %-34s %s", head, o->help);
+        fprintf(f, "  %-34s %s", head, help_of(o, spec->program));
         if (o->type == OPTOUT_OT_FLAG) {
             fputs(" (default: off)", f);
         } else if (o->def) { /* "(none)" prints as "(default: none)" */

@@ -366,7 +366,7 @@ struct optout_pq_file {
 };
 
 /* One column chunk read page by page. After pq_chunk_next returns 1 the current data page is
- * decoded: n level entries (rep/def are NULL when the level is always 0), nvals non-null values,
+ * decoded: n level entries (rep/def unset when the level is always 0: max_rep / max_def 0), nvals non-null values,
  * either dictionary indices (is_dict: idx[nvals] into dict_fixed / dict_ba) or values (fixed:
  * nvals * width bytes; ba: nvals byte arrays). Pointers stay valid until the next call. */
 typedef struct {
@@ -399,7 +399,7 @@ typedef struct {
     uint32_t *idx;
     uint8_t *fixed;
     pq_bytes *ba;
-    size_t lev_cap, val_cap;
+    size_t rep_cap, def_cap, idx_cap, ba_cap, fixed_cap; /* elements allocated (only those a page needed) */
 } pq_chunk;
 
 int pq_chunk_open(pq_chunk *c, struct optout_pq_file *f, int rg, int col, char *err, size_t errlen);
@@ -407,6 +407,9 @@ int pq_chunk_open(pq_chunk *c, struct optout_pq_file *f, int rg, int col, char *
  * column, page). */
 int pq_chunk_next(pq_chunk *c, char *err, size_t errlen);
 void pq_chunk_close(pq_chunk *c);
+/* What chunk c holds now: its buffers (header, page as stored, decompressed, levels, values or
+ * indices) and its dictionary, by their capacities. */
+uint64_t pq_chunk_bytes(const pq_chunk *c);
 /* Value vi of the current page, the dictionary resolved: a fixed-width value's bytes in *fixed
  * (leaf width bytes), a BYTE_ARRAY's in *ba (FIXED_LEN_BYTE_ARRAY: both). */
 static inline void pq_chunk_value(const pq_chunk *c, uint32_t vi, const uint8_t **fixed, pq_bytes *ba) {

@@ -1,8 +1,11 @@
-/* parquet_json.c — the rows of a row group as JSON objects: every leaf column's levels and values
- * are read (its values rendered to JSON text once), then each row is assembled from the levels
- * (record assembly): optional fields and groups become null, repeated fields and LIST groups
- * (standard three-level and the legacy two-level forms) arrays, MAP groups objects, other groups
- * objects. The rendering of one value is the project's JSON rendering of a Parquet value. */
+/* parquet_json.c — the rows of a row group as JSON objects, streamed: every leaf column's chunk is
+ * read page by page side by side, one row at a time: a row's entries of each leaf (from one
+ * repetition level 0 to the next) are taken from its current page, their values rendered to JSON
+ * text, then the row is assembled from the levels (record assembly): optional fields and groups
+ * become null, repeated fields and LIST groups (standard three-level and the legacy two-level
+ * forms) arrays, MAP groups objects, other groups objects. So what is held is one page per column
+ * (and its dictionary) and one row, never a row group (pyarrow writes a million rows per group).
+ * The rendering of one value is the project's JSON rendering of a Parquet value. */
 #include "parquet_internal.h"
 
 #include <math.h>
@@ -14,8 +17,9 @@
 #include "optout/parquet.h"
 #include "optout/util.h"
 
+/* One leaf's entries of the current row. */
 typedef struct {
-    uint32_t n;
+    uint32_t n, cap;
     uint32_t *rep, *def;
     size_t *off; /* n + 1 offsets into text: entry k's rendering is [off[k], off[k+1]) */
     pq_buf text;
@@ -117,47 +121,6 @@ static void render_value(pq_buf *b, const pq_leaf *l, const uint8_t *fx, pq_byte
     } else {
         put_base64(b, ba.p, ba.len);
     }
-}
-
-static int load_leaf(optout_pq_file *f, int rg, int li, leaf_data *d, char *err, size_t errlen) {
-    pq_chunk c;
-    pq_chunk_open(&c, f, rg, li, err, errlen);
-    const pq_leaf *l = c.leaf;
-    size_t cap = 0;
-    int r;
-    while ((r = pq_chunk_next(&c, err, errlen)) > 0) {
-        if ((size_t)d->n + c.n + 1 > cap) {
-            cap = ((size_t)d->n + c.n + 1) * 2;
-            uint32_t *rp = realloc(d->rep, cap * sizeof *rp);
-            if (rp) d->rep = rp;
-            uint32_t *dp = realloc(d->def, cap * sizeof *dp);
-            if (dp) d->def = dp;
-            size_t *op = realloc(d->off, cap * sizeof *op);
-            if (op) d->off = op;
-            if (!rp || !dp || !op) {
-                r = -1;
-                optout_set_err(err, errlen, "%s: row group %d: out of memory", f->path, rg);
-                break;
-            }
-        }
-        uint32_t vi = 0;
-        for (uint32_t k = 0; k < c.n; k++) {
-            uint32_t i = d->n++;
-            d->rep[i] = l->max_rep ? c.rep[k] : 0;
-            d->def[i] = l->max_def ? c.def[k] : 0;
-            d->off[i] = d->text.len;
-            if (d->def[i] == (uint32_t)l->max_def) {
-                const uint8_t *fx;
-                pq_bytes ba;
-                pq_chunk_value(&c, vi, &fx, &ba);
-                render_value(&d->text, l, fx, ba);
-                vi++;
-            }
-        }
-    }
-    if (d->off) d->off[d->n] = d->text.len;
-    pq_chunk_close(&c);
-    return r < 0 ? -1 : 0;
 }
 
 /* ---- record assembly ------------------------------------------------------------------------ */
@@ -347,7 +310,6 @@ static void field(asm_ctx *a, int node, uint32_t *s, uint32_t *e) {
         value(a, node, s, e);
     }
 }
-
 static void subtree_leaves(const optout_pq_file *f, int *lfirst, int *llast) {
     int n = (int)f->meta.nschema;
     for (int i = n - 1; i >= 0; i--) {
@@ -366,89 +328,265 @@ static void subtree_leaves(const optout_pq_file *f, int *lfirst, int *llast) {
     }
 }
 
-int optout_pq_row_group_json(optout_pq_file *f, int rg, int (*emit)(void *ctx, const char *json, size_t len), void *ctx,
-                             char *err, size_t errlen) {
-    if (rg < 0 || (uint32_t)rg >= f->meta.nrgs) {
-        optout_set_err(err, errlen, "%s: no row group %d", f->path, rg);
+/* ---- the row reader ------------------------------------------------------------------------- */
+
+struct optout_pq_rows {
+    optout_pq_file *f;
+    int rg, nl, nn;
+    int64_t rows, row; /* the row group's rows; rows taken so far */
+    uint64_t limit;    /* what may be held (0: no limit) */
+    pq_chunk *chunks;  /* one per leaf, read side by side */
+    uint32_t *pos, *vi; /* per leaf: the next entry and the next value of its current page */
+    uint8_t *ended;     /* per leaf: its chunk has no more pages */
+    uint32_t *s;        /* 2 * nl: per leaf, the row's entries [s[l], s[nl + l]) (always [0, n)) */
+    asm_ctx a;
+};
+
+/* What the row being assembled holds: its entries' levels, offsets and renderings, and its object. */
+static uint64_t row_bytes(const optout_pq_rows *r) {
+    uint64_t n = r->a.out.cap;
+    for (int l = 0; l < r->nl; l++) {
+        const leaf_data *d = &r->a.leaves[l];
+        n += (uint64_t)d->cap * (2 * sizeof *d->rep + sizeof *d->off) + d->text.cap;
+    }
+    return n;
+}
+
+static uint64_t pages_bytes(const optout_pq_rows *r, int except) {
+    uint64_t n = 0;
+    for (int l = 0; l < r->nl; l++)
+        if (l != except) n += pq_chunk_bytes(&r->chunks[l]);
+    return n;
+}
+
+/* "12 MiB" from 16 MiB up, else "345 KiB" (rounded up). */
+static const char *size_text(uint64_t bytes, char *buf, size_t len) {
+    if (bytes >= ((uint64_t)16 << 20))
+        snprintf(buf, len, "%llu MiB", (unsigned long long)((bytes + (1u << 20) - 1) >> 20));
+    else snprintf(buf, len, "%llu KiB", (unsigned long long)((bytes + 1023) >> 10));
+    return buf;
+}
+
+static int over_limit(const optout_pq_rows *r, uint64_t held, char *err, size_t errlen) {
+    char a[32], b[32];
+    optout_set_err(err, errlen,
+                   "%s: row group %d, row %lld: rendering rows as JSON holds %s (a page of each of its %d columns, "
+                   "their dictionaries and one row), more than the %s the memory budget leaves it",
+                   r->f->path, r->rg, (long long)r->row, size_text(held, a, sizeof a), r->nl,
+                   size_text(r->limit, b, sizeof b));
+    return -1;
+}
+
+/* Leaf l's next data page, within what the limit leaves it besides the other columns' pages and
+ * the row: 1, 0 at the chunk's end, -1. */
+static int next_page(optout_pq_rows *r, int l, char *err, size_t errlen) {
+    pq_chunk *c = &r->chunks[l];
+    uint64_t saved = r->f->page_limit;
+    if (r->limit) {
+        uint64_t others = pages_bytes(r, l) + row_bytes(r);
+        if (c->has_dict) others += c->dict_len + (uint64_t)c->dict_n * sizeof *c->dict_ba;
+        uint64_t room = others < r->limit ? r->limit - others : 1;
+        if (!saved || room < saved) r->f->page_limit = room;
+    }
+    int k = pq_chunk_next(c, err, errlen);
+    r->f->page_limit = saved;
+    if (k <= 0) return k;
+    r->pos[l] = r->vi[l] = 0;
+    if (r->limit) {
+        uint64_t held = pages_bytes(r, -1) + row_bytes(r);
+        if (held > r->limit) return over_limit(r, held, err, errlen);
+    }
+    return 1;
+}
+
+/* Leaf l's entries of the current row (rendered when `render`): from its next entry, whose
+ * repetition level is 0, to the next such entry or the chunk's end. */
+static int take_row(optout_pq_rows *r, int l, int render, char *err, size_t errlen) {
+    leaf_data *d = &r->a.leaves[l];
+    pq_chunk *c = &r->chunks[l];
+    const pq_leaf *lf = &r->f->leaves[l];
+    d->n = 0;
+    d->text.len = 0;
+    for (;;) {
+        if (r->pos[l] == c->n) {
+            if (r->ended[l]) break;
+            int k = next_page(r, l, err, errlen);
+            if (k < 0) return -1;
+            if (k == 0) r->ended[l] = 1;
+            continue;
+        }
+        uint32_t k = r->pos[l];
+        uint32_t rep = lf->max_rep ? c->rep[k] : 0;
+        if (rep == 0 && d->n > 0) break; /* the next row's first entry */
+        if (d->n + 2 > d->cap) {
+            uint32_t cap = d->cap ? d->cap * 2 : 16;
+            uint32_t *rp = realloc(d->rep, cap * sizeof *rp);
+            if (rp) d->rep = rp;
+            uint32_t *dp = realloc(d->def, cap * sizeof *dp);
+            if (dp) d->def = dp;
+            size_t *op = realloc(d->off, cap * sizeof *op);
+            if (op) d->off = op;
+            if (!rp || !dp || !op) {
+                optout_set_err(err, errlen, "%s: row group %d, row %lld: out of memory", r->f->path, r->rg,
+                               (long long)r->row);
+                return -1;
+            }
+            d->cap = cap;
+        }
+        uint32_t i = d->n++;
+        d->rep[i] = rep;
+        d->def[i] = lf->max_def ? c->def[k] : 0;
+        d->off[i] = d->text.len;
+        if (d->def[i] == (uint32_t)lf->max_def) {
+            if (render) {
+                const uint8_t *fx;
+                pq_bytes ba;
+                pq_chunk_value(c, r->vi[l], &fx, &ba);
+                render_value(&d->text, lf, fx, ba);
+            }
+            r->vi[l]++;
+        }
+        r->pos[l]++;
+    }
+    if (d->n == 0) {
+        optout_set_err(err, errlen, "%s: row group %d, column %s: fewer rows than the row group's %lld", r->f->path,
+                       r->rg, lf->path, (long long)r->rows);
         return -1;
     }
-    int nl = f->nleaves, nn = (int)f->meta.nschema;
-    asm_ctx a = {.f = f};
-    a.leaves = calloc((size_t)nl + 1, sizeof *a.leaves);
-    a.lfirst = malloc(((size_t)nn + 1) * sizeof *a.lfirst);
-    a.llast = calloc((size_t)nn + 1, sizeof *a.llast);
-    uint32_t *s = calloc((size_t)nl * 2 + 1, sizeof *s);
-    int rc = 0;
-    if (!a.leaves || !a.lfirst || !a.llast || !s) {
+    d->off[d->n] = d->text.len;
+    return 0;
+}
+
+optout_pq_rows *optout_pq_rows_open(optout_pq_file *f, int rg, uint64_t max_memory, char *err, size_t errlen) {
+    if (rg < 0 || (uint32_t)rg >= f->meta.nrgs) {
+        optout_set_err(err, errlen, "%s: no row group %d", f->path, rg);
+        return NULL;
+    }
+    optout_pq_rows *r = calloc(1, sizeof *r);
+    if (!r) {
         optout_set_err(err, errlen, "%s: out of memory", f->path);
-        rc = -1;
-        goto done;
+        return NULL;
     }
-    uint32_t *e = s + nl;
-    for (int i = 0; i < nn; i++) a.lfirst[i] = -1;
-    subtree_leaves(f, a.lfirst, a.llast);
-    for (int l = 0; l < nl && rc == 0; l++) rc = load_leaf(f, rg, l, &a.leaves[l], err, errlen);
-    if (rc < 0) goto done;
-    int64_t rows = f->meta.rgs[rg].num_rows;
-    for (int64_t r = 0; r < rows; r++) {
-        for (int l = 0; l < nl; l++) {
-            leaf_data *d = &a.leaves[l];
-            uint32_t j = s[l] = (r == 0 ? 0 : e[l]);
-            if (j >= d->n) {
-                optout_set_err(err, errlen, "%s: row group %d, column %s: fewer rows than the row group's %lld",
-                               f->path, rg, f->leaves[l].path, (long long)rows);
-                rc = -1;
-                goto done;
-            }
-            j++;
-            while (j < d->n && d->rep[j] > 0) j++;
-            e[l] = j;
-        }
-        a.out.len = 0;
-        pq_buf_byte(&a.out, '{');
-        const pq_node *root = &f->nodes[0];
-        int child = root->first_child;
-        for (int i = 0; i < root->nchildren; i++) {
-            if (i) pq_buf_byte(&a.out, ',');
-            const pq_node *c = &f->nodes[child];
-            put_json_string(&a.out, (const uint8_t *)c->e->name, strlen(c->e->name));
-            pq_buf_byte(&a.out, ':');
-            field(&a, child, s, e);
-            int nx = child + 1;
-            while (nx < nn && f->nodes[nx].parent != 0) nx++;
-            child = nx;
-        }
-        pq_buf_byte(&a.out, '}');
-        if (a.bad) {
-            optout_set_err(err, errlen, "%s: row group %d, row %lld: levels of its columns do not agree", f->path, rg,
-                           (long long)r);
-            rc = -1;
-            goto done;
-        }
-        pq_buf_byte(&a.out, 0);
-        rc = emit(ctx, (const char *)a.out.data, a.out.len - 1);
-        if (rc) goto done;
+    int nl = f->nleaves, nn = (int)f->meta.nschema;
+    r->f = f;
+    r->rg = rg;
+    r->nl = nl;
+    r->nn = nn;
+    r->rows = f->meta.rgs[rg].num_rows;
+    r->limit = max_memory;
+    r->a.f = f;
+    r->a.leaves = calloc((size_t)nl + 1, sizeof *r->a.leaves);
+    r->a.lfirst = malloc(((size_t)nn + 1) * sizeof *r->a.lfirst);
+    r->a.llast = calloc((size_t)nn + 1, sizeof *r->a.llast);
+    r->chunks = calloc((size_t)nl + 1, sizeof *r->chunks);
+    r->pos = calloc((size_t)nl * 2 + 1, sizeof *r->pos);
+    r->ended = calloc((size_t)nl + 1, 1);
+    r->s = calloc((size_t)nl * 2 + 1, sizeof *r->s);
+    if (!r->a.leaves || !r->a.lfirst || !r->a.llast || !r->chunks || !r->pos || !r->ended || !r->s) {
+        optout_set_err(err, errlen, "%s: out of memory", f->path);
+        optout_pq_rows_close(r);
+        return NULL;
     }
-    for (int l = 0; l < nl; l++) {
-        if (rows > 0 ? e[l] != a.leaves[l].n : a.leaves[l].n != 0) {
-            optout_set_err(err, errlen, "%s: row group %d, column %s: more rows than the row group's %lld", f->path, rg,
-                           f->leaves[l].path, (long long)rows);
-            rc = -1;
-            goto done;
+    r->vi = r->pos + nl;
+    for (int i = 0; i < nn; i++) r->a.lfirst[i] = -1;
+    subtree_leaves(f, r->a.lfirst, r->a.llast);
+    for (int l = 0; l < nl; l++) pq_chunk_open(&r->chunks[l], f, rg, l, err, errlen);
+    return r;
+}
+
+void optout_pq_rows_close(optout_pq_rows *r) {
+    if (!r) return;
+    for (int l = 0; r->a.leaves && l < r->nl; l++) {
+        free(r->a.leaves[l].rep);
+        free(r->a.leaves[l].def);
+        free(r->a.leaves[l].off);
+        pq_buf_free(&r->a.leaves[l].text);
+    }
+    for (int l = 0; r->chunks && l < r->nl; l++) pq_chunk_close(&r->chunks[l]);
+    free(r->a.leaves);
+    free(r->a.lfirst);
+    free(r->a.llast);
+    free(r->chunks);
+    free(r->pos);
+    free(r->ended);
+    free(r->s);
+    pq_buf_free(&r->a.out);
+    free(r);
+}
+
+/* After the last row: every column must end with it. */
+static int check_end(optout_pq_rows *r, char *err, size_t errlen) {
+    for (int l = 0; l < r->nl; l++) {
+        pq_chunk *c = &r->chunks[l];
+        while (r->pos[l] == c->n && !r->ended[l]) {
+            int k = next_page(r, l, err, errlen);
+            if (k < 0) return -1;
+            if (k == 0) r->ended[l] = 1;
+        }
+        if (r->pos[l] < c->n) {
+            optout_set_err(err, errlen, "%s: row group %d, column %s: more rows than the row group's %lld", r->f->path,
+                           r->rg, r->f->leaves[l].path, (long long)r->rows);
+            return -1;
         }
     }
-done:
-    if (a.leaves)
-        for (int l = 0; l < nl; l++) {
-            free(a.leaves[l].rep);
-            free(a.leaves[l].def);
-            free(a.leaves[l].off);
-            pq_buf_free(&a.leaves[l].text);
-        }
-    free(a.leaves);
-    free(a.lfirst);
-    free(a.llast);
-    free(s);
-    pq_buf_free(&a.out);
-    return rc;
+    return 0;
+}
+
+int optout_pq_rows_next(optout_pq_rows *r, int render, const char **json, size_t *len, char *err, size_t errlen) {
+    *json = NULL;
+    *len = 0;
+    if (r->row >= r->rows) return check_end(r, err, errlen) < 0 ? -1 : 0;
+    optout_pq_file *f = r->f;
+    for (int l = 0; l < r->nl; l++)
+        if (take_row(r, l, render, err, errlen) < 0) return -1;
+    int64_t row = r->row++;
+    if (!render) return 1;
+    uint32_t *s = r->s, *e = r->s + r->nl;
+    for (int l = 0; l < r->nl; l++) {
+        s[l] = 0;
+        e[l] = r->a.leaves[l].n;
+    }
+    asm_ctx *a = &r->a;
+    a->out.len = 0;
+    a->bad = 0;
+    pq_buf_byte(&a->out, '{');
+    const pq_node *root = &f->nodes[0];
+    int child = root->first_child;
+    for (int i = 0; i < root->nchildren; i++) {
+        if (i) pq_buf_byte(&a->out, ',');
+        const pq_node *c = &f->nodes[child];
+        put_json_string(&a->out, (const uint8_t *)c->e->name, strlen(c->e->name));
+        pq_buf_byte(&a->out, ':');
+        field(a, child, s, e);
+        int nx = child + 1;
+        while (nx < r->nn && f->nodes[nx].parent != 0) nx++;
+        child = nx;
+    }
+    pq_buf_byte(&a->out, '}');
+    if (a->bad) {
+        optout_set_err(err, errlen, "%s: row group %d, row %lld: levels of its columns do not agree", f->path, r->rg,
+                       (long long)row);
+        return -1;
+    }
+    if (r->limit) {
+        uint64_t held = pages_bytes(r, -1) + row_bytes(r);
+        if (held > r->limit) return over_limit(r, held, err, errlen);
+    }
+    pq_buf_byte(&a->out, 0);
+    *json = (const char *)a->out.data;
+    *len = a->out.len - 1;
+    return 1;
+}
+
+int optout_pq_row_group_json(optout_pq_file *f, int rg, int (*emit)(void *ctx, const char *json, size_t len), void *ctx,
+                             char *err, size_t errlen) {
+    optout_pq_rows *r = optout_pq_rows_open(f, rg, 0, err, errlen);
+    if (!r) return -1;
+    const char *json;
+    size_t len;
+    int k, rc = 0;
+    while ((k = optout_pq_rows_next(r, 1, &json, &len, err, errlen)) == 1)
+        if ((rc = emit(ctx, json, len)) != 0) break;
+    optout_pq_rows_close(r);
+    return rc ? rc : k < 0 ? -1 : 0;
 }

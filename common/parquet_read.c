@@ -439,6 +439,27 @@ void pq_chunk_close(pq_chunk *c) {
     memset(c, 0, sizeof *c);
 }
 
+uint64_t pq_chunk_bytes(const pq_chunk *c) {
+    uint64_t w = (uint64_t)(c->leaf && c->leaf->width ? c->leaf->width : 1);
+    uint64_t n = (uint64_t)c->hbuf.cap + c->raw.cap + c->data_cap + (uint64_t)c->rep_cap * sizeof *c->rep +
+                 (uint64_t)c->def_cap * sizeof *c->def + (uint64_t)c->idx_cap * sizeof *c->idx +
+                 (uint64_t)c->ba_cap * sizeof *c->ba + (uint64_t)c->fixed_cap * w;
+    if (c->has_dict)
+        n += c->dict_len + (uint64_t)c->dict_n * (c->dict_ba ? sizeof *c->dict_ba : w);
+    return n;
+}
+
+/* An array of *cap elements of `size` bytes with room for n + 1: p, or a new one at least twice as
+ * large (p freed; its contents are not kept), or NULL when out of memory (p freed, *cap 0). */
+static void *array_room(void *p, size_t *cap, uint32_t n, size_t size) {
+    if ((size_t)n + 1 <= *cap) return p;
+    size_t want = *cap * 2 > (size_t)n + 1 ? *cap * 2 : (size_t)n + 1;
+    free(p);
+    void *q = malloc(want * (size ? size : 1));
+    *cap = q ? want : 0;
+    return q;
+}
+
 static int grow(uint8_t **p, size_t *cap, size_t need) {
     if (need <= *cap) return 0;
     size_t n = *cap ? *cap : 4096;
@@ -624,18 +645,10 @@ static int decode_data_page(pq_chunk *c, const uint8_t *page, char *err, size_t 
         return chunk_fail(c, err, errlen, "page holds more values than its column chunk");
     c->n = n;
     size_t ulen = (size_t)h->uncompressed_size, clen = (size_t)h->compressed_size;
-    if (n + 1 > c->lev_cap) {
-        size_t cap = c->lev_cap * 2 > (size_t)n + 1 ? c->lev_cap * 2 : (size_t)n + 1;
-        free(c->rep);
-        free(c->def);
-        c->rep = malloc(cap * sizeof *c->rep);
-        c->def = malloc(cap * sizeof *c->def);
-        if (!c->rep || !c->def) {
-            c->lev_cap = 0;
-            return chunk_fail(c, err, errlen, "out of memory");
-        }
-        c->lev_cap = cap;
-    }
+    /* only the levels the column has (a flat required column: none) */
+    if ((l->max_rep > 0 && !(c->rep = array_room(c->rep, &c->rep_cap, n, sizeof *c->rep))) ||
+        (l->max_def > 0 && !(c->def = array_room(c->def, &c->def_cap, n, sizeof *c->def))))
+        return chunk_fail(c, err, errlen, "out of memory");
     const uint8_t *vals;
     size_t vlen;
     if (h->type == PQ_PAGE_DATA) {
@@ -674,20 +687,12 @@ static int decode_data_page(pq_chunk *c, const uint8_t *page, char *err, size_t 
         return chunk_fail(c, err, errlen, "column chunk does not start at a row (repetition level not 0)");
     c->nvals = nv;
     c->is_dict = h->encoding == PQ_ENC_RLE_DICT || h->encoding == PQ_ENC_PLAIN_DICT;
-    if (nv + 1 > c->val_cap) {
-        size_t cap = c->val_cap * 2 > (size_t)nv + 1 ? c->val_cap * 2 : (size_t)nv + 1;
-        free(c->idx);
-        free(c->ba);
-        free(c->fixed);
-        c->idx = malloc(cap * sizeof *c->idx);
-        c->ba = malloc(cap * sizeof *c->ba);
-        c->fixed = malloc(cap * (size_t)(l->width ? l->width : 1));
-        if (!c->idx || !c->ba || !c->fixed) {
-            c->val_cap = 0;
-            return chunk_fail(c, err, errlen, "out of memory");
-        }
-        c->val_cap = cap;
-    }
+    /* only the array this page's values land in: indices, byte arrays or fixed-width values (a
+     * dictionary-encoded page of 17-bit indices holds half a million values a MiB) */
+    int ok = c->is_dict                   ? (c->idx = array_room(c->idx, &c->idx_cap, nv, sizeof *c->idx)) != NULL
+             : l->type == PQ_BYTE_ARRAY ? (c->ba = array_room(c->ba, &c->ba_cap, nv, sizeof *c->ba)) != NULL
+                                        : (c->fixed = array_room(c->fixed, &c->fixed_cap, nv, (size_t)l->width)) != NULL;
+    if (!ok) return chunk_fail(c, err, errlen, "out of memory");
     if (c->is_dict) {
         if (!c->has_dict) return chunk_fail(c, err, errlen, "dictionary-encoded page without a dictionary page");
         if (nv > 0) {

@@ -142,7 +142,7 @@ static int parse_agent_names(const char *s, size_t len, const optout_agents *age
             if (strlen(name) == n && memcmp(name, p, n) == 0) break;
         }
         if (a == count) {
-            snprintf(err, errlen, "agent '%.*s' is not in the run's agent list", (int)(n > 200 ? 200 : n), p);
+            optout_set_err(err, errlen, "agent '%.*s' is not in the run's agent list", (int)(n > 200 ? 200 : n), p);
             return -1;
         }
         optout_agentset_add(set, a);
@@ -158,7 +158,7 @@ static optout_domains *read_table(const char *path, const optout_agents *agents,
                                   size_t errlen) {
     FILE *f = fopen(path, "r");
     if (!f) {
-        snprintf(err, errlen, "%s: %s", path, strerror(errno));
+        optout_set_err(err, errlen, "%s: %s", path, strerror(errno));
         return NULL;
     }
     optout_domains *d = domains_new();
@@ -167,7 +167,7 @@ static optout_domains *read_table(const char *path, const optout_agents *agents,
     ssize_t n;
     char aerr[512];
     if (!d) {
-        snprintf(err, errlen, "out of memory");
+        optout_set_err(err, errlen, "out of memory");
         goto fail;
     }
     while ((n = getline(&line, &cap, f)) >= 0) {
@@ -176,14 +176,14 @@ static optout_domains *read_table(const char *path, const optout_agents *agents,
         if (n == 0 || line[0] == '#') continue;
         char *tab = strchr(line, '\t');
         if (!tab || tab == line) {
-            snprintf(err, errlen, "%s:%zu: expected KEY<TAB>AGENTS...", path, lineno);
+            optout_set_err(err, errlen, "%s:%zu: expected KEY<TAB>AGENTS...", path, lineno);
             goto fail;
         }
         char *agents_col = tab + 1, *tab2 = strchr(agents_col, '\t');
         size_t alen = tab2 ? (size_t)(tab2 - agents_col) : strlen(agents_col);
         optout_agentset set;
         if (parse_agent_names(agents_col, alen, agents, &set, aerr, sizeof aerr) != 0) {
-            snprintf(err, errlen, "%s:%zu: %s", path, lineno, aerr);
+            optout_set_err(err, errlen, "%s:%zu: %s", path, lineno, aerr);
             goto fail;
         }
         char dom[OPTOUT_HOSTKEY_MAX];
@@ -193,7 +193,7 @@ static optout_domains *read_table(const char *path, const optout_agents *agents,
             dlen = optout_registrable_domain(line, klen, dom);
         } else {
             if (klen >= OPTOUT_HOSTKEY_MAX) {
-                snprintf(err, errlen, "%s:%zu: domain too long", path, lineno);
+                optout_set_err(err, errlen, "%s:%zu: domain too long", path, lineno);
                 goto fail;
             }
             memcpy(dom, line, klen);
@@ -202,12 +202,12 @@ static optout_domains *read_table(const char *path, const optout_agents *agents,
             hosts = tab2 ? strtoull(tab2 + 1, NULL, 10) : 0;
         }
         if (domains_add(d, dom, dlen, &set, hosts) != 0) {
-            snprintf(err, errlen, "out of memory");
+            optout_set_err(err, errlen, "out of memory");
             goto fail;
         }
     }
     if (ferror(f)) {
-        snprintf(err, errlen, "%s: %s", path, strerror(errno));
+        optout_set_err(err, errlen, "%s: %s", path, strerror(errno));
         goto fail;
     }
     free(line);
@@ -235,7 +235,7 @@ optout_domains *optout_domains_from_source(const char *source, int kind, const o
     char dir[4096], file[4200];
     snprintf(dir, sizeof dir, "%s/optout-domains.XXXXXX", tmp && *tmp ? tmp : "/tmp");
     if (!mkdtemp(dir)) {
-        snprintf(err, errlen, "temporary directory %s: %s", dir, strerror(errno));
+        optout_set_err(err, errlen, "temporary directory %s: %s", dir, strerror(errno));
         return NULL;
     }
     snprintf(file, sizeof file, "%s/" OPTOUT_BLOCKED_FILE, dir);
@@ -282,7 +282,7 @@ int optout_domains_write(const optout_domains *d, const char *path, const optout
     int rc = -1;
     FILE *f = NULL;
     if (!s.keys || !s.lens || !s.entries || !order) {
-        snprintf(err, errlen, "out of memory");
+        optout_set_err(err, errlen, "out of memory");
         goto done;
     }
     if (d) optout_strmap_each(d->map, collect, &s);
@@ -290,7 +290,7 @@ int optout_domains_write(const optout_domains *d, const char *path, const optout
     qsort_r(order, s.n, sizeof *order, by_key, &s);
     snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid());
     if (!(f = fopen(tmp, "w"))) {
-        snprintf(err, errlen, "%s: %s", tmp, strerror(errno));
+        optout_set_err(err, errlen, "%s: %s", tmp, strerror(errno));
         goto done;
     }
     fputs("#domain\tagents\thosts\n", f);
@@ -311,7 +311,7 @@ int optout_domains_write(const optout_domains *d, const char *path, const optout
     bad |= fclose(f) != 0;
     f = NULL;
     if (bad || rename(tmp, path) != 0 || optout_fsync_parent_dir(path) != 0) {
-        snprintf(err, errlen, "%s: %s", path, strerror(errno));
+        optout_set_err(err, errlen, "%s: %s", path, strerror(errno));
         unlink(tmp);
         goto done;
     }
@@ -359,7 +359,7 @@ static int load_list(optout_overrides *o, const char *path, optout_override what
                      size_t errlen) {
     FILE *f = fopen(path, "r");
     if (!f) {
-        snprintf(err, errlen, "%s: %s", path, strerror(errno));
+        optout_set_err(err, errlen, "%s: %s", path, strerror(errno));
         return -1;
     }
     char *line = NULL;
@@ -398,16 +398,16 @@ static int load_list(optout_overrides *o, const char *path, optout_override what
             key[klen] = '\0';
         }
         if (bad) {
-            snprintf(err, errlen, "%s:%zu: '%.*s' is neither a host nor a *.domain pattern", path, lineno,
-                     (int)(n > 200 ? 200 : n), s);
+            optout_set_err(err, errlen, "%s:%zu: '%.*s' is neither a host nor a *.domain pattern", path, lineno,
+                           (int)(n > 200 ? 200 : n), s);
             goto done;
         }
         optout_strmap *map = pattern ? o->domains : o->exact;
         struct override_entry *old = optout_strmap_get(map, key, klen);
         if (old) {
             if (old->what != what) {
-                snprintf(err, errlen, "%s:%zu: %s is in both --keep-hosts and --remove-hosts", path, lineno,
-                         old->text);
+                optout_set_err(err, errlen, "%s:%zu: %s is in both --keep-hosts and --remove-hosts", path, lineno,
+                               old->text);
                 goto done;
             }
             continue;
@@ -415,20 +415,20 @@ static int load_list(optout_overrides *o, const char *path, optout_override what
         struct override_entry *e = calloc(1, sizeof *e);
         if (!e || !(e->text = malloc(klen + 3))) {
             free(e);
-            snprintf(err, errlen, "out of memory");
+            optout_set_err(err, errlen, "out of memory");
             goto done;
         }
         e->what = what;
         sprintf(e->text, "%s%s", pattern ? "*." : "", key);
         if (optout_strmap_put(map, key, klen, e, NULL) != 0) {
             free_entry(e);
-            snprintf(err, errlen, "out of memory");
+            optout_set_err(err, errlen, "out of memory");
             goto done;
         }
         o->bytes += sizeof *e + 2 * klen + 64;
     }
     rc = ferror(f) ? -1 : 0;
-    if (rc) snprintf(err, errlen, "%s: %s", path, strerror(errno));
+    if (rc) optout_set_err(err, errlen, "%s: %s", path, strerror(errno));
 done:
     free(line);
     fclose(f);
@@ -440,7 +440,7 @@ optout_overrides *optout_overrides_load(const char *keep_file, const char *remov
     optout_overrides *o = calloc(1, sizeof *o);
     if (!o || !(o->exact = optout_strmap_new()) || !(o->domains = optout_strmap_new())) {
         optout_overrides_free(o);
-        snprintf(err, errlen, "out of memory");
+        optout_set_err(err, errlen, "out of memory");
         return NULL;
     }
     if ((keep_file && load_list(o, keep_file, OPTOUT_OVERRIDE_KEEP, mode, err, errlen) != 0) ||

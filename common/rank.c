@@ -241,11 +241,11 @@ static int commit_file(FILE *f, const char *tmp, const char *path, char *err, si
     if (bad || rename(tmp, path) != 0) {
         if (!bad) saved = errno;
         unlink(tmp);
-        snprintf(err, errlen, "writing %s: %s", path, strerror(saved));
+        optout_set_err(err, errlen, "writing %s: %s", path, strerror(saved));
         return -1;
     }
     if (optout_fsync_parent_dir(path) != 0) {
-        snprintf(err, errlen, "syncing the directory of %s: %s", path, strerror(errno));
+        optout_set_err(err, errlen, "syncing the directory of %s: %s", path, strerror(errno));
         return -1;
     }
     return 0;
@@ -293,7 +293,7 @@ static int map_count(const optout_rank_map_config *c, const char *in, struct tab
     struct optout_hostkey_entry *cache = calloc(OPTOUT_HOSTKEY_CACHE, sizeof *cache);
     struct optout_hostkey_entry *scratch = malloc(sizeof *scratch);
     if (!cache || !scratch) {
-        snprintf(err, errlen, "out of memory");
+        optout_set_err(err, errlen, "out of memory");
         goto done;
     }
     optout_docsource_opts so = {.url_field = c->url_field,
@@ -340,7 +340,7 @@ static int map_count(const optout_rank_map_config *c, const char *in, struct tab
             optout_doc_facts_of_doc(d, &f);
             st->bytes_unread += d->text_unread;
             if (table_add(t, hk->key, hk->key_len, (int)f.cls, 1, f.bytes, f.tokens) != 0) {
-                snprintf(err, errlen, "out of memory counting hosts of %s", in);
+                optout_set_err(err, errlen, "out of memory counting hosts of %s", in);
                 goto done;
             }
             st->docs++;
@@ -383,7 +383,7 @@ static int map_write(const optout_rank_map_config *c, struct table *t, const cha
     char *obuf = malloc(ocap), *buf = malloc(bcap);
     ZSTD_CCtx *z = ZSTD_createCCtx();
     if (!v || !off || !obuf || !buf || !z) {
-        snprintf(err, errlen, "out of memory writing %s", out);
+        optout_set_err(err, errlen, "out of memory writing %s", out);
         goto done;
     }
     ZSTD_CCtx_setParameter(z, ZSTD_c_compressionLevel, 3);
@@ -402,7 +402,7 @@ static int map_write(const optout_rank_map_config *c, struct table *t, const cha
     t->cap = 0;
     tmp_name(tmp, sizeof tmp, out);
     if (!(f = fopen(tmp, "we"))) {
-        snprintf(err, errlen, "cannot create %s: %s", tmp, strerror(errno));
+        optout_set_err(err, errlen, "cannot create %s: %s", tmp, strerror(errno));
         tmp[0] = '\0';
         goto done;
     }
@@ -437,7 +437,7 @@ static int map_write(const optout_rank_map_config *c, struct table *t, const cha
     }
     tmp_name(tmp, sizeof tmp, out_index);
     if (!(f = fopen(tmp, "we"))) {
-        snprintf(err, errlen, "cannot create %s: %s", tmp, strerror(errno));
+        optout_set_err(err, errlen, "cannot create %s: %s", tmp, strerror(errno));
         tmp[0] = '\0';
         goto done;
     }
@@ -452,7 +452,7 @@ static int map_write(const optout_rank_map_config *c, struct table *t, const cha
     rc = 0;
     goto done;
 write_error:
-    snprintf(err, errlen, "writing %s: %s", out, errno ? strerror(errno) : "compression failed");
+    optout_set_err(err, errlen, "writing %s: %s", out, errno ? strerror(errno) : "compression failed");
 done:
     if (f) fclose(f);
     if (tmp[0]) unlink(tmp);
@@ -467,12 +467,12 @@ done:
 int optout_rank_map(const optout_rank_map_config *c, const char *in, const char *out, const char *out_index,
                     optout_rank_map_stats *st, char *err, size_t errlen) {
     if (c->partitions < 1 || c->partitions > OPTOUT_RANK_PARTITIONS_MAX) {
-        snprintf(err, errlen, "partitions must be 1..%d, not %u", OPTOUT_RANK_PARTITIONS_MAX, c->partitions);
+        optout_set_err(err, errlen, "partitions must be 1..%d, not %u", OPTOUT_RANK_PARTITIONS_MAX, c->partitions);
         return -1;
     }
     struct table t;
     if (table_init(&t) != 0) {
-        snprintf(err, errlen, "out of memory");
+        optout_set_err(err, errlen, "out of memory");
         return -1;
     }
     optout_rank_map_stats local = {0};
@@ -503,13 +503,13 @@ static long read_index(const char *path, uint64_t **offs, char *err, size_t errl
     size_t len;
     char *text = optout_read_file(path, (size_t)(OPTOUT_RANK_PARTITIONS_MAX + 1) * 22, &len);
     if (!text) {
-        snprintf(err, errlen, "cannot read %s: %s", path, strerror(errno));
+        optout_set_err(err, errlen, "cannot read %s: %s", path, strerror(errno));
         return -1;
     }
     uint64_t *o = malloc((OPTOUT_RANK_PARTITIONS_MAX + 1) * sizeof *o);
     if (!o) {
         free(text);
-        snprintf(err, errlen, "out of memory");
+        optout_set_err(err, errlen, "out of memory");
         return -1;
     }
     size_t n = 0, i = 0;
@@ -519,7 +519,7 @@ static long read_index(const char *path, uint64_t **offs, char *err, size_t errl
         if (j == len || n > OPTOUT_RANK_PARTITIONS_MAX ||
             optout_parse_u64(text + i, j - i, UINT64_MAX, &o[n]) != 0 ||
             (n > 0 && o[n] < o[n - 1])) {
-            snprintf(err, errlen, "%s: not a rank index (line %zu)", path, n + 1);
+            optout_set_err(err, errlen, "%s: not a rank index (line %zu)", path, n + 1);
             free(text);
             free(o);
             return -1;
@@ -529,7 +529,7 @@ static long read_index(const char *path, uint64_t **offs, char *err, size_t errl
     }
     free(text);
     if (n < 2) {
-        snprintf(err, errlen, "%s: not a rank index (%zu lines)", path, n);
+        optout_set_err(err, errlen, "%s: not a rank index (%zu lines)", path, n);
         free(o);
         return -1;
     }
@@ -563,13 +563,13 @@ static int reduce_row(struct row_sink *s, const char *line, size_t len, char *er
             continue;
         }
         if (table_add(s->t, line, (size_t)(p - line), cls, c[3 * cls], c[3 * cls + 1], c[3 * cls + 2]) != 0) {
-            snprintf(err, errlen, "out of memory summing %s", s->path);
+            optout_set_err(err, errlen, "out of memory summing %s", s->path);
             return -1;
         }
     }
     return 0;
 bad:
-    snprintf(err, errlen, "%s: malformed row %" PRIu64 " in its partition", s->path, s->row);
+    optout_set_err(err, errlen, "%s: malformed row %" PRIu64 " in its partition", s->path, s->row);
     return -1;
 }
 
@@ -579,7 +579,7 @@ static int reduce_range(ZSTD_DCtx *z, struct row_sink *s, uint64_t from, uint64_
     if (from == to) return 0;
     int fd = open(s->path, O_RDONLY | O_CLOEXEC);
     if (fd < 0) {
-        snprintf(err, errlen, "cannot open %s: %s", s->path, strerror(errno));
+        optout_set_err(err, errlen, "cannot open %s: %s", s->path, strerror(errno));
         return -1;
     }
     int rc = -1;
@@ -591,8 +591,8 @@ static int reduce_range(ZSTD_DCtx *z, struct row_sink *s, uint64_t from, uint64_
         size_t want = to - pos < icap ? (size_t)(to - pos) : icap;
         ssize_t got = pread(fd, ibuf, want, (off_t)pos);
         if (got <= 0) {
-            snprintf(err, errlen, "reading %s at byte %" PRIu64 ": %s", s->path, pos,
-                     got < 0 ? strerror(errno) : "unexpected end of file");
+            optout_set_err(err, errlen, "reading %s at byte %" PRIu64 ": %s", s->path, pos,
+                           got < 0 ? strerror(errno) : "unexpected end of file");
             goto done;
         }
         ZSTD_inBuffer ib = {ibuf, (size_t)got, 0};
@@ -601,7 +601,7 @@ static int reduce_range(ZSTD_DCtx *z, struct row_sink *s, uint64_t from, uint64_
                 size_t ncap = *lcap * 2;
                 char *nb = realloc(*lbuf, ncap);
                 if (!nb) {
-                    snprintf(err, errlen, "out of memory reading %s", s->path);
+                    optout_set_err(err, errlen, "out of memory reading %s", s->path);
                     goto done;
                 }
                 *lbuf = nb;
@@ -610,8 +610,8 @@ static int reduce_range(ZSTD_DCtx *z, struct row_sink *s, uint64_t from, uint64_
             ZSTD_outBuffer ob = {*lbuf + llen, *lcap - llen, 0};
             ret = ZSTD_decompressStream(z, &ob, &ib);
             if (ZSTD_isError(ret)) {
-                snprintf(err, errlen, "%s: corrupt zstd data near byte %" PRIu64 ": %s", s->path, pos + ib.pos,
-                         ZSTD_getErrorName(ret));
+                optout_set_err(err, errlen, "%s: corrupt zstd data near byte %" PRIu64 ": %s", s->path, pos + ib.pos,
+                               ZSTD_getErrorName(ret));
                 goto done;
             }
             size_t total = llen + ob.pos, start = 0;
@@ -625,14 +625,14 @@ static int reduce_range(ZSTD_DCtx *z, struct row_sink *s, uint64_t from, uint64_
             memmove(*lbuf, *lbuf + start, total - start);
             llen = total - start;
             if (llen > OPTOUT_HOSTKEY_MAX + NCOUNT * 21 + 16) {
-                snprintf(err, errlen, "%s: malformed row (too long) near byte %" PRIu64, s->path, pos + ib.pos);
+                optout_set_err(err, errlen, "%s: malformed row (too long) near byte %" PRIu64, s->path, pos + ib.pos);
                 goto done;
             }
         }
         pos += (uint64_t)got;
     }
     if (ret != 0 || llen != 0) {
-        snprintf(err, errlen, "%s: truncated partition frame ending at byte %" PRIu64, s->path, to);
+        optout_set_err(err, errlen, "%s: truncated partition frame ending at byte %" PRIu64, s->path, to);
         goto done;
     }
     rc = 0;
@@ -705,7 +705,7 @@ long optout_rank_reduce(const optout_rank_reduce_config *c, const char *const *m
     long parts = -1;
     int have_table = table_init(&t) == 0;
     if (!z || !ibuf || !lbuf || !have_table) {
-        snprintf(err, errlen, "out of memory");
+        optout_set_err(err, errlen, "out of memory");
         goto done;
     }
     for (size_t i = 0; i < count; i++) {
@@ -713,13 +713,13 @@ long optout_rank_reduce(const optout_rank_reduce_config *c, const char *const *m
         long p = read_index(indexes[i], &offs, err, errlen);
         if (p < 0) goto done;
         if (parts >= 0 && p != parts) {
-            snprintf(err, errlen, "%s has %ld partitions, %s has %ld", indexes[i], p, indexes[0], parts);
+            optout_set_err(err, errlen, "%s has %ld partitions, %s has %ld", indexes[i], p, indexes[0], parts);
             free(offs);
             goto done;
         }
         parts = p;
         if (partition >= (unsigned long)p) {
-            snprintf(err, errlen, "partition %u out of range: %s has %ld partitions", partition, indexes[i], p);
+            optout_set_err(err, errlen, "partition %u out of range: %s has %ld partitions", partition, indexes[i], p);
             free(offs);
             goto done;
         }
@@ -730,12 +730,12 @@ long optout_rank_reduce(const optout_rank_reduce_config *c, const char *const *m
     }
     size_t n = t.count;
     if (!(all = table_list(&t)) || !(sel = malloc((n ? n : 1) * sizeof *sel))) {
-        snprintf(err, errlen, "out of memory ranking partition %u", partition);
+        optout_set_err(err, errlen, "out of memory ranking partition %u", partition);
         goto done;
     }
     tmp_name(tmp, sizeof tmp, out);
     if (!(f = fopen(tmp, "we"))) {
-        snprintf(err, errlen, "cannot create %s: %s", tmp, strerror(errno));
+        optout_set_err(err, errlen, "cannot create %s: %s", tmp, strerror(errno));
         tmp[0] = '\0';
         goto done;
     }
@@ -743,7 +743,7 @@ long optout_rank_reduce(const optout_rank_reduce_config *c, const char *const *m
     if (write_class_rows(f, all, n, sel, OPTOUT_CLASS_EN, mi, c->top_en, 0, "en") != 0 ||
         write_class_rows(f, all, n, sel, OPTOUT_CLASS_NON_EN, mi, c->top_non_en, 0, "non_en") != 0 ||
         (c->all_hosts && write_class_rows(f, all, n, sel, OPTOUT_CLASS_UNKNOWN, mi, UINT64_MAX, 1, "unknown") != 0)) {
-        snprintf(err, errlen, "writing %s: %s", out, strerror(errno));
+        optout_set_err(err, errlen, "writing %s: %s", out, strerror(errno));
         goto done;
     }
     FILE *fc = f;
@@ -846,7 +846,7 @@ static int write_tsv(const char *dir, const char *name, struct top *h, char *err
     tmp_name(tmp, sizeof tmp, path);
     FILE *f = fopen(tmp, "we");
     if (!f) {
-        snprintf(err, errlen, "cannot create %s: %s", tmp, strerror(errno));
+        optout_set_err(err, errlen, "cannot create %s: %s", tmp, strerror(errno));
         return -1;
     }
     if (h->n) qsort(h->v, h->n, sizeof *h->v, top_row_sort); /* heap -> rank order (the heap is not used after) */
@@ -855,7 +855,7 @@ static int write_tsv(const char *dir, const char *name, struct top *h, char *err
         bad = fprintf(f, "%s\t%" PRIu64 "\t%" PRIu64 "\t%" PRIu64 "\t%zu\n", h->v[i].host, h->v[i].docs, h->v[i].bytes,
                       h->v[i].tokens, i + 1) < 0;
     if (bad) {
-        snprintf(err, errlen, "writing %s: %s", tmp, strerror(errno));
+        optout_set_err(err, errlen, "writing %s: %s", tmp, strerror(errno));
         fclose(f);
         unlink(tmp);
         return -1;
@@ -904,7 +904,7 @@ long optout_rank_merge(const optout_rank_reduce_config *c, const char *const *to
     int mi = metric_index(c->metric);
     for (size_t i = 0; i < count; i++) {
         if (!(f = fopen(tops[i], "re"))) {
-            snprintf(err, errlen, "cannot open %s: %s", tops[i], strerror(errno));
+            optout_set_err(err, errlen, "cannot open %s: %s", tops[i], strerror(errno));
             goto done;
         }
         int stop[2] = {0, 0}, last = -1; /* a class whose next row cannot enter the heap is skipped */
@@ -947,15 +947,17 @@ long optout_rank_merge(const optout_rank_reduce_config *c, const char *const *to
             }
         }
         if (ferror(f)) {
-            snprintf(err, errlen, "reading %s: %s", tops[i], strerror(errno));
+            optout_set_err(err, errlen, "reading %s: %s", tops[i], strerror(errno));
             goto done;
         }
         fclose(f);
         f = NULL;
         continue;
     bad_line:
-        snprintf(err, errlen, "%s: line %" PRIu64 " is not a rank row (class, host, docs, bytes, tokens; en, non_en, unknown in order)", tops[i],
-                 lineno);
+        optout_set_err(err, errlen,
+                       "%s: line %" PRIu64
+                       " is not a rank row (class, host, docs, bytes, tokens; en, non_en, unknown in order)",
+                       tops[i], lineno);
         goto done;
     }
     if (write_tsv(dir, "en.tsv", &heaps[0], err, errlen) != 0 || write_tsv(dir, "non_en.tsv", &heaps[1], err, errlen) != 0)
@@ -971,14 +973,14 @@ long optout_rank_merge(const optout_rank_reduce_config *c, const char *const *to
     snprintf(path, sizeof path, "%s/hosts.txt", dir);
     tmp_name(tmp, sizeof tmp, path);
     if (!(f = fopen(tmp, "we"))) {
-        snprintf(err, errlen, "cannot create %s: %s", tmp, strerror(errno));
+        optout_set_err(err, errlen, "cannot create %s: %s", tmp, strerror(errno));
         goto done;
     }
     long hosts = 0;
     for (size_t i = 0; i < m; i++) {
         if (i > 0 && strcmp(all[i], all[i - 1]) == 0) continue;
         if (fputs(all[i], f) < 0 || fputc('\n', f) < 0) {
-            snprintf(err, errlen, "writing %s: %s", tmp, strerror(errno));
+            optout_set_err(err, errlen, "writing %s: %s", tmp, strerror(errno));
             fclose(f);
             f = NULL;
             unlink(tmp);
@@ -992,7 +994,7 @@ long optout_rank_merge(const optout_rank_reduce_config *c, const char *const *to
     result = hosts;
     goto done;
 oom:
-    snprintf(err, errlen, "out of memory merging rankings");
+    optout_set_err(err, errlen, "out of memory merging rankings");
 done:
     if (f) fclose(f);
     free(line);

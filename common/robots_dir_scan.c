@@ -8,6 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "optout/util.h"
+
 size_t robots_dir_key(const char *name, char *key, size_t cap) {
     size_t n = strlen(name);
     if (n + 1 > cap) return 0;
@@ -31,7 +33,7 @@ static int load_index(const char *dir, optout_strmap *hosts, size_t entry_size, 
     FILE *f = fopen(path, "r");
     if (!f) {
         if (errno == ENOENT) return 0;
-        snprintf(err, errlen, "%s: %s", path, strerror(errno));
+        optout_set_err(err, errlen, "%s: %s", path, strerror(errno));
         return -1;
     }
     char line[8192];
@@ -46,8 +48,9 @@ static int load_index(const char *dir, optout_strmap *hosts, size_t entry_size, 
         if (end) *end = '\0';
         optout_outcome o;
         if (!tab || optout_outcome_parse(outcome, &o) != 0) {
-            snprintf(err, errlen, "%s:%zu: expected HOST<TAB>OUTCOME (ok, unavailable, unreachable, no_such_host, ...)",
-                     path, lineno);
+            optout_set_err(err, errlen,
+                           "%s:%zu: expected HOST<TAB>OUTCOME (ok, unavailable, unreachable, no_such_host, ...)", path,
+                           lineno);
             fclose(f);
             return -1;
         }
@@ -55,21 +58,22 @@ static int load_index(const char *dir, optout_strmap *hosts, size_t entry_size, 
         char key[ROBOTS_DIR_KEY_MAX];
         size_t klen = robots_dir_key(line, key, sizeof key);
         if (klen == 0) {
-            snprintf(err, errlen, "%s:%zu: empty or overlong host", path, lineno);
+            optout_set_err(err, errlen, "%s:%zu: empty or overlong host", path, lineno);
             fclose(f);
             return -1;
         }
         struct robots_dir_host *h = optout_strmap_get(hosts, key, klen);
         if (!h) {
             if (o == OPTOUT_OUTCOME_OK) {
-                snprintf(err, errlen, "%s:%zu: %s is 'ok' but has no robots.txt file in %s", path, lineno, line, dir);
+                optout_set_err(err, errlen, "%s:%zu: %s is 'ok' but has no robots.txt file in %s", path, lineno, line,
+                               dir);
                 fclose(f);
                 return -1;
             }
             h = calloc(1, entry_size);
             if (!h || optout_strmap_put(hosts, key, klen, h, NULL) != 0) {
                 free(h);
-                snprintf(err, errlen, "out of memory");
+                optout_set_err(err, errlen, "out of memory");
                 fclose(f);
                 return -1;
             }
@@ -79,7 +83,7 @@ static int load_index(const char *dir, optout_strmap *hosts, size_t entry_size, 
     int bad = ferror(f);
     fclose(f);
     if (bad) {
-        snprintf(err, errlen, "%s: read error", path);
+        optout_set_err(err, errlen, "%s: read error", path);
         return -1;
     }
     return 0;
@@ -88,7 +92,7 @@ static int load_index(const char *dir, optout_strmap *hosts, size_t entry_size, 
 long robots_dir_scan(const char *dir, optout_strmap *hosts, size_t entry_size, char *err, size_t errlen) {
     DIR *d = opendir(dir);
     if (!d) {
-        snprintf(err, errlen, "robots directory %s: %s", dir, strerror(errno));
+        optout_set_err(err, errlen, "robots directory %s: %s", dir, strerror(errno));
         return -1;
     }
     long files = 0;
@@ -101,8 +105,8 @@ long robots_dir_scan(const char *dir, optout_strmap *hosts, size_t entry_size, c
         if (klen == 0) continue;
         struct robots_dir_host *old = optout_strmap_get(hosts, key, klen);
         if (old) {
-            snprintf(err, errlen, "robots directory %s: files '%s' and '%s' are both for host %s", dir,
-                     old->file ? old->file : "?", e->d_name, key);
+            optout_set_err(err, errlen, "robots directory %s: files '%s' and '%s' are both for host %s", dir,
+                           old->file ? old->file : "?", e->d_name, key);
             closedir(d);
             return -1;
         }
@@ -110,7 +114,7 @@ long robots_dir_scan(const char *dir, optout_strmap *hosts, size_t entry_size, c
         if (!h || !(h->file = strdup(e->d_name)) || optout_strmap_put(hosts, key, klen, h, NULL) != 0) {
             if (h) free(h->file);
             free(h);
-            snprintf(err, errlen, "out of memory");
+            optout_set_err(err, errlen, "out of memory");
             closedir(d);
             return -1;
         }

@@ -31,13 +31,6 @@
 
 #define PLAN_HEADER "optout-plan 1"
 
-static char *xstrdup(const char *s) {
-    size_t n = strlen(s) + 1;
-    char *p = optout_malloc(n);
-    memcpy(p, s, n);
-    return p;
-}
-
 /* "a" + "b" -> "a/b"; "" + "b" -> "b"; "a/" + "b" -> "a/b". Malloc'd. */
 static char *join(const char *dir, const char *name) {
     size_t d = strlen(dir), n = strlen(name);
@@ -154,10 +147,6 @@ static void unescape(char *s) {
     *w = '\0';
 }
 
-static int64_t mtime_ns_of(const struct stat *st) {
-    return (int64_t)st->st_mtim.tv_sec * 1000000000 + st->st_mtim.tv_nsec;
-}
-
 int optout_input_changed(const optout_input *in, char *why, size_t cap) {
     struct stat st;
     char now_text[64], then_text[64];
@@ -169,8 +158,8 @@ int optout_input_changed(const optout_input *in, char *why, size_t cap) {
         snprintf(why, cap, "size %llu, planned %llu", (unsigned long long)st.st_size, (unsigned long long)in->size);
         return 1;
     }
-    if (mtime_ns_of(&st) != in->mtime_ns) {
-        snprintf(why, cap, "mtime %s, planned %s", optout_format_time_ns(mtime_ns_of(&st), now_text, sizeof now_text),
+    if (optout_mtime_ns(&st) != in->mtime_ns) {
+        snprintf(why, cap, "mtime %s, planned %s", optout_format_time_ns(optout_mtime_ns(&st), now_text, sizeof now_text),
                  optout_format_time_ns(in->mtime_ns, then_text, sizeof then_text));
         return 1;
     }
@@ -187,13 +176,8 @@ static int add_match(expander *x, char *path, char *name, const struct stat *st)
         x->failed = 1;
         return -1;
     }
-    if (x->n == x->cap) {
-        x->cap = x->cap ? x->cap * 2 : 64;
-        match *nv = realloc(x->v, x->cap * sizeof *nv);
-        if (!nv) optout_oom("the input list");
-        x->v = nv;
-    }
-    x->v[x->n++] = (match){path, name, (uint64_t)st->st_size, mtime_ns_of(st), x->pattern_index};
+    x->v = optout_grow(x->v, x->n, &x->cap, sizeof *x->v, 64, "the input list");
+    x->v[x->n++] = (match){path, name, (uint64_t)st->st_size, optout_mtime_ns(st), x->pattern_index};
     return 0;
 }
 
@@ -201,7 +185,7 @@ static int add_match(expander *x, char *path, char *name, const struct stat *st)
 static int consider_file(expander *x, const char *path, const char *rel) {
     struct stat st;
     if (stat(path, &st) != 0 || !S_ISREG(st.st_mode)) return 0;
-    return add_match(x, xstrdup(path), xstrdup(rel), &st);
+    return add_match(x, optout_strdup(path), optout_strdup(rel), &st);
 }
 
 static int hidden_ok(const char *comp) {
@@ -247,13 +231,8 @@ static int list_dir(expander *x, const char *path, char ***names, size_t *count)
             break;
         }
         if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0) continue;
-        if (*count == cap) {
-            cap = cap ? cap * 2 : 32;
-            char **nn = realloc(*names, cap * sizeof *nn);
-            if (!nn) optout_oom("a directory listing");
-            *names = nn;
-        }
-        (*names)[(*count)++] = xstrdup(e->d_name);
+        *names = optout_grow(*names, *count, &cap, sizeof **names, 32, "a directory listing");
+        (*names)[(*count)++] = optout_strdup(e->d_name);
     }
     closedir(d);
     return 0;
@@ -313,7 +292,7 @@ static int walk(expander *x, const comp_list *c, size_t i, const char *path, con
         return rc;
     }
     if (!has_magic(comp)) {
-        char *lit = xstrdup(comp);
+        char *lit = optout_strdup(comp);
         unescape(lit);
         char *p = join(path, lit), *r = join(rel, lit);
         free(lit);
@@ -353,7 +332,7 @@ static int expand_one(expander *x, const char *pattern) {
     }
     size_t plen = strlen(pattern);
     if (!has_magic(pattern)) {
-        char *path = xstrdup(pattern);
+        char *path = optout_strdup(pattern);
         unescape(path);
         struct stat st;
         if (stat(path, &st) != 0) {
@@ -373,7 +352,7 @@ static int expand_one(expander *x, const char *pattern) {
             return -1;
         }
         const char *slash = strrchr(path, '/');
-        return add_match(x, path, xstrdup(slash ? slash + 1 : path), &st);
+        return add_match(x, path, optout_strdup(slash ? slash + 1 : path), &st);
     }
     if (pattern[plen - 1] == '/') {
         optout_set_err(x->err, x->errlen, "input pattern '%s' ends with '/': it names directories, not files", pattern);
@@ -381,7 +360,7 @@ static int expand_one(expander *x, const char *pattern) {
     }
 
     /* Components; the literal ones before the first wildcard make the prefix directory. */
-    char *copy = xstrdup(pattern);
+    char *copy = optout_strdup(pattern);
     comp_list c = {optout_malloc((plen / 2 + 2) * sizeof(char *)), 0};
     for (char *tok = strtok(copy, "/"); tok; tok = strtok(NULL, "/")) c.comps[c.n++] = tok;
     size_t first = 0;
@@ -394,7 +373,7 @@ static int expand_one(expander *x, const char *pattern) {
             rc = -1;
         }
     }
-    char *prefix = xstrdup(pattern[0] == '/' ? "/" : "");
+    char *prefix = optout_strdup(pattern[0] == '/' ? "/" : "");
     for (size_t k = 0; k < first && rc == 0; k++) {
         unescape(c.comps[k]);
         char *p = join(prefix, c.comps[k]);
@@ -826,13 +805,8 @@ static int reader_open(plan_reader *r, const char *dir, char *err, size_t errlen
                 break;
             }
             *sp = '\0';
-            if (r->nopts == cap) {
-                cap = cap ? cap * 2 : 16;
-                optout_plan_option *no = realloc(r->opts, cap * sizeof *no);
-                if (!no) optout_oom("the plan\'s options");
-                r->opts = no;
-            }
-            r->opts[r->nopts++] = (optout_plan_option){xstrdup(name), xstrdup(sp + 1), NULL};
+            r->opts = optout_grow(r->opts, r->nopts, &cap, sizeof *r->opts, 16, "the plan's options");
+            r->opts[r->nopts++] = (optout_plan_option){optout_strdup(name), optout_strdup(sp + 1), NULL};
             *sp = ' ';
             size_t n = strlen(r->line);
             r->line[n] = '\n';
@@ -974,14 +948,10 @@ int optout_plan_read(const char *dir, optout_plan *out, char *err, size_t errlen
             rc = -1;
             break;
         }
-        if (inputs->count == cap) {
-            cap = cap ? cap * 2 : 64;
-            optout_input *ni = realloc(inputs->items, cap * sizeof *ni);
-            if (!ni) optout_oom("the plan's input list");
-            inputs->items = ni;
-        }
-        in.output_name = xstrdup(f[3]);
-        in.path = xstrdup(f[4]);
+        inputs->items = optout_grow(inputs->items, inputs->count, &cap, sizeof *inputs->items, 64,
+                                    "the plan's input list");
+        in.output_name = optout_strdup(f[3]);
+        in.path = optout_strdup(f[4]);
         inputs->items[inputs->count++] = in;
     }
     if (got < 0) rc = -1;

@@ -181,13 +181,13 @@ static int load_tags(const char *path, size_t max_line, struct tagset *set, char
     int rc = -1, got;
     optout_shard_line line;
     if (!fields || !r) {
-        snprintf(err, errlen, "%s", r ? "out of memory" : serr);
+        optout_set_err(err, errlen, "%s", r ? "out of memory" : serr);
         goto out;
     }
     while ((got = optout_shard_next(r, &line, serr, sizeof serr)) == 1) {
         if (line.oversized) {
-            snprintf(err, errlen, "%s: line %llu: longer than %zu bytes", path, (unsigned long long)line_no + 1,
-                     max_line);
+            optout_set_err(err, errlen, "%s: line %llu: longer than %zu bytes", path, (unsigned long long)line_no + 1,
+                           max_line);
             goto out;
         }
         line_no++;
@@ -216,7 +216,7 @@ static int load_tags(const char *path, size_t max_line, struct tagset *set, char
             klen = id_key(&v[0], &kbuf, &kcap);
         }
         if (problem) {
-            snprintf(err, errlen, "%s: line %llu: %s", path, (unsigned long long)line_no, problem);
+            optout_set_err(err, errlen, "%s: line %llu: %s", path, (unsigned long long)line_no, problem);
             goto out;
         }
         set->count++;
@@ -226,19 +226,19 @@ static int load_tags(const char *path, size_t max_line, struct tagset *set, char
             continue;
         }
         if (!(t = malloc(sizeof *t + v[2].len))) {
-            snprintf(err, errlen, "out of memory reading %s", path);
+            optout_set_err(err, errlen, "out of memory reading %s", path);
             goto out;
         }
         *t = (struct tag){.expected = 1, .first_line = line_no, .alen = v[2].len};
         memcpy(t->array, v[2].s, v[2].len);
         if (optout_strmap_put(set->map, kbuf, klen, t, NULL) != 0) {
             free(t);
-            snprintf(err, errlen, "out of memory reading %s", path);
+            optout_set_err(err, errlen, "out of memory reading %s", path);
             goto out;
         }
     }
     if (got < 0) {
-        snprintf(err, errlen, "%s (reading line %llu)", serr, (unsigned long long)line_no + 1);
+        optout_set_err(err, errlen, "%s (reading line %llu)", serr, (unsigned long long)line_no + 1);
         goto out;
     }
     rc = 0;
@@ -304,7 +304,7 @@ static int apply_docs(const optout_apply_config *cfg, struct tagset *set, const 
             free(dec);
             dec_cap = (dec = malloc(b.count * sizeof *dec)) ? b.count : 0;
             if (!dec) {
-                snprintf(err, errlen, "out of memory applying tags to %s", in);
+                optout_set_err(err, errlen, "out of memory applying tags to %s", in);
                 goto out;
             }
         }
@@ -342,9 +342,11 @@ static int check_unmatched(struct tagset *set, const char *tags, const char *in,
     struct unmatched u = {0};
     optout_strmap_each(set->map, find_unmatched, &u);
     if (!u.count) return 0;
-    snprintf(err, errlen, "%s: %llu tag%s match%s no document of %s (the first at line %llu): not this shard's "
-             "tags, or the shard changed since", tags, (unsigned long long)u.count, u.count == 1 ? "" : "s",
-             u.count == 1 ? "es" : "", in, (unsigned long long)u.first_line);
+    optout_set_err(err, errlen,
+                   "%s: %llu tag%s match%s no document of %s (the first at line %llu): not this shard's "
+                   "tags, or the shard changed since",
+                   tags, (unsigned long long)u.count, u.count == 1 ? "" : "s", u.count == 1 ? "es" : "", in,
+                   (unsigned long long)u.first_line);
     return -1;
 }
 
@@ -364,7 +366,7 @@ int optout_apply_tags(const optout_apply_config *cfg, const char *tags, const ch
     optout_apply_stats st = {0};
     int rc = -1, got;
     if (!set.map || !fields) {
-        snprintf(err, errlen, "out of memory");
+        optout_set_err(err, errlen, "out of memory");
         goto out;
     }
     if (load_tags(tags, max_line, &set, err, errlen) != 0) goto out;
@@ -377,7 +379,7 @@ int optout_apply_tags(const optout_apply_config *cfg, const char *tags, const ch
     }
     if (!(r = optout_shard_open(in, max_line, serr, sizeof serr)) || !(w = optout_shard_create(out, format, cfg->level, serr, sizeof serr)) ||
         (removed && !(wr = optout_shard_create(removed, format, cfg->level, serr, sizeof serr)))) {
-        snprintf(err, errlen, "%s", serr);
+        optout_set_err(err, errlen, "%s", serr);
         goto out;
     }
     optout_shard_line line;
@@ -402,19 +404,19 @@ int optout_apply_tags(const optout_apply_config *cfg, const char *tags, const ch
             if (wr) {
                 size_t n = optout_tags_removed_line(line.data, line.len, t->array, t->alen, &obuf, &ocap);
                 if (optout_shard_write_line(wr, obuf, n, line.newline, serr, sizeof serr) != 0) {
-                    snprintf(err, errlen, "%s", serr);
+                    optout_set_err(err, errlen, "%s", serr);
                     goto out;
                 }
             }
         }
         if (keep && optout_shard_write_line(w, line.data, line.len,
                                             line.oversized ? line.last_piece && line.newline : line.newline, serr, sizeof serr) != 0) {
-            snprintf(err, errlen, "%s", serr);
+            optout_set_err(err, errlen, "%s", serr);
             goto out;
         }
     }
     if (got < 0) {
-        snprintf(err, errlen, "%s", serr);
+        optout_set_err(err, errlen, "%s", serr);
         goto out;
     }
     if (check_unmatched(&set, tags, in, err, errlen) != 0) goto out;
@@ -422,14 +424,14 @@ int optout_apply_tags(const optout_apply_config *cfg, const char *tags, const ch
         int crc = optout_shard_commit(wr, serr, sizeof serr);
         wr = NULL;
         if (crc != 0) {
-            snprintf(err, errlen, "%s", serr);
+            optout_set_err(err, errlen, "%s", serr);
             goto out;
         }
     }
     int crc = optout_shard_commit(w, serr, sizeof serr);
     w = NULL;
     if (crc != 0) {
-        snprintf(err, errlen, "%s", serr);
+        optout_set_err(err, errlen, "%s", serr);
         goto out;
     }
     st.lines = line_no;

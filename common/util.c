@@ -28,6 +28,15 @@ void *optout_malloc(size_t size) {
     return p;
 }
 
+void *optout_grow(void *v, size_t n, size_t *cap, size_t elem, size_t first, const char *what) {
+    if (n < *cap) return v;
+    size_t c = *cap ? *cap * 2 : first;
+    if (c <= n || c > SIZE_MAX / elem) optout_oom(what);
+    void *nv = realloc(v, c * elem);
+    if (!nv) optout_oom(what);
+    *cap = c;
+    return nv;
+}
 
 int optout_parse_u64(const char *s, size_t len, uint64_t max, uint64_t *out) {
     if (len == 0) return -1;
@@ -159,6 +168,23 @@ void optout_set_err(char *err, size_t errlen, const char *fmt, ...) {
     va_start(ap, fmt);
     optout_set_errv(err, errlen, fmt, ap);
     va_end(ap);
+}
+
+void optout_sleep_ms(long ms) {
+    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+    while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
+    }
+}
+
+int64_t optout_mtime_ns(const struct stat *st) {
+    return (int64_t)st->st_mtim.tv_sec * 1000000000 + st->st_mtim.tv_nsec;
+}
+
+char *optout_strdup(const char *s) {
+    size_t n = strlen(s ? s : "") + 1;
+    char *p = optout_malloc(n);
+    memcpy(p, s ? s : "", n);
+    return p;
 }
 
 int64_t optout_now_ms(void) {

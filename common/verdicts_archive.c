@@ -27,6 +27,7 @@
 #include "archive_internal.h"
 #include "optout/log.h"
 #include "optout/strmap.h"
+#include "optout/util.h"
 #include "optout/verdicts.h"
 #include "verdicts_internal.h"
 
@@ -122,14 +123,15 @@ static int index_visit(const optout_archive_record *rec, void *arg) {
     const char *host = rec->r.host;
     size_t len = strlen(host);
     if (len > UINT16_MAX || ix->count >= UINT32_MAX - 1) {
-        snprintf(ix->err, ix->errlen, "archive %s: %s:%zu: host key too long, or too many hosts", ix->dir, rec->pack,
-                 rec->line);
+        optout_set_err(ix->err, ix->errlen, "archive %s: %s:%zu: host key too long, or too many hosts", ix->dir,
+                       rec->pack, rec->line);
         return 1;
     }
     long old = archive_index_find(ix, host, len);
     if (old >= 0) {
-        snprintf(ix->err, ix->errlen, "archive %s: host %s is recorded twice: in pack %s and in pack %s (line %zu)",
-                 ix->dir, host, ix->packs[ix->recs[old].pack], rec->pack, rec->line);
+        optout_set_err(ix->err, ix->errlen,
+                       "archive %s: host %s is recorded twice: in pack %s and in pack %s (line %zu)", ix->dir, host,
+                       ix->packs[ix->recs[old].pack], rec->pack, rec->line);
         return 1;
     }
     if ((ix->count + 1) * 2 > ix->table_cap && table_grow(ix) != 0) goto oom;
@@ -155,7 +157,7 @@ static int index_visit(const optout_archive_record *rec, void *arg) {
     table_put(ix->table, ix->table_cap, optout_hash_bytes(host, len), (uint32_t)ix->count);
     return 0;
 oom:
-    snprintf(ix->err, ix->errlen, "out of memory");
+    optout_set_err(ix->err, ix->errlen, "out of memory");
     return 1;
 }
 
@@ -163,7 +165,7 @@ struct archive_index *archive_index_open(const char *dir, char *err, size_t errl
     struct stat st; /* a mistyped path must not read as "nothing was ranked" */
     int bad = stat(dir, &st) != 0 ? errno : S_ISDIR(st.st_mode) ? 0 : ENOTDIR;
     if (bad) {
-        snprintf(err, errlen, "robots archive %s: %s", dir, strerror(bad));
+        optout_set_err(err, errlen, "robots archive %s: %s", dir, strerror(bad));
         return NULL;
     }
     /* nor may a directory that is no archive (a robots directory, an empty one): every host
@@ -171,16 +173,16 @@ struct archive_index *archive_index_open(const char *dir, char *err, size_t errl
     long packs = optout_archive_packs(dir, err, errlen);
     if (packs < 0) return NULL;
     if (packs == 0) {
-        snprintf(err, errlen,
-                 "robots archive %s: not a fetch archive (it holds no pack NAME.tsv, which `optout fetch --out` "
-                 "and a run's fetch stage write; a directory of robots.txt files is read with --robots-dir)",
-                 dir);
+        optout_set_err(err, errlen,
+                       "robots archive %s: not a fetch archive (it holds no pack NAME.tsv, which `optout fetch --out` "
+                       "and a run's fetch stage write; a directory of robots.txt files is read with --robots-dir)",
+                       dir);
         return NULL;
     }
     struct archive_index *ix = calloc(1, sizeof *ix);
     if (!ix || !(ix->dir = strdup(dir))) {
         free(ix);
-        snprintf(err, errlen, "out of memory");
+        optout_set_err(err, errlen, "out of memory");
         return NULL;
     }
     char why[1024] = "";
@@ -188,7 +190,7 @@ struct archive_index *archive_index_open(const char *dir, char *err, size_t errl
     ix->errlen = sizeof why;
     size_t torn = 0;
     if (optout_archive_scan(dir, 0, index_visit, ix, &torn, err, errlen) < 0) {
-        if (why[0]) snprintf(err, errlen, "%s", why); /* the visitor's reason, not "stopped" */
+        if (why[0]) optout_set_err(err, errlen, "%s", why); /* the visitor's reason, not "stopped" */
         archive_index_free(ix);
         return NULL;
     }
@@ -245,7 +247,7 @@ static int compile_record(struct archive_source *v, uint32_t k, char *err, size_
     const char *pack = v->ix->packs[r->pack];
     char path[4096], where[4400];
     if (archive_bodies_path(v->ix->dir, pack, path, sizeof path) != 0) {
-        snprintf(err, errlen, "archive %s: path too long", v->ix->dir);
+        optout_set_err(err, errlen, "archive %s: path too long", v->ix->dir);
         return -1;
     }
     snprintf(where, sizeof where, "%s (robots.txt of %s)", path, rec_host(v->ix, r));
@@ -253,7 +255,7 @@ static int compile_record(struct archive_source *v, uint32_t k, char *err, size_
         if (v->fd >= 0) close(v->fd);
         v->fd = open(path, O_RDONLY | O_CLOEXEC);
         if (v->fd < 0) {
-            snprintf(err, errlen, "%s: %s", where, strerror(errno));
+            optout_set_err(err, errlen, "%s: %s", where, strerror(errno));
             return -1;
         }
         v->fd_pack = r->pack;
@@ -263,7 +265,7 @@ static int compile_record(struct archive_source *v, uint32_t k, char *err, size_
     optout_robots *rules = optout_robots_compile(body, r->size, v->agents, v->mode);
     free(body);
     if (!rules) {
-        snprintf(err, errlen, "%s: %s", where, strerror(errno));
+        optout_set_err(err, errlen, "%s: %s", where, strerror(errno));
         return -1;
     }
     uint32_t slot = take_slot(v);
@@ -297,7 +299,7 @@ optout_verdicts *optout_verdicts_open_archive(const char *dir, const optout_agen
                                               size_t max_cached, char *err, size_t errlen) {
     struct archive_source *v = calloc(1, sizeof *v);
     if (!v) {
-        snprintf(err, errlen, "out of memory");
+        optout_set_err(err, errlen, "out of memory");
         return NULL;
     }
     v->base.ops = &ARCHIVE_OPS;
@@ -307,7 +309,7 @@ optout_verdicts *optout_verdicts_open_archive(const char *dir, const optout_agen
     v->max_cached = max_cached ? max_cached : 65536;
     if (v->max_cached > UINT32_MAX - 1) v->max_cached = UINT32_MAX - 1;
     if (!(v->rules = calloc(v->max_cached, sizeof *v->rules)) || !(v->owner = calloc(v->max_cached, sizeof *v->owner))) {
-        snprintf(err, errlen, "out of memory");
+        optout_set_err(err, errlen, "out of memory");
         archive_free(&v->base);
         return NULL;
     }

@@ -20,8 +20,7 @@
 
 struct host {
     struct robots_dir_host entry; /* first: file name and outcome, filled by robots_dir_scan() */
-    optout_robots *rules; /* compiled lazily, may be evicted */
-    uint8_t visited;      /* clock bit */
+    struct verdicts_compiled cs; /* compiled lazily, may be evicted */
     uint8_t warned;       /* its body's encoding was warned about (once, not at every recompilation) */
 };
 
@@ -31,8 +30,7 @@ struct dir_source {
     const optout_agents *agents;
     optout_robots_mode mode;
     optout_strmap *hosts;
-    struct host **compiled; /* ring of hosts holding compiled rules */
-    size_t compiled_count, max_cached, hand;
+    struct verdicts_clock clock; /* the hosts holding compiled rules */
     size_t files;
 };
 
@@ -40,7 +38,7 @@ static void host_free(void *p) {
     struct host *h = p;
     if (!h) return;
     free(h->entry.file);
-    optout_robots_free(h->rules);
+    optout_robots_free(h->cs.rules);
     free(h);
 }
 
@@ -53,7 +51,7 @@ size_t optout_verdicts_dir_hosts(const optout_verdicts *base) {
 static void dir_free(optout_verdicts *base) {
     struct dir_source *v = (struct dir_source *)base;
     optout_strmap_free(v->hosts, host_free);
-    free(v->compiled);
+    verdicts_clock_free(&v->clock);
     free(v->dir);
     free(v);
 }
@@ -62,21 +60,19 @@ optout_verdicts *optout_verdicts_open_dir(const char *dir, const optout_agents *
                                           size_t max_cached, char *err, size_t errlen) {
     struct dir_source *v = calloc(1, sizeof *v);
     if (!v) {
-        snprintf(err, errlen, "out of memory");
+        optout_set_err(err, errlen, "out of memory");
         return NULL;
     }
     v->base.ops = &DIR_OPS;
     if (!(v->dir = strdup(dir)) || !(v->hosts = optout_strmap_new())) {
-        snprintf(err, errlen, "out of memory");
+        optout_set_err(err, errlen, "out of memory");
         dir_free(&v->base);
         return NULL;
     }
     v->agents = agents;
     v->mode = mode;
-    v->max_cached = max_cached ? max_cached : 65536;
-    v->compiled = calloc(v->max_cached, sizeof *v->compiled);
-    if (!v->compiled) {
-        snprintf(err, errlen, "out of memory");
+    if (verdicts_clock_init(&v->clock, max_cached) != 0) {
+        optout_set_err(err, errlen, "out of memory");
         dir_free(&v->base);
         return NULL;
     }
@@ -87,24 +83,6 @@ optout_verdicts *optout_verdicts_open_dir(const char *dir, const optout_agents *
     }
     v->files = (size_t)files;
     return &v->base;
-}
-
-/* Makes room for one more compiled set: the clock hand skips recently visited ones. */
-static void evict_one(struct dir_source *v) {
-    for (;;) {
-        struct host *h = v->compiled[v->hand];
-        if (h->visited) {
-            h->visited = 0;
-            v->hand = (v->hand + 1) % v->max_cached;
-            continue;
-        }
-        optout_robots_free(h->rules);
-        h->rules = NULL;
-        v->compiled[v->hand] = v->compiled[--v->compiled_count];
-        v->compiled[v->compiled_count] = NULL;
-        if (v->hand >= v->compiled_count) v->hand = 0;
-        return;
-    }
 }
 
 static int dir_lookup(optout_verdicts *base, const char *host, size_t len, optout_verdict *out, char *err,
@@ -118,30 +96,29 @@ static int dir_lookup(optout_verdicts *base, const char *host, size_t len, optou
     }
     out->outcome = h->entry.outcome;
     if (h->entry.outcome != OPTOUT_OUTCOME_OK || !h->entry.file) return 1;
-    if (!h->rules) {
+    if (!h->cs.rules) {
         char path[4096];
         snprintf(path, sizeof path, "%s/%s", v->dir, h->entry.file);
         size_t blen;
         char *body = optout_read_file(path, ROBOTS_DIR_FILE_MAX, &blen);
         if (!body) {
-            snprintf(err, errlen, "robots.txt of %.*s: %s: %s", (int)len, host, path, strerror(errno));
+            optout_set_err(err, errlen, "robots.txt of %.*s: %s: %s", (int)len, host, path, strerror(errno));
             return -1;
         }
-        h->rules = optout_robots_compile(body, blen, v->agents, v->mode);
+        h->cs.rules = optout_robots_compile(body, blen, v->agents, v->mode);
         if (!h->warned && optout_robots_looks_utf16(body, blen)) {
             optout_log(LOG_WARNING, "robots.txt of %.*s (%s) %s", (int)len, host, path, OPTOUT_ROBOTS_UTF16_WARNING);
             h->warned = 1;
         }
         free(body);
-        if (!h->rules) {
-            snprintf(err, errlen, "robots.txt of %.*s: %s", (int)len, host, strerror(errno));
+        if (!h->cs.rules) {
+            optout_set_err(err, errlen, "robots.txt of %.*s: %s", (int)len, host, strerror(errno));
             return -1;
         }
-        if (v->compiled_count == v->max_cached) evict_one(v);
-        v->compiled[v->compiled_count++] = h;
+        verdicts_clock_add(&v->clock, &h->cs);
     }
-    h->visited = 1;
-    out->rules = h->rules;
+    h->cs.visited = 1;
+    out->rules = h->cs.rules;
     return 1;
 }
 

@@ -119,7 +119,8 @@ static int redis_connect(const char *endpoint, const char *user, const char *pas
         char *end = NULL;
         long port = colon ? strtol(colon + 1, &end, 10) : 0;
         if (!colon || hl == 0 || hl >= sizeof hostbuf || !end || end == colon + 1 || *end || port < 1 || port > 65535) {
-            snprintf(err, errlen, "bad Redis endpoint '%s' (expected unix:/path/to/socket or host:port)", endpoint);
+            optout_set_err(err, errlen, "bad Redis endpoint '%s' (expected unix:/path/to/socket or host:port)",
+                           endpoint);
             return ROUND_FATAL;
         }
         memcpy(hostbuf, h, hl);
@@ -127,17 +128,17 @@ static int redis_connect(const char *endpoint, const char *user, const char *pas
         c = redisConnectWithTimeout(hostbuf, (int)port, ctv);
     }
     if (!c) {
-        snprintf(err, errlen, "Redis at %s: out of memory", endpoint);
+        optout_set_err(err, errlen, "Redis at %s: out of memory", endpoint);
         return ROUND_FATAL;
     }
     if (c->err) {
-        snprintf(err, errlen, "Redis at %s: cannot connect: %s", endpoint, c->errstr);
+        optout_set_err(err, errlen, "Redis at %s: cannot connect: %s", endpoint, c->errstr);
         redisFree(c);
         return ROUND_RETRY;
     }
     struct timeval iotv = {REDIS_IO_TIMEOUT_MS / 1000, (REDIS_IO_TIMEOUT_MS % 1000) * 1000};
     if (redisSetTimeout(c, iotv) != REDIS_OK) {
-        snprintf(err, errlen, "Redis at %s: cannot set timeouts: %s", endpoint, c->errstr);
+        optout_set_err(err, errlen, "Redis at %s: cannot set timeouts: %s", endpoint, c->errstr);
         redisFree(c);
         return ROUND_RETRY;
     }
@@ -151,20 +152,20 @@ static int redis_connect(const char *endpoint, const char *user, const char *pas
         sigpipe_restore(&g);
         int rc = ROUND_OK;
         if (!r) {
-            snprintf(err, errlen, "Redis at %s: AUTH: %s", endpoint, c->errstr);
+            optout_set_err(err, errlen, "Redis at %s: AUTH: %s", endpoint, c->errstr);
             rc = ROUND_RETRY;
         } else if (retryable_reply(r)) {
-            snprintf(err, errlen, "Redis at %s: AUTH: %s", endpoint, r->str);
+            optout_set_err(err, errlen, "Redis at %s: AUTH: %s", endpoint, r->str);
             rc = ROUND_RETRY;
         } else if (r->type == REDIS_REPLY_ERROR) {
             /* the server's text ("WRONGPASS ...", "ERR AUTH <password> called without any password
              * configured ...") may quote what was sent: never repeat it */
             if (user && *user)
-                snprintf(err, errlen, "Redis at %s: authentication of user '%s' failed (wrong user or password)",
-                         endpoint, user);
+                optout_set_err(err, errlen, "Redis at %s: authentication of user '%s' failed (wrong user or password)",
+                               endpoint, user);
             else
-                snprintf(err, errlen, "Redis at %s: authentication failed (wrong password, or none is configured)",
-                         endpoint);
+                optout_set_err(err, errlen,
+                               "Redis at %s: authentication failed (wrong password, or none is configured)", endpoint);
             rc = ROUND_FATAL;
         }
         if (r) freeReplyObject(r);
@@ -180,9 +181,8 @@ static int redis_connect(const char *endpoint, const char *user, const char *pas
 /* Describes an error reply; NOAUTH gets a hint. */
 static void reply_error(const char *endpoint, const redisReply *r, const char *what, char *err, size_t errlen) {
     if (r->str && strncmp(r->str, "NOAUTH", 6) == 0)
-        snprintf(err, errlen, "Redis at %s: %s: %s (give the Redis password)", endpoint, what, r->str);
-    else
-        snprintf(err, errlen, "Redis at %s: %s: %s", endpoint, what, r->str ? r->str : "error reply");
+        optout_set_err(err, errlen, "Redis at %s: %s: %s (give the Redis password)", endpoint, what, r->str);
+    else optout_set_err(err, errlen, "Redis at %s: %s: %s", endpoint, what, r->str ? r->str : "error reply");
 }
 
 /* Reads n replies of commands already appended. ROUND_OK with replies[0..n), or ROUND_RETRY (the
@@ -193,7 +193,7 @@ static int read_replies(redisContext *c, const char *endpoint, redisReply **repl
         void *r = NULL;
         if (redisGetReply(c, &r) != REDIS_OK || !r) {
             int oom = c->err == REDIS_ERR_OOM;
-            snprintf(err, errlen, "Redis at %s: %s", endpoint, c->err ? c->errstr : "no reply");
+            optout_set_err(err, errlen, "Redis at %s: %s", endpoint, c->err ? c->errstr : "no reply");
             for (size_t j = 0; j < i; j++) freeReplyObject(replies[j]);
             return oom ? ROUND_FATAL : ROUND_RETRY;
         }
@@ -210,9 +210,8 @@ static void free_replies(redisReply **replies, size_t n) {
 /* ---- the source ------------------------------------------------------------------------------ */
 
 struct entry {
-    optout_robots *rules; /* ok: compiled set, NULL once evicted (fetched again when asked for) */
-    uint8_t outcome;      /* optout_outcome */
-    uint8_t visited;      /* clock bit */
+    struct verdicts_compiled cs; /* ok: compiled set, NULL once evicted (fetched again when asked for) */
+    uint8_t outcome;             /* optout_outcome */
 };
 
 struct meta {
@@ -238,8 +237,7 @@ struct redis_source {
     optout_outcome absent_outcome; /* else what a host without a record answers */
     optout_strmap *hosts;
     size_t max_entries;
-    struct entry **compiled; /* ring of entries holding compiled rules */
-    size_t compiled_count, max_cached, hand;
+    struct verdicts_clock clock; /* the entries holding compiled rules */
     char *key; /* PREFIX "h:" HOST, grown as needed */
     size_t key_cap;
     ZSTD_DCtx *dctx; /* compressed bodies (REDIS_ZSTD_FLAG) */
@@ -252,7 +250,7 @@ static const struct verdicts_ops REDIS_OPS;
 static void entry_free(void *p) {
     struct entry *e = p;
     if (!e) return;
-    optout_robots_free(e->rules);
+    optout_robots_free(e->cs.rules);
     free(e);
 }
 
@@ -265,7 +263,7 @@ static void redis_free(optout_verdicts *base) {
     struct redis_source *v = (struct redis_source *)base;
     drop_connection(v);
     optout_strmap_free(v->hosts, entry_free);
-    free(v->compiled);
+    verdicts_clock_free(&v->clock);
     wipe(v->password);
     free(v->password);
     free(v->user);
@@ -311,16 +309,10 @@ static int append_meta(struct redis_source *v) {
 static int parse_count(const redisReply *r, int *have, long long *value) {
     *have = 0;
     if (r->type == REDIS_REPLY_NIL) return 0;
-    if (r->type != REDIS_REPLY_STRING || r->len == 0 || r->len > 20) return -1;
-    char buf[24];
-    memcpy(buf, r->str, r->len);
-    buf[r->len] = '\0';
-    char *end;
-    errno = 0;
-    long long x = strtoll(buf, &end, 10);
-    if (errno || *end || x < 0) return -1;
+    uint64_t x;
+    if (r->type != REDIS_REPLY_STRING || optout_parse_u64(r->str, r->len, INT64_MAX, &x) != 0) return -1;
     *have = 1;
-    *value = x;
+    *value = (long long)x;
     return 0;
 }
 
@@ -334,7 +326,8 @@ static int parse_meta(const char *endpoint, const char *prefix, const redisReply
     }
     if (r->type != REDIS_REPLY_ARRAY || r->elements != 3 || parse_count(r->element[0], &m->have_planned, &m->planned) ||
         parse_count(r->element[1], &m->have_complete, &m->complete)) {
-        snprintf(err, errlen, "Redis store under %s at %s: 'planned' / 'complete' are not counts", prefix, endpoint);
+        optout_set_err(err, errlen, "Redis store under %s at %s: 'planned' / 'complete' are not counts", prefix,
+                       endpoint);
         return ROUND_FATAL;
     }
     const redisReply *a = r->element[2];
@@ -353,8 +346,8 @@ static int check_complete(const char *endpoint, const char *prefix, const struct
     else snprintf(c, sizeof c, "none");
     if (m->have_planned) snprintf(p, sizeof p, "%lld", m->planned);
     else snprintf(p, sizeof p, "none");
-    snprintf(err, errlen, "Redis store under %s is incomplete (complete %s of %s)%s at %s", prefix, c, p,
-             m->have_planned ? "" : ": never loaded, or Redis was restarted or flushed", endpoint);
+    optout_set_err(err, errlen, "Redis store under %s is incomplete (complete %s of %s)%s at %s", prefix, c, p,
+                   m->have_planned ? "" : ": never loaded, or Redis was restarted or flushed", endpoint);
     return ROUND_FATAL;
 }
 
@@ -368,7 +361,7 @@ int optout_verdicts_redis_complete(const char *endpoint, const char *user, const
     sigpipe_restore(&g);
     int rc = -1;
     struct meta m;
-    if (!r) snprintf(err, errlen, "Redis at %s: %s", endpoint, c->err ? c->errstr : "no reply");
+    if (!r) optout_set_err(err, errlen, "Redis at %s: %s", endpoint, c->err ? c->errstr : "no reply");
     else if (parse_meta(endpoint, prefix, r, &m, err, errlen) == ROUND_OK)
         rc = check_complete(endpoint, prefix, &m, err, errlen) == ROUND_OK ? 1 : 0;
     else if (r->type != REDIS_REPLY_ERROR)
@@ -389,13 +382,13 @@ static int round_trip(struct redis_source *v, const char *const *hosts, const si
     for (size_t i = 0; i < n; i++) {
         size_t klen = host_key(v, hosts[i], lens[i]);
         if (klen == 0 || redisAppendCommand(v->c, "GET %b", v->key, klen) != REDIS_OK) {
-            snprintf(err, errlen, "out of memory");
+            optout_set_err(err, errlen, "out of memory");
             drop_connection(v); /* commands half appended */
             return ROUND_FATAL;
         }
     }
     if (append_meta(v) != REDIS_OK) {
-        snprintf(err, errlen, "out of memory");
+        optout_set_err(err, errlen, "out of memory");
         drop_connection(v);
         return ROUND_FATAL;
     }
@@ -416,7 +409,7 @@ static int round_trip(struct redis_source *v, const char *const *hosts, const si
     for (size_t i = 0; i <= n; i++) {
         const redisReply *r = i < n ? replies[i] : meta_reply;
         if (retryable_reply(r)) {
-            snprintf(err, errlen, "Redis at %s: %s", v->endpoint, r->str);
+            optout_set_err(err, errlen, "Redis at %s: %s", v->endpoint, r->str);
             rc = ROUND_RETRY;
             break;
         }
@@ -430,12 +423,6 @@ static int round_trip(struct redis_source *v, const char *const *hosts, const si
     return rc;
 }
 
-static void sleep_ms(long ms) {
-    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-    while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
-    }
-}
-
 /* round_trip() with reconnects and backoff. 0, or -1 with err (what: the host(s), for messages). */
 static int fetch(struct redis_source *v, const char *const *hosts, const size_t *lens, size_t n, redisReply **replies,
                  struct meta *m, const char *what, char *err, size_t errlen) {
@@ -444,35 +431,18 @@ static int fetch(struct redis_source *v, const char *const *hosts, const size_t 
         int rc = round_trip(v, hosts, lens, n, replies, m, last, sizeof last);
         if (rc == ROUND_OK) return 0;
         if (rc == ROUND_FATAL) {
-            snprintf(err, errlen, "%s (looking up %s)", last, what);
+            optout_set_err(err, errlen, "%s (looking up %s)", last, what);
             return -1;
         }
         if (attempt == REDIS_ATTEMPTS) {
-            snprintf(err, errlen, "%s (looking up %s; gave up after %d attempts)", last, what, attempt);
+            optout_set_err(err, errlen, "%s (looking up %s; gave up after %d attempts)", last, what, attempt);
             return -1;
         }
         long delay = attempt == 1 ? 0 : REDIS_BACKOFF_MS << (attempt - 2);
         /* a dropped idle connection is routine: only a reconnect that fails too is worth a warning */
         optout_log(attempt == 1 ? LOG_DEBUG : LOG_WARNING, "%s; reconnecting in %ld ms (attempt %d of %d)", last,
                    delay, attempt + 1, REDIS_ATTEMPTS);
-        if (delay) sleep_ms(delay);
-    }
-}
-
-static void evict_one(struct redis_source *v) {
-    for (;;) {
-        struct entry *e = v->compiled[v->hand];
-        if (e->visited) {
-            e->visited = 0;
-            v->hand = (v->hand + 1) % v->max_cached;
-            continue;
-        }
-        optout_robots_free(e->rules);
-        e->rules = NULL;
-        v->compiled[v->hand] = v->compiled[--v->compiled_count];
-        v->compiled[v->compiled_count] = NULL;
-        if (v->hand >= v->compiled_count) v->hand = 0;
-        return;
+        if (delay) optout_sleep_ms(delay);
     }
 }
 
@@ -482,16 +452,14 @@ static int reset_cache(struct redis_source *v) {
     if (!fresh) return -1;
     optout_strmap_free(v->hosts, entry_free);
     v->hosts = fresh;
-    memset(v->compiled, 0, v->max_cached * sizeof *v->compiled);
-    v->compiled_count = 0;
-    v->hand = 0;
+    verdicts_clock_forget(&v->clock);
     return 0;
 }
 
 /* The cached answer for host: the entry when it can answer without Redis, else NULL. */
 static struct entry *cached(struct redis_source *v, const char *host, size_t len) {
     struct entry *e = optout_strmap_get(v->hosts, host, len);
-    return e && (e->outcome != OPTOUT_OUTCOME_OK || e->rules) ? e : NULL;
+    return e && (e->outcome != OPTOUT_OUTCOME_OK || e->cs.rules) ? e : NULL;
 }
 
 /* Turns one GET reply (with the store's completeness) into a cached entry.
@@ -557,8 +525,8 @@ static int absorb(struct redis_source *v, const char *host, size_t len, const re
             /* why says what is wrong with the frame */
         }
         if (why[0]) {
-            snprintf(err, errlen, "corrupt record for %.*s in Redis at %s under %s (%s): reload the store", (int)len,
-                     host, v->endpoint, v->prefix, why);
+            optout_set_err(err, errlen, "corrupt record for %.*s in Redis at %s under %s (%s): reload the store",
+                           (int)len, host, v->endpoint, v->prefix, why);
             return -1;
         }
         outcome = (optout_outcome)byte;
@@ -571,25 +539,25 @@ static int absorb(struct redis_source *v, const char *host, size_t len, const re
         snprintf(err + strlen(err), errlen - strlen(err), " (record of %.*s)", (int)len, host);
         return -1;
     } else {
-        snprintf(err, errlen, "Redis at %s: unexpected reply type %d for the record of %.*s", v->endpoint, r->type,
-                 (int)len, host);
+        optout_set_err(err, errlen, "Redis at %s: unexpected reply type %d for the record of %.*s", v->endpoint,
+                       r->type, (int)len, host);
         return -1;
     }
 
     struct entry *e = optout_strmap_get(v->hosts, host, len);
-    if (e && (e->outcome != OPTOUT_OUTCOME_OK || e->rules)) { /* a duplicate within one prefetch */
+    if (e && (e->outcome != OPTOUT_OUTCOME_OK || e->cs.rules)) { /* a duplicate within one prefetch */
         *out = e;
         return 1;
     }
     if (!e) {
         if (optout_strmap_count(v->hosts) >= v->max_entries && reset_cache(v) != 0) {
-            snprintf(err, errlen, "out of memory");
+            optout_set_err(err, errlen, "out of memory");
             return -1;
         }
         e = calloc(1, sizeof *e);
         if (!e || optout_strmap_put(v->hosts, host, len, e, NULL) != 0) {
             free(e);
-            snprintf(err, errlen, "out of memory");
+            optout_set_err(err, errlen, "out of memory");
             return -1;
         }
     }
@@ -597,14 +565,13 @@ static int absorb(struct redis_source *v, const char *host, size_t len, const re
     if (outcome == OPTOUT_OUTCOME_OK) {
         optout_robots *rules = optout_robots_compile(body, blen, v->agents, v->mode);
         if (!rules) {
-            snprintf(err, errlen, "robots.txt of %.*s: %s", (int)len, host, strerror(errno));
+            optout_set_err(err, errlen, "robots.txt of %.*s: %s", (int)len, host, strerror(errno));
             return -1;
         }
-        if (v->compiled_count == v->max_cached) evict_one(v);
-        e->rules = rules;
-        v->compiled[v->compiled_count++] = e;
+        e->cs.rules = rules;
+        verdicts_clock_add(&v->clock, &e->cs);
     }
-    e->visited = 1;
+    e->cs.visited = 1;
     *out = e;
     return 1;
 }
@@ -625,9 +592,9 @@ static int redis_lookup(optout_verdicts *base, const char *host, size_t len, opt
         freeReplyObject(r);
         if (rc <= 0) return rc;
     }
-    e->visited = 1;
+    e->cs.visited = 1;
     out->outcome = (optout_outcome)e->outcome;
-    out->rules = e->rules;
+    out->rules = e->cs.rules;
     return 1;
 }
 
@@ -666,27 +633,26 @@ optout_verdicts *optout_verdicts_open_redis(const char *endpoint, const char *us
                                             size_t max_cached, char *err, size_t errlen) {
     struct redis_source *v = calloc(1, sizeof *v);
     if (!v) {
-        snprintf(err, errlen, "out of memory");
+        optout_set_err(err, errlen, "out of memory");
         return NULL;
     }
     v->base.ops = &REDIS_OPS;
     v->agents = agents;
     v->mode = mode;
-    v->max_cached = max_cached ? max_cached : 65536;
-    v->max_entries = v->max_cached > (SIZE_MAX - 1024) / REDIS_ENTRIES_PER_SET
-                         ? SIZE_MAX
-                         : v->max_cached * REDIS_ENTRIES_PER_SET + 1024;
+    size_t max_sets = max_cached ? max_cached : 65536;
+    v->max_entries = max_sets > (SIZE_MAX - 1024) / REDIS_ENTRIES_PER_SET ? SIZE_MAX
+                                                                           : max_sets * REDIS_ENTRIES_PER_SET + 1024;
     v->prefix_len = strlen(prefix);
     if (!(v->endpoint = strdup(endpoint)) || !(v->prefix = strdup(prefix)) ||
         (user && !(v->user = strdup(user))) || (password && !(v->password = strdup(password))) ||
         !(v->hosts = optout_strmap_new()) ||
-        !(v->compiled = calloc(v->max_cached, sizeof *v->compiled))) {
-        snprintf(err, errlen, "out of memory");
+        verdicts_clock_init(&v->clock, max_sets) != 0) {
+        optout_set_err(err, errlen, "out of memory");
         redis_free(&v->base);
         return NULL;
     }
     if (v->prefix_len > 400) {
-        snprintf(err, errlen, "Redis key prefix too long (%zu bytes)", v->prefix_len);
+        optout_set_err(err, errlen, "Redis key prefix too long (%zu bytes)", v->prefix_len);
         redis_free(&v->base);
         return NULL;
     }
@@ -701,10 +667,10 @@ optout_verdicts *optout_verdicts_open_redis(const char *endpoint, const char *us
     else if (strcmp(m.absent, "not_ranked") == 0) v->absent_outcome = OPTOUT_OUTCOME_NOT_RANKED;
     else if (strcmp(m.absent, "error") == 0) v->absent_is_error = 1;
     else {
-        snprintf(err, errlen,
-                 "Redis store under %s at %s: 'absent' is %s%s%s (expected no_robots, not_ranked or error)", prefix,
-                 endpoint, m.absent[0] ? "'" : "", m.absent[0] ? m.absent : "missing or invalid",
-                 m.absent[0] ? "'" : "");
+        optout_set_err(err, errlen,
+                       "Redis store under %s at %s: 'absent' is %s%s%s (expected no_robots, not_ranked or error)",
+                       prefix, endpoint, m.absent[0] ? "'" : "", m.absent[0] ? m.absent : "missing or invalid",
+                       m.absent[0] ? "'" : "");
         redis_free(&v->base);
         return NULL;
     }
@@ -743,7 +709,7 @@ struct loader {
 /* Runs one command and expects a status/integer/array reply. 0, or -1 with err. */
 static int load_command(struct loader *l, const char *what, redisReply *r) {
     if (!r) {
-        snprintf(l->err, l->errlen, "Redis at %s: %s: %s", l->endpoint, what, l->c->errstr);
+        optout_set_err(l->err, l->errlen, "Redis at %s: %s: %s", l->endpoint, what, l->c->errstr);
         return -1;
     }
     int rc = 0;
@@ -760,7 +726,7 @@ static int load_drain(struct loader *l, const char *what) {
     for (; l->pending > 0; l->pending--) {
         void *r = NULL;
         if (redisGetReply(l->c, &r) != REDIS_OK || !r) {
-            snprintf(l->err, l->errlen, "Redis at %s: %s: %s", l->endpoint, what, l->c->errstr);
+            optout_set_err(l->err, l->errlen, "Redis at %s: %s: %s", l->endpoint, what, l->c->errstr);
             return -1;
         }
         if (load_command(l, what, r) != 0) return -1;
@@ -783,7 +749,7 @@ static int load_record(struct loader *l, const char *host, size_t len, optout_ou
     size_t klen = val ? load_key(l, "h:", host, len) : 0;
     if (!val || klen == 0 || (bound && !l->cctx && !(l->cctx = ZSTD_createCCtx()))) {
         free(val);
-        snprintf(l->err, l->errlen, "out of memory");
+        optout_set_err(l->err, l->errlen, "out of memory");
         return -1;
     }
     /* a body worth it is stored as one zstd frame: robots.txt files shrink 3-5x, and a store of
@@ -804,7 +770,7 @@ static int load_record(struct loader *l, const char *host, size_t len, optout_ou
     int rc = redisAppendCommand(l->c, "SET %b %b", l->key, klen, val, vlen);
     free(val);
     if (rc != REDIS_OK) {
-        snprintf(l->err, l->errlen, "out of memory");
+        optout_set_err(l->err, l->errlen, "out of memory");
         return -1;
     }
     l->pending++;
@@ -823,7 +789,7 @@ static int scan_unlink(redisContext *c, const char *endpoint, const char *prefix
     size_t plen = strlen(prefix), slen = strlen(suffix);
     char *pattern = malloc(2 * plen + slen + 2);
     if (!pattern) {
-        snprintf(err, errlen, "out of memory");
+        optout_set_err(err, errlen, "out of memory");
         return -1;
     }
     size_t n = 0;
@@ -840,7 +806,7 @@ static int scan_unlink(redisContext *c, const char *endpoint, const char *prefix
         if (!r || r->type != REDIS_REPLY_ARRAY || r->elements != 2 || r->element[0]->type != REDIS_REPLY_STRING ||
             r->element[0]->len >= sizeof cursor || r->element[1]->type != REDIS_REPLY_ARRAY) {
             if (r && r->type == REDIS_REPLY_ERROR) reply_error(endpoint, r, "SCAN", err, errlen);
-            else snprintf(err, errlen, "Redis at %s: SCAN: %s", endpoint, r ? "unexpected reply" : c->errstr);
+            else optout_set_err(err, errlen, "Redis at %s: SCAN: %s", endpoint, r ? "unexpected reply" : c->errstr);
             if (r) freeReplyObject(r);
             rc = -1;
             break;
@@ -854,7 +820,7 @@ static int scan_unlink(redisContext *c, const char *endpoint, const char *prefix
             if (k->type != REDIS_REPLY_STRING || (size_t)k->len < plen + slen) continue;
             if (keep && keep(set, k->str + plen + slen, k->len - plen - slen)) continue;
             if (redisAppendCommand(c, "UNLINK %b", k->str, (size_t)k->len) != REDIS_OK) {
-                snprintf(err, errlen, "out of memory");
+                optout_set_err(err, errlen, "out of memory");
                 rc = -1;
                 break;
             }
@@ -864,7 +830,7 @@ static int scan_unlink(redisContext *c, const char *endpoint, const char *prefix
         for (; sent > 0; sent--) { /* every reply read, even after an error: the pipeline stays in step */
             void *reply = NULL;
             if (redisGetReply(c, &reply) != REDIS_OK || !reply) {
-                snprintf(err, errlen, "Redis at %s: UNLINK: %s", endpoint, c->errstr);
+                optout_set_err(err, errlen, "Redis at %s: UNLINK: %s", endpoint, c->errstr);
                 rc = -1;
                 break;
             }
@@ -894,7 +860,7 @@ static long load_store(const char *endpoint, const char *user, const char *passw
                        const struct load_source *src, char *err, size_t errlen) {
     struct loader l = {.endpoint = endpoint, .prefix = prefix, .src = src, .err = err, .errlen = errlen};
     if (strlen(prefix) > 400) {
-        snprintf(err, errlen, "Redis key prefix too long (%zu bytes)", strlen(prefix));
+        optout_set_err(err, errlen, "Redis key prefix too long (%zu bytes)", strlen(prefix));
         return -1;
     }
     if (redis_connect(endpoint, user, password, &l.c, err, errlen) != ROUND_OK) return -1;
@@ -944,7 +910,8 @@ static int dir_load_one(const char *host, size_t len, void *value, void *arg) {
         char path[4096];
         snprintf(path, sizeof path, "%s/%s", d->dir, h->file);
         if (!(body = optout_read_file(path, ROBOTS_DIR_FILE_MAX, &blen))) {
-            snprintf(d->l->err, d->l->errlen, "robots.txt of %.*s: %s: %s", (int)len, host, path, strerror(errno));
+            optout_set_err(d->l->err, d->l->errlen, "robots.txt of %.*s: %s: %s", (int)len, host, path,
+                           strerror(errno));
             d->failed = 1;
             return 1;
         }
@@ -967,7 +934,7 @@ long optout_verdicts_load_redis(const char *endpoint, const char *user, const ch
                                 const char *robots_dir, char *err, size_t errlen) {
     struct dir_load d = {.dir = robots_dir};
     if (!(d.hosts = optout_strmap_new())) {
-        snprintf(err, errlen, "out of memory");
+        optout_set_err(err, errlen, "out of memory");
         return -1;
     }
     long rc = -1;
@@ -1007,12 +974,12 @@ static int archive_each(struct loader *l, void *arg) {
     char why[1024];
     long n = optout_archive_scan(a->dir, 1, archive_load_one, a, NULL, why, sizeof why);
     if (n < 0) {
-        if (!a->failed) snprintf(l->err, l->errlen, "%s", why);
+        if (!a->failed) optout_set_err(l->err, l->errlen, "%s", why);
         return -1;
     }
     if ((size_t)n != archive_index_count(a->ix)) {
-        snprintf(l->err, l->errlen, "archive %s changed while it was loaded (%ld records, %zu indexed)", a->dir, n,
-                 archive_index_count(a->ix));
+        optout_set_err(l->err, l->errlen, "archive %s changed while it was loaded (%ld records, %zu indexed)", a->dir,
+                       n, archive_index_count(a->ix));
         return -1;
     }
     return 0;
@@ -1034,7 +1001,7 @@ long optout_verdicts_redis_drop(const char *endpoint, const char *user, const ch
                                 char *err, size_t errlen) {
     redisContext *c = NULL;
     if (!*prefix || strlen(prefix) > 400) { /* an empty prefix would match every key of the server */
-        snprintf(err, errlen, "Redis key prefix %s", *prefix ? "too long" : "empty");
+        optout_set_err(err, errlen, "Redis key prefix %s", *prefix ? "too long" : "empty");
         return -1;
     }
     if (redis_connect(endpoint, user, password, &c, err, errlen) != ROUND_OK) return -1;
@@ -1046,7 +1013,7 @@ long optout_verdicts_redis_drop(const char *endpoint, const char *user, const ch
     snprintf(meta, sizeof meta, "%scomplete", prefix);
     redisReply *r = redisCommand(c, "UNLINK %s", meta);
     int rc = -1;
-    if (!r) snprintf(err, errlen, "Redis at %s: UNLINK: %s", endpoint, c->errstr);
+    if (!r) optout_set_err(err, errlen, "Redis at %s: UNLINK: %s", endpoint, c->errstr);
     else if (r->type == REDIS_REPLY_ERROR) reply_error(endpoint, r, "UNLINK", err, errlen);
     else {
         if (r->type == REDIS_REPLY_INTEGER) unlinked += (long)r->integer;

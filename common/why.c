@@ -48,13 +48,6 @@ struct optout_why {
     char domain[OPTOUT_HOSTKEY_MAX];
 };
 
-static char *xstrdup(const char *s) {
-    size_t n = strlen(s ? s : "") + 1;
-    char *p = optout_malloc(n);
-    memcpy(p, s ? s : "", n);
-    return p;
-}
-
 static void record_free(void *p) {
     struct record *r = p;
     if (!r) return;
@@ -127,30 +120,30 @@ static int read_options(optout_why *w, const optout_plan *p, const char *plan, c
             snprintf(unreachable, sizeof unreachable, "%s", value);
         } else if (strcmp(name, "robots-dir") == 0) {
             free(w->robots_dir);
-            w->robots_dir = xstrdup(value);
+            w->robots_dir = optout_strdup(value);
         } else if (strcmp(name, "top-en") == 0) {
             free(w->top_en);
-            w->top_en = xstrdup(value);
+            w->top_en = optout_strdup(value);
         } else if (strcmp(name, "top-intl") == 0) {
             free(w->top_intl);
-            w->top_intl = xstrdup(value);
+            w->top_intl = optout_strdup(value);
         } else if (strcmp(name, "hosts") == 0) {
             free(w->hosts);
-            w->hosts = xstrdup(value);
+            w->hosts = optout_strdup(value);
         } else if (strcmp(name, "granularity") == 0) {
             optout_granularity g;
             if (optout_granularity_parse(value, &g) != 0) {
-                snprintf(err, errlen, "%s: unknown granularity \"%s\"", plan, value);
+                optout_set_err(err, errlen, "%s: unknown granularity \"%s\"", plan, value);
                 rc = -1;
                 break;
             }
             w->policy.granularity = g;
         } else if (strcmp(name, "keep-hosts") == 0) {
             free(w->keep_hosts);
-            w->keep_hosts = xstrdup(value);
+            w->keep_hosts = optout_strdup(value);
         } else if (strcmp(name, "remove-hosts") == 0) {
             free(w->remove_hosts);
-            w->remove_hosts = xstrdup(value);
+            w->remove_hosts = optout_strdup(value);
         } else if (strcmp(name, "overrides-sha256") == 0) {
             continue; /* the lists' content, checked by the broker on resume */
         } else if (!known_option(name, value)) {
@@ -162,18 +155,18 @@ static int read_options(optout_why *w, const optout_plan *p, const char *plan, c
         }
     }
     if (!have_agents || !agents[0]) {
-        snprintf(err, errlen, "%s records no agent list (option agents): cannot say which agents the run decided for",
-                 plan);
+        optout_set_err(err, errlen,
+                       "%s records no agent list (option agents): cannot say which agents the run decided for", plan);
         return -1;
     }
     if (optout_robots_mode_parse(mode, &w->cfg.mode) != 0) {
-        snprintf(err, errlen, "%s: unknown mode \"%s\"", plan, mode);
+        optout_set_err(err, errlen, "%s: unknown mode \"%s\"", plan, mode);
         rc = -1;
     } else if (optout_hostkey_mode_parse(host_key, &w->cfg.host_key) != 0) {
-        snprintf(err, errlen, "%s: unknown host-key \"%s\"", plan, host_key);
+        optout_set_err(err, errlen, "%s: unknown host-key \"%s\"", plan, host_key);
         rc = -1;
     } else if (strcmp(unreachable, "keep") != 0 && strcmp(unreachable, "disallow") != 0) {
-        snprintf(err, errlen, "%s: unknown unreachable policy \"%s\"", plan, unreachable);
+        optout_set_err(err, errlen, "%s: unknown unreachable policy \"%s\"", plan, unreachable);
         rc = -1;
     }
     w->cfg.unreachable_disallows = strcmp(unreachable, "disallow") == 0;
@@ -183,14 +176,15 @@ static int read_options(optout_why *w, const optout_plan *p, const char *plan, c
 /* The plan writes the agents joined by ','. */
 static int parse_agents(optout_why *w, const char *plan, const char *list, char *err, size_t errlen) {
     if (!(w->agents = optout_agents_new())) {
-        snprintf(err, errlen, "out of memory");
+        optout_set_err(err, errlen, "out of memory");
         return -1;
     }
     for (const char *p = list;;) {
         const char *comma = strchr(p, ',');
         size_t n = comma ? (size_t)(comma - p) : strlen(p);
         if (optout_agents_add(w->agents, p, n) != 0) {
-            snprintf(err, errlen, "%s: agent \"%.*s\" of the plan's agent list: %s", plan, (int)n, p, strerror(errno));
+            optout_set_err(err, errlen, "%s: agent \"%.*s\" of the plan's agent list: %s", plan, (int)n, p,
+                           strerror(errno));
             return -1;
         }
         if (!comma) break;
@@ -202,33 +196,33 @@ static int parse_agents(optout_why *w, const char *plan, const char *list, char 
 optout_why *optout_why_open(const char *dir, char *err, size_t errlen) {
     optout_why *w = calloc(1, sizeof *w);
     if (!w) {
-        snprintf(err, errlen, "out of memory");
+        optout_set_err(err, errlen, "out of memory");
         return NULL;
     }
-    w->dir = xstrdup(dir);
-    w->robots_dir = xstrdup("");
-    w->archive = xstrdup("");
-    w->top_en = xstrdup("");
-    w->top_intl = xstrdup("");
-    w->hosts = xstrdup("");
-    w->unknown = xstrdup("");
-    w->keep_hosts = xstrdup("");
-    w->remove_hosts = xstrdup("");
+    w->dir = optout_strdup(dir);
+    w->robots_dir = optout_strdup("");
+    w->archive = optout_strdup("");
+    w->top_en = optout_strdup("");
+    w->top_intl = optout_strdup("");
+    w->hosts = optout_strdup("");
+    w->unknown = optout_strdup("");
+    w->keep_hosts = optout_strdup("");
+    w->remove_hosts = optout_strdup("");
     char plan[4200];
     char *agents = optout_malloc(16384);
     snprintf(plan, sizeof plan, "%s/plan", dir);
     struct stat st;
     if (stat(dir, &st) != 0) {
-        snprintf(err, errlen, "run directory %s: %s", dir, strerror(errno));
+        optout_set_err(err, errlen, "run directory %s: %s", dir, strerror(errno));
         goto fail;
     }
     if (!S_ISDIR(st.st_mode)) {
-        snprintf(err, errlen, "run directory %s: not a directory", dir);
+        optout_set_err(err, errlen, "run directory %s: not a directory", dir);
         goto fail;
     }
     if (stat(plan, &st) != 0) {
-        snprintf(err, errlen, "%s has no plan (%s: %s): not a run directory, or a run that never started", dir, plan,
-                 strerror(errno));
+        optout_set_err(err, errlen, "%s has no plan (%s: %s): not a run directory, or a run that never started", dir,
+                       plan, strerror(errno));
         goto fail;
     }
     optout_plan p;
@@ -240,18 +234,19 @@ optout_why *optout_why_open(const char *dir, char *err, size_t errlen) {
     if (orc != 0 || parse_agents(w, plan, agents, err, errlen) != 0) goto fail;
     if (!(w->records = optout_strmap_new()) ||
         !(w->cache = calloc(OPTOUT_HOSTKEY_CACHE, sizeof *w->cache))) {
-        snprintf(err, errlen, "out of memory");
+        optout_set_err(err, errlen, "out of memory");
         goto fail;
     }
     if (w->robots_dir[0]) {
         int missing = stat(w->robots_dir, &st) != 0;
         if (missing || !S_ISDIR(st.st_mode)) {
-            snprintf(err, errlen, "the robots directory the run used (%s, option robots-dir of %s) is missing: %s",
-                     w->robots_dir, plan, missing ? strerror(errno) : "not a directory");
+            optout_set_err(err, errlen,
+                           "the robots directory the run used (%s, option robots-dir of %s) is missing: %s",
+                           w->robots_dir, plan, missing ? strerror(errno) : "not a directory");
             goto fail;
         }
         if (!(w->dir_files = optout_strmap_new())) {
-            snprintf(err, errlen, "out of memory");
+            optout_set_err(err, errlen, "out of memory");
             goto fail;
         }
         if (robots_dir_scan(w->robots_dir, w->dir_files, sizeof(struct robots_dir_host), err, errlen) < 0) goto fail;
@@ -261,10 +256,10 @@ optout_why *optout_why_open(const char *dir, char *err, size_t errlen) {
         w->archive = optout_malloc(strlen(dir) + 8);
         sprintf(w->archive, "%s/robots", dir);
         if (stat(w->archive, &st) != 0 || !S_ISDIR(st.st_mode)) {
-            snprintf(err, errlen,
-                     "%s: no fetch archive (the plan has no robots-dir, so the run fetched robots.txt into it; "
-                     "has its fetch stage run?)",
-                     w->archive);
+            optout_set_err(err, errlen,
+                           "%s: no fetch archive (the plan has no robots-dir, so the run fetched robots.txt into it; "
+                           "has its fetch stage run?)",
+                           w->archive);
             goto fail;
         }
         w->verdicts = optout_verdicts_open_archive(w->archive, w->agents, w->cfg.mode, 0, err, errlen);
@@ -322,11 +317,11 @@ static int visit_archive(const optout_archive_record *rec, void *arg) {
     free(x->sha256);
     free(x->final_url);
     free(x->error);
-    x->where = xstrdup(where);
-    x->fetched_at = xstrdup(when);
-    x->sha256 = xstrdup(r->sha256);
-    x->final_url = xstrdup(r->final_url);
-    x->error = xstrdup(r->error);
+    x->where = optout_strdup(where);
+    x->fetched_at = optout_strdup(when);
+    x->sha256 = optout_strdup(r->sha256);
+    x->final_url = optout_strdup(r->final_url);
+    x->error = optout_strdup(r->error);
     x->pub.found = 1;
     x->pub.status = r->status;
     x->pub.size = (long long)r->body_len;
@@ -343,7 +338,7 @@ static int load_dir_index(optout_why *w, char *err, size_t errlen) {
     FILE *f = fopen(path, "re");
     if (!f) {
         if (errno == ENOENT) return 0;
-        snprintf(err, errlen, "%s: %s", path, strerror(errno));
+        optout_set_err(err, errlen, "%s: %s", path, strerror(errno));
         return -1;
     }
     char *line = NULL;
@@ -370,22 +365,22 @@ static int load_dir_index(optout_why *w, char *err, size_t errlen) {
         snprintf(where, sizeof where, "%s:%zu", path, lineno);
         if (!x->where || !x->where[0]) {
             free(x->where);
-            x->where = xstrdup(where);
+            x->where = optout_strdup(where);
         } else { /* a file too: both places */
             char both[8700];
             snprintf(both, sizeof both, "%s (outcome from %s)", x->where, where);
             free(x->where);
-            x->where = xstrdup(both);
+            x->where = optout_strdup(both);
         }
         x->pub.found = 1;
         if (nc > 2 && col[2][0] && strcmp(col[2], "-") != 0) x->pub.status = strtol(col[2], NULL, 10);
         if (nc > 3 && strcmp(col[3], "-") != 0) {
             free(x->fetched_at);
-            x->fetched_at = xstrdup(col[3]);
+            x->fetched_at = optout_strdup(col[3]);
         }
         if (nc > 4 && strcmp(col[4], "-") != 0 && !x->sha256[0]) {
             free(x->sha256);
-            x->sha256 = xstrdup(col[4]);
+            x->sha256 = optout_strdup(col[4]);
         }
         x->loaded = 2; /* index line read */
     }
@@ -393,7 +388,7 @@ static int load_dir_index(optout_why *w, char *err, size_t errlen) {
     free(line);
     fclose(f);
     if (bad) {
-        snprintf(err, errlen, "%s: read error", path);
+        optout_set_err(err, errlen, "%s: read error", path);
         return -1;
     }
     return 0;
@@ -408,7 +403,7 @@ static int load_records(optout_why *w, const char *const *hosts, const size_t *l
         struct record *x = calloc(1, sizeof *x);
         if (!x || optout_strmap_put(w->records, hosts[i], lens[i], x, NULL) != 0) {
             free(x);
-            snprintf(err, errlen, "out of memory");
+            optout_set_err(err, errlen, "out of memory");
             return -1;
         }
         x->pub.status = -1;
@@ -416,12 +411,12 @@ static int load_records(optout_why *w, const char *const *hosts, const size_t *l
         x->pub.truncated = -1;
         x->pub.attempts = -1;
         x->pub.time_ms = -1;
-        x->fetched_at = xstrdup("");
-        x->sha256 = xstrdup("");
-        x->final_url = xstrdup("");
-        x->error = xstrdup("");
-        x->file = xstrdup("");
-        x->where = xstrdup("");
+        x->fetched_at = optout_strdup("");
+        x->sha256 = optout_strdup("");
+        x->final_url = optout_strdup("");
+        x->error = optout_strdup("");
+        x->file = optout_strdup("");
+        x->where = optout_strdup("");
         if (w->dir_files) { /* the body's file: size and SHA-256 of what the run read */
             struct robots_dir_host *h = optout_strmap_get(w->dir_files, hosts[i], lens[i]);
             if (h && h->file) {
@@ -429,15 +424,16 @@ static int load_records(optout_why *w, const char *const *hosts, const size_t *l
                 snprintf(path, sizeof path, "%s/%s", w->robots_dir, h->file);
                 struct stat st;
                 if (stat(path, &st) != 0 || optout_sha256_file(path, hex) != 0) {
-                    snprintf(err, errlen, "robots.txt of %.*s: %s: %s", (int)lens[i], hosts[i], path, strerror(errno));
+                    optout_set_err(err, errlen, "robots.txt of %.*s: %s: %s", (int)lens[i], hosts[i], path,
+                                   strerror(errno));
                     return -1;
                 }
                 free(x->file);
                 free(x->where);
                 free(x->sha256);
-                x->file = xstrdup(path);
-                x->where = xstrdup(path);
-                x->sha256 = xstrdup(hex);
+                x->file = optout_strdup(path);
+                x->where = optout_strdup(path);
+                x->sha256 = optout_strdup(hex);
                 x->pub.size = (long long)st.st_size;
                 x->pub.truncated = 0; /* a file is what it is: no fetch cap applied here */
                 x->pub.found = 1;
@@ -453,7 +449,7 @@ static int load_records(optout_why *w, const char *const *hosts, const size_t *l
         char aerr[1024];
         long got = optout_archive_scan(w->archive, 0, visit_archive, &l, NULL, aerr, sizeof aerr);
         if (got < 0 && l.pending != 0) {
-            snprintf(err, errlen, "%s", aerr);
+            optout_set_err(err, errlen, "%s", aerr);
             return -1;
         }
     }
@@ -522,7 +518,7 @@ static int explain_chunk(optout_why *w, const char *const *urls, const size_t *l
             int found = optout_verdicts_lookup(w->verdicts, keys[i].key, keys[i].len, &v, err, errlen);
             if (found < 0) return -1;
             if (found == 0) { /* directory and archive sources answer every host */
-                snprintf(err, errlen, "no robots.txt record for host %s", keys[i].key);
+                optout_set_err(err, errlen, "no robots.txt record for host %s", keys[i].key);
                 return -1;
             }
             a.outcome = v.outcome;
@@ -554,7 +550,7 @@ static int explain_chunk(optout_why *w, const char *const *urls, const size_t *l
         }
         a.removed = a.disallowed_count > 0 || a.override == OPTOUT_OVERRIDE_REMOVE;
         if (fn(&a, base + i, arg) != 0) {
-            snprintf(err, errlen, "stopped");
+            optout_set_err(err, errlen, "stopped");
             return -1;
         }
     }
@@ -570,7 +566,7 @@ int optout_why_explain(optout_why *w, const char *const *urls, const size_t *len
     size_t *hlens = malloc(chunk * sizeof *hlens);
     int rc = 0;
     if (!keys || !hosts || !hlens) {
-        snprintf(err, errlen, "out of memory");
+        optout_set_err(err, errlen, "out of memory");
         rc = -1;
     }
     for (size_t at = 0; rc == 0 && at < count; at += chunk) {
@@ -617,14 +613,14 @@ int optout_why_find_ids(optout_why *w, const char *const *ids, size_t count, int
     size_t url_cap = 0, id_cap = 0, remaining = 0;
     int rc = -1, prefilter = count <= PREFILTER_MAX_IDS;
     if (!want || !seen || !needles || !nlens) {
-        snprintf(err, errlen, "out of memory");
+        optout_set_err(err, errlen, "out of memory");
         goto out;
     }
     for (size_t i = 0; i < count; i++) {
         size_t n = strlen(ids[i]);
         if (optout_strmap_get(want, ids[i], n)) continue; /* asked twice: answered once */
         if (optout_strmap_put(want, ids[i], n, (void *)(uintptr_t)(i + 1), NULL) != 0) {
-            snprintf(err, errlen, "out of memory");
+            optout_set_err(err, errlen, "out of memory");
             goto out;
         }
         remaining++;
@@ -643,7 +639,7 @@ int optout_why_find_ids(optout_why *w, const char *const *ids, size_t count, int
                                     .prefilter_count = prefilter ? count : 0};
         optout_docsource *src = optout_docsource_open(in->path, &so, serr, sizeof serr);
         if (!src) {
-            snprintf(err, errlen, "input %s of the run: %s", in->path, serr);
+            optout_set_err(err, errlen, "input %s of the run: %s", in->path, serr);
             rc = -1;
             break;
         }
@@ -685,7 +681,7 @@ int optout_why_find_ids(optout_why *w, const char *const *ids, size_t count, int
                 if (date->present && date->is_string) d.date = date->s, d.date_len = date->len;
                 if (seen[i]++ == 0) remaining--;
                 if (fn(&d, arg) != 0) {
-                    snprintf(err, errlen, "stopped");
+                    optout_set_err(err, errlen, "stopped");
                     rc = -1;
                     stop = 1;
                 }
@@ -693,7 +689,7 @@ int optout_why_find_ids(optout_why *w, const char *const *ids, size_t count, int
             }
         }
         if (!stop && got < 0 && rc == 0) {
-            snprintf(err, errlen, "input %s of the run: %s", in->path, serr);
+            optout_set_err(err, errlen, "input %s of the run: %s", in->path, serr);
             rc = -1;
         }
         optout_docsource_close(src);

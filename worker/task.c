@@ -169,10 +169,6 @@ int task_stats_counters(const uint64_t *values, size_t n, optout_msg *res, void 
     return 0;
 }
 
-static int64_t mtime_ns(const struct stat *st) {
-    return (int64_t)st->st_mtim.tv_sec * 1000000000 + (int64_t)st->st_mtim.tv_nsec;
-}
-
 /* A shard must be what the broker planned: same size and mtime. */
 static int check_input(const char *input, const optout_msg *t, char *err, size_t errlen) {
     struct stat st;
@@ -184,10 +180,10 @@ static int check_input(const char *input, const optout_msg *t, char *err, size_t
         task_fmt(err, errlen, "%s: is a directory", input);
         return -1;
     }
-    if ((uint64_t)st.st_size != t->input_size || mtime_ns(&st) != t->input_mtime_ns) {
+    if ((uint64_t)st.st_size != t->input_size || optout_mtime_ns(&st) != t->input_mtime_ns) {
         task_fmt(err, errlen,
                  "%s: input changed since planning (size %llu, mtime_ns %lld; planned size %llu, mtime_ns %lld)",
-                 input, (unsigned long long)st.st_size, (long long)mtime_ns(&st), (unsigned long long)t->input_size,
+                 input, (unsigned long long)st.st_size, (long long)optout_mtime_ns(&st), (unsigned long long)t->input_size,
                  (long long)t->input_mtime_ns);
         return -1;
     }

@@ -28,14 +28,15 @@
  *   with "disallowed_user_agents" added, tags.h builds them; compressed by the output's name); Parquet
  *   through the format library's streaming writer, one output row group per input row group built
  *   from a keep bitmap, removed/ with the disallowed_user_agents list column. With opts.jsonl a
- *   Parquet source is written as JSON Lines instead (row by row, parquet.h's JSON rendering; a
- *   removed row's object gets "disallowed_user_agents" as a JSON Lines line does). With opts.parquet
+ *   Parquet source is written as JSON Lines instead (row by row as each batch comes, parquet.h's JSON
+ *   rendering, every column read page by page; a removed row's object gets "disallowed_user_agents"
+ *   as a JSON Lines line does). With opts.parquet
  *   a JSON Lines source is written as Parquet: the schema inferred from its first
  *   OPTOUT_PQ_INFER_LINES lines (read again at open), one row per written document, removed/ with
  *   the disallowed_user_agents list column; a line that cannot be a row (not a JSON object, longer
  *   than max_line, not of the schema) fails naming the file and its line number.
  * - optout_docsink_put() takes every batch as the source yielded it, in order, with one decision
- *   per document (a Parquet row group is written when its last batch arrives):
+ *   per document (a Parquet row group written as Parquet is written when its last batch arrives):
  *   written or not (a document outside a sample is written nowhere), removed or kept, the
  *   disallowing agents of a removed one. JSON Lines pieces of an over-long line are written kept.
  * - Outputs appear only complete: commit publishes both (removed first), abort removes both.
@@ -101,8 +102,9 @@ typedef struct {
     int text_if_no_tokens;
     /* Parquet: what one row group may hold (0: no limit; memory.h): its projected columns, the
      * text's sizes and the row bitmaps (checked from the footer before reading, then as read),
-     * then pages kept for the writer and one page per column read or written within what is left.
-     * A row group or page that does not fit fails the shard with the figures. */
+     * then pages kept for the writer and one page per column read or written within what is left
+     * (a sink writing JSON Lines: a page of every column and one row, parquet.h's optout_pq_rows).
+     * A row group, page or row that does not fit fails the shard with the figures. */
     uint64_t max_memory;
     /* A fast path for lookups (optout why --id): JSON Lines lines that contain none of these byte
      * strings are yielded as OPTOUT_DOC_SKIPPED without being parsed. Parquet ignores it. */

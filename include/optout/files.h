@@ -14,6 +14,12 @@
  * - "-" (standard input or output) and NULL paths are skipped. A path whose directory does not
  *   exist yet is accepted (the command creates it) and compared by spelling after removing "./"
  *   and repeated slashes: nothing else can be the same file.
+ * - A directory may be given whole (OPTOUT_FILE_INPUT_DIR: read by the command, e.g. a robots
+ *   directory or a history archive; OPTOUT_FILE_OUTPUT_DIR: where the command publishes outputs,
+ *   e.g. a run directory's shards/): no output may be inside an input directory, and no input
+ *   inside an output directory, at any depth. "Inside" is by identity too: the file's nearest
+ *   existing directory and its parents (links followed, ".." walked) against the directory's
+ *   (st_dev, st_ino); a directory that does not exist (yet) holds nothing.
  * - optout_files_writable() checks, before a long job publishes a first output, that a later
  *   output can be created: a probe file "PATH.probe.PID" is created and removed next to it (when
  *   its directory is still to be created: access W_OK|X_OK on the nearest existing ancestor).
@@ -24,10 +30,18 @@
 
 #include <stddef.h>
 
+/* What the command does with a path (optout_file_arg.output). */
+enum {
+    OPTOUT_FILE_INPUT = 0,      /* a file read */
+    OPTOUT_FILE_OUTPUT = 1,     /* a file written */
+    OPTOUT_FILE_INPUT_DIR = 2,  /* a directory read: no output inside it */
+    OPTOUT_FILE_OUTPUT_DIR = 3, /* a directory written into: no input inside it */
+};
+
 typedef struct {
     const char *option; /* "--out", for messages */
     const char *path;   /* NULL or "-": not a file */
-    int output;         /* 1: written by the command, 0: read */
+    int output;         /* OPTOUT_FILE_* (0 and 1 as before: read, written) */
 } optout_file_arg;
 
 /* 0, or -1 with err (see the contract). */

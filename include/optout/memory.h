@@ -26,7 +26,8 @@
  *   reading it may hold (optout_memory_parquet_share, docsource.h's max_memory): one row group's
  *   projected columns, the text's sizes and row bitmaps, then decompressed pages kept for the
  *   writer (parquet.h, at most OPTOUT_PQ_KEEP_PAGES_MAX) and one page read and one written at a
- *   time. A row group or a page that does not fit fails its shard with the figures; the
+ *   time (rows written as JSON Lines: a page of every column and one row instead). A row group, a
+ *   page or a row that does not fit fails its shard with the figures; the
  *   compression contexts are in OPTOUT_MEM_SLOT_FIXED.
  */
 #ifndef OPTOUT_MEMORY_H

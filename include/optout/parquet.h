@@ -14,8 +14,8 @@
  *    (one compressed page, its decompressed copy and its decoded values at a time, plus the
  *    chunk's dictionary; plus the pages optout_pq_keep_pages keeps, up to its limit; a page above
  *    optout_pq_page_limit fails). Only optout_pq_read_column (the projected values of one column
- *    of one row group) and optout_pq_row_group_json (every column of one row group, for
- *    conversion and tests) hold a whole row group, of the columns they were asked for.
+ *    of one row group) holds a whole row group, of the column it was asked for; rows rendered as
+ *    JSON (optout_pq_rows_*) hold one page of every column and one row.
  *  - The filter writer (optout_pq_writer_*) reproduces the input's schema exactly (columns, order,
  *    physical, logical and converted types, repetition, field ids) and its key-value metadata,
  *    keeps the kept rows' values identical and in order, re-encodes pages (dictionary pages and
@@ -134,6 +134,20 @@ int optout_pq_read_sizes(optout_pq_file *f, int rg, const char *path, optout_pq_
  * anything else stops with that value. Returns 0, the emit value, or -1 on error (err filled). */
 int optout_pq_row_group_json(optout_pq_file *f, int rg, int (*emit)(void *ctx, const char *json, size_t len), void *ctx,
                              char *err, size_t errlen);
+
+/* The same rows one at a time (what optout_pq_row_group_json calls): every column's chunk is read
+ * page by page side by side, so what is held is the current page of each column (as stored,
+ * decompressed and decoded), its dictionary, and the row being rendered. With max_memory (0: no
+ * limit) a page is read only within what that leaves it besides the rest (else it fails, naming
+ * it, before it is allocated), and a row that takes more fails naming the row group, the row and
+ * both figures. */
+typedef struct optout_pq_rows optout_pq_rows;
+optout_pq_rows *optout_pq_rows_open(optout_pq_file *f, int rg, uint64_t max_memory, char *err, size_t errlen);
+/* The next row: 1 with its object in *json / *len (NUL-terminated, valid until the next call); with
+ * render 0 the row is passed over unrendered (*json NULL). 0 after the last row, once every column
+ * is checked to end with it; -1 on error. */
+int optout_pq_rows_next(optout_pq_rows *r, int render, const char **json, size_t *len, char *err, size_t errlen);
+void optout_pq_rows_close(optout_pq_rows *r);
 
 /* ---- the filter writer -------------------------------------------------------------------- */
 enum {

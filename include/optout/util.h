@@ -9,6 +9,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/stat.h>
 
 static inline int optout_is_space(char c) {
     return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f';
@@ -37,6 +38,10 @@ __attribute__((format(printf, 3, 0))) void optout_set_errv(char *err, size_t err
  * allocates by other means (realloc, a library's constructor). */
 _Noreturn void optout_oom(const char *what);
 void *optout_malloc(size_t size);
+/* The growth of an array that must not fail: room for one more element after the n in v. When n
+ * reaches *cap, *cap doubles (from `first`) and v is reallocated; out of memory (or a size that
+ * overflows) ends in optout_oom(what). Returns v, moved or not: `v = optout_grow(v, n, &cap, ...)`. */
+void *optout_grow(void *v, size_t n, size_t *cap, size_t elem, size_t first, const char *what);
 
 /* The one strict decimal digit parser (files, and parse.h's option values): s[0..len) must be
  * ASCII digits only (no sign, blank or base prefix; leading zeros allowed), at least one, with a
@@ -63,6 +68,15 @@ char *optout_read_fd(int fd, size_t max, size_t *len);
 
 /* Milliseconds on CLOCK_MONOTONIC (deadlines, liveness, rates: never the wall clock, which jumps). */
 int64_t optout_now_ms(void);
+/* Sleeps ms milliseconds, the whole of them (a signal's interruption is resumed). */
+void optout_sleep_ms(long ms);
+
+/* A file's modification time in nanoseconds since the epoch, from its stat: the one measure the
+ * plan records for an input and every later check compares. */
+int64_t optout_mtime_ns(const struct stat *st);
+
+/* strdup that never returns NULL (out of memory: optout_oom); NULL gives "". */
+char *optout_strdup(const char *s);
 
 /* A file time (nanoseconds since the epoch, as stat gives it) as UTC ISO 8601 for people:
  * "2026-12-07T16:42:06.123456789Z" (the fraction left out when zero). Returns buf. */

@@ -22,10 +22,10 @@ manifest.json (optout_manifest_write through audit_tool) on a robots-dir run and
 """
 import hashlib, json, os, shutil, signal, subprocess, sys, tempfile, time
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support"))
-from optout_test import check, failures, finish, quiet, run  # noqa: E402
+from optout_test import check, failures, finish, quiet, real_bodies, run, shared_dir  # noqa: E402
 
 BIN, ROOT, TOOL = sys.argv[1], sys.argv[2], sys.argv[3]
-SHARED = sys.argv[4] if len(sys.argv) > 4 else os.path.join(ROOT, "..", "shared")
+SHARED = shared_dir(ROOT, 4)
 OPTOUT = os.path.join(BIN, "optout")
 SAMPLE_ROBOTS = os.path.join(ROOT, "data", "sample", "robots")
 AGENTS = [l.strip() for l in open(os.path.join(ROOT, "data", "agents", "apertus-paper.txt"))
@@ -234,8 +234,8 @@ def main():
               "#host\tagents\twhole_site_agents\twhole_site\n", "empty archive: header only")
 
         # ---- the 4,231 real bodies ----
-        top = os.path.join(SHARED, "data", "robots-top10k")
-        if os.path.isdir(top):
+        top = real_bodies(SHARED, required=False)
+        if top:
             server.send_signal(signal.SIGTERM)
             server.wait()
             server, port = start_server(top)

@@ -1,8 +1,10 @@
 #!/bin/sh
 # test_files.sh — the user's files survive a typo (include/optout/files.h): `optout filter` refuses
 # an output that is its input (however spelled: ./x, /abs/x, a hard link), two outputs that are one
-# file, an output that is a symbolic link, a FIFO or a directory (never replaced), and a --stats it
-# could not write after --out was published; each refusal is exit 2 and leaves every file as it was.
+# file, an output that is a symbolic link, a FIFO or a directory (never replaced), an output inside a
+# directory it reads whole (--history, --robots-dir), a --stats, --policy-report or --policy-chart it
+# could not write after --out was published, and `optout run` over a corpus file inside the run's
+# shards/; each refusal is exit 2 and leaves every file as it was.
 # Also the strict integer options: -1, +1, " 1" and out-of-range values are usage errors.
 #
 # usage: sh tests/cli/test_files.sh BIN_DIR SOURCE_ROOT
@@ -73,6 +75,77 @@ expect "--stats UNWRITABLE" 2
 has "--stats UNWRITABLE" "$T/err" "--stats /proc/optout-test-stats.json"
 if [ ! -e kept.jsonl.zst ]; then pass "--stats UNWRITABLE: --out not published"; else
     fail "--stats UNWRITABLE: --out was published"; fi
+
+# ---- an output inside a directory the filter reads whole: refused, nothing written there ----------
+# (--history DIR: the archive DIR/history/; --robots-dir; --archive), however the path is spelled
+printf '' | gzip >"$T/empty.warc.gz"
+echo example.com >"$T/history-hosts.txt"
+run "$OPTOUT" history --cc-robots "$T/empty.warc.gz" --hosts "$T/history-hosts.txt" --out "$T/hist" --quiet
+expect "an empty history archive" 0
+ISUM=$(cksum <"$T/hist/history/index.tsv")
+filter --history "$T/hist" --in in.jsonl.zst --out "$T/hist/history/index.tsv"
+expect "--out HISTORY/history/index.tsv" 2
+has "--out HISTORY/history/index.tsv" "$T/err" "is inside --history"
+same "--out HISTORY/history/index.tsv" "$T/hist/history/index.tsv" "$ISUM"
+filter --history "$T/hist" --in in.jsonl.zst --out kept-h.jsonl.zst --policy-report "$T/hist/./history/../history/r.md"
+expect "--policy-report INSIDE HISTORY" 2
+if [ ! -e "$T/hist/history/r.md" ] && [ ! -e kept-h.jsonl.zst ]; then pass "--policy-report INSIDE HISTORY: nothing written"
+else fail "--policy-report INSIDE HISTORY: written"; fi
+cp -r "$SAMPLE/robots" "$T/robots"
+ln -s "$T/robots" "$T/robots-link"
+run "$OPTOUT" filter --robots-dir "$T/robots" --in in.jsonl.zst --out "$T/robots-link/new.jsonl.zst"
+expect "--out INSIDE --robots-dir (through a link)" 2
+has "--out INSIDE --robots-dir (through a link)" "$T/err" "is inside --robots-dir"
+if [ ! -e "$T/robots/new.jsonl.zst" ]; then pass "nothing written in the robots directory"; else
+    fail "new.jsonl.zst written in the robots directory"; fi
+
+# ---- optout history --out DIR: DIR/history/ and DIR/.wayback/ that are no directories are never
+# replaced nor written through (the Wayback base is a closed local port: nothing leaves the machine)
+mkdir -p "$T/hl/elsewhere" "$T/hl/run" "$T/hf/run"
+echo "precious" >"$T/hl/elsewhere/index.tsv"
+ln -s ../elsewhere "$T/hl/run/history"
+run "$OPTOUT" history --cc-robots "$T/empty.warc.gz" --hosts "$T/history-hosts.txt" --out "$T/hl/run" --quiet
+expect "history --out DIR with DIR/history a symbolic link" 1
+has "history --out DIR with DIR/history a symbolic link" "$T/err" "is a symbolic link"
+if [ -L "$T/hl/run/history" ] && [ "$(ls "$T/hl/elsewhere")" = "index.tsv" ] &&
+    [ "$(cat "$T/hl/elsewhere/index.tsv")" = "precious" ]; then pass "DIR/history link and its target intact"; else
+    fail "DIR/history link or its target changed"; fi
+mkfifo "$T/hf/run/history"
+run "$OPTOUT" history --cc-robots "$T/empty.warc.gz" --hosts "$T/history-hosts.txt" --out "$T/hf/run" --quiet
+expect "history --out DIR with DIR/history a FIFO" 1
+if [ -p "$T/hf/run/history" ]; then pass "DIR/history: still a FIFO"; else fail "DIR/history FIFO replaced"; fi
+mkdir -p "$T/wl/run"
+ln -s ../elsewhere "$T/wl/run/.wayback"
+mkdir -p "$T/wl/elsewhere"
+run "$OPTOUT" history --wayback --wayback-base http://127.0.0.1:9 --hosts "$T/history-hosts.txt" --out "$T/wl/run" \
+    --quiet
+expect "history --wayback with DIR/.wayback a symbolic link" 1
+has "history --wayback with DIR/.wayback a symbolic link" "$T/err" "a link is refused"
+if [ -L "$T/wl/run/.wayback" ] && [ -z "$(ls "$T/wl/elsewhere")" ] && [ ! -e "$T/wl/run/history" ]; then
+    pass "DIR/.wayback link intact, nothing written through it, nothing published"; else
+    fail "DIR/.wayback: written through or published"; fi
+
+# ---- --policy-report and --policy-chart, written after --out: checked before it is published ------
+filter --history "$T/hist" --in in.jsonl.zst --out kept-h.jsonl.zst --policy-chart /proc/optout-test-chart.svg
+expect "--policy-chart UNWRITABLE" 2
+has "--policy-chart UNWRITABLE" "$T/err" "--policy-chart /proc/optout-test-chart.svg"
+filter --history "$T/hist" --in in.jsonl.zst --out kept-h.jsonl.zst --policy-report /proc/optout-test-report.md
+expect "--policy-report UNWRITABLE" 2
+if [ ! -e kept-h.jsonl.zst ]; then pass "--policy-report UNWRITABLE: --out not published"; else
+    fail "--policy-report UNWRITABLE: --out was published"; fi
+filter --history "$T/hist" --in in.jsonl.zst --out kept-h.jsonl.zst --policy-report "$T/new-dir/r.md" \
+    --policy-chart "$T/new-dir2/c.svg"
+expect "--policy-report and --policy-chart in directories still to be made" 0
+if [ -s "$T/new-dir/r.md" ] && [ -s "$T/new-dir2/c.svg" ]; then pass "the report and the chart are written"; else
+    fail "the report or the chart is missing"; fi
+
+# ---- optout run: a corpus file where the run publishes its outputs is refused, left as it was --------
+mkdir -p "$T/selfrun/shards"
+cp in.jsonl.zst "$T/selfrun/shards/in.jsonl.zst"
+run "$OPTOUT" run --corpus "$T/selfrun/shards/in.jsonl.zst" --out "$T/selfrun" --robots-dir "$SAMPLE/robots" --workers 1
+expect "run --corpus RUN/shards/X --out RUN" 2
+has "run --corpus RUN/shards/X --out RUN" "$T/err" "is inside the run's outputs"
+same "run --corpus RUN/shards/X --out RUN" "$T/selfrun/shards/in.jsonl.zst" "$SUM"
 
 # ---- the good case still works, and a rerun over its own outputs too ------------------------------
 filter --in in.jsonl.zst --out kept.jsonl.zst --removed removed.jsonl.zst --stats stats.json

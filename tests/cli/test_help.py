@@ -5,7 +5,9 @@ its default.
 Checks, for optout-broker, optout-worker and every optout command: --help exits 0 with a usage
 line; every option line (a line starting with "  -") but --help, --check-config and --version
 says "default" (on the line or on its continuation lines, indented further); run's lists
---config and --metrics-listen.
+--config and --metrics-listen; a shared option's line says what it means for the command at hand
+(history's --out is the archive's DIR/history/ and --hosts the hosts kept, not a run directory and
+hosts to fetch; fetch's --out names DIR/robots/, rank's DIR/ranking/).
 
 usage: test_help.py BIN_DIR REPO_ROOT
 """
@@ -36,8 +38,8 @@ def main():
     optout = os.path.join(bindir, "optout")
     progs = {"optout-broker": [os.path.join(bindir, "optout-broker")],
              "optout-worker": [os.path.join(bindir, "optout-worker")]}
-    for c in ("run", "filter", "rank", "fetch", "why", "report", "verify", "apply-tags", "status", "config",
-              "keygen"):
+    for c in ("run", "filter", "rank", "fetch", "history", "why", "report", "verify", "apply-tags", "status",
+              "config", "keygen"):
         progs["optout " + c] = [optout, c]
     progs["optout robots check"] = [optout, "robots", "check"]
     env = dict(os.environ, OPTOUT_CONFIG="")
@@ -51,6 +53,19 @@ def main():
         if name == "optout run":
             check(any("--config FILE" in o for o in opts) and any("--metrics-listen" in o for o in opts),
                   "optout run --help: --config and --metrics-listen")
+        # a row several programs share says what the option means in this one
+        line = {o.split()[0]: o for o in opts}
+        for prog, opt, says, never in (
+                ("optout history", "--out", "DIR/history/", "the run directory"),
+                ("optout history", "--hosts", "captures are kept", "to fetch"),
+                ("optout fetch", "--out", "DIR/robots/", None),
+                ("optout rank", "--out", "DIR/ranking/", None),
+                ("optout run", "--out", "the run directory", None)):
+            if name == prog:
+                text = line.get(opt, "")
+                check(says in text and (never is None or never not in text),
+                      "%s --help: %s says %r%s (%s)" % (name, opt, says, "" if never is None else ", not %r" % never,
+                                                        text))
     finish("test_help")
 
 

@@ -23,14 +23,13 @@ Scenarios (each check prints ok/FAIL with the host and what was expected):
 """
 import glob, hashlib, os, re, shutil, signal, subprocess, sys, tempfile, time
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support"))
-from optout_test import check, failures, finish  # noqa: E402
+from optout_test import check, failures, finish, real_bodies, shared_dir  # noqa: E402
 
 BIN, ROOT = sys.argv[1], sys.argv[2]
-SHARED = sys.argv[3] if len(sys.argv) > 3 else os.path.join(ROOT, "..", "shared")
 OPTOUT = os.path.join(BIN, "optout")
 SERVER = os.path.join(ROOT, "tools", "robots-server")
 SAMPLE = os.path.join(ROOT, "data", "sample", "robots")
-TOP10K = os.path.join(SHARED, "data", "robots-top10k")
+TOP10K = real_bodies(shared_dir(ROOT, 3), required=False)
 BODY_MAX = 500 * 1024
 TMP = tempfile.mkdtemp(prefix="optout-fetch-test.")
 
@@ -510,8 +509,8 @@ def scenario_resume():
 
 
 def scenario_top10k():
-    if not os.path.isdir(TOP10K):
-        print("== top10k: skipped (%s absent)" % TOP10K, flush=True)
+    if not TOP10K:
+        print("== top10k: skipped (no real robots.txt bodies)", flush=True)
         return
     print("== top10k: every real body of %s" % TOP10K, flush=True)
     srv = Server("top10k", TOP10K)

@@ -23,7 +23,7 @@ import sys
 import tempfile
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support"))
-from optout_test import check, finish, skip, zcat  # noqa: E402
+from optout_test import check, finish, real_bodies, shared_dir, zcat  # noqa: E402
 
 TIMEOUT = 300
 
@@ -468,10 +468,7 @@ def main():
         print(__doc__.split("\n\n")[1], file=sys.stderr)
         return 2
     optout, repo = os.path.abspath(sys.argv[1]), os.path.abspath(sys.argv[2])
-    shared = os.path.abspath(sys.argv[3] if len(sys.argv) == 4 else os.path.join(repo, "..", "shared"))
-    shared_robots = os.path.join(shared, "data", "robots-top10k")
-    if not os.path.isdir(shared_robots):
-        skip("%s is absent (the shared data folder)" % shared_robots)
+    shared_robots = os.path.abspath(real_bodies(shared_dir(repo, 3)))
     gen = os.path.join(repo, "tools", "gen-corpus")
     agents_45 = os.path.join(repo, "data", "agents", "ai-robots-txt-2025-01.txt")
     if shutil.which("zstd") is None:

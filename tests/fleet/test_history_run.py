@@ -19,16 +19,12 @@ Checks
 usage: test_history_run.py BIN_DIR REPO_ROOT [SHARED_DIR]"""
 import functools, glob, hashlib, http.server, json, os, shutil, signal, subprocess, sys, tempfile, threading, time
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support"))
-from optout_test import check, finish, runner, skip  # noqa: E402
+from optout_test import check, finish, real_bodies, require_tool, runner, shared_dir  # noqa: E402
 
 bin_dir, root = sys.argv[1], sys.argv[2]
-shared = sys.argv[3] if len(sys.argv) > 3 else os.path.join(root, "..", "shared")
 optout = os.path.join(bin_dir, "optout")
-top10k = os.path.join(shared, "data", "robots-top10k")
-if not os.path.isdir(top10k):
-    skip("no %s (the real robots.txt bodies)" % top10k)
-if not shutil.which("zstd"):
-    skip("no zstd command to check the bodies file")
+top10k = real_bodies(shared_dir(root, 3))
+require_tool("zstd", "to check the bodies file")
 run = runner(optout, "run")
 
 

@@ -16,7 +16,8 @@ Then, each its own broker:
               gone, or whose statistics cannot be merged: the restarted broker reports it and runs
               the task again (never exits 1);
   big frame   a 200 MiB frame: refused at the transport (the broker's peak memory does not grow by
-              it) and the broker still answers;
+              it) and the broker still answers; and the same from a rogue broker to a worker (the
+              worker's socket has the limit too: its peak memory stays, it goes on);
   log forgery a worker name with a newline and terminal escapes, and a flood of malformed frames
               from a peer whose identity holds a newline: escaped, and the flood rate-limited;
   rerun       a task failed permanently is leased again by the next invocation on the directory,
@@ -34,6 +35,7 @@ from optout_test import check, failures, finish  # noqa: E402
 
 BIN, ROOT = sys.argv[1], sys.argv[2]
 BROKER = os.path.join(BIN, "optout-broker")
+WORKER = os.path.join(BIN, "optout-worker")
 ROBOTS = os.path.join(ROOT, "data", "sample", "robots")
 
 
@@ -454,6 +456,36 @@ try:
     check(after - before < 64 << 10, "a 200 MiB frame is refused at the transport (peak memory %d -> %d KiB)"
           % (before, after))
     b.stop()
+
+    # ---- a frame over the limit, from a rogue broker to a worker ---------------------------------------
+    d3w = os.path.join(tmp, "run3w")
+    os.makedirs(d3w)
+    router = ctx.socket(zmq.ROUTER)
+    router.setsockopt(zmq.LINGER, 0)
+    router.setsockopt(zmq.SNDHWM, 1)
+    router.bind("ipc://" + os.path.join(d3w, "broker.sock"))
+    wlog = open(d3w + ".worker.log", "wb")
+    worker = subprocess.Popen([WORKER, "--connect", "ipc://" + os.path.join(d3w, "broker.sock"), "--name", "victim"],
+                              stderr=wlog)
+    ready = router.poll(10000)
+    ident = router.recv_multipart()[0] if ready else None
+    check(ident is not None, "the worker says READY to the rogue broker")
+    if ident is not None:
+        time.sleep(0.3)
+        before = vm_hwm_kb(worker.pid)
+        router.send_multipart([ident, b"\x00" * (200 << 20)])
+        time.sleep(3)
+        after = vm_hwm_kb(worker.pid)
+        check(worker.poll() is None, "after a 200 MiB frame from its broker the worker goes on")
+        check(after - before < 64 << 10, "a 200 MiB frame is refused at the worker's transport (peak memory %d -> %d "
+              "KiB)" % (before, after))
+    worker.terminate()
+    try:
+        worker.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        worker.kill()
+        worker.wait()
+    router.close()
 
     # ---- workers that come and go: the broker's worker table stays the size of the fleet -------------
     d3b = os.path.join(tmp, "run3b")

@@ -23,10 +23,11 @@ import glob, json, os, shutil, signal, subprocess, sys, tempfile, time
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "support"))
 sys.path.insert(0, os.path.join(HERE, "..", "history"))
-from optout_test import check, finish, real_bodies_args, runner  # noqa: E402
+from optout_test import check, finish, real_bodies, runner, shared_dir  # noqa: E402
 from wayback_server import WaybackServer, group_of  # noqa: E402
 
-bin_dir, root, top10k = real_bodies_args(sys.argv)
+bin_dir, root = sys.argv[1], sys.argv[2]
+top10k = real_bodies(shared_dir(root, 3))
 optout = os.path.join(bin_dir, "optout")
 run = runner(optout, "run")
 

@@ -8,9 +8,14 @@
  *   ranking/map/000001.idx -> ../../../outside        a file link leaving the staging directory
  *   ranking/top/0003.tsv      a directory             robots/000002.tsv        a FIFO
  *   robots/000002.bodies.zst  regular, 7 bytes
- * Input: byte 0 chooses the task (kind = (b & 3) + 1, --removed = b & 4, tag mode = b & 8; output
- * names "a.jsonl.zst", "ranking/map/000001", "ranking/top/0003.tsv", "robots/000002"); the rest is
- * a RESULT frame as a worker would send it (optout_msg_decode; other frames end there).
+ *   history-parts/000005/history/{index.tsv,bodies.zst,sources.tsv}   regular, 4, 0 and 2 bytes
+ *   history-parts/000006 -> 000005                                    a directory link
+ *   sample/shards/a.jsonl.zst regular, 5 bytes        sample/removed -> ../removed   a directory link
+ * Input: byte 0 chooses the task: kind = (b & 3) + 1, or history when b & 0x10 (output name
+ * "history-parts/000006" when b & 0x20, else "history-parts/000005"); --removed = b & 4, tag
+ * mode = b & 8; the sample mode (b >> 6): none, estimates, sample shards (3: none); the other
+ * output names "a.jsonl.zst", "ranking/map/000001", "ranking/top/0003.tsv", "robots/000002". The
+ * rest is a RESULT frame as a worker would send it (optout_msg_decode; other frames end there).
  *
  * Invariants (abort on violation):
  * - result_check accepts exactly when an independent oracle does: the file list names each file
@@ -72,6 +77,16 @@ int LLVMFuzzerInitialize(int *argc, char ***argv) {
     FILE *f = fopen(path, "wb");
     CHECK(f && fputs("outside\n", f) >= 0 && fclose(f) == 0);
     dir("shards"), dir("removed"), dir("ranking"), dir("ranking/map"), dir("ranking/top"), dir("robots");
+    dir("history-parts"), dir("history-parts/000005"), dir("history-parts/000005/history");
+    dir("sample"), dir("sample/shards");
+    put("history-parts/000005/history/index.tsv", 4);
+    put("history-parts/000005/history/bodies.zst", 0);
+    put("history-parts/000005/history/sources.tsv", 2);
+    put("sample/shards/a.jsonl.zst", 5);
+    snprintf(path, sizeof path, "%s/history-parts/000006", staging);
+    CHECK(symlink("000005", path) == 0);
+    snprintf(path, sizeof path, "%s/sample/removed", staging);
+    CHECK(symlink("../removed", path) == 0);
     put("shards/a.jsonl.zst", 5);
     put("removed/a.jsonl.zst", 3);
     put("ranking/map/000001.bin", 0);
@@ -127,16 +142,25 @@ static void tree_intact(void) {
     CHECK(lstat(path, &st) == 0 && S_ISLNK(st.st_mode));
     snprintf(path, sizeof path, "%s/shards/a.jsonl.zst", staging);
     CHECK(lstat(path, &st) == 0 && S_ISREG(st.st_mode) && st.st_size == 5);
+    snprintf(path, sizeof path, "%s/history-parts/000006", staging);
+    CHECK(lstat(path, &st) == 0 && S_ISLNK(st.st_mode));
+    snprintf(path, sizeof path, "%s/history-parts/000005/history/index.tsv", staging);
+    CHECK(lstat(path, &st) == 0 && S_ISREG(st.st_mode) && st.st_size == 4);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (staging_fd < 0) LLVMFuzzerInitialize(NULL, NULL);
     if (size < 1) return 0;
-    static const char *const names[] = {"a.jsonl.zst", "ranking/map/000001", "ranking/top/0003.tsv", "robots/000002"};
-    optout_task_kind kind = (optout_task_kind)((data[0] & 3) + 1);
+    static const char *const names[] = {"a.jsonl.zst", "ranking/map/000001", "ranking/top/0003.tsv", "robots/000002",
+                                        "history-parts/000005", "history-parts/000006"};
+    optout_task_kind kind = data[0] & 0x10 ? OPTOUT_TASK_HISTORY : (optout_task_kind)((data[0] & 3) + 1);
+    const char *name = kind == OPTOUT_TASK_HISTORY ? names[4 + ((data[0] & 0x20) != 0)] : names[kind - 1];
+    int sample = (data[0] >> 6) == 3 ? RESULT_SAMPLE_NONE : data[0] >> 6;
     struct result_expect x;
-    CHECK(result_expect_files(kind, names[kind - 1], (data[0] & 4) != 0, (data[0] & 8) != 0, 0, 0, AGENTS, &x) == 0);
-    CHECK(x.count >= 1 && x.count <= OPTOUT_MSG_MAX_FILES);
+    CHECK(result_expect_files(kind, name, (data[0] & 4) != 0, (data[0] & 8) != 0, sample, 0, AGENTS, &x) == 0);
+    /* only a sample's estimates stage nothing */
+    CHECK(x.count <= OPTOUT_MSG_MAX_FILES &&
+          (x.count >= 1) != (kind == OPTOUT_TASK_FILTER && sample == RESULT_SAMPLE_ESTIMATES));
     static optout_msg m; /* about 47 KB: not on the stack */
     char err[OPTOUT_MSG_ERR_LEN];
     if (optout_msg_decode(data + 1, size - 1, &m, err) != 0) return 0;

@@ -40,7 +40,7 @@ optout_fuzz_target(fuzz_msg
 # files, links, a FIFO and a directory in a file's place.
 optout_fuzz_target(fuzz_result
   SOURCES broker/result.c common/msg.c common/stats_msgpack.c common/stats.c common/json.c common/agents.c
-          common/log.c common/util.c
+          common/files.c common/log.c common/util.c
   INCLUDES broker LIBS PkgConfig::DEPS m)
 
 # Parquet: footer, page headers, value decoders, the ARROW:schema rewrite, whole files read and

@@ -24,22 +24,17 @@ answers per host, scheme and crawl. Scenarios:
 """
 import glob, hashlib, http.server, json, os, re, shutil, signal, subprocess, sys, tempfile, threading, time
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support"))
-from optout_test import check, finish, run, skip  # noqa: E402
+from optout_test import check, finish, real_bodies, require_tool, run, shared_dir  # noqa: E402
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from policy_check import status_outcome as outcome  # noqa: E402
 
 BIN, ROOT = sys.argv[1], sys.argv[2]
-SHARED = sys.argv[3] if len(sys.argv) > 3 else os.path.join(ROOT, "..", "shared")
 OPTOUT = os.path.join(BIN, "optout")
 GEN = os.path.join(ROOT, "tools", "gen-ccrobots")
-TOP10K = os.path.join(SHARED, "data", "robots-top10k")
+TOP10K = real_bodies(shared_dir(ROOT, 3))
 MAX_HOPS = 5
-
-if not os.path.isdir(TOP10K):
-    skip("no %s (the real robots.txt bodies)" % TOP10K)
-if not shutil.which("zstd"):
-    skip("no zstd command to check the bodies file")
+require_tool("zstd", "to check the bodies file")
 
 TMP = tempfile.mkdtemp(prefix="optout-history-test.")
 CC = os.path.join(TMP, "cc")

@@ -39,7 +39,7 @@ import xml.etree.ElementTree as ET
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "support"))
 sys.path.insert(0, HERE)
-from optout_test import check, finish  # noqa: E402
+from optout_test import check, finish, real_bodies  # noqa: E402
 import policy_check as pc  # noqa: E402
 
 AGENTS = ["GPTBot", "CCBot", "ClaudeBot", "Google-Extended"]
@@ -539,10 +539,7 @@ def warc_bodies(root):
 
 
 def run_ccrobots(optout, root, shared, work):
-    top10k = os.path.join(shared, "data", "robots-top10k")
-    if not os.path.isdir(top10k):
-        print("skipped: no %s (the real robots.txt bodies)" % top10k, flush=True)
-        sys.exit(77)
+    top10k = real_bodies(shared)
     cc = os.path.join(work, "cc")
     p = subprocess.run([os.path.join(root, "tools", "gen-ccrobots"), "--out", cc, "--seed", "5", "--robots-dir",
                         top10k, "--hosts", "40", "--extra-hosts", "10"], capture_output=True, timeout=300)

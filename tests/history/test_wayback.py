@@ -26,12 +26,13 @@ import datetime, hashlib, os, shutil, signal, subprocess, sys, tempfile, time
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "support"))
 sys.path.insert(0, HERE)
-from optout_test import check, finish, real_bodies_args, run  # noqa: E402
+from optout_test import check, finish, real_bodies, run, shared_dir  # noqa: E402
 from policy_check import status_outcome as outcome  # noqa: E402
 from wayback_server import WaybackServer, digest_of, group_of  # noqa: E402
 
-BIN, ROOT, TOP10K = real_bodies_args(sys.argv)
+BIN, ROOT = sys.argv[1], sys.argv[2]
 OPTOUT = os.path.join(BIN, "optout")
+TOP10K = real_bodies(shared_dir(ROOT, 3))
 
 NAMES = ["4chan.org", "10times.com", "caniuse.com", "cdnjs.com", "ckeditor.com", "clark.com", "case.edu",
          "casper.com", "ccli.com", "collider.com", "colorlib.com", "cooltext.com"]

@@ -28,13 +28,12 @@ Normalisations, applied to parquet_tool's output only, each one explicit (see do
 import base64, json, math, os, shutil, struct, subprocess, sys, tempfile, time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support"))
-from optout_test import check, failures, finish, quiet, skip  # noqa: E402
+from optout_test import check, failures, finish, quiet, skip, skip_or_fail  # noqa: E402
 
 SRC, SHARED = sys.argv[1], sys.argv[2]
 TOOL = sys.argv[3] if len(sys.argv) > 3 and sys.argv[3] else os.environ.get("PARQUET_TOOL", "")
 HERE = os.path.join(SRC, "tests", "parquet")
 PT_DIR = os.path.join(SHARED, "data", "parquet-testing", "data")
-IN_CI = bool(os.environ.get("CI"))
 quiet()  # hundreds of checks: only the failed ones are printed
 T0 = time.monotonic()
 
@@ -43,19 +42,11 @@ def phase(msg):
     print(f"[{time.monotonic() - T0:6.1f} s] {msg}", flush=True)
 
 
-def skip_or_fail(msg):
-    # CI installs the oracles (deploy/deps.sh): there their absence is a failure, not a skip.
-    if IN_CI:
-        check(False, msg)
-        finish("parquet_oracle")
-    skip(msg)
-
-
 node = shutil.which("node")
 if not node:
-    skip_or_fail("node is not installed: run deploy/deps.sh to install the Parquet test oracles")
+    skip_or_fail("parquet_oracle", "node is not installed: run deploy/deps.sh to install the Parquet test oracles")
 if not os.path.isfile(os.path.join(HERE, "node_modules", ".optout-lock-sha256")):
-    skip_or_fail("the npm packages of the Parquet oracles are missing (tests/parquet/node_modules): run deploy/deps.sh")
+    skip_or_fail("parquet_oracle", "the npm packages of the Parquet oracles are missing (tests/parquet/node_modules): run deploy/deps.sh")
 
 work = tempfile.mkdtemp(prefix="pqoracle.")
 FIX = os.path.join(work, "fixtures")

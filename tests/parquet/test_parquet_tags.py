@@ -19,22 +19,17 @@ import filecmp
 import json
 import os
 import shutil
-import subprocess
 import sys
 import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from pq_support import check, duck, finish, q, require, runner  # noqa: E402
+from pq_support import check, duck, finish, q, require, runner, zcat as unzstd  # noqa: E402
 
 optout, root = sys.argv[1], sys.argv[2]
 sample = os.path.join(root, "data", "sample")
 robots = os.path.join(sample, "robots")
 require("parquet_tags")
 run = runner(optout)
-
-
-def unzstd(path):
-    return subprocess.run(["zstd", "-dcf", path], capture_output=True, check=True).stdout
 
 
 def same_file(a, b, what):

@@ -4,12 +4,14 @@ a generated corpus, then every bucket of report.json (total, by class, by year, 
 by dump, by agent, top hosts) is counted again from the kept shards (DIR/shards) and the removed
 shards (DIR/removed, whose lines carry "disallowed_user_agents"), with the document rules written
 in Python (tests/filter/test_filter.py). Nothing is taken from the run's statistics.
-usage: test_counts.py BIN_DIR REPO_ROOT"""
+usage: test_counts.py BIN_DIR REPO_ROOT [SHARED_DIR]"""
 import glob, json, os, shutil, subprocess, sys, tempfile
 
 bin_dir, root = sys.argv[1], sys.argv[2]
 sys.path.insert(0, os.path.join(root, "tests", "filter"))
+sys.path.insert(0, os.path.join(root, "tests", "support"))
 import test_filter as ref  # noqa: E402  (field, lang_class, doc_year, year_key, dump_key, buckets)
+from optout_test import real_bodies, shared_dir  # noqa: E402
 from optout_test import check, finish, split_lines, zcat  # noqa: E402  (on the path since test_filter)
 
 
@@ -85,9 +87,7 @@ tmp = tempfile.mkdtemp(prefix="optout-counts-")
 try:
     corpus = os.path.join(tmp, "corpus")
     # the real robots.txt files when ../shared is there (many hosts with removals), else the sample
-    robots = os.path.join(root, "..", "shared", "data", "robots-top10k")
-    if not os.path.isdir(robots):
-        robots = os.path.join(root, "data", "sample", "robots")
+    robots = real_bodies(shared_dir(root, 3), required=False) or os.path.join(root, "data", "sample", "robots")
     gen = [os.path.join(root, "tools", "gen-corpus"), "--robots-dir", robots, "--bad-rate", "0.01"]
     subprocess.run(gen + ["--seed", "21", "--docs", "4000", "--shards", "5", "--format", "zst", "--out",
                           os.path.join(corpus, "fw")], check=True, capture_output=True)

@@ -14,6 +14,7 @@ zstd command (Debian's Python has no zstd module).
 """
 import gzip
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -58,15 +59,44 @@ def skip(why):
     sys.exit(77)
 
 
-def real_bodies_args(argv):
-    """The arguments of a test of real robots.txt bodies, `BIN_DIR REPO_ROOT [SHARED_DIR]`: (BIN_DIR,
-    REPO_ROOT, SHARED_DIR/data/robots-top10k); skips the test without that directory."""
-    bin_dir, root = argv[1], argv[2]
-    shared = argv[3] if len(argv) > 3 else os.path.join(root, "..", "shared")
-    top10k = os.path.join(shared, "data", "robots-top10k")
-    if not os.path.isdir(top10k):
-        skip("no %s (the real robots.txt bodies)" % top10k)
-    return bin_dir, root, top10k
+# ---- what a test needs -------------------------------------------------------------------------
+
+def shared_dir(root, index):
+    """The shared data folder (conformance suites, real robots.txt): the script's argument at
+    sys.argv[index] (tests/CMakeLists.txt passes OPTOUT_SHARED_DIR there), else the environment's
+    OPTOUT_SHARED_DIR, else the folder beside the checkout root (a script run by hand)."""
+    if len(sys.argv) > index and sys.argv[index]:
+        return sys.argv[index]
+    return os.environ.get("OPTOUT_SHARED_DIR") or os.path.join(root, "..", "shared")
+
+
+def real_bodies(shared, required=True):
+    """SHARED/data/robots-top10k, the real robots.txt bodies. Without it: skips (77) when required,
+    else None (the scenarios that need it are left out)."""
+    path = os.path.join(shared, "data", "robots-top10k")
+    if os.path.isdir(path):
+        return path
+    if required:
+        skip("no %s (the real robots.txt bodies)" % path)
+    return None
+
+
+def skip_or_fail(name, why):
+    """A missing prerequisite of test `name`: skips (77) saying why, except under CI (the
+    environment variable CI set), where deploy/deps.sh installs every tool and package and its
+    absence is a failure of the test."""
+    if os.environ.get("CI"):
+        check(False, why)
+        finish(name)
+    skip(why)
+
+
+def require_tool(name, purpose):
+    """The path of the command `name`; skips (77) without it, saying what it is needed for."""
+    path = shutil.which(name)
+    if not path:
+        skip("no %s command %s" % (name, purpose))
+    return path
 
 
 # ---- shards -------------------------------------------------------------------------------------

@@ -1,6 +1,8 @@
 /* test_files.c — a command's inputs and outputs by identity (include/optout/files.h): spellings,
  * links (symbolic and hard), new files under one directory reached two ways, outputs that are not
- * regular files, "-" and NULL skipped, and the writability probe.
+ * regular files, "-" and NULL skipped, directories given whole (no output inside an input
+ * directory, no input inside an output directory, at any depth, however reached), and the
+ * writability probe.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -78,6 +80,45 @@ static void test_not_regular(void **state) {
     assert_true(S_ISLNK(st.st_mode));
 }
 
+static void test_dirs(void **state) {
+    (void)state;
+    char err[1024];
+    assert_int_equal(mkdir(tpath("ro"), 0755), 0); /* read whole, e.g. a robots directory */
+    assert_int_equal(mkdir(tpath("ro/sub"), 0755), 0);
+    assert_int_equal(mkdir(tpath("pub"), 0755), 0); /* published into, e.g. a run's shards/ */
+    assert_int_equal(mkdir(tpath("elsewhere"), 0755), 0);
+    touch(tpath("ro/sub/old"));
+    touch(tpath("pub/in"));
+    touch(tpath("elsewhere/in"));
+    assert_int_equal(symlink(tpath("ro/sub"), tpath("to-sub")), 0);
+    assert_int_equal(symlink(tpath("pub/in"), tpath("link-to-pub-in")), 0);
+    static const struct {
+        const char *path; /* under tmpdir */
+        int kind;         /* OPTOUT_FILE_INPUT or _OUTPUT */
+        int refused;
+    } cases[] = {
+        {"ro/new", OPTOUT_FILE_OUTPUT, 1},          {"ro/sub/old", OPTOUT_FILE_OUTPUT, 1},
+        {"ro/sub/a/b/new", OPTOUT_FILE_OUTPUT, 1},  {"ro/../ro/./sub//new", OPTOUT_FILE_OUTPUT, 1},
+        {"to-sub/new", OPTOUT_FILE_OUTPUT, 1},      {"ro/sub/old", OPTOUT_FILE_INPUT, 0},
+        {"elsewhere/new", OPTOUT_FILE_OUTPUT, 0},   {"pub/in", OPTOUT_FILE_INPUT, 1},
+        {"link-to-pub-in", OPTOUT_FILE_INPUT, 1},   {"elsewhere/in", OPTOUT_FILE_INPUT, 0},
+        {"pub/new", OPTOUT_FILE_OUTPUT, 0},         {"ro-new-dir/new", OPTOUT_FILE_OUTPUT, 0},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        char path[4096];
+        snprintf(path, sizeof path, "%s", tpath("%s", cases[i].path));
+        const optout_file_arg f[] = {{"--robots-dir", tpath("ro"), OPTOUT_FILE_INPUT_DIR},
+                                     {"--outputs", tpath("pub"), OPTOUT_FILE_OUTPUT_DIR},
+                                     {"--absent", tpath("absent"), OPTOUT_FILE_OUTPUT_DIR},
+                                     {"--file", path, cases[i].kind}};
+        err[0] = '\0';
+        int rc = optout_files_check(f, 4, err, sizeof err);
+        if (rc != (cases[i].refused ? -1 : 0)) fail_msg("%s (%d): rc %d: %s", cases[i].path, cases[i].kind, rc, err);
+        if (cases[i].refused && (!strstr(err, "is inside") || !strstr(err, cases[i].kind ? "--robots-dir" : "--outputs")))
+            fail_msg("%s: %s", cases[i].path, err);
+    }
+}
+
 static void test_writable(void **state) {
     (void)state;
     char err[1024];
@@ -95,6 +136,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_same_file),
         cmocka_unit_test(test_not_regular),
+        cmocka_unit_test(test_dirs),
         cmocka_unit_test(test_writable),
     };
     int failed = cmocka_run_group_tests_name("files", tests, NULL, NULL);

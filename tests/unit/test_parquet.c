@@ -784,6 +784,28 @@ static void test_hand_made_files(void **state) {
         free(j);
     }
     unlink(out);
+    /* rows one at a time under a memory limit: a dictionary of 100,000 values (800 KB) does not fit
+     * 64 KiB (refused before it is read, naming the page), fits 4 MiB; the end is checked */
+    write_dict_file(path, 100000, 1);
+    optout_pq_file *f = optout_pq_open(path, err, sizeof err);
+    assert_non_null(f);
+    const char *row;
+    size_t len;
+    optout_pq_rows *r = optout_pq_rows_open(f, 0, 64 << 10, err, sizeof err);
+    assert_non_null(r);
+    assert_int_equal(optout_pq_rows_next(r, 1, &row, &len, err, sizeof err), -1);
+    if (!strstr(err, "row group 0, column x, page 0: a page of 800000 bytes") || !strstr(err, "memory budget"))
+        fail_msg("%s", err);
+    optout_pq_rows_close(r);
+    r = optout_pq_rows_open(f, 0, 4 << 20, err, sizeof err);
+    assert_non_null(r);
+    assert_int_equal(optout_pq_rows_next(r, 1, &row, &len, err, sizeof err), 1);
+    assert_string_equal(row, "{\"x\":42}");
+    assert_int_equal(optout_pq_rows_next(r, 0, &row, &len, err, sizeof err), 1); /* passed over */
+    assert_null(row);
+    assert_int_equal(optout_pq_rows_next(r, 1, &row, &len, err, sizeof err), 0);
+    optout_pq_rows_close(r);
+    optout_pq_close(f);
     /* an index into an empty dictionary (found by fuzzing: read past the dictionary) */
     write_dict_file(path, 0, 0);
     j = file_json(path, err, sizeof err);
