@@ -53,6 +53,12 @@ static const optout_program_spec RUN_SPEC = {
         "any shard is written; the same command without it goes on from there. --output tags decides\n"
         "and counts as usual (same report) but rewrites no shard: DIR/tags/<name> lists the removed\n"
         "documents' ids and agents, for optout apply-tags.\n"
+        "Robots.txt as it was (docs/history.md): --cc-robots / --cc-crawls add a history stage that\n"
+        "builds DIR/history/ (or --history DIR gives an archive); the filter then judges every document\n"
+        "under current, crawl, cutoff:YYYY-MM-DD and strictest, --robots-time chooses the one that\n"
+        "decides, and the report gains by_policy and DIR/policy-by-crawl.svg. A historical policy first\n"
+        "surveys the corpus (DIR/survey.tsv: documents and tokens per host and crawl; --stop-after\n"
+        "survey stops there and says what history would read; --cc-crawls auto reads its crawls).\n"
         "One run at a time on a directory: a second optout run (or broker) on it is refused before it\n"
         "changes anything. Exit status: the broker's (0 complete, 1 some task failed or runtime error),\n"
         "2 usage error, 130 interrupted by SIGINT (rerun the same command to resume).\n",

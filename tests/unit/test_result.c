@@ -35,7 +35,7 @@ static int teardown(void **state) {
 static void expect_sample(optout_task_kind kind, const char *o, int removed, int tags, int sample,
                           const char *const *names) {
     struct result_expect x;
-    assert_int_equal(result_expect_files(kind, o, removed, tags, sample, 0, 3, &x), 0);
+    assert_int_equal(result_expect_files(kind, o, removed, tags, sample, 0, 0, 3, &x), 0);
     size_t n = 0;
     while (names[n]) n++;
     assert_int_equal(x.count, n);
@@ -67,8 +67,14 @@ static void test_table(void **state) {
     expect_sample(OPTOUT_TASK_RANK_REDUCE, "ranking/top/0003.tsv", 0, 0, RESULT_SAMPLE_ESTIMATES,
                   (const char *const[]){"ranking/top/0003.tsv", NULL});
     struct result_expect x;
-    assert_int_equal(result_expect_files(OPTOUT_TASK_FILTER, "x", 1, 0, 0, 1, 3, &x), 0); /* benchmark tasks */
+    assert_int_equal(result_expect_files(OPTOUT_TASK_FILTER, "x", 1, 0, 0, 0, 1, 3, &x), 0); /* benchmark tasks */
     assert_int_equal(x.count, 0);
+    /* a historical run's rank maps also stage their survey; no other kind does */
+    assert_int_equal(result_expect_files(OPTOUT_TASK_RANK_MAP, "ranking/map/000001", 0, 0, 0, 1, 0, 3, &x), 0);
+    assert_int_equal(x.count, 3);
+    assert_string_equal(x.names[2], "ranking/map/000001.survey.tsv");
+    assert_int_equal(result_expect_files(OPTOUT_TASK_FILTER, "x", 0, 0, 0, 1, 0, 3, &x), 0);
+    assert_int_equal(x.count, 1);
 }
 
 static void put(const char *rel, size_t n) {
