@@ -385,7 +385,8 @@ static int apply_run(struct apply_args *a) {
     }
     const char *output = optout_plan_get(&plan, "output"), *keep = optout_plan_get(&plan, "keep-format");
     if (!output || strcmp(output, "tags") != 0) {
-        optout_log(LOG_ERR, "%s is not a tag-mode run (its plan has no 'option output tags'): nothing to apply", a->run);
+        optout_log(LOG_ERR, "%s is not a tag-mode run (its plan has no 'option output tags'): nothing to apply",
+                   a->run);
         goto done;
     }
     if (keep && strcmp(keep, "yes") == 0) a->keep_format = 1;

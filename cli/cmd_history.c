@@ -120,14 +120,8 @@ static int history_parse(int argc, char **argv, history_args *a, optout_option_v
 }
 
 static void list_add(optout_cc_list *l, size_t *cap, const char *s) {
-    if (l->count == *cap) {
-        *cap = *cap ? *cap * 2 : 64;
-        void *q = realloc(l->items, *cap * sizeof *l->items);
-        if (!q) optout_oom("file list");
-        l->items = q;
-    }
-    if (!(l->items[l->count] = strdup(s))) optout_oom("file list");
-    l->count++;
+    l->items = optout_grow(l->items, l->count, cap, sizeof *l->items, 64, "file list");
+    l->items[l->count++] = optout_strdup(s);
 }
 
 /* The files to read: --cc-robots (URLs as given, local patterns expanded), then each crawl's list. */

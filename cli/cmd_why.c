@@ -721,7 +721,8 @@ static int run_why(int argc, char **argv, const struct why_args *a) {
     }
     if (a->nids > 0) {
         found = calloc(a->nids, sizeof *found);
-        if (!found || optout_why_find_ids(w, a->ids, a->nids, a->first_only, on_doc, &fc, found, err, sizeof err) != 0) {
+        if (!found ||
+            optout_why_find_ids(w, a->ids, a->nids, a->first_only, on_doc, &fc, found, err, sizeof err) != 0) {
             optout_log(LOG_ERR, "why: %s", found ? err : "out of memory");
             rc = OPTOUT_EXIT_FAILURE;
             goto out;

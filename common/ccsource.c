@@ -54,12 +54,7 @@ int optout_cc_crawls_parse(const char *text, optout_cc_crawls *out, char *err, s
         int dup = 0;
         for (size_t i = 0; i < c.count; i++) dup |= strcmp(c.ids[i], id) == 0;
         if (!dup && out) {
-            if (c.count == cap) {
-                cap = cap ? cap * 2 : 8;
-                void *q = realloc(c.ids, cap * sizeof *c.ids);
-                if (!q) optout_oom("crawl list");
-                c.ids = q;
-            }
+            c.ids = optout_grow(c.ids, c.count, &cap, sizeof *c.ids, 8, "crawl list");
             memcpy(c.ids[c.count++], id, sizeof id);
         }
         if (!comma) break;
@@ -478,12 +473,7 @@ int optout_cc_paths(const char *base, const char *crawl, const optout_cc_stream_
             (*refused)++;
             continue;
         }
-        if (out->count == cap) {
-            cap = cap ? cap * 2 : 64;
-            void *q = realloc(out->items, cap * sizeof *out->items);
-            if (!q) optout_oom("paths list");
-            out->items = q;
-        }
+        out->items = optout_grow(out->items, out->count, &cap, sizeof *out->items, 64, "paths list");
         if (asprintf(&out->items[out->count], "%.*s/%.*s", (int)blen, base, (int)l, line) < 0) optout_oom("path");
         out->count++;
     }

@@ -420,12 +420,14 @@ static int gather_inputs(const char *dir, const optout_plan *plan, const optout_
 static int mark_outputs(const char *dir, const optout_manifest_info *info, struct files *outputs, char *err,
                         size_t errlen) {
     optout_strmap *known = optout_strmap_new();
-    for (size_t i = 0; known && i < info->known_count; i++)
-        if (optout_strmap_put(known, info->known[i].path, strlen(info->known[i].path), (void *)&info->known[i], NULL) != 0)
-            break;
+    for (size_t i = 0; known && i < info->known_count; i++) {
+        const char *path = info->known[i].path;
+        if (optout_strmap_put(known, path, strlen(path), (void *)&info->known[i], NULL) != 0) break;
+    }
     int rc = 0;
     for (size_t i = 0; i < outputs->n; i++) {
-        const optout_manifest_known *k = known ? optout_strmap_get(known, outputs->v[i].rel, strlen(outputs->v[i].rel)) : NULL;
+        const optout_manifest_known *k =
+            known ? optout_strmap_get(known, outputs->v[i].rel, strlen(outputs->v[i].rel)) : NULL;
         if (k && k->size == outputs->v[i].size && k->sha256 && strlen(k->sha256) == 64) {
             memcpy(outputs->v[i].sha, k->sha256, 65); /* recorded when it was published: not read again */
             outputs->v[i].hash = 0;

@@ -352,7 +352,7 @@ static int map_count(const optout_rank_map_config *c, const char *in, struct tab
                 char crawl[OPTOUT_HISTORY_CRAWL_MAX] = "";
                 if (dump->present && dump->is_string) optout_history_find_crawl(dump->s, dump->len, crawl);
                 if (optout_survey_add(c->survey, hk->key, hk->key_len, crawl, 1, f.tokens) != 0) {
-                    snprintf(err, errlen, "out of memory surveying the hosts of %s", in);
+                    optout_set_err(err, errlen, "out of memory surveying the hosts of %s", in);
                     goto done;
                 }
             }

@@ -351,16 +351,6 @@ struct pparser {
     size_t agent_count;
 };
 
-static void *grow(void *p, size_t *cap, size_t need, size_t size) {
-    if (need <= *cap) return p;
-    size_t c = *cap ? *cap * 2 : 8;
-    while (c < need) c *= 2;
-    void *q = realloc(p, c * size);
-    if (!q) optout_oom("a Protego rule table");
-    *cap = c;
-    return q;
-}
-
 static int prev_is_user_agent(const struct pparser *p) {
     int i = find_name(p->prev, p->prev_len, 0);
     return i >= 0 && NAMES[i].key == P_USER_AGENT;
@@ -369,7 +359,8 @@ static int prev_is_user_agent(const struct pparser *p) {
 static void current_add(struct pparser *p, size_t set) {
     for (size_t i = 0; i < p->current_count; i++)
         if (p->current[i] == set) return;
-    p->current = grow(p->current, &p->current_cap, p->current_count + 1, sizeof *p->current);
+    p->current =
+        optout_grow(p->current, p->current_count, &p->current_cap, sizeof *p->current, 8, "a Protego rule table");
     p->current[p->current_count++] = set;
 }
 
@@ -380,7 +371,7 @@ static void register_name(struct pparser *p, const char *name, size_t len, uint3
             current_add(p, i);
             return;
         }
-    p->sets = grow(p->sets, &p->set_cap, p->set_count + 1, sizeof *p->sets);
+    p->sets = optout_grow(p->sets, p->set_count, &p->set_cap, sizeof *p->sets, 8, "a Protego rule table");
     struct pset *s = &p->sets[p->set_count];
     memset(s, 0, sizeof *s);
     s->name = optout_malloc(len + 1);
@@ -456,7 +447,7 @@ static void add_rule(struct pparser *p, int allow, const char *raw, size_t n, ui
         size_t idx = p->raw.count - 1;
         for (size_t i = 0; i < p->current_count; i++) {
             struct pset *s = &p->sets[p->current[i]];
-            s->rules = grow(s->rules, &s->cap, s->count + 1, sizeof *s->rules);
+            s->rules = optout_grow(s->rules, s->count, &s->cap, sizeof *s->rules, 8, "a Protego rule table");
             s->rules[s->count++] = idx;
         }
         if (allow && len >= 11 && memcmp(pat + len - 11, "/index.html", 11) == 0) {

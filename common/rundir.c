@@ -159,7 +159,8 @@ int optout_input_changed(const optout_input *in, char *why, size_t cap) {
         return 1;
     }
     if (optout_mtime_ns(&st) != in->mtime_ns) {
-        snprintf(why, cap, "mtime %s, planned %s", optout_format_time_ns(optout_mtime_ns(&st), now_text, sizeof now_text),
+        snprintf(why, cap, "mtime %s, planned %s",
+                 optout_format_time_ns(optout_mtime_ns(&st), now_text, sizeof now_text),
                  optout_format_time_ns(in->mtime_ns, then_text, sizeof then_text));
         return 1;
     }

@@ -182,8 +182,8 @@ static int check_input(const char *input, const optout_msg *t, char *err, size_t
     }
     if ((uint64_t)st.st_size != t->input_size || optout_mtime_ns(&st) != t->input_mtime_ns) {
         task_fmt(err, errlen,
-                 "%s: input changed since planning (size %llu, mtime_ns %lld; planned size %llu, mtime_ns %lld)",
-                 input, (unsigned long long)st.st_size, (long long)optout_mtime_ns(&st), (unsigned long long)t->input_size,
+                 "%s: input changed since planning (size %llu, mtime_ns %lld; planned size %llu, mtime_ns %lld)", input,
+                 (unsigned long long)st.st_size, (long long)optout_mtime_ns(&st), (unsigned long long)t->input_size,
                  (long long)t->input_mtime_ns);
         return -1;
     }
