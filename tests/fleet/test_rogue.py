@@ -497,6 +497,14 @@ try:
         c.send({"t": "bye"})
         time.sleep(0.01)
         c.sock.close()
+        # one after another: the next joins once the broker has seen this one leave (a slow broker,
+        # e.g. under the sanitizers on a loaded machine, would otherwise see several at once)
+        deadline = time.time() + 10
+        while time.time() < deadline:
+            st = status(ctx, d3b)
+            if st is not None and st.get("workers") == 0:
+                break
+            time.sleep(0.02)
     time.sleep(0.3)
     st = status(ctx, d3b)
     check(st is not None and st.get("worker_entries", 99) <= 2,
