@@ -18,6 +18,8 @@
 #include "broker_internal.h"
 #include "result.h"
 #include "optout/ccsource.h"
+#include "optout/history_archive.h"
+#include "optout/history_redis.h"
 #include "optout/log.h"
 #include "optout/policy.h"
 #include "optout/rundir.h"
@@ -43,6 +45,19 @@ int plan_redis_load(struct broker *b) {
         return -1;
     }
     optout_log(LOG_INFO, "Redis %s: %ld host records under %s", b->cfg->redis, n, b->redis_prefix);
+    if (!plan_judges_history(b)) return 0;
+    /* the captures too: the workers read them from Redis (history_redis.h), not from a copy */
+    const char *dir = b->cfg->history_dir ? b->cfg->history_dir : b->cfg->dir;
+    optout_history_redis_load_stats st = {0};
+    n = optout_history_redis_load(b->cfg->redis, b->cfg->redis_user, b->cfg->redis_password, b->redis_prefix, dir, 0,
+                                  NULL, NULL, &st, err, sizeof err);
+    if (n < 0) {
+        optout_log(LOG_ERR, "loading the history archive %s/" OPTOUT_HISTORY_DIR " into Redis: %s", dir, err);
+        return -1;
+    }
+    optout_log(LOG_INFO, "Redis %s: the captures of %ld hosts (%llu versions, %llu bodies) under %shistory:%s",
+               b->cfg->redis, n, (unsigned long long)st.versions, (unsigned long long)st.bodies, b->redis_prefix,
+               st.already_loaded ? " (already loaded)" : "");
     return 0;
 }
 

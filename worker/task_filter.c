@@ -2,7 +2,9 @@
  * and, when asked, STAGING/removed/<name>, decided by the run's verdict source; in tag mode only
  * STAGING/tags/<name>, the removed documents' tags (include/optout/tags.h). With a history archive
  * in the run configuration, every document is also judged by robots.txt as it was (filter.h's
- * historical mode) and the statistics carry every policy's (stats_policy.h). */
+ * historical mode) and the statistics carry every policy's (stats_policy.h). The captures are read
+ * where the run reads today's robots.txt: from Redis when it names Redis (the broker loaded the
+ * archive there: no worker needs a copy), else from the archive through the worker's roots. */
 #include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -14,6 +16,7 @@
 #include "optout/filter.h"
 #include "optout/history.h"
 #include "optout/history_archive.h"
+#include "optout/history_redis.h"
 #include "optout/log.h"
 #include "optout/policy.h"
 #include "optout/stats.h"
@@ -29,16 +32,27 @@ struct task_cache {
     optout_verdicts *verdicts;
     optout_policy policy; /* its overrides and domains are owned here */
     uint64_t parquet_share; /* memory.h: what a Parquet shard's reading may hold (0: no budget) */
-    /* robots.txt as it was: the run's history archive, its source view and judge (NULL: none) */
+    /* robots.txt as it was: the run's history store (Redis) or archive, its source view and judge
+     * (all NULL: none) */
+    optout_history_redis *store;
     optout_history_archive *archive;
     optout_history_source source;
     optout_filter_history history;
+    int judge_mode, judge_unreachable; /* what a new judge is made with (after the store's cache is dropped) */
+    int64_t judge_max_age;
+    size_t judge_cached;
 };
+
+/* The Redis history source keeps every host it decoded (history_redis.h); between tasks, past this
+ * many bytes, that cache and the judge holding pointers into it start again: a worker that filters
+ * shard after shard must not grow with the corpus's hosts. */
+#define TASK_HISTORY_CACHE_BYTES ((size_t)256 << 20)
 
 void task_cache_free(task_cache *c) {
     if (!c) return;
     optout_history_judge_free(c->history.judge);
     free(c->history.stats);
+    optout_history_redis_close(c->store);
     optout_history_archive_close(c->archive);
     optout_verdicts_free(c->verdicts);
     optout_overrides_free((optout_overrides *)c->policy.overrides);
@@ -62,12 +76,23 @@ static int open_history(const worker_env *env, const optout_run_config *cfg, tas
                               "granularity, which combine only with today's robots.txt");
         return -1;
     }
-    if (worker_map_path(env, &cfg->history, dir, sizeof dir, err, errlen) != 0) return -1;
-    if (!(c->archive = optout_history_archive_open(dir, herr, sizeof herr))) {
-        task_fmt(err, errlen, "history archive %s: %s", dir, herr);
-        return -1;
+    if (cfg->redis[0]) {
+        if (!(c->store = optout_history_redis_open(cfg->redis, env->redis_user, env->redis_password, cfg->redis_prefix,
+                                                   herr, sizeof herr))) {
+            task_fmt(err, errlen, "history store in Redis: %s", herr);
+            return -1;
+        }
+        c->source = optout_history_redis_source(c->store);
+    } else {
+        if (worker_map_path(env, &cfg->history, dir, sizeof dir, err, errlen) != 0) return -1;
+        if (!(c->archive = optout_history_archive_open(dir, herr, sizeof herr))) {
+            task_fmt(err, errlen, "history archive %s: %s", dir, herr);
+            return -1;
+        }
+        c->source = optout_history_archive_source(c->archive);
     }
-    c->source = optout_history_archive_source(c->archive);
+    c->judge_mode = (int)cfg->mode, c->judge_unreachable = cfg->unreachable_disallows;
+    c->judge_max_age = cfg->history_max_age, c->judge_cached = env->max_cached;
     c->history.time.policy = (optout_robots_time)cfg->robots_time;
     c->history.time.cutoff = cfg->robots_cutoff;
     c->history.report_cutoff = cfg->report_cutoff;
@@ -165,8 +190,10 @@ static int prepare(const worker_env *env, task_cache **cachep, const optout_msg 
                            (c->archive ? optout_history_archive_versions(c->archive) : 0)) * OPTOUT_MEM_ARCHIVE_HOST;
         /* JSON Lines written as Parquet: the kept and the removed writer each buffer a row group */
         uint64_t convert = cfg->output_format == 2 ? 2 * (uint64_t)OPTOUT_PQ_GROUP_BYTES : 0;
-        /* the history judge keeps compiled sets of its own (the captures'), as many as the verdicts */
-        size_t compiled = env->max_cached * (c->archive ? 2 : 1);
+        /* the history judge keeps compiled sets of its own (the captures'), as many as the verdicts;
+         * the Redis store's cache of decoded hosts is bounded by TASK_HISTORY_CACHE_BYTES */
+        size_t compiled = env->max_cached * (c->history.judge ? 2 : 1);
+        if (c->store) tables += TASK_HISTORY_CACHE_BYTES;
         uint64_t need = OPTOUT_MEM_SLOT_FIXED + line + tables + convert + (uint64_t)compiled * OPTOUT_MEM_COMPILED;
         if (need > env->slot_memory) {
             task_fmt(err, errlen,
@@ -246,6 +273,20 @@ int task_filter(const task_job *job, task_cache **cachep, optout_msg *res, void 
         .max_memory = c->parquet_share,
         .history = c->history.judge ? &c->history : NULL,
     };
+    if (c->store && optout_history_redis_cached_bytes(c->store) > TASK_HISTORY_CACHE_BYTES) {
+        /* no lookup's arrays are in use between tasks: the judge (which keeps them) starts again too */
+        optout_history_judge_free(c->history.judge);
+        optout_history_redis_forget(c->store);
+        c->history.judge = optout_history_judge_new(&c->source, c->agents, (optout_robots_mode)c->judge_mode,
+                                                    c->judge_unreachable, c->judge_max_age, c->judge_cached);
+        if (!c->history.judge) { /* the cache is of no use without its judge */
+            task_cache_free(c);
+            *cachep = NULL;
+            task_fmt(err, errlen, "out of memory");
+            goto done;
+        }
+        fc.history = &c->history;
+    }
     optout_stats_init(stats);
     if (fc.history)
         optout_stats_policy_init_run(c->history.stats, &c->history.time, c->history.report_cutoff, c->history.missing,

@@ -12,7 +12,8 @@ Checks
    counts, dry-run.json the per-crawl totals, and nothing is filtered; without a historical
    policy --stop-after survey is a usage error.
 1. For every policy (and --history-missing keep / remove): report.json by_policy equals the single
-   filter's by_policy; the run's removed documents and their agents, every policy's counts, the
+   filter's by_policy (the workers reading the captures from the run's Redis, where the broker
+   loaded them, and, without redis-server on the PATH, from the archive itself); the run's removed documents and their agents, every policy's counts, the
    coverage, the tokens per crawl, the chart (policy-by-crawl.svg) and the CCBot count are the
    checker's (test_policy_filter.compare over the run's outputs); report.json config robots_time
    is the policy; report.md has the section with the chosen policy marked.
@@ -139,6 +140,19 @@ try:
               "%s: optout report DIR renders the same files again from report.msgpack" % name)
     check({"same_crawl", "earlier", "none", "no_time"} <= ctx["seen"], "every coverage case occurs (%s)"
           % sorted(ctx["seen"]))
+    # without redis-server on the PATH: no Redis, the workers open the archive
+    nopath = os.path.join(tmp, "no-path")
+    os.makedirs(nopath)
+    d = os.path.join(tmp, "no-redis")
+    r = run(base + ["--out", d, "--robots-time", "strictest", "--history-missing", "remove"],
+            env=dict(os.environ, PATH=nopath, OPTOUT_LOG_LEVEL="info"))
+    _, want = single("strictest", "remove")
+    check(r.returncode == 0 and "the captures of" not in r.stderr and not os.path.exists(os.path.join(d, "redis.sock")) and
+          json.load(open(os.path.join(d, "report.json"))).get("by_policy") == want["by_policy"],
+          "without Redis the workers judge by the archive: the same by_policy (%d%s)" % (r.returncode, said(r, 300)))
+    r = run(base + ["--out", os.path.join(tmp, "with-redis"), "--robots-time", "strictest", "--history-missing",
+                    "remove"], env=dict(os.environ, OPTOUT_LOG_LEVEL="info"))
+    check(r.returncode == 0 and "the captures of" in r.stderr, "with Redis the broker loads the captures into it")
 
     # 2. tags record the chosen policy's decisions
     d = os.path.join(tmp, "tags")
