@@ -566,15 +566,22 @@ static void test_kill_and_resume(void **state) {
     assert_same_store(p2, "optout:fresh:0123abcd:");
 }
 
+/* A seeded archive of n hosts in tpath(name), loaded under PREFIX, and a source open on it. */
+static optout_history_redis *loaded_source(const char *name, unsigned seed, unsigned n) {
+    build_archive(tpath("%s", name), seed, n);
+    load(PREFIX, tpath("%s", name), NULL);
+    char err[1024] = "";
+    optout_history_redis *r = optout_history_redis_open(srv.endpoint, NULL, NULL, PREFIX, err, sizeof err);
+    CHECK(r, "%s", err);
+    return r;
+}
+
 /* Tampered records and bodies are refused with the key, the endpoint and what is wrong. */
 static void test_corrupt(void **state) {
     (void)state;
     const char *dir = tpath("c1");
-    build_archive(dir, 5, 20);
-    load(PREFIX, dir, NULL);
+    optout_history_redis *r = loaded_source("c1", 5, 20);
     char err[1024] = "";
-    optout_history_redis *r = optout_history_redis_open(srv.endpoint, NULL, NULL, PREFIX, err, sizeof err);
-    CHECK(r, "%s", err);
     optout_history_source s = optout_history_redis_source(r);
     optout_history_host h;
     freeReplyObject(test_server_command(&srv, "SET %shistory:h:h3.example %b", PREFIX, "V\x01\x01\x00", (size_t)4));
@@ -643,12 +650,8 @@ static void test_corrupt(void **state) {
 /* Prefetch: many hosts in a few round trips, then lookups without Redis (stopped meanwhile). */
 static void test_prefetch(void **state) {
     (void)state;
-    const char *dir = tpath("p1");
-    build_archive(dir, 6, 50);
-    load(PREFIX, dir, NULL);
+    optout_history_redis *r = loaded_source("p1", 6, 50);
     char err[1024] = "";
-    optout_history_redis *r = optout_history_redis_open(srv.endpoint, NULL, NULL, PREFIX, err, sizeof err);
-    CHECK(r, "%s", err);
     char names[60][32];
     const char *hosts[60];
     size_t lens[60];
@@ -674,12 +677,8 @@ static void test_prefetch(void **state) {
 /* A connection dropped by the server between lookups: the next one reconnects and answers. */
 static void test_dropped_connection(void **state) {
     (void)state;
-    const char *dir = tpath("d1");
-    build_archive(dir, 7, 10);
-    load(PREFIX, dir, NULL);
+    optout_history_redis *r = loaded_source("d1", 7, 10);
     char err[1024] = "";
-    optout_history_redis *r = optout_history_redis_open(srv.endpoint, NULL, NULL, PREFIX, err, sizeof err);
-    CHECK(r, "%s", err);
     optout_history_source s = optout_history_redis_source(r);
     optout_history_host h;
     CHECK(s.lookup(s.arg, "h1.example", 10, &h, err, sizeof err) == 1, "%s", err);
