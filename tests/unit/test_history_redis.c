@@ -734,6 +734,46 @@ static int measure(const char *dir) {
            st.hosts ? (double)rec_bytes / (double)st.hosts : 0.0);
     printf("bodies: %llu bytes in Redis (MEMORY USAGE), values %llu: %.1f per body\n", body_bytes, body_value,
            st.bodies ? (double)body_bytes / (double)st.bodies : 0.0);
+    /* reading: every host looked up one round trip each, then all prefetched in batches */
+    optout_history_archive *a = optout_history_archive_open(dir, err, sizeof err);
+    optout_history_redis *r = a ? optout_history_redis_open(srv.endpoint, NULL, NULL, PREFIX, err, sizeof err) : NULL;
+    if (!r) {
+        fprintf(stderr, "%s\n", err);
+        return 1;
+    }
+    optout_history_source src = optout_history_redis_source(r);
+    size_t n = optout_history_archive_hosts(a);
+    int64_t t1 = optout_now_ms();
+    for (size_t i = 0; i < n; i++) {
+        optout_history_host h = optout_history_archive_host(a, i), g;
+        if (src.lookup(src.arg, h.host, h.host_len, &g, err, sizeof err) != 1) {
+            fprintf(stderr, "%s\n", err);
+            return 1;
+        }
+    }
+    int64_t t2 = optout_now_ms();
+    size_t cached = optout_history_redis_cached_bytes(r);
+    optout_history_redis_forget(r);
+    const char **names = malloc(n * sizeof *names);
+    size_t *lens = malloc(n * sizeof *lens);
+    for (size_t i = 0; names && lens && i < n; i++) {
+        optout_history_host h = optout_history_archive_host(a, i);
+        names[i] = h.host;
+        lens[i] = h.host_len;
+    }
+    int64_t t3 = optout_now_ms();
+    if (!names || !lens || optout_history_redis_prefetch(r, names, lens, n, err, sizeof err) != 0) {
+        fprintf(stderr, "prefetch: %s\n", err);
+        return 1;
+    }
+    int64_t t4 = optout_now_ms();
+    printf("reading %zu hosts: %" PRId64 " ms one at a time, %" PRId64 " ms prefetched; the source's cache then "
+           "holds %zu bytes (%.0f a version)\n",
+           n, t2 - t1, t4 - t3, cached, st.versions ? (double)cached / (double)st.versions : 0.0);
+    free(names);
+    free(lens);
+    optout_history_redis_close(r);
+    optout_history_archive_close(a);
     test_server_stop(&srv, SIGTERM);
     testdir_remove();
     return 0;
