@@ -6,8 +6,8 @@
  * host, and a key costs Redis about 70 bytes of its own. Varints keep a version at about 20 bytes
  * plus its SHA-256; bodies live once per SHA-256 under their own keys, as in the archive.
  *
- * Load. The archive is opened with its own reader (every line checked), hashed before and after
- * (the identity of what the keys hold, "source"), and written host by host in index order, bodies
+ * Load. The archive is opened with its own reader (every line checked), its index hashed before
+ * and after opening (the identity of what the keys hold, "source"), and written host by host in index order, bodies
  * before the record that names them and "done" after each round trip, all on one pipelined
  * connection: Redis runs one connection's commands in order, so "done" = N means that the first N
  * hosts and their bodies are in. A rerun of the same archive starts at "done".
@@ -35,7 +35,6 @@
 #include "redis_internal.h"
 
 #define HR_BODY_LEAD 'B'
-
 
 /* ---- keys -------------------------------------------------------------------------------------- */
 
@@ -259,7 +258,6 @@ static int hl_verify(struct hload *l, size_t *start) {
     return rc;
 }
 
-
 /* The load protocol (history_redis.h) once the archive is open and connected. */
 static int hl_run(struct hload *l, size_t batch_hosts, optout_history_redis_progress progress, void *arg) {
     size_t nhosts = optout_history_archive_hosts(l->a);
@@ -317,15 +315,17 @@ static int hl_run(struct hload *l, size_t batch_hosts, optout_history_redis_prog
     return hl_command(l, "SET complete", redisCommand(l->c, "SET %scomplete %s", l->ns, count)); /* last */
 }
 
-/* The archive's identity: the SHA-256 of DIR/history/index.tsv. 0, or -1 with err. */
+/* The archive's identity: the SHA-256 of its index (every version, body place and the bodies file's
+ * size). 0, or -1 with err. */
 static int archive_id(const char *dir, char id[65], char *err, size_t errlen) {
     char path[4200];
-    snprintf(path, sizeof path, "%s/%s/index.tsv", dir, OPTOUT_HISTORY_DIR);
+    snprintf(path, sizeof path, "%s/%s/%s", dir, OPTOUT_HISTORY_DIR, OPTOUT_HISTORY_INDEX);
     if (optout_sha256_file(path, id) == 0) return 0;
     optout_set_err(err, errlen, "%s: %s", path, strerror(errno));
     return -1;
 }
 
+/* Every body the archive names, to send. */
 static int add_referenced(struct hload *l) {
     for (size_t i = 0; i < optout_history_archive_hosts(l->a); i++) {
         optout_history_host h = optout_history_archive_host(l->a, i);
