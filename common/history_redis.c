@@ -606,34 +606,32 @@ optout_history_source optout_history_redis_source(optout_history_redis *r) {
     return (optout_history_source){.arg = r, .lookup = src_lookup, .body = src_body};
 }
 
+static int prefetch_cached(void *arg, const char *host, size_t len) {
+    const optout_history_redis *r = arg;
+    return optout_strmap_get(r->hosts, host, len) != NULL;
+}
+
+/* One batch of a prefetch: fetched and decoded into the cache. */
+static int prefetch_batch(void *arg, const char *const *sel, const size_t *sel_len, size_t n, const char *what,
+                          char *err, size_t errlen) {
+    optout_history_redis *r = arg;
+    redisReply *replies[REDIS_BATCH];
+    struct redis_counts m;
+    char about[340];
+    snprintf(about, sizeof about, "the history of %s", what);
+    if (fetch_keys(r, "h:", sel, sel_len, n, replies, &m, about, err, errlen) != 0) return -1;
+    int rc = 0;
+    for (size_t j = 0; j < n && rc >= 0; j++) {
+        struct cached_host *e;
+        rc = absorb(r, sel[j], sel_len[j], replies[j], &m, &e, err, errlen);
+    }
+    redis_free_replies(replies, n);
+    return rc < 0 ? -1 : 0;
+}
+
 int optout_history_redis_prefetch(optout_history_redis *r, const char *const *hosts, const size_t *lens,
                                   size_t count, char *err, size_t errlen) {
-    const char *sel[REDIS_BATCH];
-    size_t sel_len[REDIS_BATCH];
-    redisReply *replies[REDIS_BATCH];
-    size_t i = 0;
-    while (i < count) {
-        size_t n = 0;
-        for (; i < count && n < REDIS_BATCH; i++) {
-            if (optout_strmap_get(r->hosts, hosts[i], lens[i])) continue;
-            sel[n] = hosts[i];
-            sel_len[n++] = lens[i];
-        }
-        if (n == 0) break;
-        char what[300];
-        snprintf(what, sizeof what, "the history of %zu hosts from %.*s", n, sel_len[0] > 200 ? 200 : (int)sel_len[0],
-                 sel[0]);
-        struct redis_counts m;
-        if (fetch_keys(r, "h:", sel, sel_len, n, replies, &m, what, err, errlen) != 0) return -1;
-        int rc = 0;
-        for (size_t j = 0; j < n && rc >= 0; j++) {
-            struct cached_host *e;
-            rc = absorb(r, sel[j], sel_len[j], replies[j], &m, &e, err, errlen);
-        }
-        redis_free_replies(replies, n);
-        if (rc < 0) return -1;
-    }
-    return 0;
+    return redis_prefetch_batches(hosts, lens, count, prefetch_cached, prefetch_batch, r, err, errlen);
 }
 
 size_t optout_history_redis_cached_bytes(const optout_history_redis *r) { return r->bytes; }
