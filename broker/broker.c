@@ -276,6 +276,7 @@ static void dispatch(struct broker *b) {
             }
         }
         if (w < 0) return;
+        if (!stages_may_lease(b, b->queue[b->queue_head])) return; /* one Wayback task at a time */
         b->next_worker = (size_t)w + 1;
         size_t task = b->queue[b->queue_head];
         b->queue_head = (b->queue_head + 1) % b->task_count;

@@ -81,6 +81,18 @@ struct broker_config {
     int64_t history_max_age;         /* seconds */
     optout_history_missing history_missing;
     const char *dump_field, *date_field; /* the documents' crawl and date fields (NULL: the defaults) */
+    /* Wayback (wayback.h): a stage after history asking the Wayback Machine, one task at a time in
+     * the whole run, for the first wayback_hosts hosts of wayback_hosts_file (absolute; NULL: the
+     * plan's host list), in blocks of wayback_block_hosts host groups (one task each). */
+    int wayback;
+    const char *wayback_hosts_file;
+    char wayback_hosts_sha256[65];   /* the file's content ("" without one), for the plan */
+    uint64_t wayback_hosts;
+    int wayback_from, wayback_to;
+    const char *wayback_base;
+    const char *wayback_rate_text;   /* as given, for the plan */
+    double wayback_rate;             /* requests per second */
+    size_t wayback_block_hosts;
     int crash_after_accept;          /* fault injection (tests): _exit(99) after journaling accepted */
     size_t synthetic_tasks;          /* benchmarks: N tasks over no files (bench/broker.sh) */
 };

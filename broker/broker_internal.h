@@ -45,11 +45,15 @@ struct published_file {
     char sha256[65];
 };
 
-/* Where the history tasks' archive parts are published (DIR/history-parts/NNNNNN/history/). */
+/* Where the history tasks' archive parts are published (DIR/history-parts/NNNNNN/history/), and the
+ * Wayback tasks' (DIR/history-parts/wayback-NNNNNN/history/). */
 #define STAGES_HISTORY_PARTS "history-parts"
+#define STAGES_WAYBACK_PART "wayback-"
+/* The hosts the Wayback stage asks for, written by the broker when the stage starts. */
+#define STAGES_WAYBACK_HOSTS "wayback-hosts.txt"
 
 /* The stages of a run, in order; each starts when the previous one has finished (stages.c). */
-enum stage { STAGE_RANK_MAP, STAGE_RANK_REDUCE, STAGE_FETCH, STAGE_HISTORY, STAGE_FILTER, STAGE_COUNT };
+enum stage { STAGE_RANK_MAP, STAGE_RANK_REDUCE, STAGE_FETCH, STAGE_HISTORY, STAGE_WAYBACK, STAGE_FILTER, STAGE_COUNT };
 
 struct task {
     optout_task_kind kind;
@@ -109,6 +113,9 @@ struct broker {
     uint64_t hosts_by_outcome[OPTOUT_OUTCOME_COUNT];
     uint64_t fetched_from, fetched_to;       /* Unix times of the first and last fetch */
     uint64_t history_counts[OPTOUT_HISTORY_COUNTERS]; /* the history tasks' counters (msg.h), summed */
+    uint64_t wayback_counts[OPTOUT_WAYBACK_COUNTERS]; /* the Wayback tasks' (msg.h): summed, times min/max */
+    int64_t wayback_started;                          /* monotonic ms when this epoch queued the stage */
+    size_t wayback_settled_at_start;                  /* its tasks settled then (the ETA counts this epoch's) */
     optout_blocked_counts *blocked;          /* from blocked_hosts.tsv, once written (NULL before) */
     struct published_file *published;       /* every file published by a done task, from its journal
                                                 record: the manifest need not read them again */
@@ -177,6 +184,15 @@ int stages_write_blocked(struct broker *b);
 /* What happens when stage s has finished, before the next one starts (the ranking merge; after
  * the fetch, blocked_hosts.tsv). */
 int stages_finish(struct broker *b, enum stage s);
+/* Before the Wayback stage is queued: DIR/wayback-hosts.txt (the same content on every start: it
+ * derives from finished stages) and the estimate of the time. 0 or -1. */
+int stages_wayback_prepare(struct broker *b);
+/* 0 when the task must wait: it is a Wayback task and another one is leased (one at a time in the
+ * whole run: the service's rate is the run's, not a worker's). */
+int stages_may_lease(const struct broker *b, size_t task);
+/* The number of Wayback tasks the plan lays out for cfg (upper bound of the blocks: a task past
+ * the list's last block asks nothing). */
+size_t stages_wayback_tasks(const struct broker_config *c);
 
 /* ---- the event loop (broker.c) ----------------------------------------------------------------- */
 

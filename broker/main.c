@@ -22,6 +22,7 @@
 #include "optout/rundir.h"
 #include "optout/util.h"
 #include "optout/version.h"
+#include "optout/wayback.h"
 
 static const optout_program_spec BROKER_SPEC = {
     .program = OPTOUT_PROG_BROKER,
@@ -227,6 +228,65 @@ static int resolve_paths(struct broker_config *cfg) {
     return -1;
 }
 
+/* The Wayback options (wayback.h) and what holds between them. -1 to go on, else the exit status. */
+static int configure_wayback(const optout_option_values *v, struct broker_config *cfg) {
+    cfg->wayback = v->given[OPTOUT_OPT_WAYBACK];
+    if (!cfg->wayback) {
+        static const optout_option_id only_with[] = {OPTOUT_OPT_WAYBACK_HOSTS_FILE, OPTOUT_OPT_WAYBACK_HOSTS,
+                                                     OPTOUT_OPT_WAYBACK_FROM, OPTOUT_OPT_WAYBACK_TO,
+                                                     OPTOUT_OPT_WAYBACK_BASE, OPTOUT_OPT_WAYBACK_RATE,
+                                                     OPTOUT_OPT_WAYBACK_BLOCK_HOSTS};
+        for (size_t i = 0; i < sizeof only_with / sizeof *only_with; i++)
+            if (v->given[only_with[i]]) {
+                optout_log(LOG_ERR, "--%s is read with --wayback only", optout_option_row(only_with[i])->name);
+                return OPTOUT_EXIT_USAGE;
+            }
+        return -1;
+    }
+    cfg->wayback_hosts_file = v->text[OPTOUT_OPT_WAYBACK_HOSTS_FILE];
+    cfg->wayback_hosts = v->num[OPTOUT_OPT_WAYBACK_HOSTS];
+    cfg->wayback_from = (int)v->num[OPTOUT_OPT_WAYBACK_FROM];
+    cfg->wayback_to = (int)v->num[OPTOUT_OPT_WAYBACK_TO];
+    cfg->wayback_base = v->text[OPTOUT_OPT_WAYBACK_BASE] ? v->text[OPTOUT_OPT_WAYBACK_BASE] : OPTOUT_WAYBACK_BASE_DEFAULT;
+    cfg->wayback_rate_text = v->text[OPTOUT_OPT_WAYBACK_RATE] ? v->text[OPTOUT_OPT_WAYBACK_RATE] : "1";
+    cfg->wayback_block_hosts = (size_t)v->num[OPTOUT_OPT_WAYBACK_BLOCK_HOSTS];
+    if (optout_wayback_rate_parse(cfg->wayback_rate_text, &cfg->wayback_rate) != 0) cfg->wayback_rate = 1;
+    if (cfg->wayback_from > cfg->wayback_to) {
+        optout_log(LOG_ERR, "--wayback-from is after --wayback-to");
+        return OPTOUT_EXIT_USAGE;
+    }
+    if (v->text[OPTOUT_OPT_ROBOTS_DIR] && !cfg->wayback_hosts_file) {
+        optout_log(LOG_ERR, "--wayback asks for the run's planned hosts: with --robots-dir there is no host list "
+                            "(give --wayback-hosts-file FILE)");
+        return OPTOUT_EXIT_USAGE;
+    }
+    return -1;
+}
+
+/* --wayback-hosts-file: absolute, read by the workers' rules (a bad line is a usage error now),
+ * its content hashed for the plan. -1 to go on, else the exit status. */
+static int resolve_wayback(struct broker_config *cfg) {
+    static char abs[PATH_MAX];
+    if (!cfg->wayback_hosts_file) return -1;
+    char herr[1024];
+    if (!realpath(cfg->wayback_hosts_file, abs)) {
+        optout_log(LOG_ERR, "--wayback-hosts-file %s: %s", cfg->wayback_hosts_file, strerror(errno));
+        return OPTOUT_EXIT_USAGE;
+    }
+    cfg->wayback_hosts_file = abs;
+    optout_hostlist *hosts = optout_hostlist_read(abs, OPTOUT_HOSTKEY_CANONICAL, NULL, NULL, herr, sizeof herr);
+    if (!hosts) {
+        optout_log(LOG_ERR, "--wayback-hosts-file %s", herr);
+        return errno == EINVAL ? OPTOUT_EXIT_USAGE : OPTOUT_EXIT_FAILURE;
+    }
+    optout_hostlist_free(hosts);
+    if (optout_sha256_file(abs, cfg->wayback_hosts_sha256) != 0) {
+        optout_log(LOG_ERR, "--wayback-hosts-file %s: %s", abs, strerror(errno));
+        return OPTOUT_EXIT_FAILURE;
+    }
+    return -1;
+}
+
 /* The broker's configuration from the checked option values (parse.h, options.h): every value
  * was checked alone; what holds across options, and what needs a file, is checked here. Returns
  * -1 to go on, else the exit status. */
@@ -241,6 +301,8 @@ static int configure(const optout_option_values *v, struct broker_config *cfg) {
         optout_log(LOG_ERR, "--cc-base is read with --cc-crawls only");
         return OPTOUT_EXIT_USAGE;
     }
+    int wrc = configure_wayback(v, cfg);
+    if (wrc >= 0) return wrc;
     cfg->robots_dir = v->text[OPTOUT_OPT_ROBOTS_DIR];
     cfg->agents_file = v->text[OPTOUT_OPT_AGENTS_FILE];
     cfg->agents = v->list[OPTOUT_OPT_AGENT], cfg->agent_count = v->count[OPTOUT_OPT_AGENT];
@@ -378,6 +440,7 @@ int main(int argc, char **argv) {
         (rc = check_combinations(&cfg, values.given[OPTOUT_OPT_CURVE_SECRET_FILE])) >= 0)
         return rc;
     if (values.given[OPTOUT_OPT_CHECK_ONLY]) return OPTOUT_EXIT_OK; /* optout run, before it creates anything */
-    if ((rc = read_secrets(&values, &cfg)) >= 0 || (rc = resolve_paths(&cfg)) >= 0) return rc;
+    if ((rc = read_secrets(&values, &cfg)) >= 0 || (rc = resolve_paths(&cfg)) >= 0 || (rc = resolve_wayback(&cfg)) >= 0)
+        return rc;
     return broker_run(&cfg);
 }

@@ -387,6 +387,11 @@ int plan_run(struct broker *b) {
     snprintf(fetch_tasks, sizeof fetch_tasks, "%u", c->fetch_tasks);
     static const char *const schemes[] = {"auto", "https", "http"};
     snprintf(scheme, sizeof scheme, "%s", schemes[c->fetch.scheme % 3]);
+    char wb_block[24], wb_from[16], wb_to[16], wb_hosts[24];
+    snprintf(wb_block, sizeof wb_block, "%zu", c->wayback_block_hosts);
+    snprintf(wb_from, sizeof wb_from, "%d", c->wayback_from);
+    snprintf(wb_to, sizeof wb_to, "%d", c->wayback_to);
+    snprintf(wb_hosts, sizeof wb_hosts, "%llu", (unsigned long long)c->wayback_hosts);
     char sample[32] = ""; /* the fraction, e.g. "0.01"; "" when every document is filtered */
     if (c->sample_ppm) snprintf(sample, sizeof sample, "%.6g", (double)c->sample_ppm / 1e6);
     int fetching = !c->robots_dir;
@@ -458,8 +463,18 @@ int plan_run(struct broker *b) {
         {"unreachable", c->unreachable_disallows ? "disallow" : "keep", NULL},
         {"user-agent", fetching && c->fetch.user_agent ? c->fetch.user_agent : "",
          unused ? "--user-agent (unused with --robots-dir)" : NULL},
+        /* the Wayback's last, and only with --wayback: the plans of runs without it stay as they were */
+        {"wayback", "yes", NULL},
+        {"wayback-base", c->wayback_base ? c->wayback_base : "", NULL},
+        {"wayback-block-hosts", wb_block, NULL},
+        {"wayback-from", wb_from, NULL},
+        {"wayback-hosts", wb_hosts, NULL},
+        {"wayback-hosts-file", c->wayback_hosts_file ? c->wayback_hosts_file : "", NULL},
+        {"wayback-hosts-sha256", c->wayback_hosts_sha256, "the content of the --wayback-hosts-file file (SHA-256)"},
+        {"wayback-rate", c->wayback_rate_text ? c->wayback_rate_text : "", NULL},
+        {"wayback-to", wb_to, NULL},
     };
-    size_t count = sizeof options / sizeof *options;
+    size_t count = sizeof options / sizeof *options - (c->wayback ? 0 : 9);
     /* Redis keys: optout:<run>:<config-hash>: (the run is named by its directory) */
     char config_hash[65];
     optout_plan_config_hash(options, count, config_hash);
@@ -576,6 +591,14 @@ int plan_config_blob(struct broker *b) {
     rc->history_missing = (uint32_t)c->history_missing;
     if (plan_judges_history(b)) /* the directory holding history/: --history's, else the run's own */
         broker_path(b, c->history_dir ? c->history_dir : c->dir, &rc->history);
+    if (c->wayback) {
+        snprintf(rc->wayback_base, sizeof rc->wayback_base, "%s", c->wayback_base);
+        rc->wayback_from = (uint32_t)c->wayback_from;
+        rc->wayback_to = (uint32_t)c->wayback_to;
+        double micro = c->wayback_rate * 1e6;
+        rc->wayback_rate_micro = micro < 1 ? 1 : micro > OPTOUT_WAYBACK_RATE_MICRO_MAX ? OPTOUT_WAYBACK_RATE_MICRO_MAX
+                                                                                         : (uint32_t)micro;
+    }
     char err[OPTOUT_MSG_ERR_LEN];
     int r = optout_run_config_encode(rc, &b->config_blob, &b->config_len, err);
     if (r != 0) optout_log(LOG_ERR, "run configuration: %s", err);
@@ -591,6 +614,7 @@ int plan_advance(struct broker *b) {
         size_t first = b->stage_first[s], n = b->stage_count[s];
         if (b->settled[s] < n) {
             if (b->stage_queued) return 0;
+            if (s == STAGE_WAYBACK && stages_wayback_prepare(b) != 0) return -1;
             if (s == STAGE_FILTER && b->cfg->redis && plan_redis_load(b) != 0) return -1;
             if (s == STAGE_FILTER && b->cfg->granularity == OPTOUT_GRANULARITY_DOMAIN && artefacts_write_domains(b) != 0)
                 return -1;

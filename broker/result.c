@@ -54,6 +54,9 @@ static const struct {
     {OPTOUT_TASK_HISTORY, OUTPUT_ALWAYS, "", "/history/index.tsv"},
     {OPTOUT_TASK_HISTORY, OUTPUT_ALWAYS, "", "/history/bodies.zst"},
     {OPTOUT_TASK_HISTORY, OUTPUT_ALWAYS, "", "/history/sources.tsv"},
+    {OPTOUT_TASK_WAYBACK, OUTPUT_ALWAYS, "", "/history/index.tsv"},
+    {OPTOUT_TASK_WAYBACK, OUTPUT_ALWAYS, "", "/history/bodies.zst"},
+    {OPTOUT_TASK_WAYBACK, OUTPUT_ALWAYS, "", "/history/sources.tsv"},
 };
 
 
@@ -162,7 +165,7 @@ int result_read_counters(const void *buf, size_t len, size_t n, uint64_t *values
 
 int result_check_stats(optout_task_kind kind, size_t agent_count, const void *stats, size_t len,
                        optout_stats *merge_into, optout_stats_policy *policy) {
-    uint64_t v[OPTOUT_FETCH_COUNTERS + OPTOUT_RANK_MAP_COUNTERS + OPTOUT_HISTORY_COUNTERS];
+    uint64_t v[OPTOUT_FETCH_COUNTERS + OPTOUT_RANK_MAP_COUNTERS + OPTOUT_HISTORY_COUNTERS + OPTOUT_WAYBACK_COUNTERS];
     switch (kind) {
     case OPTOUT_TASK_FILTER: {
         if (merge_into) return optout_stats_decode_add_policy(stats, len, agent_count, merge_into, policy);
@@ -178,6 +181,10 @@ int result_check_stats(optout_task_kind kind, size_t agent_count, const void *st
     case OPTOUT_TASK_RANK_REDUCE: return result_read_counters(stats, len, OPTOUT_RANK_REDUCE_COUNTERS, v);
     case OPTOUT_TASK_FETCH: return result_read_counters(stats, len, OPTOUT_FETCH_COUNTERS, v);
     case OPTOUT_TASK_HISTORY: return result_read_counters(stats, len, OPTOUT_HISTORY_COUNTERS, v);
+    case OPTOUT_TASK_WAYBACK:
+        if (result_read_counters(stats, len, OPTOUT_WAYBACK_COUNTERS, v) != 0) return -1;
+        /* times are Unix seconds, first before last (0: the block asked nothing) */
+        return v[OPTOUT_WAYBACK_FIRST_QUERY] > v[OPTOUT_WAYBACK_LAST_QUERY] ? -1 : 0;
     }
     return -1;
 }

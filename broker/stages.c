@@ -6,13 +6,16 @@
  *   fetch        the host list split by the same hash into fetch_tasks parts: robots/ packs
  *   history      one task per --cc-robots WARC file: the captures of the planned hosts, a history
  *                archive part each (history-parts/), merged by the broker into DIR/history/
+ *   wayback      one task per block of the Wayback host list (--wayback), leased one at a time
+ *                in the whole run: a history archive part each, merged with history's
  *   filter       one task per input shard
  *
  * Which stages run: with --robots-dir only filter; with a host list fetch and filter; otherwise
  * all four (ranking without a limit when no --top-* is given: every host is fetched); history runs
- * when --cc-robots names files, after fetch. A run deciding by robots.txt as it was (--robots-time
- * not current) always runs the rank maps first, as its survey: each also counts documents and
- * tokens per host and crawl (survey.h), merged into DIR/survey.tsv. Every
+ * when --cc-robots names files, after fetch; wayback with --wayback, after history. A run deciding
+ * by robots.txt as it was (--robots-time not current) always runs the rank maps first, as its
+ * survey: each also counts documents and tokens per host and crawl (survey.h), merged into
+ * DIR/survey.tsv. Every
  * stage's task count is known when the run is planned (inputs, partitions, fetch parts), so task
  * ids never change and journal records name the same tasks after any restart; a stage's tasks are
  * queued only when the previous stage has finished.
@@ -31,9 +34,10 @@
 #include "optout/log.h"
 #include "optout/rank.h"
 #include "optout/util.h"
+#include "optout/wayback.h"
 
 const char *stage_name(enum stage s) {
-    static const char *const names[STAGE_COUNT] = {"rank", "rank-reduce", "fetch", "history", "filter"};
+    static const char *const names[STAGE_COUNT] = {"rank", "rank-reduce", "fetch", "history", "wayback", "filter"};
     return s < STAGE_COUNT ? names[s] : "done";
 }
 
@@ -61,10 +65,12 @@ int stages_plan(struct broker *b) {
         [STAGE_RANK_REDUCE] = ranking(c) ? c->partitions : 0,
         [STAGE_FETCH] = c->robots_dir ? 0 : c->fetch_tasks,
         [STAGE_HISTORY] = b->history_files.count,
+        [STAGE_WAYBACK] = stages_wayback_tasks(c),
         [STAGE_FILTER] = n,
     };
     static const optout_task_kind kinds[STAGE_COUNT] = {OPTOUT_TASK_RANK_MAP, OPTOUT_TASK_RANK_REDUCE,
-                                                        OPTOUT_TASK_FETCH, OPTOUT_TASK_HISTORY, OPTOUT_TASK_FILTER};
+                                                        OPTOUT_TASK_FETCH, OPTOUT_TASK_HISTORY, OPTOUT_TASK_WAYBACK,
+                                                        OPTOUT_TASK_FILTER};
     size_t total = 0;
     for (int s = 0; s < STAGE_COUNT; s++) {
         b->stage_first[s] = total;
@@ -97,6 +103,9 @@ const char *task_label(const struct broker *b, size_t task, char *buf, size_t ca
         break;
     case OPTOUT_TASK_FETCH: snprintf(buf, cap, "fetch part %u of %zu", t->part, b->stage_count[STAGE_FETCH]); break;
     case OPTOUT_TASK_HISTORY: snprintf(buf, cap, "history %s", t->input->path); break;
+    case OPTOUT_TASK_WAYBACK:
+        snprintf(buf, cap, "wayback block %u of %zu", t->part, b->stage_count[STAGE_WAYBACK]);
+        break;
     default: snprintf(buf, cap, "%s", t->input->path);
     }
     return buf;
@@ -105,6 +114,8 @@ const char *task_label(const struct broker *b, size_t task, char *buf, size_t ca
 const char *task_fields(const struct broker *b, size_t task, char *buf, size_t cap) {
     const struct task *t = &b->tasks[task];
     if (t->kind == OPTOUT_TASK_HISTORY) snprintf(buf, cap, "task=%zu warc=%s", task, t->input->path);
+    else if (t->kind == OPTOUT_TASK_WAYBACK)
+        snprintf(buf, cap, "task=%zu wayback-block=%u/%zu", task, t->part, b->stage_count[STAGE_WAYBACK]);
     else if (t->input) snprintf(buf, cap, "task=%zu shard=%s", task, t->input->path);
     else snprintf(buf, cap, "task=%zu %s=%u/%zu", task, t->kind == OPTOUT_TASK_FETCH ? "fetch-part" : "partition",
                   t->part, b->stage_count[t->kind == OPTOUT_TASK_FETCH ? STAGE_FETCH : STAGE_RANK_REDUCE]);
@@ -141,6 +152,7 @@ static void output_name(const struct broker *b, size_t task, char *out, size_t c
     case OPTOUT_TASK_RANK_REDUCE: snprintf(out, cap, "ranking/top/%04u.tsv", t->part); break;
     case OPTOUT_TASK_FETCH: snprintf(out, cap, "robots/%06u", t->part); break;
     case OPTOUT_TASK_HISTORY: snprintf(out, cap, STAGES_HISTORY_PARTS "/%06u", t->part); break;
+    case OPTOUT_TASK_WAYBACK: snprintf(out, cap, STAGES_HISTORY_PARTS "/" STAGES_WAYBACK_PART "%06u", t->part); break;
     }
 }
 
@@ -174,6 +186,12 @@ void stages_task_message(const struct broker *b, size_t task, optout_msg *m) {
         m->span_start = t->part;
         m->span_count = b->stage_count[STAGE_FETCH];
         break;
+    case OPTOUT_TASK_WAYBACK: /* block `part` of the list, block_hosts groups a block (msg.h) */
+        snprintf(path, sizeof path, "%s/" STAGES_WAYBACK_HOSTS, b->cfg->dir);
+        broker_path(b, path, &m->input);
+        m->span_start = t->part;
+        m->span_count = b->cfg->wayback_block_hosts;
+        break;
     }
 }
 
@@ -192,7 +210,7 @@ int stages_expect(const struct broker *b, size_t task, struct result_expect *x) 
 /* Rank map and reduce counters are checked, not kept: the ranking's files say what the report
  * needs. A fetch's hosts per outcome and fetch times go into the report. */
 int stages_merge_stats(struct broker *b, size_t task, const void *stats, size_t len) {
-    uint64_t v[OPTOUT_FETCH_COUNTERS + OPTOUT_RANK_MAP_COUNTERS + OPTOUT_HISTORY_COUNTERS];
+    uint64_t v[OPTOUT_FETCH_COUNTERS + OPTOUT_RANK_MAP_COUNTERS + OPTOUT_HISTORY_COUNTERS + OPTOUT_WAYBACK_COUNTERS];
     int rc = 0;
     switch (b->tasks[task].kind) {
     case OPTOUT_TASK_FILTER:
@@ -213,6 +231,26 @@ int stages_merge_stats(struct broker *b, size_t task, const void *stats, size_t 
         rc = result_read_counters(stats, len, OPTOUT_HISTORY_COUNTERS, v);
         if (rc == 0)
             for (int i = 0; i < OPTOUT_HISTORY_COUNTERS; i++) b->history_counts[i] += v[i];
+        break;
+    case OPTOUT_TASK_WAYBACK:
+        rc = result_read_counters(stats, len, OPTOUT_WAYBACK_COUNTERS, v);
+        if (rc == 0) {
+            uint64_t *w = b->wayback_counts, first = v[OPTOUT_WAYBACK_FIRST_QUERY], last = v[OPTOUT_WAYBACK_LAST_QUERY];
+            for (int i = 0; i < OPTOUT_WAYBACK_FIRST_QUERY; i++) w[i] += v[i];
+            if (first && (!w[OPTOUT_WAYBACK_FIRST_QUERY] || first < w[OPTOUT_WAYBACK_FIRST_QUERY]))
+                w[OPTOUT_WAYBACK_FIRST_QUERY] = first;
+            if (last > w[OPTOUT_WAYBACK_LAST_QUERY]) w[OPTOUT_WAYBACK_LAST_QUERY] = last;
+            if (b->stage == STAGE_WAYBACK && b->stage_queued) { /* live, not a replay: the progress */
+                size_t n = b->stage_count[STAGE_WAYBACK], settled = b->settled[STAGE_WAYBACK];
+                size_t now_done = settled > b->wayback_settled_at_start ? settled - b->wayback_settled_at_start : 0;
+                double secs = (double)(optout_now_ms() - b->wayback_started) / 1000.0;
+                double eta = now_done ? secs / (double)now_done * (double)(n > settled ? n - settled : 0) : 0;
+                optout_log(LOG_INFO, "wayback: %zu/%zu blocks, %llu hosts asked, %llu requests, %llu captures kept, "
+                           "ETA %.0f s", settled, n, (unsigned long long)w[OPTOUT_WAYBACK_HOSTS],
+                           (unsigned long long)w[OPTOUT_WAYBACK_REQUESTS], (unsigned long long)w[OPTOUT_WAYBACK_CAPTURES],
+                           eta);
+            }
+        }
         break;
     }
     if (rc != 0) {
@@ -297,10 +335,12 @@ static int warn_unplanned_targets(const struct broker *b) {
     return rc;
 }
 
-/* The history merge: every task's part (history-parts/NNNNNN/history/) into DIR/history/, published
- * atomically as optout history publishes (history_archive.h); sources.tsv names each file as the
- * run planned it. Idempotent: a restart after the stage merges again into the same archive. */
-static int merge_history(struct broker *b) {
+/* The history merge: every task's part (history-parts/NNNNNN/history/, and with_wayback the Wayback
+ * tasks' history-parts/wayback-NNNNNN/history/) into DIR/history/, published atomically as optout
+ * history publishes (history_archive.h); sources.tsv names each file as the run planned it, and
+ * keeps each Wayback block's line (its queries' time and answers' hash). Idempotent: a restart
+ * after the stage merges again into the same archive. */
+static int merge_history(struct broker *b, int with_wayback) {
     const struct broker_config *c = b->cfg;
     char err[1024], part[4200];
     optout_history_writer *w = optout_history_writer_new(c->dir, 0, err, sizeof err);
@@ -309,9 +349,11 @@ static int merge_history(struct broker *b) {
         return -1;
     }
     size_t first = b->stage_first[STAGE_HISTORY], n = b->stage_count[STAGE_HISTORY];
-    for (size_t i = 0; i < n; i++) {
-        snprintf(part, sizeof part, "%s/" STAGES_HISTORY_PARTS "/%06zu", c->dir, i);
-        if (optout_history_writer_merge(w, part, b->tasks[first + i].input->path, err, sizeof err) != 0) {
+    size_t wn = with_wayback ? b->stage_count[STAGE_WAYBACK] : 0;
+    for (size_t i = 0; i < n + wn; i++) {
+        if (i < n) snprintf(part, sizeof part, "%s/" STAGES_HISTORY_PARTS "/%06zu", c->dir, i);
+        else snprintf(part, sizeof part, "%s/" STAGES_HISTORY_PARTS "/" STAGES_WAYBACK_PART "%06zu", c->dir, i - n);
+        if (optout_history_writer_merge(w, part, i < n ? b->tasks[first + i].input->path : NULL, err, sizeof err) != 0) {
             optout_log(LOG_ERR, "history merge: %s", err);
             optout_history_writer_abort(w);
             return -1;
@@ -322,12 +364,141 @@ static int merge_history(struct broker *b) {
         optout_log(LOG_ERR, "history merge: %s", err);
         return -1;
     }
-    optout_log(LOG_INFO, "history: %zu files, %llu records, %llu captures kept, %llu bad records: %llu versions of %llu "
-               "hosts in %s/" OPTOUT_HISTORY_DIR, n, (unsigned long long)b->history_counts[OPTOUT_HISTORY_RECORDS],
+    const uint64_t *wc = b->wayback_counts;
+    optout_log(LOG_INFO, "history: %zu files, %llu records, %llu captures kept, %llu bad records; Wayback: %zu blocks, "
+               "%llu hosts, %llu captures kept, %llu hosts failed: %llu versions of %llu hosts in %s/" OPTOUT_HISTORY_DIR,
+               n, (unsigned long long)b->history_counts[OPTOUT_HISTORY_RECORDS],
                (unsigned long long)b->history_counts[OPTOUT_HISTORY_CAPTURES],
-               (unsigned long long)b->history_counts[OPTOUT_HISTORY_BAD], (unsigned long long)versions,
-               (unsigned long long)hosts, c->dir);
-    return warn_unplanned_targets(b);
+               (unsigned long long)b->history_counts[OPTOUT_HISTORY_BAD], wn,
+               (unsigned long long)wc[OPTOUT_WAYBACK_HOSTS], (unsigned long long)wc[OPTOUT_WAYBACK_CAPTURES],
+               (unsigned long long)wc[OPTOUT_WAYBACK_FAILED], (unsigned long long)versions, (unsigned long long)hosts,
+               c->dir);
+    if (wc[OPTOUT_WAYBACK_FAILED])
+        optout_log(LOG_WARNING, "wayback: %llu host group%s answered what is not CDX JSON: no captures of %s in the "
+                   "archive (optout history --wayback asks again for such hosts on its next run)",
+                   (unsigned long long)wc[OPTOUT_WAYBACK_FAILED], wc[OPTOUT_WAYBACK_FAILED] == 1 ? "" : "s",
+                   wc[OPTOUT_WAYBACK_FAILED] == 1 ? "it" : "them");
+    return n ? warn_unplanned_targets(b) : 0;
+}
+
+size_t stages_wayback_tasks(const struct broker_config *c) {
+    if (!c->wayback) return 0;
+    uint64_t n = c->wayback_hosts;
+    /* at most the list's hosts when it is known now: --wayback-hosts-file (its content is in the
+     * plan), --hosts (as the fetch stage's parts, it is read again on a restart); a ranking's at
+     * most its N per class */
+    const char *known = c->wayback_hosts_file ? c->wayback_hosts_file : c->hosts_file;
+    if (known) {
+        char err[1024];
+        optout_hostlist *l = optout_hostlist_read(known, OPTOUT_HOSTKEY_CANONICAL, NULL, NULL, err, sizeof err);
+        if (l && optout_hostlist_count(l) < n) n = optout_hostlist_count(l);
+        optout_hostlist_free(l);
+    } else if (c->top_en || c->top_non_en) {
+        optout_rank_reduce_config rc;
+        stages_rank_config(c, &rc);
+        if (rc.top_en + rc.top_non_en < n) n = rc.top_en + rc.top_non_en;
+    }
+    size_t bh = c->wayback_block_hosts ? c->wayback_block_hosts : 100;
+    return (size_t)((n + bh - 1) / bh);
+}
+
+/* A ranked host and its tokens (every class), for the Wayback's order. */
+struct wb_ranked {
+    const char *host;
+    uint64_t tokens;
+};
+
+static int wb_add_tokens(const char *host, uint64_t tokens, void *arg) {
+    struct wb_ranked *r = optout_strmap_get(arg, host, strlen(host));
+    if (r) r->tokens += tokens;
+    return 0;
+}
+
+static int wb_by_tokens(const void *x, const void *y) {
+    const struct wb_ranked *a = x, *b = y;
+    if (a->tokens != b->tokens) return a->tokens < b->tokens ? 1 : -1;
+    return strcmp(a->host, b->host);
+}
+
+/* The ranking's hosts, most tokens first (then by host key: the same order on every start).
+ * hosts[] is reordered in place. 0, or -1 (logged). */
+static int wb_order_by_tokens(const struct broker *b, const char **hosts, size_t n) {
+    char dir[4200], err[1024];
+    struct wb_ranked *r = calloc(n ? n : 1, sizeof *r);
+    optout_strmap *m = optout_strmap_new();
+    if (!r || !m) optout_oom("wayback order");
+    for (size_t i = 0; i < n; i++) {
+        r[i] = (struct wb_ranked){hosts[i], 0};
+        if (optout_strmap_put(m, hosts[i], strlen(hosts[i]), &r[i], NULL) != 0) optout_oom("wayback order");
+    }
+    snprintf(dir, sizeof dir, "%s/ranking", b->cfg->dir);
+    int rc = optout_rank_read_tokens(dir, wb_add_tokens, m, err, sizeof err);
+    if (rc != 0) optout_log(LOG_ERR, "wayback: ordering the hosts by tokens: %s", err);
+    qsort(r, n, sizeof *r, wb_by_tokens);
+    for (size_t i = 0; i < n; i++) hosts[i] = r[i].host;
+    optout_strmap_free(m, NULL);
+    free(r);
+    return rc ? -1 : 0;
+}
+
+int stages_wayback_prepare(struct broker *b) {
+    const struct broker_config *c = b->cfg;
+    char err[1024], path[4200];
+    const char *from = c->wayback_hosts_file ? c->wayback_hosts_file : b->hosts_path;
+    optout_hostlist *list = optout_hostlist_read(from, OPTOUT_HOSTKEY_CANONICAL, NULL, NULL, err, sizeof err);
+    if (!list) {
+        optout_log(LOG_ERR, "wayback: the host list: %s", err);
+        return -1;
+    }
+    size_t n = optout_hostlist_count(list);
+    const char **hosts = malloc((n ? n : 1) * sizeof *hosts);
+    if (!hosts) optout_oom("wayback hosts");
+    memcpy(hosts, optout_hostlist_hosts(list), n * sizeof *hosts);
+    /* A list given is asked in its order. The ranking's (sorted by host key) is ordered by the
+     * hosts' tokens, most first: the hosts whose documents weigh most. An approximation of "most
+     * tokens in documents that Common Crawl's captures do not cover": the ranking counts tokens
+     * per host, not per crawl, so the covered ones are not subtracted. */
+    if (!c->wayback_hosts_file && !c->hosts_file && wb_order_by_tokens(b, hosts, n) != 0) {
+        free(hosts);
+        optout_hostlist_free(list);
+        return -1;
+    }
+    if (n > c->wayback_hosts) n = (size_t)c->wayback_hosts;
+    snprintf(path, sizeof path, "%s/" STAGES_WAYBACK_HOSTS, c->dir);
+    if (optout_wayback_write_list(path, hosts, n, err, sizeof err) != 0) {
+        optout_log(LOG_ERR, "wayback: %s", err);
+        free(hosts);
+        optout_hostlist_free(list);
+        return -1;
+    }
+    /* the estimate, before anything is asked: the queries left at the rate, one task at a time */
+    size_t *groups = NULL, left = 0, done = 0, queries = 0;
+    size_t blocks = optout_wayback_plan(hosts, n, c->wayback_block_hosts, &groups);
+    size_t first = b->stage_first[STAGE_WAYBACK], tasks = b->stage_count[STAGE_WAYBACK];
+    for (size_t i = 0; i < blocks; i++) {
+        queries += groups[i];
+        if (i < tasks && b->tasks[first + i].state == TASK_DONE) done++;
+        else left += groups[i];
+    }
+    free(groups);
+    free(hosts);
+    optout_hostlist_free(list);
+    double secs = (double)left / c->wayback_rate;
+    optout_log(LOG_WARNING, "wayback: %zu hosts (%zu queries) in %zu blocks, %zu done already; one task at a time at "
+               "%.3g request/s: at least %.0f s (%.1f h) for the %zu queries left, plus one request per distinct "
+               "robots.txt body and per extra page of a long answer", n, queries, blocks, done, c->wayback_rate, secs,
+               secs / 3600, left);
+    b->wayback_started = optout_now_ms();
+    b->wayback_settled_at_start = b->settled[STAGE_WAYBACK];
+    return 0;
+}
+
+int stages_may_lease(const struct broker *b, size_t task) {
+    if (b->tasks[task].kind != OPTOUT_TASK_WAYBACK) return 1;
+    size_t first = b->stage_first[STAGE_WAYBACK];
+    for (size_t i = first; i < first + b->stage_count[STAGE_WAYBACK]; i++)
+        if (b->tasks[i].state == TASK_LEASED) return 0;
+    return 1;
 }
 
 /* The survey: every rank map's part into DIR/survey.tsv, and its summary for the dry run and the
@@ -389,6 +560,7 @@ int stages_replan_history(struct broker *b) {
     b->queue_head = 0;
     b->task_count = total;
     b->stage_count[STAGE_HISTORY] = hist;
+    b->stage_first[STAGE_WAYBACK] += add; /* the stages after history move up */
     b->stage_first[STAGE_FILTER] += add;
     b->counts_for = 0; /* status.c counts the stages again */
     free(b->config_blob);
@@ -402,8 +574,11 @@ int stages_finish(struct broker *b, enum stage s) {
     if (s == STAGE_RANK_MAP && b->stage_count[s] > 0 && stages_surveying(b->cfg) && merge_survey(b) != 0) return -1;
     if (s == STAGE_RANK_REDUCE && b->stage_count[s] > 0) return merge_ranking(b);
     if (s == STAGE_FETCH && b->stage_count[s] > 0) return stages_write_blocked(b);
-    /* a run reading captures of crawls none of which has a capture list still gets its (empty) archive */
-    if (s == STAGE_HISTORY && (b->stage_count[s] > 0 || (plan_judges_history(b) && !b->cfg->history_dir)))
-        return merge_history(b);
+    /* a run reading captures of crawls none of which has a capture list still gets its (empty) archive;
+     * with a Wayback stage the archive is merged once, after it (unless the run stops at history) */
+    if (s == STAGE_HISTORY && (b->stage_count[s] > 0 || (plan_judges_history(b) && !b->cfg->history_dir)) &&
+        (!b->stage_count[STAGE_WAYBACK] || (b->cfg->stop_after && !strcmp(b->cfg->stop_after, "history"))))
+        return merge_history(b, 0);
+    if (s == STAGE_WAYBACK && b->stage_count[s] > 0) return merge_history(b, 1);
     return 0;
 }

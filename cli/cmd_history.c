@@ -103,7 +103,8 @@ static int history_parse(int argc, char **argv, history_args *a, optout_option_v
     }
     if (!a->wayback && (v->given[OPTOUT_OPT_WAYBACK_HOSTS_FILE] || v->given[OPTOUT_OPT_WAYBACK_HOSTS] ||
                         v->given[OPTOUT_OPT_WAYBACK_FROM] || v->given[OPTOUT_OPT_WAYBACK_TO] ||
-                        v->given[OPTOUT_OPT_WAYBACK_BASE] || v->given[OPTOUT_OPT_WAYBACK_RATE])) {
+                        v->given[OPTOUT_OPT_WAYBACK_BASE] || v->given[OPTOUT_OPT_WAYBACK_RATE] ||
+                        v->given[OPTOUT_OPT_WAYBACK_BLOCK_HOSTS])) {
         optout_log(LOG_ERR, "history: the --wayback-* options are read with --wayback only");
         return OPTOUT_EXIT_USAGE;
     }
@@ -197,21 +198,12 @@ static int history_wayback(const history_args *a, const optout_option_values *v,
         .to_year = (int)v->num[OPTOUT_OPT_WAYBACK_TO],
         .rate = 1,
         .state_dir = state,
+        .block_hosts = (size_t)v->num[OPTOUT_OPT_WAYBACK_BLOCK_HOSTS],
         .retries = a->retries,
         .quiet = a->quiet,
         .stop = &history_stop,
     };
     if (v->text[OPTOUT_OPT_WAYBACK_RATE]) optout_wayback_rate_parse(v->text[OPTOUT_OPT_WAYBACK_RATE], &o.rate);
-    const char *env = getenv("OPTOUT_WAYBACK_TEST_TIMING"); /* tests: "BLOCK_HOSTS,BACKOFF_MS,PAUSE_MS" */
-    if (env) {
-        unsigned long bh = 0;
-        long bo = 0, pa = 0;
-        if (sscanf(env, "%lu,%ld,%ld", &bh, &bo, &pa) == 3) {
-            o.block_hosts = bh;
-            o.backoff_ms = bo;
-            o.pause_ms = pa;
-        }
-    }
     optout_wayback_stats ws;
     int r = optout_wayback_collect(optout_hostlist_hosts(hl), n, &o, w, &ws, err, sizeof err);
     optout_hostlist_free(own);
@@ -224,31 +216,21 @@ static int history_wayback(const history_args *a, const optout_option_values *v,
                        "run)", err);
         return r == 1 ? OPTOUT_EXIT_INTERRUPTED : OPTOUT_EXIT_FAILURE;
     }
-    char t1[32] = "-", t2[32] = "-";
-    struct tm tm;
-    time_t t = (time_t)ws.query_first;
-    if (ws.query_first && gmtime_r(&t, &tm)) strftime(t1, sizeof t1, "%Y-%m-%dT%H:%M:%SZ", &tm);
-    t = (time_t)ws.query_last;
-    if (ws.query_last && gmtime_r(&t, &tm)) strftime(t2, sizeof t2, "%Y-%m-%dT%H:%M:%SZ", &tm);
-    /* the provenance of the captures in sources.tsv: the archive changes, so when and what it said */
-    char where[8192];
-    snprintf(where, sizeof where, "wayback %s/cdx/search/cdx years %d-%d queried %s..%s answers sha256 %s", o.base,
-             o.from_year, o.to_year, t1, t2, ws.answers_sha256);
-    uint64_t nobad[OPTOUT_WARC_BAD_COUNT] = {0};
-    if (optout_history_writer_source(w, where, "", 0, ws.rows_recorded, ws.captures, nobad, OPTOUT_WARC_BAD_COUNT, err,
-                                     sizeof err) != 0) {
+    char t1[32], t2[32];
+    optout_wayback_times(&ws, t1, t2);
+    if (optout_wayback_record(w, &o, &ws, err, sizeof err) != 0) {
         optout_log(LOG_ERR, "history: %s", err);
         return OPTOUT_EXIT_FAILURE;
     }
     fprintf(stderr,
             "history: wayback: %" PRIu64 " hosts in %" PRIu64 " blocks (%" PRIu64 " resumed), %" PRIu64
             " requests (%" PRIu64 " CDX pages) in this run; rows %" PRIu64 ", kept %" PRIu64 ", other hosts %" PRIu64
-            ", bad %" PRIu64 "; hosts failed %" PRIu64 "\n"
+            ", bad %" PRIu64 "; hosts failed %" PRIu64 ", asked again %" PRIu64 "\n"
             "history: wayback: %" PRIu64 " captures kept, %" PRIu64 " redirects skipped, %" PRIu64
             " dropped without a body; bodies fetched %" PRIu64 ", reused %" PRIu64 ", dropped %" PRIu64 "\n"
             "history: wayback: queries from %s to %s, answers sha256 %s\n",
             ws.hosts, ws.blocks, ws.blocks_resumed, ws.requests, ws.queries, ws.rows, ws.rows_kept, ws.rows_other_host,
-            ws.rows_bad, ws.hosts_failed, ws.captures, ws.redirects_skipped, ws.captures_dropped, ws.bodies_fetched,
+            ws.rows_bad, ws.hosts_failed, ws.hosts_retried, ws.captures, ws.redirects_skipped, ws.captures_dropped, ws.bodies_fetched,
             ws.bodies_reused, ws.bodies_dropped, t1, t2, ws.answers_sha256);
     return OPTOUT_EXIT_OK;
 }

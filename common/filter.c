@@ -291,7 +291,8 @@ static int judge_history(struct filter_run *run, const optout_json_value *v, con
     int same = pick.coverage == OPTOUT_COVERAGE_SAME_CRAWL;
     optout_policy_doc d = {.coverage = pick.coverage, .removed_crawl = run->verdicts[OPTOUT_ROBOTS_TIME_CRAWL].removed,
                            .time = &t, .same_crawl = same ? &then : NULL,
-                           .ccbot = same && run->ccbot != SIZE_MAX && optout_agentset_has(&then, run->ccbot)};
+                           .ccbot = same && run->ccbot != SIZE_MAX && optout_agentset_has(&then, run->ccbot),
+                           .wayback = pick.capture && pick.capture->origin == OPTOUT_HISTORY_WAYBACK};
     optout_stats_policy_add_judged(h->stats, agent_count, facts, &d);
     return 0;
 }

@@ -1018,3 +1018,43 @@ done:
     free(all);
     return result;
 }
+
+int optout_rank_read_tokens(const char *dir, int (*each)(const char *host, uint64_t tokens, void *arg), void *arg,
+                            char *err, size_t errlen) {
+    static const char *const files[] = {"en.tsv", "non_en.tsv"};
+    for (size_t k = 0; k < 2; k++) {
+        char path[4200];
+        snprintf(path, sizeof path, "%s/%s", dir, files[k]);
+        size_t len;
+        char *text = optout_read_file(path, (size_t)1 << 34, &len);
+        if (!text) {
+            optout_set_err(err, errlen, "%s: %s", path, strerror(errno));
+            return -1;
+        }
+        int rc = 0;
+        size_t lineno = 0;
+        for (char *l = text, *nl; rc == 0 && l < text + len; l = nl + 1) {
+            lineno++;
+            if (!(nl = memchr(l, '\n', (size_t)(text + len - l)))) nl = text + len;
+            *nl = '\0';
+            if (l[0] == '#' || !l[0]) continue;
+            char *f[5];
+            size_t nf = 0;
+            for (char *p = l; nf < 5; p++) {
+                f[nf++] = p;
+                if (!(p = strchr(p, '\t'))) break;
+                *p = '\0';
+            }
+            uint64_t tokens;
+            if (nf != 5 || !f[0][0] || optout_parse_u64(f[3], strlen(f[3]), UINT64_MAX, &tokens) != 0) {
+                optout_set_err(err, errlen, "%s:%zu: not a ranking line", path, lineno);
+                rc = -1;
+            } else {
+                rc = each(f[0], tokens, arg);
+            }
+        }
+        free(text);
+        if (rc != 0) return rc;
+    }
+    return 0;
+}

@@ -34,6 +34,7 @@ static optout_policy_crawl *crawl_row(optout_stats_policy *s, const char *name) 
 void optout_stats_policy_add_judged(optout_stats_policy *s, size_t agent_count, const optout_doc_facts *facts,
                                     const optout_policy_doc *d) {
     optout_bucket_add(&s->coverage[d->coverage], facts, d->removed_crawl);
+    if (d->wayback) optout_bucket_add(&s->coverage_wayback[d->coverage], facts, d->removed_crawl);
     s->docs_time_from_crawl += d->time->time_from_crawl;
     if (d->ccbot) {
         s->ccbot_docs++;
@@ -56,7 +57,10 @@ void optout_stats_policy_add_judged(optout_stats_policy *s, size_t agent_count, 
 
 void optout_stats_policy_merge(optout_stats_policy *into, const optout_stats_policy *from, size_t agent_count) {
     for (int p = 0; p < OPTOUT_ROBOTS_TIME_COUNT; p++) optout_stats_merge(&into->policy[p], &from->policy[p]);
-    for (int c = 0; c < OPTOUT_COVERAGE_COUNT; c++) optout_bucket_merge(&into->coverage[c], &from->coverage[c]);
+    for (int c = 0; c < OPTOUT_COVERAGE_COUNT; c++) {
+        optout_bucket_merge(&into->coverage[c], &from->coverage[c]);
+        optout_bucket_merge(&into->coverage_wayback[c], &from->coverage_wayback[c]);
+    }
     into->docs_time_from_crawl += from->docs_time_from_crawl;
     into->ccbot_docs += from->ccbot_docs;
     into->ccbot_tokens += from->ccbot_tokens;

@@ -39,7 +39,9 @@ int optout_stats_policy_write_json(FILE *f, const optout_stats_policy *s, const 
     for (int c = 0; c < OPTOUT_COVERAGE_COUNT; c++) {
         fprintf(f, "%s\n    \"%s\": {", c ? "," : "", optout_history_coverage_name(c));
         optout_bucket_write_json(f, &s->coverage[c]);
-        fputc('}', f);
+        fputs(", \"wayback\": {", f); /* the part decided by a Wayback capture */
+        optout_bucket_write_json(f, &s->coverage_wayback[c]);
+        fputs("}}", f);
     }
     fprintf(f, "\n  },\n  \"docs_time_from_crawl\": %" PRIu64 ",\n  \"by_crawl\": {", s->docs_time_from_crawl);
     size_t na = optout_agents_count(agents);
@@ -201,15 +203,21 @@ int optout_stats_policy_write_md(FILE *f, const optout_stats_policy *s, const op
             pct(f, s->policy[p].by_year[y].tokens_removed, s->policy[p].by_year[y].tokens_in);
         fputs(" |\n", f);
     }
-    fputs("\nCoverage of the captures (documents judged by robots.txt):\n\n| capture | documents | tokens | "
-          "tokens removed under crawl |\n|---|---:|---:|---:|\n",
+    fputs("\nCoverage of the captures (documents judged by robots.txt), by the source of the deciding capture:\n\n"
+          "| capture | source | documents | tokens | tokens removed under crawl |\n|---|---|---:|---:|---:|\n",
           f);
     for (int c = 0; c < OPTOUT_COVERAGE_COUNT; c++) {
-        fprintf(f, "| %s", COVERAGE_LABEL[c]);
-        num(f, s->coverage[c].docs_in);
-        num(f, s->coverage[c].tokens_in);
-        num(f, s->coverage[c].tokens_removed);
-        fputs(" |\n", f);
+        const optout_bucket *all = &s->coverage[c], *wb = &s->coverage_wayback[c];
+        int captured = c == OPTOUT_COVERAGE_SAME_CRAWL || c == OPTOUT_COVERAGE_EARLIER;
+        /* a row per source that decided some document (Common Crawl's row always, for the total) */
+        for (int src = 0; src < (captured ? 2 : 1); src++) {
+            if (src == 1 && !wb->docs_in) continue;
+            fprintf(f, "| %s | %s", COVERAGE_LABEL[c], !captured ? "-" : src ? "Wayback Machine" : "Common Crawl");
+            num(f, src ? wb->docs_in : all->docs_in - wb->docs_in);
+            num(f, src ? wb->tokens_in : all->tokens_in - wb->tokens_in);
+            num(f, src ? wb->tokens_removed : all->tokens_removed - wb->tokens_removed);
+            fputs(" |\n", f);
+        }
     }
     char n1[OPTOUT_REPORT_NUM_LEN];
     fprintf(f, "\n%s documents had no usable date and took their crawl week's Monday as their time.\n",

@@ -30,6 +30,7 @@
 #include "optout/strmap.h"
 #include "optout/util.h"
 #include "optout/version.h"
+#include "optout/warc.h"
 
 #define WB_PAGE_ROWS 5000                      /* CDX rows asked per page */
 #define WB_PAGES_MAX 1000                      /* a host with more pages is cut (warned) */
@@ -472,9 +473,55 @@ static void block_key(const wb_run *r, const char *const *hosts, size_t n, char 
     free(b.p);
 }
 
-/* Asks for one block and writes its file. 0, 1 stopped, -1 with err. */
-static int run_block(wb_run *r, const char *path, const char *key, const char *const *hosts, size_t n, char *err,
-                     size_t errlen) {
+/* What a finished block file says, for a run that asks again only for its failed groups: its Q
+ * lines by group (a failed one absent) and its C lines as they are. */
+typedef struct {
+    optout_strmap *q; /* group -> its Q line (malloc'd, "\n" included) */
+    wbuf c;           /* the C lines */
+    size_t failed;    /* groups whose query failed */
+} wb_old;
+
+static void old_free(wb_old *o) {
+    optout_strmap_free(o->q, free);
+    free(o->c.p);
+    *o = (wb_old){0};
+}
+
+/* Reads the Q and C lines of a finished block file (block_is checked its header). 0, -1 with err. */
+static int old_read(const char *path, wb_old *o, char *err, size_t errlen) {
+    size_t len;
+    char *text = optout_read_file(path, SIZE_MAX, &len);
+    *o = (wb_old){.c = {.max = SIZE_MAX}};
+    if (!text) {
+        optout_set_err(err, errlen, "%s: %s", path, strerror(errno));
+        return -1;
+    }
+    if (!(o->q = optout_strmap_new())) optout_oom("groups");
+    for (char *l = text, *nl; *l; l = nl + 1) {
+        if (!(nl = strchr(l, '\n'))) break;
+        size_t n = (size_t)(nl - l) + 1;
+        if (l[0] == 'C' && l[1] == '\t') {
+            to_wbuf(l, n, &o->c);
+        } else if (l[0] == 'Q' && l[1] == '\t') {
+            char *g = l + 2, *tab = memchr(g, '\t', (size_t)(nl - g));
+            if (!tab) continue; /* load_block names a bad line */
+            if (nl - l >= 2 && nl[-1] == '1' && nl[-2] == '\t') { /* its query failed: asked again */
+                o->failed++;
+                continue;
+            }
+            char *line = strndup(l, n);
+            if (!line || optout_strmap_put(o->q, g, (size_t)(tab - g), line, NULL) != 0) optout_oom("groups");
+        }
+    }
+    free(text);
+    return 0;
+}
+
+/* Asks for one block and writes its file. With old (a finished block whose queries partly
+ * failed), only the groups without a Q line in it are asked again; the others keep their lines.
+ * 0, 1 stopped, -1 with err. */
+static int run_block(wb_run *r, const char *path, const char *key, const char *const *hosts, size_t n,
+                     const wb_old *old, char *err, size_t errlen) {
     wbuf out = {.max = SIZE_MAX};
     char line[8192];
     int len = snprintf(line, sizeof line, "#optout-wayback 1\t%s\n", key);
@@ -487,6 +534,12 @@ static int run_block(wb_run *r, const char *path, const char *key, const char *c
         const char *group = base_of(hosts[i]);
         if (optout_strmap_get(done, group, strlen(group))) continue;
         if (optout_strmap_put(done, group, strlen(group), (void *)1, NULL) != 0) optout_oom("groups");
+        const char *kept = old ? optout_strmap_get(old->q, group, strlen(group)) : NULL;
+        if (kept) {
+            to_wbuf(kept, strlen(kept), &out);
+            continue;
+        }
+        if (old) r->st->hosts_retried++;
         /* the listed hosts of this group: the group itself and its www. form, as far as listed */
         optout_strmap *listed = optout_strmap_new();
         if (!listed) optout_oom("groups");
@@ -499,7 +552,7 @@ static int run_block(wb_run *r, const char *path, const char *key, const char *c
         int q = query_group(r, group, listed, &c, sha, &rows, err, errlen);
         optout_strmap_free(listed, NULL);
         if (q == 2) {
-            optout_log(LOG_WARNING, "wayback: %s: %s: no captures kept for this host", group, err);
+            optout_log(LOG_WARNING, "wayback: %s: %s: no captures kept for this host in this run", group, err);
             for (size_t k = before; k < c.count; k++) free(c.items[k].original);
             c.count = before;
         } else if (q != 0) {
@@ -510,6 +563,7 @@ static int run_block(wb_run *r, const char *path, const char *key, const char *c
         to_wbuf(line, (size_t)len, &out);
     }
     optout_strmap_free(done, NULL);
+    if (old && rc == 0 && old->c.len) to_wbuf(old->c.p, old->c.len, &out);
     for (size_t i = 0; i < c.count && rc == 0; i++) {
         const wb_capture *x = &c.items[i];
         if (x->status >= 200 && x->status < 300) rc = fetch_body(r, x, err, errlen);
@@ -626,32 +680,12 @@ static int by_group(const void *x, const void *y) {
     return c ? c : (a->at > b->at) - (a->at < b->at);
 }
 
-int optout_wayback_collect(const char *const *hosts, size_t n, const optout_wayback_options *o,
-                           optout_history_writer *w, optout_wayback_stats *st, char *err, size_t errlen) {
-    memset(st, 0, sizeof *st);
-    st->hosts = n;
-    wb_run r = {.o = o, .st = st};
-    r.pace = (pacer){.interval_ms = (int64_t)ceil(1000.0 / o->rate), .pause_ms = o->pause_ms > 0 ? o->pause_ms : 300000,
-                     .requests = &st->requests, .stop = o->stop};
-    snprintf(r.ua, sizeof r.ua, "optout/%s (robots.txt history; one request at a time)", OPTOUT_VERSION);
-    r.so = (optout_cc_stream_options){.retries = o->retries >= 0 ? o->retries : 4,
-                                      .backoff_ms = o->backoff_ms > 0 ? o->backoff_ms : 2000,
-                                      .user_agent = r.ua,
-                                      .stop = o->stop,
-                                      .before_request = pace,
-                                      .pace_arg = &r.pace,
-                                      .last_status = &r.last_status};
-    snprintf(r.bodies_dir, sizeof r.bodies_dir, "%s/bodies", o->state_dir);
-    if (make_dir(o->state_dir, err, errlen) != 0 || make_dir(r.bodies_dir, err, errlen) != 0) return -1;
-    if (!(r.tried = optout_strmap_new())) optout_oom("digests");
-    /* one connection for the whole run: the transfers share libcurl's connection cache */
-    CURLSH *share = curl_share_init();
-    if (!share || curl_share_setopt(share, CURLSHOPT_SHARE, CURL_LOCK_DATA_CONNECT) != CURLSHE_OK ||
-        curl_share_setopt(share, CURLSHOPT_SHARE, CURL_LOCK_DATA_DNS) != CURLSHE_OK)
-        optout_oom("curl share");
-    r.so.share = share;
-    size_t bh = o->block_hosts ? o->block_hosts : WB_BLOCK_HOSTS_DEFAULT;
-    /* hosts in group order; a block is bh groups (a group never spans two blocks) */
+/* Hosts in group order, and blocks of bh groups (0: the default; a group never spans two blocks):
+ * block b is sorted[bstart[b] .. bstart[b + 1]) and holds bgroups[b] groups. Returns the number of
+ * blocks; the three arrays are malloc'd. */
+static size_t plan_blocks(const char *const *hosts, size_t n, size_t bh, const char ***sorted_out, size_t **bstart_out,
+                          size_t **bgroups_out) {
+    if (!bh) bh = WB_BLOCK_HOSTS_DEFAULT;
     wb_order *ord = calloc(n ? n : 1, sizeof *ord);
     const char **sorted = calloc(n ? n : 1, sizeof *sorted);
     size_t *bstart = calloc(n + 2, sizeof *bstart), *bgroups = calloc(n + 2, sizeof *bgroups);
@@ -672,21 +706,105 @@ int optout_wayback_collect(const char *const *hosts, size_t n, const optout_wayb
     }
     bstart[blocks] = n;
     free(ord);
+    *sorted_out = sorted, *bstart_out = bstart, *bgroups_out = bgroups;
+    return blocks;
+}
+
+size_t optout_wayback_plan(const char *const *hosts, size_t n, size_t block_groups, size_t **groups) {
+    size_t *bstart;
+    const char **sorted;
+    size_t blocks = plan_blocks(hosts, n, block_groups, &sorted, &bstart, groups);
+    free(bstart);
+    free(sorted);
+    return blocks;
+}
+
+size_t optout_wayback_block(const char *const *hosts, size_t n, size_t block_groups, size_t index,
+                            const char ***sorted, size_t *first, size_t *count, size_t *groups) {
+    size_t *bstart, *bgroups;
+    size_t blocks = plan_blocks(hosts, n, block_groups, sorted, &bstart, &bgroups);
+    *first = index < blocks ? bstart[index] : 0;
+    *count = index < blocks ? bstart[index + 1] - bstart[index] : 0;
+    if (groups) *groups = index < blocks ? bgroups[index] : 0;
+    free(bstart);
+    free(bgroups);
+    return blocks;
+}
+
+/* The test hook (wayback.h): "BACKOFF_MS,PAUSE_MS" into the defaults. 0, or -1 with err. */
+static int test_timing(long *backoff_ms, long *pause_ms, char *err, size_t errlen) {
+    const char *env = getenv(OPTOUT_WAYBACK_TEST_TIMING_ENV);
+    if (!env) return 0;
+    uint64_t bo, pa;
+    const char *comma = strchr(env, ',');
+    if (!comma || optout_parse_u64(env, (size_t)(comma - env), 600000, &bo) != 0 ||
+        optout_parse_u64(comma + 1, strlen(comma + 1), 600000, &pa) != 0 || !bo || !pa) {
+        optout_set_err(err, errlen, "%s='%s': not BACKOFF_MS,PAUSE_MS (1 to 600000 each)", OPTOUT_WAYBACK_TEST_TIMING_ENV,
+                       env);
+        return -1;
+    }
+    *backoff_ms = (long)bo;
+    *pause_ms = (long)pa;
+    return 0;
+}
+
+int optout_wayback_collect(const char *const *hosts, size_t n, const optout_wayback_options *o,
+                           optout_history_writer *w, optout_wayback_stats *st, char *err, size_t errlen) {
+    memset(st, 0, sizeof *st);
+    st->hosts = n;
+    long backoff_ms = 2000, pause_ms = 300000;
+    if (test_timing(&backoff_ms, &pause_ms, err, errlen) != 0) return -1;
+    wb_run r = {.o = o, .st = st};
+    r.pace = (pacer){.interval_ms = (int64_t)ceil(1000.0 / o->rate), .pause_ms = o->pause_ms > 0 ? o->pause_ms : pause_ms,
+                     .requests = &st->requests, .stop = o->stop};
+    /* the first request waits an interval too: the run before this one (a fleet's previous block,
+     * a restarted command) may have asked a moment ago */
+    r.pace.next_ms = optout_now_ms() + r.pace.interval_ms;
+    snprintf(r.ua, sizeof r.ua, "optout/%s (robots.txt history; one request at a time)", OPTOUT_VERSION);
+    r.so = (optout_cc_stream_options){.retries = o->retries >= 0 ? o->retries : 4,
+                                      .backoff_ms = o->backoff_ms > 0 ? o->backoff_ms : backoff_ms,
+                                      .user_agent = r.ua,
+                                      .stop = o->stop,
+                                      .before_request = pace,
+                                      .pace_arg = &r.pace,
+                                      .last_status = &r.last_status};
+    snprintf(r.bodies_dir, sizeof r.bodies_dir, "%s/bodies", o->state_dir);
+    if (make_dir(o->state_dir, err, errlen) != 0 || make_dir(r.bodies_dir, err, errlen) != 0) return -1;
+    if (!(r.tried = optout_strmap_new())) optout_oom("digests");
+    /* one connection for the whole run: the transfers share libcurl's connection cache */
+    CURLSH *share = curl_share_init();
+    if (!share || curl_share_setopt(share, CURLSHOPT_SHARE, CURL_LOCK_DATA_CONNECT) != CURLSHE_OK ||
+        curl_share_setopt(share, CURLSHOPT_SHARE, CURL_LOCK_DATA_DNS) != CURLSHE_OK)
+        optout_oom("curl share");
+    r.so.share = share;
+    size_t *bstart, *bgroups;
+    const char **sorted;
+    size_t blocks = plan_blocks(hosts, n, o->block_hosts, &sorted, &bstart, &bgroups);
     hosts = sorted;
     st->blocks = blocks;
     /* which blocks are done already */
     char (*keys)[65] = calloc(blocks ? blocks : 1, sizeof *keys);
     unsigned char *done = calloc(blocks ? blocks : 1, 1);
-    if (!keys || !done) optout_oom("blocks");
-    size_t todo_hosts = 0, todo_groups = 0;
-    for (size_t b = 0; b < blocks; b++) {
+    wb_old *olds = calloc(blocks ? blocks : 1, sizeof *olds); /* finished blocks with failed groups */
+    if (!keys || !done || !olds) optout_oom("blocks");
+    size_t todo_hosts = 0, todo_groups = 0, partial = 0;
+    int rc = 0;
+    for (size_t b = 0; b < blocks && rc == 0; b++) {
         size_t cnt = bstart[b + 1] - bstart[b];
         block_key(&r, hosts + bstart[b], cnt, keys[b]);
         char path[4200];
         snprintf(path, sizeof path, "%s/block-%06zu.tsv", o->state_dir, b);
         done[b] = block_is(path, keys[b]);
-        if (done[b]) st->blocks_resumed++;
-        else {
+        if (done[b] && (rc = old_read(path, &olds[b], err, errlen)) == 0 && olds[b].failed) {
+            /* a group whose answer was not CDX JSON is asked again, and only it */
+            done[b] = 0;
+            partial++;
+            todo_hosts += olds[b].failed;
+            todo_groups += olds[b].failed;
+        } else if (done[b]) {
+            old_free(&olds[b]);
+            st->blocks_resumed++;
+        } else {
             todo_hosts += cnt;
             todo_groups += bgroups[b];
         }
@@ -694,12 +812,11 @@ int optout_wayback_collect(const char *const *hosts, size_t n, const optout_wayb
     if (!o->quiet) {
         double s = (double)todo_groups / o->rate;
         optout_log(LOG_INFO,
-                   "wayback: %zu hosts in %zu blocks (%" PRIu64 " done already); %zu hosts to ask in %zu queries at "
-                   "%.3g request/s: at least %.0f s (%.1f h) for the queries, plus one request per distinct 2xx body "
-                   "and per page of more than %d rows",
-                   n, blocks, st->blocks_resumed, todo_hosts, todo_groups, o->rate, s, s / 3600, WB_PAGE_ROWS);
+                   "wayback: %zu hosts in %zu blocks (%" PRIu64 " done already, %zu with failed queries to ask "
+                   "again); %zu hosts to ask in %zu queries at %.3g request/s: at least %.0f s (%.1f h) for the "
+                   "queries, plus one request per distinct 2xx body and per page of more than %d rows",
+                   n, blocks, st->blocks_resumed, partial, todo_hosts, todo_groups, o->rate, s, s / 3600, WB_PAGE_ROWS);
     }
-    int rc = 0;
     int64_t started = optout_now_ms(), shown = started;
     size_t asked = 0;
     for (size_t b = 0; b < blocks && rc == 0; b++) {
@@ -707,8 +824,9 @@ int optout_wayback_collect(const char *const *hosts, size_t n, const optout_wayb
         size_t cnt = bstart[b + 1] - bstart[b];
         char path[4200];
         snprintf(path, sizeof path, "%s/block-%06zu.tsv", o->state_dir, b);
-        rc = run_block(&r, path, keys[b], hosts + bstart[b], cnt, err, errlen);
-        asked += cnt;
+        rc = run_block(&r, path, keys[b], hosts + bstart[b], cnt, olds[b].q ? &olds[b] : NULL, err, errlen);
+        asked += olds[b].q ? olds[b].failed : cnt;
+        old_free(&olds[b]);
         int64_t now = optout_now_ms();
         if (rc == 0 && !o->quiet && (now - shown >= WB_PROGRESS_MS || asked == todo_hosts)) {
             shown = now;
@@ -731,6 +849,8 @@ int optout_wayback_collect(const char *const *hosts, size_t n, const optout_wayb
     }
     optout_sha256_hex(answers.p ? answers.p : "", answers.len, st->answers_sha256);
     free(answers.p);
+    for (size_t b = 0; b < blocks; b++) old_free(&olds[b]);
+    free(olds);
     free(keys);
     free(done);
     free(sorted);
@@ -738,5 +858,41 @@ int optout_wayback_collect(const char *const *hosts, size_t n, const optout_wayb
     free(bgroups);
     curl_share_cleanup(share);
     optout_strmap_free(r.tried, NULL);
+    return rc;
+}
+
+void optout_wayback_times(const optout_wayback_stats *st, char first[32], char last[32]) {
+    const int64_t t[2] = {st->query_first, st->query_last};
+    char *out[2] = {first, last};
+    for (int i = 0; i < 2; i++) {
+        struct tm tm;
+        time_t x = (time_t)t[i];
+        snprintf(out[i], 32, "-");
+        if (t[i] && gmtime_r(&x, &tm)) strftime(out[i], 32, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    }
+}
+
+int optout_wayback_record(optout_history_writer *w, const optout_wayback_options *o, const optout_wayback_stats *st,
+                          char *err, size_t errlen) {
+    char t1[32], t2[32], *where;
+    optout_wayback_times(st, t1, t2);
+    if (asprintf(&where, "wayback %s/cdx/search/cdx years %d-%d queried %s..%s answers sha256 %s", o->base, o->from_year,
+                 o->to_year, t1, t2, st->answers_sha256) < 0)
+        optout_oom("wayback source");
+    uint64_t nobad[OPTOUT_WARC_BAD_COUNT] = {0};
+    int rc = optout_history_writer_source(w, where, "", 0, st->rows_recorded, st->captures, nobad, OPTOUT_WARC_BAD_COUNT,
+                                          err, errlen);
+    free(where);
+    return rc;
+}
+
+int optout_wayback_write_list(const char *path, const char *const *hosts, size_t n, char *err, size_t errlen) {
+    wbuf b = {.max = SIZE_MAX};
+    for (size_t i = 0; i < n; i++) {
+        to_wbuf(hosts[i], strlen(hosts[i]), &b);
+        to_wbuf("\n", 1, &b);
+    }
+    int rc = write_atomic(path, b.p ? b.p : "", b.len, err, errlen);
+    free(b.p);
     return rc;
 }

@@ -14,6 +14,7 @@
 #include <time.h>
 
 #include "optout/ccsource.h"
+#include "optout/history_archive.h"
 #include "optout/log.h"
 #include "optout/rundir.h"
 #include "optout/util.h"
@@ -141,6 +142,19 @@ int task_add_file(const task_job *job, optout_msg *res, const char *name, char *
     return 0;
 }
 
+int task_add_history_part(const task_job *job, optout_msg *res, char *err, size_t errlen) {
+    static const char *const files[] = {"index.tsv", "bodies.zst", "sources.tsv"};
+    char name[OPTOUT_MSG_PATH_MAX + 32];
+    for (size_t i = 0; i < sizeof files / sizeof *files; i++) {
+        if (task_fmt(name, sizeof name, "%s/" OPTOUT_HISTORY_DIR "/%s", job->msg->output_name, files[i]) != 0) {
+            task_fmt(err, errlen, "output name '%s' is too long", job->msg->output_name);
+            return -1;
+        }
+        if (task_add_file(job, res, name, err, errlen) != 0) return -1;
+    }
+    return 0;
+}
+
 int task_stats_counters(const uint64_t *values, size_t n, optout_msg *res, void **stats_buf) {
     msgpack_sbuffer sb;
     msgpack_sbuffer_init(&sb);
@@ -183,6 +197,7 @@ static const char *kind_verb(optout_task_kind kind) {
     case OPTOUT_TASK_RANK_REDUCE: return "ranking a partition";
     case OPTOUT_TASK_FETCH: return "fetching robots.txt";
     case OPTOUT_TASK_HISTORY: return "reading robots.txt captures";
+    case OPTOUT_TASK_WAYBACK: return "asking the Wayback Machine";
     }
     return "?";
 }
@@ -242,6 +257,7 @@ static int run_kind(const worker_env *env, task_cache **cache, const optout_msg 
     case OPTOUT_TASK_RANK_REDUCE: rc = task_rank_reduce(&job, res, stats_buf, err, errlen); break;
     case OPTOUT_TASK_FETCH: rc = task_fetch(&job, res, stats_buf, err, errlen); break;
     case OPTOUT_TASK_HISTORY: rc = task_history(&job, res, stats_buf, err, errlen); break;
+    case OPTOUT_TASK_WAYBACK: rc = task_wayback(&job, res, stats_buf, err, errlen); break;
     default: task_fmt(err, errlen, "unknown task kind %d", (int)t->kind);
     }
 done:

@@ -1,6 +1,7 @@
 /* task.h — one task on a worker: paths mapped through the node's roots, the input checked against
  * the plan, the work done into the attempt's staging directory. task.c dispatches by kind and holds
- * what every kind shares; task_filter.c, task_rank.c, task_fetch.c and task_history.c do one kind each.
+ * what every kind shares; task_filter.c, task_rank.c, task_fetch.c, task_history.c and
+ * task_wayback.c do one kind each.
  *
  * Contract
  * - Paths are (root name, relative path). A relative path must not be absolute nor hold a ".."
@@ -8,7 +9,7 @@
  *   path, resolved, stays under the root's real path); an unknown root or such a path fails the
  *   task (a path never leaves its root).
  * - FILTER and RANK_MAP inputs (shards) and HISTORY inputs (WARC files) must have the planned size and mtime, else the task fails
- *   with "input changed since planning". RANK_REDUCE and FETCH read files the run itself wrote.
+ *   with "input changed since planning". RANK_REDUCE, FETCH and WAYBACK read files the run itself wrote.
  * - Outputs go under the staging directory only (msg.h says where per kind). Files appear only
  *   complete.
  * - The result is a RESULT for the task's attempt (its own epoch): ok with the staged files (names
@@ -69,6 +70,10 @@ int task_add_file(const task_job *job, optout_msg *res, const char *name, char *
 /* STAGING/name into out, parent directories created. 0 or -1 with err. */
 int task_staged_path(const task_job *job, const char *name, char *out, size_t cap, char *err, size_t errlen);
 
+/* Stages the history archive part STAGING/<output_name>/history/ (index.tsv, bodies.zst,
+ * sources.tsv: the files of HISTORY and WAYBACK tasks) as the result's files. 0 or -1 with err. */
+int task_add_history_part(const task_job *job, optout_msg *res, char *err, size_t errlen);
+
 /* A run configuration's field path, NULL when "" (the default). */
 const char *task_field(const char *f);
 
@@ -82,6 +87,7 @@ int task_rank_map(const task_job *job, optout_msg *res, void **stats_buf, char *
 int task_rank_reduce(const task_job *job, optout_msg *res, void **stats_buf, char *err, size_t errlen);
 int task_fetch(const task_job *job, optout_msg *res, void **stats_buf, char *err, size_t errlen);
 int task_history(const task_job *job, optout_msg *res, void **stats_buf, char *err, size_t errlen);
+int task_wayback(const task_job *job, optout_msg *res, void **stats_buf, char *err, size_t errlen);
 
 
 #endif

@@ -25,7 +25,6 @@ int task_history(const task_job *job, optout_msg *res, void **stats_buf, char *e
     if (worker_map_path(job->env, &cfg->history_hosts, hosts_path, sizeof hosts_path, err, errlen) != 0) return -1;
     /* the part's directory STAGING/<o>, created (its history/ is the writer's to make) */
     if (task_staged_path(job, t->output_name, part, sizeof part, err, errlen) != 0) return -1;
-    char name[OPTOUT_MSG_PATH_MAX + 32];
     optout_hostlist *list = optout_hostlist_read(hosts_path, OPTOUT_HOSTKEY_CANONICAL, NULL, NULL, err, errlen);
     if (!list) return -1;
     optout_history_scan st = {0};
@@ -52,14 +51,7 @@ int task_history(const task_job *job, optout_msg *res, void **stats_buf, char *e
     int cr = optout_history_writer_commit(st.w, NULL, NULL, err, errlen);
     st.w = NULL;
     if (cr != 0) goto done;
-    static const char *const files[] = {"index.tsv", "bodies.zst", "sources.tsv"};
-    for (size_t i = 0; i < sizeof files / sizeof *files; i++) {
-        if (task_fmt(name, sizeof name, "%s/" OPTOUT_HISTORY_DIR "/%s", t->output_name, files[i]) != 0) {
-            task_fmt(err, errlen, "output name '%s' is too long", t->output_name);
-            goto done;
-        }
-        if (task_add_file(job, res, name, err, errlen) != 0) goto done;
-    }
+    if (task_add_history_part(job, res, err, errlen) != 0) goto done;
     uint64_t bad = 0, counters[OPTOUT_HISTORY_COUNTERS];
     for (int k = 0; k < OPTOUT_WARC_BAD_COUNT; k++) bad += st.bad[k];
     counters[OPTOUT_HISTORY_RECORDS] = st.records;

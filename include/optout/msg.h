@@ -69,6 +69,20 @@ enum {
 #define OPTOUT_FETCH_COUNTERS (OPTOUT_OUTCOME_COUNT + 2)
 /* HISTORY: records, responses, captures kept, bad records (all kinds) of its WARC file */
 enum { OPTOUT_HISTORY_RECORDS, OPTOUT_HISTORY_RESPONSES, OPTOUT_HISTORY_CAPTURES, OPTOUT_HISTORY_BAD, OPTOUT_HISTORY_COUNTERS };
+/* WAYBACK: of its block, the hosts, CDX pages, requests, CDX rows, captures kept, host groups whose
+ * answer was not CDX JSON, bodies fetched, and the Unix seconds of its first and last query (0: none) */
+enum {
+    OPTOUT_WAYBACK_HOSTS,
+    OPTOUT_WAYBACK_PAGES,
+    OPTOUT_WAYBACK_REQUESTS,
+    OPTOUT_WAYBACK_ROWS,
+    OPTOUT_WAYBACK_CAPTURES,
+    OPTOUT_WAYBACK_FAILED,
+    OPTOUT_WAYBACK_BODIES,
+    OPTOUT_WAYBACK_FIRST_QUERY,
+    OPTOUT_WAYBACK_LAST_QUERY,
+    OPTOUT_WAYBACK_COUNTERS
+};
 
 typedef enum {
     OPTOUT_MSG_READY = 1, /* worker -> broker: hello ("w" worker id, "c" credit) */
@@ -103,15 +117,21 @@ typedef enum {
  * - HISTORY: `input` is one robotstxt WARC file (a local path; or, with an empty root, `rel` is an
  *   http(s) URL the worker reads over the network, input_size 0 and unchecked); the captures of the hosts of the run
  *   configuration's history_hosts list are kept, unmerged (history_archive.h's parts), in the
- *   history archive STAGING/<output_name>/history/ (index.tsv, bodies.zst, sources.tsv). */
+ *   history archive STAGING/<output_name>/history/ (index.tsv, bodies.zst, sources.tsv).
+ * - WAYBACK: `input` is the run's Wayback host list (one host key per line); its block span_start
+ *   (the hosts in the Wayback's group order, span_count groups a block: wayback.h's
+ *   optout_wayback_block) is asked of the Wayback Machine named by the run configuration, into a
+ *   history archive part STAGING/<output_name>/history/ as for HISTORY (an empty one when the list
+ *   has fewer blocks). The broker leases one WAYBACK task at a time in the whole run. */
 typedef enum {
     OPTOUT_TASK_FILTER = 1,
     OPTOUT_TASK_RANK_MAP,
     OPTOUT_TASK_RANK_REDUCE,
     OPTOUT_TASK_FETCH,
     OPTOUT_TASK_HISTORY,
+    OPTOUT_TASK_WAYBACK,
 } optout_task_kind;
-#define OPTOUT_TASK_KIND_MAX OPTOUT_TASK_HISTORY
+#define OPTOUT_TASK_KIND_MAX OPTOUT_TASK_WAYBACK
 
 /* A path as (root name, relative path): each node maps root names to its own mounts. */
 typedef struct {
@@ -229,7 +249,13 @@ typedef struct {
     int64_t robots_cutoff, report_cutoff, history_max_age;
     uint32_t history_missing;
     optout_msg_path history;
+    /* Wayback tasks: the service, the years asked (inclusive), the rate in millionths of a request
+     * per second (1 .. OPTOUT_WAYBACK_RATE_MICRO_MAX); "" and zeros when the run asks nothing. */
+    char wayback_base[OPTOUT_MSG_PATH_MAX];
+    uint32_t wayback_from, wayback_to;
+    uint32_t wayback_rate_micro;
 } optout_run_config;
+#define OPTOUT_WAYBACK_RATE_MICRO_MAX 1000000000u /* 1000 requests per second */
 
 int optout_run_config_encode(const optout_run_config *c, void **out, size_t *len, char err[OPTOUT_MSG_ERR_LEN]);
 int optout_run_config_decode(const void *buf, size_t len, optout_run_config *c, char err[OPTOUT_MSG_ERR_LEN]);

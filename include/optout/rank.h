@@ -98,4 +98,11 @@ long optout_rank_reduce(const optout_rank_reduce_config *c, const char *const *m
 long optout_rank_merge(const optout_rank_reduce_config *c, const char *const *tops, size_t count, const char *dir,
                        char *err, size_t errlen);
 
+/* Reads dir/en.tsv and dir/non_en.tsv (the merge's files) and calls each(host, tokens, arg) for
+ * every row (a host of both lists is called twice: its tokens of each class). A line that is not
+ * "host \t docs \t bytes \t tokens \t rank" is an error naming file and line. 0, -1 with err, or
+ * what a non-zero each returned. */
+int optout_rank_read_tokens(const char *dir, int (*each)(const char *host, uint64_t tokens, void *arg), void *arg,
+                            char *err, size_t errlen);
+
 #endif

@@ -7,7 +7,8 @@
  *   top hosts): `policy[p]`. The chosen policy's set equals the run's own statistics.
  * - coverage: the documents judged by robots.txt (neither an override nor a host outside the plan,
  *   not bad input) by the step that found their capture (history.h: same_crawl, earlier, none,
- *   no_time); "removed" there is removed under `crawl`. docs_time_from_crawl: documents whose time
+ *   no_time); "removed" there is removed under `crawl`. coverage_wayback: the part of each whose
+ *   deciding capture came from the Wayback Machine (the source of the rest is Common Crawl). docs_time_from_crawl: documents whose time
  *   is their crawl week's Monday (no usable date).
  * - by_crawl: per crawl id named by the documents (the first OPTOUT_POLICY_CRAWLS_MAX; the rest are
  *   not charted), over the judged documents: their tokens, the tokens with a same-crawl capture, and
@@ -44,6 +45,9 @@ typedef struct {
     int64_t max_age;                /* seconds */
     optout_stats policy[OPTOUT_ROBOTS_TIME_COUNT];
     optout_bucket coverage[OPTOUT_COVERAGE_COUNT];
+    /* of each, the documents whose deciding capture is the Wayback Machine's (the rest: Common
+     * Crawl's; only `earlier` can have any: a Wayback capture belongs to no crawl) */
+    optout_bucket coverage_wayback[OPTOUT_COVERAGE_COUNT];
     uint64_t docs_time_from_crawl;
     optout_policy_crawl crawls[OPTOUT_POLICY_CRAWLS_MAX];
     size_t crawl_count;
@@ -65,6 +69,7 @@ typedef struct {
     const optout_doc_time *time;
     const optout_agentset *same_crawl; /* the same-crawl capture's disallowed agents, else NULL */
     int ccbot;                       /* same_crawl holds CCBot */
+    int wayback;                     /* the deciding capture is the Wayback Machine's */
 } optout_policy_doc;
 void optout_stats_policy_add_judged(optout_stats_policy *s, size_t agent_count, const optout_doc_facts *facts,
                                     const optout_policy_doc *d);
@@ -75,7 +80,7 @@ void optout_stats_policy_merge(optout_stats_policy *into, const optout_stats_pol
  * optout_stats_decode_add, and with policy (not NULL) "bp" is required, must carry policy's
  * configuration, and is merged into *policy; with NULL a "bp" is refused. Nothing is added unless
  * the whole buffer is valid. */
-#define OPTOUT_STATS_POLICY_FORM 1
+#define OPTOUT_STATS_POLICY_FORM 2
 int optout_stats_encode_policy(const optout_stats *stats, const optout_stats_policy *bp, size_t agent_count, void **out,
                                size_t *len);
 int optout_stats_decode_add_policy(const void *buf, size_t len, size_t agent_count, optout_stats *stats,

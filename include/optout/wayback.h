@@ -28,7 +28,13 @@
  * - Resumption: hosts are done in blocks; a finished block is STATE/block-NNNNNN.tsv (written to a
  *   temporary name, fsynced, renamed) with its queries (group, time, SHA-256 of the answers, rows)
  *   and captures; bodies are STATE/bodies/<digest>. A block file whose header names another base,
- *   years or host list is done again. A killed run asks again only for the unfinished block.
+ *   years or host list is done again. A killed run asks again only for the unfinished block, and
+ *   for the groups of finished blocks whose answer was not CDX JSON (their Q line says failed): the
+ *   block file is rewritten with their new lines, the others kept as they were.
+ * - Test hook (tests only, documented with the other test-only variables in docs/cli.md): the
+ *   environment's OPTOUT_WAYBACK_TEST_TIMING="BACKOFF_MS,PAUSE_MS" replaces the defaults of
+ *   backoff_ms and pause_ms (minutes of waiting otherwise); a malformed value is refused (-1).
+ *   It is read here only, so `optout history` and the fleet's workers see the same.
  * - optout_wayback_collect() adds every capture to w (origin wayback, crawl "") and fills st,
  *   answers_sha256 being the SHA-256 of the per-query lines "group\tsha256\n" in order.
  *   Returns 0, 1 stopped (*o->stop), -1 with err.
@@ -45,6 +51,7 @@
 #define OPTOUT_WAYBACK_BASE_DEFAULT "https://web.archive.org"
 #define OPTOUT_WAYBACK_STATE_DIR ".wayback" /* under the output directory */
 #define OPTOUT_WAYBACK_PAUSE_AFTER_429 3
+#define OPTOUT_WAYBACK_TEST_TIMING_ENV "OPTOUT_WAYBACK_TEST_TIMING"
 
 typedef struct {
     const char *base;            /* e.g. https://web.archive.org */
@@ -53,8 +60,8 @@ typedef struct {
     const char *state_dir;       /* created when missing */
     size_t block_hosts;          /* host groups per block (0: 100) */
     int retries;                 /* < 0: 4 */
-    long backoff_ms;             /* first backoff (0: 2000) */
-    long pause_ms;               /* the pause after repeated 429s (0: 300000) */
+    long backoff_ms;             /* first backoff (0: 2000, or the test hook's) */
+    long pause_ms;               /* the pause after repeated 429s (0: 300000, or the test hook's) */
     int quiet;                   /* no estimate, no progress */
     volatile sig_atomic_t *stop;
 } optout_wayback_options;
@@ -63,6 +70,7 @@ typedef struct {
     uint64_t hosts, queries, requests, rows, rows_kept, rows_other_host, rows_bad, hosts_failed;
     uint64_t captures, redirects_skipped, bodies_fetched, bodies_reused, bodies_dropped, captures_dropped;
     uint64_t blocks, blocks_resumed;
+    uint64_t hosts_retried; /* host groups of finished blocks asked again: their query had failed */
     uint64_t rows_recorded; /* rows of every query of the blocks (resumed ones too) */
     int64_t query_first, query_last; /* Unix seconds of the earliest and latest query (0: none) */
     char answers_sha256[65];
@@ -71,7 +79,34 @@ typedef struct {
 /* "R" a positive decimal number of requests per second (at most 1000): 0, or -1. */
 int optout_wayback_rate_parse(const char *text, double *rate);
 
+/* The hosts of block `index` as optout_wayback_collect splits them (group order, block_groups
+ * groups a block, 0: the default 100): the block is (*sorted)[*first .. *first + *count), *count 0
+ * past the last block; *groups (when not NULL) its host groups, i.e. its CDX queries; *sorted is
+ * a malloc'd array of pointers into hosts (free it). Returns the number of blocks. The fleet's
+ * Wayback tasks are these blocks, one each. */
+size_t optout_wayback_block(const char *const *hosts, size_t n, size_t block_groups, size_t index,
+                            const char ***sorted, size_t *first, size_t *count, size_t *groups);
+
+/* How optout_wayback_collect splits hosts into blocks of block_groups groups (0: the default):
+ * the number of blocks, and in *groups (malloc'd, one per block) each block's host groups, i.e.
+ * its CDX queries. */
+size_t optout_wayback_plan(const char *const *hosts, size_t n, size_t block_groups, size_t **groups);
+
+/* A host list (one host key a line) written whole to path (a temporary name, fsynced, renamed),
+ * so that a reader sees the old list or the new one. 0, or -1 with err. */
+int optout_wayback_write_list(const char *path, const char *const *hosts, size_t n, char *err, size_t errlen);
+
 int optout_wayback_collect(const char *const *hosts, size_t n, const optout_wayback_options *o,
                            optout_history_writer *w, optout_wayback_stats *st, char *err, size_t errlen);
+
+/* The UTC times of st's first and last query as YYYY-MM-DDTHH:MM:SSZ ("-" when none). */
+void optout_wayback_times(const optout_wayback_stats *st, char first[32], char last[32]);
+
+/* The provenance of the captures collected as w's sources.tsv line (the archive changes, so when
+ * it was asked and what it said): location "wayback BASE/cdx/search/cdx years FROM-TO queried
+ * FIRST..LAST answers sha256 HASH", crawl "", bytes 0, records the CDX rows, responses the
+ * captures kept. 0, or -1 with err. */
+int optout_wayback_record(optout_history_writer *w, const optout_wayback_options *o, const optout_wayback_stats *st,
+                          char *err, size_t errlen);
 
 #endif

@@ -46,7 +46,7 @@ def main():
               "status of a complete run: documents and removed share: %r" % s)
         check("complete" in err, "status of a complete run: a line on stderr: %r" % err)
         st = s.get("stages", {})
-        check(list(st) == ["rank", "rank-reduce", "fetch", "history", "filter"] and st["rank"]["tasks"] == 0
+        check(list(st) == ["rank", "rank-reduce", "fetch", "history", "wayback", "filter"] and st["rank"]["tasks"] == 0
               and st["fetch"]["tasks"] == 0, "status of a complete run: every stage, the skipped ones with 0 tasks: %r" % st)
         check(st.get("filter", {}) == {"tasks": 3, "published": 3, "failed": 0, "docs_in": 300, "docs_removed": 75,
                                        "docs_removed_share": 0.25},

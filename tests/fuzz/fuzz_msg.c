@@ -295,6 +295,8 @@ static void write_seeds(const char *dir) {
     strcpy(c.agents[0], "GPTBot"), strcpy(c.agents[1], "*");
     strcpy(c.url_field, "metadata.url"), strcpy(c.robots_dir.root, "run"), strcpy(c.robots_dir.rel, "robots");
     strcpy(c.history_hosts.root, "run"), strcpy(c.history_hosts.rel, "ranking/hosts.txt");
+    strcpy(c.wayback_base, "https://web.archive.org"), c.wayback_from = 1996, c.wayback_to = 2016;
+    c.wayback_rate_micro = 1000000;
     check(optout_run_config_encode(&c, &cfg, &cfg_len, err) == 0, "seed config");
     write_seed(dir, "config", cfg, cfg_len);
     optout_agentset set;

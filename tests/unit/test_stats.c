@@ -325,14 +325,30 @@ static void test_msgpack_policy(void **state) {
     /* another form version, a crawl id that is none (week 99): refused, nothing added */
     memcpy(q, fresh, sizeof *q);
     optout_stats_init(b);
-    assert_true(patch(buf, len, "\xa1v\x01", "\xa1v\x02", 3));
+    assert_true(patch(buf, len, "\xa1v\x02", "\xa1v\x03", 3));
     assert_int_equal(optout_stats_decode_add_policy(buf, len, 3, b, q), -1);
-    assert_true(patch(buf, len, "\xa1v\x02", "\xa1v\x01", 3));
+    assert_true(patch(buf, len, "\xa1v\x03", "\xa1v\x02", 3));
     assert_true(patch(buf, len, "CC-MAIN-2020-05\x01", "CC-MAIN-2020-99\x01", 16));
     assert_int_equal(optout_stats_decode_add_policy(buf, len, 3, b, q), -1);
     assert_memory_equal(q, fresh, sizeof *q);
     assert_memory_equal(b, zero, sizeof *b);
     free(buf), free(plain);
+    /* the part of a coverage step decided by a Wayback capture: carried, and never more than the whole */
+    pd.wayback = 1, pd.coverage = OPTOUT_COVERAGE_EARLIER;
+    optout_stats_policy_add_judged(p, 3, &d, &pd);
+    assert_int_equal(optout_stats_encode_policy(a, p, 3, &buf, &len), 0);
+    assert_int_equal(optout_stats_decode_add_policy(buf, len, 3, b, q), 0);
+    assert_bucket(&q->coverage_wayback[OPTOUT_COVERAGE_EARLIER], 1, 1, 10, 10);
+    assert_int_equal(q->coverage_wayback[OPTOUT_COVERAGE_SAME_CRAWL].docs_in, 0);
+    free(buf);
+    memcpy(q, fresh, sizeof *q);
+    optout_stats_init(b);
+    p->coverage_wayback[OPTOUT_COVERAGE_NONE].docs_in = p->coverage[OPTOUT_COVERAGE_NONE].docs_in + 1;
+    assert_int_equal(optout_stats_encode_policy(a, p, 3, &buf, &len), 0);
+    assert_int_equal(optout_stats_decode_add_policy(buf, len, 3, b, q), -1);
+    assert_memory_equal(q, fresh, sizeof *q);
+    assert_memory_equal(b, zero, sizeof *b);
+    free(buf);
     free(p), free(q), free(fresh), free(a), free(b), free(zero);
 }
 

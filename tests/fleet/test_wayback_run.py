@@ -1,0 +1,212 @@
+#!/usr/bin/python3
+"""The Wayback stage in the fleet: `optout run --wayback` asks a local CDX and replay server
+(tests/history/wayback_server.py) for the plan's hosts, one task per block of hosts and one task at
+a time in the whole run, and the broker merges the parts into DIR/history/. Real broker, worker
+and redis-server processes; robots.txt fetched from a closed port (the fetch stage is not what is
+tested here).
+
+Checks
+1. The run's DIR/history holds the versions and bodies `optout history --wayback` builds over the
+   same hosts and options; sources.tsv has one Wayback line per block with hosts (the queries'
+   time and the answers' hash), their rows summing to the reference's; the manifest lists the
+   archive; an estimate of the time is printed first.
+2. One task at a time and the rate: with two workers, no two requests of the whole run (every
+   task's) are closer than 1/rate (less a jitter); every request names the tool.
+3. Kill and resume: the broker killed (SIGKILL) after some blocks are published; the same command
+   again completes without asking again for the hosts of the published blocks (the blocks are
+   recomputed here from DIR/wayback-hosts.txt by the documented rule), with the same archive.
+5. A ranked run asks for the --wayback-hosts hosts with the most tokens (the ranking's files).
+4. Usage: --wayback-rate without --wayback, --wayback with --robots-dir and no
+   --wayback-hosts-file: exit 2.
+usage: test_wayback_run.py BIN_DIR REPO_ROOT [SHARED_DIR]"""
+import glob, json, os, shutil, signal, subprocess, sys, tempfile, time
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "support"))
+sys.path.insert(0, os.path.join(HERE, "..", "history"))
+from optout_test import check, finish, real_bodies, runner, shared_dir  # noqa: E402
+from wayback_server import WaybackServer, group_of  # noqa: E402
+
+bin_dir, root = sys.argv[1], sys.argv[2]
+top10k = real_bodies(shared_dir(root, 3))
+optout = os.path.join(bin_dir, "optout")
+run = runner(optout, "run")
+
+NAMES = sorted(n for n in os.listdir(top10k) if not n[0].isdigit())[:14]
+REAL = {n: open(os.path.join(top10k, n), "rb").read() for n in NAMES}
+CAPS = []
+for k, n in enumerate(NAMES):
+    if k % 5 == 4:
+        continue  # nothing in the archive for this one
+    body = REAL[n]
+    CAPS.append({"timestamp": "2010%02d01120000" % (k % 12 + 1), "original": "http://%s/robots.txt" % n,
+                 "status": 200, "body": body})
+    CAPS.append({"timestamp": "2012%02d01120000" % (k % 12 + 1), "original": "https://%s/robots.txt" % n,
+                 "status": 200, "body": body + b"\n# changed\n"})
+    if k % 3 == 0:
+        CAPS.append({"timestamp": "2013%02d01000000" % (k % 12 + 1), "original": "http://www.%s/robots.txt" % n,
+                     "status": 404, "body": None})
+LISTED = NAMES + ["www." + n for k, n in enumerate(NAMES) if k % 3 == 0]
+RATE, BLOCK = 20.0, 2
+FAULTS = {"cdx_status": {group_of(NAMES[1]): [503]},  # one Retry-After: 1 on the way
+          "malformed": {group_of(NAMES[2])}}  # a host whose answer is not CDX JSON: counted, warned
+
+
+def index(d):
+    """index.tsv rows without the body's offset and length, and every body's SHA-256 checked."""
+    h = os.path.join(d, "history")
+    rows, bad = [], 0
+    for line in open(os.path.join(h, "index.tsv")):
+        if line.startswith("#"):
+            continue
+        col = line.rstrip("\n").split("\t")
+        rows.append(tuple(col[:14]))
+    return rows, bad
+
+
+def sources(d):
+    return [l.rstrip("\n").split("\t") for l in open(os.path.join(d, "history", "sources.tsv"))][1:]
+
+
+def base_of(h):
+    return h[4:] if h.startswith("www.") and len(h) > 4 else h
+
+
+def blocks_of(hosts):
+    """The documented split: hosts by group (stable: the list's order within one), BLOCK groups a block."""
+    order = sorted(hosts, key=lambda h: base_of(h).encode())
+    out, groups = [], []
+    for h in order:
+        g = base_of(h)
+        if not groups or groups[-1] != g:
+            if not out or len(set(base_of(x) for x in out[-1])) == BLOCK:
+                out.append([])
+            groups.append(g)
+        out[-1].append(h)
+    return out
+
+
+tmp = tempfile.mkdtemp(prefix="optout-wayback-run-")
+srv = None
+try:
+    hosts_file = os.path.join(tmp, "hosts.txt")
+    with open(hosts_file, "w") as f:
+        f.write("\n".join(LISTED) + "\n")
+    env = dict(os.environ, OPTOUT_WAYBACK_TEST_TIMING="100,1500")
+    srv = WaybackServer([dict(c) for c in CAPS], FAULTS)
+    wb = ["--wayback", "--wayback-base", srv.base, "--wayback-from", "2008", "--wayback-to", "2016",
+          "--wayback-rate", str(RATE), "--wayback-block-hosts", str(BLOCK)]
+    ref = os.path.join(tmp, "ref")
+    r = subprocess.run([optout, "history", "--hosts", hosts_file, "--out", ref] + wb, capture_output=True, text=True,
+                       env=env, timeout=300)
+    check(r.returncode == 0, "optout history --wayback builds the reference (%s)" % r.stderr[-300:])
+    want_rows, _ = index(ref)
+    want_src = sources(ref)
+    check(len(want_rows) >= 15 and len(want_src) == 1, "the reference has %d versions, one source line" % len(want_rows))
+
+    corpus = os.path.join(tmp, "corpus")
+    subprocess.run([os.path.join(root, "tools", "gen-corpus"), "--robots-dir", os.path.join(root, "data", "sample", "robots"),
+                    "--seed", "5", "--docs", "200", "--shards", "2", "--format", "zst", "--out", corpus],
+                   check=True, capture_output=True)
+    base = ["--corpus", os.path.join(corpus, "*.jsonl.zst"), "--hosts", hosts_file, "--connect-to", "127.0.0.1:1",
+            "--timeout", "2", "--connect-timeout", "1", "--fetch-tasks", "2"] + wb
+
+    # 1. the fleet's archive is optout history's
+    full = os.path.join(tmp, "full")
+    n0 = len(srv.requests())
+    r = run(base + ["--workers", "2", "--out", full], env=env)
+    check(r.returncode == 0, "the run with --wayback exits 0 (%d: %s)" % (r.returncode, r.stderr[-800:]))
+    log = srv.requests()[n0:]
+    rows, _ = index(full) if r.returncode == 0 else ([], 0)
+    check(rows == want_rows, "the run's DIR/history has optout history --wayback's versions (%d of %d)"
+          % (len(rows), len(want_rows)))
+    src = sources(full) if r.returncode == 0 else []
+    nblocks = len(blocks_of(LISTED))
+    check(len(src) == nblocks and all(s[0].startswith("wayback %s/cdx/search/cdx years 2008-2016 queried " % srv.base)
+                                      and "answers sha256 " in s[0] for s in src),
+          "sources.tsv: one Wayback line per block (%d of %d), with the queries' time and answers' hash"
+          % (len(src), nblocks))
+    check(sum(int(s[3]) for s in src) == int(want_src[0][3]) and sum(int(s[5]) for s in src) == int(want_src[0][5]),
+          "the blocks' rows and captures add up to the reference's")
+    check("wayback:" in r.stderr and "at least" in r.stderr, "an estimate of the time is printed first")
+    check("1 host group answered what is not CDX JSON" in r.stderr, "the host whose answer was not CDX JSON is warned of")
+    if r.returncode == 0:
+        listed = set(o["path"] for o in json.load(open(os.path.join(full, "manifest.json"))).get("outputs", []))
+        check({"history/index.tsv", "history/bodies.zst", "history/sources.tsv"} <= listed,
+              "the manifest lists the archive (its sources.tsv holds the queries' time and answers' hash)")
+        v = subprocess.run([optout, "verify", full], capture_output=True, text=True)
+        check(v.returncode == 0, "optout verify accepts the run (%s)" % v.stderr.strip()[-200:])
+
+    # 2. one task at a time, at the rate, across the whole run
+    JITTER = 0.15
+    worst = min([(log[j][0] - log[i][0]) - (j - i) / RATE for i in range(len(log)) for j in range(i + 1, len(log))]
+                or [0])
+    check(len(log) >= 20 and worst >= -JITTER,
+          "any k requests of the run span at least k/rate s, less %.2f s (worst %.3f s, %d requests)"
+          % (JITTER, worst, len(log)))
+    check(all(ua.startswith("optout/") for (_, _, _, ua) in log), "every request names the tool (User-Agent)")
+
+    # 3. the broker killed after some blocks; the rerun asks only for the others
+    crash = os.path.join(tmp, "crash")
+    args = base + ["--workers", "2", "--out", crash]
+    slow = dict(env, OPTOUT_FAULT_TASK_DELAY_MS="300")  # every task slow: the kill lands mid-stage
+    n0 = len(srv.requests())
+    p = subprocess.Popen([optout, "run"] + args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=slow)
+    parts = os.path.join(crash, "history-parts", "wayback-*", "history", "index.tsv")
+    deadline = time.time() + 120
+    while time.time() < deadline and len(glob.glob(parts)) < 2 and p.poll() is None:
+        time.sleep(0.02)
+    broker = subprocess.run(["pgrep", "-P", str(p.pid), "-f", "optout-broker"], capture_output=True, text=True).stdout.split()
+    check(len(broker) == 1, "found the broker to kill")
+    for pid in broker:
+        os.kill(int(pid), signal.SIGKILL)
+    p.wait(timeout=60)
+    published = sorted(int(x.split(os.sep)[-3][len("wayback-"):]) for x in glob.glob(parts))
+    check(0 < len(published) < nblocks and not os.path.exists(os.path.join(crash, "history", "index.tsv")),
+          "the broker died mid-stage (%d of %d blocks published, no archive yet)" % (len(published), nblocks))
+    wl = open(os.path.join(crash, "wayback-hosts.txt")).read().split()
+    check(wl == LISTED, "DIR/wayback-hosts.txt is the plan's host list (the first --wayback-hosts)")
+    blocks = blocks_of(wl)
+    done_groups = set(base_of(h) for i in published for h in blocks[i])
+    n1 = len(srv.requests())
+    r = run(args, env=env)
+    check(r.returncode == 0, "the rerun completes (%d: %s)" % (r.returncode, r.stderr[-500:]))
+    again = set(group_of(x[1].split("url=")[1].split("/")[0]) for x in srv.requests()[n1:] if x[1].startswith("/cdx/"))
+    check(again and not (again & done_groups),
+          "the rerun does not ask again for the published blocks' hosts (%s done, %s asked)"
+          % (sorted(done_groups), sorted(again)))
+    rows, _ = index(crash) if r.returncode == 0 else ([], 0)
+    check(rows == want_rows, "after the kill the archive is optout history's (%d of %d)" % (len(rows), len(want_rows)))
+
+    # 5. a ranked run: the Wayback asks for the --wayback-hosts hosts with the most tokens (every
+    # class; ties by host key), computed here from the ranking's files
+    ranked = os.path.join(tmp, "ranked")
+    args = [a for a in base if a not in ("--hosts", hosts_file)]
+    args = [a if a != str(BLOCK) else "2" for a in args] + ["--wayback-hosts", "3", "--workers", "2", "--out", ranked]
+    r = run(args, env=env)
+    check(r.returncode == 0, "a ranked run with --wayback exits 0 (%d: %s)" % (r.returncode, r.stderr[-500:]))
+    tokens = {}
+    for name in ("en.tsv", "non_en.tsv"):
+        p_ = os.path.join(ranked, "ranking", name)
+        for line in (open(p_) if os.path.exists(p_) else []):
+            if not line.startswith("#") and line.strip():
+                col = line.rstrip("\n").split("\t")
+                tokens[col[0]] = tokens.get(col[0], 0) + int(col[3])
+    every = open(os.path.join(ranked, "ranking", "hosts.txt")).read().split() if r.returncode == 0 else []
+    want = sorted(every, key=lambda h: (-tokens.get(h, 0), h.encode()))[:3]
+    got = open(os.path.join(ranked, "wayback-hosts.txt")).read().split() if r.returncode == 0 else None
+    check(len(every) > 3 and got == want, "the ranked run asks for the 3 hosts with the most tokens (%s; want %s)"
+          % (got, want))
+
+    # 4. usage
+    r = run(base[:-len(wb)] + ["--wayback-rate", "2", "--out", os.path.join(tmp, "u1")])
+    check(r.returncode == 2, "--wayback-rate without --wayback exits 2 (%d)" % r.returncode)
+    r = run(["--corpus", os.path.join(corpus, "*.jsonl.zst"), "--robots-dir", os.path.join(root, "data", "sample", "robots"),
+             "--wayback", "--out", os.path.join(tmp, "u2")])
+    check(r.returncode == 2 and "--wayback-hosts-file" in r.stderr,
+          "--wayback with --robots-dir and no --wayback-hosts-file exits 2 (%d: %s)" % (r.returncode, r.stderr[-200:]))
+finally:
+    if srv:
+        srv.close()
+    if not os.environ.get("OPTOUT_KEEP_TMP"):
+        shutil.rmtree(tmp, ignore_errors=True)
+finish("test_wayback_run")
