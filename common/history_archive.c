@@ -34,7 +34,7 @@
 #include "optout/util.h"
 #include "optout/warc.h"
 
-#define HA_INDEX "index.tsv"
+#define HA_INDEX OPTOUT_HISTORY_INDEX
 #define HA_BODIES "bodies.zst"
 #define HA_SOURCES "sources.tsv"
 #define HA_STAGING ".history.staging."

@@ -6,8 +6,8 @@
  * host, and a key costs Redis about 70 bytes of its own. Varints keep a version at about 20 bytes
  * plus its SHA-256; bodies live once per SHA-256 under their own keys, as in the archive.
  *
- * Load. The archive is opened with its own reader (every line checked), hashed before and after
- * (the identity of what the keys hold, "source"), and written host by host in index order, bodies
+ * Load. The archive is opened with its own reader (every line checked), its index hashed before
+ * and after opening (the identity of what the keys hold, "source"), and written host by host in index order, bodies
  * before the record that names them and "done" after each round trip, all on one pipelined
  * connection: Redis runs one connection's commands in order, so "done" = N means that the first N
  * hosts and their bodies are in. A rerun of the same archive starts at "done".
@@ -35,7 +35,6 @@
 #include "redis_internal.h"
 
 #define HR_BODY_LEAD 'B'
-
 
 /* ---- keys -------------------------------------------------------------------------------------- */
 
@@ -259,7 +258,6 @@ static int hl_verify(struct hload *l, size_t *start) {
     return rc;
 }
 
-
 /* The load protocol (history_redis.h) once the archive is open and connected. */
 static int hl_run(struct hload *l, size_t batch_hosts, optout_history_redis_progress progress, void *arg) {
     size_t nhosts = optout_history_archive_hosts(l->a);
@@ -317,15 +315,17 @@ static int hl_run(struct hload *l, size_t batch_hosts, optout_history_redis_prog
     return hl_command(l, "SET complete", redisCommand(l->c, "SET %scomplete %s", l->ns, count)); /* last */
 }
 
-/* The archive's identity: the SHA-256 of DIR/history/index.tsv. 0, or -1 with err. */
+/* The archive's identity: the SHA-256 of its index (every version, body place and the bodies file's
+ * size). 0, or -1 with err. */
 static int archive_id(const char *dir, char id[65], char *err, size_t errlen) {
     char path[4200];
-    snprintf(path, sizeof path, "%s/%s/index.tsv", dir, OPTOUT_HISTORY_DIR);
+    snprintf(path, sizeof path, "%s/%s/%s", dir, OPTOUT_HISTORY_DIR, OPTOUT_HISTORY_INDEX);
     if (optout_sha256_file(path, id) == 0) return 0;
     optout_set_err(err, errlen, "%s: %s", path, strerror(errno));
     return -1;
 }
 
+/* Every body the archive names, to send. */
 static int add_referenced(struct hload *l) {
     for (size_t i = 0; i < optout_history_archive_hosts(l->a); i++) {
         optout_history_host h = optout_history_archive_host(l->a, i);
@@ -606,34 +606,32 @@ optout_history_source optout_history_redis_source(optout_history_redis *r) {
     return (optout_history_source){.arg = r, .lookup = src_lookup, .body = src_body};
 }
 
+static int prefetch_cached(void *arg, const char *host, size_t len) {
+    const optout_history_redis *r = arg;
+    return optout_strmap_get(r->hosts, host, len) != NULL;
+}
+
+/* One batch of a prefetch: fetched and decoded into the cache. */
+static int prefetch_batch(void *arg, const char *const *sel, const size_t *sel_len, size_t n, const char *what,
+                          char *err, size_t errlen) {
+    optout_history_redis *r = arg;
+    redisReply *replies[REDIS_BATCH];
+    struct redis_counts m;
+    char about[340];
+    snprintf(about, sizeof about, "the history of %s", what);
+    if (fetch_keys(r, "h:", sel, sel_len, n, replies, &m, about, err, errlen) != 0) return -1;
+    int rc = 0;
+    for (size_t j = 0; j < n && rc >= 0; j++) {
+        struct cached_host *e;
+        rc = absorb(r, sel[j], sel_len[j], replies[j], &m, &e, err, errlen);
+    }
+    redis_free_replies(replies, n);
+    return rc < 0 ? -1 : 0;
+}
+
 int optout_history_redis_prefetch(optout_history_redis *r, const char *const *hosts, const size_t *lens,
                                   size_t count, char *err, size_t errlen) {
-    const char *sel[REDIS_BATCH];
-    size_t sel_len[REDIS_BATCH];
-    redisReply *replies[REDIS_BATCH];
-    size_t i = 0;
-    while (i < count) {
-        size_t n = 0;
-        for (; i < count && n < REDIS_BATCH; i++) {
-            if (optout_strmap_get(r->hosts, hosts[i], lens[i])) continue;
-            sel[n] = hosts[i];
-            sel_len[n++] = lens[i];
-        }
-        if (n == 0) break;
-        char what[300];
-        snprintf(what, sizeof what, "the history of %zu hosts from %.*s", n, sel_len[0] > 200 ? 200 : (int)sel_len[0],
-                 sel[0]);
-        struct redis_counts m;
-        if (fetch_keys(r, "h:", sel, sel_len, n, replies, &m, what, err, errlen) != 0) return -1;
-        int rc = 0;
-        for (size_t j = 0; j < n && rc >= 0; j++) {
-            struct cached_host *e;
-            rc = absorb(r, sel[j], sel_len[j], replies[j], &m, &e, err, errlen);
-        }
-        redis_free_replies(replies, n);
-        if (rc < 0) return -1;
-    }
-    return 0;
+    return redis_prefetch_batches(hosts, lens, count, prefetch_cached, prefetch_batch, r, err, errlen);
 }
 
 size_t optout_history_redis_cached_bytes(const optout_history_redis *r) { return r->bytes; }

@@ -476,3 +476,25 @@ int redis_link_fetch(struct redis_link *l, const char *prefix, const char *suffi
     struct gets_args a = {l, prefix, suffix, names, lens, n, meta, nmeta, replies, meta_reply};
     return redis_retry(gets_round, &a, what, err, errlen);
 }
+
+int redis_prefetch_batches(const char *const *hosts, const size_t *lens, size_t count,
+                           int (*cached)(void *arg, const char *host, size_t len),
+                           int (*batch)(void *arg, const char *const *sel, const size_t *sel_len, size_t n,
+                                        const char *what, char *err, size_t errlen),
+                           void *arg, char *err, size_t errlen) {
+    const char *sel[REDIS_BATCH];
+    size_t sel_len[REDIS_BATCH];
+    for (size_t i = 0; i < count;) {
+        size_t n = 0;
+        for (; i < count && n < REDIS_BATCH; i++) {
+            if (cached(arg, hosts[i], lens[i])) continue;
+            sel[n] = hosts[i];
+            sel_len[n++] = lens[i];
+        }
+        if (n == 0) break;
+        char what[300];
+        snprintf(what, sizeof what, "%zu hosts from %.*s", n, sel_len[0] > 200 ? 200 : (int)sel_len[0], sel[0]);
+        if (batch(arg, sel, sel_len, n, what, err, errlen) != 0) return -1;
+    }
+    return 0;
+}

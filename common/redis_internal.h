@@ -120,6 +120,14 @@ int redis_link_gets(struct redis_link *l, const char *prefix, const char *suffix
 int redis_link_fetch(struct redis_link *l, const char *prefix, const char *suffix, const char *const *names,
                      const size_t *lens, size_t n, const char *const *meta, size_t nmeta, redisReply **replies,
                      redisReply **meta_reply, const char *what, char *err, size_t errlen);
+/* Prefetching for a source: hosts[0..count) that cached() does not have, in batches of at most
+ * REDIS_BATCH (a host cached meanwhile is skipped), each handed to batch() with a description for
+ * messages ("N hosts from FIRST"). 0, or -1 when a batch failed (err filled by it). */
+int redis_prefetch_batches(const char *const *hosts, const size_t *lens, size_t count,
+                           int (*cached)(void *arg, const char *host, size_t len),
+                           int (*batch)(void *arg, const char *const *sel, const size_t *sel_len, size_t n,
+                                        const char *what, char *err, size_t errlen),
+                           void *arg, char *err, size_t errlen);
 
 /* lead then body, packed (above) into *val (malloc'd, *vlen bytes; *cctx created when needed and
  * kept for the next call). 0, or -1 when out of memory. */

@@ -283,34 +283,27 @@ static int redis_lookup(optout_verdicts *base, const char *host, size_t len, opt
     return 1;
 }
 
+static int prefetch_cached(void *arg, const char *host, size_t len) { return cached(arg, host, len) != NULL; }
+
+/* One batch of a prefetch: fetched and absorbed into the cache. */
+static int prefetch_batch(void *arg, const char *const *sel, const size_t *sel_len, size_t n, const char *what,
+                          char *err, size_t errlen) {
+    struct redis_source *v = arg;
+    redisReply *replies[REDIS_BATCH];
+    struct meta m;
+    if (fetch(v, sel, sel_len, n, replies, &m, what, err, errlen) != 0) return -1;
+    int rc = 0;
+    for (size_t j = 0; j < n && rc >= 0; j++) {
+        struct entry *e;
+        rc = absorb(v, sel[j], sel_len[j], replies[j], &m, &e, err, errlen);
+    }
+    redis_free_replies(replies, n);
+    return rc < 0 ? -1 : 0;
+}
+
 static int redis_prefetch(optout_verdicts *base, const char *const *hosts, const size_t *lens, size_t count,
                           char *err, size_t errlen) {
-    struct redis_source *v = (struct redis_source *)base;
-    const char *sel[REDIS_BATCH];
-    size_t sel_len[REDIS_BATCH];
-    redisReply *replies[REDIS_BATCH];
-    size_t i = 0;
-    while (i < count) {
-        size_t n = 0;
-        for (; i < count && n < REDIS_BATCH; i++) {
-            if (cached(v, hosts[i], lens[i])) continue;
-            sel[n] = hosts[i];
-            sel_len[n++] = lens[i];
-        }
-        if (n == 0) break;
-        char what[300];
-        snprintf(what, sizeof what, "%zu hosts from %.*s", n, sel_len[0] > 200 ? 200 : (int)sel_len[0], sel[0]);
-        struct meta m;
-        if (fetch(v, sel, sel_len, n, replies, &m, what, err, errlen) != 0) return -1;
-        int rc = 0;
-        for (size_t j = 0; j < n && rc >= 0; j++) {
-            struct entry *e;
-            rc = absorb(v, sel[j], sel_len[j], replies[j], &m, &e, err, errlen);
-        }
-        redis_free_replies(replies, n);
-        if (rc < 0) return -1;
-    }
-    return 0;
+    return redis_prefetch_batches(hosts, lens, count, prefetch_cached, prefetch_batch, base, err, errlen);
 }
 
 optout_verdicts *optout_verdicts_open_redis(const char *endpoint, const char *user, const char *password,

@@ -49,6 +49,7 @@
 #include "optout/history.h"
 
 #define OPTOUT_HISTORY_DIR "history"
+#define OPTOUT_HISTORY_INDEX "index.tsv" /* in DIR/history/: what identifies an archive (its SHA-256) */
 
 typedef struct optout_history_writer optout_history_writer;
 

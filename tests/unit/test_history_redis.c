@@ -566,15 +566,22 @@ static void test_kill_and_resume(void **state) {
     assert_same_store(p2, "optout:fresh:0123abcd:");
 }
 
+/* A seeded archive of n hosts in tpath(name), loaded under PREFIX, and a source open on it. */
+static optout_history_redis *loaded_source(const char *name, unsigned seed, unsigned n) {
+    build_archive(tpath("%s", name), seed, n);
+    load(PREFIX, tpath("%s", name), NULL);
+    char err[1024] = "";
+    optout_history_redis *r = optout_history_redis_open(srv.endpoint, NULL, NULL, PREFIX, err, sizeof err);
+    CHECK(r, "%s", err);
+    return r;
+}
+
 /* Tampered records and bodies are refused with the key, the endpoint and what is wrong. */
 static void test_corrupt(void **state) {
     (void)state;
     const char *dir = tpath("c1");
-    build_archive(dir, 5, 20);
-    load(PREFIX, dir, NULL);
+    optout_history_redis *r = loaded_source("c1", 5, 20);
     char err[1024] = "";
-    optout_history_redis *r = optout_history_redis_open(srv.endpoint, NULL, NULL, PREFIX, err, sizeof err);
-    CHECK(r, "%s", err);
     optout_history_source s = optout_history_redis_source(r);
     optout_history_host h;
     freeReplyObject(test_server_command(&srv, "SET %shistory:h:h3.example %b", PREFIX, "V\x01\x01\x00", (size_t)4));
@@ -643,12 +650,8 @@ static void test_corrupt(void **state) {
 /* Prefetch: many hosts in a few round trips, then lookups without Redis (stopped meanwhile). */
 static void test_prefetch(void **state) {
     (void)state;
-    const char *dir = tpath("p1");
-    build_archive(dir, 6, 50);
-    load(PREFIX, dir, NULL);
+    optout_history_redis *r = loaded_source("p1", 6, 50);
     char err[1024] = "";
-    optout_history_redis *r = optout_history_redis_open(srv.endpoint, NULL, NULL, PREFIX, err, sizeof err);
-    CHECK(r, "%s", err);
     char names[60][32];
     const char *hosts[60];
     size_t lens[60];
@@ -674,12 +677,8 @@ static void test_prefetch(void **state) {
 /* A connection dropped by the server between lookups: the next one reconnects and answers. */
 static void test_dropped_connection(void **state) {
     (void)state;
-    const char *dir = tpath("d1");
-    build_archive(dir, 7, 10);
-    load(PREFIX, dir, NULL);
+    optout_history_redis *r = loaded_source("d1", 7, 10);
     char err[1024] = "";
-    optout_history_redis *r = optout_history_redis_open(srv.endpoint, NULL, NULL, PREFIX, err, sizeof err);
-    CHECK(r, "%s", err);
     optout_history_source s = optout_history_redis_source(r);
     optout_history_host h;
     CHECK(s.lookup(s.arg, "h1.example", 10, &h, err, sizeof err) == 1, "%s", err);
@@ -735,6 +734,46 @@ static int measure(const char *dir) {
            st.hosts ? (double)rec_bytes / (double)st.hosts : 0.0);
     printf("bodies: %llu bytes in Redis (MEMORY USAGE), values %llu: %.1f per body\n", body_bytes, body_value,
            st.bodies ? (double)body_bytes / (double)st.bodies : 0.0);
+    /* reading: every host looked up one round trip each, then all prefetched in batches */
+    optout_history_archive *a = optout_history_archive_open(dir, err, sizeof err);
+    optout_history_redis *r = a ? optout_history_redis_open(srv.endpoint, NULL, NULL, PREFIX, err, sizeof err) : NULL;
+    if (!r) {
+        fprintf(stderr, "%s\n", err);
+        return 1;
+    }
+    optout_history_source src = optout_history_redis_source(r);
+    size_t n = optout_history_archive_hosts(a);
+    int64_t t1 = optout_now_ms();
+    for (size_t i = 0; i < n; i++) {
+        optout_history_host h = optout_history_archive_host(a, i), g;
+        if (src.lookup(src.arg, h.host, h.host_len, &g, err, sizeof err) != 1) {
+            fprintf(stderr, "%s\n", err);
+            return 1;
+        }
+    }
+    int64_t t2 = optout_now_ms();
+    size_t cached = optout_history_redis_cached_bytes(r);
+    optout_history_redis_forget(r);
+    const char **names = malloc(n * sizeof *names);
+    size_t *lens = malloc(n * sizeof *lens);
+    for (size_t i = 0; names && lens && i < n; i++) {
+        optout_history_host h = optout_history_archive_host(a, i);
+        names[i] = h.host;
+        lens[i] = h.host_len;
+    }
+    int64_t t3 = optout_now_ms();
+    if (!names || !lens || optout_history_redis_prefetch(r, names, lens, n, err, sizeof err) != 0) {
+        fprintf(stderr, "prefetch: %s\n", err);
+        return 1;
+    }
+    int64_t t4 = optout_now_ms();
+    printf("reading %zu hosts: %" PRId64 " ms one at a time, %" PRId64 " ms prefetched; the source's cache then "
+           "holds %zu bytes (%.0f a version)\n",
+           n, t2 - t1, t4 - t3, cached, st.versions ? (double)cached / (double)st.versions : 0.0);
+    free(names);
+    free(lens);
+    optout_history_redis_close(r);
+    optout_history_archive_close(a);
     test_server_stop(&srv, SIGTERM);
     testdir_remove();
     return 0;
