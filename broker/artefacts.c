@@ -70,10 +70,11 @@ static void override_identity(const char *path, const char **name, const char **
 
 /* The report's settings (report.h optout_report_setting), the choices named by their option rows. */
 static void report_settings(const struct broker_config *c, optout_report_info *info, char sample[32],
-                            char keep_sha[65], char remove_sha[65]) {
+                            char keep_sha[65], char remove_sha[65], char robots_time[48]) {
     const char **v = info->settings;
     v[OPTOUT_SET_GRANULARITY] = optout_granularity_name((optout_granularity)c->granularity);
-    v[OPTOUT_SET_ROBOTS_TIME] = "current";
+    plan_robots_time_text(&c->robots_time, robots_time, 48);
+    v[OPTOUT_SET_ROBOTS_TIME] = robots_time;
     override_identity(c->keep_hosts, &v[OPTOUT_SET_KEEP_HOSTS], &v[OPTOUT_SET_KEEP_HOSTS_SHA256], keep_sha);
     override_identity(c->remove_hosts, &v[OPTOUT_SET_REMOVE_HOSTS], &v[OPTOUT_SET_REMOVE_HOSTS_SHA256], remove_sha);
     snprintf(sample, 32, "%.6g", (double)c->sample_ppm / 1e6);
@@ -159,8 +160,9 @@ static int write_report(struct broker *b) {
         .hosts_planned = planned,
         .complete = b->failed == 0 && b->stage == STAGE_COUNT,
     };
-    char sample[32], keep_sha[65], remove_sha[65];
-    report_settings(c, &info, sample, keep_sha, remove_sha);
+    char sample[32], keep_sha[65], remove_sha[65], robots_time[48];
+    report_settings(c, &info, sample, keep_sha, remove_sha, robots_time);
+    info.by_policy = b->by_policy;
     /* which agents the snapshot names (read for blocked_hosts.tsv): a typo is possible only in a
      * list the user wrote, never in the built-in one */
     if (b->blocked && (c->agents_file || c->agent_count)) {
@@ -238,9 +240,24 @@ int artefacts_write_dry_run(struct broker *b) {
         optout_log(LOG_ERR, "%s: %s", tmp, strerror(errno));
         return -1;
     }
-    int fetched = strcmp(c->stop_after, "rank") != 0;
+    int fetched = strcmp(c->stop_after, "rank") != 0 && strcmp(c->stop_after, "survey") != 0;
     fprintf(f, "{\n  \"stopped_after\": \"%s\",\n  \"hosts_planned\": %llu", c->stop_after,
             (unsigned long long)planned);
+    if (b->surveyed) { /* the survey: the crawls the documents name (DIR/survey.tsv per host) */
+        const optout_survey_summary *s = &b->survey;
+        fprintf(f, ",\n  \"survey\": {\"docs\": %llu, \"tokens\": %llu, \"hosts\": %llu, \"crawls\": {",
+                (unsigned long long)s->docs, (unsigned long long)s->tokens, (unsigned long long)s->hosts);
+        for (size_t i = 0; i < s->crawl_count; i++) {
+            const optout_survey_crawl *k = &s->crawls[i];
+            fprintf(f, "%s\n    \"%s\": {\"docs\": %llu, \"tokens\": %llu, \"hosts\": %llu}", i ? "," : "",
+                    k->crawl, (unsigned long long)k->docs, (unsigned long long)k->tokens, (unsigned long long)k->hosts);
+            if (strcmp(k->crawl, "-") != 0)
+                optout_log(LOG_NOTICE, "dry run: survey: %s named by %llu documents (%llu tokens) of %llu hosts",
+                           k->crawl, (unsigned long long)k->docs, (unsigned long long)k->tokens,
+                           (unsigned long long)k->hosts);
+        }
+        fprintf(f, "%s}}", s->crawl_count ? "\n  " : "");
+    }
     if (b->history_files.count) { /* what the history stage reads (or read, after --stop-after history) */
         uint64_t bytes = 0;
         char crawls[4096] = "";

@@ -517,7 +517,8 @@ static int prepare(struct broker *b) {
     if (stages_plan(b) != 0 || status_write_stages(b) != 0) return OPTOUT_EXIT_FAILURE;
     b->queue = calloc(b->task_count ? b->task_count : 1, sizeof *b->queue);
     b->pending = calloc(b->task_count ? b->task_count : 1, sizeof *b->pending);
-    if (!b->queue || !b->pending || plan_output_names(b) != 0 || plan_config_blob(b) != 0 || commit_recover(b) != 0)
+    if (!b->queue || !b->pending || plan_output_names(b) != 0 || plan_config_blob(b) != 0 || plan_policy_stats(b) != 0 ||
+        commit_recover(b) != 0)
         return OPTOUT_EXIT_FAILURE;
     optout_log(LOG_INFO, "epoch %llu: %zu tasks, %zu done, %zu failed", (unsigned long long)b->epoch, b->task_count,
                b->done, b->failed);
@@ -549,6 +550,9 @@ static void release(struct broker *b, struct broker_zap *zap) {
     free(b->config_blob);
     free(b->stats);
     free(b->pending_stats);
+    free(b->by_policy);
+    free(b->pending_policy);
+    optout_survey_summary_free(&b->survey);
     free(b->blocked);
     for (size_t i = 0; i < b->published_count; i++) free(b->published[i].path);
     free(b->published);

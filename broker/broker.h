@@ -8,6 +8,7 @@
 #include <stdint.h>
 
 #include "optout/fetch.h"
+#include "optout/history.h"
 #include "optout/hostkey.h"
 #include "optout/rank.h"
 #include "optout/robots.h"
@@ -71,6 +72,15 @@ struct broker_config {
     size_t cc_robots_count;
     const char *cc_crawls;           /* --cc-crawls: crawls whose robotstxt.paths.gz lists more files (NULL) */
     const char *cc_base;             /* --cc-base: where crawl-data/ is (a local directory in the fleet) */
+    /* Robots.txt as it was (history.h): the filter judges by the captures of history_dir (--history,
+     * absolute; NULL: the run's own DIR/history/ when the history stage runs) whenever the run has
+     * an archive; robots_time decides, report_cutoff is the report's cutoff column. */
+    const char *history_dir;
+    optout_robots_time_spec robots_time;
+    int64_t report_cutoff;           /* 00:00 UTC of --report-cutoff */
+    int64_t history_max_age;         /* seconds */
+    optout_history_missing history_missing;
+    const char *dump_field, *date_field; /* the documents' crawl and date fields (NULL: the defaults) */
     /* Wayback (wayback.h): a stage after history asking the Wayback Machine, one task at a time in
      * the whole run, for the first wayback_hosts hosts of wayback_hosts_file (absolute; NULL: the
      * plan's host list), in blocks of wayback_block_hosts host groups (one task each). */

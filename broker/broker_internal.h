@@ -28,6 +28,8 @@
 #include "optout/rank.h"
 #include "optout/rundir.h"
 #include "optout/stats.h"
+#include "optout/stats_policy.h"
+#include "optout/survey.h"
 #include "records.h"
 #include "result.h"
 
@@ -126,6 +128,13 @@ struct broker {
     uint64_t epoch, max_epoch, seq;
     optout_stats *stats;
     optout_stats *pending_stats; /* filter statistics of the accepted results of this group commit */
+    /* robots.txt as it was (plan_judges_history): every policy's statistics, the run's and this
+     * group commit's; NULL otherwise */
+    optout_stats_policy *by_policy, *pending_policy;
+    /* a historical run's survey (survey.h), once its rank maps are merged into DIR/survey.tsv */
+    optout_survey_summary survey;
+    int surveyed;
+    int history_deferred; /* --cc-crawls auto before its survey: the history files are not known yet */
     void *config_blob;
     size_t config_len;
     size_t *pending; /* accepted, waiting for the group commit */
@@ -232,6 +241,23 @@ int commit_recover(struct broker *b);
 int plan_run(struct broker *b);
 /* The filter tasks' output names (after stages_plan). 0 or -1. */
 int plan_output_names(struct broker *b);
+/* The run decides by robots.txt as it was: its rank maps survey the crawls per host first. */
+int stages_surveying(const struct broker_config *c);
+/* --cc-crawls auto: the history stage reads the crawls the survey finds. */
+int plan_cc_auto(const struct broker_config *c);
+/* --cc-crawls auto after the survey: the files of the crawls it found appended to history_files
+ * and recorded in the run directory (every later start plans them). An exit code. */
+int plan_history_auto_resolve(struct broker *b, const optout_survey_summary *survey);
+/* The history tasks again after history_files grew (--cc-crawls auto): the filter tasks' ids move
+ * up (none has run: the filter stage comes after history), the run configuration is rebuilt. 0 or -1. */
+int stages_replan_history(struct broker *b);
+/* The run's filter judges by captures (the history stage or --history): 1, else 0. */
+int plan_judges_history(const struct broker *b);
+/* The --robots-time text of a policy: "crawl", "cutoff:YYYY-MM-DD"... */
+void plan_robots_time_text(const optout_robots_time_spec *t, char *out, size_t cap);
+/* The policies' statistics (b->by_policy, b->pending_policy) when the run judges by captures,
+ * initialised with its configuration. 0 or -1 (out of memory). */
+int plan_policy_stats(struct broker *b);
 /* The run configuration every TASK carries (b->config_blob). 0 or -1. */
 int plan_config_blob(struct broker *b);
 /* Moves to the first stage with unsettled tasks, finishing the stages passed on the way, and

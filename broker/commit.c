@@ -357,7 +357,7 @@ static int settle_accepted(struct broker *b, size_t task, enum settle how, char 
     }
     int deferred = how == SETTLE_LIVE && t->kind == OPTOUT_TASK_FILTER; /* checked when it arrived */
     if (how != SETTLE_LIVE &&
-        result_check_stats(t->kind, optout_agents_count(b->agents), r->stats, r->stats_len, NULL) != 0) {
+        result_check_stats(t->kind, optout_agents_count(b->agents), r->stats, r->stats_len, NULL, b->by_policy) != 0) {
         optout_set_err(why, cap, "its statistics cannot be merged");
         goto out;
     }
@@ -415,6 +415,11 @@ static void merge_group(struct broker *b, int refused) {
     }
     if (!refused) optout_stats_merge(b->stats, b->pending_stats);
     memset(b->pending_stats, 0, sizeof *b->pending_stats);
+    if (b->pending_policy) {
+        optout_stats_policy *p = b->pending_policy;
+        if (!refused) optout_stats_policy_merge(b->by_policy, p, optout_agents_count(b->agents));
+        optout_stats_policy_init(p, p->chosen, p->cutoff, p->missing, p->max_age);
+    }
 }
 
 /* The group commit: one fsync for every accepted record pending, then publication. */

@@ -14,6 +14,7 @@
 #include "metrics.h"
 #include "optout/curve.h"
 #include "optout/hostlist.h"
+#include "optout/msg.h"
 #include "optout/log.h"
 #include "optout/options.h"
 #include "optout/parquet.h"
@@ -31,6 +32,7 @@ static const optout_program_spec BROKER_SPEC = {
     .about =
         "Runs (or resumes) the run in DIR, stage by stage: rank (when --top-* is given, or to list\n"
         "every host when robots.txt must be fetched without --hosts), fetch (without --robots-dir),\n"
+        "history (with --cc-robots or --cc-crawls: past robots.txt captures into DIR/history/),\n"
         "filter, report. Tasks go to optout-worker processes that connect to ipc://DIR/broker.sock\n"
         "or to a --bind ENDPOINT (tcp://ADDRESS:PORT; repeat for several). Paths under a --root PATH\n"
         "go to workers as (NAME, relative path): each node maps NAME to its own mount (its\n"
@@ -71,7 +73,13 @@ static int check_combinations(const struct broker_config *cfg, int curve_secret_
                             "is fetched");
         return OPTOUT_EXIT_USAGE;
     }
-    if (cfg->stop_after && (cfg->robots_dir || (cfg->hosts_file && strcmp(cfg->stop_after, "rank") == 0))) {
+    int survey = cfg->stop_after && strcmp(cfg->stop_after, "survey") == 0;
+    if (survey && cfg->robots_time.policy == OPTOUT_ROBOTS_TIME_CURRENT) {
+        optout_log(LOG_ERR, "--stop-after survey: only a run deciding by robots.txt as it was (--robots-time crawl, "
+                            "cutoff:DAY or strictest) surveys its corpus first");
+        return OPTOUT_EXIT_USAGE;
+    }
+    if (cfg->stop_after && !survey && (cfg->robots_dir || (cfg->hosts_file && strcmp(cfg->stop_after, "rank") == 0))) {
         optout_log(LOG_ERR, "--stop-after %s: this run has no %s stage (%s)", cfg->stop_after, cfg->stop_after,
                    cfg->robots_dir ? "--robots-dir gives the robots.txt files" : "--hosts gives the hosts");
         return OPTOUT_EXIT_USAGE;
@@ -154,7 +162,14 @@ static int resolve_paths(struct broker_config *cfg) {
         }
         cfg->robots_dir = robots_abs;
     }
-    static char keep_abs[PATH_MAX], remove_abs[PATH_MAX];
+    static char keep_abs[PATH_MAX], remove_abs[PATH_MAX], history_abs[PATH_MAX];
+    if (cfg->history_dir) { /* workers get it absolute, through their roots */
+        if (!realpath(cfg->history_dir, history_abs)) {
+            optout_log(LOG_ERR, "--history %s: %s", cfg->history_dir, strerror(errno));
+            return OPTOUT_EXIT_FAILURE;
+        }
+        cfg->history_dir = history_abs;
+    }
     if (cfg->keep_hosts || cfg->remove_hosts) { /* checked here (exit 2), hashed for the plan */
         char perr[1024];
         if ((cfg->keep_hosts && !realpath(cfg->keep_hosts, keep_abs)) ||
@@ -240,6 +255,11 @@ static int configure_wayback(const optout_option_values *v, struct broker_config
         optout_log(LOG_ERR, "--wayback-from is after --wayback-to");
         return OPTOUT_EXIT_USAGE;
     }
+    if (v->given[OPTOUT_OPT_HISTORY]) {
+        optout_log(LOG_ERR, "--wayback adds captures to the run's own archive, and --history DIR names another: "
+                            "build the Wayback's captures into DIR with optout history --wayback");
+        return OPTOUT_EXIT_USAGE;
+    }
     if (v->text[OPTOUT_OPT_ROBOTS_DIR] && !cfg->wayback_hosts_file) {
         optout_log(LOG_ERR, "--wayback asks for the run's planned hosts: with --robots-dir there is no host list "
                             "(give --wayback-hosts-file FILE)");
@@ -303,14 +323,48 @@ static int configure(const optout_option_values *v, struct broker_config *cfg) {
     cfg->granularity = (int)v->num[OPTOUT_OPT_GRANULARITY];
     if (v->given[OPTOUT_OPT_MODE]) (void)optout_robots_mode_parse(v->text[OPTOUT_OPT_MODE], &cfg->mode);
     if (v->given[OPTOUT_OPT_HOST_KEY]) (void)optout_hostkey_mode_parse(v->text[OPTOUT_OPT_HOST_KEY], &cfg->host_key);
+    if (v->given[OPTOUT_OPT_HISTORY] && cfg->host_key == OPTOUT_HOSTKEY_NETLOC) {
+        optout_log(LOG_ERR, "--host-key netloc with --history: a history archive is keyed by canonical host keys");
+        return OPTOUT_EXIT_USAGE;
+    }
     if (v->given[OPTOUT_OPT_METRIC]) (void)optout_rank_metric_parse(v->text[OPTOUT_OPT_METRIC], &cfg->metric);
     if (v->given[OPTOUT_OPT_SCHEME]) (void)optout_fetch_scheme_parse(v->text[OPTOUT_OPT_SCHEME], &cfg->fetch.scheme);
     if (v->given[OPTOUT_OPT_SAMPLE]) (void)optout_sample_parse(v->text[OPTOUT_OPT_SAMPLE], &cfg->sample_ppm);
-    if ((v->given[OPTOUT_OPT_ROBOTS_TIME] && strcmp(v->text[OPTOUT_OPT_ROBOTS_TIME], "current") != 0) ||
-        v->given[OPTOUT_OPT_HISTORY] || v->given[OPTOUT_OPT_HISTORY_MAX_AGE] || v->given[OPTOUT_OPT_HISTORY_MISSING] ||
-        v->given[OPTOUT_OPT_REPORT_CUTOFF]) {
-        optout_log(LOG_ERR, "robots.txt as it was (--robots-time other than current, --history...) is not yet in the "
-                            "fleet: judge shards with optout filter --history DIR (docs/history.md)");
+    if (v->given[OPTOUT_OPT_ROBOTS_TIME]) (void)optout_robots_time_parse(v->text[OPTOUT_OPT_ROBOTS_TIME], &cfg->robots_time);
+    const char *day = v->text[OPTOUT_OPT_REPORT_CUTOFF] ? v->text[OPTOUT_OPT_REPORT_CUTOFF]
+                                                          : OPTOUT_HISTORY_REPORT_CUTOFF_DEFAULT;
+    (void)optout_history_parse_time(day, strlen(day), &cfg->report_cutoff); /* checked by the option table */
+    cfg->history_max_age = (int64_t)v->num[OPTOUT_OPT_HISTORY_MAX_AGE] * 86400;
+    cfg->history_missing = (optout_history_missing)v->num[OPTOUT_OPT_HISTORY_MISSING];
+    cfg->history_dir = v->text[OPTOUT_OPT_HISTORY];
+    cfg->dump_field = v->text[OPTOUT_OPT_DUMP_FIELD];
+    cfg->date_field = v->text[OPTOUT_OPT_DATE_FIELD];
+    if ((cfg->dump_field && strlen(cfg->dump_field) >= OPTOUT_MSG_NAME_MAX) ||
+        (cfg->date_field && strlen(cfg->date_field) >= OPTOUT_MSG_NAME_MAX)) {
+        optout_log(LOG_ERR, "--dump-field and --date-field: at most %d bytes", OPTOUT_MSG_NAME_MAX - 1);
+        return OPTOUT_EXIT_USAGE;
+    }
+    int captures = cfg->history_dir || v->given[OPTOUT_OPT_CC_ROBOTS] || cfg->cc_crawls;
+    if (!captures && (cfg->robots_time.policy != OPTOUT_ROBOTS_TIME_CURRENT || v->given[OPTOUT_OPT_HISTORY_MAX_AGE] ||
+                      v->given[OPTOUT_OPT_HISTORY_MISSING] || v->given[OPTOUT_OPT_REPORT_CUTOFF])) {
+        optout_log(LOG_ERR, "--robots-time other than current, --history-max-age, --history-missing and "
+                            "--report-cutoff need the captures: --cc-robots / --cc-crawls, or --history DIR "
+                            "(optout history --out DIR)");
+        return OPTOUT_EXIT_USAGE;
+    }
+    if (cfg->cc_crawls && strcmp(cfg->cc_crawls, "auto") == 0 && cfg->robots_time.policy == OPTOUT_ROBOTS_TIME_CURRENT) {
+        optout_log(LOG_ERR, "--cc-crawls auto reads the crawls the survey finds in the documents: the survey runs for "
+                            "--robots-time crawl, cutoff:YYYY-MM-DD or strictest (or name the crawls)");
+        return OPTOUT_EXIT_USAGE;
+    }
+    if (cfg->history_dir && (v->given[OPTOUT_OPT_CC_ROBOTS] || cfg->cc_crawls)) {
+        optout_log(LOG_ERR, "--history DIR gives the captures: --cc-robots and --cc-crawls would read them again");
+        return OPTOUT_EXIT_USAGE;
+    }
+    if (captures && cfg->granularity != OPTOUT_GRANULARITY_URL) {
+        optout_log(LOG_ERR, "--granularity %s combines only with today's robots.txt for now: robots.txt as it was "
+                            "is judged per URL (drop --history / --cc-robots / --cc-crawls)",
+                   optout_granularity_name((optout_granularity)cfg->granularity));
         return OPTOUT_EXIT_USAGE;
     }
     if (v->given[OPTOUT_OPT_LEVEL]) cfg->level = (int)v->num[OPTOUT_OPT_LEVEL];

@@ -12,6 +12,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "broker_internal.h"
 #include "result.h"
@@ -79,14 +81,16 @@ static void warn_changed_inputs(const struct broker *b) {
                changed, b->inputs.count, b->inputs.items[first].path, first_why);
 }
 
-/* Appends the files each --cc-crawls crawl's robotstxt.paths.gz lists under --cc-base (a local
- * directory: checked by main.c), in list order after --cc-robots' files, as optout history reads
- * them; entries that are not plain relative paths are refused and counted (ccsource.h). */
-static int plan_history_crawls(struct broker *b) {
+/* Appends the files each crawl of `list` (comma-separated ids) has in its robotstxt.paths.gz under
+ * --cc-base, in list order after --cc-robots' files, as optout history reads them; entries that
+ * are not plain relative paths are refused and counted (ccsource.h). tolerant (--cc-crawls auto,
+ * whose crawls come from the documents): a crawl whose list cannot be read is said and skipped
+ * (Common Crawl publishes robots.txt captures since CC-MAIN-2016-36 only). */
+static int plan_history_crawls(struct broker *b, const char *list, int tolerant) {
     const struct broker_config *c = b->cfg;
     char err[OPTOUT_RUNDIR_ERR_LEN];
     optout_cc_crawls crawls;
-    if (optout_cc_crawls_parse(c->cc_crawls, &crawls, err, sizeof err) != 0) {
+    if (optout_cc_crawls_parse(list, &crawls, err, sizeof err) != 0) {
         optout_log(LOG_ERR, "--cc-crawls: %s", err);
         return OPTOUT_EXIT_USAGE;
     }
@@ -97,6 +101,11 @@ static int plan_history_crawls(struct broker *b) {
         size_t refused = 0;
         char example[256];
         if (optout_cc_paths(c->cc_base, crawls.ids[k], &so, &l, &refused, example, sizeof example, err, sizeof err) != 0) {
+            if (tolerant) {
+                optout_log(LOG_WARNING, "--cc-crawls auto: %s has no readable capture list, skipped: %s", crawls.ids[k],
+                           err);
+                continue;
+            }
             optout_log(LOG_ERR, "--cc-crawls: %s", err);
             rc = OPTOUT_EXIT_FAILURE;
             break;
@@ -133,6 +142,151 @@ static int plan_history_crawls(struct broker *b) {
     }
     optout_cc_crawls_free(&crawls);
     return rc;
+}
+
+/* YYYY-MM-DD of a Unix time (UTC). */
+static void plan_day(int64_t t, char *out, size_t cap) {
+    time_t tt = (time_t)t;
+    struct tm tm;
+    if (!gmtime_r(&tt, &tm) || !strftime(out, cap, "%Y-%m-%d", &tm)) snprintf(out, cap, "?");
+}
+
+/* The run's filter judges by captures: the history stage builds DIR/history/ (from --cc-robots or
+ * --cc-crawls, even when they name no file: the archive is then empty), or --history gives one. */
+int plan_judges_history(const struct broker *b) {
+    const struct broker_config *c = b->cfg;
+    return c->history_dir != NULL || c->cc_robots_count > 0 || c->cc_crawls != NULL;
+}
+
+/* "current", "crawl", "strictest" or "cutoff:YYYY-MM-DD": the --robots-time text of a policy. */
+void plan_robots_time_text(const optout_robots_time_spec *t, char *out, size_t cap) {
+    char day[16];
+    plan_day(t->cutoff, day, sizeof day);
+    if (t->policy == OPTOUT_ROBOTS_TIME_CUTOFF) snprintf(out, cap, "cutoff:%s", day);
+    else snprintf(out, cap, "%s", optout_robots_time_name(t->policy));
+}
+
+/* URLs within the TASK's limits (msg.h) and local paths absolute (workers get absolute paths), for
+ * history_files[from..). An exit code. */
+static int normalize_history_files(struct broker *b, size_t from) {
+    for (size_t i = from; i < b->history_files.count; i++) {
+        optout_input *in = &b->history_files.items[i];
+        if (optout_cc_is_url(in->path)) { /* a worker reads it as given */
+            size_t n = strlen(in->path);
+            if (n >= OPTOUT_MSG_PATH_MAX || strstr(in->path, "/../") || (n >= 3 && !strcmp(in->path + n - 3, "/.."))) {
+                optout_log(LOG_ERR, "--cc-robots %.200s: a URL longer than %d bytes or with a '..' segment",
+                           in->path, OPTOUT_MSG_PATH_MAX - 1);
+                return OPTOUT_EXIT_USAGE;
+            }
+        } else if (in->path[0] != '/') {
+            char *abs = realpath(in->path, NULL);
+            if (!abs) {
+                optout_log(LOG_ERR, "--cc-robots %s: %s", in->path, strerror(errno));
+                return OPTOUT_EXIT_FAILURE;
+            }
+            free(in->path);
+            in->path = abs;
+        }
+    }
+    return OPTOUT_EXIT_OK;
+}
+
+int plan_cc_auto(const struct broker_config *c) { return c->cc_crawls && strcmp(c->cc_crawls, "auto") == 0; }
+
+/* DIR/PLAN_HISTORY_FILES: the files --cc-crawls auto resolved after the survey ("path \t size \t
+ * mtime_ns" a line), so that every later start plans the same history tasks. */
+#define PLAN_HISTORY_FILES "history-files.tsv"
+
+/* --cc-crawls auto on a start: the recorded files appended to history_files, or none yet
+ * (b->history_deferred: resolved when the survey ends). An exit code. */
+static int plan_history_auto_read(struct broker *b) {
+    char path[4200], err[256];
+    snprintf(path, sizeof path, "%s/" PLAN_HISTORY_FILES, b->cfg->dir);
+    size_t len = 0;
+    char *text = optout_read_file(path, (size_t)1 << 30, &len);
+    if (!text) {
+        if (errno != ENOENT) {
+            optout_log(LOG_ERR, "%s: %s", path, strerror(errno));
+            return OPTOUT_EXIT_FAILURE;
+        }
+        b->history_deferred = 1;
+        return OPTOUT_EXIT_OK;
+    }
+    size_t lines = 0, lineno = 0;
+    for (size_t i = 0; i < len; i++) lines += text[i] == '\n';
+    optout_input *items = realloc(b->history_files.items, (b->history_files.count + lines + 1) * sizeof *items);
+    int rc = items ? OPTOUT_EXIT_OK : OPTOUT_EXIT_FAILURE;
+    if (items) b->history_files.items = items;
+    for (char *line = text, *nl; rc == OPTOUT_EXIT_OK && (nl = memchr(line, '\n', len - (size_t)(line - text)));
+         line = nl + 1) {
+        *nl = '\0';
+        lineno++;
+        char *t1 = strchr(line, '\t'), *t2 = t1 ? strchr(t1 + 1, '\t') : NULL, *end1, *end2;
+        if (!t2) goto bad;
+        *t1 = *t2 = '\0';
+        errno = 0;
+        unsigned long long size = strtoull(t1 + 1, &end1, 10);
+        long long mtime = strtoll(t2 + 1, &end2, 10);
+        if (!line[0] || *end1 || *end2 || errno) goto bad;
+        optout_input *in = &b->history_files.items[b->history_files.count];
+        memset(in, 0, sizeof *in);
+        if (!(in->path = strdup(line)) || !(in->output_name = strdup(line))) {
+            free(in->path);
+            rc = OPTOUT_EXIT_FAILURE;
+            break;
+        }
+        in->size = size, in->mtime_ns = mtime;
+        b->history_files.count++;
+        continue;
+    bad:
+        snprintf(err, sizeof err, "line %zu is not \"path \\t size \\t mtime\"", lineno);
+        optout_log(LOG_ERR, "%s: %s (written by this run after its survey; remove the run directory to start again)",
+                   path, err);
+        rc = OPTOUT_EXIT_FAILURE;
+    }
+    free(text);
+    return rc;
+}
+
+int plan_history_auto_resolve(struct broker *b, const optout_survey_summary *survey) {
+    const struct broker_config *c = b->cfg;
+    size_t cap = 1, from = b->history_files.count;
+    for (size_t i = 0; i < survey->crawl_count; i++) cap += strlen(survey->crawls[i].crawl) + 1;
+    char *list = calloc(1, cap);
+    if (!list) return OPTOUT_EXIT_FAILURE;
+    for (size_t i = 0; i < survey->crawl_count; i++)
+        if (strcmp(survey->crawls[i].crawl, "-") != 0)
+            snprintf(list + strlen(list), cap - strlen(list), "%s%s", list[0] ? "," : "", survey->crawls[i].crawl);
+    int rc = list[0] ? plan_history_crawls(b, list, 1) : OPTOUT_EXIT_OK;
+    if (!list[0]) optout_log(LOG_WARNING, "--cc-crawls auto: the survey found no crawl id in the documents");
+    free(list);
+    if (rc == OPTOUT_EXIT_OK) rc = normalize_history_files(b, from);
+    if (rc != OPTOUT_EXIT_OK) return rc;
+    char path[4200], tmp[4300];
+    snprintf(path, sizeof path, "%s/" PLAN_HISTORY_FILES, c->dir);
+    snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid());
+    FILE *f = fopen(tmp, "we");
+    int bad = !f;
+    for (size_t i = from; f && i < b->history_files.count; i++) {
+        const optout_input *in = &b->history_files.items[i];
+        if (strpbrk(in->path, "\t\n")) { /* a list's entry cannot be a line of the record */
+            optout_log(LOG_ERR, "--cc-crawls auto: %.200s: a path with a tab or a line break", in->path);
+            bad = 1;
+            break;
+        }
+        fprintf(f, "%s\t%llu\t%lld\n", in->path, (unsigned long long)in->size, (long long)in->mtime_ns);
+    }
+    bad |= f && (fflush(f) != 0 || fsync(fileno(f)) != 0);
+    bad |= f && fclose(f) != 0;
+    if (bad || rename(tmp, path) != 0 || optout_fsync_dir(c->dir) != 0) {
+        optout_log(LOG_ERR, "writing %s: %s", path, strerror(errno));
+        unlink(tmp);
+        return OPTOUT_EXIT_FAILURE;
+    }
+    b->history_deferred = 0;
+    optout_log(LOG_INFO, "--cc-crawls auto: %zu files of the crawls the survey found (%s)",
+               b->history_files.count - from, path);
+    return OPTOUT_EXIT_OK;
 }
 
 /* --cc-robots expanded into b->history_files (absolute paths, in the order optout history reads
@@ -178,33 +332,17 @@ static int plan_history_files(struct broker *b, char *patterns, size_t pcap, cha
         memcpy(b->history_files.items + b->history_files.count, expanded.items, expanded.count * sizeof *expanded.items);
     b->history_files.count += expanded.count;
     free(expanded.items); /* the items' strings now belong to history_files */
-    if (c->cc_crawls) {
-        int rc = plan_history_crawls(b);
+    if (c->cc_crawls && !plan_cc_auto(c)) {
+        int rc = plan_history_crawls(b, c->cc_crawls, 0);
         if (rc != OPTOUT_EXIT_OK) return rc;
     }
+    int rc = normalize_history_files(b, 0);
+    if (rc != OPTOUT_EXIT_OK) return rc;
     size_t cap = 256, len = 0;
     char *list = malloc(cap);
     if (!list) return OPTOUT_EXIT_FAILURE;
     for (size_t i = 0; i < b->history_files.count; i++) {
         optout_input *in = &b->history_files.items[i];
-        if (optout_cc_is_url(in->path)) { /* a worker reads it as given: within the TASK's limits (msg.h) */
-            size_t n = strlen(in->path);
-            if (n >= OPTOUT_MSG_PATH_MAX || strstr(in->path, "/../") || (n >= 3 && !strcmp(in->path + n - 3, "/.."))) {
-                optout_log(LOG_ERR, "--cc-robots %.200s: a URL longer than %d bytes or with a '..' segment",
-                           in->path, OPTOUT_MSG_PATH_MAX - 1);
-                free(list);
-                return OPTOUT_EXIT_USAGE;
-            }
-        } else if (in->path[0] != '/') { /* workers get absolute paths */
-            char *abs = realpath(in->path, NULL);
-            if (!abs) {
-                optout_log(LOG_ERR, "--cc-robots %s: %s", in->path, strerror(errno));
-                free(list);
-                return OPTOUT_EXIT_FAILURE;
-            }
-            free(in->path);
-            in->path = abs;
-        }
         size_t need = strlen(in->path) + 64;
         if (len + need > cap) {
             while (len + need > cap) cap *= 2;
@@ -220,7 +358,8 @@ static int plan_history_files(struct broker *b, char *patterns, size_t pcap, cha
     }
     optout_sha256_hex(list, len, files_hash);
     free(list);
-    return OPTOUT_EXIT_OK;
+    /* --cc-crawls auto: the files its survey resolved (recorded then), else none until it has run */
+    return plan_cc_auto(c) ? plan_history_auto_read(b) : OPTOUT_EXIT_OK;
 }
 
 int plan_run(struct broker *b) {
@@ -259,6 +398,17 @@ int plan_run(struct broker *b) {
     char cc_robots[8192], cc_files[65];
     int hr = plan_history_files(b, cc_robots, sizeof cc_robots, cc_files);
     if (hr != OPTOUT_EXIT_OK) return hr;
+    /* robots.txt as it was: the policy, and what judges by captures (unused without an archive) */
+    int judged = plan_judges_history(b);
+    char robots_time[48], max_age[24], report_cutoff[16];
+    plan_robots_time_text(&c->robots_time, robots_time, sizeof robots_time);
+    snprintf(max_age, sizeof max_age, "%lld", (long long)(c->history_max_age / 86400));
+    plan_day(c->report_cutoff, report_cutoff, sizeof report_cutoff);
+    const char *no_captures = "(unused without --cc-robots, --cc-crawls or --history)";
+    char l_age[96], l_missing[96], l_cutoff[96];
+    snprintf(l_age, sizeof l_age, "--history-max-age %s", no_captures);
+    snprintf(l_missing, sizeof l_missing, "--history-missing %s", no_captures);
+    snprintf(l_cutoff, sizeof l_cutoff, "--report-cutoff %s", no_captures);
     /* A mismatch names what the user typed: values that follow from other options say which
      * (rundir.h's labels); the fetch's options are empty with --robots-dir. */
     int unused = !fetching;
@@ -278,7 +428,13 @@ int plan_run(struct broker *b) {
          "the files --cc-robots and --cc-crawls name (their paths, sizes and mtimes, SHA-256)"},
         {"corpus", corpus, NULL},
         {"fetch-tasks", fetching ? fetch_tasks : "", unused ? "--fetch-tasks (unused with --robots-dir)" : NULL},
+        {"date-field", c->date_field ? c->date_field : "", NULL},
+        {"dump-field", c->dump_field ? c->dump_field : "", NULL},
         {"granularity", optout_granularity_name((optout_granularity)c->granularity), NULL},
+        {"history", c->history_dir ? c->history_dir : "", NULL},
+        {"history-max-age", judged ? max_age : "", judged ? NULL : l_age},
+        {"history-missing", judged ? optout_history_missing_name(c->history_missing) : "", judged ? NULL : l_missing},
+        {"report-cutoff", judged ? report_cutoff : "", judged ? NULL : l_cutoff},
         {"hosts", c->hosts_file ? c->hosts_file : "", NULL},
         {"host-key", c->host_key == OPTOUT_HOSTKEY_NETLOC ? "netloc" : "canonical", NULL},
         {"keep-format", c->keep_format ? "yes" : "no", NULL},
@@ -298,6 +454,7 @@ int plan_run(struct broker *b) {
         {"remove-hosts", c->remove_hosts ? c->remove_hosts : "", NULL},
         {"removed", c->with_removed ? "yes" : "no", NULL},
         {"robots-dir", c->robots_dir ? c->robots_dir : "", NULL},
+        {"robots-time", robots_time, NULL},
         {"sample", sample, NULL},
         {"sample-shards", c->sample_shards ? "yes" : "no", NULL},
         {"scheme", fetching ? scheme : "", unused ? "--scheme (unused with --robots-dir)" : NULL},
@@ -360,6 +517,18 @@ int plan_run(struct broker *b) {
     return OPTOUT_EXIT_OK;
 }
 
+int plan_policy_stats(struct broker *b) {
+    const struct broker_config *c = b->cfg;
+    if (!plan_judges_history(b)) return 0;
+    if (!(b->by_policy = malloc(sizeof *b->by_policy)) || !(b->pending_policy = malloc(sizeof *b->pending_policy)))
+        return -1;
+    optout_stats_policy_init_run(b->by_policy, &c->robots_time, c->report_cutoff, c->history_missing,
+                                 c->history_max_age);
+    optout_stats_policy_init_run(b->pending_policy, &c->robots_time, c->report_cutoff, c->history_missing,
+                                 c->history_max_age);
+    return 0;
+}
+
 int plan_config_blob(struct broker *b) {
     optout_run_config *rc = calloc(1, sizeof *rc);
     if (!rc) return -1;
@@ -413,6 +582,15 @@ int plan_config_blob(struct broker *b) {
     }
     rc->output_tags = (uint8_t)c->output_tags;
     if (b->stage_count[STAGE_HISTORY]) broker_path(b, b->hosts_path, &rc->history_hosts);
+    snprintf(rc->dump_field, sizeof rc->dump_field, "%s", c->dump_field ? c->dump_field : "");
+    snprintf(rc->date_field, sizeof rc->date_field, "%s", c->date_field ? c->date_field : "");
+    rc->robots_time = (uint32_t)c->robots_time.policy;
+    rc->robots_cutoff = c->robots_time.policy == OPTOUT_ROBOTS_TIME_CUTOFF ? c->robots_time.cutoff : 0;
+    rc->report_cutoff = c->report_cutoff;
+    rc->history_max_age = c->history_max_age;
+    rc->history_missing = (uint32_t)c->history_missing;
+    if (plan_judges_history(b)) /* the directory holding history/: --history's, else the run's own */
+        broker_path(b, c->history_dir ? c->history_dir : c->dir, &rc->history);
     if (c->wayback) {
         snprintf(rc->wayback_base, sizeof rc->wayback_base, "%s", c->wayback_base);
         rc->wayback_from = (uint32_t)c->wayback_from;
@@ -454,12 +632,12 @@ int plan_advance(struct broker *b) {
                        stage_name(s), failed, n);
             return 1;
         }
-        if (n && stages_finish(b, s) != 0) return -1;
+        if ((n || s == STAGE_HISTORY) && stages_finish(b, s) != 0) return -1;
         b->stage++;
         b->stage_queued = 0;
         const char *stop = b->cfg->stop_after;
         if (stop && ((strcmp(stop, "rank") == 0 && s == STAGE_RANK_REDUCE) || (strcmp(stop, "fetch") == 0 && s == STAGE_FETCH) ||
-                     (strcmp(stop, "history") == 0 && s == STAGE_HISTORY)))
+                     (strcmp(stop, "history") == 0 && s == STAGE_HISTORY) || (strcmp(stop, "survey") == 0 && s == STAGE_RANK_MAP)))
             return 2; /* a dry run ends here */
     }
     return 0;

@@ -35,6 +35,7 @@ enum output_mode {
     OUTPUT_SHARDS,  /* rewritten shards (not tag mode) */
     OUTPUT_REMOVED, /* rewritten shards with --removed */
     OUTPUT_TAGS,    /* --output tags */
+    OUTPUT_SURVEY,  /* a historical run's rank map: the survey's part (survey.h) */
 };
 static const struct {
     optout_task_kind kind;
@@ -46,6 +47,7 @@ static const struct {
     {OPTOUT_TASK_FILTER, OUTPUT_TAGS, "tags/", ""},
     {OPTOUT_TASK_RANK_MAP, OUTPUT_ALWAYS, "", ".bin"},
     {OPTOUT_TASK_RANK_MAP, OUTPUT_ALWAYS, "", ".idx"},
+    {OPTOUT_TASK_RANK_MAP, OUTPUT_SURVEY, "", ".survey.tsv"},
     {OPTOUT_TASK_RANK_REDUCE, OUTPUT_ALWAYS, "", ""},
     {OPTOUT_TASK_FETCH, OUTPUT_ALWAYS, "", ".tsv"},
     {OPTOUT_TASK_FETCH, OUTPUT_ALWAYS, "", ".bodies.zst"},
@@ -59,9 +61,10 @@ static const struct {
 
 
 int result_expect_files(optout_task_kind kind, const char *o, int with_removed, int output_tags, int sample,
-                        int synthetic, size_t agent_count, struct result_expect *x) {
+                        int survey, int synthetic, size_t agent_count, struct result_expect *x) {
     x->kind = kind;
     x->agent_count = agent_count;
+    x->policy = NULL;
     x->count = 0;
     if (synthetic) return 0; /* benchmark tasks read and write nothing */
     if (kind == OPTOUT_TASK_FILTER && sample == RESULT_SAMPLE_ESTIMATES) return 0; /* statistics only */
@@ -69,7 +72,8 @@ int result_expect_files(optout_task_kind kind, const char *o, int with_removed, 
     for (size_t i = 0; i < sizeof OUTPUTS / sizeof *OUTPUTS; i++) {
         enum output_mode m = OUTPUTS[i].mode;
         int applies = m == OUTPUT_ALWAYS || (m == OUTPUT_SHARDS && !output_tags) ||
-                      (m == OUTPUT_REMOVED && !output_tags && with_removed) || (m == OUTPUT_TAGS && output_tags);
+                      (m == OUTPUT_REMOVED && !output_tags && with_removed) || (m == OUTPUT_TAGS && output_tags) ||
+                      (m == OUTPUT_SURVEY && survey);
         if (OUTPUTS[i].kind != kind || !applies) continue;
         if (x->count == OPTOUT_MSG_MAX_FILES) return -1;
         int n = snprintf(x->names[x->count], sizeof x->names[x->count], "%s%s%s%s", in, OUTPUTS[i].prefix, o,
@@ -160,13 +164,16 @@ int result_read_counters(const void *buf, size_t len, size_t n, uint64_t *values
 }
 
 int result_check_stats(optout_task_kind kind, size_t agent_count, const void *stats, size_t len,
-                       optout_stats *merge_into) {
+                       optout_stats *merge_into, optout_stats_policy *policy) {
     uint64_t v[OPTOUT_FETCH_COUNTERS + OPTOUT_RANK_MAP_COUNTERS + OPTOUT_HISTORY_COUNTERS + OPTOUT_WAYBACK_COUNTERS];
     switch (kind) {
     case OPTOUT_TASK_FILTER: {
-        if (merge_into) return optout_stats_decode_add(stats, len, agent_count, merge_into);
+        if (merge_into) return optout_stats_decode_add_policy(stats, len, agent_count, merge_into, policy);
         optout_stats *scratch = calloc(1, sizeof *scratch);
-        int rc = scratch ? optout_stats_decode_add(stats, len, agent_count, scratch) : -1;
+        optout_stats_policy *ps = policy ? malloc(sizeof *ps) : NULL;
+        if (ps) optout_stats_policy_init(ps, policy->chosen, policy->cutoff, policy->missing, policy->max_age);
+        int rc = scratch && (!policy || ps) ? optout_stats_decode_add_policy(stats, len, agent_count, scratch, ps) : -1;
+        free(ps);
         free(scratch);
         return rc;
     }
@@ -228,7 +235,7 @@ int result_check(int staging_fd, const struct result_expect *x, const optout_msg
             return -1;
         }
     }
-    if (result_check_stats(x->kind, x->agent_count, m->stats, m->stats_len, merge_into) != 0) {
+    if (result_check_stats(x->kind, x->agent_count, m->stats, m->stats_len, merge_into, x->policy) != 0) {
         optout_set_err(err, errlen, "statistics that cannot be merged (%zu bytes)", m->stats_len);
         return -1;
     }

@@ -21,11 +21,16 @@
 #include "optout/msg.h"
 #include "optout/rundir.h"
 #include "optout/stats.h"
+#include "optout/stats_policy.h"
 
 /* The files one task must stage, relative to its staging directory. */
 struct result_expect {
     optout_task_kind kind;
     size_t agent_count; /* the run's agents: filter statistics are indexed by them */
+    /* robots.txt as it was: a filter result's statistics must carry the policies' (stats_policy.h)
+     * of this configuration, merged into *policy alongside merge_into; NULL: they must not
+     * (result_expect_files sets NULL) */
+    optout_stats_policy *policy;
     size_t count;
     char names[OPTOUT_MSG_MAX_FILES][OPTOUT_MSG_PATH_MAX];
 };
@@ -36,11 +41,10 @@ enum result_sample { RESULT_SAMPLE_NONE = 0, RESULT_SAMPLE_ESTIMATES = 1, RESULT
 
 /* Fills x from the table for a task of `kind` whose TASK message carried output_name `o`, in the
  * run's output mode (with_removed: --removed; output_tags: --output tags; sample: enum
- * result_sample); synthetic: benchmark tasks, which stage nothing. 0, or -1 when a name would not
- * fit. */
+ * result_sample; survey: a historical run's rank maps also stage the survey's part); synthetic:
+ * benchmark tasks, which stage nothing. 0, or -1 when a name would not fit. */
 int result_expect_files(optout_task_kind kind, const char *o, int with_removed, int output_tags, int sample,
-                        int synthetic,
-                        size_t agent_count, struct result_expect *x);
+                        int survey, int synthetic, size_t agent_count, struct result_expect *x);
 
 /* 0 when the successful result m (its "f" and "s") is what x expects, its files checked under the
  * staging directory staging_fd; -1 with err saying what is wrong. The statistics are checked last,
@@ -59,9 +63,11 @@ int result_check_file(int parent_fd, const char *base, uint64_t size, char *why,
 
 /* 0 when `stats` are statistics a task of this kind sends and the broker can merge; -1. Filter
  * statistics are checked by adding them into merge_into (all at once or not at all: the checks
- * are the merge's own), or into a scratch copy when it is NULL (a 400 KB allocation). */
+ * are the merge's own), or into a scratch copy when it is NULL (a 400 KB allocation); with policy
+ * (a historical run) they must carry the policies', added into *policy, or with merge_into NULL
+ * checked against its configuration in a scratch copy (2 MB). */
 int result_check_stats(optout_task_kind kind, size_t agent_count, const void *stats, size_t len,
-                       optout_stats *merge_into);
+                       optout_stats *merge_into, optout_stats_policy *policy);
 
 /* An array of exactly n unsigned counters (include/optout/msg.h) into values. 0, or -1. */
 int result_read_counters(const void *buf, size_t len, size_t n, uint64_t *values);

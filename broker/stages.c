@@ -12,7 +12,10 @@
  *
  * Which stages run: with --robots-dir only filter; with a host list fetch and filter; otherwise
  * all four (ranking without a limit when no --top-* is given: every host is fetched); history runs
- * when --cc-robots names files, after fetch; wayback with --wayback, after history. Every
+ * when --cc-robots names files, after fetch; wayback with --wayback, after history. A run deciding
+ * by robots.txt as it was (--robots-time not current) always runs the rank maps first, as its
+ * survey: each also counts documents and tokens per host and crawl (survey.h), merged into
+ * DIR/survey.tsv. Every
  * stage's task count is known when the run is planned (inputs, partitions, fetch parts), so task
  * ids never change and journal records name the same tasks after any restart; a stage's tasks are
  * queued only when the previous stage has finished.
@@ -50,11 +53,15 @@ static int ranking(const struct broker_config *c) {
     return !c->robots_dir && !c->hosts_file && !c->synthetic_tasks;
 }
 
+int stages_surveying(const struct broker_config *c) {
+    return c->robots_time.policy != OPTOUT_ROBOTS_TIME_CURRENT && !c->synthetic_tasks;
+}
+
 int stages_plan(struct broker *b) {
     const struct broker_config *c = b->cfg;
     size_t n = b->inputs.count;
     size_t counts[STAGE_COUNT] = {
-        [STAGE_RANK_MAP] = ranking(c) ? n : 0,
+        [STAGE_RANK_MAP] = ranking(c) || stages_surveying(c) ? n : 0,
         [STAGE_RANK_REDUCE] = ranking(c) ? c->partitions : 0,
         [STAGE_FETCH] = c->robots_dir ? 0 : c->fetch_tasks,
         [STAGE_HISTORY] = b->history_files.count,
@@ -194,8 +201,10 @@ int stages_expect(const struct broker *b, size_t task, struct result_expect *x) 
     int sample = !b->cfg->sample_ppm ? RESULT_SAMPLE_NONE
                  : b->cfg->sample_shards ? RESULT_SAMPLE_SHARDS
                                          : RESULT_SAMPLE_ESTIMATES;
-    return result_expect_files(b->tasks[task].kind, o, b->cfg->with_removed, b->cfg->output_tags, sample,
-                               b->cfg->synthetic_tasks > 0, optout_agents_count(b->agents), x);
+    int rc = result_expect_files(b->tasks[task].kind, o, b->cfg->with_removed, b->cfg->output_tags, sample,
+                                 stages_surveying(b->cfg), b->cfg->synthetic_tasks > 0, optout_agents_count(b->agents), x);
+    x->policy = b->pending_policy; /* a filter result's policies go with this group commit's statistics */
+    return rc;
 }
 
 /* Rank map and reduce counters are checked, not kept: the ranking's files say what the report
@@ -204,7 +213,9 @@ int stages_merge_stats(struct broker *b, size_t task, const void *stats, size_t 
     uint64_t v[OPTOUT_FETCH_COUNTERS + OPTOUT_RANK_MAP_COUNTERS + OPTOUT_HISTORY_COUNTERS + OPTOUT_WAYBACK_COUNTERS];
     int rc = 0;
     switch (b->tasks[task].kind) {
-    case OPTOUT_TASK_FILTER: rc = optout_stats_decode_add(stats, len, optout_agents_count(b->agents), b->stats); break;
+    case OPTOUT_TASK_FILTER:
+        rc = optout_stats_decode_add_policy(stats, len, optout_agents_count(b->agents), b->stats, b->by_policy);
+        break;
     case OPTOUT_TASK_RANK_MAP: rc = result_read_counters(stats, len, OPTOUT_RANK_MAP_COUNTERS, v); break;
     case OPTOUT_TASK_RANK_REDUCE: rc = result_read_counters(stats, len, OPTOUT_RANK_REDUCE_COUNTERS, v); break;
     case OPTOUT_TASK_FETCH:
@@ -490,12 +501,84 @@ int stages_may_lease(const struct broker *b, size_t task) {
     return 1;
 }
 
+/* The survey: every rank map's part into DIR/survey.tsv, and its summary for the dry run and the
+ * log. Idempotent: a restart merges again. */
+static int merge_survey(struct broker *b) {
+    const struct broker_config *c = b->cfg;
+    size_t n = b->stage_count[STAGE_RANK_MAP];
+    char **parts = calloc(n ? n : 1, sizeof *parts), out[4200], err[1024];
+    int rc = parts ? 0 : -1;
+    for (size_t i = 0; rc == 0 && i < n; i++)
+        if (asprintf(&parts[i], "%s/ranking/map/%06zu.survey.tsv", c->dir, i) < 0) parts[i] = NULL, rc = -1;
+    snprintf(out, sizeof out, "%s/survey.tsv", c->dir);
+    optout_survey_summary_free(&b->survey);
+    if (rc == 0 && optout_survey_merge((const char *const *)parts, n, out, &b->survey, err, sizeof err) != 0) {
+        optout_log(LOG_ERR, "survey: %s", err);
+        rc = -1;
+    } else if (rc == 0) {
+        b->surveyed = 1;
+        size_t named = b->survey.crawl_count - (b->survey.crawl_count && strcmp(b->survey.crawls[b->survey.crawl_count - 1].crawl, "-") == 0);
+        optout_log(LOG_INFO, "survey: %llu documents of %llu hosts name %zu crawls (%s)", (unsigned long long)b->survey.docs,
+                   (unsigned long long)b->survey.hosts, named, out);
+    }
+    for (size_t i = 0; parts && i < n; i++) free(parts[i]);
+    free(parts);
+    if (rc == 0 && b->history_deferred && (plan_history_auto_resolve(b, &b->survey) != OPTOUT_EXIT_OK ||
+                                           stages_replan_history(b) != 0))
+        rc = -1;
+    return rc;
+}
+
+int stages_replan_history(struct broker *b) {
+    size_t hist = b->history_files.count, old = b->stage_count[STAGE_HISTORY];
+    size_t first = b->stage_first[STAGE_HISTORY], add = hist - old, total = b->task_count + add;
+    struct task *tasks = calloc(total ? total : 1, sizeof *tasks);
+    size_t *queue = calloc(total ? total : 1, sizeof *queue), *pending = calloc(total ? total : 1, sizeof *pending);
+    if (!tasks || !queue || !pending) {
+        free(tasks), free(queue), free(pending);
+        return -1;
+    }
+    memcpy(tasks, b->tasks, (first + old) * sizeof *tasks);
+    memcpy(tasks + first + hist, b->tasks + first + old, (b->task_count - first - old) * sizeof *tasks);
+    for (size_t i = 0; i < hist; i++) { /* every history task's input: history_files may have moved */
+        struct task *t = &tasks[first + i];
+        if (i >= old) {
+            t->kind = OPTOUT_TASK_HISTORY;
+            t->worker = -1;
+            t->part = (uint32_t)i;
+        }
+        t->input = &b->history_files.items[i];
+    }
+    for (size_t i = 0; i < b->queue_len; i++) { /* queued and pending tasks come before the history stage */
+        size_t q = b->queue[(b->queue_head + i) % b->task_count];
+        queue[i] = q < first + old ? q : q + add;
+    }
+    for (size_t i = 0; i < b->pending_count; i++)
+        pending[i] = b->pending[i] < first + old ? b->pending[i] : b->pending[i] + add;
+    free(b->tasks), free(b->queue), free(b->pending);
+    b->tasks = tasks, b->queue = queue, b->pending = pending;
+    b->queue_head = 0;
+    b->task_count = total;
+    b->stage_count[STAGE_HISTORY] = hist;
+    for (int s = STAGE_HISTORY + 1; s < STAGE_COUNT; s++) b->stage_first[s] += add; /* the stages after it */
+    b->counts_for = 0; /* status.c counts the stages again */
+    free(b->config_blob);
+    b->config_blob = NULL;
+    if (status_write_stages(b) != 0 || plan_config_blob(b) != 0) return -1;
+    optout_log(LOG_INFO, "history: %zu tasks planned after the survey (%zu tasks in all)", hist, total);
+    return 0;
+}
+
 int stages_finish(struct broker *b, enum stage s) {
+    if (s == STAGE_RANK_MAP && b->stage_count[s] > 0 && stages_surveying(b->cfg) && merge_survey(b) != 0) return -1;
     if (s == STAGE_RANK_REDUCE && b->stage_count[s] > 0) return merge_ranking(b);
     if (s == STAGE_FETCH && b->stage_count[s] > 0) return stages_write_blocked(b);
-    /* with a Wayback stage the archive is merged once, after it (unless the run stops at history) */
-    if (s == STAGE_HISTORY && b->stage_count[s] > 0 &&
-        (!b->stage_count[STAGE_WAYBACK] || (b->cfg->stop_after && !strcmp(b->cfg->stop_after, "history"))))
+    /* a run reading captures of crawls none of which has a capture list still gets its (empty)
+     * archive; with a Wayback stage the archive is merged once, after it (unless the run stops at
+     * history) */
+    int wayback_after = b->stage_count[STAGE_WAYBACK] > 0 && !(b->cfg->stop_after && !strcmp(b->cfg->stop_after, "history"));
+    if (s == STAGE_HISTORY && !wayback_after &&
+        (b->stage_count[s] > 0 || (plan_judges_history(b) && !b->cfg->history_dir)))
         return merge_history(b, 0);
     if (s == STAGE_WAYBACK && b->stage_count[s] > 0) return merge_history(b, 1);
     return 0;

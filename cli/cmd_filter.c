@@ -195,9 +195,7 @@ static int open_history(const optout_option_values *v, const optout_agents *agen
         optout_log(LOG_ERR, "out of memory");
         return -1;
     }
-    optout_stats_policy_init(h->stats, h->time.policy,
-                             h->time.policy == OPTOUT_ROBOTS_TIME_CUTOFF ? h->time.cutoff : h->report_cutoff,
-                             h->missing, max_age);
+    optout_stats_policy_init_run(h->stats, &h->time, h->report_cutoff, h->missing, max_age);
     optout_log(LOG_INFO, "history %s: %zu hosts, %zu versions; deciding by %s", dir,
                optout_history_archive_hosts(*archive), optout_history_archive_versions(*archive),
                optout_robots_time_name(h->time.policy));

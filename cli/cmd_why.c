@@ -527,8 +527,18 @@ struct history_opts {
 
 /* Checks the --history options; with --history, opens the archive into *out and puts the time
  * given by --crawl / --time in *given (*has_given). -1 to go on, else the exit status (logged). */
-static int history_setup(const struct history_opts *o, const optout_why_config *cfg, why_history **out,
+static int history_setup(const struct history_opts *given_opts, const optout_why_config *cfg, why_history **out,
                          optout_doc_time *given, int *has_given) {
+    /* a run that judged by captures: its plan's archive and options, unless given here */
+    struct history_opts run_opts = *given_opts;
+    const struct history_opts *o = &run_opts;
+    if (!given_opts->dir && cfg->history[0]) {
+        run_opts.dir = cfg->history;
+        if (!run_opts.policy && cfg->robots_time[0]) run_opts.policy = cfg->robots_time;
+        if (!run_opts.max_age && cfg->history_max_age[0]) run_opts.max_age = cfg->history_max_age;
+        if (!run_opts.missing && cfg->history_missing[0]) run_opts.missing = cfg->history_missing;
+        if (!run_opts.cutoff && cfg->report_cutoff[0]) run_opts.cutoff = cfg->report_cutoff;
+    }
     optout_robots_time_spec spec = {0};
     optout_history_missing missing = OPTOUT_MISSING_CURRENT;
     uint64_t max_age = OPTOUT_HISTORY_MAX_AGE_DEFAULT_DAYS;

@@ -161,18 +161,6 @@ static int stream_progress(void *userp, curl_off_t a, curl_off_t b, curl_off_t c
     return s->stop && *s->stop ? 1 : 0;
 }
 
-/* Sleeps ms in slices, waking for *stop. 1 when stopped. */
-static int nap(long ms, volatile sig_atomic_t *stop) {
-    while (ms > 0) {
-        if (stop && *stop) return 1;
-        long slice = ms < 100 ? ms : 100;
-        struct timespec ts = {slice / 1000, (slice % 1000) * 1000000L};
-        nanosleep(&ts, NULL);
-        ms -= slice;
-    }
-    return stop && *stop;
-}
-
 /* scheme, host and port of url (lower-cased) into buf: 0, or -1 when it does not parse. */
 static int origin_of(const char *url, char *buf, size_t cap) {
     CURLU *u = curl_url();
@@ -317,7 +305,7 @@ static int stream_url(const char *location, const optout_cc_stream_options *o, o
         if (wait < backoff) wait = backoff;
         backoff *= 2;
         attempt++;
-        if (nap(wait, s.stop)) {
+        if (optout_nap_ms(wait, s.stop)) {
             rc = 1;
             break;
         }

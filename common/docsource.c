@@ -344,22 +344,14 @@ static uint64_t row_bytes(size_t rows) {
            (uint64_t)(rows < PQ_CHUNK ? rows : PQ_CHUNK) * sizeof(optout_doc);
 }
 
-/* "12 MiB" from 16 MiB up, else "345 KiB" (rounded up). */
-static const char *size_text(uint64_t bytes, char *buf, size_t len) {
-    if (bytes >= ((uint64_t)16 << 20))
-        snprintf(buf, len, "%llu MiB", (unsigned long long)((bytes + (1u << 20) - 1) >> 20));
-    else snprintf(buf, len, "%llu KiB", (unsigned long long)((bytes + 1023) >> 10));
-    return buf;
-}
-
 static int over_budget(optout_docsource *s, size_t rows, const char *how, uint64_t bytes, char *err, size_t errlen) {
     char a[32], b[32];
     optout_set_err(err, errlen,
                    "%s: row group %d (%zu rows) %s %s to be decided (its projected columns, the text's sizes), more "
                    "than the %s the memory budget leaves a Parquet shard (what a worker's --max-memory leaves a slot): "
                    "write smaller row groups, or give more memory",
-                   s->path, s->rg, rows, how, size_text(bytes, a, sizeof a),
-                   size_text(s->opts.max_memory, b, sizeof b));
+                   s->path, s->rg, rows, how, optout_pq_size_text(bytes, a, sizeof a),
+                   optout_pq_size_text(s->opts.max_memory, b, sizeof b));
     return -1;
 }
 

@@ -29,7 +29,7 @@ struct optout_docsink {
     optout_shard_writer *w, *wr;
     char *line_buf, *agents_buf;
     size_t line_cap, agents_cap;
-    int convert; /* Parquet source, JSON Lines outputs */
+    int convert;          /* Parquet source, JSON Lines outputs */
     optout_pq_rows *rows; /* convert: the current row group's rows, taken as their batches come */
     /* Parquet */
     optout_pq_writer *pw, *pwr;
@@ -56,8 +56,8 @@ struct optout_docsink {
 static optout_pq_jschema *infer_schema(const char *path, size_t max_line, char *err, size_t errlen) {
     char serr[OPTOUT_SHARD_ERR_LEN], perr[1024];
     optout_pq_jschema *s = optout_pq_jschema_new();
-    optout_shard_reader *r = optout_shard_open(path, max_line ? max_line : OPTOUT_SHARD_MAX_LINE_DEFAULT, serr,
-                                               sizeof serr);
+    optout_shard_reader *r =
+        optout_shard_open(path, max_line ? max_line : OPTOUT_SHARD_MAX_LINE_DEFAULT, serr, sizeof serr);
     if (!s || !r) {
         optout_set_err(err, errlen, "%s", r ? "out of memory" : serr);
         goto fail;
@@ -177,24 +177,25 @@ static int convert_put(optout_docsink *k, const optout_doc_batch *b, const optou
     optout_docsource *src = k->src;
     if (b->first == 0) {
         optout_pq_rows_close(k->rows);
-        if (!(k->rows = optout_pq_rows_open(optout_docsource_pq(src), b->row_group, optout_docsource_json_limit(src), err, errlen))) return -1;
+        if (!(k->rows = optout_pq_rows_open(optout_docsource_pq(src), b->row_group, optout_docsource_json_limit(src),
+                                            err, errlen)))
+            return -1;
     }
     if (!k->rows) {
-        optout_set_err(err, errlen, "%s: row group %d: a batch from row %zu without its first", optout_docsource_path(src), b->row_group,
-                       b->first);
+        optout_set_err(err, errlen, "%s: row group %d: a batch from row %zu without its first",
+                       optout_docsource_path(src), b->row_group, b->first);
         return -1;
     }
     for (size_t i = 0; i < b->count; i++) {
         const char *json;
         size_t len;
         int write = dec[i].written && (!dec[i].removed || k->wr);
-        if (optout_pq_rows_next(k->rows, write, &json, &len, err, errlen) != 1) {
-            if (!err[0])
-                optout_set_err(err, errlen, "%s: row group %d: fewer rows than its %zu", optout_docsource_path(src), b->row_group,
-                               b->group_rows);
-            return -1;
-        }
-        int rc = !write             ? 0
+        int got = optout_pq_rows_next(k->rows, write, &json, &len, err, errlen);
+        if (got == 0)
+            optout_set_err(err, errlen, "%s: row group %d: fewer rows than its %zu", optout_docsource_path(src),
+                           b->row_group, b->group_rows);
+        if (got != 1) return -1;
+        int rc = !write           ? 0
                  : dec[i].removed ? write_removed(k, json, len, 1, dec[i].agents, dec[i].agents_json,
                                                   dec[i].agents_json_len, err, errlen)
                                   : optout_shard_write_line(k->w, json, len, 1, err, errlen);
@@ -207,7 +208,8 @@ static int convert_put(optout_docsink *k, const optout_doc_batch *b, const optou
     optout_pq_rows_close(k->rows);
     k->rows = NULL;
     if (rc == 1)
-        optout_set_err(err, errlen, "%s: row group %d: more rows than its %zu", optout_docsource_path(src), b->row_group, b->group_rows);
+        optout_set_err(err, errlen, "%s: row group %d: more rows than its %zu", optout_docsource_path(src),
+                       b->row_group, b->group_rows);
     return rc == 0 ? 0 : -1;
 }
 
@@ -370,7 +372,8 @@ static int group_put(optout_docsink *k, const optout_doc_batch *b, const optout_
             k->gone = malloc(bytes);
             k->bits_cap = k->keep && k->gone ? bytes : 0;
             if (!k->bits_cap) {
-                optout_set_err(err, errlen, "%s: row group %d: out of memory", optout_docsource_path(k->src), b->row_group);
+                optout_set_err(err, errlen, "%s: row group %d: out of memory", optout_docsource_path(k->src),
+                               b->row_group);
                 return -1;
             }
         }
@@ -390,7 +393,8 @@ static int group_put(optout_docsink *k, const optout_doc_batch *b, const optout_
             size_t cap = k->gone_cap ? k->gone_cap * 2 : 1024;
             struct gone *g = realloc(k->gone_rows, cap * sizeof *g);
             if (!g) {
-                optout_set_err(err, errlen, "%s: row group %d: out of memory", optout_docsource_path(k->src), b->row_group);
+                optout_set_err(err, errlen, "%s: row group %d: out of memory", optout_docsource_path(k->src),
+                               b->row_group);
                 return -1;
             }
             k->gone_rows = g;

@@ -142,8 +142,11 @@ static int check_existing(const char *v, int want_dir, char *err, size_t errlen)
 static int check_file(const char *v, char *err, size_t errlen) { return check_existing(v, 0, err, errlen); }
 static int check_dir(const char *v, char *err, size_t errlen) { return check_existing(v, 1, err, errlen); }
 
-/* --cc-crawls: crawl ids, comma-separated (ccsource.h reads them). */
-static int check_cc_crawls(const char *v, char *err, size_t errlen) { return optout_cc_crawls_parse(v, NULL, err, errlen); }
+/* --cc-crawls: crawl ids, comma-separated (ccsource.h reads them), or "auto": the crawls a run's
+ * survey finds (optout run and optout-broker check that they survey; optout history refuses it). */
+static int check_cc_crawls(const char *v, char *err, size_t errlen) {
+    return strcmp(v, "auto") == 0 ? 0 : optout_cc_crawls_parse(v, NULL, err, errlen);
+}
 
 /* --cc-base: an http(s) URL with a host, or a directory that exists. */
 static int check_cc_base(const char *v, char *err, size_t errlen) {
@@ -196,7 +199,7 @@ static const char *const OUTPUTS[] = {"shards", "tags", NULL};
 static const char *const GRANULARITIES[] = {"url", "host", "domain", NULL};
 static const char *const METRICS[] = {"tokens", "bytes", "docs", NULL};
 static const char *const SCHEMES[] = {"auto", "https", "http", NULL};
-static const char *const STAGES[] = {"rank", "fetch", "history", NULL};
+static const char *const STAGES[] = {"rank", "fetch", "history", "survey", NULL};
 static const char *const MISSING_URL[] = {"fail", "keep", NULL};
 static const char *const OUTPUT_FORMATS[] = {"same", "jsonl", "parquet", NULL};
 static const char *const PARQUET_CODECS[] = {"zstd", "snappy", "gzip", "lz4", "none", NULL};
@@ -245,7 +248,7 @@ const optout_option optout_option_table[] = {
         "a deterministic sample, 0 < P <= 1: estimates only, no shard"),
     ROW("sample-shards", SAMPLE_SHARDS, FLAG, B | R, NULL, "false", 0, 0, NULL, NULL,
         "with --sample: also write the sampled documents, into DIR/sample/"),
-    /* robots.txt as it was (docs/history.md); the fleet does not judge by captures yet */
+    /* robots.txt as it was (docs/history.md) */
     ROW("robots-time", ROBOTS_TIME, STRING, B | R | F, "POLICY", "current", 0, 0, NULL, check_robots_time,
         "current, crawl, cutoff:YYYY-MM-DD or strictest (docs/history.md)"),
     ROW("history", HISTORY, STRING, B | R | F, "DIR", "(none)", 0, 0, NULL, check_dir,
@@ -279,9 +282,9 @@ const optout_option optout_option_table[] = {
     ROW("tokens-field", TOKENS_FIELD, STRING, F | K, "PATH", "(token_count, else metadata.token_count)", 0, 0, NULL,
         NULL,
         "the token count's field"),
-    ROW("dump-field", DUMP_FIELD, STRING, F, "PATH", "(dump, else metadata.dump)", 0, 0, NULL, NULL,
+    ROW("dump-field", DUMP_FIELD, STRING, B | R | F, "PATH", "(dump, else metadata.dump)", 0, 0, NULL, NULL,
         "the crawl dump's field"),
-    ROW("date-field", DATE_FIELD, STRING, F, "PATH", "(date, else metadata.date)", 0, 0, NULL, NULL,
+    ROW("date-field", DATE_FIELD, STRING, B | R | F, "PATH", "(date, else metadata.date)", 0, 0, NULL, NULL,
         "the crawl date's field"),
     ROW("text-field", TEXT_FIELD, STRING, F | K, "PATH", "(text)", 0, 0, NULL, NULL, "the text's field"),
     ROW("missing-url", MISSING_URL, CHOICE, B | R | F, NULL, "fail", 0, 0, MISSING_URL, NULL,

@@ -359,8 +359,7 @@ static uint64_t pages_bytes(const optout_pq_rows *r, int except) {
     return n;
 }
 
-/* "12 MiB" from 16 MiB up, else "345 KiB" (rounded up). */
-static const char *size_text(uint64_t bytes, char *buf, size_t len) {
+const char *optout_pq_size_text(uint64_t bytes, char *buf, size_t len) {
     if (bytes >= ((uint64_t)16 << 20))
         snprintf(buf, len, "%llu MiB", (unsigned long long)((bytes + (1u << 20) - 1) >> 20));
     else snprintf(buf, len, "%llu KiB", (unsigned long long)((bytes + 1023) >> 10));
@@ -372,8 +371,8 @@ static int over_limit(const optout_pq_rows *r, uint64_t held, char *err, size_t 
     optout_set_err(err, errlen,
                    "%s: row group %d, row %lld: rendering rows as JSON holds %s (a page of each of its %d columns, "
                    "their dictionaries and one row), more than the %s the memory budget leaves it",
-                   r->f->path, r->rg, (long long)r->row, size_text(held, a, sizeof a), r->nl,
-                   size_text(r->limit, b, sizeof b));
+                   r->f->path, r->rg, (long long)r->row, optout_pq_size_text(held, a, sizeof a), r->nl,
+                   optout_pq_size_text(r->limit, b, sizeof b));
     return -1;
 }
 

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "optout/parquet.h"
+#include "optout/strmap.h"
 #include "optout/util.h"
 #include "optout/version.h"
 
@@ -597,8 +598,80 @@ int optout_pq_writer_row_group(optout_pq_writer *w, int rg, const uint8_t *keep,
  * document's text would otherwise sit in the footer; parquet-cpp's limit is the same 4 KiB). */
 #define GEN_STATS_MAX 4096
 #define GEN_PAGE_BYTES (1u << 20)
+/* A string column's dictionary stops growing past this many PLAIN bytes: the page that would take
+ * it past is written PLAIN, and so is the rest of the chunk (the fallback parquet-mr and Arrow make
+ * at their default dictionary page size, the same 1 MiB). */
+#define GEN_DICT_BYTES (1u << 20)
 
-/* One buffered column as a column chunk: pages of about GEN_PAGE_BYTES of values, cut between rows. */
+/* One page of a generated chunk: entries [k0, k) of the levels, values [v0, voff) of the PLAIN
+ * bytes (nv of them), its first value's index among the chunk's values. */
+typedef struct {
+    size_t k0, k, v0, voff, vfirst;
+    uint32_t nv;
+} gen_page;
+
+/* A string column's dictionary: entries are offsets of values (at their 4-byte length) in the
+ * column's PLAIN bytes; slots hash them (open addressing, entry + 1, 0 empty); idx gives each
+ * dictionary-encoded value its entry. */
+typedef struct {
+    size_t *entry;
+    uint32_t n, entry_cap;
+    uint32_t *slot;
+    size_t nslots;
+    uint64_t bytes; /* the dictionary page's PLAIN size */
+    uint32_t *idx;
+} gen_dict;
+
+static void gen_dict_free(gen_dict *d) {
+    free(d->entry);
+    free(d->slot);
+    free(d->idx);
+}
+
+static uint32_t ba_len(const uint8_t *v) {
+    return (uint32_t)v[0] | (uint32_t)v[1] << 8 | (uint32_t)v[2] << 16 | (uint32_t)v[3] << 24;
+}
+
+/* The entry of the value at offset off of vals, added when new. -1 when out of memory. */
+static int64_t gen_dict_add(gen_dict *d, const pq_buf *vals, size_t off) {
+    if ((size_t)d->n * 2 + 2 > d->nslots) { /* at most half full */
+        size_t ns = d->nslots ? d->nslots * 2 : 1024;
+        uint32_t *sl = calloc(ns, sizeof *sl);
+        if (!sl) return -1;
+        for (uint32_t e = 0; e < d->n; e++) {
+            const uint8_t *v = vals->data + d->entry[e];
+            size_t h = (size_t)optout_hash_bytes((const char *)v + 4, ba_len(v)) & (ns - 1);
+            while (sl[h]) h = (h + 1) & (ns - 1);
+            sl[h] = e + 1;
+        }
+        free(d->slot);
+        d->slot = sl;
+        d->nslots = ns;
+    }
+    const uint8_t *v = vals->data + off;
+    uint32_t len = ba_len(v);
+    size_t h = (size_t)optout_hash_bytes((const char *)v + 4, len) & (d->nslots - 1);
+    for (; d->slot[h]; h = (h + 1) & (d->nslots - 1)) {
+        const uint8_t *u = vals->data + d->entry[d->slot[h] - 1];
+        if (ba_len(u) == len && memcmp(u + 4, v + 4, len) == 0) return d->slot[h] - 1;
+    }
+    if (d->n == d->entry_cap) {
+        uint32_t cap = d->entry_cap ? d->entry_cap * 2 : 1024;
+        size_t *e = realloc(d->entry, cap * sizeof *e);
+        if (!e) return -1;
+        d->entry = e;
+        d->entry_cap = cap;
+    }
+    d->entry[d->n] = off;
+    d->slot[h] = ++d->n;
+    d->bytes += 4 + (uint64_t)len;
+    return d->n - 1;
+}
+
+/* One buffered column as a column chunk: pages of about GEN_PAGE_BYTES of values, cut between rows;
+ * a string column dictionary-encoded (RLE_DICTIONARY behind a PLAIN dictionary page) while its
+ * dictionary stays within GEN_DICT_BYTES, PLAIN from the page that would take it past; PLAIN
+ * throughout when the first page's dictionary and indices are not smaller than its PLAIN values. */
 static int gen_column(optout_pq_writer *w, const pq_colbuf *cb, pq_tw *t, char *err, size_t errlen) {
     chunk_out co = {.dict_offset = -1, .data_offset = -1, .start = (int64_t)w->pos};
     co.st.order = cb->type == PQ_BOOLEAN ? ORD_BOOL
@@ -607,38 +680,100 @@ static int gen_column(optout_pq_writer *w, const pq_colbuf *cb, pq_tw *t, char *
                                               : ORD_SIGNED;
     co.st.want_minmax = 1;
     int width = cb->type == PQ_BOOLEAN ? 1 : 8;
+    gen_page *pages = NULL;
+    size_t npages = 0, pcap = 0, nvals = 0;
+    gen_dict d = {0};
+    size_t dict_pages = 0; /* pages [0, dict_pages) are dictionary-encoded */
+    int use_dict = cb->type == PQ_BYTE_ARRAY, rc = 0;
+    /* the pages, the statistics and the dictionary */
     size_t k = 0, voff = 0;
-    int rc = 0;
-    while (k < cb->nlev) {
-        size_t k0 = k, v0 = voff;
-        uint32_t nv = 0;
-        while (k < cb->nlev && (k == k0 || cb->rep[k] != 0 || voff - v0 < GEN_PAGE_BYTES)) {
+    while (k < cb->nlev && rc == 0) {
+        gen_page pg = {.k0 = k, .v0 = voff, .vfirst = nvals};
+        uint32_t n0 = d.n;
+        uint64_t b0 = d.bytes;
+        while (k < cb->nlev && (k == pg.k0 || cb->rep[k] != 0 || voff - pg.v0 < GEN_PAGE_BYTES)) {
             if (cb->def[k] == (uint32_t)cb->max_def) {
                 const uint8_t *v = cb->vals.data + voff;
                 size_t len = (size_t)width, size = (size_t)width;
                 if (cb->type == PQ_BYTE_ARRAY) {
-                    len = (size_t)v[0] | (size_t)v[1] << 8 | (size_t)v[2] << 16 | (size_t)v[3] << 24;
+                    len = ba_len(v);
                     size = 4 + len;
                     v += 4;
                 }
                 stats_value(&co.st, cb->type, v, len);
+                if (use_dict) {
+                    int64_t e = gen_dict_add(&d, &cb->vals, voff);
+                    uint32_t *ix = (nvals & (nvals - 1)) == 0 ? realloc(d.idx, (nvals ? nvals * 2 : 1) * sizeof *ix)
+                                                              : d.idx;
+                    if (e < 0 || !ix) {
+                        rc = -1;
+                        break;
+                    }
+                    d.idx = ix;
+                    d.idx[nvals] = (uint32_t)e;
+                }
                 voff += size;
-                nv++;
+                nvals++;
+                pg.nv++;
             } else {
                 co.st.nulls++;
             }
             k++;
         }
-        w->page.len = 0;
-        uint32_t n = (uint32_t)(k - k0);
-        if (cb->max_rep) put_levels(&w->page, cb->rep + k0, n, cb->max_rep);
-        if (cb->max_def) put_levels(&w->page, cb->def + k0, n, cb->max_def);
-        if (nv && cb->type == PQ_BOOLEAN) pq_encode_plain_bool(&w->page, cb->vals.data + v0, nv);
-        else if (nv) pq_buf_put(&w->page, cb->vals.data + v0, voff - v0); /* (a null column has no buffer) */
-        if (write_page(w, &co, PQ_PAGE_DATA, n, PQ_ENC_PLAIN, err, errlen) < 0) {
-            rc = -1;
-            break;
+        pg.k = k;
+        pg.voff = voff;
+        if (use_dict && d.bytes > GEN_DICT_BYTES) { /* this page and the rest: PLAIN (no more lookups) */
+            d.n = n0;
+            d.bytes = b0;
+            use_dict = 0;
         }
+        /* after the first page, a dictionary that does not make it smaller than PLAIN is dropped
+         * (parquet-mr's rule: unique values, ids or URLs, gain nothing from one) */
+        uint64_t indices = ((uint64_t)pg.nv * (uint64_t)pq_bit_width(d.n) + 7) / 8;
+        if (use_dict && npages == 0 && d.bytes + indices >= voff - pg.v0) {
+            d.n = 0;
+            use_dict = 0;
+        }
+        if (use_dict) dict_pages = npages + 1;
+        if (npages == pcap) {
+            pcap = pcap ? pcap * 2 : 16;
+            gen_page *np = realloc(pages, pcap * sizeof *np);
+            if (!np) {
+                rc = -1;
+                break;
+            }
+            pages = np;
+        }
+        pages[npages++] = pg;
+    }
+    if (rc < 0) optout_set_err(err, errlen, "%s: out of memory", w->path);
+    if (d.n == 0) dict_pages = 0; /* no value: nothing to look up */
+    if (rc == 0 && dict_pages) {
+        w->page.len = 0;
+        for (uint32_t e = 0; e < d.n; e++) {
+            const uint8_t *v = cb->vals.data + d.entry[e];
+            pq_buf_put(&w->page, v, 4 + (size_t)ba_len(v));
+        }
+        rc = write_page(w, &co, PQ_PAGE_DICT, d.n, PQ_ENC_PLAIN, err, errlen);
+    }
+    int bw = pq_bit_width(d.n > 1 ? d.n - 1 : 1);
+    for (size_t i = 0; i < npages && rc == 0; i++) {
+        const gen_page *pg = &pages[i];
+        w->page.len = 0;
+        uint32_t n = (uint32_t)(pg->k - pg->k0);
+        if (cb->max_rep) put_levels(&w->page, cb->rep + pg->k0, n, cb->max_rep);
+        if (cb->max_def) put_levels(&w->page, cb->def + pg->k0, n, cb->max_def);
+        int enc = PQ_ENC_PLAIN;
+        if (i < dict_pages) {
+            enc = PQ_ENC_RLE_DICT;
+            pq_buf_byte(&w->page, (uint8_t)bw);
+            pq_rle_encode(&w->page, d.idx + pg->vfirst, pg->nv, bw);
+        } else if (pg->nv && cb->type == PQ_BOOLEAN) {
+            pq_encode_plain_bool(&w->page, cb->vals.data + pg->v0, pg->nv);
+        } else if (pg->nv) {
+            pq_buf_put(&w->page, cb->vals.data + pg->v0, pg->voff - pg->v0); /* (a null column has no buffer) */
+        }
+        rc = write_page(w, &co, PQ_PAGE_DATA, n, enc, err, errlen);
         co.num_values += n;
     }
     if (rc == 0) {
@@ -646,6 +781,8 @@ static int gen_column(optout_pq_writer *w, const pq_colbuf *cb, pq_tw *t, char *
         pq_stats in = {.has_min = bounds, .has_max = bounds, .has_nulls = 1};
         encode_chunk(w, t, &co, cb->type, cb->path, cb->depth, 1, &in);
     }
+    free(pages);
+    gen_dict_free(&d);
     pq_buf_free(&co.st.min);
     pq_buf_free(&co.st.max);
     return rc;

@@ -40,9 +40,11 @@
 
 #include "doc_fields.h"
 #include "optout/docsource.h"
+#include "optout/history.h"
 #include "optout/jsonl.h"
 #include "optout/shard.h"
 #include "optout/strmap.h"
+#include "optout/survey.h"
 #include "optout/util.h"
 
 #define NCOUNT 9 /* docs, bytes, tokens for en, non_en, unknown */
@@ -300,9 +302,11 @@ static int map_count(const optout_rank_map_config *c, const char *in, struct tab
                                 .language_field = c->language_field,
                                 .tokens_field = c->tokens_field,
                                 .text_field = c->text_field,
+                                .dump_field = c->dump_field,
                                 .max_line = c->max_line,
                                 .need = 1u << F_URL | 1u << F_META_URL | 1u << F_LANG | 1u << F_META_LANG |
-                                        1u << F_TOKENS | 1u << F_META_TOKENS | 1u << F_TEXT,
+                                        1u << F_TOKENS | 1u << F_META_TOKENS | 1u << F_TEXT |
+                                        (c->survey ? 1u << F_DUMP | 1u << F_META_DUMP : 0),
                                 .text_if_no_tokens = !c->count_bytes,
                                 .max_memory = c->max_memory};
     if (!(src = optout_docsource_open(in, &so, err, errlen))) goto done;
@@ -342,6 +346,15 @@ static int map_count(const optout_rank_map_config *c, const char *in, struct tab
             if (table_add(t, hk->key, hk->key_len, (int)f.cls, 1, f.bytes, f.tokens) != 0) {
                 optout_set_err(err, errlen, "out of memory counting hosts of %s", in);
                 goto done;
+            }
+            if (c->survey) { /* the crawl as the filter finds it (history.h) */
+                const optout_json_value *dump = d->v[F_DUMP].present ? &d->v[F_DUMP] : &d->v[F_META_DUMP];
+                char crawl[OPTOUT_HISTORY_CRAWL_MAX] = "";
+                if (dump->present && dump->is_string) optout_history_find_crawl(dump->s, dump->len, crawl);
+                if (optout_survey_add(c->survey, hk->key, hk->key_len, crawl, 1, f.tokens) != 0) {
+                    snprintf(err, errlen, "out of memory surveying the hosts of %s", in);
+                    goto done;
+                }
             }
             st->docs++;
         }

@@ -100,15 +100,27 @@ static const struct {
     const char *value, *words;
 } ROBOTS_TIMES[] = {
     {"current", "current robots.txt"},
+    {"crawl", "robots.txt as it was at crawl time"},
+    {"cutoff:", "robots.txt as it was before the cutoff day, current from it"}, /* cutoff:DAY */
+    {"strictest", "current or crawl-time robots.txt (the stricter)"},
 };
 
 static void put_robots_time(FILE *f, const char *value) {
     if (!value) value = "current";
-    for (size_t i = 0; i < sizeof ROBOTS_TIMES / sizeof *ROBOTS_TIMES; i++)
-        if (strcmp(value, ROBOTS_TIMES[i].value) == 0) {
+    for (size_t i = 0; i < sizeof ROBOTS_TIMES / sizeof *ROBOTS_TIMES; i++) {
+        const char *v = ROBOTS_TIMES[i].value;
+        size_t n = strlen(v);
+        /* a value ending in ':' is a prefix (cutoff:DAY): the day is said after the words */
+        if (v[n - 1] == ':' ? strncmp(value, v, n) == 0 : strcmp(value, v) == 0) {
             fputs(ROBOTS_TIMES[i].words, f);
+            if (v[n - 1] == ':') {
+                fputs(" (", f);
+                optout_report_put_code(f, value + n);
+                fputs(")", f);
+            }
             return;
         }
+    }
     fputs("robots.txt (robots time ", f);
     optout_report_put_code(f, value);
     fputs(")", f);
@@ -560,6 +572,7 @@ static int render_md(FILE *f, const optout_stats *s, const optout_agents *agents
     md_years(f, s);
     md_dumps(f, s);
     md_agents(f, s, agents);
+    if (info->by_policy && optout_stats_policy_write_md(f, info->by_policy, agents) != 0) return -1;
     md_unnamed(f, agents, info);
     md_top_hosts(f, s);
     md_outcomes(f, s, info);
@@ -655,6 +668,10 @@ int optout_report_write_json(FILE *f, const optout_stats *s, const optout_agents
         fputs("null", m);
     }
     fputs("}", m);
+    if (info->by_policy) {
+        fputs(",\n  ", m);
+        (void)optout_stats_policy_write_json(m, info->by_policy, agents); /* ferror(m) says */
+    }
     int bad = ferror(m) != 0;
     bad |= fclose(m) != 0;
     if (!bad) bad = optout_stats_write_json(f, s, agents, extra) != 0;
@@ -675,12 +692,18 @@ int optout_report_encode(const optout_stats *s, const optout_agents *agents, con
     void *st = NULL;
     size_t st_len = 0;
     size_t n = optout_agents_count(agents);
-    if (optout_stats_encode(s, n, &st, &st_len) != 0) return -1;
+    const optout_stats_policy *bp = info->by_policy;
+    if (optout_stats_encode_policy(s, bp, n, &st, &st_len) != 0) return -1;
     msgpack_sbuffer sb;
     msgpack_sbuffer_init(&sb);
     msgpack_packer pkr, *pk = &pkr;
     msgpack_packer_init(pk, &sb, msgpack_sbuffer_write);
-    int bad = msgpack_pack_map(pk, 5);
+    int bad = msgpack_pack_map(pk, bp ? 6 : 5);
+    if (bp) { /* the policies' configuration, which decoding "bp" in "stats" checks */
+        bad |= pk_str(pk, "policy") | msgpack_pack_array(pk, 4) | msgpack_pack_uint32(pk, (uint32_t)bp->chosen);
+        bad |= msgpack_pack_int64(pk, bp->cutoff) | msgpack_pack_uint32(pk, (uint32_t)bp->missing);
+        bad |= msgpack_pack_int64(pk, bp->max_age);
+    }
     bad |= pk_str(pk, "format") | pk_str(pk, REPORT_FORMAT);
     bad |= pk_str(pk, "version") | msgpack_pack_uint32(pk, REPORT_VERSION);
     bad |= pk_str(pk, "stats") | msgpack_pack_bin(pk, st_len) | msgpack_pack_bin_body(pk, st, st_len);
@@ -871,9 +894,26 @@ static int dec_info(const msgpack_object *m, optout_report_loaded *out, char *er
     return 0;
 }
 
+/* "policy": [chosen, cutoff, missing, max_age], the configuration of the policies in "stats". */
+static int dec_policy_config(const msgpack_object *o, optout_report_loaded *out) {
+    if (o->type != MSGPACK_OBJECT_ARRAY || o->via.array.size != 4) return -1;
+    const msgpack_object *a = o->via.array.ptr;
+    int64_t t[4];
+    for (int i = 0; i < 4; i++) {
+        if (a[i].type == MSGPACK_OBJECT_POSITIVE_INTEGER && a[i].via.u64 <= INT64_MAX) t[i] = (int64_t)a[i].via.u64;
+        else if (a[i].type == MSGPACK_OBJECT_NEGATIVE_INTEGER) t[i] = a[i].via.i64;
+        else return -1;
+    }
+    if (t[0] < 0 || t[0] >= OPTOUT_ROBOTS_TIME_COUNT || t[2] < 0 || t[2] > OPTOUT_MISSING_REMOVE) return -1;
+    if (!(out->by_policy = malloc(sizeof *out->by_policy))) return -1;
+    optout_stats_policy_init(out->by_policy, (optout_robots_time)t[0], t[1], (optout_history_missing)t[2], t[3]);
+    return 0;
+}
+
 void optout_report_loaded_free(optout_report_loaded *l) {
     if (!l) return;
     free(l->stats);
+    free(l->by_policy);
     optout_agents_free(l->agents);
     if (l->keep) {
         for (size_t i = 0; i < l->keep->n; i++) free(l->keep->strs[i]);
@@ -891,7 +931,7 @@ int optout_report_decode(const void *buf, size_t len, optout_report_loaded *out,
     msgpack_unpacked_init(&u);
     size_t off = 0;
     int rc = -1;
-    const msgpack_object *format = NULL, *version = NULL, *stats = NULL, *agents = NULL, *info = NULL;
+    const msgpack_object *format = NULL, *version = NULL, *stats = NULL, *agents = NULL, *info = NULL, *policy = NULL;
     if (msgpack_unpack_next(&u, buf, len, &off) != MSGPACK_UNPACK_SUCCESS || off != len ||
         u.data.type != MSGPACK_OBJECT_MAP) {
         snprintf(err, errlen, "report.msgpack: not one msgpack map");
@@ -904,6 +944,7 @@ int optout_report_decode(const void *buf, size_t len, optout_report_loaded *out,
         else if (key_is(k, "stats")) stats = v;
         else if (key_is(k, "agents")) agents = v;
         else if (key_is(k, "info")) info = v;
+        else if (key_is(k, "policy")) policy = v;
     }
     if (!format || !key_is(format, REPORT_FORMAT)) {
         snprintf(err, errlen, "report.msgpack: not an optout report");
@@ -934,8 +975,12 @@ int optout_report_decode(const void *buf, size_t len, optout_report_loaded *out,
         }
     }
     optout_stats_init(out->stats);
-    if (optout_stats_decode_add(stats->via.bin.ptr, stats->via.bin.size, optout_agents_count(out->agents),
-                                out->stats) != 0) {
+    if (policy && dec_policy_config(policy, out) != 0) {
+        snprintf(err, errlen, "report.msgpack: malformed policy configuration");
+        goto out;
+    }
+    if (optout_stats_decode_add_policy(stats->via.bin.ptr, stats->via.bin.size, optout_agents_count(out->agents),
+                                       out->stats, out->by_policy) != 0) {
         snprintf(err, errlen, "report.msgpack: malformed statistics");
         goto out;
     }
@@ -943,6 +988,7 @@ int optout_report_decode(const void *buf, size_t len, optout_report_loaded *out,
         if (!err[0]) snprintf(err, errlen, "report.msgpack: info is not a map");
         goto out;
     }
+    out->info.by_policy = out->by_policy;
     rc = 0;
 out:
     msgpack_unpacked_destroy(&u);
@@ -988,13 +1034,14 @@ typedef struct {
     size_t len;
 } render_ctx;
 
-enum { R_MSGPACK, R_JSON, R_MD, R_SVG };
+enum { R_MSGPACK, R_JSON, R_MD, R_SVG, R_POLICY_SVG };
 
 static int render(FILE *f, int what, const render_ctx *c) {
     switch (what) {
     case R_MSGPACK: return fwrite(c->buf, 1, c->len, f) == c->len ? 0 : -1;
     case R_JSON: return optout_report_write_json(f, c->stats, c->agents, c->info);
     case R_MD: return render_md(f, c->stats, c->agents, c->info, !c->info->complete || c->info->failed);
+    case R_POLICY_SVG: return optout_stats_policy_write_svg(f, c->info->by_policy, c->agents);
     default: return optout_report_write_svg(f, c->stats);
     }
 }
@@ -1053,6 +1100,7 @@ int optout_report_write(const char *dir, const optout_stats *s, const optout_age
     if (rc == 0) rc = write_atomic(dir, "report.json", R_JSON, &c, err, errlen);
     if (rc == 0) rc = write_atomic(dir, "report.md", R_MD, &c, err, errlen);
     if (rc == 0) rc = write_atomic(dir, "loss-by-year.svg", R_SVG, &c, err, errlen);
+    if (rc == 0 && info->by_policy) rc = write_atomic(dir, "policy-by-crawl.svg", R_POLICY_SVG, &c, err, errlen);
     if (rc == 0 && optout_fsync_dir(dir) != 0) {
         snprintf(err, errlen, "fsync %s: %s", dir, strerror(errno));
         rc = -1;

@@ -25,11 +25,13 @@
  *
  * The schema is closed: an unknown key or counter name, a duplicate key or index, a count that is
  * not an unsigned integer, an index out of range, a bucket of another length or trailing bytes
- * reject the whole buffer. (Unlike messages, whose unknown keys are skipped: a statistic a reader
+ * reject the whole buffer; so does "bp" where the reader expects none, or whose "cfg" is not the
+ * reader's (shards of one run share one configuration). (Unlike messages, whose unknown keys are skipped: a statistic a reader
  * does not know would be silently lost from the run's totals.) decode_add decodes into a zeroed
  * temporary and merges it only when all of it is valid.
  */
 #include "optout/stats.h"
+#include "optout/stats_policy.h"
 
 #include <errno.h>
 #include <msgpack.h>
@@ -112,11 +114,58 @@ static size_t nonzero_buckets(const optout_bucket *b, size_t n) {
     return 0;
 }
 
-int optout_stats_encode(const optout_stats *s, size_t agent_count, void **out, size_t *len) {
-    if (agent_count > OPTOUT_AGENTS_MAX) {
-        errno = EINVAL;
-        return -1;
+static void p_stats(enc *e, const optout_stats *s, size_t agent_count, const optout_stats_policy *bp);
+
+/* "bp": the policies' statistics (see the form above). */
+static void p_policy(enc *e, const optout_stats_policy *bp, size_t agent_count) {
+    p_key(e, "bp");
+    e->failed |= msgpack_pack_map(&e->pk, 8) != 0;
+    p_key(e, "v");
+    e->failed |= msgpack_pack_uint64(&e->pk, OPTOUT_STATS_POLICY_FORM) != 0;
+    p_key(e, "cfg");
+    e->failed |= msgpack_pack_array(&e->pk, 4) != 0;
+    e->failed |= msgpack_pack_uint64(&e->pk, (uint64_t)bp->chosen) != 0;
+    e->failed |= msgpack_pack_int64(&e->pk, bp->cutoff) != 0;
+    e->failed |= msgpack_pack_uint64(&e->pk, (uint64_t)bp->missing) != 0;
+    e->failed |= msgpack_pack_int64(&e->pk, bp->max_age) != 0;
+    p_key(e, "p");
+    e->failed |= msgpack_pack_array(&e->pk, OPTOUT_ROBOTS_TIME_COUNT) != 0;
+    for (int p = 0; p < OPTOUT_ROBOTS_TIME_COUNT; p++) p_stats(e, &bp->policy[p], agent_count, NULL);
+    p_key(e, "cov");
+    e->failed |= msgpack_pack_array(&e->pk, OPTOUT_COVERAGE_COUNT) != 0;
+    for (int c = 0; c < OPTOUT_COVERAGE_COUNT; c++) p_bucket(e, &bp->coverage[c]);
+    p_key(e, "covw");
+    e->failed |= msgpack_pack_array(&e->pk, OPTOUT_COVERAGE_COUNT) != 0;
+    for (int c = 0; c < OPTOUT_COVERAGE_COUNT; c++) p_bucket(e, &bp->coverage_wayback[c]);
+    p_key(e, "tfc");
+    e->failed |= msgpack_pack_uint64(&e->pk, bp->docs_time_from_crawl) != 0;
+    p_key(e, "cc");
+    e->failed |= msgpack_pack_array(&e->pk, 2) != 0;
+    e->failed |= msgpack_pack_uint64(&e->pk, bp->ccbot_docs) != 0;
+    e->failed |= msgpack_pack_uint64(&e->pk, bp->ccbot_tokens) != 0;
+    p_key(e, "cr");
+    e->failed |= msgpack_pack_array(&e->pk, bp->crawl_count) != 0;
+    for (size_t i = 0; i < bp->crawl_count; i++) {
+        const optout_policy_crawl *c = &bp->crawls[i];
+        size_t agents = 0;
+        for (size_t a = 0; a < agent_count; a++) agents += c->tokens_disallowed[a] != 0;
+        e->failed |= msgpack_pack_array(&e->pk, 6) != 0;
+        p_key(e, c->name);
+        e->failed |= msgpack_pack_uint64(&e->pk, c->docs) != 0;
+        e->failed |= msgpack_pack_uint64(&e->pk, c->tokens) != 0;
+        e->failed |= msgpack_pack_uint64(&e->pk, c->tokens_same_crawl) != 0;
+        e->failed |= msgpack_pack_uint64(&e->pk, c->tokens_disallowed_any) != 0;
+        e->failed |= msgpack_pack_map(&e->pk, agents) != 0;
+        for (size_t a = 0; a < agent_count; a++) {
+            if (!c->tokens_disallowed[a]) continue;
+            e->failed |= msgpack_pack_uint64(&e->pk, a) != 0;
+            e->failed |= msgpack_pack_uint64(&e->pk, c->tokens_disallowed[a]) != 0;
+        }
     }
+}
+
+/* One statistics map (with "bp" when bp is not NULL). */
+static void p_stats(enc *e, const optout_stats *s, size_t agent_count, const optout_stats_policy *bp) {
     optout_stats *c = (optout_stats *)s; /* counter() takes a non-const pointer; nothing is written */
     size_t counters = 0, outcomes = 0, year_class = 0;
     for (int i = 0; i < COUNTERS; i++) counters += *counter(c, i) != 0;
@@ -125,70 +174,79 @@ int optout_stats_encode(const optout_stats *s, size_t agent_count, void **out, s
     size_t keys = !bucket_zero(&s->total) + nonzero_buckets(s->by_class, OPTOUT_CLASS_COUNT) +
                   nonzero_buckets(s->by_year, OPTOUT_YEARS) + nonzero_buckets(s->by_agent, agent_count) +
                   !bucket_zero(&s->any_agent) + outcomes + (counters != 0) + (year_class != 0) +
-                  (s->dump_count != 0) + !bucket_zero(&s->dump_other) + (s->top_host_count != 0);
+                  (s->dump_count != 0) + !bucket_zero(&s->dump_other) + (s->top_host_count != 0) + (bp != NULL);
+    e->failed |= msgpack_pack_map(&e->pk, keys) != 0;
+    if (!bucket_zero(&s->total)) {
+        p_key(e, "t");
+        p_bucket(e, &s->total);
+    }
+    p_bucket_map(e, "c", s->by_class, OPTOUT_CLASS_COUNT);
+    p_bucket_map(e, "y", s->by_year, OPTOUT_YEARS);
+    p_bucket_map(e, "a", s->by_agent, agent_count);
+    if (!bucket_zero(&s->any_agent)) {
+        p_key(e, "any");
+        p_bucket(e, &s->any_agent);
+    }
+    if (outcomes) {
+        p_key(e, "o");
+        e->failed |= msgpack_pack_array(&e->pk, OPTOUT_OUTCOME_COUNT) != 0;
+        for (int i = 0; i < OPTOUT_OUTCOME_COUNT; i++) e->failed |= msgpack_pack_uint64(&e->pk, s->docs_by_outcome[i]) != 0;
+    }
+    if (counters) {
+        p_key(e, "n");
+        e->failed |= msgpack_pack_map(&e->pk, counters) != 0;
+        for (int i = 0; i < COUNTERS; i++) {
+            if (!*counter(c, i)) continue;
+            p_key(e, COUNTER_NAMES[i]);
+            e->failed |= msgpack_pack_uint64(&e->pk, *counter(c, i)) != 0;
+        }
+    }
+    if (year_class) {
+        p_key(e, "yc");
+        e->failed |= msgpack_pack_map(&e->pk, year_class) != 0;
+        for (int y = 0; y < OPTOUT_YEARS; y++) {
+            if (!nonzero_buckets(s->by_year_class[y], OPTOUT_CLASS_COUNT)) continue;
+            e->failed |= msgpack_pack_uint64(&e->pk, (uint64_t)y) != 0;
+            e->failed |= msgpack_pack_array(&e->pk, OPTOUT_CLASS_COUNT) != 0;
+            for (int k = 0; k < OPTOUT_CLASS_COUNT; k++) p_bucket(e, &s->by_year_class[y][k]);
+        }
+    }
+    if (s->dump_count) {
+        p_key(e, "d");
+        e->failed |= msgpack_pack_map(&e->pk, s->dump_count) != 0;
+        for (size_t i = 0; i < s->dump_count; i++) {
+            p_key(e, s->by_dump[i].name);
+            p_bucket(e, &s->by_dump[i].b);
+        }
+    }
+    if (!bucket_zero(&s->dump_other)) {
+        p_key(e, "do");
+        p_bucket(e, &s->dump_other);
+    }
+    if (s->top_host_count) {
+        p_key(e, "h");
+        e->failed |= msgpack_pack_array(&e->pk, s->top_host_count) != 0;
+        for (size_t i = 0; i < s->top_host_count; i++) {
+            e->failed |= msgpack_pack_array(&e->pk, 3) != 0;
+            p_key(e, s->top_hosts[i].host);
+            e->failed |= msgpack_pack_uint64(&e->pk, s->top_hosts[i].docs_removed) != 0;
+            e->failed |= msgpack_pack_uint64(&e->pk, s->top_hosts[i].tokens_removed) != 0;
+        }
+    }
+    if (bp) p_policy(e, bp, agent_count);
+}
 
+int optout_stats_encode_policy(const optout_stats *s, const optout_stats_policy *bp, size_t agent_count, void **out,
+                               size_t *len) {
+    if (agent_count > OPTOUT_AGENTS_MAX) {
+        errno = EINVAL;
+        return -1;
+    }
     msgpack_sbuffer sb;
     msgpack_sbuffer_init(&sb);
     enc e = {.failed = 0};
     msgpack_packer_init(&e.pk, &sb, msgpack_sbuffer_write);
-    e.failed |= msgpack_pack_map(&e.pk, keys) != 0;
-    if (!bucket_zero(&s->total)) {
-        p_key(&e, "t");
-        p_bucket(&e, &s->total);
-    }
-    p_bucket_map(&e, "c", s->by_class, OPTOUT_CLASS_COUNT);
-    p_bucket_map(&e, "y", s->by_year, OPTOUT_YEARS);
-    p_bucket_map(&e, "a", s->by_agent, agent_count);
-    if (!bucket_zero(&s->any_agent)) {
-        p_key(&e, "any");
-        p_bucket(&e, &s->any_agent);
-    }
-    if (outcomes) {
-        p_key(&e, "o");
-        e.failed |= msgpack_pack_array(&e.pk, OPTOUT_OUTCOME_COUNT) != 0;
-        for (int i = 0; i < OPTOUT_OUTCOME_COUNT; i++) e.failed |= msgpack_pack_uint64(&e.pk, s->docs_by_outcome[i]) != 0;
-    }
-    if (counters) {
-        p_key(&e, "n");
-        e.failed |= msgpack_pack_map(&e.pk, counters) != 0;
-        for (int i = 0; i < COUNTERS; i++) {
-            if (!*counter(c, i)) continue;
-            p_key(&e, COUNTER_NAMES[i]);
-            e.failed |= msgpack_pack_uint64(&e.pk, *counter(c, i)) != 0;
-        }
-    }
-    if (year_class) {
-        p_key(&e, "yc");
-        e.failed |= msgpack_pack_map(&e.pk, year_class) != 0;
-        for (int y = 0; y < OPTOUT_YEARS; y++) {
-            if (!nonzero_buckets(s->by_year_class[y], OPTOUT_CLASS_COUNT)) continue;
-            e.failed |= msgpack_pack_uint64(&e.pk, (uint64_t)y) != 0;
-            e.failed |= msgpack_pack_array(&e.pk, OPTOUT_CLASS_COUNT) != 0;
-            for (int k = 0; k < OPTOUT_CLASS_COUNT; k++) p_bucket(&e, &s->by_year_class[y][k]);
-        }
-    }
-    if (s->dump_count) {
-        p_key(&e, "d");
-        e.failed |= msgpack_pack_map(&e.pk, s->dump_count) != 0;
-        for (size_t i = 0; i < s->dump_count; i++) {
-            p_key(&e, s->by_dump[i].name);
-            p_bucket(&e, &s->by_dump[i].b);
-        }
-    }
-    if (!bucket_zero(&s->dump_other)) {
-        p_key(&e, "do");
-        p_bucket(&e, &s->dump_other);
-    }
-    if (s->top_host_count) {
-        p_key(&e, "h");
-        e.failed |= msgpack_pack_array(&e.pk, s->top_host_count) != 0;
-        for (size_t i = 0; i < s->top_host_count; i++) {
-            e.failed |= msgpack_pack_array(&e.pk, 3) != 0;
-            p_key(&e, s->top_hosts[i].host);
-            e.failed |= msgpack_pack_uint64(&e.pk, s->top_hosts[i].docs_removed) != 0;
-            e.failed |= msgpack_pack_uint64(&e.pk, s->top_hosts[i].tokens_removed) != 0;
-        }
-    }
+    p_stats(&e, s, agent_count, bp);
     if (e.failed) {
         msgpack_sbuffer_destroy(&sb);
         errno = ENOMEM;
@@ -199,11 +257,22 @@ int optout_stats_encode(const optout_stats *s, size_t agent_count, void **out, s
     return 0;
 }
 
+int optout_stats_encode(const optout_stats *s, size_t agent_count, void **out, size_t *len) {
+    return optout_stats_encode_policy(s, NULL, agent_count, out, len);
+}
+
 /* ---- decoding ---------------------------------------------------------------------------------- */
 
 static int key_is(const msgpack_object *k, const char *name) {
     size_t n = strlen(name);
     return k->type == MSGPACK_OBJECT_STR && k->via.str.size == n && memcmp(k->via.str.ptr, name, n) == 0;
+}
+
+/* The index of key in keys[0..n), or -1 (a key the schema does not have). */
+static int key_index(const msgpack_object *key, const char *const *keys, int n) {
+    for (int i = 0; i < n; i++)
+        if (key_is(key, keys[i])) return i;
+    return -1;
 }
 
 static int dec_bucket(const msgpack_object *o, optout_bucket *b) {
@@ -291,16 +360,25 @@ static int dec_top_hosts(const msgpack_object *o, optout_stats *s) {
     return 0;
 }
 
-static int dec_stats(const msgpack_object *root, size_t agent_count, optout_stats *s) {
-    static const char *const KEYS[] = {"t", "c", "y", "a", "any", "o", "n", "yc", "d", "do", "h"};
+static int dec_policy(const msgpack_object *o, size_t agent_count, optout_stats_policy *bp);
+
+/* 1 when the map holds "bp": a reader expecting the policies refuses statistics without them. */
+static int has_policy(const msgpack_object *root) {
+    for (uint32_t k = 0; root->type == MSGPACK_OBJECT_MAP && k < root->via.map.size; k++)
+        if (key_is(&root->via.map.ptr[k].key, "bp")) return 1;
+    return 0;
+}
+
+/* One statistics map into *s; "bp" only when bp is not NULL (into *bp, whose configuration it must
+ * hold). */
+static int dec_stats(const msgpack_object *root, size_t agent_count, optout_stats *s, optout_stats_policy *bp) {
+    static const char *const KEYS[] = {"t", "c", "y", "a", "any", "o", "n", "yc", "d", "do", "h", "bp"};
     enum { NKEYS = sizeof KEYS / sizeof *KEYS };
     if (root->type != MSGPACK_OBJECT_MAP) return -1;
     int seen[NKEYS] = {0};
     for (uint32_t k = 0; k < root->via.map.size; k++) {
-        const msgpack_object *key = &root->via.map.ptr[k].key, *val = &root->via.map.ptr[k].val;
-        int which = -1;
-        for (int i = 0; i < NKEYS; i++)
-            if (key_is(key, KEYS[i])) which = i;
+        const msgpack_object *val = &root->via.map.ptr[k].val;
+        int which = key_index(&root->via.map.ptr[k].key, KEYS, NKEYS);
         if (which < 0 || seen[which]++) return -1; /* unknown or duplicate key */
         int rc = 0;
         switch (which) {
@@ -313,6 +391,7 @@ static int dec_stats(const msgpack_object *root, size_t agent_count, optout_stat
         case 8: rc = dec_dumps(val, s); break;
         case 9: rc = dec_bucket(val, &s->dump_other); break;
         case 10: rc = dec_top_hosts(val, s); break;
+        case 11: rc = bp ? dec_policy(val, agent_count, bp) : -1; break;
         case 5:
             if (val->type != MSGPACK_OBJECT_ARRAY || val->via.array.size != OPTOUT_OUTCOME_COUNT) return -1;
             for (int i = 0; i < OPTOUT_OUTCOME_COUNT; i++) {
@@ -338,7 +417,109 @@ static int dec_stats(const msgpack_object *root, size_t agent_count, optout_stat
     return 0;
 }
 
-int optout_stats_decode_add(const void *buf, size_t len, size_t agent_count, optout_stats *stats) {
+static int dec_u64(const msgpack_object *o, uint64_t *v) {
+    if (o->type != MSGPACK_OBJECT_POSITIVE_INTEGER) return -1;
+    *v = o->via.u64;
+    return 0;
+}
+
+/* A msgpack integer of either sign as int64_t. */
+static int dec_i64(const msgpack_object *o, int64_t *v) {
+    if (o->type == MSGPACK_OBJECT_NEGATIVE_INTEGER) *v = o->via.i64;
+    else if (o->type == MSGPACK_OBJECT_POSITIVE_INTEGER && o->via.u64 <= INT64_MAX) *v = (int64_t)o->via.u64;
+    else return -1;
+    return 0;
+}
+
+/* "cr": the chart's crawls, distinct CC-MAIN-YYYY-WW ids. */
+static int dec_crawls(const msgpack_object *o, size_t agent_count, optout_stats_policy *bp) {
+    if (o->type != MSGPACK_OBJECT_ARRAY || o->via.array.size > OPTOUT_POLICY_CRAWLS_MAX) return -1;
+    for (uint32_t k = 0; k < o->via.array.size; k++) {
+        const msgpack_object *e = &o->via.array.ptr[k];
+        optout_policy_crawl *c = &bp->crawls[k];
+        char found[OPTOUT_HISTORY_CRAWL_MAX];
+        if (e->type != MSGPACK_OBJECT_ARRAY || e->via.array.size != 6 ||
+            dec_name(&e->via.array.ptr[0], c->name, sizeof c->name) != 0 ||
+            !optout_history_find_crawl(c->name, strlen(c->name), found) || strcmp(found, c->name) != 0 ||
+            dec_u64(&e->via.array.ptr[1], &c->docs) != 0 || dec_u64(&e->via.array.ptr[2], &c->tokens) != 0 ||
+            dec_u64(&e->via.array.ptr[3], &c->tokens_same_crawl) != 0 ||
+            dec_u64(&e->via.array.ptr[4], &c->tokens_disallowed_any) != 0)
+            return -1;
+        for (uint32_t j = 0; j < k; j++)
+            if (strcmp(bp->crawls[j].name, c->name) == 0) return -1; /* twice */
+        const msgpack_object *m = &e->via.array.ptr[5];
+        if (m->type != MSGPACK_OBJECT_MAP) return -1;
+        unsigned char seen[OPTOUT_AGENTS_MAX] = {0};
+        for (uint32_t j = 0; j < m->via.map.size; j++) {
+            const msgpack_object *key = &m->via.map.ptr[j].key;
+            if (key->type != MSGPACK_OBJECT_POSITIVE_INTEGER || key->via.u64 >= agent_count || seen[key->via.u64]++ ||
+                dec_u64(&m->via.map.ptr[j].val, &c->tokens_disallowed[key->via.u64]) != 0)
+                return -1;
+        }
+    }
+    bp->crawl_count = o->via.array.size;
+    return 0;
+}
+
+/* "bp" into *bp (zeroed but for its configuration, which the value must repeat). */
+static int dec_policy(const msgpack_object *o, size_t agent_count, optout_stats_policy *bp) {
+    static const char *const KEYS[] = {"v", "cfg", "p", "cov", "tfc", "cc", "cr", "covw"};
+    enum { NKEYS = sizeof KEYS / sizeof *KEYS };
+    if (o->type != MSGPACK_OBJECT_MAP || o->via.map.size != NKEYS) return -1;
+    int seen[NKEYS] = {0};
+    for (uint32_t k = 0; k < o->via.map.size; k++) {
+        const msgpack_object *val = &o->via.map.ptr[k].val;
+        int which = key_index(&o->via.map.ptr[k].key, KEYS, NKEYS);
+        if (which < 0 || seen[which]++) return -1; /* unknown or duplicate key */
+        uint64_t u[4];
+        int64_t cutoff, max_age;
+        switch (which) {
+        case 0:
+            if (dec_u64(val, u) != 0 || u[0] != OPTOUT_STATS_POLICY_FORM) return -1;
+            break;
+        case 1:
+            if (val->type != MSGPACK_OBJECT_ARRAY || val->via.array.size != 4 || dec_u64(&val->via.array.ptr[0], &u[0]) ||
+                dec_i64(&val->via.array.ptr[1], &cutoff) || dec_u64(&val->via.array.ptr[2], &u[2]) ||
+                dec_i64(&val->via.array.ptr[3], &max_age))
+                return -1;
+            if (u[0] != (uint64_t)bp->chosen || cutoff != bp->cutoff || u[2] != (uint64_t)bp->missing ||
+                max_age != bp->max_age)
+                return -1; /* another run's configuration */
+            break;
+        case 2:
+            if (val->type != MSGPACK_OBJECT_ARRAY || val->via.array.size != OPTOUT_ROBOTS_TIME_COUNT) return -1;
+            for (int p = 0; p < OPTOUT_ROBOTS_TIME_COUNT; p++)
+                if (dec_stats(&val->via.array.ptr[p], agent_count, &bp->policy[p], NULL) != 0) return -1;
+            break;
+        case 3:
+            if (val->type != MSGPACK_OBJECT_ARRAY || val->via.array.size != OPTOUT_COVERAGE_COUNT) return -1;
+            for (int c = 0; c < OPTOUT_COVERAGE_COUNT; c++)
+                if (dec_bucket(&val->via.array.ptr[c], &bp->coverage[c]) != 0) return -1;
+            break;
+        case 4:
+            if (dec_u64(val, &bp->docs_time_from_crawl) != 0) return -1;
+            break;
+        case 5:
+            if (val->type != MSGPACK_OBJECT_ARRAY || val->via.array.size != 2 ||
+                dec_u64(&val->via.array.ptr[0], &bp->ccbot_docs) != 0 ||
+                dec_u64(&val->via.array.ptr[1], &bp->ccbot_tokens) != 0)
+                return -1;
+            break;
+        case 6:
+            if (dec_crawls(val, agent_count, bp) != 0) return -1;
+            break;
+        case 7: /* of each coverage, the part a Wayback capture decided */
+            if (val->type != MSGPACK_OBJECT_ARRAY || val->via.array.size != OPTOUT_COVERAGE_COUNT) return -1;
+            for (int c = 0; c < OPTOUT_COVERAGE_COUNT; c++)
+                if (dec_bucket(&val->via.array.ptr[c], &bp->coverage_wayback[c]) != 0) return -1;
+            break;
+        }
+    }
+    return 0;
+}
+
+int optout_stats_decode_add_policy(const void *buf, size_t len, size_t agent_count, optout_stats *stats,
+                                   optout_stats_policy *policy) {
     if (agent_count > OPTOUT_AGENTS_MAX) {
         errno = EINVAL;
         return -1;
@@ -349,16 +530,24 @@ int optout_stats_decode_add(const void *buf, size_t len, size_t agent_count, opt
         return -1;
     }
     optout_stats *t = calloc(1, sizeof *t);
+    optout_stats_policy *tp = policy ? malloc(sizeof *tp) : NULL;
     int rc = -1;
-    if (!t) {
+    if (tp) optout_stats_policy_init(tp, policy->chosen, policy->cutoff, policy->missing, policy->max_age);
+    if (!t || (policy && !tp)) {
         errno = ENOMEM;
-    } else if (dec_stats(&u.data, agent_count, t) != 0) {
+    } else if (dec_stats(&u.data, agent_count, t, tp) != 0 || (tp && !has_policy(&u.data))) {
         errno = EINVAL;
     } else {
         optout_stats_merge(stats, t);
+        if (tp) optout_stats_policy_merge(policy, tp, agent_count);
         rc = 0;
     }
+    free(tp);
     free(t);
     msgpack_unpacked_destroy(&u);
     return rc;
+}
+
+int optout_stats_decode_add(const void *buf, size_t len, size_t agent_count, optout_stats *stats) {
+    return optout_stats_decode_add_policy(buf, len, agent_count, stats, NULL);
 }

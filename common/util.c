@@ -176,6 +176,17 @@ void optout_sleep_ms(long ms) {
     }
 }
 
+int optout_nap_ms(int64_t ms, volatile sig_atomic_t *stop) {
+    while (ms > 0) {
+        if (stop && *stop) return 1;
+        int64_t slice = ms < 100 ? ms : 100;
+        struct timespec ts = {(time_t)(slice / 1000), (long)(slice % 1000) * 1000000L};
+        nanosleep(&ts, NULL);
+        ms -= slice;
+    }
+    return stop && *stop;
+}
+
 int64_t optout_mtime_ns(const struct stat *st) {
     return (int64_t)st->st_mtim.tv_sec * 1000000000 + st->st_mtim.tv_nsec;
 }

@@ -59,17 +59,6 @@ typedef struct {
     volatile sig_atomic_t *stop;
 } pacer;
 
-static int nap_ms(int64_t ms, volatile sig_atomic_t *stop) {
-    while (ms > 0) {
-        if (stop && *stop) return 1;
-        int64_t slice = ms < 100 ? ms : 100;
-        struct timespec ts = {(time_t)(slice / 1000), (long)(slice % 1000) * 1000000L};
-        nanosleep(&ts, NULL);
-        ms -= slice;
-    }
-    return stop && *stop;
-}
-
 /* The hook of every request: one token per interval, never saved up beyond one. */
 static int pace(void *arg, long prev_status) {
     pacer *p = arg;
@@ -79,10 +68,10 @@ static int pace(void *arg, long prev_status) {
         optout_log(LOG_WARNING, "wayback: %d answers 429 in a row: pausing every request for %ld s", p->run429,
                    p->pause_ms / 1000);
         p->run429 = 0;
-        if (nap_ms(p->pause_ms, p->stop)) return 1;
+        if (optout_nap_ms(p->pause_ms, p->stop)) return 1;
     }
     int64_t now = optout_now_ms();
-    if (p->next_ms > now && nap_ms(p->next_ms - now, p->stop)) return 1;
+    if (p->next_ms > now && optout_nap_ms(p->next_ms - now, p->stop)) return 1;
     now = optout_now_ms();
     p->next_ms = now + p->interval_ms;
     (*p->requests)++;

@@ -44,6 +44,8 @@ struct optout_why {
     struct optout_hostkey_entry *cache;
     optout_robots_explanation explain[OPTOUT_AGENTS_MAX];
     char *keep_hosts, *remove_hosts;
+    char *hist[5]; /* history, robots-time, history-max-age, history-missing, report-cutoff (plan order) */
+    int read_captures; /* the plan names --cc-robots or --cc-crawls: the run's own DIR/history/ */
     optout_policy policy; /* its overrides and domains are owned here */
     char domain[OPTOUT_HOSTKEY_MAX];
 };
@@ -77,6 +79,7 @@ void optout_why_close(optout_why *w) {
     free(w->unknown);
     free(w->keep_hosts);
     free(w->remove_hosts);
+    for (int i = 0; i < 5; i++) free(w->hist[i]);
     optout_overrides_free((optout_overrides *)w->policy.overrides);
     optout_domains_free((optout_domains *)w->policy.domains);
     free(w);
@@ -96,10 +99,20 @@ static int known_option(const char *name, const char *value) {
                                           "partitions", "removed", "scheme", "user-agent"};
     for (size_t i = 0; i < sizeof neutral / sizeof *neutral; i++)
         if (strcmp(name, neutral[i]) == 0) return 1;
+    if (strcmp(name, "robots-time") == 0 && strcmp(value, "current") == 0) return 1; /* today's robots.txt */
     static const char *const defaults[] = {"", "no", "0", "url", "keep", "shards"};
     for (size_t i = 0; i < sizeof defaults / sizeof *defaults; i++)
         if (strcmp(value, defaults[i]) == 0) return 1;
     return 0;
+}
+
+/* The plan's options of robots.txt as it was: their index in optout_why's hist[], else -1. */
+static int history_option(const char *name) {
+    static const char *const names[5] = {"history", "robots-time", "history-max-age", "history-missing",
+                                         "report-cutoff"};
+    for (int i = 0; i < 5; i++)
+        if (strcmp(name, names[i]) == 0) return i;
+    return -1;
 }
 
 /* The options of DIR/plan (read and checked by optout_plan_read()). */
@@ -146,6 +159,12 @@ static int read_options(optout_why *w, const optout_plan *p, const char *plan, c
             w->remove_hosts = optout_strdup(value);
         } else if (strcmp(name, "overrides-sha256") == 0) {
             continue; /* the lists' content, checked by the broker on resume */
+        } else if (history_option(name) >= 0) { /* robots.txt as it was: handed to optout why --history */
+            int i = history_option(name);
+            free(w->hist[i]);
+            w->hist[i] = optout_strdup(value);
+        } else if ((strcmp(name, "cc-robots") == 0 || strcmp(name, "cc-crawls") == 0) && value[0]) {
+            w->read_captures = 1;
         } else if (!known_option(name, value)) {
             size_t have = strlen(w->unknown), need = have + strlen(name) + strlen(value) + 6;
             char *u = optout_malloc(need);
@@ -206,6 +225,7 @@ optout_why *optout_why_open(const char *dir, char *err, size_t errlen) {
     w->top_intl = optout_strdup("");
     w->hosts = optout_strdup("");
     w->unknown = optout_strdup("");
+    for (int i = 0; i < 5; i++) w->hist[i] = optout_strdup("");
     w->keep_hosts = optout_strdup("");
     w->remove_hosts = optout_strdup("");
     char plan[4200];
@@ -288,6 +308,15 @@ optout_why *optout_why_open(const char *dir, char *err, size_t errlen) {
     w->cfg.hosts = w->hosts;
     w->cfg.inputs = &w->inputs;
     w->cfg.unknown_options = w->unknown;
+    if (!w->hist[0][0] && w->read_captures) { /* the run's history stage built DIR/history/ */
+        free(w->hist[0]);
+        w->hist[0] = optout_strdup(dir);
+    }
+    w->cfg.history = w->hist[0];
+    w->cfg.robots_time = w->hist[1];
+    w->cfg.history_max_age = w->hist[2];
+    w->cfg.history_missing = w->hist[3];
+    w->cfg.report_cutoff = w->hist[4];
     return w;
 fail:
     free(agents);

@@ -1,6 +1,8 @@
 /* task_filter.c — a FILTER task on a worker (worker/task.h): the shard into STAGING/shards/<name>
  * and, when asked, STAGING/removed/<name>, decided by the run's verdict source; in tag mode only
- * STAGING/tags/<name>, the removed documents' tags (include/optout/tags.h). */
+ * STAGING/tags/<name>, the removed documents' tags (include/optout/tags.h). With a history archive
+ * in the run configuration, every document is also judged by robots.txt as it was (filter.h's
+ * historical mode) and the statistics carry every policy's (stats_policy.h). */
 #include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -10,6 +12,8 @@
 
 #include "optout/agents.h"
 #include "optout/filter.h"
+#include "optout/history.h"
+#include "optout/history_archive.h"
 #include "optout/log.h"
 #include "optout/policy.h"
 #include "optout/stats.h"
@@ -25,16 +29,56 @@ struct task_cache {
     optout_verdicts *verdicts;
     optout_policy policy; /* its overrides and domains are owned here */
     uint64_t parquet_share; /* memory.h: what a Parquet shard's reading may hold (0: no budget) */
+    /* robots.txt as it was: the run's history archive, its source view and judge (NULL: none) */
+    optout_history_archive *archive;
+    optout_history_source source;
+    optout_filter_history history;
 };
 
 void task_cache_free(task_cache *c) {
     if (!c) return;
+    optout_history_judge_free(c->history.judge);
+    free(c->history.stats);
+    optout_history_archive_close(c->archive);
     optout_verdicts_free(c->verdicts);
     optout_overrides_free((optout_overrides *)c->policy.overrides);
     optout_domains_free((optout_domains *)c->policy.domains);
     optout_agents_free(c->agents);
     free(c->config);
     free(c);
+}
+
+/* The run's history archive (its path through the worker's roots), the judge over it and the
+ * policies' statistics, checked against the configuration's ranges. 0, or -1 with err. */
+static int open_history(const worker_env *env, const optout_run_config *cfg, task_cache *c, char *err, size_t errlen) {
+    char dir[TASK_PATH_MAX], herr[1024];
+    if (cfg->robots_time >= OPTOUT_ROBOTS_TIME_COUNT || cfg->history_missing > OPTOUT_MISSING_REMOVE ||
+        cfg->history_max_age < 0) {
+        task_fmt(err, errlen, "the run configuration's robots.txt policy is out of range");
+        return -1;
+    }
+    if (cfg->host_key == OPTOUT_HOSTKEY_NETLOC || cfg->granularity != OPTOUT_GRANULARITY_URL) {
+        task_fmt(err, errlen, "the run configuration judges by captures with netloc host keys or host/domain "
+                              "granularity, which combine only with today's robots.txt");
+        return -1;
+    }
+    if (worker_map_path(env, &cfg->history, dir, sizeof dir, err, errlen) != 0) return -1;
+    if (!(c->archive = optout_history_archive_open(dir, herr, sizeof herr))) {
+        task_fmt(err, errlen, "history archive %s: %s", dir, herr);
+        return -1;
+    }
+    c->source = optout_history_archive_source(c->archive);
+    c->history.time.policy = (optout_robots_time)cfg->robots_time;
+    c->history.time.cutoff = cfg->robots_cutoff;
+    c->history.report_cutoff = cfg->report_cutoff;
+    c->history.missing = (optout_history_missing)cfg->history_missing;
+    c->history.judge = optout_history_judge_new(&c->source, c->agents, cfg->mode, cfg->unreachable_disallows,
+                                                cfg->history_max_age, env->max_cached);
+    if (!c->history.judge || !(c->history.stats = malloc(sizeof *c->history.stats))) {
+        task_fmt(err, errlen, "out of memory");
+        return -1;
+    }
+    return 0;
 }
 
 /* The agent list and verdict source for `cfg`, from the cache when the configuration is the same. */
@@ -113,20 +157,23 @@ static int prepare(const worker_env *env, task_cache **cachep, const optout_msg 
             goto fail;
         }
     }
+    if (cfg->history.root[0] && open_history(env, cfg, c, err, errlen) != 0) goto fail;
     if (env->slot_memory) { /* memory.h: what this configuration holds a slot, against its budget */
         uint64_t line = cfg->max_line ? cfg->max_line : OPTOUT_MEM_LINE_DEFAULT;
         uint64_t tables = optout_domains_bytes(c->policy.domains) + optout_overrides_bytes(c->policy.overrides) +
-                          (uint64_t)optout_verdicts_archive_hosts(c->verdicts) * OPTOUT_MEM_ARCHIVE_HOST;
+                          ((uint64_t)optout_verdicts_archive_hosts(c->verdicts) +
+                           (c->archive ? optout_history_archive_versions(c->archive) : 0)) * OPTOUT_MEM_ARCHIVE_HOST;
         /* JSON Lines written as Parquet: the kept and the removed writer each buffer a row group */
         uint64_t convert = cfg->output_format == 2 ? 2 * (uint64_t)OPTOUT_PQ_GROUP_BYTES : 0;
-        uint64_t need =
-            OPTOUT_MEM_SLOT_FIXED + line + tables + convert + (uint64_t)env->max_cached * OPTOUT_MEM_COMPILED;
+        /* the history judge keeps compiled sets of its own (the captures'), as many as the verdicts */
+        size_t compiled = env->max_cached * (c->archive ? 2 : 1);
+        uint64_t need = OPTOUT_MEM_SLOT_FIXED + line + tables + convert + (uint64_t)compiled * OPTOUT_MEM_COMPILED;
         if (need > env->slot_memory) {
             task_fmt(err, errlen,
                      "this run needs about %llu MiB a slot (--max-line %llu MiB, tables %llu MiB, Parquet row groups "
                      "%llu MiB, %zu compiled sets) but --max-memory leaves %llu MiB a slot",
                      (unsigned long long)(need >> 20), (unsigned long long)(line >> 20),
-                     (unsigned long long)(tables >> 20), (unsigned long long)(convert >> 20), env->max_cached,
+                     (unsigned long long)(tables >> 20), (unsigned long long)(convert >> 20), compiled,
                      (unsigned long long)(env->slot_memory >> 20));
             goto fail;
         }
@@ -197,8 +244,12 @@ int task_filter(const task_job *job, task_cache **cachep, optout_msg *res, void 
         .parquet_level = (int)cfg->level,
         .output_format = (int)cfg->output_format,
         .max_memory = c->parquet_share,
+        .history = c->history.judge ? &c->history : NULL,
     };
     optout_stats_init(stats);
+    if (fc.history)
+        optout_stats_policy_init_run(c->history.stats, &c->history.time, c->history.report_cutoff, c->history.missing,
+                                     cfg->history_max_age);
     double start = now_s();
     if (optout_filter_shard(&fc, job->input, outputs ? p->out : NULL, optout_shard_format_of_name(t->output_name),
                             with_removed ? p->removed : NULL, stats, err, errlen) != 0)
@@ -206,7 +257,8 @@ int task_filter(const task_job *job, task_cache **cachep, optout_msg *res, void 
     if (outputs && task_add_file(job, res, p->out_name, err, errlen) != 0) goto done;
     if (with_removed && task_add_file(job, res, p->removed_name, err, errlen) != 0) goto done;
     size_t agent_count = optout_agents_count(c->agents);
-    if (optout_stats_encode(stats, agent_count, stats_buf, &res->stats_len) != 0) {
+    if (optout_stats_encode_policy(stats, fc.history ? c->history.stats : NULL, agent_count, stats_buf,
+                                   &res->stats_len) != 0) {
         task_fmt(err, errlen, "cannot encode the statistics of %s", job->input);
         goto done;
     }

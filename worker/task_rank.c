@@ -1,6 +1,7 @@
 /* task_rank.c — RANK_MAP and RANK_REDUCE tasks on a worker (worker/task.h, include/optout/rank.h):
- * a shard counted per host key into STAGING/<name>.bin + .idx; one partition of every map output
- * summed into STAGING/<name>. */
+ * a shard counted per host key into STAGING/<name>.bin + .idx (and, for a run deciding by
+ * robots.txt as it was, its survey per host and crawl into STAGING/<name>.survey.tsv, survey.h);
+ * one partition of every map output summed into STAGING/<name>. */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -8,19 +9,26 @@
 
 #include "optout/log.h"
 #include "optout/memory.h"
+#include "optout/history.h"
 #include "optout/rank.h"
+#include "optout/survey.h"
 #include "task.h"
 
 int task_rank_map(const task_job *job, optout_msg *res, void **stats_buf, char *err, size_t errlen) {
     const optout_run_config *cfg = job->cfg;
     char bin_name[OPTOUT_MSG_PATH_MAX], idx_name[OPTOUT_MSG_PATH_MAX], bin[TASK_PATH_MAX], idx[TASK_PATH_MAX];
+    char survey_name[OPTOUT_MSG_PATH_MAX], survey_path[TASK_PATH_MAX];
     if (task_fmt(bin_name, sizeof bin_name, "%s.bin", job->msg->output_name) != 0 ||
-        task_fmt(idx_name, sizeof idx_name, "%s.idx", job->msg->output_name) != 0) {
+        task_fmt(idx_name, sizeof idx_name, "%s.idx", job->msg->output_name) != 0 ||
+        task_fmt(survey_name, sizeof survey_name, "%s.survey.tsv", job->msg->output_name) != 0) {
         task_fmt(err, errlen, "output name '%s' is too long", job->msg->output_name);
         return -1;
     }
+    /* a run deciding by robots.txt as it was surveys the crawls per host as it ranks */
+    int surveying = cfg->robots_time != OPTOUT_ROBOTS_TIME_CURRENT;
     if (task_staged_path(job, bin_name, bin, sizeof bin, err, errlen) != 0 ||
-        task_staged_path(job, idx_name, idx, sizeof idx, err, errlen) != 0)
+        task_staged_path(job, idx_name, idx, sizeof idx, err, errlen) != 0 ||
+        (surveying && task_staged_path(job, survey_name, survey_path, sizeof survey_path, err, errlen) != 0))
         return -1;
     if (cfg->rank_partitions < 1 || cfg->rank_partitions > OPTOUT_RANK_PARTITIONS_MAX) {
         task_fmt(err, errlen, "bad partition count %u in the run configuration", cfg->rank_partitions);
@@ -38,10 +46,19 @@ int task_rank_map(const task_job *job, optout_msg *res, void **stats_buf, char *
         /* the slot may still hold compiled sets of filter tasks: what they leave (memory.h) */
         .max_memory = optout_memory_parquet_share(job->env->slot_memory,
                                                   OPTOUT_MEM_SLOT_FIXED + job->env->max_cached * OPTOUT_MEM_COMPILED),
+        .dump_field = task_field(cfg->dump_field),
     };
+    if (surveying && !(mc.survey = optout_survey_new())) {
+        task_fmt(err, errlen, "out of memory");
+        return -1;
+    }
     optout_rank_map_stats st = {0};
-    if (optout_rank_map(&mc, job->input, bin, idx, &st, err, errlen) != 0) return -1;
-    if (task_add_file(job, res, bin_name, err, errlen) != 0 || task_add_file(job, res, idx_name, err, errlen) != 0)
+    int rc = optout_rank_map(&mc, job->input, bin, idx, &st, err, errlen);
+    if (rc == 0 && surveying) rc = optout_survey_write(mc.survey, survey_path, err, errlen);
+    optout_survey_free(mc.survey);
+    if (rc != 0) return -1;
+    if (task_add_file(job, res, bin_name, err, errlen) != 0 || task_add_file(job, res, idx_name, err, errlen) != 0 ||
+        (surveying && task_add_file(job, res, survey_name, err, errlen) != 0))
         return -1;
     uint64_t counters[OPTOUT_RANK_MAP_COUNTERS] = {
         [OPTOUT_RANK_MAP_DOCS] = st.docs,

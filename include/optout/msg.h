@@ -240,6 +240,15 @@ typedef struct {
     /* History tasks: the host list whose captures they keep (the fetch stage's; root "" when the
      * run reads no captures). */
     optout_msg_path history_hosts;
+    /* Robots.txt as it was (history.h): the deciding policy (optout_robots_time) and its cutoff day
+     * (00:00 UTC, Unix seconds; 0 unless cutoff), the report's cutoff column, how old an earlier
+     * capture may be (seconds), --history-missing (optout_history_missing), and the history archive
+     * the filter tasks judge by (the directory holding history/: the run's own, or --history DIR;
+     * root "" when the policy is current and no archive is given). */
+    uint32_t robots_time;
+    int64_t robots_cutoff, report_cutoff, history_max_age;
+    uint32_t history_missing;
+    optout_msg_path history;
     /* Wayback tasks: the service, the years asked (inclusive), the rate in millionths of a request
      * per second (1 .. OPTOUT_WAYBACK_RATE_MICRO_MAX); "" and zeros when the run asks nothing. */
     char wayback_base[OPTOUT_MSG_PATH_MAX];

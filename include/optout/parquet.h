@@ -149,6 +149,9 @@ optout_pq_rows *optout_pq_rows_open(optout_pq_file *f, int rg, uint64_t max_memo
 int optout_pq_rows_next(optout_pq_rows *r, int render, const char **json, size_t *len, char *err, size_t errlen);
 void optout_pq_rows_close(optout_pq_rows *r);
 
+/* A figure of a memory message: "12 MiB" from 16 MiB up, else "345 KiB" (rounded up); buf. */
+const char *optout_pq_size_text(uint64_t bytes, char *buf, size_t len);
+
 /* ---- the filter writer -------------------------------------------------------------------- */
 enum {
     OPTOUT_PQ_CODEC_NONE = 0,
@@ -208,7 +211,9 @@ void optout_pq_writer_abort(optout_pq_writer *w);
  * value of another kind, or a field the first lines did not have, fails with line, field and both
  * kinds. Row groups hold OPTOUT_PQ_GROUP_ROWS rows or OPTOUT_PQ_GROUP_BYTES of buffered values,
  * whichever comes first; pages are PLAIN (levels RLE, data page v1) with statistics (byte-array
- * bounds longer than 4 KiB left out). Line numbers in messages are the caller's. */
+ * bounds longer than 4 KiB left out), string columns dictionary-encoded (RLE_DICTIONARY) while
+ * their dictionary pays and stays within 1 MiB, PLAIN from there on. Line numbers in messages are
+ * the caller's. */
 #define OPTOUT_PQ_INFER_LINES 100000
 #define OPTOUT_PQ_GROUP_ROWS 100000
 #define OPTOUT_PQ_GROUP_BYTES ((size_t)128 << 20)

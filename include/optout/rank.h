@@ -65,6 +65,10 @@ typedef struct {
      * needs it); the documents of the other row groups add tokens but no bytes (bytes_unread). */
     int count_bytes;
     uint64_t max_memory; /* Parquet: what one row group may hold (docsource.h; 0: no limit) */
+    /* The survey of a historical run (survey.h; NULL: none): every counted document is also added
+     * to it under its host key and the crawl its dump field names (dump_field NULL: the default). */
+    struct optout_survey *survey;
+    const char *dump_field;
 } optout_rank_map_config;
 
 typedef struct {

@@ -3,7 +3,8 @@
  *
  * Contract
  * - optout_report_write() writes, in DIR, report.msgpack (first: the source of every other file),
- *   report.json, report.md and loss-by-year.svg, each atomically (DIR/.NAME.tmp.<pid>, fflush,
+ *   report.json, report.md, loss-by-year.svg (and with info->by_policy policy-by-crawl.svg), each
+ *   atomically (DIR/.NAME.tmp.<pid>, fflush,
  *   fsync, rename, then one fsync of DIR). Output depends only on its arguments (no clock, no
  *   locale): rendering the same inputs twice gives identical bytes, so `optout report DIR` (load,
  *   then write) reproduces the files a run wrote.
@@ -34,6 +35,7 @@
 #include <stdio.h>
 
 #include "optout/stats.h"
+#include "optout/stats_policy.h"
 
 /* The settings that change which documents a run removes or what it writes, besides the mode,
  * agent list, host key and unreachable policy below: one text each, NULL when the report does not
@@ -90,6 +92,11 @@ typedef struct {
      * names (not `*`) is listed as a likely typo: report.json config "agents_unnamed", report.md. */
     const uint64_t *agent_named;
     uint64_t robots_parsed;
+    /* Robots.txt as it was (stats_policy.h): every policy's statistics, NULL when the run judged by
+     * today's robots.txt alone. report.json "by_policy", report.md's section "Robots.txt as it
+     * was", the chart policy-by-crawl.svg, report.msgpack "policy" (its configuration) and the
+     * policies in "stats" ("bp"). */
+    const optout_stats_policy *by_policy;
 } optout_report_info;
 
 /* Agent i is named by no robots.txt of a snapshot that was counted (a likely typo; never `*`). */
@@ -129,6 +136,7 @@ typedef struct {
     optout_stats *stats;
     optout_agents *agents;
     optout_report_info info;
+    optout_stats_policy *by_policy; /* info.by_policy, owned here (NULL when none) */
     optout_report_keep *keep;
 } optout_report_loaded;
 

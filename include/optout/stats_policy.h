@@ -57,6 +57,10 @@ typedef struct {
 /* Zeroes *s and records the configuration. */
 void optout_stats_policy_init(optout_stats_policy *s, optout_robots_time chosen, int64_t cutoff,
                               optout_history_missing missing, int64_t max_age);
+/* The same for a run's policy: the cutoff column is the run's own cutoff day when it chose
+ * cutoff:DAY, else report_cutoff (--report-cutoff). */
+void optout_stats_policy_init_run(optout_stats_policy *s, const optout_robots_time_spec *time, int64_t report_cutoff,
+                                  optout_history_missing missing, int64_t max_age);
 
 /* One judged document's history facts (after optout_stats_add_doc of each policy's facts). */
 typedef struct {
@@ -70,6 +74,17 @@ typedef struct {
 void optout_stats_policy_add_judged(optout_stats_policy *s, size_t agent_count, const optout_doc_facts *facts,
                                     const optout_policy_doc *d);
 void optout_stats_policy_merge(optout_stats_policy *into, const optout_stats_policy *from, size_t agent_count);
+
+/* The statistics with the policies' on the wire (stats_msgpack.c's form, key "bp", version
+ * OPTOUT_STATS_POLICY_FORM): encode as optout_stats_encode with bp (NULL: without). decode_add as
+ * optout_stats_decode_add, and with policy (not NULL) "bp" is required, must carry policy's
+ * configuration, and is merged into *policy; with NULL a "bp" is refused. Nothing is added unless
+ * the whole buffer is valid. */
+#define OPTOUT_STATS_POLICY_FORM 2 /* 2: "covw", the coverage a Wayback capture decided */
+int optout_stats_encode_policy(const optout_stats *stats, const optout_stats_policy *bp, size_t agent_count, void **out,
+                               size_t *len);
+int optout_stats_decode_add_policy(const void *buf, size_t len, size_t agent_count, optout_stats *stats,
+                                   optout_stats_policy *policy);
 
 /* The member `"by_policy": {...}` (no comma around it). 0, or -1 when writing failed. */
 int optout_stats_policy_write_json(FILE *f, const optout_stats_policy *s, const optout_agents *agents);

@@ -1,13 +1,16 @@
 /* util.h — small helpers every module needs: ASCII character classes that ignore the locale,
- * case-insensitive comparison, reading a whole file, the monotonic clock and removing a tree.
- * Contract: pure functions; optout_read_file returns a malloc'd, NUL-terminated buffer or NULL
- * with errno set (EFBIG when the file exceeds `max` bytes).
+ * case-insensitive comparison, the error setter and the out-of-memory policy (with the array
+ * growth and strdup that follow it), the strict digit parser, reading a whole file, the monotonic
+ * clock, sleeps, a file's mtime in nanoseconds and removing a tree.
+ * Contract: each function says its own below; optout_read_file returns a malloc'd, NUL-terminated
+ * buffer or NULL with errno set (EFBIG when the file exceeds `max` bytes).
  */
 #ifndef OPTOUT_UTIL_H
 #define OPTOUT_UTIL_H
 
 #include <stdarg.h>
 #include <stddef.h>
+#include <signal.h>
 #include <stdint.h>
 #include <sys/stat.h>
 
@@ -70,6 +73,9 @@ char *optout_read_fd(int fd, size_t max, size_t *len);
 int64_t optout_now_ms(void);
 /* Sleeps ms milliseconds, the whole of them (a signal's interruption is resumed). */
 void optout_sleep_ms(long ms);
+/* Sleeps ms milliseconds in slices of at most 100 ms, waking early once *stop is set (stop may be
+ * NULL): the waits of retries and rate limits, which SIGINT must cut short. 1 when stopped. */
+int optout_nap_ms(int64_t ms, volatile sig_atomic_t *stop);
 
 /* A file's modification time in nanoseconds since the epoch, from its stat: the one measure the
  * plan records for an input and every later check compares. */

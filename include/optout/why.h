@@ -61,6 +61,11 @@ typedef struct {
      * (not "", "no", "0", "url", "keep", "shards"): "--granularity host, --keep-hosts F". The
      * answers may then differ from the filter's; callers say so. "" when none. */
     const char *unknown_options;
+    /* Robots.txt as it was, as the plan gives it ("" when the run judged by today's robots.txt
+     * alone): the history archive's directory (the plan's --history, else the run directory when
+     * the run read captures itself), and the plan's --robots-time, --history-max-age,
+     * --history-missing and --report-cutoff values. */
+    const char *history, *robots_time, *history_max_age, *history_missing, *report_cutoff;
 } optout_why_config;
 
 optout_why *optout_why_open(const char *dir, char *err, size_t errlen);

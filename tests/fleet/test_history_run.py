@@ -10,16 +10,25 @@ Checks
 2. A run's DIR/history holds the same versions (every column but the body's offset) and the same
    bodies as `optout history` over the same files and host list; sources.tsv lists every file in
    the same order with the same counts; the manifest lists the archive and verifies.
-3. A worker killed (SIGKILL) and then the broker killed mid-history; the same command again
-   completes, and its archive is again the same as `optout history`'s.
+   The filter stage judges by the archive: report.json by_policy equals `optout filter --history`
+   over the same documents (DIR/robots and DIR/history).
+3. A worker killed (SIGKILL) and then the broker killed mid-history of a run deciding by
+   --robots-time crawl; the same command again completes, its archive is again the same as
+   `optout history`'s, and its by_policy (chosen: crawl) is `optout filter --history`'s.
    --cc-crawls with a local --cc-base reads the files the crawls' robotstxt.paths.gz list: the
    same archive again; so do --cc-crawls under a URL --cc-base (a local HTTP server) and
    --cc-robots URLs, downloaded by the workers.
 4. A changed WARC file (another size) after planning: the rerun is refused (exit 2, plan differs).
+5. --cc-crawls auto (with --robots-time crawl): --stop-after survey says which crawls the
+   documents name and which files of them history would read (a crawl without a capture list is
+   skipped); the same command without --stop-after resumes that run and builds the archive
+   `optout history --cc-crawls` builds for those crawls, judged by as optout filter --history
+   judges; a rerun of the complete run changes nothing; auto without a historical policy is a usage
+   error.
 usage: test_history_run.py BIN_DIR REPO_ROOT [SHARED_DIR]"""
 import functools, glob, hashlib, http.server, json, os, shutil, signal, subprocess, sys, tempfile, threading, time
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support"))
-from optout_test import check, finish, real_bodies, require_tool, runner, shared_dir  # noqa: E402
+from optout_test import check, decompress, finish, real_bodies, require_tool, runner, shared_dir  # noqa: E402
 
 bin_dir, root = sys.argv[1], sys.argv[2]
 optout = os.path.join(bin_dir, "optout")
@@ -40,12 +49,26 @@ def archive(d):
         rows.append(tuple(col[:14] + col[15:]))
         if col[11] != "-" and col[11] not in bodies:
             off, ln = int(col[14]), int(col[15])
-            body = subprocess.run(["zstd", "-dc"], input=data[off:off + ln], capture_output=True, check=True).stdout
+            body = decompress(data[off:off + ln], "frame of %s" % col[11])
             if hashlib.sha256(body).hexdigest() != col[11]:
                 bad.append(col[11][:12])
             bodies[col[11]] = body
     check(not bad, "%s: every body matches its SHA-256 (%d bodies; wrong: %s)" % (d, len(bodies), bad[:5]))
     return rows, bodies
+
+
+def single_by_policy(d, policy):
+    """by_policy of one `optout filter --history` over the whole corpus, judged by d's robots/ and history/."""
+    whole = os.path.join(tmp, "whole.jsonl")
+    with open(whole, "wb") as f:
+        for p in sorted(glob.glob(os.path.join(corpus, "*.jsonl.zst"))):
+            f.write(subprocess.run(["zstd", "-dc", p], capture_output=True, check=True).stdout)
+    stats = os.path.join(tmp, "single.json")
+    r = subprocess.run([optout, "filter", "--archive", os.path.join(d, "robots"), "--history", d, "--robots-time", policy,
+                        "--in", whole, "--out", os.path.join(tmp, "single.out.jsonl"), "--stats", stats],
+                       capture_output=True, text=True)
+    check(r.returncode == 0, "optout filter --history over %s (%s)" % (d, r.stderr[-200:]))
+    return json.load(open(stats)).get("by_policy") if r.returncode == 0 else None
 
 
 def sources(d):
@@ -110,6 +133,10 @@ try:
           "the manifest lists the history archive, whose sources.tsv names the crawls and files read")
     r = subprocess.run([optout, "verify", full], capture_output=True, text=True)
     check(r.returncode == 0, "optout verify accepts the run (%s)" % r.stderr.strip()[-200:])
+    got = json.load(open(os.path.join(full, "report.json"))).get("by_policy")
+    want = single_by_policy(full, "current")
+    check(got is not None and got == want,
+          "the filter stage judged by the run's captures: by_policy is optout filter --history's")
 
     # 2a. a plan without the redirect targets: the run says which targets it did not read
     part = os.path.join(tmp, "partial")
@@ -155,7 +182,7 @@ try:
 
     # 3. kill a worker, then the broker, mid-history; the rerun completes with the same archive
     crash = os.path.join(tmp, "crash")
-    args = base + ["--workers", "2", "--out", crash]
+    args = base + ["--workers", "2", "--out", crash, "--robots-time", "crawl"]
     env = dict(os.environ, OPTOUT_FAULT_TASK_DELAY_MS="400")  # every task slow: the kills land mid-stage
     p = subprocess.Popen([optout, "run"] + args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=env)
     parts = os.path.join(crash, "history-parts", "*", "history", "index.tsv")
@@ -184,6 +211,10 @@ try:
     check(rows == want_rows and bodies == want_bodies, "after the kills the archive is optout history's")
     check(sources(crash) == sources(ref), "and its sources.tsv")
     check(not glob.glob(os.path.join(crash, ".history.staging.*")), "no history staging directory is left")
+    rep = json.load(open(os.path.join(crash, "report.json")))
+    check(rep["config"]["robots_time"] == "crawl" and rep.get("by_policy", {}).get("chosen") == "crawl" and
+          rep["by_policy"] == single_by_policy(crash, "crawl"),
+          "the resumed run decided by crawl: its by_policy is optout filter --history's")
 
     # 4. a WARC file changed after planning: the plan refuses the rerun
     victim = sorted(glob.glob(warcs, recursive=True))[0]
@@ -193,6 +224,62 @@ try:
     check(r.returncode == 2 and "cc-robots" in r.stderr,
           "a WARC file changed since planning is a usage error naming --cc-robots (%d: %s)"
           % (r.returncode, r.stderr.strip()[-300:]))
+
+    # 5. --cc-crawls auto: the crawls the survey finds
+    import random
+    rnd = random.Random(3)
+    named = truth["crawls"][:2] + ["CC-MAIN-2016-50"]  # the last has no capture list under --cc-base
+    auto_corpus = os.path.join(tmp, "auto-corpus")
+    os.makedirs(auto_corpus)
+    for k in range(2):
+        with open(os.path.join(auto_corpus, "part%d.jsonl" % k), "w") as f:
+            for i in range(100):
+                d = {"id": "a%d-%d" % (k, i), "url": "https://%s/p%d" % (rnd.choice(truth["listed"]), i),
+                     "text": "t" * rnd.randrange(1, 200)}
+                if i % 5:
+                    d["dump"] = rnd.choice(named)
+                f.write(json.dumps(d) + "\n")
+    auto = os.path.join(tmp, "auto")
+    args = [a for a in base if a not in ("--cc-robots", warcs)]
+    args = [os.path.join(auto_corpus, "*.jsonl") if a == base[1] else a for a in args]
+    args += ["--workers", "2", "--out", auto, "--cc-crawls", "auto", "--cc-base", cc, "--robots-time", "crawl"]
+    r = run(args + ["--stop-after", "survey"])
+    answer = json.loads(r.stdout) if r.returncode == 0 and r.stdout.startswith("{") else {}
+    files = [f for f in truth["files"] if f["crawl"] in named]
+    check(answer.get("history_crawls") == truth["crawls"][:2] and answer.get("history_files") == len(files) and
+          answer.get("history_bytes") == sum(os.path.getsize(os.path.join(cc, f["path"])) for f in files) and
+          set(answer.get("survey", {}).get("crawls", {})) == set(named + ["-"]),
+          "--cc-crawls auto, --stop-after survey: the crawls found and the files history would read (%s; want %d files, %d bytes; survey %s)"
+          % ({k: v for k, v in answer.items() if k.startswith("history")}, len(files), sum(os.path.getsize(os.path.join(cc, f["path"])) for f in files),
+             sorted(answer.get("survey", {}).get("crawls", {}))))
+    check("CC-MAIN-2016-50 has no readable capture list" in r.stderr, "a crawl without a capture list is said and skipped")
+    r = run(args)
+    check(r.returncode == 0, "the same run without --stop-after completes (%d: %s)" % (r.returncode, r.stderr[-400:]))
+    ref_auto = os.path.join(tmp, "ref-auto")
+    subprocess.run([optout, "history", "--cc-crawls", ",".join(truth["crawls"][:2]), "--cc-base", cc, "--hosts",
+                    hosts_file, "--out", ref_auto], capture_output=True, check=True)
+    if r.returncode == 0:
+        check(archive(auto) == archive(ref_auto), "its archive is optout history's over the crawls found")
+        rep = json.load(open(os.path.join(auto, "report.json")))
+        whole = os.path.join(tmp, "auto-whole.jsonl")
+        with open(whole, "w") as f:
+            for k in range(2):
+                f.write(open(os.path.join(auto_corpus, "part%d.jsonl" % k)).read())
+        stats = os.path.join(tmp, "auto-single.json")
+        q = subprocess.run([optout, "filter", "--archive", os.path.join(auto, "robots"), "--history", auto,
+                            "--robots-time", "crawl", "--in", whole, "--out", os.path.join(tmp, "auto.out"),
+                            "--stats", stats], capture_output=True, text=True)
+        check(q.returncode == 0 and rep.get("by_policy") == json.load(open(stats))["by_policy"] and
+              rep["by_policy"]["coverage"]["same_crawl"]["docs_in"] > 0,
+              "its by_policy is optout filter --history's, with same-crawl captures")
+        before = open(os.path.join(auto, "report.json")).read()
+        r = run(args)
+        check(r.returncode == 0 and open(os.path.join(auto, "report.json")).read() == before,
+              "a rerun of the complete run changes nothing (%d)" % r.returncode)
+    usage = [os.path.join(tmp, "auto-usage") if a == auto else a for a in args[:-2]]  # without --robots-time crawl
+    r = run(usage)
+    check(r.returncode == 2 and "auto" in r.stderr and "survey" in r.stderr,
+          "--cc-crawls auto without a historical policy: exit 2 (%s)" % r.stderr.strip()[-200:])
 finally:
     shutil.rmtree(tmp, ignore_errors=True)
 finish("test_history_run")

@@ -7,6 +7,8 @@
  * - what decodes re-encodes, the re-encoding decodes to the same struct, and encoding that struct
  *   again gives the same bytes (the encoding is canonical);
  * - stats: decode_add into zeroed stats, encode, decode again: the same stats and the same bytes;
+ *   likewise with the policies' statistics ("bp", stats_policy.h) of one fixed configuration, which
+ *   a reader without them refuses;
  * - the input also builds a message and a configuration field by field (any bytes, any lengths up
  *   to and past the limits): when the encoder accepts one, the decoder accepts its frame and
  *   re-encoding gives the same bytes (the encoder refuses exactly what the decoder would).
@@ -21,6 +23,7 @@
 
 #include "fuzz_target.h"
 #include "optout/msg.h"
+#include "optout/stats_policy.h"
 #include "optout/stats.h"
 
 #define POISON 0x5a
@@ -123,6 +126,38 @@ static void fuzz_stats(const uint8_t *data, size_t size, size_t agents) {
     check(memcmp(&s1, &s2, sizeof s1) == 0, "stats changed in a round trip");
     check(optout_stats_encode(&s2, agents, &b3, &l3) == 0, "stats do not encode twice");
     check(l2 == l3 && memcmp(b2, b3, l2) == 0, "stats encoding is not canonical");
+    free(b2);
+    free(b3);
+}
+
+/* The policies' configuration of the "bp" seeds and checks. */
+static void policy_init(optout_stats_policy *p) {
+    optout_stats_policy_init(p, OPTOUT_ROBOTS_TIME_CRAWL, 1596240000, OPTOUT_MISSING_KEEP, 365 * 86400);
+}
+
+/* Statistics with the policies': the same invariants, both structures. */
+static void fuzz_stats_policy(const uint8_t *data, size_t size, size_t agents) {
+    static optout_stats s1, s2, plain;
+    static optout_stats_policy p1, p2;
+    optout_stats_init(&s1);
+    policy_init(&p1);
+    if (optout_stats_decode_add_policy(data, size, agents, &s1, &p1) != 0) {
+        static optout_stats_policy fresh;
+        policy_init(&fresh);
+        check(memcmp(&p1, &fresh, sizeof p1) == 0, "rejected policy stats changed the target");
+        return;
+    }
+    optout_stats_init(&plain);
+    check(optout_stats_decode_add(data, size, agents, &plain) != 0, "a reader without policies took \"bp\"");
+    void *b2, *b3;
+    size_t l2, l3;
+    check(optout_stats_encode_policy(&s1, &p1, agents, &b2, &l2) == 0, "decoded policy stats do not encode");
+    optout_stats_init(&s2);
+    policy_init(&p2);
+    check(optout_stats_decode_add_policy(b2, l2, agents, &s2, &p2) == 0, "re-encoded policy stats do not decode");
+    check(memcmp(&s1, &s2, sizeof s1) == 0 && memcmp(&p1, &p2, sizeof p1) == 0, "policy stats changed in a round trip");
+    check(optout_stats_encode_policy(&s2, &p2, agents, &b3, &l3) == 0, "policy stats do not encode twice");
+    check(l2 == l3 && memcmp(b2, b3, l2) == 0, "policy stats encoding is not canonical");
     free(b2);
     free(b3);
 }
@@ -231,6 +266,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     fuzz_config(data, size);
     fuzz_stats(data, size, OPTOUT_AGENTS_MAX);
     fuzz_stats(data, size, 14);
+    fuzz_stats_policy(data, size, 14);
     fuzz_build(data, size);
     return 0;
 }
@@ -253,6 +289,9 @@ static void write_seeds(const char *dir) {
     size_t cfg_len, st_len, len;
     char err[OPTOUT_MSG_ERR_LEN];
     c.mode = OPTOUT_MODE_PROTEGO, c.level = 3, c.max_line = 1 << 26, c.agent_count = 2;
+    c.robots_time = OPTOUT_ROBOTS_TIME_CUTOFF, c.robots_cutoff = 1609459200, c.report_cutoff = 1691366400;
+    c.history_max_age = 365 * 86400, c.history_missing = OPTOUT_MISSING_REMOVE;
+    strcpy(c.history.root, "run"), strcpy(c.history.rel, "");
     strcpy(c.agents[0], "GPTBot"), strcpy(c.agents[1], "*");
     strcpy(c.url_field, "metadata.url"), strcpy(c.robots_dir.root, "run"), strcpy(c.robots_dir.rel, "robots");
     strcpy(c.history_hosts.root, "run"), strcpy(c.history_hosts.rel, "ranking/hosts.txt");
@@ -275,6 +314,22 @@ static void write_seeds(const char *dir) {
     s.docs_by_outcome[OPTOUT_OUTCOME_OK] = 2, s.bad_json = 1, s.tokens_estimated_docs = 1;
     check(optout_stats_encode(&s, 2, &st, &st_len) == 0, "seed stats");
     write_seed(dir, "stats", st, st_len);
+    { /* the policies' statistics of one judged document (policy_init's configuration) */
+        static optout_stats_policy p;
+        policy_init(&p);
+        optout_doc_time t = {.crawl = "CC-MAIN-2020-05", .has_time = 1, .time = 1580688000, .time_from_crawl = 1};
+        optout_policy_doc pd = {.coverage = OPTOUT_COVERAGE_SAME_CRAWL, .removed_crawl = 1, .time = &t,
+                                .same_crawl = &set, .ccbot = 1};
+        d.disallowed = &set, d.removed = 1, d.year = 2020, d.cls = OPTOUT_CLASS_EN;
+        for (int q = 0; q < OPTOUT_ROBOTS_TIME_COUNT; q++) optout_stats_add_doc(&p.policy[q], 2, &d);
+        optout_stats_policy_add_judged(&p, 2, &d, &pd);
+        void *bp;
+        size_t bp_len;
+        check(optout_stats_encode_policy(&s, &p, 2, &bp, &bp_len) == 0, "seed policy stats");
+        write_seed(dir, "stats-policy", bp, bp_len);
+        free(bp);
+        d.disallowed = NULL, d.removed = 0, d.year = 0, d.cls = OPTOUT_CLASS_UNKNOWN;
+    }
     for (int t = OPTOUT_MSG_READY; t <= OPTOUT_MSG_DONE; t++) {
         static optout_msg m;
         memset(&m, 0, sizeof m);

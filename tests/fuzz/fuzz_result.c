@@ -127,7 +127,7 @@ static int oracle(const struct result_expect *x, const optout_msg *m) {
     }
     for (size_t i = 0; i < m->file_count; i++)
         if (!reachable_regular(m->files[i].name, m->files[i].size)) return 0;
-    return result_check_stats(x->kind, x->agent_count, m->stats, m->stats_len, NULL) == 0;
+    return result_check_stats(x->kind, x->agent_count, m->stats, m->stats_len, NULL, NULL) == 0;
 }
 
 /* The tree is as set up: checking never changes anything. */
@@ -157,7 +157,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     const char *name = kind == OPTOUT_TASK_HISTORY ? names[4 + ((data[0] & 0x20) != 0)] : names[kind - 1];
     int sample = (data[0] >> 6) == 3 ? RESULT_SAMPLE_NONE : data[0] >> 6;
     struct result_expect x;
-    CHECK(result_expect_files(kind, name, (data[0] & 4) != 0, (data[0] & 8) != 0, sample, 0, AGENTS, &x) == 0);
+    CHECK(result_expect_files(kind, name, (data[0] & 4) != 0, (data[0] & 8) != 0, sample, 0, 0, AGENTS, &x) == 0);
     /* only a sample's estimates stage nothing */
     CHECK(x.count <= OPTOUT_MSG_MAX_FILES &&
           (x.count >= 1) != (kind == OPTOUT_TASK_FILTER && sample == RESULT_SAMPLE_ESTIMATES));

@@ -5,7 +5,9 @@
 #
 #   tests/fuzz/smoke.sh [SECONDS]      default 30 s per target
 #
-# Environment: BUILD_DIR (default build-fuzz), CC (default clang), FUZZ_JOBS (build jobs).
+# Environment: BUILD_DIR (default build-fuzz), CC (default clang), FUZZ_JOBS (build jobs; also how
+# many targets fuzz at a time, each on its own core for SECONDS: the wall time is divided, not the
+# fuzzing each target gets).
 # Per target NAME:
 #   tests/fuzz/crashes/NAME/   saved crash inputs: replayed first, each must now pass (regressions)
 #   tests/fuzz/corpus/NAME/    committed seeds
@@ -134,13 +136,27 @@ run_target() {
   echo "fuzz $name: OK"
 }
 
+# $jobs targets at a time, each in the background with its output kept apart, then shown in order
 status=0
 found=0
+batch=
+flush() {
+  wait
+  for name in $batch; do
+    cat "$work/$name.out"
+    [ "$(cat "$work/$name.rc")" = 0 ] || status=1
+  done
+  batch=
+}
 for bin in "$build"/bin/fuzz_*; do
   [ -x "$bin" ] || continue
-  found=1
-  run_target "$(basename "$bin")" || status=1
+  found=$((found + 1))
+  name=$(basename "$bin")
+  ( rc=0; run_target "$name" >"$work/$name.out" 2>&1 || rc=$?; echo "$rc" >"$work/$name.rc" ) &
+  batch="$batch $name"
+  if [ $((found % jobs)) = 0 ]; then flush; fi
 done
+flush
 if [ "$found" = 0 ]; then
   echo "fuzz: no fuzz_* program in $build/bin" >&2
   exit 1

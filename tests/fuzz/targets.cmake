@@ -27,19 +27,20 @@ optout_fuzz_target(fuzz_journal SOURCES common/journal.c common/log.c common/uti
 # The broker's journal records inside that framing (their msgpack is unpacked by msg.c's bounded
 # reader; msgpack-c linked uninstrumented).
 optout_fuzz_target(fuzz_records
-  SOURCES broker/records.c common/msg.c common/stats_msgpack.c common/stats.c common/json.c common/agents.c common/log.c
+  SOURCES broker/records.c common/msg.c common/stats_msgpack.c common/stats.c common/stats_policy.c common/history.c common/strmap.c common/rundir.c common/json.c common/agents.c common/log.c
           common/util.c
   INCLUDES broker LIBS PkgConfig::DEPS m)
 
 # Broker <-> worker messages, the run configuration and statistics on the wire.
 optout_fuzz_target(fuzz_msg
-  SOURCES common/msg.c common/stats_msgpack.c common/stats.c common/json.c common/agents.c common/log.c common/util.c
+  SOURCES common/msg.c common/stats_msgpack.c common/stats.c common/stats_policy.c common/history.c common/strmap.c common/rundir.c common/json.c common/agents.c common/log.c common/util.c
   LIBS PkgConfig::DEPS m)
 
 # The broker's result checking (broker/result.c) against a real staging directory of regular
 # files, links, a FIFO and a directory in a file's place.
 optout_fuzz_target(fuzz_result
-  SOURCES broker/result.c common/msg.c common/stats_msgpack.c common/stats.c common/json.c common/agents.c
+  SOURCES broker/result.c common/msg.c common/stats_msgpack.c common/stats.c common/stats_policy.c common/history.c common/strmap.c common/rundir.c
+          common/json.c common/agents.c
           common/files.c common/log.c common/util.c
   INCLUDES broker LIBS PkgConfig::DEPS m)
 
@@ -48,14 +49,14 @@ optout_fuzz_target(fuzz_result
 optout_fuzz_target(fuzz_parquet
   SOURCES common/parquet_thrift.c common/parquet_meta.c common/parquet_codec.c common/parquet_encoding.c
           common/parquet_read.c common/parquet_json.c common/parquet_write.c common/parquet_arrow.c common/json.c common/log.c
-          common/util.c
+          common/strmap.c common/util.c
   INCLUDES common LIBS PkgConfig::DEPS PkgConfig::PQCODECS ${SNAPPY_LIBRARY})
 
 # JSON Lines to Parquet: schema inference, shredding, the generated file read back by the reader.
 optout_fuzz_target(fuzz_parquet_jsonl
   SOURCES common/parquet_jsonl.c common/parquet_thrift.c common/parquet_meta.c common/parquet_codec.c
           common/parquet_encoding.c common/parquet_read.c common/parquet_json.c common/parquet_write.c
-          common/parquet_arrow.c common/jsonl.c common/json.c common/log.c common/util.c
+          common/parquet_arrow.c common/jsonl.c common/json.c common/log.c common/strmap.c common/util.c
   INCLUDES common LIBS PkgConfig::DEPS PkgConfig::PQCODECS ${SNAPPY_LIBRARY})
 
 # Common Crawl robotstxt WARC files: gzip members, records, HTTP responses, damage (zlib linked
@@ -69,3 +70,10 @@ optout_fuzz_target(fuzz_warc
 # A document's time: crawl ids in any text, ISO 8601 dates, the crawl week's Monday, --robots-time.
 optout_fuzz_target(fuzz_doctime SOURCES common/history.c common/strmap.c common/rundir.c common/log.c common/util.c
   LIBS PkgConfig::DEPS)
+
+# The history store's record decoder: a host's versions as Redis hands them to a worker (archive.c
+# for its SHA-256 hex, history.c for crawl ids, stats.c for outcome names).
+optout_fuzz_target(fuzz_history_redis
+  SOURCES common/history_record.c common/archive.c common/history.c common/stats.c common/json.c common/agents.c
+          common/strmap.c common/rundir.c common/log.c common/util.c
+  LIBS PkgConfig::DEPS m)

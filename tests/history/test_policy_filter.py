@@ -407,7 +407,8 @@ def usage_errors(optout, work, robots, shard, archive):
     check(p.returncode == 1 and b"no history archive" in p.stderr, "a directory without an archive: exit 1, said")
     p = subprocess.run([optout, "run", "--out", os.path.join(work, "run"), "--corpus", shard, "--robots-dir", robots,
                         "--robots-time", "strictest"], capture_output=True, timeout=120)
-    check(p.returncode == 2 and b"not yet in the fleet" in p.stderr, "optout run refuses a historical policy (exit 2)")
+    check(p.returncode == 2 and b"need the captures" in p.stderr,
+          "optout run refuses a historical policy without captures (exit 2)")
 
 
 def host_of(url):
@@ -538,13 +539,17 @@ def warc_bodies(root):
     return bodies
 
 
-def run_ccrobots(optout, root, shared, work):
+def ccrobots_scenario(optout, root, shared, work):
+    """gen-ccrobots' WARC files from the real bodies, the archive `optout history` builds of them, a
+    shard of documents of the listed hosts (work/real.jsonl) and the reckoning's context: (ctx, the
+    captures for policy_check, archive, shard, top10k), or None after a failed check. Exits 77
+    without the real bodies. Also used by tests/fleet/test_history_policy_run.py."""
     top10k = real_bodies(shared)
     cc = os.path.join(work, "cc")
     p = subprocess.run([os.path.join(root, "tools", "gen-ccrobots"), "--out", cc, "--seed", "5", "--robots-dir",
                         top10k, "--hosts", "40", "--extra-hosts", "10"], capture_output=True, timeout=300)
     if not check(p.returncode == 0, "gen-ccrobots %s" % p.stderr.decode(errors="replace").strip()):
-        return
+        return None
     with open(os.path.join(cc, "truth.json")) as f:
         truth = json.load(f)
     archive = os.path.join(work, "archive")
@@ -552,7 +557,7 @@ def run_ccrobots(optout, root, shared, work):
                                                                        "robotstxt", "*.warc.gz"),
                         "--hosts", os.path.join(cc, "hosts.txt"), "--out", archive], capture_output=True, timeout=300)
     if not check(p.returncode == 0, "optout history built the archive %s" % p.stderr.decode(errors="replace")[-300:]):
-        return
+        return None
     bodies = warc_bodies(os.path.join(cc, "crawl-data"))
     caps = []
     for c in truth["captures"]:
@@ -606,7 +611,14 @@ def run_ccrobots(optout, root, shared, work):
             today[h] = robots_verdicts(optout, None, os.path.join(top10k, h), [u for u in urls if host_of(u) == h],
                                        scratch)
     ctx = {"docs": docs, "today": today, "by_body": by_body, "work": work, "seen": set(), "agents": agents}
-    merged = pc.Captures(pc.versions(caps))
+    return ctx, pc.Captures(pc.versions(caps)), archive, shard, top10k
+
+
+def run_ccrobots(optout, root, shared, work):
+    scenario = ccrobots_scenario(optout, root, shared, work)
+    if scenario is None:
+        return
+    ctx, merged, archive, shard, top10k = scenario
     for policy, missing in [("current", "current"), ("crawl", "current"), ("cutoff:2021-01-01", "keep"),
                             ("strictest", "remove"), ("crawl", "keep")]:
         name = "real captures, %s missing=%s" % (policy, missing)

@@ -9,7 +9,8 @@ The schema the outputs must have is inferred here independently of optout, as do
 a string. Also checked: removed/ ends with disallowed_user_agents equal to the JSON Lines run's;
 row groups of 100,000 rows or 128 MiB; refusals name the line, the field and both kinds (a conflict within the
 first 100,000 lines and one after them, a field the first lines did not have, an array of objects,
-a line that is not JSON), and leave no output; `optout run --output-format parquet` names
+a line that is not JSON), and leave no output; string columns dictionary-encoded where it pays,
+with the PLAIN fallback past 1 MiB of dictionary; `optout run --output-format parquet` names
 shards/x.parquet for x.jsonl.zst and the plan records the option.
 
 usage: test_parquet_jsonl_out.py OPTOUT_BINARY SOURCE_ROOT
@@ -206,6 +207,34 @@ with tempfile.TemporaryDirectory() as work:
         check([int(g["n"]) for g in groups] == [128, 12], "row groups of 128 MiB of values (%s)" % groups)
         agg = duck("SELECT count(*) AS c, sum(length(text)) AS t FROM read_parquet(%s)" % q(w_out))[0]
         check(int(agg["c"]) == 140 and int(agg["t"]) == 140 << 20, "every text read back (%s)" % agg)
+
+    # string columns: a dictionary (RLE_DICTIONARY) where it pays, none for unique values (the first
+    # page's dictionary and indices are not smaller), and one that outgrows 1 MiB falls back to PLAIN
+    # for the rest of its chunk (s: 3,000 distinct values of 600 bytes, each 4 times in a row: the
+    # first pages dictionary-encoded, then PLAIN); both readers read every row back
+    dic = os.path.join(work, "dict.jsonl")
+    ddocs = [{"id": "doc-%d" % i, "k": ["en", "de", None, "fr"][i % 4], "s": ("%06d" % (i // 4)) * 100}
+             for i in range(12000)]
+    with open(dic, "w") as f:
+        f.write("".join(json.dumps(d) + "\n" for d in ddocs))
+    d_out = os.path.join(work, "dict.parquet")
+    r = run("filter", "--robots-dir", robots, "--in", dic, "--out", d_out, "--output-format", "parquet",
+            "--missing-url", "keep", "--parquet-compression", "none")
+    if check(r.returncode == 0, "a dictionary-encoded file (%s)" % r.stderr.strip()):
+        meta = {m["path_in_schema"]: m for m in duck("SELECT path_in_schema, encodings, total_uncompressed_size "
+                                                     "FROM parquet_metadata(%s)" % q(d_out))}
+        enc = {c: meta[c]["encodings"] for c in meta}
+        check("RLE_DICTIONARY" in enc["k"] and "RLE_DICTIONARY" in enc["s"] and "RLE_DICTIONARY" not in enc["id"],
+              "RLE_DICTIONARY for k and s, not for the unique ids (%s)" % enc)
+        plain = sum(4 + len(d["s"]) for d in ddocs)
+        ratio = int(meta["s"]["total_uncompressed_size"]) / plain
+        check(0.3 < ratio < 0.9, "s: dictionary pages, then PLAIN past 1 MiB of dictionary (%.2f of its PLAIN size)"
+              % ratio)
+        dschema = new_field()
+        for d in ddocs:
+            merge(dschema, d)
+        for reader in ("duckdb", "hyparquet"):
+            compare(read(reader, d_out), ddocs, dschema, "dictionary-encoded rows read by %s" % reader)
 
     def refused(lines, what, *needles):
         path = os.path.join(work, "bad.jsonl")

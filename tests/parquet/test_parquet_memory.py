@@ -22,7 +22,7 @@ import subprocess
 import sys
 import tempfile
 
-from pq_support import ENV, HERE, check, duck, finish, q, require, runner  # noqa: E402
+from pq_support import ENV, HERE, check, duck, finish, q, require, runner, zcat  # noqa: E402
 
 bindir, root = sys.argv[1], sys.argv[2]
 robots = os.path.join(root, "data", "sample", "robots")
@@ -100,7 +100,7 @@ try:
                   "%s: DuckDB finds the input's %d rows and no other (%s)" % (what, count, r))
         agents = duck("SELECT count(*) AS n FROM %s WHERE len(disallowed_user_agents) > 0" % (rj % q(gone)))[0]["n"]
         check(int(agents) == ROWS // 10, "removed: every row carries its agents (%s)" % agents)
-        data = subprocess.run(["zstd", "-dc", kept], capture_output=True, check=True).stdout
+        data = zcat(kept)
         ns = [json.loads(line)["n"] for line in data.split(b"\n") if line]
         check(ns == sorted(ns) and len(ns) == ROWS - ROWS // 10, "kept: the rows in input order")
     peak_kib = int(p.stdout.split()[-1]) if p.stdout.split() else 0

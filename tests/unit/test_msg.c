@@ -925,7 +925,8 @@ static void cfg_edited_fails(const optout_run_config *c, edit e, const char *nee
 
 static const char *const CFG_KEYS[] = {"m", "hk", "u", "l", "ml", "ag", "fu", "fl", "ft", "fd", "fdt", "fx",
                                        "rd", "r", "rp", "ra", "np", "mt", "ne", "nn", "ah",
-                                       "fs", "fc", "fct", "fto", "fr", "fap", "fua", "fcn", "gr", "kh", "rh", "sp", "ot", "bd", NULL};
+                                       "fs", "fc", "fct", "fto", "fr", "fap", "fua", "fcn", "gr", "kh", "rh", "sp", "ot", "bd",
+                                       "rt", "rtc", "rc", "hma", "hm", "hd", NULL};
 
 static void test_config_round_trip_limits(void **state) {
     (void)state;
@@ -958,6 +959,10 @@ static void test_config_round_trip_limits(void **state) {
     fill(c->remove_hosts.rel, OPTOUT_MSG_PATH_MAX - 1, 18);
     fill(c->blocked_domains.root, OPTOUT_MSG_NAME_MAX - 1, 19);
     fill(c->blocked_domains.rel, OPTOUT_MSG_PATH_MAX - 1, 20);
+    c->robots_time = 3, c->history_missing = 2, c->robots_cutoff = INT64_MIN, c->report_cutoff = INT64_MAX;
+    c->history_max_age = INT64_MAX;
+    fill(c->history.root, OPTOUT_MSG_NAME_MAX - 1, 21);
+    fill(c->history.rel, OPTOUT_MSG_PATH_MAX - 1, 22);
     cfg_round_trip(c);
     c->level = INT32_MAX;
     cfg_round_trip(c);
@@ -984,6 +989,13 @@ static void test_config_rejections(void **state) {
     g_u = 2;
     cfg_edited_fails(c, (edit){.replace = "m", .with = with_uint}, "\"m\"");
     cfg_edited_fails(c, (edit){.replace = "hk", .with = with_uint}, "\"hk\"");
+    /* robots.txt as it was: the policy at most strictest (3), --history-missing at most remove (2) */
+    g_u = 4;
+    cfg_edited_fails(c, (edit){.replace = "rt", .with = with_uint}, "\"rt\"");
+    g_u = 3;
+    cfg_edited_fails(c, (edit){.replace = "hm", .with = with_uint}, "\"hm\"");
+    g_str = "../x";
+    cfg_edited_fails(c, (edit){.replace = "hd", .with = with_rel}, "\"hd\"");
     g_u = (uint64_t)INT32_MAX + 1;
     cfg_edited_fails(c, (edit){.replace = "l", .with = with_uint}, "\"l\"");
     g_i = (int64_t)INT32_MIN - 1;

@@ -38,7 +38,7 @@ static int teardown(void **state) {
 static void expect_sample(optout_task_kind kind, const char *o, int removed, int tags, int sample,
                           const char *const *names) {
     struct result_expect x;
-    assert_int_equal(result_expect_files(kind, o, removed, tags, sample, 0, 3, &x), 0);
+    assert_int_equal(result_expect_files(kind, o, removed, tags, sample, 0, 0, 3, &x), 0);
     size_t n = 0;
     while (names[n]) n++;
     assert_int_equal(x.count, n);
@@ -74,8 +74,14 @@ static void test_table(void **state) {
                                  "history-parts/wayback-000003/history/bodies.zst",
                                  "history-parts/wayback-000003/history/sources.tsv", NULL});
     struct result_expect x;
-    assert_int_equal(result_expect_files(OPTOUT_TASK_FILTER, "x", 1, 0, 0, 1, 3, &x), 0); /* benchmark tasks */
+    assert_int_equal(result_expect_files(OPTOUT_TASK_FILTER, "x", 1, 0, 0, 0, 1, 3, &x), 0); /* benchmark tasks */
     assert_int_equal(x.count, 0);
+    /* a historical run's rank maps also stage their survey; no other kind does */
+    assert_int_equal(result_expect_files(OPTOUT_TASK_RANK_MAP, "ranking/map/000001", 0, 0, 0, 1, 0, 3, &x), 0);
+    assert_int_equal(x.count, 3);
+    assert_string_equal(x.names[2], "ranking/map/000001.survey.tsv");
+    assert_int_equal(result_expect_files(OPTOUT_TASK_FILTER, "x", 0, 0, 0, 1, 0, 3, &x), 0);
+    assert_int_equal(x.count, 1);
 }
 
 /* A WAYBACK result's counters: OPTOUT_WAYBACK_COUNTERS uint64s, the first query not after the last. */
@@ -86,7 +92,7 @@ static int wayback_stats(const uint64_t *v, size_t n) {
     msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
     msgpack_pack_array(&pk, n);
     for (size_t i = 0; i < n; i++) msgpack_pack_uint64(&pk, v[i]);
-    int rc = result_check_stats(OPTOUT_TASK_WAYBACK, 3, sb.data, sb.size, NULL);
+    int rc = result_check_stats(OPTOUT_TASK_WAYBACK, 3, sb.data, sb.size, NULL, NULL);
     msgpack_sbuffer_destroy(&sb);
     return rc;
 }

@@ -17,6 +17,7 @@
 
 #include "optout/json.h"
 #include "optout/stats.h"
+#include "optout/stats_policy.h"
 
 #define UNKNOWN_YEAR (OPTOUT_YEARS - 1)
 
@@ -259,6 +260,82 @@ static void test_msgpack_round_trip(void **state) {
     free(a), free(b), free(c);
 }
 
+/* Replaces the first occurrence of `from` in buf[0..len) by `to` (same length); 1 when found. */
+static int patch(void *buf, size_t len, const char *from, const char *to, size_t n) {
+    for (size_t i = 0; i + n <= len; i++)
+        if (memcmp((char *)buf + i, from, n) == 0) {
+            memcpy((char *)buf + i, to, n);
+            return 1;
+        }
+    return 0;
+}
+
+/* The policies' statistics on the wire ("bp"): a round trip, and every way a peer's may not fit
+ * the reader (no reader for them, another configuration, another form version, a bad crawl id,
+ * missing where expected) refused without touching the target. */
+static void test_msgpack_policy(void **state) {
+    (void)state;
+    const int64_t day = 86400, cutoff = 18262 * 86400; /* 2020-01-01 */
+    optout_stats_policy *p = malloc(sizeof *p), *q = malloc(sizeof *q), *fresh = malloc(sizeof *fresh);
+    assert_non_null(p), assert_non_null(q), assert_non_null(fresh);
+    optout_stats_policy_init(p, OPTOUT_ROBOTS_TIME_CRAWL, cutoff, OPTOUT_MISSING_KEEP, 30 * day);
+    optout_agentset set;
+    optout_agentset_clear(&set);
+    optout_agentset_add(&set, 1);
+    optout_doc_facts d = doc(OPTOUT_CLASS_EN, 2020, "CC-MAIN-2020-05", 10, 1, &set);
+    optout_stats_add_doc(&p->policy[OPTOUT_ROBOTS_TIME_CRAWL], 3, &d);
+    optout_doc_time t = {.crawl = "CC-MAIN-2020-05", .has_time = 1, .time = cutoff + 30 * day};
+    optout_policy_doc pd = {.coverage = OPTOUT_COVERAGE_SAME_CRAWL, .removed_crawl = 1, .time = &t,
+                            .same_crawl = &set, .ccbot = 1};
+    optout_stats_policy_add_judged(p, 3, &d, &pd);
+    d.removed = 0, d.disallowed = NULL;
+    optout_stats_add_doc(&p->policy[OPTOUT_ROBOTS_TIME_CURRENT], 3, &d);
+    optout_stats *a = new_stats(), *b = new_stats(), *zero = new_stats();
+    optout_stats_add_doc(a, 3, &d);
+    void *buf = NULL, *plain = NULL;
+    size_t len = 0, plain_len = 0;
+    assert_int_equal(optout_stats_encode_policy(a, p, 3, &buf, &len), 0);
+    assert_int_equal(optout_stats_encode(a, 3, &plain, &plain_len), 0);
+    optout_stats_policy_init(q, OPTOUT_ROBOTS_TIME_CRAWL, cutoff, OPTOUT_MISSING_KEEP, 30 * day);
+    memcpy(fresh, q, sizeof *q);
+    /* refused: no policies expected, or none sent where expected; and another configuration */
+    assert_int_equal(optout_stats_decode_add(buf, len, 3, b), -1);
+    assert_int_equal(optout_stats_decode_add_policy(plain, plain_len, 3, b, q), -1);
+    q->max_age = 31 * day;
+    assert_int_equal(optout_stats_decode_add_policy(buf, len, 3, b, q), -1);
+    q->max_age = 30 * day, q->chosen = OPTOUT_ROBOTS_TIME_STRICTEST;
+    assert_int_equal(optout_stats_decode_add_policy(buf, len, 3, b, q), -1);
+    q->chosen = OPTOUT_ROBOTS_TIME_CRAWL;
+    assert_memory_equal(q, fresh, sizeof *q);
+    assert_memory_equal(b, zero, sizeof *b);
+    /* accepted: what was counted arrives, twice when decoded twice */
+    assert_int_equal(optout_stats_decode_add_policy(buf, len, 3, b, q), 0);
+    assert_int_equal(optout_stats_decode_add_policy(buf, len, 3, b, q), 0);
+    assert_int_equal(b->total.docs_in, 2);
+    assert_bucket(&q->policy[OPTOUT_ROBOTS_TIME_CRAWL].total, 2, 2, 20, 20);
+    assert_bucket(&q->policy[OPTOUT_ROBOTS_TIME_CURRENT].total, 2, 0, 20, 0);
+    assert_bucket(&q->coverage[OPTOUT_COVERAGE_SAME_CRAWL], 2, 2, 20, 20);
+    assert_int_equal(q->crawl_count, 1);
+    assert_string_equal(q->crawls[0].name, "CC-MAIN-2020-05");
+    assert_int_equal(q->crawls[0].tokens_same_crawl, 20);
+    assert_int_equal(q->crawls[0].tokens_disallowed[1], 20);
+    assert_int_equal(q->crawls[0].tokens_disallowed_any, 20);
+    assert_int_equal(q->ccbot_docs, 2);
+    assert_int_equal(q->ccbot_tokens, 20);
+    /* another form version, a crawl id that is none (week 99): refused, nothing added */
+    memcpy(q, fresh, sizeof *q);
+    optout_stats_init(b);
+    assert_true(patch(buf, len, "\xa1v\x01", "\xa1v\x02", 3));
+    assert_int_equal(optout_stats_decode_add_policy(buf, len, 3, b, q), -1);
+    assert_true(patch(buf, len, "\xa1v\x02", "\xa1v\x01", 3));
+    assert_true(patch(buf, len, "CC-MAIN-2020-05\x01", "CC-MAIN-2020-99\x01", 16));
+    assert_int_equal(optout_stats_decode_add_policy(buf, len, 3, b, q), -1);
+    assert_memory_equal(q, fresh, sizeof *q);
+    assert_memory_equal(b, zero, sizeof *b);
+    free(buf), free(plain);
+    free(p), free(q), free(fresh), free(a), free(b), free(zero);
+}
+
 static char *json_string(const char *s) {
     char *out = NULL;
     size_t len = 0;
@@ -356,7 +433,7 @@ int main(void) {
         cmocka_unit_test(test_outcome_names),     cmocka_unit_test(test_host_loss_order),
         cmocka_unit_test(test_top_hosts),         cmocka_unit_test(test_msgpack_round_trip),
         cmocka_unit_test(test_json_put_string),   cmocka_unit_test(test_sample_estimate),
-        cmocka_unit_test(test_sample_estimate_one_doc),
+        cmocka_unit_test(test_sample_estimate_one_doc), cmocka_unit_test(test_msgpack_policy),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,6 +1,7 @@
-/* test_util.c — util.h's array growth and error setter: the growth keeps the elements, doubles from
- * the first capacity and reallocates only when full; the setter writes like snprintf and accepts no
- * buffer at all; optout_strdup never gives NULL; optout_mtime_ns is stat's time in nanoseconds.
+/* test_util.c — util.h's small helpers: the array growth keeps the elements, doubles from the first
+ * capacity and reallocates only when full; the error setter writes like snprintf and accepts no
+ * buffer at all; optout_strdup never gives NULL; optout_mtime_ns is stat's time in nanoseconds;
+ * optout_nap_ms sleeps, and stops at once when asked.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -61,11 +62,25 @@ static void test_strdup_mtime(void **state) {
     assert_true(optout_mtime_ns(&st) == INT64_C(-500000000));
 }
 
+static void test_nap(void **state) {
+    (void)state;
+    volatile sig_atomic_t stop = 0;
+    int64_t t0 = optout_now_ms();
+    assert_int_equal(optout_nap_ms(30, &stop), 0);
+    assert_true(optout_now_ms() - t0 >= 30);
+    assert_int_equal(optout_nap_ms(0, NULL), 0);
+    stop = 1;
+    t0 = optout_now_ms();
+    assert_int_equal(optout_nap_ms(60000, &stop), 1); /* stopped: at once, not after a minute */
+    assert_true(optout_now_ms() - t0 < 1000);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_grow),
         cmocka_unit_test(test_set_err),
         cmocka_unit_test(test_strdup_mtime),
+        cmocka_unit_test(test_nap),
     };
     return cmocka_run_group_tests_name("util", tests, NULL, NULL) ? 1 : 0;
 }

@@ -43,6 +43,7 @@
 #include "optout/robots.h"
 #include "optout/verdicts.h"
 
+#include "../support/redis_server.h"
 #include "../support/testdir.h"
 
 /* ---- helpers ------------------------------------------------------------------------------- */
@@ -56,7 +57,6 @@
         }                                                                                                              \
     } while (0)
 
-static char redis_bin[4096];
 static optout_agents *agents;
 static int gptbot, ccbot, star; /* agent indices in the default list */
 
@@ -605,149 +605,46 @@ static void test_archive_errors(void **state) {
 
 /* ---- a private redis-server ---------------------------------------------------------------- */
 
-struct server {
-    pid_t pid;
-    char dir[256], sock[300], endpoint[310];
-    const char *user; /* an ACL user (the default user is then off), or NULL */
-    const char *password;
-};
-
-static struct server srv;
-static int server_seq;
+static struct test_server srv;
 #define PREFIX "optout:test:0123abcd:"
-
-/* Starts redis-server in s->dir (created by setup); after delay_ms when given (the child sleeps
- * before exec, so the caller can carry on at once), else waits until it answers. */
-static void server_start(struct server *s, long delay_ms) {
-    char conf[320], logf[320];
-    snprintf(conf, sizeof conf, "%s/redis.conf", s->dir);
-    snprintf(logf, sizeof logf, "%s/redis.log", s->dir);
-    FILE *f = fopen(conf, "w"); /* the password in a file, not on a command line */
-    assert_non_null(f);
-    if (s->user) fprintf(f, "user %s on >%s ~optout:* +@all\nuser default off\n", s->user, s->password);
-    else if (s->password) fprintf(f, "requirepass \"%s\"\n", s->password);
-    assert_int_equal(fclose(f), 0);
-    unlink(s->sock);
-    pid_t parent = getpid();
-    pid_t pid = fork();
-    assert_true(pid >= 0);
-    if (pid == 0) {
-        prctl(PR_SET_PDEATHSIG, SIGKILL);
-        if (getppid() != parent) _exit(127);
-        if (delay_ms > 0) {
-            struct timespec ts = {delay_ms / 1000, (delay_ms % 1000) * 1000000L};
-            nanosleep(&ts, NULL);
-        }
-        execl(redis_bin, redis_bin, conf, "--port", "0", "--unixsocket", s->sock, "--unixsocketperm", "700", "--save",
-              "", "--appendonly", "no", "--maxmemory-policy", "noeviction", "--dir", s->dir, "--logfile", logf,
-              "--daemonize", "no", (char *)NULL);
-        _exit(127);
-    }
-    s->pid = pid;
-    if (delay_ms > 0) return;
-    for (int i = 0; i < 1000; i++) {
-        int status;
-        if (waitpid(pid, &status, WNOHANG) == pid) {
-            s->pid = 0;
-            fail_msg("redis-server exited (see %s)", logf);
-        }
-        redisContext *c = redisConnectUnix(s->sock);
-        if (c && !c->err) {
-            redisReply *r = redisCommand(c, "PING");
-            int up = r != NULL;
-            if (r) freeReplyObject(r);
-            redisFree(c);
-            if (up) return;
-        } else if (c) {
-            redisFree(c);
-        }
-        struct timespec ts = {0, 10 * 1000000L};
-        nanosleep(&ts, NULL);
-    }
-    fail_msg("redis-server did not come up on %s", s->sock);
-}
-
-static void server_stop(struct server *s, int sig) {
-    if (s->pid > 0) {
-        kill(s->pid, sig);
-        int status;
-        waitpid(s->pid, &status, 0);
-    }
-    s->pid = 0;
-    unlink(s->sock);
-}
-
-static int setup_server(struct server *s, const char *user, const char *password) {
-    memset(s, 0, sizeof *s);
-    s->user = user;
-    s->password = password;
-    snprintf(s->dir, sizeof s->dir, "%s/redis%d", tmpdir, ++server_seq);
-    snprintf(s->sock, sizeof s->sock, "%s/redis.sock", s->dir);
-    snprintf(s->endpoint, sizeof s->endpoint, "unix:%s", s->sock);
-    if (mkdir(s->dir, 0700) != 0) return -1;
-    server_start(s, 0);
-    return 0;
-}
 
 static int setup_redis(void **state) {
     (void)state;
-    return setup_server(&srv, NULL, NULL);
+    return test_server_setup(&srv, NULL, NULL);
 }
 
 static int setup_redis_auth(void **state) {
     (void)state;
-    return setup_server(&srv, NULL, "s3cret pass");
+    return test_server_setup(&srv, NULL, "s3cret pass");
 }
 
 static int setup_redis_acl(void **state) {
     (void)state;
-    return setup_server(&srv, "optout-reader", "acl-s3cret");
-}
-
-/* AUTH on a test connection, as the server wants it. */
-static redisReply *test_auth(redisContext *c) {
-    return srv.user ? redisCommand(c, "AUTH %s %s", srv.user, srv.password) : redisCommand(c, "AUTH %s", srv.password);
+    return test_server_setup(&srv, "optout-reader", "acl-s3cret");
 }
 
 static int teardown_redis(void **state) {
     (void)state;
-    server_stop(&srv, SIGTERM);
+    test_server_stop(&srv, SIGTERM);
     return 0;
 }
 
 /* A command on the test's server (for tampering with the store). The reply must be freed. */
 static redisReply *cmd(const char *fmt, ...) {
-    redisContext *c = redisConnectUnix(srv.sock);
-    assert_non_null(c);
-    CHECK(!c->err, "connect %s: %s", srv.sock, c->errstr);
-    if (srv.password) {
-        redisReply *a = test_auth(c);
-        assert_non_null(a);
-        assert_int_not_equal(a->type, REDIS_REPLY_ERROR);
-        freeReplyObject(a);
-    }
     va_list ap;
     va_start(ap, fmt);
-    redisReply *r = redisvCommand(c, fmt, ap);
+    redisReply *r = test_server_vcommand(&srv, fmt, ap);
     va_end(ap);
-    assert_non_null(r);
-    redisFree(c);
     return r;
 }
 
 static void cmd_ok(const char *fmt, ...) {
-    redisContext *c = redisConnectUnix(srv.sock);
-    assert_non_null(c);
-    CHECK(!c->err, "connect %s: %s", srv.sock, c->errstr);
-    if (srv.password) freeReplyObject(test_auth(c));
     va_list ap;
     va_start(ap, fmt);
-    redisReply *r = redisvCommand(c, fmt, ap);
+    redisReply *r = test_server_vcommand(&srv, fmt, ap);
     va_end(ap);
-    assert_non_null(r);
     CHECK(r->type != REDIS_REPLY_ERROR, "%s: %s", fmt, r->str);
     freeReplyObject(r);
-    redisFree(c);
 }
 
 static long load(const char *prefix, const char *dir) {
@@ -870,7 +767,7 @@ static void test_redis_prefetch_1000(void **state) {
     double t1 = now_s();
     print_message("prefetch of %d hosts: %.1f ms\n", N, (t1 - t0) * 1e3);
     /* Redis gone: what follows must come from the cache */
-    server_stop(&srv, SIGKILL);
+    test_server_stop(&srv, SIGKILL);
     for (int i = 0; i < N; i++) {
         if (i % 2) check_numbered(v, i / 2);
         else CHECK(outcome_of(v, names[i], NULL) == OPTOUT_OUTCOME_NO_ROBOTS, "%s", names[i]);
@@ -1037,8 +934,8 @@ static void test_redis_auth(void **state) {
     optout_verdicts *d = open_dir_ok(small_dir(), OPTOUT_MODE_RFC9309, 0);
     same_verdicts(d, v, "example.com");
     /* a restart: the reconnect authenticates again */
-    server_stop(&srv, SIGKILL);
-    server_start(&srv, 0);
+    test_server_stop(&srv, SIGKILL);
+    test_server_start(&srv, 0);
     assert_int_equal(load(PREFIX, small_dir()), SMALL_RECORDS);
     all_same(d, v);
     optout_verdicts_free(v);
@@ -1066,8 +963,8 @@ static void test_redis_acl_user(void **state) {
     optout_verdicts *d = open_dir_ok(small_dir(), OPTOUT_MODE_RFC9309, 0);
     all_same(d, v);
     /* a restart: the reconnect authenticates as the user again */
-    server_stop(&srv, SIGKILL);
-    server_start(&srv, 0);
+    test_server_stop(&srv, SIGKILL);
+    test_server_start(&srv, 0);
     assert_int_equal(load(PREFIX, small_dir()), SMALL_RECORDS);
     optout_verdicts_free(v);
     v = open_redis_ok(PREFIX, OPTOUT_MODE_PROTEGO, 0);
@@ -1092,8 +989,8 @@ static void test_redis_restart(void **state) {
     same_verdicts(d, v, "example.com");
 
     /* restarted empty (no persistence): a miss is an error, never "no robots.txt" */
-    server_stop(&srv, SIGKILL);
-    server_start(&srv, 0);
+    test_server_stop(&srv, SIGKILL);
+    test_server_start(&srv, 0);
     char err[1024] = "";
     assert_int_equal(lookup_rc(v, "shop.example:8080", err, sizeof err), -1);
     CHECK(strstr(err, "is incomplete (complete none of none)") && strstr(err, "shop.example:8080"), "%s", err);
@@ -1108,8 +1005,8 @@ static void test_redis_restart(void **state) {
     v = open_redis_ok(PREFIX, OPTOUT_MODE_RFC9309, 0);
     same_verdicts(d, v, "example.com");
     cmd_ok("SAVE");
-    server_stop(&srv, SIGKILL);
-    server_start(&srv, 400); /* comes up in 0.4 s */
+    test_server_stop(&srv, SIGKILL);
+    test_server_start(&srv, 400); /* comes up in 0.4 s */
     double t0 = now_s();
     same_verdicts(d, v, "www.site.org");
     double waited = now_s() - t0;
@@ -1119,7 +1016,7 @@ static void test_redis_restart(void **state) {
     cmd_ok("PING");
 
     /* down for good: bounded retries, then a clear error; open fails the same way */
-    server_stop(&srv, SIGTERM);
+    test_server_stop(&srv, SIGTERM);
     t0 = now_s();
     assert_int_equal(lookup_rc(v, "uncached.example", err, sizeof err), -1);
     waited = now_s() - t0;
@@ -1137,7 +1034,7 @@ static void test_redis_restart(void **state) {
     CHECK(strstr(err, srv.endpoint) && strstr(err, "cannot connect"), "%s", err);
 
     /* and back */
-    server_start(&srv, 0);
+    test_server_start(&srv, 0);
     assert_int_equal(load(PREFIX, small_dir()), SMALL_RECORDS);
     all_same(d, v);
     optout_verdicts_free(v);
@@ -1470,23 +1367,6 @@ static void test_redis_tcp(void **state) {
 
 /* ---- main ---------------------------------------------------------------------------------- */
 
-static int find_redis(void) {
-    const char *env = getenv("OPTOUT_REDIS_SERVER");
-    if (env && *env) {
-        snprintf(redis_bin, sizeof redis_bin, "%s", env);
-        return access(redis_bin, X_OK) == 0;
-    }
-    const char *path = getenv("PATH");
-    char buf[8192];
-    snprintf(buf, sizeof buf, "%s:/usr/bin:/usr/sbin:/usr/local/bin", path ? path : "");
-    for (char *save = NULL, *dir = strtok_r(buf, ":", &save); dir; dir = strtok_r(NULL, ":", &save)) {
-        snprintf(redis_bin, sizeof redis_bin, "%s/redis-server", dir);
-        if (access(redis_bin, X_OK) == 0) return 1;
-    }
-    redis_bin[0] = '\0';
-    return 0;
-}
-
 #define T(f) cmocka_unit_test(f)
 #define R(f) cmocka_unit_test_setup_teardown(f, setup_redis, teardown_redis)
 
@@ -1513,7 +1393,7 @@ int main(int argc, char **argv) {
         fprintf(stderr, "the default agent list lacks GPTBot, CCBot or *\n");
         return 1;
     }
-    int have_redis = find_redis();
+    int have_redis = test_server_find();
     int failed = 0;
     if (want_dir) {
         const struct CMUnitTest dir_tests[] = {

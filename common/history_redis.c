@@ -1,0 +1,647 @@
+/* history_redis.c — the history archive in Redis (include/optout/history_redis.h: layout, record
+ * format, load protocol, source contract).
+ *
+ * Records. A host's versions are one value, not one key each: a robots.txt history is read whole
+ * (the judge resolves redirects and picks among all of a host's versions), so one GET answers a
+ * host, and a key costs Redis about 70 bytes of its own. Varints keep a version at about 20 bytes
+ * plus its SHA-256; bodies live once per SHA-256 under their own keys, as in the archive.
+ *
+ * Load. The archive is opened with its own reader (every line checked), hashed before and after
+ * (the identity of what the keys hold, "source"), and written host by host in index order, bodies
+ * before the record that names them and "done" after each round trip, all on one pipelined
+ * connection: Redis runs one connection's commands in order, so "done" = N means that the first N
+ * hosts and their bodies are in. A rerun of the same archive starts at "done".
+ *
+ * Source. One connection; a miss costs one round trip (the GETs asked for, then MGET planned
+ * complete), retried on a new connection as the verdict store does (redis_internal.h). Decoded
+ * hosts stay cached for the life of the source (history.h's lifetime rule), in one block each.
+ */
+#include "optout/history_redis.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "archive_internal.h"
+#include "optout/history_archive.h"
+#include "optout/history_record.h"
+#include "optout/rundir.h"
+#include "optout/strmap.h"
+#include "optout/util.h"
+#include "optout/verdicts.h"
+#include "redis_internal.h"
+
+#define HR_BODY_LEAD 'B'
+
+
+/* ---- keys -------------------------------------------------------------------------------------- */
+
+/* PREFIX "history:" into a fresh string (NULL when out of memory or too long, with err). */
+static char *ns_prefix(const char *prefix, char *err, size_t errlen) {
+    if (!*prefix || strlen(prefix) > REDIS_PREFIX_MAX) {
+        optout_set_err(err, errlen, "Redis key prefix %s", *prefix ? "too long" : "empty");
+        return NULL;
+    }
+    char *p;
+    if (asprintf(&p, "%s%s", prefix, OPTOUT_HISTORY_REDIS_NS) < 0) {
+        optout_set_err(err, errlen, "out of memory");
+        return NULL;
+    }
+    return p;
+}
+
+int optout_history_redis_complete(const char *endpoint, const char *user, const char *password, const char *prefix,
+                                  char *err, size_t errlen) {
+    char *ns = ns_prefix(prefix, err, errlen);
+    if (!ns) return -1;
+    /* the verdict store's check: the same "planned"/"complete" pair, under the history namespace */
+    int rc = optout_verdicts_redis_complete(endpoint, user, password, ns, err, errlen);
+    free(ns);
+    return rc;
+}
+
+/* ---- the loader -------------------------------------------------------------------------------- */
+
+struct hload {
+    const char *endpoint, *ns, *dir;
+    redisContext *c;
+    optout_history_archive *a;
+    optout_history_source src;
+    char id[65];               /* SHA-256 of index.tsv */
+    optout_strmap *bodies; /* sha256 hex of every ok version -> BODY_TO_SEND or BODY_IN */
+    size_t pending, pending_bytes;
+    char *key;
+    size_t key_cap;
+    ZSTD_CCtx *cctx;
+    optout_history_redis_load_stats *st;
+    char *err;
+    size_t errlen;
+};
+
+/* The states of a body in hload.bodies (values of the map: any two distinct non-NULL pointers). */
+static const char body_states[2];
+#define BODY_TO_SEND ((void *)&body_states[0])
+#define BODY_IN ((void *)&body_states[1]) /* sent by this load, or under "done" */
+
+static int hl_fail(struct hload *l, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int hl_fail(struct hload *l, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    optout_set_errv(l->err, l->errlen, fmt, ap);
+    va_end(ap);
+    return -1;
+}
+
+static int hl_known_host(const void *set, const char *host, size_t len) {
+    const struct hload *l = set;
+    optout_history_host h;
+    return l->src.lookup(l->src.arg, host, len, &h, NULL, 0) == 1;
+}
+
+static int hl_known_body(const void *set, const char *sha, size_t len) {
+    return optout_strmap_get(set, sha, len) != NULL;
+}
+
+static int hl_append(struct hload *l, const char *suffix, const char *name, size_t nlen, const char *val,
+                     size_t vlen) {
+    size_t klen = redis_build_key(&l->key, &l->key_cap, l->ns, strlen(l->ns), suffix, name, nlen);
+    if (klen == 0 || redisAppendCommand(l->c, "SET %b %b", l->key, klen, val, vlen) != REDIS_OK)
+        return hl_fail(l, "out of memory");
+    l->pending++;
+    l->pending_bytes += vlen;
+    return 0;
+}
+
+/* The SET of body v->sha256 (read from the archive and checked there), unless sent already. */
+static int hl_body(struct hload *l, const optout_history_version *v) {
+    if (optout_strmap_get(l->bodies, v->sha256, 64) == BODY_IN) return 0;
+    char *body = NULL, *val = NULL;
+    size_t blen = 0, vlen = 0;
+    if (l->src.body(l->src.arg, v, &body, &blen, l->err, l->errlen) != 0) return -1;
+    int rc = redis_pack_value(&l->cctx, HR_BODY_LEAD, body, blen, &val, &vlen);
+    free(body);
+    if (rc != 0) return hl_fail(l, "out of memory");
+    rc = hl_append(l, "b:", v->sha256, 64, val, vlen);
+    free(val);
+    if (rc == 0 && optout_strmap_put(l->bodies, v->sha256, 64, BODY_IN, NULL) != 0) rc = hl_fail(l, "out of memory");
+    if (rc == 0) l->st->bodies_written++;
+    return rc;
+}
+
+/* The bodies and the record of host h. */
+static int hl_host(struct hload *l, const optout_history_host *h) {
+    uint64_t *caps = malloc(h->count * sizeof *caps);
+    if (!caps) return hl_fail(l, "out of memory");
+    for (size_t i = 0; i < h->count; i++) caps[i] = optout_history_archive_captures(l->a, &h->versions[i]);
+    int rc = 0;
+    for (size_t i = 0; i < h->count && rc == 0; i++)
+        if (h->versions[i].outcome == OPTOUT_OUTCOME_OK) rc = hl_body(l, &h->versions[i]);
+    char *rec = NULL, why[256];
+    size_t rlen = 0;
+    if (rc == 0 && optout_history_record_encode(h->versions, caps, h->count, &rec, &rlen, why, sizeof why) != 0)
+        rc = hl_fail(l, "%s/%s: host %s: %s", l->dir, OPTOUT_HISTORY_DIR, h->host, why);
+    if (rc == 0) rc = hl_append(l, "h:", h->host, h->host_len, rec, rlen);
+    free(rec);
+    free(caps);
+    if (rc == 0) l->st->hosts_written++;
+    return rc;
+}
+
+/* "done" = n after the commands pending, then every reply read. */
+static int hl_flush(struct hload *l, size_t n) {
+    char count[32];
+    int clen = snprintf(count, sizeof count, "%zu", n);
+    if (hl_append(l, "", "done", 4, count, (size_t)clen) != 0) return -1;
+    l->pending_bytes = 0;
+    return redis_drain(l->c, l->endpoint, "loading the history", &l->pending, l->err, l->errlen);
+}
+
+/* The state the store is in: source, done, planned, complete. */
+struct hstate {
+    char source[65];
+    long long done;
+    int have_done;
+    struct redis_counts n;
+};
+
+static int hl_state(struct hload *l, struct hstate *s) {
+    memset(s, 0, sizeof *s);
+    redisReply *r = redisCommand(l->c, "MGET %ssource %sdone %splanned %scomplete", l->ns, l->ns, l->ns, l->ns);
+    if (!r) return hl_fail(l, "Redis at %s: MGET: %s", l->endpoint, l->c->errstr);
+    int rc = 0;
+    if (r->type == REDIS_REPLY_ERROR) {
+        redis_reply_error(l->endpoint, r, "reading the history store's state", l->err, l->errlen);
+        rc = -1;
+    } else if (r->type != REDIS_REPLY_ARRAY || r->elements != 4) {
+        rc = hl_fail(l, "Redis at %s: unexpected reply to MGET", l->endpoint);
+    } else {
+        const redisReply *src = r->element[0];
+        if (src->type == REDIS_REPLY_STRING && src->len == 64) {
+            memcpy(s->source, src->str, 64);
+            s->source[64] = '\0';
+        }
+        /* counts that are not counts read as none: the load rewrites them */
+        if (redis_parse_count(r->element[1], &s->have_done, &s->done) != 0) s->have_done = 0;
+        if (redis_parse_count(r->element[2], &s->n.have_planned, &s->n.planned) != 0) s->n.have_planned = 0;
+        if (redis_parse_count(r->element[3], &s->n.have_complete, &s->n.complete) != 0) s->n.have_complete = 0;
+    }
+    freeReplyObject(r);
+    return rc;
+}
+
+static int hl_command(struct hload *l, const char *what, redisReply *r) {
+    return redis_reply_ok(l->c, l->endpoint, what, r, l->err, l->errlen);
+}
+
+/* Reads the EXISTS replies of a verification batch; *first becomes the smallest host index whose
+ * key is missing. */
+static int hl_verify_drain(struct hload *l, const size_t *host_of, size_t n, size_t *first) {
+    for (size_t i = 0; i < n; i++) {
+        void *reply = NULL;
+        if (redisGetReply(l->c, &reply) != REDIS_OK || !reply)
+            return hl_fail(l, "Redis at %s: EXISTS: %s", l->endpoint, l->c->errstr);
+        redisReply *r = reply;
+        int missing = r->type == REDIS_REPLY_INTEGER && r->integer == 0;
+        int bad = r->type != REDIS_REPLY_INTEGER;
+        if (bad) redis_reply_error(l->endpoint, r, "EXISTS", l->err, l->errlen);
+        freeReplyObject(r);
+        if (bad) { /* the other replies still read: the connection stays in step */
+            for (i++; i < n; i++)
+                if (redisGetReply(l->c, &reply) == REDIS_OK && reply) freeReplyObject(reply);
+            return -1;
+        }
+        if (missing && host_of[i] < *first) *first = host_of[i];
+    }
+    return 0;
+}
+
+/* A resumed load trusts the hosts under "done" only when their records and bodies are all still
+ * there (Redis may have lost keys since: a failover, an eviction): *start becomes the first host
+ * with a key missing. One pipelined EXISTS per key, REDIS_BATCH a round trip. */
+static int hl_verify(struct hload *l, size_t *start) {
+    size_t *host_of = malloc(REDIS_BATCH * sizeof *host_of), n = 0, first = *start, nslen = strlen(l->ns);
+    optout_strmap *seen = optout_strmap_new();
+    int rc = host_of && seen ? 0 : hl_fail(l, "out of memory");
+    for (size_t i = 0; i < *start && rc == 0 && first == *start; i++) {
+        optout_history_host h = optout_history_archive_host(l->a, i);
+        for (size_t k = 0; k <= h.count && rc == 0; k++) { /* the record, then the bodies not asked yet */
+            const char *suffix = k == 0 ? "h:" : "b:", *name = h.host;
+            size_t nlen = h.host_len;
+            if (k > 0) {
+                const optout_history_version *v = &h.versions[k - 1];
+                if (v->outcome != OPTOUT_OUTCOME_OK || optout_strmap_get(seen, v->sha256, 64)) continue;
+                if (optout_strmap_put(seen, v->sha256, 64, l, NULL) != 0) {
+                    rc = hl_fail(l, "out of memory");
+                    break;
+                }
+                name = v->sha256;
+                nlen = 64;
+            }
+            size_t klen = redis_build_key(&l->key, &l->key_cap, l->ns, nslen, suffix, name, nlen);
+            if (klen == 0 || redisAppendCommand(l->c, "EXISTS %b", l->key, klen) != REDIS_OK) {
+                rc = hl_fail(l, "out of memory");
+                break;
+            }
+            host_of[n++] = i;
+            if (n == REDIS_BATCH) {
+                rc = hl_verify_drain(l, host_of, n, &first);
+                n = 0;
+            }
+        }
+    }
+    if (rc == 0 && n) rc = hl_verify_drain(l, host_of, n, &first);
+    free(host_of);
+    optout_strmap_free(seen, NULL);
+    if (rc == 0) *start = first;
+    return rc;
+}
+
+
+/* The load protocol (history_redis.h) once the archive is open and connected. */
+static int hl_run(struct hload *l, size_t batch_hosts, optout_history_redis_progress progress, void *arg) {
+    size_t nhosts = optout_history_archive_hosts(l->a);
+    struct hstate s;
+    if (hl_state(l, &s) != 0) return -1;
+    if (strcmp(s.source, l->id) == 0 && s.n.have_planned && s.n.have_complete && s.n.planned == s.n.complete &&
+        s.n.planned == (long long)nhosts) {
+        l->st->already_loaded = 1;
+        return 0;
+    }
+    /* not complete while records change: a load that dies never looks complete */
+    if (hl_command(l, "DEL complete", redisCommand(l->c, "DEL %scomplete", l->ns)) != 0) return -1;
+    size_t start = 0;
+    if (strcmp(s.source, l->id) != 0) {
+        /* "done" first: it must never count hosts of another archive than "source" names */
+        if (hl_command(l, "DEL done", redisCommand(l->c, "DEL %sdone", l->ns)) != 0 ||
+            hl_command(l, "SET source", redisCommand(l->c, "SET %ssource %s", l->ns, l->id)) != 0)
+            return -1;
+    } else if (s.have_done && s.done > 0 && (unsigned long long)s.done <= nhosts) {
+        start = (size_t)s.done;
+    }
+    if (start > 0 && hl_verify(l, &start) != 0) return -1;
+    l->st->resumed_at = start;
+    if (redis_scan_unlink(l->c, l->endpoint, l->ns, "h:", hl_known_host, l, &l->st->stale_deleted, l->err,
+                          l->errlen) != 0 ||
+        redis_scan_unlink(l->c, l->endpoint, l->ns, "b:", hl_known_body, l->bodies, &l->st->stale_deleted,
+                          l->err, l->errlen) != 0)
+        return -1;
+    /* the bodies of the hosts before "done" are in: not sent again */
+    for (size_t i = 0; i < start; i++) {
+        optout_history_host h = optout_history_archive_host(l->a, i);
+        for (size_t k = 0; k < h.count; k++)
+            if (h.versions[k].outcome == OPTOUT_OUTCOME_OK &&
+                optout_strmap_put(l->bodies, h.versions[k].sha256, 64, BODY_IN, NULL) != 0)
+                return hl_fail(l, "out of memory");
+    }
+    size_t in_batch = 0;
+    for (size_t i = start; i < nhosts; i++) {
+        optout_history_host h = optout_history_archive_host(l->a, i);
+        if (hl_host(l, &h) != 0) return -1;
+        in_batch++;
+        if (l->pending >= REDIS_BATCH || l->pending_bytes >= REDIS_LOAD_BATCH_BYTES ||
+            (batch_hosts && in_batch >= batch_hosts) || i + 1 == nhosts) {
+            if (hl_flush(l, i + 1) != 0) return -1;
+            in_batch = 0;
+            if (progress && progress(arg, i + 1, nhosts) != 0)
+                return hl_fail(l, "loading %s/%s into Redis at %s: interrupted after %zu of %zu hosts", l->dir,
+                               OPTOUT_HISTORY_DIR, l->endpoint, i + 1, nhosts);
+        }
+    }
+    if (start == nhosts && hl_flush(l, nhosts) != 0) return -1;
+    char count[32];
+    snprintf(count, sizeof count, "%zu", nhosts);
+    if (hl_command(l, "SET planned", redisCommand(l->c, "SET %splanned %s", l->ns, count)) != 0) return -1;
+    return hl_command(l, "SET complete", redisCommand(l->c, "SET %scomplete %s", l->ns, count)); /* last */
+}
+
+/* The archive's identity: the SHA-256 of DIR/history/index.tsv. 0, or -1 with err. */
+static int archive_id(const char *dir, char id[65], char *err, size_t errlen) {
+    char path[4200];
+    snprintf(path, sizeof path, "%s/%s/index.tsv", dir, OPTOUT_HISTORY_DIR);
+    if (optout_sha256_file(path, id) == 0) return 0;
+    optout_set_err(err, errlen, "%s: %s", path, strerror(errno));
+    return -1;
+}
+
+static int add_referenced(struct hload *l) {
+    for (size_t i = 0; i < optout_history_archive_hosts(l->a); i++) {
+        optout_history_host h = optout_history_archive_host(l->a, i);
+        for (size_t k = 0; k < h.count; k++)
+            if (h.versions[k].outcome == OPTOUT_OUTCOME_OK &&
+                optout_strmap_put(l->bodies, h.versions[k].sha256, 64, BODY_TO_SEND, NULL) != 0)
+                return hl_fail(l, "out of memory");
+    }
+    return 0;
+}
+
+long optout_history_redis_load(const char *endpoint, const char *user, const char *password, const char *prefix,
+                               const char *dir, size_t batch_hosts, optout_history_redis_progress progress,
+                               void *progress_arg, optout_history_redis_load_stats *stats, char *err, size_t errlen) {
+    optout_history_redis_load_stats local;
+    if (!stats) stats = &local;
+    memset(stats, 0, sizeof *stats);
+    struct hload l = {.endpoint = endpoint, .dir = dir, .st = stats, .err = err, .errlen = errlen};
+    long rc = -1;
+    char again[65];
+    struct redis_sigpipe_guard g;
+    int guarded = 0;
+    if (!(l.ns = ns_prefix(prefix, err, errlen))) return -1;
+    if (archive_id(dir, l.id, err, errlen) != 0 || !(l.a = optout_history_archive_open(dir, err, errlen)) ||
+        archive_id(dir, again, err, errlen) != 0)
+        goto out;
+    if (strcmp(l.id, again) != 0) {
+        optout_set_err(err, errlen, "%s/%s changed while it was opened (a build published meanwhile): load again",
+                       dir, OPTOUT_HISTORY_DIR);
+        goto out;
+    }
+    l.src = optout_history_archive_source(l.a);
+    stats->hosts = optout_history_archive_hosts(l.a);
+    stats->versions = optout_history_archive_versions(l.a);
+    if (!(l.bodies = optout_strmap_new())) {
+        optout_set_err(err, errlen, "out of memory");
+        goto out;
+    }
+    if (add_referenced(&l) != 0) goto out;
+    stats->bodies = optout_strmap_count(l.bodies);
+    if (redis_connect(endpoint, user, password, &l.c, err, errlen) != ROUND_OK) goto out;
+    redis_sigpipe_block(&g);
+    guarded = 1;
+    if (hl_run(&l, batch_hosts, progress, progress_arg) == 0) rc = (long)stats->hosts;
+out:
+    if (guarded) redis_sigpipe_restore(&g);
+    if (l.c) redisFree(l.c);
+    optout_history_archive_close(l.a);
+    optout_strmap_free(l.bodies, NULL);
+    ZSTD_freeCCtx(l.cctx);
+    free(l.key);
+    free((char *)l.ns);
+    return rc;
+}
+
+/* ---- the source -------------------------------------------------------------------------------- */
+
+/* What to do about a corrupt key: a load of the same archive rewrites only what is missing, so
+ * forgetting which archive the keys hold makes it rewrite every key. */
+#define REPAIR "delete %ssource and load the archive again"
+
+struct cached_host {
+    optout_history_host h; /* versions: the decoded block (NULL when none); host: a copy */
+    size_t bytes;
+};
+
+struct optout_history_redis {
+    struct redis_link link; /* endpoint, credentials, connection, key buffer */
+    char *ns;
+    optout_strmap *hosts; /* host key -> struct cached_host */
+    size_t bytes;
+    ZSTD_DCtx *dctx;
+    char *plain;
+    size_t plain_cap;
+};
+
+static void cached_free(void *p) {
+    struct cached_host *e = p;
+    if (!e) return;
+    free((void *)e->h.versions);
+    free((void *)e->h.host);
+    free(e);
+}
+
+void optout_history_redis_close(optout_history_redis *r) {
+    if (!r) return;
+    redis_link_free(&r->link);
+    optout_strmap_free(r->hosts, cached_free);
+    free(r->ns);
+    ZSTD_freeDCtx(r->dctx);
+    free(r->plain);
+    free(r);
+}
+
+static const char *const META[] = {"planned", "complete"};
+
+/* One round trip (retried on a new connection, with backoff): GET SUFFIX NAME for names[0..n) under
+ * the namespace, then MGET planned complete. The replies (the caller frees them) in replies[0..n),
+ * the counts in *m. 0, or -1 with err. */
+static int fetch_keys(optout_history_redis *r, const char *suffix, const char *const *names, const size_t *lens,
+                      size_t n, redisReply **replies, struct redis_counts *m, const char *what, char *err,
+                      size_t errlen) {
+    redisReply *meta = NULL;
+    if (redis_link_fetch(&r->link, r->ns, suffix, names, lens, n, META, 2, replies, &meta, what, err, errlen) != 0)
+        return -1;
+    memset(m, 0, sizeof *m);
+    int rc = 0;
+    if (meta->type == REDIS_REPLY_ERROR) {
+        redis_reply_error(r->link.endpoint, meta, "reading the history store's completeness", err, errlen);
+        rc = -1;
+    } else if (meta->type != REDIS_REPLY_ARRAY || meta->elements != 2 ||
+               redis_parse_count(meta->element[0], &m->have_planned, &m->planned) != 0 ||
+               redis_parse_count(meta->element[1], &m->have_complete, &m->complete) != 0) {
+        optout_set_err(err, errlen, "Redis history store under %s at %s: 'planned' / 'complete' are not counts",
+                       r->ns, r->link.endpoint);
+        rc = -1;
+    }
+    freeReplyObject(meta);
+    if (rc != 0) redis_free_replies(replies, n);
+    return rc;
+}
+
+/* One GET reply of a host record into the cache. 1 (versions), 0 (none), -1 with err. */
+static int absorb(optout_history_redis *r, const char *host, size_t len, const redisReply *x,
+                  const struct redis_counts *m, struct cached_host **out, char *err, size_t errlen) {
+    *out = optout_strmap_get(r->hosts, host, len);
+    if (*out) return (*out)->h.count ? 1 : 0; /* a host twice in one prefetch */
+    optout_history_version *v = NULL;
+    size_t count = 0;
+    if (x->type == REDIS_REPLY_NIL) {
+        if (redis_check_complete(r->link.endpoint, r->ns, m, err, errlen) != ROUND_OK) {
+            size_t used = strlen(err);
+            snprintf(err + used, errlen - used, " (no history record for %.*s)", (int)len, host);
+            return -1;
+        }
+    } else if (x->type == REDIS_REPLY_STRING) {
+        char why[160];
+        if (optout_history_record_decode(x->str, x->len, &v, &count, NULL, why, sizeof why) != 0) {
+            optout_set_err(err, errlen, "corrupt history record %sh:%.*s in Redis at %s: %s: " REPAIR, r->ns, (int)len,
+                           host, r->link.endpoint, why, r->ns);
+            return -1;
+        }
+    } else if (x->type == REDIS_REPLY_ERROR) {
+        redis_reply_error(r->link.endpoint, x, "GET", err, errlen);
+        size_t used = strlen(err);
+        snprintf(err + used, errlen - used, " (history record of %.*s)", (int)len, host);
+        return -1;
+    } else {
+        optout_set_err(err, errlen, "Redis at %s: unexpected reply type %d for the history record of %.*s",
+                       r->link.endpoint, x->type, (int)len, host);
+        return -1;
+    }
+    struct cached_host *e = calloc(1, sizeof *e);
+    char *copy = malloc(len + 1);
+    if (!e || !copy || optout_strmap_put(r->hosts, host, len, e, NULL) != 0) {
+        free(e);
+        free(copy);
+        free(v);
+        optout_set_err(err, errlen, "out of memory");
+        return -1;
+    }
+    memcpy(copy, host, len);
+    copy[len] = '\0';
+    e->h = (optout_history_host){.host = copy, .host_len = len, .versions = v, .count = count};
+    e->bytes = sizeof *e + len + 1 + 48 /* the map's entry */ + (v ? (size_t)x->len + count * (sizeof *v + 8) : 0);
+    r->bytes += e->bytes;
+    *out = e;
+    return count ? 1 : 0;
+}
+
+static int src_lookup(void *arg, const char *host, size_t len, optout_history_host *out, char *err, size_t errlen) {
+    optout_history_redis *r = arg;
+    struct cached_host *e = optout_strmap_get(r->hosts, host, len);
+    if (!e) {
+        char what[300];
+        snprintf(what, sizeof what, "the history of %.*s", len > 256 ? 256 : (int)len, host);
+        redisReply *x = NULL;
+        struct redis_counts m;
+        if (fetch_keys(r, "h:", &host, &len, 1, &x, &m, what, err, errlen) != 0) return -1;
+        int rc = absorb(r, host, len, x, &m, &e, err, errlen);
+        freeReplyObject(x);
+        if (rc < 0) return -1;
+    }
+    *out = e->h;
+    return e->h.count ? 1 : 0;
+}
+
+static int src_body(void *arg, const optout_history_version *v, char **body, size_t *len, char *err,
+                    size_t errlen) {
+    optout_history_redis *r = arg;
+    *body = NULL;
+    *len = 0;
+    unsigned char sha[32];
+    if (v->outcome != OPTOUT_OUTCOME_OK || archive_hex_to_sha(v->sha256, sha) != 0) {
+        optout_set_err(err, errlen, "Redis history store under %s: no body for this version", r->ns);
+        return -1;
+    }
+    char what[100];
+    snprintf(what, sizeof what, "body %.64s", v->sha256);
+    const char *name = v->sha256;
+    size_t nlen = 64;
+    redisReply *x = NULL;
+    struct redis_counts m;
+    if (fetch_keys(r, "b:", &name, &nlen, 1, &x, &m, what, err, errlen) != 0) return -1;
+    char why[160] = "";
+    const char *data = NULL;
+    size_t dlen = 0;
+    if (x->type == REDIS_REPLY_NIL) {
+        snprintf(why, sizeof why, "missing%s", redis_check_complete(r->link.endpoint, r->ns, &m, NULL, 0) == ROUND_OK
+                                                   ? ""
+                                                   : " (the store is incomplete)");
+    } else if (x->type == REDIS_REPLY_ERROR) {
+        snprintf(why, sizeof why, "%s", x->str ? x->str : "an error reply");
+    } else if (x->type != REDIS_REPLY_STRING || x->len == 0 ||
+               ((unsigned char)x->str[0] & (unsigned char)~REDIS_ZSTD_FLAG) != HR_BODY_LEAD) {
+        snprintf(why, sizeof why, "not a body value");
+    } else if ((unsigned char)x->str[0] & REDIS_ZSTD_FLAG) {
+        if (redis_unpack_frame(&r->dctx, x->str + 1, x->len - 1, ARCHIVE_BODY_MAX, &r->plain, &r->plain_cap, &dlen,
+                               why, sizeof why) == 0)
+            data = r->plain;
+    } else {
+        data = x->str + 1;
+        dlen = x->len - 1;
+    }
+    char got[65];
+    if (data && dlen != v->size) {
+        snprintf(why, sizeof why, "%zu bytes where the version says %" PRIu64, dlen, v->size);
+        data = NULL;
+    } else if (data) {
+        optout_sha256_hex(data, dlen, got);
+        if (strcmp(got, v->sha256) != 0) {
+            snprintf(why, sizeof why, "its SHA-256 is %s", got);
+            data = NULL;
+        }
+    }
+    int rc = -1;
+    if (!data) {
+        optout_set_err(err, errlen, "corrupt history body %sb:%.64s in Redis at %s: %s: " REPAIR, r->ns, v->sha256,
+                       r->link.endpoint, why, r->ns);
+    } else if (!(*body = malloc(dlen + 1))) {
+        optout_set_err(err, errlen, "out of memory");
+    } else {
+        memcpy(*body, data, dlen);
+        (*body)[dlen] = '\0';
+        *len = dlen;
+        rc = 0;
+    }
+    freeReplyObject(x);
+    return rc;
+}
+
+optout_history_redis *optout_history_redis_open(const char *endpoint, const char *user, const char *password,
+                                                const char *prefix, char *err, size_t errlen) {
+    optout_history_redis *r = calloc(1, sizeof *r);
+    if (!r) {
+        optout_set_err(err, errlen, "out of memory");
+        return NULL;
+    }
+    if (!(r->ns = ns_prefix(prefix, err, errlen))) {
+        optout_history_redis_close(r);
+        return NULL;
+    }
+    if (redis_link_init(&r->link, endpoint, user, password) != 0 || !(r->hosts = optout_strmap_new())) {
+        optout_set_err(err, errlen, "out of memory");
+        optout_history_redis_close(r);
+        return NULL;
+    }
+    struct redis_counts m;
+    if (fetch_keys(r, "h:", NULL, NULL, 0, NULL, &m, "the history store's completeness", err, errlen) != 0 ||
+        redis_check_complete(r->link.endpoint, r->ns, &m, err, errlen) != ROUND_OK) {
+        optout_history_redis_close(r);
+        return NULL;
+    }
+    return r;
+}
+
+optout_history_source optout_history_redis_source(optout_history_redis *r) {
+    return (optout_history_source){.arg = r, .lookup = src_lookup, .body = src_body};
+}
+
+int optout_history_redis_prefetch(optout_history_redis *r, const char *const *hosts, const size_t *lens,
+                                  size_t count, char *err, size_t errlen) {
+    const char *sel[REDIS_BATCH];
+    size_t sel_len[REDIS_BATCH];
+    redisReply *replies[REDIS_BATCH];
+    size_t i = 0;
+    while (i < count) {
+        size_t n = 0;
+        for (; i < count && n < REDIS_BATCH; i++) {
+            if (optout_strmap_get(r->hosts, hosts[i], lens[i])) continue;
+            sel[n] = hosts[i];
+            sel_len[n++] = lens[i];
+        }
+        if (n == 0) break;
+        char what[300];
+        snprintf(what, sizeof what, "the history of %zu hosts from %.*s", n, sel_len[0] > 200 ? 200 : (int)sel_len[0],
+                 sel[0]);
+        struct redis_counts m;
+        if (fetch_keys(r, "h:", sel, sel_len, n, replies, &m, what, err, errlen) != 0) return -1;
+        int rc = 0;
+        for (size_t j = 0; j < n && rc >= 0; j++) {
+            struct cached_host *e;
+            rc = absorb(r, sel[j], sel_len[j], replies[j], &m, &e, err, errlen);
+        }
+        redis_free_replies(replies, n);
+        if (rc < 0) return -1;
+    }
+    return 0;
+}
+
+size_t optout_history_redis_cached_bytes(const optout_history_redis *r) { return r->bytes; }
+
+void optout_history_redis_forget(optout_history_redis *r) {
+    optout_strmap *fresh = optout_strmap_new();
+    if (!fresh) return; /* keep the old cache: still valid */
+    optout_strmap_free(r->hosts, cached_free);
+    r->hosts = fresh;
+    r->bytes = 0;
+}
