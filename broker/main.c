@@ -344,11 +344,11 @@ static int configure(const optout_option_values *v, struct broker_config *cfg) {
         optout_log(LOG_ERR, "--dump-field and --date-field: at most %d bytes", OPTOUT_MSG_NAME_MAX - 1);
         return OPTOUT_EXIT_USAGE;
     }
-    int captures = cfg->history_dir || v->given[OPTOUT_OPT_CC_ROBOTS] || cfg->cc_crawls;
+    int captures = cfg->history_dir || v->given[OPTOUT_OPT_CC_ROBOTS] || cfg->cc_crawls || cfg->wayback;
     if (!captures && (cfg->robots_time.policy != OPTOUT_ROBOTS_TIME_CURRENT || v->given[OPTOUT_OPT_HISTORY_MAX_AGE] ||
                       v->given[OPTOUT_OPT_HISTORY_MISSING] || v->given[OPTOUT_OPT_REPORT_CUTOFF])) {
         optout_log(LOG_ERR, "--robots-time other than current, --history-max-age, --history-missing and "
-                            "--report-cutoff need the captures: --cc-robots / --cc-crawls, or --history DIR "
+                            "--report-cutoff need the captures: --cc-robots / --cc-crawls / --wayback, or --history DIR "
                             "(optout history --out DIR)");
         return OPTOUT_EXIT_USAGE;
     }
