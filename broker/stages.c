@@ -560,7 +560,8 @@ int stages_replan_history(struct broker *b) {
     b->queue_head = 0;
     b->task_count = total;
     b->stage_count[STAGE_HISTORY] = hist;
-    for (int s = STAGE_HISTORY + 1; s < STAGE_COUNT; s++) b->stage_first[s] += add; /* the stages after it */
+    b->stage_first[STAGE_WAYBACK] += add; /* the stages after history move up */
+    b->stage_first[STAGE_FILTER] += add;
     b->counts_for = 0; /* status.c counts the stages again */
     free(b->config_blob);
     b->config_blob = NULL;
@@ -573,12 +574,10 @@ int stages_finish(struct broker *b, enum stage s) {
     if (s == STAGE_RANK_MAP && b->stage_count[s] > 0 && stages_surveying(b->cfg) && merge_survey(b) != 0) return -1;
     if (s == STAGE_RANK_REDUCE && b->stage_count[s] > 0) return merge_ranking(b);
     if (s == STAGE_FETCH && b->stage_count[s] > 0) return stages_write_blocked(b);
-    /* a run reading captures of crawls none of which has a capture list still gets its (empty)
-     * archive; with a Wayback stage the archive is merged once, after it (unless the run stops at
-     * history) */
-    int wayback_after = b->stage_count[STAGE_WAYBACK] > 0 && !(b->cfg->stop_after && !strcmp(b->cfg->stop_after, "history"));
-    if (s == STAGE_HISTORY && !wayback_after &&
-        (b->stage_count[s] > 0 || (plan_judges_history(b) && !b->cfg->history_dir)))
+    /* a run reading captures of crawls none of which has a capture list still gets its (empty) archive;
+     * with a Wayback stage the archive is merged once, after it (unless the run stops at history) */
+    if (s == STAGE_HISTORY && (b->stage_count[s] > 0 || (plan_judges_history(b) && !b->cfg->history_dir)) &&
+        (!b->stage_count[STAGE_WAYBACK] || (b->cfg->stop_after && !strcmp(b->cfg->stop_after, "history"))))
         return merge_history(b, 0);
     if (s == STAGE_WAYBACK && b->stage_count[s] > 0) return merge_history(b, 1);
     return 0;

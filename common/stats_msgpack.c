@@ -119,7 +119,7 @@ static void p_stats(enc *e, const optout_stats *s, size_t agent_count, const opt
 /* "bp": the policies' statistics (see the form above). */
 static void p_policy(enc *e, const optout_stats_policy *bp, size_t agent_count) {
     p_key(e, "bp");
-    e->failed |= msgpack_pack_map(&e->pk, 8) != 0;
+    e->failed |= msgpack_pack_map(&e->pk, 7) != 0;
     p_key(e, "v");
     e->failed |= msgpack_pack_uint64(&e->pk, OPTOUT_STATS_POLICY_FORM) != 0;
     p_key(e, "cfg");
@@ -132,10 +132,8 @@ static void p_policy(enc *e, const optout_stats_policy *bp, size_t agent_count) 
     e->failed |= msgpack_pack_array(&e->pk, OPTOUT_ROBOTS_TIME_COUNT) != 0;
     for (int p = 0; p < OPTOUT_ROBOTS_TIME_COUNT; p++) p_stats(e, &bp->policy[p], agent_count, NULL);
     p_key(e, "cov");
-    e->failed |= msgpack_pack_array(&e->pk, OPTOUT_COVERAGE_COUNT) != 0;
+    e->failed |= msgpack_pack_array(&e->pk, 2 * OPTOUT_COVERAGE_COUNT) != 0; /* every step, then its Wayback part */
     for (int c = 0; c < OPTOUT_COVERAGE_COUNT; c++) p_bucket(e, &bp->coverage[c]);
-    p_key(e, "covw");
-    e->failed |= msgpack_pack_array(&e->pk, OPTOUT_COVERAGE_COUNT) != 0;
     for (int c = 0; c < OPTOUT_COVERAGE_COUNT; c++) p_bucket(e, &bp->coverage_wayback[c]);
     p_key(e, "tfc");
     e->failed |= msgpack_pack_uint64(&e->pk, bp->docs_time_from_crawl) != 0;
@@ -463,7 +461,7 @@ static int dec_crawls(const msgpack_object *o, size_t agent_count, optout_stats_
 
 /* "bp" into *bp (zeroed but for its configuration, which the value must repeat). */
 static int dec_policy(const msgpack_object *o, size_t agent_count, optout_stats_policy *bp) {
-    static const char *const KEYS[] = {"v", "cfg", "p", "cov", "tfc", "cc", "cr", "covw"};
+    static const char *const KEYS[] = {"v", "cfg", "p", "cov", "tfc", "cc", "cr"};
     enum { NKEYS = sizeof KEYS / sizeof *KEYS };
     if (o->type != MSGPACK_OBJECT_MAP || o->via.map.size != NKEYS) return -1;
     int seen[NKEYS] = {0};
@@ -492,9 +490,16 @@ static int dec_policy(const msgpack_object *o, size_t agent_count, optout_stats_
                 if (dec_stats(&val->via.array.ptr[p], agent_count, &bp->policy[p], NULL) != 0) return -1;
             break;
         case 3:
-            if (val->type != MSGPACK_OBJECT_ARRAY || val->via.array.size != OPTOUT_COVERAGE_COUNT) return -1;
-            for (int c = 0; c < OPTOUT_COVERAGE_COUNT; c++)
-                if (dec_bucket(&val->via.array.ptr[c], &bp->coverage[c]) != 0) return -1;
+            if (val->type != MSGPACK_OBJECT_ARRAY || val->via.array.size != 2 * OPTOUT_COVERAGE_COUNT) return -1;
+            for (int c = 0; c < OPTOUT_COVERAGE_COUNT; c++) {
+                const optout_bucket *all = &bp->coverage[c], *wb = &bp->coverage_wayback[c];
+                if (dec_bucket(&val->via.array.ptr[c], &bp->coverage[c]) != 0 ||
+                    dec_bucket(&val->via.array.ptr[OPTOUT_COVERAGE_COUNT + c], &bp->coverage_wayback[c]) != 0)
+                    return -1;
+                /* the Wayback part is a part: the report subtracts it from the whole */
+                if (wb->docs_in > all->docs_in || wb->tokens_in > all->tokens_in || wb->tokens_removed > all->tokens_removed)
+                    return -1;
+            }
             break;
         case 4:
             if (dec_u64(val, &bp->docs_time_from_crawl) != 0) return -1;
@@ -507,11 +512,6 @@ static int dec_policy(const msgpack_object *o, size_t agent_count, optout_stats_
             break;
         case 6:
             if (dec_crawls(val, agent_count, bp) != 0) return -1;
-            break;
-        case 7: /* of each coverage, the part a Wayback capture decided */
-            if (val->type != MSGPACK_OBJECT_ARRAY || val->via.array.size != OPTOUT_COVERAGE_COUNT) return -1;
-            for (int c = 0; c < OPTOUT_COVERAGE_COUNT; c++)
-                if (dec_bucket(&val->via.array.ptr[c], &bp->coverage_wayback[c]) != 0) return -1;
             break;
         }
     }

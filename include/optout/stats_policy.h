@@ -80,7 +80,7 @@ void optout_stats_policy_merge(optout_stats_policy *into, const optout_stats_pol
  * optout_stats_decode_add, and with policy (not NULL) "bp" is required, must carry policy's
  * configuration, and is merged into *policy; with NULL a "bp" is refused. Nothing is added unless
  * the whole buffer is valid. */
-#define OPTOUT_STATS_POLICY_FORM 2 /* 2: "covw", the coverage a Wayback capture decided */
+#define OPTOUT_STATS_POLICY_FORM 2
 int optout_stats_encode_policy(const optout_stats *stats, const optout_stats_policy *bp, size_t agent_count, void **out,
                                size_t *len);
 int optout_stats_decode_add_policy(const void *buf, size_t len, size_t agent_count, optout_stats *stats,

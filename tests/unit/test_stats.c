@@ -288,9 +288,6 @@ static void test_msgpack_policy(void **state) {
     optout_policy_doc pd = {.coverage = OPTOUT_COVERAGE_SAME_CRAWL, .removed_crawl = 1, .time = &t,
                             .same_crawl = &set, .ccbot = 1};
     optout_stats_policy_add_judged(p, 3, &d, &pd);
-    optout_doc_time t2 = {.has_time = 1, .time = cutoff}; /* no crawl: by_crawl stays as it is */
-    optout_policy_doc pw = {.coverage = OPTOUT_COVERAGE_EARLIER, .time = &t2, .wayback = 1}; /* a Wayback capture's */
-    optout_stats_policy_add_judged(p, 3, &d, &pw);
     d.removed = 0, d.disallowed = NULL;
     optout_stats_add_doc(&p->policy[OPTOUT_ROBOTS_TIME_CURRENT], 3, &d);
     optout_stats *a = new_stats(), *b = new_stats(), *zero = new_stats();
@@ -318,8 +315,6 @@ static void test_msgpack_policy(void **state) {
     assert_bucket(&q->policy[OPTOUT_ROBOTS_TIME_CRAWL].total, 2, 2, 20, 20);
     assert_bucket(&q->policy[OPTOUT_ROBOTS_TIME_CURRENT].total, 2, 0, 20, 0);
     assert_bucket(&q->coverage[OPTOUT_COVERAGE_SAME_CRAWL], 2, 2, 20, 20);
-    assert_bucket(&q->coverage_wayback[OPTOUT_COVERAGE_EARLIER], 2, 0, 20, 0);
-    assert_bucket(&q->coverage_wayback[OPTOUT_COVERAGE_SAME_CRAWL], 0, 0, 0, 0);
     assert_int_equal(q->crawl_count, 1);
     assert_string_equal(q->crawls[0].name, "CC-MAIN-2020-05");
     assert_int_equal(q->crawls[0].tokens_same_crawl, 20);
@@ -330,14 +325,30 @@ static void test_msgpack_policy(void **state) {
     /* another form version, a crawl id that is none (week 99): refused, nothing added */
     memcpy(q, fresh, sizeof *q);
     optout_stats_init(b);
-    assert_true(patch(buf, len, "\xa1v\x02", "\xa1v\x01", 3)); /* the form is 2 (covw) */
+    assert_true(patch(buf, len, "\xa1v\x02", "\xa1v\x03", 3));
     assert_int_equal(optout_stats_decode_add_policy(buf, len, 3, b, q), -1);
-    assert_true(patch(buf, len, "\xa1v\x01", "\xa1v\x02", 3));
+    assert_true(patch(buf, len, "\xa1v\x03", "\xa1v\x02", 3));
     assert_true(patch(buf, len, "CC-MAIN-2020-05\x01", "CC-MAIN-2020-99\x01", 16));
     assert_int_equal(optout_stats_decode_add_policy(buf, len, 3, b, q), -1);
     assert_memory_equal(q, fresh, sizeof *q);
     assert_memory_equal(b, zero, sizeof *b);
     free(buf), free(plain);
+    /* the part of a coverage step decided by a Wayback capture: carried, and never more than the whole */
+    pd.wayback = 1, pd.coverage = OPTOUT_COVERAGE_EARLIER;
+    optout_stats_policy_add_judged(p, 3, &d, &pd);
+    assert_int_equal(optout_stats_encode_policy(a, p, 3, &buf, &len), 0);
+    assert_int_equal(optout_stats_decode_add_policy(buf, len, 3, b, q), 0);
+    assert_bucket(&q->coverage_wayback[OPTOUT_COVERAGE_EARLIER], 1, 1, 10, 10);
+    assert_int_equal(q->coverage_wayback[OPTOUT_COVERAGE_SAME_CRAWL].docs_in, 0);
+    free(buf);
+    memcpy(q, fresh, sizeof *q);
+    optout_stats_init(b);
+    p->coverage_wayback[OPTOUT_COVERAGE_NONE].docs_in = p->coverage[OPTOUT_COVERAGE_NONE].docs_in + 1;
+    assert_int_equal(optout_stats_encode_policy(a, p, 3, &buf, &len), 0);
+    assert_int_equal(optout_stats_decode_add_policy(buf, len, 3, b, q), -1);
+    assert_memory_equal(q, fresh, sizeof *q);
+    assert_memory_equal(b, zero, sizeof *b);
+    free(buf);
     free(p), free(q), free(fresh), free(a), free(b), free(zero);
 }
 
