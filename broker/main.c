@@ -255,6 +255,11 @@ static int configure_wayback(const optout_option_values *v, struct broker_config
         optout_log(LOG_ERR, "--wayback-from is after --wayback-to");
         return OPTOUT_EXIT_USAGE;
     }
+    if (v->given[OPTOUT_OPT_HISTORY]) {
+        optout_log(LOG_ERR, "--wayback adds captures to the run's own archive, and --history DIR names another: "
+                            "build the Wayback's captures into DIR with optout history --wayback");
+        return OPTOUT_EXIT_USAGE;
+    }
     if (v->text[OPTOUT_OPT_ROBOTS_DIR] && !cfg->wayback_hosts_file) {
         optout_log(LOG_ERR, "--wayback asks for the run's planned hosts: with --robots-dir there is no host list "
                             "(give --wayback-hosts-file FILE)");
@@ -339,11 +344,11 @@ static int configure(const optout_option_values *v, struct broker_config *cfg) {
         optout_log(LOG_ERR, "--dump-field and --date-field: at most %d bytes", OPTOUT_MSG_NAME_MAX - 1);
         return OPTOUT_EXIT_USAGE;
     }
-    int captures = cfg->history_dir || v->given[OPTOUT_OPT_CC_ROBOTS] || cfg->cc_crawls;
+    int captures = cfg->history_dir || v->given[OPTOUT_OPT_CC_ROBOTS] || cfg->cc_crawls || cfg->wayback;
     if (!captures && (cfg->robots_time.policy != OPTOUT_ROBOTS_TIME_CURRENT || v->given[OPTOUT_OPT_HISTORY_MAX_AGE] ||
                       v->given[OPTOUT_OPT_HISTORY_MISSING] || v->given[OPTOUT_OPT_REPORT_CUTOFF])) {
         optout_log(LOG_ERR, "--robots-time other than current, --history-max-age, --history-missing and "
-                            "--report-cutoff need the captures: --cc-robots / --cc-crawls, or --history DIR "
+                            "--report-cutoff need the captures: --cc-robots / --cc-crawls / --wayback, or --history DIR "
                             "(optout history --out DIR)");
         return OPTOUT_EXIT_USAGE;
     }

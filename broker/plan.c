@@ -166,11 +166,12 @@ static void plan_day(int64_t t, char *out, size_t cap) {
     if (!gmtime_r(&tt, &tm) || !strftime(out, cap, "%Y-%m-%d", &tm)) snprintf(out, cap, "?");
 }
 
-/* The run's filter judges by captures: the history stage builds DIR/history/ (from --cc-robots or
- * --cc-crawls, even when they name no file: the archive is then empty), or --history gives one. */
+/* The run's filter judges by captures: the history and Wayback stages build DIR/history/ (from
+ * --cc-robots or --cc-crawls, even when they name no file: the archive is then empty, and from
+ * --wayback), or --history gives one. */
 int plan_judges_history(const struct broker *b) {
     const struct broker_config *c = b->cfg;
-    return c->history_dir != NULL || c->cc_robots_count > 0 || c->cc_crawls != NULL;
+    return c->history_dir != NULL || c->cc_robots_count > 0 || c->cc_crawls != NULL || c->wayback;
 }
 
 /* "current", "crawl", "strictest" or "cutoff:YYYY-MM-DD": the --robots-time text of a policy. */

@@ -16,6 +16,8 @@ Checks
    again completes without asking again for the hosts of the published blocks (the blocks are
    recomputed here from DIR/wayback-hosts.txt by the documented rule), with the same archive.
 5. A ranked run asks for the --wayback-hosts hosts with the most tokens (the ranking's files).
+6. With --robots-time crawl the filter judges by the archive, Wayback captures included: the
+   report's coverage counts the documents a Wayback capture decided (report.json, report.md).
 4. Usage: --wayback-rate without --wayback, --wayback with --robots-dir and no
    --wayback-hosts-file: exit 2.
 usage: test_wayback_run.py BIN_DIR REPO_ROOT [SHARED_DIR]"""
@@ -196,6 +198,31 @@ try:
     got = open(os.path.join(ranked, "wayback-hosts.txt")).read().split() if r.returncode == 0 else None
     check(len(every) > 3 and got == want, "the ranked run asks for the 3 hosts with the most tokens (%s; want %s)"
           % (got, want))
+
+    # 6. a run deciding by robots.txt as it was: the filter judges by DIR/history, Wayback captures
+    # included, and the report's coverage names the source of each document's deciding capture. A
+    # document of 2012-12-15 of each listed host: its https capture of 2012 is at most 365 days
+    # older; the hosts without captures and the one whose answer was not CDX JSON have none.
+    docs = os.path.join(tmp, "judged")
+    os.makedirs(docs)
+    with open(os.path.join(docs, "part.jsonl"), "w") as fh:
+        for k, n in enumerate(NAMES):
+            fh.write(json.dumps({"id": str(k), "url": "https://%s/page" % n, "date": "2012-12-15",
+                                 "text": "word " * 20}) + "\n")
+    want_wb = sum(1 for k in range(len(NAMES)) if k % 5 != 4 and k != 2)
+    judged = os.path.join(tmp, "judged-run")
+    args = [os.path.join(docs, "*.jsonl") if a.endswith("*.jsonl.zst") else a for a in base]
+    r = run(args + ["--robots-time", "crawl", "--workers", "2", "--out", judged], env=env)
+    check(r.returncode == 0, "a run with --wayback and --robots-time crawl exits 0 (%d: %s)"
+          % (r.returncode, r.stderr[-500:]))
+    cov = (json.load(open(os.path.join(judged, "report.json"))).get("by_policy") or {}).get("coverage", {}) \
+        if r.returncode == 0 else {}
+    check(cov.get("earlier", {}).get("wayback", {}).get("docs_in") == want_wb
+          and cov.get("earlier", {}).get("docs_in") == want_wb and cov.get("none", {}).get("docs_in") == len(NAMES) - want_wb,
+          "the filter judged by the Wayback's captures: the coverage's Wayback part (%d wanted: %s)"
+          % (want_wb, {k: (v.get("docs_in"), v.get("wayback", {}).get("docs_in")) for k, v in cov.items()}))
+    md = open(os.path.join(judged, "report.md")).read() if r.returncode == 0 else ""
+    check("| Wayback Machine | %d |" % want_wb in md, "report.md's coverage table names the Wayback Machine as a source")
 
     # 4. usage
     r = run(base[:-len(wb)] + ["--wayback-rate", "2", "--out", os.path.join(tmp, "u1")])

@@ -2,9 +2,10 @@
  * (broker/result.h).
  *
  * result_expect_files is checked against the table of docs/fleet-protocol.md ("Outputs"), written
- * out here row by row; result_open_parent and result_check_file against a tree built here: a linked
- * directory or file is refused (ELOOP / ENOTDIR), a directory or FIFO in a file's place and a wrong
- * size are refused, a plain file of the right size is accepted.
+ * out here row by row, and a WAYBACK result's counters against their rules; result_open_parent and
+ * result_check_file against a tree built here: a linked directory or file is refused (ELOOP /
+ * ENOTDIR), a directory or FIFO in a file's place and a wrong size are refused, a plain file of the
+ * right size is accepted.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -18,6 +19,8 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+#include <msgpack.h>
 
 #include "result.h"
 
@@ -66,6 +69,10 @@ static void test_table(void **state) {
                   (const char *const[]){"sample/tags/x.jsonl.zst", NULL});
     expect_sample(OPTOUT_TASK_RANK_REDUCE, "ranking/top/0003.tsv", 0, 0, RESULT_SAMPLE_ESTIMATES,
                   (const char *const[]){"ranking/top/0003.tsv", NULL});
+    expect(OPTOUT_TASK_WAYBACK, "history-parts/wayback-000003", 0, 0,
+           (const char *const[]){"history-parts/wayback-000003/history/index.tsv",
+                                 "history-parts/wayback-000003/history/bodies.zst",
+                                 "history-parts/wayback-000003/history/sources.tsv", NULL});
     struct result_expect x;
     assert_int_equal(result_expect_files(OPTOUT_TASK_FILTER, "x", 1, 0, 0, 0, 1, 3, &x), 0); /* benchmark tasks */
     assert_int_equal(x.count, 0);
@@ -75,6 +82,30 @@ static void test_table(void **state) {
     assert_string_equal(x.names[2], "ranking/map/000001.survey.tsv");
     assert_int_equal(result_expect_files(OPTOUT_TASK_FILTER, "x", 0, 0, 0, 1, 0, 3, &x), 0);
     assert_int_equal(x.count, 1);
+}
+
+/* A WAYBACK result's counters: OPTOUT_WAYBACK_COUNTERS uint64s, the first query not after the last. */
+static int wayback_stats(const uint64_t *v, size_t n) {
+    msgpack_sbuffer sb;
+    msgpack_packer pk;
+    msgpack_sbuffer_init(&sb);
+    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+    msgpack_pack_array(&pk, n);
+    for (size_t i = 0; i < n; i++) msgpack_pack_uint64(&pk, v[i]);
+    int rc = result_check_stats(OPTOUT_TASK_WAYBACK, 3, sb.data, sb.size, NULL, NULL);
+    msgpack_sbuffer_destroy(&sb);
+    return rc;
+}
+
+static void test_wayback_stats(void **state) {
+    (void)state;
+    uint64_t v[OPTOUT_WAYBACK_COUNTERS] = {2, 3, 5, 10, 4, 0, 2, 1700000000, 1700000005};
+    assert_int_equal(wayback_stats(v, OPTOUT_WAYBACK_COUNTERS), 0);
+    assert_int_equal(wayback_stats(v, OPTOUT_WAYBACK_COUNTERS - 1), -1); /* a counter missing */
+    v[OPTOUT_WAYBACK_FIRST_QUERY] = 1700000006; /* the first query after the last */
+    assert_int_equal(wayback_stats(v, OPTOUT_WAYBACK_COUNTERS), -1);
+    v[OPTOUT_WAYBACK_FIRST_QUERY] = v[OPTOUT_WAYBACK_LAST_QUERY] = 0; /* a block that asked nothing */
+    assert_int_equal(wayback_stats(v, OPTOUT_WAYBACK_COUNTERS), 0);
 }
 
 static void put(const char *rel, size_t n) {
@@ -123,6 +154,7 @@ static void test_walk(void **state) {
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_table),
+        cmocka_unit_test(test_wayback_stats),
         cmocka_unit_test_setup_teardown(test_walk, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
