@@ -5,15 +5,18 @@
  * outside it:
  *   shards/a.jsonl.zst        regular, 5 bytes        removed/a.jsonl.zst      regular, 3 bytes
  *   tags -> shards            a directory link        ranking/map/000001.bin   regular, 0 bytes
+ *   ranking/map/000001.survey.tsv   regular, 1 byte
  *   ranking/map/000001.idx -> ../../../outside        a file link leaving the staging directory
  *   ranking/top/0003.tsv      a directory             robots/000002.tsv        a FIFO
  *   robots/000002.bodies.zst  regular, 7 bytes
  *   history-parts/000005/history/{index.tsv,bodies.zst,sources.tsv}   regular, 4, 0 and 2 bytes
  *   history-parts/000006 -> 000005                                    a directory link
  *   sample/shards/a.jsonl.zst regular, 5 bytes        sample/removed -> ../removed   a directory link
- * Input: byte 0 chooses the task: kind = (b & 3) + 1, or history when b & 0x10 (output name
- * "history-parts/000006" when b & 0x20, else "history-parts/000005"); --removed = b & 4, tag
- * mode = b & 8; the sample mode (b >> 6): none, estimates, sample shards (3: none); the other
+ * Input: byte 0 chooses the task: kind = (b & 3) + 1, or when b & 0x10 a history archive part,
+ * history (wayback when b & 1; output name "history-parts/000006" when b & 0x20, else
+ * "history-parts/000005"); --removed = b & 4, tag mode = b & 8; the survey (a rank map's
+ * .survey.tsv too) = b & 0x20 for the other kinds; the sample mode (b >> 6): none, estimates,
+ * sample shards (3: none); the other
  * output names "a.jsonl.zst", "ranking/map/000001", "ranking/top/0003.tsv", "robots/000002". The
  * rest is a RESULT frame as a worker would send it (optout_msg_decode; other frames end there).
  *
@@ -90,6 +93,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv) {
     put("shards/a.jsonl.zst", 5);
     put("removed/a.jsonl.zst", 3);
     put("ranking/map/000001.bin", 0);
+    put("ranking/map/000001.survey.tsv", 1);
     put("robots/000002.bodies.zst", 7);
     dir("ranking/top/0003.tsv");
     snprintf(path, sizeof path, "%s/tags", staging);
@@ -153,11 +157,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (size < 1) return 0;
     static const char *const names[] = {"a.jsonl.zst", "ranking/map/000001", "ranking/top/0003.tsv", "robots/000002",
                                         "history-parts/000005", "history-parts/000006"};
-    optout_task_kind kind = data[0] & 0x10 ? OPTOUT_TASK_HISTORY : (optout_task_kind)((data[0] & 3) + 1);
-    const char *name = kind == OPTOUT_TASK_HISTORY ? names[4 + ((data[0] & 0x20) != 0)] : names[kind - 1];
+    int part = (data[0] & 0x10) != 0; /* a history archive part: HISTORY, or WAYBACK when b & 1 */
+    optout_task_kind kind = part ? (data[0] & 1 ? OPTOUT_TASK_WAYBACK : OPTOUT_TASK_HISTORY)
+                                 : (optout_task_kind)((data[0] & 3) + 1);
+    const char *name = part ? names[4 + ((data[0] & 0x20) != 0)] : names[kind - 1];
     int sample = (data[0] >> 6) == 3 ? RESULT_SAMPLE_NONE : data[0] >> 6;
+    int survey = !part && (data[0] & 0x20) != 0; /* a historical run's rank map stages its survey part too */
     struct result_expect x;
-    CHECK(result_expect_files(kind, name, (data[0] & 4) != 0, (data[0] & 8) != 0, sample, 0, 0, AGENTS, &x) == 0);
+    CHECK(result_expect_files(kind, name, (data[0] & 4) != 0, (data[0] & 8) != 0, sample, survey, 0, AGENTS, &x) ==
+          0);
     /* only a sample's estimates stage nothing */
     CHECK(x.count <= OPTOUT_MSG_MAX_FILES &&
           (x.count >= 1) != (kind == OPTOUT_TASK_FILTER && sample == RESULT_SAMPLE_ESTIMATES));
