@@ -378,6 +378,36 @@ static int plan_history_files(struct broker *b, char *patterns, size_t pcap, cha
     return plan_cc_auto(c) ? plan_history_auto_read(b) : OPTOUT_EXIT_OK;
 }
 
+/* A new run: the corpus expanded (absolute paths: workers get them), checked to lie outside the
+ * run's outputs, and the plan written with `options`. An exit status (logged). */
+static int plan_write_new(struct broker *b, const optout_plan_option *options, size_t count) {
+    const struct broker_config *c = b->cfg;
+    char err[OPTOUT_RUNDIR_ERR_LEN];
+    if (optout_inputs_expand(c->corpus, c->corpus_count, &b->inputs, err, sizeof err) != 0) {
+        optout_log(LOG_ERR, "%s", err);
+        return OPTOUT_EXIT_USAGE;
+    }
+    for (size_t i = 0; i < b->inputs.count; i++) /* workers get absolute paths */
+        if (b->inputs.items[i].path[0] != '/') {
+            char *abs = realpath(b->inputs.items[i].path, NULL);
+            if (!abs) {
+                optout_log(LOG_ERR, "%s: %s", b->inputs.items[i].path, strerror(errno));
+                return OPTOUT_EXIT_FAILURE;
+            }
+            free(b->inputs.items[i].path);
+            b->inputs.items[i].path = abs;
+        }
+    if (result_inputs_outside_outputs(c->dir, &b->inputs, err, sizeof err) != 0) {
+        optout_log(LOG_ERR, "%s", err);
+        return OPTOUT_EXIT_USAGE;
+    }
+    if (optout_plan_write(c->dir, options, count, &b->inputs, err, sizeof err) != 0) {
+        optout_log(LOG_ERR, "%s", err);
+        return OPTOUT_EXIT_FAILURE;
+    }
+    return OPTOUT_EXIT_OK;
+}
+
 int plan_run(struct broker *b) {
     const struct broker_config *c = b->cfg;
     char err[OPTOUT_RUNDIR_ERR_LEN];
@@ -508,29 +538,7 @@ int plan_run(struct broker *b) {
         warn_changed_inputs(b);
         return OPTOUT_EXIT_OK;
     }
-    if (optout_inputs_expand(c->corpus, c->corpus_count, &b->inputs, err, sizeof err) != 0) {
-        optout_log(LOG_ERR, "%s", err);
-        return OPTOUT_EXIT_USAGE;
-    }
-    for (size_t i = 0; i < b->inputs.count; i++) /* workers get absolute paths */
-        if (b->inputs.items[i].path[0] != '/') {
-            char *abs = realpath(b->inputs.items[i].path, NULL);
-            if (!abs) {
-                optout_log(LOG_ERR, "%s: %s", b->inputs.items[i].path, strerror(errno));
-                return OPTOUT_EXIT_FAILURE;
-            }
-            free(b->inputs.items[i].path);
-            b->inputs.items[i].path = abs;
-        }
-    if (result_inputs_outside_outputs(c->dir, &b->inputs, err, sizeof err) != 0) {
-        optout_log(LOG_ERR, "%s", err);
-        return OPTOUT_EXIT_USAGE;
-    }
-    if (optout_plan_write(c->dir, options, count, &b->inputs, err, sizeof err) != 0) {
-        optout_log(LOG_ERR, "%s", err);
-        return OPTOUT_EXIT_FAILURE;
-    }
-    return OPTOUT_EXIT_OK;
+    return plan_write_new(b, options, count);
 }
 
 int plan_policy_stats(struct broker *b) {
