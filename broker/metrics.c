@@ -15,6 +15,7 @@
 
 #include "optout/log.h"
 #include "optout/stats.h"
+#include "optout/util.h"
 #include "optout/version.h"
 
 struct metrics {
@@ -36,7 +37,7 @@ int metrics_parse_listen(const char *text, char *host, size_t host_cap, char *po
     unsigned long n = strtoul(p, &end, 10);
     if (!colon || hlen == 0 || hlen >= host_cap || !*p || *end || errno || n > 65535 || p[0] == '-' ||
         strlen(p) >= port_cap) {
-        snprintf(err, errlen, "expected HOST:PORT (e.g. 127.0.0.1:9464 or [::1]:9464), got '%s'", text);
+        optout_set_err(err, errlen, "expected HOST:PORT (e.g. 127.0.0.1:9464 or [::1]:9464), got '%s'", text);
         return -1;
     }
     memcpy(host, h, hlen);
@@ -204,13 +205,13 @@ struct metrics *metrics_start(const char *listen_on, char *err, size_t errlen) {
                     *ai = NULL;
     int g = getaddrinfo(host, port, &hints, &ai);
     if (g != 0) {
-        snprintf(err, errlen, "%s: %s", listen_on, gai_strerror(g));
+        optout_set_err(err, errlen, "%s: %s", listen_on, gai_strerror(g));
         return NULL;
     }
     int fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC, ai->ai_protocol), one = 1;
     if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) != 0 ||
         bind(fd, ai->ai_addr, ai->ai_addrlen) != 0 || listen(fd, 64) != 0) {
-        snprintf(err, errlen, "binding %s: %s", listen_on, strerror(errno));
+        optout_set_err(err, errlen, "binding %s: %s", listen_on, strerror(errno));
         if (fd >= 0) close(fd);
         freeaddrinfo(ai);
         return NULL;
@@ -225,7 +226,7 @@ struct metrics *metrics_start(const char *listen_on, char *err, size_t errlen) {
     struct metrics *m = calloc(1, sizeof *m);
     if (!m) {
         close(fd);
-        snprintf(err, errlen, "out of memory");
+        optout_set_err(err, errlen, "out of memory");
         return NULL;
     }
     pthread_mutex_init(&m->lock, NULL);
@@ -236,7 +237,7 @@ struct metrics *metrics_start(const char *listen_on, char *err, size_t errlen) {
                                  MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL, MHD_OPTION_LISTEN_SOCKET, fd,
                                  MHD_OPTION_CONNECTION_LIMIT, 32u, MHD_OPTION_CONNECTION_TIMEOUT, 10u, MHD_OPTION_END);
     if (!m->daemon) {
-        snprintf(err, errlen, "%s: libmicrohttpd could not start", listen_on);
+        optout_set_err(err, errlen, "%s: libmicrohttpd could not start", listen_on);
         close(fd);
         pthread_mutex_destroy(&m->lock);
         free(m);

@@ -885,7 +885,7 @@ static int dec_info(const msgpack_object *m, optout_report_loaded *out, char *er
             }
         } /* other keys: written by a later version, ignored */
         if (rc != 0) {
-            snprintf(err, errlen, "report.msgpack: bad info member %.*s", key->type == MSGPACK_OBJECT_STR ? (int)key->via.str.size : 1,
+            optout_set_err(err, errlen, "report.msgpack: bad info member %.*s", key->type == MSGPACK_OBJECT_STR ? (int)key->via.str.size : 1,
                      key->type == MSGPACK_OBJECT_STR ? key->via.str.ptr : "?");
             return -1;
         }
@@ -934,7 +934,7 @@ int optout_report_decode(const void *buf, size_t len, optout_report_loaded *out,
     const msgpack_object *format = NULL, *version = NULL, *stats = NULL, *agents = NULL, *info = NULL, *policy = NULL;
     if (msgpack_unpack_next(&u, buf, len, &off) != MSGPACK_UNPACK_SUCCESS || off != len ||
         u.data.type != MSGPACK_OBJECT_MAP) {
-        snprintf(err, errlen, "report.msgpack: not one msgpack map");
+        optout_set_err(err, errlen, "report.msgpack: not one msgpack map");
         goto out;
     }
     for (uint32_t i = 0; i < u.data.via.map.size; i++) {
@@ -947,45 +947,45 @@ int optout_report_decode(const void *buf, size_t len, optout_report_loaded *out,
         else if (key_is(k, "policy")) policy = v;
     }
     if (!format || !key_is(format, REPORT_FORMAT)) {
-        snprintf(err, errlen, "report.msgpack: not an optout report");
+        optout_set_err(err, errlen, "report.msgpack: not an optout report");
         goto out;
     }
     if (!version || version->type != MSGPACK_OBJECT_POSITIVE_INTEGER || version->via.u64 != REPORT_VERSION) {
-        snprintf(err, errlen, "report.msgpack: version %llu not supported (this optout reads %d)",
+        optout_set_err(err, errlen, "report.msgpack: version %llu not supported (this optout reads %d)",
                  version && version->type == MSGPACK_OBJECT_POSITIVE_INTEGER ? (unsigned long long)version->via.u64 : 0ULL,
                  REPORT_VERSION);
         goto out;
     }
     if (!stats || stats->type != MSGPACK_OBJECT_BIN || !agents || agents->type != MSGPACK_OBJECT_ARRAY || !info) {
-        snprintf(err, errlen, "report.msgpack: stats, agents or info missing");
+        optout_set_err(err, errlen, "report.msgpack: stats, agents or info missing");
         goto out;
     }
     out->keep = calloc(1, sizeof *out->keep);
     out->stats = calloc(1, sizeof *out->stats);
     out->agents = optout_agents_new();
     if (!out->keep || !out->stats || !out->agents) {
-        snprintf(err, errlen, "out of memory");
+        optout_set_err(err, errlen, "out of memory");
         goto out;
     }
     for (uint32_t a = 0; a < agents->via.array.size; a++) {
         const msgpack_object *n = &agents->via.array.ptr[a];
         if (n->type != MSGPACK_OBJECT_STR || optout_agents_add(out->agents, n->via.str.ptr, n->via.str.size) != 0) {
-            snprintf(err, errlen, "report.msgpack: bad agent name at %u", a);
+            optout_set_err(err, errlen, "report.msgpack: bad agent name at %u", a);
             goto out;
         }
     }
     optout_stats_init(out->stats);
     if (policy && dec_policy_config(policy, out) != 0) {
-        snprintf(err, errlen, "report.msgpack: malformed policy configuration");
+        optout_set_err(err, errlen, "report.msgpack: malformed policy configuration");
         goto out;
     }
     if (optout_stats_decode_add_policy(stats->via.bin.ptr, stats->via.bin.size, optout_agents_count(out->agents),
                                        out->stats, out->by_policy) != 0) {
-        snprintf(err, errlen, "report.msgpack: malformed statistics");
+        optout_set_err(err, errlen, "report.msgpack: malformed statistics");
         goto out;
     }
     if (dec_info(info, out, err, errlen) != 0) {
-        if (!err[0]) snprintf(err, errlen, "report.msgpack: info is not a map");
+        if (!err[0]) optout_set_err(err, errlen, "report.msgpack: info is not a map");
         goto out;
     }
     out->info.by_policy = out->by_policy;
@@ -1004,7 +1004,7 @@ int optout_report_load(const char *dir, optout_report_loaded *out, char *err, si
     memset(out, 0, sizeof *out);
     if (errlen) err[0] = '\0';
     if ((size_t)snprintf(path, sizeof path, "%s/report.msgpack", dir) >= sizeof path) {
-        snprintf(err, errlen, "%s: path too long", dir);
+        optout_set_err(err, errlen, "%s: path too long", dir);
         errno = ENAMETOOLONG;
         return -1;
     }
@@ -1012,13 +1012,13 @@ int optout_report_load(const char *dir, optout_report_loaded *out, char *err, si
     char *buf = optout_read_file(path, REPORT_MAX_BYTES, &len);
     if (!buf) {
         int e = errno;
-        snprintf(err, errlen, "%s: %s", path, strerror(e));
+        optout_set_err(err, errlen, "%s: %s", path, strerror(e));
         errno = e;
         return -1;
     }
     char sub[256] = "";
     int rc = optout_report_decode(buf, len, out, sub, sizeof sub);
-    if (rc != 0) snprintf(err, errlen, "%s: %s", path, sub);
+    if (rc != 0) optout_set_err(err, errlen, "%s: %s", path, sub);
     free(buf);
     if (rc != 0) errno = EINVAL;
     return rc;
@@ -1050,7 +1050,7 @@ static int write_atomic(const char *dir, const char *name, int what, const rende
     char path[PATH_MAX], tmp[PATH_MAX];
     if ((size_t)snprintf(path, sizeof path, "%s/%s", dir, name) >= sizeof path ||
         (size_t)snprintf(tmp, sizeof tmp, "%s/.%s.tmp.%ld", dir, name, (long)getpid()) >= sizeof tmp) {
-        snprintf(err, errlen, "%s: path too long", dir);
+        optout_set_err(err, errlen, "%s: path too long", dir);
         return -1;
     }
     int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
@@ -1058,7 +1058,7 @@ static int write_atomic(const char *dir, const char *name, int what, const rende
     if (!f) {
         int e = errno;
         if (fd >= 0) close(fd);
-        snprintf(err, errlen, "%s: %s", tmp, strerror(e));
+        optout_set_err(err, errlen, "%s: %s", tmp, strerror(e));
         return -1;
     }
     errno = 0;
@@ -1074,7 +1074,7 @@ static int write_atomic(const char *dir, const char *name, int what, const rende
     }
     if (bad) {
         unlink(tmp);
-        snprintf(err, errlen, "writing %s: %s", path, strerror(e ? e : EIO));
+        optout_set_err(err, errlen, "writing %s: %s", path, strerror(e ? e : EIO));
         return -1;
     }
     return 0;
@@ -1085,13 +1085,13 @@ int optout_report_write(const char *dir, const optout_stats *s, const optout_age
     char probe[PATH_MAX];
     if ((size_t)snprintf(probe, sizeof probe, "%s/report.msgpack", dir) >= sizeof probe ||
         optout_make_parent_dirs(probe) != 0) {
-        snprintf(err, errlen, "%s: %s", dir, strerror(errno));
+        optout_set_err(err, errlen, "%s: %s", dir, strerror(errno));
         return -1;
     }
     render_ctx c = {.stats = s, .agents = agents, .info = info};
     void *buf = NULL;
     if (optout_report_encode(s, agents, info, &buf, &c.len) != 0) {
-        snprintf(err, errlen, "%s/report.msgpack: %s", dir, strerror(errno));
+        optout_set_err(err, errlen, "%s/report.msgpack: %s", dir, strerror(errno));
         return -1;
     }
     c.buf = buf;
@@ -1102,7 +1102,7 @@ int optout_report_write(const char *dir, const optout_stats *s, const optout_age
     if (rc == 0) rc = write_atomic(dir, "loss-by-year.svg", R_SVG, &c, err, errlen);
     if (rc == 0 && info->by_policy) rc = write_atomic(dir, "policy-by-crawl.svg", R_POLICY_SVG, &c, err, errlen);
     if (rc == 0 && optout_fsync_dir(dir) != 0) {
-        snprintf(err, errlen, "fsync %s: %s", dir, strerror(errno));
+        optout_set_err(err, errlen, "fsync %s: %s", dir, strerror(errno));
         rc = -1;
     }
     return rc;
