@@ -37,6 +37,7 @@
 #define WB_ANSWER_MAX ((size_t)64 << 20)       /* one CDX page */
 #define WB_BODY_MAX (OPTOUT_FETCH_BODY_MAX * 4) /* a replayed robots.txt larger than this is dropped */
 #define WB_DIGEST_MAX 64
+#define WB_TIME_MAX INT64_C(253402300799)      /* 9999-12-31T23:59:59Z: the last time of 14 digits */
 #define WB_BLOCK_HOSTS_DEFAULT 100
 #define WB_PROGRESS_MS 10000
 
@@ -183,7 +184,7 @@ static int cdx_time(const char *s, int64_t *t) {
         ss = (s[12] - '0') * 10 + (s[13] - '0');
     if (hh > 23 || mm > 59 || ss > 60) return -1;
     *t = day + hh * 3600 + mm * 60 + ss;
-    return 0;
+    return *t < 0 || *t > WB_TIME_MAX ? -1 : 0; /* no capture predates 1970 (the archive began in 1996) */
 }
 
 static int digest_ok(const char *d) {
@@ -622,24 +623,34 @@ static int load_block(wb_run *r, const char *path, const char *key, optout_histo
         int64_t t;
         uint64_t u;
         if (nf == 6 && !strcmp(f[0], "Q")) {
-            t = strtoll(f[2], NULL, 10);
+            uint64_t rows;
+            /* a block file is read back from disk: every number checked like any file's */
+            if (optout_parse_u64(f[2], strlen(f[2]), WB_TIME_MAX, &u) != 0 ||
+                optout_parse_u64(f[4], strlen(f[4]), UINT32_MAX, &rows) != 0) {
+                optout_set_err(err, errlen, "%s:%zu: not a block line", path, lineno);
+                rc = -1;
+                break;
+            }
+            t = (int64_t)u;
             if (!r->st->query_first || t < r->st->query_first) r->st->query_first = t;
             if (t > r->st->query_last) r->st->query_last = t;
             r->st->hosts_failed += f[5][0] == '1';
-            r->st->rows_recorded += strtoull(f[4], NULL, 10);
+            r->st->rows_recorded += rows;
             to_wbuf(f[1], strlen(f[1]), answers);
             to_wbuf("\t", 1, answers);
             to_wbuf(f[3], strlen(f[3]), answers);
             to_wbuf("\n", 1, answers);
             continue;
         }
+        uint64_t when;
         if (nf != 6 || strcmp(f[0], "C") || optout_parse_u64(f[4], strlen(f[4]), 599, &u) != 0 ||
+            optout_parse_u64(f[3], strlen(f[3]), WB_TIME_MAX, &when) != 0 ||
             (strcmp(f[2], "http") && strcmp(f[2], "https")) || (strcmp(f[5], "-") && !digest_ok(f[5]))) {
             optout_set_err(err, errlen, "%s:%zu: not a block line", path, lineno);
             rc = -1;
             break;
         }
-        t = strtoll(f[3], NULL, 10);
+        t = (int64_t)when;
         optout_history_version v = {0};
         v.origin = OPTOUT_HISTORY_WAYBACK;
         v.scheme = !strcmp(f[2], "https") ? OPTOUT_HISTORY_HTTPS : OPTOUT_HISTORY_HTTP;

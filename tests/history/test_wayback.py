@@ -301,6 +301,22 @@ _, perr = p.communicate(timeout=30)
 check(p.returncode == 130 and not os.path.exists(os.path.join(OUT4, "history"))
       and any(x.endswith(".tsv") for x in os.listdir(state4)) and "interrupted" in perr,
       "interrupt: SIGINT exits 130, publishes nothing, keeps the finished blocks (%d)" % p.returncode)
+
+# a finished block file is read back as any file is: a query's time that is no number fails the run, named
+kept = sorted(x for x in os.listdir(state4) if x.startswith("block-") and x.endswith(".tsv"))
+bpath = os.path.join(state4, kept[0])
+lines = open(bpath).read().split("\n")
+qline = next(i for i, x in enumerate(lines) if x.startswith("Q\t"))
+fields = lines[qline].split("\t")
+fields[2] += "x"
+lines[qline] = "\t".join(fields)
+with open(bpath, "w") as fh:
+    fh.write("\n".join(lines))
+r = history(OUT4, srv)
+check(r.returncode == 1 and ("%s:%d: not a block line" % (kept[0], qline + 1)) in r.stderr
+      and not os.path.exists(os.path.join(OUT4, "history")),
+      "tampered block: a time that is no number fails, naming the file and line (%d: %s)" %
+      (r.returncode, r.stderr.strip()[-200:]))
 srv.close()
 
 # the archive answers otherwise: the answers' hash changes
