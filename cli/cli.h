@@ -33,6 +33,10 @@ optout_agents *cli_agents_or_default(optout_agents **agents);
 /* getopt_long returned ':' (missing value) or '?' (unknown option; opterr must be 0): says so
  * and returns OPTOUT_EXIT_USAGE. */
 int cli_option_error(const char *command, int opt, char **argv);
+/* A DEALER socket for asking a broker's status: no linger, and frames over the protocol's limit
+ * refused by the transport (a status answer is small; a peer is not trusted to keep it so). NULL
+ * on failure (errno from ZeroMQ). */
+void *cli_status_socket(void *zctx);
 /* Asks a broker for its status over a connected DEALER socket: the JSON text into out (the newest
  * answer waiting, when earlier requests are answered too). 0 on an answer within timeout_ms, else
  * -1. */

@@ -97,6 +97,18 @@ double cli_json_double(const char *json, const char *key) {
     return v ? strtod(v, NULL) : 0.0;
 }
 
+void *cli_status_socket(void *zctx) {
+    void *sock = zctx ? zmq_socket(zctx, ZMQ_DEALER) : NULL;
+    int zero = 0;
+    int64_t max_frame = (int64_t)OPTOUT_MSG_MAX_BYTES;
+    if (sock && (zmq_setsockopt(sock, ZMQ_LINGER, &zero, sizeof zero) != 0 ||
+                 zmq_setsockopt(sock, ZMQ_MAXMSGSIZE, &max_frame, sizeof max_frame) != 0)) {
+        zmq_close(sock);
+        sock = NULL;
+    }
+    return sock;
+}
+
 int cli_broker_status(void *sock, long timeout_ms, char *out, size_t cap) {
     optout_msg req = {.type = OPTOUT_MSG_STATUS_REQUEST};
     void *buf;

@@ -339,10 +339,9 @@ static int run_supervise(struct run *r) {
     char *wargs[] = {r->worker_bin, "--connect", r->endpoint, "--root", "fs=/", "--name", name, "--exit-when-done",
                      NULL, NULL, NULL};
     if (r->max_memory) wargs[8] = "--max-memory", wargs[9] = (char *)r->max_memory;
-    int rc = -1, zero = 0;
+    int rc = -1;
     long long last_status = 0;
-    void *zctx = zmq_ctx_new(), *status_sock = zctx ? zmq_socket(zctx, ZMQ_DEALER) : NULL;
-    if (status_sock) zmq_setsockopt(status_sock, ZMQ_LINGER, &zero, sizeof zero);
+    void *zctx = zmq_ctx_new(), *status_sock = cli_status_socket(zctx);
     if (status_sock) zmq_connect(status_sock, r->endpoint); /* ZeroMQ connects before the broker binds */
     long long spawned = optout_now_ms();
     while (!interrupted) {

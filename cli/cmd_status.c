@@ -323,11 +323,10 @@ int cmd_status(int argc, char **argv) {
             return curve_secret && curve_server ? OPTOUT_EXIT_FAILURE : OPTOUT_EXIT_USAGE;
         }
     }
-    void *ctx = zmq_ctx_new(), *sock = ctx ? zmq_socket(ctx, ZMQ_DEALER) : NULL;
-    int zero = 0, rc = OPTOUT_EXIT_FAILURE;
+    void *ctx = zmq_ctx_new(), *sock = cli_status_socket(ctx);
+    int rc = OPTOUT_EXIT_FAILURE;
     char text[4096];
-    if (sock && zmq_setsockopt(sock, ZMQ_LINGER, &zero, sizeof zero) == 0 &&
-        (!curve_secret || optout_curve_client_setup(sock, &curve) == 0) && zmq_connect(sock, endpoint) == 0 &&
+    if (sock && (!curve_secret || optout_curve_client_setup(sock, &curve) == 0) && zmq_connect(sock, endpoint) == 0 &&
         cli_broker_status(sock, 2000, text, sizeof text) == 0) {
         puts(text);
         rc = OPTOUT_EXIT_OK;

@@ -36,6 +36,7 @@ from optout_test import check, failures, finish  # noqa: E402
 BIN, ROOT = sys.argv[1], sys.argv[2]
 BROKER = os.path.join(BIN, "optout-broker")
 WORKER = os.path.join(BIN, "optout-worker")
+OPTOUT = os.path.join(BIN, "optout")
 ROBOTS = os.path.join(ROOT, "data", "sample", "robots")
 
 
@@ -485,6 +486,34 @@ try:
     except subprocess.TimeoutExpired:
         worker.kill()
         worker.wait()
+    router.close()
+
+    # ---- a frame over the limit, from a rogue broker to optout status ---------------------------------
+    # Refused at the transport, the frame never reaches optout status: its memory does not grow, and
+    # it waits out its 2 s for an answer (taken whole, the frame is refused at once as no answer).
+    router = ctx.socket(zmq.ROUTER)
+    router.setsockopt(zmq.LINGER, 0)
+    router.setsockopt(zmq.SNDHWM, 1)
+    router.bind("ipc://" + os.path.join(d3w, "status.sock"))
+    started = time.time()
+    asker = subprocess.Popen([OPTOUT, "status", "--broker", "ipc://" + os.path.join(d3w, "status.sock")],
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    ident = router.recv_multipart()[0] if router.poll(10000) else None
+    check(ident is not None, "optout status asks the rogue broker")
+    peak = 0
+    if ident is not None:
+        router.send_multipart([ident, b"\x00" * (200 << 20)])
+        while asker.poll() is None:
+            try:
+                peak = max(peak, vm_hwm_kb(asker.pid))
+            except OSError:
+                break
+            time.sleep(0.005)
+    asker.wait(timeout=30)
+    waited = time.time() - started
+    check(asker.returncode == 1 and peak < 64 << 10 and waited >= 1.9,
+          "a 200 MiB status answer is refused at optout status's transport (exit %d, peak memory %d KiB, "
+          "%.1f s)" % (asker.returncode, peak, waited))
     router.close()
 
     # ---- workers that come and go: the broker's worker table stays the size of the fleet -------------
