@@ -40,17 +40,10 @@
 #include "optout/rundir.h"
 #include "optout/util.h"
 
+#include "../support/cmocka_check.h"
 #include "../support/redis_server.h"
 #include "../support/testdir.h"
 
-#define CHECK(cond, ...)                                                                                               \
-    do {                                                                                                               \
-        if (!(cond)) {                                                                                                 \
-            print_error(__VA_ARGS__);                                                                                  \
-            print_error("\n");                                                                                         \
-            fail_msg("%s", #cond);                                                                                     \
-        }                                                                                                              \
-    } while (0)
 
 #define PREFIX "optout:test:0123abcd:"
 #define DAY 86400

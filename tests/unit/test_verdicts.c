@@ -43,19 +43,12 @@
 #include "optout/robots.h"
 #include "optout/verdicts.h"
 
+#include "../support/cmocka_check.h"
 #include "../support/redis_server.h"
 #include "../support/testdir.h"
 
 /* ---- helpers ------------------------------------------------------------------------------- */
 
-#define CHECK(cond, ...)                                                                                               \
-    do {                                                                                                               \
-        if (!(cond)) {                                                                                                 \
-            print_error(__VA_ARGS__);                                                                                  \
-            print_error("\n");                                                                                         \
-            fail_msg("%s", #cond);                                                                                     \
-        }                                                                                                              \
-    } while (0)
 
 static optout_agents *agents;
 static int gptbot, ccbot, star; /* agent indices in the default list */
