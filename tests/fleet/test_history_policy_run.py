@@ -23,11 +23,11 @@ Checks
 4. A historical run killed (broker SIGKILL) mid-filter resumes to the same by_policy.
 5. A usage error for a historical policy without captures, and for --history with --cc-robots.
 usage: test_history_policy_run.py BIN_DIR REPO_ROOT [SHARED_DIR]"""
-import glob, json, os, shutil, signal, subprocess, sys, tempfile, time
+import glob, json, os, signal, subprocess, sys, tempfile, time
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "support"))
 sys.path.insert(0, os.path.join(HERE, "..", "history"))
-from optout_test import check, finish, runner  # noqa: E402
+from optout_test import check, finish, remove_workdir, runner  # noqa: E402
 import policy_check as pc  # noqa: E402
 import test_policy_filter as tpf  # noqa: E402
 
@@ -214,8 +214,5 @@ try:
     r = run(base + ["--out", os.path.join(tmp, "u2"), "--cc-robots", shard])
     check(r.returncode == 2 and "--history" in r.stderr, "--history with --cc-robots: exit 2")
 finally:
-    if os.environ.get("OPTOUT_CHECK_KEEP"):
-        print("kept " + tmp)
-    else:
-        shutil.rmtree(tmp, ignore_errors=True)
+    remove_workdir(tmp)
 finish("test_history_policy_run")

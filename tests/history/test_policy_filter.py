@@ -39,7 +39,7 @@ import xml.etree.ElementTree as ET
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "support"))
 sys.path.insert(0, HERE)
-from optout_test import check, finish, real_bodies  # noqa: E402
+from optout_test import check, finish, real_bodies, remove_workdir  # noqa: E402
 import policy_check as pc  # noqa: E402
 
 AGENTS = ["GPTBot", "CCBot", "ClaudeBot", "Google-Extended"]
@@ -191,10 +191,7 @@ def main():
         else:
             run_all(sys.argv[1], sys.argv[2], work)
     finally:
-        if os.environ.get("OPTOUT_CHECK_KEEP"):
-            print("kept " + work)
-        else:
-            shutil.rmtree(work, ignore_errors=True)
+        remove_workdir(work)
     finish("test_policy_filter")
 
 

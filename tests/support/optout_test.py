@@ -53,6 +53,14 @@ def finish(name):
     sys.exit(0)
 
 
+def remove_workdir(path):
+    """Deletes a test's work directory, or keeps it (saying where) when OPTOUT_CHECK_KEEP is set."""
+    if os.environ.get("OPTOUT_CHECK_KEEP"):
+        print("kept " + path)
+    else:
+        shutil.rmtree(path, ignore_errors=True)
+
+
 def skip(why):
     """Exits 77 (ctest's SKIP_RETURN_CODE for these tests), saying why."""
     print("skipped: " + why, flush=True)
