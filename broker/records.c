@@ -12,13 +12,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "optout/msgpack_bounded.h"
 #include "records.h"
-
-/* Defined in common/msg.c: bounded, allocation-safe unpacking of exactly one object (a record read
- * back from disk is as hostile as a frame from the wire: a 5-byte "array of 4 billion" header must
- * not make msgpack-c allocate ~96 GB). */
-int optout_msgpack_unpack(const void *buf, size_t len, size_t max_len, msgpack_unpacked *out, char *err,
-                          size_t err_len);
 
 static void pack_str(msgpack_packer *pk, const char *s) {
     size_t n = strlen(s);

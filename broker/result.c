@@ -22,6 +22,7 @@
 
 #include "optout/files.h"
 #include "optout/log.h"
+#include "optout/msgpack_bounded.h"
 #include "optout/stats.h"
 #include "optout/util.h"
 
@@ -150,9 +151,7 @@ int result_check_file(int parent_fd, const char *base, uint64_t size, char *why,
 
 int result_read_counters(const void *buf, size_t len, size_t n, uint64_t *values) {
     msgpack_unpacked u;
-    msgpack_unpacked_init(&u);
-    size_t off = 0;
-    int ok = len > 0 && msgpack_unpack_next(&u, buf, len, &off) == MSGPACK_UNPACK_SUCCESS && off == len &&
+    int ok = optout_msgpack_unpack(buf, len, OPTOUT_MSG_MAX_BYTES, &u, NULL, 0) == 0 &&
              u.data.type == MSGPACK_OBJECT_ARRAY && u.data.via.array.size == n;
     for (size_t i = 0; ok && i < n; i++) {
         const msgpack_object *o = &u.data.via.array.ptr[i];

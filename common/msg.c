@@ -1,14 +1,9 @@
 /* msg.c — broker <-> worker messages and the run configuration as msgpack maps
  * (include/optout/msg.h; docs/fleet-protocol.md is the reference for the keys).
  *
- * Decoding is two steps. First a structural pre-scan walks the frame's bytes (no allocation):
- * every header and payload must lie inside the frame, every container's declared count must be
- * coverable by the bytes that remain (each element takes at least one byte), the whole frame must
- * hold at most OPTOUT_MSGPACK_MAX_OBJECTS objects nested at most OPTOUT_MSGPACK_MAX_DEPTH deep, and
- * exactly one object must end exactly at the frame's end. Only then does msgpack_unpack_next() build the object tree on a zone. The pre-scan
- * matters: msgpack-c allocates an array's or map's element storage as soon as it reads the
- * header, so five hostile bytes (dd ff ff ff ff, "array of 4 billion") would otherwise ask for
- * ~96 GB; with it, the zone never exceeds about OPTOUT_MSGPACK_MAX_OBJECTS * 24 bytes.
+ * Decoding is two steps: optout_msgpack_unpack (declared in optout/msgpack_bounded.h, defined
+ * here next to the codec it serves first) pre-scans the frame's structure without allocating and
+ * only then lets msgpack-c build the object tree; then the field tables below check the values.
  *
  * Byte fields point into the frame: msgpack-c's unpack callbacks for str and bin store a pointer
  * to the payload inside the input buffer (src/unpack.c, template_callback_str/bin; the zone holds
@@ -23,6 +18,7 @@
  */
 #include "optout/msg.h"
 #include "optout/history.h"
+#include "optout/msgpack_bounded.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -33,11 +29,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Also used by common/stats_msgpack.c (declared there; no header: internal to the two codecs). */
-#define OPTOUT_MSGPACK_MAX_OBJECTS 65536
-#define OPTOUT_MSGPACK_MAX_DEPTH 16
-int optout_msgpack_unpack(const void *buf, size_t len, size_t max_len, msgpack_unpacked *out, char *err,
-                          size_t err_len);
 
 /* ---- errors ---------------------------------------------------------------------------------- */
 
@@ -155,8 +146,14 @@ int optout_msgpack_unpack(const void *buf, size_t len, size_t max_len, msgpack_u
                           size_t err_len) {
     msgpack_unpacked_init(out);
     if (len > max_len) return fail(err, err_len, "frame too large (%zu bytes, max %zu)", len, max_len);
+    return optout_msgpack_unpack_objects(buf, len, OPTOUT_MSGPACK_MAX_OBJECTS, out, err, err_len);
+}
+
+int optout_msgpack_unpack_objects(const void *buf, size_t len, size_t max_objects, msgpack_unpacked *out,
+                                  char *err, size_t err_len) {
+    msgpack_unpacked_init(out);
     if (len && !buf) return fail(err, err_len, "no frame");
-    if (prescan(buf, len, OPTOUT_MSGPACK_MAX_OBJECTS, err, err_len) != 0) return -1;
+    if (prescan(buf, len, max_objects, err, err_len) != 0) return -1;
     size_t off = 0;
     msgpack_unpack_return r = msgpack_unpack_next(out, buf, len, &off);
     if (r != MSGPACK_UNPACK_SUCCESS || off != len) {

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "optout/json.h"
+#include "optout/msgpack_bounded.h"
 #include "optout/util.h"
 
 #define REPORT_FORMAT "optout-report"
@@ -928,12 +929,10 @@ void optout_report_loaded_free(optout_report_loaded *l) {
 int optout_report_decode(const void *buf, size_t len, optout_report_loaded *out, char *err, size_t errlen) {
     memset(out, 0, sizeof *out);
     msgpack_unpacked u;
-    msgpack_unpacked_init(&u);
-    size_t off = 0;
     int rc = -1;
     const msgpack_object *format = NULL, *version = NULL, *stats = NULL, *agents = NULL, *info = NULL, *policy = NULL;
-    if (msgpack_unpack_next(&u, buf, len, &off) != MSGPACK_UNPACK_SUCCESS || off != len ||
-        u.data.type != MSGPACK_OBJECT_MAP) {
+    /* The file's size bounds its objects; the pre-scan bounds what its headers may claim. */
+    if (optout_msgpack_unpack_objects(buf, len, len, &u, NULL, 0) != 0 || u.data.type != MSGPACK_OBJECT_MAP) {
         optout_set_err(err, errlen, "report.msgpack: not one msgpack map");
         goto out;
     }

@@ -39,10 +39,7 @@
 #include <string.h>
 
 #include "optout/msg.h"
-
-/* Defined in common/msg.c: bounded, allocation-safe unpacking of exactly one object. */
-int optout_msgpack_unpack(const void *buf, size_t len, size_t max_len, msgpack_unpacked *out, char *err,
-                          size_t err_len);
+#include "optout/msgpack_bounded.h"
 
 #define COUNTERS 25
 static const char *const COUNTER_NAMES[COUNTERS] = {

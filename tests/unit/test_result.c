@@ -108,6 +108,26 @@ static void test_wayback_stats(void **state) {
     assert_int_equal(wayback_stats(v, OPTOUT_WAYBACK_COUNTERS), 0);
 }
 
+/* Counters whose container headers claim more than the buffer holds are refused before msgpack-c
+ * sees them: unchecked, "map of 4 billion" asks its zone for ~200 GB and aborts the broker. */
+static void test_hostile_counters(void **state) {
+    (void)state;
+    static const unsigned char claims[][9] = {
+        {0xdd, 0xff, 0xff, 0xff, 0xff},                   /* array of 4 billion */
+        {0xdf, 0xff, 0xff, 0xff, 0xff, 0, 0, 0, 0},       /* map of 4 billion */
+        {0x93, 0xdd, 0x7f, 0xff, 0xff, 0xff, 0x01, 0x02}, /* nested: 2 billion inside 3 */
+    };
+    static const size_t lens[] = {5, 9, 8};
+    uint64_t v[OPTOUT_WAYBACK_COUNTERS];
+    for (size_t i = 0; i < sizeof lens / sizeof lens[0]; i++) {
+        assert_int_equal(result_read_counters(claims[i], lens[i], OPTOUT_WAYBACK_COUNTERS, v), -1);
+        assert_int_equal(result_check_stats(OPTOUT_TASK_WAYBACK, 3, claims[i], lens[i], NULL, NULL), -1);
+    }
+    const unsigned char ok[] = {0x92, 0x01, 0xcc, 0xff}; /* [1, 255] */
+    assert_int_equal(result_read_counters(ok, sizeof ok, 2, v), 0);
+    assert_true(v[0] == 1 && v[1] == 255);
+}
+
 static void put(const char *rel, size_t n) {
     FILE *f = fopen(tpath("%s", rel), "wb");
     assert_non_null(f);
@@ -155,6 +175,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_table),
         cmocka_unit_test(test_wayback_stats),
+        cmocka_unit_test(test_hostile_counters),
         cmocka_unit_test_setup_teardown(test_walk, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
