@@ -118,6 +118,10 @@ typedef enum {
  *   http(s) URL the worker reads over the network, input_size 0 and unchecked); the captures of the hosts of the run
  *   configuration's history_hosts list are kept, unmerged (history_archive.h's parts), in the
  *   history archive STAGING/<output_name>/history/ (index.tsv, bodies.zst, sources.tsv).
+ *   span_start is the pass (0 the first; a later one reads the file again for redirect targets
+ *   and neither counts it nor records it as a source), span_count the passes laid out: the
+ *   passes run one after another, so span_start must be span_count - 1 (history_hosts is then
+ *   that pass's list).
  * - WAYBACK: `input` is the run's Wayback host list (one host key per line); its block span_start
  *   (the hosts in the Wayback's group order, span_count groups a block: wayback.h's
  *   optout_wayback_block) is asked of the Wayback Machine named by the run configuration, into a

@@ -10,6 +10,10 @@ Checks
 2. A run's DIR/history holds the same versions (every column but the body's offset) and the same
    bodies as `optout history` over the same files and host list; sources.tsv lists every file in
    the same order with the same counts; the manifest lists the archive and verifies.
+   Over the generator's listed hosts, whose captures redirect to hosts outside the list, the run
+   reads the files again for those targets (pass 2, and more for chains) and its archive is again
+   optout history's over that list, judged by as optout filter --history judges; with chains of
+   unlisted hosts, a third pass, as optout history makes.
    The filter stage judges by the archive: report.json by_policy equals `optout filter --history`
    over the same documents (DIR/robots and DIR/history).
 3. A worker killed (SIGKILL) and then the broker killed mid-history of a run deciding by
@@ -19,6 +23,8 @@ Checks
    same archive again; so do --cc-crawls under a URL --cc-base (a local HTTP server) and
    --cc-robots URLs, downloaded by the workers.
 4. A changed WARC file (another size) after planning: the rerun is refused (exit 2, plan differs).
+   3b. The same over a host list whose captures redirect outside it, the broker killed mid-pass 2:
+   the rerun keeps the pass's published parts and builds optout history's archive.
 5. --cc-crawls auto (with --robots-time crawl): --stop-after survey says which crawls the
    documents name and which files of them history would read (a crawl without a capture list is
    skipped); the same command without --stop-after resumes that run and builds the archive
@@ -138,12 +144,49 @@ try:
     check(got is not None and got == want,
           "the filter stage judged by the run's captures: by_policy is optout filter --history's")
 
-    # 2a. a plan without the redirect targets: the run says which targets it did not read
+    # 2a. a plan without the redirect targets: a second pass reads the files again for them, and the
+    # archive is what optout history builds over the same list (which makes that pass too)
+    listed = os.path.join(cc, "hosts.txt")
+    ref_listed = os.path.join(tmp, "ref-listed")
+    r = subprocess.run([optout, "history", "--cc-robots", warcs, "--hosts", listed, "--out", ref_listed],
+                       capture_output=True, text=True)
+    ref_passes = int(r.stderr.split(" pass")[-2].rsplit(" ", 1)[-1]) if " passes (" in r.stderr else 1
+    check(r.returncode == 0 and ref_passes >= 2, "optout history over the listed hosts makes %d passes" % ref_passes)
     part = os.path.join(tmp, "partial")
-    args = [os.path.join(cc, "hosts.txt") if a == hosts_file else a for a in base]
-    r = run(args + ["--workers", "2", "--out", part])
-    check(r.returncode == 0 and "outside the plan" in r.stderr,
-          "a run whose plan lacks redirect targets warns about them (%d: %s)" % (r.returncode, r.stderr[-300:]))
+    partial = [listed if a == hosts_file else a for a in base]
+    r = run(partial + ["--workers", "2", "--out", part])
+    check(r.returncode == 0, "the run over the listed hosts exits 0 (%d: %s)" % (r.returncode, r.stderr[-300:]))
+    want_pass2 = sorted(set(row[9] for row in archive(ref_listed)[0] if row[9] != "-") -
+                        set(open(listed).read().split()))
+    pass_lists = sorted(glob.glob(os.path.join(part, "history-pass*-hosts.txt")))
+    check(len(pass_lists) == ref_passes - 1 and "no pass read" not in r.stderr and
+          open(os.path.join(part, "history-pass2-hosts.txt")).read().split() == want_pass2,
+          "the run makes optout history's %d passes (%s), pass 2 for the %d redirect targets outside the list"
+          % (ref_passes, [os.path.basename(p) for p in pass_lists], len(want_pass2)))
+    check(archive(part) == archive(ref_listed), "its archive is optout history's over the listed hosts")
+    check(sources(part) == sources(ref_listed), "its sources.tsv names each file once, with the first pass's counts")
+    check(len(glob.glob(os.path.join(part, "history-parts", "pass2-*", "history", "index.tsv"))) == nfiles,
+          "one part per file in pass 2")
+    got = json.load(open(os.path.join(part, "report.json"))).get("by_policy")
+    check(got is not None and got == single_by_policy(part, "current"),
+          "judged by the captures of every pass: by_policy is optout filter --history's")
+
+    # 2a'. chains: unlisted hosts redirecting to other unlisted ones make a third pass
+    cc3 = os.path.join(tmp, "cc3")
+    subprocess.run([os.path.join(root, "tools", "gen-ccrobots"), "--out", cc3, "--seed", "11", "--robots-dir", top10k,
+                    "--files", "2", "--extra-hosts", "30"], capture_output=True, check=True)
+    ref3, chain = os.path.join(tmp, "ref-chain"), os.path.join(tmp, "chain")
+    warcs3, listed3 = os.path.join(cc3, "crawl-data", "**", "*.warc.gz"), os.path.join(cc3, "hosts.txt")
+    r = subprocess.run([optout, "history", "--cc-robots", warcs3, "--hosts", listed3, "--out", ref3],
+                       capture_output=True, text=True)
+    check(r.returncode == 0 and "3 passes" in r.stderr, "optout history makes 3 passes over the chains (%s)"
+          % r.stderr[-300:])
+    args = [listed3 if a == hosts_file else warcs3 if a == warcs else a for a in base]
+    r = run(args + ["--workers", "2", "--out", chain])
+    check(r.returncode == 0 and [os.path.basename(q) for q in sorted(glob.glob(os.path.join(chain, "history-pass*")))]
+          == ["history-pass2-hosts.txt", "history-pass3-hosts.txt"] and archive(chain) == archive(ref3) and
+          sources(chain) == sources(ref3), "the run makes the same 3 passes: optout history's archive (%d: %s)"
+          % (r.returncode, r.stderr[-300:]))
 
     # 2b. the same files named by --cc-crawls under a local --cc-base (their robotstxt.paths.gz)
     crawled = os.path.join(tmp, "crawled")
@@ -215,6 +258,29 @@ try:
     check(rep["config"]["robots_time"] == "crawl" and rep.get("by_policy", {}).get("chosen") == "crawl" and
           rep["by_policy"] == single_by_policy(crash, "crawl"),
           "the resumed run decided by crawl: its by_policy is optout filter --history's")
+
+    # 3b. the broker killed mid-pass 2: the rerun finishes that pass without redoing its published tasks
+    crash2 = os.path.join(tmp, "crash-pass2")
+    args = partial + ["--workers", "2", "--out", crash2]
+    p = subprocess.Popen([optout, "run"] + args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=env)
+    parts2 = os.path.join(crash2, "history-parts", "pass2-*", "history", "index.tsv")
+    deadline = time.time() + 120
+    while time.time() < deadline and len(glob.glob(parts2)) < 2:
+        time.sleep(0.02)
+    broker = subprocess.run(["pgrep", "-P", str(p.pid), "-f", "optout-broker"], capture_output=True, text=True).stdout.split()
+    for pid in broker:
+        os.kill(int(pid), signal.SIGKILL)
+    p.wait(timeout=60)
+    published = {q: os.stat(q).st_ino for q in glob.glob(parts2)}
+    check(len(broker) == 1 and 0 < len(published) < nfiles and
+          not os.path.exists(os.path.join(crash2, "history", "index.tsv")),
+          "the broker died mid-pass 2 (%d of %d parts of it published)" % (len(published), nfiles))
+    r = run(args)
+    check(r.returncode == 0, "the rerun completes (%d: %s)" % (r.returncode, r.stderr[-500:]))
+    check(all(os.path.exists(q) and os.stat(q).st_ino == ino for q, ino in published.items()),
+          "the pass-2 parts published before the kill were kept, not redone")
+    check(len(glob.glob(parts2)) == nfiles and archive(crash2) == archive(ref_listed) and
+          sources(crash2) == sources(ref_listed), "after the kill the archive is optout history's over the listed hosts")
 
     # 4. a WARC file changed after planning: the plan refuses the rerun
     victim = sorted(glob.glob(warcs, recursive=True))[0]
