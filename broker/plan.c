@@ -605,6 +605,7 @@ int plan_config_blob(struct broker *b) {
         broker_path(b, domains, &rc->blocked_domains);
     }
     rc->output_tags = (uint8_t)c->output_tags;
+    rc->survey = (uint8_t)stages_surveying(c);
     if (b->stage_count[STAGE_HISTORY]) { /* the pass running's (the passes run one after another) */
         char hosts[4200];
         stages_history_hosts(b, hosts, sizeof hosts);

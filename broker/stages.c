@@ -16,8 +16,9 @@
  * Which stages run: with --robots-dir only filter; with a host list fetch and filter; otherwise
  * all four (ranking without a limit when no --top-* is given: every host is fetched); history runs
  * when --cc-robots names files, after fetch; wayback with --wayback, after history. A run deciding
- * by robots.txt as it was (--robots-time not current) always runs the rank maps first, as its
- * survey: each also counts documents and tokens per host and crawl (survey.h), merged into
+ * by robots.txt as it was (--robots-time not current), and one reading captures with --robots-dir,
+ * runs the rank maps first, as its survey: each also counts documents and tokens per host and
+ * crawl (survey.h), merged into
  * DIR/survey.tsv (with --robots-dir also its hosts, the history stage's host list). Every
  * stage's task count is known when the run is planned (inputs, partitions, fetch parts), so task
  * ids never change and journal records name the same tasks after any restart; a stage's tasks are
@@ -61,8 +62,11 @@ static int ranking(const struct broker_config *c) {
     return !c->robots_dir && !c->hosts_file && !c->synthetic_tasks;
 }
 
+/* A historical policy surveys; so does a run reading captures with --robots-dir, whose history
+ * stage keeps every host of the corpus: the survey's. */
 int stages_surveying(const struct broker_config *c) {
-    return c->robots_time.policy != OPTOUT_ROBOTS_TIME_CURRENT && !c->synthetic_tasks;
+    int historical = c->robots_time.policy != OPTOUT_ROBOTS_TIME_CURRENT;
+    return (historical || (c->robots_dir && (c->cc_robots_count || c->cc_crawls))) && !c->synthetic_tasks;
 }
 
 /* The host list of history pass `pass` (0: the first, the plan's hosts). */
@@ -685,14 +689,17 @@ static int merge_survey(struct broker *b) {
         if (asprintf(&parts[i], "%s/ranking/map/%06zu.survey.tsv", c->dir, i) < 0) parts[i] = NULL, rc = -1;
     snprintf(out, sizeof out, "%s/survey.tsv", c->dir);
     optout_survey_summary_free(&b->survey);
-    if (rc == 0 && optout_survey_merge((const char *const *)parts, n, out, &b->survey, err, sizeof err) != 0) {
+    /* with --robots-dir the history stage's hosts: every host of the corpus (hosts_path) */
+    const char *hosts = c->robots_dir && !c->hosts_file ? b->hosts_path : NULL;
+    if (rc == 0 && optout_survey_merge((const char *const *)parts, n, out, hosts, &b->survey, err, sizeof err) != 0) {
         optout_log(LOG_ERR, "survey: %s", err);
         rc = -1;
     } else if (rc == 0) {
         b->surveyed = 1;
         size_t named = b->survey.crawl_count - (b->survey.crawl_count && strcmp(b->survey.crawls[b->survey.crawl_count - 1].crawl, "-") == 0);
-        optout_log(LOG_INFO, "survey: %llu documents of %llu hosts name %zu crawls (%s)", (unsigned long long)b->survey.docs,
-                   (unsigned long long)b->survey.hosts, named, out);
+        optout_log(LOG_INFO, "survey: %llu documents of %llu hosts name %zu crawls (%s%s%s)",
+                   (unsigned long long)b->survey.docs, (unsigned long long)b->survey.hosts, named, out,
+                   hosts ? "; the hosts in " : "", hosts ? hosts : "");
     }
     for (size_t i = 0; parts && i < n; i++) free(parts[i]);
     free(parts);

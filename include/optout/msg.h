@@ -244,6 +244,9 @@ typedef struct {
     /* History tasks: the host list whose captures they keep (the fetch stage's; root "" when the
      * run reads no captures). */
     optout_msg_path history_hosts;
+    /* Rank maps also survey their shard per host and crawl (survey.h): a run deciding by robots.txt
+     * as it was, or one whose history stage keeps the survey's hosts (--robots-dir). */
+    uint8_t survey;
     /* Robots.txt as it was (history.h): the deciding policy (optout_robots_time) and its cutoff day
      * (00:00 UTC, Unix seconds; 0 unless cutoff), the report's cutoff column, how old an earlier
      * capture may be (seconds), --history-missing (optout_history_missing), and the history archive

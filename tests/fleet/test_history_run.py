@@ -32,35 +32,16 @@ Checks
    judges; a rerun of the complete run changes nothing; auto without a historical policy is a usage
    error.
 usage: test_history_run.py BIN_DIR REPO_ROOT [SHARED_DIR]"""
-import functools, glob, hashlib, http.server, json, os, shutil, signal, subprocess, sys, tempfile, threading, time
+import functools, glob, http.server, json, os, shutil, signal, subprocess, sys, tempfile, threading, time
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support"))
-from optout_test import check, decompress, finish, real_bodies, require_tool, runner, shared_dir  # noqa: E402
+from optout_test import check, finish, history_archive as archive, history_sources as sources, real_bodies, \
+    require_tool, runner, shared_dir  # noqa: E402
 
 bin_dir, root = sys.argv[1], sys.argv[2]
 optout = os.path.join(bin_dir, "optout")
 top10k = real_bodies(shared_dir(root, 3))
 require_tool("zstd", "to check the bodies file")
 run = runner(optout, "run")
-
-
-def archive(d):
-    """index rows without the body's offset, and every body by SHA-256 (checked), of DIR/history."""
-    h = os.path.join(d, "history")
-    rows, bodies, bad = [], {}, []
-    data = open(os.path.join(h, "bodies.zst"), "rb").read()
-    for line in open(os.path.join(h, "index.tsv"), encoding="utf-8"):
-        if line.startswith("#"):
-            continue
-        col = line.rstrip("\n").split("\t")
-        rows.append(tuple(col[:14] + col[15:]))
-        if col[11] != "-" and col[11] not in bodies:
-            off, ln = int(col[14]), int(col[15])
-            body = decompress(data[off:off + ln], "frame of %s" % col[11])
-            if hashlib.sha256(body).hexdigest() != col[11]:
-                bad.append(col[11][:12])
-            bodies[col[11]] = body
-    check(not bad, "%s: every body matches its SHA-256 (%d bodies; wrong: %s)" % (d, len(bodies), bad[:5]))
-    return rows, bodies
 
 
 def single_by_policy(d, policy):
@@ -75,10 +56,6 @@ def single_by_policy(d, policy):
                        capture_output=True, text=True)
     check(r.returncode == 0, "optout filter --history over %s (%s)" % (d, r.stderr[-200:]))
     return json.load(open(stats)).get("by_policy") if r.returncode == 0 else None
-
-
-def sources(d):
-    return [l.rstrip("\n").split("\t") for l in open(os.path.join(d, "history", "sources.tsv"), encoding="utf-8")]
 
 
 tmp = tempfile.mkdtemp(prefix="optout-history-run-")
