@@ -13,7 +13,8 @@ Checks
    Over the generator's listed hosts, whose captures redirect to hosts outside the list, the run
    reads the files again for those targets (pass 2, and more for chains) and its archive is again
    optout history's over that list, judged by as optout filter --history judges; with chains of
-   unlisted hosts, a third pass, as optout history makes.
+   unlisted hosts, a third pass, as optout history makes; a chain longer than 1 + 5 passes stops
+   where optout history stops, and the run says which target is left unresolved.
    The filter stage judges by the archive: report.json by_policy equals `optout filter --history`
    over the same documents (DIR/robots and DIR/history).
 3. A worker killed (SIGKILL) and then the broker killed mid-history of a run deciding by
@@ -164,6 +165,40 @@ try:
           == ["history-pass2-hosts.txt", "history-pass3-hosts.txt"] and archive(chain) == archive(ref3) and
           sources(chain) == sources(ref3), "the run makes the same 3 passes: optout history's archive (%d: %s)"
           % (r.returncode, r.stderr[-300:]))
+
+    # 2a''. a chain longer than the passes allow: 1 + 5 passes as optout history, the rest said
+    import importlib.machinery, importlib.util, random
+    loader = importlib.machinery.SourceFileLoader("gen_ccrobots", os.path.join(root, "tools", "gen-ccrobots"))
+    gen = importlib.util.module_from_spec(importlib.util.spec_from_loader("gen_ccrobots", loader))
+    loader.exec_module(gen)
+    crawl = "CC-MAIN-2021-04"
+    rel = os.path.join("crawl-data", crawl, "segments", "1", "robotstxt", "chain.warc.gz")
+    w, t = gen.Writer(random.Random(1), crawl, rel), gen.crawl_monday(crawl) + 3600
+    w.warcinfo(t)
+    chain_hosts = ["chain%d.example" % i for i in range(9)]
+    for i, h in enumerate(chain_hosts):  # each redirects to the next, the last answers
+        last = i == len(chain_hosts) - 1
+        w.capture("https://%s/robots.txt" % h, t + i, gen.http_payload(200 if last else 301, t + i, b"User-agent: *\n"
+                  if last else b"", None if last else "https://%s/robots.txt" % chain_hosts[i + 1]))
+    long_dir = os.path.join(tmp, "cc-long")
+    os.makedirs(os.path.dirname(os.path.join(long_dir, rel)))
+    with open(os.path.join(long_dir, rel), "wb") as f:
+        f.write(w.out.getvalue())
+    long_hosts = os.path.join(tmp, "chain-hosts.txt")
+    with open(long_hosts, "w") as f:
+        f.write(chain_hosts[0] + "\n")
+    long_warcs, ref_long, long_run = os.path.join(long_dir, rel), os.path.join(tmp, "ref-long"), os.path.join(tmp, "long")
+    r = subprocess.run([optout, "history", "--cc-robots", long_warcs, "--hosts", long_hosts, "--out", ref_long],
+                       capture_output=True, text=True)
+    check(r.returncode == 0 and "6 passes" in r.stderr, "optout history stops after 6 passes (%s)" % r.stderr[-200:])
+    args = [long_hosts if a == hosts_file else long_warcs if a == warcs else a for a in base]
+    r = run(args + ["--workers", "2", "--out", long_run])
+    kept = sorted(set(row[0] for row in archive(long_run)[0])) if r.returncode == 0 else []
+    check(r.returncode == 0 and archive(long_run) == archive(ref_long) and kept == chain_hosts[:6] and
+          len(glob.glob(os.path.join(long_run, "history-pass*-hosts.txt"))) == 5 and
+          "after 6 passes, captures still redirect to 1 host no pass read (e.g. chain6.example)" in r.stderr,
+          "a chain of 8 hops: the run makes optout history's 6 passes, keeps the same hosts (%s) and says what is "
+          "left unresolved (%d: %s)" % (kept, r.returncode, r.stderr[-300:]))
 
     # 2b. the same files named by --cc-crawls under a local --cc-base (their robotstxt.paths.gz)
     crawled = os.path.join(tmp, "crawled")
