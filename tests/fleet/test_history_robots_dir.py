@@ -19,9 +19,10 @@ Checks
 3. The broker killed mid-history; the same command again completes with the same archive and
    by_policy.
 usage: test_history_robots_dir.py BIN_DIR REPO_ROOT [SHARED_DIR]"""
-import glob, json, os, random, re, shutil, signal, subprocess, sys, tempfile, time
+import glob, json, os, random, re, shutil, subprocess, sys, tempfile
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support"))
-from optout_test import check, finish, history_archive, history_sources, real_bodies, runner, shared_dir  # noqa: E402
+from optout_test import check, finish, history_archive, history_sources, kill_broker_after, real_bodies, runner, \
+    shared_dir  # noqa: E402
 
 bin_dir, root = sys.argv[1], sys.argv[2]
 optout = os.path.join(bin_dir, "optout")
@@ -106,16 +107,8 @@ try:
     # 3. the broker killed mid-history resumes to the same archive
     crash = os.path.join(tmp, "crash")
     args = base + ["--out", crash, "--robots-time", "crawl"]
-    p = subprocess.Popen([optout, "run"] + args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
-                         env=dict(os.environ, OPTOUT_FAULT_TASK_DELAY_MS="300"))
     parts = os.path.join(crash, "history-parts", "*", "history", "index.tsv")
-    deadline = time.time() + 120
-    while time.time() < deadline and len(glob.glob(parts)) < 2:
-        time.sleep(0.02)
-    broker = subprocess.run(["pgrep", "-P", str(p.pid), "-f", "optout-broker"], capture_output=True, text=True).stdout.split()
-    for pid in broker:
-        os.kill(int(pid), signal.SIGKILL)
-    p.wait(timeout=60)
+    broker = kill_broker_after(optout, args, parts, 2, 300)
     check(len(broker) == 1 and not os.path.exists(os.path.join(crash, "history", "index.tsv")),
           "the broker died mid-history (%d parts published)" % len(glob.glob(parts)))
     r = run(args)

@@ -35,8 +35,8 @@ Checks
 usage: test_history_run.py BIN_DIR REPO_ROOT [SHARED_DIR]"""
 import functools, glob, http.server, json, os, shutil, signal, subprocess, sys, tempfile, threading, time
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support"))
-from optout_test import check, finish, history_archive as archive, history_sources as sources, real_bodies, \
-    require_tool, runner, shared_dir  # noqa: E402
+from optout_test import check, finish, history_archive as archive, history_sources as sources, kill_broker_after, \
+    real_bodies, require_tool, runner, shared_dir  # noqa: E402
 
 bin_dir, root = sys.argv[1], sys.argv[2]
 optout = os.path.join(bin_dir, "optout")
@@ -274,15 +274,8 @@ try:
     # 3b. the broker killed mid-pass 2: the rerun finishes that pass without redoing its published tasks
     crash2 = os.path.join(tmp, "crash-pass2")
     args = partial + ["--workers", "2", "--out", crash2]
-    p = subprocess.Popen([optout, "run"] + args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=env)
     parts2 = os.path.join(crash2, "history-parts", "pass2-*", "history", "index.tsv")
-    deadline = time.time() + 120
-    while time.time() < deadline and len(glob.glob(parts2)) < 2:
-        time.sleep(0.02)
-    broker = subprocess.run(["pgrep", "-P", str(p.pid), "-f", "optout-broker"], capture_output=True, text=True).stdout.split()
-    for pid in broker:
-        os.kill(int(pid), signal.SIGKILL)
-    p.wait(timeout=60)
+    broker = kill_broker_after(optout, args, parts2, 2, 400)
     published = {q: os.stat(q).st_ino for q in glob.glob(parts2)}
     check(len(broker) == 1 and 0 < len(published) < nfiles and
           not os.path.exists(os.path.join(crash2, "history", "index.tsv")),

@@ -137,6 +137,24 @@ def history_sources(d):
     return [l.rstrip("\n").split("\t") for l in open(os.path.join(d, "history", "sources.tsv"), encoding="utf-8")]
 
 
+def kill_broker_after(optout, args, pattern, count, delay_ms):
+    """Runs `optout run ARGS` with every task delayed by delay_ms, SIGKILLs its broker once `count`
+    files match the glob pattern (published outputs: the kill lands mid-stage), and waits for the
+    run to end. The broker pids killed (one when it went as planned)."""
+    import glob, signal, time
+    env = dict(os.environ, OPTOUT_FAULT_TASK_DELAY_MS=str(delay_ms))
+    p = subprocess.Popen([optout, "run"] + list(args), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
+    deadline = time.time() + 120
+    while time.time() < deadline and len(glob.glob(pattern)) < count:
+        time.sleep(0.02)
+    broker = subprocess.run(["pgrep", "-P", str(p.pid), "-f", "optout-broker"], capture_output=True,
+                            text=True).stdout.split()
+    for pid in broker:
+        os.kill(int(pid), signal.SIGKILL)
+    p.wait(timeout=60)
+    return broker
+
+
 # ---- shards -------------------------------------------------------------------------------------
 
 def decompress(data, what="data"):
