@@ -145,6 +145,8 @@ try:
     check(sources(part) == sources(ref_listed), "its sources.tsv names each file once, with the first pass's counts")
     check(len(glob.glob(os.path.join(part, "history-parts", "pass2-*", "history", "index.tsv"))) == nfiles,
           "one part per file in pass 2")
+    r = subprocess.run([optout, "verify", part], capture_output=True, text=True)
+    check(r.returncode == 0, "optout verify accepts the run of two passes (%s)" % r.stderr.strip()[-200:])
     got = json.load(open(os.path.join(part, "report.json"))).get("by_policy")
     check(got is not None and got == single_by_policy(part, "current"),
           "judged by the captures of every pass: by_policy is optout filter --history's")
