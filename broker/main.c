@@ -325,6 +325,11 @@ static int configure(const optout_option_values *v, struct broker_config *cfg) {
         optout_log(LOG_ERR, "--host-key netloc with --history: a history archive is keyed by canonical host keys");
         return OPTOUT_EXIT_USAGE;
     }
+    if (cfg->robots_dir && (cfg->cc_robots_count || cfg->cc_crawls) && cfg->host_key == OPTOUT_HOSTKEY_NETLOC) {
+        optout_log(LOG_ERR, "--host-key netloc with --robots-dir and --cc-robots / --cc-crawls: the history stage keeps "
+                            "the survey's hosts, and a history archive is keyed by canonical host keys");
+        return OPTOUT_EXIT_USAGE;
+    }
     if (v->given[OPTOUT_OPT_METRIC]) (void)optout_rank_metric_parse(v->text[OPTOUT_OPT_METRIC], &cfg->metric);
     if (v->given[OPTOUT_OPT_SCHEME]) (void)optout_fetch_scheme_parse(v->text[OPTOUT_OPT_SCHEME], &cfg->fetch.scheme);
     if (v->given[OPTOUT_OPT_SAMPLE]) (void)optout_sample_parse(v->text[OPTOUT_OPT_SAMPLE], &cfg->sample_ppm);

@@ -18,8 +18,8 @@
  * when --cc-robots names files, after fetch; wayback with --wayback, after history. A run deciding
  * by robots.txt as it was (--robots-time not current), and one reading captures with --robots-dir,
  * runs the rank maps first, as its survey: each also counts documents and tokens per host and
- * crawl (survey.h), merged into
- * DIR/survey.tsv (with --robots-dir also its hosts, the history stage's host list). Every
+ * crawl (survey.h), merged into DIR/survey.tsv (with --robots-dir also its hosts, the history
+ * stage's host list). Every
  * stage's task count is known when the run is planned (inputs, partitions, fetch parts), so task
  * ids never change and journal records name the same tasks after any restart; a stage's tasks are
  * queued only when the previous stage has finished. Two growths keep that: --cc-crawls auto adds
@@ -30,10 +30,10 @@
  */
 #include <errno.h>
 #include <msgpack.h>
-#include <sys/stat.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "broker_internal.h"
 #include "optout/ccsource.h"

@@ -18,6 +18,7 @@ Checks
    and by_policy again the single filter's.
 3. The broker killed mid-history; the same command again completes with the same archive and
    by_policy.
+4. --host-key netloc is a usage error (the survey's hosts would not be canonical host keys).
 usage: test_history_robots_dir.py BIN_DIR REPO_ROOT [SHARED_DIR]"""
 import glob, json, os, random, re, shutil, subprocess, sys, tempfile
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support"))
@@ -115,6 +116,11 @@ try:
     check(r.returncode == 0 and history_archive(crash) == want and
           json.load(open(os.path.join(crash, "report.json"))).get("by_policy") == single_by_policy("crawl"),
           "the rerun completes with the same archive and by_policy (%d: %s)" % (r.returncode, r.stderr[-300:]))
+
+    # 4. the survey's hosts must be canonical host keys, as an archive's are
+    r = run(base + ["--out", os.path.join(tmp, "netloc"), "--host-key", "netloc"])
+    check(r.returncode == 2 and "netloc" in r.stderr, "--host-key netloc: a usage error (%d: %s)"
+          % (r.returncode, r.stderr.strip()[-200:]))
 finally:
     shutil.rmtree(tmp, ignore_errors=True)
 finish("test_history_robots_dir")
