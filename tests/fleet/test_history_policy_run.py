@@ -19,7 +19,10 @@ Checks
    is the policy; report.md has the section with the chosen policy marked.
 2. --output tags: the tags are the chosen policy's decisions (the single filter's tags).
 3. `optout why --run DIR --id ID` on a historical run names the capture that decided (its SHA-256
-   and crawl) and the chosen policy, with no --history given.
+   and crawl) and the chosen policy, with no --history given; on a run over Dolma-shaped documents
+   (--dump-field metadata.cc_segment, --date-field metadata.timestamp, --history-max-age 200,
+   --history-missing remove) it reads every document's crawl and date where the filter did and
+   says removed for exactly the documents the run removed.
 4. A historical run killed (broker SIGKILL) mid-filter resumes to the same by_policy.
 5. A usage error for a historical policy without captures, and for --history with --cc-robots.
 usage: test_history_policy_run.py BIN_DIR REPO_ROOT [SHARED_DIR]"""
@@ -181,6 +184,51 @@ try:
               "why names the chosen policy and, for %d of %d documents, the deciding capture" % (len(decided), len(answers)))
         check(all(len(a["history"]["capture"].get("sha256") or "") in (0, 64) and a["history"]["capture"].get("crawl")
                   for a in decided), "each deciding capture with its crawl and SHA-256")
+
+    # 3b. Dolma-shaped documents: optout why reads the documents' time where the run's filter did, and
+    # judges with the plan's policy values
+    dolma = os.path.join(tmp, "dolma")
+    os.makedirs(dolma)
+    want_crawl = {}
+    for i in range(2):
+        with open(os.path.join(dolma, "part%d.jsonl" % i), "w") as f:
+            for line in lines[i::2]:
+                doc = json.loads(line)
+                meta = {"url": doc["url"], "token_count": doc["token_count"]}
+                if "dump" in doc:
+                    meta["cc_segment"] = "crawl-data/%s/segments/1.2/warc/x.warc.gz" % doc["dump"]
+                if "date" in doc:
+                    meta["timestamp"] = doc["date"]
+                want_crawl[doc["id"]] = pc.doc_time(doc.get("dump"), doc.get("date"))[0] or None
+                f.write(json.dumps({"id": doc["id"], "text": doc["text"], "metadata": meta}) + "\n")
+    d = os.path.join(tmp, "run-dolma")
+    r = run(["--corpus", os.path.join(dolma, "*.jsonl"), "--robots-dir", top10k, "--history", archive,
+             "--report-cutoff", tpf.REPORT_CUTOFF, "--keep-format", "--workers", "2", "--out", d, "--removed",
+             "--robots-time", "crawl", "--history-missing", "remove", "--history-max-age", "200",
+             "--dump-field", "metadata.cc_segment", "--date-field", "metadata.timestamp"])
+    if check(r.returncode == 0, "Dolma run: optout run exits 0 (%d%s)" % (r.returncode, said(r, 300))):
+        removed_ids = {json.loads(l)["id"] for l in open(gather(os.path.join(d, "removed", "*"),
+                                                                 os.path.join(tmp, "d-rem.jsonl")))}
+        r = subprocess.run([optout, "why", "--run", d, "--json"] + sum([["--id", i] for i in sorted(want_crawl)], []),
+                           capture_output=True, text=True, timeout=300)
+        if check(r.returncode == 0, "why on the Dolma run exits 0 (%d%s)" % (r.returncode, said(r, 300))):
+            check("does not model" not in r.stderr, "why models the plan's --dump-field and --date-field (%s)"
+                  % r.stderr.strip()[-200:])
+            answers = {a["id"]: a for a in map(json.loads, r.stdout.splitlines())}
+            said_removed = {i for i, a in answers.items() if (a.get("history") or {}).get("removed", a["removed"])}
+            check(set(answers) == set(want_crawl) and said_removed == removed_ids and
+                  0 < len(removed_ids) < len(want_crawl),
+                  "why --id on every Dolma document says what the run decided (%d removed by the run, %d by why, "
+                  "%d differ)" % (len(removed_ids), len(said_removed), len(said_removed ^ removed_ids)))
+            check(all((a.get("history") or {}).get("crawl") == want_crawl[i] for i, a in answers.items()
+                      if a.get("history")), "why reads each document's crawl from metadata.cc_segment")
+        # the archive named here: still the run's policy, maximum age and missing rule
+        r = subprocess.run([optout, "why", "--run", d, "--json", "--history", archive] +
+                           sum([["--id", i] for i in sorted(want_crawl)], []), capture_output=True, text=True, timeout=300)
+        answers = [json.loads(l) for l in r.stdout.splitlines()] if r.returncode == 0 else []
+        check({a["id"] for a in answers if (a.get("history") or {}).get("removed", a["removed"])} == removed_ids and
+              all(a["history"]["chosen"] == "crawl" for a in answers if a.get("history")),
+              "why --history DIR on the Dolma run judges with the plan's policy values (%d%s)" % (r.returncode, said(r, 300)))
 
     # 4. kill the broker mid-filter, rerun: the same by_policy
     d = os.path.join(tmp, "crash")
