@@ -46,7 +46,7 @@ struct optout_why {
     char *keep_hosts, *remove_hosts;
     char *hist[5]; /* history, robots-time, history-max-age, history-missing, report-cutoff (plan order) */
     char *fields[2]; /* dump-field, date-field: where the filter read a document's crawl and date */
-    int read_captures; /* the plan names --cc-robots or --cc-crawls: the run's own DIR/history/ */
+    int read_captures; /* the plan names --cc-robots, --cc-crawls or --wayback: the run's own DIR/history/ */
     optout_policy policy; /* its overrides and domains are owned here */
     char domain[OPTOUT_HOSTKEY_MAX];
 };
@@ -169,8 +169,12 @@ static int read_options(optout_why *w, const optout_plan *p, const char *plan, c
             int i = strcmp(name, "dump-field") == 0 ? 0 : 1; /* the documents' time, as the filter read it */
             free(w->fields[i]);
             w->fields[i] = optout_strdup(value);
-        } else if ((strcmp(name, "cc-robots") == 0 || strcmp(name, "cc-crawls") == 0) && value[0]) {
+        } else if ((strcmp(name, "cc-robots") == 0 || strcmp(name, "cc-crawls") == 0 || strcmp(name, "wayback") == 0) &&
+                   value[0]) {
             w->read_captures = 1;
+        } else if (strcmp(name, "cc-base") == 0 || strcmp(name, "cc-robots-files") == 0 ||
+                   strncmp(name, "wayback-", 8) == 0) {
+            continue; /* which captures the run's archive holds: the archive itself is read */
         } else if (!known_option(name, value)) {
             size_t have = strlen(w->unknown), need = have + strlen(name) + strlen(value) + 6;
             char *u = optout_malloc(need);

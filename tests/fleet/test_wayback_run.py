@@ -17,7 +17,8 @@ Checks
    recomputed here from DIR/wayback-hosts.txt by the documented rule), with the same archive.
 5. A ranked run asks for the --wayback-hosts hosts with the most tokens (the ranking's files).
 6. With --robots-time crawl the filter judges by the archive, Wayback captures included: the
-   report's coverage counts the documents a Wayback capture decided (report.json, report.md).
+   report's coverage counts the documents a Wayback capture decided (report.json, report.md), and
+   `optout why --run` (no --history) names the Wayback capture that decided each of them.
 4. Usage: --wayback-rate without --wayback, --wayback with --robots-dir and no
    --wayback-hosts-file: exit 2.
 usage: test_wayback_run.py BIN_DIR REPO_ROOT [SHARED_DIR]"""
@@ -223,6 +224,14 @@ try:
           % (want_wb, {k: (v.get("docs_in"), v.get("wayback", {}).get("docs_in")) for k, v in cov.items()}))
     md = open(os.path.join(judged, "report.md")).read() if r.returncode == 0 else ""
     check("| Wayback Machine | %d |" % want_wb in md, "report.md's coverage table names the Wayback Machine as a source")
+    # optout why on that run: its own archive, no --history, and the Wayback capture that decided
+    w = subprocess.run([optout, "why", "--run", judged, "--json"] + sum([["--id", str(k)] for k in range(len(NAMES))], []),
+                       capture_output=True, text=True, timeout=120) if r.returncode == 0 else None
+    answers = [json.loads(l) for l in w.stdout.splitlines()] if w and w.returncode == 0 else []
+    check(w is not None and w.returncode == 0 and "does not model" not in w.stderr and
+          sum(1 for a in answers if ((a.get("history") or {}).get("capture") or {}).get("origin") == "wayback") == want_wb,
+          "optout why --run on the Wayback run names the Wayback capture of %d documents (%s)"
+          % (want_wb, w.stderr[-300:] if w else "no run"))
 
     # 4. usage
     r = run(base[:-len(wb)] + ["--wayback-rate", "2", "--out", os.path.join(tmp, "u1")])
