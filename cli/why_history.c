@@ -26,7 +26,7 @@ why_history *why_history_open(const char *dir, const optout_robots_time_spec *sp
     if (!h) return NULL;
     h->spec = *spec;
     h->missing = missing;
-    h->cutoff = spec->policy == OPTOUT_ROBOTS_TIME_CUTOFF ? spec->cutoff : report_cutoff;
+    h->cutoff = optout_robots_time_cutoff_day(spec, report_cutoff);
     h->agents = cfg->agents;
     if (!(h->archive = optout_history_archive_open(dir, err, sizeof err))) {
         optout_log(LOG_ERR, "why: --history %s: %s", dir, err);
