@@ -358,6 +358,11 @@ const optout_option optout_option_table[] = {
     SHORT('c', "connect", CONNECT, STRING, W, "ENDPOINT", NULL, 0, 0, NULL,
           "the broker: tcp://HOST:PORT or ipc:///PATH"),
     SHORT('s', "slots", SLOTS, NUMBER, W, "N", "1", 1, OPTOUT_MSG_MAX_CREDIT, NULL, "tasks run at a time"),
+    /* Common Crawl files over HTTP(S): a bound per node, whatever the number of workers (dlslots.h) */
+    ROW("download-slots", DOWNLOAD_SLOTS, NUMBER, W | R, "N", "4", 1, 1024, NULL, NULL,
+        "capture files downloaded at a time on this node, by all its workers together"),
+    ROW("download-dir", DOWNLOAD_DIR, STRING, W, "DIR", "($RUNTIME_DIRECTORY; none: no bound across workers)", 0, 0,
+        NULL, NULL, "the node's download slot files (every worker of the node: the same DIR and N)"),
     SHORT('r', "root", WORKER_ROOT, LIST, W, "NAME=PATH", NULL, 0, 0, check_worker_root,
           "task paths under root NAME are under PATH here (repeat)"),
     SHORT('n', "name", NAME, STRING, W, "ID", "(HOST.PID)", 0, 0, check_name, "the id the broker reports"),
