@@ -338,6 +338,8 @@ const optout_option optout_option_table[] = {
         "crawls whose crawl-data/CRAWL/robotstxt.paths.gz (under --cc-base) lists the files"),
     ROW("cc-base", CC_BASE, STRING, H | B | R, "URL|DIR", OPTOUT_HISTORY_CC_BASE_DEFAULT, 0, 0, NULL, check_cc_base,
         "where crawl-data/ is: an http(s) URL or a local directory"),
+    ROW("jobs", HISTORY_JOBS, NUMBER, H, "N", "1", 1, 256, NULL, NULL,
+        "files read at a time (threads, each file into a part; the parts merged as the fleet's are)"),
     /* optout history, run, broker: the Wayback Machine's robots.txt captures (wayback.h) */
     ROW("wayback", WAYBACK, FLAG, H | B | R, NULL, "false", 0, 0, NULL, NULL,
         "add the Wayback Machine's captures of the hosts (one CDX query per host, then bodies)"),
