@@ -217,8 +217,7 @@ def run_all(optout, filter_mem, work):
     with open(os.path.join(work, "captures.tsv"), "w") as f:
         for c in sc.captures:
             f.write("\t".join([c["host"], c["origin"], c["scheme"], c["crawl"] or "-", str(c["first"]),
-                               str(c["last"]), "301" if c["redirect"] else {"ok": "200", "unavailable": "404",
-                                                                             "unreachable": "503"}[c["outcome"]],
+                               str(c["last"]), str(capture_status(c)),
                                c["outcome"], c["redirect"] or "-", c["redirect_scheme"],
                                "bodies/B%d.txt" % c["body"] if c["body"] is not None else "-"]) + "\n")
     shard = os.path.join(work, "in.jsonl")
@@ -296,6 +295,11 @@ def run_all(optout, filter_mem, work):
     why_check(optout, work, ctx, merged, shard, robots, agents_file, archive)
 
 
+def capture_status(c):
+    """The HTTP status a scenario capture is written with: 301 for a redirect, else by its outcome."""
+    return 301 if c["redirect"] else {"ok": 200, "unavailable": 404, "unreachable": 503}[c["outcome"]]
+
+
 def agents_of(v):
     return [a for a in AGENTS if a in v[1]]
 
@@ -324,16 +328,22 @@ def why_check(optout, work, ctx, caps, shard, robots, agents_file, archive):
     bad = []
     for d in docs:
         crawl, coverage, capture, then, v = reckon(ctx, caps, d, 365, "keep", "keep", cutoff)
+        final = None if capture is None else caps.resolve(capture)[0]
         h = answers.get(d["id"], {}).get("history")
+        # the deciding capture: its source, crawl, scheme, time and own HTTP status, then the status
+        # and body SHA-256 of the capture its redirects lead to (none when that is still a redirect)
         want = {"coverage": coverage, "crawl": crawl or None,
-                "capture": None if capture is None else [capture["crawl"] or None, capture["scheme"],
-                                                         iso(capture["first"]).strftime("%Y-%m-%dT%H:%M:%SZ")],
+                "capture": None if capture is None else [capture["origin"], capture["crawl"] or None, capture["scheme"],
+                                                         iso(capture["first"]).strftime("%Y-%m-%dT%H:%M:%SZ"),
+                                                         capture_status(capture), capture_status(final),
+                                                         None if final["redirect"] else final["sha"] or None],
                 "capture_disallows": None if then is None else [a for a in AGENTS if a in then],
                 "policies": {q: [v[q][0], agents_of(v[q])] for q in pc.POLICIES}, "removed": v["strictest"][0]}
         got = None if h is None else {
             "coverage": h["coverage"], "crawl": h["crawl"],
-            "capture": None if h["capture"] is None else [h["capture"]["crawl"], h["capture"]["scheme"],
-                                                          h["capture"]["first"]],
+            "capture": None if h["capture"] is None else [h["capture"][k] for k in
+                                                          ("origin", "crawl", "scheme", "first", "status",
+                                                           "final_status", "sha256")],
             "capture_disallows": h["capture_disallows"],
             "policies": {q: [h["policies"][q]["removed"], h["policies"][q]["disallowed_user_agents"]]
                          for q in pc.POLICIES}, "removed": h["removed"]}
