@@ -453,9 +453,10 @@ def compare(ctx, name, caps, policy, missing, max_age, unreachable, out, rem, st
     cutoff = pc.parse_time(RUN_CUTOFF if chosen == "cutoff" else REPORT_CUTOFF)
     want_removed = {}
     want = {q: [0, 0] for q in pc.POLICIES}
+    chars = {q: 0 for q in pc.POLICIES}
     cov = {c: 0 for c in pc.COVERAGES}
     crawl_tokens = {}
-    ccbot = 0
+    ccbot = ccbot_tokens = 0
     for d in docs:
         crawl, coverage, capture, then, v = reckon(ctx, caps, d, max_age, unreachable, missing, cutoff)
         if coverage is None:
@@ -467,6 +468,7 @@ def compare(ctx, name, caps, policy, missing, max_age, unreachable, out, rem, st
             if v[q][0]:
                 want[q][0] += 1
                 want[q][1] += d["token_count"]
+                chars[q] += len(d["text"])
         if v[chosen][0]:
             want_removed[d["id"]] = [a for a in ctx["agents"] if a in v[chosen][1]]
         if crawl and coverage is not None:
@@ -475,7 +477,9 @@ def compare(ctx, name, caps, policy, missing, max_age, unreachable, out, rem, st
             if coverage == "same_crawl":
                 row[1] += d["token_count"]
                 row[2] += d["token_count"] if then else 0
-                ccbot += any(a.lower() == "ccbot" for a in then)
+                if any(a.lower() == "ccbot" for a in then):
+                    ccbot += 1
+                    ccbot_tokens += d["token_count"]
     got_removed = {}
     with open(rem) as f:
         for line in f:
@@ -516,10 +520,28 @@ def compare(ctx, name, caps, policy, missing, max_age, unreachable, out, rem, st
         want_any = [round(100.0 * r[2] / r[1], 4) for k, r in sorted(crawl_tokens.items()) if r[1]]
         check(series.get("any agent") == want_any, "%s: the chart's share per crawl, any agent %s (got %s)"
               % (name, want_any, series.get("any agent")))
-    check(bp["ccbot_same_crawl"]["docs"] == ccbot, "%s: same-crawl captures disallowing CCBot: %d" % (name, ccbot))
+    check(bp["ccbot_same_crawl"] == {"docs": ccbot, "tokens": ccbot_tokens},
+          "%s: same-crawl captures disallowing CCBot: %d documents, %d tokens" % (name, ccbot, ccbot_tokens))
     with open(md_path) as f:
         md = f.read()
     check("## Robots.txt as it was" in md and ("| %s (chosen) |" % chosen) in md, "%s: the Markdown section" % name)
+    # the Markdown's figures are the reckoning's: per policy documents, characters and tokens removed,
+    # token loss, tokens recovered against current (signed); documents without a time; the CCBot count
+    tokens_in = sum(d["token_count"] for d in docs)
+    rows = ["| %s%s | %s | %s | %s | %s | %s |" % (q, " (chosen)" if q == chosen else "", num(want[q][0]), num(chars[q]),
+                                                   num(want[q][1]), "%.2f%%" % (100.0 * want[q][1] / tokens_in),
+                                                   num(want["current"][1] - want[q][1])) for q in pc.POLICIES]
+    check(all(r in md for r in rows), "%s: the Markdown's policy table (%s)" % (name, [r for r in rows if r not in md]))
+    no_time = "| no time (neither crawl nor date) | - | %s |" % num(cov["no_time"])
+    check(no_time in md, "%s: the Markdown counts the documents without a time (%s)" % (name, no_time))
+    ccbot_line = "%s documents (%s tokens) have a capture of their own crawl that disallows CCBot" % (
+        num(ccbot), num(ccbot_tokens))
+    check(ccbot_line in md, "%s: the Markdown's CCBot count (%s)" % (name, ccbot_line))
+
+
+def num(v):
+    """A count as the reports write it: thousands separated by commas, a minus sign for negatives."""
+    return ("\u2212" if v < 0 else "") + "{:,}".format(abs(v))
 
 
 def warc_bodies(root):
