@@ -454,6 +454,7 @@ def compare(ctx, name, caps, policy, missing, max_age, unreachable, out, rem, st
     want_removed = {}
     want = {q: [0, 0] for q in pc.POLICIES}
     chars = {q: 0 for q in pc.POLICIES}
+    years = {q: {} for q in pc.POLICIES}  # per policy, per year: [tokens in, tokens removed]
     cov = {c: 0 for c in pc.COVERAGES}
     crawl_tokens = {}
     ccbot = ccbot_tokens = 0
@@ -465,6 +466,9 @@ def compare(ctx, name, caps, policy, missing, max_age, unreachable, out, rem, st
             cov[coverage] += 1
             ctx["seen"].add(coverage)
         for q in pc.POLICIES:
+            row = years[q].setdefault(report_year(d), [0, 0])
+            row[0] += d["token_count"]
+            row[1] += d["token_count"] if v[q][0] else 0
             if v[q][0]:
                 want[q][0] += 1
                 want[q][1] += d["token_count"]
@@ -504,6 +508,8 @@ def compare(ctx, name, caps, policy, missing, max_age, unreachable, out, rem, st
         check(got == want[q], "%s: by_policy.%s removes %s documents/tokens (got %s)" % (name, q, want[q], got))
         check(bp["policies"][q]["docs_in"] == len(docs), "%s: by_policy.%s counts every document" % (name, q))
         check(bp["tokens_recovered"][q] == want["current"][1] - want[q][1], "%s: tokens recovered by %s" % (name, q))
+        got_years = {y: [b["tokens_in"], b["tokens_removed"]] for y, b in bp["policies"][q]["by_year"].items()}
+        check(got_years == years[q], "%s: by_policy.%s per year, tokens in and removed (%s)" % (name, q, years[q]))
     mine = dict(bp["policies"][chosen])
     top = {k: v for k, v in st.items() if k != "by_policy"}
     check(mine == top, "%s: the chosen policy's statistics are the run's own%s" % (
@@ -537,6 +543,17 @@ def compare(ctx, name, caps, policy, missing, max_age, unreachable, out, rem, st
     ccbot_line = "%s documents (%s tokens) have a capture of their own crawl that disallows CCBot" % (
         num(ccbot), num(ccbot_tokens))
     check(ccbot_line in md, "%s: the Markdown's CCBot count (%s)" % (name, ccbot_line))
+
+
+def report_year(d):
+    """The year the report counts a document in (docs/report.md by_year): its dump's
+    CC-MAIN-YYYY-WW, else its date's year, else unknown."""
+    dump, date = d.get("dump"), d.get("date")
+    if isinstance(dump, str) and re.match(r"CC-MAIN-\d{4}", dump):
+        return dump[8:12]
+    if isinstance(date, str) and re.match(r"\d{4}", date):
+        return date[:4]
+    return "unknown"
 
 
 def num(v):
