@@ -141,6 +141,8 @@ class Scenario:
             url = "%s://%s%s" % (r.choice(["http", "https"]), h, r.choice(PATHS))
             d = {"id": "d%04d" % i, "url": url, "text": "x" * r.randrange(1, 400),
                  "token_count": r.randrange(1, 1000)}
+            if i % 3 < 2:  # English, another language, none (no draw: the scenario stays as it was)
+                d["language"] = ["en", "fr"][i % 3]
             kind = r.randrange(7)
             crawl = r.choice(CRAWLS + ["CC-MAIN-2018-22"])
             near = pc.crawl_monday(crawl) + r.randrange(-3 * DAY, 12 * DAY)
@@ -373,6 +375,8 @@ def dolma(optout, work, ctx, caps, robots, agents_file, archive):
     flat, lines = [], []
     for d in ctx["docs"]:
         meta = {"url": d["url"], "token_count": d["token_count"]}
+        if "language" in d:
+            meta["language"] = d["language"]
         f = dict(d)
         f.pop("dump", None)
         if "dump" in d:
@@ -455,6 +459,7 @@ def compare(ctx, name, caps, policy, missing, max_age, unreachable, out, rem, st
     want = {q: [0, 0] for q in pc.POLICIES}
     chars = {q: 0 for q in pc.POLICIES}
     years = {q: {} for q in pc.POLICIES}  # per policy, per year: [tokens in, tokens removed]
+    classes = {q: {c: [0, 0] for c in ("en", "non_en", "unknown")} for q in pc.POLICIES}  # likewise per class
     cov = {c: 0 for c in pc.COVERAGES}
     crawl_tokens = {}
     ccbot = ccbot_tokens = 0
@@ -466,9 +471,9 @@ def compare(ctx, name, caps, policy, missing, max_age, unreachable, out, rem, st
             cov[coverage] += 1
             ctx["seen"].add(coverage)
         for q in pc.POLICIES:
-            row = years[q].setdefault(report_year(d), [0, 0])
-            row[0] += d["token_count"]
-            row[1] += d["token_count"] if v[q][0] else 0
+            for row in (years[q].setdefault(report_year(d), [0, 0]), classes[q][report_class(d)]):
+                row[0] += d["token_count"]
+                row[1] += d["token_count"] if v[q][0] else 0
             if v[q][0]:
                 want[q][0] += 1
                 want[q][1] += d["token_count"]
@@ -510,6 +515,8 @@ def compare(ctx, name, caps, policy, missing, max_age, unreachable, out, rem, st
         check(bp["tokens_recovered"][q] == want["current"][1] - want[q][1], "%s: tokens recovered by %s" % (name, q))
         got_years = {y: [b["tokens_in"], b["tokens_removed"]] for y, b in bp["policies"][q]["by_year"].items()}
         check(got_years == years[q], "%s: by_policy.%s per year, tokens in and removed (%s)" % (name, q, years[q]))
+        got_classes = {c: [b["tokens_in"], b["tokens_removed"]] for c, b in bp["policies"][q]["by_class"].items()}
+        check(got_classes == classes[q], "%s: by_policy.%s per class, tokens in and removed (%s)" % (name, q, classes[q]))
     mine = dict(bp["policies"][chosen])
     top = {k: v for k, v in st.items() if k != "by_policy"}
     check(mine == top, "%s: the chosen policy's statistics are the run's own%s" % (
@@ -538,6 +545,14 @@ def compare(ctx, name, caps, policy, missing, max_age, unreachable, out, rem, st
                                                    num(want[q][1]), "%.2f%%" % (100.0 * want[q][1] / tokens_in),
                                                    num(want["current"][1] - want[q][1])) for q in pc.POLICIES]
     check(all(r in md for r in rows), "%s: the Markdown's policy table (%s)" % (name, [r for r in rows if r not in md]))
+    share = lambda rows: "".join(" | %.2f%%" % (100.0 * rows[q][1] / rows[q][0]) if rows[q][0] else " | –"
+                                 for q in pc.POLICIES)
+    loss = ["| %s%s |" % (label, share({q: classes[q][c] for q in pc.POLICIES}))
+            for c, label in (("en", "English"), ("non_en", "non-English"), ("unknown", "unknown language"))
+            if classes["current"][c][0]]
+    loss += ["| %s%s |" % (y, share({q: years[q][y] for q in pc.POLICIES})) for y in sorted(years["current"])]
+    check(all(r in md for r in loss), "%s: the Markdown's token loss per class and per year under each policy (%s)"
+          % (name, [r for r in loss if r not in md]))
     no_time = "| no time (neither crawl nor date) | - | %s |" % num(cov["no_time"])
     check(no_time in md, "%s: the Markdown counts the documents without a time (%s)" % (name, no_time))
     ccbot_line = "%s documents (%s tokens) have a capture of their own crawl that disallows CCBot" % (
@@ -554,6 +569,14 @@ def report_year(d):
     if isinstance(date, str) and re.match(r"\d{4}", date):
         return date[:4]
     return "unknown"
+
+
+def report_class(d):
+    """The report's language class: en for en, eng or eng_*, unknown without a language."""
+    lang = d.get("language")
+    if not isinstance(lang, str) or not lang:
+        return "unknown"
+    return "en" if lang in ("en", "eng") or lang.startswith("eng_") else "non_en"
 
 
 def num(v):
