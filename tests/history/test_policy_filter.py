@@ -460,6 +460,7 @@ def compare(ctx, name, caps, policy, missing, max_age, unreachable, out, rem, st
     chars = {q: 0 for q in pc.POLICIES}
     years = {q: {} for q in pc.POLICIES}  # per policy, per year: [tokens in, tokens removed]
     classes = {q: {c: [0, 0] for c in ("en", "non_en", "unknown")} for q in pc.POLICIES}  # likewise per class
+    by_host = {q: {} for q in pc.POLICIES}  # per policy, per host: tokens removed
     cov = {c: 0 for c in pc.COVERAGES}
     crawl_tokens = {}
     ccbot = ccbot_tokens = 0
@@ -471,6 +472,8 @@ def compare(ctx, name, caps, policy, missing, max_age, unreachable, out, rem, st
             cov[coverage] += 1
             ctx["seen"].add(coverage)
         for q in pc.POLICIES:
+            if v[q][0]:
+                by_host[q][host_of(d["url"]).lower()] = by_host[q].get(host_of(d["url"]).lower(), 0) + d["token_count"]
             for row in (years[q].setdefault(report_year(d), [0, 0]), classes[q][report_class(d)]):
                 row[0] += d["token_count"]
                 row[1] += d["token_count"] if v[q][0] else 0
@@ -553,6 +556,16 @@ def compare(ctx, name, caps, policy, missing, max_age, unreachable, out, rem, st
     loss += ["| %s%s |" % (y, share({q: years[q][y] for q in pc.POLICIES})) for y in sorted(years["current"])]
     check(all(r in md for r in loss), "%s: the Markdown's token loss per class and per year under each policy (%s)"
           % (name, [r for r in loss if r not in md]))
+    # the hosts whose tokens removed differ most between current and crawl (exact here: fewer hosts
+    # than the 100 each shard reports), largest change first, then by host
+    now, then_ = by_host["current"], by_host["crawl"]
+    changed = sorted((h for h in set(now) | set(then_) if now.get(h, 0) != then_.get(h, 0)),
+                     key=lambda h: (-abs(then_.get(h, 0) - now.get(h, 0)), h))
+    host_rows = "".join("| %s | %s | %s | %s |\n" % (h, num(now.get(h, 0)), num(then_.get(h, 0)),
+                                                      num(then_.get(h, 0) - now.get(h, 0))) for h in changed[:20])
+    check(changed and ("|---|---:|---:|---:|\n" + host_rows + "\n") in md,
+          "%s: the Markdown's hosts changed most between current and crawl (%d hosts, %d shown)"
+          % (name, len(changed), min(20, len(changed))))
     no_time = "| no time (neither crawl nor date) | - | %s |" % num(cov["no_time"])
     check(no_time in md, "%s: the Markdown counts the documents without a time (%s)" % (name, no_time))
     ccbot_line = "%s documents (%s tokens) have a capture of their own crawl that disallows CCBot" % (
