@@ -241,7 +241,7 @@ int stages_merge_stats(struct broker *b, size_t task, const void *stats, size_t 
                 w[OPTOUT_WAYBACK_FIRST_QUERY] = first;
             if (last > w[OPTOUT_WAYBACK_LAST_QUERY]) w[OPTOUT_WAYBACK_LAST_QUERY] = last;
             if (b->stage == STAGE_WAYBACK && b->stage_queued) { /* live, not a replay: the progress */
-                size_t n = b->stage_count[STAGE_WAYBACK], settled = b->settled[STAGE_WAYBACK];
+                size_t n = b->stage_count[STAGE_WAYBACK], settled = b->settled[STAGE_WAYBACK] + 1; /* with this one */
                 size_t now_done = settled > b->wayback_settled_at_start ? settled - b->wayback_settled_at_start : 0;
                 double secs = (double)(optout_now_ms() - b->wayback_started) / 1000.0;
                 double eta = now_done ? secs / (double)now_done * (double)(n > settled ? n - settled : 0) : 0;

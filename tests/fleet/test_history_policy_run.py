@@ -9,7 +9,8 @@ robots.txt the same real bodies (--robots-dir).
 Checks
 0. --stop-after survey: the rank maps survey the corpus (a historical run always does, even with
    --robots-dir): DIR/survey.tsv holds per host and crawl the documents and tokens the checker
-   counts, dry-run.json the per-crawl totals, and nothing is filtered; without a historical
+   counts, dry-run.json the per-crawl totals, and nothing is filtered; the broker killed
+   (SIGKILL) mid-survey, the same command again gives the same survey; without a historical
    policy --stop-after survey is a usage error.
 1. For every policy (and --history-missing keep / remove): report.json by_policy equals the single
    filter's by_policy (the workers reading the captures from the run's Redis, where the broker
@@ -112,6 +113,29 @@ try:
         check(answer["survey"]["crawls"] == per_crawl and answer["survey"]["docs"] == len(lines),
               "the dry run's survey: documents, tokens and hosts per crawl")
         check(not glob.glob(os.path.join(d, "shards", "*")), "the dry run filtered nothing")
+        # the broker killed mid-survey: the same command again gives the same survey
+        k = os.path.join(tmp, "survey-kill")
+        args = base + ["--out", k, "--robots-time", "crawl", "--stop-after", "survey"]
+        p = subprocess.Popen([optout, "run"] + args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                             env=dict(os.environ, OPTOUT_FAULT_TASK_DELAY_MS="700"))
+        parts = os.path.join(k, "ranking", "map", "*.survey.tsv")
+        deadline = time.time() + 120
+        while time.time() < deadline and p.poll() is None and not glob.glob(parts):
+            time.sleep(0.02)
+        broker = subprocess.run(["pgrep", "-P", str(p.pid), "-f", "optout-broker"], capture_output=True,
+                                text=True).stdout.split()
+        done = len(glob.glob(parts))
+        for pid in broker:
+            os.kill(int(pid), signal.SIGKILL)
+        check(len(broker) == 1 and p.wait(timeout=60) == 1 and 0 < done < 4 and
+              not os.path.exists(os.path.join(k, "survey.tsv")),
+              "the broker died mid-survey (%d of 4 survey parts)" % done)
+        r = run(args)
+        again = json.loads(r.stdout) if r.returncode == 0 and r.stdout.startswith("{") else {}
+        check(r.returncode == 0 and again.get("survey") == answer["survey"] and
+              open(os.path.join(k, "survey.tsv")).read() == open(os.path.join(d, "survey.tsv")).read(),
+              "after the kill, the rerun's survey.tsv and dry-run survey are the uninterrupted run's (%d%s)"
+              % (r.returncode, said(r, 300)))
     r = run(base + ["--out", os.path.join(tmp, "u0"), "--stop-after", "survey"])
     check(r.returncode == 2 and "survey" in r.stderr, "--stop-after survey without a historical policy: exit 2")
 

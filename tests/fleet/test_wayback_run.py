@@ -9,7 +9,8 @@ Checks
 1. The run's DIR/history holds the versions and bodies `optout history --wayback` builds over the
    same hosts and options; sources.tsv has one Wayback line per block with hosts (the queries'
    time and the answers' hash), their rows summing to the reference's; the manifest lists the
-   archive; an estimate of the time is printed first.
+   archive; an estimate of the time is printed first, then (at OPTOUT_LOG_LEVEL=info) the progress
+   with an ETA after each task, 1/N to N/N.
 2. One task at a time and the rate: with two workers, no two requests of the whole run (every
    task's) are closer than 1/rate (less a jitter); every request names the tool.
 3. Kill and resume: the broker killed (SIGKILL) after some blocks are published; the same command
@@ -22,7 +23,7 @@ Checks
 4. Usage: --wayback-rate without --wayback, --wayback with --robots-dir and no
    --wayback-hosts-file: exit 2.
 usage: test_wayback_run.py BIN_DIR REPO_ROOT [SHARED_DIR]"""
-import glob, json, os, shutil, signal, subprocess, sys, tempfile, time
+import glob, json, os, re, shutil, signal, subprocess, sys, tempfile, time
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "support"))
 sys.path.insert(0, os.path.join(HERE, "..", "history"))
@@ -116,7 +117,8 @@ try:
     # 1. the fleet's archive is optout history's
     full = os.path.join(tmp, "full")
     n0 = len(srv.requests())
-    r = run(base + ["--workers", "2", "--out", full], env=env)
+    # the broker's progress lines are info: optout run shows them at OPTOUT_LOG_LEVEL=info (else its bar)
+    r = run(base + ["--workers", "2", "--out", full], env=dict(env, OPTOUT_LOG_LEVEL="info"))
     check(r.returncode == 0, "the run with --wayback exits 0 (%d: %s)" % (r.returncode, r.stderr[-800:]))
     log = srv.requests()[n0:]
     rows, _ = index(full) if r.returncode == 0 else ([], 0)
@@ -131,6 +133,11 @@ try:
     check(sum(int(s[3]) for s in src) == int(want_src[0][3]) and sum(int(s[5]) for s in src) == int(want_src[0][5]),
           "the blocks' rows and captures add up to the reference's")
     check("wayback:" in r.stderr and "at least" in r.stderr, "an estimate of the time is printed first")
+    progress = re.findall(r"wayback: (\d+)/(\d+) blocks, .*, ETA \d+ s", r.stderr)
+    ntasks = int(progress[0][1]) if progress else 0  # the stage's tasks: at least a task per block
+    check(0 <= r.stderr.find("at least") < r.stderr.find("wayback: 1/") and ntasks >= nblocks and
+          [(int(x[0]), int(x[1])) for x in progress] == [(k, ntasks) for k in range(1, ntasks + 1)],
+          "then the progress after each task with an ETA, 1/%d to %d/%d (%s)" % (ntasks, ntasks, ntasks, progress))
     check("1 host group answered what is not CDX JSON" in r.stderr, "the host whose answer was not CDX JSON is warned of")
     if r.returncode == 0:
         listed = set(o["path"] for o in json.load(open(os.path.join(full, "manifest.json"))).get("outputs", []))
