@@ -22,6 +22,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <errno.h>
 #include <inttypes.h>
 #include <signal.h>
 #include <stdio.h>
@@ -35,11 +36,14 @@
 #include <hiredis/hiredis.h>
 
 #include "optout/agents.h"
+#include "optout/filter.h"
 #include "optout/history.h"
 #include "optout/history_archive.h"
 #include "optout/history_record.h"
 #include "optout/history_redis.h"
 #include "optout/rundir.h"
+#include "optout/stats_policy.h"
+#include "optout/verdicts.h"
 #include "optout/util.h"
 
 #include "../support/cmocka_check.h"
@@ -597,6 +601,96 @@ static void test_load_memory(void **state) {
     assert_int_equal(optout_history_redis_complete(srv.endpoint, NULL, NULL, PREFIX, err, sizeof err), 1);
 }
 
+/* ---- the filter's prefetch ---------------------------------------------------------------- */
+
+/* DOCS: per_host documents of every host of the archive in dir (https://HOST/pN, crawl CC-MAIN-2019-35,
+ * no date), in index order. The number of documents. */
+static size_t write_docs(const char *dir, const char *docs, unsigned per_host) {
+    char err[512] = "";
+    optout_history_cursor *c = optout_history_cursor_open(dir, err, sizeof err);
+    CHECK(c, "%s", err);
+    FILE *f = fopen(docs, "w");
+    assert_non_null(f);
+    optout_history_host h;
+    size_t n = 0;
+    while (optout_history_cursor_next(c, &h, NULL, err, sizeof err) == 1)
+        for (unsigned k = 0; k < per_host; k++, n++)
+            fprintf(f, "{\"text\":\"a document\",\"url\":\"https://%s/p%u\",\"dump\":\"CC-MAIN-2019-35\"}\n", h.host,
+                    k);
+    assert_int_equal(fclose(f), 0);
+    optout_history_cursor_close(c);
+    return n;
+}
+
+/* MGET calls Redis has answered: every round trip of the history source ends with one. */
+static long long mget_calls(void) {
+    redisReply *r = test_server_command(&srv, "INFO commandstats");
+    const char *p = r->type == REDIS_REPLY_STRING ? strstr(r->str, "cmdstat_mget:calls=") : NULL;
+    long long n = p ? atoll(p + 19) : 0;
+    freeReplyObject(r);
+    return n;
+}
+
+struct filtered {
+    int64_t ms;
+    long long trips;
+    uint64_t docs, removed;
+};
+
+/* The documents filtered by the history store under PREFIX (today's robots.txt: an empty robots
+ * directory, no robots.txt for any host), through its source view with its prefetch or without. */
+static struct filtered filter_docs(const char *docs, int prefetch) {
+    char err[1024] = "";
+    CHECK(mkdir(tpath("empty-robots"), 0755) == 0 || errno == EEXIST, "mkdir");
+    optout_verdicts *verdicts = optout_verdicts_open_dir(tpath("empty-robots"), agents, OPTOUT_MODE_RFC9309, 0, err,
+                                                         sizeof err);
+    CHECK(verdicts, "%s", err);
+    optout_history_redis *r = optout_history_redis_open(srv.endpoint, NULL, NULL, PREFIX, err, sizeof err);
+    CHECK(r, "%s", err);
+    optout_history_source src = optout_history_redis_source(r);
+    if (!prefetch) src.prefetch = NULL; /* one round trip per host, as before the filter prefetched */
+    optout_filter_history fh = {.time = {.policy = OPTOUT_ROBOTS_TIME_CRAWL}, .missing = OPTOUT_MISSING_CURRENT};
+    fh.judge = optout_history_judge_new(&src, agents, OPTOUT_MODE_RFC9309, 0, MAX_AGE, 0);
+    fh.stats = malloc(sizeof *fh.stats);
+    optout_stats *stats = malloc(sizeof *stats);
+    assert_true(fh.judge && fh.stats && stats);
+    optout_stats_policy_init(fh.stats, fh.time.policy, 0, fh.missing, MAX_AGE);
+    optout_stats_init(stats);
+    optout_filter_config cfg = {.agents = agents, .verdicts = verdicts, .history = &fh};
+    long long before = mget_calls();
+    int64_t t0 = optout_now_ms();
+    CHECK(optout_filter_shard(&cfg, docs, NULL, OPTOUT_FORMAT_PLAIN, NULL, stats, err, sizeof err) == 0, "%s", err);
+    struct filtered out = {.ms = optout_now_ms() - t0, .trips = mget_calls() - before};
+    for (int c = 0; c < OPTOUT_CLASS_COUNT; c++) {
+        out.docs += stats->by_class[c].docs_in;
+        out.removed += stats->by_class[c].docs_removed;
+    }
+    optout_history_judge_free(fh.judge);
+    optout_history_redis_close(r);
+    optout_verdicts_free(verdicts);
+    free(fh.stats);
+    free(stats);
+    return out;
+}
+
+/* A filter judging by the Redis history store asks for its documents' hosts a chunk at a time
+ * (with the hosts their redirects name), not one round trip per host; both ways decide alike. */
+static void test_filter_prefetch(void **state) {
+    (void)state;
+    const char *dir = tpath("fp");
+    build_archive(dir, 9, 3000);
+    load(PREFIX, dir, NULL);
+    size_t n = write_docs(dir, tpath("fp.jsonl"), 1);
+    struct filtered with = filter_docs(tpath("fp.jsonl"), 1), without = filter_docs(tpath("fp.jsonl"), 0);
+    print_message("%zu documents of as many hosts: %lld round trips prefetched, %lld without\n", n, with.trips,
+                  without.trips);
+    CHECK(with.docs == n && without.docs == n && with.removed == without.removed && with.removed > 0,
+          "%" PRIu64 "/%" PRIu64 " documents, %" PRIu64 "/%" PRIu64 " removed", with.docs, without.docs, with.removed,
+          without.removed);
+    CHECK(without.trips >= (long long)n, "without prefetch: %lld round trips for %zu hosts", without.trips, n);
+    CHECK(with.trips < (long long)n / 20, "prefetched: %lld round trips for %zu hosts", with.trips, n);
+}
+
 /* A seeded archive of n hosts in tpath(name), loaded under PREFIX, and a source open on it. */
 static optout_history_redis *loaded_source(const char *name, unsigned seed, unsigned n) {
     build_archive(tpath("%s", name), seed, n);
@@ -737,6 +831,10 @@ static int measure(const char *dir) {
         return 1;
     }
     int64_t ms = optout_now_ms() - t0;
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    printf("peak RSS of this process after the load: %ld KiB (the load reads the archive host by host)\n",
+           ru.ru_maxrss);
     redisReply *m1 = test_server_command(&srv, "INFO memory");
     p = strstr(m1->str, "used_memory:");
     if (p) after = atoll(p + 12);
@@ -805,6 +903,15 @@ static int measure(const char *dir) {
     free(lens);
     optout_history_redis_close(r);
     optout_history_archive_close(a);
+    /* a filter over 4 documents of every host, its history source prefetching or not */
+    agents = optout_agents_new_default();
+    size_t docs = write_docs(dir, tpath("measure.jsonl"), 4);
+    struct filtered with = filter_docs(tpath("measure.jsonl"), 1), without = filter_docs(tpath("measure.jsonl"), 0);
+    printf("filtering %zu documents of %zu hosts: %" PRId64 " ms in %lld round trips prefetched, %" PRId64
+           " ms in %lld without (%" PRIu64 " removed both ways: %s)\n",
+           docs, n, with.ms, with.trips, without.ms, without.trips, with.removed,
+           with.removed == without.removed ? "the same" : "DIFFERENT");
+    optout_agents_free(agents);
     test_server_stop(&srv, SIGTERM);
     testdir_remove();
     return 0;
@@ -832,7 +939,7 @@ int main(int argc, char **argv) {
         const struct CMUnitTest redis[] = {
             R(test_same_as_archive), R(test_given_archive), R(test_reload_other_archive),
             R(test_kill_and_resume), R(test_corrupt),       R(test_prefetch),
-            R(test_dropped_connection), R(test_load_memory),
+            R(test_dropped_connection), R(test_load_memory), R(test_filter_prefetch),
         };
         failed += cmocka_run_group_tests_name("history_redis", redis, NULL, NULL);
     }
