@@ -55,9 +55,9 @@ int plan_redis_load(struct broker *b) {
         optout_log(LOG_ERR, "loading the history archive %s/" OPTOUT_HISTORY_DIR " into Redis: %s", dir, err);
         return -1;
     }
-    optout_log(LOG_INFO, "Redis %s: the captures of %ld hosts (%llu versions, %llu bodies) under %shistory:%s",
-               b->cfg->redis, n, (unsigned long long)st.versions, (unsigned long long)st.bodies, b->redis_prefix,
-               st.already_loaded ? " (already loaded)" : "");
+    optout_log(LOG_INFO, "Redis %s: the captures of %ld hosts (%llu versions; %llu records, %llu bodies written) under "
+               "%shistory:%s", b->cfg->redis, n, (unsigned long long)st.versions, (unsigned long long)st.hosts_written,
+               (unsigned long long)st.bodies_written, b->redis_prefix, st.already_loaded ? " (already loaded)" : "");
     return 0;
 }
 
