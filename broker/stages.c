@@ -542,10 +542,12 @@ static int wb_list(const struct broker *b, optout_hostlist **list, const char **
     return rc ? -1 : 0;
 }
 
-/* 1 when every stage the Wayback's host list derives from (those before it) has finished. */
+/* 1 when every stage the Wayback's host list derives from has finished: the survey and the
+ * ranking (the plan's hosts, their tokens), history (Common Crawl's captures); not fetch. */
 static int wb_list_known(const struct broker *b) {
     for (int s = 0; s < STAGE_WAYBACK; s++)
-        if (b->settled[s] < b->stage_count[s] || (b->stage_count[s] && b->stage <= (enum stage)s)) return 0;
+        if (s != STAGE_FETCH && (b->settled[s] < b->stage_count[s] || (b->stage_count[s] && b->stage <= (enum stage)s)))
+            return 0;
     return 1;
 }
 
@@ -591,7 +593,7 @@ int stages_wayback_dry_run(struct broker *b) {
     if (!b->cfg->wayback || b->wayback_plan.known) return 0;
     if (!wb_list_known(b)) {
         optout_log(LOG_NOTICE, "dry run: the Wayback's hosts are known once the stages before it have run (--stop-after %s)",
-                   b->stage_count[STAGE_HISTORY] ? "history" : "fetch");
+                   b->stage_count[STAGE_HISTORY] || b->history_deferred ? "history" : "rank or fetch");
         return 0;
     }
     return stages_wayback_prepare(b);
