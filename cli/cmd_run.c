@@ -48,7 +48,7 @@ static const optout_program_spec RUN_SPEC = {
         "--removed), and write DIR/report.json and report.md. A glob the shell expanded is several\n"
         "paths after one --corpus; quoted, optout expands it itself ('**' included, and no limit on\n"
         "the command line's length). Rerunning resumes; a complete run is left as it is.\n"
-        "--stop-after rank|fetch|history is a dry run: it prints how many hosts would be fetched\n"
+        "--stop-after rank|fetch|history|wayback is a dry run: it prints how many hosts would be fetched\n"
         "(and, after fetch, which agents they block and what history would read) and stops before\n"
         "any shard is written; the same command without it goes on from there. --output tags decides\n"
         "and counts as usual (same report) but rewrites no shard: DIR/tags/<name> lists the removed\n"

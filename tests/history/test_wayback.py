@@ -209,8 +209,9 @@ check("at least" in err and "ETA" in err, "full: an estimate first, progress wit
 hash1 = err.split("answers sha256 ")[1].split()[0] if "answers sha256 " in err else ""
 src = open(os.path.join(OUT1, "history", "sources.tsv")).read().split("\n")
 check(len(src) == 3 and src[1].startswith("wayback %s/cdx/search/cdx years %d-%d queried " % (srv.base, FROM, TO))
-      and ("answers sha256 %s\t-\t0\t25\t%d\t" % (hash1, sum(int(x.split("\t")[6]) for x in EXPECTED))) in src[1],
-      "full: sources.tsv records the queries (base, years, time, answers' hash, rows, captures): %s" % src[1:])
+      and ("answers sha256 %s rate %g\t-\t0\t25\t%d\t" % (hash1, RATE, sum(int(x.split("\t")[6]) for x in EXPECTED)))
+      in src[1],
+      "full: sources.tsv records the queries (base, years, time, answers' hash, rate, rows, captures): %s" % src[1:])
 
 # a run again: only the host whose query failed is asked again (still malformed), the same index
 n_before = len(srv.requests())
