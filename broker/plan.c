@@ -606,7 +606,12 @@ int plan_config_blob(struct broker *b) {
         broker_path(b, domains, &rc->blocked_domains);
     }
     rc->output_tags = (uint8_t)c->output_tags;
-    if (b->stage_count[STAGE_HISTORY]) broker_path(b, b->hosts_path, &rc->history_hosts);
+    rc->survey = (uint8_t)stages_surveying(c);
+    if (b->stage_count[STAGE_HISTORY]) { /* the pass running's (the passes run one after another) */
+        char hosts[4200];
+        stages_history_hosts(b, hosts, sizeof hosts);
+        broker_path(b, hosts, &rc->history_hosts);
+    }
     snprintf(rc->dump_field, sizeof rc->dump_field, "%s", c->dump_field ? c->dump_field : "");
     snprintf(rc->date_field, sizeof rc->date_field, "%s", c->date_field ? c->date_field : "");
     rc->robots_time = (uint32_t)c->robots_time.policy;
@@ -658,7 +663,12 @@ int plan_advance(struct broker *b) {
                        stage_name(s), failed, n);
             return 1;
         }
-        if ((n || s == STAGE_HISTORY) && stages_finish(b, s) != 0) return -1;
+        int finished = n || s == STAGE_HISTORY ? stages_finish(b, s) : 0;
+        if (finished < 0) return -1;
+        if (finished > 0) { /* the stage grew (another history pass): queue its new tasks */
+            b->stage_queued = 0;
+            continue;
+        }
         b->stage++;
         b->stage_queued = 0;
         const char *stop = b->cfg->stop_after;

@@ -2,8 +2,11 @@
  * (history_scan.h) for the hosts of the run's history host list, into the history archive part
  * STAGING/<output_name>/history/ (history_archive.h). The part keeps every capture apart, so that
  * the broker's merge of all parts is what one `optout history` over every file builds. The part
- * is published by the broker like any output. A file read over HTTP(S) is read while holding one
- * of the node's download slots (dlslots.h), when the worker has a slots directory. */
+ * is published by the broker like any output. A later pass (span_start > 0: redirect targets
+ * that no earlier pass kept, the list of the run configuration then being that pass's) keeps
+ * those hosts' captures only, and neither counts the file nor records it as a source: the first
+ * pass did, as in optout history. A file read over HTTP(S) is read while holding one of the
+ * node's download slots (dlslots.h), when the worker has a slots directory. */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,6 +25,12 @@ int task_history(const task_job *job, optout_msg *res, void **stats_buf, char *e
     const optout_msg *t = job->msg;
     if (!cfg->history_hosts.root[0]) {
         task_fmt(err, errlen, "a history task in a run without a history host list");
+        return -1;
+    }
+    /* the configuration names the list of the pass running (the passes run one after another) */
+    if (t->span_count == 0 || t->span_count > 1 + OPTOUT_HISTORY_MAX_HOPS || t->span_start != t->span_count - 1) {
+        task_fmt(err, errlen, "bad history task: pass %llu of %llu", (unsigned long long)t->span_start + 1,
+                 (unsigned long long)t->span_count);
         return -1;
     }
     char hosts_path[TASK_PATH_MAX], part[TASK_PATH_MAX];
@@ -44,7 +53,7 @@ int task_history(const task_job *job, optout_msg *res, void **stats_buf, char *e
         }
     if (!(st.w = optout_history_writer_new(part, 0, err, errlen))) goto done;
     optout_history_writer_apart(st.w);
-    st.first_pass = 1;
+    st.first_pass = t->span_start == 0;
     optout_cc_stream_options so = {.retries = cfg->fetch_retries};
     if (optout_cc_is_url(job->input) && job->env->download_dir) {
         unsigned k = 0;
