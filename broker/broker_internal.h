@@ -123,6 +123,12 @@ struct broker {
     uint64_t fetched_from, fetched_to;       /* Unix times of the first and last fetch */
     uint64_t history_counts[OPTOUT_HISTORY_COUNTERS]; /* the history tasks' counters (msg.h), summed */
     uint64_t wayback_counts[OPTOUT_WAYBACK_COUNTERS]; /* the Wayback tasks' (msg.h): summed, times min/max */
+    uint64_t (*wayback_block_counts)[OPTOUT_WAYBACK_COUNTERS]; /* each Wayback task's, as last settled */
+    struct wayback_plan {  /* the stage's plan, once its host list is written (stages_wayback_prepare) */
+        int known;
+        size_t hosts, queries, blocks, done, left;
+        double seconds;    /* the queries left at --wayback-rate: a lower bound of the stage's time */
+    } wayback_plan;
     int64_t wayback_started;                          /* monotonic ms when this epoch queued the stage */
     size_t wayback_settled_at_start;                  /* its tasks settled then (the ETA counts this epoch's) */
     optout_blocked_counts *blocked;          /* from blocked_hosts.tsv, once written (NULL before) */
@@ -197,6 +203,14 @@ int stages_finish(struct broker *b, enum stage s);
 /* Before the Wayback stage is queued: DIR/wayback-hosts.txt (the same content on every start: it
  * derives from finished stages) and the estimate of the time. 0 or -1. */
 int stages_wayback_prepare(struct broker *b);
+/* A dry run (--stop-after) with --wayback: when the stages before the Wayback have run, its host
+ * list is written and its plan (b->wayback_plan) computed as the stage's start would. 0 or -1. */
+int stages_wayback_dry_run(struct broker *b);
+/* At the Wayback stage's start in a restarted run: the blocks published with host groups whose
+ * answer was not CDX JSON go back to pending, so that their tasks ask again for those groups (the
+ * worker keeps the others' answers from the published part); not once a filter task has settled
+ * (it judged with the archive as it is). 0 or -1. */
+int stages_wayback_reopen(struct broker *b);
 /* 0 when the task must wait: it is a Wayback task and another one is leased (one at a time in the
  * whole run: the service's rate is the run's, not a worker's). */
 int stages_may_lease(const struct broker *b, size_t task);

@@ -91,6 +91,10 @@ static int check_combinations(const struct broker_config *cfg, int curve_secret_
         optout_log(LOG_ERR, "--stop-after history: this run has no history stage (give --cc-robots or --cc-crawls)");
         return OPTOUT_EXIT_USAGE;
     }
+    if (cfg->stop_after && strcmp(cfg->stop_after, "wayback") == 0 && !cfg->wayback) {
+        optout_log(LOG_ERR, "--stop-after wayback: this run has no Wayback stage (give --wayback)");
+        return OPTOUT_EXIT_USAGE;
+    }
     if (cfg->sample_shards && !cfg->sample_ppm) {
         optout_log(LOG_ERR, "--sample-shards writes a sample's documents: it goes with --sample P");
         return OPTOUT_EXIT_USAGE;

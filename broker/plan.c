@@ -55,9 +55,9 @@ int plan_redis_load(struct broker *b) {
         optout_log(LOG_ERR, "loading the history archive %s/" OPTOUT_HISTORY_DIR " into Redis: %s", dir, err);
         return -1;
     }
-    optout_log(LOG_INFO, "Redis %s: the captures of %ld hosts (%llu versions, %llu bodies) under %shistory:%s",
-               b->cfg->redis, n, (unsigned long long)st.versions, (unsigned long long)st.bodies, b->redis_prefix,
-               st.already_loaded ? " (already loaded)" : "");
+    optout_log(LOG_INFO, "Redis %s: the captures of %ld hosts (%llu versions; %llu records, %llu bodies written) under "
+               "%shistory:%s", b->cfg->redis, n, (unsigned long long)st.versions, (unsigned long long)st.hosts_written,
+               (unsigned long long)st.bodies_written, b->redis_prefix, st.already_loaded ? " (already loaded)" : "");
     return 0;
 }
 
@@ -509,7 +509,9 @@ int plan_run(struct broker *b) {
         {"unreachable", c->unreachable_disallows ? "disallow" : "keep", NULL},
         {"user-agent", fetching && c->fetch.user_agent ? c->fetch.user_agent : "",
          unused ? "--user-agent (unused with --robots-dir)" : NULL},
-        /* the Wayback's last, and only with --wayback: the plans of runs without it stay as they were */
+        /* the Wayback's last, and only with --wayback: the plans of runs without it stay as they were.
+         * --wayback-rate is politeness, not a result: a resume may lower it (each block's sources.tsv
+         * line records the rate it was asked at) */
         {"wayback", "yes", NULL},
         {"wayback-base", c->wayback_base ? c->wayback_base : "", NULL},
         {"wayback-block-hosts", wb_block, NULL},
@@ -517,10 +519,9 @@ int plan_run(struct broker *b) {
         {"wayback-hosts", wb_hosts, NULL},
         {"wayback-hosts-file", c->wayback_hosts_file ? c->wayback_hosts_file : "", NULL},
         {"wayback-hosts-sha256", c->wayback_hosts_sha256, "the content of the --wayback-hosts-file file (SHA-256)"},
-        {"wayback-rate", c->wayback_rate_text ? c->wayback_rate_text : "", NULL},
         {"wayback-to", wb_to, NULL},
     };
-    size_t count = sizeof options / sizeof *options - (c->wayback ? 0 : 9);
+    size_t count = sizeof options / sizeof *options - (c->wayback ? 0 : 8);
     /* Redis keys: optout:<run>:<config-hash>: (the run is named by its directory) */
     char config_hash[65];
     optout_plan_config_hash(options, count, config_hash);
@@ -641,6 +642,7 @@ int plan_advance(struct broker *b) {
     while (b->stage < STAGE_COUNT) {
         enum stage s = b->stage;
         size_t first = b->stage_first[s], n = b->stage_count[s];
+        if (s == STAGE_WAYBACK && !b->stage_queued && stages_wayback_reopen(b) != 0) return -1;
         if (b->settled[s] < n) {
             if (b->stage_queued) return 0;
             if (s == STAGE_WAYBACK && stages_wayback_prepare(b) != 0) return -1;
@@ -671,8 +673,9 @@ int plan_advance(struct broker *b) {
         b->stage_queued = 0;
         const char *stop = b->cfg->stop_after;
         if (stop && ((strcmp(stop, "rank") == 0 && s == STAGE_RANK_REDUCE) || (strcmp(stop, "fetch") == 0 && s == STAGE_FETCH) ||
-                     (strcmp(stop, "history") == 0 && s == STAGE_HISTORY) || (strcmp(stop, "survey") == 0 && s == STAGE_RANK_MAP)))
-            return 2; /* a dry run ends here */
+                     (strcmp(stop, "history") == 0 && s == STAGE_HISTORY) || (strcmp(stop, "survey") == 0 && s == STAGE_RANK_MAP) ||
+                     (strcmp(stop, "wayback") == 0 && s == STAGE_WAYBACK)))
+            return stages_wayback_dry_run(b) != 0 ? -1 : 2; /* a dry run ends here, with the Wayback's plan when known */
     }
     return 0;
 }

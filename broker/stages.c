@@ -42,6 +42,7 @@
 #include "optout/hostlist.h"
 #include "optout/log.h"
 #include "optout/rank.h"
+#include "optout/survey.h"
 #include "optout/util.h"
 #include "optout/wayback.h"
 
@@ -168,7 +169,8 @@ int stages_plan(struct broker *b) {
     }
     b->task_count = total;
     b->tasks = calloc(total ? total : 1, sizeof *b->tasks);
-    if (!b->tasks) return -1;
+    b->wayback_block_counts = calloc(counts[STAGE_WAYBACK] ? counts[STAGE_WAYBACK] : 1, sizeof *b->wayback_block_counts);
+    if (!b->tasks || !b->wayback_block_counts) return -1;
     for (int s = 0; s < STAGE_COUNT; s++)
         for (size_t i = 0; i < counts[s]; i++) {
             struct task *t = &b->tasks[b->stage_first[s] + i];
@@ -354,12 +356,15 @@ int stages_merge_stats(struct broker *b, size_t task, const void *stats, size_t 
         rc = result_read_counters(stats, len, OPTOUT_WAYBACK_COUNTERS, v);
         if (rc == 0) {
             uint64_t *w = b->wayback_counts, first = v[OPTOUT_WAYBACK_FIRST_QUERY], last = v[OPTOUT_WAYBACK_LAST_QUERY];
-            for (int i = 0; i < OPTOUT_WAYBACK_FIRST_QUERY; i++) w[i] += v[i];
+            /* a block asked again (stages_wayback_reopen) replaces its numbers: its record holds the whole block */
+            uint64_t *mine = b->wayback_block_counts[task - b->stage_first[STAGE_WAYBACK]];
+            for (int i = 0; i < OPTOUT_WAYBACK_FIRST_QUERY; i++) w[i] += v[i] - mine[i];
+            memcpy(mine, v, sizeof *b->wayback_block_counts);
             if (first && (!w[OPTOUT_WAYBACK_FIRST_QUERY] || first < w[OPTOUT_WAYBACK_FIRST_QUERY]))
                 w[OPTOUT_WAYBACK_FIRST_QUERY] = first;
             if (last > w[OPTOUT_WAYBACK_LAST_QUERY]) w[OPTOUT_WAYBACK_LAST_QUERY] = last;
             if (b->stage == STAGE_WAYBACK && b->stage_queued) { /* live, not a replay: the progress */
-                size_t n = b->stage_count[STAGE_WAYBACK], settled = b->settled[STAGE_WAYBACK];
+                size_t n = b->stage_count[STAGE_WAYBACK], settled = b->settled[STAGE_WAYBACK] + 1; /* with this one */
                 size_t now_done = settled > b->wayback_settled_at_start ? settled - b->wayback_settled_at_start : 0;
                 double secs = (double)(optout_now_ms() - b->wayback_started) / 1000.0;
                 double eta = now_done ? secs / (double)now_done * (double)(n > settled ? n - settled : 0) : 0;
@@ -579,7 +584,7 @@ size_t stages_wayback_tasks(const struct broker_config *c) {
     return (size_t)((n + bh - 1) / bh);
 }
 
-/* A ranked host and its tokens (every class), for the Wayback's order. */
+/* A planned host and its tokens, for the Wayback's order. */
 struct wb_ranked {
     const char *host;
     uint64_t tokens;
@@ -597,50 +602,139 @@ static int wb_by_tokens(const void *x, const void *y) {
     return strcmp(a->host, b->host);
 }
 
-/* The ranking's hosts, most tokens first (then by host key: the same order on every start).
- * hosts[] is reordered in place. 0, or -1 (logged). */
-static int wb_order_by_tokens(const struct broker *b, const char **hosts, size_t n) {
-    char dir[4200], err[1024];
-    struct wb_ranked *r = calloc(n ? n : 1, sizeof *r);
-    optout_strmap *m = optout_strmap_new();
-    if (!r || !m) optout_oom("wayback order");
-    for (size_t i = 0; i < n; i++) {
-        r[i] = (struct wb_ranked){hosts[i], 0};
-        if (optout_strmap_put(m, hosts[i], strlen(hosts[i]), &r[i], NULL) != 0) optout_oom("wayback order");
+/* The survey's rows read against the Common Crawl captures (wb_uncovered). */
+struct wb_survey {
+    optout_strmap *planned;          /* host key -> struct wb_ranked */
+    const optout_history_source *cc; /* the history stage's archive; NULL: the run reads no Common Crawl capture */
+    int64_t max_age;
+    char err[1024];
+    int failed;
+};
+
+/* One survey row: its tokens count for the host unless a capture of the row's crawl judges its
+ * documents (step 1 of "Which capture judges": the filter's own selection, redirects resolved). */
+static int wb_survey_row(const char *host, size_t len, const char *crawl, uint64_t docs, uint64_t tokens, void *arg) {
+    (void)docs;
+    struct wb_survey *w = arg;
+    struct wb_ranked *r = optout_strmap_get(w->planned, host, len);
+    if (!r || !tokens) return 0;
+    if (w->cc && strcmp(crawl, "-") != 0) {
+        optout_doc_time t = {.has_time = 1, .time_from_crawl = 1};
+        snprintf(t.crawl, sizeof t.crawl, "%s", crawl);
+        optout_history_pick pick;
+        if (optout_history_crawl_monday(crawl, &t.time) != 0 ||
+            optout_history_select(w->cc, host, len, OPTOUT_HISTORY_HTTPS, &t, w->max_age, &pick, w->err,
+                                  sizeof w->err) != 0) {
+            w->failed = 1;
+            return -1;
+        }
+        if (pick.coverage == OPTOUT_COVERAGE_SAME_CRAWL) return 0;
     }
-    snprintf(dir, sizeof dir, "%s/ranking", b->cfg->dir);
-    int rc = optout_rank_read_tokens(dir, wb_add_tokens, m, err, sizeof err);
-    if (rc != 0) optout_log(LOG_ERR, "wayback: ordering the hosts by tokens: %s", err);
-    qsort(r, n, sizeof *r, wb_by_tokens);
-    for (size_t i = 0; i < n; i++) hosts[i] = r[i].host;
-    optout_strmap_free(m, NULL);
-    free(r);
+    r->tokens += tokens;
+    return 0;
+}
+
+/* A surveyed run's order: the planned hosts by their tokens in documents that no Common Crawl
+ * capture of their crawl covers (DIR/survey.tsv against the history stage's DIR/history/), most
+ * first, then by host key; hosts without such tokens are left out (*n shrinks). Survey rows carry
+ * no document time, so only a same-crawl capture covers: an earlier capture (step 2) judges a
+ * document only when no later capture of any source is at or before its time, and a Wayback
+ * capture may be that later one. 0, or -1 (logged). */
+static int wb_uncovered(const struct broker *b, struct wb_ranked *r, size_t *n) {
+    const struct broker_config *c = b->cfg;
+    char path[4200], err[1024];
+    struct wb_survey w = {.planned = optout_strmap_new(), .max_age = c->history_max_age};
+    if (!w.planned) optout_oom("wayback order");
+    for (size_t i = 0; i < *n; i++)
+        if (optout_strmap_put(w.planned, r[i].host, strlen(r[i].host), &r[i], NULL) != 0) optout_oom("wayback order");
+    optout_history_archive *a = NULL;
+    optout_history_source src;
+    int rc = 0;
+    if (c->cc_robots_count || c->cc_crawls) { /* the history stage has merged its parts into DIR/history/ */
+        if (!(a = optout_history_archive_open(c->dir, err, sizeof err))) {
+            optout_log(LOG_ERR, "wayback: the Common Crawl captures: %s", err);
+            rc = -1;
+        } else {
+            src = optout_history_archive_source(a);
+            w.cc = &src;
+        }
+    }
+    snprintf(path, sizeof path, "%s/survey.tsv", c->dir);
+    if (rc == 0 && optout_survey_read(path, wb_survey_row, &w, err, sizeof err) != 0) {
+        optout_log(LOG_ERR, "wayback: ordering the hosts by their uncovered tokens: %s", w.failed ? w.err : err);
+        rc = -1;
+    }
+    optout_history_archive_close(a);
+    optout_strmap_free(w.planned, NULL);
+    size_t kept = 0;
+    for (size_t i = 0; i < *n; i++)
+        if (r[i].tokens) r[kept++] = r[i];
+    *n = kept;
+    return rc;
+}
+
+/* The Wayback's host list: --wayback-hosts-file as given; else the plan's hosts (the ranking's
+ * hosts.txt or --hosts) ordered by wb_uncovered when the run has a survey, else (no survey: a
+ * run judged by today's robots.txt only) the ranking's by their tokens over every crawl, --hosts
+ * in its order; the first --wayback-hosts. *hosts points into *list (free both). 0, or -1 (logged). */
+static int wb_list(const struct broker *b, optout_hostlist **list, const char ***hosts, size_t *n) {
+    const struct broker_config *c = b->cfg;
+    char err[1024], dir[4200];
+    const char *from = c->wayback_hosts_file ? c->wayback_hosts_file : b->hosts_path;
+    if (!(*list = optout_hostlist_read(from, OPTOUT_HOSTKEY_CANONICAL, NULL, NULL, err, sizeof err))) {
+        optout_log(LOG_ERR, "wayback: the host list: %s", err);
+        return -1;
+    }
+    *n = optout_hostlist_count(*list);
+    if (!(*hosts = malloc((*n ? *n : 1) * sizeof **hosts))) optout_oom("wayback hosts");
+    memcpy(*hosts, optout_hostlist_hosts(*list), *n * sizeof **hosts);
+    int surveyed = stages_surveying(c), ranked = !c->hosts_file;
+    int rc = 0;
+    if (!c->wayback_hosts_file && (surveyed || ranked)) {
+        struct wb_ranked *r = calloc(*n ? *n : 1, sizeof *r);
+        if (!r) optout_oom("wayback order");
+        for (size_t i = 0; i < *n; i++) r[i] = (struct wb_ranked){(*hosts)[i], 0};
+        if (surveyed) {
+            rc = wb_uncovered(b, r, n);
+        } else {
+            optout_strmap *m = optout_strmap_new();
+            if (!m) optout_oom("wayback order");
+            for (size_t i = 0; i < *n; i++)
+                if (optout_strmap_put(m, r[i].host, strlen(r[i].host), &r[i], NULL) != 0) optout_oom("wayback order");
+            snprintf(dir, sizeof dir, "%s/ranking", c->dir);
+            if ((rc = optout_rank_read_tokens(dir, wb_add_tokens, m, err, sizeof err)) != 0)
+                optout_log(LOG_ERR, "wayback: ordering the hosts by tokens: %s", err);
+            optout_strmap_free(m, NULL);
+        }
+        qsort(r, *n, sizeof *r, wb_by_tokens);
+        for (size_t i = 0; i < *n; i++) (*hosts)[i] = r[i].host;
+        free(r);
+    }
+    if (*n > c->wayback_hosts) *n = (size_t)c->wayback_hosts;
+    if (rc != 0) {
+        free(*hosts);
+        optout_hostlist_free(*list);
+        *hosts = NULL, *list = NULL;
+    }
     return rc ? -1 : 0;
+}
+
+/* 1 when every stage the Wayback's host list derives from has finished: the survey and the
+ * ranking (the plan's hosts, their tokens), history (Common Crawl's captures); not fetch. */
+static int wb_list_known(const struct broker *b) {
+    for (int s = 0; s < STAGE_WAYBACK; s++)
+        if (s != STAGE_FETCH && (b->settled[s] < b->stage_count[s] || (b->stage_count[s] && b->stage <= (enum stage)s)))
+            return 0;
+    return 1;
 }
 
 int stages_wayback_prepare(struct broker *b) {
     const struct broker_config *c = b->cfg;
     char err[1024], path[4200];
-    const char *from = c->wayback_hosts_file ? c->wayback_hosts_file : b->hosts_path;
-    optout_hostlist *list = optout_hostlist_read(from, OPTOUT_HOSTKEY_CANONICAL, NULL, NULL, err, sizeof err);
-    if (!list) {
-        optout_log(LOG_ERR, "wayback: the host list: %s", err);
-        return -1;
-    }
-    size_t n = optout_hostlist_count(list);
-    const char **hosts = malloc((n ? n : 1) * sizeof *hosts);
-    if (!hosts) optout_oom("wayback hosts");
-    memcpy(hosts, optout_hostlist_hosts(list), n * sizeof *hosts);
-    /* A list given is asked in its order. The ranking's (sorted by host key) is ordered by the
-     * hosts' tokens, most first: the hosts whose documents weigh most. An approximation of "most
-     * tokens in documents that Common Crawl's captures do not cover": the ranking counts tokens
-     * per host, not per crawl, so the covered ones are not subtracted. */
-    if (!c->wayback_hosts_file && !c->hosts_file && wb_order_by_tokens(b, hosts, n) != 0) {
-        free(hosts);
-        optout_hostlist_free(list);
-        return -1;
-    }
-    if (n > c->wayback_hosts) n = (size_t)c->wayback_hosts;
+    optout_hostlist *list;
+    const char **hosts;
+    size_t n;
+    if (wb_list(b, &list, &hosts, &n) != 0) return -1;
     snprintf(path, sizeof path, "%s/" STAGES_WAYBACK_HOSTS, c->dir);
     if (optout_wayback_write_list(path, hosts, n, err, sizeof err) != 0) {
         optout_log(LOG_ERR, "wayback: %s", err);
@@ -661,12 +755,48 @@ int stages_wayback_prepare(struct broker *b) {
     free(hosts);
     optout_hostlist_free(list);
     double secs = (double)left / c->wayback_rate;
+    b->wayback_plan = (struct wayback_plan){.known = 1, .hosts = n, .queries = queries, .blocks = blocks, .done = done,
+                                            .left = left, .seconds = secs};
     optout_log(LOG_WARNING, "wayback: %zu hosts (%zu queries) in %zu blocks, %zu done already; one task at a time at "
                "%.3g request/s: at least %.0f s (%.1f h) for the %zu queries left, plus one request per distinct "
                "robots.txt body and per extra page of a long answer", n, queries, blocks, done, c->wayback_rate, secs,
                secs / 3600, left);
     b->wayback_started = optout_now_ms();
     b->wayback_settled_at_start = b->settled[STAGE_WAYBACK];
+    return 0;
+}
+
+int stages_wayback_dry_run(struct broker *b) {
+    if (!b->cfg->wayback || b->wayback_plan.known) return 0;
+    if (!wb_list_known(b)) {
+        optout_log(LOG_NOTICE, "dry run: the Wayback's hosts are known once the stages before it have run (--stop-after %s)",
+                   b->stage_count[STAGE_HISTORY] || b->history_deferred ? "history" : "rank or fetch");
+        return 0;
+    }
+    return stages_wayback_prepare(b);
+}
+
+int stages_wayback_reopen(struct broker *b) {
+    size_t first = b->stage_first[STAGE_WAYBACK], n = b->stage_count[STAGE_WAYBACK], reopened = 0, groups = 0;
+    for (size_t i = 0; i < n; i++) {
+        struct task *t = &b->tasks[first + i];
+        uint64_t failed = b->wayback_block_counts[i][OPTOUT_WAYBACK_FAILED];
+        if (t->state != TASK_DONE || !failed) continue;
+        groups += failed;
+        if (b->settled[STAGE_FILTER]) continue;
+        t->state = TASK_PENDING;
+        t->worker = -1;
+        b->done--;
+        b->settled[STAGE_WAYBACK]--;
+        reopened++;
+    }
+    if (groups && b->settled[STAGE_FILTER])
+        optout_log(LOG_WARNING, "wayback: %zu host group%s answered what is not CDX JSON; not asked again, the filter "
+                   "stage has judged with the archive as it is", groups, groups == 1 ? "" : "s");
+    else if (reopened)
+        optout_log(LOG_WARNING, "wayback: %zu host group%s of %zu published block%s answered what is not CDX JSON: "
+                   "asked again (those groups only)", groups, groups == 1 ? "" : "s", reopened, reopened == 1 ? "" : "s");
+    if (reopened) b->counts_for = 0; /* status.c counts the stages again */
     return 0;
 }
 
@@ -723,9 +853,10 @@ int stages_finish(struct broker *b, enum stage s) {
     if (s == STAGE_RANK_REDUCE && b->stage_count[s] > 0) return merge_ranking(b);
     if (s == STAGE_FETCH && b->stage_count[s] > 0) return stages_write_blocked(b);
     /* a run reading captures of crawls none of which has a capture list still gets its (empty) archive;
-     * with a Wayback stage the archive is merged once, after it (unless the run stops at history) */
+     * with a Wayback stage too, whose host list is read against it (the Wayback's merge replaces it) */
+    int cc = b->cfg->cc_robots_count > 0 || b->cfg->cc_crawls != NULL;
     if (s == STAGE_HISTORY && (b->stage_count[s] > 0 || (plan_judges_history(b) && !b->cfg->history_dir)) &&
-        (!b->stage_count[STAGE_WAYBACK] || (b->cfg->stop_after && !strcmp(b->cfg->stop_after, "history"))))
+        (cc || !b->stage_count[STAGE_WAYBACK]))
         return merge_history(b, 0);
     if (s == STAGE_WAYBACK && b->stage_count[s] > 0) return merge_history(b, 1);
     return 0;

@@ -163,8 +163,7 @@ static int parse_count(const char *s, size_t len, uint64_t *v) {
     return 0;
 }
 
-/* One part file's rows added into s. 0, or -1 with err naming file and line. */
-static int read_part(optout_survey *s, const char *path, char *err, size_t errlen) {
+int optout_survey_read(const char *path, optout_survey_row_fn fn, void *arg, char *err, size_t errlen) {
     FILE *f = fopen(path, "re");
     if (!f) {
         optout_set_err(err, errlen, "%s: %s", path, strerror(errno));
@@ -202,12 +201,11 @@ static int read_part(optout_survey *s, const char *path, char *err, size_t errle
             rc = -1;
             break;
         }
+        field[0][len[0]] = '\0';
         field[1][len[1]] = '\0';
-        if (optout_survey_add(s, field[0], len[0], field[1], docs, tokens) != 0) {
+        if (fn(field[0], len[0], field[1], docs, tokens, arg) != 0) {
             optout_set_err(err, errlen, "out of memory reading %s", path);
-            fclose(f);
-            free(line);
-            return -1;
+            rc = -2;
         }
     }
     if (rc == 0 && ferror(f)) {
@@ -218,6 +216,10 @@ static int read_part(optout_survey *s, const char *path, char *err, size_t errle
     fclose(f);
     free(line);
     return rc ? -1 : 0;
+}
+
+static int add_row(const char *host, size_t len, const char *crawl, uint64_t docs, uint64_t tokens, void *arg) {
+    return optout_survey_add(arg, host, len, crawl, docs, tokens);
 }
 
 static int crawl_cmp(const void *a, const void *b) {
@@ -279,7 +281,7 @@ int optout_survey_merge(const char *const *parts, size_t count, const char *out,
         return -1;
     }
     int rc = 0;
-    for (size_t i = 0; i < count && rc == 0; i++) rc = read_part(s, parts[i], err, errlen);
+    for (size_t i = 0; i < count && rc == 0; i++) rc = optout_survey_read(parts[i], add_row, s, err, errlen);
     if (rc == 0 && out) rc = optout_survey_write(s, out, err, errlen);
     size_t n = 0;
     struct row *rows = rc == 0 ? sorted_rows(s, &n) : NULL;

@@ -5,12 +5,15 @@
  * is published by the broker like any output. A later pass (span_start > 0: redirect targets
  * that no earlier pass kept, the list of the run configuration then being that pass's) keeps
  * those hosts' captures only, and neither counts the file nor records it as a source: the first
- * pass did, as in optout history. */
+ * pass did, as in optout history. A file read over HTTP(S) is read while holding one of the
+ * node's download slots (dlslots.h), when the worker has a slots directory. */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "optout/ccsource.h"
+#include "optout/dlslots.h"
 #include "optout/history_archive.h"
 #include "optout/history_scan.h"
 #include "optout/hostlist.h"
@@ -37,7 +40,7 @@ int task_history(const task_job *job, optout_msg *res, void **stats_buf, char *e
     optout_hostlist *list = optout_hostlist_read(hosts_path, OPTOUT_HOSTKEY_CANONICAL, NULL, NULL, err, errlen);
     if (!list) return -1;
     optout_history_scan st = {0};
-    int rc = -1;
+    int rc = -1, slot = -1;
     if (!(st.wanted = optout_strmap_new())) {
         task_fmt(err, errlen, "out of memory");
         goto done;
@@ -52,7 +55,15 @@ int task_history(const task_job *job, optout_msg *res, void **stats_buf, char *e
     optout_history_writer_apart(st.w);
     st.first_pass = t->span_start == 0;
     optout_cc_stream_options so = {.retries = cfg->fetch_retries};
+    if (optout_cc_is_url(job->input) && job->env->download_dir) {
+        unsigned k = 0;
+        if ((slot = optout_dlslots_take(job->env->download_dir, job->env->download_slots, NULL, &k, err, errlen)) < 0)
+            goto done;
+        optout_log(LOG_DEBUG, "%s: download slot %u of %u", job->ctx, k, job->env->download_slots);
+    }
     int r = optout_history_scan_file(&st, job->input, &so, err, errlen);
+    optout_dlslots_release(slot); /* the download is over: the rest is local */
+    slot = -1;
     if (r != 0) {
         if (r > 0) task_fmt(err, errlen, "%s: reading stopped before the end", job->input);
         goto done;
@@ -71,6 +82,7 @@ int task_history(const task_job *job, optout_msg *res, void **stats_buf, char *e
                (unsigned long long)st.records, (unsigned long long)st.captures, (unsigned long long)bad);
     rc = task_stats_counters(counters, OPTOUT_HISTORY_COUNTERS, res, stats_buf);
 done:
+    optout_dlslots_release(slot);
     if (st.w) optout_history_writer_abort(st.w);
     optout_strmap_free(st.wanted, NULL);
     optout_hostlist_free(list);

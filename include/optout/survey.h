@@ -34,6 +34,14 @@ int optout_survey_add(optout_survey *s, const char *host, size_t len, const char
 /* Writes the rows to path (the form above). 0, or -1 with err naming the file. */
 int optout_survey_write(const optout_survey *s, const char *path, char *err, size_t errlen);
 
+/* One row of a survey file: host (NUL-terminated, len bytes), crawl ("-": none). Nonzero stops the
+ * read (out of memory). */
+typedef int (*optout_survey_row_fn)(const char *host, size_t len, const char *crawl, uint64_t docs, uint64_t tokens,
+                                    void *arg);
+/* Reads a survey file (a part, or DIR/survey.tsv), every line checked (fields, numbers, crawl ids),
+ * calling fn for each row in file order. 0, or -1 with err naming file and line. */
+int optout_survey_read(const char *path, optout_survey_row_fn fn, void *arg, char *err, size_t errlen);
+
 /* One crawl's totals. */
 typedef struct {
     char crawl[OPTOUT_HISTORY_CRAWL_MAX]; /* "-": documents that name no crawl */

@@ -107,6 +107,9 @@ try:
     r = run(base + ["--workers", "2", "--out", full])
     check(r.returncode == 0, "the run with --cc-robots exits 0 (%d: %s)" % (r.returncode, r.stderr[-500:]))
     check("outside the plan" not in r.stderr, "a plan holding every redirect target gives no warning about them")
+    stages = {s_["name"]: s_["tasks"] for s_ in json.load(open(os.path.join(full, "stages.json")))["stages"]} \
+        if r.returncode == 0 else {}
+    check(stages.get("history") == nfiles, "one history task per WARC file (%s of %d)" % (stages.get("history"), nfiles))
     rows, bodies = archive(full)
     check(rows == want_rows, "the run's DIR/history has optout history's versions (%d of %d)" % (len(rows), len(want_rows)))
     check(bodies == want_bodies, "and its bodies (%d)" % len(bodies))
