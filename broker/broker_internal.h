@@ -290,8 +290,13 @@ int plan_config_blob(struct broker *b);
  * queues that stage's pending tasks. 0 (b->stage == STAGE_COUNT once every stage has finished),
  * 1 when a rank or fetch task failed permanently, 2 when a dry run's last stage is done, -1. */
 int plan_advance(struct broker *b);
-/* Loads the verdict store into Redis (idempotent). 0 or -1 (logged). */
+/* Loads the verdict store into Redis, and the captures when the run judges by them (idempotent:
+ * each loader checks what its store holds). 0 or -1 (logged). */
 int plan_redis_load(struct broker *b);
+/* 1 when a store the filter reads from Redis is incomplete (the verdicts; the captures when the run
+ * judges by them: never loaded, half loaded, flushed, keys lost), with err saying which; 0 when
+ * they are complete or Redis cannot be asked. */
+int plan_redis_incomplete(struct broker *b, char *err, size_t errlen);
 
 /* ---- artefacts (artefacts.c) ----------------------------------------------------------------- */
 

@@ -61,6 +61,18 @@ int plan_redis_load(struct broker *b) {
     return 0;
 }
 
+int plan_redis_incomplete(struct broker *b, char *err, size_t errlen) {
+    const struct broker_config *c = b->cfg;
+    if (optout_verdicts_redis_complete(c->redis, c->redis_user, c->redis_password, b->redis_prefix, err, errlen) == 0)
+        return 1;
+    if (!plan_judges_history(b)) return 0;
+    char why[900];
+    if (optout_history_redis_complete(c->redis, c->redis_user, c->redis_password, b->redis_prefix, why, sizeof why) != 0)
+        return 0;
+    optout_set_err(err, errlen, "the history store: %s", why);
+    return 1;
+}
+
 /* Benchmarks: N inputs that exist only in the plan, for workers that answer without reading them. */
 static int plan_synthetic(struct broker *b) {
     size_t n = b->cfg->synthetic_tasks;
