@@ -49,6 +49,14 @@ struct published_file {
  * Wayback tasks' (DIR/history-parts/wayback-NNNNNN/history/). */
 #define STAGES_HISTORY_PARTS "history-parts"
 #define STAGES_WAYBACK_PART "wayback-"
+/* A later pass of the history stage (redirect targets outside its host list): pass P's (2..)
+ * parts are DIR/history-parts/passP-NNNNNN/history/, its hosts DIR/history-passP-hosts.txt, written
+ * by the broker when the pass before has settled. */
+#define STAGES_HISTORY_PASS_PART "pass"
+#define STAGES_HISTORY_PASS_HOSTS "history-pass%zu-hosts.txt"
+/* With --robots-dir the history stage keeps every host of the corpus: the survey's hosts, written
+ * by the broker when the survey merges. */
+#define STAGES_SURVEY_HOSTS "survey-hosts.txt"
 /* The hosts the Wayback stage asks for, written by the broker when the stage starts. */
 #define STAGES_WAYBACK_HOSTS "wayback-hosts.txt"
 
@@ -109,7 +117,8 @@ struct broker {
     enum stage stage;
     size_t settled[STAGE_COUNT]; /* tasks done or failed, per stage */
     int stage_queued;            /* the running stage's pending tasks are queued */
-    char hosts_path[4096];                   /* the fetch plan */
+    char hosts_path[4096];                   /* the fetch plan, and the history stage's first pass */
+    size_t history_passes;                   /* passes of the history stage laid out (1 + those added) */
     uint64_t hosts_by_outcome[OPTOUT_OUTCOME_COUNT];
     uint64_t fetched_from, fetched_to;       /* Unix times of the first and last fetch */
     uint64_t history_counts[OPTOUT_HISTORY_COUNTERS]; /* the history tasks' counters (msg.h), summed */
@@ -188,7 +197,8 @@ void stages_rank_config(const struct broker_config *c, optout_rank_reduce_config
  * directory); its counts kept in b->blocked. 0 or -1. */
 int stages_write_blocked(struct broker *b);
 /* What happens when stage s has finished, before the next one starts (the ranking merge; after
- * the fetch, blocked_hosts.tsv). */
+ * the fetch, blocked_hosts.tsv; after a history pass, the next pass when its captures redirect to
+ * hosts not read yet). 0, 1 when the stage grew (a history pass was added: queue it), or -1. */
 int stages_finish(struct broker *b, enum stage s);
 /* Before the Wayback stage is queued: DIR/wayback-hosts.txt (the same content on every start: it
  * derives from finished stages) and the estimate of the time. 0 or -1. */
@@ -265,6 +275,8 @@ int plan_history_auto_resolve(struct broker *b, const optout_survey_summary *sur
 /* The history tasks again after history_files grew (--cc-crawls auto): the filter tasks' ids move
  * up (none has run: the filter stage comes after history), the run configuration is rebuilt. 0 or -1. */
 int stages_replan_history(struct broker *b);
+/* The host list the history tasks of the last pass laid out keep (the first pass: hosts_path). */
+void stages_history_hosts(const struct broker *b, char *out, size_t cap);
 /* The run's filter judges by captures (the history stage or --history): 1, else 0. */
 int plan_judges_history(const struct broker *b);
 /* The --robots-time text of a policy: "crawl", "cutoff:YYYY-MM-DD"... */
@@ -278,8 +290,13 @@ int plan_config_blob(struct broker *b);
  * queues that stage's pending tasks. 0 (b->stage == STAGE_COUNT once every stage has finished),
  * 1 when a rank or fetch task failed permanently, 2 when a dry run's last stage is done, -1. */
 int plan_advance(struct broker *b);
-/* Loads the verdict store into Redis (idempotent). 0 or -1 (logged). */
+/* Loads the verdict store into Redis, and the captures when the run judges by them (idempotent:
+ * each loader checks what its store holds). 0 or -1 (logged). */
 int plan_redis_load(struct broker *b);
+/* 1 when a store the filter reads from Redis is incomplete (the verdicts; the captures when the run
+ * judges by them: never loaded, half loaded, flushed, keys lost), with err saying which; 0 when
+ * they are complete or Redis cannot be asked. */
+int plan_redis_incomplete(struct broker *b, char *err, size_t errlen);
 
 /* ---- artefacts (artefacts.c) ----------------------------------------------------------------- */
 

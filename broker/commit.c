@@ -243,11 +243,11 @@ void commit_discard_attempt(struct broker *b, size_t task) {
 /* A failure or a lease expiry: retry, or give up after `retries` attempts. */
 int commit_attempt_failed(struct broker *b, size_t task, const char *worker, const char *why) {
     commit_discard_attempt(b, task);
-    /* a worker that found the shared store incomplete failed for Redis, not for its task: reload it
-     * (a missing verdict must never read as "no robots.txt") */
+    /* a worker that found a shared store incomplete (the verdicts, or the captures) failed for Redis,
+     * not for its task: reload it (a missing verdict must never read as "no robots.txt", a missing
+     * record never as "no capture") */
     char err[1024];
-    if (b->cfg->redis && optout_verdicts_redis_complete(b->cfg->redis, b->cfg->redis_user, b->cfg->redis_password,
-                                                        b->redis_prefix, err, sizeof err) == 0) {
+    if (b->cfg->redis && plan_redis_incomplete(b, err, sizeof err)) {
         optout_log(LOG_WARNING, "%s: reloading it", err);
         if (plan_redis_load(b) == 0) { /* the store failed, not the task: no retry counted */
             broker_queue_push(b, task);

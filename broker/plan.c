@@ -55,10 +55,22 @@ int plan_redis_load(struct broker *b) {
         optout_log(LOG_ERR, "loading the history archive %s/" OPTOUT_HISTORY_DIR " into Redis: %s", dir, err);
         return -1;
     }
-    optout_log(LOG_INFO, "Redis %s: the captures of %ld hosts (%llu versions, %llu bodies) under %shistory:%s",
-               b->cfg->redis, n, (unsigned long long)st.versions, (unsigned long long)st.bodies, b->redis_prefix,
-               st.already_loaded ? " (already loaded)" : "");
+    optout_log(LOG_INFO, "Redis %s: the captures of %ld hosts (%llu versions; %llu records, %llu bodies written) under "
+               "%shistory:%s", b->cfg->redis, n, (unsigned long long)st.versions, (unsigned long long)st.hosts_written,
+               (unsigned long long)st.bodies_written, b->redis_prefix, st.already_loaded ? " (already loaded)" : "");
     return 0;
+}
+
+int plan_redis_incomplete(struct broker *b, char *err, size_t errlen) {
+    const struct broker_config *c = b->cfg;
+    if (optout_verdicts_redis_complete(c->redis, c->redis_user, c->redis_password, b->redis_prefix, err, errlen) == 0)
+        return 1;
+    if (!plan_judges_history(b)) return 0;
+    char why[900];
+    if (optout_history_redis_complete(c->redis, c->redis_user, c->redis_password, b->redis_prefix, why, sizeof why) != 0)
+        return 0;
+    optout_set_err(err, errlen, "the history store: %s", why);
+    return 1;
 }
 
 /* Benchmarks: N inputs that exist only in the plan, for workers that answer without reading them. */
@@ -606,7 +618,12 @@ int plan_config_blob(struct broker *b) {
         broker_path(b, domains, &rc->blocked_domains);
     }
     rc->output_tags = (uint8_t)c->output_tags;
-    if (b->stage_count[STAGE_HISTORY]) broker_path(b, b->hosts_path, &rc->history_hosts);
+    rc->survey = (uint8_t)stages_surveying(c);
+    if (b->stage_count[STAGE_HISTORY]) { /* the pass running's (the passes run one after another) */
+        char hosts[4200];
+        stages_history_hosts(b, hosts, sizeof hosts);
+        broker_path(b, hosts, &rc->history_hosts);
+    }
     snprintf(rc->dump_field, sizeof rc->dump_field, "%s", c->dump_field ? c->dump_field : "");
     snprintf(rc->date_field, sizeof rc->date_field, "%s", c->date_field ? c->date_field : "");
     rc->robots_time = (uint32_t)c->robots_time.policy;
@@ -658,7 +675,12 @@ int plan_advance(struct broker *b) {
                        stage_name(s), failed, n);
             return 1;
         }
-        if ((n || s == STAGE_HISTORY) && stages_finish(b, s) != 0) return -1;
+        int finished = n || s == STAGE_HISTORY ? stages_finish(b, s) : 0;
+        if (finished < 0) return -1;
+        if (finished > 0) { /* the stage grew (another history pass): queue its new tasks */
+            b->stage_queued = 0;
+            continue;
+        }
         b->stage++;
         b->stage_queued = 0;
         const char *stop = b->cfg->stop_after;

@@ -102,9 +102,10 @@ const struct optout_hostkey_entry *optout_hostkey_cached(struct optout_hostkey_e
 
 /* ---- the loop ------------------------------------------------------------------------------ */
 
-/* With a verdict source that can prefetch (Redis), documents are decided in chunks whose hosts are
- * asked for in one pipelined round trip instead of one round trip each; JSON Lines lines are then
- * read in blocks of PREFETCH_DOCS (the source copies them), else one at a time. */
+/* With a verdict source or a history source that can prefetch (Redis), documents are decided in
+ * chunks whose hosts are asked for in one pipelined round trip (one per source) instead of one
+ * round trip each; JSON Lines lines are then read in blocks of PREFETCH_DOCS (the source copies
+ * them), else one at a time. */
 #define PREFETCH_DOCS 256
 
 struct prefetch {
@@ -115,7 +116,7 @@ struct prefetch {
 
 struct filter_run {
     const optout_filter_config *cfg;
-    struct prefetch *prefetch; /* NULL: the verdict source cannot prefetch */
+    struct prefetch *prefetch; /* NULL: neither the verdict source nor the history source prefetches */
     const char *in;
     int parquet;
     optout_shard_writer *tags; /* tag mode: the tags file */
@@ -280,7 +281,7 @@ static int judge_history(struct filter_run *run, const optout_json_value *v, con
     int judged = optout_history_judge_doc(h->judge, hk->key, hk->key_len, u, ulen, &t, &pick, &then, err, errlen);
     if (judged < 0) return -1;
     size_t agent_count = optout_agents_count(run->cfg->agents);
-    int64_t cutoff = h->time.policy == OPTOUT_ROBOTS_TIME_CUTOFF ? h->time.cutoff : h->report_cutoff;
+    int64_t cutoff = optout_robots_time_cutoff_day(&h->time, h->report_cutoff);
     optout_history_combine(set, judged ? &then : NULL, &t, cutoff, h->missing, agent_count, run->verdicts);
     const optout_policy_verdict *chosen = &run->verdicts[h->time.policy];
     *set = chosen->agents;
@@ -554,14 +555,16 @@ static int prefetch_docs(struct filter_run *run, const optout_doc *docs, size_t 
         p->key_lens[nkeys] = hk->key_len;
         nkeys++;
     }
-    if (nkeys && optout_verdicts_prefetch(run->cfg->verdicts, p->key_ptrs, p->key_lens, nkeys, err, errlen) != 0) {
+    const optout_filter_history *h = run->cfg->history;
+    if (nkeys && (optout_verdicts_prefetch(run->cfg->verdicts, p->key_ptrs, p->key_lens, nkeys, err, errlen) != 0 ||
+                  (h && optout_history_judge_prefetch(h->judge, p->key_ptrs, p->key_lens, nkeys, err, errlen) != 0))) {
         where(run, &docs[from], err, errlen);
         return -1;
     }
     return 0;
 }
 
-/* Decides a batch (in prefetch chunks when the verdict source can), then hands it to the sink. */
+/* Decides a batch (in prefetch chunks when a source can prefetch), then hands it to the sink. */
 static int process_batch(struct filter_run *run, const optout_doc_batch *b, optout_docsink *sink, char *err,
                          size_t errlen) {
     if (b->count > run->decisions_cap) {
@@ -629,7 +632,9 @@ int optout_filter_shard(const optout_filter_config *cfg, const char *in, const c
         optout_set_err(err, errlen, "domain granularity without a domain table");
         goto done;
     }
-    if (optout_verdicts_can_prefetch(cfg->verdicts) && !(run.prefetch = malloc(sizeof *run.prefetch))) {
+    int can_prefetch = optout_verdicts_can_prefetch(cfg->verdicts) ||
+                       (cfg->history && optout_history_judge_can_prefetch(cfg->history->judge));
+    if (can_prefetch && !(run.prefetch = malloc(sizeof *run.prefetch))) {
         optout_set_err(err, errlen, "out of memory");
         goto done;
     }

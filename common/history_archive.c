@@ -563,34 +563,149 @@ static const char *parse_line(char *line, const char **host, optout_history_vers
     return NULL;
 }
 
+/* What checking index.tsv carries from line to line (both readers: the whole archive's and the
+ * cursor's): line 1's counts, the previous line's series and time for the order, what was counted. */
+struct scan {
+    const char *path; /* DIR/history, for messages */
+    uint64_t bsize, want_versions, want_hosts;
+    uint64_t line; /* of the line being checked (1-based) */
+    uint64_t versions, hosts;
+    char *prev_host; /* a copy: the cursor's lines do not outlive their host */
+    size_t prev_cap;
+    optout_history_version prev;
+};
+
+static void scan_free(struct scan *s) { free(s->prev_host); }
+
+/* DIR/history and its index and bodies opened without following links (the directory's path into
+ * *path, the index's descriptor and size, the bodies' descriptor and size). 0, or -1 with err. */
+static int open_files(const char *dir, char **path, int *ifd, uint64_t *isize, int *bfd, uint64_t *bsize, char *err,
+                      size_t errlen) {
+    *ifd = *bfd = -1;
+    if (asprintf(path, "%s/%s", dir, OPTOUT_HISTORY_DIR) < 0) {
+        *path = NULL;
+        optout_set_err(err, errlen, "out of memory");
+        return -1;
+    }
+    int dfd = open(*path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (dfd < 0) {
+        int e = errno;
+        struct stat st;
+        int link = lstat(*path, &st) == 0 && S_ISLNK(st.st_mode); /* O_DIRECTORY says ENOTDIR for one */
+        optout_set_err(err, errlen, "%s: %s", *path,
+                       link              ? "a symbolic link (refused)"
+                       : e == ENOENT     ? "no history archive (build one with optout history)"
+                       : e == ENOTDIR    ? "not a directory"
+                                         : strerror(e));
+        return -1;
+    }
+    int rc = -1;
+    if ((*ifd = open_regular(dfd, HA_INDEX, *path, isize, err, errlen)) >= 0 &&
+        (*bfd = open_regular(dfd, HA_BODIES, *path, bsize, err, errlen)) >= 0)
+        rc = 0;
+    close(dfd);
+    return rc;
+}
+
+/* Line 1 (NUL-terminated, NULL when the file has no line end) and line 2 (len2 bytes, its '\n'
+ * included; NULL when none) of an index of isize bytes, beside a bodies file of bsize, into s.
+ * 0, or -1 with err. */
+static int scan_header(struct scan *s, const char *line1, const char *line2, size_t len2, uint64_t isize,
+                       uint64_t bsize, char *err, size_t errlen) {
+    if (!line1 ||
+        sscanf(line1, HA_MAGIC "\tbodies=%" SCNu64 "\tversions=%" SCNu64 "\thosts=%" SCNu64, &s->bsize,
+               &s->want_versions, &s->want_hosts) != 3 ||
+        strncmp(line1, HA_MAGIC "\t", sizeof HA_MAGIC) != 0) {
+        optout_set_err(err, errlen, "%s/%s:1: not a history archive index", s->path, HA_INDEX);
+        return -1;
+    }
+    if (s->bsize != bsize) {
+        optout_set_err(err, errlen, "%s/%s has %" PRIu64 " bytes, %s:1 says %" PRIu64 " (not of this index)", s->path,
+                       HA_BODIES, bsize, HA_INDEX, s->bsize);
+        return -1;
+    }
+    if (s->want_versions > isize / HA_COLUMNS || s->want_hosts > s->want_versions) {
+        optout_set_err(err, errlen, "%s/%s:1: %" PRIu64 " versions cannot fit in the file", s->path, HA_INDEX,
+                       s->want_versions);
+        return -1;
+    }
+    if (!line2 || len2 != sizeof COLUMNS - 1 || memcmp(line2, COLUMNS, sizeof COLUMNS - 1) != 0) {
+        optout_set_err(err, errlen, "%s/%s:2: not the columns of this version", s->path, HA_INDEX);
+        return -1;
+    }
+    s->line = 2;
+    return 0;
+}
+
+/* The next line (NUL-terminated, no '\n') checked into v and loc: its columns, its order after the
+ * previous line, the counts of line 1. *new_host: it starts a host. 0, or -1 with err naming the line. */
+static int scan_line(struct scan *s, char *text, const char **host, optout_history_version *v, struct rloc *loc,
+                     int *new_host, char *err, size_t errlen) {
+    s->line++;
+    if (s->versions == s->want_versions) {
+        optout_set_err(err, errlen, "%s/%s:%" PRIu64 ": more versions than the %" PRIu64 " of line 1", s->path,
+                       HA_INDEX, s->line, s->want_versions);
+        return -1;
+    }
+    const char *why = parse_line(text, host, v, loc, s->bsize);
+    *new_host = !why && (!s->prev_host || strcmp(s->prev_host, *host) != 0);
+    if (!why && s->versions > 0) {
+        int c = cmp_series(s->prev_host, &s->prev, *host, v);
+        if (c > 0 || (c == 0 && s->prev.first > v->first)) why = "out of order";
+    }
+    if (why) {
+        optout_set_err(err, errlen, "%s/%s:%" PRIu64 ": %s", s->path, HA_INDEX, s->line, why);
+        return -1;
+    }
+    if (*new_host) {
+        if (s->hosts == s->want_hosts) {
+            optout_set_err(err, errlen, "%s/%s:%" PRIu64 ": more hosts than the %" PRIu64 " of line 1", s->path,
+                           HA_INDEX, s->line, s->want_hosts);
+            return -1;
+        }
+        size_t n = strlen(*host) + 1;
+        if (n > s->prev_cap) {
+            char *p = realloc(s->prev_host, n);
+            if (!p) {
+                optout_set_err(err, errlen, "out of memory");
+                return -1;
+            }
+            s->prev_host = p;
+            s->prev_cap = n;
+        }
+        memcpy(s->prev_host, *host, n);
+        s->hosts++;
+    }
+    s->prev = *v;
+    s->prev.redirect = NULL; /* not compared; its line may be gone */
+    s->versions++;
+    return 0;
+}
+
+/* After the last line: the counts of line 1. */
+static int scan_end(const struct scan *s, char *err, size_t errlen) {
+    if (s->versions == s->want_versions && s->hosts == s->want_hosts) return 0;
+    optout_set_err(err, errlen, "%s/%s: %" PRIu64 " versions of %" PRIu64 " hosts, line 1 says %" PRIu64 " of %" PRIu64,
+                   s->path, HA_INDEX, s->versions, s->hosts, s->want_versions, s->want_hosts);
+    return -1;
+}
+
 optout_history_archive *optout_history_archive_open(const char *dir, char *err, size_t errlen) {
     optout_history_archive *a = calloc(1, sizeof *a);
-    int dfd = -1, ifd = -1;
+    int ifd = -1;
+    struct scan s = {0};
     if (!a) {
         optout_set_err(err, errlen, "out of memory");
         return NULL;
     }
     a->bfd = -1;
-    if (asprintf(&a->path, "%s/%s", dir, OPTOUT_HISTORY_DIR) < 0) a->path = NULL;
-    if (!a->path || !(a->by_host = optout_strmap_new())) {
+    uint64_t isize, bsize;
+    if (open_files(dir, &a->path, &ifd, &isize, &a->bfd, &bsize, err, errlen) != 0) goto fail;
+    s.path = a->path;
+    if (!(a->by_host = optout_strmap_new())) {
         optout_set_err(err, errlen, "out of memory");
         goto fail;
     }
-    dfd = open(a->path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-    if (dfd < 0) {
-        int e = errno;
-        struct stat st;
-        int link = lstat(a->path, &st) == 0 && S_ISLNK(st.st_mode); /* O_DIRECTORY says ENOTDIR for one */
-        optout_set_err(err, errlen, "%s: %s", a->path,
-                       link              ? "a symbolic link (refused)"
-                       : e == ENOENT     ? "no history archive (build one with optout history)"
-                       : e == ENOTDIR    ? "not a directory"
-                                         : strerror(e));
-        goto fail;
-    }
-    uint64_t isize, bsize;
-    if ((ifd = open_regular(dfd, HA_INDEX, a->path, &isize, err, errlen)) < 0) goto fail;
-    if ((a->bfd = open_regular(dfd, HA_BODIES, a->path, &bsize, err, errlen)) < 0) goto fail;
     size_t len = 0;
     if (!(a->buf = optout_read_fd(ifd, (size_t)isize + 1, &len))) {
         optout_set_err(err, errlen, "%s/%s: %s", a->path, HA_INDEX, strerror(errno));
@@ -598,70 +713,33 @@ optout_history_archive *optout_history_archive_open(const char *dir, char *err, 
     }
     /* header */
     char *p = a->buf, *end = a->buf + len;
-    char *nl = memchr(p, '\n', len);
-    uint64_t want_bodies = 0, want_versions = 0, want_hosts = 0;
+    char *nl = memchr(p, '\n', len), *line2 = nl ? nl + 1 : NULL, *nl2 = NULL;
     if (nl) *nl = '\0';
-    if (!nl || sscanf(p, HA_MAGIC "\tbodies=%" SCNu64 "\tversions=%" SCNu64 "\thosts=%" SCNu64, &want_bodies,
-                      &want_versions, &want_hosts) != 3 ||
-        strncmp(p, HA_MAGIC "\t", sizeof HA_MAGIC) != 0) {
-        optout_set_err(err, errlen, "%s/%s:1: not a history archive index", a->path, HA_INDEX);
+    if (line2) nl2 = memchr(line2, '\n', (size_t)(end - line2));
+    if (scan_header(&s, nl ? p : NULL, nl2 ? line2 : NULL, nl2 ? (size_t)(nl2 + 1 - line2) : 0, isize, bsize, err,
+                    errlen) != 0)
         goto fail;
-    }
-    if (want_bodies != bsize) {
-        optout_set_err(err, errlen, "%s/%s has %" PRIu64 " bytes, %s:1 says %" PRIu64 " (not of this index)", a->path,
-                       HA_BODIES, bsize, HA_INDEX, want_bodies);
-        goto fail;
-    }
-    if (want_versions > len / HA_COLUMNS || want_hosts > want_versions) {
-        optout_set_err(err, errlen, "%s/%s:1: %" PRIu64 " versions cannot fit in the file", a->path, HA_INDEX,
-                       want_versions);
-        goto fail;
-    }
-    p = nl + 1;
-    nl = memchr(p, '\n', (size_t)(end - p));
-    if (!nl || (size_t)(nl + 1 - p) != sizeof COLUMNS - 1 || memcmp(p, COLUMNS, sizeof COLUMNS - 1) != 0) {
-        optout_set_err(err, errlen, "%s/%s:2: not the columns of this version", a->path, HA_INDEX);
-        goto fail;
-    }
-    p = nl + 1;
-    a->v = calloc(want_versions ? want_versions : 1, sizeof *a->v);
-    a->loc = calloc(want_versions ? want_versions : 1, sizeof *a->loc);
-    a->hosts = calloc(want_hosts ? want_hosts : 1, sizeof *a->hosts);
+    p = nl2 + 1;
+    a->v = calloc(s.want_versions ? s.want_versions : 1, sizeof *a->v);
+    a->loc = calloc(s.want_versions ? s.want_versions : 1, sizeof *a->loc);
+    a->hosts = calloc(s.want_hosts ? s.want_hosts : 1, sizeof *a->hosts);
     if (!a->v || !a->loc || !a->hosts) {
         optout_set_err(err, errlen, "out of memory");
         goto fail;
     }
-    const char *prev_host = NULL;
-    for (size_t line = 3; p < end; line++) {
+    while (p < end) {
         nl = memchr(p, '\n', (size_t)(end - p));
         if (!nl) {
-            optout_set_err(err, errlen, "%s/%s:%zu: the last line has no end (a torn index)", a->path, HA_INDEX, line);
+            optout_set_err(err, errlen, "%s/%s:%" PRIu64 ": the last line has no end (a torn index)", a->path,
+                           HA_INDEX, s.line + 1);
             goto fail;
         }
         *nl = '\0';
-        if (a->n == want_versions) {
-            optout_set_err(err, errlen, "%s/%s:%zu: more versions than the %" PRIu64 " of line 1", a->path, HA_INDEX,
-                           line, want_versions);
-            goto fail;
-        }
         const char *host;
+        int new_host;
         optout_history_version *v = &a->v[a->n];
-        const char *why = parse_line(p, &host, v, &a->loc[a->n], bsize);
-        if (!why && a->n > 0) {
-            const optout_history_version *pv = &a->v[a->n - 1];
-            int c = cmp_series(prev_host, pv, host, v);
-            if (c > 0 || (c == 0 && pv->first > v->first)) why = "out of order";
-        }
-        if (why) {
-            optout_set_err(err, errlen, "%s/%s:%zu: %s", a->path, HA_INDEX, line, why);
-            goto fail;
-        }
-        if (!prev_host || strcmp(prev_host, host) != 0) {
-            if (a->nhosts == want_hosts) {
-                optout_set_err(err, errlen, "%s/%s:%zu: more hosts than the %" PRIu64 " of line 1", a->path, HA_INDEX,
-                               line, want_hosts);
-                goto fail;
-            }
+        if (scan_line(&s, p, &host, v, &a->loc[a->n], &new_host, err, errlen) != 0) goto fail;
+        if (new_host) {
             optout_history_host *h = &a->hosts[a->nhosts++];
             h->host = host;
             h->host_len = strlen(host);
@@ -673,21 +751,16 @@ optout_history_archive *optout_history_archive_open(const char *dir, char *err, 
             }
         }
         a->hosts[a->nhosts - 1].count++;
-        prev_host = host;
         a->n++;
         p = nl + 1;
     }
-    if (a->n != want_versions || a->nhosts != want_hosts) {
-        optout_set_err(err, errlen, "%s/%s: %zu versions of %zu hosts, line 1 says %" PRIu64 " of %" PRIu64, a->path,
-                       HA_INDEX, a->n, a->nhosts, want_versions, want_hosts);
-        goto fail;
-    }
+    if (scan_end(&s, err, errlen) != 0) goto fail;
     close(ifd);
-    close(dfd);
+    scan_free(&s);
     return a;
 fail:
     if (ifd >= 0) close(ifd);
-    if (dfd >= 0) close(dfd);
+    scan_free(&s);
     optout_history_archive_close(a);
     return NULL;
 }
@@ -742,6 +815,212 @@ optout_history_host optout_history_archive_host(const optout_history_archive *a,
 uint64_t optout_history_archive_captures(const optout_history_archive *a, const optout_history_version *v) {
     long i = version_index(a, v);
     return i < 0 ? 0 : a->loc[i].captures;
+}
+
+/* ---- reading host by host ------------------------------------------------------------------ */
+
+struct optout_history_cursor {
+    char *path; /* DIR/history, for messages */
+    FILE *f;    /* index.tsv */
+    int bfd;
+    uint64_t data; /* where line 3 starts */
+    struct scan s;
+    char *line; /* the line read ahead: the first of the next host */
+    size_t line_cap;
+    ssize_t line_len; /* -1: none read ahead */
+    char *text; /* the current host's lines, each NUL-terminated */
+    size_t text_len, text_cap;
+    optout_history_version *v;
+    struct rloc *loc;
+    uint64_t *captures;
+    size_t n, cap;
+    uint64_t first; /* the index of v[0] among every version of the archive */
+};
+
+void optout_history_cursor_close(optout_history_cursor *c) {
+    if (!c) return;
+    if (c->f) fclose(c->f);
+    if (c->bfd >= 0) close(c->bfd);
+    scan_free(&c->s);
+    free(c->line);
+    free(c->text);
+    free(c->v);
+    free(c->loc);
+    free(c->captures);
+    free(c->path);
+    free(c);
+}
+
+/* The next line of the index into c->line (its '\n' removed): 1, 0 at the end, -1 with err (a read
+ * error, or a last line without its end). */
+static int cursor_read(optout_history_cursor *c, uint64_t number, char *err, size_t errlen) {
+    errno = 0;
+    c->line_len = getline(&c->line, &c->line_cap, c->f);
+    if (c->line_len < 0) {
+        if (ferror(c->f)) {
+            optout_set_err(err, errlen, "%s/%s:%" PRIu64 ": %s", c->path, HA_INDEX, number,
+                           strerror(errno ? errno : EIO));
+            return -1;
+        }
+        return 0;
+    }
+    if (c->line_len == 0 || c->line[c->line_len - 1] != '\n') {
+        optout_set_err(err, errlen, "%s/%s:%" PRIu64 ": the last line has no end (a torn index)", c->path, HA_INDEX,
+                       number);
+        return -1;
+    }
+    c->line[--c->line_len] = '\0';
+    return 1;
+}
+
+optout_history_cursor *optout_history_cursor_open(const char *dir, char *err, size_t errlen) {
+    optout_history_cursor *c = calloc(1, sizeof *c);
+    if (!c) {
+        optout_set_err(err, errlen, "out of memory");
+        return NULL;
+    }
+    c->bfd = -1;
+    c->line_len = -1;
+    int ifd = -1;
+    uint64_t isize, bsize;
+    if (open_files(dir, &c->path, &ifd, &isize, &c->bfd, &bsize, err, errlen) != 0) goto fail;
+    c->s.path = c->path;
+    if (!(c->f = fdopen(ifd, "r"))) {
+        optout_set_err(err, errlen, "%s/%s: %s", c->path, HA_INDEX, strerror(errno));
+        close(ifd);
+        goto fail;
+    }
+    char *line1 = NULL;
+    size_t cap1 = 0;
+    ssize_t n1 = getline(&line1, &cap1, c->f);
+    int have1 = n1 > 0 && line1[n1 - 1] == '\n';
+    if (have1) line1[n1 - 1] = '\0';
+    ssize_t n2 = have1 ? getline(&c->line, &c->line_cap, c->f) : -1;
+    int have2 = n2 > 0 && c->line[n2 - 1] == '\n';
+    int rc = scan_header(&c->s, have1 ? line1 : NULL, have2 ? c->line : NULL, have2 ? (size_t)n2 : 0, isize, bsize,
+                         err, errlen);
+    free(line1);
+    if (rc != 0) goto fail;
+    long at = ftell(c->f);
+    if (at < 0) {
+        optout_set_err(err, errlen, "%s/%s: %s", c->path, HA_INDEX, strerror(errno));
+        goto fail;
+    }
+    c->data = (uint64_t)at;
+    return c;
+fail:
+    optout_history_cursor_close(c);
+    return NULL;
+}
+
+uint64_t optout_history_cursor_hosts(const optout_history_cursor *c) { return c->s.want_hosts; }
+uint64_t optout_history_cursor_versions(const optout_history_cursor *c) { return c->s.want_versions; }
+
+/* A line appended to the current host's text. */
+static int cursor_keep(optout_history_cursor *c, char *err, size_t errlen) {
+    size_t need = c->text_len + (size_t)c->line_len + 1;
+    if (need > c->text_cap) {
+        size_t cap = c->text_cap ? c->text_cap : 4096;
+        while (cap < need) cap *= 2;
+        char *t = realloc(c->text, cap);
+        if (!t) {
+            optout_set_err(err, errlen, "out of memory");
+            return -1;
+        }
+        c->text = t;
+        c->text_cap = cap;
+    }
+    memcpy(c->text + c->text_len, c->line, (size_t)c->line_len + 1);
+    c->text_len = need;
+    c->n++;
+    return 0;
+}
+
+int optout_history_cursor_next(optout_history_cursor *c, optout_history_host *h, const uint64_t **captures, char *err,
+                               size_t errlen) {
+    c->first = c->s.versions;
+    c->n = c->text_len = 0;
+    uint64_t number = c->s.line + 1; /* of the next line read */
+    if (c->line_len < 0) {
+        int r = cursor_read(c, number, err, errlen);
+        if (r <= 0) return r < 0 ? -1 : scan_end(&c->s, err, errlen);
+    }
+    /* the lines of one host key (its first column), then the next host's first line kept */
+    size_t hlen = strcspn(c->line, "\t");
+    for (;;) {
+        if (cursor_keep(c, err, errlen) != 0) return -1;
+        int r = cursor_read(c, ++number, err, errlen);
+        if (r < 0) return -1;
+        if (r == 0) {
+            c->line_len = -1;
+            break;
+        }
+        if (strcspn(c->line, "\t") != hlen || memcmp(c->line, c->text, hlen) != 0) break;
+    }
+    if (c->n > c->cap) {
+        size_t cap = c->n * 2;
+        optout_history_version *v = realloc(c->v, cap * sizeof *v);
+        if (v) c->v = v;
+        struct rloc *loc = v ? realloc(c->loc, cap * sizeof *loc) : NULL;
+        if (loc) c->loc = loc;
+        uint64_t *cp = loc ? realloc(c->captures, cap * sizeof *cp) : NULL;
+        if (cp) c->captures = cp;
+        if (!cp) {
+            optout_set_err(err, errlen, "out of memory");
+            return -1;
+        }
+        c->cap = cap;
+    }
+    /* checked as the whole archive's reader checks them: one host, so only the first starts one */
+    const char *host = NULL;
+    char *p = c->text;
+    for (size_t i = 0; i < c->n; i++) {
+        const char *hi;
+        int new_host;
+        size_t len = strlen(p);
+        if (scan_line(&c->s, p, &hi, &c->v[i], &c->loc[i], &new_host, err, errlen) != 0) return -1;
+        if (i == 0) host = hi;
+        c->captures[i] = c->loc[i].captures;
+        p += len + 1;
+    }
+    *h = (optout_history_host){.host = host, .host_len = strlen(host), .versions = c->v, .count = c->n};
+    if (captures) *captures = c->captures;
+    return 1;
+}
+
+int optout_history_cursor_body(optout_history_cursor *c, const optout_history_version *v, char **body, size_t *len,
+                               char *err, size_t errlen) {
+    if (!c->n || v < c->v || v >= c->v + c->n || v->outcome != OPTOUT_OUTCOME_OK) {
+        optout_set_err(err, errlen, "%s: no body for this version", c->path);
+        return -1;
+    }
+    size_t i = (size_t)(v - c->v);
+    unsigned char sha[32];
+    char where[4200];
+    snprintf(where, sizeof where, "%s/%s (version %" PRIu64 ")", c->path, HA_BODIES, c->first + i + 1);
+    if (archive_hex_to_sha(v->sha256, sha) != 0) {
+        optout_set_err(err, errlen, "%s: bad sha256", where);
+        return -1;
+    }
+    if (archive_read_body(c->bfd, where, c->loc[i].offset, c->loc[i].length, v->size, sha, body, err, errlen) != 0)
+        return -1;
+    *len = (size_t)v->size;
+    return 0;
+}
+
+int optout_history_cursor_rewind(optout_history_cursor *c, char *err, size_t errlen) {
+    if (fseeko(c->f, (off_t)c->data, SEEK_SET) != 0) {
+        optout_set_err(err, errlen, "%s/%s: %s", c->path, HA_INDEX, strerror(errno));
+        return -1;
+    }
+    c->s.line = 2;
+    c->s.versions = c->s.hosts = 0;
+    free(c->s.prev_host);
+    c->s.prev_host = NULL;
+    c->s.prev_cap = 0;
+    c->line_len = -1;
+    c->n = 0;
+    return 0;
 }
 
 /* ---- merging parts ------------------------------------------------------------------------- */

@@ -64,13 +64,38 @@ int optout_history_redis_complete(const char *endpoint, const char *user, const 
 
 /* ---- the loader -------------------------------------------------------------------------------- */
 
+/* Bodies sent lately: a direct-mapped set of SHA-256s (a slot per digest's first bytes, the newest
+ * wins), so that a body shared by many versions is sent once while it stays, in a bounded memory
+ * whatever the archive's size. A body that fell out is sent again: the same key and value. */
+#define SENT_SLOTS ((size_t)1 << 17) /* 4 MiB */
+
+struct sent {
+    unsigned char sha[SENT_SLOTS][32]; /* all zero: empty */
+};
+
+static unsigned char *sent_slot(struct sent *s, const unsigned char sha[32]) {
+    uint64_t h;
+    memcpy(&h, sha, sizeof h);
+    return s->sha[h % SENT_SLOTS];
+}
+
+/* 1 when the body of hex digest `hex` is in the set; else adds it and answers 0. */
+static int sent_check_add(struct sent *s, const char *hex) {
+    unsigned char sha[32];
+    if (archive_hex_to_sha(hex, sha) != 0) return 0; /* the cursor checked it: never here */
+    unsigned char *slot = sent_slot(s, sha);
+    if (memcmp(slot, sha, 32) == 0) return 1;
+    memcpy(slot, sha, 32);
+    return 0;
+}
+
 struct hload {
     const char *endpoint, *ns, *dir;
     redisContext *c;
-    optout_history_archive *a;
-    optout_history_source src;
-    char id[65];               /* SHA-256 of index.tsv */
-    optout_strmap *bodies; /* sha256 hex of every ok version -> BODY_TO_SEND or BODY_IN */
+    optout_history_cursor *cur;
+    uint64_t nhosts; /* line 1's count (the cursor checks it at the end) */
+    char id[65];     /* SHA-256 of index.tsv */
+    struct sent *sent;
     size_t pending, pending_bytes;
     char *key;
     size_t key_cap;
@@ -80,11 +105,6 @@ struct hload {
     size_t errlen;
 };
 
-/* The states of a body in hload.bodies (values of the map: any two distinct non-NULL pointers). */
-static const char body_states[2];
-#define BODY_TO_SEND ((void *)&body_states[0])
-#define BODY_IN ((void *)&body_states[1]) /* sent by this load, or under "done" */
-
 static int hl_fail(struct hload *l, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static int hl_fail(struct hload *l, const char *fmt, ...) {
     va_list ap;
@@ -92,16 +112,6 @@ static int hl_fail(struct hload *l, const char *fmt, ...) {
     optout_set_errv(l->err, l->errlen, fmt, ap);
     va_end(ap);
     return -1;
-}
-
-static int hl_known_host(const void *set, const char *host, size_t len) {
-    const struct hload *l = set;
-    optout_history_host h;
-    return l->src.lookup(l->src.arg, host, len, &h, NULL, 0) == 1;
-}
-
-static int hl_known_body(const void *set, const char *sha, size_t len) {
-    return optout_strmap_get(set, sha, len) != NULL;
 }
 
 static int hl_append(struct hload *l, const char *suffix, const char *name, size_t nlen, const char *val,
@@ -114,45 +124,40 @@ static int hl_append(struct hload *l, const char *suffix, const char *name, size
     return 0;
 }
 
-/* The SET of body v->sha256 (read from the archive and checked there), unless sent already. */
+/* The SET of body v->sha256 (read from the archive and checked there), unless sent lately. */
 static int hl_body(struct hload *l, const optout_history_version *v) {
-    if (optout_strmap_get(l->bodies, v->sha256, 64) == BODY_IN) return 0;
+    if (sent_check_add(l->sent, v->sha256)) return 0;
     char *body = NULL, *val = NULL;
     size_t blen = 0, vlen = 0;
-    if (l->src.body(l->src.arg, v, &body, &blen, l->err, l->errlen) != 0) return -1;
+    if (optout_history_cursor_body(l->cur, v, &body, &blen, l->err, l->errlen) != 0) return -1;
     int rc = redis_pack_value(&l->cctx, HR_BODY_LEAD, body, blen, &val, &vlen);
     free(body);
     if (rc != 0) return hl_fail(l, "out of memory");
     rc = hl_append(l, "b:", v->sha256, 64, val, vlen);
     free(val);
-    if (rc == 0 && optout_strmap_put(l->bodies, v->sha256, 64, BODY_IN, NULL) != 0) rc = hl_fail(l, "out of memory");
     if (rc == 0) l->st->bodies_written++;
     return rc;
 }
 
-/* The bodies and the record of host h. */
-static int hl_host(struct hload *l, const optout_history_host *h) {
-    uint64_t *caps = malloc(h->count * sizeof *caps);
-    if (!caps) return hl_fail(l, "out of memory");
-    for (size_t i = 0; i < h->count; i++) caps[i] = optout_history_archive_captures(l->a, &h->versions[i]);
+/* The bodies and the record of host h (captures: its versions'). */
+static int hl_host(struct hload *l, const optout_history_host *h, const uint64_t *captures) {
     int rc = 0;
     for (size_t i = 0; i < h->count && rc == 0; i++)
         if (h->versions[i].outcome == OPTOUT_OUTCOME_OK) rc = hl_body(l, &h->versions[i]);
     char *rec = NULL, why[256];
     size_t rlen = 0;
-    if (rc == 0 && optout_history_record_encode(h->versions, caps, h->count, &rec, &rlen, why, sizeof why) != 0)
+    if (rc == 0 && optout_history_record_encode(h->versions, captures, h->count, &rec, &rlen, why, sizeof why) != 0)
         rc = hl_fail(l, "%s/%s: host %s: %s", l->dir, OPTOUT_HISTORY_DIR, h->host, why);
     if (rc == 0) rc = hl_append(l, "h:", h->host, h->host_len, rec, rlen);
     free(rec);
-    free(caps);
     if (rc == 0) l->st->hosts_written++;
     return rc;
 }
 
 /* "done" = n after the commands pending, then every reply read. */
-static int hl_flush(struct hload *l, size_t n) {
+static int hl_flush(struct hload *l, uint64_t n) {
     char count[32];
-    int clen = snprintf(count, sizeof count, "%zu", n);
+    int clen = snprintf(count, sizeof count, "%" PRIu64, n);
     if (hl_append(l, "", "done", 4, count, (size_t)clen) != 0) return -1;
     l->pending_bytes = 0;
     return redis_drain(l->c, l->endpoint, "loading the history", &l->pending, l->err, l->errlen);
@@ -197,7 +202,7 @@ static int hl_command(struct hload *l, const char *what, redisReply *r) {
 
 /* Reads the EXISTS replies of a verification batch; *first becomes the smallest host index whose
  * key is missing. */
-static int hl_verify_drain(struct hload *l, const size_t *host_of, size_t n, size_t *first) {
+static int hl_verify_drain(struct hload *l, const uint64_t *host_of, size_t n, uint64_t *first) {
     for (size_t i = 0; i < n; i++) {
         void *reply = NULL;
         if (redisGetReply(l->c, &reply) != REDIS_OK || !reply)
@@ -219,23 +224,25 @@ static int hl_verify_drain(struct hload *l, const size_t *host_of, size_t n, siz
 
 /* A resumed load trusts the hosts under "done" only when their records and bodies are all still
  * there (Redis may have lost keys since: a failover, an eviction): *start becomes the first host
- * with a key missing. One pipelined EXISTS per key, REDIS_BATCH a round trip. */
-static int hl_verify(struct hload *l, size_t *start) {
-    size_t *host_of = malloc(REDIS_BATCH * sizeof *host_of), n = 0, first = *start, nslen = strlen(l->ns);
-    optout_strmap *seen = optout_strmap_new();
-    int rc = host_of && seen ? 0 : hl_fail(l, "out of memory");
-    for (size_t i = 0; i < *start && rc == 0 && first == *start; i++) {
-        optout_history_host h = optout_history_archive_host(l->a, i);
+ * with a key missing. One pipelined EXISTS per key (a body once while it stays in the sent set),
+ * REDIS_BATCH a round trip, reading the first *start hosts through the cursor. */
+static int hl_verify(struct hload *l, uint64_t *start) {
+    uint64_t *host_of = malloc(REDIS_BATCH * sizeof *host_of), first = *start;
+    size_t n = 0, nslen = strlen(l->ns);
+    int rc = host_of ? 0 : hl_fail(l, "out of memory");
+    for (uint64_t i = 0; i < *start && rc == 0 && first == *start; i++) {
+        optout_history_host h;
+        int got = optout_history_cursor_next(l->cur, &h, NULL, l->err, l->errlen);
+        if (got <= 0) {
+            rc = got < 0 ? -1 : hl_fail(l, "%s/%s: fewer hosts than its line 1 says", l->dir, OPTOUT_HISTORY_DIR);
+            break;
+        }
         for (size_t k = 0; k <= h.count && rc == 0; k++) { /* the record, then the bodies not asked yet */
             const char *suffix = k == 0 ? "h:" : "b:", *name = h.host;
             size_t nlen = h.host_len;
             if (k > 0) {
                 const optout_history_version *v = &h.versions[k - 1];
-                if (v->outcome != OPTOUT_OUTCOME_OK || optout_strmap_get(seen, v->sha256, 64)) continue;
-                if (optout_strmap_put(seen, v->sha256, 64, l, NULL) != 0) {
-                    rc = hl_fail(l, "out of memory");
-                    break;
-                }
+                if (v->outcome != OPTOUT_OUTCOME_OK || sent_check_add(l->sent, v->sha256)) continue;
                 name = v->sha256;
                 nlen = 64;
             }
@@ -253,64 +260,78 @@ static int hl_verify(struct hload *l, size_t *start) {
     }
     if (rc == 0 && n) rc = hl_verify_drain(l, host_of, n, &first);
     free(host_of);
-    optout_strmap_free(seen, NULL);
-    if (rc == 0) *start = first;
-    return rc;
+    memset(l->sent, 0, sizeof *l->sent); /* "asked", not "sent": the load starts with none */
+    if (rc != 0) return -1;
+    if (first < *start) { /* read again up to the first host missing a key */
+        if (optout_history_cursor_rewind(l->cur, l->err, l->errlen) != 0) return -1;
+        for (uint64_t i = 0; i < first; i++) {
+            optout_history_host h;
+            if (optout_history_cursor_next(l->cur, &h, NULL, l->err, l->errlen) != 1) return -1;
+        }
+    }
+    *start = first;
+    return 0;
+}
+
+/* Every record and body under the namespace deleted, and "source" set to this archive: what a
+ * load of another archive (or of one whose "source" was deleted) starts with. Its keys are all
+ * rewritten anyway, so deleting them all costs no more than finding the stale ones, and needs no
+ * list of the archive's hosts in memory. "done" and "source" go first: a load killed in the middle
+ * leaves no "source", and the next one deletes again. */
+static int hl_reset(struct hload *l) {
+    if (hl_command(l, "DEL done source", redisCommand(l->c, "DEL %sdone %ssource", l->ns, l->ns)) != 0 ||
+        redis_scan_unlink(l->c, l->endpoint, l->ns, "h:", NULL, NULL, &l->st->stale_deleted, l->err, l->errlen) != 0 ||
+        redis_scan_unlink(l->c, l->endpoint, l->ns, "b:", NULL, NULL, &l->st->stale_deleted, l->err, l->errlen) != 0)
+        return -1;
+    return hl_command(l, "SET source", redisCommand(l->c, "SET %ssource %s", l->ns, l->id));
 }
 
 /* The load protocol (history_redis.h) once the archive is open and connected. */
 static int hl_run(struct hload *l, size_t batch_hosts, optout_history_redis_progress progress, void *arg) {
-    size_t nhosts = optout_history_archive_hosts(l->a);
+    uint64_t nhosts = l->nhosts;
     struct hstate s;
     if (hl_state(l, &s) != 0) return -1;
     if (strcmp(s.source, l->id) == 0 && s.n.have_planned && s.n.have_complete && s.n.planned == s.n.complete &&
-        s.n.planned == (long long)nhosts) {
+        (uint64_t)s.n.planned == nhosts) {
         l->st->already_loaded = 1;
         return 0;
     }
     /* not complete while records change: a load that dies never looks complete */
     if (hl_command(l, "DEL complete", redisCommand(l->c, "DEL %scomplete", l->ns)) != 0) return -1;
-    size_t start = 0;
+    uint64_t start = 0;
     if (strcmp(s.source, l->id) != 0) {
-        /* "done" first: it must never count hosts of another archive than "source" names */
-        if (hl_command(l, "DEL done", redisCommand(l->c, "DEL %sdone", l->ns)) != 0 ||
-            hl_command(l, "SET source", redisCommand(l->c, "SET %ssource %s", l->ns, l->id)) != 0)
-            return -1;
+        if (hl_reset(l) != 0) return -1;
     } else if (s.have_done && s.done > 0 && (unsigned long long)s.done <= nhosts) {
-        start = (size_t)s.done;
+        start = (uint64_t)s.done;
     }
     if (start > 0 && hl_verify(l, &start) != 0) return -1;
     l->st->resumed_at = start;
-    if (redis_scan_unlink(l->c, l->endpoint, l->ns, "h:", hl_known_host, l, &l->st->stale_deleted, l->err,
-                          l->errlen) != 0 ||
-        redis_scan_unlink(l->c, l->endpoint, l->ns, "b:", hl_known_body, l->bodies, &l->st->stale_deleted,
-                          l->err, l->errlen) != 0)
-        return -1;
-    /* the bodies of the hosts before "done" are in: not sent again */
-    for (size_t i = 0; i < start; i++) {
-        optout_history_host h = optout_history_archive_host(l->a, i);
-        for (size_t k = 0; k < h.count; k++)
-            if (h.versions[k].outcome == OPTOUT_OUTCOME_OK &&
-                optout_strmap_put(l->bodies, h.versions[k].sha256, 64, BODY_IN, NULL) != 0)
-                return hl_fail(l, "out of memory");
-    }
     size_t in_batch = 0;
-    for (size_t i = start; i < nhosts; i++) {
-        optout_history_host h = optout_history_archive_host(l->a, i);
-        if (hl_host(l, &h) != 0) return -1;
-        in_batch++;
-        if (l->pending >= REDIS_BATCH || l->pending_bytes >= REDIS_LOAD_BATCH_BYTES ||
-            (batch_hosts && in_batch >= batch_hosts) || i + 1 == nhosts) {
-            if (hl_flush(l, i + 1) != 0) return -1;
-            in_batch = 0;
-            if (progress && progress(arg, i + 1, nhosts) != 0)
-                return hl_fail(l, "loading %s/%s into Redis at %s: interrupted after %zu of %zu hosts", l->dir,
-                               OPTOUT_HISTORY_DIR, l->endpoint, i + 1, nhosts);
+    uint64_t i = start;
+    for (;;) {
+        optout_history_host h;
+        const uint64_t *captures;
+        int got = optout_history_cursor_next(l->cur, &h, &captures, l->err, l->errlen);
+        if (got < 0) return -1;
+        if (got == 1) {
+            if (hl_host(l, &h, captures) != 0) return -1;
+            in_batch++;
+            i++;
         }
+        int flush = got == 0 ? in_batch > 0 || i == start
+                             : l->pending >= REDIS_BATCH || l->pending_bytes >= REDIS_LOAD_BATCH_BYTES ||
+                                   (batch_hosts && in_batch >= batch_hosts);
+        if (flush) {
+            if (hl_flush(l, i) != 0) return -1;
+            in_batch = 0;
+            if (progress && progress(arg, i, nhosts) != 0)
+                return hl_fail(l, "loading %s/%s into Redis at %s: interrupted after %" PRIu64 " of %" PRIu64 " hosts",
+                               l->dir, OPTOUT_HISTORY_DIR, l->endpoint, i, nhosts);
+        }
+        if (got == 0) break;
     }
-    if (start == nhosts && hl_flush(l, nhosts) != 0) return -1;
     char count[32];
-    snprintf(count, sizeof count, "%zu", nhosts);
+    snprintf(count, sizeof count, "%" PRIu64, nhosts);
     if (hl_command(l, "SET planned", redisCommand(l->c, "SET %splanned %s", l->ns, count)) != 0) return -1;
     return hl_command(l, "SET complete", redisCommand(l->c, "SET %scomplete %s", l->ns, count)); /* last */
 }
@@ -325,18 +346,6 @@ static int archive_id(const char *dir, char id[65], char *err, size_t errlen) {
     return -1;
 }
 
-/* Every body the archive names, to send. */
-static int add_referenced(struct hload *l) {
-    for (size_t i = 0; i < optout_history_archive_hosts(l->a); i++) {
-        optout_history_host h = optout_history_archive_host(l->a, i);
-        for (size_t k = 0; k < h.count; k++)
-            if (h.versions[k].outcome == OPTOUT_OUTCOME_OK &&
-                optout_strmap_put(l->bodies, h.versions[k].sha256, 64, BODY_TO_SEND, NULL) != 0)
-                return hl_fail(l, "out of memory");
-    }
-    return 0;
-}
-
 long optout_history_redis_load(const char *endpoint, const char *user, const char *password, const char *prefix,
                                const char *dir, size_t batch_hosts, optout_history_redis_progress progress,
                                void *progress_arg, optout_history_redis_load_stats *stats, char *err, size_t errlen) {
@@ -349,7 +358,8 @@ long optout_history_redis_load(const char *endpoint, const char *user, const cha
     struct redis_sigpipe_guard g;
     int guarded = 0;
     if (!(l.ns = ns_prefix(prefix, err, errlen))) return -1;
-    if (archive_id(dir, l.id, err, errlen) != 0 || !(l.a = optout_history_archive_open(dir, err, errlen)) ||
+    /* hashed before and after the files are opened: equal, the open files are the hashed ones */
+    if (archive_id(dir, l.id, err, errlen) != 0 || !(l.cur = optout_history_cursor_open(dir, err, errlen)) ||
         archive_id(dir, again, err, errlen) != 0)
         goto out;
     if (strcmp(l.id, again) != 0) {
@@ -357,15 +367,13 @@ long optout_history_redis_load(const char *endpoint, const char *user, const cha
                        dir, OPTOUT_HISTORY_DIR);
         goto out;
     }
-    l.src = optout_history_archive_source(l.a);
-    stats->hosts = optout_history_archive_hosts(l.a);
-    stats->versions = optout_history_archive_versions(l.a);
-    if (!(l.bodies = optout_strmap_new())) {
+    l.nhosts = optout_history_cursor_hosts(l.cur);
+    stats->hosts = l.nhosts;
+    stats->versions = optout_history_cursor_versions(l.cur);
+    if (!(l.sent = calloc(1, sizeof *l.sent))) {
         optout_set_err(err, errlen, "out of memory");
         goto out;
     }
-    if (add_referenced(&l) != 0) goto out;
-    stats->bodies = optout_strmap_count(l.bodies);
     if (redis_connect(endpoint, user, password, &l.c, err, errlen) != ROUND_OK) goto out;
     redis_sigpipe_block(&g);
     guarded = 1;
@@ -373,8 +381,8 @@ long optout_history_redis_load(const char *endpoint, const char *user, const cha
 out:
     if (guarded) redis_sigpipe_restore(&g);
     if (l.c) redisFree(l.c);
-    optout_history_archive_close(l.a);
-    optout_strmap_free(l.bodies, NULL);
+    optout_history_cursor_close(l.cur);
+    free(l.sent);
     ZSTD_freeCCtx(l.cctx);
     free(l.key);
     free((char *)l.ns);
@@ -602,19 +610,51 @@ optout_history_redis *optout_history_redis_open(const char *endpoint, const char
     return r;
 }
 
-optout_history_source optout_history_redis_source(optout_history_redis *r) {
-    return (optout_history_source){.arg = r, .lookup = src_lookup, .body = src_body};
+/* A prefetch's hosts of one round: the redirect targets of the hosts fetched in the round before
+ * (copies), asked for next, as the judge will follow them. */
+struct targets {
+    char **names;
+    size_t *lens, count, cap;
+};
+
+static void targets_free(struct targets *t) {
+    for (size_t i = 0; i < t->count; i++) free(t->names[i]);
+    free(t->names);
+    free(t->lens);
+    memset(t, 0, sizeof *t);
 }
+
+static int targets_add(struct targets *t, const char *name, size_t len) {
+    if (t->count == t->cap) {
+        size_t cap = t->cap ? 2 * t->cap : 64;
+        char **names = realloc(t->names, cap * sizeof *names);
+        if (names) t->names = names;
+        size_t *lens = names ? realloc(t->lens, cap * sizeof *lens) : NULL;
+        if (!lens) return -1;
+        t->lens = lens;
+        t->cap = cap;
+    }
+    if (!(t->names[t->count] = strndup(name, len))) return -1;
+    t->lens[t->count++] = len;
+    return 0;
+}
+
+struct prefetch_round {
+    optout_history_redis *r;
+    struct targets next;
+};
 
 static int prefetch_cached(void *arg, const char *host, size_t len) {
-    const optout_history_redis *r = arg;
-    return optout_strmap_get(r->hosts, host, len) != NULL;
+    const struct prefetch_round *p = arg;
+    return optout_strmap_get(p->r->hosts, host, len) != NULL;
 }
 
-/* One batch of a prefetch: fetched and decoded into the cache. */
+/* One batch of a prefetch: fetched and decoded into the cache; the targets of its redirects kept
+ * for the next round. */
 static int prefetch_batch(void *arg, const char *const *sel, const size_t *sel_len, size_t n, const char *what,
                           char *err, size_t errlen) {
-    optout_history_redis *r = arg;
+    struct prefetch_round *p = arg;
+    optout_history_redis *r = p->r;
     redisReply *replies[REDIS_BATCH];
     struct redis_counts m;
     char about[340];
@@ -624,6 +664,13 @@ static int prefetch_batch(void *arg, const char *const *sel, const size_t *sel_l
     for (size_t j = 0; j < n && rc >= 0; j++) {
         struct cached_host *e;
         rc = absorb(r, sel[j], sel_len[j], replies[j], &m, &e, err, errlen);
+        for (size_t k = 0; rc >= 0 && k < e->h.count; k++) {
+            const char *to = e->h.versions[k].redirect;
+            if (to && !optout_strmap_get(r->hosts, to, strlen(to)) && targets_add(&p->next, to, strlen(to)) != 0) {
+                optout_set_err(err, errlen, "out of memory");
+                rc = -1;
+            }
+        }
     }
     redis_free_replies(replies, n);
     return rc < 0 ? -1 : 0;
@@ -631,7 +678,31 @@ static int prefetch_batch(void *arg, const char *const *sel, const size_t *sel_l
 
 int optout_history_redis_prefetch(optout_history_redis *r, const char *const *hosts, const size_t *lens,
                                   size_t count, char *err, size_t errlen) {
-    return redis_prefetch_batches(hosts, lens, count, prefetch_cached, prefetch_batch, r, err, errlen);
+    struct prefetch_round p = {.r = r};
+    struct targets asked = {0};
+    int rc = 0;
+    /* the hosts, then up to OPTOUT_HISTORY_MAX_HOPS rounds of the targets their redirects name */
+    for (int round = 0; rc == 0 && count > 0 && round <= OPTOUT_HISTORY_MAX_HOPS; round++) {
+        rc = redis_prefetch_batches(hosts, lens, count, prefetch_cached, prefetch_batch, &p, err, errlen);
+        targets_free(&asked);
+        asked = p.next;
+        memset(&p.next, 0, sizeof p.next);
+        hosts = (const char *const *)asked.names;
+        lens = asked.lens;
+        count = asked.count;
+    }
+    targets_free(&asked);
+    targets_free(&p.next);
+    return rc;
+}
+
+static int src_prefetch(void *arg, const char *const *hosts, const size_t *lens, size_t count, char *err,
+                        size_t errlen) {
+    return optout_history_redis_prefetch(arg, hosts, lens, count, err, errlen);
+}
+
+optout_history_source optout_history_redis_source(optout_history_redis *r) {
+    return (optout_history_source){.arg = r, .lookup = src_lookup, .body = src_body, .prefetch = src_prefetch};
 }
 
 size_t optout_history_redis_cached_bytes(const optout_history_redis *r) { return r->bytes; }

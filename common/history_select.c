@@ -253,6 +253,13 @@ static const struct resolved_host *judge_host(optout_history_judge *j, const cha
     return rh;
 }
 
+int optout_history_judge_can_prefetch(const optout_history_judge *j) { return j->src.prefetch != NULL; }
+
+int optout_history_judge_prefetch(optout_history_judge *j, const char *const *hosts, const size_t *lens, size_t count,
+                                  char *err, size_t errlen) {
+    return j->src.prefetch ? j->src.prefetch(j->src.arg, hosts, lens, count, err, errlen) : 0;
+}
+
 optout_history_judge *optout_history_judge_new(const optout_history_source *src, const optout_agents *agents,
                                                optout_robots_mode mode, int unreachable_disallows, int64_t max_age,
                                                size_t max_cached) {

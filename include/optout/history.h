@@ -85,11 +85,14 @@ typedef struct {
 } optout_history_host;
 
 /* A history source. lookup: 1 and *out filled, 0 no version for the host, -1 with err. body: the
- * version's body (malloc'd into *body, checked against size and SHA-256), 0 or -1 with err. */
+ * version's body (malloc'd into *body, checked against size and SHA-256), 0 or -1 with err.
+ * prefetch (NULL for a local source): asks for many hosts at once so that their lookups that follow
+ * answer without a round trip each; 0 or -1 with err. */
 typedef struct {
     void *arg;
     int (*lookup)(void *arg, const char *host, size_t len, optout_history_host *out, char *err, size_t errlen);
     int (*body)(void *arg, const optout_history_version *v, char **body, size_t *len, char *err, size_t errlen);
+    int (*prefetch)(void *arg, const char *const *hosts, const size_t *lens, size_t count, char *err, size_t errlen);
 } optout_history_source;
 
 /* ---- an in-memory source (tests; small histories) ------------------------------------------ */
@@ -174,6 +177,11 @@ optout_history_judge *optout_history_judge_new(const optout_history_source *src,
 int optout_history_judge_doc(optout_history_judge *j, const char *host, size_t len, const char *url, size_t url_len,
                              const optout_doc_time *t, optout_history_pick *pick, optout_agentset *set, char *err,
                              size_t errlen);
+/* 1 when the judge's source prefetches (a remote source): callers then batch their documents' hosts. */
+int optout_history_judge_can_prefetch(const optout_history_judge *j);
+/* The source's prefetch of hosts[0..count) (nothing for a source without one). 0, or -1 with err. */
+int optout_history_judge_prefetch(optout_history_judge *j, const char *const *hosts, const size_t *lens, size_t count,
+                                  char *err, size_t errlen);
 /* The compiled rules of the last judged capture with outcome ok (valid until the next call), else NULL. */
 const optout_robots *optout_history_judge_rules(const optout_history_judge *j);
 void optout_history_judge_free(optout_history_judge *j);
@@ -196,6 +204,10 @@ typedef struct {
 /* "current" / "crawl" / "cutoff:YYYY-MM-DD" / "strictest": 0, or -1. */
 int optout_robots_time_parse(const char *text, optout_robots_time_spec *out);
 const char *optout_robots_time_name(optout_robots_time p); /* "current", "crawl", "cutoff", "strictest" */
+/* The day (00:00 UTC) of the `cutoff` column that every document is also judged under: the chosen
+ * policy's own day when it is cutoff:DAY, else report_cutoff (--report-cutoff). The one rule for
+ * the filter, the policies' statistics and optout why. */
+int64_t optout_robots_time_cutoff_day(const optout_robots_time_spec *spec, int64_t report_cutoff);
 
 typedef enum { OPTOUT_MISSING_CURRENT = 0, OPTOUT_MISSING_KEEP, OPTOUT_MISSING_REMOVE } optout_history_missing;
 int optout_history_missing_parse(const char *name, optout_history_missing *out);

@@ -39,6 +39,11 @@
  *   array (optout_history_host), found by hash.
  * - The reader is a history source (history.h): lookup answers from memory; body reads the
  *   version's frame and checks its size and SHA-256.
+ * - Cursor: the same archive read host by host in index order, one host's versions in memory at a
+ *   time (for loaders whose archive does not fit in memory: history_redis.h). It opens the files
+ *   as the reader does and checks every line as the reader does, as it comes (a defect is an error
+ *   naming index.tsv:LINE when the cursor reaches it; line 1's counts are checked at the end). The
+ *   files stay open: an archive published meanwhile (a rename) is not seen.
  */
 #ifndef OPTOUT_HISTORY_ARCHIVE_H
 #define OPTOUT_HISTORY_ARCHIVE_H
@@ -100,5 +105,24 @@ optout_history_host optout_history_archive_host(const optout_history_archive *a,
 /* How many captures the version merges (v from this archive), 0 when v is not one of its versions. */
 uint64_t optout_history_archive_captures(const optout_history_archive *a, const optout_history_version *v);
 void optout_history_archive_close(optout_history_archive *a);
+
+typedef struct optout_history_cursor optout_history_cursor;
+
+/* Opens DIR/history/ for reading host by host (lines 1 and 2 checked). NULL with err. */
+optout_history_cursor *optout_history_cursor_open(const char *dir, char *err, size_t errlen);
+/* The counts line 1 announces (checked when the last host has been read). */
+uint64_t optout_history_cursor_hosts(const optout_history_cursor *c);
+uint64_t optout_history_cursor_versions(const optout_history_cursor *c);
+/* The next host in index order into *h and, when captures is not NULL, how many captures each of
+ * its versions merges into *captures (both valid until the next call). 1, 0 after the last host
+ * (the counts of line 1 matched), -1 with err. */
+int optout_history_cursor_next(optout_history_cursor *c, optout_history_host *h, const uint64_t **captures, char *err,
+                               size_t errlen);
+/* The body of a version of the current host, checked (size, SHA-256) as the reader's. 0, or -1. */
+int optout_history_cursor_body(optout_history_cursor *c, const optout_history_version *v, char **body, size_t *len,
+                               char *err, size_t errlen);
+/* Back before the first host. 0, or -1 with err. */
+int optout_history_cursor_rewind(optout_history_cursor *c, char *err, size_t errlen);
+void optout_history_cursor_close(optout_history_cursor *c);
 
 #endif

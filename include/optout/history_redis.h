@@ -20,19 +20,24 @@
  * A host record is history_record.h's (its versions by first capture time, their capture counts).
  *
  * Contract
- * - Load (optout_history_redis_load): opens and checks the archive (history_archive.h's reader),
- *   then: if "source" is this archive's and complete == planned, nothing is written (idempotent).
- *   Else DEL complete; a different "source" resets "done" to 0 and is replaced; the records of hosts
- *   the archive does not have and bodies no version of it names are deleted; then host by host in
- *   index order from "done" on: the bodies not yet sent (each checked: size and SHA-256, as the
- *   archive's reader does) and the host's record, pipelined (REDIS_BATCH commands or 16 MiB a
- *   round trip), "done" advanced after each round trip; then planned and, last, complete. A load
- *   killed at any point leaves a store that reads as incomplete; the next load of the same archive
- *   resumes at "done" (after checking with EXISTS that the records and bodies under it are still
- *   there: it restarts at the first host missing one), and any load ends with the same keys and
- *   values as one load into an empty Redis. The archive changing while it is opened is an error
- *   (its index.tsv hashed before and after). A load trusts the values under "done": a corrupt
- *   value is repaired by deleting PREFIX "history:source", which makes the next load write all.
+ * - Load (optout_history_redis_load): reads the archive host by host in index order through
+ *   history_archive.h's cursor (every line checked as it comes; memory bounded whatever the
+ *   archive's size: one host's versions, a round trip's commands and a fixed set of bodies sent
+ *   lately), then: if "source" is this archive's and complete == planned, nothing is written
+ *   (idempotent). Else DEL complete; when "source" is not this archive's (another, or none), "done"
+ *   and "source" are deleted, then every record and body under the namespace (SCAN, UNLINK), then
+ *   "source" is set: so no key of another archive outlives a load, and a load killed meanwhile
+ *   deletes again. Then host by host from "done" on: the bodies not sent lately (each checked:
+ *   size and SHA-256, as the archive's reader does) and the host's record, pipelined (REDIS_BATCH
+ *   commands or 16 MiB a round trip), "done" advanced after each round trip; then planned and,
+ *   last, complete. A load killed at any point leaves a store that reads as incomplete; the next
+ *   load of the same archive resumes at "done" (after checking with EXISTS that the records and
+ *   bodies under it are still there: it restarts at the first host missing one), and any load ends
+ *   with the same keys and values as one load into an empty Redis. The archive changing while it
+ *   is opened is an error (its index.tsv hashed before and after); a defect of the index found
+ *   part-way fails the load, leaving an incomplete store. A load trusts the values under "done": a
+ *   corrupt value is repaired by deleting PREFIX "history:source", which makes the next load
+ *   delete and write all.
  * - Source (optout_history_redis_open): one connection, used by one thread. Opening fails when the
  *   store is incomplete (never loaded, half loaded, Redis restarted or flushed). A lookup that finds
  *   no record asks the completeness again: a host without a record on a complete store has no
@@ -62,10 +67,11 @@
 
 /* What a load did. */
 typedef struct {
-    uint64_t hosts, versions, bodies;         /* in the archive */
-    uint64_t hosts_written, bodies_written;   /* by this call */
+    uint64_t hosts, versions;                 /* in the archive */
+    uint64_t hosts_written, bodies_written;   /* by this call (a body shared by hosts far apart may be
+                                                 written more than once: the same key and value) */
     uint64_t resumed_at;                      /* hosts already in from an interrupted load (0: none) */
-    long stale_deleted;                       /* keys of hosts or bodies the archive no longer has */
+    long stale_deleted;                       /* keys of another archive (or of none) deleted */
     int already_loaded;                       /* the store held this archive, complete: nothing written */
 } optout_history_redis_load_stats;
 
@@ -94,9 +100,11 @@ optout_history_redis *optout_history_redis_open(const char *endpoint, const char
 /* The source view (valid while r is open). */
 optout_history_source optout_history_redis_source(optout_history_redis *r);
 /* Asks Redis for many hosts in pipelined round trips (REDIS_BATCH GETs each) and caches their
- * versions, so that the lookups that follow are local (hosts already cached are skipped; a host
- * without a record is cached as having none). 0, or -1 with err (a corrupt record, an incomplete
- * store, Redis unreachable). */
+ * versions, then likewise the hosts their redirects name (up to OPTOUT_HISTORY_MAX_HOPS rounds, as
+ * the judge follows them), so that the lookups that follow are local (hosts already cached are
+ * skipped; a host without a record is cached as having none). The source view's prefetch (the
+ * filter calls it per chunk of documents, as it prefetches verdicts). 0, or -1 with err (a corrupt
+ * record, an incomplete store, Redis unreachable). */
 int optout_history_redis_prefetch(optout_history_redis *r, const char *const *hosts, const size_t *lens,
                                   size_t count, char *err, size_t errlen);
 /* Bytes held by the cache of decoded hosts. */

@@ -9,7 +9,8 @@ Checks
 1. The run's DIR/history holds the versions and bodies `optout history --wayback` builds over the
    same hosts and options; sources.tsv has one Wayback line per block with hosts (the queries'
    time and the answers' hash), their rows summing to the reference's; the manifest lists the
-   archive; an estimate of the time is printed first.
+   archive; an estimate of the time is printed first, then (at OPTOUT_LOG_LEVEL=info) the progress
+   with an ETA after each task, 1/N to N/N.
 2. One task at a time and the rate: with two workers, no two requests of the whole run (every
    task's) are closer than 1/rate (less a jitter); every request names the tool.
 3. Kill and resume: the broker killed (SIGKILL) after some blocks are published; the same command
@@ -17,7 +18,8 @@ Checks
    recomputed here from DIR/wayback-hosts.txt by the documented rule), with the same archive.
 5. A ranked run asks for the --wayback-hosts hosts with the most tokens (the ranking's files).
 6. With --robots-time crawl the filter judges by the archive, Wayback captures included: the
-   report's coverage counts the documents a Wayback capture decided (report.json, report.md).
+   report's coverage counts the documents a Wayback capture decided (report.json, report.md), and
+   `optout why --run` (no --history) names the Wayback capture that decided each of them.
 7. A host group whose answer was not CDX JSON is asked again by a restarted run, and only it
    (--stop-after wayback, then the same run once the server answers, at another --wayback-rate);
    its captures join the archive; each block's sources.tsv line records its rate.
@@ -29,7 +31,7 @@ Checks
 4. Usage: --wayback-rate without --wayback, --wayback with --robots-dir and no
    --wayback-hosts-file: exit 2.
 usage: test_wayback_run.py BIN_DIR REPO_ROOT [SHARED_DIR]"""
-import glob, json, os, shutil, signal, subprocess, sys, tempfile, time
+import glob, json, os, re, shutil, signal, subprocess, sys, tempfile, time
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "support"))
 sys.path.insert(0, os.path.join(HERE, "..", "history"))
@@ -125,7 +127,8 @@ try:
     # 1. the fleet's archive is optout history's
     full = os.path.join(tmp, "full")
     n0 = len(srv.requests())
-    r = run(base + ["--workers", "2", "--out", full], env=env)
+    # the broker's progress lines are info: optout run shows them at OPTOUT_LOG_LEVEL=info (else its bar)
+    r = run(base + ["--workers", "2", "--out", full], env=dict(env, OPTOUT_LOG_LEVEL="info"))
     check(r.returncode == 0, "the run with --wayback exits 0 (%d: %s)" % (r.returncode, r.stderr[-800:]))
     log = srv.requests()[n0:]
     rows, _ = index(full) if r.returncode == 0 else ([], 0)
@@ -140,6 +143,11 @@ try:
     check(sum(int(s[3]) for s in src) == int(want_src[0][3]) and sum(int(s[5]) for s in src) == int(want_src[0][5]),
           "the blocks' rows and captures add up to the reference's")
     check("wayback:" in r.stderr and "at least" in r.stderr, "an estimate of the time is printed first")
+    progress = re.findall(r"wayback: (\d+)/(\d+) blocks, .*, ETA \d+ s", r.stderr)
+    ntasks = int(progress[0][1]) if progress else 0  # the stage's tasks: at least a task per block
+    check(0 <= r.stderr.find("at least") < r.stderr.find("wayback: 1/") and ntasks >= nblocks and
+          [(int(x[0]), int(x[1])) for x in progress] == [(k, ntasks) for k in range(1, ntasks + 1)],
+          "then the progress after each task with an ETA, 1/%d to %d/%d (%s)" % (ntasks, ntasks, ntasks, progress))
     check("1 host group answered what is not CDX JSON" in r.stderr, "the host whose answer was not CDX JSON is warned of")
     if r.returncode == 0:
         listed = set(o["path"] for o in json.load(open(os.path.join(full, "manifest.json"))).get("outputs", []))
@@ -233,6 +241,14 @@ try:
           % (want_wb, {k: (v.get("docs_in"), v.get("wayback", {}).get("docs_in")) for k, v in cov.items()}))
     md = open(os.path.join(judged, "report.md")).read() if r.returncode == 0 else ""
     check("| Wayback Machine | %d |" % want_wb in md, "report.md's coverage table names the Wayback Machine as a source")
+    # optout why on that run: its own archive, no --history, and the Wayback capture that decided
+    w = subprocess.run([optout, "why", "--run", judged, "--json"] + sum([["--id", str(k)] for k in range(len(NAMES))], []),
+                       capture_output=True, text=True, timeout=120) if r.returncode == 0 else None
+    answers = [json.loads(l) for l in w.stdout.splitlines()] if w and w.returncode == 0 else []
+    check(w is not None and w.returncode == 0 and "does not model" not in w.stderr and
+          sum(1 for a in answers if ((a.get("history") or {}).get("capture") or {}).get("origin") == "wayback") == want_wb,
+          "optout why --run on the Wayback run names the Wayback capture of %d documents (%s)"
+          % (want_wb, w.stderr[-300:] if w else "no run"))
 
     # 7. a failed host group is asked again by a restarted run, and only it: --stop-after wayback
     # while the archive answers what is not CDX JSON for one group, then the same run again (at a

@@ -225,6 +225,86 @@ static void edit_line(const char *dir, int no, const char *text) {
     free(s);
 }
 
+/* The cursor read to its end: 0, or -1 with err (the first defect it met). */
+static int cursor_read_all(const char *dir, char *err, size_t errlen) {
+    optout_history_cursor *c = optout_history_cursor_open(dir, err, errlen);
+    if (!c) return -1;
+    optout_history_host h;
+    int got;
+    while ((got = optout_history_cursor_next(c, &h, NULL, err, errlen)) == 1) {
+    }
+    optout_history_cursor_close(c);
+    return got;
+}
+
+/* The archive refused by the reader, and by the cursor with the same message. */
+static void assert_refused(const char *dir, char *err, size_t errlen) {
+    assert_null(optout_history_archive_open(dir, err, errlen));
+    char cerr[512] = "";
+    assert_int_equal(cursor_read_all(dir, cerr, sizeof cerr), -1);
+    if (strcmp(err, cerr) != 0) fail_msg("the reader says '%s', the cursor '%s'", err, cerr);
+}
+
+/* The cursor gives the reader's hosts in order, each with its versions, captures and bodies; and
+ * again after a rewind. */
+static void test_cursor(void **state) {
+    (void)state;
+    const char *dir = tpath("cur");
+    build(dir);
+    char err[512];
+    optout_history_archive *a = optout_history_archive_open(dir, err, sizeof err);
+    optout_history_cursor *c = optout_history_cursor_open(dir, err, sizeof err);
+    if (!a || !c) fail_msg("%s", err);
+    assert_int_equal(optout_history_cursor_hosts(c), 3);
+    assert_int_equal(optout_history_cursor_versions(c), 8);
+    optout_history_source s = optout_history_archive_source(a);
+    for (int pass = 0; pass < 2; pass++) {
+        size_t i = 0;
+        optout_history_host h;
+        const uint64_t *captures;
+        int got;
+        while ((got = optout_history_cursor_next(c, &h, &captures, err, sizeof err)) == 1) {
+            assert_true(i < optout_history_archive_hosts(a));
+            optout_history_host want = optout_history_archive_host(a, i++);
+            assert_string_equal(h.host, want.host);
+            assert_int_equal(h.host_len, want.host_len);
+            assert_int_equal(h.count, want.count);
+            for (size_t k = 0; k < h.count; k++) {
+                const optout_history_version *x = &h.versions[k], *y = &want.versions[k];
+                assert_int_equal(x->origin, y->origin);
+                assert_int_equal(x->scheme, y->scheme);
+                assert_string_equal(x->crawl, y->crawl);
+                assert_true(x->first == y->first && x->last == y->last);
+                assert_int_equal(x->status, y->status);
+                assert_int_equal(x->outcome, y->outcome);
+                assert_true((!x->redirect && !y->redirect) ||
+                            (x->redirect && y->redirect && strcmp(x->redirect, y->redirect) == 0));
+                assert_int_equal(x->redirect_scheme, y->redirect_scheme);
+                assert_string_equal(x->sha256, y->sha256);
+                assert_true(x->size == y->size && x->truncated == y->truncated);
+                assert_int_equal(captures[k], optout_history_archive_captures(a, y));
+                if (x->outcome != OPTOUT_OUTCOME_OK) continue;
+                char *b1 = body_of(&s, y), *b2 = NULL;
+                size_t len = 0;
+                assert_int_equal(optout_history_cursor_body(c, x, &b2, &len, err, sizeof err), 0);
+                assert_int_equal(len, x->size);
+                assert_memory_equal(b1, b2, len);
+                free(b1);
+                free(b2);
+            }
+            /* a version of another host is not the cursor's */
+            char *b;
+            size_t len;
+            assert_int_equal(optout_history_cursor_body(c, &want.versions[0], &b, &len, err, sizeof err), -1);
+        }
+        if (got != 0) fail_msg("%s", err);
+        assert_int_equal(i, optout_history_archive_hosts(a));
+        assert_int_equal(optout_history_cursor_rewind(c, err, sizeof err), 0);
+    }
+    optout_history_cursor_close(c);
+    optout_history_archive_close(a);
+}
+
 static void test_damage(void **state) {
     (void)state;
     char err[512];
@@ -233,7 +313,7 @@ static void test_damage(void **state) {
     FILE *f = fopen(tpath("d1/history/bodies.zst"), "a");
     fputs("x", f);
     fclose(f);
-    assert_null(optout_history_archive_open(tpath("d1"), err, sizeof err));
+    assert_refused(tpath("d1"), err, sizeof err);
     assert_non_null(strstr(err, "bodies.zst"));
     /* malformed lines, named by number */
     static const char *const bad[] = {
@@ -250,7 +330,7 @@ static void test_damage(void **state) {
         snprintf(d, sizeof d, "m%zu", i);
         build(tpath("%s", d));
         edit_line(tpath("%s", d), 5, bad[i]);
-        assert_null(optout_history_archive_open(tpath("%s", d), err, sizeof err));
+        assert_refused(tpath("%s", d), err, sizeof err);
         /* the host out of place is noticed on the line after it */
         const char *want = i == 6 ? "index.tsv:6: out of order" : "index.tsv:5: ";
         if (!strstr(err, want)) fail_msg("%zu: %s", i, err);
@@ -258,7 +338,17 @@ static void test_damage(void **state) {
     /* a version removed: the header's count no longer matches */
     build(tpath("cnt"));
     edit_line(tpath("cnt"), 5, NULL);
-    assert_null(optout_history_archive_open(tpath("cnt"), err, sizeof err));
+    assert_refused(tpath("cnt"), err, sizeof err);
+    /* the last line without its end (a torn index) */
+    build(tpath("torn"));
+    FILE *t = fopen(tpath("torn/history/index.tsv"), "r+");
+    assert_non_null(t);
+    fseek(t, -1, SEEK_END);
+    long at = ftell(t);
+    fclose(t);
+    assert_int_equal(truncate(tpath("torn/history/index.tsv"), at), 0);
+    assert_refused(tpath("torn"), err, sizeof err);
+    assert_non_null(strstr(err, "a torn index"));
     /* a corrupt frame: the archive opens, the body read fails naming the file */
     build(tpath("fr"));
     f = fopen(tpath("fr/history/bodies.zst"), "r+");
@@ -374,6 +464,7 @@ int main(void) {
         cmocka_unit_test(test_round_trip),
         cmocka_unit_test(test_publication),
         cmocka_unit_test(test_links_refused),
+        cmocka_unit_test(test_cursor),
         cmocka_unit_test(test_damage),
         cmocka_unit_test(test_merge_parts),
     };

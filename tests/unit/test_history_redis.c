@@ -22,22 +22,28 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <errno.h>
 #include <inttypes.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <hiredis/hiredis.h>
 
 #include "optout/agents.h"
+#include "optout/filter.h"
 #include "optout/history.h"
 #include "optout/history_archive.h"
 #include "optout/history_record.h"
 #include "optout/history_redis.h"
 #include "optout/rundir.h"
+#include "optout/stats_policy.h"
+#include "optout/verdicts.h"
 #include "optout/util.h"
 
 #include "../support/cmocka_check.h"
@@ -444,8 +450,7 @@ static void test_same_as_archive(void **state) {
     assert_int_equal(n, 60);
     assert_int_equal(st.hosts_written, 60);
     assert_false(st.already_loaded);
-    CHECK(st.bodies == sizeof BODIES / sizeof *BODIES && st.bodies_written == st.bodies,
-          "%" PRIu64 " bodies, %" PRIu64 " written", st.bodies, st.bodies_written);
+    CHECK(st.bodies_written == sizeof BODIES / sizeof *BODIES, "%" PRIu64 " bodies written", st.bodies_written);
     struct tally t = compare_archive(dir, PREFIX);
     print_message("%zu documents (%zu same crawl, %zu earlier, %zu none, %zu no time), %zu with a capture, %zu "
                   "disallowing\n",
@@ -488,7 +493,8 @@ static void test_reload_other_archive(void **state) {
     load(PREFIX, tpath("b1"), NULL);
     optout_history_redis_load_stats st;
     assert_int_equal(load(PREFIX, tpath("b2"), &st), 25);
-    CHECK(st.stale_deleted == 15, "%ld stale keys deleted", st.stale_deleted); /* h25..h39; every body is shared */
+    /* every record (40) and body (6) of the other archive: none of its keys outlives the load */
+    CHECK(st.stale_deleted == 40 + 6, "%ld keys of the other archive deleted", st.stale_deleted);
     assert_int_equal(st.resumed_at, 0);
     load("optout:fresh:0123abcd:", tpath("b2"), NULL);
     assert_same_store(PREFIX, "optout:fresh:0123abcd:");
@@ -557,6 +563,132 @@ static void test_kill_and_resume(void **state) {
     assert_int_equal(st.resumed_at, 4);
     assert_int_equal(st.hosts_written, 26);
     assert_same_store(p2, "optout:fresh:0123abcd:");
+}
+
+/* The load reads the archive host by host: loading an index of over 40 MB grows the loading
+ * process by less than 24 MiB (a load that held the whole index grew by about 2.5 times its size).
+ * Measured in a child, whose peak RSS starts at what it inherits. */
+static void test_load_memory(void **state) {
+    (void)state;
+    const char *dir = tpath("big");
+    build_archive(dir, 8, 80000);
+    struct stat st;
+    CHECK(stat(tpath("big/history/index.tsv"), &st) == 0 && st.st_size > 40000000, "index of %lld bytes",
+          (long long)st.st_size);
+    int fds[2];
+    assert_int_equal(pipe(fds), 0);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        struct rusage before, after;
+        getrusage(RUSAGE_SELF, &before);
+        char err[512];
+        long n = optout_history_redis_load(srv.endpoint, NULL, NULL, PREFIX, dir, 0, NULL, NULL, NULL, err, sizeof err);
+        getrusage(RUSAGE_SELF, &after);
+        long grew = n == 80000 ? after.ru_maxrss - before.ru_maxrss : -1;
+        _exit(write(fds[1], &grew, sizeof grew) == sizeof grew ? 0 : 1);
+    }
+    close(fds[1]);
+    long grew = -2;
+    ssize_t got = read(fds[0], &grew, sizeof grew);
+    close(fds[0]);
+    int status;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    CHECK(got == sizeof grew && grew >= 0, "the load failed in the child");
+    print_message("a load of %lld bytes of index grew the process by %ld KiB\n", (long long)st.st_size, grew);
+    CHECK(grew < 24 * 1024, "the load grew the process by %ld KiB", grew);
+    char err[512];
+    assert_int_equal(optout_history_redis_complete(srv.endpoint, NULL, NULL, PREFIX, err, sizeof err), 1);
+}
+
+/* ---- the filter's prefetch ---------------------------------------------------------------- */
+
+/* DOCS: per_host documents of every host of the archive in dir (https://HOST/pN, crawl CC-MAIN-2019-35,
+ * no date), in index order. The number of documents. */
+static size_t write_docs(const char *dir, const char *docs, unsigned per_host) {
+    char err[512] = "";
+    optout_history_cursor *c = optout_history_cursor_open(dir, err, sizeof err);
+    CHECK(c, "%s", err);
+    FILE *f = fopen(docs, "w");
+    assert_non_null(f);
+    optout_history_host h;
+    size_t n = 0;
+    while (optout_history_cursor_next(c, &h, NULL, err, sizeof err) == 1)
+        for (unsigned k = 0; k < per_host; k++, n++)
+            fprintf(f, "{\"text\":\"a document\",\"url\":\"https://%s/p%u\",\"dump\":\"CC-MAIN-2019-35\"}\n", h.host,
+                    k);
+    assert_int_equal(fclose(f), 0);
+    optout_history_cursor_close(c);
+    return n;
+}
+
+/* MGET calls Redis has answered: every round trip of the history source ends with one. */
+static long long mget_calls(void) {
+    redisReply *r = test_server_command(&srv, "INFO commandstats");
+    const char *p = r->type == REDIS_REPLY_STRING ? strstr(r->str, "cmdstat_mget:calls=") : NULL;
+    long long n = p ? atoll(p + 19) : 0;
+    freeReplyObject(r);
+    return n;
+}
+
+struct filtered {
+    int64_t ms;
+    long long trips;
+    uint64_t docs, removed;
+};
+
+/* The documents filtered by the history store under PREFIX (today's robots.txt: an empty robots
+ * directory, no robots.txt for any host), through its source view with its prefetch or without. */
+static struct filtered filter_docs(const char *docs, int prefetch) {
+    char err[1024] = "";
+    CHECK(mkdir(tpath("empty-robots"), 0755) == 0 || errno == EEXIST, "mkdir");
+    optout_verdicts *verdicts = optout_verdicts_open_dir(tpath("empty-robots"), agents, OPTOUT_MODE_RFC9309, 0, err,
+                                                         sizeof err);
+    CHECK(verdicts, "%s", err);
+    optout_history_redis *r = optout_history_redis_open(srv.endpoint, NULL, NULL, PREFIX, err, sizeof err);
+    CHECK(r, "%s", err);
+    optout_history_source src = optout_history_redis_source(r);
+    if (!prefetch) src.prefetch = NULL; /* one round trip per host, as before the filter prefetched */
+    optout_filter_history fh = {.time = {.policy = OPTOUT_ROBOTS_TIME_CRAWL}, .missing = OPTOUT_MISSING_CURRENT};
+    fh.judge = optout_history_judge_new(&src, agents, OPTOUT_MODE_RFC9309, 0, MAX_AGE, 0);
+    fh.stats = malloc(sizeof *fh.stats);
+    optout_stats *stats = malloc(sizeof *stats);
+    assert_true(fh.judge && fh.stats && stats);
+    optout_stats_policy_init(fh.stats, fh.time.policy, 0, fh.missing, MAX_AGE);
+    optout_stats_init(stats);
+    optout_filter_config cfg = {.agents = agents, .verdicts = verdicts, .history = &fh};
+    long long before = mget_calls();
+    int64_t t0 = optout_now_ms();
+    CHECK(optout_filter_shard(&cfg, docs, NULL, OPTOUT_FORMAT_PLAIN, NULL, stats, err, sizeof err) == 0, "%s", err);
+    struct filtered out = {.ms = optout_now_ms() - t0, .trips = mget_calls() - before};
+    for (int c = 0; c < OPTOUT_CLASS_COUNT; c++) {
+        out.docs += stats->by_class[c].docs_in;
+        out.removed += stats->by_class[c].docs_removed;
+    }
+    optout_history_judge_free(fh.judge);
+    optout_history_redis_close(r);
+    optout_verdicts_free(verdicts);
+    free(fh.stats);
+    free(stats);
+    return out;
+}
+
+/* A filter judging by the Redis history store asks for its documents' hosts a chunk at a time
+ * (with the hosts their redirects name), not one round trip per host; both ways decide alike. */
+static void test_filter_prefetch(void **state) {
+    (void)state;
+    const char *dir = tpath("fp");
+    build_archive(dir, 9, 3000);
+    load(PREFIX, dir, NULL);
+    size_t n = write_docs(dir, tpath("fp.jsonl"), 1);
+    struct filtered with = filter_docs(tpath("fp.jsonl"), 1), without = filter_docs(tpath("fp.jsonl"), 0);
+    print_message("%zu documents of as many hosts: %lld round trips prefetched, %lld without\n", n, with.trips,
+                  without.trips);
+    CHECK(with.docs == n && without.docs == n && with.removed == without.removed && with.removed > 0,
+          "%" PRIu64 "/%" PRIu64 " documents, %" PRIu64 "/%" PRIu64 " removed", with.docs, without.docs, with.removed,
+          without.removed);
+    CHECK(without.trips >= (long long)n, "without prefetch: %lld round trips for %zu hosts", without.trips, n);
+    CHECK(with.trips < (long long)n / 20, "prefetched: %lld round trips for %zu hosts", with.trips, n);
 }
 
 /* A seeded archive of n hosts in tpath(name), loaded under PREFIX, and a source open on it. */
@@ -699,6 +831,10 @@ static int measure(const char *dir) {
         return 1;
     }
     int64_t ms = optout_now_ms() - t0;
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    printf("peak RSS of this process after the load: %ld KiB (the load reads the archive host by host)\n",
+           ru.ru_maxrss);
     redisReply *m1 = test_server_command(&srv, "INFO memory");
     p = strstr(m1->str, "used_memory:");
     if (p) after = atoll(p + 12);
@@ -716,8 +852,8 @@ static int measure(const char *dir) {
         freeReplyObject(l);
     }
     freeReplyObject(keys);
-    printf("archive %s: %" PRIu64 " hosts, %" PRIu64 " versions, %" PRIu64 " bodies\n", dir, st.hosts, st.versions,
-           st.bodies);
+    printf("archive %s: %" PRIu64 " hosts, %" PRIu64 " versions, %" PRIu64 " bodies written\n", dir, st.hosts,
+           st.versions, st.bodies_written);
     printf("loaded in %" PRId64 " ms (%.0f versions a second, unix socket)\n", ms,
            ms ? (double)st.versions * 1000.0 / (double)ms : 0.0);
     printf("used_memory grew by %lld bytes (%.1f per version)\n", after - before,
@@ -726,7 +862,7 @@ static int measure(const char *dir) {
            rec_bytes, rec_value, st.versions ? (double)rec_bytes / (double)st.versions : 0.0,
            st.hosts ? (double)rec_bytes / (double)st.hosts : 0.0);
     printf("bodies: %llu bytes in Redis (MEMORY USAGE), values %llu: %.1f per body\n", body_bytes, body_value,
-           st.bodies ? (double)body_bytes / (double)st.bodies : 0.0);
+           st.bodies_written ? (double)body_bytes / (double)st.bodies_written : 0.0);
     /* reading: every host looked up one round trip each, then all prefetched in batches */
     optout_history_archive *a = optout_history_archive_open(dir, err, sizeof err);
     optout_history_redis *r = a ? optout_history_redis_open(srv.endpoint, NULL, NULL, PREFIX, err, sizeof err) : NULL;
@@ -767,6 +903,15 @@ static int measure(const char *dir) {
     free(lens);
     optout_history_redis_close(r);
     optout_history_archive_close(a);
+    /* a filter over 4 documents of every host, its history source prefetching or not */
+    agents = optout_agents_new_default();
+    size_t docs = write_docs(dir, tpath("measure.jsonl"), 4);
+    struct filtered with = filter_docs(tpath("measure.jsonl"), 1), without = filter_docs(tpath("measure.jsonl"), 0);
+    printf("filtering %zu documents of %zu hosts: %" PRId64 " ms in %lld round trips prefetched, %" PRId64
+           " ms in %lld without (%" PRIu64 " removed both ways: %s)\n",
+           docs, n, with.ms, with.trips, without.ms, without.trips, with.removed,
+           with.removed == without.removed ? "the same" : "DIFFERENT");
+    optout_agents_free(agents);
     test_server_stop(&srv, SIGTERM);
     testdir_remove();
     return 0;
@@ -794,7 +939,7 @@ int main(int argc, char **argv) {
         const struct CMUnitTest redis[] = {
             R(test_same_as_archive), R(test_given_archive), R(test_reload_other_archive),
             R(test_kill_and_resume), R(test_corrupt),       R(test_prefetch),
-            R(test_dropped_connection),
+            R(test_dropped_connection), R(test_load_memory), R(test_filter_prefetch),
         };
         failed += cmocka_run_group_tests_name("history_redis", redis, NULL, NULL);
     }
