@@ -940,11 +940,21 @@ static int seed_body(const optout_history_source *src, const char *host, int htt
 
 int optout_wayback_seed(const char *state_dir, size_t index, const char *block_file, const char *part, char *err,
                         size_t errlen) {
-    size_t len;
-    char *text = optout_read_file(block_file, SIZE_MAX, &len);
+    size_t len = 0;
+    struct stat fs;
+    /* a file of the run directory, where a link is never expected */
+    int fd = open(block_file, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    if (fd < 0 && errno == ENOENT) return 0;
+    if (fd < 0 || fstat(fd, &fs) != 0 || !S_ISREG(fs.st_mode)) {
+        optout_set_err(err, errlen, "%s: %s", block_file, fd < 0 ? strerror(errno) : "not a regular file");
+        if (fd >= 0) close(fd);
+        return -1;
+    }
+    char *text = optout_read_fd(fd, SIZE_MAX, &len);
+    int saved = errno;
+    close(fd);
     if (!text) {
-        if (errno == ENOENT) return 0;
-        optout_set_err(err, errlen, "%s: %s", block_file, strerror(errno));
+        optout_set_err(err, errlen, "%s: %s", block_file, strerror(saved));
         return -1;
     }
     char bodies[4200], path[4400];

@@ -5,8 +5,8 @@
  * rate, the backoff and the single connection of wayback.h hold for the fleet as for one command.
  * The block's resumable state (wayback.h's blocks and bodies) lives in the attempt's staging
  * directory: the task is the unit a killed run does again, and its journal record what it keeps.
- * The part also holds the block's file (WAYBACK_PART_BLOCK): when a restarted run asks again for a
- * published block whose host groups answered what is not CDX JSON, the task finds that part where
+ * The part also holds the block's file (OPTOUT_MSG_WAYBACK_BLOCK): when a restarted run asks again
+ * for a published block whose host groups answered what is not CDX JSON, the task finds that part where
  * the broker published it (the run directory, which holds the host list too: msg.h) and goes on
  * from it, asking only for those groups, as optout history --wayback does from DIR/.wayback/. */
 #include <errno.h>
@@ -24,7 +24,6 @@
 #include "task.h"
 
 #define WAYBACK_STATE ".wayback-state" /* under the attempt's staging directory; never published */
-#define WAYBACK_PART_BLOCK "wayback-block.tsv" /* in the part, beside history/ (broker/result.c's table) */
 
 int task_wayback(const task_job *job, optout_msg *res, void **stats_buf, char *err, size_t errlen) {
     const optout_run_config *cfg = job->cfg;
@@ -43,8 +42,8 @@ int task_wayback(const task_job *job, optout_msg *res, void **stats_buf, char *e
     char prev[TASK_PATH_MAX], prev_block[TASK_PATH_MAX + 32], own_block[TASK_PATH_MAX + 32];
     const char *slash = strrchr(job->input, '/');
     if (!slash || task_fmt(prev, sizeof prev, "%.*s/%s", (int)(slash - job->input), job->input, t->output_name) != 0 ||
-        task_fmt(prev_block, sizeof prev_block, "%s/" WAYBACK_PART_BLOCK, prev) != 0 ||
-        task_fmt(own_block, sizeof own_block, "%s/" WAYBACK_PART_BLOCK, part) != 0) {
+        task_fmt(prev_block, sizeof prev_block, "%s/" OPTOUT_MSG_WAYBACK_BLOCK, prev) != 0 ||
+        task_fmt(own_block, sizeof own_block, "%s/" OPTOUT_MSG_WAYBACK_BLOCK, part) != 0) {
         task_fmt(err, errlen, "%s: the block's earlier part: path too long", job->input);
         return -1;
     }
@@ -83,7 +82,7 @@ int task_wayback(const task_job *job, optout_msg *res, void **stats_buf, char *e
     optout_remove_tree(state); /* the block is in the part now */
     if (task_add_history_part(job, res, err, errlen) != 0) goto done;
     char name[TASK_PATH_MAX];
-    if (task_fmt(name, sizeof name, "%s/" WAYBACK_PART_BLOCK, t->output_name) != 0 ||
+    if (task_fmt(name, sizeof name, "%s/" OPTOUT_MSG_WAYBACK_BLOCK, t->output_name) != 0 ||
         task_add_file(job, res, name, err, errlen) != 0)
         goto done;
     uint64_t c[OPTOUT_WAYBACK_COUNTERS];

@@ -126,10 +126,11 @@ typedef enum {
  *   (the hosts in the Wayback's group order, span_count groups a block: wayback.h's
  *   optout_wayback_block) is asked of the Wayback Machine named by the run configuration, into a
  *   history archive part STAGING/<output_name>/history/ as for HISTORY (an empty one when the list
- *   has fewer blocks), and the block's file STAGING/<output_name>/wayback-block.tsv (wayback.h).
+ *   has fewer blocks), and the block's file STAGING/<output_name>/OPTOUT_MSG_WAYBACK_BLOCK (wayback.h).
  *   When the input's directory (the run directory) holds <output_name>/ already, the block's
  *   earlier part, the worker goes on from it: a restarted run asks again only for the host groups
  *   whose answer was not CDX JSON. The broker leases one WAYBACK task at a time in the whole run. */
+#define OPTOUT_MSG_WAYBACK_BLOCK "wayback-block.tsv" /* a WAYBACK part's block file, beside history/ */
 typedef enum {
     OPTOUT_TASK_FILTER = 1,
     OPTOUT_TASK_RANK_MAP,
