@@ -405,6 +405,7 @@ struct optout_history_redis {
     char *ns;
     optout_strmap *hosts; /* host key -> struct cached_host */
     size_t bytes;
+    optout_strmap *bodies; /* the last body prefetch's: SHA-256 hex -> its GET's string reply */
     ZSTD_DCtx *dctx;
     char *plain;
     size_t plain_cap;
@@ -418,10 +419,13 @@ static void cached_free(void *p) {
     free(e);
 }
 
+static void reply_free(void *p) { freeReplyObject(p); }
+
 void optout_history_redis_close(optout_history_redis *r) {
     if (!r) return;
     redis_link_free(&r->link);
     optout_strmap_free(r->hosts, cached_free);
+    optout_strmap_free(r->bodies, reply_free);
     free(r->ns);
     ZSTD_freeDCtx(r->dctx);
     free(r->plain);
@@ -535,9 +539,10 @@ static int src_body(void *arg, const optout_history_version *v, char **body, siz
     snprintf(what, sizeof what, "body %.64s", v->sha256);
     const char *name = v->sha256;
     size_t nlen = 64;
-    redisReply *x = NULL;
-    struct redis_counts m;
-    if (fetch_keys(r, "b:", &name, &nlen, 1, &x, &m, what, err, errlen) != 0) return -1;
+    /* prefetched (a string reply, checked below as any), else one round trip */
+    redisReply *pre = r->bodies ? optout_strmap_get(r->bodies, v->sha256, 64) : NULL, *x = pre;
+    struct redis_counts m = {0};
+    if (!x && fetch_keys(r, "b:", &name, &nlen, 1, &x, &m, what, err, errlen) != 0) return -1;
     char why[160] = "";
     const char *data = NULL;
     size_t dlen = 0;
@@ -581,7 +586,7 @@ static int src_body(void *arg, const optout_history_version *v, char **body, siz
         *len = dlen;
         rc = 0;
     }
-    freeReplyObject(x);
+    if (!pre) freeReplyObject(x);
     return rc;
 }
 
@@ -701,8 +706,57 @@ static int src_prefetch(void *arg, const char *const *hosts, const size_t *lens,
     return optout_history_redis_prefetch(arg, hosts, lens, count, err, errlen);
 }
 
+static int body_cached(void *arg, const char *sha, size_t len) {
+    const optout_history_redis *r = arg;
+    return optout_strmap_get(r->bodies, sha, len) != NULL;
+}
+
+/* One batch of a body prefetch: the string replies kept for src_body, which checks them; anything
+ * else (a body gone, an error reply) is left to src_body's own round trip to report. */
+static int body_batch(void *arg, const char *const *sel, const size_t *sel_len, size_t n, const char *what, char *err,
+                      size_t errlen) {
+    optout_history_redis *r = arg;
+    redisReply *replies[REDIS_BATCH];
+    struct redis_counts m;
+    char about[340];
+    snprintf(about, sizeof about, "the history bodies %s", what);
+    if (fetch_keys(r, "b:", sel, sel_len, n, replies, &m, about, err, errlen) != 0) return -1;
+    int rc = 0;
+    for (size_t j = 0; j < n; j++) {
+        void *old = NULL;
+        if (rc == 0 && replies[j]->type == REDIS_REPLY_STRING) {
+            if (optout_strmap_put(r->bodies, sel[j], sel_len[j], replies[j], &old) != 0) {
+                optout_set_err(err, errlen, "out of memory");
+                rc = -1;
+            } else {
+                replies[j] = old; /* kept: nothing to free but a reply it replaced */
+            }
+        }
+        if (replies[j]) freeReplyObject(replies[j]);
+    }
+    return rc;
+}
+
+/* The bodies asked for replace those of the prefetch before (read by now, or not needed), so that
+ * memory holds one chunk of documents' bodies at most. */
+static int src_prefetch_bodies(void *arg, const char *const *sha256, size_t count, char *err, size_t errlen) {
+    optout_history_redis *r = arg;
+    optout_strmap_free(r->bodies, reply_free);
+    size_t *lens = malloc((count ? count : 1) * sizeof *lens);
+    if (!(r->bodies = optout_strmap_new()) || !lens) {
+        free(lens);
+        optout_set_err(err, errlen, "out of memory");
+        return -1;
+    }
+    for (size_t i = 0; i < count; i++) lens[i] = 64;
+    int rc = redis_prefetch_batches(sha256, lens, count, body_cached, body_batch, r, err, errlen);
+    free(lens);
+    return rc;
+}
+
 optout_history_source optout_history_redis_source(optout_history_redis *r) {
-    return (optout_history_source){.arg = r, .lookup = src_lookup, .body = src_body, .prefetch = src_prefetch};
+    return (optout_history_source){
+        .arg = r, .lookup = src_lookup, .body = src_body, .prefetch = src_prefetch, .prefetch_bodies = src_prefetch_bodies};
 }
 
 size_t optout_history_redis_cached_bytes(const optout_history_redis *r) { return r->bytes; }
@@ -713,4 +767,6 @@ void optout_history_redis_forget(optout_history_redis *r) {
     optout_strmap_free(r->hosts, cached_free);
     r->hosts = fresh;
     r->bytes = 0;
+    optout_strmap_free(r->bodies, reply_free);
+    r->bodies = NULL;
 }
