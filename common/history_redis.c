@@ -654,6 +654,16 @@ static int prefetch_cached(void *arg, const char *host, size_t len) {
     return optout_strmap_get(p->r->hosts, host, len) != NULL;
 }
 
+/* The round trip of a prefetch's batch (redis_prefetch_batches): GET SUFFIX NAME for sel[0..n)
+ * into replies (REDIS_BATCH at most), for messages "KIND WHAT". 0, or -1 with err. */
+static int batch_fetch(optout_history_redis *r, const char *suffix, const char *kind, const char *const *sel,
+                       const size_t *sel_len, size_t n, const char *what, redisReply **replies, struct redis_counts *m,
+                       char *err, size_t errlen) {
+    char about[340];
+    snprintf(about, sizeof about, "%s %s", kind, what);
+    return fetch_keys(r, suffix, sel, sel_len, n, replies, m, about, err, errlen);
+}
+
 /* One batch of a prefetch: fetched and decoded into the cache; the targets of its redirects kept
  * for the next round. */
 static int prefetch_batch(void *arg, const char *const *sel, const size_t *sel_len, size_t n, const char *what,
@@ -662,9 +672,7 @@ static int prefetch_batch(void *arg, const char *const *sel, const size_t *sel_l
     optout_history_redis *r = p->r;
     redisReply *replies[REDIS_BATCH];
     struct redis_counts m;
-    char about[340];
-    snprintf(about, sizeof about, "the history of %s", what);
-    if (fetch_keys(r, "h:", sel, sel_len, n, replies, &m, about, err, errlen) != 0) return -1;
+    if (batch_fetch(r, "h:", "the history of", sel, sel_len, n, what, replies, &m, err, errlen) != 0) return -1;
     int rc = 0;
     for (size_t j = 0; j < n && rc >= 0; j++) {
         struct cached_host *e;
@@ -718,9 +726,7 @@ static int body_batch(void *arg, const char *const *sel, const size_t *sel_len, 
     optout_history_redis *r = arg;
     redisReply *replies[REDIS_BATCH];
     struct redis_counts m;
-    char about[340];
-    snprintf(about, sizeof about, "the history bodies %s", what);
-    if (fetch_keys(r, "b:", sel, sel_len, n, replies, &m, about, err, errlen) != 0) return -1;
+    if (batch_fetch(r, "b:", "the history bodies", sel, sel_len, n, what, replies, &m, err, errlen) != 0) return -1;
     int rc = 0;
     for (size_t j = 0; j < n; j++) {
         void *old = NULL;
