@@ -266,7 +266,9 @@ static int hl_verify(struct hload *l, uint64_t *start) {
         if (optout_history_cursor_rewind(l->cur, l->err, l->errlen) != 0) return -1;
         for (uint64_t i = 0; i < first; i++) {
             optout_history_host h;
-            if (optout_history_cursor_next(l->cur, &h, NULL, l->err, l->errlen) != 1) return -1;
+            int got = optout_history_cursor_next(l->cur, &h, NULL, l->err, l->errlen);
+            if (got != 1)
+                return got < 0 ? -1 : hl_fail(l, "%s/%s: fewer hosts than its line 1 says", l->dir, OPTOUT_HISTORY_DIR);
         }
     }
     *start = first;
