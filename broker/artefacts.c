@@ -283,6 +283,15 @@ int artefacts_write_dry_run(struct broker *b) {
                     (unsigned long long)b->history_counts[OPTOUT_HISTORY_CAPTURES],
                     (unsigned long long)b->history_counts[OPTOUT_HISTORY_BAD]);
     }
+    if (b->wayback_plan.known) { /* the Wayback's plan (stages.c): its time before anything is asked */
+        const struct wayback_plan *w = &b->wayback_plan;
+        fprintf(f, ",\n  \"wayback\": {\"hosts\": %zu, \"queries\": %zu, \"blocks\": %zu, \"blocks_done\": %zu, "
+                   "\"requests_at_least\": %zu, \"rate\": %.6g, \"seconds_at_least\": %.0f}",
+                w->hosts, w->queries, w->blocks, w->done, w->left, c->wayback_rate, w->seconds);
+        optout_log(LOG_NOTICE, "dry run: the Wayback asks for %zu hosts in %zu queries (%zu blocks, %zu done): at "
+                   "least %zu requests, %.0f s at %.3g request/s", w->hosts, w->queries, w->blocks, w->done, w->left,
+                   w->seconds, c->wayback_rate);
+    }
     snprintf(hosts, sizeof hosts, "%s", b->hosts_path);
     optout_log(LOG_NOTICE, "dry run: %llu hosts to fetch (%s)", (unsigned long long)planned, hosts);
     if (fetched && b->blocked) {

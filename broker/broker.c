@@ -544,6 +544,7 @@ static void release(struct broker *b, struct broker_zap *zap) {
         free(b->tasks[i].earlier_error);
     }
     free(b->tasks);
+    free(b->wayback_block_counts);
     free(b->queue);
     free(b->pending);
     free(b->workers);

@@ -49,6 +49,14 @@ struct published_file {
  * Wayback tasks' (DIR/history-parts/wayback-NNNNNN/history/). */
 #define STAGES_HISTORY_PARTS "history-parts"
 #define STAGES_WAYBACK_PART "wayback-"
+/* A later pass of the history stage (redirect targets outside its host list): pass P's (2..)
+ * parts are DIR/history-parts/passP-NNNNNN/history/, its hosts DIR/history-passP-hosts.txt, written
+ * by the broker when the pass before has settled. */
+#define STAGES_HISTORY_PASS_PART "pass"
+#define STAGES_HISTORY_PASS_HOSTS "history-pass%zu-hosts.txt"
+/* With --robots-dir the history stage keeps every host of the corpus: the survey's hosts, written
+ * by the broker when the survey merges. */
+#define STAGES_SURVEY_HOSTS "survey-hosts.txt"
 /* The hosts the Wayback stage asks for, written by the broker when the stage starts. */
 #define STAGES_WAYBACK_HOSTS "wayback-hosts.txt"
 
@@ -109,11 +117,18 @@ struct broker {
     enum stage stage;
     size_t settled[STAGE_COUNT]; /* tasks done or failed, per stage */
     int stage_queued;            /* the running stage's pending tasks are queued */
-    char hosts_path[4096];                   /* the fetch plan */
+    char hosts_path[4096];                   /* the fetch plan, and the history stage's first pass */
+    size_t history_passes;                   /* passes of the history stage laid out (1 + those added) */
     uint64_t hosts_by_outcome[OPTOUT_OUTCOME_COUNT];
     uint64_t fetched_from, fetched_to;       /* Unix times of the first and last fetch */
     uint64_t history_counts[OPTOUT_HISTORY_COUNTERS]; /* the history tasks' counters (msg.h), summed */
     uint64_t wayback_counts[OPTOUT_WAYBACK_COUNTERS]; /* the Wayback tasks' (msg.h): summed, times min/max */
+    uint64_t (*wayback_block_counts)[OPTOUT_WAYBACK_COUNTERS]; /* each Wayback task's, as last settled */
+    struct wayback_plan {  /* the stage's plan, once its host list is written (stages_wayback_prepare) */
+        int known;
+        size_t hosts, queries, blocks, done, left;
+        double seconds;    /* the queries left at --wayback-rate: a lower bound of the stage's time */
+    } wayback_plan;
     int64_t wayback_started;                          /* monotonic ms when this epoch queued the stage */
     size_t wayback_settled_at_start;                  /* its tasks settled then (the ETA counts this epoch's) */
     optout_blocked_counts *blocked;          /* from blocked_hosts.tsv, once written (NULL before) */
@@ -182,11 +197,20 @@ void stages_rank_config(const struct broker_config *c, optout_rank_reduce_config
  * directory); its counts kept in b->blocked. 0 or -1. */
 int stages_write_blocked(struct broker *b);
 /* What happens when stage s has finished, before the next one starts (the ranking merge; after
- * the fetch, blocked_hosts.tsv). */
+ * the fetch, blocked_hosts.tsv; after a history pass, the next pass when its captures redirect to
+ * hosts not read yet). 0, 1 when the stage grew (a history pass was added: queue it), or -1. */
 int stages_finish(struct broker *b, enum stage s);
 /* Before the Wayback stage is queued: DIR/wayback-hosts.txt (the same content on every start: it
  * derives from finished stages) and the estimate of the time. 0 or -1. */
 int stages_wayback_prepare(struct broker *b);
+/* A dry run (--stop-after) with --wayback: when the stages before the Wayback have run, its host
+ * list is written and its plan (b->wayback_plan) computed as the stage's start would. 0 or -1. */
+int stages_wayback_dry_run(struct broker *b);
+/* At the Wayback stage's start in a restarted run: the blocks published with host groups whose
+ * answer was not CDX JSON go back to pending, so that their tasks ask again for those groups (the
+ * worker keeps the others' answers from the published part); not once a filter task has settled
+ * (it judged with the archive as it is). 0 or -1. */
+int stages_wayback_reopen(struct broker *b);
 /* 0 when the task must wait: it is a Wayback task and another one is leased (one at a time in the
  * whole run: the service's rate is the run's, not a worker's). */
 int stages_may_lease(const struct broker *b, size_t task);
@@ -251,6 +275,8 @@ int plan_history_auto_resolve(struct broker *b, const optout_survey_summary *sur
 /* The history tasks again after history_files grew (--cc-crawls auto): the filter tasks' ids move
  * up (none has run: the filter stage comes after history), the run configuration is rebuilt. 0 or -1. */
 int stages_replan_history(struct broker *b);
+/* The host list the history tasks of the last pass laid out keep (the first pass: hosts_path). */
+void stages_history_hosts(const struct broker *b, char *out, size_t cap);
 /* The run's filter judges by captures (the history stage or --history): 1, else 0. */
 int plan_judges_history(const struct broker *b);
 /* The --robots-time text of a policy: "crawl", "cutoff:YYYY-MM-DD"... */

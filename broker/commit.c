@@ -199,9 +199,11 @@ static int replay_record(const void *data, size_t len, uint64_t offset, void *ar
     case RECORD_EPOCH:
         if (r.epoch > b->max_epoch) b->max_epoch = r.epoch;
         break;
-    case RECORD_ACCEPTED: /* the last accepted attempt of a task is the one that counts */
+    case RECORD_ACCEPTED: /* the last accepted attempt of a task is the one that counts; after a
+                           * `published` too (a Wayback block asked again): until its own `published`,
+                           * it is completed on recovery */
         keep_accepted(t, data, len);
-        if (t->state != TASK_DONE) t->state = TASK_ACCEPTED;
+        t->state = TASK_ACCEPTED;
         break;
     case RECORD_PUBLISHED: t->state = TASK_DONE; break;
     case RECORD_FAILED: /* kept after a later success too: the report says what failed before */

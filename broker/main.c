@@ -79,18 +79,20 @@ static int check_combinations(const struct broker_config *cfg, int curve_secret_
                             "cutoff:DAY or strictest) surveys its corpus first");
         return OPTOUT_EXIT_USAGE;
     }
-    if (cfg->stop_after && !survey && (cfg->robots_dir || (cfg->hosts_file && strcmp(cfg->stop_after, "rank") == 0))) {
+    int reads_captures = cfg->cc_robots_count || cfg->cc_crawls;
+    int history = cfg->stop_after && strcmp(cfg->stop_after, "history") == 0 && reads_captures;
+    if (cfg->stop_after && !survey && !history &&
+        (cfg->robots_dir || (cfg->hosts_file && strcmp(cfg->stop_after, "rank") == 0))) {
         optout_log(LOG_ERR, "--stop-after %s: this run has no %s stage (%s)", cfg->stop_after, cfg->stop_after,
                    cfg->robots_dir ? "--robots-dir gives the robots.txt files" : "--hosts gives the hosts");
         return OPTOUT_EXIT_USAGE;
     }
-    if ((cfg->cc_robots_count || cfg->cc_crawls) && cfg->robots_dir) {
-        optout_log(LOG_ERR, "--cc-robots reads the captures of the run's planned hosts: with --robots-dir there is no "
-                            "host list yet (build the archive with optout history --hosts FILE)");
-        return OPTOUT_EXIT_USAGE;
-    }
     if (cfg->stop_after && strcmp(cfg->stop_after, "history") == 0 && !cfg->cc_robots_count && !cfg->cc_crawls) {
         optout_log(LOG_ERR, "--stop-after history: this run has no history stage (give --cc-robots or --cc-crawls)");
+        return OPTOUT_EXIT_USAGE;
+    }
+    if (cfg->stop_after && strcmp(cfg->stop_after, "wayback") == 0 && !cfg->wayback) {
+        optout_log(LOG_ERR, "--stop-after wayback: this run has no Wayback stage (give --wayback)");
         return OPTOUT_EXIT_USAGE;
     }
     if (cfg->sample_shards && !cfg->sample_ppm) {
@@ -325,6 +327,11 @@ static int configure(const optout_option_values *v, struct broker_config *cfg) {
     if (v->given[OPTOUT_OPT_HOST_KEY]) (void)optout_hostkey_mode_parse(v->text[OPTOUT_OPT_HOST_KEY], &cfg->host_key);
     if (v->given[OPTOUT_OPT_HISTORY] && cfg->host_key == OPTOUT_HOSTKEY_NETLOC) {
         optout_log(LOG_ERR, "--host-key netloc with --history: a history archive is keyed by canonical host keys");
+        return OPTOUT_EXIT_USAGE;
+    }
+    if (cfg->robots_dir && (cfg->cc_robots_count || cfg->cc_crawls) && cfg->host_key == OPTOUT_HOSTKEY_NETLOC) {
+        optout_log(LOG_ERR, "--host-key netloc with --robots-dir and --cc-robots / --cc-crawls: the history stage keeps "
+                            "the survey's hosts, and a history archive is keyed by canonical host keys");
         return OPTOUT_EXIT_USAGE;
     }
     if (v->given[OPTOUT_OPT_METRIC]) (void)optout_rank_metric_parse(v->text[OPTOUT_OPT_METRIC], &cfg->metric);

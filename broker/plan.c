@@ -521,7 +521,9 @@ int plan_run(struct broker *b) {
         {"unreachable", c->unreachable_disallows ? "disallow" : "keep", NULL},
         {"user-agent", fetching && c->fetch.user_agent ? c->fetch.user_agent : "",
          unused ? "--user-agent (unused with --robots-dir)" : NULL},
-        /* the Wayback's last, and only with --wayback: the plans of runs without it stay as they were */
+        /* the Wayback's last, and only with --wayback: the plans of runs without it stay as they were.
+         * --wayback-rate is politeness, not a result: a resume may lower it (each block's sources.tsv
+         * line records the rate it was asked at) */
         {"wayback", "yes", NULL},
         {"wayback-base", c->wayback_base ? c->wayback_base : "", NULL},
         {"wayback-block-hosts", wb_block, NULL},
@@ -529,10 +531,9 @@ int plan_run(struct broker *b) {
         {"wayback-hosts", wb_hosts, NULL},
         {"wayback-hosts-file", c->wayback_hosts_file ? c->wayback_hosts_file : "", NULL},
         {"wayback-hosts-sha256", c->wayback_hosts_sha256, "the content of the --wayback-hosts-file file (SHA-256)"},
-        {"wayback-rate", c->wayback_rate_text ? c->wayback_rate_text : "", NULL},
         {"wayback-to", wb_to, NULL},
     };
-    size_t count = sizeof options / sizeof *options - (c->wayback ? 0 : 9);
+    size_t count = sizeof options / sizeof *options - (c->wayback ? 0 : 8);
     /* Redis keys: optout:<run>:<config-hash>: (the run is named by its directory) */
     char config_hash[65];
     optout_plan_config_hash(options, count, config_hash);
@@ -617,7 +618,12 @@ int plan_config_blob(struct broker *b) {
         broker_path(b, domains, &rc->blocked_domains);
     }
     rc->output_tags = (uint8_t)c->output_tags;
-    if (b->stage_count[STAGE_HISTORY]) broker_path(b, b->hosts_path, &rc->history_hosts);
+    rc->survey = (uint8_t)stages_surveying(c);
+    if (b->stage_count[STAGE_HISTORY]) { /* the pass running's (the passes run one after another) */
+        char hosts[4200];
+        stages_history_hosts(b, hosts, sizeof hosts);
+        broker_path(b, hosts, &rc->history_hosts);
+    }
     snprintf(rc->dump_field, sizeof rc->dump_field, "%s", c->dump_field ? c->dump_field : "");
     snprintf(rc->date_field, sizeof rc->date_field, "%s", c->date_field ? c->date_field : "");
     rc->robots_time = (uint32_t)c->robots_time.policy;
@@ -648,6 +654,7 @@ int plan_advance(struct broker *b) {
     while (b->stage < STAGE_COUNT) {
         enum stage s = b->stage;
         size_t first = b->stage_first[s], n = b->stage_count[s];
+        if (s == STAGE_WAYBACK && !b->stage_queued && stages_wayback_reopen(b) != 0) return -1;
         if (b->settled[s] < n) {
             if (b->stage_queued) return 0;
             if (s == STAGE_WAYBACK && stages_wayback_prepare(b) != 0) return -1;
@@ -668,13 +675,19 @@ int plan_advance(struct broker *b) {
                        stage_name(s), failed, n);
             return 1;
         }
-        if ((n || s == STAGE_HISTORY) && stages_finish(b, s) != 0) return -1;
+        int finished = n || s == STAGE_HISTORY ? stages_finish(b, s) : 0;
+        if (finished < 0) return -1;
+        if (finished > 0) { /* the stage grew (another history pass): queue its new tasks */
+            b->stage_queued = 0;
+            continue;
+        }
         b->stage++;
         b->stage_queued = 0;
         const char *stop = b->cfg->stop_after;
         if (stop && ((strcmp(stop, "rank") == 0 && s == STAGE_RANK_REDUCE) || (strcmp(stop, "fetch") == 0 && s == STAGE_FETCH) ||
-                     (strcmp(stop, "history") == 0 && s == STAGE_HISTORY) || (strcmp(stop, "survey") == 0 && s == STAGE_RANK_MAP)))
-            return 2; /* a dry run ends here */
+                     (strcmp(stop, "history") == 0 && s == STAGE_HISTORY) || (strcmp(stop, "survey") == 0 && s == STAGE_RANK_MAP) ||
+                     (strcmp(stop, "wayback") == 0 && s == STAGE_WAYBACK)))
+            return stages_wayback_dry_run(b) != 0 ? -1 : 2; /* a dry run ends here, with the Wayback's plan when known */
     }
     return 0;
 }

@@ -58,6 +58,7 @@ static const struct {
     {OPTOUT_TASK_WAYBACK, OUTPUT_ALWAYS, "", "/history/index.tsv"},
     {OPTOUT_TASK_WAYBACK, OUTPUT_ALWAYS, "", "/history/bodies.zst"},
     {OPTOUT_TASK_WAYBACK, OUTPUT_ALWAYS, "", "/history/sources.tsv"},
+    {OPTOUT_TASK_WAYBACK, OUTPUT_ALWAYS, "", "/wayback-block.tsv"}, /* what a rerun goes on from */
 };
 
 

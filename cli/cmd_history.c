@@ -11,6 +11,10 @@
  * - Redirect targets outside FILE are kept too: when captures of FILE's hosts redirect to such
  *   hosts, the files are read again for those hosts alone (a second pass, and more for chains, at
  *   most OPTOUT_HISTORY_MAX_HOPS passes in all after the first).
+ * - --jobs N reads N files of a pass at a time, one thread each, every file into a part of its own
+ *   (history_archive.h's parts, as the fleet's history tasks write them, under
+ *   DIR/.history-parts.XXXXXX), then merges the parts into the build in file order: the archive
+ *   and sources.tsv are what one thread builds.
  * - --wayback adds the Wayback Machine's captures of the hosts (wayback.h), with one sources.tsv
  *   line for its queries (time, hash of the answers).
  * - DIR/history/sources.tsv lists the files read, each with its crawl, bytes, records, responses
@@ -25,6 +29,7 @@
 #include <curl/curl.h>
 #include <errno.h>
 #include <inttypes.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -61,8 +66,8 @@ static const optout_program_spec HISTORY_SPEC = {
              "FILE, and of the hosts they redirect to, in the history archive DIR/history/ (replaced whole).\n"
              "--cc-crawls reads each crawl's crawl-data/CRAWL/robotstxt.paths.gz under --cc-base and the files\n"
              "it lists. --wayback adds the Wayback Machine's captures of the hosts (one request at a time,\n"
-             "--wayback-rate a second; resumable from DIR/.wayback/). Prints a summary on stderr: records,\n"
-             "responses, captures kept, versions, hosts, bad records by kind.\n",
+             "--wayback-rate a second; resumable from DIR/.wayback/). --jobs N reads N files at a time. Prints\n"
+             "a summary on stderr: records, responses, captures kept, versions, hosts, bad records by kind.\n",
 };
 
 typedef struct {
@@ -80,6 +85,7 @@ typedef struct {
     const char **cc_robots;
     size_t n_cc_robots;
     int quiet, retries;
+    unsigned jobs; /* --jobs: files read at a time */
     int wayback; /* --wayback: the Wayback Machine's captures too (wayback.h) */
 } history_args;
 
@@ -93,6 +99,7 @@ static int history_parse(int argc, char **argv, history_args *a, optout_option_v
     a->cc_crawls = v->text[OPTOUT_OPT_CC_CRAWLS];
     a->cc_base = v->given[OPTOUT_OPT_CC_BASE] ? v->text[OPTOUT_OPT_CC_BASE] : OPTOUT_HISTORY_CC_BASE_DEFAULT;
     a->quiet = v->given[OPTOUT_OPT_QUIET];
+    a->jobs = (unsigned)v->num[OPTOUT_OPT_HISTORY_JOBS];
     a->retries = v->given[OPTOUT_OPT_FETCH_RETRIES_CLI] ? (int)v->num[OPTOUT_OPT_FETCH_RETRIES_CLI] : -1;
     const char *missing = !a->hosts_path ? "--hosts" : !a->out ? "--out" : NULL;
     a->wayback = v->given[OPTOUT_OPT_WAYBACK];
@@ -167,6 +174,122 @@ static int history_locations(const history_args *a, const optout_cc_stream_optio
         }
         optout_cc_crawls_free(&crawls);
     }
+    return rc;
+}
+
+/* ---- --jobs: a pass over the files, N at a time ------------------------------------------------- */
+
+typedef struct {
+    const optout_cc_list *files;
+    const optout_cc_stream_options *so;
+    char parts[4200];                /* DIR/.history-parts.XXXXXX: part NNNNNN of file NNNNNN */
+    pthread_mutex_t lock;
+    size_t next_file;
+    int rc;                          /* the first failure's exit status (OK while none) */
+    char err[2048];
+} jobs_pass;
+
+typedef struct {
+    jobs_pass *p;
+    optout_history_scan scan; /* this thread's counts and redirect targets */
+    pthread_t thread;
+} jobs_thread;
+
+static void jobs_fail(jobs_pass *p, int rc, const char *err) {
+    pthread_mutex_lock(&p->lock);
+    if (p->rc == OPTOUT_EXIT_OK) {
+        p->rc = rc;
+        snprintf(p->err, sizeof p->err, "%s", err);
+    }
+    pthread_mutex_unlock(&p->lock);
+}
+
+static void *jobs_run(void *arg) {
+    jobs_thread *t = arg;
+    jobs_pass *p = t->p;
+    char err[2048], part[4300];
+    for (;;) {
+        pthread_mutex_lock(&p->lock);
+        size_t i = p->next_file++;
+        int go = i < p->files->count && p->rc == OPTOUT_EXIT_OK;
+        pthread_mutex_unlock(&p->lock);
+        if (!go) break;
+        snprintf(part, sizeof part, "%s/%06zu", p->parts, i);
+        if (!(t->scan.w = optout_history_writer_new(part, 0, err, sizeof err))) {
+            jobs_fail(p, OPTOUT_EXIT_FAILURE, err);
+            break;
+        }
+        optout_history_writer_apart(t->scan.w); /* merged with the others below */
+        int r = optout_history_scan_file(&t->scan, p->files->items[i], p->so, err, sizeof err);
+        if (r != 0 || history_stop) {
+            optout_history_writer_abort(t->scan.w);
+            t->scan.w = NULL;
+            if (r == 1 || history_stop) snprintf(err, sizeof err, "interrupted while reading %s", p->files->items[i]);
+            jobs_fail(p, r == 1 || history_stop ? OPTOUT_EXIT_INTERRUPTED : OPTOUT_EXIT_FAILURE, err);
+            break;
+        }
+        int cr = optout_history_writer_commit(t->scan.w, NULL, NULL, err, sizeof err);
+        t->scan.w = NULL;
+        if (cr != 0) {
+            jobs_fail(p, OPTOUT_EXIT_FAILURE, err);
+            break;
+        }
+    }
+    return NULL;
+}
+
+/* One pass over files with `jobs` threads into st's writer: each thread scans files into parts
+ * with st's wanted and seen sets (read only meanwhile); then the parts are merged in file order,
+ * and the threads' counts and redirect targets added to st's. An exit status (logged). */
+static int history_pass_jobs(optout_history_scan *st, const optout_cc_list *files, unsigned jobs,
+                             const optout_cc_stream_options *so, const char *out) {
+    jobs_pass p = {.files = files, .so = so, .rc = OPTOUT_EXIT_OK};
+    char err[2048];
+    snprintf(p.parts, sizeof p.parts, "%s/.history-parts.XXXXXX", out);
+    if (!mkdtemp(p.parts)) {
+        optout_log(LOG_ERR, "history: %s: %s", p.parts, strerror(errno));
+        return OPTOUT_EXIT_FAILURE;
+    }
+    pthread_mutex_init(&p.lock, NULL);
+    if (jobs > files->count) jobs = (unsigned)files->count;
+    jobs_thread *t = calloc(jobs ? jobs : 1, sizeof *t);
+    if (!t) optout_oom("history threads");
+    unsigned started = 0;
+    for (; started < jobs; started++) {
+        t[started].p = &p;
+        t[started].scan = (optout_history_scan){.wanted = st->wanted, .seen = st->seen, .first_pass = st->first_pass};
+        if (!(t[started].scan.next = optout_strmap_new())) optout_oom("host sets");
+        int e = pthread_create(&t[started].thread, NULL, jobs_run, &t[started]);
+        if (e != 0) {
+            optout_strmap_free(t[started].scan.next, NULL);
+            jobs_fail(&p, OPTOUT_EXIT_FAILURE, strerror(e));
+            break;
+        }
+    }
+    for (unsigned k = 0; k < started; k++) pthread_join(t[k].thread, NULL);
+    int rc = p.rc;
+    if (rc != OPTOUT_EXIT_OK) optout_log(LOG_ERR, "history: %s: nothing published", p.err);
+    /* the parts in file order: sources.tsv lists the files as one thread reads them */
+    for (size_t i = 0; rc == OPTOUT_EXIT_OK && i < files->count; i++) {
+        char part[4300];
+        snprintf(part, sizeof part, "%s/%06zu", p.parts, i);
+        if (optout_history_writer_merge(st->w, part, NULL, err, sizeof err) != 0) {
+            optout_log(LOG_ERR, "history: %s: nothing published", err);
+            rc = OPTOUT_EXIT_FAILURE;
+        }
+    }
+    for (unsigned k = 0; k < started; k++) {
+        const optout_history_scan *s = &t[k].scan;
+        st->files += s->files, st->bytes += s->bytes, st->records += s->records, st->responses += s->responses;
+        st->captures += s->captures, st->no_host += s->no_host, st->no_crawl += s->no_crawl;
+        for (int b = 0; b < OPTOUT_WARC_BAD_COUNT; b++) st->bad[b] += s->bad[b];
+        if (rc == OPTOUT_EXIT_OK && st->next) optout_strmap_each(t[k].scan.next, add_seen, st->next);
+        optout_strmap_free(t[k].scan.next, NULL);
+    }
+    free(t);
+    pthread_mutex_destroy(&p.lock);
+    if (optout_remove_tree(p.parts) != 0)
+        optout_log(LOG_WARNING, "history: cannot remove %s: %s", p.parts, strerror(errno));
     return rc;
 }
 
@@ -278,7 +401,8 @@ int cmd_history(int argc, char **argv) {
     int passes = 0;
     for (;;) {
         passes++;
-        for (size_t i = 0; i < files.count && rc == OPTOUT_EXIT_OK; i++) {
+        if (args.jobs > 1) rc = history_pass_jobs(&st.scan, &files, args.jobs, &so, args.out);
+        for (size_t i = 0; args.jobs <= 1 && i < files.count && rc == OPTOUT_EXIT_OK; i++) {
             int r = optout_history_scan_file(&st.scan, files.items[i], &so, err, sizeof err);
             if (r == 1 || history_stop) {
                 optout_log(LOG_ERR, "interrupted while reading %s: nothing published", files.items[i]);

@@ -48,15 +48,17 @@ static const optout_program_spec RUN_SPEC = {
         "--removed), and write DIR/report.json and report.md. A glob the shell expanded is several\n"
         "paths after one --corpus; quoted, optout expands it itself ('**' included, and no limit on\n"
         "the command line's length). Rerunning resumes; a complete run is left as it is.\n"
-        "--stop-after rank|fetch|history is a dry run: it prints how many hosts would be fetched\n"
+        "--stop-after rank|fetch|history|wayback is a dry run: it prints how many hosts would be fetched\n"
         "(and, after fetch, which agents they block and what history would read) and stops before\n"
         "any shard is written; the same command without it goes on from there. --output tags decides\n"
         "and counts as usual (same report) but rewrites no shard: DIR/tags/<name> lists the removed\n"
         "documents' ids and agents, for optout apply-tags.\n"
         "Robots.txt as it was (docs/history.md): --cc-robots / --cc-crawls add a history stage that\n"
-        "builds DIR/history/ (or --history DIR gives an archive); the filter then judges every document\n"
-        "under current, crawl, cutoff:YYYY-MM-DD and strictest, --robots-time chooses the one that\n"
-        "decides, and the report gains by_policy and DIR/policy-by-crawl.svg. A historical policy first\n"
+        "builds DIR/history/ (or --history DIR gives an archive; capture files over HTTP(S) are\n"
+        "downloaded --download-slots at a time by all the workers together, through the slot files of\n"
+        "DIR/download-slots/); the filter then judges every document under current, crawl,\n"
+        "cutoff:YYYY-MM-DD and strictest, --robots-time chooses the one that decides, and the report\n"
+        "gains by_policy and DIR/policy-by-crawl.svg. A historical policy first\n"
         "surveys the corpus (DIR/survey.tsv: documents and tokens per host and crawl; --stop-after\n"
         "survey stops there and says what history would read; --cc-crawls auto reads its crawls).\n"
         "One run at a time on a directory: a second optout run (or broker) on it is refused before it\n"
@@ -148,6 +150,7 @@ struct run {
     size_t nb;
     long workers;
     const char *max_memory, *stop_after;
+    char download_slots[24]; /* --download-slots, handed to every worker */
     pid_t pids[1 + MAX_WORKERS]; /* [0] the broker */
     pid_t redis;
     size_t restarts;
@@ -182,6 +185,7 @@ static int run_parse(struct run *r, int argc, char **argv, optout_option_values 
     if (r->workers > MAX_WORKERS) r->workers = MAX_WORKERS;
     r->max_memory = v->text[OPTOUT_OPT_MAX_MEMORY];
     r->stop_after = v->text[OPTOUT_OPT_STOP_AFTER];
+    snprintf(r->download_slots, sizeof r->download_slots, "%llu", (unsigned long long)v->num[OPTOUT_OPT_DOWNLOAD_SLOTS]);
     if (!(r->bargs = calloc(2 * v->order_count + 8, sizeof *r->bargs))) return OPTOUT_EXIT_FAILURE;
     r->nb = 1;
     for (size_t i = 0; i < v->order_count; i++) {
@@ -336,9 +340,12 @@ static int run_supervise(struct run *r) {
     }
     char name[64];
     /* --exit-when-done: a worker leaves when the broker says the run is complete */
+    /* the workers share one set of download slots: the node's bound holds whatever their number */
+    char slots_dir[PATH_MAX + 32];
+    snprintf(slots_dir, sizeof slots_dir, "%s/download-slots", r->dir);
     char *wargs[] = {r->worker_bin, "--connect", r->endpoint, "--root", "fs=/", "--name", name, "--exit-when-done",
-                     NULL, NULL, NULL};
-    if (r->max_memory) wargs[8] = "--max-memory", wargs[9] = (char *)r->max_memory;
+                     "--download-dir", slots_dir, "--download-slots", r->download_slots, NULL, NULL, NULL};
+    if (r->max_memory) wargs[12] = "--max-memory", wargs[13] = (char *)r->max_memory;
     int rc = -1;
     long long last_status = 0;
     void *zctx = zmq_ctx_new(), *status_sock = cli_status_socket(zctx);

@@ -65,7 +65,8 @@ static void usage(FILE *f) {
           "                 --time) and its verdict under current, crawl, cutoff and strictest\n"
           "                 (default: none)\n"
           "  --robots-time, --history-max-age, --history-missing, --report-cutoff: as for\n"
-          "                 optout filter (defaults: current, 365, current, 2023-08-07)\n"
+          "                 optout filter (defaults: the run's plan, else current, 365, current,\n"
+          "                 2023-08-07)\n"
           "  --crawl ID     the document's crawl, for URL arguments (or any text holding the id)\n"
           "                 (default: none)\n"
           "  --time DATE    the document's time (ISO 8601, UTC without a zone), for URL arguments\n"
@@ -532,8 +533,8 @@ static int history_setup(const struct history_opts *given_opts, const optout_why
     /* a run that judged by captures: its plan's archive and options, unless given here */
     struct history_opts run_opts = *given_opts;
     const struct history_opts *o = &run_opts;
-    if (!given_opts->dir && cfg->history[0]) {
-        run_opts.dir = cfg->history;
+    if (!run_opts.dir && cfg->history[0]) run_opts.dir = cfg->history;
+    if (run_opts.dir) { /* another archive given here is still judged with the run's values */
         if (!run_opts.policy && cfg->robots_time[0]) run_opts.policy = cfg->robots_time;
         if (!run_opts.max_age && cfg->history_max_age[0]) run_opts.max_age = cfg->history_max_age;
         if (!run_opts.missing && cfg->history_missing[0]) run_opts.missing = cfg->history_missing;

@@ -26,7 +26,7 @@ why_history *why_history_open(const char *dir, const optout_robots_time_spec *sp
     if (!h) return NULL;
     h->spec = *spec;
     h->missing = missing;
-    h->cutoff = spec->policy == OPTOUT_ROBOTS_TIME_CUTOFF ? spec->cutoff : report_cutoff;
+    h->cutoff = optout_robots_time_cutoff_day(spec, report_cutoff);
     h->agents = cfg->agents;
     if (!(h->archive = optout_history_archive_open(dir, err, sizeof err))) {
         optout_log(LOG_ERR, "why: --history %s: %s", dir, err);
@@ -85,7 +85,7 @@ static void capture_json(FILE *out, const optout_history_pick *p) {
     put_time(out, c->first, 1);
     fputs(", \"last\": ", out);
     put_time(out, c->last, 1);
-    fprintf(out, ", \"status\": %d, \"redirects\": %u, \"host\": ", f->status, p->hops);
+    fprintf(out, ", \"status\": %d, \"redirects\": %u, \"host\": ", c->status, p->hops);
     optout_json_put_stringn(out, p->final_host, p->final_host_len);
     fprintf(out, ", \"final_status\": %d, \"outcome\": \"%s\", \"sha256\": ", f->status, optout_outcome_name(p->outcome));
     if (f->sha256[0] && !f->redirect) optout_json_put_string(out, f->sha256);

@@ -281,7 +281,7 @@ static int judge_history(struct filter_run *run, const optout_json_value *v, con
     int judged = optout_history_judge_doc(h->judge, hk->key, hk->key_len, u, ulen, &t, &pick, &then, err, errlen);
     if (judged < 0) return -1;
     size_t agent_count = optout_agents_count(run->cfg->agents);
-    int64_t cutoff = h->time.policy == OPTOUT_ROBOTS_TIME_CUTOFF ? h->time.cutoff : h->report_cutoff;
+    int64_t cutoff = optout_robots_time_cutoff_day(&h->time, h->report_cutoff);
     optout_history_combine(set, judged ? &then : NULL, &t, cutoff, h->missing, agent_count, run->verdicts);
     const optout_policy_verdict *chosen = &run->verdicts[h->time.policy];
     *set = chosen->agents;

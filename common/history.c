@@ -141,6 +141,10 @@ const char *optout_robots_time_name(optout_robots_time p) {
     return (unsigned)p < OPTOUT_ROBOTS_TIME_COUNT ? POLICY_NAMES[p] : "invalid";
 }
 
+int64_t optout_robots_time_cutoff_day(const optout_robots_time_spec *spec, int64_t report_cutoff) {
+    return spec->policy == OPTOUT_ROBOTS_TIME_CUTOFF ? spec->cutoff : report_cutoff;
+}
+
 const char *optout_history_coverage_name(optout_history_coverage c) {
     return (unsigned)c < OPTOUT_COVERAGE_COUNT ? COVERAGE_NAMES[c] : "invalid";
 }

@@ -254,7 +254,7 @@ const char *optout_msg_type_name(optout_msg_type t) {
 
 #define C(member) offsetof(optout_run_config, member)
 enum { G_M, G_HK, G_U, G_L, G_ML, G_AG, G_FU, G_FL, G_FT, G_FD, G_FDT, G_FX, G_RD, G_R, G_RP, G_RA, G_NP, G_MT, G_NE, G_NN, G_AH,
-       G_FS, G_FC, G_FCT, G_FTO, G_FR, G_FAP, G_FUA, G_FCN, G_GR, G_KH, G_RH, G_SP, G_SS, G_OT, G_BD, G_MU, G_PC, G_OF, G_HH,
+       G_FS, G_FC, G_FCT, G_FTO, G_FR, G_FAP, G_FUA, G_FCN, G_GR, G_KH, G_RH, G_SP, G_SS, G_OT, G_BD, G_MU, G_PC, G_OF, G_HH, G_SV,
        G_RT, G_RTC, G_RC, G_HMA, G_HM, G_HD, G_WB, G_WF, G_WT, G_WR, G_CFG_COUNT };
 static const field CFG_FIELDS[G_CFG_COUNT] = {
     [G_M] = {"m", K_MODE, C(mode), 0, 0, 0},
@@ -297,6 +297,7 @@ static const field CFG_FIELDS[G_CFG_COUNT] = {
     [G_PC] = {"pc", K_STR, C(parquet_compression), 0, OPTOUT_MSG_NAME_MAX, 0},
     [G_OF] = {"of", K_U32, C(output_format), 0, 0, 0},
     [G_HH] = {"hh", K_PATH, C(history_hosts), 0, 0, 0},
+    [G_SV] = {"sv", K_BOOL, C(survey), 0, 0, 0},
     [G_RT] = {"rt", K_U32, C(robots_time), 0, OPTOUT_ROBOTS_TIME_COUNT - 1, 0},
     [G_RTC] = {"rtc", K_I64, C(robots_cutoff), 0, 0, 0},
     [G_RC] = {"rc", K_I64, C(report_cutoff), 0, 0, 0},

@@ -199,7 +199,7 @@ static const char *const OUTPUTS[] = {"shards", "tags", NULL};
 static const char *const GRANULARITIES[] = {"url", "host", "domain", NULL};
 static const char *const METRICS[] = {"tokens", "bytes", "docs", NULL};
 static const char *const SCHEMES[] = {"auto", "https", "http", NULL};
-static const char *const STAGES[] = {"rank", "fetch", "history", "survey", NULL};
+static const char *const STAGES[] = {"rank", "fetch", "history", "survey", "wayback", NULL};
 static const char *const MISSING_URL[] = {"fail", "keep", NULL};
 static const char *const OUTPUT_FORMATS[] = {"same", "jsonl", "parquet", NULL};
 static const char *const PARQUET_CODECS[] = {"zstd", "snappy", "gzip", "lz4", "none", NULL};
@@ -338,6 +338,8 @@ const optout_option optout_option_table[] = {
         "crawls whose crawl-data/CRAWL/robotstxt.paths.gz (under --cc-base) lists the files"),
     ROW("cc-base", CC_BASE, STRING, H | B | R, "URL|DIR", OPTOUT_HISTORY_CC_BASE_DEFAULT, 0, 0, NULL, check_cc_base,
         "where crawl-data/ is: an http(s) URL or a local directory"),
+    ROW("jobs", HISTORY_JOBS, NUMBER, H, "N", "1", 1, 256, NULL, NULL,
+        "files read at a time (threads, each file into a part; the parts merged as the fleet's are)"),
     /* optout history, run, broker: the Wayback Machine's robots.txt captures (wayback.h) */
     ROW("wayback", WAYBACK, FLAG, H | B | R, NULL, "false", 0, 0, NULL, NULL,
         "add the Wayback Machine's captures of the hosts (one CDX query per host, then bodies)"),
@@ -358,6 +360,11 @@ const optout_option optout_option_table[] = {
     SHORT('c', "connect", CONNECT, STRING, W, "ENDPOINT", NULL, 0, 0, NULL,
           "the broker: tcp://HOST:PORT or ipc:///PATH"),
     SHORT('s', "slots", SLOTS, NUMBER, W, "N", "1", 1, OPTOUT_MSG_MAX_CREDIT, NULL, "tasks run at a time"),
+    /* Common Crawl files over HTTP(S): a bound per node, whatever the number of workers (dlslots.h) */
+    ROW("download-slots", DOWNLOAD_SLOTS, NUMBER, W | R, "N", "4", 1, 1024, NULL, NULL,
+        "capture files downloaded at a time on this node, by all its workers together"),
+    ROW("download-dir", DOWNLOAD_DIR, STRING, W, "DIR", "($RUNTIME_DIRECTORY; none: no bound across workers)", 0, 0,
+        NULL, NULL, "the node's download slot files (every worker of the node: the same DIR and N)"),
     SHORT('r', "root", WORKER_ROOT, LIST, W, "NAME=PATH", NULL, 0, 0, check_worker_root,
           "task paths under root NAME are under PATH here (repeat)"),
     SHORT('n', "name", NAME, STRING, W, "ID", "(HOST.PID)", 0, 0, check_name, "the id the broker reports"),

@@ -16,8 +16,7 @@ void optout_stats_policy_init(optout_stats_policy *s, optout_robots_time chosen,
 
 void optout_stats_policy_init_run(optout_stats_policy *s, const optout_robots_time_spec *time, int64_t report_cutoff,
                                   optout_history_missing missing, int64_t max_age) {
-    optout_stats_policy_init(s, time->policy, time->policy == OPTOUT_ROBOTS_TIME_CUTOFF ? time->cutoff : report_cutoff,
-                             missing, max_age);
+    optout_stats_policy_init(s, time->policy, optout_robots_time_cutoff_day(time, report_cutoff), missing, max_age);
 }
 
 /* The chart's row of a crawl: found, else a new one while there is room, else NULL. */

@@ -2,6 +2,7 @@
 #include "optout/survey.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -96,22 +97,34 @@ static struct row *sorted_rows(const optout_survey *s, size_t *n) {
     return c.rows;
 }
 
-int optout_survey_write(const optout_survey *s, const char *path, char *err, size_t errlen) {
-    size_t n = 0;
-    struct row *rows = sorted_rows(s, &n);
+/* What a file holds: the rows (with their counts), or the distinct hosts. */
+enum survey_form { FORM_ROWS, FORM_HOSTS };
+
+/* Writes the sorted rows in the form to path whole: a temporary file beside it created anew
+ * without following a link (one left by a dead writer is removed first), fsynced, renamed over the
+ * name (a link there is replaced, never written through), the directory fsynced. 0, or -1 with err. */
+static int write_form(const struct row *rows, size_t n, enum survey_form form, const char *path, char *err,
+                      size_t errlen) {
     char tmp[4200];
     snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid());
-    FILE *f = rows ? fopen(tmp, "we") : NULL;
+    (void)unlink(tmp);
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+    FILE *f = fd >= 0 ? fdopen(fd, "w") : NULL;
     if (!f) {
-        optout_set_err(err, errlen, "%s: %s", rows ? tmp : path, rows ? strerror(errno) : "out of memory");
-        free(rows);
+        optout_set_err(err, errlen, "%s: %s", tmp, strerror(errno));
+        if (fd >= 0) close(fd), unlink(tmp);
         return -1;
     }
-    fputs(SURVEY_HEADER, f);
-    for (size_t i = 0; i < n; i++)
-        fprintf(f, "%.*s\t%" PRIu64 "\t%" PRIu64 "\n", (int)rows[i].len, rows[i].key, rows[i].n->docs,
-                rows[i].n->tokens);
-    free(rows);
+    if (form == FORM_ROWS) fputs(SURVEY_HEADER, f);
+    for (size_t i = 0; i < n; i++) {
+        size_t hl = (size_t)((const char *)memchr(rows[i].key, '\t', rows[i].len) - rows[i].key);
+        if (form == FORM_ROWS)
+            fprintf(f, "%.*s\t%" PRIu64 "\t%" PRIu64 "\n", (int)rows[i].len, rows[i].key, rows[i].n->docs,
+                    rows[i].n->tokens);
+        else if (i == 0 || hl != (size_t)((const char *)memchr(rows[i - 1].key, '\t', rows[i - 1].len) - rows[i - 1].key) ||
+                 memcmp(rows[i].key, rows[i - 1].key, hl) != 0) /* sorted: a host's rows are together */
+            fprintf(f, "%.*s\n", (int)hl, rows[i].key);
+    }
     int bad = ferror(f) || fflush(f) != 0 || fsync(fileno(f)) != 0;
     int saved = errno;
     bad |= fclose(f) != 0;
@@ -122,6 +135,18 @@ int optout_survey_write(const optout_survey *s, const char *path, char *err, siz
         return -1;
     }
     return 0;
+}
+
+int optout_survey_write(const optout_survey *s, const char *path, char *err, size_t errlen) {
+    size_t n = 0;
+    struct row *rows = sorted_rows(s, &n);
+    if (!rows) {
+        optout_set_err(err, errlen, "%s: out of memory", path);
+        return -1;
+    }
+    int rc = write_form(rows, n, FORM_ROWS, path, err, errlen);
+    free(rows);
+    return rc;
 }
 
 /* A decimal count of the whole field. */
@@ -138,8 +163,7 @@ static int parse_count(const char *s, size_t len, uint64_t *v) {
     return 0;
 }
 
-/* One part file's rows added into s. 0, or -1 with err naming file and line. */
-static int read_part(optout_survey *s, const char *path, char *err, size_t errlen) {
+int optout_survey_read(const char *path, optout_survey_row_fn fn, void *arg, char *err, size_t errlen) {
     FILE *f = fopen(path, "re");
     if (!f) {
         optout_set_err(err, errlen, "%s: %s", path, strerror(errno));
@@ -177,12 +201,11 @@ static int read_part(optout_survey *s, const char *path, char *err, size_t errle
             rc = -1;
             break;
         }
+        field[0][len[0]] = '\0';
         field[1][len[1]] = '\0';
-        if (optout_survey_add(s, field[0], len[0], field[1], docs, tokens) != 0) {
+        if (fn(field[0], len[0], field[1], docs, tokens, arg) != 0) {
             optout_set_err(err, errlen, "out of memory reading %s", path);
-            fclose(f);
-            free(line);
-            return -1;
+            rc = -2;
         }
     }
     if (rc == 0 && ferror(f)) {
@@ -193,6 +216,10 @@ static int read_part(optout_survey *s, const char *path, char *err, size_t errle
     fclose(f);
     free(line);
     return rc ? -1 : 0;
+}
+
+static int add_row(const char *host, size_t len, const char *crawl, uint64_t docs, uint64_t tokens, void *arg) {
+    return optout_survey_add(arg, host, len, crawl, docs, tokens);
 }
 
 static int crawl_cmp(const void *a, const void *b) {
@@ -245,8 +272,8 @@ static int summarise(const struct row *rows, size_t n, optout_survey_summary *su
     return 0;
 }
 
-int optout_survey_merge(const char *const *parts, size_t count, const char *out, optout_survey_summary *sum,
-                        char *err, size_t errlen) {
+int optout_survey_merge(const char *const *parts, size_t count, const char *out, const char *hosts_out,
+                        optout_survey_summary *sum, char *err, size_t errlen) {
     memset(sum, 0, sizeof *sum);
     optout_survey *s = optout_survey_new();
     if (!s) {
@@ -254,7 +281,7 @@ int optout_survey_merge(const char *const *parts, size_t count, const char *out,
         return -1;
     }
     int rc = 0;
-    for (size_t i = 0; i < count && rc == 0; i++) rc = read_part(s, parts[i], err, errlen);
+    for (size_t i = 0; i < count && rc == 0; i++) rc = optout_survey_read(parts[i], add_row, s, err, errlen);
     if (rc == 0 && out) rc = optout_survey_write(s, out, err, errlen);
     size_t n = 0;
     struct row *rows = rc == 0 ? sorted_rows(s, &n) : NULL;
@@ -262,6 +289,7 @@ int optout_survey_merge(const char *const *parts, size_t count, const char *out,
         optout_set_err(err, errlen, "out of memory");
         rc = -1;
     }
+    if (rc == 0 && hosts_out) rc = write_form(rows, n, FORM_HOSTS, hosts_out, err, errlen);
     free(rows);
     optout_survey_free(s);
     return rc;

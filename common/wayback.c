@@ -887,13 +887,94 @@ int optout_wayback_record(optout_history_writer *w, const optout_wayback_options
                           char *err, size_t errlen) {
     char t1[32], t2[32], *where;
     optout_wayback_times(st, t1, t2);
-    if (asprintf(&where, "wayback %s/cdx/search/cdx years %d-%d queried %s..%s answers sha256 %s", o->base, o->from_year,
-                 o->to_year, t1, t2, st->answers_sha256) < 0)
+    if (asprintf(&where, "wayback %s/cdx/search/cdx years %d-%d queried %s..%s answers sha256 %s rate %.6g", o->base,
+                 o->from_year, o->to_year, t1, t2, st->answers_sha256, o->rate) < 0)
         optout_oom("wayback source");
     uint64_t nobad[OPTOUT_WARC_BAD_COUNT] = {0};
     int rc = optout_history_writer_source(w, where, "", 0, st->rows_recorded, st->captures, nobad, OPTOUT_WARC_BAD_COUNT,
                                           err, errlen);
     free(where);
+    return rc;
+}
+
+void optout_wayback_block_file(const char *state_dir, size_t index, char *out, size_t cap) {
+    snprintf(out, cap, "%s/block-%06zu.tsv", state_dir, index);
+}
+
+int optout_wayback_copy_block(const char *state_dir, size_t index, const char *to, char *err, size_t errlen) {
+    char from[4200];
+    size_t len = 0;
+    optout_wayback_block_file(state_dir, index, from, sizeof from);
+    char *text = optout_read_file(from, SIZE_MAX, &len);
+    if (!text && errno != ENOENT) {
+        optout_set_err(err, errlen, "%s: %s", from, strerror(errno));
+        return -1;
+    }
+    int rc = write_atomic(to, text ? text : "", text ? len : 0, err, errlen);
+    free(text);
+    return rc;
+}
+
+/* The body of a block file's 2xx capture (host, scheme, time, status) in the archive built from
+ * that block, written to path: 1 written, 0 not in the archive (dropped when it was asked), -1
+ * with err. */
+static int seed_body(const optout_history_source *src, const char *host, int https, int64_t t, int status,
+                     const char *path, char *err, size_t errlen) {
+    optout_history_host h;
+    int rc = src->lookup(src->arg, host, strlen(host), &h, err, errlen);
+    if (rc <= 0) return rc;
+    for (size_t i = 0; i < h.count; i++) {
+        const optout_history_version *v = &h.versions[i];
+        if (v->origin != OPTOUT_HISTORY_WAYBACK || v->scheme != (https ? OPTOUT_HISTORY_HTTPS : OPTOUT_HISTORY_HTTP) ||
+            v->first > t || v->last < t || v->status != status || v->outcome != OPTOUT_OUTCOME_OK)
+            continue;
+        char *body = NULL;
+        size_t len = 0;
+        if (src->body(src->arg, v, &body, &len, err, errlen) != 0) return -1;
+        rc = write_atomic(path, body ? body : "", len, err, errlen);
+        free(body);
+        return rc ? -1 : 1;
+    }
+    return 0;
+}
+
+int optout_wayback_seed(const char *state_dir, size_t index, const char *block_file, const char *part, char *err,
+                        size_t errlen) {
+    size_t len;
+    char *text = optout_read_file(block_file, SIZE_MAX, &len);
+    if (!text) {
+        if (errno == ENOENT) return 0;
+        optout_set_err(err, errlen, "%s: %s", block_file, strerror(errno));
+        return -1;
+    }
+    char bodies[4200], path[4400];
+    snprintf(bodies, sizeof bodies, "%s/bodies", state_dir);
+    optout_history_archive *a = NULL;
+    int rc = make_dir(state_dir, err, errlen) != 0 || make_dir(bodies, err, errlen) != 0 ? -1 : 0;
+    if (rc == 0 && len && !(a = optout_history_archive_open(part, err, errlen))) rc = -1;
+    optout_history_source src;
+    if (a) src = optout_history_archive_source(a);
+    /* every 2xx capture's body from the archive (C lines: host, scheme, time, status, digest); the
+     * lines themselves are checked when the block is loaded */
+    for (const char *l = text, *nl; rc == 0 && a && *l && (nl = strchr(l, '\n')); l = nl + 1) {
+        char host[OPTOUT_HOSTKEY_MAX], scheme[8], digest[WB_DIGEST_MAX + 1];
+        long long t;
+        int status;
+        if (sscanf(l, "C\t%299[^\t]\t%7[^\t]\t%lld\t%d\t%64s", host, scheme, &t, &status, digest) != 5 || status < 200 ||
+            status > 299 || !digest_ok(digest))
+            continue;
+        snprintf(path, sizeof path, "%s/%s", bodies, digest);
+        struct stat sb;
+        if (lstat(path, &sb) == 0) continue;
+        if (seed_body(&src, host, !strcmp(scheme, "https"), (int64_t)t, status, path, err, errlen) < 0) rc = -1;
+    }
+    if (rc == 0) {
+        char to[4200];
+        optout_wayback_block_file(state_dir, index, to, sizeof to);
+        rc = write_atomic(to, text, len, err, errlen);
+    }
+    optout_history_archive_close(a);
+    free(text);
     return rc;
 }
 

@@ -45,7 +45,8 @@ struct optout_why {
     optout_robots_explanation explain[OPTOUT_AGENTS_MAX];
     char *keep_hosts, *remove_hosts;
     char *hist[5]; /* history, robots-time, history-max-age, history-missing, report-cutoff (plan order) */
-    int read_captures; /* the plan names --cc-robots or --cc-crawls: the run's own DIR/history/ */
+    char *fields[2]; /* dump-field, date-field: where the filter read a document's crawl and date */
+    int read_captures; /* the plan names --cc-robots, --cc-crawls or --wayback: the run's own DIR/history/ */
     optout_policy policy; /* its overrides and domains are owned here */
     char domain[OPTOUT_HOSTKEY_MAX];
 };
@@ -80,6 +81,7 @@ void optout_why_close(optout_why *w) {
     free(w->keep_hosts);
     free(w->remove_hosts);
     for (int i = 0; i < 5; i++) free(w->hist[i]);
+    for (int i = 0; i < 2; i++) free(w->fields[i]);
     optout_overrides_free((optout_overrides *)w->policy.overrides);
     optout_domains_free((optout_domains *)w->policy.domains);
     free(w);
@@ -163,8 +165,16 @@ static int read_options(optout_why *w, const optout_plan *p, const char *plan, c
             int i = history_option(name);
             free(w->hist[i]);
             w->hist[i] = optout_strdup(value);
-        } else if ((strcmp(name, "cc-robots") == 0 || strcmp(name, "cc-crawls") == 0) && value[0]) {
+        } else if (strcmp(name, "dump-field") == 0 || strcmp(name, "date-field") == 0) {
+            int i = strcmp(name, "dump-field") == 0 ? 0 : 1; /* the documents' time, as the filter read it */
+            free(w->fields[i]);
+            w->fields[i] = optout_strdup(value);
+        } else if ((strcmp(name, "cc-robots") == 0 || strcmp(name, "cc-crawls") == 0 || strcmp(name, "wayback") == 0) &&
+                   value[0]) {
             w->read_captures = 1;
+        } else if (strcmp(name, "cc-base") == 0 || strcmp(name, "cc-robots-files") == 0 ||
+                   strncmp(name, "wayback-", 8) == 0) {
+            continue; /* which captures the run's archive holds: the archive itself is read */
         } else if (!known_option(name, value)) {
             size_t have = strlen(w->unknown), need = have + strlen(name) + strlen(value) + 6;
             char *u = optout_malloc(need);
@@ -226,6 +236,7 @@ optout_why *optout_why_open(const char *dir, char *err, size_t errlen) {
     w->hosts = optout_strdup("");
     w->unknown = optout_strdup("");
     for (int i = 0; i < 5; i++) w->hist[i] = optout_strdup("");
+    for (int i = 0; i < 2; i++) w->fields[i] = optout_strdup("");
     w->keep_hosts = optout_strdup("");
     w->remove_hosts = optout_strdup("");
     char plan[4200];
@@ -317,6 +328,8 @@ optout_why *optout_why_open(const char *dir, char *err, size_t errlen) {
     w->cfg.history_max_age = w->hist[2];
     w->cfg.history_missing = w->hist[3];
     w->cfg.report_cutoff = w->hist[4];
+    w->cfg.dump_field = w->fields[0];
+    w->cfg.date_field = w->fields[1];
     return w;
 fail:
     free(agents);
@@ -664,6 +677,8 @@ int optout_why_find_ids(optout_why *w, const char *const *ids, size_t count, int
         char serr[OPTOUT_SHARD_ERR_LEN];
         optout_docsource_opts so = {.need = 1u << F_URL | 1u << F_META_URL | 1u << F_ID | 1u << F_META_ID |
                                             1u << F_DUMP | 1u << F_META_DUMP | 1u << F_DATE | 1u << F_META_DATE,
+                                    .dump_field = w->fields[0][0] ? w->fields[0] : NULL,
+                                    .date_field = w->fields[1][0] ? w->fields[1] : NULL,
                                     .prefilter = prefilter ? needles : NULL, .prefilter_lens = nlens,
                                     .prefilter_count = prefilter ? count : 0};
         optout_docsource *src = optout_docsource_open(in->path, &so, serr, sizeof serr);

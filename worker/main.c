@@ -40,6 +40,9 @@ static const optout_program_spec WORKER_SPEC = {
         "--max-memory BYTES (K, M, G suffixes) keeps caches and buffers under BYTES (docs/policy.md\n"
         "\"Memory\"), or refuses to start (exit 2) when even the minimum does not fit;\n"
         "--check-memory prints the plan and exits.\n"
+        "Capture files over HTTP(S) (history tasks): at most --download-slots N at a time on the node, by\n"
+        "all its workers together: each takes an flock()ed slot file in --download-dir DIR (default: the\n"
+        "systemd unit's RuntimeDirectory, $RUNTIME_DIRECTORY; without either, no bound across workers).\n"
         "SIGTERM or SIGINT: queued tasks are handed back, running tasks finish, then the worker exits 0.\n",
 };
 
@@ -86,6 +89,10 @@ static int configure(const optout_option_values *v, worker_options *o, worker_ro
     o->name = v->text[OPTOUT_OPT_NAME];
     o->exit_when_done = v->given[OPTOUT_OPT_EXIT_WHEN_DONE];
     o->env.redis_user = v->text[OPTOUT_OPT_REDIS_USER];
+    /* systemd's RuntimeDirectory= (shared by the node's worker units) names the slots' directory */
+    o->env.download_dir = v->text[OPTOUT_OPT_DOWNLOAD_DIR] ? v->text[OPTOUT_OPT_DOWNLOAD_DIR] : getenv("RUNTIME_DIRECTORY");
+    if (o->env.download_dir && !o->env.download_dir[0]) o->env.download_dir = NULL;
+    o->env.download_slots = (unsigned)v->num[OPTOUT_OPT_DOWNLOAD_SLOTS];
     if (v->given[OPTOUT_OPT_VERBOSE]) optout_log_verbose(1);
     for (size_t i = 0; i < v->count[OPTOUT_OPT_WORKER_ROOT]; i++)
         if (parse_root(v->list[OPTOUT_OPT_WORKER_ROOT][i], roots, root_count) != 0) return OPTOUT_EXIT_USAGE;

@@ -24,8 +24,8 @@ int task_rank_map(const task_job *job, optout_msg *res, void **stats_buf, char *
         task_fmt(err, errlen, "output name '%s' is too long", job->msg->output_name);
         return -1;
     }
-    /* a run deciding by robots.txt as it was surveys the crawls per host as it ranks */
-    int surveying = cfg->robots_time != OPTOUT_ROBOTS_TIME_CURRENT;
+    /* a run deciding by robots.txt as it was (or keeping the survey's hosts) surveys as it ranks */
+    int surveying = cfg->survey;
     if (task_staged_path(job, bin_name, bin, sizeof bin, err, errlen) != 0 ||
         task_staged_path(job, idx_name, idx, sizeof idx, err, errlen) != 0 ||
         (surveying && task_staged_path(job, survey_name, survey_path, sizeof survey_path, err, errlen) != 0))

@@ -4,7 +4,11 @@
  * with them into DIR/history/. The broker leases one such task at a time in the whole run, so the
  * rate, the backoff and the single connection of wayback.h hold for the fleet as for one command.
  * The block's resumable state (wayback.h's blocks and bodies) lives in the attempt's staging
- * directory: the task is the unit a killed run does again, and its journal record what it keeps. */
+ * directory: the task is the unit a killed run does again, and its journal record what it keeps.
+ * The part also holds the block's file (WAYBACK_PART_BLOCK): when a restarted run asks again for a
+ * published block whose host groups answered what is not CDX JSON, the task finds that part where
+ * the broker published it (the run directory, which holds the host list too: msg.h) and goes on
+ * from it, asking only for those groups, as optout history --wayback does from DIR/.wayback/. */
 #include <errno.h>
 #include <inttypes.h>
 #include <stdint.h>
@@ -20,6 +24,7 @@
 #include "task.h"
 
 #define WAYBACK_STATE ".wayback-state" /* under the attempt's staging directory; never published */
+#define WAYBACK_PART_BLOCK "wayback-block.tsv" /* in the part, beside history/ (broker/result.c's table) */
 
 int task_wayback(const task_job *job, optout_msg *res, void **stats_buf, char *err, size_t errlen) {
     const optout_run_config *cfg = job->cfg;
@@ -34,6 +39,16 @@ int task_wayback(const task_job *job, optout_msg *res, void **stats_buf, char *e
         task_fmt(err, errlen, "staging path too long");
         return -1;
     }
+    /* the block as an earlier attempt published it, if one did: <run directory>/<output_name>/ */
+    char prev[TASK_PATH_MAX], prev_block[TASK_PATH_MAX + 32], own_block[TASK_PATH_MAX + 32];
+    const char *slash = strrchr(job->input, '/');
+    if (!slash || task_fmt(prev, sizeof prev, "%.*s/%s", (int)(slash - job->input), job->input, t->output_name) != 0 ||
+        task_fmt(prev_block, sizeof prev_block, "%s/" WAYBACK_PART_BLOCK, prev) != 0 ||
+        task_fmt(own_block, sizeof own_block, "%s/" WAYBACK_PART_BLOCK, part) != 0) {
+        task_fmt(err, errlen, "%s: the block's earlier part: path too long", job->input);
+        return -1;
+    }
+    if (optout_wayback_seed(state, 0, prev_block, prev, err, errlen) != 0) return -1;
     optout_hostlist *list = optout_hostlist_read(job->input, OPTOUT_HOSTKEY_CANONICAL, NULL, NULL, err, errlen);
     if (!list) return -1;
     const char **sorted = NULL;
@@ -64,9 +79,13 @@ int task_wayback(const task_job *job, optout_msg *res, void **stats_buf, char *e
     if (count && optout_wayback_record(w, &o, &ws, err, errlen) != 0) goto done; /* the provenance line */
     int cr = optout_history_writer_commit(w, NULL, NULL, err, errlen);
     w = NULL;
-    if (cr != 0) goto done;
+    if (cr != 0 || optout_wayback_copy_block(state, 0, own_block, err, errlen) != 0) goto done;
     optout_remove_tree(state); /* the block is in the part now */
     if (task_add_history_part(job, res, err, errlen) != 0) goto done;
+    char name[TASK_PATH_MAX];
+    if (task_fmt(name, sizeof name, "%s/" WAYBACK_PART_BLOCK, t->output_name) != 0 ||
+        task_add_file(job, res, name, err, errlen) != 0)
+        goto done;
     uint64_t c[OPTOUT_WAYBACK_COUNTERS];
     c[OPTOUT_WAYBACK_HOSTS] = count;
     c[OPTOUT_WAYBACK_PAGES] = ws.queries;

@@ -49,6 +49,10 @@ typedef struct {
      * verdict sources' default) */
     uint64_t slot_memory;
     size_t max_cached;
+    /* --download-dir, --download-slots: HISTORY tasks take one of the node's download slots
+     * (optout/dlslots.h) before reading a capture file over HTTP(S); NULL: no bound across workers */
+    const char *download_dir;
+    unsigned download_slots;
 } worker_env;
 
 typedef struct {

@@ -208,6 +208,10 @@ typedef struct {
 /* "current" / "crawl" / "cutoff:YYYY-MM-DD" / "strictest": 0, or -1. */
 int optout_robots_time_parse(const char *text, optout_robots_time_spec *out);
 const char *optout_robots_time_name(optout_robots_time p); /* "current", "crawl", "cutoff", "strictest" */
+/* The day (00:00 UTC) of the `cutoff` column that every document is also judged under: the chosen
+ * policy's own day when it is cutoff:DAY, else report_cutoff (--report-cutoff). The one rule for
+ * the filter, the policies' statistics and optout why. */
+int64_t optout_robots_time_cutoff_day(const optout_robots_time_spec *spec, int64_t report_cutoff);
 
 typedef enum { OPTOUT_MISSING_CURRENT = 0, OPTOUT_MISSING_KEEP, OPTOUT_MISSING_REMOVE } optout_history_missing;
 int optout_history_missing_parse(const char *name, optout_history_missing *out);

@@ -118,11 +118,18 @@ typedef enum {
  *   http(s) URL the worker reads over the network, input_size 0 and unchecked); the captures of the hosts of the run
  *   configuration's history_hosts list are kept, unmerged (history_archive.h's parts), in the
  *   history archive STAGING/<output_name>/history/ (index.tsv, bodies.zst, sources.tsv).
+ *   span_start is the pass (0 the first; a later one reads the file again for redirect targets
+ *   and neither counts it nor records it as a source), span_count the passes laid out: the
+ *   passes run one after another, so span_start must be span_count - 1 (history_hosts is then
+ *   that pass's list).
  * - WAYBACK: `input` is the run's Wayback host list (one host key per line); its block span_start
  *   (the hosts in the Wayback's group order, span_count groups a block: wayback.h's
  *   optout_wayback_block) is asked of the Wayback Machine named by the run configuration, into a
  *   history archive part STAGING/<output_name>/history/ as for HISTORY (an empty one when the list
- *   has fewer blocks). The broker leases one WAYBACK task at a time in the whole run. */
+ *   has fewer blocks), and the block's file STAGING/<output_name>/wayback-block.tsv (wayback.h).
+ *   When the input's directory (the run directory) holds <output_name>/ already, the block's
+ *   earlier part, the worker goes on from it: a restarted run asks again only for the host groups
+ *   whose answer was not CDX JSON. The broker leases one WAYBACK task at a time in the whole run. */
 typedef enum {
     OPTOUT_TASK_FILTER = 1,
     OPTOUT_TASK_RANK_MAP,
@@ -240,6 +247,9 @@ typedef struct {
     /* History tasks: the host list whose captures they keep (the fetch stage's; root "" when the
      * run reads no captures). */
     optout_msg_path history_hosts;
+    /* Rank maps also survey their shard per host and crawl (survey.h): a run deciding by robots.txt
+     * as it was, or one whose history stage keeps the survey's hosts (--robots-dir). */
+    uint8_t survey;
     /* Robots.txt as it was (history.h): the deciding policy (optout_robots_time) and its cutoff day
      * (00:00 UTC, Unix seconds; 0 unless cutoff), the report's cutoff column, how old an earlier
      * capture may be (seconds), --history-missing (optout_history_missing), and the history archive

@@ -57,8 +57,7 @@ typedef struct {
 /* Zeroes *s and records the configuration. */
 void optout_stats_policy_init(optout_stats_policy *s, optout_robots_time chosen, int64_t cutoff,
                               optout_history_missing missing, int64_t max_age);
-/* The same for a run's policy: the cutoff column is the run's own cutoff day when it chose
- * cutoff:DAY, else report_cutoff (--report-cutoff). */
+/* The same for a run's policy: the cutoff column's day by optout_robots_time_cutoff_day(). */
 void optout_stats_policy_init_run(optout_stats_policy *s, const optout_robots_time_spec *time, int64_t report_cutoff,
                                   optout_history_missing missing, int64_t max_age);
 

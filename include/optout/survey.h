@@ -8,7 +8,8 @@
  *   ranking counts them.
  * - File form (a map task's part, and the merged DIR/survey.tsv): a '#' header line, then
  *   "host \t crawl \t docs \t tokens \n" sorted bytewise by host, then crawl; each (host, crawl)
- *   once. Written complete (temporary name, fsync, rename, fsync of the directory).
+ *   once. Written complete (a temporary name created anew without following a link, fsync,
+ *   rename, fsync of the directory): a reader sees the old file or the new one.
  * - optout_survey_merge() sums part files (each read with every line checked: fields, numbers,
  *   crawl ids; a bad line names file and line) into one file, and returns per crawl the documents,
  *   tokens and hosts (crawls in id order, "-" last), the hosts overall.
@@ -33,6 +34,14 @@ int optout_survey_add(optout_survey *s, const char *host, size_t len, const char
 /* Writes the rows to path (the form above). 0, or -1 with err naming the file. */
 int optout_survey_write(const optout_survey *s, const char *path, char *err, size_t errlen);
 
+/* One row of a survey file: host (NUL-terminated, len bytes), crawl ("-": none). Nonzero stops the
+ * read (out of memory). */
+typedef int (*optout_survey_row_fn)(const char *host, size_t len, const char *crawl, uint64_t docs, uint64_t tokens,
+                                    void *arg);
+/* Reads a survey file (a part, or DIR/survey.tsv), every line checked (fields, numbers, crawl ids),
+ * calling fn for each row in file order. 0, or -1 with err naming file and line. */
+int optout_survey_read(const char *path, optout_survey_row_fn fn, void *arg, char *err, size_t errlen);
+
 /* One crawl's totals. */
 typedef struct {
     char crawl[OPTOUT_HISTORY_CRAWL_MAX]; /* "-": documents that name no crawl */
@@ -46,9 +55,10 @@ typedef struct {
 } optout_survey_summary;
 
 /* Sums the part files parts[0..count) into out (NULL: none written) and summarises them into *sum
- * (free with optout_survey_summary_free). 0, or -1 with err. */
-int optout_survey_merge(const char *const *parts, size_t count, const char *out, optout_survey_summary *sum,
-                        char *err, size_t errlen);
+ * (free with optout_survey_summary_free); hosts_out (NULL: none written) receives the distinct
+ * hosts, one host key a line in byte order (a host list, hostlist.h). 0, or -1 with err. */
+int optout_survey_merge(const char *const *parts, size_t count, const char *out, const char *hosts_out,
+                        optout_survey_summary *sum, char *err, size_t errlen);
 void optout_survey_summary_free(optout_survey_summary *sum);
 
 #endif

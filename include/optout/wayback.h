@@ -96,6 +96,20 @@ size_t optout_wayback_plan(const char *const *hosts, size_t n, size_t block_grou
  * so that a reader sees the old list or the new one. 0, or -1 with err. */
 int optout_wayback_write_list(const char *path, const char *const *hosts, size_t n, char *err, size_t errlen);
 
+/* The path of block `index`'s file in state_dir (the resumption's STATE/block-NNNNNN.tsv). */
+void optout_wayback_block_file(const char *state_dir, size_t index, char *out, size_t cap);
+/* Block `index`'s file copied to `to` (written whole; empty when the block has none: no hosts), so
+ * that a later run can go on from it (optout_wayback_seed). 0, or -1 with err. */
+int optout_wayback_copy_block(const char *state_dir, size_t index, const char *to, char *err, size_t errlen);
+/* Resumption from a block published elsewhere (a fleet's part): block_file (a copy of a block's
+ * file) becomes block `index` of state_dir, and the bodies of its 2xx captures are taken from the
+ * history archive part/history built from it (the captures whose body was dropped stay without
+ * one), so that optout_wayback_collect asks again only for the block's groups whose answer was not
+ * CDX JSON (or the whole block when the file is another block's). A missing block_file is no
+ * earlier block: 0. 0, or -1 with err. */
+int optout_wayback_seed(const char *state_dir, size_t index, const char *block_file, const char *part, char *err,
+                        size_t errlen);
+
 int optout_wayback_collect(const char *const *hosts, size_t n, const optout_wayback_options *o,
                            optout_history_writer *w, optout_wayback_stats *st, char *err, size_t errlen);
 
@@ -104,7 +118,8 @@ void optout_wayback_times(const optout_wayback_stats *st, char first[32], char l
 
 /* The provenance of the captures collected as w's sources.tsv line (the archive changes, so when
  * it was asked and what it said): location "wayback BASE/cdx/search/cdx years FROM-TO queried
- * FIRST..LAST answers sha256 HASH", crawl "", bytes 0, records the CDX rows, responses the
+ * FIRST..LAST answers sha256 HASH rate R" (R: o->rate, the requests per second of the run that
+ * wrote the line; a resume may change it), crawl "", bytes 0, records the CDX rows, responses the
  * captures kept. 0, or -1 with err. */
 int optout_wayback_record(optout_history_writer *w, const optout_wayback_options *o, const optout_wayback_stats *st,
                           char *err, size_t errlen);

@@ -21,7 +21,8 @@
  *   the callback in input order; an answer's pointers are valid during the callback only.
  * - optout_why_find_ids() scans the plan's inputs, in plan order, for documents whose `id` (top level,
  *   else metadata.id; a JSON string compared after unescaping, any other value by its text) is one of
- *   `ids`, and calls back once per occurrence with the input, its 1-based line number and the URL as
+ *   `ids`, and calls back once per occurrence with the input, its 1-based line number, its dump
+ *   and date (the plan's --dump-field / --date-field, else the defaults) and the URL as
  *   the filter reads it (`url`, else `metadata.url`, escapes decoded; NULL when absent or empty: the
  *   filter counts it `no_url` and keeps it). With first_only the scan stops once every id was found.
  *   An input that cannot be read, or is corrupt, is an error naming it; one whose size or mtime differ
@@ -66,6 +67,9 @@ typedef struct {
      * the run read captures itself), and the plan's --robots-time, --history-max-age,
      * --history-missing and --report-cutoff values. */
     const char *history, *robots_time, *history_max_age, *history_missing, *report_cutoff;
+    /* The plan's --dump-field and --date-field ("" : the defaults): optout_why_find_ids() reads a
+     * document's dump and date where the filter read them. */
+    const char *dump_field, *date_field;
 } optout_why_config;
 
 optout_why *optout_why_open(const char *dir, char *err, size_t errlen);
@@ -131,7 +135,8 @@ typedef struct {
     uint64_t offset;              /* byte offset of the line in the decompressed shard */
     const char *url;              /* NULL: no URL (absent, not a string, empty) */
     size_t url_len;
-    /* `dump` and `date` (top level, else metadata.), raw JSON string text; NULL when absent or not
+    /* the dump and date fields (the plan's --dump-field / --date-field, else `dump` / `date` at top
+     * level, else under metadata.), raw JSON string text; NULL when absent or not
      * strings: the document's time for robots.txt as it was (history.h) */
     const char *dump, *date;
     size_t dump_len, date_len;

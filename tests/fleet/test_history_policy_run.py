@@ -9,7 +9,8 @@ robots.txt the same real bodies (--robots-dir).
 Checks
 0. --stop-after survey: the rank maps survey the corpus (a historical run always does, even with
    --robots-dir): DIR/survey.tsv holds per host and crawl the documents and tokens the checker
-   counts, dry-run.json the per-crawl totals, and nothing is filtered; without a historical
+   counts, dry-run.json the per-crawl totals, and nothing is filtered; the broker killed
+   (SIGKILL) mid-survey, the same command again gives the same survey; without a historical
    policy --stop-after survey is a usage error.
 1. For every policy (and --history-missing keep / remove): report.json by_policy equals the single
    filter's by_policy (the workers reading the captures from the run's Redis, where the broker
@@ -19,7 +20,10 @@ Checks
    is the policy; report.md has the section with the chosen policy marked.
 2. --output tags: the tags are the chosen policy's decisions (the single filter's tags).
 3. `optout why --run DIR --id ID` on a historical run names the capture that decided (its SHA-256
-   and crawl) and the chosen policy, with no --history given.
+   and crawl) and the chosen policy, with no --history given; on a run over Dolma-shaped documents
+   (--dump-field metadata.cc_segment, --date-field metadata.timestamp, --history-max-age 200,
+   --history-missing remove) it reads every document's crawl and date where the filter did and
+   says removed for exactly the documents the run removed.
 4. A historical run killed (broker SIGKILL) mid-filter resumes to the same by_policy.
 5. A usage error for a historical policy without captures, and for --history with --cc-robots.
 usage: test_history_policy_run.py BIN_DIR REPO_ROOT [SHARED_DIR]"""
@@ -109,6 +113,29 @@ try:
         check(answer["survey"]["crawls"] == per_crawl and answer["survey"]["docs"] == len(lines),
               "the dry run's survey: documents, tokens and hosts per crawl")
         check(not glob.glob(os.path.join(d, "shards", "*")), "the dry run filtered nothing")
+        # the broker killed mid-survey: the same command again gives the same survey
+        k = os.path.join(tmp, "survey-kill")
+        args = base + ["--out", k, "--robots-time", "crawl", "--stop-after", "survey"]
+        p = subprocess.Popen([optout, "run"] + args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                             env=dict(os.environ, OPTOUT_FAULT_TASK_DELAY_MS="700"))
+        parts = os.path.join(k, "ranking", "map", "*.survey.tsv")
+        deadline = time.time() + 120
+        while time.time() < deadline and p.poll() is None and not glob.glob(parts):
+            time.sleep(0.02)
+        broker = subprocess.run(["pgrep", "-P", str(p.pid), "-f", "optout-broker"], capture_output=True,
+                                text=True).stdout.split()
+        done = len(glob.glob(parts))
+        for pid in broker:
+            os.kill(int(pid), signal.SIGKILL)
+        check(len(broker) == 1 and p.wait(timeout=60) == 1 and 0 < done < 4 and
+              not os.path.exists(os.path.join(k, "survey.tsv")),
+              "the broker died mid-survey (%d of 4 survey parts)" % done)
+        r = run(args)
+        again = json.loads(r.stdout) if r.returncode == 0 and r.stdout.startswith("{") else {}
+        check(r.returncode == 0 and again.get("survey") == answer["survey"] and
+              open(os.path.join(k, "survey.tsv")).read() == open(os.path.join(d, "survey.tsv")).read(),
+              "after the kill, the rerun's survey.tsv and dry-run survey are the uninterrupted run's (%d%s)"
+              % (r.returncode, said(r, 300)))
     r = run(base + ["--out", os.path.join(tmp, "u0"), "--stop-after", "survey"])
     check(r.returncode == 2 and "survey" in r.stderr, "--stop-after survey without a historical policy: exit 2")
 
@@ -181,6 +208,51 @@ try:
               "why names the chosen policy and, for %d of %d documents, the deciding capture" % (len(decided), len(answers)))
         check(all(len(a["history"]["capture"].get("sha256") or "") in (0, 64) and a["history"]["capture"].get("crawl")
                   for a in decided), "each deciding capture with its crawl and SHA-256")
+
+    # 3b. Dolma-shaped documents: optout why reads the documents' time where the run's filter did, and
+    # judges with the plan's policy values
+    dolma = os.path.join(tmp, "dolma")
+    os.makedirs(dolma)
+    want_crawl = {}
+    for i in range(2):
+        with open(os.path.join(dolma, "part%d.jsonl" % i), "w") as f:
+            for line in lines[i::2]:
+                doc = json.loads(line)
+                meta = {"url": doc["url"], "token_count": doc["token_count"]}
+                if "dump" in doc:
+                    meta["cc_segment"] = "crawl-data/%s/segments/1.2/warc/x.warc.gz" % doc["dump"]
+                if "date" in doc:
+                    meta["timestamp"] = doc["date"]
+                want_crawl[doc["id"]] = pc.doc_time(doc.get("dump"), doc.get("date"))[0] or None
+                f.write(json.dumps({"id": doc["id"], "text": doc["text"], "metadata": meta}) + "\n")
+    d = os.path.join(tmp, "run-dolma")
+    r = run(["--corpus", os.path.join(dolma, "*.jsonl"), "--robots-dir", top10k, "--history", archive,
+             "--report-cutoff", tpf.REPORT_CUTOFF, "--keep-format", "--workers", "2", "--out", d, "--removed",
+             "--robots-time", "crawl", "--history-missing", "remove", "--history-max-age", "200",
+             "--dump-field", "metadata.cc_segment", "--date-field", "metadata.timestamp"])
+    if check(r.returncode == 0, "Dolma run: optout run exits 0 (%d%s)" % (r.returncode, said(r, 300))):
+        removed_ids = {json.loads(l)["id"] for l in open(gather(os.path.join(d, "removed", "*"),
+                                                                 os.path.join(tmp, "d-rem.jsonl")))}
+        r = subprocess.run([optout, "why", "--run", d, "--json"] + sum([["--id", i] for i in sorted(want_crawl)], []),
+                           capture_output=True, text=True, timeout=300)
+        if check(r.returncode == 0, "why on the Dolma run exits 0 (%d%s)" % (r.returncode, said(r, 300))):
+            check("does not model" not in r.stderr, "why models the plan's --dump-field and --date-field (%s)"
+                  % r.stderr.strip()[-200:])
+            answers = {a["id"]: a for a in map(json.loads, r.stdout.splitlines())}
+            said_removed = {i for i, a in answers.items() if (a.get("history") or {}).get("removed", a["removed"])}
+            check(set(answers) == set(want_crawl) and said_removed == removed_ids and
+                  0 < len(removed_ids) < len(want_crawl),
+                  "why --id on every Dolma document says what the run decided (%d removed by the run, %d by why, "
+                  "%d differ)" % (len(removed_ids), len(said_removed), len(said_removed ^ removed_ids)))
+            check(all((a.get("history") or {}).get("crawl") == want_crawl[i] for i, a in answers.items()
+                      if a.get("history")), "why reads each document's crawl from metadata.cc_segment")
+        # the archive named here: still the run's policy, maximum age and missing rule
+        r = subprocess.run([optout, "why", "--run", d, "--json", "--history", archive] +
+                           sum([["--id", i] for i in sorted(want_crawl)], []), capture_output=True, text=True, timeout=300)
+        answers = [json.loads(l) for l in r.stdout.splitlines()] if r.returncode == 0 else []
+        check({a["id"] for a in answers if (a.get("history") or {}).get("removed", a["removed"])} == removed_ids and
+              all(a["history"]["chosen"] == "crawl" for a in answers if a.get("history")),
+              "why --history DIR on the Dolma run judges with the plan's policy values (%d%s)" % (r.returncode, said(r, 300)))
 
     # 4. kill the broker mid-filter, rerun: the same by_policy
     d = os.path.join(tmp, "crash")

@@ -10,6 +10,11 @@ Checks
 2. A run's DIR/history holds the same versions (every column but the body's offset) and the same
    bodies as `optout history` over the same files and host list; sources.tsv lists every file in
    the same order with the same counts; the manifest lists the archive and verifies.
+   Over the generator's listed hosts, whose captures redirect to hosts outside the list, the run
+   reads the files again for those targets (pass 2, and more for chains) and its archive is again
+   optout history's over that list, judged by as optout filter --history judges; with chains of
+   unlisted hosts, a third pass, as optout history makes; a chain longer than 1 + 5 passes stops
+   where optout history stops, and the run says which target is left unresolved.
    The filter stage judges by the archive: report.json by_policy equals `optout filter --history`
    over the same documents (DIR/robots and DIR/history).
 3. A worker killed (SIGKILL) and then the broker killed mid-history of a run deciding by
@@ -19,6 +24,8 @@ Checks
    same archive again; so do --cc-crawls under a URL --cc-base (a local HTTP server) and
    --cc-robots URLs, downloaded by the workers.
 4. A changed WARC file (another size) after planning: the rerun is refused (exit 2, plan differs).
+   3b. The same over a host list whose captures redirect outside it, the broker killed mid-pass 2:
+   the rerun keeps the pass's published parts and builds optout history's archive.
 5. --cc-crawls auto (with --robots-time crawl): --stop-after survey says which crawls the
    documents name and which files of them history would read (a crawl without a capture list is
    skipped); the same command without --stop-after resumes that run and builds the archive
@@ -26,35 +33,16 @@ Checks
    judges; a rerun of the complete run changes nothing; auto without a historical policy is a usage
    error.
 usage: test_history_run.py BIN_DIR REPO_ROOT [SHARED_DIR]"""
-import functools, glob, hashlib, http.server, json, os, shutil, signal, subprocess, sys, tempfile, threading, time
+import functools, glob, http.server, json, os, shutil, signal, subprocess, sys, tempfile, threading, time
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support"))
-from optout_test import check, decompress, finish, real_bodies, require_tool, runner, shared_dir  # noqa: E402
+from optout_test import check, finish, history_archive as archive, history_sources as sources, kill_broker_after, \
+    real_bodies, require_tool, runner, shared_dir  # noqa: E402
 
 bin_dir, root = sys.argv[1], sys.argv[2]
 optout = os.path.join(bin_dir, "optout")
 top10k = real_bodies(shared_dir(root, 3))
 require_tool("zstd", "to check the bodies file")
 run = runner(optout, "run")
-
-
-def archive(d):
-    """index rows without the body's offset, and every body by SHA-256 (checked), of DIR/history."""
-    h = os.path.join(d, "history")
-    rows, bodies, bad = [], {}, []
-    data = open(os.path.join(h, "bodies.zst"), "rb").read()
-    for line in open(os.path.join(h, "index.tsv"), encoding="utf-8"):
-        if line.startswith("#"):
-            continue
-        col = line.rstrip("\n").split("\t")
-        rows.append(tuple(col[:14] + col[15:]))
-        if col[11] != "-" and col[11] not in bodies:
-            off, ln = int(col[14]), int(col[15])
-            body = decompress(data[off:off + ln], "frame of %s" % col[11])
-            if hashlib.sha256(body).hexdigest() != col[11]:
-                bad.append(col[11][:12])
-            bodies[col[11]] = body
-    check(not bad, "%s: every body matches its SHA-256 (%d bodies; wrong: %s)" % (d, len(bodies), bad[:5]))
-    return rows, bodies
 
 
 def single_by_policy(d, policy):
@@ -69,10 +57,6 @@ def single_by_policy(d, policy):
                        capture_output=True, text=True)
     check(r.returncode == 0, "optout filter --history over %s (%s)" % (d, r.stderr[-200:]))
     return json.load(open(stats)).get("by_policy") if r.returncode == 0 else None
-
-
-def sources(d):
-    return [l.rstrip("\n").split("\t") for l in open(os.path.join(d, "history", "sources.tsv"), encoding="utf-8")]
 
 
 tmp = tempfile.mkdtemp(prefix="optout-history-run-")
@@ -123,6 +107,9 @@ try:
     r = run(base + ["--workers", "2", "--out", full])
     check(r.returncode == 0, "the run with --cc-robots exits 0 (%d: %s)" % (r.returncode, r.stderr[-500:]))
     check("outside the plan" not in r.stderr, "a plan holding every redirect target gives no warning about them")
+    stages = {s_["name"]: s_["tasks"] for s_ in json.load(open(os.path.join(full, "stages.json")))["stages"]} \
+        if r.returncode == 0 else {}
+    check(stages.get("history") == nfiles, "one history task per WARC file (%s of %d)" % (stages.get("history"), nfiles))
     rows, bodies = archive(full)
     check(rows == want_rows, "the run's DIR/history has optout history's versions (%d of %d)" % (len(rows), len(want_rows)))
     check(bodies == want_bodies, "and its bodies (%d)" % len(bodies))
@@ -138,12 +125,85 @@ try:
     check(got is not None and got == want,
           "the filter stage judged by the run's captures: by_policy is optout filter --history's")
 
-    # 2a. a plan without the redirect targets: the run says which targets it did not read
+    # 2a. a plan without the redirect targets: a second pass reads the files again for them, and the
+    # archive is what optout history builds over the same list (which makes that pass too)
+    listed = os.path.join(cc, "hosts.txt")
+    ref_listed = os.path.join(tmp, "ref-listed")
+    r = subprocess.run([optout, "history", "--cc-robots", warcs, "--hosts", listed, "--out", ref_listed],
+                       capture_output=True, text=True)
+    ref_passes = int(r.stderr.split(" pass")[-2].rsplit(" ", 1)[-1]) if " passes (" in r.stderr else 1
+    check(r.returncode == 0 and ref_passes >= 2, "optout history over the listed hosts makes %d passes" % ref_passes)
     part = os.path.join(tmp, "partial")
-    args = [os.path.join(cc, "hosts.txt") if a == hosts_file else a for a in base]
-    r = run(args + ["--workers", "2", "--out", part])
-    check(r.returncode == 0 and "outside the plan" in r.stderr,
-          "a run whose plan lacks redirect targets warns about them (%d: %s)" % (r.returncode, r.stderr[-300:]))
+    partial = [listed if a == hosts_file else a for a in base]
+    r = run(partial + ["--workers", "2", "--out", part])
+    check(r.returncode == 0, "the run over the listed hosts exits 0 (%d: %s)" % (r.returncode, r.stderr[-300:]))
+    want_pass2 = sorted(set(row[9] for row in archive(ref_listed)[0] if row[9] != "-") -
+                        set(open(listed).read().split()))
+    pass_lists = sorted(glob.glob(os.path.join(part, "history-pass*-hosts.txt")))
+    check(len(pass_lists) == ref_passes - 1 and "no pass read" not in r.stderr and
+          open(os.path.join(part, "history-pass2-hosts.txt")).read().split() == want_pass2,
+          "the run makes optout history's %d passes (%s), pass 2 for the %d redirect targets outside the list"
+          % (ref_passes, [os.path.basename(p) for p in pass_lists], len(want_pass2)))
+    check(archive(part) == archive(ref_listed), "its archive is optout history's over the listed hosts")
+    check(sources(part) == sources(ref_listed), "its sources.tsv names each file once, with the first pass's counts")
+    check(len(glob.glob(os.path.join(part, "history-parts", "pass2-*", "history", "index.tsv"))) == nfiles,
+          "one part per file in pass 2")
+    r = subprocess.run([optout, "verify", part], capture_output=True, text=True)
+    check(r.returncode == 0, "optout verify accepts the run of two passes (%s)" % r.stderr.strip()[-200:])
+    got = json.load(open(os.path.join(part, "report.json"))).get("by_policy")
+    check(got is not None and got == single_by_policy(part, "current"),
+          "judged by the captures of every pass: by_policy is optout filter --history's")
+
+    # 2a'. chains: unlisted hosts redirecting to other unlisted ones make a third pass
+    cc3 = os.path.join(tmp, "cc3")
+    subprocess.run([os.path.join(root, "tools", "gen-ccrobots"), "--out", cc3, "--seed", "11", "--robots-dir", top10k,
+                    "--files", "2", "--extra-hosts", "30"], capture_output=True, check=True)
+    ref3, chain = os.path.join(tmp, "ref-chain"), os.path.join(tmp, "chain")
+    warcs3, listed3 = os.path.join(cc3, "crawl-data", "**", "*.warc.gz"), os.path.join(cc3, "hosts.txt")
+    r = subprocess.run([optout, "history", "--cc-robots", warcs3, "--hosts", listed3, "--out", ref3],
+                       capture_output=True, text=True)
+    check(r.returncode == 0 and "3 passes" in r.stderr, "optout history makes 3 passes over the chains (%s)"
+          % r.stderr[-300:])
+    args = [listed3 if a == hosts_file else warcs3 if a == warcs else a for a in base]
+    r = run(args + ["--workers", "2", "--out", chain])
+    check(r.returncode == 0 and [os.path.basename(q) for q in sorted(glob.glob(os.path.join(chain, "history-pass*")))]
+          == ["history-pass2-hosts.txt", "history-pass3-hosts.txt"] and archive(chain) == archive(ref3) and
+          sources(chain) == sources(ref3), "the run makes the same 3 passes: optout history's archive (%d: %s)"
+          % (r.returncode, r.stderr[-300:]))
+
+    # 2a''. a chain longer than the passes allow: 1 + 5 passes as optout history, the rest said
+    import importlib.machinery, importlib.util, random
+    loader = importlib.machinery.SourceFileLoader("gen_ccrobots", os.path.join(root, "tools", "gen-ccrobots"))
+    gen = importlib.util.module_from_spec(importlib.util.spec_from_loader("gen_ccrobots", loader))
+    loader.exec_module(gen)
+    crawl = "CC-MAIN-2021-04"
+    rel = os.path.join("crawl-data", crawl, "segments", "1", "robotstxt", "chain.warc.gz")
+    w, t = gen.Writer(random.Random(1), crawl, rel), gen.crawl_monday(crawl) + 3600
+    w.warcinfo(t)
+    chain_hosts = ["chain%d.example" % i for i in range(9)]
+    for i, h in enumerate(chain_hosts):  # each redirects to the next, the last answers
+        last = i == len(chain_hosts) - 1
+        w.capture("https://%s/robots.txt" % h, t + i, gen.http_payload(200 if last else 301, t + i, b"User-agent: *\n"
+                  if last else b"", None if last else "https://%s/robots.txt" % chain_hosts[i + 1]))
+    long_dir = os.path.join(tmp, "cc-long")
+    os.makedirs(os.path.dirname(os.path.join(long_dir, rel)))
+    with open(os.path.join(long_dir, rel), "wb") as f:
+        f.write(w.out.getvalue())
+    long_hosts = os.path.join(tmp, "chain-hosts.txt")
+    with open(long_hosts, "w") as f:
+        f.write(chain_hosts[0] + "\n")
+    long_warcs, ref_long, long_run = os.path.join(long_dir, rel), os.path.join(tmp, "ref-long"), os.path.join(tmp, "long")
+    r = subprocess.run([optout, "history", "--cc-robots", long_warcs, "--hosts", long_hosts, "--out", ref_long],
+                       capture_output=True, text=True)
+    check(r.returncode == 0 and "6 passes" in r.stderr, "optout history stops after 6 passes (%s)" % r.stderr[-200:])
+    args = [long_hosts if a == hosts_file else long_warcs if a == warcs else a for a in base]
+    r = run(args + ["--workers", "2", "--out", long_run])
+    kept = sorted(set(row[0] for row in archive(long_run)[0])) if r.returncode == 0 else []
+    check(r.returncode == 0 and archive(long_run) == archive(ref_long) and kept == chain_hosts[:6] and
+          len(glob.glob(os.path.join(long_run, "history-pass*-hosts.txt"))) == 5 and
+          "after 6 passes, captures still redirect to 1 host no pass read (e.g. chain6.example)" in r.stderr,
+          "a chain of 8 hops: the run makes optout history's 6 passes, keeps the same hosts (%s) and says what is "
+          "left unresolved (%d: %s)" % (kept, r.returncode, r.stderr[-300:]))
 
     # 2b. the same files named by --cc-crawls under a local --cc-base (their robotstxt.paths.gz)
     crawled = os.path.join(tmp, "crawled")
@@ -215,6 +275,22 @@ try:
     check(rep["config"]["robots_time"] == "crawl" and rep.get("by_policy", {}).get("chosen") == "crawl" and
           rep["by_policy"] == single_by_policy(crash, "crawl"),
           "the resumed run decided by crawl: its by_policy is optout filter --history's")
+
+    # 3b. the broker killed mid-pass 2: the rerun finishes that pass without redoing its published tasks
+    crash2 = os.path.join(tmp, "crash-pass2")
+    args = partial + ["--workers", "2", "--out", crash2]
+    parts2 = os.path.join(crash2, "history-parts", "pass2-*", "history", "index.tsv")
+    broker = kill_broker_after(optout, args, parts2, 2, 400)
+    published = {q: os.stat(q).st_ino for q in glob.glob(parts2)}
+    check(len(broker) == 1 and 0 < len(published) < nfiles and
+          not os.path.exists(os.path.join(crash2, "history", "index.tsv")),
+          "the broker died mid-pass 2 (%d of %d parts of it published)" % (len(published), nfiles))
+    r = run(args)
+    check(r.returncode == 0, "the rerun completes (%d: %s)" % (r.returncode, r.stderr[-500:]))
+    check(all(os.path.exists(q) and os.stat(q).st_ino == ino for q, ino in published.items()),
+          "the pass-2 parts published before the kill were kept, not redone")
+    check(len(glob.glob(parts2)) == nfiles and archive(crash2) == archive(ref_listed) and
+          sources(crash2) == sources(ref_listed), "after the kill the archive is optout history's over the listed hosts")
 
     # 4. a WARC file changed after planning: the plan refuses the rerun
     victim = sorted(glob.glob(warcs, recursive=True))[0]

@@ -9,7 +9,8 @@ Checks
 1. The run's DIR/history holds the versions and bodies `optout history --wayback` builds over the
    same hosts and options; sources.tsv has one Wayback line per block with hosts (the queries'
    time and the answers' hash), their rows summing to the reference's; the manifest lists the
-   archive; an estimate of the time is printed first.
+   archive; an estimate of the time is printed first, then (at OPTOUT_LOG_LEVEL=info) the progress
+   with an ETA after each task, 1/N to N/N.
 2. One task at a time and the rate: with two workers, no two requests of the whole run (every
    task's) are closer than 1/rate (less a jitter); every request names the tool.
 3. Kill and resume: the broker killed (SIGKILL) after some blocks are published; the same command
@@ -17,16 +18,27 @@ Checks
    recomputed here from DIR/wayback-hosts.txt by the documented rule), with the same archive.
 5. A ranked run asks for the --wayback-hosts hosts with the most tokens (the ranking's files).
 6. With --robots-time crawl the filter judges by the archive, Wayback captures included: the
-   report's coverage counts the documents a Wayback capture decided (report.json, report.md).
+   report's coverage counts the documents a Wayback capture decided (report.json, report.md), and
+   `optout why --run` (no --history) names the Wayback capture that decided each of them.
+7. A host group whose answer was not CDX JSON is asked again by a restarted run, and only it
+   (--stop-after wayback, then the same run once the server answers, at another --wayback-rate);
+   its captures join the archive; each block's sources.tsv line records its rate.
+8. Which hosts: DIR/wayback-hosts.txt (written by a dry run stopping before the Wayback, the same
+   on a restart) is the --wayback-hosts hosts with the most tokens in documents no same-crawl
+   Common Crawl capture covers (recomputed from gen-ccrobots' ground truth with policy_check's
+   selection); without Common Crawl's captures every token counts; dry-run.json holds the plan
+   (hosts, queries, blocks, requests, seconds at the rate).
 4. Usage: --wayback-rate without --wayback, --wayback with --robots-dir and no
    --wayback-hosts-file: exit 2.
 usage: test_wayback_run.py BIN_DIR REPO_ROOT [SHARED_DIR]"""
-import glob, json, os, shutil, signal, subprocess, sys, tempfile, time
+import glob, json, os, re, shutil, signal, subprocess, sys, tempfile, time
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "support"))
 sys.path.insert(0, os.path.join(HERE, "..", "history"))
 from optout_test import check, finish, real_bodies, runner, shared_dir  # noqa: E402
 from wayback_server import WaybackServer, group_of  # noqa: E402
+import policy_check as pc  # noqa: E402
+import test_policy_filter as tpf  # noqa: E402
 
 bin_dir, root = sys.argv[1], sys.argv[2]
 top10k = real_bodies(shared_dir(root, 3))
@@ -115,7 +127,8 @@ try:
     # 1. the fleet's archive is optout history's
     full = os.path.join(tmp, "full")
     n0 = len(srv.requests())
-    r = run(base + ["--workers", "2", "--out", full], env=env)
+    # the broker's progress lines are info: optout run shows them at OPTOUT_LOG_LEVEL=info (else its bar)
+    r = run(base + ["--workers", "2", "--out", full], env=dict(env, OPTOUT_LOG_LEVEL="info"))
     check(r.returncode == 0, "the run with --wayback exits 0 (%d: %s)" % (r.returncode, r.stderr[-800:]))
     log = srv.requests()[n0:]
     rows, _ = index(full) if r.returncode == 0 else ([], 0)
@@ -130,6 +143,11 @@ try:
     check(sum(int(s[3]) for s in src) == int(want_src[0][3]) and sum(int(s[5]) for s in src) == int(want_src[0][5]),
           "the blocks' rows and captures add up to the reference's")
     check("wayback:" in r.stderr and "at least" in r.stderr, "an estimate of the time is printed first")
+    progress = re.findall(r"wayback: (\d+)/(\d+) blocks, .*, ETA \d+ s", r.stderr)
+    ntasks = int(progress[0][1]) if progress else 0  # the stage's tasks: at least a task per block
+    check(0 <= r.stderr.find("at least") < r.stderr.find("wayback: 1/") and ntasks >= nblocks and
+          [(int(x[0]), int(x[1])) for x in progress] == [(k, ntasks) for k in range(1, ntasks + 1)],
+          "then the progress after each task with an ETA, 1/%d to %d/%d (%s)" % (ntasks, ntasks, ntasks, progress))
     check("1 host group answered what is not CDX JSON" in r.stderr, "the host whose answer was not CDX JSON is warned of")
     if r.returncode == 0:
         listed = set(o["path"] for o in json.load(open(os.path.join(full, "manifest.json"))).get("outputs", []))
@@ -173,8 +191,8 @@ try:
     r = run(args, env=env)
     check(r.returncode == 0, "the rerun completes (%d: %s)" % (r.returncode, r.stderr[-500:]))
     again = set(group_of(x[1].split("url=")[1].split("/")[0]) for x in srv.requests()[n1:] if x[1].startswith("/cdx/"))
-    check(again and not (again & done_groups),
-          "the rerun does not ask again for the published blocks' hosts (%s done, %s asked)"
+    check(again and not (again & (done_groups - FAULTS["malformed"])),
+          "the rerun does not ask again for the published blocks' hosts but a failed group (%s done, %s asked)"
           % (sorted(done_groups), sorted(again)))
     rows, _ = index(crash) if r.returncode == 0 else ([], 0)
     check(rows == want_rows, "after the kill the archive is optout history's (%d of %d)" % (len(rows), len(want_rows)))
@@ -223,6 +241,123 @@ try:
           % (want_wb, {k: (v.get("docs_in"), v.get("wayback", {}).get("docs_in")) for k, v in cov.items()}))
     md = open(os.path.join(judged, "report.md")).read() if r.returncode == 0 else ""
     check("| Wayback Machine | %d |" % want_wb in md, "report.md's coverage table names the Wayback Machine as a source")
+    # optout why on that run: its own archive, no --history, and the Wayback capture that decided
+    w = subprocess.run([optout, "why", "--run", judged, "--json"] + sum([["--id", str(k)] for k in range(len(NAMES))], []),
+                       capture_output=True, text=True, timeout=120) if r.returncode == 0 else None
+    answers = [json.loads(l) for l in w.stdout.splitlines()] if w and w.returncode == 0 else []
+    check(w is not None and w.returncode == 0 and "does not model" not in w.stderr and
+          sum(1 for a in answers if ((a.get("history") or {}).get("capture") or {}).get("origin") == "wayback") == want_wb,
+          "optout why --run on the Wayback run names the Wayback capture of %d documents (%s)"
+          % (want_wb, w.stderr[-300:] if w else "no run"))
+
+    # 7. a failed host group is asked again by a restarted run, and only it: --stop-after wayback
+    # while the archive answers what is not CDX JSON for one group, then the same run again (at a
+    # lower --wayback-rate: politeness, which a resume may change) once the archive answers
+    srv2 = WaybackServer([dict(c) for c in CAPS], {"malformed": set(FAULTS["malformed"])})
+    heal = os.path.join(tmp, "heal")
+    wb2 = ["--wayback", "--wayback-base", srv2.base, "--wayback-from", "2008", "--wayback-to", "2016",
+           "--wayback-block-hosts", str(BLOCK)]
+    args = base[:-len(wb)] + wb2 + ["--workers", "2", "--out", heal]
+    r = run(args + ["--wayback-rate", str(RATE), "--stop-after", "wayback"], env=env)
+    dry = json.load(open(os.path.join(heal, "dry-run.json"))) if r.returncode == 0 else {}
+    check(r.returncode == 0 and dry.get("stopped_after") == "wayback" and not glob.glob(os.path.join(heal, "shards", "*")),
+          "--stop-after wayback stops once the archive is built (%d: %s)" % (r.returncode, r.stderr[-300:]))
+    check(dry.get("wayback", {}).get("blocks") == nblocks and dry["wayback"].get("hosts") == len(LISTED),
+          "dry-run.json: the Wayback's plan (%s)" % dry.get("wayback"))
+    bad = FAULTS["malformed"]
+    check(not any(group_of(row[0]) in bad for row in index(heal)[0]) if r.returncode == 0 else False,
+          "the group whose answer was not CDX JSON has no capture yet")
+    srv2.faults = {}
+    n0 = len(srv2.requests())
+    # first a broker that dies once the block asked again is journaled `accepted`, not published:
+    # the next start must publish that attempt (the block was published before), not keep the old part
+    bp = subprocess.Popen([os.path.join(bin_dir, "optout-broker"), "--dir", heal] + base[:-len(wb)] + wb2 +
+                          ["--wayback-rate", "10", "--crash-after-accept"], stderr=subprocess.PIPE, text=True, env=env)
+    sock = os.path.join(heal, "broker.sock")
+    deadline = time.time() + 30
+    while not os.path.exists(sock) and time.time() < deadline and bp.poll() is None:
+        time.sleep(0.05)
+    wp = subprocess.Popen([os.path.join(bin_dir, "optout-worker"), "--connect", "ipc://" + sock, "--root", "fs=/"],
+                          stderr=subprocess.DEVNULL, env=env)
+    try:
+        berr = bp.communicate(timeout=120)[1]
+    finally:
+        wp.kill()
+        wp.wait()
+    check(bp.returncode == 99 and "asked again (those groups only)" in berr,
+          "the restarted broker asks again and dies after journaling the block's attempt (%s: %s)"
+          % (bp.returncode, berr[-400:]))
+    r = run(args + ["--wayback-rate", "10"], env=env)
+    check(r.returncode == 0, "the restarted run (another --wayback-rate) completes (%d: %s)"
+          % (r.returncode, r.stderr[-400:]))
+    asked = srv2.requests()[n0:]
+    cdx_again = set(group_of(x[1].split("url=")[1].split("/")[0]) for x in asked if x[1].startswith("/cdx/"))
+    bodies_again = set(group_of(x[1].split("id_/")[1]) for x in asked if x[1].startswith("/web/"))
+    check(cdx_again == bad and sum(1 for x in asked if x[1].startswith("/cdx/")) == 1 and bodies_again == bad,
+          "it asks again for the failed group only: its query and its bodies (%s)" % [x[1][:70] for x in asked])
+    srv3 = WaybackServer([dict(c) for c in CAPS], {})
+    healed = os.path.join(tmp, "healed-ref")
+    h = subprocess.run([optout, "history", "--hosts", hosts_file, "--out", healed, "--wayback", "--wayback-base", srv3.base,
+                        "--wayback-from", "2008", "--wayback-to", "2016", "--wayback-rate", str(RATE),
+                        "--wayback-block-hosts", str(BLOCK)], capture_output=True, text=True, env=env, timeout=300)
+    srv3.close()
+    check(h.returncode == 0 and r.returncode == 0 and index(heal)[0] == index(healed)[0] and
+          any(group_of(row[0]) in bad for row in index(heal)[0]),
+          "its captures are merged: the archive is optout history's over an archive that answers every group")
+    src = sources(heal) if r.returncode == 0 else []
+    rates = sorted(s_[0].rsplit(" rate ", 1)[-1] for s_ in src)
+    check(len(src) == nblocks and rates == sorted(["10"] + ["%g" % RATE] * (nblocks - 1)),
+          "sources.tsv: each block's line records the rate it was asked at (%s)" % rates)
+    srv2.close()
+
+    # 8. which hosts: the --wayback-hosts hosts with the most tokens in documents that no Common
+    # Crawl capture of their crawl covers (documents without a crawl count as uncovered), ties by
+    # host key, recomputed here from gen-ccrobots' ground truth and the documents themselves
+    # (tests/history/policy_check.py's selection); written to DIR/wayback-hosts.txt by a dry run
+    # that stops before the Wayback, with the plan's estimate in dry-run.json
+    work = os.path.join(tmp, "which")
+    os.makedirs(work)
+    scenario = tpf.ccrobots_scenario(optout, root, shared_dir(root, 3), work)
+    if scenario is not None:
+        ctx, merged, _archive, shard, _ = scenario
+        listed = set(open(os.path.join(work, "cc", "hosts.txt")).read().split())
+        kept = pc.Captures([c for h_, cs in merged.by_host.items() if h_ in listed for c in cs])  # the plan's hosts only
+        uncovered, total = {}, {}
+        for d in ctx["docs"]:
+            h_ = tpf.host_of(d["url"]).lower()
+            crawl = pc.doc_time(d.get("dump"), d.get("date"))[0]
+            total[h_] = total.get(h_, 0) + d["token_count"]
+            if not crawl or kept.select(h_, "https", crawl, pc.crawl_monday(crawl), 365 * 86400)[0] != "same_crawl":
+                uncovered[h_] = uncovered.get(h_, 0) + d["token_count"]
+        ranked = lambda t: sorted((h_ for h_ in listed if t.get(h_, 0) > 0), key=lambda h_: (-t[h_], h_.encode()))
+        check(sum(uncovered.values()) < sum(total.values()) and ranked(uncovered)[:7] != ranked(total)[:7],
+              "the scenario has covered documents that change the order")
+        cdir = os.path.join(work, "corpus")
+        os.makedirs(cdir)
+        lines = open(shard).readlines()
+        for i in range(2):
+            with open(os.path.join(cdir, "part%d.jsonl" % i), "w") as f:
+                f.write("".join(lines[i::2]))
+        warcs = os.path.join(work, "cc", "crawl-data", "*", "segments", "*", "robotstxt", "*.warc.gz")
+        which = ["--corpus", os.path.join(cdir, "*.jsonl"), "--hosts", os.path.join(work, "cc", "hosts.txt"),
+                 "--connect-to", "127.0.0.1:1", "--timeout", "2", "--connect-timeout", "1", "--fetch-tasks", "2",
+                 "--robots-time", "crawl", "--wayback", "--wayback-base", "http://127.0.0.1:1", "--wayback-rate", "0.5",
+                 "--wayback-block-hosts", str(BLOCK), "--workers", "2"]
+        for name, extra, n, want_from in [("cc", ["--cc-robots", warcs, "--stop-after", "history"], 7, uncovered),
+                                          ("cc-all", ["--cc-robots", warcs, "--stop-after", "history"], 1000, uncovered),
+                                          ("no-cc", ["--stop-after", "fetch"], 7, total)]:
+            d = os.path.join(work, "run-" + name)
+            want = ranked(want_from)[:n]
+            for attempt in (1, 2):  # a restart writes the same list
+                r = run(which + extra + ["--wayback-hosts", str(n), "--out", d], env=env)
+                got = open(os.path.join(d, "wayback-hosts.txt")).read().split() if r.returncode == 0 else None
+                check(got == want, "%s (start %d): DIR/wayback-hosts.txt is the %d hosts with the most uncovered "
+                      "tokens (%d: got %s, want %s)" % (name, attempt, n, r.returncode, (got or [])[:8], want[:8]))
+            plan = json.loads(r.stdout).get("wayback", {}) if r.returncode == 0 and r.stdout.startswith("{") else {}
+            groups = len(set(base_of(h_) for h_ in want))
+            check(plan == {"hosts": len(want), "queries": groups, "blocks": len(blocks_of(want)), "blocks_done": 0,
+                           "requests_at_least": groups, "rate": 0.5, "seconds_at_least": groups * 2},
+                  "%s: the dry run's answer has the Wayback's plan and time at --wayback-rate (%s)" % (name, plan))
 
     # 4. usage
     r = run(base[:-len(wb)] + ["--wayback-rate", "2", "--out", os.path.join(tmp, "u1")])

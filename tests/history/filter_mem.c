@@ -153,9 +153,7 @@ int main(int argc, char **argv) {
     h.stats = malloc(sizeof *h.stats);
     optout_stats *stats = malloc(sizeof *stats);
     if (!h.judge || !h.stats || !stats) return 1;
-    optout_stats_policy_init(h.stats, h.time.policy,
-                             h.time.policy == OPTOUT_ROBOTS_TIME_CUTOFF ? h.time.cutoff : report_cutoff, h.missing,
-                             max_age);
+    optout_stats_policy_init_run(h.stats, &h.time, report_cutoff, h.missing, max_age);
     optout_stats_init(stats);
     optout_filter_config cfg = {.agents = agents, .verdicts = verdicts, .unreachable_disallows = strict,
                                 .history = &h};

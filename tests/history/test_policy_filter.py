@@ -141,6 +141,8 @@ class Scenario:
             url = "%s://%s%s" % (r.choice(["http", "https"]), h, r.choice(PATHS))
             d = {"id": "d%04d" % i, "url": url, "text": "x" * r.randrange(1, 400),
                  "token_count": r.randrange(1, 1000)}
+            if i % 3 < 2:  # English, another language, none (no draw: the scenario stays as it was)
+                d["language"] = ["en", "fr"][i % 3]
             kind = r.randrange(7)
             crawl = r.choice(CRAWLS + ["CC-MAIN-2018-22"])
             near = pc.crawl_monday(crawl) + r.randrange(-3 * DAY, 12 * DAY)
@@ -217,8 +219,7 @@ def run_all(optout, filter_mem, work):
     with open(os.path.join(work, "captures.tsv"), "w") as f:
         for c in sc.captures:
             f.write("\t".join([c["host"], c["origin"], c["scheme"], c["crawl"] or "-", str(c["first"]),
-                               str(c["last"]), "301" if c["redirect"] else {"ok": "200", "unavailable": "404",
-                                                                             "unreachable": "503"}[c["outcome"]],
+                               str(c["last"]), str(capture_status(c)),
                                c["outcome"], c["redirect"] or "-", c["redirect_scheme"],
                                "bodies/B%d.txt" % c["body"] if c["body"] is not None else "-"]) + "\n")
     shard = os.path.join(work, "in.jsonl")
@@ -296,6 +297,11 @@ def run_all(optout, filter_mem, work):
     why_check(optout, work, ctx, merged, shard, robots, agents_file, archive)
 
 
+def capture_status(c):
+    """The HTTP status a scenario capture is written with: 301 for a redirect, else by its outcome."""
+    return 301 if c["redirect"] else {"ok": 200, "unavailable": 404, "unreachable": 503}[c["outcome"]]
+
+
 def agents_of(v):
     return [a for a in AGENTS if a in v[1]]
 
@@ -324,16 +330,22 @@ def why_check(optout, work, ctx, caps, shard, robots, agents_file, archive):
     bad = []
     for d in docs:
         crawl, coverage, capture, then, v = reckon(ctx, caps, d, 365, "keep", "keep", cutoff)
+        final = None if capture is None else caps.resolve(capture)[0]
         h = answers.get(d["id"], {}).get("history")
+        # the deciding capture: its source, crawl, scheme, time and own HTTP status, then the status
+        # and body SHA-256 of the capture its redirects lead to (none when that is still a redirect)
         want = {"coverage": coverage, "crawl": crawl or None,
-                "capture": None if capture is None else [capture["crawl"] or None, capture["scheme"],
-                                                         iso(capture["first"]).strftime("%Y-%m-%dT%H:%M:%SZ")],
+                "capture": None if capture is None else [capture["origin"], capture["crawl"] or None, capture["scheme"],
+                                                         iso(capture["first"]).strftime("%Y-%m-%dT%H:%M:%SZ"),
+                                                         capture_status(capture), capture_status(final),
+                                                         None if final["redirect"] else final["sha"] or None],
                 "capture_disallows": None if then is None else [a for a in AGENTS if a in then],
                 "policies": {q: [v[q][0], agents_of(v[q])] for q in pc.POLICIES}, "removed": v["strictest"][0]}
         got = None if h is None else {
             "coverage": h["coverage"], "crawl": h["crawl"],
-            "capture": None if h["capture"] is None else [h["capture"]["crawl"], h["capture"]["scheme"],
-                                                          h["capture"]["first"]],
+            "capture": None if h["capture"] is None else [h["capture"][k] for k in
+                                                          ("origin", "crawl", "scheme", "first", "status",
+                                                           "final_status", "sha256")],
             "capture_disallows": h["capture_disallows"],
             "policies": {q: [h["policies"][q]["removed"], h["policies"][q]["disallowed_user_agents"]]
                          for q in pc.POLICIES}, "removed": h["removed"]}
@@ -363,6 +375,8 @@ def dolma(optout, work, ctx, caps, robots, agents_file, archive):
     flat, lines = [], []
     for d in ctx["docs"]:
         meta = {"url": d["url"], "token_count": d["token_count"]}
+        if "language" in d:
+            meta["language"] = d["language"]
         f = dict(d)
         f.pop("dump", None)
         if "dump" in d:
@@ -443,9 +457,13 @@ def compare(ctx, name, caps, policy, missing, max_age, unreachable, out, rem, st
     cutoff = pc.parse_time(RUN_CUTOFF if chosen == "cutoff" else REPORT_CUTOFF)
     want_removed = {}
     want = {q: [0, 0] for q in pc.POLICIES}
+    chars = {q: 0 for q in pc.POLICIES}
+    years = {q: {} for q in pc.POLICIES}  # per policy, per year: [tokens in, tokens removed]
+    classes = {q: {c: [0, 0] for c in ("en", "non_en", "unknown")} for q in pc.POLICIES}  # likewise per class
+    by_host = {q: {} for q in pc.POLICIES}  # per policy, per host: tokens removed
     cov = {c: 0 for c in pc.COVERAGES}
     crawl_tokens = {}
-    ccbot = 0
+    ccbot = ccbot_tokens = 0
     for d in docs:
         crawl, coverage, capture, then, v = reckon(ctx, caps, d, max_age, unreachable, missing, cutoff)
         if coverage is None:
@@ -455,8 +473,14 @@ def compare(ctx, name, caps, policy, missing, max_age, unreachable, out, rem, st
             ctx["seen"].add(coverage)
         for q in pc.POLICIES:
             if v[q][0]:
+                by_host[q][host_of(d["url"]).lower()] = by_host[q].get(host_of(d["url"]).lower(), 0) + d["token_count"]
+            for row in (years[q].setdefault(report_year(d), [0, 0]), classes[q][report_class(d)]):
+                row[0] += d["token_count"]
+                row[1] += d["token_count"] if v[q][0] else 0
+            if v[q][0]:
                 want[q][0] += 1
                 want[q][1] += d["token_count"]
+                chars[q] += len(d["text"])
         if v[chosen][0]:
             want_removed[d["id"]] = [a for a in ctx["agents"] if a in v[chosen][1]]
         if crawl and coverage is not None:
@@ -465,7 +489,9 @@ def compare(ctx, name, caps, policy, missing, max_age, unreachable, out, rem, st
             if coverage == "same_crawl":
                 row[1] += d["token_count"]
                 row[2] += d["token_count"] if then else 0
-                ccbot += any(a.lower() == "ccbot" for a in then)
+                if any(a.lower() == "ccbot" for a in then):
+                    ccbot += 1
+                    ccbot_tokens += d["token_count"]
     got_removed = {}
     with open(rem) as f:
         for line in f:
@@ -490,6 +516,10 @@ def compare(ctx, name, caps, policy, missing, max_age, unreachable, out, rem, st
         check(got == want[q], "%s: by_policy.%s removes %s documents/tokens (got %s)" % (name, q, want[q], got))
         check(bp["policies"][q]["docs_in"] == len(docs), "%s: by_policy.%s counts every document" % (name, q))
         check(bp["tokens_recovered"][q] == want["current"][1] - want[q][1], "%s: tokens recovered by %s" % (name, q))
+        got_years = {y: [b["tokens_in"], b["tokens_removed"]] for y, b in bp["policies"][q]["by_year"].items()}
+        check(got_years == years[q], "%s: by_policy.%s per year, tokens in and removed (%s)" % (name, q, years[q]))
+        got_classes = {c: [b["tokens_in"], b["tokens_removed"]] for c, b in bp["policies"][q]["by_class"].items()}
+        check(got_classes == classes[q], "%s: by_policy.%s per class, tokens in and removed (%s)" % (name, q, classes[q]))
     mine = dict(bp["policies"][chosen])
     top = {k: v for k, v in st.items() if k != "by_policy"}
     check(mine == top, "%s: the chosen policy's statistics are the run's own%s" % (
@@ -506,10 +536,65 @@ def compare(ctx, name, caps, policy, missing, max_age, unreachable, out, rem, st
         want_any = [round(100.0 * r[2] / r[1], 4) for k, r in sorted(crawl_tokens.items()) if r[1]]
         check(series.get("any agent") == want_any, "%s: the chart's share per crawl, any agent %s (got %s)"
               % (name, want_any, series.get("any agent")))
-    check(bp["ccbot_same_crawl"]["docs"] == ccbot, "%s: same-crawl captures disallowing CCBot: %d" % (name, ccbot))
+    check(bp["ccbot_same_crawl"] == {"docs": ccbot, "tokens": ccbot_tokens},
+          "%s: same-crawl captures disallowing CCBot: %d documents, %d tokens" % (name, ccbot, ccbot_tokens))
     with open(md_path) as f:
         md = f.read()
     check("## Robots.txt as it was" in md and ("| %s (chosen) |" % chosen) in md, "%s: the Markdown section" % name)
+    # the Markdown's figures are the reckoning's: per policy documents, characters and tokens removed,
+    # token loss, tokens recovered against current (signed); documents without a time; the CCBot count
+    tokens_in = sum(d["token_count"] for d in docs)
+    rows = ["| %s%s | %s | %s | %s | %s | %s |" % (q, " (chosen)" if q == chosen else "", num(want[q][0]), num(chars[q]),
+                                                   num(want[q][1]), "%.2f%%" % (100.0 * want[q][1] / tokens_in),
+                                                   num(want["current"][1] - want[q][1])) for q in pc.POLICIES]
+    check(all(r in md for r in rows), "%s: the Markdown's policy table (%s)" % (name, [r for r in rows if r not in md]))
+    share = lambda rows: "".join(" | %.2f%%" % (100.0 * rows[q][1] / rows[q][0]) if rows[q][0] else " | –"
+                                 for q in pc.POLICIES)
+    loss = ["| %s%s |" % (label, share({q: classes[q][c] for q in pc.POLICIES}))
+            for c, label in (("en", "English"), ("non_en", "non-English"), ("unknown", "unknown language"))
+            if classes["current"][c][0]]
+    loss += ["| %s%s |" % (y, share({q: years[q][y] for q in pc.POLICIES})) for y in sorted(years["current"])]
+    check(all(r in md for r in loss), "%s: the Markdown's token loss per class and per year under each policy (%s)"
+          % (name, [r for r in loss if r not in md]))
+    # the hosts whose tokens removed differ most between current and crawl (exact here: fewer hosts
+    # than the 100 each shard reports), largest change first, then by host
+    now, then_ = by_host["current"], by_host["crawl"]
+    changed = sorted((h for h in set(now) | set(then_) if now.get(h, 0) != then_.get(h, 0)),
+                     key=lambda h: (-abs(then_.get(h, 0) - now.get(h, 0)), h))
+    host_rows = "".join("| %s | %s | %s | %s |\n" % (h, num(now.get(h, 0)), num(then_.get(h, 0)),
+                                                      num(then_.get(h, 0) - now.get(h, 0))) for h in changed[:20])
+    check(changed and ("|---|---:|---:|---:|\n" + host_rows + "\n") in md,
+          "%s: the Markdown's hosts changed most between current and crawl (%d hosts, %d shown)"
+          % (name, len(changed), min(20, len(changed))))
+    no_time = "| no time (neither crawl nor date) | - | %s |" % num(cov["no_time"])
+    check(no_time in md, "%s: the Markdown counts the documents without a time (%s)" % (name, no_time))
+    ccbot_line = "%s documents (%s tokens) have a capture of their own crawl that disallows CCBot" % (
+        num(ccbot), num(ccbot_tokens))
+    check(ccbot_line in md, "%s: the Markdown's CCBot count (%s)" % (name, ccbot_line))
+
+
+def report_year(d):
+    """The year the report counts a document in (docs/report.md by_year): its dump's
+    CC-MAIN-YYYY-WW, else its date's year, else unknown."""
+    dump, date = d.get("dump"), d.get("date")
+    if isinstance(dump, str) and re.match(r"CC-MAIN-\d{4}", dump):
+        return dump[8:12]
+    if isinstance(date, str) and re.match(r"\d{4}", date):
+        return date[:4]
+    return "unknown"
+
+
+def report_class(d):
+    """The report's language class: en for en, eng or eng_*, unknown without a language."""
+    lang = d.get("language")
+    if not isinstance(lang, str) or not lang:
+        return "unknown"
+    return "en" if lang in ("en", "eng") or lang.startswith("eng_") else "non_en"
+
+
+def num(v):
+    """A count as the reports write it: thousands separated by commas, a minus sign for negatives."""
+    return ("\u2212" if v < 0 else "") + "{:,}".format(abs(v))
 
 
 def warc_bodies(root):

@@ -191,6 +191,10 @@ check(not any(p.startswith("/web/2005") or p.startswith("/web/2018") for p in re
 cdx = [p for (_, p, _, _) in log if p.startswith("/cdx/")]
 check(all("from=%d" % FROM in p and "to=%d" % TO in p and "output=json" in p and "collapse" not in p for p in cdx),
       "full: every CDX query names the years, JSON, no collapse")
+# the server answers the documented columns whatever is asked: the client must ask for exactly them
+check(cdx and all("fl=timestamp,original,statuscode,digest,length&" in p or "fl=timestamp%2Coriginal%2Cstatuscode%2C"
+                  "digest%2Clength&" in p for p in cdx),
+      "full: every CDX query asks for fl=timestamp,original,statuscode,digest,length")
 check(sum(1 for p in cdx if "url=www." in p) == 0 and sum(1 for p in cdx if "url=%s%%2F" % a in p or
                                                            "url=%s/" % a in p) >= 4,
       "full: one query (paged) for %s and www.%s together" % (a, a))
@@ -205,8 +209,9 @@ check("at least" in err and "ETA" in err, "full: an estimate first, progress wit
 hash1 = err.split("answers sha256 ")[1].split()[0] if "answers sha256 " in err else ""
 src = open(os.path.join(OUT1, "history", "sources.tsv")).read().split("\n")
 check(len(src) == 3 and src[1].startswith("wayback %s/cdx/search/cdx years %d-%d queried " % (srv.base, FROM, TO))
-      and ("answers sha256 %s\t-\t0\t25\t%d\t" % (hash1, sum(int(x.split("\t")[6]) for x in EXPECTED))) in src[1],
-      "full: sources.tsv records the queries (base, years, time, answers' hash, rows, captures): %s" % src[1:])
+      and ("answers sha256 %s rate %g\t-\t0\t25\t%d\t" % (hash1, RATE, sum(int(x.split("\t")[6]) for x in EXPECTED)))
+      in src[1],
+      "full: sources.tsv records the queries (base, years, time, answers' hash, rate, rows, captures): %s" % src[1:])
 
 # a run again: only the host whose query failed is asked again (still malformed), the same index
 n_before = len(srv.requests())
@@ -248,6 +253,16 @@ check(len(e_reqs) >= 4 and e_reqs[3][0] - e_reqs[2][0] >= 1.45 and "in a row: pa
       "rate: three 429s in a row pause every request (gap %.2f s)" %
       ((e_reqs[3][0] - e_reqs[2][0]) if len(e_reqs) >= 4 else -1))
 check(all(ua.startswith("optout/") for (_, _, _, ua) in log), "rate: every request names the tool (User-Agent)")
+# exponential backoff: the always-cut body is asked 5 times, the waits doubling from the test's
+# 100 ms (100, 200, 400, 800 ms; a fixed backoff would wait 400 ms in all), less the jitter above
+cut_digest = next(iter(FAULTS["cut_always"]))
+cut_times = [t for (t, p, _, _) in log if p.startswith("/web/") and any(
+    cp["body"] is not None and digest_of(cp["body"]) == cut_digest and p.endswith("id_/" + cp["original"])
+    and p.startswith("/web/" + cp["timestamp"]) for cp in CAPS)]
+cut_gaps = [b_ - a_ for a_, b_ in zip(cut_times, cut_times[1:])]
+check(len(cut_gaps) == 4 and all(g_ >= 0.1 * 2 ** k - JITTER for k, g_ in enumerate(cut_gaps)) and
+      cut_gaps[3] >= 0.8 - JITTER,
+      "rate: retries back off exponentially (gaps %s s)" % ["%.2f" % g_ for g_ in cut_gaps])
 # one connection, but the server closes it after each cut body (once, and every attempt of the
 # always-cut one: --retries' default 4, so 5)
 conns = len(set(ports))

@@ -107,6 +107,54 @@ def require_tool(name, purpose):
     return path
 
 
+# ---- history archives (docs/history.md "Archive") ----------------------------------------------
+
+def history_archive(d):
+    """DIR/history as (index rows without the body's offset, every body by SHA-256), each body checked
+    against its SHA-256 (a check): two builds are the same archive when these are equal, wherever
+    their bodies sit in bodies.zst."""
+    import hashlib
+    h = os.path.join(d, "history")
+    rows, bodies, bad = [], {}, []
+    data = open(os.path.join(h, "bodies.zst"), "rb").read()
+    for line in open(os.path.join(h, "index.tsv"), encoding="utf-8"):
+        if line.startswith("#"):
+            continue
+        col = line.rstrip("\n").split("\t")
+        rows.append(tuple(col[:14] + col[15:]))
+        if col[11] != "-" and col[11] not in bodies:
+            off, ln = int(col[14]), int(col[15])
+            body = decompress(data[off:off + ln], "frame of %s" % col[11])
+            if hashlib.sha256(body).hexdigest() != col[11]:
+                bad.append(col[11][:12])
+            bodies[col[11]] = body
+    check(not bad, "%s: every body matches its SHA-256 (%d bodies; wrong: %s)" % (d, len(bodies), bad[:5]))
+    return rows, bodies
+
+
+def history_sources(d):
+    """DIR/history/sources.tsv as lists of columns (its header included)."""
+    return [l.rstrip("\n").split("\t") for l in open(os.path.join(d, "history", "sources.tsv"), encoding="utf-8")]
+
+
+def kill_broker_after(optout, args, pattern, count, delay_ms):
+    """Runs `optout run ARGS` with every task delayed by delay_ms, SIGKILLs its broker once `count`
+    files match the glob pattern (published outputs: the kill lands mid-stage), and waits for the
+    run to end. The broker pids killed (one when it went as planned)."""
+    import glob, signal, time
+    env = dict(os.environ, OPTOUT_FAULT_TASK_DELAY_MS=str(delay_ms))
+    p = subprocess.Popen([optout, "run"] + list(args), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
+    deadline = time.time() + 120
+    while time.time() < deadline and len(glob.glob(pattern)) < count:
+        time.sleep(0.02)
+    broker = subprocess.run(["pgrep", "-P", str(p.pid), "-f", "optout-broker"], capture_output=True,
+                            text=True).stdout.split()
+    for pid in broker:
+        os.kill(int(pid), signal.SIGKILL)
+    p.wait(timeout=60)
+    return broker
+
+
 # ---- shards -------------------------------------------------------------------------------------
 
 def decompress(data, what="data"):

@@ -141,6 +141,13 @@ static void test_policy_names(void **state) {
     assert_int_equal(optout_robots_time_parse("cutoff:2023-08-07", &s), 0);
     assert_int_equal(s.policy, OPTOUT_ROBOTS_TIME_CUTOFF);
     assert_true(s.cutoff == T("2023-08-07"));
+    /* the cutoff column: the policy's own day, else the report's */
+    assert_true(optout_robots_time_cutoff_day(&s, T("2020-06-01")) == T("2023-08-07"));
+    for (int p = 0; p < OPTOUT_ROBOTS_TIME_COUNT; p++) {
+        optout_robots_time_spec other = {.policy = (optout_robots_time)p, .cutoff = T("2019-01-01")};
+        assert_true(optout_robots_time_cutoff_day(&other, T("2020-06-01")) ==
+                    (p == OPTOUT_ROBOTS_TIME_CUTOFF ? T("2019-01-01") : T("2020-06-01")));
+    }
     const char *bad[] = {"cutoff", "cutoff:", "cutoff:2023-8-7", "cutoff:2023-08-07T00:00:00Z", "cutoff:2023-02-30",
                          "Current", "now", "", "crawl ", "cutoff:2023-08-07 "};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)

@@ -926,7 +926,7 @@ static void cfg_edited_fails(const optout_run_config *c, edit e, const char *nee
 static const char *const CFG_KEYS[] = {"m", "hk", "u", "l", "ml", "ag", "fu", "fl", "ft", "fd", "fdt", "fx",
                                        "rd", "r", "rp", "ra", "np", "mt", "ne", "nn", "ah",
                                        "fs", "fc", "fct", "fto", "fr", "fap", "fua", "fcn", "gr", "kh", "rh", "sp", "ot", "bd",
-                                       "rt", "rtc", "rc", "hma", "hm", "hd", NULL};
+                                       "rt", "rtc", "rc", "hma", "hm", "hd", "sv", NULL};
 
 static void test_config_round_trip_limits(void **state) {
     (void)state;

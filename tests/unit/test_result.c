@@ -72,7 +72,8 @@ static void test_table(void **state) {
     expect(OPTOUT_TASK_WAYBACK, "history-parts/wayback-000003", 0, 0,
            (const char *const[]){"history-parts/wayback-000003/history/index.tsv",
                                  "history-parts/wayback-000003/history/bodies.zst",
-                                 "history-parts/wayback-000003/history/sources.tsv", NULL});
+                                 "history-parts/wayback-000003/history/sources.tsv",
+                                 "history-parts/wayback-000003/wayback-block.tsv", NULL});
     struct result_expect x;
     assert_int_equal(result_expect_files(OPTOUT_TASK_FILTER, "x", 1, 0, 0, 0, 1, 3, &x), 0); /* benchmark tasks */
     assert_int_equal(x.count, 0);

@@ -1,5 +1,6 @@
 /* test_survey.c — the survey per host and crawl (include/optout/survey.h): rows summed and sorted,
- * parts merged and summarised (counted by hand below), and bad part lines refused by line. */
+ * parts merged and summarised (counted by hand below), the distinct hosts written as a host list
+ * (a link at its name replaced, not written through), and bad part lines refused by line. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -8,6 +9,8 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "optout/survey.h"
 #include "../support/testdir.h"
@@ -32,8 +35,15 @@ static void test_write_and_merge(void **state) {
                              "b.example\tCC-MAIN-2020-05\t2\t15\n"));
     const char *parts[] = {pa, pb};
     optout_survey_summary sum;
-    const char *out = tpath("all.tsv");
-    assert_int_equal(optout_survey_merge(parts, 2, out, &sum, err, sizeof err), 0);
+    const char *out = tpath("all.tsv"), *hosts = tpath("hosts.txt"), *victim = twrite("victim", "kept\n");
+    /* a link where the host list goes is replaced, never written through */
+    assert_int_equal(symlink(victim, hosts), 0);
+    assert_int_equal(optout_survey_merge(parts, 2, out, hosts, &sum, err, sizeof err), 0);
+    assert_true(tfile_is(hosts, "a.example\nb.example\nc.example\n"));
+    assert_true(tfile_is(victim, "kept\n"));
+    struct stat st;
+    assert_int_equal(lstat(hosts, &st), 0);
+    assert_true(S_ISREG(st.st_mode));
     assert_true(tfile_is(out, "# host\tcrawl\tdocs\ttokens\n"
                               "a.example\t-\t1\t3\n"
                               "a.example\tCC-MAIN-2019-35\t3\t8\n"
@@ -71,7 +81,7 @@ static void test_bad_parts(void **state) {
         snprintf(text, sizeof text, "# host\tcrawl\tdocs\ttokens\ny.example\t-\t1\t1\n%s", bad[i]);
         const char *p = twrite("bad.tsv", text);
         optout_survey_summary sum;
-        assert_int_equal(optout_survey_merge(&p, 1, NULL, &sum, err, sizeof err), -1);
+        assert_int_equal(optout_survey_merge(&p, 1, NULL, NULL, &sum, err, sizeof err), -1);
         assert_non_null(strstr(err, "line 3"));
     }
 }
