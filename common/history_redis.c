@@ -266,7 +266,9 @@ static int hl_verify(struct hload *l, uint64_t *start) {
         if (optout_history_cursor_rewind(l->cur, l->err, l->errlen) != 0) return -1;
         for (uint64_t i = 0; i < first; i++) {
             optout_history_host h;
-            if (optout_history_cursor_next(l->cur, &h, NULL, l->err, l->errlen) != 1) return -1;
+            int got = optout_history_cursor_next(l->cur, &h, NULL, l->err, l->errlen);
+            if (got != 1)
+                return got < 0 ? -1 : hl_fail(l, "%s/%s: fewer hosts than its line 1 says", l->dir, OPTOUT_HISTORY_DIR);
         }
     }
     *start = first;
@@ -405,6 +407,7 @@ struct optout_history_redis {
     char *ns;
     optout_strmap *hosts; /* host key -> struct cached_host */
     size_t bytes;
+    optout_strmap *bodies; /* the last body prefetch's: SHA-256 hex -> its GET's string reply */
     ZSTD_DCtx *dctx;
     char *plain;
     size_t plain_cap;
@@ -418,10 +421,13 @@ static void cached_free(void *p) {
     free(e);
 }
 
+static void reply_free(void *p) { freeReplyObject(p); }
+
 void optout_history_redis_close(optout_history_redis *r) {
     if (!r) return;
     redis_link_free(&r->link);
     optout_strmap_free(r->hosts, cached_free);
+    optout_strmap_free(r->bodies, reply_free);
     free(r->ns);
     ZSTD_freeDCtx(r->dctx);
     free(r->plain);
@@ -535,9 +541,10 @@ static int src_body(void *arg, const optout_history_version *v, char **body, siz
     snprintf(what, sizeof what, "body %.64s", v->sha256);
     const char *name = v->sha256;
     size_t nlen = 64;
-    redisReply *x = NULL;
-    struct redis_counts m;
-    if (fetch_keys(r, "b:", &name, &nlen, 1, &x, &m, what, err, errlen) != 0) return -1;
+    /* prefetched (a string reply, checked below as any), else one round trip */
+    redisReply *pre = r->bodies ? optout_strmap_get(r->bodies, v->sha256, 64) : NULL, *x = pre;
+    struct redis_counts m = {0};
+    if (!x && fetch_keys(r, "b:", &name, &nlen, 1, &x, &m, what, err, errlen) != 0) return -1;
     char why[160] = "";
     const char *data = NULL;
     size_t dlen = 0;
@@ -581,7 +588,7 @@ static int src_body(void *arg, const optout_history_version *v, char **body, siz
         *len = dlen;
         rc = 0;
     }
-    freeReplyObject(x);
+    if (!pre) freeReplyObject(x);
     return rc;
 }
 
@@ -649,6 +656,16 @@ static int prefetch_cached(void *arg, const char *host, size_t len) {
     return optout_strmap_get(p->r->hosts, host, len) != NULL;
 }
 
+/* The round trip of a prefetch's batch (redis_prefetch_batches): GET SUFFIX NAME for sel[0..n)
+ * into replies (REDIS_BATCH at most), for messages "KIND WHAT". 0, or -1 with err. */
+static int batch_fetch(optout_history_redis *r, const char *suffix, const char *kind, const char *const *sel,
+                       const size_t *sel_len, size_t n, const char *what, redisReply **replies, struct redis_counts *m,
+                       char *err, size_t errlen) {
+    char about[340];
+    snprintf(about, sizeof about, "%s %s", kind, what);
+    return fetch_keys(r, suffix, sel, sel_len, n, replies, m, about, err, errlen);
+}
+
 /* One batch of a prefetch: fetched and decoded into the cache; the targets of its redirects kept
  * for the next round. */
 static int prefetch_batch(void *arg, const char *const *sel, const size_t *sel_len, size_t n, const char *what,
@@ -657,9 +674,7 @@ static int prefetch_batch(void *arg, const char *const *sel, const size_t *sel_l
     optout_history_redis *r = p->r;
     redisReply *replies[REDIS_BATCH];
     struct redis_counts m;
-    char about[340];
-    snprintf(about, sizeof about, "the history of %s", what);
-    if (fetch_keys(r, "h:", sel, sel_len, n, replies, &m, about, err, errlen) != 0) return -1;
+    if (batch_fetch(r, "h:", "the history of", sel, sel_len, n, what, replies, &m, err, errlen) != 0) return -1;
     int rc = 0;
     for (size_t j = 0; j < n && rc >= 0; j++) {
         struct cached_host *e;
@@ -701,8 +716,55 @@ static int src_prefetch(void *arg, const char *const *hosts, const size_t *lens,
     return optout_history_redis_prefetch(arg, hosts, lens, count, err, errlen);
 }
 
+static int body_cached(void *arg, const char *sha, size_t len) {
+    const optout_history_redis *r = arg;
+    return optout_strmap_get(r->bodies, sha, len) != NULL;
+}
+
+/* One batch of a body prefetch: the string replies kept for src_body, which checks them; anything
+ * else (a body gone, an error reply) is left to src_body's own round trip to report. */
+static int body_batch(void *arg, const char *const *sel, const size_t *sel_len, size_t n, const char *what, char *err,
+                      size_t errlen) {
+    optout_history_redis *r = arg;
+    redisReply *replies[REDIS_BATCH];
+    struct redis_counts m;
+    if (batch_fetch(r, "b:", "the history bodies", sel, sel_len, n, what, replies, &m, err, errlen) != 0) return -1;
+    int rc = 0;
+    for (size_t j = 0; j < n; j++) {
+        void *old = NULL;
+        if (rc == 0 && replies[j]->type == REDIS_REPLY_STRING) {
+            if (optout_strmap_put(r->bodies, sel[j], sel_len[j], replies[j], &old) != 0) {
+                optout_set_err(err, errlen, "out of memory");
+                rc = -1;
+            } else {
+                replies[j] = old; /* kept: nothing to free but a reply it replaced */
+            }
+        }
+        if (replies[j]) freeReplyObject(replies[j]);
+    }
+    return rc;
+}
+
+/* The bodies asked for replace those of the prefetch before (read by now, or not needed), so that
+ * memory holds one chunk of documents' bodies at most. */
+static int src_prefetch_bodies(void *arg, const char *const *sha256, size_t count, char *err, size_t errlen) {
+    optout_history_redis *r = arg;
+    optout_strmap_free(r->bodies, reply_free);
+    size_t *lens = malloc((count ? count : 1) * sizeof *lens);
+    if (!(r->bodies = optout_strmap_new()) || !lens) {
+        free(lens);
+        optout_set_err(err, errlen, "out of memory");
+        return -1;
+    }
+    for (size_t i = 0; i < count; i++) lens[i] = 64;
+    int rc = redis_prefetch_batches(sha256, lens, count, body_cached, body_batch, r, err, errlen);
+    free(lens);
+    return rc;
+}
+
 optout_history_source optout_history_redis_source(optout_history_redis *r) {
-    return (optout_history_source){.arg = r, .lookup = src_lookup, .body = src_body, .prefetch = src_prefetch};
+    return (optout_history_source){
+        .arg = r, .lookup = src_lookup, .body = src_body, .prefetch = src_prefetch, .prefetch_bodies = src_prefetch_bodies};
 }
 
 size_t optout_history_redis_cached_bytes(const optout_history_redis *r) { return r->bytes; }
@@ -713,4 +775,6 @@ void optout_history_redis_forget(optout_history_redis *r) {
     optout_strmap_free(r->hosts, cached_free);
     r->hosts = fresh;
     r->bytes = 0;
+    optout_strmap_free(r->bodies, reply_free);
+    r->bodies = NULL;
 }

@@ -255,9 +255,56 @@ static const struct resolved_host *judge_host(optout_history_judge *j, const cha
 
 int optout_history_judge_can_prefetch(const optout_history_judge *j) { return j->src.prefetch != NULL; }
 
+/* What one prefetch of bodies gathers: the hosts visited, the bodies listed. */
+struct body_list {
+    optout_strmap *hosts, *seen;
+    const char **list;
+    size_t n, cap;
+};
+
+/* The bodies of host's ok versions and of its redirects' targets (depth hops in) that are neither
+ * compiled nor listed yet, added to b (each host visited once: redirects may loop). 0, or -1. */
+static int judge_bodies(optout_history_judge *j, const char *host, size_t len, unsigned depth, struct body_list *b,
+                        char *err, size_t errlen) {
+    if (optout_strmap_get(b->hosts, host, len)) return 0;
+    if (optout_strmap_put(b->hosts, host, len, b, NULL) != 0) optout_oom("prefetching bodies");
+    optout_history_host h;
+    int rc = j->src.lookup(j->src.arg, host, len, &h, err, errlen); /* local: prefetched */
+    if (rc <= 0) return rc;
+    for (size_t k = 0; k < h.count; k++) {
+        const optout_history_version *v = &h.versions[k];
+        if (v->redirect && depth < OPTOUT_HISTORY_MAX_HOPS &&
+            judge_bodies(j, v->redirect, strlen(v->redirect), depth + 1, b, err, errlen) != 0)
+            return -1;
+        if (v->outcome != OPTOUT_OUTCOME_OK || optout_strmap_get(j->rules, v->sha256, 64) ||
+            optout_strmap_get(b->seen, v->sha256, 64))
+            continue;
+        if (b->n == b->cap) {
+            b->cap = b->cap ? 2 * b->cap : 256;
+            if (!(b->list = realloc(b->list, b->cap * sizeof *b->list))) optout_oom("prefetching bodies");
+        }
+        if (optout_strmap_put(b->seen, v->sha256, 64, b, NULL) != 0) optout_oom("prefetching bodies");
+        b->list[b->n++] = v->sha256; /* valid while the source is open */
+    }
+    return 0;
+}
+
 int optout_history_judge_prefetch(optout_history_judge *j, const char *const *hosts, const size_t *lens, size_t count,
                                   char *err, size_t errlen) {
-    return j->src.prefetch ? j->src.prefetch(j->src.arg, hosts, lens, count, err, errlen) : 0;
+    if (!j->src.prefetch) return 0;
+    if (j->src.prefetch(j->src.arg, hosts, lens, count, err, errlen) != 0) return -1;
+    if (!j->src.prefetch_bodies) return 0;
+    /* a host met before: its bodies were asked for then (a later one missing costs a round trip) */
+    struct body_list b = {.hosts = optout_strmap_new(), .seen = optout_strmap_new()};
+    if (!b.hosts || !b.seen) optout_oom("prefetching bodies");
+    int rc = 0;
+    for (size_t i = 0; i < count && rc == 0; i++)
+        if (!optout_strmap_get(j->hosts, hosts[i], lens[i])) rc = judge_bodies(j, hosts[i], lens[i], 0, &b, err, errlen);
+    if (rc == 0) rc = j->src.prefetch_bodies(j->src.arg, b.list, b.n, err, errlen);
+    free(b.list);
+    optout_strmap_free(b.hosts, NULL);
+    optout_strmap_free(b.seen, NULL);
+    return rc;
 }
 
 optout_history_judge *optout_history_judge_new(const optout_history_source *src, const optout_agents *agents,

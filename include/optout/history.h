@@ -86,13 +86,15 @@ typedef struct {
 
 /* A history source. lookup: 1 and *out filled, 0 no version for the host, -1 with err. body: the
  * version's body (malloc'd into *body, checked against size and SHA-256), 0 or -1 with err.
- * prefetch (NULL for a local source): asks for many hosts at once so that their lookups that follow
- * answer without a round trip each; 0 or -1 with err. */
+ * prefetch and prefetch_bodies (NULL for a local source): ask for many hosts, or many bodies (by
+ * SHA-256 hex), at once, so that the lookups or body reads that follow answer without a round trip
+ * each; 0 or -1 with err. */
 typedef struct {
     void *arg;
     int (*lookup)(void *arg, const char *host, size_t len, optout_history_host *out, char *err, size_t errlen);
     int (*body)(void *arg, const optout_history_version *v, char **body, size_t *len, char *err, size_t errlen);
     int (*prefetch)(void *arg, const char *const *hosts, const size_t *lens, size_t count, char *err, size_t errlen);
+    int (*prefetch_bodies)(void *arg, const char *const *sha256, size_t count, char *err, size_t errlen);
 } optout_history_source;
 
 /* ---- an in-memory source (tests; small histories) ------------------------------------------ */
@@ -179,7 +181,9 @@ int optout_history_judge_doc(optout_history_judge *j, const char *host, size_t l
                              size_t errlen);
 /* 1 when the judge's source prefetches (a remote source): callers then batch their documents' hosts. */
 int optout_history_judge_can_prefetch(const optout_history_judge *j);
-/* The source's prefetch of hosts[0..count) (nothing for a source without one). 0, or -1 with err. */
+/* The source's prefetch of hosts[0..count) (nothing for a source without one), then of the bodies
+ * their documents may need: for each host the judge has not met yet, those of its ok versions and
+ * of the versions its redirects lead to that are not compiled already. 0, or -1 with err. */
 int optout_history_judge_prefetch(optout_history_judge *j, const char *const *hosts, const size_t *lens, size_t count,
                                   char *err, size_t errlen);
 /* The compiled rules of the last judged capture with outcome ok (valid until the next call), else NULL. */

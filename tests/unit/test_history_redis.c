@@ -82,6 +82,8 @@ static unsigned rnd(unsigned n) {
 /* hosts h0..h(n-1).example, seeded: versions over the crawls and the Wayback Machine, both schemes,
  * ok bodies shared between hosts, unavailable and unreachable answers, redirects (to hosts of the
  * list, some to a host without captures). */
+static int unique_bodies; /* build_archive: each ok version a body of its own instead of one of BODIES */
+
 static void build_archive(const char *dir, unsigned seed, unsigned nhosts) {
     char err[512] = "";
     rng_state = seed;
@@ -107,11 +109,15 @@ static void build_archive(const char *dir, unsigned seed, unsigned nhosts) {
             v.last = v.first + (rnd(3) ? 0 : rnd(10) * DAY);
             unsigned kind = rnd(10);
             const char *body = NULL;
-            char target[64];
+            char target[64], own[128];
             if (kind < 6) {
                 v.status = 200;
                 v.outcome = OPTOUT_OUTCOME_OK;
                 body = BODIES[rnd(sizeof BODIES / sizeof *BODIES)];
+                if (unique_bodies) {
+                    snprintf(own, sizeof own, "User-agent: GPTBot\nDisallow: /p0\n# %s %u\n", host, k);
+                    body = own;
+                }
                 v.truncated = rnd(7) == 0;
             } else if (kind == 6) {
                 v.status = 404;
@@ -565,11 +571,24 @@ static void test_kill_and_resume(void **state) {
     assert_same_store(p2, "optout:fresh:0123abcd:");
 }
 
+/* AddressSanitizer's quarantine keeps freed memory: peak RSS is then not the program's. */
+#if defined(__SANITIZE_ADDRESS__)
+#define UNDER_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define UNDER_ASAN 1
+#endif
+#endif
+#ifndef UNDER_ASAN
+#define UNDER_ASAN 0
+#endif
+
 /* The load reads the archive host by host: loading an index of over 40 MB grows the loading
  * process by less than 24 MiB (a load that held the whole index grew by about 2.5 times its size).
  * Measured in a child, whose peak RSS starts at what it inherits. */
 static void test_load_memory(void **state) {
     (void)state;
+    if (UNDER_ASAN) skip();
     const char *dir = tpath("big");
     build_archive(dir, 8, 80000);
     struct stat st;
@@ -674,11 +693,14 @@ static struct filtered filter_docs(const char *docs, int prefetch) {
 }
 
 /* A filter judging by the Redis history store asks for its documents' hosts a chunk at a time
- * (with the hosts their redirects name), not one round trip per host; both ways decide alike. */
+ * (with the hosts their redirects name, and the bodies they may need: here a body of its own for
+ * every ok version), not one round trip per host and body; both ways decide alike. */
 static void test_filter_prefetch(void **state) {
     (void)state;
     const char *dir = tpath("fp");
+    unique_bodies = 1;
     build_archive(dir, 9, 3000);
+    unique_bodies = 0;
     load(PREFIX, dir, NULL);
     size_t n = write_docs(dir, tpath("fp.jsonl"), 1);
     struct filtered with = filter_docs(tpath("fp.jsonl"), 1), without = filter_docs(tpath("fp.jsonl"), 0);
@@ -687,7 +709,8 @@ static void test_filter_prefetch(void **state) {
     CHECK(with.docs == n && without.docs == n && with.removed == without.removed && with.removed > 0,
           "%" PRIu64 "/%" PRIu64 " documents, %" PRIu64 "/%" PRIu64 " removed", with.docs, without.docs, with.removed,
           without.removed);
-    CHECK(without.trips >= (long long)n, "without prefetch: %lld round trips for %zu hosts", without.trips, n);
+    CHECK(without.trips >= (long long)n + (long long)with.removed, "without prefetch: %lld round trips for %zu hosts",
+          without.trips, n);
     CHECK(with.trips < (long long)n / 20, "prefetched: %lld round trips for %zu hosts", with.trips, n);
 }
 
