@@ -321,7 +321,7 @@ try:
     if scenario is not None:
         ctx, merged, _archive, shard, _ = scenario
         listed = set(open(os.path.join(work, "cc", "hosts.txt")).read().split())
-        kept = pc.Captures([c for h_, cs in merged.by_host.items() if h_ in listed for c in cs])  # the plan's hosts only
+        kept = merged  # the plan's hosts and, through the history stage's passes, their redirect targets
         uncovered, total = {}, {}
         for d in ctx["docs"]:
             h_ = tpf.host_of(d["url"]).lower()
