@@ -31,7 +31,7 @@ import glob, json, os, signal, subprocess, sys, tempfile, time
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "support"))
 sys.path.insert(0, os.path.join(HERE, "..", "history"))
-from optout_test import check, finish, remove_workdir, runner  # noqa: E402
+from optout_test import check, finish, kill_broker_after, remove_workdir, runner  # noqa: E402
 import policy_check as pc  # noqa: E402
 import test_policy_filter as tpf  # noqa: E402
 
@@ -116,19 +116,10 @@ try:
         # the broker killed mid-survey: the same command again gives the same survey
         k = os.path.join(tmp, "survey-kill")
         args = base + ["--out", k, "--robots-time", "crawl", "--stop-after", "survey"]
-        p = subprocess.Popen([optout, "run"] + args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                             env=dict(os.environ, OPTOUT_FAULT_TASK_DELAY_MS="700"))
         parts = os.path.join(k, "ranking", "map", "*.survey.tsv")
-        deadline = time.time() + 120
-        while time.time() < deadline and p.poll() is None and not glob.glob(parts):
-            time.sleep(0.02)
-        broker = subprocess.run(["pgrep", "-P", str(p.pid), "-f", "optout-broker"], capture_output=True,
-                                text=True).stdout.split()
+        broker = kill_broker_after(optout, args, parts, 1, 700)
         done = len(glob.glob(parts))
-        for pid in broker:
-            os.kill(int(pid), signal.SIGKILL)
-        check(len(broker) == 1 and p.wait(timeout=60) == 1 and 0 < done < 4 and
-              not os.path.exists(os.path.join(k, "survey.tsv")),
+        check(len(broker) == 1 and 0 < done < 4 and not os.path.exists(os.path.join(k, "survey.tsv")),
               "the broker died mid-survey (%d of 4 survey parts)" % done)
         r = run(args)
         again = json.loads(r.stdout) if r.returncode == 0 and r.stdout.startswith("{") else {}
