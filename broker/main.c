@@ -262,11 +262,6 @@ static int configure_wayback(const optout_option_values *v, struct broker_config
                             "build the Wayback's captures into DIR with optout history --wayback");
         return OPTOUT_EXIT_USAGE;
     }
-    if (v->text[OPTOUT_OPT_ROBOTS_DIR] && !cfg->wayback_hosts_file) {
-        optout_log(LOG_ERR, "--wayback asks for the run's planned hosts: with --robots-dir there is no host list "
-                            "(give --wayback-hosts-file FILE)");
-        return OPTOUT_EXIT_USAGE;
-    }
     return -1;
 }
 
@@ -329,9 +324,11 @@ static int configure(const optout_option_values *v, struct broker_config *cfg) {
         optout_log(LOG_ERR, "--host-key netloc with --history: a history archive is keyed by canonical host keys");
         return OPTOUT_EXIT_USAGE;
     }
-    if (cfg->robots_dir && (cfg->cc_robots_count || cfg->cc_crawls) && cfg->host_key == OPTOUT_HOSTKEY_NETLOC) {
-        optout_log(LOG_ERR, "--host-key netloc with --robots-dir and --cc-robots / --cc-crawls: the history stage keeps "
-                            "the survey's hosts, and a history archive is keyed by canonical host keys");
+    if (cfg->robots_dir && (cfg->cc_robots_count || cfg->cc_crawls || v->given[OPTOUT_OPT_WAYBACK]) &&
+        cfg->host_key == OPTOUT_HOSTKEY_NETLOC) {
+        optout_log(LOG_ERR, "--host-key netloc with --robots-dir and --cc-robots / --cc-crawls / --wayback: the "
+                            "captures are kept for the survey's hosts, and a history archive is keyed by canonical "
+                            "host keys");
         return OPTOUT_EXIT_USAGE;
     }
     if (v->given[OPTOUT_OPT_METRIC]) (void)optout_rank_metric_parse(v->text[OPTOUT_OPT_METRIC], &cfg->metric);

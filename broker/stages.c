@@ -67,7 +67,8 @@ static int ranking(const struct broker_config *c) {
  * stage keeps every host of the corpus: the survey's. */
 int stages_surveying(const struct broker_config *c) {
     int historical = c->robots_time.policy != OPTOUT_ROBOTS_TIME_CURRENT;
-    return (historical || (c->robots_dir && (c->cc_robots_count || c->cc_crawls))) && !c->synthetic_tasks;
+    /* with --robots-dir the survey is also the captures' host list: every host of the corpus */
+    return (historical || (c->robots_dir && (c->cc_robots_count || c->cc_crawls || c->wayback))) && !c->synthetic_tasks;
 }
 
 /* The host list of history pass `pass` (0: the first, the plan's hosts). */

@@ -28,8 +28,9 @@ Checks
    Common Crawl capture covers (recomputed from gen-ccrobots' ground truth with policy_check's
    selection); without Common Crawl's captures every token counts; dry-run.json holds the plan
    (hosts, queries, blocks, requests, seconds at the rate).
-4. Usage: --wayback-rate without --wayback, --wayback with --robots-dir and no
-   --wayback-hosts-file: exit 2.
+4. Usage: --wayback-rate without --wayback, --wayback with --robots-dir and --host-key netloc:
+   exit 2.
+9. With --robots-dir (no ranking) the Wayback's hosts are the corpus's, from the survey, by tokens.
 usage: test_wayback_run.py BIN_DIR REPO_ROOT [SHARED_DIR]"""
 import glob, json, os, re, shutil, signal, subprocess, sys, tempfile, time
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -363,9 +364,34 @@ try:
     r = run(base[:-len(wb)] + ["--wayback-rate", "2", "--out", os.path.join(tmp, "u1")])
     check(r.returncode == 2, "--wayback-rate without --wayback exits 2 (%d)" % r.returncode)
     r = run(["--corpus", os.path.join(corpus, "*.jsonl.zst"), "--robots-dir", os.path.join(root, "data", "sample", "robots"),
-             "--wayback", "--out", os.path.join(tmp, "u2")])
-    check(r.returncode == 2 and "--wayback-hosts-file" in r.stderr,
-          "--wayback with --robots-dir and no --wayback-hosts-file exits 2 (%d: %s)" % (r.returncode, r.stderr[-200:]))
+             "--wayback", "--host-key", "netloc", "--out", os.path.join(tmp, "u2")])
+    check(r.returncode == 2 and "netloc" in r.stderr,
+          "--wayback with --robots-dir and --host-key netloc exits 2 (%d: %s)" % (r.returncode, r.stderr[-200:]))
+
+    # 9. --robots-dir: no ranking, so the Wayback's hosts are the corpus's (the survey's), by their
+    # tokens (no Common Crawl source: every token is uncovered), recomputed here from the documents
+    tokens = {}
+    for shard in sorted(glob.glob(os.path.join(corpus, "*.jsonl.zst"))):
+        text = subprocess.run(["zstd", "-dc", shard], capture_output=True, check=True).stdout.decode()
+        for line in text.split("\n"):
+            if not line:
+                continue
+            d = json.loads(line)
+            h_ = ".".join(l if l.isascii() else l.encode("idna").decode() for l in tpf.host_of(d["url"]).lower().split("."))
+            n = d.get("token_count")  # else the estimate: ceil(UTF-8 bytes of the text / 4)
+            n = n if isinstance(n, int) else (len(d.get("text", "").encode("utf-8", "surrogatepass")) + 3) // 4
+            tokens[h_] = tokens.get(h_, 0) + n
+    want = sorted((h_ for h_ in tokens if tokens[h_] > 0), key=lambda h_: (-tokens[h_], h_.encode()))[:5]
+    d = os.path.join(tmp, "robots-dir")
+    r = run(["--corpus", os.path.join(corpus, "*.jsonl.zst"), "--robots-dir", os.path.join(root, "data", "sample", "robots"),
+             "--robots-time", "crawl", "--wayback", "--wayback-base", "http://127.0.0.1:1", "--wayback-hosts", "5",
+             "--workers", "2", "--stop-after", "survey", "--out", d], env=env)
+    got = open(os.path.join(d, "wayback-hosts.txt")).read().split() if r.returncode == 0 else None
+    check(r.returncode == 0 and got == want,
+          "--robots-dir: DIR/wayback-hosts.txt is the corpus's 5 hosts with the most tokens (%d: got %s, want %s; %s)"
+          % (r.returncode, got, want, r.stderr[-300:]))
+    plan = json.loads(r.stdout).get("wayback", {}) if r.returncode == 0 and r.stdout.startswith("{") else {}
+    check(plan.get("hosts") == len(want), "--robots-dir: the dry run's Wayback plan has those hosts (%s)" % plan)
 finally:
     if srv:
         srv.close()
