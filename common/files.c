@@ -276,3 +276,83 @@ int optout_files_writable(const char *option, const char *path, char *err, size_
         }
     }
 }
+
+/* ---- publishing ------------------------------------------------------------------------------- */
+
+/* p->tmp: ".NAME.tmp.PID.TID" in path's directory. 0, or -1 (ENAMETOOLONG). */
+static int publish_names(optout_publish *p, const char *path) {
+    const char *slash = strrchr(path, '/');
+    int dirlen = slash ? (int)(slash - path + 1) : 0;
+    const char *name = slash ? slash + 1 : path;
+    if ((size_t)snprintf(p->path, sizeof p->path, "%s", path) >= sizeof p->path ||
+        (size_t)snprintf(p->tmp, sizeof p->tmp, "%.*s.%s.tmp.%ld.%ld", dirlen, path, name, (long)getpid(),
+                         (long)gettid()) >= sizeof p->tmp) {
+        errno = ENAMETOOLONG;
+        return -1;
+    }
+    return 0;
+}
+
+FILE *optout_publish_open(optout_publish *p, const char *path, mode_t mode, char *err, size_t errlen) {
+    p->f = NULL;
+    p->tmp[0] = '\0';
+    if (publish_names(p, path) != 0) {
+        optout_set_err(err, errlen, "%s: %s", path, strerror(errno));
+        p->tmp[0] = '\0';
+        return NULL;
+    }
+    (void)unlink(p->tmp); /* a dead writer's (same pid and tid): removed, a link there never followed */
+    int fd = open(p->tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode);
+    if (fd < 0 || !(p->f = fdopen(fd, "w"))) {
+        int e = errno;
+        if (fd >= 0) close(fd), unlink(p->tmp);
+        optout_set_err(err, errlen, "%s: %s", p->tmp, strerror(e));
+        p->tmp[0] = '\0';
+        return NULL;
+    }
+    return p->f;
+}
+
+int optout_publish_commit(optout_publish *p, char *err, size_t errlen) {
+    if (!p->f) {
+        optout_set_err(err, errlen, "%s: not open for publishing", p->path);
+        return -1;
+    }
+    errno = 0;
+    int bad = ferror(p->f) || fflush(p->f) != 0 || fsync(fileno(p->f)) != 0;
+    int e = errno;
+    if (fclose(p->f) != 0 && !bad) bad = 1, e = errno;
+    p->f = NULL;
+    if (!bad && rename(p->tmp, p->path) != 0) bad = 1, e = errno;
+    if (bad) {
+        unlink(p->tmp);
+        p->tmp[0] = '\0';
+        optout_set_err(err, errlen, "writing %s: %s", p->path, strerror(e ? e : EIO));
+        return -1;
+    }
+    p->tmp[0] = '\0';
+    if (optout_fsync_parent_dir(p->path) != 0) {
+        optout_set_err(err, errlen, "syncing the directory of %s: %s", p->path, strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
+void optout_publish_abort(optout_publish *p) {
+    if (p->f) fclose(p->f);
+    p->f = NULL;
+    if (p->tmp[0]) unlink(p->tmp);
+    p->tmp[0] = '\0';
+}
+
+int optout_publish_bytes(const char *path, const void *data, size_t len, mode_t mode, char *err, size_t errlen) {
+    optout_publish p = {0};
+    FILE *f = optout_publish_open(&p, path, mode, err, errlen);
+    if (!f) return -1;
+    if (len && fwrite(data, 1, len, f) != len) {
+        optout_set_err(err, errlen, "writing %s: %s", path, strerror(errno ? errno : EIO));
+        optout_publish_abort(&p);
+        return -1;
+    }
+    return optout_publish_commit(&p, err, errlen);
+}

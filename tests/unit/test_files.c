@@ -2,7 +2,8 @@
  * links (symbolic and hard), new files under one directory reached two ways, outputs that are not
  * regular files, "-" and NULL skipped, directories given whole (no output inside an input
  * directory, no input inside an output directory, at any depth, however reached), and the
- * writability probe.
+ * writability probe; publishing a file whole (a buffer, a stream): links at the name and at the
+ * temporary name never followed, a failure leaving the old file and no temporary.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -11,7 +12,10 @@
 #include <cmocka.h>
 
 #include <stdio.h>
+#include <signal.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -131,6 +135,108 @@ static void test_writable(void **state) {
     assert_int_equal(optout_files_writable("--stats", tpath("file/stats.json"), err, sizeof err), -1);
 }
 
+/* The temporary name a publication of tpath("DIR/NAME") by this thread uses (the contract's). */
+static const char *tmp_of(const char *dir, const char *name) {
+    return tpath("%s/.%s.tmp.%ld.%ld", dir, name, (long)getpid(), (long)gettid());
+}
+
+static void test_publish(void **state) {
+    (void)state;
+    char err[1024];
+    assert_int_equal(mkdir(tpath("publ"), 0755), 0);
+    assert_int_equal(optout_publish_bytes(tpath("publ/a"), "one\n", 4, 0600, err, sizeof err), 0);
+    assert_true(tfile_is(tpath("publ/a"), "one\n"));
+    struct stat st;
+    assert_int_equal(stat(tpath("publ/a"), &st), 0);
+    assert_int_equal(st.st_mode & 0777, 0600 & ~(unsigned)umask(022));
+    assert_int_equal(optout_publish_bytes(tpath("publ/a"), "", 0, 0644, err, sizeof err), 0); /* replaced, empty */
+    assert_true(tfile_is(tpath("publ/a"), ""));
+    /* A stream, replacing a link at the name (the file it points to is never written). */
+    twrite("victim", "victim\n");
+    assert_int_equal(symlink(tpath("victim"), tpath("publ/b")), 0);
+    optout_publish p = {0};
+    FILE *f = optout_publish_open(&p, tpath("publ/b"), 0644, err, sizeof err);
+    assert_non_null(f);
+    fprintf(f, "two %d\n", 2);
+    assert_int_equal(optout_publish_commit(&p, err, sizeof err), 0);
+    assert_true(tfile_is(tpath("publ/b"), "two 2\n"));
+    assert_int_equal(lstat(tpath("publ/b"), &st), 0);
+    assert_true(S_ISREG(st.st_mode));
+    assert_true(tfile_is(tpath("victim"), "victim\n"));
+    /* Aborted: the old file stays, the temporary goes; a second abort is nothing. */
+    f = optout_publish_open(&p, tpath("publ/b"), 0644, err, sizeof err);
+    assert_non_null(f);
+    fputs("half", f);
+    optout_publish_abort(&p);
+    optout_publish_abort(&p);
+    assert_true(tfile_is(tpath("publ/b"), "two 2\n"));
+    assert_int_equal(testdir_entries(tpath("publ")), 2);
+}
+
+/* A link left at the temporary name (a dead writer's, or planted) is removed, never written through. */
+static void test_publish_tmp_link(void **state) {
+    (void)state;
+    char err[1024];
+    assert_int_equal(mkdir(tpath("tmpl"), 0755), 0);
+    twrite("tmpl-victim", "victim\n");
+    assert_int_equal(symlink(tpath("tmpl-victim"), tmp_of("tmpl", "a")), 0);
+    assert_int_equal(optout_publish_bytes(tpath("tmpl/a"), "new\n", 4, 0644, err, sizeof err), 0);
+    assert_true(tfile_is(tpath("tmpl/a"), "new\n"));
+    assert_true(tfile_is(tpath("tmpl-victim"), "victim\n"));
+    assert_int_equal(access(tmp_of("tmpl", "a"), F_OK), -1);
+    /* A dangling link there is not followed to create its target either. */
+    assert_int_equal(symlink(tpath("tmpl-created"), tmp_of("tmpl", "a")), 0);
+    assert_int_equal(optout_publish_bytes(tpath("tmpl/a"), "again\n", 6, 0644, err, sizeof err), 0);
+    assert_true(tfile_is(tpath("tmpl/a"), "again\n"));
+    assert_int_equal(access(tpath("tmpl-created"), F_OK), -1);
+    assert_int_equal(testdir_entries(tpath("tmpl")), 1);
+}
+
+/* Failures: the old file is left as it was, no temporary remains, err names the file. */
+static void test_publish_failures(void **state) {
+    (void)state;
+    char err[1024];
+    assert_int_equal(mkdir(tpath("pfail"), 0755), 0);
+    twrite("pfail/old", "old content\n");
+    /* Writing fails (a file size limit: EFBIG) while the data is written. */
+    struct rlimit saved, small = {.rlim_cur = 4096, .rlim_max = RLIM_INFINITY};
+    assert_int_equal(getrlimit(RLIMIT_FSIZE, &saved), 0);
+    small.rlim_max = saved.rlim_max;
+    void (*old_handler)(int) = signal(SIGXFSZ, SIG_IGN);
+    size_t big = 1 << 20;
+    char *data = calloc(1, big);
+    assert_non_null(data);
+    assert_int_equal(setrlimit(RLIMIT_FSIZE, &small), 0);
+    int rc = optout_publish_bytes(tpath("pfail/old"), data, big, 0644, err, sizeof err);
+    optout_publish p = {0};
+    FILE *f = optout_publish_open(&p, tpath("pfail/old"), 0644, err, sizeof err);
+    assert_non_null(f);
+    fwrite(data, 1, big, f);
+    int rc2 = optout_publish_commit(&p, err, sizeof err);
+    assert_int_equal(setrlimit(RLIMIT_FSIZE, &saved), 0);
+    signal(SIGXFSZ, old_handler);
+    free(data);
+    assert_int_equal(rc, -1);
+    assert_int_equal(rc2, -1);
+    assert_non_null(strstr(err, tpath("pfail/old")));
+    assert_true(tfile_is(tpath("pfail/old"), "old content\n"));
+    assert_int_equal(testdir_entries(tpath("pfail")), 1);
+    /* The rename fails (a non-empty directory at the name): it stays, no temporary. */
+    assert_int_equal(mkdir(tpath("pfail/dir"), 0755), 0);
+    twrite("pfail/dir/inside", "x");
+    assert_int_equal(optout_publish_bytes(tpath("pfail/dir"), "y", 1, 0644, err, sizeof err), -1);
+    assert_non_null(strstr(err, tpath("pfail/dir")));
+    assert_true(tfile_is(tpath("pfail/dir/inside"), "x"));
+    assert_int_equal(testdir_entries(tpath("pfail")), 2);
+    /* The temporary cannot be created (no such directory): the message names it. */
+    assert_int_equal(optout_publish_bytes(tpath("pfail/none/x"), "y", 1, 0644, err, sizeof err), -1);
+    assert_non_null(strstr(err, tpath("pfail/none/")));
+    /* Committing a handle never opened is an error, not a crash. */
+    optout_publish never = {0};
+    assert_int_equal(optout_publish_commit(&never, err, sizeof err), -1);
+    optout_publish_abort(&never);
+}
+
 int main(void) {
     if (testdir_create("test_files") != 0) return 1;
     const struct CMUnitTest tests[] = {
@@ -138,6 +244,9 @@ int main(void) {
         cmocka_unit_test(test_not_regular),
         cmocka_unit_test(test_dirs),
         cmocka_unit_test(test_writable),
+        cmocka_unit_test(test_publish),
+        cmocka_unit_test(test_publish_tmp_link),
+        cmocka_unit_test(test_publish_failures),
     };
     int failed = cmocka_run_group_tests_name("files", tests, NULL, NULL);
     testdir_remove();
