@@ -498,7 +498,7 @@ static int history_next_pass(struct broker *b) {
         optout_strmap_each(next, collect_host, &end);
         qsort(hosts, n, sizeof *hosts, by_name);
         pass_hosts(b, pass + 1, path, sizeof path);
-        if (optout_wayback_write_list(path, hosts, n, err, sizeof err) != 0) {
+        if (optout_hostlist_write(path, hosts, n, err, sizeof err) != 0) {
             optout_log(LOG_ERR, "history: %s", err);
             rc = -1;
         }
@@ -737,7 +737,7 @@ int stages_wayback_prepare(struct broker *b) {
     size_t n;
     if (wb_list(b, &list, &hosts, &n) != 0) return -1;
     snprintf(path, sizeof path, "%s/" STAGES_WAYBACK_HOSTS, c->dir);
-    if (optout_wayback_write_list(path, hosts, n, err, sizeof err) != 0) {
+    if (optout_hostlist_write(path, hosts, n, err, sizeof err) != 0) {
         optout_log(LOG_ERR, "wayback: %s", err);
         free(hosts);
         optout_hostlist_free(list);

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "optout/files.h"
 #include "optout/strmap.h"
 #include "optout/util.h"
 
@@ -106,4 +107,15 @@ optout_hostlist *optout_hostlist_read(const char *path, optout_hostkey_mode mode
         return NULL;
     }
     return l;
+}
+
+int optout_hostlist_write(const char *path, const char *const *hosts, size_t n, char *err, size_t errlen) {
+    optout_publish p = {0};
+    FILE *f = optout_publish_open(&p, path, 0644, err, errlen);
+    if (!f) return -1;
+    for (size_t i = 0; i < n; i++) {
+        fputs(hosts[i], f);
+        fputc('\n', f);
+    }
+    return optout_publish_commit(&p, err, errlen); /* a write error shows in the stream, reported here */
 }

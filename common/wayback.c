@@ -23,6 +23,7 @@
 
 #include "optout/ccsource.h"
 #include "optout/fetch.h"
+#include "optout/files.h"
 #include "optout/hostkey.h"
 #include "optout/jsonl.h"
 #include "optout/log.h"
@@ -303,37 +304,6 @@ bad:
 
 /* ---- files ------------------------------------------------------------------------------------ */
 
-/* data into path through path.tmp, fsynced, renamed, the directory fsynced. 0, or -1 with err. */
-static int write_atomic(const char *path, const void *data, size_t len, char *err, size_t errlen) {
-    char tmp[4200];
-    snprintf(tmp, sizeof tmp, "%s.tmp", path);
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644);
-    if (fd < 0) {
-        optout_set_err(err, errlen, "%s: %s", tmp, strerror(errno));
-        return -1;
-    }
-    const char *p = data;
-    size_t left = len;
-    while (left) {
-        ssize_t n = write(fd, p, left);
-        if (n < 0 && errno == EINTR) continue;
-        if (n < 0) {
-            optout_set_err(err, errlen, "%s: write: %s", tmp, strerror(errno));
-            close(fd);
-            unlink(tmp);
-            return -1;
-        }
-        p += n;
-        left -= (size_t)n;
-    }
-    if (fsync(fd) != 0 || close(fd) != 0 || rename(tmp, path) != 0 || optout_fsync_parent_dir(path) != 0) {
-        optout_set_err(err, errlen, "%s: %s", path, strerror(errno));
-        unlink(tmp);
-        return -1;
-    }
-    return 0;
-}
-
 static int make_dir(const char *path, char *err, size_t errlen) {
     struct stat sb;
     if (mkdir(path, 0755) != 0 && errno != EEXIST) {
@@ -442,7 +412,7 @@ static int fetch_body(wb_run *r, const wb_capture *c, char *err, size_t errlen) 
     int s = optout_cc_stream(url, &r->so, to_wbuf, &b, err, errlen);
     int rc = 0;
     if (s == 0) {
-        rc = write_atomic(path, b.p ? b.p : "", b.len, err, errlen);
+        rc = optout_publish_bytes(path, b.p ? b.p : "", b.len, 0644, err, errlen);
         if (rc == 0) r->st->bodies_fetched++;
     } else if (s == 1 && !b.over) {
         rc = 1;
@@ -574,7 +544,7 @@ static int run_block(wb_run *r, const char *path, const char *key, const char *c
     }
     if (rc == 0) {
         to_wbuf("E\n", 2, &out);
-        rc = write_atomic(path, out.p, out.len, err, errlen);
+        rc = optout_publish_bytes(path, out.p, out.len, 0644, err, errlen);
     }
     captures_free(&c);
     free(out.p);
@@ -910,7 +880,7 @@ int optout_wayback_copy_block(const char *state_dir, size_t index, const char *t
         optout_set_err(err, errlen, "%s: %s", from, strerror(errno));
         return -1;
     }
-    int rc = write_atomic(to, text ? text : "", text ? len : 0, err, errlen);
+    int rc = optout_publish_bytes(to, text ? text : "", text ? len : 0, 0644, err, errlen);
     free(text);
     return rc;
 }
@@ -931,7 +901,7 @@ static int seed_body(const optout_history_source *src, const char *host, int htt
         char *body = NULL;
         size_t len = 0;
         if (src->body(src->arg, v, &body, &len, err, errlen) != 0) return -1;
-        rc = write_atomic(path, body ? body : "", len, err, errlen);
+        rc = optout_publish_bytes(path, body ? body : "", len, 0644, err, errlen);
         free(body);
         return rc ? -1 : 1;
     }
@@ -981,20 +951,9 @@ int optout_wayback_seed(const char *state_dir, size_t index, const char *block_f
     if (rc == 0) {
         char to[4200];
         optout_wayback_block_file(state_dir, index, to, sizeof to);
-        rc = write_atomic(to, text, len, err, errlen);
+        rc = optout_publish_bytes(to, text, len, 0644, err, errlen);
     }
     optout_history_archive_close(a);
     free(text);
-    return rc;
-}
-
-int optout_wayback_write_list(const char *path, const char *const *hosts, size_t n, char *err, size_t errlen) {
-    wbuf b = {.max = SIZE_MAX};
-    for (size_t i = 0; i < n; i++) {
-        to_wbuf(hosts[i], strlen(hosts[i]), &b);
-        to_wbuf("\n", 1, &b);
-    }
-    int rc = write_atomic(path, b.p ? b.p : "", b.len, err, errlen);
-    free(b.p);
     return rc;
 }

@@ -13,6 +13,8 @@
  *   listed twice is kept once, at its first place.
  * - `keep` (may be NULL: every key) chooses the keys kept, e.g. one partition's; duplicates are
  *   dropped before it is asked. "-" reads standard input.
+ * - optout_hostlist_write() writes such a file: the hosts given, one a line, published whole
+ *   (files.h: a reader sees the old list or the new one).
  * Thread-safe (no shared state); needs curl_global_init (hostkey.h).
  */
 #ifndef OPTOUT_HOSTLIST_H
@@ -33,5 +35,8 @@ size_t optout_hostlist_count(const optout_hostlist *l);
 /* The keys, NUL-terminated, valid while l is. */
 const char *const *optout_hostlist_hosts(const optout_hostlist *l);
 void optout_hostlist_free(optout_hostlist *l);
+
+/* hosts[0..n) (each a host key, without LF) written to path, one a line. 0, or -1 with err. */
+int optout_hostlist_write(const char *path, const char *const *hosts, size_t n, char *err, size_t errlen);
 
 #endif

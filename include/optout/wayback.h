@@ -92,10 +92,6 @@ size_t optout_wayback_block(const char *const *hosts, size_t n, size_t block_gro
  * its CDX queries. */
 size_t optout_wayback_plan(const char *const *hosts, size_t n, size_t block_groups, size_t **groups);
 
-/* A host list (one host key a line) written whole to path (a temporary name, fsynced, renamed),
- * so that a reader sees the old list or the new one. 0, or -1 with err. */
-int optout_wayback_write_list(const char *path, const char *const *hosts, size_t n, char *err, size_t errlen);
-
 /* The path of block `index`'s file in state_dir (the resumption's STATE/block-NNNNNN.tsv). */
 void optout_wayback_block_file(const char *state_dir, size_t index, char *out, size_t cap);
 /* Block `index`'s file copied to `to` (written whole; empty when the block has none: no hosts), so

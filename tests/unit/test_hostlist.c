@@ -1,6 +1,7 @@
 /* test_hostlist.c — the host-list file (include/optout/hostlist.h): one rule set for every reader
  * (optout fetch, the broker's --hosts check, a fetch task's partition): comments, blanks and white
- * space, case, duplicates, what is not a host key (FILE:LINE, EINVAL), and the keep filter.
+ * space, case, duplicates, what is not a host key (FILE:LINE, EINVAL), and the keep filter; the
+ * writer (one key a line, replacing the old list whole; an unwritable path is an error naming it).
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -111,6 +112,23 @@ static void test_keep_and_errors(void **state) {
     optout_hostlist_free(l);
 }
 
+static void test_write(void **state) {
+    (void)state;
+    char err[512];
+    const char *hosts[] = {"a.example", "b.example", "xn--bcher-kva.example"};
+    const char *p = write_list("w.txt", "old.example\nolder.example\nold.example\n");
+    assert_int_equal(optout_hostlist_write(p, hosts, 3, err, sizeof err), 0);
+    assert_true(tfile_is(p, "a.example\nb.example\nxn--bcher-kva.example\n"));
+    optout_hostlist *l = read_ok(p, OPTOUT_HOSTKEY_CANONICAL);
+    assert_int_equal(optout_hostlist_count(l), 3);
+    assert_string_equal(optout_hostlist_hosts(l)[2], "xn--bcher-kva.example");
+    optout_hostlist_free(l);
+    assert_int_equal(optout_hostlist_write(p, hosts, 0, err, sizeof err), 0);
+    assert_true(tfile_is(p, ""));
+    assert_int_equal(optout_hostlist_write(tpath("no-dir/w.txt"), hosts, 3, err, sizeof err), -1);
+    assert_non_null(strstr(err, "no-dir/"));
+}
+
 int main(void) {
     curl_global_init(CURL_GLOBAL_DEFAULT);
     if (testdir_create("test_hostlist") != 0) return 1;
@@ -119,6 +137,7 @@ int main(void) {
         cmocka_unit_test(test_not_host_keys),
         cmocka_unit_test(test_netloc),
         cmocka_unit_test(test_keep_and_errors),
+        cmocka_unit_test(test_write),
     };
     int failed = cmocka_run_group_tests_name("hostlist", tests, NULL, NULL);
     testdir_remove();
