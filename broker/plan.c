@@ -18,6 +18,7 @@
 #include "broker_internal.h"
 #include "result.h"
 #include "optout/ccsource.h"
+#include "optout/files.h"
 #include "optout/history_archive.h"
 #include "optout/history_redis.h"
 #include "optout/log.h"
@@ -290,12 +291,16 @@ int plan_history_auto_resolve(struct broker *b, const optout_survey_summary *sur
     free(list);
     if (rc == OPTOUT_EXIT_OK) rc = normalize_history_files(b, from);
     if (rc != OPTOUT_EXIT_OK) return rc;
-    char path[4200], tmp[4300];
+    char path[4200], err[4400];
     snprintf(path, sizeof path, "%s/" PLAN_HISTORY_FILES, c->dir);
-    snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid());
-    FILE *f = fopen(tmp, "we");
-    int bad = !f;
-    for (size_t i = from; f && i < b->history_files.count; i++) {
+    optout_publish pub = {0};
+    FILE *f = optout_publish_open(&pub, path, 0644, err, sizeof err);
+    if (!f) {
+        optout_log(LOG_ERR, "%s", err);
+        return OPTOUT_EXIT_FAILURE;
+    }
+    int bad = 0;
+    for (size_t i = from; i < b->history_files.count; i++) {
         const optout_input *in = &b->history_files.items[i];
         if (strpbrk(in->path, "\t\n")) { /* a list's entry cannot be a line of the record */
             optout_log(LOG_ERR, "--cc-crawls auto: %.200s: a path with a tab or a line break", in->path);
@@ -304,11 +309,12 @@ int plan_history_auto_resolve(struct broker *b, const optout_survey_summary *sur
         }
         fprintf(f, "%s\t%llu\t%lld\n", in->path, (unsigned long long)in->size, (long long)in->mtime_ns);
     }
-    bad |= f && (fflush(f) != 0 || fsync(fileno(f)) != 0);
-    bad |= f && fclose(f) != 0;
-    if (bad || rename(tmp, path) != 0 || optout_fsync_dir(c->dir) != 0) {
-        optout_log(LOG_ERR, "writing %s: %s", path, strerror(errno));
-        unlink(tmp);
+    if (bad) {
+        optout_publish_abort(&pub);
+        return OPTOUT_EXIT_FAILURE;
+    }
+    if (optout_publish_commit(&pub, err, sizeof err) != 0) {
+        optout_log(LOG_ERR, "%s", err);
         return OPTOUT_EXIT_FAILURE;
     }
     b->history_deferred = 0;

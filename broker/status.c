@@ -11,6 +11,7 @@
 
 #include "broker_internal.h"
 #include "metrics.h"
+#include "optout/files.h"
 #include "optout/log.h"
 #include "optout/util.h"
 #include "records.h"
@@ -101,9 +102,8 @@ void status_json(struct broker *b, char *out, size_t cap) {
 
 
 int status_write_stages(const struct broker *b) {
-    char path[4200], tmp[4300], text[1024];
+    char path[4200], text[1024];
     snprintf(path, sizeof path, "%s/" RECORD_STAGES_FILE, b->cfg->dir);
-    snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid());
     size_t n = (size_t)snprintf(text, sizeof text, "{\"tasks\": %zu, \"stages\": [", b->task_count);
     for (int s = 0; s < STAGE_COUNT && n < sizeof text; s++)
         n += (size_t)snprintf(text + n, sizeof text - n, "%s{\"name\": \"%s\", \"first\": %zu, \"tasks\": %zu}",
@@ -117,17 +117,9 @@ int status_write_stages(const struct broker *b) {
     int same = old && len == n && memcmp(old, text, n) == 0;
     free(old);
     if (same) return 0;
-    FILE *f = fopen(tmp, "w");
-    if (!f) {
-        optout_log(LOG_ERR, "%s: %s", tmp, strerror(errno));
-        return -1;
-    }
-    fwrite(text, 1, n, f);
-    int bad = ferror(f) || fflush(f) != 0 || fsync(fileno(f)) != 0;
-    bad |= fclose(f) != 0;
-    if (bad || rename(tmp, path) != 0) {
-        optout_log(LOG_ERR, "writing %s: %s", path, strerror(errno));
-        unlink(tmp);
+    char err[4400];
+    if (optout_publish_bytes(path, text, n, 0644, err, sizeof err) != 0) {
+        optout_log(LOG_ERR, "%s", err);
         return -1;
     }
     return 0;

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "optout/blocked.h"
+#include "optout/files.h"
 #include "optout/strmap.h"
 #include "optout/util.h"
 
@@ -278,7 +279,7 @@ int optout_domains_write(const optout_domains *d, const char *path, const optout
     struct sorted s = {.keys = malloc((count + 1) * sizeof *s.keys), .lens = malloc((count + 1) * sizeof *s.lens),
                        .entries = malloc((count + 1) * sizeof *s.entries)};
     size_t *order = malloc((count + 1) * sizeof *order);
-    char tmp[4200];
+    optout_publish pub = {0};
     int rc = -1;
     FILE *f = NULL;
     if (!s.keys || !s.lens || !s.entries || !order) {
@@ -288,11 +289,7 @@ int optout_domains_write(const optout_domains *d, const char *path, const optout
     if (d) optout_strmap_each(d->map, collect, &s);
     for (size_t i = 0; i < s.n; i++) order[i] = i;
     qsort_r(order, s.n, sizeof *order, by_key, &s);
-    snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid());
-    if (!(f = fopen(tmp, "w"))) {
-        optout_set_err(err, errlen, "%s: %s", tmp, strerror(errno));
-        goto done;
-    }
+    if (!(f = optout_publish_open(&pub, path, 0644, err, errlen))) goto done;
     fputs("#domain\tagents\thosts\n", f);
     for (size_t k = 0; k < s.n; k++) {
         size_t i = order[k];
@@ -307,20 +304,11 @@ int optout_domains_write(const optout_domains *d, const char *path, const optout
         if (first) fputc('-', f);
         fprintf(f, "\t%llu\n", (unsigned long long)s.entries[i]->hosts);
     }
-    int bad = fflush(f) != 0 || fsync(fileno(f)) != 0;
-    bad |= fclose(f) != 0;
     f = NULL;
-    if (bad || rename(tmp, path) != 0 || optout_fsync_parent_dir(path) != 0) {
-        optout_set_err(err, errlen, "%s: %s", path, strerror(errno));
-        unlink(tmp);
-        goto done;
-    }
+    if (optout_publish_commit(&pub, err, errlen) != 0) goto done;
     rc = 0;
 done:
-    if (f) {
-        fclose(f);
-        unlink(tmp);
-    }
+    if (f) optout_publish_abort(&pub);
     free(s.keys);
     free(s.lens);
     free(s.entries);

@@ -20,7 +20,7 @@
  * - merge: each reducer's rows of a class come in rank order, so the merge keeps a bounded heap of
  *   the best N rows per class and stops reading a reducer's class as soon as its row cannot enter
  *   the heap. Memory: N rows per class (plus every unknown row with all_hosts), never P x N.
- * - Every output is written to "PATH.tmp.<pid>.<tid>", fsync'd and renamed (map: frames before
+ * - Every output is published whole (files.h: a temporary fsync'd and renamed; map: frames before
  *   the index, so an index always describes a complete frames file). No global state: calls may
  *   run concurrently in threads of one process.
  * - A host key with a control character (possible with --host-key netloc and an escaped tab in a
@@ -34,12 +34,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 #include <zstd.h>
 
 #include "doc_fields.h"
 #include "optout/docsource.h"
+#include "optout/files.h"
 #include "optout/history.h"
 #include "optout/jsonl.h"
 #include "optout/shard.h"
@@ -227,32 +227,6 @@ static int key_cmp(const char *a, size_t alen, const char *b, size_t blen) {
     return alen < blen ? -1 : alen > blen;
 }
 
-/* A temporary name beside path, unique per process and thread. */
-static void tmp_name(char *out, size_t cap, const char *path) {
-    snprintf(out, cap, "%s.tmp.%ld.%ld", path, (long)getpid(), (long)syscall(SYS_gettid));
-}
-
-/* fflush + fsync + fclose f, rename tmp to path, fsync the directory. 0, or -1 with err. */
-static int commit_file(FILE *f, const char *tmp, const char *path, char *err, size_t errlen) {
-    int bad = fflush(f) != 0 || fsync(fileno(f)) != 0;
-    int saved = errno;
-    if (fclose(f) != 0 && !bad) {
-        bad = 1;
-        saved = errno;
-    }
-    if (bad || rename(tmp, path) != 0) {
-        if (!bad) saved = errno;
-        unlink(tmp);
-        optout_set_err(err, errlen, "writing %s: %s", path, strerror(saved));
-        return -1;
-    }
-    if (optout_fsync_parent_dir(path) != 0) {
-        optout_set_err(err, errlen, "syncing the directory of %s: %s", path, strerror(errno));
-        return -1;
-    }
-    return 0;
-}
-
 static size_t put_u64(char *o, uint64_t v) {
     char tmp[24];
     size_t n = 0;
@@ -388,8 +362,7 @@ static int map_write(const optout_rank_map_config *c, struct table *t, const cha
     unsigned P = c->partitions;
     int rc = -1;
     FILE *f = NULL;
-    char tmp[4096];
-    tmp[0] = '\0';
+    optout_publish pub = {0};
     size_t ocap = ZSTD_CStreamOutSize(), bcap = 1 << 16;
     struct part_rec *v = malloc((t->count ? t->count : 1) * sizeof *v);
     uint64_t *off = malloc((P + 1) * sizeof *off);
@@ -413,12 +386,7 @@ static int map_write(const optout_rank_map_config *c, struct table *t, const cha
     free(t->slots);
     t->slots = NULL;
     t->cap = 0;
-    tmp_name(tmp, sizeof tmp, out);
-    if (!(f = fopen(tmp, "we"))) {
-        optout_set_err(err, errlen, "cannot create %s: %s", tmp, strerror(errno));
-        tmp[0] = '\0';
-        goto done;
-    }
+    if (!(f = optout_publish_open(&pub, out, 0644, err, errlen))) goto done;
     uint64_t written = 0;
     size_t i = 0;
     for (unsigned p = 0; p < P; p++) {
@@ -442,33 +410,18 @@ static int map_write(const optout_rank_map_config *c, struct table *t, const cha
         if (frame_write(z, f, buf, blen, 1, obuf, ocap, &written) != 0) goto write_error;
     }
     off[P] = written;
-    FILE *fc = f;
     f = NULL;
-    if (commit_file(fc, tmp, out, err, errlen) != 0) {
-        tmp[0] = '\0';
-        goto done;
-    }
-    tmp_name(tmp, sizeof tmp, out_index);
-    if (!(f = fopen(tmp, "we"))) {
-        optout_set_err(err, errlen, "cannot create %s: %s", tmp, strerror(errno));
-        tmp[0] = '\0';
-        goto done;
-    }
+    if (optout_publish_commit(&pub, err, errlen) != 0) goto done;
+    if (!(f = optout_publish_open(&pub, out_index, 0644, err, errlen))) goto done;
     for (unsigned p = 0; p <= P; p++) fprintf(f, "%" PRIu64 "\n", off[p]);
-    fc = f;
     f = NULL;
-    if (commit_file(fc, tmp, out_index, err, errlen) != 0) {
-        tmp[0] = '\0';
-        goto done;
-    }
-    tmp[0] = '\0';
+    if (optout_publish_commit(&pub, err, errlen) != 0) goto done;
     rc = 0;
     goto done;
 write_error:
     optout_set_err(err, errlen, "writing %s: %s", out, errno ? strerror(errno) : "compression failed");
 done:
-    if (f) fclose(f);
-    if (tmp[0]) unlink(tmp);
+    if (f) optout_publish_abort(&pub);
     ZSTD_freeCCtx(z);
     free(v);
     free(off);
@@ -713,8 +666,7 @@ long optout_rank_reduce(const optout_rank_reduce_config *c, const char *const *m
     char *ibuf = malloc(icap), *lbuf = malloc(lcap);
     struct rec **all = NULL, **sel = NULL;
     FILE *f = NULL;
-    char tmp[4096];
-    tmp[0] = '\0';
+    optout_publish pub = {0};
     long parts = -1;
     int have_table = table_init(&t) == 0;
     if (!z || !ibuf || !lbuf || !have_table) {
@@ -746,12 +698,7 @@ long optout_rank_reduce(const optout_rank_reduce_config *c, const char *const *m
         optout_set_err(err, errlen, "out of memory ranking partition %u", partition);
         goto done;
     }
-    tmp_name(tmp, sizeof tmp, out);
-    if (!(f = fopen(tmp, "we"))) {
-        optout_set_err(err, errlen, "cannot create %s: %s", tmp, strerror(errno));
-        tmp[0] = '\0';
-        goto done;
-    }
+    if (!(f = optout_publish_open(&pub, out, 0644, err, errlen))) goto done;
     int mi = metric_index(c->metric);
     if (write_class_rows(f, all, n, sel, OPTOUT_CLASS_EN, mi, c->top_en, 0, "en") != 0 ||
         write_class_rows(f, all, n, sel, OPTOUT_CLASS_NON_EN, mi, c->top_non_en, 0, "non_en") != 0 ||
@@ -759,17 +706,11 @@ long optout_rank_reduce(const optout_rank_reduce_config *c, const char *const *m
         optout_set_err(err, errlen, "writing %s: %s", out, strerror(errno));
         goto done;
     }
-    FILE *fc = f;
     f = NULL;
-    if (commit_file(fc, tmp, out, err, errlen) != 0) {
-        tmp[0] = '\0';
-        goto done;
-    }
-    tmp[0] = '\0';
+    if (optout_publish_commit(&pub, err, errlen) != 0) goto done;
     result = (long)n;
 done:
-    if (f) fclose(f);
-    if (tmp[0]) unlink(tmp);
+    if (f) optout_publish_abort(&pub);
     if (have_table) table_free(&t);
     ZSTD_freeDCtx(z);
     free(ibuf);
@@ -854,26 +795,22 @@ static void top_free(struct top *h) {
 }
 
 static int write_tsv(const char *dir, const char *name, struct top *h, char *err, size_t errlen) {
-    char path[4096], tmp[4200];
+    char path[4096];
     snprintf(path, sizeof path, "%s/%s", dir, name);
-    tmp_name(tmp, sizeof tmp, path);
-    FILE *f = fopen(tmp, "we");
-    if (!f) {
-        optout_set_err(err, errlen, "cannot create %s: %s", tmp, strerror(errno));
-        return -1;
-    }
+    optout_publish pub = {0};
+    FILE *f = optout_publish_open(&pub, path, 0644, err, errlen);
+    if (!f) return -1;
     if (h->n) qsort(h->v, h->n, sizeof *h->v, top_row_sort); /* heap -> rank order (the heap is not used after) */
     int bad = fputs("#host\tdocs\tbytes\ttokens\trank\n", f) < 0;
     for (size_t i = 0; i < h->n && !bad; i++)
         bad = fprintf(f, "%s\t%" PRIu64 "\t%" PRIu64 "\t%" PRIu64 "\t%zu\n", h->v[i].host, h->v[i].docs, h->v[i].bytes,
                       h->v[i].tokens, i + 1) < 0;
     if (bad) {
-        optout_set_err(err, errlen, "writing %s: %s", tmp, strerror(errno));
-        fclose(f);
-        unlink(tmp);
+        optout_set_err(err, errlen, "writing %s: %s", path, strerror(errno));
+        optout_publish_abort(&pub);
         return -1;
     }
-    return commit_file(f, tmp, path, err, errlen);
+    return optout_publish_commit(&pub, err, errlen);
 }
 
 static int cstr_cmp(const void *a, const void *b) {
@@ -982,28 +919,23 @@ long optout_rank_merge(const optout_rank_reduce_config *c, const char *const *to
         for (size_t i = 0; i < heaps[k].n; i++) all[m++] = heaps[k].v[i].host;
     for (size_t i = 0; i < nunknown; i++) all[m++] = unknown[i];
     qsort(all, m, sizeof *all, cstr_cmp);
-    char path[4096], tmp[4200];
+    char path[4096];
     snprintf(path, sizeof path, "%s/hosts.txt", dir);
-    tmp_name(tmp, sizeof tmp, path);
-    if (!(f = fopen(tmp, "we"))) {
-        optout_set_err(err, errlen, "cannot create %s: %s", tmp, strerror(errno));
-        goto done;
-    }
+    optout_publish pub = {0};
+    if (!(f = optout_publish_open(&pub, path, 0644, err, errlen))) goto done;
     long hosts = 0;
     for (size_t i = 0; i < m; i++) {
         if (i > 0 && strcmp(all[i], all[i - 1]) == 0) continue;
         if (fputs(all[i], f) < 0 || fputc('\n', f) < 0) {
-            optout_set_err(err, errlen, "writing %s: %s", tmp, strerror(errno));
-            fclose(f);
+            optout_set_err(err, errlen, "writing %s: %s", path, strerror(errno));
+            optout_publish_abort(&pub);
             f = NULL;
-            unlink(tmp);
             goto done;
         }
         hosts++;
     }
-    FILE *fc = f;
     f = NULL;
-    if (commit_file(fc, tmp, path, err, errlen) != 0) goto done;
+    if (optout_publish_commit(&pub, err, errlen) != 0) goto done;
     result = hosts;
     goto done;
 oom:

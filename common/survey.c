@@ -9,6 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "optout/files.h"
 #include "optout/hostkey.h"
 #include "optout/strmap.h"
 #include "optout/util.h"
@@ -100,21 +101,12 @@ static struct row *sorted_rows(const optout_survey *s, size_t *n) {
 /* What a file holds: the rows (with their counts), or the distinct hosts. */
 enum survey_form { FORM_ROWS, FORM_HOSTS };
 
-/* Writes the sorted rows in the form to path whole: a temporary file beside it created anew
- * without following a link (one left by a dead writer is removed first), fsynced, renamed over the
- * name (a link there is replaced, never written through), the directory fsynced. 0, or -1 with err. */
+/* Writes the sorted rows in the form to path, published whole (files.h). 0, or -1 with err. */
 static int write_form(const struct row *rows, size_t n, enum survey_form form, const char *path, char *err,
                       size_t errlen) {
-    char tmp[4200];
-    snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid());
-    (void)unlink(tmp);
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
-    FILE *f = fd >= 0 ? fdopen(fd, "w") : NULL;
-    if (!f) {
-        optout_set_err(err, errlen, "%s: %s", tmp, strerror(errno));
-        if (fd >= 0) close(fd), unlink(tmp);
-        return -1;
-    }
+    optout_publish pub = {0};
+    FILE *f = optout_publish_open(&pub, path, 0644, err, errlen);
+    if (!f) return -1;
     if (form == FORM_ROWS) fputs(SURVEY_HEADER, f);
     for (size_t i = 0; i < n; i++) {
         size_t hl = (size_t)((const char *)memchr(rows[i].key, '\t', rows[i].len) - rows[i].key);
@@ -125,16 +117,7 @@ static int write_form(const struct row *rows, size_t n, enum survey_form form, c
                  memcmp(rows[i].key, rows[i - 1].key, hl) != 0) /* sorted: a host's rows are together */
             fprintf(f, "%.*s\n", (int)hl, rows[i].key);
     }
-    int bad = ferror(f) || fflush(f) != 0 || fsync(fileno(f)) != 0;
-    int saved = errno;
-    bad |= fclose(f) != 0;
-    if (bad || rename(tmp, path) != 0 || optout_fsync_parent_dir(path) != 0) {
-        if (!bad) saved = errno;
-        unlink(tmp);
-        optout_set_err(err, errlen, "writing %s: %s", path, strerror(saved ? saved : EIO));
-        return -1;
-    }
-    return 0;
+    return optout_publish_commit(&pub, err, errlen);
 }
 
 int optout_survey_write(const optout_survey *s, const char *path, char *err, size_t errlen) {
