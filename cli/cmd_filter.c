@@ -55,20 +55,24 @@ static const optout_program_spec FILTER_SPEC = {
         "to standard output.\n",
 };
 
-/* Writes the stats (with `extra` members, may be NULL) to PATH via a temporary name, or to stdout for "-". */
+/* Writes the stats (with `extra` members, may be NULL) to PATH, published whole (files.h), or to
+ * stdout for "-". 0, or -1 (logged). */
 static int write_stats(const char *path, const optout_stats *stats, const optout_agents *agents, const char *extra) {
-    if (strcmp(path, "-") == 0) return optout_stats_write_json(stdout, stats, agents, extra) == 0 && fflush(stdout) == 0 ? 0 : -1;
-    char tmp[4096];
-    snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid());
-    FILE *f = fopen(tmp, "w");
-    if (!f) return -1;
-    int bad = optout_stats_write_json(f, stats, agents, extra) != 0;
-    bad |= fflush(f) != 0 || fsync(fileno(f)) != 0;
-    bad |= fclose(f) != 0;
-    if (bad || rename(tmp, path) != 0) {
-        int saved = errno;
-        unlink(tmp);
-        errno = saved;
+    if (strcmp(path, "-") == 0) {
+        if (optout_stats_write_json(stdout, stats, agents, extra) == 0 && fflush(stdout) == 0) return 0;
+        optout_log(LOG_ERR, "writing statistics to %s: %s", path, strerror(errno));
+        return -1;
+    }
+    char err[PATH_MAX + 256];
+    optout_publish pub = {0};
+    FILE *f = optout_publish_open(&pub, path, 0644, err, sizeof err);
+    if (f && optout_stats_write_json(f, stats, agents, extra) != 0) {
+        optout_log(LOG_ERR, "writing statistics to %s: %s", path, strerror(errno));
+        optout_publish_abort(&pub);
+        return -1;
+    }
+    if (!f || optout_publish_commit(&pub, err, sizeof err) != 0) {
+        optout_log(LOG_ERR, "writing statistics: %s", err);
         return -1;
     }
     return 0;
@@ -202,18 +206,19 @@ static int open_history(const optout_option_values *v, const optout_agents *agen
     return 0;
 }
 
-/* Writes PATH through a temporary name with fn (the Markdown report or the chart). 0, or -1 (logged). */
+/* Writes PATH, published whole (files.h), with fn (the Markdown report or the chart). 0, or -1 (logged). */
 static int write_rendered(const char *path, int (*fn)(FILE *, const optout_stats_policy *, const optout_agents *),
                           const optout_stats_policy *s, const optout_agents *agents) {
-    char tmp[4096];
-    snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid());
-    FILE *f = fopen(tmp, "w");
-    int bad = !f || fn(f, s, agents) != 0;
-    bad |= f && (fflush(f) != 0 || fsync(fileno(f)) != 0);
-    bad |= f && fclose(f) != 0;
-    if (bad || rename(tmp, path) != 0) {
+    char err[PATH_MAX + 256];
+    optout_publish pub = {0};
+    FILE *f = optout_publish_open(&pub, path, 0644, err, sizeof err);
+    if (f && fn(f, s, agents) != 0) {
         optout_log(LOG_ERR, "writing %s: %s", path, strerror(errno));
-        unlink(tmp);
+        optout_publish_abort(&pub);
+        return -1;
+    }
+    if (!f || optout_publish_commit(&pub, err, sizeof err) != 0) {
+        optout_log(LOG_ERR, "%s", err);
         return -1;
     }
     return 0;
@@ -228,10 +233,7 @@ static int write_outputs(const char *stats_path, const char *md_path, const char
         return -1;
     }
     int rc = 0;
-    if (stats_path && write_stats(stats_path, stats, agents, extra) != 0) {
-        optout_log(LOG_ERR, "writing statistics to %s: %s", stats_path, strerror(errno));
-        rc = -1;
-    }
+    if (stats_path && write_stats(stats_path, stats, agents, extra) != 0) rc = -1;
     free(extra);
     if (rc == 0 && md_path && h) rc = write_rendered(md_path, optout_stats_policy_write_md, h->stats, agents);
     if (rc == 0 && svg_path && h) rc = write_rendered(svg_path, optout_stats_policy_write_svg, h->stats, agents);

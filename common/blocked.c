@@ -8,7 +8,6 @@
 #include "optout/blocked.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,6 +16,7 @@
 #include <unistd.h>
 
 #include "optout/archive.h"
+#include "optout/files.h"
 #include "optout/strmap.h"
 #include "optout/util.h"
 #include "robots_dir_scan.h"
@@ -234,21 +234,11 @@ static int put_agents(FILE *f, const optout_agents *agents, size_t n, const uint
 }
 
 static int write_file(const char *dir, struct collect *k, char *err, size_t errlen) {
-    char path[4096], tmp[4200];
+    char path[4096];
     snprintf(path, sizeof path, "%s/%s", dir, OPTOUT_BLOCKED_FILE);
-    snprintf(tmp, sizeof tmp, "%s/.%s.tmp.%ld", dir, OPTOUT_BLOCKED_FILE, (long)getpid());
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (fd < 0) {
-        optout_set_err(err, errlen, "%s: %s", tmp, strerror(errno));
-        return -1;
-    }
-    FILE *f = fdopen(fd, "w");
-    if (!f) {
-        optout_set_err(err, errlen, "%s: %s", tmp, strerror(errno));
-        close(fd);
-        unlink(tmp);
-        return -1;
-    }
+    optout_publish pub = {0};
+    FILE *f = optout_publish_open(&pub, path, 0644, err, errlen);
+    if (!f) return -1;
     fputs("#host\tagents\twhole_site_agents\twhole_site\n", f);
     for (size_t i = 0; i < k->count; i++) {
         const struct entry *e = k->items[i];
@@ -265,27 +255,7 @@ static int write_file(const char *dir, struct collect *k, char *err, size_t errl
             if ((e->bits[k->words + a / 64] >> (a % 64)) & 1u) k->c->agent_whole_site[a]++;
         }
     }
-    int bad = fflush(f) != 0 || ferror(f) || fsync(fileno(f)) != 0;
-    int saved = errno;
-    if (fclose(f) != 0 && !bad) {
-        bad = 1;
-        saved = errno;
-    }
-    if (bad) {
-        optout_set_err(err, errlen, "%s: write failed: %s", tmp, strerror(saved ? saved : EIO));
-        unlink(tmp);
-        return -1;
-    }
-    if (rename(tmp, path) != 0) {
-        optout_set_err(err, errlen, "%s: rename to %s: %s", tmp, path, strerror(errno));
-        unlink(tmp);
-        return -1;
-    }
-    if (optout_fsync_dir(dir) != 0) {
-        optout_set_err(err, errlen, "%s: fsync: %s", dir, strerror(errno));
-        return -1;
-    }
-    return 0;
+    return optout_publish_commit(&pub, err, errlen);
 }
 
 int optout_blocked_write(const char *dir, const char *source, optout_robots_source_kind kind,
