@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "broker_internal.h"
+#include "optout/files.h"
 #include "optout/history.h"
 #include "optout/json.h"
 #include "optout/log.h"
@@ -228,16 +229,16 @@ int artefacts_write_domains(struct broker *b) {
 /* The dry run's answer (--stop-after): DIR/dry-run.json, and the same in the log. */
 int artefacts_write_dry_run(struct broker *b) {
     const struct broker_config *c = b->cfg;
-    char path[4200], tmp[4300], hosts[4200];
+    char path[4200], hosts[4200], err[4400];
     snprintf(path, sizeof path, "%s/dry-run.json", c->dir);
-    snprintf(tmp, sizeof tmp, "%s.tmp", path);
     uint64_t planned = 0;
     FILE *h = fopen(b->hosts_path, "r");
     for (int ch; h && (ch = getc(h)) != EOF;) planned += ch == '\n';
     if (h) fclose(h);
-    FILE *f = fopen(tmp, "w");
+    optout_publish pub = {0};
+    FILE *f = optout_publish_open(&pub, path, 0644, err, sizeof err);
     if (!f) {
-        optout_log(LOG_ERR, "%s: %s", tmp, strerror(errno));
+        optout_log(LOG_ERR, "%s", err);
         return -1;
     }
     int fetched = strcmp(c->stop_after, "rank") != 0 && strcmp(c->stop_after, "survey") != 0;
@@ -313,10 +314,8 @@ int artefacts_write_dry_run(struct broker *b) {
         fputs("\n  }", f);
     }
     fputs("\n}\n", f);
-    int bad = fflush(f) != 0 || fsync(fileno(f)) != 0;
-    bad |= fclose(f) != 0;
-    if (bad || rename(tmp, path) != 0) {
-        optout_log(LOG_ERR, "writing %s: %s", path, strerror(errno));
+    if (optout_publish_commit(&pub, err, sizeof err) != 0) {
+        optout_log(LOG_ERR, "%s", err);
         return -1;
     }
     return 0;

@@ -91,12 +91,19 @@ static int output_format_parse(const char *s, int *format) {
     return -1;
 }
 
+/* The statistics to PATH, published whole (files.h; its directory created), or to stdout for "-".
+ * 0, or -1 (logged). */
 static int write_stats(const char *path, const optout_apply_stats *s, size_t shards, size_t failed) {
+    char err[4400] = "";
+    optout_publish pub = {0};
     FILE *f = strcmp(path, "-") == 0 ? stdout : NULL;
-    char tmp[4200];
-    if (!f) {
-        snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid());
-        if (optout_make_parent_dirs(path) != 0 || !(f = fopen(tmp, "w"))) return -1;
+    if (!f && optout_make_parent_dirs(path) != 0) {
+        optout_log(LOG_ERR, "writing statistics to %s: %s", path, strerror(errno));
+        return -1;
+    }
+    if (!f && !(f = optout_publish_open(&pub, path, 0644, err, sizeof err))) {
+        optout_log(LOG_ERR, "writing statistics: %s", err);
+        return -1;
     }
     fprintf(f,
             "{\"shards\": %zu, \"failed_shards\": %zu, \"tags\": %llu, \"lines\": %llu, \"docs_in\": %llu, "
@@ -104,11 +111,13 @@ static int write_stats(const char *path, const optout_apply_stats *s, size_t sha
             shards, failed, (unsigned long long)s->tags, (unsigned long long)s->lines, (unsigned long long)s->docs_in,
             (unsigned long long)s->docs_removed, (unsigned long long)(s->docs_in - s->docs_removed),
             (unsigned long long)s->duplicate_matches);
-    if (f == stdout) return fflush(f) == 0 ? 0 : -1;
-    int bad = fflush(f) != 0 || fsync(fileno(f)) != 0;
-    bad |= fclose(f) != 0;
-    if (bad || rename(tmp, path) != 0) {
-        unlink(tmp);
+    if (f == stdout) {
+        if (fflush(f) == 0) return 0;
+        optout_log(LOG_ERR, "writing statistics to %s: %s", path, strerror(errno));
+        return -1;
+    }
+    if (optout_publish_commit(&pub, err, sizeof err) != 0) {
+        optout_log(LOG_ERR, "writing statistics: %s", err);
         return -1;
     }
     return 0;
@@ -364,7 +373,6 @@ static int apply_shard(struct apply_args *a) {
     }
     int rc = one_shard(&a->cfg, tags, a->in, a->out, a->removed, &stats) == 0 ? OPTOUT_EXIT_OK : OPTOUT_EXIT_FAILURE;
     if (a->stats_path && write_stats(a->stats_path, &stats, 1, rc != OPTOUT_EXIT_OK) != 0) {
-        optout_log(LOG_ERR, "writing statistics to %s: %s", a->stats_path, strerror(errno));
         rc = OPTOUT_EXIT_FAILURE;
     }
     return rc;
@@ -413,7 +421,6 @@ static int apply_run(struct apply_args *a) {
     rc = failed ? OPTOUT_EXIT_FAILURE : OPTOUT_EXIT_OK;
     if (failed) optout_log(LOG_ERR, "apply-tags: %zu of %zu shards failed", failed, list->count);
     if (a->stats_path && write_stats(a->stats_path, &stats, list->count, failed) != 0) {
-        optout_log(LOG_ERR, "writing statistics to %s: %s", a->stats_path, strerror(errno));
         rc = OPTOUT_EXIT_FAILURE;
     }
 done:
