@@ -10,7 +10,6 @@
 
 #include <dirent.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
 #include <pthread.h>
@@ -26,6 +25,7 @@
 #include <openssl/evp.h>
 
 #include "optout/blocked.h"
+#include "optout/files.h"
 #include "optout/history_archive.h"
 #include "optout/json.h"
 #include "optout/jsonl.h"
@@ -526,42 +526,18 @@ static void put_manifest(FILE *f, const struct manifest_parts *m, optout_manifes
     summary->outputs = m->outputs->n;
 }
 
-/* Writes the manifest through a temporary file, fsynced and renamed into place. */
+/* Writes the manifest, published whole (files.h). */
 static int publish_manifest(const char *dir, const struct manifest_parts *m, optout_manifest_summary *summary,
                             char *err, size_t errlen) {
     char *path = path_join(dir, OPTOUT_MANIFEST_FILE);
-    size_t tn = strlen(dir) + 64;
-    char *tmp = optout_malloc(tn);
     int rc = -1;
-    snprintf(tmp, tn, "%s/.%s.tmp.%ld", dir, OPTOUT_MANIFEST_FILE, (long)getpid());
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    FILE *f = fd >= 0 ? fdopen(fd, "w") : NULL;
-    if (!f) {
-        optout_set_err(err, errlen, "%s: %s", tmp, strerror(errno));
-        if (fd >= 0) close(fd);
-        goto out;
-    }
+    optout_publish pub = {0};
+    FILE *f = optout_publish_open(&pub, path, 0644, err, errlen);
+    if (!f) goto out;
     put_manifest(f, m, summary);
-    int bad = fflush(f) != 0 || ferror(f) || fsync(fileno(f)) != 0;
-    int saved = errno;
-    if (fclose(f) != 0 && !bad) bad = 1, saved = errno;
-    if (bad) {
-        optout_set_err(err, errlen, "%s: write failed: %s", tmp, strerror(saved ? saved : EIO));
-        unlink(tmp);
-        goto out;
-    }
-    if (rename(tmp, path) != 0) {
-        optout_set_err(err, errlen, "%s: rename to %s: %s", tmp, path, strerror(errno));
-        unlink(tmp);
-        goto out;
-    }
-    if (optout_fsync_dir(dir) != 0) {
-        optout_set_err(err, errlen, "%s: fsync: %s", dir, strerror(errno));
-        goto out;
-    }
+    if (optout_publish_commit(&pub, err, errlen) != 0) goto out;
     rc = 0;
 out:
-    free(tmp);
     free(path);
     return rc;
 }

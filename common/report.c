@@ -3,13 +3,13 @@
 #include "optout/report.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <limits.h>
 #include <msgpack.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "optout/files.h"
 #include "optout/json.h"
 #include "optout/msgpack_bounded.h"
 #include "optout/util.h"
@@ -1045,38 +1045,23 @@ static int render(FILE *f, int what, const render_ctx *c) {
     }
 }
 
+/* DIR/NAME rendered and published whole (files.h). 0, or -1 with err. */
 static int write_atomic(const char *dir, const char *name, int what, const render_ctx *c, char *err, size_t errlen) {
-    char path[PATH_MAX], tmp[PATH_MAX];
-    if ((size_t)snprintf(path, sizeof path, "%s/%s", dir, name) >= sizeof path ||
-        (size_t)snprintf(tmp, sizeof tmp, "%s/.%s.tmp.%ld", dir, name, (long)getpid()) >= sizeof tmp) {
+    char path[PATH_MAX];
+    if ((size_t)snprintf(path, sizeof path, "%s/%s", dir, name) >= sizeof path) {
         optout_set_err(err, errlen, "%s: path too long", dir);
         return -1;
     }
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    FILE *f = fd >= 0 ? fdopen(fd, "w") : NULL;
-    if (!f) {
-        int e = errno;
-        if (fd >= 0) close(fd);
-        optout_set_err(err, errlen, "%s: %s", tmp, strerror(e));
-        return -1;
-    }
+    optout_publish pub = {0};
+    FILE *f = optout_publish_open(&pub, path, 0644, err, errlen);
+    if (!f) return -1;
     errno = 0;
-    int bad = render(f, what, c) != 0;
-    bad |= fflush(f) != 0;
-    bad |= fsync(fileno(f)) != 0;
-    int e = errno;
-    bad |= fclose(f) != 0;
-    if (!e) e = errno;
-    if (!bad && rename(tmp, path) != 0) {
-        bad = 1;
-        e = errno;
-    }
-    if (bad) {
-        unlink(tmp);
-        optout_set_err(err, errlen, "writing %s: %s", path, strerror(e ? e : EIO));
+    if (render(f, what, c) != 0) {
+        optout_set_err(err, errlen, "writing %s: %s", path, strerror(errno ? errno : EIO));
+        optout_publish_abort(&pub);
         return -1;
     }
-    return 0;
+    return optout_publish_commit(&pub, err, errlen);
 }
 
 int optout_report_write(const char *dir, const optout_stats *s, const optout_agents *agents,
