@@ -388,6 +388,17 @@ static int decide(struct filter_run *run, const optout_json_value *v, optout_sta
     return n > 0 ? mark_removed(run, hk, facts, set, err, errlen) : 0;
 }
 
+/* A dump value that is not a crawl id but holds one (a Common Crawl path, as Dolma's
+ * metadata.cc_segment) counts as that crawl in the report's dumps and years, so that they agree
+ * with the crawl that judges the document (history.h); other values stay as they are. */
+static void document_dump(const char **dump, size_t *len) {
+    char crawl[OPTOUT_HISTORY_CRAWL_MAX];
+    if (!*dump || (*len >= 8 && memcmp(*dump, "CC-MAIN-", 8) == 0) || !optout_history_find_crawl(*dump, *len, crawl))
+        return;
+    const char *at = memmem(*dump, *len, crawl, strlen(crawl));
+    if (at) *dump = at, *len = strlen(crawl);
+}
+
 /* The facts of the values v, the text's size given (sized) or from v[F_TEXT]. */
 static int facts(const optout_json_value *v, int sized, int text_present, uint64_t bytes, uint64_t chars,
                  optout_doc_facts *f) {
@@ -396,10 +407,10 @@ static int facts(const optout_json_value *v, int sized, int text_present, uint64
     const optout_json_value *date = first_present(&v[F_DATE], &v[F_META_DATE]);
     const optout_json_value *tokens = first_present(&v[F_TOKENS], &v[F_META_TOKENS]);
     f->cls = optout_language_class(lang->s, lang->len, lang->present && lang->is_string);
-    f->year = optout_document_year(dump->present && dump->is_string ? dump->s : NULL, dump->len,
-                                   date->present && date->is_string ? date->s : NULL, date->len);
     f->dump = dump->present && dump->is_string ? dump->s : NULL;
     f->dump_len = f->dump ? dump->len : 0;
+    document_dump(&f->dump, &f->dump_len);
+    f->year = optout_document_year(f->dump, f->dump_len, date->present && date->is_string ? date->s : NULL, date->len);
     if (sized) {
         if (text_present) {
             f->bytes = bytes;

@@ -177,6 +177,33 @@ static void test_filter_shard(void **state) {
     free(st);
 }
 
+/* A dump value holding a crawl id inside a Common Crawl path (Dolma's metadata.cc_segment via
+ * --dump-field) counts as that crawl in the report's dumps and years, as it judges the document;
+ * a plain crawl id and a value holding none are counted as they are. */
+static void test_filter_dump_path(void **state) {
+    (void)state;
+    const char *in = twrite("dumps.jsonl",
+                            "{\"url\":\"http://b.test/x\",\"text\":\"abcd\",\"metadata\":{\"cc_segment\":"
+                            "\"crawl-data/CC-MAIN-2019-35/segments/1566027313501.0/warc/x.warc.gz\"}}\n"
+                            "{\"url\":\"http://b.test/y\",\"text\":\"abcd\",\"metadata\":{\"cc_segment\":\"CC-MAIN-2020-05\"}}\n"
+                            "{\"url\":\"http://b.test/z\",\"text\":\"abcd\",\"date\":\"2016-02-03\","
+                            "\"metadata\":{\"cc_segment\":\"segments/none/x.warc.gz\"}}\n");
+    optout_filter_config c = config();
+    c.dump_field = "metadata.cc_segment";
+    optout_stats *st = new_stats();
+    char err[512] = "";
+    if (optout_filter_shard(&c, in, tpath("dumps.out.jsonl"), OPTOUT_FORMAT_PLAIN, NULL, st, err, sizeof err) != 0)
+        fail_msg("filter: %s", err);
+    assert_int_equal(st->by_year[optout_stats_year_slot(2019)].docs_in, 1);
+    assert_int_equal(st->by_year[optout_stats_year_slot(2020)].docs_in, 1);
+    assert_int_equal(st->by_year[optout_stats_year_slot(2016)].docs_in, 1); /* no crawl id: the date */
+    assert_int_equal(st->dump_count, 2);
+    assert_string_equal(st->by_dump[0].name, "CC-MAIN-2019-35");
+    assert_string_equal(st->by_dump[1].name, "CC-MAIN-2020-05");
+    assert_int_equal(st->dump_other.docs_in, 1);
+    free(st);
+}
+
 /* Filtering `in` fails with an error naming it, and neither output appears. */
 static void assert_shard_fails(const char *in, const char *name) {
     optout_filter_config c = config();
@@ -226,7 +253,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_language_class),       cmocka_unit_test(test_document_year),
         cmocka_unit_test(test_filter_shard),         cmocka_unit_test(test_filter_bad_inputs),
-        cmocka_unit_test(test_filter_tags_mode),
+        cmocka_unit_test(test_filter_tags_mode),      cmocka_unit_test(test_filter_dump_path),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
