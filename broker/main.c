@@ -74,14 +74,14 @@ static int check_combinations(const struct broker_config *cfg, int curve_secret_
         return OPTOUT_EXIT_USAGE;
     }
     int survey = cfg->stop_after && strcmp(cfg->stop_after, "survey") == 0;
-    if (survey && cfg->robots_time.policy == OPTOUT_ROBOTS_TIME_CURRENT) {
+    if (survey && !stages_surveying(cfg)) {
         optout_log(LOG_ERR, "--stop-after survey: only a run deciding by robots.txt as it was (--robots-time crawl, "
-                            "cutoff:DAY or strictest) surveys its corpus first");
+                            "cutoff:DAY or strictest), or reading captures with --robots-dir, surveys its corpus");
         return OPTOUT_EXIT_USAGE;
     }
-    int reads_captures = cfg->cc_robots_count || cfg->cc_crawls;
-    int history = cfg->stop_after && strcmp(cfg->stop_after, "history") == 0 && reads_captures;
-    if (cfg->stop_after && !survey && !history &&
+    /* the history and Wayback stages are checked below, whatever gives the robots.txt files */
+    int captures = cfg->stop_after && (strcmp(cfg->stop_after, "history") == 0 || strcmp(cfg->stop_after, "wayback") == 0);
+    if (cfg->stop_after && !survey && !captures &&
         (cfg->robots_dir || (cfg->hosts_file && strcmp(cfg->stop_after, "rank") == 0))) {
         optout_log(LOG_ERR, "--stop-after %s: this run has no %s stage (%s)", cfg->stop_after, cfg->stop_after,
                    cfg->robots_dir ? "--robots-dir gives the robots.txt files" : "--hosts gives the hosts");

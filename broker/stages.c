@@ -364,8 +364,13 @@ int stages_merge_stats(struct broker *b, size_t task, const void *stats, size_t 
             if (first && (!w[OPTOUT_WAYBACK_FIRST_QUERY] || first < w[OPTOUT_WAYBACK_FIRST_QUERY]))
                 w[OPTOUT_WAYBACK_FIRST_QUERY] = first;
             if (last > w[OPTOUT_WAYBACK_LAST_QUERY]) w[OPTOUT_WAYBACK_LAST_QUERY] = last;
-            if (b->stage == STAGE_WAYBACK && b->stage_queued) { /* live, not a replay: the progress */
-                size_t n = b->stage_count[STAGE_WAYBACK], settled = b->settled[STAGE_WAYBACK] + 1; /* with this one */
+            /* live, not a replay: the progress, in blocks. The stage's tasks are a bound planned before
+             * the hosts were grouped; the tasks past the plan's blocks are empty and say nothing. */
+            size_t n = b->wayback_plan.known ? b->wayback_plan.blocks : b->stage_count[STAGE_WAYBACK];
+            size_t index = task - b->stage_first[STAGE_WAYBACK];
+            if (b->stage == STAGE_WAYBACK && b->stage_queued && index < n) {
+                size_t settled = b->settled[STAGE_WAYBACK] + 1; /* with this one */
+                if (settled > n) settled = n;
                 size_t now_done = settled > b->wayback_settled_at_start ? settled - b->wayback_settled_at_start : 0;
                 double secs = (double)(optout_now_ms() - b->wayback_started) / 1000.0;
                 double eta = now_done ? secs / (double)now_done * (double)(n > settled ? n - settled : 0) : 0;

@@ -404,10 +404,17 @@ static int run_supervise(struct run *r) {
     return rc;
 }
 
+/* The progress name (the broker's status) of the last stage a --stop-after run runs. */
+static const char *stopped_stage(const char *stop_after) {
+    if (strcmp(stop_after, "survey") == 0) return "rank"; /* the rank maps survey */
+    if (strcmp(stop_after, "rank") == 0) return "rank-reduce";
+    return stop_after; /* fetch, history, wayback */
+}
+
 /* What the run gave: the dry run's answer on stdout, or the report's figures on stderr. */
 static void run_summary(const struct run *r, int rc) {
     if (r->stop_after && rc == OPTOUT_EXIT_OK) {
-        if (r->progress) progress_finish(r->progress, 1, 0, 0);
+        if (r->progress) progress_finish(r->progress, 1, stopped_stage(r->stop_after), 0, 0);
         char answer[PATH_MAX + 32];
         snprintf(answer, sizeof answer, "%s/dry-run.json", r->dir);
         size_t len;
@@ -423,7 +430,7 @@ static void run_summary(const struct run *r, int rc) {
                      ? optout_read_file(report, (size_t)64 << 20, &len)
                      : NULL;
     if (r->progress)
-        progress_finish(r->progress, rc == OPTOUT_EXIT_OK, text ? cli_json_u64(text, "docs_in") : 0,
+        progress_finish(r->progress, rc == OPTOUT_EXIT_OK, NULL, text ? cli_json_u64(text, "docs_in") : 0,
                         text ? cli_json_u64(text, "docs_removed") : 0);
     if (!text) return;
     unsigned long long docs = cli_json_u64(text, "docs_in"), removed = cli_json_u64(text, "docs_removed"),
@@ -493,7 +500,7 @@ int cmd_run(int argc, char **argv) {
         signal(SIGPIPE, SIG_IGN);
         rc = run_supervise(&r);
         stop_all(r.pids, (size_t)r.workers + 1, 5000);
-        if (interrupted && r.progress) progress_finish(r.progress, 0, 0, 0);
+        if (interrupted && r.progress) progress_finish(r.progress, 0, NULL, 0, 0);
         if (interrupted == SIGINT) {
             rc = OPTOUT_EXIT_INTERRUPTED;
             optout_log(LOG_ERR, "interrupted: rerun the same command to resume (what is done is kept)");

@@ -169,12 +169,23 @@ void progress_update(progress *p, const char *status) {
     p->live = 1;
 }
 
-void progress_finish(progress *p, int complete, uint64_t docs, uint64_t removed) {
+void progress_finish(progress *p, int complete, const char *last_stage, uint64_t docs, uint64_t removed) {
     long long now = optout_now_ms();
     if (complete && docs) p->docs = docs, p->removed = removed;
+    int past_last = 0; /* a dry run: the stages after last_stage did not run */
     for (size_t i = 0; i < p->n; i++) {
         struct stage *s = &p->stages[i];
-        if (s->final_printed) continue;
+        if (s->final_printed) {
+            past_last |= last_stage && strcmp(s->name, last_stage) == 0;
+            continue;
+        }
+        if (past_last) {
+            end_live(p);
+            fprintf(p->out, "%-11s not run (--stop-after)\n", s->name);
+            s->final_printed = 1;
+            continue;
+        }
+        past_last = last_stage && strcmp(s->name, last_stage) == 0;
         if (!complete && s->start_ms < 0 && s->settled == 0) continue; /* never began */
         if (complete) s->settled = s->tasks;
         s->start_ms = begun(p, i);

@@ -10,6 +10,8 @@
  * - progress_finish() closes the display when the broker has exited: with `complete` the stages
  *   not seen to end are ended now (their tasks all settled), with `docs` and `removed` the run's
  *   final document counts (report.json) for the filter's line; then "optout: total time T".
+ *   A dry run (--stop-after) names last_stage, the progress name of the last stage it ran: the
+ *   stages after it say "not run" instead of being ended (NULL: every stage ran).
  * - Times are measured on CLOCK_MONOTONIC by this process; MB/s is the input shards' bytes (their
  *   compressed size on disk) per second of the stages that read them (rank, filter).
  */
@@ -25,7 +27,7 @@ typedef struct progress progress;
  * memory. */
 progress *progress_new(FILE *out, int tty, uint64_t input_bytes);
 void progress_update(progress *p, const char *status_json);
-void progress_finish(progress *p, int complete, uint64_t docs, uint64_t removed);
+void progress_finish(progress *p, int complete, const char *last_stage, uint64_t docs, uint64_t removed);
 void progress_free(progress *p);
 
 #endif

@@ -4,7 +4,8 @@
 On a pseudo-terminal (pty): every stage's last frame is its final line (N/N tasks, elapsed time;
 the filter's with documents, docs/s and MB/s), skipped stages get a "skipped" line, no frame says
 "ETA 0s" while no task has settled, and the run ends with "total time". Off a terminal (a pipe):
-exactly one line per stage, no carriage return, and the same final lines.
+exactly one line per stage, no carriage return, and the same final lines. A dry run
+(--stop-after rank): the stages after it say "not run".
 
 usage: test_progress.py BIN_DIR REPO_ROOT
 """
@@ -87,6 +88,14 @@ def main():
         p = subprocess.run(args + ["--out", "pipe"], cwd=tmp, env=env, capture_output=True, text=True, timeout=120)
         check(p.returncode == 0 and "total time" in p.stderr and "optout: complete: 240 of 12000" in p.stderr,
               "a rerun of a complete run: total time and figures: %r" % p.stderr)
+        # a dry run: the stages after --stop-after's say they did not run (not "N/N tasks")
+        p = subprocess.run([optout, "run", "--corpus", "part-*.jsonl", "--workers", "1", "--stop-after", "rank",
+                            "--out", "dry"], cwd=tmp, env=env, capture_output=True, text=True, timeout=120)
+        lines = {l.split()[0]: l for l in p.stderr.splitlines() if l.split()[:1] and l.split()[0] in STAGES}
+        check(p.returncode == 0 and " 6/6 tasks, " in lines.get("rank", "") and "tasks" in lines.get("rank-reduce", ""),
+              "--stop-after rank: the ranking's stages end (%d: %r)" % (p.returncode, lines))
+        check(all(lines.get(st, "").split()[1:3] == ["not", "run"] for st in ("fetch", "filter")),
+              "--stop-after rank: fetch and filter say they did not run: %r" % lines)
     finish("test_progress")
 
 

@@ -19,6 +19,7 @@ Checks
 3. The broker killed mid-history; the same command again completes with the same archive and
    by_policy.
 4. --host-key netloc is a usage error (the survey's hosts would not be canonical host keys).
+5. --stop-after survey under --robots-time current stops after the survey with its host list.
 usage: test_history_robots_dir.py BIN_DIR REPO_ROOT [SHARED_DIR]"""
 import glob, json, os, random, re, shutil, subprocess, sys, tempfile
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support"))
@@ -116,6 +117,14 @@ try:
     check(r.returncode == 0 and history_archive(crash) == want and
           json.load(open(os.path.join(crash, "report.json"))).get("by_policy") == single_by_policy("crawl"),
           "the rerun completes with the same archive and by_policy (%d: %s)" % (r.returncode, r.stderr[-300:]))
+
+    # 5. --stop-after survey under --robots-time current: such a run surveys too (its history's hosts)
+    dry = os.path.join(tmp, "dry-survey")
+    r = run(base + ["--out", dry, "--stop-after", "survey"])
+    check(r.returncode == 0 and open(os.path.join(dry, "survey-hosts.txt")).read().split("\n") == hosts + [""] and
+          not os.path.exists(os.path.join(dry, "history")),
+          "--stop-after survey with --robots-dir and captures: exit 0, the survey's hosts, no history yet (%d: %s)"
+          % (r.returncode, r.stderr.strip()[-300:]))
 
     # 4. the survey's hosts must be canonical host keys, as an archive's are
     r = run(base + ["--out", os.path.join(tmp, "netloc"), "--host-key", "netloc"])

@@ -575,10 +575,13 @@ def compare(ctx, name, caps, policy, missing, max_age, unreachable, out, rem, st
 
 def report_year(d):
     """The year the report counts a document in (docs/report.md by_year): its dump's
-    CC-MAIN-YYYY-WW, else its date's year, else unknown."""
+    CC-MAIN-YYYY-WW (a dump not starting with one: the first crawl id inside it, as in a Common
+    Crawl path), else its date's year, else unknown."""
     dump, date = d.get("dump"), d.get("date")
     if isinstance(dump, str) and re.match(r"CC-MAIN-\d{4}", dump):
         return dump[8:12]
+    if isinstance(dump, str) and not dump.startswith("CC-MAIN-") and pc.find_crawl(dump):
+        return pc.find_crawl(dump)[8:12]
     if isinstance(date, str) and re.match(r"\d{4}", date):
         return date[:4]
     return "unknown"
