@@ -102,6 +102,39 @@ static void policy_columns(FILE *f, const char *first) {
     fputs("|\n", f);
 }
 
+/* The per-class and per-year tables: a row per class (per year) that has documents, a cell per
+ * policy written by `cell`. */
+typedef void (*md_cell)(FILE *f, const optout_bucket *b);
+
+static void loss_cell(FILE *f, const optout_bucket *b) { pct(f, b->tokens_removed, b->tokens_in); }
+
+/* Documents, characters and tokens removed, in one cell: "D / C / T". */
+static void removed_cell(FILE *f, const optout_bucket *b) {
+    char d[OPTOUT_REPORT_NUM_LEN], c[OPTOUT_REPORT_NUM_LEN], t[OPTOUT_REPORT_NUM_LEN];
+    fprintf(f, " | %s / %s / %s", optout_report_num(b->docs_removed, d), optout_report_num(b->chars_removed, c),
+            optout_report_num(b->tokens_removed, t));
+}
+
+static void class_rows(FILE *f, const optout_stats_policy *s, md_cell cell) {
+    static const char *const CLASS_LABEL[OPTOUT_CLASS_COUNT] = {"English", "non-English", "unknown language"};
+    for (int c = 0; c < OPTOUT_CLASS_COUNT; c++) {
+        if (s->policy[0].by_class[c].docs_in == 0) continue;
+        fprintf(f, "| %s", CLASS_LABEL[c]);
+        for (int p = 0; p < OPTOUT_ROBOTS_TIME_COUNT; p++) cell(f, &s->policy[p].by_class[c]);
+        fputs(" |\n", f);
+    }
+}
+
+static void year_rows(FILE *f, const optout_stats_policy *s, md_cell cell) {
+    for (int y = 0; y < OPTOUT_YEARS; y++) {
+        if (s->policy[0].by_year[y].docs_in == 0) continue;
+        if (y == OPTOUT_YEARS - 1) fputs("| unknown", f);
+        else fprintf(f, "| %d", OPTOUT_YEAR_MIN + y);
+        for (int p = 0; p < OPTOUT_ROBOTS_TIME_COUNT; p++) cell(f, &s->policy[p].by_year[y]);
+        fputs(" |\n", f);
+    }
+}
+
 #define CHANGED_HOSTS_SHOWN 20
 
 struct host_change {
@@ -156,7 +189,6 @@ static const char *const COVERAGE_LABEL[OPTOUT_COVERAGE_COUNT] = {
     "no time (neither crawl nor date)"};
 
 int optout_stats_policy_write_md(FILE *f, const optout_stats_policy *s, const optout_agents *agents) {
-    static const char *const CLASS_LABEL[OPTOUT_CLASS_COUNT] = {"English", "non-English", "unknown language"};
     fprintf(f, "## Robots.txt as it was\n\nDecided by **%s**. Every document was judged under the four policies: "
                "`current` (today's robots.txt), `crawl` (the capture in force when it was crawled), `cutoff` "
                "(today's from ",
@@ -186,23 +218,14 @@ int optout_stats_policy_write_md(FILE *f, const optout_stats_policy *s, const op
     }
     fputs("\nToken loss per language class:\n\n", f);
     policy_columns(f, "class");
-    for (int c = 0; c < OPTOUT_CLASS_COUNT; c++) {
-        if (s->policy[0].by_class[c].docs_in == 0) continue;
-        fprintf(f, "| %s", CLASS_LABEL[c]);
-        for (int p = 0; p < OPTOUT_ROBOTS_TIME_COUNT; p++)
-            pct(f, s->policy[p].by_class[c].tokens_removed, s->policy[p].by_class[c].tokens_in);
-        fputs(" |\n", f);
-    }
+    class_rows(f, s, loss_cell);
     fputs("\nToken loss per year:\n\n", f);
     policy_columns(f, "year");
-    for (int y = 0; y < OPTOUT_YEARS; y++) {
-        if (s->policy[0].by_year[y].docs_in == 0) continue;
-        if (y == OPTOUT_YEARS - 1) fputs("| unknown", f);
-        else fprintf(f, "| %d", OPTOUT_YEAR_MIN + y);
-        for (int p = 0; p < OPTOUT_ROBOTS_TIME_COUNT; p++)
-            pct(f, s->policy[p].by_year[y].tokens_removed, s->policy[p].by_year[y].tokens_in);
-        fputs(" |\n", f);
-    }
+    year_rows(f, s, loss_cell);
+    fputs("\nRemoved per language class and per year (documents / characters / tokens):\n\n", f);
+    policy_columns(f, "class or year");
+    class_rows(f, s, removed_cell);
+    year_rows(f, s, removed_cell);
     fputs("\nCoverage of the captures (documents judged by robots.txt), by the source of the deciding capture:\n\n"
           "| capture | source | documents | tokens | tokens removed under crawl |\n|---|---|---:|---:|---:|\n",
           f);

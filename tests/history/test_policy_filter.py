@@ -460,6 +460,7 @@ def compare(ctx, name, caps, policy, missing, max_age, unreachable, out, rem, st
     chars = {q: 0 for q in pc.POLICIES}
     years = {q: {} for q in pc.POLICIES}  # per policy, per year: [tokens in, tokens removed]
     classes = {q: {c: [0, 0] for c in ("en", "non_en", "unknown")} for q in pc.POLICIES}  # likewise per class
+    removed_by = {q: {} for q in pc.POLICIES}  # per policy, per class and per year: [documents, characters, tokens] removed
     by_host = {q: {} for q in pc.POLICIES}  # per policy, per host: tokens removed
     cov = {c: 0 for c in pc.COVERAGES}
     crawl_tokens = {}
@@ -481,6 +482,9 @@ def compare(ctx, name, caps, policy, missing, max_age, unreachable, out, rem, st
                 want[q][0] += 1
                 want[q][1] += d["token_count"]
                 chars[q] += len(d["text"])
+                for key in (("class", report_class(d)), ("year", report_year(d))):
+                    row = removed_by[q].setdefault(key, [0, 0, 0])
+                    row[0], row[1], row[2] = row[0] + 1, row[1] + len(d["text"]), row[2] + d["token_count"]
         if v[chosen][0]:
             want_removed[d["id"]] = [a for a in ctx["agents"] if a in v[chosen][1]]
         if crawl and coverage is not None:
@@ -556,6 +560,14 @@ def compare(ctx, name, caps, policy, missing, max_age, unreachable, out, rem, st
     loss += ["| %s%s |" % (y, share({q: years[q][y] for q in pc.POLICIES})) for y in sorted(years["current"])]
     check(all(r in md for r in loss), "%s: the Markdown's token loss per class and per year under each policy (%s)"
           % (name, [r for r in loss if r not in md]))
+    cells = lambda key: "".join(" | %s / %s / %s" % tuple(num(x) for x in removed_by[q].get(key, [0, 0, 0]))
+                                for q in pc.POLICIES)
+    detail = ["| %s%s |" % (label, cells(("class", c))) for c, label in (("en", "English"), ("non_en", "non-English"),
+                                                               ("unknown", "unknown language")) if classes["current"][c][0]]
+    detail += ["| %s%s |" % (y, cells(("year", y))) for y in sorted(years["current"])]
+    check("(documents / characters / tokens)" in md and all(r in md for r in detail),
+          "%s: the Markdown's documents, characters and tokens removed per class and per year (%s)"
+          % (name, [r for r in detail if r not in md]))
     # the hosts whose tokens removed differ most between current and crawl (exact here: fewer hosts
     # than the 100 each shard reports), largest change first, then by host
     now, then_ = by_host["current"], by_host["crawl"]
