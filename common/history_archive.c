@@ -775,6 +775,22 @@ static int source_lookup(void *arg, const char *host, size_t len, optout_history
     return 1;
 }
 
+/* The body of version `number` (1-based, for the error) of the archive at `path`, read from its
+ * bodies file at loc and checked (size, SHA-256): the reader's and the cursor's one way to it. */
+static int version_body(int bfd, const char *path, uint64_t number, const struct rloc *loc,
+                        const optout_history_version *v, char **body, size_t *len, char *err, size_t errlen) {
+    unsigned char sha[32];
+    char where[4200];
+    snprintf(where, sizeof where, "%s/%s (version %" PRIu64 ")", path, HA_BODIES, number);
+    if (archive_hex_to_sha(v->sha256, sha) != 0) {
+        optout_set_err(err, errlen, "%s: bad sha256", where);
+        return -1;
+    }
+    if (archive_read_body(bfd, where, loc->offset, loc->length, v->size, sha, body, err, errlen) != 0) return -1;
+    *len = (size_t)v->size;
+    return 0;
+}
+
 /* v's position in the archive, or -1 when v is not one of its versions. */
 static long version_index(const optout_history_archive *a, const optout_history_version *v) {
     if (!a->n || v < a->v || v >= a->v + a->n) return -1;
@@ -789,17 +805,7 @@ static int source_body(void *arg, const optout_history_version *v, char **body, 
         optout_set_err(err, errlen, "%s: no body for this version", a->path);
         return -1;
     }
-    unsigned char sha[32];
-    char where[4200];
-    snprintf(where, sizeof where, "%s/%s (version %ld)", a->path, HA_BODIES, i + 1);
-    if (archive_hex_to_sha(v->sha256, sha) != 0) {
-        optout_set_err(err, errlen, "%s: bad sha256", where);
-        return -1;
-    }
-    if (archive_read_body(a->bfd, where, a->loc[i].offset, a->loc[i].length, v->size, sha, body, err, errlen) != 0)
-        return -1;
-    *len = (size_t)v->size;
-    return 0;
+    return version_body(a->bfd, a->path, (uint64_t)i + 1, &a->loc[i], v, body, len, err, errlen);
 }
 
 optout_history_source optout_history_archive_source(optout_history_archive *a) {
@@ -995,17 +1001,7 @@ int optout_history_cursor_body(optout_history_cursor *c, const optout_history_ve
         return -1;
     }
     size_t i = (size_t)(v - c->v);
-    unsigned char sha[32];
-    char where[4200];
-    snprintf(where, sizeof where, "%s/%s (version %" PRIu64 ")", c->path, HA_BODIES, c->first + i + 1);
-    if (archive_hex_to_sha(v->sha256, sha) != 0) {
-        optout_set_err(err, errlen, "%s: bad sha256", where);
-        return -1;
-    }
-    if (archive_read_body(c->bfd, where, c->loc[i].offset, c->loc[i].length, v->size, sha, body, err, errlen) != 0)
-        return -1;
-    *len = (size_t)v->size;
-    return 0;
+    return version_body(c->bfd, c->path, c->first + i + 1, &c->loc[i], v, body, len, err, errlen);
 }
 
 int optout_history_cursor_rewind(optout_history_cursor *c, char *err, size_t errlen) {
